@@ -1,0 +1,145 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "capi-connector",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "capi-connector", targets: ["capi-connector"]),
+        .library(name: "CAPICore", targets: ["CAPICore"]),
+        .library(name: "ConnectorRuntime", targets: ["ConnectorRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // Pure Meta logic: normalization, hashing, validation, payload building. No I/O.
+        .target(
+            name: "CAPICore",
+            dependencies: [
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Outbound Graph API client: requests, error classes, retry policy, tokens.
+        .target(
+            name: "GraphAPI",
+            dependencies: [
+                "CAPICore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Manifest model and loader, stream catalog, state registry, schema registry.
+        .target(
+            name: "ConnectorRuntime",
+            dependencies: [
+                "CAPICore",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // A local stand-in for graph.facebook.com, used by tests, benchmarks and the quickstart.
+        .target(
+            name: "GraphSandbox",
+            dependencies: [
+                "CAPICore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The webhook-mirror sidecar: HTTP server, signature verifiers, intake, forwarder, DLQ.
+        .target(
+            name: "PushMode",
+            dependencies: [
+                "CAPICore", "GraphAPI", "ConnectorRuntime",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The delivery-status poll job.
+        .target(
+            name: "PullMode",
+            dependencies: [
+                "CAPICore", "GraphAPI", "ConnectorRuntime",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The command line: argument parsing and wiring only.
+        .executableTarget(
+            name: "capi-connector",
+            dependencies: [
+                "CAPICore", "GraphAPI", "ConnectorRuntime", "PushMode", "PullMode", "GraphSandbox",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CAPICoreTests",
+            dependencies: ["CAPICore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ConnectorRuntimeTests",
+            dependencies: [
+                "ConnectorRuntime", "CAPICore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Drives the built executable, as external checks and operators do.
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["capi-connector"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "GraphAPITests",
+            dependencies: ["GraphAPI", "GraphSandbox", "CAPICore"],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

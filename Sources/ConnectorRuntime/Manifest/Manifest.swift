@@ -1,0 +1,216 @@
+import Foundation
+
+/// A loaded, validated connector manifest: what the runtime is told to do, with every
+/// `${env:...}` reference already resolved. Build one with ``ManifestLoader``.
+public struct Manifest: Sendable {
+    public var manifestVersion: String
+    public var id: String
+    public var name: String
+    public var taxonomy: Taxonomy
+    public var runtime: RuntimeSupport
+    public var streams: StreamDefaults
+    public var graphAPI: GraphAPIConfiguration
+    public var pixels: [PixelConfiguration]
+    /// Absent when the deployment only polls.
+    public var push: PushConfiguration?
+    /// Absent when the deployment only mirrors.
+    public var pull: PullConfiguration?
+    public var state: StateConfiguration
+    public var schemaRegistry: SchemaRegistryConfiguration
+    /// Where the manifest was read from; relative paths inside it are resolved against its folder.
+    public var sourcePath: String
+
+    public func pixel(id: String) -> PixelConfiguration? { pixels.first { $0.id == id } }
+}
+
+/// The connector's place in the catalogue of connectors.
+public struct Taxonomy: Sendable, Equatable {
+    public var origin: String
+    public var source: String
+    public var provider: String
+    public var product: String
+    public var method: String
+
+    public init(origin: String, source: String, provider: String, product: String, method: String) {
+        self.origin = origin
+        self.source = source
+        self.provider = provider
+        self.product = product
+        self.method = method
+    }
+}
+
+/// Where the connector may run and what network it needs.
+public struct RuntimeSupport: Sendable, Equatable {
+    public var supportedRunners: [String]
+    public var networkPatterns: [String]
+}
+
+/// How streams are found and keyed, in the vocabulary of the connector catalogue.
+public struct StreamDefaults: Sendable, Equatable {
+    public var strategy: String
+    public var keyStrategy: String
+    public var cursorStrategy: String
+
+    public init(strategy: String, keyStrategy: String, cursorStrategy: String) {
+        self.strategy = strategy
+        self.keyStrategy = keyStrategy
+        self.cursorStrategy = cursorStrategy
+    }
+}
+
+/// How to reach the Graph API.
+public struct GraphAPIConfiguration: Sendable {
+    /// `https://graph.facebook.com` in production; `CAPI_GRAPH_URL` overrides it at run time.
+    public var baseURL: String
+    /// Pinned Graph API version such as `v26.0`; Meta retires versions, so it is never implicit.
+    public var version: String
+    /// Per-request timeout; Meta recommends 1.5 s.
+    public var timeout: Duration
+    /// With an app secret every call carries `appsecret_proof`.
+    public var appSecret: Secret?
+    public var partnerAgent: String?
+}
+
+/// One Meta pixel (dataset) the connector sends to and reads from.
+public struct PixelConfiguration: Sendable {
+    public var id: String
+    public var name: String?
+    public var accessToken: Secret
+    public var testEventCode: String?
+    /// ISO 3166-1 alpha-2, lowercase: the calling code for national phone numbers and US-only rules.
+    public var defaultCountry: String
+}
+
+/// Signature schemes a webhook source can use (see webhook-signatures.md).
+public enum WebhookScheme: String, Sendable, CaseIterable {
+    case standardWebhooks = "standard_webhooks"
+    case svix
+    case stripe
+    case xHubSignature256 = "x_hub_signature_256"
+}
+
+/// An app that sends signed events to the push endpoint.
+public struct WebhookSource: Sendable {
+    public var name: String
+    public var scheme: WebhookScheme
+    /// HMAC keys, already decoded; several at once during a rotation.
+    public var signingKeys: [SigningKey]
+    /// Accepted clock difference between the signature's timestamp and now, both ways.
+    public var tolerance: Duration
+}
+
+/// A decoded HMAC key. Its description is redacted like ``Secret``'s.
+public struct SigningKey: Sendable, Hashable, CustomStringConvertible {
+    public let bytes: [UInt8]
+    public init(bytes: [UInt8]) { self.bytes = bytes }
+    public var description: String { "<redacted key>" }
+}
+
+/// How `external_id` is sent to Meta.
+public enum ExternalIDPolicy: String, Sendable, CaseIterable {
+    case hash
+    case passthrough
+}
+
+/// The webhook-mirror sidecar.
+public struct PushConfiguration: Sendable {
+    public var listen: ListenAddress
+    public var bodyLimitBytes: Int
+    public var sources: [WebhookSource]
+    /// Token the Graph-compatible route expects in `access_token`; `nil` disables that route.
+    public var ingestToken: Secret?
+    public var batching: Batching
+    public var retry: RetryPolicyConfiguration
+    /// HMAC key for identifiers in the analytics mirror, so analysts never hold Meta-matchable digests.
+    public var mirrorSalt: Secret
+    public var enrichFromRequest: Bool
+    public var trustedProxies: [String]
+    public var maxFutureSkew: Duration
+    public var externalID: ExternalIDPolicy
+
+    public struct Batching: Sendable {
+        public var maxEvents: Int
+        public var linger: Duration
+        public var maxInFlight: Int
+    }
+}
+
+/// Retry with exponential backoff and full jitter.
+public struct RetryPolicyConfiguration: Sendable, Equatable {
+    public var maxAttempts: Int
+    public var initialBackoff: Duration
+    public var maxBackoff: Duration
+
+    public static let `default` = RetryPolicyConfiguration(maxAttempts: 8, initialBackoff: .milliseconds(500), maxBackoff: .seconds(300))
+}
+
+/// `HOST:PORT`, IPv6 hosts in brackets.
+public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `HOST:PORT`, `[::1]:PORT` or `:PORT` (all interfaces).
+    public init?(parsing text: String) {
+        let text = text.trimmingCharacters(in: .whitespaces)
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return nil
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.isEmpty { host = "0.0.0.0" }
+        self.init(host: host, port: port)
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// The delivery-status poll job.
+public struct PullConfiguration: Sendable {
+    public var auth: Auth
+    public var interval: Duration
+    /// First day a partition without a cursor reads from; `nil` means Meta's 7-day horizon.
+    public var startDate: Date?
+    public var deliveryStatuses: DateRangeStream
+    public var matchQuality: Bool
+    public var retry: RetryPolicyConfiguration
+
+    public enum Auth: Sendable {
+        /// Each pixel's own access token (a system-user token).
+        case systemUserToken(Secret?)
+        /// OAuth2 client credentials exchanged for an app token.
+        case appCredentials(appID: String, appSecret: Secret)
+    }
+
+    /// A date-range cursor in Airbyte's vocabulary.
+    public struct DateRangeStream: Sendable {
+        /// Width of one request window.
+        public var step: Duration
+        /// Smallest unit the source reports (Meta: one hour).
+        public var cursorGranularity: Duration
+        /// How far before the cursor each run starts again, for late data.
+        public var lookbackWindow: Duration
+        /// How long Meta needs before an hour's counts settle; windows end at now minus this.
+        public var settleLag: Duration
+        public var pageSize: Int?
+    }
+}
+
+/// Where cursors, the outbox and the streams live.
+public struct StateConfiguration: Sendable {
+    /// `postgres://user:pass@host:port/db` or `sqlite:PATH`. May contain a password: not printed.
+    public var url: Secret
+}
+
+/// Versioned JSON Schemas and drift alarms.
+public struct SchemaRegistryConfiguration: Sendable {
+    public var path: String
+    public var alarmsEnabled: Bool
+    /// Share of checked records in which a required field may be missing before an alarm.
+    public var missingFieldThreshold: Double
+}

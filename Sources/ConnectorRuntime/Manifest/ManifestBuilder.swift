@@ -1,0 +1,414 @@
+import CAPICore
+import Foundation
+
+/// Turns the located YAML tree into a ``Manifest``: one function per section, each reporting its
+/// own problems and returning `nil` only when the section cannot be used at all.
+struct ManifestBuilder {
+    let sourcePath: String
+
+    static let topLevelKeys = [
+        "manifest_version", "id", "name", "taxonomy", "runtime", "streams",
+        "graph_api", "pixels", "push", "pull", "state", "schema_registry",
+    ]
+
+    func build(_ root: YAMLNodeReader) -> Manifest? {
+        guard let top = root.mapping(allowed: Self.topLevelKeys) else { return nil }
+
+        let version = top.value("manifest_version", required: true).flatMap { node -> String? in
+            guard let text = node.string() else { return nil }
+            guard text == "1.0" || text == "1" else {
+                node.report("manifest_version must be 1.0, found \(node.shown(text))")
+                return nil
+            }
+            return "1.0"
+        }
+        let id = top.value("id", required: true).flatMap { node -> String? in
+            guard let text = node.string() else { return nil }
+            guard text.hasPrefix("conn::"), text.split(separator: ":", omittingEmptySubsequences: true).count >= 3 else {
+                node.report("id must look like `conn::origin::source::provider::product::method`, found \(node.shown(text))")
+                return nil
+            }
+            return text
+        }
+        let name = top.value("name", required: true)?.string()
+        let taxonomy = top.value("taxonomy", required: true).flatMap(taxonomy)
+        let runtime = top.value("runtime", required: true).flatMap(runtimeSupport)
+        let streams = top.value("streams", required: true).flatMap(streamDefaults)
+        let graph = top.value("graph_api", required: true).flatMap(graphAPI)
+        let pixels = top.value("pixels", required: true).flatMap(pixels)
+        let push = top.value("push").flatMap(push)
+        let pull = top.value("pull").flatMap(pull)
+        let state = top.value("state").flatMap(state) ?? StateConfiguration(url: Secret("sqlite:.capi/state.sqlite"))
+        let schemaRegistry = top.value("schema_registry").flatMap(schemaRegistry)
+            ?? SchemaRegistryConfiguration(path: "schemas", alarmsEnabled: true, missingFieldThreshold: 0)
+
+        // Problems are collected, not thrown: a field that failed falls back to its default here and the
+        // loader rejects the manifest as a whole when anything was reported.
+        guard let version, let id, let name, let taxonomy, let runtime, let streams, let graph, let pixels else {
+            return nil
+        }
+        return Manifest(
+            manifestVersion: version, id: id, name: name, taxonomy: taxonomy, runtime: runtime,
+            streams: streams, graphAPI: graph, pixels: pixels, push: push, pull: pull,
+            state: state, schemaRegistry: schemaRegistry, sourcePath: sourcePath
+        )
+    }
+
+    // MARK: Catalogue sections
+
+    func taxonomy(_ node: YAMLNodeReader) -> Taxonomy? {
+        guard let map = node.mapping(allowed: ["origin", "source", "provider", "product", "method"]) else { return nil }
+        let origin = map.value("origin", required: true)?.string()
+        let source = map.value("source", required: true)?.string()
+        let provider = map.value("provider", required: true)?.string()
+        let product = map.value("product", required: true)?.string()
+        let method = map.value("method", required: true)?.string()
+        guard let origin, let source, let provider, let product, let method else { return nil }
+        return Taxonomy(origin: origin, source: source, provider: provider, product: product, method: method)
+    }
+
+    static let knownRunners = ["lambda", "fargate", "ecs", "kubernetes", "container", "cloud_run", "local"]
+    static let knownNetworkPatterns = ["nat_allowlist", "public_egress", "private_link", "vpc_peering", "loopback"]
+
+    func runtimeSupport(_ node: YAMLNodeReader) -> RuntimeSupport? {
+        guard let map = node.mapping(allowed: ["supported_runners", "network_patterns"]) else { return nil }
+        let runners = map.value("supported_runners", required: true).flatMap { list in
+            vocabulary(list, allowed: Self.knownRunners)
+        }
+        let patterns = map.value("network_patterns", required: true).flatMap { list in
+            vocabulary(list, allowed: Self.knownNetworkPatterns)
+        }
+        guard let runners, let patterns else { return nil }
+        return RuntimeSupport(supportedRunners: runners, networkPatterns: patterns)
+    }
+
+    private func vocabulary(_ node: YAMLNodeReader, allowed: [String]) -> [String]? {
+        guard let elements = node.sequence() else { return nil }
+        var values: [String] = []
+        var failed = false
+        for element in elements {
+            guard let value = element.string() else { failed = true; continue }
+            if !allowed.contains(value) {
+                var message = "\(element.path) must be one of \(allowed.joined(separator: ", ")), found \(element.shown(value))"
+                if let suggestion = Spelling.closest(to: value, among: allowed) { message += "; did you mean `\(suggestion)`?" }
+                element.report(message)
+                failed = true
+                continue
+            }
+            values.append(value)
+        }
+        if elements.isEmpty {
+            node.report("\(node.path) must list at least one value")
+            return nil
+        }
+        return failed ? nil : values
+    }
+
+    func streamDefaults(_ node: YAMLNodeReader) -> StreamDefaults? {
+        guard let map = node.mapping(allowed: ["strategy", "defaults"]) else { return nil }
+        let strategy = map.value("strategy", required: true)?.string()
+        let defaults = map.value("defaults", required: true)?.mapping(allowed: ["key_strategy", "cursor_strategy"])
+        let key = defaults?.value("key_strategy", required: true)?.string()
+        let cursor = defaults?.value("cursor_strategy", required: true)?.string()
+        guard let strategy, let key, let cursor else { return nil }
+        return StreamDefaults(strategy: strategy, keyStrategy: key, cursorStrategy: cursor)
+    }
+
+    // MARK: Graph API and pixels
+
+    func graphAPI(_ node: YAMLNodeReader) -> GraphAPIConfiguration? {
+        guard let map = node.mapping(allowed: ["base_url", "version", "timeout", "app_secret", "partner_agent"]) else { return nil }
+        let baseURL = map.value("base_url", required: true).flatMap(httpURL)
+        let version = map.value("version", required: true).flatMap { node -> String? in
+            guard let text = node.string() else { return nil }
+            guard text.range(of: #"^v[0-9]+\.[0-9]+$"#, options: .regularExpression) != nil else {
+                node.report("\(node.path) must be a Graph API version such as `v26.0`, found \(node.shown(text))")
+                return nil
+            }
+            return text
+        }
+        let timeout = map.value("timeout").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? .milliseconds(1500)
+        let appSecret = map.value("app_secret").flatMap { $0.text(secret: true) }.flatMap { $0.isEmpty ? nil : Secret($0) }
+        let partnerAgent = map.value("partner_agent")?.string()
+        guard let baseURL, let version else { return nil }
+        return GraphAPIConfiguration(baseURL: baseURL, version: version, timeout: timeout, appSecret: appSecret, partnerAgent: partnerAgent)
+    }
+
+    private func httpURL(_ node: YAMLNodeReader) -> String? {
+        guard let text = node.string() else { return nil }
+        guard let url = URL(string: text), let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), url.host != nil else {
+            node.report("\(node.path) must be an http(s) URL, found \(node.shown(text))")
+            return nil
+        }
+        return text.hasSuffix("/") ? String(text.dropLast()) : text
+    }
+
+    func pixels(_ node: YAMLNodeReader) -> [PixelConfiguration]? {
+        guard let elements = node.sequence() else { return nil }
+        if elements.isEmpty {
+            node.report("pixels must list at least one pixel")
+            return nil
+        }
+        var result: [PixelConfiguration] = []
+        var failed = false
+        var seen: Set<String> = []
+        for element in elements {
+            guard let pixel = pixel(element) else { failed = true; continue }
+            if !seen.insert(pixel.id).inserted {
+                element.report("pixel \(pixel.id) is configured twice")
+                failed = true
+            }
+            result.append(pixel)
+        }
+        return failed ? nil : result
+    }
+
+    func pixel(_ node: YAMLNodeReader) -> PixelConfiguration? {
+        guard let map = node.mapping(allowed: ["id", "name", "access_token", "test_event_code", "default_country"]) else { return nil }
+        let id = map.value("id", required: true).flatMap { node -> String? in
+            guard let text = node.string() else { return nil }
+            guard !text.isEmpty, text.utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+                node.report("\(node.path) must be a numeric pixel (dataset) id, found \(node.shown(text))")
+                return nil
+            }
+            return text
+        }
+        let name = map.value("name")?.string()
+        let token = map.value("access_token", required: true).flatMap { $0.text(secret: true).map(Secret.init) }
+        let testEventCode = map.value("test_event_code")?.string(nonEmpty: false).flatMap { $0.isEmpty ? nil : $0 }
+        let country = map.value("default_country").flatMap(countryCode) ?? "us"
+        guard let id, let token else { return nil }
+        return PixelConfiguration(id: id, name: name, accessToken: token, testEventCode: testEventCode, defaultCountry: country)
+    }
+
+    private func countryCode(_ node: YAMLNodeReader) -> String? {
+        guard let text = node.string() else { return nil }
+        let lowered = text.lowercased()
+        guard lowered.count == 2, lowered.allSatisfy({ $0.isASCII && $0.isLetter }) else {
+            node.report("\(node.path) must be an ISO 3166-1 alpha-2 country code such as `us`, found \(node.shown(text))")
+            return nil
+        }
+        return lowered
+    }
+
+    // MARK: Push
+
+    static let pushKeys = [
+        "listen", "body_limit_bytes", "sources", "ingest_token", "batching", "retry", "mirror_salt",
+        "enrich_from_request", "trusted_proxies", "max_future_skew", "external_id",
+    ]
+
+    func push(_ node: YAMLNodeReader) -> PushConfiguration? {
+        guard let map = node.mapping(allowed: Self.pushKeys) else { return nil }
+        let listen = map.value("listen").flatMap(listenAddress) ?? ListenAddress(host: "127.0.0.1", port: 8088)
+        let bodyLimit = map.value("body_limit_bytes").flatMap { $0.integer(in: 1_048_576...268_435_456) } ?? 5 * 1_048_576
+        let sources = map.value("sources", required: true).flatMap(webhookSources)
+        let ingestToken = map.value("ingest_token").flatMap { $0.text(secret: true) }.flatMap { $0.isEmpty ? nil : Secret($0) }
+        let batching = map.value("batching").flatMap(batching) ?? PushConfiguration.Batching(maxEvents: 1000, linger: .milliseconds(200), maxInFlight: 4)
+        let retry = map.value("retry").flatMap(retryPolicy) ?? .default
+        let salt = map.value("mirror_salt", required: true).flatMap { node -> Secret? in
+            guard let text = node.text(secret: true) else { return nil }
+            guard text.utf8.count >= 16 else {
+                node.report("\(node.path) must be at least 16 bytes long")
+                return nil
+            }
+            return Secret(text)
+        }
+        let enrich = map.value("enrich_from_request").flatMap { $0.boolean() } ?? false
+        let proxies = map.value("trusted_proxies").flatMap { node -> [String]? in
+            guard let list = node.stringList() else { return nil }
+            for entry in list where !NetworkAddress.isValidCIDR(entry) {
+                node.report("\(node.path) entries must be IP addresses or CIDR ranges, found \(node.shown(entry))")
+                return nil
+            }
+            return list
+        } ?? []
+        let skew = map.value("max_future_skew").flatMap { $0.duration() } ?? .seconds(300)
+        let externalID = map.value("external_id").flatMap { $0.oneOf(ExternalIDPolicy.self) } ?? .hash
+
+        guard let sources, let salt else { return nil }
+        return PushConfiguration(
+            listen: listen, bodyLimitBytes: bodyLimit, sources: sources, ingestToken: ingestToken, batching: batching,
+            retry: retry, mirrorSalt: salt, enrichFromRequest: enrich, trustedProxies: proxies,
+            maxFutureSkew: skew, externalID: externalID
+        )
+    }
+
+    private func listenAddress(_ node: YAMLNodeReader) -> ListenAddress? {
+        guard let text = node.string() else { return nil }
+        guard let address = ListenAddress(parsing: text) else {
+            node.report("\(node.path) must be HOST:PORT such as `127.0.0.1:8088`, found \(node.shown(text))")
+            return nil
+        }
+        return address
+    }
+
+    func webhookSources(_ node: YAMLNodeReader) -> [WebhookSource]? {
+        guard let elements = node.sequence() else { return nil }
+        if elements.isEmpty {
+            node.report("\(node.path) must list at least one webhook source")
+            return nil
+        }
+        var sources: [WebhookSource] = []
+        var failed = false
+        for element in elements {
+            guard let map = element.mapping(allowed: ["name", "scheme", "secrets", "tolerance"]) else { failed = true; continue }
+            let name = map.value("name", required: true)?.string()
+            let scheme = map.value("scheme", required: true)?.oneOf(WebhookScheme.self)
+            let tolerance = map.value("tolerance").flatMap { $0.duration() } ?? .seconds(300)
+            var keys: [SigningKey]? = nil
+            if let secretsNode = map.value("secrets", required: true) {
+                let entries = secretsNode.isScalarValue ? [secretsNode] : (secretsNode.sequence() ?? [])
+                if entries.isEmpty {
+                    secretsNode.report("\(secretsNode.path) must list at least one secret")
+                } else if let scheme {
+                    keys = signingKeys(entries, scheme: scheme)
+                }
+            }
+            guard let name, let scheme, let keys else { failed = true; continue }
+            if sources.contains(where: { $0.name == name }) {
+                element.report("webhook source `\(name)` is configured twice")
+                failed = true
+                continue
+            }
+            sources.append(WebhookSource(name: name, scheme: scheme, signingKeys: keys, tolerance: tolerance))
+        }
+        return failed ? nil : sources
+    }
+
+    private func signingKeys(_ entries: [YAMLNodeReader], scheme: WebhookScheme) -> [SigningKey]? {
+        var keys: [SigningKey] = []
+        for entry in entries {
+            guard let secret = entry.text(secret: true) else { return nil }
+            switch SigningKey.decode(secret, scheme: scheme) {
+            case .success(let key): keys.append(key)
+            case .failure(.empty):
+                entry.report("\(entry.path) is empty")
+                return nil
+            case .failure(.notBase64):
+                entry.report("\(entry.path) is not a valid \(scheme.rawValue) secret: expected `whsec_` followed by standard base64")
+                return nil
+            }
+        }
+        return keys
+    }
+
+    private func batching(_ node: YAMLNodeReader) -> PushConfiguration.Batching? {
+        guard let map = node.mapping(allowed: ["max_events", "linger", "max_in_flight"]) else { return nil }
+        let maxEvents = map.value("max_events").flatMap { $0.integer(in: 1...1000) } ?? 1000
+        let linger = map.value("linger").flatMap { $0.duration() } ?? .milliseconds(200)
+        let inFlight = map.value("max_in_flight").flatMap { $0.integer(in: 1...64) } ?? 4
+        return .init(maxEvents: maxEvents, linger: linger, maxInFlight: inFlight)
+    }
+
+    func retryPolicy(_ node: YAMLNodeReader) -> RetryPolicyConfiguration? {
+        guard let map = node.mapping(allowed: ["max_attempts", "initial_backoff", "max_backoff"]) else { return nil }
+        let attempts = map.value("max_attempts").flatMap { $0.integer(in: 1...1000) } ?? RetryPolicyConfiguration.default.maxAttempts
+        let initial = map.value("initial_backoff").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? RetryPolicyConfiguration.default.initialBackoff
+        let maximum = map.value("max_backoff").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? RetryPolicyConfiguration.default.maxBackoff
+        if maximum < initial {
+            node.report("\(node.path).max_backoff must not be shorter than initial_backoff")
+            return nil
+        }
+        return RetryPolicyConfiguration(maxAttempts: attempts, initialBackoff: initial, maxBackoff: maximum)
+    }
+
+    // MARK: Pull
+
+    func pull(_ node: YAMLNodeReader) -> PullConfiguration? {
+        guard let map = node.mapping(allowed: ["auth", "schedule", "start_date", "streams", "retry"]) else { return nil }
+        let auth = map.value("auth").flatMap(pullAuth) ?? .systemUserToken(nil)
+        let interval = map.value("schedule")?.mapping(allowed: ["interval"])?
+            .value("interval", required: true)?.duration(minimum: .seconds(1)) ?? .seconds(3600)
+        let startDate = map.value("start_date").flatMap { node -> Date? in
+            guard let text = node.string() else { return nil }
+            guard let date = Self.parseDay(text) else {
+                node.report("\(node.path) must be a date such as `2026-11-01` or an ISO 8601 timestamp, found \(node.shown(text))")
+                return nil
+            }
+            return date
+        }
+        var deliveryStatuses = PullConfiguration.DateRangeStream(
+            step: .seconds(86_400), cursorGranularity: .seconds(3_600), lookbackWindow: .seconds(6 * 3_600),
+            settleLag: .seconds(600), pageSize: nil
+        )
+        var matchQuality = true
+        if let streams = map.value("streams")?.mapping(allowed: ["delivery_statuses", "match_quality"]) {
+            if let statuses = streams.value("delivery_statuses").flatMap({ dateRangeStream($0, defaults: deliveryStatuses) }) {
+                deliveryStatuses = statuses
+            }
+            let quality = streams.value("match_quality")?.mapping(allowed: ["enabled"])
+            matchQuality = quality?.value("enabled")?.boolean() ?? true
+        }
+        let retry = map.value("retry").flatMap(retryPolicy) ?? .default
+        return PullConfiguration(auth: auth, interval: interval, startDate: startDate, deliveryStatuses: deliveryStatuses, matchQuality: matchQuality, retry: retry)
+    }
+
+    private func pullAuth(_ node: YAMLNodeReader) -> PullConfiguration.Auth? {
+        enum Kind: String, CaseIterable { case systemUserToken = "system_user_token", appCredentials = "app_credentials" }
+        guard let map = node.mapping(allowed: ["type", "token", "app_id", "app_secret"]) else { return nil }
+        guard let kind = map.value("type", required: true)?.oneOf(Kind.self) else { return nil }
+        switch kind {
+        case .systemUserToken:
+            if map.has("app_id") || map.has("app_secret") {
+                node.report("\(node.path): app_id and app_secret belong to type app_credentials")
+                return nil
+            }
+            guard let tokenNode = map.value("token") else { return .systemUserToken(nil) }
+            guard let token = tokenNode.text(secret: true) else { return nil }
+            return .systemUserToken(token.isEmpty ? nil : Secret(token))
+        case .appCredentials:
+            let appID = map.value("app_id", required: true)?.string()
+            let secret = map.value("app_secret", required: true)?.string(secret: true)
+            guard let appID, let secret else { return nil }
+            return .appCredentials(appID: appID, appSecret: Secret(secret))
+        }
+    }
+
+    private func dateRangeStream(_ node: YAMLNodeReader, defaults: PullConfiguration.DateRangeStream) -> PullConfiguration.DateRangeStream? {
+        guard let map = node.mapping(allowed: ["step", "cursor_granularity", "lookback_window", "settle_lag", "page_size"]) else { return nil }
+        let step = map.value("step").flatMap { $0.duration(minimum: .seconds(3600)) } ?? defaults.step
+        let granularity = map.value("cursor_granularity").flatMap { $0.duration(minimum: .seconds(1)) } ?? defaults.cursorGranularity
+        let lookback = map.value("lookback_window").flatMap { $0.duration() } ?? defaults.lookbackWindow
+        let settle = map.value("settle_lag").flatMap { $0.duration() } ?? defaults.settleLag
+        let pageSize = map.value("page_size").flatMap { $0.integer(in: 1...5000) }
+        if step > .seconds(7 * 86_400) {
+            node.report("\(node.path).step must not exceed 7 days, Meta's read horizon")
+            return nil
+        }
+        return .init(step: step, cursorGranularity: granularity, lookbackWindow: lookback, settleLag: settle, pageSize: pageSize)
+    }
+
+    static func parseDay(_ text: String) -> Date? {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate]
+        if let date = formatter.date(from: text) { return date }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text)
+    }
+
+    // MARK: State and schemas
+
+    func state(_ node: YAMLNodeReader) -> StateConfiguration? {
+        guard let map = node.mapping(allowed: ["url"]) else { return nil }
+        guard let urlNode = map.value("url", required: true), let url = urlNode.string(secret: true) else { return nil }
+        guard url.hasPrefix("sqlite:") || url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+            urlNode.report("\(urlNode.path) must start with `postgres://` or `sqlite:`")
+            return nil
+        }
+        return StateConfiguration(url: Secret(url))
+    }
+
+    func schemaRegistry(_ node: YAMLNodeReader) -> SchemaRegistryConfiguration? {
+        guard let map = node.mapping(allowed: ["path", "alarms"]) else { return nil }
+        let path = map.value("path")?.string() ?? "schemas"
+        var enabled = true
+        var threshold = 0.0
+        if let alarms = map.value("alarms") {
+            guard let alarmMap = alarms.mapping(allowed: ["enabled", "missing_field_threshold"]) else { return nil }
+            if let node = alarmMap.value("enabled") { guard let value = node.boolean() else { return nil }; enabled = value }
+            if let node = alarmMap.value("missing_field_threshold") { guard let value = node.number(in: 0...1) else { return nil }; threshold = value }
+        }
+        return SchemaRegistryConfiguration(path: path, alarmsEnabled: enabled, missingFieldThreshold: threshold)
+    }
+}

@@ -1,0 +1,68 @@
+import Foundation
+import Yams
+
+/// Reads a manifest file into a ``Manifest``, reporting every problem with its line and column.
+///
+/// Loading is pure apart from reading the file: the environment is passed in, so tests can pin it
+/// and the loader never reads process state behind the caller's back.
+public struct ManifestLoader: Sendable {
+    /// The shipped manifest, relative to the working directory.
+    public static let defaultPath = "manifests/meta_conversions_api.yaml"
+
+    public var environment: [String: String]
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.environment = environment
+    }
+
+    public func load(path: String) throws(ManifestError) -> Manifest {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ManifestError(problems: [ManifestProblem(file: path, line: 1, column: 1, message: "cannot read the manifest: \(Self.describeReadFailure(error))")])
+        }
+        return try load(yaml: text, path: path)
+    }
+
+    public func load(yaml: String, path: String) throws(ManifestError) -> Manifest {
+        let collector = ProblemCollector(file: path)
+        let root: Node
+        do {
+            guard let composed = try Yams.compose(yaml: yaml) else {
+                throw ManifestError(problems: [ManifestProblem(file: path, line: 1, column: 1, message: "the manifest is empty")])
+            }
+            root = composed
+        } catch let error as ManifestError {
+            throw error
+        } catch {
+            throw ManifestError(problems: [Self.problem(fromYAMLError: error, file: path)])
+        }
+        let reader = YAMLNodeReader(node: root, path: "", collector: collector, references: EnvironmentReferences(environment: environment))
+        let manifest = ManifestBuilder(sourcePath: path).build(reader)
+        let problems = collector.problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
+        guard problems.isEmpty, let manifest else {
+            throw ManifestError(problems: problems.isEmpty ? [ManifestProblem(file: path, line: 1, column: 1, message: "the manifest is incomplete")] : problems)
+        }
+        return manifest
+    }
+
+    static func describeReadFailure(_ error: any Error) -> String {
+        let nsError = error as NSError
+        if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError || nsError.code == 260 {
+            return "no such file"
+        }
+        return nsError.localizedDescription
+    }
+
+    static func problem(fromYAMLError error: any Error, file: String) -> ManifestProblem {
+        switch error as? YamlError {
+        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
+            return ManifestProblem(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)")
+        case .reader(let problem, _, _, _):
+            return ManifestProblem(file: file, line: 1, column: 1, message: "invalid YAML: \(problem)")
+        default:
+            return ManifestProblem(file: file, line: 1, column: 1, message: "invalid YAML: \(error)")
+        }
+    }
+}

@@ -1,0 +1,277 @@
+import Foundation
+import Yams
+
+/// Collects manifest problems while a manifest is being read, so every problem is reported at once.
+final class ProblemCollector {
+    let file: String
+    private(set) var problems: [ManifestProblem] = []
+
+    init(file: String) {
+        self.file = file
+    }
+
+    func report(_ message: String, at mark: Mark?) {
+        problems.append(ManifestProblem(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message))
+    }
+}
+
+/// A located view of one YAML node with typed accessors that report problems instead of throwing.
+///
+/// Every accessor resolves `${env:...}` references first, then converts; a value that cannot be
+/// read yields `nil` and one problem naming the field path. Fields marked `secret` never have their
+/// value repeated in a message.
+struct YAMLNodeReader {
+    let node: Node
+    let path: String
+    let collector: ProblemCollector
+    let references: EnvironmentReferences
+
+    var mark: Mark? { node.mark }
+
+    func child(_ node: Node, path: String) -> YAMLNodeReader {
+        YAMLNodeReader(node: node, path: path, collector: collector, references: references)
+    }
+
+    func report(_ message: String, at mark: Mark? = nil) {
+        collector.report(message, at: mark ?? self.mark)
+    }
+
+    static func kindName(_ node: Node) -> String {
+        switch node {
+        case .scalar(let scalar) where scalar.tag == Tag(.null) || (scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)):
+            return "nothing (null)"
+        case .scalar: return "a scalar"
+        case .mapping: return "a mapping"
+        case .sequence: return "a list"
+        case .alias: return "an alias"
+        }
+    }
+
+    var isScalarValue: Bool {
+        if case .scalar = node { return !isNull }
+        return false
+    }
+
+    var isNull: Bool {
+        if case .scalar(let scalar) = node {
+            return scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+        }
+        return false
+    }
+
+    // MARK: Structure
+
+    /// This node as a mapping whose keys must come from `allowed`; unknown keys are reported with a
+    /// "did you mean" suggestion when one allowed key is close.
+    func mapping(allowed: [String]) -> MappingReader? {
+        guard case .mapping(let mapping) = node else {
+            report("\(path) must be a mapping, found \(Self.kindName(node))")
+            return nil
+        }
+        var entries: [String: (key: Node, value: Node)] = [:]
+        for (key, value) in mapping {
+            guard let name = key.string else {
+                report("\(path) has a key that is not a string", at: key.mark)
+                continue
+            }
+            if entries[name] != nil {
+                report("\(joined(name)) is given twice", at: key.mark)
+                continue
+            }
+            if !allowed.contains(name) {
+                var message = "unknown key `\(name)` in \(path.isEmpty ? "the manifest" : path)"
+                if let suggestion = Spelling.closest(to: name, among: allowed) {
+                    message += "; did you mean `\(suggestion)`?"
+                }
+                report(message, at: key.mark)
+                continue
+            }
+            entries[name] = (key, value)
+        }
+        return MappingReader(reader: self, entries: entries)
+    }
+
+    /// This node as a list of readers, one per element.
+    func sequence() -> [YAMLNodeReader]? {
+        guard case .sequence(let sequence) = node else {
+            report("\(path) must be a list, found \(Self.kindName(node))")
+            return nil
+        }
+        return sequence.enumerated().map { index, element in child(element, path: "\(path)[\(index)]") }
+    }
+
+    func joined(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    // MARK: Scalars
+
+    /// How a problem message shows a value: verbatim when the manifest spells it out, by reference
+    /// when it came from the environment (which may hold a secret wired to the wrong field).
+    func shown(_ value: String) -> String {
+        if case .scalar(let scalar) = node, scalar.string.contains("${") {
+            return "the value of `\(scalar.string)`"
+        }
+        return "`\(value)`"
+    }
+
+    /// The scalar's text with environment references resolved.
+    func text(secret: Bool = false) -> String? {
+        guard case .scalar(let scalar) = node else {
+            report("\(path) must be a single value, found \(Self.kindName(node))")
+            return nil
+        }
+        let (value, failures) = references.resolve(scalar.string)
+        for failure in failures {
+            switch failure {
+            case .unset(let variable):
+                report("\(path): environment variable \(variable) is not set and the reference has no default (write ${env:\(variable):-default} to give one)")
+            case .malformed(let reason):
+                report("\(path): malformed reference: \(reason)")
+            }
+        }
+        return failures.isEmpty ? value : nil
+    }
+
+    func string(nonEmpty: Bool = true, secret: Bool = false) -> String? {
+        guard let value = text(secret: secret) else { return nil }
+        if nonEmpty && value.trimmingCharacters(in: .whitespaces).isEmpty {
+            report("\(path) must not be empty")
+            return nil
+        }
+        return value
+    }
+
+    func integer(in range: ClosedRange<Int>? = nil) -> Int? {
+        guard let value = text() else { return nil }
+        guard let number = Int(value.trimmingCharacters(in: .whitespaces)) else {
+            report("\(path) must be a whole number, found \(shown(value))")
+            return nil
+        }
+        if let range, !range.contains(number) {
+            report("\(path) must be between \(range.lowerBound) and \(range.upperBound), found \(shown(String(number)))")
+            return nil
+        }
+        return number
+    }
+
+    func number(in range: ClosedRange<Double>? = nil) -> Double? {
+        guard let value = text() else { return nil }
+        guard let number = Double(value.trimmingCharacters(in: .whitespaces)), number.isFinite else {
+            report("\(path) must be a number, found \(shown(value))")
+            return nil
+        }
+        if let range, !range.contains(number) {
+            report("\(path) must be between \(range.lowerBound) and \(range.upperBound), found \(shown(value))")
+            return nil
+        }
+        return number
+    }
+
+    func boolean() -> Bool? {
+        guard let value = text() else { return nil }
+        switch value.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            report("\(path) must be true or false, found \(shown(value))")
+            return nil
+        }
+    }
+
+    func duration(minimum: Duration = .zero) -> Duration? {
+        guard let value = text() else { return nil }
+        guard let duration = ConfigDuration.parse(value) else {
+            report("\(path) must be a duration such as `1500ms`, `10m`, `PT10M` or `P1D`, found \(shown(value))")
+            return nil
+        }
+        if duration < minimum {
+            report("\(path) must be at least \(minimum), found \(shown(value))")
+            return nil
+        }
+        return duration
+    }
+
+    func oneOf<Choice: RawRepresentable & CaseIterable>(_ type: Choice.Type) -> Choice? where Choice.RawValue == String {
+        guard let value = text() else { return nil }
+        if let choice = Choice(rawValue: value) { return choice }
+        let names = Choice.allCases.map(\.rawValue)
+        var message = "\(path) must be one of \(names.joined(separator: ", ")), found \(shown(value))"
+        if let suggestion = Spelling.closest(to: value, among: names) {
+            message += "; did you mean `\(suggestion)`?"
+        }
+        report(message)
+        return nil
+    }
+
+    func stringList(secret: Bool = false) -> [String]? {
+        if isScalarValue {
+            // A single value where a list is expected is accepted as a list of one.
+            return string(secret: secret).map { [$0] }
+        }
+        guard let elements = sequence() else { return nil }
+        var values: [String] = []
+        var failed = false
+        for element in elements {
+            if let value = element.string(secret: secret) { values.append(value) } else { failed = true }
+        }
+        return failed ? nil : values
+    }
+}
+
+/// The entries of one YAML mapping, read by key.
+struct MappingReader {
+    let reader: YAMLNodeReader
+    let entries: [String: (key: Node, value: Node)]
+
+    var mark: Mark? { reader.mark }
+    var path: String { reader.path }
+
+    func has(_ key: String) -> Bool { entries[key] != nil }
+
+    /// The value under `key`, or `nil`; a required key that is absent is reported at the mapping.
+    func value(_ key: String, required: Bool = false) -> YAMLNodeReader? {
+        guard let entry = entries[key] else {
+            if required {
+                reader.report("missing required field `\(reader.joined(key))`")
+            }
+            return nil
+        }
+        let child = reader.child(entry.value, path: reader.joined(key))
+        if child.isNull {
+            if required {
+                reader.report("\(reader.joined(key)) must have a value", at: entry.key.mark)
+            }
+            return nil
+        }
+        return child
+    }
+
+    func report(_ message: String) { reader.report(message) }
+}
+
+/// "Did you mean" suggestions for misspelt keys and values.
+enum Spelling {
+    static func closest(to word: String, among candidates: [String]) -> String? {
+        let lowered = word.lowercased()
+        let scored = candidates.map { ($0, distance(lowered, $0.lowercased())) }
+        guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
+        let limit = max(2, word.count / 3)
+        return best.1 <= limit ? best.0 : nil
+    }
+
+    /// Levenshtein distance over Unicode scalars.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
+        if a.isEmpty { return b.count }
+        if b.isEmpty { return a.count }
+        var previous = Array(0...b.count)
+        var current = [Int](repeating: 0, count: b.count + 1)
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+}

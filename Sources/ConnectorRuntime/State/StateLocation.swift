@@ -1,0 +1,80 @@
+import Foundation
+
+/// Where the state registry lives, parsed from `--state`, `CAPI_STATE_URL` or the manifest.
+///
+/// `postgres://user:pass@host:port/db` (production, several replicas) or `sqlite:PATH` (the
+/// embedded default). The description hides the password.
+public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
+    case postgres(PostgresTarget)
+    case sqlite(path: String)
+
+    public struct PostgresTarget: Sendable, Equatable {
+        public var host: String
+        public var port: Int
+        public var username: String
+        public var password: String?
+        public var database: String
+        /// `sslmode=require` / `verify-full` asks for TLS; the default is plain TCP (sidecars talk to a
+        /// local or private-network database).
+        public var requireTLS: Bool
+
+        public init(host: String, port: Int, username: String, password: String?, database: String, requireTLS: Bool) {
+            self.host = host
+            self.port = port
+            self.username = username
+            self.password = password
+            self.database = database
+            self.requireTLS = requireTLS
+        }
+    }
+
+    public enum ParseError: Error, Equatable, CustomStringConvertible {
+        case unsupportedScheme
+        case missingHost
+        case invalidPort
+        case emptySQLitePath
+
+        public var description: String {
+            switch self {
+            case .unsupportedScheme: "the state URL must start with postgres:// or sqlite:"
+            case .missingHost: "the postgres state URL has no host"
+            case .invalidPort: "the postgres state URL has an invalid port"
+            case .emptySQLitePath: "the sqlite state URL has no path (write sqlite:PATH)"
+            }
+        }
+    }
+
+    public static let defaultURL = "sqlite:.capi/state.sqlite"
+
+    public init(parsing text: String) throws(ParseError) {
+        if text.hasPrefix("sqlite:") {
+            var path = String(text.dropFirst("sqlite:".count))
+            if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
+            guard !path.isEmpty else { throw .emptySQLitePath }
+            self = .sqlite(path: path)
+            return
+        }
+        guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"), let components = URLComponents(string: text) else {
+            throw .unsupportedScheme
+        }
+        guard let host = components.host, !host.isEmpty else { throw .missingHost }
+        if let port = components.port, !(1...65535).contains(port) { throw .invalidPort }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
+        self = .postgres(PostgresTarget(
+            host: host,
+            port: components.port ?? 5432,
+            username: components.user?.removingPercentEncoding ?? "postgres",
+            password: components.password?.removingPercentEncoding,
+            database: database.isEmpty ? (components.user ?? "postgres") : database,
+            requireTLS: ["require", "verify-ca", "verify-full"].contains(sslMode)
+        ))
+    }
+
+    public var description: String {
+        switch self {
+        case .sqlite(let path): "sqlite:\(path)"
+        case .postgres(let target): "postgres://\(target.username)\(target.password == nil ? "" : ":***")@\(target.host):\(target.port)/\(target.database)"
+        }
+    }
+}

@@ -1,0 +1,1 @@
+// The PushMode module; its code arrives with the issue that builds it (see README, Layout).

@@ -1,0 +1,190 @@
+import ConnectorRuntime
+import Foundation
+import Testing
+
+/// Environment the shipped manifest needs, with values distinctive enough to search for in output.
+let shippedEnvironment: [String: String] = [
+    "META_PIXEL_ID": "998877665544",
+    "META_ACCESS_TOKEN": "EAAB-secret-access-token-4242",
+    "CAPI_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    "CAPI_INGEST_TOKEN": "ingest-secret-token-7373",
+]
+
+/// A minimal valid manifest; tests append or alter sections.
+let minimalManifest = """
+manifest_version: 1.0
+id: conn::third_party::ads::meta::conversions_api::rest
+name: Meta Conversions API
+taxonomy:
+  origin: third_party
+  source: ads
+  provider: meta
+  product: conversions_api
+  method: rest_or_webhook
+runtime:
+  supported_runners: [lambda, fargate]
+  network_patterns: [nat_allowlist]
+streams:
+  strategy: discovery_by_config
+  defaults:
+    key_strategy: source_declared_or_config
+    cursor_strategy: date_range_or_event_id
+graph_api:
+  base_url: https://graph.facebook.com
+  version: v26.0
+pixels:
+  - id: "123"
+    access_token: ${env:TOKEN:-t}
+
+"""
+
+func problems(_ yaml: String, environment: [String: String] = [:]) -> [ManifestProblem] {
+    do {
+        _ = try ManifestLoader(environment: environment).load(yaml: yaml, path: "m.yaml")
+        return []
+    } catch {
+        return error.problems
+    }
+}
+
+@Suite("Manifest loader")
+struct ManifestLoaderTests {
+    @Test("the shipped manifest loads with its documented variables")
+    func shippedManifestLoads() throws {
+        let manifest = try ManifestLoader(environment: shippedEnvironment).load(path: RepositoryPaths.shippedManifest)
+        #expect(manifest.id == "conn::third_party::ads::meta::conversions_api::rest")
+        #expect(manifest.manifestVersion == "1.0")
+        #expect(manifest.taxonomy == Taxonomy(origin: "third_party", source: "ads", provider: "meta", product: "conversions_api", method: "rest_or_webhook"))
+        #expect(manifest.runtime.supportedRunners == ["lambda", "fargate"])
+        #expect(manifest.runtime.networkPatterns == ["nat_allowlist"])
+        #expect(manifest.streams == StreamDefaults(strategy: "discovery_by_config", keyStrategy: "source_declared_or_config", cursorStrategy: "date_range_or_event_id"))
+        #expect(manifest.graphAPI.version == "v26.0")
+        #expect(manifest.graphAPI.timeout == .milliseconds(1500))
+        #expect(manifest.graphAPI.appSecret == nil)
+        #expect(manifest.pixels.map(\.id) == ["998877665544"])
+        #expect(manifest.pixels[0].accessToken.revealed == "EAAB-secret-access-token-4242")
+        #expect(manifest.pixels[0].testEventCode == nil)
+        let push = try #require(manifest.push)
+        #expect(push.sources.map(\.scheme) == [.standardWebhooks])
+        #expect(push.sources[0].signingKeys[0].bytes == Array(Data(base64Encoded: "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")!))
+        #expect(push.ingestToken?.revealed == "ingest-secret-token-7373")
+        #expect(push.batching.maxEvents == 1000)
+        let pull = try #require(manifest.pull)
+        #expect(pull.deliveryStatuses.step == .seconds(86_400))
+        #expect(pull.deliveryStatuses.settleLag == .seconds(600))
+        #expect(manifest.state.url.revealed == "sqlite:.capi/state.sqlite")
+    }
+
+    @Test("the shipped manifest without its webhook secret names the variable")
+    func shippedManifestNeedsWebhookSecret() throws {
+        var environment = shippedEnvironment
+        environment["CAPI_WEBHOOK_SECRET"] = nil
+        let text = try String(contentsOfFile: RepositoryPaths.shippedManifest, encoding: .utf8)
+        let found = problems(text, environment: environment)
+        #expect(found.count == 1)
+        #expect(found.first?.message.contains("CAPI_WEBHOOK_SECRET is not set") == true)
+        let secretLine = text.split(separator: "\n", omittingEmptySubsequences: false)
+            .firstIndex { $0.contains("${env:CAPI_WEBHOOK_SECRET}") }.map { $0 + 1 }
+        #expect(found.first?.line == secretLine)
+    }
+
+    @Test("every problem is reported with its line and column, not just the first")
+    func reportsEveryProblemWithPosition() {
+        let yaml = """
+        manifest_version: 1.0
+        id: conn::third_party::ads::meta::conversions_api::rest
+        naem: Meta
+        taxonomy:
+          origin: third_party
+          source: ads
+          provider: meta
+          product: conversions_api
+        runtime:
+          supported_runners: [lambda, fargat]
+          network_patterns: [nat_allowlist]
+        streams:
+          strategy: discovery_by_config
+          defaults: {key_strategy: a, cursor_strategy: b}
+        graph_api:
+          base_url: https://graph.facebook.com
+          version: 26
+        pixels:
+          - id: "123"
+            access_token: t
+        push:
+          sources:
+            - name: app
+              scheme: stripe
+              secrets: [s]
+          batching:
+            max_events: -5
+          mirror_salt: 0123456789abcdef
+        """
+        let found = problems(yaml)
+        let located = found.map { "\($0.line):\($0.column)" }
+        #expect(located == ["1:1", "3:1", "5:3", "10:31", "17:12", "27:17"], "\(found)")
+        #expect(found[0].message == "missing required field `name`")
+        #expect(found[1].message.contains("unknown key `naem`") && found[1].message.contains("did you mean `name`?"))
+        #expect(found[2].message == "missing required field `taxonomy.method`")
+        #expect(found[3].message.contains("did you mean `fargate`?"))
+        #expect(found[4].message.contains("graph_api.version"))
+        #expect(found[5].message.contains("push.batching.max_events must be between 1 and 1000"))
+        #expect(found.allSatisfy { $0.description.hasPrefix("m.yaml:\($0.line):\($0.column): ") })
+    }
+
+    @Test("wrong types name the field and the kind found")
+    func wrongTypes() {
+        let found = problems(minimalManifest + """
+        push:
+          sources: {name: x}
+          listen: [1, 2]
+          mirror_salt: 0123456789abcdef
+          enrich_from_request: maybe
+        """)
+        let messages = found.map(\.message)
+        #expect(messages.contains("push.sources must be a list, found a mapping"))
+        #expect(messages.contains("push.listen must be a single value, found a list"))
+        #expect(messages.contains("push.enrich_from_request must be true or false, found `maybe`"))
+    }
+
+    @Test("an unknown signature scheme and a malformed whsec_ secret are refused at load time")
+    func webhookSecrets() {
+        let yaml = minimalManifest + """
+        push:
+          sources:
+            - name: a
+              scheme: standard_webhook
+              secrets: [whsec_abc]
+            - name: b
+              scheme: standard_webhooks
+              secrets:
+                - whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+                - whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw!!
+          mirror_salt: 0123456789abcdef
+        """
+        let found = problems(yaml)
+        let badLine = yaml.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasSuffix("!!") }! + 1
+        #expect(found.count == 2, "\(found)")
+        #expect(found[0].message.contains("did you mean `standard_webhooks`?"))
+        #expect(found[1].message == "push.sources[1].secrets[1] is not a valid standard_webhooks secret: expected `whsec_` followed by standard base64")
+        #expect(found[1].line == badLine && found[1].column == 11)
+    }
+
+    @Test("YAML syntax errors are located")
+    func syntaxError() {
+        let found = problems("a: [1,\n b: 2")
+        #expect(found.count == 1)
+        #expect(found[0].message.hasPrefix("invalid YAML:"))
+        #expect(found[0].line >= 2)
+    }
+
+    @Test("a missing file is one clear problem")
+    func missingFile() {
+        #expect(throws: ManifestError.self) { try ManifestLoader(environment: [:]).load(path: "/nonexistent/m.yaml") }
+        do {
+            _ = try ManifestLoader(environment: [:]).load(path: "/nonexistent/m.yaml")
+        } catch {
+            #expect(error.problems.map(\.description) == ["/nonexistent/m.yaml:1:1: cannot read the manifest: no such file"])
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import ConnectorRuntime
+import Foundation
+import Logging
+import PostgresNIO
+import Testing
+
+/// The throwaway Postgres cluster `.ci/run` starts, named by `CAPI_TEST_POSTGRES_URL`.
+///
+/// Outside CI a missing URL disables the Postgres tests; in CI (`CI=true`) a missing URL is a test
+/// failure, so the Postgres half can never be skipped silently.
+enum TestPostgres {
+    static let url = ProcessInfo.processInfo.environment["CAPI_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+
+    /// Whether Postgres tests run: always in CI, otherwise when a URL is given.
+    static var enabled: Bool { url != nil || isCI }
+
+    static func target() throws -> StateLocation.PostgresTarget {
+        guard let url else {
+            Issue.record("CI=true but CAPI_TEST_POSTGRES_URL is not set: the Postgres tests cannot be skipped in CI")
+            throw CancellationError()
+        }
+        guard case .postgres(let target) = try StateLocation(parsing: url) else {
+            Issue.record("CAPI_TEST_POSTGRES_URL is not a postgres:// URL")
+            throw CancellationError()
+        }
+        return target
+    }
+
+    /// Runs `body` with a connected client whose `run()` is alive for the duration.
+    static func withClient<T: Sendable>(_ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+        let target = try target()
+        let configuration = PostgresClient.Configuration(
+            host: target.host, port: target.port, username: target.username, password: target.password,
+            database: target.database, tls: .disable
+        )
+        let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "test-postgres"))
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            return try await body(client)
+        }
+    }
+}

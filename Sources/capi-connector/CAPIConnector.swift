@@ -17,6 +17,7 @@ struct CAPIConnector: AsyncParsableCommand {
         subcommands: [
             ValidateCommand.self,
             DiscoverCommand.self,
+            NormalizeCommand.self,
         ]
     )
 }

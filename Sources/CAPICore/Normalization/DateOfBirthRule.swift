@@ -1,0 +1,120 @@
+/// `db`: `YYYYMMDD` from the layouts people type.
+///
+/// `YYYYMMDD`, `YYYY-MM-DD` (also `/` and `.`, or an ISO timestamp), `MM/DD/YYYY` (US order, also
+/// with `-`), `DD/MM/YYYY` when the first number cannot be a month, `DD.MM.YYYY`, and month names
+/// (`January 15, 1990`, `15 Jan 1990`). Two-digit years are refused as ambiguous; so are impossible
+/// dates, years before 1900 and dates after today.
+enum DateOfBirthRule {
+    static let months: [String: Int] = {
+        let names = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
+        var table: [String: Int] = [:]
+        for (index, name) in names.enumerated() {
+            table[name] = index + 1
+            table[String(name.prefix(3))] = index + 1
+        }
+        table["sept"] = 9
+        return table
+    }()
+
+    private enum Token: Equatable {
+        case number(String)
+        case word(String)
+    }
+
+    static func canonical(_ folded: String, today: Normalizer.Today) -> Result<String, RuleFailure> {
+        var text = Substring(folded)
+        // ISO timestamp: keep the date.
+        if text.utf8.count > 10, let t = text.firstIndex(where: { $0 == "t" || $0 == " " }), text.distance(from: text.startIndex, to: t) == 10 {
+            text = text[..<t]
+        }
+        var tokens: [Token] = []
+        var separators: Set<Character> = []
+        var current = ""
+        var currentIsDigit = false
+        func flush() {
+            guard !current.isEmpty else { return }
+            tokens.append(currentIsDigit ? .number(current) : .word(current))
+            current = ""
+        }
+        for character in text {
+            if character.isASCII && character.isNumber {
+                if !currentIsDigit { flush() }
+                currentIsDigit = true
+                current.append(character)
+            } else if character.isLetter {
+                if currentIsDigit { flush() }
+                currentIsDigit = false
+                current.append(character)
+            } else {
+                flush()
+                if !character.isWhitespace && character != "," { separators.insert(character) }
+            }
+        }
+        flush()
+
+        let date: (year: Int, month: Int, day: Int)?
+        let numbers = tokens.compactMap { if case .number(let n) = $0 { n } else { nil } }
+        let words = tokens.compactMap { if case .word(let w) = $0 { w } else { nil } }
+        switch (numbers.count, words.count) {
+        case (1, 0) where numbers[0].count == 8:
+            let n = numbers[0]
+            let a = Int(n.prefix(4))!, b = Int(n.dropFirst(4).prefix(2))!, c = Int(n.suffix(2))!
+            let p = Int(n.prefix(2))!, q = Int(n.dropFirst(2).prefix(2))!, y = Int(n.suffix(4))!
+            date = [(a, b, c), (y, p, q), (y, q, p)].first { isValid($0, today: today) }
+        case (3, 0):
+            let values = numbers.map { Int($0)! }
+            if numbers[0].count == 4 {
+                date = (values[0], values[1], values[2])
+            } else if numbers[2].count == 4, numbers[0].count <= 2, numbers[1].count <= 2 {
+                if separators == ["."] || values[0] > 12 {
+                    date = (values[2], values[1], values[0])
+                } else {
+                    date = (values[2], values[0], values[1])
+                }
+            } else {
+                return .failure(RuleFailure("must have a four-digit year (YYYYMMDD, YYYY-MM-DD, MM/DD/YYYY)"))
+            }
+        case (2, 1):
+            guard let month = months[words[0]] else { return .failure(RuleFailure("has an unknown month name")) }
+            guard let yearIndex = numbers.firstIndex(where: { $0.count == 4 }), numbers[1 - yearIndex].count <= 2 else {
+                return .failure(RuleFailure("must have a four-digit year and a day"))
+            }
+            date = (Int(numbers[yearIndex])!, month, Int(numbers[1 - yearIndex])!)
+        default:
+            return .failure(RuleFailure("is not a recognised date layout (YYYYMMDD, YYYY-MM-DD, MM/DD/YYYY, DD.MM.YYYY, January 15, 1990)"))
+        }
+        guard let date, isValid(date, today: today) else {
+            return .failure(RuleFailure("is not a real date between 1900 and today"))
+        }
+        return .success(pad(date.year, 4) + pad(date.month, 2) + pad(date.day, 2))
+    }
+
+    static func isValid(_ date: (year: Int, month: Int, day: Int), today: Normalizer.Today) -> Bool {
+        guard (1900...today.year).contains(date.year), (1...12).contains(date.month) else { return false }
+        guard (1...daysIn(month: date.month, year: date.year)).contains(date.day) else { return false }
+        return (date.year, date.month, date.day) <= (today.year, today.month, today.day)
+    }
+
+    static func daysIn(month: Int, year: Int) -> Int {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// `dobd`, `dobm`, `doby`: digits within `range`, zero-padded to `width`.
+    static func part(_ folded: String, range: ClosedRange<Int>, width: Int) -> Result<String, RuleFailure> {
+        guard !folded.isEmpty, folded.utf8.count <= width, folded.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
+              let value = Int(folded), range.contains(value)
+        else {
+            return .failure(RuleFailure("between \(range.lowerBound) and \(range.upperBound)"))
+        }
+        return .success(pad(value, width))
+    }
+
+    static func pad(_ value: Int, _ width: Int) -> String {
+        let digits = String(value)
+        return String(repeating: "0", count: max(0, width - digits.count)) + digits
+    }
+}

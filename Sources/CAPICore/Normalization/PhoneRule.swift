@@ -1,0 +1,95 @@
+/// `ph`: E.164 digits without `+`.
+///
+/// Formatting (`+ - . ( ) /`, spaces, a `tel:` scheme) is dropped. `+` or `00` means the calling
+/// code is present; a `(0)` after it, or a trunk 0 where the country uses one, is dropped. A national
+/// number gets the calling code of `country` with that country's trunk prefix removed (UK, Japan and
+/// Germany drop the leading 0, Italy keeps it). Without a country, digits are taken as already
+/// international, as the reference SDK does. The result must be 7–15 digits.
+enum PhoneRule {
+    static func canonical(_ folded: String, country: String?) -> Result<String, RuleFailure> {
+        var text = Substring(folded)
+        // A URI scheme such as `tel:` or `callto:`.
+        if let colon = text.firstIndex(of: ":"), text[..<colon].allSatisfy({ $0.isASCII && $0.isLetter }) {
+            text = text[text.index(after: colon)...]
+        }
+        var digits = ""
+        digits.reserveCapacity(16)
+        var international = false
+        var sawDigit = false
+        var scalars = text.unicodeScalars[...]
+        while let scalar = scalars.first {
+            scalars = scalars.dropFirst()
+            switch scalar {
+            case "0"..."9":
+                digits.unicodeScalars.append(scalar)
+                sawDigit = true
+            case "+":
+                guard !sawDigit, !international else { return .failure(RuleFailure("has a `+` that is not at the start")) }
+                international = true
+            case "(":
+                // `(0)` right after an international calling code is a trunk 0 written for national callers.
+                if international || digits.hasPrefix("00"), scalars.starts(with: ["0", ")"]) {
+                    scalars = scalars.dropFirst(2)
+                }
+            case "-", ".", ")", "/":
+                break
+            default:
+                if TextFolding.isSpace(scalar) { break }
+                if scalar.properties.isAlphabetic {
+                    return .failure(RuleFailure("contains letters; only digits and formatting are allowed"))
+                }
+                return .failure(RuleFailure("contains a character that is not part of a phone number"))
+            }
+        }
+        guard !digits.isEmpty else { return .failure(RuleFailure("has no digits")) }
+
+        if !international, digits.hasPrefix("00") {
+            international = true
+            digits.removeFirst(2)
+        }
+        let e164: String
+        if international {
+            guard let code = CallingCode.leadingCode(of: digits) else {
+                return .failure(RuleFailure("does not start with a known country calling code"))
+            }
+            var national = digits.dropFirst(code.count)
+            if national.first == "0", CallingCode.trunkZeroCodes.contains(code), !CallingCode.noTrunkCodes.contains(code) {
+                national = national.dropFirst()
+            }
+            e164 = code + national
+        } else if let country {
+            guard let plan = CallingCode.forRegion(country) else {
+                return .failure(RuleFailure("is a national number and the country has no known calling code"))
+            }
+            e164 = nationalToE164(digits, plan: plan)
+        } else {
+            guard digits.first != "0" else {
+                return .failure(RuleFailure("is a national number (leading 0) and no country is known; add the country code or user_data.country"))
+            }
+            e164 = digits
+        }
+        guard (7...15).contains(e164.utf8.count) else {
+            return .failure(RuleFailure("must have 7 to 15 digits including the country code"))
+        }
+        guard e164.first != "0" else { return .failure(RuleFailure("does not start with a country calling code")) }
+        return .success(e164)
+    }
+
+    static func nationalToE164(_ digits: String, plan: CallingCode) -> String {
+        if let trunk = plan.trunkPrefix {
+            if digits.hasPrefix(trunk), (plan.shortestNational...plan.longestNational).contains(digits.utf8.count - trunk.utf8.count) {
+                return plan.code + digits.dropFirst(trunk.count)
+            }
+            // Without its trunk prefix but with the calling code: already international, `+` omitted.
+            if digits.hasPrefix(plan.code), digits.utf8.count - plan.code.utf8.count >= plan.shortestNational {
+                return digits
+            }
+            return plan.code + digits
+        }
+        // No trunk prefix (Italy keeps its 0): only a number too long to be national carries its code.
+        if digits.hasPrefix(plan.code), digits.utf8.count > plan.longestNational {
+            return digits
+        }
+        return plan.code + digits
+    }
+}

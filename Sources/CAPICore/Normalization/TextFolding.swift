@@ -1,0 +1,135 @@
+/// Trimming, lowercasing and character classes exactly as Meta's reference SDK (Python) sees them.
+///
+/// Digests only match when every byte matches, so "white space" is Python's `str.isspace` set and
+/// lowercasing is Unicode's full mapping with the final-sigma rule, as Python's `str.lower` does.
+/// ASCII input, by far the most common, takes a byte-level fast path.
+public enum TextFolding {
+    /// Python's `str.isspace`: Unicode White_Space plus the information separators U+001C–U+001F,
+    /// without U+200B (zero-width space) or U+FEFF.
+    @inlinable
+    public static func isSpace(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x09...0x0D, 0x1C...0x20, 0x85, 0xA0, 0x1680, 0x2000...0x200A, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000:
+            return true
+        default:
+            return false
+        }
+    }
+
+    @inlinable
+    static func isASCIISpace(_ byte: UInt8) -> Bool {
+        (0x09...0x0D).contains(byte) || (0x1C...0x20).contains(byte)
+    }
+
+    /// The value with surrounding white space removed.
+    public static func trimmed(_ text: String) -> Substring {
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }) else { return "" }
+        let last = scalars.lastIndex(where: { !isSpace($0) })!
+        return text[first...last]
+    }
+
+    /// Trimmed and lowercased, as the SDK's `data.lower().strip()`.
+    public static func trimmedLowercased(_ text: String) -> String {
+        if let ascii = asciiTrimmedLowercased(text) { return ascii }
+        return lowercased(trimmed(text))
+    }
+
+    /// ASCII fast path; `nil` when the text has any non-ASCII byte.
+    @usableFromInline
+    static func asciiTrimmedLowercased(_ text: String) -> String? {
+        var text = text
+        return text.withUTF8 { bytes -> String? in
+            var start = 0, end = bytes.count
+            for byte in bytes where byte >= 0x80 { _ = byte; return nil }
+            while start < end, isASCIISpace(bytes[start]) { start += 1 }
+            while end > start, isASCIISpace(bytes[end - 1]) { end -= 1 }
+            return String(unsafeUninitializedCapacity: end - start) { buffer in
+                for index in start..<end {
+                    let byte = bytes[index]
+                    buffer[index - start] = (0x41...0x5A).contains(byte) ? byte | 0x20 : byte
+                }
+                return end - start
+            }
+        }
+    }
+
+    /// Unicode full lowercase mapping with Python's final-sigma rule.
+    public static func lowercased(_ text: Substring) -> String {
+        let scalars = Array(text.unicodeScalars)
+        var output = String.UnicodeScalarView()
+        for (index, scalar) in scalars.enumerated() {
+            if scalar.value < 0x80 {
+                output.append((0x41...0x5A).contains(scalar.value) ? Unicode.Scalar(scalar.value | 0x20)! : scalar)
+            } else if scalar.value == 0x03A3 {
+                output.append(isFinalSigma(scalars, at: index) ? "\u{03C2}" : "\u{03C3}")
+            } else {
+                output.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
+            }
+        }
+        return String(output)
+    }
+
+    /// Unicode's Final_Sigma condition: a cased letter before (skipping case-ignorables) and none after.
+    static func isFinalSigma(_ scalars: [Unicode.Scalar], at index: Int) -> Bool {
+        var before = index - 1
+        while before >= 0, scalars[before].properties.isCaseIgnorable { before -= 1 }
+        guard before >= 0, scalars[before].properties.isCased else { return false }
+        var after = index + 1
+        while after < scalars.count, scalars[after].properties.isCaseIgnorable { after += 1 }
+        return !(after < scalars.count && scalars[after].properties.isCased)
+    }
+
+    /// Exactly 64 hexadecimal characters: a SHA-256 digest, passed through rather than hashed again.
+    @inlinable
+    public static func isSHA256Hex(_ text: String) -> Bool {
+        guard text.utf8.count == 64 else { return false }
+        return text.utf8.allSatisfy { byte in
+            (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) || (0x41...0x46).contains(byte)
+        }
+    }
+
+    /// The text with only the scalars `keep` accepts.
+    @inlinable
+    public static func filtered(_ text: String, keep: (Unicode.Scalar) -> Bool) -> String {
+        var output = String.UnicodeScalarView()
+        for scalar in text.unicodeScalars where keep(scalar) { output.append(scalar) }
+        return String(output)
+    }
+
+    @inlinable
+    public static func isPunctuation(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.value < 0x80 {
+            let value = scalar.value
+            return (0x21...0x2F).contains(value) && value != 0x24 && value != 0x2B
+                || (0x3A...0x40).contains(value) && value != 0x3C && value != 0x3D && value != 0x3E
+                || (0x5B...0x60).contains(value) && value != 0x5E && value != 0x60
+                || value == 0x7B || value == 0x7D
+        }
+        switch scalar.properties.generalCategory {
+        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+             .initialPunctuation, .finalPunctuation, .otherPunctuation:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Letters and combining marks of any script: what survives in city and region names.
+    @inlinable
+    public static func isLetterOrMark(_ scalar: Unicode.Scalar) -> Bool {
+        if scalar.value < 0x80 {
+            return (0x61...0x7A).contains(scalar.value) || (0x41...0x5A).contains(scalar.value)
+        }
+        switch scalar.properties.generalCategory {
+        case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
+             .nonspacingMark, .spacingMark, .enclosingMark:
+            return true
+        default:
+            return false
+        }
+    }
+
+    @inlinable
+    public static func isASCIIDigit(_ scalar: Unicode.Scalar) -> Bool { (0x30...0x39).contains(scalar.value) }
+}

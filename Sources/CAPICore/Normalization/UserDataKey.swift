@@ -1,0 +1,64 @@
+/// The `user_data` keys of a Meta server event, with how each is prepared for sending.
+public enum UserDataKey: String, Sendable, CaseIterable, Codable {
+    case email = "em"
+    case phone = "ph"
+    case firstName = "fn"
+    case lastName = "ln"
+    case city = "ct"
+    case state = "st"
+    case zip = "zp"
+    case country
+    case dateOfBirth = "db"
+    case gender = "ge"
+    case externalID = "external_id"
+    case firstNameFirst5 = "f5first"
+    case lastNameFirst5 = "f5last"
+    case firstInitial = "fi"
+    case birthDay = "dobd"
+    case birthMonth = "dobm"
+    case birthYear = "doby"
+    case clientIPAddress = "client_ip_address"
+    case clientUserAgent = "client_user_agent"
+    case fbc
+    case fbp
+    case subscriptionID = "subscription_id"
+    case fbLoginID = "fb_login_id"
+    case leadID = "lead_id"
+    case madid
+    case anonID = "anon_id"
+    case ctwaClid = "ctwa_clid"
+    case pageID = "page_id"
+
+    /// Personal keys are hashed (SHA-256) before they leave memory; the rest are passed through.
+    public var isHashed: Bool {
+        switch self {
+        case .email, .phone, .firstName, .lastName, .city, .state, .zip, .country, .dateOfBirth, .gender,
+             .externalID, .firstNameFirst5, .lastNameFirst5, .firstInitial, .birthDay, .birthMonth, .birthYear:
+            return true
+        default:
+            return false
+        }
+    }
+
+    /// Keys Meta takes as arrays (several emails, phones, …). The rest are single strings.
+    public var isMultiValued: Bool {
+        switch self {
+        case .clientIPAddress, .clientUserAgent, .fbc, .fbp, .subscriptionID, .fbLoginID, .leadID, .anonID, .ctwaClid, .pageID, .madid:
+            return false
+        default:
+            return true
+        }
+    }
+
+    /// Friendly names the push endpoint accepts as aliases (design.md).
+    public static let aliases: [String: UserDataKey] = [
+        "email": .email, "phone": .phone, "first_name": .firstName, "last_name": .lastName, "city": .city,
+        "state": .state, "zip": .zip, "country": .country, "date_of_birth": .dateOfBirth, "gender": .gender,
+        "ip": .clientIPAddress, "user_agent": .clientUserAgent,
+    ]
+
+    /// The key for a canonical name or a friendly alias.
+    public init?(name: String) {
+        if let key = UserDataKey(rawValue: name) { self = key } else if let key = Self.aliases[name] { self = key } else { return nil }
+    }
+}

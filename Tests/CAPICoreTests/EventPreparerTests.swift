@@ -1,0 +1,176 @@
+@testable import CAPICore
+import Foundation
+import Testing
+
+let now: Int64 = 1_795_000_000
+
+func policy(defaultCountry: String? = "us") -> EventPolicy {
+    EventPolicy(now: now, maxFutureSkew: 300, defaultCountry: defaultCountry, normalizer: Normalizer(today: vectorToday))
+}
+
+func event(_ json: String) -> JSONValue {
+    try! JSONDecoder().decode(JSONValue.self, from: Data(json.utf8))
+}
+
+/// A realistic website purchase with raw personal data under friendly and canonical names.
+func websitePurchase(_ overrides: String = "") -> String {
+    """
+    {"pixel_id": "1234567890", "event_name": "Purchase", "event_time": \(now - 60), "event_id": "order-981",
+     "action_source": "website", "event_source_url": "https://shop.example/checkout",
+     "user_data": {"email": "  Jane.Doe@Example.COM ", "phone": "(650) 555-1212", "fn": "Jane", "ln": "O'Doe",
+                   "ct": "Menlo Park", "st": "California", "zp": "94025-1234", "country": "United States",
+                   "db": "2/16/1997", "ge": "Female", "external_id": "user-42",
+                   "client_ip_address": "203.0.113.9", "client_user_agent": "Mozilla/5.0", "fbp": "fb.1.1596403881668.1116446470"},
+     "custom_data": {"value": 129.5, "currency": "USD", "contents": [{"id": "sku-1", "quantity": 2}], "coupon": "FALL"}\(overrides)}
+    """
+}
+
+func problems(_ json: String, policy: EventPolicy = policy()) -> [EventProblem] {
+    switch EventPreparer.prepare(event(json), policy: policy) {
+    case .success: []
+    case .failure(let rejection): rejection.problems
+    }
+}
+
+@Suite("Event validation and payload")
+struct EventPreparerTests {
+    @Test("a realistic purchase becomes Meta's event with every personal value hashed")
+    func realisticPurchase() throws {
+        let prepared = try EventPreparer.prepare(event(websitePurchase()), policy: policy()).get()
+        #expect(prepared.key == EventKey(pixelID: "1234567890", eventID: "order-981", eventTime: now - 60))
+        #expect(prepared.warnings.isEmpty)
+        let payload = try #require(prepared.payload.objectValue)
+        #expect(payload["pixel_id"] == nil)
+        #expect(payload["event_time"] == .integer(now - 60))
+        let user = try #require(payload["user_data"]?.objectValue)
+        #expect(user["em"] == .array([.string(SHA256Hex.digest("jane.doe@example.com"))]))
+        #expect(user["ph"] == .array([.string(SHA256Hex.digest("16505551212"))]))
+        #expect(user["ln"] == .array([.string(SHA256Hex.digest("odoe"))]))
+        #expect(user["ct"] == .array([.string(SHA256Hex.digest("menlopark"))]))
+        #expect(user["st"] == .array([.string(SHA256Hex.digest("ca"))]))
+        #expect(user["zp"] == .array([.string(SHA256Hex.digest("94025"))]))
+        #expect(user["country"] == .array([.string(SHA256Hex.digest("us"))]))
+        #expect(user["db"] == .array([.string(SHA256Hex.digest("19970216"))]))
+        #expect(user["ge"] == .array([.string(SHA256Hex.digest("f"))]))
+        #expect(user["external_id"] == .array([.string(SHA256Hex.digest("user-42"))]))
+        #expect(user["client_ip_address"] == .string("203.0.113.9"))
+        #expect(user["fbp"] == .string("fb.1.1596403881668.1116446470"))
+        #expect(user["email"] == nil && user["phone"] == nil)
+        #expect(prepared.matchKeys == ["client_ip_address", "client_user_agent", "country", "ct", "db", "em", "external_id", "fbp", "fn", "ge", "ln", "ph", "st", "zp"])
+        // Custom properties reach Meta untouched.
+        #expect(payload["custom_data"]?["coupon"] == .string("FALL"))
+        // No raw personal value survives anywhere in what is stored and sent.
+        let wire = String(decoding: try JSONEncoder().encode(prepared.payload), as: UTF8.self).lowercased()
+        for raw in ["jane", "doe@", "650", "555-1212", "menlo", "california", "1997", "user-42"] {
+            #expect(!wire.contains(raw), "raw value \(raw) in payload")
+        }
+    }
+
+    @Test("the phone's country comes from user_data.country, else the pixel default")
+    func phoneCountry() throws {
+        let japanese = websitePurchase().replacingOccurrences(of: #""phone": "(650) 555-1212""#, with: #""phone": "090-1234-5678""#)
+            .replacingOccurrences(of: #""country": "United States""#, with: #""country": "JP""#)
+        let user = try EventPreparer.prepare(event(japanese), policy: policy()).get().payload["user_data"]
+        #expect(user?["ph"] == .array([.string(SHA256Hex.digest("819012345678"))]))
+        let noCountry = websitePurchase().replacingOccurrences(of: #", "country": "United States""#, with: "")
+        let german = try EventPreparer.prepare(event(noCountry.replacingOccurrences(of: "(650) 555-1212", with: "030 123456")), policy: policy(defaultCountry: "de")).get()
+        #expect(german.payload["user_data"]?["ph"] == .array([.string(SHA256Hex.digest("4930123456"))]))
+    }
+
+    @Test("an event_time in milliseconds gets its own error naming event_time")
+    func milliseconds() {
+        let found = problems(websitePurchase().replacingOccurrences(of: "\"event_time\": \(now - 60)", with: "\"event_time\": \((now - 60) * 1000)"))
+        #expect(found == [EventProblem(field: "event_time", code: .millisecondsTimestamp, message: "looks like milliseconds; Meta expects Unix seconds (divide by 1000)")])
+    }
+
+    @Test("event_time window: 7 days back, 62 for store sales, 5 minutes ahead")
+    func timeWindow() throws {
+        let eightDays = websitePurchase().replacingOccurrences(of: "\(now - 60)", with: "\(now - 8 * 86_400)")
+        #expect(problems(eightDays).map(\.code) == [.tooOld])
+        let store = eightDays.replacingOccurrences(of: #""action_source": "website""#, with: #""action_source": "physical_store""#)
+        #expect(problems(store).isEmpty)
+        let ahead = websitePurchase().replacingOccurrences(of: "\(now - 60)", with: "\(now + 301)")
+        #expect(problems(ahead).map(\.code) == [.inFuture])
+        let justAhead = websitePurchase().replacingOccurrences(of: "\(now - 60)", with: "\(now + 300)")
+        #expect(problems(justAhead).isEmpty)
+        #expect(problems(websitePurchase().replacingOccurrences(of: "\(now - 60)", with: "\"soon\"")).map(\.field) == ["event_time"])
+    }
+
+    @Test("every missing requirement is reported at once")
+    func missingRequirements() {
+        let found = problems(#"{"pixel_id": "12", "event_time": \#(now), "action_source": "website", "user_data": {"em": "a@b.co"}}"#)
+        #expect(Set(found.map(\.field)) == ["event_name", "event_id", "event_source_url", "user_data.client_user_agent"])
+    }
+
+    @Test("app events need app_data with tracking flag and 16 extinfo slots")
+    func appEvents() {
+        let base = #"{"pixel_id": "12", "event_name": "Install", "event_id": "e", "event_time": \#(now), "action_source": "app", "user_data": {"madid": "AEBE52E7"}"#
+        #expect(problems(base + "}").map(\.field) == ["app_data"])
+        #expect(Set(problems(base + #", "app_data": {"extinfo": ["a2"]}}"#).map(\.field)) == ["app_data.advertiser_tracking_enabled", "app_data.extinfo"])
+        let slots = (["\"i2\""] + Array(repeating: "\"\"", count: 15)).joined(separator: ",")
+        #expect(problems(base + #", "app_data": {"advertiser_tracking_enabled": 1, "extinfo": [\#(slots)]}}"#).isEmpty)
+    }
+
+    @Test("custom_data: ISO 4217, value with currency, Purchase needs both, contents need ids")
+    func customData() {
+        #expect(problems(websitePurchase().replacingOccurrences(of: #""currency": "USD""#, with: #""currency": "XYZ""#)).map(\.field) == ["custom_data.currency"])
+        #expect(problems(websitePurchase().replacingOccurrences(of: #", "currency": "USD""#, with: "")).map(\.field) == ["custom_data.currency"])
+        #expect(problems(websitePurchase().replacingOccurrences(of: #""value": 129.5"#, with: #""value": "129.5""#)).map(\.field) == ["custom_data.value"])
+        #expect(problems(websitePurchase().replacingOccurrences(of: #""value": 129.5, "currency": "USD", "#, with: "")).map(\.field) == ["custom_data.value", "custom_data.currency"])
+        #expect(problems(websitePurchase().replacingOccurrences(of: #"{"id": "sku-1", "quantity": 2}"#, with: #"{"quantity": 1.5}"#)).map(\.field) == ["custom_data.contents[0].id", "custom_data.contents[0].quantity"])
+        #expect(problems(websitePurchase().replacingOccurrences(of: #""currency": "USD""#, with: #""currency": "eur""#)).isEmpty)
+    }
+
+    @Test("Limited Data Use fields take only Meta's codes")
+    func limitedDataUse() {
+        #expect(problems(websitePurchase(#", "data_processing_options": ["LDU"], "data_processing_options_country": 1, "data_processing_options_state": 1000"#)).isEmpty)
+        #expect(problems(websitePurchase(#", "data_processing_options": ["LDU"], "data_processing_options_country": 1, "data_processing_options_state": 1200"#)).map(\.field) == ["data_processing_options_state"])
+        #expect(problems(websitePurchase(#", "data_processing_options": ["GDPR"]"#)).map(\.field) == ["data_processing_options"])
+    }
+
+    @Test("an unusable personal value is dropped with a warning naming the key, not the value")
+    func droppedValues() throws {
+        let json = websitePurchase().replacingOccurrences(of: "  Jane.Doe@Example.COM ", with: "not-an-email")
+            .replacingOccurrences(of: "203.0.113.9", with: "999.1.1.1")
+        let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
+        #expect(prepared.payload["user_data"]?["em"] == nil)
+        #expect(prepared.payload["user_data"]?["client_ip_address"] == nil)
+        #expect(prepared.warnings.count == 2)
+        #expect(prepared.warnings.contains { $0.hasPrefix("user_data.em:") })
+        #expect(prepared.warnings.contains { $0.hasPrefix("user_data.client_ip_address:") })
+        #expect(!prepared.warnings.joined().contains("not-an-email") && !prepared.warnings.joined().contains("999.1"))
+    }
+
+    @Test("unknown user_data keys and wrong types are named; user_data with nothing usable is refused")
+    func userDataProblems() {
+        #expect(problems(websitePurchase().replacingOccurrences(of: #""fn": "Jane""#, with: #""favourite_colour": "blue""#)).map(\.field) == ["user_data.favourite_colour"])
+        #expect(problems(websitePurchase().replacingOccurrences(of: #""fn": "Jane""#, with: #""fn": {"x": 1}"#)).map(\.field) == ["user_data.fn"])
+        let empty = #"{"pixel_id": "12", "event_name": "Lead", "event_id": "e", "event_time": \#(now), "action_source": "email", "user_data": {"em": "nope"}}"#
+        #expect(problems(empty).map(\.code) == [.noCustomerInformation])
+    }
+
+    @Test("digests pass through, duplicates after normalization collapse, aliases merge with canonical names")
+    func digestsAndDuplicates() throws {
+        let digest = SHA256Hex.digest("jane.doe@example.com")
+        let json = websitePurchase().replacingOccurrences(of: #""email": "  Jane.Doe@Example.COM ""#, with: #""email": ["JANE.DOE@example.com", "\#(digest.uppercased())"], "em": "other@example.com""#)
+        let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
+        #expect(prepared.payload["user_data"]?["em"] == .array([.string(SHA256Hex.digest("other@example.com")), .string(digest)]))
+    }
+
+    @Test("the pixel in a Graph-compatible path wins and must agree with the body")
+    func pixelFromPath() throws {
+        let prepared = try EventPreparer.prepare(event(websitePurchase()), pixelID: "1234567890", policy: policy()).get()
+        #expect(prepared.pixelID == "1234567890")
+        let mismatch = EventPreparer.prepare(event(websitePurchase()), pixelID: "999", policy: policy())
+        #expect((try? mismatch.get()) == nil)
+    }
+
+    @Test("problems never echo values", arguments: [
+        #"{"pixel_id": "secret-pixel", "event_name": 5, "event_time": "secret-time", "event_id": ["secret"], "action_source": "secret-source", "user_data": {"secretkey": "secret"}}"#,
+    ])
+    func problemsHideValues(json: String) {
+        let found = problems(json)
+        #expect(found.count >= 5)
+        #expect(!found.map(\.message).joined().contains("secret"))
+    }
+}

@@ -7,7 +7,7 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "capi-connector",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "capi-connector", targets: ["capi-connector"]),
         .library(name: "CAPICore", targets: ["CAPICore"]),
@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
     ],
     targets: [
         // Pure Meta logic: normalization, hashing, validation, payload building. No I/O.
@@ -45,6 +46,7 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -72,9 +74,12 @@ let package = Package(
             dependencies: [
                 "CAPICore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -102,11 +107,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Throughput benchmarks behind `capi-connector bench`; run on release builds.
+        .target(
+            name: "CAPIBenchmarks",
+            dependencies: ["CAPICore", "ConnectorRuntime"],
+            swiftSettings: swiftSettings
+        ),
         // The command line: argument parsing and wiring only.
         .executableTarget(
             name: "capi-connector",
             dependencies: [
-                "CAPICore", "GraphAPI", "ConnectorRuntime", "PushMode", "PullMode", "GraphSandbox",
+                "CAPICore", "GraphAPI", "ConnectorRuntime", "PushMode", "PullMode", "GraphSandbox", "CAPIBenchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

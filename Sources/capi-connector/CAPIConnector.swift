@@ -18,6 +18,8 @@ struct CAPIConnector: AsyncParsableCommand {
             ValidateCommand.self,
             DiscoverCommand.self,
             NormalizeCommand.self,
+            SandboxCommand.self,
+            BenchCommand.self,
         ]
     )
 }

@@ -1,3 +1,4 @@
+import CAPICore
 import Foundation
 
 /// A loaded, validated connector manifest: what the runtime is told to do, with every

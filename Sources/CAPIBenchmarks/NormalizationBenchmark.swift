@@ -1,0 +1,71 @@
+import CAPICore
+import Foundation
+
+/// Events per second through validation, normalization and hashing on one core.
+///
+/// Each event is a realistic website purchase with ten personal keys (em, ph, fn, ln, ct, st, zp,
+/// country, db, ge) in raw form, plus IP, user agent and fbp; the inputs vary so nothing is cached.
+public enum NormalizationBenchmark {
+    public static func sampleEvents(count: Int, now: Int64) -> [JSONValue] {
+        let firstNames = ["Jane", "José", "Ólafur", "Mary-Ann", "Łukasz", "Chloé", "Noah", "Aiko"]
+        let cities = ["Menlo Park", "São Paulo", "Zürich", "New York", "Osaka", "St. Louis"]
+        let states = ["California", "NY", "Texas", "Bavaria", "N.Y.", "Ontario"]
+        return (0..<count).map { index in
+            .object([
+                "pixel_id": .string("1234567890"),
+                "event_name": .string("Purchase"),
+                "event_time": .integer(now - Int64(index % 3600)),
+                "event_id": .string("order-\(index)"),
+                "action_source": .string("website"),
+                "event_source_url": .string("https://shop.example/checkout"),
+                "user_data": .object([
+                    "em": .string("  Customer.\(index)@Example.COM "),
+                    "ph": .string("(650) 555-\(String(format: "%04d", index % 10_000))"),
+                    "fn": .string(firstNames[index % firstNames.count]),
+                    "ln": .string("O'Brien-\(index % 97)"),
+                    "ct": .string(cities[index % cities.count]),
+                    "st": .string(states[index % states.count]),
+                    "zp": .string("94025-\(String(format: "%04d", index % 10_000))"),
+                    "country": .string(index % 2 == 0 ? "US" : "United States"),
+                    "db": .string("\(1 + index % 12)/\(1 + index % 28)/19\(50 + index % 50)"),
+                    "ge": .string(index % 2 == 0 ? "Female" : "m"),
+                    "client_ip_address": .string("203.0.113.\(index % 255)"),
+                    "client_user_agent": .string("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"),
+                    "fbp": .string("fb.1.1596403881668.\(1_116_446_470 + index)"),
+                ]),
+                "custom_data": .object(["value": .number(129.5), "currency": .string("USD")]),
+            ])
+        }
+    }
+
+    public static func run(seconds: Double) -> BenchmarkReport {
+        let now = Int64(Date().timeIntervalSince1970)
+        let events = sampleEvents(count: 4096, now: now)
+        let policy = EventPolicy(now: now, defaultCountry: "us", normalizer: Normalizer(today: .utcNow()))
+        // Warm up lazily built tables and caches.
+        for event in events.prefix(512) { _ = EventPreparer.prepare(event, policy: policy) }
+
+        var processed = 0
+        var failures = 0
+        let clock = ContinuousClock()
+        let start = clock.now
+        let deadline = start + .milliseconds(Int64(seconds * 1000))
+        while clock.now < deadline {
+            for event in events {
+                if case .failure = EventPreparer.prepare(event, policy: policy) { failures += 1 }
+            }
+            processed += events.count
+        }
+        let elapsed = (clock.now - start).inSeconds
+        var report = BenchmarkReport(title: "normalize: validate + normalize + SHA-256 a website Purchase with 10 personal keys, 1 core")
+        report.add("events", "\(processed) in \(String(format: "%.2f", elapsed)) s (\(failures) rejected)")
+        report.add("events/s", Format.rate(Double(processed) / elapsed))
+        report.add("keys hashed/s", Format.rate(Double(processed) * 10 / elapsed))
+        report.add("µs/event", String(format: "%.2f", elapsed / Double(processed) * 1e6))
+        return report
+    }
+}
+
+extension Duration {
+    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,219 @@
+import AsyncHTTPClient
+import CAPICore
+import Foundation
+import Logging
+import NIOCore
+import NIOFoundationCompat
+import NIOPosix
+
+/// The Graph API over AsyncHTTPClient: sending event batches, reading with paging, and the OAuth2
+/// client-credentials exchange.
+///
+/// Every outcome is either a decoded success or a classified ``GraphError``, never an untyped
+/// failure, so callers decide retries from ``RetryPolicy`` alone. Tokens travel in the request body
+/// (POST) or the `Authorization` header (GET), never in a URL that proxies might log.
+public struct GraphClient: Sendable {
+    public struct Configuration: Sendable {
+        /// `https://graph.facebook.com`, or the sandbox.
+        public var baseURL: String
+        public var version: String
+        public var timeout: Duration
+        /// When set, every call carries `appsecret_proof`.
+        public var appSecret: Secret?
+        public var partnerAgent: String?
+
+        public init(baseURL: String, version: String, timeout: Duration = .milliseconds(1500), appSecret: Secret? = nil, partnerAgent: String? = nil) {
+            self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+            self.version = version
+            self.timeout = timeout
+            self.appSecret = appSecret
+            self.partnerAgent = partnerAgent
+        }
+    }
+
+    public let configuration: Configuration
+    let http: HTTPClient
+    let logger: Logger
+
+    public init(configuration: Configuration, httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "capi.graph")) {
+        self.configuration = configuration
+        self.http = httpClient
+        self.logger = logger
+    }
+
+    // MARK: Sending
+
+    /// `POST /{version}/{pixel_id}/events` with already-encoded event objects (spliced, not re-encoded).
+    public func sendEvents(
+        pixelID: String, accessToken: Secret, encodedEvents: [ByteBuffer], testEventCode: String? = nil
+    ) async throws(GraphError) -> SendEventsReceipt {
+        var body = ByteBuffer()
+        body.reserveCapacity(encodedEvents.reduce(64) { $0 + $1.readableBytes + 1 })
+        body.writeString(#"{"data":["#)
+        for (index, event) in encodedEvents.enumerated() {
+            if index > 0 { body.writeInteger(UInt8(ascii: ",")) }
+            body.writeImmutableBuffer(event)
+        }
+        body.writeString("],")
+        var fields: [(String, String)] = [("access_token", accessToken.revealed)]
+        if let appSecret = configuration.appSecret {
+            fields.append(("appsecret_proof", AppSecretProof.make(accessToken: accessToken.revealed, appSecret: appSecret.revealed)))
+        }
+        if let testEventCode { fields.append(("test_event_code", testEventCode)) }
+        if let partnerAgent = configuration.partnerAgent { fields.append(("partner_agent", partnerAgent)) }
+        body.writeString(fields.map { "\(Self.jsonString($0.0)):\(Self.jsonString($0.1))" }.joined(separator: ","))
+        body.writeString("}")
+
+        var request = HTTPClientRequest(url: "\(configuration.baseURL)/\(configuration.version)/\(pixelID)/events")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(body)
+        let response = try await perform(request)
+        guard case .object(let object) = response.body, case .integer(let received)? = object["events_received"] else {
+            throw GraphError.transport(.malformedResponse, "the events answer has no events_received")
+        }
+        let messages = object["messages"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        return SendEventsReceipt(eventsReceived: Int(received), messages: messages, fbtraceID: object["fbtrace_id"]?.stringValue, usage: response.usage)
+    }
+
+    // MARK: Reading
+
+    /// `GET /{version}/{path}` with query parameters, authenticated with the token.
+    public func get(_ path: String, query: [(String, String)], accessToken: Secret?) async throws(GraphError) -> GraphResponse {
+        var components = URLComponents()
+        components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
+        let queryText = components.percentEncodedQuery.map { "?\($0)" } ?? ""
+        return try await get(url: "\(configuration.baseURL)/\(configuration.version)/\(path)\(queryText)", accessToken: accessToken)
+    }
+
+    /// `GET` an absolute URL, as given in `paging.next`.
+    public func get(url: String, accessToken: Secret?) async throws(GraphError) -> GraphResponse {
+        var target = url
+        if let accessToken, let appSecret = configuration.appSecret {
+            let proof = AppSecretProof.make(accessToken: accessToken.revealed, appSecret: appSecret.revealed)
+            target += (target.contains("?") ? "&" : "?") + "appsecret_proof=\(proof)"
+        }
+        var request = HTTPClientRequest(url: target)
+        request.method = .GET
+        if let accessToken { request.headers.add(name: "Authorization", value: "Bearer \(accessToken.revealed)") }
+        return try await perform(request)
+    }
+
+    /// The next page's URL, when `paging.next` is present.
+    public static func nextPage(of response: GraphResponse) -> String? {
+        response.body["paging"]?["next"]?.stringValue
+    }
+
+    /// OAuth2 client credentials: an app access token for reads.
+    public func exchangeClientCredentials(appID: String, appSecret: Secret) async throws(GraphError) -> Secret {
+        var components = URLComponents()
+        components.queryItems = [
+            URLQueryItem(name: "client_id", value: appID),
+            URLQueryItem(name: "client_secret", value: appSecret.revealed),
+            URLQueryItem(name: "grant_type", value: "client_credentials"),
+        ]
+        // Meta documents this exchange as a GET with the secret in the query; it is sent only to
+        // the Graph host and never logged.
+        var request = HTTPClientRequest(url: "\(configuration.baseURL)/\(configuration.version)/oauth/access_token?\(components.percentEncodedQuery ?? "")")
+        request.method = .GET
+        let response = try await perform(request)
+        guard let token = response.body["access_token"]?.stringValue, !token.isEmpty else {
+            throw GraphError.transport(.malformedResponse, "the token answer has no access_token")
+        }
+        return Secret(token)
+    }
+
+    // MARK: Transport
+
+    func perform(_ request: HTTPClientRequest) async throws(GraphError) -> GraphResponse {
+        let response: HTTPClientResponse
+        let bytes: ByteBuffer
+        do {
+            let deadline = NIODeadline.now() + .nanoseconds(Int64(configuration.timeout.components.seconds) * 1_000_000_000 + configuration.timeout.components.attoseconds / 1_000_000_000)
+            response = try await http.execute(request, deadline: deadline, logger: logger)
+            bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
+        } catch {
+            throw Self.transportError(error)
+        }
+        let usage = UsageHeaders(
+            appUsage: response.headers.first(name: "X-App-Usage"),
+            businessUseCaseUsage: response.headers.first(name: "X-Business-Use-Case-Usage")
+        )
+        let body = (try? JSONDecoder().decode(JSONValue.self, from: bytes)) ?? .null
+        let status = Int(response.status.code)
+        if (200..<300).contains(status), body["error"] == nil {
+            return GraphResponse(status: status, body: body, usage: usage)
+        }
+        throw Self.graphError(status: status, body: body, retryAfterHeader: response.headers.first(name: "Retry-After"), usage: usage)
+    }
+
+    /// Meta's error envelope (or a bare HTTP failure) as a classified error.
+    static func graphError(status: Int, body: JSONValue, retryAfterHeader: String?, usage: UsageHeaders) -> GraphError {
+        let envelope = body["error"]
+        func integer(_ key: String) -> Int? {
+            switch envelope?[key] {
+            case .integer(let value)?: Int(value)
+            case .string(let text)?: Int(text)
+            default: nil
+            }
+        }
+        let code = integer("code")
+        let isTransient: Bool? = if case .bool(let flag)? = envelope?["is_transient"] { flag } else { nil }
+        var retryAfter: Duration?
+        if let header = retryAfterHeader, let seconds = Double(header.trimmingCharacters(in: .whitespaces)) {
+            retryAfter = .milliseconds(Int64(seconds * 1000))
+        }
+        if usage.regainAccessMinutes > 0 {
+            retryAfter = max(retryAfter ?? .zero, .milliseconds(Int64(usage.regainAccessMinutes * 60_000)))
+        }
+        return GraphError(
+            errorClass: GraphErrorClass.classify(code: code, isTransient: isTransient, httpStatus: status),
+            httpStatus: status, code: code, subcode: integer("error_subcode"), type: envelope?["type"]?.stringValue,
+            message: envelope?["message"]?.stringValue ?? "HTTP \(status) without a Graph error body",
+            isTransient: isTransient, fbtraceID: envelope?["fbtrace_id"]?.stringValue, retryAfter: retryAfter
+        )
+    }
+
+    static func transportError(_ error: any Error) -> GraphError {
+        if let client = error as? HTTPClientError {
+            switch client {
+            case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout:
+                return .transport(.timeout, "no answer within the request timeout")
+            case .remoteConnectionClosed:
+                return .transport(.connectionReset, "the connection was closed before an answer")
+            default:
+                return .transport(.connectionFailed, "HTTP client error: \(client)")
+            }
+        }
+        if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE {
+            return .transport(.connectionReset, "the connection was reset")
+        }
+        if error is NIOConnectionError || (error as? ChannelError) != nil {
+            return .transport(.connectionFailed, "cannot connect to the Graph API")
+        }
+        if error is CancellationError {
+            return .transport(.timeout, "cancelled")
+        }
+        return .transport(.connectionFailed, String(describing: type(of: error)))
+    }
+
+    static func jsonString(_ text: String) -> String {
+        let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A successful Graph answer: status, decoded body and the rate-limit headers.
+public struct GraphResponse: Sendable {
+    public var status: Int
+    public var body: JSONValue
+    public var usage: UsageHeaders
+}
+
+/// Meta's answer to an events batch.
+public struct SendEventsReceipt: Sendable, Equatable {
+    public var eventsReceived: Int
+    public var messages: [String]
+    public var fbtraceID: String?
+    public var usage: UsageHeaders
+}

@@ -1,0 +1,57 @@
+import Foundation
+
+/// Meta's rate-limit headers: `X-App-Usage` and `X-Business-Use-Case-Usage`, whose values are
+/// percentages of the hourly budget and may arrive as numbers or strings.
+public struct UsageHeaders: Sendable, Equatable {
+    /// The highest percentage across every counter in both headers (0 when absent).
+    public var maxPercent: Double
+    /// Minutes until access returns, from `estimated_time_to_regain_access` (0 when not throttled).
+    public var regainAccessMinutes: Double
+
+    public init(maxPercent: Double = 0, regainAccessMinutes: Double = 0) {
+        self.maxPercent = maxPercent
+        self.regainAccessMinutes = regainAccessMinutes
+    }
+
+    public init(appUsage: String?, businessUseCaseUsage: String?) {
+        var percent = 0.0
+        var regain = 0.0
+        if let object = appUsage.flatMap(Self.object) {
+            for key in ["call_count", "total_time", "total_cputime"] {
+                percent = max(percent, Self.number(object[key]) ?? 0)
+            }
+        }
+        if let object = businessUseCaseUsage.flatMap(Self.object) {
+            for case let entries as [[String: Any]] in object.values {
+                for entry in entries {
+                    for key in ["call_count", "total_time", "total_cputime"] {
+                        percent = max(percent, Self.number(entry[key]) ?? 0)
+                    }
+                    regain = max(regain, Self.number(entry["estimated_time_to_regain_access"]) ?? 0)
+                }
+            }
+        }
+        self.init(maxPercent: percent, regainAccessMinutes: regain)
+    }
+
+    /// Time to wait before the next call: the regain time when throttled, a proportional pause when
+    /// usage passes `slowDownAt` percent, else none. Slowing down early keeps us from ever hitting 100.
+    public func pacingDelay(slowDownAt: Double = 75, maximumPause: Duration = .seconds(60)) -> Duration {
+        if regainAccessMinutes > 0 { return .milliseconds(Int64(regainAccessMinutes * 60_000)) }
+        guard maxPercent >= slowDownAt else { return .zero }
+        let share = min(1, (maxPercent - slowDownAt) / max(1, 100 - slowDownAt))
+        return .milliseconds(Int64(max(0.05, share) * Double(maximumPause.components.seconds) * 1000))
+    }
+
+    static func object(_ text: String) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
+    }
+
+    static func number(_ value: Any?) -> Double? {
+        switch value {
+        case let number as NSNumber: number.doubleValue
+        case let text as String: Double(text.trimmingCharacters(in: .whitespaces))
+        default: nil
+        }
+    }
+}

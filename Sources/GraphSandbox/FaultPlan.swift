@@ -1,0 +1,91 @@
+/// Which failures the sandbox injects, how often, from which seed: `rate=0.3,kinds=5xx+throttle+timeout+reset+invalid`.
+///
+/// Request-level kinds (5xx, throttle, timeout, reset) hit a share `rate` of Graph calls. `invalid`
+/// marks a share `rate` of event ids (decided from the seed and the id, so the same event is always
+/// marked): a batch holding a marked event is refused with code 100, as Meta refuses a whole batch
+/// for one bad event.
+public struct FaultPlan: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case serverError = "5xx"
+        case throttle
+        case timeout
+        case reset
+        case invalid
+    }
+
+    public var rate: Double
+    public var kinds: Set<Kind>
+
+    public static let none = FaultPlan(rate: 0, kinds: [])
+
+    public init(rate: Double, kinds: Set<Kind>) {
+        self.rate = rate
+        self.kinds = kinds
+    }
+
+    public enum ParseError: Error, Equatable, CustomStringConvertible {
+        case malformed(String)
+        public var description: String {
+            if case .malformed(let reason) = self { return reason }
+            return ""
+        }
+    }
+
+    /// Parses `rate=R[,kinds=a+b]`; kinds default to all request-level kinds.
+    public init(parsing text: String) throws(ParseError) {
+        var rate: Double?
+        var kinds: Set<Kind> = [.serverError, .throttle, .timeout, .reset]
+        for part in text.split(separator: ",") {
+            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard pair.count == 2 else { throw .malformed("expected key=value in `\(part)`") }
+            switch pair[0] {
+            case "rate":
+                guard let value = Double(pair[1]), (0...1).contains(value) else { throw .malformed("rate must be a number from 0 to 1") }
+                rate = value
+            case "kinds":
+                kinds = []
+                for name in pair[1].split(separator: "+") {
+                    guard let kind = Kind(rawValue: String(name)) else {
+                        throw .malformed("unknown fault kind `\(name)`; known: \(Kind.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    kinds.insert(kind)
+                }
+            default:
+                throw .malformed("unknown key `\(pair[0])`; expected rate and kinds")
+            }
+        }
+        guard let rate else { throw .malformed("rate is required, e.g. rate=0.3") }
+        self.init(rate: rate, kinds: kinds)
+    }
+
+    var requestKinds: [Kind] { Kind.allCases.filter { $0 != .invalid && kinds.contains($0) } }
+
+    /// Whether the event id is marked invalid under this plan and seed (stable per id).
+    func marksInvalid(eventID: String, seed: UInt64) -> Bool {
+        guard kinds.contains(.invalid), rate > 0 else { return false }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ seed
+        for byte in eventID.utf8 {
+            hash ^= UInt64(byte)
+            hash &*= 0x0000_0100_0000_01B3
+        }
+        var generator = SeededGenerator(seed: hash)
+        return Double(generator.next() >> 11) / Double(1 << 53) < rate
+    }
+}
+
+/// SplitMix64: small, fast and reproducible from a seed.
+struct SeededGenerator: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    init(seed: UInt64) {
+        state = seed
+    }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

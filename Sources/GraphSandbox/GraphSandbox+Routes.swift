@@ -1,0 +1,227 @@
+import CAPICore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import NIOPosix
+
+extension GraphSandbox {
+    // MARK: Faults
+
+    /// Runs `body` unless a request-level fault is rolled for this call.
+    func faulted(_ context: SandboxRequestContext, _ body: () async throws -> Response) async throws -> Response {
+        let kinds = configuration.faults.requestKinds
+        guard !kinds.isEmpty, configuration.faults.rate > 0, await store.roll() < configuration.faults.rate else {
+            return try await body()
+        }
+        switch await store.pick(kinds) {
+        case .serverError:
+            let status: HTTPResponse.Status = await store.roll() < 0.5 ? .internalServerError : .serviceUnavailable
+            return await metaError(status: status, code: 2, subcode: nil, type: "OAuthException", message: "An unexpected error has occurred. Please retry your request later.", isTransient: true)
+        case .throttle:
+            let code = await store.pick([4, 17, 613])
+            var response = await metaError(status: .badRequest, code: code, subcode: nil, type: "OAuthException", message: "(#\(code)) Application request limit reached", isTransient: true)
+            response.headers[HTTPField.Name("X-Business-Use-Case-Usage")!] = #"{"sandbox":[{"type":"ads_management","call_count":100,"total_cputime":35,"total_time":40,"estimated_time_to_regain_access":0}]}"#
+            response.headers[HTTPField.Name("X-App-Usage")!] = #"{"call_count":"100","total_time":"40","total_cputime":"35"}"#
+            return response
+        case .timeout:
+            try await Task.sleep(for: configuration.timeoutDelay)
+            return await metaError(status: .serviceUnavailable, code: 2, subcode: nil, type: "OAuthException", message: "Request timed out.", isTransient: true)
+        case .reset:
+            // Drop the connection without an answer, as a proxy or a crashed front end would.
+            try? await context.channel.close().get()
+            throw HTTPError(.internalServerError)
+        case .invalid:
+            return try await body()
+        }
+    }
+
+    // MARK: POST /{version}/{pixel}/events
+
+    func receiveEvents(_ request: Request, context: SandboxRequestContext) async throws -> Response {
+        let pixelID = context.parameters.get("pixel") ?? ""
+        let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
+        let form = SandboxRequestBody(request: request, body: body)
+        guard let fields = form.fields else {
+            return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) The request body is neither JSON nor form-encoded")
+        }
+        guard let token = fields["access_token"]?.stringValue ?? request.uri.queryParameters.get("access_token"), !token.isEmpty,
+              configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
+        else {
+            return await metaError(status: .unauthorized, code: 190, subcode: 463, type: "OAuthException", message: "Invalid OAuth access token - Cannot parse access token")
+        }
+        guard let events = SandboxRequestBody.events(from: fields["data"]) else {
+            return await metaError(status: .badRequest, code: 100, subcode: 2804001, type: "OAuthException", message: "(#100) param data must be an array of events")
+        }
+        guard !events.isEmpty, events.count <= 1000 else {
+            return await metaError(status: .badRequest, code: 100, subcode: 2804001, type: "OAuthException", message: "(#100) data must hold 1 to 1000 events, found \(events.count)")
+        }
+        let now = configuration.now()
+        for (index, event) in events.enumerated() {
+            if let violation = SandboxEventRules.check(event, index: index, now: now) {
+                return await metaError(status: .badRequest, code: 100, subcode: violation.subcode, type: "OAuthException", message: "Invalid parameter", userTitle: violation.title, userMessage: violation.message)
+            }
+            if let eventID = event["event_id"]?.stringValue, configuration.faults.marksInvalid(eventID: eventID, seed: configuration.seed) {
+                return await metaError(status: .badRequest, code: 100, subcode: 2804050, type: "OAuthException", message: "Invalid parameter", userTitle: "Sandbox Rejected Event", userMessage: "data[\(index)]: the sandbox's fault plan marks this event invalid")
+            }
+        }
+        await store.record(pixelID: pixelID, events: events)
+        return await json(.object(["events_received": .integer(Int64(events.count)), "messages": .array([]), "fbtrace_id": .string(await store.traceID())]))
+    }
+
+    // MARK: GET /_sandbox/events
+
+    func listReceived(_ request: Request) async throws -> Response {
+        guard let pixelID = request.uri.queryParameters.get("pixel_id") else {
+            return await metaError(status: .badRequest, code: 100, subcode: nil, type: "GraphMethodException", message: "pixel_id is required")
+        }
+        let rows = await store.received(pixelID: pixelID).map { received -> JSONValue in
+            .object(["event_id": .string(received.eventID), "event_name": .string(received.eventName), "received": .integer(Int64(received.count)), "event": received.event])
+        }
+        return await json(.object(["data": .array(rows)]))
+    }
+
+    // MARK: GET /{version}/{pixel}/stats
+
+    func stats(_ request: Request, context: SandboxRequestContext) async throws -> Response {
+        let pixelID = context.parameters.get("pixel") ?? ""
+        let query = request.uri.queryParameters
+        guard query.get("aggregation") == "event" else {
+            return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) the sandbox supports aggregation=event")
+        }
+        let now = configuration.now()
+        let start = query.get("start_time").flatMap(Self.parseTime) ?? (now - 86_400)
+        let end = query.get("end_time").flatMap(Self.parseTime) ?? now
+        guard start >= now - 7 * 86_400 - 3_600 else {
+            return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) start_time must be within the last 7 days")
+        }
+        var buckets: [Int64: [String: Int]] = [:]
+        for received in await store.received(pixelID: pixelID) where received.eventTime >= start && received.eventTime < end {
+            buckets[received.eventTime - received.eventTime % 3_600, default: [:]][received.eventName, default: 0] += 1
+        }
+        let ordered = buckets.keys.sorted()
+        let offset = query.get("after").flatMap { Int(String(decoding: Data(base64Encoded: $0) ?? Data(), as: UTF8.self)) } ?? 0
+        let limit = query.get("limit").flatMap(Int.init) ?? configuration.statsPageSize
+        let page = ordered.dropFirst(offset).prefix(max(1, limit))
+        let rows: [JSONValue] = page.map { bucket in
+            .object([
+                "aggregation": .string("event"),
+                "start_time": .string(Self.metaTimestamp(bucket)),
+                "data": .array(buckets[bucket]!.sorted { $0.key < $1.key }.map { .object(["value": .string($0.key), "count": .integer(Int64($0.value))]) }),
+            ])
+        }
+        var paging: [String: JSONValue] = [
+            "cursors": .object(["before": .string(Data(String(offset).utf8).base64EncodedString()), "after": .string(Data(String(offset + page.count).utf8).base64EncodedString())]),
+        ]
+        if offset + page.count < ordered.count {
+            let host = request.head.authority ?? "\(configuration.host):\(configuration.port)"
+            var items = URLComponents(string: "http://\(host)\(request.uri.path)")!
+            var queryItems = (URLComponents(string: "http://x/?\(request.uri.query ?? "")")?.queryItems ?? []).filter { $0.name != "after" && $0.name != "access_token" }
+            queryItems.append(URLQueryItem(name: "after", value: Data(String(offset + page.count).utf8).base64EncodedString()))
+            items.queryItems = queryItems
+            paging["next"] = .string(items.string!)
+        }
+        return await json(.object(["data": .array(rows), "paging": .object(paging)]))
+    }
+
+    static func parseTime(_ text: String) -> Int64? {
+        if let seconds = Int64(text) { return seconds }
+        let formatter = ISO8601DateFormatter()
+        for options: ISO8601DateFormatter.Options in [[.withInternetDateTime], [.withFullDate, .withFullTime, .withTimeZone], [.withFullDate]] {
+            formatter.formatOptions = options
+            if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970) }
+        }
+        return nil
+    }
+
+    /// Meta's stats timestamps: `2026-11-20T10:00:00+0000`.
+    static func metaTimestamp(_ seconds: Int64) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ssZ"
+        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
+    }
+
+    // MARK: GET /{version}/dataset_quality
+
+    func datasetQuality(_ request: Request) async throws -> Response {
+        guard let pixelID = request.uri.queryParameters.get("dataset_id") else {
+            return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) dataset_id is required")
+        }
+        let received = await store.received(pixelID: pixelID)
+        let byName = Dictionary(grouping: received, by: \.eventName)
+        let weights: [String: Double] = ["em": 3, "ph": 2.5, "external_id": 1.5, "fbp": 1, "fbc": 1.5, "client_ip_address": 0.75, "client_user_agent": 0.75, "fn": 0.5, "ln": 0.5, "ct": 0.25, "st": 0.25, "zp": 0.5, "country": 0.25, "db": 0.5, "ge": 0.25]
+        let rows: [JSONValue] = byName.keys.sorted().map { name in
+            let events = byName[name]!
+            var coverage: [(String, Double)] = []
+            for key in weights.keys.sorted() {
+                let present = events.filter { $0.event["user_data"]?[key] != nil }.count
+                if present > 0 { coverage.append((key, Double(present) * 100 / Double(events.count))) }
+            }
+            let score = min(10, coverage.reduce(0) { $0 + weights[$1.0]! * $1.1 / 100 })
+            let withID = events.filter { !$0.eventID.isEmpty }.count
+            let newest = events.map(\.eventTime).max() ?? 0
+            return .object([
+                "event_name": .string(name),
+                "event_match_quality": .object([
+                    "composite_score": .number((score * 10).rounded() / 10),
+                    "match_key_feedback": .array(coverage.map { .object(["identifier": .string($0.0), "coverage": .object(["percentage": .number($0.1)])]) }),
+                ]),
+                "event_coverage": .object(["percentage": .number(100)]),
+                "dedupe_key_feedback": .array([.object([
+                    "dedupe_key": .string("event_id"),
+                    "server_events_with_dedupe_key": .object(["percentage": .number(Double(withID) * 100 / Double(events.count))]),
+                ])]),
+                "data_freshness": .object(["last_event_time": .integer(newest), "upload_frequency": .string("real_time")]),
+            ])
+        }
+        return await json(.object(["web": .array(rows)]))
+    }
+
+    // MARK: GET /{version}/oauth/access_token
+
+    func accessToken(_ request: Request) throws -> Response {
+        let query = request.uri.queryParameters
+        guard query.get("grant_type") == "client_credentials", let id = query.get("client_id"), let secret = query.get("client_secret") else {
+            return Self.errorResponse(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "Missing client_id, client_secret or grant_type=client_credentials", isTransient: false, userTitle: nil, userMessage: nil, trace: "sandbox")
+        }
+        if let expected = configuration.appCredentials, expected.id != id || expected.secret != secret {
+            return Self.errorResponse(status: .badRequest, code: 101, subcode: nil, type: "OAuthException", message: "Error validating client secret.", isTransient: false, userTitle: nil, userMessage: nil, trace: "sandbox")
+        }
+        let body = JSONValue.object(["access_token": .string("\(id)|sandbox-app-token"), "token_type": .string("bearer")])
+        return Self.jsonResponse(body, status: .ok)
+    }
+
+    // MARK: Answers
+
+    func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) async -> Response {
+        Self.jsonResponse(value, status: status)
+    }
+
+    static func jsonResponse(_ value: JSONValue, status: HTTPResponse.Status) -> Response {
+        let data = (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    func metaError(
+        status: HTTPResponse.Status, code: Int, subcode: Int?, type: String, message: String, isTransient: Bool = false,
+        userTitle: String? = nil, userMessage: String? = nil
+    ) async -> Response {
+        Self.errorResponse(status: status, code: code, subcode: subcode, type: type, message: message, isTransient: isTransient, userTitle: userTitle, userMessage: userMessage, trace: await store.traceID())
+    }
+
+    static func errorResponse(
+        status: HTTPResponse.Status, code: Int, subcode: Int?, type: String, message: String, isTransient: Bool,
+        userTitle: String?, userMessage: String?, trace: String
+    ) -> Response {
+        var error: [String: JSONValue] = [
+            "message": .string(message), "type": .string(type), "code": .integer(Int64(code)),
+            "is_transient": .bool(isTransient), "fbtrace_id": .string(trace),
+        ]
+        if let subcode { error["error_subcode"] = .integer(Int64(subcode)) }
+        if let userTitle { error["error_user_title"] = .string(userTitle) }
+        if let userMessage { error["error_user_msg"] = .string(userMessage) }
+        return jsonResponse(.object(["error": .object(error)]), status: status)
+    }
+}

@@ -1,0 +1,100 @@
+import CAPICore
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+
+/// A local stand-in for graph.facebook.com: the events endpoint with Meta's validation and answer
+/// shapes, stats and dataset quality derived from what it received, the client-credentials token
+/// exchange, seeded fault injection, and `GET /_sandbox/events` to see what arrived.
+///
+/// Tests, benchmarks and the quickstart talk to it instead of Meta. Start it with ``run(onReady:)``
+/// inside a task group or service group; cancellation stops it.
+public struct GraphSandbox: Service {
+    public struct Configuration: Sendable {
+        public var host: String
+        public var port: Int
+        public var faults: FaultPlan
+        public var seed: UInt64
+        /// Accepted access tokens; empty accepts any non-empty token.
+        public var accessTokens: Set<String>
+        /// Client credentials the token exchange accepts; `nil` accepts any pair.
+        public var appCredentials: (id: String, secret: String)?
+        /// Buckets per stats page, small by default so paging is exercised.
+        public var statsPageSize: Int
+        /// How long a `timeout` fault holds the answer (longer than the client's 1.5 s).
+        public var timeoutDelay: Duration
+        /// Unix seconds; the clock used for Meta's event-time window.
+        public var now: @Sendable () -> Int64
+
+        public init(
+            host: String = "127.0.0.1", port: Int = 0, faults: FaultPlan = .none, seed: UInt64 = 1,
+            accessTokens: Set<String> = [], appCredentials: (id: String, secret: String)? = nil,
+            statsPageSize: Int = 24, timeoutDelay: Duration = .seconds(3),
+            now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+        ) {
+            self.host = host
+            self.port = port
+            self.faults = faults
+            self.seed = seed
+            self.accessTokens = accessTokens
+            self.appCredentials = appCredentials
+            self.statsPageSize = statsPageSize
+            self.timeoutDelay = timeoutDelay
+            self.now = now
+        }
+    }
+
+    public let configuration: Configuration
+    let store: SandboxStore
+    let logger: Logger
+
+    public init(configuration: Configuration = .init(), logger: Logger = Logger(label: "capi.sandbox")) {
+        self.configuration = configuration
+        self.store = SandboxStore(seed: configuration.seed)
+        self.logger = logger
+    }
+
+    /// Serves until cancelled or gracefully shut down, logging the bound address.
+    public func run() async throws {
+        try await run { host, port in
+            logger.notice("graph sandbox listening", metadata: ["address": "\(host):\(port)", "faults": "\(configuration.faults.rate)"])
+        }
+    }
+
+    /// Serves until cancelled; `onReady` receives the bound address (useful with port 0).
+    public func run(onReady: @escaping @Sendable (String, Int) async -> Void) async throws {
+        let application = Application(
+            router: makeRouter(),
+            configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "capi-graph-sandbox"),
+            onServerRunning: { channel in
+                let address = channel.localAddress
+                await onReady(address?.ipAddress ?? configuration.host, address?.port ?? configuration.port)
+            },
+            logger: logger
+        )
+        try await application.run()
+    }
+
+    /// Forget events, as if Meta had lost them (for reconciliation tests).
+    public func drop(pixelID: String, eventIDs: Set<String>) async {
+        await store.drop(pixelID: pixelID, eventIDs: eventIDs)
+    }
+
+    /// Per event id: how many times it arrived.
+    public func receivedCounts(pixelID: String) async -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: await store.received(pixelID: pixelID).map { ($0.eventID, $0.count) })
+    }
+
+    func makeRouter() -> Router<SandboxRequestContext> {
+        let router = Router(context: SandboxRequestContext.self)
+        router.get("/_sandbox/events") { request, _ in try await self.listReceived(request) }
+        router.post("/:version/:pixel/events") { request, context in try await self.faulted(context) { try await self.receiveEvents(request, context: context) } }
+        router.get("/:version/:pixel/stats") { request, context in try await self.faulted(context) { try await self.stats(request, context: context) } }
+        router.get("/:version/dataset_quality") { request, context in try await self.faulted(context) { try await self.datasetQuality(request) } }
+        router.get("/:version/oauth/access_token") { request, context in try await self.faulted(context) { try self.accessToken(request) } }
+        return router
+    }
+}

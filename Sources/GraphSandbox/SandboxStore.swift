@@ -1,0 +1,52 @@
+import CAPICore
+
+/// What the sandbox has received, per pixel, with how often each event id arrived.
+actor SandboxStore {
+    struct Received: Sendable {
+        var eventID: String
+        var eventName: String
+        var eventTime: Int64
+        var event: JSONValue
+        var count: Int
+    }
+
+    private var byPixel: [String: [Received]] = [:]
+    private var indexByPixel: [String: [String: Int]] = [:]
+    private var generator: SeededGenerator
+
+    init(seed: UInt64) {
+        generator = SeededGenerator(seed: seed)
+    }
+
+    /// Records accepted events; an event id seen before counts again (that is what tests look for).
+    func record(pixelID: String, events: [JSONValue]) {
+        for event in events {
+            let eventID = event["event_id"]?.stringValue ?? ""
+            if let index = indexByPixel[pixelID]?[eventID], !eventID.isEmpty {
+                byPixel[pixelID]![index].count += 1
+                continue
+            }
+            let name = event["event_name"]?.stringValue ?? ""
+            let time: Int64 = if case .integer(let t)? = event["event_time"] { t } else { 0 }
+            byPixel[pixelID, default: []].append(Received(eventID: eventID, eventName: name, eventTime: time, event: event, count: 1))
+            if !eventID.isEmpty { indexByPixel[pixelID, default: [:]][eventID] = byPixel[pixelID]!.count - 1 }
+        }
+    }
+
+    func received(pixelID: String) -> [Received] { byPixel[pixelID] ?? [] }
+
+    /// Forgets a pixel's events, so a test can stage what Meta "lost".
+    func drop(pixelID: String, eventIDs: Set<String>) {
+        byPixel[pixelID]?.removeAll { eventIDs.contains($0.eventID) }
+        indexByPixel[pixelID] = Dictionary(uniqueKeysWithValues: (byPixel[pixelID] ?? []).enumerated().map { ($1.eventID, $0) })
+    }
+
+    func roll() -> Double { Double(generator.next() >> 11) / Double(1 << 53) }
+
+    func pick<T>(_ choices: [T]) -> T { choices[Int(generator.next() % UInt64(choices.count))] }
+
+    func traceID() -> String {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+        return String((0..<11).map { _ in alphabet[Int(generator.next() % UInt64(alphabet.count))] })
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import ConnectorRuntime
+import GraphSandbox
+import Logging
+import ServiceLifecycle
+
+struct SandboxCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "Run the local Graph API stand-in (for tests, demos and benchmarks; never Meta).",
+        discussion: """
+        Serves POST /{version}/{pixel}/events (JSON or form, Meta's validation and answers),
+        GET /{version}/{pixel}/stats, GET /{version}/dataset_quality, GET /{version}/oauth/access_token,
+        and GET /_sandbox/events?pixel_id=P listing what arrived with per-event_id counts.
+
+        Faults: --faults rate=0.3,kinds=5xx+throttle+timeout+reset+invalid (seeded by --seed).
+        Point the connector at it with CAPI_GRAPH_URL=http://HOST:PORT.
+        """
+    )
+
+    @Option(help: ArgumentHelp("Address to listen on.", valueName: "host:port"))
+    var listen: String = "127.0.0.1:8089"
+
+    @Option(help: ArgumentHelp("Fault plan, e.g. rate=0.3,kinds=5xx+throttle+timeout+reset+invalid.", valueName: "spec"))
+    var faults: String?
+
+    @Option(help: "Seed for fault injection and trace ids.")
+    var seed: UInt64 = 1
+
+    @Option(name: .customLong("access-token"), help: ArgumentHelp("Accept only this token (repeatable); default accepts any.", valueName: "token"))
+    var accessTokens: [String] = []
+
+    @Option(help: "Hour buckets per stats page (small, so paging is exercised).")
+    var statsPageSize: Int = 24
+
+    func validate() throws {
+        guard ListenAddress(parsing: listen) != nil else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8089") }
+        if let faults {
+            do { _ = try FaultPlan(parsing: faults) } catch { throw ValidationError("--faults: \(error)") }
+        }
+        guard statsPageSize > 0 else { throw ValidationError("--stats-page-size must be positive") }
+    }
+
+    func run() async throws {
+        JSONLogHandler.bootstrap()
+        let address = ListenAddress(parsing: listen)!
+        let plan = try faults.map { spec throws(FaultPlan.ParseError) in try FaultPlan(parsing: spec) } ?? .none
+        let sandbox = GraphSandbox(configuration: .init(
+            host: address.host, port: address.port, faults: plan, seed: seed,
+            accessTokens: Set(accessTokens), statsPageSize: statsPageSize
+        ))
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: sandbox)], gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: Logger(label: "capi.sandbox")
+        ))
+        try await group.run()
+    }
+}

@@ -1,0 +1,155 @@
+import CAPICore
+import Foundation
+import GraphAPI
+import GraphSandbox
+import NIOCore
+import Testing
+
+@Suite("Graph client against the sandbox")
+struct GraphClientTests {
+    @Test("a batch is received once and answered in Meta's shape")
+    func sendBatch() async throws {
+        try await withSandbox { baseURL, sandbox in
+            let receipt = try await client(baseURL).sendEvents(
+                pixelID: sandboxPixel, accessToken: Secret("t"),
+                encodedEvents: (0..<5).map { ByteBuffer(bytes: wireEvent(id: "e\($0)")) }, testEventCode: "TEST1"
+            )
+            #expect(receipt.eventsReceived == 5)
+            #expect(receipt.fbtraceID?.isEmpty == false)
+            #expect(await sandbox.receivedCounts(pixelID: sandboxPixel) == Dictionary(uniqueKeysWithValues: (0..<5).map { ("e\($0)", 1) }))
+        }
+    }
+
+    @Test("an event 8 days old is an invalid batch with Meta's subcode")
+    func tooOld() async throws {
+        try await withSandbox { baseURL, _ in
+            let old = wireEvent(id: "old", time: Int64(Date().timeIntervalSince1970) - 8 * 86_400)
+            do throws(GraphError) {
+                _ = try await client(baseURL).sendEvents(pixelID: sandboxPixel, accessToken: Secret("t"), encodedEvents: [ByteBuffer(bytes: old)])
+                Issue.record("accepted an 8-day-old event")
+            } catch {
+                #expect(error.errorClass == .invalid)
+                #expect(error.code == 100 && error.subcode == 2804003)
+                #expect(error.fbtraceID != nil)
+            }
+        }
+    }
+
+    @Test("a wrong token is an auth error; the token never appears in the error")
+    func badToken() async throws {
+        try await withSandbox(.init(accessTokens: ["right-token"])) { baseURL, _ in
+            do throws(GraphError) {
+                _ = try await client(baseURL).sendEvents(pixelID: sandboxPixel, accessToken: Secret("wrong-token-123"), encodedEvents: [ByteBuffer(bytes: wireEvent(id: "x"))])
+                Issue.record("accepted a wrong token")
+            } catch {
+                #expect(error.errorClass == .auth)
+                #expect(error.code == 190)
+                #expect(!error.description.contains("wrong-token-123"))
+                #expect(RetryPolicy().decide(error, attempt: 1) == .pause(.auth))
+            }
+        }
+    }
+
+    @Test("each injected fault is classified as Meta's guidance says", arguments: [
+        (FaultPlan.Kind.serverError, GraphErrorClass.transient),
+        (.throttle, .throttled),
+        (.timeout, .transient),
+        (.reset, .transient),
+        (.invalid, .invalid),
+    ])
+    func faultClasses(kind: FaultPlan.Kind, expected: GraphErrorClass) async throws {
+        let configuration = GraphSandbox.Configuration(faults: FaultPlan(rate: 1, kinds: [kind]), timeoutDelay: .milliseconds(600))
+        try await withSandbox(configuration) { baseURL, sandbox in
+            do throws(GraphError) {
+                _ = try await client(baseURL, timeout: .milliseconds(200)).sendEvents(pixelID: sandboxPixel, accessToken: Secret("t"), encodedEvents: [ByteBuffer(bytes: wireEvent(id: "f1"))])
+                Issue.record("no fault injected")
+            } catch {
+                #expect(error.errorClass == expected, "\(error)")
+                switch kind {
+                case .throttle:
+                    #expect([4, 17, 613].contains(error.code ?? 0))
+                    #expect(RetryPolicy(random: { 1 }).decide(error, attempt: 1) != .giveUp)
+                case .timeout: #expect(error.transport == .timeout)
+                case .reset: #expect(error.transport == .connectionReset || error.transport == .connectionFailed)
+                case .invalid: #expect(RetryPolicy().decide(error, attempt: 1) == .isolateInvalid)
+                case .serverError: #expect(error.isTransient == true)
+                }
+            }
+            #expect(await sandbox.receivedCounts(pixelID: sandboxPixel).isEmpty, "a failed call must not record events")
+        }
+    }
+
+    @Test("with faults on, retrying per the policy delivers every batch exactly once")
+    func retriesUnderFaults() async throws {
+        let configuration = GraphSandbox.Configuration(
+            faults: FaultPlan(rate: 0.4, kinds: [.serverError, .throttle, .timeout, .reset]), seed: 7, timeoutDelay: .milliseconds(400)
+        )
+        try await withSandbox(configuration) { baseURL, sandbox in
+            let graph = client(baseURL, timeout: .milliseconds(150))
+            var retries = 0
+            for batch in 0..<12 {
+                let events = (0..<10).map { ByteBuffer(bytes: wireEvent(id: "b\(batch)-\($0)")) }
+                let outcome = await RetryLoop.run(policy: fastPolicy) { () async throws(GraphError) -> SendEventsReceipt in
+                    try await graph.sendEvents(pixelID: sandboxPixel, accessToken: Secret("t"), encodedEvents: events)
+                }
+                guard case .success(let receipt, let attempts) = outcome else { Issue.record("batch \(batch): \(outcome)"); return }
+                #expect(receipt.eventsReceived == 10)
+                retries += attempts - 1
+            }
+            let counts = await sandbox.receivedCounts(pixelID: sandboxPixel)
+            #expect(counts.count == 120)
+            #expect(counts.values.allSatisfy { $0 == 1 })
+            #expect(retries > 0, "the fault plan injected nothing")
+        }
+    }
+
+    @Test("paging follows paging.next until it is absent")
+    func paging() async throws {
+        try await withSandbox(.init(statsPageSize: 2)) { baseURL, _ in
+            let graph = client(baseURL)
+            let now = Int64(Date().timeIntervalSince1970)
+            let hourStart = now - now % 3600
+            let events = (0..<5).map { ByteBuffer(bytes: wireEvent(id: "p\($0)", name: $0 % 2 == 0 ? "Purchase" : "Lead", time: hourStart - Int64($0) * 3600 - 60)) }
+            _ = try await graph.sendEvents(pixelID: sandboxPixel, accessToken: Secret("t"), encodedEvents: events)
+            var response = try await graph.get("\(sandboxPixel)/stats", query: [("aggregation", "event"), ("start_time", String(now - 86_400)), ("end_time", String(now))], accessToken: Secret("t"))
+            var buckets: [JSONValue] = response.body["data"]?.arrayValue ?? []
+            var pages = 1
+            while let next = GraphClient.nextPage(of: response) {
+                response = try await graph.get(url: next, accessToken: Secret("t"))
+                buckets += response.body["data"]?.arrayValue ?? []
+                pages += 1
+            }
+            #expect(pages == 3)
+            #expect(buckets.count == 5)
+            let total = buckets.flatMap { $0["data"]?.arrayValue ?? [] }.compactMap { if case .integer(let n)? = $0["count"] { n } else { nil } }.reduce(0, +)
+            #expect(total == 5)
+        }
+    }
+
+    @Test("client credentials are exchanged for an app token; a wrong secret is an auth error")
+    func clientCredentials() async throws {
+        try await withSandbox(.init(appCredentials: (id: "app-1", secret: "app-secret"))) { baseURL, _ in
+            let token = try await client(baseURL).exchangeClientCredentials(appID: "app-1", appSecret: Secret("app-secret"))
+            #expect(token.revealed.hasPrefix("app-1|"))
+            do throws(GraphError) {
+                _ = try await client(baseURL).exchangeClientCredentials(appID: "app-1", appSecret: Secret("nope"))
+                Issue.record("accepted a wrong secret")
+            } catch {
+                #expect(error.errorClass == .auth)
+            }
+        }
+    }
+
+    @Test("dataset quality reports match-key coverage from what arrived")
+    func datasetQuality() async throws {
+        try await withSandbox { baseURL, _ in
+            let graph = client(baseURL)
+            _ = try await graph.sendEvents(pixelID: sandboxPixel, accessToken: Secret("t"), encodedEvents: [ByteBuffer(bytes: wireEvent(id: "q1"))])
+            let response = try await graph.get("dataset_quality", query: [("dataset_id", sandboxPixel), ("fields", "web{event_name,event_match_quality}")], accessToken: Secret("t"))
+            let row = try #require(response.body["web"]?.arrayValue?.first)
+            #expect(row["event_name"] == .string("Purchase"))
+            let keys = row["event_match_quality"]?["match_key_feedback"]?.arrayValue?.compactMap { $0["identifier"]?.stringValue }
+            #expect(keys == ["client_user_agent", "em"])
+        }
+    }
+}

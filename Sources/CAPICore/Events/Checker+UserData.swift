@@ -5,35 +5,42 @@ extension Checker {
             problem("user_data", .invalidType, "must be an object, found \(value.typeName)")
             return [:]
         }
-        // Gather values per canonical key (an alias and its canonical name may both be given).
-        var valuesByKey: [UserDataKey: [String]] = [:]
-        var order: [UserDataKey] = []
-        for name in given.keys.sorted() {
-            let field = "user_data.\(name)"
-            guard let key = UserDataKey(name: name) else {
-                problem(field, .unknownField, "is not a Meta customer-information parameter")
+        // Values per key in slots indexed by the key's position; a canonical name's values come
+        // before its alias's, so the payload and its content hash never depend on dictionary order.
+        var canonicalValues = [[String]?](repeating: nil, count: UserDataKey.all.count)
+        var aliasValues = canonicalValues
+        var unknown: [String] = []
+        for (name, value) in given {
+            guard let entry = UserDataKey.byName[name] else {
+                unknown.append(name)
                 continue
             }
-            guard let texts = texts(given[name]!, field: field) else { continue }
-            if valuesByKey[key] == nil { order.append(key) }
-            valuesByKey[key, default: []].append(contentsOf: texts)
+            guard let texts = texts(value, field: "user_data.\(name)") else { continue }
+            if entry.isAlias { aliasValues[entry.ordinal] = texts } else { canonicalValues[entry.ordinal] = texts }
+        }
+        for name in unknown.sorted() {
+            problem("user_data.\(name)", .unknownField, "is not a Meta customer-information parameter")
+        }
+        var valuesByKey = canonicalValues
+        for (ordinal, texts) in aliasValues.enumerated() where texts != nil {
+            valuesByKey[ordinal] = (valuesByKey[ordinal] ?? []) + texts!
         }
 
-        let country = personCountry(valuesByKey[.country], policy: policy)
+        let country = personCountry(valuesByKey[UserDataKey.country.ordinal], policy: policy)
         var prepared: [String: JSONValue] = [:]
-        prepared.reserveCapacity(order.count)
-        for key in order {
-            let field = "user_data.\(key.rawValue)"
-            let texts = valuesByKey[key]!
+        prepared.reserveCapacity(given.count)
+        for (ordinal, key) in UserDataKey.all.enumerated() {
+            guard let texts = valuesByKey[ordinal] else { continue }
             if !key.isMultiValued && texts.count > 1 {
-                problem(field, .invalidValue, "takes a single value")
+                problem("user_data.\(key.rawValue)", .invalidValue, "takes a single value")
                 continue
             }
             var wire: [String] = []
+            wire.reserveCapacity(texts.count)
             for text in texts {
                 switch prepare(key, text, country: country, policy: policy) {
                 case .success(let value): if !wire.contains(value) { wire.append(value) }
-                case .failure(let issue): warnings.append("\(field): \(issue.reason); dropped")
+                case .failure(let issue): warnings.append("user_data.\(key.rawValue): \(issue.reason); dropped")
                 }
             }
             guard !wire.isEmpty else { continue }
@@ -103,21 +110,27 @@ extension Checker {
 public enum ClickIdentifiers {
     /// `fb.<subdomain index>.<creation time ms>.<fbclid>`; the fbclid may itself contain dots.
     public static func isValidFBC(_ value: String) -> Bool {
-        let parts = value.split(separator: ".", maxSplits: 3, omittingEmptySubsequences: false)
-        return parts.count == 4 && hasPrefixParts(parts) && !parts[3].isEmpty
+        guard let rest = digitsPrefix(value) else { return false }
+        return !rest.isEmpty
     }
 
     /// `fb.<subdomain index>.<creation time ms>.<random>` with an optional fifth segment.
     public static func isValidFBP(_ value: String) -> Bool {
-        let parts = value.split(separator: ".", omittingEmptySubsequences: false)
-        return (4...5).contains(parts.count) && hasPrefixParts(parts) && parts.dropFirst(3).allSatisfy { !$0.isEmpty }
+        guard let rest = digitsPrefix(value), !rest.isEmpty else { return false }
+        let dots = rest.lazy.filter { $0 == UInt8(ascii: ".") }.count
+        return dots <= 1 && rest.first != UInt8(ascii: ".") && rest.last != UInt8(ascii: ".")
     }
 
-    private static func hasPrefixParts(_ parts: [Substring]) -> Bool {
-        parts[0] == "fb" && isDigits(parts[1]) && isDigits(parts[2])
-    }
-
-    private static func isDigits(_ text: Substring) -> Bool {
-        !text.isEmpty && text.utf8.allSatisfy { (0x30...0x39).contains($0) }
+    /// After `fb.<digits>.<digits>.`, the remaining bytes; `nil` when the prefix does not match.
+    private static func digitsPrefix(_ value: String) -> Substring.UTF8View? {
+        var bytes = Substring(value).utf8[...]
+        guard bytes.starts(with: "fb.".utf8) else { return nil }
+        bytes = bytes.dropFirst(3)
+        for _ in 0..<2 {
+            let digits = bytes.prefix { (0x30...0x39).contains($0) }
+            guard !digits.isEmpty, bytes.dropFirst(digits.count).first == UInt8(ascii: ".") else { return nil }
+            bytes = bytes.dropFirst(digits.count + 1)
+        }
+        return bytes
     }
 }

@@ -37,7 +37,7 @@ public enum EventPreparer {
         if let userData = fields["user_data"] {
             let prepared = check.userData(userData, policy: policy)
             payload["user_data"] = .object(prepared)
-            matchKeys = prepared.keys.sorted()
+            matchKeys = UserDataKey.all.lazy.map(\.rawValue).filter { prepared[$0] != nil }
         } else {
             check.problem("user_data", .missing, "is required: Meta matches events to people through it")
         }
@@ -45,10 +45,12 @@ public enum EventPreparer {
         check.customData(fields["custom_data"], eventName: eventName)
         check.privacy(fields)
         check.optionalBool(fields["opt_out"], "opt_out")
-        for name in fields.keys.sorted() where !knownFields.contains(name) {
+        for name in fields.keys where !knownFields.contains(name) {
             check.warnings.append("\(name): not a Meta server-event parameter; passed through unchanged")
         }
 
+        check.problems.sort { $0.field < $1.field }
+        check.warnings.sort()
         guard check.problems.isEmpty, let pixel, let eventName, let eventID, let eventTime, let actionSource else {
             return .failure(EventRejection(problems: check.problems))
         }

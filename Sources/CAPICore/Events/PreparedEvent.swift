@@ -9,7 +9,7 @@ public struct PreparedEvent: Sendable, Equatable {
     public var actionSource: ActionSource
     /// Meta's server-event object, exactly as it will be sent.
     public var payload: JSONValue
-    /// `user_data` keys present after normalization (match-quality drivers), sorted.
+    /// `user_data` keys present after normalization (match-quality drivers), in Meta's key order.
     public var matchKeys: [String]
     /// Values dropped or fields passed through with a remark; field paths only.
     public var warnings: [String]

@@ -7,7 +7,22 @@ public enum SHA256Hex {
     @inlinable
     public static func digest(_ text: String) -> String {
         var text = text
-        return text.withUTF8 { hex(SHA256.hash(data: $0)) }
+        return text.withUTF8 { hex(digest: SHA256.hash(data: $0)) }
+    }
+
+    /// Exactly 64 characters, written in place: this runs once per personal value on ingest.
+    @inlinable
+    static func hex(digest: SHA256.Digest) -> String {
+        digest.withUnsafeBytes { bytes in
+            String(unsafeUninitializedCapacity: 64) { buffer in
+                for index in 0..<32 {
+                    let byte = bytes[index]
+                    buffer[index * 2] = alphabet[Int(byte >> 4)]
+                    buffer[index * 2 + 1] = alphabet[Int(byte & 0x0F)]
+                }
+                return 64
+            }
+        }
     }
 
     public static func digest(bytes: [UInt8]) -> String {
@@ -19,13 +34,15 @@ public enum SHA256Hex {
 
     @inlinable
     public static func hex(_ digest: some Sequence<UInt8>) -> String {
-        let bytes = Array(digest)
-        return String(unsafeUninitializedCapacity: bytes.count * 2) { buffer in
-            for (index, byte) in bytes.enumerated() {
-                buffer[index * 2] = alphabet[Int(byte >> 4)]
-                buffer[index * 2 + 1] = alphabet[Int(byte & 0x0F)]
+        var iterator = digest.makeIterator()
+        return String(unsafeUninitializedCapacity: digest.underestimatedCount * 2 + 64) { buffer in
+            var index = 0
+            while let byte = iterator.next(), index + 1 < buffer.count {
+                buffer[index] = alphabet[Int(byte >> 4)]
+                buffer[index + 1] = alphabet[Int(byte & 0x0F)]
+                index += 2
             }
-            return bytes.count * 2
+            return index
         }
     }
 }

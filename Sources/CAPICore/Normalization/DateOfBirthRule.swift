@@ -28,26 +28,26 @@ enum DateOfBirthRule {
             text = text[..<t]
         }
         var tokens: [Token] = []
-        var separators: Set<Character> = []
-        var current = ""
+        var separators: Set<Unicode.Scalar> = []
+        var current = String.UnicodeScalarView()
         var currentIsDigit = false
         func flush() {
             guard !current.isEmpty else { return }
-            tokens.append(currentIsDigit ? .number(current) : .word(current))
-            current = ""
+            tokens.append(currentIsDigit ? .number(String(current)) : .word(String(current)))
+            current = String.UnicodeScalarView()
         }
-        for character in text {
-            if character.isASCII && character.isNumber {
+        for scalar in text.unicodeScalars {
+            if TextFolding.isASCIIDigit(scalar) {
                 if !currentIsDigit { flush() }
                 currentIsDigit = true
-                current.append(character)
-            } else if character.isLetter {
+                current.append(scalar)
+            } else if scalar.properties.isAlphabetic {
                 if currentIsDigit { flush() }
                 currentIsDigit = false
-                current.append(character)
+                current.append(scalar)
             } else {
                 flush()
-                if !character.isWhitespace && character != "," { separators.insert(character) }
+                if !TextFolding.isSpace(scalar) && scalar != "," { separators.insert(scalar) }
             }
         }
         flush()

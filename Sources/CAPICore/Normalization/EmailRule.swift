@@ -4,6 +4,19 @@
 /// inner white space hashes identically.
 enum EmailRule {
     static func canonical(_ folded: String) -> Result<String, RuleFailure> {
+        if TextFolding.isASCII(folded) {
+            let bytes = folded.utf8
+            if bytes.contains(where: TextFolding.isASCIISpace) {
+                return .failure(RuleFailure("is not a valid email address (it contains white space)"))
+            }
+            // The first '@' after position 0 leaves the longest domain: if any '@' works, it does.
+            guard let at = bytes.dropFirst().firstIndex(of: UInt8(ascii: "@")),
+                  bytes[bytes.index(after: at)...].dropFirst().dropLast().contains(UInt8(ascii: "."))
+            else {
+                return .failure(RuleFailure("is not a valid email address (expected local@domain.tld)"))
+            }
+            return .success(folded)
+        }
         let scalars = Array(folded.unicodeScalars)
         if scalars.contains(where: TextFolding.isSpace) {
             return .failure(RuleFailure("is not a valid email address (it contains white space)"))

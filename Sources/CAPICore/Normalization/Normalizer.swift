@@ -60,11 +60,11 @@ public struct Normalizer: Sendable {
             return nameCanonical(key, folded).map { String(String.UnicodeScalarView($0.unicodeScalars.prefix(1))) }
         case .city: return lettersOnly(key, folded)
         case .state:
-            if country == nil || country == "us", let code = USStates.code(for: folded) { return .success(code) }
+            if country == nil || country == "us", let code = USStates.code(folded: folded) { return .success(code) }
             return lettersOnly(key, folded)
         case .zip: return PostcodeRule.canonical(folded, country: country).mapError { issue(key, $0.reason) }
         case .country:
-            guard let code = CountryCodes.alpha2(for: folded) else {
+            guard let code = CountryCodes.alpha2(folded: folded) else {
                 return .failure(issue(key, "is not an ISO 3166-1 country code or a known country name"))
             }
             return .success(code)

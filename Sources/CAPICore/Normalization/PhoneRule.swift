@@ -12,8 +12,8 @@ enum PhoneRule {
         if let colon = text.firstIndex(of: ":"), text[..<colon].allSatisfy({ $0.isASCII && $0.isLetter }) {
             text = text[text.index(after: colon)...]
         }
-        var digits = ""
-        digits.reserveCapacity(16)
+        var digitBytes: [UInt8] = []
+        digitBytes.reserveCapacity(20)
         var international = false
         var sawDigit = false
         var scalars = text.unicodeScalars[...]
@@ -21,14 +21,14 @@ enum PhoneRule {
             scalars = scalars.dropFirst()
             switch scalar {
             case "0"..."9":
-                digits.unicodeScalars.append(scalar)
+                digitBytes.append(UInt8(scalar.value))
                 sawDigit = true
             case "+":
                 guard !sawDigit, !international else { return .failure(RuleFailure("has a `+` that is not at the start")) }
                 international = true
             case "(":
                 // `(0)` right after an international calling code is a trunk 0 written for national callers.
-                if international || digits.hasPrefix("00"), scalars.starts(with: ["0", ")"]) {
+                if international || digitBytes.starts(with: [0x30, 0x30]), scalars.starts(with: ["0", ")"]) {
                     scalars = scalars.dropFirst(2)
                 }
             case "-", ".", ")", "/":
@@ -41,7 +41,8 @@ enum PhoneRule {
                 return .failure(RuleFailure("contains a character that is not part of a phone number"))
             }
         }
-        guard !digits.isEmpty else { return .failure(RuleFailure("has no digits")) }
+        guard !digitBytes.isEmpty else { return .failure(RuleFailure("has no digits")) }
+        var digits = String(decoding: digitBytes, as: UTF8.self)
 
         if !international, digits.hasPrefix("00") {
             international = true

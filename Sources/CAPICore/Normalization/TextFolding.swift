@@ -54,8 +54,24 @@ public enum TextFolding {
         }
     }
 
+    /// Whether every byte is ASCII: the common case, which takes byte-level fast paths.
+    @inlinable
+    public static func isASCII(_ text: some StringProtocol) -> Bool {
+        text.utf8.allSatisfy { $0 < 0x80 }
+    }
+
     /// Unicode full lowercase mapping with Python's final-sigma rule.
     public static func lowercased(_ text: Substring) -> String {
+        if isASCII(text) {
+            return String(unsafeUninitializedCapacity: text.utf8.count) { buffer in
+                var index = 0
+                for byte in text.utf8 {
+                    buffer[index] = (0x41...0x5A).contains(byte) ? byte | 0x20 : byte
+                    index += 1
+                }
+                return index
+            }
+        }
         let scalars = Array(text.unicodeScalars)
         var output = String.UnicodeScalarView()
         for (index, scalar) in scalars.enumerated() {
@@ -92,6 +108,16 @@ public enum TextFolding {
     /// The text with only the scalars `keep` accepts.
     @inlinable
     public static func filtered(_ text: String, keep: (Unicode.Scalar) -> Bool) -> String {
+        if isASCII(text) {
+            return String(unsafeUninitializedCapacity: text.utf8.count) { buffer in
+                var count = 0
+                for byte in text.utf8 where keep(Unicode.Scalar(byte)) {
+                    buffer[count] = byte
+                    count += 1
+                }
+                return count
+            }
+        }
         var output = String.UnicodeScalarView()
         for scalar in text.unicodeScalars where keep(scalar) { output.append(scalar) }
         return String(output)

@@ -29,6 +29,12 @@ public enum UserDataKey: String, Sendable, CaseIterable, Codable {
     case ctwaClid = "ctwa_clid"
     case pageID = "page_id"
 
+    /// Position in `allCases`, for array-indexed lookups on the hot path.
+    public var ordinal: Int { Self.all.firstIndex(of: self)! }
+
+    /// `allCases`, built once (the synthesized property allocates on every call).
+    public static let all: [UserDataKey] = allCases
+
     /// Personal keys are hashed (SHA-256) before they leave memory; the rest are passed through.
     public var isHashed: Bool {
         switch self {
@@ -53,9 +59,17 @@ public enum UserDataKey: String, Sendable, CaseIterable, Codable {
     /// Friendly names the push endpoint accepts as aliases (design.md).
     public static let aliases: [String: UserDataKey] = [
         "email": .email, "phone": .phone, "first_name": .firstName, "last_name": .lastName, "city": .city,
-        "state": .state, "zip": .zip, "country": .country, "date_of_birth": .dateOfBirth, "gender": .gender,
+        "state": .state, "zip": .zip, "date_of_birth": .dateOfBirth, "gender": .gender,
         "ip": .clientIPAddress, "user_agent": .clientUserAgent,
     ]
+
+    /// Every accepted name (canonical or alias) with its key's position, for one lookup per field.
+    static let byName: [String: (ordinal: Int, isAlias: Bool)] = {
+        var table: [String: (ordinal: Int, isAlias: Bool)] = [:]
+        for (ordinal, key) in all.enumerated() { table[key.rawValue] = (ordinal, false) }
+        for (alias, key) in aliases where table[alias] == nil { table[alias] = (key.ordinal, true) }
+        return table
+    }()
 
     /// The key for a canonical name or a friendly alias.
     public init?(name: String) {

@@ -5,6 +5,11 @@ public enum CountryCodes {
         TextFolding.filtered(TextFolding.lowercased(Substring(text)), keep: TextFolding.isLetterOrMark)
     }
 
+    /// `lookupKey` for text the normalizer already trimmed and lowercased.
+    static func lookupKey(folded text: String) -> String {
+        TextFolding.isASCII(text) ? TextFolding.filtered(text, keep: TextFolding.isLetterOrMark) : lookupKey(text)
+    }
+
     static let tables: (codes: Set<String>, names: [String: String]) = {
         var lines = CountryData.blob.split(separator: "\n")
         let codes = Set(lines.removeFirst().split(separator: " ").map(String.init))
@@ -20,7 +25,14 @@ public enum CountryCodes {
 
     /// ISO 3166-1 alpha-2 (lowercase) for a code, alpha-3 code or country name in a common language.
     public static func alpha2(for text: String) -> String? {
-        let key = lookupKey(text)
+        alpha2(forKey: lookupKey(text))
+    }
+
+    static func alpha2(folded text: String) -> String? {
+        alpha2(forKey: lookupKey(folded: text))
+    }
+
+    static func alpha2(forKey key: String) -> String? {
         if key.utf8.count == 2 {  // two ASCII letters: an alpha-2 code, never a name
             if tables.codes.contains(key) { return key }
             return key == "uk" ? "gb" : nil
@@ -49,6 +61,8 @@ public enum USStates {
     }()
 
     public static func code(for text: String) -> String? { codes[CountryCodes.lookupKey(text)] }
+
+    static func code(folded text: String) -> String? { codes[CountryCodes.lookupKey(folded: text)] }
 }
 
 /// A region's telephone numbering facts, from libphonenumber's metadata.

@@ -1,0 +1,35 @@
+import Foundation
+import Testing
+
+/// Meta's official Python SDK (`facebook-business`) against `capi-connector sandbox`.
+///
+/// CI installs the SDK and sets `CAPI_TEST_META_SDK=1`; there the test must run. Elsewhere it runs
+/// when the SDK is importable.
+enum MetaSDK {
+    static let required = ProcessInfo.processInfo.environment["CAPI_TEST_META_SDK"] == "1"
+    static let available: Bool = {
+        guard let result = try? CLIRunner.runTool("/usr/bin/env", ["python3", "-c", "import facebook_business"]) else { return false }
+        return result.status == 0
+    }()
+    static var enabled: Bool { required || available }
+}
+
+@Suite("Meta's official SDK", .enabled(if: MetaSDK.enabled))
+struct MetaSDKTests {
+    @Test("the SDK gets events_received from the sandbox, and code 100 for an 8-day-old event")
+    func sdkAgainstSandbox() async throws {
+        #expect(MetaSDK.available, "facebook-business is not installed (pip install facebook-business)")
+        let port = Int.random(in: 20_000...40_000)
+        let sandbox = try CLIRunner.start(["sandbox", "--listen", "127.0.0.1:\(port)"])
+        defer { sandbox.terminate(); sandbox.waitUntilExit() }
+        try await CLIRunner.waitForPort(port)
+
+        let script = CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/meta_sdk_events.py").path
+        let result = try CLIRunner.runTool("/usr/bin/env", ["python3", script, "http://127.0.0.1:\(port)", "1234567890", "sdk-token", "sdk"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let steps = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(steps.first?["events_received"] as? Int == 3)
+        #expect(steps.last?["code"] as? Int == 100)
+        #expect(steps.last?["subcode"] as? Int == 2804003)
+    }
+}

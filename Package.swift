@@ -144,6 +144,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: ["capi-connector"],
+            exclude: ["Scripts"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -28,12 +28,13 @@ enum TestPostgres {
     }
 
     /// Runs `body` with a connected client whose `run()` is alive for the duration.
-    static func withClient<T: Sendable>(_ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+    static func withClient<T: Sendable>(searchPath: String? = nil, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
         let target = try target()
-        let configuration = PostgresClient.Configuration(
+        var configuration = PostgresClient.Configuration(
             host: target.host, port: target.port, username: target.username, password: target.password,
             database: target.database, tls: .disable
         )
+        if let searchPath { configuration.options.additionalStartupParameters = [("search_path", searchPath)] }
         let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "test-postgres"))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }

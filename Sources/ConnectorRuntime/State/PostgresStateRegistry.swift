@@ -1,0 +1,421 @@
+import CAPICore
+import Foundation
+import Logging
+import PostgresNIO
+import ServiceLifecycle
+
+/// The state registry on Postgres, through a pooled `PostgresClient`.
+///
+/// Batch writes go through `UNNEST` (one statement per table per batch); outbox claims use
+/// `FOR UPDATE SKIP LOCKED` so replicas never lease the same row; the poll lock is a session
+/// advisory lock. Run it as a service (or inside ``withStateRegistry(_:logger:_:)``): the client's
+/// `run()` must be alive for queries to proceed.
+public struct PostgresStateRegistry: StateRegistry, Service {
+    public let backend = "postgres"
+    let client: PostgresClient
+    let logger: Logger
+    /// Schema the tables live in (tests use one per run); `nil` means the search path's default.
+    let schema: String?
+
+    static let migrationLockKey: Int64 = 0x0CA9_1000
+    static let pollLockKey: Int64 = 0x0CA9_2000
+
+    public init(target: StateLocation.PostgresTarget, schema: String? = nil, logger: Logger) {
+        var configuration = PostgresClient.Configuration(
+            host: target.host, port: target.port, username: target.username, password: target.password,
+            database: target.database, tls: target.requireTLS ? .require(.makeClientConfiguration()) : .disable
+        )
+        if let schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
+        configuration.options.connectTimeout = .seconds(5)
+        configuration.options.maximumConnections = 8
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.logger = logger
+        self.schema = schema
+    }
+
+    public func run() async {
+        await client.run()
+    }
+
+    @discardableResult
+    func wrap<T>(_ what: String, _ body: () async throws -> T) async throws(StateError) -> T {
+        do {
+            return try await body()
+        } catch let error as StateError {
+            throw error
+        } catch let error as PSQLError {
+            if error.code == .connectionError || error.code == .serverClosedConnection || error.code == .clientClosedConnection {
+                throw StateError(.unavailable, "\(what): the Postgres server cannot be reached")
+            }
+            let detail = error.serverInfo?[.message] ?? "\(error.code)"
+            throw StateError(.query, "\(what): \(detail)")
+        } catch {
+            throw StateError(.unavailable, "\(what): \(String(describing: type(of: error)))")
+        }
+    }
+
+    // MARK: Migrations
+
+    public func migrate() async throws(StateError) {
+        try await wrap("migrate") {
+            if let schema {
+                try await client.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: Self.identifier(schema))", logger: logger)
+            }
+            try await client.withTransaction(logger: logger) { connection in
+                // Two processes starting at once: the second waits here, then finds nothing to do.
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLockKey))", logger: logger)
+                try await connection.query(PostgresQuery(unsafeSQL: StateMigrations.bookkeeping), logger: logger)
+                let rows = try await connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", logger: logger)
+                var current = 0
+                for try await version in rows.decode(Int.self) { current = version }
+                for migration in StateMigrations.versions(.postgres) where migration.version > current {
+                    for statement in migration.statements {
+                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    }
+                    try await connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES (\(migration.version), \(Self.nowMilliseconds()))", logger: logger)
+                }
+            }
+        }
+    }
+
+    static func identifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    // MARK: Intake
+
+    public func commitIntake(_ items: [IntakeItem]) async throws(StateError) -> [IntakeOutcome] {
+        guard !items.isEmpty else { return [] }
+        return try await wrap("commit intake") {
+            try await client.withTransaction(logger: logger) { connection in
+                let pixels = items.map(\.key.pixelID), ids = items.map(\.key.eventID), times = items.map(\.key.eventTime)
+                let hashes = items.map(\.contentHash), answers = items.map(\.answer), received = items.map(\.receivedAt)
+                let rows = try await connection.query("""
+                    INSERT INTO ledger (pixel_id, event_id, event_time, content_hash, answer, created_at)
+                    SELECT * FROM UNNEST(\(pixels)::text[], \(ids)::text[], \(times)::int8[], \(hashes)::text[], \(answers)::text[], \(received)::int8[])
+                    ON CONFLICT DO NOTHING RETURNING pixel_id, event_id, event_time
+                    """, logger: logger)
+                var inserted = Set<EventKey>()
+                for try await (pixel, id, time) in rows.decode((String, String, Int64).self) {
+                    inserted.insert(EventKey(pixelID: pixel, eventID: id, eventTime: time))
+                }
+                let plan = IntakePlan(items: items, insertedKeys: inserted)
+                if !plan.accepted.isEmpty {
+                    let accepted = plan.accepted.map { items[$0] }
+                    try await connection.query("""
+                        INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at)
+                        SELECT p, e, t, body, 0, r, r FROM UNNEST(\(accepted.map(\.key.pixelID))::text[], \(accepted.map(\.key.eventID))::text[],
+                          \(accepted.map(\.key.eventTime))::int8[], \(accepted.map(\.payload))::text[], \(accepted.map(\.receivedAt))::int8[]) AS u(p, e, t, body, r)
+                        """, logger: logger)
+                    try await connection.query("""
+                        INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at)
+                        SELECT p, e, t, r, 'pending', rec, r FROM UNNEST(\(accepted.map(\.key.pixelID))::text[], \(accepted.map(\.key.eventID))::text[],
+                          \(accepted.map(\.key.eventTime))::int8[], \(accepted.map(\.receivedAt))::int8[], \(accepted.map(\.deliveredRecord))::text[]) AS u(p, e, t, r, rec)
+                        ON CONFLICT DO NOTHING
+                        """, logger: logger)
+                }
+                var existing: [EventKey: (hash: String, answer: String)] = [:]
+                if !plan.lookups.isEmpty {
+                    let keys = plan.lookups
+                    let found = try await connection.query("""
+                        SELECT l.pixel_id, l.event_id, l.event_time, l.content_hash, l.answer FROM ledger l
+                        JOIN UNNEST(\(keys.map(\.pixelID))::text[], \(keys.map(\.eventID))::text[], \(keys.map(\.eventTime))::int8[]) AS k(p, e, t)
+                          ON l.pixel_id = k.p AND l.event_id = k.e AND l.event_time = k.t
+                        """, logger: logger)
+                    for try await (pixel, id, time, hash, answer) in found.decode((String, String, Int64, String, String).self) {
+                        existing[EventKey(pixelID: pixel, eventID: id, eventTime: time)] = (hash, answer)
+                    }
+                }
+                return plan.outcomes(existing: existing)
+            }
+        }
+    }
+
+    // MARK: Outbox
+
+    public func claimOutbox(limit: Int, owner: String, leaseMilliseconds: Int64, now: Int64, pixelID: String?) async throws(StateError) -> [OutboxEntry] {
+        try await wrap("claim outbox") {
+            let rows = try await client.query("""
+                UPDATE outbox SET lease_owner = \(owner), lease_until = \(now + leaseMilliseconds)
+                WHERE id IN (
+                  SELECT id FROM outbox
+                  WHERE next_attempt_at <= \(now) AND (lease_until IS NULL OR lease_until <= \(now))
+                    AND (\(pixelID)::text IS NULL OR pixel_id = \(pixelID))
+                  ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
+                RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at
+                """, logger: logger)
+            var entries: [OutboxEntry] = []
+            for try await (id, pixel, event, time, payload, attempts, created) in rows.decode((Int64, String, String, Int64, String, Int, Int64).self) {
+                entries.append(OutboxEntry(id: id, key: EventKey(pixelID: pixel, eventID: event, eventTime: time), payload: payload, attempts: attempts, createdAt: created))
+            }
+            return entries.sorted { $0.id < $1.id }
+        }
+    }
+
+    public func markForwarded(_ entries: [OutboxEntry], fbtraceID: String?, now: Int64) async throws(StateError) {
+        guard !entries.isEmpty else { return }
+        try await wrap("mark forwarded") {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("DELETE FROM outbox WHERE id = ANY(\(entries.map(\.id))::int8[])", logger: logger)
+                try await connection.query("""
+                    UPDATE delivered_events d SET outcome = 'forwarded', fbtrace_id = \(fbtraceID), updated_at = \(now)
+                    FROM UNNEST(\(entries.map(\.key.pixelID))::text[], \(entries.map(\.key.eventID))::text[], \(entries.map(\.key.eventTime))::int8[]) AS k(p, e, t)
+                    WHERE d.pixel_id = k.p AND d.event_id = k.e AND d.event_time = k.t
+                    """, logger: logger)
+            }
+        }
+    }
+
+    public func reschedule(_ entries: [OutboxEntry], nextAttemptAt: Int64, lastError: String) async throws(StateError) {
+        guard !entries.isEmpty else { return }
+        try await wrap("reschedule outbox") {
+            try await client.query("""
+                UPDATE outbox SET attempts = attempts + 1, next_attempt_at = \(nextAttemptAt), lease_owner = NULL, lease_until = NULL, last_error = \(lastError)
+                WHERE id = ANY(\(entries.map(\.id))::int8[])
+                """, logger: logger)
+        }
+    }
+
+    public func deadLetter(_ entries: [OutboxEntry], reason: DeadLetterReason, now: Int64) async throws(StateError) {
+        guard !entries.isEmpty else { return }
+        let reasonJSON = String(decoding: (try? JSONEncoder().encode(reason)) ?? Data(), as: UTF8.self)
+        try await wrap("dead-letter") {
+            try await client.withTransaction(logger: logger) { connection in
+                let ids = entries.map(\.id)
+                try await connection.query("""
+                    INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at)
+                    SELECT pixel_id, event_id, event_time, payload, \(reason.errorClass), \(reason.code), \(reason.subcode), \(reason.message), \(reason.fbtraceID), attempts + 1, \(now)
+                    FROM outbox WHERE id = ANY(\(ids)::int8[]) ORDER BY id
+                    """, logger: logger)
+                try await connection.query("DELETE FROM outbox WHERE id = ANY(\(ids)::int8[])", logger: logger)
+                try await connection.query("""
+                    UPDATE delivered_events d SET outcome = 'dead_lettered', fbtrace_id = \(reason.fbtraceID), dead_letter_reason = \(reasonJSON), updated_at = \(now)
+                    FROM UNNEST(\(entries.map(\.key.pixelID))::text[], \(entries.map(\.key.eventID))::text[], \(entries.map(\.key.eventTime))::int8[]) AS k(p, e, t)
+                    WHERE d.pixel_id = k.p AND d.event_id = k.e AND d.event_time = k.t
+                    """, logger: logger)
+            }
+        }
+    }
+
+    public func outboxDepth() async throws(StateError) -> Int {
+        try await scalar("outbox depth", "SELECT COUNT(*) FROM outbox")
+    }
+
+    public func oldestDueOutboxAge(now: Int64) async throws(StateError) -> Int64? {
+        try await wrap("outbox age") {
+            let rows = try await client.query("SELECT MIN(next_attempt_at) FROM outbox WHERE next_attempt_at <= \(now)", logger: logger)
+            for try await oldest in rows.decode(Int64?.self) { return oldest.map { now - $0 } }
+            return nil
+        }
+    }
+
+    func scalar(_ what: String, _ query: PostgresQuery) async throws(StateError) -> Int {
+        try await wrap(what) {
+            let rows = try await client.query(query, logger: logger)
+            for try await value in rows.decode(Int.self) { return value }
+            return 0
+        }
+    }
+
+    // MARK: Dead letters
+
+    public func deadLetters(limit: Int) async throws(StateError) -> [DeadLetter] {
+        try await wrap("list dead letters") {
+            let rows = try await client.query("""
+                SELECT id, pixel_id, event_id, event_time, error_class, code, subcode, message, fbtrace_id, attempts, created_at
+                FROM dead_letters ORDER BY id LIMIT \(limit)
+                """, logger: logger)
+            var letters: [DeadLetter] = []
+            for try await (id, pixel, event, time, errorClass, code, subcode, message, trace, attempts, created) in rows.decode((Int64, String, String, Int64, String, Int?, Int?, String, String?, Int, Int64).self) {
+                letters.append(DeadLetter(
+                    id: id, key: EventKey(pixelID: pixel, eventID: event, eventTime: time),
+                    reason: DeadLetterReason(errorClass: errorClass, code: code, subcode: subcode, message: message, fbtraceID: trace),
+                    attempts: attempts, createdAt: created
+                ))
+            }
+            return letters
+        }
+    }
+
+    public func replayDeadLetters(ids: [Int64]?, now: Int64) async throws(StateError) -> Int {
+        try await wrap("replay dead letters") {
+            try await client.withTransaction(logger: logger) { connection in
+                let rows = try await connection.query("""
+                    WITH moved AS (DELETE FROM dead_letters WHERE (\(ids)::int8[] IS NULL OR id = ANY(\(ids)::int8[])) RETURNING pixel_id, event_id, event_time, payload, created_at),
+                    queued AS (INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at)
+                      SELECT pixel_id, event_id, event_time, payload, 0, \(now), created_at FROM moved RETURNING pixel_id, event_id, event_time)
+                    UPDATE delivered_events d SET outcome = 'pending', dead_letter_reason = NULL, updated_at = \(now)
+                    FROM queued q WHERE d.pixel_id = q.pixel_id AND d.event_id = q.event_id AND d.event_time = q.event_time
+                    RETURNING d.event_id
+                    """, logger: logger)
+                var count = 0
+                for try await _ in rows { count += 1 }
+                return count
+            }
+        }
+    }
+
+    public func purgeDeadLetters(ids: [Int64]?) async throws(StateError) -> Int {
+        try await wrap("purge dead letters") {
+            let rows = try await client.query("DELETE FROM dead_letters WHERE (\(ids)::int8[] IS NULL OR id = ANY(\(ids)::int8[])) RETURNING id", logger: logger)
+            var count = 0
+            for try await _ in rows { count += 1 }
+            return count
+        }
+    }
+
+    // MARK: Pull
+
+    public func cursor(_ key: CursorKey) async throws(StateError) -> CursorValue? {
+        try await wrap("read cursor") {
+            let rows = try await client.query("""
+                SELECT position, run_id, updated_at FROM cursors WHERE connector = \(key.connector) AND stream = \(key.stream) AND partition = \(key.partition)
+                """, logger: logger)
+            for try await (position, run, updated) in rows.decode((Int64, String, Int64).self) {
+                return CursorValue(position: position, runID: run, updatedAt: updated)
+            }
+            return nil
+        }
+    }
+
+    public func commitWindow(_ records: [DeliveryStatusRecord], cursor: CursorKey, position: Int64, run: RunRecord, now: Int64) async throws(StateError) {
+        guard position * 1000 <= run.startedAt else {
+            throw StateError(.invariant, "a cursor may not pass the start of the run that writes it")
+        }
+        try await wrap("commit window") {
+            try await client.withTransaction(logger: logger) { connection in
+                if !records.isEmpty {
+                    try await connection.query("""
+                        INSERT INTO delivery_statuses (pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id)
+                        SELECT p, b, n, s, c, \(now), \(run.runID) FROM UNNEST(\(records.map(\.pixelID))::text[], \(records.map(\.bucketStart))::int8[],
+                          \(records.map(\.eventName))::text[], \(records.map(\.eventSource))::text[], \(records.map(\.count))::int8[]) AS u(p, b, n, s, c)
+                        ON CONFLICT (pixel_id, bucket_start, event_name, event_source)
+                        DO UPDATE SET count = EXCLUDED.count, pulled_at = EXCLUDED.pulled_at, run_id = EXCLUDED.run_id
+                        """, logger: logger)
+                }
+                try await connection.query("""
+                    INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at)
+                    VALUES (\(cursor.connector), \(cursor.stream), \(cursor.partition), \(position), \(run.runID), \(now))
+                    ON CONFLICT (connector, stream, partition) DO UPDATE SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
+                    """, logger: logger)
+            }
+        }
+    }
+
+    public func recordRun(_ run: RunRecord) async throws(StateError) {
+        try await wrap("record run") {
+            try await client.query("""
+                INSERT INTO runs (run_id, mode, started_at, ended_at, status, counts, error_class)
+                VALUES (\(run.runID), \(run.mode), \(run.startedAt), \(run.endedAt), \(run.status), \(run.counts), \(run.errorClass))
+                ON CONFLICT (run_id) DO UPDATE SET ended_at = EXCLUDED.ended_at, status = EXCLUDED.status, counts = EXCLUDED.counts, error_class = EXCLUDED.error_class
+                """, logger: logger)
+        }
+    }
+
+    public func recentRuns(limit: Int) async throws(StateError) -> [RunRecord] {
+        try await wrap("list runs") {
+            let rows = try await client.query("""
+                SELECT run_id, mode, started_at, ended_at, status, counts, error_class FROM runs ORDER BY started_at DESC, run_id DESC LIMIT \(limit)
+                """, logger: logger)
+            var runs: [RunRecord] = []
+            for try await (id, mode, started, ended, status, counts, errorClass) in rows.decode((String, String, Int64, Int64?, String, String, String?).self) {
+                runs.append(RunRecord(runID: id, mode: mode, startedAt: started, endedAt: ended, status: status, counts: counts, errorClass: errorClass))
+            }
+            return runs
+        }
+    }
+
+    public func withPollLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
+        try await client.withConnection { connection in
+            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.pollLockKey))", logger: logger)
+            var acquired = false
+            for try await got in rows.decode(Bool.self) { acquired = got }
+            guard acquired else { return nil }
+            do {
+                let result = try await body()
+                try await connection.query("SELECT pg_advisory_unlock(\(Self.pollLockKey))", logger: logger)
+                return result
+            } catch {
+                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.pollLockKey))", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    // MARK: Streams and operations
+
+    public func readStream(_ stream: String, since: Int64?) async throws(StateError) -> [JSONValue] {
+        guard let which = StateStream(rawValue: stream) else {
+            throw StateError(.configuration, "unknown stream `\(stream)`; known: \(StateStream.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return try await wrap("read \(stream)") {
+            var records: [JSONValue] = []
+            switch which {
+            case .deliveredEvents:
+                let rows = try await client.query("""
+                    SELECT record, outcome, fbtrace_id, dead_letter_reason FROM delivered_events
+                    WHERE received_at >= \(since ?? 0) ORDER BY received_at, event_id
+                    """, logger: logger)
+                for try await (record, outcome, trace, reason) in rows.decode((String, String, String?, String?).self) {
+                    records.append(StateRecordJSON.delivered(record: record, outcome: outcome, fbtraceID: trace, deadLetterReason: reason))
+                }
+            case .deliveryStatuses:
+                let rows = try await client.query("""
+                    SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses
+                    WHERE pulled_at >= \(since ?? 0) ORDER BY pixel_id, bucket_start, event_name, event_source
+                    """, logger: logger)
+                for try await (pixel, bucket, name, source, count, pulled, run) in rows.decode((String, Int64, String, String, Int64, Int64, String).self) {
+                    records.append(StateRecordJSON.status(DeliveryStatusRecord(pixelID: pixel, bucketStart: bucket, eventName: name, eventSource: source, count: count), pulledAt: pulled, runID: run))
+                }
+            case .matchQuality:
+                let rows = try await client.query("SELECT record FROM match_quality WHERE snapshot_at >= \(since ?? 0) ORDER BY snapshot_at, pixel_id, event_name", logger: logger)
+                for try await record in rows.decode(String.self) {
+                    records.append((try? JSONDecoder().decode(JSONValue.self, from: Data(record.utf8))) ?? .null)
+                }
+            }
+            return records
+        }
+    }
+
+    public func summary() async throws(StateError) -> StateSummary {
+        let cursors: [(CursorKey, CursorValue)] = try await wrap("read cursors") {
+            let rows = try await client.query("SELECT connector, stream, partition, position, run_id, updated_at FROM cursors ORDER BY connector, stream, partition", logger: logger)
+            var result: [(CursorKey, CursorValue)] = []
+            for try await (connector, stream, partition, position, run, updated) in rows.decode((String, String, String, Int64, String, Int64).self) {
+                result.append((CursorKey(connector: connector, stream: stream, partition: partition), CursorValue(position: position, runID: run, updatedAt: updated)))
+            }
+            return result
+        }
+        return StateSummary(
+            cursors: cursors, recentRuns: try await recentRuns(limit: 10), outboxDepth: try await outboxDepth(),
+            deadLetters: try await scalar("count dead letters", "SELECT COUNT(*) FROM dead_letters"),
+            schemaVersion: try await scalar("schema version", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
+        )
+    }
+
+    public func resetCursor(stream: String, partition: String?) async throws(StateError) -> Int {
+        try await wrap("reset cursor") {
+            let rows = try await client.query("DELETE FROM cursors WHERE stream = \(stream) AND (\(partition)::text IS NULL OR partition = \(partition)) RETURNING partition", logger: logger)
+            var count = 0
+            for try await _ in rows { count += 1 }
+            return count
+        }
+    }
+
+    public func raiseAlarm(kind: String, pixelID: String?, message: String, now: Int64) async throws(StateError) {
+        try await wrap("raise alarm") {
+            try await client.query("INSERT INTO alarms (kind, pixel_id, message, raised_at) VALUES (\(kind), \(pixelID), \(message), \(now))", logger: logger)
+        }
+    }
+
+    public func registerSchema(id: String, body: String, now: Int64) async throws(StateError) {
+        try await wrap("register schema") {
+            try await client.query("""
+                INSERT INTO schemas (schema_id, body, registered_at) VALUES (\(id), \(body), \(now))
+                ON CONFLICT (schema_id) DO UPDATE SET body = EXCLUDED.body, registered_at = EXCLUDED.registered_at
+                """, logger: logger)
+        }
+    }
+}

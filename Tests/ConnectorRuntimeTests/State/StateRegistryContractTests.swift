@@ -1,0 +1,198 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import Logging
+import Testing
+
+@Suite("State registry contract")
+struct StateRegistryContractTests {
+    @Test("migrations twice, and from two processes at once, are harmless", arguments: Backend.enabled)
+    func migrationsIdempotent(backend: Backend) async throws {
+        try await backend.withTwoRegistries { first, second in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await first.migrate() }
+                group.addTask { try await second.migrate() }
+                try await group.waitForAll()
+            }
+            try await first.migrate()
+            let summary = try await first.summary()
+            #expect(summary.schemaVersion == 1)
+            #expect(summary.outboxDepth == 0)
+        }
+    }
+
+    @Test("intake: new, duplicate with the original answer, conflict, and repeats inside one batch", arguments: Backend.enabled)
+    func intakeOutcomes(backend: Backend) async throws {
+        try await backend.withRegistry { registry in
+            let first = try await registry.commitIntake([intake("e1"), intake("e2")])
+            #expect(first == [.accepted, .accepted])
+            let again = try await registry.commitIntake([intake("e1"), intake("e2", content: "B"), intake("e3"), intake("e3"), intake("e4"), intake("e4", content: "B")])
+            #expect(again == [
+                .duplicate(answer: #"{"status":"accepted","event_id":"e1"}"#), .conflict, .accepted,
+                .duplicate(answer: #"{"status":"accepted","event_id":"e3"}"#), .accepted, .conflict,
+            ])
+            #expect(try await registry.outboxDepth() == 4)
+            let delivered = try await registry.readStream("delivered_events", since: nil)
+            #expect(delivered.count == 4)
+            #expect(delivered.allSatisfy { $0["outcome"] == .string("pending") })
+            // The same event id at another event_time is another event.
+            #expect(try await registry.commitIntake([intake("e1", time: 1_795_000_001)]) == [.accepted])
+        }
+    }
+
+    @Test("a failure between ledger and outbox leaves neither", arguments: Backend.enabled)
+    func intakeIsAtomic(backend: Backend) async throws {
+        let (location, schema) = try backend.location()
+        try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
+            // Make the outbox refuse one event after the ledger row for it (and its batch mates) went in.
+            let trigger: [String] = switch backend {
+            case .sqlite: ["CREATE TRIGGER refuse BEFORE INSERT ON outbox WHEN NEW.event_id = 'boom' BEGIN SELECT RAISE(ABORT, 'refused'); END"]
+            case .postgres: [
+                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.event_id = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER refuse BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse()",
+            ]
+            }
+            try await Backend.rawSQL(location, schema: schema, trigger)
+            await #expect(throws: StateError.self) { try await registry.commitIntake([intake("ok"), intake("boom")]) }
+            #expect(try await registry.outboxDepth() == 0)
+            #expect(try await registry.readStream("delivered_events", since: nil).isEmpty)
+            // Nothing half-written: the ledger took neither, so both are new on the next try.
+            try await Backend.rawSQL(location, schema: schema, ["DROP TRIGGER refuse" + (backend == .postgres ? " ON outbox" : "")])
+            #expect(try await registry.commitIntake([intake("ok"), intake("boom")]) == [.accepted, .accepted])
+        }
+    }
+
+    @Test("concurrent claimers never get the same outbox row", arguments: Backend.enabled)
+    func concurrentClaims(backend: Backend) async throws {
+        try await backend.withTwoRegistries { first, second in
+            _ = try await first.commitIntake((0..<300).map { intake("c\($0)") })
+            let claimed = ClaimLog()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<6 {
+                    let registry = worker % 2 == 0 ? first : second
+                    group.addTask {
+                        while true {
+                            let batch = try await registry.claimOutbox(limit: 7, owner: "w\(worker)", leaseMilliseconds: 60_000, now: now, pixelID: nil)
+                            if batch.isEmpty { return }
+                            await claimed.add(batch.map(\.id))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let ids = await claimed.ids
+            #expect(ids.count == 300)
+            #expect(Set(ids).count == 300, "a row was leased twice")
+        }
+    }
+
+    @Test("an expired lease is claimable again; a live one is not", arguments: Backend.enabled)
+    func leases(backend: Backend) async throws {
+        try await backend.withRegistry { registry in
+            _ = try await registry.commitIntake([intake("l1"), intake("l2", pixel: "222")])
+            let leased = try await registry.claimOutbox(limit: 10, owner: "a", leaseMilliseconds: 1_000, now: now, pixelID: "111")
+            #expect(leased.map(\.key.eventID) == ["l1"])
+            #expect(try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 1_000, now: now + 500, pixelID: "111").isEmpty)
+            let reclaimed = try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 1_000, now: now + 1_000, pixelID: "111")
+            #expect(reclaimed.map(\.id) == leased.map(\.id))
+        }
+    }
+
+    @Test("forwarded, rescheduled and dead-lettered rows end where they should", arguments: Backend.enabled)
+    func outcomes(backend: Backend) async throws {
+        try await backend.withRegistry { registry in
+            _ = try await registry.commitIntake(["f1", "f2", "f3"].map { intake($0) })
+            let batch = try await registry.claimOutbox(limit: 10, owner: "a", leaseMilliseconds: 60_000, now: now, pixelID: nil)
+            try await registry.markForwarded([batch[0]], fbtraceID: "TRACE1", now: now)
+            try await registry.reschedule([batch[1]], nextAttemptAt: now + 5_000, lastError: "transient: http 503")
+            try await registry.deadLetter([batch[2]], reason: DeadLetterReason(errorClass: "invalid", code: 100, subcode: 2804003, message: "too old", fbtraceID: "TRACE2"), now: now)
+
+            #expect(try await registry.outboxDepth() == 1)
+            #expect(try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 60_000, now: now + 4_999, pixelID: nil).isEmpty)
+            let retried = try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 60_000, now: now + 5_000, pixelID: nil)
+            #expect(retried.map(\.key.eventID) == ["f2"])
+            #expect(retried.first?.attempts == 1)
+
+            let letters = try await registry.deadLetters(limit: 10)
+            #expect(letters.map(\.key.eventID) == ["f3"])
+            #expect(letters.first?.reason == DeadLetterReason(errorClass: "invalid", code: 100, subcode: 2804003, message: "too old", fbtraceID: "TRACE2"))
+
+            let stream = Dictionary(uniqueKeysWithValues: try await registry.readStream("delivered_events", since: nil).map { ($0["event_id"]!.stringValue!, $0) })
+            #expect(stream["f1"]?["outcome"] == .string("forwarded") && stream["f1"]?["fbtrace_id"] == .string("TRACE1"))
+            #expect(stream["f2"]?["outcome"] == .string("pending"))
+            #expect(stream["f3"]?["outcome"] == .string("dead_lettered"))
+            #expect(stream["f3"]?["dead_letter_reason"]?["subcode"] == .integer(2804003))
+
+            #expect(try await registry.replayDeadLetters(ids: nil, now: now) == 1)
+            #expect(try await registry.deadLetters(limit: 10).isEmpty)
+            #expect(try await registry.outboxDepth() == 2)
+            _ = try await registry.claimOutbox(limit: 10, owner: "c", leaseMilliseconds: 60_000, now: now + 10_000, pixelID: nil)
+            let again = try await registry.claimOutbox(limit: 10, owner: "c", leaseMilliseconds: 1, now: now + 70_000, pixelID: nil)
+            try await registry.deadLetter(again, reason: DeadLetterReason(errorClass: "transient", message: "retries exhausted"), now: now)
+            #expect(try await registry.purgeDeadLetters(ids: nil) == 2)
+        }
+    }
+
+    @Test("a window's records and its cursor commit together; re-reading never duplicates", arguments: Backend.enabled)
+    func windows(backend: Backend) async throws {
+        try await backend.withRegistry { registry in
+            let key = CursorKey(connector: "conn::x", stream: "delivery_statuses", partition: "111")
+            let run = RunRecord(runID: "run-1", mode: "pull", startedAt: now)
+            #expect(try await registry.cursor(key) == nil)
+            let records = [
+                DeliveryStatusRecord(pixelID: "111", bucketStart: 1_794_988_800, eventName: "Purchase", eventSource: "all", count: 5),
+                DeliveryStatusRecord(pixelID: "111", bucketStart: 1_794_988_800, eventName: "Purchase", eventSource: "server", count: 4),
+            ]
+            try await registry.commitWindow(records, cursor: key, position: 1_794_993_600, run: run, now: now)
+            var updated = records
+            updated[0].count = 7
+            try await registry.commitWindow(updated, cursor: key, position: 1_794_997_200, run: run, now: now)
+            let stored = try await registry.readStream("delivery_statuses", since: nil)
+            #expect(stored.count == 2)
+            #expect(stored.map { $0["count"] } == [.integer(7), .integer(4)])
+            #expect(stored.first?["bucket_start"] == .string("2026-11-18T08:00:00Z"))
+            #expect(try await registry.cursor(key)?.position == 1_794_997_200)
+
+            // A cursor never passes the start of the run that writes it.
+            await #expect(throws: StateError.self) {
+                try await registry.commitWindow([], cursor: key, position: now / 1000 + 1, run: run, now: now)
+            }
+            #expect(try await registry.cursor(key)?.position == 1_794_997_200)
+            #expect(try await registry.resetCursor(stream: "delivery_statuses", partition: "111") == 1)
+            #expect(try await registry.cursor(key) == nil)
+        }
+    }
+
+    @Test("run history and the state summary", arguments: Backend.enabled)
+    func runs(backend: Backend) async throws {
+        try await backend.withRegistry { registry in
+            try await registry.recordRun(RunRecord(runID: "r1", mode: "pull", startedAt: now))
+            try await registry.recordRun(RunRecord(runID: "r1", mode: "pull", startedAt: now, endedAt: now + 10, status: "ok", counts: #"{"records":3}"#))
+            try await registry.recordRun(RunRecord(runID: "r2", mode: "pull", startedAt: now + 20, status: "failed", errorClass: "auth"))
+            let runs = try await registry.recentRuns(limit: 10)
+            #expect(runs.map(\.runID) == ["r2", "r1"])
+            #expect(runs.last?.status == "ok" && runs.last?.counts == #"{"records":3}"#)
+            _ = try await registry.commitIntake([intake("s1")])
+            let summary = try await registry.summary()
+            #expect(summary.outboxDepth == 1 && summary.deadLetters == 0 && summary.recentRuns.count == 2)
+            await #expect(throws: StateError.self) { try await registry.readStream("nope", since: nil) }
+        }
+    }
+
+    @Test("only one poll holds the lock", arguments: Backend.enabled)
+    func pollLock(backend: Backend) async throws {
+        try await backend.withTwoRegistries { first, second in
+            let inner = try await first.withPollLock { () async throws -> Bool? in
+                try await second.withPollLock { true }
+            }
+            #expect(inner == .some(nil), "a second poll took the lock")
+            #expect(try await second.withPollLock { true } == true, "the lock was not released")
+        }
+    }
+}
+
+/// Every outbox id any claimer received.
+actor ClaimLog {
+    private(set) var ids: [Int64] = []
+    func add(_ more: [Int64]) { ids += more }
+}

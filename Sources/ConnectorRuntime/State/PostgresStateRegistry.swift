@@ -89,47 +89,48 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func commitIntake(_ items: [IntakeItem]) async throws(StateError) -> [IntakeOutcome] {
         guard !items.isEmpty else { return [] }
         return try await wrap("commit intake") {
-            try await client.withTransaction(logger: logger) { connection in
-                let pixels = items.map(\.key.pixelID), ids = items.map(\.key.eventID), times = items.map(\.key.eventTime)
-                let hashes = items.map(\.contentHash), answers = items.map(\.answer), received = items.map(\.receivedAt)
-                let rows = try await connection.query("""
-                    INSERT INTO ledger (pixel_id, event_id, event_time, content_hash, answer, created_at)
-                    SELECT * FROM UNNEST(\(pixels)::text[], \(ids)::text[], \(times)::int8[], \(hashes)::text[], \(answers)::text[], \(received)::int8[])
-                    ON CONFLICT DO NOTHING RETURNING pixel_id, event_id, event_time
-                    """, logger: logger)
-                var inserted = Set<EventKey>()
-                for try await (pixel, id, time) in rows.decode((String, String, Int64).self) {
-                    inserted.insert(EventKey(pixelID: pixel, eventID: id, eventTime: time))
-                }
-                let plan = IntakePlan(items: items, insertedKeys: inserted)
-                if !plan.accepted.isEmpty {
-                    let accepted = plan.accepted.map { items[$0] }
-                    try await connection.query("""
-                        INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at)
-                        SELECT p, e, t, body, 0, r, r FROM UNNEST(\(accepted.map(\.key.pixelID))::text[], \(accepted.map(\.key.eventID))::text[],
-                          \(accepted.map(\.key.eventTime))::int8[], \(accepted.map(\.payload))::text[], \(accepted.map(\.receivedAt))::int8[]) AS u(p, e, t, body, r)
-                        """, logger: logger)
-                    try await connection.query("""
-                        INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at)
-                        SELECT p, e, t, r, 'pending', rec, r FROM UNNEST(\(accepted.map(\.key.pixelID))::text[], \(accepted.map(\.key.eventID))::text[],
-                          \(accepted.map(\.key.eventTime))::int8[], \(accepted.map(\.receivedAt))::int8[], \(accepted.map(\.deliveredRecord))::text[]) AS u(p, e, t, r, rec)
-                        ON CONFLICT DO NOTHING
-                        """, logger: logger)
-                }
-                var existing: [EventKey: (hash: String, answer: String)] = [:]
-                if !plan.lookups.isEmpty {
-                    let keys = plan.lookups
-                    let found = try await connection.query("""
-                        SELECT l.pixel_id, l.event_id, l.event_time, l.content_hash, l.answer FROM ledger l
-                        JOIN UNNEST(\(keys.map(\.pixelID))::text[], \(keys.map(\.eventID))::text[], \(keys.map(\.eventTime))::int8[]) AS k(p, e, t)
-                          ON l.pixel_id = k.p AND l.event_id = k.e AND l.event_time = k.t
-                        """, logger: logger)
-                    for try await (pixel, id, time, hash, answer) in found.decode((String, String, Int64, String, String).self) {
-                        existing[EventKey(pixelID: pixel, eventID: id, eventTime: time)] = (hash, answer)
-                    }
-                }
-                return plan.outcomes(existing: existing)
+            // One statement, atomic by itself: the first occurrence of each key goes into the ledger,
+            // and only keys the ledger took get outbox and stream rows. One round trip per batch.
+            let rows = try await client.query("""
+                WITH input AS (
+                  SELECT DISTINCT ON (p, e, t) p, e, t, h, a, r, body, rec
+                  FROM UNNEST(\(items.map(\.key.pixelID))::text[], \(items.map(\.key.eventID))::text[], \(items.map(\.key.eventTime))::int8[],
+                              \(items.map(\.contentHash))::text[], \(items.map(\.answer))::text[], \(items.map(\.receivedAt))::int8[],
+                              \(items.map(\.payload))::text[], \(items.map(\.deliveredRecord))::text[])
+                       WITH ORDINALITY AS u(p, e, t, h, a, r, body, rec, n)
+                  ORDER BY p, e, t, n),
+                inserted AS (
+                  INSERT INTO ledger (pixel_id, event_id, event_time, content_hash, answer, created_at)
+                  SELECT p, e, t, h, a, r FROM input ON CONFLICT DO NOTHING
+                  RETURNING pixel_id, event_id, event_time),
+                fresh AS (
+                  SELECT i.* FROM input i JOIN inserted k ON k.pixel_id = i.p AND k.event_id = i.e AND k.event_time = i.t),
+                queued AS (
+                  INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at)
+                  SELECT p, e, t, body, 0, r, r FROM fresh),
+                recorded AS (
+                  INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at)
+                  SELECT p, e, t, r, 'pending', rec, r FROM fresh ON CONFLICT DO NOTHING)
+                SELECT pixel_id, event_id, event_time FROM inserted
+                """, logger: logger)
+            var inserted = Set<EventKey>()
+            for try await (pixel, id, time) in rows.decode((String, String, Int64).self) {
+                inserted.insert(EventKey(pixelID: pixel, eventID: id, eventTime: time))
             }
+            let plan = IntakePlan(items: items, insertedKeys: inserted)
+            var existing: [EventKey: (hash: String, answer: String)] = [:]
+            if !plan.lookups.isEmpty {
+                let keys = plan.lookups
+                let found = try await client.query("""
+                    SELECT l.pixel_id, l.event_id, l.event_time, l.content_hash, l.answer FROM ledger l
+                    JOIN UNNEST(\(keys.map(\.pixelID))::text[], \(keys.map(\.eventID))::text[], \(keys.map(\.eventTime))::int8[]) AS k(p, e, t)
+                      ON l.pixel_id = k.p AND l.event_id = k.e AND l.event_time = k.t
+                    """, logger: logger)
+                for try await (pixel, id, time, hash, answer) in found.decode((String, String, Int64, String, String).self) {
+                    existing[EventKey(pixelID: pixel, eventID: id, eventTime: time)] = (hash, answer)
+                }
+            }
+            return plan.outcomes(existing: existing)
         }
     }
 

@@ -26,8 +26,31 @@ public func withStateRegistry<T: Sendable>(
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await registry.run() }
             defer { group.cancelAll() }
-            try await registry.migrate()
+            try await registry.migrate(within: connectTimeout, describing: location)
             return try await body(registry)
+        }
+    }
+}
+
+/// How long opening a Postgres registry may take before it is reported unreachable.
+public let connectTimeout: Duration = .seconds(10)
+
+extension PostgresStateRegistry {
+    /// `migrate()`, failing with a clear error instead of waiting forever on an unreachable server
+    /// (the pool would keep retrying the connection).
+    public func migrate(within limit: Duration, describing location: StateLocation) async throws(StateError) {
+        do {
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask { try await self.migrate(); return true }
+                group.addTask { try await Task.sleep(for: limit); return false }
+                let finished = try await group.next() ?? false
+                group.cancelAll()
+                if !finished { throw StateError(.unavailable, "\(location) did not answer within \(limit)") }
+            }
+        } catch let error as StateError {
+            throw error
+        } catch {
+            throw StateError(.unavailable, "\(location): \(error)")
         }
     }
 }

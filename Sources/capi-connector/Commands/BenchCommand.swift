@@ -1,5 +1,6 @@
 import ArgumentParser
 import CAPIBenchmarks
+import ConnectorRuntime
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,7 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
         discussion: """
         Benchmarks run on release builds: swift build -c release && .build/release/capi-connector bench normalize
         """,
-        subcommands: [Normalize.self]
+        subcommands: [Normalize.self, State.self]
     )
 
     struct Normalize: ParsableCommand {
@@ -19,6 +20,19 @@ struct BenchCommand: AsyncParsableCommand {
 
         func run() {
             print(NormalizationBenchmark.run(seconds: seconds).rendered)
+        }
+    }
+
+    struct State: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Ledger + outbox insert throughput: batches of 1 and 500, and group commit.")
+
+        @OptionGroup var state: StateOptions
+
+        @Option(help: "Events to write in batches of 500.")
+        var events: Int = 50_000
+
+        func run() async throws {
+            print(try await StateBenchmark.run(location: try state.location, events: events).rendered)
         }
     }
 }

@@ -1,0 +1,89 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import Logging
+
+/// Ledger + outbox (+ delivered_events) insert throughput: one event per transaction, batches of
+/// 500, and many concurrent single-event callers sharing transactions through ``GroupCommitter``.
+public enum StateBenchmark {
+    public static func run(location: StateLocation, events: Int) async throws -> BenchmarkReport {
+        var logger = Logger(label: "bench.state")
+        logger.logLevel = .error
+        let runID = UUID().uuidString.prefix(8)
+        return try await withStateRegistry(location, logger: logger) { registry in
+            var report = BenchmarkReport(title: "state: ledger + outbox + delivered_events commits on \(location) (\(registry.backend))")
+            let singles = min(events, 2_000)
+            let clock = ContinuousClock()
+
+            var start = clock.now
+            for index in 0..<singles {
+                _ = try await registry.commitIntake([item("\(runID)-s\(index)")])
+            }
+            report.add("batch of 1", rate(singles, clock.now - start))
+
+            start = clock.now
+            for batch in stride(from: 0, to: events, by: 500) {
+                _ = try await registry.commitIntake((batch..<min(batch + 500, events)).map { item("\(runID)-b\($0)") })
+            }
+            report.add("batches of 500", rate(events, clock.now - start))
+
+            // The same with several writers at once (Postgres spreads them over pooled connections).
+            let writers = 4
+            start = clock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for writer in 0..<writers {
+                    group.addTask {
+                        for batch in stride(from: writer * 500, to: events, by: 500 * writers) {
+                            _ = try await registry.commitIntake((batch..<min(batch + 500, events)).map { item("\(runID)-p\($0)") })
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            report.add("batches of 500, \(writers) writers", rate(events, clock.now - start))
+
+            let committer = GroupCommitter(registry: registry, maxBatch: 1000)
+            let concurrent = min(events, 20_000)
+            start = clock.now
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await committer.run() }
+                try await withThrowingTaskGroup(of: Void.self) { callers in
+                    for worker in 0..<64 {
+                        callers.addTask {
+                            for index in stride(from: worker, to: concurrent, by: 64) {
+                                _ = try await committer.commit([item("\(runID)-g\(index)")])
+                            }
+                        }
+                    }
+                    try await callers.waitForAll()
+                }
+                group.cancelAll()
+            }
+            report.add("group commit, 64 callers", rate(concurrent, clock.now - start))
+            report.add("outbox depth after", "\(try await registry.outboxDepth())")
+            return report
+        }
+    }
+
+    static func rate(_ count: Int, _ elapsed: Duration) -> String {
+        "\(Format.rate(Double(count) / elapsed.inSeconds)) (\(count) events in \(String(format: "%.2f", elapsed.inSeconds)) s)"
+    }
+
+    /// A realistic hashed event: ~700 bytes of payload, ~300 of stream record.
+    static func item(_ id: String) -> IntakeItem {
+        let digest = SHA256Hex.digest(id)
+        let time = Int64(Date().timeIntervalSince1970)
+        let payload = """
+        {"action_source":"website","custom_data":{"currency":"USD","value":129.5},"event_id":"\(id)","event_name":"Purchase",\
+        "event_source_url":"https://shop.example/checkout","event_time":\(time),"user_data":{"client_ip_address":"203.0.113.9",\
+        "client_user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64)","em":["\(digest)"],"ph":["\(digest)"],"fn":["\(digest)"],\
+        "ln":["\(digest)"],"zp":["\(digest)"],"country":["\(digest)"]}}
+        """
+        return IntakeItem(
+            key: EventKey(pixelID: "1234567890", eventID: id, eventTime: time), contentHash: SHA256Hex.digest(payload),
+            payload: payload, answer: #"{"duplicate":false,"event_id":"\#(id)","status":"accepted","warnings":[]}"#,
+            deliveredRecord: #"{"pixel_id":"1234567890","event_id":"\#(id)","event_time":\#(time),"event_name":"Purchase","match_keys":["em","ph"],"mirror_ids":{"em":"\#(digest)"}}"#,
+            receivedAt: time * 1000
+        )
+    }
+}

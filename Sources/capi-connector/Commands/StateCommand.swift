@@ -1,0 +1,112 @@
+import ArgumentParser
+import CAPICore
+import ConnectorRuntime
+import Foundation
+
+struct StateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "state",
+        abstract: "Inspect or reset the state registry.",
+        subcommands: [Show.self, Reset.self]
+    )
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print cursors per stream and partition, recent runs, outbox depth and dead-letter count as JSON."
+        )
+
+        @OptionGroup var state: StateOptions
+
+        func run() async throws {
+            let location = try state.location
+            let summary = try await state.withRegistry { try await $0.summary() }
+            let document: JSONValue = .object([
+                "state": .string(location.description),
+                "schema_version": .integer(Int64(summary.schemaVersion)),
+                "outbox_depth": .integer(Int64(summary.outboxDepth)),
+                "dead_letters": .integer(Int64(summary.deadLetters)),
+                "cursors": .array(summary.cursors.map { key, value in
+                    .object([
+                        "connector": .string(key.connector), "stream": .string(key.stream), "partition": .string(key.partition),
+                        "position": .string(Timestamps.iso(seconds: value.position)), "position_unix": .integer(value.position),
+                        "run_id": .string(value.runID), "updated_at": .string(Timestamps.iso(milliseconds: value.updatedAt)),
+                    ])
+                }),
+                "recent_runs": .array(summary.recentRuns.map { run in
+                    .object([
+                        "run_id": .string(run.runID), "mode": .string(run.mode), "status": .string(run.status),
+                        "started_at": .string(Timestamps.iso(milliseconds: run.startedAt)),
+                        "ended_at": run.endedAt.map { .string(Timestamps.iso(milliseconds: $0)) } ?? .null,
+                        "counts": (try? JSONDecoder().decode(JSONValue.self, from: Data(run.counts.utf8))) ?? .null,
+                        "error_class": run.errorClass.map(JSONValue.string) ?? .null,
+                    ])
+                }),
+            ])
+            StandardStreams.printOutput(try JSONOutput.pretty(document))
+        }
+    }
+
+    struct Reset: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Clear a stream's cursor so the next poll reads from the start date again.",
+            discussion: "Records already read stay; re-reading upserts them, so nothing is duplicated."
+        )
+
+        @Argument(help: ArgumentHelp("The stream whose cursor to clear, e.g. delivery_statuses.", valueName: "stream"))
+        var stream: String
+
+        @Option(help: ArgumentHelp("Only this partition (pixel id); default: every partition.", valueName: "pixel"))
+        var partition: String?
+
+        @Flag(help: "Confirm the reset.")
+        var yes = false
+
+        @OptionGroup var state: StateOptions
+
+        func validate() throws {
+            guard yes else {
+                throw ValidationError("resetting \(stream)\(partition.map { " for partition \($0)" } ?? "") makes the next poll start over; add --yes to confirm")
+            }
+        }
+
+        func run() async throws {
+            let (stream, partition) = (stream, partition)
+            let cleared = try await state.withRegistry { try await $0.resetCursor(stream: stream, partition: partition) }
+            StandardStreams.printError("cleared \(cleared) cursor\(cleared == 1 ? "" : "s") of \(stream)")
+        }
+    }
+}
+
+struct ReadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "read",
+        abstract: "Print a stream's records as JSON lines (delivered_events, delivery_statuses, match_quality).",
+        discussion: "--since takes an ISO 8601 time (2026-11-20T00:00:00Z), a date (2026-11-20) or Unix seconds."
+    )
+
+    @Argument(help: ArgumentHelp("The stream to read.", valueName: "stream"))
+    var stream: String
+
+    @Option(help: ArgumentHelp("Only records written at or after this time.", valueName: "time"))
+    var since: String?
+
+    @OptionGroup var state: StateOptions
+
+    func validate() throws {
+        guard StateStream(rawValue: stream) != nil else {
+            throw ValidationError("unknown stream `\(stream)`; known: \(StateStream.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        if let since, Timestamps.parse(since) == nil {
+            throw ValidationError("--since must be an ISO 8601 time, a date or Unix seconds")
+        }
+    }
+
+    func run() async throws {
+        let stream = stream
+        let sinceMilliseconds = since.flatMap(Timestamps.parse).map { $0 * 1000 }
+        let records = try await state.withRegistry { try await $0.readStream(stream, since: sinceMilliseconds) }
+        var output = ""
+        for record in records { output += try JSONOutput.line(record) + "\n" }
+        FileHandle.standardOutput.write(Data(output.utf8))
+    }
+}

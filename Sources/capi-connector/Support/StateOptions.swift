@@ -1,0 +1,42 @@
+import ArgumentParser
+import ConnectorRuntime
+import Foundation
+import Logging
+
+/// `--state`, shared by every command that opens the state registry.
+struct StateOptions: ParsableArguments {
+    @Option(name: .customLong("state"), help: ArgumentHelp(
+        "State registry: postgres://user:pass@host:port/db or sqlite:PATH (default: $CAPI_STATE_URL, else sqlite:.capi/state.sqlite).",
+        valueName: "url"
+    ))
+    var url: String?
+
+    func validate() throws {
+        _ = try location
+    }
+
+    var location: StateLocation {
+        get throws {
+            let text = url ?? ProcessInfo.processInfo.environment["CAPI_STATE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? StateLocation.defaultURL
+            do {
+                return try StateLocation(parsing: text)
+            } catch {
+                throw ValidationError("--state: \(error)")
+            }
+        }
+    }
+
+    /// Runs `body` with the opened, migrated registry; a store that cannot be opened is one clear
+    /// line on standard error and exit code 2.
+    func withRegistry<T: Sendable>(_ body: @Sendable (any StateRegistry) async throws -> T) async throws -> T {
+        let location = try location
+        var logger = Logger(label: "capi.state")
+        logger.logLevel = .critical
+        do {
+            return try await withStateRegistry(location, logger: logger, body)
+        } catch let error as StateError {
+            StandardStreams.printError("capi-connector: \(error)")
+            throw ExitCode(2)
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import CAPICore
+import ConnectorRuntime
+import Testing
+
+@Suite("Group commit")
+struct GroupCommitterTests {
+    @Test("concurrent callers share transactions and each gets its own outcome", arguments: Backend.enabled)
+    func sharedTransactions(backend: Backend) async throws {
+        try await backend.withRegistry { registry in
+            let committer = GroupCommitter(registry: registry, maxBatch: 50)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await committer.run() }
+                let outcomes = try await withThrowingTaskGroup(of: (String, IntakeOutcome).self) { callers in
+                    for index in 0..<200 {
+                        // Every tenth caller repeats an earlier event: it must come back as a duplicate.
+                        let id = index % 10 == 9 ? "g\(index - 1)" : "g\(index)"
+                        callers.addTask { (id, try await committer.commit([intake(id)])[0]) }
+                    }
+                    var collected: [(String, IntakeOutcome)] = []
+                    for try await outcome in callers { collected.append(outcome) }
+                    return collected
+                }
+                group.cancelAll()
+                #expect(outcomes.count == 200)
+                #expect(outcomes.filter { $0.1 == .accepted }.count == 180)
+                #expect(outcomes.filter { if case .duplicate = $0.1 { true } else { false } }.count == 20)
+            }
+            #expect(try await registry.outboxDepth() == 180)
+            let transactions = await committer.transactions
+            #expect(transactions < 200, "no two callers shared a transaction")
+            #expect(transactions >= 4, "a transaction exceeded maxBatch")
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import CAPICore
 import Foundation
 import Logging
+import NIOPosix
 import SQLiteNIO
 
 #if canImport(Glibc)
@@ -17,15 +18,19 @@ public final class SQLiteStateRegistry: StateRegistry {
     public let backend = "sqlite"
     public let path: String
     let connection: SQLiteConnection
+    /// The connection's own thread: SQLite calls block (busy waits included), and on a shared pool
+    /// one connection's wait could starve another connection's COMMIT.
+    let threadPool: NIOThreadPool
     let lock = AsyncLock()
     let logger: Logger
 
     /// Rows per multi-row statement, well under SQLite's bound-variable limit.
     static let chunk = 400
 
-    private init(path: String, connection: SQLiteConnection, logger: Logger) {
+    private init(path: String, connection: SQLiteConnection, threadPool: NIOThreadPool, logger: Logger) {
         self.path = path
         self.connection = connection
+        self.threadPool = threadPool
         self.logger = logger
     }
 
@@ -37,13 +42,16 @@ public final class SQLiteStateRegistry: StateRegistry {
                 throw StateError(.unavailable, "cannot create the folder for sqlite:\(path)")
             }
         }
+        let threadPool = NIOThreadPool(numberOfThreads: 1)
+        threadPool.start()
         let connection: SQLiteConnection
         do {
-            connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
         } catch {
+            try? await threadPool.shutdownGracefully()
             throw StateError(.unavailable, "cannot open sqlite:\(path)")
         }
-        let registry = SQLiteStateRegistry(path: path, connection: connection, logger: logger)
+        let registry = SQLiteStateRegistry(path: path, connection: connection, threadPool: threadPool, logger: logger)
         try await registry.execute("configure", "PRAGMA journal_mode=WAL")
         try await registry.execute("configure", "PRAGMA synchronous=FULL")
         try await registry.execute("configure", "PRAGMA busy_timeout=10000")
@@ -53,6 +61,7 @@ public final class SQLiteStateRegistry: StateRegistry {
 
     public func close() async {
         try? await connection.close()
+        try? await threadPool.shutdownGracefully()
     }
 
     // MARK: Plumbing

@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
+import NIOFoundationCompat
 import NIOPosix
 
 extension GraphSandbox {
@@ -41,16 +42,15 @@ extension GraphSandbox {
     func receiveEvents(_ request: Request, context: SandboxRequestContext) async throws -> Response {
         let pixelID = context.parameters.get("pixel") ?? ""
         let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
-        let form = SandboxRequestBody(request: request, body: body)
-        guard let fields = form.fields else {
+        guard let parsed = GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) else {
             return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) The request body is neither JSON nor form-encoded")
         }
-        guard let token = fields["access_token"]?.stringValue ?? request.uri.queryParameters.get("access_token"), !token.isEmpty,
+        guard let token = parsed.accessToken ?? request.uri.queryParameters.get("access_token"), !token.isEmpty,
               configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
         else {
             return await metaError(status: .unauthorized, code: 190, subcode: 463, type: "OAuthException", message: "Invalid OAuth access token - Cannot parse access token")
         }
-        guard let events = SandboxRequestBody.events(from: fields["data"]) else {
+        guard let events = parsed.events else {
             return await metaError(status: .badRequest, code: 100, subcode: 2804001, type: "OAuthException", message: "(#100) param data must be an array of events")
         }
         guard !events.isEmpty, events.count <= 1000 else {

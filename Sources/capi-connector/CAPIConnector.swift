@@ -19,6 +19,8 @@ struct CAPIConnector: AsyncParsableCommand {
             DiscoverCommand.self,
             NormalizeCommand.self,
             SandboxCommand.self,
+            ServeCommand.self,
+            DLQCommand.self,
             StateCommand.self,
             ReadCommand.self,
             BenchCommand.self,

@@ -41,6 +41,13 @@ public enum EventPreparer {
         } else {
             check.problem("user_data", .missing, "is required: Meta matches events to people through it")
         }
+        for field in ["event_source_url", "referrer_url"] {
+            guard case .string(let url)? = fields[field] else { continue }
+            let scrubbed = URLScrubber.scrub(url)
+            guard !scrubbed.removed.isEmpty else { continue }
+            payload[field] = .string(scrubbed.url)
+            check.warnings.append("\(field): removed query parameters holding personal data (\(scrubbed.removed.joined(separator: ", ")))")
+        }
         check.requirementsOf(actionSource, fields: fields, userDataKeys: matchKeys)
         check.customData(fields["custom_data"], eventName: eventName)
         check.privacy(fields)

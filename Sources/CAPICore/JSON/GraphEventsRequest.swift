@@ -1,21 +1,27 @@
-import CAPICore
 import Foundation
-import Hummingbird
 
-/// The fields of an events request as Meta's SDKs send them: a JSON body, or a form body whose
+/// The body of `POST /{version}/{pixel_id}/events` as Meta's SDKs send it: JSON, or a form whose
 /// values are JSON-encoded (`data` an array of events, or an array of JSON-encoded event strings).
-struct SandboxRequestBody {
-    let fields: [String: JSONValue]?
+public struct GraphEventsRequest: Sendable {
+    public var fields: [String: JSONValue]
 
-    init(request: Request, body: ByteBuffer) {
-        let contentType = request.headers[.contentType] ?? ""
-        let data = Data(buffer: body)
-        if contentType.contains("application/x-www-form-urlencoded") || (!contentType.contains("json") && data.first != UInt8(ascii: "{")) {
-            fields = Self.form(String(decoding: data, as: UTF8.self))
+    /// `nil` when the body is neither a JSON object nor a form.
+    public init?(body: Data, contentType: String?) {
+        let contentType = contentType ?? ""
+        if contentType.contains("application/x-www-form-urlencoded") || (!contentType.contains("json") && body.first != UInt8(ascii: "{")) {
+            fields = Self.form(String(decoding: body, as: UTF8.self))
+        } else if let object = (try? JSONDecoder().decode(JSONValue.self, from: body))?.objectValue {
+            fields = object
         } else {
-            fields = (try? JSONDecoder().decode(JSONValue.self, from: data))?.objectValue
+            return nil
         }
     }
+
+    public var accessToken: String? { fields["access_token"]?.stringValue }
+    public var testEventCode: String? { fields["test_event_code"]?.stringValue }
+
+    /// The events in `data`, or `nil` when `data` is missing or not an array of events.
+    public var events: [JSONValue]? { Self.events(from: fields["data"]) }
 
     static func form(_ text: String) -> [String: JSONValue] {
         var result: [String: JSONValue] = [:]
@@ -23,7 +29,6 @@ struct SandboxRequestBody {
             let parts = pair.split(separator: "=", maxSplits: 1)
             let name = decode(parts[0])
             let value = parts.count > 1 ? decode(parts[1]) : ""
-            // Form values that hold JSON (data) are parsed; the rest stay strings.
             if name == "data", let parsed = try? JSONDecoder().decode(JSONValue.self, from: Data(value.utf8)) {
                 result[name] = parsed
             } else {
@@ -37,7 +42,6 @@ struct SandboxRequestBody {
         text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
     }
 
-    /// Events from `data`: an array of objects, of JSON strings, or a JSON string of an array.
     static func events(from data: JSONValue?) -> [JSONValue]? {
         switch data {
         case .array(let elements)?:

@@ -1,0 +1,217 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import GraphAPI
+import Logging
+import Metrics
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// Sends the outbox to Meta: per pixel, batches of up to `maxEvents`, several in flight.
+///
+/// Every claimed event ends forwarded (with its batch's `fbtrace_id`), rescheduled under the retry
+/// policy, or dead-lettered with a reason: a batch refused as invalid is bisected until the bad
+/// events are alone; events about to pass Meta's age limit are dead-lettered instead of sent to
+/// fail; an auth or permission failure pauses that pixel (its events stay queued) and raises an
+/// alarm. On graceful shutdown it stops claiming, finishes what is in flight and returns; anything
+/// left stays in the outbox for the next start.
+public struct Forwarder: Service {
+    public struct Configuration: Sendable {
+        public var maxEvents: Int
+        public var linger: Duration
+        public var maxInFlight: Int
+        public var lease: Duration
+        /// How long a pixel stays paused after an auth or permission failure before one retry.
+        public var pauseAfterAuthFailure: Duration
+        /// Dead-letter events this close to Meta's age limit rather than send them to fail.
+        public var ageMargin: Int64
+
+        public init(maxEvents: Int = 1000, linger: Duration = .milliseconds(200), maxInFlight: Int = 4, lease: Duration = .seconds(60),
+                    pauseAfterAuthFailure: Duration = .seconds(300), ageMargin: Int64 = 3600) {
+            self.maxEvents = maxEvents
+            self.linger = linger
+            self.maxInFlight = maxInFlight
+            self.lease = lease
+            self.pauseAfterAuthFailure = pauseAfterAuthFailure
+            self.ageMargin = ageMargin
+        }
+    }
+
+    let registry: any StateRegistry
+    let graph: GraphClient
+    let pixels: [String: PixelConfiguration]
+    let configuration: Configuration
+    let policy: RetryPolicy
+    let owner: String
+    let logger: Logger
+    let now: @Sendable () -> Int64
+    let pauses = PixelPauses()
+
+    public init(
+        registry: any StateRegistry, graph: GraphClient, pixels: [PixelConfiguration], configuration: Configuration, policy: RetryPolicy,
+        logger: Logger, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    ) {
+        self.registry = registry
+        self.graph = graph
+        self.pixels = Dictionary(uniqueKeysWithValues: pixels.map { ($0.id, $0) })
+        self.configuration = configuration
+        self.policy = policy
+        self.owner = "forwarder-" + UUID().uuidString.prefix(8).lowercased()
+        self.logger = logger
+        self.now = now
+    }
+
+    public func run() async throws {
+        let stopping = Mutex(false)
+        await withGracefulShutdownHandler {
+            var lastGauges = ContinuousClock.now - .seconds(10)
+            while !stopping.withLock({ $0 }) && !Task.isCancelled {
+                let claimed: Int
+                do {
+                    claimed = try await forwardOnce()
+                } catch {
+                    logger.error("forwarder cannot reach the state store", metadata: ["error": "\(error)"])
+                    claimed = 0
+                }
+                if ContinuousClock.now - lastGauges > .seconds(5) {
+                    await updateGauges()
+                    lastGauges = .now
+                }
+                if claimed < configuration.maxEvents * configuration.maxInFlight {
+                    // A partial claim: let the next batch fill for up to the linger time.
+                    try? await Task.sleep(for: configuration.linger)
+                }
+            }
+        } onGracefulShutdown: {
+            stopping.withLock { $0 = true }
+        }
+        await updateGauges()
+    }
+
+    /// Claims what is due and delivers it; returns how many rows were claimed.
+    @discardableResult
+    public func forwardOnce() async throws(StateError) -> Int {
+        let claimed = try await registry.claimOutbox(
+            limit: configuration.maxEvents * configuration.maxInFlight, owner: owner,
+            leaseMilliseconds: Int64(configuration.lease.components.seconds) * 1000, now: now(), pixelID: nil
+        )
+        guard !claimed.isEmpty else { return 0 }
+        var batches: [(String, [OutboxEntry])] = []
+        for (pixel, entries) in Dictionary(grouping: claimed, by: \.key.pixelID) {
+            for start in stride(from: 0, to: entries.count, by: configuration.maxEvents) {
+                batches.append((pixel, Array(entries[start..<min(start + configuration.maxEvents, entries.count)])))
+            }
+        }
+        await withTaskGroup(of: Void.self) { group in
+            for (pixel, entries) in batches {
+                group.addTask { await self.deliver(pixel: pixel, entries: entries) }
+            }
+        }
+        return claimed.count
+    }
+
+    func deliver(pixel pixelID: String, entries: [OutboxEntry]) async {
+        let current = now()
+        do {
+            guard let pixel = pixels[pixelID] else {
+                try await registry.deadLetter(entries, reason: DeadLetterReason(errorClass: "configuration", message: "pixel \(pixelID) is not in the manifest"), now: current)
+                return
+            }
+            if let until = await pauses.pausedUntil(pixelID, now: current) {
+                try await registry.reschedule(entries, nextAttemptAt: until, lastError: "pixel paused after an auth or permission failure")
+                return
+            }
+            var sendable: [OutboxEntry] = []
+            var stale: [OutboxEntry] = []
+            for entry in entries {
+                let maxAge: Int64 = entry.payload.contains(#""action_source":"physical_store""#) ? 62 * 86_400 : 7 * 86_400
+                if current / 1000 - entry.key.eventTime > maxAge - configuration.ageMargin { stale.append(entry) } else { sendable.append(entry) }
+            }
+            if !stale.isEmpty {
+                try await registry.deadLetter(stale, reason: DeadLetterReason(errorClass: "too_old", message: "event_time would pass Meta's age limit before delivery"), now: current)
+                Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", pixelID), ("class", "too_old")]).increment(by: stale.count)
+            }
+            if !sendable.isEmpty { try await send(sendable, pixel: pixel) }
+        } catch {
+            logger.error("forwarder cannot record a delivery outcome", metadata: ["pixel_id": "\(pixelID)", "error": "\(error)"])
+        }
+    }
+
+    /// Sends one batch and records its outcome; an invalid batch is split until the bad events are alone.
+    func send(_ entries: [OutboxEntry], pixel: PixelConfiguration) async throws(StateError) {
+        Recorder(label: "capi_forward_batch_size", dimensions: [("pixel_id", pixel.id)]).record(entries.count)
+        let attempt = (entries.map(\.attempts).max() ?? 0) + 1
+        let receipt: SendEventsReceipt
+        do throws(GraphError) {
+            receipt = try await graph.sendEvents(
+                pixelID: pixel.id, accessToken: pixel.accessToken,
+                encodedEvents: entries.map { ByteBuffer(string: $0.payload) }, testEventCode: pixel.testEventCode
+            )
+        } catch {
+            try await handle(error, entries: entries, pixel: pixel, attempt: attempt)
+            return
+        }
+        try await registry.markForwarded(entries, fbtraceID: receipt.fbtraceID, now: now())
+        Counter(label: "capi_events_forwarded_total", dimensions: [("pixel_id", pixel.id)]).increment(by: entries.count)
+        logger.debug("batch forwarded", metadata: ["pixel_id": "\(pixel.id)", "events": "\(entries.count)", "fbtrace_id": "\(receipt.fbtraceID ?? "")"])
+    }
+
+    func handle(_ error: GraphError, entries: [OutboxEntry], pixel: PixelConfiguration, attempt: Int) async throws(StateError) {
+        let current = now()
+        switch policy.decide(error, attempt: attempt) {
+        case .retry(let delay):
+            Counter(label: "capi_retries_total", dimensions: [("pixel_id", pixel.id), ("class", error.errorClass.rawValue)]).increment()
+            let milliseconds = Int64(delay.components.seconds) * 1000 + delay.components.attoseconds / 1_000_000_000_000_000
+            try await registry.reschedule(entries, nextAttemptAt: current + milliseconds, lastError: error.description)
+        case .giveUp:
+            try await deadLetter(entries, error: error, message: "retries exhausted: \(error.message)")
+        case .isolateInvalid:
+            if entries.count == 1 {
+                try await deadLetter(entries, error: error, message: error.message)
+            } else {
+                let middle = entries.count / 2
+                try await send(Array(entries[..<middle]), pixel: pixel)
+                try await send(Array(entries[middle...]), pixel: pixel)
+            }
+        case .pause(let errorClass):
+            let until = current + Int64(configuration.pauseAfterAuthFailure.components.seconds) * 1000
+            await pauses.pause(pixel.id, until: until)
+            logger.error("pixel paused: Meta refused the credentials", metadata: ["pixel_id": "\(pixel.id)", "class": "\(errorClass.rawValue)", "code": "\(error.code ?? 0)", "fbtrace_id": "\(error.fbtraceID ?? "")"])
+            try await registry.raiseAlarm(kind: "pixel_paused_\(errorClass.rawValue)", pixelID: pixel.id, message: error.description, now: current)
+            try await registry.reschedule(entries, nextAttemptAt: until, lastError: error.description)
+        }
+    }
+
+    func deadLetter(_ entries: [OutboxEntry], error: GraphError, message: String) async throws(StateError) {
+        let reason = DeadLetterReason(errorClass: error.errorClass.rawValue, code: error.code, subcode: error.subcode, message: message, fbtraceID: error.fbtraceID)
+        try await registry.deadLetter(entries, reason: reason, now: now())
+        Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", entries.first?.key.pixelID ?? ""), ("class", error.errorClass.rawValue)]).increment(by: entries.count)
+        logger.warning("events dead-lettered", metadata: [
+            "pixel_id": "\(entries.first?.key.pixelID ?? "")", "events": "\(entries.count)", "class": "\(error.errorClass.rawValue)",
+            "code": "\(error.code ?? 0)", "subcode": "\(error.subcode ?? 0)", "fbtrace_id": "\(error.fbtraceID ?? "")",
+        ])
+    }
+
+    func updateGauges() async {
+        guard let summary = try? await registry.summary() else { return }
+        Gauge(label: "capi_outbox_depth").record(summary.outboxDepth)
+        Gauge(label: "capi_dlq_events").record(summary.deadLetters)
+    }
+}
+
+/// Pixels whose sending is paused after Meta refused their credentials.
+actor PixelPauses {
+    private var until: [String: Int64] = [:]
+
+    func pause(_ pixel: String, until time: Int64) { until[pixel] = time }
+
+    func pausedUntil(_ pixel: String, now: Int64) -> Int64? {
+        guard let time = until[pixel] else { return nil }
+        if time <= now {
+            until[pixel] = nil
+            return nil
+        }
+        return time
+    }
+}

@@ -1,0 +1,112 @@
+import CAPICore
+import ConnectorRuntime
+import Crypto
+import Foundation
+
+/// Accepts mirrored events: validate, normalize and hash in memory, then commit ledger, outbox and
+/// stream record durably (through the group committer) before anyone is told "accepted".
+public struct Intake: Sendable {
+    /// The result for one event, in the shape the push routes answer with.
+    public enum Result: Sendable, Equatable {
+        /// Committed now (`duplicate` false) or earlier (`duplicate` true); the answer body.
+        case accepted(answer: JSONValue, duplicate: Bool)
+        /// Same key, different content.
+        case conflict(eventID: String)
+        /// Invalid; nothing was stored.
+        case rejected([EventProblem])
+    }
+
+    let committer: GroupCommitter
+    let pixels: [String: PixelConfiguration]
+    let mirrorSalt: SymmetricKey
+    let maxFutureSkew: Int64
+    let externalID: Normalizer.ExternalIDHandling
+    let now: @Sendable () -> Int64
+
+    public init(committer: GroupCommitter, manifest: Manifest, push: PushConfiguration, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+        self.committer = committer
+        self.pixels = Dictionary(uniqueKeysWithValues: manifest.pixels.map { ($0.id, $0) })
+        self.mirrorSalt = SymmetricKey(data: Array(push.mirrorSalt.revealed.utf8))
+        self.maxFutureSkew = Int64(push.maxFutureSkew.components.seconds)
+        self.externalID = push.externalID == .hash ? .hash : .passthrough
+        self.now = now
+    }
+
+    /// Judges each event on its own and commits the valid ones in one shared transaction.
+    /// Throws only when the state store cannot commit (the sender should retry).
+    /// - Parameter allOrNothing: Meta's own rule for its events endpoint: one invalid event refuses
+    ///   the request, and nothing is committed.
+    public func accept(_ events: [JSONValue], pixelFromPath: String? = nil, source: String, allOrNothing: Bool = false) async throws -> [Result] {
+        let receivedAt = now()
+        let seconds = receivedAt / 1000
+        let normalizer = Normalizer(today: Normalizer.Today(unixSeconds: seconds), externalIDPolicy: externalID)
+        var results = [Result?](repeating: nil, count: events.count)
+        var items: [IntakeItem] = []
+        var itemIndex: [Int] = []
+        var warningsByIndex: [Int: [String]] = [:]
+        for (index, raw) in events.enumerated() {
+            let pixel = (pixelFromPath ?? Self.pixelID(of: raw)).flatMap { pixels[$0] }
+            let policy = EventPolicy(now: seconds, maxFutureSkew: maxFutureSkew, defaultCountry: pixel?.defaultCountry, normalizer: normalizer)
+            switch EventPreparer.prepare(raw, pixelID: pixelFromPath, policy: policy) {
+            case .failure(let rejection):
+                results[index] = .rejected(rejection.problems)
+            case .success(let event):
+                guard let pixel = pixels[event.pixelID] else {
+                    results[index] = .rejected([EventProblem(field: "pixel_id", code: .invalidValue, message: "is not a pixel configured in the manifest")])
+                    continue
+                }
+                let payload = Self.canonicalJSON(event.payload)
+                let answer: JSONValue = .object([
+                    "status": .string("accepted"), "event_id": .string(event.eventID),
+                    "warnings": .array(event.warnings.map(JSONValue.string)),
+                ])
+                let record = MirrorRecord.make(event, source: source, receivedAt: receivedAt, salt: mirrorSalt, testEventCode: pixel.testEventCode)
+                items.append(IntakeItem(
+                    key: event.key, contentHash: SHA256Hex.digest(payload), payload: payload, answer: Self.canonicalJSON(answer),
+                    deliveredRecord: Self.canonicalJSON(record), receivedAt: receivedAt
+                ))
+                itemIndex.append(index)
+                warningsByIndex[index] = event.warnings
+            }
+        }
+        if allOrNothing, items.count < events.count {
+            return results.map { $0 ?? .rejected([]) }
+        }
+        if !items.isEmpty {
+            let outcomes = try await committer.commit(items)
+            for (position, outcome) in outcomes.enumerated() {
+                let index = itemIndex[position]
+                switch outcome {
+                case .accepted:
+                    results[index] = .accepted(answer: Self.answer(items[position].answer, duplicate: false), duplicate: false)
+                case .duplicate(let stored):
+                    results[index] = .accepted(answer: Self.answer(stored, duplicate: true), duplicate: true)
+                case .conflict:
+                    results[index] = .conflict(eventID: items[position].key.eventID)
+                }
+            }
+        }
+        return results.map { $0! }
+    }
+
+    static func pixelID(of event: JSONValue) -> String? {
+        switch event["pixel_id"] {
+        case .string(let text)?: text
+        case .integer(let number)?: String(number)
+        default: nil
+        }
+    }
+
+    static func answer(_ stored: String, duplicate: Bool) -> JSONValue {
+        var object = (try? JSONDecoder().decode(JSONValue.self, from: Data(stored.utf8)))?.objectValue ?? [:]
+        object["duplicate"] = .bool(duplicate)
+        return .object(object)
+    }
+
+    /// Sorted keys, so equal content always hashes the same.
+    static func canonicalJSON(_ value: JSONValue) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
+    }
+}

@@ -1,0 +1,76 @@
+import ArgumentParser
+import CAPICore
+import ConnectorRuntime
+import Foundation
+
+struct DLQCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dlq",
+        abstract: "Inspect, replay or purge dead-lettered events.",
+        subcommands: [List.self, Replay.self, Purge.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Dead letters as JSON lines: id, event_id, pixel_id, event_time, reason, attempts.")
+
+        @OptionGroup var state: StateOptions
+        @Option(help: "At most this many.") var limit = 1000
+
+        func run() async throws {
+            let limit = limit
+            let letters = try await state.withRegistry { try await $0.deadLetters(limit: limit) }
+            var output = ""
+            for letter in letters {
+                let reason: JSONValue = .object([
+                    "class": .string(letter.reason.errorClass), "code": letter.reason.code.map { .integer(Int64($0)) } ?? .null,
+                    "subcode": letter.reason.subcode.map { .integer(Int64($0)) } ?? .null, "message": .string(letter.reason.message),
+                    "fbtrace_id": letter.reason.fbtraceID.map(JSONValue.string) ?? .null,
+                ])
+                output += try JSONOutput.line(JSONValue.object([
+                    "id": .integer(letter.id), "event_id": .string(letter.key.eventID), "pixel_id": .string(letter.key.pixelID),
+                    "event_time": .integer(letter.key.eventTime), "reason": reason, "attempts": .integer(Int64(letter.attempts)),
+                    "dead_lettered_at": .string(Timestamps.iso(milliseconds: letter.createdAt)),
+                ])) + "\n"
+            }
+            FileHandle.standardOutput.write(Data(output.utf8))
+        }
+    }
+
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Put dead letters back in the outbox (after fixing the cause); the sidecar sends them again.")
+
+        @OptionGroup var state: StateOptions
+        @Option(name: .customLong("id"), help: "Dead letter id (repeatable).") var ids: [Int64] = []
+        @Flag(help: "Replay every dead letter.") var all = false
+
+        func validate() throws {
+            guard all != !ids.isEmpty else { throw ValidationError("give --id ID (repeatable) or --all") }
+        }
+
+        func run() async throws {
+            let selection = all ? nil : ids
+            let count = try await state.withRegistry { try await $0.replayDeadLetters(ids: selection, now: Int64(Date().timeIntervalSince1970 * 1000)) }
+            StandardStreams.printError("replayed \(count) dead letter\(count == 1 ? "" : "s") into the outbox")
+        }
+    }
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete dead letters for good.")
+
+        @OptionGroup var state: StateOptions
+        @Option(name: .customLong("id"), help: "Dead letter id (repeatable).") var ids: [Int64] = []
+        @Flag(help: "Purge every dead letter.") var all = false
+        @Flag(help: "Confirm the purge.") var yes = false
+
+        func validate() throws {
+            guard all != !ids.isEmpty else { throw ValidationError("give --id ID (repeatable) or --all") }
+            guard yes else { throw ValidationError("purging deletes dead letters for good; add --yes to confirm") }
+        }
+
+        func run() async throws {
+            let selection = all ? nil : ids
+            let count = try await state.withRegistry { try await $0.purgeDeadLetters(ids: selection) }
+            StandardStreams.printError("purged \(count) dead letter\(count == 1 ? "" : "s")")
+        }
+    }
+}

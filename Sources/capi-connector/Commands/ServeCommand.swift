@@ -1,0 +1,165 @@
+import ArgumentParser
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import GraphAPI
+import GraphSandbox
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import PushMode
+import ServiceLifecycle
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the push sidecar: signed events in, hashed events to Meta.",
+        discussion: """
+        Routes: POST /v1/events, POST /v1/events/batch, POST /{version}/{pixel_id}/events (Meta's own
+        request shape, for apps on Meta's SDKs), GET /healthz, /readyz, /metrics.
+
+        An event is answered 202 only after it is committed to the state store; the forwarder then
+        sends it to Meta in batches. SIGTERM stops accepting, finishes in-flight requests, flushes
+        what it can and exits 0; what is left is sent after the next start.
+
+        --sandbox runs the Graph stand-in in-process and sends there instead of Meta (no Meta
+        account needed). The quickstart needs only CAPI_WEBHOOK_SECRET:
+          CAPI_WEBHOOK_SECRET=whsec_... capi-connector serve --sandbox
+        """
+    )
+
+    @OptionGroup var manifestOptions: ManifestOptions
+
+    @Option(name: .customLong("state"), help: ArgumentHelp("State registry URL (default: the manifest's state.url).", valueName: "url"))
+    var stateURL: String?
+
+    @Option(help: ArgumentHelp("Listen address (default: the manifest's push.listen).", valueName: "host:port"))
+    var listen: String?
+
+    @Flag(help: "Run the Graph stand-in in-process and send there instead of Meta.")
+    var sandbox = false
+
+    func validate() throws {
+        if let listen, ListenAddress(parsing: listen) == nil { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8088") }
+        if let stateURL { do { _ = try StateLocation(parsing: stateURL) } catch { throw ValidationError("--state: \(error)") } }
+    }
+
+    func run() async throws {
+        JSONLogHandler.bootstrap()
+        let prometheus = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
+        let logger = Logger(label: "capi.serve")
+
+        let manifest = try manifestOptions.load()
+        guard let push = manifest.push else {
+            StandardStreams.printError("\(manifestOptions.manifest): has no push section; serve needs one")
+            throw ExitCode(2)
+        }
+        let location = try StateLocation(parsing: stateURL ?? manifest.state.url.revealed)
+        let address = listen.flatMap(ListenAddress.init(parsing:)) ?? push.listen
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var graphURL = ProcessInfo.processInfo.environment["CAPI_GRAPH_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? manifest.graphAPI.baseURL
+            if sandbox {
+                let standIn = GraphSandbox(configuration: .init(host: "127.0.0.1", port: 0), logger: Logger(label: "capi.sandbox"))
+                let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
+                group.addTask { try await standIn.run { _, port in readyContinuation.yield(port) } }
+                var iterator = ready.makeAsyncIterator()
+                guard let port = await iterator.next() else { return }
+                graphURL = "http://127.0.0.1:\(port)"
+                logger.warning("SANDBOX MODE: events go to the in-process Graph stand-in, NOT to Meta", metadata: ["graph_url": "\(graphURL)"])
+            } else {
+                logger.notice("sending to the Graph API", metadata: ["graph_url": "\(graphURL)", "version": "\(manifest.graphAPI.version)"])
+            }
+            try await runServices(manifest: manifest, push: push, location: location, address: address, graphURL: graphURL, prometheus: prometheus, logger: logger)
+            group.cancelAll()
+        }
+    }
+
+    func runServices(
+        manifest: Manifest, push: PushConfiguration, location: StateLocation, address: ListenAddress, graphURL: String,
+        prometheus: PrometheusCollectorRegistry, logger: Logger
+    ) async throws {
+        let storeLogger = Logger(label: "capi.state")
+        switch location {
+        case .sqlite(let path):
+            let registry: SQLiteStateRegistry
+            do {
+                registry = try await SQLiteStateRegistry.open(path: path, logger: storeLogger)
+                try await registry.migrate()
+            } catch {
+                StandardStreams.printError("capi-connector: \(error)")
+                throw ExitCode(2)
+            }
+            do {
+                try await runSidecar(registry: registry, manifest: manifest, push: push, location: location, address: address, graphURL: graphURL, prometheus: prometheus, logger: logger)
+            } catch {
+                await registry.close()
+                throw error
+            }
+            await registry.close()
+        case .postgres(let target):
+            let registry = PostgresStateRegistry(target: target, logger: storeLogger)
+            // The client runs around the sidecar and stops last; migrations finish before any traffic.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await registry.run() }
+                do {
+                    try await registry.migrate(within: connectTimeout, describing: location)
+                } catch {
+                    StandardStreams.printError("capi-connector: \(error)")
+                    group.cancelAll()
+                    throw ExitCode(2)
+                }
+                try await runSidecar(registry: registry, manifest: manifest, push: push, location: location, address: address, graphURL: graphURL, prometheus: prometheus, logger: logger)
+                group.cancelAll()
+            }
+        }
+    }
+
+    func runSidecar(
+        registry: any StateRegistry, manifest: Manifest, push: PushConfiguration, location: StateLocation, address: ListenAddress,
+        graphURL: String, prometheus: PrometheusCollectorRegistry, logger: Logger
+    ) async throws {
+        logger.notice("state registry", metadata: ["state": "\(location)"])
+        let committer = GroupCommitter(registry: registry)
+        let intake = Intake(committer: committer, manifest: manifest, push: push)
+        let server = PushServer(intake: intake, push: push, registry: registry, logger: Logger(label: "capi.push")) {
+            var buffer: [UInt8] = []
+            prometheus.emit(into: &buffer)
+            return String(decoding: buffer, as: UTF8.self)
+        }
+        let graph = GraphClient(configuration: .init(
+            baseURL: graphURL, version: manifest.graphAPI.version, timeout: manifest.graphAPI.timeout,
+            appSecret: manifest.graphAPI.appSecret, partnerAgent: manifest.graphAPI.partnerAgent
+        ))
+        let forwarder = Forwarder(
+            registry: registry, graph: graph, pixels: manifest.pixels,
+            configuration: .init(maxEvents: push.batching.maxEvents, linger: push.batching.linger, maxInFlight: push.batching.maxInFlight),
+            policy: RetryPolicy(maxAttempts: push.retry.maxAttempts, initialBackoff: push.retry.initialBackoff, maxBackoff: push.retry.maxBackoff),
+            logger: Logger(label: "capi.forwarder")
+        )
+        let application = Application(
+            router: server.makeRouter(),
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "capi-connector"),
+            onServerRunning: { channel in
+                let bound = channel.localAddress
+                logger.notice("push sidecar listening", metadata: ["address": "\(bound?.ipAddress ?? address.host):\(bound?.port ?? address.port)", "sources": "\(push.sources.map(\.name))"])
+            },
+            logger: Logger(label: "capi.http")
+        )
+        // Graceful shutdown runs in reverse order: stop accepting and finish requests, then flush the
+        // forwarder, then the committer.
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: committer), .init(service: forwarder), .init(service: application)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+        ))
+        do {
+            try await group.run()
+        } catch {
+            logger.error("shutting down after an error", metadata: ["error": "\(error)"])
+            throw ExitCode(1)
+        }
+        logger.notice("stopped")
+    }
+}

@@ -148,7 +148,8 @@ let package = Package(
             dependencies: [
                 "PushMode", "ConnectorRuntime", "CAPICore", "GraphSandbox", "GraphAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,0 +1,167 @@
+import CAPICore
+import ConnectorRuntime
+import Crypto
+import Foundation
+import GraphSandbox
+import Testing
+
+@Suite("Push sidecar over HTTP")
+struct PushServerTests {
+    @Test("a signed event is acknowledged, reaches the stand-in once with em and ph hashed, and a retry is a duplicate")
+    func acceptForwardAndDeduplicate() async throws {
+        try await PushStack.run { stack in
+            let body = mirroredEvent(id: "order-1")
+            let headers = signedHeaders(body)
+            let first = try await post("\(stack.baseURL)/v1/events", body: body, headers: headers)
+            #expect(first.status == 202)
+            #expect(first.body["duplicate"] == .bool(false) && first.body["event_id"] == .string("order-1"))
+            let retry = try await post("\(stack.baseURL)/v1/events", body: body, headers: headers)
+            #expect(retry.status == 202)
+            #expect(retry.body["duplicate"] == .bool(true))
+            // A second delivery under a new message id is still the same event.
+            let again = try await post("\(stack.baseURL)/v1/events", body: body, headers: signedHeaders(body))
+            #expect(again.body["duplicate"] == .bool(true))
+
+            try await stack.drained()
+            let received = try await get("\(stack.sandboxURL)/_sandbox/events?pixel_id=\(testPixel)")
+            let events = try #require(received.body["data"]?.arrayValue)
+            #expect(events.count == 1)
+            #expect(events.first?["received"] == .integer(1))
+            let user = events.first?["event"]?["user_data"]
+            #expect(user?["em"] == .array([.string(SHA256Hex.digest("jane.doe@example.com"))]))
+            #expect(user?["ph"] == .array([.string(SHA256Hex.digest("16505551212"))]))
+            let delivered = try await stack.registry.readStream("delivered_events", since: nil)
+            #expect(delivered.first?["outcome"] == .string("forwarded"))
+            #expect(delivered.first?["fbtrace_id"]?.stringValue?.isEmpty == false)
+        }
+    }
+
+    @Test("tampered, stale, unsigned and wrong-secret deliveries get 401 with a reason code")
+    func signatureRefusals() async throws {
+        try await PushStack.run { stack in
+            let body = mirroredEvent(id: "sig-1")
+            let url = "\(stack.baseURL)/v1/events"
+            var tampered = body
+            tampered[tampered.count - 3] = UInt8(ascii: "9")
+            let cases: [([UInt8], [(String, String)], String)] = [
+                (tampered, signedHeaders(body), "bad_signature"),
+                (body, signedHeaders(body, timestamp: Int64(Date().timeIntervalSince1970) - 400), "stale_timestamp"),
+                (body, [], "missing_signature"),
+                (body, signedHeaders(body, secret: "whsec_" + Data("another-secret-value".utf8).base64EncodedString()), "bad_signature"),
+            ]
+            for (payload, headers, reason) in cases {
+                let result = try await post(url, body: payload, headers: headers)
+                #expect(result.status == 401)
+                #expect(result.body["reason"] == .string(reason))
+            }
+            // Same message id, different body: a replay.
+            let headers = signedHeaders(body, id: "msg_fixed")
+            #expect(try await post(url, body: body, headers: headers).status == 202)
+            let other = mirroredEvent(id: "sig-2")
+            let replay = try await post(url, body: other, headers: signedHeaders(other, id: "msg_fixed"))
+            #expect(replay.status == 401 && replay.body["reason"] == .string("replayed_id"))
+            #expect(try await stack.registry.outboxDepth() <= 1)
+        }
+    }
+
+    @Test("bad events get 400 naming the field; same key with other content is 409; oversized bodies 413")
+    func badInput() async throws {
+        try await PushStack.run { stack in
+            let url = "\(stack.baseURL)/v1/events"
+            let milliseconds = mirroredEvent(id: "ms-1", time: Int64(Date().timeIntervalSince1970) * 1000)
+            let refused = try await post(url, body: milliseconds, headers: signedHeaders(milliseconds))
+            #expect(refused.status == 400)
+            let fields = refused.body["problems"]?.arrayValue?.compactMap { $0["field"]?.stringValue }
+            #expect(fields == ["event_time"])
+            #expect(refused.body["problems"]?.arrayValue?.first?["code"] == .string("milliseconds_timestamp"))
+
+            let original = mirroredEvent(id: "c-1", time: Int64(Date().timeIntervalSince1970) - 60)
+            #expect(try await post(url, body: original, headers: signedHeaders(original)).status == 202)
+            let changed = Array(String(decoding: original, as: UTF8.self).replacingOccurrences(of: "42.5", with: "43.5").utf8)
+            let conflict = try await post(url, body: changed, headers: signedHeaders(changed))
+            #expect(conflict.status == 409)
+
+            let huge = Array(repeating: UInt8(ascii: " "), count: 1_200_000)
+            #expect(try await post(url, body: huge, headers: signedHeaders(huge)).status == 413)
+
+            // No personal value in any answer.
+            for result in [refused, conflict] {
+                let text = String(decoding: try JSONEncoder().encode(result.body), as: UTF8.self).lowercased()
+                #expect(!text.contains("jane") && !text.contains("555"))
+            }
+        }
+    }
+
+    @Test("the batch endpoint judges each event on its own")
+    func batch() async throws {
+        try await PushStack.run { stack in
+            let good = String(decoding: mirroredEvent(id: "b-1"), as: UTF8.self)
+            let bad = String(decoding: mirroredEvent(id: "b-2", time: 5), as: UTF8.self)
+            let body = Array("{\"data\":[\(good),\(bad)]}".utf8)
+            let result = try await post("\(stack.baseURL)/v1/events/batch", body: body, headers: signedHeaders(body))
+            #expect(result.status == 202)
+            #expect(result.body["accepted"] == .integer(1) && result.body["rejected"] == .integer(1))
+            let items = try #require(result.body["results"]?.arrayValue)
+            #expect(items[0]["status"] == .string("accepted"))
+            #expect(items[1]["status"] == .string("rejected"))
+            #expect(items[1]["index"] == .integer(1))
+        }
+    }
+
+    @Test("the Graph-compatible route takes Meta's request shape and the ingest token")
+    func graphCompatible() async throws {
+        try await PushStack.run { stack in
+            let events = "[\(String(decoding: mirroredEvent(id: "g-1"), as: UTF8.self))]"
+            let url = "\(stack.baseURL)/v26.0/\(testPixel)/events"
+            let form = "data=\(events.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!)&access_token=ingest-token"
+            let ok = try await post(url, body: Array(form.utf8), contentType: "application/x-www-form-urlencoded")
+            #expect(ok.status == 200)
+            #expect(ok.body["events_received"] == .integer(1))
+            let wrong = try await post(url, body: Array(#"{"data":\#(events),"access_token":"nope"}"#.utf8))
+            #expect(wrong.status == 401 && wrong.body["error"]?["code"] == .integer(190))
+            let old = "[\(String(decoding: mirroredEvent(id: "g-2", time: Int64(Date().timeIntervalSince1970) - 8 * 86_400), as: UTF8.self))]"
+            let refused = try await post(url, body: Array(#"{"data":\#(old),"access_token":"ingest-token"}"#.utf8))
+            #expect(refused.status == 400 && refused.body["error"]?["code"] == .integer(100))
+        }
+    }
+
+    @Test("invalid events in a batch are isolated by bisection and dead-lettered; the rest are forwarded")
+    func bisection() async throws {
+        let sandbox = GraphSandbox.Configuration(faults: FaultPlan(rate: 0.1, kinds: [.invalid]), seed: 11)
+        try await PushStack.run(sandbox: sandbox) { stack in
+            let ids = (0..<60).map { "inv-\($0)" }
+            let items = ids.map { String(decoding: mirroredEvent(id: $0), as: UTF8.self) }.joined(separator: ",")
+            let body = Array("{\"data\":[\(items)]}".utf8)
+            #expect(try await post("\(stack.baseURL)/v1/events/batch", body: body, headers: signedHeaders(body)).body["accepted"] == .integer(60))
+            try await stack.drained()
+            let letters = try await stack.registry.deadLetters(limit: 100)
+            let forwarded = await stack.sandbox.receivedCounts(pixelID: testPixel)
+            #expect(!letters.isEmpty, "the fault plan marked nothing")
+            #expect(letters.count + forwarded.count == 60)
+            #expect(forwarded.values.allSatisfy { $0 == 1 })
+            #expect(Set(letters.map(\.key.eventID)).isDisjoint(with: forwarded.keys))
+            #expect(letters.allSatisfy { $0.reason.code == 100 && $0.reason.fbtraceID != nil })
+        }
+    }
+
+    @Test("with the stand-in failing 30% of calls, every accepted event arrives exactly once")
+    func faults() async throws {
+        let sandbox = GraphSandbox.Configuration(faults: FaultPlan(rate: 0.3, kinds: [.serverError, .throttle, .timeout, .reset]), seed: 5, timeoutDelay: .milliseconds(500))
+        try await PushStack.run(sandbox: sandbox) { stack in
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                for index in 0..<120 {
+                    group.addTask {
+                        let body = mirroredEvent(id: "f-\(index)")
+                        return try await post("\(stack.baseURL)/v1/events", body: body, headers: signedHeaders(body)).status
+                    }
+                }
+                for try await status in group { #expect(status == 202) }
+            }
+            try await stack.drained(timeout: .seconds(60))
+            let counts = await stack.sandbox.receivedCounts(pixelID: testPixel)
+            #expect(counts.count == 120)
+            #expect(counts.values.allSatisfy { $0 == 1 })
+            #expect(try await stack.registry.deadLetters(limit: 10).isEmpty)
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import AsyncHTTPClient
+import CAPICore
+import ConnectorRuntime
+import Crypto
+import Foundation
+import GraphAPI
+import GraphSandbox
+import Hummingbird
+import Logging
+import NIOCore
+import PushMode
+
+let webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+let testPixel = "1234567890"
+
+/// The manifest the push tests run with: the shipped shape, small batches, fast retries.
+func pushManifest(ingestToken: String = "ingest-token", maxEvents: Int = 50) throws -> Manifest {
+    try ManifestLoader(environment: [:]).load(yaml: """
+    manifest_version: 1.0
+    id: conn::third_party::ads::meta::conversions_api::rest
+    name: test
+    taxonomy: {origin: third_party, source: ads, provider: meta, product: conversions_api, method: rest_or_webhook}
+    runtime: {supported_runners: [lambda], network_patterns: [nat_allowlist]}
+    streams: {strategy: discovery_by_config, defaults: {key_strategy: a, cursor_strategy: b}}
+    graph_api: {base_url: "http://127.0.0.1:1", version: v26.0, timeout: 300ms}
+    pixels:
+      - {id: "\(testPixel)", access_token: pixel-token, default_country: us}
+    push:
+      sources:
+        - {name: default, scheme: standard_webhooks, secrets: ["\(webhookSecret)"]}
+        - {name: shop, scheme: x_hub_signature_256, secrets: [xhub-secret]}
+      ingest_token: \(ingestToken)
+      body_limit_bytes: 1100000
+      batching: {max_events: \(maxEvents), linger: 20ms, max_in_flight: 4}
+      retry: {max_attempts: 30, initial_backoff: 5ms, max_backoff: 40ms}
+      mirror_salt: test-mirror-salt-0123456789
+    """, path: "test.yaml")
+}
+
+/// A running sidecar: HTTP server, committer and forwarder over a fresh SQLite store, sending to a
+/// Graph sandbox. Everything is real and on loopback.
+struct PushStack: Sendable {
+    let baseURL: String
+    let sandbox: GraphSandbox
+    let sandboxURL: String
+    let registry: any StateRegistry
+
+    static func run<T: Sendable>(
+        sandbox configuration: GraphSandbox.Configuration = .init(),
+        manifest: Manifest? = nil,
+        _ body: @Sendable (PushStack) async throws -> T
+    ) async throws -> T {
+        let manifest = try manifest ?? pushManifest()
+        let push = manifest.push!
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("push-\(UUID().uuidString)/state.sqlite").path
+        let sandbox = GraphSandbox(configuration: configuration)
+        return try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test.state")) { registry in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
+                group.addTask { try await sandbox.run { _, port in readyContinuation.yield(port) } }
+                var readyPorts = ready.makeAsyncIterator()
+                let sandboxPort = await readyPorts.next()!
+                let sandboxURL = "http://127.0.0.1:\(sandboxPort)"
+
+                let committer = GroupCommitter(registry: registry)
+                group.addTask { try await committer.run() }
+                let intake = Intake(committer: committer, manifest: manifest, push: push)
+                let server = PushServer(intake: intake, push: push, registry: registry, logger: Logger(label: "test.push")) { "# metrics\n" }
+                let graph = GraphClient(configuration: .init(baseURL: sandboxURL, version: "v26.0", timeout: manifest.graphAPI.timeout))
+                let forwarder = Forwarder(
+                    registry: registry, graph: graph, pixels: manifest.pixels,
+                    configuration: .init(maxEvents: push.batching.maxEvents, linger: push.batching.linger, maxInFlight: push.batching.maxInFlight),
+                    policy: RetryPolicy(maxAttempts: push.retry.maxAttempts, initialBackoff: push.retry.initialBackoff, maxBackoff: push.retry.maxBackoff),
+                    logger: Logger(label: "test.forwarder")
+                )
+                group.addTask { try await forwarder.run() }
+                let (serverReady, serverContinuation) = AsyncStream.makeStream(of: Int.self)
+                let application = Application(
+                    router: server.makeRouter(),
+                    configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+                    onServerRunning: { channel in serverContinuation.yield(channel.localAddress?.port ?? 0) }
+                )
+                group.addTask { try await application.run() }
+                var serverPorts = serverReady.makeAsyncIterator()
+                let port = await serverPorts.next()!
+                defer { group.cancelAll() }
+                return try await body(PushStack(baseURL: "http://127.0.0.1:\(port)", sandbox: sandbox, sandboxURL: sandboxURL, registry: registry))
+            }
+        }
+    }
+
+    /// Waits until the outbox is empty (everything forwarded or dead-lettered).
+    func drained(timeout: Duration = .seconds(30)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while try await registry.outboxDepth() > 0 {
+            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+}
+
+struct HTTPResult: Sendable {
+    var status: Int
+    var body: JSONValue
+    var headers: [String: String]
+}
+
+/// Standard Webhooks signature headers for `body`, as the reference library makes them.
+func signedHeaders(_ body: [UInt8], id: String = "msg_\(UUID().uuidString)", timestamp: Int64 = Int64(Date().timeIntervalSince1970), secret: String = webhookSecret) -> [(String, String)] {
+    let key = SymmetricKey(data: Data(base64Encoded: String(secret.dropFirst(6)))!)
+    let mac = HMAC<SHA256>.authenticationCode(for: Array("\(id).\(timestamp).".utf8) + body, using: key)
+    return [("webhook-id", id), ("webhook-timestamp", String(timestamp)), ("webhook-signature", "v1," + Data(mac).base64EncodedString())]
+}
+
+func post(_ url: String, body: [UInt8], headers: [(String, String)] = [], contentType: String = "application/json") async throws -> HTTPResult {
+    var request = HTTPClientRequest(url: url)
+    request.method = .POST
+    request.headers.add(name: "Content-Type", value: contentType)
+    for (name, value) in headers { request.headers.add(name: name, value: value) }
+    request.body = .bytes(ByteBuffer(bytes: body))
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
+    let json = (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: bytes))) ?? .null
+    return HTTPResult(status: Int(response.status.code), body: json, headers: Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { $1 }))
+}
+
+func get(_ url: String) async throws -> HTTPResult {
+    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+    let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
+    return HTTPResult(status: Int(response.status.code), body: (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: bytes))) ?? .null, headers: [:])
+}
+
+/// A raw website purchase as an app would mirror it.
+func mirroredEvent(id: String, time: Int64 = Int64(Date().timeIntervalSince1970) - 30, email: String = " Jane.Doe@Example.COM ", extra: String = "") -> [UInt8] {
+    Array("""
+    {"pixel_id":"\(testPixel)","event_name":"Purchase","event_time":\(time),"event_id":"\(id)","action_source":"website",\
+    "event_source_url":"https://shop.example/checkout","user_data":{"email":"\(email)","phone":"(650) 555-1212","first_name":"Jane",\
+    "client_user_agent":"Mozilla/5.0","client_ip_address":"203.0.113.7"},"custom_data":{"value":42.5,"currency":"USD"}\(extra)}
+    """.utf8)
+}

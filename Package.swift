@@ -157,7 +157,7 @@ let package = Package(
         // Drives the built executable, as external checks and operators do.
         .testTarget(
             name: "CLITests",
-            dependencies: ["capi-connector"],
+            dependencies: ["capi-connector", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Scripts"],
             swiftSettings: swiftSettings
         ),

@@ -1,0 +1,91 @@
+import Crypto
+import Foundation
+import Testing
+
+/// `capi-connector serve` as a process: signals, restarts, what survives a kill.
+@Suite("serve as a process", .serialized)
+struct ServeProcessTests {
+    static let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+    static func environment(graphURL: String? = nil, port: Int) -> [String: String] {
+        var environment = [
+            "CAPI_WEBHOOK_SECRET": secret, "META_PIXEL_ID": "555000111", "META_ACCESS_TOKEN": "sandbox-token",
+            "CAPI_LISTEN": "127.0.0.1:\(port)", "CAPI_LOG_LEVEL": "warning",
+        ]
+        environment["CAPI_GRAPH_URL"] = graphURL
+        return environment
+    }
+
+    /// Posts one signed mirrored event with python's standard library; returns the HTTP status (0 when the connection failed).
+    static func send(_ eventID: String, port: Int) throws -> Int {
+        let body = #"{"pixel_id":"555000111","event_name":"Lead","event_time":\#(Int(Date().timeIntervalSince1970) - 10),"event_id":"\#(eventID)","action_source":"email","user_data":{"em":"lead-\#(eventID)@example.com"}}"#
+        let id = "msg_\(UUID().uuidString)"
+        let timestamp = Int(Date().timeIntervalSince1970)
+        let key = SymmetricKey(data: Data(base64Encoded: String(secret.dropFirst(6)))!)
+        let signature = Data(HMAC<SHA256>.authenticationCode(for: Array("\(id).\(timestamp).\(body)".utf8), using: key)).base64EncodedString()
+        let script = """
+        import sys, urllib.request
+        req = urllib.request.Request(sys.argv[1], data=sys.stdin.buffer.read(), headers={"content-type": "application/json", "webhook-id": sys.argv[2], "webhook-timestamp": sys.argv[3], "webhook-signature": "v1," + sys.argv[4]})
+        try:
+            print(urllib.request.urlopen(req, timeout=10).status)
+        except urllib.error.HTTPError as e:
+            print(e.code)
+        except Exception:
+            print(0)
+        """
+        let result = try CLIRunner.runTool("/usr/bin/env", ["python3", "-c", script, "http://127.0.0.1:\(port)/v1/events", id, String(timestamp), signature], stdin: body)
+        return Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
+    }
+
+    static func receivedCounts(sandboxPort: Int) throws -> [String: Int] {
+        let result = try CLIRunner.runTool("/usr/bin/env", ["python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())", "http://127.0.0.1:\(sandboxPort)/_sandbox/events?pixel_id=555000111"])
+        let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let rows = document?["data"] as? [[String: Any]] ?? []
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0["event_id"] as? String ?? "", $0["received"] as? Int ?? 0) })
+    }
+
+    @Test("serve --sandbox without CAPI_WEBHOOK_SECRET refuses to start and names the variable")
+    func needsSecret() throws {
+        var environment = Self.environment(port: 1)
+        environment["CAPI_WEBHOOK_SECRET"] = nil
+        let result = try CLIRunner.run(["serve", "--sandbox", "--state", "sqlite:/tmp/capi-never-\(UUID().uuidString).sqlite"], environment: environment)
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("CAPI_WEBHOOK_SECRET is not set"))
+    }
+
+    @Test("SIGTERM drains and exits 0; after SIGKILL mid-load no acknowledged event is lost")
+    func signals() async throws {
+        let sandboxPort = Int.random(in: 20_000...30_000)
+        let port = Int.random(in: 30_001...40_000)
+        let state = "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString)/state.sqlite").path
+        let sandbox = try CLIRunner.start(["sandbox", "--listen", "127.0.0.1:\(sandboxPort)", "--faults", "rate=0.3,kinds=5xx+throttle+reset", "--seed", "3"])
+        defer { sandbox.terminate(); sandbox.waitUntilExit() }
+        try await CLIRunner.waitForPort(sandboxPort)
+        let environment = Self.environment(graphURL: "http://127.0.0.1:\(sandboxPort)", port: port)
+
+        // Load, then SIGKILL while events are still queued or in flight.
+        var serve = try CLIRunner.start(["serve", "--state", state], environment: environment)
+        try await CLIRunner.waitForPort(port)
+        var acknowledged: [String] = []
+        for index in 0..<60 where try Self.send("kill-\(index)", port: port) == 202 {
+            acknowledged.append("kill-\(index)")
+        }
+        kill(serve.processIdentifier, SIGKILL)
+        serve.waitUntilExit()
+        #expect(acknowledged.count == 60)
+
+        // Restart: everything acknowledged is delivered, then SIGTERM exits 0.
+        serve = try CLIRunner.start(["serve", "--state", state], environment: environment)
+        try await CLIRunner.waitForPort(port)
+        let deadline = ContinuousClock.now + .seconds(120)
+        var counts: [String: Int] = [:]
+        repeat {
+            try await Task.sleep(for: .milliseconds(500))
+            counts = try Self.receivedCounts(sandboxPort: sandboxPort)
+        } while Set(acknowledged).subtracting(counts.keys).count > 0 && ContinuousClock.now < deadline
+        #expect(Set(acknowledged).isSubset(of: Set(counts.keys)), "acknowledged events were lost")
+        kill(serve.processIdentifier, SIGTERM)
+        serve.waitUntilExit()
+        #expect(serve.terminationStatus == 0)
+    }
+}

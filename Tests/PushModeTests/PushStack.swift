@@ -62,25 +62,11 @@ struct PushStack: Sendable {
                 let sandboxPort = await readyPorts.next()!
                 let sandboxURL = "http://127.0.0.1:\(sandboxPort)"
 
-                let committer = GroupCommitter(registry: registry)
-                group.addTask { try await committer.run() }
-                let intake = Intake(committer: committer, manifest: manifest, push: push)
-                let server = PushServer(intake: intake, push: push, registry: registry, logger: Logger(label: "test.push")) { "# metrics\n" }
-                let graph = GraphClient(configuration: .init(baseURL: sandboxURL, version: "v26.0", timeout: manifest.graphAPI.timeout))
-                let forwarder = Forwarder(
-                    registry: registry, graph: graph, pixels: manifest.pixels,
-                    configuration: .init(maxEvents: push.batching.maxEvents, linger: push.batching.linger, maxInFlight: push.batching.maxInFlight),
-                    policy: RetryPolicy(maxAttempts: push.retry.maxAttempts, initialBackoff: push.retry.initialBackoff, maxBackoff: push.retry.maxBackoff),
-                    logger: Logger(label: "test.forwarder")
-                )
-                group.addTask { try await forwarder.run() }
+                let sidecar = PushSidecar(manifest: manifest, push: push, registry: registry, graphURL: sandboxURL, address: ListenAddress(host: "127.0.0.1", port: 0))
                 let (serverReady, serverContinuation) = AsyncStream.makeStream(of: Int.self)
-                let application = Application(
-                    router: server.makeRouter(),
-                    configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-                    onServerRunning: { channel in serverContinuation.yield(channel.localAddress?.port ?? 0) }
-                )
-                group.addTask { try await application.run() }
+                for service in sidecar.services(onListening: { _, port in serverContinuation.yield(port) }) {
+                    group.addTask { try await service.run() }
+                }
                 var serverPorts = serverReady.makeAsyncIterator()
                 let port = await serverPorts.next()!
                 defer { group.cancelAll() }

@@ -2,9 +2,7 @@ import ArgumentParser
 import CAPICore
 import ConnectorRuntime
 import Foundation
-import GraphAPI
 import GraphSandbox
-import Hummingbird
 import Logging
 import Metrics
 import Prometheus
@@ -122,37 +120,16 @@ struct ServeCommand: AsyncParsableCommand {
         graphURL: String, prometheus: PrometheusCollectorRegistry, logger: Logger
     ) async throws {
         logger.notice("state registry", metadata: ["state": "\(location)"])
-        let committer = GroupCommitter(registry: registry)
-        let intake = Intake(committer: committer, manifest: manifest, push: push)
-        let server = PushServer(intake: intake, push: push, registry: registry, logger: Logger(label: "capi.push")) {
+        let sidecar = PushSidecar(manifest: manifest, push: push, registry: registry, graphURL: graphURL, address: address, metricsText: {
             var buffer: [UInt8] = []
             prometheus.emit(into: &buffer)
             return String(decoding: buffer, as: UTF8.self)
+        })
+        let services = sidecar.services { host, port in
+            logger.notice("push sidecar listening", metadata: ["address": "\(host):\(port)", "sources": "\(push.sources.map(\.name))"])
         }
-        let graph = GraphClient(configuration: .init(
-            baseURL: graphURL, version: manifest.graphAPI.version, timeout: manifest.graphAPI.timeout,
-            appSecret: manifest.graphAPI.appSecret, partnerAgent: manifest.graphAPI.partnerAgent
-        ))
-        let forwarder = Forwarder(
-            registry: registry, graph: graph, pixels: manifest.pixels,
-            configuration: .init(maxEvents: push.batching.maxEvents, linger: push.batching.linger, maxInFlight: push.batching.maxInFlight),
-            policy: RetryPolicy(maxAttempts: push.retry.maxAttempts, initialBackoff: push.retry.initialBackoff, maxBackoff: push.retry.maxBackoff),
-            logger: Logger(label: "capi.forwarder")
-        )
-        let application = Application(
-            router: server.makeRouter(),
-            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "capi-connector"),
-            onServerRunning: { channel in
-                let bound = channel.localAddress
-                logger.notice("push sidecar listening", metadata: ["address": "\(bound?.ipAddress ?? address.host):\(bound?.port ?? address.port)", "sources": "\(push.sources.map(\.name))"])
-            },
-            logger: Logger(label: "capi.http")
-        )
-        // Graceful shutdown runs in reverse order: stop accepting and finish requests, then flush the
-        // forwarder, then the committer.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: committer), .init(service: forwarder), .init(service: application)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
+            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
         ))
         do {
             try await group.run()

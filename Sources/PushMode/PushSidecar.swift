@@ -1,0 +1,60 @@
+import CAPICore
+import ConnectorRuntime
+import GraphAPI
+import Hummingbird
+import Logging
+import ServiceLifecycle
+
+/// The push sidecar's parts, wired once: group committer, intake, HTTP server and forwarder over a
+/// given state registry, sending to a given Graph base URL.
+///
+/// `serve`, the tests and the benchmark all run this same assembly; `services` are in start order,
+/// so a `ServiceGroup` shuts them down in reverse: stop accepting and finish requests, then flush
+/// the forwarder, then the committer.
+public struct PushSidecar: Sendable {
+    public let committer: GroupCommitter
+    public let intake: Intake
+    public let server: PushServer
+    public let forwarder: Forwarder
+    public let address: ListenAddress
+
+    public init(
+        manifest: Manifest, push: PushConfiguration, registry: any StateRegistry, graphURL: String, address: ListenAddress? = nil,
+        metricsText: @escaping @Sendable () -> String = { "" }, logger: Logger = Logger(label: "capi.push")
+    ) {
+        committer = GroupCommitter(registry: registry)
+        intake = Intake(committer: committer, manifest: manifest, push: push)
+        server = PushServer(intake: intake, push: push, registry: registry, logger: logger, metricsText: metricsText)
+        let graph = GraphClient(configuration: .init(
+            baseURL: graphURL, version: manifest.graphAPI.version, timeout: manifest.graphAPI.timeout,
+            appSecret: manifest.graphAPI.appSecret, partnerAgent: manifest.graphAPI.partnerAgent
+        ))
+        forwarder = Forwarder(
+            registry: registry, graph: graph, pixels: manifest.pixels,
+            configuration: .init(maxEvents: push.batching.maxEvents, linger: push.batching.linger, maxInFlight: push.batching.maxInFlight),
+            policy: RetryPolicy(maxAttempts: push.retry.maxAttempts, initialBackoff: push.retry.initialBackoff, maxBackoff: push.retry.maxBackoff),
+            logger: Logger(label: "capi.forwarder")
+        )
+        self.address = address ?? push.listen
+    }
+
+    /// The HTTP application; `onListening` receives the bound address (port 0 picks one).
+    public func application(onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) -> some Service {
+        Application(
+            router: server.makeRouter(),
+            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "capi-connector"),
+            onServerRunning: { channel in
+                await onListening(channel.localAddress?.ipAddress ?? address.host, channel.localAddress?.port ?? address.port)
+            },
+            logger: Logger(label: "capi.http")
+        )
+    }
+
+    /// Start order for a service group (shutdown runs in reverse).
+    public func services(forwarding: Bool = true, onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) -> [any Service] {
+        var services: [any Service] = [committer]
+        if forwarding { services.append(forwarder) }
+        services.append(application(onListening: onListening))
+        return services
+    }
+}

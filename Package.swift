@@ -113,7 +113,13 @@ let package = Package(
         // Throughput benchmarks behind `capi-connector bench`; run on release builds.
         .target(
             name: "CAPIBenchmarks",
-            dependencies: ["CAPICore", "ConnectorRuntime"],
+            dependencies: [
+                "CAPICore", "ConnectorRuntime", "PushMode", "GraphSandbox",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The command line: argument parsing and wiring only.

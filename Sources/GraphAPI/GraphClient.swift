@@ -139,7 +139,7 @@ public struct GraphClient: Sendable {
             appUsage: response.headers.first(name: "X-App-Usage"),
             businessUseCaseUsage: response.headers.first(name: "X-Business-Use-Case-Usage")
         )
-        let body = (try? JSONDecoder().decode(JSONValue.self, from: bytes)) ?? .null
+        let body = (try? JSONValue(parsing: bytes.readableBytesView)) ?? .null
         let status = Int(response.status.code)
         if (200..<300).contains(status), body["error"] == nil {
             return GraphResponse(status: status, body: body, usage: usage)
@@ -197,10 +197,7 @@ public struct GraphClient: Sendable {
         return .transport(.connectionFailed, String(describing: type(of: error)))
     }
 
-    static func jsonString(_ text: String) -> String {
-        let data = (try? JSONEncoder().encode(text)) ?? Data("\"\"".utf8)
-        return String(decoding: data, as: UTF8.self)
-    }
+    static func jsonString(_ text: String) -> String { JSONValue.string(text).serialized }
 }
 
 /// A successful Graph answer: status, decoded body and the rate-limit headers.

@@ -200,8 +200,7 @@ extension GraphSandbox {
     }
 
     static func jsonResponse(_ value: JSONValue, status: HTTPResponse.Status) -> Response {
-        let data = (try? JSONEncoder().encode(value)) ?? Data("{}".utf8)
-        return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: value.serialized)))
     }
 
     func metaError(

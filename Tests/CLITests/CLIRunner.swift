@@ -20,12 +20,23 @@ struct CLIRunner {
         return folder.appendingPathComponent("capi-connector")
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Result {
-        try runTool(executable.path, arguments, environment: environment, stdin: stdin)
+    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws -> Result {
+        try await runTool(executable.path, arguments, environment: environment, stdin: stdin)
     }
 
     /// Runs any program to completion (python3 for Meta's SDK, curl, …).
-    static func runTool(_ path: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Result {
+    ///
+    /// The waiting happens on a Dispatch thread: blocking one of the cooperative pool's few threads
+    /// (two on this machine) would starve every other test's async work.
+    static func runTool(_ path: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Swift.Result { try runBlocking(path, arguments, environment: environment, stdin: stdin) })
+            }
+        }
+    }
+
+    static func runBlocking(_ path: String, _ arguments: [String], environment: [String: String], stdin: String?) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
@@ -62,7 +73,7 @@ struct CLIRunner {
     static func waitForPort(_ port: Int, timeout: Duration = .seconds(20)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let result = try? runTool("/usr/bin/env", ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', \(port)), 0.5)"]), result.status == 0 {
+            if let result = try? await runTool("/usr/bin/env", ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', \(port)), 0.5)"]), result.status == 0 {
                 return
             }
             try await Task.sleep(for: .milliseconds(100))

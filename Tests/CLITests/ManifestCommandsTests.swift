@@ -11,14 +11,14 @@ let shippedEnvironment = [
 @Suite("validate and discover")
 struct ManifestCommandsTests {
     @Test("the shipped manifest validates")
-    func shippedManifestValidates() throws {
-        let result = try CLIRunner.run(["validate"], environment: shippedEnvironment)
+    func shippedManifestValidates() async throws {
+        let result = try await CLIRunner.run(["validate"], environment: shippedEnvironment)
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
         #expect(result.stdout.isEmpty)
     }
 
     @Test("a broken manifest prints one FILE:LINE:COL line per problem and exits 2")
-    func brokenManifest() throws {
+    func brokenManifest() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID()).yaml").path
         let text = try String(contentsOfFile: CLIRunner.repositoryRoot.appendingPathComponent("manifests/meta_conversions_api.yaml").path, encoding: .utf8)
             .replacingOccurrences(of: "version: v26.0", with: "version: 26")
@@ -27,7 +27,7 @@ struct ManifestCommandsTests {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
 
-        let result = try CLIRunner.run(["validate", "--manifest", path], environment: shippedEnvironment)
+        let result = try await CLIRunner.run(["validate", "--manifest", path], environment: shippedEnvironment)
         #expect(result.status == 2)
         let lines = result.stdout.split(separator: "\n").map(String.init)
         #expect(lines.count == 3, "\(lines)")
@@ -42,8 +42,8 @@ struct ManifestCommandsTests {
     }
 
     @Test("discover prints both streams for the configured pixel")
-    func discover() throws {
-        let result = try CLIRunner.run(["discover"], environment: shippedEnvironment)
+    func discover() async throws {
+        let result = try await CLIRunner.run(["discover"], environment: shippedEnvironment)
         #expect(result.status == 0, "\(result.stderr)")
         let catalog = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         let pixels = try #require(catalog["pixels"] as? [[String: Any]])
@@ -55,10 +55,10 @@ struct ManifestCommandsTests {
     }
 
     @Test("discover on an invalid manifest exits 2 with the problems on standard error")
-    func discoverInvalid() throws {
+    func discoverInvalid() async throws {
         var environment = shippedEnvironment
         environment["CAPI_WEBHOOK_SECRET"] = nil
-        let result = try CLIRunner.run(["discover"], environment: environment)
+        let result = try await CLIRunner.run(["discover"], environment: environment)
         #expect(result.status == 2)
         #expect(result.stdout.isEmpty)
         #expect(result.stderr.contains("CAPI_WEBHOOK_SECRET is not set"))

@@ -7,8 +7,9 @@ import Testing
 /// when the SDK is importable.
 enum MetaSDK {
     static let required = ProcessInfo.processInfo.environment["CAPI_TEST_META_SDK"] == "1"
+    /// Checked once, before any test runs (a trait cannot await).
     static let available: Bool = {
-        guard let result = try? CLIRunner.runTool("/usr/bin/env", ["python3", "-c", "import facebook_business"]) else { return false }
+        guard let result = try? CLIRunner.runBlocking("/usr/bin/env", ["python3", "-c", "import facebook_business"], environment: [:], stdin: nil) else { return false }
         return result.status == 0
     }()
     static var enabled: Bool { required || available }
@@ -25,7 +26,7 @@ struct MetaSDKTests {
         try await CLIRunner.waitForPort(port)
 
         let script = CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/meta_sdk_events.py").path
-        let result = try CLIRunner.runTool("/usr/bin/env", ["python3", script, "http://127.0.0.1:\(port)", "1234567890", "sdk-token", "sdk"])
+        let result = try await CLIRunner.runTool("/usr/bin/env", ["python3", script, "http://127.0.0.1:\(port)", "1234567890", "sdk-token", "sdk"])
         #expect(result.status == 0, "\(result.stderr)")
         let steps = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         #expect(steps.first?["events_received"] as? Int == 3)

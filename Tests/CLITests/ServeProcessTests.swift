@@ -17,7 +17,7 @@ struct ServeProcessTests {
     }
 
     /// Posts one signed mirrored event with python's standard library; returns the HTTP status (0 when the connection failed).
-    static func send(_ eventID: String, port: Int) throws -> Int {
+    static func send(_ eventID: String, port: Int) async throws -> Int {
         let body = #"{"pixel_id":"555000111","event_name":"Lead","event_time":\#(Int(Date().timeIntervalSince1970) - 10),"event_id":"\#(eventID)","action_source":"email","user_data":{"em":"lead-\#(eventID)@example.com"}}"#
         let id = "msg_\(UUID().uuidString)"
         let timestamp = Int(Date().timeIntervalSince1970)
@@ -33,22 +33,22 @@ struct ServeProcessTests {
         except Exception:
             print(0)
         """
-        let result = try CLIRunner.runTool("/usr/bin/env", ["python3", "-c", script, "http://127.0.0.1:\(port)/v1/events", id, String(timestamp), signature], stdin: body)
+        let result = try await CLIRunner.runTool("/usr/bin/env", ["python3", "-c", script, "http://127.0.0.1:\(port)/v1/events", id, String(timestamp), signature], stdin: body)
         return Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
-    static func receivedCounts(sandboxPort: Int) throws -> [String: Int] {
-        let result = try CLIRunner.runTool("/usr/bin/env", ["python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())", "http://127.0.0.1:\(sandboxPort)/_sandbox/events?pixel_id=555000111"])
+    static func receivedCounts(sandboxPort: Int) async throws -> [String: Int] {
+        let result = try await CLIRunner.runTool("/usr/bin/env", ["python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())", "http://127.0.0.1:\(sandboxPort)/_sandbox/events?pixel_id=555000111"])
         let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         let rows = document?["data"] as? [[String: Any]] ?? []
         return Dictionary(uniqueKeysWithValues: rows.map { ($0["event_id"] as? String ?? "", $0["received"] as? Int ?? 0) })
     }
 
     @Test("serve --sandbox without CAPI_WEBHOOK_SECRET refuses to start and names the variable")
-    func needsSecret() throws {
+    func needsSecret() async throws {
         var environment = Self.environment(port: 1)
         environment["CAPI_WEBHOOK_SECRET"] = nil
-        let result = try CLIRunner.run(["serve", "--sandbox", "--state", "sqlite:/tmp/capi-never-\(UUID().uuidString).sqlite"], environment: environment)
+        let result = try await CLIRunner.run(["serve", "--sandbox", "--state", "sqlite:/tmp/capi-never-\(UUID().uuidString).sqlite"], environment: environment)
         #expect(result.status == 2)
         #expect(result.stderr.contains("CAPI_WEBHOOK_SECRET is not set"))
     }
@@ -67,7 +67,7 @@ struct ServeProcessTests {
         var serve = try CLIRunner.start(["serve", "--state", state], environment: environment)
         try await CLIRunner.waitForPort(port)
         var acknowledged: [String] = []
-        for index in 0..<60 where try Self.send("kill-\(index)", port: port) == 202 {
+        for index in 0..<60 where try await Self.send("kill-\(index)", port: port) == 202 {
             acknowledged.append("kill-\(index)")
         }
         kill(serve.processIdentifier, SIGKILL)
@@ -81,7 +81,7 @@ struct ServeProcessTests {
         var counts: [String: Int] = [:]
         repeat {
             try await Task.sleep(for: .milliseconds(500))
-            counts = try Self.receivedCounts(sandboxPort: sandboxPort)
+            counts = try await Self.receivedCounts(sandboxPort: sandboxPort)
         } while Set(acknowledged).subtracting(counts.keys).count > 0 && ContinuousClock.now < deadline
         #expect(Set(acknowledged).isSubset(of: Set(counts.keys)), "acknowledged events were lost")
         kill(serve.processIdentifier, SIGTERM)

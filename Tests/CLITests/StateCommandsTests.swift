@@ -6,8 +6,8 @@ struct StateCommandsTests {
     let url = "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("cli-state-\(UUID().uuidString)/state.sqlite").path
 
     @Test("state show prints the registry as JSON on a fresh store")
-    func show() throws {
-        let result = try CLIRunner.run(["state", "show", "--state", url])
+    func show() async throws {
+        let result = try await CLIRunner.run(["state", "show", "--state", url])
         #expect(result.status == 0, "\(result.stderr)")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(document["outbox_depth"] as? Int == 0)
@@ -17,27 +17,27 @@ struct StateCommandsTests {
     }
 
     @Test("read prints nothing for an empty stream and refuses unknown streams")
-    func read() throws {
-        let empty = try CLIRunner.run(["read", "delivered_events", "--state", url, "--since", "2026-11-01"])
+    func read() async throws {
+        let empty = try await CLIRunner.run(["read", "delivered_events", "--state", url, "--since", "2026-11-01"])
         #expect(empty.status == 0 && empty.stdout.isEmpty, "\(empty.stderr)")
-        let unknown = try CLIRunner.run(["read", "clicks", "--state", url])
+        let unknown = try await CLIRunner.run(["read", "clicks", "--state", url])
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("unknown stream `clicks`"))
     }
 
     @Test("reset needs --yes")
-    func reset() throws {
-        let refused = try CLIRunner.run(["state", "reset", "delivery_statuses", "--state", url])
+    func reset() async throws {
+        let refused = try await CLIRunner.run(["state", "reset", "delivery_statuses", "--state", url])
         #expect(refused.status != 0 && refused.stderr.contains("--yes"))
-        let done = try CLIRunner.run(["state", "reset", "delivery_statuses", "--partition", "123", "--yes", "--state", url])
+        let done = try await CLIRunner.run(["state", "reset", "delivery_statuses", "--partition", "123", "--yes", "--state", url])
         #expect(done.status == 0 && done.stderr.contains("cleared 0 cursors"))
     }
 
     @Test("a bad or unreachable state URL is a clear error, never a crash, and hides the password")
-    func badURLs() throws {
-        let malformed = try CLIRunner.run(["state", "show", "--state", "mysql://db/x"])
+    func badURLs() async throws {
+        let malformed = try await CLIRunner.run(["state", "show", "--state", "mysql://db/x"])
         #expect(malformed.status != 0 && malformed.stderr.contains("must start with postgres:// or sqlite:"))
-        let unreachable = try CLIRunner.run(["state", "show", "--state", "postgres://app:hunter2@127.0.0.1:9/capi"])
+        let unreachable = try await CLIRunner.run(["state", "show", "--state", "postgres://app:hunter2@127.0.0.1:9/capi"])
         #expect(unreachable.status == 2)
         #expect(unreachable.stderr.contains("state unavailable error"))
         #expect(!unreachable.stderr.contains("hunter2"))

@@ -58,10 +58,10 @@ struct GraphClientTests {
         (.invalid, .invalid),
     ])
     func faultClasses(kind: FaultPlan.Kind, expected: GraphErrorClass) async throws {
-        let configuration = GraphSandbox.Configuration(faults: FaultPlan(rate: 1, kinds: [kind]), timeoutDelay: .milliseconds(600))
+        let configuration = GraphSandbox.Configuration(faults: FaultPlan(rate: 1, kinds: [kind]), timeoutDelay: .milliseconds(2500))
         try await withSandbox(configuration) { baseURL, sandbox in
             do throws(GraphError) {
-                _ = try await client(baseURL, timeout: .milliseconds(200)).sendEvents(pixelID: sandboxPixel, accessToken: Secret("t"), encodedEvents: [ByteBuffer(bytes: wireEvent(id: "f1"))])
+                _ = try await client(baseURL, timeout: .milliseconds(1000)).sendEvents(pixelID: sandboxPixel, accessToken: Secret("t"), encodedEvents: [ByteBuffer(bytes: wireEvent(id: "f1"))])
                 Issue.record("no fault injected")
             } catch {
                 #expect(error.errorClass == expected, "\(error)")
@@ -82,10 +82,10 @@ struct GraphClientTests {
     @Test("with faults on, retrying per the policy delivers every batch exactly once")
     func retriesUnderFaults() async throws {
         let configuration = GraphSandbox.Configuration(
-            faults: FaultPlan(rate: 0.4, kinds: [.serverError, .throttle, .timeout, .reset]), seed: 7, timeoutDelay: .milliseconds(400)
+            faults: FaultPlan(rate: 0.4, kinds: [.serverError, .throttle, .timeout, .reset]), seed: 7, timeoutDelay: .milliseconds(2500)
         )
         try await withSandbox(configuration) { baseURL, sandbox in
-            let graph = client(baseURL, timeout: .milliseconds(150))
+            let graph = client(baseURL, timeout: .milliseconds(1000))
             var retries = 0
             for batch in 0..<12 {
                 let events = (0..<10).map { ByteBuffer(bytes: wireEvent(id: "b\(batch)-\($0)")) }

@@ -146,7 +146,7 @@ struct PushServerTests {
 
     @Test("with the stand-in failing 30% of calls, every accepted event arrives exactly once")
     func faults() async throws {
-        let sandbox = GraphSandbox.Configuration(faults: FaultPlan(rate: 0.3, kinds: [.serverError, .throttle, .timeout, .reset]), seed: 5, timeoutDelay: .milliseconds(500))
+        let sandbox = GraphSandbox.Configuration(faults: FaultPlan(rate: 0.3, kinds: [.serverError, .throttle, .timeout, .reset]), seed: 5, timeoutDelay: .milliseconds(2000))
         try await PushStack.run(sandbox: sandbox) { stack in
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in 0..<120 {

@@ -22,7 +22,7 @@ func pushManifest(ingestToken: String = "ingest-token", maxEvents: Int = 50) thr
     taxonomy: {origin: third_party, source: ads, provider: meta, product: conversions_api, method: rest_or_webhook}
     runtime: {supported_runners: [lambda], network_patterns: [nat_allowlist]}
     streams: {strategy: discovery_by_config, defaults: {key_strategy: a, cursor_strategy: b}}
-    graph_api: {base_url: "http://127.0.0.1:1", version: v26.0, timeout: 300ms}
+    graph_api: {base_url: "http://127.0.0.1:1", version: v26.0, timeout: 1s}
     pixels:
       - {id: "\(testPixel)", access_token: pixel-token, default_country: us}
     push:

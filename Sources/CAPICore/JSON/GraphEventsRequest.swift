@@ -10,7 +10,7 @@ public struct GraphEventsRequest: Sendable {
         let contentType = contentType ?? ""
         if contentType.contains("application/x-www-form-urlencoded") || (!contentType.contains("json") && body.first != UInt8(ascii: "{")) {
             fields = Self.form(String(decoding: body, as: UTF8.self))
-        } else if let object = (try? JSONDecoder().decode(JSONValue.self, from: body))?.objectValue {
+        } else if let object = (try? JSONValue(parsing: body))?.objectValue {
             fields = object
         } else {
             return nil
@@ -29,7 +29,7 @@ public struct GraphEventsRequest: Sendable {
             let parts = pair.split(separator: "=", maxSplits: 1)
             let name = decode(parts[0])
             let value = parts.count > 1 ? decode(parts[1]) : ""
-            if name == "data", let parsed = try? JSONDecoder().decode(JSONValue.self, from: Data(value.utf8)) {
+            if name == "data", let parsed = try? JSONValue(parsing: value) {
                 result[name] = parsed
             } else {
                 result[name] = .string(value)
@@ -50,14 +50,14 @@ public struct GraphEventsRequest: Sendable {
                 switch element {
                 case .object: events.append(element)
                 case .string(let text):
-                    guard let event = try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8)), event.objectValue != nil else { return nil }
+                    guard let event = try? JSONValue(parsing: text), event.objectValue != nil else { return nil }
                     events.append(event)
                 default: return nil
                 }
             }
             return events
         case .string(let text)?:
-            return (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))).flatMap { events(from: $0) }
+            return (try? JSONValue(parsing: text)).flatMap { events(from: $0) }
         default:
             return nil
         }

@@ -47,10 +47,10 @@ struct IntakePlan {
 /// JSON shapes of stream records as `read` prints them.
 enum StateRecordJSON {
     static func delivered(record: String, outcome: String, fbtraceID: String?, deadLetterReason: String?) -> JSONValue {
-        var object = (try? JSONDecoder().decode(JSONValue.self, from: Data(record.utf8)))?.objectValue ?? [:]
+        var object = (try? JSONValue(parsing: record))?.objectValue ?? [:]
         object["outcome"] = .string(outcome)
         object["fbtrace_id"] = fbtraceID.map(JSONValue.string) ?? .null
-        object["dead_letter_reason"] = deadLetterReason.flatMap { try? JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) } ?? .null
+        object["dead_letter_reason"] = deadLetterReason.flatMap { try? JSONValue(parsing: $0) } ?? .null
         return .object(object)
     }
 

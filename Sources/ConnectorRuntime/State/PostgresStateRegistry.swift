@@ -373,7 +373,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             case .matchQuality:
                 let rows = try await client.query("SELECT record FROM match_quality WHERE snapshot_at >= \(since ?? 0) ORDER BY snapshot_at, pixel_id, event_name", logger: logger)
                 for try await record in rows.decode(String.self) {
-                    records.append((try? JSONDecoder().decode(JSONValue.self, from: Data(record.utf8))) ?? .null)
+                    records.append((try? JSONValue(parsing: record)) ?? .null)
                 }
             }
             return records

@@ -363,7 +363,7 @@ public final class SQLiteStateRegistry: StateRegistry {
             }
         case .matchQuality:
             return try await locked("read \(stream)", "SELECT record FROM match_quality WHERE snapshot_at >= ? ORDER BY snapshot_at, pixel_id, event_name", [from]).map { row in
-                (try? JSONDecoder().decode(JSONValue.self, from: Data((row.column("record")?.string ?? "null").utf8))) ?? .null
+                (try? JSONValue(parsing: row.column("record")?.string ?? "null")) ?? .null
             }
         }
     }

@@ -80,7 +80,7 @@ public struct PushServer: Sendable {
                 return signatureRefused(.replayedID, source: source.name)
             }
         }
-        guard let document = try? JSONDecoder().decode(JSONValue.self, from: Data(bytes)) else {
+        guard let document = try? JSONValue(parsing: bytes) else {
             return Self.json(.object(["error": .string("invalid_json"), "message": .string("the body is not valid JSON")]), status: .badRequest)
         }
         var events: [JSONValue]
@@ -263,10 +263,8 @@ public struct PushServer: Sendable {
     }
 
     static func json(_ value: JSONValue, status: HTTPResponse.Status, retryAfter: Int? = nil) -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(data: (try? encoder.encode(value)) ?? Data())))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.serialized)))
     }
 }

@@ -98,15 +98,11 @@ public struct Intake: Sendable {
     }
 
     static func answer(_ stored: String, duplicate: Bool) -> JSONValue {
-        var object = (try? JSONDecoder().decode(JSONValue.self, from: Data(stored.utf8)))?.objectValue ?? [:]
+        var object = (try? JSONValue(parsing: stored))?.objectValue ?? [:]
         object["duplicate"] = .bool(duplicate)
         return .object(object)
     }
 
     /// Sorted keys, so equal content always hashes the same.
-    static func canonicalJSON(_ value: JSONValue) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
-    }
+    static func canonicalJSON(_ value: JSONValue) -> String { value.serialized }
 }

@@ -9,7 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
         discussion: """
         Benchmarks run on release builds: swift build -c release && .build/release/capi-connector bench normalize
         """,
-        subcommands: [Normalize.self, State.self]
+        subcommands: [Normalize.self, State.self, Ingest.self]
     )
 
     struct Normalize: ParsableCommand {
@@ -33,6 +33,25 @@ struct BenchCommand: AsyncParsableCommand {
 
         func run() async throws {
             print(try await StateBenchmark.run(location: try state.location, events: events).rendered)
+        }
+    }
+
+    struct Ingest: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Push sidecar throughput and latency on loopback: single events, a fixed rate, the batch endpoint, the forwarder.",
+            discussion: "Needs CAPI_WEBHOOK_SECRET (the manifest's default source). Example: bench ingest --state postgres://postgres@127.0.0.1:5432/postgres"
+        )
+
+        @OptionGroup var manifestOptions: ManifestOptions
+        @OptionGroup var state: StateOptions
+        @Option(help: "Signed single events in the closed-loop run.") var events = 20_000
+        @Option(help: "Concurrent connections of the load generator.") var concurrency = 64
+        @Option(help: "Events per second in the fixed-rate run (5 seconds).") var rate = 2_000
+        @Option(help: "Events through the batch endpoint (1,000 per request).") var batchEvents = 100_000
+
+        func run() async throws {
+            let manifest = try manifestOptions.load()
+            print(try await IngestBenchmark.run(location: try state.location, manifest: manifest, singles: events, concurrency: concurrency, rate: rate, batchEvents: batchEvents).rendered)
         }
     }
 }

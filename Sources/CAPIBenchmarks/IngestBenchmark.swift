@@ -1,0 +1,167 @@
+import AsyncHTTPClient
+import CAPICore
+import ConnectorRuntime
+import Crypto
+import Foundation
+import GraphSandbox
+import Logging
+import NIOCore
+import PushMode
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Push-mode throughput on loopback: signed single events (throughput and acknowledgement latency,
+/// closed loop and at a fixed rate), the batch endpoint, and the forwarder draining a backlog into
+/// the Graph sandbox; peak resident memory at the end.
+public enum IngestBenchmark {
+    public static func run(location: StateLocation, manifest: Manifest, singles: Int, concurrency: Int, rate: Int, batchEvents: Int) async throws -> BenchmarkReport {
+        let logger = { () -> Logger in
+            var logger = Logger(label: "bench")
+            logger.logLevel = .critical
+            return logger
+        }()
+        let push = manifest.push!
+        let secret = push.sources.first { $0.scheme == .standardWebhooks }?.signingKeys.first
+        guard let secret else { throw StateError(.configuration, "the manifest needs a standard_webhooks source") }
+        let pixel = manifest.pixels[0].id
+        let runID = UUID().uuidString.prefix(6)
+
+        return try await withStateRegistry(location, logger: logger) { registry in
+            let sandbox = GraphSandbox(configuration: .init(), logger: logger)
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                let (sandboxReady, sandboxContinuation) = AsyncStream.makeStream(of: Int.self)
+                group.addTask { try await sandbox.run { _, port in sandboxContinuation.yield(port) } }
+                var sandboxPorts = sandboxReady.makeAsyncIterator()
+                let sandboxPort = await sandboxPorts.next()!
+                let sidecar = PushSidecar(
+                    manifest: manifest, push: push, registry: registry, graphURL: "http://127.0.0.1:\(sandboxPort)",
+                    address: ListenAddress(host: "127.0.0.1", port: 0), logger: logger
+                )
+                // Ingest is measured without the forwarder competing for the store; it drains afterwards.
+                let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
+                for service in sidecar.services(forwarding: false, onListening: { _, port in readyContinuation.yield(port) }) {
+                    group.addTask { try await service.run() }
+                }
+                var ports = ready.makeAsyncIterator()
+                let url = "http://127.0.0.1:\(await ports.next()!)"
+                var report = BenchmarkReport(title: "ingest: push sidecar on \(location), load generator on loopback (\(concurrency) connections)")
+                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)))
+
+                // 1. Closed loop: as fast as `concurrency` callers go.
+                let closed = try await load(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-s", count: singles, concurrency: concurrency, interval: nil)
+                report.add("signed single events", "\(Format.rate(closed.rate)), p50 \(closed.p50) ms, p99 \(closed.p99) ms (\(closed.ok)/\(singles) accepted)")
+
+                // 2. Open loop at a fixed rate, for latency under a steady load.
+                let steadyCount = rate * 5
+                let steady = try await load(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-r", count: steadyCount, concurrency: concurrency, interval: .nanoseconds(1_000_000_000 / Int64(rate)))
+                report.add("at \(rate) events/s", "p50 \(steady.p50) ms, p99 \(steady.p99) ms (\(steady.ok)/\(steadyCount) accepted)")
+
+                // 3. The batch endpoint, 1,000 events per request.
+                let clock = ContinuousClock()
+                let batchStart = clock.now
+                var batchAccepted = 0
+                try await withThrowingTaskGroup(of: Int.self) { senders in
+                    for sender in 0..<4 {
+                        senders.addTask {
+                            var accepted = 0
+                            for batch in stride(from: sender * 1000, to: batchEvents, by: 4000) {
+                                let items = (batch..<min(batch + 1000, batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel) }
+                                let body = Array("{\"data\":[".utf8) + Array(items.joined(separator: ",").utf8) + Array("]}".utf8)
+                                let (status, json) = try await send(client: client, url: "\(url)/v1/events/batch", body: body, secret: secret)
+                                if status == 202, case .integer(let count)? = json["accepted"] { accepted += Int(count) }
+                            }
+                            return accepted
+                        }
+                    }
+                    for try await accepted in senders { batchAccepted += accepted }
+                }
+                let batchSeconds = (clock.now - batchStart).inSeconds
+                report.add("batch endpoint", "\(Format.rate(Double(batchEvents) / batchSeconds)) (\(batchAccepted)/\(batchEvents) accepted)")
+
+                // 4. The forwarder drains the whole backlog into the sandbox.
+                let backlog = try await registry.outboxDepth()
+                let forwardStart = clock.now
+                group.addTask { try await sidecar.forwarder.run() }
+                while try await registry.outboxDepth() > 0 { try await Task.sleep(for: .milliseconds(20)) }
+                let forwardSeconds = (clock.now - forwardStart).inSeconds
+                let received = await sandbox.receivedCounts(pixelID: pixel)
+                report.add("forwarded into the sandbox", "\(Format.rate(Double(backlog) / forwardSeconds)) (\(backlog) events, \(received.count) distinct received)")
+                report.add("peak resident memory", "\(peakResidentMegabytes()) MB")
+                try await client.shutdown()
+                group.cancelAll()
+                return report
+            }
+        }
+    }
+
+    struct LoadResult {
+        var rate: Double
+        var p50: String
+        var p99: String
+        var ok: Int
+    }
+
+    static func load(client: HTTPClient, url: String, secret: SigningKey, pixel: String, prefix: String, count: Int, concurrency: Int, interval: Duration?) async throws -> LoadResult {
+        let clock = ContinuousClock()
+        let start = clock.now
+        let latencies = try await withThrowingTaskGroup(of: [(Double, Bool)].self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    var samples: [(Double, Bool)] = []
+                    for index in stride(from: worker, to: count, by: concurrency) {
+                        if let interval {
+                            // Open loop: request i is due at start + i × interval, whatever came before.
+                            let due = start + interval * index
+                            if clock.now < due { try await Task.sleep(until: due, clock: clock) }
+                        }
+                        let body = Array(event(id: "\(prefix)\(index)", pixel: pixel).utf8)
+                        let sent = clock.now
+                        let (status, _) = try await send(client: client, url: "\(url)/v1/events", body: body, secret: secret)
+                        samples.append(((clock.now - sent).inSeconds * 1000, status == 202))
+                    }
+                    return samples
+                }
+            }
+            var all: [(Double, Bool)] = []
+            for try await samples in group { all += samples }
+            return all
+        }
+        let elapsed = (clock.now - start).inSeconds
+        let sorted = latencies.map(\.0).sorted()
+        func percentile(_ p: Double) -> String { String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) }
+        return LoadResult(rate: Double(count) / elapsed, p50: percentile(0.5), p99: percentile(0.99), ok: latencies.filter(\.1).count)
+    }
+
+    static func send(client: HTTPClient, url: String, body: [UInt8], secret: SigningKey) async throws -> (Int, JSONValue) {
+        let id = "msg_" + UUID().uuidString
+        let timestamp = Int64(Date().timeIntervalSince1970)
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(id).\(timestamp).".utf8) + body, using: SymmetricKey(data: secret.bytes))
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "webhook-id", value: id)
+        request.headers.add(name: "webhook-timestamp", value: String(timestamp))
+        request.headers.add(name: "webhook-signature", value: "v1," + Data(mac).base64EncodedString())
+        request.body = .bytes(ByteBuffer(bytes: body))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 1 << 22)
+        return (Int(response.status.code), (try? JSONValue(parsing: bytes.readableBytesView)) ?? .null)
+    }
+
+    static func event(id: String, pixel: String) -> String {
+        """
+        {"pixel_id":"\(pixel)","event_name":"Purchase","event_time":\(Int64(Date().timeIntervalSince1970) - 5),"event_id":"\(id)",\
+        "action_source":"website","event_source_url":"https://shop.example/checkout","user_data":{"em":"Customer.\(id)@Example.com",\
+        "ph":"(650) 555-1212","fn":"Jane","ln":"Doe","ct":"Menlo Park","st":"CA","zp":"94025","country":"US","db":"1990-01-15","ge":"f",\
+        "client_ip_address":"203.0.113.9","client_user_agent":"Mozilla/5.0"},"custom_data":{"value":42.5,"currency":"USD"}}
+        """
+    }
+
+    static func peakResidentMegabytes() -> Int {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Int(usage.ru_maxrss / 1024)
+    }
+}

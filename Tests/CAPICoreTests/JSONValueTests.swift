@@ -43,3 +43,13 @@ struct JSONValueTests {
         #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: deep) }
     }
 }
+
+@Suite("UTC timestamps")
+struct UTCTimestampTests {
+    @Test("arithmetic formatting agrees with Foundation", arguments: [Int64(0), 951_782_400_123, 1_795_463_794_999, 4_102_444_799_000, -1000])
+    func agrees(milliseconds: Int64) {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        #expect(UTCTimestamp.iso8601(milliseconds: milliseconds) == formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000)))
+    }
+}

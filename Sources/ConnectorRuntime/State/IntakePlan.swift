@@ -66,10 +66,5 @@ enum StateRecordJSON {
         ])
     }
 
-    static func isoSeconds(_ seconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        formatter.timeZone = TimeZone(identifier: "UTC")
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
-    }
+    static func isoSeconds(_ seconds: Int64) -> String { UTCTimestamp.iso8601(seconds: seconds) }
 }

@@ -125,7 +125,7 @@ public struct Forwarder: Service {
             var sendable: [OutboxEntry] = []
             var stale: [OutboxEntry] = []
             for entry in entries {
-                let maxAge: Int64 = entry.payload.contains(#""action_source":"physical_store""#) ? 62 * 86_400 : 7 * 86_400
+                let maxAge: Int64 = entry.payload.utf8.contains(subsequence: Self.physicalStoreMarker) ? 62 * 86_400 : 7 * 86_400
                 if current / 1000 - entry.key.eventTime > maxAge - configuration.ageMargin { stale.append(entry) } else { sendable.append(entry) }
             }
             if !stale.isEmpty {
@@ -193,6 +193,9 @@ public struct Forwarder: Service {
         ])
     }
 
+    /// How a store-sale event reads in the canonical payload (sorted keys, no spaces).
+    static let physicalStoreMarker = Array(#""action_source":"physical_store""#.utf8)
+
     func updateGauges() async {
         guard let summary = try? await registry.summary() else { return }
         Gauge(label: "capi_outbox_depth").record(summary.outboxDepth)
@@ -213,5 +216,18 @@ actor PixelPauses {
             return nil
         }
         return time
+    }
+}
+
+extension String.UTF8View {
+    /// Whether the bytes contain `needle` (a plain byte search, no Unicode machinery).
+    func contains(subsequence needle: [UInt8]) -> Bool {
+        guard let first = needle.first, count >= needle.count else { return false }
+        var index = startIndex
+        while let found = self[index...].firstIndex(of: first) {
+            if self[found...].starts(with: needle) { return true }
+            index = self.index(after: found)
+        }
+        return false
     }
 }

@@ -18,7 +18,7 @@ enum MirrorRecord {
             "event_name": .string(event.eventName),
             "action_source": .string(event.actionSource.rawValue),
             "source": .string(source),
-            "received_at": .string(Self.iso(milliseconds: receivedAt)),
+            "received_at": .string(UTCTimestamp.iso8601(milliseconds: receivedAt)),
             "outcome": .string("pending"),
             "match_keys": .array(event.matchKeys.map(JSONValue.string)),
         ]
@@ -40,11 +40,5 @@ enum MirrorRecord {
 
     static func withoutQuery(_ url: String) -> String {
         String(url.prefix { $0 != "?" && $0 != "#" })
-    }
-
-    static func iso(milliseconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(milliseconds) / 1000))
     }
 }

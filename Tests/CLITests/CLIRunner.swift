@@ -57,14 +57,19 @@ struct CLIRunner {
     }
 
     /// Starts the connector in the background (a server), output discarded.
-    static func start(_ arguments: [String], environment: [String: String] = [:]) throws -> Process {
+    static func start(_ arguments: [String], environment: [String: String] = [:], logTo logFile: String? = nil) throws -> Process {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = repositoryRoot
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key == "PATH" || $0.key == "HOME" }.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
+        if let logFile {
+            FileManager.default.createFile(atPath: logFile, contents: nil)
+            process.standardError = FileHandle(forWritingAtPath: logFile)
+        } else {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         return process
     }

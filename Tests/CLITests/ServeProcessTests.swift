@@ -10,7 +10,7 @@ struct ServeProcessTests {
     static func environment(graphURL: String? = nil, port: Int) -> [String: String] {
         var environment = [
             "CAPI_WEBHOOK_SECRET": secret, "META_PIXEL_ID": "555000111", "META_ACCESS_TOKEN": "sandbox-token",
-            "CAPI_LISTEN": "127.0.0.1:\(port)", "CAPI_LOG_LEVEL": "warning",
+            "CAPI_LISTEN": "127.0.0.1:\(port)", "CAPI_LOG_LEVEL": "info",
         ]
         environment["CAPI_GRAPH_URL"] = graphURL
         return environment
@@ -57,14 +57,16 @@ struct ServeProcessTests {
     func signals() async throws {
         let sandboxPort = Int.random(in: 20_000...30_000)
         let port = Int.random(in: 30_001...40_000)
-        let state = "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString)/state.sqlite").path
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString)")
+        let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
+        let logs = [folder.path + "-first.log", folder.path + "-second.log"]
         let sandbox = try CLIRunner.start(["sandbox", "--listen", "127.0.0.1:\(sandboxPort)", "--faults", "rate=0.3,kinds=5xx+throttle+reset", "--seed", "3"])
         defer { sandbox.terminate(); sandbox.waitUntilExit() }
         try await CLIRunner.waitForPort(sandboxPort)
         let environment = Self.environment(graphURL: "http://127.0.0.1:\(sandboxPort)", port: port)
 
         // Load, then SIGKILL while events are still queued or in flight.
-        var serve = try CLIRunner.start(["serve", "--state", state], environment: environment)
+        var serve = try CLIRunner.start(["serve", "--state", state], environment: environment, logTo: logs[0])
         try await CLIRunner.waitForPort(port)
         var acknowledged: [String] = []
         for index in 0..<60 where try await Self.send("kill-\(index)", port: port) == 202 {
@@ -75,7 +77,7 @@ struct ServeProcessTests {
         #expect(acknowledged.count == 60)
 
         // Restart: everything acknowledged is delivered, then SIGTERM exits 0.
-        serve = try CLIRunner.start(["serve", "--state", state], environment: environment)
+        serve = try CLIRunner.start(["serve", "--state", state], environment: environment, logTo: logs[1])
         try await CLIRunner.waitForPort(port)
         let deadline = ContinuousClock.now + .seconds(120)
         var counts: [String: Int] = [:]
@@ -87,5 +89,34 @@ struct ServeProcessTests {
         kill(serve.processIdentifier, SIGTERM)
         serve.waitUntilExit()
         #expect(serve.terminationStatus == 0)
+
+        // No raw email reached the state files or the logs (they hold digests and salted ids only).
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).map { folder.appendingPathComponent($0).path } + logs
+        #expect(files.count >= 3)
+        for file in files {
+            let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+            #expect(bytes.range(of: Data("@example.com".utf8)) == nil, "a raw email is in \(file)")
+            #expect(bytes.range(of: Data("lead-kill".utf8)) == nil, "a raw email is in \(file)")
+        }
+        let firstLog = try String(contentsOfFile: logs[0], encoding: .utf8)
+        #expect(firstLog.contains("push sidecar listening"), "the log was not captured")
+    }
+
+    @Test("Meta's official SDK, pointed at the sidecar, gets events_received", .enabled(if: MetaSDK.enabled))
+    func metaSDKAgainstSidecar() async throws {
+        let port = Int.random(in: 40_001...50_000)
+        var environment = Self.environment(port: port)
+        environment["META_PIXEL_ID"] = "1234567890"
+        environment["CAPI_INGEST_TOKEN"] = "sdk-ingest-token"
+        let state = "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("sdk-\(UUID().uuidString)/state.sqlite").path
+        let serve = try CLIRunner.start(["serve", "--sandbox", "--state", state], environment: environment)
+        defer { serve.terminate(); serve.waitUntilExit() }
+        try await CLIRunner.waitForPort(port)
+        let script = CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/meta_sdk_events.py").path
+        let result = try await CLIRunner.runTool("/usr/bin/env", ["python3", script, "http://127.0.0.1:\(port)", "1234567890", "sdk-ingest-token", "sidecar"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let steps = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(steps.first?["events_received"] as? Int == 3)
+        #expect(steps.last?["code"] as? Int == 100)
     }
 }

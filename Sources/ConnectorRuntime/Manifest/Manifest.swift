@@ -20,8 +20,6 @@ public struct Manifest: Sendable {
     public var schemaRegistry: SchemaRegistryConfiguration
     /// Where the manifest was read from; relative paths inside it are resolved against its folder.
     public var sourcePath: String
-
-    public func pixel(id: String) -> PixelConfiguration? { pixels.first { $0.id == id } }
 }
 
 /// The connector's place in the catalogue of connectors.

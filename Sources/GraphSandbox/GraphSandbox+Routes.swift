@@ -69,6 +69,17 @@ extension GraphSandbox {
         return await json(.object(["events_received": .integer(Int64(events.count)), "messages": .array([]), "fbtrace_id": .string(await store.traceID())]))
     }
 
+    /// Reads carry the token in `Authorization: Bearer` or `access_token`, as Meta accepts.
+    func authorizedRead(_ request: Request) async -> Response? {
+        let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        guard let token = bearer ?? request.uri.queryParameters.get("access_token"), !token.isEmpty,
+              configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
+        else {
+            return await metaError(status: .unauthorized, code: 190, subcode: 463, type: "OAuthException", message: "Invalid OAuth access token - Cannot parse access token")
+        }
+        return nil
+    }
+
     // MARK: GET /_sandbox/events
 
     func listReceived(_ request: Request) async throws -> Response {
@@ -84,6 +95,7 @@ extension GraphSandbox {
     // MARK: GET /{version}/{pixel}/stats
 
     func stats(_ request: Request, context: SandboxRequestContext) async throws -> Response {
+        if let refused = await authorizedRead(request) { return refused }
         let pixelID = context.parameters.get("pixel") ?? ""
         let query = request.uri.queryParameters
         guard query.get("aggregation") == "event" else {
@@ -146,6 +158,7 @@ extension GraphSandbox {
     // MARK: GET /{version}/dataset_quality
 
     func datasetQuality(_ request: Request) async throws -> Response {
+        if let refused = await authorizedRead(request) { return refused }
         guard let pixelID = request.uri.queryParameters.get("dataset_id") else {
             return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) dataset_id is required")
         }

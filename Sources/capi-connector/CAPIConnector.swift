@@ -21,6 +21,8 @@ struct CAPIConnector: AsyncParsableCommand {
             SandboxCommand.self,
             ServeCommand.self,
             DLQCommand.self,
+            PollCommand.self,
+            ReconcileCommand.self,
             StateCommand.self,
             ReadCommand.self,
             BenchCommand.self,

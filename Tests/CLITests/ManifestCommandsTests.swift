@@ -50,7 +50,7 @@ struct ManifestCommandsTests {
         #expect(pixels.count == 1)
         #expect(pixels[0]["pixel_id"] as? String == "998877665544")
         let streams = try #require(pixels[0]["streams"] as? [[String: Any]])
-        #expect(Set(streams.compactMap { $0["name"] as? String }) == ["delivered_events", "delivery_statuses"])
+        #expect(Set(streams.compactMap { $0["name"] as? String }) == ["delivered_events", "delivery_statuses", "match_quality"])
         #expect(streams.allSatisfy { $0["schema_id"] is String && $0["cursor_field"] is String && $0["key"] is [String] })
     }
 

@@ -44,10 +44,16 @@ public struct StreamCatalog: Sendable, Encodable, Equatable {
         key: ["pixel_id", "event_name", "bucket_start"], cursorField: "bucket_start", schemaID: "delivery_status.v1"
     )
 
+    public static let matchQuality = Stream(
+        name: "match_quality", mode: "pull",
+        key: ["pixel_id", "event_name", "snapshot_at"], cursorField: "snapshot_at", schemaID: "match_quality.v1"
+    )
+
     public init(manifest: Manifest) {
         connectorID = manifest.id
+        let pullStreams = manifest.pull.map { $0.matchQuality ? [Self.deliveryStatuses, Self.matchQuality] : [Self.deliveryStatuses] } ?? [Self.deliveryStatuses]
         pixels = manifest.pixels.map { pixel in
-            Partition(pixelID: pixel.id, streams: [Self.deliveredEvents, Self.deliveryStatuses])
+            Partition(pixelID: pixel.id, streams: [Self.deliveredEvents] + pullStreams)
         }
     }
 }

@@ -281,12 +281,15 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func commitWindow(_ records: [DeliveryStatusRecord], cursor: CursorKey, position: Int64, run: RunRecord, now: Int64) async throws(StateError) {
+    public func commitWindow(_ records: [DeliveryStatusRecord], replacing window: Range<Int64>, cursor: CursorKey, position: Int64, run: RunRecord, now: Int64) async throws(StateError) {
         guard position * 1000 <= run.startedAt else {
             throw StateError(.invariant, "a cursor may not pass the start of the run that writes it")
         }
         try await wrap("commit window") {
             try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("""
+                    DELETE FROM delivery_statuses WHERE pixel_id = \(cursor.partition) AND bucket_start >= \(window.lowerBound) AND bucket_start < \(window.upperBound)
+                    """, logger: logger)
                 if !records.isEmpty {
                     try await connection.query("""
                         INSERT INTO delivery_statuses (pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id)
@@ -302,6 +305,17 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                     ON CONFLICT (connector, stream, partition) DO UPDATE SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
                     """, logger: logger)
             }
+        }
+    }
+
+    public func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: Int64, runID: String) async throws(StateError) {
+        guard !records.isEmpty else { return }
+        try await wrap("commit match quality") {
+            try await client.query("""
+                INSERT INTO match_quality (pixel_id, event_name, snapshot_at, record, run_id)
+                SELECT p, n, \(snapshotAt), r, \(runID) FROM UNNEST(\(records.map(\.pixelID))::text[], \(records.map(\.eventName))::text[], \(records.map(\.record.serialized))::text[]) AS u(p, n, r)
+                ON CONFLICT (pixel_id, event_name, snapshot_at) DO UPDATE SET record = EXCLUDED.record, run_id = EXCLUDED.run_id
+                """, logger: logger)
         }
     }
 

@@ -294,11 +294,13 @@ public final class SQLiteStateRegistry: StateRegistry {
         }
     }
 
-    public func commitWindow(_ records: [DeliveryStatusRecord], cursor: CursorKey, position: Int64, run: RunRecord, now: Int64) async throws(StateError) {
+    public func commitWindow(_ records: [DeliveryStatusRecord], replacing window: Range<Int64>, cursor: CursorKey, position: Int64, run: RunRecord, now: Int64) async throws(StateError) {
         guard position * 1000 <= run.startedAt else {
             throw StateError(.invariant, "a cursor may not pass the start of the run that writes it")
         }
         try await transaction("commit window") { () async throws(StateError) in
+            try await execute("commit window", "DELETE FROM delivery_statuses WHERE pixel_id = ? AND bucket_start >= ? AND bucket_start < ?",
+                              [.text(cursor.partition), Self.int(window.lowerBound), Self.int(window.upperBound)])
             for start in stride(from: 0, to: records.count, by: Self.chunk) {
                 let slice = records[start..<min(start + Self.chunk, records.count)]
                 try await execute("commit window", """
@@ -311,6 +313,14 @@ public final class SQLiteStateRegistry: StateRegistry {
                 ON CONFLICT (connector, stream, partition) DO UPDATE SET position = excluded.position, run_id = excluded.run_id, updated_at = excluded.updated_at
                 """, [.text(cursor.connector), .text(cursor.stream), .text(cursor.partition), Self.int(position), .text(run.runID), Self.int(now)])
         }
+    }
+
+    public func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: Int64, runID: String) async throws(StateError) {
+        guard !records.isEmpty else { return }
+        try await locked("commit match quality", """
+            INSERT INTO match_quality (pixel_id, event_name, snapshot_at, record, run_id) VALUES \(Self.placeholders(rows: records.count, columns: 5))
+            ON CONFLICT (pixel_id, event_name, snapshot_at) DO UPDATE SET record = excluded.record, run_id = excluded.run_id
+            """, records.flatMap { [.text($0.pixelID), .text($0.eventName), Self.int(snapshotAt), .text($0.record.serialized), .text(runID)] })
     }
 
     public func recordRun(_ run: RunRecord) async throws(StateError) {

@@ -143,3 +143,16 @@ public struct StateSummary: Sendable, Equatable {
             && lhs.recentRuns == rhs.recentRuns && lhs.outboxDepth == rhs.outboxDepth && lhs.deadLetters == rhs.deadLetters
     }
 }
+
+/// One event name's dataset quality for a pixel (`match_quality`), as a JSON record.
+public struct MatchQualityRecord: Sendable, Equatable {
+    public var pixelID: String
+    public var eventName: String
+    public var record: JSONValue
+
+    public init(pixelID: String, eventName: String, record: JSONValue) {
+        self.pixelID = pixelID
+        self.eventName = eventName
+        self.record = record
+    }
+}

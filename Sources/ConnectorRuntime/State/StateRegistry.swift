@@ -46,9 +46,13 @@ public protocol StateRegistry: Sendable {
     // MARK: Pull
 
     func cursor(_ key: CursorKey) async throws(StateError) -> CursorValue?
-    /// Upserts the window's records and advances the cursor in one transaction. Refuses a cursor
-    /// past the start of the run that writes it.
-    func commitWindow(_ records: [DeliveryStatusRecord], cursor: CursorKey, position: Int64, run: RunRecord, now: Int64) async throws(StateError)
+    /// Replaces the partition's records inside `window` (start inclusive, end exclusive, seconds)
+    /// with `records` and advances the cursor, in one transaction: re-reading a window never
+    /// duplicates, and an hour Meta no longer reports does not linger. Refuses a cursor past the
+    /// start of the run that writes it.
+    func commitWindow(_ records: [DeliveryStatusRecord], replacing window: Range<Int64>, cursor: CursorKey, position: Int64, run: RunRecord, now: Int64) async throws(StateError)
+    /// Stores one run's dataset-quality snapshot (one record per pixel and event name).
+    func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: Int64, runID: String) async throws(StateError)
     func recordRun(_ run: RunRecord) async throws(StateError)
     func recentRuns(limit: Int) async throws(StateError) -> [RunRecord]
 

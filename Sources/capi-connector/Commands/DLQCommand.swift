@@ -2,6 +2,9 @@ import ArgumentParser
 import CAPICore
 import ConnectorRuntime
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct DLQCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,7 +35,7 @@ struct DLQCommand: AsyncParsableCommand {
                     "dead_lettered_at": .string(Timestamps.iso(milliseconds: letter.createdAt)),
                 ])) + "\n"
             }
-            FileHandle.standardOutput.write(Data(output.utf8))
+            StandardStreams.write(output, to: STDOUT_FILENO)
         }
     }
 

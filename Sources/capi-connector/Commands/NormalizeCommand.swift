@@ -1,6 +1,9 @@
 import ArgumentParser
 import CAPICore
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct NormalizeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,10 +38,10 @@ struct NormalizeCommand: ParsableCommand {
             output += NormalizationLine.respond(to: line, normalizer: normalizer, defaultCountry: country)
             output += "\n"
             if output.utf8.count >= 64 * 1024 {
-                FileHandle.standardOutput.write(Data(output.utf8))
+                StandardStreams.write(output, to: STDOUT_FILENO)
                 output.removeAll(keepingCapacity: true)
             }
         }
-        FileHandle.standardOutput.write(Data(output.utf8))
+        StandardStreams.write(output, to: STDOUT_FILENO)
     }
 }

@@ -2,6 +2,9 @@ import ArgumentParser
 import CAPICore
 import ConnectorRuntime
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct StateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -107,6 +110,6 @@ struct ReadCommand: AsyncParsableCommand {
         let records = try await state.withRegistry { try await $0.readStream(stream, since: sinceMilliseconds) }
         var output = ""
         for record in records { output += try JSONOutput.line(record) + "\n" }
-        FileHandle.standardOutput.write(Data(output.utf8))
+        StandardStreams.write(output, to: STDOUT_FILENO)
     }
 }

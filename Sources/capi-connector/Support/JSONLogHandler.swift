@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 
 /// One JSON object per line on standard error: what log shippers ingest without parsing rules.
@@ -29,9 +32,10 @@ struct JSONLogHandler: LogHandler {
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
             object[key] = Self.plain(value)
         }
-        guard var data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
-        data.append(UInt8(ascii: "\n"))
-        FileHandle.standardError.write(data)
+        guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
+        var bytes = Array(data)
+        bytes.append(UInt8(ascii: "\n"))
+        StandardStreams.write(&bytes, to: STDERR_FILENO)
     }
 
     static func plain(_ value: Logger.MetadataValue) -> Any {

@@ -29,7 +29,10 @@ struct StateOptions: ParsableArguments {
     /// Runs `body` with the opened, migrated registry; a store that cannot be opened is one clear
     /// line on standard error and exit code 2.
     func withRegistry<T: Sendable>(_ body: @Sendable (any StateRegistry) async throws -> T) async throws -> T {
-        let location = try location
+        try await Self.withRegistry(at: try location, body)
+    }
+
+    static func withRegistry<T: Sendable>(at location: StateLocation, _ body: @Sendable (any StateRegistry) async throws -> T) async throws -> T {
         var logger = Logger(label: "capi.state")
         logger.logLevel = .critical
         do {

@@ -143,10 +143,10 @@ struct StateRegistryContractTests {
                 DeliveryStatusRecord(pixelID: "111", bucketStart: 1_794_988_800, eventName: "Purchase", eventSource: "all", count: 5),
                 DeliveryStatusRecord(pixelID: "111", bucketStart: 1_794_988_800, eventName: "Purchase", eventSource: "server", count: 4),
             ]
-            try await registry.commitWindow(records, cursor: key, position: 1_794_993_600, run: run, now: now)
+            try await registry.commitWindow(records, replacing: 1_794_988_800..<1_794_992_400, cursor: key, position: 1_794_993_600, run: run, now: now)
             var updated = records
             updated[0].count = 7
-            try await registry.commitWindow(updated, cursor: key, position: 1_794_997_200, run: run, now: now)
+            try await registry.commitWindow(updated, replacing: 1_794_988_800..<1_794_992_400, cursor: key, position: 1_794_997_200, run: run, now: now)
             let stored = try await registry.readStream("delivery_statuses", since: nil)
             #expect(stored.count == 2)
             #expect(stored.map { $0["count"] } == [.integer(7), .integer(4)])
@@ -155,9 +155,12 @@ struct StateRegistryContractTests {
 
             // A cursor never passes the start of the run that writes it.
             await #expect(throws: StateError.self) {
-                try await registry.commitWindow([], cursor: key, position: now / 1000 + 1, run: run, now: now)
+                try await registry.commitWindow([], replacing: 0..<1, cursor: key, position: now / 1000 + 1, run: run, now: now)
             }
             #expect(try await registry.cursor(key)?.position == 1_794_997_200)
+            // An hour Meta no longer reports disappears when its window is read again.
+            try await registry.commitWindow([updated[1]], replacing: 1_794_988_800..<1_794_992_400, cursor: key, position: 1_794_997_200, run: run, now: now)
+            #expect(try await registry.readStream("delivery_statuses", since: nil).map { $0["event_source"] } == [.string("server")])
             #expect(try await registry.resetCursor(stream: "delivery_statuses", partition: "111") == 1)
             #expect(try await registry.cursor(key) == nil)
         }

@@ -1,1 +1,0 @@
-// The PullMode module; its code arrives with the issue that builds it (see README, Layout).

@@ -1,0 +1,193 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import GraphAPI
+import Logging
+import Metrics
+
+/// One poll: for every configured pixel (one partition each), read `delivery_statuses` window by
+/// window and `match_quality` once, committing each window's records together with its cursor.
+///
+/// A failing pixel does not stop the others; an auth failure stops that pixel and is reported as
+/// such. Re-reading (lookback, a retried run) upserts, so nothing is ever duplicated.
+public struct PollJob: Sendable {
+    public enum PixelOutcome: Sendable, Equatable {
+        case ok
+        case failed(String)
+        case authFailed(String)
+    }
+
+    public struct Report: Sendable {
+        public var runID: String
+        public var outcomes: [String: PixelOutcome]
+        public var records: Int
+        public var windows: Int
+        public var gapSeconds: Int64
+
+        /// design.md: 0 ok, 1 some partitions failed (the others advanced), 3 authentication.
+        public var exitCode: Int32 {
+            let values = Array(outcomes.values)
+            if values.contains(where: { if case .authFailed = $0 { true } else { false } }) { return 3 }
+            if values.contains(where: { if case .failed = $0 { true } else { false } }) { return 1 }
+            return 0
+        }
+    }
+
+    public static let stream = "delivery_statuses"
+
+    let manifest: Manifest
+    let pull: PullConfiguration
+    let registry: any StateRegistry
+    let graph: GraphClient
+    let tokens: TokenProvider
+    let logger: Logger
+    /// Unix milliseconds.
+    let now: @Sendable () -> Int64
+    let progress: @Sendable (String) -> Void
+
+    public init(
+        manifest: Manifest, pull: PullConfiguration, registry: any StateRegistry, graph: GraphClient, logger: Logger,
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }, progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.manifest = manifest
+        self.pull = pull
+        self.registry = registry
+        self.graph = graph
+        self.tokens = TokenProvider(auth: pull.auth, graph: graph)
+        self.logger = logger
+        self.now = now
+        self.progress = progress
+    }
+
+    var policy: RetryPolicy {
+        RetryPolicy(maxAttempts: pull.retry.maxAttempts, initialBackoff: pull.retry.initialBackoff, maxBackoff: pull.retry.maxBackoff)
+    }
+
+    public func run() async throws(StateError) -> Report {
+        let started = now()
+        let run = RunRecord(runID: "pull-" + UUID().uuidString.prefix(12).lowercased(), mode: "pull", startedAt: started)
+        try await registry.recordRun(run)
+        var report = Report(runID: run.runID, outcomes: [:], records: 0, windows: 0, gapSeconds: 0)
+        await withTaskGroup(of: (String, PixelOutcome, Int, Int, Int64).self) { group in
+            for pixel in manifest.pixels {
+                group.addTask {
+                    var records = 0, windows = 0
+                    var gap: Int64 = 0
+                    let outcome = await self.poll(pixel: pixel, run: run, records: &records, windows: &windows, gap: &gap)
+                    return (pixel.id, outcome, records, windows, gap)
+                }
+            }
+            for await (pixel, outcome, records, windows, gap) in group {
+                report.outcomes[pixel] = outcome
+                report.records += records
+                report.windows += windows
+                report.gapSeconds = max(report.gapSeconds, gap)
+            }
+        }
+        var finished = run
+        finished.endedAt = now()
+        finished.status = switch report.exitCode { case 0: "ok"; case 3: "auth_failed"; default: "partial" }
+        finished.errorClass = report.exitCode == 3 ? "auth" : (report.exitCode == 1 ? "partition_failed" : nil)
+        finished.counts = JSONValue.object([
+            "records": .integer(Int64(report.records)), "windows": .integer(Int64(report.windows)),
+            "failed_pixels": .integer(Int64(report.outcomes.values.filter { $0 != .ok }.count)), "gap_seconds": .integer(report.gapSeconds),
+        ]).serialized
+        try await registry.recordRun(finished)
+        return report
+    }
+
+    func poll(pixel: PixelConfiguration, run: RunRecord, records: inout Int, windows: inout Int, gap: inout Int64) async -> PixelOutcome {
+        let cursorKey = CursorKey(connector: manifest.id, stream: Self.stream, partition: pixel.id)
+        do {
+            let stored = try await registry.cursor(cursorKey)
+            let statuses = pull.deliveryStatuses
+            let plan = DateWindows(
+                cursor: stored?.position, startDate: pull.startDate.map { Int64($0.timeIntervalSince1970) }, now: run.startedAt / 1000,
+                step: statuses.step.components.seconds, granularity: statuses.cursorGranularity.components.seconds,
+                lookback: statuses.lookbackWindow.components.seconds, settleLag: statuses.settleLag.components.seconds
+            )
+            if plan.gapSeconds > 0 {
+                gap = plan.gapSeconds
+                Counter(label: "capi_pull_gap_seconds_total", dimensions: [("pixel_id", pixel.id)]).increment(by: Int(plan.gapSeconds))
+                logger.warning("cursor older than Meta's 7-day horizon: the gap cannot be read", metadata: ["pixel_id": "\(pixel.id)", "gap_seconds": "\(plan.gapSeconds)"])
+            }
+            var position = stored?.position ?? 0
+            for (index, window) in plan.windows.enumerated() {
+                var fetched: [DeliveryStatusRecord] = []
+                for (source, filter) in [("all", nil), ("server", "SERVER_ONLY")] as [(String, String?)] {
+                    fetched += try await fetchStats(pixel: pixel, window: window, source: source, eventSourceFilter: filter)
+                }
+                position = max(position, window.end)
+                try await registry.commitWindow(fetched, replacing: window.start..<window.end, cursor: cursorKey, position: position, run: run, now: now())
+                records += fetched.count
+                windows += 1
+                Counter(label: "capi_events_pulled_total", dimensions: [("pixel_id", pixel.id)]).increment(by: fetched.reduce(0) { $0 + Int($1.count) })
+                progress("pixel \(pixel.id): window \(index + 1)/\(plan.windows.count) \(UTCTimestamp.iso8601(seconds: window.start)) – \(UTCTimestamp.iso8601(seconds: window.end)), \(fetched.count) records")
+            }
+            if pull.matchQuality { try await snapshotQuality(pixel: pixel, run: run) }
+            return .ok
+        } catch let error as GraphError where error.errorClass == .auth || error.errorClass == .permission {
+            logger.error("pixel refused reads", metadata: ["pixel_id": "\(pixel.id)", "class": "\(error.errorClass.rawValue)", "code": "\(error.code ?? 0)"])
+            return .authFailed(error.description)
+        } catch {
+            logger.error("pixel failed; its cursor stays at the last committed window", metadata: ["pixel_id": "\(pixel.id)", "error": "\(error)"])
+            return .failed(String(describing: error))
+        }
+    }
+
+    /// All pages of one stats query, retried and paced per Meta's usage headers.
+    func fetchStats(pixel: PixelConfiguration, window: DateWindows.Window, source: String, eventSourceFilter: String?) async throws -> [DeliveryStatusRecord] {
+        var query = [("aggregation", "event"), ("start_time", String(window.start)), ("end_time", String(window.end))]
+        if let eventSourceFilter { query.append(("event_source", eventSourceFilter)) }
+        if let pageSize = pull.deliveryStatuses.pageSize { query.append(("limit", String(pageSize))) }
+        let parameters = query
+        var response = try await get(pixel: pixel) { token throws(GraphError) in try await graph.get("\(pixel.id)/stats", query: parameters, accessToken: token) }
+        var records = StatsPage.records(from: response.body, pixelID: pixel.id, eventSource: source, window: window)
+        while let next = GraphClient.nextPage(of: response) {
+            response = try await get(pixel: pixel) { token throws(GraphError) in try await graph.get(url: next, accessToken: token) }
+            records += StatsPage.records(from: response.body, pixelID: pixel.id, eventSource: source, window: window)
+        }
+        return records
+    }
+
+    func snapshotQuality(pixel: PixelConfiguration, run: RunRecord) async throws {
+        let fields = "web{event_name,event_match_quality,event_coverage,dedupe_key_feedback,data_freshness}"
+        let response = try await get(pixel: pixel) { token throws(GraphError) in
+            try await graph.get("dataset_quality", query: [("dataset_id", pixel.id), ("fields", fields)], accessToken: token)
+        }
+        let rows = (response.body["web"]?.arrayValue ?? []).compactMap { row -> MatchQualityRecord? in
+            guard let name = row["event_name"]?.stringValue else { return nil }
+            var record = row.objectValue ?? [:]
+            record["pixel_id"] = .string(pixel.id)
+            record["snapshot_at"] = .string(UTCTimestamp.iso8601(milliseconds: run.startedAt))
+            record["run_id"] = .string(run.runID)
+            return MatchQualityRecord(pixelID: pixel.id, eventName: name, record: .object(record))
+        }
+        try await registry.commitMatchQuality(rows, snapshotAt: run.startedAt, runID: run.runID)
+    }
+
+    /// A read under the retry policy, paced by usage headers; one token refresh after an auth refusal.
+    func get(pixel: PixelConfiguration, _ call: @escaping @Sendable (Secret) async throws(GraphError) -> GraphResponse) async throws -> GraphResponse {
+        var token = try await tokens.token(for: pixel)
+        var refreshed = false
+        while true {
+            let current = token
+            switch await RetryLoop.run(policy: policy, { () async throws(GraphError) -> GraphResponse in try await call(current) }) {
+            case .success(let response, _):
+                let pause = response.usage.pacingDelay()
+                if pause > .zero {
+                    logger.notice("slowing down: Meta's usage headers near the limit", metadata: ["pixel_id": "\(pixel.id)", "usage_percent": "\(response.usage.maxPercent)"])
+                    try await Task.sleep(for: pause)
+                }
+                return response
+            case .stopped(_, let error, _):
+                if error.errorClass == .auth, !refreshed, let fresh = try await tokens.refresh(after: current) {
+                    token = fresh
+                    refreshed = true
+                    continue
+                }
+                throw error
+            }
+        }
+    }
+}

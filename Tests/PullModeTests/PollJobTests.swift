@@ -1,0 +1,192 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import GraphAPI
+import GraphSandbox
+import Logging
+import NIOCore
+import PullMode
+import Testing
+
+let pixelID = "777000111"
+let seedToken = "seed-token"
+
+/// Stores the poll tests run against: SQLite always, Postgres with the CI cluster.
+enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+    static var enabled: [Store] {
+        let url = ProcessInfo.processInfo.environment["CAPI_TEST_POSTGRES_URL"] ?? ""
+        return (!url.isEmpty || ProcessInfo.processInfo.environment["CI"] == "true") ? [.sqlite, .postgres] : [.sqlite]
+    }
+    var testDescription: String { rawValue }
+
+    func withRegistry<T: Sendable>(_ body: @Sendable (any StateRegistry) async throws -> T) async throws -> T {
+        switch self {
+        case .sqlite:
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("pull-\(UUID().uuidString)/state.sqlite").path
+            return try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test"), body)
+        case .postgres:
+            let url = ProcessInfo.processInfo.environment["CAPI_TEST_POSTGRES_URL"] ?? ""
+            guard !url.isEmpty else { Issue.record("CI=true but CAPI_TEST_POSTGRES_URL is not set"); throw CancellationError() }
+            let schema = "p_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+            return try await withStateRegistry(try StateLocation(parsing: url), schema: String(schema), logger: Logger(label: "test"), body)
+        }
+    }
+}
+
+func manifest(step: String = "PT12H", lookback: String = "PT6H", pageSize: Int? = nil, attempts: Int = 5) throws -> Manifest {
+    try ManifestLoader(environment: [:]).load(yaml: """
+    manifest_version: 1.0
+    id: conn::third_party::ads::meta::conversions_api::rest
+    name: test
+    taxonomy: {origin: third_party, source: ads, provider: meta, product: conversions_api, method: rest_or_webhook}
+    runtime: {supported_runners: [lambda], network_patterns: [nat_allowlist]}
+    streams: {strategy: discovery_by_config, defaults: {key_strategy: a, cursor_strategy: b}}
+    graph_api: {base_url: "http://127.0.0.1:1", version: v26.0, timeout: 1s}
+    pixels:
+      - {id: "\(pixelID)", access_token: pixel-token}
+    pull:
+      streams:
+        delivery_statuses: {step: \(step), lookback_window: \(lookback), settle_lag: PT0M\(pageSize.map { ", page_size: \($0)" } ?? "")}
+      retry: {max_attempts: \(attempts), initial_backoff: 2ms, max_backoff: 10ms}
+    """, path: "pull.yaml")
+}
+
+/// A running sandbox seeded with server events over the last two days.
+func withSeededSandbox<T: Sendable>(_ configuration: GraphSandbox.Configuration = .init(), events: Int = 40, _ body: @Sendable (String, GraphSandbox, [String: Int]) async throws -> T) async throws -> T {
+    let sandbox = GraphSandbox(configuration: configuration)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        let (ready, continuation) = AsyncStream.makeStream(of: Int.self)
+        group.addTask { try await sandbox.run { _, port in continuation.yield(port) } }
+        var ports = ready.makeAsyncIterator()
+        let url = "http://127.0.0.1:\(await ports.next()!)"
+        defer { group.cancelAll() }
+        // Seeding retries until the batch is accepted, so a sandbox with faults still gets every event.
+        let client = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: .seconds(3)))
+        let now = Int64(Date().timeIntervalSince1970)
+        var expected: [String: Int] = [:]
+        var batch: [ByteBuffer] = []
+        for index in 0..<events {
+            let name = ["Purchase", "Lead", "AddToCart"][index % 3]
+            expected[name, default: 0] += 1
+            let time = now - 3600 - Int64(index) * 3600
+            batch.append(ByteBuffer(string: #"{"event_name":"\#(name)","event_time":\#(time),"event_id":"seed-\#(index)","action_source":"email","user_data":{"em":["\#(SHA256Hex.digest("p\(index)@x.co"))"]},"custom_data":{"value":5,"currency":"EUR"}}"#))
+        }
+        let policy = RetryPolicy(maxAttempts: 100, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(5))
+        let events = batch
+        let outcome = await RetryLoop.run(policy: policy) { () async throws(GraphError) -> SendEventsReceipt in
+            try await client.sendEvents(pixelID: pixelID, accessToken: Secret(seedToken), encodedEvents: events)
+        }
+        guard case .success = outcome else { Issue.record("seeding failed: \(outcome)"); throw CancellationError() }
+        return try await body(url, sandbox, expected)
+    }
+}
+
+func poll(_ manifest: Manifest, registry: any StateRegistry, graphURL: String) async throws -> PollJob.Report {
+    let graph = GraphClient(configuration: .init(baseURL: graphURL, version: "v26.0", timeout: .seconds(2)))
+    return try await PollJob(manifest: manifest, pull: manifest.pull!, registry: registry, graph: graph, logger: Logger(label: "test.poll")).run()
+}
+
+/// Server-side totals per event name, from what the registry stored.
+func storedTotals(_ registry: any StateRegistry) async throws -> (totals: [String: Int], rows: Int) {
+    let records = try await registry.readStream("delivery_statuses", since: nil)
+    var totals: [String: Int] = [:]
+    for record in records where record["event_source"] == .string("server") {
+        if case .integer(let count)? = record["count"], let name = record["event_name"]?.stringValue { totals[name, default: 0] += Int(count) }
+    }
+    return (totals, records.count)
+}
+
+@Suite("Poll job against the sandbox")
+struct PollJobTests {
+    @Test("two polls exit 0; totals match what the stand-in received; re-reading never duplicates", arguments: Store.enabled)
+    func pollTwice(store: Store) async throws {
+        try await withSeededSandbox(.init(statsPageSize: 3)) { url, _, expected in
+            try await store.withRegistry { registry in
+                let manifest = try manifest()
+                let first = try await poll(manifest, registry: registry, graphURL: url)
+                #expect(first.exitCode == 0 && first.windows >= 4)
+                let (totals, rows) = try await storedTotals(registry)
+                #expect(totals == expected)
+                let second = try await poll(manifest, registry: registry, graphURL: url)
+                #expect(second.exitCode == 0)
+                let again = try await storedTotals(registry)
+                #expect(again.totals == expected && again.rows == rows, "a re-read duplicated records")
+                let cursor = try await registry.cursor(CursorKey(connector: manifest.id, stream: "delivery_statuses", partition: pixelID))
+                #expect(cursor != nil)
+                #expect(try await registry.recentRuns(limit: 5).filter { $0.status == "ok" }.count == 2)
+                let snapshots = try await registry.readStream("match_quality", since: nil)
+                #expect(snapshots.count == 6, "one snapshot of three event names per run")
+                #expect(Set(snapshots.compactMap { $0["snapshot_at"]?.stringValue }).count == 2)
+            }
+        }
+    }
+
+    @Test("a poll that fails mid-run resumes from its last committed window: no gaps, no duplicates", arguments: Store.enabled)
+    func resumes(store: Store) async throws {
+        // One sandbox data set, read first through a failing stand-in, then through a healthy one.
+        try await withSeededSandbox(events: 45) { healthyURL, healthy, expected in
+            let failing = GraphSandbox.Configuration(faults: FaultPlan(rate: 0.35, kinds: [.serverError]), seed: 9)
+            try await withSeededSandbox(failing, events: 45) { failingURL, _, _ in
+                try await store.withRegistry { registry in
+                    let manifest = try manifest(step: "PT6H", attempts: 1)
+                    let interrupted = try await poll(manifest, registry: registry, graphURL: failingURL)
+                    #expect(interrupted.exitCode == 1, "the fault plan did not interrupt the poll")
+                    let partial = try await storedTotals(registry)
+                    #expect(partial.totals.values.reduce(0, +) < expected.values.reduce(0, +))
+                    let resumed = try await poll(manifest, registry: registry, graphURL: healthyURL)
+                    #expect(resumed.exitCode == 0)
+                    let (totals, _) = try await storedTotals(registry)
+                    #expect(totals == expected)
+                    _ = healthy
+                }
+            }
+        }
+    }
+
+    @Test("a token Meta refuses is an authentication failure (exit code 3), and the cursor does not move")
+    func authFailure() async throws {
+        try await withSeededSandbox(.init(accessTokens: [seedToken])) { url, _, _ in
+            try await Store.sqlite.withRegistry { registry in
+                let manifest = try manifest()
+                let report = try await poll(manifest, registry: registry, graphURL: url)
+                #expect(report.exitCode == 3)
+                #expect(try await registry.cursor(CursorKey(connector: manifest.id, stream: "delivery_statuses", partition: pixelID)) == nil)
+                #expect(try await registry.recentRuns(limit: 1).first?.status == "auth_failed")
+            }
+        }
+    }
+}
+
+@Suite("Reconciliation")
+struct ReconciliationTests {
+    @Test("matches by construction on a fault-free run, and shows the gap when the stand-in drops events")
+    func reconcile() async throws {
+        try await withSeededSandbox(events: 30) { url, sandbox, _ in
+            try await Store.sqlite.withRegistry { registry in
+                let manifest = try manifest()
+                _ = try await poll(manifest, registry: registry, graphURL: url)
+                let received = try await GraphClient(configuration: .init(baseURL: url, version: "v26.0")).get(url: "\(url)/_sandbox/events?pixel_id=\(pixelID)", accessToken: nil)
+                // What the connector forwarded: exactly what reached the stand-in.
+                let delivered: [JSONValue] = (received.body["data"]?.arrayValue ?? []).map { row in
+                    .object(["pixel_id": .string(pixelID), "event_name": row["event_name"]!, "event_time": row["event"]!["event_time"]!, "outcome": .string("forwarded")])
+                }
+                let now = Int64(Date().timeIntervalSince1970)
+                let statuses = try await registry.readStream("delivery_statuses", since: nil)
+                let clean = Reconciliation(delivered: delivered, statuses: statuses, since: now - 7 * 86_400, until: now, by: .day)
+                #expect(!clean.rows.isEmpty)
+                #expect(clean.rows.allSatisfy { $0.difference == 0 && !$0.diverges })
+
+                // Meta "loses" three recent events; the next poll re-reads the lookback window.
+                await sandbox.drop(pixelID: pixelID, eventIDs: ["seed-0", "seed-1", "seed-2"])
+                _ = try await poll(manifest, registry: registry, graphURL: url)
+                let lossy = Reconciliation(delivered: delivered, statuses: try await registry.readStream("delivery_statuses", since: nil), since: now - 7 * 86_400, until: now, by: .day)
+                #expect(lossy.rows.map(\.difference).reduce(0, +) == 3)
+                #expect(lossy.rows.contains { $0.diverges })
+                let html = ReconciliationReport.html(lossy, title: "test")
+                #expect(html.contains("<svg") && html.contains("polyline") && !html.contains("http://cdn"))
+                #expect(ReconciliationReport.csv(lossy).split(separator: "\n").count == lossy.rows.count + 1)
+            }
+        }
+    }
+}

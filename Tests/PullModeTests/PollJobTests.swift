@@ -158,6 +158,24 @@ struct PollJobTests {
     }
 }
 
+@Suite("Poll authentication")
+struct PollAuthenticationTests {
+    @Test("app credentials are exchanged for an app token; a wrong app secret is an authentication failure")
+    func appCredentials() async throws {
+        try await withSeededSandbox(.init(appCredentials: (id: "app-1", secret: "right"))) { url, _, expected in
+            try await Store.sqlite.withRegistry { registry in
+                var good = try manifest()
+                good.pull?.auth = .appCredentials(appID: "app-1", appSecret: Secret("right"))
+                #expect(try await poll(good, registry: registry, graphURL: url).exitCode == 0)
+                #expect(try await storedTotals(registry).totals == expected)
+                var bad = try manifest()
+                bad.pull?.auth = .appCredentials(appID: "app-1", appSecret: Secret("wrong"))
+                #expect(try await poll(bad, registry: registry, graphURL: url).exitCode == 3)
+            }
+        }
+    }
+}
+
 @Suite("Reconciliation")
 struct ReconciliationTests {
     @Test("matches by construction on a fault-free run, and shows the gap when the stand-in drops events")

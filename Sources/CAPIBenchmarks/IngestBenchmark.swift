@@ -16,6 +16,30 @@ import Glibc
 /// closed loop and at a fixed rate), the batch endpoint, and the forwarder draining a backlog into
 /// the Graph sandbox; peak resident memory at the end.
 public enum IngestBenchmark {
+    /// Load only, against a sidecar already running at `url` (to measure that process on its own).
+    public static func drive(url: String, manifest: Manifest, singles: Int, concurrency: Int, rate: Int, batchEvents: Int) async throws -> BenchmarkReport {
+        guard let secret = manifest.push?.sources.first(where: { $0.scheme == .standardWebhooks })?.signingKeys.first else {
+            throw StateError(.configuration, "the manifest needs a standard_webhooks source")
+        }
+        let pixel = manifest.pixels[0].id
+        let runID = UUID().uuidString.prefix(6)
+        var report = BenchmarkReport(title: "ingest: load generator against \(url) (\(concurrency) connections)")
+        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)))
+        let closed = try await load(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-s", count: singles, concurrency: concurrency, interval: nil)
+        report.add("signed single events", "\(Format.rate(closed.rate)), p50 \(closed.p50) ms, p99 \(closed.p99) ms (\(closed.ok)/\(singles) accepted)")
+        let steady = try await load(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-r", count: rate * 5, concurrency: concurrency, interval: .nanoseconds(1_000_000_000 / Int64(rate)))
+        report.add("at \(rate) events/s", "p50 \(steady.p50) ms, p99 \(steady.p99) ms (\(steady.ok)/\(rate * 5) accepted)")
+        let clock = ContinuousClock()
+        let start = clock.now
+        for batch in stride(from: 0, to: batchEvents, by: 1000) {
+            let items = (batch..<min(batch + 1000, batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel) }
+            _ = try await send(client: client, url: "\(url)/v1/events/batch", body: Array("{\"data\":[\(items.joined(separator: ","))]}".utf8), secret: secret)
+        }
+        report.add("batch endpoint (one sender)", Format.rate(Double(batchEvents) / (clock.now - start).inSeconds))
+        try await client.shutdown()
+        return report
+    }
+
     public static func run(location: StateLocation, manifest: Manifest, singles: Int, concurrency: Int, rate: Int, batchEvents: Int) async throws -> BenchmarkReport {
         let logger = { () -> Logger in
             var logger = Logger(label: "bench")

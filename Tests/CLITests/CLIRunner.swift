@@ -97,7 +97,7 @@ struct CLIRunner {
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key == "PATH" || $0.key == "HOME" }.merging(environment) { $1 }
         process.standardOutput = FileHandle.nullDevice
         if let logFile {
-            FileManager.default.createFile(atPath: logFile, contents: nil)
+            _ = FileManager.default.createFile(atPath: logFile, contents: nil)
             process.standardError = FileHandle(forWritingAtPath: logFile)
         } else {
             process.standardError = FileHandle.nullDevice

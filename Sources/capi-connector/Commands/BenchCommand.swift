@@ -48,9 +48,14 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Concurrent connections of the load generator.") var concurrency = 64
         @Option(help: "Events per second in the fixed-rate run (5 seconds).") var rate = 2_000
         @Option(help: "Events through the batch endpoint (1,000 per request).") var batchEvents = 100_000
+        @Option(help: ArgumentHelp("Drive a sidecar already running here instead of starting one (load only).", valueName: "url")) var target: String?
 
         func run() async throws {
             let manifest = try manifestOptions.load()
+            if let target {
+                print(try await IngestBenchmark.drive(url: target, manifest: manifest, singles: events, concurrency: concurrency, rate: rate, batchEvents: batchEvents).rendered)
+                return
+            }
             print(try await IngestBenchmark.run(location: try state.location, manifest: manifest, singles: events, concurrency: concurrency, rate: rate, batchEvents: batchEvents).rendered)
         }
     }

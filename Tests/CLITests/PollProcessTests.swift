@@ -10,11 +10,11 @@ struct PollProcessTests {
         defer { sandbox.terminate(); sandbox.waitUntilExit() }
         try await CLIRunner.waitForPort(sandboxPort)
 
-        // Seed the stand-in with server events over the last day, as the forwarder would.
+        // Seed the stand-in with settled server events (two hours old and older), as the forwarder would.
         let seed = """
         import json, sys, time, urllib.request
         now = int(time.time())
-        events = [{"event_name": ["Purchase", "Lead"][i % 2], "event_time": now - 1800 - i * 3600, "event_id": f"cli-{i}",
+        events = [{"event_name": ["Purchase", "Lead"][i % 2], "event_time": now - 7200 - i * 3600, "event_id": f"cli-{i}",
                    "action_source": "email", "user_data": {"em": ["a" * 64]}, "custom_data": {"value": 1, "currency": "USD"}} for i in range(10)]
         body = json.dumps({"data": events, "access_token": "t"}).encode()
         req = urllib.request.Request(sys.argv[1] + "/v26.0/555000111/events", data=body, headers={"content-type": "application/json"})

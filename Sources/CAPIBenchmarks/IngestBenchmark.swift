@@ -54,13 +54,9 @@ public enum IngestBenchmark {
 
         return try await withStateRegistry(location, logger: logger) { registry in
             let sandbox = GraphSandbox(configuration: .init(), logger: logger)
-            return try await withThrowingTaskGroup(of: Void.self) { group in
-                let (sandboxReady, sandboxContinuation) = AsyncStream.makeStream(of: Int.self)
-                group.addTask { try await sandbox.run { _, port in sandboxContinuation.yield(port) } }
-                var sandboxPorts = sandboxReady.makeAsyncIterator()
-                let sandboxPort = await sandboxPorts.next()!
+            return try await sandbox.withRunning { sandboxURL in try await withThrowingTaskGroup(of: Void.self) { group in
                 let sidecar = PushSidecar(
-                    manifest: manifest, push: push, registry: registry, graphURL: "http://127.0.0.1:\(sandboxPort)",
+                    manifest: manifest, push: push, registry: registry, graphURL: sandboxURL,
                     address: ListenAddress(host: "127.0.0.1", port: 0), logger: logger
                 )
                 // Ingest is measured without the forwarder competing for the store; it drains afterwards.
@@ -116,7 +112,7 @@ public enum IngestBenchmark {
                 try await client.shutdown()
                 group.cancelAll()
                 return report
-            }
+            } }
         }
     }
 

@@ -10,14 +10,7 @@ func withSandbox<T: Sendable>(
     _ body: @Sendable (_ baseURL: String, _ sandbox: GraphSandbox) async throws -> T
 ) async throws -> T {
     let sandbox = GraphSandbox(configuration: configuration)
-    let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await sandbox.run { _, port in readyContinuation.yield(port) } }
-        var iterator = ready.makeAsyncIterator()
-        guard let port = await iterator.next() else { throw CancellationError() }
-        defer { group.cancelAll() }
-        return try await body("http://127.0.0.1:\(port)", sandbox)
-    }
+    return try await sandbox.withRunning { try await body($0, sandbox) }
 }
 
 func client(_ baseURL: String, timeout: Duration = .milliseconds(1500), appSecret: Secret? = nil) -> GraphClient {

@@ -55,12 +55,7 @@ func manifest(step: String = "PT12H", lookback: String = "PT6H", pageSize: Int? 
 /// A running sandbox seeded with server events over the last two days.
 func withSeededSandbox<T: Sendable>(_ configuration: GraphSandbox.Configuration = .init(), events: Int = 40, _ body: @Sendable (String, GraphSandbox, [String: Int]) async throws -> T) async throws -> T {
     let sandbox = GraphSandbox(configuration: configuration)
-    return try await withThrowingTaskGroup(of: Void.self) { group in
-        let (ready, continuation) = AsyncStream.makeStream(of: Int.self)
-        group.addTask { try await sandbox.run { _, port in continuation.yield(port) } }
-        var ports = ready.makeAsyncIterator()
-        let url = "http://127.0.0.1:\(await ports.next()!)"
-        defer { group.cancelAll() }
+    return try await sandbox.withRunning { url in
         // Seeding retries until the batch is accepted, so a sandbox with faults still gets every event.
         let client = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: .seconds(3)))
         let now = Int64(Date().timeIntervalSince1970)

@@ -165,3 +165,22 @@ struct PushServerTests {
         }
     }
 }
+
+@Suite("Mirror stream")
+struct MirrorStreamTests {
+    @Test("delivered_events carries salted identifiers, never Meta's digests or raw values")
+    func saltedIdentifiers() async throws {
+        try await PushStack.run { stack in
+            let body = mirroredEvent(id: "mirror-1")
+            #expect(try await post("\(stack.baseURL)/v1/events", body: body, headers: signedHeaders(body)).status == 202)
+            let record = try #require(try await stack.registry.readStream("delivered_events", since: nil).first)
+            let emailDigest = SHA256Hex.digest("jane.doe@example.com")
+            let salted = SHA256Hex.hex(HMAC<SHA256>.authenticationCode(for: Array(emailDigest.utf8), using: SymmetricKey(data: Array("test-mirror-salt-0123456789".utf8))))
+            #expect(record["mirror_ids"]?["em"] == .string(salted))
+            #expect(record["mirror_ids"]?["ph"] != nil)
+            #expect(record["match_keys"]?.arrayValue?.contains(.string("fn")) == true)
+            let text = record.serialized.lowercased()
+            #expect(!text.contains(emailDigest) && !text.contains("jane") && !text.contains("555"))
+        }
+    }
+}

@@ -9,6 +9,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import PushMode
+import ServiceLifecycle
 
 let webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 let testPixel = "1234567890"
@@ -55,22 +56,24 @@ struct PushStack: Sendable {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("push-\(UUID().uuidString)/state.sqlite").path
         let sandbox = GraphSandbox(configuration: configuration)
         return try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test.state")) { registry in
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
-                group.addTask { try await sandbox.run { _, port in readyContinuation.yield(port) } }
-                var readyPorts = ready.makeAsyncIterator()
-                let sandboxPort = await readyPorts.next()!
-                let sandboxURL = "http://127.0.0.1:\(sandboxPort)"
-
+            // Services stop the way `serve` stops them: a graceful shutdown that lets in-flight
+            // requests finish (cancelling servers mid-request is not how they are meant to end).
+            try await sandbox.withRunning { sandboxURL in
                 let sidecar = PushSidecar(manifest: manifest, push: push, registry: registry, graphURL: sandboxURL, address: ListenAddress(host: "127.0.0.1", port: 0))
                 let (serverReady, serverContinuation) = AsyncStream.makeStream(of: Int.self)
-                for service in sidecar.services(onListening: { _, port in serverContinuation.yield(port) }) {
-                    group.addTask { try await service.run() }
+                let services = sidecar.services(onListening: { _, port in serverContinuation.yield(port) })
+                let sidecarGroup = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: Logger(label: "test.sidecar")))
+                return try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await sidecarGroup.run() }
+                    var serverPorts = serverReady.makeAsyncIterator()
+                    let port = await serverPorts.next()!
+                    let stack = PushStack(baseURL: "http://127.0.0.1:\(port)", sandbox: sandbox, sandboxURL: sandboxURL, registry: registry)
+                    let result: Result<T, any Error>
+                    do { result = .success(try await body(stack)) } catch { result = .failure(error) }
+                    await sidecarGroup.triggerGracefulShutdown()
+                    try await group.waitForAll()
+                    return try result.get()
                 }
-                var serverPorts = serverReady.makeAsyncIterator()
-                let port = await serverPorts.next()!
-                defer { group.cancelAll() }
-                return try await body(PushStack(baseURL: "http://127.0.0.1:\(port)", sandbox: sandbox, sandboxURL: sandboxURL, registry: registry))
             }
         }
     }
@@ -124,3 +127,4 @@ func mirroredEvent(id: String, time: Int64 = Int64(Date().timeIntervalSince1970)
     "client_user_agent":"Mozilla/5.0","client_ip_address":"203.0.113.7"},"custom_data":{"value":42.5,"currency":"USD"}\(extra)}
     """.utf8)
 }
+

@@ -8,7 +8,8 @@ import Foundation
 /// digest Meta (or anyone with a list of emails) could match; URLs lose their query string, where
 /// apps sometimes put personal data.
 enum MirrorRecord {
-    static let identifyingKeys: [String] = ["em", "ph", "external_id", "fn", "ln", "db", "zp", "ct", "st", "country", "ge"]
+    /// The keys analysts join on; the other personal keys are attributes, listed in `match_keys` only.
+    static let identifyingKeys: [String] = ["em", "ph", "external_id"]
 
     static func make(_ event: PreparedEvent, source: String, receivedAt: Int64, salt: SymmetricKey, testEventCode: String?) -> JSONValue {
         var record: [String: JSONValue] = [

@@ -57,21 +57,17 @@ struct ServeCommand: AsyncParsableCommand {
         let location = try StateLocation(parsing: stateURL ?? manifest.state.url.revealed)
         let address = listen.flatMap(ListenAddress.init(parsing:)) ?? push.listen
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            var graphURL = ProcessInfo.processInfo.environment["CAPI_GRAPH_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? manifest.graphAPI.baseURL
-            if sandbox {
-                let standIn = GraphSandbox(configuration: .init(host: "127.0.0.1", port: 0), logger: Logger(label: "capi.sandbox"))
-                let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
-                group.addTask { try await standIn.run { _, port in readyContinuation.yield(port) } }
-                var iterator = ready.makeAsyncIterator()
-                guard let port = await iterator.next() else { return }
-                graphURL = "http://127.0.0.1:\(port)"
+        if sandbox {
+            // The stand-in outlives the sidecar and stops last, after the forwarder has flushed.
+            let standIn = GraphSandbox(configuration: .init(host: "127.0.0.1", port: 0), logger: Logger(label: "capi.sandbox"))
+            try await standIn.withRunning { graphURL in
                 logger.warning("SANDBOX MODE: events go to the in-process Graph stand-in, NOT to Meta", metadata: ["graph_url": "\(graphURL)"])
-            } else {
-                logger.notice("sending to the Graph API", metadata: ["graph_url": "\(graphURL)", "version": "\(manifest.graphAPI.version)"])
+                try await runServices(manifest: manifest, push: push, location: location, address: address, graphURL: graphURL, prometheus: prometheus, logger: logger)
             }
+        } else {
+            let graphURL = ProcessInfo.processInfo.environment["CAPI_GRAPH_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? manifest.graphAPI.baseURL
+            logger.notice("sending to the Graph API", metadata: ["graph_url": "\(graphURL)", "version": "\(manifest.graphAPI.version)"])
             try await runServices(manifest: manifest, push: push, location: location, address: address, graphURL: graphURL, prometheus: prometheus, logger: logger)
-            group.cancelAll()
         }
     }
 

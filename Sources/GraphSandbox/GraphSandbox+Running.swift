@@ -1,0 +1,31 @@
+import Logging
+import ServiceLifecycle
+
+extension GraphSandbox {
+    /// Runs the sandbox for the duration of `body`, which receives its base URL
+    /// (`http://127.0.0.1:PORT`), then shuts it down gracefully so requests still in flight finish.
+    public func withRunning<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
+        let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
+        let service = ReportingService(sandbox: self) { readyContinuation.yield($0) }
+        let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var ports = ready.makeAsyncIterator()
+            guard let port = await ports.next() else { throw CancellationError() }
+            let result: Result<T, any Error>
+            do { result = .success(try await body("http://\(configuration.host):\(port)")) } catch { result = .failure(error) }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return try result.get()
+        }
+    }
+
+    private struct ReportingService: Service {
+        let sandbox: GraphSandbox
+        let onReady: @Sendable (Int) -> Void
+
+        func run() async throws {
+            try await sandbox.run { _, port in onReady(port) }
+        }
+    }
+}

@@ -65,7 +65,3 @@ public enum NormalizationBenchmark {
         return report
     }
 }
-
-extension Duration {
-    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

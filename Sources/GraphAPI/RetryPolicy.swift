@@ -50,7 +50,7 @@ public struct RetryPolicy: Sendable {
     /// Full jitter: uniform in [0, min(max, initial × 2^(attempt−1))].
     public func backoff(attempt: Int) -> Duration {
         let exponent = Double(max(0, min(attempt - 1, 40)))
-        let ceiling = min(maxBackoff.seconds, initialBackoff.seconds * pow2(exponent))
+        let ceiling = min(maxBackoff.inSeconds, initialBackoff.inSeconds * pow2(exponent))
         return .milliseconds(Int64((ceiling * random() * 1000).rounded()))
     }
 
@@ -59,8 +59,4 @@ public struct RetryPolicy: Sendable {
         for _ in 0..<Int(exponent) { value *= 2 }
         return value
     }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

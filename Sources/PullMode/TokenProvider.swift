@@ -36,9 +36,7 @@ public actor TokenProvider {
         if let exchange { return try await exchange.value }
         guard case .appCredentials(let appID, let appSecret) = auth else { throw GraphError(errorClass: .auth, message: "no app credentials") }
         let graph = graph
-        let task = Task { () async throws -> Secret in
-            do { return try await graph.exchangeClientCredentials(appID: appID, appSecret: appSecret) } catch { throw error }
-        }
+        let task = Task { () async throws -> Secret in try await graph.exchangeClientCredentials(appID: appID, appSecret: appSecret) }
         exchange = task
         defer { exchange = nil }
         let token = try await task.value

@@ -13,6 +13,14 @@ enum MetaSDK {
         return result.status == 0
     }()
     static var enabled: Bool { required || available }
+
+    /// Runs `Scripts/meta_sdk_events.py` against a Graph endpoint; one JSON object per step it printed.
+    static func steps(baseURL: String, pixelID: String, token: String, prefix: String) async throws -> (status: Int32, stderr: String, steps: [[String: Any]]) {
+        let script = CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/meta_sdk_events.py").path
+        let result = try await CLIRunner.runTool("/usr/bin/env", ["python3", script, baseURL, pixelID, token, prefix])
+        let steps = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        return (result.status, result.stderr, steps)
+    }
 }
 
 @Suite("Meta's official SDK", .enabled(if: MetaSDK.enabled))
@@ -25,10 +33,8 @@ struct MetaSDKTests {
         defer { sandbox.terminate(); sandbox.waitUntilExit() }
         try await CLIRunner.waitForPort(port)
 
-        let script = CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/meta_sdk_events.py").path
-        let result = try await CLIRunner.runTool("/usr/bin/env", ["python3", script, "http://127.0.0.1:\(port)", "1234567890", "sdk-token", "sdk"])
-        #expect(result.status == 0, "\(result.stderr)")
-        let steps = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let (status, stderr, steps) = try await MetaSDK.steps(baseURL: "http://127.0.0.1:\(port)", pixelID: "1234567890", token: "sdk-token", prefix: "sdk")
+        #expect(status == 0, "\(stderr)")
         #expect(steps.first?["events_received"] as? Int == 3)
         #expect(steps.last?["code"] as? Int == 100)
         #expect(steps.last?["subcode"] as? Int == 2804003)

@@ -112,10 +112,8 @@ struct ServeProcessTests {
         let serve = try CLIRunner.start(["serve", "--sandbox", "--state", state], environment: environment)
         defer { serve.terminate(); serve.waitUntilExit() }
         try await CLIRunner.waitForPort(port)
-        let script = CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/meta_sdk_events.py").path
-        let result = try await CLIRunner.runTool("/usr/bin/env", ["python3", script, "http://127.0.0.1:\(port)", "1234567890", "sdk-ingest-token", "sidecar"])
-        #expect(result.status == 0, "\(result.stderr)")
-        let steps = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let (status, stderr, steps) = try await MetaSDK.steps(baseURL: "http://127.0.0.1:\(port)", pixelID: "1234567890", token: "sdk-ingest-token", prefix: "sidecar")
+        #expect(status == 0, "\(stderr)")
         #expect(steps.first?["events_received"] as? Int == 3)
         #expect(steps.last?["code"] as? Int == 100)
     }

@@ -120,7 +120,7 @@ struct PollJobTests {
     @Test("a poll that fails mid-run resumes from its last committed window: no gaps, no duplicates", arguments: Store.enabled)
     func resumes(store: Store) async throws {
         // One sandbox data set, read first through a failing stand-in, then through a healthy one.
-        try await withSeededSandbox(events: 45) { healthyURL, healthy, expected in
+        try await withSeededSandbox(events: 45) { healthyURL, _, expected in
             let failing = GraphSandbox.Configuration(faults: FaultPlan(rate: 0.35, kinds: [.serverError]), seed: 9)
             try await withSeededSandbox(failing, events: 45) { failingURL, _, _ in
                 try await store.withRegistry { registry in
@@ -133,7 +133,6 @@ struct PollJobTests {
                     #expect(resumed.exitCode == 0)
                     let (totals, _) = try await storedTotals(registry)
                     #expect(totals == expected)
-                    _ = healthy
                 }
             }
         }

@@ -54,11 +54,3 @@ public enum ConfigDuration {
         return .milliseconds(Int64((seconds * 1000).rounded()))
     }
 }
-
-extension Duration {
-    /// Whole and fractional seconds, for arithmetic with Unix timestamps.
-    public var inSeconds: Double {
-        let parts = components
-        return Double(parts.seconds) + Double(parts.attoseconds) / 1e18
-    }
-}

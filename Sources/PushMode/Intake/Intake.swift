@@ -43,7 +43,7 @@ public struct Intake: Sendable {
         var results = [Result?](repeating: nil, count: events.count)
         var items: [IntakeItem] = []
         var itemIndex: [Int] = []
-        var warningsByIndex: [Int: [String]] = [:]
+        var answers: [JSONValue] = []
         for (index, raw) in events.enumerated() {
             let pixel = (pixelFromPath ?? Self.pixelID(of: raw)).flatMap { pixels[$0] }
             let policy = EventPolicy(now: seconds, maxFutureSkew: maxFutureSkew, defaultCountry: pixel?.defaultCountry, normalizer: normalizer)
@@ -66,7 +66,7 @@ public struct Intake: Sendable {
                     deliveredRecord: Self.canonicalJSON(record), receivedAt: receivedAt
                 ))
                 itemIndex.append(index)
-                warningsByIndex[index] = event.warnings
+                answers.append(answer)
             }
         }
         if allOrNothing, items.count < events.count {
@@ -78,9 +78,9 @@ public struct Intake: Sendable {
                 let index = itemIndex[position]
                 switch outcome {
                 case .accepted:
-                    results[index] = .accepted(answer: Self.answer(items[position].answer, duplicate: false), duplicate: false)
+                    results[index] = .accepted(answer: Self.answer(answers[position], duplicate: false), duplicate: false)
                 case .duplicate(let stored):
-                    results[index] = .accepted(answer: Self.answer(stored, duplicate: true), duplicate: true)
+                    results[index] = .accepted(answer: Self.answer((try? JSONValue(parsing: stored)) ?? .null, duplicate: true), duplicate: true)
                 case .conflict:
                     results[index] = .conflict(eventID: items[position].key.eventID)
                 }
@@ -97,8 +97,8 @@ public struct Intake: Sendable {
         }
     }
 
-    static func answer(_ stored: String, duplicate: Bool) -> JSONValue {
-        var object = (try? JSONValue(parsing: stored))?.objectValue ?? [:]
+    static func answer(_ stored: JSONValue, duplicate: Bool) -> JSONValue {
+        var object = stored.objectValue ?? [:]
         object["duplicate"] = .bool(duplicate)
         return .object(object)
     }

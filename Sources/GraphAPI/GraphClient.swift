@@ -116,7 +116,15 @@ public struct GraphClient: Sendable {
         // the Graph host and never logged.
         var request = HTTPClientRequest(url: "\(configuration.baseURL)/\(configuration.version)/oauth/access_token?\(components.percentEncodedQuery ?? "")")
         request.method = .GET
-        let response = try await perform(request)
+        let response: GraphResponse
+        do {
+            response = try await perform(request)
+        } catch var error where error.errorClass != .throttled && error.transport == nil && (error.httpStatus.map { (400..<500).contains($0) } ?? false) {
+            // A refused exchange means the app id or secret is wrong, whatever code carries it (Meta
+            // answers a bad secret with code 1, which elsewhere means "unknown, retry").
+            error.errorClass = .auth
+            throw error
+        }
         guard let token = response.body["access_token"]?.stringValue, !token.isEmpty else {
             throw GraphError.transport(.malformedResponse, "the token answer has no access_token")
         }
@@ -129,19 +137,28 @@ public struct GraphClient: Sendable {
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            let deadline = NIODeadline.now() + .nanoseconds(Int64(configuration.timeout.components.seconds) * 1_000_000_000 + configuration.timeout.components.attoseconds / 1_000_000_000)
+            let deadline = NIODeadline.now() + .nanoseconds(configuration.timeout.wholeNanoseconds)
             response = try await http.execute(request, deadline: deadline, logger: logger)
             bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
         } catch {
-            throw Self.transportError(error)
+            throw Self.transportError(error, endpoint: GraphEndpoint.describe(request.url))
         }
         let usage = UsageHeaders(
             appUsage: response.headers.first(name: "X-App-Usage"),
             businessUseCaseUsage: response.headers.first(name: "X-Business-Use-Case-Usage")
         )
-        let body = (try? JSONValue(parsing: bytes.readableBytesView)) ?? .null
+        let parsed = try? JSONValue(parsing: bytes.readableBytesView)
+        let body = parsed ?? .null
         let status = Int(response.status.code)
         if (200..<300).contains(status), body["error"] == nil {
+            // A success that is not a JSON object (a proxy's HTML page, a cut-off body) is not an
+            // empty answer: reading it as one would delete stored data or lose events.
+            guard case .object = parsed else {
+                throw GraphError(
+                    errorClass: .transient, httpStatus: status, message: "HTTP \(status) from \(GraphEndpoint.describe(request.url)) with a body that is not a JSON object",
+                    transport: .malformedResponse
+                )
+            }
             return GraphResponse(status: status, body: body, usage: usage)
         }
         throw Self.graphError(status: status, body: body, retryAfterHeader: response.headers.first(name: "Retry-After"), usage: usage)
@@ -159,12 +176,9 @@ public struct GraphClient: Sendable {
         }
         let code = integer("code")
         let isTransient: Bool? = if case .bool(let flag)? = envelope?["is_transient"] { flag } else { nil }
-        var retryAfter: Duration?
-        if let header = retryAfterHeader, let seconds = Double(header.trimmingCharacters(in: .whitespaces)) {
-            retryAfter = .milliseconds(Int64(seconds * 1000))
-        }
-        if usage.regainAccessMinutes > 0 {
-            retryAfter = max(retryAfter ?? .zero, .milliseconds(Int64(usage.regainAccessMinutes * 60_000)))
+        var retryAfter = retryAfterHeader.flatMap { RetryAfter.parse($0) }
+        if usage.regainAccessMinutes > 0, let regain = Bounded.duration(seconds: usage.regainAccessMinutes * 60, maximum: RetryAfter.maximumSeconds) {
+            retryAfter = max(retryAfter ?? .zero, regain)
         }
         return GraphError(
             errorClass: GraphErrorClass.classify(code: code, isTransient: isTransient, httpStatus: status),
@@ -174,27 +188,38 @@ public struct GraphClient: Sendable {
         )
     }
 
-    static func transportError(_ error: any Error) -> GraphError {
+    /// - Parameter endpoint: scheme, host and port of the call (never its path, query or credentials).
+    static func transportError(_ error: any Error, endpoint: String) -> GraphError {
         if let client = error as? HTTPClientError {
             switch client {
             case .deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout:
-                return .transport(.timeout, "no answer within the request timeout")
+                return .transport(.timeout, "no answer from \(endpoint) within the request timeout")
             case .remoteConnectionClosed:
-                return .transport(.connectionReset, "the connection was closed before an answer")
+                return .transport(.connectionReset, "\(endpoint) closed the connection before answering")
+            case .bodyLengthMismatch, .uncleanShutdown:
+                return .transport(.malformedResponse, "\(endpoint) sent a body that could not be read (\(client))")
             default:
-                return .transport(.connectionFailed, "HTTP client error: \(client)")
+                return .transport(.connectionFailed, "cannot reach \(endpoint): \(client)")
             }
         }
-        if let io = error as? IOError, io.errnoCode == ECONNRESET || io.errnoCode == EPIPE {
-            return .transport(.connectionReset, "the connection was reset")
+        if error is NIOTooManyBytesError {
+            return .transport(.malformedResponse, "\(endpoint) sent an answer larger than 64 MiB")
         }
-        if error is NIOConnectionError || (error as? ChannelError) != nil {
-            return .transport(.connectionFailed, "cannot connect to the Graph API")
+        if let io = error as? IOError {
+            if io.errnoCode == ECONNRESET || io.errnoCode == EPIPE { return .transport(.connectionReset, "\(endpoint) reset the connection") }
+            return .transport(.connectionFailed, "cannot reach \(endpoint): \(String(cString: strerror(io.errnoCode)))")
+        }
+        if let connection = error as? NIOConnectionError {
+            let reasons = connection.connectionErrors.map { String(describing: $0.error) }
+            return .transport(.connectionFailed, "cannot connect to \(endpoint)" + (reasons.isEmpty ? "" : " (\(reasons.joined(separator: "; ")))"))
+        }
+        if error is ChannelError {
+            return .transport(.connectionFailed, "cannot connect to \(endpoint): \(error)")
         }
         if error is CancellationError {
-            return .transport(.timeout, "cancelled")
+            return .transport(.timeout, "the call to \(endpoint) was cancelled")
         }
-        return .transport(.connectionFailed, String(describing: type(of: error)))
+        return .transport(.connectionFailed, "cannot reach \(endpoint): \(String(describing: type(of: error)))")
     }
 
     static func jsonString(_ text: String) -> String { JSONValue.string(text).serialized }

@@ -1,3 +1,5 @@
+import CAPICore
+
 /// Decides what happens after a failed Graph call: exponential backoff with full jitter, honouring
 /// the waits Meta names, and the non-retry outcomes of meta-capi.md.
 ///
@@ -51,7 +53,8 @@ public struct RetryPolicy: Sendable {
     public func backoff(attempt: Int) -> Duration {
         let exponent = Double(max(0, min(attempt - 1, 40)))
         let ceiling = min(maxBackoff.inSeconds, initialBackoff.inSeconds * pow2(exponent))
-        return .milliseconds(Int64((ceiling * random() * 1000).rounded()))
+        let jitter = min(max(random(), 0), 1)
+        return Bounded.duration(seconds: ceiling * jitter) ?? maxBackoff
     }
 
     private func pow2(_ exponent: Double) -> Double {

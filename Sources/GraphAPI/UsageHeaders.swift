@@ -1,3 +1,4 @@
+import CAPICore
 import Foundation
 
 /// Meta's rate-limit headers: `X-App-Usage` and `X-Business-Use-Case-Usage`, whose values are
@@ -37,21 +38,27 @@ public struct UsageHeaders: Sendable, Equatable {
     /// Time to wait before the next call: the regain time when throttled, a proportional pause when
     /// usage passes `slowDownAt` percent, else none. Slowing down early keeps us from ever hitting 100.
     public func pacingDelay(slowDownAt: Double = 75, maximumPause: Duration = .seconds(60)) -> Duration {
-        if regainAccessMinutes > 0 { return .milliseconds(Int64(regainAccessMinutes * 60_000)) }
+        if regainAccessMinutes > 0 {
+            return Bounded.duration(seconds: regainAccessMinutes * 60, maximum: RetryAfter.maximumSeconds) ?? .seconds(RetryAfter.maximumSeconds)
+        }
         guard maxPercent >= slowDownAt else { return .zero }
         let share = min(1, (maxPercent - slowDownAt) / max(1, 100 - slowDownAt))
-        return .milliseconds(Int64(max(0.05, share) * Double(maximumPause.components.seconds) * 1000))
+        return Bounded.duration(seconds: max(0.05, share) * maximumPause.inSeconds) ?? maximumPause
     }
 
     static func object(_ text: String) -> [String: Any]? {
         (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any]
     }
 
+    /// A usage figure, kept to a sane range: percentages and minutes are never negative, NaN or
+    /// infinite, and anything past a week reads as a week.
     static func number(_ value: Any?) -> Double? {
-        switch value {
+        let number: Double? = switch value {
         case let number as NSNumber: number.doubleValue
         case let text as String: Double(text.trimmingCharacters(in: .whitespaces))
         default: nil
         }
+        guard let number, number.isFinite else { return nil }
+        return min(max(number, 0), 10_080)
     }
 }

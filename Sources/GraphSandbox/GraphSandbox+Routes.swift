@@ -102,8 +102,8 @@ extension GraphSandbox {
             return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) the sandbox supports aggregation=event")
         }
         let now = configuration.now()
-        let start = query.get("start_time").flatMap(Self.parseTime) ?? (now - 86_400)
-        let end = query.get("end_time").flatMap(Self.parseTime) ?? now
+        let start = query.get("start_time").flatMap(UTCTimestamp.parse) ?? (now - 86_400)
+        let end = query.get("end_time").flatMap(UTCTimestamp.parse) ?? now
         guard start >= now - 7 * 86_400 - 3_600 else {
             return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) start_time must be within the last 7 days")
         }
@@ -134,16 +134,6 @@ extension GraphSandbox {
             paging["next"] = .string(items.string!)
         }
         return await json(.object(["data": .array(rows), "paging": .object(paging)]))
-    }
-
-    static func parseTime(_ text: String) -> Int64? {
-        if let seconds = Int64(text) { return seconds }
-        let formatter = ISO8601DateFormatter()
-        for options: ISO8601DateFormatter.Options in [[.withInternetDateTime], [.withFullDate, .withFullTime, .withTimeZone], [.withFullDate]] {
-            formatter.formatOptions = options
-            if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970) }
-        }
-        return nil
     }
 
     /// Meta's stats timestamps: `2026-11-20T10:00:00+0000`.

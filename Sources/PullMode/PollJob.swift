@@ -142,20 +142,39 @@ public struct PollJob: Sendable {
         if let pageSize = pull.deliveryStatuses.pageSize { query.append(("limit", String(pageSize))) }
         let parameters = query
         var response = try await get(pixel: pixel) { token throws(GraphError) in try await graph.get("\(pixel.id)/stats", query: parameters, accessToken: token) }
-        var records = StatsPage.records(from: response.body, pixelID: pixel.id, eventSource: source, window: window)
+        var records = try StatsPage.records(from: response.body, pixelID: pixel.id, eventSource: source, window: window)
+        var visited: Set<String> = []
         while let next = GraphClient.nextPage(of: response) {
+            // A `next` link seen before, or more pages than any window can have, would loop while
+            // holding the poll lock: the window fails instead (nothing committed, cursor unchanged).
+            guard visited.insert(next).inserted else {
+                throw GraphError(errorClass: .transient, message: "the stats answer repeats a paging.next link", transport: .malformedResponse)
+            }
+            guard visited.count <= Self.maximumPages else {
+                throw GraphError(errorClass: .transient, message: "the stats answer has more than \(Self.maximumPages) pages", transport: .malformedResponse)
+            }
             response = try await get(pixel: pixel) { token throws(GraphError) in try await graph.get(url: next, accessToken: token) }
-            records += StatsPage.records(from: response.body, pixelID: pixel.id, eventSource: source, window: window)
+            records += try StatsPage.records(from: response.body, pixelID: pixel.id, eventSource: source, window: window)
         }
         return records
     }
+
+    /// More pages than one window of hourly buckets can fill, even one event name per page.
+    static let maximumPages = 1000
 
     func snapshotQuality(pixel: PixelConfiguration, run: RunRecord) async throws {
         let fields = "web{event_name,event_match_quality,event_coverage,dedupe_key_feedback,data_freshness}"
         let response = try await get(pixel: pixel) { token throws(GraphError) in
             try await graph.get("dataset_quality", query: [("dataset_id", pixel.id), ("fields", fields)], accessToken: token)
         }
-        let rows = (response.body["web"]?.arrayValue ?? []).compactMap { row -> MatchQualityRecord? in
+        // A dataset with no quality data yet answers without `web`; a `web` of another shape is an error.
+        let entries: [JSONValue]
+        switch response.body["web"] {
+        case nil, .null?: entries = []
+        case .array(let rows)?: entries = rows
+        default: throw GraphError(errorClass: .transient, message: "the dataset_quality answer's `web` is not an array", transport: .malformedResponse)
+        }
+        let rows = entries.compactMap { row -> MatchQualityRecord? in
             guard let name = row["event_name"]?.stringValue else { return nil }
             var record = row.objectValue ?? [:]
             record["pixel_id"] = .string(pixel.id)

@@ -52,7 +52,7 @@ public struct Reconciliation: Sendable {
             table[key] = current
         }
         for record in statuses where record["event_source"]?.stringValue == "server" {
-            guard let bucket = record["bucket_start"]?.stringValue.flatMap(StatsPage.parseTime), bucket >= since, bucket < until,
+            guard let bucket = record["bucket_start"]?.stringValue.flatMap(UTCTimestamp.parse), bucket >= since, bucket < until,
                   let pixel = record["pixel_id"]?.stringValue, let name = record["event_name"]?.stringValue,
                   case .integer(let count)? = record["count"] else { continue }
             let key = Key(pixel: pixel, name: name, period: period(bucket))

@@ -1,41 +1,38 @@
 import CAPICore
 import ConnectorRuntime
-import Foundation
+import GraphAPI
 
 /// One page of `GET /{pixel}/stats?aggregation=event` as `delivery_statuses` records.
 ///
 /// Meta answers hourly buckets `{"start_time": "2026-11-20T10:00:00+0000", "data": [{"value":
-/// "Purchase", "count": 57}]}`; counts may arrive as numbers or strings.
+/// "Purchase", "count": 57}]}`; counts may arrive as numbers or strings. An answer of any other
+/// shape is an error, never an empty page: a window read as empty replaces the stored counts.
 public enum StatsPage {
-    public static func records(from body: JSONValue, pixelID: String, eventSource: String, window: DateWindows.Window) -> [DeliveryStatusRecord] {
-        guard let buckets = body["data"]?.arrayValue else { return [] }
+    public static func records(from body: JSONValue, pixelID: String, eventSource: String, window: DateWindows.Window) throws(GraphError) -> [DeliveryStatusRecord] {
+        guard case .array(let buckets)? = body["data"] else { throw malformed("has no `data` array") }
         var records: [DeliveryStatusRecord] = []
         for bucket in buckets {
-            guard let text = bucket["start_time"]?.stringValue, let start = parseTime(text), start >= window.start, start < window.end else { continue }
-            for entry in bucket["data"]?.arrayValue ?? [] {
+            guard case .string(let text)? = bucket["start_time"], let start = UTCTimestamp.parse(text) else {
+                throw malformed("has a bucket without a readable `start_time`")
+            }
+            guard start >= window.start, start < window.end else { continue }
+            guard case .array(let entries)? = bucket["data"] else { throw malformed("has a bucket without a `data` array") }
+            for entry in entries {
                 guard let name = entry["value"]?.stringValue, !name.isEmpty else { continue }
                 let count: Int64? = switch entry["count"] {
                 case .integer(let value)?: value
-                case .number(let value)?: Int64(value)
-                case .string(let value)?: Int64(value)
+                case .number(let value)?: Bounded.int64(exactly: value)
+                case .string(let value)?: Bounded.digits(value)
                 default: nil
                 }
-                guard let count else { continue }
+                guard let count, count >= 0 else { throw malformed("has a count that is not a non-negative integer") }
                 records.append(DeliveryStatusRecord(pixelID: pixelID, bucketStart: start, eventName: name, eventSource: eventSource, count: count))
             }
         }
         return records
     }
 
-    /// `2026-11-20T10:00:00+0000`, `…Z`, `…+00:00` or Unix seconds.
-    static func parseTime(_ text: String) -> Int64? {
-        if let seconds = Int64(text) { return seconds }
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        for format in ["yyyy-MM-dd'T'HH:mm:ssZ", "yyyy-MM-dd'T'HH:mm:ssXXXXX"] {
-            formatter.dateFormat = format
-            if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970) }
-        }
-        return nil
+    static func malformed(_ what: String) -> GraphError {
+        GraphError(errorClass: .transient, message: "the stats answer \(what)", transport: .malformedResponse)
     }
 }

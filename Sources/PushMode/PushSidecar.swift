@@ -2,7 +2,9 @@ import CAPICore
 import ConnectorRuntime
 import GraphAPI
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import ServiceLifecycle
 
 /// The push sidecar's parts, wired once: group committer, intake, HTTP server and forwarder over a
@@ -24,7 +26,7 @@ public struct PushSidecar: Sendable {
     ) {
         committer = GroupCommitter(registry: registry)
         intake = Intake(committer: committer, manifest: manifest, push: push)
-        server = PushServer(intake: intake, push: push, registry: registry, logger: logger, metricsText: metricsText)
+        server = PushServer(intake: intake, manifest: manifest, push: push, registry: registry, logger: logger, metricsText: metricsText)
         let graph = GraphClient(configuration: .init(
             baseURL: graphURL, version: manifest.graphAPI.version, timeout: manifest.graphAPI.timeout,
             appSecret: manifest.graphAPI.appSecret, partnerAgent: manifest.graphAPI.partnerAgent
@@ -36,13 +38,24 @@ public struct PushSidecar: Sendable {
             logger: Logger(label: "capi.forwarder")
         )
         self.address = address ?? push.listen
+        self.limits = push.limits
     }
+
+    let limits: PushConfiguration.Limits
 
     /// The HTTP application; `onListening` receives the bound address (port 0 picks one).
     public func application(onListening: @escaping @Sendable (String, Int) async -> Void = { _, _ in }) -> some Service {
-        Application(
+        let limits = limits
+        return Application(
             router: server.makeRouter(),
-            configuration: .init(address: .hostname(address.host, port: address.port), serverName: "capi-connector"),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ConnectionDeadlines(headerTimeout: limits.headerTimeout, bodyTimeout: limits.bodyTimeout)],
+                idleTimeout: TimeAmount(limits.idleTimeout)
+            )),
+            configuration: .init(
+                address: .hostname(address.host, port: address.port), serverName: "capi-connector",
+                availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)
+            ),
             onServerRunning: { channel in
                 await onListening(channel.localAddress?.ipAddress ?? address.host, channel.localAddress?.port ?? address.port)
             },

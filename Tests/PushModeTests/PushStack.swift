@@ -15,7 +15,7 @@ let webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 let testPixel = "1234567890"
 
 /// The manifest the push tests run with: the shipped shape, small batches, fast retries.
-func pushManifest(ingestToken: String = "ingest-token", maxEvents: Int = 50) throws -> Manifest {
+func pushManifest(ingestToken: String = "ingest-token", maxEvents: Int = 50, maxAttempts: Int = 30, limits: String = "") throws -> Manifest {
     try ManifestLoader(environment: [:]).load(yaml: """
     manifest_version: 1.0
     id: conn::third_party::ads::meta::conversions_api::rest
@@ -33,8 +33,9 @@ func pushManifest(ingestToken: String = "ingest-token", maxEvents: Int = 50) thr
       ingest_token: \(ingestToken)
       body_limit_bytes: 1100000
       batching: {max_events: \(maxEvents), linger: 20ms, max_in_flight: 4}
-      retry: {max_attempts: 30, initial_backoff: 5ms, max_backoff: 40ms}
+      retry: {max_attempts: \(maxAttempts), initial_backoff: 5ms, max_backoff: 40ms}
       mirror_salt: test-mirror-salt-0123456789
+    \(limits.isEmpty ? "" : "  limits: {\(limits)}")
     """, path: "test.yaml")
 }
 
@@ -42,6 +43,7 @@ func pushManifest(ingestToken: String = "ingest-token", maxEvents: Int = 50) thr
 /// Graph sandbox. Everything is real and on loopback.
 struct PushStack: Sendable {
     let baseURL: String
+    var port: Int { Int(baseURL.split(separator: ":").last!)! }
     let sandbox: GraphSandbox
     let sandboxURL: String
     let registry: any StateRegistry

@@ -86,10 +86,57 @@ struct WebhookVectorTests {
     @Test("the replay ledger passes a retry and refuses a different body under the same id")
     func replayLedger() {
         let ledger = ReplayLedger(toleranceSeconds: 300)
-        #expect(ledger.admit(source: "app", messageID: "msg_1", bodyDigest: "a", now: 1_000))
-        #expect(ledger.admit(source: "app", messageID: "msg_1", bodyDigest: "a", now: 1_010))
-        #expect(!ledger.admit(source: "app", messageID: "msg_1", bodyDigest: "b", now: 1_020))
-        #expect(ledger.admit(source: "other", messageID: "msg_1", bodyDigest: "b", now: 1_020))
-        #expect(ledger.admit(source: "app", messageID: "msg_1", bodyDigest: "b", now: 1_000 + 601))
+        func admit(_ source: String, _ id: String, _ body: String, signedAt: Int64 = 1_000, now: Int64) -> ReplayLedger.Admission {
+            Array(body.utf8).withUnsafeBytes { ledger.admit(source: source, messageID: id, timestamp: signedAt, body: $0, now: now) }
+        }
+        #expect(admit("app", "msg_1", "a", now: 1_000) == .admitted)
+        #expect(admit("app", "msg_1", "a", now: 1_010) == .admitted)
+        #expect(admit("app", "msg_1", "b", now: 1_020) == .replayed)
+        #expect(admit("other", "msg_1", "b", now: 1_020) == .admitted)
+        // Remembered until the signed timestamp leaves the tolerance (1_000 + 300), not before.
+        #expect(admit("app", "msg_1", "b", now: 1_300) == .replayed)
+        #expect(admit("app", "msg_1", "b", now: 1_301) == .admitted)
+    }
+
+    @Test("the replay ledger forgets nothing early: at capacity it refuses new ids, and expiry frees room")
+    func replayLedgerCapacity() {
+        let ledger = ReplayLedger(toleranceSeconds: 60, capacity: 1_000)
+        let body: [UInt8] = [1, 2, 3]
+        for index in 0..<1_000 {
+            #expect(body.withUnsafeBytes { ledger.admit(source: "s", messageID: "id-\(index)", timestamp: 10_000, body: $0, now: 10_000) } == .admitted)
+        }
+        #expect(body.withUnsafeBytes { ledger.admit(source: "s", messageID: "one-more", timestamp: 10_000, body: $0, now: 10_030) } == .full)
+        // Every id is still known right up to the end of its window.
+        #expect([9] .withUnsafeBytes { ledger.admit(source: "s", messageID: "id-0", timestamp: 10_000, body: $0, now: 10_060) } == .replayed)
+        #expect(ledger.count(now: 10_060) == 1_000)
+        #expect(ledger.count(now: 10_061) == 0)
+        #expect(body.withUnsafeBytes { ledger.admit(source: "s", messageID: "one-more", timestamp: 10_061, body: $0, now: 10_061) } == .admitted)
+    }
+
+    @Test("admission work does not grow with the number of remembered ids")
+    func replayLedgerIsConstantTime() {
+        // 200,000 live ids over a 300 s window, then 200,000 more as the clock moves on: the table
+        // never holds more than the live window (the old ledger filtered all ids on each admit past 100k).
+        let ledger = ReplayLedger(toleranceSeconds: 300, capacity: 400_000)
+        let body: [UInt8] = [0]
+        body.withUnsafeBytes { bytes in
+            for index in 0..<400_000 {
+                let now = Int64(1_000_000 + index / 1_000)
+                _ = ledger.admit(source: "s", messageID: "m\(index)", timestamp: now, body: bytes, now: now)
+            }
+        }
+        let live = ledger.count(now: 1_000_399)
+        #expect(live <= 301_000 && live >= 299_000)
+    }
+
+    @Test("more signature candidates than the cap are refused before any MAC is computed")
+    func candidateCap() throws {
+        let key = SigningKey(bytes: Array("secret-key-bytes".utf8))
+        let verifier = WebhookVerifier(scheme: .standardWebhooks, keys: [key])
+        let many = Array(repeating: "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", count: WebhookVerifier.maximumCandidates + 1).joined(separator: " ")
+        let headers = ["webhook-id": "msg_1", "webhook-timestamp": "1000", "webhook-signature": many]
+        #expect(throws: SignatureFailure.malformedSignature) { try verifier.inspect(header: { headers[$0] }, now: 1_000).get() }
+        let timestamp = ["webhook-id": "msg_1", "webhook-timestamp": "99999999999999999999", "webhook-signature": "v1,AAAA"]
+        #expect(throws: SignatureFailure.malformedTimestamp) { try verifier.inspect(header: { timestamp[$0] }, now: 1_000).get() }
     }
 }

@@ -15,11 +15,12 @@ extension Checker {
                 unknown.append(name)
                 continue
             }
-            guard let texts = texts(value, field: "user_data.\(name)") else { continue }
+            let limit = entry.ordinal == Self.userAgentOrdinal ? Self.maxUserAgentBytes : Self.maxUserDataBytes
+            guard let texts = texts(value, field: "user_data.\(name)", limit: limit) else { continue }
             if entry.isAlias { aliasValues[entry.ordinal] = texts } else { canonicalValues[entry.ordinal] = texts }
         }
         for name in unknown.sorted() {
-            problem("user_data.\(name)", .unknownField, "is not a Meta customer-information parameter")
+            problem("user_data.\(Self.safeName(name))", .unknownField, "is not a Meta customer-information parameter")
         }
         var valuesByKey = canonicalValues
         for (ordinal, texts) in aliasValues.enumerated() where texts != nil {
@@ -53,15 +54,24 @@ extension Checker {
     }
 
     /// A value's strings: a string, a number, or an array of them. `null` means absent.
-    private mutating func texts(_ value: JSONValue, field: String) -> [String]? {
+    /// Strings over `limit` bytes are refused before any normalization work is spent on them.
+    private mutating func texts(_ value: JSONValue, field: String, limit: Int) -> [String]? {
         switch value {
         case .null: return nil
-        case .string(let text): return [text]
+        case .string(let text):
+            guard text.utf8.count <= limit else {
+                problem(field, .tooLong, "is longer than \(limit) bytes")
+                return nil
+            }
+            return [text]
         case .integer(let number): return [String(number)]
         case .array(let elements):
             var texts: [String] = []
             for (index, element) in elements.enumerated() {
                 switch element {
+                case .string(let text) where text.utf8.count > limit:
+                    problem("\(field)[\(index)]", .tooLong, "is longer than \(limit) bytes")
+                    return nil
                 case .string(let text): texts.append(text)
                 case .integer(let number): texts.append(String(number))
                 case .null: continue

@@ -4,7 +4,8 @@
 /// never echoing a value. Personal data is normalized and hashed here, in memory; values that
 /// cannot be made valid are dropped with a warning naming the key, and the event goes on.
 public enum EventPreparer {
-    /// Meta's server-event parameters; anything else is passed through with a warning.
+    /// Meta's server-event parameters; anything else is dropped with a warning (an unknown field
+    /// may hold anything, personal data included, and Meta would ignore it anyway).
     static let knownFields: Set<String> = [
         "event_name", "event_time", "event_id", "event_source_url", "opt_out", "action_source", "user_data",
         "custom_data", "app_data", "data_processing_options", "data_processing_options_country",
@@ -22,8 +23,9 @@ public enum EventPreparer {
             return .failure(EventRejection(problems: [EventProblem(field: "event", code: .invalidType, message: "must be a JSON object, found \(raw.typeName)")]))
         }
         var check = Checker()
-        var payload = fields
+        var payload = fields.filter { knownFields.contains($0.key) }
         payload["pixel_id"] = nil
+        check.lengths(fields)
 
         let pixel = check.pixelID(fields["pixel_id"], fromPath: pixelID)
         let eventName = check.requiredString(fields["event_name"], "event_name")
@@ -46,14 +48,17 @@ public enum EventPreparer {
             let scrubbed = URLScrubber.scrub(url)
             guard !scrubbed.removed.isEmpty else { continue }
             payload[field] = .string(scrubbed.url)
-            check.warnings.append("\(field): removed query parameters holding personal data (\(scrubbed.removed.joined(separator: ", ")))")
+            check.warnings.append("\(field): masked personal data (\(scrubbed.removed.joined(separator: ", ")))")
+        }
+        if let custom = fields["custom_data"], case .object = custom {
+            payload["custom_data"] = check.withoutPersonalData(custom, path: "custom_data")
         }
         check.requirementsOf(actionSource, fields: fields, userDataKeys: matchKeys)
         check.customData(fields["custom_data"], eventName: eventName)
         check.privacy(fields)
         check.optionalBool(fields["opt_out"], "opt_out")
-        for name in fields.keys where !knownFields.contains(name) {
-            check.warnings.append("\(name): not a Meta server-event parameter; passed through unchanged")
+        for name in fields.keys.sorted() where !knownFields.contains(name) {
+            check.warnings.append("\(Checker.safeName(name)): not a Meta server-event parameter; not forwarded")
         }
 
         check.problems.sort { $0.field < $1.field }
@@ -161,11 +166,14 @@ struct Checker {
         let seconds: Int64
         switch value {
         case .integer(let number): seconds = number
-        case .number(let number) where number.rounded() == number && abs(number) < 1e15: seconds = Int64(number)
-        case .string(let text) where !text.isEmpty && text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) && text.utf8.count <= 16:
-            seconds = Int64(text)!
+        case .number(let number) where Bounded.int64(exactly: number) != nil: seconds = Bounded.int64(exactly: number)!
+        case .string(let text) where Bounded.digits(text, maxDigits: 16) != nil: seconds = Bounded.digits(text, maxDigits: 16)!
         default:
             problem("event_time", .invalidType, "must be an integer number of Unix seconds")
+            return nil
+        }
+        if seconds <= 0 {
+            problem("event_time", .invalidValue, "must be a positive number of Unix seconds")
             return nil
         }
         if seconds >= EventPreparer.millisecondsThreshold {
@@ -173,11 +181,11 @@ struct Checker {
             return nil
         }
         let maximumAge = (actionSource ?? .website).maximumAge
-        if policy.now - seconds > maximumAge {
+        if Bounded.difference(policy.now, seconds) > maximumAge {
             problem("event_time", .tooOld, "is more than \(maximumAge / 86_400) days in the past; Meta rejects the whole request for such an event")
             return nil
         }
-        if seconds - policy.now > policy.maxFutureSkew {
+        if Bounded.difference(seconds, policy.now) > policy.maxFutureSkew {
             problem("event_time", .inFuture, "is more than \(policy.maxFutureSkew) seconds in the future")
             return nil
         }

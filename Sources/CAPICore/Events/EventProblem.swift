@@ -16,6 +16,7 @@ public struct EventProblem: Sendable, Hashable, Codable, CustomStringConvertible
         case inFuture = "in_future"
         case unknownField = "unknown_field"
         case noCustomerInformation = "no_customer_information"
+        case tooLong = "too_long"
     }
 
     public init(field: String, code: Code, message: String) {

@@ -1,51 +1,86 @@
 import Foundation
 
-/// Removes personal data that apps put in page URLs (`?email=…`), so it is never stored or sent.
+/// Masks personal data that apps put in page URLs (`?email=…`, `/u/jane@example.com`,
+/// `#phone=+1…`), so it is never stored or sent.
 ///
-/// A query parameter goes when its name is a personal field or its value looks like an email
-/// address or a phone number; everything else (utm_*, fbclid, product ids) stays byte for byte.
+/// A query or fragment parameter is masked when its name is a personal field or its value looks
+/// like an email address or a phone number; a path or fragment segment when it holds either shape;
+/// credentials before the host are removed. Masked values become ``placeholder``; everything else
+/// (utm_*, fbclid, product ids) stays byte for byte.
 public enum URLScrubber {
-    static let personalNames: Set<String> = [
-        "email", "e-mail", "mail", "em", "phone", "tel", "telephone", "mobile", "ph", "name", "first_name", "firstname",
-        "fname", "fn", "last_name", "lastname", "lname", "ln", "address", "street", "zip", "zipcode", "postcode",
-        "postal_code", "dob", "birthday", "birthdate", "date_of_birth",
-    ]
+    /// What a masked value reads as.
+    public static let placeholder = "redacted"
 
-    /// The URL without personal query parameters, and the names of those removed.
+    /// The URL with personal values masked, and the names of what was masked (parameter names,
+    /// `path`, `fragment`, `userinfo`), never the values.
     public static func scrub(_ url: String) -> (url: String, removed: [String]) {
-        guard let question = url.firstIndex(of: "?") else { return (url, []) }
-        let fragmentStart = url[question...].firstIndex(of: "#") ?? url.endIndex
-        let query = url[url.index(after: question)..<fragmentStart]
-        var kept: [Substring] = []
         var removed: [String] = []
-        for parameter in query.split(separator: "&", omittingEmptySubsequences: false) {
-            let parts = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = (parts[0].removingPercentEncodingIfPossible).lowercased()
-            let value = parts.count > 1 ? parts[1].removingPercentEncodingIfPossible : ""
-            if personalNames.contains(name) || looksPersonal(value) {
-                removed.append(name)
-            } else {
-                kept.append(parameter)
+        var rest = Substring(url)
+        var output = ""
+        output.reserveCapacity(url.utf8.count)
+        // scheme://authority
+        if let schemeEnd = rest.range(of: "://") {
+            output += rest[..<schemeEnd.upperBound]
+            rest = rest[schemeEnd.upperBound...]
+            let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+            var authority = rest[..<authorityEnd]
+            if let at = authority.lastIndex(of: "@") {
+                authority = authority[authority.index(after: at)...]
+                removed.append("userinfo")
             }
+            output += authority
+            rest = rest[authorityEnd...]
+        }
+        let fragmentStart = rest.firstIndex(of: "#") ?? rest.endIndex
+        let queryStart = rest[..<fragmentStart].firstIndex(of: "?") ?? fragmentStart
+        let path = rest[..<queryStart]
+        output += maskSegments(path, separator: "/", label: "path", removed: &removed)
+        if queryStart < fragmentStart {
+            output += "?"
+            output += maskParameters(rest[rest.index(after: queryStart)..<fragmentStart], removed: &removed)
+        }
+        if fragmentStart < rest.endIndex {
+            output += "#"
+            let fragment = rest[rest.index(after: fragmentStart)...]
+            output += fragment.contains("=")
+                ? maskParameters(fragment, removed: &removed, label: "fragment")
+                : maskSegments(fragment, separator: "/", label: "fragment", removed: &removed)
         }
         guard !removed.isEmpty else { return (url, []) }
-        let base = url[..<question]
-        let rebuilt = kept.isEmpty ? String(base) : base + "?" + kept.joined(separator: "&")
-        return (rebuilt + url[fragmentStart...], removed)
+        var seen = Set<String>()
+        return (output, removed.filter { seen.insert($0).inserted })
     }
 
-    /// An email address, or a formatted phone number (7+ digits with `+` or phone punctuation).
-    /// Bare digit runs are kept: they are far more often order or product ids.
-    static func looksPersonal(_ value: String) -> Bool {
-        if let at = value.firstIndex(of: "@"), value[value.index(after: at)...].contains(".") { return true }
-        let digits = value.filter(\.isWholeNumber).count
-        let formatted = value.contains { " +-()".contains($0) }
-        return digits >= 7 && formatted && value.allSatisfy { $0.isWholeNumber || " +-().".contains($0) }
+    private static func maskSegments(_ text: Substring, separator: Character, label: String, removed: inout [String]) -> String {
+        guard !text.isEmpty else { return "" }
+        var masked = false
+        let segments = text.split(separator: separator, omittingEmptySubsequences: false).map { segment -> Substring in
+            guard PersonalData.looksPersonal(decoded(segment)) else { return segment }
+            masked = true
+            return Substring(placeholder)
+        }
+        guard masked else { return String(text) }
+        removed.append(label)
+        return segments.joined(separator: String(separator))
     }
-}
 
-extension Substring {
-    fileprivate var removingPercentEncodingIfPossible: String {
-        String(self).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(self)
+    private static func maskParameters(_ text: Substring, removed: inout [String], label: String? = nil) -> String {
+        var masked = false
+        let parameters = text.split(separator: "&", omittingEmptySubsequences: false).map { parameter -> String in
+            let parts = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = decoded(parts[0])
+            let value = parts.count > 1 ? decoded(parts[1]) : ""
+            if PersonalData.isPersonalName(name) && !value.isEmpty || PersonalData.looksPersonal(value) || PersonalData.looksPersonal(name) {
+                masked = true
+                removed.append(label ?? String(name.prefix(64)).lowercased())
+                return PersonalData.looksPersonal(name) ? placeholder : String(parts[0]) + "=" + placeholder
+            }
+            return String(parameter)
+        }
+        return masked ? parameters.joined(separator: "&") : String(text)
+    }
+
+    private static func decoded(_ text: Substring) -> String {
+        String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
     }
 }

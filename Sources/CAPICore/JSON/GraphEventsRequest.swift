@@ -5,11 +5,13 @@ import Foundation
 public struct GraphEventsRequest: Sendable {
     public var fields: [String: JSONValue]
 
-    /// `nil` when the body is neither a JSON object nor a form.
+    /// `nil` when the body is neither a JSON object nor a form (a form with a repeated name, or
+    /// text that is not UTF-8, counts as neither).
     public init?(body: Data, contentType: String?) {
         let contentType = contentType ?? ""
         if contentType.contains("application/x-www-form-urlencoded") || (!contentType.contains("json") && body.first != UInt8(ascii: "{")) {
-            fields = Self.form(String(decoding: body, as: UTF8.self))
+            guard let text = String(validating: body, as: UTF8.self), let fields = Self.form(text) else { return nil }
+            self.fields = fields
         } else if let object = (try? JSONValue(parsing: body))?.objectValue {
             fields = object
         } else {
@@ -23,17 +25,17 @@ public struct GraphEventsRequest: Sendable {
     /// The events in `data`, or `nil` when `data` is missing or not an array of events.
     public var events: [JSONValue]? { Self.events(from: fields["data"]) }
 
-    static func form(_ text: String) -> [String: JSONValue] {
+    /// `application/x-www-form-urlencoded` fields; `nil` when a name repeats (which copy counts
+    /// would depend on the parser). Empty pairs (`&&`, a bare `=`) are skipped.
+    static func form(_ text: String) -> [String: JSONValue]? {
         var result: [String: JSONValue] = [:]
         for pair in text.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1)
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = decode(parts[0])
+            guard !name.isEmpty else { continue }
             let value = parts.count > 1 ? decode(parts[1]) : ""
-            if name == "data", let parsed = try? JSONValue(parsing: value) {
-                result[name] = parsed
-            } else {
-                result[name] = .string(value)
-            }
+            let field: JSONValue = if name == "data", let parsed = try? JSONValue(parsing: value) { parsed } else { .string(value) }
+            guard result.updateValue(field, forKey: name) == nil else { return nil }
         }
         return result
     }

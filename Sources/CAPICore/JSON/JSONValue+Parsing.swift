@@ -2,7 +2,8 @@
 ///
 /// `Codable` decoding of an untyped value has to try each type in turn and throws on every miss,
 /// which dominated the batch endpoint; this reads each value once. Strict RFC 8259: no comments, no
-/// trailing commas, no leading zeros, escapes validated, surrogate pairs joined.
+/// trailing commas, no leading zeros, escapes validated, surrogate pairs joined. A duplicate key is
+/// refused: parsers disagree on which copy wins, so a signed body must mean one thing only.
 extension JSONValue {
     public struct ParseError: Error, Equatable, CustomStringConvertible {
         public var offset: Int
@@ -90,7 +91,10 @@ extension JSONValue {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 index += 1
-                object[key] = try parseValue()
+                let keyOffset = index
+                if object.updateValue(try parseValue(), forKey: key) != nil {
+                    throw ParseError(offset: keyOffset, reason: "duplicate key in an object")
+                }
                 skipWhitespace()
                 guard index < bytes.count else { throw fail("unexpected end of input") }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }

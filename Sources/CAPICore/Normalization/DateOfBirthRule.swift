@@ -55,6 +55,11 @@ enum DateOfBirthRule {
         let date: (year: Int, month: Int, day: Int)?
         let numbers = tokens.compactMap { if case .number(let n) = $0 { n } else { nil } }
         let words = tokens.compactMap { if case .word(let w) = $0 { w } else { nil } }
+        // No part of a date is longer than eight digits; a longer run is not a date (and must not
+        // reach integer conversion).
+        guard numbers.allSatisfy({ $0.utf8.count <= 8 }) else {
+            return .failure(RuleFailure("is not a recognised date layout (YYYYMMDD, YYYY-MM-DD, MM/DD/YYYY, DD.MM.YYYY, January 15, 1990)"))
+        }
         switch (numbers.count, words.count) {
         case (1, 0) where numbers[0].count == 8:
             let n = numbers[0]
@@ -91,16 +96,8 @@ enum DateOfBirthRule {
 
     static func isValid(_ date: (year: Int, month: Int, day: Int), today: Normalizer.Today) -> Bool {
         guard (1900...today.year).contains(date.year), (1...12).contains(date.month) else { return false }
-        guard (1...daysIn(month: date.month, year: date.year)).contains(date.day) else { return false }
+        guard (1...UTCTimestamp.daysIn(month: date.month, year: date.year)).contains(date.day) else { return false }
         return (date.year, date.month, date.day) <= (today.year, today.month, today.day)
-    }
-
-    static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
     }
 
     /// `dobd`, `dobm`, `doby`: digits within `range`, zero-padded to `width`.

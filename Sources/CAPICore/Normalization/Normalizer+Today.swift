@@ -11,8 +11,10 @@ extension Normalizer.Today {
 }
 
 extension Normalizer.Today {
-    /// The UTC calendar date of a Unix time, by arithmetic (no Calendar on the hot path).
+    /// The UTC calendar date of a Unix time, by arithmetic (no Calendar on the hot path). Times
+    /// outside years 1–9999 are clamped to them, so no outside value can overflow the arithmetic.
     public init(unixSeconds: Int64) {
+        let unixSeconds = min(max(unixSeconds, UTCTimestamp.earliestSeconds), UTCTimestamp.latestSeconds)
         // Howard Hinnant's civil_from_days.
         let days = Int(unixSeconds >= 0 ? unixSeconds / 86_400 : (unixSeconds - 86_399) / 86_400) + 719_468
         let era = (days >= 0 ? days : days - 146_096) / 146_097

@@ -21,6 +21,10 @@ public enum TextFolding {
         (0x09...0x0D).contains(byte) || (0x1C...0x20).contains(byte)
     }
 
+    /// Python's white space among ASCII bytes (tab, newlines, separators, space).
+    @inlinable
+    public static func isASCIISpaceByte(_ byte: UInt8) -> Bool { isASCIISpace(byte) }
+
     /// The value with surrounding white space removed.
     public static func trimmed(_ text: String) -> Substring {
         let scalars = text.unicodeScalars
@@ -60,7 +64,8 @@ public enum TextFolding {
         text.utf8.allSatisfy { $0 < 0x80 }
     }
 
-    /// Unicode full lowercase mapping with Python's final-sigma rule.
+    /// Unicode full lowercase mapping with Python's final-sigma rule. Linear in the input: output
+    /// is written as UTF-8 into one growing buffer.
     public static func lowercased(_ text: Substring) -> String {
         if isASCII(text) {
             return String(unsafeUninitializedCapacity: text.utf8.count) { buffer in
@@ -73,17 +78,25 @@ public enum TextFolding {
             }
         }
         let scalars = Array(text.unicodeScalars)
-        var output = String.UnicodeScalarView()
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count + 8)
         for (index, scalar) in scalars.enumerated() {
             if scalar.value < 0x80 {
-                output.append((0x41...0x5A).contains(scalar.value) ? Unicode.Scalar(scalar.value | 0x20)! : scalar)
+                output.append(UInt8(truncatingIfNeeded: (0x41...0x5A).contains(scalar.value) ? scalar.value | 0x20 : scalar.value))
             } else if scalar.value == 0x03A3 {
-                output.append(isFinalSigma(scalars, at: index) ? "\u{03C2}" : "\u{03C3}")
+                appendUTF8(isFinalSigma(scalars, at: index) ? "\u{03C2}" : "\u{03C3}", to: &output)
+            } else if !scalar.properties.changesWhenLowercased {
+                appendUTF8(scalar, to: &output)
             } else {
-                output.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
+                for lower in scalar.properties.lowercaseMapping.unicodeScalars { appendUTF8(lower, to: &output) }
             }
         }
-        return String(output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    @inlinable
+    static func appendUTF8(_ scalar: Unicode.Scalar, to output: inout [UInt8]) {
+        UTF8.encode(scalar) { output.append($0) }
     }
 
     /// Unicode's Final_Sigma condition: a cased letter before (skipping case-ignorables) and none after.
@@ -118,9 +131,10 @@ public enum TextFolding {
                 return count
             }
         }
-        var output = String.UnicodeScalarView()
-        for scalar in text.unicodeScalars where keep(scalar) { output.append(scalar) }
-        return String(output)
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars where keep(scalar) { appendUTF8(scalar, to: &output) }
+        return String(decoding: output, as: UTF8.self)
     }
 
     @inlinable

@@ -1,10 +1,13 @@
+import CAPICore
 import Foundation
 
 /// Parses the durations a manifest may hold.
 ///
 /// Two spellings are accepted because connector engineers use both: ISO 8601 (`PT10M`, `P1D`,
 /// `PT1H30M`, as Airbyte's declarative cursors write `step` and `lookback_window`) and the short
-/// forms operators type (`1500ms`, `1.5s`, `10m`, `1h`, `7d`).
+/// forms operators type (`1500ms`, `1.5s`, `10m`, `1h`, `7d`). Anything longer than
+/// ``Bounded/maximumSeconds`` (ten years), negative or not finite is refused, so no later sum or
+/// conversion of a configured duration can overflow.
 public enum ConfigDuration {
     public static func parse(_ text: String) -> Duration? {
         let text = text.trimmingCharacters(in: .whitespaces)
@@ -17,8 +20,8 @@ public enum ConfigDuration {
         ]
         for unit in units where text.hasSuffix(unit.suffix) {
             let number = text.dropLast(unit.suffix.count)
-            guard let value = Double(number), value >= 0, value.isFinite else { return nil }
-            return .milliseconds(Int64((value * unit.seconds * 1000).rounded()))
+            guard let value = Double(number) else { return nil }
+            return Bounded.duration(seconds: value * unit.seconds)
         }
         return nil
     }
@@ -51,6 +54,6 @@ public enum ConfigDuration {
             sawComponent = true
         }
         guard sawComponent else { return nil }
-        return .milliseconds(Int64((seconds * 1000).rounded()))
+        return Bounded.duration(seconds: seconds)
     }
 }

@@ -97,6 +97,9 @@ public struct WebhookSource: Sendable {
     public var signingKeys: [SigningKey]
     /// Accepted clock difference between the signature's timestamp and now, both ways.
     public var tolerance: Duration
+
+    /// Secrets per source: each one costs an HMAC over the body of every request.
+    public static let maximumSecrets = 8
 }
 
 /// A decoded HMAC key. Its description is redacted like ``Secret``'s.
@@ -127,6 +130,28 @@ public struct PushConfiguration: Sendable {
     public var trustedProxies: [String]
     public var maxFutureSkew: Duration
     public var externalID: ExternalIDPolicy
+    public var limits: Limits = .init()
+
+    /// What one sidecar gives any number of unauthenticated clients: connections, buffered body
+    /// bytes, time to send a request, remembered webhook ids, and optionally requests per second.
+    public struct Limits: Sendable, Equatable {
+        public var maxConnections = 1024
+        /// Request bodies held in memory at once, across all connections (503 beyond it).
+        public var maxBufferedBytes = 64 * 1_048_576
+        /// From connecting (or the previous answer) to the end of the request headers.
+        public var headerTimeout: Duration = .seconds(10)
+        /// From the request headers to the end of the body.
+        public var bodyTimeout: Duration = .seconds(30)
+        /// A kept-alive connection with no request in progress.
+        public var idleTimeout: Duration = .seconds(60)
+        /// Webhook ids remembered for replay checks (503 when full; none is forgotten early).
+        public var replayLedgerEntries = 2_000_000
+        /// Requests per second per client address (0: no limit), and the burst allowed above it.
+        public var rateLimitPerClient: Double = 0
+        public var rateLimitBurst = 0
+
+        public init() {}
+    }
 
     public struct Batching: Sendable {
         public var maxEvents: Int

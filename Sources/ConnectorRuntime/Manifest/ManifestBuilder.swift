@@ -195,7 +195,7 @@ struct ManifestBuilder {
 
     static let pushKeys = [
         "listen", "body_limit_bytes", "sources", "ingest_token", "batching", "retry", "mirror_salt",
-        "enrich_from_request", "trusted_proxies", "max_future_skew", "external_id",
+        "enrich_from_request", "trusted_proxies", "max_future_skew", "external_id", "limits",
     ]
 
     func push(_ node: YAMLNodeReader) -> PushConfiguration? {
@@ -225,13 +225,38 @@ struct ManifestBuilder {
         } ?? []
         let skew = map.value("max_future_skew").flatMap { $0.duration() } ?? .seconds(300)
         let externalID = map.value("external_id").flatMap { $0.oneOf(ExternalIDPolicy.self) } ?? .hash
+        let limits = map.value("limits").flatMap(pushLimits) ?? PushConfiguration.Limits()
 
         guard let sources, let salt else { return nil }
         return PushConfiguration(
             listen: listen, bodyLimitBytes: bodyLimit, sources: sources, ingestToken: ingestToken, batching: batching,
             retry: retry, mirrorSalt: salt, enrichFromRequest: enrich, trustedProxies: proxies,
-            maxFutureSkew: skew, externalID: externalID
+            maxFutureSkew: skew, externalID: externalID, limits: limits
         )
+    }
+
+    static let limitKeys = [
+        "max_connections", "max_buffered_bytes", "header_timeout", "body_timeout", "idle_timeout", "replay_ledger_entries",
+        "rate_limit_per_client", "rate_limit_burst",
+    ]
+
+    private func pushLimits(_ node: YAMLNodeReader) -> PushConfiguration.Limits? {
+        guard let map = node.mapping(allowed: Self.limitKeys) else { return nil }
+        var limits = PushConfiguration.Limits()
+        if let value = map.value("max_connections")?.integer(in: 1...1_000_000) { limits.maxConnections = value }
+        if let value = map.value("max_buffered_bytes")?.integer(in: 1_048_576...68_719_476_736) { limits.maxBufferedBytes = value }
+        for (key, path) in [("header_timeout", \PushConfiguration.Limits.headerTimeout), ("body_timeout", \.bodyTimeout), ("idle_timeout", \.idleTimeout)] {
+            guard let entry = map.value(key), let value = entry.duration(minimum: .milliseconds(100)) else { continue }
+            if value > .seconds(3600) {
+                entry.report("\(entry.path) must be at most 1 hour")
+                continue
+            }
+            limits[keyPath: path] = value
+        }
+        if let value = map.value("replay_ledger_entries")?.integer(in: 1000...100_000_000) { limits.replayLedgerEntries = value }
+        if let rate = map.value("rate_limit_per_client")?.number(in: 0...1_000_000) { limits.rateLimitPerClient = rate }
+        if let value = map.value("rate_limit_burst")?.integer(in: 0...1_000_000) { limits.rateLimitBurst = value }
+        return limits
     }
 
     private func listenAddress(_ node: YAMLNodeReader) -> ListenAddress? {
@@ -255,12 +280,21 @@ struct ManifestBuilder {
             guard let map = element.mapping(allowed: ["name", "scheme", "secrets", "tolerance"]) else { failed = true; continue }
             let name = map.value("name", required: true)?.string()
             let scheme = map.value("scheme", required: true)?.oneOf(WebhookScheme.self)
-            let tolerance = map.value("tolerance").flatMap { $0.duration() } ?? .seconds(300)
+            let tolerance = map.value("tolerance").flatMap { node -> Duration? in
+                guard let value = node.duration(minimum: .seconds(1)) else { return nil }
+                guard value <= .seconds(86_400) else {
+                    node.report("\(node.path) must be at most 1 day (ids are remembered for the whole tolerance)")
+                    return nil
+                }
+                return value
+            } ?? .seconds(300)
             var keys: [SigningKey]? = nil
             if let secretsNode = map.value("secrets", required: true) {
                 let entries = secretsNode.isScalarValue ? [secretsNode] : (secretsNode.sequence() ?? [])
                 if entries.isEmpty {
                     secretsNode.report("\(secretsNode.path) must list at least one secret")
+                } else if entries.count > WebhookSource.maximumSecrets {
+                    secretsNode.report("\(secretsNode.path) lists \(entries.count) secrets; at most \(WebhookSource.maximumSecrets) (each costs an HMAC per request)")
                 } else if let scheme {
                     keys = signingKeys(entries, scheme: scheme)
                 }

@@ -16,6 +16,16 @@ public struct ManifestLoader: Sendable {
     }
 
     public func load(path: String) throws(ManifestError) -> Manifest {
+        func unreadable(_ reason: String) -> ManifestError {
+            ManifestError(problems: [ManifestProblem(file: path, line: 1, column: 1, message: "cannot read the manifest: \(reason)")])
+        }
+        // A FIFO or device would block or stream without end; a directory has no text.
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: path) {
+            if let type = attributes[.type] as? FileAttributeType, type != .typeRegular, type != .typeSymbolicLink {
+                throw unreadable(type == .typeDirectory ? "it is a directory" : "it is not a regular file")
+            }
+            if let size = attributes[.size] as? Int, size > 1 << 20 { throw unreadable("it is larger than 1 MiB") }
+        }
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
@@ -52,7 +62,7 @@ public struct ManifestLoader: Sendable {
         if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError || nsError.code == 260 {
             return "no such file"
         }
-        return nsError.localizedDescription
+        return "\(nsError.localizedFailureReason ?? "the file cannot be read") (code \(nsError.code))"
     }
 
     static func problem(fromYAMLError error: any Error, file: String) -> ManifestProblem {
@@ -61,8 +71,13 @@ public struct ManifestLoader: Sendable {
             return ManifestProblem(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)")
         case .reader(let problem, _, _, _):
             return ManifestProblem(file: file, line: 1, column: 1, message: "invalid YAML: \(problem)")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Only the key names and where: the error's own text quotes the surrounding YAML, secrets included.
+            let names = duplicates.sorted().map { "`\($0.prefix(64))`" }.joined(separator: ", ")
+            return ManifestProblem(file: file, line: context.mark.line, column: context.mark.column, message: "duplicate key \(names) in one mapping")
         default:
-            return ManifestProblem(file: file, line: 1, column: 1, message: "invalid YAML: \(error)")
+            // Yams' descriptions quote the document; say what failed, never what it contained.
+            return ManifestProblem(file: file, line: 1, column: 1, message: "invalid YAML (\(String(describing: type(of: error))))")
         }
     }
 }

@@ -180,7 +180,7 @@ struct YAMLNodeReader {
     func duration(minimum: Duration = .zero) -> Duration? {
         guard let value = text() else { return nil }
         guard let duration = ConfigDuration.parse(value) else {
-            report("\(path) must be a duration such as `1500ms`, `10m`, `PT10M` or `P1D`, found \(shown(value))")
+            report("\(path) must be a duration from 0 to 10 years such as `1500ms`, `10m`, `PT10M` or `P1D`, found \(shown(value))")
             return nil
         }
         if duration < minimum {

@@ -68,11 +68,19 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 let rows = try await connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", logger: logger)
                 var current = 0
                 for try await version in rows.decode(Int.self) { current = version }
+                guard current <= StateMigrations.latestVersion else { throw StateMigrations.newerThanKnown(current) }
                 for migration in StateMigrations.versions(.postgres) where migration.version > current {
                     for statement in migration.statements {
                         try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
                     try await connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES (\(migration.version), \(Self.nowMilliseconds()))", logger: logger)
+                }
+            }
+            for probe in StateMigrations.probes {
+                do {
+                    try await client.query(PostgresQuery(unsafeSQL: probe.sql), logger: logger)
+                } catch let error as PSQLError where error.serverInfo != nil {
+                    throw StateMigrations.unusable(probe.table, error.serverInfo?[.message] ?? "\(error.code)")
                 }
             }
         }
@@ -139,17 +147,17 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func claimOutbox(limit: Int, owner: String, leaseMilliseconds: Int64, now: Int64, pixelID: String?) async throws(StateError) -> [OutboxEntry] {
         try await wrap("claim outbox") {
             let rows = try await client.query("""
-                UPDATE outbox SET lease_owner = \(owner), lease_until = \(now + leaseMilliseconds)
+                UPDATE outbox SET lease_owner = \(owner), lease_until = \(Bounded.sum(now, leaseMilliseconds)), claims = claims + 1
                 WHERE id IN (
                   SELECT id FROM outbox
                   WHERE next_attempt_at <= \(now) AND (lease_until IS NULL OR lease_until <= \(now))
                     AND (\(pixelID)::text IS NULL OR pixel_id = \(pixelID))
                   ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-                RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at
+                RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims
                 """, logger: logger)
             var entries: [OutboxEntry] = []
-            for try await (id, pixel, event, time, payload, attempts, created) in rows.decode((Int64, String, String, Int64, String, Int, Int64).self) {
-                entries.append(OutboxEntry(id: id, key: EventKey(pixelID: pixel, eventID: event, eventTime: time), payload: payload, attempts: attempts, createdAt: created))
+            for try await (id, pixel, event, time, payload, attempts, created, claims) in rows.decode((Int64, String, String, Int64, String, Int, Int64, Int).self) {
+                entries.append(OutboxEntry(id: id, key: EventKey(pixelID: pixel, eventID: event, eventTime: time), payload: payload, attempts: attempts, createdAt: created, claims: claims))
             }
             return entries.sorted { $0.id < $1.id }
         }
@@ -173,9 +181,16 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         guard !entries.isEmpty else { return }
         try await wrap("reschedule outbox") {
             try await client.query("""
-                UPDATE outbox SET attempts = attempts + 1, next_attempt_at = \(nextAttemptAt), lease_owner = NULL, lease_until = NULL, last_error = \(lastError)
+                UPDATE outbox SET attempts = attempts + 1, next_attempt_at = \(nextAttemptAt), lease_owner = NULL, lease_until = NULL, last_error = \(lastError), claims = 0
                 WHERE id = ANY(\(entries.map(\.id))::int8[])
                 """, logger: logger)
+        }
+    }
+
+    public func extendLease(_ entries: [OutboxEntry], owner: String, until: Int64) async throws(StateError) {
+        guard !entries.isEmpty else { return }
+        try await wrap("extend lease") {
+            try await client.query("UPDATE outbox SET lease_until = \(until) WHERE lease_owner = \(owner) AND id = ANY(\(entries.map(\.id))::int8[])", logger: logger)
         }
     }
 

@@ -71,7 +71,7 @@ public final class SQLiteStateRegistry: StateRegistry {
         do {
             return try await connection.query(sql, binds)
         } catch {
-            throw StateError(.query, "\(what): \(Self.describe(error))")
+            throw StateError(.query, "sqlite:\(path): \(what): \(Self.describe(error))")
         }
     }
 
@@ -130,9 +130,13 @@ public final class SQLiteStateRegistry: StateRegistry {
             try await execute("migrate", StateMigrations.bookkeeping)
             let rows = try await execute("migrate", "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
             let current = rows.first?.column("v")?.integer ?? 0
+            guard current <= StateMigrations.latestVersion else { throw StateMigrations.newerThanKnown(current) }
             for migration in StateMigrations.versions(.sqlite) where migration.version > current {
                 for statement in migration.statements { try await execute("migrate", statement) }
                 try await execute("migrate", "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", [.integer(migration.version), Self.int(Self.nowMilliseconds())])
+            }
+            for probe in StateMigrations.probes {
+                do throws(StateError) { try await execute("check schema", probe.sql) } catch { throw StateMigrations.unusable(probe.table, error.message) }
             }
         }
     }
@@ -184,16 +188,17 @@ public final class SQLiteStateRegistry: StateRegistry {
 
     public func claimOutbox(limit: Int, owner: String, leaseMilliseconds: Int64, now: Int64, pixelID: String?) async throws(StateError) -> [OutboxEntry] {
         let rows = try await locked("claim outbox", """
-            UPDATE outbox SET lease_owner = ?, lease_until = ?
+            UPDATE outbox SET lease_owner = ?, lease_until = ?, claims = claims + 1
             WHERE id IN (SELECT id FROM outbox WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
                          AND (? IS NULL OR pixel_id = ?) ORDER BY id LIMIT ?)
-            RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at
+            RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims
             """, [.text(owner), Self.int(now + leaseMilliseconds), Self.int(now), Self.int(now), Self.text(pixelID), Self.text(pixelID), .integer(limit)])
         return rows.map { row in
             OutboxEntry(
                 id: Int64(row.column("id")?.integer ?? 0),
                 key: EventKey(pixelID: row.column("pixel_id")?.string ?? "", eventID: row.column("event_id")?.string ?? "", eventTime: Int64(row.column("event_time")?.integer ?? 0)),
-                payload: row.column("payload")?.string ?? "", attempts: row.column("attempts")?.integer ?? 0, createdAt: Int64(row.column("created_at")?.integer ?? 0)
+                payload: row.column("payload")?.string ?? "", attempts: row.column("attempts")?.integer ?? 0, createdAt: Int64(row.column("created_at")?.integer ?? 0),
+                claims: row.column("claims")?.integer ?? 1
             )
         }.sorted { $0.id < $1.id }
     }
@@ -212,9 +217,14 @@ public final class SQLiteStateRegistry: StateRegistry {
     public func reschedule(_ entries: [OutboxEntry], nextAttemptAt: Int64, lastError: String) async throws(StateError) {
         guard !entries.isEmpty else { return }
         try await locked("reschedule outbox", """
-            UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, last_error = ?
+            UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, last_error = ?, claims = 0
             WHERE id IN (\(Self.idList(entries.map(\.id))))
             """, [Self.int(nextAttemptAt), .text(lastError)])
+    }
+
+    public func extendLease(_ entries: [OutboxEntry], owner: String, until: Int64) async throws(StateError) {
+        guard !entries.isEmpty else { return }
+        try await locked("extend lease", "UPDATE outbox SET lease_until = ? WHERE lease_owner = ? AND id IN (\(Self.idList(entries.map(\.id))))", [Self.int(until), .text(owner)])
     }
 
     public func deadLetter(_ entries: [OutboxEntry], reason: DeadLetterReason, now: Int64) async throws(StateError) {

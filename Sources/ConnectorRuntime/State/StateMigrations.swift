@@ -62,7 +62,33 @@ enum StateMigrations {
                   raised_at \(big) NOT NULL, cleared_at \(big))
                 """,
             ]),
+            // Claims since the last recorded outcome: a row claimed again while the count is above
+            // zero was held by a process that died mid-send, so Meta may already have it.
+            (2, ["ALTER TABLE outbox ADD COLUMN claims INTEGER NOT NULL DEFAULT 0"]),
         ]
+    }
+
+    /// Statements that read every column the connector uses, run after migrating: a store whose
+    /// tables were changed by hand fails at start-up with a clear message, not with 503s later.
+    static let probes: [(table: String, sql: String)] = [
+        ("cursors", "SELECT connector, stream, partition, position, run_id, updated_at FROM cursors LIMIT 0"),
+        ("runs", "SELECT run_id, mode, started_at, ended_at, status, counts, error_class FROM runs LIMIT 0"),
+        ("ledger", "SELECT pixel_id, event_id, event_time, content_hash, answer, created_at FROM ledger LIMIT 0"),
+        ("outbox", "SELECT id, pixel_id, event_id, event_time, payload, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, claims FROM outbox LIMIT 0"),
+        ("dead_letters", "SELECT id, pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at FROM dead_letters LIMIT 0"),
+        ("delivered_events", "SELECT pixel_id, event_id, event_time, received_at, outcome, fbtrace_id, dead_letter_reason, record, updated_at FROM delivered_events LIMIT 0"),
+        ("delivery_statuses", "SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses LIMIT 0"),
+        ("match_quality", "SELECT pixel_id, event_name, snapshot_at, record, run_id FROM match_quality LIMIT 0"),
+        ("schemas", "SELECT schema_id, body, registered_at FROM schemas LIMIT 0"),
+        ("alarms", "SELECT id, kind, pixel_id, message, raised_at, cleared_at FROM alarms LIMIT 0"),
+    ]
+
+    static func newerThanKnown(_ version: Int) -> StateError {
+        StateError(.configuration, "the store's schema is at version \(version), newer than this build knows (\(latestVersion)); run a newer capi-connector")
+    }
+
+    static func unusable(_ table: String, _ detail: String) -> StateError {
+        StateError(.configuration, "the store's `\(table)` table is missing or lacks columns this build needs (\(detail)); it was changed outside capi-connector")
     }
 
     static var latestVersion: Int { versions(.sqlite).map(\.version).max() ?? 0 }

@@ -39,8 +39,21 @@ public struct OutboxEntry: Sendable, Equatable {
     public var id: Int64
     public var key: EventKey
     public var payload: String
+    /// Failed sends so far (the retry budget is per event).
     public var attempts: Int
     public var createdAt: Int64
+    /// Claims since the last recorded outcome, this one included: above 1, an earlier claimer died
+    /// holding the row, possibly after Meta received it, so sending now may be a re-send.
+    public var claims: Int
+
+    public init(id: Int64, key: EventKey, payload: String, attempts: Int, createdAt: Int64, claims: Int = 1) {
+        self.id = id
+        self.key = key
+        self.payload = payload
+        self.attempts = attempts
+        self.createdAt = createdAt
+        self.claims = claims
+    }
 }
 
 /// Why an event was dead-lettered: Meta's error fields or the connector's own reason.

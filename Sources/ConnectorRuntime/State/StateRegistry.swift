@@ -27,6 +27,9 @@ public protocol StateRegistry: Sendable {
     func claimOutbox(limit: Int, owner: String, leaseMilliseconds: Int64, now: Int64, pixelID: String?) async throws(StateError) -> [OutboxEntry]
     /// Removes sent rows and records the outcome in `delivered_events`.
     func markForwarded(_ entries: [OutboxEntry], fbtraceID: String?, now: Int64) async throws(StateError)
+    /// Moves the lease of rows `owner` still holds to `until`, so rows in a long delivery are not
+    /// claimed twice, while a dead process's rows return within one short lease.
+    func extendLease(_ entries: [OutboxEntry], owner: String, until: Int64) async throws(StateError)
     /// Releases the lease and schedules another attempt.
     func reschedule(_ entries: [OutboxEntry], nextAttemptAt: Int64, lastError: String) async throws(StateError)
     /// Moves rows to the dead-letter queue with their reason, and records the outcome.

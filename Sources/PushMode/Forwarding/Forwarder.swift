@@ -27,7 +27,9 @@ public struct Forwarder: Service {
         /// Dead-letter events this close to Meta's age limit rather than send them to fail.
         public var ageMargin: Int64
 
-        public init(maxEvents: Int = 1000, linger: Duration = .milliseconds(200), maxInFlight: Int = 4, lease: Duration = .seconds(60),
+        /// Short, and renewed every third of it while a delivery is under way: a killed process's
+        /// rows are claimed again within seconds, a slow delivery's rows never.
+        public init(maxEvents: Int = 1000, linger: Duration = .milliseconds(200), maxInFlight: Int = 4, lease: Duration = .seconds(15),
                     pauseAfterAuthFailure: Duration = .seconds(300), ageMargin: Int64 = 3600) {
             self.maxEvents = maxEvents
             self.linger = linger
@@ -50,7 +52,7 @@ public struct Forwarder: Service {
 
     public init(
         registry: any StateRegistry, graph: GraphClient, pixels: [PixelConfiguration], configuration: Configuration, policy: RetryPolicy,
-        logger: Logger, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        logger: Logger, now: @escaping @Sendable () -> Int64 = { UnixClock.milliseconds() }
     ) {
         self.registry = registry
         self.graph = graph
@@ -92,11 +94,18 @@ public struct Forwarder: Service {
     /// Claims what is due and delivers it; returns how many rows were claimed.
     @discardableResult
     public func forwardOnce() async throws(StateError) -> Int {
+        let leaseMilliseconds = configuration.lease.wholeMilliseconds
         let claimed = try await registry.claimOutbox(
-            limit: configuration.maxEvents * configuration.maxInFlight, owner: owner,
-            leaseMilliseconds: Int64(configuration.lease.components.seconds) * 1000, now: now(), pixelID: nil
+            limit: configuration.maxEvents * configuration.maxInFlight, owner: owner, leaseMilliseconds: leaseMilliseconds, now: now(), pixelID: nil
         )
         guard !claimed.isEmpty else { return 0 }
+        // At least once: a row claimed again without an outcome was held by a process that died
+        // mid-send, and Meta may have it already (it de-duplicates on event_id + event_name).
+        let resent = claimed.filter { $0.claims > 1 }
+        if !resent.isEmpty {
+            Counter(label: "capi_events_resent_total").increment(by: resent.count)
+            logger.notice("re-sending events whose earlier claimer stopped before recording an outcome", metadata: ["events": "\(resent.count)"])
+        }
         var batches: [(String, [OutboxEntry])] = []
         for (pixel, entries) in Dictionary(grouping: claimed, by: \.key.pixelID) {
             for start in stride(from: 0, to: entries.count, by: configuration.maxEvents) {
@@ -104,11 +113,27 @@ public struct Forwarder: Service {
             }
         }
         await withTaskGroup(of: Void.self) { group in
-            for (pixel, entries) in batches {
-                group.addTask { await self.deliver(pixel: pixel, entries: entries) }
+            group.addTask { await self.renewLeases(claimed, every: self.configuration.lease / 3) }
+            await withTaskGroup(of: Void.self) { deliveries in
+                for (pixel, entries) in batches {
+                    deliveries.addTask { await self.deliver(pixel: pixel, entries: entries) }
+                }
             }
+            group.cancelAll()
         }
         return claimed.count
+    }
+
+    /// Keeps the lease of rows still in delivery alive until cancelled.
+    func renewLeases(_ entries: [OutboxEntry], every interval: Duration) async {
+        while true {
+            do { try await Task.sleep(for: interval) } catch { return }
+            do {
+                try await registry.extendLease(entries, owner: owner, until: Bounded.sum(now(), configuration.lease.wholeMilliseconds))
+            } catch {
+                logger.warning("cannot renew outbox leases", metadata: ["error": "\(error)"])
+            }
+        }
     }
 
     func deliver(pixel pixelID: String, entries: [OutboxEntry]) async {
@@ -126,7 +151,7 @@ public struct Forwarder: Service {
             var stale: [OutboxEntry] = []
             for entry in entries {
                 let maxAge: Int64 = entry.payload.utf8.contains(subsequence: Self.physicalStoreMarker) ? 62 * 86_400 : 7 * 86_400
-                if current / 1000 - entry.key.eventTime > maxAge - configuration.ageMargin { stale.append(entry) } else { sendable.append(entry) }
+                if Bounded.difference(current / 1000, entry.key.eventTime) > maxAge - configuration.ageMargin { stale.append(entry) } else { sendable.append(entry) }
             }
             if !stale.isEmpty {
                 try await registry.deadLetter(stale, reason: DeadLetterReason(errorClass: "too_old", message: "event_time would pass Meta's age limit before delivery"), now: current)
@@ -141,7 +166,6 @@ public struct Forwarder: Service {
     /// Sends one batch and records its outcome; an invalid batch is split until the bad events are alone.
     func send(_ entries: [OutboxEntry], pixel: PixelConfiguration) async throws(StateError) {
         Recorder(label: "capi_forward_batch_size", dimensions: [("pixel_id", pixel.id)]).record(entries.count)
-        let attempt = (entries.map(\.attempts).max() ?? 0) + 1
         let receipt: SendEventsReceipt
         do throws(GraphError) {
             receipt = try await graph.sendEvents(
@@ -149,7 +173,7 @@ public struct Forwarder: Service {
                 encodedEvents: entries.map { ByteBuffer(string: $0.payload) }, testEventCode: pixel.testEventCode
             )
         } catch {
-            try await handle(error, entries: entries, pixel: pixel, attempt: attempt)
+            try await handle(error, entries: entries, pixel: pixel)
             return
         }
         try await registry.markForwarded(entries, fbtraceID: receipt.fbtraceID, now: now())
@@ -157,15 +181,11 @@ public struct Forwarder: Service {
         logger.debug("batch forwarded", metadata: ["pixel_id": "\(pixel.id)", "events": "\(entries.count)", "fbtrace_id": "\(receipt.fbtraceID ?? "")"])
     }
 
-    func handle(_ error: GraphError, entries: [OutboxEntry], pixel: PixelConfiguration, attempt: Int) async throws(StateError) {
+    /// Retries are counted per event: each event's own attempts decide whether it waits for another
+    /// try or is dead-lettered, so a batch's fate never spends another event's budget.
+    func handle(_ error: GraphError, entries: [OutboxEntry], pixel: PixelConfiguration) async throws(StateError) {
         let current = now()
-        switch policy.decide(error, attempt: attempt) {
-        case .retry(let delay):
-            Counter(label: "capi_retries_total", dimensions: [("pixel_id", pixel.id), ("class", error.errorClass.rawValue)]).increment()
-            let milliseconds = Int64(delay.components.seconds) * 1000 + delay.components.attoseconds / 1_000_000_000_000_000
-            try await registry.reschedule(entries, nextAttemptAt: current + milliseconds, lastError: error.description)
-        case .giveUp:
-            try await deadLetter(entries, error: error, message: "retries exhausted: \(error.message)")
+        switch policy.decide(error, attempt: 1) {
         case .isolateInvalid:
             if entries.count == 1 {
                 try await deadLetter(entries, error: error, message: error.message)
@@ -175,11 +195,21 @@ public struct Forwarder: Service {
                 try await send(Array(entries[middle...]), pixel: pixel)
             }
         case .pause(let errorClass):
-            let until = current + Int64(configuration.pauseAfterAuthFailure.components.seconds) * 1000
+            let until = Bounded.sum(current, configuration.pauseAfterAuthFailure.wholeMilliseconds)
             await pauses.pause(pixel.id, until: until)
             logger.error("pixel paused: Meta refused the credentials", metadata: ["pixel_id": "\(pixel.id)", "class": "\(errorClass.rawValue)", "code": "\(error.code ?? 0)", "fbtrace_id": "\(error.fbtraceID ?? "")"])
             try await registry.raiseAlarm(kind: "pixel_paused_\(errorClass.rawValue)", pixelID: pixel.id, message: error.description, now: current)
             try await registry.reschedule(entries, nextAttemptAt: until, lastError: error.description)
+        case .retry, .giveUp:
+            Counter(label: "capi_retries_total", dimensions: [("pixel_id", pixel.id), ("class", error.errorClass.rawValue)]).increment()
+            for (attempts, group) in Dictionary(grouping: entries, by: \.attempts).sorted(by: { $0.key < $1.key }) {
+                switch policy.decide(error, attempt: attempts + 1) {
+                case .retry(let delay):
+                    try await registry.reschedule(group, nextAttemptAt: Bounded.sum(current, delay.wholeMilliseconds), lastError: error.description)
+                default:
+                    try await deadLetter(group, error: error, message: "retries exhausted after \(attempts + 1) attempts: \(error.message)")
+                }
+            }
         }
     }
 

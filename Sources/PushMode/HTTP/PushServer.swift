@@ -24,26 +24,41 @@ public struct PushServer: Sendable {
     let sources: [Source]
     let ingestTokenDigest: [UInt8]?
     let bodyLimit: Int
+    let budget: BodyBudget
+    let rateLimiter: ClientRateLimiter?
     let registry: any StateRegistry
     let enrich: Bool
     let trustedProxies: [String]
+    let pixels: Set<String>
     let metricsText: @Sendable () -> String
     let logger: Logger
+    let refusals: RefusalLog
     let clock: @Sendable () -> Int64
 
     public init(
-        intake: Intake, push: PushConfiguration, registry: any StateRegistry, logger: Logger,
-        metricsText: @escaping @Sendable () -> String, clock: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+        intake: Intake, manifest: Manifest, push: PushConfiguration, registry: any StateRegistry, logger: Logger,
+        metricsText: @escaping @Sendable () -> String, clock: @escaping @Sendable () -> Int64 = { UnixClock.seconds() }
     ) {
         self.intake = intake
-        self.sources = push.sources.map { Source(name: $0.name, verifier: WebhookVerifier(source: $0), replays: ReplayLedger(toleranceSeconds: Int64($0.tolerance.components.seconds))) }
+        self.sources = push.sources.map {
+            Source(
+                name: $0.name, verifier: WebhookVerifier(source: $0),
+                replays: ReplayLedger(toleranceSeconds: $0.tolerance.components.seconds, capacity: push.limits.replayLedgerEntries)
+            )
+        }
         self.ingestTokenDigest = push.ingestToken.map { Array(SHA256.hash(data: Array($0.revealed.utf8))) }
         self.bodyLimit = push.bodyLimitBytes
+        self.budget = BodyBudget(capacity: max(push.limits.maxBufferedBytes, push.bodyLimitBytes))
+        self.rateLimiter = push.limits.rateLimitPerClient > 0
+            ? ClientRateLimiter(rate: push.limits.rateLimitPerClient, burst: max(push.limits.rateLimitBurst, Int(push.limits.rateLimitPerClient.rounded(.up))))
+            : nil
         self.registry = registry
         self.enrich = push.enrichFromRequest
         self.trustedProxies = push.trustedProxies
+        self.pixels = Set(manifest.pixels.map(\.id))
         self.metricsText = metricsText
         self.logger = logger
+        self.refusals = RefusalLog(logger: logger)
         self.clock = clock
     }
 
@@ -62,26 +77,48 @@ public struct PushServer: Sendable {
 
     // MARK: POST /v1/events and /v1/events/batch
 
+    /// Cheapest refusals first: rate, source, signature headers, announced size, memory budget;
+    /// only then is the body read, its MAC computed, its id checked for replay and its JSON parsed.
     func mirror(_ request: Request, context: PushRequestContext, batch: Bool) async -> Response {
         let started = ContinuousClock.now
+        if let refused = rateLimited(request, context: context) { return refused }
         guard let source = selectSource(request) else {
-            return Self.json(.object(["error": .string("unknown_source"), "message": .string("no webhook source of that name is configured")]), status: .badRequest)
+            return Self.json(.object(["error": .string("unknown_source"), "message": .string("no webhook source of that name is configured")]), status: .badRequest, close: true)
         }
-        let body: ByteBuffer
-        do { body = try await request.body.collect(upTo: bodyLimit) } catch { return Self.tooLarge(bodyLimit) }
-        let bytes = Array(buffer: body)
         let now = clock()
         let header: (String) -> String? = { name in HTTPField.Name(name).flatMap { request.headers[$0] } }
-        switch source.verifier.verify(header: header, body: bytes, now: now) {
-        case .failure(let failure):
-            return signatureRefused(failure, source: source.name)
-        case .success(let delivery):
-            if let id = delivery.messageID, !source.replays.admit(source: source.name, messageID: id, bodyDigest: SHA256Hex.digest(bytes: bytes), now: now) {
-                return signatureRefused(.replayedID, source: source.name)
+        let inspected: WebhookVerifier.Inspected
+        switch source.verifier.inspect(header: header, now: now) {
+        case .failure(let failure): return signatureRefused(failure, source: source.name, close: true)
+        case .success(let value): inspected = value
+        }
+        let body: ByteBuffer
+        let reserved: Int
+        switch await readBody(request) {
+        case .refused(let refusal): return refusal
+        case .body(let bytes, let bytesReserved): (body, reserved) = (bytes, bytesReserved)
+        }
+        defer { budget.release(reserved) }
+        let verdict = body.withUnsafeReadableBytes { bytes -> Response? in
+            switch source.verifier.verify(inspected, body: bytes) {
+            case .failure(let failure): return signatureRefused(failure, source: source.name)
+            case .success(let delivery):
+                guard let id = delivery.messageID, let timestamp = delivery.timestamp else { return nil }
+                switch source.replays.admit(source: source.name, messageID: id, timestamp: timestamp, body: bytes, now: now) {
+                case .admitted: return nil
+                case .replayed: return signatureRefused(.replayedID, source: source.name)
+                case .full:
+                    refusals.record("replay_ledger_full")
+                    return Self.json(
+                        .object(["error": .string("busy"), "message": .string("too many recent webhook ids to check replays; retry")]),
+                        status: .serviceUnavailable, retryAfter: 5
+                    )
+                }
             }
         }
-        guard let document = try? JSONValue(parsing: bytes) else {
-            return Self.json(.object(["error": .string("invalid_json"), "message": .string("the body is not valid JSON")]), status: .badRequest)
+        if let verdict { return verdict }
+        guard let document = try? JSONValue(parsing: body.readableBytesView) else {
+            return Self.json(.object(["error": .string("invalid_json"), "message": .string("the body is not valid JSON (or repeats a key)")]), status: .badRequest)
         }
         var events: [JSONValue]
         if batch {
@@ -115,16 +152,59 @@ public struct PushServer: Sendable {
         return Self.json(.object(["results": .array(items), "accepted": .integer(Int64(accepted)), "rejected": .integer(Int64(results.count - accepted))]), status: .accepted)
     }
 
+    enum BodyRead {
+        /// The body, and the bytes reserved for it in the budget (released by the caller).
+        case body(ByteBuffer, reserved: Int)
+        case refused(Response)
+    }
+
+    /// The body under the size cap and the shared memory budget: the announced length (or the cap,
+    /// when none is announced) is reserved before a byte is read.
+    func readBody(_ request: Request) async -> BodyRead {
+        let announced = request.headers[.contentLength].flatMap { Bounded.digits($0) }
+        if let announced, announced > bodyLimit { return .refused(Self.tooLarge(bodyLimit)) }
+        let reservation = announced.map { Int($0) } ?? bodyLimit
+        guard budget.reserve(reservation) else {
+            refusals.record("memory_budget")
+            return .refused(Self.json(
+                .object(["error": .string("busy"), "message": .string("too many request bytes in flight; retry")]),
+                status: .serviceUnavailable, retryAfter: 1, close: true
+            ))
+        }
+        do {
+            return .body(try await request.body.collect(upTo: announced.map { Int($0) } ?? bodyLimit), reserved: reservation)
+        } catch is NIOTooManyBytesError {
+            budget.release(reservation)
+            return .refused(Self.tooLarge(bodyLimit))
+        } catch {
+            budget.release(reservation)
+            return .refused(Self.json(
+                .object(["error": .string("body_incomplete"), "message": .string("the request body did not arrive in full")]), status: .badRequest, close: true
+            ))
+        }
+    }
+
+    func rateLimited(_ request: Request, context: PushRequestContext) -> Response? {
+        guard let rateLimiter else { return nil }
+        let client = clientAddress(request: request, context: context) ?? "unknown"
+        guard let wait = rateLimiter.admit(client: client, now: MonotonicSeconds.now()) else { return nil }
+        refusals.record("rate_limited")
+        return Self.json(.object(["error": .string("rate_limited"), "message": .string("too many requests from this client; retry later")]), status: .tooManyRequests, retryAfter: wait, close: true)
+    }
+
     func selectSource(_ request: Request) -> Source? {
         let name = request.headers[HTTPField.Name("X-CAPI-Source")!] ?? request.uri.queryParameters.get("source")
         guard let name else { return sources.first }
         return sources.first { $0.name == name }
     }
 
-    func signatureRefused(_ failure: SignatureFailure, source: String) -> Response {
+    /// 401 with the reason code; counted per source and reason, and summarized in the log at most
+    /// every few seconds (a flood of forged requests must not flood the log).
+    func signatureRefused(_ failure: SignatureFailure, source: String, close: Bool = false) -> Response {
         Counter(label: "capi_signature_failures_total", dimensions: [("reason", failure.rawValue), ("source", source)]).increment()
-        logger.warning("signature refused", metadata: ["source": "\(source)", "signature_status": "\(failure.rawValue)"])
-        return Self.json(.object(["error": .string("signature"), "reason": .string(failure.rawValue)]), status: .unauthorized)
+        refusals.record("signature:\(failure.rawValue)")
+        logger.debug("signature refused", metadata: ["source": "\(source)", "signature_status": "\(failure.rawValue)"])
+        return Self.json(.object(["error": .string("signature"), "reason": .string(failure.rawValue)]), status: .unauthorized, close: close)
     }
 
     /// Fills `client_ip_address` and `client_user_agent` from the request when the event lacks them.
@@ -151,42 +231,54 @@ public struct PushServer: Sendable {
 
     func record(_ results: [Intake.Result], events: [JSONValue], source: String, started: ContinuousClock.Instant) {
         for (result, event) in zip(results, events) {
-            let pixel = event["pixel_id"]?.stringValue ?? "unknown"
+            // A pixel id is logged or used as a label only when it is one of ours: a refused
+            // event's fields are outside input and stay out of logs and metric series.
+            let pixel = Intake.pixelID(of: event).flatMap { pixels.contains($0) ? $0 : nil } ?? "unconfigured"
             switch result {
             case .accepted(let answer, let duplicate):
                 Counter(label: duplicate ? "capi_duplicates_total" : "capi_events_received_total", dimensions: [("pixel_id", pixel), ("source", source)]).increment()
-                logger.info("event accepted", metadata: [
+                logger.debug("event accepted", metadata: [
                     "pixel_id": "\(pixel)", "event_id": "\(answer["event_id"]?.stringValue ?? "")", "source": "\(source)",
                     "signature_status": "verified", "duplicate": "\(duplicate)",
                 ])
-            case .conflict(let eventID):
-                logger.warning("event conflicts with an earlier one", metadata: ["pixel_id": "\(pixel)", "event_id": "\(eventID)", "source": "\(source)"])
+            case .conflict:
+                logger.info("event conflicts with an earlier one", metadata: ["pixel_id": "\(pixel)", "source": "\(source)"])
             case .rejected(let problems):
-                logger.info("event rejected", metadata: ["pixel_id": "\(pixel)", "source": "\(source)", "fields": "\(problems.map(\.field).joined(separator: ","))"])
+                Counter(label: "capi_events_rejected_total", dimensions: [("pixel_id", pixel), ("source", source)]).increment()
+                logger.debug("event rejected", metadata: ["pixel_id": "\(pixel)", "source": "\(source)", "fields": "\(problems.map(\.field).joined(separator: ","))"])
             }
         }
         let elapsed = ContinuousClock.now - started
-        Timer(label: "capi_ingest_latency_seconds", dimensions: [("source", source)]).recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        Timer(label: "capi_ingest_latency_seconds", dimensions: [("source", source)]).recordNanoseconds(elapsed.wholeNanoseconds)
     }
 
     // MARK: POST /{version}/{pixel_id}/events
 
     func graphCompatible(_ request: Request, context: PushRequestContext) async -> Response {
+        if let refused = rateLimited(request, context: context) { return refused }
         let pixelID = context.parameters.get("pixel") ?? ""
-        let body: ByteBuffer
-        do { body = try await request.body.collect(upTo: bodyLimit) } catch { return Self.tooLarge(bodyLimit) }
         guard let ingestTokenDigest else {
-            return Self.metaError(status: .unauthorized, code: 190, message: "The Graph-compatible route is disabled: set push.ingest_token in the manifest")
+            return Self.metaError(status: .unauthorized, code: 190, message: "The Graph-compatible route is disabled: set push.ingest_token in the manifest", close: true)
         }
+        // A token in the header or query string is checked before the body is read.
+        let earlyToken = request.headers[.authorization].flatMap { (value: String) -> String? in value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : nil }
+            ?? request.uri.queryParameters.get("access_token").map { String($0) }
+        if let earlyToken, !tokenMatches(earlyToken, ingestTokenDigest) {
+            return ingestTokenRefused(close: true)
+        }
+        let body: ByteBuffer
+        let reserved: Int
+        switch await readBody(request) {
+        case .refused(let refusal): return refusal
+        case .body(let bytes, let bytesReserved): (body, reserved) = (bytes, bytesReserved)
+        }
+        defer { budget.release(reserved) }
         guard let parsed = GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) else {
-            return Self.metaError(status: .badRequest, code: 100, message: "(#100) The request body is neither JSON nor form-encoded")
+            if earlyToken == nil { return ingestTokenRefused() }
+            return Self.metaError(status: .badRequest, code: 100, message: "(#100) The request body is neither JSON nor form-encoded (or repeats a field)")
         }
-        let token = parsed.accessToken ?? request.uri.queryParameters.get("access_token") ?? ""
-        // Compare digests, not strings: constant time in the token's content.
-        guard !token.isEmpty, Array(SHA256.hash(data: Array(token.utf8))) == ingestTokenDigest else {
-            Counter(label: "capi_signature_failures_total", dimensions: [("reason", "bad_ingest_token"), ("source", "graph_compatible")]).increment()
-            return Self.metaError(status: .unauthorized, code: 190, subcode: 463, message: "Invalid OAuth access token - Cannot parse access token")
-        }
+        let token = earlyToken ?? parsed.accessToken ?? ""
+        guard tokenMatches(token, ingestTokenDigest) else { return ingestTokenRefused() }
         guard let events = parsed.events, !events.isEmpty, events.count <= 1000 else {
             return Self.metaError(status: .badRequest, code: 100, message: "(#100) param data must be an array of 1 to 1000 events")
         }
@@ -213,11 +305,22 @@ public struct PushServer: Sendable {
         return Self.json(.object(["events_received": .integer(Int64(received)), "messages": .array(messages), "fbtrace_id": .string("capi-" + UUID().uuidString.prefix(12).lowercased())]), status: .ok)
     }
 
+    /// Compares digests, not strings: constant time in the token's content.
+    func tokenMatches(_ token: String, _ digest: [UInt8]) -> Bool {
+        !token.isEmpty && WebhookVerifier.constantTimeEqual(Array(SHA256.hash(data: Array(token.utf8))), digest)
+    }
+
+    func ingestTokenRefused(close: Bool = false) -> Response {
+        Counter(label: "capi_signature_failures_total", dimensions: [("reason", "bad_ingest_token"), ("source", "graph_compatible")]).increment()
+        refusals.record("bad_ingest_token")
+        return Self.metaError(status: .unauthorized, code: 190, subcode: 463, message: "Invalid OAuth access token - Cannot parse access token", close: close)
+    }
+
     // MARK: Readiness
 
     func readiness() async -> Response {
         do {
-            let age = try await registry.oldestDueOutboxAge(now: clock() * 1000)
+            let age = try await registry.oldestDueOutboxAge(now: Bounded.product(clock(), 1000))
             if let age, age > 15 * 60 * 1000 {
                 return Self.json(.object(["status": .string("outbox_stuck"), "oldest_due_ms": .integer(age)]), status: .serviceUnavailable)
             }
@@ -252,19 +355,24 @@ public struct PushServer: Sendable {
     }
 
     static func tooLarge(_ limit: Int) -> Response {
-        json(.object(["error": .string("body_too_large"), "limit_bytes": .integer(Int64(limit))]), status: .contentTooLarge)
+        json(.object(["error": .string("body_too_large"), "limit_bytes": .integer(Int64(limit))]), status: .contentTooLarge, close: true)
     }
 
-    static func metaError(status: HTTPResponse.Status, code: Int, subcode: Int? = nil, message: String, userMessage: String? = nil, transient: Bool = false) -> Response {
+    static func metaError(
+        status: HTTPResponse.Status, code: Int, subcode: Int? = nil, message: String, userMessage: String? = nil, transient: Bool = false, close: Bool = false
+    ) -> Response {
         var error: [String: JSONValue] = ["message": .string(message), "type": .string("OAuthException"), "code": .integer(Int64(code)), "is_transient": .bool(transient), "fbtrace_id": .string("capi-" + UUID().uuidString.prefix(12).lowercased())]
         if let subcode { error["error_subcode"] = .integer(Int64(subcode)) }
         if let userMessage { error["error_user_msg"] = .string(userMessage) }
-        return json(.object(["error": .object(error)]), status: status)
+        return json(.object(["error": .object(error)]), status: status, close: close)
     }
 
-    static func json(_ value: JSONValue, status: HTTPResponse.Status, retryAfter: Int? = nil) -> Response {
+    /// - Parameter close: the answer comes before the body was read; the connection is closed after
+    ///   it instead of reading the rest of a body nobody will use.
+    static func json(_ value: JSONValue, status: HTTPResponse.Status, retryAfter: Int? = nil, close: Bool = false) -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if close { headers[.connection] = "close" }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.serialized)))
     }
 }

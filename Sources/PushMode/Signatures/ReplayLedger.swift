@@ -1,35 +1,126 @@
 import CAPICore
+import Crypto
 import Synchronization
 
 /// Message ids accepted recently, so a second delivery of an id with a different body is refused
 /// as a replay while a true retry (same id, same body) passes.
 ///
-/// Ids are kept at least for the signature tolerance window (twice it, to cover both directions of
-/// clock skew). In memory: a replica restart forgets them, and the event idempotency key still
-/// stops the replayed event from being sent twice.
+/// An id is remembered until its signed timestamp leaves the tolerance window: after that the
+/// signature check itself refuses any copy as stale, so nothing is forgotten early. Admission is
+/// O(1): entries are 128-bit digests of (source, id) in a hash table, and expiry walks a ring of
+/// one-second buckets. At ``capacity`` the ledger refuses new ids (the caller answers 503, the
+/// sender retries later) rather than forget one. In memory: a replica restart forgets, and the
+/// event idempotency key still stops a replayed event from being sent twice.
 public final class ReplayLedger: Sendable {
-    private struct Entry {
-        var bodyDigest: String
+    public enum Admission: Sendable, Equatable {
+        /// New id, or a retry of an accepted one with the same body.
+        case admitted
+        /// Seen within the window with a different body.
+        case replayed
+        /// The ledger holds `capacity` live ids; nothing was recorded.
+        case full
+    }
+
+    struct Key: Hashable {
+        var high: UInt64
+        var low: UInt64
+    }
+
+    struct Entry {
+        var bodyDigest: UInt64
         var expiresAt: Int64
     }
 
-    private let entries = Mutex<[String: Entry]>([:])
-    private let retention: Int64
-
-    public init(toleranceSeconds: Int64) {
-        retention = max(600, toleranceSeconds * 2)
+    struct State {
+        var entries: [Key: Entry] = [:]
+        /// `buckets[second % count]`: ids that expire during that second.
+        var buckets: [[Key]]
+        var bucketSecond: [Int64]
+        /// Every bucket before this second has been emptied.
+        var sweptUntil: Int64?
     }
 
-    /// Records the id, or refuses it when it was seen with another body.
-    public func admit(source: String, messageID: String, bodyDigest: String, now: Int64) -> Bool {
-        entries.withLock { table in
-            let key = source + "\u{0}" + messageID
-            if let existing = table[key], existing.expiresAt > now {
-                return existing.bodyDigest == bodyDigest
-            }
-            if table.count > 100_000 { table = table.filter { $0.value.expiresAt > now } }
-            table[key] = Entry(bodyDigest: bodyDigest, expiresAt: now + retention)
-            return true
+    private let state: Mutex<State>
+    private let tolerance: Int64
+    public let capacity: Int
+
+    public init(toleranceSeconds: Int64, capacity: Int = 2_000_000) {
+        tolerance = max(1, toleranceSeconds)
+        self.capacity = capacity
+        let slots = Int(2 * tolerance + 2)
+        state = Mutex(State(buckets: Array(repeating: [], count: slots), bucketSecond: Array(repeating: .min, count: slots)))
+    }
+
+    /// Live ids (after expiring those due at `now`).
+    public func count(now: Int64) -> Int {
+        state.withLock { state in
+            sweep(&state, now: now)
+            return state.entries.count
         }
+    }
+
+    /// Records the id of a verified delivery signed at `timestamp`, or says why not.
+    public func admit(source: String, messageID: String, timestamp: Int64, body: UnsafeRawBufferPointer, now: Int64) -> Admission {
+        let key = Self.key(source: source, messageID: messageID)
+        let digest = Self.bodyDigest(body)
+        let expiresAt = Bounded.sum(timestamp, tolerance + 1)
+        return state.withLock { state in
+            sweep(&state, now: now)
+            if let existing = state.entries[key], existing.expiresAt > now {
+                return existing.bodyDigest == digest ? .admitted : .replayed
+            }
+            guard state.entries.count < capacity else { return .full }
+            // The verifier admits only timestamps within the tolerance, so the expiry is within
+            // the ring's reach; clamp anyway so a caller's mistake cannot index out of it.
+            let expiry = min(max(expiresAt, now + 1), now + 2 * tolerance + 1)
+            state.entries[key] = Entry(bodyDigest: digest, expiresAt: expiry)
+            let slot = Int(expiry % Int64(state.buckets.count))
+            if state.bucketSecond[slot] != expiry {
+                state.buckets[slot].removeAll(keepingCapacity: true)
+                state.bucketSecond[slot] = expiry
+            }
+            state.buckets[slot].append(key)
+            return .admitted
+        }
+    }
+
+    /// Empties every bucket whose second has passed; work is proportional to the seconds elapsed
+    /// (at most one turn of the ring) plus the ids expired.
+    private func sweep(_ state: inout State, now: Int64) {
+        let slots = Int64(state.buckets.count)
+        let start = max(state.sweptUntil ?? now, now - slots)
+        guard start < now + 1 else { return }
+        var second = start
+        while second <= now {
+            let slot = Int(((second % slots) + slots) % slots)
+            if state.bucketSecond[slot] <= now, state.bucketSecond[slot] != .min {
+                for key in state.buckets[slot] where (state.entries[key]?.expiresAt ?? .max) <= now {
+                    state.entries[key] = nil
+                }
+                state.buckets[slot].removeAll(keepingCapacity: true)
+                state.bucketSecond[slot] = .min
+            }
+            second += 1
+        }
+        state.sweptUntil = now + 1
+    }
+
+    static func key(source: String, messageID: String) -> Key {
+        var hasher = SHA256()
+        hasher.update(data: Array(source.utf8))
+        hasher.update(data: [0])
+        hasher.update(data: Array(messageID.utf8))
+        let digest = Array(hasher.finalize())
+        return Key(high: word(digest, 0), low: word(digest, 8))
+    }
+
+    static func bodyDigest(_ body: UnsafeRawBufferPointer) -> UInt64 {
+        word(Array(SHA256.hash(data: body)), 0)
+    }
+
+    private static func word(_ bytes: [UInt8], _ offset: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for index in offset..<offset + 8 { value = value << 8 | UInt64(bytes[index]) }
+        return value
     }
 }

@@ -47,7 +47,7 @@ struct PollCommand: AsyncParsableCommand {
             StandardStreams.printError("capi-connector: --state: \(error)")
             throw ExitCode(2)
         }
-        let graphURL = ProcessInfo.processInfo.environment["CAPI_GRAPH_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? manifest.graphAPI.baseURL
+        let graphURL = try GraphTarget.resolve(manifest)
         let graph = GraphClient(configuration: .init(
             baseURL: graphURL, version: manifest.graphAPI.version, timeout: manifest.graphAPI.timeout,
             appSecret: manifest.graphAPI.appSecret, partnerAgent: manifest.graphAPI.partnerAgent

@@ -32,6 +32,7 @@ struct ReconcileCommand: AsyncParsableCommand {
             throw ValidationError("--since and --until take an ISO 8601 time, a date (2026-11-20) or Unix seconds")
         }
         guard Reconciliation.Granularity(rawValue: by) != nil else { throw ValidationError("--by must be hour or day") }
+        guard threshold.isFinite, (0...1_000_000).contains(threshold) else { throw ValidationError("--threshold must be a percentage from 0 upwards, such as 5") }
         guard Timestamps.parse(since)! < Timestamps.parse(until)! else { throw ValidationError("--since must be before --until") }
     }
 

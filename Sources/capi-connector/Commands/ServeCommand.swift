@@ -2,6 +2,7 @@ import ArgumentParser
 import CAPICore
 import ConnectorRuntime
 import Foundation
+import GraphAPI
 import GraphSandbox
 import Logging
 import Metrics
@@ -65,8 +66,8 @@ struct ServeCommand: AsyncParsableCommand {
                 try await runServices(manifest: manifest, push: push, location: location, address: address, graphURL: graphURL, prometheus: prometheus, logger: logger)
             }
         } else {
-            let graphURL = ProcessInfo.processInfo.environment["CAPI_GRAPH_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? manifest.graphAPI.baseURL
-            logger.notice("sending to the Graph API", metadata: ["graph_url": "\(graphURL)", "version": "\(manifest.graphAPI.version)"])
+            let graphURL = try GraphTarget.resolve(manifest)
+            logger.notice("sending to the Graph API", metadata: ["graph_url": "\(GraphEndpoint.describe(graphURL))", "version": "\(manifest.graphAPI.version)"])
             try await runServices(manifest: manifest, push: push, location: location, address: address, graphURL: graphURL, prometheus: prometheus, logger: logger)
         }
     }

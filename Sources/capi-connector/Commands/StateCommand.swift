@@ -67,6 +67,9 @@ struct StateCommand: AsyncParsableCommand {
         @OptionGroup var state: StateOptions
 
         func validate() throws {
+            guard StateStream(rawValue: stream) != nil else {
+                throw ValidationError("unknown stream `\(stream)`; known: \(StateStream.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
             guard yes else {
                 throw ValidationError("resetting \(stream)\(partition.map { " for partition \($0)" } ?? "") makes the next poll start over; add --yes to confirm")
             }

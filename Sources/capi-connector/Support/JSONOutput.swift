@@ -18,22 +18,11 @@ enum JSONOutput {
 
 /// Times as operators type and read them.
 enum Timestamps {
-    static func iso(seconds: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: TimeInterval(seconds)))
-    }
+    static func iso(seconds: Int64) -> String { UTCTimestamp.iso8601(seconds: seconds) }
 
-    static func iso(milliseconds: Int64) -> String { iso(seconds: milliseconds / 1000) }
+    static func iso(milliseconds: Int64) -> String { UTCTimestamp.iso8601(seconds: milliseconds / 1000) }
 
-    /// Unix seconds from an ISO 8601 time, a date, or digits.
-    static func parse(_ text: String) -> Int64? {
-        if let seconds = Int64(text) { return seconds }
-        let formatter = ISO8601DateFormatter()
-        for options: ISO8601DateFormatter.Options in [[.withInternetDateTime], [.withInternetDateTime, .withFractionalSeconds], [.withFullDate]] {
-            formatter.formatOptions = options
-            if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970) }
-        }
-        return nil
-    }
+    /// Unix seconds from an ISO 8601 time, a date, or digits; strict (no `T25:00`, no 30 February)
+    /// and within years 1–9999, so callers may multiply by 1000 safely.
+    static func parse(_ text: String) -> Int64? { UTCTimestamp.parse(text) }
 }

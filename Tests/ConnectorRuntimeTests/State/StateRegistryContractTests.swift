@@ -16,7 +16,7 @@ struct StateRegistryContractTests {
             }
             try await first.migrate()
             let summary = try await first.summary()
-            #expect(summary.schemaVersion == 1)
+            #expect(summary.schemaVersion == 2)
             #expect(summary.outboxDepth == 0)
         }
     }
@@ -95,6 +95,44 @@ struct StateRegistryContractTests {
             #expect(try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 1_000, now: now + 500, pixelID: "111").isEmpty)
             let reclaimed = try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 1_000, now: now + 1_000, pixelID: "111")
             #expect(reclaimed.map(\.id) == leased.map(\.id))
+        }
+    }
+
+    @Test("a row claimed again without an outcome is marked as a possible re-send; a renewed lease is not claimable", arguments: Backend.enabled)
+    func reclaimsAndRenewals(backend: Backend) async throws {
+        try await backend.withRegistry { registry in
+            _ = try await registry.commitIntake([intake("r1"), intake("r2")])
+            let first = try await registry.claimOutbox(limit: 1, owner: "a", leaseMilliseconds: 1_000, now: now, pixelID: nil)
+            #expect(first.map(\.claims) == [1])
+            // The owner renews: at the old expiry nobody else may take the row.
+            try await registry.extendLease(first, owner: "a", until: now + 5_000)
+            #expect(try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 1_000, now: now + 1_000, pixelID: nil).map(\.key.eventID) == ["r2"])
+            // A renewal by someone who no longer holds the row changes nothing.
+            try await registry.extendLease(first, owner: "b", until: now + 60_000)
+            let taken = try await registry.claimOutbox(limit: 10, owner: "c", leaseMilliseconds: 1_000, now: now + 5_000, pixelID: nil)
+            #expect(taken.map(\.key.eventID) == ["r1"])
+            #expect(taken.map(\.claims) == [2], "claimed after its owner stopped without an outcome: Meta may have it")
+            try await registry.reschedule(taken, nextAttemptAt: now + 6_000, lastError: "transient")
+            let retried = try await registry.claimOutbox(limit: 10, owner: "c", leaseMilliseconds: 1_000, now: now + 6_000, pixelID: nil)
+            #expect(retried.first { $0.key.eventID == "r1" }?.claims == 1, "a recorded outcome resets the count")
+            #expect(retried.first { $0.key.eventID == "r1" }?.attempts == 1)
+        }
+    }
+
+    @Test("a store from a newer build, or with a table changed by hand, is refused at migration", arguments: Backend.enabled)
+    func unusableSchemas(backend: Backend) async throws {
+        let (location, schema) = try backend.location()
+        try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { _ in }
+        try await Backend.rawSQL(location, schema: schema, ["ALTER TABLE outbox RENAME COLUMN payload TO body"])
+        await #expect(throws: StateError.self) { try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { _ in } }
+        let (newer, newerSchema) = try backend.location()
+        try await withStateRegistry(newer, schema: newerSchema, logger: Logger(label: "test")) { _ in }
+        try await Backend.rawSQL(newer, schema: newerSchema, ["INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)"])
+        do {
+            try await withStateRegistry(newer, schema: newerSchema, logger: Logger(label: "test")) { _ in }
+            Issue.record("a store at schema version 99 was opened")
+        } catch let error as StateError {
+            #expect(error.message.contains("version 99"))
         }
     }
 

@@ -1,0 +1,73 @@
+extension Checker {
+    /// Longest value accepted for a customer-information key (bytes); the user agent may be longer.
+    static let maxUserDataBytes = 1024
+    static let maxUserAgentBytes = 4096
+    static let userAgentOrdinal = UserDataKey.clientUserAgent.ordinal
+    /// Longest string accepted anywhere else in an event (URLs, names, custom properties).
+    static let maxStringBytes = 8192
+
+    /// Refuses over-long strings outside `user_data` (which ``userData(_:policy:)`` checks per key)
+    /// before any work is done on them: no outside value is folded, hashed or stored at any length.
+    mutating func lengths(_ fields: [String: JSONValue]) {
+        for (name, value) in fields where name != "user_data" {
+            lengths(value, path: Self.safeName(name))
+        }
+    }
+
+    private mutating func lengths(_ value: JSONValue, path: String) {
+        switch value {
+        case .string(let text) where text.utf8.count > Self.maxStringBytes:
+            problem(path, .tooLong, "is longer than \(Self.maxStringBytes) bytes")
+        case .array(let elements):
+            for (index, element) in elements.enumerated() { lengths(element, path: "\(path)[\(index)]") }
+        case .object(let object):
+            for (name, element) in object { lengths(element, path: "\(path).\(Self.safeName(name))") }
+        default:
+            break
+        }
+    }
+
+    /// `custom_data` without personal data: keys named like personal fields and values shaped like
+    /// an email or phone number are dropped with a warning naming the key (never the value). Meta
+    /// hashes nothing in `custom_data`, so whatever is left there reaches it raw.
+    mutating func withoutPersonalData(_ value: JSONValue, path: String) -> JSONValue {
+        switch value {
+        case .object(let object):
+            var kept: [String: JSONValue] = [:]
+            kept.reserveCapacity(object.count)
+            for (name, element) in object {
+                let field = "\(path).\(Self.safeName(name))"
+                if PersonalData.isPersonalName(name) || PersonalData.looksPersonal(name) {
+                    warnings.append("\(field): personal data is not sent in custom_data (put it in user_data, where it is hashed); dropped")
+                    continue
+                }
+                if case .string(let text) = element, PersonalData.looksPersonal(text) {
+                    warnings.append("\(field): looks like an email address or phone number; dropped")
+                    continue
+                }
+                kept[name] = withoutPersonalData(element, path: field)
+            }
+            return .object(kept)
+        case .array(let elements):
+            var kept: [JSONValue] = []
+            for (index, element) in elements.enumerated() {
+                if case .string(let text) = element, PersonalData.looksPersonal(text) {
+                    warnings.append("\(path)[\(index)]: looks like an email address or phone number; dropped")
+                    continue
+                }
+                kept.append(withoutPersonalData(element, path: "\(path)[\(index)]"))
+            }
+            return .array(kept)
+        default:
+            return value
+        }
+    }
+
+    /// A field name fit for answers and logs: names shaped like personal data are masked and long
+    /// names shortened, since a sender controls them.
+    static func safeName(_ name: String) -> String {
+        if PersonalData.looksPersonal(name) { return "<redacted>" }
+        guard name.utf8.count > 64 else { return name }
+        return String(name.unicodeScalars.prefix(32).map(Character.init)) + "…"
+    }
+}

@@ -1,0 +1,99 @@
+/// Recognizes personal data where it should not be: page URLs, `custom_data`, free-form fields.
+///
+/// Apps leak emails and phone numbers into places Meta does not hash (`?email=`, `/u/jane@x.com`,
+/// `custom_data.customer_email`). These checks find them by name and by shape so the connector can
+/// drop or mask them before anything is stored or sent. Shape checks favour catching a leak over
+/// keeping an odd-looking value.
+public enum PersonalData {
+    /// Field or parameter names that hold personal data, compared after lowercasing and removing
+    /// `-`, `_`, `.` and spaces (`E-Mail`, `first_name`, `customerEmail` all match).
+    static let personalNames: Set<String> = [
+        "email", "mail", "em", "emailaddress", "customeremail", "useremail", "contactemail", "contact",
+        "phone", "tel", "telephone", "mobile", "ph", "phonenumber", "mobilenumber", "cell", "cellphone",
+        "name", "fullname", "firstname", "fname", "fn", "lastname", "lname", "ln", "surname", "givenname", "familyname",
+        "customername", "username",
+        "address", "street", "streetaddress", "address1", "address2", "billingaddress", "shippingaddress",
+        "zip", "zipcode", "postcode", "postalcode", "zp",
+        "dob", "birthday", "birthdate", "dateofbirth", "db",
+    ]
+
+    /// Whether a field or parameter name is one that holds personal data.
+    public static func isPersonalName(_ name: some StringProtocol) -> Bool {
+        guard name.utf8.count <= 64 else { return false }
+        var folded = ""
+        folded.reserveCapacity(name.utf8.count)
+        for scalar in name.unicodeScalars where scalar != "-" && scalar != "_" && scalar != "." && scalar != " " {
+            folded.unicodeScalars.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
+        }
+        return personalNames.contains(folded)
+    }
+
+    /// Whether the text contains something shaped like an email address (`x@y.z`).
+    public static func containsEmail(_ text: some StringProtocol) -> Bool {
+        let bytes = Array(text.utf8)
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "@"), index > 0, !isDelimiter(bytes[index - 1]) {
+                // A dot with something on both sides before the next delimiter.
+                var cursor = index + 1
+                var sawDot = false
+                var afterDot = false
+                while cursor < bytes.count, !isDelimiter(bytes[cursor]), bytes[cursor] != UInt8(ascii: "@") {
+                    if bytes[cursor] == UInt8(ascii: "."), cursor > index + 1 { sawDot = true } else if sawDot { afterDot = true }
+                    cursor += 1
+                }
+                if afterDot { return true }
+            }
+            index += 1
+        }
+        return false
+    }
+
+    /// Whether the text is a formatted phone number: 7–15 digits written the way people write
+    /// numbers (`+1 650 555 1212`, `(650) 555-1212`, `650-555-1212`). Bare digit runs and dates
+    /// (`2026-11-20`) do not count: they are far more often order ids and days.
+    public static func looksLikePhone(_ text: some StringProtocol) -> Bool {
+        var digits = 0
+        var groups: [Int] = []
+        var current = 0
+        var plus = false
+        var parenthesis = false
+        var first = true
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "0"..."9":
+                digits += 1
+                current += 1
+            case "+" where first:
+                plus = true
+            case "(", ")", " ", "-", ".", "\u{A0}":
+                if scalar == "(" { parenthesis = true }
+                if current > 0 { groups.append(current) }
+                current = 0
+            default:
+                return false
+            }
+            first = false
+        }
+        if current > 0 { groups.append(current) }
+        guard (7...15).contains(digits), groups.count >= 2 else { return false }
+        if plus || parenthesis { return true }
+        return groups.count >= 3 && groups[0] <= 4 && groups[groups.count - 1] >= 4 && digits >= 10
+    }
+
+    /// Either shape.
+    public static func looksPersonal(_ text: some StringProtocol) -> Bool {
+        containsEmail(text) || looksLikePhone(text)
+    }
+
+    private static func isDelimiter(_ byte: UInt8) -> Bool {
+        switch byte {
+        case 0x00...0x20, UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "#"), UInt8(ascii: "&"), UInt8(ascii: "="),
+             UInt8(ascii: ";"), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""),
+             UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "["), UInt8(ascii: "]"):
+            true
+        default:
+            false
+        }
+    }
+}

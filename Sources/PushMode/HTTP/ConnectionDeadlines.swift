@@ -1,0 +1,104 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// Closes connections that take too long to send a request, so slow or stalled clients cannot hold
+/// sockets (file descriptors) or requests open, and shutdown never waits on them.
+///
+/// - Header deadline: from connecting, or from the previous answer, to the end of the request
+///   headers (covers slow headers and idle keep-alive connections).
+/// - Body deadline: from the headers to the end of the body (covers a client that announces more
+///   body than it sends).
+/// - On shutdown (`ChannelShouldQuiesceEvent`) a request whose body is still arriving is dropped at
+///   once: nothing of it was acknowledged, and its sender retries. Requests already read finish.
+/// - An answer sent with `Connection: close` before the body was read (a refusal before work)
+///   closes the connection once written, instead of reading the rest of the body.
+final class ConnectionDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias InboundOut = HTTPRequestPart
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let headerTimeout: TimeAmount
+    private let bodyTimeout: TimeAmount
+    private var timer: Scheduled<Void>?
+    private var readingBody = false
+    private var closeAfterAnswer = false
+
+    init(headerTimeout: Duration, bodyTimeout: Duration) {
+        self.headerTimeout = TimeAmount(headerTimeout)
+        self.bodyTimeout = TimeAmount(bodyTimeout)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if context.channel.isActive { arm(context, headerTimeout) }
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        arm(context, headerTimeout)
+        context.fireChannelActive()
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        disarm()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        disarm()
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head:
+            readingBody = true
+            arm(context, bodyTimeout)
+        case .body:
+            break
+        case .end:
+            readingBody = false
+            disarm()
+        }
+        context.fireChannelRead(data)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head(let head):
+            if readingBody, head.headerFields[.connection]?.lowercased() == "close" { closeAfterAnswer = true }
+            context.write(data, promise: promise)
+        case .body:
+            context.write(data, promise: promise)
+        case .end:
+            if closeAfterAnswer {
+                context.writeAndFlush(data, promise: promise)
+                context.close(promise: nil)
+                return
+            }
+            context.write(data, promise: promise)
+            // The next request's headers must arrive within the header deadline.
+            if !readingBody { arm(context, headerTimeout) }
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent, readingBody {
+            context.close(promise: nil)
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    private func arm(_ context: ChannelHandlerContext, _ timeout: TimeAmount) {
+        disarm()
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(in: timeout) {
+            loopBound.value.close(promise: nil)
+        }
+    }
+
+    private func disarm() {
+        timer?.cancel()
+        timer = nil
+    }
+}

@@ -1,0 +1,163 @@
+@testable import CAPICore
+import Foundation
+import Testing
+
+/// Outside values that used to trap, leak or be read two ways (issue: hardening).
+@Suite("Hardening: outside input never traps, leaks or means two things")
+struct HardeningTests {
+    @Test("checked conversions refuse NaN, infinities and out-of-range values instead of trapping")
+    func boundedConversions() {
+        #expect(Bounded.int64(.nan) == nil)
+        #expect(Bounded.int64(.infinity) == nil)
+        #expect(Bounded.int64(1e300) == nil)
+        #expect(Bounded.int64(-9.3e18) == nil)
+        #expect(Bounded.int64(42.9) == 42)
+        #expect(Bounded.int64(exactly: 42.5) == nil)
+        #expect(Bounded.duration(seconds: 1e300) == nil)
+        #expect(Bounded.duration(seconds: -1) == nil)
+        #expect(Bounded.duration(seconds: .nan) == nil)
+        #expect(Bounded.duration(seconds: 1.5) == .milliseconds(1500))
+        #expect(Bounded.difference(.max, -1) == .max)
+        #expect(Bounded.difference(.min, 1) == .min)
+        #expect(Bounded.sum(.max, 1) == .max)
+        #expect(Bounded.product(.min, 2) == .min)
+        #expect(Bounded.digits("99999999999999999999") == nil)
+        #expect(Bounded.digits("-5") == nil)
+        #expect(Bounded.digits("0042") == 42)
+        #expect(Duration.seconds(Int64.max).wholeMilliseconds == .max)
+    }
+
+    @Test("timestamps are parsed strictly and formatted for any Int64 without trapping", arguments: [
+        ("2026-11-20", Int64(1_795_132_800)), ("2026-11-20T10:00:00Z", 1_795_168_800), ("2026-11-20T10:00:00+0000", 1_795_168_800),
+        ("2026-11-20T12:00:00+02:00", 1_795_168_800), ("2026-11-20T10:00:00.123Z", 1_795_168_800), ("1795168800", 1_795_168_800),
+    ])
+    func strictTimestamps(text: String, expected: Int64) {
+        #expect(UTCTimestamp.parse(text) == expected)
+    }
+
+    @Test("impossible times are refused, not rolled over", arguments: [
+        "2026-11-20T25:00:00Z", "2026-02-30", "2026-13-01", "2026-11-20T10:60:00Z", "2026-11-20T10:00:00", "99999999999999",
+        "2026-11-20T10:00:00+2400", "", "2026-1-1", "-1",
+    ])
+    func impossibleTimes(text: String) {
+        #expect(UTCTimestamp.parse(text) == nil)
+    }
+
+    @Test("formatting the extremes of Int64 does not trap")
+    func extremeFormatting() {
+        #expect(UTCTimestamp.iso8601(seconds: .min) == "0001-01-01T00:00:00Z")
+        #expect(UTCTimestamp.iso8601(seconds: .max) == "9999-12-31T23:59:59Z")
+        #expect(UTCTimestamp.iso8601(milliseconds: .min).hasPrefix("0001-01-01"))
+        #expect(Normalizer.Today(unixSeconds: .min).year == 1)
+    }
+
+    @Test("an event_time near the Int64 limits is a field problem, not a trap", arguments: [
+        "-9223372036854775808", "9223372036854775807", "-1", "0", "1e300", "-1e300", "\"99999999999999999999\"",
+    ])
+    func extremeEventTime(value: String) {
+        let found = problems(websitePurchase().replacingOccurrences(of: "\"event_time\": \(now - 60)", with: "\"event_time\": \(value)"))
+        #expect(found.contains { $0.field == "event_time" })
+    }
+
+    @Test("a birth date with a long digit run is refused, not converted", arguments: ["12345678901234567890", "1/2/123456789012345678901", "March 99999999999999999999"])
+    func longDigitRuns(value: String) {
+        let result = Normalizer(today: vectorToday).normalize(.dateOfBirth, value)
+        #expect((try? result.get()) == nil)
+    }
+
+    @Test("a JSON object that repeats a key is refused (parsers disagree on which copy wins)")
+    func duplicateKeys() {
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: #"{"event_id":"a","event_id":"b"}"#) }
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: #"{"user_data":{"em":"x","em":"y"}}"#) }
+        #expect((try? JSONValue(parsing: #"{"a":{"b":1},"b":{"b":2}}"#)) != nil)
+    }
+
+    @Test("form bodies with empty pairs parse, and a repeated field is refused", arguments: [
+        ("=", true), ("&&=&", true), ("=x", true), ("access_token=t&data=%5B%5D", true), ("data=1&data=2", false), ("a=%FF", true),
+    ])
+    func formBodies(body: String, parses: Bool) {
+        let request = GraphEventsRequest(body: Data(body.utf8), contentType: "application/x-www-form-urlencoded")
+        #expect((request != nil) == parses)
+        #expect(GraphEventsRequest(body: Data([0x61, 0x3D, 0xFF]), contentType: "application/x-www-form-urlencoded") == nil)
+    }
+
+    @Test("an 800,000-character name is refused with a clear 400 problem before any folding")
+    func overlongName() {
+        let name = String(repeating: "é", count: 800_000)
+        let found = problems(websitePurchase().replacingOccurrences(of: "\"fn\": \"Jane\"", with: "\"fn\": \"\(name)\""))
+        #expect(found.contains { $0.field == "user_data.fn" && $0.code == .tooLong })
+        let url = problems(websitePurchase().replacingOccurrences(of: "https://shop.example/checkout", with: "https://shop.example/" + String(repeating: "a", count: 9000)))
+        #expect(url.contains { $0.field == "event_source_url" && $0.code == .tooLong })
+    }
+
+    @Test("non-ASCII folding is linear: each output byte is written once")
+    func linearFolding() {
+        let text = String(repeating: "É", count: 200_000) + "Σ"
+        let lowered = TextFolding.lowercased(Substring(text))
+        #expect(lowered.unicodeScalars.count == 200_001)
+        #expect(lowered.hasPrefix("éé") && lowered.hasSuffix("ς"))
+        let filtered = TextFolding.filtered(String(repeating: "ü.", count: 100_000)) { !TextFolding.isPunctuation($0) }
+        #expect(filtered == String(repeating: "ü", count: 100_000))
+    }
+
+    @Test("personal data in custom_data is dropped with a warning naming the key, never the value")
+    func customDataScrubbed() throws {
+        let json = websitePurchase().replacingOccurrences(
+            of: "\"coupon\": \"FALL\"",
+            with: "\"coupon\": \"FALL\", \"customer_email\": \"jane@example.com\", \"note\": \"call +1 650 555 1212\", \"ref\": \"jane.doe@example.com\", \"items\": [\"ok\", \"x@example.org\"], \"Phone\": \"5\"")
+        let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
+        let custom = try #require(prepared.payload["custom_data"]?.objectValue)
+        #expect(custom["customer_email"] == nil && custom["ref"] == nil && custom["Phone"] == nil)
+        #expect(custom["items"] == .array([.string("ok")]))
+        #expect(custom["coupon"] == .string("FALL") && custom["note"] == .string("call +1 650 555 1212"))
+        let warnings = prepared.warnings.joined(separator: "\n")
+        #expect(warnings.contains("custom_data.customer_email") && warnings.contains("custom_data.ref") && warnings.contains("custom_data.items[1]"))
+        #expect(!warnings.contains("@example"))
+        #expect(!prepared.payload.serialized.contains("@example"))
+    }
+
+    @Test("unknown top-level fields are not forwarded")
+    func unknownFieldsDropped() throws {
+        let prepared = try EventPreparer.prepare(event(websitePurchase(#", "customer": {"email": "jane@example.com"}, "debug": 1"#)), policy: policy()).get()
+        #expect(prepared.payload["customer"] == nil && prepared.payload["debug"] == nil)
+        #expect(prepared.warnings.contains("customer: not a Meta server-event parameter; not forwarded"))
+        #expect(!prepared.payload.serialized.contains("jane@"))
+    }
+
+    @Test("emails and phone numbers are masked in URL paths, fragments, queries and credentials", arguments: [
+        ("https://shop.example/u/jane@example.com/orders", "https://shop.example/u/redacted/orders"),
+        ("https://shop.example/u/jane%40example.com", "https://shop.example/u/redacted"),
+        ("https://shop.example/c#email=jane@example.com&tab=2", "https://shop.example/c#email=redacted&tab=2"),
+        ("https://shop.example/c#/profile/jane@example.com", "https://shop.example/c#/profile/redacted"),
+        ("https://jane%40example.com:pw@shop.example/c", "https://shop.example/c"),
+        ("https://shop.example/call/+1-650-555-1212", "https://shop.example/call/redacted"),
+        ("https://shop.example/c?email=jane%40example.com&utm_source=fb", "https://shop.example/c?email=redacted&utm_source=fb"),
+        ("https://shop.example/blog/2026-11-20/order-12345678", "https://shop.example/blog/2026-11-20/order-12345678"),
+    ])
+    func urlMasking(url: String, expected: String) {
+        #expect(URLScrubber.scrub(url).url == expected)
+    }
+
+    @Test("field names shaped like personal data never reach problems or warnings")
+    func personalFieldNames() {
+        let found = problems(websitePurchase().replacingOccurrences(of: "\"fn\": \"Jane\"", with: "\"jane@example.com\": \"x\""))
+        #expect(found.contains { $0.field == "user_data.<redacted>" })
+        #expect(!found.map(\.field).joined().contains("jane"))
+    }
+
+    @Test("normalize lines: invalid UTF-8, repeated keys and over-long values get an error line each")
+    func normalizeLineErrors() throws {
+        let normalizer = Normalizer(today: vectorToday)
+        func answer(_ bytes: [UInt8]) throws -> [String: Any] {
+            try #require(try JSONSerialization.jsonObject(with: Data(NormalizationLine.respond(to: bytes, normalizer: normalizer).utf8)) as? [String: Any])
+        }
+        let invalid = try answer(Array(#"{"field":"fn","value":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8))
+        #expect((invalid["error"] as? String)?.contains("UTF-8") == true)
+        let repeated = try answer(Array(#"{"field":"em","value":"a@b.co","value":"c@d.co"}"#.utf8))
+        #expect((repeated["error"] as? String)?.contains("duplicate key") == true)
+        let long = try answer(Array(#"{"field":"fn","value":""#.utf8) + Array(repeating: UInt8(ascii: "a"), count: 5000) + Array(#""}"#.utf8))
+        #expect((long["error"] as? String)?.contains("longer than") == true)
+        let ok = try answer(Array(#"{"field":"em","value":" A@B.co "}"#.utf8))
+        #expect(ok["normalized"] as? String == "a@b.co")
+    }
+}

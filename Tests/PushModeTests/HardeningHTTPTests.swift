@@ -1,0 +1,137 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import GraphAPI
+import GraphSandbox
+import Logging
+import PushMode
+import Testing
+
+/// What an attacker or a careless upstream can do to the public endpoint, over real sockets.
+@Suite("Push sidecar under hostile input")
+struct HardeningHTTPTests {
+    static let tightLimits = "header_timeout: 1s, body_timeout: 2s, idle_timeout: 2s, max_buffered_bytes: 1100000"
+
+    /// Signature headers that pass every check made before the body is read.
+    static func plausibleSignatureHeaders() -> String {
+        "webhook-id: msg_\(UUID().uuidString)\r\nwebhook-timestamp: \(Int64(Date().timeIntervalSince1970))\r\n"
+            + "webhook-signature: v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\r\n"
+    }
+
+    @Test("an empty form pair on the Graph-compatible route is refused, and the server lives on")
+    func emptyFormPair() async throws {
+        try await PushStack.run { stack in
+            for body in ["=", "&=&", "=&access_token=wrong"] {
+                let result = try await post("\(stack.baseURL)/v26.0/\(testPixel)/events", body: Array(body.utf8), contentType: "application/x-www-form-urlencoded")
+                #expect(result.status == 401)
+            }
+            #expect(try await get("\(stack.baseURL)/healthz").body["status"] == .string("ok"))
+        }
+    }
+
+    @Test("an unsigned request is answered before its body is read, and the connection closed")
+    func refusalBeforeBody() async throws {
+        try await PushStack.run(manifest: try pushManifest(limits: Self.tightLimits)) { stack in
+            // 1,000,000 bytes announced, none sent: the answer cannot have waited for them.
+            let outcome = try await RawConnection.exchange(
+                port: stack.port,
+                send: "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n",
+                timeout: .seconds(1)
+            )
+            #expect(outcome.received.hasPrefix("HTTP/1.1 401"))
+            #expect(outcome.received.contains("missing_signature"))
+            #expect(outcome.closedByServer)
+        }
+    }
+
+    @Test("a client that stops halfway through its headers is disconnected after the header timeout")
+    func slowHeaders() async throws {
+        try await PushStack.run(manifest: try pushManifest(limits: Self.tightLimits)) { stack in
+            let outcome = try await RawConnection.exchange(port: stack.port, send: "POST /v1/events HTTP/1.1\r\nHost: x\r\n", timeout: .seconds(5))
+            #expect(outcome.closedByServer)
+            #expect(outcome.received.isEmpty)
+        }
+    }
+
+    @Test("a body announced but never sent is dropped after the body timeout, and frees its memory reservation")
+    func stalledBody() async throws {
+        try await PushStack.run(manifest: try pushManifest(limits: Self.tightLimits)) { stack in
+            let head = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\(Self.plausibleSignatureHeaders())Content-Length: 1000000\r\n\r\n"
+            try await withThrowingTaskGroup(of: RawConnection.Outcome.self) { group in
+                group.addTask { try await RawConnection.exchange(port: stack.port, send: head + "{\"pixel", timeout: .seconds(6)) }
+                try await Task.sleep(for: .milliseconds(300))
+                // The stalled request holds most of the 1.1 MB budget: a second large one is turned away.
+                let second = try await RawConnection.exchange(port: stack.port, send: head, timeout: .seconds(3))
+                #expect(second.received.hasPrefix("HTTP/1.1 503"))
+                #expect(second.received.lowercased().contains("retry-after: 1"))
+                let stalled = try await group.next()!
+                #expect(stalled.closedByServer, "the server must not wait for a body that never comes")
+            }
+            // The reservation was released: a normal signed event goes through.
+            let body = mirroredEvent(id: "after-stall")
+            #expect(try await post("\(stack.baseURL)/v1/events", body: body, headers: signedHeaders(body)).status == 202)
+        }
+    }
+
+    @Test("past the per-client rate a client gets 429 with Retry-After")
+    func rateLimit() async throws {
+        try await PushStack.run(manifest: try pushManifest(limits: "rate_limit_per_client: 1, rate_limit_burst: 2")) { stack in
+            var statuses: [Int] = []
+            var retryAfter: String?
+            for index in 0..<4 {
+                let body = mirroredEvent(id: "rate-\(index)")
+                let result = try await post("\(stack.baseURL)/v1/events", body: body, headers: signedHeaders(body))
+                statuses.append(result.status)
+                if result.status == 429 { retryAfter = result.headers["retry-after"] }
+            }
+            #expect(statuses.prefix(2) == [202, 202])
+            #expect(statuses.contains(429))
+            #expect(retryAfter.flatMap(Int.init).map { $0 >= 1 } == true)
+        }
+    }
+
+    @Test("a signed body that repeats a key is refused as invalid JSON")
+    func duplicateKeys() async throws {
+        try await PushStack.run { stack in
+            let body = Array(String(decoding: mirroredEvent(id: "dup-1"), as: UTF8.self).replacingOccurrences(of: "\"event_id\"", with: "\"event_id\":\"dup-0\",\"event_id\"").utf8)
+            let result = try await post("\(stack.baseURL)/v1/events", body: body, headers: signedHeaders(body))
+            #expect(result.status == 400)
+            #expect(result.body["error"] == .string("invalid_json"))
+        }
+    }
+
+    @Test("retries are counted per event: a fresh event never inherits an older event's spent attempts")
+    func perEventRetryBudget() async throws {
+        // Every send fails with a 5xx and max_attempts is 3. In one batch, the event that already
+        // failed twice is dead-lettered on this third failure; the new one is only rescheduled.
+        let manifest = try pushManifest()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("retry-\(UUID().uuidString)/state.sqlite").path
+        let sandbox = GraphSandbox(configuration: .init(faults: FaultPlan(rate: 1.0, kinds: [.serverError])))
+        try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
+            try await sandbox.withRunning { url in
+                let forwarder = Forwarder(
+                    registry: registry, graph: GraphClient(configuration: .init(baseURL: url, version: "v26.0")), pixels: manifest.pixels,
+                    configuration: .init(maxEvents: 50), policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
+                    logger: Logger(label: "test")
+                )
+                let time = UnixClock.seconds() - 60
+                func item(_ id: String) -> IntakeItem {
+                    let payload = #"{"action_source":"other","event_id":"\#(id)","event_name":"Lead","event_time":\#(time),"user_data":{"em":["\#(SHA256Hex.digest(id))"]}}"#
+                    return IntakeItem(key: EventKey(pixelID: testPixel, eventID: id, eventTime: time), contentHash: id, payload: payload, answer: "{}", deliveredRecord: "{}", receivedAt: 1)
+                }
+                _ = try await registry.commitIntake([item("old")])
+                for _ in 0..<2 {
+                    let claimed = try await registry.claimOutbox(limit: 10, owner: "test", leaseMilliseconds: 60_000, now: UnixClock.milliseconds(), pixelID: nil)
+                    try await registry.reschedule(claimed, nextAttemptAt: 0, lastError: "test")
+                }
+                _ = try await registry.commitIntake([item("new")])
+                #expect(try await forwarder.forwardOnce() == 2)
+                let letters = try await registry.deadLetters(limit: 10)
+                #expect(letters.map(\.key.eventID) == ["old"])
+                #expect(letters.first?.attempts == 3)
+                #expect(letters.first?.reason.message.contains("after 3 attempts") == true)
+                #expect(try await registry.outboxDepth() == 1)
+            }
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import NIOCore
+import NIOPosix
+
+/// A bare TCP client for what HTTP clients will not do: stop halfway through headers, announce a
+/// body and never send it, hold a connection open.
+enum RawConnection {
+    struct Outcome: Sendable {
+        /// Everything the server sent.
+        var received: String
+        /// Whether the server closed the connection before `timeout`.
+        var closedByServer: Bool
+    }
+
+    /// Sends `bytes`, then reads until the server closes the connection or `timeout` passes.
+    static func exchange(port: Int, send bytes: String, timeout: Duration) async throws -> Outcome {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: bytes))
+            return try await withThrowingTaskGroup(of: Outcome?.self) { group in
+                group.addTask {
+                    var received = ""
+                    for try await chunk in inbound { received += String(buffer: chunk) }
+                    return Outcome(received: received, closedByServer: true)
+                }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                let first = try await group.next()!
+                group.cancelAll()
+                return first ?? Outcome(received: "", closedByServer: false)
+            }
+        }
+    }
+}

@@ -183,6 +183,12 @@ let package = Package(
             exclude: ["Scripts"],
             swiftSettings: swiftSettings
         ),
+        // Seeded, bounded fuzzing of every parser that takes outside input (a trap fails the run).
+        .testTarget(
+            name: "FuzzTests",
+            dependencies: ["CAPICore", "ConnectorRuntime", "PushMode", "PullMode", "GraphAPI"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "GraphAPITests",
             dependencies: ["GraphAPI", "GraphSandbox", "CAPICore"],

@@ -11,6 +11,10 @@ public struct FaultPlan: Sendable, Equatable {
         case timeout
         case reset
         case invalid
+        /// `200` with a body that is not JSON (a proxy's error page).
+        case garbage
+        /// `200` with no data and a `paging.next` that points back at the same request.
+        case pagingLoop = "paging_loop"
     }
 
     public var rate: Double

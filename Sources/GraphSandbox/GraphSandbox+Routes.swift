@@ -10,7 +10,7 @@ extension GraphSandbox {
     // MARK: Faults
 
     /// Runs `body` unless a request-level fault is rolled for this call.
-    func faulted(_ context: SandboxRequestContext, _ body: () async throws -> Response) async throws -> Response {
+    func faulted(_ request: Request, _ context: SandboxRequestContext, _ body: () async throws -> Response) async throws -> Response {
         let kinds = configuration.faults.requestKinds
         guard !kinds.isEmpty, configuration.faults.rate > 0, await store.roll() < configuration.faults.rate else {
             return try await body()
@@ -34,6 +34,11 @@ extension GraphSandbox {
             throw HTTPError(.internalServerError)
         case .invalid:
             return try await body()
+        case .garbage:
+            return Response(status: .ok, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: "<html><body>502 Bad Gateway</body></html>")))
+        case .pagingLoop:
+            let host = request.head.authority ?? "\(configuration.host):\(configuration.port)"
+            return await json(.object(["data": .array([]), "paging": .object(["next": .string("http://\(host)\(request.uri.description)")])]))
         }
     }
 
@@ -190,7 +195,8 @@ extension GraphSandbox {
             return Self.errorResponse(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "Missing client_id, client_secret or grant_type=client_credentials", isTransient: false, userTitle: nil, userMessage: nil, trace: "sandbox")
         }
         if let expected = configuration.appCredentials, expected.id != id || expected.secret != secret {
-            return Self.errorResponse(status: .badRequest, code: 101, subcode: nil, type: "OAuthException", message: "Error validating client secret.", isTransient: false, userTitle: nil, userMessage: nil, trace: "sandbox")
+            // Meta answers a wrong app secret with code 1 (elsewhere "unknown error, retry").
+            return Self.errorResponse(status: .badRequest, code: 1, subcode: nil, type: "OAuthException", message: "Error validating client secret.", isTransient: false, userTitle: nil, userMessage: nil, trace: "sandbox")
         }
         let body = JSONValue.object(["access_token": .string("\(id)|sandbox-app-token"), "token_type": .string("bearer")])
         return Self.jsonResponse(body, status: .ok)

@@ -91,10 +91,10 @@ public struct GraphSandbox: Service {
     func makeRouter() -> Router<SandboxRequestContext> {
         let router = Router(context: SandboxRequestContext.self)
         router.get("/_sandbox/events") { request, _ in try await self.listReceived(request) }
-        router.post("/:version/:pixel/events") { request, context in try await self.faulted(context) { try await self.receiveEvents(request, context: context) } }
-        router.get("/:version/:pixel/stats") { request, context in try await self.faulted(context) { try await self.stats(request, context: context) } }
-        router.get("/:version/dataset_quality") { request, context in try await self.faulted(context) { try await self.datasetQuality(request) } }
-        router.get("/:version/oauth/access_token") { request, context in try await self.faulted(context) { try self.accessToken(request) } }
+        router.post("/:version/:pixel/events") { request, context in try await self.faulted(request, context) { try await self.receiveEvents(request, context: context) } }
+        router.get("/:version/:pixel/stats") { request, context in try await self.faulted(request, context) { try await self.stats(request, context: context) } }
+        router.get("/:version/dataset_quality") { request, context in try await self.faulted(request, context) { try await self.datasetQuality(request) } }
+        router.get("/:version/oauth/access_token") { request, context in try await self.faulted(request, context) { try self.accessToken(request) } }
         return router
     }
 }

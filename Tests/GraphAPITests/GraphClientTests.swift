@@ -56,6 +56,8 @@ struct GraphClientTests {
         (.timeout, .transient),
         (.reset, .transient),
         (.invalid, .invalid),
+        (.garbage, .transient),
+        (.pagingLoop, .transient),
     ])
     func faultClasses(kind: FaultPlan.Kind, expected: GraphErrorClass) async throws {
         let configuration = GraphSandbox.Configuration(faults: FaultPlan(rate: 1, kinds: [kind]), timeoutDelay: .milliseconds(2500))
@@ -73,6 +75,7 @@ struct GraphClientTests {
                 case .reset: #expect(error.transport == .connectionReset || error.transport == .connectionFailed)
                 case .invalid: #expect(RetryPolicy().decide(error, attempt: 1) == .isolateInvalid)
                 case .serverError: #expect(error.isTransient == true)
+                case .garbage, .pagingLoop: #expect(error.transport == .malformedResponse, "a 200 that is not an events answer is never a success")
                 }
             }
             #expect(await sandbox.receivedCounts(pixelID: sandboxPixel).isEmpty, "a failed call must not record events")

@@ -1,0 +1,65 @@
+import Foundation
+
+/// A small seeded mutation fuzzer: starts from valid inputs and flips, inserts, deletes, repeats
+/// and splices bytes, with the numbers and shapes that broke parsers before (huge digit runs,
+/// NaN-like literals, repeated keys, empty pairs). Same seed, same cases: a failure reproduces.
+struct Mutator {
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    /// Cases per target: small in the suite; `CAPI_FUZZ_CASES` raises it for a longer run.
+    static var cases: Int { ProcessInfo.processInfo.environment["CAPI_FUZZ_CASES"].flatMap(Int.init) ?? 2_000 }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
+
+    static let tokens: [String] = [
+        "99999999999999999999", "-9223372036854775808", "9223372036854775807", "1e308", "-1e400", "NaN", "Infinity", "0", "-0", "\"\"",
+        "=", "&", "&&", "%", "%FF", "%00", "\\u0000", "\\ud800", "\u{00e9}", "\u{03A3}", "@", "+1 (650) 555-1212", "a@b.co", "{}", "[]",
+        "null", "true", ",", ":", "\"", "{\"a\":1,\"a\":2}", "T25:00:00Z", "2026-02-30", "v1,", "t=", "sha256=", "${env:X}", "\n", "\r\n",
+        String(repeating: "9", count: 40), String(repeating: "[", count: 600), String(repeating: "é", count: 300),
+    ]
+
+    /// One mutated copy of a seed input.
+    mutating func mutate(_ seed: [UInt8], seeds: [[UInt8]]) -> [UInt8] {
+        var bytes = seed
+        for _ in 0..<(1 + below(4)) {
+            switch below(7) {
+            case 0 where !bytes.isEmpty: bytes[below(bytes.count)] ^= UInt8(truncatingIfNeeded: 1 << below(8))
+            case 1: bytes.insert(UInt8(truncatingIfNeeded: next()), at: below(bytes.count + 1))
+            case 2 where !bytes.isEmpty: bytes.remove(at: below(bytes.count))
+            case 3: bytes.insert(contentsOf: Array(Self.tokens[below(Self.tokens.count)].utf8), at: below(bytes.count + 1))
+            case 4 where bytes.count > 1:
+                let start = below(bytes.count)
+                let end = min(bytes.count, start + 1 + below(16))
+                bytes.insert(contentsOf: bytes[start..<end], at: below(bytes.count + 1))
+            case 5 where !bytes.isEmpty:
+                let start = below(bytes.count)
+                bytes.removeSubrange(start..<min(bytes.count, start + 1 + below(32)))
+            default:
+                let other = seeds[below(seeds.count)]
+                let cut = below(bytes.count + 1)
+                bytes = Array(bytes[..<cut]) + Array(other[below(other.count + 1)...])
+            }
+        }
+        return bytes
+    }
+
+    /// Runs `body` on `Mutator.cases` mutations of the seeds (and the seeds themselves).
+    static func run(seed: UInt64, seeds: [String], _ body: ([UInt8]) -> Void) {
+        let seedBytes = seeds.map { Array($0.utf8) }
+        for input in seedBytes { body(input) }
+        var mutator = Mutator(seed: seed)
+        for _ in 0..<cases {
+            body(mutator.mutate(seedBytes[mutator.below(seedBytes.count)], seeds: seedBytes))
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import GraphAPI
+import PullMode
+import PushMode
+import Testing
+
+/// Every parser that takes outside input, fed seeded mutations of valid input. The property is
+/// "never traps" (a trap ends the test process and fails the run) plus each parser's own promise:
+/// refusal is a value, and refused or accepted, nothing personal is echoed.
+@Suite("Fuzzing the parsers of outside input")
+struct ParserFuzzTests {
+    static let event = #"""
+    {"pixel_id":"1234567890","event_name":"Purchase","event_time":1795000000,"event_id":"o-1","action_source":"website",
+     "event_source_url":"https://shop.example/c?email=a%40b.co#x","user_data":{"email":" A@B.co ","phone":"(650) 555-1212",
+     "fn":"Jane","db":"2/16/1997","zp":"94025-1234","country":"US","client_user_agent":"M","client_ip_address":"203.0.113.9",
+     "fbp":"fb.1.1596403881668.1116446470"},"custom_data":{"value":12.5,"currency":"USD","contents":[{"id":"s","quantity":2}]},
+     "app_data":{"advertiser_tracking_enabled":1,"extinfo":["a2","","","","","","","","","","","","","","",""]}}
+    """#
+
+    @Test("event JSON: parse, validate, normalize and hash never trap; problems never echo the email")
+    func eventJSON() {
+        let policy = EventPolicy(now: 1_795_000_100, normalizer: Normalizer(today: .init(year: 2026, month: 11, day: 19)))
+        Mutator.run(seed: 1, seeds: [Self.event, #"{"data":[\#(Self.event)]}"#]) { bytes in
+            guard let value = try? JSONValue(parsing: bytes) else { return }
+            let candidates = value["data"]?.arrayValue ?? [value]
+            for candidate in candidates {
+                switch EventPreparer.prepare(candidate, policy: policy) {
+                case .success(let prepared): _ = prepared.payload.serialized
+                case .failure(let rejection): #expect(!rejection.problems.map(\.message).joined().contains("a@b.co"))
+                }
+            }
+        }
+    }
+
+    @Test("Graph-compatible bodies (JSON and form) never trap")
+    func graphBodies() {
+        let form = "access_token=t&data=" + (Self.event.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
+        Mutator.run(seed: 2, seeds: [form, "=", "data=%5B%5D&test_event_code=T1", #"{"data":[],"access_token":"t"}"#]) { bytes in
+            for type in ["application/x-www-form-urlencoded", "application/json", ""] {
+                _ = GraphEventsRequest(body: Data(bytes), contentType: type)?.events
+            }
+        }
+    }
+
+    @Test("normalize lines never trap and always answer with one JSON object")
+    func normalizeLines() {
+        let normalizer = Normalizer(today: .init(year: 2026, month: 11, day: 19))
+        let seeds = UserDataKey.allCases.map { #"{"field":"\#($0.rawValue)","value":"  Jane.Doe+1@Example.COM 2/16/1997 +44 (0)20 7946 0958 ","country":"gb"}"# }
+        Mutator.run(seed: 3, seeds: seeds) { bytes in
+            let answer = NormalizationLine.respond(to: bytes, normalizer: normalizer)
+            #expect((try? JSONValue(parsing: answer))?.objectValue != nil)
+        }
+    }
+
+    @Test("signature headers never trap, and a mutated signature never verifies")
+    func signatureHeaders() {
+        let key = SigningKey(bytes: Array("0123456789abcdef".utf8))
+        let body: [UInt8] = Array(#"{"a":1}"#.utf8)
+        for scheme in [WebhookScheme.standardWebhooks, .stripe, .xHubSignature256] {
+            let verifier = WebhookVerifier(scheme: scheme, keys: [key])
+            let header = scheme == .standardWebhooks ? "msg_1|1795000000|v1,c2lnbmF0dXJlLW9mLXRoaXJ0eS10d28tYnl0ZXMtLS0="
+                : scheme == .stripe ? "t=1795000000,v1=" + String(repeating: "ab", count: 32) + ",v0=00" : "sha256=" + String(repeating: "0f", count: 32)
+            Mutator.run(seed: 4, seeds: [header]) { bytes in
+                let text = String(decoding: bytes, as: UTF8.self)
+                let parts = text.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+                let headers: [String: String] = scheme == .standardWebhooks
+                    ? ["webhook-id": parts.first ?? "", "webhook-timestamp": parts.count > 1 ? parts[1] : "", "webhook-signature": parts.count > 2 ? parts[2] : ""]
+                    : [scheme == .stripe ? "stripe-signature" : "x-hub-signature-256": text]
+                let result = verifier.verify(header: { headers[$0] }, body: body, now: 1_795_000_000)
+                #expect((try? result.get()) == nil)
+            }
+        }
+    }
+
+    @Test("manifests never trap the loader, and problems never print an inline secret")
+    func manifests() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("manifests/meta_conversions_api.yaml").path
+        let shipped = try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "${env:CAPI_WEBHOOK_SECRET}", with: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        let loader = ManifestLoader(environment: [:])
+        var cases = 0
+        Mutator.run(seed: 5, seeds: [shipped]) { bytes in
+            guard cases < 300 || Mutator.cases > 2_000 else { return }  // YAML is slow to compose: fewer cases here
+            cases += 1
+            do throws(ManifestError) {
+                _ = try loader.load(yaml: String(decoding: bytes, as: UTF8.self), path: "fuzz.yaml")
+            } catch {
+                #expect(!error.problems.map(\.message).joined().contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+            }
+        }
+    }
+
+    @Test("Graph answers (stats pages, usage headers, Retry-After, timestamps, URLs) never trap")
+    func graphAnswers() {
+        let stats = #"{"data":[{"aggregation":"event","start_time":"2026-11-20T10:00:00+0000","data":[{"value":"Purchase","count":57},{"value":"Lead","count":"3"}]}],"paging":{"next":"http://x/y"}}"#
+        let usage = #"{"x":[{"type":"ads_management","call_count":"95","total_time":40,"estimated_time_to_regain_access":5}]}"#
+        let window = DateWindows.Window(start: 1_795_132_800, end: 1_795_219_200)
+        Mutator.run(seed: 6, seeds: [stats, usage, "Wed, 21 Oct 2015 07:28:00 GMT", "120", "2026-11-20T10:00:00Z", "https://u:p@h.example/a/b@c.de?x=1#f"]) { bytes in
+            let text = String(decoding: bytes, as: UTF8.self)
+            if let value = try? JSONValue(parsing: bytes) { _ = try? StatsPage.records(from: value, pixelID: "1", eventSource: "all", window: window) }
+            #expect(UsageHeaders(appUsage: text, businessUseCaseUsage: text).pacingDelay() <= .seconds(86_400))
+            #expect(RetryAfter.parse(text, now: 1_795_000_000).map { $0 <= .seconds(86_400) } ?? true)
+            _ = UTCTimestamp.parse(text)
+            _ = URLScrubber.scrub(text)
+            _ = GraphEndpoint.describe(text)
+        }
+    }
+}

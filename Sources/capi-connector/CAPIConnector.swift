@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct CAPIConnector: AsyncParsableCommand {
@@ -30,4 +31,27 @@ struct CAPIConnector: AsyncParsableCommand {
             BenchCommand.self,
         ]
     )
+
+    /// `help` with a topic that is no command is an error (exit 64), not the overview with exit 0:
+    /// a script asking for `help sever` should learn that it misspelled the command.
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if arguments.first == "help", let unknown = unknownHelpTopic(Array(arguments.dropFirst())) {
+            let known = configuration.subcommands.map { $0._commandName }.joined(separator: ", ")
+            StandardStreams.printError("Error: `\(unknown)` is not a capi-connector command; commands: \(known)")
+            Self.exit(withError: ExitCode(64))
+        }
+        await main(nil)
+    }
+
+    /// The first word of a `help` topic that names no (sub)command, or `nil` when the path is known.
+    static func unknownHelpTopic(_ topic: [String]) -> String? {
+        var commands: [any ParsableCommand.Type] = configuration.subcommands
+        for word in topic where !word.hasPrefix("-") {
+            guard let match = commands.first(where: { $0._commandName == word }) else { return word }
+            commands = match.configuration.subcommands
+        }
+        return nil
+    }
 }
+

@@ -1,0 +1,103 @@
+import Foundation
+import Testing
+
+/// Commands that must refuse bad input precisely, never crash, and never print a secret.
+@Suite("Commands under bad input", .serialized)
+struct HardeningCommandsTests {
+    @Test("SIGTERM exits 0 promptly while a client holds a request whose body never arrives")
+    func shutdownDoesNotWaitForStalledClients() async throws {
+        let port = Int.random(in: 40_001...45_000)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("stall-\(UUID().uuidString)")
+        let serve = try CLIRunner.start(
+            ["serve", "--sandbox", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
+            environment: ServeProcessTests.environment(port: port)
+        )
+        try await CLIRunner.waitForPort(port)
+        // A client that announces a large body, sends a few bytes and then waits for ever.
+        let timestamp = Int(Date().timeIntervalSince1970)
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        client.arguments = ["python3", "-c", """
+        import socket, time
+        s = socket.create_connection(("127.0.0.1", \(port)))
+        s.sendall(b"POST /v1/events HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\nwebhook-id: msg_stall\\r\\n"
+                  b"webhook-timestamp: \(timestamp)\\r\\nwebhook-signature: v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\\r\\n"
+                  b"Content-Length: 1000000\\r\\n\\r\\n{\\"pixel")
+        time.sleep(120)
+        """]
+        try client.run()
+        defer { client.terminate() }
+        try await Task.sleep(for: .milliseconds(800))
+        let started = ContinuousClock.now
+        kill(serve.processIdentifier, SIGTERM)
+        while serve.isRunning, ContinuousClock.now - started < .seconds(20) { try await Task.sleep(for: .milliseconds(50)) }
+        if serve.isRunning { kill(serve.processIdentifier, SIGKILL) }
+        serve.waitUntilExit()
+        #expect(ContinuousClock.now - started < .seconds(10), "shutdown waited on a client that will never finish")
+        #expect(serve.terminationReason == .exit && serve.terminationStatus == 0)
+    }
+
+    @Test("a CAPI_GRAPH_URL that is not a URL is a configuration error (exit 2) naming the variable, not the value")
+    func malformedGraphURL() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("url-\(UUID().uuidString)")
+        for command in [["serve"], ["poll", "--once"]] {
+            var environment = ServeProcessTests.environment(port: 1)
+            environment["CAPI_GRAPH_URL"] = "not a url with secret-password"
+            let result = try await CLIRunner.run(command + ["--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path], environment: environment)
+            #expect(result.status == 2, "\(command): \(result.stderr)")
+            #expect(result.stderr.contains("CAPI_GRAPH_URL"))
+            #expect(!result.stderr.contains("secret-password"))
+        }
+    }
+
+    @Test("bad option values are refused with exit 64 and a message naming the option", arguments: [
+        (["reconcile", "--since", "2026-11-01", "--until", "2026-11-02", "--threshold", "nan"], "--threshold"),
+        (["reconcile", "--since", "2026-11-01T25:00:00Z", "--until", "2026-11-02"], "--since"),
+        (["read", "delivered_events", "--since", "9223372036854775807"], "--since"),
+        (["state", "reset", "no_such_stream", "--yes"], "unknown stream"),
+    ])
+    func badOptions(arguments: [String], mentions: String) async throws {
+        let result = try await CLIRunner.run(arguments)
+        #expect(result.status == 64, "\(arguments): \(result.stderr)")
+        #expect(result.stderr.contains(mentions))
+    }
+
+    @Test("a duplicate YAML key is reported by name and position, without quoting the manifest")
+    func duplicateYAMLKey() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dup-\(UUID().uuidString).yaml").path
+        try """
+        manifest_version: 1.0
+        id: conn::third_party::ads::meta::conversions_api::rest
+        pixels:
+          - {id: "1", access_token: inline-secret-token-123}
+        id: again
+        """.write(toFile: path, atomically: true, encoding: .utf8)
+        let result = try await CLIRunner.run(["validate", "--manifest", path])
+        #expect(result.status == 2)
+        #expect(result.stdout.contains("duplicate key `id`"))
+        #expect(!(result.stdout + result.stderr).contains("inline-secret-token-123"))
+    }
+
+    @Test("normalize answers every line, including invalid UTF-8 and impossible birth dates, and keeps going")
+    func normalizeBadLines() async throws {
+        let input = "{\"field\":\"db\",\"value\":\"12345678901234567890\"}\n{\"field\":\"fn\",\"value\":\"\u{FF}\"}\n{\"field\":\"em\",\"value\":\"A@B.co\"}\n"
+        let result = try await CLIRunner.run(["normalize"], stdin: input)
+        #expect(result.status == 0)
+        let lines = result.stdout.split(separator: "\n")
+        #expect(lines.count == 3)
+        #expect(lines[0].contains("\"error\"") && lines[2].contains("\"normalized\":\"a@b.co\""))
+    }
+}
+
+@Suite("help topics")
+struct HelpTopicTests {
+    @Test("help of an unknown command is an error naming it; known commands and subcommands still explain themselves")
+    func unknownHelpTopic() async throws {
+        let unknown = try await CLIRunner.run(["help", "sever"])
+        #expect(unknown.status == 64)
+        #expect(unknown.stderr.contains("`sever` is not a capi-connector command"))
+        #expect(try await CLIRunner.run(["help", "serve"]).status == 0)
+        #expect(try await CLIRunner.run(["help", "state", "reset"]).status == 0)
+        #expect(try await CLIRunner.run(["help", "state", "nope"]).status == 64)
+    }
+}

@@ -43,6 +43,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             return try await body()
         } catch let error as StateError {
             throw error
+        } catch let error as PostgresTransactionError where error.closureError is StateError {
+            // A registry rule broken inside a transaction (a newer schema, …) keeps its own message.
+            throw error.closureError as! StateError
         } catch let error as PSQLError {
             if error.code == .connectionError || error.code == .serverClosedConnection || error.code == .clientClosedConnection {
                 throw StateError(.unavailable, "\(what): the Postgres server cannot be reached")

@@ -25,10 +25,6 @@ public enum SHA256Hex {
         }
     }
 
-    public static func digest(bytes: [UInt8]) -> String {
-        hex(SHA256.hash(data: bytes))
-    }
-
     @usableFromInline
     static let alphabet: [UInt8] = Array("0123456789abcdef".utf8)
 

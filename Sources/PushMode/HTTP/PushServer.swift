@@ -92,13 +92,16 @@ public struct PushServer: Sendable {
         case .failure(let failure): return signatureRefused(failure, source: source.name, close: true)
         case .success(let value): inspected = value
         }
-        let body: ByteBuffer
-        let reserved: Int
-        switch await readBody(request) {
-        case .refused(let refusal): return refusal
-        case .body(let bytes, let bytesReserved): (body, reserved) = (bytes, bytesReserved)
+        return await withBody(request) { body in
+            await mirror(body, inspected: inspected, source: source, now: now, request: request, context: context, batch: batch, started: started)
         }
-        defer { budget.release(reserved) }
+    }
+
+    /// The rest of ``mirror(_:context:batch:)`` once the body is in memory: MAC, replay, JSON, intake.
+    func mirror(
+        _ body: ByteBuffer, inspected: WebhookVerifier.Inspected, source: Source, now: Int64, request: Request, context: PushRequestContext, batch: Bool,
+        started: ContinuousClock.Instant
+    ) async -> Response {
         let verdict = body.withUnsafeReadableBytes { bytes -> Response? in
             switch source.verifier.verify(inspected, body: bytes) {
             case .failure(let failure): return signatureRefused(failure, source: source.name)
@@ -152,36 +155,32 @@ public struct PushServer: Sendable {
         return Self.json(.object(["results": .array(items), "accepted": .integer(Int64(accepted)), "rejected": .integer(Int64(results.count - accepted))]), status: .accepted)
     }
 
-    enum BodyRead {
-        /// The body, and the bytes reserved for it in the budget (released by the caller).
-        case body(ByteBuffer, reserved: Int)
-        case refused(Response)
-    }
-
-    /// The body under the size cap and the shared memory budget: the announced length (or the cap,
-    /// when none is announced) is reserved before a byte is read.
-    func readBody(_ request: Request) async -> BodyRead {
-        let announced = request.headers[.contentLength].flatMap { Bounded.digits($0) }
-        if let announced, announced > bodyLimit { return .refused(Self.tooLarge(bodyLimit)) }
-        let reservation = announced.map { Int($0) } ?? bodyLimit
+    /// Runs `handle` with the body, read under the size cap and the shared memory budget: the
+    /// announced length (or the cap, when none is announced) is reserved before a byte is read and
+    /// released when `handle` returns.
+    func withBody(_ request: Request, _ handle: (ByteBuffer) async -> Response) async -> Response {
+        let announced = request.headers[.contentLength].flatMap { Bounded.digits($0) }.map { Int($0) }
+        if let announced, announced > bodyLimit { return Self.tooLarge(bodyLimit) }
+        let reservation = announced ?? bodyLimit
         guard budget.reserve(reservation) else {
             refusals.record("memory_budget")
-            return .refused(Self.json(
+            return Self.json(
                 .object(["error": .string("busy"), "message": .string("too many request bytes in flight; retry")]),
                 status: .serviceUnavailable, retryAfter: 1, close: true
-            ))
+            )
         }
+        defer { budget.release(reservation) }
+        let body: ByteBuffer
         do {
-            return .body(try await request.body.collect(upTo: announced.map { Int($0) } ?? bodyLimit), reserved: reservation)
+            body = try await request.body.collect(upTo: reservation)
         } catch is NIOTooManyBytesError {
-            budget.release(reservation)
-            return .refused(Self.tooLarge(bodyLimit))
+            return Self.tooLarge(bodyLimit)
         } catch {
-            budget.release(reservation)
-            return .refused(Self.json(
+            return Self.json(
                 .object(["error": .string("body_incomplete"), "message": .string("the request body did not arrive in full")]), status: .badRequest, close: true
-            ))
+            )
         }
+        return await handle(body)
     }
 
     func rateLimited(_ request: Request, context: PushRequestContext) -> Response? {
@@ -266,13 +265,13 @@ public struct PushServer: Sendable {
         if let earlyToken, !tokenMatches(earlyToken, ingestTokenDigest) {
             return ingestTokenRefused(close: true)
         }
-        let body: ByteBuffer
-        let reserved: Int
-        switch await readBody(request) {
-        case .refused(let refusal): return refusal
-        case .body(let bytes, let bytesReserved): (body, reserved) = (bytes, bytesReserved)
+        return await withBody(request) { body in
+            await graphCompatible(body, earlyToken: earlyToken, tokenDigest: ingestTokenDigest, pixelID: pixelID, request: request)
         }
-        defer { budget.release(reserved) }
+    }
+
+    /// The rest of ``graphCompatible(_:context:)`` once the body is in memory.
+    func graphCompatible(_ body: ByteBuffer, earlyToken: String?, tokenDigest ingestTokenDigest: [UInt8], pixelID: String, request: Request) async -> Response {
         guard let parsed = GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) else {
             if earlyToken == nil { return ingestTokenRefused() }
             return Self.metaError(status: .badRequest, code: 100, message: "(#100) The request body is neither JSON nor form-encoded (or repeats a field)")

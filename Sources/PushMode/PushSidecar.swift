@@ -49,7 +49,7 @@ public struct PushSidecar: Sendable {
         return Application(
             router: server.makeRouter(),
             server: .http1(configuration: .init(
-                additionalChannelHandlers: [ConnectionDeadlines(headerTimeout: limits.headerTimeout, bodyTimeout: limits.bodyTimeout)],
+                additionalChannelHandlers: [ConnectionDeadlines(headerTimeout: limits.headerTimeout, bodyTimeout: limits.bodyTimeout, idleTimeout: limits.idleTimeout)],
                 idleTimeout: TimeAmount(limits.idleTimeout)
             )),
             configuration: .init(

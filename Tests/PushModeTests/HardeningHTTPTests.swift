@@ -53,6 +53,17 @@ struct HardeningHTTPTests {
         }
     }
 
+    @Test("a kept-alive connection that goes quiet after an answer is closed after the idle timeout")
+    func idleKeepAlive() async throws {
+        try await PushStack.run(manifest: try pushManifest(limits: Self.tightLimits)) { stack in
+            let started = ContinuousClock.now
+            let outcome = try await RawConnection.exchange(port: stack.port, send: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout: .seconds(6))
+            #expect(outcome.received.hasPrefix("HTTP/1.1 200"))
+            #expect(outcome.closedByServer)
+            #expect(ContinuousClock.now - started >= .seconds(1), "closed before the idle timeout")
+        }
+    }
+
     @Test("a body announced but never sent is dropped after the body timeout, and frees its memory reservation")
     func stalledBody() async throws {
         try await PushStack.run(manifest: try pushManifest(limits: Self.tightLimits)) { stack in

@@ -138,11 +138,11 @@ public struct PushConfiguration: Sendable {
         public var maxConnections = 1024
         /// Request bodies held in memory at once, across all connections (503 beyond it).
         public var maxBufferedBytes = 64 * 1_048_576
-        /// From connecting (or the previous answer) to the end of the request headers.
+        /// From connecting to the end of the first request's headers.
         public var headerTimeout: Duration = .seconds(10)
         /// From the request headers to the end of the body.
         public var bodyTimeout: Duration = .seconds(30)
-        /// A kept-alive connection with no request in progress.
+        /// From an answer to the end of the next request's headers on a kept-alive connection.
         public var idleTimeout: Duration = .seconds(60)
         /// Webhook ids remembered for replay checks (503 when full; none is forgotten early).
         public var replayLedgerEntries = 2_000_000

@@ -5,8 +5,9 @@ import NIOHTTPTypes
 /// Closes connections that take too long to send a request, so slow or stalled clients cannot hold
 /// sockets (file descriptors) or requests open, and shutdown never waits on them.
 ///
-/// - Header deadline: from connecting, or from the previous answer, to the end of the request
-///   headers (covers slow headers and idle keep-alive connections).
+/// - Header deadline: from connecting to the end of the first request's headers (slow headers).
+/// - Idle deadline: from an answer to the end of the next request's headers (kept-alive
+///   connections that go quiet, or send the next headers slowly).
 /// - Body deadline: from the headers to the end of the body (covers a client that announces more
 ///   body than it sends).
 /// - On shutdown (`ChannelShouldQuiesceEvent`) a request whose body is still arriving is dropped at
@@ -21,13 +22,15 @@ final class ConnectionDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let headerTimeout: TimeAmount
     private let bodyTimeout: TimeAmount
+    private let idleTimeout: TimeAmount
     private var timer: Scheduled<Void>?
     private var readingBody = false
     private var closeAfterAnswer = false
 
-    init(headerTimeout: Duration, bodyTimeout: Duration) {
+    init(headerTimeout: Duration, bodyTimeout: Duration, idleTimeout: Duration) {
         self.headerTimeout = TimeAmount(headerTimeout)
         self.bodyTimeout = TimeAmount(bodyTimeout)
+        self.idleTimeout = TimeAmount(idleTimeout)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -76,8 +79,8 @@ final class ConnectionDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             context.write(data, promise: promise)
-            // The next request's headers must arrive within the header deadline.
-            if !readingBody { arm(context, headerTimeout) }
+            // The next request's headers must arrive within the idle deadline.
+            if !readingBody { arm(context, idleTimeout) }
         }
     }
 

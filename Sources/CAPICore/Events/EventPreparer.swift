@@ -163,12 +163,13 @@ struct Checker {
             problem("event_time", .missing, "is required (Unix seconds)")
             return nil
         }
-        let seconds: Int64
-        switch value {
-        case .integer(let number): seconds = number
-        case .number(let number) where Bounded.int64(exactly: number) != nil: seconds = Bounded.int64(exactly: number)!
-        case .string(let text) where Bounded.digits(text, maxDigits: 16) != nil: seconds = Bounded.digits(text, maxDigits: 16)!
-        default:
+        let parsed: Int64? = switch value {
+        case .integer(let number): number
+        case .number(let number): Bounded.int64(exactly: number)
+        case .string(let text): Bounded.digits(text, maxDigits: 16)
+        default: nil
+        }
+        guard let seconds = parsed else {
             problem("event_time", .invalidType, "must be an integer number of Unix seconds")
             return nil
         }

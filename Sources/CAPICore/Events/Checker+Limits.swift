@@ -8,9 +8,19 @@ extension Checker {
 
     /// Refuses over-long strings outside `user_data` (which ``userData(_:policy:)`` checks per key)
     /// before any work is done on them: no outside value is folded, hashed or stored at any length.
+    /// Paths are only built for the problems found.
     mutating func lengths(_ fields: [String: JSONValue]) {
-        for (name, value) in fields where name != "user_data" {
+        for (name, value) in fields where name != "user_data" && Self.holdsOverlongString(value) {
             lengths(value, path: Self.safeName(name))
+        }
+    }
+
+    private static func holdsOverlongString(_ value: JSONValue) -> Bool {
+        switch value {
+        case .string(let text): text.utf8.count > maxStringBytes
+        case .array(let elements): elements.contains(where: holdsOverlongString)
+        case .object(let object): object.values.contains(where: holdsOverlongString)
+        default: false
         }
     }
 
@@ -19,9 +29,9 @@ extension Checker {
         case .string(let text) where text.utf8.count > Self.maxStringBytes:
             problem(path, .tooLong, "is longer than \(Self.maxStringBytes) bytes")
         case .array(let elements):
-            for (index, element) in elements.enumerated() { lengths(element, path: "\(path)[\(index)]") }
+            for (index, element) in elements.enumerated() where Self.holdsOverlongString(element) { lengths(element, path: "\(path)[\(index)]") }
         case .object(let object):
-            for (name, element) in object { lengths(element, path: "\(path).\(Self.safeName(name))") }
+            for (name, element) in object where Self.holdsOverlongString(element) { lengths(element, path: "\(path).\(Self.safeName(name))") }
         default:
             break
         }
@@ -36,26 +46,32 @@ extension Checker {
             var kept: [String: JSONValue] = [:]
             kept.reserveCapacity(object.count)
             for (name, element) in object {
-                let field = "\(path).\(Self.safeName(name))"
                 if PersonalData.isPersonalName(name) || PersonalData.looksPersonal(name) {
-                    warnings.append("\(field): personal data is not sent in custom_data (put it in user_data, where it is hashed); dropped")
+                    warnings.append("\(path).\(Self.safeName(name)): personal data is not sent in custom_data (put it in user_data, where it is hashed); dropped")
                     continue
                 }
-                if case .string(let text) = element, PersonalData.looksPersonal(text) {
-                    warnings.append("\(field): looks like an email address or phone number; dropped")
-                    continue
+                switch element {
+                case .string(let text) where PersonalData.looksPersonal(text):
+                    warnings.append("\(path).\(Self.safeName(name)): looks like an email address or phone number; dropped")
+                case .object, .array:
+                    kept[name] = withoutPersonalData(element, path: "\(path).\(Self.safeName(name))")
+                default:
+                    kept[name] = element
                 }
-                kept[name] = withoutPersonalData(element, path: field)
             }
             return .object(kept)
         case .array(let elements):
             var kept: [JSONValue] = []
+            kept.reserveCapacity(elements.count)
             for (index, element) in elements.enumerated() {
-                if case .string(let text) = element, PersonalData.looksPersonal(text) {
+                switch element {
+                case .string(let text) where PersonalData.looksPersonal(text):
                     warnings.append("\(path)[\(index)]: looks like an email address or phone number; dropped")
-                    continue
+                case .object, .array:
+                    kept.append(withoutPersonalData(element, path: "\(path)[\(index)]"))
+                default:
+                    kept.append(element)
                 }
-                kept.append(withoutPersonalData(element, path: "\(path)[\(index)]"))
             }
             return .array(kept)
         default:

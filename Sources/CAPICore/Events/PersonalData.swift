@@ -19,17 +19,30 @@ public enum PersonalData {
 
     /// Whether a field or parameter name is one that holds personal data.
     public static func isPersonalName(_ name: some StringProtocol) -> Bool {
-        guard name.utf8.count <= 64 else { return false }
+        let bytes = name.utf8
+        guard bytes.count >= 2, bytes.count <= 32 else { return false }
         var folded = ""
-        folded.reserveCapacity(name.utf8.count)
-        for scalar in name.unicodeScalars where scalar != "-" && scalar != "_" && scalar != "." && scalar != " " {
-            folded.unicodeScalars.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            // ASCII, by far the common case: fold bytes into a small (inline) string.
+            folded = String(unsafeUninitializedCapacity: bytes.count) { buffer in
+                var count = 0
+                for byte in bytes where byte != UInt8(ascii: "-") && byte != UInt8(ascii: "_") && byte != UInt8(ascii: ".") && byte != 0x20 {
+                    buffer[count] = (0x41...0x5A).contains(byte) ? byte | 0x20 : byte
+                    count += 1
+                }
+                return count
+            }
+        } else {
+            for scalar in name.unicodeScalars where scalar != "-" && scalar != "_" && scalar != "." && scalar != " " {
+                folded.unicodeScalars.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
+            }
         }
         return personalNames.contains(folded)
     }
 
     /// Whether the text contains something shaped like an email address (`x@y.z`).
     public static func containsEmail(_ text: some StringProtocol) -> Bool {
+        guard text.utf8.contains(UInt8(ascii: "@")) else { return false }
         let bytes = Array(text.utf8)
         var index = 0
         while index < bytes.count {
@@ -53,6 +66,7 @@ public enum PersonalData {
     /// numbers (`+1 650 555 1212`, `(650) 555-1212`, `650-555-1212`). Bare digit runs and dates
     /// (`2026-11-20`) do not count: they are far more often order ids and days.
     public static func looksLikePhone(_ text: some StringProtocol) -> Bool {
+        guard text.utf8.lazy.filter({ $0 >= 0x30 && $0 <= 0x39 }).count >= 7 else { return false }
         var digits = 0
         var groups: [Int] = []
         var current = 0

@@ -14,14 +14,16 @@ public enum URLScrubber {
     /// The URL with personal values masked, and the names of what was masked (parameter names,
     /// `path`, `fragment`, `userinfo`), never the values.
     public static func scrub(_ url: String) -> (url: String, removed: [String]) {
+        guard mayHoldPersonalData(url) else { return (url, []) }
         var removed: [String] = []
         var rest = Substring(url)
         var output = ""
         output.reserveCapacity(url.utf8.count)
         // scheme://authority
-        if let schemeEnd = rest.range(of: "://") {
-            output += rest[..<schemeEnd.upperBound]
-            rest = rest[schemeEnd.upperBound...]
+        if let colon = rest.firstIndex(of: ":"), rest[colon...].hasPrefix("://") {
+            let authorityStart = rest.index(colon, offsetBy: 3)
+            output += rest[..<authorityStart]
+            rest = rest[authorityStart...]
             let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
             var authority = rest[..<authorityEnd]
             if let at = authority.lastIndex(of: "@") {
@@ -80,7 +82,24 @@ public enum URLScrubber {
         return masked ? parameters.joined(separator: "&") : String(text)
     }
 
+    /// One pass over the bytes: without `@`, `%`, `=` or seven digits nothing can be masked, and
+    /// the URL (most page URLs) is returned as it is.
+    static func mayHoldPersonalData(_ url: String) -> Bool {
+        var digits = 0
+        for byte in url.utf8 {
+            switch byte {
+            case UInt8(ascii: "@"), UInt8(ascii: "%"), UInt8(ascii: "="): return true
+            case 0x30...0x39:
+                digits += 1
+                if digits >= 7 { return true }
+            default: continue
+            }
+        }
+        return false
+    }
+
     private static func decoded(_ text: Substring) -> String {
-        String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
+        guard text.utf8.contains(where: { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") }) else { return String(text) }
+        return String(text).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
     }
 }

@@ -146,5 +146,13 @@ write("CallingCodeData.swift", f"phonenumbers {phonenumbers.__version__}", swift
     "/// `region<TAB>calling code<TAB>trunk prefix or -<TAB>shortest<TAB>longest national number`.\n"
     "/// A region without a trunk prefix (Italy, Spain, …) keeps a leading 0 in its numbers.",
     rows))
+# The tables follow the repository's .swift-format like hand-written code (CI lints them).
+import shutil
+import subprocess
+if shutil.which("swift"):
+    subprocess.run(["swift", "format", "-i"] + [os.path.join(OUT, name) for name in
+                    ("CountryData.swift", "CurrencyData.swift", "USStateData.swift", "CallingCodeData.swift")], check=True)
+else:
+    print("warning: swift not found; run `swift format -i -r Sources` before committing the tables")
 print(f"countries: {len(alpha2)} codes, {len(names)} names; currencies: {len(currencies)}; "
       f"US states: {len(states)} keys; calling codes: {len(rows)} regions")

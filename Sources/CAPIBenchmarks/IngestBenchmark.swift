@@ -17,30 +17,73 @@ import Glibc
 /// the Graph sandbox; peak resident memory at the end.
 public enum IngestBenchmark {
     /// Load only, against a sidecar already running at `url` (to measure that process on its own).
-    public static func drive(url: String, manifest: Manifest, singles: Int, concurrency: Int, rate: Int, batchEvents: Int) async throws -> BenchmarkReport {
+    public static func drive(
+        url: String,
+        manifest: Manifest,
+        singles: Int,
+        concurrency: Int,
+        rate: Int,
+        batchEvents: Int
+    ) async throws -> BenchmarkReport {
         guard let secret = manifest.push?.sources.first(where: { $0.scheme == .standardWebhooks })?.signingKeys.first else {
             throw StateError(.configuration, "the manifest needs a standard_webhooks source")
         }
         let pixel = manifest.pixels[0].id
         let runID = UUID().uuidString.prefix(6)
         var report = BenchmarkReport(title: "ingest: load generator against \(url) (\(concurrency) connections)")
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)))
-        let closed = try await load(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-s", count: singles, concurrency: concurrency, interval: nil)
-        report.add("signed single events", "\(Format.rate(closed.rate)), p50 \(closed.p50) ms, p99 \(closed.p99) ms (\(closed.ok)/\(singles) accepted)")
-        let steady = try await load(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-r", count: rate * 5, concurrency: concurrency, interval: .nanoseconds(1_000_000_000 / Int64(rate)))
+        let client = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency))
+        )
+        let closed = try await load(
+            client: client,
+            url: url,
+            secret: secret,
+            pixel: pixel,
+            prefix: "\(runID)-s",
+            count: singles,
+            concurrency: concurrency,
+            interval: nil
+        )
+        report.add(
+            "signed single events",
+            "\(Format.rate(closed.rate)), p50 \(closed.p50) ms, p99 \(closed.p99) ms (\(closed.ok)/\(singles) accepted)"
+        )
+        let steady = try await load(
+            client: client,
+            url: url,
+            secret: secret,
+            pixel: pixel,
+            prefix: "\(runID)-r",
+            count: rate * 5,
+            concurrency: concurrency,
+            interval: .nanoseconds(1_000_000_000 / Int64(rate))
+        )
         report.add("at \(rate) events/s", "p50 \(steady.p50) ms, p99 \(steady.p99) ms (\(steady.ok)/\(rate * 5) accepted)")
         let clock = ContinuousClock()
         let start = clock.now
         for batch in stride(from: 0, to: batchEvents, by: 1000) {
             let items = (batch..<min(batch + 1000, batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel) }
-            _ = try await send(client: client, url: "\(url)/v1/events/batch", body: Array("{\"data\":[\(items.joined(separator: ","))]}".utf8), secret: secret)
+            _ = try await send(
+                client: client,
+                url: "\(url)/v1/events/batch",
+                body: Array("{\"data\":[\(items.joined(separator: ","))]}".utf8),
+                secret: secret
+            )
         }
         report.add("batch endpoint (one sender)", Format.rate(Double(batchEvents) / (clock.now - start).inSeconds))
         try await client.shutdown()
         return report
     }
 
-    public static func run(location: StateLocation, manifest: Manifest, singles: Int, concurrency: Int, rate: Int, batchEvents: Int) async throws -> BenchmarkReport {
+    public static func run(
+        location: StateLocation,
+        manifest: Manifest,
+        singles: Int,
+        concurrency: Int,
+        rate: Int,
+        batchEvents: Int
+    ) async throws -> BenchmarkReport {
         let logger = { () -> Logger in
             var logger = Logger(label: "bench")
             logger.logLevel = .critical
@@ -54,65 +97,102 @@ public enum IngestBenchmark {
 
         return try await withStateRegistry(location, logger: logger) { registry in
             let sandbox = GraphSandbox(configuration: .init(), logger: logger)
-            return try await sandbox.withRunning { sandboxURL in try await withThrowingTaskGroup(of: Void.self) { group in
-                let sidecar = PushSidecar(
-                    manifest: manifest, push: push, registry: registry, graphURL: sandboxURL,
-                    address: ListenAddress(host: "127.0.0.1", port: 0), logger: logger
-                )
-                // Ingest is measured without the forwarder competing for the store; it drains afterwards.
-                let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
-                for service in sidecar.services(forwarding: false, onListening: { _, port in readyContinuation.yield(port) }) {
-                    group.addTask { try await service.run() }
-                }
-                var ports = ready.makeAsyncIterator()
-                let url = "http://127.0.0.1:\(await ports.next()!)"
-                var report = BenchmarkReport(title: "ingest: push sidecar on \(location), load generator on loopback (\(concurrency) connections)")
-                let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)))
-
-                // 1. Closed loop: as fast as `concurrency` callers go.
-                let closed = try await load(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-s", count: singles, concurrency: concurrency, interval: nil)
-                report.add("signed single events", "\(Format.rate(closed.rate)), p50 \(closed.p50) ms, p99 \(closed.p99) ms (\(closed.ok)/\(singles) accepted)")
-
-                // 2. Open loop at a fixed rate, for latency under a steady load.
-                let steadyCount = rate * 5
-                let steady = try await load(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-r", count: steadyCount, concurrency: concurrency, interval: .nanoseconds(1_000_000_000 / Int64(rate)))
-                report.add("at \(rate) events/s", "p50 \(steady.p50) ms, p99 \(steady.p99) ms (\(steady.ok)/\(steadyCount) accepted)")
-
-                // 3. The batch endpoint, 1,000 events per request.
-                let clock = ContinuousClock()
-                let batchStart = clock.now
-                var batchAccepted = 0
-                try await withThrowingTaskGroup(of: Int.self) { senders in
-                    for sender in 0..<4 {
-                        senders.addTask {
-                            var accepted = 0
-                            for batch in stride(from: sender * 1000, to: batchEvents, by: 4000) {
-                                let items = (batch..<min(batch + 1000, batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel) }
-                                let body = Array("{\"data\":[".utf8) + Array(items.joined(separator: ",").utf8) + Array("]}".utf8)
-                                let (status, json) = try await send(client: client, url: "\(url)/v1/events/batch", body: body, secret: secret)
-                                if status == 202, case .integer(let count)? = json["accepted"] { accepted += Int(count) }
-                            }
-                            return accepted
-                        }
+            return try await sandbox.withRunning { sandboxURL in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    let sidecar = PushSidecar(
+                        manifest: manifest,
+                        push: push,
+                        registry: registry,
+                        graphURL: sandboxURL,
+                        address: ListenAddress(host: "127.0.0.1", port: 0),
+                        logger: logger
+                    )
+                    // Ingest is measured without the forwarder competing for the store; it drains afterwards.
+                    let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
+                    for service in sidecar.services(forwarding: false, onListening: { _, port in readyContinuation.yield(port) }) {
+                        group.addTask { try await service.run() }
                     }
-                    for try await accepted in senders { batchAccepted += accepted }
-                }
-                let batchSeconds = (clock.now - batchStart).inSeconds
-                report.add("batch endpoint", "\(Format.rate(Double(batchEvents) / batchSeconds)) (\(batchAccepted)/\(batchEvents) accepted)")
+                    var ports = ready.makeAsyncIterator()
+                    let url = "http://127.0.0.1:\(await ports.next()!)"
+                    var report = BenchmarkReport(
+                        title: "ingest: push sidecar on \(location), load generator on loopback (\(concurrency) connections)"
+                    )
+                    let client = HTTPClient(
+                        eventLoopGroupProvider: .singleton,
+                        configuration: .init(
+                            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
+                        )
+                    )
 
-                // 4. The forwarder drains the whole backlog into the sandbox.
-                let backlog = try await registry.outboxDepth()
-                let forwardStart = clock.now
-                group.addTask { try await sidecar.forwarder.run() }
-                while try await registry.outboxDepth() > 0 { try await Task.sleep(for: .milliseconds(20)) }
-                let forwardSeconds = (clock.now - forwardStart).inSeconds
-                let received = await sandbox.receivedCounts(pixelID: pixel)
-                report.add("forwarded into the sandbox", "\(Format.rate(Double(backlog) / forwardSeconds)) (\(backlog) events, \(received.count) distinct received)")
-                report.add("peak resident memory", "\(peakResidentMegabytes()) MB")
-                try await client.shutdown()
-                group.cancelAll()
-                return report
-            } }
+                    // 1. Closed loop: as fast as `concurrency` callers go.
+                    let closed = try await load(
+                        client: client,
+                        url: url,
+                        secret: secret,
+                        pixel: pixel,
+                        prefix: "\(runID)-s",
+                        count: singles,
+                        concurrency: concurrency,
+                        interval: nil
+                    )
+                    report.add(
+                        "signed single events",
+                        "\(Format.rate(closed.rate)), p50 \(closed.p50) ms, p99 \(closed.p99) ms (\(closed.ok)/\(singles) accepted)"
+                    )
+
+                    // 2. Open loop at a fixed rate, for latency under a steady load.
+                    let steadyCount = rate * 5
+                    let steady = try await load(
+                        client: client,
+                        url: url,
+                        secret: secret,
+                        pixel: pixel,
+                        prefix: "\(runID)-r",
+                        count: steadyCount,
+                        concurrency: concurrency,
+                        interval: .nanoseconds(1_000_000_000 / Int64(rate))
+                    )
+                    report.add("at \(rate) events/s", "p50 \(steady.p50) ms, p99 \(steady.p99) ms (\(steady.ok)/\(steadyCount) accepted)")
+
+                    // 3. The batch endpoint, 1,000 events per request.
+                    let clock = ContinuousClock()
+                    let batchStart = clock.now
+                    var batchAccepted = 0
+                    try await withThrowingTaskGroup(of: Int.self) { senders in
+                        for sender in 0..<4 {
+                            senders.addTask {
+                                var accepted = 0
+                                for batch in stride(from: sender * 1000, to: batchEvents, by: 4000) {
+                                    let items = (batch..<min(batch + 1000, batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel) }
+                                    let body = Array("{\"data\":[".utf8) + Array(items.joined(separator: ",").utf8) + Array("]}".utf8)
+                                    let (status, json) = try await send(client: client, url: "\(url)/v1/events/batch", body: body, secret: secret)
+                                    if status == 202, case .integer(let count)? = json["accepted"] { accepted += Int(count) }
+                                }
+                                return accepted
+                            }
+                        }
+                        for try await accepted in senders { batchAccepted += accepted }
+                    }
+                    let batchSeconds = (clock.now - batchStart).inSeconds
+                    report.add("batch endpoint", "\(Format.rate(Double(batchEvents) / batchSeconds)) (\(batchAccepted)/\(batchEvents) accepted)")
+
+                    // 4. The forwarder drains the whole backlog into the sandbox.
+                    let backlog = try await registry.outboxDepth()
+                    let forwardStart = clock.now
+                    group.addTask { try await sidecar.forwarder.run() }
+                    while try await registry.outboxDepth() > 0 { try await Task.sleep(for: .milliseconds(20)) }
+                    let forwardSeconds = (clock.now - forwardStart).inSeconds
+                    let received = await sandbox.receivedCounts(pixelID: pixel)
+                    report.add(
+                        "forwarded into the sandbox",
+                        "\(Format.rate(Double(backlog) / forwardSeconds)) (\(backlog) events, \(received.count) distinct received)"
+                    )
+                    report.add("peak resident memory", "\(peakResidentMegabytes()) MB")
+                    try await client.shutdown()
+                    group.cancelAll()
+                    return report
+                }
+            }
         }
     }
 
@@ -123,7 +203,16 @@ public enum IngestBenchmark {
         var ok: Int
     }
 
-    static func load(client: HTTPClient, url: String, secret: SigningKey, pixel: String, prefix: String, count: Int, concurrency: Int, interval: Duration?) async throws -> LoadResult {
+    static func load(
+        client: HTTPClient,
+        url: String,
+        secret: SigningKey,
+        pixel: String,
+        prefix: String,
+        count: Int,
+        concurrency: Int,
+        interval: Duration?
+    ) async throws -> LoadResult {
         let clock = ContinuousClock()
         let start = clock.now
         let latencies = try await withThrowingTaskGroup(of: [(Double, Bool)].self) { group in

@@ -74,15 +74,18 @@ public enum StateBenchmark {
         let digest = SHA256Hex.digest(id)
         let time = Int64(Date().timeIntervalSince1970)
         let payload = """
-        {"action_source":"website","custom_data":{"currency":"USD","value":129.5},"event_id":"\(id)","event_name":"Purchase",\
-        "event_source_url":"https://shop.example/checkout","event_time":\(time),"user_data":{"client_ip_address":"203.0.113.9",\
-        "client_user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64)","em":["\(digest)"],"ph":["\(digest)"],"fn":["\(digest)"],\
-        "ln":["\(digest)"],"zp":["\(digest)"],"country":["\(digest)"]}}
-        """
+            {"action_source":"website","custom_data":{"currency":"USD","value":129.5},"event_id":"\(id)","event_name":"Purchase",\
+            "event_source_url":"https://shop.example/checkout","event_time":\(time),"user_data":{"client_ip_address":"203.0.113.9",\
+            "client_user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64)","em":["\(digest)"],"ph":["\(digest)"],"fn":["\(digest)"],\
+            "ln":["\(digest)"],"zp":["\(digest)"],"country":["\(digest)"]}}
+            """
         return IntakeItem(
-            key: EventKey(pixelID: "1234567890", eventID: id, eventTime: time), contentHash: SHA256Hex.digest(payload),
-            payload: payload, answer: #"{"duplicate":false,"event_id":"\#(id)","status":"accepted","warnings":[]}"#,
-            deliveredRecord: #"{"pixel_id":"1234567890","event_id":"\#(id)","event_time":\#(time),"event_name":"Purchase","match_keys":["em","ph"],"mirror_ids":{"em":"\#(digest)"}}"#,
+            key: EventKey(pixelID: "1234567890", eventID: id, eventTime: time),
+            contentHash: SHA256Hex.digest(payload),
+            payload: payload,
+            answer: #"{"duplicate":false,"event_id":"\#(id)","status":"accepted","warnings":[]}"#,
+            deliveredRecord:
+                #"{"pixel_id":"1234567890","event_id":"\#(id)","event_time":\#(time),"event_name":"Purchase","match_keys":["em","ph"],"mirror_ids":{"em":"\#(digest)"}}"#,
             receivedAt: time * 1000
         )
     }

@@ -65,13 +65,13 @@ public enum UTCTimestamp {
             return true
         }
         guard let year = number(4), expect(UInt8(ascii: "-")), let month = number(2), expect(UInt8(ascii: "-")), let day = number(2),
-              year >= 1, (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day)
+            year >= 1, (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day)
         else { return nil }
         let midnight = seconds(year: year, month: month, day: day)
         if index == bytes.count { return midnight }
         guard expect(UInt8(ascii: "T")) || expect(UInt8(ascii: "t")) || expect(UInt8(ascii: " ")) else { return nil }
         guard let hour = number(2), expect(UInt8(ascii: ":")), let minute = number(2), expect(UInt8(ascii: ":")), let second = number(2),
-              hour < 24, minute < 60, second < 60
+            hour < 24, minute < 60, second < 60
         else { return nil }
         if expect(UInt8(ascii: ".")) {
             let start = index

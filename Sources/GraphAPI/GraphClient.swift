@@ -22,7 +22,8 @@ public struct GraphClient: Sendable {
         public var appSecret: Secret?
         public var partnerAgent: String?
 
-        public init(baseURL: String, version: String, timeout: Duration = .milliseconds(1500), appSecret: Secret? = nil, partnerAgent: String? = nil) {
+        public init(baseURL: String, version: String, timeout: Duration = .milliseconds(1500), appSecret: Secret? = nil, partnerAgent: String? = nil)
+        {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             self.version = version
             self.timeout = timeout
@@ -45,7 +46,10 @@ public struct GraphClient: Sendable {
 
     /// `POST /{version}/{pixel_id}/events` with already-encoded event objects (spliced, not re-encoded).
     public func sendEvents(
-        pixelID: String, accessToken: Secret, encodedEvents: [ByteBuffer], testEventCode: String? = nil
+        pixelID: String,
+        accessToken: Secret,
+        encodedEvents: [ByteBuffer],
+        testEventCode: String? = nil
     ) async throws(GraphError) -> SendEventsReceipt {
         var body = ByteBuffer()
         body.reserveCapacity(encodedEvents.reduce(64) { $0 + $1.readableBytes + 1 })
@@ -73,7 +77,12 @@ public struct GraphClient: Sendable {
             throw GraphError.transport(.malformedResponse, "the events answer has no events_received")
         }
         let messages = object["messages"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        return SendEventsReceipt(eventsReceived: Int(received), messages: messages, fbtraceID: object["fbtrace_id"]?.stringValue, usage: response.usage)
+        return SendEventsReceipt(
+            eventsReceived: Int(received),
+            messages: messages,
+            fbtraceID: object["fbtrace_id"]?.stringValue,
+            usage: response.usage
+        )
     }
 
     // MARK: Reading
@@ -114,12 +123,16 @@ public struct GraphClient: Sendable {
         ]
         // Meta documents this exchange as a GET with the secret in the query; it is sent only to
         // the Graph host and never logged.
-        var request = HTTPClientRequest(url: "\(configuration.baseURL)/\(configuration.version)/oauth/access_token?\(components.percentEncodedQuery ?? "")")
+        var request = HTTPClientRequest(
+            url: "\(configuration.baseURL)/\(configuration.version)/oauth/access_token?\(components.percentEncodedQuery ?? "")"
+        )
         request.method = .GET
         let response: GraphResponse
         do {
             response = try await perform(request)
-        } catch var error where error.errorClass != .throttled && error.transport == nil && (error.httpStatus.map { (400..<500).contains($0) } ?? false) {
+        } catch var error
+            where error.errorClass != .throttled && error.transport == nil && (error.httpStatus.map { (400..<500).contains($0) } ?? false)
+        {
             // A refused exchange means the app id or secret is wrong, whatever code carries it (Meta
             // answers a bad secret with code 1, which elsewhere means "unknown, retry").
             error.errorClass = .auth
@@ -155,7 +168,9 @@ public struct GraphClient: Sendable {
             // empty answer: reading it as one would delete stored data or lose events.
             guard case .object = parsed else {
                 throw GraphError(
-                    errorClass: .transient, httpStatus: status, message: "HTTP \(status) from \(GraphEndpoint.describe(request.url)) with a body that is not a JSON object",
+                    errorClass: .transient,
+                    httpStatus: status,
+                    message: "HTTP \(status) from \(GraphEndpoint.describe(request.url)) with a body that is not a JSON object",
                     transport: .malformedResponse
                 )
             }
@@ -182,9 +197,14 @@ public struct GraphClient: Sendable {
         }
         return GraphError(
             errorClass: GraphErrorClass.classify(code: code, isTransient: isTransient, httpStatus: status),
-            httpStatus: status, code: code, subcode: integer("error_subcode"), type: envelope?["type"]?.stringValue,
+            httpStatus: status,
+            code: code,
+            subcode: integer("error_subcode"),
+            type: envelope?["type"]?.stringValue,
             message: envelope?["message"]?.stringValue ?? "HTTP \(status) without a Graph error body",
-            isTransient: isTransient, fbtraceID: envelope?["fbtrace_id"]?.stringValue, retryAfter: retryAfter
+            isTransient: isTransient,
+            fbtraceID: envelope?["fbtrace_id"]?.stringValue,
+            retryAfter: retryAfter
         )
     }
 

@@ -66,8 +66,16 @@ public struct GraphError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public init(
-        errorClass: GraphErrorClass, httpStatus: Int? = nil, code: Int? = nil, subcode: Int? = nil, type: String? = nil,
-        message: String, isTransient: Bool? = nil, fbtraceID: String? = nil, retryAfter: Duration? = nil, transport: Transport? = nil
+        errorClass: GraphErrorClass,
+        httpStatus: Int? = nil,
+        code: Int? = nil,
+        subcode: Int? = nil,
+        type: String? = nil,
+        message: String,
+        isTransient: Bool? = nil,
+        fbtraceID: String? = nil,
+        retryAfter: Duration? = nil,
+        transport: Transport? = nil
     ) {
         self.errorClass = errorClass
         self.httpStatus = httpStatus

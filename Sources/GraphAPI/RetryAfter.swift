@@ -23,13 +23,13 @@ public enum RetryAfter {
     static func httpDate(_ text: String) -> Int64? {
         let parts = text.split(separator: " ")
         guard parts.count == 6, parts[0].hasSuffix(","), parts[5] == "GMT",
-              let day = Bounded.digits(parts[1], maxDigits: 2),
-              let month = months.firstIndex(of: String(parts[2])),
-              let year = Bounded.digits(parts[3], maxDigits: 4)
+            let day = Bounded.digits(parts[1], maxDigits: 2),
+            let month = months.firstIndex(of: String(parts[2])),
+            let year = Bounded.digits(parts[3], maxDigits: 4)
         else { return nil }
         let clock = parts[4].split(separator: ":")
         guard clock.count == 3, let hour = Bounded.digits(clock[0], maxDigits: 2), let minute = Bounded.digits(clock[1], maxDigits: 2),
-              let second = Bounded.digits(clock[2], maxDigits: 2), hour < 24, minute < 60, second < 61
+            let second = Bounded.digits(clock[2], maxDigits: 2), hour < 24, minute < 60, second < 61
         else { return nil }
         guard year >= 1, (1...UTCTimestamp.daysIn(month: month + 1, year: Int(year))).contains(Int(day)) else { return nil }
         return UTCTimestamp.seconds(year: Int(year), month: month + 1, day: Int(day)) + hour * 3600 + minute * 60 + min(second, 59)

@@ -22,7 +22,9 @@ public enum RetryLoop {
                 let decision = policy.decide(error, attempt: attempt)
                 guard case .retry(let delay) = decision else { return .stopped(decision, error, attempts: attempt) }
                 onRetry(error, attempt, delay)
-                do { try await sleep(delay) } catch { return .stopped(.giveUp, .transport(.timeout, "cancelled while waiting to retry"), attempts: attempt) }
+                do { try await sleep(delay) } catch {
+                    return .stopped(.giveUp, .transport(.timeout, "cancelled while waiting to retry"), attempts: attempt)
+                }
             }
         }
     }

@@ -14,8 +14,11 @@ public struct RetryPolicy: Sendable {
     public var random: @Sendable () -> Double
 
     public init(
-        maxAttempts: Int = 8, initialBackoff: Duration = .milliseconds(500), maxBackoff: Duration = .seconds(300),
-        blockedBackoff: Duration = .seconds(60), random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
+        maxAttempts: Int = 8,
+        initialBackoff: Duration = .milliseconds(500),
+        maxBackoff: Duration = .seconds(300),
+        blockedBackoff: Duration = .seconds(60),
+        random: @escaping @Sendable () -> Double = { Double.random(in: 0...1) }
     ) {
         self.maxAttempts = maxAttempts
         self.initialBackoff = initialBackoff

@@ -53,11 +53,12 @@ public struct UsageHeaders: Sendable, Equatable {
     /// A usage figure, kept to a sane range: percentages and minutes are never negative, NaN or
     /// infinite, and anything past a week reads as a week.
     static func number(_ value: Any?) -> Double? {
-        let number: Double? = switch value {
-        case let number as NSNumber: number.doubleValue
-        case let text as String: Double(text.trimmingCharacters(in: .whitespaces))
-        default: nil
-        }
+        let number: Double? =
+            switch value {
+            case let number as NSNumber: number.doubleValue
+            case let text as String: Double(text.trimmingCharacters(in: .whitespaces))
+            default: nil
+            }
         guard let number, number.isFinite else { return nil }
         return min(max(number, 0), 10_080)
     }

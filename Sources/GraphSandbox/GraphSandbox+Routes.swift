@@ -18,16 +18,38 @@ extension GraphSandbox {
         switch await store.pick(kinds) {
         case .serverError:
             let status: HTTPResponse.Status = await store.roll() < 0.5 ? .internalServerError : .serviceUnavailable
-            return await metaError(status: status, code: 2, subcode: nil, type: "OAuthException", message: "An unexpected error has occurred. Please retry your request later.", isTransient: true)
+            return await metaError(
+                status: status,
+                code: 2,
+                subcode: nil,
+                type: "OAuthException",
+                message: "An unexpected error has occurred. Please retry your request later.",
+                isTransient: true
+            )
         case .throttle:
             let code = await store.pick([4, 17, 613])
-            var response = await metaError(status: .badRequest, code: code, subcode: nil, type: "OAuthException", message: "(#\(code)) Application request limit reached", isTransient: true)
-            response.headers[HTTPField.Name("X-Business-Use-Case-Usage")!] = #"{"sandbox":[{"type":"ads_management","call_count":100,"total_cputime":35,"total_time":40,"estimated_time_to_regain_access":0}]}"#
+            var response = await metaError(
+                status: .badRequest,
+                code: code,
+                subcode: nil,
+                type: "OAuthException",
+                message: "(#\(code)) Application request limit reached",
+                isTransient: true
+            )
+            response.headers[HTTPField.Name("X-Business-Use-Case-Usage")!] =
+                #"{"sandbox":[{"type":"ads_management","call_count":100,"total_cputime":35,"total_time":40,"estimated_time_to_regain_access":0}]}"#
             response.headers[HTTPField.Name("X-App-Usage")!] = #"{"call_count":"100","total_time":"40","total_cputime":"35"}"#
             return response
         case .timeout:
             try await Task.sleep(for: configuration.timeoutDelay)
-            return await metaError(status: .serviceUnavailable, code: 2, subcode: nil, type: "OAuthException", message: "Request timed out.", isTransient: true)
+            return await metaError(
+                status: .serviceUnavailable,
+                code: 2,
+                subcode: nil,
+                type: "OAuthException",
+                message: "Request timed out.",
+                isTransient: true
+            )
         case .reset:
             // Drop the connection without an answer, as a proxy or a crashed front end would.
             try? await context.channel.close().get()
@@ -35,7 +57,11 @@ extension GraphSandbox {
         case .invalid:
             return try await body()
         case .garbage:
-            return Response(status: .ok, headers: [.contentType: "text/html"], body: .init(byteBuffer: ByteBuffer(string: "<html><body>502 Bad Gateway</body></html>")))
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/html"],
+                body: .init(byteBuffer: ByteBuffer(string: "<html><body>502 Bad Gateway</body></html>"))
+            )
         case .pagingLoop:
             let host = request.head.authority ?? "\(configuration.host):\(configuration.port)"
             return await json(.object(["data": .array([]), "paging": .object(["next": .string("http://\(host)\(request.uri.description)")])]))
@@ -48,39 +74,87 @@ extension GraphSandbox {
         let pixelID = context.parameters.get("pixel") ?? ""
         let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
         guard let parsed = GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) else {
-            return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) The request body is neither JSON nor form-encoded")
+            return await metaError(
+                status: .badRequest,
+                code: 100,
+                subcode: nil,
+                type: "OAuthException",
+                message: "(#100) The request body is neither JSON nor form-encoded"
+            )
         }
         guard let token = parsed.accessToken ?? request.uri.queryParameters.get("access_token"), !token.isEmpty,
-              configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
+            configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
         else {
-            return await metaError(status: .unauthorized, code: 190, subcode: 463, type: "OAuthException", message: "Invalid OAuth access token - Cannot parse access token")
+            return await metaError(
+                status: .unauthorized,
+                code: 190,
+                subcode: 463,
+                type: "OAuthException",
+                message: "Invalid OAuth access token - Cannot parse access token"
+            )
         }
         guard let events = parsed.events else {
-            return await metaError(status: .badRequest, code: 100, subcode: 2804001, type: "OAuthException", message: "(#100) param data must be an array of events")
+            return await metaError(
+                status: .badRequest,
+                code: 100,
+                subcode: 2_804_001,
+                type: "OAuthException",
+                message: "(#100) param data must be an array of events"
+            )
         }
         guard !events.isEmpty, events.count <= 1000 else {
-            return await metaError(status: .badRequest, code: 100, subcode: 2804001, type: "OAuthException", message: "(#100) data must hold 1 to 1000 events, found \(events.count)")
+            return await metaError(
+                status: .badRequest,
+                code: 100,
+                subcode: 2_804_001,
+                type: "OAuthException",
+                message: "(#100) data must hold 1 to 1000 events, found \(events.count)"
+            )
         }
         let now = configuration.now()
         for (index, event) in events.enumerated() {
             if let violation = SandboxEventRules.check(event, index: index, now: now) {
-                return await metaError(status: .badRequest, code: 100, subcode: violation.subcode, type: "OAuthException", message: "Invalid parameter", userTitle: violation.title, userMessage: violation.message)
+                return await metaError(
+                    status: .badRequest,
+                    code: 100,
+                    subcode: violation.subcode,
+                    type: "OAuthException",
+                    message: "Invalid parameter",
+                    userTitle: violation.title,
+                    userMessage: violation.message
+                )
             }
             if let eventID = event["event_id"]?.stringValue, configuration.faults.marksInvalid(eventID: eventID, seed: configuration.seed) {
-                return await metaError(status: .badRequest, code: 100, subcode: 2804050, type: "OAuthException", message: "Invalid parameter", userTitle: "Sandbox Rejected Event", userMessage: "data[\(index)]: the sandbox's fault plan marks this event invalid")
+                return await metaError(
+                    status: .badRequest,
+                    code: 100,
+                    subcode: 2_804_050,
+                    type: "OAuthException",
+                    message: "Invalid parameter",
+                    userTitle: "Sandbox Rejected Event",
+                    userMessage: "data[\(index)]: the sandbox's fault plan marks this event invalid"
+                )
             }
         }
         await store.record(pixelID: pixelID, events: events)
-        return await json(.object(["events_received": .integer(Int64(events.count)), "messages": .array([]), "fbtrace_id": .string(await store.traceID())]))
+        return await json(
+            .object(["events_received": .integer(Int64(events.count)), "messages": .array([]), "fbtrace_id": .string(await store.traceID())])
+        )
     }
 
     /// Reads carry the token in `Authorization: Bearer` or `access_token`, as Meta accepts.
     func authorizedRead(_ request: Request) async -> Response? {
         let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
         guard let token = bearer ?? request.uri.queryParameters.get("access_token"), !token.isEmpty,
-              configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
+            configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
         else {
-            return await metaError(status: .unauthorized, code: 190, subcode: 463, type: "OAuthException", message: "Invalid OAuth access token - Cannot parse access token")
+            return await metaError(
+                status: .unauthorized,
+                code: 190,
+                subcode: 463,
+                type: "OAuthException",
+                message: "Invalid OAuth access token - Cannot parse access token"
+            )
         }
         return nil
     }
@@ -92,7 +166,10 @@ extension GraphSandbox {
             return await metaError(status: .badRequest, code: 100, subcode: nil, type: "GraphMethodException", message: "pixel_id is required")
         }
         let rows = await store.received(pixelID: pixelID).map { received -> JSONValue in
-            .object(["event_id": .string(received.eventID), "event_name": .string(received.eventName), "received": .integer(Int64(received.count)), "event": received.event])
+            .object([
+                "event_id": .string(received.eventID), "event_name": .string(received.eventName), "received": .integer(Int64(received.count)),
+                "event": received.event,
+            ])
         }
         return await json(.object(["data": .array(rows)]))
     }
@@ -104,13 +181,25 @@ extension GraphSandbox {
         let pixelID = context.parameters.get("pixel") ?? ""
         let query = request.uri.queryParameters
         guard query.get("aggregation") == "event" else {
-            return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) the sandbox supports aggregation=event")
+            return await metaError(
+                status: .badRequest,
+                code: 100,
+                subcode: nil,
+                type: "OAuthException",
+                message: "(#100) the sandbox supports aggregation=event"
+            )
         }
         let now = configuration.now()
         let start = query.get("start_time").flatMap(UTCTimestamp.parse) ?? (now - 86_400)
         let end = query.get("end_time").flatMap(UTCTimestamp.parse) ?? now
         guard start >= now - 7 * 86_400 - 3_600 else {
-            return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) start_time must be within the last 7 days")
+            return await metaError(
+                status: .badRequest,
+                code: 100,
+                subcode: nil,
+                type: "OAuthException",
+                message: "(#100) start_time must be within the last 7 days"
+            )
         }
         var buckets: [Int64: [String: Int]] = [:]
         for received in await store.received(pixelID: pixelID) where received.eventTime >= start && received.eventTime < end {
@@ -124,16 +213,23 @@ extension GraphSandbox {
             .object([
                 "aggregation": .string("event"),
                 "start_time": .string(Self.metaTimestamp(bucket)),
-                "data": .array(buckets[bucket]!.sorted { $0.key < $1.key }.map { .object(["value": .string($0.key), "count": .integer(Int64($0.value))]) }),
+                "data": .array(
+                    buckets[bucket]!.sorted { $0.key < $1.key }.map { .object(["value": .string($0.key), "count": .integer(Int64($0.value))]) }
+                ),
             ])
         }
         var paging: [String: JSONValue] = [
-            "cursors": .object(["before": .string(Data(String(offset).utf8).base64EncodedString()), "after": .string(Data(String(offset + page.count).utf8).base64EncodedString())]),
+            "cursors": .object([
+                "before": .string(Data(String(offset).utf8).base64EncodedString()),
+                "after": .string(Data(String(offset + page.count).utf8).base64EncodedString()),
+            ])
         ]
         if offset + page.count < ordered.count {
             let host = request.head.authority ?? "\(configuration.host):\(configuration.port)"
             var items = URLComponents(string: "http://\(host)\(request.uri.path)")!
-            var queryItems = (URLComponents(string: "http://x/?\(request.uri.query ?? "")")?.queryItems ?? []).filter { $0.name != "after" && $0.name != "access_token" }
+            var queryItems = (URLComponents(string: "http://x/?\(request.uri.query ?? "")")?.queryItems ?? []).filter {
+                $0.name != "after" && $0.name != "access_token"
+            }
             queryItems.append(URLQueryItem(name: "after", value: Data(String(offset + page.count).utf8).base64EncodedString()))
             items.queryItems = queryItems
             paging["next"] = .string(items.string!)
@@ -159,7 +255,10 @@ extension GraphSandbox {
         }
         let received = await store.received(pixelID: pixelID)
         let byName = Dictionary(grouping: received, by: \.eventName)
-        let weights: [String: Double] = ["em": 3, "ph": 2.5, "external_id": 1.5, "fbp": 1, "fbc": 1.5, "client_ip_address": 0.75, "client_user_agent": 0.75, "fn": 0.5, "ln": 0.5, "ct": 0.25, "st": 0.25, "zp": 0.5, "country": 0.25, "db": 0.5, "ge": 0.25]
+        let weights: [String: Double] = [
+            "em": 3, "ph": 2.5, "external_id": 1.5, "fbp": 1, "fbc": 1.5, "client_ip_address": 0.75, "client_user_agent": 0.75, "fn": 0.5, "ln": 0.5,
+            "ct": 0.25, "st": 0.25, "zp": 0.5, "country": 0.25, "db": 0.5, "ge": 0.25,
+        ]
         let rows: [JSONValue] = byName.keys.sorted().map { name in
             let events = byName[name]!
             var coverage: [(String, Double)] = []
@@ -174,13 +273,17 @@ extension GraphSandbox {
                 "event_name": .string(name),
                 "event_match_quality": .object([
                     "composite_score": .number((score * 10).rounded() / 10),
-                    "match_key_feedback": .array(coverage.map { .object(["identifier": .string($0.0), "coverage": .object(["percentage": .number($0.1)])]) }),
+                    "match_key_feedback": .array(
+                        coverage.map { .object(["identifier": .string($0.0), "coverage": .object(["percentage": .number($0.1)])]) }
+                    ),
                 ]),
                 "event_coverage": .object(["percentage": .number(100)]),
-                "dedupe_key_feedback": .array([.object([
-                    "dedupe_key": .string("event_id"),
-                    "server_events_with_dedupe_key": .object(["percentage": .number(Double(withID) * 100 / Double(events.count))]),
-                ])]),
+                "dedupe_key_feedback": .array([
+                    .object([
+                        "dedupe_key": .string("event_id"),
+                        "server_events_with_dedupe_key": .object(["percentage": .number(Double(withID) * 100 / Double(events.count))]),
+                    ])
+                ]),
                 "data_freshness": .object(["last_event_time": .integer(newest), "upload_frequency": .string("real_time")]),
             ])
         }
@@ -192,11 +295,31 @@ extension GraphSandbox {
     func accessToken(_ request: Request) throws -> Response {
         let query = request.uri.queryParameters
         guard query.get("grant_type") == "client_credentials", let id = query.get("client_id"), let secret = query.get("client_secret") else {
-            return Self.errorResponse(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "Missing client_id, client_secret or grant_type=client_credentials", isTransient: false, userTitle: nil, userMessage: nil, trace: "sandbox")
+            return Self.errorResponse(
+                status: .badRequest,
+                code: 100,
+                subcode: nil,
+                type: "OAuthException",
+                message: "Missing client_id, client_secret or grant_type=client_credentials",
+                isTransient: false,
+                userTitle: nil,
+                userMessage: nil,
+                trace: "sandbox"
+            )
         }
         if let expected = configuration.appCredentials, expected.id != id || expected.secret != secret {
             // Meta answers a wrong app secret with code 1 (elsewhere "unknown error, retry").
-            return Self.errorResponse(status: .badRequest, code: 1, subcode: nil, type: "OAuthException", message: "Error validating client secret.", isTransient: false, userTitle: nil, userMessage: nil, trace: "sandbox")
+            return Self.errorResponse(
+                status: .badRequest,
+                code: 1,
+                subcode: nil,
+                type: "OAuthException",
+                message: "Error validating client secret.",
+                isTransient: false,
+                userTitle: nil,
+                userMessage: nil,
+                trace: "sandbox"
+            )
         }
         let body = JSONValue.object(["access_token": .string("\(id)|sandbox-app-token"), "token_type": .string("bearer")])
         return Self.jsonResponse(body, status: .ok)
@@ -213,15 +336,38 @@ extension GraphSandbox {
     }
 
     func metaError(
-        status: HTTPResponse.Status, code: Int, subcode: Int?, type: String, message: String, isTransient: Bool = false,
-        userTitle: String? = nil, userMessage: String? = nil
+        status: HTTPResponse.Status,
+        code: Int,
+        subcode: Int?,
+        type: String,
+        message: String,
+        isTransient: Bool = false,
+        userTitle: String? = nil,
+        userMessage: String? = nil
     ) async -> Response {
-        Self.errorResponse(status: status, code: code, subcode: subcode, type: type, message: message, isTransient: isTransient, userTitle: userTitle, userMessage: userMessage, trace: await store.traceID())
+        Self.errorResponse(
+            status: status,
+            code: code,
+            subcode: subcode,
+            type: type,
+            message: message,
+            isTransient: isTransient,
+            userTitle: userTitle,
+            userMessage: userMessage,
+            trace: await store.traceID()
+        )
     }
 
     static func errorResponse(
-        status: HTTPResponse.Status, code: Int, subcode: Int?, type: String, message: String, isTransient: Bool,
-        userTitle: String?, userMessage: String?, trace: String
+        status: HTTPResponse.Status,
+        code: Int,
+        subcode: Int?,
+        type: String,
+        message: String,
+        isTransient: Bool,
+        userTitle: String?,
+        userMessage: String?,
+        trace: String
     ) -> Response {
         var error: [String: JSONValue] = [
             "message": .string(message), "type": .string(type), "code": .integer(Int64(code)),

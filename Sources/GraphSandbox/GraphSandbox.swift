@@ -30,9 +30,14 @@ public struct GraphSandbox: Service {
         public var now: @Sendable () -> Int64
 
         public init(
-            host: String = "127.0.0.1", port: Int = 0, faults: FaultPlan = .none, seed: UInt64 = 1,
-            accessTokens: Set<String> = [], appCredentials: (id: String, secret: String)? = nil,
-            statsPageSize: Int = 24, timeoutDelay: Duration = .seconds(3),
+            host: String = "127.0.0.1",
+            port: Int = 0,
+            faults: FaultPlan = .none,
+            seed: UInt64 = 1,
+            accessTokens: Set<String> = [],
+            appCredentials: (id: String, secret: String)? = nil,
+            statsPageSize: Int = 24,
+            timeoutDelay: Duration = .seconds(3),
             now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
         ) {
             self.host = host
@@ -91,9 +96,15 @@ public struct GraphSandbox: Service {
     func makeRouter() -> Router<SandboxRequestContext> {
         let router = Router(context: SandboxRequestContext.self)
         router.get("/_sandbox/events") { request, _ in try await self.listReceived(request) }
-        router.post("/:version/:pixel/events") { request, context in try await self.faulted(request, context) { try await self.receiveEvents(request, context: context) } }
-        router.get("/:version/:pixel/stats") { request, context in try await self.faulted(request, context) { try await self.stats(request, context: context) } }
-        router.get("/:version/dataset_quality") { request, context in try await self.faulted(request, context) { try await self.datasetQuality(request) } }
+        router.post("/:version/:pixel/events") { request, context in
+            try await self.faulted(request, context) { try await self.receiveEvents(request, context: context) }
+        }
+        router.get("/:version/:pixel/stats") { request, context in
+            try await self.faulted(request, context) { try await self.stats(request, context: context) }
+        }
+        router.get("/:version/dataset_quality") { request, context in
+            try await self.faulted(request, context) { try await self.datasetQuality(request) }
+        }
         router.get("/:version/oauth/access_token") { request, context in try await self.faulted(request, context) { try self.accessToken(request) } }
         return router
     }

@@ -9,66 +9,77 @@ enum SandboxEventRules {
         var message: String
     }
 
-    static let actionSources: Set<String> = ["email", "website", "app", "phone_call", "chat", "physical_store", "system_generated", "business_messaging", "other"]
-    static let hashedKeys: Set<String> = ["em", "ph", "fn", "ln", "ct", "st", "zp", "country", "db", "ge", "f5first", "f5last", "fi", "dobd", "dobm", "doby"]
+    static let actionSources: Set<String> = [
+        "email", "website", "app", "phone_call", "chat", "physical_store", "system_generated", "business_messaging", "other",
+    ]
+    static let hashedKeys: Set<String> = [
+        "em", "ph", "fn", "ln", "ct", "st", "zp", "country", "db", "ge", "f5first", "f5last", "fi", "dobd", "dobm", "doby",
+    ]
 
     /// Subcodes follow Meta's 2804xxx family; only 2804003 (too old) is taken from Meta's docs.
     static func check(_ event: JSONValue, index: Int, now: Int64) -> Violation? {
         func violation(_ subcode: Int, _ title: String, _ message: String) -> Violation {
             Violation(subcode: subcode, title: title, message: "data[\(index)]: \(message)")
         }
-        guard case .object(let fields) = event else { return violation(2804001, "Invalid Event", "the event is not an object") }
+        guard case .object(let fields) = event else { return violation(2_804_001, "Invalid Event", "the event is not an object") }
         guard case .string(let name)? = fields["event_name"], !name.isEmpty else {
-            return violation(2804001, "Missing Event Name", "event_name is required")
+            return violation(2_804_001, "Missing Event Name", "event_name is required")
         }
         guard case .integer(let time)? = fields["event_time"] else {
-            return violation(2804001, "Invalid Event Time", "event_time must be an integer Unix timestamp in seconds")
+            return violation(2_804_001, "Invalid Event Time", "event_time must be an integer Unix timestamp in seconds")
         }
         guard case .string(let source)? = fields["action_source"], actionSources.contains(source) else {
-            return violation(2804001, "Invalid Action Source", "action_source is missing or not a supported value")
+            return violation(2_804_001, "Invalid Action Source", "action_source is missing or not a supported value")
         }
         let maxAge: Int64 = source == "physical_store" ? 62 * 86_400 : 7 * 86_400
         if now - time > maxAge {
-            return violation(2804003, "Event Timestamp Too Old", "the timestamp for this event is too far in the past")
+            return violation(2_804_003, "Event Timestamp Too Old", "the timestamp for this event is too far in the past")
         }
         if time - now > 7 * 86_400 {
-            return violation(2804004, "Event Timestamp In Future", "the timestamp for this event is too far in the future")
+            return violation(2_804_004, "Event Timestamp In Future", "the timestamp for this event is too far in the future")
         }
         guard case .object(let user)? = fields["user_data"] else {
-            return violation(2804005, "Missing User Data", "user_data is required")
+            return violation(2_804_005, "Missing User Data", "user_data is required")
         }
         for (key, value) in user where hashedKeys.contains(key) {
             let values: [JSONValue] = value.arrayValue ?? [value]
             for element in values {
-                guard case .string(let text) = element, text.utf8.count == 64, text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else {
-                    return violation(2804008, "Unhashed Customer Information", "user_data.\(key) must be a lowercase SHA-256 hex digest")
+                guard case .string(let text) = element, text.utf8.count == 64,
+                    text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+                else {
+                    return violation(2_804_008, "Unhashed Customer Information", "user_data.\(key) must be a lowercase SHA-256 hex digest")
                 }
             }
         }
         if source == "website" {
             guard case .string? = fields["event_source_url"] else {
-                return violation(2804019, "Missing Event Source URL", "event_source_url is required for website events")
+                return violation(2_804_019, "Missing Event Source URL", "event_source_url is required for website events")
             }
             guard case .string? = user["client_user_agent"] else {
-                return violation(2804019, "Missing User Agent", "user_data.client_user_agent is required for website events")
+                return violation(2_804_019, "Missing User Agent", "user_data.client_user_agent is required for website events")
             }
         }
         if source == "app" {
-            guard case .object(let app)? = fields["app_data"], app["advertiser_tracking_enabled"] != nil, app["extinfo"]?.arrayValue?.count == 16 else {
-                return violation(2804019, "Missing App Data", "app_data with advertiser_tracking_enabled and a 16-element extinfo is required for app events")
+            guard case .object(let app)? = fields["app_data"], app["advertiser_tracking_enabled"] != nil, app["extinfo"]?.arrayValue?.count == 16
+            else {
+                return violation(
+                    2_804_019,
+                    "Missing App Data",
+                    "app_data with advertiser_tracking_enabled and a 16-element extinfo is required for app events"
+                )
             }
         }
         if case .object(let custom)? = fields["custom_data"] {
             let hasValue = custom["value"] != nil && custom["value"] != .null
             let currency = custom["currency"]?.stringValue
             if hasValue, currency == nil || !(currency!.utf8.count == 3 && CurrencyCodes.isValid(currency!.uppercased())) {
-                return violation(2804012, "Invalid Currency", "custom_data.currency must be a valid ISO 4217 code when value is set")
+                return violation(2_804_012, "Invalid Currency", "custom_data.currency must be a valid ISO 4217 code when value is set")
             }
             if name == "Purchase", !hasValue {
-                return violation(2804012, "Missing Purchase Value", "custom_data.value and currency are required for Purchase")
+                return violation(2_804_012, "Missing Purchase Value", "custom_data.value and currency are required for Purchase")
             }
         } else if name == "Purchase" {
-            return violation(2804012, "Missing Purchase Value", "custom_data.value and currency are required for Purchase")
+            return violation(2_804_012, "Missing Purchase Value", "custom_data.value and currency are required for Purchase")
         }
         return nil
     }

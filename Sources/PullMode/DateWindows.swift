@@ -23,7 +23,10 @@ public struct DateWindows: Sendable, Equatable {
     public init(cursor: Int64?, startDate: Int64?, now: Int64, step: Int64, granularity: Int64, lookback: Int64, settleLag: Int64) {
         let granularity = max(1, granularity)
         func floorAligned(_ time: Int64) -> Int64 { time - ((time % granularity) + granularity) % granularity }
-        func ceilAligned(_ time: Int64) -> Int64 { let down = floorAligned(time); return down == time ? time : down + granularity }
+        func ceilAligned(_ time: Int64) -> Int64 {
+            let down = floorAligned(time)
+            return down == time ? time : down + granularity
+        }
 
         let horizon = ceilAligned(now - Self.metaHorizon)
         let end = floorAligned(now - settleLag)

@@ -46,8 +46,13 @@ public struct PollJob: Sendable {
     let progress: @Sendable (String) -> Void
 
     public init(
-        manifest: Manifest, pull: PullConfiguration, registry: any StateRegistry, graph: GraphClient, logger: Logger,
-        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }, progress: @escaping @Sendable (String) -> Void = { _ in }
+        manifest: Manifest,
+        pull: PullConfiguration,
+        registry: any StateRegistry,
+        graph: GraphClient,
+        logger: Logger,
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+        progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.manifest = manifest
         self.pull = pull
@@ -71,7 +76,8 @@ public struct PollJob: Sendable {
         await withTaskGroup(of: (String, PixelOutcome, Int, Int, Int64).self) { group in
             for pixel in manifest.pixels {
                 group.addTask {
-                    var records = 0, windows = 0
+                    var records = 0
+                    var windows = 0
                     var gap: Int64 = 0
                     let outcome = await self.poll(pixel: pixel, run: run, records: &records, windows: &windows, gap: &gap)
                     return (pixel.id, outcome, records, windows, gap)
@@ -86,12 +92,18 @@ public struct PollJob: Sendable {
         }
         var finished = run
         finished.endedAt = now()
-        finished.status = switch report.exitCode { case 0: "ok"; case 3: "auth_failed"; default: "partial" }
+        finished.status =
+            switch report.exitCode {
+            case 0: "ok"
+            case 3: "auth_failed"
+            default: "partial"
+            }
         finished.errorClass = report.exitCode == 3 ? "auth" : (report.exitCode == 1 ? "partition_failed" : nil)
-        finished.counts = JSONValue.object([
-            "records": .integer(Int64(report.records)), "windows": .integer(Int64(report.windows)),
-            "failed_pixels": .integer(Int64(report.outcomes.values.filter { $0 != .ok }.count)), "gap_seconds": .integer(report.gapSeconds),
-        ]).serialized
+        finished.counts =
+            JSONValue.object([
+                "records": .integer(Int64(report.records)), "windows": .integer(Int64(report.windows)),
+                "failed_pixels": .integer(Int64(report.outcomes.values.filter { $0 != .ok }.count)), "gap_seconds": .integer(report.gapSeconds),
+            ]).serialized
         try await registry.recordRun(finished)
         return report
     }
@@ -102,14 +114,21 @@ public struct PollJob: Sendable {
             let stored = try await registry.cursor(cursorKey)
             let statuses = pull.deliveryStatuses
             let plan = DateWindows(
-                cursor: stored?.position, startDate: pull.startDate.map { Int64($0.timeIntervalSince1970) }, now: run.startedAt / 1000,
-                step: statuses.step.components.seconds, granularity: statuses.cursorGranularity.components.seconds,
-                lookback: statuses.lookbackWindow.components.seconds, settleLag: statuses.settleLag.components.seconds
+                cursor: stored?.position,
+                startDate: pull.startDate.map { Int64($0.timeIntervalSince1970) },
+                now: run.startedAt / 1000,
+                step: statuses.step.components.seconds,
+                granularity: statuses.cursorGranularity.components.seconds,
+                lookback: statuses.lookbackWindow.components.seconds,
+                settleLag: statuses.settleLag.components.seconds
             )
             if plan.gapSeconds > 0 {
                 gap = plan.gapSeconds
                 Counter(label: "capi_pull_gap_seconds_total", dimensions: [("pixel_id", pixel.id)]).increment(by: Int(plan.gapSeconds))
-                logger.warning("cursor older than Meta's 7-day horizon: the gap cannot be read", metadata: ["pixel_id": "\(pixel.id)", "gap_seconds": "\(plan.gapSeconds)"])
+                logger.warning(
+                    "cursor older than Meta's 7-day horizon: the gap cannot be read",
+                    metadata: ["pixel_id": "\(pixel.id)", "gap_seconds": "\(plan.gapSeconds)"]
+                )
             }
             var position = stored?.position ?? 0
             for (index, window) in plan.windows.enumerated() {
@@ -118,16 +137,30 @@ public struct PollJob: Sendable {
                     fetched += try await fetchStats(pixel: pixel, window: window, source: source, eventSourceFilter: filter)
                 }
                 position = max(position, window.end)
-                try await registry.commitWindow(fetched, replacing: window.start..<window.end, cursor: cursorKey, position: position, run: run, now: now())
+                try await registry.commitWindow(
+                    fetched,
+                    replacing: window.start..<window.end,
+                    cursor: cursorKey,
+                    position: position,
+                    run: run,
+                    now: now()
+                )
                 records += fetched.count
                 windows += 1
-                Counter(label: "capi_events_pulled_total", dimensions: [("pixel_id", pixel.id)]).increment(by: fetched.reduce(0) { $0 + Int($1.count) })
-                progress("pixel \(pixel.id): window \(index + 1)/\(plan.windows.count) \(UTCTimestamp.iso8601(seconds: window.start)) – \(UTCTimestamp.iso8601(seconds: window.end)), \(fetched.count) records")
+                Counter(label: "capi_events_pulled_total", dimensions: [("pixel_id", pixel.id)]).increment(
+                    by: fetched.reduce(0) { $0 + Int($1.count) }
+                )
+                progress(
+                    "pixel \(pixel.id): window \(index + 1)/\(plan.windows.count) \(UTCTimestamp.iso8601(seconds: window.start)) – \(UTCTimestamp.iso8601(seconds: window.end)), \(fetched.count) records"
+                )
             }
             if pull.matchQuality { try await snapshotQuality(pixel: pixel, run: run) }
             return .ok
         } catch let error as GraphError where error.errorClass == .auth || error.errorClass == .permission {
-            logger.error("pixel refused reads", metadata: ["pixel_id": "\(pixel.id)", "class": "\(error.errorClass.rawValue)", "code": "\(error.code ?? 0)"])
+            logger.error(
+                "pixel refused reads",
+                metadata: ["pixel_id": "\(pixel.id)", "class": "\(error.errorClass.rawValue)", "code": "\(error.code ?? 0)"]
+            )
             return .authFailed(error.description)
         } catch {
             logger.error("pixel failed; its cursor stays at the last committed window", metadata: ["pixel_id": "\(pixel.id)", "error": "\(error)"])
@@ -136,12 +169,19 @@ public struct PollJob: Sendable {
     }
 
     /// All pages of one stats query, retried and paced per Meta's usage headers.
-    func fetchStats(pixel: PixelConfiguration, window: DateWindows.Window, source: String, eventSourceFilter: String?) async throws -> [DeliveryStatusRecord] {
+    func fetchStats(
+        pixel: PixelConfiguration,
+        window: DateWindows.Window,
+        source: String,
+        eventSourceFilter: String?
+    ) async throws -> [DeliveryStatusRecord] {
         var query = [("aggregation", "event"), ("start_time", String(window.start)), ("end_time", String(window.end))]
         if let eventSourceFilter { query.append(("event_source", eventSourceFilter)) }
         if let pageSize = pull.deliveryStatuses.pageSize { query.append(("limit", String(pageSize))) }
         let parameters = query
-        var response = try await get(pixel: pixel) { token throws(GraphError) in try await graph.get("\(pixel.id)/stats", query: parameters, accessToken: token) }
+        var response = try await get(pixel: pixel) { token throws(GraphError) in
+            try await graph.get("\(pixel.id)/stats", query: parameters, accessToken: token)
+        }
         var records = try StatsPage.records(from: response.body, pixelID: pixel.id, eventSource: source, window: window)
         var visited: Set<String> = []
         while let next = GraphClient.nextPage(of: response) {
@@ -151,7 +191,11 @@ public struct PollJob: Sendable {
                 throw GraphError(errorClass: .transient, message: "the stats answer repeats a paging.next link", transport: .malformedResponse)
             }
             guard visited.count <= Self.maximumPages else {
-                throw GraphError(errorClass: .transient, message: "the stats answer has more than \(Self.maximumPages) pages", transport: .malformedResponse)
+                throw GraphError(
+                    errorClass: .transient,
+                    message: "the stats answer has more than \(Self.maximumPages) pages",
+                    transport: .malformedResponse
+                )
             }
             response = try await get(pixel: pixel) { token throws(GraphError) in try await graph.get(url: next, accessToken: token) }
             records += try StatsPage.records(from: response.body, pixelID: pixel.id, eventSource: source, window: window)
@@ -172,7 +216,8 @@ public struct PollJob: Sendable {
         switch response.body["web"] {
         case nil, .null?: entries = []
         case .array(let rows)?: entries = rows
-        default: throw GraphError(errorClass: .transient, message: "the dataset_quality answer's `web` is not an array", transport: .malformedResponse)
+        default:
+            throw GraphError(errorClass: .transient, message: "the dataset_quality answer's `web` is not an array", transport: .malformedResponse)
         }
         let rows = entries.compactMap { row -> MatchQualityRecord? in
             guard let name = row["event_name"]?.stringValue else { return nil }
@@ -186,7 +231,8 @@ public struct PollJob: Sendable {
     }
 
     /// A read under the retry policy, paced by usage headers; one token refresh after an auth refusal.
-    func get(pixel: PixelConfiguration, _ call: @escaping @Sendable (Secret) async throws(GraphError) -> GraphResponse) async throws -> GraphResponse {
+    func get(pixel: PixelConfiguration, _ call: @escaping @Sendable (Secret) async throws(GraphError) -> GraphResponse) async throws -> GraphResponse
+    {
         var token = try await tokens.token(for: pixel)
         var refreshed = false
         while true {
@@ -195,7 +241,10 @@ public struct PollJob: Sendable {
             case .success(let response, _):
                 let pause = response.usage.pacingDelay()
                 if pause > .zero {
-                    logger.notice("slowing down: Meta's usage headers near the limit", metadata: ["pixel_id": "\(pixel.id)", "usage_percent": "\(response.usage.maxPercent)"])
+                    logger.notice(
+                        "slowing down: Meta's usage headers near the limit",
+                        metadata: ["pixel_id": "\(pixel.id)", "usage_percent": "\(response.usage.maxPercent)"]
+                    )
                     try await Task.sleep(for: pause)
                 }
                 return response

@@ -37,11 +37,22 @@ public struct Reconciliation: Sendable {
         var table: [Key: Row] = [:]
         func period(_ time: Int64) -> Int64 { time - ((time % granularity.seconds) + granularity.seconds) % granularity.seconds }
         func row(_ key: Key) -> Row {
-            table[key] ?? Row(pixelID: key.pixel, eventName: key.name, periodStart: key.period, forwarded: 0, deadLettered: 0, pending: 0, metaReceived: 0, diverges: false)
+            table[key]
+                ?? Row(
+                    pixelID: key.pixel,
+                    eventName: key.name,
+                    periodStart: key.period,
+                    forwarded: 0,
+                    deadLettered: 0,
+                    pending: 0,
+                    metaReceived: 0,
+                    diverges: false
+                )
         }
         for record in delivered {
             guard case .integer(let time)? = record["event_time"], time >= since, time < until,
-                  let pixel = record["pixel_id"]?.stringValue, let name = record["event_name"]?.stringValue else { continue }
+                let pixel = record["pixel_id"]?.stringValue, let name = record["event_name"]?.stringValue
+            else { continue }
             let key = Key(pixel: pixel, name: name, period: period(time))
             var current = row(key)
             switch record["outcome"]?.stringValue {
@@ -53,8 +64,9 @@ public struct Reconciliation: Sendable {
         }
         for record in statuses where record["event_source"]?.stringValue == "server" {
             guard let bucket = record["bucket_start"]?.stringValue.flatMap(UTCTimestamp.parse), bucket >= since, bucket < until,
-                  let pixel = record["pixel_id"]?.stringValue, let name = record["event_name"]?.stringValue,
-                  case .integer(let count)? = record["count"] else { continue }
+                let pixel = record["pixel_id"]?.stringValue, let name = record["event_name"]?.stringValue,
+                case .integer(let count)? = record["count"]
+            else { continue }
             let key = Key(pixel: pixel, name: name, period: period(bucket))
             var current = row(key)
             current.metaReceived += count

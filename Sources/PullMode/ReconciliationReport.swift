@@ -4,12 +4,17 @@ import Foundation
 /// Renders a ``Reconciliation`` for people (table, HTML with an inline SVG chart) and for tools
 /// (CSV, JSON). Pure string building; the HTML needs no external assets.
 public enum ReconciliationReport {
-    static let header = ["pixel_id", "event_name", "period_start", "forwarded", "dead_lettered", "pending", "meta_received", "difference", "difference_pct", "diverges"]
+    static let header = [
+        "pixel_id", "event_name", "period_start", "forwarded", "dead_lettered", "pending", "meta_received", "difference", "difference_pct",
+        "diverges",
+    ]
 
     static func cells(_ row: Reconciliation.Row) -> [String] {
-        [row.pixelID, row.eventName, UTCTimestamp.iso8601(seconds: row.periodStart), String(row.forwarded), String(row.deadLettered),
-         String(row.pending), String(row.metaReceived), String(row.difference), row.differencePercent.map { String(format: "%.1f", $0) } ?? "",
-         row.diverges ? "yes" : "no"]
+        [
+            row.pixelID, row.eventName, UTCTimestamp.iso8601(seconds: row.periodStart), String(row.forwarded), String(row.deadLettered),
+            String(row.pending), String(row.metaReceived), String(row.difference), row.differencePercent.map { String(format: "%.1f", $0) } ?? "",
+            row.diverges ? "yes" : "no",
+        ]
     }
 
     public static func table(_ report: Reconciliation) -> String {
@@ -28,14 +33,17 @@ public enum ReconciliationReport {
     }
 
     public static func json(_ report: Reconciliation) -> String {
-        JSONValue.array(report.rows.map { row in
-            .object([
-                "pixel_id": .string(row.pixelID), "event_name": .string(row.eventName), "period_start": .string(UTCTimestamp.iso8601(seconds: row.periodStart)),
-                "forwarded": .integer(row.forwarded), "dead_lettered": .integer(row.deadLettered), "pending": .integer(row.pending),
-                "meta_received": .integer(row.metaReceived), "difference": .integer(row.difference),
-                "difference_pct": row.differencePercent.map { .number(($0 * 10).rounded() / 10) } ?? .null, "diverges": .bool(row.diverges),
-            ])
-        }).serialized
+        JSONValue.array(
+            report.rows.map { row in
+                .object([
+                    "pixel_id": .string(row.pixelID), "event_name": .string(row.eventName),
+                    "period_start": .string(UTCTimestamp.iso8601(seconds: row.periodStart)),
+                    "forwarded": .integer(row.forwarded), "dead_lettered": .integer(row.deadLettered), "pending": .integer(row.pending),
+                    "meta_received": .integer(row.metaReceived), "difference": .integer(row.difference),
+                    "difference_pct": row.differencePercent.map { .number(($0 * 10).rounded() / 10) } ?? .null, "diverges": .bool(row.diverges),
+                ])
+            }
+        ).serialized
     }
 
     public static func html(_ report: Reconciliation, title: String) -> String {
@@ -45,12 +53,18 @@ public enum ReconciliationReport {
             totals[row.periodStart, default: (0, 0)].received += row.metaReceived
         }
         let periods = totals.keys.sorted()
-        let width = 760.0, height = 260.0, margin = 40.0
+        let width = 760.0
+        let height = 260.0
+        let margin = 40.0
         let peak = Double(max(1, totals.values.map { max($0.sent, $0.received) }.max() ?? 1))
-        func x(_ index: Int) -> Double { margin + (periods.count > 1 ? Double(index) * (width - 2 * margin) / Double(periods.count - 1) : (width - 2 * margin) / 2) }
+        func x(_ index: Int) -> Double {
+            margin + (periods.count > 1 ? Double(index) * (width - 2 * margin) / Double(periods.count - 1) : (width - 2 * margin) / 2)
+        }
         func y(_ value: Int64) -> Double { height - margin - Double(value) / peak * (height - 2 * margin) }
         func line(_ value: (Int64, Int64) -> Int64) -> String {
-            periods.enumerated().map { index, period in String(format: "%.1f,%.1f", x(index), y(value(totals[period]!.sent, totals[period]!.received))) }.joined(separator: " ")
+            periods.enumerated().map { index, period in
+                String(format: "%.1f,%.1f", x(index), y(value(totals[period]!.sent, totals[period]!.received)))
+            }.joined(separator: " ")
         }
         let sentPoints = line { sent, _ in sent }
         let receivedPoints = line { _, received in received }
@@ -61,33 +75,34 @@ public enum ReconciliationReport {
             "<tr class=\"\(row.diverges ? "diverges" : "")\">" + cells(row).map { "<td>\(escape($0))</td>" }.joined() + "</tr>"
         }.joined(separator: "\n")
         return """
-        <!doctype html>
-        <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
-        <style>
-        body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
-        table { border-collapse: collapse; font-size: 13px; } th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
-        td:nth-child(-n+3), th:nth-child(-n+3) { text-align: left; } tr.diverges td { background: #fde2e1; }
-        .legend span { display: inline-block; width: 12px; height: 3px; margin: 0 4px 3px 12px; }
-        </style></head><body>
-        <h1>\(escape(title))</h1>
-        <p>Events the connector forwarded vs events Meta reports receiving from servers, per period. Rows beyond the threshold are highlighted.</p>
-        <div class="legend"><span style="background:#1f77b4"></span>forwarded<span style="background:#d62728"></span>received by Meta (server)</div>
-        <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" role="img" aria-label="forwarded vs received over time">
-        <line x1="\(margin)" y1="\(height - margin)" x2="\(width - margin)" y2="\(height - margin)" stroke="#999"/>
-        <line x1="\(margin)" y1="\(margin)" x2="\(margin)" y2="\(height - margin)" stroke="#999"/>
-        <text x="4" y="\(margin)" font-size="10">\(Int(peak))</text>
-        <polyline fill="none" stroke="#1f77b4" stroke-width="2" points="\(sentPoints)"/>
-        <polyline fill="none" stroke="#d62728" stroke-width="2" stroke-dasharray="5 3" points="\(receivedPoints)"/>
-        \(labels)
-        </svg>
-        <table><thead><tr>\(header.map { "<th>\($0)</th>" }.joined())</tr></thead><tbody>
-        \(rows)
-        </tbody></table>
-        </body></html>
-        """
+            <!doctype html>
+            <html lang="en"><head><meta charset="utf-8"><title>\(escape(title))</title>
+            <style>
+            body { font-family: system-ui, sans-serif; margin: 2rem; color: #222; }
+            table { border-collapse: collapse; font-size: 13px; } th, td { border: 1px solid #ccc; padding: 4px 8px; text-align: right; }
+            td:nth-child(-n+3), th:nth-child(-n+3) { text-align: left; } tr.diverges td { background: #fde2e1; }
+            .legend span { display: inline-block; width: 12px; height: 3px; margin: 0 4px 3px 12px; }
+            </style></head><body>
+            <h1>\(escape(title))</h1>
+            <p>Events the connector forwarded vs events Meta reports receiving from servers, per period. Rows beyond the threshold are highlighted.</p>
+            <div class="legend"><span style="background:#1f77b4"></span>forwarded<span style="background:#d62728"></span>received by Meta (server)</div>
+            <svg xmlns="http://www.w3.org/2000/svg" width="\(Int(width))" height="\(Int(height))" viewBox="0 0 \(Int(width)) \(Int(height))" role="img" aria-label="forwarded vs received over time">
+            <line x1="\(margin)" y1="\(height - margin)" x2="\(width - margin)" y2="\(height - margin)" stroke="#999"/>
+            <line x1="\(margin)" y1="\(margin)" x2="\(margin)" y2="\(height - margin)" stroke="#999"/>
+            <text x="4" y="\(margin)" font-size="10">\(Int(peak))</text>
+            <polyline fill="none" stroke="#1f77b4" stroke-width="2" points="\(sentPoints)"/>
+            <polyline fill="none" stroke="#d62728" stroke-width="2" stroke-dasharray="5 3" points="\(receivedPoints)"/>
+            \(labels)
+            </svg>
+            <table><thead><tr>\(header.map { "<th>\($0)</th>" }.joined())</tr></thead><tbody>
+            \(rows)
+            </tbody></table>
+            </body></html>
+            """
     }
 
     static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")
+            .replacingOccurrences(of: "\"", with: "&quot;")
     }
 }

@@ -8,7 +8,12 @@ import GraphAPI
 /// "Purchase", "count": 57}]}`; counts may arrive as numbers or strings. An answer of any other
 /// shape is an error, never an empty page: a window read as empty replaces the stored counts.
 public enum StatsPage {
-    public static func records(from body: JSONValue, pixelID: String, eventSource: String, window: DateWindows.Window) throws(GraphError) -> [DeliveryStatusRecord] {
+    public static func records(
+        from body: JSONValue,
+        pixelID: String,
+        eventSource: String,
+        window: DateWindows.Window
+    ) throws(GraphError) -> [DeliveryStatusRecord] {
         guard case .array(let buckets)? = body["data"] else { throw malformed("has no `data` array") }
         var records: [DeliveryStatusRecord] = []
         for bucket in buckets {
@@ -19,12 +24,13 @@ public enum StatsPage {
             guard case .array(let entries)? = bucket["data"] else { throw malformed("has a bucket without a `data` array") }
             for entry in entries {
                 guard let name = entry["value"]?.stringValue, !name.isEmpty else { continue }
-                let count: Int64? = switch entry["count"] {
-                case .integer(let value)?: value
-                case .number(let value)?: Bounded.int64(exactly: value)
-                case .string(let value)?: Bounded.digits(value)
-                default: nil
-                }
+                let count: Int64? =
+                    switch entry["count"] {
+                    case .integer(let value)?: value
+                    case .number(let value)?: Bounded.int64(exactly: value)
+                    case .string(let value)?: Bounded.digits(value)
+                    default: nil
+                    }
                 guard let count, count >= 0 else { throw malformed("has a count that is not a non-negative integer") }
                 records.append(DeliveryStatusRecord(pixelID: pixelID, bucketStart: start, eventName: name, eventSource: eventSource, count: count))
             }

@@ -21,18 +21,30 @@ public struct PushSidecar: Sendable {
     public let address: ListenAddress
 
     public init(
-        manifest: Manifest, push: PushConfiguration, registry: any StateRegistry, graphURL: String, address: ListenAddress? = nil,
-        metricsText: @escaping @Sendable () -> String = { "" }, logger: Logger = Logger(label: "capi.push")
+        manifest: Manifest,
+        push: PushConfiguration,
+        registry: any StateRegistry,
+        graphURL: String,
+        address: ListenAddress? = nil,
+        metricsText: @escaping @Sendable () -> String = { "" },
+        logger: Logger = Logger(label: "capi.push")
     ) {
         committer = GroupCommitter(registry: registry)
         intake = Intake(committer: committer, manifest: manifest, push: push)
         server = PushServer(intake: intake, manifest: manifest, push: push, registry: registry, logger: logger, metricsText: metricsText)
-        let graph = GraphClient(configuration: .init(
-            baseURL: graphURL, version: manifest.graphAPI.version, timeout: manifest.graphAPI.timeout,
-            appSecret: manifest.graphAPI.appSecret, partnerAgent: manifest.graphAPI.partnerAgent
-        ))
+        let graph = GraphClient(
+            configuration: .init(
+                baseURL: graphURL,
+                version: manifest.graphAPI.version,
+                timeout: manifest.graphAPI.timeout,
+                appSecret: manifest.graphAPI.appSecret,
+                partnerAgent: manifest.graphAPI.partnerAgent
+            )
+        )
         forwarder = Forwarder(
-            registry: registry, graph: graph, pixels: manifest.pixels,
+            registry: registry,
+            graph: graph,
+            pixels: manifest.pixels,
             configuration: .init(maxEvents: push.batching.maxEvents, linger: push.batching.linger, maxInFlight: push.batching.maxInFlight),
             policy: RetryPolicy(maxAttempts: push.retry.maxAttempts, initialBackoff: push.retry.initialBackoff, maxBackoff: push.retry.maxBackoff),
             logger: Logger(label: "capi.forwarder")
@@ -48,12 +60,17 @@ public struct PushSidecar: Sendable {
         let limits = limits
         return Application(
             router: server.makeRouter(),
-            server: .http1(configuration: .init(
-                additionalChannelHandlers: [ConnectionDeadlines(headerTimeout: limits.headerTimeout, bodyTimeout: limits.bodyTimeout, idleTimeout: limits.idleTimeout)],
-                idleTimeout: TimeAmount(limits.idleTimeout)
-            )),
+            server: .http1(
+                configuration: .init(
+                    additionalChannelHandlers: [
+                        ConnectionDeadlines(headerTimeout: limits.headerTimeout, bodyTimeout: limits.bodyTimeout, idleTimeout: limits.idleTimeout)
+                    ],
+                    idleTimeout: TimeAmount(limits.idleTimeout)
+                )
+            ),
             configuration: .init(
-                address: .hostname(address.host, port: address.port), serverName: "capi-connector",
+                address: .hostname(address.host, port: address.port),
+                serverName: "capi-connector",
                 availableConnectionsDelegate: MaximumAvailableConnections(limits.maxConnections)
             ),
             onServerRunning: { channel in

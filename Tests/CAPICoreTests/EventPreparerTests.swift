@@ -1,6 +1,7 @@
-@testable import CAPICore
 import Foundation
 import Testing
+
+@testable import CAPICore
 
 let now: Int64 = 1_795_000_000
 
@@ -56,7 +57,11 @@ struct EventPreparerTests {
         #expect(user["client_ip_address"] == .string("203.0.113.9"))
         #expect(user["fbp"] == .string("fb.1.1596403881668.1116446470"))
         #expect(user["email"] == nil && user["phone"] == nil)
-        #expect(prepared.matchKeys == ["em", "ph", "fn", "ln", "ct", "st", "zp", "country", "db", "ge", "external_id", "client_ip_address", "client_user_agent", "fbp"])
+        #expect(
+            prepared.matchKeys == [
+                "em", "ph", "fn", "ln", "ct", "st", "zp", "country", "db", "ge", "external_id", "client_ip_address", "client_user_agent", "fbp",
+            ]
+        )
         // Custom properties reach Meta untouched.
         #expect(payload["custom_data"]?["coupon"] == .string("FALL"))
         // No raw personal value survives anywhere in what is stored and sent.
@@ -73,14 +78,25 @@ struct EventPreparerTests {
         let user = try EventPreparer.prepare(event(japanese), policy: policy()).get().payload["user_data"]
         #expect(user?["ph"] == .array([.string(SHA256Hex.digest("819012345678"))]))
         let noCountry = websitePurchase().replacingOccurrences(of: #", "country": "United States""#, with: "")
-        let german = try EventPreparer.prepare(event(noCountry.replacingOccurrences(of: "(650) 555-1212", with: "030 123456")), policy: policy(defaultCountry: "de")).get()
+        let german = try EventPreparer.prepare(
+            event(noCountry.replacingOccurrences(of: "(650) 555-1212", with: "030 123456")),
+            policy: policy(defaultCountry: "de")
+        ).get()
         #expect(german.payload["user_data"]?["ph"] == .array([.string(SHA256Hex.digest("4930123456"))]))
     }
 
     @Test("an event_time in milliseconds gets its own error naming event_time")
     func milliseconds() {
         let found = problems(websitePurchase().replacingOccurrences(of: "\"event_time\": \(now - 60)", with: "\"event_time\": \((now - 60) * 1000)"))
-        #expect(found == [EventProblem(field: "event_time", code: .millisecondsTimestamp, message: "looks like milliseconds; Meta expects Unix seconds (divide by 1000)")])
+        #expect(
+            found == [
+                EventProblem(
+                    field: "event_time",
+                    code: .millisecondsTimestamp,
+                    message: "looks like milliseconds; Meta expects Unix seconds (divide by 1000)"
+                )
+            ]
+        )
     }
 
     @Test("event_time window: 7 days back, 62 for store sales, 5 minutes ahead")
@@ -104,27 +120,52 @@ struct EventPreparerTests {
 
     @Test("app events need app_data with tracking flag and 16 extinfo slots")
     func appEvents() {
-        let base = #"{"pixel_id": "12", "event_name": "Install", "event_id": "e", "event_time": \#(now), "action_source": "app", "user_data": {"madid": "AEBE52E7"}"#
+        let base =
+            #"{"pixel_id": "12", "event_name": "Install", "event_id": "e", "event_time": \#(now), "action_source": "app", "user_data": {"madid": "AEBE52E7"}"#
         #expect(problems(base + "}").map(\.field) == ["app_data"])
-        #expect(Set(problems(base + #", "app_data": {"extinfo": ["a2"]}}"#).map(\.field)) == ["app_data.advertiser_tracking_enabled", "app_data.extinfo"])
+        #expect(
+            Set(problems(base + #", "app_data": {"extinfo": ["a2"]}}"#).map(\.field)) == ["app_data.advertiser_tracking_enabled", "app_data.extinfo"]
+        )
         let slots = (["\"i2\""] + Array(repeating: "\"\"", count: 15)).joined(separator: ",")
         #expect(problems(base + #", "app_data": {"advertiser_tracking_enabled": 1, "extinfo": [\#(slots)]}}"#).isEmpty)
     }
 
     @Test("custom_data: ISO 4217, value with currency, Purchase needs both, contents need ids")
     func customData() {
-        #expect(problems(websitePurchase().replacingOccurrences(of: #""currency": "USD""#, with: #""currency": "XYZ""#)).map(\.field) == ["custom_data.currency"])
+        #expect(
+            problems(websitePurchase().replacingOccurrences(of: #""currency": "USD""#, with: #""currency": "XYZ""#)).map(\.field) == [
+                "custom_data.currency"
+            ]
+        )
         #expect(problems(websitePurchase().replacingOccurrences(of: #", "currency": "USD""#, with: "")).map(\.field) == ["custom_data.currency"])
-        #expect(problems(websitePurchase().replacingOccurrences(of: #""value": 129.5"#, with: #""value": "129.5""#)).map(\.field) == ["custom_data.value"])
-        #expect(problems(websitePurchase().replacingOccurrences(of: #""value": 129.5, "currency": "USD", "#, with: "")).map(\.field) == ["custom_data.currency", "custom_data.value"])
-        #expect(problems(websitePurchase().replacingOccurrences(of: #"{"id": "sku-1", "quantity": 2}"#, with: #"{"quantity": 1.5}"#)).map(\.field) == ["custom_data.contents[0].id", "custom_data.contents[0].quantity"])
+        #expect(
+            problems(websitePurchase().replacingOccurrences(of: #""value": 129.5"#, with: #""value": "129.5""#)).map(\.field) == ["custom_data.value"]
+        )
+        #expect(
+            problems(websitePurchase().replacingOccurrences(of: #""value": 129.5, "currency": "USD", "#, with: "")).map(\.field) == [
+                "custom_data.currency", "custom_data.value",
+            ]
+        )
+        #expect(
+            problems(websitePurchase().replacingOccurrences(of: #"{"id": "sku-1", "quantity": 2}"#, with: #"{"quantity": 1.5}"#)).map(\.field) == [
+                "custom_data.contents[0].id", "custom_data.contents[0].quantity",
+            ]
+        )
         #expect(problems(websitePurchase().replacingOccurrences(of: #""currency": "USD""#, with: #""currency": "eur""#)).isEmpty)
     }
 
     @Test("Limited Data Use fields take only Meta's codes")
     func limitedDataUse() {
-        #expect(problems(websitePurchase(#", "data_processing_options": ["LDU"], "data_processing_options_country": 1, "data_processing_options_state": 1000"#)).isEmpty)
-        #expect(problems(websitePurchase(#", "data_processing_options": ["LDU"], "data_processing_options_country": 1, "data_processing_options_state": 1200"#)).map(\.field) == ["data_processing_options_state"])
+        #expect(
+            problems(
+                websitePurchase(#", "data_processing_options": ["LDU"], "data_processing_options_country": 1, "data_processing_options_state": 1000"#)
+            ).isEmpty
+        )
+        #expect(
+            problems(
+                websitePurchase(#", "data_processing_options": ["LDU"], "data_processing_options_country": 1, "data_processing_options_state": 1200"#)
+            ).map(\.field) == ["data_processing_options_state"]
+        )
         #expect(problems(websitePurchase(#", "data_processing_options": ["GDPR"]"#)).map(\.field) == ["data_processing_options"])
     }
 
@@ -143,16 +184,24 @@ struct EventPreparerTests {
 
     @Test("unknown user_data keys and wrong types are named; user_data with nothing usable is refused")
     func userDataProblems() {
-        #expect(problems(websitePurchase().replacingOccurrences(of: #""fn": "Jane""#, with: #""favourite_colour": "blue""#)).map(\.field) == ["user_data.favourite_colour"])
+        #expect(
+            problems(websitePurchase().replacingOccurrences(of: #""fn": "Jane""#, with: #""favourite_colour": "blue""#)).map(\.field) == [
+                "user_data.favourite_colour"
+            ]
+        )
         #expect(problems(websitePurchase().replacingOccurrences(of: #""fn": "Jane""#, with: #""fn": {"x": 1}"#)).map(\.field) == ["user_data.fn"])
-        let empty = #"{"pixel_id": "12", "event_name": "Lead", "event_id": "e", "event_time": \#(now), "action_source": "email", "user_data": {"em": "nope"}}"#
+        let empty =
+            #"{"pixel_id": "12", "event_name": "Lead", "event_id": "e", "event_time": \#(now), "action_source": "email", "user_data": {"em": "nope"}}"#
         #expect(problems(empty).map(\.code) == [.noCustomerInformation])
     }
 
     @Test("digests pass through, duplicates after normalization collapse, aliases merge with canonical names")
     func digestsAndDuplicates() throws {
         let digest = SHA256Hex.digest("jane.doe@example.com")
-        let json = websitePurchase().replacingOccurrences(of: #""email": "  Jane.Doe@Example.COM ""#, with: #""email": ["JANE.DOE@example.com", "\#(digest.uppercased())"], "em": "other@example.com""#)
+        let json = websitePurchase().replacingOccurrences(
+            of: #""email": "  Jane.Doe@Example.COM ""#,
+            with: #""email": ["JANE.DOE@example.com", "\#(digest.uppercased())"], "em": "other@example.com""#
+        )
         let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
         #expect(prepared.payload["user_data"]?["em"] == .array([.string(SHA256Hex.digest("other@example.com")), .string(digest)]))
     }
@@ -165,9 +214,12 @@ struct EventPreparerTests {
         #expect((try? mismatch.get()) == nil)
     }
 
-    @Test("problems never echo values", arguments: [
-        #"{"pixel_id": "secret-pixel", "event_name": 5, "event_time": "secret-time", "event_id": ["secret"], "action_source": "secret-source", "user_data": {"secretkey": "secret"}}"#,
-    ])
+    @Test(
+        "problems never echo values",
+        arguments: [
+            #"{"pixel_id": "secret-pixel", "event_name": 5, "event_time": "secret-time", "event_id": ["secret"], "action_source": "secret-source", "user_data": {"secretkey": "secret"}}"#
+        ]
+    )
     func problemsHideValues(json: String) {
         let found = problems(json)
         #expect(found.count >= 5)
@@ -177,12 +229,15 @@ struct EventPreparerTests {
 
 @Suite("Click identifiers")
 struct ClickIdentifierTests {
-    @Test("fbc and fbp shapes", arguments: [
-        ("fb.1.1554763741205.AbCdEf", true, true), ("fb.1.1733000000000.IwZXh0bg.AQIDAQ", true, true),
-        ("fb.1.1596403881668.1116446470", true, true), ("fb.2.1596403881668.1.2", true, true), ("fb.2.1596403881668.1.2.3", true, false),
-        ("fb.1.1596403881668.", false, false), ("fb.x.1596403881668.1", false, false), ("fb.1..1", false, false),
-        ("xx.1.1596403881668.1", false, false), ("fb.1.1596403881668", false, false),
-    ])
+    @Test(
+        "fbc and fbp shapes",
+        arguments: [
+            ("fb.1.1554763741205.AbCdEf", true, true), ("fb.1.1733000000000.IwZXh0bg.AQIDAQ", true, true),
+            ("fb.1.1596403881668.1116446470", true, true), ("fb.2.1596403881668.1.2", true, true), ("fb.2.1596403881668.1.2.3", true, false),
+            ("fb.1.1596403881668.", false, false), ("fb.x.1596403881668.1", false, false), ("fb.1..1", false, false),
+            ("xx.1.1596403881668.1", false, false), ("fb.1.1596403881668", false, false),
+        ]
+    )
     func shapes(value: String, fbc: Bool, fbp: Bool) {
         #expect(ClickIdentifiers.isValidFBC(value) == fbc)
         #expect(ClickIdentifiers.isValidFBP(value) == fbp)
@@ -191,14 +246,20 @@ struct ClickIdentifierTests {
 
 @Suite("URL scrubbing")
 struct URLScrubberTests {
-    @Test("personal query parameters are masked, the rest kept byte for byte", arguments: [
-        ("https://shop.example/checkout?email=jane%40example.com&utm_source=fb", "https://shop.example/checkout?email=redacted&utm_source=fb", ["email"]),
-        ("https://shop.example/c?ref=x&contact=jane@example.com#top", "https://shop.example/c?ref=x&contact=redacted#top", ["contact"]),
-        ("https://shop.example/c?phone=%2B1%20650%20555%201212", "https://shop.example/c?phone=redacted", ["phone"]),
-        ("https://shop.example/c?fbclid=IwAR2F4&sku=12345678", "https://shop.example/c?fbclid=IwAR2F4&sku=12345678", []),
-        ("https://shop.example/c?callback=(650)%20555-1212&x=1", "https://shop.example/c?callback=redacted&x=1", ["callback"]),
-        ("https://shop.example/c", "https://shop.example/c", []),
-    ])
+    @Test(
+        "personal query parameters are masked, the rest kept byte for byte",
+        arguments: [
+            (
+                "https://shop.example/checkout?email=jane%40example.com&utm_source=fb", "https://shop.example/checkout?email=redacted&utm_source=fb",
+                ["email"]
+            ),
+            ("https://shop.example/c?ref=x&contact=jane@example.com#top", "https://shop.example/c?ref=x&contact=redacted#top", ["contact"]),
+            ("https://shop.example/c?phone=%2B1%20650%20555%201212", "https://shop.example/c?phone=redacted", ["phone"]),
+            ("https://shop.example/c?fbclid=IwAR2F4&sku=12345678", "https://shop.example/c?fbclid=IwAR2F4&sku=12345678", []),
+            ("https://shop.example/c?callback=(650)%20555-1212&x=1", "https://shop.example/c?callback=redacted&x=1", ["callback"]),
+            ("https://shop.example/c", "https://shop.example/c", []),
+        ]
+    )
     func scrub(url: String, expected: String, removed: [String]) {
         let result = URLScrubber.scrub(url)
         #expect(result.url == expected)
@@ -207,7 +268,10 @@ struct URLScrubberTests {
 
     @Test("the prepared event never carries the email from its URL")
     func preparedEventIsScrubbed() throws {
-        let json = websitePurchase().replacingOccurrences(of: "https://shop.example/checkout", with: "https://shop.example/checkout?email=jane.doe%40example.com&step=2")
+        let json = websitePurchase().replacingOccurrences(
+            of: "https://shop.example/checkout",
+            with: "https://shop.example/checkout?email=jane.doe%40example.com&step=2"
+        )
         let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
         #expect(prepared.payload["event_source_url"] == .string("https://shop.example/checkout?email=redacted&step=2"))
         #expect(prepared.warnings == ["event_source_url: masked personal data (email)"])

@@ -1,6 +1,7 @@
-@testable import CAPICore
 import Foundation
 import Testing
+
+@testable import CAPICore
 
 /// Outside values that used to trap, leak or be read two ways (issue: hardening).
 @Suite("Hardening: outside input never traps, leaks or means two things")
@@ -27,18 +28,24 @@ struct HardeningTests {
         #expect(Duration.seconds(Int64.max).wholeMilliseconds == .max)
     }
 
-    @Test("timestamps are parsed strictly and formatted for any Int64 without trapping", arguments: [
-        ("2026-11-20", Int64(1_795_132_800)), ("2026-11-20T10:00:00Z", 1_795_168_800), ("2026-11-20T10:00:00+0000", 1_795_168_800),
-        ("2026-11-20T12:00:00+02:00", 1_795_168_800), ("2026-11-20T10:00:00.123Z", 1_795_168_800), ("1795168800", 1_795_168_800),
-    ])
+    @Test(
+        "timestamps are parsed strictly and formatted for any Int64 without trapping",
+        arguments: [
+            ("2026-11-20", Int64(1_795_132_800)), ("2026-11-20T10:00:00Z", 1_795_168_800), ("2026-11-20T10:00:00+0000", 1_795_168_800),
+            ("2026-11-20T12:00:00+02:00", 1_795_168_800), ("2026-11-20T10:00:00.123Z", 1_795_168_800), ("1795168800", 1_795_168_800),
+        ]
+    )
     func strictTimestamps(text: String, expected: Int64) {
         #expect(UTCTimestamp.parse(text) == expected)
     }
 
-    @Test("impossible times are refused, not rolled over", arguments: [
-        "2026-11-20T25:00:00Z", "2026-02-30", "2026-13-01", "2026-11-20T10:60:00Z", "2026-11-20T10:00:00", "99999999999999",
-        "2026-11-20T10:00:00+2400", "", "2026-1-1", "-1",
-    ])
+    @Test(
+        "impossible times are refused, not rolled over",
+        arguments: [
+            "2026-11-20T25:00:00Z", "2026-02-30", "2026-13-01", "2026-11-20T10:60:00Z", "2026-11-20T10:00:00", "99999999999999",
+            "2026-11-20T10:00:00+2400", "", "2026-1-1", "-1",
+        ]
+    )
     func impossibleTimes(text: String) {
         #expect(UTCTimestamp.parse(text) == nil)
     }
@@ -51,15 +58,21 @@ struct HardeningTests {
         #expect(Normalizer.Today(unixSeconds: .min).year == 1)
     }
 
-    @Test("an event_time near the Int64 limits is a field problem, not a trap", arguments: [
-        "-9223372036854775808", "9223372036854775807", "-1", "0", "1e300", "-1e300", "\"99999999999999999999\"",
-    ])
+    @Test(
+        "an event_time near the Int64 limits is a field problem, not a trap",
+        arguments: [
+            "-9223372036854775808", "9223372036854775807", "-1", "0", "1e300", "-1e300", "\"99999999999999999999\"",
+        ]
+    )
     func extremeEventTime(value: String) {
         let found = problems(websitePurchase().replacingOccurrences(of: "\"event_time\": \(now - 60)", with: "\"event_time\": \(value)"))
         #expect(found.contains { $0.field == "event_time" })
     }
 
-    @Test("a birth date with a long digit run is refused, not converted", arguments: ["12345678901234567890", "1/2/123456789012345678901", "March 99999999999999999999"])
+    @Test(
+        "a birth date with a long digit run is refused, not converted",
+        arguments: ["12345678901234567890", "1/2/123456789012345678901", "March 99999999999999999999"]
+    )
     func longDigitRuns(value: String) {
         let result = Normalizer(today: vectorToday).normalize(.dateOfBirth, value)
         #expect((try? result.get()) == nil)
@@ -72,9 +85,12 @@ struct HardeningTests {
         #expect((try? JSONValue(parsing: #"{"a":{"b":1},"b":{"b":2}}"#)) != nil)
     }
 
-    @Test("form bodies with empty pairs parse, and a repeated field is refused", arguments: [
-        ("=", true), ("&&=&", true), ("=x", true), ("access_token=t&data=%5B%5D", true), ("data=1&data=2", false), ("a=%FF", true),
-    ])
+    @Test(
+        "form bodies with empty pairs parse, and a repeated field is refused",
+        arguments: [
+            ("=", true), ("&&=&", true), ("=x", true), ("access_token=t&data=%5B%5D", true), ("data=1&data=2", false), ("a=%FF", true),
+        ]
+    )
     func formBodies(body: String, parses: Bool) {
         let request = GraphEventsRequest(body: Data(body.utf8), contentType: "application/x-www-form-urlencoded")
         #expect((request != nil) == parses)
@@ -86,7 +102,12 @@ struct HardeningTests {
         let name = String(repeating: "é", count: 800_000)
         let found = problems(websitePurchase().replacingOccurrences(of: "\"fn\": \"Jane\"", with: "\"fn\": \"\(name)\""))
         #expect(found.contains { $0.field == "user_data.fn" && $0.code == .tooLong })
-        let url = problems(websitePurchase().replacingOccurrences(of: "https://shop.example/checkout", with: "https://shop.example/" + String(repeating: "a", count: 9000)))
+        let url = problems(
+            websitePurchase().replacingOccurrences(
+                of: "https://shop.example/checkout",
+                with: "https://shop.example/" + String(repeating: "a", count: 9000)
+            )
+        )
         #expect(url.contains { $0.field == "event_source_url" && $0.code == .tooLong })
     }
 
@@ -104,7 +125,9 @@ struct HardeningTests {
     func customDataScrubbed() throws {
         let json = websitePurchase().replacingOccurrences(
             of: "\"coupon\": \"FALL\"",
-            with: "\"coupon\": \"FALL\", \"customer_email\": \"jane@example.com\", \"note\": \"call +1 650 555 1212\", \"ref\": \"jane.doe@example.com\", \"items\": [\"ok\", \"x@example.org\"], \"Phone\": \"5\"")
+            with:
+                "\"coupon\": \"FALL\", \"customer_email\": \"jane@example.com\", \"note\": \"call +1 650 555 1212\", \"ref\": \"jane.doe@example.com\", \"items\": [\"ok\", \"x@example.org\"], \"Phone\": \"5\""
+        )
         let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
         let custom = try #require(prepared.payload["custom_data"]?.objectValue)
         #expect(custom["customer_email"] == nil && custom["ref"] == nil && custom["Phone"] == nil)
@@ -118,22 +141,28 @@ struct HardeningTests {
 
     @Test("unknown top-level fields are not forwarded")
     func unknownFieldsDropped() throws {
-        let prepared = try EventPreparer.prepare(event(websitePurchase(#", "customer": {"email": "jane@example.com"}, "debug": 1"#)), policy: policy()).get()
+        let prepared = try EventPreparer.prepare(
+            event(websitePurchase(#", "customer": {"email": "jane@example.com"}, "debug": 1"#)),
+            policy: policy()
+        ).get()
         #expect(prepared.payload["customer"] == nil && prepared.payload["debug"] == nil)
         #expect(prepared.warnings.contains("customer: not a Meta server-event parameter; not forwarded"))
         #expect(!prepared.payload.serialized.contains("jane@"))
     }
 
-    @Test("emails and phone numbers are masked in URL paths, fragments, queries and credentials", arguments: [
-        ("https://shop.example/u/jane@example.com/orders", "https://shop.example/u/redacted/orders"),
-        ("https://shop.example/u/jane%40example.com", "https://shop.example/u/redacted"),
-        ("https://shop.example/c#email=jane@example.com&tab=2", "https://shop.example/c#email=redacted&tab=2"),
-        ("https://shop.example/c#/profile/jane@example.com", "https://shop.example/c#/profile/redacted"),
-        ("https://jane%40example.com:pw@shop.example/c", "https://shop.example/c"),
-        ("https://shop.example/call/+1-650-555-1212", "https://shop.example/call/redacted"),
-        ("https://shop.example/c?email=jane%40example.com&utm_source=fb", "https://shop.example/c?email=redacted&utm_source=fb"),
-        ("https://shop.example/blog/2026-11-20/order-12345678", "https://shop.example/blog/2026-11-20/order-12345678"),
-    ])
+    @Test(
+        "emails and phone numbers are masked in URL paths, fragments, queries and credentials",
+        arguments: [
+            ("https://shop.example/u/jane@example.com/orders", "https://shop.example/u/redacted/orders"),
+            ("https://shop.example/u/jane%40example.com", "https://shop.example/u/redacted"),
+            ("https://shop.example/c#email=jane@example.com&tab=2", "https://shop.example/c#email=redacted&tab=2"),
+            ("https://shop.example/c#/profile/jane@example.com", "https://shop.example/c#/profile/redacted"),
+            ("https://jane%40example.com:pw@shop.example/c", "https://shop.example/c"),
+            ("https://shop.example/call/+1-650-555-1212", "https://shop.example/call/redacted"),
+            ("https://shop.example/c?email=jane%40example.com&utm_source=fb", "https://shop.example/c?email=redacted&utm_source=fb"),
+            ("https://shop.example/blog/2026-11-20/order-12345678", "https://shop.example/blog/2026-11-20/order-12345678"),
+        ]
+    )
     func urlMasking(url: String, expected: String) {
         #expect(URLScrubber.scrub(url).url == expected)
     }
@@ -149,7 +178,9 @@ struct HardeningTests {
     func normalizeLineErrors() throws {
         let normalizer = Normalizer(today: vectorToday)
         func answer(_ bytes: [UInt8]) throws -> [String: Any] {
-            try #require(try JSONSerialization.jsonObject(with: Data(NormalizationLine.respond(to: bytes, normalizer: normalizer).utf8)) as? [String: Any])
+            try #require(
+                try JSONSerialization.jsonObject(with: Data(NormalizationLine.respond(to: bytes, normalizer: normalizer).utf8)) as? [String: Any]
+            )
         }
         let invalid = try answer(Array(#"{"field":"fn","value":""#.utf8) + [0xC3, 0x28] + Array(#""}"#.utf8))
         #expect((invalid["error"] as? String)?.contains("UTF-8") == true)

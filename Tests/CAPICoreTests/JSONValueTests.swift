@@ -1,6 +1,7 @@
-@testable import CAPICore
 import Foundation
 import Testing
+
+@testable import CAPICore
 
 @Suite("JSON parsing and serialization")
 struct JSONValueTests {
@@ -23,9 +24,12 @@ struct JSONValueTests {
         }
     }
 
-    @Test("malformed documents are refused", arguments: [
-        "", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "tru", "\"\\x\"", "\"\\ud83d\"", "\"a\u{01}b\"", "{\"a\" 1}", "[1] 2", "NaN", "{'a':1}",
-    ])
+    @Test(
+        "malformed documents are refused",
+        arguments: [
+            "", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "tru", "\"\\x\"", "\"\\ud83d\"", "\"a\u{01}b\"", "{\"a\" 1}", "[1] 2", "NaN", "{'a':1}",
+        ]
+    )
     func refuses(text: String) {
         #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: text) }
     }

@@ -1,6 +1,7 @@
-@testable import CAPICore
 import Foundation
 import Testing
+
+@testable import CAPICore
 
 /// One row of `shared/vectors/normalization.jsonl`.
 struct NormalizationVector: Decodable, CustomTestStringConvertible, Sendable {

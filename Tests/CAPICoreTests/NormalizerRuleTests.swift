@@ -1,5 +1,6 @@
-@testable import CAPICore
 import Testing
+
+@testable import CAPICore
 
 private let normalizer = Normalizer(today: vectorToday)
 
@@ -14,63 +15,81 @@ private func canonical(_ key: UserDataKey, _ value: String, country: String? = n
 
 @Suite("Normalization rules")
 struct NormalizerRuleTests {
-    @Test("phone numbers become E.164 with the country's calling code and trunk rule", arguments: [
-        ("(650) 555-1212", "us", "16505551212"), ("1-650-555-1212", "us", "16505551212"),
-        ("020 7946 0958", "gb", "442079460958"), ("07700 900123", "gb", "447700900123"),
-        ("090-1234-5678", "jp", "819012345678"), ("03-1234-5678", "jp", "81312345678"),
-        ("030 123456", "de", "4930123456"), ("0170 1234567", "de", "491701234567"),
-        ("01 23 45 67 89", "fr", "33123456789"), ("06 1234 5678", "it", "390612345678"),
-        ("347 123 4567", "it", "393471234567"), ("912 345 678", "es", "34912345678"),
-        ("8 495 123-45-67", "ru", "74951234567"), ("(02) 9876 5432", "au", "61298765432"),
-        ("+44 (0)20 7946 0958", nil, "442079460958"), ("0044 (0) 20 7946 0958", nil, "442079460958"),
-        ("+44 020 7946 0958", nil, "442079460958"), ("+39 06 1234 5678", nil, "390612345678"),
-        ("tel:+1-650-555-1212", nil, "16505551212"), ("+1 (650) 555.1212", "de", "16505551212"),
-        ("442079460958", "gb", "442079460958"), ("16505551212", nil, "16505551212"),
-        ("0016505551212", "jp", "16505551212"),
-    ])
+    @Test(
+        "phone numbers become E.164 with the country's calling code and trunk rule",
+        arguments: [
+            ("(650) 555-1212", "us", "16505551212"), ("1-650-555-1212", "us", "16505551212"),
+            ("020 7946 0958", "gb", "442079460958"), ("07700 900123", "gb", "447700900123"),
+            ("090-1234-5678", "jp", "819012345678"), ("03-1234-5678", "jp", "81312345678"),
+            ("030 123456", "de", "4930123456"), ("0170 1234567", "de", "491701234567"),
+            ("01 23 45 67 89", "fr", "33123456789"), ("06 1234 5678", "it", "390612345678"),
+            ("347 123 4567", "it", "393471234567"), ("912 345 678", "es", "34912345678"),
+            ("8 495 123-45-67", "ru", "74951234567"), ("(02) 9876 5432", "au", "61298765432"),
+            ("+44 (0)20 7946 0958", nil, "442079460958"), ("0044 (0) 20 7946 0958", nil, "442079460958"),
+            ("+44 020 7946 0958", nil, "442079460958"), ("+39 06 1234 5678", nil, "390612345678"),
+            ("tel:+1-650-555-1212", nil, "16505551212"), ("+1 (650) 555.1212", "de", "16505551212"),
+            ("442079460958", "gb", "442079460958"), ("16505551212", nil, "16505551212"),
+            ("0016505551212", "jp", "16505551212"),
+        ]
+    )
     func phones(value: String, country: String?, expected: String) {
         #expect(canonical(.phone, value, country: country) == expected)
     }
 
-    @Test("unusable phone numbers are dropped", arguments: [
-        ("+1 800 FLOWERS", nil), ("555-12", "us"), ("0201234567", nil), ("+", nil), ("12345678901234567", nil),
-        ("650#555", "us"), ("+0 123 4567", nil), ("1+650", nil),
-    ] as [(String, String?)])
+    @Test(
+        "unusable phone numbers are dropped",
+        arguments: [
+            ("+1 800 FLOWERS", nil), ("555-12", "us"), ("0201234567", nil), ("+", nil), ("12345678901234567", nil),
+            ("650#555", "us"), ("+0 123 4567", nil), ("1+650", nil),
+        ] as [(String, String?)]
+    )
     func badPhones(value: String, country: String?) {
         #expect(canonical(.phone, value, country: country) == nil)
     }
 
-    @Test("birth dates in common layouts become YYYYMMDD", arguments: [
-        ("1990-01-15", "19900115"), ("1990/1/5", "19900105"), ("01/15/1990", "19900115"), ("1/5/1990", "19900105"),
-        ("15/01/1990", "19900115"), ("15.01.1990", "19900115"), ("05.01.1990", "19900105"), ("January 15, 1990", "19900115"),
-        ("15 Jan 1990", "19900115"), ("jan 15 1990", "19900115"), ("Sept 3, 1985", "19850903"), ("1990-01-15T00:00:00Z", "19900115"),
-        ("19900115", "19900115"), ("02161997", "19970216"), ("2000-02-29", "20000229"), ("12-25-1980", "19801225"),
-    ])
+    @Test(
+        "birth dates in common layouts become YYYYMMDD",
+        arguments: [
+            ("1990-01-15", "19900115"), ("1990/1/5", "19900105"), ("01/15/1990", "19900115"), ("1/5/1990", "19900105"),
+            ("15/01/1990", "19900115"), ("15.01.1990", "19900115"), ("05.01.1990", "19900105"), ("January 15, 1990", "19900115"),
+            ("15 Jan 1990", "19900115"), ("jan 15 1990", "19900115"), ("Sept 3, 1985", "19850903"), ("1990-01-15T00:00:00Z", "19900115"),
+            ("19900115", "19900115"), ("02161997", "19970216"), ("2000-02-29", "20000229"), ("12-25-1980", "19801225"),
+        ]
+    )
     func birthDates(value: String, expected: String) {
         #expect(canonical(.dateOfBirth, value) == expected)
     }
 
-    @Test("impossible, ancient, future and two-digit-year dates are dropped", arguments: [
-        "19900230", "1899-12-31", "2027-01-01", "2026-11-24", "1900-02-29", "13/13/1990", "01/15/90", "Smarch 3 1990", "yesterday", "1990-13-01",
-    ])
+    @Test(
+        "impossible, ancient, future and two-digit-year dates are dropped",
+        arguments: [
+            "19900230", "1899-12-31", "2027-01-01", "2026-11-24", "1900-02-29", "13/13/1990", "01/15/90", "Smarch 3 1990", "yesterday", "1990-13-01",
+        ]
+    )
     func badBirthDates(value: String) {
         #expect(canonical(.dateOfBirth, value) == nil)
     }
 
-    @Test("US states map to their codes; other regions keep letters only", arguments: [
-        ("New York", nil, "ny"), ("N.Y.", nil, "ny"), ("california", "us", "ca"), ("District of Columbia", nil, "dc"),
-        ("Puerto Rico", nil, "pr"), ("TX", "us", "tx"), ("British Columbia", "ca", "britishcolumbia"), ("Île-de-France", "fr", "îledefrance"),
-        ("Washington", "gb", "washington"),
-    ])
+    @Test(
+        "US states map to their codes; other regions keep letters only",
+        arguments: [
+            ("New York", nil, "ny"), ("N.Y.", nil, "ny"), ("california", "us", "ca"), ("District of Columbia", nil, "dc"),
+            ("Puerto Rico", nil, "pr"), ("TX", "us", "tx"), ("British Columbia", "ca", "britishcolumbia"), ("Île-de-France", "fr", "îledefrance"),
+            ("Washington", "gb", "washington"),
+        ]
+    )
     func states(value: String, country: String?, expected: String) {
         #expect(canonical(.state, value, country: country) == expected)
     }
 
-    @Test("countries by code, alpha-3 and name", arguments: [
-        ("US", "us"), ("USA", "us"), ("United States of America", "us"), ("u.s.a.", "us"), ("Deutschland", "de"),
-        ("Germany", "de"), ("DEU", "de"), ("UK", "gb"), ("United Kingdom", "gb"), ("Japan", "jp"), ("日本", "jp"),
-        ("España", "es"), ("Côte d'Ivoire", "ci"), ("South Korea", "kr"),
-    ])
+    @Test(
+        "countries by code, alpha-3 and name",
+        arguments: [
+            ("US", "us"), ("USA", "us"), ("United States of America", "us"), ("u.s.a.", "us"), ("Deutschland", "de"),
+            ("Germany", "de"), ("DEU", "de"), ("UK", "gb"), ("United Kingdom", "gb"), ("Japan", "jp"), ("日本", "jp"),
+            ("España", "es"), ("Côte d'Ivoire", "ci"), ("South Korea", "kr"),
+        ]
+    )
     func countries(value: String, expected: String) {
         #expect(canonical(.country, value) == expected)
     }
@@ -80,33 +99,45 @@ struct NormalizerRuleTests {
         #expect(canonical(.country, value) == nil)
     }
 
-    @Test("postcodes", arguments: [
-        ("94025-1234", nil, "94025"), ("940251234", "us", "94025"), ("M1 1AE", "gb", "m11ae"), ("100-0001", "jp", "1000001"),
-        ("H0H 0H0", "ca", "h0h0h0"), ("75001", "fr", "75001"),
-    ])
+    @Test(
+        "postcodes",
+        arguments: [
+            ("94025-1234", nil, "94025"), ("940251234", "us", "94025"), ("M1 1AE", "gb", "m11ae"), ("100-0001", "jp", "1000001"),
+            ("H0H 0H0", "ca", "h0h0h0"), ("75001", "fr", "75001"),
+        ]
+    )
     func postcodes(value: String, country: String?, expected: String) {
         #expect(canonical(.zip, value, country: country) == expected)
     }
 
-    @Test("names lose punctuation but keep letters of any script and inner spaces", arguments: [
-        ("O'Brien", "obrien"), ("Mary-Jane", "maryjane"), ("  José  ", "josé"), ("Mary Ann", "mary ann"),
-        ("ΟΔΥΣΣΕΥΣ", "οδυσσευς"), ("İstanbul", "i\u{307}stanbul"), ("Jean-Luc.", "jeanluc"),
-    ])
+    @Test(
+        "names lose punctuation but keep letters of any script and inner spaces",
+        arguments: [
+            ("O'Brien", "obrien"), ("Mary-Jane", "maryjane"), ("  José  ", "josé"), ("Mary Ann", "mary ann"),
+            ("ΟΔΥΣΣΕΥΣ", "οδυσσευς"), ("İstanbul", "i\u{307}stanbul"), ("Jean-Luc.", "jeanluc"),
+        ]
+    )
     func names(value: String, expected: String) {
         #expect(canonical(.firstName, value) == expected)
     }
 
-    @Test("first-five, initial and birth-date parts", arguments: [
-        (UserDataKey.firstNameFirst5, "Alexander", "alexa"), (.lastNameFirst5, "Łukasiewicz", "łukas"), (.firstInitial, "Émile", "é"),
-        (.birthDay, "5", "05"), (.birthMonth, "12", "12"), (.birthYear, "1990", "1990"),
-    ])
+    @Test(
+        "first-five, initial and birth-date parts",
+        arguments: [
+            (UserDataKey.firstNameFirst5, "Alexander", "alexa"), (.lastNameFirst5, "Łukasiewicz", "łukas"), (.firstInitial, "Émile", "é"),
+            (.birthDay, "5", "05"), (.birthMonth, "12", "12"), (.birthYear, "1990", "1990"),
+        ]
+    )
     func parts(key: UserDataKey, value: String, expected: String) {
         #expect(canonical(key, value) == expected)
     }
 
-    @Test("bad birth-date parts are dropped", arguments: [
-        (UserDataKey.birthDay, "32"), (.birthDay, "0"), (.birthMonth, "13"), (.birthYear, "90"), (.birthYear, "1850"), (.birthDay, "ab"),
-    ])
+    @Test(
+        "bad birth-date parts are dropped",
+        arguments: [
+            (UserDataKey.birthDay, "32"), (.birthDay, "0"), (.birthMonth, "13"), (.birthYear, "90"), (.birthYear, "1850"), (.birthDay, "ab"),
+        ]
+    )
     func badParts(key: UserDataKey, value: String) {
         #expect(canonical(key, value) == nil)
     }
@@ -140,8 +171,13 @@ struct NormalizerRuleTests {
 
     @Test("drop reasons name the key and never the value")
     func reasonsHideValues() {
-        for (key, value) in [(UserDataKey.email, "secret.person@nowhere"), (.phone, "+1 555 SECRET"), (.dateOfBirth, "31/31/1999"), (.gender, "unknowable")] {
-            guard case .failure(let issue) = normalizer.normalize(key, value) else { Issue.record("\(key) accepted"); continue }
+        for (key, value) in [
+            (UserDataKey.email, "secret.person@nowhere"), (.phone, "+1 555 SECRET"), (.dateOfBirth, "31/31/1999"), (.gender, "unknowable"),
+        ] {
+            guard case .failure(let issue) = normalizer.normalize(key, value) else {
+                Issue.record("\(key) accepted")
+                continue
+            }
             #expect(issue.key == key.rawValue)
             #expect(!issue.description.lowercased().contains(value.lowercased()))
         }

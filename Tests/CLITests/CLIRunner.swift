@@ -43,7 +43,9 @@ struct CLIRunner {
         process.currentDirectoryURL = repositoryRoot
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key == "PATH" || $0.key == "HOME" || $0.key.hasPrefix("PYTHON") }
             .merging(environment) { $1 }
-        let out = Pipe(), err = Pipe(), input = Pipe()
+        let out = Pipe()
+        let err = Pipe()
+        let input = Pipe()
         process.standardOutput = out
         process.standardError = err
         process.standardInput = input
@@ -62,7 +64,11 @@ struct CLIRunner {
         let stdoutData = readAll(out.fileHandleForReading.fileDescriptor)
         group.wait()
         process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdoutData, as: UTF8.self), stderr: String(decoding: stderrData, as: UTF8.self))
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: stdoutData, as: UTF8.self),
+            stderr: String(decoding: stderrData, as: UTF8.self)
+        )
     }
 
     static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) {
@@ -110,7 +116,10 @@ struct CLIRunner {
     static func waitForPort(_ port: Int, timeout: Duration = .seconds(20)) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let result = try? await runTool("/usr/bin/env", ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', \(port)), 0.5)"]), result.status == 0 {
+            if let result = try? await runTool(
+                "/usr/bin/env",
+                ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', \(port)), 0.5)"]
+            ), result.status == 0 {
                 return
             }
             try await Task.sleep(for: .milliseconds(100))

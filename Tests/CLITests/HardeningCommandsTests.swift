@@ -17,14 +17,17 @@ struct HardeningCommandsTests {
         let timestamp = Int(Date().timeIntervalSince1970)
         let client = Process()
         client.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        client.arguments = ["python3", "-c", """
-        import socket, time
-        s = socket.create_connection(("127.0.0.1", \(port)))
-        s.sendall(b"POST /v1/events HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\nwebhook-id: msg_stall\\r\\n"
-                  b"webhook-timestamp: \(timestamp)\\r\\nwebhook-signature: v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\\r\\n"
-                  b"Content-Length: 1000000\\r\\n\\r\\n{\\"pixel")
-        time.sleep(120)
-        """]
+        client.arguments = [
+            "python3", "-c",
+            """
+            import socket, time
+            s = socket.create_connection(("127.0.0.1", \(port)))
+            s.sendall(b"POST /v1/events HTTP/1.1\\r\\nHost: x\\r\\nContent-Type: application/json\\r\\nwebhook-id: msg_stall\\r\\n"
+                      b"webhook-timestamp: \(timestamp)\\r\\nwebhook-signature: v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\\r\\n"
+                      b"Content-Length: 1000000\\r\\n\\r\\n{\\"pixel")
+            time.sleep(120)
+            """,
+        ]
         try client.run()
         defer { client.terminate() }
         try await Task.sleep(for: .milliseconds(800))
@@ -43,19 +46,25 @@ struct HardeningCommandsTests {
         for command in [["serve"], ["poll", "--once"]] {
             var environment = ServeProcessTests.environment(port: 1)
             environment["CAPI_GRAPH_URL"] = "not a url with secret-password"
-            let result = try await CLIRunner.run(command + ["--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path], environment: environment)
+            let result = try await CLIRunner.run(
+                command + ["--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
+                environment: environment
+            )
             #expect(result.status == 2, "\(command): \(result.stderr)")
             #expect(result.stderr.contains("CAPI_GRAPH_URL"))
             #expect(!result.stderr.contains("secret-password"))
         }
     }
 
-    @Test("bad option values are refused with exit 64 and a message naming the option", arguments: [
-        (["reconcile", "--since", "2026-11-01", "--until", "2026-11-02", "--threshold", "nan"], "--threshold"),
-        (["reconcile", "--since", "2026-11-01T25:00:00Z", "--until", "2026-11-02"], "--since"),
-        (["read", "delivered_events", "--since", "9223372036854775807"], "--since"),
-        (["state", "reset", "no_such_stream", "--yes"], "unknown stream"),
-    ])
+    @Test(
+        "bad option values are refused with exit 64 and a message naming the option",
+        arguments: [
+            (["reconcile", "--since", "2026-11-01", "--until", "2026-11-02", "--threshold", "nan"], "--threshold"),
+            (["reconcile", "--since", "2026-11-01T25:00:00Z", "--until", "2026-11-02"], "--since"),
+            (["read", "delivered_events", "--since", "9223372036854775807"], "--since"),
+            (["state", "reset", "no_such_stream", "--yes"], "unknown stream"),
+        ]
+    )
     func badOptions(arguments: [String], mentions: String) async throws {
         let result = try await CLIRunner.run(arguments)
         #expect(result.status == 64, "\(arguments): \(result.stderr)")
@@ -80,7 +89,8 @@ struct HardeningCommandsTests {
 
     @Test("normalize answers every line, including invalid UTF-8 and impossible birth dates, and keeps going")
     func normalizeBadLines() async throws {
-        let input = "{\"field\":\"db\",\"value\":\"12345678901234567890\"}\n{\"field\":\"fn\",\"value\":\"\u{FF}\"}\n{\"field\":\"em\",\"value\":\"A@B.co\"}\n"
+        let input =
+            "{\"field\":\"db\",\"value\":\"12345678901234567890\"}\n{\"field\":\"fn\",\"value\":\"\u{FF}\"}\n{\"field\":\"em\",\"value\":\"A@B.co\"}\n"
         let result = try await CLIRunner.run(["normalize"], stdin: input)
         #expect(result.status == 0)
         let lines = result.stdout.split(separator: "\n")

@@ -20,10 +20,13 @@ struct ManifestCommandsTests {
     @Test("a broken manifest prints one FILE:LINE:COL line per problem and exits 2")
     func brokenManifest() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID()).yaml").path
-        let text = try String(contentsOfFile: CLIRunner.repositoryRoot.appendingPathComponent("manifests/meta_conversions_api.yaml").path, encoding: .utf8)
-            .replacingOccurrences(of: "version: v26.0", with: "version: 26")
-            .replacingOccurrences(of: "max_events: 1000", with: "max_event: 1000")
-            .replacingOccurrences(of: "scheme: standard_webhooks", with: "scheme: hmac")
+        let text = try String(
+            contentsOfFile: CLIRunner.repositoryRoot.appendingPathComponent("manifests/meta_conversions_api.yaml").path,
+            encoding: .utf8
+        )
+        .replacingOccurrences(of: "version: v26.0", with: "version: 26")
+        .replacingOccurrences(of: "max_events: 1000", with: "max_event: 1000")
+        .replacingOccurrences(of: "scheme: standard_webhooks", with: "scheme: hmac")
         try text.write(toFile: path, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(atPath: path) }
 

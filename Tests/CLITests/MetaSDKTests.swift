@@ -9,13 +9,19 @@ enum MetaSDK {
     static let required = ProcessInfo.processInfo.environment["CAPI_TEST_META_SDK"] == "1"
     /// Checked once, before any test runs (a trait cannot await).
     static let available: Bool = {
-        guard let result = try? CLIRunner.runBlocking("/usr/bin/env", ["python3", "-c", "import facebook_business"], environment: [:], stdin: nil) else { return false }
+        guard let result = try? CLIRunner.runBlocking("/usr/bin/env", ["python3", "-c", "import facebook_business"], environment: [:], stdin: nil)
+        else { return false }
         return result.status == 0
     }()
     static var enabled: Bool { required || available }
 
     /// Runs `Scripts/meta_sdk_events.py` against a Graph endpoint; one JSON object per step it printed.
-    static func steps(baseURL: String, pixelID: String, token: String, prefix: String) async throws -> (status: Int32, stderr: String, steps: [[String: Any]]) {
+    static func steps(
+        baseURL: String,
+        pixelID: String,
+        token: String,
+        prefix: String
+    ) async throws -> (status: Int32, stderr: String, steps: [[String: Any]]) {
         let script = CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/meta_sdk_events.py").path
         let result = try await CLIRunner.runTool("/usr/bin/env", ["python3", script, baseURL, pixelID, token, prefix])
         let steps = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
@@ -30,13 +36,21 @@ struct MetaSDKTests {
         #expect(MetaSDK.available, "facebook-business is not installed (pip install facebook-business)")
         let port = Int.random(in: 20_000...40_000)
         let sandbox = try CLIRunner.start(["sandbox", "--listen", "127.0.0.1:\(port)"])
-        defer { sandbox.terminate(); sandbox.waitUntilExit() }
+        defer {
+            sandbox.terminate()
+            sandbox.waitUntilExit()
+        }
         try await CLIRunner.waitForPort(port)
 
-        let (status, stderr, steps) = try await MetaSDK.steps(baseURL: "http://127.0.0.1:\(port)", pixelID: "1234567890", token: "sdk-token", prefix: "sdk")
+        let (status, stderr, steps) = try await MetaSDK.steps(
+            baseURL: "http://127.0.0.1:\(port)",
+            pixelID: "1234567890",
+            token: "sdk-token",
+            prefix: "sdk"
+        )
         #expect(status == 0, "\(stderr)")
         #expect(steps.first?["events_received"] as? Int == 3)
         #expect(steps.last?["code"] as? Int == 100)
-        #expect(steps.last?["subcode"] as? Int == 2804003)
+        #expect(steps.last?["subcode"] as? Int == 2_804_003)
     }
 }

@@ -18,27 +18,38 @@ struct ServeProcessTests {
 
     /// Posts one signed mirrored event with python's standard library; returns the HTTP status (0 when the connection failed).
     static func send(_ eventID: String, port: Int) async throws -> Int {
-        let body = #"{"pixel_id":"555000111","event_name":"Lead","event_time":\#(Int(Date().timeIntervalSince1970) - 10),"event_id":"\#(eventID)","action_source":"email","user_data":{"em":"lead-\#(eventID)@example.com"}}"#
+        let body =
+            #"{"pixel_id":"555000111","event_name":"Lead","event_time":\#(Int(Date().timeIntervalSince1970) - 10),"event_id":"\#(eventID)","action_source":"email","user_data":{"em":"lead-\#(eventID)@example.com"}}"#
         let id = "msg_\(UUID().uuidString)"
         let timestamp = Int(Date().timeIntervalSince1970)
         let key = SymmetricKey(data: Data(base64Encoded: String(secret.dropFirst(6)))!)
         let signature = Data(HMAC<SHA256>.authenticationCode(for: Array("\(id).\(timestamp).\(body)".utf8), using: key)).base64EncodedString()
         let script = """
-        import sys, urllib.request
-        req = urllib.request.Request(sys.argv[1], data=sys.stdin.buffer.read(), headers={"content-type": "application/json", "webhook-id": sys.argv[2], "webhook-timestamp": sys.argv[3], "webhook-signature": "v1," + sys.argv[4]})
-        try:
-            print(urllib.request.urlopen(req, timeout=10).status)
-        except urllib.error.HTTPError as e:
-            print(e.code)
-        except Exception:
-            print(0)
-        """
-        let result = try await CLIRunner.runTool("/usr/bin/env", ["python3", "-c", script, "http://127.0.0.1:\(port)/v1/events", id, String(timestamp), signature], stdin: body)
+            import sys, urllib.request
+            req = urllib.request.Request(sys.argv[1], data=sys.stdin.buffer.read(), headers={"content-type": "application/json", "webhook-id": sys.argv[2], "webhook-timestamp": sys.argv[3], "webhook-signature": "v1," + sys.argv[4]})
+            try:
+                print(urllib.request.urlopen(req, timeout=10).status)
+            except urllib.error.HTTPError as e:
+                print(e.code)
+            except Exception:
+                print(0)
+            """
+        let result = try await CLIRunner.runTool(
+            "/usr/bin/env",
+            ["python3", "-c", script, "http://127.0.0.1:\(port)/v1/events", id, String(timestamp), signature],
+            stdin: body
+        )
         return Int(result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
     static func receivedCounts(sandboxPort: Int) async throws -> [String: Int] {
-        let result = try await CLIRunner.runTool("/usr/bin/env", ["python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())", "http://127.0.0.1:\(sandboxPort)/_sandbox/events?pixel_id=555000111"])
+        let result = try await CLIRunner.runTool(
+            "/usr/bin/env",
+            [
+                "python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                "http://127.0.0.1:\(sandboxPort)/_sandbox/events?pixel_id=555000111",
+            ]
+        )
         let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
         let rows = document?["data"] as? [[String: Any]] ?? []
         return Dictionary(uniqueKeysWithValues: rows.map { ($0["event_id"] as? String ?? "", $0["received"] as? Int ?? 0) })
@@ -48,7 +59,10 @@ struct ServeProcessTests {
     func needsSecret() async throws {
         var environment = Self.environment(port: 1)
         environment["CAPI_WEBHOOK_SECRET"] = nil
-        let result = try await CLIRunner.run(["serve", "--sandbox", "--state", "sqlite:/tmp/capi-never-\(UUID().uuidString).sqlite"], environment: environment)
+        let result = try await CLIRunner.run(
+            ["serve", "--sandbox", "--state", "sqlite:/tmp/capi-never-\(UUID().uuidString).sqlite"],
+            environment: environment
+        )
         #expect(result.status == 2)
         #expect(result.stderr.contains("CAPI_WEBHOOK_SECRET is not set"))
     }
@@ -60,8 +74,13 @@ struct ServeProcessTests {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString)")
         let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
         let logs = [folder.path + "-first.log", folder.path + "-second.log"]
-        let sandbox = try CLIRunner.start(["sandbox", "--listen", "127.0.0.1:\(sandboxPort)", "--faults", "rate=0.3,kinds=5xx+throttle+reset", "--seed", "3"])
-        defer { sandbox.terminate(); sandbox.waitUntilExit() }
+        let sandbox = try CLIRunner.start([
+            "sandbox", "--listen", "127.0.0.1:\(sandboxPort)", "--faults", "rate=0.3,kinds=5xx+throttle+reset", "--seed", "3",
+        ])
+        defer {
+            sandbox.terminate()
+            sandbox.waitUntilExit()
+        }
         try await CLIRunner.waitForPort(sandboxPort)
         let environment = Self.environment(graphURL: "http://127.0.0.1:\(sandboxPort)", port: port)
 
@@ -110,9 +129,17 @@ struct ServeProcessTests {
         environment["CAPI_INGEST_TOKEN"] = "sdk-ingest-token"
         let state = "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("sdk-\(UUID().uuidString)/state.sqlite").path
         let serve = try CLIRunner.start(["serve", "--sandbox", "--state", state], environment: environment)
-        defer { serve.terminate(); serve.waitUntilExit() }
+        defer {
+            serve.terminate()
+            serve.waitUntilExit()
+        }
         try await CLIRunner.waitForPort(port)
-        let (status, stderr, steps) = try await MetaSDK.steps(baseURL: "http://127.0.0.1:\(port)", pixelID: "1234567890", token: "sdk-ingest-token", prefix: "sidecar")
+        let (status, stderr, steps) = try await MetaSDK.steps(
+            baseURL: "http://127.0.0.1:\(port)",
+            pixelID: "1234567890",
+            token: "sdk-ingest-token",
+            prefix: "sidecar"
+        )
         #expect(status == 0, "\(stderr)")
         #expect(steps.first?["events_received"] as? Int == 3)
         #expect(steps.last?["code"] as? Int == 100)

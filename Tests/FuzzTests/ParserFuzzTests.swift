@@ -12,12 +12,12 @@ import Testing
 @Suite("Fuzzing the parsers of outside input")
 struct ParserFuzzTests {
     static let event = #"""
-    {"pixel_id":"1234567890","event_name":"Purchase","event_time":1795000000,"event_id":"o-1","action_source":"website",
-     "event_source_url":"https://shop.example/c?email=a%40b.co#x","user_data":{"email":" A@B.co ","phone":"(650) 555-1212",
-     "fn":"Jane","db":"2/16/1997","zp":"94025-1234","country":"US","client_user_agent":"M","client_ip_address":"203.0.113.9",
-     "fbp":"fb.1.1596403881668.1116446470"},"custom_data":{"value":12.5,"currency":"USD","contents":[{"id":"s","quantity":2}]},
-     "app_data":{"advertiser_tracking_enabled":1,"extinfo":["a2","","","","","","","","","","","","","","",""]}}
-    """#
+        {"pixel_id":"1234567890","event_name":"Purchase","event_time":1795000000,"event_id":"o-1","action_source":"website",
+         "event_source_url":"https://shop.example/c?email=a%40b.co#x","user_data":{"email":" A@B.co ","phone":"(650) 555-1212",
+         "fn":"Jane","db":"2/16/1997","zp":"94025-1234","country":"US","client_user_agent":"M","client_ip_address":"203.0.113.9",
+         "fbp":"fb.1.1596403881668.1116446470"},"custom_data":{"value":12.5,"currency":"USD","contents":[{"id":"s","quantity":2}]},
+         "app_data":{"advertiser_tracking_enabled":1,"extinfo":["a2","","","","","","","","","","","","","","",""]}}
+        """#
 
     @Test("event JSON: parse, validate, normalize and hash never trap; problems never echo the email")
     func eventJSON() {
@@ -47,7 +47,9 @@ struct ParserFuzzTests {
     @Test("normalize lines never trap and always answer with one JSON object")
     func normalizeLines() {
         let normalizer = Normalizer(today: .init(year: 2026, month: 11, day: 19))
-        let seeds = UserDataKey.allCases.map { #"{"field":"\#($0.rawValue)","value":"  Jane.Doe+1@Example.COM 2/16/1997 +44 (0)20 7946 0958 ","country":"gb"}"# }
+        let seeds = UserDataKey.allCases.map {
+            #"{"field":"\#($0.rawValue)","value":"  Jane.Doe+1@Example.COM 2/16/1997 +44 (0)20 7946 0958 ","country":"gb"}"#
+        }
         Mutator.run(seed: 3, seeds: seeds) { bytes in
             let answer = NormalizationLine.respond(to: bytes, normalizer: normalizer)
             #expect((try? JSONValue(parsing: answer))?.objectValue != nil)
@@ -60,13 +62,20 @@ struct ParserFuzzTests {
         let body: [UInt8] = Array(#"{"a":1}"#.utf8)
         for scheme in [WebhookScheme.standardWebhooks, .stripe, .xHubSignature256] {
             let verifier = WebhookVerifier(scheme: scheme, keys: [key])
-            let header = scheme == .standardWebhooks ? "msg_1|1795000000|v1,c2lnbmF0dXJlLW9mLXRoaXJ0eS10d28tYnl0ZXMtLS0="
-                : scheme == .stripe ? "t=1795000000,v1=" + String(repeating: "ab", count: 32) + ",v0=00" : "sha256=" + String(repeating: "0f", count: 32)
+            let header =
+                scheme == .standardWebhooks
+                ? "msg_1|1795000000|v1,c2lnbmF0dXJlLW9mLXRoaXJ0eS10d28tYnl0ZXMtLS0="
+                : scheme == .stripe
+                    ? "t=1795000000,v1=" + String(repeating: "ab", count: 32) + ",v0=00" : "sha256=" + String(repeating: "0f", count: 32)
             Mutator.run(seed: 4, seeds: [header]) { bytes in
                 let text = String(decoding: bytes, as: UTF8.self)
                 let parts = text.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
-                let headers: [String: String] = scheme == .standardWebhooks
-                    ? ["webhook-id": parts.first ?? "", "webhook-timestamp": parts.count > 1 ? parts[1] : "", "webhook-signature": parts.count > 2 ? parts[2] : ""]
+                let headers: [String: String] =
+                    scheme == .standardWebhooks
+                    ? [
+                        "webhook-id": parts.first ?? "", "webhook-timestamp": parts.count > 1 ? parts[1] : "",
+                        "webhook-signature": parts.count > 2 ? parts[2] : "",
+                    ]
                     : [scheme == .stripe ? "stripe-signature" : "x-hub-signature-256": text]
                 let result = verifier.verify(header: { headers[$0] }, body: body, now: 1_795_000_000)
                 #expect((try? result.get()) == nil)
@@ -95,12 +104,18 @@ struct ParserFuzzTests {
 
     @Test("Graph answers (stats pages, usage headers, Retry-After, timestamps, URLs) never trap")
     func graphAnswers() {
-        let stats = #"{"data":[{"aggregation":"event","start_time":"2026-11-20T10:00:00+0000","data":[{"value":"Purchase","count":57},{"value":"Lead","count":"3"}]}],"paging":{"next":"http://x/y"}}"#
+        let stats =
+            #"{"data":[{"aggregation":"event","start_time":"2026-11-20T10:00:00+0000","data":[{"value":"Purchase","count":57},{"value":"Lead","count":"3"}]}],"paging":{"next":"http://x/y"}}"#
         let usage = #"{"x":[{"type":"ads_management","call_count":"95","total_time":40,"estimated_time_to_regain_access":5}]}"#
         let window = DateWindows.Window(start: 1_795_132_800, end: 1_795_219_200)
-        Mutator.run(seed: 6, seeds: [stats, usage, "Wed, 21 Oct 2015 07:28:00 GMT", "120", "2026-11-20T10:00:00Z", "https://u:p@h.example/a/b@c.de?x=1#f"]) { bytes in
+        Mutator.run(
+            seed: 6,
+            seeds: [stats, usage, "Wed, 21 Oct 2015 07:28:00 GMT", "120", "2026-11-20T10:00:00Z", "https://u:p@h.example/a/b@c.de?x=1#f"]
+        ) { bytes in
             let text = String(decoding: bytes, as: UTF8.self)
-            if let value = try? JSONValue(parsing: bytes) { _ = try? StatsPage.records(from: value, pixelID: "1", eventSource: "all", window: window) }
+            if let value = try? JSONValue(parsing: bytes) {
+                _ = try? StatsPage.records(from: value, pixelID: "1", eventSource: "all", window: window)
+            }
             #expect(UsageHeaders(appUsage: text, businessUseCaseUsage: text).pacingDelay() <= .seconds(86_400))
             #expect(RetryAfter.parse(text, now: 1_795_000_000).map { $0 <= .seconds(86_400) } ?? true)
             _ = UTCTimestamp.parse(text)

@@ -11,8 +11,10 @@ struct GraphClientTests {
     func sendBatch() async throws {
         try await withSandbox { baseURL, sandbox in
             let receipt = try await client(baseURL).sendEvents(
-                pixelID: sandboxPixel, accessToken: Secret("t"),
-                encodedEvents: (0..<5).map { ByteBuffer(bytes: wireEvent(id: "e\($0)")) }, testEventCode: "TEST1"
+                pixelID: sandboxPixel,
+                accessToken: Secret("t"),
+                encodedEvents: (0..<5).map { ByteBuffer(bytes: wireEvent(id: "e\($0)")) },
+                testEventCode: "TEST1"
             )
             #expect(receipt.eventsReceived == 5)
             #expect(receipt.fbtraceID?.isEmpty == false)
@@ -29,7 +31,7 @@ struct GraphClientTests {
                 Issue.record("accepted an 8-day-old event")
             } catch {
                 #expect(error.errorClass == .invalid)
-                #expect(error.code == 100 && error.subcode == 2804003)
+                #expect(error.code == 100 && error.subcode == 2_804_003)
                 #expect(error.fbtraceID != nil)
             }
         }
@@ -39,7 +41,11 @@ struct GraphClientTests {
     func badToken() async throws {
         try await withSandbox(.init(accessTokens: ["right-token"])) { baseURL, _ in
             do throws(GraphError) {
-                _ = try await client(baseURL).sendEvents(pixelID: sandboxPixel, accessToken: Secret("wrong-token-123"), encodedEvents: [ByteBuffer(bytes: wireEvent(id: "x"))])
+                _ = try await client(baseURL).sendEvents(
+                    pixelID: sandboxPixel,
+                    accessToken: Secret("wrong-token-123"),
+                    encodedEvents: [ByteBuffer(bytes: wireEvent(id: "x"))]
+                )
                 Issue.record("accepted a wrong token")
             } catch {
                 #expect(error.errorClass == .auth)
@@ -50,20 +56,27 @@ struct GraphClientTests {
         }
     }
 
-    @Test("each injected fault is classified as Meta's guidance says", arguments: [
-        (FaultPlan.Kind.serverError, GraphErrorClass.transient),
-        (.throttle, .throttled),
-        (.timeout, .transient),
-        (.reset, .transient),
-        (.invalid, .invalid),
-        (.garbage, .transient),
-        (.pagingLoop, .transient),
-    ])
+    @Test(
+        "each injected fault is classified as Meta's guidance says",
+        arguments: [
+            (FaultPlan.Kind.serverError, GraphErrorClass.transient),
+            (.throttle, .throttled),
+            (.timeout, .transient),
+            (.reset, .transient),
+            (.invalid, .invalid),
+            (.garbage, .transient),
+            (.pagingLoop, .transient),
+        ]
+    )
     func faultClasses(kind: FaultPlan.Kind, expected: GraphErrorClass) async throws {
         let configuration = GraphSandbox.Configuration(faults: FaultPlan(rate: 1, kinds: [kind]), timeoutDelay: .milliseconds(2500))
         try await withSandbox(configuration) { baseURL, sandbox in
             do throws(GraphError) {
-                _ = try await client(baseURL, timeout: .milliseconds(1000)).sendEvents(pixelID: sandboxPixel, accessToken: Secret("t"), encodedEvents: [ByteBuffer(bytes: wireEvent(id: "f1"))])
+                _ = try await client(baseURL, timeout: .milliseconds(1000)).sendEvents(
+                    pixelID: sandboxPixel,
+                    accessToken: Secret("t"),
+                    encodedEvents: [ByteBuffer(bytes: wireEvent(id: "f1"))]
+                )
                 Issue.record("no fault injected")
             } catch {
                 #expect(error.errorClass == expected, "\(error)")
@@ -85,7 +98,9 @@ struct GraphClientTests {
     @Test("with faults on, retrying per the policy delivers every batch exactly once")
     func retriesUnderFaults() async throws {
         let configuration = GraphSandbox.Configuration(
-            faults: FaultPlan(rate: 0.4, kinds: [.serverError, .throttle, .timeout, .reset]), seed: 7, timeoutDelay: .milliseconds(2500)
+            faults: FaultPlan(rate: 0.4, kinds: [.serverError, .throttle, .timeout, .reset]),
+            seed: 7,
+            timeoutDelay: .milliseconds(2500)
         )
         try await withSandbox(configuration) { baseURL, sandbox in
             let graph = client(baseURL, timeout: .milliseconds(1000))
@@ -95,7 +110,10 @@ struct GraphClientTests {
                 let outcome = await RetryLoop.run(policy: fastPolicy) { () async throws(GraphError) -> SendEventsReceipt in
                     try await graph.sendEvents(pixelID: sandboxPixel, accessToken: Secret("t"), encodedEvents: events)
                 }
-                guard case .success(let receipt, let attempts) = outcome else { Issue.record("batch \(batch): \(outcome)"); return }
+                guard case .success(let receipt, let attempts) = outcome else {
+                    Issue.record("batch \(batch): \(outcome)")
+                    return
+                }
                 #expect(receipt.eventsReceived == 10)
                 retries += attempts - 1
             }
@@ -112,9 +130,15 @@ struct GraphClientTests {
             let graph = client(baseURL)
             let now = Int64(Date().timeIntervalSince1970)
             let hourStart = now - now % 3600
-            let events = (0..<5).map { ByteBuffer(bytes: wireEvent(id: "p\($0)", name: $0 % 2 == 0 ? "Purchase" : "Lead", time: hourStart - Int64($0) * 3600 - 60)) }
+            let events = (0..<5).map {
+                ByteBuffer(bytes: wireEvent(id: "p\($0)", name: $0 % 2 == 0 ? "Purchase" : "Lead", time: hourStart - Int64($0) * 3600 - 60))
+            }
             _ = try await graph.sendEvents(pixelID: sandboxPixel, accessToken: Secret("t"), encodedEvents: events)
-            var response = try await graph.get("\(sandboxPixel)/stats", query: [("aggregation", "event"), ("start_time", String(now - 86_400)), ("end_time", String(now))], accessToken: Secret("t"))
+            var response = try await graph.get(
+                "\(sandboxPixel)/stats",
+                query: [("aggregation", "event"), ("start_time", String(now - 86_400)), ("end_time", String(now))],
+                accessToken: Secret("t")
+            )
             var buckets: [JSONValue] = response.body["data"]?.arrayValue ?? []
             var pages = 1
             while let next = GraphClient.nextPage(of: response) {
@@ -124,7 +148,8 @@ struct GraphClientTests {
             }
             #expect(pages == 3)
             #expect(buckets.count == 5)
-            let total = buckets.flatMap { $0["data"]?.arrayValue ?? [] }.compactMap { if case .integer(let n)? = $0["count"] { n } else { nil } }.reduce(0, +)
+            let total = buckets.flatMap { $0["data"]?.arrayValue ?? [] }.compactMap { if case .integer(let n)? = $0["count"] { n } else { nil } }
+                .reduce(0, +)
             #expect(total == 5)
         }
     }
@@ -148,7 +173,11 @@ struct GraphClientTests {
         try await withSandbox { baseURL, _ in
             let graph = client(baseURL)
             _ = try await graph.sendEvents(pixelID: sandboxPixel, accessToken: Secret("t"), encodedEvents: [ByteBuffer(bytes: wireEvent(id: "q1"))])
-            let response = try await graph.get("dataset_quality", query: [("dataset_id", sandboxPixel), ("fields", "web{event_name,event_match_quality}")], accessToken: Secret("t"))
+            let response = try await graph.get(
+                "dataset_quality",
+                query: [("dataset_id", sandboxPixel), ("fields", "web{event_name,event_match_quality}")],
+                accessToken: Secret("t")
+            )
             let row = try #require(response.body["web"]?.arrayValue?.first)
             #expect(row["event_name"] == .string("Purchase"))
             let keys = row["event_match_quality"]?["match_key_feedback"]?.arrayValue?.compactMap { $0["identifier"]?.stringValue }

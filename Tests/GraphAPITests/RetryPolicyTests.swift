@@ -3,11 +3,14 @@ import Testing
 
 @Suite("Error classes and retry decisions")
 struct RetryPolicyTests {
-    @Test("codes map to Meta's error classes", arguments: [
-        (1, GraphErrorClass.transient), (2, .transient), (341, .transient), (4, .throttled), (17, .throttled), (32, .throttled),
-        (613, .throttled), (80_000, .throttled), (80_014, .throttled), (368, .blocked), (102, .auth), (190, .auth),
-        (3, .permission), (10, .permission), (200, .permission), (299, .permission), (100, .invalid), (2635, .deprecated),
-    ])
+    @Test(
+        "codes map to Meta's error classes",
+        arguments: [
+            (1, GraphErrorClass.transient), (2, .transient), (341, .transient), (4, .throttled), (17, .throttled), (32, .throttled),
+            (613, .throttled), (80_000, .throttled), (80_014, .throttled), (368, .blocked), (102, .auth), (190, .auth),
+            (3, .permission), (10, .permission), (200, .permission), (299, .permission), (100, .invalid), (2635, .deprecated),
+        ]
+    )
     func classifyByCode(code: Int, expected: GraphErrorClass) {
         #expect(GraphErrorClass.classify(code: code, isTransient: nil, httpStatus: 400) == expected)
     }
@@ -33,7 +36,13 @@ struct RetryPolicyTests {
 
     @Test("Meta's named wait wins over a shorter backoff; blocked waits long; attempts run out")
     func decisions() {
-        let policy = RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(100), maxBackoff: .seconds(1), blockedBackoff: .seconds(60), random: { 1 })
+        let policy = RetryPolicy(
+            maxAttempts: 3,
+            initialBackoff: .milliseconds(100),
+            maxBackoff: .seconds(1),
+            blockedBackoff: .seconds(60),
+            random: { 1 }
+        )
         let throttled = GraphError(errorClass: .throttled, code: 17, message: "limit", retryAfter: .seconds(120))
         #expect(policy.decide(throttled, attempt: 1) == .retry(after: .seconds(120)))
         #expect(policy.decide(GraphError(errorClass: .blocked, code: 368, message: "blocked"), attempt: 1) == .retry(after: .seconds(60)))
@@ -48,7 +57,8 @@ struct RetryPolicyTests {
     func usageHeaders() {
         let usage = UsageHeaders(
             appUsage: #"{"call_count":"80","total_time":12,"total_cputime":"9"}"#,
-            businessUseCaseUsage: #"{"123":[{"type":"ads_insights","call_count":40,"total_cputime":"95","total_time":20,"estimated_time_to_regain_access":"3"}]}"#
+            businessUseCaseUsage:
+                #"{"123":[{"type":"ads_insights","call_count":40,"total_cputime":"95","total_time":20,"estimated_time_to_regain_access":"3"}]}"#
         )
         #expect(usage.maxPercent == 95)
         #expect(usage.regainAccessMinutes == 3)

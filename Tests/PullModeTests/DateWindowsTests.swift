@@ -5,7 +5,7 @@ import Testing
 struct DateWindowsTests {
     let hour: Int64 = 3600
     let day: Int64 = 86_400
-    let now: Int64 = 1_795_000_000 // 2026-11-18T09:46:40Z
+    let now: Int64 = 1_795_000_000  // 2026-11-18T09:46:40Z
 
     @Test("without a cursor: from Meta's 7-day horizon, daily steps, up to now minus the settle lag, hour-aligned")
     func fromHorizon() {

@@ -36,21 +36,29 @@ struct PollHardeningTests {
         try await pollThenBreak(.pagingLoop)
     }
 
-    @Test("stats counts that are NaN-like, negative or huge are malformed answers, not traps", arguments: [
-        #"{"data":[{"start_time":"2026-11-20T10:00:00+0000","data":[{"value":"Purchase","count":1e300}]}]}"#,
-        #"{"data":[{"start_time":"2026-11-20T10:00:00+0000","data":[{"value":"Purchase","count":-5}]}]}"#,
-        #"{"data":[{"start_time":"2026-11-20T10:00:00+0000","data":[{"value":"Purchase","count":"99999999999999999999"}]}]}"#,
-        #"{"data":[{"start_time":"2026-11-20T25:00:00+0000","data":[]}]}"#,
-        #"{"paging":{}}"#,
-    ])
+    @Test(
+        "stats counts that are NaN-like, negative or huge are malformed answers, not traps",
+        arguments: [
+            #"{"data":[{"start_time":"2026-11-20T10:00:00+0000","data":[{"value":"Purchase","count":1e300}]}]}"#,
+            #"{"data":[{"start_time":"2026-11-20T10:00:00+0000","data":[{"value":"Purchase","count":-5}]}]}"#,
+            #"{"data":[{"start_time":"2026-11-20T10:00:00+0000","data":[{"value":"Purchase","count":"99999999999999999999"}]}]}"#,
+            #"{"data":[{"start_time":"2026-11-20T25:00:00+0000","data":[]}]}"#,
+            #"{"paging":{}}"#,
+        ]
+    )
     func malformedStats(body: String) throws {
         let window = DateWindows.Window(start: 1_795_132_800, end: 1_795_219_200)
-        #expect(throws: GraphError.self) { try StatsPage.records(from: try JSONValue(parsing: body), pixelID: "1", eventSource: "all", window: window) }
+        #expect(throws: GraphError.self) {
+            try StatsPage.records(from: try JSONValue(parsing: body), pixelID: "1", eventSource: "all", window: window)
+        }
     }
 
-    @Test("Retry-After and usage headers never yield a trap or a wait beyond a day", arguments: [
-        "NaN", "inf", "-5", "1e400", "99999999999999999999", "Wed, 21 Oct 2015 07:28:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT",
-    ])
+    @Test(
+        "Retry-After and usage headers never yield a trap or a wait beyond a day",
+        arguments: [
+            "NaN", "inf", "-5", "1e400", "99999999999999999999", "Wed, 21 Oct 2015 07:28:00 GMT", "Fri, 31 Dec 9999 23:59:59 GMT",
+        ]
+    )
     func retryHints(header: String) {
         let wait = RetryAfter.parse(header, now: 1_795_000_000)
         #expect(wait.map { $0 >= .zero && $0 <= .seconds(86_400) } ?? true)

@@ -27,7 +27,10 @@ enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
             return try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test"), body)
         case .postgres:
             let url = ProcessInfo.processInfo.environment["CAPI_TEST_POSTGRES_URL"] ?? ""
-            guard !url.isEmpty else { Issue.record("CI=true but CAPI_TEST_POSTGRES_URL is not set"); throw CancellationError() }
+            guard !url.isEmpty else {
+                Issue.record("CI=true but CAPI_TEST_POSTGRES_URL is not set")
+                throw CancellationError()
+            }
             let schema = "p_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
             return try await withStateRegistry(try StateLocation(parsing: url), schema: String(schema), logger: Logger(label: "test"), body)
         }
@@ -35,25 +38,32 @@ enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
 }
 
 func manifest(step: String = "PT12H", lookback: String = "PT6H", pageSize: Int? = nil, attempts: Int = 5) throws -> Manifest {
-    try ManifestLoader(environment: [:]).load(yaml: """
-    manifest_version: 1.0
-    id: conn::third_party::ads::meta::conversions_api::rest
-    name: test
-    taxonomy: {origin: third_party, source: ads, provider: meta, product: conversions_api, method: rest_or_webhook}
-    runtime: {supported_runners: [lambda], network_patterns: [nat_allowlist]}
-    streams: {strategy: discovery_by_config, defaults: {key_strategy: a, cursor_strategy: b}}
-    graph_api: {base_url: "http://127.0.0.1:1", version: v26.0, timeout: 1s}
-    pixels:
-      - {id: "\(pixelID)", access_token: pixel-token}
-    pull:
-      streams:
-        delivery_statuses: {step: \(step), lookback_window: \(lookback), settle_lag: PT0M\(pageSize.map { ", page_size: \($0)" } ?? "")}
-      retry: {max_attempts: \(attempts), initial_backoff: 2ms, max_backoff: 10ms}
-    """, path: "pull.yaml")
+    try ManifestLoader(environment: [:]).load(
+        yaml: """
+            manifest_version: 1.0
+            id: conn::third_party::ads::meta::conversions_api::rest
+            name: test
+            taxonomy: {origin: third_party, source: ads, provider: meta, product: conversions_api, method: rest_or_webhook}
+            runtime: {supported_runners: [lambda], network_patterns: [nat_allowlist]}
+            streams: {strategy: discovery_by_config, defaults: {key_strategy: a, cursor_strategy: b}}
+            graph_api: {base_url: "http://127.0.0.1:1", version: v26.0, timeout: 1s}
+            pixels:
+              - {id: "\(pixelID)", access_token: pixel-token}
+            pull:
+              streams:
+                delivery_statuses: {step: \(step), lookback_window: \(lookback), settle_lag: PT0M\(pageSize.map { ", page_size: \($0)" } ?? "")}
+              retry: {max_attempts: \(attempts), initial_backoff: 2ms, max_backoff: 10ms}
+            """,
+        path: "pull.yaml"
+    )
 }
 
 /// A running sandbox seeded with server events over the last two days.
-func withSeededSandbox<T: Sendable>(_ configuration: GraphSandbox.Configuration = .init(), events: Int = 40, _ body: @Sendable (String, GraphSandbox, [String: Int]) async throws -> T) async throws -> T {
+func withSeededSandbox<T: Sendable>(
+    _ configuration: GraphSandbox.Configuration = .init(),
+    events: Int = 40,
+    _ body: @Sendable (String, GraphSandbox, [String: Int]) async throws -> T
+) async throws -> T {
     let sandbox = GraphSandbox(configuration: configuration)
     return try await sandbox.withRunning { url in
         // Seeding retries until the batch is accepted, so a sandbox with faults still gets every event.
@@ -65,14 +75,22 @@ func withSeededSandbox<T: Sendable>(_ configuration: GraphSandbox.Configuration 
             let name = ["Purchase", "Lead", "AddToCart"][index % 3]
             expected[name, default: 0] += 1
             let time = now - 3600 - Int64(index) * 3600
-            batch.append(ByteBuffer(string: #"{"event_name":"\#(name)","event_time":\#(time),"event_id":"seed-\#(index)","action_source":"email","user_data":{"em":["\#(SHA256Hex.digest("p\(index)@x.co"))"]},"custom_data":{"value":5,"currency":"EUR"}}"#))
+            batch.append(
+                ByteBuffer(
+                    string:
+                        #"{"event_name":"\#(name)","event_time":\#(time),"event_id":"seed-\#(index)","action_source":"email","user_data":{"em":["\#(SHA256Hex.digest("p\(index)@x.co"))"]},"custom_data":{"value":5,"currency":"EUR"}}"#
+                )
+            )
         }
         let policy = RetryPolicy(maxAttempts: 100, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(5))
         let events = batch
         let outcome = await RetryLoop.run(policy: policy) { () async throws(GraphError) -> SendEventsReceipt in
             try await client.sendEvents(pixelID: pixelID, accessToken: Secret(seedToken), encodedEvents: events)
         }
-        guard case .success = outcome else { Issue.record("seeding failed: \(outcome)"); throw CancellationError() }
+        guard case .success = outcome else {
+            Issue.record("seeding failed: \(outcome)")
+            throw CancellationError()
+        }
         return try await body(url, sandbox, expected)
     }
 }
@@ -178,10 +196,16 @@ struct ReconciliationTests {
             try await Store.sqlite.withRegistry { registry in
                 let manifest = try manifest()
                 _ = try await poll(manifest, registry: registry, graphURL: url)
-                let received = try await GraphClient(configuration: .init(baseURL: url, version: "v26.0")).get(url: "\(url)/_sandbox/events?pixel_id=\(pixelID)", accessToken: nil)
+                let received = try await GraphClient(configuration: .init(baseURL: url, version: "v26.0")).get(
+                    url: "\(url)/_sandbox/events?pixel_id=\(pixelID)",
+                    accessToken: nil
+                )
                 // What the connector forwarded: exactly what reached the stand-in.
                 let delivered: [JSONValue] = (received.body["data"]?.arrayValue ?? []).map { row in
-                    .object(["pixel_id": .string(pixelID), "event_name": row["event_name"]!, "event_time": row["event"]!["event_time"]!, "outcome": .string("forwarded")])
+                    .object([
+                        "pixel_id": .string(pixelID), "event_name": row["event_name"]!, "event_time": row["event"]!["event_time"]!,
+                        "outcome": .string("forwarded"),
+                    ])
                 }
                 let now = Int64(Date().timeIntervalSince1970)
                 let statuses = try await registry.readStream("delivery_statuses", since: nil)
@@ -192,7 +216,13 @@ struct ReconciliationTests {
                 // Meta "loses" three recent events; the next poll re-reads the lookback window.
                 await sandbox.drop(pixelID: pixelID, eventIDs: ["seed-0", "seed-1", "seed-2"])
                 _ = try await poll(manifest, registry: registry, graphURL: url)
-                let lossy = Reconciliation(delivered: delivered, statuses: try await registry.readStream("delivery_statuses", since: nil), since: now - 7 * 86_400, until: now, by: .day)
+                let lossy = Reconciliation(
+                    delivered: delivered,
+                    statuses: try await registry.readStream("delivery_statuses", since: nil),
+                    since: now - 7 * 86_400,
+                    until: now,
+                    by: .day
+                )
                 #expect(lossy.rows.map(\.difference).reduce(0, +) == 3)
                 #expect(lossy.rows.contains { $0.diverges })
                 let html = ReconciliationReport.html(lossy, title: "test")

@@ -22,7 +22,11 @@ struct HardeningHTTPTests {
     func emptyFormPair() async throws {
         try await PushStack.run { stack in
             for body in ["=", "&=&", "=&access_token=wrong"] {
-                let result = try await post("\(stack.baseURL)/v26.0/\(testPixel)/events", body: Array(body.utf8), contentType: "application/x-www-form-urlencoded")
+                let result = try await post(
+                    "\(stack.baseURL)/v26.0/\(testPixel)/events",
+                    body: Array(body.utf8),
+                    contentType: "application/x-www-form-urlencoded"
+                )
                 #expect(result.status == 401)
             }
             #expect(try await get("\(stack.baseURL)/healthz").body["status"] == .string("ok"))
@@ -67,7 +71,8 @@ struct HardeningHTTPTests {
     @Test("a body announced but never sent is dropped after the body timeout, and frees its memory reservation")
     func stalledBody() async throws {
         try await PushStack.run(manifest: try pushManifest(limits: Self.tightLimits)) { stack in
-            let head = "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\(Self.plausibleSignatureHeaders())Content-Length: 1000000\r\n\r\n"
+            let head =
+                "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\(Self.plausibleSignatureHeaders())Content-Length: 1000000\r\n\r\n"
             try await withThrowingTaskGroup(of: RawConnection.Outcome.self) { group in
                 group.addTask { try await RawConnection.exchange(port: stack.port, send: head + "{\"pixel", timeout: .seconds(6)) }
                 try await Task.sleep(for: .milliseconds(300))
@@ -104,7 +109,12 @@ struct HardeningHTTPTests {
     @Test("a signed body that repeats a key is refused as invalid JSON")
     func duplicateKeys() async throws {
         try await PushStack.run { stack in
-            let body = Array(String(decoding: mirroredEvent(id: "dup-1"), as: UTF8.self).replacingOccurrences(of: "\"event_id\"", with: "\"event_id\":\"dup-0\",\"event_id\"").utf8)
+            let body = Array(
+                String(decoding: mirroredEvent(id: "dup-1"), as: UTF8.self).replacingOccurrences(
+                    of: "\"event_id\"",
+                    with: "\"event_id\":\"dup-0\",\"event_id\""
+                ).utf8
+            )
             let result = try await post("\(stack.baseURL)/v1/events", body: body, headers: signedHeaders(body))
             #expect(result.status == 400)
             #expect(result.body["error"] == .string("invalid_json"))
@@ -121,18 +131,35 @@ struct HardeningHTTPTests {
         try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
             try await sandbox.withRunning { url in
                 let forwarder = Forwarder(
-                    registry: registry, graph: GraphClient(configuration: .init(baseURL: url, version: "v26.0")), pixels: manifest.pixels,
-                    configuration: .init(maxEvents: 50), policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
+                    registry: registry,
+                    graph: GraphClient(configuration: .init(baseURL: url, version: "v26.0")),
+                    pixels: manifest.pixels,
+                    configuration: .init(maxEvents: 50),
+                    policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
                     logger: Logger(label: "test")
                 )
                 let time = UnixClock.seconds() - 60
                 func item(_ id: String) -> IntakeItem {
-                    let payload = #"{"action_source":"other","event_id":"\#(id)","event_name":"Lead","event_time":\#(time),"user_data":{"em":["\#(SHA256Hex.digest(id))"]}}"#
-                    return IntakeItem(key: EventKey(pixelID: testPixel, eventID: id, eventTime: time), contentHash: id, payload: payload, answer: "{}", deliveredRecord: "{}", receivedAt: 1)
+                    let payload =
+                        #"{"action_source":"other","event_id":"\#(id)","event_name":"Lead","event_time":\#(time),"user_data":{"em":["\#(SHA256Hex.digest(id))"]}}"#
+                    return IntakeItem(
+                        key: EventKey(pixelID: testPixel, eventID: id, eventTime: time),
+                        contentHash: id,
+                        payload: payload,
+                        answer: "{}",
+                        deliveredRecord: "{}",
+                        receivedAt: 1
+                    )
                 }
                 _ = try await registry.commitIntake([item("old")])
                 for _ in 0..<2 {
-                    let claimed = try await registry.claimOutbox(limit: 10, owner: "test", leaseMilliseconds: 60_000, now: UnixClock.milliseconds(), pixelID: nil)
+                    let claimed = try await registry.claimOutbox(
+                        limit: 10,
+                        owner: "test",
+                        leaseMilliseconds: 60_000,
+                        now: UnixClock.milliseconds(),
+                        pixelID: nil
+                    )
                     try await registry.reschedule(claimed, nextAttemptAt: 0, lastError: "test")
                 }
                 _ = try await registry.commitIntake([item("new")])

@@ -146,7 +146,11 @@ struct PushServerTests {
 
     @Test("with the stand-in failing 30% of calls, every accepted event arrives exactly once")
     func faults() async throws {
-        let sandbox = GraphSandbox.Configuration(faults: FaultPlan(rate: 0.3, kinds: [.serverError, .throttle, .timeout, .reset]), seed: 5, timeoutDelay: .milliseconds(2000))
+        let sandbox = GraphSandbox.Configuration(
+            faults: FaultPlan(rate: 0.3, kinds: [.serverError, .throttle, .timeout, .reset]),
+            seed: 5,
+            timeoutDelay: .milliseconds(2000)
+        )
         try await PushStack.run(sandbox: sandbox) { stack in
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in 0..<120 {
@@ -175,7 +179,9 @@ struct MirrorStreamTests {
             #expect(try await post("\(stack.baseURL)/v1/events", body: body, headers: signedHeaders(body)).status == 202)
             let record = try #require(try await stack.registry.readStream("delivered_events", since: nil).first)
             let emailDigest = SHA256Hex.digest("jane.doe@example.com")
-            let salted = SHA256Hex.hex(HMAC<SHA256>.authenticationCode(for: Array(emailDigest.utf8), using: SymmetricKey(data: Array("test-mirror-salt-0123456789".utf8))))
+            let salted = SHA256Hex.hex(
+                HMAC<SHA256>.authenticationCode(for: Array(emailDigest.utf8), using: SymmetricKey(data: Array("test-mirror-salt-0123456789".utf8)))
+            )
             #expect(record["mirror_ids"]?["em"] == .string(salted))
             #expect(record["mirror_ids"]?["ph"] != nil)
             #expect(record["match_keys"]?.arrayValue?.contains(.string("fn")) == true)

@@ -16,27 +16,30 @@ let testPixel = "1234567890"
 
 /// The manifest the push tests run with: the shipped shape, small batches, fast retries.
 func pushManifest(ingestToken: String = "ingest-token", maxEvents: Int = 50, maxAttempts: Int = 30, limits: String = "") throws -> Manifest {
-    try ManifestLoader(environment: [:]).load(yaml: """
-    manifest_version: 1.0
-    id: conn::third_party::ads::meta::conversions_api::rest
-    name: test
-    taxonomy: {origin: third_party, source: ads, provider: meta, product: conversions_api, method: rest_or_webhook}
-    runtime: {supported_runners: [lambda], network_patterns: [nat_allowlist]}
-    streams: {strategy: discovery_by_config, defaults: {key_strategy: a, cursor_strategy: b}}
-    graph_api: {base_url: "http://127.0.0.1:1", version: v26.0, timeout: 1s}
-    pixels:
-      - {id: "\(testPixel)", access_token: pixel-token, default_country: us}
-    push:
-      sources:
-        - {name: default, scheme: standard_webhooks, secrets: ["\(webhookSecret)"]}
-        - {name: shop, scheme: x_hub_signature_256, secrets: [xhub-secret]}
-      ingest_token: \(ingestToken)
-      body_limit_bytes: 1100000
-      batching: {max_events: \(maxEvents), linger: 20ms, max_in_flight: 4}
-      retry: {max_attempts: \(maxAttempts), initial_backoff: 5ms, max_backoff: 40ms}
-      mirror_salt: test-mirror-salt-0123456789
-    \(limits.isEmpty ? "" : "  limits: {\(limits)}")
-    """, path: "test.yaml")
+    try ManifestLoader(environment: [:]).load(
+        yaml: """
+            manifest_version: 1.0
+            id: conn::third_party::ads::meta::conversions_api::rest
+            name: test
+            taxonomy: {origin: third_party, source: ads, provider: meta, product: conversions_api, method: rest_or_webhook}
+            runtime: {supported_runners: [lambda], network_patterns: [nat_allowlist]}
+            streams: {strategy: discovery_by_config, defaults: {key_strategy: a, cursor_strategy: b}}
+            graph_api: {base_url: "http://127.0.0.1:1", version: v26.0, timeout: 1s}
+            pixels:
+              - {id: "\(testPixel)", access_token: pixel-token, default_country: us}
+            push:
+              sources:
+                - {name: default, scheme: standard_webhooks, secrets: ["\(webhookSecret)"]}
+                - {name: shop, scheme: x_hub_signature_256, secrets: [xhub-secret]}
+              ingest_token: \(ingestToken)
+              body_limit_bytes: 1100000
+              batching: {max_events: \(maxEvents), linger: 20ms, max_in_flight: 4}
+              retry: {max_attempts: \(maxAttempts), initial_backoff: 5ms, max_backoff: 40ms}
+              mirror_salt: test-mirror-salt-0123456789
+            \(limits.isEmpty ? "" : "  limits: {\(limits)}")
+            """,
+        path: "test.yaml"
+    )
 }
 
 /// A running sidecar: HTTP server, committer and forwarder over a fresh SQLite store, sending to a
@@ -61,10 +64,18 @@ struct PushStack: Sendable {
             // Services stop the way `serve` stops them: a graceful shutdown that lets in-flight
             // requests finish (cancelling servers mid-request is not how they are meant to end).
             try await sandbox.withRunning { sandboxURL in
-                let sidecar = PushSidecar(manifest: manifest, push: push, registry: registry, graphURL: sandboxURL, address: ListenAddress(host: "127.0.0.1", port: 0))
+                let sidecar = PushSidecar(
+                    manifest: manifest,
+                    push: push,
+                    registry: registry,
+                    graphURL: sandboxURL,
+                    address: ListenAddress(host: "127.0.0.1", port: 0)
+                )
                 let (serverReady, serverContinuation) = AsyncStream.makeStream(of: Int.self)
                 let services = sidecar.services(onListening: { _, port in serverContinuation.yield(port) })
-                let sidecarGroup = ServiceGroup(configuration: .init(services: services.map { .init(service: $0) }, logger: Logger(label: "test.sidecar")))
+                let sidecarGroup = ServiceGroup(
+                    configuration: .init(services: services.map { .init(service: $0) }, logger: Logger(label: "test.sidecar"))
+                )
                 return try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask { try await sidecarGroup.run() }
                     var serverPorts = serverReady.makeAsyncIterator()
@@ -97,7 +108,12 @@ struct HTTPResult: Sendable {
 }
 
 /// Standard Webhooks signature headers for `body`, as the reference library makes them.
-func signedHeaders(_ body: [UInt8], id: String = "msg_\(UUID().uuidString)", timestamp: Int64 = Int64(Date().timeIntervalSince1970), secret: String = webhookSecret) -> [(String, String)] {
+func signedHeaders(
+    _ body: [UInt8],
+    id: String = "msg_\(UUID().uuidString)",
+    timestamp: Int64 = Int64(Date().timeIntervalSince1970),
+    secret: String = webhookSecret
+) -> [(String, String)] {
     let key = SymmetricKey(data: Data(base64Encoded: String(secret.dropFirst(6)))!)
     let mac = HMAC<SHA256>.authenticationCode(for: Array("\(id).\(timestamp).".utf8) + body, using: key)
     return [("webhook-id", id), ("webhook-timestamp", String(timestamp)), ("webhook-signature", "v1," + Data(mac).base64EncodedString())]
@@ -112,21 +128,35 @@ func post(_ url: String, body: [UInt8], headers: [(String, String)] = [], conten
     let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
     let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
     let json = (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: bytes))) ?? .null
-    return HTTPResult(status: Int(response.status.code), body: json, headers: Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { $1 }))
+    return HTTPResult(
+        status: Int(response.status.code),
+        body: json,
+        headers: Dictionary(response.headers.map { ($0.name.lowercased(), $0.value) }, uniquingKeysWith: { $1 })
+    )
 }
 
 func get(_ url: String) async throws -> HTTPResult {
     let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
     let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
-    return HTTPResult(status: Int(response.status.code), body: (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: bytes))) ?? .null, headers: [:])
+    return HTTPResult(
+        status: Int(response.status.code),
+        body: (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: bytes))) ?? .null,
+        headers: [:]
+    )
 }
 
 /// A raw website purchase as an app would mirror it.
-func mirroredEvent(id: String, time: Int64 = Int64(Date().timeIntervalSince1970) - 30, email: String = " Jane.Doe@Example.COM ", extra: String = "") -> [UInt8] {
-    Array("""
-    {"pixel_id":"\(testPixel)","event_name":"Purchase","event_time":\(time),"event_id":"\(id)","action_source":"website",\
-    "event_source_url":"https://shop.example/checkout","user_data":{"email":"\(email)","phone":"(650) 555-1212","first_name":"Jane",\
-    "client_user_agent":"Mozilla/5.0","client_ip_address":"203.0.113.7"},"custom_data":{"value":42.5,"currency":"USD"}\(extra)}
-    """.utf8)
+func mirroredEvent(
+    id: String,
+    time: Int64 = Int64(Date().timeIntervalSince1970) - 30,
+    email: String = " Jane.Doe@Example.COM ",
+    extra: String = ""
+) -> [UInt8] {
+    Array(
+        """
+        {"pixel_id":"\(testPixel)","event_name":"Purchase","event_time":\(time),"event_id":"\(id)","action_source":"website",\
+        "event_source_url":"https://shop.example/checkout","user_data":{"email":"\(email)","phone":"(650) 555-1212","first_name":"Jane",\
+        "client_user_agent":"Mozilla/5.0","client_ip_address":"203.0.113.7"},"custom_data":{"value":42.5,"currency":"USD"}\(extra)}
+        """.utf8
+    )
 }
-

@@ -63,13 +63,18 @@ struct WebhookVectorTests {
     @Test("rotation: any configured secret may have signed")
     func rotation() throws {
         let vector = try #require(WebhookVector.all.first { $0.name == "valid" && $0.file == "standard" })
-        guard case .success(let right) = SigningKey.decode(vector.secret, scheme: .standardWebhooks) else { Issue.record("decode"); return }
+        guard case .success(let right) = SigningKey.decode(vector.secret, scheme: .standardWebhooks) else {
+            Issue.record("decode")
+            return
+        }
         let wrong = SigningKey(bytes: Array("another-secret-entirely".utf8))
         let verifier = WebhookVerifier(scheme: .standardWebhooks, keys: [wrong, right])
         let body = Array(Data(base64Encoded: vector.body_base64)!)
         #expect((try? verifier.verify(header: { vector.headers[$0] }, body: body, now: vector.now_unix).get()) != nil)
         let onlyWrong = WebhookVerifier(scheme: .standardWebhooks, keys: [wrong])
-        #expect(throws: SignatureFailure.badSignature) { try onlyWrong.verify(header: { vector.headers[$0] }, body: body, now: vector.now_unix).get() }
+        #expect(throws: SignatureFailure.badSignature) {
+            try onlyWrong.verify(header: { vector.headers[$0] }, body: body, now: vector.now_unix).get()
+        }
     }
 
     @Test("reason codes for the common refusals")
@@ -79,8 +84,12 @@ struct WebhookVectorTests {
         let verifier = WebhookVerifier(scheme: .standardWebhooks, keys: [key])
         let body = Array(Data(base64Encoded: vector.body_base64)!)
         #expect(throws: SignatureFailure.missingSignature) { try verifier.verify(header: { _ in nil }, body: body, now: vector.now_unix).get() }
-        #expect(throws: SignatureFailure.staleTimestamp) { try verifier.verify(header: { vector.headers[$0] }, body: body, now: vector.now_unix + 301).get() }
-        #expect(throws: SignatureFailure.badSignature) { try verifier.verify(header: { vector.headers[$0] }, body: body + [0x20], now: vector.now_unix).get() }
+        #expect(throws: SignatureFailure.staleTimestamp) {
+            try verifier.verify(header: { vector.headers[$0] }, body: body, now: vector.now_unix + 301).get()
+        }
+        #expect(throws: SignatureFailure.badSignature) {
+            try verifier.verify(header: { vector.headers[$0] }, body: body + [0x20], now: vector.now_unix).get()
+        }
     }
 
     @Test("the replay ledger passes a retry and refuses a different body under the same id")
@@ -103,11 +112,13 @@ struct WebhookVectorTests {
         let ledger = ReplayLedger(toleranceSeconds: 60, capacity: 1_000)
         let body: [UInt8] = [1, 2, 3]
         for index in 0..<1_000 {
-            #expect(body.withUnsafeBytes { ledger.admit(source: "s", messageID: "id-\(index)", timestamp: 10_000, body: $0, now: 10_000) } == .admitted)
+            #expect(
+                body.withUnsafeBytes { ledger.admit(source: "s", messageID: "id-\(index)", timestamp: 10_000, body: $0, now: 10_000) } == .admitted
+            )
         }
         #expect(body.withUnsafeBytes { ledger.admit(source: "s", messageID: "one-more", timestamp: 10_000, body: $0, now: 10_030) } == .full)
         // Every id is still known right up to the end of its window.
-        #expect([9] .withUnsafeBytes { ledger.admit(source: "s", messageID: "id-0", timestamp: 10_000, body: $0, now: 10_060) } == .replayed)
+        #expect([9].withUnsafeBytes { ledger.admit(source: "s", messageID: "id-0", timestamp: 10_000, body: $0, now: 10_060) } == .replayed)
         #expect(ledger.count(now: 10_060) == 1_000)
         #expect(ledger.count(now: 10_061) == 0)
         #expect(body.withUnsafeBytes { ledger.admit(source: "s", messageID: "one-more", timestamp: 10_061, body: $0, now: 10_061) } == .admitted)
@@ -133,7 +144,9 @@ struct WebhookVectorTests {
     func candidateCap() throws {
         let key = SigningKey(bytes: Array("secret-key-bytes".utf8))
         let verifier = WebhookVerifier(scheme: .standardWebhooks, keys: [key])
-        let many = Array(repeating: "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", count: WebhookVerifier.maximumCandidates + 1).joined(separator: " ")
+        let many = Array(repeating: "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", count: WebhookVerifier.maximumCandidates + 1).joined(
+            separator: " "
+        )
         let headers = ["webhook-id": "msg_1", "webhook-timestamp": "1000", "webhook-signature": many]
         #expect(throws: SignatureFailure.malformedSignature) { try verifier.inspect(header: { headers[$0] }, now: 1_000).get() }
         let timestamp = ["webhook-id": "msg_1", "webhook-timestamp": "99999999999999999999", "webhook-signature": "v1,AAAA"]

@@ -47,7 +47,9 @@ extension Checker {
             kept.reserveCapacity(object.count)
             for (name, element) in object {
                 if PersonalData.isPersonalName(name) || PersonalData.looksPersonal(name) {
-                    warnings.append("\(path).\(Self.safeName(name)): personal data is not sent in custom_data (put it in user_data, where it is hashed); dropped")
+                    warnings.append(
+                        "\(path).\(Self.safeName(name)): personal data is not sent in custom_data (put it in user_data, where it is hashed); dropped"
+                    )
                     continue
                 }
                 switch element {

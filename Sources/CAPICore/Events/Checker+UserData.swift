@@ -90,7 +90,8 @@ extension Checker {
     /// The person's country for phone and postcode rules: `user_data.country` when readable, else the pixel's default.
     private func personCountry(_ values: [String]?, policy: EventPolicy) -> String? {
         if let first = values?.first, !TextFolding.isSHA256Hex(String(TextFolding.trimmed(first))),
-           let code = CountryCodes.alpha2(for: first) {
+            let code = CountryCodes.alpha2(for: first)
+        {
             return code
         }
         return policy.defaultCountry

@@ -20,7 +20,9 @@ public enum EventPreparer {
     ///   event's own `pixel_id` is required.
     public static func prepare(_ raw: JSONValue, pixelID: String? = nil, policy: EventPolicy) -> Result<PreparedEvent, EventRejection> {
         guard case .object(let fields) = raw else {
-            return .failure(EventRejection(problems: [EventProblem(field: "event", code: .invalidType, message: "must be a JSON object, found \(raw.typeName)")]))
+            return .failure(
+                EventRejection(problems: [EventProblem(field: "event", code: .invalidType, message: "must be a JSON object, found \(raw.typeName)")])
+            )
         }
         var check = Checker()
         var payload = fields.filter { knownFields.contains($0.key) }
@@ -66,10 +68,18 @@ public enum EventPreparer {
         guard check.problems.isEmpty, let pixel, let eventName, let eventID, let eventTime, let actionSource else {
             return .failure(EventRejection(problems: check.problems))
         }
-        return .success(PreparedEvent(
-            pixelID: pixel, eventID: eventID, eventName: eventName, eventTime: eventTime, actionSource: actionSource,
-            payload: .object(payload), matchKeys: matchKeys, warnings: check.warnings
-        ))
+        return .success(
+            PreparedEvent(
+                pixelID: pixel,
+                eventID: eventID,
+                eventName: eventName,
+                eventTime: eventTime,
+                actionSource: actionSource,
+                payload: .object(payload),
+                matchKeys: matchKeys,
+                warnings: check.warnings
+            )
+        )
     }
 }
 
@@ -163,12 +173,13 @@ struct Checker {
             problem("event_time", .missing, "is required (Unix seconds)")
             return nil
         }
-        let parsed: Int64? = switch value {
-        case .integer(let number): number
-        case .number(let number): Bounded.int64(exactly: number)
-        case .string(let text): Bounded.digits(text, maxDigits: 16)
-        default: nil
-        }
+        let parsed: Int64? =
+            switch value {
+            case .integer(let number): number
+            case .number(let number): Bounded.int64(exactly: number)
+            case .string(let text): Bounded.digits(text, maxDigits: 16)
+            default: nil
+            }
         guard let seconds = parsed else {
             problem("event_time", .invalidType, "must be an integer number of Unix seconds")
             return nil

@@ -44,7 +44,8 @@ public enum URLScrubber {
         if fragmentStart < rest.endIndex {
             output += "#"
             let fragment = rest[rest.index(after: fragmentStart)...]
-            output += fragment.contains("=")
+            output +=
+                fragment.contains("=")
                 ? maskParameters(fragment, removed: &removed, label: "fragment")
                 : maskSegments(fragment, separator: "/", label: "fragment", removed: &removed)
         }

@@ -63,8 +63,12 @@ enum DateOfBirthRule {
         switch (numbers.count, words.count) {
         case (1, 0) where numbers[0].count == 8:
             let n = numbers[0]
-            let a = Int(n.prefix(4))!, b = Int(n.dropFirst(4).prefix(2))!, c = Int(n.suffix(2))!
-            let p = Int(n.prefix(2))!, q = Int(n.dropFirst(2).prefix(2))!, y = Int(n.suffix(4))!
+            let a = Int(n.prefix(4))!
+            let b = Int(n.dropFirst(4).prefix(2))!
+            let c = Int(n.suffix(2))!
+            let p = Int(n.prefix(2))!
+            let q = Int(n.dropFirst(2).prefix(2))!
+            let y = Int(n.suffix(4))!
             date = [(a, b, c), (y, p, q), (y, q, p)].first { isValid($0, today: today) }
         case (3, 0):
             let values = numbers.map { Int($0)! }
@@ -103,7 +107,7 @@ enum DateOfBirthRule {
     /// `dobd`, `dobm`, `doby`: digits within `range`, zero-padded to `width`.
     static func part(_ folded: String, range: ClosedRange<Int>, width: Int) -> Result<String, RuleFailure> {
         guard !folded.isEmpty, folded.utf8.count <= width, folded.utf8.allSatisfy({ (0x30...0x39).contains($0) }),
-              let value = Int(folded), range.contains(value)
+            let value = Int(folded), range.contains(value)
         else {
             return .failure(RuleFailure("between \(range.lowerBound) and \(range.upperBound)"))
         }

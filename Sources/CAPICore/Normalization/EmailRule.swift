@@ -11,7 +11,7 @@ enum EmailRule {
             }
             // The first '@' after position 0 leaves the longest domain: if any '@' works, it does.
             guard let at = bytes.dropFirst().firstIndex(of: UInt8(ascii: "@")),
-                  bytes[bytes.index(after: at)...].dropFirst().dropLast().contains(UInt8(ascii: "."))
+                bytes[bytes.index(after: at)...].dropFirst().dropLast().contains(UInt8(ascii: "."))
             else {
                 return .failure(RuleFailure("is not a valid email address (expected local@domain.tld)"))
             }

@@ -75,11 +75,13 @@ public struct Normalizer: Sendable {
             case "f", "female", "woman": return .success("f")
             default: return .failure(issue(key, "must be m or f (male, man, female, woman)"))
             }
-        case .birthDay: return DateOfBirthRule.part(folded, range: 1...31, width: 2).mapError { issue(key, "must be a day of the month (DD), \($0.reason)") }
+        case .birthDay:
+            return DateOfBirthRule.part(folded, range: 1...31, width: 2).mapError { issue(key, "must be a day of the month (DD), \($0.reason)") }
         case .birthMonth: return DateOfBirthRule.part(folded, range: 1...12, width: 2).mapError { issue(key, "must be a month (MM), \($0.reason)") }
-        case .birthYear: return DateOfBirthRule.part(folded, range: 1900...today.year, width: 4).mapError { issue(key, "must be a year (YYYY), \($0.reason)") }
+        case .birthYear:
+            return DateOfBirthRule.part(folded, range: 1900...today.year, width: 4).mapError { issue(key, "must be a year (YYYY), \($0.reason)") }
         case .externalID, .clientIPAddress, .clientUserAgent, .fbc, .fbp, .subscriptionID, .fbLoginID, .leadID,
-             .madid, .anonID, .ctwaClid, .pageID:
+            .madid, .anonID, .ctwaClid, .pageID:
             return .success(folded)
         }
     }

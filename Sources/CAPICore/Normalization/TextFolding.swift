@@ -44,8 +44,12 @@ public enum TextFolding {
     static func asciiTrimmedLowercased(_ text: String) -> String? {
         var text = text
         return text.withUTF8 { bytes -> String? in
-            var start = 0, end = bytes.count
-            for byte in bytes where byte >= 0x80 { _ = byte; return nil }
+            var start = 0
+            var end = bytes.count
+            for byte in bytes where byte >= 0x80 {
+                _ = byte
+                return nil
+            }
             while start < end, isASCIISpace(bytes[start]) { start += 1 }
             while end > start, isASCIISpace(bytes[end - 1]) { end -= 1 }
             return String(unsafeUninitializedCapacity: end - start) { buffer in
@@ -148,7 +152,7 @@ public enum TextFolding {
         }
         switch scalar.properties.generalCategory {
         case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-             .initialPunctuation, .finalPunctuation, .otherPunctuation:
+            .initialPunctuation, .finalPunctuation, .otherPunctuation:
             return true
         default:
             return false
@@ -163,7 +167,7 @@ public enum TextFolding {
         }
         switch scalar.properties.generalCategory {
         case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter,
-             .nonspacingMark, .spacingMark, .enclosingMark:
+            .nonspacingMark, .spacingMark, .enclosingMark:
             return true
         default:
             return false

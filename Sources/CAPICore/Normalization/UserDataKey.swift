@@ -39,7 +39,7 @@ public enum UserDataKey: String, Sendable, CaseIterable, Codable {
     public var isHashed: Bool {
         switch self {
         case .email, .phone, .firstName, .lastName, .city, .state, .zip, .country, .dateOfBirth, .gender,
-             .externalID, .firstNameFirst5, .lastNameFirst5, .firstInitial, .birthDay, .birthMonth, .birthYear:
+            .externalID, .firstNameFirst5, .lastNameFirst5, .firstInitial, .birthDay, .birthMonth, .birthYear:
             return true
         default:
             return false

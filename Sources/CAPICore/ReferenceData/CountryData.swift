@@ -4,5680 +4,5680 @@
 /// alpha-3 code and common local name, keyed by `CountryCodes.lookupKey`.
 enum CountryData {
     static let blob = """
-ad ae af ag ai al am ao aq ar as at au aw ax az ba bb bd be bf bg bh bi bj bl bm bn bo bq br bs bt bv bw by bz ca cc cd cf cg ch ci ck cl cm cn co cr cu cv cw cx cy cz de dj dk dm do dz ec ee eg eh er es et fi fj fk fm fo fr ga gb gd ge gf gg gh gi gl gm gn gp gq gr gs gt gu gw gy hk hm hn hr ht hu id ie il im in io iq ir is it je jm jo jp ke kg kh ki km kn kp kr kw ky kz la lb lc li lk lr ls lt lu lv ly ma mc md me mf mg mh mk ml mm mn mo mp mq mr ms mt mu mv mw mx my mz na nc ne nf ng ni nl no np nr nu nz om pa pe pf pg ph pk pl pm pn pr ps pt pw py qa re ro rs ru rw sa sb sc sd se sg sh si sj sk sl sm sn so sr ss st sv sx sy sz tc td tf tg th tj tk tl tm tn to tr tt tv tw tz ua ug um us uy uz va vc ve vg vi vn vu wf ws ye yt za zm zw
-abw	aw
-acmêni	am
-afeganistão	af
-afg	af
-afganistan	af
-afganistán	af
-afganisztán	af
-afghanistan	af
-afghánistán	af
-africadesud	za
-afrikaselatan	za
-afriquedusud	za
-ago	ao
-ahvenanmaa	ax
-aia	ai
-aicập	eg
-aixợbaigianh	az
-ala	ax
-alankomaat	nl
-alb	al
-albania	al
-albanie	al
-albanien	al
-albanië	al
-albánia	al
-albánie	al
-albânia	al
-alemanha	de
-alemania	de
-algeria	dz
-algerie	dz
-algerien	dz
-algeriet	dz
-algerije	dz
-algieria	dz
-algéria	dz
-algérie	dz
-aljazair	dz
-allemagne	de
-almanya	de
-alžírsko	dz
-america	us
-americansamoa	as
-americkásamoa	as
-amerikaanssamoa	as
-amerikabirleşikdevletleri	us
-amerikabirleşikdevletleriküçükdışadaları	um
-amerikaiszamoa	as
-amerikaivirginszigetek	vi
-amerikanischejungferninseln	vi
-amerikanischsamoa	as
-amerikansamoa	as
-amerikansamoası	as
-amerikanskasamoa	as
-amerikanskejomfruøerde	vi
-amerikansksamoa	as
-amerikaserikat	us
-anbani	al
-and	ad
-andora	ad
-andorra	ad
-andorre	ad
-angiêri	dz
-angola	ao
-anguila	ai
-anguilla	ai
-antarctica	aq
-antarctique	aq
-antarktida	aq
-antarktika	aq
-antarktis	aq
-antarktisz	aq
-antarktyka	aq
-antartide	aq
-antartika	aq
-antiguaabarbuda	ag
-antiguaandbarbuda	ag
-antiguadanbarbuda	ag
-antiguaebarbuda	ag
-antiguaenbarbuda	ag
-antiguaetbarbuda	ag
-antiguaibarbuda	ag
-antiguajabarbuda	ag
-antiguaochbarbuda	ag
-antiguaogbarbuda	ag
-antiguaundbarbuda	ag
-antiguavebarbuda	ag
-antiguaybarbuda	ag
-antiguaésbarbuda	ag
-antiguașibarbuda	ag
-antártida	aq
-antíguaebarbuda	ag
-aphúhãn	af
-arabiasaudita	sa
-arabiasaudită	sa
-arabiasaudyjska	sa
-arabiasaudí	sa
-arabiesaoudite	sa
-arabrepublicofegypt	eg
-arabsaudi	sa
-are	ae
-arg	ar
-argentiina	ar
-argentina	ar
-argentine	ar
-argentinerepublic	ar
-argentinien	ar
-argentinië	ar
-argentyna	ar
-argentína	ar
-argélia	dz
-arjantin	ar
-arm	am
-armenia	am
-armenien	am
-armenië	am
-arménia	am
-arménie	am
-armênia	am
-arnavutluk	al
-aruba	aw
-arábiasaudita	sa
-arậpxauđi	sa
-aserbaidschan	az
-aserbajdsjan	az
-asm	as
-ata	aq
-atf	tf
-atg	ag
-aus	au
-australia	au
-australie	au
-australien	au
-australië	au
-austria	at
-austrália	au
-austrálie	au
-ausztria	at
-ausztrália	au
-aut	at
-autriche	at
-avustralya	au
-avusturya	at
-azamerikaiegyesültállamoklakatlankülbirtokai	um
-aze	az
-azerbaidjão	az
-azerbaidžan	az
-azerbaigian	az
-azerbaijan	az
-azerbaijão	az
-azerbaiyán	az
-azerbajdzjan	az
-azerbajdzsán	az
-azerbaycan	az
-azerbaïdjan	az
-azerbeidzjan	az
-azerbejdżan	az
-bahama	bs
-bahamalar	bs
-bahamas	bs
-bahamaszigetek	bs
-bahamy	bs
-bahrain	bh
-bahrajn	bh
-bahrein	bh
-bahreyn	bh
-bahreïn	bh
-balan	pl
-bangladeche	bd
-banglades	bd
-bangladesch	bd
-bangladesh	bd
-bangladesz	bd
-bangladeş	bd
-bangladeș	bd
-bangladés	bd
-bangladéš	bd
-banglađesợ	bd
-barainh	bh
-barbade	bb
-barbados	bb
-barein	bh
-baréin	bh
-barém	bh
-batısahra	eh
-batưcộnghoàhồigiáo	ir
-bdi	bi
-bel	be
-belanda	nl
-belarus	by
-belaruxợ	by
-belgia	be
-belgie	be
-belgien	be
-belgio	be
-belgique	be
-belgium	be
-belgië	be
-belice	bz
-belize	bz
-belçika	be
-bemuđa	bm
-ben	bj
-benim	bj
-benin	bj
-benín	bj
-bermuda	bm
-bermudas	bm
-bermude	bm
-bermudes	bm
-bermudy	bm
-bes	bq
-bfa	bf
-bgd	bd
-bgr	bg
-bhoutan	bt
-bhr	bh
-bhs	bs
-bhutan	bt
-bhután	bt
-bhútán	bt
-białoruś	by
-bielorrusia	by
-bielorusia	by
-bielorussia	by
-bielorússia	by
-bih	ba
-birleşikarapemirlikleri	ae
-birleşikkrallık	gb
-birmania	mm
-birmanie	mm
-birmânia	mm
-bissauguinea	gw
-blm	bl
-blr	by
-blz	bz
-bmu	bm
-bol	bo
-bolivarianrepublicofvenezuela	ve
-bolivia	bo
-boliviadenflernasjonalestat	bo
-boliviadenplurinationalestat	bo
-boliviaestadoplurinacionalde	bo
-boliviamonikansallinenvaltio	bo
-boliviamultinationalestaat	bo
-boliviamångnationellastaten	bo
-bolivianegaraplurinasional	bo
-boliviaplurinationalstateof	bo
-boliviastatoplurinazionaledella	bo
-bolivie	bo
-bolivien	bo
-bolivienplurinationalerstaat	bo
-bolivieétatplurinationalde	bo
-bolivya	bo
-bolivyaçokulusludevleti	bo
-boliwia	bo
-boliwiawielonarodowepaństwo	bo
-bolívarovskárepublikavenezuela	ve
-bolívia	bo
-bolíviaestadoplurinacionalda	bo
-bolíviatöbbnemzetiségűállam	bo
-bolívie	bo
-bonairesabaesantoeustáquio	bq
-bonairesainteustacheetsaba	bq
-bonairesantoeustáquioesaba	bq
-bonairesinteustatiusandsaba	bq
-bonairesinteustatiusensaba	bq
-bonairesinteustatiusisaba	bq
-bonairesinteustatiusjasaba	bq
-bonairesinteustatiusochsaba	bq
-bonairesinteustatiusogsaba	bq
-bonairesinteustatiusundsaba	bq
-bonairesinteustatiusvesaba	bq
-bonairesinteustatiuséssaba	bq
-bonairesinteustatiusșisaba	bq
-bonairesvatýeustachasaba	bq
-bosnaahercegovina	ba
-bosnahersek	ba
-bosniaandherzegovina	ba
-bosniadanherzegovina	ba
-bosniaerzegovina	ba
-bosniahercegovina	ba
-bosniajahertsegovina	ba
-bosniayherzegovina	ba
-bosniașiherțegovina	ba
-bosnieherzégovine	ba
-bosnienhercegovina	ba
-bosnienundherzegowina	ba
-bosniëenherzegovina	ba
-boszniahercegovina	ba
-botsuana	bw
-botsvana	bw
-botswana	bw
-bouvetadası	bv
-bouveteiland	bv
-bouvetinsel	bv
-bouvetisland	bv
-bouvetnsaari	bv
-bouvetsziget	bv
-bouvetön	bv
-bouvetøen	bv
-bouvetøya	bv
-bouvetůvostrov	bv
-bośniaihercegowina	ba
-bra	br
-brasil	br
-brasile	br
-brasilia	br
-brasilien	br
-braxin	br
-brazil	br
-brazilia	br
-brazilië	br
-brazylia	br
-brazília	br
-brazílie	br
-brb	bb
-brezilya	br
-britain	gb
-britaniaraya	gb
-britanyahintokyanusutoprakları	io
-britindiaióceániterület	io
-britischejungferninseln	vg
-britischesterritoriumimindischenozean	io
-britishindianoceanterritory	io
-britishvirginislands	vg
-britiskejomfruøerde	vg
-britsindischeoceaanterritorium	io
-britskéindickooceánskéúzemí	io
-brittiläinenintianvaltamerenalue	io
-brittisktterritoriumiindiskaoceanen	io
-britvirginszigetek	vg
-brn	bn
-brunei	bn
-bruneidarussalam	bn
-bruneidarussalaminvaltio	bn
-bruneidarussalamállam	bn
-bruneikrallığı	bn
-brunej	bn
-brunéidarussalam	bn
-brytyjskieterytoriumoceanuindyjskiego	io
-brytyjskiewyspydziewicze	vg
-brésil	br
-btn	bt
-buagari	bg
-bulgaria	bg
-bulgarie	bg
-bulgarien	bg
-bulgarije	bg
-bulgaristan	bg
-bulgária	bg
-bulharsko	bg
-burkinafaso	bf
-burma	mm
-burquina	bf
-burquinafaso	bf
-burundi	bi
-burunđi	bi
-buthănh	bt
-bután	bt
-butão	bt
-bułgaria	bg
-buốckhinaphaxô	bf
-bvt	bv
-bwa	bw
-bélarus	by
-bélgica	be
-bénin	bj
-bêlixê	bz
-bêninh	bj
-bósniaeherzegovina	ba
-bósniaherzegóvina	ba
-bôlivia	bo
-bôliviaquốcgiađadântộc	bo
-bôngnexineuxờtatitútvàxaba	bq
-bôxniavàhẻxêgôvina	ba
-băbađôxợ	bb
-băngđảo	is
-bělorusko	by
-bắchàncộnghoànhândândânchủ	kp
-bắcquầnđảomariana	mp
-bốtxoăna	bw
-bồđàonha	pt
-bợrunàyđaruxalàm	bn
-caboverde	cv
-caf	cf
-camarões	cm
-cambodge	kh
-cambodia	kh
-cambodja	kh
-cambogia	kh
-camboja	kh
-camboya	kh
-cameroon	cm
-cameroun	cm
-camerun	cm
-camerún	cm
-camơrunh	cm
-can	ca
-canada	ca
-canadá	ca
-canađa	ca
-capeverde	cv
-capoverde	cv
-capulverde	cv
-capvert	cv
-catar	qa
-cată	qa
-caymanadaları	ky
-caymaninseln	ky
-caymanislands	ky
-caymansaaret	ky
-caymanöarna	ky
-caymanøerne	ky
-caymanøyene	ky
-cazaquistão	kz
-cck	cc
-cebelitarık	gi
-cechia	cz
-cehia	cz
-centraalafrikaanserepubliek	cf
-centralafricanrepublic	cf
-centralafrikanskarepubliken	cf
-centralafrikanskerepublik	cf
-cezayir	dz
-chad	td
-chade	td
-che	ch
-chequia	cz
-chile	cl
-chili	cl
-chilê	cl
-china	cn
-chinamainland	cn
-chine	cn
-chiny	cn
-chipre	cy
-chl	cl
-chn	cn
-chorvatsko	hr
-chorwacja	hr
-christmasadası	cx
-christmaseiland	cx
-christmasisland	cx
-christmasîle	cx
-christmasøya	cx
-chypre	cy
-chéquia	cz
-chêđ	td
-ciad	td
-cibuti	dj
-cile	cl
-cina	cn
-cingapura	sg
-cipro	cy
-cipru	cy
-ciprus	cy
-civ	ci
-cmr	cm
-coastadefildeș	ci
-cocoseilandenkeelingeilanden	cc
-cocoskeelingadaları	cc
-cocoskeelingislands	cc
-cocoskeelingîles	cc
-cocosøernekeelingøerne	cc
-cod	cd
-cog	cg
-cok	ck
-col	co
-colombia	co
-colombie	co
-columbia	co
-colômbia	co
-com	km
-commonwealthofdominica	dm
-commonwealthofthebahamas	bs
-commonwealthofthenorthernmarianaislands	mp
-comore	km
-comoren	km
-comorerna	km
-comorerne	km
-comores	km
-comoresislas	km
-comoreszigetek	km
-comoros	km
-congo	cg
-congobrazzaville	cg
-congodemocratischerepubliek	cd
-congokinshasa	cd
-congorepublicademocrată	cd
-congorepúblicademocráticadel	cd
-congorepúblicademocráticado	cd
-congothedemocraticrepublicofthe	cd
-cookadaları	ck
-cookeilanden	ck
-cookinsaaret	ck
-cookinseln	ck
-cookislands	ck
-cookovyostrovy	ck
-cookszigetek	ck
-cooköarna	ck
-cookøerne	ck
-cookøyene	ck
-coreadelnord	kp
-coreadelnorte	kp
-coreadelsud	kr
-coreadelsur	kr
-corearepúblicade	kr
-corearepúblicademocráticapopularde	kp
-coreeadenord	kp
-coreeadesud	kr
-coreearepublicademocratăpopulară	kp
-coreiadonorte	kp
-coreiadosul	kr
-coreiarepúblicada	kr
-coreiarepúblicapopulardemocráticada	kp
-coréedunord	kp
-coréedusud	kr
-coréerépubliquede	kr
-coréerépubliquepopulairedémocratiquede	kp
-costadavorio	ci
-costademarfíl	ci
-costadomarfim	ci
-costarica	cr
-cpv	cv
-cri	cr
-croacia	hr
-croatia	hr
-croatie	hr
-croazia	hr
-croația	hr
-croácia	hr
-csehország	cz
-csád	td
-cub	cu
-cuba	cu
-cuouaithợ	kw
-curacao	cw
-curazao	cw
-curaçao	cw
-curação	cw
-cuw	cw
-cxr	cx
-cym	ky
-cyp	cy
-cypern	cy
-cypr	cy
-cyprus	cy
-czad	td
-czarnogóra	me
-cze	cz
-czechia	cz
-czechrepublic	cz
-czechy	cz
-cáctiểuvươngquốcarậpthốngnhất	ae
-côlômbia	co
-cômôrôxợ	km
-cônggô	cg
-côtedivoire	ci
-cămbốt	kh
-cốtxtharica	cr
-cốtđivouă	ci
-cộnghoàarậpxiria	sy
-cộnghoàdânchủcônggô	cd
-cộnghoànamhàn	kr
-cộnghoànhândândânchủlào	la
-cộnghoàđôminicạ	do
-cợrôatia	hr
-dalekiewyspymniejszestanówzjednoczonych	um
-danemarca	dk
-danemark	dk
-dania	dk
-danimarca	dk
-danimarka	dk
-danmark	dk
-deforentearabiskeemirater	ae
-deforentestater	us
-democraticpeoplesrepublicofkorea	kp
-democraticrepublicofsaotomeandprincipe	st
-democraticrepublicoftimorleste	tl
-democraticsocialistrepublicofsrilanka	lk
-demokratischerepublikkongo	cd
-demokratiskafolkrepublikenlao	la
-denarabiskerepublikksyria	sy
-denbolivariskerepublikvenezuela	ve
-dendemokratiskefolkerepublikklaos	la
-dendemokratiskerepublikcongo	cd
-dendominikanskerepublikk	do
-denemarken	dk
-denmark	dk
-denrussiskeføderasjon	ru
-densentralafrikanskerepublikk	cf
-detbritisketerritorietiindiahavet	io
-detbritisketerritoriumidetindiskeocean	io
-deu	de
-deutschland	de
-dinamarca	dk
-dji	dj
-djibouti	dj
-djibuti	dj
-dma	dm
-dnk	dk
-dom	do
-dominica	dm
-dominicaanserepubliek	do
-dominicanrepublic	do
-dominika	dm
-dominikaaninentasavalta	do
-dominikaiköztársaság	do
-dominikaiközösség	dm
-dominikanischerepublik	do
-dominikanskarepubliken	do
-dominikanskerepublik	do
-dominikcumhuriyeti	do
-dominikánskárepublika	do
-dominique	dm
-domínica	dm
-dothái	il
-drc	cd
-dschibuti	dj
-duitsland	de
-dza	dz
-dzsibuti	dj
-dánia	dk
-dánsko	dk
-dänemark	dk
-délafrikaiköztársaság	za
-déligeorgiaésdélisandwichszigetek	gs
-délkorea	kr
-délszudán	ss
-dżibuti	dj
-džibutsko	dj
-easternrepublicofuruguay	uy
-ecu	ec
-ecuador	ec
-egipt	eg
-egipto	eg
-egito	eg
-egitto	eg
-egy	eg
-egyenlítőiguinea	gq
-egyesültarabemírségek	ae
-egyesültkirályság	gb
-egyesültállamok	us
-egyiptom	eg
-egypt	eg
-egypte	eg
-egypten	eg
-egypti	eg
-eilandman	im
-eire	ie
-ekuador	ec
-ekvador	ec
-ekvatorginesi	gq
-ekvatorialguinea	gq
-ekvádor	ec
-ekwador	ec
-elefántcsontpart	ci
-elfenbenskusten	ci
-elfenbenskysten	ci
-elsalvador	sv
-elveția	ch
-emiradosárabesunidos	ae
-emiratelearabeunite	ae
-emirates	ae
-emiratiarabiuniti	ae
-emiratosárabesunidos	ae
-endonezya	id
-england	gb
-enxanvađoa	sv
-equador	ec
-equatoriaalguinea	gq
-equatorialguinea	gq
-eri	er
-eritre	er
-eritrea	er
-eritreea	er
-eritreia	er
-eritréia	er
-ermenistan	am
-erytrea	er
-esh	eh
-eslovaquia	sk
-eslovenia	si
-eslováquia	sk
-eslovénia	si
-eslovênia	si
-esp	es
-espagne	es
-espana	es
-espanha	es
-espanja	es
-españa	es
-est	ee
-estadosunidos	us
-estland	ee
-estonia	ee
-estonie	ee
-estonsko	ee
-estonya	ee
-estónia	ee
-estônia	ee
-esuatini	sz
-eswatini	sz
-eswatinitidligereswasiland	sz
-eteläafrikka	za
-etelägeorgiajaeteläisetsandwichinsaaret	gs
-eteläkorea	kr
-eteläsudan	ss
-eth	et
-ethiopia	et
-ethiopië	et
-etiopia	et
-etiopie	et
-etiopien	et
-etiopía	et
-etiyopya	et
-etiópia	et
-exợtônia	ee
-faerskéostrovy	fo
-faeröer	fo
-falkandskéostrovymalvíny	fk
-falklandadalarımalvinas	fk
-falklandeilandenmalvinas	fk
-falklandinsaaret	fk
-falklandinselnmalwinen	fk
-falklandislandsmalvinas	fk
-falklandszigetekmalvinas	fk
-falklandsöarnamalvinas	fk
-falklandsøernemalvinas	fk
-falklandsøyene	fk
-falklandymalwiny	fk
-faroeadaları	fo
-faroeislands	fo
-fas	ma
-federaciónrusa	ru
-federacjarosyjska	ru
-federaldemocraticrepublicofethiopia	et
-federaldemocraticrepublicofnepal	np
-federalrepublicofgermany	de
-federalrepublicofnigeria	ng
-federalrepublicofsomalia	so
-federasinegaranegaramicronesia	fm
-federasirusia	ru
-federatedstatesofmicronesia	fm
-federativerepublicofbrazil	br
-federaçãorussa	ru
-federațiarusă	ru
-fehéroroszország	by
-feröer	fo
-fidji	fj
-fidschi	fj
-fidzsiszigetek	fj
-fidżi	fj
-fidži	fj
-figi	fj
-fiji	fj
-fildişisahili	ci
-filipijnen	ph
-filipina	ph
-filipinas	ph
-filipine	ph
-filipinler	ph
-filipiny	ph
-filippiinit	ph
-filippine	ph
-filippinene	ph
-filippinerna	ph
-filippinerne	ph
-filipíny	ph
-filistindevleti	ps
-fin	fi
-finland	fi
-finlanda	fi
-finlande	fi
-finlandia	fi
-finlandiya	fi
-finlândia	fi
-finnland	fi
-finnország	fi
-finsko	fi
-fiyi	fj
-fji	fj
-flk	fk
-forenedearabiskeemirater	ae
-fra	fr
-france	fr
-francia	fr
-franciadéliterületek	tf
-franciaguyana	gf
-franciaország	fr
-franciapolinézia	pf
-francie	fr
-francja	fr
-francouzskáguayana	gf
-francouzskájižníúzemí	tf
-francouzskápolynésie	pf
-francuskieterytoriapołudniowe	tf
-frankreich	fr
-frankrig	fr
-frankrijk	fr
-frankrike	fr
-fransa	fr
-fransezuidelijkegebieden	tf
-fransguyana	gf
-franskaguyana	gf
-franskapolynesien	pf
-franskasydterritorierna	tf
-franskesørligeterritorier	tf
-franskguyana	gf
-franskpolynesia	pf
-franskpolynesien	pf
-franspolynesië	pf
-fransızguyanası	gf
-fransızgüneybölgeleri	tf
-fransızpolinezyası	pf
-französischesüdundantarktisgebiete	tf
-französischguyana	gf
-französischpolynesien	pf
-frança	fr
-franța	fr
-frenchguiana	gf
-frenchpolynesia	pf
-frenchrepublic	fr
-frenchsouthernterritories	tf
-fro	fo
-fsm	fm
-färsaaret	fo
-färöarna	fo
-färöerinseln	fo
-færøerne	fo
-færøyene	fo
-förenadearabemiraten	ae
-förenadekungariket	gb
-förentastaternasmindreöarioceanienochvästindien	um
-fülöpszigetek	ph
-gab	ga
-gabon	ga
-gaboneserepublic	ga
-gabun	ga
-gabão	ga
-gabón	ga
-gambia	gm
-gambie	gm
-gambiya	gm
-gana	gh
-gbr	gb
-geo	ge
-georgia	ge
-georgiadelsudeisolesandwichaustrali	gs
-georgiadesudșiinsulelesandwichdesud	gs
-georgiapołudniowaisandwichpołudniowy	gs
-georgiaselatandankepulauansandwichselatan	gs
-georgien	ge
-germania	de
-germany	de
-geórgia	ge
-geórgiadosuleilhassandwichdosul	gs
-ggy	gg
-gha	gh
-ghana	gh
-ghianapháp	gf
-ghinê	gn
-ghinêbixau	gw
-ghinêxíchđạo	gq
-ghána	gh
-giamaica	jm
-giamêca	jm
-giappone	jp
-gib	gi
-gibilterra	gi
-giboatha	gi
-gibraltar	gi
-gibraltár	gi
-gibuti	dj
-gin	gn
-gine	gn
-ginebissau	gw
-gioagia	ge
-gioađanh	jo
-giordania	jo
-giơxị	je
-glp	gp
-gmb	gm
-gnb	gw
-gnq	gq
-granada	gd
-grandduchyofluxembourg	lu
-grc	gr
-grd	gd
-greatbritain	gb
-grecia	gr
-grecja	gr
-greece	gr
-greenland	gl
-grekland	gr
-grenada	gd
-grenade	gd
-grenlandia	gl
-griechenland	gr
-griekenland	gr
-grl	gl
-groenland	gl
-groenlanda	gl
-groenlandia	gl
-groenlândia	gl
-gronelândia	gl
-groënland	gl
-gruzie	ge
-gruzja	ge
-grækenland	gr
-grèce	gr
-grécia	gr
-grónsko	gl
-grönland	gl
-grönlanti	gl
-grønland	gl
-grúzia	ge
-gtm	gt
-guadalupa	gp
-guadalupe	gp
-guadeloupe	gp
-guadelupa	gp
-guam	gu
-guatemala	gt
-guatêmala	gt
-guayanafrancesa	gf
-guađelup	gp
-guernesey	gg
-guernsey	gg
-guf	gf
-guiana	gy
-guianafrancesa	gf
-guianafranceză	gf
-guinea	gn
-guineabissau	gw
-guineabisáu	gw
-guineaecuatorial	gq
-guineaecuatorială	gq
-guineaequatoriale	gq
-guineakhatulistiwa	gq
-guinee	gn
-guineebissau	gw
-guiné	gn
-guinébissau	gw
-guinébissáu	gw
-guinée	gn
-guinéebissau	gw
-guinéequatorial	gq
-guinéeéquatoriale	gq
-gujana	gy
-gujanafrancuska	gf
-gum	gu
-guy	gy
-guyana	gy
-guyanafrancese	gf
-guyanaperancis	gf
-guyanefrançaise	gf
-guăm	gu
-gwadelupa	gp
-gwatemala	gt
-gwinea	gn
-gwineabissau	gw
-gwinearównikowa	gq
-gâmbia	gm
-géorgie	ge
-géorgiedusudetlesîlessandwichdusud	gs
-görögország	gr
-güneyafrika	za
-güneygeorgiavegüneysandwichadaları	gs
-güneykore	kr
-güneysudan	ss
-gürcistan	ge
-gămbia	gm
-gơnhxị	gg
-gợrênađa	gd
-haiti	ht
-haití	ht
-hashemitekingdomofjordan	jo
-haïti	ht
-heardadasıvemcdonaldadaları	hm
-heardeilandenmcdonaldeilanden	hm
-heardislandandmcdonaldislands	hm
-heardjamcdonaldinsaaret	hm
-heardogmcdonaldøyene	hm
-heardszigetésmcdonaldszigetek	hm
-heardundmcdonaldinseln	hm
-heardönochmcdonaldöarna	hm
-heardøenogmcdonaldøerne	hm
-heardůvamcdonaldovyostrovy	hm
-heiligerstuhlstaatvatikanstadt	va
-hellas	gr
-hellenicrepublic	gr
-hindistan	in
-hiszpania	es
-hkg	hk
-hmd	hm
-hnd	hn
-holandia	nl
-holland	nl
-hollanda	nl
-hollandia	nl
-holyseevaticancitystate	va
-holyseevatikanşehirdevleti	va
-honduras	hn
-hongaria	hu
-hongarije	hu
-hongkong	hk
-hongkongspecialadministrativeregionofchina	hk
-hongrie	hu
-horvátország	hr
-hoàlan	nl
-hrv	hr
-hti	ht
-hun	hu
-hungari	hu
-hungary	hu
-hungria	hu
-hungría	hu
-hviderusland	by
-hviterussland	by
-hylạp	gr
-hôngkông	hk
-hônđuraxợ	hn
-hırvatistan	hr
-iceland	is
-idn	id
-ierland	ie
-ijsland	is
-ilhabouvet	bv
-ilhachristmas	cx
-ilhademan	im
-ilhaheardeilhasmcdonald	hm
-ilhanatal	cx
-ilhanorfolk	nf
-ilhareunião	re
-ilhasalanda	ax
-ilhascaimão	ky
-ilhascayman	ky
-ilhascocos	cc
-ilhascook	ck
-ilhasfalklandmalvinas	fk
-ilhasfaroe	fo
-ilhasfaroé	fo
-ilhasgeórgiadosulesandwichdosul	gs
-ilhasmalvinasfalkland	fk
-ilhasmarianasdonorte	mp
-ilhasmarshall	mh
-ilhasmenoresdistantesdosestadosunidos	um
-ilhassalomão	sb
-ilhasturcasecaicos	tc
-ilhasturksecaicos	tc
-ilhasvirgensbritânicas	vg
-ilhasvirgensdosestadosunidos	vi
-ilhasvirgensestadosunidos	vi
-ilhasåland	ax
-imn	im
-ind	in
-inde	in
-independentstateofpapuanewguinea	pg
-independentstateofsamoa	ws
-india	in
-indie	in
-indien	in
-indonesia	id
-indonesien	id
-indonesië	id
-indonezia	id
-indonezja	id
-indonésia	id
-indonésie	id
-indonézia	id
-inselman	im
-insulabouvet	bv
-insulacrăciunului	cx
-insulaheardșiinsulelemcdonald	hm
-insulaman	im
-insulanorfolk	nf
-insulelecaiman	ky
-insulelecocoskeeling	cc
-insulelecook	ck
-insulelefalklandinsulelemalvine	fk
-insuleleferoe	fo
-insulelemarianedenord	mp
-insulelemarshall	mh
-insuleleperifericeminorealestatelorunite	um
-insulelesolomon	sb
-insuleleturksșicaicos	tc
-insulelevirginebritanice	vg
-insulelevirginesua	vi
-insuleleåland	ax
-intia	in
-iordania	jo
-iot	io
-irak	iq
-iran	ir
-irandenislamiskerepublik	ir
-irandenislamskerepublikk	ir
-iraninislamilainentasavalta	ir
-iranislamicrepublicof	ir
-iranislamischerepublik	ir
-iranislamiskarepubliken	ir
-iranislamskarepublika	ir
-iranrepublicaislamică	ir
-iranrepublikislam	ir
-iranrépubliqueislamiqued	ir
-iraq	iq
-iraque	iq
-ireland	ie
-irl	ie
-irland	ie
-irlanda	ie
-irlande	ie
-irlandia	ie
-irlanti	ie
-irn	ir
-irq	iq
-irsko	ie
-irák	iq
-irán	ir
-irániszlámköztársaság	ir
-iránrepúblicaislámicade	ir
-irão	ir
-irãorepúblicaislâmicado	ir
-irãrepúblicaislâmicado	ir
-irắc	iq
-isl	is
-islabouvet	bv
-islademan	im
-isladenavidad	cx
-isladesanmartínzonaholandesa	sx
-islaheardeislasmcdonald	hm
-islamicrepublicofafghanistan	af
-islamicrepublicofiran	ir
-islamicrepublicofmauritania	mr
-islamicrepublicofpakistan	pk
-island	is
-islanda	is
-islande	is
-islandia	is
-islanorfolk	nf
-islanti	is
-islasbermudas	bm
-islasbescaribeneerlandés	bq
-islascaimán	ky
-islascocoskeeling	cc
-islascook	ck
-islasfalklandmalvinas	fk
-islasferoe	fo
-islasgeorgiasdelsurysándwichdelsur	gs
-islasmaldivas	mv
-islasmarianasdelnorte	mp
-islasmarshall	mh
-islassalomón	sb
-islasturcasycaicos	tc
-islasultramarinasmenoresdeestadosunidos	um
-islasvírgenesbritánicas	vg
-islasvírgenesdeeeuu	vi
-islasäland	ax
-isleofman	im
-islândia	is
-isolabouvet	bv
-isoladiman	im
-isoladinatale	cx
-isolanorfolk	nf
-isolecayman	ky
-isolecocoskeeling	cc
-isolecook	ck
-isolefalklandmalvine	fk
-isolefærøer	fo
-isoleheardemcdonald	hm
-isolemariannesettentrionali	mp
-isolemarshall	mh
-isoleminoriesternedeglistatiunitidamerica	um
-isolesalomone	sb
-isoleturksecaicos	tc
-isoleverginiregnounito	vg
-isoleverginiusa	vi
-isoleåland	ax
-isr	il
-israel	il
-israele	il
-israël	il
-ita	it
-italia	it
-italianrepublic	it
-italie	it
-italien	it
-italië	it
-italy	it
-itália	it
-itálie	it
-itätimor	tl
-itävalta	at
-ivoorkust	ci
-ivorycoast	ci
-izland	is
-izrael	il
-iémen	ye
-iêmen	ye
-i̇ngilizvirginadaları	vg
-i̇ran	ir
-i̇rani̇slâmcumhuriyeti	ir
-i̇rlanda	ie
-i̇spanya	es
-i̇srail	il
-i̇sveç	se
-i̇sviçre	ch
-i̇talya	it
-i̇zlanda	is
-jam	jm
-jamaica	jm
-jamaika	jm
-jamajka	jm
-jamaïque	jm
-japan	jp
-japani	jp
-japon	jp
-japonia	jp
-japonsko	jp
-japonya	jp
-japán	jp
-japão	jp
-japón	jp
-jemen	ye
-jepang	jp
-jerman	de
-jersey	je
-jey	je
-jihoafrickárepublika	za
-jižnígeorgieajižnísandwichovyostrovy	gs
-jižníkorea	kr
-jižnísúdán	ss
-jomfruøyenestorbritannia	vg
-jomfruøyeneusa	vi
-jor	jo
-jordan	jo
-jordania	jo
-jordanie	jo
-jordanien	jo
-jordanië	jo
-jordánia	jo
-jordánsko	jo
-jordânia	jo
-joulusaari	cx
-jpn	jp
-juleøen	cx
-julön	cx
-jungfruöarnaamerikanska	vi
-jungfruöarnabrittiska	vg
-kaaimaneilanden	ky
-kaapverdië	cv
-kajmanskéostrovy	ky
-kajmany	ky
-kajmánszigetek	ky
-kaledoniabaru	nc
-kambodja	kh
-kambodscha	kh
-kambodsja	kh
-kambodzsa	kh
-kambodża	kh
-kambodža	kh
-kamboja	kh
-kamboçya	kh
-kameroen	cm
-kamerun	cm
-kanada	ca
-kappverde	cv
-kapverde	cv
-kapverdskéostrovy	cv
-karadağ	me
-karácsonysziget	cx
-kasachstan	kz
-kasakhstan	kz
-katar	qa
-kaz	kz
-kazachstan	kz
-kazachstán	kz
-kazahsztán	kz
-kazajistán	kz
-kazakhstan	kz
-kazakistan	kz
-kazakstan	kz
-kelettimor	tl
-ken	ke
-kenia	ke
-kenya	ke
-kepulauancayman	ky
-kepulauanchristmas	cx
-kepulauancocoskeeling	cc
-kepulauancook	ck
-kepulauanfalklandmalvinas	fk
-kepulauanfaroe	fo
-kepulauanmarianautara	mp
-kepulauanmarshall	mh
-kepulauansolomon	sb
-kepulauanterluarkecilamerikaserikat	um
-kepulauanturksdancaicos	tc
-kepulauanvirginas	vi
-kepulauanvirgininggris	vg
-kepulauanåland	ax
-keskiafrikantasavalta	cf
-keňa	ke
-kgz	kg
-khaxakhxthanh	kz
-khinia	ke
-khm	kh
-khưrơgưxtanh	kg
-kiina	cn
-kina	cn
-kingdomofbahrain	bh
-kingdomofbelgium	be
-kingdomofbhutan	bt
-kingdomofcambodia	kh
-kingdomofdenmark	dk
-kingdomofeswatini	sz
-kingdomoflesotho	ls
-kingdomofmorocco	ma
-kingdomofnorway	no
-kingdomofsaudiarabia	sa
-kingdomofspain	es
-kingdomofsweden	se
-kingdomofthailand	th
-kingdomofthenetherlands	nl
-kingdomoftonga	to
-kir	ki
-kirghizistan	kg
-kirgisia	kg
-kirgisistan	kg
-kirgistan	kg
-kirgizistan	kg
-kirgizisztán	kg
-kirgizië	kg
-kirgizstan	kg
-kirguistán	kg
-kiribati	ki
-kleineafgelegeneilandenvandeverenigdestaten	um
-kna	kn
-koeweit	kw
-kokoskeelinginseln	cc
-kokosovéostrovy	cc
-kokosöarna	cc
-kokosøyene	cc
-kolombia	co
-kolombiya	co
-kolumbia	co
-kolumbie	co
-kolumbien	co
-komoren	km
-komorene	km
-komorit	km
-komorlar	km
-komoro	km
-komory	km
-kongo	cg
-kongodemokratikcumhuriyeti	cd
-kongodemokratiskarepubliken	cd
-kongodemokratycznarepublikakonga	cd
-kongodendemokratiskerepublikk	cd
-kongondemokraattinentasavalta	cd
-kongó	cg
-kongóidemokratikusköztársaság	cd
-konžskádemokratickárepublika	cd
-kookossaaret	cc
-kor	kr
-korea	kr
-koreademocraticpeoplesrepublicof	kp
-koreademocratischevolksrepubliek	kp
-koreademokratischevolksrepublik	kp
-koreademokratiskafolkrepubliken	kp
-koreadendemokratiskefolkerepublik	kp
-koreadendemokratiskefolkerepublikk	kp
-koreaiköztársaság	kr
-koreainépidemokratikusköztársaság	kp
-korealidovědemokratickárepublika	kp
-koreandemokraattinenkansantasavalta	kp
-koreantasavalta	kr
-koreapołudniowa	kr
-koreapółnocna	kp
-korearepublicof	kr
-korearepubliek	kr
-korearepublik	kr
-korearepublika	kr
-korearepublikaludowodemokratyczna	kp
-korearepublikken	kr
-koreaselatan	kr
-koreautara	kp
-korecumhuriyeti	kr
-koredemokratikhalkcumhuriyeti	kp
-kostarika	cr
-kostaryka	cr
-koweït	kw
-kreikka	gr
-kroasia	hr
-kroatia	hr
-kroatien	hr
-kroatië	hr
-ksa	sa
-kuba	cu
-kuuba	cu
-kuvait	kw
-kuvajt	kw
-kuveyt	kw
-kuwait	kw
-kuweit	kw
-kuwejt	kw
-kuzeykore	kp
-kuzeymakedonya	mk
-kuzeymarianaadaları	mp
-kwt	kw
-kypr	cy
-kypros	cy
-kyrgyzrepublic	kg
-kyrgyzstan	kg
-kyrgyzstán	kg
-kârgâzstan	kg
-kína	cn
-kókuszkeelingszigetek	cc
-középafrikaiköztársaság	cf
-küba	cu
-kıbrıs	cy
-kırgızistan	kg
-lao	la
-laodemokratikhalkcumhuriyeti	la
-laofolketsdemokratiskerepublik	la
-laopeoplesdemocraticrepublic	la
-laorépubliquedémocratiquepopulaire	la
-laos	la
-laosdemocratischevolksrepubliek	la
-laosdemokratischevolksrepublik	la
-laoskálidovědemokratickárepublika	la
-laosz	la
-laoszinépidemokratikusköztársaság	la
-laotańskarepublikaludowodemokratyczna	la
-latvia	lv
-lbn	lb
-lbr	lr
-lby	ly
-lca	lc
-lebaneserepublic	lb
-lebanon	lb
-lengyelország	pl
-lesotho	ls
-lesoto	ls
-letland	lv
-letonia	lv
-letonya	lv
-lettland	lv
-lettonia	lv
-lettonie	lv
-lettország	lv
-letónia	lv
-letônia	lv
-liban	lb
-libano	lb
-libanon	lb
-liberia	lr
-liberya	lr
-libi	ly
-libia	ly
-libië	ly
-libya	ly
-libye	ly
-libyen	ly
-libéria	lr
-libérie	lr
-libêria	lr
-lichtenštejnsko	li
-lie	li
-liechtenstein	li
-liettua	lt
-lihtenştayn	li
-likhtenxtainh	li
-litauen	lt
-lithuania	lt
-litouwen	lt
-lituania	lt
-lituanie	lt
-lituânia	lt
-litva	lt
-litvanya	lt
-litvánia	lt
-litwa	lt
-liênbangnga	ru
-lka	lk
-lotyšsko	lv
-lso	ls
-ltu	lt
-lucembursko	lu
-luksemburg	lu
-lussemburgo	lu
-lux	lu
-luxembourg	lu
-luxemburg	lu
-luxemburgo	lu
-lva	lv
-látvia	lv
-länsisahara	eh
-lêxôthô	ls
-líbano	lb
-líbia	ly
-lübnan	lb
-lüksemburg	lu
-lụcxâmbảo	lu
-maagdeneilandenamerikaanse	vi
-maagdeneilandenbritse	vg
-mac	mo
-macao	mo
-macaospecialadministrativeregionofchina	mo
-macaristan	hu
-macau	mo
-macedonia	mk
-macedoniadelnord	mk
-macedoniadelnorte	mk
-macedoniadenord	mk
-macedoniapółnocna	mk
-macedóniadonorte	mk
-macedôniadonorte	mk
-macédoinedunord	mk
-madagascar	mg
-madagaskar	mg
-madagaszkár	mg
-madagáscar	mg
-maf	mf
-magyarország	hu
-mainlandchina	cn
-maiote	yt
-majotta	yt
-makao	mo
-makau	mo
-makaó	mo
-makedoniautara	mk
-maladewa	mv
-malaezia	my
-malaisie	my
-malaixia	my
-malajsie	my
-malajzia	my
-malasia	my
-malaui	mw
-malauy	mw
-malavi	mw
-malawi	mw
-malaysia	my
-maldivas	mv
-maldive	mv
-maldiven	mv
-maldivene	mv
-maldiverna	mv
-maldiverne	mv
-maldives	mv
-maldivler	mv
-maldívszigetek	mv
-malediivit	mv
-malediven	mv
-maledivy	mv
-malediwy	mv
-maleisië	my
-malesia	my
-malezja	my
-malezya	my
-mali	ml
-malouinesîlesfalkland	fk
-malta	mt
-malte	mt
-malásia	my
-malí	ml
-malđivợx	mv
-man	im
-manadası	im
-mansaari	im
-mar	ma
-marianypółnocne	mp
-maroc	ma
-marocco	ma
-marocko	ma
-marokko	ma
-marokkó	ma
-maroko	ma
-marrocos	ma
-marruecos	ma
-marshalleilanden	mh
-marshallinsaaret	mh
-marshallinseln	mh
-marshallislands	mh
-marshallovyostrovy	mh
-marshallszigetek	mh
-marshallöarna	mh
-marshalløerne	mh
-marshalløyene	mh
-martinica	mq
-martinik	mq
-martinique	mq
-martynika	mq
-marşaladaları	mh
-mathinikhợ	mq
-mauretania	mr
-mauretanien	mr
-maurice	mu
-mauricio	mu
-mauricius	mu
-mauritania	mr
-mauritanie	mr
-mauritanië	mr
-mauritius	mu
-mauritánia	mr
-mauritánie	mr
-mauritânia	mr
-maurizio	mu
-maurițius	mu
-maurícia	mu
-maurício	mu
-mayothợ	yt
-mayotte	yt
-maďarsko	hu
-mađagaxợca	mg
-mco	mc
-mda	md
-mdg	mg
-mdv	mv
-meksika	mx
-meksiko	mx
-meksyk	mx
-menšíodlehléostrovyspojenýchstátů	um
-mesir	eg
-messico	mx
-mex	mx
-mexic	mx
-mexico	mx
-mexiko	mx
-mexikó	mx
-mexique	mx
-mhl	mh
-mianmar	mm
-micronesia	fm
-micronesiaestadosfederadosde	fm
-micronesiafederatedstatesof	fm
-micronesiastatelefederaleale	fm
-micronésiaestadosfederadosda	fm
-micronésieétatsfédérésde	fm
-mikhợrônêxialiênbang	fm
-mikronesiaføderasjonen	fm
-mikronesianliittovaltio	fm
-mikronesienfederalastaterna	fm
-mikronesienföderiertestaatenvon	fm
-mikronesiensforenedestater	fm
-mikronezja	fm
-mikronezyafederedevletleri	fm
-mikronésiefederativnístáty	fm
-mikronéziaiszövetségiállamok	fm
-mindreutenforliggendeøyertilusa	um
-miếnđiện	mm
-miềnnampháp	tf
-miềnđạidươngấnđộanh	io
-mjanma	mm
-mkd	mk
-mli	ml
-mlt	mt
-mmr	mm
-mne	me
-mng	mn
-mnohonárodnístátbolívie	bo
-mnp	mp
-moata	mt
-mocambique	mz
-moldau	md
-moldaurepublik	md
-moldavia	md
-moldaviarepúblicade	md
-moldavie	md
-moldavien	md
-moldavienrepubliken	md
-moldavië	md
-moldaviërepubliek	md
-moldavsko	md
-moldavskárepublika	md
-moldova	md
-moldovacumhuriyeti	md
-moldovaiköztársaság	md
-moldovantasavalta	md
-moldovarepublica	md
-moldovarepublicof	md
-moldovarepublik	md
-moldovarepublikken	md
-moldovarépubliquede	md
-moldávia	md
-moldáviarepúblicada	md
-monaco	mc
-monacô	mc
-monako	mc
-mongolei	mn
-mongolia	mn
-mongolie	mn
-mongoliet	mn
-mongolië	mn
-mongolsko	mn
-mongólia	mn
-monserrate	ms
-montenegro	me
-montenegró	me
-montenêgợrô	me
-montserrat	ms
-monténégro	me
-monxerạc	ms
-monđôva	md
-moritanya	mr
-morocco	ma
-morocô	ma
-mosambik	mz
-moz	mz
-mozambic	mz
-mozambico	mz
-mozambik	mz
-mozambique	mz
-moçambique	mz
-moğolistan	mn
-mołdawia	md
-mołdawiarepublika	md
-mrt	mr
-msr	ms
-mtq	mq
-muntenegru	me
-mus	mu
-mwi	mw
-myanmar	mm
-mys	my
-myt	yt
-málta	mt
-méxico	mx
-mêhicô	mx
-mónaco	mc
-mônaco	mc
-môngcổ	mn
-môrisơxợ	mu
-môritania	mr
-môxambíkhợ	mz
-mısır	eg
-nam	na
-namcực	aq
-namdương	id
-namgioagiavanamquầnđảoxanouichợ	gs
-namibia	na
-namibie	na
-namibië	na
-namibya	na
-namphi	za
-namxuđăng	ss
-namíbia	na
-nauru	nr
-nauy	no
-ncl	nc
-nederland	nl
-nederländerna	nl
-negarapalestina	ps
-neitsytsaaretbrittiläiset	vg
-neitsytsaaretyhdysvaltain	vi
-nepal	np
-nepál	np
-ner	ne
-netherlands	nl
-neukaledonien	nc
-neuseeland	nz
-newcaledonia	nc
-newzealand	nz
-nfk	nf
-nga	ng
-nhật	jp
-nic	ni
-nicaragua	ni
-nicarágua	ni
-niederlande	nl
-niemcy	de
-nieuwcaledonië	nc
-nieuwzeeland	nz
-niger	ne
-nigeria	ng
-nigie	ne
-nigiêria	ng
-nigéria	ng
-nigérie	ng
-nihon	jp
-nijer	ne
-nijerya	ng
-nikaragua	ni
-nioue	nu
-nippon	jp
-niu	nu
-niucalêđônia	nc
-niue	nu
-niuxilân	nz
-nizozemsko	nl
-nld	nl
-noordelijkemarianen	mp
-noordkorea	kp
-noordmacedonië	mk
-noorwegen	no
-nor	no
-nordkorea	kp
-nordmakedonia	mk
-nordmakedonien	mk
-nordmarianene	mp
-nordmarianerna	mp
-nordmarianerne	mp
-nordmazedonien	mk
-norfolk	nf
-norfolkadası	nf
-norfolkinsaari	nf
-norfolkinsel	nf
-norfolkisland	nf
-norfolkskýostrov	nf
-norfolksziget	nf
-norfolköarna	nf
-norfolkøen	nf
-norfolkøya	nf
-norge	no
-norja	no
-norsko	no
-norsunluurannikko	ci
-northernireland	gb
-northernmarianaislands	mp
-northkorea	kp
-northmacedonia	mk
-noruega	no
-norvegia	no
-norveç	no
-norvège	no
-norvégia	no
-norway	no
-norwegen	no
-norwegia	no
-nouacaledonie	nc
-nouazeelandă	nz
-nouvellecalédonie	nc
-nouvellezélande	nz
-novacaledónia	nc
-novacaledônia	nc
-novazelândia	nz
-novákaledonie	nc
-novýzéland	nz
-nowakaledonia	nc
-nowazelandia	nz
-npl	np
-nru	nr
-nuevacaledonia	nc
-nuevazelanda	nz
-nuovacaledonia	nc
-nuovazelanda	nz
-nyakaledonien	nc
-nyazeeland	nz
-nycaledonia	nc
-nykaledonien	nc
-nyugatszahara	eh
-nzl	nz
-németország	de
-népal	np
-nêpan	np
-níger	ne
-nördlichemarianen	mp
-německo	de
-nướccộnghoàbolivarivênêxuêla	ve
-nướccộnghoàmổđôvạ	md
-nướccộnghoàthốngnhấtthanxania	tz
-nướccộnghoàtrungphi	cf
-oeganda	ug
-oekraïne	ua
-oezbekistan	uz
-olanda	nl
-olaszország	it
-oman	om
-omn	om
-omán	om
-omã	om
-oostenrijk	at
-oosttimor	tl
-oroszföderáció	ru
-ortaafrikacumhuriyeti	cf
-osterreich	at
-ostrovman	im
-oualixợvaphutuna	wf
-ouganda	ug
-ouzbékistan	uz
-paesibassi	nl
-paesibassicaraibici	bq
-pak	pk
-pakistan	pk
-pakistán	pk
-pakisztán	pk
-pakixợthănh	pk
-palaos	pw
-palau	pw
-palestiinavaltio	ps
-palestinaestadoda	ps
-palestinaestadode	ps
-palestinastaat	ps
-palestinastaten	ps
-palestinastatodi	ps
-palestinastatul	ps
-palestine	ps
-palestinequốcgia	ps
-palestinestateof	ps
-palestineétatde	ps
-palestinskýstát	ps
-palestynapaństwo	ps
-palesztinanemzetihatóság	ps
-palästinastaat	ps
-palæstinastaten	ps
-pan	pa
-panama	pa
-panamá	pa
-panenskéostrovyamerické	vi
-panenskéostrovybritské	vg
-pantaigading	ci
-papoeanieuwguinea	pg
-papouasienouvelleguinée	pg
-papuaneuguinea	pg
-papuanewguinea	pg
-papuaniughinê	pg
-papuanouaguinee	pg
-papuanovaguiné	pg
-papuanováguinea	pg
-papuanowagwinea	pg
-papuanugini	pg
-papuanuovaguinea	pg
-papuanyaguinea	pg
-papuanyguinea	pg
-papuauusiguinea	pg
-papuayenigine	pg
-papúanuevaguinea	pg
-paquistão	pk
-paraguai	py
-paraguay	py
-paragwaj	py
-paysbas	nl
-paísesbaixos	nl
-paísesbajos	nl
-państwobrunei	bn
-państwowatykańskiestolicaapostolska	va
-pcn	pn
-peoplesdemocraticrepublicofalgeria	dz
-peoplesrepublicofbangladesh	bd
-peoplesrepublicofchina	cn
-per	pe
-perancis	fr
-peranciswilayahbagianselatan	tf
-peru	pe
-perù	pe
-perú	pe
-phigi	fj
-philipinợ	ph
-philippinen	ph
-philippines	ph
-phl	ph
-pháp	fr
-phầnlan	fi
-pitcairn	pn
-pitcairneilanden	pn
-pitcairnovyostrovy	pn
-pitcairnszigetek	pn
-pithợkhenh	pn
-plurinationalstateofbolivia	bo
-plw	pw
-png	pg
-pobřežíslonoviny	ci
-pohjoiskorea	kp
-pohjoismakedonia	mk
-pohjoismariaanit	mp
-pol	pl
-poland	pl
-polandia	pl
-polen	pl
-polinesiafrancesa	pf
-polinesiafrancese	pf
-polinesiaperancis	pf
-polineziafranceză	pf
-polinezjafrancuska	pf
-polinésiafrancesa	pf
-pologne	pl
-polonia	pl
-polonya	pl
-polska	pl
-polsko	pl
-polynésiefrançaise	pf
-polónia	pl
-polônia	pl
-portekiz	pt
-portogallo	pt
-portorico	pr
-portoriko	pr
-portoryko	pr
-portugal	pt
-portugali	pt
-portugalia	pt
-portugalsko	pt
-portugueserepublic	pt
-portugália	pt
-południowaafryka	za
-prc	cn
-pri	pr
-principalityofandorra	ad
-principalityofliechtenstein	li
-principalityofmonaco	mc
-prk	kp
-prt	pt
-pry	py
-pse	ps
-puertorico	pr
-puertoriko	pr
-pulaubouvet	bv
-pulauhearddankepulauanmcdonald	hm
-pulauman	im
-pulaunorfolk	nf
-puola	pl
-puécthôricô	pr
-pyf	pf
-pyhäistuinvatikaanivaltio	va
-pákistán	pk
-pápuaújguinea	pg
-päiväntasaajanguinea	gq
-pérou	pe
-pêru	pe
-pôlinêxipháp	pf
-qat	qa
-qatar	qa
-quirguistão	kg
-quénia	ke
-quênia	ke
-quầnđảoalanh	ax
-quầnđảobuvê	bv
-quầnđảocayman	ky
-quầnđảococoxợkhilịng	cc
-quầnđảokhukhợ	ck
-quầnđảomasan	mh
-quầnđảopharô	fo
-quầnđảophoakhlậnđợmanvina	fk
-quầnđảotuốcvàcaicox	tc
-quầnđảovơchinanh	vg
-quầnđảovơchinmỹ	vi
-quầnđảoxôlômông	sb
-quầnđảoởxanhỏmỹ	um
-rakousko	at
-ranska	fr
-ranskaneteläisetalueet	tf
-ranskanguayana	gf
-ranskanpolynesia	pf
-regatulunit	gb
-regnounito	gb
-reinounido	gb
-repubblicacentrafricana	cf
-repubblicademocraticadelcongo	cd
-repubblicadominicana	do
-republicaarabăsiriană	sy
-republicacentralafricană	cf
-republicacoreea	kr
-republicadominicană	do
-republicapopularădemocratălao	la
-republicaunitătanzania	tz
-republicofalbania	al
-republicofangola	ao
-republicofarmenia	am
-republicofaustria	at
-republicofazerbaijan	az
-republicofbelarus	by
-republicofbenin	bj
-republicofbosniaandherzegovina	ba
-republicofbotswana	bw
-republicofbulgaria	bg
-republicofburundi	bi
-republicofcaboverde	cv
-republicofcameroon	cm
-republicofchad	td
-republicofchile	cl
-republicofcolombia	co
-republicofcostarica	cr
-republicofcroatia	hr
-republicofcuba	cu
-republicofcyprus	cy
-republicofcôtedivoire	ci
-republicofdjibouti	dj
-republicofecuador	ec
-republicofelsalvador	sv
-republicofequatorialguinea	gq
-republicofestonia	ee
-republicoffiji	fj
-republicoffinland	fi
-republicofghana	gh
-republicofguatemala	gt
-republicofguinea	gn
-republicofguineabissau	gw
-republicofguyana	gy
-republicofhaiti	ht
-republicofhonduras	hn
-republicoficeland	is
-republicofindia	in
-republicofindonesia	id
-republicofiraq	iq
-republicofkazakhstan	kz
-republicofkenya	ke
-republicofkiribati	ki
-republicofkorea	kr
-republicoflatvia	lv
-republicofliberia	lr
-republicoflithuania	lt
-republicofmadagascar	mg
-republicofmalawi	mw
-republicofmaldives	mv
-republicofmali	ml
-republicofmalta	mt
-republicofmauritius	mu
-republicofmoldova	md
-republicofmozambique	mz
-republicofmyanmar	mm
-republicofnamibia	na
-republicofnauru	nr
-republicofnicaragua	ni
-republicofnorthmacedonia	mk
-republicofpalau	pw
-republicofpanama	pa
-republicofparaguay	py
-republicofperu	pe
-republicofpoland	pl
-republicofsanmarino	sm
-republicofsenegal	sn
-republicofserbia	rs
-republicofseychelles	sc
-republicofsierraleone	sl
-republicofsingapore	sg
-republicofslovenia	si
-republicofsouthafrica	za
-republicofsouthsudan	ss
-republicofsuriname	sr
-republicoftajikistan	tj
-republicofthecongo	cg
-republicofthegambia	gm
-republicofthemarshallislands	mh
-republicoftheniger	ne
-republicofthephilippines	ph
-republicofthesudan	sd
-republicoftrinidadandtobago	tt
-republicoftunisia	tn
-republicoftürkiye	tr
-republicofuganda	ug
-republicofuzbekistan	uz
-republicofvanuatu	vu
-republicofyemen	ye
-republicofzambia	zm
-republicofzimbabwe	zw
-republikadominikańska	do
-republikafrikatengah	cf
-republikakorei	kr
-republikarabsyria	sy
-republikazielonegoprzylądka	cv
-republikaśrodkowoafrykańska	cf
-republikdemokratcongo	cd
-republikdemokratrakyatlaos	la
-republikdominika	do
-repúblicacentroafricana	cf
-repúblicademocráticapopulardelao	la
-repúblicademocráticapopulardolaos	la
-repúblicadominicana	do
-repúblicapopulardemocráticadolaos	la
-repúblicaárabedasíria	sy
-repúblicaárabedesiria	sy
-repúblicaárabesíria	sy
-reu	re
-reunion	re
-reunião	re
-reunión	re
-riunione	re
-roemenië	ro
-romania	ro
-romanya	ro
-románia	ro
-românia	ro
-roménia	ro
-romênia	ro
-rou	ro
-roumanie	ro
-rovníkováguinea	gq
-royaumeuni	gb
-ruanda	rw
-rumania	ro
-rumanía	ro
-rumunia	ro
-rumunsko	ro
-rumänien	ro
-rumænien	ro
-ruoanhđa	rw
-ruotsi	se
-rus	ru
-ruskáfederace	ru
-rusland	ru
-russia	ru
-russianfederation	ru
-russiefédérationde	ru
-russischeföderation	ru
-russiskeføderation	ru
-rusyafederasyonu	ru
-rwa	rw
-rwanda	rw
-rwandeserepublic	rw
-ryskafederationen	ru
-républiquecentrafricaine	cf
-républiquedominicaine	do
-républiqueducongo	cg
-républiquedémocratiqueducongo	cd
-réunion	re
-réunionîledela	re
-rêuniợnh	re
-rômani	ro
-saaraocidental	eh
-saharabarat	eh
-saharadevest	eh
-saharaoccidental	eh
-saharaoccidentale	eh
-saharazachodnia	eh
-saintbarthélemy	bl
-saintchristopheetniévès	kn
-saintehélèneascensionettristandacunha	sh
-saintelucie	lc
-sainthelenaascensionandtristandacunha	sh
-sainthelenaascensiondantristandacunha	sh
-sainthelenaascensionjatristandacunha	sh
-sainthelenaascensionochtristandacunha	sh
-sainthelenaascensionogtristandacunha	sh
-sainthelenaascensionvetristandacunha	sh
-saintkittsandnevis	kn
-saintkittsdannevis	kn
-saintkittsenevis	kn
-saintkittsennevis	kn
-saintkittsinevis	kn
-saintkittsjanevis	kn
-saintkittsognevis	kn
-saintkittsvenevis	kn
-saintkittsésnevis	kn
-saintkittsșinevis	kn
-saintlucia	lc
-saintmarin	sm
-saintmartinczęśćfrancuska	mf
-saintmartinfrancia	mf
-saintmartinfranciarész	mf
-saintmartinfranskadelen	mf
-saintmartinfranskdel	mf
-saintmartinfransızkısmı	mf
-saintmartinfranzösischerteil	mf
-saintmartinfrenchpart	mf
-saintmartinniederländischerteil	sx
-saintmartinpartiefrançaise	mf
-saintmartinpartienéerlandaise	sx
-saintmartinranskalainenosa	mf
-saintmartinvùngpháp	mf
-saintmartinwilayahprancis	mf
-saintpierreandmiquelon	pm
-saintpierredanmiquelon	pm
-saintpierreemiquelon	pm
-saintpierreenmiquelon	pm
-saintpierreetmiquelon	pm
-saintpierreimiquelon	pm
-saintpierrejamiquelon	pm
-saintpierreogmiquelon	pm
-saintpierrevemiquelon	pm
-saintpierreésmiquelon	pm
-saintpierreșimiquelon	pm
-saintsiègeétatdelacitéduvatican	va
-saintvincentandthegrenadines	vc
-saintvincentdangrenadines	vc
-saintvincentegrenadine	vc
-saintvincentendegrenadines	vc
-saintvincentetlesgrenadines	vc
-saintvincentigrenadyny	vc
-saintvincentjagrenadiinit	vc
-saintvincentoggrenadinene	vc
-saintvincentvegrenadinler	vc
-saintvincentésagrenadineszigetek	vc
-saintvincentșigrenadinele	vc
-saksa	de
-salamonszigetek	sb
-salomoninseln	sb
-salomonsaaret	sb
-salomonseilanden	sb
-salomonîles	sb
-salomonöarna	sb
-salomonøerne	sb
-salomonøyene	sb
-salvador	sv
-salwador	sv
-sambia	zm
-samoa	ws
-samoaamericana	as
-samoaamericane	as
-samoaamericană	as
-samoaamerika	as
-samoaamerykańskie	as
-samoaaméricaines	as
-samoaestadounidense	as
-sanbartolomé	bl
-sancristóbalynieves	kn
-sanktbartolomæus	bl
-sankthelenaascensionogtristandacunha	sh
-sanktkittsochnevis	kn
-sanktkittsognevis	kn
-sanktlucia	lc
-sanktmartinfranskdel	mf
-sanktpierreochmiquelon	pm
-sanktpierreogmiquelon	pm
-sanktvincentochgrenadinerna	vc
-sanktvincentoggrenadinerne	vc
-sanmarino	sm
-sanmartínzonafrancesa	mf
-sanpedroymiquelon	pm
-santaelenaascensiónytristándeacuña	sh
-santahelenaascensãoetristãodacunha	sh
-santalucía	lc
-santalúcia	lc
-santasedeciudadestadodelvaticano	va
-santasedestatodellacittàdelvaticano	va
-santasécidadeestadodovaticano	va
-santaséestadodacidadedovaticano	va
-santelenaascensioneetristandacunha	sh
-santotoméypríncipe	st
-sanvicenteylasgranadinas	vc
-saoediarabië	sa
-saotomeandprincipe	st
-saotomedanprincipe	st
-saotomeveprincipe	st
-saotomeșiprincipe	st
-saotoméenprincipe	st
-saotoméetprincipe	st
-sau	sa
-saudiarabia	sa
-saudiarabien	sa
-saúdskáarábie	sa
-schweden	se
-schweiz	ch
-scotland	gb
-sdn	sd
-selandiabaru	nz
-sen	sn
-senegal	sn
-serbia	rs
-serbie	rs
-serbien	rs
-serraleoa	sl
-servië	rs
-seszele	sc
-severníkorea	kp
-severnímakedonie	mk
-severnímariany	mp
-seychellen	sc
-seychellene	sc
-seychellerna	sc
-seychellerne	sc
-seychelles	sc
-seychelleszigetek	sc
-seychellit	sc
-seychely	sc
-seyşeller	sc
-sfântaelenaascensionșitristandacunha	sh
-sfântalucia	lc
-sfântulbartolomeu	bl
-sfântulmartinparteafranceză	mf
-sfântulmartinparteaolandeză	sx
-sgp	sg
-sgs	gs
-shn	sh
-sierraleona	sl
-sierraleone	sl
-simbabwe	zw
-singapore	sg
-singapour	sg
-singapur	sg
-singapura	sg
-sinthelenaascensionentristandacunha	sh
-sintmaartenczęśćholenderska	sx
-sintmaartendutchpart	sx
-sintmaartenfransdeel	mf
-sintmaartenhollandakısmı	sx
-sintmaartenhollandrész	sx
-sintmaartenhollandskdel	sx
-sintmaartenhollantilainenosa	sx
-sintmaartennederlandsdeel	sx
-sintmaartennederlandskdel	sx
-sintmaartennederländskadelen	sx
-sintmaartenolanda	sx
-sintmaartenwilayahbelanda	sx
-siprus	cy
-siria	sy
-sjm	sj
-slb	sb
-sle	sl
-slovacchia	sk
-slovacia	sk
-slovakia	sk
-slovakien	sk
-slovakiet	sk
-slovakrepublic	sk
-slovakya	sk
-slovaquie	sk
-slovenia	si
-slovenien	si
-slovenië	si
-slovensko	sk
-slovenya	si
-slovinsko	si
-slovénie	si
-slowakei	sk
-slowakia	sk
-slowakije	sk
-slowenien	si
-slv	sv
-smr	sm
-socialistrepublicofvietnam	vn
-soedan	sd
-solomonadaları	sb
-solomonislands	sb
-som	so
-somali	so
-somalia	so
-somalie	so
-somalië	so
-somália	so
-somálsko	so
-soudan	sd
-soudandusud	ss
-southafrica	za
-southgeorgiaandthesouthsandwichislands	gs
-southgeorgiaogdesydligesandwichøer	gs
-southgeorgiaunddiesüdlichensandwichinseln	gs
-southkorea	kr
-southsudan	ss
-spagna	es
-spain	es
-spania	es
-spanien	es
-spanje	es
-spanyol	es
-spanyolország	es
-spitsbergenenjanmayen	sj
-spm	pm
-spojenéarabskéemiráty	ae
-spojenékrálovství	gb
-spojenéstáty	us
-srb	rs
-srbsko	rs
-srilanka	lk
-srílanka	lk
-ssd	ss
-stanyzjednoczone	us
-stateleunite	us
-statenpalestina	ps
-stateofisrael	il
-stateofkuwait	kw
-stateofqatar	qa
-statiuniti	us
-sthelenaascensionundtristandacunha	sh
-stkittsundnevis	kn
-stlucia	lc
-storbritannia	gb
-storbritannien	gb
-stp	st
-stpierreundmiquelon	pm
-stvincentunddiegrenadinen	vc
-středoafrickárepublika	cf
-suazilândia	sz
-sudafrica	za
-sudan	sd
-sudandelsud	ss
-sudanpołudniowy	ss
-sudanselatan	ss
-sudanuldesud	ss
-sudáfrica	za
-sudán	sd
-sudándelsur	ss
-sudão	sd
-sudãodosul	ss
-suecia	se
-suedia	se
-suisse	ch
-suiza	ch
-sultanateofoman	om
-suomi	fi
-sur	sr
-suriah	sy
-surinam	sr
-suriname	sr
-surinám	sr
-suriye	sy
-suriyearapcumhuriyeti	sy
-suudiarabistan	sa
-suède	se
-suécia	se
-suíça	ch
-svalbardajanmayen	sj
-svalbardandjanmayen	sj
-svalbarddanjanmayen	sj
-svalbardeailhadejanmayen	sj
-svalbardejanmayen	sj
-svalbardetîlejanmayen	sj
-svalbardijanmayen	sj
-svalbardjajanmayen	sj
-svalbardochjanmayen	sj
-svalbardogjanmayen	sj
-svalbardundjanmayen	sj
-svalbardvejanmayen	sj
-svalbardyjanmayen	sj
-svalbardésjanmayen	sj
-svalbardșijanmayen	sj
-svatáhelenaascensionatristandacunha	sh
-svatálucie	lc
-svatýbartoloměj	bl
-svatýkryštofanevis	kn
-svatýmartinfrancouzskáčást	mf
-svatýmartinnizozemskáčást	sx
-svatýpierreamiquelon	pm
-svatýstolecvatikánskýměstskýstát	va
-svatýtomášaprincůvostrov	st
-svatývincencagrenadiny	vc
-svazijsko	sz
-sveits	ch
-sveitsi	ch
-sverige	se
-svezia	se
-svizzera	ch
-svk	sk
-svn	si
-svájc	ch
-svédország	se
-swaziland	sz
-swazimaa	sz
-swe	se
-sweden	se
-swedia	se
-swiss	ch
-swissconfederation	ch
-switzerland	ch
-swz	sz
-sxm	sx
-syc	sc
-sydafrika	za
-sydgeorgienochsödrasandwichöarna	gs
-sydkorea	kr
-sydligefransketerritorier	tf
-sydsudan	ss
-syr	sy
-syria	sy
-syrianarabrepublic	sy
-syrie	sy
-syrien	sy
-syrienarabischerepublik	sy
-syriennerépubliquearabe	sy
-syriskaarabrepubliken	sy
-syriskearabiskerepublik	sy
-syrië	sy
-syrskáarabskárepublika	sy
-syryjskarepublikaarabska	sy
-syyria	sy
-syyrianarabitasavalta	sy
-szamoa	ws
-szaúdarábia	sa
-szenegál	sn
-szentilonaascensionéstristandacunha	sh
-szentszékvatikánvárosiállam	va
-szerbia	rs
-szingapúr	sg
-szlovákia	sk
-szlovénia	si
-szomália	so
-szudán	sd
-szváziföld	sz
-szwajcaria	ch
-szwecja	se
-szíria	sy
-szíriaiarabköztársaság	sy
-sãobartolomeu	bl
-sãocristóvãoenevis	kn
-sãocristóvãoenévis	kn
-sãomarino	sm
-sãomartimpartefrancesa	mf
-sãomartimparteholandesa	sx
-sãomartinhopaísesbaixos	sx
-sãomartinterritóriofrancês	mf
-sãopedroemiquelon	pm
-sãotoméepríncipe	st
-sãotoméjapríncipe	st
-sãotoméochpríncipe	st
-sãotoméogpríncipe	st
-sãotoméundpríncipe	st
-sãotomééspríncipe	st
-sãovicenteegranadinas	vc
-sénégal	sn
-sérvia	rs
-síp	cy
-síria	sy
-sørafrika	za
-sørgeorgiaogsørsandwichøyene	gs
-sørkorea	kr
-sørsudan	ss
-súdán	sd
-südafrika	za
-südkorea	kr
-südsudan	ss
-sýrie	sy
-sırbistan	rs
-słowacja	sk
-słowenia	si
-tacikistan	tj
-tadjikistan	tj
-tadjiquistão	tj
-tadschikistan	tj
-tadsjikistan	tj
-tadzjikistan	tj
-tadżykistan	tj
-tadžikistan	tj
-tagikistan	tj
-tailanda	th
-tailandia	th
-tailândia	th
-taiwan	tw
-taiwanchinesischeprovinz	tw
-taiwandenkinesiskeprovins	tw
-taiwankiinanprovinssi	tw
-taiwanprovinceofchina	tw
-taiwanprovinciechineză	tw
-taiwanprovinsichina	tw
-taiwanprovinsikina	tw
-taiwanprovínciadachina	tw
-taiwanrepubblicadicina	tw
-taiwán	tw
-taiwánprovinciadechina	tw
-tajikistan	tj
-tajiquistão	tj
-tajlandia	th
-tajvan	tw
-tajvankínatartománya	tw
-tajwan	tw
-tajwanprowincjachińska	tw
-takhtasucivaticannegarakota	va
-tansania	tz
-tansanianyhdistynyttasavalta	tz
-tansaniavereinigterepublik	tz
-tanska	dk
-tanzania	tz
-tanzaniadenforenederepublik	tz
-tanzaniaforbundsrepublikken	tz
-tanzaniaförenaderepubliken	tz
-tanzaniarepúblicaunidade	tz
-tanzaniaunitedrepublicof	tz
-tanzaniazjednoczonarepublika	tz
-tanzanie	tz
-tanzanierépubliqueuniede	tz
-tanzaniesjednocenárepublika	tz
-tanzanya	tz
-tanzanyabirleşikcumhuriyeti	tz
-tanzánia	tz
-tanzániaegyesültköztársaság	tz
-tanzánie	tz
-tanzânia	tz
-tanzâniarepúblicaunidada	tz
-tayikistán	tj
-tayland	th
-tayvan	tw
-tayvançineyaleti	tw
-taïwan	tw
-taïwanprovincedechine	tw
-tca	tc
-tcd	td
-tchad	td
-tchajwan	tw
-tchajwanprovinciečíny	tw
-tchéquie	cz
-teritoriilefrancezedesud	tf
-teritoriulbritanicdinoceanulindian	io
-terresaustralesfrançaises	tf
-territoirebritanniquedelocéanindien	io
-territorifrancesimeridionali	tf
-territoriobritannicodelloceanoindiano	io
-territoriobritánicodelocéanoíndico	io
-territoriosfrancesesdelsur	tf
-territóriobritânicodooceanoíndico	io
-territóriosfrancesesdosul	tf
-tgo	tg
-tha	th
-thagikixthanh	tj
-thaiföld	th
-thailand	th
-thailandia	th
-thaimaa	th
-thajsko	th
-thaïlande	th
-thenetherlands	nl
-thestateoferitrea	er
-thestateofpalestine	ps
-thimoalexợte	tl
-thuỵđiển	se
-tháilan	th
-thụysĩ	ch
-timorest	tl
-timorleste	tl
-timororiental	tl
-timortimur	tl
-timoruldeest	tl
-timorwschodni	tl
-tjeckien	cz
-tjekkiet	cz
-tjk	tj
-tkl	tk
-tkm	tm
-tls	tl
-togo	tg
-togoleserepublic	tg
-tokelau	tk
-tokelauszigetek	tk
-ton	to
-tonga	to
-toquelau	tk
-toàthánhbangthànhphốvaticanh	va
-trindadeetobago	tt
-trinhiđatvàtobagô	tt
-trinidadandtobago	tt
-trinidadatobago	tt
-trinidaddantobago	tt
-trinidadeetobago	tt
-trinidadentobago	tt
-trinidadetobago	tt
-trinidadjatobago	tt
-trinidadochtobago	tt
-trinidadogtobago	tt
-trinidadundtobago	tt
-trinidadvetobago	tt
-trinidadytobago	tt
-trinidadéstobago	tt
-trinidadșitobago	tt
-trinitéettobago	tt
-trungquốc	cn
-trynidaditobago	tt
-tschad	td
-tschechien	cz
-tsjaad	td
-tsjad	td
-tsjechië	cz
-tsjekkia	cz
-tto	tt
-tun	tn
-tunesien	tn
-tunesië	tn
-tunez	tn
-tunezja	tn
-tunisia	tn
-tunisie	tn
-tunisien	tn
-tunisko	tn
-tunixia	tn
-tunus	tn
-tunézia	tn
-tunísia	tn
-tur	tr
-turchia	tr
-turcia	tr
-turcja	tr
-turcomenistão	tm
-turecko	tr
-turkey	tr
-turki	tr
-turkiet	tr
-turkije	tr
-turkiye	tr
-turkki	tr
-turkmenistan	tm
-turkmenistán	tm
-turkménistan	tm
-turksacaicos	tc
-turksandcaicosislands	tc
-turksencaicoseilanden	tc
-turksicaicos	tc
-turksjacaicossaaret	tc
-turksochcaicosöarna	tc
-turksogcaicosøerne	tc
-turksogcaicosøyene	tc
-turksundcaicosinseln	tc
-turksvecaicosadaları	tc
-turkséscaicosszigetek	tc
-turquemenistão	tm
-turquia	tr
-turquie	tr
-turquía	tr
-tuv	tv
-tuvalu	tv
-tuốcmênixtanh	tm
-twn	tw
-tyrkia	tr
-tyskland	de
-tza	tz
-tádzsikisztán	tj
-tádžikistán	tj
-tâybannha	es
-tâysahara	eh
-tíchlan	lk
-tôgô	tg
-tôngga	to
-törökország	tr
-türkei	tr
-türkiye	tr
-türkmenistan	tm
-türkmenisztán	tm
-tšad	td
-tšekki	cz
-uae	ae
-ucraina	ua
-ucrania	ua
-ucrânia	ua
-ucờraina	ua
-uga	ug
-uganda	ug
-uganđa	ug
-uk	gb
-ukr	ua
-ukraina	ua
-ukraine	ua
-ukrajina	ua
-ukrajna	ua
-ukrayna	ua
-umi	um
-umman	om
-ungaria	hu
-ungarn	hu
-ungern	hu
-ungheria	hu
-uniemiratarab	ae
-unionofthecomoros	km
-unitedarabemirates	ae
-unitedkingdom	gb
-unitedkingdomofgreatbritainandnorthernireland	gb
-unitedmexicanstates	mx
-unitedrepublicoftanzania	tz
-unitedstates	us
-unitedstatesminoroutlyingislands	um
-unitedstatesofamerica	us
-unkari	hu
-uruguai	uy
-uruguay	uy
-urugwaj	uy
-ury	uy
-usa	us
-usasydresmåøer	um
-usbekistan	uz
-usofa	us
-uusikaledonia	nc
-uusiseelanti	nz
-uxợbêkhixtanh	uz
-uzb	uz
-uzbekistan	uz
-uzbekistán	uz
-uzbequistão	uz
-valkovenäjä	by
-vanuatu	vu
-vat	va
-vaticaanstadstaat	va
-vatican	va
-vaticancity	va
-vatikanstaten	va
-vct	vc
-ven	ve
-venexuêla	ve
-venezuela	ve
-venezuelabolivarcumhuriyeti	ve
-venezuelabolivariaanserepubliek	ve
-venezuelabolivarianrepublicof	ve
-venezuelabolivarianskarepubliken	ve
-venezuelabolivarischerepublik	ve
-venezuelaiboliváriköztársaság	ve
-venezuelanbolivariaanientasavalta	ve
-venezuelarepubblicabolivarianadel	ve
-venezuelarepublicabolivariană	ve
-venezuelarepublikbolivaria	ve
-venezuelarepublikken	ve
-venezuelarepúblicabolivarianada	ve
-venezuelarepúblicabolivarianade	ve
-venäjänfederaatio	ru
-vereinigtearabischeemirate	ae
-vereinigteskönigreich	gb
-vereinigtestaaten	us
-verenigdearabischeemiraten	ae
-verenigdestaten	us
-verenigdkoninkrijk	gb
-vestsahara	eh
-vgb	vg
-vietnam	vn
-vietname	vn
-vietnám	vn
-vietnã	vn
-vir	vi
-virginadalarıabd	vi
-virginislandsbritish	vg
-virginislandsoftheunitedstates	vi
-virginislandsus	vi
-viro	ee
-vitryssland	by
-viêtnam	vn
-việtnam	vn
-vnm	vn
-vut	vu
-vánočníostrov	cx
-västsahara	eh
-vénézuela	ve
-vénézuelarépubliquebolivariennedu	ve
-východnítimor	tl
-vươngquốcanhthốngnhất	gb
-wales	gb
-wallisafutuna	wf
-wallisandfutuna	wf
-wallisdanfutuna	wf
-wallisefutuna	wf
-wallisenfutuna	wf
-wallisetfutuna	wf
-wallisifutuna	wf
-wallisjafutuna	wf
-wallisochfutuna	wf
-wallisogfutunaøerne	wf
-wallisogfutunaøyene	wf
-wallisundfutuna	wf
-wallisvefutunaadaları	wf
-wallisyfutuna	wf
-wallisésfutuna	wf
-wallisșifutuna	wf
-weihnachtsinseln	cx
-wenezuela	ve
-wenezuelaboliwariańskarepublika	ve
-westelijkesahara	eh
-westernsahara	eh
-westsahara	eh
-wielkabrytania	gb
-wietnam	vn
-wilayahsamudrahindiabritania	io
-witrusland	by
-wlf	wf
-wsm	ws
-wybrzeżekościsłoniowej	ci
-wyspabouveta	bv
-wyspabożegonarodzenia	cx
-wyspaman	im
-wyspaświętejhelenywyspawniebowstąpieniaitristandacunha	sh
-wyspyalandzkie	ax
-wyspycooka	ck
-wyspydziewiczestanówzjednoczonych	vi
-wyspyheardimcdonalda	hm
-wyspykokosowewyspykeelinga	cc
-wyspymarshalla	mh
-wyspynorfolk	nf
-wyspyowcze	fo
-wyspysalomona	sb
-wyspyświętegotomaszaiksiążęca	st
-węgry	hu
-włochy	it
-xambia	zm
-xamôa	ws
-xamôamỹ	as
-xanhelênaaxensiónhvàtợríxtanđacunha	sh
-xankítvànêvi	kn
-xanluxi	lc
-xanmarinô	sm
-xanpievàmiquêlon	pm
-xanvinhxenvàgouenađinh	vc
-xaotômêvàpợrinxipê	st
-ximbabuê	zw
-xingapo	sg
-xinmáctenvùnghàlan	sx
-xiêralêônê	sl
-xlôven	si
-xlôvác	sk
-xomali	so
-xuriname	sr
-xuđanh	sd
-xâysen	sc
-xécbi	rs
-xênêgan	sn
-xợvanbatvàianmayen	sj
-yaman	ye
-yem	ye
-yemen	ye
-yenikaledonya	nc
-yenizelanda	nz
-yeşilburunadaları	cv
-yhdistyneetarabiemiirikunnat	ae
-yhdistynytkuningaskunta	gb
-yhdysvallat	us
-yhdysvaltainpieneterillissaaret	um
-yibuti	dj
-yordania	jo
-yunani	gr
-yunanistan	gr
-yémen	ye
-yêmen	ye
-zaf	za
-zambia	zm
-zambie	zm
-zambiya	zm
-zentralafrikanischerepublik	cf
-zimbabue	zw
-zimbabve	zw
-zimbabwe	zw
-zimbábue	zw
-zjednoczoneemiratyarabskie	ae
-zmb	zm
-zuidafrika	za
-zuidgeorgiaendezuidelijkesandwicheilanden	gs
-zuidkorea	kr
-zuidsoedan	ss
-zwe	zw
-zweden	se
-zwitserland	ch
-zypern	cy
-západnísahara	eh
-zâmbia	zm
-zöldfokiköztársaság	cv
-ácănđình	ar
-áfricadosul	za
-áinhĩlan	ie
-áustria	at
-ázerbájdžán	az
-ägypten	eg
-äquatorialguinea	gq
-äthiopien	et
-åland	ax
-ålandadaları	ax
-ålandinseln	ax
-ålandislands	ax
-ålandseilanden	ax
-ålandskéostrovy	ax
-ålandszigetek	ax
-ålandîles	ax
-ækvatorialguinea	gq
-çad	td
-çekya	cz
-çin	cn
-égypte	eg
-éire	ie
-émiratsarabesunis	ae
-équateur	ec
-érythrée	er
-északimarianaszigetek	mp
-északkorea	kp
-északmacedónia	mk
-észtország	ee
-étatsunis	us
-éthiopie	et
-êcuađoa	ec
-êritơrêa	er
-êtiôpia	et
-índia	in
-írország	ie
-írán	ir
-íránislámskárepublika	ir
-îlebouvet	bv
-îledeman	im
-îlenorfolk	nf
-îlescaïmans	ky
-îlescook	ck
-îlesféroé	fo
-îlesheardetmacdonald	hm
-îlesmariannesdunord	mp
-îlesmarshall	mh
-îlesmineureséloignéesdesétatsunis	um
-îlespitcairn	pn
-îlesturquesetcaïques	tc
-îlesviergesbritanniques	vg
-îlesviergesétatsunis	vi
-ôman	om
-örményország	am
-österreich	at
-österrike	at
-östtimor	tl
-özbekistan	uz
-østerrike	at
-østrig	at
-østtimor	tl
-újkaledónia	nc
-újzéland	nz
-ürdün	jo
-üzbegisztán	uz
-ănggôla	ao
-ăngouíla	ai
-ănhthíguavàbabuđa	ag
-ănđoarâ	ad
-ăruba	aw
-čad	td
-černáhora	me
-česko	cz
-čína	cn
-đanmạch	dk
-đàiloan	tw
-đàiloantỉnhtrungquốc	tw
-đôminicạ	dm
-đảobăng	gl
-đảoheợđợvàquầnđảomợcđonậđợ	hm
-đảokhrixợmàxợ	cx
-đảoman	im
-đảonoaphọkhợ	nf
-đức	de
-łotwa	lv
-řecko	gr
-şili	cl
-šalamounovyostrovy	sb
-španělsko	es
-šrílanka	lk
-švédsko	se
-švýcarsko	ch
-άγιοςβαρθολομαίος	bl
-άγιοςβικέντιοςκαιγρεναδίνες	vc
-άγιοςμαρίνος	sm
-άγιοςμαρτίνοςγαλλικότμήμα	mf
-άγιοςμαρτίνοςολλανδικότμήμα	sx
-άγιοςχριστόφοροςκαινέβις	kn
-αίγυπτος	eg
-αγίαέδρατοκράτοςτηςπόλεωςτουβατικανού	va
-αγίαλουκία	lc
-αζερμπαϊτζάν	az
-αιθιοπία	et
-ακτήελεφαντοστού	ci
-αλβανία	al
-αλγερία	dz
-αμερικανικήσαμόα	as
-ανγκουίλα	ai
-ανγκόλα	ao
-ανδόρρα	ad
-αντίγκουακαιμπαρμπούντα	ag
-ανταρκτική	aq
-απομακρυσμένεςνησίδεςτωνηνωμένωνπολιτειών	um
-αραβικήδημοκρατίατηςσυρίας	sy
-αργεντινή	ar
-αρμενία	am
-αρούμπα	aw
-αυστρία	at
-αυστραλία	au
-αφγανιστάν	af
-αϊτή	ht
-βέλγιο	be
-βανουάτου	vu
-βενεζουέλα	ve
-βενεζουέλαβολιβαριανήδημοκρατίατης	ve
-βερμούδες	bm
-βιετνάμ	vn
-βολιβία	bo
-βολιβίαπολυεθνικήπολιτείατης	bo
-βοσνίακαιερζεγοβίνη	ba
-βουλγαρία	bg
-βραζιλία	br
-βρετανικόέδαφοςινδικούωκεανού	io
-βόρειαμακεδονία	mk
-βόρειεςμαριάνεςνήσοι	mp
-γαλλία	fr
-γαλλικάνότιαεδάφη	tf
-γαλλικήγουιάνα	gf
-γαλλικήπολυνησία	pf
-γερμανία	de
-γεωργία	ge
-γιβραλτάρ	gi
-γκάμπια	gm
-γκάνα	gh
-γκέρνσεϊ	gg
-γκαμπόν	ga
-γκουάμ	gu
-γουαδελούπη	gp
-γουατεμάλα	gt
-γουιάνα	gy
-γουινέα	gn
-γουινέαμπισσάου	gw
-γρενάδα	gd
-γροιλανδία	gl
-δανία	dk
-δημοκρατίακεντρικήςαφρικής	cf
-δομινικανήδημοκρατία	do
-δυτικήσαχάρα	eh
-ελβετία	ch
-ελλάδα	gr
-ελσαλβαδόρ	sv
-ερυθραία	er
-εσθονία	ee
-εσουατίνι	sz
-ζάμπια	zm
-ζιμπάμπουε	zw
-ηνωμένααραβικάεμιράτα	ae
-ηνωμένεςπολιτείες	us
-ηνωμένοβασίλειο	gb
-ιαπωνία	jp
-ινδία	in
-ινδονησία	id
-ιορδανία	jo
-ιράκ	iq
-ιράνισλαμικήδημοκρατίατου	ir
-ιρλανδία	ie
-ισημερινήγουινέα	gq
-ισημερινός	ec
-ισλανδία	is
-ισπανία	es
-ισραήλ	il
-ιταλία	it
-κένυα	ke
-κίνα	cn
-καζακστάν	kz
-καμερούν	cm
-καμπότζη	kh
-καναδάς	ca
-κατάρ	qa
-κιργιζία	kg
-κιριμπάτι	ki
-κολομβία	co
-κομόρες	km
-κονγκό	cg
-κονγκόλαϊκήδημοκρατίατου	cd
-κορέαδημοκρατίατης	kr
-κορέαλαοκρατικήδημοκρατίατης	kp
-κουβέιτ	kw
-κουρασάο	cw
-κούβα	cu
-κροατία	hr
-κόσταρίκα	cr
-κύπρος	cy
-λίβανος	lb
-λίχτενσταϊν	li
-λαϊκήδημοκρατίατουλάος	la
-λεσότο	ls
-λετονία	lv
-λευκορωσία	by
-λιβερία	lr
-λιβύη	ly
-λιθουανία	lt
-λουξεμβούργο	lu
-μάλι	ml
-μάλτα	mt
-μαγιότ	yt
-μαδαγασκάρη	mg
-μακάο	mo
-μαλάουι	mw
-μαλαισία	my
-μαλδίβες	mv
-μαρτινίκα	mq
-μαρόκο	ma
-μαυρίκιος	mu
-μαυριτανία	mr
-μαυροβούνιο	me
-μεξικό	mx
-μιανμάρ	mm
-μικρονησίαομόσπονδεςπολιτείεςτης	fm
-μογγολία	mn
-μοζαμβίκη	mz
-μολδαβία	md
-μολδαβίαςδημοκρατίατης	md
-μονακό	mc
-μοντσεράτ	ms
-μπανγκλαντές	bd
-μπαρμπάντος	bb
-μπαχάμες	bs
-μπαχρέιν	bh
-μπελίζ	bz
-μπενίν	bj
-μποναίράγιοςευστράτιοςκαισάμπα	bq
-μποτσουάνα	bw
-μπουρκίναφάσο	bf
-μπουρούντι	bi
-μπουτάν	bt
-μπρουνέινταρουσαλάμ	bn
-νέαζηλανδία	nz
-νέακαληδονία	nc
-νήσοικουκ	ck
-νήσοικόκοςκήλινγκ	cc
-νήσοιμάρσαλ	mh
-νήσοινότιαγεωργίακαινότιεςσάντουιτς	gs
-νήσοισολομώντα	sb
-νήσοιφώκλαντμαλβίνες	fk
-νήσοιχριστουγέννων	cx
-νήσοιώλαντ	ax
-νήσοςμπουβέ	bv
-νήσοςνόρφολκ	nf
-νήσοςτουμαν	im
-νήσοςχερντκαινήσοιμακντόναλντ	hm
-νίγηρας	ne
-ναμίμπια	na
-ναουρού	nr
-νεπάλ	np
-νησιάκέιμαν	ky
-νησιάφερόε	fo
-νιγηρία	ng
-νικαράγουα	ni
-νιούεϊ	nu
-νορβηγία	no
-ντομίνικα	dm
-νότιααφρική	za
-νότιοσουδάν	ss
-ολλανδία	nl
-ομάν	om
-ονδούρα	hn
-ουαλίςκαιφουτούνα	wf
-ουγγαρία	hu
-ουγκάντα	ug
-ουζμπεκιστάν	uz
-ουκρανία	ua
-ουρουγουάη	uy
-πίτκαϊρν	pn
-πακιστάν	pk
-παλάου	pw
-παλαιστίνη	ps
-παναμάς	pa
-παπούανέαγουινέα	pg
-παραγουάη	py
-παρθένοινήσοιβρετανικές	vg
-παρθένοινήσοιηπα	vi
-περού	pe
-πολωνία	pl
-πορτογαλία	pt
-πουέρτορίκο	pr
-πράσινοακρωτήριο	cv
-ρεϋνιόν	re
-ρουάντα	rw
-ρουμανία	ro
-ρωσικήομοσπονδία	ru
-σάοτομέκαιπρίνσιπε	st
-σαινπιερκαιμικελόν	pm
-σαμόα	ws
-σαουδικήαραβία	sa
-σβάλμπαρντκαιγιανμαγέν	sj
-σενεγάλη	sn
-σεντελέναασενσιόνκαιτριστάνντακούνχα	sh
-σερβία	rs
-σεϋχέλλες	sc
-σιέραλεόνε	sl
-σιγκαπούρη	sg
-σλοβακία	sk
-σλοβενία	si
-σομαλία	so
-σουδάν	sd
-σουηδία	se
-σουρινάμ	sr
-σριλάνκα	lk
-τανζανία	tz
-τανζανίαενωμένηδημοκρατίατης	tz
-τατζικιστάν	tj
-ταϊβάν	tw
-ταϊβάνεπαρχίατηςκίνας	tw
-ταϊλάνδη	th
-τερκςκαικάικοςνήσοι	tc
-τζέρσεϊ	je
-τζαμάικα	jm
-τζιμπουτί	dj
-τιμόρλέστε	tl
-τοκελάου	tk
-τουβαλού	tv
-τουρκμενιστάν	tm
-τρινιντάντκαιτομπάγκο	tt
-τσαντ	td
-τσεχία	cz
-τυνησία	tn
-τόγκο	tg
-τόνγκα	to
-υεμένη	ye
-φίτζι	fj
-φιλιππίνες	ph
-φινλανδία	fi
-χιλή	cl
-χονγκκονγκ	hk
-австралия	au
-австралія	au
-австрия	at
-австрія	at
-азербайджан	az
-аландскиеострова	ax
-аландськіострови	ax
-албания	al
-албанія	al
-алжир	dz
-американскиесамоа	as
-американськесамоа	as
-ангвилла	ai
-ангола	ao
-ангілья	ai
-андорра	ad
-антарктида	aq
-антарктика	aq
-антигуаибарбуда	ag
-антигуаібарбуда	ag
-аргентина	ar
-армения	am
-аруба	aw
-афганистан	af
-афганістан	af
-багамськіострови	bs
-багамы	bs
-бангладеш	bd
-барбадос	bb
-бахрейн	bh
-беларусь	by
-белиз	bz
-бельгия	be
-бельгія	be
-беліз	bz
-бенин	bj
-бенін	bj
-бермудськіострови	bm
-бермуды	bm
-болгария	bg
-болгарія	bg
-боливарианскаяреспубликавенесуэла	ve
-боливия	bo
-болівія	bo
-бонайресинтэстатиусисаба	bq
-бонайресінтестатіусісаба	bq
-боснияигерцеговина	ba
-босніяігерцеговина	ba
-ботсвана	bw
-бразилия	br
-бразилія	br
-британскаятерриторияиндийскогоокеана	io
-британськатериторіявіндійськомуокеані	io
-бруней	bn
-брунейдаруссалам	bn
-буркинафасо	bf
-буркінафасо	bf
-бурунди	bi
-бурунді	bi
-бутан	bt
-білорусь	by
-вануату	vu
-великабританія	gb
-венгрия	hu
-венесуела	ve
-венесуелаболіварськареспубліка	ve
-венесуэла	ve
-виргинскиеостровабритания	vg
-виргинскиеостровасша	vi
-воллісіфутуна	wf
-восточныйтимор	tl
-вьетнам	vn
-вєтнам	vn
-віргінськіостровибританія	vg
-віргінськіостровисша	vi
-вірменія	am
-габон	ga
-гаити	ht
-гайана	gy
-гамбия	gm
-гамбія	gm
-гана	gh
-гаяна	gy
-гаїті	ht
-гваделупа	gp
-гватемала	gt
-гвинея	gn
-гвинеябисау	gw
-гвінея	gn
-гвінеябісау	gw
-германия	de
-гернси	gg
-гибралтар	gi
-гондурас	hn
-гонконг	hk
-государствогородватикан	va
-гренада	gd
-гренландия	gl
-греция	gr
-греція	gr
-грузия	ge
-грузія	ge
-гуам	gu
-гібралтар	gi
-дания	dk
-данія	dk
-демократическаяреспубликаконго	cd
-джерси	je
-джерсі	je
-джибути	dj
-джибуті	dj
-доминика	dm
-доминиканскаяреспублика	do
-домініка	dm
-домініканськареспубліка	do
-египет	eg
-еквадор	ec
-екваторіальнагвінея	gq
-еритрея	er
-есватіні	sz
-естонія	ee
-ефіопія	et
-замбия	zm
-замбія	zm
-западнаясахара	eh
-західнасахара	eh
-зимбабве	zw
-зовнішнімаліостровисша	um
-зімбабве	zw
-израиль	il
-индия	in
-индонезия	id
-иордания	jo
-ирак	iq
-иран	ir
-ирландия	ie
-исландия	is
-испания	es
-италия	it
-йемен	ye
-йорданія	jo
-кабоверде	cv
-казахстан	kz
-каймановыострова	ky
-каймановіострови	ky
-камбоджа	kh
-камерун	cm
-канада	ca
-катар	qa
-кения	ke
-кенія	ke
-кипр	cy
-киргизия	kg
-киргизстан	kg
-кирибати	ki
-китай	cn
-китайскаяпровинциятайвань	tw
-кокосовыеострова	cc
-кокосовікілінгострови	cc
-колумбия	co
-колумбія	co
-коморськіострови	km
-коморы	km
-конго	cg
-конгодемократичнареспубліка	cd
-корейскаянароднодемократическаяреспублика	kp
-костарика	cr
-котдивуар	ci
-котдівуар	ci
-куба	cu
-кувейт	kw
-кюрасао	cw
-кіпр	cy
-кірибаті	ki
-лаос	la
-лаосскаянароднодемократическаяреспублика	la
-лаоськанароднодемократичнареспубліка	la
-латвия	lv
-латвія	lv
-лесото	ls
-либерия	lr
-ливан	lb
-ливия	ly
-литва	lt
-лихтенштейн	li
-люксембург	lu
-ліберія	lr
-ліван	lb
-лівія	ly
-ліхтенштейн	li
-маврикий	mu
-маврикій	mu
-мавритания	mr
-мавританія	mr
-мадагаскар	mg
-майот	yt
-майотта	yt
-макао	mo
-малави	mw
-малаві	mw
-малайзия	my
-малайзія	my
-мали	ml
-мальдивы	mv
-мальдіви	mv
-мальта	mt
-малі	ml
-марокко	ma
-мартиника	mq
-мартиніка	mq
-маршалловыострова	mh
-маршалловіострови	mh
-мексика	mx
-мозамбик	mz
-мозамбік	mz
-молдавия	md
-молдова	md
-монако	mc
-монголия	mn
-монголія	mn
-монтсеррат	ms
-мьянма	mm
-мянма	mm
-мікронезіяфедеративніштати	fm
-намибия	na
-намібія	na
-науру	nr
-непал	np
-нигер	ne
-нигерия	ng
-нидерланды	nl
-никарагуа	ni
-ниуэ	nu
-новазеландія	nz
-новакаледонія	nc
-новаязеландия	nz
-новаякаледония	nc
-норвегия	no
-норвегія	no
-нігер	ne
-нігерія	ng
-нідерланди	nl
-нікарагуа	ni
-німеччина	de
-ніуе	nu
-объединённыеарабскиеэмираты	ae
-обєднаніарабськіемірати	ae
-оман	om
-островакука	ck
-островасеверноймарианы	mp
-островатурксикаикос	tc
-островбуве	bv
-островикука	ck
-островисвальбардіянмаєн	sj
-островисвятоїєленивознесінняітристандакунья	sh
-островитерксікайкос	tc
-островмэн	im
-островнорфолк	nf
-островрождества	cx
-островсвятойеленыостроввознесенияитристандакунья	sh
-островхердиостровамакдональд	hm
-острівбуве	bv
-острівгердіостровимакдональд	hm
-острівгернсі	gg
-острівмен	im
-острівнорфолк	nf
-острівріздва	cx
-пакистан	pk
-палау	pw
-палестина	ps
-палестинадержава	ps
-панама	pa
-папуановагвінея	pg
-папуановаягвинея	pg
-парагвай	py
-перу	pe
-питкэрн	pn
-польша	pl
-польща	pl
-португалия	pt
-португалія	pt
-пуерторико	pr
-пуэрторико	pr
-південнаафрика	za
-південнаджорджіятапівденнісандвічевіострови	gs
-південнакорея	kr
-південнийсудан	ss
-північнакорея	kp
-північнамакедонія	mk
-північнімаріанськіострови	mp
-піткерн	pn
-республикакорея	kr
-республикамолдова	md
-республікамолдова	md
-реюньйон	re
-реюньон	re
-российскаяфедерация	ru
-россия	ru
-російськафедерація	ru
-руанда	rw
-румунія	ro
-румыния	ro
-сальвадор	sv
-самоа	ws
-санмарино	sm
-сантомеипринсипи	st
-сантомеіпринсіпі	st
-саудовскаяаравия	sa
-саудівськааравія	sa
-святийпрестолватиканмістодержава	va
-севернаякорея	kp
-севернаямакедония	mk
-сейшели	sc
-сейшелы	sc
-сенбартельми	bl
-сенбартельмі	bl
-сенегал	sn
-сенмартенфранция	mf
-сенмартенфранцузькачастина	mf
-сенпьеримикелон	pm
-сенпєрімікелон	pm
-сентвинсентигренадины	vc
-сентвінсентігренадини	vc
-сенткитсиневис	kn
-сенткіттсіневіс	kn
-сентлюсия	lc
-сентлюсія	lc
-сербия	rs
-сербія	rs
-сингапур	sg
-синтмартенголландскаячасть	sx
-сирийскаяарабскаяреспублика	sy
-сирия	sy
-сирійськаарабськареспубліка	sy
-сирія	sy
-словакия	sk
-словаччина	sk
-словения	si
-словенія	si
-соединенныештатымалыхудаленныхостровов	um
-соединённоекоролевство	gb
-соединённыештаты	us
-соломоновыострова	sb
-соломоновіострови	sb
-сомали	so
-сомалі	so
-судан	sd
-суринам	sr
-східнийтимор	tl
-сша	us
-сьерралеоне	sl
-сьєрралеоне	sl
-сінгапур	sg
-сінтмартенголландськачастина	sx
-таджикистан	tj
-таиланд	th
-тайвань	tw
-тайваньпровінціякитаю	tw
-танзания	tz
-танзанія	tz
-танзаніяобєднанареспубліка	tz
-таїланд	th
-того	tg
-токелау	tk
-тонга	to
-тринидадитобаго	tt
-тринідадітобаго	tt
-тувалу	tv
-тунис	tn
-туніс	tn
-туреччина	tr
-туркменистан	tm
-туркменістан	tm
-турция	tr
-уганда	ug
-угорщина	hu
-узбекистан	uz
-украина	ua
-україна	ua
-уоллесифутана	wf
-уругвай	uy
-фарерскиеострова	fo
-фарерськіострови	fo
-федеративныештатымикронезии	fm
-фиджи	fj
-филиппины	ph
-финляндия	fi
-фолклендскиемальвинскиеострова	fk
-фолклендськіостровибританія	fk
-франция	fr
-французскаягвиана	gf
-французскаяполинезия	pf
-французскиеюжныетерритории	tf
-французькагвіана	gf
-французькаполінезія	pf
-французькіпівденнітериторії	tf
-франція	fr
-фіджі	fj
-філіппіни	ph
-фінляндія	fi
-хорватия	hr
-хорватія	hr
-центральноафриканскаяреспублика	cf
-центральноафриканськареспубліка	cf
-чад	td
-черногория	me
-чехия	cz
-чехія	cz
-чили	cl
-чилі	cl
-чорногорія	me
-швейцария	ch
-швейцарія	ch
-швеция	se
-швеція	se
-шпицбергениянмайен	sj
-шриланка	lk
-шріланка	lk
-эквадор	ec
-экваториальнаягвинея	gq
-эритрея	er
-эсватини	sz
-эстония	ee
-эфиопия	et
-южнаяафрика	za
-южнаяджорджияиюжныесандвичевыострова	gs
-южнаякорея	kr
-южныйсудан	ss
-ямайка	jm
-япония	jp
-японія	jp
-єгипет	eg
-ємен	ye
-ізраїль	il
-індонезія	id
-індія	in
-ірак	iq
-іран	ir
-ірландія	ie
-ісландія	is
-іспанія	es
-італія	it
-ґренландія	gl
-אוגנדה	ug
-אוזבקיסטן	uz
-אולנד	ax
-אוסטריה	at
-אוסטרליה	au
-אוקראינה	ua
-אורוגוואי	uy
-אזרבייגן	az
-איחודהאמירויותהערביות	ae
-איטליה	it
-אייגורגיההדרומיתואייסנדוויץהדרומיים	gs
-אייהבתולהארהב	vi
-אייהבתולהבריטיים	vg
-אייחגהמולד	cx
-אייטרקסוקייקוס	tc
-איימריאנההצפוניים	mp
-איימרשל	mh
-אייפארו	fo
-אייפוקלנד	fk
-אייקוק	ck
-אייקוקוס	cc
-אייקיימן	ky
-איישלמה	sb
-אינדונזיה	id
-איסלנד	is
-איראן	ir
-אירלנד	ie
-אירןהרפובליקההאיסלמיתשל	ir
-אלבניה	al
-אלגיריה	dz
-אלסלוודור	sv
-אנגווילה	ai
-אנגולה	ao
-אנדורה	ad
-אנטיגואהוברבודה	ag
-אנטרקטיקה	aq
-אסווטני	sz
-אסטוניה	ee
-אפגניסטן	af
-אקוודור	ec
-ארגנטינה	ar
-ארובה	aw
-אריתריאה	er
-ארמניה	am
-ארצותהברית	us
-אתיופיה	et
-בהוטן	bt
-בהמאס	bs
-בובה	bv
-בוטסואנה	bw
-בולגריה	bg
-בוליביה	bo
-בוליביההמדינההרבלאומיתשל	bo
-בוניירסנטאוסטתיוסוסאבא	bq
-בוסניהוהרצגובינה	ba
-בורונדי	bi
-בורקינהפאסו	bf
-בחריין	bh
-בלארוס	by
-בלגיה	be
-בליז	bz
-בנגלדש	bd
-בנין	bj
-ברבדוס	bb
-ברונאידרוסלאלם	bn
-ברזיל	br
-ברמודה	bm
-גאורגיה	ge
-גאנה	gh
-גבון	ga
-גואטמלה	gt
-גואם	gu
-גוואדלופ	gp
-גיאנה	gy
-גיאנההצרפתית	gf
-גיבוטי	dj
-גיברלטר	gi
-גינאה	gn
-גינאהביסאו	gw
-גינאההמשוונית	gq
-גמביה	gm
-גמייקה	jm
-גרזי	je
-גרינלנד	gl
-גרמניה	de
-גרנדה	gd
-גרנזי	gg
-דומיניקה	dm
-דנמרק	dk
-דרוםאפריקה	za
-דרוםסודאן	ss
-האיהרדואיימקדונלד	hm
-האיטי	ht
-האייםהמלדיביים	mv
-האייםהמרוחקיםהקטניםשלארצותהברית	um
-האימאן	im
-הודו	in
-הולנד	nl
-הונגקונג	hk
-הונגריה	hu
-הונדורס	hn
-הטריטוריההבריטיתבאוקיינוסההודי	io
-הטריטוריותהדרומיותשלצרפת	tf
-הממלכההמאוחדת	gb
-הפדרציההרוסית	ru
-הפיליפינים	ph
-הרפובליקההדומיניקנית	do
-הרפובליקההמרכזאפריקאית	cf
-הרפובליקההערביתהסורית	sy
-ואליסופוטונה	wf
-וותיקן	va
-ויטנאם	vn
-וייטנאם	vn
-ונואטו	vu
-ונצואלה	ve
-ונצואלההרפובליקההבוליוריאניתשל	ve
-זימבבואה	zw
-זמביה	zm
-חוףהשנהב	ci
-טאיוואן	tw
-טאייואןמחוזשלסין	tw
-טגיקיסטן	tj
-טובאלו	tv
-טוגו	tg
-טונגה	to
-טוקלאו	tk
-טורקיה	tr
-טורקמניסטן	tm
-טימורמזרח	tl
-טנזניה	tz
-טנזניההרפובליקההמאוחדתשל	tz
-טרינידדוטובגו	tt
-יוון	gr
-יפן	jp
-ירדן	jo
-ישראל	il
-כווית	kw
-לאוס	la
-לבנון	lb
-לוב	ly
-לוקסמבורג	lu
-לטביה	lv
-ליבריה	lr
-ליטא	lt
-ליכטנשטיין	li
-לסוטו	ls
-מאוריטניה	mr
-מאוריציוס	mu
-מאלי	ml
-מאקאו	mo
-מדגסקר	mg
-מוזמביק	mz
-מולדובה	md
-מולדובההרפובליקהשל	md
-מונגוליה	mn
-מונטנגרו	me
-מונטסראט	ms
-מונקו	mc
-מיאנמר	mm
-מיוט	yt
-מיקרונזיה	fm
-מלאווי	mw
-מלזיה	my
-מלטה	mt
-מצרים	eg
-מקסיקו	mx
-מרוקו	ma
-מרטיניק	mq
-נאורו	nr
-נורווגיה	no
-נורפוק	nf
-ניגריה	ng
-ניואה	nu
-ניוזילנד	nz
-ניזר	ne
-ניקרגואה	ni
-נמיביה	na
-נפאל	np
-סאוטומהופרינסיפה	st
-סהרההמערבית	eh
-סודאן	sd
-סוולברדויאןמאין	sj
-סומליה	so
-סוריה	sy
-סורינאם	sr
-סיירהלאון	sl
-סיישל	sc
-סין	cn
-סינגפור	sg
-סלובניה	si
-סלובקיה	sk
-סמואה	ws
-סמואההאמריקנית	as
-סןמרטן	mf
-סןמרינו	sm
-סןפיירומיקלון	pm
-סנגל	sn
-סנטברתלמי	bl
-סנטהלנהאסנשןוטריסטןדהקונה	sh
-סנטוינסנטוהגרנדינים	vc
-סנטלוסיה	lc
-סנטמארטןהחלקההולנדי	sx
-סנטקיטסונוויס	kn
-ספרד	es
-סרביה	rs
-סרילנקה	lk
-עומאן	om
-עיראק	iq
-ערבהסעודית	sa
-פוארטוריקו	pr
-פולין	pl
-פולינזיההצרפתית	pf
-פורטוגל	pt
-פיגי	fj
-פיטקרן	pn
-פינלנד	fi
-פלאו	pw
-פנמה	pa
-פסלטיןמדינת	ps
-פפואהגינאההחדשה	pg
-פקיסטן	pk
-פרגוואי	py
-פרו	pe
-צאד	td
-צילה	cl
-צכיה	cz
-צפוןקלדוניה	mk
-צרפת	fr
-קאבוורדה	cv
-קובה	cu
-קולומביה	co
-קומורו	km
-קונגו	cg
-קונגוהרפובליקההדמוקרטיתשל	cd
-קוסטהריקה	cr
-קוראסאו	cw
-קוריאהדמוקרטייתהעםשל	kp
-קוריאההדרומית	kr
-קוריאההצפונית	kp
-קוריאההרפובליקהשל	kr
-קזחסטן	kz
-קטר	qa
-קירגיזסטן	kg
-קיריבטי	ki
-קלדוניההחדשה	nc
-קמבודיה	kh
-קמרון	cm
-קנדה	ca
-קניה	ke
-קפריסין	cy
-קרואטיה	hr
-ראוניון	re
-רואנדה	rw
-רומניה	ro
-שוודיה	se
-שווייץ	ch
-תאילנד	th
-תוניסיה	tn
-תימן	ye
-آيزلأفمان	im
-آيسلندا	is
-أذربيجان	az
-أرمينيا	am
-أروبا	aw
-أستراليا	au
-أفغانستان	af
-ألبانيا	al
-ألمانيا	de
-أنتيغواوباربودا	ag
-أندورا	ad
-أنغولا	ao
-أنغويلا	ai
-أوزبكستان	uz
-أوغندا	ug
-أوكرانيا	ua
-أيرلندا	ie
-إثيوبيا	et
-إريتريا	er
-إسبانيا	es
-إستونيا	ee
-إسرائيل	il
-إسواتيني	sz
-إندونيسيا	id
-إيرانالجمهوريّةالإسلاميّةالإيرانيّة	ir
-إيطاليا	it
-الأرجنتين	ar
-الأردن	jo
-الأوروغواي	uy
-الإكوادور	ec
-الإماراتالعربيّةالمتحدّة	ae
-الاتّحادالرّوسي	ru
-الباراغواي	py
-البحرين	bh
-البرازيل	br
-البرتغال	pt
-البوسنةوالهرسك	ba
-البيرو	pe
-التشيك	cz
-الجزائر	dz
-الجمهوريّةالعربيّةالسّوريّة	sy
-الدّنمارك	dk
-الرأسالأخضر	cv
-السّعوديّة	sa
-السّلفادور	sv
-السّنغال	sn
-السّودان	sd
-السّويد	se
-السّيشل	sc
-الصّحراءالغربيّة	eh
-الصّومال	so
-الصّين	cn
-العراق	iq
-الغابون	ga
-الفلبّين	ph
-الفيتنام	vn
-الفييتنام	vn
-القطبالجنوبي	aq
-الكاميرون	cm
-الكونغو	cg
-الكونغوجمهوريّةالكونغوالدّيموقراطيّة	cd
-الكويت	kw
-المالديف	md
-المجرهنغاريا	hu
-المغرب	ma
-المقاطعاتالفرنسيّةالجنوبيّة	tf
-المقعدالمقدّسولايةمدينةالفاتيكان	va
-المكسيك	mx
-المملكةالمتّحدة	gb
-المنتنيغرو	me
-النّرويج	no
-النّمسا	at
-النّيجر	ne
-الهند	in
-الولاياتالمتّحدة	us
-اليابان	jp
-اليمن	ye
-اليونان	gr
-بابواغينياالجديدة	pg
-باكستان	pk
-بالاو	pw
-بتكيرن	pn
-بربادوس	bb
-برمودا	bm
-برونايدارالسّلام	bn
-بلجيكا	be
-بلغاريا	bg
-بنغلادش	bd
-بنما	pa
-بنين	bj
-بوتان	bt
-بوتسوانا	bw
-بورتوريكو	pr
-بوركينافاصو	bf
-بوروندي	bi
-بولندا	pl
-بوليفيا	bo
-بولينيسياالفرنسيّة	pf
-بونيروسانتيوستاتيوسوسابا	bq
-بيليز	bz
-تايلاند	th
-تايوان	tw
-تايوانمحافظةصينيّة	tw
-تركمانستان	tm
-ترينيدادوتوباغو	tt
-تشاد	td
-تشيلي	cl
-تنزانيا	tz
-تنزانياجمهوريّةتنزانياالمتّحدة	tz
-توغو	tg
-توفالو	tv
-تونس	tn
-تونغا	to
-تيمورليستي	tl
-جامايكا	jm
-جبلطارق	gi
-جزرآلاند	ax
-جزرالبهاما	bs
-جزرالتّركوالكايكوس	tc
-جزرالفارو	fo
-جزرالقمر	km
-جزرالكريسماس	cx
-جزرالكوكوس	cc
-جزرالكيمان	ky
-جزرالمارشال	mh
-جزرالمالديف	mv
-جزرالولاياتالمتّحدةالصّغرىالنّائية	um
-جزرتوكيلو	tk
-جزرسولومن	sb
-جزرفولكلاندمالفيناس	fk
-جزركوراكاو	cw
-جزركوك	ck
-جزرمارياناالشّماليّة	mp
-جزيرةبوفي	bv
-جزيرةجويرزني	gg
-جزيرةنورفولك	nf
-جزيرةهيردوجزرمَكْدونالد	hm
-جمهوريةإفريقيّاالوسطى	cf
-جمهوريةبوليفيا	bo
-جمهوريةفنزويلاالبوليفارية	ve
-جمهوريةمولدوفا	md
-جمهوريّةالدّومينيكان	do
-جمهوريّةلاوالدّيموقراطيّةالشّعبيّة	la
-جنوبإفريقيا	za
-جنوبالسّودان	ss
-جوادالوبّي	gp
-جوام	gu
-جورجيا	ge
-جورجياالجنوبيّةوجزرساندويتشالجنوبيّة	gs
-جيبوتي	dj
-جيرسي	je
-دولةفلسطين	ps
-دومينيكا	dm
-رواندا	rw
-روسياالبيضاء	by
-رومانيا	ro
-ريونيون	re
-زامبيا	zm
-زمبابوي	zw
-ساحلالعاج	ci
-سانبارتليمي	bl
-سانتبييروميكيلون	pm
-سانتفنسنتوجزرالغرينادين	vc
-سانتكيتسونيفس	kn
-سانتلوسيا	lc
-سانتمارتنالجزءالهولندي	sx
-سانتمارتينالقطاعالفرنسي	mf
-سانمارينو	sm
-ساوتوميوبرنسبي	st
-ساينتهيليناتريستانداكونا	sh
-سريلانكا	lk
-سفالباردوجانماين	sj
-سلوفاكيا	sk
-سلوفينيا	si
-سنغافورة	sg
-سورينام	sr
-سويسرا	ch
-سيراليون	sl
-صاموا	ws
-صامواالأمريكيّة	as
-صربية	rs
-طاجيكستان	tj
-عمان	om
-غامبيا	gm
-غانا	gh
-غرينادا	gd
-غرينلاند	gl
-غواتيمالا	gt
-غويانا	gy
-غياناالفرنسيّة	gf
-غينيا	gn
-غينياالاستوائيّة	gq
-غينيابيساو	gw
-فانواتو	vu
-فرنسا	fr
-فنزويلّا	ve
-فنلندا	fi
-فيجي	fj
-فيرجنجزرفيرجنالأميركيّة	vi
-فيرجنجزرفيرجنالبريطانيّة	vg
-قبرص	cy
-قطر	qa
-قيرغزستان	kg
-كازاخستان	kz
-كرواتيا	hr
-كمبوديا	kh
-كندا	ca
-كوبا	cu
-كورياجمهوريةكورياالشّعبيّةالدّيموقراطيّة	kp
-كورياجمهوريّةكوريا	kr
-كوستاريكا	cr
-كولومبيا	co
-كيريباتي	ki
-كينيا	ke
-لاتفيا	lv
-لبنان	lb
-لثوانيا	lt
-لوكسمبورغ	lu
-ليبيا	ly
-ليبيريا	lr
-ليسوتو	ls
-ليشتنشتاين	li
-مارتينيك	mq
-مالطة	mt
-مالي	ml
-ماليزيا	my
-مايوت	yt
-مدغشقر	mg
-مصر	eg
-مقاطعةالمحيطالهنديالبريطانيّة	io
-مقدونياالشمالية	mk
-مكّاو	mo
-ملاوي	mw
-منغوليا	mn
-موريتانيا	mr
-موريشيوس	mu
-موزمبيق	mz
-موناكو	mc
-مونتسيرات	ms
-ميانمار	mm
-ميكرونيزياولاياتميكرونيزياالموحّدة	fm
-ناميبيا	na
-ناورو	nr
-نيبال	np
-نيجيريا	ng
-نيكاراجوا	ni
-نيوزيلاندا	nz
-نيوقلدونيا	nc
-نيوي	nu
-هايتي	ht
-هندوراس	hn
-هولندا	nl
-هونغكونغ	hk
-واليسوفوتونا	wf
-अंगुइला	ai
-अंगोला	ao
-अंटार्कटिका	aq
-अंडोरा	ad
-अज़रबैजान	az
-अण्टीगुआऔरबारबूडा	ag
-अफ़ग़ानिस्तान	af
-अमेरिकीसमोआ	as
-अरूबा	aw
-अर्जेंटीना	ar
-अलसाल्वाडोर	sv
-अल्जीरिया	dz
-अल्बानिया	al
-आइलऑफमैन	im
-आइसलैंड	is
-आयरलैण्ड	ie
-आर्मेनिया	am
-इंडोनेशिया	id
-इक्वेडोर	ec
-इज़राइल	il
-इटली	it
-इथियोपिया	et
-इराक़	iq
-इरीट्रिया	er
-इस्वातिनी	sz
-ईरान	ir
-ईरानइस्लामिकगणराज्य	ir
-उज़्बेकिस्तान	uz
-उत्तरकोरिया	kp
-उत्तरमैसेडोनिया	mk
-उत्तरीमारियानाद्वीप	mp
-उरुग्वे	uy
-एस्टोनिया	ee
-ऑलैण्डद्वीपसमूह	ax
-ऑस्ट्रिया	at
-ऑस्ट्रेलिया	au
-ओमान	om
-कंबोडिया	kh
-कजाकिस्तान	kz
-कतर	qa
-कनाडा	ca
-कांगोलोकतांत्रिकगणराज्य	cd
-काबोवर्डे	cv
-किरिबाती	ki
-किर्गिज़स्तान	kg
-कुकद्वीपसमूह	ck
-कुराकाओ	cw
-कुवैत	kw
-केन्या	ke
-केमनद्वीपसमूह	ky
-कैमरुन	cm
-कॉंगो	cg
-कोकोसकीलिंगद्वीपसमूह	cc
-कोटेडीआइवर	ci
-कोमोरोस	km
-कोरियागणराज्य	kr
-कोरियालोकतांत्रिकजनवादीगणराज्य	kp
-कोलंबिया	co
-कोस्टारीका	cr
-क्यूबा	cu
-क्रिसमसद्वीप	cx
-क्रोएशिया	hr
-गबॉन	ga
-गयाना	gy
-गाम्बिया	gm
-गिनी	gn
-गिनीबिसाऊ	gw
-गुआदेलूप	gp
-गुआम	gu
-ग्रीनलैण्ड	gl
-ग्रेनाडा	gd
-ग्वाटेमाला	gt
-ग्वेर्नसे	gg
-घाना	gh
-चाड	td
-चिली	cl
-चीन	cn
-चेकिया	cz
-जमैका	jm
-जर्मनी	de
-जर्सी	je
-जापान	jp
-जाम्बिया	zm
-जिबूती	dj
-जिब्राल्टर	gi
-जिम्बाब्वे	zw
-जॉर्जिया	ge
-जॉर्डन	jo
-टोंगा	to
-टोकेलाऊ	tk
-टोगो	tg
-ट्यूनीशिया	tn
-डेनमार्क	dk
-डोमिनिकनगणराज्य	do
-डोमिनिका	dm
-तंजानिया	tz
-तंजानियासंयुक्तगणराज्य	tz
-ताइवान	tw
-ताइवानचीनप्रांत	tw
-ताजिकिस्तान	tj
-तिमोरलेस्टे	tl
-तुर्कऔरकेकोसद्वीपसमूह	tc
-तुर्कमेनिस्तान	tm
-तुर्किये	tr
-तुवालू	tv
-त्रिनिदादऔरटोबैगो	tt
-थाईलैण्ड	th
-दक्षिणअफ़्रीका	za
-दक्षिणकोरिया	kr
-दक्षिणजॉर्जियाऔरदक्षिणसैंडविचद्वीपसमूह	gs
-दक्षिणसूडान	ss
-दक्षिणीफ्राँसिसीक्षेत्र	tf
-नाइजर	ne
-नाइजीरिया	ng
-नाउरू	nr
-नामीबिया	na
-निउए	nu
-निकारागुआ	ni
-नीदरलैण्ड	nl
-नेपाल	np
-नॉर्फ़ोकद्वीप	nf
-नॉर्वे	no
-न्यूकैलिडोनिया	nc
-न्यूज़ीलैण्ड	nz
-पनामा	pa
-पलाउ	pw
-पश्चिमीसहारा	eh
-पाकिस्तान	pk
-पापुआन्यूगिनी	pg
-पिटकेर्न	pn
-पुर्तगाल	pt
-पेरू	pe
-पैराग्वे	py
-पोलैंड	pl
-प्युर्तोरिको	pr
-फ़रोद्वीपसमूह	fo
-फ़िलिस्तीनराज्य	ps
-फ़्रेंचपोलिनेशिया	pf
-फिजी	fj
-फिनलैंड	fi
-फिलीपींस	ph
-फॉकलैंडआइलैंड्समालविनास	fk
-फ्रांस	fr
-फ्रेंचगयाना	gf
-बरमूडा	bm
-बहरीन	bh
-बहामास	bs
-बांग्लादेश	bd
-बारबाडोस	bb
-बुरुंडी	bi
-बुर्किनाफासो	bf
-बुल्गारिया	bg
-बेनिन	bj
-बेलारूस	by
-बेलीज़	bz
-बेल्जियम	be
-बोउवेटआइलैंड	bv
-बोत्सवाना	bw
-बोनैरसिंटयूस्टेटीयसएंडसाबा	bq
-बोलीविया	bo
-बोलीवियाबहुराष्ट्रीयराज्य	bo
-बोस्नियाऔरहर्जेगोविना	ba
-ब्राजील	br
-ब्रिटिशहिंदमहासागरक्षेत्र	io
-ब्रुनेईदरउस्सलाम	bn
-भारत	in
-भूटान	bt
-भूमध्यरेखीयगिनी	gq
-मंगोलिया	mn
-मकाउ	mo
-मध्यअफ़्रीकीगणराज्य	cf
-मलावी	mw
-मलेशिया	my
-माइक्रोनेशियासंघीयराज्य	fm
-मार्टीनिक	mq
-मार्शलद्वीपसमूह	mh
-मालदीव	mv
-माली	ml
-माल्टा	mt
-मिस्र	eg
-मेक्सिको	mx
-मेडागास्कर	mg
-मेयोट	yt
-मॉण्टसेराट	ms
-मॉन्टेनीग्रो	me
-मॉरिशस	mu
-मॉरीतानिया	mr
-मोज़ाम्बीक	mz
-मोनैको	mc
-मोरक्को	ma
-मोल्दोवा	md
-मोल्दोवागणराज्य	md
-म्यांमार	mm
-यमन	ye
-युक्रेन	ua
-युगांडा	ug
-यूनाइटेडकिंगडम	gb
-यूनान	gr
-रवांडा	rw
-रियूनियन	re
-रूसीसंघ	ru
-रोमानिया	ro
-लक्ज़मबर्ग	lu
-लाइबेरिया	lr
-लाओस	la
-लाओसलोकलोकतांत्रिकगणराज्य	la
-लातविया	lv
-लिकटेंस्टीन	li
-लिथुआनिया	lt
-लीबिया	ly
-लेबनान	lb
-लेसोथो	ls
-वर्जिनद्वीपसमूहब्रिटिश	vg
-वर्जिनद्वीपसमूहयूएस	vi
-वानुअतु	vu
-वालिसऔरफ्यूटुना	wf
-वियतनाम	vn
-वेनेजुएला	ve
-वेनेजुएलाबोलिवेरियनगणराज्य	ve
-श्रीलंका	lk
-संयुक्तअरबअमीरात	ae
-संयुक्तराज्य	us
-संयुक्तराज्यअमेरिकाकेछोटेदूरस्थद्वीपसमूह	um
-सउदीअरब	sa
-सन्तकिट्सऔरनेविस	kn
-समोआ	ws
-सर्बिया	rs
-साँप्येरऔरमीकेलों	pm
-साइप्रस	cy
-साओतोमेऔरप्रिन्सिपी	st
-सानमारिनो	sm
-सिंगापुर	sg
-सिएरालियोन	sl
-सीरिया	sy
-सीरियाईअरबगणराज्य	sy
-सूडान	sd
-सूरीनाम	sr
-सेंटबार्थेलेमी	bl
-सेंटमार्टिनडचभाग	sx
-सेंटमार्टिनफ्रेंचभाग	mf
-सेंटलूसिया	lc
-सेंटविंसेंटऔरग्रेनेडाइंस	vc
-सेंटहेलेनाअसेंशनऔरत्रिस्तानदाकुन्हा	sh
-सेनेगल	sn
-सेशेल्स	sc
-सोमालिया	so
-सोलोमनद्वीपसमूह	sb
-स्पेन	es
-स्लोवाकिया	sk
-स्लोवेनिया	si
-स्वालबार्डएन्डजैनमाएन	sj
-स्विट्ज़रलैंड	ch
-स्वीडन	se
-हंगरी	hu
-हर्डद्वीपऔरमैकडोनाल्डद्वीपसमूह	hm
-हांगकांग	hk
-हैती	ht
-होंडुरस	hn
-होलीसीवेटिकनसिटीराज्य	va
-กรีซ	gr
-กรีนแลนด์	gl
-กวม	gu
-กวาเดอลูป	gp
-กัมพูชา	kh
-กัวเตมาลา	gt
-กาตาร์	qa
-กานา	gh
-กาบอง	ga
-กาบูเวร์ดี	cv
-กายอานา	gy
-กินี	gn
-กินีบิสเซา	gw
-คองโก	cg
-คองโกสาธารณรัฐประชาธิปไตย	cd
-คอสตาริกา	cr
-คอโมโรส	km
-คาซัคสถาน	kz
-คิริบาตี	ki
-คิวบา	cu
-คิวราเซา	cw
-คีร์กีซสถาน	kg
-คูเวต	kw
-จอร์เจีย	ge
-จอร์แดน	jo
-จาเมกา	jm
-จิบูตี	dj
-จีน	cn
-ชาด	td
-ชิลี	cl
-ซานมารีโน	sm
-ซามัว	ws
-ซาอุดีอาระเบีย	sa
-ซิมบับเว	zw
-ซูดาน	sd
-ซูดานใต้	ss
-ซูรินาเม	sr
-ญี่ปุ่น	jp
-ตรินิแดดและโตเบโก	tt
-ตองกา	to
-ติมอร์เลสเต	tl
-ตูนิเซีย	tn
-ตูวาลู	tv
-ทาจิกิสถาน	tj
-นครรัฐวาติกัน	va
-นอร์เวย์	no
-นามิเบีย	na
-นาอูรู	nr
-นิการากัว	ni
-นิวซีแลนด์	nz
-นิวแคลิโดเนีย	nc
-นีอูเอ	nu
-บราซิล	br
-บริติชอินเดียนโอเชียนเทร์ริทอรี	io
-บรูไนดารุสซาลาม	bn
-บอตสวานา	bw
-บอสเนียและเฮอร์เซโกวีนา	ba
-บอแนร์เซนต์ยูสเตเชียสและเซบา	bq
-บังกลาเทศ	bd
-บัลแกเรีย	bg
-บาร์เบโดส	bb
-บาห์เรน	bh
-บาฮามาส	bs
-บุรุนดี	bi
-บูร์กินาฟาโซ	bf
-ประเทศเช็กเกีย	cz
-ปากีสถาน	pk
-ปานามา	pa
-ปาปัวนิวกินี	pg
-ปารากวัย	py
-ปาเลสไตน์รัฐ	ps
-ปาเลา	pw
-ฝรั่งเศส	fr
-พม่า	mm
-พิตแคร์น	pn
-ฟิจิ	fj
-ฟินแลนด์	fi
-ฟิลิปปินส์	ph
-ภูฏาน	bt
-มองโกเลีย	mn
-มอนต์เซอร์รัต	ms
-มอนเตเนโกร	me
-มอริเชียส	mu
-มอริเตเนีย	mr
-มอลตา	mt
-มอลโดวา	md
-มอลโดวาสาธารณรัฐ	md
-มัลดีฟส์	mv
-มาดากัสการ์	mg
-มายอต	yt
-มาร์ตินีก	mq
-มาลาวี	mw
-มาลี	ml
-มาเก๊า	mo
-มาเลเซีย	my
-ยิบรอลตาร์	gi
-ยูกันดา	ug
-ยูเครน	ua
-รวันดา	rw
-ลักเซมเบิร์ก	lu
-ลัตเวีย	lv
-ลิกเตนสไตน์	li
-ลิทัวเนีย	lt
-ลิเบีย	ly
-วานูอาตู	vu
-ศรีลังกา	lk
-สฟาลบาร์และยานไมเอน	sj
-สวิตเซอร์แลนด์	ch
-สวีเดน	se
-สหพันธรัฐรัสเซีย	ru
-สหรัฐ	us
-สหรัฐอาหรับเอมิเรตส์	ae
-สหราชอาณาจักร	gb
-สาธารณรัฐประชาธิปไตยประชาชนลาว	la
-สาธารณรัฐอาหรับซีเรีย	sy
-สาธารณรัฐแอฟริกากลาง	cf
-สาธารณรัฐโดมินิกัน	do
-สิงคโปร์	sg
-สเปน	es
-สโลวะเกีย	sk
-สโลวีเนีย	si
-หมู่เกาะคุก	ck
-หมู่เกาะนอร์เทิร์นมาเรียนา	mp
-หมู่เกาะบริติชเวอร์จิน	vg
-หมู่เกาะฟอล์กแลนด์มาลบีนาส	fk
-หมู่เกาะมาร์แชลล์	mh
-หมู่เกาะวาลลิสและหมู่เกาะฟุตูนา	wf
-หมู่เกาะเคย์แมน	ky
-หมู่เกาะเติกส์และหมู่เกาะเคคอส	tc
-หมู่เกาะเวอร์จินของสหรัฐอเมริกา	vi
-หมู่เกาะแฟโร	fo
-หมู่เกาะโคโคสคีลิง	cc
-หมู่เกาะโซโลมอน	sb
-หมู่เกาะโอลันด์	ax
-ออสเตรีย	at
-ออสเตรเลีย	au
-อันดอร์รา	ad
-อัฟกานิสถาน	af
-อารูบา	aw
-อาร์เจนตินา	ar
-อาร์เมเนีย	am
-อาเซอร์ไบจาน	az
-อิตาลี	it
-อินเดีย	in
-อินโดนีเซีย	id
-อิรัก	iq
-อิสราเอล	il
-อิหร่านสาธารณรัฐอิสลาม	ir
-อิเควทอเรียลกินี	gq
-อียิปต์	eg
-อุซเบกิสถาน	uz
-อุรุกวัย	uy
-อเมริกันซามัว	as
-ฮอนดูรัส	hn
-ฮังการี	hu
-ฮ่องกง	hk
-เกรนาดา	gd
-เกาหลีเหนือ	kp
-เกาหลีใต้	kr
-เกาะคริสต์มาส	cx
-เกาะนอร์ฟอล์ก	nf
-เกาะบูเวต์	bv
-เกาะเซาท์จอร์เจียและหมู่เกาะเซาท์แซนด์วิช	gs
-เกาะเล็กรอบนอกของสหรัฐอเมริกา	um
-เกาะเฮิร์ดและหมู่เกาะแมกดอนัลด์	hm
-เกาะแมน	im
-เกิร์นซีย์	gg
-เคนยา	ke
-เจอร์ซีย์	je
-เซนต์คิตส์และเนวิส	kn
-เซนต์มาร์ตินส่วนของดัตช์	sx
-เซนต์ลูเซีย	lc
-เซนต์วินเซนต์และเกรนาดีนส์	vc
-เซนต์เฮเลนาแอสเซนชันและทริสแตนดาคูนญา	sh
-เซอร์เบีย	rs
-เซาตูเมและปรินซิปี	st
-เซียร์ราลีโอน	sl
-เซเชลส์	sc
-เซเนกัล	sn
-เดนมาร์ก	dk
-เติร์กเมนิสถาน	tm
-เนปาล	np
-เนเธอร์แลนด์	nl
-เบนิน	bj
-เบลารุส	by
-เบลีซ	bz
-เบลเยียม	be
-เบอร์มิวดา	bm
-เปรู	pe
-เปอร์โตริโก	pr
-เฟรนช์เกียนา	gf
-เฟรนช์เซาเทิร์นเทร์ริทอรีส์	tf
-เฟรนช์โปลินีเซีย	pf
-เม็กซิโก	mx
-เยอรมนี	de
-เยเมน	ye
-เรอูนียง	re
-เลบานอน	lb
-เลโซโท	ls
-เวสเทิร์นสะฮารา	eh
-เวียดนาม	vn
-เวเนซุเอลา	ve
-เวเนซุเอลาสาธารณรัฐโบลีวาร์แห่ง	ve
-เอกวาดอร์	ec
-เอธิโอเปีย	et
-เอริเทรีย	er
-เอลซัลวาดอร์	sv
-เอสโตเนีย	ee
-เฮติ	ht
-แกมเบีย	gm
-แคนาดา	ca
-แคเมอรูน	cm
-แซงบาร์เตเลอมี	bl
-แซงปีแยร์และมีเกอลง	pm
-แซงมาร์แตงส่วนของฝรั่งเศส	mf
-แซมเบีย	zm
-แทนซาเนีย	tz
-แทนซาเนียสหสาธารณรัฐ	tz
-แองกวิลลา	ai
-แองโกลา	ao
-แอนตาร์กติกา	aq
-แอนติกาและบาร์บูดา	ag
-แอฟริกาใต้	za
-แอลจีเรีย	dz
-แอลเบเนีย	al
-โกตดิวัวร์	ci
-โครเอเชีย	hr
-โคลอมเบีย	co
-โซมาเลีย	so
-โดมินิกา	dm
-โตเกเลา	tk
-โตโก	tg
-โบลิเวีย	bo
-โบลิเวียรัฐพหุชาติ	bo
-โปรตุเกส	pt
-โปแลนด์	pl
-โมซัมบิก	mz
-โมนาโก	mc
-โมร็อกโก	ma
-โรมาเนีย	ro
-โอมาน	om
-ไซปรัส	cy
-ไต้หวัน	tw
-ไต้หวันจังหวัดของจีน	tw
-ไทย	th
-ไนจีเรีย	ng
-ไนเจอร์	ne
-ไมโครนีเซีย	fm
-ไลบีเรีย	lr
-ไอซ์แลนด์	is
-ไอร์แลนด์	ie
-ấnđộ	in
-アイスランド	is
-アイルランド	ie
-アゼルバイジャン	az
-アフガニスタン	af
-アメリカ合衆国外諸島	um
-アラブ首長国連邦	ae
-アルジェリア	dz
-アルゼンチン	ar
-アルバニア	al
-アルメニア	am
-アルーバ	aw
-アングイラ	ai
-アンゴラ	ao
-アンティグアバーブーダ	ag
-アンドラ	ad
-イエメン	ye
-イスラエル	il
-イタリア	it
-イラク	iq
-イラン	ir
-イランイスラム共和国	ir
-インド	in
-インドネシア	id
-ウガンダ	ug
-ウクライナ	ua
-ウズベキスタン	uz
-ウルグアイ	uy
-エクアドル	ec
-エジプト	eg
-エストニア	ee
-エスワティニ	sz
-エチオピア	et
-エリトリア国	er
-エルサルバドル	sv
-オマーン	om
-オランダ	nl
-オーストラリア連邦	au
-オーストリア	at
-オーランド諸島	ax
-カザフスタン	kz
-カタール	qa
-カナダ	ca
-カメルーン	cm
-カンボジア	kh
-カーボヴェルデ	cv
-ガイアナ	gy
-ガボン	ga
-ガンビア	gm
-ガーナ	gh
-ガーンジー	gg
-キプロス	cy
-キュラソー	cw
-キューバ	cu
-キリバス	ki
-キルギスタン	kg
-ギニア	gn
-ギニアビサウ	gw
-ギリシャ	gr
-クウェート	kw
-クック諸島	ck
-クリスマス島	cx
-クロアチア	hr
-グアテマラ	gt
-グアドループ	gp
-グアム	gu
-グリーンランド	gl
-グルジア	ge
-グレナダ	gd
-ケイマン諸島	ky
-ケニア	ke
-ココスキーリング諸島	cc
-コスタリカ	cr
-コモロ	km
-コロンビア	co
-コンゴ	cg
-コンゴ民主共和国	cd
-コートジボワール	ci
-サウジアラビア	sa
-サウスジョージア及びサウスサンドウィッチ諸島	gs
-サモア	ws
-サントメプリンシペ	st
-サンバルテルミ	bl
-サンピエール及びミクロン	pm
-サンマリノ	sm
-サンマルタンオランダ領	sx
-サンマルタン仏領	mf
-ザンビア	zm
-シエラレオネ	sl
-シリア	sy
-シリアアラブ共和国	sy
-シンガポール	sg
-ジブチ	dj
-ジブラルタル	gi
-ジャマイカ	jm
-ジャージー	je
-ジンバブエ	zw
-スイス	ch
-スウェーデン	se
-スペイン	es
-スリナム	sr
-スリランカ	lk
-スロバキア	sk
-スロベニア	si
-スヴァールバル及びヤンマイエン	sj
-スーダン	sd
-セネガル	sn
-セルビア	rs
-セントクリストファーネーヴィス	kn
-セントビンセント及びグレナディーン諸島	vc
-セントヘレナアセンション及びトリスタンダクーニャ	sh
-セントルシア	lc
-セーシェル	sc
-ソマリア	so
-ソロモン諸島	sb
-タジキスタン	tj
-タニザニア連合共和国	tz
-タンザニア	tz
-タークス及びカイコス諸島	tc
-チェコ	cz
-チャド	td
-チュニジア	tn
-ツバル	tv
-デンマーク	dk
-トケラウ	tk
-トリニダードトバゴ	tt
-トルクメニスタン	tm
-トルコ	tr
-トンガ	to
-トーゴ	tg
-ドイツ	de
-ドミニカ	dm
-ドミニカ共和国	do
-ナイジェリア	ng
-ナウル	nr
-ナミビア	na
-ニウエ	nu
-ニカラグア	ni
-ニジェール	ne
-ニューカレドニア	nc
-ニュージーランド	nz
-ネパール	np
-ノルウェー	no
-ノーフォーク島	nf
-ハイチ	ht
-ハンガリー	hu
-ハード島及びマクドナルド諸島	hm
-バヌアツ	vu
-バハマ	bs
-バルバドス	bb
-バングラデシュ	bd
-バーミューダ	bm
-バーレーン	bh
-パキスタン	pk
-パナマ	pa
-パプアニューギニア	pg
-パラオ	pw
-パラグアイ	py
-パレスチナ	ps
-ピトケアン	pn
-フィジー	fj
-フィリピン	ph
-フィンランド	fi
-フェロー諸島	fo
-フォークランド諸島マルビナス	fk
-フランス	fr
-フランス南方領土	tf
-ブラジル	br
-ブルガリア	bg
-ブルキナファソ	bf
-ブルネイダルサラーム国	bn
-ブルンジ	bi
-ブータン	bt
-ブーベ島	bv
-プエルトリコ	pr
-ベトナム	vn
-ベナン	bj
-ベネズエラ	ve
-ベネズエラボリバル共和国	ve
-ベラルーシ	by
-ベリーズ	bz
-ベルギー	be
-ペルー	pe
-ホンジュラス	hn
-ボスニアヘルツェゴビナ	ba
-ボツワナ	bw
-ボネールシントユースタティウス及びサバ	bq
-ボリビア	bo
-ボリビア多民族国	bo
-ポルトガル	pt
-ポーランド	pl
-マカオ	mo
-マダガスカル	mg
-マヨット	yt
-マラウイ	mw
-マルタ	mt
-マルティニーク	mq
-マレーシア	my
-マン島	im
-マーシャル諸島	mh
-ミクロネシア連邦	fm
-ミャンマー	mm
-メキシコ	mx
-モザンビーク	mz
-モナコ	mc
-モルディブ	mv
-モルドバ	md
-モルドバ共和国	md
-モロッコ	ma
-モンゴル国	mn
-モンテネグロ	me
-モントセラト	ms
-モーリシャス	mu
-モーリタニア	mr
-ヨルダン	jo
-ラオス	la
-ラオス人民民主共和国	la
-ラトビア	lv
-リトアニア	lt
-リヒテンシュタイン	li
-リビア	ly
-リベリア	lr
-ルクセンブルク	lu
-ルワンダ	rw
-ルーマニア	ro
-レソト	ls
-レバノン	lb
-レユニオン	re
-ロシア連邦	ru
-ワリー及びフテュナ	wf
-东帝汶	tl
-中国	cn
-中国台湾省	tw
-中国領台湾	tw
-中央アフリカ共和国	cf
-中華民國	tw
-中非共和国	cf
-中非共和國	cf
-乌克兰	ua
-乌兹别克斯坦	uz
-乌干达	ug
-乌拉圭	uy
-亚美尼亚	am
-亞塞拜然	az
-亞美尼亞	am
-仏領ギアナ	gf
-仏領ポリネシア	pf
-以色列	il
-伊拉克	iq
-伊朗伊斯兰共和国	ir
-伊朗伊斯蘭共和國	ir
-伯利兹	bz
-佛得角	cv
-俄罗斯	ru
-俄羅斯聯邦	ru
-保加利亚	bg
-保加利亞	bg
-克罗地亚	hr
-克羅埃西亞	hr
-冈比亚	gm
-冷岸群島及央棉	sj
-几内亚	gn
-几内亚比绍	gw
-列支敦士登	li
-列支敦斯登	li
-刚果民主共和国	cd
-利比亚	ly
-利比亞	ly
-利比里亚	lr
-剛果民主共和國	cd
-加拿大	ca
-匈牙利	hu
-北マケドニア	mk
-北マリアナ諸島	mp
-北朝鮮	kp
-北馬其頓	mk
-北馬里亞納群島	mp
-北马其顿	mk
-北马里亚纳群岛	mp
-千里達及托巴哥	tt
-南アフリカ	za
-南スーダン	ss
-南乔治亚和南桑德韦奇群岛	gs
-南喬治亞及南三明治群島	gs
-南极洲	aq
-南極大陸	aq
-南極洲	aq
-南苏丹	ss
-南蘇丹	ss
-博奈尔圣尤斯特歇斯岛和萨巴	bq
-博茨瓦纳	bw
-卡塔尔	qa
-卢旺达	rw
-卢森堡	lu
-印度尼西亚	id
-印度尼西亞	id
-厄利垂亞	er
-厄瓜多	ec
-厄瓜多尔	ec
-厄立特里亚	er
-叙利亚	sy
-古拉索	cw
-史瓦帝尼	sz
-吉尔吉斯坦	kg
-吉布地	dj
-吉布提	dj
-吉爾吉斯	kg
-吉里巴斯	ki
-吐瓦魯	tv
-哈萨克斯坦	kz
-哈薩克	kz
-哥伦比亚	co
-哥倫比亞	co
-哥斯大黎加	cr
-哥斯达黎加	cr
-喀麥隆	cm
-喀麦隆	cm
-喬治亞	ge
-图瓦卢	tv
-土克凱可群島	tc
-土库曼斯坦	tm
-土庫曼	tm
-土耳其	tr
-圣卢西亚	lc
-圣基茨和尼维斯	kn
-圣多美和普林西比	st
-圣巴泰勒米岛	bl
-圣文森特和格林纳丁斯	vc
-圣皮埃尔和密克隆	pm
-圣诞岛	cx
-圣赫勒拿阿森松特里斯坦达库尼亚	sh
-圣马力诺	sm
-圭亚那	gy
-坦尚尼亞	tz
-坦尚尼亞聯合共和國	tz
-坦桑尼亚	tz
-埃塞俄比亚	et
-基里巴斯	ki
-塔吉克	tj
-塔吉克斯坦	tj
-塞內加爾	sn
-塞内加尔	sn
-塞尔维亚	rs
-塞席爾	sc
-塞拉利昂	sl
-塞浦路斯	cy
-塞爾維亞	rs
-塞舌尔	sc
-墨西哥	mx
-多明尼加共和國	do
-多米尼克	dm
-多米尼加共和国	do
-大韓民国韓国	kr
-大韓民國	kr
-大韩民国	kr
-奈及利亞	ng
-奥兰群岛	ax
-奥地利	at
-奧地利	at
-奧蘭群島	ax
-委內瑞拉	ve
-委內瑞拉玻利瓦爾共和國	ve
-委内瑞拉	ve
-委内瑞拉玻利瓦尔共和国	ve
-孟加拉	bd
-安哥拉	ao
-安圭拉	ai
-安地卡及巴布達	ag
-安提瓜和巴布达	ag
-安道尔	ad
-安道爾	ad
-宏都拉斯	hn
-密克罗尼西亚	fm
-密克羅尼西亞聯邦	fm
-寮人民民主共和國	la
-尚比亞	zm
-尼加拉瓜	ni
-尼日利亚	ng
-尼日尔	ne
-尼泊尔	np
-尼泊爾	np
-巴勒斯坦	ps
-巴哈馬	bs
-巴哈马	bs
-巴基斯坦	pk
-巴巴多斯	bb
-巴布亚新几内亚	pg
-巴布亞紐幾內亞	pg
-巴拉圭	py
-巴拿馬	pa
-巴拿马	pa
-巴貝多	bb
-布吉納法索	bf
-布基纳法索	bf
-布威島	bv
-布维群岛	bv
-布隆迪	bi
-幾內亞	gn
-幾內亞比索	gw
-库克群岛	ck
-库拉索	cw
-庫克群島	ck
-开曼群岛	ky
-意大利	it
-愛沙尼亞	ee
-愛爾蘭	ie
-所罗门群岛	sb
-托克劳	tk
-托克勞	tk
-拉脫維亞	lv
-拉脱维亚	lv
-摩尔多瓦	md
-摩尔多瓦共和国	md
-摩洛哥	ma
-摩爾多瓦	md
-摩爾多瓦共和國	md
-摩納哥	mc
-摩纳哥	mc
-敘利亞	sy
-敘利亞阿拉伯共和國	sy
-教廷梵蒂岡城市國	va
-斯威士兰	sz
-斯洛伐克	sk
-斯洛文尼亚	si
-斯洛維尼亞	si
-斯瓦尔巴和扬马延	sj
-斯里兰卡	lk
-斯里蘭卡	lk
-新加坡	sg
-新喀里多尼亚	nc
-新喀里多尼亞	nc
-新西兰	nz
-日本	jp
-朝鮮民主主義人民共和国	kp
-朝鮮民主主義人民共和國	kp
-朝鲜民主主义人民共和国	kp
-東ティモール	tl
-東帝汶	tl
-柬埔塞	kh
-柬埔寨	kh
-根息島	gg
-根西岛	gg
-格林纳达	gd
-格瑞那達	gd
-格陵兰	gl
-格陵蘭	gl
-格鲁吉亚	ge
-梵蒂冈	va
-模里西斯	mu
-比利时	be
-比利時	be
-毛里塔尼亚	mr
-毛里求斯	mu
-沃里斯及伏塔那群島	wf
-沙烏地阿拉伯	sa
-沙特阿拉伯	sa
-法属南半球领地	tf
-法属圣马丁	mf
-法属圭亚那	gf
-法属玻利尼西亚	pf
-法屬南部領地	tf
-法屬玻里尼西亞	pf
-法屬蓋亞那	gf
-法罗群岛	fo
-法羅群島	fo
-波內赫聖尤斯特歇斯及薩巴	bq
-波利维亚	bo
-波士尼亞及赫塞哥維納	ba
-波多黎各	pr
-波斯尼亚和黑塞哥维那	ba
-波札那	bw
-泽西岛	je
-津巴布韦	zw
-洪都拉斯	hn
-澤西島	je
-澳大利亚	au
-澳大利亞	au
-烏克蘭	ua
-烏干達	ug
-烏拉圭	uy
-烏茲別克	uz
-爱尔兰	ie
-爱沙尼亚	ee
-牙买加	jm
-牙買加	jm
-特克斯和凯科斯群岛	tc
-特里尼达和多巴哥	tt
-獅子山	sl
-玻利維亞	bo
-玻利維亞多民族國	bo
-玻利维亚共和国	bo
-瓜地洛普	gp
-瓜地馬拉	gt
-瓜地马拉	gt
-瓜德罗普	gp
-瓦利斯和富图纳	wf
-瓦努阿图	vu
-甘比亞	gm
-留尼旺島	re
-留尼汪	re
-白俄罗斯	by
-白俄羅斯	by
-百慕大	bm
-百慕達	bm
-皮特凯恩	pn
-皮特肯島	pn
-盧安達	rw
-盧森堡	lu
-直布罗陀	gi
-直布羅陀	gi
-福克兰群岛马尔维纳斯	fk
-福克蘭群島馬維娜斯	fk
-科威特	kw
-科摩罗	km
-科特迪瓦	ci
-科科斯基林群岛	cc
-科科斯基林群島	cc
-突尼斯	tn
-突尼西亞	tn
-立陶宛	lt
-米領サモア	as
-米領ヴァージン諸島	vi
-納米比亞	na
-紐西蘭	nz
-索羅門群島	sb
-索馬利亞	so
-索马里	so
-維德角	cv
-纳米比亚	na
-罗马尼亚	ro
-羅馬尼亞	ro
-美国本土外小岛屿	um
-美属维尔京群岛	vi
-美属萨摩亚	as
-美屬維京群島	vi
-美屬薩摩亞	as
-美屬邊疆群島	um
-義大利	it
-老挝人民民主共和国	la
-聖克里斯多福及尼維斯	kn
-聖多美及普林西比	st
-聖巴瑟米	bl
-聖庁バチカン市国	va
-聖文森及格瑞納丁	vc
-聖皮耶及密克隆群島	pm
-聖誕島	cx
-聖赫倫那島阿森松島及崔斯坦達庫尼亞群島	sh
-聖露西亞	lc
-聖馬丁法屬	mf
-聖馬丁荷屬	sx
-聖馬利諾	sm
-肯尼亚	ke
-苏里南	sr
-英国インド洋領土	io
-英属印度洋领地	io
-英属维尔京群岛	vg
-英屬印度洋領地	io
-英屬維京群島	vg
-英領ヴァージン諸島	vg
-茅利塔尼亞	mr
-荷属圣马丁	sx
-莫三比克	mz
-莫桑比克	mz
-莱索托	ls
-菲律宾	ph
-菲律賓	ph
-萨尔瓦多	sv
-萨摩亚	ws
-萬那杜	vu
-葡萄牙	pt
-蒙塞拉特島	ms
-蒙特內哥羅	me
-蒙特塞拉特	ms
-蒲隆地	bi
-蓋亞那	gy
-薩摩亞	ws
-薩爾瓦多	sv
-蘇利南	sr
-衣索比亞	et
-西サハラ	eh
-西撒哈拉	eh
-西班牙	es
-諾福克島	nf
-诺福克岛	nf
-象牙海岸	ci
-貝里斯	bz
-賴比瑞亞	lr
-賴索托	ls
-賽普勒斯	cy
-赞比亚	zm
-赤道ギニア	gq
-赤道几内亚	gq
-赤道幾內亞	gq
-赫德岛与麦克唐纳群岛	hm
-赫德島及麥當勞群島	hm
-辛巴威	zw
-開曼群島	ky
-阿塞拜疆	az
-阿富汗	af
-阿尔及利亚	dz
-阿尔巴尼亚	al
-阿拉伯叙利亚共和国	sy
-阿拉伯聯合大公國	ae
-阿根廷	ar
-阿爾及利亞	dz
-阿爾巴尼亞	al
-阿联酋	ae
-阿路巴	aw
-阿鲁巴	aw
-馬丁尼克	mq
-馬來西亞	my
-馬拉威	mw
-馬爾他	mt
-馬爾地夫	mv
-馬約特	yt
-馬紹爾群島	mh
-馬達加斯加	mg
-马尔他	mt
-马尔代夫	mv
-马拉维	mw
-马提尼克	mq
-马来西亚	my
-马约特	yt
-马绍尔群岛	mh
-马达加斯加	mg
-黎巴嫩	lb
-가이아나	gy
-감비아	gm
-건지섬	gg
-과들루프	gp
-과테말라	gt
-그레나다	gd
-그리스	gr
-그린란드	gl
-기니비사우	gw
-나미비아	na
-나우루	nr
-나이지리아	ng
-남수단	ss
-남아프리카공화국	za
-네덜란드	nl
-노르웨이	no
-노퍽섬	nf
-누벨칼레도니	nc
-뉴질랜드	nz
-니우에	nu
-니제르	ne
-니카라과	ni
-대한민국	kr
-덴마크	dk
-도미니카공화국	do
-도미니카연방	dm
-동티모르	tl
-라오스	la
-라오인민민주주의공화국	la
-라이베리아	lr
-라트비아	lv
-러시아연방	ru
-레바논	lb
-레소토	ls
-레위니옹	re
-루마니아	ro
-룩셈부르크	lu
-르완다	rw
-리비아	ly
-리투아니아	lt
-리히텐슈타인	li
-마다가스카르	mg
-마르티니크	mq
-마셜제도	mh
-마요트	yt
-마카오	mo
-말라위	mw
-말레이시아	my
-멕시코	mx
-모나코	mc
-모로코	ma
-모리셔스	mu
-모리타니	mr
-모잠비크	mz
-몬테네그로	me
-몬트세랫	ms
-몰도바	md
-몰도바공화국	md
-몰디브	mv
-미국령군소제도	um
-미얀마	mm
-미크로네시아연방	fm
-바누아투	vu
-바레인	bh
-바베이도스	bb
-바티칸시티holysee	va
-바하마	bs
-방글라데시	bd
-버뮤다	bm
-버진제도미국령	vi
-버진제도영국령	vg
-베네수엘라	ve
-베네수엘라볼리바르공화국	ve
-베트남	vn
-벨기에	be
-벨라루스	by
-벨리즈	bz
-보네르신트외스타티위스사바섬	bq
-보스니아헤르체고비나	ba
-보츠와나	bw
-볼리비아	bo
-볼리비아다국가연합국	bo
-부룬디	bi
-부르키나파소	bf
-부베섬	bv
-북마리아나제도	mp
-북마케도니아	mk
-불가리아	bg
-브라질	br
-브루나이다루살람	bn
-사모아	ws
-사우디아라비아	sa
-사우스조지아사우스샌드위치제도	gs
-산마리노	sm
-상투메프린시페	st
-생마르탱프랑스령	mf
-생바르텔레미	bl
-생피에르미클롱	pm
-서사하라	eh
-세네갈	sn
-세르비아	rs
-세이셸	sc
-세인트루시아	lc
-세인트빈센트그레나딘	vc
-세인트키츠네비스	kn
-세인트헬레나어센션트리스탄다쿠냐	sh
-소말리아	so
-솔로몬제도	sb
-수리남	sr
-스리랑카	lk
-스발바르얀마옌제도	sj
-스웨덴	se
-스위스	ch
-스페인	es
-슬로바키아	sk
-슬로베니아	si
-시리아	sy
-시리아아랍공화국	sy
-시에라리온	sl
-신트마르턴네덜란드령	sx
-싱가포르	sg
-아랍에미리트	ae
-아루바	aw
-아르메니아	am
-아르헨티나	ar
-아메리칸사모아	as
-아이슬란드	is
-아이티	ht
-아일랜드	ie
-아제르바이잔	az
-아프가니스탄	af
-안도라	ad
-알바니아	al
-알제리	dz
-앙골라	ao
-앤티가바부다	ag
-앵귈라	ai
-에리트레아	er
-에스와티니	sz
-에스토니아	ee
-에콰도르	ec
-에티오피아	et
-엘살바도르	sv
-영국령인도양지역	io
-오스트레일리아	au
-오스트리아	at
-온두라스	hn
-올란드제도	ax
-왈리스퓌튀나	wf
-요르단	jo
-우간다	ug
-우루과이	uy
-우즈베키스탄	uz
-우크라이나	ua
-이라크	iq
-이란이슬람공화국	ir
-이스라엘	il
-이집트	eg
-이탈리아	it
-인도네시아	id
-자메이카	jm
-잠비아	zm
-저지섬	je
-적도기니	gq
-조선민주주의인민공화국	kp
-조지아	ge
-중앙아프리카공화국	cf
-지부티	dj
-지브롤터	gi
-짐바브웨	zw
-카메룬	cm
-카보베르데	cv
-카자흐스탄	kz
-카타르	qa
-캄보디아	kh
-캐나다	ca
-케이맨제도	ky
-코모로	km
-코스타리카	cr
-코코스제도	cc
-코트디부아르	ci
-콜롬비아	co
-콩고민주공화국	cd
-쿠웨이트	kw
-쿡제도	ck
-퀴라소	cw
-크로아티아	hr
-크리스마스섬	cx
-키르기스스탄	kg
-키리바시	ki
-키프로스	cy
-타이완	tw
-타이완중국령	tw
-타지키스탄	tj
-탄자니아	tz
-탄자니아연방공화국	tz
-터크스케이커스제도	tc
-토켈라우	tk
-투르크메니스탄	tm
-투발루	tv
-튀니지	tn
-튀르키예	tr
-트리니다드토바고	tt
-파나마	pa
-파라과이	py
-파키스탄	pk
-파푸아뉴기니	pg
-팔라우	pw
-팔레스타인	ps
-페로제도	fo
-포르투갈	pt
-포클랜드제도말비나스	fk
-폴란드	pl
-푸에르토리코	pr
-프랑스	fr
-프랑스령기아나	gf
-프랑스령남자치구역	tf
-프랑스령폴리네시아	pf
-핀란드	fi
-필리핀	ph
-핏케언제도	pn
-한국	kr
-허드맥도널드제도	hm
-헝가리	hu
-"""
+        ad ae af ag ai al am ao aq ar as at au aw ax az ba bb bd be bf bg bh bi bj bl bm bn bo bq br bs bt bv bw by bz ca cc cd cf cg ch ci ck cl cm cn co cr cu cv cw cx cy cz de dj dk dm do dz ec ee eg eh er es et fi fj fk fm fo fr ga gb gd ge gf gg gh gi gl gm gn gp gq gr gs gt gu gw gy hk hm hn hr ht hu id ie il im in io iq ir is it je jm jo jp ke kg kh ki km kn kp kr kw ky kz la lb lc li lk lr ls lt lu lv ly ma mc md me mf mg mh mk ml mm mn mo mp mq mr ms mt mu mv mw mx my mz na nc ne nf ng ni nl no np nr nu nz om pa pe pf pg ph pk pl pm pn pr ps pt pw py qa re ro rs ru rw sa sb sc sd se sg sh si sj sk sl sm sn so sr ss st sv sx sy sz tc td tf tg th tj tk tl tm tn to tr tt tv tw tz ua ug um us uy uz va vc ve vg vi vn vu wf ws ye yt za zm zw
+        abw	aw
+        acmêni	am
+        afeganistão	af
+        afg	af
+        afganistan	af
+        afganistán	af
+        afganisztán	af
+        afghanistan	af
+        afghánistán	af
+        africadesud	za
+        afrikaselatan	za
+        afriquedusud	za
+        ago	ao
+        ahvenanmaa	ax
+        aia	ai
+        aicập	eg
+        aixợbaigianh	az
+        ala	ax
+        alankomaat	nl
+        alb	al
+        albania	al
+        albanie	al
+        albanien	al
+        albanië	al
+        albánia	al
+        albánie	al
+        albânia	al
+        alemanha	de
+        alemania	de
+        algeria	dz
+        algerie	dz
+        algerien	dz
+        algeriet	dz
+        algerije	dz
+        algieria	dz
+        algéria	dz
+        algérie	dz
+        aljazair	dz
+        allemagne	de
+        almanya	de
+        alžírsko	dz
+        america	us
+        americansamoa	as
+        americkásamoa	as
+        amerikaanssamoa	as
+        amerikabirleşikdevletleri	us
+        amerikabirleşikdevletleriküçükdışadaları	um
+        amerikaiszamoa	as
+        amerikaivirginszigetek	vi
+        amerikanischejungferninseln	vi
+        amerikanischsamoa	as
+        amerikansamoa	as
+        amerikansamoası	as
+        amerikanskasamoa	as
+        amerikanskejomfruøerde	vi
+        amerikansksamoa	as
+        amerikaserikat	us
+        anbani	al
+        and	ad
+        andora	ad
+        andorra	ad
+        andorre	ad
+        angiêri	dz
+        angola	ao
+        anguila	ai
+        anguilla	ai
+        antarctica	aq
+        antarctique	aq
+        antarktida	aq
+        antarktika	aq
+        antarktis	aq
+        antarktisz	aq
+        antarktyka	aq
+        antartide	aq
+        antartika	aq
+        antiguaabarbuda	ag
+        antiguaandbarbuda	ag
+        antiguadanbarbuda	ag
+        antiguaebarbuda	ag
+        antiguaenbarbuda	ag
+        antiguaetbarbuda	ag
+        antiguaibarbuda	ag
+        antiguajabarbuda	ag
+        antiguaochbarbuda	ag
+        antiguaogbarbuda	ag
+        antiguaundbarbuda	ag
+        antiguavebarbuda	ag
+        antiguaybarbuda	ag
+        antiguaésbarbuda	ag
+        antiguașibarbuda	ag
+        antártida	aq
+        antíguaebarbuda	ag
+        aphúhãn	af
+        arabiasaudita	sa
+        arabiasaudită	sa
+        arabiasaudyjska	sa
+        arabiasaudí	sa
+        arabiesaoudite	sa
+        arabrepublicofegypt	eg
+        arabsaudi	sa
+        are	ae
+        arg	ar
+        argentiina	ar
+        argentina	ar
+        argentine	ar
+        argentinerepublic	ar
+        argentinien	ar
+        argentinië	ar
+        argentyna	ar
+        argentína	ar
+        argélia	dz
+        arjantin	ar
+        arm	am
+        armenia	am
+        armenien	am
+        armenië	am
+        arménia	am
+        arménie	am
+        armênia	am
+        arnavutluk	al
+        aruba	aw
+        arábiasaudita	sa
+        arậpxauđi	sa
+        aserbaidschan	az
+        aserbajdsjan	az
+        asm	as
+        ata	aq
+        atf	tf
+        atg	ag
+        aus	au
+        australia	au
+        australie	au
+        australien	au
+        australië	au
+        austria	at
+        austrália	au
+        austrálie	au
+        ausztria	at
+        ausztrália	au
+        aut	at
+        autriche	at
+        avustralya	au
+        avusturya	at
+        azamerikaiegyesültállamoklakatlankülbirtokai	um
+        aze	az
+        azerbaidjão	az
+        azerbaidžan	az
+        azerbaigian	az
+        azerbaijan	az
+        azerbaijão	az
+        azerbaiyán	az
+        azerbajdzjan	az
+        azerbajdzsán	az
+        azerbaycan	az
+        azerbaïdjan	az
+        azerbeidzjan	az
+        azerbejdżan	az
+        bahama	bs
+        bahamalar	bs
+        bahamas	bs
+        bahamaszigetek	bs
+        bahamy	bs
+        bahrain	bh
+        bahrajn	bh
+        bahrein	bh
+        bahreyn	bh
+        bahreïn	bh
+        balan	pl
+        bangladeche	bd
+        banglades	bd
+        bangladesch	bd
+        bangladesh	bd
+        bangladesz	bd
+        bangladeş	bd
+        bangladeș	bd
+        bangladés	bd
+        bangladéš	bd
+        banglađesợ	bd
+        barainh	bh
+        barbade	bb
+        barbados	bb
+        barein	bh
+        baréin	bh
+        barém	bh
+        batısahra	eh
+        batưcộnghoàhồigiáo	ir
+        bdi	bi
+        bel	be
+        belanda	nl
+        belarus	by
+        belaruxợ	by
+        belgia	be
+        belgie	be
+        belgien	be
+        belgio	be
+        belgique	be
+        belgium	be
+        belgië	be
+        belice	bz
+        belize	bz
+        belçika	be
+        bemuđa	bm
+        ben	bj
+        benim	bj
+        benin	bj
+        benín	bj
+        bermuda	bm
+        bermudas	bm
+        bermude	bm
+        bermudes	bm
+        bermudy	bm
+        bes	bq
+        bfa	bf
+        bgd	bd
+        bgr	bg
+        bhoutan	bt
+        bhr	bh
+        bhs	bs
+        bhutan	bt
+        bhután	bt
+        bhútán	bt
+        białoruś	by
+        bielorrusia	by
+        bielorusia	by
+        bielorussia	by
+        bielorússia	by
+        bih	ba
+        birleşikarapemirlikleri	ae
+        birleşikkrallık	gb
+        birmania	mm
+        birmanie	mm
+        birmânia	mm
+        bissauguinea	gw
+        blm	bl
+        blr	by
+        blz	bz
+        bmu	bm
+        bol	bo
+        bolivarianrepublicofvenezuela	ve
+        bolivia	bo
+        boliviadenflernasjonalestat	bo
+        boliviadenplurinationalestat	bo
+        boliviaestadoplurinacionalde	bo
+        boliviamonikansallinenvaltio	bo
+        boliviamultinationalestaat	bo
+        boliviamångnationellastaten	bo
+        bolivianegaraplurinasional	bo
+        boliviaplurinationalstateof	bo
+        boliviastatoplurinazionaledella	bo
+        bolivie	bo
+        bolivien	bo
+        bolivienplurinationalerstaat	bo
+        bolivieétatplurinationalde	bo
+        bolivya	bo
+        bolivyaçokulusludevleti	bo
+        boliwia	bo
+        boliwiawielonarodowepaństwo	bo
+        bolívarovskárepublikavenezuela	ve
+        bolívia	bo
+        bolíviaestadoplurinacionalda	bo
+        bolíviatöbbnemzetiségűállam	bo
+        bolívie	bo
+        bonairesabaesantoeustáquio	bq
+        bonairesainteustacheetsaba	bq
+        bonairesantoeustáquioesaba	bq
+        bonairesinteustatiusandsaba	bq
+        bonairesinteustatiusensaba	bq
+        bonairesinteustatiusisaba	bq
+        bonairesinteustatiusjasaba	bq
+        bonairesinteustatiusochsaba	bq
+        bonairesinteustatiusogsaba	bq
+        bonairesinteustatiusundsaba	bq
+        bonairesinteustatiusvesaba	bq
+        bonairesinteustatiuséssaba	bq
+        bonairesinteustatiusșisaba	bq
+        bonairesvatýeustachasaba	bq
+        bosnaahercegovina	ba
+        bosnahersek	ba
+        bosniaandherzegovina	ba
+        bosniadanherzegovina	ba
+        bosniaerzegovina	ba
+        bosniahercegovina	ba
+        bosniajahertsegovina	ba
+        bosniayherzegovina	ba
+        bosniașiherțegovina	ba
+        bosnieherzégovine	ba
+        bosnienhercegovina	ba
+        bosnienundherzegowina	ba
+        bosniëenherzegovina	ba
+        boszniahercegovina	ba
+        botsuana	bw
+        botsvana	bw
+        botswana	bw
+        bouvetadası	bv
+        bouveteiland	bv
+        bouvetinsel	bv
+        bouvetisland	bv
+        bouvetnsaari	bv
+        bouvetsziget	bv
+        bouvetön	bv
+        bouvetøen	bv
+        bouvetøya	bv
+        bouvetůvostrov	bv
+        bośniaihercegowina	ba
+        bra	br
+        brasil	br
+        brasile	br
+        brasilia	br
+        brasilien	br
+        braxin	br
+        brazil	br
+        brazilia	br
+        brazilië	br
+        brazylia	br
+        brazília	br
+        brazílie	br
+        brb	bb
+        brezilya	br
+        britain	gb
+        britaniaraya	gb
+        britanyahintokyanusutoprakları	io
+        britindiaióceániterület	io
+        britischejungferninseln	vg
+        britischesterritoriumimindischenozean	io
+        britishindianoceanterritory	io
+        britishvirginislands	vg
+        britiskejomfruøerde	vg
+        britsindischeoceaanterritorium	io
+        britskéindickooceánskéúzemí	io
+        brittiläinenintianvaltamerenalue	io
+        brittisktterritoriumiindiskaoceanen	io
+        britvirginszigetek	vg
+        brn	bn
+        brunei	bn
+        bruneidarussalam	bn
+        bruneidarussalaminvaltio	bn
+        bruneidarussalamállam	bn
+        bruneikrallığı	bn
+        brunej	bn
+        brunéidarussalam	bn
+        brytyjskieterytoriumoceanuindyjskiego	io
+        brytyjskiewyspydziewicze	vg
+        brésil	br
+        btn	bt
+        buagari	bg
+        bulgaria	bg
+        bulgarie	bg
+        bulgarien	bg
+        bulgarije	bg
+        bulgaristan	bg
+        bulgária	bg
+        bulharsko	bg
+        burkinafaso	bf
+        burma	mm
+        burquina	bf
+        burquinafaso	bf
+        burundi	bi
+        burunđi	bi
+        buthănh	bt
+        bután	bt
+        butão	bt
+        bułgaria	bg
+        buốckhinaphaxô	bf
+        bvt	bv
+        bwa	bw
+        bélarus	by
+        bélgica	be
+        bénin	bj
+        bêlixê	bz
+        bêninh	bj
+        bósniaeherzegovina	ba
+        bósniaherzegóvina	ba
+        bôlivia	bo
+        bôliviaquốcgiađadântộc	bo
+        bôngnexineuxờtatitútvàxaba	bq
+        bôxniavàhẻxêgôvina	ba
+        băbađôxợ	bb
+        băngđảo	is
+        bělorusko	by
+        bắchàncộnghoànhândândânchủ	kp
+        bắcquầnđảomariana	mp
+        bốtxoăna	bw
+        bồđàonha	pt
+        bợrunàyđaruxalàm	bn
+        caboverde	cv
+        caf	cf
+        camarões	cm
+        cambodge	kh
+        cambodia	kh
+        cambodja	kh
+        cambogia	kh
+        camboja	kh
+        camboya	kh
+        cameroon	cm
+        cameroun	cm
+        camerun	cm
+        camerún	cm
+        camơrunh	cm
+        can	ca
+        canada	ca
+        canadá	ca
+        canađa	ca
+        capeverde	cv
+        capoverde	cv
+        capulverde	cv
+        capvert	cv
+        catar	qa
+        cată	qa
+        caymanadaları	ky
+        caymaninseln	ky
+        caymanislands	ky
+        caymansaaret	ky
+        caymanöarna	ky
+        caymanøerne	ky
+        caymanøyene	ky
+        cazaquistão	kz
+        cck	cc
+        cebelitarık	gi
+        cechia	cz
+        cehia	cz
+        centraalafrikaanserepubliek	cf
+        centralafricanrepublic	cf
+        centralafrikanskarepubliken	cf
+        centralafrikanskerepublik	cf
+        cezayir	dz
+        chad	td
+        chade	td
+        che	ch
+        chequia	cz
+        chile	cl
+        chili	cl
+        chilê	cl
+        china	cn
+        chinamainland	cn
+        chine	cn
+        chiny	cn
+        chipre	cy
+        chl	cl
+        chn	cn
+        chorvatsko	hr
+        chorwacja	hr
+        christmasadası	cx
+        christmaseiland	cx
+        christmasisland	cx
+        christmasîle	cx
+        christmasøya	cx
+        chypre	cy
+        chéquia	cz
+        chêđ	td
+        ciad	td
+        cibuti	dj
+        cile	cl
+        cina	cn
+        cingapura	sg
+        cipro	cy
+        cipru	cy
+        ciprus	cy
+        civ	ci
+        cmr	cm
+        coastadefildeș	ci
+        cocoseilandenkeelingeilanden	cc
+        cocoskeelingadaları	cc
+        cocoskeelingislands	cc
+        cocoskeelingîles	cc
+        cocosøernekeelingøerne	cc
+        cod	cd
+        cog	cg
+        cok	ck
+        col	co
+        colombia	co
+        colombie	co
+        columbia	co
+        colômbia	co
+        com	km
+        commonwealthofdominica	dm
+        commonwealthofthebahamas	bs
+        commonwealthofthenorthernmarianaislands	mp
+        comore	km
+        comoren	km
+        comorerna	km
+        comorerne	km
+        comores	km
+        comoresislas	km
+        comoreszigetek	km
+        comoros	km
+        congo	cg
+        congobrazzaville	cg
+        congodemocratischerepubliek	cd
+        congokinshasa	cd
+        congorepublicademocrată	cd
+        congorepúblicademocráticadel	cd
+        congorepúblicademocráticado	cd
+        congothedemocraticrepublicofthe	cd
+        cookadaları	ck
+        cookeilanden	ck
+        cookinsaaret	ck
+        cookinseln	ck
+        cookislands	ck
+        cookovyostrovy	ck
+        cookszigetek	ck
+        cooköarna	ck
+        cookøerne	ck
+        cookøyene	ck
+        coreadelnord	kp
+        coreadelnorte	kp
+        coreadelsud	kr
+        coreadelsur	kr
+        corearepúblicade	kr
+        corearepúblicademocráticapopularde	kp
+        coreeadenord	kp
+        coreeadesud	kr
+        coreearepublicademocratăpopulară	kp
+        coreiadonorte	kp
+        coreiadosul	kr
+        coreiarepúblicada	kr
+        coreiarepúblicapopulardemocráticada	kp
+        coréedunord	kp
+        coréedusud	kr
+        coréerépubliquede	kr
+        coréerépubliquepopulairedémocratiquede	kp
+        costadavorio	ci
+        costademarfíl	ci
+        costadomarfim	ci
+        costarica	cr
+        cpv	cv
+        cri	cr
+        croacia	hr
+        croatia	hr
+        croatie	hr
+        croazia	hr
+        croația	hr
+        croácia	hr
+        csehország	cz
+        csád	td
+        cub	cu
+        cuba	cu
+        cuouaithợ	kw
+        curacao	cw
+        curazao	cw
+        curaçao	cw
+        curação	cw
+        cuw	cw
+        cxr	cx
+        cym	ky
+        cyp	cy
+        cypern	cy
+        cypr	cy
+        cyprus	cy
+        czad	td
+        czarnogóra	me
+        cze	cz
+        czechia	cz
+        czechrepublic	cz
+        czechy	cz
+        cáctiểuvươngquốcarậpthốngnhất	ae
+        côlômbia	co
+        cômôrôxợ	km
+        cônggô	cg
+        côtedivoire	ci
+        cămbốt	kh
+        cốtxtharica	cr
+        cốtđivouă	ci
+        cộnghoàarậpxiria	sy
+        cộnghoàdânchủcônggô	cd
+        cộnghoànamhàn	kr
+        cộnghoànhândândânchủlào	la
+        cộnghoàđôminicạ	do
+        cợrôatia	hr
+        dalekiewyspymniejszestanówzjednoczonych	um
+        danemarca	dk
+        danemark	dk
+        dania	dk
+        danimarca	dk
+        danimarka	dk
+        danmark	dk
+        deforentearabiskeemirater	ae
+        deforentestater	us
+        democraticpeoplesrepublicofkorea	kp
+        democraticrepublicofsaotomeandprincipe	st
+        democraticrepublicoftimorleste	tl
+        democraticsocialistrepublicofsrilanka	lk
+        demokratischerepublikkongo	cd
+        demokratiskafolkrepublikenlao	la
+        denarabiskerepublikksyria	sy
+        denbolivariskerepublikvenezuela	ve
+        dendemokratiskefolkerepublikklaos	la
+        dendemokratiskerepublikcongo	cd
+        dendominikanskerepublikk	do
+        denemarken	dk
+        denmark	dk
+        denrussiskeføderasjon	ru
+        densentralafrikanskerepublikk	cf
+        detbritisketerritorietiindiahavet	io
+        detbritisketerritoriumidetindiskeocean	io
+        deu	de
+        deutschland	de
+        dinamarca	dk
+        dji	dj
+        djibouti	dj
+        djibuti	dj
+        dma	dm
+        dnk	dk
+        dom	do
+        dominica	dm
+        dominicaanserepubliek	do
+        dominicanrepublic	do
+        dominika	dm
+        dominikaaninentasavalta	do
+        dominikaiköztársaság	do
+        dominikaiközösség	dm
+        dominikanischerepublik	do
+        dominikanskarepubliken	do
+        dominikanskerepublik	do
+        dominikcumhuriyeti	do
+        dominikánskárepublika	do
+        dominique	dm
+        domínica	dm
+        dothái	il
+        drc	cd
+        dschibuti	dj
+        duitsland	de
+        dza	dz
+        dzsibuti	dj
+        dánia	dk
+        dánsko	dk
+        dänemark	dk
+        délafrikaiköztársaság	za
+        déligeorgiaésdélisandwichszigetek	gs
+        délkorea	kr
+        délszudán	ss
+        dżibuti	dj
+        džibutsko	dj
+        easternrepublicofuruguay	uy
+        ecu	ec
+        ecuador	ec
+        egipt	eg
+        egipto	eg
+        egito	eg
+        egitto	eg
+        egy	eg
+        egyenlítőiguinea	gq
+        egyesültarabemírségek	ae
+        egyesültkirályság	gb
+        egyesültállamok	us
+        egyiptom	eg
+        egypt	eg
+        egypte	eg
+        egypten	eg
+        egypti	eg
+        eilandman	im
+        eire	ie
+        ekuador	ec
+        ekvador	ec
+        ekvatorginesi	gq
+        ekvatorialguinea	gq
+        ekvádor	ec
+        ekwador	ec
+        elefántcsontpart	ci
+        elfenbenskusten	ci
+        elfenbenskysten	ci
+        elsalvador	sv
+        elveția	ch
+        emiradosárabesunidos	ae
+        emiratelearabeunite	ae
+        emirates	ae
+        emiratiarabiuniti	ae
+        emiratosárabesunidos	ae
+        endonezya	id
+        england	gb
+        enxanvađoa	sv
+        equador	ec
+        equatoriaalguinea	gq
+        equatorialguinea	gq
+        eri	er
+        eritre	er
+        eritrea	er
+        eritreea	er
+        eritreia	er
+        eritréia	er
+        ermenistan	am
+        erytrea	er
+        esh	eh
+        eslovaquia	sk
+        eslovenia	si
+        eslováquia	sk
+        eslovénia	si
+        eslovênia	si
+        esp	es
+        espagne	es
+        espana	es
+        espanha	es
+        espanja	es
+        españa	es
+        est	ee
+        estadosunidos	us
+        estland	ee
+        estonia	ee
+        estonie	ee
+        estonsko	ee
+        estonya	ee
+        estónia	ee
+        estônia	ee
+        esuatini	sz
+        eswatini	sz
+        eswatinitidligereswasiland	sz
+        eteläafrikka	za
+        etelägeorgiajaeteläisetsandwichinsaaret	gs
+        eteläkorea	kr
+        eteläsudan	ss
+        eth	et
+        ethiopia	et
+        ethiopië	et
+        etiopia	et
+        etiopie	et
+        etiopien	et
+        etiopía	et
+        etiyopya	et
+        etiópia	et
+        exợtônia	ee
+        faerskéostrovy	fo
+        faeröer	fo
+        falkandskéostrovymalvíny	fk
+        falklandadalarımalvinas	fk
+        falklandeilandenmalvinas	fk
+        falklandinsaaret	fk
+        falklandinselnmalwinen	fk
+        falklandislandsmalvinas	fk
+        falklandszigetekmalvinas	fk
+        falklandsöarnamalvinas	fk
+        falklandsøernemalvinas	fk
+        falklandsøyene	fk
+        falklandymalwiny	fk
+        faroeadaları	fo
+        faroeislands	fo
+        fas	ma
+        federaciónrusa	ru
+        federacjarosyjska	ru
+        federaldemocraticrepublicofethiopia	et
+        federaldemocraticrepublicofnepal	np
+        federalrepublicofgermany	de
+        federalrepublicofnigeria	ng
+        federalrepublicofsomalia	so
+        federasinegaranegaramicronesia	fm
+        federasirusia	ru
+        federatedstatesofmicronesia	fm
+        federativerepublicofbrazil	br
+        federaçãorussa	ru
+        federațiarusă	ru
+        fehéroroszország	by
+        feröer	fo
+        fidji	fj
+        fidschi	fj
+        fidzsiszigetek	fj
+        fidżi	fj
+        fidži	fj
+        figi	fj
+        fiji	fj
+        fildişisahili	ci
+        filipijnen	ph
+        filipina	ph
+        filipinas	ph
+        filipine	ph
+        filipinler	ph
+        filipiny	ph
+        filippiinit	ph
+        filippine	ph
+        filippinene	ph
+        filippinerna	ph
+        filippinerne	ph
+        filipíny	ph
+        filistindevleti	ps
+        fin	fi
+        finland	fi
+        finlanda	fi
+        finlande	fi
+        finlandia	fi
+        finlandiya	fi
+        finlândia	fi
+        finnland	fi
+        finnország	fi
+        finsko	fi
+        fiyi	fj
+        fji	fj
+        flk	fk
+        forenedearabiskeemirater	ae
+        fra	fr
+        france	fr
+        francia	fr
+        franciadéliterületek	tf
+        franciaguyana	gf
+        franciaország	fr
+        franciapolinézia	pf
+        francie	fr
+        francja	fr
+        francouzskáguayana	gf
+        francouzskájižníúzemí	tf
+        francouzskápolynésie	pf
+        francuskieterytoriapołudniowe	tf
+        frankreich	fr
+        frankrig	fr
+        frankrijk	fr
+        frankrike	fr
+        fransa	fr
+        fransezuidelijkegebieden	tf
+        fransguyana	gf
+        franskaguyana	gf
+        franskapolynesien	pf
+        franskasydterritorierna	tf
+        franskesørligeterritorier	tf
+        franskguyana	gf
+        franskpolynesia	pf
+        franskpolynesien	pf
+        franspolynesië	pf
+        fransızguyanası	gf
+        fransızgüneybölgeleri	tf
+        fransızpolinezyası	pf
+        französischesüdundantarktisgebiete	tf
+        französischguyana	gf
+        französischpolynesien	pf
+        frança	fr
+        franța	fr
+        frenchguiana	gf
+        frenchpolynesia	pf
+        frenchrepublic	fr
+        frenchsouthernterritories	tf
+        fro	fo
+        fsm	fm
+        färsaaret	fo
+        färöarna	fo
+        färöerinseln	fo
+        færøerne	fo
+        færøyene	fo
+        förenadearabemiraten	ae
+        förenadekungariket	gb
+        förentastaternasmindreöarioceanienochvästindien	um
+        fülöpszigetek	ph
+        gab	ga
+        gabon	ga
+        gaboneserepublic	ga
+        gabun	ga
+        gabão	ga
+        gabón	ga
+        gambia	gm
+        gambie	gm
+        gambiya	gm
+        gana	gh
+        gbr	gb
+        geo	ge
+        georgia	ge
+        georgiadelsudeisolesandwichaustrali	gs
+        georgiadesudșiinsulelesandwichdesud	gs
+        georgiapołudniowaisandwichpołudniowy	gs
+        georgiaselatandankepulauansandwichselatan	gs
+        georgien	ge
+        germania	de
+        germany	de
+        geórgia	ge
+        geórgiadosuleilhassandwichdosul	gs
+        ggy	gg
+        gha	gh
+        ghana	gh
+        ghianapháp	gf
+        ghinê	gn
+        ghinêbixau	gw
+        ghinêxíchđạo	gq
+        ghána	gh
+        giamaica	jm
+        giamêca	jm
+        giappone	jp
+        gib	gi
+        gibilterra	gi
+        giboatha	gi
+        gibraltar	gi
+        gibraltár	gi
+        gibuti	dj
+        gin	gn
+        gine	gn
+        ginebissau	gw
+        gioagia	ge
+        gioađanh	jo
+        giordania	jo
+        giơxị	je
+        glp	gp
+        gmb	gm
+        gnb	gw
+        gnq	gq
+        granada	gd
+        grandduchyofluxembourg	lu
+        grc	gr
+        grd	gd
+        greatbritain	gb
+        grecia	gr
+        grecja	gr
+        greece	gr
+        greenland	gl
+        grekland	gr
+        grenada	gd
+        grenade	gd
+        grenlandia	gl
+        griechenland	gr
+        griekenland	gr
+        grl	gl
+        groenland	gl
+        groenlanda	gl
+        groenlandia	gl
+        groenlândia	gl
+        gronelândia	gl
+        groënland	gl
+        gruzie	ge
+        gruzja	ge
+        grækenland	gr
+        grèce	gr
+        grécia	gr
+        grónsko	gl
+        grönland	gl
+        grönlanti	gl
+        grønland	gl
+        grúzia	ge
+        gtm	gt
+        guadalupa	gp
+        guadalupe	gp
+        guadeloupe	gp
+        guadelupa	gp
+        guam	gu
+        guatemala	gt
+        guatêmala	gt
+        guayanafrancesa	gf
+        guađelup	gp
+        guernesey	gg
+        guernsey	gg
+        guf	gf
+        guiana	gy
+        guianafrancesa	gf
+        guianafranceză	gf
+        guinea	gn
+        guineabissau	gw
+        guineabisáu	gw
+        guineaecuatorial	gq
+        guineaecuatorială	gq
+        guineaequatoriale	gq
+        guineakhatulistiwa	gq
+        guinee	gn
+        guineebissau	gw
+        guiné	gn
+        guinébissau	gw
+        guinébissáu	gw
+        guinée	gn
+        guinéebissau	gw
+        guinéequatorial	gq
+        guinéeéquatoriale	gq
+        gujana	gy
+        gujanafrancuska	gf
+        gum	gu
+        guy	gy
+        guyana	gy
+        guyanafrancese	gf
+        guyanaperancis	gf
+        guyanefrançaise	gf
+        guăm	gu
+        gwadelupa	gp
+        gwatemala	gt
+        gwinea	gn
+        gwineabissau	gw
+        gwinearównikowa	gq
+        gâmbia	gm
+        géorgie	ge
+        géorgiedusudetlesîlessandwichdusud	gs
+        görögország	gr
+        güneyafrika	za
+        güneygeorgiavegüneysandwichadaları	gs
+        güneykore	kr
+        güneysudan	ss
+        gürcistan	ge
+        gămbia	gm
+        gơnhxị	gg
+        gợrênađa	gd
+        haiti	ht
+        haití	ht
+        hashemitekingdomofjordan	jo
+        haïti	ht
+        heardadasıvemcdonaldadaları	hm
+        heardeilandenmcdonaldeilanden	hm
+        heardislandandmcdonaldislands	hm
+        heardjamcdonaldinsaaret	hm
+        heardogmcdonaldøyene	hm
+        heardszigetésmcdonaldszigetek	hm
+        heardundmcdonaldinseln	hm
+        heardönochmcdonaldöarna	hm
+        heardøenogmcdonaldøerne	hm
+        heardůvamcdonaldovyostrovy	hm
+        heiligerstuhlstaatvatikanstadt	va
+        hellas	gr
+        hellenicrepublic	gr
+        hindistan	in
+        hiszpania	es
+        hkg	hk
+        hmd	hm
+        hnd	hn
+        holandia	nl
+        holland	nl
+        hollanda	nl
+        hollandia	nl
+        holyseevaticancitystate	va
+        holyseevatikanşehirdevleti	va
+        honduras	hn
+        hongaria	hu
+        hongarije	hu
+        hongkong	hk
+        hongkongspecialadministrativeregionofchina	hk
+        hongrie	hu
+        horvátország	hr
+        hoàlan	nl
+        hrv	hr
+        hti	ht
+        hun	hu
+        hungari	hu
+        hungary	hu
+        hungria	hu
+        hungría	hu
+        hviderusland	by
+        hviterussland	by
+        hylạp	gr
+        hôngkông	hk
+        hônđuraxợ	hn
+        hırvatistan	hr
+        iceland	is
+        idn	id
+        ierland	ie
+        ijsland	is
+        ilhabouvet	bv
+        ilhachristmas	cx
+        ilhademan	im
+        ilhaheardeilhasmcdonald	hm
+        ilhanatal	cx
+        ilhanorfolk	nf
+        ilhareunião	re
+        ilhasalanda	ax
+        ilhascaimão	ky
+        ilhascayman	ky
+        ilhascocos	cc
+        ilhascook	ck
+        ilhasfalklandmalvinas	fk
+        ilhasfaroe	fo
+        ilhasfaroé	fo
+        ilhasgeórgiadosulesandwichdosul	gs
+        ilhasmalvinasfalkland	fk
+        ilhasmarianasdonorte	mp
+        ilhasmarshall	mh
+        ilhasmenoresdistantesdosestadosunidos	um
+        ilhassalomão	sb
+        ilhasturcasecaicos	tc
+        ilhasturksecaicos	tc
+        ilhasvirgensbritânicas	vg
+        ilhasvirgensdosestadosunidos	vi
+        ilhasvirgensestadosunidos	vi
+        ilhasåland	ax
+        imn	im
+        ind	in
+        inde	in
+        independentstateofpapuanewguinea	pg
+        independentstateofsamoa	ws
+        india	in
+        indie	in
+        indien	in
+        indonesia	id
+        indonesien	id
+        indonesië	id
+        indonezia	id
+        indonezja	id
+        indonésia	id
+        indonésie	id
+        indonézia	id
+        inselman	im
+        insulabouvet	bv
+        insulacrăciunului	cx
+        insulaheardșiinsulelemcdonald	hm
+        insulaman	im
+        insulanorfolk	nf
+        insulelecaiman	ky
+        insulelecocoskeeling	cc
+        insulelecook	ck
+        insulelefalklandinsulelemalvine	fk
+        insuleleferoe	fo
+        insulelemarianedenord	mp
+        insulelemarshall	mh
+        insuleleperifericeminorealestatelorunite	um
+        insulelesolomon	sb
+        insuleleturksșicaicos	tc
+        insulelevirginebritanice	vg
+        insulelevirginesua	vi
+        insuleleåland	ax
+        intia	in
+        iordania	jo
+        iot	io
+        irak	iq
+        iran	ir
+        irandenislamiskerepublik	ir
+        irandenislamskerepublikk	ir
+        iraninislamilainentasavalta	ir
+        iranislamicrepublicof	ir
+        iranislamischerepublik	ir
+        iranislamiskarepubliken	ir
+        iranislamskarepublika	ir
+        iranrepublicaislamică	ir
+        iranrepublikislam	ir
+        iranrépubliqueislamiqued	ir
+        iraq	iq
+        iraque	iq
+        ireland	ie
+        irl	ie
+        irland	ie
+        irlanda	ie
+        irlande	ie
+        irlandia	ie
+        irlanti	ie
+        irn	ir
+        irq	iq
+        irsko	ie
+        irák	iq
+        irán	ir
+        irániszlámköztársaság	ir
+        iránrepúblicaislámicade	ir
+        irão	ir
+        irãorepúblicaislâmicado	ir
+        irãrepúblicaislâmicado	ir
+        irắc	iq
+        isl	is
+        islabouvet	bv
+        islademan	im
+        isladenavidad	cx
+        isladesanmartínzonaholandesa	sx
+        islaheardeislasmcdonald	hm
+        islamicrepublicofafghanistan	af
+        islamicrepublicofiran	ir
+        islamicrepublicofmauritania	mr
+        islamicrepublicofpakistan	pk
+        island	is
+        islanda	is
+        islande	is
+        islandia	is
+        islanorfolk	nf
+        islanti	is
+        islasbermudas	bm
+        islasbescaribeneerlandés	bq
+        islascaimán	ky
+        islascocoskeeling	cc
+        islascook	ck
+        islasfalklandmalvinas	fk
+        islasferoe	fo
+        islasgeorgiasdelsurysándwichdelsur	gs
+        islasmaldivas	mv
+        islasmarianasdelnorte	mp
+        islasmarshall	mh
+        islassalomón	sb
+        islasturcasycaicos	tc
+        islasultramarinasmenoresdeestadosunidos	um
+        islasvírgenesbritánicas	vg
+        islasvírgenesdeeeuu	vi
+        islasäland	ax
+        isleofman	im
+        islândia	is
+        isolabouvet	bv
+        isoladiman	im
+        isoladinatale	cx
+        isolanorfolk	nf
+        isolecayman	ky
+        isolecocoskeeling	cc
+        isolecook	ck
+        isolefalklandmalvine	fk
+        isolefærøer	fo
+        isoleheardemcdonald	hm
+        isolemariannesettentrionali	mp
+        isolemarshall	mh
+        isoleminoriesternedeglistatiunitidamerica	um
+        isolesalomone	sb
+        isoleturksecaicos	tc
+        isoleverginiregnounito	vg
+        isoleverginiusa	vi
+        isoleåland	ax
+        isr	il
+        israel	il
+        israele	il
+        israël	il
+        ita	it
+        italia	it
+        italianrepublic	it
+        italie	it
+        italien	it
+        italië	it
+        italy	it
+        itália	it
+        itálie	it
+        itätimor	tl
+        itävalta	at
+        ivoorkust	ci
+        ivorycoast	ci
+        izland	is
+        izrael	il
+        iémen	ye
+        iêmen	ye
+        i̇ngilizvirginadaları	vg
+        i̇ran	ir
+        i̇rani̇slâmcumhuriyeti	ir
+        i̇rlanda	ie
+        i̇spanya	es
+        i̇srail	il
+        i̇sveç	se
+        i̇sviçre	ch
+        i̇talya	it
+        i̇zlanda	is
+        jam	jm
+        jamaica	jm
+        jamaika	jm
+        jamajka	jm
+        jamaïque	jm
+        japan	jp
+        japani	jp
+        japon	jp
+        japonia	jp
+        japonsko	jp
+        japonya	jp
+        japán	jp
+        japão	jp
+        japón	jp
+        jemen	ye
+        jepang	jp
+        jerman	de
+        jersey	je
+        jey	je
+        jihoafrickárepublika	za
+        jižnígeorgieajižnísandwichovyostrovy	gs
+        jižníkorea	kr
+        jižnísúdán	ss
+        jomfruøyenestorbritannia	vg
+        jomfruøyeneusa	vi
+        jor	jo
+        jordan	jo
+        jordania	jo
+        jordanie	jo
+        jordanien	jo
+        jordanië	jo
+        jordánia	jo
+        jordánsko	jo
+        jordânia	jo
+        joulusaari	cx
+        jpn	jp
+        juleøen	cx
+        julön	cx
+        jungfruöarnaamerikanska	vi
+        jungfruöarnabrittiska	vg
+        kaaimaneilanden	ky
+        kaapverdië	cv
+        kajmanskéostrovy	ky
+        kajmany	ky
+        kajmánszigetek	ky
+        kaledoniabaru	nc
+        kambodja	kh
+        kambodscha	kh
+        kambodsja	kh
+        kambodzsa	kh
+        kambodża	kh
+        kambodža	kh
+        kamboja	kh
+        kamboçya	kh
+        kameroen	cm
+        kamerun	cm
+        kanada	ca
+        kappverde	cv
+        kapverde	cv
+        kapverdskéostrovy	cv
+        karadağ	me
+        karácsonysziget	cx
+        kasachstan	kz
+        kasakhstan	kz
+        katar	qa
+        kaz	kz
+        kazachstan	kz
+        kazachstán	kz
+        kazahsztán	kz
+        kazajistán	kz
+        kazakhstan	kz
+        kazakistan	kz
+        kazakstan	kz
+        kelettimor	tl
+        ken	ke
+        kenia	ke
+        kenya	ke
+        kepulauancayman	ky
+        kepulauanchristmas	cx
+        kepulauancocoskeeling	cc
+        kepulauancook	ck
+        kepulauanfalklandmalvinas	fk
+        kepulauanfaroe	fo
+        kepulauanmarianautara	mp
+        kepulauanmarshall	mh
+        kepulauansolomon	sb
+        kepulauanterluarkecilamerikaserikat	um
+        kepulauanturksdancaicos	tc
+        kepulauanvirginas	vi
+        kepulauanvirgininggris	vg
+        kepulauanåland	ax
+        keskiafrikantasavalta	cf
+        keňa	ke
+        kgz	kg
+        khaxakhxthanh	kz
+        khinia	ke
+        khm	kh
+        khưrơgưxtanh	kg
+        kiina	cn
+        kina	cn
+        kingdomofbahrain	bh
+        kingdomofbelgium	be
+        kingdomofbhutan	bt
+        kingdomofcambodia	kh
+        kingdomofdenmark	dk
+        kingdomofeswatini	sz
+        kingdomoflesotho	ls
+        kingdomofmorocco	ma
+        kingdomofnorway	no
+        kingdomofsaudiarabia	sa
+        kingdomofspain	es
+        kingdomofsweden	se
+        kingdomofthailand	th
+        kingdomofthenetherlands	nl
+        kingdomoftonga	to
+        kir	ki
+        kirghizistan	kg
+        kirgisia	kg
+        kirgisistan	kg
+        kirgistan	kg
+        kirgizistan	kg
+        kirgizisztán	kg
+        kirgizië	kg
+        kirgizstan	kg
+        kirguistán	kg
+        kiribati	ki
+        kleineafgelegeneilandenvandeverenigdestaten	um
+        kna	kn
+        koeweit	kw
+        kokoskeelinginseln	cc
+        kokosovéostrovy	cc
+        kokosöarna	cc
+        kokosøyene	cc
+        kolombia	co
+        kolombiya	co
+        kolumbia	co
+        kolumbie	co
+        kolumbien	co
+        komoren	km
+        komorene	km
+        komorit	km
+        komorlar	km
+        komoro	km
+        komory	km
+        kongo	cg
+        kongodemokratikcumhuriyeti	cd
+        kongodemokratiskarepubliken	cd
+        kongodemokratycznarepublikakonga	cd
+        kongodendemokratiskerepublikk	cd
+        kongondemokraattinentasavalta	cd
+        kongó	cg
+        kongóidemokratikusköztársaság	cd
+        konžskádemokratickárepublika	cd
+        kookossaaret	cc
+        kor	kr
+        korea	kr
+        koreademocraticpeoplesrepublicof	kp
+        koreademocratischevolksrepubliek	kp
+        koreademokratischevolksrepublik	kp
+        koreademokratiskafolkrepubliken	kp
+        koreadendemokratiskefolkerepublik	kp
+        koreadendemokratiskefolkerepublikk	kp
+        koreaiköztársaság	kr
+        koreainépidemokratikusköztársaság	kp
+        korealidovědemokratickárepublika	kp
+        koreandemokraattinenkansantasavalta	kp
+        koreantasavalta	kr
+        koreapołudniowa	kr
+        koreapółnocna	kp
+        korearepublicof	kr
+        korearepubliek	kr
+        korearepublik	kr
+        korearepublika	kr
+        korearepublikaludowodemokratyczna	kp
+        korearepublikken	kr
+        koreaselatan	kr
+        koreautara	kp
+        korecumhuriyeti	kr
+        koredemokratikhalkcumhuriyeti	kp
+        kostarika	cr
+        kostaryka	cr
+        koweït	kw
+        kreikka	gr
+        kroasia	hr
+        kroatia	hr
+        kroatien	hr
+        kroatië	hr
+        ksa	sa
+        kuba	cu
+        kuuba	cu
+        kuvait	kw
+        kuvajt	kw
+        kuveyt	kw
+        kuwait	kw
+        kuweit	kw
+        kuwejt	kw
+        kuzeykore	kp
+        kuzeymakedonya	mk
+        kuzeymarianaadaları	mp
+        kwt	kw
+        kypr	cy
+        kypros	cy
+        kyrgyzrepublic	kg
+        kyrgyzstan	kg
+        kyrgyzstán	kg
+        kârgâzstan	kg
+        kína	cn
+        kókuszkeelingszigetek	cc
+        középafrikaiköztársaság	cf
+        küba	cu
+        kıbrıs	cy
+        kırgızistan	kg
+        lao	la
+        laodemokratikhalkcumhuriyeti	la
+        laofolketsdemokratiskerepublik	la
+        laopeoplesdemocraticrepublic	la
+        laorépubliquedémocratiquepopulaire	la
+        laos	la
+        laosdemocratischevolksrepubliek	la
+        laosdemokratischevolksrepublik	la
+        laoskálidovědemokratickárepublika	la
+        laosz	la
+        laoszinépidemokratikusköztársaság	la
+        laotańskarepublikaludowodemokratyczna	la
+        latvia	lv
+        lbn	lb
+        lbr	lr
+        lby	ly
+        lca	lc
+        lebaneserepublic	lb
+        lebanon	lb
+        lengyelország	pl
+        lesotho	ls
+        lesoto	ls
+        letland	lv
+        letonia	lv
+        letonya	lv
+        lettland	lv
+        lettonia	lv
+        lettonie	lv
+        lettország	lv
+        letónia	lv
+        letônia	lv
+        liban	lb
+        libano	lb
+        libanon	lb
+        liberia	lr
+        liberya	lr
+        libi	ly
+        libia	ly
+        libië	ly
+        libya	ly
+        libye	ly
+        libyen	ly
+        libéria	lr
+        libérie	lr
+        libêria	lr
+        lichtenštejnsko	li
+        lie	li
+        liechtenstein	li
+        liettua	lt
+        lihtenştayn	li
+        likhtenxtainh	li
+        litauen	lt
+        lithuania	lt
+        litouwen	lt
+        lituania	lt
+        lituanie	lt
+        lituânia	lt
+        litva	lt
+        litvanya	lt
+        litvánia	lt
+        litwa	lt
+        liênbangnga	ru
+        lka	lk
+        lotyšsko	lv
+        lso	ls
+        ltu	lt
+        lucembursko	lu
+        luksemburg	lu
+        lussemburgo	lu
+        lux	lu
+        luxembourg	lu
+        luxemburg	lu
+        luxemburgo	lu
+        lva	lv
+        látvia	lv
+        länsisahara	eh
+        lêxôthô	ls
+        líbano	lb
+        líbia	ly
+        lübnan	lb
+        lüksemburg	lu
+        lụcxâmbảo	lu
+        maagdeneilandenamerikaanse	vi
+        maagdeneilandenbritse	vg
+        mac	mo
+        macao	mo
+        macaospecialadministrativeregionofchina	mo
+        macaristan	hu
+        macau	mo
+        macedonia	mk
+        macedoniadelnord	mk
+        macedoniadelnorte	mk
+        macedoniadenord	mk
+        macedoniapółnocna	mk
+        macedóniadonorte	mk
+        macedôniadonorte	mk
+        macédoinedunord	mk
+        madagascar	mg
+        madagaskar	mg
+        madagaszkár	mg
+        madagáscar	mg
+        maf	mf
+        magyarország	hu
+        mainlandchina	cn
+        maiote	yt
+        majotta	yt
+        makao	mo
+        makau	mo
+        makaó	mo
+        makedoniautara	mk
+        maladewa	mv
+        malaezia	my
+        malaisie	my
+        malaixia	my
+        malajsie	my
+        malajzia	my
+        malasia	my
+        malaui	mw
+        malauy	mw
+        malavi	mw
+        malawi	mw
+        malaysia	my
+        maldivas	mv
+        maldive	mv
+        maldiven	mv
+        maldivene	mv
+        maldiverna	mv
+        maldiverne	mv
+        maldives	mv
+        maldivler	mv
+        maldívszigetek	mv
+        malediivit	mv
+        malediven	mv
+        maledivy	mv
+        malediwy	mv
+        maleisië	my
+        malesia	my
+        malezja	my
+        malezya	my
+        mali	ml
+        malouinesîlesfalkland	fk
+        malta	mt
+        malte	mt
+        malásia	my
+        malí	ml
+        malđivợx	mv
+        man	im
+        manadası	im
+        mansaari	im
+        mar	ma
+        marianypółnocne	mp
+        maroc	ma
+        marocco	ma
+        marocko	ma
+        marokko	ma
+        marokkó	ma
+        maroko	ma
+        marrocos	ma
+        marruecos	ma
+        marshalleilanden	mh
+        marshallinsaaret	mh
+        marshallinseln	mh
+        marshallislands	mh
+        marshallovyostrovy	mh
+        marshallszigetek	mh
+        marshallöarna	mh
+        marshalløerne	mh
+        marshalløyene	mh
+        martinica	mq
+        martinik	mq
+        martinique	mq
+        martynika	mq
+        marşaladaları	mh
+        mathinikhợ	mq
+        mauretania	mr
+        mauretanien	mr
+        maurice	mu
+        mauricio	mu
+        mauricius	mu
+        mauritania	mr
+        mauritanie	mr
+        mauritanië	mr
+        mauritius	mu
+        mauritánia	mr
+        mauritánie	mr
+        mauritânia	mr
+        maurizio	mu
+        maurițius	mu
+        maurícia	mu
+        maurício	mu
+        mayothợ	yt
+        mayotte	yt
+        maďarsko	hu
+        mađagaxợca	mg
+        mco	mc
+        mda	md
+        mdg	mg
+        mdv	mv
+        meksika	mx
+        meksiko	mx
+        meksyk	mx
+        menšíodlehléostrovyspojenýchstátů	um
+        mesir	eg
+        messico	mx
+        mex	mx
+        mexic	mx
+        mexico	mx
+        mexiko	mx
+        mexikó	mx
+        mexique	mx
+        mhl	mh
+        mianmar	mm
+        micronesia	fm
+        micronesiaestadosfederadosde	fm
+        micronesiafederatedstatesof	fm
+        micronesiastatelefederaleale	fm
+        micronésiaestadosfederadosda	fm
+        micronésieétatsfédérésde	fm
+        mikhợrônêxialiênbang	fm
+        mikronesiaføderasjonen	fm
+        mikronesianliittovaltio	fm
+        mikronesienfederalastaterna	fm
+        mikronesienföderiertestaatenvon	fm
+        mikronesiensforenedestater	fm
+        mikronezja	fm
+        mikronezyafederedevletleri	fm
+        mikronésiefederativnístáty	fm
+        mikronéziaiszövetségiállamok	fm
+        mindreutenforliggendeøyertilusa	um
+        miếnđiện	mm
+        miềnnampháp	tf
+        miềnđạidươngấnđộanh	io
+        mjanma	mm
+        mkd	mk
+        mli	ml
+        mlt	mt
+        mmr	mm
+        mne	me
+        mng	mn
+        mnohonárodnístátbolívie	bo
+        mnp	mp
+        moata	mt
+        mocambique	mz
+        moldau	md
+        moldaurepublik	md
+        moldavia	md
+        moldaviarepúblicade	md
+        moldavie	md
+        moldavien	md
+        moldavienrepubliken	md
+        moldavië	md
+        moldaviërepubliek	md
+        moldavsko	md
+        moldavskárepublika	md
+        moldova	md
+        moldovacumhuriyeti	md
+        moldovaiköztársaság	md
+        moldovantasavalta	md
+        moldovarepublica	md
+        moldovarepublicof	md
+        moldovarepublik	md
+        moldovarepublikken	md
+        moldovarépubliquede	md
+        moldávia	md
+        moldáviarepúblicada	md
+        monaco	mc
+        monacô	mc
+        monako	mc
+        mongolei	mn
+        mongolia	mn
+        mongolie	mn
+        mongoliet	mn
+        mongolië	mn
+        mongolsko	mn
+        mongólia	mn
+        monserrate	ms
+        montenegro	me
+        montenegró	me
+        montenêgợrô	me
+        montserrat	ms
+        monténégro	me
+        monxerạc	ms
+        monđôva	md
+        moritanya	mr
+        morocco	ma
+        morocô	ma
+        mosambik	mz
+        moz	mz
+        mozambic	mz
+        mozambico	mz
+        mozambik	mz
+        mozambique	mz
+        moçambique	mz
+        moğolistan	mn
+        mołdawia	md
+        mołdawiarepublika	md
+        mrt	mr
+        msr	ms
+        mtq	mq
+        muntenegru	me
+        mus	mu
+        mwi	mw
+        myanmar	mm
+        mys	my
+        myt	yt
+        málta	mt
+        méxico	mx
+        mêhicô	mx
+        mónaco	mc
+        mônaco	mc
+        môngcổ	mn
+        môrisơxợ	mu
+        môritania	mr
+        môxambíkhợ	mz
+        mısır	eg
+        nam	na
+        namcực	aq
+        namdương	id
+        namgioagiavanamquầnđảoxanouichợ	gs
+        namibia	na
+        namibie	na
+        namibië	na
+        namibya	na
+        namphi	za
+        namxuđăng	ss
+        namíbia	na
+        nauru	nr
+        nauy	no
+        ncl	nc
+        nederland	nl
+        nederländerna	nl
+        negarapalestina	ps
+        neitsytsaaretbrittiläiset	vg
+        neitsytsaaretyhdysvaltain	vi
+        nepal	np
+        nepál	np
+        ner	ne
+        netherlands	nl
+        neukaledonien	nc
+        neuseeland	nz
+        newcaledonia	nc
+        newzealand	nz
+        nfk	nf
+        nga	ng
+        nhật	jp
+        nic	ni
+        nicaragua	ni
+        nicarágua	ni
+        niederlande	nl
+        niemcy	de
+        nieuwcaledonië	nc
+        nieuwzeeland	nz
+        niger	ne
+        nigeria	ng
+        nigie	ne
+        nigiêria	ng
+        nigéria	ng
+        nigérie	ng
+        nihon	jp
+        nijer	ne
+        nijerya	ng
+        nikaragua	ni
+        nioue	nu
+        nippon	jp
+        niu	nu
+        niucalêđônia	nc
+        niue	nu
+        niuxilân	nz
+        nizozemsko	nl
+        nld	nl
+        noordelijkemarianen	mp
+        noordkorea	kp
+        noordmacedonië	mk
+        noorwegen	no
+        nor	no
+        nordkorea	kp
+        nordmakedonia	mk
+        nordmakedonien	mk
+        nordmarianene	mp
+        nordmarianerna	mp
+        nordmarianerne	mp
+        nordmazedonien	mk
+        norfolk	nf
+        norfolkadası	nf
+        norfolkinsaari	nf
+        norfolkinsel	nf
+        norfolkisland	nf
+        norfolkskýostrov	nf
+        norfolksziget	nf
+        norfolköarna	nf
+        norfolkøen	nf
+        norfolkøya	nf
+        norge	no
+        norja	no
+        norsko	no
+        norsunluurannikko	ci
+        northernireland	gb
+        northernmarianaislands	mp
+        northkorea	kp
+        northmacedonia	mk
+        noruega	no
+        norvegia	no
+        norveç	no
+        norvège	no
+        norvégia	no
+        norway	no
+        norwegen	no
+        norwegia	no
+        nouacaledonie	nc
+        nouazeelandă	nz
+        nouvellecalédonie	nc
+        nouvellezélande	nz
+        novacaledónia	nc
+        novacaledônia	nc
+        novazelândia	nz
+        novákaledonie	nc
+        novýzéland	nz
+        nowakaledonia	nc
+        nowazelandia	nz
+        npl	np
+        nru	nr
+        nuevacaledonia	nc
+        nuevazelanda	nz
+        nuovacaledonia	nc
+        nuovazelanda	nz
+        nyakaledonien	nc
+        nyazeeland	nz
+        nycaledonia	nc
+        nykaledonien	nc
+        nyugatszahara	eh
+        nzl	nz
+        németország	de
+        népal	np
+        nêpan	np
+        níger	ne
+        nördlichemarianen	mp
+        německo	de
+        nướccộnghoàbolivarivênêxuêla	ve
+        nướccộnghoàmổđôvạ	md
+        nướccộnghoàthốngnhấtthanxania	tz
+        nướccộnghoàtrungphi	cf
+        oeganda	ug
+        oekraïne	ua
+        oezbekistan	uz
+        olanda	nl
+        olaszország	it
+        oman	om
+        omn	om
+        omán	om
+        omã	om
+        oostenrijk	at
+        oosttimor	tl
+        oroszföderáció	ru
+        ortaafrikacumhuriyeti	cf
+        osterreich	at
+        ostrovman	im
+        oualixợvaphutuna	wf
+        ouganda	ug
+        ouzbékistan	uz
+        paesibassi	nl
+        paesibassicaraibici	bq
+        pak	pk
+        pakistan	pk
+        pakistán	pk
+        pakisztán	pk
+        pakixợthănh	pk
+        palaos	pw
+        palau	pw
+        palestiinavaltio	ps
+        palestinaestadoda	ps
+        palestinaestadode	ps
+        palestinastaat	ps
+        palestinastaten	ps
+        palestinastatodi	ps
+        palestinastatul	ps
+        palestine	ps
+        palestinequốcgia	ps
+        palestinestateof	ps
+        palestineétatde	ps
+        palestinskýstát	ps
+        palestynapaństwo	ps
+        palesztinanemzetihatóság	ps
+        palästinastaat	ps
+        palæstinastaten	ps
+        pan	pa
+        panama	pa
+        panamá	pa
+        panenskéostrovyamerické	vi
+        panenskéostrovybritské	vg
+        pantaigading	ci
+        papoeanieuwguinea	pg
+        papouasienouvelleguinée	pg
+        papuaneuguinea	pg
+        papuanewguinea	pg
+        papuaniughinê	pg
+        papuanouaguinee	pg
+        papuanovaguiné	pg
+        papuanováguinea	pg
+        papuanowagwinea	pg
+        papuanugini	pg
+        papuanuovaguinea	pg
+        papuanyaguinea	pg
+        papuanyguinea	pg
+        papuauusiguinea	pg
+        papuayenigine	pg
+        papúanuevaguinea	pg
+        paquistão	pk
+        paraguai	py
+        paraguay	py
+        paragwaj	py
+        paysbas	nl
+        paísesbaixos	nl
+        paísesbajos	nl
+        państwobrunei	bn
+        państwowatykańskiestolicaapostolska	va
+        pcn	pn
+        peoplesdemocraticrepublicofalgeria	dz
+        peoplesrepublicofbangladesh	bd
+        peoplesrepublicofchina	cn
+        per	pe
+        perancis	fr
+        peranciswilayahbagianselatan	tf
+        peru	pe
+        perù	pe
+        perú	pe
+        phigi	fj
+        philipinợ	ph
+        philippinen	ph
+        philippines	ph
+        phl	ph
+        pháp	fr
+        phầnlan	fi
+        pitcairn	pn
+        pitcairneilanden	pn
+        pitcairnovyostrovy	pn
+        pitcairnszigetek	pn
+        pithợkhenh	pn
+        plurinationalstateofbolivia	bo
+        plw	pw
+        png	pg
+        pobřežíslonoviny	ci
+        pohjoiskorea	kp
+        pohjoismakedonia	mk
+        pohjoismariaanit	mp
+        pol	pl
+        poland	pl
+        polandia	pl
+        polen	pl
+        polinesiafrancesa	pf
+        polinesiafrancese	pf
+        polinesiaperancis	pf
+        polineziafranceză	pf
+        polinezjafrancuska	pf
+        polinésiafrancesa	pf
+        pologne	pl
+        polonia	pl
+        polonya	pl
+        polska	pl
+        polsko	pl
+        polynésiefrançaise	pf
+        polónia	pl
+        polônia	pl
+        portekiz	pt
+        portogallo	pt
+        portorico	pr
+        portoriko	pr
+        portoryko	pr
+        portugal	pt
+        portugali	pt
+        portugalia	pt
+        portugalsko	pt
+        portugueserepublic	pt
+        portugália	pt
+        południowaafryka	za
+        prc	cn
+        pri	pr
+        principalityofandorra	ad
+        principalityofliechtenstein	li
+        principalityofmonaco	mc
+        prk	kp
+        prt	pt
+        pry	py
+        pse	ps
+        puertorico	pr
+        puertoriko	pr
+        pulaubouvet	bv
+        pulauhearddankepulauanmcdonald	hm
+        pulauman	im
+        pulaunorfolk	nf
+        puola	pl
+        puécthôricô	pr
+        pyf	pf
+        pyhäistuinvatikaanivaltio	va
+        pákistán	pk
+        pápuaújguinea	pg
+        päiväntasaajanguinea	gq
+        pérou	pe
+        pêru	pe
+        pôlinêxipháp	pf
+        qat	qa
+        qatar	qa
+        quirguistão	kg
+        quénia	ke
+        quênia	ke
+        quầnđảoalanh	ax
+        quầnđảobuvê	bv
+        quầnđảocayman	ky
+        quầnđảococoxợkhilịng	cc
+        quầnđảokhukhợ	ck
+        quầnđảomasan	mh
+        quầnđảopharô	fo
+        quầnđảophoakhlậnđợmanvina	fk
+        quầnđảotuốcvàcaicox	tc
+        quầnđảovơchinanh	vg
+        quầnđảovơchinmỹ	vi
+        quầnđảoxôlômông	sb
+        quầnđảoởxanhỏmỹ	um
+        rakousko	at
+        ranska	fr
+        ranskaneteläisetalueet	tf
+        ranskanguayana	gf
+        ranskanpolynesia	pf
+        regatulunit	gb
+        regnounito	gb
+        reinounido	gb
+        repubblicacentrafricana	cf
+        repubblicademocraticadelcongo	cd
+        repubblicadominicana	do
+        republicaarabăsiriană	sy
+        republicacentralafricană	cf
+        republicacoreea	kr
+        republicadominicană	do
+        republicapopularădemocratălao	la
+        republicaunitătanzania	tz
+        republicofalbania	al
+        republicofangola	ao
+        republicofarmenia	am
+        republicofaustria	at
+        republicofazerbaijan	az
+        republicofbelarus	by
+        republicofbenin	bj
+        republicofbosniaandherzegovina	ba
+        republicofbotswana	bw
+        republicofbulgaria	bg
+        republicofburundi	bi
+        republicofcaboverde	cv
+        republicofcameroon	cm
+        republicofchad	td
+        republicofchile	cl
+        republicofcolombia	co
+        republicofcostarica	cr
+        republicofcroatia	hr
+        republicofcuba	cu
+        republicofcyprus	cy
+        republicofcôtedivoire	ci
+        republicofdjibouti	dj
+        republicofecuador	ec
+        republicofelsalvador	sv
+        republicofequatorialguinea	gq
+        republicofestonia	ee
+        republicoffiji	fj
+        republicoffinland	fi
+        republicofghana	gh
+        republicofguatemala	gt
+        republicofguinea	gn
+        republicofguineabissau	gw
+        republicofguyana	gy
+        republicofhaiti	ht
+        republicofhonduras	hn
+        republicoficeland	is
+        republicofindia	in
+        republicofindonesia	id
+        republicofiraq	iq
+        republicofkazakhstan	kz
+        republicofkenya	ke
+        republicofkiribati	ki
+        republicofkorea	kr
+        republicoflatvia	lv
+        republicofliberia	lr
+        republicoflithuania	lt
+        republicofmadagascar	mg
+        republicofmalawi	mw
+        republicofmaldives	mv
+        republicofmali	ml
+        republicofmalta	mt
+        republicofmauritius	mu
+        republicofmoldova	md
+        republicofmozambique	mz
+        republicofmyanmar	mm
+        republicofnamibia	na
+        republicofnauru	nr
+        republicofnicaragua	ni
+        republicofnorthmacedonia	mk
+        republicofpalau	pw
+        republicofpanama	pa
+        republicofparaguay	py
+        republicofperu	pe
+        republicofpoland	pl
+        republicofsanmarino	sm
+        republicofsenegal	sn
+        republicofserbia	rs
+        republicofseychelles	sc
+        republicofsierraleone	sl
+        republicofsingapore	sg
+        republicofslovenia	si
+        republicofsouthafrica	za
+        republicofsouthsudan	ss
+        republicofsuriname	sr
+        republicoftajikistan	tj
+        republicofthecongo	cg
+        republicofthegambia	gm
+        republicofthemarshallislands	mh
+        republicoftheniger	ne
+        republicofthephilippines	ph
+        republicofthesudan	sd
+        republicoftrinidadandtobago	tt
+        republicoftunisia	tn
+        republicoftürkiye	tr
+        republicofuganda	ug
+        republicofuzbekistan	uz
+        republicofvanuatu	vu
+        republicofyemen	ye
+        republicofzambia	zm
+        republicofzimbabwe	zw
+        republikadominikańska	do
+        republikafrikatengah	cf
+        republikakorei	kr
+        republikarabsyria	sy
+        republikazielonegoprzylądka	cv
+        republikaśrodkowoafrykańska	cf
+        republikdemokratcongo	cd
+        republikdemokratrakyatlaos	la
+        republikdominika	do
+        repúblicacentroafricana	cf
+        repúblicademocráticapopulardelao	la
+        repúblicademocráticapopulardolaos	la
+        repúblicadominicana	do
+        repúblicapopulardemocráticadolaos	la
+        repúblicaárabedasíria	sy
+        repúblicaárabedesiria	sy
+        repúblicaárabesíria	sy
+        reu	re
+        reunion	re
+        reunião	re
+        reunión	re
+        riunione	re
+        roemenië	ro
+        romania	ro
+        romanya	ro
+        románia	ro
+        românia	ro
+        roménia	ro
+        romênia	ro
+        rou	ro
+        roumanie	ro
+        rovníkováguinea	gq
+        royaumeuni	gb
+        ruanda	rw
+        rumania	ro
+        rumanía	ro
+        rumunia	ro
+        rumunsko	ro
+        rumänien	ro
+        rumænien	ro
+        ruoanhđa	rw
+        ruotsi	se
+        rus	ru
+        ruskáfederace	ru
+        rusland	ru
+        russia	ru
+        russianfederation	ru
+        russiefédérationde	ru
+        russischeföderation	ru
+        russiskeføderation	ru
+        rusyafederasyonu	ru
+        rwa	rw
+        rwanda	rw
+        rwandeserepublic	rw
+        ryskafederationen	ru
+        républiquecentrafricaine	cf
+        républiquedominicaine	do
+        républiqueducongo	cg
+        républiquedémocratiqueducongo	cd
+        réunion	re
+        réunionîledela	re
+        rêuniợnh	re
+        rômani	ro
+        saaraocidental	eh
+        saharabarat	eh
+        saharadevest	eh
+        saharaoccidental	eh
+        saharaoccidentale	eh
+        saharazachodnia	eh
+        saintbarthélemy	bl
+        saintchristopheetniévès	kn
+        saintehélèneascensionettristandacunha	sh
+        saintelucie	lc
+        sainthelenaascensionandtristandacunha	sh
+        sainthelenaascensiondantristandacunha	sh
+        sainthelenaascensionjatristandacunha	sh
+        sainthelenaascensionochtristandacunha	sh
+        sainthelenaascensionogtristandacunha	sh
+        sainthelenaascensionvetristandacunha	sh
+        saintkittsandnevis	kn
+        saintkittsdannevis	kn
+        saintkittsenevis	kn
+        saintkittsennevis	kn
+        saintkittsinevis	kn
+        saintkittsjanevis	kn
+        saintkittsognevis	kn
+        saintkittsvenevis	kn
+        saintkittsésnevis	kn
+        saintkittsșinevis	kn
+        saintlucia	lc
+        saintmarin	sm
+        saintmartinczęśćfrancuska	mf
+        saintmartinfrancia	mf
+        saintmartinfranciarész	mf
+        saintmartinfranskadelen	mf
+        saintmartinfranskdel	mf
+        saintmartinfransızkısmı	mf
+        saintmartinfranzösischerteil	mf
+        saintmartinfrenchpart	mf
+        saintmartinniederländischerteil	sx
+        saintmartinpartiefrançaise	mf
+        saintmartinpartienéerlandaise	sx
+        saintmartinranskalainenosa	mf
+        saintmartinvùngpháp	mf
+        saintmartinwilayahprancis	mf
+        saintpierreandmiquelon	pm
+        saintpierredanmiquelon	pm
+        saintpierreemiquelon	pm
+        saintpierreenmiquelon	pm
+        saintpierreetmiquelon	pm
+        saintpierreimiquelon	pm
+        saintpierrejamiquelon	pm
+        saintpierreogmiquelon	pm
+        saintpierrevemiquelon	pm
+        saintpierreésmiquelon	pm
+        saintpierreșimiquelon	pm
+        saintsiègeétatdelacitéduvatican	va
+        saintvincentandthegrenadines	vc
+        saintvincentdangrenadines	vc
+        saintvincentegrenadine	vc
+        saintvincentendegrenadines	vc
+        saintvincentetlesgrenadines	vc
+        saintvincentigrenadyny	vc
+        saintvincentjagrenadiinit	vc
+        saintvincentoggrenadinene	vc
+        saintvincentvegrenadinler	vc
+        saintvincentésagrenadineszigetek	vc
+        saintvincentșigrenadinele	vc
+        saksa	de
+        salamonszigetek	sb
+        salomoninseln	sb
+        salomonsaaret	sb
+        salomonseilanden	sb
+        salomonîles	sb
+        salomonöarna	sb
+        salomonøerne	sb
+        salomonøyene	sb
+        salvador	sv
+        salwador	sv
+        sambia	zm
+        samoa	ws
+        samoaamericana	as
+        samoaamericane	as
+        samoaamericană	as
+        samoaamerika	as
+        samoaamerykańskie	as
+        samoaaméricaines	as
+        samoaestadounidense	as
+        sanbartolomé	bl
+        sancristóbalynieves	kn
+        sanktbartolomæus	bl
+        sankthelenaascensionogtristandacunha	sh
+        sanktkittsochnevis	kn
+        sanktkittsognevis	kn
+        sanktlucia	lc
+        sanktmartinfranskdel	mf
+        sanktpierreochmiquelon	pm
+        sanktpierreogmiquelon	pm
+        sanktvincentochgrenadinerna	vc
+        sanktvincentoggrenadinerne	vc
+        sanmarino	sm
+        sanmartínzonafrancesa	mf
+        sanpedroymiquelon	pm
+        santaelenaascensiónytristándeacuña	sh
+        santahelenaascensãoetristãodacunha	sh
+        santalucía	lc
+        santalúcia	lc
+        santasedeciudadestadodelvaticano	va
+        santasedestatodellacittàdelvaticano	va
+        santasécidadeestadodovaticano	va
+        santaséestadodacidadedovaticano	va
+        santelenaascensioneetristandacunha	sh
+        santotoméypríncipe	st
+        sanvicenteylasgranadinas	vc
+        saoediarabië	sa
+        saotomeandprincipe	st
+        saotomedanprincipe	st
+        saotomeveprincipe	st
+        saotomeșiprincipe	st
+        saotoméenprincipe	st
+        saotoméetprincipe	st
+        sau	sa
+        saudiarabia	sa
+        saudiarabien	sa
+        saúdskáarábie	sa
+        schweden	se
+        schweiz	ch
+        scotland	gb
+        sdn	sd
+        selandiabaru	nz
+        sen	sn
+        senegal	sn
+        serbia	rs
+        serbie	rs
+        serbien	rs
+        serraleoa	sl
+        servië	rs
+        seszele	sc
+        severníkorea	kp
+        severnímakedonie	mk
+        severnímariany	mp
+        seychellen	sc
+        seychellene	sc
+        seychellerna	sc
+        seychellerne	sc
+        seychelles	sc
+        seychelleszigetek	sc
+        seychellit	sc
+        seychely	sc
+        seyşeller	sc
+        sfântaelenaascensionșitristandacunha	sh
+        sfântalucia	lc
+        sfântulbartolomeu	bl
+        sfântulmartinparteafranceză	mf
+        sfântulmartinparteaolandeză	sx
+        sgp	sg
+        sgs	gs
+        shn	sh
+        sierraleona	sl
+        sierraleone	sl
+        simbabwe	zw
+        singapore	sg
+        singapour	sg
+        singapur	sg
+        singapura	sg
+        sinthelenaascensionentristandacunha	sh
+        sintmaartenczęśćholenderska	sx
+        sintmaartendutchpart	sx
+        sintmaartenfransdeel	mf
+        sintmaartenhollandakısmı	sx
+        sintmaartenhollandrész	sx
+        sintmaartenhollandskdel	sx
+        sintmaartenhollantilainenosa	sx
+        sintmaartennederlandsdeel	sx
+        sintmaartennederlandskdel	sx
+        sintmaartennederländskadelen	sx
+        sintmaartenolanda	sx
+        sintmaartenwilayahbelanda	sx
+        siprus	cy
+        siria	sy
+        sjm	sj
+        slb	sb
+        sle	sl
+        slovacchia	sk
+        slovacia	sk
+        slovakia	sk
+        slovakien	sk
+        slovakiet	sk
+        slovakrepublic	sk
+        slovakya	sk
+        slovaquie	sk
+        slovenia	si
+        slovenien	si
+        slovenië	si
+        slovensko	sk
+        slovenya	si
+        slovinsko	si
+        slovénie	si
+        slowakei	sk
+        slowakia	sk
+        slowakije	sk
+        slowenien	si
+        slv	sv
+        smr	sm
+        socialistrepublicofvietnam	vn
+        soedan	sd
+        solomonadaları	sb
+        solomonislands	sb
+        som	so
+        somali	so
+        somalia	so
+        somalie	so
+        somalië	so
+        somália	so
+        somálsko	so
+        soudan	sd
+        soudandusud	ss
+        southafrica	za
+        southgeorgiaandthesouthsandwichislands	gs
+        southgeorgiaogdesydligesandwichøer	gs
+        southgeorgiaunddiesüdlichensandwichinseln	gs
+        southkorea	kr
+        southsudan	ss
+        spagna	es
+        spain	es
+        spania	es
+        spanien	es
+        spanje	es
+        spanyol	es
+        spanyolország	es
+        spitsbergenenjanmayen	sj
+        spm	pm
+        spojenéarabskéemiráty	ae
+        spojenékrálovství	gb
+        spojenéstáty	us
+        srb	rs
+        srbsko	rs
+        srilanka	lk
+        srílanka	lk
+        ssd	ss
+        stanyzjednoczone	us
+        stateleunite	us
+        statenpalestina	ps
+        stateofisrael	il
+        stateofkuwait	kw
+        stateofqatar	qa
+        statiuniti	us
+        sthelenaascensionundtristandacunha	sh
+        stkittsundnevis	kn
+        stlucia	lc
+        storbritannia	gb
+        storbritannien	gb
+        stp	st
+        stpierreundmiquelon	pm
+        stvincentunddiegrenadinen	vc
+        středoafrickárepublika	cf
+        suazilândia	sz
+        sudafrica	za
+        sudan	sd
+        sudandelsud	ss
+        sudanpołudniowy	ss
+        sudanselatan	ss
+        sudanuldesud	ss
+        sudáfrica	za
+        sudán	sd
+        sudándelsur	ss
+        sudão	sd
+        sudãodosul	ss
+        suecia	se
+        suedia	se
+        suisse	ch
+        suiza	ch
+        sultanateofoman	om
+        suomi	fi
+        sur	sr
+        suriah	sy
+        surinam	sr
+        suriname	sr
+        surinám	sr
+        suriye	sy
+        suriyearapcumhuriyeti	sy
+        suudiarabistan	sa
+        suède	se
+        suécia	se
+        suíça	ch
+        svalbardajanmayen	sj
+        svalbardandjanmayen	sj
+        svalbarddanjanmayen	sj
+        svalbardeailhadejanmayen	sj
+        svalbardejanmayen	sj
+        svalbardetîlejanmayen	sj
+        svalbardijanmayen	sj
+        svalbardjajanmayen	sj
+        svalbardochjanmayen	sj
+        svalbardogjanmayen	sj
+        svalbardundjanmayen	sj
+        svalbardvejanmayen	sj
+        svalbardyjanmayen	sj
+        svalbardésjanmayen	sj
+        svalbardșijanmayen	sj
+        svatáhelenaascensionatristandacunha	sh
+        svatálucie	lc
+        svatýbartoloměj	bl
+        svatýkryštofanevis	kn
+        svatýmartinfrancouzskáčást	mf
+        svatýmartinnizozemskáčást	sx
+        svatýpierreamiquelon	pm
+        svatýstolecvatikánskýměstskýstát	va
+        svatýtomášaprincůvostrov	st
+        svatývincencagrenadiny	vc
+        svazijsko	sz
+        sveits	ch
+        sveitsi	ch
+        sverige	se
+        svezia	se
+        svizzera	ch
+        svk	sk
+        svn	si
+        svájc	ch
+        svédország	se
+        swaziland	sz
+        swazimaa	sz
+        swe	se
+        sweden	se
+        swedia	se
+        swiss	ch
+        swissconfederation	ch
+        switzerland	ch
+        swz	sz
+        sxm	sx
+        syc	sc
+        sydafrika	za
+        sydgeorgienochsödrasandwichöarna	gs
+        sydkorea	kr
+        sydligefransketerritorier	tf
+        sydsudan	ss
+        syr	sy
+        syria	sy
+        syrianarabrepublic	sy
+        syrie	sy
+        syrien	sy
+        syrienarabischerepublik	sy
+        syriennerépubliquearabe	sy
+        syriskaarabrepubliken	sy
+        syriskearabiskerepublik	sy
+        syrië	sy
+        syrskáarabskárepublika	sy
+        syryjskarepublikaarabska	sy
+        syyria	sy
+        syyrianarabitasavalta	sy
+        szamoa	ws
+        szaúdarábia	sa
+        szenegál	sn
+        szentilonaascensionéstristandacunha	sh
+        szentszékvatikánvárosiállam	va
+        szerbia	rs
+        szingapúr	sg
+        szlovákia	sk
+        szlovénia	si
+        szomália	so
+        szudán	sd
+        szváziföld	sz
+        szwajcaria	ch
+        szwecja	se
+        szíria	sy
+        szíriaiarabköztársaság	sy
+        sãobartolomeu	bl
+        sãocristóvãoenevis	kn
+        sãocristóvãoenévis	kn
+        sãomarino	sm
+        sãomartimpartefrancesa	mf
+        sãomartimparteholandesa	sx
+        sãomartinhopaísesbaixos	sx
+        sãomartinterritóriofrancês	mf
+        sãopedroemiquelon	pm
+        sãotoméepríncipe	st
+        sãotoméjapríncipe	st
+        sãotoméochpríncipe	st
+        sãotoméogpríncipe	st
+        sãotoméundpríncipe	st
+        sãotomééspríncipe	st
+        sãovicenteegranadinas	vc
+        sénégal	sn
+        sérvia	rs
+        síp	cy
+        síria	sy
+        sørafrika	za
+        sørgeorgiaogsørsandwichøyene	gs
+        sørkorea	kr
+        sørsudan	ss
+        súdán	sd
+        südafrika	za
+        südkorea	kr
+        südsudan	ss
+        sýrie	sy
+        sırbistan	rs
+        słowacja	sk
+        słowenia	si
+        tacikistan	tj
+        tadjikistan	tj
+        tadjiquistão	tj
+        tadschikistan	tj
+        tadsjikistan	tj
+        tadzjikistan	tj
+        tadżykistan	tj
+        tadžikistan	tj
+        tagikistan	tj
+        tailanda	th
+        tailandia	th
+        tailândia	th
+        taiwan	tw
+        taiwanchinesischeprovinz	tw
+        taiwandenkinesiskeprovins	tw
+        taiwankiinanprovinssi	tw
+        taiwanprovinceofchina	tw
+        taiwanprovinciechineză	tw
+        taiwanprovinsichina	tw
+        taiwanprovinsikina	tw
+        taiwanprovínciadachina	tw
+        taiwanrepubblicadicina	tw
+        taiwán	tw
+        taiwánprovinciadechina	tw
+        tajikistan	tj
+        tajiquistão	tj
+        tajlandia	th
+        tajvan	tw
+        tajvankínatartománya	tw
+        tajwan	tw
+        tajwanprowincjachińska	tw
+        takhtasucivaticannegarakota	va
+        tansania	tz
+        tansanianyhdistynyttasavalta	tz
+        tansaniavereinigterepublik	tz
+        tanska	dk
+        tanzania	tz
+        tanzaniadenforenederepublik	tz
+        tanzaniaforbundsrepublikken	tz
+        tanzaniaförenaderepubliken	tz
+        tanzaniarepúblicaunidade	tz
+        tanzaniaunitedrepublicof	tz
+        tanzaniazjednoczonarepublika	tz
+        tanzanie	tz
+        tanzanierépubliqueuniede	tz
+        tanzaniesjednocenárepublika	tz
+        tanzanya	tz
+        tanzanyabirleşikcumhuriyeti	tz
+        tanzánia	tz
+        tanzániaegyesültköztársaság	tz
+        tanzánie	tz
+        tanzânia	tz
+        tanzâniarepúblicaunidada	tz
+        tayikistán	tj
+        tayland	th
+        tayvan	tw
+        tayvançineyaleti	tw
+        taïwan	tw
+        taïwanprovincedechine	tw
+        tca	tc
+        tcd	td
+        tchad	td
+        tchajwan	tw
+        tchajwanprovinciečíny	tw
+        tchéquie	cz
+        teritoriilefrancezedesud	tf
+        teritoriulbritanicdinoceanulindian	io
+        terresaustralesfrançaises	tf
+        territoirebritanniquedelocéanindien	io
+        territorifrancesimeridionali	tf
+        territoriobritannicodelloceanoindiano	io
+        territoriobritánicodelocéanoíndico	io
+        territoriosfrancesesdelsur	tf
+        territóriobritânicodooceanoíndico	io
+        territóriosfrancesesdosul	tf
+        tgo	tg
+        tha	th
+        thagikixthanh	tj
+        thaiföld	th
+        thailand	th
+        thailandia	th
+        thaimaa	th
+        thajsko	th
+        thaïlande	th
+        thenetherlands	nl
+        thestateoferitrea	er
+        thestateofpalestine	ps
+        thimoalexợte	tl
+        thuỵđiển	se
+        tháilan	th
+        thụysĩ	ch
+        timorest	tl
+        timorleste	tl
+        timororiental	tl
+        timortimur	tl
+        timoruldeest	tl
+        timorwschodni	tl
+        tjeckien	cz
+        tjekkiet	cz
+        tjk	tj
+        tkl	tk
+        tkm	tm
+        tls	tl
+        togo	tg
+        togoleserepublic	tg
+        tokelau	tk
+        tokelauszigetek	tk
+        ton	to
+        tonga	to
+        toquelau	tk
+        toàthánhbangthànhphốvaticanh	va
+        trindadeetobago	tt
+        trinhiđatvàtobagô	tt
+        trinidadandtobago	tt
+        trinidadatobago	tt
+        trinidaddantobago	tt
+        trinidadeetobago	tt
+        trinidadentobago	tt
+        trinidadetobago	tt
+        trinidadjatobago	tt
+        trinidadochtobago	tt
+        trinidadogtobago	tt
+        trinidadundtobago	tt
+        trinidadvetobago	tt
+        trinidadytobago	tt
+        trinidadéstobago	tt
+        trinidadșitobago	tt
+        trinitéettobago	tt
+        trungquốc	cn
+        trynidaditobago	tt
+        tschad	td
+        tschechien	cz
+        tsjaad	td
+        tsjad	td
+        tsjechië	cz
+        tsjekkia	cz
+        tto	tt
+        tun	tn
+        tunesien	tn
+        tunesië	tn
+        tunez	tn
+        tunezja	tn
+        tunisia	tn
+        tunisie	tn
+        tunisien	tn
+        tunisko	tn
+        tunixia	tn
+        tunus	tn
+        tunézia	tn
+        tunísia	tn
+        tur	tr
+        turchia	tr
+        turcia	tr
+        turcja	tr
+        turcomenistão	tm
+        turecko	tr
+        turkey	tr
+        turki	tr
+        turkiet	tr
+        turkije	tr
+        turkiye	tr
+        turkki	tr
+        turkmenistan	tm
+        turkmenistán	tm
+        turkménistan	tm
+        turksacaicos	tc
+        turksandcaicosislands	tc
+        turksencaicoseilanden	tc
+        turksicaicos	tc
+        turksjacaicossaaret	tc
+        turksochcaicosöarna	tc
+        turksogcaicosøerne	tc
+        turksogcaicosøyene	tc
+        turksundcaicosinseln	tc
+        turksvecaicosadaları	tc
+        turkséscaicosszigetek	tc
+        turquemenistão	tm
+        turquia	tr
+        turquie	tr
+        turquía	tr
+        tuv	tv
+        tuvalu	tv
+        tuốcmênixtanh	tm
+        twn	tw
+        tyrkia	tr
+        tyskland	de
+        tza	tz
+        tádzsikisztán	tj
+        tádžikistán	tj
+        tâybannha	es
+        tâysahara	eh
+        tíchlan	lk
+        tôgô	tg
+        tôngga	to
+        törökország	tr
+        türkei	tr
+        türkiye	tr
+        türkmenistan	tm
+        türkmenisztán	tm
+        tšad	td
+        tšekki	cz
+        uae	ae
+        ucraina	ua
+        ucrania	ua
+        ucrânia	ua
+        ucờraina	ua
+        uga	ug
+        uganda	ug
+        uganđa	ug
+        uk	gb
+        ukr	ua
+        ukraina	ua
+        ukraine	ua
+        ukrajina	ua
+        ukrajna	ua
+        ukrayna	ua
+        umi	um
+        umman	om
+        ungaria	hu
+        ungarn	hu
+        ungern	hu
+        ungheria	hu
+        uniemiratarab	ae
+        unionofthecomoros	km
+        unitedarabemirates	ae
+        unitedkingdom	gb
+        unitedkingdomofgreatbritainandnorthernireland	gb
+        unitedmexicanstates	mx
+        unitedrepublicoftanzania	tz
+        unitedstates	us
+        unitedstatesminoroutlyingislands	um
+        unitedstatesofamerica	us
+        unkari	hu
+        uruguai	uy
+        uruguay	uy
+        urugwaj	uy
+        ury	uy
+        usa	us
+        usasydresmåøer	um
+        usbekistan	uz
+        usofa	us
+        uusikaledonia	nc
+        uusiseelanti	nz
+        uxợbêkhixtanh	uz
+        uzb	uz
+        uzbekistan	uz
+        uzbekistán	uz
+        uzbequistão	uz
+        valkovenäjä	by
+        vanuatu	vu
+        vat	va
+        vaticaanstadstaat	va
+        vatican	va
+        vaticancity	va
+        vatikanstaten	va
+        vct	vc
+        ven	ve
+        venexuêla	ve
+        venezuela	ve
+        venezuelabolivarcumhuriyeti	ve
+        venezuelabolivariaanserepubliek	ve
+        venezuelabolivarianrepublicof	ve
+        venezuelabolivarianskarepubliken	ve
+        venezuelabolivarischerepublik	ve
+        venezuelaiboliváriköztársaság	ve
+        venezuelanbolivariaanientasavalta	ve
+        venezuelarepubblicabolivarianadel	ve
+        venezuelarepublicabolivariană	ve
+        venezuelarepublikbolivaria	ve
+        venezuelarepublikken	ve
+        venezuelarepúblicabolivarianada	ve
+        venezuelarepúblicabolivarianade	ve
+        venäjänfederaatio	ru
+        vereinigtearabischeemirate	ae
+        vereinigteskönigreich	gb
+        vereinigtestaaten	us
+        verenigdearabischeemiraten	ae
+        verenigdestaten	us
+        verenigdkoninkrijk	gb
+        vestsahara	eh
+        vgb	vg
+        vietnam	vn
+        vietname	vn
+        vietnám	vn
+        vietnã	vn
+        vir	vi
+        virginadalarıabd	vi
+        virginislandsbritish	vg
+        virginislandsoftheunitedstates	vi
+        virginislandsus	vi
+        viro	ee
+        vitryssland	by
+        viêtnam	vn
+        việtnam	vn
+        vnm	vn
+        vut	vu
+        vánočníostrov	cx
+        västsahara	eh
+        vénézuela	ve
+        vénézuelarépubliquebolivariennedu	ve
+        východnítimor	tl
+        vươngquốcanhthốngnhất	gb
+        wales	gb
+        wallisafutuna	wf
+        wallisandfutuna	wf
+        wallisdanfutuna	wf
+        wallisefutuna	wf
+        wallisenfutuna	wf
+        wallisetfutuna	wf
+        wallisifutuna	wf
+        wallisjafutuna	wf
+        wallisochfutuna	wf
+        wallisogfutunaøerne	wf
+        wallisogfutunaøyene	wf
+        wallisundfutuna	wf
+        wallisvefutunaadaları	wf
+        wallisyfutuna	wf
+        wallisésfutuna	wf
+        wallisșifutuna	wf
+        weihnachtsinseln	cx
+        wenezuela	ve
+        wenezuelaboliwariańskarepublika	ve
+        westelijkesahara	eh
+        westernsahara	eh
+        westsahara	eh
+        wielkabrytania	gb
+        wietnam	vn
+        wilayahsamudrahindiabritania	io
+        witrusland	by
+        wlf	wf
+        wsm	ws
+        wybrzeżekościsłoniowej	ci
+        wyspabouveta	bv
+        wyspabożegonarodzenia	cx
+        wyspaman	im
+        wyspaświętejhelenywyspawniebowstąpieniaitristandacunha	sh
+        wyspyalandzkie	ax
+        wyspycooka	ck
+        wyspydziewiczestanówzjednoczonych	vi
+        wyspyheardimcdonalda	hm
+        wyspykokosowewyspykeelinga	cc
+        wyspymarshalla	mh
+        wyspynorfolk	nf
+        wyspyowcze	fo
+        wyspysalomona	sb
+        wyspyświętegotomaszaiksiążęca	st
+        węgry	hu
+        włochy	it
+        xambia	zm
+        xamôa	ws
+        xamôamỹ	as
+        xanhelênaaxensiónhvàtợríxtanđacunha	sh
+        xankítvànêvi	kn
+        xanluxi	lc
+        xanmarinô	sm
+        xanpievàmiquêlon	pm
+        xanvinhxenvàgouenađinh	vc
+        xaotômêvàpợrinxipê	st
+        ximbabuê	zw
+        xingapo	sg
+        xinmáctenvùnghàlan	sx
+        xiêralêônê	sl
+        xlôven	si
+        xlôvác	sk
+        xomali	so
+        xuriname	sr
+        xuđanh	sd
+        xâysen	sc
+        xécbi	rs
+        xênêgan	sn
+        xợvanbatvàianmayen	sj
+        yaman	ye
+        yem	ye
+        yemen	ye
+        yenikaledonya	nc
+        yenizelanda	nz
+        yeşilburunadaları	cv
+        yhdistyneetarabiemiirikunnat	ae
+        yhdistynytkuningaskunta	gb
+        yhdysvallat	us
+        yhdysvaltainpieneterillissaaret	um
+        yibuti	dj
+        yordania	jo
+        yunani	gr
+        yunanistan	gr
+        yémen	ye
+        yêmen	ye
+        zaf	za
+        zambia	zm
+        zambie	zm
+        zambiya	zm
+        zentralafrikanischerepublik	cf
+        zimbabue	zw
+        zimbabve	zw
+        zimbabwe	zw
+        zimbábue	zw
+        zjednoczoneemiratyarabskie	ae
+        zmb	zm
+        zuidafrika	za
+        zuidgeorgiaendezuidelijkesandwicheilanden	gs
+        zuidkorea	kr
+        zuidsoedan	ss
+        zwe	zw
+        zweden	se
+        zwitserland	ch
+        zypern	cy
+        západnísahara	eh
+        zâmbia	zm
+        zöldfokiköztársaság	cv
+        ácănđình	ar
+        áfricadosul	za
+        áinhĩlan	ie
+        áustria	at
+        ázerbájdžán	az
+        ägypten	eg
+        äquatorialguinea	gq
+        äthiopien	et
+        åland	ax
+        ålandadaları	ax
+        ålandinseln	ax
+        ålandislands	ax
+        ålandseilanden	ax
+        ålandskéostrovy	ax
+        ålandszigetek	ax
+        ålandîles	ax
+        ækvatorialguinea	gq
+        çad	td
+        çekya	cz
+        çin	cn
+        égypte	eg
+        éire	ie
+        émiratsarabesunis	ae
+        équateur	ec
+        érythrée	er
+        északimarianaszigetek	mp
+        északkorea	kp
+        északmacedónia	mk
+        észtország	ee
+        étatsunis	us
+        éthiopie	et
+        êcuađoa	ec
+        êritơrêa	er
+        êtiôpia	et
+        índia	in
+        írország	ie
+        írán	ir
+        íránislámskárepublika	ir
+        îlebouvet	bv
+        îledeman	im
+        îlenorfolk	nf
+        îlescaïmans	ky
+        îlescook	ck
+        îlesféroé	fo
+        îlesheardetmacdonald	hm
+        îlesmariannesdunord	mp
+        îlesmarshall	mh
+        îlesmineureséloignéesdesétatsunis	um
+        îlespitcairn	pn
+        îlesturquesetcaïques	tc
+        îlesviergesbritanniques	vg
+        îlesviergesétatsunis	vi
+        ôman	om
+        örményország	am
+        österreich	at
+        österrike	at
+        östtimor	tl
+        özbekistan	uz
+        østerrike	at
+        østrig	at
+        østtimor	tl
+        újkaledónia	nc
+        újzéland	nz
+        ürdün	jo
+        üzbegisztán	uz
+        ănggôla	ao
+        ăngouíla	ai
+        ănhthíguavàbabuđa	ag
+        ănđoarâ	ad
+        ăruba	aw
+        čad	td
+        černáhora	me
+        česko	cz
+        čína	cn
+        đanmạch	dk
+        đàiloan	tw
+        đàiloantỉnhtrungquốc	tw
+        đôminicạ	dm
+        đảobăng	gl
+        đảoheợđợvàquầnđảomợcđonậđợ	hm
+        đảokhrixợmàxợ	cx
+        đảoman	im
+        đảonoaphọkhợ	nf
+        đức	de
+        łotwa	lv
+        řecko	gr
+        şili	cl
+        šalamounovyostrovy	sb
+        španělsko	es
+        šrílanka	lk
+        švédsko	se
+        švýcarsko	ch
+        άγιοςβαρθολομαίος	bl
+        άγιοςβικέντιοςκαιγρεναδίνες	vc
+        άγιοςμαρίνος	sm
+        άγιοςμαρτίνοςγαλλικότμήμα	mf
+        άγιοςμαρτίνοςολλανδικότμήμα	sx
+        άγιοςχριστόφοροςκαινέβις	kn
+        αίγυπτος	eg
+        αγίαέδρατοκράτοςτηςπόλεωςτουβατικανού	va
+        αγίαλουκία	lc
+        αζερμπαϊτζάν	az
+        αιθιοπία	et
+        ακτήελεφαντοστού	ci
+        αλβανία	al
+        αλγερία	dz
+        αμερικανικήσαμόα	as
+        ανγκουίλα	ai
+        ανγκόλα	ao
+        ανδόρρα	ad
+        αντίγκουακαιμπαρμπούντα	ag
+        ανταρκτική	aq
+        απομακρυσμένεςνησίδεςτωνηνωμένωνπολιτειών	um
+        αραβικήδημοκρατίατηςσυρίας	sy
+        αργεντινή	ar
+        αρμενία	am
+        αρούμπα	aw
+        αυστρία	at
+        αυστραλία	au
+        αφγανιστάν	af
+        αϊτή	ht
+        βέλγιο	be
+        βανουάτου	vu
+        βενεζουέλα	ve
+        βενεζουέλαβολιβαριανήδημοκρατίατης	ve
+        βερμούδες	bm
+        βιετνάμ	vn
+        βολιβία	bo
+        βολιβίαπολυεθνικήπολιτείατης	bo
+        βοσνίακαιερζεγοβίνη	ba
+        βουλγαρία	bg
+        βραζιλία	br
+        βρετανικόέδαφοςινδικούωκεανού	io
+        βόρειαμακεδονία	mk
+        βόρειεςμαριάνεςνήσοι	mp
+        γαλλία	fr
+        γαλλικάνότιαεδάφη	tf
+        γαλλικήγουιάνα	gf
+        γαλλικήπολυνησία	pf
+        γερμανία	de
+        γεωργία	ge
+        γιβραλτάρ	gi
+        γκάμπια	gm
+        γκάνα	gh
+        γκέρνσεϊ	gg
+        γκαμπόν	ga
+        γκουάμ	gu
+        γουαδελούπη	gp
+        γουατεμάλα	gt
+        γουιάνα	gy
+        γουινέα	gn
+        γουινέαμπισσάου	gw
+        γρενάδα	gd
+        γροιλανδία	gl
+        δανία	dk
+        δημοκρατίακεντρικήςαφρικής	cf
+        δομινικανήδημοκρατία	do
+        δυτικήσαχάρα	eh
+        ελβετία	ch
+        ελλάδα	gr
+        ελσαλβαδόρ	sv
+        ερυθραία	er
+        εσθονία	ee
+        εσουατίνι	sz
+        ζάμπια	zm
+        ζιμπάμπουε	zw
+        ηνωμένααραβικάεμιράτα	ae
+        ηνωμένεςπολιτείες	us
+        ηνωμένοβασίλειο	gb
+        ιαπωνία	jp
+        ινδία	in
+        ινδονησία	id
+        ιορδανία	jo
+        ιράκ	iq
+        ιράνισλαμικήδημοκρατίατου	ir
+        ιρλανδία	ie
+        ισημερινήγουινέα	gq
+        ισημερινός	ec
+        ισλανδία	is
+        ισπανία	es
+        ισραήλ	il
+        ιταλία	it
+        κένυα	ke
+        κίνα	cn
+        καζακστάν	kz
+        καμερούν	cm
+        καμπότζη	kh
+        καναδάς	ca
+        κατάρ	qa
+        κιργιζία	kg
+        κιριμπάτι	ki
+        κολομβία	co
+        κομόρες	km
+        κονγκό	cg
+        κονγκόλαϊκήδημοκρατίατου	cd
+        κορέαδημοκρατίατης	kr
+        κορέαλαοκρατικήδημοκρατίατης	kp
+        κουβέιτ	kw
+        κουρασάο	cw
+        κούβα	cu
+        κροατία	hr
+        κόσταρίκα	cr
+        κύπρος	cy
+        λίβανος	lb
+        λίχτενσταϊν	li
+        λαϊκήδημοκρατίατουλάος	la
+        λεσότο	ls
+        λετονία	lv
+        λευκορωσία	by
+        λιβερία	lr
+        λιβύη	ly
+        λιθουανία	lt
+        λουξεμβούργο	lu
+        μάλι	ml
+        μάλτα	mt
+        μαγιότ	yt
+        μαδαγασκάρη	mg
+        μακάο	mo
+        μαλάουι	mw
+        μαλαισία	my
+        μαλδίβες	mv
+        μαρτινίκα	mq
+        μαρόκο	ma
+        μαυρίκιος	mu
+        μαυριτανία	mr
+        μαυροβούνιο	me
+        μεξικό	mx
+        μιανμάρ	mm
+        μικρονησίαομόσπονδεςπολιτείεςτης	fm
+        μογγολία	mn
+        μοζαμβίκη	mz
+        μολδαβία	md
+        μολδαβίαςδημοκρατίατης	md
+        μονακό	mc
+        μοντσεράτ	ms
+        μπανγκλαντές	bd
+        μπαρμπάντος	bb
+        μπαχάμες	bs
+        μπαχρέιν	bh
+        μπελίζ	bz
+        μπενίν	bj
+        μποναίράγιοςευστράτιοςκαισάμπα	bq
+        μποτσουάνα	bw
+        μπουρκίναφάσο	bf
+        μπουρούντι	bi
+        μπουτάν	bt
+        μπρουνέινταρουσαλάμ	bn
+        νέαζηλανδία	nz
+        νέακαληδονία	nc
+        νήσοικουκ	ck
+        νήσοικόκοςκήλινγκ	cc
+        νήσοιμάρσαλ	mh
+        νήσοινότιαγεωργίακαινότιεςσάντουιτς	gs
+        νήσοισολομώντα	sb
+        νήσοιφώκλαντμαλβίνες	fk
+        νήσοιχριστουγέννων	cx
+        νήσοιώλαντ	ax
+        νήσοςμπουβέ	bv
+        νήσοςνόρφολκ	nf
+        νήσοςτουμαν	im
+        νήσοςχερντκαινήσοιμακντόναλντ	hm
+        νίγηρας	ne
+        ναμίμπια	na
+        ναουρού	nr
+        νεπάλ	np
+        νησιάκέιμαν	ky
+        νησιάφερόε	fo
+        νιγηρία	ng
+        νικαράγουα	ni
+        νιούεϊ	nu
+        νορβηγία	no
+        ντομίνικα	dm
+        νότιααφρική	za
+        νότιοσουδάν	ss
+        ολλανδία	nl
+        ομάν	om
+        ονδούρα	hn
+        ουαλίςκαιφουτούνα	wf
+        ουγγαρία	hu
+        ουγκάντα	ug
+        ουζμπεκιστάν	uz
+        ουκρανία	ua
+        ουρουγουάη	uy
+        πίτκαϊρν	pn
+        πακιστάν	pk
+        παλάου	pw
+        παλαιστίνη	ps
+        παναμάς	pa
+        παπούανέαγουινέα	pg
+        παραγουάη	py
+        παρθένοινήσοιβρετανικές	vg
+        παρθένοινήσοιηπα	vi
+        περού	pe
+        πολωνία	pl
+        πορτογαλία	pt
+        πουέρτορίκο	pr
+        πράσινοακρωτήριο	cv
+        ρεϋνιόν	re
+        ρουάντα	rw
+        ρουμανία	ro
+        ρωσικήομοσπονδία	ru
+        σάοτομέκαιπρίνσιπε	st
+        σαινπιερκαιμικελόν	pm
+        σαμόα	ws
+        σαουδικήαραβία	sa
+        σβάλμπαρντκαιγιανμαγέν	sj
+        σενεγάλη	sn
+        σεντελέναασενσιόνκαιτριστάνντακούνχα	sh
+        σερβία	rs
+        σεϋχέλλες	sc
+        σιέραλεόνε	sl
+        σιγκαπούρη	sg
+        σλοβακία	sk
+        σλοβενία	si
+        σομαλία	so
+        σουδάν	sd
+        σουηδία	se
+        σουρινάμ	sr
+        σριλάνκα	lk
+        τανζανία	tz
+        τανζανίαενωμένηδημοκρατίατης	tz
+        τατζικιστάν	tj
+        ταϊβάν	tw
+        ταϊβάνεπαρχίατηςκίνας	tw
+        ταϊλάνδη	th
+        τερκςκαικάικοςνήσοι	tc
+        τζέρσεϊ	je
+        τζαμάικα	jm
+        τζιμπουτί	dj
+        τιμόρλέστε	tl
+        τοκελάου	tk
+        τουβαλού	tv
+        τουρκμενιστάν	tm
+        τρινιντάντκαιτομπάγκο	tt
+        τσαντ	td
+        τσεχία	cz
+        τυνησία	tn
+        τόγκο	tg
+        τόνγκα	to
+        υεμένη	ye
+        φίτζι	fj
+        φιλιππίνες	ph
+        φινλανδία	fi
+        χιλή	cl
+        χονγκκονγκ	hk
+        австралия	au
+        австралія	au
+        австрия	at
+        австрія	at
+        азербайджан	az
+        аландскиеострова	ax
+        аландськіострови	ax
+        албания	al
+        албанія	al
+        алжир	dz
+        американскиесамоа	as
+        американськесамоа	as
+        ангвилла	ai
+        ангола	ao
+        ангілья	ai
+        андорра	ad
+        антарктида	aq
+        антарктика	aq
+        антигуаибарбуда	ag
+        антигуаібарбуда	ag
+        аргентина	ar
+        армения	am
+        аруба	aw
+        афганистан	af
+        афганістан	af
+        багамськіострови	bs
+        багамы	bs
+        бангладеш	bd
+        барбадос	bb
+        бахрейн	bh
+        беларусь	by
+        белиз	bz
+        бельгия	be
+        бельгія	be
+        беліз	bz
+        бенин	bj
+        бенін	bj
+        бермудськіострови	bm
+        бермуды	bm
+        болгария	bg
+        болгарія	bg
+        боливарианскаяреспубликавенесуэла	ve
+        боливия	bo
+        болівія	bo
+        бонайресинтэстатиусисаба	bq
+        бонайресінтестатіусісаба	bq
+        боснияигерцеговина	ba
+        босніяігерцеговина	ba
+        ботсвана	bw
+        бразилия	br
+        бразилія	br
+        британскаятерриторияиндийскогоокеана	io
+        британськатериторіявіндійськомуокеані	io
+        бруней	bn
+        брунейдаруссалам	bn
+        буркинафасо	bf
+        буркінафасо	bf
+        бурунди	bi
+        бурунді	bi
+        бутан	bt
+        білорусь	by
+        вануату	vu
+        великабританія	gb
+        венгрия	hu
+        венесуела	ve
+        венесуелаболіварськареспубліка	ve
+        венесуэла	ve
+        виргинскиеостровабритания	vg
+        виргинскиеостровасша	vi
+        воллісіфутуна	wf
+        восточныйтимор	tl
+        вьетнам	vn
+        вєтнам	vn
+        віргінськіостровибританія	vg
+        віргінськіостровисша	vi
+        вірменія	am
+        габон	ga
+        гаити	ht
+        гайана	gy
+        гамбия	gm
+        гамбія	gm
+        гана	gh
+        гаяна	gy
+        гаїті	ht
+        гваделупа	gp
+        гватемала	gt
+        гвинея	gn
+        гвинеябисау	gw
+        гвінея	gn
+        гвінеябісау	gw
+        германия	de
+        гернси	gg
+        гибралтар	gi
+        гондурас	hn
+        гонконг	hk
+        государствогородватикан	va
+        гренада	gd
+        гренландия	gl
+        греция	gr
+        греція	gr
+        грузия	ge
+        грузія	ge
+        гуам	gu
+        гібралтар	gi
+        дания	dk
+        данія	dk
+        демократическаяреспубликаконго	cd
+        джерси	je
+        джерсі	je
+        джибути	dj
+        джибуті	dj
+        доминика	dm
+        доминиканскаяреспублика	do
+        домініка	dm
+        домініканськареспубліка	do
+        египет	eg
+        еквадор	ec
+        екваторіальнагвінея	gq
+        еритрея	er
+        есватіні	sz
+        естонія	ee
+        ефіопія	et
+        замбия	zm
+        замбія	zm
+        западнаясахара	eh
+        західнасахара	eh
+        зимбабве	zw
+        зовнішнімаліостровисша	um
+        зімбабве	zw
+        израиль	il
+        индия	in
+        индонезия	id
+        иордания	jo
+        ирак	iq
+        иран	ir
+        ирландия	ie
+        исландия	is
+        испания	es
+        италия	it
+        йемен	ye
+        йорданія	jo
+        кабоверде	cv
+        казахстан	kz
+        каймановыострова	ky
+        каймановіострови	ky
+        камбоджа	kh
+        камерун	cm
+        канада	ca
+        катар	qa
+        кения	ke
+        кенія	ke
+        кипр	cy
+        киргизия	kg
+        киргизстан	kg
+        кирибати	ki
+        китай	cn
+        китайскаяпровинциятайвань	tw
+        кокосовыеострова	cc
+        кокосовікілінгострови	cc
+        колумбия	co
+        колумбія	co
+        коморськіострови	km
+        коморы	km
+        конго	cg
+        конгодемократичнареспубліка	cd
+        корейскаянароднодемократическаяреспублика	kp
+        костарика	cr
+        котдивуар	ci
+        котдівуар	ci
+        куба	cu
+        кувейт	kw
+        кюрасао	cw
+        кіпр	cy
+        кірибаті	ki
+        лаос	la
+        лаосскаянароднодемократическаяреспублика	la
+        лаоськанароднодемократичнареспубліка	la
+        латвия	lv
+        латвія	lv
+        лесото	ls
+        либерия	lr
+        ливан	lb
+        ливия	ly
+        литва	lt
+        лихтенштейн	li
+        люксембург	lu
+        ліберія	lr
+        ліван	lb
+        лівія	ly
+        ліхтенштейн	li
+        маврикий	mu
+        маврикій	mu
+        мавритания	mr
+        мавританія	mr
+        мадагаскар	mg
+        майот	yt
+        майотта	yt
+        макао	mo
+        малави	mw
+        малаві	mw
+        малайзия	my
+        малайзія	my
+        мали	ml
+        мальдивы	mv
+        мальдіви	mv
+        мальта	mt
+        малі	ml
+        марокко	ma
+        мартиника	mq
+        мартиніка	mq
+        маршалловыострова	mh
+        маршалловіострови	mh
+        мексика	mx
+        мозамбик	mz
+        мозамбік	mz
+        молдавия	md
+        молдова	md
+        монако	mc
+        монголия	mn
+        монголія	mn
+        монтсеррат	ms
+        мьянма	mm
+        мянма	mm
+        мікронезіяфедеративніштати	fm
+        намибия	na
+        намібія	na
+        науру	nr
+        непал	np
+        нигер	ne
+        нигерия	ng
+        нидерланды	nl
+        никарагуа	ni
+        ниуэ	nu
+        новазеландія	nz
+        новакаледонія	nc
+        новаязеландия	nz
+        новаякаледония	nc
+        норвегия	no
+        норвегія	no
+        нігер	ne
+        нігерія	ng
+        нідерланди	nl
+        нікарагуа	ni
+        німеччина	de
+        ніуе	nu
+        объединённыеарабскиеэмираты	ae
+        обєднаніарабськіемірати	ae
+        оман	om
+        островакука	ck
+        островасеверноймарианы	mp
+        островатурксикаикос	tc
+        островбуве	bv
+        островикука	ck
+        островисвальбардіянмаєн	sj
+        островисвятоїєленивознесінняітристандакунья	sh
+        островитерксікайкос	tc
+        островмэн	im
+        островнорфолк	nf
+        островрождества	cx
+        островсвятойеленыостроввознесенияитристандакунья	sh
+        островхердиостровамакдональд	hm
+        острівбуве	bv
+        острівгердіостровимакдональд	hm
+        острівгернсі	gg
+        острівмен	im
+        острівнорфолк	nf
+        острівріздва	cx
+        пакистан	pk
+        палау	pw
+        палестина	ps
+        палестинадержава	ps
+        панама	pa
+        папуановагвінея	pg
+        папуановаягвинея	pg
+        парагвай	py
+        перу	pe
+        питкэрн	pn
+        польша	pl
+        польща	pl
+        португалия	pt
+        португалія	pt
+        пуерторико	pr
+        пуэрторико	pr
+        південнаафрика	za
+        південнаджорджіятапівденнісандвічевіострови	gs
+        південнакорея	kr
+        південнийсудан	ss
+        північнакорея	kp
+        північнамакедонія	mk
+        північнімаріанськіострови	mp
+        піткерн	pn
+        республикакорея	kr
+        республикамолдова	md
+        республікамолдова	md
+        реюньйон	re
+        реюньон	re
+        российскаяфедерация	ru
+        россия	ru
+        російськафедерація	ru
+        руанда	rw
+        румунія	ro
+        румыния	ro
+        сальвадор	sv
+        самоа	ws
+        санмарино	sm
+        сантомеипринсипи	st
+        сантомеіпринсіпі	st
+        саудовскаяаравия	sa
+        саудівськааравія	sa
+        святийпрестолватиканмістодержава	va
+        севернаякорея	kp
+        севернаямакедония	mk
+        сейшели	sc
+        сейшелы	sc
+        сенбартельми	bl
+        сенбартельмі	bl
+        сенегал	sn
+        сенмартенфранция	mf
+        сенмартенфранцузькачастина	mf
+        сенпьеримикелон	pm
+        сенпєрімікелон	pm
+        сентвинсентигренадины	vc
+        сентвінсентігренадини	vc
+        сенткитсиневис	kn
+        сенткіттсіневіс	kn
+        сентлюсия	lc
+        сентлюсія	lc
+        сербия	rs
+        сербія	rs
+        сингапур	sg
+        синтмартенголландскаячасть	sx
+        сирийскаяарабскаяреспублика	sy
+        сирия	sy
+        сирійськаарабськареспубліка	sy
+        сирія	sy
+        словакия	sk
+        словаччина	sk
+        словения	si
+        словенія	si
+        соединенныештатымалыхудаленныхостровов	um
+        соединённоекоролевство	gb
+        соединённыештаты	us
+        соломоновыострова	sb
+        соломоновіострови	sb
+        сомали	so
+        сомалі	so
+        судан	sd
+        суринам	sr
+        східнийтимор	tl
+        сша	us
+        сьерралеоне	sl
+        сьєрралеоне	sl
+        сінгапур	sg
+        сінтмартенголландськачастина	sx
+        таджикистан	tj
+        таиланд	th
+        тайвань	tw
+        тайваньпровінціякитаю	tw
+        танзания	tz
+        танзанія	tz
+        танзаніяобєднанареспубліка	tz
+        таїланд	th
+        того	tg
+        токелау	tk
+        тонга	to
+        тринидадитобаго	tt
+        тринідадітобаго	tt
+        тувалу	tv
+        тунис	tn
+        туніс	tn
+        туреччина	tr
+        туркменистан	tm
+        туркменістан	tm
+        турция	tr
+        уганда	ug
+        угорщина	hu
+        узбекистан	uz
+        украина	ua
+        україна	ua
+        уоллесифутана	wf
+        уругвай	uy
+        фарерскиеострова	fo
+        фарерськіострови	fo
+        федеративныештатымикронезии	fm
+        фиджи	fj
+        филиппины	ph
+        финляндия	fi
+        фолклендскиемальвинскиеострова	fk
+        фолклендськіостровибританія	fk
+        франция	fr
+        французскаягвиана	gf
+        французскаяполинезия	pf
+        французскиеюжныетерритории	tf
+        французькагвіана	gf
+        французькаполінезія	pf
+        французькіпівденнітериторії	tf
+        франція	fr
+        фіджі	fj
+        філіппіни	ph
+        фінляндія	fi
+        хорватия	hr
+        хорватія	hr
+        центральноафриканскаяреспублика	cf
+        центральноафриканськареспубліка	cf
+        чад	td
+        черногория	me
+        чехия	cz
+        чехія	cz
+        чили	cl
+        чилі	cl
+        чорногорія	me
+        швейцария	ch
+        швейцарія	ch
+        швеция	se
+        швеція	se
+        шпицбергениянмайен	sj
+        шриланка	lk
+        шріланка	lk
+        эквадор	ec
+        экваториальнаягвинея	gq
+        эритрея	er
+        эсватини	sz
+        эстония	ee
+        эфиопия	et
+        южнаяафрика	za
+        южнаяджорджияиюжныесандвичевыострова	gs
+        южнаякорея	kr
+        южныйсудан	ss
+        ямайка	jm
+        япония	jp
+        японія	jp
+        єгипет	eg
+        ємен	ye
+        ізраїль	il
+        індонезія	id
+        індія	in
+        ірак	iq
+        іран	ir
+        ірландія	ie
+        ісландія	is
+        іспанія	es
+        італія	it
+        ґренландія	gl
+        אוגנדה	ug
+        אוזבקיסטן	uz
+        אולנד	ax
+        אוסטריה	at
+        אוסטרליה	au
+        אוקראינה	ua
+        אורוגוואי	uy
+        אזרבייגן	az
+        איחודהאמירויותהערביות	ae
+        איטליה	it
+        אייגורגיההדרומיתואייסנדוויץהדרומיים	gs
+        אייהבתולהארהב	vi
+        אייהבתולהבריטיים	vg
+        אייחגהמולד	cx
+        אייטרקסוקייקוס	tc
+        איימריאנההצפוניים	mp
+        איימרשל	mh
+        אייפארו	fo
+        אייפוקלנד	fk
+        אייקוק	ck
+        אייקוקוס	cc
+        אייקיימן	ky
+        איישלמה	sb
+        אינדונזיה	id
+        איסלנד	is
+        איראן	ir
+        אירלנד	ie
+        אירןהרפובליקההאיסלמיתשל	ir
+        אלבניה	al
+        אלגיריה	dz
+        אלסלוודור	sv
+        אנגווילה	ai
+        אנגולה	ao
+        אנדורה	ad
+        אנטיגואהוברבודה	ag
+        אנטרקטיקה	aq
+        אסווטני	sz
+        אסטוניה	ee
+        אפגניסטן	af
+        אקוודור	ec
+        ארגנטינה	ar
+        ארובה	aw
+        אריתריאה	er
+        ארמניה	am
+        ארצותהברית	us
+        אתיופיה	et
+        בהוטן	bt
+        בהמאס	bs
+        בובה	bv
+        בוטסואנה	bw
+        בולגריה	bg
+        בוליביה	bo
+        בוליביההמדינההרבלאומיתשל	bo
+        בוניירסנטאוסטתיוסוסאבא	bq
+        בוסניהוהרצגובינה	ba
+        בורונדי	bi
+        בורקינהפאסו	bf
+        בחריין	bh
+        בלארוס	by
+        בלגיה	be
+        בליז	bz
+        בנגלדש	bd
+        בנין	bj
+        ברבדוס	bb
+        ברונאידרוסלאלם	bn
+        ברזיל	br
+        ברמודה	bm
+        גאורגיה	ge
+        גאנה	gh
+        גבון	ga
+        גואטמלה	gt
+        גואם	gu
+        גוואדלופ	gp
+        גיאנה	gy
+        גיאנההצרפתית	gf
+        גיבוטי	dj
+        גיברלטר	gi
+        גינאה	gn
+        גינאהביסאו	gw
+        גינאההמשוונית	gq
+        גמביה	gm
+        גמייקה	jm
+        גרזי	je
+        גרינלנד	gl
+        גרמניה	de
+        גרנדה	gd
+        גרנזי	gg
+        דומיניקה	dm
+        דנמרק	dk
+        דרוםאפריקה	za
+        דרוםסודאן	ss
+        האיהרדואיימקדונלד	hm
+        האיטי	ht
+        האייםהמלדיביים	mv
+        האייםהמרוחקיםהקטניםשלארצותהברית	um
+        האימאן	im
+        הודו	in
+        הולנד	nl
+        הונגקונג	hk
+        הונגריה	hu
+        הונדורס	hn
+        הטריטוריההבריטיתבאוקיינוסההודי	io
+        הטריטוריותהדרומיותשלצרפת	tf
+        הממלכההמאוחדת	gb
+        הפדרציההרוסית	ru
+        הפיליפינים	ph
+        הרפובליקההדומיניקנית	do
+        הרפובליקההמרכזאפריקאית	cf
+        הרפובליקההערביתהסורית	sy
+        ואליסופוטונה	wf
+        וותיקן	va
+        ויטנאם	vn
+        וייטנאם	vn
+        ונואטו	vu
+        ונצואלה	ve
+        ונצואלההרפובליקההבוליוריאניתשל	ve
+        זימבבואה	zw
+        זמביה	zm
+        חוףהשנהב	ci
+        טאיוואן	tw
+        טאייואןמחוזשלסין	tw
+        טגיקיסטן	tj
+        טובאלו	tv
+        טוגו	tg
+        טונגה	to
+        טוקלאו	tk
+        טורקיה	tr
+        טורקמניסטן	tm
+        טימורמזרח	tl
+        טנזניה	tz
+        טנזניההרפובליקההמאוחדתשל	tz
+        טרינידדוטובגו	tt
+        יוון	gr
+        יפן	jp
+        ירדן	jo
+        ישראל	il
+        כווית	kw
+        לאוס	la
+        לבנון	lb
+        לוב	ly
+        לוקסמבורג	lu
+        לטביה	lv
+        ליבריה	lr
+        ליטא	lt
+        ליכטנשטיין	li
+        לסוטו	ls
+        מאוריטניה	mr
+        מאוריציוס	mu
+        מאלי	ml
+        מאקאו	mo
+        מדגסקר	mg
+        מוזמביק	mz
+        מולדובה	md
+        מולדובההרפובליקהשל	md
+        מונגוליה	mn
+        מונטנגרו	me
+        מונטסראט	ms
+        מונקו	mc
+        מיאנמר	mm
+        מיוט	yt
+        מיקרונזיה	fm
+        מלאווי	mw
+        מלזיה	my
+        מלטה	mt
+        מצרים	eg
+        מקסיקו	mx
+        מרוקו	ma
+        מרטיניק	mq
+        נאורו	nr
+        נורווגיה	no
+        נורפוק	nf
+        ניגריה	ng
+        ניואה	nu
+        ניוזילנד	nz
+        ניזר	ne
+        ניקרגואה	ni
+        נמיביה	na
+        נפאל	np
+        סאוטומהופרינסיפה	st
+        סהרההמערבית	eh
+        סודאן	sd
+        סוולברדויאןמאין	sj
+        סומליה	so
+        סוריה	sy
+        סורינאם	sr
+        סיירהלאון	sl
+        סיישל	sc
+        סין	cn
+        סינגפור	sg
+        סלובניה	si
+        סלובקיה	sk
+        סמואה	ws
+        סמואההאמריקנית	as
+        סןמרטן	mf
+        סןמרינו	sm
+        סןפיירומיקלון	pm
+        סנגל	sn
+        סנטברתלמי	bl
+        סנטהלנהאסנשןוטריסטןדהקונה	sh
+        סנטוינסנטוהגרנדינים	vc
+        סנטלוסיה	lc
+        סנטמארטןהחלקההולנדי	sx
+        סנטקיטסונוויס	kn
+        ספרד	es
+        סרביה	rs
+        סרילנקה	lk
+        עומאן	om
+        עיראק	iq
+        ערבהסעודית	sa
+        פוארטוריקו	pr
+        פולין	pl
+        פולינזיההצרפתית	pf
+        פורטוגל	pt
+        פיגי	fj
+        פיטקרן	pn
+        פינלנד	fi
+        פלאו	pw
+        פנמה	pa
+        פסלטיןמדינת	ps
+        פפואהגינאההחדשה	pg
+        פקיסטן	pk
+        פרגוואי	py
+        פרו	pe
+        צאד	td
+        צילה	cl
+        צכיה	cz
+        צפוןקלדוניה	mk
+        צרפת	fr
+        קאבוורדה	cv
+        קובה	cu
+        קולומביה	co
+        קומורו	km
+        קונגו	cg
+        קונגוהרפובליקההדמוקרטיתשל	cd
+        קוסטהריקה	cr
+        קוראסאו	cw
+        קוריאהדמוקרטייתהעםשל	kp
+        קוריאההדרומית	kr
+        קוריאההצפונית	kp
+        קוריאההרפובליקהשל	kr
+        קזחסטן	kz
+        קטר	qa
+        קירגיזסטן	kg
+        קיריבטי	ki
+        קלדוניההחדשה	nc
+        קמבודיה	kh
+        קמרון	cm
+        קנדה	ca
+        קניה	ke
+        קפריסין	cy
+        קרואטיה	hr
+        ראוניון	re
+        רואנדה	rw
+        רומניה	ro
+        שוודיה	se
+        שווייץ	ch
+        תאילנד	th
+        תוניסיה	tn
+        תימן	ye
+        آيزلأفمان	im
+        آيسلندا	is
+        أذربيجان	az
+        أرمينيا	am
+        أروبا	aw
+        أستراليا	au
+        أفغانستان	af
+        ألبانيا	al
+        ألمانيا	de
+        أنتيغواوباربودا	ag
+        أندورا	ad
+        أنغولا	ao
+        أنغويلا	ai
+        أوزبكستان	uz
+        أوغندا	ug
+        أوكرانيا	ua
+        أيرلندا	ie
+        إثيوبيا	et
+        إريتريا	er
+        إسبانيا	es
+        إستونيا	ee
+        إسرائيل	il
+        إسواتيني	sz
+        إندونيسيا	id
+        إيرانالجمهوريّةالإسلاميّةالإيرانيّة	ir
+        إيطاليا	it
+        الأرجنتين	ar
+        الأردن	jo
+        الأوروغواي	uy
+        الإكوادور	ec
+        الإماراتالعربيّةالمتحدّة	ae
+        الاتّحادالرّوسي	ru
+        الباراغواي	py
+        البحرين	bh
+        البرازيل	br
+        البرتغال	pt
+        البوسنةوالهرسك	ba
+        البيرو	pe
+        التشيك	cz
+        الجزائر	dz
+        الجمهوريّةالعربيّةالسّوريّة	sy
+        الدّنمارك	dk
+        الرأسالأخضر	cv
+        السّعوديّة	sa
+        السّلفادور	sv
+        السّنغال	sn
+        السّودان	sd
+        السّويد	se
+        السّيشل	sc
+        الصّحراءالغربيّة	eh
+        الصّومال	so
+        الصّين	cn
+        العراق	iq
+        الغابون	ga
+        الفلبّين	ph
+        الفيتنام	vn
+        الفييتنام	vn
+        القطبالجنوبي	aq
+        الكاميرون	cm
+        الكونغو	cg
+        الكونغوجمهوريّةالكونغوالدّيموقراطيّة	cd
+        الكويت	kw
+        المالديف	md
+        المجرهنغاريا	hu
+        المغرب	ma
+        المقاطعاتالفرنسيّةالجنوبيّة	tf
+        المقعدالمقدّسولايةمدينةالفاتيكان	va
+        المكسيك	mx
+        المملكةالمتّحدة	gb
+        المنتنيغرو	me
+        النّرويج	no
+        النّمسا	at
+        النّيجر	ne
+        الهند	in
+        الولاياتالمتّحدة	us
+        اليابان	jp
+        اليمن	ye
+        اليونان	gr
+        بابواغينياالجديدة	pg
+        باكستان	pk
+        بالاو	pw
+        بتكيرن	pn
+        بربادوس	bb
+        برمودا	bm
+        برونايدارالسّلام	bn
+        بلجيكا	be
+        بلغاريا	bg
+        بنغلادش	bd
+        بنما	pa
+        بنين	bj
+        بوتان	bt
+        بوتسوانا	bw
+        بورتوريكو	pr
+        بوركينافاصو	bf
+        بوروندي	bi
+        بولندا	pl
+        بوليفيا	bo
+        بولينيسياالفرنسيّة	pf
+        بونيروسانتيوستاتيوسوسابا	bq
+        بيليز	bz
+        تايلاند	th
+        تايوان	tw
+        تايوانمحافظةصينيّة	tw
+        تركمانستان	tm
+        ترينيدادوتوباغو	tt
+        تشاد	td
+        تشيلي	cl
+        تنزانيا	tz
+        تنزانياجمهوريّةتنزانياالمتّحدة	tz
+        توغو	tg
+        توفالو	tv
+        تونس	tn
+        تونغا	to
+        تيمورليستي	tl
+        جامايكا	jm
+        جبلطارق	gi
+        جزرآلاند	ax
+        جزرالبهاما	bs
+        جزرالتّركوالكايكوس	tc
+        جزرالفارو	fo
+        جزرالقمر	km
+        جزرالكريسماس	cx
+        جزرالكوكوس	cc
+        جزرالكيمان	ky
+        جزرالمارشال	mh
+        جزرالمالديف	mv
+        جزرالولاياتالمتّحدةالصّغرىالنّائية	um
+        جزرتوكيلو	tk
+        جزرسولومن	sb
+        جزرفولكلاندمالفيناس	fk
+        جزركوراكاو	cw
+        جزركوك	ck
+        جزرمارياناالشّماليّة	mp
+        جزيرةبوفي	bv
+        جزيرةجويرزني	gg
+        جزيرةنورفولك	nf
+        جزيرةهيردوجزرمَكْدونالد	hm
+        جمهوريةإفريقيّاالوسطى	cf
+        جمهوريةبوليفيا	bo
+        جمهوريةفنزويلاالبوليفارية	ve
+        جمهوريةمولدوفا	md
+        جمهوريّةالدّومينيكان	do
+        جمهوريّةلاوالدّيموقراطيّةالشّعبيّة	la
+        جنوبإفريقيا	za
+        جنوبالسّودان	ss
+        جوادالوبّي	gp
+        جوام	gu
+        جورجيا	ge
+        جورجياالجنوبيّةوجزرساندويتشالجنوبيّة	gs
+        جيبوتي	dj
+        جيرسي	je
+        دولةفلسطين	ps
+        دومينيكا	dm
+        رواندا	rw
+        روسياالبيضاء	by
+        رومانيا	ro
+        ريونيون	re
+        زامبيا	zm
+        زمبابوي	zw
+        ساحلالعاج	ci
+        سانبارتليمي	bl
+        سانتبييروميكيلون	pm
+        سانتفنسنتوجزرالغرينادين	vc
+        سانتكيتسونيفس	kn
+        سانتلوسيا	lc
+        سانتمارتنالجزءالهولندي	sx
+        سانتمارتينالقطاعالفرنسي	mf
+        سانمارينو	sm
+        ساوتوميوبرنسبي	st
+        ساينتهيليناتريستانداكونا	sh
+        سريلانكا	lk
+        سفالباردوجانماين	sj
+        سلوفاكيا	sk
+        سلوفينيا	si
+        سنغافورة	sg
+        سورينام	sr
+        سويسرا	ch
+        سيراليون	sl
+        صاموا	ws
+        صامواالأمريكيّة	as
+        صربية	rs
+        طاجيكستان	tj
+        عمان	om
+        غامبيا	gm
+        غانا	gh
+        غرينادا	gd
+        غرينلاند	gl
+        غواتيمالا	gt
+        غويانا	gy
+        غياناالفرنسيّة	gf
+        غينيا	gn
+        غينياالاستوائيّة	gq
+        غينيابيساو	gw
+        فانواتو	vu
+        فرنسا	fr
+        فنزويلّا	ve
+        فنلندا	fi
+        فيجي	fj
+        فيرجنجزرفيرجنالأميركيّة	vi
+        فيرجنجزرفيرجنالبريطانيّة	vg
+        قبرص	cy
+        قطر	qa
+        قيرغزستان	kg
+        كازاخستان	kz
+        كرواتيا	hr
+        كمبوديا	kh
+        كندا	ca
+        كوبا	cu
+        كورياجمهوريةكورياالشّعبيّةالدّيموقراطيّة	kp
+        كورياجمهوريّةكوريا	kr
+        كوستاريكا	cr
+        كولومبيا	co
+        كيريباتي	ki
+        كينيا	ke
+        لاتفيا	lv
+        لبنان	lb
+        لثوانيا	lt
+        لوكسمبورغ	lu
+        ليبيا	ly
+        ليبيريا	lr
+        ليسوتو	ls
+        ليشتنشتاين	li
+        مارتينيك	mq
+        مالطة	mt
+        مالي	ml
+        ماليزيا	my
+        مايوت	yt
+        مدغشقر	mg
+        مصر	eg
+        مقاطعةالمحيطالهنديالبريطانيّة	io
+        مقدونياالشمالية	mk
+        مكّاو	mo
+        ملاوي	mw
+        منغوليا	mn
+        موريتانيا	mr
+        موريشيوس	mu
+        موزمبيق	mz
+        موناكو	mc
+        مونتسيرات	ms
+        ميانمار	mm
+        ميكرونيزياولاياتميكرونيزياالموحّدة	fm
+        ناميبيا	na
+        ناورو	nr
+        نيبال	np
+        نيجيريا	ng
+        نيكاراجوا	ni
+        نيوزيلاندا	nz
+        نيوقلدونيا	nc
+        نيوي	nu
+        هايتي	ht
+        هندوراس	hn
+        هولندا	nl
+        هونغكونغ	hk
+        واليسوفوتونا	wf
+        अंगुइला	ai
+        अंगोला	ao
+        अंटार्कटिका	aq
+        अंडोरा	ad
+        अज़रबैजान	az
+        अण्टीगुआऔरबारबूडा	ag
+        अफ़ग़ानिस्तान	af
+        अमेरिकीसमोआ	as
+        अरूबा	aw
+        अर्जेंटीना	ar
+        अलसाल्वाडोर	sv
+        अल्जीरिया	dz
+        अल्बानिया	al
+        आइलऑफमैन	im
+        आइसलैंड	is
+        आयरलैण्ड	ie
+        आर्मेनिया	am
+        इंडोनेशिया	id
+        इक्वेडोर	ec
+        इज़राइल	il
+        इटली	it
+        इथियोपिया	et
+        इराक़	iq
+        इरीट्रिया	er
+        इस्वातिनी	sz
+        ईरान	ir
+        ईरानइस्लामिकगणराज्य	ir
+        उज़्बेकिस्तान	uz
+        उत्तरकोरिया	kp
+        उत्तरमैसेडोनिया	mk
+        उत्तरीमारियानाद्वीप	mp
+        उरुग्वे	uy
+        एस्टोनिया	ee
+        ऑलैण्डद्वीपसमूह	ax
+        ऑस्ट्रिया	at
+        ऑस्ट्रेलिया	au
+        ओमान	om
+        कंबोडिया	kh
+        कजाकिस्तान	kz
+        कतर	qa
+        कनाडा	ca
+        कांगोलोकतांत्रिकगणराज्य	cd
+        काबोवर्डे	cv
+        किरिबाती	ki
+        किर्गिज़स्तान	kg
+        कुकद्वीपसमूह	ck
+        कुराकाओ	cw
+        कुवैत	kw
+        केन्या	ke
+        केमनद्वीपसमूह	ky
+        कैमरुन	cm
+        कॉंगो	cg
+        कोकोसकीलिंगद्वीपसमूह	cc
+        कोटेडीआइवर	ci
+        कोमोरोस	km
+        कोरियागणराज्य	kr
+        कोरियालोकतांत्रिकजनवादीगणराज्य	kp
+        कोलंबिया	co
+        कोस्टारीका	cr
+        क्यूबा	cu
+        क्रिसमसद्वीप	cx
+        क्रोएशिया	hr
+        गबॉन	ga
+        गयाना	gy
+        गाम्बिया	gm
+        गिनी	gn
+        गिनीबिसाऊ	gw
+        गुआदेलूप	gp
+        गुआम	gu
+        ग्रीनलैण्ड	gl
+        ग्रेनाडा	gd
+        ग्वाटेमाला	gt
+        ग्वेर्नसे	gg
+        घाना	gh
+        चाड	td
+        चिली	cl
+        चीन	cn
+        चेकिया	cz
+        जमैका	jm
+        जर्मनी	de
+        जर्सी	je
+        जापान	jp
+        जाम्बिया	zm
+        जिबूती	dj
+        जिब्राल्टर	gi
+        जिम्बाब्वे	zw
+        जॉर्जिया	ge
+        जॉर्डन	jo
+        टोंगा	to
+        टोकेलाऊ	tk
+        टोगो	tg
+        ट्यूनीशिया	tn
+        डेनमार्क	dk
+        डोमिनिकनगणराज्य	do
+        डोमिनिका	dm
+        तंजानिया	tz
+        तंजानियासंयुक्तगणराज्य	tz
+        ताइवान	tw
+        ताइवानचीनप्रांत	tw
+        ताजिकिस्तान	tj
+        तिमोरलेस्टे	tl
+        तुर्कऔरकेकोसद्वीपसमूह	tc
+        तुर्कमेनिस्तान	tm
+        तुर्किये	tr
+        तुवालू	tv
+        त्रिनिदादऔरटोबैगो	tt
+        थाईलैण्ड	th
+        दक्षिणअफ़्रीका	za
+        दक्षिणकोरिया	kr
+        दक्षिणजॉर्जियाऔरदक्षिणसैंडविचद्वीपसमूह	gs
+        दक्षिणसूडान	ss
+        दक्षिणीफ्राँसिसीक्षेत्र	tf
+        नाइजर	ne
+        नाइजीरिया	ng
+        नाउरू	nr
+        नामीबिया	na
+        निउए	nu
+        निकारागुआ	ni
+        नीदरलैण्ड	nl
+        नेपाल	np
+        नॉर्फ़ोकद्वीप	nf
+        नॉर्वे	no
+        न्यूकैलिडोनिया	nc
+        न्यूज़ीलैण्ड	nz
+        पनामा	pa
+        पलाउ	pw
+        पश्चिमीसहारा	eh
+        पाकिस्तान	pk
+        पापुआन्यूगिनी	pg
+        पिटकेर्न	pn
+        पुर्तगाल	pt
+        पेरू	pe
+        पैराग्वे	py
+        पोलैंड	pl
+        प्युर्तोरिको	pr
+        फ़रोद्वीपसमूह	fo
+        फ़िलिस्तीनराज्य	ps
+        फ़्रेंचपोलिनेशिया	pf
+        फिजी	fj
+        फिनलैंड	fi
+        फिलीपींस	ph
+        फॉकलैंडआइलैंड्समालविनास	fk
+        फ्रांस	fr
+        फ्रेंचगयाना	gf
+        बरमूडा	bm
+        बहरीन	bh
+        बहामास	bs
+        बांग्लादेश	bd
+        बारबाडोस	bb
+        बुरुंडी	bi
+        बुर्किनाफासो	bf
+        बुल्गारिया	bg
+        बेनिन	bj
+        बेलारूस	by
+        बेलीज़	bz
+        बेल्जियम	be
+        बोउवेटआइलैंड	bv
+        बोत्सवाना	bw
+        बोनैरसिंटयूस्टेटीयसएंडसाबा	bq
+        बोलीविया	bo
+        बोलीवियाबहुराष्ट्रीयराज्य	bo
+        बोस्नियाऔरहर्जेगोविना	ba
+        ब्राजील	br
+        ब्रिटिशहिंदमहासागरक्षेत्र	io
+        ब्रुनेईदरउस्सलाम	bn
+        भारत	in
+        भूटान	bt
+        भूमध्यरेखीयगिनी	gq
+        मंगोलिया	mn
+        मकाउ	mo
+        मध्यअफ़्रीकीगणराज्य	cf
+        मलावी	mw
+        मलेशिया	my
+        माइक्रोनेशियासंघीयराज्य	fm
+        मार्टीनिक	mq
+        मार्शलद्वीपसमूह	mh
+        मालदीव	mv
+        माली	ml
+        माल्टा	mt
+        मिस्र	eg
+        मेक्सिको	mx
+        मेडागास्कर	mg
+        मेयोट	yt
+        मॉण्टसेराट	ms
+        मॉन्टेनीग्रो	me
+        मॉरिशस	mu
+        मॉरीतानिया	mr
+        मोज़ाम्बीक	mz
+        मोनैको	mc
+        मोरक्को	ma
+        मोल्दोवा	md
+        मोल्दोवागणराज्य	md
+        म्यांमार	mm
+        यमन	ye
+        युक्रेन	ua
+        युगांडा	ug
+        यूनाइटेडकिंगडम	gb
+        यूनान	gr
+        रवांडा	rw
+        रियूनियन	re
+        रूसीसंघ	ru
+        रोमानिया	ro
+        लक्ज़मबर्ग	lu
+        लाइबेरिया	lr
+        लाओस	la
+        लाओसलोकलोकतांत्रिकगणराज्य	la
+        लातविया	lv
+        लिकटेंस्टीन	li
+        लिथुआनिया	lt
+        लीबिया	ly
+        लेबनान	lb
+        लेसोथो	ls
+        वर्जिनद्वीपसमूहब्रिटिश	vg
+        वर्जिनद्वीपसमूहयूएस	vi
+        वानुअतु	vu
+        वालिसऔरफ्यूटुना	wf
+        वियतनाम	vn
+        वेनेजुएला	ve
+        वेनेजुएलाबोलिवेरियनगणराज्य	ve
+        श्रीलंका	lk
+        संयुक्तअरबअमीरात	ae
+        संयुक्तराज्य	us
+        संयुक्तराज्यअमेरिकाकेछोटेदूरस्थद्वीपसमूह	um
+        सउदीअरब	sa
+        सन्तकिट्सऔरनेविस	kn
+        समोआ	ws
+        सर्बिया	rs
+        साँप्येरऔरमीकेलों	pm
+        साइप्रस	cy
+        साओतोमेऔरप्रिन्सिपी	st
+        सानमारिनो	sm
+        सिंगापुर	sg
+        सिएरालियोन	sl
+        सीरिया	sy
+        सीरियाईअरबगणराज्य	sy
+        सूडान	sd
+        सूरीनाम	sr
+        सेंटबार्थेलेमी	bl
+        सेंटमार्टिनडचभाग	sx
+        सेंटमार्टिनफ्रेंचभाग	mf
+        सेंटलूसिया	lc
+        सेंटविंसेंटऔरग्रेनेडाइंस	vc
+        सेंटहेलेनाअसेंशनऔरत्रिस्तानदाकुन्हा	sh
+        सेनेगल	sn
+        सेशेल्स	sc
+        सोमालिया	so
+        सोलोमनद्वीपसमूह	sb
+        स्पेन	es
+        स्लोवाकिया	sk
+        स्लोवेनिया	si
+        स्वालबार्डएन्डजैनमाएन	sj
+        स्विट्ज़रलैंड	ch
+        स्वीडन	se
+        हंगरी	hu
+        हर्डद्वीपऔरमैकडोनाल्डद्वीपसमूह	hm
+        हांगकांग	hk
+        हैती	ht
+        होंडुरस	hn
+        होलीसीवेटिकनसिटीराज्य	va
+        กรีซ	gr
+        กรีนแลนด์	gl
+        กวม	gu
+        กวาเดอลูป	gp
+        กัมพูชา	kh
+        กัวเตมาลา	gt
+        กาตาร์	qa
+        กานา	gh
+        กาบอง	ga
+        กาบูเวร์ดี	cv
+        กายอานา	gy
+        กินี	gn
+        กินีบิสเซา	gw
+        คองโก	cg
+        คองโกสาธารณรัฐประชาธิปไตย	cd
+        คอสตาริกา	cr
+        คอโมโรส	km
+        คาซัคสถาน	kz
+        คิริบาตี	ki
+        คิวบา	cu
+        คิวราเซา	cw
+        คีร์กีซสถาน	kg
+        คูเวต	kw
+        จอร์เจีย	ge
+        จอร์แดน	jo
+        จาเมกา	jm
+        จิบูตี	dj
+        จีน	cn
+        ชาด	td
+        ชิลี	cl
+        ซานมารีโน	sm
+        ซามัว	ws
+        ซาอุดีอาระเบีย	sa
+        ซิมบับเว	zw
+        ซูดาน	sd
+        ซูดานใต้	ss
+        ซูรินาเม	sr
+        ญี่ปุ่น	jp
+        ตรินิแดดและโตเบโก	tt
+        ตองกา	to
+        ติมอร์เลสเต	tl
+        ตูนิเซีย	tn
+        ตูวาลู	tv
+        ทาจิกิสถาน	tj
+        นครรัฐวาติกัน	va
+        นอร์เวย์	no
+        นามิเบีย	na
+        นาอูรู	nr
+        นิการากัว	ni
+        นิวซีแลนด์	nz
+        นิวแคลิโดเนีย	nc
+        นีอูเอ	nu
+        บราซิล	br
+        บริติชอินเดียนโอเชียนเทร์ริทอรี	io
+        บรูไนดารุสซาลาม	bn
+        บอตสวานา	bw
+        บอสเนียและเฮอร์เซโกวีนา	ba
+        บอแนร์เซนต์ยูสเตเชียสและเซบา	bq
+        บังกลาเทศ	bd
+        บัลแกเรีย	bg
+        บาร์เบโดส	bb
+        บาห์เรน	bh
+        บาฮามาส	bs
+        บุรุนดี	bi
+        บูร์กินาฟาโซ	bf
+        ประเทศเช็กเกีย	cz
+        ปากีสถาน	pk
+        ปานามา	pa
+        ปาปัวนิวกินี	pg
+        ปารากวัย	py
+        ปาเลสไตน์รัฐ	ps
+        ปาเลา	pw
+        ฝรั่งเศส	fr
+        พม่า	mm
+        พิตแคร์น	pn
+        ฟิจิ	fj
+        ฟินแลนด์	fi
+        ฟิลิปปินส์	ph
+        ภูฏาน	bt
+        มองโกเลีย	mn
+        มอนต์เซอร์รัต	ms
+        มอนเตเนโกร	me
+        มอริเชียส	mu
+        มอริเตเนีย	mr
+        มอลตา	mt
+        มอลโดวา	md
+        มอลโดวาสาธารณรัฐ	md
+        มัลดีฟส์	mv
+        มาดากัสการ์	mg
+        มายอต	yt
+        มาร์ตินีก	mq
+        มาลาวี	mw
+        มาลี	ml
+        มาเก๊า	mo
+        มาเลเซีย	my
+        ยิบรอลตาร์	gi
+        ยูกันดา	ug
+        ยูเครน	ua
+        รวันดา	rw
+        ลักเซมเบิร์ก	lu
+        ลัตเวีย	lv
+        ลิกเตนสไตน์	li
+        ลิทัวเนีย	lt
+        ลิเบีย	ly
+        วานูอาตู	vu
+        ศรีลังกา	lk
+        สฟาลบาร์และยานไมเอน	sj
+        สวิตเซอร์แลนด์	ch
+        สวีเดน	se
+        สหพันธรัฐรัสเซีย	ru
+        สหรัฐ	us
+        สหรัฐอาหรับเอมิเรตส์	ae
+        สหราชอาณาจักร	gb
+        สาธารณรัฐประชาธิปไตยประชาชนลาว	la
+        สาธารณรัฐอาหรับซีเรีย	sy
+        สาธารณรัฐแอฟริกากลาง	cf
+        สาธารณรัฐโดมินิกัน	do
+        สิงคโปร์	sg
+        สเปน	es
+        สโลวะเกีย	sk
+        สโลวีเนีย	si
+        หมู่เกาะคุก	ck
+        หมู่เกาะนอร์เทิร์นมาเรียนา	mp
+        หมู่เกาะบริติชเวอร์จิน	vg
+        หมู่เกาะฟอล์กแลนด์มาลบีนาส	fk
+        หมู่เกาะมาร์แชลล์	mh
+        หมู่เกาะวาลลิสและหมู่เกาะฟุตูนา	wf
+        หมู่เกาะเคย์แมน	ky
+        หมู่เกาะเติกส์และหมู่เกาะเคคอส	tc
+        หมู่เกาะเวอร์จินของสหรัฐอเมริกา	vi
+        หมู่เกาะแฟโร	fo
+        หมู่เกาะโคโคสคีลิง	cc
+        หมู่เกาะโซโลมอน	sb
+        หมู่เกาะโอลันด์	ax
+        ออสเตรีย	at
+        ออสเตรเลีย	au
+        อันดอร์รา	ad
+        อัฟกานิสถาน	af
+        อารูบา	aw
+        อาร์เจนตินา	ar
+        อาร์เมเนีย	am
+        อาเซอร์ไบจาน	az
+        อิตาลี	it
+        อินเดีย	in
+        อินโดนีเซีย	id
+        อิรัก	iq
+        อิสราเอล	il
+        อิหร่านสาธารณรัฐอิสลาม	ir
+        อิเควทอเรียลกินี	gq
+        อียิปต์	eg
+        อุซเบกิสถาน	uz
+        อุรุกวัย	uy
+        อเมริกันซามัว	as
+        ฮอนดูรัส	hn
+        ฮังการี	hu
+        ฮ่องกง	hk
+        เกรนาดา	gd
+        เกาหลีเหนือ	kp
+        เกาหลีใต้	kr
+        เกาะคริสต์มาส	cx
+        เกาะนอร์ฟอล์ก	nf
+        เกาะบูเวต์	bv
+        เกาะเซาท์จอร์เจียและหมู่เกาะเซาท์แซนด์วิช	gs
+        เกาะเล็กรอบนอกของสหรัฐอเมริกา	um
+        เกาะเฮิร์ดและหมู่เกาะแมกดอนัลด์	hm
+        เกาะแมน	im
+        เกิร์นซีย์	gg
+        เคนยา	ke
+        เจอร์ซีย์	je
+        เซนต์คิตส์และเนวิส	kn
+        เซนต์มาร์ตินส่วนของดัตช์	sx
+        เซนต์ลูเซีย	lc
+        เซนต์วินเซนต์และเกรนาดีนส์	vc
+        เซนต์เฮเลนาแอสเซนชันและทริสแตนดาคูนญา	sh
+        เซอร์เบีย	rs
+        เซาตูเมและปรินซิปี	st
+        เซียร์ราลีโอน	sl
+        เซเชลส์	sc
+        เซเนกัล	sn
+        เดนมาร์ก	dk
+        เติร์กเมนิสถาน	tm
+        เนปาล	np
+        เนเธอร์แลนด์	nl
+        เบนิน	bj
+        เบลารุส	by
+        เบลีซ	bz
+        เบลเยียม	be
+        เบอร์มิวดา	bm
+        เปรู	pe
+        เปอร์โตริโก	pr
+        เฟรนช์เกียนา	gf
+        เฟรนช์เซาเทิร์นเทร์ริทอรีส์	tf
+        เฟรนช์โปลินีเซีย	pf
+        เม็กซิโก	mx
+        เยอรมนี	de
+        เยเมน	ye
+        เรอูนียง	re
+        เลบานอน	lb
+        เลโซโท	ls
+        เวสเทิร์นสะฮารา	eh
+        เวียดนาม	vn
+        เวเนซุเอลา	ve
+        เวเนซุเอลาสาธารณรัฐโบลีวาร์แห่ง	ve
+        เอกวาดอร์	ec
+        เอธิโอเปีย	et
+        เอริเทรีย	er
+        เอลซัลวาดอร์	sv
+        เอสโตเนีย	ee
+        เฮติ	ht
+        แกมเบีย	gm
+        แคนาดา	ca
+        แคเมอรูน	cm
+        แซงบาร์เตเลอมี	bl
+        แซงปีแยร์และมีเกอลง	pm
+        แซงมาร์แตงส่วนของฝรั่งเศส	mf
+        แซมเบีย	zm
+        แทนซาเนีย	tz
+        แทนซาเนียสหสาธารณรัฐ	tz
+        แองกวิลลา	ai
+        แองโกลา	ao
+        แอนตาร์กติกา	aq
+        แอนติกาและบาร์บูดา	ag
+        แอฟริกาใต้	za
+        แอลจีเรีย	dz
+        แอลเบเนีย	al
+        โกตดิวัวร์	ci
+        โครเอเชีย	hr
+        โคลอมเบีย	co
+        โซมาเลีย	so
+        โดมินิกา	dm
+        โตเกเลา	tk
+        โตโก	tg
+        โบลิเวีย	bo
+        โบลิเวียรัฐพหุชาติ	bo
+        โปรตุเกส	pt
+        โปแลนด์	pl
+        โมซัมบิก	mz
+        โมนาโก	mc
+        โมร็อกโก	ma
+        โรมาเนีย	ro
+        โอมาน	om
+        ไซปรัส	cy
+        ไต้หวัน	tw
+        ไต้หวันจังหวัดของจีน	tw
+        ไทย	th
+        ไนจีเรีย	ng
+        ไนเจอร์	ne
+        ไมโครนีเซีย	fm
+        ไลบีเรีย	lr
+        ไอซ์แลนด์	is
+        ไอร์แลนด์	ie
+        ấnđộ	in
+        アイスランド	is
+        アイルランド	ie
+        アゼルバイジャン	az
+        アフガニスタン	af
+        アメリカ合衆国外諸島	um
+        アラブ首長国連邦	ae
+        アルジェリア	dz
+        アルゼンチン	ar
+        アルバニア	al
+        アルメニア	am
+        アルーバ	aw
+        アングイラ	ai
+        アンゴラ	ao
+        アンティグアバーブーダ	ag
+        アンドラ	ad
+        イエメン	ye
+        イスラエル	il
+        イタリア	it
+        イラク	iq
+        イラン	ir
+        イランイスラム共和国	ir
+        インド	in
+        インドネシア	id
+        ウガンダ	ug
+        ウクライナ	ua
+        ウズベキスタン	uz
+        ウルグアイ	uy
+        エクアドル	ec
+        エジプト	eg
+        エストニア	ee
+        エスワティニ	sz
+        エチオピア	et
+        エリトリア国	er
+        エルサルバドル	sv
+        オマーン	om
+        オランダ	nl
+        オーストラリア連邦	au
+        オーストリア	at
+        オーランド諸島	ax
+        カザフスタン	kz
+        カタール	qa
+        カナダ	ca
+        カメルーン	cm
+        カンボジア	kh
+        カーボヴェルデ	cv
+        ガイアナ	gy
+        ガボン	ga
+        ガンビア	gm
+        ガーナ	gh
+        ガーンジー	gg
+        キプロス	cy
+        キュラソー	cw
+        キューバ	cu
+        キリバス	ki
+        キルギスタン	kg
+        ギニア	gn
+        ギニアビサウ	gw
+        ギリシャ	gr
+        クウェート	kw
+        クック諸島	ck
+        クリスマス島	cx
+        クロアチア	hr
+        グアテマラ	gt
+        グアドループ	gp
+        グアム	gu
+        グリーンランド	gl
+        グルジア	ge
+        グレナダ	gd
+        ケイマン諸島	ky
+        ケニア	ke
+        ココスキーリング諸島	cc
+        コスタリカ	cr
+        コモロ	km
+        コロンビア	co
+        コンゴ	cg
+        コンゴ民主共和国	cd
+        コートジボワール	ci
+        サウジアラビア	sa
+        サウスジョージア及びサウスサンドウィッチ諸島	gs
+        サモア	ws
+        サントメプリンシペ	st
+        サンバルテルミ	bl
+        サンピエール及びミクロン	pm
+        サンマリノ	sm
+        サンマルタンオランダ領	sx
+        サンマルタン仏領	mf
+        ザンビア	zm
+        シエラレオネ	sl
+        シリア	sy
+        シリアアラブ共和国	sy
+        シンガポール	sg
+        ジブチ	dj
+        ジブラルタル	gi
+        ジャマイカ	jm
+        ジャージー	je
+        ジンバブエ	zw
+        スイス	ch
+        スウェーデン	se
+        スペイン	es
+        スリナム	sr
+        スリランカ	lk
+        スロバキア	sk
+        スロベニア	si
+        スヴァールバル及びヤンマイエン	sj
+        スーダン	sd
+        セネガル	sn
+        セルビア	rs
+        セントクリストファーネーヴィス	kn
+        セントビンセント及びグレナディーン諸島	vc
+        セントヘレナアセンション及びトリスタンダクーニャ	sh
+        セントルシア	lc
+        セーシェル	sc
+        ソマリア	so
+        ソロモン諸島	sb
+        タジキスタン	tj
+        タニザニア連合共和国	tz
+        タンザニア	tz
+        タークス及びカイコス諸島	tc
+        チェコ	cz
+        チャド	td
+        チュニジア	tn
+        ツバル	tv
+        デンマーク	dk
+        トケラウ	tk
+        トリニダードトバゴ	tt
+        トルクメニスタン	tm
+        トルコ	tr
+        トンガ	to
+        トーゴ	tg
+        ドイツ	de
+        ドミニカ	dm
+        ドミニカ共和国	do
+        ナイジェリア	ng
+        ナウル	nr
+        ナミビア	na
+        ニウエ	nu
+        ニカラグア	ni
+        ニジェール	ne
+        ニューカレドニア	nc
+        ニュージーランド	nz
+        ネパール	np
+        ノルウェー	no
+        ノーフォーク島	nf
+        ハイチ	ht
+        ハンガリー	hu
+        ハード島及びマクドナルド諸島	hm
+        バヌアツ	vu
+        バハマ	bs
+        バルバドス	bb
+        バングラデシュ	bd
+        バーミューダ	bm
+        バーレーン	bh
+        パキスタン	pk
+        パナマ	pa
+        パプアニューギニア	pg
+        パラオ	pw
+        パラグアイ	py
+        パレスチナ	ps
+        ピトケアン	pn
+        フィジー	fj
+        フィリピン	ph
+        フィンランド	fi
+        フェロー諸島	fo
+        フォークランド諸島マルビナス	fk
+        フランス	fr
+        フランス南方領土	tf
+        ブラジル	br
+        ブルガリア	bg
+        ブルキナファソ	bf
+        ブルネイダルサラーム国	bn
+        ブルンジ	bi
+        ブータン	bt
+        ブーベ島	bv
+        プエルトリコ	pr
+        ベトナム	vn
+        ベナン	bj
+        ベネズエラ	ve
+        ベネズエラボリバル共和国	ve
+        ベラルーシ	by
+        ベリーズ	bz
+        ベルギー	be
+        ペルー	pe
+        ホンジュラス	hn
+        ボスニアヘルツェゴビナ	ba
+        ボツワナ	bw
+        ボネールシントユースタティウス及びサバ	bq
+        ボリビア	bo
+        ボリビア多民族国	bo
+        ポルトガル	pt
+        ポーランド	pl
+        マカオ	mo
+        マダガスカル	mg
+        マヨット	yt
+        マラウイ	mw
+        マルタ	mt
+        マルティニーク	mq
+        マレーシア	my
+        マン島	im
+        マーシャル諸島	mh
+        ミクロネシア連邦	fm
+        ミャンマー	mm
+        メキシコ	mx
+        モザンビーク	mz
+        モナコ	mc
+        モルディブ	mv
+        モルドバ	md
+        モルドバ共和国	md
+        モロッコ	ma
+        モンゴル国	mn
+        モンテネグロ	me
+        モントセラト	ms
+        モーリシャス	mu
+        モーリタニア	mr
+        ヨルダン	jo
+        ラオス	la
+        ラオス人民民主共和国	la
+        ラトビア	lv
+        リトアニア	lt
+        リヒテンシュタイン	li
+        リビア	ly
+        リベリア	lr
+        ルクセンブルク	lu
+        ルワンダ	rw
+        ルーマニア	ro
+        レソト	ls
+        レバノン	lb
+        レユニオン	re
+        ロシア連邦	ru
+        ワリー及びフテュナ	wf
+        东帝汶	tl
+        中国	cn
+        中国台湾省	tw
+        中国領台湾	tw
+        中央アフリカ共和国	cf
+        中華民國	tw
+        中非共和国	cf
+        中非共和國	cf
+        乌克兰	ua
+        乌兹别克斯坦	uz
+        乌干达	ug
+        乌拉圭	uy
+        亚美尼亚	am
+        亞塞拜然	az
+        亞美尼亞	am
+        仏領ギアナ	gf
+        仏領ポリネシア	pf
+        以色列	il
+        伊拉克	iq
+        伊朗伊斯兰共和国	ir
+        伊朗伊斯蘭共和國	ir
+        伯利兹	bz
+        佛得角	cv
+        俄罗斯	ru
+        俄羅斯聯邦	ru
+        保加利亚	bg
+        保加利亞	bg
+        克罗地亚	hr
+        克羅埃西亞	hr
+        冈比亚	gm
+        冷岸群島及央棉	sj
+        几内亚	gn
+        几内亚比绍	gw
+        列支敦士登	li
+        列支敦斯登	li
+        刚果民主共和国	cd
+        利比亚	ly
+        利比亞	ly
+        利比里亚	lr
+        剛果民主共和國	cd
+        加拿大	ca
+        匈牙利	hu
+        北マケドニア	mk
+        北マリアナ諸島	mp
+        北朝鮮	kp
+        北馬其頓	mk
+        北馬里亞納群島	mp
+        北马其顿	mk
+        北马里亚纳群岛	mp
+        千里達及托巴哥	tt
+        南アフリカ	za
+        南スーダン	ss
+        南乔治亚和南桑德韦奇群岛	gs
+        南喬治亞及南三明治群島	gs
+        南极洲	aq
+        南極大陸	aq
+        南極洲	aq
+        南苏丹	ss
+        南蘇丹	ss
+        博奈尔圣尤斯特歇斯岛和萨巴	bq
+        博茨瓦纳	bw
+        卡塔尔	qa
+        卢旺达	rw
+        卢森堡	lu
+        印度尼西亚	id
+        印度尼西亞	id
+        厄利垂亞	er
+        厄瓜多	ec
+        厄瓜多尔	ec
+        厄立特里亚	er
+        叙利亚	sy
+        古拉索	cw
+        史瓦帝尼	sz
+        吉尔吉斯坦	kg
+        吉布地	dj
+        吉布提	dj
+        吉爾吉斯	kg
+        吉里巴斯	ki
+        吐瓦魯	tv
+        哈萨克斯坦	kz
+        哈薩克	kz
+        哥伦比亚	co
+        哥倫比亞	co
+        哥斯大黎加	cr
+        哥斯达黎加	cr
+        喀麥隆	cm
+        喀麦隆	cm
+        喬治亞	ge
+        图瓦卢	tv
+        土克凱可群島	tc
+        土库曼斯坦	tm
+        土庫曼	tm
+        土耳其	tr
+        圣卢西亚	lc
+        圣基茨和尼维斯	kn
+        圣多美和普林西比	st
+        圣巴泰勒米岛	bl
+        圣文森特和格林纳丁斯	vc
+        圣皮埃尔和密克隆	pm
+        圣诞岛	cx
+        圣赫勒拿阿森松特里斯坦达库尼亚	sh
+        圣马力诺	sm
+        圭亚那	gy
+        坦尚尼亞	tz
+        坦尚尼亞聯合共和國	tz
+        坦桑尼亚	tz
+        埃塞俄比亚	et
+        基里巴斯	ki
+        塔吉克	tj
+        塔吉克斯坦	tj
+        塞內加爾	sn
+        塞内加尔	sn
+        塞尔维亚	rs
+        塞席爾	sc
+        塞拉利昂	sl
+        塞浦路斯	cy
+        塞爾維亞	rs
+        塞舌尔	sc
+        墨西哥	mx
+        多明尼加共和國	do
+        多米尼克	dm
+        多米尼加共和国	do
+        大韓民国韓国	kr
+        大韓民國	kr
+        大韩民国	kr
+        奈及利亞	ng
+        奥兰群岛	ax
+        奥地利	at
+        奧地利	at
+        奧蘭群島	ax
+        委內瑞拉	ve
+        委內瑞拉玻利瓦爾共和國	ve
+        委内瑞拉	ve
+        委内瑞拉玻利瓦尔共和国	ve
+        孟加拉	bd
+        安哥拉	ao
+        安圭拉	ai
+        安地卡及巴布達	ag
+        安提瓜和巴布达	ag
+        安道尔	ad
+        安道爾	ad
+        宏都拉斯	hn
+        密克罗尼西亚	fm
+        密克羅尼西亞聯邦	fm
+        寮人民民主共和國	la
+        尚比亞	zm
+        尼加拉瓜	ni
+        尼日利亚	ng
+        尼日尔	ne
+        尼泊尔	np
+        尼泊爾	np
+        巴勒斯坦	ps
+        巴哈馬	bs
+        巴哈马	bs
+        巴基斯坦	pk
+        巴巴多斯	bb
+        巴布亚新几内亚	pg
+        巴布亞紐幾內亞	pg
+        巴拉圭	py
+        巴拿馬	pa
+        巴拿马	pa
+        巴貝多	bb
+        布吉納法索	bf
+        布基纳法索	bf
+        布威島	bv
+        布维群岛	bv
+        布隆迪	bi
+        幾內亞	gn
+        幾內亞比索	gw
+        库克群岛	ck
+        库拉索	cw
+        庫克群島	ck
+        开曼群岛	ky
+        意大利	it
+        愛沙尼亞	ee
+        愛爾蘭	ie
+        所罗门群岛	sb
+        托克劳	tk
+        托克勞	tk
+        拉脫維亞	lv
+        拉脱维亚	lv
+        摩尔多瓦	md
+        摩尔多瓦共和国	md
+        摩洛哥	ma
+        摩爾多瓦	md
+        摩爾多瓦共和國	md
+        摩納哥	mc
+        摩纳哥	mc
+        敘利亞	sy
+        敘利亞阿拉伯共和國	sy
+        教廷梵蒂岡城市國	va
+        斯威士兰	sz
+        斯洛伐克	sk
+        斯洛文尼亚	si
+        斯洛維尼亞	si
+        斯瓦尔巴和扬马延	sj
+        斯里兰卡	lk
+        斯里蘭卡	lk
+        新加坡	sg
+        新喀里多尼亚	nc
+        新喀里多尼亞	nc
+        新西兰	nz
+        日本	jp
+        朝鮮民主主義人民共和国	kp
+        朝鮮民主主義人民共和國	kp
+        朝鲜民主主义人民共和国	kp
+        東ティモール	tl
+        東帝汶	tl
+        柬埔塞	kh
+        柬埔寨	kh
+        根息島	gg
+        根西岛	gg
+        格林纳达	gd
+        格瑞那達	gd
+        格陵兰	gl
+        格陵蘭	gl
+        格鲁吉亚	ge
+        梵蒂冈	va
+        模里西斯	mu
+        比利时	be
+        比利時	be
+        毛里塔尼亚	mr
+        毛里求斯	mu
+        沃里斯及伏塔那群島	wf
+        沙烏地阿拉伯	sa
+        沙特阿拉伯	sa
+        法属南半球领地	tf
+        法属圣马丁	mf
+        法属圭亚那	gf
+        法属玻利尼西亚	pf
+        法屬南部領地	tf
+        法屬玻里尼西亞	pf
+        法屬蓋亞那	gf
+        法罗群岛	fo
+        法羅群島	fo
+        波內赫聖尤斯特歇斯及薩巴	bq
+        波利维亚	bo
+        波士尼亞及赫塞哥維納	ba
+        波多黎各	pr
+        波斯尼亚和黑塞哥维那	ba
+        波札那	bw
+        泽西岛	je
+        津巴布韦	zw
+        洪都拉斯	hn
+        澤西島	je
+        澳大利亚	au
+        澳大利亞	au
+        烏克蘭	ua
+        烏干達	ug
+        烏拉圭	uy
+        烏茲別克	uz
+        爱尔兰	ie
+        爱沙尼亚	ee
+        牙买加	jm
+        牙買加	jm
+        特克斯和凯科斯群岛	tc
+        特里尼达和多巴哥	tt
+        獅子山	sl
+        玻利維亞	bo
+        玻利維亞多民族國	bo
+        玻利维亚共和国	bo
+        瓜地洛普	gp
+        瓜地馬拉	gt
+        瓜地马拉	gt
+        瓜德罗普	gp
+        瓦利斯和富图纳	wf
+        瓦努阿图	vu
+        甘比亞	gm
+        留尼旺島	re
+        留尼汪	re
+        白俄罗斯	by
+        白俄羅斯	by
+        百慕大	bm
+        百慕達	bm
+        皮特凯恩	pn
+        皮特肯島	pn
+        盧安達	rw
+        盧森堡	lu
+        直布罗陀	gi
+        直布羅陀	gi
+        福克兰群岛马尔维纳斯	fk
+        福克蘭群島馬維娜斯	fk
+        科威特	kw
+        科摩罗	km
+        科特迪瓦	ci
+        科科斯基林群岛	cc
+        科科斯基林群島	cc
+        突尼斯	tn
+        突尼西亞	tn
+        立陶宛	lt
+        米領サモア	as
+        米領ヴァージン諸島	vi
+        納米比亞	na
+        紐西蘭	nz
+        索羅門群島	sb
+        索馬利亞	so
+        索马里	so
+        維德角	cv
+        纳米比亚	na
+        罗马尼亚	ro
+        羅馬尼亞	ro
+        美国本土外小岛屿	um
+        美属维尔京群岛	vi
+        美属萨摩亚	as
+        美屬維京群島	vi
+        美屬薩摩亞	as
+        美屬邊疆群島	um
+        義大利	it
+        老挝人民民主共和国	la
+        聖克里斯多福及尼維斯	kn
+        聖多美及普林西比	st
+        聖巴瑟米	bl
+        聖庁バチカン市国	va
+        聖文森及格瑞納丁	vc
+        聖皮耶及密克隆群島	pm
+        聖誕島	cx
+        聖赫倫那島阿森松島及崔斯坦達庫尼亞群島	sh
+        聖露西亞	lc
+        聖馬丁法屬	mf
+        聖馬丁荷屬	sx
+        聖馬利諾	sm
+        肯尼亚	ke
+        苏里南	sr
+        英国インド洋領土	io
+        英属印度洋领地	io
+        英属维尔京群岛	vg
+        英屬印度洋領地	io
+        英屬維京群島	vg
+        英領ヴァージン諸島	vg
+        茅利塔尼亞	mr
+        荷属圣马丁	sx
+        莫三比克	mz
+        莫桑比克	mz
+        莱索托	ls
+        菲律宾	ph
+        菲律賓	ph
+        萨尔瓦多	sv
+        萨摩亚	ws
+        萬那杜	vu
+        葡萄牙	pt
+        蒙塞拉特島	ms
+        蒙特內哥羅	me
+        蒙特塞拉特	ms
+        蒲隆地	bi
+        蓋亞那	gy
+        薩摩亞	ws
+        薩爾瓦多	sv
+        蘇利南	sr
+        衣索比亞	et
+        西サハラ	eh
+        西撒哈拉	eh
+        西班牙	es
+        諾福克島	nf
+        诺福克岛	nf
+        象牙海岸	ci
+        貝里斯	bz
+        賴比瑞亞	lr
+        賴索托	ls
+        賽普勒斯	cy
+        赞比亚	zm
+        赤道ギニア	gq
+        赤道几内亚	gq
+        赤道幾內亞	gq
+        赫德岛与麦克唐纳群岛	hm
+        赫德島及麥當勞群島	hm
+        辛巴威	zw
+        開曼群島	ky
+        阿塞拜疆	az
+        阿富汗	af
+        阿尔及利亚	dz
+        阿尔巴尼亚	al
+        阿拉伯叙利亚共和国	sy
+        阿拉伯聯合大公國	ae
+        阿根廷	ar
+        阿爾及利亞	dz
+        阿爾巴尼亞	al
+        阿联酋	ae
+        阿路巴	aw
+        阿鲁巴	aw
+        馬丁尼克	mq
+        馬來西亞	my
+        馬拉威	mw
+        馬爾他	mt
+        馬爾地夫	mv
+        馬約特	yt
+        馬紹爾群島	mh
+        馬達加斯加	mg
+        马尔他	mt
+        马尔代夫	mv
+        马拉维	mw
+        马提尼克	mq
+        马来西亚	my
+        马约特	yt
+        马绍尔群岛	mh
+        马达加斯加	mg
+        黎巴嫩	lb
+        가이아나	gy
+        감비아	gm
+        건지섬	gg
+        과들루프	gp
+        과테말라	gt
+        그레나다	gd
+        그리스	gr
+        그린란드	gl
+        기니비사우	gw
+        나미비아	na
+        나우루	nr
+        나이지리아	ng
+        남수단	ss
+        남아프리카공화국	za
+        네덜란드	nl
+        노르웨이	no
+        노퍽섬	nf
+        누벨칼레도니	nc
+        뉴질랜드	nz
+        니우에	nu
+        니제르	ne
+        니카라과	ni
+        대한민국	kr
+        덴마크	dk
+        도미니카공화국	do
+        도미니카연방	dm
+        동티모르	tl
+        라오스	la
+        라오인민민주주의공화국	la
+        라이베리아	lr
+        라트비아	lv
+        러시아연방	ru
+        레바논	lb
+        레소토	ls
+        레위니옹	re
+        루마니아	ro
+        룩셈부르크	lu
+        르완다	rw
+        리비아	ly
+        리투아니아	lt
+        리히텐슈타인	li
+        마다가스카르	mg
+        마르티니크	mq
+        마셜제도	mh
+        마요트	yt
+        마카오	mo
+        말라위	mw
+        말레이시아	my
+        멕시코	mx
+        모나코	mc
+        모로코	ma
+        모리셔스	mu
+        모리타니	mr
+        모잠비크	mz
+        몬테네그로	me
+        몬트세랫	ms
+        몰도바	md
+        몰도바공화국	md
+        몰디브	mv
+        미국령군소제도	um
+        미얀마	mm
+        미크로네시아연방	fm
+        바누아투	vu
+        바레인	bh
+        바베이도스	bb
+        바티칸시티holysee	va
+        바하마	bs
+        방글라데시	bd
+        버뮤다	bm
+        버진제도미국령	vi
+        버진제도영국령	vg
+        베네수엘라	ve
+        베네수엘라볼리바르공화국	ve
+        베트남	vn
+        벨기에	be
+        벨라루스	by
+        벨리즈	bz
+        보네르신트외스타티위스사바섬	bq
+        보스니아헤르체고비나	ba
+        보츠와나	bw
+        볼리비아	bo
+        볼리비아다국가연합국	bo
+        부룬디	bi
+        부르키나파소	bf
+        부베섬	bv
+        북마리아나제도	mp
+        북마케도니아	mk
+        불가리아	bg
+        브라질	br
+        브루나이다루살람	bn
+        사모아	ws
+        사우디아라비아	sa
+        사우스조지아사우스샌드위치제도	gs
+        산마리노	sm
+        상투메프린시페	st
+        생마르탱프랑스령	mf
+        생바르텔레미	bl
+        생피에르미클롱	pm
+        서사하라	eh
+        세네갈	sn
+        세르비아	rs
+        세이셸	sc
+        세인트루시아	lc
+        세인트빈센트그레나딘	vc
+        세인트키츠네비스	kn
+        세인트헬레나어센션트리스탄다쿠냐	sh
+        소말리아	so
+        솔로몬제도	sb
+        수리남	sr
+        스리랑카	lk
+        스발바르얀마옌제도	sj
+        스웨덴	se
+        스위스	ch
+        스페인	es
+        슬로바키아	sk
+        슬로베니아	si
+        시리아	sy
+        시리아아랍공화국	sy
+        시에라리온	sl
+        신트마르턴네덜란드령	sx
+        싱가포르	sg
+        아랍에미리트	ae
+        아루바	aw
+        아르메니아	am
+        아르헨티나	ar
+        아메리칸사모아	as
+        아이슬란드	is
+        아이티	ht
+        아일랜드	ie
+        아제르바이잔	az
+        아프가니스탄	af
+        안도라	ad
+        알바니아	al
+        알제리	dz
+        앙골라	ao
+        앤티가바부다	ag
+        앵귈라	ai
+        에리트레아	er
+        에스와티니	sz
+        에스토니아	ee
+        에콰도르	ec
+        에티오피아	et
+        엘살바도르	sv
+        영국령인도양지역	io
+        오스트레일리아	au
+        오스트리아	at
+        온두라스	hn
+        올란드제도	ax
+        왈리스퓌튀나	wf
+        요르단	jo
+        우간다	ug
+        우루과이	uy
+        우즈베키스탄	uz
+        우크라이나	ua
+        이라크	iq
+        이란이슬람공화국	ir
+        이스라엘	il
+        이집트	eg
+        이탈리아	it
+        인도네시아	id
+        자메이카	jm
+        잠비아	zm
+        저지섬	je
+        적도기니	gq
+        조선민주주의인민공화국	kp
+        조지아	ge
+        중앙아프리카공화국	cf
+        지부티	dj
+        지브롤터	gi
+        짐바브웨	zw
+        카메룬	cm
+        카보베르데	cv
+        카자흐스탄	kz
+        카타르	qa
+        캄보디아	kh
+        캐나다	ca
+        케이맨제도	ky
+        코모로	km
+        코스타리카	cr
+        코코스제도	cc
+        코트디부아르	ci
+        콜롬비아	co
+        콩고민주공화국	cd
+        쿠웨이트	kw
+        쿡제도	ck
+        퀴라소	cw
+        크로아티아	hr
+        크리스마스섬	cx
+        키르기스스탄	kg
+        키리바시	ki
+        키프로스	cy
+        타이완	tw
+        타이완중국령	tw
+        타지키스탄	tj
+        탄자니아	tz
+        탄자니아연방공화국	tz
+        터크스케이커스제도	tc
+        토켈라우	tk
+        투르크메니스탄	tm
+        투발루	tv
+        튀니지	tn
+        튀르키예	tr
+        트리니다드토바고	tt
+        파나마	pa
+        파라과이	py
+        파키스탄	pk
+        파푸아뉴기니	pg
+        팔라우	pw
+        팔레스타인	ps
+        페로제도	fo
+        포르투갈	pt
+        포클랜드제도말비나스	fk
+        폴란드	pl
+        푸에르토리코	pr
+        프랑스	fr
+        프랑스령기아나	gf
+        프랑스령남자치구역	tf
+        프랑스령폴리네시아	pf
+        핀란드	fi
+        필리핀	ph
+        핏케언제도	pn
+        한국	kr
+        허드맥도널드제도	hm
+        헝가리	hu
+        """
 }

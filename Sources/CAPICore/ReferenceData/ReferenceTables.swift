@@ -80,8 +80,11 @@ public struct CallingCode: Sendable, Equatable {
         for line in CallingCodeData.blob.split(separator: "\n") {
             let parts = line.split(separator: "\t").map(String.init)
             table[parts[0]] = CallingCode(
-                region: parts[0], code: parts[1], trunkPrefix: parts[2] == "-" ? nil : parts[2],
-                shortestNational: Int(parts[3])!, longestNational: Int(parts[4])!
+                region: parts[0],
+                code: parts[1],
+                trunkPrefix: parts[2] == "-" ? nil : parts[2],
+                shortestNational: Int(parts[3])!,
+                longestNational: Int(parts[4])!
             )
         }
         return table

@@ -3,128 +3,128 @@
 /// `name-or-code<TAB>usps code`, keys folded by `CountryCodes.lookupKey`.
 enum USStateData {
     static let blob = """
-aa	aa
-ae	ae
-ak	ak
-al	al
-alabama	al
-alaska	ak
-americansamoa	as
-ap	ap
-ar	ar
-arizona	az
-arkansas	ar
-armedforcesamericas	aa
-armedforceseurope	ae
-armedforcespacific	ap
-as	as
-az	az
-ca	ca
-california	ca
-co	co
-colorado	co
-connecticut	ct
-ct	ct
-dc	dc
-de	de
-delaware	de
-districtofcolumbia	dc
-fl	fl
-florida	fl
-ga	ga
-georgia	ga
-gu	gu
-guam	gu
-hawaii	hi
-hi	hi
-ia	ia
-id	id
-idaho	id
-il	il
-illinois	il
-in	in
-indiana	in
-iowa	ia
-kansas	ks
-kentucky	ky
-ks	ks
-ky	ky
-la	la
-louisiana	la
-ma	ma
-maine	me
-maryland	md
-massachusetts	ma
-md	md
-me	me
-mi	mi
-michigan	mi
-minnesota	mn
-mississippi	ms
-missouri	mo
-mn	mn
-mo	mo
-montana	mt
-mp	mp
-ms	ms
-mt	mt
-nc	nc
-nd	nd
-ne	ne
-nebraska	ne
-nevada	nv
-newhampshire	nh
-newjersey	nj
-newmexico	nm
-newyork	ny
-nh	nh
-nj	nj
-nm	nm
-northcarolina	nc
-northdakota	nd
-northernmarianaislands	mp
-nv	nv
-ny	ny
-oh	oh
-ohio	oh
-ok	ok
-oklahoma	ok
-or	or
-oregon	or
-pa	pa
-pennsylvania	pa
-pr	pr
-puertorico	pr
-rhodeisland	ri
-ri	ri
-sc	sc
-sd	sd
-southcarolina	sc
-southdakota	sd
-tennessee	tn
-texas	tx
-tn	tn
-tx	tx
-um	um
-unitedstatesminoroutlyingislands	um
-usvirginislands	vi
-ut	ut
-utah	ut
-va	va
-vermont	vt
-vi	vi
-virginia	va
-virginislands	vi
-virginislandsus	vi
-vt	vt
-wa	wa
-washington	wa
-washingtondc	dc
-westvirginia	wv
-wi	wi
-wisconsin	wi
-wv	wv
-wy	wy
-wyoming	wy
-"""
+        aa	aa
+        ae	ae
+        ak	ak
+        al	al
+        alabama	al
+        alaska	ak
+        americansamoa	as
+        ap	ap
+        ar	ar
+        arizona	az
+        arkansas	ar
+        armedforcesamericas	aa
+        armedforceseurope	ae
+        armedforcespacific	ap
+        as	as
+        az	az
+        ca	ca
+        california	ca
+        co	co
+        colorado	co
+        connecticut	ct
+        ct	ct
+        dc	dc
+        de	de
+        delaware	de
+        districtofcolumbia	dc
+        fl	fl
+        florida	fl
+        ga	ga
+        georgia	ga
+        gu	gu
+        guam	gu
+        hawaii	hi
+        hi	hi
+        ia	ia
+        id	id
+        idaho	id
+        il	il
+        illinois	il
+        in	in
+        indiana	in
+        iowa	ia
+        kansas	ks
+        kentucky	ky
+        ks	ks
+        ky	ky
+        la	la
+        louisiana	la
+        ma	ma
+        maine	me
+        maryland	md
+        massachusetts	ma
+        md	md
+        me	me
+        mi	mi
+        michigan	mi
+        minnesota	mn
+        mississippi	ms
+        missouri	mo
+        mn	mn
+        mo	mo
+        montana	mt
+        mp	mp
+        ms	ms
+        mt	mt
+        nc	nc
+        nd	nd
+        ne	ne
+        nebraska	ne
+        nevada	nv
+        newhampshire	nh
+        newjersey	nj
+        newmexico	nm
+        newyork	ny
+        nh	nh
+        nj	nj
+        nm	nm
+        northcarolina	nc
+        northdakota	nd
+        northernmarianaislands	mp
+        nv	nv
+        ny	ny
+        oh	oh
+        ohio	oh
+        ok	ok
+        oklahoma	ok
+        or	or
+        oregon	or
+        pa	pa
+        pennsylvania	pa
+        pr	pr
+        puertorico	pr
+        rhodeisland	ri
+        ri	ri
+        sc	sc
+        sd	sd
+        southcarolina	sc
+        southdakota	sd
+        tennessee	tn
+        texas	tx
+        tn	tn
+        tx	tx
+        um	um
+        unitedstatesminoroutlyingislands	um
+        usvirginislands	vi
+        ut	ut
+        utah	ut
+        va	va
+        vermont	vt
+        vi	vi
+        virginia	va
+        virginislands	vi
+        virginislandsus	vi
+        vt	vt
+        wa	wa
+        washington	wa
+        washingtondc	dc
+        westvirginia	wv
+        wi	wi
+        wisconsin	wi
+        wv	wv
+        wy	wy
+        wyoming	wy
+        """
 }

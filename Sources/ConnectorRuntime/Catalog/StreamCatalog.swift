@@ -36,22 +36,32 @@ public struct StreamCatalog: Sendable, Encodable, Equatable {
     }
 
     public static let deliveredEvents = Stream(
-        name: "delivered_events", mode: "push",
-        key: ["pixel_id", "event_id", "event_time"], cursorField: "event_time", schemaID: "delivered_event.v1"
+        name: "delivered_events",
+        mode: "push",
+        key: ["pixel_id", "event_id", "event_time"],
+        cursorField: "event_time",
+        schemaID: "delivered_event.v1"
     )
     public static let deliveryStatuses = Stream(
-        name: "delivery_statuses", mode: "pull",
-        key: ["pixel_id", "event_name", "bucket_start"], cursorField: "bucket_start", schemaID: "delivery_status.v1"
+        name: "delivery_statuses",
+        mode: "pull",
+        key: ["pixel_id", "event_name", "bucket_start"],
+        cursorField: "bucket_start",
+        schemaID: "delivery_status.v1"
     )
 
     public static let matchQuality = Stream(
-        name: "match_quality", mode: "pull",
-        key: ["pixel_id", "event_name", "snapshot_at"], cursorField: "snapshot_at", schemaID: "match_quality.v1"
+        name: "match_quality",
+        mode: "pull",
+        key: ["pixel_id", "event_name", "snapshot_at"],
+        cursorField: "snapshot_at",
+        schemaID: "match_quality.v1"
     )
 
     public init(manifest: Manifest) {
         connectorID = manifest.id
-        let pullStreams = manifest.pull.map { $0.matchQuality ? [Self.deliveryStatuses, Self.matchQuality] : [Self.deliveryStatuses] } ?? [Self.deliveryStatuses]
+        let pullStreams =
+            manifest.pull.map { $0.matchQuality ? [Self.deliveryStatuses, Self.matchQuality] : [Self.deliveryStatuses] } ?? [Self.deliveryStatuses]
         pixels = manifest.pixels.map { pixel in
             Partition(pixelID: pixel.id, streams: [Self.deliveredEvents] + pullStreams)
         }

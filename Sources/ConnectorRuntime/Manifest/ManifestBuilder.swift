@@ -39,7 +39,8 @@ struct ManifestBuilder {
         let push = top.value("push").flatMap(push)
         let pull = top.value("pull").flatMap(pull)
         let state = top.value("state").flatMap(state) ?? StateConfiguration(url: Secret("sqlite:.capi/state.sqlite"))
-        let schemaRegistry = top.value("schema_registry").flatMap(schemaRegistry)
+        let schemaRegistry =
+            top.value("schema_registry").flatMap(schemaRegistry)
             ?? SchemaRegistryConfiguration(path: "schemas", alarmsEnabled: true, missingFieldThreshold: 0)
 
         // Problems are collected, not thrown: a field that failed falls back to its default here and the
@@ -48,9 +49,19 @@ struct ManifestBuilder {
             return nil
         }
         return Manifest(
-            manifestVersion: version, id: id, name: name, taxonomy: taxonomy, runtime: runtime,
-            streams: streams, graphAPI: graph, pixels: pixels, push: push, pull: pull,
-            state: state, schemaRegistry: schemaRegistry, sourcePath: sourcePath
+            manifestVersion: version,
+            id: id,
+            name: name,
+            taxonomy: taxonomy,
+            runtime: runtime,
+            streams: streams,
+            graphAPI: graph,
+            pixels: pixels,
+            push: push,
+            pull: pull,
+            state: state,
+            schemaRegistry: schemaRegistry,
+            sourcePath: sourcePath
         )
     }
 
@@ -87,7 +98,10 @@ struct ManifestBuilder {
         var values: [String] = []
         var failed = false
         for element in elements {
-            guard let value = element.string() else { failed = true; continue }
+            guard let value = element.string() else {
+                failed = true
+                continue
+            }
             if !allowed.contains(value) {
                 var message = "\(element.path) must be one of \(allowed.joined(separator: ", ")), found \(element.shown(value))"
                 if let suggestion = Spelling.closest(to: value, among: allowed) { message += "; did you mean `\(suggestion)`?" }
@@ -153,7 +167,10 @@ struct ManifestBuilder {
         var failed = false
         var seen: Set<String> = []
         for element in elements {
-            guard let pixel = pixel(element) else { failed = true; continue }
+            guard let pixel = pixel(element) else {
+                failed = true
+                continue
+            }
             if !seen.insert(pixel.id).inserted {
                 element.report("pixel \(pixel.id) is configured twice")
                 failed = true
@@ -204,7 +221,8 @@ struct ManifestBuilder {
         let bodyLimit = map.value("body_limit_bytes").flatMap { $0.integer(in: 1_048_576...268_435_456) } ?? 5 * 1_048_576
         let sources = map.value("sources", required: true).flatMap(webhookSources)
         let ingestToken = map.value("ingest_token").flatMap { $0.text(secret: true) }.flatMap { $0.isEmpty ? nil : Secret($0) }
-        let batching = map.value("batching").flatMap(batching) ?? PushConfiguration.Batching(maxEvents: 1000, linger: .milliseconds(200), maxInFlight: 4)
+        let batching =
+            map.value("batching").flatMap(batching) ?? PushConfiguration.Batching(maxEvents: 1000, linger: .milliseconds(200), maxInFlight: 4)
         let retry = map.value("retry").flatMap(retryPolicy) ?? .default
         let salt = map.value("mirror_salt", required: true).flatMap { node -> Secret? in
             guard let text = node.text(secret: true) else { return nil }
@@ -215,23 +233,33 @@ struct ManifestBuilder {
             return Secret(text)
         }
         let enrich = map.value("enrich_from_request").flatMap { $0.boolean() } ?? false
-        let proxies = map.value("trusted_proxies").flatMap { node -> [String]? in
-            guard let list = node.stringList() else { return nil }
-            for entry in list where !NetworkAddress.isValidCIDR(entry) {
-                node.report("\(node.path) entries must be IP addresses or CIDR ranges, found \(node.shown(entry))")
-                return nil
-            }
-            return list
-        } ?? []
+        let proxies =
+            map.value("trusted_proxies").flatMap { node -> [String]? in
+                guard let list = node.stringList() else { return nil }
+                for entry in list where !NetworkAddress.isValidCIDR(entry) {
+                    node.report("\(node.path) entries must be IP addresses or CIDR ranges, found \(node.shown(entry))")
+                    return nil
+                }
+                return list
+            } ?? []
         let skew = map.value("max_future_skew").flatMap { $0.duration() } ?? .seconds(300)
         let externalID = map.value("external_id").flatMap { $0.oneOf(ExternalIDPolicy.self) } ?? .hash
         let limits = map.value("limits").flatMap(pushLimits) ?? PushConfiguration.Limits()
 
         guard let sources, let salt else { return nil }
         return PushConfiguration(
-            listen: listen, bodyLimitBytes: bodyLimit, sources: sources, ingestToken: ingestToken, batching: batching,
-            retry: retry, mirrorSalt: salt, enrichFromRequest: enrich, trustedProxies: proxies,
-            maxFutureSkew: skew, externalID: externalID, limits: limits
+            listen: listen,
+            bodyLimitBytes: bodyLimit,
+            sources: sources,
+            ingestToken: ingestToken,
+            batching: batching,
+            retry: retry,
+            mirrorSalt: salt,
+            enrichFromRequest: enrich,
+            trustedProxies: proxies,
+            maxFutureSkew: skew,
+            externalID: externalID,
+            limits: limits
         )
     }
 
@@ -245,7 +273,9 @@ struct ManifestBuilder {
         var limits = PushConfiguration.Limits()
         if let value = map.value("max_connections")?.integer(in: 1...1_000_000) { limits.maxConnections = value }
         if let value = map.value("max_buffered_bytes")?.integer(in: 1_048_576...68_719_476_736) { limits.maxBufferedBytes = value }
-        for (key, path) in [("header_timeout", \PushConfiguration.Limits.headerTimeout), ("body_timeout", \.bodyTimeout), ("idle_timeout", \.idleTimeout)] {
+        for (key, path) in [
+            ("header_timeout", \PushConfiguration.Limits.headerTimeout), ("body_timeout", \.bodyTimeout), ("idle_timeout", \.idleTimeout),
+        ] {
             guard let entry = map.value(key), let value = entry.duration(minimum: .milliseconds(100)) else { continue }
             if value > .seconds(3600) {
                 entry.report("\(entry.path) must be at most 1 hour")
@@ -277,29 +307,38 @@ struct ManifestBuilder {
         var sources: [WebhookSource] = []
         var failed = false
         for element in elements {
-            guard let map = element.mapping(allowed: ["name", "scheme", "secrets", "tolerance"]) else { failed = true; continue }
+            guard let map = element.mapping(allowed: ["name", "scheme", "secrets", "tolerance"]) else {
+                failed = true
+                continue
+            }
             let name = map.value("name", required: true)?.string()
             let scheme = map.value("scheme", required: true)?.oneOf(WebhookScheme.self)
-            let tolerance = map.value("tolerance").flatMap { node -> Duration? in
-                guard let value = node.duration(minimum: .seconds(1)) else { return nil }
-                guard value <= .seconds(86_400) else {
-                    node.report("\(node.path) must be at most 1 day (ids are remembered for the whole tolerance)")
-                    return nil
-                }
-                return value
-            } ?? .seconds(300)
+            let tolerance =
+                map.value("tolerance").flatMap { node -> Duration? in
+                    guard let value = node.duration(minimum: .seconds(1)) else { return nil }
+                    guard value <= .seconds(86_400) else {
+                        node.report("\(node.path) must be at most 1 day (ids are remembered for the whole tolerance)")
+                        return nil
+                    }
+                    return value
+                } ?? .seconds(300)
             var keys: [SigningKey]? = nil
             if let secretsNode = map.value("secrets", required: true) {
                 let entries = secretsNode.isScalarValue ? [secretsNode] : (secretsNode.sequence() ?? [])
                 if entries.isEmpty {
                     secretsNode.report("\(secretsNode.path) must list at least one secret")
                 } else if entries.count > WebhookSource.maximumSecrets {
-                    secretsNode.report("\(secretsNode.path) lists \(entries.count) secrets; at most \(WebhookSource.maximumSecrets) (each costs an HMAC per request)")
+                    secretsNode.report(
+                        "\(secretsNode.path) lists \(entries.count) secrets; at most \(WebhookSource.maximumSecrets) (each costs an HMAC per request)"
+                    )
                 } else if let scheme {
                     keys = signingKeys(entries, scheme: scheme)
                 }
             }
-            guard let name, let scheme, let keys else { failed = true; continue }
+            guard let name, let scheme, let keys else {
+                failed = true
+                continue
+            }
             if sources.contains(where: { $0.name == name }) {
                 element.report("webhook source `\(name)` is configured twice")
                 failed = true
@@ -338,7 +377,8 @@ struct ManifestBuilder {
     func retryPolicy(_ node: YAMLNodeReader) -> RetryPolicyConfiguration? {
         guard let map = node.mapping(allowed: ["max_attempts", "initial_backoff", "max_backoff"]) else { return nil }
         let attempts = map.value("max_attempts").flatMap { $0.integer(in: 1...1000) } ?? RetryPolicyConfiguration.default.maxAttempts
-        let initial = map.value("initial_backoff").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? RetryPolicyConfiguration.default.initialBackoff
+        let initial =
+            map.value("initial_backoff").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? RetryPolicyConfiguration.default.initialBackoff
         let maximum = map.value("max_backoff").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? RetryPolicyConfiguration.default.maxBackoff
         if maximum < initial {
             node.report("\(node.path).max_backoff must not be shorter than initial_backoff")
@@ -352,7 +392,8 @@ struct ManifestBuilder {
     func pull(_ node: YAMLNodeReader) -> PullConfiguration? {
         guard let map = node.mapping(allowed: ["auth", "schedule", "start_date", "streams", "retry"]) else { return nil }
         let auth = map.value("auth").flatMap(pullAuth) ?? .systemUserToken(nil)
-        let interval = map.value("schedule")?.mapping(allowed: ["interval"])?
+        let interval =
+            map.value("schedule")?.mapping(allowed: ["interval"])?
             .value("interval", required: true)?.duration(minimum: .seconds(1)) ?? .seconds(3600)
         let startDate = map.value("start_date").flatMap { node -> Date? in
             guard let text = node.string() else { return nil }
@@ -363,8 +404,11 @@ struct ManifestBuilder {
             return date
         }
         var deliveryStatuses = PullConfiguration.DateRangeStream(
-            step: .seconds(86_400), cursorGranularity: .seconds(3_600), lookbackWindow: .seconds(6 * 3_600),
-            settleLag: .seconds(600), pageSize: nil
+            step: .seconds(86_400),
+            cursorGranularity: .seconds(3_600),
+            lookbackWindow: .seconds(6 * 3_600),
+            settleLag: .seconds(600),
+            pageSize: nil
         )
         var matchQuality = true
         if let streams = map.value("streams")?.mapping(allowed: ["delivery_statuses", "match_quality"]) {
@@ -375,11 +419,21 @@ struct ManifestBuilder {
             matchQuality = quality?.value("enabled")?.boolean() ?? true
         }
         let retry = map.value("retry").flatMap(retryPolicy) ?? .default
-        return PullConfiguration(auth: auth, interval: interval, startDate: startDate, deliveryStatuses: deliveryStatuses, matchQuality: matchQuality, retry: retry)
+        return PullConfiguration(
+            auth: auth,
+            interval: interval,
+            startDate: startDate,
+            deliveryStatuses: deliveryStatuses,
+            matchQuality: matchQuality,
+            retry: retry
+        )
     }
 
     private func pullAuth(_ node: YAMLNodeReader) -> PullConfiguration.Auth? {
-        enum Kind: String, CaseIterable { case systemUserToken = "system_user_token", appCredentials = "app_credentials" }
+        enum Kind: String, CaseIterable {
+            case systemUserToken = "system_user_token"
+            case appCredentials = "app_credentials"
+        }
         guard let map = node.mapping(allowed: ["type", "token", "app_id", "app_secret"]) else { return nil }
         guard let kind = map.value("type", required: true)?.oneOf(Kind.self) else { return nil }
         switch kind {
@@ -440,8 +494,14 @@ struct ManifestBuilder {
         var threshold = 0.0
         if let alarms = map.value("alarms") {
             guard let alarmMap = alarms.mapping(allowed: ["enabled", "missing_field_threshold"]) else { return nil }
-            if let node = alarmMap.value("enabled") { guard let value = node.boolean() else { return nil }; enabled = value }
-            if let node = alarmMap.value("missing_field_threshold") { guard let value = node.number(in: 0...1) else { return nil }; threshold = value }
+            if let node = alarmMap.value("enabled") {
+                guard let value = node.boolean() else { return nil }
+                enabled = value
+            }
+            if let node = alarmMap.value("missing_field_threshold") {
+                guard let value = node.number(in: 0...1) else { return nil }
+                threshold = value
+            }
         }
         return SchemaRegistryConfiguration(path: path, alarmsEnabled: enabled, missingFieldThreshold: threshold)
     }

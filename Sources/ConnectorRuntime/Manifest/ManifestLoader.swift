@@ -30,7 +30,9 @@ public struct ManifestLoader: Sendable {
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ManifestError(problems: [ManifestProblem(file: path, line: 1, column: 1, message: "cannot read the manifest: \(Self.describeReadFailure(error))")])
+            throw ManifestError(problems: [
+                ManifestProblem(file: path, line: 1, column: 1, message: "cannot read the manifest: \(Self.describeReadFailure(error))")
+            ])
         }
         return try load(yaml: text, path: path)
     }
@@ -52,7 +54,9 @@ public struct ManifestLoader: Sendable {
         let manifest = ManifestBuilder(sourcePath: path).build(reader)
         let problems = collector.problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
         guard problems.isEmpty, let manifest else {
-            throw ManifestError(problems: problems.isEmpty ? [ManifestProblem(file: path, line: 1, column: 1, message: "the manifest is incomplete")] : problems)
+            throw ManifestError(
+                problems: problems.isEmpty ? [ManifestProblem(file: path, line: 1, column: 1, message: "the manifest is incomplete")] : problems
+            )
         }
         return manifest
     }

@@ -38,7 +38,8 @@ struct YAMLNodeReader {
 
     static func kindName(_ node: Node) -> String {
         switch node {
-        case .scalar(let scalar) where scalar.tag == Tag(.null) || (scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)):
+        case .scalar(let scalar)
+        where scalar.tag == Tag(.null) || (scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)):
             return "nothing (null)"
         case .scalar: return "a scalar"
         case .mapping: return "a mapping"
@@ -123,7 +124,9 @@ struct YAMLNodeReader {
         for failure in failures {
             switch failure {
             case .unset(let variable):
-                report("\(path): environment variable \(variable) is not set and the reference has no default (write ${env:\(variable):-default} to give one)")
+                report(
+                    "\(path): environment variable \(variable) is not set and the reference has no default (write ${env:\(variable):-default} to give one)"
+                )
             case .malformed(let reason):
                 report("\(path): malformed reference: \(reason)")
             }
@@ -260,7 +263,8 @@ enum Spelling {
 
     /// Levenshtein distance over Unicode scalars.
     static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
+        let a = Array(a.unicodeScalars)
+        let b = Array(b.unicodeScalars)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
         var previous = Array(0...b.count)

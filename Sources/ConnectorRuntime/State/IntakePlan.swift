@@ -1,5 +1,5 @@
-import Foundation
 import CAPICore
+import Foundation
 
 /// Pure bookkeeping for an intake commit: which items the ledger took, which must be compared
 /// with an existing row, and the outcome of each, in the caller's order.

@@ -22,8 +22,12 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public init(target: StateLocation.PostgresTarget, schema: String? = nil, logger: Logger) {
         var configuration = PostgresClient.Configuration(
-            host: target.host, port: target.port, username: target.username, password: target.password,
-            database: target.database, tls: target.requireTLS ? .require(.makeClientConfiguration()) : .disable
+            host: target.host,
+            port: target.port,
+            username: target.username,
+            password: target.password,
+            database: target.database,
+            tls: target.requireTLS ? .require(.makeClientConfiguration()) : .disable
         )
         if let schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
         configuration.options.connectTimeout = .seconds(5)
@@ -76,7 +80,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                     for statement in migration.statements {
                         try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
-                    try await connection.query("INSERT INTO schema_migrations (version, applied_at) VALUES (\(migration.version), \(Self.nowMilliseconds()))", logger: logger)
+                    try await connection.query(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (\(migration.version), \(Self.nowMilliseconds()))",
+                        logger: logger
+                    )
                 }
             }
             for probe in StateMigrations.probes {
@@ -102,7 +109,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         return try await wrap("commit intake") {
             // One statement, atomic by itself: the first occurrence of each key goes into the ledger,
             // and only keys the ledger took get outbox and stream rows. One round trip per batch.
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 WITH input AS (
                   SELECT DISTINCT ON (p, e, t) p, e, t, h, a, r, body, rec
                   FROM UNNEST(\(items.map(\.key.pixelID))::text[], \(items.map(\.key.eventID))::text[], \(items.map(\.key.eventTime))::int8[],
@@ -123,7 +131,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                   INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at)
                   SELECT p, e, t, r, 'pending', rec, r FROM fresh ON CONFLICT DO NOTHING)
                 SELECT pixel_id, event_id, event_time FROM inserted
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var inserted = Set<EventKey>()
             for try await (pixel, id, time) in rows.decode((String, String, Int64).self) {
                 inserted.insert(EventKey(pixelID: pixel, eventID: id, eventTime: time))
@@ -132,11 +142,14 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             var existing: [EventKey: (hash: String, answer: String)] = [:]
             if !plan.lookups.isEmpty {
                 let keys = plan.lookups
-                let found = try await client.query("""
+                let found = try await client.query(
+                    """
                     SELECT l.pixel_id, l.event_id, l.event_time, l.content_hash, l.answer FROM ledger l
                     JOIN UNNEST(\(keys.map(\.pixelID))::text[], \(keys.map(\.eventID))::text[], \(keys.map(\.eventTime))::int8[]) AS k(p, e, t)
                       ON l.pixel_id = k.p AND l.event_id = k.e AND l.event_time = k.t
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 for try await (pixel, id, time, hash, answer) in found.decode((String, String, Int64, String, String).self) {
                     existing[EventKey(pixelID: pixel, eventID: id, eventTime: time)] = (hash, answer)
                 }
@@ -147,9 +160,16 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     // MARK: Outbox
 
-    public func claimOutbox(limit: Int, owner: String, leaseMilliseconds: Int64, now: Int64, pixelID: String?) async throws(StateError) -> [OutboxEntry] {
+    public func claimOutbox(
+        limit: Int,
+        owner: String,
+        leaseMilliseconds: Int64,
+        now: Int64,
+        pixelID: String?
+    ) async throws(StateError) -> [OutboxEntry] {
         try await wrap("claim outbox") {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 UPDATE outbox SET lease_owner = \(owner), lease_until = \(Bounded.sum(now, leaseMilliseconds)), claims = claims + 1
                 WHERE id IN (
                   SELECT id FROM outbox
@@ -157,10 +177,23 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                     AND (\(pixelID)::text IS NULL OR pixel_id = \(pixelID))
                   ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
                 RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var entries: [OutboxEntry] = []
-            for try await (id, pixel, event, time, payload, attempts, created, claims) in rows.decode((Int64, String, String, Int64, String, Int, Int64, Int).self) {
-                entries.append(OutboxEntry(id: id, key: EventKey(pixelID: pixel, eventID: event, eventTime: time), payload: payload, attempts: attempts, createdAt: created, claims: claims))
+            for try await (id, pixel, event, time, payload, attempts, created, claims) in rows.decode(
+                (Int64, String, String, Int64, String, Int, Int64, Int).self
+            ) {
+                entries.append(
+                    OutboxEntry(
+                        id: id,
+                        key: EventKey(pixelID: pixel, eventID: event, eventTime: time),
+                        payload: payload,
+                        attempts: attempts,
+                        createdAt: created,
+                        claims: claims
+                    )
+                )
             }
             return entries.sorted { $0.id < $1.id }
         }
@@ -171,11 +204,14 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         try await wrap("mark forwarded") {
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("DELETE FROM outbox WHERE id = ANY(\(entries.map(\.id))::int8[])", logger: logger)
-                try await connection.query("""
+                try await connection.query(
+                    """
                     UPDATE delivered_events d SET outcome = 'forwarded', fbtrace_id = \(fbtraceID), updated_at = \(now)
                     FROM UNNEST(\(entries.map(\.key.pixelID))::text[], \(entries.map(\.key.eventID))::text[], \(entries.map(\.key.eventTime))::int8[]) AS k(p, e, t)
                     WHERE d.pixel_id = k.p AND d.event_id = k.e AND d.event_time = k.t
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
         }
     }
@@ -183,17 +219,23 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func reschedule(_ entries: [OutboxEntry], nextAttemptAt: Int64, lastError: String) async throws(StateError) {
         guard !entries.isEmpty else { return }
         try await wrap("reschedule outbox") {
-            try await client.query("""
+            try await client.query(
+                """
                 UPDATE outbox SET attempts = attempts + 1, next_attempt_at = \(nextAttemptAt), lease_owner = NULL, lease_until = NULL, last_error = \(lastError), claims = 0
                 WHERE id = ANY(\(entries.map(\.id))::int8[])
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
     }
 
     public func extendLease(_ entries: [OutboxEntry], owner: String, until: Int64) async throws(StateError) {
         guard !entries.isEmpty else { return }
         try await wrap("extend lease") {
-            try await client.query("UPDATE outbox SET lease_until = \(until) WHERE lease_owner = \(owner) AND id = ANY(\(entries.map(\.id))::int8[])", logger: logger)
+            try await client.query(
+                "UPDATE outbox SET lease_until = \(until) WHERE lease_owner = \(owner) AND id = ANY(\(entries.map(\.id))::int8[])",
+                logger: logger
+            )
         }
     }
 
@@ -203,17 +245,23 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         try await wrap("dead-letter") {
             try await client.withTransaction(logger: logger) { connection in
                 let ids = entries.map(\.id)
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at)
                     SELECT pixel_id, event_id, event_time, payload, \(reason.errorClass), \(reason.code), \(reason.subcode), \(reason.message), \(reason.fbtraceID), attempts + 1, \(now)
                     FROM outbox WHERE id = ANY(\(ids)::int8[]) ORDER BY id
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 try await connection.query("DELETE FROM outbox WHERE id = ANY(\(ids)::int8[])", logger: logger)
-                try await connection.query("""
+                try await connection.query(
+                    """
                     UPDATE delivered_events d SET outcome = 'dead_lettered', fbtrace_id = \(reason.fbtraceID), dead_letter_reason = \(reasonJSON), updated_at = \(now)
                     FROM UNNEST(\(entries.map(\.key.pixelID))::text[], \(entries.map(\.key.eventID))::text[], \(entries.map(\.key.eventTime))::int8[]) AS k(p, e, t)
                     WHERE d.pixel_id = k.p AND d.event_id = k.e AND d.event_time = k.t
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
         }
     }
@@ -242,17 +290,26 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func deadLetters(limit: Int) async throws(StateError) -> [DeadLetter] {
         try await wrap("list dead letters") {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT id, pixel_id, event_id, event_time, error_class, code, subcode, message, fbtrace_id, attempts, created_at
                 FROM dead_letters ORDER BY id LIMIT \(limit)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var letters: [DeadLetter] = []
-            for try await (id, pixel, event, time, errorClass, code, subcode, message, trace, attempts, created) in rows.decode((Int64, String, String, Int64, String, Int?, Int?, String, String?, Int, Int64).self) {
-                letters.append(DeadLetter(
-                    id: id, key: EventKey(pixelID: pixel, eventID: event, eventTime: time),
-                    reason: DeadLetterReason(errorClass: errorClass, code: code, subcode: subcode, message: message, fbtraceID: trace),
-                    attempts: attempts, createdAt: created
-                ))
+            for try await (id, pixel, event, time, errorClass, code, subcode, message, trace, attempts, created) in rows.decode(
+                (Int64, String, String, Int64, String, Int?, Int?, String, String?, Int, Int64).self
+            ) {
+                letters.append(
+                    DeadLetter(
+                        id: id,
+                        key: EventKey(pixelID: pixel, eventID: event, eventTime: time),
+                        reason: DeadLetterReason(errorClass: errorClass, code: code, subcode: subcode, message: message, fbtraceID: trace),
+                        attempts: attempts,
+                        createdAt: created
+                    )
+                )
             }
             return letters
         }
@@ -261,14 +318,17 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func replayDeadLetters(ids: [Int64]?, now: Int64) async throws(StateError) -> Int {
         try await wrap("replay dead letters") {
             try await client.withTransaction(logger: logger) { connection in
-                let rows = try await connection.query("""
+                let rows = try await connection.query(
+                    """
                     WITH moved AS (DELETE FROM dead_letters WHERE (\(ids)::int8[] IS NULL OR id = ANY(\(ids)::int8[])) RETURNING pixel_id, event_id, event_time, payload, created_at),
                     queued AS (INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at)
                       SELECT pixel_id, event_id, event_time, payload, 0, \(now), created_at FROM moved RETURNING pixel_id, event_id, event_time)
                     UPDATE delivered_events d SET outcome = 'pending', dead_letter_reason = NULL, updated_at = \(now)
                     FROM queued q WHERE d.pixel_id = q.pixel_id AND d.event_id = q.event_id AND d.event_time = q.event_time
                     RETURNING d.event_id
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 var count = 0
                 for try await _ in rows { count += 1 }
                 return count
@@ -278,7 +338,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func purgeDeadLetters(ids: [Int64]?) async throws(StateError) -> Int {
         try await wrap("purge dead letters") {
-            let rows = try await client.query("DELETE FROM dead_letters WHERE (\(ids)::int8[] IS NULL OR id = ANY(\(ids)::int8[])) RETURNING id", logger: logger)
+            let rows = try await client.query(
+                "DELETE FROM dead_letters WHERE (\(ids)::int8[] IS NULL OR id = ANY(\(ids)::int8[])) RETURNING id",
+                logger: logger
+            )
             var count = 0
             for try await _ in rows { count += 1 }
             return count
@@ -289,9 +352,12 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func cursor(_ key: CursorKey) async throws(StateError) -> CursorValue? {
         try await wrap("read cursor") {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT position, run_id, updated_at FROM cursors WHERE connector = \(key.connector) AND stream = \(key.stream) AND partition = \(key.partition)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             for try await (position, run, updated) in rows.decode((Int64, String, Int64).self) {
                 return CursorValue(position: position, runID: run, updatedAt: updated)
             }
@@ -299,29 +365,45 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func commitWindow(_ records: [DeliveryStatusRecord], replacing window: Range<Int64>, cursor: CursorKey, position: Int64, run: RunRecord, now: Int64) async throws(StateError) {
+    public func commitWindow(
+        _ records: [DeliveryStatusRecord],
+        replacing window: Range<Int64>,
+        cursor: CursorKey,
+        position: Int64,
+        run: RunRecord,
+        now: Int64
+    ) async throws(StateError) {
         guard position * 1000 <= run.startedAt else {
             throw StateError(.invariant, "a cursor may not pass the start of the run that writes it")
         }
         try await wrap("commit window") {
             try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("""
+                try await connection.query(
+                    """
                     DELETE FROM delivery_statuses WHERE pixel_id = \(cursor.partition) AND bucket_start >= \(window.lowerBound) AND bucket_start < \(window.upperBound)
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 if !records.isEmpty {
-                    try await connection.query("""
+                    try await connection.query(
+                        """
                         INSERT INTO delivery_statuses (pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id)
                         SELECT p, b, n, s, c, \(now), \(run.runID) FROM UNNEST(\(records.map(\.pixelID))::text[], \(records.map(\.bucketStart))::int8[],
                           \(records.map(\.eventName))::text[], \(records.map(\.eventSource))::text[], \(records.map(\.count))::int8[]) AS u(p, b, n, s, c)
                         ON CONFLICT (pixel_id, bucket_start, event_name, event_source)
                         DO UPDATE SET count = EXCLUDED.count, pulled_at = EXCLUDED.pulled_at, run_id = EXCLUDED.run_id
-                        """, logger: logger)
+                        """,
+                        logger: logger
+                    )
                 }
-                try await connection.query("""
+                try await connection.query(
+                    """
                     INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at)
                     VALUES (\(cursor.connector), \(cursor.stream), \(cursor.partition), \(position), \(run.runID), \(now))
                     ON CONFLICT (connector, stream, partition) DO UPDATE SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
             }
         }
     }
@@ -329,32 +411,45 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: Int64, runID: String) async throws(StateError) {
         guard !records.isEmpty else { return }
         try await wrap("commit match quality") {
-            try await client.query("""
+            try await client.query(
+                """
                 INSERT INTO match_quality (pixel_id, event_name, snapshot_at, record, run_id)
                 SELECT p, n, \(snapshotAt), r, \(runID) FROM UNNEST(\(records.map(\.pixelID))::text[], \(records.map(\.eventName))::text[], \(records.map(\.record.serialized))::text[]) AS u(p, n, r)
                 ON CONFLICT (pixel_id, event_name, snapshot_at) DO UPDATE SET record = EXCLUDED.record, run_id = EXCLUDED.run_id
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
     }
 
     public func recordRun(_ run: RunRecord) async throws(StateError) {
         try await wrap("record run") {
-            try await client.query("""
+            try await client.query(
+                """
                 INSERT INTO runs (run_id, mode, started_at, ended_at, status, counts, error_class)
                 VALUES (\(run.runID), \(run.mode), \(run.startedAt), \(run.endedAt), \(run.status), \(run.counts), \(run.errorClass))
                 ON CONFLICT (run_id) DO UPDATE SET ended_at = EXCLUDED.ended_at, status = EXCLUDED.status, counts = EXCLUDED.counts, error_class = EXCLUDED.error_class
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
     }
 
     public func recentRuns(limit: Int) async throws(StateError) -> [RunRecord] {
         try await wrap("list runs") {
-            let rows = try await client.query("""
+            let rows = try await client.query(
+                """
                 SELECT run_id, mode, started_at, ended_at, status, counts, error_class FROM runs ORDER BY started_at DESC, run_id DESC LIMIT \(limit)
-                """, logger: logger)
+                """,
+                logger: logger
+            )
             var runs: [RunRecord] = []
-            for try await (id, mode, started, ended, status, counts, errorClass) in rows.decode((String, String, Int64, Int64?, String, String, String?).self) {
-                runs.append(RunRecord(runID: id, mode: mode, startedAt: started, endedAt: ended, status: status, counts: counts, errorClass: errorClass))
+            for try await (id, mode, started, ended, status, counts, errorClass) in rows.decode(
+                (String, String, Int64, Int64?, String, String, String?).self
+            ) {
+                runs.append(
+                    RunRecord(runID: id, mode: mode, startedAt: started, endedAt: ended, status: status, counts: counts, errorClass: errorClass)
+                )
             }
             return runs
         }
@@ -387,23 +482,40 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             var records: [JSONValue] = []
             switch which {
             case .deliveredEvents:
-                let rows = try await client.query("""
+                let rows = try await client.query(
+                    """
                     SELECT record, outcome, fbtrace_id, dead_letter_reason FROM delivered_events
                     WHERE received_at >= \(since ?? 0) ORDER BY received_at, event_id
-                    """, logger: logger)
+                    """,
+                    logger: logger
+                )
                 for try await (record, outcome, trace, reason) in rows.decode((String, String, String?, String?).self) {
                     records.append(StateRecordJSON.delivered(record: record, outcome: outcome, fbtraceID: trace, deadLetterReason: reason))
                 }
             case .deliveryStatuses:
-                let rows = try await client.query("""
+                let rows = try await client.query(
+                    """
                     SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses
                     WHERE pulled_at >= \(since ?? 0) ORDER BY pixel_id, bucket_start, event_name, event_source
-                    """, logger: logger)
-                for try await (pixel, bucket, name, source, count, pulled, run) in rows.decode((String, Int64, String, String, Int64, Int64, String).self) {
-                    records.append(StateRecordJSON.status(DeliveryStatusRecord(pixelID: pixel, bucketStart: bucket, eventName: name, eventSource: source, count: count), pulledAt: pulled, runID: run))
+                    """,
+                    logger: logger
+                )
+                for try await (pixel, bucket, name, source, count, pulled, run) in rows.decode(
+                    (String, Int64, String, String, Int64, Int64, String).self
+                ) {
+                    records.append(
+                        StateRecordJSON.status(
+                            DeliveryStatusRecord(pixelID: pixel, bucketStart: bucket, eventName: name, eventSource: source, count: count),
+                            pulledAt: pulled,
+                            runID: run
+                        )
+                    )
                 }
             case .matchQuality:
-                let rows = try await client.query("SELECT record FROM match_quality WHERE snapshot_at >= \(since ?? 0) ORDER BY snapshot_at, pixel_id, event_name", logger: logger)
+                let rows = try await client.query(
+                    "SELECT record FROM match_quality WHERE snapshot_at >= \(since ?? 0) ORDER BY snapshot_at, pixel_id, event_name",
+                    logger: logger
+                )
                 for try await record in rows.decode(String.self) {
                     records.append((try? JSONValue(parsing: record)) ?? .null)
                 }
@@ -414,15 +526,25 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func summary() async throws(StateError) -> StateSummary {
         let cursors: [(CursorKey, CursorValue)] = try await wrap("read cursors") {
-            let rows = try await client.query("SELECT connector, stream, partition, position, run_id, updated_at FROM cursors ORDER BY connector, stream, partition", logger: logger)
+            let rows = try await client.query(
+                "SELECT connector, stream, partition, position, run_id, updated_at FROM cursors ORDER BY connector, stream, partition",
+                logger: logger
+            )
             var result: [(CursorKey, CursorValue)] = []
             for try await (connector, stream, partition, position, run, updated) in rows.decode((String, String, String, Int64, String, Int64).self) {
-                result.append((CursorKey(connector: connector, stream: stream, partition: partition), CursorValue(position: position, runID: run, updatedAt: updated)))
+                result.append(
+                    (
+                        CursorKey(connector: connector, stream: stream, partition: partition),
+                        CursorValue(position: position, runID: run, updatedAt: updated)
+                    )
+                )
             }
             return result
         }
         return StateSummary(
-            cursors: cursors, recentRuns: try await recentRuns(limit: 10), outboxDepth: try await outboxDepth(),
+            cursors: cursors,
+            recentRuns: try await recentRuns(limit: 10),
+            outboxDepth: try await outboxDepth(),
             deadLetters: try await scalar("count dead letters", "SELECT COUNT(*) FROM dead_letters"),
             schemaVersion: try await scalar("schema version", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
         )
@@ -430,7 +552,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func resetCursor(stream: String, partition: String?) async throws(StateError) -> Int {
         try await wrap("reset cursor") {
-            let rows = try await client.query("DELETE FROM cursors WHERE stream = \(stream) AND (\(partition)::text IS NULL OR partition = \(partition)) RETURNING partition", logger: logger)
+            let rows = try await client.query(
+                "DELETE FROM cursors WHERE stream = \(stream) AND (\(partition)::text IS NULL OR partition = \(partition)) RETURNING partition",
+                logger: logger
+            )
             var count = 0
             for try await _ in rows { count += 1 }
             return count
@@ -439,16 +564,22 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func raiseAlarm(kind: String, pixelID: String?, message: String, now: Int64) async throws(StateError) {
         try await wrap("raise alarm") {
-            try await client.query("INSERT INTO alarms (kind, pixel_id, message, raised_at) VALUES (\(kind), \(pixelID), \(message), \(now))", logger: logger)
+            try await client.query(
+                "INSERT INTO alarms (kind, pixel_id, message, raised_at) VALUES (\(kind), \(pixelID), \(message), \(now))",
+                logger: logger
+            )
         }
     }
 
     public func registerSchema(id: String, body: String, now: Int64) async throws(StateError) {
         try await wrap("register schema") {
-            try await client.query("""
+            try await client.query(
+                """
                 INSERT INTO schemas (schema_id, body, registered_at) VALUES (\(id), \(body), \(now))
                 ON CONFLICT (schema_id) DO UPDATE SET body = EXCLUDED.body, registered_at = EXCLUDED.registered_at
-                """, logger: logger)
+                """,
+                logger: logger
+            )
         }
     }
 }

@@ -46,7 +46,12 @@ public final class SQLiteStateRegistry: StateRegistry {
         threadPool.start()
         let connection: SQLiteConnection
         do {
-            connection = try await SQLiteConnection.open(storage: .file(path: path), threadPool: threadPool, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
+            connection = try await SQLiteConnection.open(
+                storage: .file(path: path),
+                threadPool: threadPool,
+                logger: logger,
+                on: MultiThreadedEventLoopGroup.singleton.any()
+            )
         } catch {
             try? await threadPool.shutdownGracefully()
             throw StateError(.unavailable, "cannot open sqlite:\(path)")
@@ -133,10 +138,16 @@ public final class SQLiteStateRegistry: StateRegistry {
             guard current <= StateMigrations.latestVersion else { throw StateMigrations.newerThanKnown(current) }
             for migration in StateMigrations.versions(.sqlite) where migration.version > current {
                 for statement in migration.statements { try await execute("migrate", statement) }
-                try await execute("migrate", "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)", [.integer(migration.version), Self.int(Self.nowMilliseconds())])
+                try await execute(
+                    "migrate",
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    [.integer(migration.version), Self.int(Self.nowMilliseconds())]
+                )
             }
             for probe in StateMigrations.probes {
-                do throws(StateError) { try await execute("check schema", probe.sql) } catch { throw StateMigrations.unusable(probe.table, error.message) }
+                do throws(StateError) { try await execute("check schema", probe.sql) } catch {
+                    throw StateMigrations.unusable(probe.table, error.message)
+                }
             }
         }
     }
@@ -151,32 +162,73 @@ public final class SQLiteStateRegistry: StateRegistry {
             var inserted = Set<EventKey>()
             for start in stride(from: 0, to: items.count, by: Self.chunk) {
                 let slice = items[start..<min(start + Self.chunk, items.count)]
-                let rows = try await execute("commit intake", """
+                let rows = try await execute(
+                    "commit intake",
+                    """
                     INSERT INTO ledger (pixel_id, event_id, event_time, content_hash, answer, created_at) VALUES \(Self.placeholders(rows: slice.count, columns: 6))
                     ON CONFLICT DO NOTHING RETURNING pixel_id, event_id, event_time
-                    """, slice.flatMap { [.text($0.key.pixelID), .text($0.key.eventID), Self.int($0.key.eventTime), .text($0.contentHash), .text($0.answer), Self.int($0.receivedAt)] })
+                    """,
+                    slice.flatMap {
+                        [
+                            .text($0.key.pixelID), .text($0.key.eventID), Self.int($0.key.eventTime), .text($0.contentHash), .text($0.answer),
+                            Self.int($0.receivedAt),
+                        ]
+                    }
+                )
                 for row in rows {
-                    inserted.insert(EventKey(pixelID: row.column("pixel_id")?.string ?? "", eventID: row.column("event_id")?.string ?? "", eventTime: Int64(row.column("event_time")?.integer ?? 0)))
+                    inserted.insert(
+                        EventKey(
+                            pixelID: row.column("pixel_id")?.string ?? "",
+                            eventID: row.column("event_id")?.string ?? "",
+                            eventTime: Int64(row.column("event_time")?.integer ?? 0)
+                        )
+                    )
                 }
             }
             let plan = IntakePlan(items: items, insertedKeys: inserted)
             let accepted = plan.accepted.map { items[$0] }
             for start in stride(from: 0, to: accepted.count, by: Self.chunk) {
                 let slice = accepted[start..<min(start + Self.chunk, accepted.count)]
-                try await execute("commit intake", """
+                try await execute(
+                    "commit intake",
+                    """
                     INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES \(Self.placeholders(rows: slice.count, columns: 7))
-                    """, slice.flatMap { [.text($0.key.pixelID), .text($0.key.eventID), Self.int($0.key.eventTime), .text($0.payload), .integer(0), Self.int($0.receivedAt), Self.int($0.receivedAt)] })
-                try await execute("commit intake", """
+                    """,
+                    slice.flatMap {
+                        [
+                            .text($0.key.pixelID), .text($0.key.eventID), Self.int($0.key.eventTime), .text($0.payload), .integer(0),
+                            Self.int($0.receivedAt), Self.int($0.receivedAt),
+                        ]
+                    }
+                )
+                try await execute(
+                    "commit intake",
+                    """
                     INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at) VALUES \(Self.placeholders(rows: slice.count, columns: 7))
                     ON CONFLICT DO NOTHING
-                    """, slice.flatMap { [.text($0.key.pixelID), .text($0.key.eventID), Self.int($0.key.eventTime), Self.int($0.receivedAt), .text("pending"), .text($0.deliveredRecord), Self.int($0.receivedAt)] })
+                    """,
+                    slice.flatMap {
+                        [
+                            .text($0.key.pixelID), .text($0.key.eventID), Self.int($0.key.eventTime), Self.int($0.receivedAt), .text("pending"),
+                            .text($0.deliveredRecord), Self.int($0.receivedAt),
+                        ]
+                    }
+                )
             }
             var existing: [EventKey: (hash: String, answer: String)] = [:]
             for start in stride(from: 0, to: plan.lookups.count, by: Self.chunk) {
                 let keys = Array(plan.lookups[start..<min(start + Self.chunk, plan.lookups.count)])
                 let condition = Self.keyCondition(keys)
-                for row in try await execute("commit intake", "SELECT pixel_id, event_id, event_time, content_hash, answer FROM ledger WHERE \(condition.sql)", condition.binds) {
-                    let key = EventKey(pixelID: row.column("pixel_id")?.string ?? "", eventID: row.column("event_id")?.string ?? "", eventTime: Int64(row.column("event_time")?.integer ?? 0))
+                for row in try await execute(
+                    "commit intake",
+                    "SELECT pixel_id, event_id, event_time, content_hash, answer FROM ledger WHERE \(condition.sql)",
+                    condition.binds
+                ) {
+                    let key = EventKey(
+                        pixelID: row.column("pixel_id")?.string ?? "",
+                        eventID: row.column("event_id")?.string ?? "",
+                        eventTime: Int64(row.column("event_time")?.integer ?? 0)
+                    )
                     existing[key] = (row.column("content_hash")?.string ?? "", row.column("answer")?.string ?? "")
                 }
             }
@@ -186,18 +238,34 @@ public final class SQLiteStateRegistry: StateRegistry {
 
     // MARK: Outbox
 
-    public func claimOutbox(limit: Int, owner: String, leaseMilliseconds: Int64, now: Int64, pixelID: String?) async throws(StateError) -> [OutboxEntry] {
-        let rows = try await locked("claim outbox", """
+    public func claimOutbox(
+        limit: Int,
+        owner: String,
+        leaseMilliseconds: Int64,
+        now: Int64,
+        pixelID: String?
+    ) async throws(StateError) -> [OutboxEntry] {
+        let rows = try await locked(
+            "claim outbox",
+            """
             UPDATE outbox SET lease_owner = ?, lease_until = ?, claims = claims + 1
             WHERE id IN (SELECT id FROM outbox WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
                          AND (? IS NULL OR pixel_id = ?) ORDER BY id LIMIT ?)
             RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims
-            """, [.text(owner), Self.int(now + leaseMilliseconds), Self.int(now), Self.int(now), Self.text(pixelID), Self.text(pixelID), .integer(limit)])
+            """,
+            [.text(owner), Self.int(now + leaseMilliseconds), Self.int(now), Self.int(now), Self.text(pixelID), Self.text(pixelID), .integer(limit)]
+        )
         return rows.map { row in
             OutboxEntry(
                 id: Int64(row.column("id")?.integer ?? 0),
-                key: EventKey(pixelID: row.column("pixel_id")?.string ?? "", eventID: row.column("event_id")?.string ?? "", eventTime: Int64(row.column("event_time")?.integer ?? 0)),
-                payload: row.column("payload")?.string ?? "", attempts: row.column("attempts")?.integer ?? 0, createdAt: Int64(row.column("created_at")?.integer ?? 0),
+                key: EventKey(
+                    pixelID: row.column("pixel_id")?.string ?? "",
+                    eventID: row.column("event_id")?.string ?? "",
+                    eventTime: Int64(row.column("event_time")?.integer ?? 0)
+                ),
+                payload: row.column("payload")?.string ?? "",
+                attempts: row.column("attempts")?.integer ?? 0,
+                createdAt: Int64(row.column("created_at")?.integer ?? 0),
                 claims: row.column("claims")?.integer ?? 1
             )
         }.sorted { $0.id < $1.id }
@@ -209,22 +277,34 @@ public final class SQLiteStateRegistry: StateRegistry {
             try await execute("mark forwarded", "DELETE FROM outbox WHERE id IN (\(Self.idList(entries.map(\.id))))")
             for start in stride(from: 0, to: entries.count, by: Self.chunk) {
                 let condition = Self.keyCondition(entries[start..<min(start + Self.chunk, entries.count)].map(\.key))
-                try await execute("mark forwarded", "UPDATE delivered_events SET outcome = 'forwarded', fbtrace_id = ?, updated_at = ? WHERE \(condition.sql)", [Self.text(fbtraceID), Self.int(now)] + condition.binds)
+                try await execute(
+                    "mark forwarded",
+                    "UPDATE delivered_events SET outcome = 'forwarded', fbtrace_id = ?, updated_at = ? WHERE \(condition.sql)",
+                    [Self.text(fbtraceID), Self.int(now)] + condition.binds
+                )
             }
         }
     }
 
     public func reschedule(_ entries: [OutboxEntry], nextAttemptAt: Int64, lastError: String) async throws(StateError) {
         guard !entries.isEmpty else { return }
-        try await locked("reschedule outbox", """
+        try await locked(
+            "reschedule outbox",
+            """
             UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, last_error = ?, claims = 0
             WHERE id IN (\(Self.idList(entries.map(\.id))))
-            """, [Self.int(nextAttemptAt), .text(lastError)])
+            """,
+            [Self.int(nextAttemptAt), .text(lastError)]
+        )
     }
 
     public func extendLease(_ entries: [OutboxEntry], owner: String, until: Int64) async throws(StateError) {
         guard !entries.isEmpty else { return }
-        try await locked("extend lease", "UPDATE outbox SET lease_until = ? WHERE lease_owner = ? AND id IN (\(Self.idList(entries.map(\.id))))", [Self.int(until), .text(owner)])
+        try await locked(
+            "extend lease",
+            "UPDATE outbox SET lease_until = ? WHERE lease_owner = ? AND id IN (\(Self.idList(entries.map(\.id))))",
+            [Self.int(until), .text(owner)]
+        )
     }
 
     public func deadLetter(_ entries: [OutboxEntry], reason: DeadLetterReason, now: Int64) async throws(StateError) {
@@ -232,14 +312,25 @@ public final class SQLiteStateRegistry: StateRegistry {
         let reasonJSON = String(decoding: (try? JSONEncoder().encode(reason)) ?? Data(), as: UTF8.self)
         try await transaction("dead-letter") { () async throws(StateError) in
             let ids = Self.idList(entries.map(\.id))
-            try await execute("dead-letter", """
+            try await execute(
+                "dead-letter",
+                """
                 INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at)
                 SELECT pixel_id, event_id, event_time, payload, ?, ?, ?, ?, ?, attempts + 1, ? FROM outbox WHERE id IN (\(ids)) ORDER BY id
-                """, [.text(reason.errorClass), Self.int(reason.code), Self.int(reason.subcode), .text(reason.message), Self.text(reason.fbtraceID), Self.int(now)])
+                """,
+                [
+                    .text(reason.errorClass), Self.int(reason.code), Self.int(reason.subcode), .text(reason.message), Self.text(reason.fbtraceID),
+                    Self.int(now),
+                ]
+            )
             try await execute("dead-letter", "DELETE FROM outbox WHERE id IN (\(ids))")
             for start in stride(from: 0, to: entries.count, by: Self.chunk) {
                 let condition = Self.keyCondition(entries[start..<min(start + Self.chunk, entries.count)].map(\.key))
-                try await execute("dead-letter", "UPDATE delivered_events SET outcome = 'dead_lettered', fbtrace_id = ?, dead_letter_reason = ?, updated_at = ? WHERE \(condition.sql)", [Self.text(reason.fbtraceID), .text(reasonJSON), Self.int(now)] + condition.binds)
+                try await execute(
+                    "dead-letter",
+                    "UPDATE delivered_events SET outcome = 'dead_lettered', fbtrace_id = ?, dead_letter_reason = ?, updated_at = ? WHERE \(condition.sql)",
+                    [Self.text(reason.fbtraceID), .text(reasonJSON), Self.int(now)] + condition.binds
+                )
             }
         }
     }
@@ -249,25 +340,38 @@ public final class SQLiteStateRegistry: StateRegistry {
     }
 
     public func oldestDueOutboxAge(now: Int64) async throws(StateError) -> Int64? {
-        let oldest = try await locked("outbox age", "SELECT MIN(next_attempt_at) AS t FROM outbox WHERE next_attempt_at <= ?", [Self.int(now)]).first?.column("t")?.integer
+        let oldest = try await locked("outbox age", "SELECT MIN(next_attempt_at) AS t FROM outbox WHERE next_attempt_at <= ?", [Self.int(now)]).first?
+            .column("t")?.integer
         return oldest.map { now - Int64($0) }
     }
 
     // MARK: Dead letters
 
     public func deadLetters(limit: Int) async throws(StateError) -> [DeadLetter] {
-        try await locked("list dead letters", """
+        try await locked(
+            "list dead letters",
+            """
             SELECT id, pixel_id, event_id, event_time, error_class, code, subcode, message, fbtrace_id, attempts, created_at
             FROM dead_letters ORDER BY id LIMIT ?
-            """, [.integer(limit)]).map { row in
+            """,
+            [.integer(limit)]
+        ).map { row in
             DeadLetter(
                 id: Int64(row.column("id")?.integer ?? 0),
-                key: EventKey(pixelID: row.column("pixel_id")?.string ?? "", eventID: row.column("event_id")?.string ?? "", eventTime: Int64(row.column("event_time")?.integer ?? 0)),
-                reason: DeadLetterReason(
-                    errorClass: row.column("error_class")?.string ?? "", code: row.column("code")?.integer, subcode: row.column("subcode")?.integer,
-                    message: row.column("message")?.string ?? "", fbtraceID: row.column("fbtrace_id")?.string
+                key: EventKey(
+                    pixelID: row.column("pixel_id")?.string ?? "",
+                    eventID: row.column("event_id")?.string ?? "",
+                    eventTime: Int64(row.column("event_time")?.integer ?? 0)
                 ),
-                attempts: row.column("attempts")?.integer ?? 0, createdAt: Int64(row.column("created_at")?.integer ?? 0)
+                reason: DeadLetterReason(
+                    errorClass: row.column("error_class")?.string ?? "",
+                    code: row.column("code")?.integer,
+                    subcode: row.column("subcode")?.integer,
+                    message: row.column("message")?.string ?? "",
+                    fbtraceID: row.column("fbtrace_id")?.string
+                ),
+                attempts: row.column("attempts")?.integer ?? 0,
+                createdAt: Int64(row.column("created_at")?.integer ?? 0)
             )
         }
     }
@@ -275,16 +379,35 @@ public final class SQLiteStateRegistry: StateRegistry {
     public func replayDeadLetters(ids: [Int64]?, now: Int64) async throws(StateError) -> Int {
         let filter = ids.map { "WHERE id IN (\(Self.idList($0)))" } ?? ""
         return try await transaction("replay dead letters") { () async throws(StateError) -> Int in
-            let rows = try await execute("replay dead letters", "DELETE FROM dead_letters \(filter) RETURNING pixel_id, event_id, event_time, payload, created_at")
+            let rows = try await execute(
+                "replay dead letters",
+                "DELETE FROM dead_letters \(filter) RETURNING pixel_id, event_id, event_time, payload, created_at"
+            )
             for start in stride(from: 0, to: rows.count, by: Self.chunk) {
                 let slice = rows[start..<min(start + Self.chunk, rows.count)]
-                try await execute("replay dead letters", "INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES \(Self.placeholders(rows: slice.count, columns: 7))",
+                try await execute(
+                    "replay dead letters",
+                    "INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES \(Self.placeholders(rows: slice.count, columns: 7))",
                     slice.flatMap { row -> [SQLiteData] in
-                        [row.column("pixel_id") ?? .null, row.column("event_id") ?? .null, row.column("event_time") ?? .null, row.column("payload") ?? .null, .integer(0), Self.int(now), row.column("created_at") ?? .null]
-                    })
-                let keys = slice.map { EventKey(pixelID: $0.column("pixel_id")?.string ?? "", eventID: $0.column("event_id")?.string ?? "", eventTime: Int64($0.column("event_time")?.integer ?? 0)) }
+                        [
+                            row.column("pixel_id") ?? .null, row.column("event_id") ?? .null, row.column("event_time") ?? .null,
+                            row.column("payload") ?? .null, .integer(0), Self.int(now), row.column("created_at") ?? .null,
+                        ]
+                    }
+                )
+                let keys = slice.map {
+                    EventKey(
+                        pixelID: $0.column("pixel_id")?.string ?? "",
+                        eventID: $0.column("event_id")?.string ?? "",
+                        eventTime: Int64($0.column("event_time")?.integer ?? 0)
+                    )
+                }
                 let condition = Self.keyCondition(keys)
-                try await execute("replay dead letters", "UPDATE delivered_events SET outcome = 'pending', dead_letter_reason = NULL, updated_at = ? WHERE \(condition.sql)", [Self.int(now)] + condition.binds)
+                try await execute(
+                    "replay dead letters",
+                    "UPDATE delivered_events SET outcome = 'pending', dead_letter_reason = NULL, updated_at = ? WHERE \(condition.sql)",
+                    [Self.int(now)] + condition.binds
+                )
             }
             return rows.count
         }
@@ -298,54 +421,103 @@ public final class SQLiteStateRegistry: StateRegistry {
     // MARK: Pull
 
     public func cursor(_ key: CursorKey) async throws(StateError) -> CursorValue? {
-        try await locked("read cursor", "SELECT position, run_id, updated_at FROM cursors WHERE connector = ? AND stream = ? AND partition = ?",
-                         [.text(key.connector), .text(key.stream), .text(key.partition)]).first.map { row in
-            CursorValue(position: Int64(row.column("position")?.integer ?? 0), runID: row.column("run_id")?.string ?? "", updatedAt: Int64(row.column("updated_at")?.integer ?? 0))
+        try await locked(
+            "read cursor",
+            "SELECT position, run_id, updated_at FROM cursors WHERE connector = ? AND stream = ? AND partition = ?",
+            [.text(key.connector), .text(key.stream), .text(key.partition)]
+        ).first.map { row in
+            CursorValue(
+                position: Int64(row.column("position")?.integer ?? 0),
+                runID: row.column("run_id")?.string ?? "",
+                updatedAt: Int64(row.column("updated_at")?.integer ?? 0)
+            )
         }
     }
 
-    public func commitWindow(_ records: [DeliveryStatusRecord], replacing window: Range<Int64>, cursor: CursorKey, position: Int64, run: RunRecord, now: Int64) async throws(StateError) {
+    public func commitWindow(
+        _ records: [DeliveryStatusRecord],
+        replacing window: Range<Int64>,
+        cursor: CursorKey,
+        position: Int64,
+        run: RunRecord,
+        now: Int64
+    ) async throws(StateError) {
         guard position * 1000 <= run.startedAt else {
             throw StateError(.invariant, "a cursor may not pass the start of the run that writes it")
         }
         try await transaction("commit window") { () async throws(StateError) in
-            try await execute("commit window", "DELETE FROM delivery_statuses WHERE pixel_id = ? AND bucket_start >= ? AND bucket_start < ?",
-                              [.text(cursor.partition), Self.int(window.lowerBound), Self.int(window.upperBound)])
+            try await execute(
+                "commit window",
+                "DELETE FROM delivery_statuses WHERE pixel_id = ? AND bucket_start >= ? AND bucket_start < ?",
+                [.text(cursor.partition), Self.int(window.lowerBound), Self.int(window.upperBound)]
+            )
             for start in stride(from: 0, to: records.count, by: Self.chunk) {
                 let slice = records[start..<min(start + Self.chunk, records.count)]
-                try await execute("commit window", """
+                try await execute(
+                    "commit window",
+                    """
                     INSERT INTO delivery_statuses (pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id) VALUES \(Self.placeholders(rows: slice.count, columns: 7))
                     ON CONFLICT (pixel_id, bucket_start, event_name, event_source) DO UPDATE SET count = excluded.count, pulled_at = excluded.pulled_at, run_id = excluded.run_id
-                    """, slice.flatMap { [.text($0.pixelID), Self.int($0.bucketStart), .text($0.eventName), .text($0.eventSource), Self.int($0.count), Self.int(now), .text(run.runID)] })
+                    """,
+                    slice.flatMap {
+                        [
+                            .text($0.pixelID), Self.int($0.bucketStart), .text($0.eventName), .text($0.eventSource), Self.int($0.count),
+                            Self.int(now), .text(run.runID),
+                        ]
+                    }
+                )
             }
-            try await execute("commit window", """
+            try await execute(
+                "commit window",
+                """
                 INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (connector, stream, partition) DO UPDATE SET position = excluded.position, run_id = excluded.run_id, updated_at = excluded.updated_at
-                """, [.text(cursor.connector), .text(cursor.stream), .text(cursor.partition), Self.int(position), .text(run.runID), Self.int(now)])
+                """,
+                [.text(cursor.connector), .text(cursor.stream), .text(cursor.partition), Self.int(position), .text(run.runID), Self.int(now)]
+            )
         }
     }
 
     public func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: Int64, runID: String) async throws(StateError) {
         guard !records.isEmpty else { return }
-        try await locked("commit match quality", """
+        try await locked(
+            "commit match quality",
+            """
             INSERT INTO match_quality (pixel_id, event_name, snapshot_at, record, run_id) VALUES \(Self.placeholders(rows: records.count, columns: 5))
             ON CONFLICT (pixel_id, event_name, snapshot_at) DO UPDATE SET record = excluded.record, run_id = excluded.run_id
-            """, records.flatMap { [.text($0.pixelID), .text($0.eventName), Self.int(snapshotAt), .text($0.record.serialized), .text(runID)] })
+            """,
+            records.flatMap { [.text($0.pixelID), .text($0.eventName), Self.int(snapshotAt), .text($0.record.serialized), .text(runID)] }
+        )
     }
 
     public func recordRun(_ run: RunRecord) async throws(StateError) {
-        try await locked("record run", """
+        try await locked(
+            "record run",
+            """
             INSERT INTO runs (run_id, mode, started_at, ended_at, status, counts, error_class) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (run_id) DO UPDATE SET ended_at = excluded.ended_at, status = excluded.status, counts = excluded.counts, error_class = excluded.error_class
-            """, [.text(run.runID), .text(run.mode), Self.int(run.startedAt), Self.int(run.endedAt), .text(run.status), .text(run.counts), Self.text(run.errorClass)])
+            """,
+            [
+                .text(run.runID), .text(run.mode), Self.int(run.startedAt), Self.int(run.endedAt), .text(run.status), .text(run.counts),
+                Self.text(run.errorClass),
+            ]
+        )
     }
 
     public func recentRuns(limit: Int) async throws(StateError) -> [RunRecord] {
-        try await locked("list runs", "SELECT run_id, mode, started_at, ended_at, status, counts, error_class FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?", [.integer(limit)]).map { row in
+        try await locked(
+            "list runs",
+            "SELECT run_id, mode, started_at, ended_at, status, counts, error_class FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?",
+            [.integer(limit)]
+        ).map { row in
             RunRecord(
-                runID: row.column("run_id")?.string ?? "", mode: row.column("mode")?.string ?? "", startedAt: Int64(row.column("started_at")?.integer ?? 0),
-                endedAt: row.column("ended_at")?.integer.map(Int64.init), status: row.column("status")?.string ?? "",
-                counts: row.column("counts")?.string ?? "{}", errorClass: row.column("error_class")?.string
+                runID: row.column("run_id")?.string ?? "",
+                mode: row.column("mode")?.string ?? "",
+                startedAt: Int64(row.column("started_at")?.integer ?? 0),
+                endedAt: row.column("ended_at")?.integer.map(Int64.init),
+                status: row.column("status")?.string ?? "",
+                counts: row.column("counts")?.string ?? "{}",
+                errorClass: row.column("error_class")?.string
             )
         }
     }
@@ -368,48 +540,104 @@ public final class SQLiteStateRegistry: StateRegistry {
         let from = Self.int(since ?? 0)
         switch which {
         case .deliveredEvents:
-            return try await locked("read \(stream)", "SELECT record, outcome, fbtrace_id, dead_letter_reason FROM delivered_events WHERE received_at >= ? ORDER BY received_at, event_id", [from]).map { row in
-                StateRecordJSON.delivered(record: row.column("record")?.string ?? "{}", outcome: row.column("outcome")?.string ?? "", fbtraceID: row.column("fbtrace_id")?.string, deadLetterReason: row.column("dead_letter_reason")?.string)
+            return try await locked(
+                "read \(stream)",
+                "SELECT record, outcome, fbtrace_id, dead_letter_reason FROM delivered_events WHERE received_at >= ? ORDER BY received_at, event_id",
+                [from]
+            ).map { row in
+                StateRecordJSON.delivered(
+                    record: row.column("record")?.string ?? "{}",
+                    outcome: row.column("outcome")?.string ?? "",
+                    fbtraceID: row.column("fbtrace_id")?.string,
+                    deadLetterReason: row.column("dead_letter_reason")?.string
+                )
             }
         case .deliveryStatuses:
-            return try await locked("read \(stream)", """
+            return try await locked(
+                "read \(stream)",
+                """
                 SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses
                 WHERE pulled_at >= ? ORDER BY pixel_id, bucket_start, event_name, event_source
-                """, [from]).map { row in
+                """,
+                [from]
+            ).map { row in
                 StateRecordJSON.status(
-                    DeliveryStatusRecord(pixelID: row.column("pixel_id")?.string ?? "", bucketStart: Int64(row.column("bucket_start")?.integer ?? 0), eventName: row.column("event_name")?.string ?? "", eventSource: row.column("event_source")?.string ?? "", count: Int64(row.column("count")?.integer ?? 0)),
-                    pulledAt: Int64(row.column("pulled_at")?.integer ?? 0), runID: row.column("run_id")?.string ?? ""
+                    DeliveryStatusRecord(
+                        pixelID: row.column("pixel_id")?.string ?? "",
+                        bucketStart: Int64(row.column("bucket_start")?.integer ?? 0),
+                        eventName: row.column("event_name")?.string ?? "",
+                        eventSource: row.column("event_source")?.string ?? "",
+                        count: Int64(row.column("count")?.integer ?? 0)
+                    ),
+                    pulledAt: Int64(row.column("pulled_at")?.integer ?? 0),
+                    runID: row.column("run_id")?.string ?? ""
                 )
             }
         case .matchQuality:
-            return try await locked("read \(stream)", "SELECT record FROM match_quality WHERE snapshot_at >= ? ORDER BY snapshot_at, pixel_id, event_name", [from]).map { row in
+            return try await locked(
+                "read \(stream)",
+                "SELECT record FROM match_quality WHERE snapshot_at >= ? ORDER BY snapshot_at, pixel_id, event_name",
+                [from]
+            ).map { row in
                 (try? JSONValue(parsing: row.column("record")?.string ?? "null")) ?? .null
             }
         }
     }
 
     public func summary() async throws(StateError) -> StateSummary {
-        let cursors = try await locked("read cursors", "SELECT connector, stream, partition, position, run_id, updated_at FROM cursors ORDER BY connector, stream, partition").map { row in
-            (CursorKey(connector: row.column("connector")?.string ?? "", stream: row.column("stream")?.string ?? "", partition: row.column("partition")?.string ?? ""),
-             CursorValue(position: Int64(row.column("position")?.integer ?? 0), runID: row.column("run_id")?.string ?? "", updatedAt: Int64(row.column("updated_at")?.integer ?? 0)))
+        let cursors = try await locked(
+            "read cursors",
+            "SELECT connector, stream, partition, position, run_id, updated_at FROM cursors ORDER BY connector, stream, partition"
+        ).map { row in
+            (
+                CursorKey(
+                    connector: row.column("connector")?.string ?? "",
+                    stream: row.column("stream")?.string ?? "",
+                    partition: row.column("partition")?.string ?? ""
+                ),
+                CursorValue(
+                    position: Int64(row.column("position")?.integer ?? 0),
+                    runID: row.column("run_id")?.string ?? "",
+                    updatedAt: Int64(row.column("updated_at")?.integer ?? 0)
+                )
+            )
         }
         let letters = try await locked("count dead letters", "SELECT COUNT(*) AS n FROM dead_letters").first?.column("n")?.integer ?? 0
-        let version = try await locked("schema version", "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").first?.column("v")?.integer ?? 0
-        return StateSummary(cursors: cursors, recentRuns: try await recentRuns(limit: 10), outboxDepth: try await outboxDepth(), deadLetters: letters, schemaVersion: version)
+        let version =
+            try await locked("schema version", "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").first?.column("v")?.integer ?? 0
+        return StateSummary(
+            cursors: cursors,
+            recentRuns: try await recentRuns(limit: 10),
+            outboxDepth: try await outboxDepth(),
+            deadLetters: letters,
+            schemaVersion: version
+        )
     }
 
     public func resetCursor(stream: String, partition: String?) async throws(StateError) -> Int {
-        try await locked("reset cursor", "DELETE FROM cursors WHERE stream = ? AND (? IS NULL OR partition = ?) RETURNING partition", [.text(stream), Self.text(partition), Self.text(partition)]).count
+        try await locked(
+            "reset cursor",
+            "DELETE FROM cursors WHERE stream = ? AND (? IS NULL OR partition = ?) RETURNING partition",
+            [.text(stream), Self.text(partition), Self.text(partition)]
+        ).count
     }
 
     public func raiseAlarm(kind: String, pixelID: String?, message: String, now: Int64) async throws(StateError) {
-        try await locked("raise alarm", "INSERT INTO alarms (kind, pixel_id, message, raised_at) VALUES (?, ?, ?, ?)", [.text(kind), Self.text(pixelID), .text(message), Self.int(now)])
+        try await locked(
+            "raise alarm",
+            "INSERT INTO alarms (kind, pixel_id, message, raised_at) VALUES (?, ?, ?, ?)",
+            [.text(kind), Self.text(pixelID), .text(message), Self.int(now)]
+        )
     }
 
     public func registerSchema(id: String, body: String, now: Int64) async throws(StateError) {
-        try await locked("register schema", """
+        try await locked(
+            "register schema",
+            """
             INSERT INTO schemas (schema_id, body, registered_at) VALUES (?, ?, ?)
             ON CONFLICT (schema_id) DO UPDATE SET body = excluded.body, registered_at = excluded.registered_at
-            """, [.text(id), .text(body), Self.int(now)])
+            """,
+            [.text(id), .text(body), Self.int(now)]
+        )
     }
 }

@@ -61,20 +61,23 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         if let port = components.port, !(1...65535).contains(port) { throw .invalidPort }
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
-        self = .postgres(PostgresTarget(
-            host: host,
-            port: components.port ?? 5432,
-            username: components.user?.removingPercentEncoding ?? "postgres",
-            password: components.password?.removingPercentEncoding,
-            database: database.isEmpty ? (components.user ?? "postgres") : database,
-            requireTLS: ["require", "verify-ca", "verify-full"].contains(sslMode)
-        ))
+        self = .postgres(
+            PostgresTarget(
+                host: host,
+                port: components.port ?? 5432,
+                username: components.user?.removingPercentEncoding ?? "postgres",
+                password: components.password?.removingPercentEncoding,
+                database: database.isEmpty ? (components.user ?? "postgres") : database,
+                requireTLS: ["require", "verify-ca", "verify-full"].contains(sslMode)
+            )
+        )
     }
 
     public var description: String {
         switch self {
         case .sqlite(let path): "sqlite:\(path)"
-        case .postgres(let target): "postgres://\(target.username)\(target.password == nil ? "" : ":***")@\(target.host):\(target.port)/\(target.database)"
+        case .postgres(let target):
+            "postgres://\(target.username)\(target.password == nil ? "" : ":***")@\(target.host):\(target.port)/\(target.database)"
         }
     }
 }

@@ -16,52 +16,55 @@ enum StateMigrations {
     static func versions(_ d: Dialect) -> [(version: Int, statements: [String])] {
         let big = d.bigint
         return [
-            (1, [
-                """
-                CREATE TABLE IF NOT EXISTS cursors (connector TEXT NOT NULL, stream TEXT NOT NULL, partition TEXT NOT NULL,
-                  position \(big) NOT NULL, run_id TEXT NOT NULL, updated_at \(big) NOT NULL, PRIMARY KEY (connector, stream, partition))
-                """,
-                """
-                CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, mode TEXT NOT NULL, started_at \(big) NOT NULL, ended_at \(big),
-                  status TEXT NOT NULL, counts TEXT NOT NULL, error_class TEXT)
-                """,
-                "CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at)",
-                """
-                CREATE TABLE IF NOT EXISTS ledger (pixel_id TEXT NOT NULL, event_id TEXT NOT NULL, event_time \(big) NOT NULL,
-                  content_hash TEXT NOT NULL, answer TEXT NOT NULL, created_at \(big) NOT NULL, PRIMARY KEY (pixel_id, event_id, event_time))
-                """,
-                """
-                CREATE TABLE IF NOT EXISTS outbox (id \(d.serial), pixel_id TEXT NOT NULL, event_id TEXT NOT NULL, event_time \(big) NOT NULL,
-                  payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at \(big) NOT NULL, lease_owner TEXT,
-                  lease_until \(big), last_error TEXT, created_at \(big) NOT NULL)
-                """,
-                "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at, id)",
-                """
-                CREATE TABLE IF NOT EXISTS dead_letters (id \(d.serial), pixel_id TEXT NOT NULL, event_id TEXT NOT NULL, event_time \(big) NOT NULL,
-                  payload TEXT NOT NULL, error_class TEXT NOT NULL, code INTEGER, subcode INTEGER, message TEXT NOT NULL, fbtrace_id TEXT,
-                  attempts INTEGER NOT NULL, created_at \(big) NOT NULL)
-                """,
-                """
-                CREATE TABLE IF NOT EXISTS delivered_events (pixel_id TEXT NOT NULL, event_id TEXT NOT NULL, event_time \(big) NOT NULL,
-                  received_at \(big) NOT NULL, outcome TEXT NOT NULL, fbtrace_id TEXT, dead_letter_reason TEXT, record TEXT NOT NULL,
-                  updated_at \(big) NOT NULL, PRIMARY KEY (pixel_id, event_id, event_time))
-                """,
-                "CREATE INDEX IF NOT EXISTS delivered_events_received ON delivered_events (received_at)",
-                """
-                CREATE TABLE IF NOT EXISTS delivery_statuses (pixel_id TEXT NOT NULL, bucket_start \(big) NOT NULL, event_name TEXT NOT NULL,
-                  event_source TEXT NOT NULL, count \(big) NOT NULL, pulled_at \(big) NOT NULL, run_id TEXT NOT NULL,
-                  PRIMARY KEY (pixel_id, bucket_start, event_name, event_source))
-                """,
-                """
-                CREATE TABLE IF NOT EXISTS match_quality (pixel_id TEXT NOT NULL, event_name TEXT NOT NULL, snapshot_at \(big) NOT NULL,
-                  record TEXT NOT NULL, run_id TEXT NOT NULL, PRIMARY KEY (pixel_id, event_name, snapshot_at))
-                """,
-                "CREATE TABLE IF NOT EXISTS schemas (schema_id TEXT PRIMARY KEY, body TEXT NOT NULL, registered_at \(big) NOT NULL)",
-                """
-                CREATE TABLE IF NOT EXISTS alarms (id \(d.serial), kind TEXT NOT NULL, pixel_id TEXT, message TEXT NOT NULL,
-                  raised_at \(big) NOT NULL, cleared_at \(big))
-                """,
-            ]),
+            (
+                1,
+                [
+                    """
+                    CREATE TABLE IF NOT EXISTS cursors (connector TEXT NOT NULL, stream TEXT NOT NULL, partition TEXT NOT NULL,
+                      position \(big) NOT NULL, run_id TEXT NOT NULL, updated_at \(big) NOT NULL, PRIMARY KEY (connector, stream, partition))
+                    """,
+                    """
+                    CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, mode TEXT NOT NULL, started_at \(big) NOT NULL, ended_at \(big),
+                      status TEXT NOT NULL, counts TEXT NOT NULL, error_class TEXT)
+                    """,
+                    "CREATE INDEX IF NOT EXISTS runs_started ON runs (started_at)",
+                    """
+                    CREATE TABLE IF NOT EXISTS ledger (pixel_id TEXT NOT NULL, event_id TEXT NOT NULL, event_time \(big) NOT NULL,
+                      content_hash TEXT NOT NULL, answer TEXT NOT NULL, created_at \(big) NOT NULL, PRIMARY KEY (pixel_id, event_id, event_time))
+                    """,
+                    """
+                    CREATE TABLE IF NOT EXISTS outbox (id \(d.serial), pixel_id TEXT NOT NULL, event_id TEXT NOT NULL, event_time \(big) NOT NULL,
+                      payload TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at \(big) NOT NULL, lease_owner TEXT,
+                      lease_until \(big), last_error TEXT, created_at \(big) NOT NULL)
+                    """,
+                    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (next_attempt_at, id)",
+                    """
+                    CREATE TABLE IF NOT EXISTS dead_letters (id \(d.serial), pixel_id TEXT NOT NULL, event_id TEXT NOT NULL, event_time \(big) NOT NULL,
+                      payload TEXT NOT NULL, error_class TEXT NOT NULL, code INTEGER, subcode INTEGER, message TEXT NOT NULL, fbtrace_id TEXT,
+                      attempts INTEGER NOT NULL, created_at \(big) NOT NULL)
+                    """,
+                    """
+                    CREATE TABLE IF NOT EXISTS delivered_events (pixel_id TEXT NOT NULL, event_id TEXT NOT NULL, event_time \(big) NOT NULL,
+                      received_at \(big) NOT NULL, outcome TEXT NOT NULL, fbtrace_id TEXT, dead_letter_reason TEXT, record TEXT NOT NULL,
+                      updated_at \(big) NOT NULL, PRIMARY KEY (pixel_id, event_id, event_time))
+                    """,
+                    "CREATE INDEX IF NOT EXISTS delivered_events_received ON delivered_events (received_at)",
+                    """
+                    CREATE TABLE IF NOT EXISTS delivery_statuses (pixel_id TEXT NOT NULL, bucket_start \(big) NOT NULL, event_name TEXT NOT NULL,
+                      event_source TEXT NOT NULL, count \(big) NOT NULL, pulled_at \(big) NOT NULL, run_id TEXT NOT NULL,
+                      PRIMARY KEY (pixel_id, bucket_start, event_name, event_source))
+                    """,
+                    """
+                    CREATE TABLE IF NOT EXISTS match_quality (pixel_id TEXT NOT NULL, event_name TEXT NOT NULL, snapshot_at \(big) NOT NULL,
+                      record TEXT NOT NULL, run_id TEXT NOT NULL, PRIMARY KEY (pixel_id, event_name, snapshot_at))
+                    """,
+                    "CREATE TABLE IF NOT EXISTS schemas (schema_id TEXT PRIMARY KEY, body TEXT NOT NULL, registered_at \(big) NOT NULL)",
+                    """
+                    CREATE TABLE IF NOT EXISTS alarms (id \(d.serial), kind TEXT NOT NULL, pixel_id TEXT, message TEXT NOT NULL,
+                      raised_at \(big) NOT NULL, cleared_at \(big))
+                    """,
+                ]
+            ),
             // Claims since the last recorded outcome: a row claimed again while the count is above
             // zero was held by a process that died mid-send, so Meta may already have it.
             (2, ["ALTER TABLE outbox ADD COLUMN claims INTEGER NOT NULL DEFAULT 0"]),
@@ -74,9 +77,18 @@ enum StateMigrations {
         ("cursors", "SELECT connector, stream, partition, position, run_id, updated_at FROM cursors LIMIT 0"),
         ("runs", "SELECT run_id, mode, started_at, ended_at, status, counts, error_class FROM runs LIMIT 0"),
         ("ledger", "SELECT pixel_id, event_id, event_time, content_hash, answer, created_at FROM ledger LIMIT 0"),
-        ("outbox", "SELECT id, pixel_id, event_id, event_time, payload, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, claims FROM outbox LIMIT 0"),
-        ("dead_letters", "SELECT id, pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at FROM dead_letters LIMIT 0"),
-        ("delivered_events", "SELECT pixel_id, event_id, event_time, received_at, outcome, fbtrace_id, dead_letter_reason, record, updated_at FROM delivered_events LIMIT 0"),
+        (
+            "outbox",
+            "SELECT id, pixel_id, event_id, event_time, payload, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, claims FROM outbox LIMIT 0"
+        ),
+        (
+            "dead_letters",
+            "SELECT id, pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at FROM dead_letters LIMIT 0"
+        ),
+        (
+            "delivered_events",
+            "SELECT pixel_id, event_id, event_time, received_at, outcome, fbtrace_id, dead_letter_reason, record, updated_at FROM delivered_events LIMIT 0"
+        ),
         ("delivery_statuses", "SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses LIMIT 0"),
         ("match_quality", "SELECT pixel_id, event_name, snapshot_at, record, run_id FROM match_quality LIMIT 0"),
         ("schemas", "SELECT schema_id, body, registered_at FROM schemas LIMIT 0"),
@@ -84,11 +96,17 @@ enum StateMigrations {
     ]
 
     static func newerThanKnown(_ version: Int) -> StateError {
-        StateError(.configuration, "the store's schema is at version \(version), newer than this build knows (\(latestVersion)); run a newer capi-connector")
+        StateError(
+            .configuration,
+            "the store's schema is at version \(version), newer than this build knows (\(latestVersion)); run a newer capi-connector"
+        )
     }
 
     static func unusable(_ table: String, _ detail: String) -> StateError {
-        StateError(.configuration, "the store's `\(table)` table is missing or lacks columns this build needs (\(detail)); it was changed outside capi-connector")
+        StateError(
+            .configuration,
+            "the store's `\(table)` table is missing or lacks columns this build needs (\(detail)); it was changed outside capi-connector"
+        )
     }
 
     static var latestVersion: Int { versions(.sqlite).map(\.version).max() ?? 0 }

@@ -113,7 +113,15 @@ public struct RunRecord: Sendable, Equatable, Codable {
     public var counts: String
     public var errorClass: String?
 
-    public init(runID: String, mode: String, startedAt: Int64, endedAt: Int64? = nil, status: String = "running", counts: String = "{}", errorClass: String? = nil) {
+    public init(
+        runID: String,
+        mode: String,
+        startedAt: Int64,
+        endedAt: Int64? = nil,
+        status: String = "running",
+        counts: String = "{}",
+        errorClass: String? = nil
+    ) {
         self.runID = runID
         self.mode = mode
         self.startedAt = startedAt

@@ -6,7 +6,9 @@ import ServiceLifecycle
 /// For one-shot commands and tests. Long-running modes put ``PostgresStateRegistry`` in their
 /// service group instead; this helper runs the Postgres client beside `body` for them.
 public func withStateRegistry<T: Sendable>(
-    _ location: StateLocation, schema: String? = nil, logger: Logger,
+    _ location: StateLocation,
+    schema: String? = nil,
+    logger: Logger,
     _ body: @Sendable (any StateRegistry) async throws -> T
 ) async throws -> T {
     switch location {
@@ -41,8 +43,14 @@ extension PostgresStateRegistry {
     public func migrate(within limit: Duration, describing location: StateLocation) async throws(StateError) {
         do {
             try await withThrowingTaskGroup(of: Bool.self) { group in
-                group.addTask { try await self.migrate(); return true }
-                group.addTask { try await Task.sleep(for: limit); return false }
+                group.addTask {
+                    try await self.migrate()
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: limit)
+                    return false
+                }
                 let finished = try await group.next() ?? false
                 group.cancelAll()
                 if !finished { throw StateError(.unavailable, "\(location) did not answer within \(limit)") }

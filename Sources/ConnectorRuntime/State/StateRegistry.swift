@@ -53,7 +53,14 @@ public protocol StateRegistry: Sendable {
     /// with `records` and advances the cursor, in one transaction: re-reading a window never
     /// duplicates, and an hour Meta no longer reports does not linger. Refuses a cursor past the
     /// start of the run that writes it.
-    func commitWindow(_ records: [DeliveryStatusRecord], replacing window: Range<Int64>, cursor: CursorKey, position: Int64, run: RunRecord, now: Int64) async throws(StateError)
+    func commitWindow(
+        _ records: [DeliveryStatusRecord],
+        replacing window: Range<Int64>,
+        cursor: CursorKey,
+        position: Int64,
+        run: RunRecord,
+        now: Int64
+    ) async throws(StateError)
     /// Stores one run's dataset-quality snapshot (one record per pixel and event name).
     func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: Int64, runID: String) async throws(StateError)
     func recordRun(_ run: RunRecord) async throws(StateError)

@@ -29,8 +29,14 @@ public struct Forwarder: Service {
 
         /// Short, and renewed every third of it while a delivery is under way: a killed process's
         /// rows are claimed again within seconds, a slow delivery's rows never.
-        public init(maxEvents: Int = 1000, linger: Duration = .milliseconds(200), maxInFlight: Int = 4, lease: Duration = .seconds(15),
-                    pauseAfterAuthFailure: Duration = .seconds(300), ageMargin: Int64 = 3600) {
+        public init(
+            maxEvents: Int = 1000,
+            linger: Duration = .milliseconds(200),
+            maxInFlight: Int = 4,
+            lease: Duration = .seconds(15),
+            pauseAfterAuthFailure: Duration = .seconds(300),
+            ageMargin: Int64 = 3600
+        ) {
             self.maxEvents = maxEvents
             self.linger = linger
             self.maxInFlight = maxInFlight
@@ -51,8 +57,13 @@ public struct Forwarder: Service {
     let pauses = PixelPauses()
 
     public init(
-        registry: any StateRegistry, graph: GraphClient, pixels: [PixelConfiguration], configuration: Configuration, policy: RetryPolicy,
-        logger: Logger, now: @escaping @Sendable () -> Int64 = { UnixClock.milliseconds() }
+        registry: any StateRegistry,
+        graph: GraphClient,
+        pixels: [PixelConfiguration],
+        configuration: Configuration,
+        policy: RetryPolicy,
+        logger: Logger,
+        now: @escaping @Sendable () -> Int64 = { UnixClock.milliseconds() }
     ) {
         self.registry = registry
         self.graph = graph
@@ -96,7 +107,11 @@ public struct Forwarder: Service {
     public func forwardOnce() async throws(StateError) -> Int {
         let leaseMilliseconds = configuration.lease.wholeMilliseconds
         let claimed = try await registry.claimOutbox(
-            limit: configuration.maxEvents * configuration.maxInFlight, owner: owner, leaseMilliseconds: leaseMilliseconds, now: now(), pixelID: nil
+            limit: configuration.maxEvents * configuration.maxInFlight,
+            owner: owner,
+            leaseMilliseconds: leaseMilliseconds,
+            now: now(),
+            pixelID: nil
         )
         guard !claimed.isEmpty else { return 0 }
         // At least once: a row claimed again without an outcome was held by a process that died
@@ -140,7 +155,11 @@ public struct Forwarder: Service {
         let current = now()
         do {
             guard let pixel = pixels[pixelID] else {
-                try await registry.deadLetter(entries, reason: DeadLetterReason(errorClass: "configuration", message: "pixel \(pixelID) is not in the manifest"), now: current)
+                try await registry.deadLetter(
+                    entries,
+                    reason: DeadLetterReason(errorClass: "configuration", message: "pixel \(pixelID) is not in the manifest"),
+                    now: current
+                )
                 return
             }
             if let until = await pauses.pausedUntil(pixelID, now: current) {
@@ -151,11 +170,21 @@ public struct Forwarder: Service {
             var stale: [OutboxEntry] = []
             for entry in entries {
                 let maxAge: Int64 = entry.payload.utf8.contains(subsequence: Self.physicalStoreMarker) ? 62 * 86_400 : 7 * 86_400
-                if Bounded.difference(current / 1000, entry.key.eventTime) > maxAge - configuration.ageMargin { stale.append(entry) } else { sendable.append(entry) }
+                if Bounded.difference(current / 1000, entry.key.eventTime) > maxAge - configuration.ageMargin {
+                    stale.append(entry)
+                } else {
+                    sendable.append(entry)
+                }
             }
             if !stale.isEmpty {
-                try await registry.deadLetter(stale, reason: DeadLetterReason(errorClass: "too_old", message: "event_time would pass Meta's age limit before delivery"), now: current)
-                Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", pixelID), ("class", "too_old")]).increment(by: stale.count)
+                try await registry.deadLetter(
+                    stale,
+                    reason: DeadLetterReason(errorClass: "too_old", message: "event_time would pass Meta's age limit before delivery"),
+                    now: current
+                )
+                Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", pixelID), ("class", "too_old")]).increment(
+                    by: stale.count
+                )
             }
             if !sendable.isEmpty { try await send(sendable, pixel: pixel) }
         } catch {
@@ -169,8 +198,10 @@ public struct Forwarder: Service {
         let receipt: SendEventsReceipt
         do throws(GraphError) {
             receipt = try await graph.sendEvents(
-                pixelID: pixel.id, accessToken: pixel.accessToken,
-                encodedEvents: entries.map { ByteBuffer(string: $0.payload) }, testEventCode: pixel.testEventCode
+                pixelID: pixel.id,
+                accessToken: pixel.accessToken,
+                encodedEvents: entries.map { ByteBuffer(string: $0.payload) },
+                testEventCode: pixel.testEventCode
             )
         } catch {
             try await handle(error, entries: entries, pixel: pixel)
@@ -178,7 +209,10 @@ public struct Forwarder: Service {
         }
         try await registry.markForwarded(entries, fbtraceID: receipt.fbtraceID, now: now())
         Counter(label: "capi_events_forwarded_total", dimensions: [("pixel_id", pixel.id)]).increment(by: entries.count)
-        logger.debug("batch forwarded", metadata: ["pixel_id": "\(pixel.id)", "events": "\(entries.count)", "fbtrace_id": "\(receipt.fbtraceID ?? "")"])
+        logger.debug(
+            "batch forwarded",
+            metadata: ["pixel_id": "\(pixel.id)", "events": "\(entries.count)", "fbtrace_id": "\(receipt.fbtraceID ?? "")"]
+        )
     }
 
     /// Retries are counted per event: each event's own attempts decide whether it waits for another
@@ -197,7 +231,13 @@ public struct Forwarder: Service {
         case .pause(let errorClass):
             let until = Bounded.sum(current, configuration.pauseAfterAuthFailure.wholeMilliseconds)
             await pauses.pause(pixel.id, until: until)
-            logger.error("pixel paused: Meta refused the credentials", metadata: ["pixel_id": "\(pixel.id)", "class": "\(errorClass.rawValue)", "code": "\(error.code ?? 0)", "fbtrace_id": "\(error.fbtraceID ?? "")"])
+            logger.error(
+                "pixel paused: Meta refused the credentials",
+                metadata: [
+                    "pixel_id": "\(pixel.id)", "class": "\(errorClass.rawValue)", "code": "\(error.code ?? 0)",
+                    "fbtrace_id": "\(error.fbtraceID ?? "")",
+                ]
+            )
             try await registry.raiseAlarm(kind: "pixel_paused_\(errorClass.rawValue)", pixelID: pixel.id, message: error.description, now: current)
             try await registry.reschedule(entries, nextAttemptAt: until, lastError: error.description)
         case .retry, .giveUp:
@@ -214,13 +254,25 @@ public struct Forwarder: Service {
     }
 
     func deadLetter(_ entries: [OutboxEntry], error: GraphError, message: String) async throws(StateError) {
-        let reason = DeadLetterReason(errorClass: error.errorClass.rawValue, code: error.code, subcode: error.subcode, message: message, fbtraceID: error.fbtraceID)
+        let reason = DeadLetterReason(
+            errorClass: error.errorClass.rawValue,
+            code: error.code,
+            subcode: error.subcode,
+            message: message,
+            fbtraceID: error.fbtraceID
+        )
         try await registry.deadLetter(entries, reason: reason, now: now())
-        Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", entries.first?.key.pixelID ?? ""), ("class", error.errorClass.rawValue)]).increment(by: entries.count)
-        logger.warning("events dead-lettered", metadata: [
-            "pixel_id": "\(entries.first?.key.pixelID ?? "")", "events": "\(entries.count)", "class": "\(error.errorClass.rawValue)",
-            "code": "\(error.code ?? 0)", "subcode": "\(error.subcode ?? 0)", "fbtrace_id": "\(error.fbtraceID ?? "")",
-        ])
+        Counter(
+            label: "capi_events_dead_lettered_total",
+            dimensions: [("pixel_id", entries.first?.key.pixelID ?? ""), ("class", error.errorClass.rawValue)]
+        ).increment(by: entries.count)
+        logger.warning(
+            "events dead-lettered",
+            metadata: [
+                "pixel_id": "\(entries.first?.key.pixelID ?? "")", "events": "\(entries.count)", "class": "\(error.errorClass.rawValue)",
+                "code": "\(error.code ?? 0)", "subcode": "\(error.subcode ?? 0)", "fbtrace_id": "\(error.fbtraceID ?? "")",
+            ]
+        )
     }
 
     /// How a store-sale event reads in the canonical payload (sorted keys, no spaces).

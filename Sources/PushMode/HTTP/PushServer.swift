@@ -36,21 +36,31 @@ public struct PushServer: Sendable {
     let clock: @Sendable () -> Int64
 
     public init(
-        intake: Intake, manifest: Manifest, push: PushConfiguration, registry: any StateRegistry, logger: Logger,
-        metricsText: @escaping @Sendable () -> String, clock: @escaping @Sendable () -> Int64 = { UnixClock.seconds() }
+        intake: Intake,
+        manifest: Manifest,
+        push: PushConfiguration,
+        registry: any StateRegistry,
+        logger: Logger,
+        metricsText: @escaping @Sendable () -> String,
+        clock: @escaping @Sendable () -> Int64 = { UnixClock.seconds() }
     ) {
         self.intake = intake
         self.sources = push.sources.map {
             Source(
-                name: $0.name, verifier: WebhookVerifier(source: $0),
+                name: $0.name,
+                verifier: WebhookVerifier(source: $0),
                 replays: ReplayLedger(toleranceSeconds: $0.tolerance.components.seconds, capacity: push.limits.replayLedgerEntries)
             )
         }
         self.ingestTokenDigest = push.ingestToken.map { Array(SHA256.hash(data: Array($0.revealed.utf8))) }
         self.bodyLimit = push.bodyLimitBytes
         self.budget = BodyBudget(capacity: max(push.limits.maxBufferedBytes, push.bodyLimitBytes))
-        self.rateLimiter = push.limits.rateLimitPerClient > 0
-            ? ClientRateLimiter(rate: push.limits.rateLimitPerClient, burst: max(push.limits.rateLimitBurst, Int(push.limits.rateLimitPerClient.rounded(.up))))
+        self.rateLimiter =
+            push.limits.rateLimitPerClient > 0
+            ? ClientRateLimiter(
+                rate: push.limits.rateLimitPerClient,
+                burst: max(push.limits.rateLimitBurst, Int(push.limits.rateLimitPerClient.rounded(.up)))
+            )
             : nil
         self.registry = registry
         self.enrich = push.enrichFromRequest
@@ -70,7 +80,11 @@ public struct PushServer: Sendable {
         router.get("/healthz") { _, _ in Self.json(.object(["status": .string("ok")]), status: .ok) }
         router.get("/readyz") { _, _ in await self.readiness() }
         router.get("/metrics") { _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(string: self.metricsText())))
+            Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4"],
+                body: .init(byteBuffer: ByteBuffer(string: self.metricsText()))
+            )
         }
         return router
     }
@@ -83,7 +97,11 @@ public struct PushServer: Sendable {
         let started = ContinuousClock.now
         if let refused = rateLimited(request, context: context) { return refused }
         guard let source = selectSource(request) else {
-            return Self.json(.object(["error": .string("unknown_source"), "message": .string("no webhook source of that name is configured")]), status: .badRequest, close: true)
+            return Self.json(
+                .object(["error": .string("unknown_source"), "message": .string("no webhook source of that name is configured")]),
+                status: .badRequest,
+                close: true
+            )
         }
         let now = clock()
         let header: (String) -> String? = { name in HTTPField.Name(name).flatMap { request.headers[$0] } }
@@ -99,7 +117,13 @@ public struct PushServer: Sendable {
 
     /// The rest of ``mirror(_:context:batch:)`` once the body is in memory: MAC, replay, JSON, intake.
     func mirror(
-        _ body: ByteBuffer, inspected: WebhookVerifier.Inspected, source: Source, now: Int64, request: Request, context: PushRequestContext, batch: Bool,
+        _ body: ByteBuffer,
+        inspected: WebhookVerifier.Inspected,
+        source: Source,
+        now: Int64,
+        request: Request,
+        context: PushRequestContext,
+        batch: Bool,
         started: ContinuousClock.Instant
     ) async -> Response {
         let verdict = body.withUnsafeReadableBytes { bytes -> Response? in
@@ -114,14 +138,18 @@ public struct PushServer: Sendable {
                     refusals.record("replay_ledger_full")
                     return Self.json(
                         .object(["error": .string("busy"), "message": .string("too many recent webhook ids to check replays; retry")]),
-                        status: .serviceUnavailable, retryAfter: 5
+                        status: .serviceUnavailable,
+                        retryAfter: 5
                     )
                 }
             }
         }
         if let verdict { return verdict }
         guard let document = try? JSONValue(parsing: body.readableBytesView) else {
-            return Self.json(.object(["error": .string("invalid_json"), "message": .string("the body is not valid JSON (or repeats a key)")]), status: .badRequest)
+            return Self.json(
+                .object(["error": .string("invalid_json"), "message": .string("the body is not valid JSON (or repeats a key)")]),
+                status: .badRequest
+            )
         }
         var events: [JSONValue]
         if batch {
@@ -129,7 +157,9 @@ public struct PushServer: Sendable {
                 return Self.problems([EventProblem(field: "data", code: .missing, message: "must be an array of events")])
             }
             guard items.count <= 1000 else {
-                return Self.problems([EventProblem(field: "data", code: .invalidValue, message: "holds \(items.count) events; at most 1000 per request")])
+                return Self.problems([
+                    EventProblem(field: "data", code: .invalidValue, message: "holds \(items.count) events; at most 1000 per request")
+                ])
             }
             events = items
         } else {
@@ -142,7 +172,11 @@ public struct PushServer: Sendable {
             results = try await intake.accept(events, source: source.name)
         } catch {
             logger.error("state store cannot commit", metadata: ["source": "\(source.name)", "error": "\(error)"])
-            return Self.json(.object(["error": .string("state_unavailable"), "message": .string("the state store cannot commit; retry")]), status: .serviceUnavailable, retryAfter: 1)
+            return Self.json(
+                .object(["error": .string("state_unavailable"), "message": .string("the state store cannot commit; retry")]),
+                status: .serviceUnavailable,
+                retryAfter: 1
+            )
         }
         record(results, events: events, source: source.name, started: started)
         if !batch { return Self.single(results[0]) }
@@ -152,7 +186,10 @@ public struct PushServer: Sendable {
             return .object(item)
         }
         let accepted = results.filter { if case .accepted = $0 { true } else { false } }.count
-        return Self.json(.object(["results": .array(items), "accepted": .integer(Int64(accepted)), "rejected": .integer(Int64(results.count - accepted))]), status: .accepted)
+        return Self.json(
+            .object(["results": .array(items), "accepted": .integer(Int64(accepted)), "rejected": .integer(Int64(results.count - accepted))]),
+            status: .accepted
+        )
     }
 
     /// Runs `handle` with the body, read under the size cap and the shared memory budget: the
@@ -166,7 +203,9 @@ public struct PushServer: Sendable {
             refusals.record("memory_budget")
             return Self.json(
                 .object(["error": .string("busy"), "message": .string("too many request bytes in flight; retry")]),
-                status: .serviceUnavailable, retryAfter: 1, close: true
+                status: .serviceUnavailable,
+                retryAfter: 1,
+                close: true
             )
         }
         defer { budget.release(reservation) }
@@ -177,7 +216,9 @@ public struct PushServer: Sendable {
             return Self.tooLarge(bodyLimit)
         } catch {
             return Self.json(
-                .object(["error": .string("body_incomplete"), "message": .string("the request body did not arrive in full")]), status: .badRequest, close: true
+                .object(["error": .string("body_incomplete"), "message": .string("the request body did not arrive in full")]),
+                status: .badRequest,
+                close: true
             )
         }
         return await handle(body)
@@ -188,7 +229,12 @@ public struct PushServer: Sendable {
         let client = clientAddress(request: request, context: context) ?? "unknown"
         guard let wait = rateLimiter.admit(client: client, now: MonotonicSeconds.now()) else { return nil }
         refusals.record("rate_limited")
-        return Self.json(.object(["error": .string("rate_limited"), "message": .string("too many requests from this client; retry later")]), status: .tooManyRequests, retryAfter: wait, close: true)
+        return Self.json(
+            .object(["error": .string("rate_limited"), "message": .string("too many requests from this client; retry later")]),
+            status: .tooManyRequests,
+            retryAfter: wait,
+            close: true
+        )
     }
 
     func selectSource(_ request: Request) -> Source? {
@@ -222,7 +268,7 @@ public struct PushServer: Sendable {
     func clientAddress(request: Request, context: PushRequestContext) -> String? {
         guard let peer = context.remoteAddress?.ipAddress else { return nil }
         guard trustedProxies.contains(where: { NetworkAddress.contains(cidr: $0, address: peer) }),
-              let forwarded = request.headers[HTTPField.Name("X-Forwarded-For")!]
+            let forwarded = request.headers[HTTPField.Name("X-Forwarded-For")!]
         else { return peer }
         let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         return hops.reversed().first { hop in !trustedProxies.contains { NetworkAddress.contains(cidr: $0, address: hop) } } ?? peer
@@ -235,16 +281,25 @@ public struct PushServer: Sendable {
             let pixel = Intake.pixelID(of: event).flatMap { pixels.contains($0) ? $0 : nil } ?? "unconfigured"
             switch result {
             case .accepted(let answer, let duplicate):
-                Counter(label: duplicate ? "capi_duplicates_total" : "capi_events_received_total", dimensions: [("pixel_id", pixel), ("source", source)]).increment()
-                logger.debug("event accepted", metadata: [
-                    "pixel_id": "\(pixel)", "event_id": "\(answer["event_id"]?.stringValue ?? "")", "source": "\(source)",
-                    "signature_status": "verified", "duplicate": "\(duplicate)",
-                ])
+                Counter(
+                    label: duplicate ? "capi_duplicates_total" : "capi_events_received_total",
+                    dimensions: [("pixel_id", pixel), ("source", source)]
+                ).increment()
+                logger.debug(
+                    "event accepted",
+                    metadata: [
+                        "pixel_id": "\(pixel)", "event_id": "\(answer["event_id"]?.stringValue ?? "")", "source": "\(source)",
+                        "signature_status": "verified", "duplicate": "\(duplicate)",
+                    ]
+                )
             case .conflict:
                 logger.info("event conflicts with an earlier one", metadata: ["pixel_id": "\(pixel)", "source": "\(source)"])
             case .rejected(let problems):
                 Counter(label: "capi_events_rejected_total", dimensions: [("pixel_id", pixel), ("source", source)]).increment()
-                logger.debug("event rejected", metadata: ["pixel_id": "\(pixel)", "source": "\(source)", "fields": "\(problems.map(\.field).joined(separator: ","))"])
+                logger.debug(
+                    "event rejected",
+                    metadata: ["pixel_id": "\(pixel)", "source": "\(source)", "fields": "\(problems.map(\.field).joined(separator: ","))"]
+                )
             }
         }
         let elapsed = ContinuousClock.now - started
@@ -257,10 +312,16 @@ public struct PushServer: Sendable {
         if let refused = rateLimited(request, context: context) { return refused }
         let pixelID = context.parameters.get("pixel") ?? ""
         guard let ingestTokenDigest else {
-            return Self.metaError(status: .unauthorized, code: 190, message: "The Graph-compatible route is disabled: set push.ingest_token in the manifest", close: true)
+            return Self.metaError(
+                status: .unauthorized,
+                code: 190,
+                message: "The Graph-compatible route is disabled: set push.ingest_token in the manifest",
+                close: true
+            )
         }
         // A token in the header or query string is checked before the body is read.
-        let earlyToken = request.headers[.authorization].flatMap { (value: String) -> String? in value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : nil }
+        let earlyToken =
+            request.headers[.authorization].flatMap { (value: String) -> String? in value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : nil }
             ?? request.uri.queryParameters.get("access_token").map { String($0) }
         if let earlyToken, !tokenMatches(earlyToken, ingestTokenDigest) {
             return ingestTokenRefused(close: true)
@@ -271,10 +332,20 @@ public struct PushServer: Sendable {
     }
 
     /// The rest of ``graphCompatible(_:context:)`` once the body is in memory.
-    func graphCompatible(_ body: ByteBuffer, earlyToken: String?, tokenDigest ingestTokenDigest: [UInt8], pixelID: String, request: Request) async -> Response {
+    func graphCompatible(
+        _ body: ByteBuffer,
+        earlyToken: String?,
+        tokenDigest ingestTokenDigest: [UInt8],
+        pixelID: String,
+        request: Request
+    ) async -> Response {
         guard let parsed = GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) else {
             if earlyToken == nil { return ingestTokenRefused() }
-            return Self.metaError(status: .badRequest, code: 100, message: "(#100) The request body is neither JSON nor form-encoded (or repeats a field)")
+            return Self.metaError(
+                status: .badRequest,
+                code: 100,
+                message: "(#100) The request body is neither JSON nor form-encoded (or repeats a field)"
+            )
         }
         let token = earlyToken ?? parsed.accessToken ?? ""
         guard tokenMatches(token, ingestTokenDigest) else { return ingestTokenRefused() }
@@ -289,7 +360,13 @@ public struct PushServer: Sendable {
         }
         for (index, result) in results.enumerated() {
             if case .rejected(let problems) = result, let first = problems.first {
-                return Self.metaError(status: .badRequest, code: 100, subcode: 2804001, message: "Invalid parameter", userMessage: "data[\(index)].\(first.field): \(first.message)")
+                return Self.metaError(
+                    status: .badRequest,
+                    code: 100,
+                    subcode: 2_804_001,
+                    message: "Invalid parameter",
+                    userMessage: "data[\(index)].\(first.field): \(first.message)"
+                )
             }
         }
         var messages: [JSONValue] = []
@@ -301,7 +378,13 @@ public struct PushServer: Sendable {
             case .rejected: break
             }
         }
-        return Self.json(.object(["events_received": .integer(Int64(received)), "messages": .array(messages), "fbtrace_id": .string("capi-" + UUID().uuidString.prefix(12).lowercased())]), status: .ok)
+        return Self.json(
+            .object([
+                "events_received": .integer(Int64(received)), "messages": .array(messages),
+                "fbtrace_id": .string("capi-" + UUID().uuidString.prefix(12).lowercased()),
+            ]),
+            status: .ok
+        )
     }
 
     /// Compares digests, not strings: constant time in the token's content.
@@ -312,7 +395,13 @@ public struct PushServer: Sendable {
     func ingestTokenRefused(close: Bool = false) -> Response {
         Counter(label: "capi_signature_failures_total", dimensions: [("reason", "bad_ingest_token"), ("source", "graph_compatible")]).increment()
         refusals.record("bad_ingest_token")
-        return Self.metaError(status: .unauthorized, code: 190, subcode: 463, message: "Invalid OAuth access token - Cannot parse access token", close: close)
+        return Self.metaError(
+            status: .unauthorized,
+            code: 190,
+            subcode: 463,
+            message: "Invalid OAuth access token - Cannot parse access token",
+            close: close
+        )
     }
 
     // MARK: Readiness
@@ -343,9 +432,17 @@ public struct PushServer: Sendable {
         switch result {
         case .accepted(let answer, _): answer
         case .conflict(let id):
-            .object(["status": .string("conflict"), "event_id": .string(id), "message": .string("an event with this pixel_id, event_id and event_time was accepted with different content")])
+            .object([
+                "status": .string("conflict"), "event_id": .string(id),
+                "message": .string("an event with this pixel_id, event_id and event_time was accepted with different content"),
+            ])
         case .rejected(let problems):
-            .object(["status": .string("rejected"), "error": .string("invalid_event"), "problems": .array(problems.map { .object(["field": .string($0.field), "code": .string($0.code.rawValue), "message": .string($0.message)]) })])
+            .object([
+                "status": .string("rejected"), "error": .string("invalid_event"),
+                "problems": .array(
+                    problems.map { .object(["field": .string($0.field), "code": .string($0.code.rawValue), "message": .string($0.message)]) }
+                ),
+            ])
         }
     }
 
@@ -358,9 +455,18 @@ public struct PushServer: Sendable {
     }
 
     static func metaError(
-        status: HTTPResponse.Status, code: Int, subcode: Int? = nil, message: String, userMessage: String? = nil, transient: Bool = false, close: Bool = false
+        status: HTTPResponse.Status,
+        code: Int,
+        subcode: Int? = nil,
+        message: String,
+        userMessage: String? = nil,
+        transient: Bool = false,
+        close: Bool = false
     ) -> Response {
-        var error: [String: JSONValue] = ["message": .string(message), "type": .string("OAuthException"), "code": .integer(Int64(code)), "is_transient": .bool(transient), "fbtrace_id": .string("capi-" + UUID().uuidString.prefix(12).lowercased())]
+        var error: [String: JSONValue] = [
+            "message": .string(message), "type": .string("OAuthException"), "code": .integer(Int64(code)), "is_transient": .bool(transient),
+            "fbtrace_id": .string("capi-" + UUID().uuidString.prefix(12).lowercased()),
+        ]
         if let subcode { error["error_subcode"] = .integer(Int64(subcode)) }
         if let userMessage { error["error_user_msg"] = .string(userMessage) }
         return json(.object(["error": .object(error)]), status: status, close: close)

@@ -23,7 +23,12 @@ public struct Intake: Sendable {
     let externalID: Normalizer.ExternalIDHandling
     let now: @Sendable () -> Int64
 
-    public init(committer: GroupCommitter, manifest: Manifest, push: PushConfiguration, now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }) {
+    public init(
+        committer: GroupCommitter,
+        manifest: Manifest,
+        push: PushConfiguration,
+        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+    ) {
         self.committer = committer
         self.pixels = Dictionary(uniqueKeysWithValues: manifest.pixels.map { ($0.id, $0) })
         self.mirrorSalt = SymmetricKey(data: Array(push.mirrorSalt.revealed.utf8))
@@ -52,7 +57,9 @@ public struct Intake: Sendable {
                 results[index] = .rejected(rejection.problems)
             case .success(let event):
                 guard let pixel = pixels[event.pixelID] else {
-                    results[index] = .rejected([EventProblem(field: "pixel_id", code: .invalidValue, message: "is not a pixel configured in the manifest")])
+                    results[index] = .rejected([
+                        EventProblem(field: "pixel_id", code: .invalidValue, message: "is not a pixel configured in the manifest")
+                    ])
                     continue
                 }
                 let payload = Self.canonicalJSON(event.payload)
@@ -61,10 +68,16 @@ public struct Intake: Sendable {
                     "warnings": .array(event.warnings.map(JSONValue.string)),
                 ])
                 let record = MirrorRecord.make(event, source: source, receivedAt: receivedAt, salt: mirrorSalt, testEventCode: pixel.testEventCode)
-                items.append(IntakeItem(
-                    key: event.key, contentHash: SHA256Hex.digest(payload), payload: payload, answer: Self.canonicalJSON(answer),
-                    deliveredRecord: Self.canonicalJSON(record), receivedAt: receivedAt
-                ))
+                items.append(
+                    IntakeItem(
+                        key: event.key,
+                        contentHash: SHA256Hex.digest(payload),
+                        payload: payload,
+                        answer: Self.canonicalJSON(answer),
+                        deliveredRecord: Self.canonicalJSON(record),
+                        receivedAt: receivedAt
+                    )
+                )
                 itemIndex.append(index)
                 answers.append(answer)
             }

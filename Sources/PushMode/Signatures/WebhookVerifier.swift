@@ -81,7 +81,7 @@ public struct WebhookVerifier: Sendable {
         }
         guard signatures.utf8.count <= Self.maximumHeaderBytes else { return .failure(.malformedSignature) }
         guard let id = header("\(prefix)-id"), !id.isEmpty, id.utf8.count <= 256,
-              let timestampText = header("\(prefix)-timestamp"), let timestamp = Self.unixSeconds(timestampText)
+            let timestampText = header("\(prefix)-timestamp"), let timestamp = Self.unixSeconds(timestampText)
         else {
             return .failure(.malformedTimestamp)
         }
@@ -91,11 +91,19 @@ public struct WebhookVerifier: Sendable {
         guard entries.count <= Self.maximumCandidates else { return .failure(.malformedSignature) }
         let candidates = entries.compactMap { entry -> [UInt8]? in
             let parts = entry.split(separator: ",", maxSplits: 1)
-            guard parts.count == 2, parts[0] == "v1", let mac = Data(base64Encoded: String(parts[1])), mac.count == SHA256.byteCount else { return nil }
+            guard parts.count == 2, parts[0] == "v1", let mac = Data(base64Encoded: String(parts[1])), mac.count == SHA256.byteCount else {
+                return nil
+            }
             return Array(mac)
         }
         guard !candidates.isEmpty else { return .failure(.badSignature) }
-        return .success(Inspected(prefix: Array("\(id).\(timestamp).".utf8), candidates: candidates, delivery: VerifiedDelivery(messageID: id, timestamp: timestamp)))
+        return .success(
+            Inspected(
+                prefix: Array("\(id).\(timestamp).".utf8),
+                candidates: candidates,
+                delivery: VerifiedDelivery(messageID: id, timestamp: timestamp)
+            )
+        )
     }
 
     // MARK: Stripe
@@ -125,7 +133,9 @@ public struct WebhookVerifier: Sendable {
         guard let timestamp else { return .failure(.malformedTimestamp) }
         guard withinTolerance(timestamp, now: now) else { return .failure(.staleTimestamp) }
         guard !candidates.isEmpty else { return .failure(.badSignature) }
-        return .success(Inspected(prefix: Array("\(timestamp).".utf8), candidates: candidates, delivery: VerifiedDelivery(messageID: nil, timestamp: timestamp)))
+        return .success(
+            Inspected(prefix: Array("\(timestamp).".utf8), candidates: candidates, delivery: VerifiedDelivery(messageID: nil, timestamp: timestamp))
+        )
     }
 
     // MARK: X-Hub-Signature-256

@@ -7,8 +7,8 @@ struct BenchCommand: AsyncParsableCommand {
         commandName: "bench",
         abstract: "Measure throughput and print figures (build with -c release first).",
         discussion: """
-        Benchmarks run on release builds: swift build -c release && .build/release/capi-connector bench normalize
-        """,
+            Benchmarks run on release builds: swift build -c release && .build/release/capi-connector bench normalize
+            """,
         subcommands: [Normalize.self, State.self, Ingest.self]
     )
 
@@ -39,7 +39,8 @@ struct BenchCommand: AsyncParsableCommand {
     struct Ingest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Push sidecar throughput and latency on loopback: single events, a fixed rate, the batch endpoint, the forwarder.",
-            discussion: "Needs CAPI_WEBHOOK_SECRET (the manifest's default source). Example: bench ingest --state postgres://postgres@127.0.0.1:5432/postgres"
+            discussion:
+                "Needs CAPI_WEBHOOK_SECRET (the manifest's default source). Example: bench ingest --state postgres://postgres@127.0.0.1:5432/postgres"
         )
 
         @OptionGroup var manifestOptions: ManifestOptions
@@ -53,10 +54,28 @@ struct BenchCommand: AsyncParsableCommand {
         func run() async throws {
             let manifest = try manifestOptions.load()
             if let target {
-                print(try await IngestBenchmark.drive(url: target, manifest: manifest, singles: events, concurrency: concurrency, rate: rate, batchEvents: batchEvents).rendered)
+                print(
+                    try await IngestBenchmark.drive(
+                        url: target,
+                        manifest: manifest,
+                        singles: events,
+                        concurrency: concurrency,
+                        rate: rate,
+                        batchEvents: batchEvents
+                    ).rendered
+                )
                 return
             }
-            print(try await IngestBenchmark.run(location: try state.location, manifest: manifest, singles: events, concurrency: concurrency, rate: rate, batchEvents: batchEvents).rendered)
+            print(
+                try await IngestBenchmark.run(
+                    location: try state.location,
+                    manifest: manifest,
+                    singles: events,
+                    concurrency: concurrency,
+                    rate: rate,
+                    batchEvents: batchEvents
+                ).rendered
+            )
         }
     }
 }

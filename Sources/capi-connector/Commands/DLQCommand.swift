@@ -2,6 +2,7 @@ import ArgumentParser
 import CAPICore
 import ConnectorRuntime
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -29,18 +30,23 @@ struct DLQCommand: AsyncParsableCommand {
                     "subcode": letter.reason.subcode.map { .integer(Int64($0)) } ?? .null, "message": .string(letter.reason.message),
                     "fbtrace_id": letter.reason.fbtraceID.map(JSONValue.string) ?? .null,
                 ])
-                output += try JSONOutput.line(JSONValue.object([
-                    "id": .integer(letter.id), "event_id": .string(letter.key.eventID), "pixel_id": .string(letter.key.pixelID),
-                    "event_time": .integer(letter.key.eventTime), "reason": reason, "attempts": .integer(Int64(letter.attempts)),
-                    "dead_lettered_at": .string(Timestamps.iso(milliseconds: letter.createdAt)),
-                ])) + "\n"
+                output +=
+                    try JSONOutput.line(
+                        JSONValue.object([
+                            "id": .integer(letter.id), "event_id": .string(letter.key.eventID), "pixel_id": .string(letter.key.pixelID),
+                            "event_time": .integer(letter.key.eventTime), "reason": reason, "attempts": .integer(Int64(letter.attempts)),
+                            "dead_lettered_at": .string(Timestamps.iso(milliseconds: letter.createdAt)),
+                        ])
+                    ) + "\n"
             }
             StandardStreams.write(output, to: STDOUT_FILENO)
         }
     }
 
     struct Replay: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Put dead letters back in the outbox (after fixing the cause); the sidecar sends them again.")
+        static let configuration = CommandConfiguration(
+            abstract: "Put dead letters back in the outbox (after fixing the cause); the sidecar sends them again."
+        )
 
         @OptionGroup var state: StateOptions
         @Option(name: .customLong("id"), help: "Dead letter id (repeatable).") var ids: [Int64] = []
@@ -52,7 +58,9 @@ struct DLQCommand: AsyncParsableCommand {
 
         func run() async throws {
             let selection = all ? nil : ids
-            let count = try await state.withRegistry { try await $0.replayDeadLetters(ids: selection, now: Int64(Date().timeIntervalSince1970 * 1000)) }
+            let count = try await state.withRegistry {
+                try await $0.replayDeadLetters(ids: selection, now: Int64(Date().timeIntervalSince1970 * 1000))
+            }
             StandardStreams.printError("replayed \(count) dead letter\(count == 1 ? "" : "s") into the outbox")
         }
     }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CAPICore
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,14 +11,14 @@ struct NormalizeCommand: ParsableCommand {
         commandName: "normalize",
         abstract: "Normalize and hash customer information: JSON lines in, JSON lines out.",
         discussion: """
-        Each input line is {"field": "ph", "value": "090-1234-5678", "country": "jp"} ("country" is
-        optional). Each output line, in order, is {"field", "normalized", "hash"}; for keys Meta takes
-        unhashed "hash" is null; a value that is already a SHA-256 digest comes back as both; a value
-        that cannot be used gives {"field", "error"} with the reason (never the value).
+            Each input line is {"field": "ph", "value": "090-1234-5678", "country": "jp"} ("country" is
+            optional). Each output line, in order, is {"field", "normalized", "hash"}; for keys Meta takes
+            unhashed "hash" is null; a value that is already a SHA-256 digest comes back as both; a value
+            that cannot be used gives {"field", "error"} with the reason (never the value).
 
-        Example:
-          echo '{"field":"em","value":"  John.Doe@Example.com "}' | capi-connector normalize
-        """
+            Example:
+              echo '{"field":"em","value":"  John.Doe@Example.com "}' | capi-connector normalize
+            """
     )
 
     @Option(help: ArgumentHelp("Country for national phone numbers and US rules when a line gives none (ISO alpha-2).", valueName: "code"))

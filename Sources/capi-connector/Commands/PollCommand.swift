@@ -16,14 +16,14 @@ struct PollCommand: AsyncParsableCommand {
         commandName: "poll",
         abstract: "Run the pull job: read delivery status (hourly received counts, match quality) back from the Graph API.",
         discussion: """
-        For every configured pixel, reads GET /{pixel}/stats (all sources and server only) over
-        date-range windows from the stored cursor to now minus the settle lag, and dataset_quality
-        once per run; each window's records commit together with the cursor. Without --once it
-        polls on the manifest's pull.schedule.interval until SIGTERM.
+            For every configured pixel, reads GET /{pixel}/stats (all sources and server only) over
+            date-range windows from the stored cursor to now minus the settle lag, and dataset_quality
+            once per run; each window's records commit together with the cursor. Without --once it
+            polls on the manifest's pull.schedule.interval until SIGTERM.
 
-        Exit codes: 0 ok, 1 some pixels failed (the others advanced), 2 configuration error,
-        3 authentication error, 4 another poll holds the lock.
-        """
+            Exit codes: 0 ok, 1 some pixels failed (the others advanced), 2 configuration error,
+            3 authentication error, 4 another poll holds the lock.
+            """
     )
 
     @OptionGroup var manifestOptions: ManifestOptions
@@ -48,19 +48,33 @@ struct PollCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let graphURL = try GraphTarget.resolve(manifest)
-        let graph = GraphClient(configuration: .init(
-            baseURL: graphURL, version: manifest.graphAPI.version, timeout: manifest.graphAPI.timeout,
-            appSecret: manifest.graphAPI.appSecret, partnerAgent: manifest.graphAPI.partnerAgent
-        ))
+        let graph = GraphClient(
+            configuration: .init(
+                baseURL: graphURL,
+                version: manifest.graphAPI.version,
+                timeout: manifest.graphAPI.timeout,
+                appSecret: manifest.graphAPI.appSecret,
+                partnerAgent: manifest.graphAPI.partnerAgent
+            )
+        )
         let onTerminal = isatty(STDERR_FILENO) == 1
         let once = once
         let code: Int32 = try await StateOptions.withRegistry(at: location) { registry in
-            let job = PollJob(manifest: manifest, pull: pull, registry: registry, graph: graph, logger: logger, progress: { line in
-                if onTerminal { StandardStreams.printError(line) } else { logger.info("window committed", metadata: ["detail": "\(line)"]) }
-            })
+            let job = PollJob(
+                manifest: manifest,
+                pull: pull,
+                registry: registry,
+                graph: graph,
+                logger: logger,
+                progress: { line in
+                    if onTerminal { StandardStreams.printError(line) } else { logger.info("window committed", metadata: ["detail": "\(line)"]) }
+                }
+            )
             if once { return try await Self.pollOnce(job, registry: registry, logger: logger) }
             let scheduled = ScheduledPoll(job: job, registry: registry, interval: pull.interval, logger: logger)
-            let group = ServiceGroup(configuration: .init(services: [.init(service: scheduled)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            let group = ServiceGroup(
+                configuration: .init(services: [.init(service: scheduled)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            )
             try await group.run()
             return await scheduled.lastExitCode.value
         }
@@ -72,9 +86,12 @@ struct PollCommand: AsyncParsableCommand {
             StandardStreams.printError("capi-connector: another poll holds the lock; nothing done")
             return 4
         }
-        logger.notice("poll finished", metadata: [
-            "run_id": "\(report.runID)", "records": "\(report.records)", "windows": "\(report.windows)", "exit_code": "\(report.exitCode)",
-        ])
+        logger.notice(
+            "poll finished",
+            metadata: [
+                "run_id": "\(report.runID)", "records": "\(report.records)", "windows": "\(report.windows)", "exit_code": "\(report.exitCode)",
+            ]
+        )
         return report.exitCode
     }
 }

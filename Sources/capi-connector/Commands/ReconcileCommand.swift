@@ -9,12 +9,12 @@ struct ReconcileCommand: AsyncParsableCommand {
         commandName: "reconcile",
         abstract: "Compare what was forwarded and dead-lettered with what Meta reports receiving, per pixel, event and period.",
         discussion: """
-        Reads delivered_events (push) and delivery_statuses (pull, server-only counts) from the state
-        registry. Periods whose difference exceeds --threshold percent are flagged. --format html
-        writes a self-contained report with a chart (to --output, or standard output).
+            Reads delivered_events (push) and delivery_statuses (pull, server-only counts) from the state
+            registry. Periods whose difference exceeds --threshold percent are flagged. --format html
+            writes a self-contained report with a chart (to --output, or standard output).
 
-        Example: capi-connector reconcile --since 2026-11-16 --until 2026-11-23 --by day --format table
-        """
+            Example: capi-connector reconcile --since 2026-11-16 --until 2026-11-23 --by day --format table
+            """
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, csv, json, html }
@@ -32,7 +32,9 @@ struct ReconcileCommand: AsyncParsableCommand {
             throw ValidationError("--since and --until take an ISO 8601 time, a date (2026-11-20) or Unix seconds")
         }
         guard Reconciliation.Granularity(rawValue: by) != nil else { throw ValidationError("--by must be hour or day") }
-        guard threshold.isFinite, (0...1_000_000).contains(threshold) else { throw ValidationError("--threshold must be a percentage from 0 upwards, such as 5") }
+        guard threshold.isFinite, (0...1_000_000).contains(threshold) else {
+            throw ValidationError("--threshold must be a percentage from 0 upwards, such as 5")
+        }
         guard Timestamps.parse(since)! < Timestamps.parse(until)! else { throw ValidationError("--since must be before --until") }
     }
 
@@ -41,15 +43,20 @@ struct ReconcileCommand: AsyncParsableCommand {
             (try await registry.readStream("delivered_events", since: nil), try await registry.readStream("delivery_statuses", since: nil))
         }
         let report = Reconciliation(
-            delivered: delivered, statuses: statuses, since: Timestamps.parse(since)!, until: Timestamps.parse(until)!,
-            by: Reconciliation.Granularity(rawValue: by)!, threshold: threshold
+            delivered: delivered,
+            statuses: statuses,
+            since: Timestamps.parse(since)!,
+            until: Timestamps.parse(until)!,
+            by: Reconciliation.Granularity(rawValue: by)!,
+            threshold: threshold
         )
-        let text = switch format {
-        case .table: ReconciliationReport.table(report)
-        case .csv: ReconciliationReport.csv(report)
-        case .json: ReconciliationReport.json(report)
-        case .html: ReconciliationReport.html(report, title: "capi-connector reconciliation \(since) – \(until)")
-        }
+        let text =
+            switch format {
+            case .table: ReconciliationReport.table(report)
+            case .csv: ReconciliationReport.csv(report)
+            case .json: ReconciliationReport.json(report)
+            case .html: ReconciliationReport.html(report, title: "capi-connector reconciliation \(since) – \(until)")
+            }
         if let output {
             try text.write(toFile: output, atomically: true, encoding: .utf8)
             StandardStreams.printError("wrote \(output) (\(report.rows.count) rows, \(report.rows.filter(\.diverges).count) diverging)")

@@ -9,13 +9,13 @@ struct SandboxCommand: AsyncParsableCommand {
         commandName: "sandbox",
         abstract: "Run the local Graph API stand-in (for tests, demos and benchmarks; never Meta).",
         discussion: """
-        Serves POST /{version}/{pixel}/events (JSON or form, Meta's validation and answers),
-        GET /{version}/{pixel}/stats, GET /{version}/dataset_quality, GET /{version}/oauth/access_token,
-        and GET /_sandbox/events?pixel_id=P listing what arrived with per-event_id counts.
+            Serves POST /{version}/{pixel}/events (JSON or form, Meta's validation and answers),
+            GET /{version}/{pixel}/stats, GET /{version}/dataset_quality, GET /{version}/oauth/access_token,
+            and GET /_sandbox/events?pixel_id=P listing what arrived with per-event_id counts.
 
-        Faults: --faults rate=0.3,kinds=5xx+throttle+timeout+reset+invalid (seeded by --seed).
-        Point the connector at it with CAPI_GRAPH_URL=http://HOST:PORT.
-        """
+            Faults: --faults rate=0.3,kinds=5xx+throttle+timeout+reset+invalid (seeded by --seed).
+            Point the connector at it with CAPI_GRAPH_URL=http://HOST:PORT.
+            """
     )
 
     @Option(help: ArgumentHelp("Address to listen on.", valueName: "host:port"))
@@ -45,14 +45,23 @@ struct SandboxCommand: AsyncParsableCommand {
         JSONLogHandler.bootstrap()
         let address = ListenAddress(parsing: listen)!
         let plan = try faults.map { spec throws(FaultPlan.ParseError) in try FaultPlan(parsing: spec) } ?? .none
-        let sandbox = GraphSandbox(configuration: .init(
-            host: address.host, port: address.port, faults: plan, seed: seed,
-            accessTokens: Set(accessTokens), statsPageSize: statsPageSize
-        ))
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: sandbox)], gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: Logger(label: "capi.sandbox")
-        ))
+        let sandbox = GraphSandbox(
+            configuration: .init(
+                host: address.host,
+                port: address.port,
+                faults: plan,
+                seed: seed,
+                accessTokens: Set(accessTokens),
+                statsPageSize: statsPageSize
+            )
+        )
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: sandbox)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: Logger(label: "capi.sandbox")
+            )
+        )
         try await group.run()
     }
 }

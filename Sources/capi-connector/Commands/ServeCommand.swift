@@ -15,17 +15,17 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the push sidecar: signed events in, hashed events to Meta.",
         discussion: """
-        Routes: POST /v1/events, POST /v1/events/batch, POST /{version}/{pixel_id}/events (Meta's own
-        request shape, for apps on Meta's SDKs), GET /healthz, /readyz, /metrics.
+            Routes: POST /v1/events, POST /v1/events/batch, POST /{version}/{pixel_id}/events (Meta's own
+            request shape, for apps on Meta's SDKs), GET /healthz, /readyz, /metrics.
 
-        An event is answered 202 only after it is committed to the state store; the forwarder then
-        sends it to Meta in batches. SIGTERM stops accepting, finishes in-flight requests, flushes
-        what it can and exits 0; what is left is sent after the next start.
+            An event is answered 202 only after it is committed to the state store; the forwarder then
+            sends it to Meta in batches. SIGTERM stops accepting, finishes in-flight requests, flushes
+            what it can and exits 0; what is left is sent after the next start.
 
-        --sandbox runs the Graph stand-in in-process and sends there instead of Meta (no Meta
-        account needed). The quickstart needs only CAPI_WEBHOOK_SECRET:
-          CAPI_WEBHOOK_SECRET=whsec_... capi-connector serve --sandbox
-        """
+            --sandbox runs the Graph stand-in in-process and sends there instead of Meta (no Meta
+            account needed). The quickstart needs only CAPI_WEBHOOK_SECRET:
+              CAPI_WEBHOOK_SECRET=whsec_... capi-connector serve --sandbox
+            """
     )
 
     @OptionGroup var manifestOptions: ManifestOptions
@@ -63,18 +63,42 @@ struct ServeCommand: AsyncParsableCommand {
             let standIn = GraphSandbox(configuration: .init(host: "127.0.0.1", port: 0), logger: Logger(label: "capi.sandbox"))
             try await standIn.withRunning { graphURL in
                 logger.warning("SANDBOX MODE: events go to the in-process Graph stand-in, NOT to Meta", metadata: ["graph_url": "\(graphURL)"])
-                try await runServices(manifest: manifest, push: push, location: location, address: address, graphURL: graphURL, prometheus: prometheus, logger: logger)
+                try await runServices(
+                    manifest: manifest,
+                    push: push,
+                    location: location,
+                    address: address,
+                    graphURL: graphURL,
+                    prometheus: prometheus,
+                    logger: logger
+                )
             }
         } else {
             let graphURL = try GraphTarget.resolve(manifest)
-            logger.notice("sending to the Graph API", metadata: ["graph_url": "\(GraphEndpoint.describe(graphURL))", "version": "\(manifest.graphAPI.version)"])
-            try await runServices(manifest: manifest, push: push, location: location, address: address, graphURL: graphURL, prometheus: prometheus, logger: logger)
+            logger.notice(
+                "sending to the Graph API",
+                metadata: ["graph_url": "\(GraphEndpoint.describe(graphURL))", "version": "\(manifest.graphAPI.version)"]
+            )
+            try await runServices(
+                manifest: manifest,
+                push: push,
+                location: location,
+                address: address,
+                graphURL: graphURL,
+                prometheus: prometheus,
+                logger: logger
+            )
         }
     }
 
     func runServices(
-        manifest: Manifest, push: PushConfiguration, location: StateLocation, address: ListenAddress, graphURL: String,
-        prometheus: PrometheusCollectorRegistry, logger: Logger
+        manifest: Manifest,
+        push: PushConfiguration,
+        location: StateLocation,
+        address: ListenAddress,
+        graphURL: String,
+        prometheus: PrometheusCollectorRegistry,
+        logger: Logger
     ) async throws {
         let storeLogger = Logger(label: "capi.state")
         switch location {
@@ -88,7 +112,16 @@ struct ServeCommand: AsyncParsableCommand {
                 throw ExitCode(2)
             }
             do {
-                try await runSidecar(registry: registry, manifest: manifest, push: push, location: location, address: address, graphURL: graphURL, prometheus: prometheus, logger: logger)
+                try await runSidecar(
+                    registry: registry,
+                    manifest: manifest,
+                    push: push,
+                    location: location,
+                    address: address,
+                    graphURL: graphURL,
+                    prometheus: prometheus,
+                    logger: logger
+                )
             } catch {
                 await registry.close()
                 throw error
@@ -106,28 +139,54 @@ struct ServeCommand: AsyncParsableCommand {
                     group.cancelAll()
                     throw ExitCode(2)
                 }
-                try await runSidecar(registry: registry, manifest: manifest, push: push, location: location, address: address, graphURL: graphURL, prometheus: prometheus, logger: logger)
+                try await runSidecar(
+                    registry: registry,
+                    manifest: manifest,
+                    push: push,
+                    location: location,
+                    address: address,
+                    graphURL: graphURL,
+                    prometheus: prometheus,
+                    logger: logger
+                )
                 group.cancelAll()
             }
         }
     }
 
     func runSidecar(
-        registry: any StateRegistry, manifest: Manifest, push: PushConfiguration, location: StateLocation, address: ListenAddress,
-        graphURL: String, prometheus: PrometheusCollectorRegistry, logger: Logger
+        registry: any StateRegistry,
+        manifest: Manifest,
+        push: PushConfiguration,
+        location: StateLocation,
+        address: ListenAddress,
+        graphURL: String,
+        prometheus: PrometheusCollectorRegistry,
+        logger: Logger
     ) async throws {
         logger.notice("state registry", metadata: ["state": "\(location)"])
-        let sidecar = PushSidecar(manifest: manifest, push: push, registry: registry, graphURL: graphURL, address: address, metricsText: {
-            var buffer: [UInt8] = []
-            prometheus.emit(into: &buffer)
-            return String(decoding: buffer, as: UTF8.self)
-        })
+        let sidecar = PushSidecar(
+            manifest: manifest,
+            push: push,
+            registry: registry,
+            graphURL: graphURL,
+            address: address,
+            metricsText: {
+                var buffer: [UInt8] = []
+                prometheus.emit(into: &buffer)
+                return String(decoding: buffer, as: UTF8.self)
+            }
+        )
         let services = sidecar.services { host, port in
             logger.notice("push sidecar listening", metadata: ["address": "\(host):\(port)", "sources": "\(push.sources.map(\.name))"])
         }
-        let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) }, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger
-        ))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: services.map { .init(service: $0) },
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
         do {
             try await group.run()
         } catch {

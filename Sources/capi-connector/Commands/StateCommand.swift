@@ -2,6 +2,7 @@ import ArgumentParser
 import CAPICore
 import ConnectorRuntime
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,22 +29,26 @@ struct StateCommand: AsyncParsableCommand {
                 "schema_version": .integer(Int64(summary.schemaVersion)),
                 "outbox_depth": .integer(Int64(summary.outboxDepth)),
                 "dead_letters": .integer(Int64(summary.deadLetters)),
-                "cursors": .array(summary.cursors.map { key, value in
-                    .object([
-                        "connector": .string(key.connector), "stream": .string(key.stream), "partition": .string(key.partition),
-                        "position": .string(Timestamps.iso(seconds: value.position)), "position_unix": .integer(value.position),
-                        "run_id": .string(value.runID), "updated_at": .string(Timestamps.iso(milliseconds: value.updatedAt)),
-                    ])
-                }),
-                "recent_runs": .array(summary.recentRuns.map { run in
-                    .object([
-                        "run_id": .string(run.runID), "mode": .string(run.mode), "status": .string(run.status),
-                        "started_at": .string(Timestamps.iso(milliseconds: run.startedAt)),
-                        "ended_at": run.endedAt.map { .string(Timestamps.iso(milliseconds: $0)) } ?? .null,
-                        "counts": (try? JSONDecoder().decode(JSONValue.self, from: Data(run.counts.utf8))) ?? .null,
-                        "error_class": run.errorClass.map(JSONValue.string) ?? .null,
-                    ])
-                }),
+                "cursors": .array(
+                    summary.cursors.map { key, value in
+                        .object([
+                            "connector": .string(key.connector), "stream": .string(key.stream), "partition": .string(key.partition),
+                            "position": .string(Timestamps.iso(seconds: value.position)), "position_unix": .integer(value.position),
+                            "run_id": .string(value.runID), "updated_at": .string(Timestamps.iso(milliseconds: value.updatedAt)),
+                        ])
+                    }
+                ),
+                "recent_runs": .array(
+                    summary.recentRuns.map { run in
+                        .object([
+                            "run_id": .string(run.runID), "mode": .string(run.mode), "status": .string(run.status),
+                            "started_at": .string(Timestamps.iso(milliseconds: run.startedAt)),
+                            "ended_at": run.endedAt.map { .string(Timestamps.iso(milliseconds: $0)) } ?? .null,
+                            "counts": (try? JSONDecoder().decode(JSONValue.self, from: Data(run.counts.utf8))) ?? .null,
+                            "error_class": run.errorClass.map(JSONValue.string) ?? .null,
+                        ])
+                    }
+                ),
             ])
             StandardStreams.printOutput(try JSONOutput.pretty(document))
         }
@@ -71,7 +76,9 @@ struct StateCommand: AsyncParsableCommand {
                 throw ValidationError("unknown stream `\(stream)`; known: \(StateStream.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             guard yes else {
-                throw ValidationError("resetting \(stream)\(partition.map { " for partition \($0)" } ?? "") makes the next poll start over; add --yes to confirm")
+                throw ValidationError(
+                    "resetting \(stream)\(partition.map { " for partition \($0)" } ?? "") makes the next poll start over; add --yes to confirm"
+                )
             }
         }
 

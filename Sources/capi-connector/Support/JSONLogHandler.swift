@@ -1,8 +1,9 @@
 import Foundation
+import Logging
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Logging
 
 /// One JSON object per line on standard error: what log shippers ingest without parsing rules.
 ///

@@ -32,7 +32,7 @@ enum StandardStreams {
             } else if written < 0 && errno == EINTR {
                 continue
             } else {
-                return // the stream is gone (closed pipe): nothing useful left to do
+                return  // the stream is gone (closed pipe): nothing useful left to do
             }
         }
     }

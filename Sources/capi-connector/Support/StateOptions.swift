@@ -5,10 +5,13 @@ import Logging
 
 /// `--state`, shared by every command that opens the state registry.
 struct StateOptions: ParsableArguments {
-    @Option(name: .customLong("state"), help: ArgumentHelp(
-        "State registry: postgres://user:pass@host:port/db or sqlite:PATH (default: $CAPI_STATE_URL, else sqlite:.capi/state.sqlite).",
-        valueName: "url"
-    ))
+    @Option(
+        name: .customLong("state"),
+        help: ArgumentHelp(
+            "State registry: postgres://user:pass@host:port/db or sqlite:PATH (default: $CAPI_STATE_URL, else sqlite:.capi/state.sqlite).",
+            valueName: "url"
+        )
+    )
     var url: String?
 
     func validate() throws {

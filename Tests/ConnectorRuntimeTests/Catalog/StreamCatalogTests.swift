@@ -6,15 +6,21 @@ import Testing
 struct StreamCatalogTests {
     @Test("every pixel gets both streams, keyed and with cursors and schemas that exist")
     func catalogPerPixel() throws {
-        let manifest = try ManifestLoader(environment: [:]).load(yaml: minimalManifest.replacingOccurrences(of: """
-          - id: "123"
-            access_token: ${env:TOKEN:-t}
-        """, with: """
-          - id: "123"
-            access_token: t
-          - id: "456"
-            access_token: u
-        """), path: "m.yaml")
+        let manifest = try ManifestLoader(environment: [:]).load(
+            yaml: minimalManifest.replacingOccurrences(
+                of: """
+                      - id: "123"
+                        access_token: ${env:TOKEN:-t}
+                    """,
+                with: """
+                      - id: "123"
+                        access_token: t
+                      - id: "456"
+                        access_token: u
+                    """
+            ),
+            path: "m.yaml"
+        )
         let catalog = StreamCatalog(manifest: manifest)
         #expect(catalog.pixels.map(\.pixelID) == ["123", "456"])
         for partition in catalog.pixels {

@@ -3,11 +3,14 @@ import Testing
 
 @Suite("Durations")
 struct ConfigDurationTests {
-    @Test("ISO 8601 and short forms", arguments: [
-        ("1500ms", Duration.milliseconds(1500)), ("1.5s", .milliseconds(1500)), ("10m", .seconds(600)),
-        ("1h", .seconds(3600)), ("7d", .seconds(604_800)), ("PT10M", .seconds(600)), ("P1D", .seconds(86_400)),
-        ("PT1H30M", .seconds(5400)), ("P1DT1H", .seconds(90_000)), ("PT0.5S", .milliseconds(500)), ("P1W", .seconds(604_800)),
-    ])
+    @Test(
+        "ISO 8601 and short forms",
+        arguments: [
+            ("1500ms", Duration.milliseconds(1500)), ("1.5s", .milliseconds(1500)), ("10m", .seconds(600)),
+            ("1h", .seconds(3600)), ("7d", .seconds(604_800)), ("PT10M", .seconds(600)), ("P1D", .seconds(86_400)),
+            ("PT1H30M", .seconds(5400)), ("P1DT1H", .seconds(90_000)), ("PT0.5S", .milliseconds(500)), ("P1W", .seconds(604_800)),
+        ]
+    )
     func parses(text: String, expected: Duration) {
         #expect(ConfigDuration.parse(text) == expected)
     }

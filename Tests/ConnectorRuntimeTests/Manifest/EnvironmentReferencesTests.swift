@@ -5,16 +5,19 @@ import Testing
 struct EnvironmentReferencesTests {
     let references = EnvironmentReferences(environment: ["HOST": "db", "EMPTY": "", "PASSWORD": "p@ss"])
 
-    @Test("references resolve anywhere in a value, with and without defaults", arguments: [
-        ("${env:HOST}", "db"),
-        ("postgres://app:${env:PASSWORD}@${env:HOST}:5432/capi", "postgres://app:p@ss@db:5432/capi"),
-        ("${env:MISSING:-fallback}", "fallback"),
-        ("${env:MISSING:-}", ""),
-        ("${env:EMPTY:-used}", "used"),
-        ("${env:HOST:-ignored}", "db"),
-        ("no references", "no references"),
-        ("${env:MISSING:-a:-b}", "a:-b"),
-    ])
+    @Test(
+        "references resolve anywhere in a value, with and without defaults",
+        arguments: [
+            ("${env:HOST}", "db"),
+            ("postgres://app:${env:PASSWORD}@${env:HOST}:5432/capi", "postgres://app:p@ss@db:5432/capi"),
+            ("${env:MISSING:-fallback}", "fallback"),
+            ("${env:MISSING:-}", ""),
+            ("${env:EMPTY:-used}", "used"),
+            ("${env:HOST:-ignored}", "db"),
+            ("no references", "no references"),
+            ("${env:MISSING:-a:-b}", "a:-b"),
+        ]
+    )
     func resolves(input: String, expected: String) {
         let (value, failures) = references.resolve(input)
         #expect(failures.isEmpty)
@@ -34,19 +37,24 @@ struct EnvironmentReferencesTests {
     @Test("the loader reports an unset variable at the value that references it")
     func loaderReportsUnset() {
         let found = problems(minimalManifest.replacingOccurrences(of: "${env:TOKEN:-t}", with: "${env:TOKEN}"))
-        #expect(found.map(\.description) == [
-            "m.yaml:23:19: pixels[0].access_token: environment variable TOKEN is not set and the reference has no default (write ${env:TOKEN:-default} to give one)",
-        ])
+        #expect(
+            found.map(\.description) == [
+                "m.yaml:23:19: pixels[0].access_token: environment variable TOKEN is not set and the reference has no default (write ${env:TOKEN:-default} to give one)"
+            ]
+        )
     }
 
     @Test("numbers and durations may come from the environment")
     func typedValuesFromEnvironment() throws {
-        let manifest = try ManifestLoader(environment: ["BATCH": "250", "LINGER": "PT2S"]).load(yaml: minimalManifest + """
-        push:
-          sources: [{name: a, scheme: x_hub_signature_256, secrets: [s]}]
-          batching: {max_events: "${env:BATCH}", linger: "${env:LINGER}"}
-          mirror_salt: 0123456789abcdef
-        """, path: "m.yaml")
+        let manifest = try ManifestLoader(environment: ["BATCH": "250", "LINGER": "PT2S"]).load(
+            yaml: minimalManifest + """
+                push:
+                  sources: [{name: a, scheme: x_hub_signature_256, secrets: [s]}]
+                  batching: {max_events: "${env:BATCH}", linger: "${env:LINGER}"}
+                  mirror_salt: 0123456789abcdef
+                """,
+            path: "m.yaml"
+        )
         #expect(manifest.push?.batching.maxEvents == 250)
         #expect(manifest.push?.batching.linger == .seconds(2))
     }

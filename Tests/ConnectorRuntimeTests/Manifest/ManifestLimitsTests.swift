@@ -6,12 +6,12 @@ import Testing
 struct ManifestLimitsTests {
     static func push(_ extra: String) -> String {
         minimalManifest + """
-        push:
-          sources:
-            - {name: default, scheme: standard_webhooks, secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]}
-          mirror_salt: a-salt-of-sixteen-bytes
-        \(extra)
-        """
+            push:
+              sources:
+                - {name: default, scheme: standard_webhooks, secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]}
+              mirror_salt: a-salt-of-sixteen-bytes
+            \(extra)
+            """
     }
 
     @Test("the shipped manifest's push.limits are the documented defaults")
@@ -20,15 +20,18 @@ struct ManifestLimitsTests {
         #expect(manifest.push?.limits == PushConfiguration.Limits())
     }
 
-    @Test("limits are read, and values out of range are located problems", arguments: [
-        ("  limits: {max_connections: 10, header_timeout: 2s, rate_limit_per_client: 5, rate_limit_burst: 10}", nil as String?),
-        ("  limits: {max_connections: 0}", "push.limits.max_connections"),
-        ("  limits: {body_timeout: 2h}", "push.limits.body_timeout"),
-        ("  limits: {rate_limit_per_client: .nan}", "push.limits.rate_limit_per_client"),
-        ("  limits: {header_timeout: 1e300s}", "push.limits.header_timeout"),
-        ("  batching: {linger: 1e300s}", "push.batching.linger"),
-        ("  max_future_skew: -5s", "push.max_future_skew"),
-    ])
+    @Test(
+        "limits are read, and values out of range are located problems",
+        arguments: [
+            ("  limits: {max_connections: 10, header_timeout: 2s, rate_limit_per_client: 5, rate_limit_burst: 10}", nil as String?),
+            ("  limits: {max_connections: 0}", "push.limits.max_connections"),
+            ("  limits: {body_timeout: 2h}", "push.limits.body_timeout"),
+            ("  limits: {rate_limit_per_client: .nan}", "push.limits.rate_limit_per_client"),
+            ("  limits: {header_timeout: 1e300s}", "push.limits.header_timeout"),
+            ("  batching: {linger: 1e300s}", "push.batching.linger"),
+            ("  max_future_skew: -5s", "push.max_future_skew"),
+        ]
+    )
     func limits(extra: String, problemAt field: String?) throws {
         let found = problems(Self.push(extra))
         if let field {
@@ -44,13 +47,14 @@ struct ManifestLimitsTests {
     @Test("more than eight secrets, or a tolerance over a day, are refused")
     func sourceBounds() {
         let many = (0..<9).map { _ in "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"" }.joined(separator: ", ")
-        let yaml = minimalManifest + """
-        push:
-          sources:
-            - {name: a, scheme: standard_webhooks, secrets: [\(many)]}
-            - {name: b, scheme: standard_webhooks, secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], tolerance: 2d}
-          mirror_salt: a-salt-of-sixteen-bytes
-        """
+        let yaml =
+            minimalManifest + """
+                push:
+                  sources:
+                    - {name: a, scheme: standard_webhooks, secrets: [\(many)]}
+                    - {name: b, scheme: standard_webhooks, secrets: ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"], tolerance: 2d}
+                  mirror_salt: a-salt-of-sixteen-bytes
+                """
         let found = problems(yaml).map(\.message)
         #expect(found.contains { $0.contains("at most 8") })
         #expect(found.contains { $0.contains("at most 1 day") })

@@ -12,31 +12,31 @@ let shippedEnvironment: [String: String] = [
 
 /// A minimal valid manifest; tests append or alter sections.
 let minimalManifest = """
-manifest_version: 1.0
-id: conn::third_party::ads::meta::conversions_api::rest
-name: Meta Conversions API
-taxonomy:
-  origin: third_party
-  source: ads
-  provider: meta
-  product: conversions_api
-  method: rest_or_webhook
-runtime:
-  supported_runners: [lambda, fargate]
-  network_patterns: [nat_allowlist]
-streams:
-  strategy: discovery_by_config
-  defaults:
-    key_strategy: source_declared_or_config
-    cursor_strategy: date_range_or_event_id
-graph_api:
-  base_url: https://graph.facebook.com
-  version: v26.0
-pixels:
-  - id: "123"
-    access_token: ${env:TOKEN:-t}
+    manifest_version: 1.0
+    id: conn::third_party::ads::meta::conversions_api::rest
+    name: Meta Conversions API
+    taxonomy:
+      origin: third_party
+      source: ads
+      provider: meta
+      product: conversions_api
+      method: rest_or_webhook
+    runtime:
+      supported_runners: [lambda, fargate]
+      network_patterns: [nat_allowlist]
+    streams:
+      strategy: discovery_by_config
+      defaults:
+        key_strategy: source_declared_or_config
+        cursor_strategy: date_range_or_event_id
+    graph_api:
+      base_url: https://graph.facebook.com
+      version: v26.0
+    pixels:
+      - id: "123"
+        access_token: ${env:TOKEN:-t}
 
-"""
+    """
 
 func problems(_ yaml: String, environment: [String: String] = [:]) -> [ManifestProblem] {
     do {
@@ -54,10 +54,16 @@ struct ManifestLoaderTests {
         let manifest = try ManifestLoader(environment: shippedEnvironment).load(path: RepositoryPaths.shippedManifest)
         #expect(manifest.id == "conn::third_party::ads::meta::conversions_api::rest")
         #expect(manifest.manifestVersion == "1.0")
-        #expect(manifest.taxonomy == Taxonomy(origin: "third_party", source: "ads", provider: "meta", product: "conversions_api", method: "rest_or_webhook"))
+        #expect(
+            manifest.taxonomy
+                == Taxonomy(origin: "third_party", source: "ads", provider: "meta", product: "conversions_api", method: "rest_or_webhook")
+        )
         #expect(manifest.runtime.supportedRunners == ["lambda", "fargate"])
         #expect(manifest.runtime.networkPatterns == ["nat_allowlist"])
-        #expect(manifest.streams == StreamDefaults(strategy: "discovery_by_config", keyStrategy: "source_declared_or_config", cursorStrategy: "date_range_or_event_id"))
+        #expect(
+            manifest.streams
+                == StreamDefaults(strategy: "discovery_by_config", keyStrategy: "source_declared_or_config", cursorStrategy: "date_range_or_event_id")
+        )
         #expect(manifest.graphAPI.version == "v26.0")
         #expect(manifest.graphAPI.timeout == .milliseconds(1500))
         #expect(manifest.graphAPI.appSecret == nil)
@@ -91,35 +97,35 @@ struct ManifestLoaderTests {
     @Test("every problem is reported with its line and column, not just the first")
     func reportsEveryProblemWithPosition() {
         let yaml = """
-        manifest_version: 1.0
-        id: conn::third_party::ads::meta::conversions_api::rest
-        naem: Meta
-        taxonomy:
-          origin: third_party
-          source: ads
-          provider: meta
-          product: conversions_api
-        runtime:
-          supported_runners: [lambda, fargat]
-          network_patterns: [nat_allowlist]
-        streams:
-          strategy: discovery_by_config
-          defaults: {key_strategy: a, cursor_strategy: b}
-        graph_api:
-          base_url: https://graph.facebook.com
-          version: 26
-        pixels:
-          - id: "123"
-            access_token: t
-        push:
-          sources:
-            - name: app
-              scheme: stripe
-              secrets: [s]
-          batching:
-            max_events: -5
-          mirror_salt: 0123456789abcdef
-        """
+            manifest_version: 1.0
+            id: conn::third_party::ads::meta::conversions_api::rest
+            naem: Meta
+            taxonomy:
+              origin: third_party
+              source: ads
+              provider: meta
+              product: conversions_api
+            runtime:
+              supported_runners: [lambda, fargat]
+              network_patterns: [nat_allowlist]
+            streams:
+              strategy: discovery_by_config
+              defaults: {key_strategy: a, cursor_strategy: b}
+            graph_api:
+              base_url: https://graph.facebook.com
+              version: 26
+            pixels:
+              - id: "123"
+                access_token: t
+            push:
+              sources:
+                - name: app
+                  scheme: stripe
+                  secrets: [s]
+              batching:
+                max_events: -5
+              mirror_salt: 0123456789abcdef
+            """
         let found = problems(yaml)
         let located = found.map { "\($0.line):\($0.column)" }
         #expect(located == ["1:1", "3:1", "5:3", "10:31", "17:12", "27:17"], "\(found)")
@@ -134,13 +140,15 @@ struct ManifestLoaderTests {
 
     @Test("wrong types name the field and the kind found")
     func wrongTypes() {
-        let found = problems(minimalManifest + """
-        push:
-          sources: {name: x}
-          listen: [1, 2]
-          mirror_salt: 0123456789abcdef
-          enrich_from_request: maybe
-        """)
+        let found = problems(
+            minimalManifest + """
+                push:
+                  sources: {name: x}
+                  listen: [1, 2]
+                  mirror_salt: 0123456789abcdef
+                  enrich_from_request: maybe
+                """
+        )
         let messages = found.map(\.message)
         #expect(messages.contains("push.sources must be a list, found a mapping"))
         #expect(messages.contains("push.listen must be a single value, found a list"))
@@ -149,24 +157,27 @@ struct ManifestLoaderTests {
 
     @Test("an unknown signature scheme and a malformed whsec_ secret are refused at load time")
     func webhookSecrets() {
-        let yaml = minimalManifest + """
-        push:
-          sources:
-            - name: a
-              scheme: standard_webhook
-              secrets: [whsec_abc]
-            - name: b
-              scheme: standard_webhooks
-              secrets:
-                - whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
-                - whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw!!
-          mirror_salt: 0123456789abcdef
-        """
+        let yaml =
+            minimalManifest + """
+                push:
+                  sources:
+                    - name: a
+                      scheme: standard_webhook
+                      secrets: [whsec_abc]
+                    - name: b
+                      scheme: standard_webhooks
+                      secrets:
+                        - whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+                        - whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw!!
+                  mirror_salt: 0123456789abcdef
+                """
         let found = problems(yaml)
         let badLine = yaml.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.hasSuffix("!!") }! + 1
         #expect(found.count == 2, "\(found)")
         #expect(found[0].message.contains("did you mean `standard_webhooks`?"))
-        #expect(found[1].message == "push.sources[1].secrets[1] is not a valid standard_webhooks secret: expected `whsec_` followed by standard base64")
+        #expect(
+            found[1].message == "push.sources[1].secrets[1] is not a valid standard_webhooks secret: expected `whsec_` followed by standard base64"
+        )
         #expect(found[1].line == badLine && found[1].column == 11)
     }
 

@@ -28,17 +28,20 @@ struct SecretRedactionTests {
             // A secret wired into a non-secret field by mistake must not be echoed either.
             "META_ACCESS_TOKEN": "EAAB-secret-access-token-4242",
         ]
-        let found = problems(minimalManifest + """
-        push:
-          sources:
-            - name: a
-              scheme: standard_webhooks
-              secrets: ["${env:WEBHOOK}"]
-          batching:
-            max_events: ${env:META_ACCESS_TOKEN}
-          mirror_salt: ${env:META_ACCESS_TOKEN:-x}
-          ingest_token: [a, b]
-        """, environment: environment)
+        let found = problems(
+            minimalManifest + """
+                push:
+                  sources:
+                    - name: a
+                      scheme: standard_webhooks
+                      secrets: ["${env:WEBHOOK}"]
+                  batching:
+                    max_events: ${env:META_ACCESS_TOKEN}
+                  mirror_salt: ${env:META_ACCESS_TOKEN:-x}
+                  ingest_token: [a, b]
+                """,
+            environment: environment
+        )
         #expect(found.count == 3, "\(found)")
         let output = found.map(\.description).joined(separator: "\n")
         #expect(!output.contains("not-base64"))

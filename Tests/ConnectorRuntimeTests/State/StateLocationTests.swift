@@ -6,7 +6,10 @@ struct StateLocationTests {
     @Test("postgres URLs parse into a connection target")
     func postgres() throws {
         let location = try StateLocation(parsing: "postgres://app:s%40cret@db.internal:6543/capi?sslmode=require")
-        guard case .postgres(let target) = location else { Issue.record("not postgres"); return }
+        guard case .postgres(let target) = location else {
+            Issue.record("not postgres")
+            return
+        }
         #expect(target == .init(host: "db.internal", port: 6543, username: "app", password: "s@cret", database: "capi", requireTLS: true))
         #expect(!location.description.contains("cret"))
     }
@@ -17,10 +20,13 @@ struct StateLocationTests {
         #expect(try StateLocation(parsing: "sqlite:///tmp/x.db") == .sqlite(path: "/tmp/x.db"))
     }
 
-    @Test("bad URLs are clear errors", arguments: [
-        ("mysql://x", StateLocation.ParseError.unsupportedScheme), ("sqlite:", .emptySQLitePath),
-        ("postgres:///db", .missingHost), ("postgres://h:99999/db", .invalidPort),
-    ])
+    @Test(
+        "bad URLs are clear errors",
+        arguments: [
+            ("mysql://x", StateLocation.ParseError.unsupportedScheme), ("sqlite:", .emptySQLitePath),
+            ("postgres:///db", .missingHost), ("postgres://h:99999/db", .invalidPort),
+        ]
+    )
     func errors(text: String, expected: StateLocation.ParseError) {
         #expect(throws: expected) { try StateLocation(parsing: text) }
     }

@@ -26,11 +26,15 @@ struct StateRegistryContractTests {
         try await backend.withRegistry { registry in
             let first = try await registry.commitIntake([intake("e1"), intake("e2")])
             #expect(first == [.accepted, .accepted])
-            let again = try await registry.commitIntake([intake("e1"), intake("e2", content: "B"), intake("e3"), intake("e3"), intake("e4"), intake("e4", content: "B")])
-            #expect(again == [
-                .duplicate(answer: #"{"status":"accepted","event_id":"e1"}"#), .conflict, .accepted,
-                .duplicate(answer: #"{"status":"accepted","event_id":"e3"}"#), .accepted, .conflict,
+            let again = try await registry.commitIntake([
+                intake("e1"), intake("e2", content: "B"), intake("e3"), intake("e3"), intake("e4"), intake("e4", content: "B"),
             ])
+            #expect(
+                again == [
+                    .duplicate(answer: #"{"status":"accepted","event_id":"e1"}"#), .conflict, .accepted,
+                    .duplicate(answer: #"{"status":"accepted","event_id":"e3"}"#), .accepted, .conflict,
+                ]
+            )
             #expect(try await registry.outboxDepth() == 4)
             let delivered = try await registry.readStream("delivered_events", since: nil)
             #expect(delivered.count == 4)
@@ -45,13 +49,15 @@ struct StateRegistryContractTests {
         let (location, schema) = try backend.location()
         try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
             // Make the outbox refuse one event after the ledger row for it (and its batch mates) went in.
-            let trigger: [String] = switch backend {
-            case .sqlite: ["CREATE TRIGGER refuse BEFORE INSERT ON outbox WHEN NEW.event_id = 'boom' BEGIN SELECT RAISE(ABORT, 'refused'); END"]
-            case .postgres: [
-                "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.event_id = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
-                "CREATE TRIGGER refuse BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse()",
-            ]
-            }
+            let trigger: [String] =
+                switch backend {
+                case .sqlite: ["CREATE TRIGGER refuse BEFORE INSERT ON outbox WHEN NEW.event_id = 'boom' BEGIN SELECT RAISE(ABORT, 'refused'); END"]
+                case .postgres:
+                    [
+                        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN IF NEW.event_id = 'boom' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql",
+                        "CREATE TRIGGER refuse BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse()",
+                    ]
+                }
             try await Backend.rawSQL(location, schema: schema, trigger)
             await #expect(throws: StateError.self) { try await registry.commitIntake([intake("ok"), intake("boom")]) }
             #expect(try await registry.outboxDepth() == 0)
@@ -72,7 +78,13 @@ struct StateRegistryContractTests {
                     let registry = worker % 2 == 0 ? first : second
                     group.addTask {
                         while true {
-                            let batch = try await registry.claimOutbox(limit: 7, owner: "w\(worker)", leaseMilliseconds: 60_000, now: now, pixelID: nil)
+                            let batch = try await registry.claimOutbox(
+                                limit: 7,
+                                owner: "w\(worker)",
+                                leaseMilliseconds: 60_000,
+                                now: now,
+                                pixelID: nil
+                            )
                             if batch.isEmpty { return }
                             await claimed.add(batch.map(\.id))
                         }
@@ -106,7 +118,10 @@ struct StateRegistryContractTests {
             #expect(first.map(\.claims) == [1])
             // The owner renews: at the old expiry nobody else may take the row.
             try await registry.extendLease(first, owner: "a", until: now + 5_000)
-            #expect(try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 1_000, now: now + 1_000, pixelID: nil).map(\.key.eventID) == ["r2"])
+            #expect(
+                try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 1_000, now: now + 1_000, pixelID: nil).map(\.key.eventID)
+                    == ["r2"]
+            )
             // A renewal by someone who no longer holds the row changes nothing.
             try await registry.extendLease(first, owner: "b", until: now + 60_000)
             let taken = try await registry.claimOutbox(limit: 10, owner: "c", leaseMilliseconds: 1_000, now: now + 5_000, pixelID: nil)
@@ -144,7 +159,11 @@ struct StateRegistryContractTests {
             let batch = try await registry.claimOutbox(limit: 10, owner: "a", leaseMilliseconds: 60_000, now: now, pixelID: nil)
             try await registry.markForwarded([batch[0]], fbtraceID: "TRACE1", now: now)
             try await registry.reschedule([batch[1]], nextAttemptAt: now + 5_000, lastError: "transient: http 503")
-            try await registry.deadLetter([batch[2]], reason: DeadLetterReason(errorClass: "invalid", code: 100, subcode: 2804003, message: "too old", fbtraceID: "TRACE2"), now: now)
+            try await registry.deadLetter(
+                [batch[2]],
+                reason: DeadLetterReason(errorClass: "invalid", code: 100, subcode: 2_804_003, message: "too old", fbtraceID: "TRACE2"),
+                now: now
+            )
 
             #expect(try await registry.outboxDepth() == 1)
             #expect(try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 60_000, now: now + 4_999, pixelID: nil).isEmpty)
@@ -154,13 +173,18 @@ struct StateRegistryContractTests {
 
             let letters = try await registry.deadLetters(limit: 10)
             #expect(letters.map(\.key.eventID) == ["f3"])
-            #expect(letters.first?.reason == DeadLetterReason(errorClass: "invalid", code: 100, subcode: 2804003, message: "too old", fbtraceID: "TRACE2"))
+            #expect(
+                letters.first?.reason
+                    == DeadLetterReason(errorClass: "invalid", code: 100, subcode: 2_804_003, message: "too old", fbtraceID: "TRACE2")
+            )
 
-            let stream = Dictionary(uniqueKeysWithValues: try await registry.readStream("delivered_events", since: nil).map { ($0["event_id"]!.stringValue!, $0) })
+            let stream = Dictionary(
+                uniqueKeysWithValues: try await registry.readStream("delivered_events", since: nil).map { ($0["event_id"]!.stringValue!, $0) }
+            )
             #expect(stream["f1"]?["outcome"] == .string("forwarded") && stream["f1"]?["fbtrace_id"] == .string("TRACE1"))
             #expect(stream["f2"]?["outcome"] == .string("pending"))
             #expect(stream["f3"]?["outcome"] == .string("dead_lettered"))
-            #expect(stream["f3"]?["dead_letter_reason"]?["subcode"] == .integer(2804003))
+            #expect(stream["f3"]?["dead_letter_reason"]?["subcode"] == .integer(2_804_003))
 
             #expect(try await registry.replayDeadLetters(ids: nil, now: now) == 1)
             #expect(try await registry.deadLetters(limit: 10).isEmpty)
@@ -182,10 +206,24 @@ struct StateRegistryContractTests {
                 DeliveryStatusRecord(pixelID: "111", bucketStart: 1_794_988_800, eventName: "Purchase", eventSource: "all", count: 5),
                 DeliveryStatusRecord(pixelID: "111", bucketStart: 1_794_988_800, eventName: "Purchase", eventSource: "server", count: 4),
             ]
-            try await registry.commitWindow(records, replacing: 1_794_988_800..<1_794_992_400, cursor: key, position: 1_794_993_600, run: run, now: now)
+            try await registry.commitWindow(
+                records,
+                replacing: 1_794_988_800..<1_794_992_400,
+                cursor: key,
+                position: 1_794_993_600,
+                run: run,
+                now: now
+            )
             var updated = records
             updated[0].count = 7
-            try await registry.commitWindow(updated, replacing: 1_794_988_800..<1_794_992_400, cursor: key, position: 1_794_997_200, run: run, now: now)
+            try await registry.commitWindow(
+                updated,
+                replacing: 1_794_988_800..<1_794_992_400,
+                cursor: key,
+                position: 1_794_997_200,
+                run: run,
+                now: now
+            )
             let stored = try await registry.readStream("delivery_statuses", since: nil)
             #expect(stored.count == 2)
             #expect(stored.map { $0["count"] } == [.integer(7), .integer(4)])
@@ -198,7 +236,14 @@ struct StateRegistryContractTests {
             }
             #expect(try await registry.cursor(key)?.position == 1_794_997_200)
             // An hour Meta no longer reports disappears when its window is read again.
-            try await registry.commitWindow([updated[1]], replacing: 1_794_988_800..<1_794_992_400, cursor: key, position: 1_794_997_200, run: run, now: now)
+            try await registry.commitWindow(
+                [updated[1]],
+                replacing: 1_794_988_800..<1_794_992_400,
+                cursor: key,
+                position: 1_794_997_200,
+                run: run,
+                now: now
+            )
             #expect(try await registry.readStream("delivery_statuses", since: nil).map { $0["event_source"] } == [.string("server")])
             #expect(try await registry.resetCursor(stream: "delivery_statuses", partition: "111") == 1)
             #expect(try await registry.cursor(key) == nil)
@@ -209,7 +254,9 @@ struct StateRegistryContractTests {
     func runs(backend: Backend) async throws {
         try await backend.withRegistry { registry in
             try await registry.recordRun(RunRecord(runID: "r1", mode: "pull", startedAt: now))
-            try await registry.recordRun(RunRecord(runID: "r1", mode: "pull", startedAt: now, endedAt: now + 10, status: "ok", counts: #"{"records":3}"#))
+            try await registry.recordRun(
+                RunRecord(runID: "r1", mode: "pull", startedAt: now, endedAt: now + 10, status: "ok", counts: #"{"records":3}"#)
+            )
             try await registry.recordRun(RunRecord(runID: "r2", mode: "pull", startedAt: now + 20, status: "failed", errorClass: "auth"))
             let runs = try await registry.recentRuns(limit: 10)
             #expect(runs.map(\.runID) == ["r2", "r1"])

@@ -31,8 +31,12 @@ enum TestPostgres {
     static func withClient<T: Sendable>(searchPath: String? = nil, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
         let target = try target()
         var configuration = PostgresClient.Configuration(
-            host: target.host, port: target.port, username: target.username, password: target.password,
-            database: target.database, tls: .disable
+            host: target.host,
+            port: target.port,
+            username: target.username,
+            password: target.password,
+            database: target.database,
+            tls: .disable
         )
         if let searchPath { configuration.options.additionalStartupParameters = [("search_path", searchPath)] }
         let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "test-postgres"))

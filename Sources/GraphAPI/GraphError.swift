@@ -1,4 +1,4 @@
-/// What to do about a failed Graph call, per Meta's error handling guidance (meta-capi.md).
+/// What to do about a failed Graph call, per Meta's error handling guidance (docs/meta-api.md).
 public enum GraphErrorClass: String, Sendable, Codable, CaseIterable {
     /// Retry with exponential backoff and full jitter: codes 1, 2, 341, 5xx, timeouts, resets.
     case transient

@@ -1,7 +1,7 @@
 import CAPICore
 
 /// Decides what happens after a failed Graph call: exponential backoff with full jitter, honouring
-/// the waits Meta names, and the non-retry outcomes of meta-capi.md.
+/// the waits Meta names, and the non-retry outcomes in docs/meta-api.md.
 ///
 /// Pure: the random source is injected so decisions are testable and reproducible.
 public struct RetryPolicy: Sendable {

@@ -24,7 +24,7 @@ public struct PollJob: Sendable {
         public var windows: Int
         public var gapSeconds: Int64
 
-        /// design.md: 0 ok, 1 some partitions failed (the others advanced), 3 authentication.
+        /// The poll command's contract: 0 ok, 1 some partitions failed (the others advanced), 3 authentication.
         public var exitCode: Int32 {
             let values = Array(outcomes.values)
             if values.contains(where: { if case .authFailed = $0 { true } else { false } }) { return 3 }

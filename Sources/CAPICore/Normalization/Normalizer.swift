@@ -1,4 +1,4 @@
-/// Normalizes and hashes customer information exactly as Meta matches it (normalization.md).
+/// Normalizes and hashes customer information exactly as Meta matches it (docs/normalization.md).
 ///
 /// Pure and allocation-light: it runs on the ingest hot path for every personal key of every event.
 /// `today` bounds birth dates; it is a value, not a clock, so results are reproducible.

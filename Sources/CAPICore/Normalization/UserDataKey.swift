@@ -56,7 +56,7 @@ public enum UserDataKey: String, Sendable, CaseIterable, Codable {
         }
     }
 
-    /// Friendly names the push endpoint accepts as aliases (design.md).
+    /// Friendly names the push endpoint accepts as aliases (the push HTTP contract in README.md).
     public static let aliases: [String: UserDataKey] = [
         "email": .email, "phone": .phone, "first_name": .firstName, "last_name": .lastName, "city": .city,
         "state": .state, "zip": .zip, "date_of_birth": .dateOfBirth, "gender": .gender,

@@ -81,7 +81,7 @@ public struct PixelConfiguration: Sendable {
     public var defaultCountry: String
 }
 
-/// Signature schemes a webhook source can use (see webhook-signatures.md).
+/// Signature schemes a webhook source can use (see docs/signatures.md).
 public enum WebhookScheme: String, Sendable, CaseIterable {
     case standardWebhooks = "standard_webhooks"
     case svix

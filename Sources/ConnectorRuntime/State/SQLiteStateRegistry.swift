@@ -523,9 +523,9 @@ public final class SQLiteStateRegistry: StateRegistry {
     }
 
     public func withPollLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
-        let descriptor = Glibc.open(path + ".poll-lock", O_CREAT | O_RDWR, 0o644)
+        let descriptor = openLockFile(path + ".poll-lock")
         guard descriptor >= 0 else { throw StateError(.unavailable, "cannot open the poll lock file beside sqlite:\(path)") }
-        defer { Glibc.close(descriptor) }
+        defer { closeLockFile(descriptor) }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { return nil }
         defer { flock(descriptor, LOCK_UN) }
         return try await body()
@@ -641,3 +641,9 @@ public final class SQLiteStateRegistry: StateRegistry {
         )
     }
 }
+
+/// libc's `open(2)` and `close(2)` at file scope, apart from the registry's own `open` and `close`
+/// (the same names resolve to libc here on Linux and macOS alike).
+private func openLockFile(_ path: String) -> Int32 { open(path, O_CREAT | O_RDWR, 0o644) }
+
+private func closeLockFile(_ descriptor: Int32) { _ = close(descriptor) }

@@ -102,7 +102,7 @@ extension GraphSandbox {
                 message: "(#100) param data must be an array of events"
             )
         }
-        guard !events.isEmpty, events.count <= 1000 else {
+        guard !events.isEmpty, events.count <= MetaLimits.eventsPerRequest else {
             return await metaError(
                 status: .badRequest,
                 code: 100,
@@ -192,7 +192,7 @@ extension GraphSandbox {
         let now = configuration.now()
         let start = query.get("start_time").flatMap(UTCTimestamp.parse) ?? (now - 86_400)
         let end = query.get("end_time").flatMap(UTCTimestamp.parse) ?? now
-        guard start >= now - 7 * 86_400 - 3_600 else {
+        guard start >= now - MetaLimits.statsHorizonSeconds - 3_600 else {
             return await metaError(
                 status: .badRequest,
                 code: 100,

@@ -31,7 +31,7 @@ enum SandboxEventRules {
         guard case .string(let source)? = fields["action_source"], actionSources.contains(source) else {
             return violation(2_804_001, "Invalid Action Source", "action_source is missing or not a supported value")
         }
-        let maxAge: Int64 = source == "physical_store" ? 62 * 86_400 : 7 * 86_400
+        let maxAge: Int64 = source == "physical_store" ? MetaLimits.physicalStoreMaximumEventAgeSeconds : MetaLimits.maximumEventAgeSeconds
         if now - time > maxAge {
             return violation(2_804_003, "Event Timestamp Too Old", "the timestamp for this event is too far in the past")
         }

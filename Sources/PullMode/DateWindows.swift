@@ -1,3 +1,5 @@
+import CAPICore
+
 /// The date-range windows one poll reads for a partition, Airbyte-style: from the stored cursor
 /// (minus a lookback for late data) or the start date, in steps, up to now minus a settle lag, never
 /// before Meta's 7-day read horizon.
@@ -18,7 +20,7 @@ public struct DateWindows: Sendable, Equatable {
     /// Seconds between the stored cursor and Meta's horizon that can no longer be read (0 if none).
     public var gapSeconds: Int64
 
-    public static let metaHorizon: Int64 = 7 * 86_400
+    public static let metaHorizon: Int64 = MetaLimits.statsHorizonSeconds
 
     public init(cursor: Int64?, startDate: Int64?, now: Int64, step: Int64, granularity: Int64, lookback: Int64, settleLag: Int64) {
         let granularity = max(1, granularity)

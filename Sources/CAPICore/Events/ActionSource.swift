@@ -9,5 +9,5 @@ public enum ActionSource: String, Sendable, CaseIterable, Codable {
     case other
 
     /// How old an event may be when Meta receives it: 7 days, 62 for store sales.
-    public var maximumAge: Int64 { self == .physicalStore ? 62 * 86_400 : 7 * 86_400 }
+    public var maximumAge: Int64 { MetaLimits.maximumEventAge(self) }
 }

@@ -222,7 +222,8 @@ struct ManifestBuilder {
         let sources = map.value("sources", required: true).flatMap(webhookSources)
         let ingestToken = map.value("ingest_token").flatMap { $0.text(secret: true) }.flatMap { $0.isEmpty ? nil : Secret($0) }
         let batching =
-            map.value("batching").flatMap(batching) ?? PushConfiguration.Batching(maxEvents: 1000, linger: .milliseconds(200), maxInFlight: 4)
+            map.value("batching").flatMap(batching)
+            ?? PushConfiguration.Batching(maxEvents: MetaLimits.eventsPerRequest, linger: .milliseconds(200), maxInFlight: 4)
         let retry = map.value("retry").flatMap(retryPolicy) ?? .default
         let salt = map.value("mirror_salt", required: true).flatMap { node -> Secret? in
             guard let text = node.text(secret: true) else { return nil }
@@ -368,7 +369,7 @@ struct ManifestBuilder {
 
     private func batching(_ node: YAMLNodeReader) -> PushConfiguration.Batching? {
         guard let map = node.mapping(allowed: ["max_events", "linger", "max_in_flight"]) else { return nil }
-        let maxEvents = map.value("max_events").flatMap { $0.integer(in: 1...1000) } ?? 1000
+        let maxEvents = map.value("max_events").flatMap { $0.integer(in: 1...MetaLimits.eventsPerRequest) } ?? MetaLimits.eventsPerRequest
         let linger = map.value("linger").flatMap { $0.duration() } ?? .milliseconds(200)
         let inFlight = map.value("max_in_flight").flatMap { $0.integer(in: 1...64) } ?? 4
         return .init(maxEvents: maxEvents, linger: linger, maxInFlight: inFlight)

@@ -1,20 +1,6 @@
 import Foundation
 import Yams
 
-/// Collects manifest problems while a manifest is being read, so every problem is reported at once.
-final class ProblemCollector {
-    let file: String
-    private(set) var problems: [ManifestProblem] = []
-
-    init(file: String) {
-        self.file = file
-    }
-
-    func report(_ message: String, at mark: Mark?) {
-        problems.append(ManifestProblem(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message))
-    }
-}
-
 /// A located view of one YAML node with typed accessors that report problems instead of throwing.
 ///
 /// Every accessor resolves `${env:...}` references first, then converts; a value that cannot be
@@ -217,65 +203,5 @@ struct YAMLNodeReader {
             if let value = element.string(secret: secret) { values.append(value) } else { failed = true }
         }
         return failed ? nil : values
-    }
-}
-
-/// The entries of one YAML mapping, read by key.
-struct MappingReader {
-    let reader: YAMLNodeReader
-    let entries: [String: (key: Node, value: Node)]
-
-    var mark: Mark? { reader.mark }
-    var path: String { reader.path }
-
-    func has(_ key: String) -> Bool { entries[key] != nil }
-
-    /// The value under `key`, or `nil`; a required key that is absent is reported at the mapping.
-    func value(_ key: String, required: Bool = false) -> YAMLNodeReader? {
-        guard let entry = entries[key] else {
-            if required {
-                reader.report("missing required field `\(reader.joined(key))`")
-            }
-            return nil
-        }
-        let child = reader.child(entry.value, path: reader.joined(key))
-        if child.isNull {
-            if required {
-                reader.report("\(reader.joined(key)) must have a value", at: entry.key.mark)
-            }
-            return nil
-        }
-        return child
-    }
-
-    func report(_ message: String) { reader.report(message) }
-}
-
-/// "Did you mean" suggestions for misspelt keys and values.
-enum Spelling {
-    static func closest(to word: String, among candidates: [String]) -> String? {
-        let lowered = word.lowercased()
-        let scored = candidates.map { ($0, distance(lowered, $0.lowercased())) }
-        guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
-        let limit = max(2, word.count / 3)
-        return best.1 <= limit ? best.0 : nil
-    }
-
-    /// Levenshtein distance over Unicode scalars.
-    static func distance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.unicodeScalars)
-        let b = Array(b.unicodeScalars)
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var previous = Array(0...b.count)
-        var current = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            current[0] = i
-            for j in 1...b.count {
-                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            swap(&previous, &current)
-        }
-        return previous[b.count]
     }
 }

@@ -17,7 +17,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     /// Schema the tables live in (tests use one per run); `nil` means the search path's default.
     let schema: String?
 
-    static let migrationLockKey: Int64 = 0x0CA9_1000
+    static let migrationLockKey: Int32 = 0x0CA9_1000
     static let pollLockKey: Int64 = 0x0CA9_2000
 
     public init(target: StateLocation.PostgresTarget, schema: String? = nil, logger: Logger) {
@@ -70,7 +70,12 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             }
             try await client.withTransaction(logger: logger) { connection in
                 // Two processes starting at once: the second waits here, then finds nothing to do.
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.migrationLockKey))", logger: logger)
+                // Per schema: processes migrating the same tables wait for each other, stores in
+                // other schemas of the same database do not.
+                try await connection.query(
+                    "SELECT pg_advisory_xact_lock(\(unescaped: String(Self.migrationLockKey)), hashtext(current_schema()))",
+                    logger: logger
+                )
                 try await connection.query(PostgresQuery(unsafeSQL: StateMigrations.bookkeeping), logger: logger)
                 let rows = try await connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", logger: logger)
                 var current = 0
@@ -112,11 +117,11 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             let rows = try await client.query(
                 """
                 WITH input AS (
-                  SELECT DISTINCT ON (p, e, t) p, e, t, h, a, r, body, rec
+                  SELECT DISTINCT ON (p, e, t) p, e, t, h, a, r, body, rec, x
                   FROM UNNEST(\(items.map(\.key.pixelID))::text[], \(items.map(\.key.eventID))::text[], \(items.map(\.key.eventTime))::int8[],
                               \(items.map(\.contentHash))::text[], \(items.map(\.answer))::text[], \(items.map(\.receivedAt))::int8[],
-                              \(items.map(\.payload))::text[], \(items.map(\.deliveredRecord))::text[])
-                       WITH ORDINALITY AS u(p, e, t, h, a, r, body, rec, n)
+                              \(items.map(\.payload))::text[], \(items.map(\.deliveredRecord))::text[], \(items.map(\.expiresAt))::int8[])
+                       WITH ORDINALITY AS u(p, e, t, h, a, r, body, rec, x, n)
                   ORDER BY p, e, t, n),
                 inserted AS (
                   INSERT INTO ledger (pixel_id, event_id, event_time, content_hash, answer, created_at)
@@ -125,8 +130,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 fresh AS (
                   SELECT i.* FROM input i JOIN inserted k ON k.pixel_id = i.p AND k.event_id = i.e AND k.event_time = i.t),
                 queued AS (
-                  INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at)
-                  SELECT p, e, t, body, 0, r, r FROM fresh),
+                  INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)
+                  SELECT p, e, t, body, 0, r, r, x FROM fresh),
                 recorded AS (
                   INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at)
                   SELECT p, e, t, r, 'pending', rec, r FROM fresh ON CONFLICT DO NOTHING)
@@ -176,13 +181,13 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                   WHERE next_attempt_at <= \(now) AND (lease_until IS NULL OR lease_until <= \(now))
                     AND (\(pixelID)::text IS NULL OR pixel_id = \(pixelID))
                   ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-                RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims
+                RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims, \(unescaped: StateMigrations.expiresAtOrDefault)
                 """,
                 logger: logger
             )
             var entries: [OutboxEntry] = []
-            for try await (id, pixel, event, time, payload, attempts, created, claims) in rows.decode(
-                (Int64, String, String, Int64, String, Int, Int64, Int).self
+            for try await (id, pixel, event, time, payload, attempts, created, claims, expires) in rows.decode(
+                (Int64, String, String, Int64, String, Int, Int64, Int, Int64).self
             ) {
                 entries.append(
                     OutboxEntry(
@@ -191,7 +196,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                         payload: payload,
                         attempts: attempts,
                         createdAt: created,
-                        claims: claims
+                        claims: claims,
+                        expiresAt: expires
                     )
                 )
             }
@@ -247,8 +253,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 let ids = entries.map(\.id)
                 try await connection.query(
                     """
-                    INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at)
-                    SELECT pixel_id, event_id, event_time, payload, \(reason.errorClass), \(reason.code), \(reason.subcode), \(reason.message), \(reason.fbtraceID), attempts + 1, \(now)
+                    INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at, expires_at)
+                    SELECT pixel_id, event_id, event_time, payload, \(reason.errorClass), \(reason.code), \(reason.subcode), \(reason.message), \(reason.fbtraceID), attempts + 1, \(now), expires_at
                     FROM outbox WHERE id = ANY(\(ids)::int8[]) ORDER BY id
                     """,
                     logger: logger
@@ -320,17 +326,18 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             try await client.withTransaction(logger: logger) { connection in
                 let rows = try await connection.query(
                     """
-                    WITH moved AS (DELETE FROM dead_letters WHERE (\(ids)::int8[] IS NULL OR id = ANY(\(ids)::int8[])) RETURNING pixel_id, event_id, event_time, payload, created_at),
-                    queued AS (INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at)
-                      SELECT pixel_id, event_id, event_time, payload, 0, \(now), created_at FROM moved RETURNING pixel_id, event_id, event_time)
-                    UPDATE delivered_events d SET outcome = 'pending', dead_letter_reason = NULL, updated_at = \(now)
-                    FROM queued q WHERE d.pixel_id = q.pixel_id AND d.event_id = q.event_id AND d.event_time = q.event_time
-                    RETURNING d.event_id
+                    WITH moved AS (DELETE FROM dead_letters WHERE (\(ids)::int8[] IS NULL OR id = ANY(\(ids)::int8[])) RETURNING pixel_id, event_id, event_time, payload, created_at, expires_at),
+                    queued AS (INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)
+                      SELECT pixel_id, event_id, event_time, payload, 0, \(now), created_at, expires_at FROM moved RETURNING pixel_id, event_id, event_time),
+                    recorded AS (UPDATE delivered_events d SET outcome = 'pending', dead_letter_reason = NULL, updated_at = \(now)
+                      FROM queued q WHERE d.pixel_id = q.pixel_id AND d.event_id = q.event_id AND d.event_time = q.event_time)
+                    SELECT COUNT(*) FROM queued
                     """,
                     logger: logger
                 )
+                // Rows moved back to the outbox (as on SQLite), whether or not they have a stream record.
                 var count = 0
-                for try await _ in rows { count += 1 }
+                for try await moved in rows.decode(Int.self) { count = moved }
                 return count
             }
         }

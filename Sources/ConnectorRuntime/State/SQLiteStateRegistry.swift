@@ -192,12 +192,13 @@ public final class SQLiteStateRegistry: StateRegistry {
                 try await execute(
                     "commit intake",
                     """
-                    INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES \(Self.placeholders(rows: slice.count, columns: 7))
+                    INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)
+                    VALUES \(Self.placeholders(rows: slice.count, columns: 8))
                     """,
                     slice.flatMap {
                         [
                             .text($0.key.pixelID), .text($0.key.eventID), Self.int($0.key.eventTime), .text($0.payload), .integer(0),
-                            Self.int($0.receivedAt), Self.int($0.receivedAt),
+                            Self.int($0.receivedAt), Self.int($0.receivedAt), Self.int($0.expiresAt),
                         ]
                     }
                 )
@@ -251,7 +252,7 @@ public final class SQLiteStateRegistry: StateRegistry {
             UPDATE outbox SET lease_owner = ?, lease_until = ?, claims = claims + 1
             WHERE id IN (SELECT id FROM outbox WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
                          AND (? IS NULL OR pixel_id = ?) ORDER BY id LIMIT ?)
-            RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims
+            RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims, \(StateMigrations.expiresAtOrDefault) AS expires_at
             """,
             [.text(owner), Self.int(now + leaseMilliseconds), Self.int(now), Self.int(now), Self.text(pixelID), Self.text(pixelID), .integer(limit)]
         )
@@ -266,7 +267,8 @@ public final class SQLiteStateRegistry: StateRegistry {
                 payload: row.column("payload")?.string ?? "",
                 attempts: row.column("attempts")?.integer ?? 0,
                 createdAt: Int64(row.column("created_at")?.integer ?? 0),
-                claims: row.column("claims")?.integer ?? 1
+                claims: row.column("claims")?.integer ?? 1,
+                expiresAt: row.column("expires_at")?.integer.map(Int64.init)
             )
         }.sorted { $0.id < $1.id }
     }
@@ -315,8 +317,8 @@ public final class SQLiteStateRegistry: StateRegistry {
             try await execute(
                 "dead-letter",
                 """
-                INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at)
-                SELECT pixel_id, event_id, event_time, payload, ?, ?, ?, ?, ?, attempts + 1, ? FROM outbox WHERE id IN (\(ids)) ORDER BY id
+                INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at, expires_at)
+                SELECT pixel_id, event_id, event_time, payload, ?, ?, ?, ?, ?, attempts + 1, ?, expires_at FROM outbox WHERE id IN (\(ids)) ORDER BY id
                 """,
                 [
                     .text(reason.errorClass), Self.int(reason.code), Self.int(reason.subcode), .text(reason.message), Self.text(reason.fbtraceID),
@@ -381,17 +383,21 @@ public final class SQLiteStateRegistry: StateRegistry {
         return try await transaction("replay dead letters") { () async throws(StateError) -> Int in
             let rows = try await execute(
                 "replay dead letters",
-                "DELETE FROM dead_letters \(filter) RETURNING pixel_id, event_id, event_time, payload, created_at"
+                "DELETE FROM dead_letters \(filter) RETURNING pixel_id, event_id, event_time, payload, created_at, expires_at"
             )
             for start in stride(from: 0, to: rows.count, by: Self.chunk) {
                 let slice = rows[start..<min(start + Self.chunk, rows.count)]
                 try await execute(
                     "replay dead letters",
-                    "INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES \(Self.placeholders(rows: slice.count, columns: 7))",
+                    """
+                    INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)
+                    VALUES \(Self.placeholders(rows: slice.count, columns: 8))
+                    """,
                     slice.flatMap { row -> [SQLiteData] in
                         [
                             row.column("pixel_id") ?? .null, row.column("event_id") ?? .null, row.column("event_time") ?? .null,
                             row.column("payload") ?? .null, .integer(0), Self.int(now), row.column("created_at") ?? .null,
+                            row.column("expires_at") ?? .null,
                         ]
                     }
                 )

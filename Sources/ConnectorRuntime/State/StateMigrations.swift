@@ -1,3 +1,5 @@
+import CAPICore
+
 /// Versioned schema migrations, written once and rendered for each SQL dialect.
 ///
 /// A migration is applied at most once (recorded in `schema_migrations`); applying them again is
@@ -68,6 +70,21 @@ enum StateMigrations {
             // Claims since the last recorded outcome: a row claimed again while the count is above
             // zero was held by a process that died mid-send, so Meta may already have it.
             (2, ["ALTER TABLE outbox ADD COLUMN claims INTEGER NOT NULL DEFAULT 0"]),
+            // When Meta stops accepting the event (ms): written at intake, so the forwarder never
+            // searches payloads for the action source; rows already waiting get theirs here.
+            (
+                3,
+                ["outbox", "dead_letters"].flatMap { table in
+                    [
+                        "ALTER TABLE \(table) ADD COLUMN expires_at \(big)",
+                        """
+                        UPDATE \(table) SET expires_at = (event_time + CASE WHEN payload LIKE '%"action_source":"physical_store"%'
+                          THEN \(MetaLimits.physicalStoreMaximumEventAgeSeconds) ELSE \(MetaLimits.maximumEventAgeSeconds) END) * 1000
+                        WHERE expires_at IS NULL
+                        """,
+                    ]
+                }
+            ),
         ]
     }
 
@@ -79,11 +96,11 @@ enum StateMigrations {
         ("ledger", "SELECT pixel_id, event_id, event_time, content_hash, answer, created_at FROM ledger LIMIT 0"),
         (
             "outbox",
-            "SELECT id, pixel_id, event_id, event_time, payload, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, claims FROM outbox LIMIT 0"
+            "SELECT id, pixel_id, event_id, event_time, payload, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, claims, expires_at FROM outbox LIMIT 0"
         ),
         (
             "dead_letters",
-            "SELECT id, pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at FROM dead_letters LIMIT 0"
+            "SELECT id, pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at, expires_at FROM dead_letters LIMIT 0"
         ),
         (
             "delivered_events",
@@ -94,6 +111,9 @@ enum StateMigrations {
         ("schemas", "SELECT schema_id, body, registered_at FROM schemas LIMIT 0"),
         ("alarms", "SELECT id, kind, pixel_id, message, raised_at, cleared_at FROM alarms LIMIT 0"),
     ]
+
+    /// `expires_at`, or the 7-day limit for a row written by an older build during a rolling upgrade.
+    static let expiresAtOrDefault = "COALESCE(expires_at, (event_time + \(MetaLimits.maximumEventAgeSeconds)) * 1000)"
 
     static func newerThanKnown(_ version: Int) -> StateError {
         StateError(

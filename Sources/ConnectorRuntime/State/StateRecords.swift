@@ -13,14 +13,26 @@ public struct IntakeItem: Sendable {
     /// The analytics record for `delivered_events` (JSON, salted identifiers only).
     public var deliveredRecord: String
     public var receivedAt: Int64
+    /// When Meta stops accepting the event (Unix ms); the forwarder dead-letters it before then.
+    public var expiresAt: Int64
 
-    public init(key: EventKey, contentHash: String, payload: String, answer: String, deliveredRecord: String, receivedAt: Int64) {
+    /// - Parameter expiresAt: default: Meta's 7-day limit after `event_time`.
+    public init(
+        key: EventKey,
+        contentHash: String,
+        payload: String,
+        answer: String,
+        deliveredRecord: String,
+        receivedAt: Int64,
+        expiresAt: Int64? = nil
+    ) {
         self.key = key
         self.contentHash = contentHash
         self.payload = payload
         self.answer = answer
         self.deliveredRecord = deliveredRecord
         self.receivedAt = receivedAt
+        self.expiresAt = expiresAt ?? Bounded.product(Bounded.sum(key.eventTime, MetaLimits.maximumEventAgeSeconds), 1000)
     }
 }
 
@@ -45,14 +57,17 @@ public struct OutboxEntry: Sendable, Equatable {
     /// Claims since the last recorded outcome, this one included: above 1, an earlier claimer died
     /// holding the row, possibly after Meta received it, so sending now may be a re-send.
     public var claims: Int
+    /// When Meta stops accepting the event (Unix ms).
+    public var expiresAt: Int64
 
-    public init(id: Int64, key: EventKey, payload: String, attempts: Int, createdAt: Int64, claims: Int = 1) {
+    public init(id: Int64, key: EventKey, payload: String, attempts: Int, createdAt: Int64, claims: Int = 1, expiresAt: Int64? = nil) {
         self.id = id
         self.key = key
         self.payload = payload
         self.attempts = attempts
         self.createdAt = createdAt
         self.claims = claims
+        self.expiresAt = expiresAt ?? Bounded.product(Bounded.sum(key.eventTime, MetaLimits.maximumEventAgeSeconds), 1000)
     }
 }
 

@@ -166,16 +166,10 @@ public struct Forwarder: Service {
                 try await registry.reschedule(entries, nextAttemptAt: until, lastError: "pixel paused after an auth or permission failure")
                 return
             }
-            var sendable: [OutboxEntry] = []
-            var stale: [OutboxEntry] = []
-            for entry in entries {
-                let maxAge: Int64 = entry.payload.utf8.contains(subsequence: Self.physicalStoreMarker) ? 62 * 86_400 : 7 * 86_400
-                if Bounded.difference(current / 1000, entry.key.eventTime) > maxAge - configuration.ageMargin {
-                    stale.append(entry)
-                } else {
-                    sendable.append(entry)
-                }
-            }
+            // An event Meta would refuse by the time it arrives fails the whole batch: dead-letter it now.
+            let deadline = Bounded.sum(current, Bounded.product(configuration.ageMargin, 1000))
+            let stale = entries.filter { $0.expiresAt <= deadline }
+            let sendable = entries.filter { $0.expiresAt > deadline }
             if !stale.isEmpty {
                 try await registry.deadLetter(
                     stale,
@@ -275,41 +269,9 @@ public struct Forwarder: Service {
         )
     }
 
-    /// How a store-sale event reads in the canonical payload (sorted keys, no spaces).
-    static let physicalStoreMarker = Array(#""action_source":"physical_store""#.utf8)
-
     func updateGauges() async {
         guard let summary = try? await registry.summary() else { return }
         Gauge(label: "capi_outbox_depth").record(summary.outboxDepth)
         Gauge(label: "capi_dlq_events").record(summary.deadLetters)
-    }
-}
-
-/// Pixels whose sending is paused after Meta refused their credentials.
-actor PixelPauses {
-    private var until: [String: Int64] = [:]
-
-    func pause(_ pixel: String, until time: Int64) { until[pixel] = time }
-
-    func pausedUntil(_ pixel: String, now: Int64) -> Int64? {
-        guard let time = until[pixel] else { return nil }
-        if time <= now {
-            until[pixel] = nil
-            return nil
-        }
-        return time
-    }
-}
-
-extension String.UTF8View {
-    /// Whether the bytes contain `needle` (a plain byte search, no Unicode machinery).
-    func contains(subsequence needle: [UInt8]) -> Bool {
-        guard let first = needle.first, count >= needle.count else { return false }
-        var index = startIndex
-        while let found = self[index...].firstIndex(of: first) {
-            if self[found...].starts(with: needle) { return true }
-            index = self.index(after: found)
-        }
-        return false
     }
 }

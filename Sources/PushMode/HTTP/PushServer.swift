@@ -156,9 +156,13 @@ public struct PushServer: Sendable {
             guard case .array(let items)? = document["data"] else {
                 return Self.problems([EventProblem(field: "data", code: .missing, message: "must be an array of events")])
             }
-            guard items.count <= 1000 else {
+            guard items.count <= MetaLimits.eventsPerRequest else {
                 return Self.problems([
-                    EventProblem(field: "data", code: .invalidValue, message: "holds \(items.count) events; at most 1000 per request")
+                    EventProblem(
+                        field: "data",
+                        code: .invalidValue,
+                        message: "holds \(items.count) events; at most \(MetaLimits.eventsPerRequest) per request"
+                    )
                 ])
             }
             events = items
@@ -349,8 +353,12 @@ public struct PushServer: Sendable {
         }
         let token = earlyToken ?? parsed.accessToken ?? ""
         guard tokenMatches(token, ingestTokenDigest) else { return ingestTokenRefused() }
-        guard let events = parsed.events, !events.isEmpty, events.count <= 1000 else {
-            return Self.metaError(status: .badRequest, code: 100, message: "(#100) param data must be an array of 1 to 1000 events")
+        guard let events = parsed.events, !events.isEmpty, events.count <= MetaLimits.eventsPerRequest else {
+            return Self.metaError(
+                status: .badRequest,
+                code: 100,
+                message: "(#100) param data must be an array of 1 to \(MetaLimits.eventsPerRequest) events"
+            )
         }
         let results: [Intake.Result]
         do {

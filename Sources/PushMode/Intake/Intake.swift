@@ -75,7 +75,8 @@ public struct Intake: Sendable {
                         payload: payload,
                         answer: Self.canonicalJSON(answer),
                         deliveredRecord: Self.canonicalJSON(record),
-                        receivedAt: receivedAt
+                        receivedAt: receivedAt,
+                        expiresAt: Bounded.product(Bounded.sum(event.eventTime, MetaLimits.maximumEventAge(event.actionSource)), 1000)
                     )
                 )
                 itemIndex.append(index)

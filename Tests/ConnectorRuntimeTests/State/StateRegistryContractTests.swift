@@ -16,7 +16,7 @@ struct StateRegistryContractTests {
             }
             try await first.migrate()
             let summary = try await first.summary()
-            #expect(summary.schemaVersion == 2)
+            #expect(summary.schemaVersion == 3)
             #expect(summary.outboxDepth == 0)
         }
     }
@@ -132,6 +132,40 @@ struct StateRegistryContractTests {
             let retried = try await registry.claimOutbox(limit: 10, owner: "c", leaseMilliseconds: 1_000, now: now + 6_000, pixelID: nil)
             #expect(retried.first { $0.key.eventID == "r1" }?.claims == 1, "a recorded outcome resets the count")
             #expect(retried.first { $0.key.eventID == "r1" }?.attempts == 1)
+        }
+    }
+
+    @Test("rows queued before the expiry column get Meta's limit for their action source when the store migrates", arguments: Backend.enabled)
+    func expiryMigration(backend: Backend) async throws {
+        let (location, schema) = try backend.location()
+        try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { _ in }
+        // Back to the version-2 layout, with two rows waiting as an older build wrote them.
+        try await Backend.rawSQL(
+            location,
+            schema: schema,
+            [
+                "DELETE FROM schema_migrations WHERE version = 3",
+                "ALTER TABLE outbox DROP COLUMN expires_at", "ALTER TABLE dead_letters DROP COLUMN expires_at",
+                #"INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES ('1', 'web', 1000, '{"action_source":"website"}', 0, 0, 0)"#,
+                #"INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES ('1', 'store', 1000, '{"action_source":"physical_store"}', 0, 0, 0)"#,
+            ]
+        )
+        try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
+            let claimed = try await registry.claimOutbox(limit: 10, owner: "a", leaseMilliseconds: 1_000, now: 1, pixelID: nil)
+            let expiry = Dictionary(uniqueKeysWithValues: claimed.map { ($0.key.eventID, $0.expiresAt) })
+            let web: Int64 = (1000 + 7 * 86_400) * 1000
+            let store: Int64 = (1000 + 62 * 86_400) * 1000
+            #expect(expiry["web"] == web)
+            #expect(expiry["store"] == store)
+            // The expiry travels with a dead letter and back on replay.
+            try await registry.deadLetter(
+                claimed.filter { $0.key.eventID == "store" },
+                reason: DeadLetterReason(errorClass: "test", message: "x"),
+                now: 2
+            )
+            #expect(try await registry.replayDeadLetters(ids: nil, now: 3) == 1)
+            let replayed = try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 1_000, now: 5_000, pixelID: nil)
+            #expect(replayed.first { $0.key.eventID == "store" }?.expiresAt == store)
         }
     }
 

@@ -1,0 +1,166 @@
+/// The collecting half of ``EventPreparer``: each method checks one part and records problems.
+struct Checker {
+    var problems: [EventProblem] = []
+    var warnings: [String] = []
+
+    mutating func problem(_ field: String, _ code: EventProblem.Code, _ message: String) {
+        problems.append(EventProblem(field: field, code: code, message: message))
+    }
+
+    mutating func pixelID(_ value: JSONValue?, fromPath: String?) -> String? {
+        if let fromPath {
+            if let value, value != .null, identifierText(value) != fromPath {
+                problem("pixel_id", .invalidValue, "differs from the pixel in the request path")
+                return nil
+            }
+            return fromPath
+        }
+        guard let value, value != .null else {
+            problem("pixel_id", .missing, "is required")
+            return nil
+        }
+        guard let text = identifierText(value), !text.isEmpty, text.utf8.allSatisfy({ (0x30...0x39).contains($0) }) else {
+            problem("pixel_id", .invalidValue, "must be a numeric pixel (dataset) id")
+            return nil
+        }
+        return text
+    }
+
+    func identifierText(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let text): String(TextFolding.trimmed(text))
+        case .integer(let number): String(number)
+        default: nil
+        }
+    }
+
+    mutating func optionalBool(_ value: JSONValue?, _ field: String) {
+        switch value {
+        case nil, .null?, .bool?: break
+        default: problem(field, .invalidType, "must be true or false")
+        }
+    }
+
+    mutating func requiredString(_ value: JSONValue?, _ field: String) -> String? {
+        guard let value, value != .null else {
+            problem(field, .missing, "is required")
+            return nil
+        }
+        guard case .string(let text) = value else {
+            problem(field, .invalidType, "must be a string, found \(value.typeName)")
+            return nil
+        }
+        let trimmed = String(TextFolding.trimmed(text))
+        guard !trimmed.isEmpty else {
+            problem(field, .missing, "must not be empty")
+            return nil
+        }
+        return trimmed
+    }
+
+    mutating func identifier(_ value: JSONValue?, _ field: String) -> String? {
+        guard let value, value != .null else {
+            problem(field, .missing, "is required: it is the de-duplication key with pixel_id and event_time")
+            return nil
+        }
+        guard let text = identifierText(value) else {
+            problem(field, .invalidType, "must be a string, found \(value.typeName)")
+            return nil
+        }
+        guard !text.isEmpty, text.utf8.count <= 512 else {
+            problem(field, .invalidValue, "must be 1 to 512 bytes long")
+            return nil
+        }
+        return text
+    }
+
+    mutating func actionSource(_ value: JSONValue?) -> ActionSource? {
+        guard let text = requiredString(value, "action_source") else { return nil }
+        guard let source = ActionSource(rawValue: text) else {
+            problem("action_source", .invalidValue, "must be one of \(ActionSource.allCases.map(\.rawValue).joined(separator: ", "))")
+            return nil
+        }
+        return source
+    }
+
+    mutating func eventTime(_ value: JSONValue?, actionSource: ActionSource?, policy: EventPolicy) -> Int64? {
+        guard let value, value != .null else {
+            problem("event_time", .missing, "is required (Unix seconds)")
+            return nil
+        }
+        let parsed: Int64? =
+            switch value {
+            case .integer(let number): number
+            case .number(let number): Bounded.int64(exactly: number)
+            case .string(let text): Bounded.digits(text, maxDigits: 16)
+            default: nil
+            }
+        guard let seconds = parsed else {
+            problem("event_time", .invalidType, "must be an integer number of Unix seconds")
+            return nil
+        }
+        if seconds <= 0 {
+            problem("event_time", .invalidValue, "must be a positive number of Unix seconds")
+            return nil
+        }
+        if seconds >= MetaLimits.millisecondsThreshold {
+            problem("event_time", .millisecondsTimestamp, "looks like milliseconds; Meta expects Unix seconds (divide by 1000)")
+            return nil
+        }
+        let maximumAge = (actionSource ?? .website).maximumAge
+        if Bounded.difference(policy.now, seconds) > maximumAge {
+            problem("event_time", .tooOld, "is more than \(maximumAge / 86_400) days in the past; Meta rejects the whole request for such an event")
+            return nil
+        }
+        if Bounded.difference(seconds, policy.now) > policy.maxFutureSkew {
+            problem("event_time", .inFuture, "is more than \(policy.maxFutureSkew) seconds in the future")
+            return nil
+        }
+        return seconds
+    }
+
+    mutating func requirementsOf(_ source: ActionSource?, fields: [String: JSONValue], userDataKeys: [String]) {
+        switch source {
+        case .website:
+            switch fields["event_source_url"] {
+            case nil, .null?: problem("event_source_url", .missing, "is required when action_source is website")
+            case .string(let url)? where url.hasPrefix("http://") || url.hasPrefix("https://"): break
+            default: problem("event_source_url", .invalidValue, "must be an http(s) URL")
+            }
+            if fields["user_data"] != nil, !userDataKeys.contains(UserDataKey.clientUserAgent.rawValue) {
+                problem("user_data.client_user_agent", .missing, "is required when action_source is website")
+            }
+        case .app:
+            appData(fields["app_data"])
+        default:
+            break
+        }
+    }
+
+    mutating func appData(_ value: JSONValue?) {
+        guard let value, value != .null else {
+            problem("app_data", .missing, "is required when action_source is app")
+            return
+        }
+        guard case .object(let app) = value else {
+            problem("app_data", .invalidType, "must be an object, found \(value.typeName)")
+            return
+        }
+        switch app["advertiser_tracking_enabled"] {
+        case .bool?, .integer(0)?, .integer(1)?: break
+        case nil, .null?: problem("app_data.advertiser_tracking_enabled", .missing, "is required when action_source is app")
+        default: problem("app_data.advertiser_tracking_enabled", .invalidType, "must be true, false, 0 or 1")
+        }
+        guard let extinfo = app["extinfo"], extinfo != .null else {
+            problem("app_data.extinfo", .missing, "is required when action_source is app (16 strings, \"\" for unknown)")
+            return
+        }
+        guard case .array(let slots) = extinfo, slots.count == 16, slots.allSatisfy({ $0.stringValue != nil }) else {
+            problem("app_data.extinfo", .invalidValue, "must be an array of exactly 16 strings (\"\" for unknown)")
+            return
+        }
+        if let version = slots[0].stringValue, !["a2", "i2"].contains(version) {
+            problem("app_data.extinfo[0]", .invalidValue, "must be a2 (Android) or i2 (iOS)")
+        }
+    }
+}

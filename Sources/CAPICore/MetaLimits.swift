@@ -1,0 +1,25 @@
+/// Meta's Conversions API limits, in one place (see docs/meta-api.md). Validation, the forwarder,
+/// the poller and the Graph stand-in all read them from here, so a change in Meta's rules is one edit.
+public enum MetaLimits {
+    /// Events in one `POST /{pixel}/events`; one invalid event fails all of them.
+    public static let eventsPerRequest = 1000
+    /// How old an event may be when Meta receives it.
+    public static let maximumEventAgeSeconds: Int64 = 7 * 86_400
+    /// The same for `action_source: physical_store` (store sales are uploaded late).
+    public static let physicalStoreMaximumEventAgeSeconds: Int64 = 62 * 86_400
+    /// How far back `/{pixel}/stats` answers.
+    public static let statsHorizonSeconds: Int64 = 7 * 86_400
+    /// Future `event_time` is undocumented; the connector's default tolerance for clock skew.
+    public static let defaultFutureSkewSeconds: Int64 = 300
+    /// An `event_time` at or above this is milliseconds, not seconds (year 5138 in seconds).
+    public static let millisecondsThreshold: Int64 = 100_000_000_000
+    /// Meta drops a server event whose `event_name` + `event_id` it saw from the pixel this recently.
+    public static let deduplicationWindowSeconds: Int64 = 48 * 3600
+    /// Meta's recommended request timeout.
+    public static let recommendedTimeout: Duration = .milliseconds(1500)
+
+    /// The age limit for an event of `actionSource`.
+    public static func maximumEventAge(_ actionSource: ActionSource) -> Int64 {
+        actionSource == .physicalStore ? physicalStoreMaximumEventAgeSeconds : maximumEventAgeSeconds
+    }
+}

@@ -17,7 +17,7 @@ public enum UTCTimestamp {
     /// `2026-11-23T20:04:45Z`
     public static func iso8601(seconds: Int64, fraction: Int? = nil) -> String {
         let seconds = min(max(seconds, earliestSeconds), latestSeconds)
-        let date = Normalizer.Today(unixSeconds: seconds)
+        let date = CalendarDate(unixSeconds: seconds)
         let secondOfDay = Int(((seconds % 86_400) + 86_400) % 86_400)
         var text = pad(date.year, 4) + "-" + pad(date.month, 2) + "-" + pad(date.day, 2)
         text += "T" + pad(secondOfDay / 3600, 2) + ":" + pad(secondOfDay / 60 % 60, 2) + ":" + pad(secondOfDay % 60, 2)

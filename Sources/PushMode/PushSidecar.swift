@@ -49,6 +49,7 @@ public struct PushSidecar: Sendable {
             policy: RetryPolicy(maxAttempts: push.retry.maxAttempts, initialBackoff: push.retry.initialBackoff, maxBackoff: push.retry.maxBackoff),
             logger: Logger(label: "capi.forwarder")
         )
+        PushMetrics.declare(pixels: manifest.pixels.map(\.id), sources: push.sources.map(\.name))
         self.address = address ?? push.listen
         self.limits = push.limits
     }

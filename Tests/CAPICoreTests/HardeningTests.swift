@@ -55,7 +55,7 @@ struct HardeningTests {
         #expect(UTCTimestamp.iso8601(seconds: .min) == "0001-01-01T00:00:00Z")
         #expect(UTCTimestamp.iso8601(seconds: .max) == "9999-12-31T23:59:59Z")
         #expect(UTCTimestamp.iso8601(milliseconds: .min).hasPrefix("0001-01-01"))
-        #expect(Normalizer.Today(unixSeconds: .min).year == 1)
+        #expect(CalendarDate(unixSeconds: .min).year == 1)
     }
 
     @Test(

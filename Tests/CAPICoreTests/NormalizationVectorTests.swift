@@ -26,7 +26,7 @@ struct NormalizationVector: Decodable, CustomTestStringConvertible, Sendable {
 }
 
 /// The vectors were generated with Meta's SDK and the documented rules; fixed so they never age out.
-let vectorToday = Normalizer.Today(year: 2026, month: 11, day: 23)
+let vectorToday = CalendarDate(year: 2026, month: 11, day: 23)
 
 @Suite("Normalization vectors")
 struct NormalizationVectorTests {

@@ -111,3 +111,33 @@ struct HelpTopicTests {
         #expect(try await CLIRunner.run(["help", "state", "nope"]).status == 64)
     }
 }
+
+@Suite("serve's metrics and state at start-up", .serialized)
+struct StartupObservabilityTests {
+    @Test("every configured pixel and source has its series at 0 before the first event, with capi_build_info")
+    func zeroSeries() async throws {
+        let port = Int.random(in: 45_001...50_000)
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString)")
+        let serve = try CLIRunner.start(
+            ["serve", "--sandbox", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
+            environment: ServeProcessTests.environment(port: port)
+        )
+        defer {
+            kill(serve.processIdentifier, SIGTERM)
+            serve.waitUntilExit()
+        }
+        try await CLIRunner.waitForPort(port)
+        let fetch = try await CLIRunner.runTool(
+            "/usr/bin/env",
+            ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())"]
+        )
+        let lines = fetch.stdout.split(separator: "\n").map(String.init)
+        func series(_ name: String, _ labels: [String]) -> String? {
+            lines.first { $0.hasPrefix(name + "{") && labels.allSatisfy($0.contains) }
+        }
+        #expect(series("capi_build_info", ["version=\""]).map { $0.hasSuffix(" 1") || $0.hasSuffix(" 1.0") } == true)
+        #expect(series("capi_events_received_total", ["pixel_id=\"555000111\"", "source=\"default\""])?.hasSuffix(" 0") == true)
+        #expect(series("capi_signature_failures_total", ["reason=\"bad_signature\"", "source=\"default\""])?.hasSuffix(" 0") == true)
+        #expect(series("capi_events_forwarded_total", ["pixel_id=\"555000111\""])?.hasSuffix(" 0") == true)
+    }
+}

@@ -14,6 +14,7 @@ struct StateCommandsTests {
         #expect(document["dead_letters"] as? Int == 0)
         #expect(document["schema_version"] as? Int == 3)
         #expect(document["cursors"] as? [Any] != nil && document["recent_runs"] as? [Any] != nil)
+        #expect((document["alarms"] as? [Any])?.isEmpty == true)
     }
 
     @Test("read prints nothing for an empty stream and refuses unknown streams")

@@ -72,7 +72,7 @@ struct GraphClientTests {
         let configuration = GraphSandbox.Configuration(faults: FaultPlan(rate: 1, kinds: [kind]), timeoutDelay: .milliseconds(2500))
         try await withSandbox(configuration) { baseURL, sandbox in
             do throws(GraphError) {
-                _ = try await client(baseURL, timeout: .milliseconds(1000)).sendEvents(
+                _ = try await client(baseURL, timeout: kind == .timeout ? .milliseconds(1000) : .seconds(10)).sendEvents(
                     pixelID: sandboxPixel,
                     accessToken: Secret("t"),
                     encodedEvents: [ByteBuffer(bytes: wireEvent(id: "f1"))]

@@ -21,7 +21,7 @@ enum DateOfBirthRule {
         case word(String)
     }
 
-    static func canonical(_ folded: String, today: Normalizer.Today) -> Result<String, RuleFailure> {
+    static func canonical(_ folded: String, today: CalendarDate) -> Result<String, RuleFailure> {
         var text = Substring(folded)
         // ISO timestamp: keep the date.
         if text.utf8.count > 10, let t = text.firstIndex(where: { $0 == "t" || $0 == " " }), text.distance(from: text.startIndex, to: t) == 10 {
@@ -98,7 +98,7 @@ enum DateOfBirthRule {
         return .success(pad(date.year, 4) + pad(date.month, 2) + pad(date.day, 2))
     }
 
-    static func isValid(_ date: (year: Int, month: Int, day: Int), today: Normalizer.Today) -> Bool {
+    static func isValid(_ date: (year: Int, month: Int, day: Int), today: CalendarDate) -> Bool {
         guard (1900...today.year).contains(date.year), (1...12).contains(date.month) else { return false }
         guard (1...UTCTimestamp.daysIn(month: date.month, year: date.year)).contains(date.day) else { return false }
         return (date.year, date.month, date.day) <= (today.year, today.month, today.day)

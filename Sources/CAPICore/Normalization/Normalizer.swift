@@ -3,23 +3,10 @@
 /// Pure and allocation-light: it runs on the ingest hot path for every personal key of every event.
 /// `today` bounds birth dates; it is a value, not a clock, so results are reproducible.
 public struct Normalizer: Sendable {
-    public struct Today: Sendable, Equatable {
-        public var year: Int, month: Int, day: Int
-        public init(year: Int, month: Int, day: Int) {
-            self.year = year
-            self.month = month
-            self.day = day
-        }
-    }
+    public var today: CalendarDate
+    public var externalIDPolicy: ExternalIDPolicy
 
-    public var today: Today
-    public var externalIDPolicy: ExternalIDHandling
-
-    public enum ExternalIDHandling: Sendable {
-        case hash, passthrough
-    }
-
-    public init(today: Today, externalIDPolicy: ExternalIDHandling = .hash) {
+    public init(today: CalendarDate, externalIDPolicy: ExternalIDPolicy = .hash) {
         self.today = today
         self.externalIDPolicy = externalIDPolicy
     }

@@ -110,11 +110,6 @@ public struct SigningKey: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// How `external_id` is sent to Meta.
-public enum ExternalIDPolicy: String, Sendable, CaseIterable {
-    case hash
-    case passthrough
-}
-
 /// The webhook-mirror sidecar.
 public struct PushConfiguration: Sendable {
     public var listen: ListenAddress

@@ -142,7 +142,7 @@ struct ManifestBuilder {
             return text
         }
         let timeout = map.value("timeout").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? .milliseconds(1500)
-        let appSecret = map.value("app_secret").flatMap { $0.text(secret: true) }.flatMap { $0.isEmpty ? nil : Secret($0) }
+        let appSecret = map.value("app_secret").flatMap { $0.text() }.flatMap { $0.isEmpty ? nil : Secret($0) }
         let partnerAgent = map.value("partner_agent")?.string()
         guard let baseURL, let version else { return nil }
         return GraphAPIConfiguration(baseURL: baseURL, version: version, timeout: timeout, appSecret: appSecret, partnerAgent: partnerAgent)
@@ -191,7 +191,7 @@ struct ManifestBuilder {
             return text
         }
         let name = map.value("name")?.string()
-        let token = map.value("access_token", required: true).flatMap { $0.text(secret: true).map(Secret.init) }
+        let token = map.value("access_token", required: true).flatMap { $0.text().map(Secret.init) }
         let testEventCode = map.value("test_event_code")?.string(nonEmpty: false).flatMap { $0.isEmpty ? nil : $0 }
         let country = map.value("default_country").flatMap(countryCode) ?? "us"
         guard let id, let token else { return nil }
@@ -220,13 +220,13 @@ struct ManifestBuilder {
         let listen = map.value("listen").flatMap(listenAddress) ?? ListenAddress(host: "127.0.0.1", port: 8088)
         let bodyLimit = map.value("body_limit_bytes").flatMap { $0.integer(in: 1_048_576...268_435_456) } ?? 5 * 1_048_576
         let sources = map.value("sources", required: true).flatMap(webhookSources)
-        let ingestToken = map.value("ingest_token").flatMap { $0.text(secret: true) }.flatMap { $0.isEmpty ? nil : Secret($0) }
+        let ingestToken = map.value("ingest_token").flatMap { $0.text() }.flatMap { $0.isEmpty ? nil : Secret($0) }
         let batching =
             map.value("batching").flatMap(batching)
             ?? PushConfiguration.Batching(maxEvents: MetaLimits.eventsPerRequest, linger: .milliseconds(200), maxInFlight: 4)
         let retry = map.value("retry").flatMap(retryPolicy) ?? .default
         let salt = map.value("mirror_salt", required: true).flatMap { node -> Secret? in
-            guard let text = node.text(secret: true) else { return nil }
+            guard let text = node.text() else { return nil }
             guard text.utf8.count >= 16 else {
                 node.report("\(node.path) must be at least 16 bytes long")
                 return nil
@@ -353,7 +353,7 @@ struct ManifestBuilder {
     private func signingKeys(_ entries: [YAMLNodeReader], scheme: WebhookScheme) -> [SigningKey]? {
         var keys: [SigningKey] = []
         for entry in entries {
-            guard let secret = entry.text(secret: true) else { return nil }
+            guard let secret = entry.text() else { return nil }
             switch SigningKey.decode(secret, scheme: scheme) {
             case .success(let key): keys.append(key)
             case .failure(.empty):
@@ -444,11 +444,11 @@ struct ManifestBuilder {
                 return nil
             }
             guard let tokenNode = map.value("token") else { return .systemUserToken(nil) }
-            guard let token = tokenNode.text(secret: true) else { return nil }
+            guard let token = tokenNode.text() else { return nil }
             return .systemUserToken(token.isEmpty ? nil : Secret(token))
         case .appCredentials:
             let appID = map.value("app_id", required: true)?.string()
-            let secret = map.value("app_secret", required: true)?.string(secret: true)
+            let secret = map.value("app_secret", required: true)?.string()
             guard let appID, let secret else { return nil }
             return .appCredentials(appID: appID, appSecret: Secret(secret))
         }
@@ -480,7 +480,7 @@ struct ManifestBuilder {
 
     func state(_ node: YAMLNodeReader) -> StateConfiguration? {
         guard let map = node.mapping(allowed: ["url"]) else { return nil }
-        guard let urlNode = map.value("url", required: true), let url = urlNode.string(secret: true) else { return nil }
+        guard let urlNode = map.value("url", required: true), let url = urlNode.string() else { return nil }
         guard url.hasPrefix("sqlite:") || url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
             urlNode.report("\(urlNode.path) must start with `postgres://` or `sqlite:`")
             return nil

@@ -4,8 +4,9 @@ import Yams
 /// A located view of one YAML node with typed accessors that report problems instead of throwing.
 ///
 /// Every accessor resolves `${env:...}` references first, then converts; a value that cannot be
-/// read yields `nil` and one problem naming the field path. Fields marked `secret` never have their
-/// value repeated in a message.
+/// read yields `nil` and one problem naming the field path. Only non-secret accessors (numbers,
+/// booleans, choices, durations) quote a value in a message, and a value that came from the
+/// environment is shown by its reference, never by its content.
 struct YAMLNodeReader {
     let node: Node
     let path: String
@@ -101,7 +102,7 @@ struct YAMLNodeReader {
     }
 
     /// The scalar's text with environment references resolved.
-    func text(secret: Bool = false) -> String? {
+    func text() -> String? {
         guard case .scalar(let scalar) = node else {
             report("\(path) must be a single value, found \(Self.kindName(node))")
             return nil
@@ -120,8 +121,8 @@ struct YAMLNodeReader {
         return failures.isEmpty ? value : nil
     }
 
-    func string(nonEmpty: Bool = true, secret: Bool = false) -> String? {
-        guard let value = text(secret: secret) else { return nil }
+    func string(nonEmpty: Bool = true) -> String? {
+        guard let value = text() else { return nil }
         if nonEmpty && value.trimmingCharacters(in: .whitespaces).isEmpty {
             report("\(path) must not be empty")
             return nil
@@ -191,16 +192,16 @@ struct YAMLNodeReader {
         return nil
     }
 
-    func stringList(secret: Bool = false) -> [String]? {
+    func stringList() -> [String]? {
         if isScalarValue {
             // A single value where a list is expected is accepted as a list of one.
-            return string(secret: secret).map { [$0] }
+            return string().map { [$0] }
         }
         guard let elements = sequence() else { return nil }
         var values: [String] = []
         var failed = false
         for element in elements {
-            if let value = element.string(secret: secret) { values.append(value) } else { failed = true }
+            if let value = element.string() { values.append(value) } else { failed = true }
         }
         return failed ? nil : values
     }

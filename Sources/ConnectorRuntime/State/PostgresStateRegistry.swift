@@ -572,9 +572,42 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func raiseAlarm(kind: String, pixelID: String?, message: String, now: Int64) async throws(StateError) {
         try await wrap("raise alarm") {
             try await client.query(
-                "INSERT INTO alarms (kind, pixel_id, message, raised_at) VALUES (\(kind), \(pixelID), \(message), \(now))",
+                """
+                INSERT INTO alarms (kind, pixel_id, message, raised_at) SELECT \(kind), \(pixelID), \(message), \(now)
+                WHERE NOT EXISTS (SELECT 1 FROM alarms WHERE kind = \(kind) AND pixel_id IS NOT DISTINCT FROM \(pixelID)::text AND cleared_at IS NULL)
+                """,
                 logger: logger
             )
+        }
+    }
+
+    @discardableResult
+    public func clearAlarms(kind: String, pixelID: String?, now: Int64) async throws(StateError) -> Int {
+        try await wrap("clear alarms") {
+            let rows = try await client.query(
+                """
+                UPDATE alarms SET cleared_at = \(now)
+                WHERE kind = \(kind) AND pixel_id IS NOT DISTINCT FROM \(pixelID)::text AND cleared_at IS NULL RETURNING id
+                """,
+                logger: logger
+            )
+            var count = 0
+            for try await _ in rows { count += 1 }
+            return count
+        }
+    }
+
+    public func activeAlarms() async throws(StateError) -> [AlarmRecord] {
+        try await wrap("list alarms") {
+            let rows = try await client.query(
+                "SELECT id, kind, pixel_id, message, raised_at, cleared_at FROM alarms WHERE cleared_at IS NULL ORDER BY raised_at, id",
+                logger: logger
+            )
+            var alarms: [AlarmRecord] = []
+            for try await (id, kind, pixel, message, raised, cleared) in rows.decode((Int64, String, String?, String, Int64, Int64?).self) {
+                alarms.append(AlarmRecord(id: id, kind: kind, pixelID: pixel, message: message, raisedAt: raised, clearedAt: cleared))
+            }
+            return alarms
         }
     }
 

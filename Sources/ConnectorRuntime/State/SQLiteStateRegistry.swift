@@ -631,9 +631,38 @@ public final class SQLiteStateRegistry: StateRegistry {
     public func raiseAlarm(kind: String, pixelID: String?, message: String, now: Int64) async throws(StateError) {
         try await locked(
             "raise alarm",
-            "INSERT INTO alarms (kind, pixel_id, message, raised_at) VALUES (?, ?, ?, ?)",
-            [.text(kind), Self.text(pixelID), .text(message), Self.int(now)]
+            """
+            INSERT INTO alarms (kind, pixel_id, message, raised_at) SELECT ?, ?, ?, ?
+            WHERE NOT EXISTS (SELECT 1 FROM alarms WHERE kind = ? AND pixel_id IS ? AND cleared_at IS NULL)
+            """,
+            [.text(kind), Self.text(pixelID), .text(message), Self.int(now), .text(kind), Self.text(pixelID)]
         )
+    }
+
+    @discardableResult
+    public func clearAlarms(kind: String, pixelID: String?, now: Int64) async throws(StateError) -> Int {
+        try await locked(
+            "clear alarms",
+            "UPDATE alarms SET cleared_at = ? WHERE kind = ? AND pixel_id IS ? AND cleared_at IS NULL RETURNING id",
+            [Self.int(now), .text(kind), Self.text(pixelID)]
+        ).count
+    }
+
+    public func activeAlarms() async throws(StateError) -> [AlarmRecord] {
+        try await locked(
+            "list alarms",
+            "SELECT id, kind, pixel_id, message, raised_at, cleared_at FROM alarms WHERE cleared_at IS NULL ORDER BY raised_at, id"
+        )
+        .map { row in
+            AlarmRecord(
+                id: Int64(row.column("id")?.integer ?? 0),
+                kind: row.column("kind")?.string ?? "",
+                pixelID: row.column("pixel_id")?.string,
+                message: row.column("message")?.string ?? "",
+                raisedAt: Int64(row.column("raised_at")?.integer ?? 0),
+                clearedAt: row.column("cleared_at")?.integer.map(Int64.init)
+            )
+        }
     }
 
     public func registerSchema(id: String, body: String, now: Int64) async throws(StateError) {

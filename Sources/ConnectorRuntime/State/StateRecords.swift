@@ -192,3 +192,23 @@ public struct MatchQualityRecord: Sendable, Equatable {
         self.record = record
     }
 }
+
+/// A raised alarm (a paused pixel, later schema drift): active until `clearedAt` is set.
+public struct AlarmRecord: Sendable, Equatable {
+    public var id: Int64
+    public var kind: String
+    public var pixelID: String?
+    /// What happened, without personal values or secrets.
+    public var message: String
+    public var raisedAt: Int64
+    public var clearedAt: Int64?
+
+    public init(id: Int64, kind: String, pixelID: String?, message: String, raisedAt: Int64, clearedAt: Int64?) {
+        self.id = id
+        self.kind = kind
+        self.pixelID = pixelID
+        self.message = message
+        self.raisedAt = raisedAt
+        self.clearedAt = clearedAt
+    }
+}

@@ -76,7 +76,13 @@ public protocol StateRegistry: Sendable {
     func summary() async throws(StateError) -> StateSummary
     /// Clears a stream's cursor (one partition or all) so the next run starts again.
     func resetCursor(stream: String, partition: String?) async throws(StateError) -> Int
+    /// Records an alarm, unless one of the same kind for the same pixel is still active.
     func raiseAlarm(kind: String, pixelID: String?, message: String, now: Int64) async throws(StateError)
+    /// Clears the active alarms of `kind` for `pixelID`; returns how many.
+    @discardableResult
+    func clearAlarms(kind: String, pixelID: String?, now: Int64) async throws(StateError) -> Int
+    /// Alarms not yet cleared, oldest first.
+    func activeAlarms() async throws(StateError) -> [AlarmRecord]
     func registerSchema(id: String, body: String, now: Int64) async throws(StateError)
 }
 

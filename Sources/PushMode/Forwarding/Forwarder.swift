@@ -203,6 +203,12 @@ public struct Forwarder: Service {
         }
         try await registry.markForwarded(entries, fbtraceID: receipt.fbtraceID, now: now())
         Counter(label: "capi_events_forwarded_total", dimensions: [("pixel_id", pixel.id)]).increment(by: entries.count)
+        if await pauses.recovered(pixel.id) {
+            for errorClass in Self.pausingClasses {
+                try await registry.clearAlarms(kind: Self.pauseAlarmKind(errorClass), pixelID: pixel.id, now: now())
+            }
+            logger.notice("pixel delivers again; its pause alarm is cleared", metadata: ["pixel_id": "\(pixel.id)"])
+        }
         logger.debug(
             "batch forwarded",
             metadata: ["pixel_id": "\(pixel.id)", "events": "\(entries.count)", "fbtrace_id": "\(receipt.fbtraceID ?? "")"]
@@ -232,7 +238,7 @@ public struct Forwarder: Service {
                     "fbtrace_id": "\(error.fbtraceID ?? "")",
                 ]
             )
-            try await registry.raiseAlarm(kind: "pixel_paused_\(errorClass.rawValue)", pixelID: pixel.id, message: error.description, now: current)
+            try await registry.raiseAlarm(kind: Self.pauseAlarmKind(errorClass), pixelID: pixel.id, message: error.description, now: current)
             try await registry.reschedule(entries, nextAttemptAt: until, lastError: error.description)
         case .retry, .giveUp:
             Counter(label: "capi_retries_total", dimensions: [("pixel_id", pixel.id), ("class", error.errorClass.rawValue)]).increment()
@@ -246,6 +252,10 @@ public struct Forwarder: Service {
             }
         }
     }
+
+    /// Error classes that pause a pixel, and the alarm each raises.
+    static let pausingClasses: [GraphErrorClass] = [.auth, .permission, .deprecated]
+    static func pauseAlarmKind(_ errorClass: GraphErrorClass) -> String { "pixel_paused_\(errorClass.rawValue)" }
 
     func deadLetter(_ entries: [OutboxEntry], error: GraphError, message: String) async throws(StateError) {
         let reason = DeadLetterReason(

@@ -1,8 +1,13 @@
-/// Pixels whose sending is paused after Meta refused their credentials.
+/// Pixels whose sending is paused after Meta refused their credentials, and those that were
+/// paused and have not yet delivered since (their alarms clear on the next success).
 actor PixelPauses {
     private var until: [String: Int64] = [:]
+    private var recovering: Set<String> = []
 
-    func pause(_ pixel: String, until time: Int64) { until[pixel] = time }
+    func pause(_ pixel: String, until time: Int64) {
+        until[pixel] = time
+        recovering.insert(pixel)
+    }
 
     func pausedUntil(_ pixel: String, now: Int64) -> Int64? {
         guard let time = until[pixel] else { return nil }
@@ -11,5 +16,10 @@ actor PixelPauses {
             return nil
         }
         return time
+    }
+
+    /// Whether the pixel was paused since its last successful delivery (asked once per success).
+    func recovered(_ pixel: String) -> Bool {
+        recovering.remove(pixel) != nil
     }
 }

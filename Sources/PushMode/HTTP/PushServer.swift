@@ -278,11 +278,11 @@ public struct PushServer: Sendable {
         return hops.reversed().first { hop in !trustedProxies.contains { NetworkAddress.contains(cidr: $0, address: hop) } } ?? peer
     }
 
-    func record(_ results: [Intake.Result], events: [JSONValue], source: String, started: ContinuousClock.Instant) {
+    func record(_ results: [Intake.Result], events: [JSONValue], source: String, started: ContinuousClock.Instant, pixelFromPath: String? = nil) {
         for (result, event) in zip(results, events) {
             // A pixel id is logged or used as a label only when it is one of ours: a refused
             // event's fields are outside input and stay out of logs and metric series.
-            let pixel = Intake.pixelID(of: event).flatMap { pixels.contains($0) ? $0 : nil } ?? "unconfigured"
+            let pixel = (pixelFromPath ?? Intake.pixelID(of: event)).flatMap { pixels.contains($0) ? $0 : nil } ?? "unconfigured"
             switch result {
             case .accepted(let answer, let duplicate):
                 Counter(
@@ -360,12 +360,14 @@ public struct PushServer: Sendable {
                 message: "(#100) param data must be an array of 1 to \(MetaLimits.eventsPerRequest) events"
             )
         }
+        let started = ContinuousClock.now
         let results: [Intake.Result]
         do {
             results = try await intake.accept(events, pixelFromPath: pixelID, source: "graph_compatible", allOrNothing: true)
         } catch {
             return Self.metaError(status: .serviceUnavailable, code: 2, message: "The state store cannot commit; retry", transient: true)
         }
+        record(results, events: events, source: "graph_compatible", started: started, pixelFromPath: pixelID)
         for (index, result) in results.enumerated() {
             if case .rejected(let problems) = result, let first = problems.first {
                 return Self.metaError(

@@ -20,7 +20,7 @@ public struct Intake: Sendable {
     let pixels: [String: PixelConfiguration]
     let mirrorSalt: SymmetricKey
     let maxFutureSkew: Int64
-    let externalID: Normalizer.ExternalIDHandling
+    let externalID: ExternalIDPolicy
     let now: @Sendable () -> Int64
 
     public init(
@@ -33,7 +33,7 @@ public struct Intake: Sendable {
         self.pixels = Dictionary(uniqueKeysWithValues: manifest.pixels.map { ($0.id, $0) })
         self.mirrorSalt = SymmetricKey(data: Array(push.mirrorSalt.revealed.utf8))
         self.maxFutureSkew = Int64(push.maxFutureSkew.components.seconds)
-        self.externalID = push.externalID == .hash ? .hash : .passthrough
+        self.externalID = push.externalID
         self.now = now
     }
 
@@ -44,7 +44,7 @@ public struct Intake: Sendable {
     public func accept(_ events: [JSONValue], pixelFromPath: String? = nil, source: String, allOrNothing: Bool = false) async throws -> [Result] {
         let receivedAt = now()
         let seconds = receivedAt / 1000
-        let normalizer = Normalizer(today: Normalizer.Today(unixSeconds: seconds), externalIDPolicy: externalID)
+        let normalizer = Normalizer(today: CalendarDate(unixSeconds: seconds), externalIDPolicy: externalID)
         var results = [Result?](repeating: nil, count: events.count)
         var items: [IntakeItem] = []
         var itemIndex: [Int] = []

@@ -16,14 +16,14 @@ struct StateCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print cursors per stream and partition, recent runs, outbox depth and dead-letter count as JSON."
+            abstract: "Print cursors per stream and partition, recent runs, active alarms, outbox depth and dead-letter count as JSON."
         )
 
         @OptionGroup var state: StateOptions
 
         func run() async throws {
             let location = try state.location
-            let summary = try await state.withRegistry { try await $0.summary() }
+            let (summary, alarms) = try await state.withRegistry { (try await $0.summary(), try await $0.activeAlarms()) }
             let document: JSONValue = .object([
                 "state": .string(location.description),
                 "schema_version": .integer(Int64(summary.schemaVersion)),
@@ -35,6 +35,14 @@ struct StateCommand: AsyncParsableCommand {
                             "connector": .string(key.connector), "stream": .string(key.stream), "partition": .string(key.partition),
                             "position": .string(Timestamps.iso(seconds: value.position)), "position_unix": .integer(value.position),
                             "run_id": .string(value.runID), "updated_at": .string(Timestamps.iso(milliseconds: value.updatedAt)),
+                        ])
+                    }
+                ),
+                "alarms": .array(
+                    alarms.map { alarm in
+                        .object([
+                            "kind": .string(alarm.kind), "pixel_id": alarm.pixelID.map(JSONValue.string) ?? .null, "message": .string(alarm.message),
+                            "raised_at": .string(Timestamps.iso(milliseconds: alarm.raisedAt)),
                         ])
                     }
                 ),

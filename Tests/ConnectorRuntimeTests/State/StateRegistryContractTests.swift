@@ -169,6 +169,20 @@ struct StateRegistryContractTests {
         }
     }
 
+    @Test("an alarm is raised once while active, listed until cleared, and raised again after", arguments: Backend.enabled)
+    func alarms(backend: Backend) async throws {
+        try await backend.withRegistry { registry in
+            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth: code 190", now: 1)
+            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth: code 190 again", now: 2)
+            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "222", message: "auth", now: 3)
+            #expect(try await registry.activeAlarms().map(\.pixelID) == ["111", "222"])
+            #expect(try await registry.clearAlarms(kind: "pixel_paused_auth", pixelID: "111", now: 4) == 1)
+            #expect(try await registry.activeAlarms().map(\.pixelID) == ["222"])
+            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth", now: 5)
+            #expect(try await registry.activeAlarms().map(\.raisedAt) == [3, 5])
+        }
+    }
+
     @Test("a store from a newer build, or with a table changed by hand, is refused at migration", arguments: Backend.enabled)
     func unusableSchemas(backend: Backend) async throws {
         let (location, schema) = try backend.location()

@@ -1,16 +1,25 @@
 import Foundation
 
-extension Normalizer.Today {
+/// A day of the Gregorian calendar in UTC: what "today" means for birth-date checks, and the
+/// date half of a timestamp. A value, not a clock: callers read the clock once at the edge.
+public struct CalendarDate: Sendable, Equatable, Comparable {
+    public var year: Int
+    public var month: Int
+    public var day: Int
+
+    public init(year: Int, month: Int, day: Int) {
+        self.year = year
+        self.month = month
+        self.day = day
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { (lhs.year, lhs.month, lhs.day) < (rhs.year, rhs.month, rhs.day) }
+
     /// Today's date in UTC, read once by callers at the edge (commands, services), never in rules.
     public static func utcNow(_ now: Date = Date()) -> Self {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let parts = calendar.dateComponents([.year, .month, .day], from: now)
-        return .init(year: parts.year!, month: parts.month!, day: parts.day!)
+        Self(unixSeconds: Int64(now.timeIntervalSince1970))
     }
-}
 
-extension Normalizer.Today {
     /// The UTC calendar date of a Unix time, by arithmetic (no Calendar on the hot path). Times
     /// outside years 1–9999 are clamped to them, so no outside value can overflow the arithmetic.
     public init(unixSeconds: Int64) {

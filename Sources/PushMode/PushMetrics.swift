@@ -1,0 +1,36 @@
+import CAPICore
+import ConnectorRuntime
+import GraphAPI
+import Metrics
+
+/// Declares the sidecar's metric series at start-up, at zero, for every configured pixel and
+/// source: a dashboard or alert on a series that does not exist yet sees "no data", not 0
+/// (Prometheus' advice), and `capi_build_info` says which build is running.
+///
+/// The labels are exactly those the code increments later; refused events of unknown pixels count
+/// under `pixel_id="unconfigured"` and are not declared ahead.
+enum PushMetrics {
+    static func declare(pixels: [String], sources: [String]) {
+        Gauge(label: "capi_build_info", dimensions: [("version", BuildInfo.version)]).record(1)
+        _ = Counter(label: "capi_events_resent_total")
+        for pixel in pixels {
+            for source in sources + ["graph_compatible"] {
+                for label in ["capi_events_received_total", "capi_duplicates_total", "capi_events_rejected_total"] {
+                    _ = Counter(label: label, dimensions: [("pixel_id", pixel), ("source", source)])
+                }
+            }
+            _ = Counter(label: "capi_events_forwarded_total", dimensions: [("pixel_id", pixel)])
+            for errorClass in GraphErrorClass.allCases {
+                _ = Counter(label: "capi_retries_total", dimensions: [("pixel_id", pixel), ("class", errorClass.rawValue)])
+                _ = Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", pixel), ("class", errorClass.rawValue)])
+            }
+            _ = Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", pixel), ("class", "too_old")])
+        }
+        for source in sources {
+            for failure in SignatureFailure.allCases {
+                _ = Counter(label: "capi_signature_failures_total", dimensions: [("reason", failure.rawValue), ("source", source)])
+            }
+        }
+        _ = Counter(label: "capi_signature_failures_total", dimensions: [("reason", "bad_ingest_token"), ("source", "graph_compatible")])
+    }
+}

@@ -173,6 +173,7 @@ let package = Package(
                 "PullMode", "ConnectorRuntime", "CAPICore", "GraphSandbox", "GraphAPI",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

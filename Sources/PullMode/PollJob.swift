@@ -24,12 +24,12 @@ public struct PollJob: Sendable {
         public var windows: Int
         public var gapSeconds: Int64
 
-        /// The poll command's contract: 0 ok, 1 some partitions failed (the others advanced), 3 authentication.
-        public var exitCode: Int32 {
+        /// The run as a whole: an authentication failure anywhere outranks a failed partition.
+        public var result: PollResult {
             let values = Array(outcomes.values)
-            if values.contains(where: { if case .authFailed = $0 { true } else { false } }) { return 3 }
-            if values.contains(where: { if case .failed = $0 { true } else { false } }) { return 1 }
-            return 0
+            if values.contains(where: { if case .authFailed = $0 { true } else { false } }) { return .authenticationFailed }
+            if values.contains(where: { if case .failed = $0 { true } else { false } }) { return .partial }
+            return .ok
         }
     }
 
@@ -93,12 +93,17 @@ public struct PollJob: Sendable {
         var finished = run
         finished.endedAt = now()
         finished.status =
-            switch report.exitCode {
-            case 0: "ok"
-            case 3: "auth_failed"
-            default: "partial"
+            switch report.result {
+            case .ok: "ok"
+            case .authenticationFailed: "auth_failed"
+            case .partial, .locked: "partial"
             }
-        finished.errorClass = report.exitCode == 3 ? "auth" : (report.exitCode == 1 ? "partition_failed" : nil)
+        finished.errorClass =
+            switch report.result {
+            case .ok, .locked: nil
+            case .authenticationFailed: "auth"
+            case .partial: "partition_failed"
+            }
         finished.counts =
             JSONValue.object([
                 "records": .integer(Int64(report.records)), "windows": .integer(Int64(report.windows)),

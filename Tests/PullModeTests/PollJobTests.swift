@@ -118,11 +118,11 @@ struct PollJobTests {
             try await store.withRegistry { registry in
                 let manifest = try manifest()
                 let first = try await poll(manifest, registry: registry, graphURL: url)
-                #expect(first.exitCode == 0 && first.windows >= 4)
+                #expect(first.result == .ok && first.windows >= 4)
                 let (totals, rows) = try await storedTotals(registry)
                 #expect(totals == expected)
                 let second = try await poll(manifest, registry: registry, graphURL: url)
-                #expect(second.exitCode == 0)
+                #expect(second.result == .ok)
                 let again = try await storedTotals(registry)
                 #expect(again.totals == expected && again.rows == rows, "a re-read duplicated records")
                 let cursor = try await registry.cursor(CursorKey(connector: manifest.id, stream: "delivery_statuses", partition: pixelID))
@@ -144,11 +144,11 @@ struct PollJobTests {
                 try await store.withRegistry { registry in
                     let manifest = try manifest(step: "PT6H", attempts: 1)
                     let interrupted = try await poll(manifest, registry: registry, graphURL: failingURL)
-                    #expect(interrupted.exitCode == 1, "the fault plan did not interrupt the poll")
+                    #expect(interrupted.result == .partial, "the fault plan did not interrupt the poll")
                     let partial = try await storedTotals(registry)
                     #expect(partial.totals.values.reduce(0, +) < expected.values.reduce(0, +))
                     let resumed = try await poll(manifest, registry: registry, graphURL: healthyURL)
-                    #expect(resumed.exitCode == 0)
+                    #expect(resumed.result == .ok)
                     let (totals, _) = try await storedTotals(registry)
                     #expect(totals == expected)
                 }
@@ -162,7 +162,7 @@ struct PollJobTests {
             try await Store.sqlite.withRegistry { registry in
                 let manifest = try manifest()
                 let report = try await poll(manifest, registry: registry, graphURL: url)
-                #expect(report.exitCode == 3)
+                #expect(report.result == .authenticationFailed)
                 #expect(try await registry.cursor(CursorKey(connector: manifest.id, stream: "delivery_statuses", partition: pixelID)) == nil)
                 #expect(try await registry.recentRuns(limit: 1).first?.status == "auth_failed")
             }
@@ -178,11 +178,11 @@ struct PollAuthenticationTests {
             try await Store.sqlite.withRegistry { registry in
                 var good = try manifest()
                 good.pull?.auth = .appCredentials(appID: "app-1", appSecret: Secret("right"))
-                #expect(try await poll(good, registry: registry, graphURL: url).exitCode == 0)
+                #expect(try await poll(good, registry: registry, graphURL: url).result == .ok)
                 #expect(try await storedTotals(registry).totals == expected)
                 var bad = try manifest()
                 bad.pull?.auth = .appCredentials(appID: "app-1", appSecret: Secret("wrong"))
-                #expect(try await poll(bad, registry: registry, graphURL: url).exitCode == 3)
+                #expect(try await poll(bad, registry: registry, graphURL: url).result == .authenticationFailed)
             }
         }
     }

@@ -15,7 +15,13 @@ let webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 let testPixel = "1234567890"
 
 /// The manifest the push tests run with: the shipped shape, small batches, fast retries.
-func pushManifest(ingestToken: String = "ingest-token", maxEvents: Int = 50, maxAttempts: Int = 30, limits: String = "") throws -> Manifest {
+func pushManifest(
+    ingestToken: String = "ingest-token",
+    maxEvents: Int = 50,
+    maxAttempts: Int = 30,
+    limits: String = "",
+    pushExtra: String = ""
+) throws -> Manifest {
     try ManifestLoader(environment: [:]).load(
         yaml: """
             manifest_version: 1.0
@@ -37,6 +43,7 @@ func pushManifest(ingestToken: String = "ingest-token", maxEvents: Int = 50, max
               retry: {max_attempts: \(maxAttempts), initial_backoff: 5ms, max_backoff: 40ms}
               mirror_salt: test-mirror-salt-0123456789
             \(limits.isEmpty ? "" : "  limits: {\(limits)}")
+            \(pushExtra)
             """,
         path: "test.yaml"
     )

@@ -70,52 +70,29 @@ struct PollCommand: AsyncParsableCommand {
                     if onTerminal { StandardStreams.printError(line) } else { logger.info("window committed", metadata: ["detail": "\(line)"]) }
                 }
             )
-            if once { return try await Self.pollOnce(job, registry: registry, logger: logger) }
+            if once {
+                let result = try await job.runHoldingLock(registry: registry, logger: logger)
+                if result == .locked { StandardStreams.printError("capi-connector: another poll holds the lock; nothing done") }
+                return Self.exitCode(result)
+            }
             let scheduled = ScheduledPoll(job: job, registry: registry, interval: pull.interval, logger: logger)
             let group = ServiceGroup(
                 configuration: .init(services: [.init(service: scheduled)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             )
             try await group.run()
-            return await scheduled.lastExitCode.value
+            return Self.exitCode(await scheduled.lastResult.value)
         }
         if code != 0 { throw ExitCode(code) }
     }
 
-    static func pollOnce(_ job: PollJob, registry: any StateRegistry, logger: Logger) async throws -> Int32 {
-        guard let report = try await registry.withPollLock({ try await job.run() }) else {
-            StandardStreams.printError("capi-connector: another poll holds the lock; nothing done")
-            return 4
-        }
-        logger.notice(
-            "poll finished",
-            metadata: [
-                "run_id": "\(report.runID)", "records": "\(report.records)", "windows": "\(report.windows)", "exit_code": "\(report.exitCode)",
-            ]
-        )
-        return report.exitCode
-    }
-}
-
-/// Polls on the manifest's interval until a graceful shutdown; a poll in progress finishes its
-/// current work (each window is committed as it completes) before the service returns.
-struct ScheduledPoll: Service {
-    let job: PollJob
-    let registry: any StateRegistry
-    let interval: Duration
-    let logger: Logger
-    let lastExitCode = ExitCodeBox()
-
-    func run() async throws {
-        while !Task.isShuttingDownGracefully {
-            let code = try await PollCommand.pollOnce(job, registry: registry, logger: logger)
-            await lastExitCode.set(code)
-            if code == 3 { return }
-            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+    /// The command's contract: 0 ok, 1 some partitions failed (the others advanced), 3
+    /// authentication, 4 another poll holds the lock.
+    static func exitCode(_ result: PollResult) -> Int32 {
+        switch result {
+        case .ok: 0
+        case .partial: 1
+        case .authenticationFailed: 3
+        case .locked: 4
         }
     }
-}
-
-actor ExitCodeBox {
-    private(set) var value: Int32 = 0
-    func set(_ code: Int32) { value = code }
 }

@@ -1,0 +1,57 @@
+import ConnectorRuntime
+import Logging
+import ServiceLifecycle
+
+/// Polls on the manifest's interval until a graceful shutdown. A poll in progress finishes its
+/// current work (each window is committed as it completes) before the service returns; an
+/// authentication failure ends the schedule, since retrying cannot help until the credentials change.
+public struct ScheduledPoll: Service {
+    let job: PollJob
+    let registry: any StateRegistry
+    let interval: Duration
+    let logger: Logger
+    /// The result of the latest poll (`.ok` before the first).
+    public let lastResult = PollResultBox()
+
+    public init(job: PollJob, registry: any StateRegistry, interval: Duration, logger: Logger) {
+        self.job = job
+        self.registry = registry
+        self.interval = interval
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully {
+            let result = try await job.runHoldingLock(registry: registry, logger: logger)
+            await lastResult.set(result)
+            if result == .authenticationFailed { return }
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}
+
+/// The latest ``PollResult``, shared between the scheduler and whoever started it.
+public actor PollResultBox {
+    public private(set) var value: PollResult = .ok
+    public private(set) var polls = 0
+
+    func set(_ result: PollResult) {
+        value = result
+        polls += 1
+    }
+}
+
+extension PollJob {
+    /// One poll under the registry's poll lock: `.locked` without running when another poll holds it.
+    public func runHoldingLock(registry: any StateRegistry, logger: Logger) async throws -> PollResult {
+        guard let report = try await registry.withPollLock({ try await self.run() }) else {
+            logger.warning("another poll holds the lock; nothing done")
+            return .locked
+        }
+        logger.notice(
+            "poll finished",
+            metadata: ["run_id": "\(report.runID)", "records": "\(report.records)", "windows": "\(report.windows)", "result": "\(report.result)"]
+        )
+        return report.result
+    }
+}

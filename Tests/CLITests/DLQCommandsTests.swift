@@ -1,0 +1,48 @@
+import Foundation
+import Testing
+
+/// `dlq list|replay|purge` against a real SQLite store holding dead letters.
+@Suite("dlq commands", .serialized)
+struct DLQCommandsTests {
+    /// A migrated store with two dead letters, written the way the forwarder writes them.
+    static func storeWithDeadLetters() async throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dlq-\(UUID().uuidString)/state.sqlite").path
+        let show = try await CLIRunner.run(["state", "show", "--state", "sqlite:" + path])
+        #expect(show.status == 0, "\(show.stderr)")
+        let script = """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            for i in (1, 2):
+                db.execute("INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at, expires_at) "
+                           "VALUES ('555', ?, 1795000000, '{}', 'invalid', 100, 2804003, 'event too old', 'trace-1', 1, 1, 9999999999999)", (f"dl-{i}",))
+            db.commit()
+            """
+        let seeded = try await CLIRunner.runTool("/usr/bin/env", ["python3", "-c", script, path])
+        #expect(seeded.status == 0, "\(seeded.stderr)")
+        return "sqlite:" + path
+    }
+
+    @Test("list prints each dead letter with its reason; replay moves one back to the outbox; purge needs --yes")
+    func listReplayPurge() async throws {
+        let state = try await Self.storeWithDeadLetters()
+        let list = try await CLIRunner.run(["dlq", "list", "--state", state])
+        #expect(list.status == 0)
+        let letters = list.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(letters.count == 2)
+        #expect(letters.map { $0["event_id"] as? String } == ["dl-1", "dl-2"])
+        #expect(list.stdout.contains("2804003") && list.stdout.contains("event too old"))
+
+        let id = try #require(letters.first?["id"] as? Int)
+        let replay = try await CLIRunner.run(["dlq", "replay", "--id", String(id), "--state", state])
+        #expect(replay.status == 0, "\(replay.stderr)")
+        let after = try await CLIRunner.run(["state", "show", "--state", state])
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])
+        #expect(summary["outbox_depth"] as? Int == 1 && summary["dead_letters"] as? Int == 1)
+
+        let refused = try await CLIRunner.run(["dlq", "purge", "--all", "--state", state])
+        #expect(refused.status != 0)
+        let purge = try await CLIRunner.run(["dlq", "purge", "--all", "--yes", "--state", state])
+        #expect(purge.status == 0, "\(purge.stderr)")
+        #expect(try await CLIRunner.run(["dlq", "list", "--state", state]).stdout.isEmpty)
+    }
+}

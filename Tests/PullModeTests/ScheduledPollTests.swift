@@ -1,0 +1,52 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import GraphAPI
+import GraphSandbox
+import Logging
+import PullMode
+import ServiceLifecycle
+import Testing
+
+@Suite("Scheduled poll")
+struct ScheduledPollTests {
+    @Test("polls on its interval until a graceful shutdown, which it honours between polls")
+    func pollsUntilShutdown() async throws {
+        try await withSeededSandbox { url, _, expected in
+            try await Store.sqlite.withRegistry { registry in
+                let manifest = try manifest()
+                let graph = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: .seconds(2)))
+                let job = PollJob(manifest: manifest, pull: manifest.pull!, registry: registry, graph: graph, logger: Logger(label: "test"))
+                let scheduled = ScheduledPoll(job: job, registry: registry, interval: .milliseconds(200), logger: Logger(label: "test"))
+                let group = ServiceGroup(configuration: .init(services: [.init(service: scheduled)], logger: Logger(label: "test")))
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask { try await group.run() }
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    while await scheduled.lastResult.polls < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
+                    await group.triggerGracefulShutdown()
+                    try await tasks.waitForAll()
+                }
+                #expect(await scheduled.lastResult.polls >= 2)
+                #expect(await scheduled.lastResult.value == .ok)
+                #expect(try await registry.recentRuns(limit: 10).count >= 2)
+                #expect(try await storedTotals(registry).totals == expected)
+            }
+        }
+    }
+
+    @Test("an authentication failure ends the schedule instead of retrying the same refusal")
+    func stopsOnAuthenticationFailure() async throws {
+        try await withSeededSandbox(.init(appCredentials: (id: "app-1", secret: "right"))) { url, _, _ in
+            try await Store.sqlite.withRegistry { registry in
+                var manifest = try manifest()
+                manifest.pull?.auth = .appCredentials(appID: "app-1", appSecret: Secret("wrong"))
+                let graph = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: .seconds(2)))
+                let job = PollJob(manifest: manifest, pull: manifest.pull!, registry: registry, graph: graph, logger: Logger(label: "test"))
+                let scheduled = ScheduledPoll(job: job, registry: registry, interval: .milliseconds(50), logger: Logger(label: "test"))
+                try await scheduled.run()
+                #expect(await scheduled.lastResult.polls == 1)
+                #expect(await scheduled.lastResult.value == .authenticationFailed)
+            }
+        }
+    }
+}

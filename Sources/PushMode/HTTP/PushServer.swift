@@ -74,8 +74,9 @@ public struct PushServer: Sendable {
 
     public func makeRouter() -> Router<PushRequestContext> {
         let router = Router(context: PushRequestContext.self)
-        router.post("/v1/events") { request, context in await self.mirror(request, context: context, batch: false) }
-        router.post("/v1/events/batch") { request, context in await self.mirror(request, context: context, batch: true) }
+        let events = router.group("/v1/events").add(middleware: SignatureMiddleware(server: self))
+        events.post { request, context in await self.mirror(request, context: context, batch: false) }
+        events.post("batch") { request, context in await self.mirror(request, context: context, batch: true) }
         router.post("/:version/:pixel/events") { request, context in await self.graphCompatible(request, context: context) }
         router.get("/healthz") { _, _ in Self.json(.object(["status": .string("ok")]), status: .ok) }
         router.get("/readyz") { _, _ in await self.readiness() }
@@ -91,60 +92,15 @@ public struct PushServer: Sendable {
 
     // MARK: POST /v1/events and /v1/events/batch
 
-    /// Cheapest refusals first: rate, source, signature headers, announced size, memory budget;
-    /// only then is the body read, its MAC computed, its id checked for replay and its JSON parsed.
+    /// The event routes, behind ``SignatureMiddleware``: the body arrives verified in the context.
     func mirror(_ request: Request, context: PushRequestContext, batch: Bool) async -> Response {
-        let started = ContinuousClock.now
-        if let refused = rateLimited(request, context: context) { return refused }
-        guard let source = selectSource(request) else {
-            return Self.json(
-                .object(["error": .string("unknown_source"), "message": .string("no webhook source of that name is configured")]),
-                status: .badRequest,
-                close: true
-            )
+        guard let verified = context.verified else {
+            // Only reachable if the routes were wired without the middleware: refuse, never accept unsigned.
+            return signatureRefused(.missingSignature, source: "unverified")
         }
-        let now = clock()
-        let header: (String) -> String? = { name in HTTPField.Name(name).flatMap { request.headers[$0] } }
-        let inspected: WebhookVerifier.Inspected
-        switch source.verifier.inspect(header: header, now: now) {
-        case .failure(let failure): return signatureRefused(failure, source: source.name, close: true)
-        case .success(let value): inspected = value
-        }
-        return await withBody(request) { body in
-            await mirror(body, inspected: inspected, source: source, now: now, request: request, context: context, batch: batch, started: started)
-        }
-    }
-
-    /// The rest of ``mirror(_:context:batch:)`` once the body is in memory: MAC, replay, JSON, intake.
-    func mirror(
-        _ body: ByteBuffer,
-        inspected: WebhookVerifier.Inspected,
-        source: Source,
-        now: Int64,
-        request: Request,
-        context: PushRequestContext,
-        batch: Bool,
-        started: ContinuousClock.Instant
-    ) async -> Response {
-        let verdict = body.withUnsafeReadableBytes { bytes -> Response? in
-            switch source.verifier.verify(inspected, body: bytes) {
-            case .failure(let failure): return signatureRefused(failure, source: source.name)
-            case .success(let delivery):
-                guard let id = delivery.messageID, let timestamp = delivery.timestamp else { return nil }
-                switch source.replays.admit(source: source.name, messageID: id, timestamp: timestamp, body: bytes, now: now) {
-                case .admitted: return nil
-                case .replayed: return signatureRefused(.replayedID, source: source.name)
-                case .full:
-                    refusals.record("replay_ledger_full")
-                    return Self.json(
-                        .object(["error": .string("busy"), "message": .string("too many recent webhook ids to check replays; retry")]),
-                        status: .serviceUnavailable,
-                        retryAfter: 5
-                    )
-                }
-            }
-        }
-        if let verdict { return verdict }
+        let body = verified.bytes
+        let source = verified.source
+        let started = verified.started
         guard let document = try? JSONValue(parsing: body.readableBytesView) else {
             return Self.json(
                 .object(["error": .string("invalid_json"), "message": .string("the body is not valid JSON (or repeats a key)")]),
@@ -173,16 +129,16 @@ public struct PushServer: Sendable {
 
         let results: [Intake.Result]
         do {
-            results = try await intake.accept(events, source: source.name)
+            results = try await intake.accept(events, source: source)
         } catch {
-            logger.error("state store cannot commit", metadata: ["source": "\(source.name)", "error": "\(error)"])
+            logger.error("state store cannot commit", metadata: ["source": "\(source)", "error": "\(error)"])
             return Self.json(
                 .object(["error": .string("state_unavailable"), "message": .string("the state store cannot commit; retry")]),
                 status: .serviceUnavailable,
                 retryAfter: 1
             )
         }
-        record(results, events: events, source: source.name, started: started)
+        record(results, events: events, source: source, started: started)
         if !batch { return Self.single(results[0]) }
         let items: [JSONValue] = results.enumerated().map { index, result in
             var item = Self.body(of: result).objectValue ?? [:]
@@ -199,7 +155,7 @@ public struct PushServer: Sendable {
     /// Runs `handle` with the body, read under the size cap and the shared memory budget: the
     /// announced length (or the cap, when none is announced) is reserved before a byte is read and
     /// released when `handle` returns.
-    func withBody(_ request: Request, _ handle: (ByteBuffer) async -> Response) async -> Response {
+    func withBody(_ request: Request, _ handle: (ByteBuffer) async throws -> Response) async rethrows -> Response {
         let announced = request.headers[.contentLength].flatMap { Bounded.digits($0) }.map { Int($0) }
         if let announced, announced > bodyLimit { return Self.tooLarge(bodyLimit) }
         let reservation = announced ?? bodyLimit
@@ -225,7 +181,7 @@ public struct PushServer: Sendable {
                 close: true
             )
         }
-        return await handle(body)
+        return try await handle(body)
     }
 
     func rateLimited(_ request: Request, context: PushRequestContext) -> Response? {
@@ -254,28 +210,6 @@ public struct PushServer: Sendable {
         refusals.record("signature:\(failure.rawValue)")
         logger.debug("signature refused", metadata: ["source": "\(source)", "signature_status": "\(failure.rawValue)"])
         return Self.json(.object(["error": .string("signature"), "reason": .string(failure.rawValue)]), status: .unauthorized, close: close)
-    }
-
-    /// Fills `client_ip_address` and `client_user_agent` from the request when the event lacks them.
-    func enriched(_ event: JSONValue, request: Request, context: PushRequestContext) -> JSONValue {
-        guard case .object(var fields) = event else { return event }
-        var user = fields["user_data"]?.objectValue ?? [:]
-        if user["client_user_agent"] == nil, let agent = request.headers[.userAgent] { user["client_user_agent"] = .string(agent) }
-        if user["client_ip_address"] == nil, let address = clientAddress(request: request, context: context) {
-            user["client_ip_address"] = .string(address)
-        }
-        fields["user_data"] = .object(user)
-        return .object(fields)
-    }
-
-    /// The peer's address, or the first untrusted hop of `X-Forwarded-For` when the peer is a trusted proxy.
-    func clientAddress(request: Request, context: PushRequestContext) -> String? {
-        guard let peer = context.remoteAddress?.ipAddress else { return nil }
-        guard trustedProxies.contains(where: { NetworkAddress.contains(cidr: $0, address: peer) }),
-            let forwarded = request.headers[HTTPField.Name("X-Forwarded-For")!]
-        else { return peer }
-        let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-        return hops.reversed().first { hop in !trustedProxies.contains { NetworkAddress.contains(cidr: $0, address: hop) } } ?? peer
     }
 
     func record(_ results: [Intake.Result], events: [JSONValue], source: String, started: ContinuousClock.Instant, pixelFromPath: String? = nil) {
@@ -310,110 +244,6 @@ public struct PushServer: Sendable {
         Timer(label: "capi_ingest_latency_seconds", dimensions: [("source", source)]).recordNanoseconds(elapsed.wholeNanoseconds)
     }
 
-    // MARK: POST /{version}/{pixel_id}/events
-
-    func graphCompatible(_ request: Request, context: PushRequestContext) async -> Response {
-        if let refused = rateLimited(request, context: context) { return refused }
-        let pixelID = context.parameters.get("pixel") ?? ""
-        guard let ingestTokenDigest else {
-            return Self.metaError(
-                status: .unauthorized,
-                code: 190,
-                message: "The Graph-compatible route is disabled: set push.ingest_token in the manifest",
-                close: true
-            )
-        }
-        // A token in the header or query string is checked before the body is read.
-        let earlyToken =
-            request.headers[.authorization].flatMap { (value: String) -> String? in value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : nil }
-            ?? request.uri.queryParameters.get("access_token").map { String($0) }
-        if let earlyToken, !tokenMatches(earlyToken, ingestTokenDigest) {
-            return ingestTokenRefused(close: true)
-        }
-        return await withBody(request) { body in
-            await graphCompatible(body, earlyToken: earlyToken, tokenDigest: ingestTokenDigest, pixelID: pixelID, request: request)
-        }
-    }
-
-    /// The rest of ``graphCompatible(_:context:)`` once the body is in memory.
-    func graphCompatible(
-        _ body: ByteBuffer,
-        earlyToken: String?,
-        tokenDigest ingestTokenDigest: [UInt8],
-        pixelID: String,
-        request: Request
-    ) async -> Response {
-        guard let parsed = GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) else {
-            if earlyToken == nil { return ingestTokenRefused() }
-            return Self.metaError(
-                status: .badRequest,
-                code: 100,
-                message: "(#100) The request body is neither JSON nor form-encoded (or repeats a field)"
-            )
-        }
-        let token = earlyToken ?? parsed.accessToken ?? ""
-        guard tokenMatches(token, ingestTokenDigest) else { return ingestTokenRefused() }
-        guard let events = parsed.events, !events.isEmpty, events.count <= MetaLimits.eventsPerRequest else {
-            return Self.metaError(
-                status: .badRequest,
-                code: 100,
-                message: "(#100) param data must be an array of 1 to \(MetaLimits.eventsPerRequest) events"
-            )
-        }
-        let started = ContinuousClock.now
-        let results: [Intake.Result]
-        do {
-            results = try await intake.accept(events, pixelFromPath: pixelID, source: "graph_compatible", allOrNothing: true)
-        } catch {
-            return Self.metaError(status: .serviceUnavailable, code: 2, message: "The state store cannot commit; retry", transient: true)
-        }
-        record(results, events: events, source: "graph_compatible", started: started, pixelFromPath: pixelID)
-        for (index, result) in results.enumerated() {
-            if case .rejected(let problems) = result, let first = problems.first {
-                return Self.metaError(
-                    status: .badRequest,
-                    code: 100,
-                    subcode: 2_804_001,
-                    message: "Invalid parameter",
-                    userMessage: "data[\(index)].\(first.field): \(first.message)"
-                )
-            }
-        }
-        var messages: [JSONValue] = []
-        var received = 0
-        for result in results {
-            switch result {
-            case .accepted: received += 1
-            case .conflict(let id): messages.append(.string("event \(id) conflicts with an earlier event of the same id and time; not sent again"))
-            case .rejected: break
-            }
-        }
-        return Self.json(
-            .object([
-                "events_received": .integer(Int64(received)), "messages": .array(messages),
-                "fbtrace_id": .string("capi-" + UUID().uuidString.prefix(12).lowercased()),
-            ]),
-            status: .ok
-        )
-    }
-
-    /// Compares digests, not strings: constant time in the token's content.
-    func tokenMatches(_ token: String, _ digest: [UInt8]) -> Bool {
-        !token.isEmpty && WebhookVerifier.constantTimeEqual(Array(SHA256.hash(data: Array(token.utf8))), digest)
-    }
-
-    func ingestTokenRefused(close: Bool = false) -> Response {
-        Counter(label: "capi_signature_failures_total", dimensions: [("reason", "bad_ingest_token"), ("source", "graph_compatible")]).increment()
-        refusals.record("bad_ingest_token")
-        return Self.metaError(
-            status: .unauthorized,
-            code: 190,
-            subcode: 463,
-            message: "Invalid OAuth access token - Cannot parse access token",
-            close: close
-        )
-    }
-
     // MARK: Readiness
 
     func readiness() async -> Response {
@@ -428,66 +258,4 @@ public struct PushServer: Sendable {
         }
     }
 
-    // MARK: Answers
-
-    static func single(_ result: Intake.Result) -> Response {
-        switch result {
-        case .accepted: json(body(of: result), status: .accepted)
-        case .conflict: json(body(of: result), status: .conflict)
-        case .rejected: json(body(of: result), status: .badRequest)
-        }
-    }
-
-    static func body(of result: Intake.Result) -> JSONValue {
-        switch result {
-        case .accepted(let answer, _): answer
-        case .conflict(let id):
-            .object([
-                "status": .string("conflict"), "event_id": .string(id),
-                "message": .string("an event with this pixel_id, event_id and event_time was accepted with different content"),
-            ])
-        case .rejected(let problems):
-            .object([
-                "status": .string("rejected"), "error": .string("invalid_event"),
-                "problems": .array(
-                    problems.map { .object(["field": .string($0.field), "code": .string($0.code.rawValue), "message": .string($0.message)]) }
-                ),
-            ])
-        }
-    }
-
-    static func problems(_ problems: [EventProblem]) -> Response {
-        json(body(of: .rejected(problems)), status: .badRequest)
-    }
-
-    static func tooLarge(_ limit: Int) -> Response {
-        json(.object(["error": .string("body_too_large"), "limit_bytes": .integer(Int64(limit))]), status: .contentTooLarge, close: true)
-    }
-
-    static func metaError(
-        status: HTTPResponse.Status,
-        code: Int,
-        subcode: Int? = nil,
-        message: String,
-        userMessage: String? = nil,
-        transient: Bool = false,
-        close: Bool = false
-    ) -> Response {
-        var error: [String: JSONValue] = [
-            "message": .string(message), "type": .string("OAuthException"), "code": .integer(Int64(code)), "is_transient": .bool(transient),
-            "fbtrace_id": .string("capi-" + UUID().uuidString.prefix(12).lowercased()),
-        ]
-        if let subcode { error["error_subcode"] = .integer(Int64(subcode)) }
-        if let userMessage { error["error_user_msg"] = .string(userMessage) }
-        return json(.object(["error": .object(error)]), status: status, close: close)
-    }
-
-    /// - Parameter close: the answer comes before the body was read; the connection is closed after
-    ///   it instead of reading the rest of a body nobody will use.
-    static func json(_ value: JSONValue, status: HTTPResponse.Status, retryAfter: Int? = nil, close: Bool = false) -> Response {
-        var headers: HTTPFields = [.contentType: "application/json"]
-        if let retryAfter { headers[.retryAfter] = String(retryAfter) }
-        if close { headers[.connection] = "close" }
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: value.serialized)))
-    }
 }

@@ -1,0 +1,117 @@
+import CAPICore
+import ConnectorRuntime
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+import NIOFoundationCompat
+
+/// `POST /{version}/{pixel_id}/events`: Meta's own request shape, for apps on Meta's SDKs.
+extension PushServer {
+    // MARK: POST /{version}/{pixel_id}/events
+
+    func graphCompatible(_ request: Request, context: PushRequestContext) async -> Response {
+        if let refused = rateLimited(request, context: context) { return refused }
+        let pixelID = context.parameters.get("pixel") ?? ""
+        guard let ingestTokenDigest else {
+            return Self.metaError(
+                status: .unauthorized,
+                code: 190,
+                message: "The Graph-compatible route is disabled: set push.ingest_token in the manifest",
+                close: true
+            )
+        }
+        // A token in the header or query string is checked before the body is read.
+        let earlyToken =
+            request.headers[.authorization].flatMap { (value: String) -> String? in value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : nil }
+            ?? request.uri.queryParameters.get("access_token").map { String($0) }
+        if let earlyToken, !tokenMatches(earlyToken, ingestTokenDigest) {
+            return ingestTokenRefused(close: true)
+        }
+        return await withBody(request) { body in
+            await graphCompatible(body, earlyToken: earlyToken, tokenDigest: ingestTokenDigest, pixelID: pixelID, request: request)
+        }
+    }
+
+    /// The rest of ``graphCompatible(_:context:)`` once the body is in memory.
+    func graphCompatible(
+        _ body: ByteBuffer,
+        earlyToken: String?,
+        tokenDigest ingestTokenDigest: [UInt8],
+        pixelID: String,
+        request: Request
+    ) async -> Response {
+        guard let parsed = GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) else {
+            if earlyToken == nil { return ingestTokenRefused() }
+            return Self.metaError(
+                status: .badRequest,
+                code: 100,
+                message: "(#100) The request body is neither JSON nor form-encoded (or repeats a field)"
+            )
+        }
+        let token = earlyToken ?? parsed.accessToken ?? ""
+        guard tokenMatches(token, ingestTokenDigest) else { return ingestTokenRefused() }
+        guard let events = parsed.events, !events.isEmpty, events.count <= MetaLimits.eventsPerRequest else {
+            return Self.metaError(
+                status: .badRequest,
+                code: 100,
+                message: "(#100) param data must be an array of 1 to \(MetaLimits.eventsPerRequest) events"
+            )
+        }
+        let started = ContinuousClock.now
+        let results: [Intake.Result]
+        do {
+            results = try await intake.accept(events, pixelFromPath: pixelID, source: "graph_compatible", allOrNothing: true)
+        } catch {
+            return Self.metaError(status: .serviceUnavailable, code: 2, message: "The state store cannot commit; retry", transient: true)
+        }
+        record(results, events: events, source: "graph_compatible", started: started, pixelFromPath: pixelID)
+        for (index, result) in results.enumerated() {
+            if case .rejected(let problems) = result, let first = problems.first {
+                return Self.metaError(
+                    status: .badRequest,
+                    code: 100,
+                    subcode: 2_804_001,
+                    message: "Invalid parameter",
+                    userMessage: "data[\(index)].\(first.field): \(first.message)"
+                )
+            }
+        }
+        var messages: [JSONValue] = []
+        var received = 0
+        for result in results {
+            switch result {
+            case .accepted: received += 1
+            case .conflict(let id): messages.append(.string("event \(id) conflicts with an earlier event of the same id and time; not sent again"))
+            case .rejected: break
+            }
+        }
+        return Self.json(
+            .object([
+                "events_received": .integer(Int64(received)), "messages": .array(messages),
+                "fbtrace_id": .string("capi-" + UUID().uuidString.prefix(12).lowercased()),
+            ]),
+            status: .ok
+        )
+    }
+
+    /// Compares digests, not strings: constant time in the token's content.
+    func tokenMatches(_ token: String, _ digest: [UInt8]) -> Bool {
+        !token.isEmpty && WebhookVerifier.constantTimeEqual(Array(SHA256.hash(data: Array(token.utf8))), digest)
+    }
+
+    func ingestTokenRefused(close: Bool = false) -> Response {
+        Counter(label: "capi_signature_failures_total", dimensions: [("reason", "bad_ingest_token"), ("source", "graph_compatible")]).increment()
+        refusals.record("bad_ingest_token")
+        return Self.metaError(
+            status: .unauthorized,
+            code: 190,
+            subcode: 463,
+            message: "Invalid OAuth access token - Cannot parse access token",
+            close: close
+        )
+    }
+}

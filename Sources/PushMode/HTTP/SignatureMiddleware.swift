@@ -1,0 +1,72 @@
+import CAPICore
+import HTTPTypes
+import Hummingbird
+import NIOCore
+
+/// Guards the event routes the way Hummingbird composes behaviour: cheapest refusals first (rate,
+/// source, signature headers, announced size, memory budget), then the body is read, its MAC
+/// computed and its id checked for replay; only a verified body reaches the route, in the context.
+struct SignatureMiddleware: RouterMiddleware {
+    typealias Context = PushRequestContext
+
+    let server: PushServer
+
+    func handle(
+        _ request: Request,
+        context: PushRequestContext,
+        next: (Request, PushRequestContext) async throws -> Response
+    ) async throws -> Response {
+        let started = ContinuousClock.now
+        if let refused = server.rateLimited(request, context: context) { return refused }
+        guard let source = server.selectSource(request) else {
+            return PushServer.json(
+                .object(["error": .string("unknown_source"), "message": .string("no webhook source of that name is configured")]),
+                status: .badRequest,
+                close: true
+            )
+        }
+        let now = server.clock()
+        let header: (String) -> String? = { name in HTTPField.Name(name).flatMap { request.headers[$0] } }
+        let inspected: WebhookVerifier.Inspected
+        switch source.verifier.inspect(header: header, now: now) {
+        case .failure(let failure): return server.signatureRefused(failure, source: source.name, close: true)
+        case .success(let value): inspected = value
+        }
+        return try await server.withBody(request) { body in
+            if let refusal = verify(body, inspected: inspected, source: source, now: now) { return refusal }
+            var context = context
+            context.verified = VerifiedBody(bytes: body, source: source.name, started: started)
+            return try await next(request, context)
+        }
+    }
+
+    /// The MAC over the raw bytes, then the replay ledger; `nil` when the body may go on.
+    func verify(_ body: ByteBuffer, inspected: WebhookVerifier.Inspected, source: PushServer.Source, now: Int64) -> Response? {
+        body.withUnsafeReadableBytes { bytes -> Response? in
+            switch source.verifier.verify(inspected, body: bytes) {
+            case .failure(let failure): return server.signatureRefused(failure, source: source.name)
+            case .success(let delivery):
+                guard let id = delivery.messageID, let timestamp = delivery.timestamp else { return nil }
+                switch source.replays.admit(source: source.name, messageID: id, timestamp: timestamp, body: bytes, now: now) {
+                case .admitted: return nil
+                case .replayed: return server.signatureRefused(.replayedID, source: source.name)
+                case .full:
+                    server.refusals.record("replay_ledger_full")
+                    return PushServer.json(
+                        .object(["error": .string("busy"), "message": .string("too many recent webhook ids to check replays; retry")]),
+                        status: .serviceUnavailable,
+                        retryAfter: 5
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// A request body whose signature verified, and the source it verified for.
+struct VerifiedBody: Sendable {
+    var bytes: ByteBuffer
+    var source: String
+    /// When the request arrived, for the ingest latency metric.
+    var started: ContinuousClock.Instant
+}

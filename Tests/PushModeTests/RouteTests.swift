@@ -1,0 +1,54 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import PushMode
+import Testing
+
+/// The sidecar's answers, in process through Hummingbird's router test client (no sockets): the
+/// status and body of each refusal an app can meet.
+@Suite("Push routes in process")
+struct RouteTests {
+    func withRouter(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let manifest = try pushManifest()
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("routes-\(UUID().uuidString)/state.sqlite").path
+        try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
+            let sidecar = PushSidecar(manifest: manifest, push: manifest.push!, registry: registry, graphURL: "http://127.0.0.1:1")
+            let app = Application(router: sidecar.server.makeRouter(), services: [sidecar.committer])
+            try await app.test(.router) { client in try await body(client) }
+        }
+    }
+
+    func post(_ client: any TestClientProtocol, _ uri: String, _ bytes: [UInt8], headers: [(String, String)] = []) async throws -> (Int, JSONValue) {
+        var fields: HTTPFields = [.contentType: "application/json"]
+        for (name, value) in headers { fields[HTTPField.Name(name)!] = value }
+        return try await client.execute(uri: uri, method: .post, headers: fields, body: ByteBuffer(bytes: bytes)) { response in
+            (Int(response.status.code), (try? JSONValue(parsing: response.body.readableBytesView)) ?? .null)
+        }
+    }
+
+    @Test("401 missing signature, 400 naming the field, 202 then 409 for other content, 413 over the limit")
+    func answers() async throws {
+        try await withRouter { client in
+            let unsigned = try await post(client, "/v1/events", mirroredEvent(id: "r-1"))
+            #expect(unsigned.0 == 401 && unsigned.1["reason"] == .string("missing_signature"))
+
+            let millis = mirroredEvent(id: "r-2", time: Int64(Date().timeIntervalSince1970) * 1000)
+            let invalid = try await post(client, "/v1/events", millis, headers: signedHeaders(millis))
+            #expect(invalid.0 == 400)
+            #expect(invalid.1["problems"]?.arrayValue?.first?["field"] == .string("event_time"))
+
+            let time = Int64(Date().timeIntervalSince1970) - 30
+            let first = mirroredEvent(id: "r-3", time: time)
+            #expect(try await post(client, "/v1/events", first, headers: signedHeaders(first)).0 == 202)
+            let other = mirroredEvent(id: "r-3", time: time, email: "someone.else@example.com")
+            #expect(try await post(client, "/v1/events", other, headers: signedHeaders(other)).0 == 409)
+
+            let huge = [UInt8](repeating: UInt8(ascii: " "), count: 1_200_000)
+            #expect(try await post(client, "/v1/events", huge, headers: signedHeaders(huge)).0 == 413)
+        }
+    }
+}

@@ -13,8 +13,6 @@ public enum MetaLimits {
     public static let defaultFutureSkewSeconds: Int64 = 300
     /// An `event_time` at or above this is milliseconds, not seconds (year 5138 in seconds).
     public static let millisecondsThreshold: Int64 = 100_000_000_000
-    /// Meta drops a server event whose `event_name` + `event_id` it saw from the pixel this recently.
-    public static let deduplicationWindowSeconds: Int64 = 48 * 3600
     /// Meta's recommended request timeout.
     public static let recommendedTimeout: Duration = .milliseconds(1500)
 

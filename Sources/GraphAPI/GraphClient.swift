@@ -22,8 +22,13 @@ public struct GraphClient: Sendable {
         public var appSecret: Secret?
         public var partnerAgent: String?
 
-        public init(baseURL: String, version: String, timeout: Duration = .milliseconds(1500), appSecret: Secret? = nil, partnerAgent: String? = nil)
-        {
+        public init(
+            baseURL: String,
+            version: String,
+            timeout: Duration = MetaLimits.recommendedTimeout,
+            appSecret: Secret? = nil,
+            partnerAgent: String? = nil
+        ) {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             self.version = version
             self.timeout = timeout

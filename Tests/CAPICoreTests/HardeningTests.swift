@@ -167,6 +167,20 @@ struct HardeningTests {
         #expect(URLScrubber.scrub(url).url == expected)
     }
 
+    @Test("a URL parameter whose name is an email is masked and reported as redacted, never by name")
+    func personalParameterName() throws {
+        let scrubbed = URLScrubber.scrub("https://shop.example/c?jane@example.com=1&x=2")
+        #expect(scrubbed.url == "https://shop.example/c?redacted&x=2")
+        #expect(scrubbed.removed == ["redacted"])
+        let prepared = try EventPreparer.prepare(
+            event(websitePurchase().replacingOccurrences(of: "https://shop.example/checkout", with: "https://shop.example/c?jane@example.com=1")),
+            policy: policy()
+        ).get()
+        #expect(!prepared.warnings.joined().contains("jane"))
+        let line = NormalizationLine.respond(to: #"{"field":"jane@example.com","value":"x"}"#, normalizer: Normalizer(today: vectorToday))
+        #expect(!line.contains("jane") && line.contains("unknown field"))
+    }
+
     @Test("field names shaped like personal data never reach problems or warnings")
     func personalFieldNames() {
         let found = problems(websitePurchase().replacingOccurrences(of: "\"fn\": \"Jane\"", with: "\"jane@example.com\": \"x\""))

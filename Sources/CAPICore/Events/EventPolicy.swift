@@ -6,7 +6,7 @@ public struct EventPolicy: Sendable {
     public var defaultCountry: String?
     public var normalizer: Normalizer
 
-    public init(now: Int64, maxFutureSkew: Int64 = 300, defaultCountry: String? = nil, normalizer: Normalizer) {
+    public init(now: Int64, maxFutureSkew: Int64 = MetaLimits.defaultFutureSkewSeconds, defaultCountry: String? = nil, normalizer: Normalizer) {
         self.now = now
         self.maxFutureSkew = maxFutureSkew
         self.defaultCountry = defaultCountry

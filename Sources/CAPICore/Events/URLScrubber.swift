@@ -75,8 +75,11 @@ public enum URLScrubber {
             let value = parts.count > 1 ? decoded(parts[1]) : ""
             if PersonalData.isPersonalName(name) && !value.isEmpty || PersonalData.looksPersonal(value) || PersonalData.looksPersonal(name) {
                 masked = true
-                removed.append(label ?? String(name.prefix(64)).lowercased())
-                return PersonalData.looksPersonal(name) ? placeholder : String(parts[0]) + "=" + placeholder
+                // The name is reported (it lands in the event's warnings and stored answer), so a
+                // name that is itself an email or phone number is reported as `redacted`.
+                let nameIsPersonal = PersonalData.looksPersonal(name)
+                removed.append(label ?? (nameIsPersonal ? placeholder : String(name.prefix(64)).lowercased()))
+                return nameIsPersonal ? placeholder : String(parts[0]) + "=" + placeholder
             }
             return String(parameter)
         }

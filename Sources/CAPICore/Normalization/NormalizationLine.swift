@@ -27,7 +27,10 @@ public enum NormalizationLine {
         guard case .string(let field)? = request["field"] else {
             return failure(nil, request["field"] == nil ? "missing `field`" : shapeMessage)
         }
-        let echoed = field.utf8.count <= 64 ? field : String(field.unicodeScalars.prefix(32).map(Character.init)) + "…"
+        // An unknown field name is echoed back only when it cannot be a personal value itself.
+        let echoed =
+            PersonalData.looksPersonal(field)
+            ? "<redacted>" : field.utf8.count <= 64 ? field : String(field.unicodeScalars.prefix(32).map(Character.init)) + "…"
         guard let key = UserDataKey(name: field) else {
             return failure(echoed, "unknown field; expected one of \(UserDataKey.allCases.map(\.rawValue).joined(separator: ", "))")
         }

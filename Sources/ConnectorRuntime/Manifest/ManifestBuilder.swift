@@ -141,7 +141,7 @@ struct ManifestBuilder {
             }
             return text
         }
-        let timeout = map.value("timeout").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? .milliseconds(1500)
+        let timeout = map.value("timeout").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? MetaLimits.recommendedTimeout
         let appSecret = map.value("app_secret").flatMap { $0.text() }.flatMap { $0.isEmpty ? nil : Secret($0) }
         let partnerAgent = map.value("partner_agent")?.string()
         guard let baseURL, let version else { return nil }
@@ -243,7 +243,7 @@ struct ManifestBuilder {
                 }
                 return list
             } ?? []
-        let skew = map.value("max_future_skew").flatMap { $0.duration() } ?? .seconds(300)
+        let skew = map.value("max_future_skew").flatMap { $0.duration() } ?? .seconds(MetaLimits.defaultFutureSkewSeconds)
         let externalID = map.value("external_id").flatMap { $0.oneOf(ExternalIDPolicy.self) } ?? .hash
         let limits = map.value("limits").flatMap(pushLimits) ?? PushConfiguration.Limits()
 

@@ -26,7 +26,4 @@ public final class BodyBudget: Sendable {
     public func release(_ bytes: Int) {
         used.withLock { $0 = max(0, $0 - bytes) }
     }
-
-    /// Bytes reserved now.
-    public var inUse: Int { used.withLock { $0 } }
 }

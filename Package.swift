@@ -42,7 +42,7 @@ let package = Package(
         .target(
             name: "GraphAPI",
             dependencies: [
-                "CAPICore",
+                "CAPICore", "ConnectorRuntime",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

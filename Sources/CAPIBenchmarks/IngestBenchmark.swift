@@ -103,7 +103,7 @@ public enum IngestBenchmark {
                         manifest: manifest,
                         push: push,
                         registry: registry,
-                        graphURL: sandboxURL,
+                        graph: .init(manifest: manifest, baseURL: sandboxURL),
                         address: ListenAddress(host: "127.0.0.1", port: 0),
                         logger: logger
                     )

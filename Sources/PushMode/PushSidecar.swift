@@ -8,7 +8,7 @@ import NIOCore
 import ServiceLifecycle
 
 /// The push sidecar's parts, wired once: group committer, intake, HTTP server and forwarder over a
-/// given state registry, sending to a given Graph base URL.
+/// given state registry, sending with a given Graph client configuration.
 ///
 /// `serve`, the tests and the benchmark all run this same assembly; `services` are in start order,
 /// so a `ServiceGroup` shuts them down in reverse: stop accepting and finish requests, then flush
@@ -24,7 +24,7 @@ public struct PushSidecar: Sendable {
         manifest: Manifest,
         push: PushConfiguration,
         registry: any StateRegistry,
-        graphURL: String,
+        graph: GraphClient.Configuration,
         address: ListenAddress? = nil,
         metricsText: @escaping @Sendable () -> String = { "" },
         logger: Logger = Logger(label: "capi.push")
@@ -32,18 +32,9 @@ public struct PushSidecar: Sendable {
         committer = GroupCommitter(registry: registry)
         intake = Intake(committer: committer, manifest: manifest, push: push)
         server = PushServer(intake: intake, manifest: manifest, push: push, registry: registry, logger: logger, metricsText: metricsText)
-        let graph = GraphClient(
-            configuration: .init(
-                baseURL: graphURL,
-                version: manifest.graphAPI.version,
-                timeout: manifest.graphAPI.timeout,
-                appSecret: manifest.graphAPI.appSecret,
-                partnerAgent: manifest.graphAPI.partnerAgent
-            )
-        )
         forwarder = Forwarder(
             registry: registry,
-            graph: graph,
+            graph: GraphClient(configuration: graph),
             pixels: manifest.pixels,
             configuration: .init(maxEvents: push.batching.maxEvents, linger: push.batching.linger, maxInFlight: push.batching.maxInFlight),
             policy: RetryPolicy(maxAttempts: push.retry.maxAttempts, initialBackoff: push.retry.initialBackoff, maxBackoff: push.retry.maxBackoff),

@@ -96,7 +96,9 @@ func withSeededSandbox<T: Sendable>(
 }
 
 func poll(_ manifest: Manifest, registry: any StateRegistry, graphURL: String) async throws -> PollJob.Report {
-    let graph = GraphClient(configuration: .init(baseURL: graphURL, version: "v26.0", timeout: .seconds(2)))
+    var configuration = GraphClient.Configuration(manifest: manifest, baseURL: graphURL)
+    configuration.timeout = .seconds(2)
+    let graph = GraphClient(configuration: configuration)
     return try await PollJob(manifest: manifest, pull: manifest.pull!, registry: registry, graph: graph, logger: Logger(label: "test.poll")).run()
 }
 

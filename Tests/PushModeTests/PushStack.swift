@@ -75,7 +75,7 @@ struct PushStack: Sendable {
                     manifest: manifest,
                     push: push,
                     registry: registry,
-                    graphURL: sandboxURL,
+                    graph: .init(manifest: manifest, baseURL: sandboxURL),
                     address: ListenAddress(host: "127.0.0.1", port: 0)
                 )
                 let (serverReady, serverContinuation) = AsyncStream.makeStream(of: Int.self)

@@ -16,7 +16,12 @@ struct RouteTests {
         let manifest = try pushManifest()
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("routes-\(UUID().uuidString)/state.sqlite").path
         try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
-            let sidecar = PushSidecar(manifest: manifest, push: manifest.push!, registry: registry, graphURL: "http://127.0.0.1:1")
+            let sidecar = PushSidecar(
+                manifest: manifest,
+                push: manifest.push!,
+                registry: registry,
+                graph: .init(manifest: manifest, baseURL: "http://127.0.0.1:1")
+            )
             let app = Application(router: sidecar.server.makeRouter(), services: [sidecar.committer])
             try await app.test(.router) { client in try await body(client) }
         }

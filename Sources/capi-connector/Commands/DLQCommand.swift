@@ -39,7 +39,7 @@ struct DLQCommand: AsyncParsableCommand {
                         ])
                     ) + "\n"
             }
-            StandardStreams.write(output, to: STDOUT_FILENO)
+            StandardStreams.writeAll(output, to: STDOUT_FILENO)
         }
     }
 

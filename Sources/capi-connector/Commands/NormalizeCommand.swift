@@ -52,7 +52,7 @@ struct NormalizeCommand: ParsableCommand {
             if count < 0 {
                 if errno == EINTR { continue }
                 // Everything answered so far still goes out before the failure is reported.
-                StandardStreams.write(&output, to: STDOUT_FILENO)
+                StandardStreams.writeAll(&output, to: STDOUT_FILENO)
                 StandardStreams.printError("capi-connector normalize: cannot read standard input (errno \(errno))")
                 throw ExitCode(1)
             }
@@ -79,11 +79,11 @@ struct NormalizeCommand: ParsableCommand {
                 output.append(UInt8(ascii: "\n"))
             }
             if output.count >= 64 * 1024 {
-                StandardStreams.write(&output, to: STDOUT_FILENO)
+                StandardStreams.writeAll(&output, to: STDOUT_FILENO)
                 output.removeAll(keepingCapacity: true)
             }
         }
         if !pending.isEmpty, !overlong { answer(pending[...]) }
-        StandardStreams.write(&output, to: STDOUT_FILENO)
+        StandardStreams.writeAll(&output, to: STDOUT_FILENO)
     }
 }

@@ -47,16 +47,7 @@ struct PollCommand: AsyncParsableCommand {
             StandardStreams.printError("capi-connector: --state: \(error)")
             throw ExitCode(2)
         }
-        let graphURL = try GraphTarget.resolve(manifest)
-        let graph = GraphClient(
-            configuration: .init(
-                baseURL: graphURL,
-                version: manifest.graphAPI.version,
-                timeout: manifest.graphAPI.timeout,
-                appSecret: manifest.graphAPI.appSecret,
-                partnerAgent: manifest.graphAPI.partnerAgent
-            )
-        )
+        let graph = GraphClient(configuration: try GraphTarget.resolve(manifest))
         let onTerminal = isatty(STDERR_FILENO) == 1
         let once = once
         let code: Int32 = try await StateOptions.withRegistry(at: location) { registry in

@@ -63,28 +63,29 @@ struct ServeCommand: AsyncParsableCommand {
             let standIn = GraphSandbox(configuration: .init(host: "127.0.0.1", port: 0), logger: Logger(label: "capi.sandbox"))
             try await standIn.withRunning { graphURL in
                 logger.warning("SANDBOX MODE: events go to the in-process Graph stand-in, NOT to Meta", metadata: ["graph_url": "\(graphURL)"])
+                let graph = GraphClient.Configuration(manifest: manifest, baseURL: graphURL)
                 try await runServices(
                     manifest: manifest,
                     push: push,
                     location: location,
                     address: address,
-                    graphURL: graphURL,
+                    graph: graph,
                     prometheus: prometheus,
                     logger: logger
                 )
             }
         } else {
-            let graphURL = try GraphTarget.resolve(manifest)
+            let graph = try GraphTarget.resolve(manifest)
             logger.notice(
                 "sending to the Graph API",
-                metadata: ["graph_url": "\(GraphEndpoint.describe(graphURL))", "version": "\(manifest.graphAPI.version)"]
+                metadata: ["graph_url": "\(GraphEndpoint.describe(graph.baseURL))", "version": "\(graph.version)"]
             )
             try await runServices(
                 manifest: manifest,
                 push: push,
                 location: location,
                 address: address,
-                graphURL: graphURL,
+                graph: graph,
                 prometheus: prometheus,
                 logger: logger
             )
@@ -96,7 +97,7 @@ struct ServeCommand: AsyncParsableCommand {
         push: PushConfiguration,
         location: StateLocation,
         address: ListenAddress,
-        graphURL: String,
+        graph: GraphClient.Configuration,
         prometheus: PrometheusCollectorRegistry,
         logger: Logger
     ) async throws {
@@ -118,7 +119,7 @@ struct ServeCommand: AsyncParsableCommand {
                     push: push,
                     location: location,
                     address: address,
-                    graphURL: graphURL,
+                    graph: graph,
                     prometheus: prometheus,
                     logger: logger
                 )
@@ -145,7 +146,7 @@ struct ServeCommand: AsyncParsableCommand {
                     push: push,
                     location: location,
                     address: address,
-                    graphURL: graphURL,
+                    graph: graph,
                     prometheus: prometheus,
                     logger: logger
                 )
@@ -160,7 +161,7 @@ struct ServeCommand: AsyncParsableCommand {
         push: PushConfiguration,
         location: StateLocation,
         address: ListenAddress,
-        graphURL: String,
+        graph: GraphClient.Configuration,
         prometheus: PrometheusCollectorRegistry,
         logger: Logger
     ) async throws {
@@ -169,7 +170,7 @@ struct ServeCommand: AsyncParsableCommand {
             manifest: manifest,
             push: push,
             registry: registry,
-            graphURL: graphURL,
+            graph: graph,
             address: address,
             metricsText: {
                 var buffer: [UInt8] = []

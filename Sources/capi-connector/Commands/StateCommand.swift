@@ -128,6 +128,6 @@ struct ReadCommand: AsyncParsableCommand {
         let records = try await state.withRegistry { try await $0.readStream(stream, since: sinceMilliseconds) }
         var output = ""
         for record in records { output += try JSONOutput.line(record) + "\n" }
-        StandardStreams.write(output, to: STDOUT_FILENO)
+        StandardStreams.writeAll(output, to: STDOUT_FILENO)
     }
 }

@@ -37,7 +37,7 @@ struct JSONLogHandler: LogHandler {
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
         var bytes = Array(data)
         bytes.append(UInt8(ascii: "\n"))
-        StandardStreams.write(&bytes, to: STDERR_FILENO)
+        StandardStreams.writeAll(&bytes, to: STDERR_FILENO)
     }
 
     static func plain(_ value: Logger.MetadataValue) -> Any {

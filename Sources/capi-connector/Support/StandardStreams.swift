@@ -8,25 +8,19 @@ import Darwin
 /// writes. (Foundation's `FileHandle.write` traps when a signal interrupts it, and a server that
 /// handles SIGTERM and runs child tasks sees signals.)
 enum StandardStreams {
-    static func printError(_ line: String) { write(line + "\n", to: STDERR_FILENO) }
+    static func printError(_ line: String) { writeAll(line + "\n", to: STDERR_FILENO) }
 
-    static func printOutput(_ line: String) { write(line + "\n", to: STDOUT_FILENO) }
+    static func printOutput(_ line: String) { writeAll(line + "\n", to: STDOUT_FILENO) }
 
-    static func write(_ text: String, to descriptor: Int32) {
+    static func writeAll(_ text: String, to descriptor: Int32) {
         var bytes = Array(text.utf8)
-        write(&bytes, to: descriptor)
+        writeAll(&bytes, to: descriptor)
     }
 
-    static func write(_ bytes: inout [UInt8], to descriptor: Int32) {
+    static func writeAll(_ bytes: inout [UInt8], to descriptor: Int32) {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { buffer in
-                #if canImport(Glibc)
-                Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                #else
-                Darwin.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                #endif
-            }
+            let written = bytes.withUnsafeBytes { buffer in write(descriptor, buffer.baseAddress! + offset, buffer.count - offset) }
             if written > 0 {
                 offset += written
             } else if written < 0 && errno == EINTR {

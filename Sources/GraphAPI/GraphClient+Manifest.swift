@@ -1,0 +1,35 @@
+import ConnectorRuntime
+import Foundation
+
+extension GraphClient.Configuration {
+    /// The one place the manifest's `graph_api` section becomes a client configuration, so `serve`,
+    /// `poll`, the tests and the benchmarks cannot disagree on the version, timeout or proof.
+    ///
+    /// - Parameter baseURL: where calls go instead of `graph_api.base_url` (the sandbox's address).
+    public init(manifest: Manifest, baseURL: String? = nil) {
+        self.init(
+            baseURL: baseURL ?? manifest.graphAPI.baseURL,
+            version: manifest.graphAPI.version,
+            timeout: manifest.graphAPI.timeout,
+            appSecret: manifest.graphAPI.appSecret,
+            partnerAgent: manifest.graphAPI.partnerAgent
+        )
+    }
+
+    /// The production target: `CAPI_GRAPH_URL` when set (a relay or a stand-in), else
+    /// `graph_api.base_url`, validated here so a malformed URL is a configuration error at start-up,
+    /// not a transient failure retried for ever. The error names the setting, never the URL.
+    public static func resolve(
+        manifest: Manifest,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws(GraphEndpoint.InvalidURL)
+        -> Self
+    {
+        let override = environment["CAPI_GRAPH_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        do {
+            return .init(manifest: manifest, baseURL: try GraphEndpoint.validated(override ?? manifest.graphAPI.baseURL))
+        } catch {
+            throw GraphEndpoint.InvalidURL(reason: "\(override != nil ? "CAPI_GRAPH_URL" : "graph_api.base_url") \(error.reason)")
+        }
+    }
+}

@@ -12,7 +12,7 @@ import NIOFoundationCompat
 /// Who is calling: the peer, or the first untrusted `X-Forwarded-For` hop behind trusted proxies.
 extension PushServer {
     /// Fills `client_ip_address` and `client_user_agent` from the request when the event lacks them.
-    func enriched(_ event: JSONValue, request: Request, context: PushRequestContext) -> JSONValue {
+    func enriched(_ event: JSONValue, request: Request, context: some PushContext) -> JSONValue {
         guard case .object(var fields) = event else { return event }
         var user = fields["user_data"]?.objectValue ?? [:]
         if user["client_user_agent"] == nil, let agent = request.headers[.userAgent] { user["client_user_agent"] = .string(agent) }
@@ -24,8 +24,8 @@ extension PushServer {
     }
 
     /// The peer's address, or the first untrusted hop of `X-Forwarded-For` when the peer is a trusted proxy.
-    func clientAddress(request: Request, context: PushRequestContext) -> String? {
-        guard let peer = context.remoteAddress?.ipAddress else { return nil }
+    func clientAddress(request: Request, context: some PushContext) -> String? {
+        guard let peer = context.peerAddress else { return nil }
         guard trustedProxies.contains(where: { NetworkAddress.contains(cidr: $0, address: peer) }),
             let forwarded = request.headers[HTTPField.Name("X-Forwarded-For")!]
         else { return peer }

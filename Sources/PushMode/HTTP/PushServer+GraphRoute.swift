@@ -13,7 +13,7 @@ import NIOFoundationCompat
 extension PushServer {
     // MARK: POST /{version}/{pixel_id}/events
 
-    func graphCompatible(_ request: Request, context: PushRequestContext) async -> Response {
+    func graphCompatible(_ request: Request, context: some PushContext) async -> Response {
         if let refused = rateLimited(request, context: context) { return refused }
         let pixelID = context.parameters.get("pixel") ?? ""
         guard let ingestTokenDigest else {

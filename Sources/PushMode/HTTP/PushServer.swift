@@ -72,9 +72,11 @@ public struct PushServer: Sendable {
         self.clock = clock
     }
 
-    public func makeRouter() -> Router<PushRequestContext> {
-        let router = Router(context: PushRequestContext.self)
-        let events = router.group("/v1/events").add(middleware: SignatureMiddleware(server: self))
+    /// The routes for any runner: the HTTP server uses ``PushRequestContext``, a runner without a
+    /// socket ``DirectRequestContext`` (through ``PushHandler``).
+    public func makeRouter<Context: PushContext>(context: Context.Type = PushRequestContext.self) -> Router<Context> {
+        let router = Router(context: Context.self)
+        let events = router.group("/v1/events").add(middleware: SignatureMiddleware<Context>(server: self))
         events.post { request, context in await self.mirror(request, context: context, batch: false) }
         events.post("batch") { request, context in await self.mirror(request, context: context, batch: true) }
         router.post("/:version/:pixel/events") { request, context in await self.graphCompatible(request, context: context) }
@@ -93,7 +95,7 @@ public struct PushServer: Sendable {
     // MARK: POST /v1/events and /v1/events/batch
 
     /// The event routes, behind ``SignatureMiddleware``: the body arrives verified in the context.
-    func mirror(_ request: Request, context: PushRequestContext, batch: Bool) async -> Response {
+    func mirror(_ request: Request, context: some PushContext, batch: Bool) async -> Response {
         guard let verified = context.verified else {
             // Only reachable if the routes were wired without the middleware: refuse, never accept unsigned.
             return signatureRefused(.missingSignature, source: "unverified")
@@ -184,7 +186,7 @@ public struct PushServer: Sendable {
         return try await handle(body)
     }
 
-    func rateLimited(_ request: Request, context: PushRequestContext) -> Response? {
+    func rateLimited(_ request: Request, context: some PushContext) -> Response? {
         guard let rateLimiter else { return nil }
         let client = clientAddress(request: request, context: context) ?? "unknown"
         guard let wait = rateLimiter.admit(client: client, now: MonotonicSeconds.now()) else { return nil }

@@ -6,15 +6,13 @@ import NIOCore
 /// Guards the event routes the way Hummingbird composes behaviour: cheapest refusals first (rate,
 /// source, signature headers, announced size, memory budget), then the body is read, its MAC
 /// computed and its id checked for replay; only a verified body reaches the route, in the context.
-struct SignatureMiddleware: RouterMiddleware {
-    typealias Context = PushRequestContext
-
+struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
     let server: PushServer
 
     func handle(
         _ request: Request,
-        context: PushRequestContext,
-        next: (Request, PushRequestContext) async throws -> Response
+        context: Context,
+        next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         let started = ContinuousClock.now
         if let refused = server.rateLimited(request, context: context) { return refused }
@@ -61,12 +59,4 @@ struct SignatureMiddleware: RouterMiddleware {
             }
         }
     }
-}
-
-/// A request body whose signature verified, and the source it verified for.
-struct VerifiedBody: Sendable {
-    var bytes: ByteBuffer
-    var source: String
-    /// When the request arrived, for the ingest latency metric.
-    var started: ContinuousClock.Instant
 }

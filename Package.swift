@@ -58,13 +58,10 @@ let package = Package(
             dependencies: [
                 "CAPICore",
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
@@ -107,7 +104,6 @@ let package = Package(
             name: "PullMode",
             dependencies: [
                 "CAPICore", "GraphAPI", "ConnectorRuntime",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -118,7 +114,7 @@ let package = Package(
         .target(
             name: "CAPIBenchmarks",
             dependencies: [
-                "CAPICore", "ConnectorRuntime", "PushMode", "GraphSandbox",
+                "CAPICore", "ConnectorRuntime", "GraphAPI", "PushMode", "GraphSandbox",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -139,6 +135,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the test targets share: stores (SQLite, the CI Postgres), manifests, the Graph
+        // stand-in, a process runner and named timeouts.
+        .target(
+            name: "TestSupport",
+            dependencies: [
+                "ConnectorRuntime", "GraphSandbox",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "CAPICoreTests",
             dependencies: ["CAPICore"],
@@ -147,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "ConnectorRuntimeTests",
             dependencies: [
-                "ConnectorRuntime", "CAPICore",
+                "ConnectorRuntime", "CAPICore", "TestSupport",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -156,7 +165,7 @@ let package = Package(
         .testTarget(
             name: "PushModeTests",
             dependencies: [
-                "PushMode", "ConnectorRuntime", "CAPICore", "GraphSandbox", "GraphAPI",
+                "PushMode", "ConnectorRuntime", "CAPICore", "GraphSandbox", "GraphAPI", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -172,7 +181,7 @@ let package = Package(
         .testTarget(
             name: "PullModeTests",
             dependencies: [
-                "PullMode", "ConnectorRuntime", "CAPICore", "GraphSandbox", "GraphAPI",
+                "PullMode", "ConnectorRuntime", "CAPICore", "GraphSandbox", "GraphAPI", "TestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -182,7 +191,7 @@ let package = Package(
         // Drives the built executable, as external checks and operators do.
         .testTarget(
             name: "CLITests",
-            dependencies: ["capi-connector", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["capi-connector", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Scripts"],
             swiftSettings: swiftSettings
         ),
@@ -194,7 +203,7 @@ let package = Package(
         ),
         .testTarget(
             name: "GraphAPITests",
-            dependencies: ["GraphAPI", "GraphSandbox", "CAPICore"],
+            dependencies: ["GraphAPI", "GraphSandbox", "CAPICore", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
             swiftSettings: swiftSettings
         ),
     ],

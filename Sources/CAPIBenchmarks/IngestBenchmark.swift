@@ -109,9 +109,8 @@ public enum IngestBenchmark {
                     )
                     // Ingest is measured without the forwarder competing for the store; it drains afterwards.
                     let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
-                    for service in sidecar.services(forwarding: false, onListening: { _, port in readyContinuation.yield(port) }) {
-                        group.addTask { try await service.run() }
-                    }
+                    let service = sidecar.service(forwarding: false, onListening: { _, port in readyContinuation.yield(port) })
+                    group.addTask { try await service.run() }
                     var ports = ready.makeAsyncIterator()
                     let url = "http://127.0.0.1:\(await ports.next()!)"
                     var report = BenchmarkReport(

@@ -1,15 +1,11 @@
 import Foundation
+import TestSupport
 
 /// Runs the built `capi-connector` binary the way an operator or an external check does.
 struct CLIRunner {
-    struct Result {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Result = ProcessRunner.Result
 
-    static let repositoryRoot = URL(fileURLWithPath: #filePath)
-        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static var repositoryRoot: URL { RepositoryPaths.root }
 
     /// The executable sits beside the test bundle in the build folder.
     static var executable: URL {
@@ -21,77 +17,7 @@ struct CLIRunner {
     }
 
     static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws -> Result {
-        try await runTool(executable.path, arguments, environment: environment, stdin: stdin)
-    }
-
-    /// Runs any program to completion (python3 for Meta's SDK, curl, …).
-    ///
-    /// The waiting happens on a Dispatch thread: blocking one of the cooperative pool's few threads
-    /// (two on this machine) would starve every other test's async work.
-    static func runTool(_ path: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
-                continuation.resume(with: Swift.Result { try runBlocking(path, arguments, environment: environment, stdin: stdin) })
-            }
-        }
-    }
-
-    static func runBlocking(_ path: String, _ arguments: [String], environment: [String: String], stdin: String?) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments
-        process.currentDirectoryURL = repositoryRoot
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key == "PATH" || $0.key == "HOME" || $0.key.hasPrefix("PYTHON") }
-            .merging(environment) { $1 }
-        let out = Pipe()
-        let err = Pipe()
-        let input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input
-        try process.run()
-        if let stdin { writeAll(input.fileHandleForWriting.fileDescriptor, Array(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
-        // Read both pipes at once (a full pipe would block the child), retrying on EINTR: child
-        // processes exiting send SIGCHLD, and FileHandle's reads trap when interrupted.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var stderrData = Data()
-        group.enter()
-        DispatchQueue.global().async {
-            stderrData = readAll(err.fileHandleForReading.fileDescriptor)
-            group.leave()
-        }
-        let stdoutData = readAll(out.fileHandleForReading.fileDescriptor)
-        group.wait()
-        process.waitUntilExit()
-        return Result(
-            status: process.terminationStatus,
-            stdout: String(decoding: stdoutData, as: UTF8.self),
-            stderr: String(decoding: stderrData, as: UTF8.self)
-        )
-    }
-
-    static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress!, $0.count) }
-            if written > 0 { offset += written } else if written < 0 && errno == EINTR { continue } else { return }
-        }
-    }
-
-    static func readAll(_ descriptor: Int32) -> Data {
-        var data = Data()
-        var buffer = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = read(descriptor, &buffer, buffer.count)
-            if count > 0 {
-                data.append(contentsOf: buffer[0..<count])
-            } else if count < 0 && errno == EINTR {
-                continue
-            } else {
-                return data
-            }
-        }
+        try await ProcessRunner.run(executable.path, arguments, environment: environment, stdin: stdin)
     }
 
     /// Starts the connector in the background (a server), output discarded.
@@ -112,18 +38,39 @@ struct CLIRunner {
         return process
     }
 
-    /// Waits until something accepts TCP connections on the loopback port.
-    static func waitForPort(_ port: Int, timeout: Duration = .seconds(20)) async throws {
+    /// Starts one of our servers (`serve`, `sandbox`) listening on port 0 and returns the port it
+    /// bound, read from its "… listening" log line: no port is guessed, so parallel runs never collide.
+    static func startListening(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        logTo logFile: String? = nil,
+        timeout: Duration = .seconds(30)
+    ) async throws -> (process: Process, port: Int) {
+        let log = logFile ?? FileManager.default.temporaryDirectory.appendingPathComponent("server-\(UUID().uuidString).log").path
+        let process = try start(arguments, environment: environment, logTo: log)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let result = try? await runTool(
-                "/usr/bin/env",
-                ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', \(port)), 0.5)"]
-            ), result.status == 0 {
-                return
+            if let port = listeningPort(inLog: log) { return (process, port) }
+            guard process.isRunning else {
+                throw TestSetupError("\(arguments.first ?? "the server") exited \(process.terminationStatus) before listening")
             }
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(50))
         }
-        throw CancellationError()
+        process.terminate()
+        throw TimedOut("\(arguments.first ?? "the server") did not log a listening address within \(timeout)")
+    }
+
+    /// The port of the first JSON log line whose message ends in "listening".
+    static func listeningPort(inLog path: String) -> Int? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                (object["message"] as? String)?.hasSuffix("listening") == true,
+                let address = object["address"] as? String,
+                let port = address.split(separator: ":").last.flatMap({ Int($0) })
+            else { continue }
+            return port
+        }
+        return nil
     }
 }

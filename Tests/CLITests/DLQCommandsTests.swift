@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `dlq list|replay|purge` against a real SQLite store holding dead letters.
@@ -17,7 +18,7 @@ struct DLQCommandsTests {
                            "VALUES ('555', ?, 1795000000, '{}', 'invalid', 100, 2804003, 'event too old', 'trace-1', 1, 1, 9999999999999)", (f"dl-{i}",))
             db.commit()
             """
-        let seeded = try await CLIRunner.runTool("/usr/bin/env", ["python3", "-c", script, path])
+        let seeded = try await ProcessRunner.run("/usr/bin/env", ["python3", "-c", script, path])
         #expect(seeded.status == 0, "\(seeded.stderr)")
         return "sqlite:" + path
     }

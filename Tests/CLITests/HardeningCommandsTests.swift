@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Commands that must refuse bad input precisely, never crash, and never print a secret.
@@ -6,13 +7,11 @@ import Testing
 struct HardeningCommandsTests {
     @Test("SIGTERM exits 0 promptly while a client holds a request whose body never arrives")
     func shutdownDoesNotWaitForStalledClients() async throws {
-        let port = Int.random(in: 40_001...45_000)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("stall-\(UUID().uuidString)")
-        let serve = try CLIRunner.start(
+        let (serve, port) = try await CLIRunner.startListening(
             ["serve", "--sandbox", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
-            environment: ServeProcessTests.environment(port: port)
+            environment: ServeProcessTests.environment()
         )
-        try await CLIRunner.waitForPort(port)
         // A client that announces a large body, sends a few bytes and then waits for ever.
         let timestamp = Int(Date().timeIntervalSince1970)
         let client = Process()
@@ -44,7 +43,7 @@ struct HardeningCommandsTests {
     func malformedGraphURL() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("url-\(UUID().uuidString)")
         for command in [["serve"], ["poll", "--once"]] {
-            var environment = ServeProcessTests.environment(port: 1)
+            var environment = ServeProcessTests.environment()
             environment["CAPI_GRAPH_URL"] = "not a url with secret-password"
             let result = try await CLIRunner.run(
                 command + ["--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
@@ -116,18 +115,16 @@ struct HelpTopicTests {
 struct StartupObservabilityTests {
     @Test("every configured pixel and source has its series at 0 before the first event, with capi_build_info")
     func zeroSeries() async throws {
-        let port = Int.random(in: 45_001...50_000)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString)")
-        let serve = try CLIRunner.start(
+        let (serve, port) = try await CLIRunner.startListening(
             ["serve", "--sandbox", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
-            environment: ServeProcessTests.environment(port: port)
+            environment: ServeProcessTests.environment()
         )
         defer {
             kill(serve.processIdentifier, SIGTERM)
             serve.waitUntilExit()
         }
-        try await CLIRunner.waitForPort(port)
-        let fetch = try await CLIRunner.runTool(
+        let fetch = try await ProcessRunner.run(
             "/usr/bin/env",
             ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())"]
         )

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Meta's official Python SDK (`facebook-business`) against `capi-connector sandbox`.
@@ -9,7 +10,8 @@ enum MetaSDK {
     static let required = ProcessInfo.processInfo.environment["CAPI_TEST_META_SDK"] == "1"
     /// Checked once, before any test runs (a trait cannot await).
     static let available: Bool = {
-        guard let result = try? CLIRunner.runBlocking("/usr/bin/env", ["python3", "-c", "import facebook_business"], environment: [:], stdin: nil)
+        guard
+            let result = try? ProcessRunner.runBlocking("/usr/bin/env", ["python3", "-c", "import facebook_business"], environment: [:], stdin: nil)
         else { return false }
         return result.status == 0
     }()
@@ -23,7 +25,7 @@ enum MetaSDK {
         prefix: String
     ) async throws -> (status: Int32, stderr: String, steps: [[String: Any]]) {
         let script = CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/meta_sdk_events.py").path
-        let result = try await CLIRunner.runTool("/usr/bin/env", ["python3", script, baseURL, pixelID, token, prefix])
+        let result = try await ProcessRunner.run("/usr/bin/env", ["python3", script, baseURL, pixelID, token, prefix])
         let steps = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
         return (result.status, result.stderr, steps)
     }
@@ -34,13 +36,11 @@ struct MetaSDKTests {
     @Test("the SDK gets events_received from the sandbox, and code 100 for an 8-day-old event")
     func sdkAgainstSandbox() async throws {
         #expect(MetaSDK.available, "facebook-business is not installed (pip install facebook-business)")
-        let port = Int.random(in: 20_000...40_000)
-        let sandbox = try CLIRunner.start(["sandbox", "--listen", "127.0.0.1:\(port)"])
+        let (sandbox, port) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
         defer {
             sandbox.terminate()
             sandbox.waitUntilExit()
         }
-        try await CLIRunner.waitForPort(port)
 
         let (status, stderr, steps) = try await MetaSDK.steps(
             baseURL: "http://127.0.0.1:\(port)",

@@ -1,17 +1,16 @@
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("poll and reconcile as processes", .serialized)
 struct PollProcessTests {
     @Test("poll --once twice exits 0; read totals match the stand-in; state show has the cursor; a held lock is exit 4")
     func pollOnce() async throws {
-        let sandboxPort = Int.random(in: 50_001...60_000)
-        let sandbox = try CLIRunner.start(["sandbox", "--listen", "127.0.0.1:\(sandboxPort)", "--stats-page-size", "2"])
+        let (sandbox, sandboxPort) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0", "--stats-page-size", "2"])
         defer {
             sandbox.terminate()
             sandbox.waitUntilExit()
         }
-        try await CLIRunner.waitForPort(sandboxPort)
 
         // Seed the stand-in with settled server events (two hours old and older), as the forwarder would.
         let seed = """
@@ -23,7 +22,7 @@ struct PollProcessTests {
             req = urllib.request.Request(sys.argv[1] + "/v26.0/555000111/events", data=body, headers={"content-type": "application/json"})
             print(urllib.request.urlopen(req).read().decode())
             """
-        let seeded = try await CLIRunner.runTool("/usr/bin/env", ["python3", "-c", seed, "http://127.0.0.1:\(sandboxPort)"])
+        let seeded = try await ProcessRunner.run("/usr/bin/env", ["python3", "-c", seed, "http://127.0.0.1:\(sandboxPort)"])
         #expect(seeded.stdout.contains("\"events_received\":10"), "\(seeded.stderr)")
 
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("poll-\(UUID().uuidString)")
@@ -57,7 +56,7 @@ struct PollProcessTests {
                 fcntl.flock(lock, fcntl.LOCK_EX)
                 sys.exit(subprocess.run(sys.argv[2:]).returncode)
             """
-        let locked = try await CLIRunner.runTool(
+        let locked = try await ProcessRunner.run(
             "/usr/bin/env",
             ["python3", "-c", holdLock, String(state.dropFirst(7)), CLIRunner.executable.path, "poll", "--once", "--state", state],
             environment: environment

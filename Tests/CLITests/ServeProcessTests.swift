@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import TestSupport
 import Testing
 
 /// `capi-connector serve` as a process: signals, restarts, what survives a kill.
@@ -7,10 +8,10 @@ import Testing
 struct ServeProcessTests {
     static let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
-    static func environment(graphURL: String? = nil, port: Int) -> [String: String] {
+    static func environment(graphURL: String? = nil) -> [String: String] {
         var environment = [
             "CAPI_WEBHOOK_SECRET": secret, "META_PIXEL_ID": "555000111", "META_ACCESS_TOKEN": "sandbox-token",
-            "CAPI_LISTEN": "127.0.0.1:\(port)", "CAPI_LOG_LEVEL": "info",
+            "CAPI_LISTEN": "127.0.0.1:0", "CAPI_LOG_LEVEL": "info",
         ]
         environment["CAPI_GRAPH_URL"] = graphURL
         return environment
@@ -34,7 +35,7 @@ struct ServeProcessTests {
             except Exception:
                 print(0)
             """
-        let result = try await CLIRunner.runTool(
+        let result = try await ProcessRunner.run(
             "/usr/bin/env",
             ["python3", "-c", script, "http://127.0.0.1:\(port)/v1/events", id, String(timestamp), signature],
             stdin: body
@@ -43,7 +44,7 @@ struct ServeProcessTests {
     }
 
     static func receivedCounts(sandboxPort: Int) async throws -> [String: Int] {
-        let result = try await CLIRunner.runTool(
+        let result = try await ProcessRunner.run(
             "/usr/bin/env",
             [
                 "python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
@@ -57,7 +58,7 @@ struct ServeProcessTests {
 
     @Test("serve --sandbox without CAPI_WEBHOOK_SECRET refuses to start and names the variable")
     func needsSecret() async throws {
-        var environment = Self.environment(port: 1)
+        var environment = Self.environment()
         environment["CAPI_WEBHOOK_SECRET"] = nil
         let result = try await CLIRunner.run(
             ["serve", "--sandbox", "--state", "sqlite:/tmp/capi-never-\(UUID().uuidString).sqlite"],
@@ -69,24 +70,20 @@ struct ServeProcessTests {
 
     @Test("SIGTERM drains and exits 0; after SIGKILL mid-load no acknowledged event is lost")
     func signals() async throws {
-        let sandboxPort = Int.random(in: 20_000...30_000)
-        let port = Int.random(in: 30_001...40_000)
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString)")
         let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
         let logs = [folder.path + "-first.log", folder.path + "-second.log"]
-        let sandbox = try CLIRunner.start([
-            "sandbox", "--listen", "127.0.0.1:\(sandboxPort)", "--faults", "rate=0.3,kinds=5xx+throttle+reset", "--seed", "3",
+        let (sandbox, sandboxPort) = try await CLIRunner.startListening([
+            "sandbox", "--listen", "127.0.0.1:0", "--faults", "rate=0.3,kinds=5xx+throttle+reset", "--seed", "3",
         ])
         defer {
             sandbox.terminate()
             sandbox.waitUntilExit()
         }
-        try await CLIRunner.waitForPort(sandboxPort)
-        let environment = Self.environment(graphURL: "http://127.0.0.1:\(sandboxPort)", port: port)
+        let environment = Self.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
 
         // Load, then SIGKILL while events are still queued or in flight.
-        var serve = try CLIRunner.start(["serve", "--state", state], environment: environment, logTo: logs[0])
-        try await CLIRunner.waitForPort(port)
+        var (serve, port) = try await CLIRunner.startListening(["serve", "--state", state], environment: environment, logTo: logs[0])
         var acknowledged: [String] = []
         for index in 0..<60 where try await Self.send("kill-\(index)", port: port) == 202 {
             acknowledged.append("kill-\(index)")
@@ -96,8 +93,7 @@ struct ServeProcessTests {
         #expect(acknowledged.count == 60)
 
         // Restart: everything acknowledged is delivered, then SIGTERM exits 0.
-        serve = try CLIRunner.start(["serve", "--state", state], environment: environment, logTo: logs[1])
-        try await CLIRunner.waitForPort(port)
+        (serve, port) = try await CLIRunner.startListening(["serve", "--state", state], environment: environment, logTo: logs[1])
         let deadline = ContinuousClock.now + .seconds(120)
         var counts: [String: Int] = [:]
         repeat {
@@ -123,17 +119,15 @@ struct ServeProcessTests {
 
     @Test("Meta's official SDK, pointed at the sidecar, gets events_received", .enabled(if: MetaSDK.enabled))
     func metaSDKAgainstSidecar() async throws {
-        let port = Int.random(in: 40_001...50_000)
-        var environment = Self.environment(port: port)
+        var environment = Self.environment()
         environment["META_PIXEL_ID"] = "1234567890"
         environment["CAPI_INGEST_TOKEN"] = "sdk-ingest-token"
         let state = "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("sdk-\(UUID().uuidString)/state.sqlite").path
-        let serve = try CLIRunner.start(["serve", "--sandbox", "--state", state], environment: environment)
+        let (serve, port) = try await CLIRunner.startListening(["serve", "--sandbox", "--state", state], environment: environment)
         defer {
             serve.terminate()
             serve.waitUntilExit()
         }
-        try await CLIRunner.waitForPort(port)
         let (status, stderr, steps) = try await MetaSDK.steps(
             baseURL: "http://127.0.0.1:\(port)",
             pixelID: "1234567890",

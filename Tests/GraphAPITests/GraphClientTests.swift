@@ -3,6 +3,7 @@ import Foundation
 import GraphAPI
 import GraphSandbox
 import NIOCore
+import TestSupport
 import Testing
 
 @Suite("Graph client against the sandbox")

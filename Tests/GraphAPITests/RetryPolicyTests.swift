@@ -1,4 +1,5 @@
 import GraphAPI
+import TestSupport
 import Testing
 
 @Suite("Error classes and retry decisions")

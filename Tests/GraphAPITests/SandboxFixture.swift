@@ -3,15 +3,7 @@ import Foundation
 import GraphAPI
 import GraphSandbox
 import Synchronization
-
-/// Runs a real ``GraphSandbox`` on a loopback port for the duration of `body`.
-func withSandbox<T: Sendable>(
-    _ configuration: GraphSandbox.Configuration = .init(),
-    _ body: @Sendable (_ baseURL: String, _ sandbox: GraphSandbox) async throws -> T
-) async throws -> T {
-    let sandbox = GraphSandbox(configuration: configuration)
-    return try await sandbox.withRunning { try await body($0, sandbox) }
-}
+import TestSupport
 
 /// A generous timeout: the whole suite runs in parallel on two cores, and a slow answer is not what
 /// these tests are about (timeouts are tested with their own short value).

@@ -4,6 +4,7 @@ import Foundation
 import GraphAPI
 import GraphSandbox
 import PullMode
+import TestSupport
 import Testing
 
 /// Graph answers that must fail a window rather than delete data, advance the cursor or loop.
@@ -12,7 +13,7 @@ struct PollHardeningTests {
     /// Polls once against a clean stand-in, then against one that answers only with `fault`.
     func pollThenBreak(_ fault: FaultPlan.Kind) async throws {
         try await withSeededSandbox { url, _, expected in
-            try await Store.sqlite.withRegistry { registry in
+            try await TestStore.sqlite.withRegistry { registry in
                 let manifest = try manifest()
                 #expect(try await poll(manifest, registry: registry, graphURL: url).result == .ok)
                 let key = CursorKey(connector: manifest.id, stream: "delivery_statuses", partition: pixelID)

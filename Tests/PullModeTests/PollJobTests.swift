@@ -6,47 +6,16 @@ import GraphSandbox
 import Logging
 import NIOCore
 import PullMode
+import TestSupport
 import Testing
 
 let pixelID = "777000111"
 let seedToken = "seed-token"
 
-/// Stores the poll tests run against: SQLite always, Postgres with the CI cluster.
-enum Store: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-    static var enabled: [Store] {
-        let url = ProcessInfo.processInfo.environment["CAPI_TEST_POSTGRES_URL"] ?? ""
-        return (!url.isEmpty || ProcessInfo.processInfo.environment["CI"] == "true") ? [.sqlite, .postgres] : [.sqlite]
-    }
-    var testDescription: String { rawValue }
-
-    func withRegistry<T: Sendable>(_ body: @Sendable (any StateRegistry) async throws -> T) async throws -> T {
-        switch self {
-        case .sqlite:
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("pull-\(UUID().uuidString)/state.sqlite").path
-            return try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test"), body)
-        case .postgres:
-            let url = ProcessInfo.processInfo.environment["CAPI_TEST_POSTGRES_URL"] ?? ""
-            guard !url.isEmpty else {
-                Issue.record("CI=true but CAPI_TEST_POSTGRES_URL is not set")
-                throw CancellationError()
-            }
-            let schema = "p_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-            return try await withStateRegistry(try StateLocation(parsing: url), schema: String(schema), logger: Logger(label: "test"), body)
-        }
-    }
-}
-
 func manifest(step: String = "PT12H", lookback: String = "PT6H", pageSize: Int? = nil, attempts: Int = 5) throws -> Manifest {
     try ManifestLoader(environment: [:]).load(
         yaml: """
-            manifest_version: 1.0
-            id: conn::third_party::ads::meta::conversions_api::rest
-            name: test
-            taxonomy: {origin: third_party, source: ads, provider: meta, product: conversions_api, method: rest_or_webhook}
-            runtime: {supported_runners: [lambda], network_patterns: [nat_allowlist]}
-            streams: {strategy: discovery_by_config, defaults: {key_strategy: a, cursor_strategy: b}}
-            graph_api: {base_url: "http://127.0.0.1:1", version: v26.0, timeout: 1s}
+            \(TestManifest.header)
             pixels:
               - {id: "\(pixelID)", access_token: pixel-token}
             pull:
@@ -89,7 +58,7 @@ func withSeededSandbox<T: Sendable>(
         }
         guard case .success = outcome else {
             Issue.record("seeding failed: \(outcome)")
-            throw CancellationError()
+            throw TestSetupError("the sandbox could not be seeded")
         }
         return try await body(url, sandbox, expected)
     }
@@ -114,8 +83,8 @@ func storedTotals(_ registry: any StateRegistry) async throws -> (totals: [Strin
 
 @Suite("Poll job against the sandbox")
 struct PollJobTests {
-    @Test("two polls exit 0; totals match what the stand-in received; re-reading never duplicates", arguments: Store.enabled)
-    func pollTwice(store: Store) async throws {
+    @Test("two polls exit 0; totals match what the stand-in received; re-reading never duplicates", arguments: TestStore.enabled)
+    func pollTwice(store: TestStore) async throws {
         try await withSeededSandbox(.init(statsPageSize: 3)) { url, _, expected in
             try await store.withRegistry { registry in
                 let manifest = try manifest()
@@ -137,8 +106,8 @@ struct PollJobTests {
         }
     }
 
-    @Test("a poll that fails mid-run resumes from its last committed window: no gaps, no duplicates", arguments: Store.enabled)
-    func resumes(store: Store) async throws {
+    @Test("a poll that fails mid-run resumes from its last committed window: no gaps, no duplicates", arguments: TestStore.enabled)
+    func resumes(store: TestStore) async throws {
         // One sandbox data set, read first through a failing stand-in, then through a healthy one.
         try await withSeededSandbox(events: 45) { healthyURL, _, expected in
             let failing = GraphSandbox.Configuration(faults: FaultPlan(rate: 0.35, kinds: [.serverError]), seed: 9)
@@ -161,7 +130,7 @@ struct PollJobTests {
     @Test("a token Meta refuses is an authentication failure (exit code 3), and the cursor does not move")
     func authFailure() async throws {
         try await withSeededSandbox(.init(accessTokens: [seedToken])) { url, _, _ in
-            try await Store.sqlite.withRegistry { registry in
+            try await TestStore.sqlite.withRegistry { registry in
                 let manifest = try manifest()
                 let report = try await poll(manifest, registry: registry, graphURL: url)
                 #expect(report.result == .authenticationFailed)
@@ -177,7 +146,7 @@ struct PollAuthenticationTests {
     @Test("app credentials are exchanged for an app token; a wrong app secret is an authentication failure")
     func appCredentials() async throws {
         try await withSeededSandbox(.init(appCredentials: (id: "app-1", secret: "right"))) { url, _, expected in
-            try await Store.sqlite.withRegistry { registry in
+            try await TestStore.sqlite.withRegistry { registry in
                 var good = try manifest()
                 good.pull?.auth = .appCredentials(appID: "app-1", appSecret: Secret("right"))
                 #expect(try await poll(good, registry: registry, graphURL: url).result == .ok)
@@ -195,7 +164,7 @@ struct ReconciliationTests {
     @Test("matches by construction on a fault-free run, and shows the gap when the stand-in drops events")
     func reconcile() async throws {
         try await withSeededSandbox(events: 30) { url, sandbox, _ in
-            try await Store.sqlite.withRegistry { registry in
+            try await TestStore.sqlite.withRegistry { registry in
                 let manifest = try manifest()
                 _ = try await poll(manifest, registry: registry, graphURL: url)
                 let received = try await GraphClient(configuration: .init(baseURL: url, version: "v26.0")).get(

@@ -6,6 +6,7 @@ import GraphSandbox
 import Logging
 import PullMode
 import ServiceLifecycle
+import TestSupport
 import Testing
 
 @Suite("Scheduled poll")
@@ -13,7 +14,7 @@ struct ScheduledPollTests {
     @Test("polls on its interval until a graceful shutdown, which it honours between polls")
     func pollsUntilShutdown() async throws {
         try await withSeededSandbox { url, _, expected in
-            try await Store.sqlite.withRegistry { registry in
+            try await TestStore.sqlite.withRegistry { registry in
                 let manifest = try manifest()
                 let graph = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: .seconds(2)))
                 let job = PollJob(manifest: manifest, pull: manifest.pull!, registry: registry, graph: graph, logger: Logger(label: "test"))
@@ -37,7 +38,7 @@ struct ScheduledPollTests {
     @Test("an authentication failure ends the schedule instead of retrying the same refusal")
     func stopsOnAuthenticationFailure() async throws {
         try await withSeededSandbox(.init(appCredentials: (id: "app-1", secret: "right"))) { url, _, _ in
-            try await Store.sqlite.withRegistry { registry in
+            try await TestStore.sqlite.withRegistry { registry in
                 var manifest = try manifest()
                 manifest.pull?.auth = .appCredentials(appID: "app-1", appSecret: Secret("wrong"))
                 let graph = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: .seconds(2)))

@@ -40,7 +40,10 @@ struct PushHandlerTests {
     @Test("a signed event is committed and answered 202; a retry is a duplicate; the peer fills client_ip_address")
     func accepted() async throws {
         try await withHandler { handler, registry in
-            let event = Array(String(decoding: mirroredEvent(id: "h-1"), as: UTF8.self).replacingOccurrences(of: #","client_ip_address":"203.0.113.7""#, with: "").utf8)
+            let event = Array(
+                String(decoding: mirroredEvent(id: "h-1"), as: UTF8.self).replacingOccurrences(of: #","client_ip_address":"203.0.113.7""#, with: "")
+                    .utf8
+            )
             let headers = signedHeaders(event)
             let first = await handler.handle(input("/v1/events", event, headers: headers))
             #expect(first.status == .accepted)

@@ -10,6 +10,7 @@ import Logging
 import NIOCore
 import PushMode
 import ServiceLifecycle
+import TestSupport
 
 let webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 let testPixel = "1234567890"
@@ -24,13 +25,7 @@ func pushManifest(
 ) throws -> Manifest {
     try ManifestLoader(environment: [:]).load(
         yaml: """
-            manifest_version: 1.0
-            id: conn::third_party::ads::meta::conversions_api::rest
-            name: test
-            taxonomy: {origin: third_party, source: ads, provider: meta, product: conversions_api, method: rest_or_webhook}
-            runtime: {supported_runners: [lambda], network_patterns: [nat_allowlist]}
-            streams: {strategy: discovery_by_config, defaults: {key_strategy: a, cursor_strategy: b}}
-            graph_api: {base_url: "http://127.0.0.1:1", version: v26.0, timeout: 1s}
+            \(TestManifest.header)
             pixels:
               - {id: "\(testPixel)", access_token: pixel-token, default_country: us}
             push:
@@ -67,33 +62,34 @@ struct PushStack: Sendable {
         let push = manifest.push!
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("push-\(UUID().uuidString)/state.sqlite").path
         let sandbox = GraphSandbox(configuration: configuration)
-        return try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test.state")) { registry in
-            // Services stop the way `serve` stops them: a graceful shutdown that lets in-flight
-            // requests finish (cancelling servers mid-request is not how they are meant to end).
-            try await sandbox.withRunning { sandboxURL in
-                let sidecar = PushSidecar(
-                    manifest: manifest,
-                    push: push,
-                    registry: registry,
-                    graph: .init(manifest: manifest, baseURL: sandboxURL),
-                    address: ListenAddress(host: "127.0.0.1", port: 0)
-                )
-                let (serverReady, serverContinuation) = AsyncStream.makeStream(of: Int.self)
-                let services = sidecar.services(onListening: { _, port in serverContinuation.yield(port) })
-                let sidecarGroup = ServiceGroup(
-                    configuration: .init(services: services.map { .init(service: $0) }, logger: Logger(label: "test.sidecar"))
-                )
-                return try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await sidecarGroup.run() }
-                    var serverPorts = serverReady.makeAsyncIterator()
-                    let port = await serverPorts.next()!
-                    let stack = PushStack(baseURL: "http://127.0.0.1:\(port)", sandbox: sandbox, sandboxURL: sandboxURL, registry: registry)
-                    let result: Result<T, any Error>
-                    do { result = .success(try await body(stack)) } catch { result = .failure(error) }
-                    await sidecarGroup.triggerGracefulShutdown()
-                    try await group.waitForAll()
-                    return try result.get()
+        let location = StateLocation.sqlite(path: path)
+        let registry = try await openStateRegistry(location, logger: Logger(label: "test.state"))
+        // The sidecar owns the store as `serve` does, and stops the way `serve` stops: a graceful
+        // shutdown that lets in-flight requests finish, then closes the store.
+        return try await sandbox.withRunning { sandboxURL in
+            let sidecar = PushSidecar(
+                manifest: manifest,
+                push: push,
+                state: StateService(registry: registry, location: location),
+                graph: .init(manifest: manifest, baseURL: sandboxURL),
+                address: ListenAddress(host: "127.0.0.1", port: 0)
+            )
+            let (serverReady, serverContinuation) = AsyncStream.makeStream(of: Int.self)
+            let service = sidecar.service(onListening: { _, port in serverContinuation.yield(port) })
+            let sidecarGroup = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: Logger(label: "test.sidecar")))
+            return try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    defer { serverContinuation.finish() }
+                    try await sidecarGroup.run()
                 }
+                var serverPorts = serverReady.makeAsyncIterator()
+                guard let port = await serverPorts.next() else { throw TimedOut("the sidecar never listened") }
+                let stack = PushStack(baseURL: "http://127.0.0.1:\(port)", sandbox: sandbox, sandboxURL: sandboxURL, registry: registry)
+                let result: Result<T, any Error>
+                do { result = .success(try await body(stack)) } catch { result = .failure(error) }
+                await sidecarGroup.triggerGracefulShutdown()
+                try await group.waitForAll()
+                return try result.get()
             }
         }
     }
@@ -102,7 +98,7 @@ struct PushStack: Sendable {
     func drained(timeout: Duration = .seconds(30)) async throws {
         let deadline = ContinuousClock.now + timeout
         while try await registry.outboxDepth() > 0 {
-            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            guard ContinuousClock.now < deadline else { throw TimedOut("the outbox did not drain within \(timeout)") }
             try await Task.sleep(for: .milliseconds(20))
         }
     }

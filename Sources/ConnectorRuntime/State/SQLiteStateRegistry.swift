@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import NIOPosix
 import SQLiteNIO
+import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +16,7 @@ import Darwin
 /// before an event is acknowledged), one connection, statements serialized by an async lock so a
 /// transaction's statements never interleave with another caller's. Batch writes are multi-row
 /// `VALUES`. The poll lock is an exclusive `flock` on `PATH.poll-lock`.
-public final class SQLiteStateRegistry: StateRegistry {
+public final class SQLiteStateRegistry: StateRegistry, Service {
     public let backend = "sqlite"
     public let path: String
     let connection: SQLiteConnection
@@ -64,10 +66,27 @@ public final class SQLiteStateRegistry: StateRegistry {
         return registry
     }
 
+    /// Keeps the file open until the service group shuts down (or the task is cancelled), then closes it.
+    public func run() async {
+        try? await gracefulShutdown()
+        await close()
+    }
+
+    /// Closes the connection; later calls do nothing.
     public func close() async {
-        try? await connection.close()
+        guard
+            closed.withLock({ closed in
+                defer { closed = true }
+                return !closed
+            })
+        else { return }
+        // The future-based close: it runs even when the calling task is cancelled (a service
+        // being torn down), where the async variant would refuse to start.
+        try? await connection.close().get()
         try? await threadPool.shutdownGracefully()
     }
+
+    private let closed = Mutex(false)
 
     // MARK: Plumbing
 

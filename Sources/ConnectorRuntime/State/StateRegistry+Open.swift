@@ -1,45 +1,42 @@
 import Logging
 import ServiceLifecycle
 
+/// A state registry that owns connections: they live while ``Service/run()`` runs, and close when
+/// the service group shuts it down (last, since it starts first).
+public typealias StateRegistryService = StateRegistry & Service
+
+/// Opens the registry a `--state` URL names, unmigrated; run it as a service.
+public func openStateRegistry(_ location: StateLocation, schema: String? = nil, logger: Logger) async throws(StateError) -> any StateRegistryService {
+    switch location {
+    case .sqlite(let path): try await SQLiteStateRegistry.open(path: path, logger: logger)
+    case .postgres(let target): PostgresStateRegistry(target: target, schema: schema, logger: logger)
+    }
+}
+
 /// Opens the registry a `--state` URL names, migrates it, runs `body`, and shuts it down.
 ///
-/// For one-shot commands and tests. Long-running modes put ``PostgresStateRegistry`` in their
-/// service group instead; this helper runs the Postgres client beside `body` for them.
+/// For one-shot commands and tests; long-running modes put a ``StateService`` in their service group.
 public func withStateRegistry<T: Sendable>(
     _ location: StateLocation,
     schema: String? = nil,
     logger: Logger,
     _ body: @Sendable (any StateRegistry) async throws -> T
 ) async throws -> T {
-    switch location {
-    case .sqlite(let path):
-        let registry = try await SQLiteStateRegistry.open(path: path, logger: logger)
-        do {
-            try await registry.migrate()
-            let result = try await body(registry)
-            await registry.close()
-            return result
-        } catch {
-            await registry.close()
-            throw error
-        }
-    case .postgres(let target):
-        let registry = PostgresStateRegistry(target: target, schema: schema, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await registry.run() }
-            defer { group.cancelAll() }
-            try await registry.migrate(within: connectTimeout, describing: location)
-            return try await body(registry)
-        }
+    let registry = try await openStateRegistry(location, schema: schema, logger: logger)
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await registry.run() }
+        defer { group.cancelAll() }
+        try await registry.migrate(within: connectTimeout, describing: location)
+        return try await body(registry)
     }
 }
 
 /// How long opening a Postgres registry may take before it is reported unreachable.
 public let connectTimeout: Duration = .seconds(10)
 
-extension PostgresStateRegistry {
+extension StateRegistry {
     /// `migrate()`, failing with a clear error instead of waiting forever on an unreachable server
-    /// (the pool would keep retrying the connection).
+    /// (the Postgres pool would keep retrying the connection).
     public func migrate(within limit: Duration, describing location: StateLocation) async throws(StateError) {
         do {
             try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -59,6 +56,29 @@ extension PostgresStateRegistry {
             throw error
         } catch {
             throw StateError(.unavailable, "\(location): \(error)")
+        }
+    }
+}
+
+/// The registry as the first service of a long-running mode: it runs the connections, applies the
+/// migrations, and opens ``migrated`` so the services that use the store may start.
+public struct StateService: Service {
+    public let registry: any StateRegistryService
+    public let location: StateLocation
+    /// Open once the store is migrated; the HTTP server and the forwarder wait for it.
+    public let migrated = StartupGate()
+
+    public init(registry: any StateRegistryService, location: StateLocation) {
+        self.registry = registry
+        self.location = location
+    }
+
+    public func run() async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await registry.run() }
+            try await registry.migrate(within: connectTimeout, describing: location)
+            migrated.open()
+            try await group.waitForAll()
         }
     }
 }

@@ -101,75 +101,18 @@ struct ServeCommand: AsyncParsableCommand {
         prometheus: PrometheusCollectorRegistry,
         logger: Logger
     ) async throws {
-        let storeLogger = Logger(label: "capi.state")
-        switch location {
-        case .sqlite(let path):
-            let registry: SQLiteStateRegistry
-            do {
-                registry = try await SQLiteStateRegistry.open(path: path, logger: storeLogger)
-                try await registry.migrate()
-            } catch {
-                StandardStreams.printError("capi-connector: \(error)")
-                throw ExitCode(2)
-            }
-            do {
-                try await runSidecar(
-                    registry: registry,
-                    manifest: manifest,
-                    push: push,
-                    location: location,
-                    address: address,
-                    graph: graph,
-                    prometheus: prometheus,
-                    logger: logger
-                )
-            } catch {
-                await registry.close()
-                throw error
-            }
-            await registry.close()
-        case .postgres(let target):
-            let registry = PostgresStateRegistry(target: target, logger: storeLogger)
-            // The client runs around the sidecar and stops last; migrations finish before any traffic.
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { await registry.run() }
-                do {
-                    try await registry.migrate(within: connectTimeout, describing: location)
-                } catch {
-                    StandardStreams.printError("capi-connector: \(error)")
-                    group.cancelAll()
-                    throw ExitCode(2)
-                }
-                try await runSidecar(
-                    registry: registry,
-                    manifest: manifest,
-                    push: push,
-                    location: location,
-                    address: address,
-                    graph: graph,
-                    prometheus: prometheus,
-                    logger: logger
-                )
-                group.cancelAll()
-            }
+        let registry: any StateRegistryService
+        do {
+            registry = try await openStateRegistry(location, logger: Logger(label: "capi.state"))
+        } catch {
+            StandardStreams.printError("capi-connector: \(error)")
+            throw ExitCode(2)
         }
-    }
-
-    func runSidecar(
-        registry: any StateRegistry,
-        manifest: Manifest,
-        push: PushConfiguration,
-        location: StateLocation,
-        address: ListenAddress,
-        graph: GraphClient.Configuration,
-        prometheus: PrometheusCollectorRegistry,
-        logger: Logger
-    ) async throws {
         logger.notice("state registry", metadata: ["state": "\(location)"])
         let sidecar = PushSidecar(
             manifest: manifest,
             push: push,
-            registry: registry,
+            state: StateService(registry: registry, location: location),
             graph: graph,
             address: address,
             metricsText: {
@@ -178,18 +121,18 @@ struct ServeCommand: AsyncParsableCommand {
                 return String(decoding: buffer, as: UTF8.self)
             }
         )
-        let services = sidecar.services { host, port in
+        let service = sidecar.service { host, port in
             logger.notice("push sidecar listening", metadata: ["address": "\(host):\(port)", "sources": "\(push.sources.map(\.name))"])
         }
         let group = ServiceGroup(
-            configuration: .init(
-                services: services.map { .init(service: $0) },
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+            configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         do {
             try await group.run()
+        } catch let error as StateError {
+            // The store could not be opened or migrated: a configuration or availability problem.
+            StandardStreams.printError("capi-connector: \(error)")
+            throw ExitCode(2)
         } catch {
             logger.error("shutting down after an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)

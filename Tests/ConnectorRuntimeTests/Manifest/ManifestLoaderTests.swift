@@ -1,5 +1,6 @@
 import ConnectorRuntime
 import Foundation
+import TestSupport
 import Testing
 
 /// Environment the shipped manifest needs, with values distinctive enough to search for in output.

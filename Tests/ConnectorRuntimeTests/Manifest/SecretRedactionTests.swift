@@ -1,5 +1,6 @@
 import ConnectorRuntime
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Secrets never printed")

@@ -1,11 +1,12 @@
 import CAPICore
 import ConnectorRuntime
+import TestSupport
 import Testing
 
 @Suite("Group commit")
 struct GroupCommitterTests {
-    @Test("concurrent callers share transactions and each gets its own outcome", arguments: Backend.enabled)
-    func sharedTransactions(backend: Backend) async throws {
+    @Test("concurrent callers share transactions and each gets its own outcome", arguments: TestStore.enabled)
+    func sharedTransactions(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
             let committer = GroupCommitter(registry: registry, maxBatch: 50)
             try await withThrowingTaskGroup(of: Void.self) { group in

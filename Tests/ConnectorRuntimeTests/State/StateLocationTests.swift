@@ -1,4 +1,5 @@
 import ConnectorRuntime
+import TestSupport
 import Testing
 
 @Suite("State location")

@@ -2,12 +2,13 @@ import CAPICore
 import ConnectorRuntime
 import Foundation
 import Logging
+import TestSupport
 import Testing
 
 @Suite("State registry contract")
 struct StateRegistryContractTests {
-    @Test("migrations twice, and from two processes at once, are harmless", arguments: Backend.enabled)
-    func migrationsIdempotent(backend: Backend) async throws {
+    @Test("migrations twice, and from two processes at once, are harmless", arguments: TestStore.enabled)
+    func migrationsIdempotent(backend: TestStore) async throws {
         try await backend.withTwoRegistries { first, second in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await first.migrate() }
@@ -21,8 +22,8 @@ struct StateRegistryContractTests {
         }
     }
 
-    @Test("intake: new, duplicate with the original answer, conflict, and repeats inside one batch", arguments: Backend.enabled)
-    func intakeOutcomes(backend: Backend) async throws {
+    @Test("intake: new, duplicate with the original answer, conflict, and repeats inside one batch", arguments: TestStore.enabled)
+    func intakeOutcomes(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
             let first = try await registry.commitIntake([intake("e1"), intake("e2")])
             #expect(first == [.accepted, .accepted])
@@ -44,8 +45,8 @@ struct StateRegistryContractTests {
         }
     }
 
-    @Test("a failure between ledger and outbox leaves neither", arguments: Backend.enabled)
-    func intakeIsAtomic(backend: Backend) async throws {
+    @Test("a failure between ledger and outbox leaves neither", arguments: TestStore.enabled)
+    func intakeIsAtomic(backend: TestStore) async throws {
         let (location, schema) = try backend.location()
         try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
             // Make the outbox refuse one event after the ledger row for it (and its batch mates) went in.
@@ -58,18 +59,18 @@ struct StateRegistryContractTests {
                         "CREATE TRIGGER refuse BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse()",
                     ]
                 }
-            try await Backend.rawSQL(location, schema: schema, trigger)
+            try await TestStore.rawSQL(location, schema: schema, trigger)
             await #expect(throws: StateError.self) { try await registry.commitIntake([intake("ok"), intake("boom")]) }
             #expect(try await registry.outboxDepth() == 0)
             #expect(try await registry.readStream("delivered_events", since: nil).isEmpty)
             // Nothing half-written: the ledger took neither, so both are new on the next try.
-            try await Backend.rawSQL(location, schema: schema, ["DROP TRIGGER refuse" + (backend == .postgres ? " ON outbox" : "")])
+            try await TestStore.rawSQL(location, schema: schema, ["DROP TRIGGER refuse" + (backend == .postgres ? " ON outbox" : "")])
             #expect(try await registry.commitIntake([intake("ok"), intake("boom")]) == [.accepted, .accepted])
         }
     }
 
-    @Test("concurrent claimers never get the same outbox row", arguments: Backend.enabled)
-    func concurrentClaims(backend: Backend) async throws {
+    @Test("concurrent claimers never get the same outbox row", arguments: TestStore.enabled)
+    func concurrentClaims(backend: TestStore) async throws {
         try await backend.withTwoRegistries { first, second in
             _ = try await first.commitIntake((0..<300).map { intake("c\($0)") })
             let claimed = ClaimLog()
@@ -98,8 +99,8 @@ struct StateRegistryContractTests {
         }
     }
 
-    @Test("an expired lease is claimable again; a live one is not", arguments: Backend.enabled)
-    func leases(backend: Backend) async throws {
+    @Test("an expired lease is claimable again; a live one is not", arguments: TestStore.enabled)
+    func leases(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
             _ = try await registry.commitIntake([intake("l1"), intake("l2", pixel: "222")])
             let leased = try await registry.claimOutbox(limit: 10, owner: "a", leaseMilliseconds: 1_000, now: now, pixelID: "111")
@@ -110,8 +111,8 @@ struct StateRegistryContractTests {
         }
     }
 
-    @Test("a row claimed again without an outcome is marked as a possible re-send; a renewed lease is not claimable", arguments: Backend.enabled)
-    func reclaimsAndRenewals(backend: Backend) async throws {
+    @Test("a row claimed again without an outcome is marked as a possible re-send; a renewed lease is not claimable", arguments: TestStore.enabled)
+    func reclaimsAndRenewals(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
             _ = try await registry.commitIntake([intake("r1"), intake("r2")])
             let first = try await registry.claimOutbox(limit: 1, owner: "a", leaseMilliseconds: 1_000, now: now, pixelID: nil)
@@ -135,12 +136,12 @@ struct StateRegistryContractTests {
         }
     }
 
-    @Test("rows queued before the expiry column get Meta's limit for their action source when the store migrates", arguments: Backend.enabled)
-    func expiryMigration(backend: Backend) async throws {
+    @Test("rows queued before the expiry column get Meta's limit for their action source when the store migrates", arguments: TestStore.enabled)
+    func expiryMigration(backend: TestStore) async throws {
         let (location, schema) = try backend.location()
         try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { _ in }
         // Back to the version-2 layout, with two rows waiting as an older build wrote them.
-        try await Backend.rawSQL(
+        try await TestStore.rawSQL(
             location,
             schema: schema,
             [
@@ -169,8 +170,8 @@ struct StateRegistryContractTests {
         }
     }
 
-    @Test("an alarm is raised once while active, listed until cleared, and raised again after", arguments: Backend.enabled)
-    func alarms(backend: Backend) async throws {
+    @Test("an alarm is raised once while active, listed until cleared, and raised again after", arguments: TestStore.enabled)
+    func alarms(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
             try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth: code 190", now: 1)
             try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth: code 190 again", now: 2)
@@ -183,15 +184,15 @@ struct StateRegistryContractTests {
         }
     }
 
-    @Test("a store from a newer build, or with a table changed by hand, is refused at migration", arguments: Backend.enabled)
-    func unusableSchemas(backend: Backend) async throws {
+    @Test("a store from a newer build, or with a table changed by hand, is refused at migration", arguments: TestStore.enabled)
+    func unusableSchemas(backend: TestStore) async throws {
         let (location, schema) = try backend.location()
         try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { _ in }
-        try await Backend.rawSQL(location, schema: schema, ["ALTER TABLE outbox RENAME COLUMN payload TO body"])
+        try await TestStore.rawSQL(location, schema: schema, ["ALTER TABLE outbox RENAME COLUMN payload TO body"])
         await #expect(throws: StateError.self) { try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { _ in } }
         let (newer, newerSchema) = try backend.location()
         try await withStateRegistry(newer, schema: newerSchema, logger: Logger(label: "test")) { _ in }
-        try await Backend.rawSQL(newer, schema: newerSchema, ["INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)"])
+        try await TestStore.rawSQL(newer, schema: newerSchema, ["INSERT INTO schema_migrations (version, applied_at) VALUES (99, 0)"])
         do {
             try await withStateRegistry(newer, schema: newerSchema, logger: Logger(label: "test")) { _ in }
             Issue.record("a store at schema version 99 was opened")
@@ -200,8 +201,8 @@ struct StateRegistryContractTests {
         }
     }
 
-    @Test("forwarded, rescheduled and dead-lettered rows end where they should", arguments: Backend.enabled)
-    func outcomes(backend: Backend) async throws {
+    @Test("forwarded, rescheduled and dead-lettered rows end where they should", arguments: TestStore.enabled)
+    func outcomes(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
             _ = try await registry.commitIntake(["f1", "f2", "f3"].map { intake($0) })
             let batch = try await registry.claimOutbox(limit: 10, owner: "a", leaseMilliseconds: 60_000, now: now, pixelID: nil)
@@ -244,8 +245,8 @@ struct StateRegistryContractTests {
         }
     }
 
-    @Test("a window's records and its cursor commit together; re-reading never duplicates", arguments: Backend.enabled)
-    func windows(backend: Backend) async throws {
+    @Test("a window's records and its cursor commit together; re-reading never duplicates", arguments: TestStore.enabled)
+    func windows(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
             let key = CursorKey(connector: "conn::x", stream: "delivery_statuses", partition: "111")
             let run = RunRecord(runID: "run-1", mode: "pull", startedAt: now)
@@ -298,8 +299,8 @@ struct StateRegistryContractTests {
         }
     }
 
-    @Test("run history and the state summary", arguments: Backend.enabled)
-    func runs(backend: Backend) async throws {
+    @Test("run history and the state summary", arguments: TestStore.enabled)
+    func runs(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
             try await registry.recordRun(RunRecord(runID: "r1", mode: "pull", startedAt: now))
             try await registry.recordRun(
@@ -316,8 +317,8 @@ struct StateRegistryContractTests {
         }
     }
 
-    @Test("only one poll holds the lock", arguments: Backend.enabled)
-    func pollLock(backend: Backend) async throws {
+    @Test("only one poll holds the lock", arguments: TestStore.enabled)
+    func pollLock(backend: TestStore) async throws {
         try await backend.withTwoRegistries { first, second in
             let inner = try await first.withPollLock { () async throws -> Bool? in
                 try await second.withPollLock { true }

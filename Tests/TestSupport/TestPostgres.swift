@@ -8,27 +8,27 @@ import Testing
 ///
 /// Outside CI a missing URL disables the Postgres tests; in CI (`CI=true`) a missing URL is a test
 /// failure, so the Postgres half can never be skipped silently.
-enum TestPostgres {
-    static let url = ProcessInfo.processInfo.environment["CAPI_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
-    static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
+public enum TestPostgres {
+    public static let url = ProcessInfo.processInfo.environment["CAPI_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    public static let isCI = ProcessInfo.processInfo.environment["CI"] == "true"
 
     /// Whether Postgres tests run: always in CI, otherwise when a URL is given.
-    static var enabled: Bool { url != nil || isCI }
+    public static var enabled: Bool { url != nil || isCI }
 
-    static func target() throws -> StateLocation.PostgresTarget {
+    public static func target() throws -> StateLocation.PostgresTarget {
         guard let url else {
             Issue.record("CI=true but CAPI_TEST_POSTGRES_URL is not set: the Postgres tests cannot be skipped in CI")
-            throw CancellationError()
+            throw TestSetupError("CAPI_TEST_POSTGRES_URL is not set")
         }
         guard case .postgres(let target) = try StateLocation(parsing: url) else {
             Issue.record("CAPI_TEST_POSTGRES_URL is not a postgres:// URL")
-            throw CancellationError()
+            throw TestSetupError("CAPI_TEST_POSTGRES_URL is not a postgres:// URL")
         }
         return target
     }
 
     /// Runs `body` with a connected client whose `run()` is alive for the duration.
-    static func withClient<T: Sendable>(searchPath: String? = nil, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+    public static func withClient<T: Sendable>(searchPath: String? = nil, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
         let target = try target()
         var configuration = PostgresClient.Configuration(
             host: target.host,

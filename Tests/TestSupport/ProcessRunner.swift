@@ -1,0 +1,96 @@
+import Foundation
+
+/// Runs programs the way an operator or an external check does: the connector's binary, python3
+/// for Meta's SDK and the reference libraries, curl.
+public enum ProcessRunner {
+    public struct Result: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs any program to completion (python3 for Meta's SDK, curl, …).
+    ///
+    /// The waiting happens on a Dispatch thread: blocking one of the cooperative pool's few threads
+    /// (two on this machine) would starve every other test's async work.
+    public static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Swift.Result { try runBlocking(path, arguments, environment: environment, stdin: stdin) })
+            }
+        }
+    }
+
+    public static func runBlocking(_ path: String, _ arguments: [String], environment: [String: String], stdin: String?) throws -> Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.currentDirectoryURL = RepositoryPaths.root
+        process.environment = ProcessInfo.processInfo.environment.filter { $0.key == "PATH" || $0.key == "HOME" || $0.key.hasPrefix("PYTHON") }
+            .merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        let input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { writeAll(input.fileHandleForWriting.fileDescriptor, Array(stdin.utf8)) }
+        try input.fileHandleForWriting.close()
+        // Read both pipes at once (a full pipe would block the child), retrying on EINTR: child
+        // processes exiting send SIGCHLD, and FileHandle's reads trap when interrupted.
+        let group = DispatchGroup()
+        nonisolated(unsafe) var stderrData = Data()
+        group.enter()
+        DispatchQueue.global().async {
+            stderrData = readAll(err.fileHandleForReading.fileDescriptor)
+            group.leave()
+        }
+        let stdoutData = readAll(out.fileHandleForReading.fileDescriptor)
+        group.wait()
+        process.waitUntilExit()
+        return Result(
+            status: process.terminationStatus,
+            stdout: String(decoding: stdoutData, as: UTF8.self),
+            stderr: String(decoding: stderrData, as: UTF8.self)
+        )
+    }
+
+    static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress!, $0.count) }
+            if written > 0 { offset += written } else if written < 0 && errno == EINTR { continue } else { return }
+        }
+    }
+
+    static func readAll(_ descriptor: Int32) -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count > 0 {
+                data.append(contentsOf: buffer[0..<count])
+            } else if count < 0 && errno == EINTR {
+                continue
+            } else {
+                return data
+            }
+        }
+    }
+
+    /// Waits until something accepts TCP connections on the loopback port.
+    public static func waitForPort(_ port: Int, timeout: Duration = .seconds(20)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let result = try? await run(
+                "/usr/bin/env",
+                ["python3", "-c", "import socket; socket.create_connection(('127.0.0.1', \(port)), 0.5)"]
+            ), result.status == 0 {
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw TimedOut("nothing listened on 127.0.0.1:\(port) within \(timeout)")
+    }
+}

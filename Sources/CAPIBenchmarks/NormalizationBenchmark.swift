@@ -39,8 +39,8 @@ public enum NormalizationBenchmark {
     }
 
     public static func run(seconds: Double) -> BenchmarkReport {
-        let now = Int64(Date().timeIntervalSince1970)
-        let events = sampleEvents(count: 4096, now: now)
+        let now = WallClock.system.seconds()
+        let events = sampleEvents(count: 4096, now: now.rawValue)
         let policy = EventPolicy(now: now, defaultCountry: "us", normalizer: Normalizer(today: .utcNow()))
         // Warm up lazily built tables and caches.
         for event in events.prefix(512) { _ = EventPreparer.prepare(event, policy: policy) }

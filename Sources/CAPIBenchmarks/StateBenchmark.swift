@@ -72,7 +72,7 @@ public enum StateBenchmark {
     /// A realistic hashed event: ~700 bytes of payload, ~300 of stream record.
     static func item(_ id: String) -> IntakeItem {
         let digest = SHA256Hex.digest(id)
-        let time = Int64(Date().timeIntervalSince1970)
+        let time = WallClock.system.seconds().rawValue
         let payload = """
             {"action_source":"website","custom_data":{"currency":"USD","value":129.5},"event_id":"\(id)","event_name":"Purchase",\
             "event_source_url":"https://shop.example/checkout","event_time":\(time),"user_data":{"client_ip_address":"203.0.113.9",\
@@ -80,13 +80,13 @@ public enum StateBenchmark {
             "ln":["\(digest)"],"zp":["\(digest)"],"country":["\(digest)"]}}
             """
         return IntakeItem(
-            key: EventKey(pixelID: "1234567890", eventID: id, eventTime: time),
+            key: EventKey(pixelID: "1234567890", eventID: id, eventTime: UnixSeconds(time)),
             contentHash: SHA256Hex.digest(payload),
             payload: payload,
             answer: #"{"duplicate":false,"event_id":"\#(id)","status":"accepted","warnings":[]}"#,
             deliveredRecord:
                 #"{"pixel_id":"1234567890","event_id":"\#(id)","event_time":\#(time),"event_name":"Purchase","match_keys":["em","ph"],"mirror_ids":{"em":"\#(digest)"}}"#,
-            receivedAt: time * 1000
+            receivedAt: UnixSeconds(time).milliseconds
         )
     }
 }

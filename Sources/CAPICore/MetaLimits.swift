@@ -20,4 +20,10 @@ public enum MetaLimits {
     public static func maximumEventAge(_ actionSource: ActionSource) -> Int64 {
         actionSource == .physicalStore ? physicalStoreMaximumEventAgeSeconds : maximumEventAgeSeconds
     }
+
+    /// When Meta stops accepting an event: its `event_time` plus the age limit of its action source
+    /// (the 7-day limit when the source is not known).
+    public static func expiry(of eventTime: UnixSeconds, actionSource: ActionSource?) -> UnixMillis {
+        (eventTime + .seconds(actionSource.map(maximumEventAge) ?? maximumEventAgeSeconds)).milliseconds
+    }
 }

@@ -9,14 +9,14 @@ public enum RetryAfter {
     /// The longest wait any server hint may impose.
     public static let maximumSeconds: Int64 = 86_400
 
-    /// - Parameter now: Unix seconds, for the HTTP-date form.
-    public static func parse(_ header: String, now: Int64 = UnixClock.seconds()) -> Duration? {
+    /// - Parameter now: for the HTTP-date form.
+    public static func parse(_ header: String, now: UnixSeconds = WallClock.system.seconds()) -> Duration? {
         let text = header.trimmingCharacters(in: .whitespaces)
         if let seconds = Bounded.digits(text, maxDigits: 12) {
             return .seconds(min(seconds, maximumSeconds))
         }
         guard let date = httpDate(text) else { return nil }
-        return .seconds(min(max(0, Bounded.difference(date, now)), maximumSeconds))
+        return .seconds(min(max(0, Bounded.difference(date, now.rawValue)), maximumSeconds))
     }
 
     /// IMF-fixdate, `Sun, 06 Nov 1994 08:49:37 GMT`, the only form senders may generate.

@@ -4,26 +4,40 @@ import CAPICore
 /// (minus a lookback for late data) or the start date, in steps, up to now minus a settle lag, never
 /// before Meta's 7-day read horizon.
 ///
-/// Pure: all times are Unix seconds handed in, so every edge is testable.
+/// Pure: every time is handed in, so every edge is testable.
 public struct DateWindows: Sendable, Equatable {
     public struct Window: Sendable, Equatable {
-        public var start: Int64
-        public var end: Int64
+        public var start: UnixSeconds
+        public var end: UnixSeconds
 
-        public init(start: Int64, end: Int64) {
+        public init(start: UnixSeconds, end: UnixSeconds) {
             self.start = start
             self.end = end
         }
     }
 
     public var windows: [Window]
-    /// Seconds between the stored cursor and Meta's horizon that can no longer be read (0 if none).
-    public var gapSeconds: Int64
+    /// Time between the stored cursor and Meta's horizon that can no longer be read (zero if none).
+    public var gap: Duration
 
     public static let metaHorizon: Int64 = MetaLimits.statsHorizonSeconds
 
-    public init(cursor: Int64?, startDate: Int64?, now: Int64, step: Int64, granularity: Int64, lookback: Int64, settleLag: Int64) {
-        let granularity = max(1, granularity)
+    /// - Parameters:
+    ///   - step: the longest window; `granularity` aligns window edges (whole seconds count).
+    ///   - lookback: how far before the cursor to read again, for late data.
+    ///   - settleLag: how long before now a bucket is left alone, until Meta's counts settle.
+    public init(
+        cursor: UnixSeconds?,
+        startDate: UnixSeconds?,
+        now: UnixSeconds,
+        step: Duration,
+        granularity: Duration,
+        lookback: Duration,
+        settleLag: Duration
+    ) {
+        let (cursor, startDate, now) = (cursor?.rawValue, startDate?.rawValue, now.rawValue)
+        let (step, lookback, settleLag) = (step.components.seconds, lookback.components.seconds, settleLag.components.seconds)
+        let granularity = max(1, granularity.components.seconds)
         func floorAligned(_ time: Int64) -> Int64 { time - ((time % granularity) + granularity) % granularity }
         func ceilAligned(_ time: Int64) -> Int64 {
             let down = floorAligned(time)
@@ -46,10 +60,10 @@ public struct DateWindows: Sendable, Equatable {
         let stride = max(granularity, step)
         while cursorStart < end {
             let windowEnd = min(cursorStart + stride, end)
-            windows.append(Window(start: cursorStart, end: windowEnd))
+            windows.append(Window(start: UnixSeconds(cursorStart), end: UnixSeconds(windowEnd)))
             cursorStart = windowEnd
         }
         self.windows = windows
-        self.gapSeconds = gap
+        self.gap = .seconds(gap)
     }
 }

@@ -37,21 +37,21 @@ public struct PollJob: Sendable {
 
     let manifest: Manifest
     let pull: PullConfiguration
-    let registry: any StateRegistry
+    let registry: any PullStore
     let graph: GraphClient
     let tokens: TokenProvider
     let logger: Logger
     /// Unix milliseconds.
-    let now: @Sendable () -> Int64
+    let clock: WallClock
     let progress: @Sendable (String) -> Void
 
     public init(
         manifest: Manifest,
         pull: PullConfiguration,
-        registry: any StateRegistry,
+        registry: any PullStore,
         graph: GraphClient,
         logger: Logger,
-        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) },
+        clock: WallClock = .system,
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.manifest = manifest
@@ -60,7 +60,7 @@ public struct PollJob: Sendable {
         self.graph = graph
         self.tokens = TokenProvider(auth: pull.auth, graph: graph)
         self.logger = logger
-        self.now = now
+        self.clock = clock
         self.progress = progress
     }
 
@@ -69,8 +69,8 @@ public struct PollJob: Sendable {
     }
 
     public func run() async throws(StateError) -> Report {
-        let started = now()
-        let run = RunRecord(runID: "pull-" + UUID().uuidString.prefix(12).lowercased(), mode: "pull", startedAt: started)
+        let started = clock.now()
+        let run = RunRecord(runID: "pull-" + UUID().uuidString.prefix(12).lowercased(), mode: .pull, startedAt: started)
         try await registry.recordRun(run)
         var report = Report(runID: run.runID, outcomes: [:], records: 0, windows: 0, gapSeconds: 0)
         await withTaskGroup(of: (String, PixelOutcome, Int, Int, Int64).self) { group in
@@ -91,18 +91,18 @@ public struct PollJob: Sendable {
             }
         }
         var finished = run
-        finished.endedAt = now()
+        finished.endedAt = clock.now()
         finished.status =
             switch report.result {
-            case .ok: "ok"
-            case .authenticationFailed: "auth_failed"
-            case .partial, .locked: "partial"
+            case .ok: .ok
+            case .authenticationFailed: .authFailed
+            case .partial, .locked: .partial
             }
         finished.errorClass =
             switch report.result {
             case .ok, .locked: nil
-            case .authenticationFailed: "auth"
-            case .partial: "partition_failed"
+            case .authenticationFailed: .auth
+            case .partial: .partitionFailed
             }
         finished.counts =
             JSONValue.object([
@@ -120,22 +120,22 @@ public struct PollJob: Sendable {
             let statuses = pull.deliveryStatuses
             let plan = DateWindows(
                 cursor: stored?.position,
-                startDate: pull.startDate.map { Int64($0.timeIntervalSince1970) },
-                now: run.startedAt / 1000,
-                step: statuses.step.components.seconds,
-                granularity: statuses.cursorGranularity.components.seconds,
-                lookback: statuses.lookbackWindow.components.seconds,
-                settleLag: statuses.settleLag.components.seconds
+                startDate: pull.startDate.map { UnixSeconds(Int64($0.timeIntervalSince1970)) },
+                now: run.startedAt.seconds,
+                step: statuses.step,
+                granularity: statuses.cursorGranularity,
+                lookback: statuses.lookbackWindow,
+                settleLag: statuses.settleLag
             )
-            if plan.gapSeconds > 0 {
-                gap = plan.gapSeconds
-                Counter(label: "capi_pull_gap_seconds_total", dimensions: [("pixel_id", pixel.id)]).increment(by: Int(plan.gapSeconds))
+            if plan.gap > .zero {
+                gap = plan.gap.components.seconds
+                Counter(label: "capi_pull_gap_seconds_total", dimensions: [("pixel_id", pixel.id)]).increment(by: Int(gap))
                 logger.warning(
                     "cursor older than Meta's 7-day horizon: the gap cannot be read",
-                    metadata: ["pixel_id": "\(pixel.id)", "gap_seconds": "\(plan.gapSeconds)"]
+                    metadata: ["pixel_id": "\(pixel.id)", "gap_seconds": "\(gap)"]
                 )
             }
-            var position = stored?.position ?? 0
+            var position = stored?.position ?? UnixSeconds(0)
             for (index, window) in plan.windows.enumerated() {
                 var fetched: [DeliveryStatusRecord] = []
                 for (source, filter) in [("all", nil), ("server", "SERVER_ONLY")] as [(String, String?)] {
@@ -148,7 +148,7 @@ public struct PollJob: Sendable {
                     cursor: cursorKey,
                     position: position,
                     run: run,
-                    now: now()
+                    now: clock.now()
                 )
                 records += fetched.count
                 windows += 1
@@ -156,7 +156,7 @@ public struct PollJob: Sendable {
                     by: fetched.reduce(0) { $0 + Int($1.count) }
                 )
                 progress(
-                    "pixel \(pixel.id): window \(index + 1)/\(plan.windows.count) \(UTCTimestamp.iso8601(seconds: window.start)) – \(UTCTimestamp.iso8601(seconds: window.end)), \(fetched.count) records"
+                    "pixel \(pixel.id): window \(index + 1)/\(plan.windows.count) \(window.start) – \(window.end), \(fetched.count) records"
                 )
             }
             if pull.matchQuality { try await snapshotQuality(pixel: pixel, run: run) }
@@ -180,7 +180,7 @@ public struct PollJob: Sendable {
         source: String,
         eventSourceFilter: String?
     ) async throws -> [DeliveryStatusRecord] {
-        var query = [("aggregation", "event"), ("start_time", String(window.start)), ("end_time", String(window.end))]
+        var query = [("aggregation", "event"), ("start_time", String(window.start.rawValue)), ("end_time", String(window.end.rawValue))]
         if let eventSourceFilter { query.append(("event_source", eventSourceFilter)) }
         if let pageSize = pull.deliveryStatuses.pageSize { query.append(("limit", String(pageSize))) }
         let parameters = query
@@ -228,7 +228,7 @@ public struct PollJob: Sendable {
             guard let name = row["event_name"]?.stringValue else { return nil }
             var record = row.objectValue ?? [:]
             record["pixel_id"] = .string(pixel.id)
-            record["snapshot_at"] = .string(UTCTimestamp.iso8601(milliseconds: run.startedAt))
+            record["snapshot_at"] = .string(run.startedAt.description)
             record["run_id"] = .string(run.runID)
             return MatchQualityRecord(pixelID: pixel.id, eventName: name, record: .object(record))
         }

@@ -1,4 +1,5 @@
 import CAPICore
+import ConnectorRuntime
 import Foundation
 
 /// What the connector forwarded and dead-lettered next to what Meta reports receiving from servers,
@@ -14,7 +15,7 @@ public struct Reconciliation: Sendable {
     public struct Row: Sendable, Equatable {
         public var pixelID: String
         public var eventName: String
-        public var periodStart: Int64
+        public var periodStart: UnixSeconds
         public var forwarded: Int64
         public var deadLettered: Int64
         public var pending: Int64
@@ -29,13 +30,23 @@ public struct Reconciliation: Sendable {
     public var rows: [Row]
 
     /// - Parameters:
-    ///   - delivered: `delivered_events` records (`pixel_id`, `event_name`, `event_time`, `outcome`).
-    ///   - statuses: `delivery_statuses` records; only `event_source: server` counts are compared.
+    ///   - delivered: `delivered_events` (the event name is read from each record).
+    ///   - statuses: `delivery_statuses`; only `event_source: server` counts are compared.
+    ///   - since, until: the event times compared, `until` excluded.
     ///   - threshold: percentage beyond which a period is flagged.
-    public init(delivered: [JSONValue], statuses: [JSONValue], since: Int64, until: Int64, by granularity: Granularity, threshold: Double = 5) {
-        struct Key: Hashable { var pixel: String, name: String, period: Int64 }
+    public init(
+        delivered: [DeliveredEvent],
+        statuses: [StoredDeliveryStatus],
+        since: UnixSeconds,
+        until: UnixSeconds,
+        by granularity: Granularity,
+        threshold: Double = 5
+    ) {
+        struct Key: Hashable { var pixel: String, name: String, period: UnixSeconds }
         var table: [Key: Row] = [:]
-        func period(_ time: Int64) -> Int64 { time - ((time % granularity.seconds) + granularity.seconds) % granularity.seconds }
+        func period(_ time: UnixSeconds) -> UnixSeconds {
+            UnixSeconds(time.rawValue - ((time.rawValue % granularity.seconds) + granularity.seconds) % granularity.seconds)
+        }
         func row(_ key: Key) -> Row {
             table[key]
                 ?? Row(
@@ -49,27 +60,24 @@ public struct Reconciliation: Sendable {
                     diverges: false
                 )
         }
-        for record in delivered {
-            guard case .integer(let time)? = record["event_time"], time >= since, time < until,
-                let pixel = record["pixel_id"]?.stringValue, let name = record["event_name"]?.stringValue
-            else { continue }
-            let key = Key(pixel: pixel, name: name, period: period(time))
+        for event in delivered {
+            let time = event.key.eventTime
+            guard time >= since, time < until, let name = (try? JSONValue(parsing: event.record))?["event_name"]?.stringValue else { continue }
+            let key = Key(pixel: event.key.pixelID, name: name, period: period(time))
             var current = row(key)
-            switch record["outcome"]?.stringValue {
-            case "forwarded": current.forwarded += 1
-            case "dead_lettered": current.deadLettered += 1
-            default: current.pending += 1
+            switch event.outcome {
+            case .forwarded: current.forwarded += 1
+            case .deadLettered: current.deadLettered += 1
+            case .pending: current.pending += 1
             }
             table[key] = current
         }
-        for record in statuses where record["event_source"]?.stringValue == "server" {
-            guard let bucket = record["bucket_start"]?.stringValue.flatMap(UTCTimestamp.parse), bucket >= since, bucket < until,
-                let pixel = record["pixel_id"]?.stringValue, let name = record["event_name"]?.stringValue,
-                case .integer(let count)? = record["count"]
-            else { continue }
-            let key = Key(pixel: pixel, name: name, period: period(bucket))
+        for stored in statuses where stored.status.eventSource == "server" {
+            let status = stored.status
+            guard status.bucketStart >= since, status.bucketStart < until else { continue }
+            let key = Key(pixel: status.pixelID, name: status.eventName, period: period(status.bucketStart))
             var current = row(key)
-            current.metaReceived += count
+            current.metaReceived += status.count
             table[key] = current
         }
         rows = table.values.map { row in

@@ -7,13 +7,13 @@ import ServiceLifecycle
 /// authentication failure ends the schedule, since retrying cannot help until the credentials change.
 public struct ScheduledPoll: Service {
     let job: PollJob
-    let registry: any StateRegistry
+    let registry: any PullStore
     let interval: Duration
     let logger: Logger
     /// The result of the latest poll (`.ok` before the first).
     public let lastResult = PollResultBox()
 
-    public init(job: PollJob, registry: any StateRegistry, interval: Duration, logger: Logger) {
+    public init(job: PollJob, registry: any PullStore, interval: Duration, logger: Logger) {
         self.job = job
         self.registry = registry
         self.interval = interval
@@ -43,7 +43,7 @@ public actor PollResultBox {
 
 extension PollJob {
     /// One poll under the registry's poll lock: `.locked` without running when another poll holds it.
-    public func runHoldingLock(registry: any StateRegistry, logger: Logger) async throws -> PollResult {
+    public func runHoldingLock(registry: any PullStore, logger: Logger) async throws -> PollResult {
         guard let report = try await registry.withPollLock({ try await self.run() }) else {
             logger.warning("another poll holds the lock; nothing done")
             return .locked

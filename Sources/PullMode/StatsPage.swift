@@ -20,7 +20,8 @@ public enum StatsPage {
             guard case .string(let text)? = bucket["start_time"], let start = UTCTimestamp.parse(text) else {
                 throw malformed("has a bucket without a readable `start_time`")
             }
-            guard start >= window.start, start < window.end else { continue }
+            let bucketStart = UnixSeconds(start)
+            guard bucketStart >= window.start, bucketStart < window.end else { continue }
             guard case .array(let entries)? = bucket["data"] else { throw malformed("has a bucket without a `data` array") }
             for entry in entries {
                 guard let name = entry["value"]?.stringValue, !name.isEmpty else { continue }
@@ -32,7 +33,9 @@ public enum StatsPage {
                     default: nil
                     }
                 guard let count, count >= 0 else { throw malformed("has a count that is not a non-negative integer") }
-                records.append(DeliveryStatusRecord(pixelID: pixelID, bucketStart: start, eventName: name, eventSource: eventSource, count: count))
+                records.append(
+                    DeliveryStatusRecord(pixelID: pixelID, bucketStart: bucketStart, eventName: name, eventSource: eventSource, count: count)
+                )
             }
         }
         return records

@@ -6,7 +6,7 @@ import Testing
 let now: Int64 = 1_795_000_000
 
 func policy(defaultCountry: String? = "us") -> EventPolicy {
-    EventPolicy(now: now, maxFutureSkew: 300, defaultCountry: defaultCountry, normalizer: Normalizer(today: vectorToday))
+    EventPolicy(now: UnixSeconds(now), maxFutureSkew: .seconds(300), defaultCountry: defaultCountry, normalizer: Normalizer(today: vectorToday))
 }
 
 func event(_ json: String) -> JSONValue {
@@ -38,7 +38,7 @@ struct EventPreparerTests {
     @Test("a realistic purchase becomes Meta's event with every personal value hashed")
     func realisticPurchase() throws {
         let prepared = try EventPreparer.prepare(event(websitePurchase()), policy: policy()).get()
-        #expect(prepared.key == EventKey(pixelID: "1234567890", eventID: "order-981", eventTime: now - 60))
+        #expect(prepared.key == EventKey(pixelID: "1234567890", eventID: "order-981", eventTime: UnixSeconds(now - 60)))
         #expect(prepared.warnings.isEmpty)
         let payload = try #require(prepared.payload.objectValue)
         #expect(payload["pixel_id"] == nil)

@@ -21,7 +21,7 @@ struct ParserFuzzTests {
 
     @Test("event JSON: parse, validate, normalize and hash never trap; problems never echo the email")
     func eventJSON() {
-        let policy = EventPolicy(now: 1_795_000_100, normalizer: Normalizer(today: .init(year: 2026, month: 11, day: 19)))
+        let policy = EventPolicy(now: UnixSeconds(1_795_000_100), normalizer: Normalizer(today: .init(year: 2026, month: 11, day: 19)))
         Mutator.run(seed: 1, seeds: [Self.event, #"{"data":[\#(Self.event)]}"#]) { bytes in
             guard let value = try? JSONValue(parsing: bytes) else { return }
             let candidates = value["data"]?.arrayValue ?? [value]
@@ -107,7 +107,7 @@ struct ParserFuzzTests {
         let stats =
             #"{"data":[{"aggregation":"event","start_time":"2026-11-20T10:00:00+0000","data":[{"value":"Purchase","count":57},{"value":"Lead","count":"3"}]}],"paging":{"next":"http://x/y"}}"#
         let usage = #"{"x":[{"type":"ads_management","call_count":"95","total_time":40,"estimated_time_to_regain_access":5}]}"#
-        let window = DateWindows.Window(start: 1_795_132_800, end: 1_795_219_200)
+        let window = DateWindows.Window(start: UnixSeconds(1_795_132_800), end: UnixSeconds(1_795_219_200))
         Mutator.run(
             seed: 6,
             seeds: [stats, usage, "Wed, 21 Oct 2015 07:28:00 GMT", "120", "2026-11-20T10:00:00Z", "https://u:p@h.example/a/b@c.de?x=1#f"]
@@ -117,7 +117,7 @@ struct ParserFuzzTests {
                 _ = try? StatsPage.records(from: value, pixelID: "1", eventSource: "all", window: window)
             }
             #expect(UsageHeaders(appUsage: text, businessUseCaseUsage: text).pacingDelay() <= .seconds(86_400))
-            #expect(RetryAfter.parse(text, now: 1_795_000_000).map { $0 <= .seconds(86_400) } ?? true)
+            #expect(RetryAfter.parse(text, now: UnixSeconds(1_795_000_000)).map { $0 <= .seconds(86_400) } ?? true)
             _ = UTCTimestamp.parse(text)
             _ = URLScrubber.scrub(text)
             _ = GraphEndpoint.describe(text)

@@ -48,7 +48,7 @@ struct PollHardeningTests {
         ]
     )
     func malformedStats(body: String) throws {
-        let window = DateWindows.Window(start: 1_795_132_800, end: 1_795_219_200)
+        let window = DateWindows.Window(start: UnixSeconds(1_795_132_800), end: UnixSeconds(1_795_219_200))
         #expect(throws: GraphError.self) {
             try StatsPage.records(from: try JSONValue(parsing: body), pixelID: "1", eventSource: "all", window: window)
         }
@@ -61,7 +61,7 @@ struct PollHardeningTests {
         ]
     )
     func retryHints(header: String) {
-        let wait = RetryAfter.parse(header, now: 1_795_000_000)
+        let wait = RetryAfter.parse(header, now: UnixSeconds(1_795_000_000))
         #expect(wait.map { $0 >= .zero && $0 <= .seconds(86_400) } ?? true)
         let usage = UsageHeaders(appUsage: nil, businessUseCaseUsage: #"{"x":[{"estimated_time_to_regain_access":1e308,"call_count":"NaN"}]}"#)
         #expect(usage.pacingDelay() <= .seconds(86_400))

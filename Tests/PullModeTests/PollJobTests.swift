@@ -73,11 +73,9 @@ func poll(_ manifest: Manifest, registry: any StateRegistry, graphURL: String) a
 
 /// Server-side totals per event name, from what the registry stored.
 func storedTotals(_ registry: any StateRegistry) async throws -> (totals: [String: Int], rows: Int) {
-    let records = try await registry.readStream("delivery_statuses", since: nil)
+    let records = try await registry.deliveryStatuses(since: nil).map(\.status)
     var totals: [String: Int] = [:]
-    for record in records where record["event_source"] == .string("server") {
-        if case .integer(let count)? = record["count"], let name = record["event_name"]?.stringValue { totals[name, default: 0] += Int(count) }
-    }
+    for record in records where record.eventSource == "server" { totals[record.eventName, default: 0] += Int(record.count) }
     return (totals, records.count)
 }
 
@@ -98,10 +96,11 @@ struct PollJobTests {
                 #expect(again.totals == expected && again.rows == rows, "a re-read duplicated records")
                 let cursor = try await registry.cursor(CursorKey(connector: manifest.id, stream: "delivery_statuses", partition: pixelID))
                 #expect(cursor != nil)
-                #expect(try await registry.recentRuns(limit: 5).filter { $0.status == "ok" }.count == 2)
-                let snapshots = try await registry.readStream("match_quality", since: nil)
+                #expect(try await registry.recentRuns(limit: 5).filter { $0.status == .ok }.count == 2)
+                let snapshots = try await registry.matchQualitySnapshots(since: nil)
                 #expect(snapshots.count == 6, "one snapshot of three event names per run")
-                #expect(Set(snapshots.compactMap { $0["snapshot_at"]?.stringValue }).count == 2)
+                #expect(Set(snapshots.compactMap { $0.quality.record["snapshot_at"]?.stringValue }).count == 2)
+                #expect(Set(snapshots.map(\.snapshotAt)).count == 2)
             }
         }
     }
@@ -135,7 +134,7 @@ struct PollJobTests {
                 let report = try await poll(manifest, registry: registry, graphURL: url)
                 #expect(report.result == .authenticationFailed)
                 #expect(try await registry.cursor(CursorKey(connector: manifest.id, stream: "delivery_statuses", partition: pixelID)) == nil)
-                #expect(try await registry.recentRuns(limit: 1).first?.status == "auth_failed")
+                #expect(try await registry.recentRuns(limit: 1).first?.status == .authFailed)
             }
         }
     }
@@ -172,15 +171,21 @@ struct ReconciliationTests {
                     accessToken: nil
                 )
                 // What the connector forwarded: exactly what reached the stand-in.
-                let delivered: [JSONValue] = (received.body["data"]?.arrayValue ?? []).map { row in
-                    .object([
-                        "pixel_id": .string(pixelID), "event_name": row["event_name"]!, "event_time": row["event"]!["event_time"]!,
-                        "outcome": .string("forwarded"),
-                    ])
+                let delivered: [DeliveredEvent] = try (received.body["data"]?.arrayValue ?? []).map { row in
+                    let name = try #require(row["event_name"]?.stringValue)
+                    guard case .integer(let time)? = row["event"]?["event_time"] else { throw TestSetupError("the stand-in lost an event_time") }
+                    return DeliveredEvent(
+                        key: EventKey(pixelID: pixelID, eventID: row["event_id"]?.stringValue ?? "", eventTime: UnixSeconds(time)),
+                        receivedAt: UnixMillis(0),
+                        outcome: .forwarded,
+                        record: JSONValue.object(["event_name": .string(name)]).serialized,
+                        fbtraceID: nil,
+                        deadLetterReason: nil
+                    )
                 }
-                let now = Int64(Date().timeIntervalSince1970)
-                let statuses = try await registry.readStream("delivery_statuses", since: nil)
-                let clean = Reconciliation(delivered: delivered, statuses: statuses, since: now - 7 * 86_400, until: now, by: .day)
+                let now = WallClock.system.seconds()
+                let statuses = try await registry.deliveryStatuses(since: nil)
+                let clean = Reconciliation(delivered: delivered, statuses: statuses, since: now - .seconds(7 * 86_400), until: now, by: .day)
                 #expect(!clean.rows.isEmpty)
                 #expect(clean.rows.allSatisfy { $0.difference == 0 && !$0.diverges })
 
@@ -189,8 +194,8 @@ struct ReconciliationTests {
                 _ = try await poll(manifest, registry: registry, graphURL: url)
                 let lossy = Reconciliation(
                     delivered: delivered,
-                    statuses: try await registry.readStream("delivery_statuses", since: nil),
-                    since: now - 7 * 86_400,
+                    statuses: try await registry.deliveryStatuses(since: nil),
+                    since: now - .seconds(7 * 86_400),
                     until: now,
                     by: .day
                 )

@@ -138,17 +138,17 @@ struct HardeningHTTPTests {
                     policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
                     logger: Logger(label: "test")
                 )
-                let time = UnixClock.seconds() - 60
+                let time = WallClock.system.seconds() - .seconds(60)
                 func item(_ id: String) -> IntakeItem {
                     let payload =
-                        #"{"action_source":"other","event_id":"\#(id)","event_name":"Lead","event_time":\#(time),"user_data":{"em":["\#(SHA256Hex.digest(id))"]}}"#
+                        #"{"action_source":"other","event_id":"\#(id)","event_name":"Lead","event_time":\#(time.rawValue),"user_data":{"em":["\#(SHA256Hex.digest(id))"]}}"#
                     return IntakeItem(
                         key: EventKey(pixelID: testPixel, eventID: id, eventTime: time),
                         contentHash: id,
                         payload: payload,
                         answer: "{}",
                         deliveredRecord: "{}",
-                        receivedAt: 1
+                        receivedAt: UnixMillis(1)
                     )
                 }
                 _ = try await registry.commitIntake([item("old")])
@@ -156,11 +156,11 @@ struct HardeningHTTPTests {
                     let claimed = try await registry.claimOutbox(
                         limit: 10,
                         owner: "test",
-                        leaseMilliseconds: 60_000,
-                        now: UnixClock.milliseconds(),
+                        lease: .seconds(60),
+                        now: WallClock.system.now(),
                         pixelID: nil
                     )
-                    try await registry.reschedule(claimed, nextAttemptAt: 0, lastError: "test")
+                    try await registry.reschedule(claimed, nextAttemptAt: UnixMillis(0), lastError: "test")
                 }
                 _ = try await registry.commitIntake([item("new")])
                 #expect(try await forwarder.forwardOnce() == 2)

@@ -54,7 +54,7 @@ struct PushHandlerTests {
             #expect(retry.status == .accepted)
             #expect(json(retry)["duplicate"] == .bool(true))
 
-            let rows = try await registry.claimOutbox(limit: 10, owner: "test", leaseMilliseconds: 1000, now: Int64.max / 2, pixelID: nil)
+            let rows = try await registry.claimOutbox(limit: 10, owner: "test", lease: .seconds(1), now: WallClock.system.now(), pixelID: nil)
             #expect(rows.count == 1)
             #expect(rows.first?.payload.contains(#""client_ip_address":"198.51.100.4""#) == true)
         }

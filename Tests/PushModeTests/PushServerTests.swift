@@ -30,9 +30,9 @@ struct PushServerTests {
             let user = events.first?["event"]?["user_data"]
             #expect(user?["em"] == .array([.string(SHA256Hex.digest("jane.doe@example.com"))]))
             #expect(user?["ph"] == .array([.string(SHA256Hex.digest("16505551212"))]))
-            let delivered = try await stack.registry.readStream("delivered_events", since: nil)
-            #expect(delivered.first?["outcome"] == .string("forwarded"))
-            #expect(delivered.first?["fbtrace_id"]?.stringValue?.isEmpty == false)
+            let delivered = try await stack.registry.deliveredEvents(since: nil)
+            #expect(delivered.first?.outcome == .forwarded)
+            #expect(delivered.first?.fbtraceID?.isEmpty == false)
         }
     }
 
@@ -177,7 +177,8 @@ struct MirrorStreamTests {
         try await PushStack.run { stack in
             let body = mirroredEvent(id: "mirror-1")
             #expect(try await post("\(stack.baseURL)/v1/events", body: body, headers: signedHeaders(body)).status == 202)
-            let record = try #require(try await stack.registry.readStream("delivered_events", since: nil).first)
+            let stored = try #require(try await stack.registry.deliveredEvents(since: nil).first)
+            let record = try JSONValue(parsing: stored.record)
             let emailDigest = SHA256Hex.digest("jane.doe@example.com")
             let salted = SHA256Hex.hex(
                 HMAC<SHA256>.authenticationCode(for: Array(emailDigest.utf8), using: SymmetricKey(data: Array("test-mirror-salt-0123456789".utf8)))

@@ -108,12 +108,12 @@ struct Checker {
             return nil
         }
         let maximumAge = (actionSource ?? .website).maximumAge
-        if Bounded.difference(policy.now, seconds) > maximumAge {
+        if Bounded.difference(policy.now.rawValue, seconds) > maximumAge {
             problem("event_time", .tooOld, "is more than \(maximumAge / 86_400) days in the past; Meta rejects the whole request for such an event")
             return nil
         }
-        if Bounded.difference(seconds, policy.now) > policy.maxFutureSkew {
-            problem("event_time", .inFuture, "is more than \(policy.maxFutureSkew) seconds in the future")
+        if Bounded.difference(seconds, policy.now.rawValue) > policy.maxFutureSkew.components.seconds {
+            problem("event_time", .inFuture, "is more than \(policy.maxFutureSkew.components.seconds) seconds in the future")
             return nil
         }
         return seconds

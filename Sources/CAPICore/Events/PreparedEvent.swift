@@ -15,20 +15,20 @@ public struct PreparedEvent: Sendable, Equatable {
     public var warnings: [String]
 
     /// The idempotency key: Meta's own de-duplication identity plus the pixel.
-    public var key: EventKey { EventKey(pixelID: pixelID, eventID: eventID, eventTime: eventTime) }
+    public var key: EventKey { EventKey(pixelID: pixelID, eventID: eventID, eventTime: UnixSeconds(eventTime)) }
 }
 
 /// (pixel_id, event_id, event_time): an event is sent at most once per key.
 public struct EventKey: Sendable, Hashable, Codable, CustomStringConvertible {
     public var pixelID: String
     public var eventID: String
-    public var eventTime: Int64
+    public var eventTime: UnixSeconds
 
-    public init(pixelID: String, eventID: String, eventTime: Int64) {
+    public init(pixelID: String, eventID: String, eventTime: UnixSeconds) {
         self.pixelID = pixelID
         self.eventID = eventID
         self.eventTime = eventTime
     }
 
-    public var description: String { "\(pixelID)/\(eventID)@\(eventTime)" }
+    public var description: String { "\(pixelID)/\(eventID)@\(eventTime.rawValue)" }
 }

@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// new requests queue up and go in the next one, so batches grow with load and a lone request is
 /// never held back waiting for company.
 public actor GroupCommitter: Service {
-    public let registry: any StateRegistry
+    public let registry: any IntakeStore
     public let maxBatch: Int
 
     private struct Request {
@@ -23,7 +23,7 @@ public actor GroupCommitter: Service {
     private let wakeUps: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
-    public init(registry: any StateRegistry, maxBatch: Int = 1000) {
+    public init(registry: any IntakeStore, maxBatch: Int = 1000) {
         self.registry = registry
         self.maxBatch = maxBatch
         (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))

@@ -86,7 +86,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                         try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
                     try await connection.query(
-                        "INSERT INTO schema_migrations (version, applied_at) VALUES (\(migration.version), \(Self.nowMilliseconds()))",
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (\(migration.version), \(WallClock.system.now().rawValue))",
                         logger: logger
                     )
                 }
@@ -105,8 +105,6 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-
     // MARK: Intake
 
     public func commitIntake(_ items: [IntakeItem]) async throws(StateError) -> [IntakeOutcome] {
@@ -118,9 +116,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 """
                 WITH input AS (
                   SELECT DISTINCT ON (p, e, t) p, e, t, h, a, r, body, rec, x
-                  FROM UNNEST(\(items.map(\.key.pixelID))::text[], \(items.map(\.key.eventID))::text[], \(items.map(\.key.eventTime))::int8[],
-                              \(items.map(\.contentHash))::text[], \(items.map(\.answer))::text[], \(items.map(\.receivedAt))::int8[],
-                              \(items.map(\.payload))::text[], \(items.map(\.deliveredRecord))::text[], \(items.map(\.expiresAt))::int8[])
+                  FROM UNNEST(\(items.map(\.key.pixelID))::text[], \(items.map(\.key.eventID))::text[], \(items.map(\.key.eventTime.rawValue))::int8[],
+                              \(items.map(\.contentHash))::text[], \(items.map(\.answer))::text[], \(items.map(\.receivedAt.rawValue))::int8[],
+                              \(items.map(\.payload))::text[], \(items.map(\.deliveredRecord))::text[], \(items.map(\.expiresAt.rawValue))::int8[])
                        WITH ORDINALITY AS u(p, e, t, h, a, r, body, rec, x, n)
                   ORDER BY p, e, t, n),
                 inserted AS (
@@ -141,7 +139,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             )
             var inserted = Set<EventKey>()
             for try await (pixel, id, time) in rows.decode((String, String, Int64).self) {
-                inserted.insert(EventKey(pixelID: pixel, eventID: id, eventTime: time))
+                inserted.insert(EventKey(pixelID: pixel, eventID: id, eventTime: UnixSeconds(time)))
             }
             let plan = IntakePlan(items: items, insertedKeys: inserted)
             var existing: [EventKey: (hash: String, answer: String)] = [:]
@@ -150,13 +148,13 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 let found = try await client.query(
                     """
                     SELECT l.pixel_id, l.event_id, l.event_time, l.content_hash, l.answer FROM ledger l
-                    JOIN UNNEST(\(keys.map(\.pixelID))::text[], \(keys.map(\.eventID))::text[], \(keys.map(\.eventTime))::int8[]) AS k(p, e, t)
+                    JOIN UNNEST(\(keys.map(\.pixelID))::text[], \(keys.map(\.eventID))::text[], \(keys.map(\.eventTime.rawValue))::int8[]) AS k(p, e, t)
                       ON l.pixel_id = k.p AND l.event_id = k.e AND l.event_time = k.t
                     """,
                     logger: logger
                 )
                 for try await (pixel, id, time, hash, answer) in found.decode((String, String, Int64, String, String).self) {
-                    existing[EventKey(pixelID: pixel, eventID: id, eventTime: time)] = (hash, answer)
+                    existing[EventKey(pixelID: pixel, eventID: id, eventTime: UnixSeconds(time))] = (hash, answer)
                 }
             }
             return plan.outcomes(existing: existing)
@@ -165,17 +163,13 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     // MARK: Outbox
 
-    public func claimOutbox(
-        limit: Int,
-        owner: String,
-        leaseMilliseconds: Int64,
-        now: Int64,
-        pixelID: String?
-    ) async throws(StateError) -> [OutboxEntry] {
-        try await wrap("claim outbox") {
+    public func claimOutbox(limit: Int, owner: String, lease: Duration, now: UnixMillis, pixelID: String?) async throws(StateError) -> [OutboxEntry] {
+        let now = now.rawValue
+        let leaseUntil = Bounded.sum(now, lease.wholeMilliseconds)
+        return try await wrap("claim outbox") {
             let rows = try await client.query(
                 """
-                UPDATE outbox SET lease_owner = \(owner), lease_until = \(Bounded.sum(now, leaseMilliseconds)), claims = claims + 1
+                UPDATE outbox SET lease_owner = \(owner), lease_until = \(leaseUntil), claims = claims + 1
                 WHERE id IN (
                   SELECT id FROM outbox
                   WHERE next_attempt_at <= \(now) AND (lease_until IS NULL OR lease_until <= \(now))
@@ -192,12 +186,12 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 entries.append(
                     OutboxEntry(
                         id: id,
-                        key: EventKey(pixelID: pixel, eventID: event, eventTime: time),
+                        key: EventKey(pixelID: pixel, eventID: event, eventTime: UnixSeconds(time)),
                         payload: payload,
                         attempts: attempts,
-                        createdAt: created,
+                        createdAt: UnixMillis(created),
                         claims: claims,
-                        expiresAt: expires
+                        expiresAt: UnixMillis(expires)
                     )
                 )
             }
@@ -205,15 +199,16 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func markForwarded(_ entries: [OutboxEntry], fbtraceID: String?, now: Int64) async throws(StateError) {
+    public func markForwarded(_ entries: [OutboxEntry], fbtraceID: String?, now: UnixMillis) async throws(StateError) {
         guard !entries.isEmpty else { return }
+        let now = now.rawValue
         try await wrap("mark forwarded") {
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query("DELETE FROM outbox WHERE id = ANY(\(entries.map(\.id))::int8[])", logger: logger)
                 try await connection.query(
                     """
-                    UPDATE delivered_events d SET outcome = 'forwarded', fbtrace_id = \(fbtraceID), updated_at = \(now)
-                    FROM UNNEST(\(entries.map(\.key.pixelID))::text[], \(entries.map(\.key.eventID))::text[], \(entries.map(\.key.eventTime))::int8[]) AS k(p, e, t)
+                    UPDATE delivered_events d SET outcome = \(DeliveryOutcome.forwarded.rawValue), fbtrace_id = \(fbtraceID), updated_at = \(now)
+                    FROM UNNEST(\(entries.map(\.key.pixelID))::text[], \(entries.map(\.key.eventID))::text[], \(entries.map(\.key.eventTime.rawValue))::int8[]) AS k(p, e, t)
                     WHERE d.pixel_id = k.p AND d.event_id = k.e AND d.event_time = k.t
                     """,
                     logger: logger
@@ -222,8 +217,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func reschedule(_ entries: [OutboxEntry], nextAttemptAt: Int64, lastError: String) async throws(StateError) {
+    public func reschedule(_ entries: [OutboxEntry], nextAttemptAt: UnixMillis, lastError: String) async throws(StateError) {
         guard !entries.isEmpty else { return }
+        let nextAttemptAt = nextAttemptAt.rawValue
         try await wrap("reschedule outbox") {
             try await client.query(
                 """
@@ -235,8 +231,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func extendLease(_ entries: [OutboxEntry], owner: String, until: Int64) async throws(StateError) {
+    public func extendLease(_ entries: [OutboxEntry], owner: String, until: UnixMillis) async throws(StateError) {
         guard !entries.isEmpty else { return }
+        let until = until.rawValue
         try await wrap("extend lease") {
             try await client.query(
                 "UPDATE outbox SET lease_until = \(until) WHERE lease_owner = \(owner) AND id = ANY(\(entries.map(\.id))::int8[])",
@@ -245,16 +242,17 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func deadLetter(_ entries: [OutboxEntry], reason: DeadLetterReason, now: Int64) async throws(StateError) {
+    public func deadLetter(_ entries: [OutboxEntry], reason: DeadLetterReason, now: UnixMillis) async throws(StateError) {
         guard !entries.isEmpty else { return }
-        let reasonJSON = String(decoding: (try? JSONEncoder().encode(reason)) ?? Data(), as: UTF8.self)
+        let reasonJSON = StateColumns.json(reason)
+        let now = now.rawValue
         try await wrap("dead-letter") {
             try await client.withTransaction(logger: logger) { connection in
                 let ids = entries.map(\.id)
                 try await connection.query(
                     """
                     INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at, expires_at)
-                    SELECT pixel_id, event_id, event_time, payload, \(reason.errorClass), \(reason.code), \(reason.subcode), \(reason.message), \(reason.fbtraceID), attempts + 1, \(now), expires_at
+                    SELECT pixel_id, event_id, event_time, payload, \(reason.errorClass.rawValue), \(reason.code), \(reason.subcode), \(reason.message), \(reason.fbtraceID), attempts + 1, \(now), expires_at
                     FROM outbox WHERE id = ANY(\(ids)::int8[]) ORDER BY id
                     """,
                     logger: logger
@@ -262,8 +260,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 try await connection.query("DELETE FROM outbox WHERE id = ANY(\(ids)::int8[])", logger: logger)
                 try await connection.query(
                     """
-                    UPDATE delivered_events d SET outcome = 'dead_lettered', fbtrace_id = \(reason.fbtraceID), dead_letter_reason = \(reasonJSON), updated_at = \(now)
-                    FROM UNNEST(\(entries.map(\.key.pixelID))::text[], \(entries.map(\.key.eventID))::text[], \(entries.map(\.key.eventTime))::int8[]) AS k(p, e, t)
+                    UPDATE delivered_events d SET outcome = \(DeliveryOutcome.deadLettered.rawValue), fbtrace_id = \(reason.fbtraceID), dead_letter_reason = \(reasonJSON), updated_at = \(now)
+                    FROM UNNEST(\(entries.map(\.key.pixelID))::text[], \(entries.map(\.key.eventID))::text[], \(entries.map(\.key.eventTime.rawValue))::int8[]) AS k(p, e, t)
                     WHERE d.pixel_id = k.p AND d.event_id = k.e AND d.event_time = k.t
                     """,
                     logger: logger
@@ -276,10 +274,15 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         try await scalar("outbox depth", "SELECT COUNT(*) FROM outbox")
     }
 
-    public func oldestDueOutboxAge(now: Int64) async throws(StateError) -> Int64? {
-        try await wrap("outbox age") {
+    public func deadLetterCount() async throws(StateError) -> Int {
+        try await scalar("count dead letters", "SELECT COUNT(*) FROM dead_letters")
+    }
+
+    public func oldestDueOutboxAge(now: UnixMillis) async throws(StateError) -> Duration? {
+        let now = now.rawValue
+        return try await wrap("outbox age") {
             let rows = try await client.query("SELECT MIN(next_attempt_at) FROM outbox WHERE next_attempt_at <= \(now)", logger: logger)
-            for try await oldest in rows.decode(Int64?.self) { return oldest.map { now - $0 } }
+            for try await oldest in rows.decode(Int64?.self) { return oldest.map { .milliseconds(Bounded.difference(now, $0)) } }
             return nil
         }
     }
@@ -310,10 +313,16 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 letters.append(
                     DeadLetter(
                         id: id,
-                        key: EventKey(pixelID: pixel, eventID: event, eventTime: time),
-                        reason: DeadLetterReason(errorClass: errorClass, code: code, subcode: subcode, message: message, fbtraceID: trace),
+                        key: EventKey(pixelID: pixel, eventID: event, eventTime: UnixSeconds(time)),
+                        reason: DeadLetterReason(
+                            errorClass: try StateColumns.value(errorClass, column: "error_class", as: DeadLetterClass.self),
+                            code: code,
+                            subcode: subcode,
+                            message: message,
+                            fbtraceID: trace
+                        ),
                         attempts: attempts,
-                        createdAt: created
+                        createdAt: UnixMillis(created)
                     )
                 )
             }
@@ -321,15 +330,16 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func replayDeadLetters(ids: [Int64]?, now: Int64) async throws(StateError) -> Int {
-        try await wrap("replay dead letters") {
+    public func replayDeadLetters(ids: [Int64]?, now: UnixMillis) async throws(StateError) -> Int {
+        let now = now.rawValue
+        return try await wrap("replay dead letters") {
             try await client.withTransaction(logger: logger) { connection in
                 let rows = try await connection.query(
                     """
                     WITH moved AS (DELETE FROM dead_letters WHERE (\(ids)::int8[] IS NULL OR id = ANY(\(ids)::int8[])) RETURNING pixel_id, event_id, event_time, payload, created_at, expires_at),
                     queued AS (INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)
                       SELECT pixel_id, event_id, event_time, payload, 0, \(now), created_at, expires_at FROM moved RETURNING pixel_id, event_id, event_time),
-                    recorded AS (UPDATE delivered_events d SET outcome = 'pending', dead_letter_reason = NULL, updated_at = \(now)
+                    recorded AS (UPDATE delivered_events d SET outcome = \(DeliveryOutcome.pending.rawValue), dead_letter_reason = NULL, updated_at = \(now)
                       FROM queued q WHERE d.pixel_id = q.pixel_id AND d.event_id = q.event_id AND d.event_time = q.event_time)
                     SELECT COUNT(*) FROM queued
                     """,
@@ -366,28 +376,26 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 logger: logger
             )
             for try await (position, run, updated) in rows.decode((Int64, String, Int64).self) {
-                return CursorValue(position: position, runID: run, updatedAt: updated)
+                return CursorValue(position: UnixSeconds(position), runID: run, updatedAt: UnixMillis(updated))
             }
             return nil
         }
     }
 
-    public func commitWindow(
+    public func writeWindow(
         _ records: [DeliveryStatusRecord],
-        replacing window: Range<Int64>,
+        replacing window: Range<UnixSeconds>,
         cursor: CursorKey,
-        position: Int64,
-        run: RunRecord,
-        now: Int64
+        position: UnixSeconds,
+        runID: String,
+        now: UnixMillis
     ) async throws(StateError) {
-        guard position * 1000 <= run.startedAt else {
-            throw StateError(.invariant, "a cursor may not pass the start of the run that writes it")
-        }
+        let (from, until, position, now) = (window.lowerBound.rawValue, window.upperBound.rawValue, position.rawValue, now.rawValue)
         try await wrap("commit window") {
             try await client.withTransaction(logger: logger) { connection in
                 try await connection.query(
                     """
-                    DELETE FROM delivery_statuses WHERE pixel_id = \(cursor.partition) AND bucket_start >= \(window.lowerBound) AND bucket_start < \(window.upperBound)
+                    DELETE FROM delivery_statuses WHERE pixel_id = \(cursor.partition) AND bucket_start >= \(from) AND bucket_start < \(until)
                     """,
                     logger: logger
                 )
@@ -395,7 +403,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                     try await connection.query(
                         """
                         INSERT INTO delivery_statuses (pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id)
-                        SELECT p, b, n, s, c, \(now), \(run.runID) FROM UNNEST(\(records.map(\.pixelID))::text[], \(records.map(\.bucketStart))::int8[],
+                        SELECT p, b, n, s, c, \(now), \(runID) FROM UNNEST(\(records.map(\.pixelID))::text[], \(records.map(\.bucketStart.rawValue))::int8[],
                           \(records.map(\.eventName))::text[], \(records.map(\.eventSource))::text[], \(records.map(\.count))::int8[]) AS u(p, b, n, s, c)
                         ON CONFLICT (pixel_id, bucket_start, event_name, event_source)
                         DO UPDATE SET count = EXCLUDED.count, pulled_at = EXCLUDED.pulled_at, run_id = EXCLUDED.run_id
@@ -406,7 +414,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 try await connection.query(
                     """
                     INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at)
-                    VALUES (\(cursor.connector), \(cursor.stream), \(cursor.partition), \(position), \(run.runID), \(now))
+                    VALUES (\(cursor.connector), \(cursor.stream), \(cursor.partition), \(position), \(runID), \(now))
                     ON CONFLICT (connector, stream, partition) DO UPDATE SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
                     """,
                     logger: logger
@@ -415,8 +423,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: Int64, runID: String) async throws(StateError) {
+    public func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: UnixMillis, runID: String) async throws(StateError) {
         guard !records.isEmpty else { return }
+        let snapshotAt = snapshotAt.rawValue
         try await wrap("commit match quality") {
             try await client.query(
                 """
@@ -434,7 +443,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             try await client.query(
                 """
                 INSERT INTO runs (run_id, mode, started_at, ended_at, status, counts, error_class)
-                VALUES (\(run.runID), \(run.mode), \(run.startedAt), \(run.endedAt), \(run.status), \(run.counts), \(run.errorClass))
+                VALUES (\(run.runID), \(run.mode.rawValue), \(run.startedAt.rawValue), \(run.endedAt?.rawValue), \(run.status.rawValue), \(run.counts), \(run.errorClass?.rawValue))
                 ON CONFLICT (run_id) DO UPDATE SET ended_at = EXCLUDED.ended_at, status = EXCLUDED.status, counts = EXCLUDED.counts, error_class = EXCLUDED.error_class
                 """,
                 logger: logger
@@ -455,7 +464,17 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 (String, String, Int64, Int64?, String, String, String?).self
             ) {
                 runs.append(
-                    RunRecord(runID: id, mode: mode, startedAt: started, endedAt: ended, status: status, counts: counts, errorClass: errorClass)
+                    RunRecord(
+                        runID: id,
+                        mode: try StateColumns.value(mode, column: "mode", as: RunMode.self),
+                        startedAt: UnixMillis(started),
+                        endedAt: ended.map { UnixMillis($0) },
+                        status: try StateColumns.value(status, column: "status", as: RunStatus.self),
+                        counts: counts,
+                        errorClass: try errorClass.map { raw throws(StateError) in
+                            try StateColumns.value(raw, column: "error_class", as: RunErrorClass.self)
+                        }
+                    )
                 )
             }
             return runs
@@ -481,53 +500,87 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     // MARK: Streams and operations
 
-    public func readStream(_ stream: String, since: Int64?) async throws(StateError) -> [JSONValue] {
-        guard let which = StateStream(rawValue: stream) else {
-            throw StateError(.configuration, "unknown stream `\(stream)`; known: \(StateStream.allCases.map(\.rawValue).joined(separator: ", "))")
-        }
-        return try await wrap("read \(stream)") {
-            var records: [JSONValue] = []
-            switch which {
-            case .deliveredEvents:
-                let rows = try await client.query(
-                    """
-                    SELECT record, outcome, fbtrace_id, dead_letter_reason FROM delivered_events
-                    WHERE received_at >= \(since ?? 0) ORDER BY received_at, event_id
-                    """,
-                    logger: logger
-                )
-                for try await (record, outcome, trace, reason) in rows.decode((String, String, String?, String?).self) {
-                    records.append(StateRecordJSON.delivered(record: record, outcome: outcome, fbtraceID: trace, deadLetterReason: reason))
-                }
-            case .deliveryStatuses:
-                let rows = try await client.query(
-                    """
-                    SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses
-                    WHERE pulled_at >= \(since ?? 0) ORDER BY pixel_id, bucket_start, event_name, event_source
-                    """,
-                    logger: logger
-                )
-                for try await (pixel, bucket, name, source, count, pulled, run) in rows.decode(
-                    (String, Int64, String, String, Int64, Int64, String).self
-                ) {
-                    records.append(
-                        StateRecordJSON.status(
-                            DeliveryStatusRecord(pixelID: pixel, bucketStart: bucket, eventName: name, eventSource: source, count: count),
-                            pulledAt: pulled,
-                            runID: run
-                        )
+    public func deliveredEvents(since: UnixMillis?) async throws(StateError) -> [DeliveredEvent] {
+        let since = since?.rawValue ?? 0
+        return try await wrap("read delivered_events") {
+            let rows = try await client.query(
+                """
+                SELECT pixel_id, event_id, event_time, received_at, outcome, record, fbtrace_id, dead_letter_reason FROM delivered_events
+                WHERE received_at >= \(since) ORDER BY received_at, event_id
+                """,
+                logger: logger
+            )
+            var events: [DeliveredEvent] = []
+            for try await (pixel, id, time, received, outcome, record, trace, reason) in rows.decode(
+                (String, String, Int64, Int64, String, String, String?, String?).self
+            ) {
+                events.append(
+                    DeliveredEvent(
+                        key: EventKey(pixelID: pixel, eventID: id, eventTime: UnixSeconds(time)),
+                        receivedAt: UnixMillis(received),
+                        outcome: try StateColumns.value(outcome, column: "outcome", as: DeliveryOutcome.self),
+                        record: record,
+                        fbtraceID: trace,
+                        deadLetterReason: try StateColumns.deadLetterReason(reason)
                     )
-                }
-            case .matchQuality:
-                let rows = try await client.query(
-                    "SELECT record FROM match_quality WHERE snapshot_at >= \(since ?? 0) ORDER BY snapshot_at, pixel_id, event_name",
-                    logger: logger
                 )
-                for try await record in rows.decode(String.self) {
-                    records.append((try? JSONValue(parsing: record)) ?? .null)
-                }
             }
-            return records
+            return events
+        }
+    }
+
+    public func deliveryStatuses(since: UnixMillis?) async throws(StateError) -> [StoredDeliveryStatus] {
+        let since = since?.rawValue ?? 0
+        return try await wrap("read delivery_statuses") {
+            let rows = try await client.query(
+                """
+                SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses
+                WHERE pulled_at >= \(since) ORDER BY pixel_id, bucket_start, event_name, event_source
+                """,
+                logger: logger
+            )
+            var statuses: [StoredDeliveryStatus] = []
+            for try await (pixel, bucket, name, source, count, pulled, run) in rows.decode((String, Int64, String, String, Int64, Int64, String).self)
+            {
+                statuses.append(
+                    StoredDeliveryStatus(
+                        status: DeliveryStatusRecord(
+                            pixelID: pixel,
+                            bucketStart: UnixSeconds(bucket),
+                            eventName: name,
+                            eventSource: source,
+                            count: count
+                        ),
+                        pulledAt: UnixMillis(pulled),
+                        runID: run
+                    )
+                )
+            }
+            return statuses
+        }
+    }
+
+    public func matchQualitySnapshots(since: UnixMillis?) async throws(StateError) -> [StoredMatchQuality] {
+        let since = since?.rawValue ?? 0
+        return try await wrap("read match_quality") {
+            let rows = try await client.query(
+                """
+                SELECT pixel_id, event_name, snapshot_at, record, run_id FROM match_quality
+                WHERE snapshot_at >= \(since) ORDER BY snapshot_at, pixel_id, event_name
+                """,
+                logger: logger
+            )
+            var snapshots: [StoredMatchQuality] = []
+            for try await (pixel, name, snapshot, record, run) in rows.decode((String, String, Int64, String, String).self) {
+                snapshots.append(
+                    StoredMatchQuality(
+                        quality: MatchQualityRecord(pixelID: pixel, eventName: name, record: try StateColumns.jsonColumn(record, column: "record")),
+                        snapshotAt: UnixMillis(snapshot),
+                        runID: run
+                    )
+                )
+            }
+            return snapshots
         }
     }
 
@@ -542,7 +595,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 result.append(
                     (
                         CursorKey(connector: connector, stream: stream, partition: partition),
-                        CursorValue(position: position, runID: run, updatedAt: updated)
+                        CursorValue(position: UnixSeconds(position), runID: run, updatedAt: UnixMillis(updated))
                     )
                 )
             }
@@ -552,7 +605,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             cursors: cursors,
             recentRuns: try await recentRuns(limit: 10),
             outboxDepth: try await outboxDepth(),
-            deadLetters: try await scalar("count dead letters", "SELECT COUNT(*) FROM dead_letters"),
+            deadLetters: try await deadLetterCount(),
             schemaVersion: try await scalar("schema version", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
         )
     }
@@ -569,7 +622,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func raiseAlarm(kind: String, pixelID: String?, message: String, now: Int64) async throws(StateError) {
+    public func raiseAlarm(kind: String, pixelID: String?, message: String, now: UnixMillis) async throws(StateError) {
+        let now = now.rawValue
         try await wrap("raise alarm") {
             try await client.query(
                 """
@@ -582,8 +636,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     }
 
     @discardableResult
-    public func clearAlarms(kind: String, pixelID: String?, now: Int64) async throws(StateError) -> Int {
-        try await wrap("clear alarms") {
+    public func clearAlarms(kind: String, pixelID: String?, now: UnixMillis) async throws(StateError) -> Int {
+        let now = now.rawValue
+        return try await wrap("clear alarms") {
             let rows = try await client.query(
                 """
                 UPDATE alarms SET cleared_at = \(now)
@@ -605,13 +660,23 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             )
             var alarms: [AlarmRecord] = []
             for try await (id, kind, pixel, message, raised, cleared) in rows.decode((Int64, String, String?, String, Int64, Int64?).self) {
-                alarms.append(AlarmRecord(id: id, kind: kind, pixelID: pixel, message: message, raisedAt: raised, clearedAt: cleared))
+                alarms.append(
+                    AlarmRecord(
+                        id: id,
+                        kind: kind,
+                        pixelID: pixel,
+                        message: message,
+                        raisedAt: UnixMillis(raised),
+                        clearedAt: cleared.map { UnixMillis($0) }
+                    )
+                )
             }
             return alarms
         }
     }
 
-    public func registerSchema(id: String, body: String, now: Int64) async throws(StateError) {
+    public func registerSchema(id: String, body: String, now: UnixMillis) async throws(StateError) {
+        let now = now.rawValue
         try await wrap("register schema") {
             try await client.query(
                 """

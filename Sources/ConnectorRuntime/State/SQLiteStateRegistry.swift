@@ -139,10 +139,12 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
     static func text(_ value: String?) -> SQLiteData { value.map { .text($0) } ?? .null }
     static func int(_ value: Int64?) -> SQLiteData { value.map { .integer(Int($0)) } ?? .null }
     static func int(_ value: Int?) -> SQLiteData { value.map { .integer($0) } ?? .null }
+    static func time(_ value: UnixMillis?) -> SQLiteData { int(value?.rawValue) }
+    static func time(_ value: UnixSeconds?) -> SQLiteData { int(value?.rawValue) }
 
     static func keyCondition(_ keys: [EventKey]) -> (sql: String, binds: [SQLiteData]) {
         let sql = Array(repeating: "(pixel_id = ? AND event_id = ? AND event_time = ?)", count: keys.count).joined(separator: " OR ")
-        return (sql, keys.flatMap { [SQLiteData.text($0.pixelID), .text($0.eventID), int($0.eventTime)] })
+        return (sql, keys.flatMap { [SQLiteData.text($0.pixelID), .text($0.eventID), time($0.eventTime)] })
     }
 
     static func idList(_ ids: [Int64]) -> String { ids.map(String.init).joined(separator: ",") }
@@ -153,14 +155,14 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         try await transaction("migrate") { () async throws(StateError) in
             try await execute("migrate", StateMigrations.bookkeeping)
             let rows = try await execute("migrate", "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations")
-            let current = rows.first?.column("v")?.integer ?? 0
+            let current = try rows.first?.int("v") ?? 0
             guard current <= StateMigrations.latestVersion else { throw StateMigrations.newerThanKnown(current) }
             for migration in StateMigrations.versions(.sqlite) where migration.version > current {
                 for statement in migration.statements { try await execute("migrate", statement) }
                 try await execute(
                     "migrate",
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                    [.integer(migration.version), Self.int(Self.nowMilliseconds())]
+                    [.integer(migration.version), Self.time(WallClock.system.now())]
                 )
             }
             for probe in StateMigrations.probes {
@@ -170,8 +172,6 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             }
         }
     }
-
-    static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     // MARK: Intake
 
@@ -189,20 +189,12 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                     """,
                     slice.flatMap {
                         [
-                            .text($0.key.pixelID), .text($0.key.eventID), Self.int($0.key.eventTime), .text($0.contentHash), .text($0.answer),
-                            Self.int($0.receivedAt),
+                            .text($0.key.pixelID), .text($0.key.eventID), Self.time($0.key.eventTime), .text($0.contentHash), .text($0.answer),
+                            Self.time($0.receivedAt),
                         ]
                     }
                 )
-                for row in rows {
-                    inserted.insert(
-                        EventKey(
-                            pixelID: row.column("pixel_id")?.string ?? "",
-                            eventID: row.column("event_id")?.string ?? "",
-                            eventTime: Int64(row.column("event_time")?.integer ?? 0)
-                        )
-                    )
-                }
+                for row in rows { inserted.insert(try row.eventKey()) }
             }
             let plan = IntakePlan(items: items, insertedKeys: inserted)
             let accepted = plan.accepted.map { items[$0] }
@@ -216,8 +208,8 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                     """,
                     slice.flatMap {
                         [
-                            .text($0.key.pixelID), .text($0.key.eventID), Self.int($0.key.eventTime), .text($0.payload), .integer(0),
-                            Self.int($0.receivedAt), Self.int($0.receivedAt), Self.int($0.expiresAt),
+                            .text($0.key.pixelID), .text($0.key.eventID), Self.time($0.key.eventTime), .text($0.payload), .integer(0),
+                            Self.time($0.receivedAt), Self.time($0.receivedAt), Self.time($0.expiresAt),
                         ]
                     }
                 )
@@ -229,8 +221,8 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                     """,
                     slice.flatMap {
                         [
-                            .text($0.key.pixelID), .text($0.key.eventID), Self.int($0.key.eventTime), Self.int($0.receivedAt), .text("pending"),
-                            .text($0.deliveredRecord), Self.int($0.receivedAt),
+                            .text($0.key.pixelID), .text($0.key.eventID), Self.time($0.key.eventTime), Self.time($0.receivedAt),
+                            .text(DeliveryOutcome.pending.rawValue), .text($0.deliveredRecord), Self.time($0.receivedAt),
                         ]
                     }
                 )
@@ -244,12 +236,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                     "SELECT pixel_id, event_id, event_time, content_hash, answer FROM ledger WHERE \(condition.sql)",
                     condition.binds
                 ) {
-                    let key = EventKey(
-                        pixelID: row.column("pixel_id")?.string ?? "",
-                        eventID: row.column("event_id")?.string ?? "",
-                        eventTime: Int64(row.column("event_time")?.integer ?? 0)
-                    )
-                    existing[key] = (row.column("content_hash")?.string ?? "", row.column("answer")?.string ?? "")
+                    existing[try row.eventKey()] = (try row.text("content_hash"), try row.text("answer"))
                 }
             }
             return plan.outcomes(existing: existing)
@@ -258,13 +245,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
 
     // MARK: Outbox
 
-    public func claimOutbox(
-        limit: Int,
-        owner: String,
-        leaseMilliseconds: Int64,
-        now: Int64,
-        pixelID: String?
-    ) async throws(StateError) -> [OutboxEntry] {
+    public func claimOutbox(limit: Int, owner: String, lease: Duration, now: UnixMillis, pixelID: String?) async throws(StateError) -> [OutboxEntry] {
         let rows = try await locked(
             "claim outbox",
             """
@@ -273,26 +254,22 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                          AND (? IS NULL OR pixel_id = ?) ORDER BY id LIMIT ?)
             RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims, \(StateMigrations.expiresAtOrDefault) AS expires_at
             """,
-            [.text(owner), Self.int(now + leaseMilliseconds), Self.int(now), Self.int(now), Self.text(pixelID), Self.text(pixelID), .integer(limit)]
+            [.text(owner), Self.time(now + lease), Self.time(now), Self.time(now), Self.text(pixelID), Self.text(pixelID), .integer(limit)]
         )
-        return rows.map { row in
+        return try rows.map { row throws(StateError) in
             OutboxEntry(
-                id: Int64(row.column("id")?.integer ?? 0),
-                key: EventKey(
-                    pixelID: row.column("pixel_id")?.string ?? "",
-                    eventID: row.column("event_id")?.string ?? "",
-                    eventTime: Int64(row.column("event_time")?.integer ?? 0)
-                ),
-                payload: row.column("payload")?.string ?? "",
-                attempts: row.column("attempts")?.integer ?? 0,
-                createdAt: Int64(row.column("created_at")?.integer ?? 0),
-                claims: row.column("claims")?.integer ?? 1,
-                expiresAt: row.column("expires_at")?.integer.map(Int64.init)
+                id: try row.int64("id"),
+                key: try row.eventKey(),
+                payload: try row.text("payload"),
+                attempts: try row.int("attempts"),
+                createdAt: try row.millis("created_at"),
+                claims: try row.int("claims"),
+                expiresAt: try row.millis("expires_at")
             )
         }.sorted { $0.id < $1.id }
     }
 
-    public func markForwarded(_ entries: [OutboxEntry], fbtraceID: String?, now: Int64) async throws(StateError) {
+    public func markForwarded(_ entries: [OutboxEntry], fbtraceID: String?, now: UnixMillis) async throws(StateError) {
         guard !entries.isEmpty else { return }
         try await transaction("mark forwarded") { () async throws(StateError) in
             try await execute("mark forwarded", "DELETE FROM outbox WHERE id IN (\(Self.idList(entries.map(\.id))))")
@@ -300,14 +277,14 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                 let condition = Self.keyCondition(entries[start..<min(start + Self.chunk, entries.count)].map(\.key))
                 try await execute(
                     "mark forwarded",
-                    "UPDATE delivered_events SET outcome = 'forwarded', fbtrace_id = ?, updated_at = ? WHERE \(condition.sql)",
-                    [Self.text(fbtraceID), Self.int(now)] + condition.binds
+                    "UPDATE delivered_events SET outcome = ?, fbtrace_id = ?, updated_at = ? WHERE \(condition.sql)",
+                    [.text(DeliveryOutcome.forwarded.rawValue), Self.text(fbtraceID), Self.time(now)] + condition.binds
                 )
             }
         }
     }
 
-    public func reschedule(_ entries: [OutboxEntry], nextAttemptAt: Int64, lastError: String) async throws(StateError) {
+    public func reschedule(_ entries: [OutboxEntry], nextAttemptAt: UnixMillis, lastError: String) async throws(StateError) {
         guard !entries.isEmpty else { return }
         try await locked(
             "reschedule outbox",
@@ -315,22 +292,22 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, last_error = ?, claims = 0
             WHERE id IN (\(Self.idList(entries.map(\.id))))
             """,
-            [Self.int(nextAttemptAt), .text(lastError)]
+            [Self.time(nextAttemptAt), .text(lastError)]
         )
     }
 
-    public func extendLease(_ entries: [OutboxEntry], owner: String, until: Int64) async throws(StateError) {
+    public func extendLease(_ entries: [OutboxEntry], owner: String, until: UnixMillis) async throws(StateError) {
         guard !entries.isEmpty else { return }
         try await locked(
             "extend lease",
             "UPDATE outbox SET lease_until = ? WHERE lease_owner = ? AND id IN (\(Self.idList(entries.map(\.id))))",
-            [Self.int(until), .text(owner)]
+            [Self.time(until), .text(owner)]
         )
     }
 
-    public func deadLetter(_ entries: [OutboxEntry], reason: DeadLetterReason, now: Int64) async throws(StateError) {
+    public func deadLetter(_ entries: [OutboxEntry], reason: DeadLetterReason, now: UnixMillis) async throws(StateError) {
         guard !entries.isEmpty else { return }
-        let reasonJSON = String(decoding: (try? JSONEncoder().encode(reason)) ?? Data(), as: UTF8.self)
+        let reasonJSON = StateColumns.json(reason)
         try await transaction("dead-letter") { () async throws(StateError) in
             let ids = Self.idList(entries.map(\.id))
             try await execute(
@@ -340,8 +317,8 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                 SELECT pixel_id, event_id, event_time, payload, ?, ?, ?, ?, ?, attempts + 1, ?, expires_at FROM outbox WHERE id IN (\(ids)) ORDER BY id
                 """,
                 [
-                    .text(reason.errorClass), Self.int(reason.code), Self.int(reason.subcode), .text(reason.message), Self.text(reason.fbtraceID),
-                    Self.int(now),
+                    .text(reason.errorClass.rawValue), Self.int(reason.code), Self.int(reason.subcode), .text(reason.message),
+                    Self.text(reason.fbtraceID), Self.time(now),
                 ]
             )
             try await execute("dead-letter", "DELETE FROM outbox WHERE id IN (\(ids))")
@@ -349,21 +326,24 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                 let condition = Self.keyCondition(entries[start..<min(start + Self.chunk, entries.count)].map(\.key))
                 try await execute(
                     "dead-letter",
-                    "UPDATE delivered_events SET outcome = 'dead_lettered', fbtrace_id = ?, dead_letter_reason = ?, updated_at = ? WHERE \(condition.sql)",
-                    [Self.text(reason.fbtraceID), .text(reasonJSON), Self.int(now)] + condition.binds
+                    "UPDATE delivered_events SET outcome = ?, fbtrace_id = ?, dead_letter_reason = ?, updated_at = ? WHERE \(condition.sql)",
+                    [.text(DeliveryOutcome.deadLettered.rawValue), Self.text(reason.fbtraceID), .text(reasonJSON), Self.time(now)] + condition.binds
                 )
             }
         }
     }
 
     public func outboxDepth() async throws(StateError) -> Int {
-        try await locked("outbox depth", "SELECT COUNT(*) AS n FROM outbox").first?.column("n")?.integer ?? 0
+        try await locked("outbox depth", "SELECT COUNT(*) AS n FROM outbox").first?.int("n") ?? 0
     }
 
-    public func oldestDueOutboxAge(now: Int64) async throws(StateError) -> Int64? {
-        let oldest = try await locked("outbox age", "SELECT MIN(next_attempt_at) AS t FROM outbox WHERE next_attempt_at <= ?", [Self.int(now)]).first?
-            .column("t")?.integer
-        return oldest.map { now - Int64($0) }
+    public func deadLetterCount() async throws(StateError) -> Int {
+        try await locked("count dead letters", "SELECT COUNT(*) AS n FROM dead_letters").first?.int("n") ?? 0
+    }
+
+    public func oldestDueOutboxAge(now: UnixMillis) async throws(StateError) -> Duration? {
+        let rows = try await locked("outbox age", "SELECT MIN(next_attempt_at) AS t FROM outbox WHERE next_attempt_at <= ?", [Self.time(now)])
+        return try rows.first?.optionalMillis("t").map { now - $0 }
     }
 
     // MARK: Dead letters
@@ -376,28 +356,24 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             FROM dead_letters ORDER BY id LIMIT ?
             """,
             [.integer(limit)]
-        ).map { row in
+        ).map { row throws(StateError) in
             DeadLetter(
-                id: Int64(row.column("id")?.integer ?? 0),
-                key: EventKey(
-                    pixelID: row.column("pixel_id")?.string ?? "",
-                    eventID: row.column("event_id")?.string ?? "",
-                    eventTime: Int64(row.column("event_time")?.integer ?? 0)
-                ),
+                id: try row.int64("id"),
+                key: try row.eventKey(),
                 reason: DeadLetterReason(
-                    errorClass: row.column("error_class")?.string ?? "",
-                    code: row.column("code")?.integer,
-                    subcode: row.column("subcode")?.integer,
-                    message: row.column("message")?.string ?? "",
-                    fbtraceID: row.column("fbtrace_id")?.string
+                    errorClass: try row.value("error_class", as: DeadLetterClass.self),
+                    code: try row.optionalInt("code"),
+                    subcode: try row.optionalInt("subcode"),
+                    message: try row.text("message"),
+                    fbtraceID: try row.optionalText("fbtrace_id")
                 ),
-                attempts: row.column("attempts")?.integer ?? 0,
-                createdAt: Int64(row.column("created_at")?.integer ?? 0)
+                attempts: try row.int("attempts"),
+                createdAt: try row.millis("created_at")
             )
         }
     }
 
-    public func replayDeadLetters(ids: [Int64]?, now: Int64) async throws(StateError) -> Int {
+    public func replayDeadLetters(ids: [Int64]?, now: UnixMillis) async throws(StateError) -> Int {
         let filter = ids.map { "WHERE id IN (\(Self.idList($0)))" } ?? ""
         return try await transaction("replay dead letters") { () async throws(StateError) -> Int in
             let rows = try await execute(
@@ -406,32 +382,29 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             )
             for start in stride(from: 0, to: rows.count, by: Self.chunk) {
                 let slice = rows[start..<min(start + Self.chunk, rows.count)]
+                var binds: [SQLiteData] = []
+                var keys: [EventKey] = []
+                for row in slice {
+                    let key = try row.eventKey()
+                    keys.append(key)
+                    binds += [
+                        .text(key.pixelID), .text(key.eventID), Self.time(key.eventTime), .text(try row.text("payload")), .integer(0), Self.time(now),
+                        Self.time(try row.millis("created_at")), Self.time(try row.optionalMillis("expires_at")),
+                    ]
+                }
                 try await execute(
                     "replay dead letters",
                     """
                     INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)
                     VALUES \(Self.placeholders(rows: slice.count, columns: 8))
                     """,
-                    slice.flatMap { row -> [SQLiteData] in
-                        [
-                            row.column("pixel_id") ?? .null, row.column("event_id") ?? .null, row.column("event_time") ?? .null,
-                            row.column("payload") ?? .null, .integer(0), Self.int(now), row.column("created_at") ?? .null,
-                            row.column("expires_at") ?? .null,
-                        ]
-                    }
+                    binds
                 )
-                let keys = slice.map {
-                    EventKey(
-                        pixelID: $0.column("pixel_id")?.string ?? "",
-                        eventID: $0.column("event_id")?.string ?? "",
-                        eventTime: Int64($0.column("event_time")?.integer ?? 0)
-                    )
-                }
                 let condition = Self.keyCondition(keys)
                 try await execute(
                     "replay dead letters",
-                    "UPDATE delivered_events SET outcome = 'pending', dead_letter_reason = NULL, updated_at = ? WHERE \(condition.sql)",
-                    [Self.int(now)] + condition.binds
+                    "UPDATE delivered_events SET outcome = ?, dead_letter_reason = NULL, updated_at = ? WHERE \(condition.sql)",
+                    [.text(DeliveryOutcome.pending.rawValue), Self.time(now)] + condition.binds
                 )
             }
             return rows.count
@@ -450,31 +423,24 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             "read cursor",
             "SELECT position, run_id, updated_at FROM cursors WHERE connector = ? AND stream = ? AND partition = ?",
             [.text(key.connector), .text(key.stream), .text(key.partition)]
-        ).first.map { row in
-            CursorValue(
-                position: Int64(row.column("position")?.integer ?? 0),
-                runID: row.column("run_id")?.string ?? "",
-                updatedAt: Int64(row.column("updated_at")?.integer ?? 0)
-            )
+        ).first.map { row throws(StateError) in
+            CursorValue(position: try row.seconds("position"), runID: try row.text("run_id"), updatedAt: try row.millis("updated_at"))
         }
     }
 
-    public func commitWindow(
+    public func writeWindow(
         _ records: [DeliveryStatusRecord],
-        replacing window: Range<Int64>,
+        replacing window: Range<UnixSeconds>,
         cursor: CursorKey,
-        position: Int64,
-        run: RunRecord,
-        now: Int64
+        position: UnixSeconds,
+        runID: String,
+        now: UnixMillis
     ) async throws(StateError) {
-        guard position * 1000 <= run.startedAt else {
-            throw StateError(.invariant, "a cursor may not pass the start of the run that writes it")
-        }
         try await transaction("commit window") { () async throws(StateError) in
             try await execute(
                 "commit window",
                 "DELETE FROM delivery_statuses WHERE pixel_id = ? AND bucket_start >= ? AND bucket_start < ?",
-                [.text(cursor.partition), Self.int(window.lowerBound), Self.int(window.upperBound)]
+                [.text(cursor.partition), Self.time(window.lowerBound), Self.time(window.upperBound)]
             )
             for start in stride(from: 0, to: records.count, by: Self.chunk) {
                 let slice = records[start..<min(start + Self.chunk, records.count)]
@@ -486,8 +452,8 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                     """,
                     slice.flatMap {
                         [
-                            .text($0.pixelID), Self.int($0.bucketStart), .text($0.eventName), .text($0.eventSource), Self.int($0.count),
-                            Self.int(now), .text(run.runID),
+                            .text($0.pixelID), Self.time($0.bucketStart), .text($0.eventName), .text($0.eventSource), Self.int($0.count),
+                            Self.time(now), .text(runID),
                         ]
                     }
                 )
@@ -498,12 +464,12 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                 INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)
                 ON CONFLICT (connector, stream, partition) DO UPDATE SET position = excluded.position, run_id = excluded.run_id, updated_at = excluded.updated_at
                 """,
-                [.text(cursor.connector), .text(cursor.stream), .text(cursor.partition), Self.int(position), .text(run.runID), Self.int(now)]
+                [.text(cursor.connector), .text(cursor.stream), .text(cursor.partition), Self.time(position), .text(runID), Self.time(now)]
             )
         }
     }
 
-    public func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: Int64, runID: String) async throws(StateError) {
+    public func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: UnixMillis, runID: String) async throws(StateError) {
         guard !records.isEmpty else { return }
         try await locked(
             "commit match quality",
@@ -511,7 +477,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             INSERT INTO match_quality (pixel_id, event_name, snapshot_at, record, run_id) VALUES \(Self.placeholders(rows: records.count, columns: 5))
             ON CONFLICT (pixel_id, event_name, snapshot_at) DO UPDATE SET record = excluded.record, run_id = excluded.run_id
             """,
-            records.flatMap { [.text($0.pixelID), .text($0.eventName), Self.int(snapshotAt), .text($0.record.serialized), .text(runID)] }
+            records.flatMap { [.text($0.pixelID), .text($0.eventName), Self.time(snapshotAt), .text($0.record.serialized), .text(runID)] }
         )
     }
 
@@ -523,8 +489,8 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             ON CONFLICT (run_id) DO UPDATE SET ended_at = excluded.ended_at, status = excluded.status, counts = excluded.counts, error_class = excluded.error_class
             """,
             [
-                .text(run.runID), .text(run.mode), Self.int(run.startedAt), Self.int(run.endedAt), .text(run.status), .text(run.counts),
-                Self.text(run.errorClass),
+                .text(run.runID), .text(run.mode.rawValue), Self.time(run.startedAt), Self.time(run.endedAt), .text(run.status.rawValue),
+                .text(run.counts), Self.text(run.errorClass?.rawValue),
             ]
         )
     }
@@ -534,15 +500,17 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             "list runs",
             "SELECT run_id, mode, started_at, ended_at, status, counts, error_class FROM runs ORDER BY started_at DESC, run_id DESC LIMIT ?",
             [.integer(limit)]
-        ).map { row in
+        ).map { row throws(StateError) in
             RunRecord(
-                runID: row.column("run_id")?.string ?? "",
-                mode: row.column("mode")?.string ?? "",
-                startedAt: Int64(row.column("started_at")?.integer ?? 0),
-                endedAt: row.column("ended_at")?.integer.map(Int64.init),
-                status: row.column("status")?.string ?? "",
-                counts: row.column("counts")?.string ?? "{}",
-                errorClass: row.column("error_class")?.string
+                runID: try row.text("run_id"),
+                mode: try row.value("mode", as: RunMode.self),
+                startedAt: try row.millis("started_at"),
+                endedAt: try row.optionalMillis("ended_at"),
+                status: try row.value("status", as: RunStatus.self),
+                counts: try row.text("counts"),
+                errorClass: try row.optionalText("error_class").map { raw throws(StateError) in
+                    try StateColumns.value(raw, column: "error_class", as: RunErrorClass.self)
+                }
             )
         }
     }
@@ -558,54 +526,64 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
 
     // MARK: Streams and operations
 
-    public func readStream(_ stream: String, since: Int64?) async throws(StateError) -> [JSONValue] {
-        guard let which = StateStream(rawValue: stream) else {
-            throw StateError(.configuration, "unknown stream `\(stream)`; known: \(StateStream.allCases.map(\.rawValue).joined(separator: ", "))")
+    public func deliveredEvents(since: UnixMillis?) async throws(StateError) -> [DeliveredEvent] {
+        try await locked(
+            "read delivered_events",
+            """
+            SELECT pixel_id, event_id, event_time, received_at, outcome, record, fbtrace_id, dead_letter_reason FROM delivered_events
+            WHERE received_at >= ? ORDER BY received_at, event_id
+            """,
+            [Self.time(since ?? UnixMillis(0))]
+        ).map { row throws(StateError) in
+            DeliveredEvent(
+                key: try row.eventKey(),
+                receivedAt: try row.millis("received_at"),
+                outcome: try row.value("outcome", as: DeliveryOutcome.self),
+                record: try row.text("record"),
+                fbtraceID: try row.optionalText("fbtrace_id"),
+                deadLetterReason: try StateColumns.deadLetterReason(try row.optionalText("dead_letter_reason"))
+            )
         }
-        let from = Self.int(since ?? 0)
-        switch which {
-        case .deliveredEvents:
-            return try await locked(
-                "read \(stream)",
-                "SELECT record, outcome, fbtrace_id, dead_letter_reason FROM delivered_events WHERE received_at >= ? ORDER BY received_at, event_id",
-                [from]
-            ).map { row in
-                StateRecordJSON.delivered(
-                    record: row.column("record")?.string ?? "{}",
-                    outcome: row.column("outcome")?.string ?? "",
-                    fbtraceID: row.column("fbtrace_id")?.string,
-                    deadLetterReason: row.column("dead_letter_reason")?.string
-                )
-            }
-        case .deliveryStatuses:
-            return try await locked(
-                "read \(stream)",
-                """
-                SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses
-                WHERE pulled_at >= ? ORDER BY pixel_id, bucket_start, event_name, event_source
-                """,
-                [from]
-            ).map { row in
-                StateRecordJSON.status(
-                    DeliveryStatusRecord(
-                        pixelID: row.column("pixel_id")?.string ?? "",
-                        bucketStart: Int64(row.column("bucket_start")?.integer ?? 0),
-                        eventName: row.column("event_name")?.string ?? "",
-                        eventSource: row.column("event_source")?.string ?? "",
-                        count: Int64(row.column("count")?.integer ?? 0)
-                    ),
-                    pulledAt: Int64(row.column("pulled_at")?.integer ?? 0),
-                    runID: row.column("run_id")?.string ?? ""
-                )
-            }
-        case .matchQuality:
-            return try await locked(
-                "read \(stream)",
-                "SELECT record FROM match_quality WHERE snapshot_at >= ? ORDER BY snapshot_at, pixel_id, event_name",
-                [from]
-            ).map { row in
-                (try? JSONValue(parsing: row.column("record")?.string ?? "null")) ?? .null
-            }
+    }
+
+    public func deliveryStatuses(since: UnixMillis?) async throws(StateError) -> [StoredDeliveryStatus] {
+        try await locked(
+            "read delivery_statuses",
+            """
+            SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses
+            WHERE pulled_at >= ? ORDER BY pixel_id, bucket_start, event_name, event_source
+            """,
+            [Self.time(since ?? UnixMillis(0))]
+        ).map { row throws(StateError) in
+            StoredDeliveryStatus(
+                status: DeliveryStatusRecord(
+                    pixelID: try row.text("pixel_id"),
+                    bucketStart: try row.seconds("bucket_start"),
+                    eventName: try row.text("event_name"),
+                    eventSource: try row.text("event_source"),
+                    count: try row.int64("count")
+                ),
+                pulledAt: try row.millis("pulled_at"),
+                runID: try row.text("run_id")
+            )
+        }
+    }
+
+    public func matchQualitySnapshots(since: UnixMillis?) async throws(StateError) -> [StoredMatchQuality] {
+        try await locked(
+            "read match_quality",
+            "SELECT pixel_id, event_name, snapshot_at, record, run_id FROM match_quality WHERE snapshot_at >= ? ORDER BY snapshot_at, pixel_id, event_name",
+            [Self.time(since ?? UnixMillis(0))]
+        ).map { row throws(StateError) in
+            StoredMatchQuality(
+                quality: MatchQualityRecord(
+                    pixelID: try row.text("pixel_id"),
+                    eventName: try row.text("event_name"),
+                    record: try StateColumns.jsonColumn(try row.text("record"), column: "record")
+                ),
+                snapshotAt: try row.millis("snapshot_at"),
+                runID: try row.text("run_id")
+            )
         }
     }
 
@@ -613,28 +591,18 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         let cursors = try await locked(
             "read cursors",
             "SELECT connector, stream, partition, position, run_id, updated_at FROM cursors ORDER BY connector, stream, partition"
-        ).map { row in
+        ).map { row throws(StateError) in
             (
-                CursorKey(
-                    connector: row.column("connector")?.string ?? "",
-                    stream: row.column("stream")?.string ?? "",
-                    partition: row.column("partition")?.string ?? ""
-                ),
-                CursorValue(
-                    position: Int64(row.column("position")?.integer ?? 0),
-                    runID: row.column("run_id")?.string ?? "",
-                    updatedAt: Int64(row.column("updated_at")?.integer ?? 0)
-                )
+                CursorKey(connector: try row.text("connector"), stream: try row.text("stream"), partition: try row.text("partition")),
+                CursorValue(position: try row.seconds("position"), runID: try row.text("run_id"), updatedAt: try row.millis("updated_at"))
             )
         }
-        let letters = try await locked("count dead letters", "SELECT COUNT(*) AS n FROM dead_letters").first?.column("n")?.integer ?? 0
-        let version =
-            try await locked("schema version", "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").first?.column("v")?.integer ?? 0
+        let version = try await locked("schema version", "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").first?.int("v") ?? 0
         return StateSummary(
             cursors: cursors,
             recentRuns: try await recentRuns(limit: 10),
             outboxDepth: try await outboxDepth(),
-            deadLetters: letters,
+            deadLetters: try await deadLetterCount(),
             schemaVersion: version
         )
     }
@@ -647,23 +615,23 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         ).count
     }
 
-    public func raiseAlarm(kind: String, pixelID: String?, message: String, now: Int64) async throws(StateError) {
+    public func raiseAlarm(kind: String, pixelID: String?, message: String, now: UnixMillis) async throws(StateError) {
         try await locked(
             "raise alarm",
             """
             INSERT INTO alarms (kind, pixel_id, message, raised_at) SELECT ?, ?, ?, ?
             WHERE NOT EXISTS (SELECT 1 FROM alarms WHERE kind = ? AND pixel_id IS ? AND cleared_at IS NULL)
             """,
-            [.text(kind), Self.text(pixelID), .text(message), Self.int(now), .text(kind), Self.text(pixelID)]
+            [.text(kind), Self.text(pixelID), .text(message), Self.time(now), .text(kind), Self.text(pixelID)]
         )
     }
 
     @discardableResult
-    public func clearAlarms(kind: String, pixelID: String?, now: Int64) async throws(StateError) -> Int {
+    public func clearAlarms(kind: String, pixelID: String?, now: UnixMillis) async throws(StateError) -> Int {
         try await locked(
             "clear alarms",
             "UPDATE alarms SET cleared_at = ? WHERE kind = ? AND pixel_id IS ? AND cleared_at IS NULL RETURNING id",
-            [Self.int(now), .text(kind), Self.text(pixelID)]
+            [Self.time(now), .text(kind), Self.text(pixelID)]
         ).count
     }
 
@@ -672,26 +640,26 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             "list alarms",
             "SELECT id, kind, pixel_id, message, raised_at, cleared_at FROM alarms WHERE cleared_at IS NULL ORDER BY raised_at, id"
         )
-        .map { row in
+        .map { row throws(StateError) in
             AlarmRecord(
-                id: Int64(row.column("id")?.integer ?? 0),
-                kind: row.column("kind")?.string ?? "",
-                pixelID: row.column("pixel_id")?.string,
-                message: row.column("message")?.string ?? "",
-                raisedAt: Int64(row.column("raised_at")?.integer ?? 0),
-                clearedAt: row.column("cleared_at")?.integer.map(Int64.init)
+                id: try row.int64("id"),
+                kind: try row.text("kind"),
+                pixelID: try row.optionalText("pixel_id"),
+                message: try row.text("message"),
+                raisedAt: try row.millis("raised_at"),
+                clearedAt: try row.optionalMillis("cleared_at")
             )
         }
     }
 
-    public func registerSchema(id: String, body: String, now: Int64) async throws(StateError) {
+    public func registerSchema(id: String, body: String, now: UnixMillis) async throws(StateError) {
         try await locked(
             "register schema",
             """
             INSERT INTO schemas (schema_id, body, registered_at) VALUES (?, ?, ?)
             ON CONFLICT (schema_id) DO UPDATE SET body = excluded.body, registered_at = excluded.registered_at
             """,
-            [.text(id), .text(body), Self.int(now)]
+            [.text(id), .text(body), Self.time(now)]
         )
     }
 }

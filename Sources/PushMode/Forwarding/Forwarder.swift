@@ -25,7 +25,7 @@ public struct Forwarder: Service {
         /// How long a pixel stays paused after an auth or permission failure before one retry.
         public var pauseAfterAuthFailure: Duration
         /// Dead-letter events this close to Meta's age limit rather than send them to fail.
-        public var ageMargin: Int64
+        public var ageMargin: Duration
 
         /// Short, and renewed every third of it while a delivery is under way: a killed process's
         /// rows are claimed again within seconds, a slow delivery's rows never.
@@ -35,7 +35,7 @@ public struct Forwarder: Service {
             maxInFlight: Int = 4,
             lease: Duration = .seconds(15),
             pauseAfterAuthFailure: Duration = .seconds(300),
-            ageMargin: Int64 = 3600
+            ageMargin: Duration = .seconds(3600)
         ) {
             self.maxEvents = maxEvents
             self.linger = linger
@@ -46,24 +46,24 @@ public struct Forwarder: Service {
         }
     }
 
-    let registry: any StateRegistry
+    let registry: any OutboxStore & AlarmStore
     let graph: GraphClient
     let pixels: [String: PixelConfiguration]
     let configuration: Configuration
     let policy: RetryPolicy
     let owner: String
     let logger: Logger
-    let now: @Sendable () -> Int64
+    let clock: WallClock
     let pauses = PixelPauses()
 
     public init(
-        registry: any StateRegistry,
+        registry: any OutboxStore & AlarmStore,
         graph: GraphClient,
         pixels: [PixelConfiguration],
         configuration: Configuration,
         policy: RetryPolicy,
         logger: Logger,
-        now: @escaping @Sendable () -> Int64 = { UnixClock.milliseconds() }
+        clock: WallClock = .system
     ) {
         self.registry = registry
         self.graph = graph
@@ -72,7 +72,7 @@ public struct Forwarder: Service {
         self.policy = policy
         self.owner = "forwarder-" + UUID().uuidString.prefix(8).lowercased()
         self.logger = logger
-        self.now = now
+        self.clock = clock
     }
 
     public func run() async throws {
@@ -105,12 +105,11 @@ public struct Forwarder: Service {
     /// Claims what is due and delivers it; returns how many rows were claimed.
     @discardableResult
     public func forwardOnce() async throws(StateError) -> Int {
-        let leaseMilliseconds = configuration.lease.wholeMilliseconds
         let claimed = try await registry.claimOutbox(
             limit: configuration.maxEvents * configuration.maxInFlight,
             owner: owner,
-            leaseMilliseconds: leaseMilliseconds,
-            now: now(),
+            lease: configuration.lease,
+            now: clock.now(),
             pixelID: nil
         )
         guard !claimed.isEmpty else { return 0 }
@@ -144,7 +143,7 @@ public struct Forwarder: Service {
         while true {
             do { try await Task.sleep(for: interval) } catch { return }
             do {
-                try await registry.extendLease(entries, owner: owner, until: Bounded.sum(now(), configuration.lease.wholeMilliseconds))
+                try await registry.extendLease(entries, owner: owner, until: clock.now() + configuration.lease)
             } catch {
                 logger.warning("cannot renew outbox leases", metadata: ["error": "\(error)"])
             }
@@ -152,12 +151,12 @@ public struct Forwarder: Service {
     }
 
     func deliver(pixel pixelID: String, entries: [OutboxEntry]) async {
-        let current = now()
+        let current = clock.now()
         do {
             guard let pixel = pixels[pixelID] else {
                 try await registry.deadLetter(
                     entries,
-                    reason: DeadLetterReason(errorClass: "configuration", message: "pixel \(pixelID) is not in the manifest"),
+                    reason: DeadLetterReason(errorClass: .configuration, message: "pixel \(pixelID) is not in the manifest"),
                     now: current
                 )
                 return
@@ -167,18 +166,19 @@ public struct Forwarder: Service {
                 return
             }
             // An event Meta would refuse by the time it arrives fails the whole batch: dead-letter it now.
-            let deadline = Bounded.sum(current, Bounded.product(configuration.ageMargin, 1000))
+            let deadline = current + configuration.ageMargin
             let stale = entries.filter { $0.expiresAt <= deadline }
             let sendable = entries.filter { $0.expiresAt > deadline }
             if !stale.isEmpty {
                 try await registry.deadLetter(
                     stale,
-                    reason: DeadLetterReason(errorClass: "too_old", message: "event_time would pass Meta's age limit before delivery"),
+                    reason: DeadLetterReason(errorClass: .tooOld, message: "event_time would pass Meta's age limit before delivery"),
                     now: current
                 )
-                Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", pixelID), ("class", "too_old")]).increment(
-                    by: stale.count
-                )
+                Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", pixelID), ("class", DeadLetterClass.tooOld.rawValue)])
+                    .increment(
+                        by: stale.count
+                    )
             }
             if !sendable.isEmpty { try await send(sendable, pixel: pixel) }
         } catch {
@@ -201,11 +201,11 @@ public struct Forwarder: Service {
             try await handle(error, entries: entries, pixel: pixel)
             return
         }
-        try await registry.markForwarded(entries, fbtraceID: receipt.fbtraceID, now: now())
+        try await registry.markForwarded(entries, fbtraceID: receipt.fbtraceID, now: clock.now())
         Counter(label: "capi_events_forwarded_total", dimensions: [("pixel_id", pixel.id)]).increment(by: entries.count)
         if await pauses.recovered(pixel.id) {
             for errorClass in Self.pausingClasses {
-                try await registry.clearAlarms(kind: Self.pauseAlarmKind(errorClass), pixelID: pixel.id, now: now())
+                try await registry.clearAlarms(kind: Self.pauseAlarmKind(errorClass), pixelID: pixel.id, now: clock.now())
             }
             logger.notice("pixel delivers again; its pause alarm is cleared", metadata: ["pixel_id": "\(pixel.id)"])
         }
@@ -218,7 +218,7 @@ public struct Forwarder: Service {
     /// Retries are counted per event: each event's own attempts decide whether it waits for another
     /// try or is dead-lettered, so a batch's fate never spends another event's budget.
     func handle(_ error: GraphError, entries: [OutboxEntry], pixel: PixelConfiguration) async throws(StateError) {
-        let current = now()
+        let current = clock.now()
         switch policy.decide(error, attempt: 1) {
         case .isolateInvalid:
             if entries.count == 1 {
@@ -229,7 +229,7 @@ public struct Forwarder: Service {
                 try await send(Array(entries[middle...]), pixel: pixel)
             }
         case .pause(let errorClass):
-            let until = Bounded.sum(current, configuration.pauseAfterAuthFailure.wholeMilliseconds)
+            let until = current + configuration.pauseAfterAuthFailure
             await pauses.pause(pixel.id, until: until)
             logger.error(
                 "pixel paused: Meta refused the credentials",
@@ -245,7 +245,7 @@ public struct Forwarder: Service {
             for (attempts, group) in Dictionary(grouping: entries, by: \.attempts).sorted(by: { $0.key < $1.key }) {
                 switch policy.decide(error, attempt: attempts + 1) {
                 case .retry(let delay):
-                    try await registry.reschedule(group, nextAttemptAt: Bounded.sum(current, delay.wholeMilliseconds), lastError: error.description)
+                    try await registry.reschedule(group, nextAttemptAt: current + delay, lastError: error.description)
                 default:
                     try await deadLetter(group, error: error, message: "retries exhausted after \(attempts + 1) attempts: \(error.message)")
                 }
@@ -259,13 +259,13 @@ public struct Forwarder: Service {
 
     func deadLetter(_ entries: [OutboxEntry], error: GraphError, message: String) async throws(StateError) {
         let reason = DeadLetterReason(
-            errorClass: error.errorClass.rawValue,
+            errorClass: DeadLetterClass(error.errorClass),
             code: error.code,
             subcode: error.subcode,
             message: message,
             fbtraceID: error.fbtraceID
         )
-        try await registry.deadLetter(entries, reason: reason, now: now())
+        try await registry.deadLetter(entries, reason: reason, now: clock.now())
         Counter(
             label: "capi_events_dead_lettered_total",
             dimensions: [("pixel_id", entries.first?.key.pixelID ?? ""), ("class", error.errorClass.rawValue)]
@@ -280,8 +280,8 @@ public struct Forwarder: Service {
     }
 
     func updateGauges() async {
-        guard let summary = try? await registry.summary() else { return }
-        Gauge(label: "capi_outbox_depth").record(summary.outboxDepth)
-        Gauge(label: "capi_dlq_events").record(summary.deadLetters)
+        guard let depth = try? await registry.outboxDepth(), let letters = try? await registry.deadLetterCount() else { return }
+        Gauge(label: "capi_outbox_depth").record(depth)
+        Gauge(label: "capi_dlq_events").record(letters)
     }
 }

@@ -1,15 +1,17 @@
+import CAPICore
+
 /// Pixels whose sending is paused after Meta refused their credentials, and those that were
 /// paused and have not yet delivered since (their alarms clear on the next success).
 actor PixelPauses {
-    private var until: [String: Int64] = [:]
+    private var until: [String: UnixMillis] = [:]
     private var recovering: Set<String> = []
 
-    func pause(_ pixel: String, until time: Int64) {
+    func pause(_ pixel: String, until time: UnixMillis) {
         until[pixel] = time
         recovering.insert(pixel)
     }
 
-    func pausedUntil(_ pixel: String, now: Int64) -> Int64? {
+    func pausedUntil(_ pixel: String, now: UnixMillis) -> UnixMillis? {
         guard let time = until[pixel] else { return nil }
         if time <= now {
             until[pixel] = nil

@@ -26,14 +26,15 @@ public struct PushServer: Sendable {
     let bodyLimit: Int
     let budget: BodyBudget
     let rateLimiter: ClientRateLimiter?
-    let registry: any StateRegistry
+    let outbox: any OutboxStore
+    let backend: String
     let enrich: Bool
     let trustedProxies: [String]
     let pixels: Set<String>
     let metricsText: @Sendable () -> String
     let logger: Logger
     let refusals: RefusalLog
-    let clock: @Sendable () -> Int64
+    let clock: WallClock
 
     public init(
         intake: Intake,
@@ -42,7 +43,7 @@ public struct PushServer: Sendable {
         registry: any StateRegistry,
         logger: Logger,
         metricsText: @escaping @Sendable () -> String,
-        clock: @escaping @Sendable () -> Int64 = { UnixClock.seconds() }
+        clock: WallClock = .system
     ) {
         self.intake = intake
         self.sources = push.sources.map {
@@ -62,7 +63,8 @@ public struct PushServer: Sendable {
                 burst: max(push.limits.rateLimitBurst, Int(push.limits.rateLimitPerClient.rounded(.up)))
             )
             : nil
-        self.registry = registry
+        self.outbox = registry
+        self.backend = registry.backend
         self.enrich = push.enrichFromRequest
         self.trustedProxies = push.trustedProxies
         self.pixels = Set(manifest.pixels.map(\.id))
@@ -248,13 +250,19 @@ public struct PushServer: Sendable {
 
     // MARK: Readiness
 
+    /// Not ready while an event has been due this long: the forwarder is stuck or Meta unreachable.
+    static let stuckOutboxAge: Duration = .seconds(15 * 60)
+
     func readiness() async -> Response {
         do {
-            let age = try await registry.oldestDueOutboxAge(now: Bounded.product(clock(), 1000))
-            if let age, age > 15 * 60 * 1000 {
-                return Self.json(.object(["status": .string("outbox_stuck"), "oldest_due_ms": .integer(age)]), status: .serviceUnavailable)
+            let age = try await outbox.oldestDueOutboxAge(now: clock.now())
+            if let age, age > Self.stuckOutboxAge {
+                return Self.json(
+                    .object(["status": .string("outbox_stuck"), "oldest_due_ms": .integer(age.wholeMilliseconds)]),
+                    status: .serviceUnavailable
+                )
             }
-            return Self.json(.object(["status": .string("ready"), "state": .string(registry.backend)]), status: .ok)
+            return Self.json(.object(["status": .string("ready"), "state": .string(backend)]), status: .ok)
         } catch {
             return Self.json(.object(["status": .string("state_unavailable")]), status: .serviceUnavailable)
         }

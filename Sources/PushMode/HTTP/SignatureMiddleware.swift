@@ -23,7 +23,7 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
                 close: true
             )
         }
-        let now = server.clock()
+        let now = server.clock.seconds().rawValue
         let header: (String) -> String? = { name in HTTPField.Name(name).flatMap { request.headers[$0] } }
         let inspected: WebhookVerifier.Inspected
         switch source.verifier.inspect(header: header, now: now) {

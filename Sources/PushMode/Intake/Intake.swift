@@ -19,22 +19,22 @@ public struct Intake: Sendable {
     let committer: GroupCommitter
     let pixels: [String: PixelConfiguration]
     let mirrorSalt: SymmetricKey
-    let maxFutureSkew: Int64
+    let maxFutureSkew: Duration
     let externalID: ExternalIDPolicy
-    let now: @Sendable () -> Int64
+    let clock: WallClock
 
     public init(
         committer: GroupCommitter,
         manifest: Manifest,
         push: PushConfiguration,
-        now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970 * 1000) }
+        clock: WallClock = .system
     ) {
         self.committer = committer
         self.pixels = Dictionary(uniqueKeysWithValues: manifest.pixels.map { ($0.id, $0) })
         self.mirrorSalt = SymmetricKey(data: Array(push.mirrorSalt.revealed.utf8))
-        self.maxFutureSkew = Int64(push.maxFutureSkew.components.seconds)
+        self.maxFutureSkew = push.maxFutureSkew
         self.externalID = push.externalID
-        self.now = now
+        self.clock = clock
     }
 
     /// Judges each event on its own and commits the valid ones in one shared transaction.
@@ -42,9 +42,9 @@ public struct Intake: Sendable {
     /// - Parameter allOrNothing: Meta's own rule for its events endpoint: one invalid event refuses
     ///   the request, and nothing is committed.
     public func accept(_ events: [JSONValue], pixelFromPath: String? = nil, source: String, allOrNothing: Bool = false) async throws -> [Result] {
-        let receivedAt = now()
-        let seconds = receivedAt / 1000
-        let normalizer = Normalizer(today: CalendarDate(unixSeconds: seconds), externalIDPolicy: externalID)
+        let receivedAt = clock.now()
+        let seconds = receivedAt.seconds
+        let normalizer = Normalizer(today: CalendarDate(seconds), externalIDPolicy: externalID)
         var results = [Result?](repeating: nil, count: events.count)
         var items: [IntakeItem] = []
         var itemIndex: [Int] = []
@@ -76,7 +76,7 @@ public struct Intake: Sendable {
                         answer: Self.canonicalJSON(answer),
                         deliveredRecord: Self.canonicalJSON(record),
                         receivedAt: receivedAt,
-                        expiresAt: Bounded.product(Bounded.sum(event.eventTime, MetaLimits.maximumEventAge(event.actionSource)), 1000)
+                        expiresAt: MetaLimits.expiry(of: event.key.eventTime, actionSource: event.actionSource)
                     )
                 )
                 itemIndex.append(index)

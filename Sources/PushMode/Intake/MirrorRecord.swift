@@ -11,7 +11,7 @@ enum MirrorRecord {
     /// The keys analysts join on; the other personal keys are attributes, listed in `match_keys` only.
     static let identifyingKeys: [String] = ["em", "ph", "external_id"]
 
-    static func make(_ event: PreparedEvent, source: String, receivedAt: Int64, salt: SymmetricKey, testEventCode: String?) -> JSONValue {
+    static func make(_ event: PreparedEvent, source: String, receivedAt: UnixMillis, salt: SymmetricKey, testEventCode: String?) -> JSONValue {
         var record: [String: JSONValue] = [
             "pixel_id": .string(event.pixelID),
             "event_id": .string(event.eventID),
@@ -19,7 +19,7 @@ enum MirrorRecord {
             "event_name": .string(event.eventName),
             "action_source": .string(event.actionSource.rawValue),
             "source": .string(source),
-            "received_at": .string(UTCTimestamp.iso8601(milliseconds: receivedAt)),
+            "received_at": .string(receivedAt.description),
             "outcome": .string("pending"),
             "match_keys": .array(event.matchKeys.map(JSONValue.string)),
         ]

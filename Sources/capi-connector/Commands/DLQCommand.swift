@@ -26,7 +26,7 @@ struct DLQCommand: AsyncParsableCommand {
             var output = ""
             for letter in letters {
                 let reason: JSONValue = .object([
-                    "class": .string(letter.reason.errorClass), "code": letter.reason.code.map { .integer(Int64($0)) } ?? .null,
+                    "class": .string(letter.reason.errorClass.rawValue), "code": letter.reason.code.map { .integer(Int64($0)) } ?? .null,
                     "subcode": letter.reason.subcode.map { .integer(Int64($0)) } ?? .null, "message": .string(letter.reason.message),
                     "fbtrace_id": letter.reason.fbtraceID.map(JSONValue.string) ?? .null,
                 ])
@@ -34,8 +34,8 @@ struct DLQCommand: AsyncParsableCommand {
                     try JSONOutput.line(
                         JSONValue.object([
                             "id": .integer(letter.id), "event_id": .string(letter.key.eventID), "pixel_id": .string(letter.key.pixelID),
-                            "event_time": .integer(letter.key.eventTime), "reason": reason, "attempts": .integer(Int64(letter.attempts)),
-                            "dead_lettered_at": .string(Timestamps.iso(milliseconds: letter.createdAt)),
+                            "event_time": .integer(letter.key.eventTime.rawValue), "reason": reason, "attempts": .integer(Int64(letter.attempts)),
+                            "dead_lettered_at": .string(letter.createdAt.seconds.description),
                         ])
                     ) + "\n"
             }
@@ -59,7 +59,7 @@ struct DLQCommand: AsyncParsableCommand {
         func run() async throws {
             let selection = all ? nil : ids
             let count = try await state.withRegistry {
-                try await $0.replayDeadLetters(ids: selection, now: Int64(Date().timeIntervalSince1970 * 1000))
+                try await $0.replayDeadLetters(ids: selection, now: WallClock.system.now())
             }
             StandardStreams.printError("replayed \(count) dead letter\(count == 1 ? "" : "s") into the outbox")
         }

@@ -28,25 +28,25 @@ struct ReconcileCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write the report here instead of standard output.", valueName: "path")) var output: String?
 
     func validate() throws {
-        guard Timestamps.parse(since) != nil, Timestamps.parse(until) != nil else {
+        guard let from = UnixSeconds(parsing: since), let to = UnixSeconds(parsing: until) else {
             throw ValidationError("--since and --until take an ISO 8601 time, a date (2026-11-20) or Unix seconds")
         }
         guard Reconciliation.Granularity(rawValue: by) != nil else { throw ValidationError("--by must be hour or day") }
         guard threshold.isFinite, (0...1_000_000).contains(threshold) else {
             throw ValidationError("--threshold must be a percentage from 0 upwards, such as 5")
         }
-        guard Timestamps.parse(since)! < Timestamps.parse(until)! else { throw ValidationError("--since must be before --until") }
+        guard from < to else { throw ValidationError("--since must be before --until") }
     }
 
     func run() async throws {
         let (delivered, statuses) = try await state.withRegistry { registry in
-            (try await registry.readStream("delivered_events", since: nil), try await registry.readStream("delivery_statuses", since: nil))
+            (try await registry.deliveredEvents(since: nil), try await registry.deliveryStatuses(since: nil))
         }
         let report = Reconciliation(
             delivered: delivered,
             statuses: statuses,
-            since: Timestamps.parse(since)!,
-            until: Timestamps.parse(until)!,
+            since: UnixSeconds(parsing: since)!,
+            until: UnixSeconds(parsing: until)!,
             by: Reconciliation.Granularity(rawValue: by)!,
             threshold: threshold
         )

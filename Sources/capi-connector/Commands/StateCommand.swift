@@ -24,41 +24,41 @@ struct StateCommand: AsyncParsableCommand {
         func run() async throws {
             let location = try state.location
             let (summary, alarms) = try await state.withRegistry { (try await $0.summary(), try await $0.activeAlarms()) }
-            let document: JSONValue = .object([
+            StandardStreams.printOutput(try JSONOutput.pretty(Self.document(location: location, summary: summary, alarms: alarms)))
+        }
+
+        static func document(location: StateLocation, summary: StateSummary, alarms: [AlarmRecord]) -> JSONValue {
+            let cursors: [JSONValue] = summary.cursors.map { key, value in
+                .object([
+                    "connector": .string(key.connector), "stream": .string(key.stream), "partition": .string(key.partition),
+                    "position": .string(value.position.description), "position_unix": .integer(value.position.rawValue),
+                    "run_id": .string(value.runID), "updated_at": .string(value.updatedAt.seconds.description),
+                ])
+            }
+            let active: [JSONValue] = alarms.map { alarm in
+                .object([
+                    "kind": .string(alarm.kind), "pixel_id": alarm.pixelID.map(JSONValue.string) ?? .null, "message": .string(alarm.message),
+                    "raised_at": .string(alarm.raisedAt.seconds.description),
+                ])
+            }
+            let runs: [JSONValue] = summary.recentRuns.map { run in
+                .object([
+                    "run_id": .string(run.runID), "mode": .string(run.mode.rawValue), "status": .string(run.status.rawValue),
+                    "started_at": .string(run.startedAt.seconds.description),
+                    "ended_at": run.endedAt.map { .string($0.seconds.description) } ?? .null,
+                    "counts": (try? JSONValue(parsing: run.counts)) ?? .null,
+                    "error_class": run.errorClass.map { .string($0.rawValue) } ?? .null,
+                ])
+            }
+            return .object([
                 "state": .string(location.description),
                 "schema_version": .integer(Int64(summary.schemaVersion)),
                 "outbox_depth": .integer(Int64(summary.outboxDepth)),
                 "dead_letters": .integer(Int64(summary.deadLetters)),
-                "cursors": .array(
-                    summary.cursors.map { key, value in
-                        .object([
-                            "connector": .string(key.connector), "stream": .string(key.stream), "partition": .string(key.partition),
-                            "position": .string(Timestamps.iso(seconds: value.position)), "position_unix": .integer(value.position),
-                            "run_id": .string(value.runID), "updated_at": .string(Timestamps.iso(milliseconds: value.updatedAt)),
-                        ])
-                    }
-                ),
-                "alarms": .array(
-                    alarms.map { alarm in
-                        .object([
-                            "kind": .string(alarm.kind), "pixel_id": alarm.pixelID.map(JSONValue.string) ?? .null, "message": .string(alarm.message),
-                            "raised_at": .string(Timestamps.iso(milliseconds: alarm.raisedAt)),
-                        ])
-                    }
-                ),
-                "recent_runs": .array(
-                    summary.recentRuns.map { run in
-                        .object([
-                            "run_id": .string(run.runID), "mode": .string(run.mode), "status": .string(run.status),
-                            "started_at": .string(Timestamps.iso(milliseconds: run.startedAt)),
-                            "ended_at": run.endedAt.map { .string(Timestamps.iso(milliseconds: $0)) } ?? .null,
-                            "counts": (try? JSONDecoder().decode(JSONValue.self, from: Data(run.counts.utf8))) ?? .null,
-                            "error_class": run.errorClass.map(JSONValue.string) ?? .null,
-                        ])
-                    }
-                ),
+                "cursors": .array(cursors),
+                "alarms": .array(active),
+                "recent_runs": .array(runs),
             ])
-            StandardStreams.printOutput(try JSONOutput.pretty(document))
         }
     }
 
@@ -117,17 +117,17 @@ struct ReadCommand: AsyncParsableCommand {
         guard StateStream(rawValue: stream) != nil else {
             throw ValidationError("unknown stream `\(stream)`; known: \(StateStream.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if let since, Timestamps.parse(since) == nil {
+        if let since, UnixSeconds(parsing: since) == nil {
             throw ValidationError("--since must be an ISO 8601 time, a date or Unix seconds")
         }
     }
 
     func run() async throws {
-        let stream = stream
-        let sinceMilliseconds = since.flatMap(Timestamps.parse).map { $0 * 1000 }
-        let records = try await state.withRegistry { try await $0.readStream(stream, since: sinceMilliseconds) }
+        let stream = StateStream(rawValue: stream)!
+        let since = since.flatMap { UnixSeconds(parsing: $0) }?.milliseconds
+        let records = try await state.withRegistry { try await $0.read(stream, since: since) }
         var output = ""
-        for record in records { output += try JSONOutput.line(record) + "\n" }
+        for record in StreamRecordJSON.objects(records) { output += try JSONOutput.line(record) + "\n" }
         StandardStreams.writeAll(output, to: STDOUT_FILENO)
     }
 }

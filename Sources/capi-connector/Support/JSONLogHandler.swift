@@ -50,7 +50,7 @@ struct JSONLogHandler: LogHandler {
     }
 
     /// `2026-11-23T20:04:45.123Z`, by arithmetic: no formatter object per line.
-    static func timestamp() -> String { UTCTimestamp.iso8601(milliseconds: UnixClock.milliseconds()) }
+    static func timestamp() -> String { WallClock.system.now().description }
 
     /// Installs the backend once for the process, at `CAPI_LOG_LEVEL` (default info).
     static func bootstrap() {

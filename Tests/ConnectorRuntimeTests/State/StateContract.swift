@@ -3,15 +3,15 @@ import ConnectorRuntime
 import Foundation
 import Testing
 
-func intake(_ id: String, pixel: String = "111", time: Int64 = 1_795_000_000, content: String = "A") -> IntakeItem {
+func intake(_ id: String, pixel: String = "111", time: UnixSeconds = UnixSeconds(1_795_000_000), content: String = "A") -> IntakeItem {
     IntakeItem(
         key: EventKey(pixelID: pixel, eventID: id, eventTime: time),
         contentHash: SHA256Hex.digest(content + id),
         payload: #"{"event_id":"\#(id)","event_name":"Purchase"}"#,
         answer: #"{"status":"accepted","event_id":"\#(id)"}"#,
-        deliveredRecord: #"{"pixel_id":"\#(pixel)","event_id":"\#(id)","event_time":\#(time),"event_name":"Purchase"}"#,
-        receivedAt: 1_795_000_000_000 + Int64(id.hashValue & 0xFFFF)
+        deliveredRecord: #"{"pixel_id":"\#(pixel)","event_id":"\#(id)","event_time":\#(time.rawValue),"event_name":"Purchase"}"#,
+        receivedAt: UnixMillis(1_795_000_000_000 + Int64(id.hashValue & 0xFFFF))
     )
 }
 
-let now: Int64 = 1_795_000_100_000
+let now = UnixMillis(1_795_000_100_000)

@@ -37,11 +37,11 @@ struct StateRegistryContractTests {
                 ]
             )
             #expect(try await registry.outboxDepth() == 4)
-            let delivered = try await registry.readStream("delivered_events", since: nil)
+            let delivered = try await registry.deliveredEvents(since: nil)
             #expect(delivered.count == 4)
-            #expect(delivered.allSatisfy { $0["outcome"] == .string("pending") })
+            #expect(delivered.allSatisfy { $0.outcome == .pending })
             // The same event id at another event_time is another event.
-            #expect(try await registry.commitIntake([intake("e1", time: 1_795_000_001)]) == [.accepted])
+            #expect(try await registry.commitIntake([intake("e1", time: UnixSeconds(1_795_000_001))]) == [.accepted])
         }
     }
 
@@ -62,7 +62,7 @@ struct StateRegistryContractTests {
             try await TestStore.rawSQL(location, schema: schema, trigger)
             await #expect(throws: StateError.self) { try await registry.commitIntake([intake("ok"), intake("boom")]) }
             #expect(try await registry.outboxDepth() == 0)
-            #expect(try await registry.readStream("delivered_events", since: nil).isEmpty)
+            #expect(try await registry.deliveredEvents(since: nil).isEmpty)
             // Nothing half-written: the ledger took neither, so both are new on the next try.
             try await TestStore.rawSQL(location, schema: schema, ["DROP TRIGGER refuse" + (backend == .postgres ? " ON outbox" : "")])
             #expect(try await registry.commitIntake([intake("ok"), intake("boom")]) == [.accepted, .accepted])
@@ -82,7 +82,7 @@ struct StateRegistryContractTests {
                             let batch = try await registry.claimOutbox(
                                 limit: 7,
                                 owner: "w\(worker)",
-                                leaseMilliseconds: 60_000,
+                                lease: .seconds(60),
                                 now: now,
                                 pixelID: nil
                             )
@@ -103,10 +103,10 @@ struct StateRegistryContractTests {
     func leases(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
             _ = try await registry.commitIntake([intake("l1"), intake("l2", pixel: "222")])
-            let leased = try await registry.claimOutbox(limit: 10, owner: "a", leaseMilliseconds: 1_000, now: now, pixelID: "111")
+            let leased = try await registry.claimOutbox(limit: 10, owner: "a", lease: .seconds(1), now: now, pixelID: "111")
             #expect(leased.map(\.key.eventID) == ["l1"])
-            #expect(try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 1_000, now: now + 500, pixelID: "111").isEmpty)
-            let reclaimed = try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 1_000, now: now + 1_000, pixelID: "111")
+            #expect(try await registry.claimOutbox(limit: 10, owner: "b", lease: .seconds(1), now: now + .milliseconds(500), pixelID: "111").isEmpty)
+            let reclaimed = try await registry.claimOutbox(limit: 10, owner: "b", lease: .seconds(1), now: now + .milliseconds(1_000), pixelID: "111")
             #expect(reclaimed.map(\.id) == leased.map(\.id))
         }
     }
@@ -115,22 +115,24 @@ struct StateRegistryContractTests {
     func reclaimsAndRenewals(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
             _ = try await registry.commitIntake([intake("r1"), intake("r2")])
-            let first = try await registry.claimOutbox(limit: 1, owner: "a", leaseMilliseconds: 1_000, now: now, pixelID: nil)
+            let first = try await registry.claimOutbox(limit: 1, owner: "a", lease: .seconds(1), now: now, pixelID: nil)
             #expect(first.map(\.claims) == [1])
             // The owner renews: at the old expiry nobody else may take the row.
-            try await registry.extendLease(first, owner: "a", until: now + 5_000)
+            try await registry.extendLease(first, owner: "a", until: now + .milliseconds(5_000))
             #expect(
-                try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 1_000, now: now + 1_000, pixelID: nil).map(\.key.eventID)
+                try await registry.claimOutbox(limit: 10, owner: "b", lease: .seconds(1), now: now + .milliseconds(1_000), pixelID: nil).map(
+                    \.key.eventID
+                )
                     == ["r2"]
             )
             // A renewal by someone who no longer holds the row changes nothing.
-            try await registry.extendLease(first, owner: "b", until: now + 60_000)
-            let taken = try await registry.claimOutbox(limit: 10, owner: "c", leaseMilliseconds: 1_000, now: now + 5_000, pixelID: nil)
+            try await registry.extendLease(first, owner: "b", until: now + .milliseconds(60_000))
+            let taken = try await registry.claimOutbox(limit: 10, owner: "c", lease: .seconds(1), now: now + .milliseconds(5_000), pixelID: nil)
             // Both rows were left by owners that stopped without an outcome (r1's renewal ran out, b never finished r2).
             #expect(taken.map(\.key.eventID) == ["r1", "r2"])
             #expect(taken.map(\.claims) == [2, 2], "claimed after its owner stopped without an outcome: Meta may have it")
-            try await registry.reschedule(taken, nextAttemptAt: now + 6_000, lastError: "transient")
-            let retried = try await registry.claimOutbox(limit: 10, owner: "c", leaseMilliseconds: 1_000, now: now + 6_000, pixelID: nil)
+            try await registry.reschedule(taken, nextAttemptAt: now + .milliseconds(6_000), lastError: "transient")
+            let retried = try await registry.claimOutbox(limit: 10, owner: "c", lease: .seconds(1), now: now + .milliseconds(6_000), pixelID: nil)
             #expect(retried.first { $0.key.eventID == "r1" }?.claims == 1, "a recorded outcome resets the count")
             #expect(retried.first { $0.key.eventID == "r1" }?.attempts == 1)
         }
@@ -152,20 +154,20 @@ struct StateRegistryContractTests {
             ]
         )
         try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
-            let claimed = try await registry.claimOutbox(limit: 10, owner: "a", leaseMilliseconds: 1_000, now: 1, pixelID: nil)
+            let claimed = try await registry.claimOutbox(limit: 10, owner: "a", lease: .seconds(1), now: UnixMillis(1), pixelID: nil)
             let expiry = Dictionary(uniqueKeysWithValues: claimed.map { ($0.key.eventID, $0.expiresAt) })
-            let web: Int64 = (1000 + 7 * 86_400) * 1000
-            let store: Int64 = (1000 + 62 * 86_400) * 1000
+            let web = UnixMillis((1000 + 7 * 86_400) * 1000)
+            let store = UnixMillis((1000 + 62 * 86_400) * 1000)
             #expect(expiry["web"] == web)
             #expect(expiry["store"] == store)
             // The expiry travels with a dead letter and back on replay.
             try await registry.deadLetter(
                 claimed.filter { $0.key.eventID == "store" },
-                reason: DeadLetterReason(errorClass: "test", message: "x"),
-                now: 2
+                reason: DeadLetterReason(errorClass: .configuration, message: "x"),
+                now: UnixMillis(2)
             )
-            #expect(try await registry.replayDeadLetters(ids: nil, now: 3) == 1)
-            let replayed = try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 1_000, now: 5_000, pixelID: nil)
+            #expect(try await registry.replayDeadLetters(ids: nil, now: UnixMillis(3)) == 1)
+            let replayed = try await registry.claimOutbox(limit: 10, owner: "b", lease: .seconds(1), now: UnixMillis(5_000), pixelID: nil)
             #expect(replayed.first { $0.key.eventID == "store" }?.expiresAt == store)
         }
     }
@@ -173,14 +175,14 @@ struct StateRegistryContractTests {
     @Test("an alarm is raised once while active, listed until cleared, and raised again after", arguments: TestStore.enabled)
     func alarms(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
-            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth: code 190", now: 1)
-            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth: code 190 again", now: 2)
-            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "222", message: "auth", now: 3)
+            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth: code 190", now: UnixMillis(1))
+            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth: code 190 again", now: UnixMillis(2))
+            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "222", message: "auth", now: UnixMillis(3))
             #expect(try await registry.activeAlarms().map(\.pixelID) == ["111", "222"])
-            #expect(try await registry.clearAlarms(kind: "pixel_paused_auth", pixelID: "111", now: 4) == 1)
+            #expect(try await registry.clearAlarms(kind: "pixel_paused_auth", pixelID: "111", now: UnixMillis(4)) == 1)
             #expect(try await registry.activeAlarms().map(\.pixelID) == ["222"])
-            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth", now: 5)
-            #expect(try await registry.activeAlarms().map(\.raisedAt) == [3, 5])
+            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth", now: UnixMillis(5))
+            #expect(try await registry.activeAlarms().map(\.raisedAt) == [UnixMillis(3), UnixMillis(5)])
         }
     }
 
@@ -205,18 +207,18 @@ struct StateRegistryContractTests {
     func outcomes(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
             _ = try await registry.commitIntake(["f1", "f2", "f3"].map { intake($0) })
-            let batch = try await registry.claimOutbox(limit: 10, owner: "a", leaseMilliseconds: 60_000, now: now, pixelID: nil)
+            let batch = try await registry.claimOutbox(limit: 10, owner: "a", lease: .seconds(60), now: now, pixelID: nil)
             try await registry.markForwarded([batch[0]], fbtraceID: "TRACE1", now: now)
-            try await registry.reschedule([batch[1]], nextAttemptAt: now + 5_000, lastError: "transient: http 503")
+            try await registry.reschedule([batch[1]], nextAttemptAt: now + .milliseconds(5_000), lastError: "transient: http 503")
             try await registry.deadLetter(
                 [batch[2]],
-                reason: DeadLetterReason(errorClass: "invalid", code: 100, subcode: 2_804_003, message: "too old", fbtraceID: "TRACE2"),
+                reason: DeadLetterReason(errorClass: .invalid, code: 100, subcode: 2_804_003, message: "too old", fbtraceID: "TRACE2"),
                 now: now
             )
 
             #expect(try await registry.outboxDepth() == 1)
-            #expect(try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 60_000, now: now + 4_999, pixelID: nil).isEmpty)
-            let retried = try await registry.claimOutbox(limit: 10, owner: "b", leaseMilliseconds: 60_000, now: now + 5_000, pixelID: nil)
+            #expect(try await registry.claimOutbox(limit: 10, owner: "b", lease: .seconds(60), now: now + .milliseconds(4_999), pixelID: nil).isEmpty)
+            let retried = try await registry.claimOutbox(limit: 10, owner: "b", lease: .seconds(60), now: now + .milliseconds(5_000), pixelID: nil)
             #expect(retried.map(\.key.eventID) == ["f2"])
             #expect(retried.first?.attempts == 1)
 
@@ -224,23 +226,22 @@ struct StateRegistryContractTests {
             #expect(letters.map(\.key.eventID) == ["f3"])
             #expect(
                 letters.first?.reason
-                    == DeadLetterReason(errorClass: "invalid", code: 100, subcode: 2_804_003, message: "too old", fbtraceID: "TRACE2")
+                    == DeadLetterReason(errorClass: .invalid, code: 100, subcode: 2_804_003, message: "too old", fbtraceID: "TRACE2")
             )
 
-            let stream = Dictionary(
-                uniqueKeysWithValues: try await registry.readStream("delivered_events", since: nil).map { ($0["event_id"]!.stringValue!, $0) }
-            )
-            #expect(stream["f1"]?["outcome"] == .string("forwarded") && stream["f1"]?["fbtrace_id"] == .string("TRACE1"))
-            #expect(stream["f2"]?["outcome"] == .string("pending"))
-            #expect(stream["f3"]?["outcome"] == .string("dead_lettered"))
-            #expect(stream["f3"]?["dead_letter_reason"]?["subcode"] == .integer(2_804_003))
+            let stream = Dictionary(uniqueKeysWithValues: try await registry.deliveredEvents(since: nil).map { ($0.key.eventID, $0) })
+            #expect(stream["f1"]?.outcome == .forwarded && stream["f1"]?.fbtraceID == "TRACE1")
+            #expect(stream["f2"]?.outcome == .pending)
+            #expect(stream["f3"]?.outcome == .deadLettered)
+            #expect(stream["f3"]?.deadLetterReason?.subcode == 2_804_003)
+            #expect(stream["f3"]?.deadLetterReason?.errorClass == .invalid)
 
             #expect(try await registry.replayDeadLetters(ids: nil, now: now) == 1)
             #expect(try await registry.deadLetters(limit: 10).isEmpty)
             #expect(try await registry.outboxDepth() == 2)
-            _ = try await registry.claimOutbox(limit: 10, owner: "c", leaseMilliseconds: 60_000, now: now + 10_000, pixelID: nil)
-            let again = try await registry.claimOutbox(limit: 10, owner: "c", leaseMilliseconds: 1, now: now + 70_000, pixelID: nil)
-            try await registry.deadLetter(again, reason: DeadLetterReason(errorClass: "transient", message: "retries exhausted"), now: now)
+            _ = try await registry.claimOutbox(limit: 10, owner: "c", lease: .seconds(60), now: now + .milliseconds(10_000), pixelID: nil)
+            let again = try await registry.claimOutbox(limit: 10, owner: "c", lease: .milliseconds(1), now: now + .milliseconds(70_000), pixelID: nil)
+            try await registry.deadLetter(again, reason: DeadLetterReason(errorClass: .transient, message: "retries exhausted"), now: now)
             #expect(try await registry.purgeDeadLetters(ids: nil) == 2)
         }
     }
@@ -249,17 +250,19 @@ struct StateRegistryContractTests {
     func windows(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
             let key = CursorKey(connector: "conn::x", stream: "delivery_statuses", partition: "111")
-            let run = RunRecord(runID: "run-1", mode: "pull", startedAt: now)
+            let run = RunRecord(runID: "run-1", mode: .pull, startedAt: now)
             #expect(try await registry.cursor(key) == nil)
+            let hour = UnixSeconds(1_794_988_800)
+            let window = hour..<hour + .seconds(3600)
             let records = [
-                DeliveryStatusRecord(pixelID: "111", bucketStart: 1_794_988_800, eventName: "Purchase", eventSource: "all", count: 5),
-                DeliveryStatusRecord(pixelID: "111", bucketStart: 1_794_988_800, eventName: "Purchase", eventSource: "server", count: 4),
+                DeliveryStatusRecord(pixelID: "111", bucketStart: hour, eventName: "Purchase", eventSource: "all", count: 5),
+                DeliveryStatusRecord(pixelID: "111", bucketStart: hour, eventName: "Purchase", eventSource: "server", count: 4),
             ]
             try await registry.commitWindow(
                 records,
-                replacing: 1_794_988_800..<1_794_992_400,
+                replacing: window,
                 cursor: key,
-                position: 1_794_993_600,
+                position: UnixSeconds(1_794_993_600),
                 run: run,
                 now: now
             )
@@ -267,33 +270,39 @@ struct StateRegistryContractTests {
             updated[0].count = 7
             try await registry.commitWindow(
                 updated,
-                replacing: 1_794_988_800..<1_794_992_400,
+                replacing: window,
                 cursor: key,
-                position: 1_794_997_200,
+                position: UnixSeconds(1_794_997_200),
                 run: run,
                 now: now
             )
-            let stored = try await registry.readStream("delivery_statuses", since: nil)
+            let stored = try await registry.deliveryStatuses(since: nil)
             #expect(stored.count == 2)
-            #expect(stored.map { $0["count"] } == [.integer(7), .integer(4)])
-            #expect(stored.first?["bucket_start"] == .string("2026-11-18T08:00:00Z"))
-            #expect(try await registry.cursor(key)?.position == 1_794_997_200)
+            #expect(stored.map(\.status.count) == [7, 4])
+            #expect(stored.first?.status.bucketStart.description == "2026-11-18T08:00:00Z")
+            #expect(stored.first?.runID == "run-1")
+            #expect(try await registry.cursor(key)?.position == UnixSeconds(1_794_997_200))
 
-            // A cursor never passes the start of the run that writes it.
+            // A cursor never passes the start of the run that writes it; records stay inside their window and partition.
             await #expect(throws: StateError.self) {
-                try await registry.commitWindow([], replacing: 0..<1, cursor: key, position: now / 1000 + 1, run: run, now: now)
+                try await registry.commitWindow([], replacing: window, cursor: key, position: now.seconds + .seconds(1), run: run, now: now)
             }
-            #expect(try await registry.cursor(key)?.position == 1_794_997_200)
+            await #expect(throws: StateError.self) {
+                var outside = records[0]
+                outside.bucketStart = hour + .seconds(3600)
+                try await registry.commitWindow([outside], replacing: window, cursor: key, position: hour, run: run, now: now)
+            }
+            #expect(try await registry.cursor(key)?.position == UnixSeconds(1_794_997_200))
             // An hour Meta no longer reports disappears when its window is read again.
             try await registry.commitWindow(
                 [updated[1]],
-                replacing: 1_794_988_800..<1_794_992_400,
+                replacing: window,
                 cursor: key,
-                position: 1_794_997_200,
+                position: UnixSeconds(1_794_997_200),
                 run: run,
                 now: now
             )
-            #expect(try await registry.readStream("delivery_statuses", since: nil).map { $0["event_source"] } == [.string("server")])
+            #expect(try await registry.deliveryStatuses(since: nil).map(\.status.eventSource) == ["server"])
             #expect(try await registry.resetCursor(stream: "delivery_statuses", partition: "111") == 1)
             #expect(try await registry.cursor(key) == nil)
         }
@@ -302,18 +311,45 @@ struct StateRegistryContractTests {
     @Test("run history and the state summary", arguments: TestStore.enabled)
     func runs(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
-            try await registry.recordRun(RunRecord(runID: "r1", mode: "pull", startedAt: now))
+            try await registry.recordRun(RunRecord(runID: "r1", mode: .pull, startedAt: now))
             try await registry.recordRun(
-                RunRecord(runID: "r1", mode: "pull", startedAt: now, endedAt: now + 10, status: "ok", counts: #"{"records":3}"#)
+                RunRecord(runID: "r1", mode: .pull, startedAt: now, endedAt: now + .milliseconds(10), status: .ok, counts: #"{"records":3}"#)
             )
-            try await registry.recordRun(RunRecord(runID: "r2", mode: "pull", startedAt: now + 20, status: "failed", errorClass: "auth"))
+            try await registry.recordRun(
+                RunRecord(runID: "r2", mode: .pull, startedAt: now + .milliseconds(20), status: .authFailed, errorClass: .auth)
+            )
             let runs = try await registry.recentRuns(limit: 10)
             #expect(runs.map(\.runID) == ["r2", "r1"])
-            #expect(runs.last?.status == "ok" && runs.last?.counts == #"{"records":3}"#)
+            #expect(runs.first?.status == .authFailed && runs.first?.errorClass == .auth)
+            #expect(runs.last?.status == .ok && runs.last?.counts == #"{"records":3}"# && runs.last?.endedAt == now + .milliseconds(10))
             _ = try await registry.commitIntake([intake("s1")])
             let summary = try await registry.summary()
             #expect(summary.outboxDepth == 1 && summary.deadLetters == 0 && summary.recentRuns.count == 2)
-            await #expect(throws: StateError.self) { try await registry.readStream("nope", since: nil) }
+        }
+    }
+
+    @Test("a row a reader cannot make sense of is an error naming the column, never a silent empty value", arguments: TestStore.enabled)
+    func badColumns(backend: TestStore) async throws {
+        let (location, schema) = try backend.location()
+        try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
+            _ = try await registry.commitIntake([intake("b1")])
+            try await TestStore.rawSQL(location, schema: schema, ["UPDATE delivered_events SET outcome = 'lost'"])
+            do {
+                _ = try await registry.deliveredEvents(since: nil)
+                Issue.record("an unknown outcome was read as a value")
+            } catch let error as StateError {
+                #expect(error.message.contains("outcome"))
+            }
+            if backend == .sqlite {
+                // SQLite keeps whatever is written; a text where a number belongs must not read as 0.
+                try await TestStore.rawSQL(location, schema: schema, ["UPDATE outbox SET attempts = 'three'"])
+                do {
+                    _ = try await registry.claimOutbox(limit: 10, owner: "a", lease: .seconds(1), now: now, pixelID: nil)
+                    Issue.record("a text attempts count was read as a number")
+                } catch let error as StateError {
+                    #expect(error.message.contains("attempts"))
+                }
+            }
         }
     }
 

@@ -22,6 +22,8 @@ public struct CalendarDate: Sendable, Equatable, Comparable {
 
     /// The UTC calendar date of a Unix time, by arithmetic (no Calendar on the hot path). Times
     /// outside years 1–9999 are clamped to them, so no outside value can overflow the arithmetic.
+    public init(_ instant: UnixSeconds) { self.init(unixSeconds: instant.rawValue) }
+
     public init(unixSeconds: Int64) {
         let unixSeconds = min(max(unixSeconds, UTCTimestamp.earliestSeconds), UTCTimestamp.latestSeconds)
         // Howard Hinnant's civil_from_days.

@@ -1,0 +1,54 @@
+import CAPICore
+
+/// What operators and analytics read and repair: streams, dead letters, cursors, the summary.
+public protocol OperationsStore: Sendable {
+    /// `delivered_events` received at or after `since`, oldest first.
+    func deliveredEvents(since: UnixMillis?) async throws(StateError) -> [DeliveredEvent]
+    /// `delivery_statuses` pulled at or after `since`, by pixel and hour.
+    func deliveryStatuses(since: UnixMillis?) async throws(StateError) -> [StoredDeliveryStatus]
+    /// `match_quality` snapshots taken at or after `since`, oldest first.
+    func matchQualitySnapshots(since: UnixMillis?) async throws(StateError) -> [StoredMatchQuality]
+
+    func deadLetters(limit: Int) async throws(StateError) -> [DeadLetter]
+    /// Moves dead letters (all when `ids` is nil) back to the outbox; returns how many.
+    func replayDeadLetters(ids: [Int64]?, now: UnixMillis) async throws(StateError) -> Int
+    func purgeDeadLetters(ids: [Int64]?) async throws(StateError) -> Int
+
+    func summary() async throws(StateError) -> StateSummary
+    /// Clears a stream's cursor (one partition or all) so the next run starts again.
+    func resetCursor(stream: String, partition: String?) async throws(StateError) -> Int
+    func registerSchema(id: String, body: String, now: UnixMillis) async throws(StateError)
+}
+
+extension OperationsStore {
+    /// A stream's records, typed by the stream.
+    public func read(_ stream: StateStream, since: UnixMillis?) async throws(StateError) -> StreamRecords {
+        switch stream {
+        case .deliveredEvents: .deliveredEvents(try await deliveredEvents(since: since))
+        case .deliveryStatuses: .deliveryStatuses(try await deliveryStatuses(since: since))
+        case .matchQuality: .matchQuality(try await matchQualitySnapshots(since: since))
+        }
+    }
+}
+
+/// Streams the registry can read back.
+public enum StateStream: String, Sendable, CaseIterable {
+    case deliveredEvents = "delivered_events"
+    case deliveryStatuses = "delivery_statuses"
+    case matchQuality = "match_quality"
+}
+
+/// One stream's records.
+public enum StreamRecords: Sendable, Equatable {
+    case deliveredEvents([DeliveredEvent])
+    case deliveryStatuses([StoredDeliveryStatus])
+    case matchQuality([StoredMatchQuality])
+
+    public var count: Int {
+        switch self {
+        case .deliveredEvents(let records): records.count
+        case .deliveryStatuses(let records): records.count
+        case .matchQuality(let records): records.count
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import CAPICore
+
+/// What the forwarder (and readiness) needs: leased claims of due rows and the outcome of each.
+public protocol OutboxStore: Sendable {
+    /// Leases up to `limit` due rows (`next_attempt_at <= now`, no live lease) to `owner`. On
+    /// Postgres concurrent claimers skip each other's rows; an expired lease is claimable again.
+    func claimOutbox(limit: Int, owner: String, lease: Duration, now: UnixMillis, pixelID: String?) async throws(StateError) -> [OutboxEntry]
+    /// Removes sent rows and records the outcome in `delivered_events`.
+    func markForwarded(_ entries: [OutboxEntry], fbtraceID: String?, now: UnixMillis) async throws(StateError)
+    /// Moves the lease of rows `owner` still holds to `until`, so rows in a long delivery are not
+    /// claimed twice, while a dead process's rows return within one short lease.
+    func extendLease(_ entries: [OutboxEntry], owner: String, until: UnixMillis) async throws(StateError)
+    /// Releases the lease and schedules another attempt.
+    func reschedule(_ entries: [OutboxEntry], nextAttemptAt: UnixMillis, lastError: String) async throws(StateError)
+    /// Moves rows to the dead-letter queue with their reason, and records the outcome.
+    func deadLetter(_ entries: [OutboxEntry], reason: DeadLetterReason, now: UnixMillis) async throws(StateError)
+    /// Rows waiting to be sent (leased or not).
+    func outboxDepth() async throws(StateError) -> Int
+    /// Events in the dead-letter queue.
+    func deadLetterCount() async throws(StateError) -> Int
+    /// Age of the oldest due row, for readiness (`nil` when empty).
+    func oldestDueOutboxAge(now: UnixMillis) async throws(StateError) -> Duration?
+}

@@ -111,7 +111,7 @@ extension GraphSandbox {
                 message: "(#100) data must hold 1 to 1000 events, found \(events.count)"
             )
         }
-        let now = configuration.now()
+        let now = configuration.clock.seconds().rawValue
         for (index, event) in events.enumerated() {
             if let violation = SandboxEventRules.check(event, index: index, now: now) {
                 return await metaError(
@@ -189,7 +189,7 @@ extension GraphSandbox {
                 message: "(#100) the sandbox supports aggregation=event"
             )
         }
-        let now = configuration.now()
+        let now = configuration.clock.seconds().rawValue
         let start = query.get("start_time").flatMap(UTCTimestamp.parse) ?? (now - 86_400)
         let end = query.get("end_time").flatMap(UTCTimestamp.parse) ?? now
         guard start >= now - MetaLimits.statsHorizonSeconds - 3_600 else {

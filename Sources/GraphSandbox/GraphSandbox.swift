@@ -26,8 +26,8 @@ public struct GraphSandbox: Service {
         public var statsPageSize: Int
         /// How long a `timeout` fault holds the answer (longer than the client's 1.5 s).
         public var timeoutDelay: Duration
-        /// Unix seconds; the clock used for Meta's event-time window.
-        public var now: @Sendable () -> Int64
+        /// The clock for Meta's event-time window and stats horizon.
+        public var clock: WallClock
 
         public init(
             host: String = "127.0.0.1",
@@ -38,7 +38,7 @@ public struct GraphSandbox: Service {
             appCredentials: (id: String, secret: String)? = nil,
             statsPageSize: Int = 24,
             timeoutDelay: Duration = .seconds(3),
-            now: @escaping @Sendable () -> Int64 = { Int64(Date().timeIntervalSince1970) }
+            clock: WallClock = .system
         ) {
             self.host = host
             self.port = port
@@ -48,7 +48,7 @@ public struct GraphSandbox: Service {
             self.appCredentials = appCredentials
             self.statsPageSize = statsPageSize
             self.timeoutDelay = timeoutDelay
-            self.now = now
+            self.clock = clock
         }
     }
 

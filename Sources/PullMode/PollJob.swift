@@ -22,7 +22,8 @@ public struct PollJob: Sendable {
         public var outcomes: [String: PixelOutcome]
         public var records: Int
         public var windows: Int
-        public var gapSeconds: Int64
+        /// The longest stretch some partition could no longer read (beyond Meta's horizon).
+        public var gap: Duration
 
         /// The run as a whole: an authentication failure anywhere outranks a failed partition.
         public var result: PollResult {
@@ -72,7 +73,7 @@ public struct PollJob: Sendable {
         let started = clock.now()
         let run = RunRecord(runID: "pull-" + UUID().uuidString.prefix(12).lowercased(), mode: .pull, startedAt: started)
         try await registry.recordRun(run)
-        var report = Report(runID: run.runID, outcomes: [:], records: 0, windows: 0, gapSeconds: 0)
+        var report = Report(runID: run.runID, outcomes: [:], records: 0, windows: 0, gap: .zero)
         await withTaskGroup(of: (String, PixelOutcome, Int, Int, Int64).self) { group in
             for pixel in manifest.pixels {
                 group.addTask {
@@ -87,7 +88,7 @@ public struct PollJob: Sendable {
                 report.outcomes[pixel] = outcome
                 report.records += records
                 report.windows += windows
-                report.gapSeconds = max(report.gapSeconds, gap)
+                report.gap = max(report.gap, .seconds(gap))
             }
         }
         var finished = run
@@ -107,7 +108,8 @@ public struct PollJob: Sendable {
         finished.counts =
             JSONValue.object([
                 "records": .integer(Int64(report.records)), "windows": .integer(Int64(report.windows)),
-                "failed_pixels": .integer(Int64(report.outcomes.values.filter { $0 != .ok }.count)), "gap_seconds": .integer(report.gapSeconds),
+                "failed_pixels": .integer(Int64(report.outcomes.values.filter { $0 != .ok }.count)),
+                "gap_seconds": .integer(report.gap.components.seconds),
             ]).serialized
         try await registry.recordRun(finished)
         return report
@@ -156,7 +158,7 @@ public struct PollJob: Sendable {
                     by: fetched.reduce(0) { $0 + Int($1.count) }
                 )
                 progress(
-                    "pixel \(pixel.id): window \(index + 1)/\(plan.windows.count) \(window.start) – \(window.end), \(fetched.count) records"
+                    "pixel \(pixel.id): window \(index + 1)/\(plan.windows.count) \(window.start.iso8601) – \(window.end.iso8601), \(fetched.count) records"
                 )
             }
             if pull.matchQuality { try await snapshotQuality(pixel: pixel, run: run) }
@@ -228,7 +230,7 @@ public struct PollJob: Sendable {
             guard let name = row["event_name"]?.stringValue else { return nil }
             var record = row.objectValue ?? [:]
             record["pixel_id"] = .string(pixel.id)
-            record["snapshot_at"] = .string(run.startedAt.description)
+            record["snapshot_at"] = .string(run.startedAt.iso8601)
             record["run_id"] = .string(run.runID)
             return MatchQualityRecord(pixelID: pixel.id, eventName: name, record: .object(record))
         }

@@ -11,7 +11,7 @@ public enum ReconciliationReport {
 
     static func cells(_ row: Reconciliation.Row) -> [String] {
         [
-            row.pixelID, row.eventName, row.periodStart.description, String(row.forwarded), String(row.deadLettered),
+            row.pixelID, row.eventName, row.periodStart.iso8601, String(row.forwarded), String(row.deadLettered),
             String(row.pending), String(row.metaReceived), String(row.difference), row.differencePercent.map { String(format: "%.1f", $0) } ?? "",
             row.diverges ? "yes" : "no",
         ]
@@ -37,7 +37,7 @@ public enum ReconciliationReport {
             report.rows.map { row in
                 .object([
                     "pixel_id": .string(row.pixelID), "event_name": .string(row.eventName),
-                    "period_start": .string(row.periodStart.description),
+                    "period_start": .string(row.periodStart.iso8601),
                     "forwarded": .integer(row.forwarded), "dead_lettered": .integer(row.deadLettered), "pending": .integer(row.pending),
                     "meta_received": .integer(row.metaReceived), "difference": .integer(row.difference),
                     "difference_pct": row.differencePercent.map { .number(($0 * 10).rounded() / 10) } ?? .null, "diverges": .bool(row.diverges),
@@ -69,7 +69,7 @@ public enum ReconciliationReport {
         let sentPoints = line { sent, _ in sent }
         let receivedPoints = line { _, received in received }
         let labels = periods.enumerated().filter { $0.offset % max(1, periods.count / 6) == 0 }.map { index, period in
-            "<text x=\"\(String(format: "%.1f", x(index)))\" y=\"\(height - 12)\" font-size=\"10\" text-anchor=\"middle\">\(escape(String(period.description.prefix(16))))</text>"
+            "<text x=\"\(String(format: "%.1f", x(index)))\" y=\"\(height - 12)\" font-size=\"10\" text-anchor=\"middle\">\(escape(String(period.iso8601.prefix(16))))</text>"
         }.joined()
         let rows = report.rows.map { row in
             "<tr class=\"\(row.diverges ? "diverges" : "")\">" + cells(row).map { "<td>\(escape($0))</td>" }.joined() + "</tr>"

@@ -24,9 +24,9 @@ struct UnixTimeTests {
     @Test("ISO 8601 out and in")
     func iso() {
         let time = UnixSeconds(1_794_988_800)
-        #expect(time.description == "2026-11-18T08:00:00Z")
-        #expect(UnixSeconds(parsing: time.description) == time)
-        #expect(UnixMillis(1_794_988_800_123).description == "2026-11-18T08:00:00.123Z")
+        #expect(time.iso8601 == "2026-11-18T08:00:00Z")
+        #expect(UnixSeconds(parsing: time.iso8601) == time)
+        #expect(UnixMillis(1_794_988_800_123).iso8601 == "2026-11-18T08:00:00.123Z")
         #expect(UnixSeconds(parsing: "2026-02-30") == nil)
     }
 

@@ -1,3 +1,4 @@
+import CAPICore
 import ConnectorRuntime
 import Foundation
 import PushMode
@@ -51,9 +52,9 @@ struct WebhookVectorTests {
             #expect(vector.expect == "reject", "a valid secret failed to decode")
             return
         }
-        let verifier = WebhookVerifier(scheme: vector.webhookScheme, keys: [key], tolerance: vector.tolerance_s ?? 300)
+        let verifier = WebhookVerifier(scheme: vector.webhookScheme, keys: [key], tolerance: .seconds(vector.tolerance_s ?? 300))
         let lowered = Dictionary(uniqueKeysWithValues: vector.headers.map { ($0.key.lowercased(), $0.value) })
-        let result = verifier.verify(header: { lowered[$0.lowercased()] }, body: Array(body), now: vector.now_unix)
+        let result = verifier.verify(header: { lowered[$0.lowercased()] }, body: Array(body), now: UnixSeconds(vector.now_unix))
         switch (vector.expect, result) {
         case ("accept", .success), ("reject", .failure): break
         default: Issue.record("expected \(vector.expect), got \(result)")
@@ -67,10 +68,10 @@ struct WebhookVectorTests {
         let wrong = SigningKey(bytes: Array("another-secret-entirely".utf8))
         let verifier = WebhookVerifier(scheme: .standardWebhooks, keys: [wrong, right])
         let body = Array(Data(base64Encoded: vector.body_base64)!)
-        #expect((try? verifier.verify(header: { vector.headers[$0] }, body: body, now: vector.now_unix).get()) != nil)
+        #expect((try? verifier.verify(header: { vector.headers[$0] }, body: body, now: UnixSeconds(vector.now_unix)).get()) != nil)
         let onlyWrong = WebhookVerifier(scheme: .standardWebhooks, keys: [wrong])
         #expect(throws: SignatureFailure.badSignature) {
-            try onlyWrong.verify(header: { vector.headers[$0] }, body: body, now: vector.now_unix).get()
+            try onlyWrong.verify(header: { vector.headers[$0] }, body: body, now: UnixSeconds(vector.now_unix)).get()
         }
     }
 
@@ -80,20 +81,24 @@ struct WebhookVectorTests {
         let key = try SigningKey.decode(vector.secret, scheme: .standardWebhooks).get()
         let verifier = WebhookVerifier(scheme: .standardWebhooks, keys: [key])
         let body = Array(Data(base64Encoded: vector.body_base64)!)
-        #expect(throws: SignatureFailure.missingSignature) { try verifier.verify(header: { _ in nil }, body: body, now: vector.now_unix).get() }
+        #expect(throws: SignatureFailure.missingSignature) {
+            try verifier.verify(header: { _ in nil }, body: body, now: UnixSeconds(vector.now_unix)).get()
+        }
         #expect(throws: SignatureFailure.staleTimestamp) {
-            try verifier.verify(header: { vector.headers[$0] }, body: body, now: vector.now_unix + 301).get()
+            try verifier.verify(header: { vector.headers[$0] }, body: body, now: UnixSeconds(vector.now_unix + 301)).get()
         }
         #expect(throws: SignatureFailure.badSignature) {
-            try verifier.verify(header: { vector.headers[$0] }, body: body + [0x20], now: vector.now_unix).get()
+            try verifier.verify(header: { vector.headers[$0] }, body: body + [0x20], now: UnixSeconds(vector.now_unix)).get()
         }
     }
 
     @Test("the replay ledger passes a retry and refuses a different body under the same id")
     func replayLedger() {
-        let ledger = ReplayLedger(toleranceSeconds: 300)
+        let ledger = ReplayLedger(tolerance: .seconds(300))
         func admit(_ source: String, _ id: String, _ body: String, signedAt: Int64 = 1_000, now: Int64) -> ReplayLedger.Admission {
-            Array(body.utf8).withUnsafeBytes { ledger.admit(source: source, messageID: id, timestamp: signedAt, body: $0, now: now) }
+            Array(body.utf8).withUnsafeBytes {
+                ledger.admit(source: source, messageID: id, timestamp: UnixSeconds(signedAt), body: $0, now: UnixSeconds(now))
+            }
         }
         #expect(admit("app", "msg_1", "a", now: 1_000) == .admitted)
         #expect(admit("app", "msg_1", "a", now: 1_010) == .admitted)
@@ -106,34 +111,47 @@ struct WebhookVectorTests {
 
     @Test("the replay ledger forgets nothing early: at capacity it refuses new ids, and expiry frees room")
     func replayLedgerCapacity() {
-        let ledger = ReplayLedger(toleranceSeconds: 60, capacity: 1_000)
+        let ledger = ReplayLedger(tolerance: .seconds(60), capacity: 1_000)
         let body: [UInt8] = [1, 2, 3]
         for index in 0..<1_000 {
             #expect(
-                body.withUnsafeBytes { ledger.admit(source: "s", messageID: "id-\(index)", timestamp: 10_000, body: $0, now: 10_000) } == .admitted
+                body.withUnsafeBytes {
+                    ledger.admit(source: "s", messageID: "id-\(index)", timestamp: UnixSeconds(10_000), body: $0, now: UnixSeconds(10_000))
+                } == .admitted
             )
         }
-        #expect(body.withUnsafeBytes { ledger.admit(source: "s", messageID: "one-more", timestamp: 10_000, body: $0, now: 10_030) } == .full)
+        #expect(
+            body.withUnsafeBytes {
+                ledger.admit(source: "s", messageID: "one-more", timestamp: UnixSeconds(10_000), body: $0, now: UnixSeconds(10_030))
+            } == .full
+        )
         // Every id is still known right up to the end of its window.
-        #expect([9].withUnsafeBytes { ledger.admit(source: "s", messageID: "id-0", timestamp: 10_000, body: $0, now: 10_060) } == .replayed)
-        #expect(ledger.count(now: 10_060) == 1_000)
-        #expect(ledger.count(now: 10_061) == 0)
-        #expect(body.withUnsafeBytes { ledger.admit(source: "s", messageID: "one-more", timestamp: 10_061, body: $0, now: 10_061) } == .admitted)
+        #expect(
+            [9].withUnsafeBytes { ledger.admit(source: "s", messageID: "id-0", timestamp: UnixSeconds(10_000), body: $0, now: UnixSeconds(10_060)) }
+                == .replayed
+        )
+        #expect(ledger.count(now: UnixSeconds(10_060)) == 1_000)
+        #expect(ledger.count(now: UnixSeconds(10_061)) == 0)
+        #expect(
+            body.withUnsafeBytes {
+                ledger.admit(source: "s", messageID: "one-more", timestamp: UnixSeconds(10_061), body: $0, now: UnixSeconds(10_061))
+            } == .admitted
+        )
     }
 
     @Test("admission work does not grow with the number of remembered ids")
     func replayLedgerIsConstantTime() {
         // 200,000 live ids over a 300 s window, then 200,000 more as the clock moves on: the table
         // never holds more than the live window (the old ledger filtered all ids on each admit past 100k).
-        let ledger = ReplayLedger(toleranceSeconds: 300, capacity: 400_000)
+        let ledger = ReplayLedger(tolerance: .seconds(300), capacity: 400_000)
         let body: [UInt8] = [0]
         body.withUnsafeBytes { bytes in
             for index in 0..<400_000 {
-                let now = Int64(1_000_000 + index / 1_000)
+                let now = UnixSeconds(Int64(1_000_000 + index / 1_000))
                 _ = ledger.admit(source: "s", messageID: "m\(index)", timestamp: now, body: bytes, now: now)
             }
         }
-        let live = ledger.count(now: 1_000_399)
+        let live = ledger.count(now: UnixSeconds(1_000_399))
         #expect(live <= 301_000 && live >= 299_000)
     }
 
@@ -145,8 +163,8 @@ struct WebhookVectorTests {
             separator: " "
         )
         let headers = ["webhook-id": "msg_1", "webhook-timestamp": "1000", "webhook-signature": many]
-        #expect(throws: SignatureFailure.malformedSignature) { try verifier.inspect(header: { headers[$0] }, now: 1_000).get() }
+        #expect(throws: SignatureFailure.malformedSignature) { try verifier.inspect(header: { headers[$0] }, now: UnixSeconds(1_000)).get() }
         let timestamp = ["webhook-id": "msg_1", "webhook-timestamp": "99999999999999999999", "webhook-signature": "v1,AAAA"]
-        #expect(throws: SignatureFailure.malformedTimestamp) { try verifier.inspect(header: { timestamp[$0] }, now: 1_000).get() }
+        #expect(throws: SignatureFailure.malformedTimestamp) { try verifier.inspect(header: { timestamp[$0] }, now: UnixSeconds(1_000)).get() }
     }
 }

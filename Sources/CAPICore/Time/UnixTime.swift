@@ -1,7 +1,7 @@
 /// A point in time in Unix seconds: Meta's `event_time`, hour buckets, cursor positions. A type of
 /// its own so that seconds and milliseconds cannot be mixed up; arithmetic saturates instead of
 /// trapping on outside values.
-public struct UnixSeconds: RawRepresentable, Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+public struct UnixSeconds: RawRepresentable, Hashable, Comparable, Sendable, Codable {
     public var rawValue: Int64
 
     public init(rawValue: Int64) { self.rawValue = rawValue }
@@ -14,7 +14,8 @@ public struct UnixSeconds: RawRepresentable, Hashable, Comparable, Sendable, Cod
     }
 
     public var milliseconds: UnixMillis { UnixMillis(Bounded.product(rawValue, 1000)) }
-    public var description: String { UTCTimestamp.iso8601(seconds: rawValue) }
+    /// `2026-11-23T20:04:45Z`. (No `description`: a time must never reach a wire format by interpolation.)
+    public var iso8601: String { UTCTimestamp.iso8601(seconds: rawValue) }
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
     /// Whole seconds of `duration` later (saturating).
@@ -31,7 +32,7 @@ public struct UnixSeconds: RawRepresentable, Hashable, Comparable, Sendable, Cod
 
 /// A point in time in Unix milliseconds: when the connector received, stored, sent or ran
 /// something (every time column of the state registry except event and bucket times).
-public struct UnixMillis: RawRepresentable, Hashable, Comparable, Sendable, Codable, CustomStringConvertible {
+public struct UnixMillis: RawRepresentable, Hashable, Comparable, Sendable, Codable {
     public var rawValue: Int64
 
     public init(rawValue: Int64) { self.rawValue = rawValue }
@@ -39,7 +40,8 @@ public struct UnixMillis: RawRepresentable, Hashable, Comparable, Sendable, Coda
 
     /// The second this instant falls in (rounded down, also before 1970).
     public var seconds: UnixSeconds { UnixSeconds(rawValue >= 0 ? rawValue / 1000 : (rawValue - 999) / 1000) }
-    public var description: String { UTCTimestamp.iso8601(milliseconds: rawValue) }
+    /// `2026-11-23T20:04:45.123Z`.
+    public var iso8601: String { UTCTimestamp.iso8601(milliseconds: rawValue) }
 
     public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rawValue < rhs.rawValue }
     /// `duration` later, to the millisecond (saturating).

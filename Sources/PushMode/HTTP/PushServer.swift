@@ -50,7 +50,7 @@ public struct PushServer: Sendable {
             Source(
                 name: $0.name,
                 verifier: WebhookVerifier(source: $0),
-                replays: ReplayLedger(toleranceSeconds: $0.tolerance.components.seconds, capacity: push.limits.replayLedgerEntries)
+                replays: ReplayLedger(tolerance: $0.tolerance, capacity: push.limits.replayLedgerEntries)
             )
         }
         self.ingestTokenDigest = push.ingestToken.map { Array(SHA256.hash(data: Array($0.revealed.utf8))) }

@@ -23,7 +23,7 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
                 close: true
             )
         }
-        let now = server.clock.seconds().rawValue
+        let now = server.clock.seconds()
         let header: (String) -> String? = { name in HTTPField.Name(name).flatMap { request.headers[$0] } }
         let inspected: WebhookVerifier.Inspected
         switch source.verifier.inspect(header: header, now: now) {
@@ -39,7 +39,7 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
     }
 
     /// The MAC over the raw bytes, then the replay ledger; `nil` when the body may go on.
-    func verify(_ body: ByteBuffer, inspected: WebhookVerifier.Inspected, source: PushServer.Source, now: Int64) -> Response? {
+    func verify(_ body: ByteBuffer, inspected: WebhookVerifier.Inspected, source: PushServer.Source, now: UnixSeconds) -> Response? {
         body.withUnsafeReadableBytes { bytes -> Response? in
             switch source.verifier.verify(inspected, body: bytes) {
             case .failure(let failure): return server.signatureRefused(failure, source: source.name)

@@ -19,7 +19,7 @@ enum MirrorRecord {
             "event_name": .string(event.eventName),
             "action_source": .string(event.actionSource.rawValue),
             "source": .string(source),
-            "received_at": .string(receivedAt.description),
+            "received_at": .string(receivedAt.iso8601),
             "outcome": .string("pending"),
             "match_keys": .array(event.matchKeys.map(JSONValue.string)),
         ]

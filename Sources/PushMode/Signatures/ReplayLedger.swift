@@ -44,23 +44,26 @@ public final class ReplayLedger: Sendable {
     private let tolerance: Int64
     public let capacity: Int
 
-    public init(toleranceSeconds: Int64, capacity: Int = 2_000_000) {
-        tolerance = max(1, toleranceSeconds)
+    public init(tolerance: Duration, capacity: Int = 2_000_000) {
+        let tolerance = max(1, tolerance.components.seconds)
+        self.tolerance = tolerance
         self.capacity = capacity
         let slots = Int(2 * tolerance + 2)
         state = Mutex(State(buckets: Array(repeating: [], count: slots), bucketSecond: Array(repeating: .min, count: slots)))
     }
 
     /// Live ids (after expiring those due at `now`).
-    public func count(now: Int64) -> Int {
-        state.withLock { state in
+    public func count(now: UnixSeconds) -> Int {
+        let now = now.rawValue
+        return state.withLock { state in
             sweep(&state, now: now)
             return state.entries.count
         }
     }
 
     /// Records the id of a verified delivery signed at `timestamp`, or says why not.
-    public func admit(source: String, messageID: String, timestamp: Int64, body: UnsafeRawBufferPointer, now: Int64) -> Admission {
+    public func admit(source: String, messageID: String, timestamp: UnixSeconds, body: UnsafeRawBufferPointer, now: UnixSeconds) -> Admission {
+        let (timestamp, now) = (timestamp.rawValue, now.rawValue)
         let key = Self.key(source: source, messageID: messageID)
         let digest = Self.bodyDigest(body)
         let expiresAt = Bounded.sum(timestamp, tolerance + 1)

@@ -1,3 +1,5 @@
+import CAPICore
+
 /// Why a delivery's signature was refused. The raw value is the reason code in the 401 answer,
 /// the `reason` label of `capi_signature_failures_total` and the log field; it helps operators and
 /// gives an attacker nothing.
@@ -20,5 +22,6 @@ public enum SignatureFailure: String, Error, Sendable, CaseIterable {
 public struct VerifiedDelivery: Sendable, Equatable {
     /// `webhook-id` / `svix-id` when the scheme has one.
     public var messageID: String?
-    public var timestamp: Int64?
+    /// When the sender signed it (`webhook-timestamp`, Stripe's `t=`).
+    public var timestamp: UnixSeconds?
 }

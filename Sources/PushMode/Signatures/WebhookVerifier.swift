@@ -13,8 +13,8 @@ import Foundation
 public struct WebhookVerifier: Sendable {
     public var scheme: WebhookScheme
     public var keys: [SigningKey]
-    /// Seconds the signed timestamp may differ from now, both ways, inclusive.
-    public var tolerance: Int64
+    /// How far the signed timestamp may differ from now, both ways, inclusive (whole seconds).
+    public var tolerance: Duration
 
     /// More signatures than this in one header is refused as malformed: senders list one per
     /// active secret, and each candidate would otherwise be work an attacker chooses.
@@ -22,14 +22,14 @@ public struct WebhookVerifier: Sendable {
     /// Longest signature header read at all.
     public static let maximumHeaderBytes = 4096
 
-    public init(scheme: WebhookScheme, keys: [SigningKey], tolerance: Int64 = 300) {
+    public init(scheme: WebhookScheme, keys: [SigningKey], tolerance: Duration = .seconds(300)) {
         self.scheme = scheme
         self.keys = keys
         self.tolerance = tolerance
     }
 
     public init(source: WebhookSource) {
-        self.init(scheme: source.scheme, keys: source.signingKeys, tolerance: source.tolerance.components.seconds)
+        self.init(scheme: source.scheme, keys: source.signingKeys, tolerance: source.tolerance)
     }
 
     /// What the headers promise, checked for everything that does not need the body.
@@ -41,7 +41,7 @@ public struct WebhookVerifier: Sendable {
     }
 
     /// - Parameter header: case-insensitive header lookup.
-    public func inspect(header: (String) -> String?, now: Int64) -> Result<Inspected, SignatureFailure> {
+    public func inspect(header: (String) -> String?, now: UnixSeconds) -> Result<Inspected, SignatureFailure> {
         switch scheme {
         case .standardWebhooks, .svix: standardWebhooks(header: header, now: now)
         case .stripe: stripe(header: header, now: now)
@@ -63,17 +63,17 @@ public struct WebhookVerifier: Sendable {
     }
 
     /// Both steps at once, for callers that already hold the body.
-    public func verify(header: (String) -> String?, body: UnsafeRawBufferPointer, now: Int64) -> Result<VerifiedDelivery, SignatureFailure> {
+    public func verify(header: (String) -> String?, body: UnsafeRawBufferPointer, now: UnixSeconds) -> Result<VerifiedDelivery, SignatureFailure> {
         inspect(header: header, now: now).flatMap { verify($0, body: body) }
     }
 
-    public func verify(header: (String) -> String?, body: [UInt8], now: Int64) -> Result<VerifiedDelivery, SignatureFailure> {
+    public func verify(header: (String) -> String?, body: [UInt8], now: UnixSeconds) -> Result<VerifiedDelivery, SignatureFailure> {
         body.withUnsafeBytes { verify(header: header, body: $0, now: now) }
     }
 
     // MARK: Standard Webhooks and Svix
 
-    private func standardWebhooks(header: (String) -> String?, now: Int64) -> Result<Inspected, SignatureFailure> {
+    private func standardWebhooks(header: (String) -> String?, now: UnixSeconds) -> Result<Inspected, SignatureFailure> {
         // Both header families carry the same scheme; Svix's own names are `svix-*`.
         let prefix = header("webhook-signature") != nil || header("webhook-id") != nil ? "webhook" : "svix"
         guard let signatures = header("\(prefix)-signature"), !signatures.trimmingCharacters(in: .whitespaces).isEmpty else {
@@ -99,7 +99,8 @@ public struct WebhookVerifier: Sendable {
         guard !candidates.isEmpty else { return .failure(.badSignature) }
         return .success(
             Inspected(
-                prefix: Array("\(id).\(timestamp).".utf8),
+                // The MAC covers the header text exactly as sent.
+                prefix: Array("\(id).\(timestampText).".utf8),
                 candidates: candidates,
                 delivery: VerifiedDelivery(messageID: id, timestamp: timestamp)
             )
@@ -108,10 +109,11 @@ public struct WebhookVerifier: Sendable {
 
     // MARK: Stripe
 
-    private func stripe(header: (String) -> String?, now: Int64) -> Result<Inspected, SignatureFailure> {
+    private func stripe(header: (String) -> String?, now: UnixSeconds) -> Result<Inspected, SignatureFailure> {
         guard let value = header("stripe-signature"), !value.isEmpty else { return .failure(.missingSignature) }
         guard value.utf8.count <= Self.maximumHeaderBytes else { return .failure(.malformedSignature) }
-        var timestamp: Int64?
+        var timestamp: UnixSeconds?
+        var timestampText = ""
         var candidates: [[UInt8]] = []
         var items = 0
         for item in value.split(separator: ",") {
@@ -123,6 +125,7 @@ public struct WebhookVerifier: Sendable {
             case "t":
                 guard let seconds = Self.unixSeconds(String(pair[1])) else { return .failure(.malformedTimestamp) }
                 timestamp = seconds
+                timestampText = String(pair[1])
             case "v1":
                 // Stripe sends lowercase hex; anything else never came from Stripe.
                 if let mac = Self.lowercaseHex(pair[1]) { candidates.append(mac) }
@@ -134,7 +137,11 @@ public struct WebhookVerifier: Sendable {
         guard withinTolerance(timestamp, now: now) else { return .failure(.staleTimestamp) }
         guard !candidates.isEmpty else { return .failure(.badSignature) }
         return .success(
-            Inspected(prefix: Array("\(timestamp).".utf8), candidates: candidates, delivery: VerifiedDelivery(messageID: nil, timestamp: timestamp))
+            Inspected(
+                prefix: Array("\(timestampText).".utf8),
+                candidates: candidates,
+                delivery: VerifiedDelivery(messageID: nil, timestamp: timestamp)
+            )
         )
     }
 
@@ -151,8 +158,9 @@ public struct WebhookVerifier: Sendable {
 
     // MARK: Helpers
 
-    func withinTolerance(_ timestamp: Int64, now: Int64) -> Bool {
-        let skew = Bounded.difference(now, timestamp)
+    func withinTolerance(_ timestamp: UnixSeconds, now: UnixSeconds) -> Bool {
+        let skew = Bounded.difference(now.rawValue, timestamp.rawValue)
+        let tolerance = tolerance.components.seconds
         return skew <= tolerance && skew >= -tolerance
     }
 
@@ -165,8 +173,8 @@ public struct WebhookVerifier: Sendable {
     }
 
     /// Digits only (no sign, no fraction), as the schemes require.
-    static func unixSeconds(_ text: String) -> Int64? {
-        Bounded.digits(text, maxDigits: 12)
+    static func unixSeconds(_ text: String) -> UnixSeconds? {
+        Bounded.digits(text, maxDigits: 12).map(UnixSeconds.init(rawValue:))
     }
 
     static func lowercaseHex(_ text: Substring) -> [UInt8]? {

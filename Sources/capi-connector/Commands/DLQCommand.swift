@@ -35,7 +35,7 @@ struct DLQCommand: AsyncParsableCommand {
                         JSONValue.object([
                             "id": .integer(letter.id), "event_id": .string(letter.key.eventID), "pixel_id": .string(letter.key.pixelID),
                             "event_time": .integer(letter.key.eventTime.rawValue), "reason": reason, "attempts": .integer(Int64(letter.attempts)),
-                            "dead_lettered_at": .string(letter.createdAt.seconds.description),
+                            "dead_lettered_at": .string(letter.createdAt.seconds.iso8601),
                         ])
                     ) + "\n"
             }

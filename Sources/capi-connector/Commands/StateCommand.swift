@@ -31,21 +31,21 @@ struct StateCommand: AsyncParsableCommand {
             let cursors: [JSONValue] = summary.cursors.map { key, value in
                 .object([
                     "connector": .string(key.connector), "stream": .string(key.stream), "partition": .string(key.partition),
-                    "position": .string(value.position.description), "position_unix": .integer(value.position.rawValue),
-                    "run_id": .string(value.runID), "updated_at": .string(value.updatedAt.seconds.description),
+                    "position": .string(value.position.iso8601), "position_unix": .integer(value.position.rawValue),
+                    "run_id": .string(value.runID), "updated_at": .string(value.updatedAt.seconds.iso8601),
                 ])
             }
             let active: [JSONValue] = alarms.map { alarm in
                 .object([
                     "kind": .string(alarm.kind), "pixel_id": alarm.pixelID.map(JSONValue.string) ?? .null, "message": .string(alarm.message),
-                    "raised_at": .string(alarm.raisedAt.seconds.description),
+                    "raised_at": .string(alarm.raisedAt.seconds.iso8601),
                 ])
             }
             let runs: [JSONValue] = summary.recentRuns.map { run in
                 .object([
                     "run_id": .string(run.runID), "mode": .string(run.mode.rawValue), "status": .string(run.status.rawValue),
-                    "started_at": .string(run.startedAt.seconds.description),
-                    "ended_at": run.endedAt.map { .string($0.seconds.description) } ?? .null,
+                    "started_at": .string(run.startedAt.seconds.iso8601),
+                    "ended_at": run.endedAt.map { .string($0.seconds.iso8601) } ?? .null,
                     "counts": (try? JSONValue(parsing: run.counts)) ?? .null,
                     "error_class": run.errorClass.map { .string($0.rawValue) } ?? .null,
                 ])

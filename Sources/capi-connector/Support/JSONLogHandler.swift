@@ -50,7 +50,7 @@ struct JSONLogHandler: LogHandler {
     }
 
     /// `2026-11-23T20:04:45.123Z`, by arithmetic: no formatter object per line.
-    static func timestamp() -> String { WallClock.system.now().description }
+    static func timestamp() -> String { WallClock.system.now().iso8601 }
 
     /// Installs the backend once for the process, at `CAPI_LOG_LEVEL` (default info).
     static func bootstrap() {

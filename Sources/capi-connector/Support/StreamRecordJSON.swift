@@ -27,11 +27,11 @@ enum StreamRecordJSON {
     static func status(_ stored: StoredDeliveryStatus) -> JSONValue {
         .object([
             "pixel_id": .string(stored.status.pixelID),
-            "bucket_start": .string(stored.status.bucketStart.description),
+            "bucket_start": .string(stored.status.bucketStart.iso8601),
             "event_name": .string(stored.status.eventName),
             "event_source": .string(stored.status.eventSource),
             "count": .integer(stored.status.count),
-            "pulled_at": .string(stored.pulledAt.seconds.description),
+            "pulled_at": .string(stored.pulledAt.seconds.iso8601),
             "run_id": .string(stored.runID),
         ])
     }

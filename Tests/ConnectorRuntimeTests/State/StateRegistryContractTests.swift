@@ -279,7 +279,7 @@ struct StateRegistryContractTests {
             let stored = try await registry.deliveryStatuses(since: nil)
             #expect(stored.count == 2)
             #expect(stored.map(\.status.count) == [7, 4])
-            #expect(stored.first?.status.bucketStart.description == "2026-11-18T08:00:00Z")
+            #expect(stored.first?.status.bucketStart.iso8601 == "2026-11-18T08:00:00Z")
             #expect(stored.first?.runID == "run-1")
             #expect(try await registry.cursor(key)?.position == UnixSeconds(1_794_997_200))
 

@@ -9,15 +9,28 @@ extension GraphSandbox {
         let service = ReportingService(sandbox: self) { readyContinuation.yield($0) }
         let group = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+            tasks.addTask {
+                defer { readyContinuation.finish() }
+                try await group.run()
+            }
             var ports = ready.makeAsyncIterator()
-            guard let port = await ports.next() else { throw CancellationError() }
+            guard let port = await ports.next() else {
+                // The server stopped before listening: its own error (a port in use, …) says why.
+                try await tasks.waitForAll()
+                throw NotListening(address: "\(configuration.host):\(configuration.port)")
+            }
             let result: Result<T, any Error>
             do { result = .success(try await body("http://\(configuration.host):\(port)")) } catch { result = .failure(error) }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
             return try result.get()
         }
+    }
+
+    /// The stand-in stopped before it listened.
+    public struct NotListening: Error, CustomStringConvertible {
+        public var address: String
+        public var description: String { "the Graph stand-in did not start listening on \(address)" }
     }
 
     private struct ReportingService: Service {

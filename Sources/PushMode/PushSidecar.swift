@@ -108,7 +108,7 @@ public struct PushSidecar: Sendable {
         var services: [any Service] = []
         if let state { services.append(state) }
         services.append(committer)
-        if forwarding { services.append(AfterGate(gate: state?.migrated, service: forwarder)) }
+        if forwarding { services.append(GatedService(gate: state?.migrated, service: forwarder)) }
         let limits = limits
         let address = address
         var application = Application(
@@ -135,18 +135,5 @@ public struct PushSidecar: Sendable {
         // No traffic before the store is migrated.
         if let gate = state?.migrated { application.beforeServerStarts { try await gate.wait() } }
         return application
-    }
-}
-
-/// Starts `service` once `gate` opens; a shutdown before then ends it without starting.
-private struct AfterGate<Wrapped: Service>: Service {
-    let gate: StartupGate?
-    let service: Wrapped
-
-    func run() async throws {
-        if let gate, !gate.isOpen {
-            do { try await cancelWhenGracefulShutdown { try await gate.wait() } } catch { return }
-        }
-        try await service.run()
     }
 }

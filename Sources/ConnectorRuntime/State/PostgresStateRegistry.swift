@@ -63,6 +63,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     // MARK: Migrations
 
+    public func ping() async throws(StateError) {
+        try await wrap("ping") { try await client.query("SELECT 1", logger: logger) }
+    }
+
     public func migrate() async throws(StateError) {
         try await wrap("migrate") {
             if let schema {

@@ -151,6 +151,10 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
 
     // MARK: Migrations
 
+    public func ping() async throws(StateError) {
+        try await locked("ping", "SELECT 1")
+    }
+
     public func migrate() async throws(StateError) {
         try await transaction("migrate") { () async throws(StateError) in
             try await execute("migrate", StateMigrations.bookkeeping)

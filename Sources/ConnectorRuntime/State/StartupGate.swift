@@ -1,3 +1,4 @@
+import ServiceLifecycle
 import Synchronization
 
 /// A one-way latch: services that need the store wait here until it is migrated (PostgresMigrations'
@@ -51,5 +52,25 @@ public final class StartupGate: Sendable {
             }
             waiter?.resume(throwing: CancellationError())
         }
+    }
+}
+
+/// Runs `service` once `gate` opens (a service that needs the migrated store); a shutdown before
+/// then ends it without starting it.
+public struct GatedService<Wrapped: Service>: Service {
+    let gate: StartupGate?
+    let service: Wrapped
+
+    /// - Parameter gate: `nil` runs `service` at once (the store is already migrated).
+    public init(gate: StartupGate?, service: Wrapped) {
+        self.gate = gate
+        self.service = service
+    }
+
+    public func run() async throws {
+        if let gate, !gate.isOpen {
+            do { try await cancelWhenGracefulShutdown { try await gate.wait() } } catch { return }
+        }
+        try await service.run()
     }
 }

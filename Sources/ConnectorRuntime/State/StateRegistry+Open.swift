@@ -36,22 +36,24 @@ public let connectTimeout: Duration = .seconds(10)
 
 extension StateRegistry {
     /// `migrate()`, failing with a clear error instead of waiting forever on an unreachable server
-    /// (the Postgres pool would keep retrying the connection).
+    /// (the Postgres pool would keep retrying the connection). The limit bounds reaching the store,
+    /// not the migration: a store that answers slowly under load is not unreachable.
     public func migrate(within limit: Duration, describing location: StateLocation) async throws(StateError) {
         do {
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask {
-                    try await self.migrate()
+                    try await self.ping()
                     return true
                 }
                 group.addTask {
                     try await Task.sleep(for: limit)
                     return false
                 }
-                let finished = try await group.next() ?? false
+                let answered = try await group.next() ?? false
                 group.cancelAll()
-                if !finished { throw StateError(.unavailable, "\(location) did not answer within \(limit)") }
+                if !answered { throw StateError(.unavailable, "\(location) did not answer within \(limit)") }
             }
+            try await migrate()
         } catch let error as StateError {
             throw error
         } catch {

@@ -13,6 +13,9 @@ public protocol StateRegistry: IntakeStore, OutboxStore, AlarmStore, PullStore, 
     /// `postgres` or `sqlite`, for logs, readiness and `state show`.
     var backend: String { get }
 
+    /// One round trip to the store: whether it answers at all.
+    func ping() async throws(StateError)
+
     /// Applies pending versioned migrations; safe to call from several processes at once.
     func migrate() async throws(StateError)
 }

@@ -49,30 +49,48 @@ struct PollCommand: AsyncParsableCommand {
         }
         let graph = GraphClient(configuration: try GraphTarget.resolve(manifest))
         let onTerminal = isatty(STDERR_FILENO) == 1
-        let once = once
-        let code: Int32 = try await StateOptions.withRegistry(at: location) { registry in
-            let job = PollJob(
-                manifest: manifest,
-                pull: pull,
-                registry: registry,
-                graph: graph,
-                logger: logger,
-                progress: { line in
-                    if onTerminal { StandardStreams.printError(line) } else { logger.info("window committed", metadata: ["detail": "\(line)"]) }
-                }
-            )
-            if once {
+        let progress: @Sendable (String) -> Void = { line in
+            if onTerminal { StandardStreams.printError(line) } else { logger.info("window committed", metadata: ["detail": "\(line)"]) }
+        }
+        if once {
+            let code: Int32 = try await StateOptions.withRegistry(at: location) { registry in
+                let job = PollJob(manifest: manifest, pull: pull, registry: registry, graph: graph, logger: logger, progress: progress)
                 let result = try await job.runHoldingLock(registry: registry, logger: logger)
                 if result == .locked { StandardStreams.printError("capi-connector: another poll holds the lock; nothing done") }
                 return Self.exitCode(result)
             }
-            let scheduled = ScheduledPoll(job: job, registry: registry, interval: pull.interval, logger: logger)
-            let group = ServiceGroup(
-                configuration: .init(services: [.init(service: scheduled)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
-            )
-            try await group.run()
-            return Self.exitCode(await scheduled.lastResult.value)
+            if code != 0 { throw ExitCode(code) }
+            return
         }
+        // On a schedule: the store is a service that migrates first; the schedule starts after it.
+        let registry: any StateRegistryService
+        do {
+            registry = try await openStateRegistry(location, logger: Logger(label: "capi.state"))
+        } catch {
+            StandardStreams.printError("capi-connector: \(error)")
+            throw ExitCode(2)
+        }
+        let state = StateService(registry: registry, location: location)
+        let job = PollJob(manifest: manifest, pull: pull, registry: registry, graph: graph, logger: logger, progress: progress)
+        let scheduled = ScheduledPoll(job: job, registry: registry, interval: pull.interval, logger: logger)
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: state),
+                    // An authentication failure ends the schedule: the group then shuts down in order.
+                    .init(service: GatedService(gate: state.migrated, service: scheduled), successTerminationBehavior: .gracefullyShutdownGroup),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+        )
+        do {
+            try await group.run()
+        } catch let error as StateError {
+            StandardStreams.printError("capi-connector: \(error)")
+            throw ExitCode(2)
+        }
+        let code = Self.exitCode(await scheduled.lastResult.value)
         if code != 0 { throw ExitCode(code) }
     }
 

@@ -12,19 +12,11 @@ import Testing
 @Suite("Push handler without a server")
 struct PushHandlerTests {
     func withHandler(_ body: @Sendable (PushHandler, any StateRegistry) async throws -> Void) async throws {
-        let manifest = try pushManifest(pushExtra: "  enrich_from_request: true")
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("handler-\(UUID().uuidString)/state.sqlite").path
-        try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
-            let sidecar = PushSidecar(
-                manifest: manifest,
-                push: manifest.push!,
-                registry: registry,
-                graph: .init(manifest: manifest, baseURL: "http://127.0.0.1:1")
-            )
+        try await withSidecar(manifest: try pushManifest(pushExtra: "  enrich_from_request: true")) { sidecar in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await sidecar.committer.run() }
                 defer { group.cancelAll() }
-                try await body(PushHandler(server: sidecar.server), registry)
+                try await body(PushHandler(server: sidecar.server), sidecar.registry)
             }
         }
     }

@@ -44,6 +44,17 @@ func pushManifest(
     )
 }
 
+/// The sidecar's parts over a fresh SQLite store, nothing running and Graph calls going nowhere:
+/// for in-process route and handler tests.
+func withSidecar(manifest: Manifest, _ body: @Sendable (PushSidecar) async throws -> Void) async throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("sidecar-\(UUID().uuidString)/state.sqlite").path
+    try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
+        try await body(
+            PushSidecar(manifest: manifest, push: manifest.push!, registry: registry, graph: .init(manifest: manifest, baseURL: "http://127.0.0.1:1"))
+        )
+    }
+}
+
 /// A running sidecar: HTTP server, committer and forwarder over a fresh SQLite store, sending to a
 /// Graph sandbox. Everything is real and on loopback.
 struct PushStack: Sendable {

@@ -13,15 +13,7 @@ import Testing
 @Suite("Push routes in process")
 struct RouteTests {
     func withRouter(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let manifest = try pushManifest()
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("routes-\(UUID().uuidString)/state.sqlite").path
-        try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
-            let sidecar = PushSidecar(
-                manifest: manifest,
-                push: manifest.push!,
-                registry: registry,
-                graph: .init(manifest: manifest, baseURL: "http://127.0.0.1:1")
-            )
+        try await withSidecar(manifest: try pushManifest()) { sidecar in
             let app = Application(router: sidecar.server.makeRouter(), services: [sidecar.committer])
             try await app.test(.router) { client in try await body(client) }
         }

@@ -63,13 +63,7 @@ struct PollCommand: AsyncParsableCommand {
             return
         }
         // On a schedule: the store is a service that migrates first; the schedule starts after it.
-        let registry: any StateRegistryService
-        do {
-            registry = try await openStateRegistry(location, logger: Logger(label: "capi.state"))
-        } catch {
-            StandardStreams.printError("capi-connector: \(error)")
-            throw ExitCode(2)
-        }
+        let registry = try await StateOptions.openService(at: location)
         let state = StateService(registry: registry, location: location)
         let job = PollJob(manifest: manifest, pull: pull, registry: registry, graph: graph, logger: logger, progress: progress)
         let scheduled = ScheduledPoll(job: job, registry: registry, interval: pull.interval, logger: logger)
@@ -84,12 +78,7 @@ struct PollCommand: AsyncParsableCommand {
                 logger: logger
             )
         )
-        do {
-            try await group.run()
-        } catch let error as StateError {
-            StandardStreams.printError("capi-connector: \(error)")
-            throw ExitCode(2)
-        }
+        try await StateOptions.run(group)
         let code = Self.exitCode(await scheduled.lastResult.value)
         if code != 0 { throw ExitCode(code) }
     }

@@ -101,13 +101,7 @@ struct ServeCommand: AsyncParsableCommand {
         prometheus: PrometheusCollectorRegistry,
         logger: Logger
     ) async throws {
-        let registry: any StateRegistryService
-        do {
-            registry = try await openStateRegistry(location, logger: Logger(label: "capi.state"))
-        } catch {
-            StandardStreams.printError("capi-connector: \(error)")
-            throw ExitCode(2)
-        }
+        let registry = try await StateOptions.openService(at: location)
         logger.notice("state registry", metadata: ["state": "\(location)"])
         let sidecar = PushSidecar(
             manifest: manifest,
@@ -128,11 +122,9 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         )
         do {
-            try await group.run()
-        } catch let error as StateError {
-            // The store could not be opened or migrated: a configuration or availability problem.
-            StandardStreams.printError("capi-connector: \(error)")
-            throw ExitCode(2)
+            try await StateOptions.run(group)
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             logger.error("shutting down after an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)

@@ -2,6 +2,7 @@ import ArgumentParser
 import ConnectorRuntime
 import Foundation
 import Logging
+import ServiceLifecycle
 
 /// `--state`, shared by every command that opens the state registry.
 struct StateOptions: ParsableArguments {
@@ -33,6 +34,27 @@ struct StateOptions: ParsableArguments {
     /// line on standard error and exit code 2.
     func withRegistry<T: Sendable>(_ body: @Sendable (any StateRegistry) async throws -> T) async throws -> T {
         try await Self.withRegistry(at: try location, body)
+    }
+
+    /// Opens the store for a long-running mode, which runs it as a service; a store that cannot
+    /// be opened is one line on standard error and exit code 2.
+    static func openService(at location: StateLocation) async throws -> any StateRegistryService {
+        do {
+            return try await openStateRegistry(location, logger: Logger(label: "capi.state"))
+        } catch {
+            StandardStreams.printError("capi-connector: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
+    /// Runs a long-running mode's service group; the store failing to open or migrate is exit 2.
+    static func run(_ group: ServiceGroup) async throws {
+        do {
+            try await group.run()
+        } catch let error as StateError {
+            StandardStreams.printError("capi-connector: \(error)")
+            throw ExitCode(2)
+        }
     }
 
     static func withRegistry<T: Sendable>(at location: StateLocation, _ body: @Sendable (any StateRegistry) async throws -> T) async throws -> T {

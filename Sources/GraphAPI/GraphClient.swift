@@ -155,7 +155,7 @@ public struct GraphClient: Sendable {
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            let deadline = NIODeadline.now() + .nanoseconds(configuration.timeout.wholeNanoseconds)
+            let deadline = NIODeadline.now() + TimeAmount(configuration.timeout)
             response = try await http.execute(request, deadline: deadline, logger: logger)
             bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
         } catch {

@@ -31,7 +31,7 @@ public func withStateRegistry<T: Sendable>(
     }
 }
 
-/// How long opening a Postgres registry may take before it is reported unreachable.
+/// How long a store may take to answer its first query before it is reported unreachable.
 public let connectTimeout: Duration = .seconds(10)
 
 extension StateRegistry {

@@ -26,6 +26,7 @@ struct CAPIConnector: AsyncParsableCommand {
             ReadCommand.self,
             StateCommand.self,
             DLQCommand.self,
+            SchemaCommand.self,
             NormalizeCommand.self,
             SandboxCommand.self,
             BenchCommand.self,

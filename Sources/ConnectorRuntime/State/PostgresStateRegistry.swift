@@ -679,16 +679,50 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func registerSchema(id: String, body: String, now: UnixMillis) async throws(StateError) {
-        let now = now.rawValue
-        try await wrap("register schema") {
-            try await client.query(
+    // MARK: Schemas
+
+    public func addSchemaVersion(id: String, hash: String, body: String, now: UnixMillis) async throws(StateError) -> SchemaVersion {
+        let registeredAt = now.rawValue
+        return try await wrap("register schema") {
+            try await client.withTransaction(logger: logger) { connection in
+                // Registrations of one store take turns, so version numbers never collide.
+                try await connection.query("LOCK TABLE schema_versions IN SHARE ROW EXCLUSIVE MODE", logger: logger)
+                let known = try await connection.query(
+                    "SELECT schema_id, version, hash, body, registered_at FROM schema_versions WHERE schema_id = \(id) AND hash = \(hash)",
+                    logger: logger
+                )
+                for try await (id, version, hash, body, at) in known.decode((String, Int, String, String, Int64).self) {
+                    return SchemaVersion(id: id, version: version, hash: hash, body: body, registeredAt: UnixMillis(at))
+                }
+                let rows = try await connection.query(
+                    """
+                    INSERT INTO schema_versions (schema_id, version, hash, body, registered_at)
+                    SELECT \(id), COALESCE(MAX(version), 0) + 1, \(hash), \(body), \(registeredAt) FROM schema_versions WHERE schema_id = \(id)
+                    RETURNING version
+                    """,
+                    logger: logger
+                )
+                var version = 1
+                for try await number in rows.decode(Int.self) { version = number }
+                return SchemaVersion(id: id, version: version, hash: hash, body: body, registeredAt: now)
+            }
+        }
+    }
+
+    public func schemaVersions(id: String?) async throws(StateError) -> [SchemaVersion] {
+        try await wrap("list schemas") {
+            let rows = try await client.query(
                 """
-                INSERT INTO schemas (schema_id, body, registered_at) VALUES (\(id), \(body), \(now))
-                ON CONFLICT (schema_id) DO UPDATE SET body = EXCLUDED.body, registered_at = EXCLUDED.registered_at
+                SELECT schema_id, version, hash, body, registered_at FROM schema_versions
+                WHERE \(id)::text IS NULL OR schema_id = \(id) ORDER BY schema_id, version
                 """,
                 logger: logger
             )
+            var versions: [SchemaVersion] = []
+            for try await (id, version, hash, body, at) in rows.decode((String, Int, String, String, Int64).self) {
+                versions.append(SchemaVersion(id: id, version: version, hash: hash, body: body, registeredAt: UnixMillis(at)))
+            }
+            return versions
         }
     }
 }

@@ -656,14 +656,46 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func registerSchema(id: String, body: String, now: UnixMillis) async throws(StateError) {
+    // MARK: Schemas
+
+    public func addSchemaVersion(id: String, hash: String, body: String, now: UnixMillis) async throws(StateError) -> SchemaVersion {
+        try await transaction("register schema") { () async throws(StateError) -> SchemaVersion in
+            let known = try await execute(
+                "register schema",
+                "SELECT schema_id, version, hash, body, registered_at FROM schema_versions WHERE schema_id = ? AND hash = ?",
+                [.text(id), .text(hash)]
+            )
+            if let row = known.first { return try Self.schemaVersion(row) }
+            let next = try await execute(
+                "register schema",
+                "SELECT COALESCE(MAX(version), 0) + 1 AS v FROM schema_versions WHERE schema_id = ?",
+                [.text(id)]
+            )
+            let version = try next.first?.int("v") ?? 1
+            try await execute(
+                "register schema",
+                "INSERT INTO schema_versions (schema_id, version, hash, body, registered_at) VALUES (?, ?, ?, ?, ?)",
+                [.text(id), .integer(version), .text(hash), .text(body), Self.time(now)]
+            )
+            return SchemaVersion(id: id, version: version, hash: hash, body: body, registeredAt: now)
+        }
+    }
+
+    public func schemaVersions(id: String?) async throws(StateError) -> [SchemaVersion] {
         try await locked(
-            "register schema",
-            """
-            INSERT INTO schemas (schema_id, body, registered_at) VALUES (?, ?, ?)
-            ON CONFLICT (schema_id) DO UPDATE SET body = excluded.body, registered_at = excluded.registered_at
-            """,
-            [.text(id), .text(body), Self.time(now)]
+            "list schemas",
+            "SELECT schema_id, version, hash, body, registered_at FROM schema_versions WHERE ? IS NULL OR schema_id = ? ORDER BY schema_id, version",
+            [Self.text(id), Self.text(id)]
+        ).map { row throws(StateError) in try Self.schemaVersion(row) }
+    }
+
+    static func schemaVersion(_ row: SQLiteRow) throws(StateError) -> SchemaVersion {
+        SchemaVersion(
+            id: try row.text("schema_id"),
+            version: try row.int("version"),
+            hash: try row.text("hash"),
+            body: try row.text("body"),
+            registeredAt: try row.millis("registered_at")
         )
     }
 }

@@ -85,6 +85,19 @@ enum StateMigrations {
                     ]
                 }
             ),
+            // The schema registry: versions numbered per schema id in registration order, each
+            // identified by the SHA-256 of its canonical JSON. The version-1 `schemas` table was
+            // never written by any build and is dropped.
+            (
+                4,
+                [
+                    """
+                    CREATE TABLE IF NOT EXISTS schema_versions (schema_id TEXT NOT NULL, version INTEGER NOT NULL, hash TEXT NOT NULL,
+                      body TEXT NOT NULL, registered_at \(big) NOT NULL, PRIMARY KEY (schema_id, version), UNIQUE (schema_id, hash))
+                    """,
+                    "DROP TABLE IF EXISTS schemas",
+                ]
+            ),
         ]
     }
 
@@ -108,7 +121,7 @@ enum StateMigrations {
         ),
         ("delivery_statuses", "SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses LIMIT 0"),
         ("match_quality", "SELECT pixel_id, event_name, snapshot_at, record, run_id FROM match_quality LIMIT 0"),
-        ("schemas", "SELECT schema_id, body, registered_at FROM schemas LIMIT 0"),
+        ("schema_versions", "SELECT schema_id, version, hash, body, registered_at FROM schema_versions LIMIT 0"),
         ("alarms", "SELECT id, kind, pixel_id, message, raised_at, cleared_at FROM alarms LIMIT 0"),
     ]
 

@@ -67,18 +67,26 @@ extension StateRegistry {
 public struct StateService: Service {
     public let registry: any StateRegistryService
     public let location: StateLocation
-    /// Open once the store is migrated; the HTTP server and the forwarder wait for it.
+    /// Open once the store is migrated (and prepared); the HTTP server and the forwarder wait for it.
     public let migrated = StartupGate()
+    let prepare: @Sendable (any StateRegistry) async -> Void
 
-    public init(registry: any StateRegistryService, location: StateLocation) {
+    /// - Parameter prepare: runs after the migrations, before the gate opens (schema registration).
+    public init(
+        registry: any StateRegistryService,
+        location: StateLocation,
+        prepare: @escaping @Sendable (any StateRegistry) async -> Void = { _ in }
+    ) {
         self.registry = registry
         self.location = location
+        self.prepare = prepare
     }
 
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await registry.run() }
             try await registry.migrate(within: connectTimeout, describing: location)
+            await prepare(registry)
             migrated.open()
             try await group.waitForAll()
         }

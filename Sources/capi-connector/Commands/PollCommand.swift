@@ -54,6 +54,7 @@ struct PollCommand: AsyncParsableCommand {
         }
         if once {
             let code: Int32 = try await StateOptions.withRegistry(at: location) { registry in
+                await SchemaRegistry.registerAtStartup(manifest.schemaRegistry, store: registry, logger: Logger(label: "capi.schemas"))
                 let job = PollJob(manifest: manifest, pull: pull, registry: registry, graph: graph, logger: logger, progress: progress)
                 let result = try await job.runHoldingLock(registry: registry, logger: logger)
                 if result == .locked { StandardStreams.printError("capi-connector: another poll holds the lock; nothing done") }
@@ -64,7 +65,9 @@ struct PollCommand: AsyncParsableCommand {
         }
         // On a schedule: the store is a service that migrates first; the schedule starts after it.
         let registry = try await StateOptions.openService(at: location)
-        let state = StateService(registry: registry, location: location)
+        let state = StateService(registry: registry, location: location) { store in
+            await SchemaRegistry.registerAtStartup(manifest.schemaRegistry, store: store, logger: Logger(label: "capi.schemas"))
+        }
         let job = PollJob(manifest: manifest, pull: pull, registry: registry, graph: graph, logger: logger, progress: progress)
         let scheduled = ScheduledPoll(job: job, registry: registry, interval: pull.interval, logger: logger)
         let group = ServiceGroup(

@@ -106,7 +106,9 @@ struct ServeCommand: AsyncParsableCommand {
         let sidecar = PushSidecar(
             manifest: manifest,
             push: push,
-            state: StateService(registry: registry, location: location),
+            state: StateService(registry: registry, location: location) { store in
+                await SchemaRegistry.registerAtStartup(manifest.schemaRegistry, store: store, logger: Logger(label: "capi.schemas"))
+            },
             graph: graph,
             address: address,
             metricsText: {

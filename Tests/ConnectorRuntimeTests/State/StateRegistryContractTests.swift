@@ -17,7 +17,7 @@ struct StateRegistryContractTests {
             }
             try await first.migrate()
             let summary = try await first.summary()
-            #expect(summary.schemaVersion == 3)
+            #expect(summary.schemaVersion == 4)
             #expect(summary.outboxDepth == 0)
         }
     }
@@ -147,7 +147,7 @@ struct StateRegistryContractTests {
             location,
             schema: schema,
             [
-                "DELETE FROM schema_migrations WHERE version = 3",
+                "DELETE FROM schema_migrations WHERE version >= 3",
                 "ALTER TABLE outbox DROP COLUMN expires_at", "ALTER TABLE dead_letters DROP COLUMN expires_at",
                 #"INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES ('1', 'web', 1000, '{"action_source":"website"}', 0, 0, 0)"#,
                 #"INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES ('1', 'store', 1000, '{"action_source":"physical_store"}', 0, 0, 0)"#,

@@ -17,7 +17,6 @@ public protocol OperationsStore: Sendable {
     func summary() async throws(StateError) -> StateSummary
     /// Clears a stream's cursor (one partition or all) so the next run starts again.
     func resetCursor(stream: String, partition: String?) async throws(StateError) -> Int
-    func registerSchema(id: String, body: String, now: UnixMillis) async throws(StateError)
 }
 
 extension OperationsStore {

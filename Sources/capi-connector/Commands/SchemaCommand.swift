@@ -1,0 +1,112 @@
+import ArgumentParser
+import CAPICore
+import ConnectorRuntime
+import Foundation
+
+struct SchemaCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schema",
+        abstract: "The schema registry: versions of each stream's JSON Schema, and compatibility checks.",
+        discussion: """
+            serve and poll register every schema in the manifest's schema_registry.path (default
+            schemas/) at start-up. A schema's id is its $id without the .vN suffix; versions are
+            numbered 1, 2, … in registration order and identified by the SHA-256 of the canonical JSON.
+            A new version may not drop, rename or loosen a field an earlier version marks required.
+            """,
+        subcommands: [List.self, Check.self, Diff.self]
+    )
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print every registered version as a JSON line: id, version, hash, registered_at.")
+
+        @OptionGroup var state: StateOptions
+
+        func run() async throws {
+            let versions = try await state.withRegistry { try await $0.schemaVersions(id: nil) }
+            var output = ""
+            for version in versions {
+                output +=
+                    JSONValue.object([
+                        "id": .string(version.id), "version": .integer(Int64(version.version)), "hash": .string(version.hash),
+                        "registered_at": .string(version.registeredAt.seconds.iso8601),
+                    ]).serialized + "\n"
+            }
+            StandardStreams.writeAll(output, to: STDOUT_FILENO)
+        }
+    }
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check a schema file against what is registered for its $id.",
+            discussion: "Exit 0: compatible (or nothing registered yet); 1: incompatible, one line per reason; 2: the file is not a usable schema."
+        )
+
+        @Argument(help: ArgumentHelp("The schema file.", valueName: "file"))
+        var file: String
+
+        @OptionGroup var state: StateOptions
+
+        func run() async throws {
+            let document = try SchemaCommand.read(file)
+            let (reasons, versions) = try await state.withRegistry { registry in
+                (try await SchemaRegistry(store: registry).check(document), try await registry.schemaVersions(id: document.id))
+            }
+            if let same = versions.first(where: { $0.hash == document.hash }) {
+                StandardStreams.printOutput("\(document.id): identical to version \(same.version)")
+            } else if reasons.isEmpty {
+                StandardStreams.printOutput("\(document.id): compatible; it would be version \((versions.map(\.version).max() ?? 0) + 1)")
+            } else {
+                for reason in reasons { StandardStreams.printOutput("\(document.id): \(reason)") }
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct Diff: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "What changed between two registered versions of a schema (+ added, - removed, ~ changed).",
+            discussion: "Defaults: --from the version before --to, --to the latest."
+        )
+
+        @Argument(help: ArgumentHelp("The schema id, e.g. delivered_event.", valueName: "id"))
+        var id: String
+
+        @Option(help: "The older version.") var from: Int?
+        @Option(help: "The newer version.") var to: Int?
+
+        @OptionGroup var state: StateOptions
+
+        func run() async throws {
+            let id = id
+            let versions = try await state.withRegistry { try await $0.schemaVersions(id: id) }
+            guard let latest = versions.last else {
+                StandardStreams.printError("capi-connector: no schema `\(id)` is registered; see `capi-connector schema list`")
+                throw ExitCode(2)
+            }
+            let newer = to ?? latest.version
+            let older = from ?? max(1, newer - 1)
+            guard let new = versions.first(where: { $0.version == newer }), let old = versions.first(where: { $0.version == older }) else {
+                StandardStreams.printError("capi-connector: `\(id)` has versions 1–\(latest.version)")
+                throw ExitCode(2)
+            }
+            let lines = SchemaCompatibility.diff(from: try SchemaDocument(parsing: old.body), to: try SchemaDocument(parsing: new.body))
+            StandardStreams.printOutput(
+                lines.isEmpty ? "\(id): versions \(older) and \(newer) declare the same fields" : lines.joined(separator: "\n")
+            )
+        }
+    }
+
+    /// A schema file, compiled; a file that is no usable schema is exit 2 naming where.
+    static func read(_ path: String) throws -> SchemaDocument {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            StandardStreams.printError("capi-connector: cannot read \(path)")
+            throw ExitCode(2)
+        }
+        do {
+            return try SchemaDocument(parsing: text)
+        } catch {
+            StandardStreams.printError("capi-connector: \(path): \(error)")
+            throw ExitCode(2)
+        }
+    }
+}

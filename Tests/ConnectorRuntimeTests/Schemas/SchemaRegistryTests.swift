@@ -1,0 +1,100 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import Logging
+import TestSupport
+import Testing
+
+/// A small schema in the registry's subset, with `extra` spliced into `properties`.
+func schema(required: [String] = ["event_id", "event_time"], properties: String, id: String = "probe.v1") -> String {
+    """
+    {"$id": "\(id)", "type": "object", "required": [\(required.map { "\"\($0)\"" }.joined(separator: ", "))],
+     "properties": {\(properties)}}
+    """
+}
+
+let baseProperties =
+    #""event_id": {"type": "string", "minLength": 1}, "event_time": {"type": "integer", "minimum": 0}, "currency": {"enum": ["USD", "EUR"]}"#
+
+@Suite("Schema registry")
+struct SchemaRegistryTests {
+    @Test("the shipped schemas compile; ids drop the version suffix; the hash is of the canonical JSON")
+    func shipped() throws {
+        let documents = try SchemaRegistry.documents(in: RepositoryPaths.schemas.path)
+        #expect(documents.map(\.document.id) == ["delivered_event", "delivery_status", "match_quality"])
+        let delivered = try #require(documents.first?.document)
+        #expect(delivered.root.required.contains("event_id"))
+        let reordered = try SchemaDocument(parsing: try JSONValue(parsing: delivered.canonical).serialized)
+        #expect(reordered.hash == delivered.hash && delivered.hash.count == 64)
+    }
+
+    @Test("a keyword outside the checked subset is refused, naming where")
+    func unsupportedKeyword() {
+        #expect(throws: SchemaError.self) { try SchemaDocument(parsing: schema(properties: #""a": {"oneOf": []}"#)) }
+        do {
+            _ = try SchemaDocument(parsing: schema(properties: #""a": {"oneOf": []}"#))
+        } catch {
+            #expect(error.path == "properties.a.oneOf")
+        }
+        #expect(throws: SchemaError.self) { try SchemaDocument(parsing: #"{"type": "object"}"#) }
+    }
+
+    @Test("compatibility: dropping, un-requiring or loosening a required field is refused; additions are not")
+    func compatibility() throws {
+        let v1 = try SchemaDocument(parsing: schema(properties: baseProperties))
+        func problems(_ text: String) throws -> [String] {
+            SchemaCompatibility.problems(of: try SchemaDocument(parsing: text), against: v1, earlierVersion: 1)
+        }
+        #expect(try problems(schema(properties: baseProperties + #", "fbp": {"type": "string"}"#)).isEmpty)
+        #expect(try problems(schema(required: ["event_id", "event_time", "currency"], properties: baseProperties)).isEmpty)
+        let dropped = try problems(schema(required: ["event_time"], properties: #""event_time": {"type": "integer", "minimum": 0}"#))
+        #expect(dropped.count == 1 && dropped[0].contains("`event_id`") && dropped[0].contains("dropped or renamed"))
+        #expect(try problems(schema(required: ["event_time"], properties: baseProperties)).first?.contains("no longer required") == true)
+        let loosened = try problems(
+            schema(properties: #""event_id": {"type": "string", "minLength": 1}, "event_time": {"type": ["integer", "string"], "minimum": 0}"#)
+        )
+        #expect(loosened.first?.contains("loosens its type from integer to integer|string") == true)
+        #expect(
+            try problems(schema(properties: #""event_id": {"type": "string"}, "event_time": {"type": "integer", "minimum": 0}"#)).first?.contains(
+                "minimum length"
+            ) == true
+        )
+    }
+
+    @Test("versions are numbered in registration order, checked against every earlier version, on both stores", arguments: TestStore.enabled)
+    func versions(store: TestStore) async throws {
+        try await store.withRegistry { registry in
+            let schemas = SchemaRegistry(store: registry)
+            let now = UnixMillis(1_795_000_000_000)
+            let v1 = try SchemaDocument(parsing: schema(properties: baseProperties))
+            #expect(try await schemas.register(v1, now: now) == .added(id: "probe", version: 1))
+            #expect(try await schemas.register(v1, now: now) == .unchanged(id: "probe", version: 1))
+            // v2 only adds a field: compatible.
+            let v2 = try SchemaDocument(parsing: schema(properties: baseProperties + #", "fbp": {"type": "string"}"#, id: "probe.v2"))
+            #expect(try await schemas.register(v2, now: now) == .added(id: "probe", version: 2))
+            // Transitive: v3 is checked against v1 and v2 alike.
+            let v3 = try SchemaDocument(parsing: schema(required: ["event_time"], properties: #""event_time": {"type": "integer", "minimum": 0}"#))
+            guard case .incompatible(let id, let reasons) = try await schemas.register(v3, now: now) else {
+                Issue.record("a schema dropping a required field was registered")
+                return
+            }
+            #expect(id == "probe" && reasons.count == 2, "one reason per earlier version: \(reasons)")
+            let listed = try await registry.schemaVersions(id: "probe")
+            #expect(listed.map(\.version) == [1, 2] && listed.map(\.hash) == [v1.hash, v2.hash])
+            #expect(try SchemaDocument(parsing: listed[1].body) == v2)
+            #expect(SchemaCompatibility.diff(from: v1, to: v2) == ["+ fbp: string"])
+        }
+    }
+
+    @Test("two processes registering the same content at once get one version", arguments: TestStore.enabled)
+    func concurrentRegistration(store: TestStore) async throws {
+        try await store.withTwoRegistries { first, second in
+            let document = try SchemaDocument(parsing: schema(properties: baseProperties))
+            async let a = SchemaRegistry(store: first).register(document, now: UnixMillis(1))
+            async let b = SchemaRegistry(store: second).register(document, now: UnixMillis(2))
+            let results = try await [a, b]
+            #expect(results.contains(.added(id: "probe", version: 1)))
+            #expect(try await first.schemaVersions(id: nil).count == 1)
+        }
+    }
+}

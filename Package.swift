@@ -61,6 +61,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -191,7 +192,7 @@ let package = Package(
         // Drives the built executable, as external checks and operators do.
         .testTarget(
             name: "CLITests",
-            dependencies: ["capi-connector", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["capi-connector", "CAPICore", "ConnectorRuntime", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Scripts"],
             swiftSettings: swiftSettings
         ),

@@ -21,6 +21,8 @@ public struct PushSidecar: Sendable {
     public let intake: Intake
     public let server: PushServer
     public let forwarder: Forwarder
+    /// The schema drift monitor (`nil` when the manifest turns drift alarms off).
+    public let drift: DriftMonitor?
     public let address: ListenAddress
     /// Set when the sidecar owns the store's lifecycle.
     let state: StateService?
@@ -84,7 +86,10 @@ public struct PushSidecar: Sendable {
         self.registry = registry
         self.state = state
         committer = GroupCommitter(registry: registry)
-        intake = Intake(committer: committer, manifest: manifest, push: push)
+        drift =
+            manifest.schemaRegistry.alarmsEnabled
+            ? DriftMonitor(store: registry, configuration: manifest.schemaRegistry, pixels: manifest.pixels.map(\.id)) : nil
+        intake = Intake(committer: committer, manifest: manifest, push: push, drift: drift)
         server = PushServer(intake: intake, manifest: manifest, push: push, registry: registry, logger: logger, metricsText: metricsText)
         forwarder = Forwarder(
             registry: registry,
@@ -109,6 +114,7 @@ public struct PushSidecar: Sendable {
         if let state { services.append(state) }
         services.append(committer)
         if forwarding { services.append(GatedService(gate: state?.migrated, service: forwarder)) }
+        if let drift { services.append(GatedService(gate: state?.migrated, service: drift)) }
         let limits = limits
         let address = address
         var application = Application(

@@ -1,3 +1,5 @@
+import CAPICore
+import ConnectorRuntime
 import Foundation
 import TestSupport
 import Testing
@@ -39,5 +41,56 @@ struct SchemaCommandsTests {
         #expect(diff.status == 0 && diff.stdout.contains("same fields"))
         let unknown = try await CLIRunner.run(["schema", "diff", "nope", "--state", state])
         #expect(unknown.status == 2 && unknown.stderr.contains("no schema `nope`"))
+    }
+}
+
+@Suite("schema alarms command")
+struct SchemaAlarmsCommandTests {
+    @Test("drift alarms as JSON lines; --active leaves out cleared ones; --all adds the pixel-pause alarms")
+    func alarms() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("alarms-\(UUID().uuidString)/state.sqlite").path
+        try await withStateRegistry(.sqlite(path: path), logger: .init(label: "test")) { registry in
+            let coverage = AlarmSubject(kind: "schema_drift_coverage", pixelID: "555", stream: "delivered_events", eventName: "Purchase", field: "em")
+            try await registry.raiseAlarm(
+                coverage,
+                severity: .warning,
+                message: "em coverage fell from 100% to 0% over 100 events",
+                now: .init(1_795_000_000_000)
+            )
+            try await registry.raiseAlarm(
+                coverage,
+                severity: .warning,
+                message: "em coverage fell from 100% to 0% over 100 events",
+                now: .init(1_795_000_060_000)
+            )
+            let missing = AlarmSubject(
+                kind: "schema_drift_missing_field",
+                pixelID: "555",
+                stream: "delivered_events",
+                eventName: "Purchase",
+                field: "currency"
+            )
+            try await registry.raiseAlarm(missing, severity: .critical, message: "currency missing", now: .init(1_795_000_000_000))
+            try await registry.clearAlarms(missing, now: .init(1_795_000_120_000))
+            try await registry.raiseAlarm(
+                AlarmSubject(kind: "pixel_paused_auth", pixelID: "555"),
+                severity: .critical,
+                message: "auth",
+                now: .init(1)
+            )
+        }
+        func lines(_ arguments: [String]) async throws -> [[String: Any]] {
+            let result = try await CLIRunner.run(["schema", "alarms", "--state", "sqlite:" + path] + arguments)
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+        let drift = try await lines([])
+        #expect(drift.compactMap { $0["kind"] as? String } == ["schema_drift_coverage", "schema_drift_missing_field"])
+        let em = try #require(drift.first)
+        #expect(em["field"] as? String == "em" && em["event_name"] as? String == "Purchase" && em["stream"] as? String == "delivered_events")
+        #expect(em["count"] as? Int == 2 && em["severity"] as? String == "warning" && em["last_seen"] as? String == "2026-11-18T11:07:40Z")
+        #expect(drift.last?["cleared_at"] as? String == "2026-11-18T11:08:40Z")
+        #expect(try await lines(["--active"]).count == 1)
+        #expect(try await lines(["--all"]).count == 3)
     }
 }

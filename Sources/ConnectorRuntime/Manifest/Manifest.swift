@@ -228,8 +228,14 @@ public struct StateConfiguration: Sendable {
 
 /// Versioned JSON Schemas and drift alarms.
 public struct SchemaRegistryConfiguration: Sendable {
-    public var path: String
-    public var alarmsEnabled: Bool
-    /// Share of checked records in which a required field may be missing before an alarm.
-    public var missingFieldThreshold: Double
+    /// The folder of schemas registered at start-up.
+    public var path = "schemas"
+    public var alarmsEnabled = true
+    /// A window closes after this many events of one stream, pixel and event name…
+    public var windowEvents = 100
+    /// …or this long after it opened, whichever comes first.
+    public var windowDuration: Duration = .seconds(60)
+    public var thresholds = DriftThresholds()
+
+    public init() {}
 }

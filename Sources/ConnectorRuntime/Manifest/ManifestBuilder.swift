@@ -41,7 +41,7 @@ struct ManifestBuilder {
         let state = top.value("state").flatMap(state) ?? StateConfiguration(url: Secret("sqlite:.capi/state.sqlite"))
         let schemaRegistry =
             top.value("schema_registry").flatMap(schemaRegistry)
-            ?? SchemaRegistryConfiguration(path: "schemas", alarmsEnabled: true, missingFieldThreshold: 0)
+            ?? SchemaRegistryConfiguration()
 
         // Problems are collected, not thrown: a field that failed falls back to its default here and the
         // loader rejects the manifest as a whole when anything was reported.
@@ -490,20 +490,28 @@ struct ManifestBuilder {
 
     func schemaRegistry(_ node: YAMLNodeReader) -> SchemaRegistryConfiguration? {
         guard let map = node.mapping(allowed: ["path", "alarms"]) else { return nil }
-        let path = map.value("path")?.string() ?? "schemas"
-        var enabled = true
-        var threshold = 0.0
-        if let alarms = map.value("alarms") {
-            guard let alarmMap = alarms.mapping(allowed: ["enabled", "missing_field_threshold"]) else { return nil }
-            if let node = alarmMap.value("enabled") {
-                guard let value = node.boolean() else { return nil }
-                enabled = value
-            }
-            if let node = alarmMap.value("missing_field_threshold") {
-                guard let value = node.number(in: 0...1) else { return nil }
-                threshold = value
-            }
+        var configuration = SchemaRegistryConfiguration()
+        configuration.path = map.value("path")?.string() ?? configuration.path
+        guard let alarms = map.value("alarms") else { return configuration }
+        guard
+            let alarmMap = alarms.mapping(allowed: [
+                "enabled", "missing_field_threshold", "min_sample", "evaluate_every_events", "evaluate_every", "coverage_drop_points",
+                "refusal_rise_points", "format_rise_points",
+            ])
+        else { return nil }
+        var valid = true
+        func read<T>(_ key: String, _ parse: (YAMLNodeReader) -> T?, into target: inout T) {
+            guard let node = alarmMap.value(key) else { return }
+            if let value = parse(node) { target = value } else { valid = false }
         }
-        return SchemaRegistryConfiguration(path: path, alarmsEnabled: enabled, missingFieldThreshold: threshold)
+        read("enabled", { $0.boolean() }, into: &configuration.alarmsEnabled)
+        read("missing_field_threshold", { $0.number(in: 0...1) }, into: &configuration.thresholds.missingFieldShare)
+        read("min_sample", { $0.integer(in: 1...1_000_000) }, into: &configuration.thresholds.minimumSample)
+        read("evaluate_every_events", { $0.integer(in: 1...1_000_000) }, into: &configuration.windowEvents)
+        read("evaluate_every", { $0.duration(minimum: .seconds(1)) }, into: &configuration.windowDuration)
+        read("coverage_drop_points", { $0.number(in: 0...100) }, into: &configuration.thresholds.coverageDropPoints)
+        read("refusal_rise_points", { $0.number(in: 0...100) }, into: &configuration.thresholds.refusalRisePoints)
+        read("format_rise_points", { $0.number(in: 0...100) }, into: &configuration.thresholds.formatRisePoints)
+        return valid ? configuration : nil
     }
 }

@@ -19,6 +19,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     static let migrationLockKey: Int32 = 0x0CA9_1000
     static let pollLockKey: Int64 = 0x0CA9_2000
+    static let alarmLockKey: Int32 = 0x0CA9_3000
+    static let driftLockKey: Int32 = 0x0CA9_4000
 
     public init(target: StateLocation.PostgresTarget, schema: String? = nil, logger: Logger) {
         var configuration = PostgresClient.Configuration(
@@ -486,17 +488,22 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     }
 
     public func withPollLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
+        try await withSessionLock("SELECT pg_try_advisory_lock(\(Self.pollLockKey))", unlock: "SELECT pg_advisory_unlock(\(Self.pollLockKey))", body)
+    }
+
+    /// A session advisory lock on one pooled connection, held for `body`; `nil` when another holds it.
+    func withSessionLock<T: Sendable>(_ lock: String, unlock: String, _ body: @Sendable () async throws -> T) async throws -> T? {
         try await client.withConnection { connection in
-            let rows = try await connection.query("SELECT pg_try_advisory_lock(\(Self.pollLockKey))", logger: logger)
+            let rows = try await connection.query(PostgresQuery(unsafeSQL: lock), logger: logger)
             var acquired = false
             for try await got in rows.decode(Bool.self) { acquired = got }
             guard acquired else { return nil }
             do {
                 let result = try await body()
-                try await connection.query("SELECT pg_advisory_unlock(\(Self.pollLockKey))", logger: logger)
+                try await connection.query(PostgresQuery(unsafeSQL: unlock), logger: logger)
                 return result
             } catch {
-                _ = try? await connection.query("SELECT pg_advisory_unlock(\(Self.pollLockKey))", logger: logger)
+                _ = try? await connection.query(PostgresQuery(unsafeSQL: unlock), logger: logger)
                 throw error
             }
         }
@@ -626,27 +633,48 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func raiseAlarm(kind: String, pixelID: String?, message: String, now: UnixMillis) async throws(StateError) {
+    @discardableResult
+    public func raiseAlarm(_ subject: AlarmSubject, severity: AlarmSeverity, message: String, now: UnixMillis) async throws(StateError) -> Bool {
         let now = now.rawValue
-        try await wrap("raise alarm") {
-            try await client.query(
-                """
-                INSERT INTO alarms (kind, pixel_id, message, raised_at) SELECT \(kind), \(pixelID), \(message), \(now)
-                WHERE NOT EXISTS (SELECT 1 FROM alarms WHERE kind = \(kind) AND pixel_id IS NOT DISTINCT FROM \(pixelID)::text AND cleared_at IS NULL)
-                """,
-                logger: logger
-            )
+        return try await wrap("raise alarm") {
+            try await client.withTransaction(logger: logger) { connection in
+                // Replicas raising the same alarm take turns, so one subject has one active alarm.
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.alarmLockKey), hashtext(\(subject.kind)))", logger: logger)
+                let seen = try await connection.query(
+                    """
+                    UPDATE alarms SET last_seen = \(now), occurrences = occurrences + 1, message = \(message)
+                    WHERE kind = \(subject.kind) AND pixel_id IS NOT DISTINCT FROM \(subject.pixelID)::text
+                      AND stream IS NOT DISTINCT FROM \(subject.stream)::text AND event_name IS NOT DISTINCT FROM \(subject.eventName)::text
+                      AND field IS NOT DISTINCT FROM \(subject.field)::text AND cleared_at IS NULL
+                    RETURNING id
+                    """,
+                    logger: logger
+                )
+                for try await _ in seen { return false }
+                try await connection.query(
+                    """
+                    INSERT INTO alarms (kind, pixel_id, stream, event_name, field, severity, message, raised_at, last_seen, occurrences)
+                    VALUES (\(subject.kind), \(subject.pixelID), \(subject.stream), \(subject.eventName), \(subject.field), \(severity.rawValue),
+                            \(message), \(now), \(now), 1)
+                    """,
+                    logger: logger
+                )
+                return true
+            }
         }
     }
 
     @discardableResult
-    public func clearAlarms(kind: String, pixelID: String?, now: UnixMillis) async throws(StateError) -> Int {
+    public func clearAlarms(_ subject: AlarmSubject, now: UnixMillis) async throws(StateError) -> Int {
         let now = now.rawValue
         return try await wrap("clear alarms") {
             let rows = try await client.query(
                 """
                 UPDATE alarms SET cleared_at = \(now)
-                WHERE kind = \(kind) AND pixel_id IS NOT DISTINCT FROM \(pixelID)::text AND cleared_at IS NULL RETURNING id
+                WHERE kind = \(subject.kind) AND pixel_id IS NOT DISTINCT FROM \(subject.pixelID)::text
+                  AND stream IS NOT DISTINCT FROM \(subject.stream)::text AND event_name IS NOT DISTINCT FROM \(subject.eventName)::text
+                  AND field IS NOT DISTINCT FROM \(subject.field)::text AND cleared_at IS NULL
+                RETURNING id
                 """,
                 logger: logger
             )
@@ -656,27 +684,121 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func activeAlarms() async throws(StateError) -> [AlarmRecord] {
+    public func alarms(activeOnly: Bool) async throws(StateError) -> [AlarmRecord] {
         try await wrap("list alarms") {
             let rows = try await client.query(
-                "SELECT id, kind, pixel_id, message, raised_at, cleared_at FROM alarms WHERE cleared_at IS NULL ORDER BY raised_at, id",
+                """
+                SELECT id, kind, pixel_id, stream, event_name, field, severity, message, raised_at, last_seen, occurrences, cleared_at FROM alarms
+                WHERE NOT \(activeOnly) OR cleared_at IS NULL ORDER BY raised_at, id
+                """,
                 logger: logger
             )
             var alarms: [AlarmRecord] = []
-            for try await (id, kind, pixel, message, raised, cleared) in rows.decode((Int64, String, String?, String, Int64, Int64?).self) {
+            for try await (id, kind, pixel, stream, event, field, severity, message, raised, seen, occurrences, cleared) in rows.decode(
+                (Int64, String, String?, String?, String?, String?, String, String, Int64, Int64, Int, Int64?).self
+            ) {
                 alarms.append(
                     AlarmRecord(
                         id: id,
-                        kind: kind,
-                        pixelID: pixel,
+                        subject: AlarmSubject(kind: kind, pixelID: pixel, stream: stream, eventName: event, field: field),
+                        severity: try StateColumns.value(severity, column: "severity", as: AlarmSeverity.self),
                         message: message,
                         raisedAt: UnixMillis(raised),
+                        lastSeen: UnixMillis(seen),
+                        occurrences: occurrences,
                         clearedAt: cleared.map { UnixMillis($0) }
                     )
                 )
             }
             return alarms
         }
+    }
+
+    // MARK: Drift
+
+    public func appendDriftWindow(_ key: DriftKey, counters: DriftCounters, closedAt: UnixMillis) async throws(StateError) {
+        try await wrap("record drift window") {
+            try await client.query(
+                """
+                INSERT INTO drift_windows (stream, pixel_id, event_name, closed_at, counters)
+                VALUES (\(key.stream), \(key.pixelID), \(key.eventName), \(closedAt.rawValue), \(StateColumns.encoded(counters)))
+                """,
+                logger: logger
+            )
+        }
+    }
+
+    public func pendingDriftWindows(limit: Int) async throws(StateError) -> [PendingDriftWindow] {
+        try await wrap("read drift windows") {
+            let rows = try await client.query(
+                "SELECT id, stream, pixel_id, event_name, closed_at, counters FROM drift_windows ORDER BY id LIMIT \(limit)",
+                logger: logger
+            )
+            var windows: [PendingDriftWindow] = []
+            for try await (id, stream, pixel, event, closed, counters) in rows.decode((Int64, String, String, String, Int64, String).self) {
+                windows.append(
+                    PendingDriftWindow(
+                        id: id,
+                        key: DriftKey(stream: stream, pixelID: pixel, eventName: event),
+                        counters: try StateColumns.decoded(counters, column: "counters", as: DriftCounters.self),
+                        closedAt: UnixMillis(closed)
+                    )
+                )
+            }
+            return windows
+        }
+    }
+
+    public func driftBaselines(_ keys: [DriftKey]) async throws(StateError) -> [DriftKey: DriftBaseline] {
+        let keys = Array(Set(keys))
+        return try await wrap("read drift baselines") {
+            let rows = try await client.query(
+                """
+                SELECT b.stream, b.pixel_id, b.event_name, b.baseline FROM drift_baselines b
+                JOIN UNNEST(\(keys.map(\.stream))::text[], \(keys.map(\.pixelID))::text[], \(keys.map(\.eventName))::text[]) AS k(s, p, e)
+                  ON b.stream = k.s AND b.pixel_id = k.p AND b.event_name = k.e
+                """,
+                logger: logger
+            )
+            var baselines: [DriftKey: DriftBaseline] = [:]
+            for try await (stream, pixel, event, baseline) in rows.decode((String, String, String, String).self) {
+                baselines[DriftKey(stream: stream, pixelID: pixel, eventName: event)] = try StateColumns.decoded(
+                    baseline,
+                    column: "baseline",
+                    as: DriftBaseline.self
+                )
+            }
+            return baselines
+        }
+    }
+
+    public func completeDriftWindows(_ ids: [Int64], baselines: [DriftKey: DriftBaseline], now: UnixMillis) async throws(StateError) {
+        let entries = Array(baselines)
+        let now = now.rawValue
+        try await wrap("complete drift windows") {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query("DELETE FROM drift_windows WHERE id = ANY(\(ids)::int8[])", logger: logger)
+                if !entries.isEmpty {
+                    try await connection.query(
+                        """
+                        INSERT INTO drift_baselines (stream, pixel_id, event_name, baseline, updated_at)
+                        SELECT s, p, e, b, \(now) FROM UNNEST(\(entries.map(\.key.stream))::text[], \(entries.map(\.key.pixelID))::text[],
+                          \(entries.map(\.key.eventName))::text[], \(entries.map { StateColumns.encoded($0.value) })::text[]) AS u(s, p, e, b)
+                        ON CONFLICT (stream, pixel_id, event_name) DO UPDATE SET baseline = EXCLUDED.baseline, updated_at = EXCLUDED.updated_at
+                        """,
+                        logger: logger
+                    )
+                }
+            }
+        }
+    }
+
+    public func withDriftLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
+        try await withSessionLock(
+            "SELECT pg_try_advisory_lock(\(Self.driftLockKey), hashtext(current_schema()))",
+            unlock: "SELECT pg_advisory_unlock(\(Self.driftLockKey), hashtext(current_schema()))",
+            body
+        )
     }
 
     // MARK: Schemas

@@ -520,8 +520,13 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
     }
 
     public func withPollLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
-        let descriptor = openLockFile(path + ".poll-lock")
-        guard descriptor >= 0 else { throw StateError(.unavailable, "cannot open the poll lock file beside sqlite:\(path)") }
+        try await withFileLock(path + ".poll-lock", body)
+    }
+
+    /// An exclusive `flock` on a file beside the database, held for `body`; `nil` when another holds it.
+    func withFileLock<T: Sendable>(_ lockPath: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+        let descriptor = openLockFile(lockPath)
+        guard descriptor >= 0 else { throw StateError(.unavailable, "cannot open the lock file \(lockPath)") }
         defer { closeLockFile(descriptor) }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else { return nil }
         defer { flock(descriptor, LOCK_UN) }
@@ -619,41 +624,129 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         ).count
     }
 
-    public func raiseAlarm(kind: String, pixelID: String?, message: String, now: UnixMillis) async throws(StateError) {
-        try await locked(
-            "raise alarm",
-            """
-            INSERT INTO alarms (kind, pixel_id, message, raised_at) SELECT ?, ?, ?, ?
-            WHERE NOT EXISTS (SELECT 1 FROM alarms WHERE kind = ? AND pixel_id IS ? AND cleared_at IS NULL)
-            """,
-            [.text(kind), Self.text(pixelID), .text(message), Self.time(now), .text(kind), Self.text(pixelID)]
-        )
+    static let subjectCondition = "kind = ? AND pixel_id IS ? AND stream IS ? AND event_name IS ? AND field IS ? AND cleared_at IS NULL"
+
+    static func subjectBinds(_ subject: AlarmSubject) -> [SQLiteData] {
+        [.text(subject.kind), text(subject.pixelID), text(subject.stream), text(subject.eventName), text(subject.field)]
     }
 
     @discardableResult
-    public func clearAlarms(kind: String, pixelID: String?, now: UnixMillis) async throws(StateError) -> Int {
+    public func raiseAlarm(_ subject: AlarmSubject, severity: AlarmSeverity, message: String, now: UnixMillis) async throws(StateError) -> Bool {
+        try await transaction("raise alarm") { () async throws(StateError) -> Bool in
+            let seen = try await execute(
+                "raise alarm",
+                "UPDATE alarms SET last_seen = ?, occurrences = occurrences + 1, message = ? WHERE \(Self.subjectCondition) RETURNING id",
+                [Self.time(now), .text(message)] + Self.subjectBinds(subject)
+            )
+            guard seen.isEmpty else { return false }
+            try await execute(
+                "raise alarm",
+                """
+                INSERT INTO alarms (kind, pixel_id, stream, event_name, field, severity, message, raised_at, last_seen, occurrences)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
+                """,
+                Self.subjectBinds(subject) + [.text(severity.rawValue), .text(message), Self.time(now), Self.time(now)]
+            )
+            return true
+        }
+    }
+
+    @discardableResult
+    public func clearAlarms(_ subject: AlarmSubject, now: UnixMillis) async throws(StateError) -> Int {
         try await locked(
             "clear alarms",
-            "UPDATE alarms SET cleared_at = ? WHERE kind = ? AND pixel_id IS ? AND cleared_at IS NULL RETURNING id",
-            [Self.time(now), .text(kind), Self.text(pixelID)]
+            "UPDATE alarms SET cleared_at = ? WHERE \(Self.subjectCondition) RETURNING id",
+            [Self.time(now)] + Self.subjectBinds(subject)
         ).count
     }
 
-    public func activeAlarms() async throws(StateError) -> [AlarmRecord] {
+    public func alarms(activeOnly: Bool) async throws(StateError) -> [AlarmRecord] {
         try await locked(
             "list alarms",
-            "SELECT id, kind, pixel_id, message, raised_at, cleared_at FROM alarms WHERE cleared_at IS NULL ORDER BY raised_at, id"
+            """
+            SELECT id, kind, pixel_id, stream, event_name, field, severity, message, raised_at, last_seen, occurrences, cleared_at FROM alarms
+            WHERE ? = 0 OR cleared_at IS NULL ORDER BY raised_at, id
+            """,
+            [.integer(activeOnly ? 1 : 0)]
         )
         .map { row throws(StateError) in
             AlarmRecord(
                 id: try row.int64("id"),
-                kind: try row.text("kind"),
-                pixelID: try row.optionalText("pixel_id"),
+                subject: AlarmSubject(
+                    kind: try row.text("kind"),
+                    pixelID: try row.optionalText("pixel_id"),
+                    stream: try row.optionalText("stream"),
+                    eventName: try row.optionalText("event_name"),
+                    field: try row.optionalText("field")
+                ),
+                severity: try row.value("severity", as: AlarmSeverity.self),
                 message: try row.text("message"),
                 raisedAt: try row.millis("raised_at"),
+                lastSeen: try row.millis("last_seen"),
+                occurrences: try row.int("occurrences"),
                 clearedAt: try row.optionalMillis("cleared_at")
             )
         }
+    }
+
+    // MARK: Drift
+
+    public func appendDriftWindow(_ key: DriftKey, counters: DriftCounters, closedAt: UnixMillis) async throws(StateError) {
+        try await locked(
+            "record drift window",
+            "INSERT INTO drift_windows (stream, pixel_id, event_name, closed_at, counters) VALUES (?, ?, ?, ?, ?)",
+            [.text(key.stream), .text(key.pixelID), .text(key.eventName), Self.time(closedAt), .text(StateColumns.encoded(counters))]
+        )
+    }
+
+    public func pendingDriftWindows(limit: Int) async throws(StateError) -> [PendingDriftWindow] {
+        try await locked(
+            "read drift windows",
+            "SELECT id, stream, pixel_id, event_name, closed_at, counters FROM drift_windows ORDER BY id LIMIT ?",
+            [.integer(limit)]
+        ).map { row throws(StateError) in
+            PendingDriftWindow(
+                id: try row.int64("id"),
+                key: DriftKey(stream: try row.text("stream"), pixelID: try row.text("pixel_id"), eventName: try row.text("event_name")),
+                counters: try StateColumns.decoded(try row.text("counters"), column: "counters", as: DriftCounters.self),
+                closedAt: try row.millis("closed_at")
+            )
+        }
+    }
+
+    public func driftBaselines(_ keys: [DriftKey]) async throws(StateError) -> [DriftKey: DriftBaseline] {
+        var baselines: [DriftKey: DriftBaseline] = [:]
+        for key in Set(keys) {
+            let rows = try await locked(
+                "read drift baseline",
+                "SELECT baseline FROM drift_baselines WHERE stream = ? AND pixel_id = ? AND event_name = ?",
+                [.text(key.stream), .text(key.pixelID), .text(key.eventName)]
+            )
+            if let row = rows.first {
+                baselines[key] = try StateColumns.decoded(try row.text("baseline"), column: "baseline", as: DriftBaseline.self)
+            }
+        }
+        return baselines
+    }
+
+    public func completeDriftWindows(_ ids: [Int64], baselines: [DriftKey: DriftBaseline], now: UnixMillis) async throws(StateError) {
+        try await transaction("complete drift windows") { () async throws(StateError) in
+            if !ids.isEmpty { try await execute("complete drift windows", "DELETE FROM drift_windows WHERE id IN (\(Self.idList(ids)))") }
+            for (key, baseline) in baselines {
+                try await execute(
+                    "complete drift windows",
+                    """
+                    INSERT INTO drift_baselines (stream, pixel_id, event_name, baseline, updated_at) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (stream, pixel_id, event_name) DO UPDATE SET baseline = excluded.baseline, updated_at = excluded.updated_at
+                    """,
+                    [.text(key.stream), .text(key.pixelID), .text(key.eventName), .text(StateColumns.encoded(baseline)), Self.time(now)]
+                )
+            }
+        }
+    }
+
+    public func withDriftLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
+        try await withFileLock(path + ".drift-lock", body)
     }
 
     // MARK: Schemas

@@ -22,6 +22,17 @@ enum StateColumns {
         do { return try JSONValue(parsing: text) } catch { throw StateError(.query, "column `\(column)` does not hold JSON") }
     }
 
+    /// A value the connector stores as JSON (drift counters and baselines).
+    static func encoded(_ value: some Encodable) -> String {
+        String(decoding: (try? JSONEncoder().encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    static func decoded<Value: Decodable>(_ text: String, column: String, as type: Value.Type) throws(StateError) -> Value {
+        do { return try JSONDecoder().decode(type, from: Data(text.utf8)) } catch {
+            throw StateError(.query, "column `\(column)` does not hold what this build wrote there")
+        }
+    }
+
     static func value<Value: RawRepresentable<String>>(_ raw: String, column: String, as type: Value.Type) throws(StateError) -> Value {
         guard let value = Value(rawValue: raw) else { throw StateError(.query, "column `\(column)` holds an unknown value") }
         return value

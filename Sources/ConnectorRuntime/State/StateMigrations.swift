@@ -98,6 +98,28 @@ enum StateMigrations {
                     "DROP TABLE IF EXISTS schemas",
                 ]
             ),
+            // Drift alarms: what an alarm is about beyond its kind and pixel, how severe, when last
+            // seen and how often; the drift monitor's windows (until evaluated) and baselines.
+            (
+                5,
+                [
+                    "ALTER TABLE alarms ADD COLUMN stream TEXT",
+                    "ALTER TABLE alarms ADD COLUMN event_name TEXT",
+                    "ALTER TABLE alarms ADD COLUMN field TEXT",
+                    "ALTER TABLE alarms ADD COLUMN severity TEXT NOT NULL DEFAULT 'critical'",
+                    "ALTER TABLE alarms ADD COLUMN last_seen \(big)",
+                    "ALTER TABLE alarms ADD COLUMN occurrences \(big) NOT NULL DEFAULT 1",
+                    "UPDATE alarms SET last_seen = raised_at WHERE last_seen IS NULL",
+                    """
+                    CREATE TABLE IF NOT EXISTS drift_windows (id \(d.serial), stream TEXT NOT NULL, pixel_id TEXT NOT NULL, event_name TEXT NOT NULL,
+                      closed_at \(big) NOT NULL, counters TEXT NOT NULL)
+                    """,
+                    """
+                    CREATE TABLE IF NOT EXISTS drift_baselines (stream TEXT NOT NULL, pixel_id TEXT NOT NULL, event_name TEXT NOT NULL,
+                      baseline TEXT NOT NULL, updated_at \(big) NOT NULL, PRIMARY KEY (stream, pixel_id, event_name))
+                    """,
+                ]
+            ),
         ]
     }
 
@@ -122,7 +144,12 @@ enum StateMigrations {
         ("delivery_statuses", "SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses LIMIT 0"),
         ("match_quality", "SELECT pixel_id, event_name, snapshot_at, record, run_id FROM match_quality LIMIT 0"),
         ("schema_versions", "SELECT schema_id, version, hash, body, registered_at FROM schema_versions LIMIT 0"),
-        ("alarms", "SELECT id, kind, pixel_id, message, raised_at, cleared_at FROM alarms LIMIT 0"),
+        (
+            "alarms",
+            "SELECT id, kind, pixel_id, stream, event_name, field, severity, message, raised_at, last_seen, occurrences, cleared_at FROM alarms LIMIT 0"
+        ),
+        ("drift_windows", "SELECT id, stream, pixel_id, event_name, closed_at, counters FROM drift_windows LIMIT 0"),
+        ("drift_baselines", "SELECT stream, pixel_id, event_name, baseline, updated_at FROM drift_baselines LIMIT 0"),
     ]
 
     /// `expires_at`, or the 7-day limit for a row written by an older build during a rolling upgrade.

@@ -205,7 +205,7 @@ public struct Forwarder: Service {
         Counter(label: "capi_events_forwarded_total", dimensions: [("pixel_id", pixel.id)]).increment(by: entries.count)
         if await pauses.recovered(pixel.id) {
             for errorClass in Self.pausingClasses {
-                try await registry.clearAlarms(kind: Self.pauseAlarmKind(errorClass), pixelID: pixel.id, now: clock.now())
+                try await registry.clearAlarms(AlarmSubject(kind: Self.pauseAlarmKind(errorClass), pixelID: pixel.id), now: clock.now())
             }
             logger.notice("pixel delivers again; its pause alarm is cleared", metadata: ["pixel_id": "\(pixel.id)"])
         }
@@ -238,7 +238,12 @@ public struct Forwarder: Service {
                     "fbtrace_id": "\(error.fbtraceID ?? "")",
                 ]
             )
-            try await registry.raiseAlarm(kind: Self.pauseAlarmKind(errorClass), pixelID: pixel.id, message: error.description, now: current)
+            try await registry.raiseAlarm(
+                AlarmSubject(kind: Self.pauseAlarmKind(errorClass), pixelID: pixel.id),
+                severity: .critical,
+                message: error.description,
+                now: current
+            )
             try await registry.reschedule(entries, nextAttemptAt: until, lastError: error.description)
         case .retry, .giveUp:
             Counter(label: "capi_retries_total", dimensions: [("pixel_id", pixel.id), ("class", error.errorClass.rawValue)]).increment()

@@ -22,11 +22,14 @@ public struct Intake: Sendable {
     let maxFutureSkew: Duration
     let externalID: ExternalIDPolicy
     let clock: WallClock
+    let drift: DriftMonitor?
 
+    /// - Parameter drift: counts every event, accepted or refused, for the schema drift alarms.
     public init(
         committer: GroupCommitter,
         manifest: Manifest,
         push: PushConfiguration,
+        drift: DriftMonitor? = nil,
         clock: WallClock = .system
     ) {
         self.committer = committer
@@ -35,6 +38,7 @@ public struct Intake: Sendable {
         self.maxFutureSkew = push.maxFutureSkew
         self.externalID = push.externalID
         self.clock = clock
+        self.drift = drift
     }
 
     /// Judges each event on its own and commits the valid ones in one shared transaction.
@@ -55,7 +59,9 @@ public struct Intake: Sendable {
             switch EventPreparer.prepare(raw, pixelID: pixelFromPath, policy: policy) {
             case .failure(let rejection):
                 results[index] = .rejected(rejection.problems)
+                observe(raw, problems: rejection.problems, pixelID: pixel?.id ?? pixelFromPath ?? Self.pixelID(of: raw))
             case .success(let event):
+                observe(raw, problems: nil, pixelID: event.pixelID)
                 guard let pixel = pixels[event.pixelID] else {
                     results[index] = .rejected([
                         EventProblem(field: "pixel_id", code: .invalidValue, message: "is not a pixel configured in the manifest")
@@ -101,6 +107,16 @@ public struct Intake: Sendable {
             }
         }
         return results.map { $0! }
+    }
+
+    func observe(_ raw: JSONValue, problems: [EventProblem]?, pixelID: String?) {
+        guard let drift else { return }
+        drift.record(
+            DriftObservation.observe(raw, problems: problems),
+            stream: StateStream.deliveredEvents.rawValue,
+            pixelID: pixelID,
+            eventName: raw["event_name"]?.stringValue
+        )
     }
 
     static func pixelID(of event: JSONValue) -> String? {

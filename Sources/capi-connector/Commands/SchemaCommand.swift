@@ -13,7 +13,7 @@ struct SchemaCommand: AsyncParsableCommand {
             numbered 1, 2, … in registration order and identified by the SHA-256 of the canonical JSON.
             A new version may not drop, rename or loosen a field an earlier version marks required.
             """,
-        subcommands: [List.self, Check.self, Diff.self]
+        subcommands: [List.self, Check.self, Diff.self, Alarms.self]
     )
 
     struct List: AsyncParsableCommand {
@@ -93,6 +93,30 @@ struct SchemaCommand: AsyncParsableCommand {
             StandardStreams.printOutput(
                 lines.isEmpty ? "\(id): versions \(older) and \(newer) declare the same fields" : lines.joined(separator: "\n")
             )
+        }
+    }
+
+    struct Alarms: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print drift alarms as JSON lines: kind, severity, stream, pixel, event name, field, first and last seen, count.",
+            discussion: """
+                Kinds: schema_drift_missing_field (a field Meta requires is missing), schema_drift_coverage (a match
+                key's coverage fell against the baseline), schema_drift_refusals (refusals rose), schema_drift_format
+                (event_time in milliseconds, value as a string, a currency that is not a code). Details never hold
+                personal values. --all adds the other alarms (a pixel paused after Meta refused its credentials).
+                """
+        )
+
+        @OptionGroup var state: StateOptions
+        @Flag(help: "Only alarms not yet cleared.") var active = false
+        @Flag(help: "Every kind of alarm, not only schema drift.") var all = false
+
+        func run() async throws {
+            let (active, all) = (active, all)
+            let alarms = try await state.withRegistry { try await $0.alarms(activeOnly: active) }
+            var output = ""
+            for alarm in alarms where all || alarm.kind.hasPrefix("schema_drift_") { output += AlarmJSON.object(alarm).serialized + "\n" }
+            StandardStreams.writeAll(output, to: STDOUT_FILENO)
         }
     }
 

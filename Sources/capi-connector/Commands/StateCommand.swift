@@ -35,12 +35,7 @@ struct StateCommand: AsyncParsableCommand {
                     "run_id": .string(value.runID), "updated_at": .string(value.updatedAt.seconds.iso8601),
                 ])
             }
-            let active: [JSONValue] = alarms.map { alarm in
-                .object([
-                    "kind": .string(alarm.kind), "pixel_id": alarm.pixelID.map(JSONValue.string) ?? .null, "message": .string(alarm.message),
-                    "raised_at": .string(alarm.raisedAt.seconds.iso8601),
-                ])
-            }
+            let active = alarms.map(AlarmJSON.object)
             let runs: [JSONValue] = summary.recentRuns.map { run in
                 .object([
                     "run_id": .string(run.runID), "mode": .string(run.mode.rawValue), "status": .string(run.status.rawValue),

@@ -17,7 +17,7 @@ struct StateRegistryContractTests {
             }
             try await first.migrate()
             let summary = try await first.summary()
-            #expect(summary.schemaVersion == 4)
+            #expect(summary.schemaVersion == 5)
             #expect(summary.outboxDepth == 0)
         }
     }
@@ -149,6 +149,9 @@ struct StateRegistryContractTests {
             [
                 "DELETE FROM schema_migrations WHERE version >= 3",
                 "ALTER TABLE outbox DROP COLUMN expires_at", "ALTER TABLE dead_letters DROP COLUMN expires_at",
+                "DROP TABLE schema_versions", "DROP TABLE drift_windows", "DROP TABLE drift_baselines",
+            ] + ["stream", "event_name", "field", "severity", "last_seen", "occurrences"].map { "ALTER TABLE alarms DROP COLUMN \($0)" } + [
+
                 #"INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES ('1', 'web', 1000, '{"action_source":"website"}', 0, 0, 0)"#,
                 #"INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES ('1', 'store', 1000, '{"action_source":"physical_store"}', 0, 0, 0)"#,
             ]
@@ -175,14 +178,28 @@ struct StateRegistryContractTests {
     @Test("an alarm is raised once while active, listed until cleared, and raised again after", arguments: TestStore.enabled)
     func alarms(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
-            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth: code 190", now: UnixMillis(1))
-            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth: code 190 again", now: UnixMillis(2))
-            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "222", message: "auth", now: UnixMillis(3))
-            #expect(try await registry.activeAlarms().map(\.pixelID) == ["111", "222"])
-            #expect(try await registry.clearAlarms(kind: "pixel_paused_auth", pixelID: "111", now: UnixMillis(4)) == 1)
+            func paused(_ pixel: String) -> AlarmSubject { AlarmSubject(kind: "pixel_paused_auth", pixelID: pixel) }
+            #expect(try await registry.raiseAlarm(paused("111"), severity: .critical, message: "auth: code 190", now: UnixMillis(1)))
+            #expect(try await !registry.raiseAlarm(paused("111"), severity: .critical, message: "auth: code 190 again", now: UnixMillis(2)))
+            try await registry.raiseAlarm(paused("222"), severity: .critical, message: "auth", now: UnixMillis(3))
+            let active = try await registry.activeAlarms()
+            #expect(active.map(\.pixelID) == ["111", "222"])
+            #expect(active.first?.occurrences == 2 && active.first?.lastSeen == UnixMillis(2) && active.first?.message == "auth: code 190 again")
+            #expect(try await registry.clearAlarms(paused("111"), now: UnixMillis(4)) == 1)
             #expect(try await registry.activeAlarms().map(\.pixelID) == ["222"])
-            try await registry.raiseAlarm(kind: "pixel_paused_auth", pixelID: "111", message: "auth", now: UnixMillis(5))
+            try await registry.raiseAlarm(paused("111"), severity: .critical, message: "auth", now: UnixMillis(5))
             #expect(try await registry.activeAlarms().map(\.raisedAt) == [UnixMillis(3), UnixMillis(5)])
+            // A drift alarm is about a stream, event and field too; the same kind for another field is another alarm.
+            let coverage = AlarmSubject(kind: "schema_drift_coverage", pixelID: "111", stream: "delivered_events", eventName: "Purchase", field: "em")
+            try await registry.raiseAlarm(coverage, severity: .warning, message: "em coverage fell", now: UnixMillis(6))
+            var other = coverage
+            other.field = "ph"
+            try await registry.raiseAlarm(other, severity: .warning, message: "ph coverage fell", now: UnixMillis(6))
+            #expect(try await registry.activeAlarms().filter { $0.kind == "schema_drift_coverage" }.map(\.subject.field) == ["em", "ph"])
+            #expect(try await registry.clearAlarms(coverage, now: UnixMillis(7)) == 1)
+            let all = try await registry.alarms(activeOnly: false)
+            #expect(all.count == 5 && all.filter { $0.clearedAt != nil }.count == 2)
+            #expect(all.first { $0.subject == coverage }?.severity == .warning)
         }
     }
 

@@ -23,22 +23,40 @@ public struct StateSummary: Sendable, Equatable {
     }
 }
 
-/// A raised alarm (a paused pixel, later schema drift): active until `clearedAt` is set.
+/// A raised alarm (a paused pixel, a drift): active until `clearedAt` is set.
 public struct AlarmRecord: Sendable, Equatable {
     public var id: Int64
-    public var kind: String
-    public var pixelID: String?
-    /// What happened, without personal values or secrets.
+    public var subject: AlarmSubject
+    public var severity: AlarmSeverity
+    /// What happened, latest sighting; never a personal value or a secret.
     public var message: String
+    /// First seen.
     public var raisedAt: UnixMillis
+    public var lastSeen: UnixMillis
+    /// Sightings while active.
+    public var occurrences: Int
     public var clearedAt: UnixMillis?
 
-    public init(id: Int64, kind: String, pixelID: String?, message: String, raisedAt: UnixMillis, clearedAt: UnixMillis?) {
+    public var kind: String { subject.kind }
+    public var pixelID: String? { subject.pixelID }
+
+    public init(
+        id: Int64,
+        subject: AlarmSubject,
+        severity: AlarmSeverity,
+        message: String,
+        raisedAt: UnixMillis,
+        lastSeen: UnixMillis,
+        occurrences: Int,
+        clearedAt: UnixMillis?
+    ) {
         self.id = id
-        self.kind = kind
-        self.pixelID = pixelID
+        self.subject = subject
+        self.severity = severity
         self.message = message
         self.raisedAt = raisedAt
+        self.lastSeen = lastSeen
+        self.occurrences = occurrences
         self.clearedAt = clearedAt
     }
 }

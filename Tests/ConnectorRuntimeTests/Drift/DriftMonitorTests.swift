@@ -1,0 +1,68 @@
+import CAPICore
+import ConnectorRuntime
+import TestSupport
+import Testing
+
+@Suite("Drift monitor on the store")
+struct DriftMonitorTests {
+    func configuration() -> SchemaRegistryConfiguration {
+        var configuration = SchemaRegistryConfiguration()
+        configuration.windowEvents = 100
+        configuration.windowDuration = .seconds(3600)
+        return configuration
+    }
+
+    func feed(_ monitor: DriftMonitor, _ count: Int, _ event: JSONValue, pixel: String = "111") {
+        for _ in 0..<count {
+            monitor.record(
+                DriftObservation.observe(event, problems: nil),
+                stream: "delivered_events",
+                pixelID: pixel,
+                eventName: event["event_name"]?.stringValue
+            )
+        }
+    }
+
+    @Test("300 events with em, ph and fbp, then 300 without: a coverage alarm per key; clean windows clear it", arguments: TestStore.enabled)
+    func coverageAlarmAndClearing(store: TestStore) async throws {
+        try await store.withRegistry { registry in
+            let monitor = DriftMonitor(store: registry, configuration: configuration(), pixels: ["111"])
+            feed(monitor, 300, purchase())
+            await monitor.flushAndEvaluate()
+            #expect(try await registry.activeAlarms().isEmpty)
+            feed(monitor, 300, purchase(keys: []))
+            await monitor.flushAndEvaluate()
+            let alarms = try await registry.activeAlarms()
+            #expect(Set(alarms.filter { $0.kind == DriftKind.coverageDrop.rawValue }.compactMap(\.subject.field)) == ["em", "ph", "fbp"])
+            let em = try #require(alarms.first { $0.subject.field == "em" })
+            #expect(em.subject.eventName == "Purchase" && em.subject.stream == "delivered_events" && em.pixelID == "111")
+            #expect(em.severity == .warning && em.occurrences == 3, "one alarm, seen in each of the three windows")
+            #expect(alarms.allSatisfy { !$0.message.contains("jane") && !$0.message.contains("example.com") })
+            // The baseline stayed frozen while the alarm was active: the keys coming back is clean at once.
+            feed(monitor, 100, purchase())
+            await monitor.flushAndEvaluate()
+            #expect(try await registry.activeAlarms().isEmpty)
+            #expect(try await registry.alarms(activeOnly: false).filter { $0.clearedAt != nil }.count == 3)
+        }
+    }
+
+    @Test("unconfigured pixels and odd event names are bucketed, never used raw", arguments: [TestStore.sqlite])
+    func keyHygiene(store: TestStore) async throws {
+        try await store.withRegistry { registry in
+            var configuration = configuration()
+            configuration.thresholds.minimumSample = 1
+            configuration.windowEvents = 1
+            let monitor = DriftMonitor(store: registry, configuration: configuration, pixels: ["111"])
+            monitor.record(
+                DriftObservation.observe(.object([:]), problems: nil),
+                stream: "delivered_events",
+                pixelID: "999",
+                eventName: "jane.doe@example.com"
+            )
+            await monitor.flushAndEvaluate()
+            let alarms = try await registry.activeAlarms()
+            #expect(!alarms.isEmpty)
+            #expect(alarms.allSatisfy { $0.pixelID == "unconfigured" && $0.subject.eventName == "redacted" })
+        }
+    }
+}

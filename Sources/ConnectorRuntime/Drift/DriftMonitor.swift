@@ -6,9 +6,10 @@ import Synchronization
 
 /// Watches what arrives for drift: counts observations per stream, pixel and event name on the
 /// request path (a lock and a few integer additions), closes a window after
-/// `evaluate_every_events` events or `evaluate_every`, and — off the request path, as a service —
-/// adds closed windows to the store and evaluates the store's pending windows as the one evaluator
-/// holding the drift lock. Alarms are raised once per change and cleared after a clean window.
+/// `evaluate_every_events` events or `evaluate_every`, and — off the request path, as a service,
+/// every few seconds — adds the closed windows to the store in one transaction and evaluates the
+/// store's pending windows as the one evaluator holding the drift lock. Alarms are raised once per
+/// change and cleared after a clean window.
 public final class DriftMonitor: Service, Sendable {
     struct OpenWindow {
         var counters = DriftCounters()
@@ -63,20 +64,17 @@ public final class DriftMonitor: Service, Sendable {
         guard configuration.alarmsEnabled else { return }
         let pixel = pixelID.flatMap { pixels.contains($0) ? $0 : nil } ?? "unconfigured"
         let now = ContinuousClock.now
-        let full = state.withLock { state -> Bool in
+        state.withLock { state in
             let name = Self.safeEventName(eventName, pixel: pixel, known: &state.eventNames)
             let key = DriftKey(stream: stream, pixelID: pixel, eventName: name)
-            var window = state.open[key] ?? OpenWindow(openedAt: now)
+            var window = state.open.removeValue(forKey: key) ?? OpenWindow(openedAt: now)
             window.counters.add(observation)
-            guard window.counters.events >= configuration.windowEvents else {
+            if window.counters.events >= configuration.windowEvents {
+                state.closed.append((key, window.counters))
+            } else {
                 state.open[key] = window
-                return false
             }
-            state.open[key] = nil
-            state.closed.append((key, window.counters))
-            return true
         }
-        if full { wake.yield() }
     }
 
     /// An event name as a key: standard and custom names as sent, but never a personal-looking
@@ -127,7 +125,7 @@ public final class DriftMonitor: Service, Sendable {
             return state.closed
         }
         do {
-            for (key, counters) in closed { try await store.appendDriftWindow(key, counters: counters, closedAt: clock.now()) }
+            try await store.appendDriftWindows(closed.map { (key: $0.0, counters: $0.1) }, closedAt: clock.now())
             _ = try await store.withDriftLock { try await self.evaluatePending() }
         } catch {
             logger.error("drift windows cannot be stored or evaluated", metadata: ["error": "\(error)"])
@@ -141,10 +139,11 @@ public final class DriftMonitor: Service, Sendable {
             let pending = try await store.pendingDriftWindows(limit: 500)
             guard !pending.isEmpty else { return }
             var baselines = try await store.driftBaselines(pending.map(\.key))
+            var active = Set(try await store.activeAlarms().filter { $0.kind.hasPrefix("schema_drift_") }.map(\.subject))
             var moved: [DriftKey: DriftBaseline] = [:]
             for window in pending {
                 let findings = DriftEvaluator.findings(window.counters, baseline: baselines[window.key], thresholds: configuration.thresholds)
-                try await apply(findings, window: window)
+                try await apply(findings, window: window, active: &active)
                 if findings.isEmpty, window.counters.events >= configuration.thresholds.minimumSample {
                     let next = DriftEvaluator.updated(baselines[window.key], with: window.counters)
                     baselines[window.key] = next
@@ -152,12 +151,13 @@ public final class DriftMonitor: Service, Sendable {
                 }
             }
             try await store.completeDriftWindows(pending.map(\.id), baselines: moved, now: clock.now())
-            let active = try await store.activeAlarms().filter { $0.kind.hasPrefix("schema_drift_") }.count
-            Gauge(label: "capi_schema_drift_alarms_active").record(active)
+            Gauge(label: "capi_schema_drift_alarms_active").record(active.count)
         }
     }
 
-    func apply(_ findings: [DriftFinding], window: PendingDriftWindow) async throws {
+    /// Raises what `findings` show and clears what the window no longer shows; `active` is the set
+    /// of active drift alarms, kept current so a batch of windows reads it once.
+    func apply(_ findings: [DriftFinding], window: PendingDriftWindow, active: inout Set<AlarmSubject>) async throws {
         let key = window.key
         func subject(_ kind: DriftKind, _ field: String) -> AlarmSubject {
             AlarmSubject(kind: kind.rawValue, pixelID: key.pixelID, stream: key.stream, eventName: key.eventName, field: field)
@@ -170,6 +170,7 @@ public final class DriftMonitor: Service, Sendable {
                 case .coverageDrop, .formatChange: .warning
                 }
             let new = try await store.raiseAlarm(subject(finding.kind, finding.field), severity: severity, message: finding.detail, now: clock.now())
+            active.insert(subject(finding.kind, finding.field))
             if new {
                 Counter(label: "capi_schema_drift_alarms_total", dimensions: [("kind", finding.kind.rawValue), ("pixel_id", key.pixelID)]).increment()
                 logger.warning(
@@ -183,14 +184,14 @@ public final class DriftMonitor: Service, Sendable {
         }
         // A condition gone for a full window (large enough to judge) clears its alarm.
         guard window.counters.events >= configuration.thresholds.minimumSample else { return }
-        for alarm in try await store.activeAlarms() where alarm.kind.hasPrefix("schema_drift_") && !raised.contains(alarm.subject) {
-            guard alarm.subject.pixelID == key.pixelID, alarm.subject.stream == key.stream, alarm.subject.eventName == key.eventName else { continue }
-            if try await store.clearAlarms(alarm.subject, now: clock.now()) > 0 {
+        for alarm in active where !raised.contains(alarm) {
+            guard alarm.pixelID == key.pixelID, alarm.stream == key.stream, alarm.eventName == key.eventName else { continue }
+            active.remove(alarm)
+            if try await store.clearAlarms(alarm, now: clock.now()) > 0 {
                 logger.notice(
                     "schema drift cleared",
                     metadata: [
-                        "kind": "\(alarm.kind)", "pixel_id": "\(key.pixelID)", "event_name": "\(key.eventName)",
-                        "field": "\(alarm.subject.field ?? "")",
+                        "kind": "\(alarm.kind)", "pixel_id": "\(key.pixelID)", "event_name": "\(key.eventName)", "field": "\(alarm.field ?? "")",
                     ]
                 )
             }

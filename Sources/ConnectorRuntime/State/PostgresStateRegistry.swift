@@ -716,12 +716,15 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     // MARK: Drift
 
-    public func appendDriftWindow(_ key: DriftKey, counters: DriftCounters, closedAt: UnixMillis) async throws(StateError) {
-        try await wrap("record drift window") {
+    public func appendDriftWindows(_ windows: [(key: DriftKey, counters: DriftCounters)], closedAt: UnixMillis) async throws(StateError) {
+        guard !windows.isEmpty else { return }
+        try await wrap("record drift windows") {
             try await client.query(
                 """
                 INSERT INTO drift_windows (stream, pixel_id, event_name, closed_at, counters)
-                VALUES (\(key.stream), \(key.pixelID), \(key.eventName), \(closedAt.rawValue), \(StateColumns.encoded(counters)))
+                SELECT s, p, e, \(closedAt.rawValue), c FROM UNNEST(\(windows.map(\.key.stream))::text[], \(windows.map(\.key.pixelID))::text[],
+                  \(windows.map(\.key.eventName))::text[], \(windows.map { StateColumns.encoded($0.counters) })::text[]) WITH ORDINALITY AS u(s, p, e, c, n)
+                ORDER BY n
                 """,
                 logger: logger
             )

@@ -691,12 +691,23 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
 
     // MARK: Drift
 
-    public func appendDriftWindow(_ key: DriftKey, counters: DriftCounters, closedAt: UnixMillis) async throws(StateError) {
-        try await locked(
-            "record drift window",
-            "INSERT INTO drift_windows (stream, pixel_id, event_name, closed_at, counters) VALUES (?, ?, ?, ?, ?)",
-            [.text(key.stream), .text(key.pixelID), .text(key.eventName), Self.time(closedAt), .text(StateColumns.encoded(counters))]
-        )
+    public func appendDriftWindows(_ windows: [(key: DriftKey, counters: DriftCounters)], closedAt: UnixMillis) async throws(StateError) {
+        guard !windows.isEmpty else { return }
+        try await transaction("record drift windows") { () async throws(StateError) in
+            for start in stride(from: 0, to: windows.count, by: Self.chunk) {
+                let slice = windows[start..<min(start + Self.chunk, windows.count)]
+                try await execute(
+                    "record drift windows",
+                    "INSERT INTO drift_windows (stream, pixel_id, event_name, closed_at, counters) VALUES \(Self.placeholders(rows: slice.count, columns: 5))",
+                    slice.flatMap {
+                        [
+                            .text($0.key.stream), .text($0.key.pixelID), .text($0.key.eventName), Self.time(closedAt),
+                            .text(StateColumns.encoded($0.counters)),
+                        ]
+                    }
+                )
+            }
+        }
     }
 
     public func pendingDriftWindows(limit: Int) async throws(StateError) -> [PendingDriftWindow] {

@@ -3,8 +3,8 @@ import CAPICore
 /// The drift monitor's windows and baselines: shared by every process on the store, so replicas
 /// add to the same picture and a restart loses nothing but the window in progress.
 public protocol DriftStore: Sendable {
-    /// Adds one closed window of one process.
-    func appendDriftWindow(_ key: DriftKey, counters: DriftCounters, closedAt: UnixMillis) async throws(StateError)
+    /// Adds closed windows of one process, in one transaction.
+    func appendDriftWindows(_ windows: [(key: DriftKey, counters: DriftCounters)], closedAt: UnixMillis) async throws(StateError)
     /// Windows not yet evaluated, oldest first.
     func pendingDriftWindows(limit: Int) async throws(StateError) -> [PendingDriftWindow]
     func driftBaselines(_ keys: [DriftKey]) async throws(StateError) -> [DriftKey: DriftBaseline]

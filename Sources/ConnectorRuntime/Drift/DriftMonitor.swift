@@ -23,8 +23,6 @@ public final class DriftMonitor: Service, Sendable {
     }
 
     private let state = Mutex(State())
-    private let wake: AsyncStream<Void>.Continuation
-    private let wakeUps: AsyncStream<Void>
     let store: any DriftStore & AlarmStore
     let configuration: SchemaRegistryConfiguration
     let pixels: Set<String>
@@ -50,7 +48,6 @@ public final class DriftMonitor: Service, Sendable {
         self.clock = clock
         self.tick = tick
         self.logger = logger
-        (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         for pixel in pixels {
             for kind in DriftKind.allCases {
                 Counter(label: "capi_schema_drift_alarms_total", dimensions: [("kind", kind.rawValue), ("pixel_id", pixel)]).increment(by: 0)
@@ -89,19 +86,9 @@ public final class DriftMonitor: Service, Sendable {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            await withTaskGroup(of: Void.self) { group in
-                group.addTask { [wake, tick] in
-                    while !Task.isCancelled {
-                        do { try await Task.sleep(for: tick) } catch { return }
-                        wake.yield()
-                    }
-                }
-                for await _ in wakeUps { await flushAndEvaluate() }
-                group.cancelAll()
-            }
-        } onGracefulShutdown: { [wake] in
-            wake.finish()
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { [tick] in try await Task.sleep(for: tick) }
+            await flushAndEvaluate()
         }
         // What was counted before shutdown still reaches the store; the open windows are added as
         // they are (the next evaluator judges them, with the minimum sample as for any window).

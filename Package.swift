@@ -82,11 +82,24 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Alarm changes POSTed to a receiver, signed with Standard Webhooks, with cooldown and retries.
+        .target(
+            name: "AlarmWebhooks",
+            dependencies: [
+                "CAPICore", "ConnectorRuntime",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The webhook-mirror sidecar: HTTP server, signature verifiers, intake, forwarder, DLQ.
         .target(
             name: "PushMode",
             dependencies: [
-                "CAPICore", "GraphAPI", "ConnectorRuntime",
+                "CAPICore", "GraphAPI", "ConnectorRuntime", "AlarmWebhooks",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -127,7 +140,7 @@ let package = Package(
         .executableTarget(
             name: "capi-connector",
             dependencies: [
-                "CAPICore", "GraphAPI", "ConnectorRuntime", "PushMode", "PullMode", "GraphSandbox", "CAPIBenchmarks",
+                "CAPICore", "GraphAPI", "ConnectorRuntime", "PushMode", "PullMode", "GraphSandbox", "CAPIBenchmarks", "AlarmWebhooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -200,6 +213,15 @@ let package = Package(
         .testTarget(
             name: "FuzzTests",
             dependencies: ["CAPICore", "ConnectorRuntime", "PushMode", "PullMode", "GraphAPI"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AlarmWebhooksTests",
+            dependencies: [
+                "AlarmWebhooks", "PushMode", "ConnectorRuntime", "CAPICore", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

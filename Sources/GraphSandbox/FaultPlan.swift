@@ -15,6 +15,9 @@ public struct FaultPlan: Sendable, Equatable {
         case garbage
         /// `200` with no data and a `paging.next` that points back at the same request.
         case pagingLoop = "paging_loop"
+        /// Read answers in a changed shape, as when Meta renames a field: stats entries name the
+        /// event in `event_name` instead of `value`, quality scores arrive as strings.
+        case reshape
     }
 
     public var rate: Double
@@ -62,7 +65,7 @@ public struct FaultPlan: Sendable, Equatable {
         self.init(rate: rate, kinds: kinds)
     }
 
-    var requestKinds: [Kind] { Kind.allCases.filter { $0 != .invalid && kinds.contains($0) } }
+    var requestKinds: [Kind] { Kind.allCases.filter { $0 != .invalid && $0 != .reshape && kinds.contains($0) } }
 
     /// Whether the event id is marked invalid under this plan and seed (stable per id).
     func marksInvalid(eventID: String, seed: UInt64) -> Bool {

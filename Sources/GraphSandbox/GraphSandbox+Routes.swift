@@ -54,7 +54,7 @@ extension GraphSandbox {
             // Drop the connection without an answer, as a proxy or a crashed front end would.
             try? await context.channel.close().get()
             throw HTTPError(.internalServerError)
-        case .invalid:
+        case .invalid, .reshape:
             return try await body()
         case .garbage:
             return Response(
@@ -234,7 +234,27 @@ extension GraphSandbox {
             items.queryItems = queryItems
             paging["next"] = .string(items.string!)
         }
-        return await json(.object(["data": .array(rows), "paging": .object(paging)]))
+        return await readAnswer(.object(["data": .array(rows), "paging": .object(paging)]))
+    }
+
+    /// A read answer, reshaped when the fault plan says so (`reshape`).
+    func readAnswer(_ value: JSONValue) async -> Response {
+        let faults = configuration.faults
+        guard faults.kinds.contains(.reshape), faults.rate > 0, await store.roll() < faults.rate else { return await json(value) }
+        return await json(Self.reshaped(value))
+    }
+
+    static func reshaped(_ value: JSONValue) -> JSONValue {
+        switch value {
+        case .object(var fields):
+            if let name = fields.removeValue(forKey: "value"), fields["count"] != nil { fields["event_name"] = name }
+            if case .number(let score)? = fields["composite_score"] { fields["composite_score"] = .string(String(score)) }
+            return .object(fields.mapValues(reshaped))
+        case .array(let items):
+            return .array(items.map(reshaped))
+        default:
+            return value
+        }
     }
 
     /// Meta's stats timestamps: `2026-11-20T10:00:00+0000`.
@@ -287,7 +307,7 @@ extension GraphSandbox {
                 "data_freshness": .object(["last_event_time": .integer(newest), "upload_frequency": .string("real_time")]),
             ])
         }
-        return await json(.object(["web": .array(rows)]))
+        return await readAnswer(.object(["web": .array(rows)]))
     }
 
     // MARK: GET /{version}/oauth/access_token

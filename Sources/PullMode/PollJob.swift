@@ -4,6 +4,7 @@ import Foundation
 import GraphAPI
 import Logging
 import Metrics
+import Synchronization
 
 /// One poll: for every configured pixel (one partition each), read `delivery_statuses` window by
 /// window and `match_quality` once, committing each window's records together with its cursor.
@@ -44,6 +45,9 @@ public struct PollJob: Sendable {
     let logger: Logger
     /// Unix milliseconds.
     let clock: WallClock
+    /// Counts the answers' shape and Meta's quality scores for the drift alarms, and evaluates at
+    /// the end of every run.
+    let drift: DriftMonitor?
     let progress: @Sendable (String) -> Void
 
     public init(
@@ -53,6 +57,7 @@ public struct PollJob: Sendable {
         graph: GraphClient,
         logger: Logger,
         clock: WallClock = .system,
+        drift: DriftMonitor? = nil,
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.manifest = manifest
@@ -62,6 +67,7 @@ public struct PollJob: Sendable {
         self.tokens = TokenProvider(auth: pull.auth, graph: graph)
         self.logger = logger
         self.clock = clock
+        self.drift = drift
         self.progress = progress
     }
 
@@ -112,11 +118,17 @@ public struct PollJob: Sendable {
                 "gap_seconds": .integer(report.gap.components.seconds),
             ]).serialized
         try await registry.recordRun(finished)
+        await drift?.flushAndEvaluate()
         return report
     }
 
     func poll(pixel: PixelConfiguration, run: RunRecord, records: inout Int, windows: inout Int, gap: inout Int64) async -> PixelOutcome {
         let cursorKey = CursorKey(connector: manifest.id, stream: Self.stream, partition: pixel.id)
+        // Every stats page read, and what of its shape could not be relied on, for the drift alarms.
+        let shapes = ShapeTally()
+        defer {
+            drift?.recordWindow(shapes.counters, stream: StateStream.deliveryStatuses.rawValue, pixelID: pixel.id, eventName: DriftKey.anyEvent)
+        }
         do {
             let stored = try await registry.cursor(cursorKey)
             let statuses = pull.deliveryStatuses
@@ -141,7 +153,7 @@ public struct PollJob: Sendable {
             for (index, window) in plan.windows.enumerated() {
                 var fetched: [DeliveryStatusRecord] = []
                 for (source, filter) in [("all", nil), ("server", "SERVER_ONLY")] as [(String, String?)] {
-                    fetched += try await fetchStats(pixel: pixel, window: window, source: source, eventSourceFilter: filter)
+                    fetched += try await fetchStats(pixel: pixel, window: window, source: source, eventSourceFilter: filter, shapes: shapes)
                 }
                 position = max(position, window.end)
                 try await registry.commitWindow(
@@ -180,7 +192,8 @@ public struct PollJob: Sendable {
         pixel: PixelConfiguration,
         window: DateWindows.Window,
         source: String,
-        eventSourceFilter: String?
+        eventSourceFilter: String?,
+        shapes: ShapeTally = ShapeTally()
     ) async throws -> [DeliveryStatusRecord] {
         var query = [("aggregation", "event"), ("start_time", String(window.start.rawValue)), ("end_time", String(window.end.rawValue))]
         if let eventSourceFilter { query.append(("event_source", eventSourceFilter)) }
@@ -189,7 +202,17 @@ public struct PollJob: Sendable {
         var response = try await get(pixel: pixel) { token throws(GraphError) in
             try await graph.get("\(pixel.id)/stats", query: parameters, accessToken: token)
         }
-        var records = try StatsPage.records(from: response.body, pixelID: pixel.id, eventSource: source, window: window)
+        func page(_ body: JSONValue) throws(GraphError) -> [DeliveryStatusRecord] {
+            do {
+                let records = try StatsPage.records(from: body, pixelID: pixel.id, eventSource: source, window: window)
+                shapes.add([])
+                return records
+            } catch {
+                shapes.add([error.driftKey])
+                throw error.graphError
+            }
+        }
+        var records = try page(response.body)
         var visited: Set<String> = []
         while let next = GraphClient.nextPage(of: response) {
             // A `next` link seen before, or more pages than any window can have, would loop while
@@ -205,9 +228,16 @@ public struct PollJob: Sendable {
                 )
             }
             response = try await get(pixel: pixel) { token throws(GraphError) in try await graph.get(url: next, accessToken: token) }
-            records += try StatsPage.records(from: response.body, pixelID: pixel.id, eventSource: source, window: window)
+            records += try page(response.body)
         }
         return records
+    }
+
+    /// The stats pages of one pixel's poll, read concurrently with other pixels' but by one task.
+    final class ShapeTally: Sendable {
+        private let tally = Mutex(DriftCounters())
+        func add(_ problems: [String]) { tally.withLock { $0.addPulled(shapeProblems: problems) } }
+        var counters: DriftCounters { tally.withLock { $0 } }
     }
 
     /// More pages than one window of hourly buckets can fill, even one event name per page.
@@ -218,23 +248,31 @@ public struct PollJob: Sendable {
         let response = try await get(pixel: pixel) { token throws(GraphError) in
             try await graph.get("dataset_quality", query: [("dataset_id", pixel.id), ("fields", fields)], accessToken: token)
         }
-        // A dataset with no quality data yet answers without `web`; a `web` of another shape is an error.
-        let entries: [JSONValue]
-        switch response.body["web"] {
-        case nil, .null?: entries = []
-        case .array(let rows)?: entries = rows
-        default:
-            throw GraphError(errorClass: .transient, message: "the dataset_quality answer's `web` is not an array", transport: .malformedResponse)
+        let stream = StateStream.matchQuality.rawValue
+        let reading: QualityAnswer.Reading
+        do {
+            reading = try QualityAnswer.read(response.body, pixelID: pixel.id, snapshotAt: run.startedAt, runID: run.runID)
+        } catch {
+            var answer = DriftCounters()
+            answer.addPulled(shapeProblems: [error.driftKey])
+            drift?.recordWindow(answer, stream: stream, pixelID: pixel.id, eventName: DriftKey.anyEvent)
+            throw error.graphError
         }
-        let rows = entries.compactMap { row -> MatchQualityRecord? in
-            guard let name = row["event_name"]?.stringValue else { return nil }
-            var record = row.objectValue ?? [:]
-            record["pixel_id"] = .string(pixel.id)
-            record["snapshot_at"] = .string(run.startedAt.iso8601)
-            record["run_id"] = .string(run.runID)
-            return MatchQualityRecord(pixelID: pixel.id, eventName: name, record: .object(record))
+        try await registry.commitMatchQuality(reading.rows.map(\.record), snapshotAt: run.startedAt, runID: run.runID)
+        var answer = DriftCounters()
+        answer.addPulled(shapeProblems: reading.problems.map(\.driftKey))
+        drift?.recordWindow(answer, stream: stream, pixelID: pixel.id, eventName: DriftKey.anyEvent)
+        for row in reading.rows {
+            var counters = DriftCounters()
+            counters.addPulled(qualityScore: row.score, shapeProblems: row.problems.map(\.driftKey))
+            drift?.recordWindow(counters, stream: stream, pixelID: pixel.id, eventName: row.record.eventName)
         }
-        try await registry.commitMatchQuality(rows, snapshotAt: run.startedAt, runID: run.runID)
+        if !reading.problems.isEmpty {
+            logger.warning(
+                "dataset_quality rows without an event name were not stored",
+                metadata: ["pixel_id": "\(pixel.id)", "rows": "\(reading.problems.count)"]
+            )
+        }
     }
 
     /// A read under the retry policy, paced by usage headers; one token refresh after an auth refusal.

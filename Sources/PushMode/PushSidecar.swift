@@ -1,3 +1,4 @@
+import AlarmWebhooks
 import CAPICore
 import ConnectorRuntime
 import GraphAPI
@@ -86,9 +87,7 @@ public struct PushSidecar: Sendable {
         self.registry = registry
         self.state = state
         committer = GroupCommitter(registry: registry)
-        drift =
-            manifest.schemaRegistry.alarmsEnabled
-            ? DriftMonitor(store: registry, configuration: manifest.schemaRegistry, pixels: manifest.pixels.map(\.id)) : nil
+        drift = DriftMonitor.configured(by: manifest, store: registry)
         intake = Intake(committer: committer, manifest: manifest, push: push, drift: drift)
         server = PushServer(intake: intake, manifest: manifest, push: push, registry: registry, logger: logger, metricsText: metricsText)
         forwarder = Forwarder(

@@ -49,7 +49,7 @@ struct PollHardeningTests {
     )
     func malformedStats(body: String) throws {
         let window = DateWindows.Window(start: UnixSeconds(1_795_132_800), end: UnixSeconds(1_795_219_200))
-        #expect(throws: GraphError.self) {
+        #expect(throws: AnswerShapeProblem.self) {
             try StatsPage.records(from: try JSONValue(parsing: body), pixelID: "1", eventSource: "all", window: window)
         }
     }

@@ -64,11 +64,19 @@ func withSeededSandbox<T: Sendable>(
     }
 }
 
-func poll(_ manifest: Manifest, registry: any StateRegistry, graphURL: String) async throws -> PollJob.Report {
+func poll(_ manifest: Manifest, registry: any StateRegistry, graphURL: String, drift: DriftMonitor? = nil) async throws -> PollJob.Report {
     var configuration = GraphClient.Configuration(manifest: manifest, baseURL: graphURL)
     configuration.timeout = .seconds(2)
     let graph = GraphClient(configuration: configuration)
-    return try await PollJob(manifest: manifest, pull: manifest.pull!, registry: registry, graph: graph, logger: Logger(label: "test.poll")).run()
+    return try await PollJob(
+        manifest: manifest,
+        pull: manifest.pull!,
+        registry: registry,
+        graph: graph,
+        logger: Logger(label: "test.poll"),
+        drift: drift
+    )
+    .run()
 }
 
 /// Server-side totals per event name, from what the registry stored.

@@ -6,7 +6,7 @@
 public enum EventPreparer {
     /// Meta's server-event parameters; anything else is dropped with a warning (an unknown field
     /// may hold anything, personal data included, and Meta would ignore it anyway).
-    static let knownFields: Set<String> = [
+    public static let knownFields: Set<String> = [
         "event_name", "event_time", "event_id", "event_source_url", "opt_out", "action_source", "user_data",
         "custom_data", "app_data", "data_processing_options", "data_processing_options_country",
         "data_processing_options_state", "referrer_url", "customer_segmentation", "original_event_data",

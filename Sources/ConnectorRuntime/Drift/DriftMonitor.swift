@@ -27,6 +27,7 @@ public final class DriftMonitor: Service, Sendable {
     let configuration: SchemaRegistryConfiguration
     let pixels: Set<String>
     let clock: WallClock
+    let notifier: (any AlarmNotifier)?
     let logger: Logger
     /// How often closed windows are flushed and the store evaluated even without a full window.
     let tick: Duration
@@ -40,12 +41,14 @@ public final class DriftMonitor: Service, Sendable {
         pixels: [String],
         clock: WallClock = .system,
         tick: Duration = .seconds(5),
+        notifier: (any AlarmNotifier)? = nil,
         logger: Logger = Logger(label: "capi.drift")
     ) {
         self.store = store
         self.configuration = configuration
         self.pixels = Set(pixels)
         self.clock = clock
+        self.notifier = notifier
         self.tick = tick
         self.logger = logger
         for pixel in pixels {
@@ -74,6 +77,17 @@ public final class DriftMonitor: Service, Sendable {
         }
     }
 
+    /// Adds a window counted elsewhere (a poll's pulled records) as closed: stored and judged with
+    /// the next ``flushAndEvaluate()``.
+    public func recordWindow(_ counters: DriftCounters, stream: String, pixelID: String, eventName: String) {
+        guard configuration.alarmsEnabled, counters.events > 0 else { return }
+        let pixel = pixels.contains(pixelID) ? pixelID : "unconfigured"
+        state.withLock { state in
+            let name = eventName == DriftKey.anyEvent ? eventName : Self.safeEventName(eventName, pixel: pixel, known: &state.eventNames)
+            state.closed.append((DriftKey(stream: stream, pixelID: pixel, eventName: name), counters))
+        }
+    }
+
     /// An event name as a key: standard and custom names as sent, but never a personal-looking
     /// one, never more than ``maximumEventNames`` per pixel, and at most 64 characters.
     static func safeEventName(_ name: String?, pixel: String, known: inout [String: Set<String>]) -> String {
@@ -99,8 +113,9 @@ public final class DriftMonitor: Service, Sendable {
         await flushAndEvaluate()
     }
 
-    /// Closes windows older than `evaluate_every`, adds every closed window to the store, and
-    /// evaluates pending windows if no other process is doing so.
+    /// Closes windows older than `evaluate_every`, adds every closed window to the store,
+    /// evaluates pending windows if no other process is doing so, then hands the alarm changes to
+    /// the notifier (outside the lock).
     public func flushAndEvaluate() async {
         let now = ContinuousClock.now
         let closed = state.withLock { state -> [(DriftKey, DriftCounters)] in
@@ -111,17 +126,28 @@ public final class DriftMonitor: Service, Sendable {
             defer { state.closed = [] }
             return state.closed
         }
+        let changes = Changes()
         do {
             try await store.appendDriftWindows(closed.map { (key: $0.0, counters: $0.1) }, closedAt: clock.now())
-            _ = try await store.withDriftLock { try await self.evaluatePending() }
+            _ = try await store.withDriftLock { try await self.evaluatePending(changes) }
         } catch {
             logger.error("drift windows cannot be stored or evaluated", metadata: ["error": "\(error)"])
         }
+        let made = changes.taken()
+        if let notifier, !made.isEmpty { await notifier.deliver(made) }
+    }
+
+    /// The alarm changes of one evaluation, collected under the lock and delivered after it.
+    final class Changes: Sendable {
+        private let list = Mutex<[AlarmChange]>([])
+        func append(_ change: AlarmChange) { list.withLock { $0.append(change) } }
+        func taken() -> [AlarmChange] { list.withLock { $0 } }
     }
 
     /// Judges every pending window in order, raising and clearing alarms; baselines move only with
-    /// clean windows, so a lasting drop never becomes the new normal while its alarm is active.
-    func evaluatePending() async throws {
+    /// windows whose findings are at most informational, so a lasting drop never becomes the new
+    /// normal while its alarm is active (unknown fields are remembered either way: news once).
+    func evaluatePending(_ changes: Changes = Changes()) async throws {
         while true {
             let pending = try await store.pendingDriftWindows(limit: 500)
             guard !pending.isEmpty else { return }
@@ -129,10 +155,15 @@ public final class DriftMonitor: Service, Sendable {
             var active = Set(try await store.activeAlarms().filter { $0.kind.hasPrefix("schema_drift_") }.map(\.subject))
             var moved: [DriftKey: DriftBaseline] = [:]
             for window in pending {
-                let findings = DriftEvaluator.findings(window.counters, baseline: baselines[window.key], thresholds: configuration.thresholds)
-                try await apply(findings, window: window, active: &active)
-                if findings.isEmpty, window.counters.events >= configuration.thresholds.minimumSample {
-                    let next = DriftEvaluator.updated(baselines[window.key], with: window.counters)
+                let thresholds = configuration.thresholds
+                let findings = DriftEvaluator.findings(window.counters, key: window.key, baseline: baselines[window.key], thresholds: thresholds)
+                try await apply(findings, window: window, active: &active, changes: changes)
+                guard window.counters.events >= thresholds.minimumSample(for: window.key) else { continue }
+                let next =
+                    findings.allSatisfy { $0.kind.severity == .info }
+                    ? DriftEvaluator.updated(baselines[window.key], with: window.counters)
+                    : DriftEvaluator.learningFields(baselines[window.key], from: window.counters)
+                if next != baselines[window.key] {
                     baselines[window.key] = next
                     moved[window.key] = next
                 }
@@ -144,23 +175,30 @@ public final class DriftMonitor: Service, Sendable {
 
     /// Raises what `findings` show and clears what the window no longer shows; `active` is the set
     /// of active drift alarms, kept current so a batch of windows reads it once.
-    func apply(_ findings: [DriftFinding], window: PendingDriftWindow, active: inout Set<AlarmSubject>) async throws {
+    func apply(_ findings: [DriftFinding], window: PendingDriftWindow, active: inout Set<AlarmSubject>, changes: Changes) async throws {
         let key = window.key
         func subject(_ kind: DriftKind, _ field: String) -> AlarmSubject {
             AlarmSubject(kind: kind.rawValue, pixelID: key.pixelID, stream: key.stream, eventName: key.eventName, field: field)
         }
         let raised = Set(findings.map { subject($0.kind, $0.field) })
         for finding in findings {
-            let severity: AlarmSeverity =
-                switch finding.kind {
-                case .missingField, .refusalSpike: .critical
-                case .coverageDrop, .formatChange: .warning
-                }
-            let new = try await store.raiseAlarm(subject(finding.kind, finding.field), severity: severity, message: finding.detail, now: clock.now())
+            let severity = finding.kind.severity
+            let now = clock.now()
+            let new = try await store.raiseAlarm(subject(finding.kind, finding.field), severity: severity, message: finding.detail, now: now)
             active.insert(subject(finding.kind, finding.field))
             if new {
                 Counter(label: "capi_schema_drift_alarms_total", dimensions: [("kind", finding.kind.rawValue), ("pixel_id", key.pixelID)]).increment()
-                logger.warning(
+                changes.append(
+                    AlarmChange(
+                        transition: .raised,
+                        subject: subject(finding.kind, finding.field),
+                        severity: severity,
+                        detail: finding.detail,
+                        at: now
+                    )
+                )
+                logger.log(
+                    level: severity == .info ? .info : .warning,
                     "schema drift",
                     metadata: [
                         "kind": "\(finding.kind.rawValue)", "stream": "\(key.stream)", "pixel_id": "\(key.pixelID)",
@@ -170,11 +208,16 @@ public final class DriftMonitor: Service, Sendable {
             }
         }
         // A condition gone for a full window (large enough to judge) clears its alarm.
-        guard window.counters.events >= configuration.thresholds.minimumSample else { return }
+        guard window.counters.events >= configuration.thresholds.minimumSample(for: key) else { return }
         for alarm in active where !raised.contains(alarm) {
             guard alarm.pixelID == key.pixelID, alarm.stream == key.stream, alarm.eventName == key.eventName else { continue }
             active.remove(alarm)
-            if try await store.clearAlarms(alarm, now: clock.now()) > 0 {
+            let now = clock.now()
+            if try await store.clearAlarms(alarm, now: now) > 0 {
+                let severity = DriftKind(rawValue: alarm.kind)?.severity ?? .warning
+                changes.append(
+                    AlarmChange(transition: .cleared, subject: alarm, severity: severity, detail: "the condition was gone for a full window", at: now)
+                )
                 logger.notice(
                     "schema drift cleared",
                     metadata: [

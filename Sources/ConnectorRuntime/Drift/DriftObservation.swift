@@ -9,6 +9,11 @@ public struct DriftObservation: Sendable, Equatable {
     public var formats: UInt8 = 0
     /// `code:field` of the first problem when the event was refused (fields are paths, never values).
     public var refusal: String?
+    /// Labels (``UnknownFieldLabel``) of fields no schema knows, at most ``maximumUnknownFields``:
+    /// empty, and so without allocation, for every event that sends only known fields.
+    public var unknownFields: [String] = []
+
+    public static let maximumUnknownFields = 4
 
     public init() {}
 
@@ -16,7 +21,7 @@ public struct DriftObservation: Sendable, Equatable {
     public func applies(_ field: WatchedField) -> Bool { applicable & (1 << field.rawValue) != 0 }
     public func flagged(_ flag: FormatFlag) -> Bool { formats & (1 << flag.rawValue) != 0 }
 
-    /// O(fields of the event), no allocation beyond the refusal text.
+    /// O(fields of the event), no allocation beyond the refusal text and unknown-field labels.
     public static func observe(_ event: JSONValue, problems: [EventProblem]?) -> DriftObservation {
         var observation = DriftObservation()
         guard case .object(let fields) = event else { return observation }
@@ -38,6 +43,11 @@ public struct DriftObservation: Sendable, Equatable {
         mark(.eventTime, fields["event_time"])
         mark(.actionSource, fields["action_source"])
         mark(.eventSourceURL, fields["event_source_url"])
+        func unknown(_ container: String, _ name: String) {
+            guard observation.unknownFields.count < maximumUnknownFields else { return }
+            observation.unknownFields.append(UnknownFieldLabel.label(container: container, name: name))
+        }
+        for name in fields.keys where !EventPreparer.knownFields.contains(name) { unknown("event", name) }
         if case .object(let user)? = fields["user_data"] {
             for (name, value) in user {
                 switch UserDataKey(name: name) {
@@ -48,6 +58,7 @@ public struct DriftObservation: Sendable, Equatable {
                 case .fbc?: mark(.fbc, value)
                 case .clientIPAddress?: mark(.clientIPAddress, value)
                 case .clientUserAgent?: mark(.clientUserAgent, value)
+                case nil: unknown("user_data", name)
                 default: break
                 }
             }
@@ -67,8 +78,17 @@ public struct DriftObservation: Sendable, Equatable {
             observation.formats |= 1 << FormatFlag.eventTimeMilliseconds.rawValue
         default: break
         }
-        if let problem = problems?.first { observation.refusal = "\(problem.code.rawValue):\(Self.safeField(problem.field))" }
+        if let problem = problems?.first { observation.refusal = refusalKey(problem) }
         return observation
+    }
+
+    /// `code:field`; for an unknown field only its container, since the name itself is counted
+    /// (as a label) among the unknown fields.
+    static func refusalKey(_ problem: EventProblem) -> String {
+        let field = safeField(problem.field)
+        guard problem.code == .unknownField else { return "\(problem.code.rawValue):\(field)" }
+        let container = field.firstIndex(of: ".").map { String(field[..<$0]) } ?? "event"
+        return "\(problem.code.rawValue):\(container)"
     }
 
     static func isPresent(_ value: JSONValue) -> Bool {

@@ -236,6 +236,29 @@ public struct SchemaRegistryConfiguration: Sendable {
     /// …or this long after it opened, whichever comes first.
     public var windowDuration: Duration = .seconds(60)
     public var thresholds = DriftThresholds()
+    /// Where every raised and cleared drift alarm is POSTed (`nil`: nowhere but the store and the log).
+    public var notify: AlarmWebhookConfiguration?
 
     public init() {}
+}
+
+/// A receiver of alarm changes, signed with Standard Webhooks (the scheme the sidecar verifies).
+public struct AlarmWebhookConfiguration: Sendable {
+    /// May carry a token (chat webhooks do): never printed or logged.
+    public var url: Secret
+    public var signingKey: SigningKey
+    /// After an alarm was sent, the same alarm raised again within this time is not sent again
+    /// (nor its clearing): a flapping condition does not page every window.
+    public var cooldown: Duration
+    /// Attempts after the first, with backoff, for a receiver that fails or cannot be reached.
+    public var retries: Int
+    public var timeout: Duration
+
+    public init(url: Secret, signingKey: SigningKey, cooldown: Duration = .seconds(900), retries: Int = 3, timeout: Duration = .seconds(5)) {
+        self.url = url
+        self.signingKey = signingKey
+        self.cooldown = cooldown
+        self.retries = retries
+        self.timeout = timeout
+    }
 }

@@ -496,7 +496,7 @@ struct ManifestBuilder {
         guard
             let alarmMap = alarms.mapping(allowed: [
                 "enabled", "missing_field_threshold", "min_sample", "evaluate_every_events", "evaluate_every", "coverage_drop_points",
-                "refusal_rise_points", "format_rise_points",
+                "refusal_rise_points", "format_rise_points", "quality_drop_points", "notify",
             ])
         else { return nil }
         var valid = true
@@ -512,6 +512,51 @@ struct ManifestBuilder {
         read("coverage_drop_points", { $0.number(in: 0...100) }, into: &configuration.thresholds.coverageDropPoints)
         read("refusal_rise_points", { $0.number(in: 0...100) }, into: &configuration.thresholds.refusalRisePoints)
         read("format_rise_points", { $0.number(in: 0...100) }, into: &configuration.thresholds.formatRisePoints)
+        read("quality_drop_points", { $0.number(in: 0...10) }, into: &configuration.thresholds.qualityDropPoints)
+        if let notify = alarmMap.value("notify") {
+            switch alarmWebhook(notify) {
+            case .configured(let webhook): configuration.notify = webhook
+            case .off: break
+            case .invalid: valid = false
+            }
+        }
         return valid ? configuration : nil
+    }
+
+    enum NotifySetting {
+        case configured(AlarmWebhookConfiguration)
+        case off
+        case invalid
+    }
+
+    /// `notify: {url, secret, cooldown, retries, timeout}`; an empty `url` turns it off, so the
+    /// shipped manifest can reference an unset variable.
+    func alarmWebhook(_ node: YAMLNodeReader) -> NotifySetting {
+        guard let map = node.mapping(allowed: ["url", "secret", "cooldown", "retries", "timeout"]) else { return .invalid }
+        guard let urlNode = map.value("url", required: true), let url = urlNode.text() else { return .invalid }
+        guard !url.isEmpty else { return .off }
+        guard url.hasPrefix("https://") || url.hasPrefix("http://"), URLComponents(string: url)?.host?.isEmpty == false else {
+            urlNode.report("\(urlNode.path) must be an http:// or https:// URL")
+            return .invalid
+        }
+        guard let secretNode = map.value("secret", required: true), let secret = secretNode.text() else { return .invalid }
+        let key: SigningKey
+        switch SigningKey.decode(secret, scheme: .standardWebhooks) {
+        case .success(let decoded): key = decoded
+        case .failure(.empty):
+            secretNode.report("\(secretNode.path) is empty: alarms are signed with it (Standard Webhooks, `whsec_` + base64)")
+            return .invalid
+        case .failure(.notBase64):
+            secretNode.report("\(secretNode.path) is not a Standard Webhooks secret: expected `whsec_` followed by standard base64")
+            return .invalid
+        }
+        var webhook = AlarmWebhookConfiguration(url: Secret(url), signingKey: key)
+        var valid = true
+        if let node = map.value("cooldown") { if let value = node.duration() { webhook.cooldown = value } else { valid = false } }
+        if let node = map.value("retries") { if let value = node.integer(in: 0...10) { webhook.retries = value } else { valid = false } }
+        if let node = map.value("timeout") {
+            if let value = node.duration(minimum: .milliseconds(100)) { webhook.timeout = value } else { valid = false }
+        }
+        return valid ? .configured(webhook) : .invalid
     }
 }

@@ -1,3 +1,4 @@
+import AlarmWebhooks
 import ArgumentParser
 import CAPICore
 import ConnectorRuntime
@@ -55,7 +56,15 @@ struct PollCommand: AsyncParsableCommand {
         if once {
             let code: Int32 = try await StateOptions.withRegistry(at: location) { registry in
                 await SchemaRegistry.registerAtStartup(manifest.schemaRegistry, store: registry, logger: Logger(label: "capi.schemas"))
-                let job = PollJob(manifest: manifest, pull: pull, registry: registry, graph: graph, logger: logger, progress: progress)
+                let job = PollJob(
+                    manifest: manifest,
+                    pull: pull,
+                    registry: registry,
+                    graph: graph,
+                    logger: logger,
+                    drift: DriftMonitor.configured(by: manifest, store: registry),
+                    progress: progress
+                )
                 let result = try await job.runHoldingLock(registry: registry, logger: logger)
                 if result == .locked { StandardStreams.printError("capi-connector: another poll holds the lock; nothing done") }
                 return Self.exitCode(result)
@@ -68,7 +77,15 @@ struct PollCommand: AsyncParsableCommand {
         let state = StateService(registry: registry, location: location) { store in
             await SchemaRegistry.registerAtStartup(manifest.schemaRegistry, store: store, logger: Logger(label: "capi.schemas"))
         }
-        let job = PollJob(manifest: manifest, pull: pull, registry: registry, graph: graph, logger: logger, progress: progress)
+        let job = PollJob(
+            manifest: manifest,
+            pull: pull,
+            registry: registry,
+            graph: graph,
+            logger: logger,
+            drift: DriftMonitor.configured(by: manifest, store: registry),
+            progress: progress
+        )
         let scheduled = ScheduledPoll(job: job, registry: registry, interval: pull.interval, logger: logger)
         let group = ServiceGroup(
             configuration: .init(

@@ -100,10 +100,15 @@ struct SchemaCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print drift alarms as JSON lines: kind, severity, stream, pixel, event name, field, first and last seen, count.",
             discussion: """
-                Kinds: schema_drift_missing_field (a field Meta requires is missing), schema_drift_coverage (a match
-                key's coverage fell against the baseline), schema_drift_refusals (refusals rose), schema_drift_format
-                (event_time in milliseconds, value as a string, a currency that is not a code). Details never hold
-                personal values. --all adds the other alarms (a pixel paused after Meta refused its credentials).
+                Kinds, from what arrives at the sidecar: schema_drift_missing_field (a field Meta requires is
+                missing), schema_drift_coverage (a match key's coverage fell against the baseline),
+                schema_drift_refusals (refusals rose), schema_drift_format (event_time in milliseconds, value as a
+                string, a currency that is not a code), schema_drift_unknown_field (informational: a field no schema
+                knows, named by container, a short safe prefix and a digest: printf %s NAME | sha256sum confirms a
+                guess). From what poll reads: schema_drift_match_quality (Meta's score for an event fell against the
+                baseline), schema_drift_answer_shape (a field the stats or quality parsers rely on is missing or of
+                another type). Details never hold personal values. --all adds the other alarms (a pixel paused
+                after Meta refused its credentials).
                 """
         )
 

@@ -1,5 +1,6 @@
 import CAPICore
 import ConnectorRuntime
+import Synchronization
 import TestSupport
 import Testing
 
@@ -63,6 +64,60 @@ struct DriftMonitorTests {
             let alarms = try await registry.activeAlarms()
             #expect(!alarms.isEmpty)
             #expect(alarms.allSatisfy { $0.pixelID == "unconfigured" && $0.subject.eventName == "redacted" })
+        }
+    }
+
+    /// Keeps what it is handed: the receiving end of the notifier boundary (the webhook itself is
+    /// tested against a real server in AlarmWebhooksTests).
+    final class KeptChanges: AlarmNotifier {
+        let kept = Mutex<[AlarmChange]>([])
+        func deliver(_ changes: [AlarmChange]) async { kept.withLock { $0 += changes } }
+        var transitions: [String] { kept.withLock { $0.map { "\($0.transition.rawValue) \($0.subject.kind)" } } }
+    }
+
+    @Test("pulled quality snapshots: a drop raises, a recovery clears, the notifier gets both after the evaluation", arguments: TestStore.enabled)
+    func qualityDropAndNotification(store: TestStore) async throws {
+        try await store.withRegistry { registry in
+            let notifier = KeptChanges()
+            let monitor = DriftMonitor(store: registry, configuration: configuration(), pixels: ["111"], notifier: notifier)
+            func snapshot(_ score: Double) async {
+                var counters = DriftCounters()
+                counters.addPulled(qualityScore: score)
+                monitor.recordWindow(counters, stream: "match_quality", pixelID: "111", eventName: "Purchase")
+                await monitor.flushAndEvaluate()
+            }
+            await snapshot(7.5)
+            await snapshot(7.3)
+            #expect(try await registry.activeAlarms().isEmpty)
+            await snapshot(5.0)
+            let alarm = try #require(try await registry.activeAlarms().first)
+            #expect(alarm.kind == "schema_drift_match_quality" && alarm.subject.eventName == "Purchase" && alarm.severity == .warning)
+            await snapshot(5.1)
+            #expect(try await registry.activeAlarms().count == 1, "the baseline stays frozen: a lasting drop is still a drop")
+            await snapshot(7.2)
+            #expect(try await registry.activeAlarms().isEmpty)
+            #expect(notifier.transitions == ["raised schema_drift_match_quality", "cleared schema_drift_match_quality"])
+        }
+    }
+
+    @Test("a new unknown field is an informational alarm once; the next window knows it and clears it", arguments: [TestStore.sqlite])
+    func unknownFieldOnce(store: TestStore) async throws {
+        try await store.withRegistry { registry in
+            let monitor = DriftMonitor(store: registry, configuration: configuration(), pixels: ["111"])
+            feed(monitor, 100, purchase())
+            await monitor.flushAndEvaluate()
+            var event = purchase().objectValue!
+            event["loyalty_tier"] = .string("gold")
+            feed(monitor, 100, .object(event))
+            await monitor.flushAndEvaluate()
+            let alarm = try #require(try await registry.activeAlarms().first)
+            #expect(alarm.kind == "schema_drift_unknown_field" && alarm.severity == .info)
+            #expect(alarm.subject.field?.hasPrefix("event.loya…#") == true)
+            feed(monitor, 100, .object(event))
+            await monitor.flushAndEvaluate()
+            #expect(try await registry.activeAlarms().isEmpty)
+            let baselines = try await registry.driftBaselines([DriftKey(stream: "delivered_events", pixelID: "111", eventName: "Purchase")])
+            #expect(baselines.values.first?.unknownFields.count == 1)
         }
     }
 }

@@ -80,6 +80,39 @@ struct ManifestLoaderTests {
         #expect(pull.deliveryStatuses.step == .seconds(86_400))
         #expect(pull.deliveryStatuses.settleLag == .seconds(600))
         #expect(manifest.state.url.revealed == "sqlite:.capi/state.sqlite")
+        #expect(manifest.schemaRegistry.notify == nil, "no alarm receiver unless CAPI_ALARM_WEBHOOK_URL is set")
+        #expect(manifest.schemaRegistry.thresholds.qualityDropPoints == 1)
+
+        var withReceiver = shippedEnvironment
+        withReceiver["CAPI_ALARM_WEBHOOK_URL"] = "https://hooks.example/capi?token=hook-secret-5151"
+        withReceiver["CAPI_ALARM_WEBHOOK_SECRET"] = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+        let notify = try #require(try ManifestLoader(environment: withReceiver).load(path: RepositoryPaths.shippedManifest).schemaRegistry.notify)
+        #expect(notify.cooldown == .seconds(900) && notify.retries == 3)
+        #expect(!"\(notify)".contains("hook-secret-5151"), "the receiver's URL may hold a token: never printed")
+    }
+
+    @Test("an alarm receiver needs an http(s) URL and a Standard Webhooks secret; each problem names its field")
+    func alarmReceiverProblems() {
+        func notify(_ body: String) -> [String] {
+            problems(minimalManifest + "schema_registry:\n  alarms:\n    notify:\n" + body).map(\.message)
+        }
+        #expect(
+            notify("      url: ftp://hooks.example/x\n      secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n").contains {
+                $0.contains("schema_registry.alarms.notify.url must be an http:// or https:// URL")
+            }
+        )
+        #expect(notify("      url: https://hooks.example/x\n").contains { $0.contains("schema_registry.alarms.notify.secret") })
+        #expect(
+            notify("      url: https://hooks.example/x\n      secret: not-base64!!\n").contains {
+                $0.contains("notify.secret is not a Standard Webhooks secret")
+            }
+        )
+        #expect(
+            notify("      url: https://hooks.example/x\n      secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n      retries: 99\n").contains {
+                $0.contains("schema_registry.alarms.notify.retries")
+            }
+        )
+        #expect(notify("      url: \"\"\n").isEmpty, "an empty URL turns notifications off")
     }
 
     @Test("the shipped manifest without its webhook secret names the variable")

@@ -18,6 +18,9 @@ public struct FaultPlan: Sendable, Equatable {
         /// Read answers in a changed shape, as when Meta renames a field: stats entries name the
         /// event in `event_name` instead of `value`, quality scores arrive as strings.
         case reshape
+        /// Insights requests refused with Meta's "Please reduce the amount of data you're asking
+        /// for" (code 1); other calls are not affected.
+        case reduceData = "reduce_data"
     }
 
     public var rate: Double

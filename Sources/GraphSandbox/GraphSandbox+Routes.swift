@@ -56,6 +56,15 @@ extension GraphSandbox {
             throw HTTPError(.internalServerError)
         case .invalid, .reshape:
             return try await body()
+        case .reduceData:
+            guard request.uri.path.hasSuffix("/insights") else { return try await body() }
+            return await metaError(
+                status: .badRequest,
+                code: 1,
+                subcode: nil,
+                type: "OAuthException",
+                message: "Please reduce the amount of data you're asking for, then retry your request"
+            )
         case .garbage:
             return Response(
                 status: .ok,
@@ -71,7 +80,7 @@ extension GraphSandbox {
     // MARK: POST /{version}/{pixel}/events
 
     func receiveEvents(_ request: Request, context: SandboxRequestContext) async throws -> Response {
-        let pixelID = context.parameters.get("pixel") ?? ""
+        let pixelID = context.parameters.get("node") ?? ""
         let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
         guard let parsed = GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) else {
             return await metaError(
@@ -178,7 +187,7 @@ extension GraphSandbox {
 
     func stats(_ request: Request, context: SandboxRequestContext) async throws -> Response {
         if let refused = await authorizedRead(request) { return refused }
-        let pixelID = context.parameters.get("pixel") ?? ""
+        let pixelID = context.parameters.get("node") ?? ""
         let query = request.uri.queryParameters
         guard query.get("aggregation") == "event" else {
             return await metaError(

@@ -28,6 +28,20 @@ public struct GraphSandbox: Service {
         public var timeoutDelay: Duration
         /// The clock for Meta's event-time window and stats horizon.
         public var clock: WallClock
+        /// Ad accounts the Marketing API answers for.
+        public var adAccounts: [SandboxAdAccount] = [SandboxAdAccount()]
+        /// Tokens with `ads_read`; `nil`: every accepted token has it.
+        public var adsReadTokens: Set<String>?
+        /// Rows (days × entities) a synchronous insights request may ask for before Meta's "Please
+        /// reduce the amount of data" refusal.
+        public var insightsRowLimit = 400
+        /// Async jobs over more days than this fail (0: none do).
+        public var asyncMaxDays = 0
+        /// The utilization `x-fb-ads-insights-throttle` reports, in percent.
+        public var insightsUtilization: Double = 5
+        public var insightsPageSize = 25
+        /// Share of insight rows whose conversion metrics are withheld (no `actions`).
+        public var withheldShare: Double = 0
 
         public init(
             host: String = "127.0.0.1",
@@ -96,16 +110,25 @@ public struct GraphSandbox: Service {
     func makeRouter() -> Router<SandboxRequestContext> {
         let router = Router(context: SandboxRequestContext.self)
         router.get("/_sandbox/events") { request, _ in try await self.listReceived(request) }
-        router.post("/:version/:pixel/events") { request, context in
+        router.post("/:version/:node/events") { request, context in
             try await self.faulted(request, context) { try await self.receiveEvents(request, context: context) }
         }
-        router.get("/:version/:pixel/stats") { request, context in
+        router.get("/:version/:node/stats") { request, context in
             try await self.faulted(request, context) { try await self.stats(request, context: context) }
         }
         router.get("/:version/dataset_quality") { request, context in
             try await self.faulted(request, context) { try await self.datasetQuality(request) }
         }
         router.get("/:version/oauth/access_token") { request, context in try await self.faulted(request, context) { try self.accessToken(request) } }
+        router.get("/:version/:node") { request, context in
+            try await self.faulted(request, context) { try await self.node(request, context: context) }
+        }
+        router.get("/:version/:node/insights") { request, context in
+            try await self.faulted(request, context) { try await self.insights(request, context: context) }
+        }
+        router.post("/:version/:node/insights") { request, context in
+            try await self.faulted(request, context) { try await self.insights(request, context: context) }
+        }
         return router
     }
 }

@@ -41,6 +41,38 @@ actor SandboxStore {
         indexByPixel[pixelID] = Dictionary(uniqueKeysWithValues: (byPixel[pixelID] ?? []).enumerated().map { ($1.eventID, $0) })
     }
 
+    func pixels() -> [String] { byPixel.keys.sorted() }
+
+    // MARK: Async insights jobs
+
+    struct Job: Sendable {
+        var accountID: String
+        var query: GraphSandbox.InsightsQuery
+        var parameters: [String: String]
+        var polls = 0
+        var fails: Bool
+        var status: String { polls == 0 ? "Job Not Started" : polls == 1 ? "Job Running" : fails ? "Job Failed" : "Job Completed" }
+        var percent: Int { polls == 0 ? 0 : polls == 1 ? 50 : fails ? 50 : 100 }
+    }
+
+    private var jobs: [String: Job] = [:]
+
+    /// A job over more than `maxDays` days (when set) fails, as Meta's do for too much data.
+    func startJob(accountID: String, query: GraphSandbox.InsightsQuery, parameters: [String: String], maxDays: Int) -> String {
+        let id = String(6_000_000_000_000 + jobs.count + 1)
+        let days = query.since.days(to: query.until) + 1
+        jobs[id] = Job(accountID: accountID, query: query, parameters: parameters, fails: maxDays > 0 && days > maxDays)
+        return id
+    }
+
+    /// Reads a job's status, moving it one step along (not started, running, done).
+    func pollJob(_ id: String) -> Job? {
+        jobs[id]?.polls += 1
+        return jobs[id]
+    }
+
+    func job(_ id: String) -> Job? { jobs[id] }
+
     func roll() -> Double { Double(generator.next() >> 11) / Double(1 << 53) }
 
     func pick<T>(_ choices: [T]) -> T { choices[Int(generator.next() % UInt64(choices.count))] }

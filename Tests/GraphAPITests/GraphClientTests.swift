@@ -90,7 +90,7 @@ struct GraphClientTests {
                 case .invalid: #expect(RetryPolicy().decide(error, attempt: 1) == .isolateInvalid)
                 case .serverError: #expect(error.isTransient == true)
                 case .garbage, .pagingLoop: #expect(error.transport == .malformedResponse, "a 200 that is not an events answer is never a success")
-                case .reshape: Issue.record("reshape changes read answers only; it is not in this test's arguments")
+                case .reshape, .reduceData: Issue.record("\(kind) changes read answers only; it is not in this test's arguments")
                 }
             }
             #expect(await sandbox.receivedCounts(pixelID: sandboxPixel).isEmpty, "a failed call must not record events")

@@ -2,7 +2,7 @@ import Foundation
 
 /// A day of the Gregorian calendar in UTC: what "today" means for birth-date checks, and the
 /// date half of a timestamp. A value, not a clock: callers read the clock once at the edge.
-public struct CalendarDate: Sendable, Equatable, Comparable {
+public struct CalendarDate: Sendable, Hashable, Comparable {
     public var year: Int
     public var month: Int
     public var day: Int

@@ -113,6 +113,24 @@ public struct GraphClient: Sendable {
         return try await perform(request)
     }
 
+    /// `POST /{version}/{path}` with a form body (an async insights report), authenticated with the token.
+    public func post(_ path: String, form: [(String, String)], accessToken: Secret?) async throws(GraphError) -> GraphResponse {
+        var components = URLComponents()
+        components.queryItems = form.map { URLQueryItem(name: $0.0, value: $0.1) }
+        var fields = components.percentEncodedQuery ?? ""
+        if let accessToken, let appSecret = configuration.appSecret {
+            fields +=
+                (fields.isEmpty ? "" : "&")
+                + "appsecret_proof=\(AppSecretProof.make(accessToken: accessToken.revealed, appSecret: appSecret.revealed))"
+        }
+        var request = HTTPClientRequest(url: "\(configuration.baseURL)/\(configuration.version)/\(path)")
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+        if let accessToken { request.headers.add(name: "Authorization", value: "Bearer \(accessToken.revealed)") }
+        request.body = .bytes(ByteBuffer(string: fields))
+        return try await perform(request)
+    }
+
     /// The next page's URL, when `paging.next` is present.
     public static func nextPage(of response: GraphResponse) -> String? {
         response.body["paging"]?["next"]?.stringValue
@@ -163,7 +181,8 @@ public struct GraphClient: Sendable {
         }
         let usage = UsageHeaders(
             appUsage: response.headers.first(name: "X-App-Usage"),
-            businessUseCaseUsage: response.headers.first(name: "X-Business-Use-Case-Usage")
+            businessUseCaseUsage: response.headers.first(name: "X-Business-Use-Case-Usage"),
+            insightsThrottle: response.headers.first(name: "x-fb-ads-insights-throttle")
         )
         let parsed = try? JSONValue(parsing: bytes.readableBytesView)
         let body = parsed ?? .null

@@ -1,8 +1,9 @@
 import CAPICore
 import Foundation
 
-/// Meta's rate-limit headers: `X-App-Usage` and `X-Business-Use-Case-Usage`, whose values are
-/// percentages of the hourly budget and may arrive as numbers or strings.
+/// Meta's rate-limit headers: `X-App-Usage`, `X-Business-Use-Case-Usage` and, on Ads Insights,
+/// `x-fb-ads-insights-throttle` (`app_id_util_pct`, `acc_id_util_pct`), whose values are
+/// percentages of the budget and may arrive as numbers or strings.
 public struct UsageHeaders: Sendable, Equatable {
     /// The highest percentage across every counter in both headers (0 when absent).
     public var maxPercent: Double
@@ -14,9 +15,12 @@ public struct UsageHeaders: Sendable, Equatable {
         self.regainAccessMinutes = regainAccessMinutes
     }
 
-    public init(appUsage: String?, businessUseCaseUsage: String?) {
+    public init(appUsage: String?, businessUseCaseUsage: String?, insightsThrottle: String? = nil) {
         var percent = 0.0
         var regain = 0.0
+        if let object = insightsThrottle.flatMap(Self.object) {
+            for key in ["app_id_util_pct", "acc_id_util_pct"] { percent = max(percent, Self.number(object[key]) ?? 0) }
+        }
         if let object = appUsage.flatMap(Self.object) {
             for key in ["call_count", "total_time", "total_cputime"] {
                 percent = max(percent, Self.number(object[key]) ?? 0)

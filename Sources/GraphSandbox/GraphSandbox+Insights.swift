@@ -298,11 +298,13 @@ extension GraphSandbox {
                 put("ad_name", .string(campaign.name + " · ad"))
             }
         }
-        // Meta withholds conversion metrics for some rows (privacy thresholds): no `actions` at all.
+        // Conversion metrics withheld (privacy thresholds) leave `actions` out; reported ones are a
+        // list, empty when nothing was attributed. The connector reads a missing list as "not
+        // reported", never as zero.
         let withheld =
             Double(SandboxAdAccount.hash("withhold|\(group.map(\.id).joined())|\(start)", seed: configuration.seed) % 10_000) / 10_000
             < configuration.withheldShare
-        if !withheld, !credited.isEmpty {
+        if !withheld {
             put("actions", actionList(credited, query: query, values: false))
             put("action_values", actionList(credited.filter { $0.value != nil }, query: query, values: true))
         }

@@ -101,6 +101,9 @@ public struct SandboxAdAccount: Sendable {
             hash ^= UInt64(byte)
             hash &*= 0x0000_0100_0000_01B3
         }
-        return hash ^ (hash >> 29)
+        // SplitMix64's finalizer: FNV alone leaves the high bits of similar ids correlated.
+        hash = (hash ^ (hash >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        hash = (hash ^ (hash >> 27)) &* 0x94D0_49BB_1331_11EB
+        return hash ^ (hash >> 31)
     }
 }

@@ -7,7 +7,8 @@ import Metrics
 import Synchronization
 
 /// One poll: for every configured pixel (one partition each), read `delivery_statuses` window by
-/// window and `match_quality` once, committing each window's records together with its cursor.
+/// window and `match_quality` once, committing each window's records together with its cursor;
+/// then `ad_insights` for every configured ad account (``InsightsJob``, partition `act_{id}`).
 ///
 /// A failing pixel does not stop the others; an auth failure stops that pixel and is reported as
 /// such. Re-reading (lookback, a retried run) upserts, so nothing is ever duplicated.
@@ -48,6 +49,7 @@ public struct PollJob: Sendable {
     /// Counts the answers' shape and Meta's quality scores for the drift alarms, and evaluates at
     /// the end of every run.
     let drift: DriftMonitor?
+    let insightsPollInterval: Duration
     let progress: @Sendable (String) -> Void
 
     public init(
@@ -58,6 +60,7 @@ public struct PollJob: Sendable {
         logger: Logger,
         clock: WallClock = .system,
         drift: DriftMonitor? = nil,
+        insightsPollInterval: Duration = .seconds(2),
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.manifest = manifest
@@ -68,7 +71,26 @@ public struct PollJob: Sendable {
         self.logger = logger
         self.clock = clock
         self.drift = drift
+        self.insightsPollInterval = insightsPollInterval
         self.progress = progress
+    }
+
+    /// The `ad_insights` part of the run, when the manifest configures an ad account.
+    var insights: InsightsJob? {
+        pull.adInsights.map { configuration in
+            InsightsJob(
+                manifest: manifest,
+                configuration: configuration,
+                registry: registry,
+                graph: graph,
+                tokens: tokens,
+                policy: policy,
+                clock: clock,
+                logger: logger,
+                asyncPollInterval: insightsPollInterval,
+                progress: progress
+            )
+        }
     }
 
     var policy: RetryPolicy {
@@ -95,6 +117,13 @@ public struct PollJob: Sendable {
                 report.records += records
                 report.windows += windows
                 report.gap = max(report.gap, .seconds(gap))
+            }
+        }
+        if let insights {
+            for account in await insights.run(run) {
+                report.outcomes[account.partition] = account.outcome
+                report.records += account.records
+                report.windows += account.windows
             }
         }
         var finished = run
@@ -241,7 +270,7 @@ public struct PollJob: Sendable {
     }
 
     /// More pages than one window of hourly buckets can fill, even one event name per page.
-    static let maximumPages = 1000
+    public static let maximumPages = 1000
 
     func snapshotQuality(pixel: PixelConfiguration, run: RunRecord) async throws {
         let fields = "web{event_name,event_match_quality,event_coverage,dedupe_key_feedback,data_freshness}"

@@ -18,7 +18,7 @@ struct SchemaCommandsTests {
         let list = try await CLIRunner.run(["schema", "list", "--state", state])
         #expect(list.status == 0, "\(list.stderr)")
         let rows = list.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
-        #expect(rows.compactMap { $0["id"] as? String } == ["delivered_event", "delivery_status", "match_quality"])
+        #expect(rows.compactMap { $0["id"] as? String } == ["ad_insights", "delivered_event", "delivery_status", "match_quality"])
         #expect(rows.allSatisfy { ($0["version"] as? Int) == 1 && ($0["hash"] as? String)?.count == 64 })
 
         let shipped = try String(contentsOf: RepositoryPaths.schemas.appendingPathComponent("delivered_event.v1.json"), encoding: .utf8)

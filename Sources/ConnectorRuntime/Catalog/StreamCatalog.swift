@@ -27,12 +27,27 @@ public struct StreamCatalog: Sendable, Encodable, Equatable {
         }
     }
 
+    /// An ad account's partition: its spend, joined in reconciliation to the pixels it advertises for.
+    public struct AdAccountPartition: Sendable, Encodable, Equatable {
+        public var accountID: String
+        public var pixels: [String]
+        public var level: String
+        public var streams: [Stream]
+
+        enum CodingKeys: String, CodingKey {
+            case accountID = "ad_account_id"
+            case pixels, level, streams
+        }
+    }
+
     public var connectorID: String
     public var pixels: [Partition]
+    public var adAccounts: [AdAccountPartition]
 
     enum CodingKeys: String, CodingKey {
         case connectorID = "connector_id"
         case pixels
+        case adAccounts = "ad_accounts"
     }
 
     public static let deliveredEvents = Stream(
@@ -58,12 +73,28 @@ public struct StreamCatalog: Sendable, Encodable, Equatable {
         schemaID: "match_quality.v1"
     )
 
+    public static let adInsights = Stream(
+        name: "ad_insights",
+        mode: "pull",
+        key: ["account_id", "level", "level_id", "day"],
+        cursorField: "day",
+        schemaID: "ad_insights.v1"
+    )
+
     public init(manifest: Manifest) {
         connectorID = manifest.id
         let pullStreams =
             manifest.pull.map { $0.matchQuality ? [Self.deliveryStatuses, Self.matchQuality] : [Self.deliveryStatuses] } ?? [Self.deliveryStatuses]
         pixels = manifest.pixels.map { pixel in
             Partition(pixelID: pixel.id, streams: [Self.deliveredEvents] + pullStreams)
+        }
+        adAccounts = (manifest.pull?.adInsights?.accounts ?? []).map { account in
+            AdAccountPartition(
+                accountID: "act_\(account.id)",
+                pixels: account.pixels.isEmpty ? manifest.pixels.map(\.id) : account.pixels,
+                level: account.level,
+                streams: [Self.adInsights]
+            )
         }
     }
 }

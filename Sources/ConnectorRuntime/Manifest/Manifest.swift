@@ -197,6 +197,8 @@ public struct PullConfiguration: Sendable {
     public var startDate: Date?
     public var deliveryStatuses: DateRangeStream
     public var matchQuality: Bool
+    /// Ad spend from Meta's Ads Insights; `nil` when no ad account is configured.
+    public var adInsights: AdInsightsConfiguration?
     public var retry: RetryPolicyConfiguration
 
     public enum Auth: Sendable {
@@ -218,6 +220,55 @@ public struct PullConfiguration: Sendable {
         public var settleLag: Duration
         public var pageSize: Int?
     }
+}
+
+/// The `ad_insights` stream: what each ad account spent, and the conversions Meta attributed.
+public struct AdInsightsConfiguration: Sendable {
+    public struct Account: Sendable {
+        /// Digits, without `act_`.
+        public var id: String
+        /// The pixels this account advertises for (reconciliation joins on them); empty: all pixels.
+        public var pixels: [String]
+        /// A token with `ads_read` for this account; else the pull auth's token.
+        public var accessToken: Secret?
+        /// `account`, `campaign`, `adset` or `ad`.
+        public var level: String
+
+        public init(id: String, pixels: [String] = [], accessToken: Secret? = nil, level: String = "campaign") {
+            self.id = id
+            self.pixels = pixels
+            self.accessToken = accessToken
+            self.level = level
+        }
+    }
+
+    public static let levels = ["account", "campaign", "adset", "ad"]
+    public static let reportTimes = ["impression", "conversion", "mixed"]
+
+    public var accounts: [Account]
+    /// Days per request window.
+    public var stepDays = 7
+    /// Days re-read on every poll: attributed conversions keep changing for up to 28 days.
+    public var lookbackDays = 28
+    /// Days a first poll reads back (Meta keeps 37 months).
+    public var initialDays = 28
+    public var attributionWindows = ["1d_click", "7d_click", "1d_view"]
+    /// `mixed` (Ads Manager's choice): spend on the impression day, conversions on the day they happened.
+    public var actionReportTime = "mixed"
+    /// Event name → the one action type counted for it (overlapping types are never summed).
+    public var actionTypes: [String: String] = [
+        "Purchase": "offsite_conversion.fb_pixel_purchase",
+        "Lead": "offsite_conversion.fb_pixel_lead",
+        "AddToCart": "offsite_conversion.fb_pixel_add_to_cart",
+        "CompleteRegistration": "offsite_conversion.fb_pixel_complete_registration",
+        "InitiateCheckout": "offsite_conversion.fb_pixel_initiate_checkout",
+        "ViewContent": "offsite_conversion.fb_pixel_view_content",
+    ]
+    /// Windows longer than this many days are read as async reports.
+    public var asyncThresholdDays = 31
+    public var pageSize = 500
+
+    public init(accounts: [Account]) { self.accounts = accounts }
 }
 
 /// Where cursors, the outbox and the streams live.

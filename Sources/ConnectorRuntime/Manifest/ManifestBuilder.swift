@@ -412,12 +412,14 @@ struct ManifestBuilder {
             pageSize: nil
         )
         var matchQuality = true
-        if let streams = map.value("streams")?.mapping(allowed: ["delivery_statuses", "match_quality"]) {
+        var adInsights: AdInsightsConfiguration?
+        if let streams = map.value("streams")?.mapping(allowed: ["delivery_statuses", "match_quality", "ad_insights"]) {
             if let statuses = streams.value("delivery_statuses").flatMap({ dateRangeStream($0, defaults: deliveryStatuses) }) {
                 deliveryStatuses = statuses
             }
             let quality = streams.value("match_quality")?.mapping(allowed: ["enabled"])
             matchQuality = quality?.value("enabled")?.boolean() ?? true
+            adInsights = streams.value("ad_insights").flatMap(adInsightsStream)
         }
         let retry = map.value("retry").flatMap(retryPolicy) ?? .default
         return PullConfiguration(
@@ -426,8 +428,78 @@ struct ManifestBuilder {
             startDate: startDate,
             deliveryStatuses: deliveryStatuses,
             matchQuality: matchQuality,
+            adInsights: adInsights,
             retry: retry
         )
+    }
+
+    /// `pull.streams.ad_insights`; `nil` (the stream off) when no account has an id, so the shipped
+    /// manifest can read `META_AD_ACCOUNT_ID` and work without it.
+    func adInsightsStream(_ node: YAMLNodeReader) -> AdInsightsConfiguration? {
+        guard
+            let map = node.mapping(allowed: [
+                "accounts", "step", "lookback", "initial_lookback", "attribution_windows", "action_report_time", "action_types",
+                "async_threshold", "page_size",
+            ])
+        else { return nil }
+        var accounts: [AdInsightsConfiguration.Account] = []
+        for element in map.value("accounts", required: true)?.sequence() ?? [] {
+            guard let entry = element.mapping(allowed: ["id", "pixels", "access_token", "level"]) else { continue }
+            guard let idNode = entry.value("id", required: true), var id = idNode.text()?.trimmingCharacters(in: .whitespaces) else { continue }
+            if id.hasPrefix("act_") { id.removeFirst(4) }
+            guard !id.isEmpty else { continue }
+            guard id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                idNode.report("\(idNode.path) must be an ad account id (digits, with or without `act_`), found \(idNode.shown(id))")
+                continue
+            }
+            let pixels = entry.value("pixels")?.stringList() ?? []
+            let token = entry.value("access_token").flatMap { $0.text() }.flatMap { $0.isEmpty ? nil : Secret($0) }
+            var level = "campaign"
+            if let levelNode = entry.value("level"), let text = levelNode.string() {
+                guard AdInsightsConfiguration.levels.contains(text) else {
+                    levelNode.report(
+                        "\(levelNode.path) must be one of \(AdInsightsConfiguration.levels.joined(separator: ", ")), found \(levelNode.shown(text))"
+                    )
+                    continue
+                }
+                level = text
+            }
+            accounts.append(AdInsightsConfiguration.Account(id: id, pixels: pixels, accessToken: token, level: level))
+        }
+        guard !accounts.isEmpty else { return nil }
+        var configuration = AdInsightsConfiguration(accounts: accounts)
+        func days(_ key: String, _ range: ClosedRange<Int>, into target: inout Int) {
+            guard let node = map.value(key), let duration = node.duration() else { return }
+            let whole = Int(duration.components.seconds / 86_400)
+            guard duration.components.seconds % 86_400 == 0, range.contains(whole) else {
+                node.report("\(node.path) must be whole days from \(range.lowerBound) to \(range.upperBound), such as `P7D`")
+                return
+            }
+            target = whole
+        }
+        days("step", 1...93, into: &configuration.stepDays)
+        days("lookback", 0...400, into: &configuration.lookbackDays)
+        configuration.initialDays = max(configuration.initialDays, configuration.lookbackDays)
+        days("initial_lookback", 1...1_125, into: &configuration.initialDays)
+        if configuration.initialDays < configuration.lookbackDays, let node = map.value("initial_lookback") {
+            node.report("\(node.path) must be at least the lookback (\(configuration.lookbackDays) days): later polls re-read that far back")
+        }
+        days("async_threshold", 1...1_125, into: &configuration.asyncThresholdDays)
+        if let windows = map.value("attribution_windows")?.stringList() { configuration.attributionWindows = windows }
+        if let node = map.value("action_report_time"), let text = node.string() {
+            if AdInsightsConfiguration.reportTimes.contains(text) {
+                configuration.actionReportTime = text
+            } else {
+                node.report("\(node.path) must be one of impression, conversion, mixed, found \(node.shown(text))")
+            }
+        }
+        if let types = map.value("action_types")?.mapping(allowed: nil) {
+            var mapped: [String: String] = [:]
+            for key in types.keys { if let type = types.value(key)?.string() { mapped[key] = type } }
+            configuration.actionTypes = mapped
+        }
+        if let size = map.value("page_size")?.integer(in: 1...5_000) { configuration.pageSize = size }
+        return configuration
     }
 
     private func pullAuth(_ node: YAMLNodeReader) -> PullConfiguration.Auth? {

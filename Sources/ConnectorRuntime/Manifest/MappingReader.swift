@@ -11,6 +11,8 @@ struct MappingReader {
 
     func has(_ key: String) -> Bool { entries[key] != nil }
 
+    var keys: [String] { entries.keys.sorted() }
+
     /// The value under `key`, or `nil`; a required key that is absent is reported at the mapping.
     func value(_ key: String, required: Bool = false) -> YAMLNodeReader? {
         guard let entry = entries[key] else {

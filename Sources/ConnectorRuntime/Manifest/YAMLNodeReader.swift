@@ -49,9 +49,10 @@ struct YAMLNodeReader {
 
     // MARK: Structure
 
-    /// This node as a mapping whose keys must come from `allowed`; unknown keys are reported with a
-    /// "did you mean" suggestion when one allowed key is close.
-    func mapping(allowed: [String]) -> MappingReader? {
+    /// This node as a mapping whose keys must come from `allowed` (any key when `nil`: a map the
+    /// user names, such as event name → action type); unknown keys are reported with a "did you
+    /// mean" suggestion when one allowed key is close.
+    func mapping(allowed: [String]?) -> MappingReader? {
         guard case .mapping(let mapping) = node else {
             report("\(path) must be a mapping, found \(Self.kindName(node))")
             return nil
@@ -66,9 +67,9 @@ struct YAMLNodeReader {
                 report("\(joined(name)) is given twice", at: key.mark)
                 continue
             }
-            if !allowed.contains(name) {
+            if let allowed, !allowed.contains(name) {
                 var message = "unknown key `\(name)` in \(path.isEmpty ? "the manifest" : path)"
-                if let suggestion = Spelling.closest(to: name, among: allowed) {
+                if let suggestion = Spelling.closest(to: name, among: allowed ?? []) {
                     message += "; did you mean `\(suggestion)`?"
                 }
                 report(message, at: key.mark)

@@ -429,6 +429,48 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
+    public func writeInsightsWindow(
+        _ records: [AdInsightsRecord],
+        account: String,
+        level: String,
+        days: ClosedRange<CalendarDate>,
+        cursor: CursorKey,
+        position: UnixSeconds,
+        runID: String,
+        now: UnixMillis
+    ) async throws(StateError) {
+        let (first, last, position, now) = (days.lowerBound.description, days.upperBound.description, position.rawValue, now.rawValue)
+        try await wrap("commit insights window") {
+            try await client.withTransaction(logger: logger) { connection in
+                try await connection.query(
+                    "DELETE FROM ad_insights WHERE account_id = \(account) AND level = \(level) AND day >= \(first) AND day <= \(last)",
+                    logger: logger
+                )
+                if !records.isEmpty {
+                    try await connection.query(
+                        """
+                        INSERT INTO ad_insights (account_id, level, level_id, day, record, pulled_at, run_id)
+                        SELECT a, l, i, d, r, \(now), \(runID) FROM UNNEST(\(records.map(\.accountID))::text[], \(records.map(\.level))::text[],
+                          \(records.map(\.levelID))::text[], \(records.map(\.day.description))::text[], \(records.map { StateColumns.encoded($0) })::text[])
+                          AS u(a, l, i, d, r)
+                        ON CONFLICT (account_id, level, level_id, day)
+                        DO UPDATE SET record = EXCLUDED.record, pulled_at = EXCLUDED.pulled_at, run_id = EXCLUDED.run_id
+                        """,
+                        logger: logger
+                    )
+                }
+                try await connection.query(
+                    """
+                    INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at)
+                    VALUES (\(cursor.connector), \(cursor.stream), \(cursor.partition), \(position), \(runID), \(now))
+                    ON CONFLICT (connector, stream, partition) DO UPDATE SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
+                    """,
+                    logger: logger
+                )
+            }
+        }
+    }
+
     public func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: UnixMillis, runID: String) async throws(StateError) {
         guard !records.isEmpty else { return }
         let snapshotAt = snapshotAt.rawValue
@@ -568,6 +610,27 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 )
             }
             return statuses
+        }
+    }
+
+    public func adInsights(since: UnixMillis?) async throws(StateError) -> [StoredAdInsights] {
+        let since = since?.rawValue ?? 0
+        return try await wrap("read ad_insights") {
+            let rows = try await client.query(
+                "SELECT record, pulled_at, run_id FROM ad_insights WHERE pulled_at >= \(since) ORDER BY account_id, level, day, level_id",
+                logger: logger
+            )
+            var stored: [StoredAdInsights] = []
+            for try await (record, pulledAt, run) in rows.decode((String, Int64, String).self) {
+                stored.append(
+                    StoredAdInsights(
+                        insights: try StateColumns.decoded(record, column: "record", as: AdInsightsRecord.self),
+                        pulledAt: UnixMillis(pulledAt),
+                        runID: run
+                    )
+                )
+            }
+            return stored
         }
     }
 

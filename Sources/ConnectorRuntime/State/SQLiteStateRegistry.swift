@@ -473,6 +473,49 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         }
     }
 
+    public func writeInsightsWindow(
+        _ records: [AdInsightsRecord],
+        account: String,
+        level: String,
+        days: ClosedRange<CalendarDate>,
+        cursor: CursorKey,
+        position: UnixSeconds,
+        runID: String,
+        now: UnixMillis
+    ) async throws(StateError) {
+        try await transaction("commit insights window") { () async throws(StateError) in
+            try await execute(
+                "commit insights window",
+                "DELETE FROM ad_insights WHERE account_id = ? AND level = ? AND day >= ? AND day <= ?",
+                [.text(account), .text(level), .text(days.lowerBound.description), .text(days.upperBound.description)]
+            )
+            for start in stride(from: 0, to: records.count, by: Self.chunk) {
+                let slice = records[start..<min(start + Self.chunk, records.count)]
+                try await execute(
+                    "commit insights window",
+                    """
+                    INSERT INTO ad_insights (account_id, level, level_id, day, record, pulled_at, run_id) VALUES \(Self.placeholders(rows: slice.count, columns: 7))
+                    ON CONFLICT (account_id, level, level_id, day) DO UPDATE SET record = excluded.record, pulled_at = excluded.pulled_at, run_id = excluded.run_id
+                    """,
+                    slice.flatMap {
+                        [
+                            .text($0.accountID), .text($0.level), .text($0.levelID), .text($0.day.description), .text(StateColumns.encoded($0)),
+                            Self.time(now), .text(runID),
+                        ]
+                    }
+                )
+            }
+            try await execute(
+                "commit insights window",
+                """
+                INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (connector, stream, partition) DO UPDATE SET position = excluded.position, run_id = excluded.run_id, updated_at = excluded.updated_at
+                """,
+                [.text(cursor.connector), .text(cursor.stream), .text(cursor.partition), Self.time(position), .text(runID), Self.time(now)]
+            )
+        }
+    }
+
     public func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: UnixMillis, runID: String) async throws(StateError) {
         guard !records.isEmpty else { return }
         try await locked(
@@ -591,6 +634,20 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                     record: try StateColumns.jsonColumn(try row.text("record"), column: "record")
                 ),
                 snapshotAt: try row.millis("snapshot_at"),
+                runID: try row.text("run_id")
+            )
+        }
+    }
+
+    public func adInsights(since: UnixMillis?) async throws(StateError) -> [StoredAdInsights] {
+        try await locked(
+            "read ad_insights",
+            "SELECT record, pulled_at, run_id FROM ad_insights WHERE pulled_at >= ? ORDER BY account_id, level, day, level_id",
+            [Self.time(since ?? UnixMillis(0))]
+        ).map { row throws(StateError) in
+            StoredAdInsights(
+                insights: try StateColumns.decoded(try row.text("record"), column: "record", as: AdInsightsRecord.self),
+                pulledAt: try row.millis("pulled_at"),
                 runID: try row.text("run_id")
             )
         }

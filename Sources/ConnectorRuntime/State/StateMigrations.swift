@@ -120,6 +120,17 @@ enum StateMigrations {
                     """,
                 ]
             ),
+            // Ad spend: one row per ad account, level, object and local day (`YYYY-MM-DD` in the
+            // account's time zone, so text order is day order); the record is the typed row as JSON.
+            (
+                6,
+                [
+                    """
+                    CREATE TABLE IF NOT EXISTS ad_insights (account_id TEXT NOT NULL, level TEXT NOT NULL, level_id TEXT NOT NULL, day TEXT NOT NULL,
+                      record TEXT NOT NULL, pulled_at \(big) NOT NULL, run_id TEXT NOT NULL, PRIMARY KEY (account_id, level, level_id, day))
+                    """
+                ]
+            ),
         ]
     }
 
@@ -150,6 +161,7 @@ enum StateMigrations {
         ),
         ("drift_windows", "SELECT id, stream, pixel_id, event_name, closed_at, counters FROM drift_windows LIMIT 0"),
         ("drift_baselines", "SELECT stream, pixel_id, event_name, baseline, updated_at FROM drift_baselines LIMIT 0"),
+        ("ad_insights", "SELECT account_id, level, level_id, day, record, pulled_at, run_id FROM ad_insights LIMIT 0"),
     ]
 
     /// `expires_at`, or the 7-day limit for a row written by an older build during a rolling upgrade.

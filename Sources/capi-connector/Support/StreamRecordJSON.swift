@@ -9,7 +9,40 @@ enum StreamRecordJSON {
         case .deliveredEvents(let events): events.map(delivered)
         case .deliveryStatuses(let statuses): statuses.map(status)
         case .matchQuality(let snapshots): snapshots.map(\.quality.record)
+        case .adInsights(let rows): rows.map(insights)
         }
+    }
+
+    /// Numbers as numbers; what Meta did not report as `null`, never 0.
+    static func insights(_ stored: StoredAdInsights) -> JSONValue {
+        let row = stored.insights
+        func number(_ value: Double?) -> JSONValue { value.map(JSONValue.number) ?? .null }
+        func counts(_ values: [String: Double]) -> JSONValue { .object(values.mapValues(JSONValue.number)) }
+        return .object([
+            "account_id": .string(row.accountID),
+            "level": .string(row.level),
+            "level_id": .string(row.levelID),
+            "level_name": row.levelName.map(JSONValue.string) ?? .null,
+            "day": .string(row.day.description),
+            "currency": .string(row.currency),
+            "spend": number(row.spend),
+            "impressions": row.impressions.map(JSONValue.integer) ?? .null,
+            "clicks": row.clicks.map(JSONValue.integer) ?? .null,
+            "conversions": .array(
+                row.conversions.map { conversion in
+                    .object([
+                        "event_name": .string(conversion.eventName),
+                        "action_type": .string(conversion.actionType),
+                        "count": number(conversion.count),
+                        "value": number(conversion.value),
+                        "windows": counts(conversion.windows),
+                        "value_windows": counts(conversion.valueWindows),
+                    ])
+                }
+            ),
+            "pulled_at": .string(stored.pulledAt.seconds.iso8601),
+            "run_id": .string(stored.runID),
+        ])
     }
 
     /// The record intake wrote, with its delivery outcome.

@@ -21,8 +21,8 @@ struct SchemaRegistryTests {
     @Test("the shipped schemas compile; ids drop the version suffix; the hash is of the canonical JSON")
     func shipped() throws {
         let documents = try SchemaRegistry.documents(in: RepositoryPaths.schemas.path)
-        #expect(documents.map(\.document.id) == ["delivered_event", "delivery_status", "match_quality"])
-        let delivered = try #require(documents.first?.document)
+        #expect(documents.map(\.document.id) == ["ad_insights", "delivered_event", "delivery_status", "match_quality"])
+        let delivered = try #require(documents.first { $0.document.id == "delivered_event" }?.document)
         #expect(delivered.root.required.contains("event_id"))
         let reordered = try SchemaDocument(parsing: try JSONValue(parsing: delivered.canonical).serialized)
         #expect(reordered.hash == delivered.hash && delivered.hash.count == 64)

@@ -8,6 +8,8 @@ public protocol OperationsStore: Sendable {
     func deliveryStatuses(since: UnixMillis?) async throws(StateError) -> [StoredDeliveryStatus]
     /// `match_quality` snapshots taken at or after `since`, oldest first.
     func matchQualitySnapshots(since: UnixMillis?) async throws(StateError) -> [StoredMatchQuality]
+    /// `ad_insights` rows pulled at or after `since`, by account, level, object and day.
+    func adInsights(since: UnixMillis?) async throws(StateError) -> [StoredAdInsights]
 
     func deadLetters(limit: Int) async throws(StateError) -> [DeadLetter]
     /// Moves dead letters (all when `ids` is nil) back to the outbox; returns how many.
@@ -26,6 +28,7 @@ extension OperationsStore {
         case .deliveredEvents: .deliveredEvents(try await deliveredEvents(since: since))
         case .deliveryStatuses: .deliveryStatuses(try await deliveryStatuses(since: since))
         case .matchQuality: .matchQuality(try await matchQualitySnapshots(since: since))
+        case .adInsights: .adInsights(try await adInsights(since: since))
         }
     }
 }
@@ -35,6 +38,7 @@ public enum StateStream: String, Sendable, CaseIterable {
     case deliveredEvents = "delivered_events"
     case deliveryStatuses = "delivery_statuses"
     case matchQuality = "match_quality"
+    case adInsights = "ad_insights"
 }
 
 /// One stream's records.
@@ -42,12 +46,14 @@ public enum StreamRecords: Sendable, Equatable {
     case deliveredEvents([DeliveredEvent])
     case deliveryStatuses([StoredDeliveryStatus])
     case matchQuality([StoredMatchQuality])
+    case adInsights([StoredAdInsights])
 
     public var count: Int {
         switch self {
         case .deliveredEvents(let records): records.count
         case .deliveryStatuses(let records): records.count
         case .matchQuality(let records): records.count
+        case .adInsights(let records): records.count
         }
     }
 }

@@ -89,8 +89,10 @@ public struct InsightsJob: Sendable {
             let today = zone.day(of: run.startedAt.seconds)
             let stored = try await registry.cursor(cursorKey)
             let earliest = today.adding(days: -Self.horizonDays)
+            // The last `lookback` days up to the cursor's day are read again (that day was partial
+            // when it was read); a first poll reads `initial_lookback` days up to today.
             let first =
-                stored.map { zone.day(of: $0.position).adding(days: -configuration.lookbackDays) }
+                stored.map { zone.day(of: $0.position).adding(days: 1 - configuration.lookbackDays) }
                 ?? today.adding(days: 1 - configuration.initialDays)
             var start = max(first, earliest)
             let reader = Reader(job: self, account: account, zone: zone, currency: currency, token: token)

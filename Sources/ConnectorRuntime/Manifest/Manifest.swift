@@ -248,7 +248,8 @@ public struct AdInsightsConfiguration: Sendable {
     public var accounts: [Account]
     /// Days per request window.
     public var stepDays = 7
-    /// Days re-read on every poll: attributed conversions keep changing for up to 28 days.
+    /// Days re-read on every poll, ending with the day the cursor is on (it was partial when read):
+    /// attributed conversions keep changing for up to 28 days.
     public var lookbackDays = 28
     /// Days a first poll reads back (Meta keeps 37 months).
     public var initialDays = 28

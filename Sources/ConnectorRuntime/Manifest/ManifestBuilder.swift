@@ -478,7 +478,7 @@ struct ManifestBuilder {
             target = whole
         }
         days("step", 1...93, into: &configuration.stepDays)
-        days("lookback", 0...400, into: &configuration.lookbackDays)
+        days("lookback", 1...400, into: &configuration.lookbackDays)
         configuration.initialDays = max(configuration.initialDays, configuration.lookbackDays)
         days("initial_lookback", 1...1_125, into: &configuration.initialDays)
         if configuration.initialDays < configuration.lookbackDays, let node = map.value("initial_lookback") {

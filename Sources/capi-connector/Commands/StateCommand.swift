@@ -96,7 +96,7 @@ struct StateCommand: AsyncParsableCommand {
 struct ReadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "read",
-        abstract: "Print a stream's records as JSON lines (delivered_events, delivery_statuses, match_quality).",
+        abstract: "Print a stream's records as JSON lines (delivered_events, delivery_statuses, match_quality, ad_insights).",
         discussion: "--since takes an ISO 8601 time (2026-11-20T00:00:00Z), a date (2026-11-20) or Unix seconds."
     )
 

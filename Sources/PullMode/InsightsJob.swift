@@ -182,7 +182,14 @@ extension InsightsJob {
         let token: Secret
 
         var page: InsightsPage {
-            InsightsPage(accountID: account.id, level: account.level, currency: currency, actionTypes: job.configuration.actionTypes)
+            InsightsPage(
+                accountID: account.id,
+                level: account.level,
+                currency: currency,
+                timeZone: zone.identifier,
+                pixels: account.pixels.isEmpty ? job.manifest.pixels.map(\.id) : account.pixels,
+                actionTypes: job.configuration.actionTypes
+            )
         }
 
         func read(_ days: ClosedRange<CalendarDate>, limit: Int? = nil) async throws -> [AdInsightsRecord] {

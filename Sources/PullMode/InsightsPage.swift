@@ -14,13 +14,17 @@ public struct InsightsPage: Sendable {
     public var accountID: String
     public var level: String
     public var currency: String
+    public var timeZone: String?
+    public var pixels: [String]?
     /// Event name → action type.
     public var actionTypes: [String: String]
 
-    public init(accountID: String, level: String, currency: String, actionTypes: [String: String]) {
+    public init(accountID: String, level: String, currency: String, timeZone: String? = nil, pixels: [String]? = nil, actionTypes: [String: String]) {
         self.accountID = accountID
         self.level = level
         self.currency = currency
+        self.timeZone = timeZone
+        self.pixels = pixels
         self.actionTypes = actionTypes
     }
 
@@ -75,6 +79,8 @@ public struct InsightsPage: Sendable {
             levelName: level == "account" ? nil : row["\(level)_name"]?.stringValue,
             day: start,
             currency: row["account_currency"]?.stringValue ?? currency,
+            timeZone: timeZone,
+            pixels: pixels,
             spend: try number(row["spend"], field: "data[].spend"),
             impressions: try number(row["impressions"], field: "data[].impressions").map { Int64($0.rounded()) },
             clicks: try number(row["clicks"], field: "data[].clicks").map { Int64($0.rounded()) },

@@ -166,8 +166,25 @@ struct PollAuthenticationTests {
     }
 }
 
-@Suite("Reconciliation")
+@Suite("KPI report: forwarded against received for pixels without an ad account")
 struct ReconciliationTests {
+    func report(_ delivered: [DeliveredEvent], _ statuses: [StoredDeliveryStatus], cursor: UnixSeconds, now: UnixSeconds) -> KPIReport {
+        KPIReport(
+            accounts: [],
+            pixels: [pixelID],
+            delivered: delivered,
+            statuses: statuses,
+            insights: [],
+            statusesThrough: [pixelID: cursor],
+            insightsThrough: [:],
+            now: now,
+            since: { $0.day(of: now).adding(days: -6) },
+            until: { $0.day(of: now).adding(days: 1) },
+            by: .day,
+            threshold: 5
+        )
+    }
+
     @Test("matches by construction on a fault-free run, and shows the gap when the stand-in drops events")
     func reconcile() async throws {
         try await withSeededSandbox(events: 30) { url, sandbox, _ in
@@ -192,26 +209,27 @@ struct ReconciliationTests {
                     )
                 }
                 let now = WallClock.system.seconds()
-                let statuses = try await registry.deliveryStatuses(since: nil)
-                let clean = Reconciliation(delivered: delivered, statuses: statuses, since: now - .seconds(7 * 86_400), until: now, by: .day)
-                #expect(!clean.rows.isEmpty)
-                #expect(clean.rows.allSatisfy { $0.difference == 0 && !$0.diverges })
-
-                // Meta "loses" three recent events; the next poll re-reads the lookback window.
-                await sandbox.drop(pixelID: pixelID, eventIDs: ["seed-0", "seed-1", "seed-2"])
-                _ = try await poll(manifest, registry: registry, graphURL: url)
-                let lossy = Reconciliation(
-                    delivered: delivered,
-                    statuses: try await registry.deliveryStatuses(since: nil),
-                    since: now - .seconds(7 * 86_400),
-                    until: now,
-                    by: .day
+                let cursor = try #require(
+                    try await registry.cursor(CursorKey(connector: manifest.id, stream: "delivery_statuses", partition: pixelID))
                 )
-                #expect(lossy.rows.map(\.difference).reduce(0, +) == 3)
-                #expect(lossy.rows.contains { $0.diverges })
-                let html = ReconciliationReport.html(lossy, title: "test")
-                #expect(html.contains("<svg") && html.contains("polyline") && !html.contains("http://cdn"))
-                #expect(ReconciliationReport.csv(lossy).split(separator: "\n").count == lossy.rows.count + 1)
+                let clean = report(delivered, try await registry.deliveryStatuses(since: nil), cursor: cursor.position, now: now)
+                let events = clean.rows.flatMap(\.events)
+                #expect(!events.isEmpty && clean.rows.allSatisfy { $0.accountID == nil && $0.spend == nil })
+                #expect(events.allSatisfy { !$0.diverges }, "fault-free: nothing divergent")
+                #expect(events.filter { $0.received == .reported }.allSatisfy { $0.metaReceived == $0.forwarded })
+                #expect(clean.rows.last?.events.allSatisfy { $0.received == .pending } == true, "today is not over: pending, never divergent")
+
+                // Meta "loses" three events from two days ago; the next poll re-reads the lookback window.
+                let older = delivered.filter { $0.key.eventTime < now - .seconds(2 * 86_400) }.prefix(3).map(\.key.eventID)
+                await sandbox.drop(pixelID: pixelID, eventIDs: Set(older))
+                _ = try await poll(manifest, registry: registry, graphURL: url)
+                let lossy = report(delivered, try await registry.deliveryStatuses(since: nil), cursor: cursor.position, now: now)
+                let lost = lossy.rows.flatMap(\.events).filter { $0.received == .reported }.map { $0.forwarded - ($0.metaReceived ?? 0) }.reduce(0, +)
+                #expect(older.isEmpty || lost == Int64(older.count))
+                #expect(older.isEmpty || lossy.rows.flatMap(\.events).contains { $0.diverges })
+                let html = KPIReportFormat.html(lossy, title: "test", generatedAt: "now")
+                #expect(html.contains("<svg") && html.contains("polyline") && !html.contains("http://cdn") && !html.contains("<script src"))
+                #expect(KPIReportFormat.csv(lossy).split(separator: "\n").count == lossy.rows.count + lossy.rows.flatMap(\.events).count + 1)
             }
         }
     }

@@ -7,61 +7,158 @@ import PullMode
 struct ReconcileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
-        abstract: "Compare what was forwarded and dead-lettered with what Meta reports receiving, per pixel, event and period.",
+        abstract: "The KPI report: ad spend against conversions forwarded, received by Meta and attributed by Meta, with CPA and ROAS.",
         discussion: """
-            Reads delivered_events (push) and delivery_statuses (pull, server-only counts) from the state
-            registry. Periods whose difference exceeds --threshold percent are flagged. --format html
-            writes a self-contained report with a chart (to --output, or standard output).
+            Per ad account and period (days in the account's time zone; weeks from Monday; months): spend,
+            impressions, clicks; and per event of the account's pixels: forwarded, dead-lettered, received by
+            Meta from servers (delivery_statuses, re-bucketed into the account's days), attributed by Meta
+            (default attribution and each window), value sent and attributed, cpa = spend / attributed,
+            cost per forwarded conversion, roas = attributed value / spend, and the funnel losses. Spend sits
+            on the account's period, never on its events, so no column counts it twice. Values in different
+            currencies are never added. Periods not read yet or not over are pending; periods older than
+            Meta's 7-day /stats horizon that were never read are not available; neither is divergent.
+            Pixels no ad account claims get rows without spend (UTC days).
 
-            Example: capi-connector reconcile --since 2026-11-16 --until 2026-11-23 --by day --format table
+            --since and --until take a date (2026-11-20), an ISO 8601 time, Unix seconds, or days relative
+            to today in each account's time zone (-7d, 0d); --until is exclusive.
+
+            JSON: one object per account and period with account_id, period_start, period_end, time_zone,
+            currency, spend, impressions, clicks, spend_status and events[] (event_name, forwarded,
+            dead_lettered, queued, value_sent, meta_received, received_status, attributed,
+            attributed_windows, value_attributed, attribution_status, cpa, cost_per_forwarded, roas,
+            loss_forwarded_to_received_pct, loss_received_to_attributed_pct, diverges). CSV: the same
+            figures flat, with stable column names; spend only on lines without an event name.
+
+            Example: capi-connector reconcile --since -28d --until 0d --by week --format html --output kpi.html
             """
     )
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, csv, json, html }
 
     @OptionGroup var state: StateOptions
-    @Option(help: ArgumentHelp("Start (ISO 8601 time, date or Unix seconds).", valueName: "time")) var since: String
-    @Option(help: ArgumentHelp("End, exclusive (ISO 8601 time, date or Unix seconds).", valueName: "time")) var until: String
-    @Option(help: "Period: hour or day.") var by: String = "hour"
+    @Option(parsing: .unconditional, help: ArgumentHelp("First day (date, ISO 8601 time, Unix seconds or -Nd).", valueName: "day"))
+    var since: String
+    @Option(parsing: .unconditional, help: ArgumentHelp("End, exclusive (date, ISO 8601 time, Unix seconds or -Nd).", valueName: "day"))
+    var until: String
+    @Option(help: "Period: day, week (from Monday) or month.") var by: String = "day"
     @Option(help: "Output format: table, csv, json or html.") var format: Format = .table
-    @Option(help: "Flag periods whose difference exceeds this percentage.") var threshold: Double = 5
+    @Option(help: "Flag periods whose forwarded and received counts differ by more than this percentage.") var threshold: Double = 5
     @Option(help: ArgumentHelp("Write the report here instead of standard output.", valueName: "path")) var output: String?
 
     func validate() throws {
-        guard let from = UnixSeconds(parsing: since), let to = UnixSeconds(parsing: until) else {
-            throw ValidationError("--since and --until take an ISO 8601 time, a date (2026-11-20) or Unix seconds")
+        guard DaySpec(since) != nil else {
+            throw ValidationError("--since takes a date (2026-11-20), an ISO 8601 time, Unix seconds or days relative to today (-7d)")
         }
-        guard Reconciliation.Granularity(rawValue: by) != nil else { throw ValidationError("--by must be hour or day") }
+        guard DaySpec(until) != nil else {
+            throw ValidationError("--until takes a date (2026-11-20), an ISO 8601 time, Unix seconds or days relative to today (0d)")
+        }
+        guard KPIReport.Grouping(rawValue: by) != nil else { throw ValidationError("--by must be day, week or month (spend is reported per day)") }
         guard threshold.isFinite, (0...1_000_000).contains(threshold) else {
             throw ValidationError("--threshold must be a percentage from 0 upwards, such as 5")
         }
-        guard from < to else { throw ValidationError("--since must be before --until") }
+        let now = WallClock.system.seconds()
+        guard DaySpec(since)!.first(in: .utc, now: now) < DaySpec(until)!.end(in: .utc, now: now) else {
+            throw ValidationError("--since must be before --until")
+        }
     }
 
     func run() async throws {
-        let (delivered, statuses) = try await state.withRegistry { registry in
-            (try await registry.deliveredEvents(since: nil), try await registry.deliveryStatuses(since: nil))
+        let (delivered, statuses, insights, summary) = try await state.withRegistry { registry in
+            (
+                try await registry.deliveredEvents(since: nil), try await registry.deliveryStatuses(since: nil),
+                try await registry.adInsights(since: nil).map(\.insights), try await registry.summary()
+            )
         }
-        let report = Reconciliation(
+        let now = WallClock.system.seconds()
+        var accounts: [KPIReport.Account] = []
+        for (id, rows) in Dictionary(grouping: insights, by: \.accountID).sorted(by: { $0.key < $1.key }) {
+            let latest = rows.max { $0.day < $1.day }
+            let zone = latest?.timeZone.flatMap(AccountTimeZone.init(identifier:)) ?? .utc
+            let events = Set(rows.flatMap { $0.conversions.map(\.eventName) }).sorted()
+            accounts.append(KPIReport.Account(id: id, pixels: latest?.pixels ?? [], timeZone: zone, currency: latest?.currency, events: events))
+        }
+        var statusesThrough: [String: UnixSeconds] = [:]
+        var insightsThrough: [String: CalendarDate] = [:]
+        for (key, value) in summary.cursors {
+            if key.stream == StateStream.deliveryStatuses.rawValue { statusesThrough[key.partition] = value.position }
+            if key.stream == StateStream.adInsights.rawValue, let account = accounts.first(where: { "act_\($0.id)" == key.partition }) {
+                insightsThrough[account.id] = account.timeZone.day(of: value.position)
+            }
+        }
+        let pixels = Set(delivered.map(\.key.pixelID)).union(statuses.map(\.status.pixelID)).union(accounts.flatMap(\.pixels)).sorted()
+        let (from, to) = (DaySpec(since)!, DaySpec(until)!)
+        let report = KPIReport(
+            accounts: accounts,
+            pixels: pixels,
             delivered: delivered,
             statuses: statuses,
-            since: UnixSeconds(parsing: since)!,
-            until: UnixSeconds(parsing: until)!,
-            by: Reconciliation.Granularity(rawValue: by)!,
+            insights: insights,
+            statusesThrough: statusesThrough,
+            insightsThrough: insightsThrough,
+            now: now,
+            since: { from.first(in: $0, now: now) },
+            until: { to.end(in: $0, now: now) },
+            by: KPIReport.Grouping(rawValue: by)!,
             threshold: threshold
         )
         let text =
             switch format {
-            case .table: ReconciliationReport.table(report)
-            case .csv: ReconciliationReport.csv(report)
-            case .json: ReconciliationReport.json(report)
-            case .html: ReconciliationReport.html(report, title: "capi-connector reconciliation \(since) – \(until)")
+            case .table: KPIReportFormat.table(report)
+            case .csv: KPIReportFormat.csv(report)
+            case .json: KPIReportFormat.json(report)
+            case .html:
+                KPIReportFormat.html(report, title: "Ad spend and conversions, \(since) to \(until) (by \(by))", generatedAt: now.iso8601)
             }
         if let output {
             try text.write(toFile: output, atomically: true, encoding: .utf8)
-            StandardStreams.printError("wrote \(output) (\(report.rows.count) rows, \(report.rows.filter(\.diverges).count) diverging)")
+            let events = report.rows.flatMap(\.events)
+            StandardStreams.printError("wrote \(output) (\(report.rows.count) periods, \(events.filter(\.diverges).count) divergent event periods)")
         } else {
             StandardStreams.printOutput(text)
+        }
+    }
+}
+
+/// A day as `--since`/`--until` give it: a date, an instant, or days relative to today; resolved
+/// per account, since "today" and an instant's day depend on the account's time zone.
+struct DaySpec {
+    enum Kind {
+        case date(CalendarDate)
+        case instant(UnixSeconds)
+        case relative(Int)
+    }
+
+    let kind: Kind
+
+    init?(_ text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasSuffix("d"), let days = Int(trimmed.dropLast()), abs(days) <= 100_000 {
+            kind = .relative(days)
+        } else if let date = CalendarDate(iso: trimmed) {
+            kind = .date(date)
+        } else if let instant = UnixSeconds(parsing: trimmed) {
+            kind = .instant(instant)
+        } else {
+            return nil
+        }
+    }
+
+    /// The first day included.
+    func first(in zone: AccountTimeZone, now: UnixSeconds) -> CalendarDate {
+        switch kind {
+        case .date(let date): date
+        case .instant(let instant): zone.day(of: instant)
+        case .relative(let days): zone.day(of: now).adding(days: days)
+        }
+    }
+
+    /// The first day excluded: an instant inside a day includes that day's part before it.
+    func end(in zone: AccountTimeZone, now: UnixSeconds) -> CalendarDate {
+        switch kind {
+        case .date(let date): date
+        case .instant(let instant):
+            zone.start(of: zone.day(of: instant)) == instant ? zone.day(of: instant) : zone.day(of: instant).adding(days: 1)
+        case .relative(let days): zone.day(of: now).adding(days: days)
         }
     }
 }

@@ -25,6 +25,8 @@ enum StreamRecordJSON {
             "level_name": row.levelName.map(JSONValue.string) ?? .null,
             "day": .string(row.day.description),
             "currency": .string(row.currency),
+            "time_zone": row.timeZone.map(JSONValue.string) ?? .null,
+            "pixels": row.pixels.map { .array($0.map(JSONValue.string)) } ?? .null,
             "spend": number(row.spend),
             "impressions": row.impressions.map(JSONValue.integer) ?? .null,
             "clicks": row.clicks.map(JSONValue.integer) ?? .null,

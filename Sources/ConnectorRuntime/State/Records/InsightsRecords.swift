@@ -14,6 +14,11 @@ public struct AdInsightsRecord: Sendable, Equatable, Codable {
     public var day: CalendarDate
     /// The account's currency: spend and attributed values are in it.
     public var currency: String
+    /// The account's time zone (what `day` is a day of); `nil` in rows written before it was kept.
+    public var timeZone: String?
+    /// The pixels the account advertises for, as configured when the row was pulled (what
+    /// reconciliation joins conversions on).
+    public var pixels: [String]?
     public var spend: Double?
     public var impressions: Int64?
     public var clicks: Int64?
@@ -27,6 +32,8 @@ public struct AdInsightsRecord: Sendable, Equatable, Codable {
         levelName: String? = nil,
         day: CalendarDate,
         currency: String,
+        timeZone: String? = nil,
+        pixels: [String]? = nil,
         spend: Double?,
         impressions: Int64?,
         clicks: Int64?,
@@ -38,6 +45,8 @@ public struct AdInsightsRecord: Sendable, Equatable, Codable {
         self.levelName = levelName
         self.day = day
         self.currency = currency
+        self.timeZone = timeZone
+        self.pixels = pixels
         self.spend = spend
         self.impressions = impressions
         self.clicks = clicks

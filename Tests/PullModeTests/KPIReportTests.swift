@@ -1,0 +1,157 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import PullMode
+import Testing
+
+@Suite("KPI report")
+struct KPIReportTests {
+    static let zone = AccountTimeZone(identifier: "America/Los_Angeles")!
+    static let day = CalendarDate(iso: "2026-11-24")!  // a Tuesday
+    /// 2026-11-27 20:00 UTC: the 24th is three days back, inside Meta's 7-day /stats horizon.
+    static let now = UnixSeconds(Int64(UTCTimestamp.parse("2026-11-27T20:00:00Z")!))
+
+    static func delivered(
+        _ id: String,
+        at time: UnixSeconds,
+        outcome: DeliveryOutcome = .forwarded,
+        value: Double = 10,
+        currency: String = "USD"
+    )
+        -> DeliveredEvent
+    {
+        DeliveredEvent(
+            key: EventKey(pixelID: "p1", eventID: id, eventTime: time),
+            receivedAt: UnixMillis(0),
+            outcome: outcome,
+            record: JSONValue.object(["event_name": .string("Purchase"), "value": .number(value), "currency": .string(currency)]).serialized,
+            fbtraceID: nil,
+            deadLetterReason: nil
+        )
+    }
+
+    static func insights(_ campaign: String, day: CalendarDate, spend: Double, purchases: Double?, value: Double?) -> AdInsightsRecord {
+        AdInsightsRecord(
+            accountID: "42",
+            level: "campaign",
+            levelID: campaign,
+            day: day,
+            currency: "USD",
+            timeZone: zone.identifier,
+            pixels: ["p1"],
+            spend: spend,
+            impressions: 1000,
+            clicks: 10,
+            conversions: [
+                AdConversion(
+                    eventName: "Purchase",
+                    actionType: "offsite_conversion.fb_pixel_purchase",
+                    count: purchases,
+                    value: value,
+                    windows: purchases.map { ["7d_click": $0] } ?? [:],
+                    valueWindows: [:]
+                )
+            ]
+        )
+    }
+
+    /// Insights were last read on the 25th (so the 24th is settled and the 25th is not).
+    func report(by grouping: KPIReport.Grouping = .day, insightsThrough: CalendarDate = Self.day.adding(days: 1)) -> KPIReport {
+        let start = Self.zone.start(of: Self.day)
+        // Late evening in Los Angeles is the next morning in UTC: these belong to the 24th locally.
+        let late = start + .seconds(23 * 3600)
+        let delivered =
+            (0..<4).map { Self.delivered("e\($0)", at: late) } + [
+                Self.delivered("eur", at: start + .seconds(3600), value: 5, currency: "EUR"),
+                Self.delivered("dead", at: start + .seconds(3600), outcome: .deadLettered),
+                Self.delivered("next", at: start + .seconds(30 * 3600)),
+            ]
+        let statuses = [
+            StoredDeliveryStatus(
+                status: DeliveryStatusRecord(pixelID: "p1", bucketStart: late, eventName: "Purchase", eventSource: "server", count: 4),
+                pulledAt: UnixMillis(0),
+                runID: "r"
+            )
+        ]
+        let insights = [
+            Self.insights("c1", day: Self.day, spend: 60, purchases: 2, value: 20),
+            Self.insights("c2", day: Self.day, spend: 40, purchases: 2, value: 20),
+            Self.insights("c1", day: Self.day.adding(days: 1), spend: 50, purchases: nil, value: nil),
+        ]
+        return KPIReport(
+            accounts: [KPIReport.Account(id: "42", pixels: ["p1"], timeZone: Self.zone, currency: "USD", events: ["Purchase"])],
+            pixels: ["p1"],
+            delivered: delivered,
+            statuses: statuses,
+            insights: insights,
+            statusesThrough: ["p1": Self.zone.start(of: Self.day.adding(days: 1)) + .seconds(3600)],
+            insightsThrough: ["42": insightsThrough],
+            now: Self.now,
+            since: { _ in Self.day },
+            until: { _ in Self.day.adding(days: 3) },
+            by: grouping,
+            threshold: 5
+        )
+    }
+
+    @Test("spend sums campaigns on the account's day; CPA, ROAS and the funnel per event; hourly counts re-bucketed into local days")
+    func dailyFigures() throws {
+        let row = try #require(report().rows.first { $0.periodStart == Self.day })
+        #expect(row.spend == 100 && row.impressions == 2000 && row.spendStatus == .reported && row.currency == "USD")
+        let purchase = try #require(row.events.first { $0.eventName == "Purchase" })
+        #expect(purchase.forwarded == 5 && purchase.deadLettered == 1 && purchase.metaReceived == 4 && purchase.received == .reported)
+        #expect(purchase.attributed == 4 && purchase.cpa == 25 && purchase.roas == 0.4 && purchase.costPerForwarded == 20)
+        #expect(purchase.valueSent == ["USD": 40, "EUR": 5], "currencies are kept apart, never added")
+        #expect(purchase.lossForwardedToReceived == 20 && purchase.diverges, "one of five forwarded never reached Meta's count")
+        #expect(purchase.lossReceivedToAttributed == 0 && purchase.attributedWindows == ["7d_click": 4])
+    }
+
+    @Test("a day not read after it ended is pending, withheld conversions are not reported; neither is divergent")
+    func pendingAndWithheld() throws {
+        let rows = report().rows
+        let next = try #require(rows.first { $0.periodStart == Self.day.adding(days: 1) })
+        #expect(next.spend == 50 && next.spendStatus == .pending, "the cursor's day was read while it was still running")
+        let purchase = try #require(next.events.first)
+        #expect(purchase.attribution == .notReported && purchase.attributed == nil && purchase.cpa == nil && purchase.roas == nil)
+        #expect(purchase.received == .pending && !purchase.diverges && purchase.forwarded == 1)
+        let last = try #require(rows.last)
+        #expect(last.periodStart == Self.day.adding(days: 2) && last.spend == nil && last.spendStatus == .pending)
+    }
+
+    @Test("a week starts on Monday and carries its spend once; the CSV spend column sums to the spend")
+    func weeks() throws {
+        let weekly = report(by: .week)
+        #expect(weekly.rows.count == 1)
+        let week = try #require(weekly.rows.first)
+        #expect(week.periodStart == CalendarDate(iso: "2026-11-23") && week.periodEnd == Self.day.adding(days: 2))
+        #expect(week.spend == 150)
+        let csv = KPIReportFormat.csv(weekly).split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false) }
+        let spendColumn = try #require(csv.first?.firstIndex(of: "spend"))
+        #expect(csv.dropFirst().compactMap { Double($0[spendColumn]) }.reduce(0, +) == 150, "spend is never repeated on event lines")
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(KPIReportFormat.json(report()).utf8)) as? [[String: Any]])
+        let first = try #require(json.first)
+        let event = try #require((first["events"] as? [[String: Any]])?.first)
+        #expect(first["spend"] as? Double == 100 && event["spend"] == nil, "spend on the day, never on its events")
+        #expect(event["cpa"] as? Double == 25 && event["roas"] as? Double == 0.4 && first["period_start"] as? String == "2026-11-24")
+    }
+
+    @Test("a day older than /stats returns and never read: received is not available, not divergent")
+    func notAvailable() throws {
+        let old = KPIReport(
+            accounts: [],
+            pixels: ["p1"],
+            delivered: [Self.delivered("old", at: Self.zone.start(of: Self.day.adding(days: -20)))],
+            statuses: [],
+            insights: [],
+            statusesThrough: [:],
+            insightsThrough: [:],
+            now: Self.now,
+            since: { _ in Self.day.adding(days: -21) },
+            until: { _ in Self.day.adding(days: -19) },
+            by: .day,
+            threshold: 5
+        )
+        let events = old.rows.flatMap(\.events)
+        #expect(events.count == 1 && events[0].received == .notAvailable && !events[0].diverges && events[0].forwarded == 1)
+    }
+}

@@ -113,8 +113,9 @@ extension KPIReportFormat {
         for name in perEvent.keys.sorted() where perEvent[name]!.attributed > 0 {
             let totals = perEvent[name]!
             let cpa = totals.spend / totals.attributed
-            let roas = totals.spend > 0 ? totals.value / totals.spend : 0
-            cards.append("<div class=\"card\"><span>\(escape(name)): CPA · ROAS</span><b>\(text(cpa)) · \(text(roas))</b></div>")
+            // An event without values (a Lead) has no ROAS, which is not 0.
+            let roas = totals.spend > 0 && totals.value > 0 ? text(totals.value / totals.spend) : "–"
+            cards.append("<div class=\"card\"><span>\(escape(name)): CPA · ROAS</span><b>\(text(cpa)) · \(roas)</b></div>")
         }
         return "<div class=\"cards\">\(cards.joined())</div>"
     }

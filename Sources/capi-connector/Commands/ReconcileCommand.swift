@@ -107,7 +107,11 @@ struct ReconcileCommand: AsyncParsableCommand {
             case .csv: KPIReportFormat.csv(report)
             case .json: KPIReportFormat.json(report)
             case .html:
-                KPIReportFormat.html(report, title: "Ad spend and conversions, \(since) to \(until) (by \(by))", generatedAt: now.iso8601)
+                KPIReportFormat.html(
+                    report,
+                    title: "Ad spend and conversions, \(from.first(in: .utc, now: now)) to \(to.end(in: .utc, now: now).adding(days: -1)) (by \(by))",
+                    generatedAt: now.iso8601
+                )
             }
         if let output {
             try text.write(toFile: output, atomically: true, encoding: .utf8)

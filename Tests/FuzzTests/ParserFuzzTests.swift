@@ -102,21 +102,32 @@ struct ParserFuzzTests {
         }
     }
 
-    @Test("Graph answers (stats pages, usage headers, Retry-After, timestamps, URLs) never trap")
+    @Test("Graph answers (stats, insights and quality pages, usage headers, Retry-After, timestamps, dates, URLs) never trap")
     func graphAnswers() {
         let stats =
             #"{"data":[{"aggregation":"event","start_time":"2026-11-20T10:00:00+0000","data":[{"value":"Purchase","count":57},{"value":"Lead","count":"3"}]}],"paging":{"next":"http://x/y"}}"#
         let usage = #"{"x":[{"type":"ads_management","call_count":"95","total_time":40,"estimated_time_to_regain_access":5}]}"#
+        let insights =
+            #"{"data":[{"campaign_id":"c1","spend":"12.30","impressions":"100","date_start":"2026-11-20","date_stop":"2026-11-20","actions":[{"action_type":"offsite_conversion.fb_pixel_purchase","value":"3","7d_click":"2"}]}]}"#
+        let quality = #"{"web":[{"event_name":"Purchase","event_match_quality":{"composite_score":6.2}}]}"#
+        let throttle = #"{"app_id_util_pct":95,"acc_id_util_pct":"12"}"#
         let window = DateWindows.Window(start: UnixSeconds(1_795_132_800), end: UnixSeconds(1_795_219_200))
+        let page = InsightsPage(accountID: "1", level: "campaign", currency: "USD", actionTypes: ["Purchase": "offsite_conversion.fb_pixel_purchase"])
         Mutator.run(
             seed: 6,
-            seeds: [stats, usage, "Wed, 21 Oct 2015 07:28:00 GMT", "120", "2026-11-20T10:00:00Z", "https://u:p@h.example/a/b@c.de?x=1#f"]
+            seeds: [
+                stats, usage, insights, quality, throttle, "Wed, 21 Oct 2015 07:28:00 GMT", "120", "2026-11-20T10:00:00Z",
+                "https://u:p@h.example/a/b@c.de?x=1#f",
+            ]
         ) { bytes in
             let text = String(decoding: bytes, as: UTF8.self)
             if let value = try? JSONValue(parsing: bytes) {
                 _ = try? StatsPage.records(from: value, pixelID: "1", eventSource: "all", window: window)
+                _ = try? page.records(from: value)
+                _ = try? QualityAnswer.read(value, pixelID: "1", snapshotAt: UnixMillis(0), runID: "r")
             }
-            #expect(UsageHeaders(appUsage: text, businessUseCaseUsage: text).pacingDelay() <= .seconds(86_400))
+            _ = CalendarDate(iso: text)
+            #expect(UsageHeaders(appUsage: text, businessUseCaseUsage: text, insightsThrottle: text).pacingDelay() <= .seconds(86_400))
             #expect(RetryAfter.parse(text, now: UnixSeconds(1_795_000_000)).map { $0 <= .seconds(86_400) } ?? true)
             _ = UTCTimestamp.parse(text)
             _ = URLScrubber.scrub(text)

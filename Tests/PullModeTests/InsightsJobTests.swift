@@ -27,6 +27,7 @@ func insightsManifest(_ extra: String = "", token: String = "") throws -> Manife
                   step: P7D
                   lookback: P5D
                   initial_lookback: P10D
+                  page_size: 3
             \(extra)
               retry: {max_attempts: 3, initial_backoff: 2ms, max_backoff: 10ms}
             """,

@@ -417,14 +417,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                         logger: logger
                     )
                 }
-                try await connection.query(
-                    """
-                    INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at)
-                    VALUES (\(cursor.connector), \(cursor.stream), \(cursor.partition), \(position), \(runID), \(now))
-                    ON CONFLICT (connector, stream, partition) DO UPDATE SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
-                    """,
-                    logger: logger
-                )
+                try await Self.moveCursor(cursor, to: position, runID: runID, now: now, on: connection, logger: logger)
             }
         }
     }
@@ -459,16 +452,28 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                         logger: logger
                     )
                 }
-                try await connection.query(
-                    """
-                    INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at)
-                    VALUES (\(cursor.connector), \(cursor.stream), \(cursor.partition), \(position), \(runID), \(now))
-                    ON CONFLICT (connector, stream, partition) DO UPDATE SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
-                    """,
-                    logger: logger
-                )
+                try await Self.moveCursor(cursor, to: position, runID: runID, now: now, on: connection, logger: logger)
             }
         }
+    }
+
+    /// Sets a cursor inside the caller's transaction (a window's records and its cursor commit together).
+    private static func moveCursor(
+        _ cursor: CursorKey,
+        to position: Int64,
+        runID: String,
+        now: Int64,
+        on connection: PostgresConnection,
+        logger: Logger
+    ) async throws {
+        try await connection.query(
+            """
+            INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at)
+            VALUES (\(cursor.connector), \(cursor.stream), \(cursor.partition), \(position), \(runID), \(now))
+            ON CONFLICT (connector, stream, partition) DO UPDATE SET position = EXCLUDED.position, run_id = EXCLUDED.run_id, updated_at = EXCLUDED.updated_at
+            """,
+            logger: logger
+        )
     }
 
     public func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: UnixMillis, runID: String) async throws(StateError) {

@@ -462,14 +462,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                     }
                 )
             }
-            try await execute(
-                "commit window",
-                """
-                INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (connector, stream, partition) DO UPDATE SET position = excluded.position, run_id = excluded.run_id, updated_at = excluded.updated_at
-                """,
-                [.text(cursor.connector), .text(cursor.stream), .text(cursor.partition), Self.time(position), .text(runID), Self.time(now)]
-            )
+            try await moveCursor(cursor, to: position, runID: runID, now: now, operation: "commit window")
         }
     }
 
@@ -505,15 +498,21 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                     }
                 )
             }
-            try await execute(
-                "commit insights window",
-                """
-                INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT (connector, stream, partition) DO UPDATE SET position = excluded.position, run_id = excluded.run_id, updated_at = excluded.updated_at
-                """,
-                [.text(cursor.connector), .text(cursor.stream), .text(cursor.partition), Self.time(position), .text(runID), Self.time(now)]
-            )
+            try await moveCursor(cursor, to: position, runID: runID, now: now, operation: "commit insights window")
         }
+    }
+
+    /// Sets a cursor inside the caller's transaction (a window's records and its cursor commit together).
+    private func moveCursor(_ cursor: CursorKey, to position: UnixSeconds, runID: String, now: UnixMillis, operation: String) async throws(StateError)
+    {
+        try await execute(
+            operation,
+            """
+            INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT (connector, stream, partition) DO UPDATE SET position = excluded.position, run_id = excluded.run_id, updated_at = excluded.updated_at
+            """,
+            [.text(cursor.connector), .text(cursor.stream), .text(cursor.partition), Self.time(position), .text(runID), Self.time(now)]
+        )
     }
 
     public func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: UnixMillis, runID: String) async throws(StateError) {

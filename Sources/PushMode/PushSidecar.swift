@@ -90,14 +90,7 @@ public struct PushSidecar: Sendable {
         drift = DriftMonitor.configured(by: manifest, store: registry)
         intake = Intake(committer: committer, manifest: manifest, push: push, drift: drift)
         server = PushServer(intake: intake, manifest: manifest, push: push, registry: registry, logger: logger, metricsText: metricsText)
-        forwarder = Forwarder(
-            registry: registry,
-            graph: GraphClient(configuration: graph),
-            pixels: manifest.pixels,
-            configuration: .init(maxEvents: push.batching.maxEvents, linger: push.batching.linger, maxInFlight: push.batching.maxInFlight),
-            policy: RetryPolicy(maxAttempts: push.retry.maxAttempts, initialBackoff: push.retry.initialBackoff, maxBackoff: push.retry.maxBackoff),
-            logger: Logger(label: "capi.forwarder")
-        )
+        forwarder = Forwarder.configured(manifest: manifest, push: push, registry: registry, graph: graph)
         PushMetrics.declare(pixels: manifest.pixels.map(\.id), sources: push.sources.map(\.name))
         self.address = address ?? push.listen
         self.limits = push.limits

@@ -20,6 +20,7 @@ struct CAPIConnector: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self,
             PollCommand.self,
+            FlushCommand.self,
             ReconcileCommand.self,
             ValidateCommand.self,
             DiscoverCommand.self,

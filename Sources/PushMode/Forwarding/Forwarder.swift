@@ -55,6 +55,7 @@ public struct Forwarder: Service {
     let logger: Logger
     let clock: WallClock
     let pauses = PixelPauses()
+    let outcomes = OutcomeTally()
 
     public init(
         registry: any OutboxStore & AlarmStore,
@@ -100,6 +101,47 @@ public struct Forwarder: Service {
             stopping.withLock { $0 = true }
         }
         await updateGauges()
+    }
+
+    /// The forwarder of a manifest's push section: its batching and retry policy, its pixels.
+    public static func configured(
+        manifest: Manifest,
+        push: PushConfiguration,
+        registry: any OutboxStore & AlarmStore,
+        graph: GraphClient.Configuration,
+        logger: Logger = Logger(label: "capi.forwarder")
+    ) -> Forwarder {
+        Forwarder(
+            registry: registry,
+            graph: GraphClient(configuration: graph),
+            pixels: manifest.pixels,
+            configuration: .init(maxEvents: push.batching.maxEvents, linger: push.batching.linger, maxInFlight: push.batching.maxInFlight),
+            policy: RetryPolicy(maxAttempts: push.retry.maxAttempts, initialBackoff: push.retry.initialBackoff, maxBackoff: push.retry.maxBackoff),
+            logger: logger
+        )
+    }
+
+    /// What a ``flushDue()`` did, and what it left.
+    public struct FlushReport: Sendable, Equatable {
+        public var forwarded = 0
+        public var rescheduled = 0
+        public var deadLettered = 0
+        /// Rows still in the outbox: rescheduled, not due yet, or leased by another live process.
+        public var remaining = 0
+    }
+
+    /// Sends everything due now, batch after batch, and returns: rows rescheduled for later, not
+    /// due yet or leased by another process are counted in the report, never waited for.
+    public func flushDue() async throws(StateError) -> FlushReport {
+        let before = outcomes.current
+        while try await forwardOnce() > 0 {}
+        var report = outcomes.current
+        report.forwarded -= before.forwarded
+        report.rescheduled -= before.rescheduled
+        report.deadLettered -= before.deadLettered
+        report.remaining = try await registry.outboxDepth()
+        await updateGauges()
+        return report
     }
 
     /// Claims what is due and delivers it; returns how many rows were claimed.
@@ -159,10 +201,12 @@ public struct Forwarder: Service {
                     reason: DeadLetterReason(errorClass: .configuration, message: "pixel \(pixelID) is not in the manifest"),
                     now: current
                 )
+                outcomes.add(deadLettered: entries.count)
                 return
             }
             if let until = await pauses.pausedUntil(pixelID, now: current) {
                 try await registry.reschedule(entries, nextAttemptAt: until, lastError: "pixel paused after an auth or permission failure")
+                outcomes.add(rescheduled: entries.count)
                 return
             }
             // An event Meta would refuse by the time it arrives fails the whole batch: dead-letter it now.
@@ -175,6 +219,7 @@ public struct Forwarder: Service {
                     reason: DeadLetterReason(errorClass: .tooOld, message: "event_time would pass Meta's age limit before delivery"),
                     now: current
                 )
+                outcomes.add(deadLettered: stale.count)
                 Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", pixelID), ("class", DeadLetterClass.tooOld.rawValue)])
                     .increment(
                         by: stale.count
@@ -202,6 +247,7 @@ public struct Forwarder: Service {
             return
         }
         try await registry.markForwarded(entries, fbtraceID: receipt.fbtraceID, now: clock.now())
+        outcomes.add(forwarded: entries.count)
         Counter(label: "capi_events_forwarded_total", dimensions: [("pixel_id", pixel.id)]).increment(by: entries.count)
         if await pauses.recovered(pixel.id) {
             for errorClass in Self.pausingClasses {
@@ -245,12 +291,14 @@ public struct Forwarder: Service {
                 now: current
             )
             try await registry.reschedule(entries, nextAttemptAt: until, lastError: error.description)
+            outcomes.add(rescheduled: entries.count)
         case .retry, .giveUp:
             Counter(label: "capi_retries_total", dimensions: [("pixel_id", pixel.id), ("class", error.errorClass.rawValue)]).increment()
             for (attempts, group) in Dictionary(grouping: entries, by: \.attempts).sorted(by: { $0.key < $1.key }) {
                 switch policy.decide(error, attempt: attempts + 1) {
                 case .retry(let delay):
                     try await registry.reschedule(group, nextAttemptAt: current + delay, lastError: error.description)
+                    outcomes.add(rescheduled: group.count)
                 default:
                     try await deadLetter(group, error: error, message: "retries exhausted after \(attempts + 1) attempts: \(error.message)")
                 }
@@ -271,6 +319,7 @@ public struct Forwarder: Service {
             fbtraceID: error.fbtraceID
         )
         try await registry.deadLetter(entries, reason: reason, now: clock.now())
+        outcomes.add(deadLettered: entries.count)
         Counter(
             label: "capi_events_dead_lettered_total",
             dimensions: [("pixel_id", entries.first?.key.pixelID ?? ""), ("class", error.errorClass.rawValue)]
@@ -288,5 +337,20 @@ public struct Forwarder: Service {
         guard let depth = try? await registry.outboxDepth(), let letters = try? await registry.deadLetterCount() else { return }
         Gauge(label: "capi_outbox_depth").record(depth)
         Gauge(label: "capi_dlq_events").record(letters)
+    }
+}
+
+/// Outcomes recorded by one forwarder, for ``Forwarder/flushDue()``'s report.
+final class OutcomeTally: Sendable {
+    private let counts = Mutex(Forwarder.FlushReport())
+
+    var current: Forwarder.FlushReport { counts.withLock { $0 } }
+
+    func add(forwarded: Int = 0, rescheduled: Int = 0, deadLettered: Int = 0) {
+        counts.withLock {
+            $0.forwarded += forwarded
+            $0.rescheduled += rescheduled
+            $0.deadLettered += deadLettered
+        }
     }
 }

@@ -1,0 +1,95 @@
+import AlarmWebhooks
+import ArgumentParser
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import GraphAPI
+import Logging
+import PushMode
+import ServiceLifecycle
+
+struct FlushCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "flush",
+        abstract: "Forward the outbox to Meta without the HTTP server (a scheduled container task beside poll --once).",
+        discussion: """
+            With --once: sends everything due now, in batches with the manifest's retry policy, then prints one
+            JSON line {"forwarded","rescheduled","dead_lettered","remaining"} and exits: 0 when nothing had to
+            be rescheduled, 1 when some batches failed and were rescheduled for a later attempt. Rows not due
+            yet, or leased by a live process (a running sidecar), are counted in "remaining", never waited for.
+            It also evaluates the drift windows other processes stored, as any evaluator may.
+
+            Without --once it keeps forwarding until SIGTERM, then finishes what is in flight and exits 0.
+
+            Exit codes: 0 ok, 1 some batches rescheduled (with --once), 2 configuration or state error.
+            """
+    )
+
+    @OptionGroup var manifestOptions: ManifestOptions
+
+    @Option(name: .customLong("state"), help: ArgumentHelp("State registry URL (default: the manifest's state.url).", valueName: "url"))
+    var stateURL: String?
+
+    @Flag(help: "Send what is due now and exit.")
+    var once = false
+
+    func validate() throws {
+        if let stateURL { do { _ = try StateLocation(parsing: stateURL) } catch { throw ValidationError("--state: \(error)") } }
+    }
+
+    func run() async throws {
+        JSONLogHandler.bootstrap()
+        let logger = Logger(label: "capi.flush")
+        let manifest = try manifestOptions.load()
+        guard let push = manifest.push else {
+            StandardStreams.printError("\(manifestOptions.manifest): has no push section; flush forwards its outbox")
+            throw ExitCode(2)
+        }
+        let location: StateLocation
+        do { location = try StateLocation(parsing: stateURL ?? manifest.state.url.revealed) } catch {
+            StandardStreams.printError("capi-connector: --state: \(error)")
+            throw ExitCode(2)
+        }
+        let graph = try GraphTarget.resolve(manifest)
+        if once {
+            let report = try await StateOptions.withRegistry(at: location) { registry in
+                let forwarder = Forwarder.configured(manifest: manifest, push: push, registry: registry, graph: graph)
+                let report = try await forwarder.flushDue()
+                await DriftMonitor.configured(by: manifest, store: registry)?.flushAndEvaluate()
+                return report
+            }
+            StandardStreams.printOutput(
+                JSONValue.object([
+                    "forwarded": .integer(Int64(report.forwarded)), "rescheduled": .integer(Int64(report.rescheduled)),
+                    "dead_lettered": .integer(Int64(report.deadLettered)), "remaining": .integer(Int64(report.remaining)),
+                ]).serialized
+            )
+            logger.notice(
+                "flush finished",
+                metadata: [
+                    "forwarded": "\(report.forwarded)", "rescheduled": "\(report.rescheduled)", "dead_lettered": "\(report.deadLettered)",
+                    "remaining": "\(report.remaining)",
+                ]
+            )
+            if report.rescheduled > 0 { throw ExitCode(1) }
+            return
+        }
+        let registry = try await StateOptions.openService(at: location)
+        let state = StateService(registry: registry, location: location)
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: state),
+            .init(
+                service: GatedService(
+                    gate: state.migrated,
+                    service: Forwarder.configured(manifest: manifest, push: push, registry: registry, graph: graph)
+                )
+            ),
+        ]
+        if let drift = DriftMonitor.configured(by: manifest, store: registry) {
+            services.append(.init(service: GatedService(gate: state.migrated, service: drift)))
+        }
+        try await StateOptions.run(
+            ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        )
+    }
+}

@@ -1,0 +1,76 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import Logging
+import TestSupport
+import Testing
+
+/// `flush --once` as a scheduled task runs it: an outbox filled by an earlier process, the Graph
+/// stand-in as Meta.
+@Suite("flush as a process", .serialized)
+struct FlushProcessTests {
+    /// Commits `count` valid outbox rows, as intake would, to the SQLite store at `path`.
+    static func enqueue(_ count: Int, at path: String) async throws {
+        let now = WallClock.system.now()
+        try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
+            let items = (0..<count).map { index in
+                let time = now.seconds.rawValue - 60
+                let payload =
+                    #"{"event_name":"Lead","event_time":\#(time),"event_id":"flush-\#(index)","action_source":"email","user_data":{"em":["\#(SHA256Hex.digest("f\(index)@x.co"))"]}}"#
+                return IntakeItem(
+                    key: EventKey(pixelID: "555000111", eventID: "flush-\(index)", eventTime: UnixSeconds(time)),
+                    contentHash: SHA256Hex.digest(payload),
+                    payload: payload,
+                    answer: "{}",
+                    deliveredRecord: #"{"event_name":"Lead"}"#,
+                    receivedAt: now
+                )
+            }
+            _ = try await registry.commitIntake(items)
+        }
+    }
+
+    static func summary(_ stdout: String) throws -> [String: Int] {
+        let line = try #require(stdout.split(separator: "\n").last)
+        return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Int])
+    }
+
+    @Test("flush --once delivers every due event exactly once and exits 0; a second run has nothing to send")
+    func exactlyOnce() async throws {
+        let (sandbox, sandboxPort) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
+        defer {
+            sandbox.terminate()
+            sandbox.waitUntilExit()
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("flush-\(UUID().uuidString)/state.sqlite").path
+        try await Self.enqueue(2_500, at: path)
+        let environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
+        let first = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(try Self.summary(first.stdout) == ["forwarded": 2_500, "rescheduled": 0, "dead_lettered": 0, "remaining": 0])
+        let counts = try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort)
+        #expect(counts.count == 2_500 && counts.values.allSatisfy { $0 == 1 }, "each event reached the stand-in once")
+        let second = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
+        let again = try Self.summary(second.stdout)
+        #expect(second.status == 0 && again["forwarded"] == 0)
+        #expect(try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).values.allSatisfy { $0 == 1 })
+    }
+
+    @Test("batches Meta answers with 5xx are rescheduled, reported as remaining, and exit 1")
+    func rescheduled() async throws {
+        let (sandbox, sandboxPort) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0", "--faults", "rate=1,kinds=5xx"])
+        defer {
+            sandbox.terminate()
+            sandbox.waitUntilExit()
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("flush-\(UUID().uuidString)/state.sqlite").path
+        try await Self.enqueue(10, at: path)
+        let run = try await CLIRunner.run(
+            ["flush", "--once", "--state", "sqlite:" + path],
+            environment: ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
+        )
+        #expect(run.status == 1, "\(run.stderr)")
+        let summary = try Self.summary(run.stdout)
+        #expect(summary["rescheduled"] == 10 && summary["forwarded"] == 0 && summary["remaining"] == 10)
+    }
+}

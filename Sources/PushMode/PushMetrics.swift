@@ -13,6 +13,7 @@ enum PushMetrics {
     static func declare(pixels: [String], sources: [String]) {
         Gauge(label: "capi_build_info", dimensions: [("version", BuildInfo.version)]).record(1)
         _ = Counter(label: "capi_events_resent_total")
+        _ = Counter(label: "capi_requests_refused_total", dimensions: [("reason", "ip_not_allowed")])
         for pixel in pixels {
             for source in sources + ["graph_compatible"] {
                 for label in ["capi_events_received_total", "capi_duplicates_total", "capi_events_rejected_total"] {

@@ -97,6 +97,9 @@ public struct WebhookSource: Sendable {
     public var signingKeys: [SigningKey]
     /// Accepted clock difference between the signature's timestamp and now, both ways.
     public var tolerance: Duration
+    /// CIDR ranges allowed to call with this source (empty: any address); others get 403 before
+    /// any signature work.
+    public var allowedIPs: [String] = []
 
     /// Secrets per source: each one costs an HMAC over the body of every request.
     public static let maximumSecrets = 8
@@ -117,6 +120,8 @@ public struct PushConfiguration: Sendable {
     public var sources: [WebhookSource]
     /// Token the Graph-compatible route expects in `access_token`; `nil` disables that route.
     public var ingestToken: Secret?
+    /// CIDR ranges allowed to call the Graph-compatible route (empty: any address).
+    public var ingestAllowedIPs: [String] = []
     public var batching: Batching
     public var retry: RetryPolicyConfiguration
     /// HMAC key for identifiers in the analytics mirror, so analysts never hold Meta-matchable digests.

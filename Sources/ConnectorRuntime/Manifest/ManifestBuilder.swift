@@ -212,8 +212,18 @@ struct ManifestBuilder {
 
     static let pushKeys = [
         "listen", "body_limit_bytes", "sources", "ingest_token", "batching", "retry", "mirror_salt",
-        "enrich_from_request", "trusted_proxies", "max_future_skew", "external_id", "limits",
+        "enrich_from_request", "trusted_proxies", "max_future_skew", "external_id", "limits", "ingest_allowed_ips",
     ]
+
+    /// IP addresses and CIDR ranges (IPv4 and IPv6), each checked.
+    func cidrList(_ node: YAMLNodeReader) -> [String]? {
+        guard let list = node.stringList() else { return nil }
+        for entry in list where !NetworkAddress.isValidCIDR(entry) {
+            node.report("\(node.path) entries must be IP addresses or CIDR ranges, found \(node.shown(entry))")
+            return nil
+        }
+        return list
+    }
 
     func push(_ node: YAMLNodeReader) -> PushConfiguration? {
         guard let map = node.mapping(allowed: Self.pushKeys) else { return nil }
@@ -234,15 +244,8 @@ struct ManifestBuilder {
             return Secret(text)
         }
         let enrich = map.value("enrich_from_request").flatMap { $0.boolean() } ?? false
-        let proxies =
-            map.value("trusted_proxies").flatMap { node -> [String]? in
-                guard let list = node.stringList() else { return nil }
-                for entry in list where !NetworkAddress.isValidCIDR(entry) {
-                    node.report("\(node.path) entries must be IP addresses or CIDR ranges, found \(node.shown(entry))")
-                    return nil
-                }
-                return list
-            } ?? []
+        let proxies = map.value("trusted_proxies").flatMap(cidrList) ?? []
+        let ingestAllowed = map.value("ingest_allowed_ips").flatMap(cidrList) ?? []
         let skew = map.value("max_future_skew").flatMap { $0.duration() } ?? .seconds(MetaLimits.defaultFutureSkewSeconds)
         let externalID = map.value("external_id").flatMap { $0.oneOf(ExternalIDPolicy.self) } ?? .hash
         let limits = map.value("limits").flatMap(pushLimits) ?? PushConfiguration.Limits()
@@ -253,6 +256,7 @@ struct ManifestBuilder {
             bodyLimitBytes: bodyLimit,
             sources: sources,
             ingestToken: ingestToken,
+            ingestAllowedIPs: ingestAllowed,
             batching: batching,
             retry: retry,
             mirrorSalt: salt,
@@ -308,7 +312,7 @@ struct ManifestBuilder {
         var sources: [WebhookSource] = []
         var failed = false
         for element in elements {
-            guard let map = element.mapping(allowed: ["name", "scheme", "secrets", "tolerance"]) else {
+            guard let map = element.mapping(allowed: ["name", "scheme", "secrets", "tolerance", "allowed_ips"]) else {
                 failed = true
                 continue
             }
@@ -345,7 +349,8 @@ struct ManifestBuilder {
                 failed = true
                 continue
             }
-            sources.append(WebhookSource(name: name, scheme: scheme, signingKeys: keys, tolerance: tolerance))
+            let allowed = map.value("allowed_ips").flatMap(cidrList) ?? []
+            sources.append(WebhookSource(name: name, scheme: scheme, signingKeys: keys, tolerance: tolerance, allowedIPs: allowed))
         }
         return failed ? nil : sources
     }

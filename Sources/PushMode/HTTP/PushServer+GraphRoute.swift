@@ -15,6 +15,7 @@ extension PushServer {
 
     func graphCompatible(_ request: Request, context: some PushContext) async -> Response {
         if let refused = rateLimited(request, context: context) { return refused }
+        if let refused = ipRefused(request, context: context, allowed: ingestAllowedIPs) { return refused }
         let pixelID = context.parameters.get("pixel") ?? ""
         guard let ingestTokenDigest else {
             return Self.metaError(

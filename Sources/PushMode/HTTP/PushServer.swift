@@ -18,11 +18,14 @@ public struct PushServer: Sendable {
         public var name: String
         public var verifier: WebhookVerifier
         public var replays: ReplayLedger
+        /// CIDR ranges allowed to call with this source; empty allows any.
+        public var allowedIPs: [String]
     }
 
     let intake: Intake
     let sources: [Source]
     let ingestTokenDigest: [UInt8]?
+    let ingestAllowedIPs: [String]
     let bodyLimit: Int
     let budget: BodyBudget
     let rateLimiter: ClientRateLimiter?
@@ -50,9 +53,11 @@ public struct PushServer: Sendable {
             Source(
                 name: $0.name,
                 verifier: WebhookVerifier(source: $0),
-                replays: ReplayLedger(tolerance: $0.tolerance, capacity: push.limits.replayLedgerEntries)
+                replays: ReplayLedger(tolerance: $0.tolerance, capacity: push.limits.replayLedgerEntries),
+                allowedIPs: $0.allowedIPs
             )
         }
+        self.ingestAllowedIPs = push.ingestAllowedIPs
         self.ingestTokenDigest = push.ingestToken.map { Array(SHA256.hash(data: Array($0.revealed.utf8))) }
         self.bodyLimit = push.bodyLimitBytes
         self.budget = BodyBudget(capacity: max(push.limits.maxBufferedBytes, push.bodyLimitBytes))
@@ -199,6 +204,20 @@ public struct PushServer: Sendable {
             retryAfter: wait,
             close: true
         )
+    }
+
+    /// 403 for a client outside `allowed` (when it lists any): checked before any signature or
+    /// token work. The client address honours `trusted_proxies` and `X-Forwarded-For`.
+    func ipRefused(_ request: Request, context: some PushContext, allowed: [String]) -> Response? {
+        guard !allowed.isEmpty else { return nil }
+        if let client = clientAddress(request: request, context: context),
+            allowed.contains(where: { NetworkAddress.contains(cidr: $0, address: client) })
+        {
+            return nil
+        }
+        Counter(label: "capi_requests_refused_total", dimensions: [("reason", "ip_not_allowed")]).increment()
+        refusals.record("ip_not_allowed")
+        return Self.json(.object(["error": .string("forbidden"), "reason": .string("ip_not_allowed")]), status: .forbidden, close: true)
     }
 
     func selectSource(_ request: Request) -> Source? {

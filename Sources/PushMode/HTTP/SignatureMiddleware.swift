@@ -4,7 +4,7 @@ import Hummingbird
 import NIOCore
 
 /// Guards the event routes the way Hummingbird composes behaviour: cheapest refusals first (rate,
-/// source, signature headers, announced size, memory budget), then the body is read, its MAC
+/// source, the source's IP allowlist, signature headers, announced size, memory budget), then the body is read, its MAC
 /// computed and its id checked for replay; only a verified body reaches the route, in the context.
 struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
     let server: PushServer
@@ -23,6 +23,7 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
                 close: true
             )
         }
+        if let refused = server.ipRefused(request, context: context, allowed: source.allowedIPs) { return refused }
         let now = server.clock.seconds()
         let header: (String) -> String? = { name in HTTPField.Name(name).flatMap { request.headers[$0] } }
         let inspected: WebhookVerifier.Inspected

@@ -17,7 +17,8 @@ extension GraphClient.Configuration {
     }
 
     /// The production target: `CAPI_GRAPH_URL` when set (a relay or a stand-in), else
-    /// `graph_api.base_url`, validated here so a malformed URL is a configuration error at start-up,
+    /// `graph_api.base_url`, through `graph_api.proxy` or the `HTTPS_PROXY`/`NO_PROXY` variables;
+    /// validated here so a malformed URL is a configuration error at start-up,
     /// not a transient failure retried for ever. The error names the setting, never the URL.
     public static func resolve(
         manifest: Manifest,
@@ -27,7 +28,13 @@ extension GraphClient.Configuration {
     {
         let override = environment["CAPI_GRAPH_URL"].flatMap { $0.isEmpty ? nil : $0 }
         do {
-            return .init(manifest: manifest, baseURL: try GraphEndpoint.validated(override ?? manifest.graphAPI.baseURL))
+            var configuration = Self(manifest: manifest, baseURL: try GraphEndpoint.validated(override ?? manifest.graphAPI.baseURL))
+            configuration.proxy = EgressProxy.resolve(
+                baseURL: configuration.baseURL,
+                configured: manifest.graphAPI.proxy?.revealed,
+                environment: environment
+            )
+            return configuration
         } catch {
             throw GraphEndpoint.InvalidURL(reason: "\(override != nil ? "CAPI_GRAPH_URL" : "graph_api.base_url") \(error.reason)")
         }

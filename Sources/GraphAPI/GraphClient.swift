@@ -21,19 +21,23 @@ public struct GraphClient: Sendable {
         /// When set, every call carries `appsecret_proof`.
         public var appSecret: Secret?
         public var partnerAgent: String?
+        /// Where calls leave through, when the network only lets a fixed egress reach Meta.
+        public var proxy: EgressProxy?
 
         public init(
             baseURL: String,
             version: String,
             timeout: Duration = MetaLimits.recommendedTimeout,
             appSecret: Secret? = nil,
-            partnerAgent: String? = nil
+            partnerAgent: String? = nil,
+            proxy: EgressProxy? = nil
         ) {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             self.version = version
             self.timeout = timeout
             self.appSecret = appSecret
             self.partnerAgent = partnerAgent
+            self.proxy = proxy
         }
     }
 
@@ -41,9 +45,10 @@ public struct GraphClient: Sendable {
     let http: HTTPClient
     let logger: Logger
 
-    public init(configuration: Configuration, httpClient: HTTPClient = .shared, logger: Logger = Logger(label: "capi.graph")) {
+    /// - Parameter httpClient: by default the shared client, or the proxy's when one is configured.
+    public init(configuration: Configuration, httpClient: HTTPClient? = nil, logger: Logger = Logger(label: "capi.graph")) {
         self.configuration = configuration
-        self.http = httpClient
+        self.http = httpClient ?? configuration.proxy?.client ?? .shared
         self.logger = logger
     }
 

@@ -74,3 +74,41 @@ struct FlushProcessTests {
         #expect(summary["rescheduled"] == 10 && summary["forwarded"] == 0 && summary["remaining"] == 10)
     }
 }
+
+@Suite("egress proxy as a process")
+struct EgressProxyProcessTests {
+    @Test("with HTTP_PROXY set, flush --once reaches the stand-in through the CONNECT proxy, which sees the call")
+    func throughProxy() async throws {
+        let (sandbox, sandboxPort) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
+        defer {
+            sandbox.terminate()
+            sandbox.waitUntilExit()
+        }
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-\(UUID().uuidString).log").path
+        let proxy = Process()
+        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        proxy.arguments = ["python3", CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/connect_proxy.py").path, log]
+        proxy.standardOutput = FileHandle.nullDevice
+        try proxy.run()
+        defer {
+            // SIGKILL: a child of the test process may inherit a blocked SIGTERM.
+            kill(proxy.processIdentifier, SIGKILL)
+            proxy.waitUntilExit()
+        }
+        var proxyPort: Int?
+        try await eventually("the CONNECT proxy listens", timeout: .seconds(10)) {
+            proxyPort = (try? String(contentsOfFile: log + ".port", encoding: .utf8)).flatMap { Int($0) }
+            return proxyPort != nil
+        }
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-\(UUID().uuidString)/state.sqlite").path
+        try await FlushProcessTests.enqueue(5, at: path)
+        var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
+        environment["HTTP_PROXY"] = "http://127.0.0.1:\(proxyPort!)"
+        let run = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(try FlushProcessTests.summary(run.stdout)["forwarded"] == 5)
+        #expect(try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).count == 5)
+        let targets = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+        #expect(!targets.isEmpty && targets.allSatisfy { $0 == "127.0.0.1:\(sandboxPort)" }, "every call went through the proxy: \(targets)")
+    }
+}

@@ -69,6 +69,8 @@ public struct GraphAPIConfiguration: Sendable {
     /// With an app secret every call carries `appsecret_proof`.
     public var appSecret: Secret?
     public var partnerAgent: String?
+    /// `http://[user:pass@]host:port` of an egress proxy (may hold credentials: never printed).
+    public var proxy: Secret?
 }
 
 /// One Meta pixel (dataset) the connector sends to and reads from.

@@ -131,7 +131,7 @@ struct ManifestBuilder {
     // MARK: Graph API and pixels
 
     func graphAPI(_ node: YAMLNodeReader) -> GraphAPIConfiguration? {
-        guard let map = node.mapping(allowed: ["base_url", "version", "timeout", "app_secret", "partner_agent"]) else { return nil }
+        guard let map = node.mapping(allowed: ["base_url", "version", "timeout", "app_secret", "partner_agent", "proxy"]) else { return nil }
         let baseURL = map.value("base_url", required: true).flatMap(httpURL)
         let version = map.value("version", required: true).flatMap { node -> String? in
             guard let text = node.string() else { return nil }
@@ -144,8 +144,24 @@ struct ManifestBuilder {
         let timeout = map.value("timeout").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? MetaLimits.recommendedTimeout
         let appSecret = map.value("app_secret").flatMap { $0.text() }.flatMap { $0.isEmpty ? nil : Secret($0) }
         let partnerAgent = map.value("partner_agent")?.string()
+        var proxy: Secret?
+        if let node = map.value("proxy"), let text = node.text(), !text.isEmpty {
+            let components = URLComponents(string: text.contains("://") ? text : "http://" + text)
+            guard components?.scheme?.lowercased() == "http", components?.host?.isEmpty == false else {
+                node.report("\(node.path) must be an http:// proxy URL such as `http://proxy.internal:3128`")
+                return nil
+            }
+            proxy = Secret(text)
+        }
         guard let baseURL, let version else { return nil }
-        return GraphAPIConfiguration(baseURL: baseURL, version: version, timeout: timeout, appSecret: appSecret, partnerAgent: partnerAgent)
+        return GraphAPIConfiguration(
+            baseURL: baseURL,
+            version: version,
+            timeout: timeout,
+            appSecret: appSecret,
+            partnerAgent: partnerAgent,
+            proxy: proxy
+        )
     }
 
     private func httpURL(_ node: YAMLNodeReader) -> String? {

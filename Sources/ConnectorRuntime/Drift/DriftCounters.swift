@@ -112,9 +112,9 @@ extension DriftCounters: Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         events = try container.decode(Int.self, forKey: .events)
         refused = try container.decode(Int.self, forKey: .refused)
-        applicable = Self.resized(try container.decode([Int].self, forKey: .applicable), to: WatchedField.allCases.count)
-        present = Self.resized(try container.decode([Int].self, forKey: .present), to: WatchedField.allCases.count)
-        formats = Self.resized(try container.decode([Int].self, forKey: .formats), to: FormatFlag.allCases.count)
+        applicable = Self.resized(try container.decode([Int].self, forKey: .applicable), to: WatchedField.allCases.count, padding: 0)
+        present = Self.resized(try container.decode([Int].self, forKey: .present), to: WatchedField.allCases.count, padding: 0)
+        formats = Self.resized(try container.decode([Int].self, forKey: .formats), to: FormatFlag.allCases.count, padding: 0)
         refusals = try container.decodeIfPresent([String: Int].self, forKey: .refusals) ?? [:]
         unknownFields = try container.decodeIfPresent([String: Int].self, forKey: .unknownFields) ?? [:]
         shapeProblems = try container.decodeIfPresent([String: Int].self, forKey: .shapeProblems) ?? [:]
@@ -122,8 +122,8 @@ extension DriftCounters: Codable {
         qualityCount = try container.decodeIfPresent(Int.self, forKey: .qualityCount) ?? 0
     }
 
-    /// Counts per field of an older (or newer) field list, padded or cut to today's.
-    static func resized(_ counts: [Int], to size: Int) -> [Int] {
-        counts.count >= size ? Array(counts.prefix(size)) : counts + Array(repeating: 0, count: size - counts.count)
+    /// Figures per field of an older (or newer) field list, padded or cut to today's.
+    static func resized<Value>(_ values: [Value], to size: Int, padding: Value) -> [Value] {
+        values.count >= size ? Array(values.prefix(size)) : values + Array(repeating: padding, count: size - values.count)
     }
 }

@@ -93,17 +93,9 @@ extension DriftBaseline: Codable {
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         windows = try container.decode(Int.self, forKey: .windows)
-        let coverage = try container.decode([Double?].self, forKey: .coverage)
-        self.coverage =
-            coverage.count >= WatchedField.allCases.count
-            ? Array(coverage.prefix(WatchedField.allCases.count))
-            : coverage + Array(repeating: nil, count: WatchedField.allCases.count - coverage.count)
+        coverage = DriftCounters.resized(try container.decode([Double?].self, forKey: .coverage), to: WatchedField.allCases.count, padding: nil)
         refusalRate = try container.decode(Double.self, forKey: .refusalRate)
-        let shares = try container.decode([Double].self, forKey: .formatShares)
-        formatShares =
-            shares.count >= FormatFlag.allCases.count
-            ? Array(shares.prefix(FormatFlag.allCases.count))
-            : shares + Array(repeating: 0, count: FormatFlag.allCases.count - shares.count)
+        formatShares = DriftCounters.resized(try container.decode([Double].self, forKey: .formatShares), to: FormatFlag.allCases.count, padding: 0)
         quality = try container.decodeIfPresent(Double.self, forKey: .quality)
         unknownFields = try container.decodeIfPresent(Set<String>.self, forKey: .unknownFields) ?? []
     }

@@ -45,11 +45,7 @@ struct FlushCommand: AsyncParsableCommand {
             StandardStreams.printError("\(manifestOptions.manifest): has no push section; flush forwards its outbox")
             throw ExitCode(2)
         }
-        let location: StateLocation
-        do { location = try StateLocation(parsing: stateURL ?? manifest.state.url.revealed) } catch {
-            StandardStreams.printError("capi-connector: --state: \(error)")
-            throw ExitCode(2)
-        }
+        let location = try StateOptions.location(stateURL, manifest: manifest)
         let graph = try GraphTarget.resolve(manifest)
         if once {
             let report = try await StateOptions.withRegistry(at: location) { registry in

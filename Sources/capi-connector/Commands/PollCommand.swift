@@ -49,11 +49,7 @@ struct PollCommand: AsyncParsableCommand {
             StandardStreams.printError("\(manifestOptions.manifest): has no pull section; poll needs one")
             throw ExitCode(2)
         }
-        let location: StateLocation
-        do { location = try StateLocation(parsing: stateURL ?? manifest.state.url.revealed) } catch {
-            StandardStreams.printError("capi-connector: --state: \(error)")
-            throw ExitCode(2)
-        }
+        let location = try StateOptions.location(stateURL, manifest: manifest)
         let graph = GraphClient(configuration: try GraphTarget.resolve(manifest))
         if pull.adInsights == nil {
             logger.info("ad_insights is off: no ad account configured (pull.streams.ad_insights.accounts, META_AD_ACCOUNT_ID)")

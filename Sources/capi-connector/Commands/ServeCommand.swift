@@ -55,7 +55,7 @@ struct ServeCommand: AsyncParsableCommand {
             StandardStreams.printError("\(manifestOptions.manifest): has no push section; serve needs one")
             throw ExitCode(2)
         }
-        let location = try StateLocation(parsing: stateURL ?? manifest.state.url.revealed)
+        let location = try StateOptions.location(stateURL, manifest: manifest)
         let address = listen.flatMap(ListenAddress.init(parsing:)) ?? push.listen
 
         if sandbox {

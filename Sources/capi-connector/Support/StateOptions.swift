@@ -36,6 +36,16 @@ struct StateOptions: ParsableArguments {
         try await Self.withRegistry(at: try location, body)
     }
 
+    /// The store of a command that also reads the manifest: `--state` when given, else the
+    /// manifest's `state.url`; a malformed URL is one line on standard error and exit 2 (the
+    /// parse error never repeats the URL, which may hold a password).
+    static func location(_ override: String?, manifest: Manifest) throws -> StateLocation {
+        do { return try StateLocation(parsing: override ?? manifest.state.url.revealed) } catch {
+            StandardStreams.printError("capi-connector: --state: \(error)")
+            throw ExitCode(2)
+        }
+    }
+
     /// Opens the store for a long-running mode, which runs it as a service; a store that cannot
     /// be opened is one line on standard error and exit code 2.
     static func openService(at location: StateLocation) async throws -> any StateRegistryService {

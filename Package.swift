@@ -113,6 +113,21 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The push routes as an AWS Lambda custom runtime behind API Gateway: the Runtime API
+        // loop, proxy events in and out, CloudWatch Embedded Metric Format.
+        .target(
+            name: "LambdaRunner",
+            dependencies: [
+                "CAPICore", "ConnectorRuntime", "PushMode",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The delivery-status poll job.
         .target(
             name: "PullMode",
@@ -141,6 +156,7 @@ let package = Package(
             name: "capi-connector",
             dependencies: [
                 "CAPICore", "GraphAPI", "ConnectorRuntime", "PushMode", "PullMode", "GraphSandbox", "CAPIBenchmarks", "AlarmWebhooks",
+                "LambdaRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -158,6 +174,9 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
@@ -220,6 +239,19 @@ let package = Package(
             dependencies: [
                 "AlarmWebhooks", "PushMode", "ConnectorRuntime", "CAPICore", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LambdaRunnerTests",
+            dependencies: [
+                "LambdaRunner", "PushMode", "ConnectorRuntime", "CAPICore", "GraphSandbox", "GraphAPI", "TestSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -21,6 +21,7 @@ struct CAPIConnector: AsyncParsableCommand {
             ServeCommand.self,
             PollCommand.self,
             FlushCommand.self,
+            LambdaCommand.self,
             ReconcileCommand.self,
             ValidateCommand.self,
             DiscoverCommand.self,
@@ -38,6 +39,11 @@ struct CAPIConnector: AsyncParsableCommand {
     /// a script asking for `help sever` should learn that it misspelled the command.
     static func main() async {
         let arguments = Array(CommandLine.arguments.dropFirst())
+        // Lambda's provided.al2023 runtime starts the zip's `bootstrap` with no arguments.
+        if arguments.isEmpty, LambdaCommand.isLambdaBootstrap {
+            await main(["lambda"])
+            return
+        }
         if arguments.first == "help", let unknown = unknownHelpTopic(Array(arguments.dropFirst())) {
             let known = configuration.subcommands.map { $0._commandName }.joined(separator: ", ")
             StandardStreams.printError("Error: `\(unknown)` is not a capi-connector command; commands: \(known)")

@@ -114,7 +114,13 @@ public struct SigningKey: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "<redacted key>" }
 }
 
-/// How `external_id` is sent to Meta.
+/// Where the webhook replay ledger lives: in the process (fast; each replica checks the ids it
+/// received) or in the state store (every replica and Lambda instance sees every id).
+public enum ReplayLedgerPlacement: String, Sendable, CaseIterable {
+    case memory
+    case state
+}
+
 /// The webhook-mirror sidecar.
 public struct PushConfiguration: Sendable {
     public var listen: ListenAddress
@@ -133,6 +139,8 @@ public struct PushConfiguration: Sendable {
     public var maxFutureSkew: Duration
     public var externalID: ExternalIDPolicy
     public var limits: Limits = .init()
+    /// Where accepted webhook ids are remembered; `lambda` always uses the state store.
+    public var replayLedger: ReplayLedgerPlacement = .memory
 
     /// What one sidecar gives any number of unauthenticated clients: connections, buffered body
     /// bytes, time to send a request, remembered webhook ids, and optionally requests per second.

@@ -229,6 +229,7 @@ struct ManifestBuilder {
     static let pushKeys = [
         "listen", "body_limit_bytes", "sources", "ingest_token", "batching", "retry", "mirror_salt",
         "enrich_from_request", "trusted_proxies", "max_future_skew", "external_id", "limits", "ingest_allowed_ips",
+        "replay_ledger",
     ]
 
     /// IP addresses and CIDR ranges (IPv4 and IPv6), each checked.
@@ -265,6 +266,7 @@ struct ManifestBuilder {
         let skew = map.value("max_future_skew").flatMap { $0.duration() } ?? .seconds(MetaLimits.defaultFutureSkewSeconds)
         let externalID = map.value("external_id").flatMap { $0.oneOf(ExternalIDPolicy.self) } ?? .hash
         let limits = map.value("limits").flatMap(pushLimits) ?? PushConfiguration.Limits()
+        let replayLedger = map.value("replay_ledger").flatMap { $0.oneOf(ReplayLedgerPlacement.self) } ?? .memory
 
         guard let sources, let salt else { return nil }
         return PushConfiguration(
@@ -280,7 +282,8 @@ struct ManifestBuilder {
             trustedProxies: proxies,
             maxFutureSkew: skew,
             externalID: externalID,
-            limits: limits
+            limits: limits,
+            replayLedger: replayLedger
         )
     }
 

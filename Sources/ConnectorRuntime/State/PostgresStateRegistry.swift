@@ -491,6 +491,28 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
+    // MARK: Replay ledger
+
+    public func recordDelivery(key: String, bodyDigest: String, expiresAt: UnixSeconds, now: UnixSeconds) async throws(StateError) -> String {
+        var binds = PostgresBindings()
+        binds.append(key)
+        binds.append(bodyDigest)
+        binds.append(expiresAt.rawValue)
+        binds.append(now.rawValue)
+        let query = PostgresQuery(unsafeSQL: ReplaySQL.record, binds: binds)
+        return try await wrap("record webhook delivery") {
+            for try await digest in try await client.query(query, logger: logger).decode(String.self) { return digest }
+            throw StateError(.query, "record webhook delivery: no row came back")
+        }
+    }
+
+    public func purgeExpiredDeliveries(now: UnixSeconds) async throws(StateError) -> Int {
+        try await scalar(
+            "purge webhook deliveries",
+            "WITH gone AS (DELETE FROM webhook_deliveries WHERE expires_at <= \(now.rawValue) RETURNING 1) SELECT COUNT(*)::int8 FROM gone"
+        )
+    }
+
     public func recordRun(_ run: RunRecord) async throws(StateError) {
         try await wrap("record run") {
             try await client.query(

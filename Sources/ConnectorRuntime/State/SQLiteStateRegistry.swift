@@ -527,6 +527,24 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         )
     }
 
+    // MARK: Replay ledger
+
+    public func recordDelivery(key: String, bodyDigest: String, expiresAt: UnixSeconds, now: UnixSeconds) async throws(StateError) -> String {
+        let rows = try await locked(
+            "record webhook delivery",
+            ReplaySQL.record,
+            [.text(key), .text(bodyDigest), Self.time(expiresAt), Self.time(now)]
+        )
+        guard let digest = rows.first?.column("body_digest")?.string else {
+            throw StateError(.query, "sqlite:\(path): record webhook delivery: no row came back")
+        }
+        return digest
+    }
+
+    public func purgeExpiredDeliveries(now: UnixSeconds) async throws(StateError) -> Int {
+        try await locked("purge webhook deliveries", "DELETE FROM webhook_deliveries WHERE expires_at <= ? RETURNING 1", [Self.time(now)]).count
+    }
+
     public func recordRun(_ run: RunRecord) async throws(StateError) {
         try await locked(
             "record run",

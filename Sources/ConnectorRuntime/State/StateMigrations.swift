@@ -131,6 +131,18 @@ enum StateMigrations {
                     """
                 ]
             ),
+            // The webhook replay ledger shared by instances that share nothing in memory (Lambda,
+            // replicas): one row per delivery id, kept until its signed timestamp is stale.
+            (
+                7,
+                [
+                    """
+                    CREATE TABLE IF NOT EXISTS webhook_deliveries (delivery_key TEXT PRIMARY KEY, body_digest TEXT NOT NULL,
+                      expires_at \(big) NOT NULL)
+                    """,
+                    "CREATE INDEX IF NOT EXISTS webhook_deliveries_expiry ON webhook_deliveries (expires_at)",
+                ]
+            ),
         ]
     }
 
@@ -162,6 +174,7 @@ enum StateMigrations {
         ("drift_windows", "SELECT id, stream, pixel_id, event_name, closed_at, counters FROM drift_windows LIMIT 0"),
         ("drift_baselines", "SELECT stream, pixel_id, event_name, baseline, updated_at FROM drift_baselines LIMIT 0"),
         ("ad_insights", "SELECT account_id, level, level_id, day, record, pulled_at, run_id FROM ad_insights LIMIT 0"),
+        ("webhook_deliveries", "SELECT delivery_key, body_digest, expires_at FROM webhook_deliveries LIMIT 0"),
     ]
 
     /// `expires_at`, or the 7-day limit for a row written by an older build during a rolling upgrade.

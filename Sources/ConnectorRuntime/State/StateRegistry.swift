@@ -4,12 +4,12 @@ import CAPICore
 /// letters, the analytics streams, registered schemas and alarms.
 ///
 /// Components depend on the role they use (``IntakeStore``, ``OutboxStore``, ``AlarmStore``,
-/// ``PullStore``, ``OperationsStore``, ``SchemaStore``, ``DriftStore``); a backend implements them all. Two backends honour one
+/// ``PullStore``, ``OperationsStore``, ``SchemaStore``, ``DriftStore``, ``ReplayStore``); a backend implements them all. Two backends honour one
 /// contract (and one test suite): ``PostgresStateRegistry`` for production and several replicas,
 /// ``SQLiteStateRegistry`` embedded by default. Each is its SQL only: the rules both keep live in
 /// the role protocols' extensions and in ``IntakePlan``. Every method that writes more than one row
 /// does so in one transaction.
-public protocol StateRegistry: IntakeStore, OutboxStore, AlarmStore, PullStore, OperationsStore, SchemaStore, DriftStore {
+public protocol StateRegistry: IntakeStore, OutboxStore, AlarmStore, PullStore, OperationsStore, SchemaStore, DriftStore, ReplayStore {
     /// `postgres` or `sqlite`, for logs, readiness and `state show`.
     var backend: String { get }
 

@@ -121,7 +121,7 @@ public struct Forwarder: Service {
         )
     }
 
-    /// What a ``flushDue()`` did, and what it left.
+    /// What a ``flushDue(startingBefore:)`` did, and what it left.
     public struct FlushReport: Sendable, Equatable {
         public var forwarded = 0
         public var rescheduled = 0
@@ -132,9 +132,12 @@ public struct Forwarder: Service {
 
     /// Sends everything due now, batch after batch, and returns: rows rescheduled for later, not
     /// due yet or leased by another process are counted in the report, never waited for.
-    public func flushDue() async throws(StateError) -> FlushReport {
+    ///
+    /// - Parameter cutoff: no new round of batches starts after this instant (a Lambda forwards
+    ///   within its invocation's remaining time; what is left waits for the next one or `flush`).
+    public func flushDue(startingBefore cutoff: ContinuousClock.Instant? = nil) async throws(StateError) -> FlushReport {
         let before = outcomes.current
-        while try await forwardOnce() > 0 {}
+        while cutoff.map({ ContinuousClock.now < $0 }) ?? true, try await forwardOnce() > 0 {}
         var report = outcomes.current
         report.forwarded -= before.forwarded
         report.rescheduled -= before.rescheduled

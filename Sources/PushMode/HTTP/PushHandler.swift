@@ -31,6 +31,12 @@ public struct PushHandler: Sendable {
         public var status: HTTPResponse.Status
         public var headers: HTTPFields
         public var body: ByteBuffer
+
+        public init(status: HTTPResponse.Status, headers: HTTPFields, body: ByteBuffer) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
     }
 
     let responder: RouterResponder<DirectRequestContext>

@@ -17,7 +17,7 @@ public struct PushServer: Sendable {
     public struct Source: Sendable {
         public var name: String
         public var verifier: WebhookVerifier
-        public var replays: ReplayLedger
+        public var replays: any ReplayGuard
         /// CIDR ranges allowed to call with this source; empty allows any.
         public var allowedIPs: [String]
     }
@@ -53,7 +53,9 @@ public struct PushServer: Sendable {
             Source(
                 name: $0.name,
                 verifier: WebhookVerifier(source: $0),
-                replays: ReplayLedger(tolerance: $0.tolerance, capacity: push.limits.replayLedgerEntries),
+                replays: push.replayLedger == .state
+                    ? SharedReplayLedger(store: registry, tolerance: $0.tolerance)
+                    : ReplayLedger(tolerance: $0.tolerance, capacity: push.limits.replayLedgerEntries),
                 allowedIPs: $0.allowedIPs
             )
         }

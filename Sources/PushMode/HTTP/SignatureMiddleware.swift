@@ -32,32 +32,62 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
         case .success(let value): inspected = value
         }
         return try await server.withBody(request) { body in
-            if let refusal = verify(body, inspected: inspected, source: source, now: now) { return refusal }
+            let delivery: (DeliveryFingerprint, UnixSeconds)?
+            switch verify(body, inspected: inspected, source: source) {
+            case .failure(let refusal): return refusal.response
+            case .success(let verified): delivery = verified
+            }
+            if let (fingerprint, timestamp) = delivery, let refusal = await admit(fingerprint, timestamp: timestamp, source: source, now: now) {
+                return refusal
+            }
             var context = context
             context.verified = VerifiedBody(bytes: body, source: source.name, started: started)
             return try await next(request, context)
         }
     }
 
-    /// The MAC over the raw bytes, then the replay ledger; `nil` when the body may go on.
-    func verify(_ body: ByteBuffer, inspected: WebhookVerifier.Inspected, source: PushServer.Source, now: UnixSeconds) -> Response? {
-        body.withUnsafeReadableBytes { bytes -> Response? in
+    /// The MAC over the raw bytes; on success, the delivery's fingerprint and signed time when the
+    /// scheme carries a message id (schemes without one have no replay check beyond the timestamp).
+    func verify(
+        _ body: ByteBuffer,
+        inspected: WebhookVerifier.Inspected,
+        source: PushServer.Source
+    ) -> Result<(DeliveryFingerprint, UnixSeconds)?, RefusalResponse> {
+        body.withUnsafeReadableBytes { bytes in
             switch source.verifier.verify(inspected, body: bytes) {
-            case .failure(let failure): return server.signatureRefused(failure, source: source.name)
+            case .failure(let failure): return .failure(RefusalResponse(server.signatureRefused(failure, source: source.name)))
             case .success(let delivery):
-                guard let id = delivery.messageID, let timestamp = delivery.timestamp else { return nil }
-                switch source.replays.admit(source: source.name, messageID: id, timestamp: timestamp, body: bytes, now: now) {
-                case .admitted: return nil
-                case .replayed: return server.signatureRefused(.replayedID, source: source.name)
-                case .full:
-                    server.refusals.record("replay_ledger_full")
-                    return PushServer.json(
-                        .object(["error": .string("busy"), "message": .string("too many recent webhook ids to check replays; retry")]),
-                        status: .serviceUnavailable,
-                        retryAfter: 5
-                    )
-                }
+                guard let id = delivery.messageID, let timestamp = delivery.timestamp else { return .success(nil) }
+                return .success((DeliveryFingerprint(source: source.name, messageID: id, body: bytes), timestamp))
             }
         }
     }
+
+    /// The replay ledger; `nil` when the delivery may go on.
+    func admit(_ delivery: DeliveryFingerprint, timestamp: UnixSeconds, source: PushServer.Source, now: UnixSeconds) async -> Response? {
+        switch await source.replays.admit(delivery, timestamp: timestamp, now: now) {
+        case .admitted: return nil
+        case .replayed: return server.signatureRefused(.replayedID, source: source.name)
+        case .full:
+            server.refusals.record("replay_ledger_full")
+            return PushServer.json(
+                .object(["error": .string("busy"), "message": .string("too many recent webhook ids to check replays; retry")]),
+                status: .serviceUnavailable,
+                retryAfter: 5
+            )
+        case .unavailable:
+            server.refusals.record("replay_ledger_unavailable")
+            return PushServer.json(
+                .object(["error": .string("unavailable"), "message": .string("the state store did not answer the replay check; retry")]),
+                status: .serviceUnavailable,
+                retryAfter: 1
+            )
+        }
+    }
+}
+
+/// A refusal carried through `Result`, which needs an `Error`.
+struct RefusalResponse: Error {
+    let response: Response
+    init(_ response: Response) { self.response = response }
 }

@@ -1,6 +1,51 @@
 import CAPICore
+import ConnectorRuntime
 import Crypto
 import Synchronization
+
+/// What the replay check answers for a verified delivery.
+public enum ReplayAdmission: Sendable, Equatable {
+    /// New id, or a retry of an accepted one with the same body.
+    case admitted
+    /// Seen within the window with a different body.
+    case replayed
+    /// The ledger holds its capacity of live ids; nothing was recorded.
+    case full
+    /// The shared ledger's store did not answer; nothing is known, so nothing is accepted.
+    case unavailable
+}
+
+/// A verified delivery as the replay check sees it: a 128-bit digest of (source, message id) and
+/// a 64-bit digest of the body, so a retry (same id, same body) differs from a replay.
+public struct DeliveryFingerprint: Sendable, Hashable {
+    var high: UInt64
+    var low: UInt64
+    var bodyDigest: UInt64
+
+    public init(source: String, messageID: String, body: UnsafeRawBufferPointer) {
+        var hasher = SHA256()
+        hasher.update(data: Array(source.utf8))
+        hasher.update(data: [0])
+        hasher.update(data: Array(messageID.utf8))
+        let key = Array(hasher.finalize())
+        high = Self.word(key, 0)
+        low = Self.word(key, 8)
+        bodyDigest = Self.word(Array(SHA256.hash(data: body)), 0)
+    }
+
+    private static func word(_ bytes: [UInt8], _ offset: Int) -> UInt64 {
+        var value: UInt64 = 0
+        for index in offset..<offset + 8 { value = value << 8 | UInt64(bytes[index]) }
+        return value
+    }
+}
+
+/// Remembers recently accepted webhook ids; in memory (``ReplayLedger``) for one process, or in
+/// the state store (``SharedReplayLedger``) when instances share nothing in memory.
+public protocol ReplayGuard: Sendable {
+    /// Records a verified delivery signed at `timestamp`, or says why not.
+    func admit(_ delivery: DeliveryFingerprint, timestamp: UnixSeconds, now: UnixSeconds) async -> ReplayAdmission
+}
 
 /// Message ids accepted recently, so a second delivery of an id with a different body is refused
 /// as a replay while a true retry (same id, same body) passes.
@@ -11,15 +56,8 @@ import Synchronization
 /// one-second buckets. At ``capacity`` the ledger refuses new ids (the caller answers 503, the
 /// sender retries later) rather than forget one. In memory: a replica restart forgets, and the
 /// event idempotency key still stops a replayed event from being sent twice.
-public final class ReplayLedger: Sendable {
-    public enum Admission: Sendable, Equatable {
-        /// New id, or a retry of an accepted one with the same body.
-        case admitted
-        /// Seen within the window with a different body.
-        case replayed
-        /// The ledger holds `capacity` live ids; nothing was recorded.
-        case full
-    }
+public final class ReplayLedger: ReplayGuard {
+    public typealias Admission = ReplayAdmission
 
     struct Key: Hashable {
         var high: UInt64
@@ -63,9 +101,17 @@ public final class ReplayLedger: Sendable {
 
     /// Records the id of a verified delivery signed at `timestamp`, or says why not.
     public func admit(source: String, messageID: String, timestamp: UnixSeconds, body: UnsafeRawBufferPointer, now: UnixSeconds) -> Admission {
+        admitNow(DeliveryFingerprint(source: source, messageID: messageID, body: body), timestamp: timestamp, now: now)
+    }
+
+    public func admit(_ delivery: DeliveryFingerprint, timestamp: UnixSeconds, now: UnixSeconds) async -> ReplayAdmission {
+        admitNow(delivery, timestamp: timestamp, now: now)
+    }
+
+    func admitNow(_ delivery: DeliveryFingerprint, timestamp: UnixSeconds, now: UnixSeconds) -> Admission {
         let (timestamp, now) = (timestamp.rawValue, now.rawValue)
-        let key = Self.key(source: source, messageID: messageID)
-        let digest = Self.bodyDigest(body)
+        let key = Key(high: delivery.high, low: delivery.low)
+        let digest = delivery.bodyDigest
         let expiresAt = Bounded.sum(timestamp, tolerance + 1)
         return state.withLock { state in
             sweep(&state, now: now)
@@ -107,23 +153,40 @@ public final class ReplayLedger: Sendable {
         }
         state.sweptUntil = now + 1
     }
+}
 
-    static func key(source: String, messageID: String) -> Key {
-        var hasher = SHA256()
-        hasher.update(data: Array(source.utf8))
-        hasher.update(data: [0])
-        hasher.update(data: Array(messageID.utf8))
-        let digest = Array(hasher.finalize())
-        return Key(high: word(digest, 0), low: word(digest, 8))
+/// The replay ledger in the state store: every instance sees every other's ids. Expired rows are
+/// purged at most once a minute by whichever instance admits next.
+public final class SharedReplayLedger: ReplayGuard {
+    let store: any ReplayStore
+    let tolerance: Int64
+    private let lastPurge = Mutex<Int64>(0)
+
+    public init(store: any ReplayStore, tolerance: Duration) {
+        self.store = store
+        self.tolerance = max(1, tolerance.components.seconds)
     }
 
-    static func bodyDigest(_ body: UnsafeRawBufferPointer) -> UInt64 {
-        word(Array(SHA256.hash(data: body)), 0)
+    public func admit(_ delivery: DeliveryFingerprint, timestamp: UnixSeconds, now: UnixSeconds) async -> ReplayAdmission {
+        let key = Self.hex(delivery.high) + Self.hex(delivery.low)
+        let digest = Self.hex(delivery.bodyDigest)
+        let expiresAt = UnixSeconds(Bounded.sum(timestamp.rawValue, tolerance + 1))
+        do {
+            let recorded = try await store.recordDelivery(key: key, bodyDigest: digest, expiresAt: expiresAt, now: now)
+            let purgeDue = lastPurge.withLock { last in
+                guard now.rawValue - last >= 60 else { return false }
+                last = now.rawValue
+                return true
+            }
+            if purgeDue { _ = try? await store.purgeExpiredDeliveries(now: now) }
+            return recorded == digest ? .admitted : .replayed
+        } catch {
+            return .unavailable
+        }
     }
 
-    private static func word(_ bytes: [UInt8], _ offset: Int) -> UInt64 {
-        var value: UInt64 = 0
-        for index in offset..<offset + 8 { value = value << 8 | UInt64(bytes[index]) }
-        return value
+    static func hex(_ value: UInt64) -> String {
+        let digits = String(value, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }

@@ -1,0 +1,180 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOFoundationCompat
+import PushMode
+
+/// An API Gateway proxy event turned into the request the push routes take.
+///
+/// Two shapes arrive: REST APIs send payload format 1.0 (`httpMethod`, `path`, `multiValueHeaders`,
+/// the client in `requestContext.identity.sourceIp`); HTTP APIs and Lambda function URLs send 2.0
+/// (`version: "2.0"`, `rawPath`, `rawQueryString`, comma-joined `headers`, `cookies`, the client in
+/// `requestContext.http.sourceIp`). Either may carry the body base64-encoded.
+public struct ProxyEvent: Sendable {
+    public enum Version: String, Sendable {
+        case v1 = "1.0"
+        case v2 = "2.0"
+    }
+
+    public enum Failure: Error, Equatable, CustomStringConvertible, Sendable {
+        /// Not JSON, or JSON that is neither proxy payload format.
+        case notAProxyEvent(String)
+        /// `isBase64Encoded` with a body that is not base64 (answered 400 in the event's version).
+        case invalidBase64(Version)
+
+        public var description: String {
+            switch self {
+            case .notAProxyEvent(let reason): "the event is not an API Gateway proxy event (payload 1.0 or 2.0): \(reason)"
+            case .invalidBase64: "the event says isBase64Encoded but its body is not base64"
+            }
+        }
+    }
+
+    public var version: Version
+    public var request: PushHandler.Input
+
+    public init(decoding event: ByteBuffer) throws(Failure) {
+        let probe: Probe
+        do { probe = try JSONDecoder().decode(Probe.self, from: event) } catch { throw .notAProxyEvent(Self.describe(error)) }
+        do {
+            if probe.version == "2.0" {
+                version = .v2
+                request = try Self.request(JSONDecoder().decode(V2.self, from: event))
+            } else if probe.httpMethod != nil {
+                version = .v1
+                request = try Self.request(JSONDecoder().decode(V1.self, from: event))
+            } else {
+                throw Failure.notAProxyEvent("it has neither version 2.0 nor httpMethod")
+            }
+        } catch let failure as Failure {
+            throw failure
+        } catch {
+            throw .notAProxyEvent(Self.describe(error))
+        }
+    }
+
+    // MARK: Payload 1.0 (REST API)
+
+    struct V1: Decodable {
+        struct Context: Decodable {
+            struct Identity: Decodable { var sourceIp: String? }
+            var identity: Identity?
+        }
+        var httpMethod: String
+        var path: String
+        var headers: [String: String]?
+        var multiValueHeaders: [String: [String]]?
+        var multiValueQueryStringParameters: [String: [String]]?
+        var queryStringParameters: [String: String]?
+        var requestContext: Context?
+        var body: String?
+        var isBase64Encoded: Bool?
+    }
+
+    static func request(_ event: V1) throws(Failure) -> PushHandler.Input {
+        var fields = HTTPFields()
+        if let multi = event.multiValueHeaders, !multi.isEmpty {
+            for (name, values) in multi.sorted(by: { $0.key < $1.key }) {
+                guard let name = HTTPField.Name(name) else { continue }
+                for value in values { fields.append(HTTPField(name: name, value: value)) }
+            }
+        } else {
+            for (name, value) in (event.headers ?? [:]).sorted(by: { $0.key < $1.key }) {
+                guard let name = HTTPField.Name(name) else { continue }
+                fields.append(HTTPField(name: name, value: value))
+            }
+        }
+        var query: [(String, String)] = []
+        if let multi = event.multiValueQueryStringParameters, !multi.isEmpty {
+            for (name, values) in multi.sorted(by: { $0.key < $1.key }) { query += values.map { (name, $0) } }
+        } else {
+            query = (event.queryStringParameters ?? [:]).sorted(by: { $0.key < $1.key }).map { ($0.key, $0.value) }
+        }
+        let queryText = query.map { "\(percentEncoded($0.0))=\(percentEncoded($0.1))" }.joined(separator: "&")
+        return PushHandler.Input(
+            method: HTTPRequest.Method(event.httpMethod.uppercased()) ?? .get,
+            path: event.path + (queryText.isEmpty ? "" : "?" + queryText),
+            headers: fields,
+            body: try body(event.body, base64: event.isBase64Encoded ?? false, version: .v1),
+            clientAddress: event.requestContext?.identity?.sourceIp
+        )
+    }
+
+    // MARK: Payload 2.0 (HTTP API, function URL)
+
+    struct V2: Decodable {
+        struct Context: Decodable {
+            struct HTTP: Decodable {
+                var method: String
+                var sourceIp: String?
+            }
+            var http: HTTP
+            var stage: String?
+        }
+        var rawPath: String
+        var rawQueryString: String?
+        var headers: [String: String]?
+        var cookies: [String]?
+        var requestContext: Context
+        var body: String?
+        var isBase64Encoded: Bool?
+    }
+
+    static func request(_ event: V2) throws(Failure) -> PushHandler.Input {
+        var fields = HTTPFields()
+        for (name, value) in (event.headers ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard let name = HTTPField.Name(name) else { continue }
+            fields.append(HTTPField(name: name, value: value))
+        }
+        if let cookies = event.cookies, !cookies.isEmpty { fields[.cookie] = cookies.joined(separator: "; ") }
+        // A named stage prefixes rawPath (`/prod/v1/events`); the routes know the path without it.
+        var path = event.rawPath
+        if let stage = event.requestContext.stage, stage != "$default", path.hasPrefix("/\(stage)/") {
+            path.removeFirst(stage.utf8.count + 1)
+        }
+        let query = event.rawQueryString ?? ""
+        return PushHandler.Input(
+            method: HTTPRequest.Method(event.requestContext.http.method.uppercased()) ?? .get,
+            path: path + (query.isEmpty ? "" : "?" + query),
+            headers: fields,
+            body: try body(event.body, base64: event.isBase64Encoded ?? false, version: .v2),
+            clientAddress: event.requestContext.http.sourceIp
+        )
+    }
+
+    // MARK: Shared
+
+    struct Probe: Decodable {
+        var version: String?
+        var httpMethod: String?
+    }
+
+    static func body(_ text: String?, base64: Bool, version: Version) throws(Failure) -> ByteBuffer {
+        guard let text else { return ByteBuffer() }
+        guard base64 else { return ByteBuffer(string: text) }
+        guard let data = Data(base64Encoded: text) else { throw .invalidBase64(version) }
+        return ByteBuffer(data: data)
+    }
+
+    static func percentEncoded(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: unreserved) ?? text
+    }
+
+    private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+    /// Where decoding failed, by key path, never by value (an event body may hold personal data).
+    static func describe(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "not JSON" }
+        func path(_ context: DecodingError.Context) -> String {
+            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let parent = path(context)
+            return "missing \(parent.isEmpty ? "" : parent + ".")\(key.stringValue)"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context): return "unexpected type at \(path(context))"
+        case .dataCorrupted: return "not JSON"
+        @unknown default: return "not JSON"
+        }
+    }
+}

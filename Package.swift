@@ -224,7 +224,11 @@ let package = Package(
         // Drives the built executable, as external checks and operators do.
         .testTarget(
             name: "CLITests",
-            dependencies: ["capi-connector", "CAPICore", "ConnectorRuntime", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "capi-connector", "CAPICore", "ConnectorRuntime", "TestSupport",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
             exclude: ["Scripts"],
             swiftSettings: swiftSettings
         ),

@@ -17,7 +17,7 @@ struct StateRegistryContractTests {
             }
             try await first.migrate()
             let summary = try await first.summary()
-            #expect(summary.schemaVersion == 6)
+            #expect(summary.schemaVersion == 7)
             #expect(summary.outboxDepth == 0)
         }
     }

@@ -158,6 +158,8 @@ let package = Package(
                 "CAPICore", "GraphAPI", "ConnectorRuntime", "PushMode", "PullMode", "GraphSandbox", "CAPIBenchmarks", "AlarmWebhooks",
                 "LambdaRunner",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -22,6 +22,7 @@ struct CAPIConnector: AsyncParsableCommand {
             PollCommand.self,
             FlushCommand.self,
             LambdaCommand.self,
+            HealthCommand.self,
             ReconcileCommand.self,
             ValidateCommand.self,
             DiscoverCommand.self,

@@ -1,20 +1,48 @@
-/// Resolves `${env:NAME}` and `${env:NAME:-default}` references inside manifest values.
+/// Resolves `${env:NAME}`, `${env:NAME:-default}` and `${aws-secret:ID}` references inside
+/// manifest values.
 ///
-/// Deployment values and secrets live in the environment, not in the manifest file, so one manifest
-/// runs in every environment. References may appear anywhere in a scalar
+/// Deployment values and secrets live outside the manifest file, so one manifest runs in every
+/// environment. References may appear anywhere in a scalar
 /// (`postgres://app:${env:PGPASSWORD}@db/capi`); the default may be empty (`${env:X:-}`).
+/// `${aws-secret:ID}` (or `${aws-secret:ID#key}` for one key of a JSON secret) names a secret in
+/// AWS Secrets Manager; the caller reads those before loading (inside Lambda, through the
+/// Parameters and Secrets Extension) and passes their values in, so loading stays pure.
 public struct EnvironmentReferences: Sendable {
     public enum Failure: Error, Equatable, Sendable {
         /// The variable is unset (or empty) and the reference has no default.
         case unset(variable: String)
-        /// `${` opened a reference that is not of the form `${env:NAME}` / `${env:NAME:-default}`.
+        /// `${` opened a reference that is not one of the supported forms.
         case malformed(reason: String)
+        /// An `${aws-secret:…}` reference whose value was not read before loading.
+        case secretNotRead(reference: String)
     }
 
     public let environment: [String: String]
+    /// Values of `${aws-secret:…}` references, keyed by what follows `aws-secret:`.
+    public let secrets: [String: String]
 
-    public init(environment: [String: String]) {
+    public init(environment: [String: String], secrets: [String: String] = [:]) {
         self.environment = environment
+        self.secrets = secrets
+    }
+
+    static let secretPrefix = "aws-secret:"
+
+    /// The `${aws-secret:…}` references in a manifest's text (what follows `aws-secret:`), in
+    /// order and without repeats; lines that are comments are skipped.
+    public static func secretReferences(in text: String) -> [String] {
+        var found: [String] = []
+        for line in text.split(separator: "\n") where !line.drop(while: { $0 == " " }).hasPrefix("#") {
+            var rest = line[...]
+            while let open = rest.range(of: "${" + secretPrefix) {
+                rest = rest[open.upperBound...]
+                guard let close = rest.firstIndex(of: "}") else { break }
+                let reference = String(rest[..<close])
+                if !reference.isEmpty, !found.contains(reference) { found.append(reference) }
+                rest = rest[close...]
+            }
+        }
+        return found
     }
 
     /// The text with every reference replaced. Collects every failure rather than stopping.
@@ -31,8 +59,13 @@ public struct EnvironmentReferences: Sendable {
             }
             let body = rest[open.upperBound..<close]
             rest = rest[rest.index(after: close)...]
+            if body.hasPrefix(Self.secretPrefix) {
+                let reference = String(body.dropFirst(Self.secretPrefix.count))
+                if let value = secrets[reference] { output += value } else { failures.append(.secretNotRead(reference: reference)) }
+                continue
+            }
             guard body.hasPrefix("env:") else {
-                failures.append(.malformed(reason: "only `${env:NAME}` references are supported"))
+                failures.append(.malformed(reason: "only `${env:NAME}` and `${aws-secret:ID}` references are supported"))
                 continue
             }
             let spec = body.dropFirst(4)

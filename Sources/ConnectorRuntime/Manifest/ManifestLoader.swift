@@ -10,12 +10,20 @@ public struct ManifestLoader: Sendable {
     public static let defaultPath = "manifests/meta_conversions_api.yaml"
 
     public var environment: [String: String]
+    /// Values of the manifest's `${aws-secret:…}` references, read by the caller beforehand.
+    public var secrets: [String: String]
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, secrets: [String: String] = [:]) {
         self.environment = environment
+        self.secrets = secrets
     }
 
     public func load(path: String) throws(ManifestError) -> Manifest {
+        try load(yaml: Self.text(path: path), path: path)
+    }
+
+    /// The manifest file's text, for callers that look at it before loading (secret references).
+    public static func text(path: String) throws(ManifestError) -> String {
         func unreadable(_ reason: String) -> ManifestError {
             ManifestError(problems: [ManifestProblem(file: path, line: 1, column: 1, message: "cannot read the manifest: \(reason)")])
         }
@@ -26,15 +34,11 @@ public struct ManifestLoader: Sendable {
             }
             if let size = attributes[.size] as? Int, size > 1 << 20 { throw unreadable("it is larger than 1 MiB") }
         }
-        let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
+            return try String(contentsOfFile: path, encoding: .utf8)
         } catch {
-            throw ManifestError(problems: [
-                ManifestProblem(file: path, line: 1, column: 1, message: "cannot read the manifest: \(Self.describeReadFailure(error))")
-            ])
+            throw unreadable(Self.describeReadFailure(error))
         }
-        return try load(yaml: text, path: path)
     }
 
     public func load(yaml: String, path: String) throws(ManifestError) -> Manifest {
@@ -50,7 +54,12 @@ public struct ManifestLoader: Sendable {
         } catch {
             throw ManifestError(problems: [Self.problem(fromYAMLError: error, file: path)])
         }
-        let reader = YAMLNodeReader(node: root, path: "", collector: collector, references: EnvironmentReferences(environment: environment))
+        let reader = YAMLNodeReader(
+            node: root,
+            path: "",
+            collector: collector,
+            references: EnvironmentReferences(environment: environment, secrets: secrets)
+        )
         let manifest = ManifestBuilder(sourcePath: path).build(reader)
         let problems = collector.problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
         guard problems.isEmpty, let manifest else {

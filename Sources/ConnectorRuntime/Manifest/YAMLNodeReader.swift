@@ -117,6 +117,8 @@ struct YAMLNodeReader {
                 )
             case .malformed(let reason):
                 report("\(path): malformed reference: \(reason)")
+            case .secretNotRead(let reference):
+                report("\(path): the secret ${aws-secret:\(reference)} was not read (it is read through the AWS Parameters and Secrets Extension)")
             }
         }
         return failures.isEmpty ? value : nil

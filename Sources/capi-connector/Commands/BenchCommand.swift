@@ -52,7 +52,7 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: ArgumentHelp("Drive a sidecar already running here instead of starting one (load only).", valueName: "url")) var target: String?
 
         func run() async throws {
-            let manifest = try manifestOptions.load()
+            let manifest = try await manifestOptions.load()
             if let target {
                 print(
                     try await IngestBenchmark.drive(

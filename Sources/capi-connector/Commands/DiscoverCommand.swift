@@ -2,7 +2,7 @@ import ArgumentParser
 import ConnectorRuntime
 import Foundation
 
-struct DiscoverCommand: ParsableCommand {
+struct DiscoverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "discover",
         abstract: "Print the stream catalog as JSON.",
@@ -14,8 +14,8 @@ struct DiscoverCommand: ParsableCommand {
 
     @OptionGroup var options: ManifestOptions
 
-    func run() throws {
-        let manifest = try options.load()
+    func run() async throws {
+        let manifest = try await options.load()
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(StreamCatalog(manifest: manifest))

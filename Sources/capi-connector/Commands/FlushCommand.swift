@@ -40,7 +40,7 @@ struct FlushCommand: AsyncParsableCommand {
     func run() async throws {
         JSONLogHandler.bootstrap()
         let logger = Logger(label: "capi.flush")
-        let manifest = try manifestOptions.load()
+        let manifest = try await manifestOptions.load()
         guard let push = manifest.push else {
             StandardStreams.printError("\(manifestOptions.manifest): has no push section; flush forwards its outbox")
             throw ExitCode(2)

@@ -62,7 +62,7 @@ struct LambdaCommand: AsyncParsableCommand {
         }
 
         let manifest: Manifest
-        do { manifest = try ManifestLoader().load(path: manifestOptions.manifest) } catch {
+        do { manifest = try await ManifestOptions.load(path: manifestOptions.manifest) } catch {
             try await initializationFailed("Manifest", error.problems.map(\.description).joined(separator: "; "))
         }
         guard var push = manifest.push else { try await initializationFailed("Manifest", "\(manifestOptions.manifest): has no push section") }

@@ -50,7 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
         let logger = Logger(label: "capi.serve")
 
-        let manifest = try manifestOptions.load()
+        let manifest = try await manifestOptions.load()
         guard let push = manifest.push else {
             StandardStreams.printError("\(manifestOptions.manifest): has no push section; serve needs one")
             throw ExitCode(2)

@@ -1,7 +1,8 @@
 import ArgumentParser
 import ConnectorRuntime
+import LambdaRunner
 
-struct ValidateCommand: ParsableCommand {
+struct ValidateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "validate",
         abstract: "Check the manifest and report every problem.",
@@ -15,10 +16,15 @@ struct ValidateCommand: ParsableCommand {
 
     @OptionGroup var options: ManifestOptions
 
-    func run() throws {
+    func run() async throws {
         do {
-            let manifest = try ManifestLoader().load(path: options.manifest)
+            let manifest = try await ManifestOptions.load(path: options.manifest)
             StandardStreams.printError("\(options.manifest): valid (\(manifest.pixels.count) pixel\(manifest.pixels.count == 1 ? "" : "s"))")
+            if let push = manifest.push, manifest.runtime.supportedRunners.contains("lambda"), push.bodyLimitBytes > LambdaLimits.maximumBodyBytes {
+                StandardStreams.printError(
+                    "note: under `lambda` request bodies are capped at \(LambdaLimits.maximumBodyBytes) bytes (a synchronous invocation carries 6 MB, and API Gateway may base64-encode the body); push.body_limit_bytes \(push.bodyLimitBytes) applies to `serve`"
+                )
+            }
         } catch {
             for problem in error.problems {
                 StandardStreams.printOutput(problem.description)

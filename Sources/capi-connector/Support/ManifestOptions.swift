@@ -1,6 +1,7 @@
 import ArgumentParser
 import ConnectorRuntime
 import Foundation
+import LambdaRunner
 
 /// `--manifest`, shared by every command that reads the manifest.
 struct ManifestOptions: ParsableArguments {
@@ -8,14 +9,28 @@ struct ManifestOptions: ParsableArguments {
     var manifest: String = ManifestLoader.defaultPath
 
     /// The loaded manifest, or the problems printed to standard error and exit code 2.
-    func load() throws -> Manifest {
+    func load() async throws -> Manifest {
         do {
-            return try ManifestLoader().load(path: manifest)
-        } catch {
+            return try await Self.load(path: manifest)
+        } catch let error as ManifestError {
             for problem in error.problems {
                 StandardStreams.printError(problem.description)
             }
             throw ExitCode(2)
         }
+    }
+
+    /// Reads the file, the values of its `${aws-secret:…}` references (through the Parameters and
+    /// Secrets Extension, only when there are any), then loads it.
+    static func load(path: String) async throws(ManifestError) -> Manifest {
+        let text = try ManifestLoader.text(path: path)
+        let references = EnvironmentReferences.secretReferences(in: text)
+        var secrets: [String: String] = [:]
+        if !references.isEmpty {
+            do { secrets = try await SecretsExtension().values(of: references) } catch {
+                throw ManifestError(problems: [ManifestProblem(file: path, line: 1, column: 1, message: error.description)])
+            }
+        }
+        return try ManifestLoader(secrets: secrets).load(yaml: text, path: path)
     }
 }

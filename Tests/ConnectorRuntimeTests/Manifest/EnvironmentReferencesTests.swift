@@ -58,4 +58,21 @@ struct EnvironmentReferencesTests {
         #expect(manifest.push?.batching.maxEvents == 250)
         #expect(manifest.push?.batching.linger == .seconds(2))
     }
+
+    @Test("${aws-secret:ID} references are listed from the text (comments skipped) and resolved from values read beforehand")
+    func secretReferences() throws {
+        let text = """
+            # an example: ${aws-secret:commented/out}
+            state:
+              url: postgres://app:${aws-secret:capi/db#password}@proxy:5432/capi
+            secrets: ["${aws-secret:capi/webhook}", "${aws-secret:capi/webhook}"]
+            """
+        #expect(EnvironmentReferences.secretReferences(in: text) == ["capi/db#password", "capi/webhook"])
+        let references = EnvironmentReferences(environment: [:], secrets: ["capi/db#password": "p4ss", "capi/webhook": "whsec_x"])
+        #expect(references.resolve("postgres://app:${aws-secret:capi/db#password}@proxy/capi").value == "postgres://app:p4ss@proxy/capi")
+        #expect(references.resolve("${aws-secret:other}").failures == [.secretNotRead(reference: "other")])
+
+        let found = problems(minimalManifest.replacingOccurrences(of: "${env:TOKEN:-t}", with: "${aws-secret:capi/token}"))
+        #expect(found.map(\.message).first?.contains("the secret ${aws-secret:capi/token} was not read") == true)
+    }
 }

@@ -1,0 +1,93 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// What a deployment leans on: the container health check and secrets read through the AWS
+/// Parameters and Secrets Extension.
+@Suite("health and ${aws-secret:…}", .serialized)
+struct DeployCommandsTests {
+    @Test("health exits 0 on a 2xx, 1 on another status or no answer, 64 on a malformed URL")
+    func health() async throws {
+        let (sandbox, port) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
+        defer {
+            sandbox.terminate()
+            sandbox.waitUntilExit()
+        }
+        let healthy = try await CLIRunner.run(["health", "--url", "http://127.0.0.1:\(port)/_sandbox/events?pixel_id=1"])
+        #expect(healthy.status == 0 && healthy.stderr.contains("answered 200"))
+        let missing = try await CLIRunner.run(["health", "--url", "http://127.0.0.1:\(port)/nowhere"])
+        #expect(missing.status == 1 && missing.stderr.contains("answered 404"))
+        let closed = try await CLIRunner.run(["health", "--url", "http://127.0.0.1:9/readyz", "--timeout", "2"])
+        #expect(closed.status == 1 && closed.stderr.contains("did not answer"))
+        let malformed = try await CLIRunner.run(["health", "--url", "ftp://x"])
+        #expect(malformed.status == 64 && malformed.stderr.contains("--url must be"))
+    }
+
+    static let manifest = """
+        manifest_version: 1.0
+        id: conn::third_party::ads::meta::conversions_api::rest
+        name: secrets
+        taxonomy: {origin: third_party, source: ads, provider: meta, product: conversions_api, method: rest_or_webhook}
+        runtime: {supported_runners: [lambda], network_patterns: [nat_allowlist]}
+        streams: {strategy: discovery_by_config, defaults: {key_strategy: a, cursor_strategy: b}}
+        graph_api: {base_url: "https://graph.facebook.com", version: v26.0}
+        pixels:
+          - {id: "555000111", access_token: "${aws-secret:capi/meta#access_token}"}
+        push:
+          sources:
+            - {name: default, scheme: standard_webhooks, secrets: ["${aws-secret:capi/webhook}"]}
+          mirror_salt: "${aws-secret:capi/meta#mirror_salt}"
+        state:
+          url: "postgres://app:${aws-secret:capi/meta#db_password}@proxy.internal:5432/capi"
+        """
+
+    @Test(
+        "${aws-secret:ID} and ${aws-secret:ID#key} are read through the extension with the session token; failures name the reference, never a value"
+    )
+    func secrets() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("secrets-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent("m.yaml").path
+        try Self.manifest.write(toFile: path, atomically: true, encoding: .utf8)
+        let values = [
+            "capi/webhook": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "capi/meta": #"{"access_token":"EAAB-secret-token","mirror_salt":"salt-0123456789abcdef","db_password":"pg-pa55"}"#,
+        ]
+        let standIn = SecretsExtensionStandIn(secrets: values, token: "session-token")
+        try await standIn.withRunning { port in
+            let environment = ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": String(port), "AWS_SESSION_TOKEN": "session-token"]
+            let valid = try await CLIRunner.run(["validate", "--manifest", path], environment: environment)
+            #expect(valid.status == 0, "\(valid.stdout)\(valid.stderr)")
+            #expect(standIn.read == ["capi/meta", "capi/webhook"], "each secret read once")
+
+            var wrongToken = environment
+            wrongToken["AWS_SESSION_TOKEN"] = "stale"
+            let refused = try await CLIRunner.run(["validate", "--manifest", path], environment: wrongToken)
+            #expect(
+                refused.status == 2
+                    && refused.stdout.contains("${aws-secret:capi/meta#access_token}: the Parameters and Secrets Extension answered 403")
+            )
+
+            let noToken = try await CLIRunner.run(
+                ["validate", "--manifest", path],
+                environment: ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": String(port)]
+            )
+            #expect(noToken.status == 2 && noToken.stdout.contains("AWS_SESSION_TOKEN is not set"))
+
+            try Self.manifest.replacingOccurrences(of: "#db_password", with: "#missing").write(toFile: path, atomically: true, encoding: .utf8)
+            let missingKey = try await CLIRunner.run(["validate", "--manifest", path], environment: environment)
+            #expect(missingKey.status == 2 && missingKey.stdout.contains("has no text or number under `missing`"))
+
+            for result in [valid, refused, noToken, missingKey] {
+                for secret in ["EAAB-secret-token", "pg-pa55", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "salt-0123456789abcdef"] {
+                    #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret), "a secret value was printed")
+                }
+            }
+        }
+        let unreachable = try await CLIRunner.run(
+            ["validate", "--manifest", path],
+            environment: ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": "9", "AWS_SESSION_TOKEN": "t"]
+        )
+        #expect(unreachable.status == 2 && unreachable.stdout.contains("did not answer (is the extension layer attached?)"))
+    }
+}

@@ -51,6 +51,10 @@ struct LambdaCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let runtime = RuntimeAPIClient(endpoint: endpoint)
+        // The zip's manifest and schemas are relative to the function's root (/var/task).
+        if let root = ProcessInfo.processInfo.environment["LAMBDA_TASK_ROOT"], !root.isEmpty {
+            _ = FileManager.default.changeCurrentDirectoryPath(root)
+        }
 
         /// Reports a start-up failure to Lambda (which shows it to the caller) and exits 1.
         func initializationFailed(_ type: String, _ message: String) async throws -> Never {
@@ -67,7 +71,7 @@ struct LambdaCommand: AsyncParsableCommand {
         }
         guard var push = manifest.push else { try await initializationFailed("Manifest", "\(manifestOptions.manifest): has no push section") }
         let location: StateLocation
-        do { location = try StateLocation(parsing: manifest.state.url.revealed) } catch {
+        do { location = StateOptions.withPassword(try StateLocation(parsing: manifest.state.url.revealed)) } catch {
             try await initializationFailed("State", "state.url: \(error)")
         }
         guard case .postgres = location else {

@@ -23,7 +23,7 @@ struct StateOptions: ParsableArguments {
         get throws {
             let text = url ?? ProcessInfo.processInfo.environment["CAPI_STATE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? StateLocation.defaultURL
             do {
-                return try StateLocation(parsing: text)
+                return Self.withPassword(try StateLocation(parsing: text))
             } catch {
                 throw ValidationError("--state: \(error)")
             }
@@ -40,10 +40,20 @@ struct StateOptions: ParsableArguments {
     /// manifest's `state.url`; a malformed URL is one line on standard error and exit 2 (the
     /// parse error never repeats the URL, which may hold a password).
     static func location(_ override: String?, manifest: Manifest) throws -> StateLocation {
-        do { return try StateLocation(parsing: override ?? manifest.state.url.revealed) } catch {
+        do { return withPassword(try StateLocation(parsing: override ?? manifest.state.url.revealed)) } catch {
             StandardStreams.printError("capi-connector: --state: \(error)")
             throw ExitCode(2)
         }
+    }
+
+    /// A PostgreSQL URL without a password takes `PGPASSWORD`, as libpq does: a container
+    /// platform injects the password as a secret while the URL stays plain configuration.
+    static func withPassword(_ location: StateLocation, environment: [String: String] = ProcessInfo.processInfo.environment) -> StateLocation {
+        guard case .postgres(var target) = location, target.password == nil,
+            let password = environment["PGPASSWORD"], !password.isEmpty
+        else { return location }
+        target.password = password
+        return .postgres(target)
     }
 
     /// Opens the store for a long-running mode, which runs it as a service; a store that cannot

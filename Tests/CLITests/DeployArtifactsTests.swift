@@ -1,0 +1,107 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// The files a deployment is made of stay in step with the code: the SAM template passes cfn-lint
+/// and names only commands the binary has, the Lambda manifest loads, the Dockerfile copies what
+/// exists, and .env.example lists every variable the shipped manifest reads.
+@Suite("deployment files")
+struct DeployArtifactsTests {
+    static let root = CLIRunner.repositoryRoot
+    static let template = root.appendingPathComponent("deploy/aws/template.yaml").path
+    static var cfnLint: Bool { ProcessInfo.processInfo.environment["CI"] == "true" || which("cfn-lint") }
+
+    static func which(_ tool: String) -> Bool {
+        (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").contains {
+            FileManager.default.isExecutableFile(atPath: "\($0)/\(tool)")
+        }
+    }
+
+    @Test("deploy/aws/template.yaml passes cfn-lint", .enabled(if: cfnLint))
+    func lint() async throws {
+        let result = try await ProcessRunner.run("/usr/bin/env", ["cfn-lint", "--format", "parseable", Self.template])
+        #expect(result.status == 0, "cfn-lint:\n\(result.stdout)\(result.stderr)")
+    }
+
+    @Test("every command the template runs (schedules, sidecar, health check) is one the binary parses", .enabled(if: cfnLint))
+    func templateCommands() async throws {
+        // cfn-lint's own decoder reads the template's short-form tags (!Ref, !Sub, …).
+        let script = """
+            import json, sys
+            from cfnlint.decode import decode
+            template, errors = decode(sys.argv[1])
+            if errors: sys.exit(str(errors))
+            commands = []
+            for name, resource in template["Resources"].items():
+                props = resource.get("Properties", {})
+                if resource["Type"] == "AWS::Scheduler::Schedule":
+                    for override in json.loads(props["Target"]["Input"])["containerOverrides"]:
+                        commands.append(override["command"])
+                if resource["Type"] == "AWS::ECS::TaskDefinition":
+                    for container in props["ContainerDefinitions"]:
+                        commands.append(container["Command"])
+                        check = container.get("HealthCheck", {}).get("Command")
+                        if check: commands.append(check[2:])
+            print(json.dumps(commands))
+            """
+        let result = try await ProcessRunner.run("/usr/bin/env", ["python3", "-c", script, Self.template])
+        #expect(result.status == 0, "\(result.stderr)")
+        let commands = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String]])
+        #expect(Set(commands.compactMap(\.first)) == ["poll", "flush", "reconcile", "serve", "health"])
+        for command in commands {
+            let parsed = try await CLIRunner.run(command + ["--help"])
+            #expect(parsed.status == 0 && parsed.stdout.contains("USAGE: capi-connector \(command[0])"), "\(command): \(parsed.stderr)")
+        }
+    }
+
+    @Test("the Lambda manifest loads with its secrets read through the extension, and fits an invocation")
+    func lambdaManifest() async throws {
+        let secrets = SecretsExtensionStandIn(
+            secrets: [
+                "capi-connector/meta": #"{"access_token":"EAAB","mirror_salt":"salt-0123456789abcdef"}"#,
+                "capi-connector/webhook": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "capi-connector/db": #"{"username":"capi","password":"Pa55word"}"#,
+            ],
+            token: "token"
+        )
+        try await secrets.withRunning { port in
+            let result = try await CLIRunner.run(
+                ["validate", "--manifest", "deploy/aws/lambda.yaml"],
+                environment: [
+                    "PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": String(port), "AWS_SESSION_TOKEN": "token",
+                    "META_PIXEL_ID": "555000111", "CAPI_DB_HOST": "proxy.internal",
+                ]
+            )
+            #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+            #expect(!result.stderr.contains("note:"), "the Lambda manifest's body limit fits an invocation")
+        }
+        // The shipped manifest allows more than an invocation carries: validate says so.
+        let shipped = try await CLIRunner.run(["validate"], environment: ["CAPI_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])
+        #expect(shipped.status == 0 && shipped.stderr.contains("under `lambda` request bodies are capped at"))
+    }
+
+    @Test("the Dockerfile copies only what exists, and builds with the command the Lambda build uses")
+    func dockerfile() throws {
+        let text = try String(contentsOf: Self.root.appendingPathComponent("Dockerfile"), encoding: .utf8)
+        let sources = text.split(separator: "\n").filter { $0.hasPrefix("COPY ") && !$0.contains("--from=") }
+            .flatMap { $0.split(separator: " ").dropFirst().dropLast() }
+        #expect(Set(sources) == ["Package.swift", "Sources", "Tests", "manifests", "schemas"])
+        for source in sources { #expect(FileManager.default.fileExists(atPath: Self.root.appendingPathComponent(String(source)).path), "\(source)") }
+        let build = "swift build -c release --product capi-connector --static-swift-stdlib"
+        let lambda = try String(contentsOf: Self.root.appendingPathComponent("deploy/aws/build-lambda.sh"), encoding: .utf8)
+        #expect(text.contains(build) && lambda.contains(build))
+        #expect(!text.split(separator: "\n").contains { $0.hasPrefix("HEALTHCHECK") }, "health is declared in the task definitions, not the image")
+    }
+
+    @Test(".env.example lists every environment variable the shipped manifest reads")
+    func environmentExample() throws {
+        let manifest = try String(contentsOf: Self.root.appendingPathComponent("manifests/meta_conversions_api.yaml"), encoding: .utf8)
+        let example = try String(contentsOf: Self.root.appendingPathComponent(".env.example"), encoding: .utf8)
+        let listed = Set(example.split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: "=").first.map(String.init) })
+        let pattern = try Regex(#"\$\{env:([A-Z0-9_]+)"#)
+        let values = manifest.split(separator: "\n").filter { !$0.drop(while: { $0 == " " }).hasPrefix("#") }.joined(separator: "\n")
+        let read = Set(values.matches(of: pattern).compactMap { $0.output[1].substring.map(String.init) })
+        #expect(!read.isEmpty)
+        #expect(read.subtracting(listed).isEmpty, "missing from .env.example: \(read.subtracting(listed).sorted())")
+    }
+}

@@ -23,23 +23,18 @@ struct DeployCommandsTests {
         #expect(malformed.status == 64 && malformed.stderr.contains("--url must be"))
     }
 
-    static let manifest = """
-        manifest_version: 1.0
-        id: conn::third_party::ads::meta::conversions_api::rest
-        name: secrets
-        taxonomy: {origin: third_party, source: ads, provider: meta, product: conversions_api, method: rest_or_webhook}
-        runtime: {supported_runners: [lambda], network_patterns: [nat_allowlist]}
-        streams: {strategy: discovery_by_config, defaults: {key_strategy: a, cursor_strategy: b}}
-        graph_api: {base_url: "https://graph.facebook.com", version: v26.0}
-        pixels:
-          - {id: "555000111", access_token: "${aws-secret:capi/meta#access_token}"}
-        push:
-          sources:
-            - {name: default, scheme: standard_webhooks, secrets: ["${aws-secret:capi/webhook}"]}
-          mirror_salt: "${aws-secret:capi/meta#mirror_salt}"
-        state:
-          url: "postgres://app:${aws-secret:capi/meta#db_password}@proxy.internal:5432/capi"
-        """
+    static let manifest =
+        TestManifest.header + """
+
+            pixels:
+              - {id: "555000111", access_token: "${aws-secret:capi/meta#access_token}"}
+            push:
+              sources:
+                - {name: default, scheme: standard_webhooks, secrets: ["${aws-secret:capi/webhook}"]}
+              mirror_salt: "${aws-secret:capi/meta#mirror_salt}"
+            state:
+              url: "postgres://app:${aws-secret:capi/meta#db_password}@proxy.internal:5432/capi"
+            """
 
     @Test(
         "${aws-secret:ID} and ${aws-secret:ID#key} are read through the extension with the session token; failures name the reference, never a value"

@@ -3,7 +3,6 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
-import ServiceLifecycle
 import Synchronization
 
 /// A stand-in for the Lambda Runtime API (`AWS_LAMBDA_RUNTIME_API`), as the Lambda service
@@ -149,32 +148,15 @@ public final class RuntimeAPIStandIn: Sendable {
             self.record(.error(type: type, body: body), for: Self.initializationID)
             return .accepted
         }
-        let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { readyContinuation.yield($0.localAddress?.port ?? 0) },
-            logger: Logger(label: "test.runtime-api")
-        )
-        let group = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: Logger(label: "test.runtime-api")))
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask {
-                defer { readyContinuation.finish() }
-                try await group.run()
-            }
-            var ports = ready.makeAsyncIterator()
-            guard let port = await ports.next() else { throw TestSetupError("the Runtime API stand-in did not listen") }
-            let result: Result<T, any Error>
-            do { result = .success(try await body("127.0.0.1:\(port)")) } catch { result = .failure(error) }
-            // A runtime still long-polling would hold the graceful shutdown: answer it with nothing.
-            let pollers = state.withLock { state in
+        // A runtime still long-polling would hold the graceful shutdown: answer it with nothing.
+        let releasePollers: @Sendable () -> Void = {
+            let pollers = self.state.withLock { state in
                 defer { state.pollers.removeAll() }
                 return state.pollers
             }
             for poller in pollers { poller.resume(returning: Pending(id: "shutdown", deadline: 0, event: ByteBuffer(string: "{}"))) }
-            await group.triggerGracefulShutdown()
-            tasks.cancelAll()
-            return try result.get()
         }
+        let withEndpoint: @Sendable (Int) async throws -> T = { port in try await body("127.0.0.1:\(port)") }
+        return try await withLoopbackServer(router, label: "test.runtime-api", beforeShutdown: releasePollers, withEndpoint)
     }
 }

@@ -1,9 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Logging
 import NIOCore
-import ServiceLifecycle
 import Synchronization
 
 /// A stand-in for the AWS Parameters and Secrets Lambda Extension's local endpoint: answers
@@ -35,26 +33,6 @@ public final class SecretsExtensionStandIn: Sendable {
             let answer = try JSONSerialization.data(withJSONObject: ["Name": id, "SecretString": value, "VersionId": "v1"])
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(data: answer)))
         }
-        let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
-            onServerRunning: { readyContinuation.yield($0.localAddress?.port ?? 0) },
-            logger: Logger(label: "test.secrets-extension")
-        )
-        let group = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: Logger(label: "test.secrets-extension")))
-        return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask {
-                defer { readyContinuation.finish() }
-                try await group.run()
-            }
-            var ports = ready.makeAsyncIterator()
-            guard let port = await ports.next() else { throw TestSetupError("the secrets extension stand-in did not listen") }
-            let result: Result<T, any Error>
-            do { result = .success(try await body(port)) } catch { result = .failure(error) }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-            return try result.get()
-        }
+        return try await withLoopbackServer(router, label: "test.secrets-extension", body)
     }
 }

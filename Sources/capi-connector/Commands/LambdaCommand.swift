@@ -98,8 +98,8 @@ struct LambdaCommand: AsyncParsableCommand {
             do { try await registry.migrate(within: connectTimeout, describing: location) } catch {
                 try await initializationFailed("State", "\(error)")
             }
-            let storeReady = ContinuousClock.now
             await SchemaRegistry.registerAtStartup(manifest.schemaRegistry, store: registry, logger: Logger(label: "capi.schemas"))
+            let storeReady = ContinuousClock.now
             let sidecar = PushSidecar(manifest: manifest, push: push, registry: registry, graph: graph, logger: logger)
             group.addTask { try await sidecar.committer.run() }
             if let drift = sidecar.drift { group.addTask { try await drift.run() } }

@@ -8,8 +8,8 @@ each a fresh process. For each run it records:
   total     spawn -> the proxy response POSTed for the first invocation (what a caller waits for
             beyond API Gateway and Lambda's own environment start)
   store     the runtime's own figure (log line "lambda runtime ready", store_ms): reaching the
-            state store, checking its migrations and registering the schemas, i.e. the first
-            PostgreSQL connection and the start-up queries
+            state store and checking its migrations, i.e. the first PostgreSQL connection and its
+            start-up queries (schema registration runs beside the first invocation)
   without   total - store: the cold start as if the connection were already open
 
 The first invocation is a signed Standard Webhooks event (so it is validated, hashed and committed)

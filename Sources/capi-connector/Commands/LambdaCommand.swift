@@ -98,8 +98,10 @@ struct LambdaCommand: AsyncParsableCommand {
             do { try await registry.migrate(within: connectTimeout, describing: location) } catch {
                 try await initializationFailed("State", "\(error)")
             }
-            await SchemaRegistry.registerAtStartup(manifest.schemaRegistry, store: registry, logger: Logger(label: "capi.schemas"))
             let storeReady = ContinuousClock.now
+            // Registration only records versions (problems are logged, never fatal): the first
+            // invocation need not wait for it.
+            group.addTask { await SchemaRegistry.registerAtStartup(manifest.schemaRegistry, store: registry, logger: Logger(label: "capi.schemas")) }
             let sidecar = PushSidecar(manifest: manifest, push: push, registry: registry, graph: graph, logger: logger)
             group.addTask { try await sidecar.committer.run() }
             if let drift = sidecar.drift { group.addTask { try await drift.run() } }

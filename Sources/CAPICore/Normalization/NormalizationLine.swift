@@ -3,74 +3,240 @@
 ///
 /// Lines are bytes: a line that is not UTF-8, not one JSON object, or that repeats a key gets an
 /// error line of its own (never a crash, never a silent skip), and output order is input order.
+///
+/// Almost every line is the plain shape: string values without escapes. ``RequestScanner`` reads
+/// those straight off the bytes; anything else (escapes, numbers, null, odd keys, broken JSON)
+/// goes through the general JSON parser, so both paths give the same answer. Answers are written
+/// as bytes in sorted-key order, the text ``JSONValue`` would serialize.
 public enum NormalizationLine {
     /// The answer to one input line, as one line of JSON (no trailing newline).
     public static func respond(to line: some Collection<UInt8>, normalizer: Normalizer, defaultCountry: String? = nil) -> String {
-        answer(to: line, normalizer: normalizer, defaultCountry: defaultCountry).serialized
+        var output: [UInt8] = []
+        let bytes = Array(line)
+        bytes.withUnsafeBytes { respond(to: $0, normalizer: normalizer, defaultCountry: defaultCountry, into: &output) }
+        return String(decoding: output, as: UTF8.self)
     }
 
     public static func respond(to line: String, normalizer: Normalizer, defaultCountry: String? = nil) -> String {
         respond(to: line.utf8, normalizer: normalizer, defaultCountry: defaultCountry)
     }
 
+    /// Appends the answer to one line (no trailing newline) to `output`.
+    public static func respond(to line: UnsafeRawBufferPointer, normalizer: Normalizer, defaultCountry: String?, into output: inout [UInt8]) {
+        let answer: Answer
+        if let request = RequestScanner.scan(line) {
+            answer = evaluate(
+                field: request.field,
+                value: request.value.map(JSONValue.string),
+                country: request.country.map(JSONValue.string),
+                normalizer: normalizer,
+                defaultCountry: defaultCountry
+            )
+        } else {
+            answer = parseAndEvaluate(line, normalizer: normalizer, defaultCountry: defaultCountry)
+        }
+        write(answer, into: &output)
+    }
+
+    /// The longest line answered; a longer one gets ``overlongLine`` instead.
+    public static let maximumLineBytes = 1 << 20
+    public static let overlongLine = #"{"error":"the line is longer than 1048576 bytes"}"#
+
+    /// Answers every line of `lines` (split on `\n`, a trailing `\r` dropped, blank lines skipped),
+    /// each followed by a newline.
+    public static func respond(toLines lines: UnsafeRawBufferPointer, normalizer: Normalizer, defaultCountry: String?, into output: inout [UInt8]) {
+        var start = 0
+        let count = lines.count
+        while start < count {
+            var end = start
+            while end < count, lines[end] != UInt8(ascii: "\n") { end += 1 }
+            if end - start > maximumLineBytes {
+                output.append(contentsOf: overlongLine.utf8)
+                output.append(UInt8(ascii: "\n"))
+                start = end + 1
+                continue
+            }
+            var last = end
+            if last > start, lines[last - 1] == UInt8(ascii: "\r") { last -= 1 }
+            let line = UnsafeRawBufferPointer(rebasing: lines[start..<last])
+            if line.contains(where: { !TextFolding.isASCIISpaceByte($0) }) {
+                respond(to: line, normalizer: normalizer, defaultCountry: defaultCountry, into: &output)
+                output.append(UInt8(ascii: "\n"))
+            }
+            start = end + 1
+        }
+    }
+
     static let shapeMessage = "not a JSON object with string fields `field`, `value` and optional `country`"
 
-    static func answer(to line: some Collection<UInt8>, normalizer: Normalizer, defaultCountry: String?) -> JSONValue {
+    enum Answer {
+        case success(field: String, normalized: String, hash: String?)
+        case failure(field: String?, message: String)
+    }
+
+    /// The general path: any JSON, with the parser's own error for what is not.
+    static func parseAndEvaluate(_ line: UnsafeRawBufferPointer, normalizer: Normalizer, defaultCountry: String?) -> Answer {
         let request: [String: JSONValue]
         do {
-            guard case .object(let object) = try JSONValue(parsing: line) else { return failure(nil, shapeMessage) }
+            guard case .object(let object) = try JSONValue(parsing: line) else { return .failure(field: nil, message: shapeMessage) }
             request = object
         } catch {
-            if String(validating: line, as: UTF8.self) == nil { return failure(nil, "the line is not valid UTF-8") }
-            return failure(nil, "\(shapeMessage) (\(error))")
+            if String(validating: line, as: UTF8.self) == nil { return .failure(field: nil, message: "the line is not valid UTF-8") }
+            return .failure(field: nil, message: "\(shapeMessage) (\(error))")
         }
         guard case .string(let field)? = request["field"] else {
-            return failure(nil, request["field"] == nil ? "missing `field`" : shapeMessage)
+            return .failure(field: nil, message: request["field"] == nil ? "missing `field`" : shapeMessage)
         }
+        return evaluate(field: field, value: request["value"], country: request["country"], normalizer: normalizer, defaultCountry: defaultCountry)
+    }
+
+    static func evaluate(field: String?, value: JSONValue?, country: JSONValue?, normalizer: Normalizer, defaultCountry: String?) -> Answer {
+        guard let field else { return .failure(field: nil, message: "missing `field`") }
         // An unknown field name is echoed back only when it cannot be a personal value itself.
         let echoed =
             PersonalData.looksPersonal(field)
             ? "<redacted>" : field.utf8.count <= 64 ? field : String(field.unicodeScalars.prefix(32).map(Character.init)) + "…"
         guard let key = UserDataKey(name: field) else {
-            return failure(echoed, "unknown field; expected one of \(UserDataKey.allCases.map(\.rawValue).joined(separator: ", "))")
+            return .failure(field: echoed, message: "unknown field; expected one of \(UserDataKey.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        let value: String
-        switch request["value"] {
-        case .string(let text)?: value = text
-        case .integer(let number)?: value = String(number)
-        case .number(let number)?: value = "\(number)"
-        case nil, .null?: return failure(field, "\(key.rawValue): is empty")
-        default: return failure(field, shapeMessage)
+        let text: String
+        switch value {
+        case .string(let given)?: text = given
+        case .integer(let number)?: text = String(number)
+        case .number(let number)?: text = "\(number)"
+        case nil, .null?: return .failure(field: field, message: "\(key.rawValue): is empty")
+        default: return .failure(field: field, message: shapeMessage)
         }
         let limit = key == .clientUserAgent ? 4096 : 1024
-        guard value.utf8.count <= limit else { return failure(field, "\(key.rawValue): is longer than \(limit) bytes") }
-        var country = defaultCountry
-        switch request["country"] {
+        guard text.utf8.count <= limit else { return .failure(field: field, message: "\(key.rawValue): is longer than \(limit) bytes") }
+        var code = defaultCountry
+        switch country {
         case nil, .null?: break
         case .string(let given)? where TextFolding.trimmed(given).isEmpty: break
         case .string(let given)?:
-            guard given.utf8.count <= 64, let code = CountryCodes.alpha2(for: given) else {
-                return failure(field, "country: is not an ISO 3166-1 country code or a known country name")
+            guard given.utf8.count <= 64, let known = CountryCodes.alpha2(for: given) else {
+                return .failure(field: field, message: "country: is not an ISO 3166-1 country code or a known country name")
             }
-            country = code
+            code = known
         default:
-            return failure(field, shapeMessage)
+            return .failure(field: field, message: shapeMessage)
         }
-        switch normalizer.normalize(key, value, country: country) {
-        case .success(.hashed(let normalized, let digest)): return success(field, normalized, digest)
-        case .success(.digest(let digest)): return success(field, digest, digest)
-        case .success(.passthrough(let value)): return success(field, value, nil)
-        case .failure(let issue): return failure(field, issue.description)
+        switch normalizer.normalize(key, text, country: code) {
+        case .success(.hashed(let normalized, let digest)): return .success(field: field, normalized: normalized, hash: digest)
+        case .success(.digest(let digest)): return .success(field: field, normalized: digest, hash: digest)
+        case .success(.passthrough(let passed)): return .success(field: field, normalized: passed, hash: nil)
+        case .failure(let issue): return .failure(field: field, message: issue.description)
         }
     }
 
-    static func success(_ field: String, _ normalized: String, _ hash: String?) -> JSONValue {
-        .object(["field": .string(field), "normalized": .string(normalized), "hash": hash.map(JSONValue.string) ?? .null])
+    /// Sorted keys, as ``JSONValue/serialized`` writes them.
+    static func write(_ answer: Answer, into output: inout [UInt8]) {
+        switch answer {
+        case .success(let field, let normalized, let hash):
+            output.append(contentsOf: #"{"field":"#.utf8)
+            JSONValue.writeString(field, into: &output)
+            output.append(contentsOf: #","hash":"#.utf8)
+            if let hash { JSONValue.writeString(hash, into: &output) } else { output.append(contentsOf: "null".utf8) }
+            output.append(contentsOf: #","normalized":"#.utf8)
+            JSONValue.writeString(normalized, into: &output)
+            output.append(UInt8(ascii: "}"))
+        case .failure(let field, let message):
+            output.append(contentsOf: #"{"error":"#.utf8)
+            JSONValue.writeString(message, into: &output)
+            if let field {
+                output.append(contentsOf: #","field":"#.utf8)
+                JSONValue.writeString(field, into: &output)
+            }
+            output.append(UInt8(ascii: "}"))
+        }
+    }
+}
+
+/// Reads the plain request shape straight off the bytes: one object whose members are among
+/// `field`, `value` and `country`, each once, each a string without escapes or control bytes, in
+/// valid UTF-8. Anything else answers `nil` and the caller takes the general parser.
+enum RequestScanner {
+    struct Request {
+        var field: String?
+        var value: String?
+        var country: String?
     }
 
-    static func failure(_ field: String?, _ message: String) -> JSONValue {
-        var object: [String: JSONValue] = ["error": .string(message)]
-        if let field { object["field"] = .string(field) }
-        return .object(object)
+    static func scan(_ bytes: UnsafeRawBufferPointer) -> Request? {
+        var index = 0
+        let count = bytes.count
+        func skipSpace() {
+            while index < count {
+                switch bytes[index] {
+                case 0x20, 0x09, 0x0A, 0x0D: index += 1
+                default: return
+                }
+            }
+        }
+        /// A string's content range, after its opening quote; `nil` at an escape or control byte.
+        func string() -> Range<Int>? {
+            guard index < count, bytes[index] == UInt8(ascii: "\"") else { return nil }
+            index += 1
+            let start = index
+            while index < count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    index += 1
+                    return start..<(index - 1)
+                }
+                if byte == UInt8(ascii: "\\") || byte < 0x20 { return nil }
+                index += 1
+            }
+            return nil
+        }
+        skipSpace()
+        guard index < count, bytes[index] == UInt8(ascii: "{") else { return nil }
+        index += 1
+        var request = Request()
+        var seen: (field: Bool, value: Bool, country: Bool) = (false, false, false)
+        while true {
+            skipSpace()
+            guard let key = string() else { return nil }
+            skipSpace()
+            guard index < count, bytes[index] == UInt8(ascii: ":") else { return nil }
+            index += 1
+            skipSpace()
+            guard let content = string(), let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[content]), as: UTF8.self) else {
+                return nil
+            }
+            switch key.count {
+            case 5 where equals(bytes, key, "field"):
+                if seen.field { return nil }
+                seen.field = true
+                request.field = text
+            case 5 where equals(bytes, key, "value"):
+                if seen.value { return nil }
+                seen.value = true
+                request.value = text
+            case 7 where equals(bytes, key, "country"):
+                if seen.country { return nil }
+                seen.country = true
+                request.country = text
+            default: return nil
+            }
+            skipSpace()
+            guard index < count else { return nil }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            guard bytes[index] == UInt8(ascii: "}") else { return nil }
+            index += 1
+            break
+        }
+        skipSpace()
+        return index == count && seen.field ? request : nil
+    }
+
+    static func equals(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ name: StaticString) -> Bool {
+        guard range.count == name.utf8CodeUnitCount else { return false }
+        let expected = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        for offset in 0..<range.count where bytes[range.lowerBound + offset] != expected[offset] { return false }
+        return true
     }
 }

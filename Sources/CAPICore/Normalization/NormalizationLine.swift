@@ -201,9 +201,7 @@ enum RequestScanner {
             guard index < count, bytes[index] == UInt8(ascii: ":") else { return nil }
             index += 1
             skipSpace()
-            guard let content = string(), let text = String(validating: UnsafeRawBufferPointer(rebasing: bytes[content]), as: UTF8.self) else {
-                return nil
-            }
+            guard let content = string(), let text = text(UnsafeRawBufferPointer(rebasing: bytes[content])) else { return nil }
             switch key.count {
             case 5 where equals(bytes, key, "field"):
                 if seen.field { return nil }
@@ -231,6 +229,14 @@ enum RequestScanner {
         }
         skipSpace()
         return index == count && seen.field ? request : nil
+    }
+
+    /// The bytes as a String, or `nil` when they are not UTF-8; ASCII (most values) skips the
+    /// general validator.
+    static func text(_ bytes: UnsafeRawBufferPointer) -> String? {
+        let typed = bytes.assumingMemoryBound(to: UInt8.self)
+        if !typed.contains(where: { $0 >= 0x80 }) { return String(decoding: typed, as: UTF8.self) }
+        return String(validating: typed, as: UTF8.self)
     }
 
     static func equals(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>, _ name: StaticString) -> Bool {

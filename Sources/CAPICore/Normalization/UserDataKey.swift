@@ -73,6 +73,7 @@ public enum UserDataKey: String, Sendable, CaseIterable, Codable {
 
     /// The key for a canonical name or a friendly alias.
     public init?(name: String) {
-        if let key = UserDataKey(rawValue: name) { self = key } else if let key = Self.aliases[name] { self = key } else { return nil }
+        guard let entry = Self.byName[name] else { return nil }
+        self = Self.all[entry.ordinal]
     }
 }

@@ -49,10 +49,26 @@ struct NormalizeCommand: ParsableCommand {
         var filled = 0
         // Inside a line already answered as too long: drop bytes until its end.
         var skipping = false
+        // Output is written on its own thread while the next block is answered; at most two
+        // blocks' answers wait, so memory stays bounded however fast the input comes.
+        let writer = DispatchQueue(label: "capi.normalize.output")
+        let waiting = DispatchSemaphore(value: 2)
+        func emit(_ chunks: [[UInt8]]) {
+            waiting.wait()
+            writer.async {
+                for chunk in chunks {
+                    var chunk = chunk
+                    StandardStreams.writeAll(&chunk, to: STDOUT_FILENO)
+                }
+                waiting.signal()
+            }
+        }
+        defer { writer.sync {} }
         while true {
             let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress! + filled, Self.blockBytes) }
             if count < 0 {
                 if errno == EINTR { continue }
+                writer.sync {}
                 StandardStreams.printError("capi-connector normalize: cannot read standard input (errno \(errno))")
                 throw ExitCode(1)
             }
@@ -70,8 +86,7 @@ struct NormalizeCommand: ParsableCommand {
             guard let lastNewline = buffer[start..<end].lastIndex(of: UInt8(ascii: "\n")) else {
                 // No line end yet: keep the partial line unless it is already too long.
                 if end - start > maxLine {
-                    var notice = Array((NormalizationLine.overlongLine + "\n").utf8)
-                    StandardStreams.writeAll(&notice, to: STDOUT_FILENO)
+                    emit([Array((NormalizationLine.overlongLine + "\n").utf8)])
                     skipping = true
                     filled = 0
                 } else {
@@ -80,12 +95,10 @@ struct NormalizeCommand: ParsableCommand {
                 }
                 continue
             }
-            var answers = buffer.withUnsafeBytes { answerer.answer(UnsafeRawBufferPointer(rebasing: $0[start..<(lastNewline + 1)])) }
-            StandardStreams.writeAll(&answers, to: STDOUT_FILENO)
+            emit(buffer.withUnsafeBytes { answerer.answer(UnsafeRawBufferPointer(rebasing: $0[start..<(lastNewline + 1)])) })
             let rest = end - (lastNewline + 1)
             if rest > maxLine {
-                var notice = Array((NormalizationLine.overlongLine + "\n").utf8)
-                StandardStreams.writeAll(&notice, to: STDOUT_FILENO)
+                emit([Array((NormalizationLine.overlongLine + "\n").utf8)])
                 skipping = true
                 filled = 0
             } else {
@@ -94,26 +107,25 @@ struct NormalizeCommand: ParsableCommand {
             }
         }
         if filled > 0, !skipping {
-            var answers = buffer.withUnsafeBytes { answerer.answer(UnsafeRawBufferPointer(rebasing: $0[0..<filled])) }
-            StandardStreams.writeAll(&answers, to: STDOUT_FILENO)
+            emit(buffer.withUnsafeBytes { answerer.answer(UnsafeRawBufferPointer(rebasing: $0[0..<filled])) })
         }
     }
 }
 
 /// Answers a run of whole lines on every core: the run is cut at line ends into `pieces`, each
-/// answered into its own buffer, and the buffers are joined in input order.
+/// answered into its own buffer; the buffers come back in input order.
 struct BlockAnswerer: Sendable {
     let normalizer: Normalizer
     let defaultCountry: String?
     let pieces: Int
 
-    func answer(_ lines: UnsafeRawBufferPointer) -> [UInt8] {
+    func answer(_ lines: UnsafeRawBufferPointer) -> [[UInt8]] {
         // Small runs are not worth the hand-off.
         guard lines.count >= 256 * 1024, pieces > 1 else {
             var output: [UInt8] = []
             output.reserveCapacity(lines.count * 2)
             NormalizationLine.respond(toLines: lines, normalizer: normalizer, defaultCountry: defaultCountry, into: &output)
-            return output
+            return [output]
         }
         var bounds = [0]
         for piece in 1..<pieces {
@@ -138,7 +150,7 @@ struct BlockAnswerer: Sendable {
             )
             outputs.set(index, output)
         }
-        return outputs.joined()
+        return outputs.all
     }
 }
 
@@ -150,12 +162,5 @@ private final class ParallelResults: Sendable {
 
     func set(_ index: Int, _ value: [UInt8]) { slots.withLock { $0[index] = value } }
 
-    func joined() -> [UInt8] {
-        slots.withLock { slots in
-            var output: [UInt8] = []
-            output.reserveCapacity(slots.reduce(0) { $0 + $1.count })
-            for slot in slots { output.append(contentsOf: slot) }
-            return output
-        }
-    }
+    var all: [[UInt8]] { slots.withLock { $0 } }
 }

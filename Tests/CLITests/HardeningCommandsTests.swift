@@ -1,3 +1,4 @@
+import CAPICore
 import Foundation
 import TestSupport
 import Testing
@@ -84,6 +85,31 @@ struct HardeningCommandsTests {
         #expect(result.status == 2)
         #expect(result.stdout.contains("duplicate key `id`"))
         #expect(!(result.stdout + result.stderr).contains("inline-secret-token-123"))
+    }
+
+    @Test("normalize over many blocks: every line answered in order, lines longer than a block or than 1 MiB refused in place")
+    func normalizeBlocks() async throws {
+        var lines: [String] = []
+        for index in 0..<90_000 {
+            switch index % 4 {
+            case 0: lines.append(#"{"field":"em","value":" Buyer.\#(index)@Example.COM "}"#)
+            case 1: lines.append(#"{"field":"ph","value":"+1 (650) 555-\#(String(format: "%04d", index % 10_000))"}"#)
+            case 2: lines.append(#"{"field":"ct","value":"São Paulo \#(index)"}"#)
+            default: lines.append(#"{"field":"db","value":"19\#(10 + index % 80)-02-3\#(index % 2)"}"#)
+            }
+            if index == 30_000 { lines.append(#"{"field":"em","value":""# + String(repeating: "x", count: 5 << 20) + #""}"#) }
+            if index == 60_000 { lines.append(#"{"field":"em","value":""# + String(repeating: "y", count: 3 << 19) + #""}"#) }
+        }
+        let result = try await CLIRunner.run(["normalize"], stdin: lines.joined(separator: "\n"))
+        #expect(result.status == 0, "\(result.stderr)")
+        let normalizer = Normalizer(today: .utcNow())
+        let expected = lines.map {
+            $0.utf8.count > NormalizationLine.maximumLineBytes
+                ? NormalizationLine.overlongLine : NormalizationLine.respond(to: $0, normalizer: normalizer)
+        }
+        let answers = result.stdout.split(separator: "\n", omittingEmptySubsequences: false).dropLast().map(String.init)
+        #expect(answers.count == expected.count)
+        #expect(answers == expected)
     }
 
     @Test("normalize answers every line, including invalid UTF-8 and impossible birth dates, and keeps going")

@@ -35,11 +35,18 @@ public enum ProcessRunner {
         process.standardError = err
         process.standardInput = input
         try process.run()
-        if let stdin { writeAll(input.fileHandleForWriting.fileDescriptor, Array(stdin.utf8)) }
-        try input.fileHandleForWriting.close()
+        // Write standard input while the output is read, as a real consumer does: a child that
+        // answers as it reads would otherwise fill its output pipe and stop reading.
+        let group = DispatchGroup()
+        let writing = input.fileHandleForWriting
+        group.enter()
+        DispatchQueue.global().async {
+            if let stdin { writeAll(writing.fileDescriptor, Array(stdin.utf8)) }
+            try? writing.close()
+            group.leave()
+        }
         // Read both pipes at once (a full pipe would block the child), retrying on EINTR: child
         // processes exiting send SIGCHLD, and FileHandle's reads trap when interrupted.
-        let group = DispatchGroup()
         nonisolated(unsafe) var stderrData = Data()
         group.enter()
         DispatchQueue.global().async {

@@ -65,11 +65,10 @@ struct NormalizeCommand: ParsableCommand {
         }
         defer { writer.sync {} }
         while true {
-            let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress! + filled, Self.blockBytes) }
-            if count < 0 {
-                if errno == EINTR { continue }
+            let count: Int
+            do { count = try Self.readBlock(into: &buffer, at: filled) } catch {
                 writer.sync {}
-                StandardStreams.printError("capi-connector normalize: cannot read standard input (errno \(errno))")
+                StandardStreams.printError("capi-connector normalize: cannot read standard input (errno \(error.code))")
                 throw ExitCode(1)
             }
             if count == 0 { break }
@@ -109,6 +108,31 @@ struct NormalizeCommand: ParsableCommand {
         if filled > 0, !skipping {
             emit(buffer.withUnsafeBytes { answerer.answer(UnsafeRawBufferPointer(rebasing: $0[0..<filled])) })
         }
+    }
+}
+
+extension NormalizeCommand {
+    struct ReadFailure: Error {
+        var code: Int32
+    }
+
+    /// Reads up to ``blockBytes`` into `buffer` after `offset`: as long as more input is ready at
+    /// once (a file, a fast pipe), so blocks are large; no longer, so a producer that waits for
+    /// each answer gets it. Returns 0 at the end of input.
+    static func readBlock(into buffer: inout [UInt8], at offset: Int) throws(ReadFailure) -> Int {
+        var total = 0
+        while total < blockBytes {
+            let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress! + offset + total, blockBytes - total) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ReadFailure(code: errno)
+            }
+            if count == 0 { break }
+            total += count
+            var ready = pollfd(fd: STDIN_FILENO, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 0) > 0, ready.revents & Int16(POLLIN) != 0 else { break }
+        }
+        return total
     }
 }
 

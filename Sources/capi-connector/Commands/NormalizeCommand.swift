@@ -64,6 +64,18 @@ struct NormalizeCommand: ParsableCommand {
             }
         }
         defer { writer.sync {} }
+        /// Keeps an unfinished line for the next round, or, once it is too long to answer, says so
+        /// in its place and drops the rest of it.
+        func carry(_ partial: Range<Int>) {
+            if partial.count > maxLine {
+                emit([Array((NormalizationLine.overlongLine + "\n").utf8)])
+                skipping = true
+                filled = 0
+            } else {
+                buffer.withUnsafeMutableBytes { raw in _ = memmove(raw.baseAddress!, raw.baseAddress! + partial.lowerBound, partial.count) }
+                filled = partial.count
+            }
+        }
         while true {
             let count: Int
             do { count = try Self.readBlock(into: &buffer, at: filled) } catch {
@@ -83,27 +95,11 @@ struct NormalizeCommand: ParsableCommand {
                 start = newline + 1
             }
             guard let lastNewline = buffer[start..<end].lastIndex(of: UInt8(ascii: "\n")) else {
-                // No line end yet: keep the partial line unless it is already too long.
-                if end - start > maxLine {
-                    emit([Array((NormalizationLine.overlongLine + "\n").utf8)])
-                    skipping = true
-                    filled = 0
-                } else {
-                    buffer.withUnsafeMutableBytes { raw in _ = memmove(raw.baseAddress!, raw.baseAddress! + start, end - start) }
-                    filled = end - start
-                }
+                carry(start..<end)
                 continue
             }
             emit(buffer.withUnsafeBytes { answerer.answer(UnsafeRawBufferPointer(rebasing: $0[start..<(lastNewline + 1)])) })
-            let rest = end - (lastNewline + 1)
-            if rest > maxLine {
-                emit([Array((NormalizationLine.overlongLine + "\n").utf8)])
-                skipping = true
-                filled = 0
-            } else {
-                buffer.withUnsafeMutableBytes { raw in _ = memmove(raw.baseAddress!, raw.baseAddress! + lastNewline + 1, rest) }
-                filled = rest
-            }
+            carry((lastNewline + 1)..<end)
         }
         if filled > 0, !skipping {
             emit(buffer.withUnsafeBytes { answerer.answer(UnsafeRawBufferPointer(rebasing: $0[0..<filled])) })

@@ -34,44 +34,53 @@ public struct ProxyEvent: Sendable {
     public var request: PushHandler.Input
 
     public init(decoding event: ByteBuffer) throws(Failure) {
-        let probe: Probe
-        do { probe = try JSONDecoder().decode(Probe.self, from: event) } catch { throw .notAProxyEvent(Self.describe(error)) }
-        do {
-            if probe.version == "2.0" {
-                version = .v2
-                request = try Self.request(JSONDecoder().decode(V2.self, from: event))
-            } else if probe.httpMethod != nil {
-                version = .v1
-                request = try Self.request(JSONDecoder().decode(V1.self, from: event))
-            } else {
-                throw Failure.notAProxyEvent("it has neither version 2.0 nor httpMethod")
-            }
-        } catch let failure as Failure {
-            throw failure
-        } catch {
-            throw .notAProxyEvent(Self.describe(error))
+        // One decode of the event (it may be megabytes): both formats' fields, then the branch.
+        let wire: Wire
+        do { wire = try JSONDecoder().decode(Wire.self, from: event) } catch { throw .notAProxyEvent(Self.describe(error)) }
+        if wire.version == "2.0" {
+            version = .v2
+            request = try Self.request(v2: wire)
+        } else if wire.httpMethod != nil {
+            version = .v1
+            request = try Self.request(v1: wire)
+        } else {
+            throw .notAProxyEvent("it has neither version 2.0 nor httpMethod")
         }
+    }
+
+    /// The fields of both payload formats; which are required depends on the version.
+    struct Wire: Decodable {
+        struct Context: Decodable {
+            struct Identity: Decodable { var sourceIp: String? }
+            struct HTTP: Decodable {
+                var method: String
+                var sourceIp: String?
+            }
+            var identity: Identity?
+            var http: HTTP?
+            var stage: String?
+        }
+        var version: String?
+        var headers: [String: String]?
+        var requestContext: Context?
+        var body: String?
+        var isBase64Encoded: Bool?
+        // 1.0
+        var httpMethod: String?
+        var path: String?
+        var multiValueHeaders: [String: [String]]?
+        var multiValueQueryStringParameters: [String: [String]]?
+        var queryStringParameters: [String: String]?
+        // 2.0
+        var rawPath: String?
+        var rawQueryString: String?
+        var cookies: [String]?
     }
 
     // MARK: Payload 1.0 (REST API)
 
-    struct V1: Decodable {
-        struct Context: Decodable {
-            struct Identity: Decodable { var sourceIp: String? }
-            var identity: Identity?
-        }
-        var httpMethod: String
-        var path: String
-        var headers: [String: String]?
-        var multiValueHeaders: [String: [String]]?
-        var multiValueQueryStringParameters: [String: [String]]?
-        var queryStringParameters: [String: String]?
-        var requestContext: Context?
-        var body: String?
-        var isBase64Encoded: Bool?
-    }
-
-    static func request(_ event: V1) throws(Failure) -> PushHandler.Input {
+    static func request(v1 event: Wire) throws(Failure) -> PushHandler.Input {
+        guard let method = event.httpMethod, let path = event.path else { throw .notAProxyEvent("missing path") }
         var fields = HTTPFields()
         if let multi = event.multiValueHeaders, !multi.isEmpty {
             for (name, values) in multi.sorted(by: { $0.key < $1.key }) {
@@ -79,10 +88,7 @@ public struct ProxyEvent: Sendable {
                 for value in values { fields.append(HTTPField(name: name, value: value)) }
             }
         } else {
-            for (name, value) in (event.headers ?? [:]).sorted(by: { $0.key < $1.key }) {
-                guard let name = HTTPField.Name(name) else { continue }
-                fields.append(HTTPField(name: name, value: value))
-            }
+            fields = Self.fields(event.headers)
         }
         var query: [(String, String)] = []
         if let multi = event.multiValueQueryStringParameters, !multi.isEmpty {
@@ -92,8 +98,8 @@ public struct ProxyEvent: Sendable {
         }
         let queryText = query.map { "\(percentEncoded($0.0))=\(percentEncoded($0.1))" }.joined(separator: "&")
         return PushHandler.Input(
-            method: HTTPRequest.Method(event.httpMethod.uppercased()) ?? .get,
-            path: event.path + (queryText.isEmpty ? "" : "?" + queryText),
+            method: try Self.method(method),
+            path: path + (queryText.isEmpty ? "" : "?" + queryText),
             headers: fields,
             body: try body(event.body, base64: event.isBase64Encoded ?? false, version: .v1),
             clientAddress: event.requestContext?.identity?.sourceIp
@@ -102,51 +108,42 @@ public struct ProxyEvent: Sendable {
 
     // MARK: Payload 2.0 (HTTP API, function URL)
 
-    struct V2: Decodable {
-        struct Context: Decodable {
-            struct HTTP: Decodable {
-                var method: String
-                var sourceIp: String?
-            }
-            var http: HTTP
-            var stage: String?
-        }
-        var rawPath: String
-        var rawQueryString: String?
-        var headers: [String: String]?
-        var cookies: [String]?
-        var requestContext: Context
-        var body: String?
-        var isBase64Encoded: Bool?
-    }
-
-    static func request(_ event: V2) throws(Failure) -> PushHandler.Input {
-        var fields = HTTPFields()
-        for (name, value) in (event.headers ?? [:]).sorted(by: { $0.key < $1.key }) {
-            guard let name = HTTPField.Name(name) else { continue }
-            fields.append(HTTPField(name: name, value: value))
-        }
+    static func request(v2 event: Wire) throws(Failure) -> PushHandler.Input {
+        guard let rawPath = event.rawPath else { throw .notAProxyEvent("missing rawPath") }
+        guard let context = event.requestContext else { throw .notAProxyEvent("missing requestContext") }
+        guard let http = context.http else { throw .notAProxyEvent("missing requestContext.http") }
+        var fields = Self.fields(event.headers)
         if let cookies = event.cookies, !cookies.isEmpty { fields[.cookie] = cookies.joined(separator: "; ") }
         // A named stage prefixes rawPath (`/prod/v1/events`); the routes know the path without it.
-        var path = event.rawPath
-        if let stage = event.requestContext.stage, stage != "$default", path.hasPrefix("/\(stage)/") {
-            path.removeFirst(stage.utf8.count + 1)
+        var path = rawPath
+        if let stage = context.stage, stage != "$default", path.hasPrefix("/\(stage)/") {
+            path = String(path.dropFirst(stage.count + 1))
         }
         let query = event.rawQueryString ?? ""
         return PushHandler.Input(
-            method: HTTPRequest.Method(event.requestContext.http.method.uppercased()) ?? .get,
+            method: try Self.method(http.method),
             path: path + (query.isEmpty ? "" : "?" + query),
             headers: fields,
             body: try body(event.body, base64: event.isBase64Encoded ?? false, version: .v2),
-            clientAddress: event.requestContext.http.sourceIp
+            clientAddress: http.sourceIp
         )
     }
 
     // MARK: Shared
 
-    struct Probe: Decodable {
-        var version: String?
-        var httpMethod: String?
+    /// Single-valued headers (2.0's comma-joined ones, or 1.0 without `multiValueHeaders`).
+    static func fields(_ headers: [String: String]?) -> HTTPFields {
+        var fields = HTTPFields()
+        for (name, value) in (headers ?? [:]).sorted(by: { $0.key < $1.key }) {
+            guard let name = HTTPField.Name(name) else { continue }
+            fields.append(HTTPField(name: name, value: value))
+        }
+        return fields
+    }
+
+    static func method(_ text: String) throws(Failure) -> HTTPRequest.Method {
+        guard let method = HTTPRequest.Method(text.uppercased()) else { throw .notAProxyEvent("the HTTP method is not a token") }
+        return method
     }
 
     static func body(_ text: String?, base64: Bool, version: Version) throws(Failure) -> ByteBuffer {

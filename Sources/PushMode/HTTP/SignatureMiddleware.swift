@@ -32,13 +32,14 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
         case .success(let value): inspected = value
         }
         return try await server.withBody(request) { body in
-            let delivery: (DeliveryFingerprint, UnixSeconds)?
             switch verify(body, inspected: inspected, source: source) {
-            case .failure(let refusal): return refusal.response
-            case .success(let verified): delivery = verified
-            }
-            if let (fingerprint, timestamp) = delivery, let refusal = await admit(fingerprint, timestamp: timestamp, source: source, now: now) {
-                return refusal
+            case .refused(let refusal): return refusal
+            case .accepted(let replayCheck):
+                if let (fingerprint, timestamp) = replayCheck,
+                    let refusal = await admit(fingerprint, timestamp: timestamp, source: source, now: now)
+                {
+                    return refusal
+                }
             }
             var context = context
             context.verified = VerifiedBody(bytes: body, source: source.name, started: started)
@@ -46,19 +47,21 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
         }
     }
 
-    /// The MAC over the raw bytes; on success, the delivery's fingerprint and signed time when the
-    /// scheme carries a message id (schemes without one have no replay check beyond the timestamp).
-    func verify(
-        _ body: ByteBuffer,
-        inspected: WebhookVerifier.Inspected,
-        source: PushServer.Source
-    ) -> Result<(DeliveryFingerprint, UnixSeconds)?, RefusalResponse> {
+    enum Verification {
+        case refused(Response)
+        /// The MAC holds; the delivery's fingerprint and signed time when the scheme carries a
+        /// message id (schemes without one have no replay check beyond the timestamp).
+        case accepted(replayCheck: (DeliveryFingerprint, UnixSeconds)?)
+    }
+
+    /// The MAC over the raw bytes; the body is read once, for the MAC and the fingerprint.
+    func verify(_ body: ByteBuffer, inspected: WebhookVerifier.Inspected, source: PushServer.Source) -> Verification {
         body.withUnsafeReadableBytes { bytes in
             switch source.verifier.verify(inspected, body: bytes) {
-            case .failure(let failure): return .failure(RefusalResponse(server.signatureRefused(failure, source: source.name)))
+            case .failure(let failure): return .refused(server.signatureRefused(failure, source: source.name))
             case .success(let delivery):
-                guard let id = delivery.messageID, let timestamp = delivery.timestamp else { return .success(nil) }
-                return .success((DeliveryFingerprint(source: source.name, messageID: id, body: bytes), timestamp))
+                guard let id = delivery.messageID, let timestamp = delivery.timestamp else { return .accepted(replayCheck: nil) }
+                return .accepted(replayCheck: (DeliveryFingerprint(source: source.name, messageID: id, body: bytes), timestamp))
             }
         }
     }
@@ -84,10 +87,4 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
             )
         }
     }
-}
-
-/// A refusal carried through `Result`, which needs an `Error`.
-struct RefusalResponse: Error {
-    let response: Response
-    init(_ response: Response) { self.response = response }
 }

@@ -209,17 +209,16 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         guard !entries.isEmpty else { return }
         let now = now.rawValue
         try await wrap("mark forwarded") {
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("DELETE FROM outbox WHERE id = ANY(\(entries.map(\.id))::int8[])", logger: logger)
-                try await connection.query(
-                    """
-                    UPDATE delivered_events d SET outcome = \(DeliveryOutcome.forwarded.rawValue), fbtrace_id = \(fbtraceID), updated_at = \(now)
-                    FROM UNNEST(\(entries.map(\.key.pixelID))::text[], \(entries.map(\.key.eventID))::text[], \(entries.map(\.key.eventTime.rawValue))::int8[]) AS k(p, e, t)
-                    WHERE d.pixel_id = k.p AND d.event_id = k.e AND d.event_time = k.t
-                    """,
-                    logger: logger
-                )
-            }
+            // One statement, so one round trip and atomic without BEGIN/COMMIT: the rows leave the
+            // outbox and their stream records say forwarded together.
+            try await client.query(
+                """
+                WITH gone AS (DELETE FROM outbox WHERE id = ANY(\(entries.map(\.id))::int8[]) RETURNING pixel_id, event_id, event_time)
+                UPDATE delivered_events d SET outcome = \(DeliveryOutcome.forwarded.rawValue), fbtrace_id = \(fbtraceID), updated_at = \(now)
+                FROM gone k WHERE d.pixel_id = k.pixel_id AND d.event_id = k.event_id AND d.event_time = k.event_time
+                """,
+                logger: logger
+            )
         }
     }
 

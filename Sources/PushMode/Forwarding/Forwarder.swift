@@ -76,25 +76,36 @@ public struct Forwarder: Service {
         self.clock = clock
     }
 
+    /// Claims and sends continuously: whenever one of the `max_in_flight` slots is free it claims
+    /// enough rows to fill the free slots, so a slow batch never holds up the others.
     public func run() async throws {
         let stopping = Mutex(false)
+        let window = DeliveryWindow(limit: configuration.maxInFlight)
         await withGracefulShutdownHandler {
-            var lastGauges = ContinuousClock.now - .seconds(10)
-            while !stopping.withLock({ $0 }) && !Task.isCancelled {
-                let claimed: Int
-                do {
-                    claimed = try await forwardOnce()
-                } catch {
-                    logger.error("forwarder cannot reach the state store", metadata: ["error": "\(error)"])
-                    claimed = 0
-                }
-                if ContinuousClock.now - lastGauges > .seconds(5) {
-                    await updateGauges()
-                    lastGauges = .now
-                }
-                if claimed < configuration.maxEvents * configuration.maxInFlight {
-                    // A partial claim: let the next batch fill for up to the linger time.
-                    try? await Task.sleep(for: configuration.linger)
+            await withDiscardingTaskGroup { group in
+                var lastGauges = ContinuousClock.now - .seconds(10)
+                while !stopping.withLock({ $0 }) && !Task.isCancelled {
+                    await window.waitForFreeSlot()
+                    let wanted = configuration.maxEvents * max(1, window.free)
+                    var claimed: [OutboxEntry] = []
+                    do {
+                        claimed = try await claim(limit: wanted)
+                    } catch {
+                        logger.error("forwarder cannot reach the state store", metadata: ["error": "\(error)"])
+                    }
+                    if !claimed.isEmpty {
+                        let batches = batches(of: claimed)
+                        let held = window.take(upTo: batches.count)
+                        group.addTask { await self.deliver(batches, window: window, slotsHeld: held) }
+                    }
+                    if ContinuousClock.now - lastGauges > .seconds(5) {
+                        await updateGauges()
+                        lastGauges = .now
+                    }
+                    if claimed.count < wanted {
+                        // A partial claim: let the next batch fill for up to the linger time.
+                        try? await Task.sleep(for: configuration.linger)
+                    }
                 }
             }
         } onGracefulShutdown: {
@@ -147,40 +158,64 @@ public struct Forwarder: Service {
         return report
     }
 
-    /// Claims what is due and delivers it; returns how many rows were claimed.
+    /// Claims what is due (enough for every slot of the window), delivers it and returns how many
+    /// rows were claimed.
     @discardableResult
     public func forwardOnce() async throws(StateError) -> Int {
-        let claimed = try await registry.claimOutbox(
-            limit: configuration.maxEvents * configuration.maxInFlight,
-            owner: owner,
-            lease: configuration.lease,
-            now: clock.now(),
-            pixelID: nil
-        )
+        let claimed = try await claim(limit: configuration.maxEvents * configuration.maxInFlight)
         guard !claimed.isEmpty else { return 0 }
+        let window = DeliveryWindow(limit: configuration.maxInFlight)
+        let batches = batches(of: claimed)
+        await deliver(batches, window: window, slotsHeld: window.take(upTo: batches.count))
+        return claimed.count
+    }
+
+    /// Leases up to `limit` due rows to this forwarder.
+    func claim(limit: Int) async throws(StateError) -> [OutboxEntry] {
+        let claimed = try await registry.claimOutbox(limit: limit, owner: owner, lease: configuration.lease, now: clock.now(), pixelID: nil)
         // At least once: a row claimed again without an outcome was held by a process that died
         // mid-send, and Meta may have it already (it de-duplicates on event_id + event_name).
-        let resent = claimed.filter { $0.claims > 1 }
-        if !resent.isEmpty {
-            Counter(label: "capi_events_resent_total").increment(by: resent.count)
-            logger.notice("re-sending events whose earlier claimer stopped before recording an outcome", metadata: ["events": "\(resent.count)"])
+        let resent = claimed.count(where: { $0.claims > 1 })
+        if resent > 0 {
+            Counter(label: "capi_events_resent_total").increment(by: resent)
+            logger.notice("re-sending events whose earlier claimer stopped before recording an outcome", metadata: ["events": "\(resent)"])
         }
-        var batches: [(String, [OutboxEntry])] = []
-        for (pixel, entries) in Dictionary(grouping: claimed, by: \.key.pixelID) {
-            for start in stride(from: 0, to: entries.count, by: configuration.maxEvents) {
-                batches.append((pixel, Array(entries[start..<min(start + configuration.maxEvents, entries.count)])))
+        return claimed
+    }
+
+    /// One Graph request's worth of rows per pixel, in claim order.
+    func batches(of claimed: [OutboxEntry]) -> [(pixel: String, entries: [OutboxEntry])] {
+        var byPixel: [String: [OutboxEntry]] = [:]
+        var pixelOrder: [String] = []
+        for entry in claimed {
+            if byPixel[entry.key.pixelID] == nil { pixelOrder.append(entry.key.pixelID) }
+            byPixel[entry.key.pixelID, default: []].append(entry)
+        }
+        return pixelOrder.flatMap { pixel in
+            let entries = byPixel[pixel]!
+            return stride(from: 0, to: entries.count, by: configuration.maxEvents).map { start in
+                (pixel, Array(entries[start..<min(start + configuration.maxEvents, entries.count)]))
             }
         }
+    }
+
+    /// Delivers one claim's batches, each in a slot of `window` (the first `slotsHeld` are already
+    /// taken; the rest wait for one), while the claim's leases are renewed.
+    func deliver(_ batches: [(pixel: String, entries: [OutboxEntry])], window: DeliveryWindow, slotsHeld: Int) async {
+        let claimed = batches.flatMap(\.entries)
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.renewLeases(claimed, every: self.configuration.lease / 3) }
-            await withTaskGroup(of: Void.self) { deliveries in
-                for (pixel, entries) in batches {
-                    deliveries.addTask { await self.deliver(pixel: pixel, entries: entries) }
+            await withDiscardingTaskGroup { deliveries in
+                for (index, batch) in batches.enumerated() {
+                    if index >= slotsHeld { await window.acquire() }
+                    deliveries.addTask {
+                        await self.deliver(pixel: batch.pixel, entries: batch.entries)
+                        window.release()
+                    }
                 }
             }
             group.cancelAll()
         }
-        return claimed.count
     }
 
     /// Keeps the lease of rows still in delivery alive until cancelled.

@@ -1,0 +1,114 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import GraphAPI
+import Hummingbird
+import Logging
+import PushMode
+import ServiceLifecycle
+import Synchronization
+import TestSupport
+import Testing
+
+/// `max_in_flight` as a sliding window: never more Graph requests at once than it allows, and a
+/// slow request holds one slot while the others keep claiming and sending.
+@Suite("forwarder window")
+struct ForwarderWindowTests {
+    /// What the Graph stand-in saw: requests in flight now and at most, events answered.
+    final class GraphLoad: Sendable {
+        struct Counts {
+            var inFlight = 0
+            var maxInFlight = 0
+            var requests = 0
+            var eventsReceived = 0
+            /// Whether the first request is being held.
+            var stalled = false
+        }
+        let counts = Mutex(Counts())
+        let releaseStall = AsyncStream<Void>.makeStream()
+
+        var current: Counts { counts.withLock { $0 } }
+    }
+
+    /// A Graph stand-in whose first events request waits until the test releases it.
+    static func router(_ load: GraphLoad) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("/v26.0/:pixel/events") { request, context -> Response in
+            let body = try await request.body.collect(upTo: 10_000_000)
+            let events = try JSONValue(parsing: Array(buffer: body))["data"]?.arrayValue?.count ?? 0
+            let first = load.counts.withLock { counts in
+                counts.inFlight += 1
+                counts.maxInFlight = max(counts.maxInFlight, counts.inFlight)
+                counts.requests += 1
+                if counts.requests == 1 { counts.stalled = true }
+                return counts.requests == 1
+            }
+            if first {
+                for await _ in load.releaseStall.stream { break }
+            } else {
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            load.counts.withLock { counts in
+                counts.inFlight -= 1
+                counts.eventsReceived += events
+                if first { counts.stalled = false }
+            }
+            let answer = #"{"events_received":\#(events),"messages":[],"fbtrace_id":"AWindowTrace"}"#
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer)))
+        }
+        return router
+    }
+
+    @Test("a held request keeps one slot; the other slots drain the outbox", arguments: TestStore.enabled)
+    func slidingWindow(store: TestStore) async throws {
+        let manifest = try pushManifest(maxEvents: 10)
+        let load = GraphLoad()
+        try await store.withRegistry { registry in
+            let time = WallClock.system.seconds() - .seconds(60)
+            let items = (0..<200).map { index in
+                let id = "window-\(index)"
+                return IntakeItem(
+                    key: EventKey(pixelID: testPixel, eventID: id, eventTime: time),
+                    contentHash: id,
+                    payload: #"{"action_source":"other","event_id":"\#(id)","event_name":"Lead","event_time":\#(time.rawValue)}"#,
+                    answer: "{}",
+                    deliveredRecord: "{}",
+                    receivedAt: UnixMillis(1)
+                )
+            }
+            _ = try await registry.commitIntake(items)
+            try await withLoopbackServer(Self.router(load), label: "graph-window", beforeShutdown: { load.releaseStall.continuation.finish() }) {
+                port in
+                let forwarder = Forwarder(
+                    registry: registry,
+                    graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: .seconds(30))),
+                    pixels: manifest.pixels,
+                    configuration: .init(maxEvents: 10, linger: .milliseconds(20), maxInFlight: 3),
+                    policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
+                    logger: Logger(label: "test")
+                )
+                let group = ServiceGroup(configuration: .init(services: [.init(service: forwarder)], logger: Logger(label: "test")))
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask { try await group.run() }
+                    // Everything but the held batch arrives while that batch is still held.
+                    try await eventually("all but the held batch forwarded", timeout: .seconds(20)) { try await registry.outboxDepth() == 10 }
+                    let during = load.current
+                    #expect(during.stalled)
+                    #expect(during.eventsReceived == 190)
+                    #expect(during.maxInFlight == 3)
+                    load.releaseStall.continuation.finish()
+                    try await eventually("the held batch forwarded", timeout: .seconds(20)) { try await registry.outboxDepth() == 0 }
+                    await group.triggerGracefulShutdown()
+                    try await tasks.waitForAll()
+                }
+                let after = load.current
+                #expect(after.maxInFlight == 3)
+                #expect(after.eventsReceived == 200)
+                #expect(after.requests == 20)
+                let forwarded = try await registry.deliveredEvents(since: nil).filter { $0.outcome == .forwarded }
+                #expect(forwarded.count == 200)
+                #expect(Set(forwarded.map(\.fbtraceID)) == ["AWindowTrace"])
+            }
+        }
+    }
+}

@@ -12,9 +12,6 @@ import ServiceLifecycle
 /// `run()` must be alive for queries to proceed.
 public struct PostgresStateRegistry: StateRegistry, Service {
     public let backend = "postgres"
-    /// Half the pool: group commits overlap their WAL flushes while the forwarder, the drift
-    /// monitor and readiness still find a free connection.
-    public let concurrentIntakeCommits = 4
     let client: PostgresClient
     let logger: Logger
     /// Schema the tables live in (tests use one per run); `nil` means the search path's default.

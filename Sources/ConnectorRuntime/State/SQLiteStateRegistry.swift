@@ -18,8 +18,6 @@ import Darwin
 /// `VALUES`. The poll lock is an exclusive `flock` on `PATH.poll-lock`.
 public final class SQLiteStateRegistry: StateRegistry, Service {
     public let backend = "sqlite"
-    /// One connection writes; a second commit could only queue behind the first.
-    public let concurrentIntakeCommits = 1
     public let path: String
     let connection: SQLiteConnection
     /// The connection's own thread: SQLite calls block (busy waits included), and on a shared pool

@@ -5,8 +5,4 @@ public protocol IntakeStore: Sendable {
     /// Ledger + outbox + `delivered_events` for every new item in one transaction; duplicates and
     /// conflicts are detected against the ledger (including earlier items of the same call).
     func commitIntake(_ items: [IntakeItem]) async throws(StateError) -> [IntakeOutcome]
-
-    /// How many intake commits may run at once: a pooled server store commits on several
-    /// connections (their WAL flushes overlap), an embedded one writes through one connection.
-    var concurrentIntakeCommits: Int { get }
 }

@@ -11,8 +11,9 @@ enum RawConnection {
         var closedByServer: Bool
     }
 
-    /// Sends `bytes`, then reads until the server closes the connection or `timeout` passes.
-    static func exchange(port: Int, send bytes: String, timeout: Duration) async throws -> Outcome {
+    /// Sends `bytes` (and each of `later` after its pause), reading until the server closes the
+    /// connection or `timeout` passes.
+    static func exchange(port: Int, send bytes: String, later: [(after: Duration, bytes: String)] = [], timeout: Duration) async throws -> Outcome {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
                 channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
@@ -28,6 +29,10 @@ enum RawConnection {
                 group.addTask {
                     try await Task.sleep(for: timeout)
                     return nil
+                }
+                for (pause, bytes) in later {
+                    try await Task.sleep(for: pause)
+                    try await outbound.write(ByteBuffer(string: bytes))
                 }
                 let first = try await group.next()!
                 group.cancelAll()

@@ -14,6 +14,11 @@ import NIOHTTPTypes
 ///   once: nothing of it was acknowledged, and its sender retries. Requests already read finish.
 /// - An answer sent with `Connection: close` before the body was read (a refusal before work)
 ///   closes the connection once written, instead of reading the rest of the body.
+///
+/// Moving a deadline is a field write: a connection keeps at most one timer, which on firing
+/// closes the connection if its deadline has passed and otherwise waits for the rest. Scheduling
+/// and cancelling a timer for every head and every answer cost about a tenth of a keep-alive
+/// request's CPU (profile in docs/performance.md).
 final class ConnectionDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -23,7 +28,10 @@ final class ConnectionDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     private let headerTimeout: TimeAmount
     private let bodyTimeout: TimeAmount
     private let idleTimeout: TimeAmount
-    private var timer: Scheduled<Void>?
+    /// When the connection is closed unless the deadline moves; `nil` while a request is handled.
+    private var deadline: NIODeadline?
+    /// The one pending timer and when it fires (never later than `deadline`).
+    private var timer: (task: Scheduled<Void>, firesAt: NIODeadline)?
     private var readingBody = false
     private var closeAfterAnswer = false
 
@@ -44,10 +52,12 @@ final class ConnectionDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         disarm()
+        cancelTimer()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         disarm()
+        cancelTimer()
         context.fireChannelInactive()
     }
 
@@ -93,15 +103,42 @@ final class ConnectionDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func arm(_ context: ChannelHandlerContext, _ timeout: TimeAmount) {
-        disarm()
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: timeout) {
-            loopBound.value.close(promise: nil)
+        let deadline = NIODeadline.now() + timeout
+        self.deadline = deadline
+        // A pending timer that fires no later than the new deadline re-checks then; only an
+        // earlier deadline needs a timer of its own.
+        if let timer, timer.firesAt <= deadline { return }
+        schedule(context, at: deadline)
+    }
+
+    private func schedule(_ context: ChannelHandlerContext, at time: NIODeadline) {
+        timer?.task.cancel()
+        let loopBound = NIOLoopBound((handler: self, context: context), eventLoop: context.eventLoop)
+        let task = context.eventLoop.scheduleTask(deadline: time) {
+            let (handler, context) = loopBound.value
+            handler.timer = nil
+            handler.expire(context)
+        }
+        timer = (task, time)
+    }
+
+    /// The timer fired: close if the deadline has passed, wait for the rest if it moved later,
+    /// nothing if no deadline runs.
+    private func expire(_ context: ChannelHandlerContext) {
+        guard let deadline else { return }
+        if deadline <= .now() {
+            context.close(promise: nil)
+        } else {
+            schedule(context, at: deadline)
         }
     }
 
     private func disarm() {
-        timer?.cancel()
+        deadline = nil
+    }
+
+    private func cancelTimer() {
+        timer?.task.cancel()
         timer = nil
     }
 }

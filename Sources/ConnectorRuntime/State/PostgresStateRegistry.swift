@@ -116,8 +116,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func commitIntake(_ items: [IntakeItem]) async throws(StateError) -> [IntakeOutcome] {
         guard !items.isEmpty else { return [] }
         return try await wrap("commit intake") {
-            // One statement, atomic by itself: the first occurrence of each key goes into the ledger,
-            // and only keys the ledger took get outbox and stream rows. One round trip per batch.
+            // One statement, atomic by itself: the first occurrence of each key gets its
+            // `delivered_events` row (the idempotency ledger: key, content hash, stored answer, and
+            // the stream record), and only keys it took get an outbox row. One round trip per batch.
             let rows = try await client.query(
                 """
                 WITH input AS (
@@ -128,17 +129,12 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                        WITH ORDINALITY AS u(p, e, t, h, a, r, body, rec, x, n)
                   ORDER BY p, e, t, n),
                 inserted AS (
-                  INSERT INTO ledger (pixel_id, event_id, event_time, content_hash, answer, created_at)
-                  SELECT p, e, t, h, a, r FROM input ON CONFLICT DO NOTHING
+                  INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at, content_hash, answer)
+                  SELECT p, e, t, r, 'pending', rec, r, h, a FROM input ON CONFLICT DO NOTHING
                   RETURNING pixel_id, event_id, event_time),
-                fresh AS (
-                  SELECT i.* FROM input i JOIN inserted k ON k.pixel_id = i.p AND k.event_id = i.e AND k.event_time = i.t),
                 queued AS (
                   INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)
-                  SELECT p, e, t, body, 0, r, r, x FROM fresh),
-                recorded AS (
-                  INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at)
-                  SELECT p, e, t, r, 'pending', rec, r FROM fresh ON CONFLICT DO NOTHING)
+                  SELECT i.p, i.e, i.t, i.body, 0, i.r, i.r, i.x FROM input i JOIN inserted k ON k.pixel_id = i.p AND k.event_id = i.e AND k.event_time = i.t)
                 SELECT pixel_id, event_id, event_time FROM inserted
                 """,
                 logger: logger
@@ -153,7 +149,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 let keys = plan.lookups
                 let found = try await client.query(
                     """
-                    SELECT l.pixel_id, l.event_id, l.event_time, l.content_hash, l.answer FROM ledger l
+                    SELECT l.pixel_id, l.event_id, l.event_time, COALESCE(l.content_hash, ''), COALESCE(l.answer, '') FROM delivered_events l
                     JOIN UNNEST(\(keys.map(\.pixelID))::text[], \(keys.map(\.eventID))::text[], \(keys.map(\.eventTime.rawValue))::int8[]) AS k(p, e, t)
                       ON l.pixel_id = k.p AND l.event_id = k.e AND l.event_time = k.t
                     """,

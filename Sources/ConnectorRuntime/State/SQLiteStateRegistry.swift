@@ -185,16 +185,19 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             var inserted = Set<EventKey>()
             for start in stride(from: 0, to: items.count, by: Self.chunk) {
                 let slice = items[start..<min(start + Self.chunk, items.count)]
+                // The event's one row: idempotency key, content hash, stored answer, stream record.
                 let rows = try await execute(
                     "commit intake",
                     """
-                    INSERT INTO ledger (pixel_id, event_id, event_time, content_hash, answer, created_at) VALUES \(Self.placeholders(rows: slice.count, columns: 6))
+                    INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at, content_hash, answer)
+                    VALUES \(Self.placeholders(rows: slice.count, columns: 9))
                     ON CONFLICT DO NOTHING RETURNING pixel_id, event_id, event_time
                     """,
                     slice.flatMap {
                         [
-                            .text($0.key.pixelID), .text($0.key.eventID), Self.time($0.key.eventTime), .text($0.contentHash), .text($0.answer),
-                            Self.time($0.receivedAt),
+                            .text($0.key.pixelID), .text($0.key.eventID), Self.time($0.key.eventTime), Self.time($0.receivedAt),
+                            .text(DeliveryOutcome.pending.rawValue), .text($0.deliveredRecord), Self.time($0.receivedAt), .text($0.contentHash),
+                            .text($0.answer),
                         ]
                     }
                 )
@@ -217,19 +220,6 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                         ]
                     }
                 )
-                try await execute(
-                    "commit intake",
-                    """
-                    INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at) VALUES \(Self.placeholders(rows: slice.count, columns: 7))
-                    ON CONFLICT DO NOTHING
-                    """,
-                    slice.flatMap {
-                        [
-                            .text($0.key.pixelID), .text($0.key.eventID), Self.time($0.key.eventTime), Self.time($0.receivedAt),
-                            .text(DeliveryOutcome.pending.rawValue), .text($0.deliveredRecord), Self.time($0.receivedAt),
-                        ]
-                    }
-                )
             }
             var existing: [EventKey: (hash: String, answer: String)] = [:]
             for start in stride(from: 0, to: plan.lookups.count, by: Self.chunk) {
@@ -237,7 +227,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                 let condition = Self.keyCondition(keys)
                 for row in try await execute(
                     "commit intake",
-                    "SELECT pixel_id, event_id, event_time, content_hash, answer FROM ledger WHERE \(condition.sql)",
+                    "SELECT pixel_id, event_id, event_time, COALESCE(content_hash, '') AS content_hash, COALESCE(answer, '') AS answer FROM delivered_events WHERE \(condition.sql)",
                     condition.binds
                 ) {
                     existing[try row.eventKey()] = (try row.text("content_hash"), try row.text("answer"))

@@ -143,7 +143,40 @@ enum StateMigrations {
                     "CREATE INDEX IF NOT EXISTS webhook_deliveries_expiry ON webhook_deliveries (expires_at)",
                 ]
             ),
+            // One row per accepted event instead of two: the idempotency ledger (content hash and
+            // stored answer) moves into `delivered_events`, which has the same key and lifetime.
+            // Intake writes one table and one key index fewer per event. Every ledger row is kept:
+            // its hash and answer join the event's record; a ledger key without a record (never
+            // written by capi-connector, only by hand) gets one with the outcome its outbox or
+            // dead-letter row implies. Events waiting in the outbox are not touched.
+            (
+                8,
+                [
+                    "ALTER TABLE delivered_events ADD COLUMN content_hash TEXT",
+                    "ALTER TABLE delivered_events ADD COLUMN answer TEXT",
+                    """
+                    UPDATE delivered_events SET
+                      content_hash = (SELECT l.content_hash FROM ledger l WHERE \(keyMatch("l", "delivered_events"))),
+                      answer = (SELECT l.answer FROM ledger l WHERE \(keyMatch("l", "delivered_events")))
+                    """,
+                    """
+                    INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at, content_hash, answer)
+                    SELECT l.pixel_id, l.event_id, l.event_time, l.created_at,
+                      CASE WHEN EXISTS (SELECT 1 FROM outbox o WHERE \(keyMatch("o", "l"))) THEN '\(DeliveryOutcome.pending.rawValue)'
+                           WHEN EXISTS (SELECT 1 FROM dead_letters x WHERE \(keyMatch("x", "l"))) THEN '\(DeliveryOutcome.deadLettered.rawValue)'
+                           ELSE '\(DeliveryOutcome.forwarded.rawValue)' END,
+                      '{}', l.created_at, l.content_hash, l.answer
+                    FROM ledger l WHERE NOT EXISTS (SELECT 1 FROM delivered_events d WHERE \(keyMatch("d", "l")))
+                    """,
+                    "DROP TABLE ledger",
+                ]
+            ),
         ]
+    }
+
+    /// `a` and `b` name the same event.
+    private static func keyMatch(_ a: String, _ b: String) -> String {
+        "\(a).pixel_id = \(b).pixel_id AND \(a).event_id = \(b).event_id AND \(a).event_time = \(b).event_time"
     }
 
     /// Statements that read every column the connector uses, run after migrating: a store whose
@@ -151,7 +184,6 @@ enum StateMigrations {
     static let probes: [(table: String, sql: String)] = [
         ("cursors", "SELECT connector, stream, partition, position, run_id, updated_at FROM cursors LIMIT 0"),
         ("runs", "SELECT run_id, mode, started_at, ended_at, status, counts, error_class FROM runs LIMIT 0"),
-        ("ledger", "SELECT pixel_id, event_id, event_time, content_hash, answer, created_at FROM ledger LIMIT 0"),
         (
             "outbox",
             "SELECT id, pixel_id, event_id, event_time, payload, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, claims, expires_at FROM outbox LIMIT 0"
@@ -162,7 +194,7 @@ enum StateMigrations {
         ),
         (
             "delivered_events",
-            "SELECT pixel_id, event_id, event_time, received_at, outcome, fbtrace_id, dead_letter_reason, record, updated_at FROM delivered_events LIMIT 0"
+            "SELECT pixel_id, event_id, event_time, received_at, outcome, fbtrace_id, dead_letter_reason, record, updated_at, content_hash, answer FROM delivered_events LIMIT 0"
         ),
         ("delivery_statuses", "SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses LIMIT 0"),
         ("match_quality", "SELECT pixel_id, event_name, snapshot_at, record, run_id FROM match_quality LIMIT 0"),

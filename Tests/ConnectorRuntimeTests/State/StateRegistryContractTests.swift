@@ -17,7 +17,7 @@ struct StateRegistryContractTests {
             }
             try await first.migrate()
             let summary = try await first.summary()
-            #expect(summary.schemaVersion == 7)
+            #expect(summary.schemaVersion == 8)
             #expect(summary.outboxDepth == 0)
         }
     }
@@ -150,11 +150,12 @@ struct StateRegistryContractTests {
                 "DELETE FROM schema_migrations WHERE version >= 3",
                 "ALTER TABLE outbox DROP COLUMN expires_at", "ALTER TABLE dead_letters DROP COLUMN expires_at",
                 "DROP TABLE schema_versions", "DROP TABLE drift_windows", "DROP TABLE drift_baselines",
-            ] + ["stream", "event_name", "field", "severity", "last_seen", "occurrences"].map { "ALTER TABLE alarms DROP COLUMN \($0)" } + [
+            ] + ["stream", "event_name", "field", "severity", "last_seen", "occurrences"].map { "ALTER TABLE alarms DROP COLUMN \($0)" }
+                + Self.ledgerLayout + [
 
-                #"INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES ('1', 'web', 1000, '{"action_source":"website"}', 0, 0, 0)"#,
-                #"INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES ('1', 'store', 1000, '{"action_source":"physical_store"}', 0, 0, 0)"#,
-            ]
+                    #"INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES ('1', 'web', 1000, '{"action_source":"website"}', 0, 0, 0)"#,
+                    #"INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at) VALUES ('1', 'store', 1000, '{"action_source":"physical_store"}', 0, 0, 0)"#,
+                ]
         )
         try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
             let claimed = try await registry.claimOutbox(limit: 10, owner: "a", lease: .seconds(1), now: UnixMillis(1), pixelID: nil)
@@ -172,6 +173,66 @@ struct StateRegistryContractTests {
             #expect(try await registry.replayDeadLetters(ids: nil, now: UnixMillis(3)) == 1)
             let replayed = try await registry.claimOutbox(limit: 10, owner: "b", lease: .seconds(1), now: UnixMillis(5_000), pixelID: nil)
             #expect(replayed.first { $0.key.eventID == "store" }?.expiresAt == store)
+        }
+    }
+
+    /// Back to the two-table intake layout of versions 1-7: the ledger table, no hash or answer in `delivered_events`.
+    static let ledgerLayout = [
+        "ALTER TABLE delivered_events DROP COLUMN content_hash", "ALTER TABLE delivered_events DROP COLUMN answer",
+        """
+        CREATE TABLE ledger (pixel_id TEXT NOT NULL, event_id TEXT NOT NULL, event_time BIGINT NOT NULL,
+          content_hash TEXT NOT NULL, answer TEXT NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (pixel_id, event_id, event_time))
+        """,
+    ]
+
+    @Test(
+        "a store in the ledger layout moves to one row per event without losing an event, a duplicate or a waiting row",
+        arguments: TestStore.enabled
+    )
+    func ledgerMerge(backend: TestStore) async throws {
+        let (location, schema) = try backend.location()
+        try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { _ in }
+        // Version 7, as an older build left it: a forwarded event, one waiting in the outbox, one
+        // dead-lettered, and a ledger key whose record was deleted by hand (still waiting).
+        func ledger(_ id: String) -> String {
+            #"INSERT INTO ledger VALUES ('111', '\#(id)', 1795000000, '\#(SHA256Hex.digest("A" + id))', '{"status":"accepted","event_id":"\#(id)"}', 5)"#
+        }
+        func record(_ id: String, _ outcome: String) -> String {
+            #"INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at) VALUES ('111', '\#(id)', 1795000000, 5, '\#(outcome)', '{"event_id":"\#(id)"}', 6)"#
+        }
+        func outbox(_ id: String) -> String {
+            #"INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at) VALUES ('111', '\#(id)', 1795000000, '{"event_id":"\#(id)"}', 0, 0, 5, 9999999999999)"#
+        }
+        try await TestStore.rawSQL(
+            location,
+            schema: schema,
+            ["DELETE FROM schema_migrations WHERE version >= 8"] + Self.ledgerLayout + [
+                ledger("sent"), record("sent", "forwarded"),
+                ledger("waiting"), record("waiting", "pending"), outbox("waiting"),
+                ledger("lettered"), record("lettered", "dead_lettered"),
+                #"INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, message, attempts, created_at) VALUES ('111', 'lettered', 1795000000, '{}', 'invalid', 'x', 1, 5)"#,
+                ledger("orphan"), outbox("orphan"),
+            ]
+        )
+        try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
+            #expect(try await registry.summary().schemaVersion == 8)
+            // Every old key is still known: the same content is a duplicate with its stored answer,
+            // other content a conflict; nothing is queued twice.
+            let again = try await registry.commitIntake(
+                ["sent", "waiting", "lettered", "orphan"].map { intake($0, time: UnixSeconds(1_795_000_000)) }
+            )
+            #expect(again == ["sent", "waiting", "lettered", "orphan"].map { .duplicate(answer: #"{"status":"accepted","event_id":"\#($0)"}"#) })
+            #expect(try await registry.commitIntake([intake("sent", time: UnixSeconds(1_795_000_000), content: "B")]) == [.conflict])
+            #expect(try await registry.outboxDepth() == 2)
+            let outcomes = Dictionary(uniqueKeysWithValues: try await registry.deliveredEvents(since: nil).map { ($0.key.eventID, $0.outcome) })
+            #expect(outcomes == ["sent": .forwarded, "waiting": .pending, "lettered": .deadLettered, "orphan": .pending])
+            // The waiting rows still forward and their records follow.
+            let claimed = try await registry.claimOutbox(limit: 10, owner: "a", lease: .seconds(60), now: UnixMillis(10), pixelID: nil)
+            #expect(Set(claimed.map(\.key.eventID)) == ["waiting", "orphan"])
+            try await registry.markForwarded(claimed, fbtraceID: "AMerged", now: UnixMillis(11))
+            let after = try await registry.deliveredEvents(since: nil)
+            #expect(after.filter { $0.outcome == .forwarded }.count == 3)
+            #expect(try await registry.outboxDepth() == 0)
         }
     }
 

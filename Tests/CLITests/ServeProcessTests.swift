@@ -72,6 +72,33 @@ struct ServeProcessTests {
         #expect(result.stderr.contains("CAPI_WEBHOOK_SECRET is not set"))
     }
 
+    @Test("SIGTERM while the state store does not answer: exits 1 within --shutdown-timeout, saying why")
+    func boundedShutdown() async throws {
+        // A port nothing listens on: the store never answers, so the sidecar waits for it.
+        let closed = try await ProcessRunner.run(
+            "/usr/bin/env",
+            ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"]
+        )
+        let port = closed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-\(UUID().uuidString).log").path
+        let serve = try CLIRunner.start(
+            ["serve", "--sandbox", "--state", "postgres://capi@127.0.0.1:\(port)/capi", "--shutdown-timeout", "1"],
+            environment: Self.environment(),
+            logTo: log
+        )
+        // Its services run (and handle signals) once the connection pool reports failed attempts.
+        try await eventually("the sidecar to try the store") {
+            (try? String(contentsOfFile: log, encoding: .utf8))?.contains("Connection creation failed") == true
+        }
+        let signalled = ContinuousClock.now
+        kill(serve.processIdentifier, SIGTERM)
+        try await eventually("the sidecar to exit", timeout: .seconds(15)) { !serve.isRunning }
+        #expect(ContinuousClock.now - signalled < .seconds(10))
+        #expect(serve.terminationStatus == 1)
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains("shutdown took longer than --shutdown-timeout"))
+    }
+
     @Test("SIGTERM drains and exits 0; after SIGKILL mid-load no acknowledged event is lost")
     func signals() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString)")

@@ -20,7 +20,8 @@ struct ServeCommand: AsyncParsableCommand {
 
             An event is answered 202 only after it is committed to the state store; the forwarder then
             sends it to Meta in batches. SIGTERM stops accepting, finishes in-flight requests, flushes
-            what it can and exits 0; what is left is sent after the next start.
+            what it can and exits 0; what is left is sent after the next start. Work still unfinished
+            after --shutdown-timeout (a state store that stopped answering) is cancelled: exit 1.
 
             --sandbox runs the Graph stand-in in-process and sends there instead of Meta (no Meta
             account needed). The quickstart needs only CAPI_WEBHOOK_SECRET:
@@ -39,7 +40,22 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Run the Graph stand-in in-process and send there instead of Meta.")
     var sandbox = false
 
+    @Option(
+        help: ArgumentHelp(
+            """
+            How long a SIGTERM shutdown may finish in-flight work (requests, the batch being sent, the \
+            last drift windows) before the rest is cancelled, e.g. when the state store is gone. \
+            Answered events are already durable; unanswered requests are retried by their senders.
+            """,
+            valueName: "seconds"
+        )
+    )
+    var shutdownTimeout: Double = 25
+
     func validate() throws {
+        guard Bounded.duration(seconds: shutdownTimeout) != nil, shutdownTimeout > 0 else {
+            throw ValidationError("--shutdown-timeout must be a positive number of seconds, e.g. 25")
+        }
         if let listen, ListenAddress(parsing: listen) == nil { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8088") }
         if let stateURL { do { _ = try StateLocation(parsing: stateURL) } catch { throw ValidationError("--state: \(error)") } }
     }
@@ -120,13 +136,23 @@ struct ServeCommand: AsyncParsableCommand {
         let service = sidecar.service { host, port in
             logger.notice("push sidecar listening", metadata: ["address": "\(host):\(port)", "sources": "\(push.sources.map(\.name))"])
         }
-        let group = ServiceGroup(
-            configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var configuration = ServiceGroupConfiguration(
+            services: [.init(service: service)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
         )
+        configuration.maximumGracefulShutdownDuration = Bounded.duration(seconds: shutdownTimeout)
+        let group = ServiceGroup(configuration: configuration)
         do {
             try await StateOptions.run(group)
         } catch let exit as ExitCode {
             throw exit
+        } catch is CancellationError {
+            logger.error(
+                "shutdown took longer than --shutdown-timeout; unfinished work was cancelled (answered events are committed and stay queued)",
+                metadata: ["shutdown_timeout_s": "\(shutdownTimeout)"]
+            )
+            throw ExitCode(1)
         } catch {
             logger.error("shutting down after an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)

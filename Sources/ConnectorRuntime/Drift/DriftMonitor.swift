@@ -130,6 +130,9 @@ public final class DriftMonitor: Service, Sendable {
         do {
             try await store.appendDriftWindows(closed.map { (key: $0.0, counters: $0.1) }, closedAt: clock.now())
             _ = try await store.withDriftLock { try await self.evaluatePending(changes) }
+        } catch  where Task.isCancelled {
+            // Cancelled (not a graceful stop): the open counts go with the process; events are durable.
+            logger.notice("drift windows not stored: the process was cancelled", metadata: ["windows": "\(closed.count)"])
         } catch {
             logger.error("drift windows cannot be stored or evaluated", metadata: ["error": "\(error)"])
         }

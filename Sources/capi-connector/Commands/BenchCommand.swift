@@ -50,20 +50,37 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "Events per second in the fixed-rate run (5 seconds).") var rate = 2_000
         @Option(help: "Events through the batch endpoint (1,000 per request).") var batchEvents = 100_000
         @Option(help: ArgumentHelp("Drive a sidecar already running here instead of starting one (load only).", valueName: "url")) var target: String?
+        @Option(
+            help: ArgumentHelp(
+                "With --target: the sidecar's process id, to report its own resident memory (now and peak) after the load.",
+                valueName: "pid"
+            )
+        )
+        var targetPid: Int32?
+
+        func validate() throws {
+            if targetPid != nil && target == nil { throw ValidationError("--target-pid needs --target (the sidecar at that address)") }
+        }
 
         func run() async throws {
             let manifest = try await manifestOptions.load()
             if let target {
-                print(
-                    try await IngestBenchmark.drive(
-                        url: target,
-                        manifest: manifest,
-                        singles: events,
-                        concurrency: concurrency,
-                        rate: rate,
-                        batchEvents: batchEvents
-                    ).rendered
+                var report = try await IngestBenchmark.drive(
+                    url: target,
+                    manifest: manifest,
+                    singles: events,
+                    concurrency: concurrency,
+                    rate: rate,
+                    batchEvents: batchEvents
                 )
+                if let targetPid {
+                    let memory = ProcessMemory.of(pid: targetPid)
+                    report.add(
+                        "sidecar resident memory",
+                        memory.map { "\($0.residentMegabytes) MB now, \($0.peakMegabytes) MB peak" } ?? "unreadable: no process \(targetPid)"
+                    )
+                }
+                print(report.rendered)
                 return
             }
             print(

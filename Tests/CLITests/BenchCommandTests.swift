@@ -1,0 +1,41 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `bench ingest --target` drives a sidecar that runs as its own process and reports that
+/// process's memory, so the sidecar's figure is not mixed with the load generator's.
+@Suite("bench as a process")
+struct BenchCommandTests {
+    @Test("bench ingest --target --target-pid reports the sidecar's own resident memory")
+    func sidecarMemory() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let (serve, port) = try await CLIRunner.startListening(
+            ["serve", "--sandbox", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
+            environment: ServeProcessTests.environment()
+        )
+        defer {
+            serve.terminate()
+            serve.waitUntilExit()
+        }
+        let result = try await CLIRunner.run(
+            [
+                "bench", "ingest", "--target", "http://127.0.0.1:\(port)", "--target-pid", "\(serve.processIdentifier)",
+                "--events", "200", "--rate", "100", "--batch-events", "2000", "--concurrency", "8",
+            ],
+            environment: ServeProcessTests.environment()
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("(200/200 accepted)"), "\(result.stdout)")
+        let line = try #require(result.stdout.split(separator: "\n").first { $0.contains("sidecar resident memory") })
+        let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
+        #expect(numbers.count == 2 && numbers[0] > 5 && numbers[0] <= numbers[1], "\(line)")
+    }
+
+    @Test("--target-pid without --target is refused with a reason")
+    func pidNeedsTarget() async throws {
+        let result = try await CLIRunner.run(["bench", "ingest", "--target-pid", "1"], environment: ServeProcessTests.environment())
+        #expect(result.status == 64)
+        #expect(result.stderr.contains("--target-pid needs --target"))
+    }
+}

@@ -23,9 +23,9 @@ final class DeliveryWindow: Sendable {
     /// Takes up to `count` free slots at once, without waiting; returns how many it took.
     func take(upTo count: Int) -> Int {
         state.withLock { state in
-            let taken = min(count, limit - state.inFlight)
-            state.inFlight += max(0, taken)
-            return max(0, taken)
+            let taken = max(0, min(count, limit - state.inFlight))
+            state.inFlight += taken
+            return taken
         }
     }
 

@@ -86,6 +86,7 @@ public struct Forwarder: Service {
                 var lastGauges = ContinuousClock.now - .seconds(10)
                 while !stopping.withLock({ $0 }) && !Task.isCancelled {
                     await window.waitForFreeSlot()
+                    if stopping.withLock({ $0 }) { break }
                     let wanted = configuration.maxEvents * max(1, window.free)
                     var claimed: [OutboxEntry] = []
                     do {

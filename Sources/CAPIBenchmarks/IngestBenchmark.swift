@@ -96,7 +96,10 @@ public enum IngestBenchmark {
         let runID = UUID().uuidString.prefix(6)
 
         return try await withStateRegistry(location, logger: logger) { registry in
-            let sandbox = GraphSandbox(configuration: .init(), logger: logger)
+            var sandboxConfiguration = GraphSandbox.Configuration()
+            // The forwarder row checks that every event arrived: keep them all.
+            sandboxConfiguration.maxStoredEventsPerPixel = .max
+            let sandbox = GraphSandbox(configuration: sandboxConfiguration, logger: logger)
             return try await sandbox.withRunning { sandboxURL in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     let sidecar = PushSidecar(

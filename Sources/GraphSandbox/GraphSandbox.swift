@@ -42,6 +42,9 @@ public struct GraphSandbox: Service {
         public var insightsPageSize = 25
         /// Share of insight rows whose conversion metrics are withheld (no `actions`).
         public var withheldShare: Double = 0
+        /// Received events kept per pixel, newest first: a long-running `serve --sandbox` holds
+        /// a bounded amount of memory (about 2 KB per event) instead of every event it was sent.
+        public var maxStoredEventsPerPixel = 200_000
 
         public init(
             host: String = "127.0.0.1",
@@ -72,7 +75,7 @@ public struct GraphSandbox: Service {
 
     public init(configuration: Configuration = .init(), logger: Logger = Logger(label: "capi.sandbox")) {
         self.configuration = configuration
-        self.store = SandboxStore(seed: configuration.seed)
+        self.store = SandboxStore(seed: configuration.seed, maxEventsPerPixel: configuration.maxStoredEventsPerPixel)
         self.logger = logger
     }
 
@@ -104,7 +107,7 @@ public struct GraphSandbox: Service {
 
     /// Per event id: how many times it arrived.
     public func receivedCounts(pixelID: String) async -> [String: Int] {
-        Dictionary(uniqueKeysWithValues: await store.received(pixelID: pixelID).map { ($0.eventID, $0.count) })
+        Dictionary(await store.received(pixelID: pixelID).map { ($0.eventID, $0.count) }, uniquingKeysWith: +)
     }
 
     func makeRouter() -> Router<SandboxRequestContext> {

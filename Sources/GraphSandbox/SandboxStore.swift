@@ -1,6 +1,7 @@
 import CAPICore
 
-/// What the sandbox has received, per pixel, with how often each event id arrived.
+/// What the sandbox has received, per pixel, with how often each event id arrived: at most the
+/// newest `maxEventsPerPixel` events (an older id that arrives again counts as new).
 actor SandboxStore {
     struct Received: Sendable {
         var eventID: String
@@ -13,9 +14,11 @@ actor SandboxStore {
     private var byPixel: [String: [Received]] = [:]
     private var indexByPixel: [String: [String: Int]] = [:]
     private var generator: SeededGenerator
+    private let maxEventsPerPixel: Int
 
-    init(seed: UInt64) {
+    init(seed: UInt64, maxEventsPerPixel: Int = .max) {
         generator = SeededGenerator(seed: seed)
+        self.maxEventsPerPixel = max(1, maxEventsPerPixel)
     }
 
     /// Records accepted events; an event id seen before counts again (that is what tests look for).
@@ -31,6 +34,18 @@ actor SandboxStore {
             byPixel[pixelID, default: []].append(Received(eventID: eventID, eventName: name, eventTime: time, event: event, count: 1))
             if !eventID.isEmpty { indexByPixel[pixelID, default: [:]][eventID] = byPixel[pixelID]!.count - 1 }
         }
+        if let count = byPixel[pixelID]?.count, count > maxEventsPerPixel {
+            // Forget the oldest tenth at once, so the index is rebuilt rarely.
+            byPixel[pixelID]!.removeFirst(count - maxEventsPerPixel + maxEventsPerPixel / 10)
+            reindex(pixelID)
+        }
+    }
+
+    private func reindex(_ pixelID: String) {
+        indexByPixel[pixelID] = Dictionary(
+            (byPixel[pixelID] ?? []).enumerated().filter { !$1.eventID.isEmpty }.map { ($1.eventID, $0) },
+            uniquingKeysWith: { $1 }
+        )
     }
 
     func received(pixelID: String) -> [Received] { byPixel[pixelID] ?? [] }
@@ -38,7 +53,7 @@ actor SandboxStore {
     /// Forgets a pixel's events, so a test can stage what Meta "lost".
     func drop(pixelID: String, eventIDs: Set<String>) {
         byPixel[pixelID]?.removeAll { eventIDs.contains($0.eventID) }
-        indexByPixel[pixelID] = Dictionary(uniqueKeysWithValues: (byPixel[pixelID] ?? []).enumerated().map { ($1.eventID, $0) })
+        reindex(pixelID)
     }
 
     func pixels() -> [String] { byPixel.keys.sorted() }

@@ -23,6 +23,32 @@ struct GraphClientTests {
         }
     }
 
+    @Test("the sandbox keeps the newest events up to its bound; a kept id that comes again counts twice")
+    func boundedSandboxMemory() async throws {
+        var configuration = GraphSandbox.Configuration()
+        configuration.maxStoredEventsPerPixel = 10
+        try await withSandbox(configuration) { baseURL, sandbox in
+            for batch in 0..<5 {
+                _ = try await client(baseURL).sendEvents(
+                    pixelID: sandboxPixel,
+                    accessToken: Secret("t"),
+                    encodedEvents: (0..<5).map { ByteBuffer(bytes: wireEvent(id: "b\(batch * 5 + $0)")) }
+                )
+            }
+            let kept = await sandbox.receivedCounts(pixelID: sandboxPixel)
+            // 25 sent, bound 10: the oldest were forgotten a tenth at a time, the newest are all there.
+            #expect(kept.count <= 10)
+            #expect(Set((20..<25).map { "b\($0)" }).isSubset(of: Set(kept.keys)))
+            #expect(kept["b0"] == nil)
+            _ = try await client(baseURL).sendEvents(
+                pixelID: sandboxPixel,
+                accessToken: Secret("t"),
+                encodedEvents: [ByteBuffer(bytes: wireEvent(id: "b24"))]
+            )
+            #expect(await sandbox.receivedCounts(pixelID: sandboxPixel)["b24"] == 2)
+        }
+    }
+
     @Test("an event 8 days old is an invalid batch with Meta's subcode")
     func tooOld() async throws {
         try await withSandbox { baseURL, _ in

@@ -36,15 +36,24 @@ struct ForwarderWindowTests {
         router.post("/v26.0/:pixel/events") { request, context -> Response in
             let body = try await request.body.collect(upTo: 10_000_000)
             let events = try JSONValue(parsing: Array(buffer: body))["data"]?.arrayValue?.count ?? 0
-            let first = load.counts.withLock { counts in
+            let number = load.counts.withLock { counts in
                 counts.inFlight += 1
                 counts.maxInFlight = max(counts.maxInFlight, counts.inFlight)
                 counts.requests += 1
                 if counts.requests == 1 { counts.stalled = true }
-                return counts.requests == 1
+                return counts.requests
             }
+            let first = number == 1
             if first {
                 for await _ in load.releaseStall.stream { break }
+            } else if number <= 3 {
+                // The second and third requests wait for each other, so a full window is seen
+                // however slowly a loaded machine claims; a window of two leaves them waiting
+                // out the deadline and the test sees `maxInFlight == 2`.
+                let deadline = ContinuousClock.now + .seconds(10)
+                while load.current.maxInFlight < 3, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(2))
+                }
             } else {
                 try await Task.sleep(for: .milliseconds(5))
             }

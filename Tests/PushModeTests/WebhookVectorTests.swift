@@ -1,5 +1,6 @@
 import CAPICore
 import ConnectorRuntime
+import Crypto
 import Foundation
 import PushMode
 import Testing
@@ -166,5 +167,32 @@ struct WebhookVectorTests {
         #expect(throws: SignatureFailure.malformedSignature) { try verifier.inspect(header: { headers[$0] }, now: UnixSeconds(1_000)).get() }
         let timestamp = ["webhook-id": "msg_1", "webhook-timestamp": "99999999999999999999", "webhook-signature": "v1,AAAA"]
         #expect(throws: SignatureFailure.malformedTimestamp) { try verifier.inspect(header: { timestamp[$0] }, now: UnixSeconds(1_000)).get() }
+    }
+
+    @Test("a signature is the MAC in canonical padded base64; blank, unpadded or re-spelled MACs are not candidates")
+    func signatureSpelling() throws {
+        let key = SigningKey(bytes: Array("secret-key-bytes".utf8))
+        let verifier = WebhookVerifier(scheme: .standardWebhooks, keys: [key])
+        let body = Array(#"{"event":"x"}"#.utf8)
+        var hmac = HMAC<SHA256>(key: SymmetricKey(data: key.bytes))
+        hmac.update(data: Array("msg_1.1000.".utf8) + body)
+        let canonical = Data(hmac.finalize()).base64EncodedString()
+        func verify(_ signature: String, family: String = "webhook") -> Result<VerifiedDelivery, SignatureFailure> {
+            let headers = ["\(family)-id": "msg_1", "\(family)-timestamp": "1000", "\(family)-signature": signature]
+            return verifier.verify(header: { headers[$0] }, body: body, now: UnixSeconds(1_000))
+        }
+        #expect((try? verify("v1,\(canonical)").get())?.messageID == "msg_1")
+        #expect((try? verify("v1a,xyz v1,\(canonical)", family: "svix").get()) != nil)
+        // The last character's two spare bits set: the same bytes to a lenient decoder, but not
+        // what any library writes, and the reference libraries compare the text.
+        let last = canonical.utf8[canonical.utf8.index(canonical.utf8.startIndex, offsetBy: 42)]
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+        let respelled = String(canonical.prefix(42)) + String(UnicodeScalar(alphabet[alphabet.firstIndex(of: last)! | 1])) + "="
+        for signature in ["v1,\(respelled)", "v1,\(canonical.dropLast())", "v1,\(canonical)=", "v1, \(canonical)", "v2,\(canonical)"] {
+            #expect(throws: SignatureFailure.badSignature, "\(signature)") { try verify(signature).get() }
+        }
+        for blank in ["", "   ", "\t", "\u{A0}"] {
+            #expect(throws: SignatureFailure.missingSignature) { try verify(blank).get() }
+        }
     }
 }

@@ -1,9 +1,10 @@
 extension Checker {
-    /// `user_data` with every personal value normalized and hashed, aliases resolved, duplicates removed.
-    mutating func userData(_ value: JSONValue, policy: EventPolicy) -> [String: JSONValue] {
+    /// `user_data` with every personal value normalized and hashed, aliases resolved, duplicates
+    /// removed, and the keys that kept a value in Meta's key order (the match keys).
+    mutating func userData(_ value: JSONValue, policy: EventPolicy) -> (fields: [String: JSONValue], keys: [String]) {
         guard case .object(let given) = value else {
             problem("user_data", .invalidType, "must be an object, found \(value.typeName)")
-            return [:]
+            return ([:], [])
         }
         // Values per key in slots indexed by the key's position; a canonical name's values come
         // before its alias's, so the payload and its content hash never depend on dictionary order.
@@ -30,6 +31,8 @@ extension Checker {
         let country = personCountry(valuesByKey[UserDataKey.country.ordinal], policy: policy)
         var prepared: [String: JSONValue] = [:]
         prepared.reserveCapacity(given.count)
+        var keys: [String] = []
+        keys.reserveCapacity(given.count)
         for (ordinal, key) in UserDataKey.all.enumerated() {
             guard let texts = valuesByKey[ordinal] else { continue }
             if !key.isMultiValued && texts.count > 1 {
@@ -46,11 +49,12 @@ extension Checker {
             }
             guard !wire.isEmpty else { continue }
             prepared[key.rawValue] = key.isMultiValued ? .array(wire.map(JSONValue.string)) : .string(wire[0])
+            keys.append(key.rawValue)
         }
         if prepared.isEmpty && problems.allSatisfy({ !$0.field.hasPrefix("user_data") }) {
             problem("user_data", .noCustomerInformation, "has no usable customer information after normalization")
         }
-        return prepared
+        return (prepared, keys)
     }
 
     /// A value's strings: a string, a number, or an array of them. `null` means absent.

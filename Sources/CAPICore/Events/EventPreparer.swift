@@ -23,6 +23,7 @@ public enum EventPreparer {
         }
         var check = Checker()
         var payload = fields.filter { knownFields.contains($0.key) }
+        let hasUnknownFields = payload.count < fields.count
         payload["pixel_id"] = nil
         check.lengths(fields)
 
@@ -37,8 +38,8 @@ public enum EventPreparer {
         var matchKeys: [String] = []
         if let userData = fields["user_data"] {
             let prepared = check.userData(userData, policy: policy)
-            payload["user_data"] = .object(prepared)
-            matchKeys = UserDataKey.all.lazy.map(\.rawValue).filter { prepared[$0] != nil }
+            payload["user_data"] = .object(prepared.fields)
+            matchKeys = prepared.keys
         } else {
             check.problem("user_data", .missing, "is required: Meta matches events to people through it")
         }
@@ -56,7 +57,7 @@ public enum EventPreparer {
         check.customData(fields["custom_data"], eventName: eventName)
         check.privacy(fields)
         check.optionalBool(fields["opt_out"], "opt_out")
-        for name in fields.keys.sorted() where !knownFields.contains(name) {
+        for name in hasUnknownFields ? fields.keys.filter({ !knownFields.contains($0) }).sorted() : [] {
             check.warnings.append("\(Checker.safeName(name)): not a Meta server-event parameter; not forwarded")
         }
 

@@ -17,16 +17,19 @@ public enum SHA256Hex {
             String(unsafeUninitializedCapacity: 64) { buffer in
                 for index in 0..<32 {
                     let byte = bytes[index]
-                    buffer[index * 2] = alphabet[Int(byte >> 4)]
-                    buffer[index * 2 + 1] = alphabet[Int(byte & 0x0F)]
+                    buffer[index &* 2] = hexDigit(byte &>> 4)
+                    buffer[index &* 2 &+ 1] = hexDigit(byte & 0x0F)
                 }
                 return 64
             }
         }
     }
 
-    @usableFromInline
-    static let alphabet: [UInt8] = Array("0123456789abcdef".utf8)
+    /// A nibble's lowercase hex digit by arithmetic: no table behind a lazy global on the hot path.
+    @inlinable @inline(__always)
+    static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? 0x30 &+ nibble : 0x57 &+ nibble
+    }
 
     @inlinable
     public static func hex(_ digest: some Sequence<UInt8>) -> String {
@@ -34,8 +37,8 @@ public enum SHA256Hex {
         return String(unsafeUninitializedCapacity: digest.underestimatedCount * 2 + 64) { buffer in
             var index = 0
             while let byte = iterator.next(), index + 1 < buffer.count {
-                buffer[index] = alphabet[Int(byte >> 4)]
-                buffer[index + 1] = alphabet[Int(byte & 0x0F)]
+                buffer[index] = hexDigit(byte &>> 4)
+                buffer[index + 1] = hexDigit(byte & 0x0F)
                 index += 2
             }
             return index

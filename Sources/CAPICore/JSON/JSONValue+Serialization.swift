@@ -29,11 +29,13 @@ extension JSONValue {
             output.append(UInt8(ascii: "]"))
         case .object(let fields):
             output.append(UInt8(ascii: "{"))
-            for (index, key) in fields.keys.sorted().enumerated() {
+            // Pairs sorted by key: no second lookup per key. The order is `String`'s `<`, which
+            // stored content hashes depend on.
+            for (index, field) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { output.append(UInt8(ascii: ",")) }
-                Self.writeString(key, into: &output)
+                Self.writeString(field.key, into: &output)
                 output.append(UInt8(ascii: ":"))
-                fields[key]!.write(into: &output)
+                field.value.write(into: &output)
             }
             output.append(UInt8(ascii: "}"))
         }

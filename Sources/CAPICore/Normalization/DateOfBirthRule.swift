@@ -21,12 +21,9 @@ enum DateOfBirthRule {
         case word(String)
     }
 
-    static func canonical(_ folded: String, today: CalendarDate) -> Result<String, RuleFailure> {
-        var text = Substring(folded)
-        // ISO timestamp: keep the date.
-        if text.utf8.count > 10, let t = text.firstIndex(where: { $0 == "t" || $0 == " " }), text.distance(from: text.startIndex, to: t) == 10 {
-            text = text[..<t]
-        }
+    /// Runs of digits, runs of letters, and the separators between them (white space and commas
+    /// separate without counting).
+    private static func tokens(_ text: Substring) -> ([Token], Set<Unicode.Scalar>) {
         var tokens: [Token] = []
         var separators: Set<Unicode.Scalar> = []
         var current = String.UnicodeScalarView()
@@ -51,6 +48,53 @@ enum DateOfBirthRule {
             }
         }
         flush()
+        return (tokens, separators)
+    }
+
+    /// ``tokens(_:)`` for ASCII text, on bytes: the same classes (letters are `A`–`Z`, `a`–`z`),
+    /// without a Unicode property lookup per character. Birth dates are nearly always ASCII.
+    private static func asciiTokens(_ text: Substring) -> ([Token], Set<Unicode.Scalar>) {
+        var tokens: [Token] = []
+        var separators: Set<Unicode.Scalar> = []
+        let bytes = text.utf8
+        var start = bytes.startIndex
+        var runIsDigit = false
+        var inRun = false
+        func flush(upTo end: Substring.UTF8View.Index) {
+            guard inRun else { return }
+            let run = String(text[start..<end])
+            tokens.append(runIsDigit ? .number(run) : .word(run))
+            inRun = false
+        }
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            let isDigit = (0x30...0x39).contains(byte)
+            let isLetter = (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+            if isDigit || isLetter {
+                if inRun && runIsDigit != isDigit { flush(upTo: index) }
+                if !inRun {
+                    start = index
+                    inRun = true
+                    runIsDigit = isDigit
+                }
+            } else {
+                flush(upTo: index)
+                if !TextFolding.isASCIISpace(byte) && byte != UInt8(ascii: ",") { separators.insert(Unicode.Scalar(byte)) }
+            }
+            bytes.formIndex(after: &index)
+        }
+        flush(upTo: bytes.endIndex)
+        return (tokens, separators)
+    }
+
+    static func canonical(_ folded: String, today: CalendarDate) -> Result<String, RuleFailure> {
+        var text = Substring(folded)
+        // ISO timestamp: keep the date.
+        if text.utf8.count > 10, let t = text.firstIndex(where: { $0 == "t" || $0 == " " }), text.distance(from: text.startIndex, to: t) == 10 {
+            text = text[..<t]
+        }
+        let (tokens, separators) = TextFolding.isASCII(text) ? asciiTokens(text) : tokens(text)
 
         let date: (year: Int, month: Int, day: Int)?
         let numbers = tokens.compactMap { if case .number(let n) = $0 { n } else { nil } }

@@ -25,7 +25,7 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
         }
         if let refused = server.ipRefused(request, context: context, allowed: source.allowedIPs) { return refused }
         let now = server.clock.seconds()
-        let header: (String) -> String? = { name in HTTPField.Name(name).flatMap { request.headers[$0] } }
+        let header: (String) -> String? = { name in SignatureHeaderNames.fieldName(name).flatMap { request.headers[$0] } }
         let inspected: WebhookVerifier.Inspected
         switch source.verifier.inspect(header: header, now: now) {
         case .failure(let failure): return server.signatureRefused(failure, source: source.name, close: true)
@@ -87,4 +87,16 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
             )
         }
     }
+}
+
+/// The names the verifiers ask for, validated once rather than on every lookup of every request.
+enum SignatureHeaderNames {
+    static let known: [String: HTTPField.Name] = Dictionary(
+        uniqueKeysWithValues: [
+            "webhook-signature", "webhook-id", "webhook-timestamp", "svix-signature", "svix-id", "svix-timestamp",
+            "stripe-signature", "x-hub-signature-256",
+        ].compactMap { name in HTTPField.Name(name).map { (name, $0) } }
+    )
+
+    static func fieldName(_ name: String) -> HTTPField.Name? { known[name] ?? HTTPField.Name(name) }
 }

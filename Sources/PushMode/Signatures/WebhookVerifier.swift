@@ -1,7 +1,6 @@
 import CAPICore
 import ConnectorRuntime
 import Crypto
-import Foundation
 
 /// Verifies a signed delivery against every configured secret of its source.
 ///
@@ -74,37 +73,38 @@ public struct WebhookVerifier: Sendable {
     // MARK: Standard Webhooks and Svix
 
     private func standardWebhooks(header: (String) -> String?, now: UnixSeconds) -> Result<Inspected, SignatureFailure> {
-        // Both header families carry the same scheme; Svix's own names are `svix-*`.
-        let prefix = header("webhook-signature") != nil || header("webhook-id") != nil ? "webhook" : "svix"
-        guard let signatures = header("\(prefix)-signature"), !signatures.trimmingCharacters(in: .whitespaces).isEmpty else {
+        // Both header families carry the same scheme; Svix's own names are `svix-*`. Each header
+        // is looked up once: this runs for every delivery.
+        let webhookSignature = header("webhook-signature")
+        let webhookID = header("webhook-id")
+        let standardNames = webhookSignature != nil || webhookID != nil
+        guard let signatures = standardNames ? webhookSignature : header("svix-signature"), !Self.isBlank(signatures) else {
             return .failure(.missingSignature)
         }
         guard signatures.utf8.count <= Self.maximumHeaderBytes else { return .failure(.malformedSignature) }
-        guard let id = header("\(prefix)-id"), !id.isEmpty, id.utf8.count <= 256,
-            let timestampText = header("\(prefix)-timestamp"), let timestamp = Self.unixSeconds(timestampText)
+        guard let id = standardNames ? webhookID : header("svix-id"), !id.isEmpty, id.utf8.count <= 256,
+            let timestampText = header(standardNames ? "webhook-timestamp" : "svix-timestamp"), let timestamp = Self.unixSeconds(timestampText)
         else {
             return .failure(.malformedTimestamp)
         }
         guard withinTolerance(timestamp, now: now) else { return .failure(.staleTimestamp) }
 
-        let entries = signatures.split(separator: " ")
+        let entries = signatures.utf8.split(separator: UInt8(ascii: " "))
         guard entries.count <= Self.maximumCandidates else { return .failure(.malformedSignature) }
         let candidates = entries.compactMap { entry -> [UInt8]? in
-            let parts = entry.split(separator: ",", maxSplits: 1)
-            guard parts.count == 2, parts[0] == "v1", let mac = Data(base64Encoded: String(parts[1])), mac.count == SHA256.byteCount else {
-                return nil
-            }
-            return Array(mac)
+            // `v1,` and the MAC in padded base64; other versions (`v1a`, ...) are not candidates.
+            guard entry.starts(with: "v1,".utf8) else { return nil }
+            return Self.base64SHA256(entry.dropFirst(3))
         }
         guard !candidates.isEmpty else { return .failure(.badSignature) }
-        return .success(
-            Inspected(
-                // The MAC covers the header text exactly as sent.
-                prefix: Array("\(id).\(timestampText).".utf8),
-                candidates: candidates,
-                delivery: VerifiedDelivery(messageID: id, timestamp: timestamp)
-            )
-        )
+        var prefix: [UInt8] = []
+        prefix.reserveCapacity(id.utf8.count + timestampText.utf8.count + 2)
+        // The MAC covers the header text exactly as sent.
+        prefix.append(contentsOf: id.utf8)
+        prefix.append(UInt8(ascii: "."))
+        prefix.append(contentsOf: timestampText.utf8)
+        prefix.append(UInt8(ascii: "."))
+        return .success(Inspected(prefix: prefix, candidates: candidates, delivery: VerifiedDelivery(messageID: id, timestamp: timestamp)))
     }
 
     // MARK: Stripe
@@ -121,7 +121,7 @@ public struct WebhookVerifier: Sendable {
             guard items <= Self.maximumCandidates + 2 else { return .failure(.malformedSignature) }
             let pair = item.split(separator: "=", maxSplits: 1)
             guard pair.count == 2 else { return .failure(.malformedSignature) }
-            switch pair[0].trimmingCharacters(in: .whitespaces) {
+            switch Self.trimmingBlanks(pair[0]) {
             case "t":
                 guard let seconds = Self.unixSeconds(String(pair[1])) else { return .failure(.malformedTimestamp) }
                 timestamp = seconds
@@ -175,6 +175,54 @@ public struct WebhookVerifier: Sendable {
     /// Digits only (no sign, no fraction), as the schemes require.
     static func unixSeconds(_ text: String) -> UnixSeconds? {
         Bounded.digits(text, maxDigits: 12).map(UnixSeconds.init(rawValue:))
+    }
+
+    /// Foundation's `.whitespaces`: space, tab and the other Unicode space separators.
+    static func isBlank(_ scalar: Unicode.Scalar) -> Bool {
+        scalar == " " || scalar == "\t" || (scalar.value >= 0x80 && scalar.properties.generalCategory == .spaceSeparator)
+    }
+
+    static func isBlank(_ text: String) -> Bool { text.unicodeScalars.allSatisfy(isBlank) }
+
+    static func trimmingBlanks(_ text: Substring) -> Substring {
+        let scalars = text.unicodeScalars
+        guard let first = scalars.firstIndex(where: { !isBlank($0) }) else { return "" }
+        let last = scalars.lastIndex(where: { !isBlank($0) })!
+        return text[first...last]
+    }
+
+    /// A SHA-256 MAC in canonical padded base64 (43 characters and `=`), as the Standard Webhooks
+    /// libraries write it; anything else is not a candidate. The reference libraries compare the
+    /// base64 text, so a non-canonical spelling of the same bytes is refused here too.
+    static func base64SHA256(_ text: some Collection<UInt8>) -> [UInt8]? {
+        guard text.count == 44 else { return nil }
+        var mac: [UInt8] = []
+        mac.reserveCapacity(32)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for (position, byte) in text.enumerated() {
+            if position == 43 { return byte == UInt8(ascii: "=") && accumulator == 0 ? mac : nil }
+            guard let value = base64Value(byte) else { return nil }
+            accumulator = accumulator << 6 | UInt32(value)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                mac.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+                accumulator &= (1 << UInt32(bits)) - 1
+            }
+        }
+        return nil
+    }
+
+    private static func base64Value(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x41...0x5A: byte - 0x41
+        case 0x61...0x7A: byte - 0x61 + 26
+        case 0x30...0x39: byte - 0x30 + 52
+        case UInt8(ascii: "+"): 62
+        case UInt8(ascii: "/"): 63
+        default: nil
+        }
     }
 
     static func lowercaseHex(_ text: Substring) -> [UInt8]? {

@@ -195,4 +195,23 @@ struct WebhookVectorTests {
             #expect(throws: SignatureFailure.missingSignature) { try verify(blank).get() }
         }
     }
+
+    @Test("one verifier checks delivery after delivery: its keyed MACs are copied, never used up")
+    func verifierReuse() throws {
+        let key = SigningKey(bytes: Array("secret-key-bytes".utf8))
+        let verifier = WebhookVerifier(scheme: .standardWebhooks, keys: [SigningKey(bytes: Array("other".utf8)), key])
+        func signed(_ id: String, _ body: [UInt8]) -> [String: String] {
+            var hmac = HMAC<SHA256>(key: SymmetricKey(data: key.bytes))
+            hmac.update(data: Array("\(id).1000.".utf8) + body)
+            return ["webhook-id": id, "webhook-timestamp": "1000", "webhook-signature": "v1,\(Data(hmac.finalize()).base64EncodedString())"]
+        }
+        for round in 0..<3 {
+            let body = Array(#"{"round":\#(round)}"#.utf8)
+            let headers = signed("msg_\(round)", body)
+            #expect((try? verifier.verify(header: { headers[$0] }, body: body, now: UnixSeconds(1_000)).get())?.messageID == "msg_\(round)")
+            #expect(throws: SignatureFailure.badSignature) {
+                try verifier.verify(header: { headers[$0] }, body: body + [0x20], now: UnixSeconds(1_000)).get()
+            }
+        }
+    }
 }

@@ -18,7 +18,8 @@ public struct Intake: Sendable {
 
     let committer: GroupCommitter
     let pixels: [String: PixelConfiguration]
-    let mirrorSalt: SymmetricKey
+    /// HMAC keyed with the mirror salt, copied per identifier.
+    let mirrorMAC: HMAC<SHA256>
     let maxFutureSkew: Duration
     let externalID: ExternalIDPolicy
     let clock: WallClock
@@ -34,7 +35,7 @@ public struct Intake: Sendable {
     ) {
         self.committer = committer
         self.pixels = Dictionary(uniqueKeysWithValues: manifest.pixels.map { ($0.id, $0) })
-        self.mirrorSalt = SymmetricKey(data: Array(push.mirrorSalt.revealed.utf8))
+        self.mirrorMAC = HMAC<SHA256>(key: SymmetricKey(data: Array(push.mirrorSalt.revealed.utf8)))
         self.maxFutureSkew = push.maxFutureSkew
         self.externalID = push.externalID
         self.clock = clock
@@ -73,7 +74,7 @@ public struct Intake: Sendable {
                     "status": .string("accepted"), "event_id": .string(event.eventID),
                     "warnings": .array(event.warnings.map(JSONValue.string)),
                 ])
-                let record = MirrorRecord.make(event, source: source, receivedAt: receivedAt, salt: mirrorSalt, testEventCode: pixel.testEventCode)
+                let record = MirrorRecord.make(event, source: source, receivedAt: receivedAt, keyedMAC: mirrorMAC, testEventCode: pixel.testEventCode)
                 items.append(
                     IntakeItem(
                         key: event.key,

@@ -11,7 +11,7 @@ enum MirrorRecord {
     /// The keys analysts join on; the other personal keys are attributes, listed in `match_keys` only.
     static let identifyingKeys: [String] = ["em", "ph", "external_id"]
 
-    static func make(_ event: PreparedEvent, source: String, receivedAt: UnixMillis, salt: SymmetricKey, testEventCode: String?) -> JSONValue {
+    static func make(_ event: PreparedEvent, source: String, receivedAt: UnixMillis, keyedMAC: HMAC<SHA256>, testEventCode: String?) -> JSONValue {
         var record: [String: JSONValue] = [
             "pixel_id": .string(event.pixelID),
             "event_id": .string(event.eventID),
@@ -27,8 +27,9 @@ enum MirrorRecord {
         let user = event.payload["user_data"]
         for key in identifyingKeys {
             guard let digest = user?[key]?.arrayValue?.first?.stringValue ?? user?[key]?.stringValue else { continue }
-            let mac = HMAC<SHA256>.authenticationCode(for: Array(digest.utf8), using: salt)
-            mirrorIDs[key] = .string(SHA256Hex.hex(mac))
+            var mac = keyedMAC
+            mac.update(data: Array(digest.utf8))
+            mirrorIDs[key] = .string(SHA256Hex.hex(mac.finalize()))
         }
         record["mirror_ids"] = .object(mirrorIDs)
         let custom = event.payload["custom_data"]

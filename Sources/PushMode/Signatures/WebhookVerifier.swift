@@ -10,10 +10,13 @@ import Crypto
 /// received and compares it with each candidate in constant time. Pure: headers come through a
 /// case-insensitive lookup and the clock is a value.
 public struct WebhookVerifier: Sendable {
-    public var scheme: WebhookScheme
-    public var keys: [SigningKey]
+    public let scheme: WebhookScheme
+    public let keys: [SigningKey]
     /// How far the signed timestamp may differ from now, both ways, inclusive (whole seconds).
-    public var tolerance: Duration
+    public let tolerance: Duration
+    /// One HMAC per key with the key already absorbed, copied per delivery: the key schedule is
+    /// not redone for every request.
+    private let keyedMACs: [HMAC<SHA256>]
 
     /// More signatures than this in one header is refused as malformed: senders list one per
     /// active secret, and each candidate would otherwise be work an attacker chooses.
@@ -25,6 +28,7 @@ public struct WebhookVerifier: Sendable {
         self.scheme = scheme
         self.keys = keys
         self.tolerance = tolerance
+        self.keyedMACs = keys.map { HMAC<SHA256>(key: SymmetricKey(data: $0.bytes)) }
     }
 
     public init(source: WebhookSource) {
@@ -51,8 +55,8 @@ public struct WebhookVerifier: Sendable {
     /// Whether any candidate is HMAC-SHA256(key, prefix + body) for any configured key.
     public func verify(_ inspected: Inspected, body: UnsafeRawBufferPointer) -> Result<VerifiedDelivery, SignatureFailure> {
         var matched = false
-        for key in keys {
-            var hmac = HMAC<SHA256>(key: SymmetricKey(data: key.bytes))
+        for keyed in keyedMACs {
+            var hmac = keyed
             hmac.update(data: inspected.prefix)
             hmac.update(data: body)
             let mac = Array(hmac.finalize())

@@ -23,7 +23,7 @@ enum DateOfBirthRule {
 
     /// Runs of digits, runs of letters, and the separators between them (white space and commas
     /// separate without counting).
-    private static func tokens(_ text: Substring) -> ([Token], Set<Unicode.Scalar>) {
+    private static func unicodeTokens(_ text: Substring) -> ([Token], Set<Unicode.Scalar>) {
         var tokens: [Token] = []
         var separators: Set<Unicode.Scalar> = []
         var current = String.UnicodeScalarView()
@@ -51,7 +51,7 @@ enum DateOfBirthRule {
         return (tokens, separators)
     }
 
-    /// ``tokens(_:)`` for ASCII text, on bytes: the same classes (letters are `A`–`Z`, `a`–`z`),
+    /// ``unicodeTokens(_:)`` for ASCII text, on bytes: the same classes (letters are `A`–`Z`, `a`–`z`),
     /// without a Unicode property lookup per character. Birth dates are nearly always ASCII.
     private static func asciiTokens(_ text: Substring) -> ([Token], Set<Unicode.Scalar>) {
         var tokens: [Token] = []
@@ -94,7 +94,7 @@ enum DateOfBirthRule {
         if text.utf8.count > 10, let t = text.firstIndex(where: { $0 == "t" || $0 == " " }), text.distance(from: text.startIndex, to: t) == 10 {
             text = text[..<t]
         }
-        let (tokens, separators) = TextFolding.isASCII(text) ? asciiTokens(text) : tokens(text)
+        let (tokens, separators) = TextFolding.isASCII(text) ? asciiTokens(text) : unicodeTokens(text)
 
         let date: (year: Int, month: Int, day: Int)?
         let numbers = tokens.compactMap { if case .number(let n) = $0 { n } else { nil } }

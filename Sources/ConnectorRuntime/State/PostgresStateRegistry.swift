@@ -6,7 +6,8 @@ import ServiceLifecycle
 
 /// The state registry on Postgres, through a pooled `PostgresClient`.
 ///
-/// Batch writes go through `UNNEST` (one statement per table per batch); outbox claims use
+/// Batch writes go through `UNNEST` (one statement per table per batch), and the statements every
+/// event passes through are prepared once per connection (``IntakeStatement`` and its kin); outbox claims use
 /// `FOR UPDATE SKIP LOCKED` so replicas never lease the same row; the poll lock is a session
 /// advisory lock. Run it as a service (or inside ``withStateRegistry(_:logger:_:)``): the client's
 /// `run()` must be alive for queries to proceed.
@@ -116,32 +117,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func commitIntake(_ items: [IntakeItem]) async throws(StateError) -> [IntakeOutcome] {
         guard !items.isEmpty else { return [] }
         return try await wrap("commit intake") {
-            // One statement, atomic by itself: the first occurrence of each key gets its
-            // `delivered_events` row (the idempotency ledger: key, content hash, stored answer, and
-            // the stream record), and only keys it took get an outbox row. One round trip per batch.
-            let rows = try await client.query(
-                """
-                WITH input AS (
-                  SELECT DISTINCT ON (p, e, t) p, e, t, h, a, r, body, rec, x
-                  FROM UNNEST(\(items.map(\.key.pixelID))::text[], \(items.map(\.key.eventID))::text[], \(items.map(\.key.eventTime.rawValue))::int8[],
-                              \(items.map(\.contentHash))::text[], \(items.map(\.answer))::text[], \(items.map(\.receivedAt.rawValue))::int8[],
-                              \(items.map(\.payload))::text[], \(items.map(\.deliveredRecord))::text[], \(items.map(\.expiresAt.rawValue))::int8[])
-                       WITH ORDINALITY AS u(p, e, t, h, a, r, body, rec, x, n)
-                  ORDER BY p, e, t, n),
-                inserted AS (
-                  INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at, content_hash, answer)
-                  SELECT p, e, t, r, 'pending', rec, r, h, a FROM input ON CONFLICT DO NOTHING
-                  RETURNING pixel_id, event_id, event_time),
-                queued AS (
-                  INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)
-                  SELECT i.p, i.e, i.t, i.body, 0, i.r, i.r, i.x FROM input i JOIN inserted k ON k.pixel_id = i.p AND k.event_id = i.e AND k.event_time = i.t)
-                SELECT pixel_id, event_id, event_time FROM inserted
-                """,
-                logger: logger
-            )
             var inserted = Set<EventKey>()
-            for try await (pixel, id, time) in rows.decode((String, String, Int64).self) {
-                inserted.insert(EventKey(pixelID: pixel, eventID: id, eventTime: UnixSeconds(time)))
+            for try await key in try await client.execute(IntakeStatement(items: items), logger: logger) {
+                inserted.insert(key)
             }
             let plan = IntakePlan(items: items, insertedKeys: inserted)
             var existing: [EventKey: (hash: String, answer: String)] = [:]
@@ -169,33 +147,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         let now = now.rawValue
         let leaseUntil = Bounded.sum(now, lease.wholeMilliseconds)
         return try await wrap("claim outbox") {
-            let rows = try await client.query(
-                """
-                UPDATE outbox SET lease_owner = \(owner), lease_until = \(leaseUntil), claims = claims + 1
-                WHERE id IN (
-                  SELECT id FROM outbox
-                  WHERE next_attempt_at <= \(now) AND (lease_until IS NULL OR lease_until <= \(now))
-                    AND (\(pixelID)::text IS NULL OR pixel_id = \(pixelID))
-                  ORDER BY id LIMIT \(limit) FOR UPDATE SKIP LOCKED)
-                RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims, \(unescaped: StateMigrations.expiresAtOrDefault)
-                """,
-                logger: logger
-            )
+            let claim = ClaimOutboxStatement(owner: owner, leaseUntil: leaseUntil, now: now, pixelID: pixelID, limit: Int64(limit))
             var entries: [OutboxEntry] = []
-            for try await (id, pixel, event, time, payload, attempts, created, claims, expires) in rows.decode(
-                (Int64, String, String, Int64, String, Int, Int64, Int, Int64).self
-            ) {
-                entries.append(
-                    OutboxEntry(
-                        id: id,
-                        key: EventKey(pixelID: pixel, eventID: event, eventTime: UnixSeconds(time)),
-                        payload: payload,
-                        attempts: attempts,
-                        createdAt: UnixMillis(created),
-                        claims: claims,
-                        expiresAt: UnixMillis(expires)
-                    )
-                )
+            for try await entry in try await client.execute(claim, logger: logger) {
+                entries.append(entry)
             }
             return entries.sorted { $0.id < $1.id }
         }
@@ -205,16 +160,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         guard !entries.isEmpty else { return }
         let now = now.rawValue
         try await wrap("mark forwarded") {
-            // One statement, so one round trip and atomic without BEGIN/COMMIT: the rows leave the
-            // outbox and their stream records say forwarded together.
-            try await client.query(
-                """
-                WITH gone AS (DELETE FROM outbox WHERE id = ANY(\(entries.map(\.id))::int8[]) RETURNING pixel_id, event_id, event_time)
-                UPDATE delivered_events d SET outcome = \(DeliveryOutcome.forwarded.rawValue), fbtrace_id = \(fbtraceID), updated_at = \(now)
-                FROM gone k WHERE d.pixel_id = k.pixel_id AND d.event_id = k.event_id AND d.event_time = k.event_time
-                """,
+            for try await _ in try await client.execute(
+                MarkForwardedStatement(ids: entries.map(\.id), fbtraceID: fbtraceID, now: now),
                 logger: logger
-            )
+            ) {}
         }
     }
 

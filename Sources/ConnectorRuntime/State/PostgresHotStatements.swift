@@ -1,0 +1,131 @@
+import CAPICore
+import PostgresNIO
+
+// The statements every accepted event passes through, prepared once per pooled connection.
+//
+// Sent as ad-hoc queries, PostgreSQL parsed and planned each one again for every group commit and
+// every forwarder batch; with the small groups of a busy sidecar, that planning cost more than the
+// rows did. Their texts never change (the batch travels in array parameters), so a named prepared
+// statement is parsed once per connection and its plan reused. Parameter types are declared, so a
+// `NULL` bound on the first execution cannot leave a parameter's type to inference.
+
+/// Intake: the first occurrence of each key gets its `delivered_events` row (the idempotency
+/// ledger: key, content hash, stored answer, and the stream record), and only keys it took get an
+/// outbox row. One statement, atomic by itself; returns the keys it inserted.
+struct IntakeStatement: PostgresPreparedStatement {
+    static let name = "capi_intake_v8"
+    static let sql = """
+        WITH input AS (
+          SELECT DISTINCT ON (p, e, t) p, e, t, h, a, r, body, rec, x
+          FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::text[], $5::text[], $6::int8[], $7::text[], $8::text[], $9::int8[])
+               WITH ORDINALITY AS u(p, e, t, h, a, r, body, rec, x, n)
+          ORDER BY p, e, t, n),
+        inserted AS (
+          INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, record, updated_at, content_hash, answer)
+          SELECT p, e, t, r, 'pending', rec, r, h, a FROM input ON CONFLICT DO NOTHING
+          RETURNING pixel_id, event_id, event_time),
+        queued AS (
+          INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)
+          SELECT i.p, i.e, i.t, i.body, 0, i.r, i.r, i.x FROM input i JOIN inserted k ON k.pixel_id = i.p AND k.event_id = i.e AND k.event_time = i.t)
+        SELECT pixel_id, event_id, event_time FROM inserted
+        """
+    static let bindingDataTypes: [PostgresDataType] = [
+        .textArray, .textArray, .int8Array, .textArray, .textArray, .int8Array, .textArray, .textArray, .int8Array,
+    ]
+    typealias Row = EventKey
+
+    var items: [IntakeItem]
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 9)
+        bindings.append(items.map(\.key.pixelID))
+        bindings.append(items.map(\.key.eventID))
+        bindings.append(items.map(\.key.eventTime.rawValue))
+        bindings.append(items.map(\.contentHash))
+        bindings.append(items.map(\.answer))
+        bindings.append(items.map(\.receivedAt.rawValue))
+        bindings.append(items.map(\.payload))
+        bindings.append(items.map(\.deliveredRecord))
+        bindings.append(items.map(\.expiresAt.rawValue))
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> EventKey {
+        let (pixel, id, time) = try row.decode((String, String, Int64).self)
+        return EventKey(pixelID: pixel, eventID: id, eventTime: UnixSeconds(time))
+    }
+}
+
+/// Leases up to `limit` due outbox rows, oldest first, skipping rows another claimer holds.
+struct ClaimOutboxStatement: PostgresPreparedStatement {
+    static let name = "capi_claim_outbox_v8"
+    static let sql = """
+        UPDATE outbox SET lease_owner = $1, lease_until = $2, claims = claims + 1
+        WHERE id IN (
+          SELECT id FROM outbox
+          WHERE next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
+            AND ($4::text IS NULL OR pixel_id = $4)
+          ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED)
+        RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims, \(StateMigrations.expiresAtOrDefault)
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .int8, .text, .int8]
+    typealias Row = OutboxEntry
+
+    var owner: String
+    var leaseUntil: Int64
+    var now: Int64
+    var pixelID: String?
+    var limit: Int64
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 5)
+        bindings.append(owner)
+        bindings.append(leaseUntil)
+        bindings.append(now)
+        bindings.append(pixelID)
+        bindings.append(limit)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> OutboxEntry {
+        let (id, pixel, event, time, payload, attempts, created, claims, expires) = try row.decode(
+            (Int64, String, String, Int64, String, Int, Int64, Int, Int64).self
+        )
+        return OutboxEntry(
+            id: id,
+            key: EventKey(pixelID: pixel, eventID: event, eventTime: UnixSeconds(time)),
+            payload: payload,
+            attempts: attempts,
+            createdAt: UnixMillis(created),
+            claims: claims,
+            expiresAt: UnixMillis(expires)
+        )
+    }
+}
+
+/// Meta took these rows: they leave the outbox and their stream records say forwarded, in one
+/// statement (one round trip, atomic without `BEGIN`/`COMMIT`).
+struct MarkForwardedStatement: PostgresPreparedStatement {
+    static let name = "capi_mark_forwarded_v8"
+    static let sql = """
+        WITH gone AS (DELETE FROM outbox WHERE id = ANY($1::int8[]) RETURNING pixel_id, event_id, event_time)
+        UPDATE delivered_events d SET outcome = '\(DeliveryOutcome.forwarded.rawValue)', fbtrace_id = $2, updated_at = $3
+        FROM gone k WHERE d.pixel_id = k.pixel_id AND d.event_id = k.event_id AND d.event_time = k.event_time
+        """
+    static let bindingDataTypes: [PostgresDataType] = [.int8Array, .text, .int8]
+    typealias Row = Void
+
+    var ids: [Int64]
+    var fbtraceID: String?
+    var now: Int64
+
+    func makeBindings() -> PostgresBindings {
+        var bindings = PostgresBindings(capacity: 3)
+        bindings.append(ids)
+        bindings.append(fbtraceID)
+        bindings.append(now)
+        return bindings
+    }
+
+    func decodeRow(_ row: PostgresRow) throws {}
+}

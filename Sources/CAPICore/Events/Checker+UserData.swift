@@ -17,7 +17,7 @@ extension Checker {
                 continue
             }
             let limit = entry.ordinal == Self.userAgentOrdinal ? Self.maxUserAgentBytes : Self.maxUserDataBytes
-            guard let texts = texts(value, field: "user_data.\(name)", limit: limit) else { continue }
+            guard let texts = texts(value, key: name, limit: limit) else { continue }
             if entry.isAlias { aliasValues[entry.ordinal] = texts } else { canonicalValues[entry.ordinal] = texts }
         }
         for name in unknown.sorted() {
@@ -39,16 +39,20 @@ extension Checker {
                 problem("user_data.\(key.rawValue)", .invalidValue, "takes a single value")
                 continue
             }
-            var wire: [String] = []
-            wire.reserveCapacity(texts.count)
-            for text in texts {
-                switch prepare(key, text, country: country, policy: policy) {
-                case .success(let value): if !wire.contains(value) { wire.append(value) }
-                case .failure(let issue): warnings.append("user_data.\(key.rawValue): \(issue.reason); dropped")
+            if texts.count == 1 {
+                // The usual case, one value: no list to collect it in.
+                guard let value = wireValue(key, texts[0], country: country, policy: policy) else { continue }
+                prepared[key.rawValue] = key.isMultiValued ? .array([.string(value)]) : .string(value)
+            } else {
+                // Several values (only multi-valued keys get here): kept once each, in the order given.
+                var wire: [String] = []
+                wire.reserveCapacity(texts.count)
+                for text in texts {
+                    if let value = wireValue(key, text, country: country, policy: policy), !wire.contains(value) { wire.append(value) }
                 }
+                guard !wire.isEmpty else { continue }
+                prepared[key.rawValue] = .array(wire.map(JSONValue.string))
             }
-            guard !wire.isEmpty else { continue }
-            prepared[key.rawValue] = key.isMultiValued ? .array(wire.map(JSONValue.string)) : .string(wire[0])
             keys.append(key.rawValue)
         }
         if prepared.isEmpty && problems.allSatisfy({ !$0.field.hasPrefix("user_data") }) {
@@ -59,7 +63,9 @@ extension Checker {
 
     /// A value's strings: a string, a number, or an array of them. `null` means absent.
     /// Strings over `limit` bytes are refused before any normalization work is spent on them.
-    private mutating func texts(_ value: JSONValue, field: String, limit: Int) -> [String]? {
+    /// The field's path is built only for a problem.
+    private mutating func texts(_ value: JSONValue, key: String, limit: Int) -> [String]? {
+        var field: String { "user_data.\(key)" }
         switch value {
         case .null: return nil
         case .string(let text):
@@ -99,6 +105,16 @@ extension Checker {
             return code
         }
         return policy.defaultCountry
+    }
+
+    /// One value as sent to Meta, or `nil` with a warning naming the key (never the value).
+    private mutating func wireValue(_ key: UserDataKey, _ text: String, country: String?, policy: EventPolicy) -> String? {
+        switch prepare(key, text, country: country, policy: policy) {
+        case .success(let value): return value
+        case .failure(let issue):
+            warnings.append("user_data.\(key.rawValue): \(issue.reason); dropped")
+            return nil
+        }
     }
 
     /// One value as sent to Meta, or why it is dropped (no value in the reason).

@@ -22,8 +22,9 @@ public enum EventPreparer {
             )
         }
         var check = Checker()
-        var payload = fields.filter { knownFields.contains($0.key) }
-        let hasUnknownFields = payload.count < fields.count
+        // Rebuilding the dictionary rehashes every key; only an event with unknown fields needs it.
+        let hasUnknownFields = !fields.keys.allSatisfy(knownFields.contains)
+        var payload = hasUnknownFields ? fields.filter { knownFields.contains($0.key) } : fields
         payload["pixel_id"] = nil
         check.lengths(fields)
 

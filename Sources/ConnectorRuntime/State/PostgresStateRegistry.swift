@@ -17,6 +17,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     let logger: Logger
     /// Schema the tables live in (tests use one per run); `nil` means the search path's default.
     let schema: String?
+    /// The per-event statements as named prepared statements (the default) or unnamed ones.
+    let preparedStatements: Bool
 
     static let migrationLockKey: Int32 = 0x0CA9_1000
     static let pollLockKey: Int64 = 0x0CA9_2000
@@ -38,6 +40,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.logger = logger
         self.schema = schema
+        self.preparedStatements = target.preparedStatements
     }
 
     public func run() async {
@@ -108,6 +111,19 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
+    /// One of the per-event statements, prepared once per connection or, with
+    /// `prepared_statements=off`, sent unnamed: the same SQL and bindings either way.
+    func perform<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
+        var rows: [Statement.Row] = []
+        if preparedStatements {
+            for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
+        } else {
+            let query = PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings())
+            for try await row in try await client.query(query, logger: logger) { rows.append(try statement.decodeRow(row)) }
+        }
+        return rows
+    }
+
     static func identifier(_ name: String) -> String {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
@@ -118,9 +134,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         guard !items.isEmpty else { return [] }
         return try await wrap("commit intake") {
             var inserted = Set<EventKey>()
-            for try await key in try await client.execute(IntakeStatement(items: items), logger: logger) {
-                inserted.insert(key)
-            }
+            for key in try await perform(IntakeStatement(items: items)) { inserted.insert(key) }
             let plan = IntakePlan(items: items, insertedKeys: inserted)
             var existing: [EventKey: (hash: String, answer: String)] = [:]
             if !plan.lookups.isEmpty {
@@ -148,11 +162,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         let leaseUntil = Bounded.sum(now, lease.wholeMilliseconds)
         return try await wrap("claim outbox") {
             let claim = ClaimOutboxStatement(owner: owner, leaseUntil: leaseUntil, now: now, pixelID: pixelID, limit: Int64(limit))
-            var entries: [OutboxEntry] = []
-            for try await entry in try await client.execute(claim, logger: logger) {
-                entries.append(entry)
-            }
-            return entries.sorted { $0.id < $1.id }
+            return try await perform(claim).sorted { $0.id < $1.id }
         }
     }
 
@@ -160,10 +170,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         guard !entries.isEmpty else { return }
         let now = now.rawValue
         try await wrap("mark forwarded") {
-            for try await _ in try await client.execute(
-                MarkForwardedStatement(ids: entries.map(\.id), fbtraceID: fbtraceID, now: now),
-                logger: logger
-            ) {}
+            _ = try await perform(MarkForwardedStatement(ids: entries.map(\.id), fbtraceID: fbtraceID, now: now))
         }
     }
 

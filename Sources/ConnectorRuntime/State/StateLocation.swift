@@ -17,14 +17,28 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         /// `sslmode=require` / `verify-full` asks for TLS; the default is plain TCP (sidecars talk to a
         /// local or private-network database).
         public var requireTLS: Bool
+        /// `prepared_statements=off` sends the per-event statements unnamed. Named prepared
+        /// statements are session state: RDS Proxy pins every session that uses them (which defeats
+        /// it in front of many Lambda environments), and PgBouncer in transaction mode before 1.21
+        /// loses them between transactions.
+        public var preparedStatements: Bool
 
-        public init(host: String, port: Int, username: String, password: String?, database: String, requireTLS: Bool) {
+        public init(
+            host: String,
+            port: Int,
+            username: String,
+            password: String?,
+            database: String,
+            requireTLS: Bool,
+            preparedStatements: Bool = true
+        ) {
             self.host = host
             self.port = port
             self.username = username
             self.password = password
             self.database = database
             self.requireTLS = requireTLS
+            self.preparedStatements = preparedStatements
         }
     }
 
@@ -33,6 +47,7 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         case missingHost
         case invalidPort
         case emptySQLitePath
+        case invalidPreparedStatements
 
         public var description: String {
             switch self {
@@ -40,6 +55,7 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
             case .missingHost: "the postgres state URL has no host"
             case .invalidPort: "the postgres state URL has an invalid port"
             case .emptySQLitePath: "the sqlite state URL has no path (write sqlite:PATH)"
+            case .invalidPreparedStatements: "the postgres state URL's prepared_statements must be on or off"
             }
         }
     }
@@ -61,6 +77,12 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         if let port = components.port, !(1...65535).contains(port) { throw .invalidPort }
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
+        let preparedStatements: Bool
+        switch components.queryItems?.first(where: { $0.name == "prepared_statements" })?.value {
+        case nil, "on": preparedStatements = true
+        case "off": preparedStatements = false
+        default: throw .invalidPreparedStatements
+        }
         self = .postgres(
             PostgresTarget(
                 host: host,
@@ -68,7 +90,8 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
                 username: components.user?.removingPercentEncoding ?? "postgres",
                 password: components.password?.removingPercentEncoding,
                 database: database.isEmpty ? (components.user ?? "postgres") : database,
-                requireTLS: ["require", "verify-ca", "verify-full"].contains(sslMode)
+                requireTLS: ["require", "verify-ca", "verify-full"].contains(sslMode),
+                preparedStatements: preparedStatements
             )
         )
     }

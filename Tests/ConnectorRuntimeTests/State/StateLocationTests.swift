@@ -15,6 +15,17 @@ struct StateLocationTests {
         #expect(!location.description.contains("cret"))
     }
 
+    @Test("prepared statements are on unless the URL turns them off")
+    func preparedStatements() throws {
+        func prepared(_ url: String) throws -> Bool? {
+            guard case .postgres(let target) = try StateLocation(parsing: url) else { return nil }
+            return target.preparedStatements
+        }
+        #expect(try prepared("postgres://app@db/capi") == true)
+        #expect(try prepared("postgres://app@db/capi?sslmode=require&prepared_statements=on") == true)
+        #expect(try prepared("postgres://app@proxy/capi?sslmode=require&prepared_statements=off") == false)
+    }
+
     @Test("sqlite URLs keep their path")
     func sqlite() throws {
         #expect(try StateLocation(parsing: "sqlite:.capi/state.sqlite") == .sqlite(path: ".capi/state.sqlite"))
@@ -26,6 +37,7 @@ struct StateLocationTests {
         arguments: [
             ("mysql://x", StateLocation.ParseError.unsupportedScheme), ("sqlite:", .emptySQLitePath),
             ("postgres:///db", .missingHost), ("postgres://h:99999/db", .invalidPort),
+            ("postgres://h/db?prepared_statements=no", .invalidPreparedStatements),
         ]
     )
     func errors(text: String, expected: StateLocation.ParseError) {

@@ -78,7 +78,7 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
         let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
         let preparedStatements: Bool
-        switch components.queryItems?.first(where: { $0.name == "prepared_statements" })?.value {
+        switch components.queryItems?.first(where: { $0.name == "prepared_statements" }).map({ $0.value ?? "" }) {
         case nil, "on": preparedStatements = true
         case "off": preparedStatements = false
         default: throw .invalidPreparedStatements

@@ -38,6 +38,7 @@ struct StateLocationTests {
             ("mysql://x", StateLocation.ParseError.unsupportedScheme), ("sqlite:", .emptySQLitePath),
             ("postgres:///db", .missingHost), ("postgres://h:99999/db", .invalidPort),
             ("postgres://h/db?prepared_statements=no", .invalidPreparedStatements),
+            ("postgres://h/db?prepared_statements", .invalidPreparedStatements),
         ]
     )
     func errors(text: String, expected: StateLocation.ParseError) {

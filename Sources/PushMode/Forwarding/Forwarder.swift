@@ -142,6 +142,10 @@ public struct Forwarder: Service {
         public var remaining = 0
     }
 
+    /// Outcomes this forwarder (and its copies) recorded since it was made; `remaining` is not
+    /// counted here. Cheaper to watch than the outbox: counting a large outbox is a scan.
+    public var recorded: FlushReport { outcomes.current }
+
     /// Sends everything due now, batch after batch, and returns: rows rescheduled for later, not
     /// due yet or leased by another process are counted in the report, never waited for.
     ///

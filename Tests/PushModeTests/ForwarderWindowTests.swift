@@ -4,11 +4,12 @@ import Foundation
 import GraphAPI
 import Hummingbird
 import Logging
-import PushMode
 import ServiceLifecycle
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import PushMode
 
 /// `max_in_flight` as a sliding window: never more Graph requests at once than it allows, and a
 /// slow request holds one slot while the others keep claiming and sending.
@@ -119,5 +120,16 @@ struct ForwarderWindowTests {
                 #expect(Set(forwarded.map(\.fbtraceID)) == ["AWindowTrace"])
             }
         }
+    }
+}
+
+@Suite("forwarder gauges")
+struct ForwarderGaugeTests {
+    @Test("the outbox gauges refresh every 5 s, and less often when counting the outbox is slow")
+    func refreshInterval() {
+        #expect(Forwarder.gaugeInterval(after: .zero) == .seconds(5))
+        #expect(Forwarder.gaugeInterval(after: .milliseconds(100)) == .seconds(5))
+        #expect(Forwarder.gaugeInterval(after: .milliseconds(200)) == .seconds(10))
+        #expect(Forwarder.gaugeInterval(after: .seconds(2)) == .seconds(100))
     }
 }

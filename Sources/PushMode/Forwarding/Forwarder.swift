@@ -84,6 +84,7 @@ public struct Forwarder: Service {
         await withGracefulShutdownHandler {
             await withDiscardingTaskGroup { group in
                 var lastGauges = ContinuousClock.now - .seconds(10)
+                var gaugeInterval = Self.gaugeInterval(after: .zero)
                 while !stopping.withLock({ $0 }) && !Task.isCancelled {
                     await window.waitForFreeSlot()
                     if stopping.withLock({ $0 }) { break }
@@ -99,9 +100,11 @@ public struct Forwarder: Service {
                         let held = window.take(upTo: batches.count)
                         group.addTask { await self.deliver(batches, window: window, slotsHeld: held) }
                     }
-                    if ContinuousClock.now - lastGauges > .seconds(5) {
+                    if ContinuousClock.now - lastGauges > gaugeInterval {
+                        let started = ContinuousClock.now
                         await updateGauges()
                         lastGauges = .now
+                        gaugeInterval = Self.gaugeInterval(after: lastGauges - started)
                     }
                     if claimed.count < wanted {
                         // A partial claim: let the next batch fill for up to the linger time.
@@ -347,6 +350,13 @@ public struct Forwarder: Service {
                 }
             }
         }
+    }
+
+    /// The wait before the next refresh of the outbox and dead-letter gauges, given how long the
+    /// last one took: every 5 s, or less often when counting is slow. Counting the outbox is a scan,
+    /// slow behind a large backlog, and it holds up claims, so it takes at most 2% of the time.
+    static func gaugeInterval(after refreshTook: Duration) -> Duration {
+        max(.seconds(5), refreshTook * 50)
     }
 
     /// Error classes that pause a pixel, and the alarm each raises.

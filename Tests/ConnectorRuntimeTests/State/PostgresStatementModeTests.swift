@@ -37,3 +37,25 @@ struct PostgresStatementModeTests {
         }
     }
 }
+
+@Suite("Postgres storage settings", .enabled(if: TestPostgres.enabled))
+struct PostgresStorageSettingsTests {
+    @Test("after migrating, the outbox and delivered_events leave room on each page for updated rows")
+    func fillfactors() async throws {
+        let target = try TestPostgres.target()
+        let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        try await withStateRegistry(.postgres(target), schema: String(schema), logger: Logger(label: "test")) { _ in }
+        let options = try await TestPostgres.withClient(searchPath: String(schema)) { client in
+            let rows = try await client.query(
+                """
+                SELECT c.relname, array_to_string(c.reloptions, ',') FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE n.nspname = current_schema() AND c.relname IN ('outbox', 'delivered_events')
+                """
+            )
+            var options: [String: String] = [:]
+            for try await (table, setting) in rows.decode((String, String?).self) { options[table] = setting }
+            return options
+        }
+        #expect(options == ["outbox": "fillfactor=50", "delivered_events": "fillfactor=80"])
+    }
+}

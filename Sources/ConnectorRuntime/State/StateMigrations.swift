@@ -171,17 +171,13 @@ enum StateMigrations {
                     "DROP TABLE ledger",
                 ]
             ),
-            // Version 9: room on each page for a row's next version, so the forwarder's lease
-            // (outbox) and outcome (`delivered_events`) updates can stay on the page without new
-            // index entries (PostgreSQL's heap-only updates). The outbox is a short-lived queue and
-            // every row is updated once or more, so half of each page is kept free; a record is
-            // updated once, so a fifth. Only new pages are affected; nothing is rewritten. SQLite
-            // has no such setting.
+            // Version 9: a fifth of each page kept free for a row's next version, so many of the
+            // forwarder's lease (outbox) and outcome (`delivered_events`) updates stay on their page
+            // without new index entries (PostgreSQL's heap-only updates). Only new pages are
+            // affected; nothing is rewritten. SQLite has no such setting.
             (
                 9,
-                d == .postgres
-                    ? ["ALTER TABLE outbox SET (fillfactor = 50)", "ALTER TABLE delivered_events SET (fillfactor = 80)"]
-                    : []
+                d == .postgres ? ["ALTER TABLE outbox SET (fillfactor = 80)", "ALTER TABLE delivered_events SET (fillfactor = 80)"] : []
             ),
         ]
     }

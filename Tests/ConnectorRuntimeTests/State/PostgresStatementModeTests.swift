@@ -56,6 +56,6 @@ struct PostgresStorageSettingsTests {
             for try await (table, setting) in rows.decode((String, String?).self) { options[table] = setting }
             return options
         }
-        #expect(options == ["outbox": "fillfactor=50", "delivered_events": "fillfactor=80"])
+        #expect(options == ["outbox": "fillfactor=80", "delivered_events": "fillfactor=80"])
     }
 }

@@ -36,11 +36,12 @@ struct HardeningHTTPTests {
     @Test("an unsigned request is answered before its body is read, and the connection closed")
     func refusalBeforeBody() async throws {
         try await PushStack.run(manifest: try pushManifest(limits: Self.tightLimits)) { stack in
-            // 1,000,000 bytes announced, none sent: the answer cannot have waited for them.
+            // 1,000,000 bytes announced, none sent: a server that waited for them would reach the
+            // 2 s body timeout and never judge the signature, so a 401 means it answered first.
             let outcome = try await RawConnection.exchange(
                 port: stack.port,
                 send: "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n",
-                timeout: .seconds(1)
+                timeout: .seconds(15)
             )
             #expect(outcome.received.hasPrefix("HTTP/1.1 401"))
             #expect(outcome.received.contains("missing_signature"))
@@ -51,7 +52,7 @@ struct HardeningHTTPTests {
     @Test("a client that stops halfway through its headers is disconnected after the header timeout")
     func slowHeaders() async throws {
         try await PushStack.run(manifest: try pushManifest(limits: Self.tightLimits)) { stack in
-            let outcome = try await RawConnection.exchange(port: stack.port, send: "POST /v1/events HTTP/1.1\r\nHost: x\r\n", timeout: .seconds(5))
+            let outcome = try await RawConnection.exchange(port: stack.port, send: "POST /v1/events HTTP/1.1\r\nHost: x\r\n", timeout: .seconds(15))
             #expect(outcome.closedByServer)
             #expect(outcome.received.isEmpty)
         }

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import Synchronization
 
 /// A bare TCP client for what HTTP clients will not do: stop halfway through headers, announce a
 /// body and never send it, hold a connection open.
@@ -11,8 +12,17 @@ enum RawConnection {
         var closedByServer: Bool
     }
 
+    /// What the server sent so far, shared by the reading task and the timeout.
+    final class Received: Sendable {
+        let text = Mutex("")
+    }
+
     /// Sends `bytes` (and each of `later` after its pause), reading until the server closes the
-    /// connection or `timeout` passes.
+    /// connection or `timeout` passes. On a timeout, what arrived so far is still returned.
+    ///
+    /// `timeout` is a bound for a server that never closes, not a measure of how fast it closes:
+    /// with every suite running at once on two cores the reading task can wait seconds for a
+    /// thread, so keep it well above the deadline under test.
     static func exchange(port: Int, send bytes: String, later: [(after: Duration, bytes: String)] = [], timeout: Duration) async throws -> Outcome {
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connect(host: "127.0.0.1", port: port) { channel in
@@ -20,11 +30,11 @@ enum RawConnection {
             }
         return try await channel.executeThenClose { inbound, outbound in
             try await outbound.write(ByteBuffer(string: bytes))
+            let received = Received()
             return try await withThrowingTaskGroup(of: Outcome?.self) { group in
                 group.addTask {
-                    var received = ""
-                    for try await chunk in inbound { received += String(buffer: chunk) }
-                    return Outcome(received: received, closedByServer: true)
+                    for try await chunk in inbound { received.text.withLock { $0 += String(buffer: chunk) } }
+                    return Outcome(received: received.text.withLock { $0 }, closedByServer: true)
                 }
                 group.addTask {
                     try await Task.sleep(for: timeout)
@@ -36,7 +46,7 @@ enum RawConnection {
                 }
                 let first = try await group.next()!
                 group.cancelAll()
-                return first ?? Outcome(received: "", closedByServer: false)
+                return first ?? Outcome(received: received.text.withLock { $0 }, closedByServer: false)
             }
         }
     }

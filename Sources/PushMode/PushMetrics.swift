@@ -14,12 +14,8 @@ enum PushMetrics {
         Gauge(label: "capi_build_info", dimensions: [("version", BuildInfo.version)]).record(1)
         _ = Counter(label: "capi_events_resent_total")
         _ = Counter(label: "capi_requests_refused_total", dimensions: [("reason", "ip_not_allowed")])
+        // The per-event counters are declared by `IngestMetrics`, which the server keeps.
         for pixel in pixels {
-            for source in sources + ["graph_compatible"] {
-                for label in ["capi_events_received_total", "capi_duplicates_total", "capi_events_rejected_total"] {
-                    _ = Counter(label: label, dimensions: [("pixel_id", pixel), ("source", source)])
-                }
-            }
             _ = Counter(label: "capi_events_forwarded_total", dimensions: [("pixel_id", pixel)])
             for errorClass in GraphErrorClass.allCases {
                 _ = Counter(label: "capi_retries_total", dimensions: [("pixel_id", pixel), ("class", errorClass.rawValue)])

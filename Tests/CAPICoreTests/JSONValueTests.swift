@@ -41,6 +41,50 @@ struct JSONValueTests {
         #expect(try JSONValue(parsing: value.serialized) == value)
     }
 
+    @Test(
+        "strings must be valid UTF-8, with and without escapes",
+        arguments: [
+            [0x22, 0xC3, 0x28, 0x22], [0x22, 0x61, 0xFF, 0x22], [0x22, 0xED, 0xA0, 0x80, 0x22], [0x22, 0x5C, 0x6E, 0xC3, 0x22],
+            [0x7B, 0x22, 0xE2, 0x82, 0x22, 0x3A, 0x31, 0x7D],
+        ] as [[UInt8]]
+    )
+    func refusesInvalidUTF8(bytes: [UInt8]) {
+        #expect(throws: JSONValue.ParseError.self) { try JSONValue(parsing: bytes) }
+    }
+
+    @Test("ASCII and multi-byte strings read back as sent, escaped or not")
+    func readsStrings() throws {
+        for text in ["plain ascii", "", "Zürich", "日本語", "emoji 😀 mixed"] {
+            #expect(try JSONValue(parsing: Array("\"\(text)\"".utf8)) == .string(text))
+            #expect(try JSONValue(parsing: Array("\"\(text)\\n\"".utf8)) == .string(text + "\n"))
+        }
+    }
+
+    @Test("an object written key by key is the text its JSONValue serializes to")
+    func objectText() throws {
+        var writer = JSONObjectText()
+        writer.add("a", string: "q\"u\n/é\u{01}")
+        writer.add("b", stringOrNull: nil)
+        writer.add("c", stringOrNull: "x")
+        writer.add("d", integer: -42)
+        writer.add("e", strings: ["one", "tw\"o", ""])
+        writer.add("f") { nested in
+            nested.add("x", value: .number(2.5))
+            nested.add("y", strings: [])
+        }
+        writer.add("g") { _ in }
+        writer.add("h", value: .object(["z": .integer(1), "k": .array([.null, .bool(false)])]))
+        let expected: JSONValue = .object([
+            "a": .string("q\"u\n/é\u{01}"), "b": .null, "c": .string("x"), "d": .integer(-42),
+            "e": .array([.string("one"), .string("tw\"o"), .string("")]),
+            "f": .object(["x": .number(2.5), "y": .array([])]), "g": .object([:]),
+            "h": .object(["z": .integer(1), "k": .array([.null, .bool(false)])]),
+        ])
+        #expect(writer.text == expected.serialized)
+        #expect(try JSONValue(parsing: writer.text) == expected)
+        #expect(JSONObjectText().text == "{}")
+    }
+
     @Test("very deep nesting is refused rather than overflowing the stack")
     func depth() {
         let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)

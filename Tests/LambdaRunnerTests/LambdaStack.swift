@@ -57,8 +57,9 @@ struct LambdaStack: Sendable {
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         var stacks: [LambdaStack] = []
                         for (runtime, endpoint) in zip(runtimes, endpoints) {
-                            let sidecar = PushSidecar(manifest: manifest, push: manifest.push!, registry: registry, graph: graph)
+                            // Bootstrapped before the sidecar makes its metric handles.
                             let metrics = TestMetrics.shared
+                            let sidecar = PushSidecar(manifest: manifest, push: manifest.push!, registry: registry, graph: graph)
                             let emitted = EmittedLines()
                             let loop = LambdaLoop(
                                 runtime: RuntimeAPIClient(endpoint: endpoint),

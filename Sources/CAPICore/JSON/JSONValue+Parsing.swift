@@ -144,17 +144,21 @@ extension JSONValue {
         mutating func parseString() throws(ParseError) -> String {
             index += 1
             let start = index
-            // Fast path: no escapes, valid UTF-8 checked by String(validating:).
+            // Fast path: no escapes. ASCII text is valid UTF-8 as it stands; anything else is checked
+            // by String(validating:), a generic call that looks up type metadata every time.
+            var union: UInt8 = 0
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     let slice = bytes[start..<index]
                     index += 1
+                    if union < 0x80 { return String(decoding: slice, as: UTF8.self) }
                     guard let text = String(validating: slice, as: UTF8.self) else { throw fail("invalid UTF-8 in a string") }
                     return text
                 }
                 if byte == UInt8(ascii: "\\") { break }
                 if byte < 0x20 { throw fail("control character in a string") }
+                union |= byte
                 index += 1
             }
             var scratch = Array(bytes[start..<index])

@@ -67,12 +67,21 @@ public final class DriftMonitor: Service, Sendable {
         state.withLock { state in
             let name = Self.safeEventName(eventName, pixel: pixel, known: &state.eventNames)
             let key = DriftKey(stream: stream, pixelID: pixel, eventName: name)
-            var window = state.open.removeValue(forKey: key) ?? OpenWindow(openedAt: now)
-            window.counters.add(observation)
-            if window.counters.events >= configuration.windowEvents {
-                state.closed.append((key, window.counters))
-            } else {
-                state.open[key] = window
+            // One hash of the key for an open window (the common case), not a removal and a re-insertion.
+            guard let index = state.open.index(forKey: key) else {
+                var window = OpenWindow(openedAt: now)
+                window.counters.add(observation)
+                if window.counters.events >= configuration.windowEvents {
+                    state.closed.append((key, window.counters))
+                } else {
+                    state.open[key] = window
+                }
+                return
+            }
+            state.open.values[index].counters.add(observation)
+            if state.open.values[index].counters.events >= configuration.windowEvents {
+                state.closed.append((key, state.open.values[index].counters))
+                state.open.remove(at: index)
             }
         }
     }
@@ -92,8 +101,9 @@ public final class DriftMonitor: Service, Sendable {
     /// one, never more than ``maximumEventNames`` per pixel, and at most 64 characters.
     static func safeEventName(_ name: String?, pixel: String, known: inout [String: Set<String>]) -> String {
         guard let name, !name.isEmpty else { return "missing" }
+        // A known name passed the checks below when it was first seen.
+        if known[pixel]?.contains(name) == true { return name }
         guard name.utf8.count <= 64, !PersonalData.looksPersonal(name) else { return "redacted" }
-        if known[pixel, default: []].contains(name) { return name }
         guard known[pixel, default: []].count < maximumEventNames else { return "other" }
         known[pixel, default: []].insert(name)
         return name

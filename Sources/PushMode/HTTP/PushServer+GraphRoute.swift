@@ -69,7 +69,7 @@ extension PushServer {
         } catch {
             return Self.metaError(status: .serviceUnavailable, code: 2, message: "The state store cannot commit; retry", transient: true)
         }
-        record(results, events: events, source: "graph_compatible", started: started, pixelFromPath: pixelID)
+        record(results, events: events, source: IngestMetrics.graphCompatibleSource, started: started, pixelFromPath: pixelID)
         for (index, result) in results.enumerated() {
             if case .rejected(let problems) = result, let first = problems.first {
                 return Self.metaError(

@@ -35,6 +35,7 @@ public struct PushServer: Sendable {
     let trustedProxies: [String]
     let pixels: Set<String>
     let metricsText: @Sendable () -> String
+    let metrics: IngestMetrics
     let logger: Logger
     let refusals: RefusalLog
     let clock: WallClock
@@ -76,6 +77,7 @@ public struct PushServer: Sendable {
         self.trustedProxies = push.trustedProxies
         self.pixels = Set(manifest.pixels.map(\.id))
         self.metricsText = metricsText
+        self.metrics = IngestMetrics(pixels: manifest.pixels.map(\.id), sources: push.sources.map(\.name))
         self.logger = logger
         self.refusals = RefusalLog(logger: logger)
         self.clock = clock
@@ -244,10 +246,8 @@ public struct PushServer: Sendable {
             let pixel = (pixelFromPath ?? Intake.pixelID(of: event)).flatMap { pixels.contains($0) ? $0 : nil } ?? "unconfigured"
             switch result {
             case .accepted(let answer, let duplicate):
-                Counter(
-                    label: duplicate ? "capi_duplicates_total" : "capi_events_received_total",
-                    dimensions: [("pixel_id", pixel), ("source", source)]
-                ).increment()
+                let counters = metrics.events(pixel: pixel, source: source)
+                (duplicate ? counters.duplicates : counters.received).increment()
                 logger.debug(
                     "event accepted",
                     metadata: [
@@ -258,7 +258,7 @@ public struct PushServer: Sendable {
             case .conflict:
                 logger.info("event conflicts with an earlier one", metadata: ["pixel_id": "\(pixel)", "source": "\(source)"])
             case .rejected(let problems):
-                Counter(label: "capi_events_rejected_total", dimensions: [("pixel_id", pixel), ("source", source)]).increment()
+                metrics.events(pixel: pixel, source: source).rejected.increment()
                 logger.debug(
                     "event rejected",
                     metadata: ["pixel_id": "\(pixel)", "source": "\(source)", "fields": "\(problems.map(\.field).joined(separator: ","))"]
@@ -266,7 +266,7 @@ public struct PushServer: Sendable {
             }
         }
         let elapsed = ContinuousClock.now - started
-        Timer(label: "capi_ingest_latency_seconds", dimensions: [("source", source)]).recordNanoseconds(elapsed.wholeNanoseconds)
+        metrics.latency(source: source).recordNanoseconds(elapsed.wholeNanoseconds)
     }
 
     // MARK: Readiness

@@ -74,14 +74,23 @@ public struct Intake: Sendable {
                     "status": .string("accepted"), "event_id": .string(event.eventID),
                     "warnings": .array(event.warnings.map(JSONValue.string)),
                 ])
-                let record = MirrorRecord.make(event, source: source, receivedAt: receivedAt, keyedMAC: mirrorMAC, testEventCode: pixel.testEventCode)
+                var storedAnswer = JSONObjectText(capacity: 96)
+                storedAnswer.add("event_id", string: event.eventID)
+                storedAnswer.add("status", string: "accepted")
+                storedAnswer.add("warnings", strings: event.warnings)
                 items.append(
                     IntakeItem(
                         key: event.key,
                         contentHash: SHA256Hex.digest(payload),
                         payload: payload,
-                        answer: Self.canonicalJSON(answer),
-                        deliveredRecord: Self.canonicalJSON(record),
+                        answer: storedAnswer.text,
+                        deliveredRecord: MirrorRecord.text(
+                            event,
+                            source: source,
+                            receivedAt: receivedAt,
+                            keyedMAC: mirrorMAC,
+                            testEventCode: pixel.testEventCode
+                        ),
                         receivedAt: receivedAt,
                         expiresAt: MetaLimits.expiry(of: event.key.eventTime, actionSource: event.actionSource)
                     )

@@ -1,6 +1,5 @@
 import CAPICore
 import Crypto
-import Foundation
 
 /// The `delivered_events` record of an accepted event: what analysts join and count on.
 ///
@@ -8,39 +7,43 @@ import Foundation
 /// digest Meta (or anyone with a list of emails) could match; URLs lose their query string, where
 /// apps sometimes put personal data.
 enum MirrorRecord {
-    /// The keys analysts join on; the other personal keys are attributes, listed in `match_keys` only.
-    static let identifyingKeys: [String] = ["em", "ph", "external_id"]
+    /// The keys analysts join on (in the record's key order); the other personal keys are
+    /// attributes, listed in `match_keys` only.
+    static let identifyingKeys: [String] = ["em", "external_id", "ph"]
 
-    static func make(_ event: PreparedEvent, source: String, receivedAt: UnixMillis, keyedMAC: HMAC<SHA256>, testEventCode: String?) -> JSONValue {
-        var record: [String: JSONValue] = [
-            "pixel_id": .string(event.pixelID),
-            "event_id": .string(event.eventID),
-            "event_time": .integer(event.eventTime),
-            "event_name": .string(event.eventName),
-            "action_source": .string(event.actionSource.rawValue),
-            "source": .string(source),
-            "received_at": .string(receivedAt.iso8601),
-            "outcome": .string("pending"),
-            "match_keys": .array(event.matchKeys.map(JSONValue.string)),
-        ]
-        var mirrorIDs: [String: JSONValue] = [:]
+    /// The record's JSON text, written in its canonical key order (the sorted keys a `JSONValue`
+    /// object would serialize with) without building a dictionary for every event.
+    static func text(_ event: PreparedEvent, source: String, receivedAt: UnixMillis, keyedMAC: HMAC<SHA256>, testEventCode: String?) -> String {
         let user = event.payload["user_data"]
-        for key in identifyingKeys {
-            guard let digest = user?[key]?.arrayValue?.first?.stringValue ?? user?[key]?.stringValue else { continue }
-            var mac = keyedMAC
-            mac.update(data: Array(digest.utf8))
-            mirrorIDs[key] = .string(SHA256Hex.hex(mac.finalize()))
-        }
-        record["mirror_ids"] = .object(mirrorIDs)
         let custom = event.payload["custom_data"]
-        record["value"] = custom?["value"] ?? .null
-        record["currency"] = custom?["currency"]?.stringValue.map { .string($0.uppercased()) } ?? .null
-        record["event_source_url"] = event.payload["event_source_url"]?.stringValue.map { .string(Self.withoutQuery($0)) } ?? .null
-        record["test_event_code"] = testEventCode.map(JSONValue.string) ?? .null
-        return .object(record)
+        var record = JSONObjectText(capacity: 640)
+        record.add("action_source", string: event.actionSource.rawValue)
+        record.add("currency", stringOrNull: custom?["currency"]?.stringValue?.uppercased())
+        record.add("event_id", string: event.eventID)
+        record.add("event_name", string: event.eventName)
+        record.add("event_source_url", stringOrNull: event.payload["event_source_url"]?.stringValue.map(Self.withoutQuery))
+        record.add("event_time", integer: event.eventTime)
+        record.add("match_keys", strings: event.matchKeys)
+        record.add("mirror_ids") { mirrorIDs in
+            for key in identifyingKeys {
+                guard let digest = user?[key]?.arrayValue?.first?.stringValue ?? user?[key]?.stringValue else { continue }
+                var mac = keyedMAC
+                mac.update(data: Array(digest.utf8))
+                mirrorIDs.add(key, string: SHA256Hex.hex(mac.finalize()))
+            }
+        }
+        record.add("outcome", string: "pending")
+        record.add("pixel_id", string: event.pixelID)
+        record.add("received_at", string: receivedAt.iso8601)
+        record.add("source", string: source)
+        record.add("test_event_code", stringOrNull: testEventCode)
+        record.add("value", value: custom?["value"] ?? .null)
+        return record.text
     }
 
     static func withoutQuery(_ url: String) -> String {
-        String(url.prefix { $0 != "?" && $0 != "#" })
+        // Bytes, not characters: `?` and `#` are ASCII, so the cut is always a character boundary.
+        guard let cut = url.utf8.firstIndex(where: { $0 == UInt8(ascii: "?") || $0 == UInt8(ascii: "#") }) else { return url }
+        return String(url[..<cut])
     }
 }

@@ -123,6 +123,96 @@ struct ForwarderWindowTests {
     }
 }
 
+/// Log lines a test can read back: level and message.
+final class CapturedLog: Sendable {
+    let lines = Mutex<[(level: Logger.Level, message: String)]>([])
+
+    var logger: Logger {
+        var logger = Logger(label: "test") { _ in Handler(sink: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    var all: [(level: Logger.Level, message: String)] { lines.withLock { $0 } }
+
+    struct Handler: LogHandler {
+        let sink: CapturedLog
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) { sink.lines.withLock { $0.append((event.level, event.message.description)) } }
+    }
+}
+
+@Suite("forwarder stopped mid-delivery")
+struct ForwarderCancellationTests {
+    @Test("a batch cut off by cancellation counts no attempt, logs no error, and is sent after its lease", arguments: TestStore.enabled)
+    func cancelledMidSend(store: TestStore) async throws {
+        let manifest = try pushManifest(maxEvents: 10)
+        try await store.withRegistry { registry in
+            let time = WallClock.system.seconds() - .seconds(60)
+            let items = (0..<10).map { index in
+                let id = "cut-\(index)"
+                return IntakeItem(
+                    key: EventKey(pixelID: testPixel, eventID: id, eventTime: time),
+                    contentHash: id,
+                    payload: #"{"action_source":"other","event_id":"\#(id)","event_name":"Lead","event_time":\#(time.rawValue)}"#,
+                    answer: "{}",
+                    deliveredRecord: "{}",
+                    receivedAt: UnixMillis(1)
+                )
+            }
+            _ = try await registry.commitIntake(items)
+            let log = CapturedLog()
+            @Sendable func forwarder(port: Int, logger: Logger) -> Forwarder {
+                Forwarder(
+                    registry: registry,
+                    graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: .seconds(30))),
+                    pixels: manifest.pixels,
+                    configuration: .init(maxEvents: 10, linger: .milliseconds(20), maxInFlight: 1, lease: .seconds(1)),
+                    policy: RetryPolicy(maxAttempts: 1, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
+                    logger: logger
+                )
+            }
+
+            // The stand-in holds the only request; the forwarder is cancelled while it waits.
+            let held = ForwarderWindowTests.GraphLoad()
+            try await withLoopbackServer(
+                ForwarderWindowTests.router(held),
+                label: "graph-held",
+                beforeShutdown: { held.releaseStall.continuation.finish() }
+            ) {
+                port in
+                let sending = forwarder(port: port, logger: log.logger)
+                let running = Task { try await sending.run() }
+                try await eventually("the batch is in flight", timeout: .seconds(20)) { held.current.stalled }
+                running.cancel()
+                _ = await running.result
+            }
+            #expect(!log.all.contains { $0.level >= .error }, "\(log.all)")
+            #expect(log.all.contains { $0.level == .notice && $0.message.contains("sent again when its lease ends") })
+            // Nothing recorded: no attempt counted (one attempt would dead-letter with this policy).
+            #expect(try await registry.outboxDepth() == 10)
+            #expect(try await registry.deadLetters(limit: 10).isEmpty)
+
+            // After the lease another forwarder sends the batch.
+            let open = ForwarderWindowTests.GraphLoad()
+            open.releaseStall.continuation.finish()
+            try await withLoopbackServer(ForwarderWindowTests.router(open), label: "graph-open") { port in
+                try await Task.sleep(for: .milliseconds(1200))
+                let report = try await forwarder(port: port, logger: Logger(label: "test")).flushDue()
+                #expect(report.forwarded == 10 && report.remaining == 0 && report.deadLettered == 0)
+            }
+            #expect(open.current.eventsReceived == 10)
+            let forwarded = try await registry.deliveredEvents(since: nil).filter { $0.outcome == .forwarded }
+            #expect(forwarded.count == 10)
+        }
+    }
+}
+
 @Suite("forwarder gauges")
 struct ForwarderGaugeTests {
     @Test("the outbox gauges refresh every 5 s, and less often when counting the outbox is slow")

@@ -93,6 +93,7 @@ public struct Forwarder: Service {
                     do {
                         claimed = try await claim(limit: wanted)
                     } catch {
+                        if Task.isCancelled { break }
                         logger.error("forwarder cannot reach the state store", metadata: ["error": "\(error)"])
                     }
                     if !claimed.isEmpty {
@@ -233,6 +234,7 @@ public struct Forwarder: Service {
             do {
                 try await registry.extendLease(entries, owner: owner, until: clock.now() + configuration.lease)
             } catch {
+                if Task.isCancelled { return }
                 logger.warning("cannot renew outbox leases", metadata: ["error": "\(error)"])
             }
         }
@@ -273,7 +275,14 @@ public struct Forwarder: Service {
             }
             if !sendable.isEmpty { try await send(sendable, pixel: pixel) }
         } catch {
-            logger.error("forwarder cannot record a delivery outcome", metadata: ["pixel_id": "\(pixelID)", "error": "\(error)"])
+            // Cancelled while recording: nothing is lost (the rows stay leased, then are sent again).
+            logger.log(
+                level: Task.isCancelled ? .notice : .error,
+                Task.isCancelled
+                    ? "forwarder stopped before recording a delivery outcome; the batch is sent again when its lease ends"
+                    : "forwarder cannot record a delivery outcome",
+                metadata: ["pixel_id": "\(pixelID)", "error": "\(error)"]
+            )
         }
     }
 
@@ -289,6 +298,15 @@ public struct Forwarder: Service {
                 testEventCode: pixel.testEventCode
             )
         } catch {
+            // Stopped mid-call (a shutdown that ran out of time): Meta gave no answer, so no attempt
+            // is counted; the rows keep their lease and are claimed again when it ends, as after a crash.
+            if Task.isCancelled {
+                logger.notice(
+                    "forwarder stopped mid-delivery; the batch is sent again when its lease ends",
+                    metadata: ["pixel_id": "\(pixel.id)", "events": "\(entries.count)"]
+                )
+                return
+            }
             try await handle(error, entries: entries, pixel: pixel)
             return
         }

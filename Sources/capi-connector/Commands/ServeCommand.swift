@@ -44,7 +44,8 @@ struct ServeCommand: AsyncParsableCommand {
         help: ArgumentHelp(
             """
             How long a SIGTERM shutdown may finish in-flight work (requests, the batch being sent, the \
-            last drift windows) before the rest is cancelled, e.g. when the state store is gone. \
+            last drift windows) before the rest is cancelled, e.g. when the state store is gone; \
+            10 s later the process exits even if cancelled work has not stopped (exit status 1). \
             Answered events are already durable; unanswered requests are retried by their senders.
             """,
             valueName: "seconds"
@@ -108,6 +109,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
+    /// How long cancelled work may take to stop once the shutdown timeout cancelled it.
+    static let cancellationGrace: Duration = .seconds(10)
+
     func runServices(
         manifest: Manifest,
         push: PushConfiguration,
@@ -136,12 +140,22 @@ struct ServeCommand: AsyncParsableCommand {
         let service = sidecar.service { host, port in
             logger.notice("push sidecar listening", metadata: ["address": "\(host):\(port)", "sources": "\(push.sources.map(\.name))"])
         }
+        let timeout = Bounded.duration(seconds: shutdownTimeout) ?? .seconds(25)
+        let watchdog = ShutdownWatchdog(limit: timeout + Self.cancellationGrace, logger: logger) { _exit(1) }
+        defer { watchdog.disarm() }
         var configuration = ServiceGroupConfiguration(
-            services: [.init(service: service)],
+            services: [
+                .init(service: service),
+                // Last, so it is told first that the shutdown began.
+                .init(
+                    service: watchdog,
+                    successTerminationBehavior: .ignore
+                ),
+            ],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
-        configuration.maximumGracefulShutdownDuration = Bounded.duration(seconds: shutdownTimeout)
+        configuration.maximumGracefulShutdownDuration = timeout
         let group = ServiceGroup(configuration: configuration)
         do {
             try await StateOptions.run(group)

@@ -1,0 +1,47 @@
+import Dispatch
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// Ends the process when a graceful shutdown has not finished `limit` after it began.
+///
+/// A service group cancels what outlives its graceful-shutdown timeout, and a task that ignores
+/// cancellation then holds the process open for good. PostgresNIO 1.33.2's connection pool can do
+/// that: with the server gone during shutdown it keeps retrying to connect, and once cancelled it
+/// sometimes never finishes, so `serve` stayed up after SIGTERM until killed (1 run in 4 here). What
+/// was answered is committed, so exiting loses nothing; it only ends the wait.
+///
+/// Add it with `successTerminationBehavior: .ignore`: it returns as soon as the shutdown begins and
+/// leaves a timer that cancellation cannot stop. Call ``disarm()`` once the group has returned.
+public final class ShutdownWatchdog: Service, Sendable {
+    let limit: Duration
+    let logger: Logger
+    let onExpiry: @Sendable () -> Void
+    private let disarmed = Mutex(false)
+
+    /// - Parameter onExpiry: what ends the process (tests observe it instead).
+    public init(limit: Duration, logger: Logger, onExpiry: @escaping @Sendable () -> Void) {
+        self.limit = limit
+        self.logger = logger
+        self.onExpiry = onExpiry
+    }
+
+    /// The shutdown finished: a timer still pending does nothing.
+    public func disarm() {
+        disarmed.withLock { $0 = true }
+    }
+
+    public func run() async throws {
+        // Returns when the group begins a graceful shutdown; throws if the group is cancelled first.
+        try await gracefulShutdown()
+        let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [self] in
+            guard !disarmed.withLock({ $0 }) else { return }
+            logger.critical(
+                "shutdown did not finish in time; exiting (answered events are committed and stay queued)",
+                metadata: ["limit_s": "\(limit.components.seconds)"]
+            )
+            onExpiry()
+        }
+    }
+}

@@ -275,14 +275,15 @@ public struct Forwarder: Service {
             }
             if !sendable.isEmpty { try await send(sendable, pixel: pixel) }
         } catch {
-            // Cancelled while recording: nothing is lost (the rows stay leased, then are sent again).
-            logger.log(
-                level: Task.isCancelled ? .notice : .error,
-                Task.isCancelled
-                    ? "forwarder stopped before recording a delivery outcome; the batch is sent again when its lease ends"
-                    : "forwarder cannot record a delivery outcome",
-                metadata: ["pixel_id": "\(pixelID)", "error": "\(error)"]
-            )
+            if Task.isCancelled {
+                // Nothing is lost: the rows stay leased, then are sent again.
+                logger.notice(
+                    "forwarder stopped before recording a delivery outcome; the batch is sent again when its lease ends",
+                    metadata: ["pixel_id": "\(pixelID)"]
+                )
+            } else {
+                logger.error("forwarder cannot record a delivery outcome", metadata: ["pixel_id": "\(pixelID)", "error": "\(error)"])
+            }
         }
     }
 

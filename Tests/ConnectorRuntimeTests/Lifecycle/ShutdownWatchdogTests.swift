@@ -6,16 +6,42 @@ import Testing
 
 @Suite("shutdown watchdog")
 struct ShutdownWatchdogTests {
+    /// Opens once; a waiter is resumed by ``open()`` only, never by cancellation.
+    final class Latch: Sendable {
+        private let state = Mutex<(open: Bool, waiter: CheckedContinuation<Void, Never>?)>((false, nil))
+
+        func wait() async {
+            await withCheckedContinuation { continuation in
+                let openAlready = state.withLock { state -> Bool in
+                    if state.open { return true }
+                    state.waiter = continuation
+                    return false
+                }
+                if openAlready { continuation.resume() }
+            }
+        }
+
+        func open() {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                state.open = true
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+    }
+
     /// Ignores graceful shutdown and cancellation alike until the test lets it go, like a connection
     /// pool that never finishes shutting down.
     struct StubbornService: Service {
-        let release: AsyncStream<Void>
-        func run() async throws {
-            await withTaskCancellationHandler {
-                for await _ in release {}
-            } onCancel: {
-            }
-        }
+        let release: Latch
+        func run() async throws { await release.wait() }
+    }
+
+    final class Flag: Sendable {
+        private let value = Mutex(false)
+        func set() { value.withLock { $0 = true } }
+        var isSet: Bool { value.withLock { $0 } }
     }
 
     final class Expiries: Sendable {
@@ -30,35 +56,44 @@ struct ShutdownWatchdogTests {
     @Test("a shutdown stuck past the limit triggers the exit once; one that finishes never does", .timeLimit(.minutes(1)))
     func firesOnlyWhenStuck() async throws {
         let logger = Logger(label: "test")
-        // Stuck: the group cancels after 100 ms, the stubborn service ignores it, the watchdog fires at 300 ms.
+        // Stuck: the group cancels after 100 ms, the stubborn service ignores it, the watchdog fires
+        // at 300 ms while the group has still not returned (returning would disarm it, as `serve` does).
         let stuck = Expiries()
-        let release = AsyncStream<Void>.makeStream()
+        let release = Latch()
+        let returned = Flag()
+        let watchdog = ShutdownWatchdog(limit: .milliseconds(300), logger: logger) { stuck.record() }
         var configuration = ServiceGroupConfiguration(
             services: [
-                .init(service: StubbornService(release: release.stream)),
-                .init(service: ShutdownWatchdog(limit: .milliseconds(300), logger: logger) { stuck.record() }, successTerminationBehavior: .ignore),
+                .init(service: StubbornService(release: release)),
+                .init(service: watchdog, successTerminationBehavior: .ignore),
             ],
             logger: logger
         )
         configuration.maximumGracefulShutdownDuration = .milliseconds(100)
         let group = ServiceGroup(configuration: configuration)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try? await group.run() }
+            tasks.addTask {
+                try? await group.run()
+                watchdog.disarm()
+                returned.set()
+            }
             try await Task.sleep(for: .milliseconds(50))
             let begun = ContinuousClock.now
             await group.triggerGracefulShutdown()
             for await _ in stuck.fired.stream { break }
             #expect(ContinuousClock.now - begun >= .milliseconds(300))
-            release.continuation.finish()
+            #expect(!returned.isSet)
+            release.open()
             try await tasks.waitForAll()
         }
+        #expect(returned.isSet)
         #expect(stuck.count.withLock { $0 } == 1)
 
         // In time: the group returns at once and is disarmed; the timer left behind does nothing.
         let prompt = Expiries()
-        let watchdog = ShutdownWatchdog(limit: .milliseconds(200), logger: logger) { prompt.record() }
+        let promptWatchdog = ShutdownWatchdog(limit: .milliseconds(200), logger: logger) { prompt.record() }
         let quick = ServiceGroup(
-            configuration: .init(services: [.init(service: watchdog, successTerminationBehavior: .ignore)], logger: logger)
+            configuration: .init(services: [.init(service: promptWatchdog, successTerminationBehavior: .ignore)], logger: logger)
         )
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await quick.run() }
@@ -66,7 +101,7 @@ struct ShutdownWatchdogTests {
             await quick.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
-        watchdog.disarm()
+        promptWatchdog.disarm()
         try await Task.sleep(for: .milliseconds(400))
         #expect(prompt.count.withLock { $0 } == 0)
     }

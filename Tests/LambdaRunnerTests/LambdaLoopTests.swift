@@ -6,7 +6,9 @@ import PushMode
 import TestSupport
 import Testing
 
-@Suite("Lambda runtime loop against a Runtime API stand-in")
+/// Serialized: every loop flushes the process's one metrics backend, so a test running beside
+/// another could see its own metric lines flushed (and printed) by the other's loop.
+@Suite("Lambda runtime loop against a Runtime API stand-in", .serialized)
 struct LambdaLoopTests {
     @Test("signed, forged, duplicate, batch and base64 events in both payload versions get the sidecar's answers", arguments: TestStore.enabled)
     func answers(store: TestStore) async throws {

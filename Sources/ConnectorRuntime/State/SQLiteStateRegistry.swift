@@ -99,22 +99,37 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         }
     }
 
+    /// One statement through the future-based query, which runs whether or not the calling task is
+    /// cancelled, and is awaited to the end.
+    func executeAlways(_ what: String, _ sql: String) async throws(StateError) {
+        do {
+            try await connection.query(sql, [], logger: logger) { _ in }.get()
+        } catch {
+            throw StateError(.query, "sqlite:\(path): \(what): \(Self.describe(error))")
+        }
+    }
+
     static func describe(_ error: any Error) -> String {
         if let sqlite = error as? SQLiteError { return sqlite.message }
         return String(describing: type(of: error))
     }
 
     /// Runs `body` in one `BEGIN IMMEDIATE` transaction under the lock, rolling back on error.
+    ///
+    /// `BEGIN`, `COMMIT` and `ROLLBACK` run even in a cancelled task (``executeAlways(_:_:)``): the
+    /// async query refuses to start once its task is cancelled, and a refused `ROLLBACK` left the one
+    /// connection inside the transaction, so every later `BEGIN` failed ("cannot start a transaction
+    /// within a transaction") until the process restarted.
     func transaction<T: Sendable>(_ what: String, _ body: () async throws(StateError) -> T) async throws(StateError) -> T {
         do {
             return try await lock.withLock {
-                try await execute(what, "BEGIN IMMEDIATE")
+                try await executeAlways(what, "BEGIN IMMEDIATE")
                 do {
                     let result = try await body()
-                    try await execute(what, "COMMIT")
+                    try await executeAlways(what, "COMMIT")
                     return result
                 } catch {
-                    _ = try? await execute(what, "ROLLBACK")
+                    _ = try? await executeAlways(what, "ROLLBACK")
                     throw error
                 }
             }

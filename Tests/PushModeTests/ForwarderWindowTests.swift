@@ -69,24 +69,28 @@ struct ForwarderWindowTests {
         return router
     }
 
+    /// `count` minimal Lead events a minute old, queued as intake would queue them.
+    static func leads(_ count: Int, prefix: String) -> [IntakeItem] {
+        let time = WallClock.system.seconds() - .seconds(60)
+        return (0..<count).map { index in
+            let id = "\(prefix)-\(index)"
+            return IntakeItem(
+                key: EventKey(pixelID: testPixel, eventID: id, eventTime: time),
+                contentHash: id,
+                payload: #"{"action_source":"other","event_id":"\#(id)","event_name":"Lead","event_time":\#(time.rawValue)}"#,
+                answer: "{}",
+                deliveredRecord: "{}",
+                receivedAt: UnixMillis(1)
+            )
+        }
+    }
+
     @Test("a held request keeps one slot; the other slots drain the outbox", arguments: TestStore.enabled)
     func slidingWindow(store: TestStore) async throws {
         let manifest = try pushManifest(maxEvents: 10)
         let load = GraphLoad()
         try await store.withRegistry { registry in
-            let time = WallClock.system.seconds() - .seconds(60)
-            let items = (0..<200).map { index in
-                let id = "window-\(index)"
-                return IntakeItem(
-                    key: EventKey(pixelID: testPixel, eventID: id, eventTime: time),
-                    contentHash: id,
-                    payload: #"{"action_source":"other","event_id":"\#(id)","event_name":"Lead","event_time":\#(time.rawValue)}"#,
-                    answer: "{}",
-                    deliveredRecord: "{}",
-                    receivedAt: UnixMillis(1)
-                )
-            }
-            _ = try await registry.commitIntake(items)
+            _ = try await registry.commitIntake(Self.leads(200, prefix: "window"))
             try await withLoopbackServer(Self.router(load), label: "graph-window", beforeShutdown: { load.releaseStall.continuation.finish() }) {
                 port in
                 let forwarder = Forwarder(
@@ -153,19 +157,7 @@ struct ForwarderCancellationTests {
     func cancelledMidSend(store: TestStore) async throws {
         let manifest = try pushManifest(maxEvents: 10)
         try await store.withRegistry { registry in
-            let time = WallClock.system.seconds() - .seconds(60)
-            let items = (0..<10).map { index in
-                let id = "cut-\(index)"
-                return IntakeItem(
-                    key: EventKey(pixelID: testPixel, eventID: id, eventTime: time),
-                    contentHash: id,
-                    payload: #"{"action_source":"other","event_id":"\#(id)","event_name":"Lead","event_time":\#(time.rawValue)}"#,
-                    answer: "{}",
-                    deliveredRecord: "{}",
-                    receivedAt: UnixMillis(1)
-                )
-            }
-            _ = try await registry.commitIntake(items)
+            _ = try await registry.commitIntake(ForwarderWindowTests.leads(10, prefix: "cut"))
             let log = CapturedLog()
             @Sendable func forwarder(port: Int, logger: Logger) -> Forwarder {
                 Forwarder(

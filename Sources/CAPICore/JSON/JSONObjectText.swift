@@ -18,11 +18,10 @@ public struct JSONObjectText {
         bytes.append(UInt8(ascii: "{"))
     }
 
-    /// The finished object's text.
-    public var text: String {
-        var closed = bytes
-        closed.append(UInt8(ascii: "}"))
-        return String(decoding: closed, as: UTF8.self)
+    /// The finished object's text (closed in place: no copy of the bytes written so far).
+    public consuming func finish() -> String {
+        bytes.append(UInt8(ascii: "}"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     private mutating func key(_ name: String) {

@@ -68,15 +68,12 @@ public final class DriftMonitor: Service, Sendable {
             let name = Self.safeEventName(eventName, pixel: pixel, known: &state.eventNames)
             let key = DriftKey(stream: stream, pixelID: pixel, eventName: name)
             // One hash of the key for an open window (the common case), not a removal and a re-insertion.
-            guard let index = state.open.index(forKey: key) else {
-                var window = OpenWindow(openedAt: now)
-                window.counters.add(observation)
-                if window.counters.events >= configuration.windowEvents {
-                    state.closed.append((key, window.counters))
-                } else {
-                    state.open[key] = window
-                }
-                return
+            let index: [DriftKey: OpenWindow].Index
+            if let open = state.open.index(forKey: key) {
+                index = open
+            } else {
+                state.open[key] = OpenWindow(openedAt: now)
+                index = state.open.index(forKey: key)!
             }
             state.open.values[index].counters.add(observation)
             if state.open.values[index].counters.events >= configuration.windowEvents {

@@ -83,7 +83,7 @@ public struct Intake: Sendable {
                         key: event.key,
                         contentHash: SHA256Hex.digest(payload),
                         payload: payload,
-                        answer: storedAnswer.text,
+                        answer: storedAnswer.finish(),
                         deliveredRecord: MirrorRecord.text(
                             event,
                             source: source,

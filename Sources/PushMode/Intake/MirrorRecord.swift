@@ -38,7 +38,7 @@ enum MirrorRecord {
         record.add("source", string: source)
         record.add("test_event_code", stringOrNull: testEventCode)
         record.add("value", value: custom?["value"] ?? .null)
-        return record.text
+        return record.finish()
     }
 
     static func withoutQuery(_ url: String) -> String {

@@ -7,6 +7,7 @@ import GraphSandbox
 import Logging
 import NIOCore
 import PushMode
+import ServiceLifecycle
 
 #if canImport(Glibc)
 import Glibc
@@ -113,7 +114,10 @@ public enum IngestBenchmark {
                     // Ingest is measured without the forwarder competing for the store; it drains afterwards.
                     let (ready, readyContinuation) = AsyncStream.makeStream(of: Int.self)
                     let service = sidecar.service(forwarding: false, onListening: { _, port in readyContinuation.yield(port) })
-                    group.addTask { try await service.run() }
+                    // Groups, so the end is a graceful shutdown: cancelling the server made it log an error.
+                    let serving = ServiceGroup(configuration: .init(services: [.init(service: service)], logger: logger))
+                    let forwarding = ServiceGroup(configuration: .init(services: [.init(service: sidecar.forwarder)], logger: logger))
+                    group.addTask { try await serving.run() }
                     var ports = ready.makeAsyncIterator()
                     let url = "http://127.0.0.1:\(await ports.next()!)"
                     var report = BenchmarkReport(
@@ -181,7 +185,7 @@ public enum IngestBenchmark {
                     // 4. The forwarder drains the whole backlog into the sandbox.
                     let backlog = try await registry.outboxDepth()
                     let forwardStart = clock.now
-                    group.addTask { try await sidecar.forwarder.run() }
+                    group.addTask { try await forwarding.run() }
                     // Watch the forwarder's own tally: polling `COUNT(*)` on the outbox every few
                     // milliseconds scanned it each time and took PostgreSQL's time from the forwarder.
                     func settled() -> Int {
@@ -199,7 +203,9 @@ public enum IngestBenchmark {
                     // sandbox that keeps every event it received (`--target --target-pid` measures a sidecar alone).
                     report.add("peak resident memory, whole bench process", "\(peakResidentMegabytes()) MB")
                     try await client.shutdown()
-                    group.cancelAll()
+                    await forwarding.triggerGracefulShutdown()
+                    await serving.triggerGracefulShutdown()
+                    try await group.waitForAll()
                     return report
                 }
             }

@@ -206,6 +206,21 @@ struct EventPreparerTests {
         #expect(prepared.payload["user_data"]?["em"] == .array([.string(SHA256Hex.digest("other@example.com")), .string(digest)]))
     }
 
+    @Test("a single-valued key given as a list: one value is sent as a string, two are refused")
+    func singleValuedKeyAsList() throws {
+        let one = websitePurchase().replacingOccurrences(of: #""client_ip_address": "203.0.113.9""#, with: #""ip": [" 203.0.113.9 ", null]"#)
+        let prepared = try EventPreparer.prepare(event(one), policy: policy()).get()
+        #expect(prepared.payload["user_data"]?["client_ip_address"] == .string("203.0.113.9"))
+        #expect(prepared.matchKeys.contains("client_ip_address"))
+
+        let two = websitePurchase().replacingOccurrences(
+            of: #""client_ip_address": "203.0.113.9""#,
+            with: #""client_ip_address": "203.0.113.9", "ip": "198.51.100.1""#
+        )
+        #expect(problems(two).map(\.field) == ["user_data.client_ip_address"])
+        #expect(problems(two).map(\.code) == [.invalidValue])
+    }
+
     @Test("the pixel in a Graph-compatible path wins and must agree with the body")
     func pixelFromPath() throws {
         let prepared = try EventPreparer.prepare(event(websitePurchase()), pixelID: "1234567890", policy: policy()).get()

@@ -32,6 +32,27 @@ struct BenchCommandTests {
         #expect(numbers.count == 2 && numbers[0] > 5 && numbers[0] <= numbers[1], "\(line)")
     }
 
+    @Test("bench ingest in process: every row accepted, the backlog forwarded, and a quiet shutdown")
+    func inProcess() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let result = try await CLIRunner.run(
+            [
+                "bench", "ingest", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path,
+                "--events", "200", "--rate", "100", "--batch-events", "2000", "--concurrency", "8",
+            ],
+            environment: ServeProcessTests.environment()
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("(200/200 accepted)"), "\(result.stdout)")
+        #expect(result.stdout.contains("(500/500 accepted)"), "\(result.stdout)")
+        #expect(result.stdout.contains("(2000/2000 accepted)"), "\(result.stdout)")
+        #expect(result.stdout.contains("(2700 events, 2700 distinct received)"), "\(result.stdout)")
+        // The end is a graceful shutdown: cancelling the server used to log an error here.
+        let loud = result.stderr.split(separator: "\n").filter { $0.contains(" error ") || $0.contains(" critical ") }
+        #expect(loud.isEmpty, "\(loud)")
+    }
+
     @Test("--target-pid without --target is refused with a reason")
     func pidNeedsTarget() async throws {
         let result = try await CLIRunner.run(["bench", "ingest", "--target-pid", "1"], environment: ServeProcessTests.environment())

@@ -1,21 +1,21 @@
 import Foundation
 
 /// A benchmark's printed figures: one line per measurement, easy to read and to grep.
+///
+/// Each line is handed to `emit` as soon as it is measured, so a run of a minute shows its progress
+/// instead of going quiet until the end.
 public struct BenchmarkReport: Sendable {
-    public var title: String
-    public var lines: [(String, String)] = []
+    private let emit: @Sendable (String) -> Void
+    /// Wide enough for every figure's name, so lines printed one by one still line up.
+    static let nameWidth = 42
 
-    public init(title: String) {
-        self.title = title
+    public init(title: String, emit: @escaping @Sendable (String) -> Void) {
+        self.emit = emit
+        emit(title)
     }
 
-    public mutating func add(_ name: String, _ value: String) {
-        lines.append((name, value))
-    }
-
-    public var rendered: String {
-        let width = lines.map(\.0.count).max() ?? 0
-        return ([title] + lines.map { "  " + $0.0.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + $0.1 }).joined(separator: "\n")
+    public func add(_ name: String, _ value: String) {
+        emit("  " + name.padding(toLength: max(Self.nameWidth, name.count), withPad: " ", startingAt: 0) + "  " + value)
     }
 }
 

@@ -24,14 +24,15 @@ public enum IngestBenchmark {
         singles: Int,
         concurrency: Int,
         rate: Int,
-        batchEvents: Int
+        batchEvents: Int,
+        emit: @escaping @Sendable (String) -> Void
     ) async throws -> BenchmarkReport {
         guard let secret = manifest.push?.sources.first(where: { $0.scheme == .standardWebhooks })?.signingKeys.first else {
             throw StateError(.configuration, "the manifest needs a standard_webhooks source")
         }
         let pixel = manifest.pixels[0].id
         let runID = UUID().uuidString.prefix(6)
-        var report = BenchmarkReport(title: "ingest: load generator against \(url) (\(concurrency) connections)")
+        let report = BenchmarkReport(title: "ingest: load generator against \(url) (\(concurrency) connections)", emit: emit)
         let client = HTTPClient(
             eventLoopGroupProvider: .singleton,
             configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency))
@@ -83,8 +84,9 @@ public enum IngestBenchmark {
         singles: Int,
         concurrency: Int,
         rate: Int,
-        batchEvents: Int
-    ) async throws -> BenchmarkReport {
+        batchEvents: Int,
+        emit: @escaping @Sendable (String) -> Void
+    ) async throws {
         let logger = { () -> Logger in
             var logger = Logger(label: "bench")
             logger.logLevel = .critical
@@ -96,12 +98,12 @@ public enum IngestBenchmark {
         let pixel = manifest.pixels[0].id
         let runID = UUID().uuidString.prefix(6)
 
-        return try await withStateRegistry(location, logger: logger) { registry in
+        try await withStateRegistry(location, logger: logger) { registry in
             var sandboxConfiguration = GraphSandbox.Configuration()
             // The forwarder row checks that every event arrived: keep them all.
             sandboxConfiguration.maxStoredEventsPerPixel = .max
             let sandbox = GraphSandbox(configuration: sandboxConfiguration, logger: logger)
-            return try await sandbox.withRunning { sandboxURL in
+            try await sandbox.withRunning { sandboxURL in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     let sidecar = PushSidecar(
                         manifest: manifest,
@@ -120,8 +122,9 @@ public enum IngestBenchmark {
                     group.addTask { try await serving.run() }
                     var ports = ready.makeAsyncIterator()
                     let url = "http://127.0.0.1:\(await ports.next()!)"
-                    var report = BenchmarkReport(
-                        title: "ingest: push sidecar on \(location), load generator on loopback (\(concurrency) connections)"
+                    let report = BenchmarkReport(
+                        title: "ingest: push sidecar on \(location), load generator on loopback (\(concurrency) connections)",
+                        emit: emit
                     )
                     let client = HTTPClient(
                         eventLoopGroupProvider: .singleton,
@@ -206,7 +209,6 @@ public enum IngestBenchmark {
                     await forwarding.triggerGracefulShutdown()
                     await serving.triggerGracefulShutdown()
                     try await group.waitForAll()
-                    return report
                 }
             }
         }

@@ -38,7 +38,8 @@ public enum NormalizationBenchmark {
         }
     }
 
-    public static func run(seconds: Double) -> BenchmarkReport {
+    public static func run(seconds: Double, emit: @escaping @Sendable (String) -> Void) {
+        let report = BenchmarkReport(title: "normalize: validate + normalize + SHA-256 a website Purchase with 10 personal keys, 1 core", emit: emit)
         let now = WallClock.system.seconds()
         let events = sampleEvents(count: 4096, now: now.rawValue)
         let policy = EventPolicy(now: now, defaultCountry: "us", normalizer: Normalizer(today: .utcNow()))
@@ -57,11 +58,9 @@ public enum NormalizationBenchmark {
             processed += events.count
         }
         let elapsed = (clock.now - start).inSeconds
-        var report = BenchmarkReport(title: "normalize: validate + normalize + SHA-256 a website Purchase with 10 personal keys, 1 core")
         report.add("events", "\(processed) in \(String(format: "%.2f", elapsed)) s (\(failures) rejected)")
         report.add("events/s", Format.rate(Double(processed) / elapsed))
         report.add("keys hashed/s", Format.rate(Double(processed) * 10 / elapsed))
         report.add("µs/event", String(format: "%.2f", elapsed / Double(processed) * 1e6))
-        return report
     }
 }

@@ -6,12 +6,12 @@ import Logging
 /// Ledger + outbox (+ delivered_events) insert throughput: one event per transaction, batches of
 /// 500, and many concurrent single-event callers sharing transactions through ``GroupCommitter``.
 public enum StateBenchmark {
-    public static func run(location: StateLocation, events: Int) async throws -> BenchmarkReport {
+    public static func run(location: StateLocation, events: Int, emit: @escaping @Sendable (String) -> Void) async throws {
         var logger = Logger(label: "bench.state")
         logger.logLevel = .error
         let runID = UUID().uuidString.prefix(8)
-        return try await withStateRegistry(location, logger: logger) { registry in
-            var report = BenchmarkReport(title: "state: ledger + outbox + delivered_events commits on \(location) (\(registry.backend))")
+        try await withStateRegistry(location, logger: logger) { registry in
+            let report = BenchmarkReport(title: "state: ledger + outbox + delivered_events commits on \(location) (\(registry.backend))", emit: emit)
             let singles = min(events, 2_000)
             let clock = ContinuousClock()
 
@@ -61,7 +61,6 @@ public enum StateBenchmark {
             }
             report.add("group commit, 64 callers", rate(concurrent, clock.now - start))
             report.add("outbox depth after", "\(try await registry.outboxDepth())")
-            return report
         }
     }
 

@@ -19,7 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
         var seconds: Double = 3
 
         func run() {
-            print(NormalizationBenchmark.run(seconds: seconds).rendered)
+            NormalizationBenchmark.run(seconds: seconds, emit: StandardStreams.printOutput)
         }
     }
 
@@ -32,7 +32,7 @@ struct BenchCommand: AsyncParsableCommand {
         var events: Int = 50_000
 
         func run() async throws {
-            print(try await StateBenchmark.run(location: try state.location, events: events).rendered)
+            try await StateBenchmark.run(location: try state.location, events: events, emit: StandardStreams.printOutput)
         }
     }
 
@@ -65,13 +65,14 @@ struct BenchCommand: AsyncParsableCommand {
         func run() async throws {
             let manifest = try await manifestOptions.load()
             if let target {
-                var report = try await IngestBenchmark.drive(
+                let report = try await IngestBenchmark.drive(
                     url: target,
                     manifest: manifest,
                     singles: events,
                     concurrency: concurrency,
                     rate: rate,
-                    batchEvents: batchEvents
+                    batchEvents: batchEvents,
+                    emit: StandardStreams.printOutput
                 )
                 if let targetPid {
                     let memory = ProcessMemory.of(pid: targetPid)
@@ -80,18 +81,16 @@ struct BenchCommand: AsyncParsableCommand {
                         memory.map { "\($0.residentMegabytes) MB now, \($0.peakMegabytes) MB peak" } ?? "unreadable: no process \(targetPid)"
                     )
                 }
-                print(report.rendered)
                 return
             }
-            print(
-                try await IngestBenchmark.run(
-                    location: try state.location,
-                    manifest: manifest,
-                    singles: events,
-                    concurrency: concurrency,
-                    rate: rate,
-                    batchEvents: batchEvents
-                ).rendered
+            try await IngestBenchmark.run(
+                location: try state.location,
+                manifest: manifest,
+                singles: events,
+                concurrency: concurrency,
+                rate: rate,
+                batchEvents: batchEvents,
+                emit: StandardStreams.printOutput
             )
         }
     }

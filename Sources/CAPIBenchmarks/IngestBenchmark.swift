@@ -17,55 +17,44 @@ import Glibc
 /// closed loop and at a fixed rate), the batch endpoint, and the forwarder draining a backlog into
 /// the Graph sandbox; peak resident memory at the end.
 public enum IngestBenchmark {
+    /// How much load each stage offers.
+    public struct Load: Sendable {
+        /// Signed single events in the closed-loop stage.
+        public var singles: Int
+        /// Concurrent connections of the load generator.
+        public var concurrency: Int
+        /// Events per second in the fixed-rate stage (it lasts 5 s).
+        public var rate: Int
+        /// Events sent through the batch endpoint, 1,000 per request.
+        public var batchEvents: Int
+
+        public init(singles: Int, concurrency: Int, rate: Int, batchEvents: Int) {
+            self.singles = singles
+            self.concurrency = concurrency
+            self.rate = rate
+            self.batchEvents = batchEvents
+        }
+    }
+
     /// Load only, against a sidecar already running at `url` (to measure that process on its own).
     public static func drive(
         url: String,
         manifest: Manifest,
-        singles: Int,
-        concurrency: Int,
-        rate: Int,
-        batchEvents: Int,
+        load: Load,
         emit: @escaping @Sendable (String) -> Void
     ) async throws -> BenchmarkReport {
         guard let secret = manifest.push?.sources.first(where: { $0.scheme == .standardWebhooks })?.signingKeys.first else {
             throw StateError(.configuration, "the manifest needs a standard_webhooks source")
         }
         let pixel = manifest.pixels[0].id
-        let runID = UUID().uuidString.prefix(6)
-        let report = BenchmarkReport(title: "ingest: load generator against \(url) (\(concurrency) connections)", emit: emit)
-        let client = HTTPClient(
-            eventLoopGroupProvider: .singleton,
-            configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency))
-        )
-        let closed = try await load(
-            client: client,
-            url: url,
-            secret: secret,
-            pixel: pixel,
-            prefix: "\(runID)-s",
-            count: singles,
-            concurrency: concurrency,
-            interval: nil
-        )
-        report.add(
-            "signed single events",
-            "\(Format.rate(closed.rate)), p50 \(closed.p50) ms, p99 \(closed.p99) ms (\(closed.ok)/\(singles) accepted)"
-        )
-        let steady = try await load(
-            client: client,
-            url: url,
-            secret: secret,
-            pixel: pixel,
-            prefix: "\(runID)-r",
-            count: rate * 5,
-            concurrency: concurrency,
-            interval: .nanoseconds(1_000_000_000 / Int64(rate))
-        )
-        report.add("at \(rate) events/s", "p50 \(steady.p50) ms, p99 \(steady.p99) ms (\(steady.ok)/\(rate * 5) accepted)")
+        let runID = String(UUID().uuidString.prefix(6))
+        let report = BenchmarkReport(title: "ingest: load generator against \(url) (\(load.concurrency) connections)", emit: emit)
+        let client = makeClient(concurrency: load.concurrency)
+        try await singleEvents(client: client, url: url, secret: secret, pixel: pixel, runID: runID, load: load, report: report)
         let clock = ContinuousClock()
         let start = clock.now
-        for batch in stride(from: 0, to: batchEvents, by: 1000) {
-            let items = (batch..<min(batch + 1000, batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel) }
+        for batch in stride(from: 0, to: load.batchEvents, by: 1000) {
+            let items = (batch..<min(batch + 1000, load.batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel) }
             _ = try await send(
                 client: client,
                 url: "\(url)/v1/events/batch",
@@ -73,7 +62,7 @@ public enum IngestBenchmark {
                 secret: secret
             )
         }
-        report.add("batch endpoint (one sender)", Format.rate(Double(batchEvents) / (clock.now - start).inSeconds))
+        report.add("batch endpoint (one sender)", Format.rate(Double(load.batchEvents) / (clock.now - start).inSeconds))
         try await client.shutdown()
         return report
     }
@@ -81,10 +70,7 @@ public enum IngestBenchmark {
     public static func run(
         location: StateLocation,
         manifest: Manifest,
-        singles: Int,
-        concurrency: Int,
-        rate: Int,
-        batchEvents: Int,
+        load: Load,
         emit: @escaping @Sendable (String) -> Void
     ) async throws {
         let logger = { () -> Logger in
@@ -96,7 +82,7 @@ public enum IngestBenchmark {
         let secret = push.sources.first { $0.scheme == .standardWebhooks }?.signingKeys.first
         guard let secret else { throw StateError(.configuration, "the manifest needs a standard_webhooks source") }
         let pixel = manifest.pixels[0].id
-        let runID = UUID().uuidString.prefix(6)
+        let runID = String(UUID().uuidString.prefix(6))
 
         try await withStateRegistry(location, logger: logger) { registry in
             var sandboxConfiguration = GraphSandbox.Configuration()
@@ -123,45 +109,12 @@ public enum IngestBenchmark {
                     var ports = ready.makeAsyncIterator()
                     let url = "http://127.0.0.1:\(await ports.next()!)"
                     let report = BenchmarkReport(
-                        title: "ingest: push sidecar on \(location), load generator on loopback (\(concurrency) connections)",
+                        title: "ingest: push sidecar on \(location), load generator on loopback (\(load.concurrency) connections)",
                         emit: emit
                     )
-                    let client = HTTPClient(
-                        eventLoopGroupProvider: .singleton,
-                        configuration: .init(
-                            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency)
-                        )
-                    )
-
-                    // 1. Closed loop: as fast as `concurrency` callers go.
-                    let closed = try await load(
-                        client: client,
-                        url: url,
-                        secret: secret,
-                        pixel: pixel,
-                        prefix: "\(runID)-s",
-                        count: singles,
-                        concurrency: concurrency,
-                        interval: nil
-                    )
-                    report.add(
-                        "signed single events",
-                        "\(Format.rate(closed.rate)), p50 \(closed.p50) ms, p99 \(closed.p99) ms (\(closed.ok)/\(singles) accepted)"
-                    )
-
-                    // 2. Open loop at a fixed rate, for latency under a steady load.
-                    let steadyCount = rate * 5
-                    let steady = try await load(
-                        client: client,
-                        url: url,
-                        secret: secret,
-                        pixel: pixel,
-                        prefix: "\(runID)-r",
-                        count: steadyCount,
-                        concurrency: concurrency,
-                        interval: .nanoseconds(1_000_000_000 / Int64(rate))
-                    )
-                    report.add("at \(rate) events/s", "p50 \(steady.p50) ms, p99 \(steady.p99) ms (\(steady.ok)/\(steadyCount) accepted)")
+                    let client = makeClient(concurrency: load.concurrency)
+                    // 1 and 2. Signed single events, closed loop and at a fixed rate.
+                    try await singleEvents(client: client, url: url, secret: secret, pixel: pixel, runID: runID, load: load, report: report)
 
                     // 3. The batch endpoint, 1,000 events per request.
                     let clock = ContinuousClock()
@@ -171,8 +124,8 @@ public enum IngestBenchmark {
                         for sender in 0..<4 {
                             senders.addTask {
                                 var accepted = 0
-                                for batch in stride(from: sender * 1000, to: batchEvents, by: 4000) {
-                                    let items = (batch..<min(batch + 1000, batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel) }
+                                for batch in stride(from: sender * 1000, to: load.batchEvents, by: 4000) {
+                                    let items = (batch..<min(batch + 1000, load.batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel) }
                                     let body = Array("{\"data\":[".utf8) + Array(items.joined(separator: ",").utf8) + Array("]}".utf8)
                                     let (status, json) = try await send(client: client, url: "\(url)/v1/events/batch", body: body, secret: secret)
                                     if status == 202, case .integer(let count)? = json["accepted"] { accepted += Int(count) }
@@ -183,7 +136,10 @@ public enum IngestBenchmark {
                         for try await accepted in senders { batchAccepted += accepted }
                     }
                     let batchSeconds = (clock.now - batchStart).inSeconds
-                    report.add("batch endpoint", "\(Format.rate(Double(batchEvents) / batchSeconds)) (\(batchAccepted)/\(batchEvents) accepted)")
+                    report.add(
+                        "batch endpoint",
+                        "\(Format.rate(Double(load.batchEvents) / batchSeconds)) (\(batchAccepted)/\(load.batchEvents) accepted)"
+                    )
 
                     // 4. The forwarder drains the whole backlog into the sandbox.
                     let backlog = try await registry.outboxDepth()
@@ -212,6 +168,52 @@ public enum IngestBenchmark {
                 }
             }
         }
+    }
+
+    static func makeClient(concurrency: Int) -> HTTPClient {
+        HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: concurrency))
+        )
+    }
+
+    /// The first two stages: signed single events as fast as `load.concurrency` callers go (closed
+    /// loop), then for 5 s at `load.rate` (open loop: latency from each request's due time).
+    static func singleEvents(
+        client: HTTPClient,
+        url: String,
+        secret: SigningKey,
+        pixel: String,
+        runID: String,
+        load: Load,
+        report: BenchmarkReport
+    ) async throws {
+        let closed = try await self.load(
+            client: client,
+            url: url,
+            secret: secret,
+            pixel: pixel,
+            prefix: "\(runID)-s",
+            count: load.singles,
+            concurrency: load.concurrency,
+            interval: nil
+        )
+        report.add(
+            "signed single events",
+            "\(Format.rate(closed.rate)), p50 \(closed.p50) ms, p99 \(closed.p99) ms (\(closed.ok)/\(load.singles) accepted)"
+        )
+        let steadyCount = load.rate * 5
+        let steady = try await self.load(
+            client: client,
+            url: url,
+            secret: secret,
+            pixel: pixel,
+            prefix: "\(runID)-r",
+            count: steadyCount,
+            concurrency: load.concurrency,
+            interval: .nanoseconds(1_000_000_000 / Int64(load.rate))
+        )
+        report.add("at \(load.rate) events/s", "p50 \(steady.p50) ms, p99 \(steady.p99) ms (\(steady.ok)/\(steadyCount) accepted)")
     }
 
     struct LoadResult {

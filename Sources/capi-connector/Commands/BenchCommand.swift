@@ -64,14 +64,12 @@ struct BenchCommand: AsyncParsableCommand {
 
         func run() async throws {
             let manifest = try await manifestOptions.load()
+            let load = IngestBenchmark.Load(singles: events, concurrency: concurrency, rate: rate, batchEvents: batchEvents)
             if let target {
                 let report = try await IngestBenchmark.drive(
                     url: target,
                     manifest: manifest,
-                    singles: events,
-                    concurrency: concurrency,
-                    rate: rate,
-                    batchEvents: batchEvents,
+                    load: load,
                     emit: StandardStreams.printOutput
                 )
                 if let targetPid {
@@ -86,10 +84,7 @@ struct BenchCommand: AsyncParsableCommand {
             try await IngestBenchmark.run(
                 location: try state.location,
                 manifest: manifest,
-                singles: events,
-                concurrency: concurrency,
-                rate: rate,
-                batchEvents: batchEvents,
+                load: load,
                 emit: StandardStreams.printOutput
             )
         }

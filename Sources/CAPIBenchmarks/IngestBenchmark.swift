@@ -14,8 +14,9 @@ import Glibc
 #endif
 
 /// Push-mode throughput on loopback: signed single events (throughput and acknowledgement latency,
-/// closed loop and at a fixed rate), the batch endpoint, and the forwarder draining a backlog into
-/// the Graph sandbox; peak resident memory at the end.
+/// closed loop and at a fixed rate), the batch endpoint, the forwarder draining a backlog into the
+/// Graph sandbox, and the fixed rate again while the forwarder sends what arrives (as a sidecar
+/// runs); peak resident memory at the end.
 public enum IngestBenchmark {
     /// How much load each stage offers.
     public struct Load: Sendable {
@@ -23,7 +24,7 @@ public enum IngestBenchmark {
         public var singles: Int
         /// Concurrent connections of the load generator.
         public var concurrency: Int
-        /// Events per second in the fixed-rate stage (it lasts 5 s).
+        /// Events per second in the fixed-rate stages (each lasts 5 s).
         public var rate: Int
         /// Events sent through the batch endpoint, 1,000 per request.
         public var batchEvents: Int
@@ -158,6 +159,11 @@ public enum IngestBenchmark {
                         "forwarded into the sandbox",
                         "\(Format.rate(Double(backlog) / forwardSeconds)) (\(backlog) events, \(received.count) distinct received)"
                     )
+
+                    // 5. The fixed rate again with the forwarder sending what arrives, as a sidecar runs.
+                    let alongside = try await fixedRate(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-f", load: load)
+                    report.add("at \(load.rate) events/s, forwarder running", alongside.summary)
+
                     // Not the sidecar's own figure: this process also runs the load generator and a
                     // sandbox that keeps every event it received (`--target --target-pid` measures a sidecar alone).
                     report.add("peak resident memory, whole bench process", "\(peakResidentMegabytes()) MB")
@@ -200,20 +206,24 @@ public enum IngestBenchmark {
         )
         report.add(
             "signed single events",
-            "\(Format.rate(closed.rate)), p50 \(closed.p50) ms, p99 \(closed.p99) ms (\(closed.ok)/\(load.singles) accepted)"
+            "\(Format.rate(closed.rate)), \(closed.summary)"
         )
-        let steadyCount = load.rate * 5
-        let steady = try await self.load(
+        let steady = try await fixedRate(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-r", load: load)
+        report.add("at \(load.rate) events/s", steady.summary)
+    }
+
+    /// Signed single events at `load.rate` for 5 s (open loop: latency from each request's due time).
+    static func fixedRate(client: HTTPClient, url: String, secret: SigningKey, pixel: String, prefix: String, load: Load) async throws -> LoadResult {
+        try await self.load(
             client: client,
             url: url,
             secret: secret,
             pixel: pixel,
-            prefix: "\(runID)-r",
-            count: steadyCount,
+            prefix: prefix,
+            count: load.rate * 5,
             concurrency: load.concurrency,
             interval: .nanoseconds(1_000_000_000 / Int64(load.rate))
         )
-        report.add("at \(load.rate) events/s", "p50 \(steady.p50) ms, p99 \(steady.p99) ms (\(steady.ok)/\(steadyCount) accepted)")
     }
 
     struct LoadResult {
@@ -221,6 +231,9 @@ public enum IngestBenchmark {
         var p50: String
         var p99: String
         var ok: Int
+        var sent: Int
+
+        var summary: String { "p50 \(p50) ms, p99 \(p99) ms (\(ok)/\(sent) accepted)" }
     }
 
     static func load(
@@ -260,7 +273,7 @@ public enum IngestBenchmark {
         let elapsed = (clock.now - start).inSeconds
         let sorted = latencies.map(\.0).sorted()
         func percentile(_ p: Double) -> String { String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) }
-        return LoadResult(rate: Double(count) / elapsed, p50: percentile(0.5), p99: percentile(0.99), ok: latencies.filter(\.1).count)
+        return LoadResult(rate: Double(count) / elapsed, p50: percentile(0.5), p99: percentile(0.99), ok: latencies.filter(\.1).count, sent: count)
     }
 
     static func send(client: HTTPClient, url: String, body: [UInt8], secret: SigningKey) async throws -> (Int, JSONValue) {

@@ -48,6 +48,8 @@ struct BenchCommandTests {
         #expect(result.stdout.contains("(500/500 accepted)"), "\(result.stdout)")
         #expect(result.stdout.contains("(2000/2000 accepted)"), "\(result.stdout)")
         #expect(result.stdout.contains("(2700 events, 2700 distinct received)"), "\(result.stdout)")
+        let whileForwarding = try #require(result.stdout.split(separator: "\n").first { $0.contains("at 100 events/s, forwarder running") })
+        #expect(whileForwarding.contains("(500/500 accepted)"), "\(whileForwarding)")
         // The end is a graceful shutdown: cancelling the server used to log an error here.
         let loud = result.stderr.split(separator: "\n").filter { $0.contains(" error ") || $0.contains(" critical ") }
         #expect(loud.isEmpty, "\(loud)")

@@ -38,7 +38,8 @@ struct BenchCommand: AsyncParsableCommand {
 
     struct Ingest: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Push sidecar throughput and latency on loopback: single events, a fixed rate, the batch endpoint, the forwarder.",
+            abstract:
+                "Push sidecar throughput and latency on loopback: single events, a fixed rate, the batch endpoint, the forwarder, the fixed rate while forwarding.",
             discussion:
                 "Needs CAPI_WEBHOOK_SECRET (the manifest's default source). Example: bench ingest --state postgres://postgres@127.0.0.1:5432/postgres"
         )
@@ -47,7 +48,7 @@ struct BenchCommand: AsyncParsableCommand {
         @OptionGroup var state: StateOptions
         @Option(help: "Signed single events in the closed-loop run.") var events = 20_000
         @Option(help: "Concurrent connections of the load generator.") var concurrency = 64
-        @Option(help: "Events per second in the fixed-rate run (5 seconds).") var rate = 2_000
+        @Option(help: "Events per second in the fixed-rate runs (5 seconds each: forwarder idle, then running).") var rate = 2_000
         @Option(help: "Events through the batch endpoint (1,000 per request).") var batchEvents = 100_000
         @Option(help: ArgumentHelp("Drive a sidecar already running here instead of starting one (load only).", valueName: "url")) var target: String?
         @Option(

@@ -55,6 +55,23 @@ struct BenchCommandTests {
         #expect(loud.isEmpty, "\(loud)")
     }
 
+    @Test(
+        "numbers a benchmark cannot run with are refused naming the option, never a crash",
+        arguments: [
+            (["ingest", "--rate", "0"], "--rate must be at least 1"),
+            (["ingest", "--events", "0"], "--events must be at least 1"),
+            (["ingest", "--concurrency", "0"], "--concurrency must be at least 1"),
+            (["ingest", "--batch-events=-1"], "--batch-events must be 0 or more"),
+            (["state", "--events", "0"], "--events must be at least 1"),
+            (["normalize", "--seconds", "0"], "--seconds must be more than 0"),
+        ]
+    )
+    func refusesUnusableNumbers(arguments: [String], message: String) async throws {
+        let result = try await CLIRunner.run(["bench"] + arguments, environment: ServeProcessTests.environment())
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
+    }
+
     @Test("--target-pid without --target is refused with a reason")
     func pidNeedsTarget() async throws {
         let result = try await CLIRunner.run(["bench", "ingest", "--target-pid", "1"], environment: ServeProcessTests.environment())

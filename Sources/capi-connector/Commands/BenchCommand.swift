@@ -18,6 +18,10 @@ struct BenchCommand: AsyncParsableCommand {
         @Option(help: "How long to measure, in seconds.")
         var seconds: Double = 3
 
+        func validate() throws {
+            guard seconds.isFinite, seconds > 0, seconds <= 3600 else { throw ValidationError("--seconds must be more than 0 and at most 3600") }
+        }
+
         func run() {
             NormalizationBenchmark.run(seconds: seconds, emit: StandardStreams.printOutput)
         }
@@ -30,6 +34,10 @@ struct BenchCommand: AsyncParsableCommand {
 
         @Option(help: "Events to write in batches of 500.")
         var events: Int = 50_000
+
+        func validate() throws {
+            guard events >= 1 else { throw ValidationError("--events must be at least 1") }
+        }
 
         func run() async throws {
             try await StateBenchmark.run(location: try state.location, events: events, emit: StandardStreams.printOutput)
@@ -60,6 +68,10 @@ struct BenchCommand: AsyncParsableCommand {
         var targetPid: Int32?
 
         func validate() throws {
+            guard events >= 1 else { throw ValidationError("--events must be at least 1") }
+            guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+            guard rate >= 1 else { throw ValidationError("--rate must be at least 1 event per second") }
+            guard batchEvents >= 0 else { throw ValidationError("--batch-events must be 0 or more") }
             if targetPid != nil && target == nil { throw ValidationError("--target-pid needs --target (the sidecar at that address)") }
         }
 

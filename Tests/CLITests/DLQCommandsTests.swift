@@ -46,4 +46,13 @@ struct DLQCommandsTests {
         #expect(purge.status == 0, "\(purge.stderr)")
         #expect(try await CLIRunner.run(["dlq", "list", "--state", state]).stdout.isEmpty)
     }
+
+    @Test("dlq list --limit below 1 is refused naming the option")
+    func limitBelowOne() async throws {
+        for limit in ["0", "-1"] {
+            let result = try await CLIRunner.run(["dlq", "list", "--limit=\(limit)", "--state", "sqlite:/nonexistent/never-opened.sqlite"])
+            #expect(result.status == 64, "\(result.stderr)")
+            #expect(result.stderr.contains("--limit must be at least 1"), "\(result.stderr)")
+        }
+    }
 }

@@ -20,6 +20,10 @@ struct DLQCommand: AsyncParsableCommand {
         @OptionGroup var state: StateOptions
         @Option(help: "At most this many.") var limit = 1000
 
+        func validate() throws {
+            guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }
+        }
+
         func run() async throws {
             let limit = limit
             let letters = try await state.withRegistry { try await $0.deadLetters(limit: limit) }

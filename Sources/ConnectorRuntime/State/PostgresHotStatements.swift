@@ -57,19 +57,19 @@ struct IntakeStatement: PostgresPreparedStatement {
     }
 }
 
-/// Leases up to `limit` due outbox rows, oldest first, skipping rows another claimer holds.
+/// Leases up to `limit` outbox rows due by `dueBy`, oldest first, skipping rows another claimer holds.
 struct ClaimOutboxStatement: PostgresPreparedStatement {
     static let name = "capi_claim_outbox"
     static let sql = """
         UPDATE outbox SET lease_owner = $1, lease_until = $2, claims = claims + 1
         WHERE id IN (
           SELECT id FROM outbox
-          WHERE next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)
+          WHERE next_attempt_at <= $6 AND (lease_until IS NULL OR lease_until <= $3)
             AND ($4::text IS NULL OR pixel_id = $4)
           ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED)
         RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims, \(StateMigrations.expiresAtOrDefault)
         """
-    static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .int8, .text, .int8]
+    static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .int8, .text, .int8, .int8]
     typealias Row = OutboxEntry
 
     var owner: String
@@ -77,14 +77,16 @@ struct ClaimOutboxStatement: PostgresPreparedStatement {
     var now: Int64
     var pixelID: String?
     var limit: Int64
+    var dueBy: Int64
 
     func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 5)
+        var bindings = PostgresBindings(capacity: 6)
         bindings.append(owner)
         bindings.append(leaseUntil)
         bindings.append(now)
         bindings.append(pixelID)
         bindings.append(limit)
+        bindings.append(dueBy)
         return bindings
     }
 

@@ -157,11 +157,25 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     // MARK: Outbox
 
-    public func claimOutbox(limit: Int, owner: String, lease: Duration, now: UnixMillis, pixelID: String?) async throws(StateError) -> [OutboxEntry] {
+    public func claimOutbox(
+        limit: Int,
+        owner: String,
+        lease: Duration,
+        now: UnixMillis,
+        dueBy: UnixMillis,
+        pixelID: String?
+    ) async throws(StateError) -> [OutboxEntry] {
         let now = now.rawValue
         let leaseUntil = Bounded.sum(now, lease.wholeMilliseconds)
         return try await wrap("claim outbox") {
-            let claim = ClaimOutboxStatement(owner: owner, leaseUntil: leaseUntil, now: now, pixelID: pixelID, limit: Int64(limit))
+            let claim = ClaimOutboxStatement(
+                owner: owner,
+                leaseUntil: leaseUntil,
+                now: now,
+                pixelID: pixelID,
+                limit: Int64(limit),
+                dueBy: dueBy.rawValue
+            )
             return try await perform(claim).sorted { $0.id < $1.id }
         }
     }

@@ -254,7 +254,14 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
 
     // MARK: Outbox
 
-    public func claimOutbox(limit: Int, owner: String, lease: Duration, now: UnixMillis, pixelID: String?) async throws(StateError) -> [OutboxEntry] {
+    public func claimOutbox(
+        limit: Int,
+        owner: String,
+        lease: Duration,
+        now: UnixMillis,
+        dueBy: UnixMillis,
+        pixelID: String?
+    ) async throws(StateError) -> [OutboxEntry] {
         let rows = try await locked(
             "claim outbox",
             """
@@ -263,7 +270,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                          AND (? IS NULL OR pixel_id = ?) ORDER BY id LIMIT ?)
             RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims, \(StateMigrations.expiresAtOrDefault) AS expires_at
             """,
-            [.text(owner), Self.time(now + lease), Self.time(now), Self.time(now), Self.text(pixelID), Self.text(pixelID), .integer(limit)]
+            [.text(owner), Self.time(now + lease), Self.time(dueBy), Self.time(now), Self.text(pixelID), Self.text(pixelID), .integer(limit)]
         )
         return try rows.map { row throws(StateError) in
             OutboxEntry(

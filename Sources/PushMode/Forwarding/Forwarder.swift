@@ -150,14 +150,17 @@ public struct Forwarder: Service {
     /// counted here. Cheaper to watch than the outbox: counting a large outbox is a scan.
     public var recorded: FlushReport { outcomes.current }
 
-    /// Sends everything due now, batch after batch, and returns: rows rescheduled for later, not
-    /// due yet or leased by another process are counted in the report, never waited for.
+    /// Sends everything due when it starts, batch after batch, each row at most once, and returns:
+    /// rows rescheduled for later, not due yet or leased by another process are counted in the
+    /// report, never waited for. (A row it reschedules may be due again within milliseconds under
+    /// full jitter; it waits for the next run, so one run never spends a row's attempts back to back.)
     ///
     /// - Parameter cutoff: no new round of batches starts after this instant (a Lambda forwards
     ///   within its invocation's remaining time; what is left waits for the next one or `flush`).
     public func flushDue(startingBefore cutoff: ContinuousClock.Instant? = nil) async throws(StateError) -> FlushReport {
         let before = outcomes.current
-        while cutoff.map({ ContinuousClock.now < $0 }) ?? true, try await forwardOnce() > 0 {}
+        let start = clock.now()
+        while cutoff.map({ ContinuousClock.now < $0 }) ?? true, try await forwardOnce(dueBy: start) > 0 {}
         var report = outcomes.current
         report.forwarded -= before.forwarded
         report.rescheduled -= before.rescheduled
@@ -167,11 +170,11 @@ public struct Forwarder: Service {
         return report
     }
 
-    /// Claims what is due (enough for every slot of the window), delivers it and returns how many
-    /// rows were claimed.
+    /// Claims what is due by `dueBy` (now when `nil`; enough for every slot of the window),
+    /// delivers it and returns how many rows were claimed.
     @discardableResult
-    public func forwardOnce() async throws(StateError) -> Int {
-        let claimed = try await claim(limit: configuration.maxEvents * configuration.maxInFlight)
+    public func forwardOnce(dueBy: UnixMillis? = nil) async throws(StateError) -> Int {
+        let claimed = try await claim(limit: configuration.maxEvents * configuration.maxInFlight, dueBy: dueBy)
         guard !claimed.isEmpty else { return 0 }
         let window = DeliveryWindow(limit: configuration.maxInFlight)
         let batches = batches(of: claimed)
@@ -180,8 +183,16 @@ public struct Forwarder: Service {
     }
 
     /// Leases up to `limit` due rows to this forwarder.
-    func claim(limit: Int) async throws(StateError) -> [OutboxEntry] {
-        let claimed = try await registry.claimOutbox(limit: limit, owner: owner, lease: configuration.lease, now: clock.now(), pixelID: nil)
+    func claim(limit: Int, dueBy: UnixMillis? = nil) async throws(StateError) -> [OutboxEntry] {
+        let now = clock.now()
+        let claimed = try await registry.claimOutbox(
+            limit: limit,
+            owner: owner,
+            lease: configuration.lease,
+            now: now,
+            dueBy: dueBy ?? now,
+            pixelID: nil
+        )
         // At least once: a row claimed again without an outcome was held by a process that died
         // mid-send, and Meta may have it already (it de-duplicates on event_id + event_name).
         let resent = claimed.count(where: { $0.claims > 1 })

@@ -111,6 +111,24 @@ struct StateRegistryContractTests {
         }
     }
 
+    @Test("a claim takes rows due by its cutoff, and leases them from now", arguments: TestStore.enabled)
+    func dueByCutoff(backend: TestStore) async throws {
+        try await backend.withRegistry { registry in
+            _ = try await registry.commitIntake([intake("d1")])
+            let first = try await registry.claimOutbox(limit: 10, owner: "a", lease: .seconds(1), now: now, pixelID: nil)
+            try await registry.reschedule(first, nextAttemptAt: now + .milliseconds(10), lastError: "transient")
+            // Due again at +10 ms, but a run that started at `now` does not take it back.
+            let later = now + .milliseconds(50)
+            #expect(try await registry.claimOutbox(limit: 10, owner: "a", lease: .seconds(1), now: later, dueBy: now, pixelID: nil).isEmpty)
+            let taken = try await registry.claimOutbox(limit: 10, owner: "b", lease: .seconds(1), now: later, dueBy: later, pixelID: nil)
+            #expect(taken.map(\.key.eventID) == ["d1"])
+            // The lease runs from the claim, not from the cutoff: not claimable again until later + 1 s.
+            #expect(
+                try await registry.claimOutbox(limit: 10, owner: "c", lease: .seconds(1), now: later + .milliseconds(999), pixelID: nil).isEmpty
+            )
+        }
+    }
+
     @Test("a row claimed again without an outcome is marked as a possible re-send; a renewed lease is not claimable", arguments: TestStore.enabled)
     func reclaimsAndRenewals(backend: TestStore) async throws {
         try await backend.withRegistry { registry in

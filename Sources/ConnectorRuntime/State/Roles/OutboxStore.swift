@@ -2,9 +2,19 @@ import CAPICore
 
 /// What the forwarder (and readiness) needs: leased claims of due rows and the outcome of each.
 public protocol OutboxStore: Sendable {
-    /// Leases up to `limit` due rows (`next_attempt_at <= now`, no live lease) to `owner`. On
-    /// Postgres concurrent claimers skip each other's rows; an expired lease is claimable again.
-    func claimOutbox(limit: Int, owner: String, lease: Duration, now: UnixMillis, pixelID: String?) async throws(StateError) -> [OutboxEntry]
+    /// Leases up to `limit` rows due by `dueBy` (`next_attempt_at <= dueBy`, no live lease at `now`)
+    /// to `owner` until `now + lease`. On Postgres concurrent claimers skip each other's rows; an
+    /// expired lease is claimable again. A one-shot flush passes its start as `dueBy`, so a row it
+    /// rescheduled (full jitter can make the wait a few milliseconds) is not sent again in the same run.
+    func claimOutbox(
+        limit: Int,
+        owner: String,
+        lease: Duration,
+        now: UnixMillis,
+        dueBy: UnixMillis,
+        pixelID: String?
+    ) async throws(StateError)
+        -> [OutboxEntry]
     /// Removes sent rows and records the outcome in `delivered_events`.
     func markForwarded(_ entries: [OutboxEntry], fbtraceID: String?, now: UnixMillis) async throws(StateError)
     /// Moves the lease of rows `owner` still holds to `until`, so rows in a long delivery are not
@@ -20,4 +30,11 @@ public protocol OutboxStore: Sendable {
     func deadLetterCount() async throws(StateError) -> Int
     /// Age of the oldest due row, for readiness (`nil` when empty).
     func oldestDueOutboxAge(now: UnixMillis) async throws(StateError) -> Duration?
+}
+
+extension OutboxStore {
+    /// Leases rows due now: ``claimOutbox(limit:owner:lease:now:dueBy:pixelID:)`` with `dueBy` = `now`.
+    public func claimOutbox(limit: Int, owner: String, lease: Duration, now: UnixMillis, pixelID: String?) async throws(StateError) -> [OutboxEntry] {
+        try await claimOutbox(limit: limit, owner: owner, lease: lease, now: now, dueBy: now, pixelID: pixelID)
+    }
 }

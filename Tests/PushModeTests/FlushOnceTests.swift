@@ -1,0 +1,71 @@
+import CAPICore
+import ConnectorRuntime
+import GraphAPI
+import Hummingbird
+import Logging
+import Synchronization
+import TestSupport
+import Testing
+
+@testable import PushMode
+
+/// A one-shot flush sends each row at most once: a batch it reschedules waits for the next run even
+/// when full jitter makes the wait a few milliseconds, so one run never spends a row's retry budget.
+@Suite("flush once")
+struct FlushOnceTests {
+    @Test("a row rescheduled by a run is not sent again in that run; each run spends one attempt", arguments: TestStore.enabled)
+    func oneAttemptPerRun(store: TestStore) async throws {
+        let manifest = try pushManifest(maxEvents: 100)
+        let requests = RequestCount()
+        try await store.withRegistry { registry in
+            _ = try await registry.commitIntake(ForwarderWindowTests.leads(10, prefix: "flush-once"))
+            try await withLoopbackServer(Self.unavailable(counting: requests), label: "graph-503") { port in
+                // Zero jitter: every retry is due again at once, the case that used to loop.
+                let forwarder = Forwarder(
+                    registry: registry,
+                    graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: .seconds(30))),
+                    pixels: manifest.pixels,
+                    configuration: .init(maxEvents: 100, linger: .milliseconds(20), maxInFlight: 1),
+                    policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(500), maxBackoff: .seconds(1), random: { 0 }),
+                    logger: Logger(label: "test")
+                )
+                let first = try await forwarder.flushDue()
+                #expect(first == Forwarder.FlushReport(forwarded: 0, rescheduled: 10, deadLettered: 0, remaining: 10))
+                #expect(requests.value == 1)
+
+                let second = try await forwarder.flushDue()
+                #expect(second == Forwarder.FlushReport(forwarded: 0, rescheduled: 10, deadLettered: 0, remaining: 10))
+                #expect(requests.value == 2)
+
+                // The third attempt is the last the policy allows: now they are dead-lettered, with the reason.
+                let third = try await forwarder.flushDue()
+                #expect(third == Forwarder.FlushReport(forwarded: 0, rescheduled: 0, deadLettered: 10, remaining: 0))
+                #expect(requests.value == 3)
+                let letters = try await registry.deadLetters(limit: 20)
+                #expect(letters.count == 10)
+                #expect(letters.allSatisfy { $0.reason.message.contains("retries exhausted after 3 attempts") }, "\(letters.map(\.reason.message))")
+            }
+        }
+    }
+
+    final class RequestCount: Sendable {
+        let count = Mutex(0)
+        var value: Int { count.withLock { $0 } }
+    }
+
+    /// A Graph stand-in that answers every events request with Meta's transient 503.
+    static func unavailable(counting requests: RequestCount) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("/v26.0/:pixel/events") { _, _ -> Response in
+            requests.count.withLock { $0 += 1 }
+            let answer =
+                #"{"error":{"message":"Service temporarily unavailable","type":"OAuthException","code":2,"is_transient":true,"fbtrace_id":"AFlushTrace"}}"#
+            return Response(
+                status: .serviceUnavailable,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: answer))
+            )
+        }
+        return router
+    }
+}

@@ -7,7 +7,13 @@ public enum SHA256Hex {
     @inlinable
     public static func digest(_ text: String) -> String {
         var text = text
-        return text.withUTF8 { hex(digest: SHA256.hash(data: $0)) }
+        return text.withUTF8 { digest(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// SHA-256 of bytes already in memory, such as a normalizer's scratch buffer.
+    @inlinable
+    public static func digest(_ bytes: UnsafeRawBufferPointer) -> String {
+        hex(digest: SHA256.hash(data: bytes))
     }
 
     /// Exactly 64 characters, written in place: this runs once per personal value on ingest.

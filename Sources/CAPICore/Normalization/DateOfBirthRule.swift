@@ -142,6 +142,78 @@ enum DateOfBirthRule {
         return .success(pad(date.year, 4) + pad(date.month, 2) + pad(date.day, 2))
     }
 
+    /// ``canonical(_:today:)`` on bytes for folded ASCII written with digits and separators only,
+    /// the usual birth date. `nil` for text with letters (a month name) or a carriage return (which
+    /// `Character` counting joins with a line feed): the general rule reads those.
+    static func canonical(ascii folded: UnsafeBufferPointer<UInt8>, today: CalendarDate) -> Result<String, RuleFailure>? {
+        guard !folded.contains(UInt8(ascii: "\r")) else { return nil }
+        var end = folded.count
+        // ISO timestamp: keep the date.
+        if end > 10, folded.firstIndex(where: { $0 == UInt8(ascii: "t") || $0 == UInt8(ascii: " ") }) == 10 { end = 10 }
+        let text = UnsafeBufferPointer(rebasing: folded[..<end])
+        guard !text.contains(where: { ASCIIBytes.isLowercaseLetter($0) || (0x41...0x5A).contains($0) }) else { return nil }
+
+        // The first three runs of digits (more is no layout), and which separators came between.
+        var runs: [Range<Int>] = []
+        runs.reserveCapacity(3)
+        var runCount = 0
+        var longRun = false
+        var onlyDots = true
+        var sawSeparator = false
+        var index = 0
+        while index < text.count {
+            if ASCIIBytes.isDigit(text[index]) {
+                let start = index
+                while index < text.count, ASCIIBytes.isDigit(text[index]) { index += 1 }
+                if runCount < 3 { runs.append(start..<index) }
+                runCount += 1
+                longRun = longRun || index - start > 8
+                continue
+            }
+            let byte = text[index]
+            if !TextFolding.isASCIISpace(byte) && byte != UInt8(ascii: ",") {
+                sawSeparator = true
+                onlyDots = onlyDots && byte == UInt8(ascii: ".")
+            }
+            index += 1
+        }
+        func number(_ range: Range<Int>) -> Int { text[range].reduce(0) { $0 * 10 + Int($1 &- 0x30) } }
+        let layoutFailure = RuleFailure("is not a recognised date layout (YYYYMMDD, YYYY-MM-DD, MM/DD/YYYY, DD.MM.YYYY, January 15, 1990)")
+        guard !longRun else { return .failure(layoutFailure) }
+
+        let date: (year: Int, month: Int, day: Int)?
+        switch runCount {
+        case 1 where runs[0].count == 8:
+            let start = runs[0].lowerBound
+            let a = number(start..<(start + 4))
+            let b = number((start + 4)..<(start + 6))
+            let c = number((start + 6)..<(start + 8))
+            let p = number(start..<(start + 2))
+            let q = number((start + 2)..<(start + 4))
+            let y = number((start + 4)..<(start + 8))
+            date = [(a, b, c), (y, p, q), (y, q, p)].first { isValid($0, today: today) }
+        case 3:
+            let values = runs.map(number)
+            if runs[0].count == 4 {
+                date = (values[0], values[1], values[2])
+            } else if runs[2].count == 4, runs[0].count <= 2, runs[1].count <= 2 {
+                if (sawSeparator && onlyDots) || values[0] > 12 {
+                    date = (values[2], values[1], values[0])
+                } else {
+                    date = (values[2], values[0], values[1])
+                }
+            } else {
+                return .failure(RuleFailure("must have a four-digit year (YYYYMMDD, YYYY-MM-DD, MM/DD/YYYY)"))
+            }
+        default:
+            return .failure(layoutFailure)
+        }
+        guard let date, isValid(date, today: today) else {
+            return .failure(RuleFailure("is not a real date between 1900 and today"))
+        }
+        return .success(pad(date.year, 4) + pad(date.month, 2) + pad(date.day, 2))
+    }
+
     static func isValid(_ date: (year: Int, month: Int, day: Int), today: CalendarDate) -> Bool {
         guard (1900...today.year).contains(date.year), (1...12).contains(date.month) else { return false }
         guard (1...UTCTimestamp.daysIn(month: date.month, year: date.year)).contains(date.day) else { return false }

@@ -29,6 +29,12 @@ public struct Normalizer: Sendable {
             if externalIDPolicy == .passthrough { return .success(.passthrough(trimmed)) }
             return .success(.hashed(normalized: trimmed, digest: SHA256Hex.digest(trimmed)))
         }
+        return normalizeASCII(key, value, country: country) ?? normalizeScalars(key, value, country: country)
+    }
+
+    /// The general path for a hashed key other than `external_id`: any Unicode text, each rule on
+    /// `String`s. ``normalizeASCII(_:_:country:)`` must answer exactly as this does.
+    func normalizeScalars(_ key: UserDataKey, _ value: String, country: String?) -> Result<NormalizedValue, NormalizationIssue> {
         let folded = TextFolding.trimmedLowercased(value)
         guard !folded.isEmpty else { return .failure(issue(key, "is empty")) }
         if TextFolding.isSHA256Hex(folded) { return .success(.digest(folded)) }
@@ -84,7 +90,7 @@ public struct Normalizer: Sendable {
         return letters.isEmpty ? .failure(issue(key, "has no letters")) : .success(letters)
     }
 
-    private func issue(_ key: UserDataKey, _ reason: String) -> NormalizationIssue {
+    func issue(_ key: UserDataKey, _ reason: String) -> NormalizationIssue {
         NormalizationIssue(key: key.rawValue, reason: reason)
     }
 }

@@ -42,8 +42,57 @@ enum PhoneRule {
             }
         }
         guard !digitBytes.isEmpty else { return .failure(RuleFailure("has no digits")) }
-        var digits = String(decoding: digitBytes, as: UTF8.self)
+        return e164(digits: String(decoding: digitBytes, as: UTF8.self), international: international, country: country)
+    }
 
+    /// ``canonical(_:country:)`` for folded ASCII, scanned on bytes; the digits go to the same
+    /// ``e164(digits:international:country:)``.
+    static func canonical(ascii folded: UnsafeBufferPointer<UInt8>, country: String?) -> Result<String, RuleFailure> {
+        var index = 0
+        // A URI scheme such as `tel:` or `callto:` (folded: its letters are lowercase).
+        if let colon = folded.firstIndex(of: UInt8(ascii: ":")), folded[..<colon].allSatisfy(ASCIIBytes.isLowercaseLetter) {
+            index = colon + 1
+        }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: folded.count) { digitBytes in
+            var digitCount = 0
+            var international = false
+            while index < folded.count {
+                let byte = folded[index]
+                index += 1
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                    digitBytes[digitCount] = byte
+                    digitCount += 1
+                case UInt8(ascii: "+"):
+                    guard digitCount == 0, !international else { return .failure(RuleFailure("has a `+` that is not at the start")) }
+                    international = true
+                case UInt8(ascii: "("):
+                    let afterDoubleZero = digitCount >= 2 && digitBytes[0] == 0x30 && digitBytes[1] == 0x30
+                    if international || afterDoubleZero, index + 1 < folded.count, folded[index] == UInt8(ascii: "0"),
+                        folded[index + 1] == UInt8(ascii: ")")
+                    {
+                        index += 2
+                    }
+                case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: ")"), UInt8(ascii: "/"):
+                    break
+                default:
+                    if TextFolding.isASCIISpace(byte) { break }
+                    if ASCIIBytes.isLowercaseLetter(byte) || (0x41...0x5A).contains(byte) {
+                        return .failure(RuleFailure("contains letters; only digits and formatting are allowed"))
+                    }
+                    return .failure(RuleFailure("contains a character that is not part of a phone number"))
+                }
+            }
+            guard digitCount > 0 else { return .failure(RuleFailure("has no digits")) }
+            let digits = String(decoding: UnsafeBufferPointer(rebasing: digitBytes[..<digitCount]), as: UTF8.self)
+            return e164(digits: digits, international: international, country: country)
+        }
+    }
+
+    /// E.164 digits from the digits a scan kept and whether it saw an international prefix (`+`).
+    private static func e164(digits: String, international: Bool, country: String?) -> Result<String, RuleFailure> {
+        var digits = digits
+        var international = international
         if !international, digits.hasPrefix("00") {
             international = true
             digits.removeFirst(2)

@@ -27,6 +27,11 @@ public enum TextFolding {
 
     /// The value with surrounding white space removed.
     public static func trimmed(_ text: String) -> Substring {
+        // Usually nothing to trim: an ASCII byte that is not white space at each end is a whole
+        // scalar that stays, so the scalar walk below is not needed.
+        if let first = text.utf8.first, let last = text.utf8.last, first < 0x80, last < 0x80, !isASCIISpace(first), !isASCIISpace(last) {
+            return text[...]
+        }
         let scalars = text.unicodeScalars
         guard let first = scalars.firstIndex(where: { !isSpace($0) }) else { return "" }
         let last = scalars.lastIndex(where: { !isSpace($0) })!

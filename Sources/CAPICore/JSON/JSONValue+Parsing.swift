@@ -90,6 +90,9 @@ extension JSONValue {
                 index += 1
                 return .object(object)
             }
+            // Room for twelve keys up front: growing there one doubling at a time rehashed every key
+            // four times on the way to a typical `user_data` (5% of the batch endpoint's profile).
+            object.reserveCapacity(12)
             while true {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }

@@ -46,7 +46,7 @@ struct MirrorRecordTests {
         let text = MirrorRecord.text(
             prepared,
             source: "web",
-            receivedAt: UnixMillis(1_795_000_123_456),
+            receivedAt: UnixMillis(1_795_000_123_456).iso8601,
             keyedMAC: HMAC<SHA256>(key: salt),
             testEventCode: "TEST123"
         )
@@ -67,7 +67,7 @@ struct MirrorRecordTests {
     @Test("absent custom data, URL and test code are null; no identifying key, no mirror ids")
     func sparseRecord() throws {
         let prepared = event(userData: ["fn": .string(SHA256Hex.digest("jane"))], matchKeys: ["fn"])
-        let text = MirrorRecord.text(prepared, source: "s", receivedAt: UnixMillis(0), keyedMAC: HMAC<SHA256>(key: salt), testEventCode: nil)
+        let text = MirrorRecord.text(prepared, source: "s", receivedAt: UnixMillis(0).iso8601, keyedMAC: HMAC<SHA256>(key: salt), testEventCode: nil)
         let record = try JSONValue(parsing: text)
         #expect(text == record.serialized)
         for field in ["value", "currency", "event_source_url", "test_event_code"] { #expect(record[field] == .null) }

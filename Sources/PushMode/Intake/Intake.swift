@@ -17,7 +17,9 @@ public struct Intake: Sendable {
     }
 
     let committer: GroupCommitter
-    let pixels: [String: PixelConfiguration]
+    /// What intake needs of each configured pixel, looked up per event: a reference, so a lookup
+    /// does not copy (and later destroy) the whole configuration with its token.
+    let pixels: [String: PixelIntake]
     /// HMAC keyed with the mirror salt, copied per identifier.
     let mirrorMAC: HMAC<SHA256>
     let maxFutureSkew: Duration
@@ -34,7 +36,7 @@ public struct Intake: Sendable {
         clock: WallClock = .system
     ) {
         self.committer = committer
-        self.pixels = Dictionary(uniqueKeysWithValues: manifest.pixels.map { ($0.id, $0) })
+        self.pixels = Dictionary(uniqueKeysWithValues: manifest.pixels.map { ($0.id, PixelIntake($0)) })
         self.mirrorMAC = HMAC<SHA256>(key: SymmetricKey(data: Array(push.mirrorSalt.revealed.utf8)))
         self.maxFutureSkew = push.maxFutureSkew
         self.externalID = push.externalID
@@ -50,6 +52,7 @@ public struct Intake: Sendable {
         let receivedAt = clock.now()
         let seconds = receivedAt.seconds
         let normalizer = Normalizer(today: CalendarDate(seconds), externalIDPolicy: externalID)
+        let receivedAtText = receivedAt.iso8601
         var results = [Result?](repeating: nil, count: events.count)
         var items: [IntakeItem] = []
         var itemIndex: [Int] = []
@@ -87,7 +90,7 @@ public struct Intake: Sendable {
                         deliveredRecord: MirrorRecord.text(
                             event,
                             source: source,
-                            receivedAt: receivedAt,
+                            receivedAt: receivedAtText,
                             keyedMAC: mirrorMAC,
                             testEventCode: pixel.testEventCode
                         ),
@@ -117,6 +120,19 @@ public struct Intake: Sendable {
             }
         }
         return results.map { $0! }
+    }
+
+    /// The per-pixel settings intake reads.
+    final class PixelIntake: Sendable {
+        let id: String
+        let defaultCountry: String
+        let testEventCode: String?
+
+        init(_ configuration: PixelConfiguration) {
+            id = configuration.id
+            defaultCountry = configuration.defaultCountry
+            testEventCode = configuration.testEventCode
+        }
     }
 
     func observe(_ raw: JSONValue, problems: [EventProblem]?, pixelID: String?) {

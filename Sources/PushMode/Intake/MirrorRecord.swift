@@ -13,7 +13,8 @@ enum MirrorRecord {
 
     /// The record's JSON text, written in its canonical key order (the sorted keys a `JSONValue`
     /// object would serialize with) without building a dictionary for every event.
-    static func text(_ event: PreparedEvent, source: String, receivedAt: UnixMillis, keyedMAC: HMAC<SHA256>, testEventCode: String?) -> String {
+    /// - Parameter receivedAt: ISO 8601, formatted once for all the events of a request.
+    static func text(_ event: PreparedEvent, source: String, receivedAt: String, keyedMAC: HMAC<SHA256>, testEventCode: String?) -> String {
         let user = event.payload["user_data"]
         let custom = event.payload["custom_data"]
         var record = JSONObjectText(capacity: 640)
@@ -26,15 +27,15 @@ enum MirrorRecord {
         record.add("match_keys", strings: event.matchKeys)
         record.add("mirror_ids") { mirrorIDs in
             for key in identifyingKeys {
-                guard let digest = user?[key]?.arrayValue?.first?.stringValue ?? user?[key]?.stringValue else { continue }
+                guard var digest = user?[key]?.arrayValue?.first?.stringValue ?? user?[key]?.stringValue else { continue }
                 var mac = keyedMAC
-                mac.update(data: Array(digest.utf8))
+                digest.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
                 mirrorIDs.add(key, string: SHA256Hex.hex(mac.finalize()))
             }
         }
         record.add("outcome", string: "pending")
         record.add("pixel_id", string: event.pixelID)
-        record.add("received_at", string: receivedAt.iso8601)
+        record.add("received_at", string: receivedAt)
         record.add("source", string: source)
         record.add("test_event_code", stringOrNull: testEventCode)
         record.add("value", value: custom?["value"] ?? .null)

@@ -251,6 +251,8 @@ struct ClickIdentifierTests {
             ("fb.1.1596403881668.1116446470", true, true), ("fb.2.1596403881668.1.2", true, true), ("fb.2.1596403881668.1.2.3", true, false),
             ("fb.1.1596403881668.", false, false), ("fb.x.1596403881668.1", false, false), ("fb.1..1", false, false),
             ("xx.1.1596403881668.1", false, false), ("fb.1.1596403881668", false, false),
+            ("fb.1.1596403881668..x", true, false), ("fb.1.1596403881668.x.", true, false), ("FB.1.1596403881668.1", false, false),
+            ("fb.", false, false), ("", false, false), ("fb.1.2.x", true, true), ("fb.12", false, false), ("fb.1.2", false, false),
         ]
     )
     func shapes(value: String, fbc: Bool, fbp: Bool) {

@@ -37,10 +37,25 @@ extension Checker {
         }
     }
 
+    /// Whether ``withoutPersonalData(_:path:)`` would drop anything from `value`.
+    private static func holdsPersonalData(_ value: JSONValue) -> Bool {
+        switch value {
+        case .object(let object):
+            object.contains { name, element in
+                PersonalData.isPersonalName(name) || PersonalData.looksPersonal(name) || holdsPersonalData(element)
+            }
+        case .array(let elements): elements.contains(where: holdsPersonalData)
+        case .string(let text): PersonalData.looksPersonal(text)
+        default: false
+        }
+    }
+
     /// `custom_data` without personal data: keys named like personal fields and values shaped like
     /// an email or phone number are dropped with a warning naming the key (never the value). Meta
     /// hashes nothing in `custom_data`, so whatever is left there reaches it raw.
     mutating func withoutPersonalData(_ value: JSONValue, path: String) -> JSONValue {
+        // Nearly always nothing is dropped: then the value is kept as it is, not rebuilt.
+        guard Self.holdsPersonalData(value) else { return value }
         switch value {
         case .object(let object):
             var kept: [String: JSONValue] = [:]

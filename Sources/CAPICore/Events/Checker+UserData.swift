@@ -141,27 +141,34 @@ extension Checker {
 public enum ClickIdentifiers {
     /// `fb.<subdomain index>.<creation time ms>.<fbclid>`; the fbclid may itself contain dots.
     public static func isValidFBC(_ value: String) -> Bool {
-        guard let rest = digitsPrefix(value) else { return false }
-        return !rest.isEmpty
+        withRest(of: value) { !$0.isEmpty } ?? false
     }
 
     /// `fb.<subdomain index>.<creation time ms>.<random>` with an optional fifth segment.
     public static func isValidFBP(_ value: String) -> Bool {
-        guard let rest = digitsPrefix(value), !rest.isEmpty else { return false }
-        let dots = rest.lazy.filter { $0 == UInt8(ascii: ".") }.count
-        return dots <= 1 && rest.first != UInt8(ascii: ".") && rest.last != UInt8(ascii: ".")
+        withRest(of: value) { rest in
+            guard let first = rest.first, let last = rest.last else { return false }
+            let dots = rest.reduce(0) { $0 + ($1 == UInt8(ascii: ".") ? 1 : 0) }
+            return dots <= 1 && first != UInt8(ascii: ".") && last != UInt8(ascii: ".")
+        } ?? false
     }
 
-    /// After `fb.<digits>.<digits>.`, the remaining bytes; `nil` when the prefix does not match.
-    private static func digitsPrefix(_ value: String) -> Substring.UTF8View? {
-        var bytes = Substring(value).utf8[...]
-        guard bytes.starts(with: "fb.".utf8) else { return nil }
-        bytes = bytes.dropFirst(3)
-        for _ in 0..<2 {
-            let digits = bytes.prefix { (0x30...0x39).contains($0) }
-            guard !digits.isEmpty, bytes.dropFirst(digits.count).first == UInt8(ascii: ".") else { return nil }
-            bytes = bytes.dropFirst(digits.count + 1)
+    /// `body` applied to the bytes after `fb.<digits>.<digits>.`; `nil` when the prefix does not
+    /// match. Read in place: every browser event carries one of these.
+    private static func withRest(of value: String, _ body: (Slice<UnsafeBufferPointer<UInt8>>) -> Bool) -> Bool? {
+        var value = value
+        return value.withUTF8 { bytes in
+            guard bytes.count >= 3, bytes[0] == UInt8(ascii: "f"), bytes[1] == UInt8(ascii: "b"), bytes[2] == UInt8(ascii: ".") else {
+                return nil
+            }
+            var index = 3
+            for _ in 0..<2 {
+                let start = index
+                while index < bytes.count, ASCIIBytes.isDigit(bytes[index]) { index += 1 }
+                guard index > start, index < bytes.count, bytes[index] == UInt8(ascii: ".") else { return nil }
+                index += 1
+            }
+            return body(bytes[index...])
         }
-        return bytes
     }
 }

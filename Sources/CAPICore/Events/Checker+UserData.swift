@@ -9,7 +9,9 @@ extension Checker {
         // Values per key in slots indexed by the key's position; a canonical name's values come
         // before its alias's, so the payload and its content hash never depend on dictionary order.
         var canonicalValues = [[String]?](repeating: nil, count: UserDataKey.all.count)
-        var aliasValues = canonicalValues
+        // Allocated only when an alias is used (a copy of the slots above would be copied again on
+        // their first write, for every event).
+        var aliasValues: [[String]?] = []
         var unknown: [String] = []
         for (name, value) in given {
             guard let entry = UserDataKey.byName[name] else {
@@ -18,7 +20,12 @@ extension Checker {
             }
             let limit = entry.ordinal == Self.userAgentOrdinal ? Self.maxUserAgentBytes : Self.maxUserDataBytes
             guard let texts = texts(value, key: name, limit: limit) else { continue }
-            if entry.isAlias { aliasValues[entry.ordinal] = texts } else { canonicalValues[entry.ordinal] = texts }
+            if entry.isAlias {
+                if aliasValues.isEmpty { aliasValues = [[String]?](repeating: nil, count: UserDataKey.all.count) }
+                aliasValues[entry.ordinal] = texts
+            } else {
+                canonicalValues[entry.ordinal] = texts
+            }
         }
         for name in unknown.sorted() {
             problem("user_data.\(Self.safeName(name))", .unknownField, "is not a Meta customer-information parameter")

@@ -154,8 +154,7 @@ enum DateOfBirthRule {
         guard !text.contains(where: { ASCIIBytes.isLowercaseLetter($0) || (0x41...0x5A).contains($0) }) else { return nil }
 
         // The first three runs of digits (more is no layout), and which separators came between.
-        var runs: [Range<Int>] = []
-        runs.reserveCapacity(3)
+        var runs = (first: 0..<0, second: 0..<0, third: 0..<0)
         var runCount = 0
         var longRun = false
         var onlyDots = true
@@ -165,7 +164,12 @@ enum DateOfBirthRule {
             if ASCIIBytes.isDigit(text[index]) {
                 let start = index
                 while index < text.count, ASCIIBytes.isDigit(text[index]) { index += 1 }
-                if runCount < 3 { runs.append(start..<index) }
+                switch runCount {
+                case 0: runs.first = start..<index
+                case 1: runs.second = start..<index
+                case 2: runs.third = start..<index
+                default: break
+                }
                 runCount += 1
                 longRun = longRun || index - start > 8
                 continue
@@ -183,8 +187,8 @@ enum DateOfBirthRule {
 
         let date: (year: Int, month: Int, day: Int)?
         switch runCount {
-        case 1 where runs[0].count == 8:
-            let start = runs[0].lowerBound
+        case 1 where runs.first.count == 8:
+            let start = runs.first.lowerBound
             let a = number(start..<(start + 4))
             let b = number((start + 4)..<(start + 6))
             let c = number((start + 6)..<(start + 8))
@@ -193,14 +197,14 @@ enum DateOfBirthRule {
             let y = number((start + 4)..<(start + 8))
             date = [(a, b, c), (y, p, q), (y, q, p)].first { isValid($0, today: today) }
         case 3:
-            let values = runs.map(number)
-            if runs[0].count == 4 {
-                date = (values[0], values[1], values[2])
-            } else if runs[2].count == 4, runs[0].count <= 2, runs[1].count <= 2 {
-                if (sawSeparator && onlyDots) || values[0] > 12 {
-                    date = (values[2], values[1], values[0])
+            let values = (number(runs.first), number(runs.second), number(runs.third))
+            if runs.first.count == 4 {
+                date = (values.0, values.1, values.2)
+            } else if runs.third.count == 4, runs.first.count <= 2, runs.second.count <= 2 {
+                if (sawSeparator && onlyDots) || values.0 > 12 {
+                    date = (values.2, values.1, values.0)
                 } else {
-                    date = (values[2], values[0], values[1])
+                    date = (values.2, values.0, values.1)
                 }
             } else {
                 return .failure(RuleFailure("must have a four-digit year (YYYYMMDD, YYYY-MM-DD, MM/DD/YYYY)"))

@@ -1,3 +1,5 @@
+import CAPICore
+
 /// Which failures the sandbox injects, how often, from which seed: `rate=0.3,kinds=5xx+throttle+timeout+reset+invalid`.
 ///
 /// Request-level kinds (5xx, throttle, timeout, reset) hit a share `rate` of Graph calls. `invalid`
@@ -80,22 +82,5 @@ public struct FaultPlan: Sendable, Equatable {
         }
         var generator = SeededGenerator(seed: hash)
         return Double(generator.next() >> 11) / Double(1 << 53) < rate
-    }
-}
-
-/// SplitMix64: small, fast and reproducible from a seed.
-struct SeededGenerator: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

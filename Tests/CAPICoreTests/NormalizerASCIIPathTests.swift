@@ -33,20 +33,8 @@ struct NormalizerASCIIPathTests {
     static let alphabet: [UInt8] =
         Array("aAbBcCmMfFtTzZ0123456789 \t\r\n\u{0B}\u{0C}\u{1C}\u{1F}@.-+()/:,'_{}$<>=^`~!#%&*;?[]\\|\"".utf8) + [0x01, 0x7F]
 
-    /// SplitMix64: a fixed seed, so a failure names a reproducible input.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func randomValues(count: Int, seed: UInt64) -> [String] {
-        var generator = SeededGenerator(state: seed)
+        var generator = SeededGenerator(seed: seed)
         return (0..<count).map { _ in
             let length = Int.random(in: 0...24, using: &generator)
             let bytes = (0..<length).map { _ in alphabet.randomElement(using: &generator)! }
@@ -56,7 +44,7 @@ struct NormalizerASCIIPathTests {
 
     /// Digit groups and the separators dates and phone numbers are written with.
     static func shapedValues(count: Int, seed: UInt64) -> [String] {
-        var generator = SeededGenerator(state: seed)
+        var generator = SeededGenerator(seed: seed)
         let separators = [".", ".", "/", "-", " ", " ", ", ", "t", "(", ")", "(0)", "+", "00", ":", "tel:", "\t", ""]
         return (0..<count).map { _ in
             var text = Bool.random(using: &generator) ? "" : separators.randomElement(using: &generator)!

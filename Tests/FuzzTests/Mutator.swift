@@ -1,23 +1,18 @@
+import CAPICore
 import Foundation
 
 /// A small seeded mutation fuzzer: starts from valid inputs and flips, inserts, deletes, repeats
 /// and splices bytes, with the numbers and shapes that broke parsers before (huge digit runs,
 /// NaN-like literals, repeated keys, empty pairs). Same seed, same cases: a failure reproduces.
 struct Mutator {
-    private var state: UInt64
+    private var generator: SeededGenerator
 
-    init(seed: UInt64) { state = seed }
+    init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
 
     /// Cases per target: small in the suite; `CAPI_FUZZ_CASES` raises it for a longer run.
     static var cases: Int { ProcessInfo.processInfo.environment["CAPI_FUZZ_CASES"].flatMap(Int.init) ?? 2_000 }
 
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    mutating func next() -> UInt64 { generator.next() }
 
     mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
 

@@ -23,11 +23,13 @@ extension PushServer {
         return .object(fields)
     }
 
+    static let forwardedForHeader = HTTPField.Name("X-Forwarded-For")!
+
     /// The peer's address, or the first untrusted hop of `X-Forwarded-For` when the peer is a trusted proxy.
     func clientAddress(request: Request, context: some PushContext) -> String? {
         guard let peer = context.peerAddress else { return nil }
         guard trustedProxies.contains(where: { NetworkAddress.contains(cidr: $0, address: peer) }),
-            let forwarded = request.headers[HTTPField.Name("X-Forwarded-For")!]
+            let forwarded = request.headers[Self.forwardedForHeader]
         else { return peer }
         let hops = forwarded.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
         return hops.reversed().first { hop in !trustedProxies.contains { NetworkAddress.contains(cidr: $0, address: hop) } } ?? peer

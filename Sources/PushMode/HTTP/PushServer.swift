@@ -224,8 +224,11 @@ public struct PushServer: Sendable {
         return Self.json(.object(["error": .string("forbidden"), "reason": .string("ip_not_allowed")]), status: .forbidden, close: true)
     }
 
+    /// Validated once: building a field name checks its characters, on every request otherwise.
+    static let sourceHeader = HTTPField.Name("X-CAPI-Source")!
+
     func selectSource(_ request: Request) -> Source? {
-        let name = request.headers[HTTPField.Name("X-CAPI-Source")!] ?? request.uri.queryParameters.get("source")
+        let name = request.headers[Self.sourceHeader] ?? request.uri.queryParameters.get("source")
         guard let name else { return sources.first }
         return sources.first { $0.name == name }
     }

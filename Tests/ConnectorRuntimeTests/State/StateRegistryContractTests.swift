@@ -99,6 +99,46 @@ struct StateRegistryContractTests {
         }
     }
 
+    /// Claims lock rows and then update them by address; a row rescheduled or renewed by another
+    /// transaction in between must be skipped or re-read, never handed to a second holder.
+    @Test("claims racing with reschedules and lease renewals never give one row to two holders", arguments: TestStore.enabled)
+    func claimsRacingOutcomes(backend: TestStore) async throws {
+        try await backend.withTwoRegistries { first, second in
+            _ = try await first.commitIntake((0..<200).map { intake("r\($0)") })
+            let holders = HolderLog()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for worker in 0..<6 {
+                    let registry = worker % 2 == 0 ? first : second
+                    let owner = "w\(worker)"
+                    group.addTask {
+                        var round = 0
+                        while true {
+                            let batch = try await registry.claimOutbox(limit: 5, owner: owner, lease: .seconds(60), now: now, pixelID: nil)
+                            if batch.isEmpty { return }
+                            await holders.take(batch.map(\.id), by: owner)
+                            round += 1
+                            // Each row is sent back twice (due at once, so others race for it), then forwarded.
+                            let done = batch.filter { $0.attempts >= 2 }
+                            let again = batch.filter { $0.attempts < 2 }
+                            if round % 2 == 0 { try await registry.extendLease(again, owner: owner, until: now + .seconds(120)) }
+                            await holders.release(batch.map(\.id))
+                            try await registry.reschedule(again, nextAttemptAt: now, lastError: "transient")
+                            try await registry.markForwarded(done, fbtraceID: nil, now: now)
+                            await holders.forwarded(done.map(\.id))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let conflicts = await holders.conflicts
+            let forwarded = await holders.forwardedIDs
+            #expect(conflicts.isEmpty, "rows held twice at once: \(conflicts.prefix(5))")
+            #expect(forwarded.count == 200 && Set(forwarded).count == 200)
+            #expect(await holders.claims == 600, "each row is claimed three times: twice sent back, once forwarded")
+            #expect(try await first.outboxDepth() == 0)
+        }
+    }
+
     @Test("an expired lease is claimable again; a live one is not", arguments: TestStore.enabled)
     func leases(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
@@ -459,6 +499,26 @@ struct StateRegistryContractTests {
             #expect(try await second.withPollLock { true } == true, "the lock was not released")
         }
     }
+}
+
+/// Which claimer holds each outbox row right now, and every time two held one at once.
+actor HolderLog {
+    private var holder: [Int64: String] = [:]
+    private(set) var conflicts: [Int64] = []
+    private(set) var forwardedIDs: [Int64] = []
+    private(set) var claims = 0
+
+    func take(_ ids: [Int64], by owner: String) {
+        claims += ids.count
+        for id in ids {
+            if holder[id] != nil { conflicts.append(id) }
+            holder[id] = owner
+        }
+    }
+
+    /// Called before the outcome is written: once it is, another claimer may rightly take the row.
+    func release(_ ids: [Int64]) { for id in ids { holder[id] = nil } }
+    func forwarded(_ ids: [Int64]) { forwardedIDs += ids }
 }
 
 /// Every outbox id any claimer received.

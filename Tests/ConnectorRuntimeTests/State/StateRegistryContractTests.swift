@@ -74,24 +74,10 @@ struct StateRegistryContractTests {
         try await backend.withTwoRegistries { first, second in
             _ = try await first.commitIntake((0..<300).map { intake("c\($0)") })
             let claimed = ClaimLog()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for worker in 0..<6 {
-                    let registry = worker % 2 == 0 ? first : second
-                    group.addTask {
-                        while true {
-                            let batch = try await registry.claimOutbox(
-                                limit: 7,
-                                owner: "w\(worker)",
-                                lease: .seconds(60),
-                                now: now,
-                                pixelID: nil
-                            )
-                            if batch.isEmpty { return }
-                            await claimed.add(batch.map(\.id))
-                        }
-                    }
-                }
-                try await group.waitForAll()
+            try await raceClaimers(first, second) { registry, owner in
+                let batch = try await registry.claimOutbox(limit: 7, owner: owner, lease: .seconds(60), now: now, pixelID: nil)
+                await claimed.add(batch.map(\.id))
+                return !batch.isEmpty
             }
             let ids = await claimed.ids
             #expect(ids.count == 300)
@@ -106,29 +92,20 @@ struct StateRegistryContractTests {
         try await backend.withTwoRegistries { first, second in
             _ = try await first.commitIntake((0..<200).map { intake("r\($0)") })
             let holders = HolderLog()
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for worker in 0..<6 {
-                    let registry = worker % 2 == 0 ? first : second
-                    let owner = "w\(worker)"
-                    group.addTask {
-                        var round = 0
-                        while true {
-                            let batch = try await registry.claimOutbox(limit: 5, owner: owner, lease: .seconds(60), now: now, pixelID: nil)
-                            if batch.isEmpty { return }
-                            await holders.take(batch.map(\.id), by: owner)
-                            round += 1
-                            // Each row is sent back twice (due at once, so others race for it), then forwarded.
-                            let done = batch.filter { $0.attempts >= 2 }
-                            let again = batch.filter { $0.attempts < 2 }
-                            if round % 2 == 0 { try await registry.extendLease(again, owner: owner, until: now + .seconds(120)) }
-                            await holders.release(batch.map(\.id))
-                            try await registry.reschedule(again, nextAttemptAt: now, lastError: "transient")
-                            try await registry.markForwarded(done, fbtraceID: nil, now: now)
-                            await holders.forwarded(done.map(\.id))
-                        }
-                    }
-                }
-                try await group.waitForAll()
+            try await raceClaimers(first, second) { registry, owner in
+                let batch = try await registry.claimOutbox(limit: 5, owner: owner, lease: .seconds(60), now: now, pixelID: nil)
+                if batch.isEmpty { return false }
+                await holders.take(batch.map(\.id), by: owner)
+                // Each row is sent back twice (due at once, so others race for it), then forwarded;
+                // a batch whose first row has an even id has its lease renewed first.
+                let done = batch.filter { $0.attempts >= 2 }
+                let again = batch.filter { $0.attempts < 2 }
+                if batch[0].id % 2 == 0 { try await registry.extendLease(again, owner: owner, until: now + .seconds(120)) }
+                await holders.release(batch.map(\.id))
+                try await registry.reschedule(again, nextAttemptAt: now, lastError: "transient")
+                try await registry.markForwarded(done, fbtraceID: nil, now: now)
+                await holders.forwarded(done.map(\.id))
+                return true
             }
             let conflicts = await holders.conflicts
             let forwarded = await holders.forwardedIDs
@@ -498,6 +475,22 @@ struct StateRegistryContractTests {
             #expect(inner == .some(nil), "a second poll took the lock")
             #expect(try await second.withPollLock { true } == true, "the lock was not released")
         }
+    }
+}
+
+/// Six claimers at once, alternating between two registries on one store, each named `w0`…`w5`
+/// and calling `round` until it returns `false`.
+private func raceClaimers(
+    _ first: any StateRegistry,
+    _ second: any StateRegistry,
+    round: @escaping @Sendable (any StateRegistry, String) async throws -> Bool
+) async throws {
+    try await withThrowingTaskGroup(of: Void.self) { group in
+        for worker in 0..<6 {
+            let registry = worker % 2 == 0 ? first : second
+            group.addTask { while try await round(registry, "w\(worker)") {} }
+        }
+        try await group.waitForAll()
     }
 }
 

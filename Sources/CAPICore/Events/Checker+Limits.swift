@@ -37,13 +37,16 @@ extension Checker {
         }
     }
 
+    /// A `custom_data` key that is dropped with its value, whatever the value.
+    private static func isPersonalKey(_ name: String) -> Bool {
+        PersonalData.isPersonalName(name) || PersonalData.looksPersonal(name)
+    }
+
     /// Whether ``withoutPersonalData(_:path:)`` would drop anything from `value`.
     private static func holdsPersonalData(_ value: JSONValue) -> Bool {
         switch value {
         case .object(let object):
-            object.contains { name, element in
-                PersonalData.isPersonalName(name) || PersonalData.looksPersonal(name) || holdsPersonalData(element)
-            }
+            object.contains { name, element in isPersonalKey(name) || holdsPersonalData(element) }
         case .array(let elements): elements.contains(where: holdsPersonalData)
         case .string(let text): PersonalData.looksPersonal(text)
         default: false
@@ -61,7 +64,7 @@ extension Checker {
             var kept: [String: JSONValue] = [:]
             kept.reserveCapacity(object.count)
             for (name, element) in object {
-                if PersonalData.isPersonalName(name) || PersonalData.looksPersonal(name) {
+                if Self.isPersonalKey(name) {
                     warnings.append(
                         "\(path).\(Self.safeName(name)): personal data is not sent in custom_data (put it in user_data, where it is hashed); dropped"
                     )

@@ -17,7 +17,7 @@ struct StateRegistryContractTests {
             }
             try await first.migrate()
             let summary = try await first.summary()
-            #expect(summary.schemaVersion == 9)
+            #expect(summary.schemaVersion == 10)
             #expect(summary.outboxDepth == 0)
         }
     }
@@ -250,7 +250,7 @@ struct StateRegistryContractTests {
             ]
         )
         try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
-            #expect(try await registry.summary().schemaVersion == 9)
+            #expect(try await registry.summary().schemaVersion == 10)
             // Every old key is still known: the same content is a duplicate with its stored answer,
             // other content a conflict; nothing is queued twice.
             let again = try await registry.commitIntake(

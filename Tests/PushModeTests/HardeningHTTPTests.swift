@@ -71,20 +71,22 @@ struct HardeningHTTPTests {
 
     @Test("a kept-alive connection may pause longer than the header timeout between requests, within the idle timeout")
     func keepAliveWithinIdle() async throws {
-        try await PushStack.run(manifest: try pushManifest(limits: Self.tightLimits)) { stack in
+        // Header timeout 1 s, idle timeout 3 s: the second request is sent 2 s after the first, a
+        // full second clear of each deadline, so a loaded test run cannot push it past either.
+        let limits = "header_timeout: 1s, body_timeout: 2s, idle_timeout: 3s, max_buffered_bytes: 1100000"
+        try await PushStack.run(manifest: try pushManifest(limits: limits)) { stack in
             let request = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-            // Header timeout 1 s, idle timeout 2 s: the second request comes 1.5 s after the first answer.
             let started = ContinuousClock.now
             let outcome = try await RawConnection.exchange(
                 port: stack.port,
                 send: request,
-                later: [(after: .milliseconds(1500), bytes: request)],
-                timeout: .seconds(8)
+                later: [(after: .seconds(2), bytes: request)],
+                timeout: .seconds(12)
             )
             #expect(outcome.received.components(separatedBy: "HTTP/1.1 200").count - 1 == 2)
             #expect(outcome.closedByServer)
             // Closed by the idle deadline after the second answer, not before it.
-            #expect(ContinuousClock.now - started >= .milliseconds(3400))
+            #expect(ContinuousClock.now - started >= .milliseconds(4900))
         }
     }
 

@@ -34,8 +34,11 @@ public final class RuntimeAPIStandIn: Sendable {
         var queue: [Pending] = []
         var pollers: [CheckedContinuation<Pending, Never>] = []
         var outcomes: [String: Outcome] = [:]
-        var waiters: [String: [CheckedContinuation<Outcome, Never>]] = [:]
+        var waiters: [String: [CheckedContinuation<Outcome?, Never>]] = [:]
         var polls = 0
+        /// Set when the server starts shutting down: a poll that reaches the handler after that
+        /// is answered at once, or the graceful shutdown would wait for it forever.
+        var closing = false
     }
 
     private let state = Mutex(State())
@@ -70,13 +73,21 @@ public final class RuntimeAPIStandIn: Sendable {
     public func outcome(of id: String, timeout: Duration = .seconds(30)) async throws -> Outcome {
         try await withThrowingTaskGroup(of: Outcome?.self) { group in
             group.addTask {
-                await withCheckedContinuation { continuation in
-                    let ready = self.state.withLock { state -> Outcome? in
-                        if let outcome = state.outcomes[id] { return outcome }
-                        state.waiters[id, default: []].append(continuation)
-                        return nil
+                // Cancelled when the timeout wins: the wait must end then, or the group (and the
+                // test) would wait for it forever instead of failing.
+                await withTaskCancellationHandler {
+                    await withCheckedContinuation { (continuation: CheckedContinuation<Outcome?, Never>) in
+                        let ready = self.state.withLock { state -> Outcome?? in
+                            if let outcome = state.outcomes[id] { return .some(outcome) }
+                            if Task.isCancelled { return .some(nil) }
+                            state.waiters[id, default: []].append(continuation)
+                            return nil
+                        }
+                        if let ready { continuation.resume(returning: ready) }
                     }
-                    if let ready { continuation.resume(returning: ready) }
+                } onCancel: {
+                    let waiting = self.state.withLock { $0.waiters.removeValue(forKey: id) ?? [] }
+                    for waiter in waiting { waiter.resume(returning: nil) }
                 }
             }
             group.addTask {
@@ -94,7 +105,7 @@ public final class RuntimeAPIStandIn: Sendable {
     public var polls: Int { state.withLock { $0.polls } }
 
     func record(_ outcome: Outcome, for id: String) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Outcome, Never>] in
+        let waiters = state.withLock { state -> [CheckedContinuation<Outcome?, Never>] in
             state.outcomes[id] = outcome
             return state.waiters.removeValue(forKey: id) ?? []
         }
@@ -106,12 +117,15 @@ public final class RuntimeAPIStandIn: Sendable {
             let ready = state.withLock { state -> Pending? in
                 state.polls += 1
                 if !state.queue.isEmpty { return state.queue.removeFirst() }
+                if state.closing { return Self.shutdownAnswer }
                 state.pollers.append(continuation)
                 return nil
             }
             if let ready { continuation.resume(returning: ready) }
         }
     }
+
+    private static var shutdownAnswer: Pending { Pending(id: "shutdown", deadline: 0, event: ByteBuffer(string: "{}")) }
 
     /// Runs the stand-in on a loopback port for the duration of `body`, which gets `host:port`.
     public func withRunning<T: Sendable>(_ body: @Sendable (String) async throws -> T) async throws -> T {
@@ -151,10 +165,11 @@ public final class RuntimeAPIStandIn: Sendable {
         // A runtime still long-polling would hold the graceful shutdown: answer it with nothing.
         let releasePollers: @Sendable () -> Void = {
             let pollers = self.state.withLock { state in
+                state.closing = true
                 defer { state.pollers.removeAll() }
                 return state.pollers
             }
-            for poller in pollers { poller.resume(returning: Pending(id: "shutdown", deadline: 0, event: ByteBuffer(string: "{}"))) }
+            for poller in pollers { poller.resume(returning: Self.shutdownAnswer) }
         }
         let withEndpoint: @Sendable (Int) async throws -> T = { port in try await body("127.0.0.1:\(port)") }
         return try await withLoopbackServer(router, label: "test.runtime-api", beforeShutdown: releasePollers, withEndpoint)

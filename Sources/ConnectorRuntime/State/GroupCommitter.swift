@@ -3,13 +3,16 @@ import ServiceLifecycle
 
 /// Lets many concurrent webhook requests share one intake transaction.
 ///
-/// Callers wait in ``commit(_:)``; the service loop takes everything queued (up to `maxBatch`
-/// items) and commits it with one ``StateRegistry/commitIntake(_:)``. While a commit is in flight
-/// new requests queue up and go in the next one, so batches grow with load and a lone request is
-/// never held back waiting for company.
+/// Callers wait in ``commit(_:)``; the service takes everything queued (up to `maxBatch` items)
+/// and commits it with one ``IntakeStore/commitIntake(_:)``. Up to the store's
+/// ``IntakeStore/concurrentIntakeCommits`` run at once: while one waits for its commit to reach
+/// the disk, the next is already executing, and whatever arrives meanwhile goes in the one after.
+/// Batches grow with load and a lone request is never held back waiting for company.
 public actor GroupCommitter: Service {
     public let registry: any IntakeStore
     public let maxBatch: Int
+    /// Commits allowed in flight at once.
+    public let maxInFlight: Int
 
     private struct Request {
         var items: [IntakeItem]
@@ -17,15 +20,20 @@ public actor GroupCommitter: Service {
     }
 
     private var queue: [Request] = []
+    private var inFlight = 0
     /// Transactions committed so far (each may carry many callers' items).
     public private(set) var transactions = 0
+    /// The most commits that were in flight at one time.
+    public private(set) var mostInFlight = 0
     private var running = true
     private let wakeUps: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
 
-    public init(registry: any IntakeStore, maxBatch: Int = 1000) {
+    /// - Parameter maxInFlight: commits allowed at once; the store's own preference when `nil`.
+    public init(registry: any IntakeStore, maxBatch: Int = 1000, maxInFlight: Int? = nil) {
         self.registry = registry
         self.maxBatch = maxBatch
+        self.maxInFlight = max(1, maxInFlight ?? registry.concurrentIntakeCommits)
         (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
@@ -39,36 +47,60 @@ public actor GroupCommitter: Service {
     }
 
     public func run() async throws {
-        await withGracefulShutdownHandler {
-            for await _ in wakeUps { await drain() }
-        } onGracefulShutdown: {
-            self.wake.finish()
+        await withDiscardingTaskGroup { group in
+            await withGracefulShutdownHandler {
+                // A wake-up comes with every new request and every finished commit.
+                for await _ in wakeUps { startCommits(in: &group) }
+            } onGracefulShutdown: {
+                self.wake.finish()
+            }
+            // Finish what was accepted before shutdown; refuse anything later.
+            running = false
+            while !queue.isEmpty {
+                let batch = nextBatch()
+                await commit(batch)
+            }
         }
-        // Finish what was accepted before shutdown; refuse anything later.
-        running = false
-        await drain()
     }
 
-    /// Commits queued requests, a batch at a time, until the queue is empty.
-    private func drain() async {
-        while !queue.isEmpty {
-            var batch: [Request] = []
-            var count = 0
-            while let next = queue.first, batch.isEmpty || count + next.items.count <= maxBatch {
-                batch.append(queue.removeFirst())
-                count += next.items.count
+    /// Starts commits of queued requests, a batch each, while fewer than `maxInFlight` run.
+    private func startCommits(in group: inout DiscardingTaskGroup) {
+        while inFlight < maxInFlight, !queue.isEmpty {
+            let batch = nextBatch()
+            inFlight += 1
+            mostInFlight = max(mostInFlight, inFlight)
+            group.addTask { await self.commitInFlight(batch) }
+        }
+    }
+
+    /// Queued requests from the front, up to `maxBatch` items (always at least one request).
+    private func nextBatch() -> [Request] {
+        var batch: [Request] = []
+        var count = 0
+        while let next = queue.first, batch.isEmpty || count + next.items.count <= maxBatch {
+            batch.append(queue.removeFirst())
+            count += next.items.count
+        }
+        return batch
+    }
+
+    private func commitInFlight(_ batch: [Request]) async {
+        await commit(batch)
+        inFlight -= 1
+        wake.yield()
+    }
+
+    private func commit(_ batch: [Request]) async {
+        do {
+            let outcomes = try await registry.commitIntake(batch.flatMap(\.items))
+            transactions += 1
+            var offset = 0
+            for request in batch {
+                request.continuation.resume(returning: Array(outcomes[offset..<offset + request.items.count]))
+                offset += request.items.count
             }
-            do {
-                let outcomes = try await registry.commitIntake(batch.flatMap(\.items))
-                transactions += 1
-                var offset = 0
-                for request in batch {
-                    request.continuation.resume(returning: Array(outcomes[offset..<offset + request.items.count]))
-                    offset += request.items.count
-                }
-            } catch {
-                for request in batch { request.continuation.resume(throwing: error) }
-            }
+        } catch {
+            for request in batch { request.continuation.resume(throwing: error) }
         }
     }
 }

@@ -13,6 +13,10 @@ import PostgresNIO
 /// Intake: the first occurrence of each key gets its `delivered_events` row (the idempotency
 /// ledger: key, content hash, stored answer, and the stream record), and only keys it took get an
 /// outbox row. One statement, atomic by itself; returns the keys it inserted.
+///
+/// The rows go in in key order (the `DISTINCT ON` sort), so two of these running at once over
+/// shared keys always meet on the lowest shared key first: the later one waits for the earlier
+/// one's commit and never holds a key the other needs (no deadlock).
 struct IntakeStatement: PostgresPreparedStatement {
     static let name = "capi_intake"
     static let sql = """

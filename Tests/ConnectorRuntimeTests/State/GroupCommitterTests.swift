@@ -30,6 +30,10 @@ struct GroupCommitterTests {
             let transactions = await committer.transactions
             #expect(transactions < 200, "no two callers shared a transaction")
             #expect(transactions >= 4, "a transaction exceeded maxBatch")
+            // PostgreSQL runs two commits side by side; SQLite has one writer.
+            let mostInFlight = await committer.mostInFlight
+            #expect(mostInFlight == registry.concurrentIntakeCommits)
+            #expect(mostInFlight == (backend == .postgres ? 2 : 1))
         }
     }
 }

@@ -69,6 +69,27 @@ struct StateRegistryContractTests {
         }
     }
 
+    /// The group committer runs intake commits side by side (two on PostgreSQL). Over shared keys
+    /// they must neither deadlock, whatever order each was given its keys in, nor both take a key.
+    @Test("intake commits at once over the same keys in opposite orders take each key once", arguments: TestStore.enabled)
+    func concurrentIntakeCommits(backend: TestStore) async throws {
+        try await backend.withRegistry { registry in
+            let perRound = 200
+            for round in 0..<10 {
+                let items = (0..<perRound).map { intake("o\(round)-\($0)") }
+                async let forward = registry.commitIntake(items)
+                async let backward = registry.commitIntake(items.reversed())
+                let (first, second) = try await (forward, Array(backward.reversed()))
+                for (index, item) in items.enumerated() {
+                    let outcomes = [first[index], second[index]]
+                    #expect(outcomes.filter { $0 == .accepted }.count == 1, "round \(round): \(outcomes)")
+                    #expect(outcomes.contains(.duplicate(answer: item.answer)), "round \(round): \(outcomes)")
+                }
+            }
+            #expect(try await registry.outboxDepth() == 10 * perRound)
+        }
+    }
+
     @Test("concurrent claimers never get the same outbox row", arguments: TestStore.enabled)
     func concurrentClaims(backend: TestStore) async throws {
         try await backend.withTwoRegistries { first, second in

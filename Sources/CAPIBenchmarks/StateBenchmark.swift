@@ -42,26 +42,44 @@ public enum StateBenchmark {
             }
             report.add("batches of 500, \(writers) writers", rate(events, clock.now - start))
 
-            let committer = GroupCommitter(registry: registry, maxBatch: 1000)
+            // Group commit as the sidecar runs it (the store's number of commits in flight), and
+            // one commit at a time for comparison, alternating so both see the same machine.
             let concurrent = min(events, 20_000)
-            start = clock.now
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await committer.run() }
-                try await withThrowingTaskGroup(of: Void.self) { callers in
-                    for worker in 0..<64 {
-                        callers.addTask {
-                            for index in stride(from: worker, to: concurrent, by: 64) {
-                                _ = try await committer.commit([item("\(runID)-g\(index)")])
-                            }
-                        }
-                    }
-                    try await callers.waitForAll()
+            let modes = Array(Set([1, registry.concurrentIntakeCommits])).sorted()
+            for round in 0..<2 {
+                for inFlight in modes {
+                    let elapsed = try await groupCommit(
+                        registry,
+                        maxInFlight: inFlight,
+                        ids: (0..<concurrent).map { "\(runID)-g\(round)-\(inFlight)-\($0)" }
+                    )
+                    report.add("group commit, 64 callers, \(inFlight) in flight", rate(concurrent, elapsed))
                 }
-                group.cancelAll()
             }
-            report.add("group commit, 64 callers", rate(concurrent, clock.now - start))
             report.add("outbox depth after", "\(try await registry.outboxDepth())")
         }
+    }
+
+    /// 64 callers committing one event each, through a ``GroupCommitter``; the time for all of them.
+    static func groupCommit(_ registry: any StateRegistry, maxInFlight: Int, ids: [String]) async throws -> Duration {
+        let committer = GroupCommitter(registry: registry, maxBatch: 1000, maxInFlight: maxInFlight)
+        let clock = ContinuousClock()
+        let start = clock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await committer.run() }
+            try await withThrowingTaskGroup(of: Void.self) { callers in
+                for worker in 0..<64 {
+                    callers.addTask {
+                        for index in stride(from: worker, to: ids.count, by: 64) {
+                            _ = try await committer.commit([item(ids[index])])
+                        }
+                    }
+                }
+                try await callers.waitForAll()
+            }
+            group.cancelAll()
+        }
+        return clock.now - start
     }
 
     static func rate(_ count: Int, _ elapsed: Duration) -> String {

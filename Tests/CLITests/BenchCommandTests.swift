@@ -55,6 +55,24 @@ struct BenchCommandTests {
         #expect(loud.isEmpty, "\(loud)")
     }
 
+    @Test("bench state commits every event once and compares group commit only where commits can overlap")
+    func stateOnSQLite() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let result = try await CLIRunner.run(
+            ["bench", "state", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path, "--events", "300"],
+            environment: ServeProcessTests.environment()
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        // SQLite has one writer: group commit runs one commit at a time, twice, and never two.
+        #expect(lines.filter { $0.contains("group commit, 64 callers, 1 in flight") }.count == 2, "\(result.stdout)")
+        #expect(!result.stdout.contains("2 in flight"), "\(result.stdout)")
+        // 300 single commits, 300 in batches of 500, 300 from the writers, 2 x 300 through group commit.
+        let depth = try #require(lines.first { $0.contains("outbox depth after") })
+        #expect(depth.hasSuffix(" 1500"), "\(depth)")
+    }
+
     @Test(
         "numbers a benchmark cannot run with are refused naming the option, never a crash",
         arguments: [

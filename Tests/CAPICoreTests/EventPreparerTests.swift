@@ -221,6 +221,19 @@ struct EventPreparerTests {
         #expect(problems(two).map(\.code) == [.invalidValue])
     }
 
+    @Test("an empty list or a list of nulls counts as an absent key, and an alias alone keeps its one value")
+    func emptyListsAndLoneAliases() throws {
+        let json = websitePurchase()
+            .replacingOccurrences(of: #""phone": "(650) 555-1212""#, with: #""ph": [null, null], "fn": []"#)
+            .replacingOccurrences(of: #""fn": "Jane", "#, with: "")
+        let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
+        let user = try #require(prepared.payload["user_data"]?.objectValue)
+        #expect(user["ph"] == nil && user["fn"] == nil)
+        #expect(!prepared.matchKeys.contains("ph") && !prepared.matchKeys.contains("fn"))
+        #expect(user["em"] == .array([.string(SHA256Hex.digest("jane.doe@example.com"))]))
+        #expect(prepared.warnings.isEmpty)
+    }
+
     @Test("the pixel in a Graph-compatible path wins and must agree with the body")
     func pixelFromPath() throws {
         let prepared = try EventPreparer.prepare(event(websitePurchase()), pixelID: "1234567890", policy: policy()).get()

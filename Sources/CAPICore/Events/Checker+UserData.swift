@@ -8,10 +8,10 @@ extension Checker {
         }
         // Values per key in slots indexed by the key's position; a canonical name's values come
         // before its alias's, so the payload and its content hash never depend on dictionary order.
-        var canonicalValues = [[String]?](repeating: nil, count: UserDataKey.all.count)
+        var canonicalValues = [GivenTexts?](repeating: nil, count: UserDataKey.all.count)
         // Allocated only when an alias is used (a copy of the slots above would be copied again on
         // their first write, for every event).
-        var aliasValues: [[String]?] = []
+        var aliasValues: [GivenTexts?] = []
         var unknown: [String] = []
         for (name, value) in given {
             guard let entry = UserDataKey.byName[name] else {
@@ -21,7 +21,7 @@ extension Checker {
             let limit = entry.ordinal == Self.userAgentOrdinal ? Self.maxUserAgentBytes : Self.maxUserDataBytes
             guard let texts = texts(value, key: name, limit: limit) else { continue }
             if entry.isAlias {
-                if aliasValues.isEmpty { aliasValues = [[String]?](repeating: nil, count: UserDataKey.all.count) }
+                if aliasValues.isEmpty { aliasValues = [GivenTexts?](repeating: nil, count: UserDataKey.all.count) }
                 aliasValues[entry.ordinal] = texts
             } else {
                 canonicalValues[entry.ordinal] = texts
@@ -31,26 +31,23 @@ extension Checker {
             problem("user_data.\(Self.safeName(name))", .unknownField, "is not a Meta customer-information parameter")
         }
         var valuesByKey = canonicalValues
-        for (ordinal, texts) in aliasValues.enumerated() where texts != nil {
-            valuesByKey[ordinal] = (valuesByKey[ordinal] ?? []) + texts!
+        for (ordinal, texts) in aliasValues.enumerated() {
+            guard let texts else { continue }
+            valuesByKey[ordinal] = valuesByKey[ordinal].map { .several($0.all + texts.all) } ?? texts
         }
 
-        let country = personCountry(valuesByKey[UserDataKey.country.ordinal], policy: policy)
+        let country = personCountry(valuesByKey[UserDataKey.country.ordinal]?.first, policy: policy)
         var prepared: [String: JSONValue] = [:]
         prepared.reserveCapacity(given.count)
         var keys: [String] = []
         keys.reserveCapacity(given.count)
         for (ordinal, key) in UserDataKey.all.enumerated() {
-            guard let texts = valuesByKey[ordinal] else { continue }
-            if !key.isMultiValued && texts.count > 1 {
-                problem("user_data.\(key.rawValue)", .invalidValue, "takes a single value")
-                continue
-            }
-            if texts.count == 1 {
-                // The usual case, one value: no list to collect it in.
-                guard let value = wireValue(key, texts[0], country: country, policy: policy) else { continue }
-                prepared[key.rawValue] = key.isMultiValued ? .array([.string(value)]) : .string(value)
-            } else {
+            guard let given = valuesByKey[ordinal] else { continue }
+            if case .several(let texts) = given, texts.count != 1 {
+                if !key.isMultiValued && texts.count > 1 {
+                    problem("user_data.\(key.rawValue)", .invalidValue, "takes a single value")
+                    continue
+                }
                 // Several values (only multi-valued keys get here): kept once each, in the order given.
                 var wire: [String] = []
                 wire.reserveCapacity(texts.count)
@@ -59,6 +56,10 @@ extension Checker {
                 }
                 guard !wire.isEmpty else { continue }
                 prepared[key.rawValue] = .array(wire.map(JSONValue.string))
+            } else {
+                // The usual case, one value (alone or as a one-element array): no list to collect it in.
+                guard let text = given.first, let value = wireValue(key, text, country: country, policy: policy) else { continue }
+                prepared[key.rawValue] = key.isMultiValued ? .array([.string(value)]) : .string(value)
             }
             keys.append(key.rawValue)
         }
@@ -71,7 +72,7 @@ extension Checker {
     /// A value's strings: a string, a number, or an array of them. `null` means absent.
     /// Strings over `limit` bytes are refused before any normalization work is spent on them.
     /// The field's path is built only for a problem.
-    private mutating func texts(_ value: JSONValue, key: String, limit: Int) -> [String]? {
+    private mutating func texts(_ value: JSONValue, key: String, limit: Int) -> GivenTexts? {
         var field: String { "user_data.\(key)" }
         switch value {
         case .null: return nil
@@ -80,8 +81,8 @@ extension Checker {
                 problem(field, .tooLong, "is longer than \(limit) bytes")
                 return nil
             }
-            return [text]
-        case .integer(let number): return [String(number)]
+            return .one(text)
+        case .integer(let number): return .one(String(number))
         case .array(let elements):
             var texts: [String] = []
             for (index, element) in elements.enumerated() {
@@ -97,7 +98,7 @@ extension Checker {
                     return nil
                 }
             }
-            return texts
+            return .several(texts)
         default:
             problem(field, .invalidType, "must be a string or an array of strings, found \(value.typeName)")
             return nil
@@ -105,8 +106,8 @@ extension Checker {
     }
 
     /// The person's country for phone and postcode rules: `user_data.country` when readable, else the pixel's default.
-    private func personCountry(_ values: [String]?, policy: EventPolicy) -> String? {
-        if let first = values?.first, !TextFolding.isSHA256Hex(String(TextFolding.trimmed(first))),
+    private func personCountry(_ first: String?, policy: EventPolicy) -> String? {
+        if let first, !TextFolding.isSHA256Hex(String(TextFolding.trimmed(first))),
             let code = CountryCodes.alpha2(for: first)
         {
             return code
@@ -140,6 +141,28 @@ extension Checker {
             return .failure(NormalizationIssue(key: key.rawValue, reason: "is not fb.<subdomain>.<creation ms>.<random>"))
         default:
             return .success(trimmed)
+        }
+    }
+}
+
+/// One key's strings as given. Nearly always a single string, which then needs no array of its
+/// own: an array per key was a quarter of the allocations of every event (`perf` on `malloc`).
+private enum GivenTexts {
+    case one(String)
+    /// An array's strings, `null` elements left out: zero, one or more.
+    case several([String])
+
+    var all: [String] {
+        switch self {
+        case .one(let text): [text]
+        case .several(let texts): texts
+        }
+    }
+
+    var first: String? {
+        switch self {
+        case .one(let text): text
+        case .several(let texts): texts.first
         }
     }
 }

@@ -69,7 +69,7 @@ struct YAMLNodeReader {
             }
             if let allowed, !allowed.contains(name) {
                 var message = "unknown key `\(name)` in \(path.isEmpty ? "the manifest" : path)"
-                if let suggestion = Spelling.closest(to: name, among: allowed ?? []) {
+                if let suggestion = Spelling.closest(to: name, among: allowed) {
                     message += "; did you mean `\(suggestion)`?"
                 }
                 report(message, at: key.mark)

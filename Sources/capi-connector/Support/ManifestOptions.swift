@@ -12,7 +12,8 @@ struct ManifestOptions: ParsableArguments {
     func load() async throws -> Manifest {
         do {
             return try await Self.load(path: manifest)
-        } catch let error as ManifestError {
+        } catch {
+            // Typed: only a manifest's problems reach here.
             for problem in error.problems {
                 StandardStreams.printError(problem.description)
             }

@@ -64,8 +64,14 @@ struct EventPreparerTests {
         )
         // Custom properties reach Meta untouched.
         #expect(payload["custom_data"]?["coupon"] == .string("FALL"))
+        #expect(prepared.userData.firstValue(of: .email) == SHA256Hex.digest("jane.doe@example.com"))
+        #expect(prepared.userData.firstValue(of: .clientIPAddress) == "203.0.113.9")
+        #expect(prepared.userData.firstValue(of: .fbc) == nil)
+        // user_data travels as text, never in the tree beside it, and the two make the canonical text.
+        #expect(prepared.fields["user_data"] == nil)
+        #expect(prepared.payloadText == prepared.payload.serialized)
         // No raw personal value survives anywhere in what is stored and sent.
-        let wire = String(decoding: try JSONEncoder().encode(prepared.payload), as: UTF8.self).lowercased()
+        let wire = prepared.payloadText.lowercased()
         for raw in ["jane", "doe@", "650", "555-1212", "menlo", "california", "1997", "user-42"] {
             #expect(!wire.contains(raw), "raw value \(raw) in payload")
         }

@@ -74,16 +74,30 @@ struct JSONValueTests {
         }
         writer.add("g") { _ in }
         writer.add("h", value: .object(["z": .integer(1), "k": .array([.null, .bool(false)])]))
+        writer.add("i", arrayOf: "o\"ne")
         let expected: JSONValue = .object([
             "a": .string("q\"u\n/é\u{01}"), "b": .null, "c": .string("x"), "d": .integer(-42),
             "e": .array([.string("one"), .string("tw\"o"), .string("")]),
             "f": .object(["x": .number(2.5), "y": .array([])]), "g": .object([:]),
-            "h": .object(["z": .integer(1), "k": .array([.null, .bool(false)])]),
+            "h": .object(["z": .integer(1), "k": .array([.null, .bool(false)])]), "i": .array([.string("o\"ne")]),
         ])
         let text = writer.finish()
         #expect(text == expected.serialized)
         #expect(try JSONValue(parsing: text) == expected)
         #expect(JSONObjectText().finish() == "{}")
+    }
+
+    @Test(
+        "an object with one member already written as text serializes as the whole object would",
+        arguments: ["", "a", "b", "bb", "c", "user_data", "é", "{"]
+    )
+    func objectWithTextMember(key: String) throws {
+        let member: JSONValue = .object(["em": .array([.string("x\"y")]), "ct": .string("z")])
+        let fields: [String: JSONValue] = ["b": .integer(1), "bc": .null, "a": .string("q"), "user_data": .string("raw, replaced")]
+        var whole = fields
+        whole[key] = member
+        #expect(JSONValue.serializedObject(fields, adding: key, text: member.serialized) == JSONValue.object(whole).serialized)
+        #expect(JSONValue.serializedObject([:], adding: key, text: "[]") == JSONValue.object([key: .array([])]).serialized)
     }
 
     @Test("very deep nesting is refused rather than overflowing the stack")

@@ -8,7 +8,7 @@ import Testing
 struct MirrorRecordTests {
     let salt = SymmetricKey(data: Array("record-test-salt".utf8))
 
-    func event(userData: [String: JSONValue], extra: [String: JSONValue] = [:], matchKeys: [String] = ["em"]) -> PreparedEvent {
+    func event(userData: [String: JSONValue], extra: [String: JSONValue] = [:]) -> PreparedEvent {
         var payload: [String: JSONValue] = ["event_name": .string("Purchase"), "user_data": .object(userData)]
         payload.merge(extra) { _, new in new }
         return PreparedEvent(
@@ -18,7 +18,6 @@ struct MirrorRecordTests {
             eventTime: 1_795_000_000,
             actionSource: .website,
             payload: .object(payload),
-            matchKeys: matchKeys,
             warnings: []
         )
     }
@@ -40,8 +39,7 @@ struct MirrorRecordTests {
             extra: [
                 "custom_data": .object(["value": .number(129.5), "currency": .string("usd")]),
                 "event_source_url": .string("https://shop.example/checkout?email=x#top"),
-            ],
-            matchKeys: ["em", "ph", "external_id"]
+            ]
         )
         let text = MirrorRecord.text(
             prepared,
@@ -66,7 +64,7 @@ struct MirrorRecordTests {
 
     @Test("absent custom data, URL and test code are null; no identifying key, no mirror ids")
     func sparseRecord() throws {
-        let prepared = event(userData: ["fn": .string(SHA256Hex.digest("jane"))], matchKeys: ["fn"])
+        let prepared = event(userData: ["fn": .string(SHA256Hex.digest("jane"))])
         let text = MirrorRecord.text(prepared, source: "s", receivedAt: UnixMillis(0).iso8601, keyedMAC: HMAC<SHA256>(key: salt), testEventCode: nil)
         let record = try JSONValue(parsing: text)
         #expect(text == record.serialized)

@@ -1,16 +1,16 @@
 extension Checker {
     /// `user_data` with every personal value normalized and hashed, aliases resolved, duplicates
-    /// removed, and the keys that kept a value in Meta's key order (the match keys).
-    mutating func userData(_ value: JSONValue, policy: EventPolicy) -> (fields: [String: JSONValue], keys: [String]) {
+    /// removed, written as text; its match keys in Meta's key order.
+    mutating func userData(_ value: JSONValue, policy: EventPolicy) -> PreparedUserData {
         guard case .object(let given) = value else {
             problem("user_data", .invalidType, "must be an object, found \(value.typeName)")
-            return ([:], [])
+            return PreparedUserData(text: "{}", keys: [], firstValues: [])
         }
         // Values per key in slots indexed by the key's position; a canonical name's values come
         // before its alias's, so the payload and its content hash never depend on dictionary order.
-        var canonicalValues = [GivenTexts?](repeating: nil, count: UserDataKey.all.count)
-        // Allocated only when an alias is used (a copy of the slots above would be copied again on
-        // their first write, for every event).
+        // The same slots then hold the values as sent.
+        var valuesByKey = [GivenTexts?](repeating: nil, count: UserDataKey.all.count)
+        // Allocated only when an alias is used.
         var aliasValues: [GivenTexts?] = []
         var unknown: [String] = []
         for (name, value) in given {
@@ -24,25 +24,25 @@ extension Checker {
                 if aliasValues.isEmpty { aliasValues = [GivenTexts?](repeating: nil, count: UserDataKey.all.count) }
                 aliasValues[entry.ordinal] = texts
             } else {
-                canonicalValues[entry.ordinal] = texts
+                valuesByKey[entry.ordinal] = texts
             }
         }
         for name in unknown.sorted() {
             problem("user_data.\(Self.safeName(name))", .unknownField, "is not a Meta customer-information parameter")
         }
-        var valuesByKey = canonicalValues
         for (ordinal, texts) in aliasValues.enumerated() {
             guard let texts else { continue }
             valuesByKey[ordinal] = valuesByKey[ordinal].map { .several($0.all + texts.all) } ?? texts
         }
 
-        let country = personCountry(valuesByKey[UserDataKey.country.ordinal]?.first, policy: policy)
-        var prepared: [String: JSONValue] = [:]
-        prepared.reserveCapacity(given.count)
+        let country = personCountry(valuesByKey[Self.countryOrdinal]?.first, policy: policy)
         var keys: [String] = []
         keys.reserveCapacity(given.count)
+        var firstValues: [String] = []
+        firstValues.reserveCapacity(given.count)
         for (ordinal, key) in UserDataKey.all.enumerated() {
             guard let given = valuesByKey[ordinal] else { continue }
+            valuesByKey[ordinal] = nil
             if case .several(let texts) = given, texts.count != 1 {
                 if !key.isMultiValued && texts.count > 1 {
                     problem("user_data.\(key.rawValue)", .invalidValue, "takes a single value")
@@ -54,20 +54,37 @@ extension Checker {
                 for text in texts {
                     if let value = wireValue(key, text, country: country, policy: policy), !wire.contains(value) { wire.append(value) }
                 }
-                guard !wire.isEmpty else { continue }
-                prepared[key.rawValue] = .array(wire.map(JSONValue.string))
+                guard let first = wire.first else { continue }
+                valuesByKey[ordinal] = wire.count == 1 ? .one(first) : .several(wire)
+                firstValues.append(first)
             } else {
                 // The usual case, one value (alone or as a one-element array): no list to collect it in.
                 guard let text = given.first, let value = wireValue(key, text, country: country, policy: policy) else { continue }
-                prepared[key.rawValue] = key.isMultiValued ? .array([.string(value)]) : .string(value)
+                valuesByKey[ordinal] = .one(value)
+                firstValues.append(value)
             }
             keys.append(key.rawValue)
         }
-        if prepared.isEmpty && problems.allSatisfy({ !$0.field.hasPrefix("user_data") }) {
+        if keys.isEmpty && problems.allSatisfy({ !$0.field.hasPrefix("user_data") }) {
             problem("user_data", .noCustomerInformation, "has no usable customer information after normalization")
         }
-        return (prepared, keys)
+        // Written in the sorted key order a JSON object is serialized in.
+        var text = JSONObjectText(capacity: 96 * keys.count)
+        for ordinal in Self.ordinalsByName {
+            let key = UserDataKey.all[ordinal]
+            switch valuesByKey[ordinal] {
+            case nil: continue
+            case .one(let value)?:
+                if key.isMultiValued { text.add(key.rawValue, arrayOf: value) } else { text.add(key.rawValue, string: value) }
+            case .several(let values)?: text.add(key.rawValue, strings: values)
+            }
+        }
+        return PreparedUserData(text: text.finish(), keys: keys, firstValues: firstValues)
     }
+
+    /// Key positions in the order of their names (`String`'s `<`, as objects are serialized).
+    private static let ordinalsByName = UserDataKey.all.indices.sorted { UserDataKey.all[$0].rawValue < UserDataKey.all[$1].rawValue }
+    private static let countryOrdinal = UserDataKey.country.ordinal
 
     /// A value's strings: a string, a number, or an array of them. `null` means absent.
     /// Strings over `limit` bytes are refused before any normalization work is spent on them.

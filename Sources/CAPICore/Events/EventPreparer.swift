@@ -26,6 +26,8 @@ public enum EventPreparer {
         let hasUnknownFields = !fields.keys.allSatisfy(knownFields.contains)
         var payload = hasUnknownFields ? fields.filter { knownFields.contains($0.key) } : fields
         payload["pixel_id"] = nil
+        // Raw personal values: `user_data` goes on as ``PreparedUserData``'s text.
+        payload["user_data"] = nil
         check.lengths(fields)
 
         let pixel = check.pixelID(fields["pixel_id"], fromPath: pixelID)
@@ -36,11 +38,9 @@ public enum EventPreparer {
         if let eventID { payload["event_id"] = .string(eventID) }
         if let eventTime { payload["event_time"] = .integer(eventTime) }
 
-        var matchKeys: [String] = []
-        if let userData = fields["user_data"] {
-            let prepared = check.userData(userData, policy: policy)
-            payload["user_data"] = .object(prepared.fields)
-            matchKeys = prepared.keys
+        var userData: PreparedUserData?
+        if let given = fields["user_data"] {
+            userData = check.userData(given, policy: policy)
         } else {
             check.problem("user_data", .missing, "is required: Meta matches events to people through it")
         }
@@ -54,7 +54,7 @@ public enum EventPreparer {
         if let custom = fields["custom_data"], case .object = custom {
             payload["custom_data"] = check.withoutPersonalData(custom, path: "custom_data")
         }
-        check.requirementsOf(actionSource, fields: fields, userDataKeys: matchKeys)
+        check.requirementsOf(actionSource, fields: fields, userDataKeys: userData?.keys ?? [])
         check.customData(fields["custom_data"], eventName: eventName)
         check.privacy(fields)
         check.optionalBool(fields["opt_out"], "opt_out")
@@ -64,7 +64,7 @@ public enum EventPreparer {
 
         check.problems.sort { $0.field < $1.field }
         check.warnings.sort()
-        guard check.problems.isEmpty, let pixel, let eventName, let eventID, let eventTime, let actionSource else {
+        guard check.problems.isEmpty, let pixel, let eventName, let eventID, let eventTime, let actionSource, let userData else {
             return .failure(EventRejection(problems: check.problems))
         }
         return .success(
@@ -74,8 +74,8 @@ public enum EventPreparer {
                 eventName: eventName,
                 eventTime: eventTime,
                 actionSource: actionSource,
-                payload: .object(payload),
-                matchKeys: matchKeys,
+                fields: payload,
+                userData: userData,
                 warnings: check.warnings
             )
         )

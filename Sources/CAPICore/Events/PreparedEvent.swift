@@ -7,12 +7,72 @@ public struct PreparedEvent: Sendable, Equatable {
     public var eventName: String
     public var eventTime: Int64
     public var actionSource: ActionSource
-    /// Meta's server-event object, exactly as it will be sent.
-    public var payload: JSONValue
-    /// `user_data` keys present after normalization (match-quality drivers), in Meta's key order.
-    public var matchKeys: [String]
+    /// Meta's server-event object as it will be sent, except `user_data`.
+    public var fields: [String: JSONValue]
+    /// `user_data`, hashed and already written as text.
+    public var userData: PreparedUserData
     /// Values dropped or fields passed through with a remark; field paths only.
     public var warnings: [String]
+
+    init(
+        pixelID: String,
+        eventID: String,
+        eventName: String,
+        eventTime: Int64,
+        actionSource: ActionSource,
+        fields: [String: JSONValue],
+        userData: PreparedUserData,
+        warnings: [String]
+    ) {
+        self.pixelID = pixelID
+        self.eventID = eventID
+        self.eventName = eventName
+        self.eventTime = eventTime
+        self.actionSource = actionSource
+        self.fields = fields
+        self.userData = userData
+        self.warnings = warnings
+    }
+
+    /// From a whole server-event object, `user_data` included (its match keys are the Meta keys
+    /// it holds a value for).
+    public init(
+        pixelID: String,
+        eventID: String,
+        eventName: String,
+        eventTime: Int64,
+        actionSource: ActionSource,
+        payload: JSONValue,
+        warnings: [String]
+    ) {
+        var fields = payload.objectValue ?? [:]
+        let userData = fields.removeValue(forKey: "user_data")?.objectValue ?? [:]
+        self.init(
+            pixelID: pixelID,
+            eventID: eventID,
+            eventName: eventName,
+            eventTime: eventTime,
+            actionSource: actionSource,
+            fields: fields,
+            userData: PreparedUserData(userData),
+            warnings: warnings
+        )
+    }
+
+    /// Meta's server-event object, exactly as it will be sent, as a tree (built on each call: for
+    /// readers off the hot path).
+    public var payload: JSONValue {
+        var object = fields
+        object["user_data"] = .object(userData.object)
+        return .object(object)
+    }
+
+    /// The payload's canonical text (keys sorted, so equal content is equal text): what is stored,
+    /// content-hashed and sent.
+    public var payloadText: String { JSONValue.serializedObject(fields, adding: "user_data", text: userData.text) }
+
+    /// `user_data` keys present after normalization (match-quality drivers), in Meta's key order.
+    public var matchKeys: [String] { userData.keys }
 
     /// The idempotency key: Meta's own de-duplication identity plus the pixel.
     public var key: EventKey { EventKey(pixelID: pixelID, eventID: eventID, eventTime: UnixSeconds(eventTime)) }

@@ -61,6 +61,14 @@ public struct JSONObjectText {
         bytes.append(UInt8(ascii: "]"))
     }
 
+    /// `["…"]`: a list of one, without building an array for it.
+    public mutating func add(_ name: String, arrayOf string: String) {
+        key(name)
+        bytes.append(UInt8(ascii: "["))
+        JSONValue.writeString(string, into: &bytes)
+        bytes.append(UInt8(ascii: "]"))
+    }
+
     public mutating func add(_ name: String, value: JSONValue) {
         key(name)
         value.write(into: &bytes)

@@ -27,18 +27,43 @@ extension JSONValue {
                 value.write(into: &output)
             }
             output.append(UInt8(ascii: "]"))
-        case .object(let fields):
-            output.append(UInt8(ascii: "{"))
-            // Pairs sorted by key: no second lookup per key. The order is `String`'s `<`, which
-            // stored content hashes depend on.
-            for (index, field) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
-                if index > 0 { output.append(UInt8(ascii: ",")) }
-                Self.writeString(field.key, into: &output)
-                output.append(UInt8(ascii: ":"))
-                field.value.write(into: &output)
-            }
-            output.append(UInt8(ascii: "}"))
+        case .object(let fields): Self.writeObject(fields, into: &output)
         }
+    }
+
+    /// The text of `.object(fields)` with one more member, `key`, whose value is already JSON text
+    /// (written once, elsewhere), placed where sorting puts it: the same text as serializing the
+    /// whole object, without building the member's tree. A `key` already in `fields` is replaced.
+    public static func serializedObject(_ fields: [String: JSONValue], adding key: String, text: String) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count + 64 * fields.count)
+        writeObject(fields, adding: (key, text), into: &output)
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    private static func writeObject(_ fields: [String: JSONValue], adding extra: (key: String, text: String)? = nil, into output: inout [UInt8]) {
+        output.append(UInt8(ascii: "{"))
+        var pending = extra
+        var needsComma = false
+        func member(_ key: String, _ writeValue: (inout [UInt8]) -> Void) {
+            if needsComma { output.append(UInt8(ascii: ",")) }
+            needsComma = true
+            writeString(key, into: &output)
+            output.append(UInt8(ascii: ":"))
+            writeValue(&output)
+        }
+        // Pairs sorted by key: no second lookup per key. The order is `String`'s `<`, which
+        // stored content hashes depend on.
+        for field in fields.sorted(by: { $0.key < $1.key }) {
+            if let extra = pending, extra.key <= field.key {
+                member(extra.key) { $0.append(contentsOf: extra.text.utf8) }
+                pending = nil
+                if extra.key == field.key { continue }
+            }
+            member(field.key) { field.value.write(into: &$0) }
+        }
+        if let extra = pending { member(extra.key) { $0.append(contentsOf: extra.text.utf8) } }
+        output.append(UInt8(ascii: "}"))
     }
 
     static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)

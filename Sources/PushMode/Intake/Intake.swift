@@ -72,7 +72,7 @@ public struct Intake: Sendable {
                     ])
                     continue
                 }
-                let payload = Self.canonicalJSON(event.payload)
+                let payload = event.payloadText
                 let answer: JSONValue = .object([
                     "status": .string("accepted"), "event_id": .string(event.eventID),
                     "warnings": .array(event.warnings.map(JSONValue.string)),
@@ -158,7 +158,4 @@ public struct Intake: Sendable {
         object["duplicate"] = .bool(duplicate)
         return .object(object)
     }
-
-    /// Sorted keys, so equal content always hashes the same.
-    static func canonicalJSON(_ value: JSONValue) -> String { value.serialized }
 }

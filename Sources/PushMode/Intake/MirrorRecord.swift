@@ -9,28 +9,27 @@ import Crypto
 enum MirrorRecord {
     /// The keys analysts join on (in the record's key order); the other personal keys are
     /// attributes, listed in `match_keys` only.
-    static let identifyingKeys: [String] = ["em", "external_id", "ph"]
+    static let identifyingKeys: [UserDataKey] = [.email, .externalID, .phone]
 
     /// The record's JSON text, written in its canonical key order (the sorted keys a `JSONValue`
     /// object would serialize with) without building a dictionary for every event.
     /// - Parameter receivedAt: ISO 8601, formatted once for all the events of a request.
     static func text(_ event: PreparedEvent, source: String, receivedAt: String, keyedMAC: HMAC<SHA256>, testEventCode: String?) -> String {
-        let user = event.payload["user_data"]
-        let custom = event.payload["custom_data"]
+        let custom = event.fields["custom_data"]
         var record = JSONObjectText(capacity: 640)
         record.add("action_source", string: event.actionSource.rawValue)
         record.add("currency", stringOrNull: custom?["currency"]?.stringValue?.uppercased())
         record.add("event_id", string: event.eventID)
         record.add("event_name", string: event.eventName)
-        record.add("event_source_url", stringOrNull: event.payload["event_source_url"]?.stringValue.map(Self.withoutQuery))
+        record.add("event_source_url", stringOrNull: event.fields["event_source_url"]?.stringValue.map(Self.withoutQuery))
         record.add("event_time", integer: event.eventTime)
         record.add("match_keys", strings: event.matchKeys)
         record.add("mirror_ids") { mirrorIDs in
             for key in identifyingKeys {
-                guard var digest = user?[key]?.arrayValue?.first?.stringValue ?? user?[key]?.stringValue else { continue }
+                guard var digest = event.userData.firstValue(of: key) else { continue }
                 var mac = keyedMAC
                 digest.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
-                mirrorIDs.add(key, string: SHA256Hex.hex(mac.finalize()))
+                mirrorIDs.add(key.rawValue, string: SHA256Hex.hex(mac.finalize()))
             }
         }
         record.add("outcome", string: "pending")

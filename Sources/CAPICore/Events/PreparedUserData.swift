@@ -1,0 +1,47 @@
+/// `user_data` as Meta receives it, written once as canonical JSON text (keys sorted, escaped as
+/// ``JSONValue/serialized`` writes them).
+///
+/// Each value goes from the normalizer straight into the text: no dictionary, list or tree per key
+/// for every event, and nothing left to sort or walk when the payload is written out.
+public struct PreparedUserData: Sendable, Equatable {
+    /// `{"client_user_agent":"…","em":["…"],…}`: part of what is stored, content-hashed and sent.
+    public let text: String
+    /// The keys that kept a value, in Meta's key order (the match keys).
+    public let keys: [String]
+    /// The first value sent for each of `keys`, in the same order.
+    let firstValues: [String]
+
+    init(text: String, keys: [String], firstValues: [String]) {
+        self.text = text
+        self.keys = keys
+        self.firstValues = firstValues
+    }
+
+    /// From an object tree (keys Meta does not know are kept in the text but are no match keys).
+    public init(_ object: [String: JSONValue]) {
+        var keys: [String] = []
+        var firstValues: [String] = []
+        for key in UserDataKey.all {
+            let first: String? =
+                switch object[key.rawValue] {
+                case .string(let value)?: value
+                case .array(let values)?: values.first?.stringValue
+                default: nil
+                }
+            guard let first else { continue }
+            keys.append(key.rawValue)
+            firstValues.append(first)
+        }
+        self.init(text: JSONValue.object(object).serialized, keys: keys, firstValues: firstValues)
+    }
+
+    /// The first value sent for `key` (a digest for hashed keys), or `nil` when none was.
+    public func firstValue(of key: UserDataKey) -> String? {
+        keys.firstIndex(of: key.rawValue).map { firstValues[$0] }
+    }
+
+    /// The object as a tree, for readers off the hot path.
+    public var object: [String: JSONValue] {
+        (try? JSONValue(parsing: text))?.objectValue ?? [:]
+    }
+}

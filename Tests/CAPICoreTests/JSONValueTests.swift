@@ -74,7 +74,7 @@ struct JSONValueTests {
         }
         writer.add("g") { _ in }
         writer.add("h", value: .object(["z": .integer(1), "k": .array([.null, .bool(false)])]))
-        writer.add("i", arrayOf: "o\"ne")
+        writer.addWritten("i") { $0.append(contentsOf: #"["o\"ne"]"#.utf8) }
         let expected: JSONValue = .object([
             "a": .string("q\"u\n/é\u{01}"), "b": .null, "c": .string("x"), "d": .integer(-42),
             "e": .array([.string("one"), .string("tw\"o"), .string("")]),

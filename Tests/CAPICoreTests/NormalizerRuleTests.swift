@@ -7,7 +7,7 @@ private let normalizer = Normalizer(today: vectorToday)
 private func canonical(_ key: UserDataKey, _ value: String, country: String? = nil) -> String? {
     switch normalizer.normalize(key, value, country: country) {
     case .success(.hashed(let normalized, _)): normalized
-    case .success(.digest(let digest)): digest
+    case .success(.digest(let digest)): digest.hex
     case .success(.passthrough(let value)): value
     case .failure: nil
     }
@@ -160,7 +160,7 @@ struct NormalizerRuleTests {
 
     @Test("external_id is hashed as given after trimming, or passed through when configured")
     func externalID() throws {
-        #expect(try normalizer.normalize(.externalID, "  User-42 ").get() == .hashed(normalized: "User-42", digest: SHA256Hex.digest("User-42")))
+        #expect(try normalizer.normalize(.externalID, "  User-42 ").get() == .hashed(normalized: "User-42", digest: SHA256Hex.hexDigest("User-42")))
         let passthrough = Normalizer(today: vectorToday, externalIDPolicy: .passthrough)
         #expect(try passthrough.normalize(.externalID, " User-42 ").get() == .passthrough("User-42"))
     }

@@ -8,10 +8,9 @@ extension Checker {
         }
         // Values per key in slots indexed by the key's position; a canonical name's values come
         // before its alias's, so the payload and its content hash never depend on dictionary order.
-        // The same slots then hold the values as sent.
-        var valuesByKey = [GivenTexts?](repeating: nil, count: UserDataKey.all.count)
+        var valuesByKey = [OneOrMore<String>?](repeating: nil, count: UserDataKey.all.count)
         // Allocated only when an alias is used.
-        var aliasValues: [GivenTexts?] = []
+        var aliasValues: [OneOrMore<String>?] = []
         var unknown: [String] = []
         for (name, value) in given {
             guard let entry = UserDataKey.byName[name] else {
@@ -21,7 +20,7 @@ extension Checker {
             let limit = entry.ordinal == Self.userAgentOrdinal ? Self.maxUserAgentBytes : Self.maxUserDataBytes
             guard let texts = texts(value, key: name, limit: limit) else { continue }
             if entry.isAlias {
-                if aliasValues.isEmpty { aliasValues = [GivenTexts?](repeating: nil, count: UserDataKey.all.count) }
+                if aliasValues.isEmpty { aliasValues = [OneOrMore<String>?](repeating: nil, count: UserDataKey.all.count) }
                 aliasValues[entry.ordinal] = texts
             } else {
                 valuesByKey[entry.ordinal] = texts
@@ -38,29 +37,30 @@ extension Checker {
         let country = personCountry(valuesByKey[Self.countryOrdinal]?.first, policy: policy)
         var keys: [String] = []
         keys.reserveCapacity(given.count)
-        var firstValues: [String] = []
+        var firstValues: [SentValue] = []
         firstValues.reserveCapacity(given.count)
+        // The values as sent, in the same slots.
+        var sent = [OneOrMore<SentValue>?](repeating: nil, count: UserDataKey.all.count)
         for (ordinal, key) in UserDataKey.all.enumerated() {
             guard let given = valuesByKey[ordinal] else { continue }
-            valuesByKey[ordinal] = nil
             if case .several(let texts) = given, texts.count != 1 {
                 if !key.isMultiValued && texts.count > 1 {
                     problem("user_data.\(key.rawValue)", .invalidValue, "takes a single value")
                     continue
                 }
                 // Several values (only multi-valued keys get here): kept once each, in the order given.
-                var wire: [String] = []
+                var wire: [SentValue] = []
                 wire.reserveCapacity(texts.count)
                 for text in texts {
-                    if let value = wireValue(key, text, country: country, policy: policy), !wire.contains(value) { wire.append(value) }
+                    if let value = sentValue(key, text, country: country, policy: policy), !wire.contains(value) { wire.append(value) }
                 }
                 guard let first = wire.first else { continue }
-                valuesByKey[ordinal] = wire.count == 1 ? .one(first) : .several(wire)
+                sent[ordinal] = wire.count == 1 ? .one(first) : .several(wire)
                 firstValues.append(first)
             } else {
                 // The usual case, one value (alone or as a one-element array): no list to collect it in.
-                guard let text = given.first, let value = wireValue(key, text, country: country, policy: policy) else { continue }
-                valuesByKey[ordinal] = .one(value)
+                guard let text = given.first, let value = sentValue(key, text, country: country, policy: policy) else { continue }
+                sent[ordinal] = .one(value)
                 firstValues.append(value)
             }
             keys.append(key.rawValue)
@@ -71,12 +71,23 @@ extension Checker {
         // Written in the sorted key order a JSON object is serialized in.
         var text = JSONObjectText(capacity: 96 * keys.count)
         for ordinal in Self.ordinalsByName {
+            guard let values = sent[ordinal] else { continue }
             let key = UserDataKey.all[ordinal]
-            switch valuesByKey[ordinal] {
-            case nil: continue
-            case .one(let value)?:
-                if key.isMultiValued { text.add(key.rawValue, arrayOf: value) } else { text.add(key.rawValue, string: value) }
-            case .several(let values)?: text.add(key.rawValue, strings: values)
+            text.addWritten(key.rawValue) { output in
+                switch values {
+                case .one(let value) where !key.isMultiValued: value.write(into: &output)
+                case .one(let value):
+                    output.append(UInt8(ascii: "["))
+                    value.write(into: &output)
+                    output.append(UInt8(ascii: "]"))
+                case .several(let values):
+                    output.append(UInt8(ascii: "["))
+                    for (index, value) in values.enumerated() {
+                        if index > 0 { output.append(UInt8(ascii: ",")) }
+                        value.write(into: &output)
+                    }
+                    output.append(UInt8(ascii: "]"))
+                }
             }
         }
         return PreparedUserData(text: text.finish(), keys: keys, firstValues: firstValues)
@@ -89,7 +100,7 @@ extension Checker {
     /// A value's strings: a string, a number, or an array of them. `null` means absent.
     /// Strings over `limit` bytes are refused before any normalization work is spent on them.
     /// The field's path is built only for a problem.
-    private mutating func texts(_ value: JSONValue, key: String, limit: Int) -> GivenTexts? {
+    private mutating func texts(_ value: JSONValue, key: String, limit: Int) -> OneOrMore<String>? {
         var field: String { "user_data.\(key)" }
         switch value {
         case .null: return nil
@@ -133,7 +144,7 @@ extension Checker {
     }
 
     /// One value as sent to Meta, or `nil` with a warning naming the key (never the value).
-    private mutating func wireValue(_ key: UserDataKey, _ text: String, country: String?, policy: EventPolicy) -> String? {
+    private mutating func sentValue(_ key: UserDataKey, _ text: String, country: String?, policy: EventPolicy) -> SentValue? {
         switch prepare(key, text, country: country, policy: policy) {
         case .success(let value): return value
         case .failure(let issue):
@@ -143,9 +154,14 @@ extension Checker {
     }
 
     /// One value as sent to Meta, or why it is dropped (no value in the reason).
-    private func prepare(_ key: UserDataKey, _ text: String, country: String?, policy: EventPolicy) -> Result<String, NormalizationIssue> {
+    private func prepare(_ key: UserDataKey, _ text: String, country: String?, policy: EventPolicy) -> Result<SentValue, NormalizationIssue> {
         guard !key.isHashed else {
-            return policy.normalizer.normalize(key, text, country: country).map(\.wireValue)
+            return policy.normalizer.normalize(key, text, country: country).map { normalized in
+                switch normalized {
+                case .hashed(_, let digest), .digest(let digest): .digest(digest)
+                case .passthrough(let text): .text(text)
+                }
+            }
         }
         let trimmed = String(TextFolding.trimmed(text))
         guard !trimmed.isEmpty else { return .failure(NormalizationIssue(key: key.rawValue, reason: "is empty")) }
@@ -157,29 +173,29 @@ extension Checker {
         case .fbp where !ClickIdentifiers.isValidFBP(trimmed):
             return .failure(NormalizationIssue(key: key.rawValue, reason: "is not fb.<subdomain>.<creation ms>.<random>"))
         default:
-            return .success(trimmed)
+            return .success(.text(trimmed))
         }
     }
 }
 
-/// One key's strings as given. Nearly always a single string, which then needs no array of its
-/// own: an array per key was a quarter of the allocations of every event (`perf` on `malloc`).
-private enum GivenTexts {
-    case one(String)
-    /// An array's strings, `null` elements left out: zero, one or more.
-    case several([String])
+/// One key's values. Nearly always a single one, which then needs no array of its own: an array
+/// per key was a quarter of the allocations of every event (`perf` on `malloc`).
+private enum OneOrMore<Element> {
+    case one(Element)
+    /// An array's elements, `null` left out: zero, one or more.
+    case several([Element])
 
-    var all: [String] {
+    var all: [Element] {
         switch self {
-        case .one(let text): [text]
-        case .several(let texts): texts
+        case .one(let element): [element]
+        case .several(let elements): elements
         }
     }
 
-    var first: String? {
+    var first: Element? {
         switch self {
-        case .one(let text): text
-        case .several(let texts): texts.first
+        case .one(let element): element
+        case .several(let elements): elements.first
         }
     }
 }

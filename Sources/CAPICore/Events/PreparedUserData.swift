@@ -9,9 +9,9 @@ public struct PreparedUserData: Sendable, Equatable {
     /// The keys that kept a value, in Meta's key order (the match keys).
     public let keys: [String]
     /// The first value sent for each of `keys`, in the same order.
-    let firstValues: [String]
+    let firstValues: [SentValue]
 
-    init(text: String, keys: [String], firstValues: [String]) {
+    init(text: String, keys: [String], firstValues: [SentValue]) {
         self.text = text
         self.keys = keys
         self.firstValues = firstValues
@@ -20,7 +20,7 @@ public struct PreparedUserData: Sendable, Equatable {
     /// From an object tree (keys Meta does not know are kept in the text but are no match keys).
     public init(_ object: [String: JSONValue]) {
         var keys: [String] = []
-        var firstValues: [String] = []
+        var firstValues: [SentValue] = []
         for key in UserDataKey.all {
             let first: String? =
                 switch object[key.rawValue] {
@@ -30,18 +30,40 @@ public struct PreparedUserData: Sendable, Equatable {
                 }
             guard let first else { continue }
             keys.append(key.rawValue)
-            firstValues.append(first)
+            firstValues.append(.text(first))
         }
         self.init(text: JSONValue.object(object).serialized, keys: keys, firstValues: firstValues)
     }
 
     /// The first value sent for `key` (a digest for hashed keys), or `nil` when none was.
     public func firstValue(of key: UserDataKey) -> String? {
-        keys.firstIndex(of: key.rawValue).map { firstValues[$0] }
+        keys.firstIndex(of: key.rawValue).map { firstValues[$0].text }
     }
 
     /// The object as a tree, for readers off the hot path.
     public var object: [String: JSONValue] {
         (try? JSONValue(parsing: text))?.objectValue ?? [:]
+    }
+}
+
+/// One `user_data` value as sent: a digest, kept as bytes until its hex is written, or text Meta
+/// takes unhashed.
+enum SentValue: Sendable, Equatable {
+    case digest(HexDigest)
+    case text(String)
+
+    var text: String {
+        switch self {
+        case .digest(let digest): digest.hex
+        case .text(let text): text
+        }
+    }
+
+    /// As a JSON string.
+    func write(into output: inout [UInt8]) {
+        switch self {
+        case .digest(let digest): digest.writeQuoted(into: &output)
+        case .text(let text): JSONValue.writeString(text, into: &output)
+        }
     }
 }

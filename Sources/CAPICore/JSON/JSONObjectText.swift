@@ -61,12 +61,10 @@ public struct JSONObjectText {
         bytes.append(UInt8(ascii: "]"))
     }
 
-    /// `["…"]`: a list of one, without building an array for it.
-    public mutating func add(_ name: String, arrayOf string: String) {
+    /// A value `body` writes as JSON text itself (it must be one valid, canonical JSON value).
+    public mutating func addWritten(_ name: String, _ body: (inout [UInt8]) -> Void) {
         key(name)
-        bytes.append(UInt8(ascii: "["))
-        JSONValue.writeString(string, into: &bytes)
-        bytes.append(UInt8(ascii: "]"))
+        body(&bytes)
     }
 
     public mutating func add(_ name: String, value: JSONValue) {

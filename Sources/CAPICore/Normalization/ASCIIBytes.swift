@@ -27,11 +27,6 @@ enum ASCIIBytes {
     @inline(__always)
     static func isDigit(_ byte: UInt8) -> Bool { byte &- 0x30 < 10 }
 
-    /// Folded text of exactly 64 hex digits.
-    static func isSHA256Hex(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
-        bytes.count == 64 && bytes.allSatisfy { isDigit($0) || $0 &- 0x61 < 6 }
-    }
-
     /// `12345-6789`.
     static func isZIPPlus4(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         guard bytes.count == 10, bytes[5] == UInt8(ascii: "-") else { return false }

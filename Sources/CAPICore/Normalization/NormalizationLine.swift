@@ -122,8 +122,10 @@ public enum NormalizationLine {
             return .failure(field: field, message: shapeMessage)
         }
         switch normalizer.normalize(key, text, country: code) {
-        case .success(.hashed(let normalized, let digest)): return .success(field: field, normalized: normalized, hash: digest)
-        case .success(.digest(let digest)): return .success(field: field, normalized: digest, hash: digest)
+        case .success(.hashed(let normalized, let digest)): return .success(field: field, normalized: normalized, hash: digest.hex)
+        case .success(.digest(let digest)):
+            let hex = digest.hex
+            return .success(field: field, normalized: hex, hash: hex)
         case .success(.passthrough(let passed)): return .success(field: field, normalized: passed, hash: nil)
         case .failure(let issue): return .failure(field: field, message: issue.description)
         }

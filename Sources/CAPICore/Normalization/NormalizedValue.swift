@@ -1,16 +1,16 @@
 /// What normalization made of one value.
 public enum NormalizedValue: Sendable, Equatable {
     /// Normalized and hashed: the canonical text (kept in memory only) and its SHA-256.
-    case hashed(normalized: String, digest: String)
-    /// Already a SHA-256 digest: passed through lowercased.
-    case digest(String)
+    case hashed(normalized: String, digest: HexDigest)
+    /// Already a SHA-256 digest: passed through (lowercased, as every digest is written).
+    case digest(HexDigest)
     /// A key Meta takes unhashed.
     case passthrough(String)
 
     /// The value sent to Meta.
     public var wireValue: String {
         switch self {
-        case .hashed(_, let digest), .digest(let digest): digest
+        case .hashed(_, let digest), .digest(let digest): digest.hex
         case .passthrough(let value): value
         }
     }

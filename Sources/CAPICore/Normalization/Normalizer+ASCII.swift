@@ -21,15 +21,18 @@ extension Normalizer {
             return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: end - start) { scratch in
                 for index in start..<end { scratch[index - start] = ASCIIBytes.lowercased(input[index]) }
                 let folded = UnsafeBufferPointer(rebasing: scratch[..<(end - start)])
-                if ASCIIBytes.isSHA256Hex(folded) { return .success(.digest(String(decoding: folded, as: UTF8.self))) }
+                if let digest = HexDigest(hex: folded) { return .success(.digest(digest)) }
                 switch canonicalASCII(key, scratch, count: folded.count, country: country) {
                 case .bytes(let range):
                     let canonical = UnsafeBufferPointer(rebasing: scratch[range])
                     return .success(
-                        .hashed(normalized: String(decoding: canonical, as: UTF8.self), digest: SHA256Hex.digest(UnsafeRawBufferPointer(canonical)))
+                        .hashed(
+                            normalized: String(decoding: canonical, as: UTF8.self),
+                            digest: SHA256Hex.hexDigest(UnsafeRawBufferPointer(canonical))
+                        )
                     )
                 case .text(let canonical):
-                    return .success(.hashed(normalized: canonical, digest: SHA256Hex.digest(canonical)))
+                    return .success(.hashed(normalized: canonical, digest: SHA256Hex.hexDigest(canonical)))
                 case .failure(let reason):
                     return .failure(issue(key, reason))
                 }

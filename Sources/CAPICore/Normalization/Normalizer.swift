@@ -25,9 +25,9 @@ public struct Normalizer: Sendable {
         if key == .externalID {
             let trimmed = String(TextFolding.trimmed(value))
             guard !trimmed.isEmpty else { return .failure(issue(key, "is empty")) }
-            if TextFolding.isSHA256Hex(trimmed) { return .success(.digest(TextFolding.trimmedLowercased(trimmed))) }
+            if let digest = HexDigest(hex: trimmed) { return .success(.digest(digest)) }
             if externalIDPolicy == .passthrough { return .success(.passthrough(trimmed)) }
-            return .success(.hashed(normalized: trimmed, digest: SHA256Hex.digest(trimmed)))
+            return .success(.hashed(normalized: trimmed, digest: SHA256Hex.hexDigest(trimmed)))
         }
         return normalizeASCII(key, value, country: country) ?? normalizeScalars(key, value, country: country)
     }
@@ -37,8 +37,8 @@ public struct Normalizer: Sendable {
     func normalizeScalars(_ key: UserDataKey, _ value: String, country: String?) -> Result<NormalizedValue, NormalizationIssue> {
         let folded = TextFolding.trimmedLowercased(value)
         guard !folded.isEmpty else { return .failure(issue(key, "is empty")) }
-        if TextFolding.isSHA256Hex(folded) { return .success(.digest(folded)) }
-        return canonical(key, folded, country: country).map { .hashed(normalized: $0, digest: SHA256Hex.digest($0)) }
+        if let digest = HexDigest(hex: folded) { return .success(.digest(digest)) }
+        return canonical(key, folded, country: country).map { .hashed(normalized: $0, digest: SHA256Hex.hexDigest($0)) }
     }
 
     /// The canonical text of a trimmed, lowercased value (before hashing).

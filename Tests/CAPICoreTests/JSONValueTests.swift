@@ -116,3 +116,26 @@ struct UTCTimestampTests {
         #expect(UTCTimestamp.iso8601(milliseconds: milliseconds) == formatter.string(from: Date(timeIntervalSince1970: Double(milliseconds) / 1000)))
     }
 }
+
+@Suite("JSON string escaping")
+struct JSONEscapingTests {
+    /// Every byte that must be escaped, and neighbours that must not, at every position of short
+    /// strings.
+    @Test("every string is written so that it reads back as itself")
+    func escapesAtEveryPosition() throws {
+        let probes: [String] = ["\u{0}", "\u{1F}", "\n", "\"", "\\", " ", "!", "#", "[", "]", "\u{7F}", "é", "😀", "\u{20}\u{21}"]
+        for length in 0...24 {
+            for position in 0...length {
+                for probe in probes {
+                    var text = String(repeating: "a", count: length)
+                    text.insert(contentsOf: probe, at: text.index(text.startIndex, offsetBy: position))
+                    var output: [UInt8] = []
+                    JSONValue.writeString(text, into: &output)
+                    #expect(try JSONValue(parsing: output) == .string(text))
+                    let escaped = output.dropFirst().dropLast()
+                    #expect(!escaped.contains { $0 < 0x20 }, "a raw control byte in \(output)")
+                }
+            }
+        }
+    }
+}

@@ -87,16 +87,3 @@ public struct HexDigest: Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
-
-extension SHA256Hex {
-    /// SHA-256 of bytes already in memory, kept as bytes.
-    public static func hexDigest(_ bytes: UnsafeRawBufferPointer) -> HexDigest {
-        HexDigest(SHA256.hash(data: bytes))
-    }
-
-    /// SHA-256 of the string's UTF-8 bytes, kept as bytes.
-    public static func hexDigest(_ text: String) -> HexDigest {
-        var text = text
-        return text.withUTF8 { hexDigest(UnsafeRawBufferPointer($0)) }
-    }
-}

@@ -13,22 +13,18 @@ public enum SHA256Hex {
     /// SHA-256 of bytes already in memory, such as a normalizer's scratch buffer.
     @inlinable
     public static func digest(_ bytes: UnsafeRawBufferPointer) -> String {
-        hex(digest: SHA256.hash(data: bytes))
+        HexDigest(SHA256.hash(data: bytes)).hex
     }
 
-    /// Exactly 64 characters, written in place: this runs once per personal value on ingest.
-    @inlinable
-    static func hex(digest: SHA256.Digest) -> String {
-        digest.withUnsafeBytes { bytes in
-            String(unsafeUninitializedCapacity: 64) { buffer in
-                for index in 0..<32 {
-                    let byte = bytes[index]
-                    buffer[index &* 2] = hexDigit(byte &>> 4)
-                    buffer[index &* 2 &+ 1] = hexDigit(byte & 0x0F)
-                }
-                return 64
-            }
-        }
+    /// SHA-256 of bytes already in memory, kept as bytes: what the ingest path writes into payloads.
+    public static func hexDigest(_ bytes: UnsafeRawBufferPointer) -> HexDigest {
+        HexDigest(SHA256.hash(data: bytes))
+    }
+
+    /// SHA-256 of the string's UTF-8 bytes, kept as bytes.
+    public static func hexDigest(_ text: String) -> HexDigest {
+        var text = text
+        return text.withUTF8 { hexDigest(UnsafeRawBufferPointer($0)) }
     }
 
     /// A nibble's lowercase hex digit by arithmetic: no table behind a lazy global on the hot path.

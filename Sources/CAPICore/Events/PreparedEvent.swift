@@ -14,26 +14,26 @@ public struct PreparedEvent: Sendable, Equatable {
     /// Values dropped or fields passed through with a remark; field paths only.
     public var warnings: [String]
 
-    init(
-        pixelID: String,
-        eventID: String,
-        eventName: String,
-        eventTime: Int64,
-        actionSource: ActionSource,
-        fields: [String: JSONValue],
-        userData: PreparedUserData,
-        warnings: [String]
-    ) {
-        self.pixelID = pixelID
-        self.eventID = eventID
-        self.eventName = eventName
-        self.eventTime = eventTime
-        self.actionSource = actionSource
-        self.fields = fields
-        self.userData = userData
-        self.warnings = warnings
+    /// Meta's server-event object, exactly as it will be sent, as a tree (built on each call: for
+    /// readers off the hot path).
+    public var payload: JSONValue {
+        var object = fields
+        object["user_data"] = .object(userData.object)
+        return .object(object)
     }
 
+    /// The payload's canonical text (keys sorted, so equal content is equal text): what is stored,
+    /// content-hashed and sent.
+    public var payloadText: String { JSONValue.serializedObject(fields, adding: "user_data", text: userData.text) }
+
+    /// `user_data` keys present after normalization (match-quality drivers), in Meta's key order.
+    public var matchKeys: [String] { userData.keys }
+
+    /// The idempotency key: Meta's own de-duplication identity plus the pixel.
+    public var key: EventKey { EventKey(pixelID: pixelID, eventID: eventID, eventTime: UnixSeconds(eventTime)) }
+}
+
+extension PreparedEvent {
     /// From a whole server-event object, `user_data` included (its match keys are the Meta keys
     /// it holds a value for).
     public init(
@@ -58,24 +58,6 @@ public struct PreparedEvent: Sendable, Equatable {
             warnings: warnings
         )
     }
-
-    /// Meta's server-event object, exactly as it will be sent, as a tree (built on each call: for
-    /// readers off the hot path).
-    public var payload: JSONValue {
-        var object = fields
-        object["user_data"] = .object(userData.object)
-        return .object(object)
-    }
-
-    /// The payload's canonical text (keys sorted, so equal content is equal text): what is stored,
-    /// content-hashed and sent.
-    public var payloadText: String { JSONValue.serializedObject(fields, adding: "user_data", text: userData.text) }
-
-    /// `user_data` keys present after normalization (match-quality drivers), in Meta's key order.
-    public var matchKeys: [String] { userData.keys }
-
-    /// The idempotency key: Meta's own de-duplication identity plus the pixel.
-    public var key: EventKey { EventKey(pixelID: pixelID, eventID: eventID, eventTime: UnixSeconds(eventTime)) }
 }
 
 /// (pixel_id, event_id, event_time): an event is sent at most once per key.

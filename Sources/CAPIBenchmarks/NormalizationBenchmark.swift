@@ -59,6 +59,10 @@ public enum NormalizationBenchmark {
             guard case .success(let prepared) = EventPreparer.prepare(event, policy: policy) else { return false }
             return !prepared.payloadText.isEmpty
         }
+        report.add(
+            "events with the payload text written",
+            "\(written.processed) in \(String(format: "%.2f", written.elapsed)) s (\(written.rejected) rejected)"
+        )
         report.add("events/s with the payload text written", Format.rate(written.rate))
         report.add("µs/event with the payload text written", String(format: "%.2f", 1e6 / written.rate))
     }

@@ -55,6 +55,20 @@ struct BenchCommandTests {
         #expect(loud.isEmpty, "\(loud)")
     }
 
+    @Test("bench normalize prepares every sample event, with and without writing its payload text")
+    func normalizeRows() async throws {
+        let result = try await CLIRunner.run(["bench", "normalize", "--seconds", "0.2"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        let counts = lines.filter { $0.contains("rejected)") }
+        #expect(counts.count == 2 && counts.allSatisfy { $0.hasSuffix("(0 rejected)") }, "\(result.stdout)")
+        for row in ["events/s", "events/s with the payload text written"] {
+            let line = try #require(lines.first { $0.hasPrefix("  \(row) ") }, "\(result.stdout)")
+            let rate = try #require(Int(line.split(separator: " ").last?.dropLast(2) ?? ""), "\(line)")
+            #expect(rate > 0)
+        }
+    }
+
     @Test("bench state commits every event once and compares group commit only where commits can overlap")
     func stateOnSQLite() async throws {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")

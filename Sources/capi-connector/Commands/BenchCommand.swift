@@ -13,7 +13,13 @@ struct BenchCommand: AsyncParsableCommand {
     )
 
     struct Normalize: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Validate, normalize and hash realistic events on one core.")
+        static let configuration = CommandConfiguration(
+            abstract: "Validate, normalize and hash realistic events on one core.",
+            discussion: """
+                Prints events/s twice: preparing each event alone, then preparing it and writing \
+                its payload's canonical text, which is what intake stores, content-hashes and sends.
+                """
+        )
 
         @Option(help: "How long to measure, in seconds.")
         var seconds: Double = 3

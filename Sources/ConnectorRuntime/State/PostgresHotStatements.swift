@@ -56,8 +56,8 @@ struct IntakeStatement: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> EventKey {
-        let (pixel, id, time) = try row.decode((String, String, Int64).self)
-        return EventKey(pixelID: pixel, eventID: id, eventTime: UnixSeconds(time))
+        var cells = PostgresRowReader(row)
+        return EventKey(pixelID: try cells.next(), eventID: try cells.next(), eventTime: UnixSeconds(try cells.next(Int64.self)))
     }
 }
 
@@ -100,17 +100,15 @@ struct ClaimOutboxStatement: PostgresPreparedStatement {
     }
 
     func decodeRow(_ row: PostgresRow) throws -> OutboxEntry {
-        let (id, pixel, event, time, payload, attempts, created, claims, expires) = try row.decode(
-            (Int64, String, String, Int64, String, Int, Int64, Int, Int64).self
-        )
+        var cells = PostgresRowReader(row)
         return OutboxEntry(
-            id: id,
-            key: EventKey(pixelID: pixel, eventID: event, eventTime: UnixSeconds(time)),
-            payload: payload,
-            attempts: attempts,
-            createdAt: UnixMillis(created),
-            claims: claims,
-            expiresAt: UnixMillis(expires)
+            id: try cells.next(),
+            key: EventKey(pixelID: try cells.next(), eventID: try cells.next(), eventTime: UnixSeconds(try cells.next(Int64.self))),
+            payload: try cells.next(),
+            attempts: try cells.next(),
+            createdAt: UnixMillis(try cells.next(Int64.self)),
+            claims: try cells.next(),
+            expiresAt: UnixMillis(try cells.next(Int64.self))
         )
     }
 }

@@ -15,16 +15,17 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the push sidecar: signed events in, hashed events to Meta.",
         discussion: """
-            Routes: POST /v1/events, POST /v1/events/batch, POST /{version}/{pixel_id}/events (Meta's own
+            Routes: POST /v1/events, POST /v1/events/batch, POST /{version}/{pixel_id}/events (Meta's own \
             request shape, for apps on Meta's SDKs), GET /healthz, /readyz, /metrics.
 
-            An event is answered 202 only after it is committed to the state store; the forwarder then
-            sends it to Meta in batches. SIGTERM stops accepting, finishes in-flight requests, flushes
-            what it can and exits 0; what is left is sent after the next start. Work still unfinished
+            An event is answered 202 only after it is committed to the state store; the forwarder then \
+            sends it to Meta in batches. SIGTERM stops accepting, finishes in-flight requests, flushes \
+            what it can and exits 0; what is left is sent after the next start. Work still unfinished \
             after --shutdown-timeout (a state store that stopped answering) is cancelled: exit 1.
 
-            --sandbox runs the Graph stand-in in-process and sends there instead of Meta (no Meta
-            account needed). The quickstart needs only CAPI_WEBHOOK_SECRET:
+            --sandbox runs the Graph stand-in in-process and sends there instead of Meta (no Meta \
+            account needed); it keeps the newest 10,000 events per pixel for GET /_sandbox/events \
+            on the graph_url it logs. The quickstart needs only CAPI_WEBHOOK_SECRET:
               CAPI_WEBHOOK_SECRET=whsec_... capi-connector serve --sandbox
             """
     )
@@ -77,7 +78,9 @@ struct ServeCommand: AsyncParsableCommand {
 
         if sandbox {
             // The stand-in outlives the sidecar and stops last, after the forwarder has flushed.
-            let standIn = GraphSandbox(configuration: .init(host: "127.0.0.1", port: 0), logger: Logger(label: "capi.sandbox"))
+            var standInConfiguration = GraphSandbox.Configuration(host: "127.0.0.1", port: 0)
+            standInConfiguration.maxStoredEventsPerPixel = Self.sandboxEventsKept
+            let standIn = GraphSandbox(configuration: standInConfiguration, logger: Logger(label: "capi.sandbox"))
             try await standIn.withRunning { graphURL in
                 logger.warning("SANDBOX MODE: events go to the in-process Graph stand-in, NOT to Meta", metadata: ["graph_url": "\(graphURL)"])
                 let graph = GraphClient.Configuration(manifest: manifest, baseURL: graphURL)
@@ -111,6 +114,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     /// How long cancelled work may take to stop once the shutdown timeout cancelled it.
     static let cancellationGrace: Duration = .seconds(10)
+
+    /// Events the in-process stand-in keeps per pixel for `GET /_sandbox/events`. Kept as parsed
+    /// trees they take about 4 KB each: with the standalone stand-in's 200,000, `serve --sandbox`
+    /// reached 637 MB after 140,000 events, most of it events nothing would read again.
+    static let sandboxEventsKept = 10_000
 
     func runServices(
         manifest: Manifest,

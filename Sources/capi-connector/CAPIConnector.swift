@@ -7,7 +7,7 @@ struct CAPIConnector: AsyncParsableCommand {
         commandName: "capi-connector",
         abstract: "A connector runtime for Meta's Conversions API: a signed webhook-mirror sidecar (push) and a delivery-status poll job (pull).",
         discussion: """
-            Every command reads the manifest (default manifests/meta_conversions_api.yaml);
+            Every command reads the manifest (default manifests/meta_conversions_api.yaml); \
             secrets and deployment values come from the environment via ${env:NAME}.
 
             Start here:

@@ -7,7 +7,7 @@ struct DiscoverCommand: AsyncParsableCommand {
         commandName: "discover",
         abstract: "Print the stream catalog as JSON.",
         discussion: """
-            For every configured pixel: each stream with its name, primary key, cursor field and schema id.
+            For every configured pixel: each stream with its name, primary key, cursor field and schema id. \
             `delivered_events` is written by push mode, `delivery_statuses` by pull mode.
             """
     )

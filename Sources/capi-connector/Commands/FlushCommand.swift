@@ -13,11 +13,11 @@ struct FlushCommand: AsyncParsableCommand {
         commandName: "flush",
         abstract: "Forward the outbox to Meta without the HTTP server (a scheduled container task beside poll --once).",
         discussion: """
-            With --once: sends everything due when it starts, each row at most once, in batches with the
-            manifest's retry policy, then prints one JSON line {"forwarded","rescheduled","dead_lettered","remaining"}
-            and exits: 0 when nothing had to be rescheduled, 1 when some batches failed and were rescheduled for a
-            later attempt (the next run tries them again). Rows not due yet, or leased by a live process (a running
-            sidecar), are counted in "remaining", never waited for.
+            With --once: sends everything due when it starts, each row at most once, in batches with the \
+            manifest's retry policy, then prints one JSON line {"forwarded","rescheduled","dead_lettered","remaining"} \
+            and exits: 0 when nothing had to be rescheduled, 1 when some batches failed and were rescheduled for a \
+            later attempt (the next run tries them again). Rows not due yet, or leased by a live process (a running \
+            sidecar), are counted in "remaining", never waited for. \
             It also evaluates the drift windows other processes stored, as any evaluator may.
 
             Without --once it keeps forwarding until SIGTERM, then finishes what is in flight and exits 0.

@@ -8,8 +8,8 @@ struct HealthCommand: AsyncParsableCommand {
         commandName: "health",
         abstract: "Check a running sidecar's health endpoint (a container health check).",
         discussion: """
-            GETs the URL and exits 0 when it answers 2xx within the timeout, 1 otherwise, with one line on
-            standard error saying why. For the ECS task definition's healthCheck (the image declares no
+            GETs the URL and exits 0 when it answers 2xx within the timeout, 1 otherwise, with one line on \
+            standard error saying why. For the ECS task definition's healthCheck (the image declares no \
             HEALTHCHECK because the same image also runs one-shot jobs):
               ["CMD", "/usr/local/bin/capi-connector", "health", "--url", "http://127.0.0.1:8088/readyz"]
             /healthz says the process answers; /readyz also that the state store does.

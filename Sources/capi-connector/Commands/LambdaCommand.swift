@@ -13,21 +13,21 @@ struct LambdaCommand: AsyncParsableCommand {
         commandName: "lambda",
         abstract: "Run the push routes as an AWS Lambda custom runtime behind API Gateway.",
         discussion: """
-            Entered automatically when the binary runs as `bootstrap` with AWS_LAMBDA_RUNTIME_API set
-            (the provided.al2023 runtime). Each invocation is an API Gateway proxy event, REST API
-            (payload 1.0) or HTTP API / function URL (2.0), base64 bodies included; it goes through the
-            same routes, signature check, validation, hashing and idempotent commit as `serve`, and the
-            answer is the proxy response. Then, within the invocation's remaining time, the outbox is
+            Entered automatically when the binary runs as `bootstrap` with AWS_LAMBDA_RUNTIME_API set \
+            (the provided.al2023 runtime). Each invocation is an API Gateway proxy event, REST API \
+            (payload 1.0) or HTTP API / function URL (2.0), base64 bodies included; it goes through the \
+            same routes, signature check, validation, hashing and idempotent commit as `serve`, and the \
+            answer is the proxy response. Then, within the invocation's remaining time, the outbox is \
             forwarded to Meta; what is left waits for the next invocation or a scheduled `flush --once`.
 
-            State must be PostgreSQL (CAPI_STATE_URL=postgres://…, through RDS Proxy): a Lambda's disk
-            is not durable and execution environments share nothing, so the webhook replay ledger
-            lives in PostgreSQL too. A synchronous invocation carries at most 6 MB, so bodies above
-            \(LambdaLimits.maximumBodyBytes) bytes (what fits once base64-encoded) are refused with 413.
-            Metrics are CloudWatch Embedded Metric Format lines on standard output; logs are JSON
+            State must be PostgreSQL (CAPI_STATE_URL=postgres://…, through RDS Proxy): a Lambda's disk \
+            is not durable and execution environments share nothing, so the webhook replay ledger \
+            lives in PostgreSQL too. A synchronous invocation carries at most 6 MB, so bodies above \
+            \(LambdaLimits.maximumBodyBytes) bytes (what fits once base64-encoded) are refused with 413. \
+            Metrics are CloudWatch Embedded Metric Format lines on standard output; logs are JSON \
             lines on standard error.
 
-            A failure before the first invocation (manifest, state) is reported to the Runtime API's
+            A failure before the first invocation (manifest, state) is reported to the Runtime API's \
             init/error and the process exits 1.
             """
     )

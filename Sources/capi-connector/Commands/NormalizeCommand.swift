@@ -13,11 +13,11 @@ struct NormalizeCommand: ParsableCommand {
         commandName: "normalize",
         abstract: "Normalize and hash customer information: JSON lines in, JSON lines out.",
         discussion: """
-            Each input line is {"field": "ph", "value": "090-1234-5678", "country": "jp"} ("country" is
-            optional). Each output line, in order, is {"field", "normalized", "hash"}; for keys Meta takes
-            unhashed "hash" is null; a value that is already a SHA-256 digest comes back as both; a value
-            that cannot be used gives {"field", "error"} with the reason (never the value). A line longer
-            than 1 MiB gets {"error"} and is skipped. Input is read in large blocks and answered on every
+            Each input line is {"field": "ph", "value": "090-1234-5678", "country": "jp"} ("country" is \
+            optional). Each output line, in order, is {"field", "normalized", "hash"}; for keys Meta takes \
+            unhashed "hash" is null; a value that is already a SHA-256 digest comes back as both; a value \
+            that cannot be used gives {"field", "error"} with the reason (never the value). A line longer \
+            than 1 MiB gets {"error"} and is skipped. Input is read in large blocks and answered on every \
             core, output order kept.
 
             Example:

@@ -17,18 +17,18 @@ struct PollCommand: AsyncParsableCommand {
         commandName: "poll",
         abstract: "Run the pull job: read delivery status (hourly received counts, match quality) and ad spend back from the Graph API.",
         discussion: """
-            For every configured pixel, reads GET /{pixel}/stats (all sources and server only) over
-            date-range windows from the stored cursor to now minus the settle lag, and dataset_quality
-            once per run; each window's records commit together with the cursor. Without --once it
+            For every configured pixel, reads GET /{pixel}/stats (all sources and server only) over \
+            date-range windows from the stored cursor to now minus the settle lag, and dataset_quality \
+            once per run; each window's records commit together with the cursor. Without --once it \
             polls on the manifest's pull.schedule.interval until SIGTERM.
 
-            With pull.streams.ad_insights.accounts (META_AD_ACCOUNT_ID in the shipped manifest), it
-            also reads each ad account's Ads Insights per day in the account's time zone, from its
-            cursor minus the lookback (28 days: attribution keeps changing) to today, replacing those
+            With pull.streams.ad_insights.accounts (META_AD_ACCOUNT_ID in the shipped manifest), it \
+            also reads each ad account's Ads Insights per day in the account's time zone, from its \
+            cursor minus the lookback (28 days: attribution keeps changing) to today, replacing those \
             days' rows; long windows become async reports. The token needs ads_read on the account.
 
-            Exit codes: 0 ok, 1 some pixels or ad accounts failed (the others advanced), 2
-            configuration error, 3 authentication error (also a token without ads_read), 4 another
+            Exit codes: 0 ok, 1 some pixels or ad accounts failed (the others advanced), 2 \
+            configuration error, 3 authentication error (also a token without ads_read), 4 another \
             poll holds the lock.
             """
     )

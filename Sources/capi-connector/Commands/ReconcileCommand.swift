@@ -9,27 +9,28 @@ struct ReconcileCommand: AsyncParsableCommand {
         commandName: "reconcile",
         abstract: "The KPI report: ad spend against conversions forwarded, received by Meta and attributed by Meta, with CPA and ROAS.",
         discussion: """
-            Per ad account and period (days in the account's time zone; weeks from Monday; months): spend,
-            impressions, clicks; and per event of the account's pixels: forwarded, dead-lettered, received by
-            Meta from servers (delivery_statuses, re-bucketed into the account's days), attributed by Meta
-            (default attribution and each window), value sent and attributed, cpa = spend / attributed,
-            cost per forwarded conversion, roas = attributed value / spend, and the funnel losses. Spend sits
-            on the account's period, never on its events, so no column counts it twice. Values in different
-            currencies are never added. Periods not read yet or not over are pending; periods older than
-            Meta's 7-day /stats horizon that were never read are not available; neither is divergent.
+            Per ad account and period (days in the account's time zone; weeks from Monday; months): spend, \
+            impressions, clicks; and per event of the account's pixels: forwarded, dead-lettered, received by \
+            Meta from servers (delivery_statuses, re-bucketed into the account's days), attributed by Meta \
+            (default attribution and each window), value sent and attributed, cpa = spend / attributed, \
+            cost per forwarded conversion, roas = attributed value / spend, and the funnel losses. Spend sits \
+            on the account's period, never on its events, so no column counts it twice. Values in different \
+            currencies are never added. Periods not read yet or not over are pending; periods older than \
+            Meta's 7-day /stats horizon that were never read are not available; neither is divergent. \
             Pixels no ad account claims get rows without spend (UTC days).
 
-            --since and --until take a date (2026-11-20), an ISO 8601 time, Unix seconds, or days relative
+            --since and --until take a date (2026-11-20), an ISO 8601 time, Unix seconds, or days relative \
             to today in each account's time zone (-7d, 0d); --until is exclusive.
 
-            JSON: one object per account and period with account_id, period_start, period_end, time_zone,
-            currency, spend, impressions, clicks, spend_status and events[] (event_name, forwarded,
-            dead_lettered, queued, value_sent, meta_received, received_status, attributed,
-            attributed_windows, value_attributed, attribution_status, cpa, cost_per_forwarded, roas,
-            loss_forwarded_to_received_pct, loss_received_to_attributed_pct, diverges). CSV: the same
+            JSON: one object per account and period with account_id, period_start, period_end, time_zone, \
+            currency, spend, impressions, clicks, spend_status and events[] (event_name, forwarded, \
+            dead_lettered, queued, value_sent, meta_received, received_status, attributed, \
+            attributed_windows, value_attributed, attribution_status, cpa, cost_per_forwarded, roas, \
+            loss_forwarded_to_received_pct, loss_received_to_attributed_pct, diverges). CSV: the same \
             figures flat, with stable column names; spend only on lines without an event name.
 
-            Example: capi-connector reconcile --since -28d --until 0d --by week --format html --output kpi.html
+            Example:
+              capi-connector reconcile --since -28d --until 0d --by week --format html --output kpi.html
             """
     )
 

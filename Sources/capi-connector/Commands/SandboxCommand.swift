@@ -9,18 +9,18 @@ struct SandboxCommand: AsyncParsableCommand {
         commandName: "sandbox",
         abstract: "Run the local Graph API stand-in (for tests, demos and benchmarks; never Meta).",
         discussion: """
-            Serves POST /{version}/{pixel}/events (JSON or form, Meta's validation and answers),
-            GET /{version}/{pixel}/stats, GET /{version}/dataset_quality, GET /{version}/oauth/access_token,
+            Serves POST /{version}/{pixel}/events (JSON or form, Meta's validation and answers), \
+            GET /{version}/{pixel}/stats, GET /{version}/dataset_quality, GET /{version}/oauth/access_token, \
             and GET /_sandbox/events?pixel_id=P listing what arrived with per-event_id counts.
 
-            The Marketing API for one ad account, act_1122334455 (America/Los_Angeles, USD, two campaigns):
-            GET /{version}/act_1122334455 (timezone_name, currency), GET and POST (async) .../insights,
-            GET /{version}/{report_run_id} and .../insights. Spend is seeded per campaign and local day;
+            The Marketing API for one ad account, act_1122334455 (America/Los_Angeles, USD, two campaigns): \
+            GET /{version}/act_1122334455 (timezone_name, currency), GET and POST (async) .../insights, \
+            GET /{version}/{report_run_id} and .../insights. Spend is seeded per campaign and local day; \
             conversions are attributed from the events received (a seeded share, reported 0-3 days later).
 
-            Faults: --faults rate=0.3,kinds=5xx+throttle+timeout+reset+invalid (seeded by --seed); also
-            reshape (read answers in a changed shape) and reduce_data (insights refused with Meta's
-            "Please reduce the amount of data" error).
+            Faults: --faults rate=0.3,kinds=5xx+throttle+timeout+reset+invalid (seeded by --seed); also \
+            reshape (read answers in a changed shape) and reduce_data (insights refused with Meta's \
+            "Please reduce the amount of data" error). \
             Point the connector at it with CAPI_GRAPH_URL=http://HOST:PORT.
             """
     )

@@ -8,9 +8,9 @@ struct SchemaCommand: AsyncParsableCommand {
         commandName: "schema",
         abstract: "The schema registry: versions of each stream's JSON Schema, and compatibility checks.",
         discussion: """
-            serve and poll register every schema in the manifest's schema_registry.path (default
-            schemas/) at start-up. A schema's id is its $id without the .vN suffix; versions are
-            numbered 1, 2, … in registration order and identified by the SHA-256 of the canonical JSON.
+            serve and poll register every schema in the manifest's schema_registry.path (default \
+            schemas/) at start-up. A schema's id is its $id without the .vN suffix; versions are \
+            numbered 1, 2, … in registration order and identified by the SHA-256 of the canonical JSON. \
             A new version may not drop, rename or loosen a field an earlier version marks required.
             """,
         subcommands: [List.self, Check.self, Diff.self, Alarms.self]
@@ -100,14 +100,14 @@ struct SchemaCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print drift alarms as JSON lines: kind, severity, stream, pixel, event name, field, first and last seen, count.",
             discussion: """
-                Kinds, from what arrives at the sidecar: schema_drift_missing_field (a field Meta requires is
-                missing), schema_drift_coverage (a match key's coverage fell against the baseline),
-                schema_drift_refusals (refusals rose), schema_drift_format (event_time in milliseconds, value as a
-                string, a currency that is not a code), schema_drift_unknown_field (informational: a field no schema
-                knows, named by container, a short safe prefix and a digest: printf %s NAME | sha256sum confirms a
-                guess). From what poll reads: schema_drift_match_quality (Meta's score for an event fell against the
-                baseline), schema_drift_answer_shape (a field the stats or quality parsers rely on is missing or of
-                another type). Details never hold personal values. --all adds the other alarms (a pixel paused
+                Kinds, from what arrives at the sidecar: schema_drift_missing_field (a field Meta requires is \
+                missing), schema_drift_coverage (a match key's coverage fell against the baseline), \
+                schema_drift_refusals (refusals rose), schema_drift_format (event_time in milliseconds, value as a \
+                string, a currency that is not a code), schema_drift_unknown_field (informational: a field no schema \
+                knows, named by container, a short safe prefix and a digest: printf %s NAME | sha256sum confirms a \
+                guess). From what poll reads: schema_drift_match_quality (Meta's score for an event fell against the \
+                baseline), schema_drift_answer_shape (a field the stats or quality parsers rely on is missing or of \
+                another type). Details never hold personal values. --all adds the other alarms (a pixel paused \
                 after Meta refused its credentials).
                 """
         )

@@ -7,9 +7,9 @@ struct ValidateCommand: AsyncParsableCommand {
         commandName: "validate",
         abstract: "Check the manifest and report every problem.",
         discussion: """
-            Exit 0 when the manifest is valid. Otherwise exit 2 and print one line per problem on standard
-            output, as FILE:LINE:COL: message, so editors and CI annotate the right place. Environment
-            references are resolved against the current environment: an unset variable without a default
+            Exit 0 when the manifest is valid. Otherwise exit 2 and print one line per problem on standard \
+            output, as FILE:LINE:COL: message, so editors and CI annotate the right place. Environment \
+            references are resolved against the current environment: an unset variable without a default \
             is a problem. Secret values are never printed.
             """
     )

@@ -12,6 +12,7 @@ struct HealthCommand: AsyncParsableCommand {
             standard error saying why. For the ECS task definition's healthCheck (the image declares no \
             HEALTHCHECK because the same image also runs one-shot jobs):
               ["CMD", "/usr/local/bin/capi-connector", "health", "--url", "http://127.0.0.1:8088/readyz"]
+
             /healthz says the process answers; /readyz also that the state store does.
             """
     )

@@ -135,7 +135,7 @@ extension Checker {
 
     /// The person's country for phone and postcode rules: `user_data.country` when readable, else the pixel's default.
     private func personCountry(_ first: String?, policy: EventPolicy) -> String? {
-        if let first, !TextFolding.isSHA256Hex(String(TextFolding.trimmed(first))),
+        if let first, HexDigest(hex: TextFolding.trimmed(first).utf8) == nil,
             let code = CountryCodes.alpha2(for: first)
         {
             return code

@@ -4,7 +4,7 @@ import Crypto
 ///
 /// Every hashed value of every event used to become a 64-character `String` (an allocation each)
 /// only to be copied into the payload text; this stays inline and writes its hex straight there.
-public struct HexDigest: Sendable, Hashable, CustomStringConvertible {
+public struct HexDigest: Sendable, Equatable, CustomStringConvertible {
     private var words: (UInt64, UInt64, UInt64, UInt64)
 
     public init(_ digest: SHA256.Digest) {
@@ -60,13 +60,6 @@ public struct HexDigest: Sendable, Hashable, CustomStringConvertible {
 
     public static func == (lhs: HexDigest, rhs: HexDigest) -> Bool {
         lhs.words.0 == rhs.words.0 && lhs.words.1 == rhs.words.1 && lhs.words.2 == rhs.words.2 && lhs.words.3 == rhs.words.3
-    }
-
-    public func hash(into hasher: inout Hasher) {
-        hasher.combine(words.0)
-        hasher.combine(words.1)
-        hasher.combine(words.2)
-        hasher.combine(words.3)
     }
 
     private func writeHex(to target: UnsafeMutablePointer<UInt8>) {

@@ -6,14 +6,6 @@ public enum NormalizedValue: Sendable, Equatable {
     case digest(HexDigest)
     /// A key Meta takes unhashed.
     case passthrough(String)
-
-    /// The value sent to Meta.
-    public var wireValue: String {
-        switch self {
-        case .hashed(_, let digest), .digest(let digest): digest.hex
-        case .passthrough(let value): value
-        }
-    }
 }
 
 /// Why a value was dropped. The reason never contains the value: it is logged and returned to senders.

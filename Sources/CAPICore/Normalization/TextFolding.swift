@@ -118,15 +118,6 @@ public enum TextFolding {
         return !(after < scalars.count && scalars[after].properties.isCased)
     }
 
-    /// Exactly 64 hexadecimal characters: a SHA-256 digest, passed through rather than hashed again.
-    @inlinable
-    public static func isSHA256Hex(_ text: String) -> Bool {
-        guard text.utf8.count == 64 else { return false }
-        return text.utf8.allSatisfy { byte in
-            (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) || (0x41...0x46).contains(byte)
-        }
-    }
-
     /// The text with only the scalars `keep` accepts.
     @inlinable
     public static func filtered(_ text: String, keep: (Unicode.Scalar) -> Bool) -> String {

@@ -91,6 +91,30 @@ struct EventPreparerTests {
         #expect(german.payload["user_data"]?["ph"] == .array([.string(SHA256Hex.digest("4930123456"))]))
     }
 
+    @Test(
+        "the phone's country is the first country value's code when it has one, else the pixel default",
+        arguments: [
+            (#""Österreich""#, "43", ["at"]),
+            (#"["  JAPAN ", "us"]"#, "81", ["jp", "us"]),
+            (#"["Atlantis", "jp"]"#, "49", ["jp"]),
+            (#""Atlantis""#, "49", []),
+            ("\"\(SHA256Hex.digest("jp").uppercased())\"", "49", ["jp"]),
+            ("null", "49", []),
+        ] as [(String, String, [String])]
+    )
+    func phoneCountryFromFirstValue(country: String, callingCode: String, countriesSent: [String]) throws {
+        let json = websitePurchase()
+            .replacingOccurrences(of: #""phone": "(650) 555-1212""#, with: #""phone": "0301 234567""#)
+            .replacingOccurrences(of: #""country": "United States""#, with: #""country": \#(country)"#)
+        let prepared = try EventPreparer.prepare(event(json), policy: policy(defaultCountry: "de")).get()
+        let user = try #require(prepared.payload["user_data"]?.objectValue)
+        #expect(user["ph"] == .array([.string(SHA256Hex.digest(callingCode + "301234567"))]))
+        #expect(user["country"] == (countriesSent.isEmpty ? nil : .array(countriesSent.map { .string(SHA256Hex.digest($0)) })))
+        // An unreadable country is reported once, though it was read before every other key.
+        let countryWarnings = prepared.warnings.filter { $0.hasPrefix("user_data.country") }
+        #expect(countryWarnings.count == (country.contains("Atlantis") ? 1 : 0))
+    }
+
     @Test("an event_time in milliseconds gets its own error naming event_time")
     func milliseconds() {
         let found = problems(websitePurchase().replacingOccurrences(of: "\"event_time\": \(now - 60)", with: "\"event_time\": \((now - 60) * 1000)"))
@@ -238,6 +262,11 @@ struct EventPreparerTests {
         #expect(!prepared.matchKeys.contains("ph") && !prepared.matchKeys.contains("fn"))
         #expect(user["em"] == .array([.string(SHA256Hex.digest("jane.doe@example.com"))]))
         #expect(prepared.warnings.isEmpty)
+    }
+
+    @Test("every user_data key has a slot in the checker's fixed-size tables")
+    func everyKeyHasASlot() {
+        #expect(Checker.keySlotCount == UserDataKey.all.count)
     }
 
     @Test("the pixel in a Graph-compatible path wins and must agree with the body")

@@ -8,9 +8,9 @@ extension Checker {
         }
         // Values per key in slots indexed by the key's position; a canonical name's values come
         // before its alias's, so the payload and its content hash never depend on dictionary order.
-        var valuesByKey = [OneOrMore<String>?](repeating: nil, count: UserDataKey.all.count)
-        // Allocated only when an alias is used.
-        var aliasValues: [OneOrMore<String>?] = []
+        var valuesByKey = KeySlots<GivenTexts>(repeating: .absent)
+        // Aliases are rare: a list, allocated only when one is used. Each alias names its own key.
+        var aliasValues: [(ordinal: Int, texts: GivenTexts)] = []
         var unknown: [String] = []
         for (name, value) in given {
             guard let entry = UserDataKey.byName[name] else {
@@ -18,10 +18,10 @@ extension Checker {
                 continue
             }
             let limit = entry.ordinal == Self.userAgentOrdinal ? Self.maxUserAgentBytes : Self.maxUserDataBytes
-            guard let texts = texts(value, key: name, limit: limit) else { continue }
+            let texts = texts(value, key: name, limit: limit)
+            if case .absent = texts { continue }
             if entry.isAlias {
-                if aliasValues.isEmpty { aliasValues = [OneOrMore<String>?](repeating: nil, count: UserDataKey.all.count) }
-                aliasValues[entry.ordinal] = texts
+                aliasValues.append((entry.ordinal, texts))
             } else {
                 valuesByKey[entry.ordinal] = texts
             }
@@ -29,40 +29,53 @@ extension Checker {
         for name in unknown.sorted() {
             problem("user_data.\(Self.safeName(name))", .unknownField, "is not a Meta customer-information parameter")
         }
-        for (ordinal, texts) in aliasValues.enumerated() {
-            guard let texts else { continue }
-            valuesByKey[ordinal] = valuesByKey[ordinal].map { .several($0.all + texts.all) } ?? texts
+        for (ordinal, texts) in aliasValues {
+            if case .absent = valuesByKey[ordinal] {
+                valuesByKey[ordinal] = texts
+            } else {
+                valuesByKey[ordinal] = .several(valuesByKey[ordinal].all + texts.all)
+            }
         }
 
-        let country = personCountry(valuesByKey[Self.countryOrdinal]?.first, policy: policy)
+        // The person's country decides the phone and postcode rules, so `country` is normalized
+        // before the others. Its canonical text is the alpha-2 code, and the result is used again
+        // when the key's own turn comes: one normalization, not a second lookup by name.
+        let firstCountry = valuesByKey[Self.countryOrdinal].first.map { policy.normalizer.normalize(.country, $0) }
+        let country: String? =
+            if case .success(.hashed(let code, _))? = firstCountry { code } else { policy.defaultCountry }
         var keys: [String] = []
         keys.reserveCapacity(given.count)
         var firstValues: [SentValue] = []
         firstValues.reserveCapacity(given.count)
-        // The values as sent, in the same slots.
-        var sent = [OneOrMore<SentValue>?](repeating: nil, count: UserDataKey.all.count)
+        // The values as sent, in Meta's key order, each key's together; a slot per key says where.
+        var sentValues: [SentValue] = []
+        sentValues.reserveCapacity(given.count)
+        var sentSpans = KeySlots<Range<Int32>>(repeating: 0..<0)
         for (ordinal, key) in UserDataKey.all.enumerated() {
-            guard let given = valuesByKey[ordinal] else { continue }
+            let given = valuesByKey[ordinal]
+            if case .absent = given { continue }
+            let start = sentValues.count
             if case .several(let texts) = given, texts.count != 1 {
                 if !key.isMultiValued && texts.count > 1 {
                     problem("user_data.\(key.rawValue)", .invalidValue, "takes a single value")
                     continue
                 }
                 // Several values (only multi-valued keys get here): kept once each, in the order given.
-                var wire: [SentValue] = []
-                wire.reserveCapacity(texts.count)
-                for text in texts {
-                    if let value = sentValue(key, text, country: country, policy: policy), !wire.contains(value) { wire.append(value) }
+                for (index, text) in texts.enumerated() {
+                    let known = index == 0 && ordinal == Self.countryOrdinal ? firstCountry : nil
+                    if let value = sentValue(key, text, country: country, policy: policy, known: known), !sentValues[start...].contains(value) {
+                        sentValues.append(value)
+                    }
                 }
-                guard let first = wire.first else { continue }
-                sent[ordinal] = wire.count == 1 ? .one(first) : .several(wire)
-                firstValues.append(first)
-            } else {
-                // The usual case, one value (alone or as a one-element array): no list to collect it in.
-                guard let text = given.first, let value = sentValue(key, text, country: country, policy: policy) else { continue }
-                sent[ordinal] = .one(value)
-                firstValues.append(value)
+            } else if let text = given.first,
+                let value = sentValue(key, text, country: country, policy: policy, known: ordinal == Self.countryOrdinal ? firstCountry : nil)
+            {
+                // The usual case, one value (alone or as a one-element array).
+                sentValues.append(value)
             }
+            guard sentValues.count > start else { continue }
+            sentSpans[ordinal] = Int32(start)..<Int32(sentValues.count)
+            firstValues.append(sentValues[start])
             keys.append(key.rawValue)
         }
         if keys.isEmpty && problems.allSatisfy({ !$0.field.hasPrefix("user_data") }) {
@@ -71,23 +84,21 @@ extension Checker {
         // Written in the sorted key order a JSON object is serialized in.
         var text = JSONObjectText(capacity: 96 * keys.count)
         for ordinal in Self.ordinalsByName {
-            guard let values = sent[ordinal] else { continue }
+            let span = sentSpans[ordinal]
+            guard !span.isEmpty else { continue }
             let key = UserDataKey.all[ordinal]
             text.addWritten(key.rawValue) { output in
-                switch values {
-                case .one(let value) where !key.isMultiValued: value.write(into: &output)
-                case .one(let value):
-                    output.append(UInt8(ascii: "["))
-                    value.write(into: &output)
-                    output.append(UInt8(ascii: "]"))
-                case .several(let values):
-                    output.append(UInt8(ascii: "["))
-                    for (index, value) in values.enumerated() {
-                        if index > 0 { output.append(UInt8(ascii: ",")) }
-                        value.write(into: &output)
-                    }
-                    output.append(UInt8(ascii: "]"))
+                // Only multi-valued keys are lists, even of one value.
+                if !key.isMultiValued {
+                    sentValues[Int(span.lowerBound)].write(into: &output)
+                    return
                 }
+                output.append(UInt8(ascii: "["))
+                for index in Int(span.lowerBound)..<Int(span.upperBound) {
+                    if index > span.lowerBound { output.append(UInt8(ascii: ",")) }
+                    sentValues[index].write(into: &output)
+                }
+                output.append(UInt8(ascii: "]"))
             }
         }
         return PreparedUserData(text: text.finish(), keys: keys, firstValues: firstValues)
@@ -100,14 +111,14 @@ extension Checker {
     /// A value's strings: a string, a number, or an array of them. `null` means absent.
     /// Strings over `limit` bytes are refused before any normalization work is spent on them.
     /// The field's path is built only for a problem.
-    private mutating func texts(_ value: JSONValue, key: String, limit: Int) -> OneOrMore<String>? {
+    private mutating func texts(_ value: JSONValue, key: String, limit: Int) -> GivenTexts {
         var field: String { "user_data.\(key)" }
         switch value {
-        case .null: return nil
+        case .null: return .absent
         case .string(let text):
             guard text.utf8.count <= limit else {
                 problem(field, .tooLong, "is longer than \(limit) bytes")
-                return nil
+                return .absent
             }
             return .one(text)
         case .integer(let number): return .one(String(number))
@@ -117,35 +128,32 @@ extension Checker {
                 switch element {
                 case .string(let text) where text.utf8.count > limit:
                     problem("\(field)[\(index)]", .tooLong, "is longer than \(limit) bytes")
-                    return nil
+                    return .absent
                 case .string(let text): texts.append(text)
                 case .integer(let number): texts.append(String(number))
                 case .null: continue
                 default:
                     problem("\(field)[\(index)]", .invalidType, "must be a string, found \(element.typeName)")
-                    return nil
+                    return .absent
                 }
             }
             return .several(texts)
         default:
             problem(field, .invalidType, "must be a string or an array of strings, found \(value.typeName)")
-            return nil
+            return .absent
         }
-    }
-
-    /// The person's country for phone and postcode rules: `user_data.country` when readable, else the pixel's default.
-    private func personCountry(_ first: String?, policy: EventPolicy) -> String? {
-        if let first, HexDigest(hex: TextFolding.trimmed(first).utf8) == nil,
-            let code = CountryCodes.alpha2(for: first)
-        {
-            return code
-        }
-        return policy.defaultCountry
     }
 
     /// One value as sent to Meta, or `nil` with a warning naming the key (never the value).
-    private mutating func sentValue(_ key: UserDataKey, _ text: String, country: String?, policy: EventPolicy) -> SentValue? {
-        switch prepare(key, text, country: country, policy: policy) {
+    /// - Parameter known: the normalizer's answer for `text`, when it was already asked.
+    private mutating func sentValue(
+        _ key: UserDataKey,
+        _ text: String,
+        country: String?,
+        policy: EventPolicy,
+        known: Result<NormalizedValue, NormalizationIssue>? = nil
+    ) -> SentValue? {
+        switch prepare(key, text, country: country, policy: policy, known: known) {
         case .success(let value): return value
         case .failure(let issue):
             warnings.append("user_data.\(key.rawValue): \(issue.reason); dropped")
@@ -154,9 +162,15 @@ extension Checker {
     }
 
     /// One value as sent to Meta, or why it is dropped (no value in the reason).
-    private func prepare(_ key: UserDataKey, _ text: String, country: String?, policy: EventPolicy) -> Result<SentValue, NormalizationIssue> {
+    private func prepare(
+        _ key: UserDataKey,
+        _ text: String,
+        country: String?,
+        policy: EventPolicy,
+        known: Result<NormalizedValue, NormalizationIssue>?
+    ) -> Result<SentValue, NormalizationIssue> {
         guard !key.isHashed else {
-            return policy.normalizer.normalize(key, text, country: country).map { normalized in
+            return (known ?? policy.normalizer.normalize(key, text, country: country)).map { normalized in
                 switch normalized {
                 case .hashed(_, let digest), .digest(let digest): .digest(digest)
                 case .passthrough(let text): .text(text)
@@ -178,24 +192,40 @@ extension Checker {
     }
 }
 
-/// One key's values. Nearly always a single one, which then needs no array of its own: an array
-/// per key was a quarter of the allocations of every event (`perf` on `malloc`).
-private enum OneOrMore<Element> {
-    case one(Element)
-    /// An array's elements, `null` left out: zero, one or more.
-    case several([Element])
+/// One slot per `user_data` key, on the stack: two arrays of slots per event were allocated and
+/// then destroyed element by element through the runtime's generic enum witnesses (`perf`: 4% of
+/// `bench normalize` under `Checker.userData`). The values sent live in one list, so their slots
+/// hold only where each key's values are and need no destroying at all.
+private typealias KeySlots<Slot> = InlineArray<28, Slot>
 
-    var all: [Element] {
+extension Checker {
+    /// The slot count of ``KeySlots``, checked against `UserDataKey.all` by a test.
+    static let keySlotCount = KeySlots<GivenTexts>.count
+}
+
+/// One key's values as given. Nearly always a single one, which then needs no array of its own:
+/// an array per key was a quarter of the allocations of every event (`perf` on `malloc`). The
+/// empty case is part of the enum rather than an `Optional` around it, whose destruction goes
+/// through the runtime.
+private enum GivenTexts {
+    case absent
+    case one(String)
+    /// An array's elements, `null` left out: zero, one or more.
+    case several([String])
+
+    var all: [String] {
         switch self {
-        case .one(let element): [element]
-        case .several(let elements): elements
+        case .absent: []
+        case .one(let text): [text]
+        case .several(let texts): texts
         }
     }
 
-    var first: Element? {
+    var first: String? {
         switch self {
-        case .one(let element): element
-        case .several(let elements): elements.first
+        case .absent: nil
+        case .one(let text): text
+        case .several(let texts): texts.first
         }
     }
 }

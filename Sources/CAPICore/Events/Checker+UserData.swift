@@ -50,11 +50,13 @@ extension Checker {
         // The values as sent, in Meta's key order, each key's together; a slot per key says where.
         var sentValues: [SentValue] = []
         sentValues.reserveCapacity(given.count)
-        var sentSpans = KeySlots<Range<Int32>>(repeating: 0..<0)
+        var sentSpans = KeySlots<Range<Int>>(repeating: 0..<0)
         for (ordinal, key) in UserDataKey.all.enumerated() {
             let given = valuesByKey[ordinal]
             if case .absent = given { continue }
             let start = sentValues.count
+            // The country's first value was normalized above.
+            let knownFirst = ordinal == Self.countryOrdinal ? firstCountry : nil
             if case .several(let texts) = given, texts.count != 1 {
                 if !key.isMultiValued && texts.count > 1 {
                     problem("user_data.\(key.rawValue)", .invalidValue, "takes a single value")
@@ -62,19 +64,17 @@ extension Checker {
                 }
                 // Several values (only multi-valued keys get here): kept once each, in the order given.
                 for (index, text) in texts.enumerated() {
-                    let known = index == 0 && ordinal == Self.countryOrdinal ? firstCountry : nil
+                    let known = index == 0 ? knownFirst : nil
                     if let value = sentValue(key, text, country: country, policy: policy, known: known), !sentValues[start...].contains(value) {
                         sentValues.append(value)
                     }
                 }
-            } else if let text = given.first,
-                let value = sentValue(key, text, country: country, policy: policy, known: ordinal == Self.countryOrdinal ? firstCountry : nil)
-            {
+            } else if let text = given.first, let value = sentValue(key, text, country: country, policy: policy, known: knownFirst) {
                 // The usual case, one value (alone or as a one-element array).
                 sentValues.append(value)
             }
             guard sentValues.count > start else { continue }
-            sentSpans[ordinal] = Int32(start)..<Int32(sentValues.count)
+            sentSpans[ordinal] = start..<sentValues.count
             firstValues.append(sentValues[start])
             keys.append(key.rawValue)
         }
@@ -90,11 +90,11 @@ extension Checker {
             text.addWritten(key.rawValue) { output in
                 // Only multi-valued keys are lists, even of one value.
                 if !key.isMultiValued {
-                    sentValues[Int(span.lowerBound)].write(into: &output)
+                    sentValues[span.lowerBound].write(into: &output)
                     return
                 }
                 output.append(UInt8(ascii: "["))
-                for index in Int(span.lowerBound)..<Int(span.upperBound) {
+                for index in span {
                     if index > span.lowerBound { output.append(UInt8(ascii: ",")) }
                     sentValues[index].write(into: &output)
                 }
@@ -151,7 +151,7 @@ extension Checker {
         _ text: String,
         country: String?,
         policy: EventPolicy,
-        known: Result<NormalizedValue, NormalizationIssue>? = nil
+        known: Result<NormalizedValue, NormalizationIssue>?
     ) -> SentValue? {
         switch prepare(key, text, country: country, policy: policy, known: known) {
         case .success(let value): return value

@@ -18,6 +18,7 @@ public final class ShutdownWatchdog: Service, Sendable {
     let logger: Logger
     let onExpiry: @Sendable () -> Void
     private let disarmed = Mutex(false)
+    private let shutdownBegan = Mutex(false)
 
     /// - Parameter onExpiry: what ends the process (tests observe it instead).
     public init(limit: Duration, logger: Logger, onExpiry: @escaping @Sendable () -> Void) {
@@ -25,6 +26,9 @@ public final class ShutdownWatchdog: Service, Sendable {
         self.logger = logger
         self.onExpiry = onExpiry
     }
+
+    /// Whether the group began a graceful shutdown (a signal, or a service that ended).
+    public var sawShutdown: Bool { shutdownBegan.withLock { $0 } }
 
     /// The shutdown finished: a timer still pending does nothing.
     public func disarm() {
@@ -34,6 +38,7 @@ public final class ShutdownWatchdog: Service, Sendable {
     public func run() async throws {
         // Returns when the group begins a graceful shutdown; throws if the group is cancelled first.
         try await gracefulShutdown()
+        shutdownBegan.withLock { $0 = true }
         let nanoseconds = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
         DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [self] in
             guard !disarmed.withLock({ $0 }) else { return }

@@ -145,9 +145,11 @@ struct ServeCommand: AsyncParsableCommand {
                 return String(decoding: buffer, as: UTF8.self)
             }
         )
-        let service = sidecar.service { host, port in
-            logger.notice("push sidecar listening", metadata: ["address": "\(host):\(port)", "sources": "\(push.sources.map(\.name))"])
-        }
+        let service = CancellationWitness(
+            sidecar.service { host, port in
+                logger.notice("push sidecar listening", metadata: ["address": "\(host):\(port)", "sources": "\(push.sources.map(\.name))"])
+            }
+        )
         let timeout = Bounded.duration(seconds: shutdownTimeout) ?? .seconds(25)
         let watchdog = ShutdownWatchdog(limit: timeout + Self.cancellationGrace, logger: logger) { _exit(1) }
         defer { watchdog.disarm() }
@@ -165,17 +167,28 @@ struct ServeCommand: AsyncParsableCommand {
         )
         configuration.maximumGracefulShutdownDuration = timeout
         let group = ServiceGroup(configuration: configuration)
+        var failure: (any Error)?
         do {
-            try await StateOptions.run(group)
-        } catch let exit as ExitCode {
-            throw exit
-        } catch is CancellationError {
+            try await group.run()
+        } catch {
+            failure = error
+        }
+        // Judged by the sidecar's cancellation, not by the group's outcome: cut short, the sidecar
+        // may as well return as throw.
+        if watchdog.sawShutdown && service.wasCancelled {
             logger.error(
                 "shutdown took longer than --shutdown-timeout; unfinished work was cancelled (answered events are committed and stay queued)",
                 metadata: ["shutdown_timeout_s": "\(shutdownTimeout)"]
             )
             throw ExitCode(1)
-        } catch {
+        }
+        switch failure {
+        case nil:
+            break
+        case let error as StateError:
+            StandardStreams.printError("capi-connector: \(error)")
+            throw ExitCode(2)
+        case let error?:
             logger.error("shutting down after an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }

@@ -45,6 +45,34 @@ struct StateRegistryContractTests {
         }
     }
 
+    /// Meta and both stores compare event ids byte for byte; Swift's `String ==` holds canonically
+    /// equivalent spellings equal, which once answered the second of two stored events `conflict`.
+    @Test("event ids that differ only in Unicode normalization are two events", arguments: TestStore.enabled)
+    func eventIDsCompareAsBytes(backend: TestStore) async throws {
+        let composed = "caf\u{E9}-1"
+        let decomposed = "cafe\u{301}-1"
+        #expect(composed == decomposed && Array(composed.utf8) != Array(decomposed.utf8))
+        #expect(
+            EventKey(pixelID: "111", eventID: composed, eventTime: UnixSeconds(1))
+                != EventKey(pixelID: "111", eventID: decomposed, eventTime: UnixSeconds(1))
+        )
+        try await backend.withRegistry { registry in
+            let first = try await registry.commitIntake([intake(composed), intake(decomposed)])
+            #expect(first == [.accepted, .accepted])
+            let depth = try await registry.outboxDepth()
+            #expect(depth == 2)
+            let again = try await registry.commitIntake([intake(decomposed), intake(composed)])
+            #expect(
+                again == [
+                    .duplicate(answer: #"{"status":"accepted","event_id":"\#(decomposed)"}"#),
+                    .duplicate(answer: #"{"status":"accepted","event_id":"\#(composed)"}"#),
+                ]
+            )
+            let delivered = try await registry.deliveredEvents(since: nil)
+            #expect(Set(delivered.map { Array($0.key.eventID.utf8) }) == [Array(composed.utf8), Array(decomposed.utf8)])
+        }
+    }
+
     @Test("a failure between ledger and outbox leaves neither", arguments: TestStore.enabled)
     func intakeIsAtomic(backend: TestStore) async throws {
         let (location, schema) = try backend.location()

@@ -107,7 +107,8 @@ public struct GraphSandbox: Service {
         await store.drop(pixelID: pixelID, eventIDs: eventIDs)
     }
 
-    /// Per event id: how many times it arrived.
+    /// Per event id: how many times it arrived. Keyed by `String`, so ids that differ only in
+    /// Unicode normalization share an entry here; the store and `GET /_sandbox/events` keep them apart.
     public func receivedCounts(pixelID: String) async -> [String: Int] {
         Dictionary(await store.received(pixelID: pixelID).map { ($0.eventID, $0.count) }, uniquingKeysWith: +)
     }

@@ -12,7 +12,8 @@ actor SandboxStore {
     }
 
     private var byPixel: [String: [Received]] = [:]
-    private var indexByPixel: [String: [String: Int]] = [:]
+    /// Event ids compare byte for byte, as Meta's do.
+    private var indexByPixel: [String: [ExactText: Int]] = [:]
     private var generator: SeededGenerator
     private let maxEventsPerPixel: Int
 
@@ -25,14 +26,14 @@ actor SandboxStore {
     func record(pixelID: String, events: [JSONValue]) {
         for event in events {
             let eventID = event["event_id"]?.stringValue ?? ""
-            if let index = indexByPixel[pixelID]?[eventID], !eventID.isEmpty {
+            if let index = indexByPixel[pixelID]?[ExactText(eventID)], !eventID.isEmpty {
                 byPixel[pixelID]![index].count += 1
                 continue
             }
             let name = event["event_name"]?.stringValue ?? ""
             let time: Int64 = if case .integer(let t)? = event["event_time"] { t } else { 0 }
             byPixel[pixelID, default: []].append(Received(eventID: eventID, eventName: name, eventTime: time, event: event, count: 1))
-            if !eventID.isEmpty { indexByPixel[pixelID, default: [:]][eventID] = byPixel[pixelID]!.count - 1 }
+            if !eventID.isEmpty { indexByPixel[pixelID, default: [:]][ExactText(eventID)] = byPixel[pixelID]!.count - 1 }
         }
         if let count = byPixel[pixelID]?.count, count > maxEventsPerPixel {
             // Forget the oldest tenth at once, so the index is rebuilt rarely.
@@ -43,7 +44,7 @@ actor SandboxStore {
 
     private func reindex(_ pixelID: String) {
         indexByPixel[pixelID] = Dictionary(
-            (byPixel[pixelID] ?? []).enumerated().filter { !$1.eventID.isEmpty }.map { ($1.eventID, $0) },
+            (byPixel[pixelID] ?? []).enumerated().filter { !$1.eventID.isEmpty }.map { (ExactText($1.eventID), $0) },
             uniquingKeysWith: { $1 }
         )
     }
@@ -52,7 +53,8 @@ actor SandboxStore {
 
     /// Forgets a pixel's events, so a test can stage what Meta "lost".
     func drop(pixelID: String, eventIDs: Set<String>) {
-        byPixel[pixelID]?.removeAll { eventIDs.contains($0.eventID) }
+        let dropped = Set(eventIDs.map(ExactText.init))
+        byPixel[pixelID]?.removeAll { dropped.contains(ExactText($0.eventID)) }
         reindex(pixelID)
     }
 

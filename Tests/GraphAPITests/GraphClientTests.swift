@@ -23,6 +23,28 @@ struct GraphClientTests {
         }
     }
 
+    @Test("the sandbox tells event ids apart byte for byte, as Meta does")
+    func eventIDsAsBytes() async throws {
+        let composed = "caf\u{E9}-7"
+        let decomposed = "cafe\u{301}-7"
+        try await withSandbox { baseURL, sandbox in
+            _ = try await client(baseURL).sendEvents(
+                pixelID: sandboxPixel,
+                accessToken: Secret("t"),
+                encodedEvents: [composed, decomposed, composed].map { ByteBuffer(bytes: wireEvent(id: $0)) }
+            )
+            let listed = try await client(baseURL).get(url: "\(baseURL)/_sandbox/events?pixel_id=\(sandboxPixel)", accessToken: nil)
+            let rows = listed.body["data"]?.arrayValue ?? []
+            let received = rows.map { row -> ([UInt8], Int64) in
+                let count: Int64 = if case .integer(let count)? = row["received"] { count } else { 0 }
+                return (Array((row["event_id"]?.stringValue ?? "").utf8), count)
+            }
+            #expect(received.count == 2)
+            #expect(received.first { $0.0 == Array(composed.utf8) }?.1 == 2)
+            #expect(received.first { $0.0 == Array(decomposed.utf8) }?.1 == 1)
+        }
+    }
+
     @Test("the sandbox keeps the newest events up to its bound; a kept id that comes again counts twice")
     func boundedSandboxMemory() async throws {
         var configuration = GraphSandbox.Configuration()

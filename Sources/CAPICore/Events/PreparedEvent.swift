@@ -62,9 +62,8 @@ extension PreparedEvent {
 
 /// (pixel_id, event_id, event_time): an event is sent at most once per key.
 ///
-/// Ids compare byte for byte, as Meta and both stores compare them: `String`'s own equality holds
-/// canonically equivalent spellings ("é" composed or decomposed) equal, and so answered the second
-/// of two events the store had taken as distinct `conflict`.
+/// Ids compare byte for byte (``ExactText``), as Meta and both stores compare them: with `String`'s
+/// own equality, the second of two events the store had taken as distinct was answered `conflict`.
 public struct EventKey: Sendable, Hashable, Codable, CustomStringConvertible {
     public var pixelID: String
     public var eventID: String
@@ -79,20 +78,13 @@ public struct EventKey: Sendable, Hashable, Codable, CustomStringConvertible {
     public var description: String { "\(pixelID)/\(eventID)@\(eventTime.rawValue)" }
 
     public static func == (left: EventKey, right: EventKey) -> Bool {
-        left.eventTime == right.eventTime && left.eventID.utf8.elementsEqual(right.eventID.utf8)
-            && left.pixelID.utf8.elementsEqual(right.pixelID.utf8)
+        left.eventTime == right.eventTime && ExactText(left.eventID) == ExactText(right.eventID)
+            && ExactText(left.pixelID) == ExactText(right.pixelID)
     }
 
     public func hash(into hasher: inout Hasher) {
         hasher.combine(eventTime)
-        Self.combineBytes(of: eventID, into: &hasher)
-        Self.combineBytes(of: pixelID, into: &hasher)
-    }
-
-    private static func combineBytes(of text: String, into hasher: inout Hasher) {
-        let hashed = text.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
-        if hashed == nil { Array(text.utf8).withUnsafeBytes { hasher.combine(bytes: $0) } }
-        // 0xFF never occurs in UTF-8: it ends the field, so ("ab", "c") and ("a", "bc") differ.
-        hasher.combine(UInt8(0xFF))
+        hasher.combine(ExactText(eventID))
+        hasher.combine(ExactText(pixelID))
     }
 }

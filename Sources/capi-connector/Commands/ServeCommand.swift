@@ -186,8 +186,7 @@ struct ServeCommand: AsyncParsableCommand {
         case nil:
             break
         case let error as StateError:
-            StandardStreams.printError("capi-connector: \(error)")
-            throw ExitCode(2)
+            throw StateOptions.storeFailure(error)
         case let error?:
             logger.error("shutting down after an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)

@@ -62,9 +62,14 @@ struct StateOptions: ParsableArguments {
         do {
             return try await openStateRegistry(location, logger: Logger(label: "capi.state"))
         } catch {
-            StandardStreams.printError("capi-connector: \(error)")
-            throw ExitCode(2)
+            throw storeFailure(error)
         }
+    }
+
+    /// A store that cannot be opened, migrated or reached: one line on standard error, exit code 2.
+    static func storeFailure(_ error: any Error) -> ExitCode {
+        StandardStreams.printError("capi-connector: \(error)")
+        return ExitCode(2)
     }
 
     /// Runs a long-running mode's service group; the store failing to open or migrate is exit 2.
@@ -72,8 +77,7 @@ struct StateOptions: ParsableArguments {
         do {
             try await group.run()
         } catch let error as StateError {
-            StandardStreams.printError("capi-connector: \(error)")
-            throw ExitCode(2)
+            throw storeFailure(error)
         }
     }
 
@@ -83,8 +87,7 @@ struct StateOptions: ParsableArguments {
         do {
             return try await withStateRegistry(location, logger: logger, body)
         } catch let error as StateError {
-            StandardStreams.printError("capi-connector: \(error)")
-            throw ExitCode(2)
+            throw storeFailure(error)
         }
     }
 }

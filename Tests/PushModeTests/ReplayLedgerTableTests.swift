@@ -3,7 +3,8 @@ import PushMode
 import Testing
 
 /// The in-memory ledger's table: expired ids leave their slots behind until a new id takes one or
-/// the table is rebuilt, and neither may make a live id forgotten or an expired one remembered.
+/// the expired slots are cleared, and neither may make a live id forgotten or an expired one
+/// remembered.
 @Suite("replay ledger table")
 struct ReplayLedgerTableTests {
     static func admit(_ ledger: ReplayLedger, _ id: Int, body: UInt8, signedAt: Int64, now: Int64) -> ReplayAdmission {
@@ -12,12 +13,12 @@ struct ReplayLedgerTableTests {
         }
     }
 
-    @Test("through rebuilds and reused slots, every id is known exactly until its window ends")
+    @Test("through growth, reused slots and clearing, every id is known exactly until its window ends")
     func knownUntilExpiry() {
         let tolerance: Int64 = 60
         let ledger = ReplayLedger(tolerance: .seconds(tolerance), capacity: 100_000)
         // 30,000 ids over 150 s, 200 a second: the first ones expire while later ones arrive, so
-        // slots are left expired, reused, and the table is rebuilt several times on the way.
+        // slots are left expired and reused, the table grows, and expired slots are cleared.
         let ids = 30_000
         func signedAt(_ id: Int) -> Int64 { 10_000 + Int64(id / 200) }
         for id in 0..<ids {
@@ -27,7 +28,7 @@ struct ReplayLedgerTableTests {
         let live = (0..<ids).filter { signedAt($0) + tolerance + 1 > now }
         #expect(ledger.count(now: UnixSeconds(now)) == live.count)
         // Newest first: the ids that expired last are checked before re-admitting the older ones
-        // moves or rebuilds anything.
+        // moves or clears anything.
         for id in (0..<ids).reversed() {
             let isLive = signedAt(id) + tolerance + 1 > now
             // A retry of a live id passes; another body under it is a replay; an expired id is new.

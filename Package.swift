@@ -30,11 +30,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
+        // SHA-256 in one call with the CPU's SHA extensions, for the per-value hashes of the hot path.
+        .target(name: "CSHA256"),
         // Pure Meta logic: normalization, hashing, validation, payload building. No I/O.
         .target(
             name: "CAPICore",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto")
+                "CSHA256",
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -186,7 +189,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CAPICoreTests",
-            dependencies: ["CAPICore"],
+            dependencies: ["CAPICore", "CSHA256", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

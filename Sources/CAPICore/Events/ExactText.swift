@@ -15,7 +15,7 @@ public struct ExactText: Hashable, Sendable {
     }
 
     public func hash(into hasher: inout Hasher) {
-        let hashed = text.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
+        let hashed: Void? = text.utf8.withContiguousStorageIfAvailable { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
         if hashed == nil { Array(text.utf8).withUnsafeBytes { hasher.combine(bytes: $0) } }
         // 0xFF never occurs in UTF-8: it ends the text, so ("ab", "c") and ("a", "bc") differ
         // where two texts are hashed one after the other.

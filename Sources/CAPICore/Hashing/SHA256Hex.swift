@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 
 /// Lowercase hex SHA-256, the digest form Meta matches on.
@@ -13,12 +12,12 @@ public enum SHA256Hex {
     /// SHA-256 of bytes already in memory, such as a normalizer's scratch buffer.
     @inlinable
     public static func digest(_ bytes: UnsafeRawBufferPointer) -> String {
-        HexDigest(SHA256.hash(data: bytes)).hex
+        HexDigest(sha256Of: bytes).hex
     }
 
     /// SHA-256 of bytes already in memory, kept as bytes: what the ingest path writes into payloads.
     public static func hexDigest(_ bytes: UnsafeRawBufferPointer) -> HexDigest {
-        HexDigest(SHA256.hash(data: bytes))
+        HexDigest(sha256Of: bytes)
     }
 
     /// SHA-256 of the string's UTF-8 bytes, kept as bytes.

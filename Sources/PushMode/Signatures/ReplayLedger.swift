@@ -1,6 +1,5 @@
 import CAPICore
 import ConnectorRuntime
-import Crypto
 import Synchronization
 
 /// What the replay check answers for a verified delivery.
@@ -22,21 +21,28 @@ public struct DeliveryFingerprint: Sendable, Hashable {
     var low: UInt64
     var bodyDigest: UInt64
 
+    /// Both digests are taken once per delivery, in place: source, a zero byte and the id are
+    /// laid out on the stack and hashed in one call, and no array is made of either digest.
     public init(source: String, messageID: String, body: UnsafeRawBufferPointer) {
-        var hasher = SHA256()
-        hasher.update(data: Array(source.utf8))
-        hasher.update(data: [0])
-        hasher.update(data: Array(messageID.utf8))
-        let key = Array(hasher.finalize())
-        high = Self.word(key, 0)
-        low = Self.word(key, 8)
-        bodyDigest = Self.word(Array(SHA256.hash(data: body)), 0)
+        var source = source
+        var messageID = messageID
+        let key = source.withUTF8 { source in
+            messageID.withUTF8 { messageID in
+                withUnsafeTemporaryAllocation(of: UInt8.self, capacity: source.count + 1 + messageID.count) { message in
+                    _ = message.initialize(fromContentsOf: source)
+                    message[source.count] = 0
+                    _ = message[(source.count + 1)...].initialize(fromContentsOf: messageID)
+                    return HexDigest(sha256Of: UnsafeRawBufferPointer(message))
+                }
+            }
+        }
+        (high, low) = key.withUnsafeBytes { (Self.word($0, 0), Self.word($0, 8)) }
+        bodyDigest = HexDigest(sha256Of: body).withUnsafeBytes { Self.word($0, 0) }
     }
 
-    private static func word(_ bytes: [UInt8], _ offset: Int) -> UInt64 {
-        var value: UInt64 = 0
-        for index in offset..<offset + 8 { value = value << 8 | UInt64(bytes[index]) }
-        return value
+    /// The big-endian 64-bit word at `offset`.
+    private static func word(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> UInt64 {
+        UInt64(bigEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
     }
 }
 

@@ -1,8 +1,8 @@
 // SHA-256 with the x86 SHA extensions (SHA-NI), one call per message.
 //
 // Every personal value of every event is hashed, and most are one 64-byte block. Through
-// swift-crypto each hash allocates and frees a digest context on the heap, which cost about three
-// times the compression itself (docs/performance.md, fifteenth part). This file does the padding
+// swift-crypto each hash allocates and frees a digest context on the heap, and the call cost about
+// twice the compression itself (docs/performance.md, fifteenth part). This file does the padding
 // on the stack and the rounds with the CPU's instructions. Without the extensions it answers 0 and
 // the caller uses swift-crypto, so every machine gets the same digests.
 
@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
 #include <cpuid.h>
 #include <immintrin.h>
 
@@ -110,7 +110,7 @@ static int accelerated = -1;
 int capi_sha256_accelerated(void) {
     int known = __atomic_load_n(&accelerated, __ATOMIC_RELAXED);
     if (known >= 0) return known;
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
     known = detect_extensions();
 #else
     known = 0;
@@ -121,7 +121,7 @@ int capi_sha256_accelerated(void) {
 
 int capi_sha256(const void *data, size_t length, void *digest) {
     if (!capi_sha256_accelerated()) return 0;
-#if defined(__x86_64__) || defined(__i386__)
+#if defined(__x86_64__)
     static const uint8_t empty = 0;
     sha256_extensions(data ? (const uint8_t *)data : &empty, length, (uint8_t *)digest);
     return 1;

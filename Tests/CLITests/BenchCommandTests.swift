@@ -55,7 +55,7 @@ struct BenchCommandTests {
         #expect(loud.isEmpty, "\(loud)")
     }
 
-    @Test("bench normalize prepares every sample event, with and without writing its payload text")
+    @Test("bench normalize prepares every sample event, with and without writing its payload text, and times one SHA-256")
     func normalizeRows() async throws {
         let result = try await CLIRunner.run(["bench", "normalize", "--seconds", "0.2"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -67,6 +67,13 @@ struct BenchCommandTests {
             let rate = try #require(Int(line.split(separator: " ").last?.dropLast(2) ?? ""), "\(line)")
             #expect(rate > 0)
         }
+        // Both hashes are timed; which path the first took is said, not assumed.
+        for row in ["ns/SHA-256 of an email, one call", "ns/SHA-256 of an email, swift-crypto"] {
+            let line = try #require(lines.first { $0.hasPrefix("  \(row) ") }, "\(result.stdout)")
+            let figure = line.dropFirst(row.count + 2).split(separator: " ").first.flatMap { Int($0) }
+            #expect((figure ?? 0) > 0, "\(line)")
+        }
+        #expect(lines.contains { $0.hasSuffix("(CPU extensions)") || $0.hasSuffix("(no CPU extensions: swift-crypto)") }, "\(result.stdout)")
     }
 
     @Test("bench state commits every event once and compares group commit only where commits can overlap")

@@ -15,9 +15,9 @@ public struct HexDigest: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// SHA-256 of `bytes`: in one call with the CPU's SHA extensions where it has them (no
-    /// digest context on the heap, about a third of swift-crypto's time for a short value),
-    /// through swift-crypto elsewhere. The digests are the same; a test compares them.
+    /// SHA-256 of `bytes`: in one call with the CPU's SHA extensions where it has them, with no
+    /// digest context on the heap (on the hot path, every personal value is hashed), and through
+    /// swift-crypto elsewhere. The digests are the same; `SHA256OneCallTests` compares them.
     public init(sha256Of bytes: UnsafeRawBufferPointer) {
         var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         let hashed = withUnsafeMutableBytes(of: &words) { capi_sha256(bytes.baseAddress, bytes.count, $0.baseAddress!) }
@@ -27,6 +27,9 @@ public struct HexDigest: Sendable, Equatable, CustomStringConvertible {
             self.init(words: words)
         }
     }
+
+    /// Whether ``init(sha256Of:)`` uses the CPU's SHA extensions on this machine.
+    public static var hashesInOneCall: Bool { capi_sha256_accelerated() == 1 }
 
     private init(words: (UInt64, UInt64, UInt64, UInt64)) {
         self.words = words

@@ -151,6 +151,19 @@ struct NormalizerRuleTests {
         #expect(canonical(.email, "\u{FEFF}a@b.co") == "\u{FEFF}a@b.co")
     }
 
+    /// Python's `strip` cuts between code points. A prepended concatenation mark (U+0600–U+0605,
+    /// U+06DD, U+070F, U+08E2, U+110BD) forms one grapheme cluster with the space after it, and a
+    /// trim that sliced a `String` by its characters kept that space, so the digest differed from
+    /// the SDK's.
+    @Test("trimming cuts between scalars, not grapheme clusters")
+    func trimmingCutsScalars() {
+        #expect(TextFolding.trimmed("\u{600} ") == "\u{600}")
+        #expect(TextFolding.trimmed("\u{110BD}\u{A0}\u{85}").unicodeScalars.map(\.value) == [0x110BD])
+        #expect(canonical(.firstName, " \u{6DD}\u{A0}") == "\u{6DD}")
+        #expect(canonical(.city, "\u{70F}x ") == "x")
+        #expect(canonical(.email, "a@b.co\u{8E2} ") == "a@b.co\u{8E2}")
+    }
+
     @Test("NFC and NFD hash differently: bytes are hashed, not characters")
     func normalizationFormsDiffer() throws {
         let nfc = try #require(try? normalizer.normalize(.firstName, "Jos\u{E9}").get())

@@ -29,11 +29,12 @@ public struct Normalizer: Sendable {
             if externalIDPolicy == .passthrough { return .success(.passthrough(trimmed)) }
             return .success(.hashed(normalized: trimmed, digest: SHA256Hex.hexDigest(trimmed)))
         }
-        return normalizeASCII(key, value, country: country) ?? normalizeScalars(key, value, country: country)
+        return normalizeASCII(key, value, country: country) ?? normalizeTwoByte(key, value) ?? normalizeScalars(key, value, country: country)
     }
 
     /// The general path for a hashed key other than `external_id`: any Unicode text, each rule on
-    /// `String`s. ``normalizeASCII(_:_:country:)`` must answer exactly as this does.
+    /// `String`s. ``normalizeASCII(_:_:country:)`` and ``normalizeTwoByte(_:_:)`` must answer
+    /// exactly as this does.
     func normalizeScalars(_ key: UserDataKey, _ value: String, country: String?) -> Result<NormalizedValue, NormalizationIssue> {
         let folded = TextFolding.trimmedLowercased(value)
         guard !folded.isEmpty else { return .failure(issue(key, "is empty")) }

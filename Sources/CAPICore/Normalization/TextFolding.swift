@@ -35,7 +35,9 @@ public enum TextFolding {
         let scalars = text.unicodeScalars
         guard let first = scalars.firstIndex(where: { !isSpace($0) }) else { return "" }
         let last = scalars.lastIndex(where: { !isSpace($0) })!
-        return text[first...last]
+        // Cut between scalars, as Python does: `text[first...last]` would end at a grapheme
+        // cluster's end, and a prepended mark (U+0600) joins the space after it into its cluster.
+        return Substring(scalars[first...last])
     }
 
     /// Trimmed and lowercased, as the SDK's `data.lower().strip()`.

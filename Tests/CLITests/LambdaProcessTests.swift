@@ -90,7 +90,7 @@ struct LambdaProcessTests {
     func bootstrapOverPostgres() async throws {
         let target = try TestPostgres.target()
         let database = "lambda_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-        try await TestPostgres.withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)")) }
+        _ = try await TestPostgres.withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)")) }
         let stateURL = "postgres://\(target.username)@\(target.host):\(target.port)/\(database)"
         let (sandbox, sandboxPort) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
         defer {
@@ -118,7 +118,7 @@ struct LambdaProcessTests {
 
             // A freeze: the process stops, the database drops its connections, the process resumes.
             kill(process.processIdentifier, SIGSTOP)
-            try await TestPostgres.withClient { client in
+            _ = try await TestPostgres.withClient { client in
                 try await client.query(
                     PostgresQuery(
                         unsafeSQL: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid()"

@@ -37,7 +37,7 @@ struct AllowlistTests {
         }
         try await PushStack.run(manifest: try manifest(allowed: "[127.0.0.0/8, \"::1/128\"]")) { stack in
             let body = event("ip-2")
-            let headers = try signedHeaders(body)
+            let headers = signedHeaders(body)
             let accepted = try await post("\(stack.baseURL)/v1/events", body: body, headers: headers)
             #expect(accepted.status == 202)
         }

@@ -10,14 +10,12 @@ extension Normalizer {
     /// The general rules' answer for a name or city whose scalars are all below U+0800; `nil` for
     /// other keys and other text.
     func normalizeTwoByte(_ key: UserDataKey, _ value: String) -> Result<NormalizedValue, NormalizationIssue>? {
-        let keep: UInt16
-        let trimsAgain: Bool
-        let scalarLimit: Int
+        let rule: TwoByteRule
         switch key {
-        case .firstName, .lastName: (keep, trimsAgain, scalarLimit) = (0, true, .max)
-        case .firstNameFirst5, .lastNameFirst5: (keep, trimsAgain, scalarLimit) = (0, true, 5)
-        case .firstInitial: (keep, trimsAgain, scalarLimit) = (0, true, 1)
-        case .city: (keep, trimsAgain, scalarLimit) = (TwoByteScalars.letterOrMark, false, .max)
+        case .firstName, .lastName: rule = .name(scalarLimit: .max)
+        case .firstNameFirst5, .lastNameFirst5: rule = .name(scalarLimit: 5)
+        case .firstInitial: rule = .name(scalarLimit: 1)
+        case .city: rule = .city
         default: return nil
         }
         var value = value
@@ -43,7 +41,11 @@ extension Normalizer {
                 var kept = start
                 for index in start..<end {
                     let flags = table[Int(scalars[index])]
-                    let keeps = keep == 0 ? flags & TwoByteScalars.punctuation == 0 : flags & keep != 0
+                    let keeps =
+                        switch rule {
+                        case .name: flags & TwoByteScalars.punctuation == 0
+                        case .city: flags & TwoByteScalars.letterOrMark != 0
+                        }
                     if keeps {
                         scalars[kept] = scalars[index]
                         kept += 1
@@ -51,12 +53,13 @@ extension Normalizer {
                 }
                 var first = start
                 var last = kept
-                if trimsAgain {
+                // A name is trimmed again after its punctuation goes, then cut to its limit.
+                if case .name(let scalarLimit) = rule {
                     while first < last, table[Int(scalars[first])] & TwoByteScalars.space != 0 { first += 1 }
                     while last > first, table[Int(scalars[last - 1])] & TwoByteScalars.space != 0 { last -= 1 }
+                    if last - first > scalarLimit { last = first + scalarLimit }
                 }
                 guard first < last else { return .failure(issue(key, "has no letters")) }
-                if last - first > scalarLimit { last = first + scalarLimit }
                 return .success(Self.hashedUTF8(scalars[first..<last]))
             }
         }
@@ -108,4 +111,13 @@ extension Normalizer {
             return .hashed(normalized: String(decoding: canonical, as: UTF8.self), digest: SHA256Hex.hexDigest(UnsafeRawBufferPointer(canonical)))
         }
     }
+}
+
+/// What a key's rule keeps of the lowercased text.
+private enum TwoByteRule {
+    /// `fn`, `ln` and their first five or first letter: punctuation removed, trimmed again, then at
+    /// most `scalarLimit` scalars.
+    case name(scalarLimit: Int)
+    /// `ct`: letters and marks only.
+    case city
 }

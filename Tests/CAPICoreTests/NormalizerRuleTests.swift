@@ -30,6 +30,9 @@ struct NormalizerRuleTests {
             ("tel:+1-650-555-1212", nil, "16505551212"), ("+1 (650) 555.1212", "de", "16505551212"),
             ("442079460958", "gb", "442079460958"), ("16505551212", nil, "16505551212"),
             ("0016505551212", "jp", "16505551212"),
+            // A `+` before the `00` dialling prefix: Meta removes leading zeros, the SDK up to two.
+            ("+0044 20 7946 0958", nil, "442079460958"), ("+00 39 06 6982 1234", nil, "390669821234"),
+            ("+0 44 20 7946 0958", "us", "442079460958"),
         ]
     )
     func phones(value: String, country: String?, expected: String) {
@@ -40,7 +43,7 @@ struct NormalizerRuleTests {
         "unusable phone numbers are dropped",
         arguments: [
             ("+1 800 FLOWERS", nil), ("555-12", "us"), ("0201234567", nil), ("+", nil), ("12345678901234567", nil),
-            ("650#555", "us"), ("+0 123 4567", nil), ("1+650", nil),
+            ("650#555", "us"), ("+000 44 20 7946 0958", nil), ("1+650", nil),
         ] as [(String, String?)]
     )
     func badPhones(value: String, country: String?) {

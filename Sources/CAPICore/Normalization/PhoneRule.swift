@@ -1,7 +1,7 @@
 /// `ph`: E.164 digits without `+`.
 ///
-/// Formatting (`+ - . ( ) /`, spaces, a `tel:` scheme) is dropped. `+` or `00` means the calling
-/// code is present; a `(0)` after it, or a trunk 0 where the country uses one, is dropped. A national
+/// Formatting (`+ - . ( ) /`, spaces, a `tel:` scheme) is dropped. `+`, `00` or both (`+00`) mean
+/// the calling code is present; a `(0)` after it, or a trunk 0 where the country uses one, is dropped. A national
 /// number gets the calling code of `country` with that country's trunk prefix removed (UK, Japan and
 /// Germany drop the leading 0, Italy keeps it). Without a country, digits are taken as already
 /// international, as the reference SDK does. The result must be 7–15 digits.
@@ -93,7 +93,11 @@ enum PhoneRule {
     private static func e164(digits: String, international: Bool, country: String?) -> Result<String, RuleFailure> {
         var digits = digits
         var international = international
-        if !international, digits.hasPrefix("00") {
+        if international {
+            // `+00 44 …` and `+0 44 …`: a `+` written before the dialling prefix. No calling code
+            // starts with 0, and Meta's rule is to remove leading zeros; the SDK removes up to two.
+            digits.removeFirst(digits.prefix(2).prefix { $0 == "0" }.count)
+        } else if digits.hasPrefix("00") {
             international = true
             digits.removeFirst(2)
         }

@@ -6,7 +6,8 @@ does less than Meta's documented rules (docs/normalization.md), the project foll
 - an email with white space inside it is refused, the SDK keeps it;
 - names lose their punctuation, the SDK keeps it (and cuts the first five characters before that);
 - cities keep letters and marks only, the SDK removes only digits, dots, white space, - ( and );
-- a value that is empty after trimming is dropped, the SDK answers "".
+- a value that is empty after trimming is dropped, the SDK answers "";
+- phone numbers are generated only in the shape both treat alike (see `phone`).
 
 usage: meta_sdk_normalize.py SEED COUNT
 """
@@ -33,7 +34,20 @@ POOL = list("aZk09 .-'@_") + [
     "é", "É", "Ł", "Ж", "ё", "א", "م", "ً", "李", "😀", "·", "¿", "«", "©", "°", "µ", "ª", "։", "،", "\u2019", "\u2010",
     "\u00ad", "\u180e",
 ]
-FIELDS = ["em", "fn", "ln", "f5first", "f5last", "fi", "ct"]
+FIELDS = ["em", "fn", "ln", "f5first", "f5last", "fi", "ct", "ph"]
+# International numbers whose national part has no trunk 0, which the docs and the SDK treat alike:
+# a `+`, `00` or `+00` prefix, a calling code, digit groups between separators (white space of
+# several kinds, dashes, parentheses).
+CALLING_CODES = ["1", "7", "33", "39", "44", "49", "55", "81", "86", "91", "353", "880", "971"]
+SEPARATORS = [" ", "-", "(", ")", "", "\u00a0", "\u2003", "\u3000", "\t"]
+
+
+def phone():
+    # Each group starts with a non-zero digit: a `(0)` or a trunk 0 is where the docs and the SDK part.
+    groups = [str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 3))) for _ in range(rng.randint(2, 4))]
+    body = "".join(rng.choice(SEPARATORS) + group for group in groups)
+    return rng.choice(["+", "00", "+00", " +"]) + rng.choice(CALLING_CODES) + body + rng.choice(["", " ", "\u00a0"])
+
 
 
 def has_punctuation(text):
@@ -53,13 +67,15 @@ def comparable(field, value, sdk):
         return not has_punctuation(sdk)
     if field == "ct":
         return all(unicodedata.category(c)[0] in "LM" for c in sdk)
+    if field == "ph":
+        return sdk.isascii() and sdk.isdigit() and 7 <= len(sdk) <= 15
     return True
 
 
 printed = 0
 while printed < count:
     field = rng.choice(FIELDS)
-    value = "".join(rng.choice(POOL) for _ in range(rng.randint(1, 10)))
+    value = phone() if field == "ph" else "".join(rng.choice(POOL) for _ in range(rng.randint(1, 10)))
     if field == "em":
         value += rng.choice(["@ex.com", "@EX.CO", "a@b.c" + rng.choice(POOL)])
     try:

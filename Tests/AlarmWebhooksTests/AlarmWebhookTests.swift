@@ -70,9 +70,12 @@ struct AlarmWebhookTests {
         )
     }
 
+    /// No test here waits for the timeout, so it is long: the whole suite runs in parallel on two
+    /// cores, and with 2 s a receiver that answered late was sent the alarm a second time, which
+    /// failed the tests that count deliveries.
     static func webhook(_ url: String, retries: Int = 2, cooldown: Duration = .seconds(900)) -> AlarmWebhook {
         AlarmWebhook(
-            configuration: AlarmWebhookConfiguration(url: Secret(url), signingKey: key, cooldown: cooldown, retries: retries, timeout: .seconds(2)),
+            configuration: AlarmWebhookConfiguration(url: Secret(url), signingKey: key, cooldown: cooldown, retries: retries, timeout: .seconds(30)),
             clock: .fixed(UnixMillis(1_795_000_000_000)),
             backoff: .milliseconds(10)
         )

@@ -66,7 +66,7 @@ extension Normalizer {
     }
 
     /// The scalars of `input`, or `nil` when one takes three or four bytes. `input` is a `String`'s
-    /// UTF-8, so every lead byte has its continuation.
+    /// UTF-8, so every lead byte has its continuation; the bounds are checked all the same.
     private static func decodeTwoByte(_ input: UnsafeBufferPointer<UInt8>, into scalars: UnsafeMutableBufferPointer<UInt16>) -> Int? {
         var count = 0
         var index = 0
@@ -75,7 +75,7 @@ extension Normalizer {
             if byte < 0x80 {
                 scalars[count] = UInt16(byte)
                 index += 1
-            } else if byte < 0xE0 {
+            } else if byte >= 0xC2, byte < 0xE0, index + 1 < input.count {
                 scalars[count] = UInt16(byte & 0x1F) << 6 | UInt16(input[index + 1] & 0x3F)
                 index += 2
             } else {

@@ -5,7 +5,9 @@ Only rows whose SDK output is already in the documented canonical form are print
 does less than Meta's documented rules (docs/normalization.md), the project follows the docs:
 - an email with white space inside it is refused, the SDK keeps it;
 - names lose their punctuation, the SDK keeps it (and cuts the first five characters before that);
-- cities keep letters and marks only, the SDK removes only digits, dots, white space, - ( and );
+- cities and regions keep letters and marks only, the SDK removes only digits, dots, white space,
+  - ( and ); the docs map a US state's name to its code;
+- a postcode keeps what follows a dash, the SDK cuts there;
 - a value that is empty after trimming is dropped, the SDK answers "";
 - phone numbers are generated only in the shape both treat alike (see `phone`).
 
@@ -34,7 +36,11 @@ POOL = list("aZk09 .-'@_") + [
     "é", "É", "Ł", "Ж", "ё", "א", "م", "ً", "李", "😀", "·", "¿", "«", "©", "°", "µ", "ª", "։", "،", "\u2019", "\u2010",
     "\u00ad", "\u180e",
 ]
-FIELDS = ["em", "fn", "ln", "f5first", "f5last", "fi", "ct", "ph"]
+FIELDS = ["em", "fn", "ln", "f5first", "f5last", "fi", "ct", "st", "zp", "ph"]
+# Regions and postcodes: letters, digits and the characters the rules remove or keep. No full US
+# state name is likely from these, which the docs map to its code and the SDK does not.
+REGION_POOL = list("abnyxz. -()019") + ["\t", "\u00a0", "\u2003", "\u3000", "\u0085", "é", "Ö", "ß", "İ", "Σ", "\u0301", "\u0600", "Ж", "ł"]
+POSTCODE_POOL = list("0123456789abcXYZ ") + ["\t", "\u00a0", "\u2003", "\u3000", "\u0085", "\u001c", "é", "ß", "İ", "\u0301"]
 # International numbers whose national part has no trunk 0, which the docs and the SDK treat alike:
 # a `+`, `00` or `+00` prefix, a calling code, digit groups between separators (white space of
 # several kinds, dashes, parentheses).
@@ -67,6 +73,11 @@ def comparable(field, value, sdk):
         return not has_punctuation(sdk)
     if field == "ct":
         return all(unicodedata.category(c)[0] in "LM" for c in sdk)
+    if field == "st":
+        return all(unicodedata.category(c)[0] in "LM" for c in sdk)
+    if field == "zp":
+        # A dash is where they part: the SDK cuts there, the docs join both halves.
+        return "-" not in value and all(c in "0123456789abcdefghijklmnopqrstuvwxyz" for c in sdk)
     if field == "ph":
         return sdk.isascii() and sdk.isdigit() and 7 <= len(sdk) <= 15
     return True
@@ -75,7 +86,8 @@ def comparable(field, value, sdk):
 printed = 0
 while printed < count:
     field = rng.choice(FIELDS)
-    value = phone() if field == "ph" else "".join(rng.choice(POOL) for _ in range(rng.randint(1, 10)))
+    pool = {"st": REGION_POOL, "zp": POSTCODE_POOL}.get(field, POOL)
+    value = phone() if field == "ph" else "".join(rng.choice(pool) for _ in range(rng.randint(1, 10)))
     if field == "em":
         value += rng.choice(["@ex.com", "@EX.CO", "a@b.c" + rng.choice(POOL)])
     try:

@@ -148,13 +148,14 @@ struct ServeProcessTests {
         #expect(firstLog.contains("push sidecar listening"), "the log was not captured")
     }
 
-    @Test("Meta's official SDK, pointed at the sidecar, gets events_received", .enabled(if: MetaSDK.enabled))
+    @Test("Meta's official SDK, pointed at the sidecar, gets events_received, and its digests are forwarded unchanged", .enabled(if: MetaSDK.enabled))
     func metaSDKAgainstSidecar() async throws {
         var environment = Self.environment()
         environment["META_PIXEL_ID"] = "1234567890"
         environment["CAPI_INGEST_TOKEN"] = "sdk-ingest-token"
         let state = "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("sdk-\(UUID().uuidString)/state.sqlite").path
-        let (serve, port) = try await CLIRunner.startListening(["serve", "--sandbox", "--state", state], environment: environment)
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("sdk-serve-\(UUID().uuidString).log").path
+        let (serve, port) = try await CLIRunner.startListening(["serve", "--sandbox", "--state", state], environment: environment, logTo: log)
         defer {
             serve.terminate()
             serve.waitUntilExit()
@@ -168,5 +169,47 @@ struct ServeProcessTests {
         #expect(status == 0, "\(stderr)")
         #expect(steps.first?["events_received"] as? Int == 3)
         #expect(steps.last?["code"] as? Int == 100)
+
+        // The SDK hashed the email and phone itself: the sidecar must forward its digests as they
+        // are. Hashed again, they would match no one, and nothing would say so.
+        let graphURL = try #require(Self.graphURL(inLog: log), "serve --sandbox logs its stand-in's graph_url")
+        var forwarded: [[String: Any]] = []
+        let deadline = ContinuousClock.now + .seconds(30)
+        while forwarded.count < 3, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
+            forwarded = try await Self.forwardedUserData(graphURL: graphURL, pixelID: "1234567890")
+        }
+        try #require(forwarded.count == 3, "the three events reach the stand-in")
+        let digest = { (text: String) in SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined() }
+        for userData in forwarded {
+            #expect(userData["em"] as? [String] == [digest("joe@example.com")])
+            #expect(userData["ph"] as? [String] == [digest("16505551212")])
+            #expect(userData["client_ip_address"] as? String == "203.0.113.1")
+        }
+    }
+
+    /// The in-process stand-in's address, from the `graph_url` of `serve --sandbox`'s log.
+    static func graphURL(inLog path: String) -> String? {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
+            if let url = object["graph_url"] as? String { return url }
+            if let url = (object["metadata"] as? [String: Any])?["graph_url"] as? String { return url }
+        }
+        return nil
+    }
+
+    /// The `user_data` of each event the stand-in received for `pixelID`.
+    static func forwardedUserData(graphURL: String, pixelID: String) async throws -> [[String: Any]] {
+        let result = try await ProcessRunner.run(
+            "/usr/bin/env",
+            [
+                "python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                "\(graphURL)/_sandbox/events?pixel_id=\(pixelID)",
+            ]
+        )
+        let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let rows = document?["data"] as? [[String: Any]] ?? []
+        return rows.compactMap { ($0["event"] as? [String: Any])?["user_data"] as? [String: Any] }
     }
 }

@@ -48,16 +48,21 @@ struct ServeProcessTests {
     }
 
     static func receivedCounts(sandboxPort: Int) async throws -> [String: Int] {
+        let rows = try await sandboxEvents(graphURL: "http://127.0.0.1:\(sandboxPort)", pixelID: "555000111")
+        return Dictionary(uniqueKeysWithValues: rows.map { ($0["event_id"] as? String ?? "", $0["received"] as? Int ?? 0) })
+    }
+
+    /// The stand-in's `GET /_sandbox/events` rows for `pixelID`: each event as received, and how often.
+    static func sandboxEvents(graphURL: String, pixelID: String) async throws -> [[String: Any]] {
         let result = try await ProcessRunner.run(
             "/usr/bin/env",
             [
                 "python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
-                "http://127.0.0.1:\(sandboxPort)/_sandbox/events?pixel_id=555000111",
+                "\(graphURL)/_sandbox/events?pixel_id=\(pixelID)",
             ]
         )
         let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-        let rows = document?["data"] as? [[String: Any]] ?? []
-        return Dictionary(uniqueKeysWithValues: rows.map { ($0["event_id"] as? String ?? "", $0["received"] as? Int ?? 0) })
+        return document?["data"] as? [[String: Any]] ?? []
     }
 
     @Test("serve --sandbox without CAPI_WEBHOOK_SECRET refuses to start and names the variable")
@@ -177,7 +182,9 @@ struct ServeProcessTests {
         let deadline = ContinuousClock.now + .seconds(30)
         while forwarded.count < 3, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
-            forwarded = try await Self.forwardedUserData(graphURL: graphURL, pixelID: "1234567890")
+            forwarded = try await Self.sandboxEvents(graphURL: graphURL, pixelID: "1234567890").compactMap {
+                ($0["event"] as? [String: Any])?["user_data"] as? [String: Any]
+            }
         }
         try #require(forwarded.count == 3, "the three events reach the stand-in")
         let digest = { (text: String) in SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined() }
@@ -194,22 +201,7 @@ struct ServeProcessTests {
         for line in text.split(separator: "\n") {
             guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { continue }
             if let url = object["graph_url"] as? String { return url }
-            if let url = (object["metadata"] as? [String: Any])?["graph_url"] as? String { return url }
         }
         return nil
-    }
-
-    /// The `user_data` of each event the stand-in received for `pixelID`.
-    static func forwardedUserData(graphURL: String, pixelID: String) async throws -> [[String: Any]] {
-        let result = try await ProcessRunner.run(
-            "/usr/bin/env",
-            [
-                "python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
-                "\(graphURL)/_sandbox/events?pixel_id=\(pixelID)",
-            ]
-        )
-        let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
-        let rows = document?["data"] as? [[String: Any]] ?? []
-        return rows.compactMap { ($0["event"] as? [String: Any])?["user_data"] as? [String: Any] }
     }
 }

@@ -12,7 +12,7 @@ public struct AlarmMessage: Sendable, Equatable {
     public init(_ change: AlarmChange, id: String, sentAt: UnixSeconds) {
         self.id = id
         timestamp = sentAt
-        var data: [String: JSONValue] = [
+        var data: JSONObject = [
             "kind": .string(change.subject.kind),
             "severity": .string(change.severity.rawValue),
             "detail": .string(change.detail),

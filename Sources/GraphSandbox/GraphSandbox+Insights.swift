@@ -199,7 +199,7 @@ extension GraphSandbox {
         }
         let rows = await insightRows(account: account, zone: zone, today: today, query: query)
         let page = Array(rows.dropFirst(query.offset).prefix(query.limit))
-        var paging: [String: JSONValue] = [
+        var paging: JSONObject = [
             "cursors": .object([
                 "before": .string(Data(String(query.offset).utf8).base64EncodedString()),
                 "after": .string(Data(String(query.offset + page.count).utf8).base64EncodedString()),
@@ -276,7 +276,7 @@ extension GraphSandbox {
         credited: [SandboxAdAccount.Attribution],
         query: InsightsQuery
     ) -> JSONValue {
-        var fields: [String: JSONValue] = ["date_start": .string(start.description), "date_stop": .string(stop.description)]
+        var fields: JSONObject = ["date_start": .string(start.description), "date_stop": .string(stop.description)]
         let impressions = cents / 4
         let wanted = Set(query.fields)
         func put(_ name: String, _ value: @autoclosure () -> JSONValue) { if wanted.contains(name) { fields[name] = value() } }
@@ -326,7 +326,7 @@ extension GraphSandbox {
             ]
             for type in SandboxAdAccount.actionTypes[name] ?? [] {
                 // The account's default attribution: 7-day click or 1-day view.
-                var item: [String: JSONValue] = [
+                var item: JSONObject = [
                     "action_type": .string(type), "value": .string(total { $0.byClick || $0.withinOneDay }),
                 ]
                 for window in query.windows { item[window] = .string(total(windows[window] ?? { _ in false })) }

@@ -227,7 +227,7 @@ extension GraphSandbox {
                 ),
             ])
         }
-        var paging: [String: JSONValue] = [
+        var paging: JSONObject = [
             "cursors": .object([
                 "before": .string(Data(String(offset).utf8).base64EncodedString()),
                 "after": .string(Data(String(offset + page.count).utf8).base64EncodedString()),
@@ -398,7 +398,7 @@ extension GraphSandbox {
         userMessage: String?,
         trace: String
     ) -> Response {
-        var error: [String: JSONValue] = [
+        var error: JSONObject = [
             "message": .string(message), "type": .string(type), "code": .integer(Int64(code)),
             "is_transient": .bool(isTransient), "fbtrace_id": .string(trace),
         ]

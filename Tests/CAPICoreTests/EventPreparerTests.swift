@@ -264,9 +264,25 @@ struct EventPreparerTests {
         #expect(prepared.warnings.isEmpty)
     }
 
-    @Test("every user_data key has a slot in the checker's fixed-size tables")
+    @Test("every user_data key and every server-event field has a slot in the checker's fixed-size tables")
     func everyKeyHasASlot() {
         #expect(Checker.keySlotCount == UserDataKey.all.count)
+        #expect(EventFields.slotCount == EventField.allCases.count)
+    }
+
+    @Test("each known field is read from its own slot, and unknown ones are reported")
+    func fieldSlots() {
+        var object = JSONObject()
+        for field in EventField.allCases { object[field.name] = .integer(Int64(field.rawValue)) }
+        object["unknown_one"] = .null
+        let (fields, payload) = EventFields.read(object)
+        for field in EventField.allCases { #expect(fields[field] == .integer(Int64(field.rawValue)), "\(field.name)") }
+        #expect(fields.hasUnknownFields)
+        #expect(payload.keys == EventField.allCases.filter(\.isSentAsGiven).map(\.name))
+        let (alone, _) = EventFields.read(["event_name": .string("Lead")])
+        #expect(!alone.hasUnknownFields)
+        #expect(alone[.eventName] == .string("Lead"))
+        #expect(EventField.allCases.filter { alone[$0] != nil } == [.eventName])
     }
 
     @Test("the pixel in a Graph-compatible path wins and must agree with the body")

@@ -93,7 +93,7 @@ struct JSONValueTests {
     )
     func objectWithTextMember(key: String) throws {
         let member: JSONValue = .object(["em": .array([.string("x\"y")]), "ct": .string("z")])
-        let fields: [String: JSONValue] = ["b": .integer(1), "bc": .null, "a": .string("q"), "user_data": .string("raw, replaced")]
+        let fields: JSONObject = ["b": .integer(1), "bc": .null, "a": .string("q"), "user_data": .string("raw, replaced")]
         var whole = fields
         whole[key] = member
         #expect(JSONValue.serializedObject(fields, adding: key, text: member.serialized) == JSONValue.object(whole).serialized)

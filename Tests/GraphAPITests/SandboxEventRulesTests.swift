@@ -11,8 +11,8 @@ struct SandboxEventRulesTests {
     static let digest = SHA256Hex.digest("a@b.co")
 
     /// A valid website purchase; each case changes one thing.
-    static func event(_ change: (inout [String: JSONValue]) -> Void = { _ in }) -> JSONValue {
-        var fields: [String: JSONValue] = [
+    static func event(_ change: (inout JSONObject) -> Void = { _ in }) -> JSONValue {
+        var fields: JSONObject = [
             "event_name": .string("Purchase"),
             "event_time": .integer(now - 30),
             "event_id": .string("e1"),

@@ -8,9 +8,9 @@ import Testing
 struct MirrorRecordTests {
     let salt = SymmetricKey(data: Array("record-test-salt".utf8))
 
-    func event(userData: [String: JSONValue], extra: [String: JSONValue] = [:]) -> PreparedEvent {
-        var payload: [String: JSONValue] = ["event_name": .string("Purchase"), "user_data": .object(userData)]
-        payload.merge(extra) { _, new in new }
+    func event(userData: JSONObject, extra: JSONObject = [:]) -> PreparedEvent {
+        var payload: JSONObject = ["event_name": .string("Purchase"), "user_data": .object(userData)]
+        for (key, value) in extra { payload[key] = value }
         return PreparedEvent(
             pixelID: "111",
             eventID: "order-\"7\"",

@@ -60,9 +60,9 @@ extension Checker {
 
     /// Limited Data Use: `data_processing_options: ["LDU"]` with country 1 (US) or 0 (geolocate)
     /// and state 0 (geolocate) or 1000–1013 (California and the other US states Meta lists).
-    mutating func privacy(_ fields: [String: JSONValue]) {
+    mutating func privacy(_ fields: EventFields) {
         var limitedDataUse = false
-        if let options = fields["data_processing_options"], options != .null {
+        if let options = fields[.dataProcessingOptions], options != .null {
             guard case .array(let entries) = options, entries.allSatisfy({ $0.stringValue != nil }) else {
                 problem("data_processing_options", .invalidType, "must be an array of strings")
                 return
@@ -75,8 +75,8 @@ extension Checker {
                 limitedDataUse = true
             }
         }
-        let country = fields["data_processing_options_country"].flatMap { $0 == .null ? nil : $0 }
-        let state = fields["data_processing_options_state"].flatMap { $0 == .null ? nil : $0 }
+        let country = fields[.dataProcessingOptionsCountry].flatMap { $0 == .null ? nil : $0 }
+        let state = fields[.dataProcessingOptionsState].flatMap { $0 == .null ? nil : $0 }
         if let country {
             guard case .integer(let code) = country, code == 0 || code == 1 else {
                 problem("data_processing_options_country", .invalidValue, "must be 1 (United States) or 0 (geolocate)")

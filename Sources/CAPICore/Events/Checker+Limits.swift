@@ -9,7 +9,7 @@ extension Checker {
     /// Refuses over-long strings outside `user_data` (which ``userData(_:policy:)`` checks per key)
     /// before any work is done on them: no outside value is folded, hashed or stored at any length.
     /// Paths are only built for the problems found.
-    mutating func lengths(_ fields: [String: JSONValue]) {
+    mutating func lengths(_ fields: JSONObject) {
         for (name, value) in fields where name != "user_data" && Self.holdsOverlongString(value) {
             lengths(value, path: Self.safeName(name))
         }
@@ -61,7 +61,7 @@ extension Checker {
         guard Self.holdsPersonalData(value) else { return value }
         switch value {
         case .object(let object):
-            var kept: [String: JSONValue] = [:]
+            var kept: JSONObject = [:]
             kept.reserveCapacity(object.count)
             for (name, element) in object {
                 if Self.isPersonalKey(name) {

@@ -13,7 +13,7 @@ extension Checker {
         var aliasValues: [(ordinal: Int, texts: GivenTexts)] = []
         var unknown: [String] = []
         for (name, value) in given {
-            guard let entry = UserDataKey.byName[name] else {
+            guard let entry = UserDataKey.byName.value(for: name) else {
                 unknown.append(name)
                 continue
             }

@@ -119,19 +119,19 @@ struct Checker {
         return seconds
     }
 
-    mutating func requirementsOf(_ source: ActionSource?, fields: [String: JSONValue], userDataKeys: [String]) {
+    mutating func requirementsOf(_ source: ActionSource?, fields: EventFields, userDataKeys: [String]) {
         switch source {
         case .website:
-            switch fields["event_source_url"] {
+            switch fields[.eventSourceURL] {
             case nil, .null?: problem("event_source_url", .missing, "is required when action_source is website")
             case .string(let url)? where url.hasPrefix("http://") || url.hasPrefix("https://"): break
             default: problem("event_source_url", .invalidValue, "must be an http(s) URL")
             }
-            if fields["user_data"] != nil, !userDataKeys.contains(UserDataKey.clientUserAgent.rawValue) {
+            if fields[.userData] != nil, !userDataKeys.contains(UserDataKey.clientUserAgent.rawValue) {
                 problem("user_data.client_user_agent", .missing, "is required when action_source is website")
             }
         case .app:
-            appData(fields["app_data"])
+            appData(fields[.appData])
         default:
             break
         }

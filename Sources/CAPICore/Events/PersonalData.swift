@@ -7,35 +7,36 @@
 public enum PersonalData {
     /// Field or parameter names that hold personal data, compared after lowercasing and removing
     /// `-`, `_`, `.` and spaces (`E-Mail`, `first_name`, `customerEmail` all match).
-    static let personalNames: Set<String> = [
-        "email", "mail", "em", "emailaddress", "customeremail", "useremail", "contactemail", "contact",
-        "phone", "tel", "telephone", "mobile", "ph", "phonenumber", "mobilenumber", "cell", "cellphone",
-        "name", "fullname", "firstname", "fname", "fn", "lastname", "lname", "ln", "surname", "givenname", "familyname",
-        "customername", "username",
-        "address", "street", "streetaddress", "address1", "address2", "billingaddress", "shippingaddress",
-        "zip", "zipcode", "postcode", "postalcode", "zp",
-        "dob", "birthday", "birthdate", "dateofbirth", "db",
-    ]
+    static let personalNames = FieldNameTable(
+        [
+            "email", "mail", "em", "emailaddress", "customeremail", "useremail", "contactemail", "contact",
+            "phone", "tel", "telephone", "mobile", "ph", "phonenumber", "mobilenumber", "cell", "cellphone",
+            "name", "fullname", "firstname", "fname", "fn", "lastname", "lname", "ln", "surname", "givenname", "familyname",
+            "customername", "username",
+            "address", "street", "streetaddress", "address1", "address2", "billingaddress", "shippingaddress",
+            "zip", "zipcode", "postcode", "postalcode", "zp",
+            "dob", "birthday", "birthdate", "dateofbirth", "db",
+        ].map { ($0, ()) }
+    )
 
     /// Whether a field or parameter name is one that holds personal data.
     public static func isPersonalName(_ name: some StringProtocol) -> Bool {
         let bytes = name.utf8
-        guard bytes.count >= 2, bytes.count <= 32 else { return false }
-        var folded = ""
+        guard bytes.count >= 2, bytes.count <= PackedName.capacity else { return false }
         if bytes.allSatisfy({ $0 < 0x80 }) {
-            // ASCII, by far the common case: fold bytes into a small (inline) string.
-            folded = String(unsafeUninitializedCapacity: bytes.count) { buffer in
+            // ASCII, by far the common case: folded on the stack, no string built.
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: PackedName.capacity) { buffer in
                 var count = 0
                 for byte in bytes where byte != UInt8(ascii: "-") && byte != UInt8(ascii: "_") && byte != UInt8(ascii: ".") && byte != 0x20 {
                     buffer[count] = (0x41...0x5A).contains(byte) ? byte | 0x20 : byte
                     count += 1
                 }
-                return count
+                return personalNames.value(forBytes: UnsafeBufferPointer(rebasing: buffer[..<count])) != nil
             }
-        } else {
-            for scalar in name.unicodeScalars where scalar != "-" && scalar != "_" && scalar != "." && scalar != " " {
-                folded.unicodeScalars.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
-            }
+        }
+        var folded = ""
+        for scalar in name.unicodeScalars where scalar != "-" && scalar != "_" && scalar != "." && scalar != " " {
+            folded.unicodeScalars.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
         }
         return personalNames.contains(folded)
     }

@@ -8,7 +8,7 @@ public struct PreparedEvent: Sendable, Equatable {
     public var eventTime: Int64
     public var actionSource: ActionSource
     /// Meta's server-event object as it will be sent, except `user_data`.
-    public var fields: [String: JSONValue]
+    public var fields: JSONObject
     /// `user_data`, hashed and already written as text.
     public var userData: PreparedUserData
     /// Values dropped or fields passed through with a remark; field paths only.

@@ -18,7 +18,7 @@ public struct PreparedUserData: Sendable, Equatable {
     }
 
     /// From an object tree (keys Meta does not know are kept in the text but are no match keys).
-    public init(_ object: [String: JSONValue]) {
+    public init(_ object: JSONObject) {
         var keys: [String] = []
         var firstValues: [SentValue] = []
         for key in UserDataKey.all {
@@ -41,7 +41,7 @@ public struct PreparedUserData: Sendable, Equatable {
     }
 
     /// The object as a tree, for readers off the hot path.
-    public var object: [String: JSONValue] {
+    public var object: JSONObject {
         (try? JSONValue(parsing: text))?.objectValue ?? [:]
     }
 }

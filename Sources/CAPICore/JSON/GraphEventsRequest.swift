@@ -3,7 +3,7 @@ import Foundation
 /// The body of `POST /{version}/{pixel_id}/events` as Meta's SDKs send it: JSON, or a form whose
 /// values are JSON-encoded (`data` an array of events, or an array of JSON-encoded event strings).
 public struct GraphEventsRequest: Sendable {
-    public var fields: [String: JSONValue]
+    public var fields: JSONObject
 
     /// `nil` when the body is neither a JSON object nor a form (a form with a repeated name, or
     /// text that is not UTF-8, counts as neither).
@@ -27,8 +27,8 @@ public struct GraphEventsRequest: Sendable {
 
     /// `application/x-www-form-urlencoded` fields; `nil` when a name repeats (which copy counts
     /// would depend on the parser). Empty pairs (`&&`, a bare `=`) are skipped.
-    static func form(_ text: String) -> [String: JSONValue]? {
-        var result: [String: JSONValue] = [:]
+    static func form(_ text: String) -> JSONObject? {
+        var result: JSONObject = [:]
         for pair in text.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = decode(parts[0])

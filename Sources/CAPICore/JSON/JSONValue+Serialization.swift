@@ -34,14 +34,14 @@ extension JSONValue {
     /// The text of `.object(fields)` with one more member, `key`, whose value is already JSON text
     /// (written once, elsewhere), placed where sorting puts it: the same text as serializing the
     /// whole object, without building the member's tree. A `key` already in `fields` is replaced.
-    public static func serializedObject(_ fields: [String: JSONValue], adding key: String, text: String) -> String {
+    public static func serializedObject(_ fields: JSONObject, adding key: String, text: String) -> String {
         var output: [UInt8] = []
         output.reserveCapacity(text.utf8.count + 64 * fields.count)
         writeObject(fields, adding: (key, text), into: &output)
         return String(decoding: output, as: UTF8.self)
     }
 
-    private static func writeObject(_ fields: [String: JSONValue], adding extra: (key: String, text: String)? = nil, into output: inout [UInt8]) {
+    private static func writeObject(_ fields: JSONObject, adding extra: (key: String, text: String)? = nil, into output: inout [UInt8]) {
         output.append(UInt8(ascii: "{"))
         var pending = extra
         var needsComma = false

@@ -76,7 +76,7 @@ public enum NormalizationLine {
 
     /// The general path: any JSON, with the parser's own error for what is not.
     static func parseAndEvaluate(_ line: UnsafeRawBufferPointer, normalizer: Normalizer, defaultCountry: String?) -> Answer {
-        let request: [String: JSONValue]
+        let request: JSONObject
         do {
             guard case .object(let object) = try JSONValue(parsing: line) else { return .failure(field: nil, message: shapeMessage) }
             request = object

@@ -64,16 +64,17 @@ public enum UserDataKey: String, Sendable, CaseIterable, Codable {
     ]
 
     /// Every accepted name (canonical or alias) with its key's position, for one lookup per field.
-    static let byName: [String: (ordinal: Int, isAlias: Bool)] = {
-        var table: [String: (ordinal: Int, isAlias: Bool)] = [:]
-        for (ordinal, key) in all.enumerated() { table[key.rawValue] = (ordinal, false) }
-        for (alias, key) in aliases where table[alias] == nil { table[alias] = (key.ordinal, true) }
-        return table
+    static let byName: FieldNameTable<(ordinal: Int, isAlias: Bool)> = {
+        var entries = all.enumerated().map { (name: $0.element.rawValue, value: (ordinal: $0.offset, isAlias: false)) }
+        for (alias, key) in aliases.sorted(by: { $0.key < $1.key }) where !entries.contains(where: { $0.name == alias }) {
+            entries.append((alias, (key.ordinal, true)))
+        }
+        return FieldNameTable(entries)
     }()
 
     /// The key for a canonical name or a friendly alias.
     public init?(name: String) {
-        guard let entry = Self.byName[name] else { return nil }
+        guard let entry = Self.byName.value(for: name) else { return nil }
         self = Self.all[entry.ordinal]
     }
 }

@@ -47,7 +47,7 @@ public struct DriftObservation: Sendable, Equatable {
             guard observation.unknownFields.count < maximumUnknownFields else { return }
             observation.unknownFields.append(UnknownFieldLabel.label(container: container, name: name))
         }
-        for name in fields.keys where !EventPreparer.knownFields.contains(name) { unknown("event", name) }
+        for member in fields where !EventPreparer.isKnownField(member.key) { unknown("event", member.key) }
         if case .object(let user)? = fields["user_data"] {
             for (name, value) in user {
                 switch UserDataKey(name: name) {

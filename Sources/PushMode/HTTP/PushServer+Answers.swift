@@ -56,7 +56,7 @@ extension PushServer {
         transient: Bool = false,
         close: Bool = false
     ) -> Response {
-        var error: [String: JSONValue] = [
+        var error: JSONObject = [
             "message": .string(message), "type": .string("OAuthException"), "code": .integer(Int64(code)), "is_transient": .bool(transient),
             "fbtrace_id": .string("capi-" + UUID().uuidString.prefix(12).lowercased()),
         ]

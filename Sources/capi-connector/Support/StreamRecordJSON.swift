@@ -17,7 +17,7 @@ enum StreamRecordJSON {
     static func insights(_ stored: StoredAdInsights) -> JSONValue {
         let row = stored.insights
         func number(_ value: Double?) -> JSONValue { value.map(JSONValue.number) ?? .null }
-        func counts(_ values: [String: Double]) -> JSONValue { .object(values.mapValues(JSONValue.number)) }
+        func counts(_ values: [String: Double]) -> JSONValue { .object(JSONObject(values.mapValues(JSONValue.number))) }
         return .object([
             "account_id": .string(row.accountID),
             "level": .string(row.level),

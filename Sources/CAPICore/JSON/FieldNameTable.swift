@@ -1,0 +1,64 @@
+/// A fixed set of short ASCII names, each with a value, looked up without hashing.
+///
+/// Every member name of every event is looked up in Meta's lists (the server-event fields, the
+/// `user_data` keys, the names that hold personal data). With `Set` and `Dictionary`, hashing those
+/// names was 8% of `Checker.userData` alone in `bench normalize`. Here a name is packed into four
+/// words and compared with the few names of the same length.
+struct FieldNameTable<Value: Sendable>: Sendable {
+    /// Entries by name length in bytes; a name longer than the last index is in no table.
+    private let byLength: [[(name: PackedName, value: Value)]]
+
+    /// - Precondition: names are ASCII, at most ``PackedName/capacity`` bytes, and unique.
+    init(_ entries: [(name: String, value: Value)]) {
+        let longest = entries.map(\.name.utf8.count).max() ?? 0
+        var byLength = [[(name: PackedName, value: Value)]](repeating: [], count: longest + 1)
+        for entry in entries {
+            let bytes = Array(entry.name.utf8)
+            precondition(bytes.allSatisfy { $0 < 0x80 }, "table names are ASCII")
+            let packed = bytes.withUnsafeBufferPointer { PackedName($0) }
+            guard let packed else { preconditionFailure("table names are at most \(PackedName.capacity) bytes") }
+            precondition(!byLength[bytes.count].contains { $0.name == packed }, "table names are unique")
+            byLength[bytes.count].append((packed, entry.value))
+        }
+        self.byLength = byLength
+    }
+
+    func value(for name: String) -> Value? {
+        guard name.utf8.count < byLength.count else { return nil }
+        var name = name
+        return name.withUTF8(value(forBytes:))
+    }
+
+    /// `bytes` compared byte for byte (no case folding).
+    func value(forBytes bytes: UnsafeBufferPointer<UInt8>) -> Value? {
+        guard bytes.count < byLength.count, let packed = PackedName(bytes) else { return nil }
+        for entry in byLength[bytes.count] where entry.name == packed { return entry.value }
+        return nil
+    }
+
+    func contains(_ name: String) -> Bool { value(for: name) != nil }
+}
+
+/// Up to 32 bytes in four little-endian words, zero-filled: equal names of equal length are equal
+/// words.
+struct PackedName: Equatable, Sendable {
+    static let capacity = 32
+    private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+    init?(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard bytes.count <= Self.capacity else { return nil }
+        for index in bytes.indices {
+            let shifted = UInt64(bytes[index]) << UInt64((index & 7) &* 8)
+            switch index >> 3 {
+            case 0: words.0 |= shifted
+            case 1: words.1 |= shifted
+            case 2: words.2 |= shifted
+            default: words.3 |= shifted
+            }
+        }
+    }
+
+    static func == (left: PackedName, right: PackedName) -> Bool {
+        left.words.0 == right.words.0 && left.words.1 == right.words.1 && left.words.2 == right.words.2 && left.words.3 == right.words.3
+    }
+}

@@ -19,7 +19,7 @@ extension Checker {
         switch value {
         case .string(let text): text.utf8.count > maxStringBytes
         case .array(let elements): elements.contains(where: holdsOverlongString)
-        case .object(let object): object.values.contains(where: holdsOverlongString)
+        case .object(let object): object.contains { holdsOverlongString($0.value) }
         default: false
         }
     }

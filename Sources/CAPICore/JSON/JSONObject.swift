@@ -37,7 +37,9 @@ public struct JSONObject: Sendable {
 
     public var count: Int { members.count }
     public var isEmpty: Bool { members.isEmpty }
+    /// The names, in order, as a new array: iterate the object itself on the hot path.
     public var keys: [String] { members.map(\.key) }
+    /// The values, in order, as a new array: iterate the object itself on the hot path.
     public var values: [JSONValue] { members.map(\.value) }
 
     /// The members as a dictionary, for APIs that take one (off the hot path).

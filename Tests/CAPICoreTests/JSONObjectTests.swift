@@ -156,7 +156,7 @@ struct FieldNameTableTests {
         #expect(PersonalData.isPersonalName(name) == personal)
     }
 
-    @Test("names in the table must be ASCII of at most 32 bytes; lookups compare every byte")
+    @Test("names in the table are at most 32 bytes; lookups compare every byte")
     func packing() {
         let long = String(repeating: "a", count: 31) + "b"
         let table = FieldNameTable([("a", 1), (long, 2), ("ab", 3), ("ba", 4)])

@@ -8,13 +8,16 @@ struct FieldNameTable<Value: Sendable>: Sendable {
     /// Entries by name length in bytes; a name longer than the last index is in no table.
     private let byLength: [[(name: PackedName, value: Value)]]
 
-    /// - Precondition: names are ASCII, at most ``PackedName/capacity`` bytes, and unique.
+    /// - Precondition: names are lowercase ASCII letters, digits and `_`, at most
+    ///   ``PackedName/capacity`` bytes, and unique. No other spelling is canonically equivalent to
+    ///   such a name (unlike `K`, which U+212A KELVIN SIGN is), so comparing bytes finds exactly
+    ///   what `String`'s `==` finds.
     init(_ entries: [(name: String, value: Value)]) {
         let longest = entries.map(\.name.utf8.count).max() ?? 0
         var byLength = [[(name: PackedName, value: Value)]](repeating: [], count: longest + 1)
         for entry in entries {
             let bytes = Array(entry.name.utf8)
-            precondition(bytes.allSatisfy { $0 < 0x80 }, "table names are ASCII")
+            precondition(bytes.allSatisfy(Self.isNameByte), "table names are lowercase ASCII letters, digits and _")
             let packed = bytes.withUnsafeBufferPointer { PackedName($0) }
             guard let packed else { preconditionFailure("table names are at most \(PackedName.capacity) bytes") }
             precondition(!byLength[bytes.count].contains { $0.name == packed }, "table names are unique")
@@ -37,6 +40,10 @@ struct FieldNameTable<Value: Sendable>: Sendable {
     }
 
     func contains(_ name: String) -> Bool { value(for: name) != nil }
+
+    private static func isNameByte(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte) || ASCIIBytes.isDigit(byte) || byte == UInt8(ascii: "_")
+    }
 }
 
 /// Up to 32 bytes in four little-endian words, zero-filled: equal names of equal length are equal

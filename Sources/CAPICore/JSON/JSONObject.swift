@@ -2,7 +2,7 @@
 ///
 /// An event's objects hold a dozen members each, and each member is looked up once or twice. As a
 /// `Dictionary`, every key was hashed when parsed and again on every lookup, removal and copy
-/// (`perf` on `bench normalize`: 12% of the samples in `Hasher` and the table's `find`). Small
+/// (`perf` on `bench normalize`: 14% of the samples in `Hasher` and the dictionary's table). Small
 /// objects are searched in place instead. An object with more than ``indexedAbove`` members also
 /// keeps a name index, so a large object cannot make lookups, or the parser's duplicate check,
 /// quadratic.

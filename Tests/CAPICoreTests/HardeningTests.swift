@@ -139,6 +139,27 @@ struct HardeningTests {
         #expect(!prepared.payload.serialized.contains("@example"))
     }
 
+    /// Past 16 members an object is searched through its name index: the same answers as a small
+    /// object, for properties kept, dropped and replaced.
+    @Test("a custom_data with 20,000 properties keeps all but the personal ones, which are named in warnings")
+    func largeCustomData() throws {
+        let properties = (0..<20_000).map { #""p\#($0)": \#($0)"# }.joined(separator: ", ")
+        let json = websitePurchase().replacingOccurrences(
+            of: "\"coupon\": \"FALL\"",
+            with: "\"coupon\": \"FALL\", \(properties), \"customer_email\": \"x\", \"p19999_note\": \"jane@example.com\""
+        )
+        let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
+        let custom = try #require(prepared.payload["custom_data"]?.objectValue)
+        let given = try #require(try JSONValue(parsing: json)["custom_data"]?.objectValue)
+        #expect(custom.count == given.count - 2)
+        #expect(custom["p0"] == .integer(0) && custom["p19999"] == .integer(19_999) && custom["coupon"] == .string("FALL"))
+        #expect(custom["customer_email"] == nil && custom["p19999_note"] == nil)
+        #expect(prepared.warnings.filter { $0.hasPrefix("custom_data.") }.count == 2)
+        let text = try #require(try JSONValue(parsing: prepared.payloadText)["custom_data"]?.objectValue)
+        #expect(text == custom)
+        #expect(!prepared.payloadText.contains("@example"))
+    }
+
     @Test("unknown top-level fields are not forwarded")
     func unknownFieldsDropped() throws {
         let prepared = try EventPreparer.prepare(

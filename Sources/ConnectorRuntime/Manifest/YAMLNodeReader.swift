@@ -94,12 +94,38 @@ struct YAMLNodeReader {
     // MARK: Scalars
 
     /// How a problem message shows a value: verbatim when the manifest spells it out, by reference
-    /// when it came from the environment (which may hold a secret wired to the wrong field).
+    /// when it came from the environment (which may hold a secret wired to the wrong field), and by
+    /// its length alone when it may hold a secret: one written inline can land in the wrong field,
+    /// or inside another field's value when a line break or a dash goes missing.
     func shown(_ value: String) -> String {
         if case .scalar(let scalar) = node, scalar.string.contains("${") {
             return "the value of `\(scalar.string)`"
         }
+        if Self.mayHoldSecret(value) {
+            return "a value of \(value.count) characters, not shown as it may hold a secret"
+        }
         return "`\(value)`"
+    }
+
+    /// Whether a value is shaped like something secret, or holds such a thing: a long token of
+    /// letters and digits (webhook secrets, access tokens, app secrets in hex), a URL with a
+    /// password, or text longer or with more lines than any value of the manifest's own fields.
+    /// The values those fields take (versions, names, ids, pixels, account ids, hosts, durations)
+    /// are shown as written.
+    static func mayHoldSecret(_ value: String) -> Bool {
+        if value.utf8.count > 120 || value.contains(where: \.isNewline) { return true }
+        if let scheme = value.range(of: "://"), value[scheme.upperBound...].prefix(while: { $0 != "/" }).contains("@") { return true }
+        var run = (length: 0, letters: 0, digits: 0)
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): run = (run.length + 1, run.letters, run.digits + 1)
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"): run = (run.length + 1, run.letters + 1, run.digits)
+            case UInt8(ascii: "_"), UInt8(ascii: "-"), UInt8(ascii: "+"), UInt8(ascii: "/"), UInt8(ascii: "="): run.length += 1
+            default: run = (0, 0, 0)
+            }
+            if run.length >= 24 && run.letters >= 4 && run.digits >= 2 { return true }
+        }
+        return false
     }
 
     /// The scalar's text with environment references resolved.

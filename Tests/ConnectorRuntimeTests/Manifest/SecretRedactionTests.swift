@@ -49,4 +49,55 @@ struct SecretRedactionTests {
         #expect(!output.contains("EAAB-secret"))
         #expect(output.contains("push.batching.max_events must be a whole number, found the value of `${env:META_ACCESS_TOKEN}`"))
     }
+
+    /// Found by fuzzing: a missing line break merged the webhook secret into the scheme's value,
+    /// and the scheme's problem printed it.
+    @Test(
+        "a secret written inline in the wrong field, or merged into another value, is not printed",
+        arguments: [
+            "scheme: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "scheme: standard_webhooks  - whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "scheme: \"standard_webhooks\\n- MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"",
+            "scheme: 0123456789abcdef0123456789abcdef",
+        ]
+    )
+    func inlineSecretsInProblems(line: String) {
+        let found = problems(
+            minimalManifest + """
+                push:
+                  sources:
+                    - name: a
+                      \(line)
+                      secrets: ["${env:WEBHOOK}"]
+                """,
+            environment: ["WEBHOOK": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+        )
+        let output = found.map(\.description).joined(separator: "\n")
+        #expect(output.contains("push.sources[0].scheme must be one of"), "\(output)")
+        #expect(output.contains("not shown as it may hold a secret"))
+        #expect(!output.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") && !output.contains("0123456789abcdef0123"))
+    }
+
+    @Test("ordinary wrong values are still shown as written, and a URL's password is not")
+    func ordinaryValuesShown() {
+        let found = problems(
+            minimalManifest.replacingOccurrences(of: "base_url: https://graph.facebook.com", with: "base_url: ftp://meta:hunter2@graph.facebook.com")
+                .replacingOccurrences(of: "version: v26.0", with: "version: v26.0.1-beta")
+                .replacingOccurrences(of: "- id: \"123\"", with: "- id: \"1234567890123456x\"")
+                    + """
+                    push:
+                      sources:
+                        - name: a
+                          scheme: standard_webhook
+                          secrets: ["${env:WEBHOOK}"]
+                    """,
+            environment: ["WEBHOOK": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]
+        )
+        let output = found.map(\.description).joined(separator: "\n")
+        #expect(output.contains("found `standard_webhook`"), "\(output)")
+        #expect(output.contains("found `v26.0.1-beta`"))
+        #expect(output.contains("found `1234567890123456x`"))
+        #expect(output.contains("graph_api.base_url must be an http(s) URL, found a value of"))
+        #expect(!output.contains("hunter2"))
+    }
 }

@@ -272,7 +272,7 @@ extension InsightsJob {
                 let percent: Int64? =
                     switch status.body["async_percent_completion"] {
                     case .integer(let value)?: value
-                    case .number(let value)?: Int64(value)
+                    case .number(let value)?: Bounded.int64(value)
                     default: nil
                     }
                 switch state {

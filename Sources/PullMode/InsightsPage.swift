@@ -82,8 +82,8 @@ public struct InsightsPage: Sendable {
             timeZone: timeZone,
             pixels: pixels,
             spend: try number(row["spend"], field: "data[].spend"),
-            impressions: try number(row["impressions"], field: "data[].impressions").map { Int64($0.rounded()) },
-            clicks: try number(row["clicks"], field: "data[].clicks").map { Int64($0.rounded()) },
+            impressions: try count(row["impressions"], field: "data[].impressions"),
+            clicks: try count(row["clicks"], field: "data[].clicks"),
             conversions: conversions
         )
     }
@@ -129,6 +129,14 @@ public struct InsightsPage: Sendable {
         if let figure, figure.isNaN || figure < 0 { throw problem(field, "a non-negative number") }
         if value != nil, value != .null, figure == nil { throw problem(field, "a number") }
         return figure
+    }
+
+    /// A whole count, rounded: Meta sends counts as strings, sometimes with a fraction. One beyond
+    /// `Int64` is a shape problem, not a trap.
+    func count(_ value: JSONValue?, field: String) throws(AnswerShapeProblem) -> Int64? {
+        guard let figure = try number(value, field: field) else { return nil }
+        guard let count = Bounded.int64(figure.rounded()) else { throw problem(field, "a count within 64-bit range") }
+        return count
     }
 
     func problem(_ field: String, _ expectation: String) -> AnswerShapeProblem {

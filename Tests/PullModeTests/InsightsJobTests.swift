@@ -260,6 +260,24 @@ struct InsightsParsingTests {
         }
     }
 
+    /// Found by fuzzing: a count past `Int64` trapped the poll job when it was rounded into one.
+    @Test("counts beyond 64 bits are a shape problem naming the field, never a trap", arguments: ["impressions", "clicks"])
+    func hugeCounts(field: String) throws {
+        let page = InsightsPage(accountID: "1", level: "campaign", currency: "USD", actionTypes: [:])
+        for figure in [#""1e300""#, "1e300", #""9223372036854775808""#] {
+            let body = try JSONValue(
+                parsing: #"{"data":[{"campaign_id":"c","spend":"1","\#(field)":\#(figure),"date_start":"2026-11-30","date_stop":"2026-11-30"}]}"#
+            )
+            let problem = #expect(throws: AnswerShapeProblem.self) { try page.records(from: body) }
+            #expect(problem?.field == "data[].\(field)", "\(figure)")
+        }
+        let largest = try JSONValue(
+            parsing: #"{"data":[{"campaign_id":"c","spend":"1","\#(field)":"9007199254740992","date_start":"2026-11-30","date_stop":"2026-11-30"}]}"#
+        )
+        let row = try #require(try page.records(from: largest).first)
+        #expect((field == "impressions" ? row.impressions : row.clicks) == 9_007_199_254_740_992)
+    }
+
     @Test("the insights throttle header slows reads near 90 %; the reduce-data refusal is told apart from code 1's other meaning")
     func limits() {
         let busy = UsageHeaders(appUsage: nil, businessUseCaseUsage: nil, insightsThrottle: #"{"app_id_util_pct": 95, "acc_id_util_pct": "12"}"#)

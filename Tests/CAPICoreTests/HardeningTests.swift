@@ -139,6 +139,60 @@ struct HardeningTests {
         #expect(!prepared.payload.serialized.contains("@example"))
     }
 
+    /// Meta hashes nothing outside `user_data`, and every field it defines besides `user_data` is
+    /// stored and sent as given: `custom_data` was scrubbed, and the other free-form fields were not.
+    @Test("personal data in any field sent as given is dropped, app_data.extinfo keeps its 16 slots, and no warning echoes it")
+    func everyFreeFormFieldScrubbed() throws {
+        var slots = ["\"i2\""] + Array(repeating: "\"\"", count: 15)
+        slots[8] = "\"jane@example.com\""
+        slots[9] = "\"+1 650 555 1212\""
+        let json = #"""
+            {"pixel_id": "12", "event_name": "Purchase", "event_id": "e-1", "event_time": \#(now), "action_source": "app",
+             "user_data": {"madid": "AEBE52E7"},
+             "custom_data": {"value": 1, "currency": "USD"},
+             "app_data": {"advertiser_tracking_enabled": 1, "extinfo": [\#(slots.joined(separator: ","))], "Email": "x", "campaign_ids": "c1"},
+             "original_event_data": {"event_name": "Purchase", "event_time": \#(now), "contact": "jane@example.com"},
+             "attribution_data": {"ad_id": "6", "note": "(650) 555-1212", "nested": [{"ok": 1, "ref": "jane@example.com"}]},
+             "customer_segmentation": "jane@example.com", "messaging_channel": "whatsapp"}
+            """#
+        let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
+        let payload = prepared.payload
+        let extinfo = try #require(payload["app_data"]?["extinfo"]?.arrayValue)
+        #expect(extinfo.count == 16 && extinfo[0] == .string("i2") && extinfo[8] == .string("") && extinfo[9] == .string(""))
+        #expect(payload["app_data"]?["Email"] == nil && payload["app_data"]?["campaign_ids"] == .string("c1"))
+        #expect(payload["original_event_data"] == .object(["event_name": .string("Purchase"), "event_time": .integer(now)]))
+        #expect(payload["attribution_data"] == .object(["ad_id": .string("6"), "nested": .array([.object(["ok": .integer(1)])])]))
+        #expect(payload["customer_segmentation"] == nil && payload["messaging_channel"] == .string("whatsapp"))
+        let named = Set(prepared.warnings.map { String($0.prefix { $0 != ":" }) })
+        #expect(
+            named == [
+                "app_data.extinfo[8]", "app_data.extinfo[9]", "app_data.Email", "original_event_data.contact", "attribution_data.note",
+                "attribution_data.nested[0].ref", "customer_segmentation",
+            ]
+        )
+        for text in prepared.warnings + [prepared.payloadText] {
+            #expect(!text.contains("@example") && !text.contains("555"))
+        }
+    }
+
+    /// `event_id` and `event_name` cannot be dropped, and they are stored, logged and sent as
+    /// given: one that holds an email address is refused, naming the field and not the value.
+    @Test("an event_id or event_name holding an email address is refused, naming the field, never the value")
+    func identifiersHoldingEmails() throws {
+        for (field, value) in [
+            ("event_id", "jane.doe@example.com"), ("event_id", "order-1 for jane@example.com"), ("event_name", "Lead jane@example.com"),
+        ] {
+            let json = websitePurchase().replacingOccurrences(of: field == "event_id" ? #""order-981""# : #""Purchase""#, with: "\"\(value)\"")
+            let found = problems(json)
+            #expect(found.map(\.field) == [field])
+            #expect(found.allSatisfy { $0.code == .invalidValue && !$0.message.contains("@example") })
+        }
+        // Ids that merely contain an at sign or look like numbers are kept.
+        for id in ["order@2026", "2026-11-20-0001", "msg-1@", "<a1b2>"] {
+            #expect(problems(websitePurchase().replacingOccurrences(of: #""order-981""#, with: "\"\(id)\"")).isEmpty)
+        }
+    }
+
     /// Past 16 members an object is searched through its name index: the same answers as a small
     /// object, for properties kept, dropped and replaced.
     @Test("a custom_data with 20,000 properties keeps all but the personal ones, which are named in warnings")

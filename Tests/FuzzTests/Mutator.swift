@@ -48,11 +48,15 @@ struct Mutator {
         return bytes
     }
 
+    /// Shifts every target's seed: `CAPI_FUZZ_SEED=7` explores cases the suite's run never makes,
+    /// and the same value makes the same cases again.
+    static var seedShift: UInt64 { ProcessInfo.processInfo.environment["CAPI_FUZZ_SEED"].flatMap(UInt64.init) ?? 0 }
+
     /// Runs `body` on `Mutator.cases` mutations of the seeds (and the seeds themselves).
     static func run(seed: UInt64, seeds: [String], _ body: ([UInt8]) -> Void) {
         let seedBytes = seeds.map { Array($0.utf8) }
         for input in seedBytes { body(input) }
-        var mutator = Mutator(seed: seed)
+        var mutator = Mutator(seed: seed ^ (seedShift &* 0xD1B5_4A32_D192_ED03))
         for _ in 0..<cases {
             body(mutator.mutate(seedBytes[mutator.below(seedBytes.count)], seeds: seedBytes))
         }

@@ -37,12 +37,12 @@ extension Checker {
         }
     }
 
-    /// A `custom_data` key that is dropped with its value, whatever the value.
+    /// A key that is dropped with its value, whatever the value.
     private static func isPersonalKey(_ name: String) -> Bool {
         PersonalData.isPersonalName(name) || PersonalData.looksPersonal(name)
     }
 
-    /// Whether ``withoutPersonalData(_:path:)`` would drop anything from `value`.
+    /// Whether ``withoutPersonalData(_:path:keepingPositions:)`` would drop anything from `value`.
     private static func holdsPersonalData(_ value: JSONValue) -> Bool {
         switch value {
         case .object(let object):
@@ -53,29 +53,32 @@ extension Checker {
         }
     }
 
-    /// `custom_data` without personal data: keys named like personal fields and values shaped like
-    /// an email or phone number are dropped with a warning naming the key (never the value). Meta
-    /// hashes nothing in `custom_data`, so whatever is left there reaches it raw.
-    mutating func withoutPersonalData(_ value: JSONValue, path: String) -> JSONValue {
+    /// A field sent as given (`custom_data`, `app_data`, `original_event_data`, …) without personal
+    /// data: keys named like personal fields and texts shaped like an email or phone number are
+    /// dropped with a warning naming the path (never the value). Meta hashes nothing outside
+    /// `user_data`, so whatever is left reaches it, and this connector's store, raw. `nil` when the
+    /// value itself is such a text.
+    ///
+    /// - Parameter keepingPositions: arrays whose slots mean something by position (`extinfo`'s
+    ///   16) keep the slot, emptied, instead of losing it.
+    mutating func withoutPersonalData(_ value: JSONValue, path: String, keepingPositions: Bool = false) -> JSONValue? {
         // Nearly always nothing is dropped: then the value is kept as it is, not rebuilt.
         guard Self.holdsPersonalData(value) else { return value }
+        return scrubbed(value, path: path, keepingPositions: keepingPositions, isSlot: false)
+    }
+
+    private mutating func scrubbed(_ value: JSONValue, path: String, keepingPositions: Bool, isSlot: Bool) -> JSONValue? {
         switch value {
         case .object(let object):
             var kept: JSONObject = [:]
             kept.reserveCapacity(object.count)
             for (name, element) in object {
+                let elementPath = "\(path).\(Self.safeName(name))"
                 if Self.isPersonalKey(name) {
-                    warnings.append(
-                        "\(path).\(Self.safeName(name)): personal data is not sent in custom_data (put it in user_data, where it is hashed); dropped"
-                    )
-                    continue
-                }
-                switch element {
-                case .string(let text) where PersonalData.looksPersonal(text):
-                    warnings.append("\(path).\(Self.safeName(name)): looks like an email address or phone number; dropped")
-                case .object, .array:
-                    kept[name] = withoutPersonalData(element, path: "\(path).\(Self.safeName(name))")
-                default:
+                    warnings.append("\(elementPath): personal data is not sent outside user_data (put it in user_data, where it is hashed); dropped")
+                } else if !Self.holdsPersonalData(element) {
+                    kept[name] = element
+                } else if let element = scrubbed(element, path: elementPath, keepingPositions: keepingPositions, isSlot: false) {
                     kept[name] = element
                 }
             }
@@ -84,16 +87,18 @@ extension Checker {
             var kept: [JSONValue] = []
             kept.reserveCapacity(elements.count)
             for (index, element) in elements.enumerated() {
-                switch element {
-                case .string(let text) where PersonalData.looksPersonal(text):
-                    warnings.append("\(path)[\(index)]: looks like an email address or phone number; dropped")
-                case .object, .array:
-                    kept.append(withoutPersonalData(element, path: "\(path)[\(index)]"))
-                default:
+                if !Self.holdsPersonalData(element) {
                     kept.append(element)
+                } else if let element = scrubbed(element, path: "\(path)[\(index)]", keepingPositions: keepingPositions, isSlot: keepingPositions) {
+                    kept.append(element)
+                } else if keepingPositions {
+                    kept.append(.string(""))
                 }
             }
             return .array(kept)
+        case .string:
+            warnings.append("\(path): looks like an email address or phone number; \(isSlot ? "sent as \"\"" : "dropped")")
+            return nil
         default:
             return value
         }

@@ -74,6 +74,15 @@ struct Checker {
         return text
     }
 
+    /// `event_id` and `event_name` cannot be dropped like a free-form value, and they are stored,
+    /// logged and sent as given: one that holds an email address is refused. (Phone shapes are
+    /// not: ids such as `2026-11-20-0001` are common and look like one.)
+    mutating func sentAsGiven(_ text: String?, _ field: String) -> String? {
+        guard let text, PersonalData.containsEmail(text) else { return text }
+        problem(field, .invalidValue, "holds an email address; it is stored and sent unhashed, so it must not hold personal data")
+        return nil
+    }
+
     mutating func actionSource(_ value: JSONValue?) -> ActionSource? {
         guard let text = requiredString(value, "action_source") else { return nil }
         guard let source = ActionSource(rawValue: text) else {

@@ -32,6 +32,10 @@ enum EventField: Int, CaseIterable {
     /// and `user_data` as ``PreparedUserData``'s text.
     var isSentAsGiven: Bool { self != .pixelID && self != .userData }
 
+    /// The fields sent as given whose content is the sender's to shape: each may hold personal
+    /// data, which ``Checker/withoutPersonalData(_:path:keepingPositions:)`` drops.
+    static let freeForm: [EventField] = [.customData, .appData, .originalEventData, .attributionData, .customerSegmentation, .messagingChannel]
+
     /// Names are lowercase ASCII and `_`, which no other spelling is canonically equivalent to: a
     /// byte comparison finds exactly what `String`'s `==` would.
     static let byName = FieldNameTable(allCases.map { ($0.name, $0) })

@@ -24,8 +24,8 @@ public enum EventPreparer {
         check.lengths(object)
 
         let pixel = check.pixelID(fields[.pixelID], fromPath: pixelID)
-        let eventName = check.requiredString(fields[.eventName], "event_name")
-        let eventID = check.identifier(fields[.eventID], "event_id")
+        let eventName = check.sentAsGiven(check.requiredString(fields[.eventName], "event_name"), "event_name")
+        let eventID = check.sentAsGiven(check.identifier(fields[.eventID], "event_id"), "event_id")
         let actionSource = check.actionSource(fields[.actionSource])
         let eventTime = check.eventTime(fields[.eventTime], actionSource: actionSource, policy: policy)
         if let eventID { payload["event_id"] = .string(eventID) }
@@ -44,8 +44,13 @@ public enum EventPreparer {
             payload[field.name] = .string(scrubbed.url)
             check.warnings.append("\(field.name): masked personal data (\(scrubbed.removed.joined(separator: ", ")))")
         }
-        if let custom = fields[.customData], case .object = custom {
-            payload["custom_data"] = check.withoutPersonalData(custom, path: "custom_data")
+        for field in EventField.freeForm {
+            guard let given = fields[field] else { continue }
+            if let kept = check.withoutPersonalData(given, path: field.name, keepingPositions: field == .appData) {
+                payload[field.name] = kept
+            } else {
+                payload.removeValue(forKey: field.name)
+            }
         }
         check.requirementsOf(actionSource, fields: fields, userDataKeys: userData?.keys ?? [])
         check.customData(fields[.customData], eventName: eventName)

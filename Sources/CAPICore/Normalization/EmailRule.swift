@@ -13,7 +13,9 @@ enum EmailRule {
             guard let at = bytes.dropFirst().firstIndex(of: UInt8(ascii: "@")),
                 bytes[bytes.index(after: at)...].dropFirst().dropLast().contains(UInt8(ascii: "."))
             else {
-                return .failure(RuleFailure("is not a valid email address (expected local@domain.tld)"))
+                return .failure(
+                    RuleFailure("is not a valid email address (expected a local part, an @ and a domain with a dot, without white space)")
+                )
             }
             return .success(folded)
         }
@@ -28,6 +30,6 @@ enum EmailRule {
                 return .success(folded)
             }
         }
-        return .failure(RuleFailure("is not a valid email address (expected local@domain.tld)"))
+        return .failure(RuleFailure("is not a valid email address (expected a local part, an @ and a domain with a dot, without white space)"))
     }
 }

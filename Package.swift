@@ -241,7 +241,7 @@ let package = Package(
         // Seeded, bounded fuzzing of every parser that takes outside input (a trap fails the run).
         .testTarget(
             name: "FuzzTests",
-            dependencies: ["CAPICore", "ConnectorRuntime", "PushMode", "PullMode", "GraphAPI"],
+            dependencies: ["CAPICore", "ConnectorRuntime", "PushMode", "PullMode", "GraphAPI", "LambdaRunner"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -159,16 +159,29 @@ public struct ProxyEvent: Sendable {
 
     private static let unreserved = CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
 
+    /// The names of the proxy formats' own fields: the only names a refusal quotes.
+    private static let formatNames: Set<String> = [
+        "version", "headers", "requestContext", "body", "isBase64Encoded", "httpMethod", "path", "multiValueHeaders",
+        "multiValueQueryStringParameters", "queryStringParameters", "rawPath", "rawQueryString", "cookies", "identity", "http",
+        "stage", "method", "sourceIp",
+    ]
+
     /// Where decoding failed, by key path, never by value (an event body may hold personal data).
+    /// Names inside `headers` and the query maps are the sender's (`?jane@example.com=1`): they are
+    /// shown as `<name>`, and the refusal goes to the function's log.
     static func describe(_ error: any Error) -> String {
         guard let error = error as? DecodingError else { return "not JSON" }
+        func name(_ key: any CodingKey) -> String {
+            if let index = key.intValue { return String(index) }
+            return formatNames.contains(key.stringValue) ? key.stringValue : "<name>"
+        }
         func path(_ context: DecodingError.Context) -> String {
-            context.codingPath.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+            context.codingPath.map(name).joined(separator: ".")
         }
         switch error {
         case .keyNotFound(let key, let context):
             let parent = path(context)
-            return "missing \(parent.isEmpty ? "" : parent + ".")\(key.stringValue)"
+            return "missing \(parent.isEmpty ? "" : parent + ".")\(name(key))"
         case .typeMismatch(_, let context), .valueNotFound(_, let context): return "unexpected type at \(path(context))"
         case .dataCorrupted: return "not JSON"
         @unknown default: return "not JSON"

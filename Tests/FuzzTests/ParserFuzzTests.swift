@@ -2,6 +2,8 @@ import CAPICore
 import ConnectorRuntime
 import Foundation
 import GraphAPI
+import LambdaRunner
+import NIOCore
 import PullMode
 import PushMode
 import Testing
@@ -86,7 +88,7 @@ struct ParserFuzzTests {
         }
     }
 
-    @Test("normalize lines never trap and always answer with one JSON object")
+    @Test("normalize lines never trap, always answer with one JSON object, and an error line never echoes the value")
     func normalizeLines() {
         let normalizer = Normalizer(today: .init(year: 2026, month: 11, day: 19))
         let seeds = UserDataKey.allCases.map {
@@ -94,7 +96,10 @@ struct ParserFuzzTests {
         }
         Mutator.run(seed: 3, seeds: seeds) { bytes in
             let answer = NormalizationLine.respond(to: bytes, normalizer: normalizer)
-            #expect((try? JSONValue(parsing: answer))?.objectValue != nil)
+            let object = (try? JSONValue(parsing: answer))?.objectValue
+            #expect(object != nil)
+            // An error line says why, never what: only a normalized value is printed back.
+            if object?["error"] != nil { #expect(!PersonalData.containsEmail(answer), "\(answer)") }
         }
     }
 
@@ -140,6 +145,28 @@ struct ParserFuzzTests {
                 _ = try loader.load(yaml: String(decoding: bytes, as: UTF8.self), path: "fuzz.yaml")
             } catch {
                 #expect(!error.problems.map(\.message).joined().contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+            }
+        }
+    }
+
+    @Test("API Gateway proxy events (payload 1.0 and 2.0) never trap, and a refusal never echoes what was sent")
+    func proxyEvents() {
+        let body = #"{"data":[{"event_id":"a@b.co"}]}"#
+        let v2 = #"""
+            {"version":"2.0","rawPath":"/prod/v1/events","rawQueryString":"email=a%40b.co","headers":{"content-type":"application/json","x-user":"a@b.co"},
+             "cookies":["u=a@b.co"],"requestContext":{"http":{"method":"POST","sourceIp":"203.0.113.9"},"stage":"prod"},
+             "body":"\#(Data(body.utf8).base64EncodedString())","isBase64Encoded":true}
+            """#
+        let v1 = #"""
+            {"path":"/v1/events","httpMethod":"POST","headers":{"X-User":"a@b.co"},"multiValueHeaders":{"X-User":["a@b.co","b"]},
+             "queryStringParameters":{"a@b.co":"1"},"multiValueQueryStringParameters":{"email":["a@b.co"]},
+             "requestContext":{"identity":{"sourceIp":"10.1.2.3"}},"body":"\#(body.replacingOccurrences(of: "\"", with: "\\\""))"}
+            """#
+        Mutator.run(seed: 7, seeds: [v2, v1]) { bytes in
+            do throws(ProxyEvent.Failure) {
+                _ = try ProxyEvent(decoding: ByteBuffer(bytes: bytes))
+            } catch {
+                #expect(!PersonalData.containsEmail(error.description) && !error.description.contains("a%40b"), "\(error.description)")
             }
         }
     }

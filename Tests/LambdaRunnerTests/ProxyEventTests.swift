@@ -92,6 +92,17 @@ struct ProxyEventTests {
         } catch {
             #expect(error.description.contains("missing requestContext"))
         }
+        // The sender names headers and query parameters: a refusal shows where, not those names.
+        for (field, object) in [
+            ("headers", ["jane@example.com": 5] as [String: Any]), ("multiValueQueryStringParameters", ["jane@example.com": "x"]),
+        ] {
+            do {
+                _ = try ProxyEvent(decoding: Self.json(["path": "/v1/events", "httpMethod": "POST", field: object]))
+                Issue.record("a \(field) value of the wrong type was accepted")
+            } catch {
+                #expect(error.description.hasSuffix("unexpected type at \(field).<name>"), "\(error.description)")
+            }
+        }
         #expect(throws: ProxyEvent.Failure.invalidBase64(.v1)) {
             try ProxyEvent(decoding: Self.json(["path": "/v1/events", "httpMethod": "POST", "body": "%%%", "isBase64Encoded": true]))
         }

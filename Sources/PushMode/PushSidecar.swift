@@ -90,7 +90,7 @@ public struct PushSidecar: Sendable {
         drift = DriftMonitor.configured(by: manifest, store: registry)
         intake = Intake(committer: committer, manifest: manifest, push: push, drift: drift)
         server = PushServer(intake: intake, manifest: manifest, push: push, registry: registry, logger: logger, metricsText: metricsText)
-        forwarder = Forwarder.configured(manifest: manifest, push: push, registry: registry, graph: graph)
+        forwarder = Forwarder.configured(manifest: manifest, push: push, registry: registry, graph: graph, intakePressure: committer.pressure)
         PushMetrics.declare(pixels: manifest.pixels.map(\.id), sources: push.sources.map(\.name))
         self.address = address ?? push.listen
         self.limits = push.limits

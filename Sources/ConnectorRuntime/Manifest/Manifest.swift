@@ -167,6 +167,12 @@ public struct PushConfiguration: Sendable {
         public var maxEvents: Int
         public var linger: Duration
         public var maxInFlight: Int
+        /// How long forwarding may hold off while intake is saturated, before it next catches up.
+        public var yieldToIntake: Duration = Self.defaultYieldToIntake
+
+        /// Short enough that a burst's events reach Meta within the minute; long enough to cover
+        /// the bursts a sidecar sees (a sale, a replay from an app's own queue).
+        public static let defaultYieldToIntake = Duration.seconds(30)
     }
 }
 

@@ -392,11 +392,13 @@ struct ManifestBuilder {
     }
 
     private func batching(_ node: YAMLNodeReader) -> PushConfiguration.Batching? {
-        guard let map = node.mapping(allowed: ["max_events", "linger", "max_in_flight"]) else { return nil }
+        guard let map = node.mapping(allowed: ["max_events", "linger", "max_in_flight", "yield_to_intake"]) else { return nil }
         let maxEvents = map.value("max_events").flatMap { $0.integer(in: 1...MetaLimits.eventsPerRequest) } ?? MetaLimits.eventsPerRequest
         let linger = map.value("linger").flatMap { $0.duration() } ?? .milliseconds(200)
         let inFlight = map.value("max_in_flight").flatMap { $0.integer(in: 1...64) } ?? 4
-        return .init(maxEvents: maxEvents, linger: linger, maxInFlight: inFlight)
+        let yieldToIntake =
+            map.value("yield_to_intake").flatMap { $0.duration() } ?? PushConfiguration.Batching.defaultYieldToIntake
+        return .init(maxEvents: maxEvents, linger: linger, maxInFlight: inFlight, yieldToIntake: yieldToIntake)
     }
 
     func retryPolicy(_ node: YAMLNodeReader) -> RetryPolicyConfiguration? {

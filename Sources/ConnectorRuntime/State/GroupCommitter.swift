@@ -25,6 +25,8 @@ public actor GroupCommitter: Service {
     public private(set) var transactions = 0
     /// The most commits that were in flight at one time.
     public private(set) var mostInFlight = 0
+    /// Whether commits are saturated, for the forwarder to read without a hop onto this actor.
+    public nonisolated let pressure = IntakePressure()
     private var running = true
     private let wakeUps: AsyncStream<Void>
     private let wake: AsyncStream<Void>.Continuation
@@ -67,6 +69,7 @@ public actor GroupCommitter: Service {
     private func startCommits(in group: inout DiscardingTaskGroup) {
         while inFlight < maxInFlight, !queue.isEmpty {
             let batch = nextBatch()
+            pressure.commitStarted(callers: batch.count)
             inFlight += 1
             mostInFlight = max(mostInFlight, inFlight)
             group.addTask { await self.commitInFlight(batch) }

@@ -26,6 +26,9 @@ public struct Forwarder: Service {
         public var pauseAfterAuthFailure: Duration
         /// Dead-letter events this close to Meta's age limit rather than send them to fail.
         public var ageMargin: Duration
+        /// How long claiming may wait in all, while intake is saturated, before the forwarder next
+        /// catches up (``IntakeYield``); zero never waits.
+        public var yieldToIntake: Duration
 
         /// Short, and renewed every third of it while a delivery is under way: a killed process's
         /// rows are claimed again within seconds, a slow delivery's rows never.
@@ -35,7 +38,8 @@ public struct Forwarder: Service {
             maxInFlight: Int = 4,
             lease: Duration = .seconds(15),
             pauseAfterAuthFailure: Duration = .seconds(300),
-            ageMargin: Duration = .seconds(3600)
+            ageMargin: Duration = .seconds(3600),
+            yieldToIntake: Duration = .zero
         ) {
             self.maxEvents = maxEvents
             self.linger = linger
@@ -43,6 +47,7 @@ public struct Forwarder: Service {
             self.lease = lease
             self.pauseAfterAuthFailure = pauseAfterAuthFailure
             self.ageMargin = ageMargin
+            self.yieldToIntake = yieldToIntake
         }
     }
 
@@ -54,6 +59,8 @@ public struct Forwarder: Service {
     let owner: String
     let logger: Logger
     let clock: WallClock
+    /// The sidecar's intake, when it runs in the same process; `nil` for `flush --once`.
+    let intakePressure: IntakePressure?
     let pauses = PixelPauses()
     let outcomes = OutcomeTally()
 
@@ -64,7 +71,8 @@ public struct Forwarder: Service {
         configuration: Configuration,
         policy: RetryPolicy,
         logger: Logger,
-        clock: WallClock = .system
+        clock: WallClock = .system,
+        intakePressure: IntakePressure? = nil
     ) {
         self.registry = registry
         self.graph = graph
@@ -74,6 +82,7 @@ public struct Forwarder: Service {
         self.owner = "forwarder-" + UUID().uuidString.prefix(8).lowercased()
         self.logger = logger
         self.clock = clock
+        self.intakePressure = intakePressure
     }
 
     /// Claims and sends continuously: whenever one of the `max_in_flight` slots is free it claims
@@ -85,9 +94,26 @@ public struct Forwarder: Service {
             await withDiscardingTaskGroup { group in
                 var lastGauges = ContinuousClock.now - .seconds(10)
                 var gaugeInterval = Self.gaugeInterval(after: .zero)
+                var yield = IntakeYield(limit: configuration.yieldToIntake)
+                var heldOffSince: ContinuousClock.Instant?
                 while !stopping.withLock({ $0 }) && !Task.isCancelled {
                     await window.waitForFreeSlot()
                     if stopping.withLock({ $0 }) { break }
+                    if let intakePressure {
+                        let now = ContinuousClock.now
+                        if yield.shouldWait(intakeSaturated: intakePressure.isSaturated(within: Self.pressureWindow), now: now) {
+                            if heldOffSince == nil {
+                                heldOffSince = now
+                                logger.info("intake is saturated; forwarding holds off", metadata: ["at_most": "\(configuration.yieldToIntake)"])
+                            }
+                            try? await Task.sleep(for: Self.pressureWindow / 2)
+                            continue
+                        }
+                        if let since = heldOffSince {
+                            heldOffSince = nil
+                            logger.info("forwarding resumes", metadata: ["held_off": "\(now - since)"])
+                        }
+                    }
                     let wanted = configuration.maxEvents * max(1, window.free)
                     var claimed: [OutboxEntry] = []
                     do {
@@ -108,6 +134,7 @@ public struct Forwarder: Service {
                         gaugeInterval = Self.gaugeInterval(after: lastGauges - started)
                     }
                     if claimed.count < wanted {
+                        yield.caughtUp()
                         // A partial claim: let the next batch fill for up to the linger time.
                         try? await Task.sleep(for: configuration.linger)
                     }
@@ -119,21 +146,34 @@ public struct Forwarder: Service {
         await updateGauges()
     }
 
+    /// How recent a saturated intake commit must be for claiming to wait.
+    static let pressureWindow = Duration.milliseconds(100)
+
     /// The forwarder of a manifest's push section: its batching and retry policy, its pixels.
+    ///
+    /// - Parameter intakePressure: the sidecar's intake in the same process, which claiming leaves
+    ///   the machine to during a burst (`push.batching.yield_to_intake`).
     public static func configured(
         manifest: Manifest,
         push: PushConfiguration,
         registry: any OutboxStore & AlarmStore,
         graph: GraphClient.Configuration,
+        intakePressure: IntakePressure? = nil,
         logger: Logger = Logger(label: "capi.forwarder")
     ) -> Forwarder {
         Forwarder(
             registry: registry,
             graph: GraphClient(configuration: graph),
             pixels: manifest.pixels,
-            configuration: .init(maxEvents: push.batching.maxEvents, linger: push.batching.linger, maxInFlight: push.batching.maxInFlight),
+            configuration: .init(
+                maxEvents: push.batching.maxEvents,
+                linger: push.batching.linger,
+                maxInFlight: push.batching.maxInFlight,
+                yieldToIntake: push.batching.yieldToIntake
+            ),
             policy: RetryPolicy(maxAttempts: push.retry.maxAttempts, initialBackoff: push.retry.initialBackoff, maxBackoff: push.retry.maxBackoff),
-            logger: logger
+            logger: logger,
+            intakePressure: intakePressure
         )
     }
 

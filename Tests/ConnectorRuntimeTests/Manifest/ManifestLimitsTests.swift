@@ -45,6 +45,16 @@ struct ManifestLimitsTests {
         }
     }
 
+    @Test("push.batching.yield_to_intake: 30 s unless given, 0 turns it off, a non-duration is a located problem")
+    func yieldToIntake() throws {
+        let loader = ManifestLoader(environment: [:])
+        #expect(try loader.load(yaml: Self.push(""), path: "m.yaml").push?.batching.yieldToIntake == .seconds(30))
+        #expect(try loader.load(yaml: Self.push("  batching: {max_events: 500}"), path: "m.yaml").push?.batching.yieldToIntake == .seconds(30))
+        #expect(try loader.load(yaml: Self.push("  batching: {yield_to_intake: 0s}"), path: "m.yaml").push?.batching.yieldToIntake == .zero)
+        #expect(try loader.load(yaml: Self.push("  batching: {yield_to_intake: 2m}"), path: "m.yaml").push?.batching.yieldToIntake == .seconds(120))
+        #expect(problems(Self.push("  batching: {yield_to_intake: soon}")).contains { $0.message.contains("push.batching.yield_to_intake") })
+    }
+
     @Test("more than eight secrets, or a tolerance over a day, are refused")
     func sourceBounds() {
         let many = (0..<9).map { _ in "\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"" }.joined(separator: ", ")

@@ -175,6 +175,44 @@ struct HardeningTests {
         }
     }
 
+    /// The `user_data` keys Meta takes unhashed are identifiers: an email address in one would be
+    /// stored and sent as written.
+    @Test("an unhashed user_data identifier holding an email address is dropped with a warning; a crawler's user agent is kept")
+    func unhashedIdentifiersHoldingEmails() throws {
+        let json = websitePurchase().replacingOccurrences(
+            of: #""client_user_agent": "Mozilla/5.0""#,
+            with:
+                #""client_user_agent": "Mozilla/5.0 (compatible; ShopBot/1.0; +mailto:bots@shop.example)", "lead_id": "jane@example.com", "subscription_id": "sub for jane.doe@example.com", "fbc": "fb.1.1596403881668.jane@example.com", "madid": "AEBE52E7""#
+        )
+        let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
+        let userData = try #require(try JSONValue(parsing: prepared.payloadText)["user_data"]?.objectValue)
+        #expect(userData["lead_id"] == nil && userData["subscription_id"] == nil && userData["fbc"] == nil)
+        #expect(userData["madid"] == .string("AEBE52E7"))
+        #expect(userData["client_user_agent"] == .string("Mozilla/5.0 (compatible; ShopBot/1.0; +mailto:bots@shop.example)"))
+        let dropped = prepared.warnings.filter { $0.contains("holds an email address") }.map { String($0.prefix { $0 != ":" }) }
+        #expect(Set(dropped) == ["user_data.lead_id", "user_data.subscription_id", "user_data.fbc"])
+        #expect(!prepared.warnings.joined().contains("@example"))
+        #expect(!prepared.payloadText.contains("@example"))
+    }
+
+    /// A piece of an address is not an address, but after a path it reads as one
+    /// (`user_data.@example.com`): the fuzzer found that in a refusal's field.
+    @Test("a name a sender chose that holds an @ is shown as <redacted> in problems, normalize errors and URL warnings")
+    func namesWithAtSigns() throws {
+        let found = problems(websitePurchase().replacingOccurrences(of: #""fn": "Jane""#, with: #""@Example.com ph": "1""#))
+        #expect(found.map(\.field) == ["user_data.<redacted>"])
+        let line = NormalizationLine.respond(to: #"{"field": "@example.com", "value": "x"}"#, normalizer: Normalizer(today: vectorToday))
+        #expect(line.contains(#""field":"<redacted>""#) && !line.contains("example"))
+        let url = websitePurchase().replacingOccurrences(
+            of: "https://shop.example/checkout",
+            with: "https://shop.example/checkout?%40mail.example=jane%40mail.example"
+        )
+        let prepared = try EventPreparer.prepare(event(url), policy: policy()).get()
+        #expect(prepared.warnings.contains("event_source_url: masked personal data (redacted)"), "\(prepared.warnings)")
+        #expect(!prepared.payloadText.contains("mail.example"))
+        #expect(PersonalData.shown(name: "coupon") == "coupon" && PersonalData.shown(name: "a@b") == "<redacted>")
+    }
+
     /// `event_id` and `event_name` cannot be dropped, and they are stored, logged and sent as
     /// given: one that holds an email address is refused, naming the field and not the value.
     @Test("an event_id or event_name holding an email address is refused, naming the field, never the value")

@@ -106,9 +106,5 @@ extension Checker {
 
     /// A field name fit for answers and logs: names shaped like personal data are masked and long
     /// names shortened, since a sender controls them.
-    static func safeName(_ name: String) -> String {
-        if PersonalData.looksPersonal(name) { return "<redacted>" }
-        guard name.utf8.count > 64 else { return name }
-        return String(name.unicodeScalars.prefix(32).map(Character.init)) + "…"
-    }
+    static func safeName(_ name: String) -> String { PersonalData.shown(name: name) }
 }

@@ -186,6 +186,10 @@ extension Checker {
             return .failure(NormalizationIssue(key: key.rawValue, reason: "is not fb.<subdomain>.<creation ms>.<fbclid>"))
         case .fbp where !ClickIdentifiers.isValidFBP(trimmed):
             return .failure(NormalizationIssue(key: key.rawValue, reason: "is not fb.<subdomain>.<creation ms>.<random>"))
+        case let key where key != .clientUserAgent && PersonalData.containsEmail(trimmed):
+            // Identifiers Meta takes unhashed, so an address in one would reach it, and the
+            // store, as written. (A crawler's user agent may carry its operator's address.)
+            return .failure(NormalizationIssue(key: key.rawValue, reason: "holds an email address, which would be sent unhashed; put it in em"))
         default:
             return .success(.text(trimmed))
         }

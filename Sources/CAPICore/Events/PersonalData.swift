@@ -101,6 +101,21 @@ public enum PersonalData {
         containsEmail(text) || looksLikePhone(text)
     }
 
+    /// Whether a name a sender chose (a key, a field, an event name) may be shown in an answer or
+    /// a log. Not when it looks personal, nor when it holds an `@` at all: a piece of an address
+    /// (`@example.com`) is not an address, but it becomes one after a path (`user_data.@example.com`).
+    public static func isShowable(name: some StringProtocol) -> Bool {
+        !name.utf8.contains(UInt8(ascii: "@")) && !looksPersonal(name)
+    }
+
+    /// A name a sender chose, fit for answers and logs: `<redacted>` unless ``isShowable(name:)``,
+    /// and shortened past 64 bytes.
+    public static func shown(name: String) -> String {
+        guard isShowable(name: name) else { return "<redacted>" }
+        guard name.utf8.count > 64 else { return name }
+        return String(name.unicodeScalars.prefix(32).map(Character.init)) + "…"
+    }
+
     private static func isDelimiter(_ byte: UInt8) -> Bool {
         switch byte {
         case 0x00...0x20, UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "#"), UInt8(ascii: "&"), UInt8(ascii: "="),

@@ -76,8 +76,9 @@ public enum URLScrubber {
             if PersonalData.isPersonalName(name) && !value.isEmpty || PersonalData.looksPersonal(value) || PersonalData.looksPersonal(name) {
                 masked = true
                 // The name is reported (it lands in the event's warnings and stored answer), so a
-                // name that is itself an email or phone number is reported as `redacted`.
-                let nameIsPersonal = PersonalData.looksPersonal(name)
+                // name that is itself an email or phone number, or a piece of one, is reported as
+                // `redacted`.
+                let nameIsPersonal = !PersonalData.isShowable(name: name)
                 removed.append(label ?? (nameIsPersonal ? placeholder : String(name.prefix(64)).lowercased()))
                 return nameIsPersonal ? placeholder : String(parts[0]) + "=" + placeholder
             }

@@ -93,9 +93,7 @@ public enum NormalizationLine {
     static func evaluate(field: String?, value: JSONValue?, country: JSONValue?, normalizer: Normalizer, defaultCountry: String?) -> Answer {
         guard let field else { return .failure(field: nil, message: "missing `field`") }
         // An unknown field name is echoed back only when it cannot be a personal value itself.
-        let echoed =
-            PersonalData.looksPersonal(field)
-            ? "<redacted>" : field.utf8.count <= 64 ? field : String(field.unicodeScalars.prefix(32).map(Character.init)) + "…"
+        let echoed = PersonalData.shown(name: field)
         guard let key = UserDataKey(name: field) else {
             return .failure(field: echoed, message: "unknown field; expected one of \(UserDataKey.allCases.map(\.rawValue).joined(separator: ", "))")
         }

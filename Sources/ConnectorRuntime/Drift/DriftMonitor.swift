@@ -100,7 +100,7 @@ public final class DriftMonitor: Service, Sendable {
         guard let name, !name.isEmpty else { return "missing" }
         // A known name passed the checks below when it was first seen.
         if known[pixel]?.contains(name) == true { return name }
-        guard name.utf8.count <= 64, !PersonalData.looksPersonal(name) else { return "redacted" }
+        guard name.utf8.count <= 64, PersonalData.isShowable(name: name) else { return "redacted" }
         guard known[pixel, default: []].count < maximumEventNames else { return "other" }
         known[pixel, default: []].insert(name)
         return name

@@ -14,7 +14,7 @@ public enum UnknownFieldLabel {
 
     public static func label(container: String, name: String) -> String {
         var prefix = ""
-        for byte in name.utf8.prefix(PersonalData.looksPersonal(name) ? 0 : prefixLength) {
+        for byte in name.utf8.prefix(PersonalData.isShowable(name: name) ? prefixLength : 0) {
             guard (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39) || byte == 0x5F else { break }
             prefix.unicodeScalars.append(Unicode.Scalar(byte))
         }

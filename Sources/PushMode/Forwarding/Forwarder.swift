@@ -86,7 +86,8 @@ public struct Forwarder: Service {
     }
 
     /// Claims and sends continuously: whenever one of the `max_in_flight` slots is free it claims
-    /// enough rows to fill the free slots, so a slow batch never holds up the others.
+    /// enough rows to fill the free slots, so a slow batch never holds up the others. While intake
+    /// is saturated it holds off claiming, for a bounded time (``IntakeYield``).
     public func run() async throws {
         let stopping = Mutex(false)
         let window = DeliveryWindow(limit: configuration.maxInFlight)
@@ -99,6 +100,13 @@ public struct Forwarder: Service {
                 while !stopping.withLock({ $0 }) && !Task.isCancelled {
                     await window.waitForFreeSlot()
                     if stopping.withLock({ $0 }) { break }
+                    // Kept up to date while forwarding holds off too: the depth is what to watch then.
+                    if ContinuousClock.now - lastGauges > gaugeInterval {
+                        let started = ContinuousClock.now
+                        await updateGauges()
+                        lastGauges = .now
+                        gaugeInterval = Self.gaugeInterval(after: lastGauges - started)
+                    }
                     if let intakePressure {
                         let now = ContinuousClock.now
                         if yield.shouldWait(intakeSaturated: intakePressure.isSaturated(within: Self.pressureWindow), now: now) {
@@ -126,12 +134,6 @@ public struct Forwarder: Service {
                         let batches = batches(of: claimed)
                         let held = window.take(upTo: batches.count)
                         group.addTask { await self.deliver(batches, window: window, slotsHeld: held) }
-                    }
-                    if ContinuousClock.now - lastGauges > gaugeInterval {
-                        let started = ContinuousClock.now
-                        await updateGauges()
-                        lastGauges = .now
-                        gaugeInterval = Self.gaugeInterval(after: lastGauges - started)
                     }
                     if claimed.count < wanted {
                         yield.caughtUp()

@@ -176,7 +176,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "ConnectorRuntime", "GraphSandbox",
+                "CAPICore", "ConnectorRuntime", "GraphSandbox",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -241,7 +241,7 @@ let package = Package(
         // Seeded, bounded fuzzing of every parser that takes outside input (a trap fails the run).
         .testTarget(
             name: "FuzzTests",
-            dependencies: ["CAPICore", "ConnectorRuntime", "PushMode", "PullMode", "GraphAPI", "LambdaRunner"],
+            dependencies: ["CAPICore", "ConnectorRuntime", "PushMode", "PullMode", "GraphAPI", "LambdaRunner", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -6,6 +6,7 @@ import LambdaRunner
 import NIOCore
 import PullMode
 import PushMode
+import TestSupport
 import Testing
 
 /// Every parser that takes outside input, fed seeded mutations of valid input. The property is

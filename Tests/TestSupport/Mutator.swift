@@ -4,19 +4,19 @@ import Foundation
 /// A small seeded mutation fuzzer: starts from valid inputs and flips, inserts, deletes, repeats
 /// and splices bytes, with the numbers and shapes that broke parsers before (huge digit runs,
 /// NaN-like literals, repeated keys, empty pairs). Same seed, same cases: a failure reproduces.
-struct Mutator {
+public struct Mutator {
     private var generator: SeededGenerator
 
-    init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
+    public init(seed: UInt64) { generator = SeededGenerator(seed: seed) }
 
     /// Cases per target: small in the suite; `CAPI_FUZZ_CASES` raises it for a longer run.
-    static var cases: Int { ProcessInfo.processInfo.environment["CAPI_FUZZ_CASES"].flatMap(Int.init) ?? 2_000 }
+    public static var cases: Int { ProcessInfo.processInfo.environment["CAPI_FUZZ_CASES"].flatMap(Int.init) ?? 2_000 }
 
-    mutating func next() -> UInt64 { generator.next() }
+    public mutating func next() -> UInt64 { generator.next() }
 
-    mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
+    public mutating func below(_ bound: Int) -> Int { bound <= 0 ? 0 : Int(next() % UInt64(bound)) }
 
-    static let tokens: [String] = [
+    public static let tokens: [String] = [
         "99999999999999999999", "-9223372036854775808", "9223372036854775807", "1e308", "-1e400", "NaN", "Infinity", "0", "-0", "\"\"",
         "=", "&", "&&", "%", "%FF", "%00", "\\u0000", "\\ud800", "\u{00e9}", "\u{03A3}", "@", "+1 (650) 555-1212", "a@b.co", "{}", "[]",
         "null", "true", ",", ":", "\"", "{\"a\":1,\"a\":2}", "T25:00:00Z", "2026-02-30", "v1,", "t=", "sha256=", "${env:X}", "\n", "\r\n",
@@ -24,7 +24,7 @@ struct Mutator {
     ]
 
     /// One mutated copy of a seed input.
-    mutating func mutate(_ seed: [UInt8], seeds: [[UInt8]]) -> [UInt8] {
+    public mutating func mutate(_ seed: [UInt8], seeds: [[UInt8]]) -> [UInt8] {
         var bytes = seed
         for _ in 0..<(1 + below(4)) {
             switch below(7) {
@@ -50,10 +50,10 @@ struct Mutator {
 
     /// Shifts every target's seed: `CAPI_FUZZ_SEED=7` explores cases the suite's run never makes,
     /// and the same value makes the same cases again.
-    static var seedShift: UInt64 { ProcessInfo.processInfo.environment["CAPI_FUZZ_SEED"].flatMap(UInt64.init) ?? 0 }
+    public static var seedShift: UInt64 { ProcessInfo.processInfo.environment["CAPI_FUZZ_SEED"].flatMap(UInt64.init) ?? 0 }
 
     /// Runs `body` on `Mutator.cases` mutations of the seeds (and the seeds themselves).
-    static func run(seed: UInt64, seeds: [String], _ body: ([UInt8]) -> Void) {
+    public static func run(seed: UInt64, seeds: [String], _ body: ([UInt8]) -> Void) {
         let seedBytes = seeds.map { Array($0.utf8) }
         for input in seedBytes { body(input) }
         var mutator = Mutator(seed: seed ^ (seedShift &* 0xD1B5_4A32_D192_ED03))

@@ -1,0 +1,69 @@
+import CAPICore
+import ConnectorRuntime
+import Foundation
+import HTTPTypes
+import Logging
+import NIOCore
+import PushMode
+import TestSupport
+import Testing
+
+/// The push routes end to end, fed signed mutations of real events and batches: every answer is a
+/// decision (never a 5xx), and no answer, and nothing in the store's files, holds an email address.
+@Suite("Fuzzing the push routes")
+struct PushRouteFuzzTests {
+    /// A mirrored event with personal data in every place a sender puts it by mistake.
+    static let event = String(
+        decoding: mirroredEvent(
+            id: "fuzz-1",
+            extra:
+                #","app_data":{"advertiser_tracking_enabled":1,"extinfo":["a2","jane@example.com","","","","","","","","","","","","","",""]},"original_event_data":{"event_name":"Purchase","contact":"jane@example.com"},"attribution_data":{"ref":"jane@example.com"}"#
+        ),
+        as: UTF8.self
+    )
+
+    @Test("signed mutated events and batches: never a 5xx; no answer or stored byte holds an email address")
+    func signedBodies() async throws {
+        // Each case is a signed request and, when accepted, a commit: fewer than the parsers get.
+        var mutated: [[UInt8]] = []
+        Mutator.run(seed: 8, seeds: [Self.event, #"{"data":[\#(Self.event),\#(Self.event)]}"#]) { bytes in
+            if mutated.count < (Mutator.cases > 2_000 ? Mutator.cases : 400) { mutated.append(bytes) }
+        }
+        let inputs = mutated
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("route-fuzz-\(UUID().uuidString)")
+        let manifest = try pushManifest()
+        try await withStateRegistry(.sqlite(path: directory.appendingPathComponent("state.sqlite").path), logger: Logger(label: "test")) {
+            registry in
+            let sidecar = PushSidecar(
+                manifest: manifest,
+                push: manifest.push!,
+                registry: registry,
+                graph: .init(manifest: manifest, baseURL: "http://127.0.0.1:1")
+            )
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await sidecar.committer.run() }
+                defer { group.cancelAll() }
+                let handler = PushHandler(server: sidecar.server)
+                var accepted = 0
+                for (index, body) in inputs.enumerated() {
+                    let path = body.starts(with: Array(#"{"data""#.utf8)) ? "/v1/events/batch" : "/v1/events"
+                    var headers: HTTPFields = [.contentType: "application/json"]
+                    for (name, value) in signedHeaders(body, id: "msg_fuzz_\(index)") { headers[HTTPField.Name(name)!] = value }
+                    let answer = await handler.handle(
+                        .init(method: .post, path: path, headers: headers, body: ByteBuffer(bytes: body), clientAddress: "198.51.100.4")
+                    )
+                    let text = String(buffer: answer.body)
+                    #expect(answer.status.code < 500, "case \(index): \(answer.status.code) \(text)")
+                    #expect(!PersonalData.containsEmail(text), "case \(index): \(text)")
+                    if answer.status == .accepted { accepted += 1 }
+                }
+                #expect(accepted > 0)
+            }
+        }
+        // Every file the store wrote (database, write-ahead log, shared memory), as text.
+        for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) {
+            let bytes = try Data(contentsOf: directory.appendingPathComponent(file))
+            #expect(!PersonalData.containsEmail(String(decoding: bytes, as: UTF8.self)), "\(file)")
+        }
+    }
+}

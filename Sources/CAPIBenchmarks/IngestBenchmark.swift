@@ -37,13 +37,51 @@ public enum IngestBenchmark {
         }
     }
 
+    /// Events a stage sent that the sidecar did not accept. A rate over refusals measures refusing
+    /// (a wrong pixel, secret or clock), so each stage shows its first refusal and the command fails.
+    public struct Refusals: Sendable {
+        public private(set) var events = 0
+        /// Status and answer of the first refusal; answers name fields, never values.
+        public private(set) var first: String?
+
+        mutating func add(_ events: Int, status: Int, answer: JSONValue) {
+            add(events, first: "\(status) \(String(answer.serialized.prefix(400)))")
+        }
+
+        mutating func add(_ events: Int, first reason: @autoclosure () -> String) {
+            guard events > 0 else { return }
+            self.events += events
+            if first == nil { first = reason() }
+        }
+
+        mutating func add(_ other: Refusals) {
+            events += other.events
+            if first == nil { first = other.first }
+        }
+
+        /// The stage's line for its first refusal, if it had one.
+        func report(to report: BenchmarkReport) {
+            if let first { report.add("  refused", "\(events) events; the first: \(first)") }
+        }
+    }
+
+    /// What the batch endpoint answered for `count` events: how many it took, and the refusal if not all.
+    static func batchOutcome(count: Int, status: Int, answer: JSONValue) -> (accepted: Int, refusals: Refusals) {
+        var refusals = Refusals()
+        let accepted = if status == 202, case .integer(let taken)? = answer["accepted"] { Int(taken) } else { 0 }
+        // A batch answers per item: show the first item it refused rather than the whole answer.
+        let refused = answer["results"]?.arrayValue?.first { $0["status"]?.stringValue == "rejected" }
+        refusals.add(count - accepted, status: status, answer: refused ?? answer)
+        return (accepted, refusals)
+    }
+
     /// Load only, against a sidecar already running at `url` (to measure that process on its own).
     public static func drive(
         url: String,
         manifest: Manifest,
         load: Load,
         emit: @escaping @Sendable (String) -> Void
-    ) async throws -> BenchmarkReport {
+    ) async throws -> (report: BenchmarkReport, refusals: Refusals) {
         guard let secret = manifest.push?.sources.first(where: { $0.scheme == .standardWebhooks })?.signingKeys.first else {
             throw StateError(.configuration, "the manifest needs a standard_webhooks source")
         }
@@ -51,21 +89,31 @@ public enum IngestBenchmark {
         let runID = String(UUID().uuidString.prefix(6))
         let report = BenchmarkReport(title: "ingest: load generator against \(url) (\(load.concurrency) connections)", emit: emit)
         let client = makeClient(concurrency: load.concurrency)
-        try await singleEvents(client: client, url: url, secret: secret, pixel: pixel, runID: runID, load: load, report: report)
+        var refusals = try await singleEvents(client: client, url: url, secret: secret, pixel: pixel, runID: runID, load: load, report: report)
         let clock = ContinuousClock()
         let start = clock.now
+        var accepted = 0
+        var batchRefusals = Refusals()
         for batch in stride(from: 0, to: load.batchEvents, by: 1000) {
             let items = (batch..<min(batch + 1000, load.batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel) }
-            _ = try await send(
+            let (status, answer) = try await send(
                 client: client,
                 url: "\(url)/v1/events/batch",
                 body: Array("{\"data\":[\(items.joined(separator: ","))]}".utf8),
                 secret: secret
             )
+            let outcome = batchOutcome(count: items.count, status: status, answer: answer)
+            accepted += outcome.accepted
+            batchRefusals.add(outcome.refusals)
         }
-        report.add("batch endpoint (one sender)", Format.rate(Double(load.batchEvents) / (clock.now - start).inSeconds))
+        report.add(
+            "batch endpoint (one sender)",
+            "\(Format.rate(Double(load.batchEvents) / (clock.now - start).inSeconds)) (\(accepted)/\(load.batchEvents) accepted)"
+        )
+        batchRefusals.report(to: report)
+        refusals.add(batchRefusals)
         try await client.shutdown()
-        return report
+        return (report, refusals)
     }
 
     public static func run(
@@ -73,7 +121,7 @@ public enum IngestBenchmark {
         manifest: Manifest,
         load: Load,
         emit: @escaping @Sendable (String) -> Void
-    ) async throws {
+    ) async throws -> Refusals {
         let logger = { () -> Logger in
             var logger = Logger(label: "bench")
             logger.logLevel = .critical
@@ -85,12 +133,12 @@ public enum IngestBenchmark {
         let pixel = manifest.pixels[0].id
         let runID = String(UUID().uuidString.prefix(6))
 
-        try await withStateRegistry(location, logger: logger) { registry in
+        return try await withStateRegistry(location, logger: logger) { registry in
             var sandboxConfiguration = GraphSandbox.Configuration()
             // The forwarder row checks that every event arrived: keep them all.
             sandboxConfiguration.maxStoredEventsPerPixel = .max
             let sandbox = GraphSandbox(configuration: sandboxConfiguration, logger: logger)
-            try await sandbox.withRunning { sandboxURL in
+            return try await sandbox.withRunning { sandboxURL in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     let sidecar = PushSidecar(
                         manifest: manifest,
@@ -115,32 +163,49 @@ public enum IngestBenchmark {
                     )
                     let client = makeClient(concurrency: load.concurrency)
                     // 1 and 2. Signed single events, closed loop and at a fixed rate.
-                    try await singleEvents(client: client, url: url, secret: secret, pixel: pixel, runID: runID, load: load, report: report)
+                    var refusals = try await singleEvents(
+                        client: client,
+                        url: url,
+                        secret: secret,
+                        pixel: pixel,
+                        runID: runID,
+                        load: load,
+                        report: report
+                    )
 
                     // 3. The batch endpoint, 1,000 events per request.
                     let clock = ContinuousClock()
                     let batchStart = clock.now
                     var batchAccepted = 0
-                    try await withThrowingTaskGroup(of: Int.self) { senders in
+                    var batchRefusals = Refusals()
+                    try await withThrowingTaskGroup(of: (Int, Refusals).self) { senders in
                         for sender in 0..<4 {
                             senders.addTask {
                                 var accepted = 0
+                                var refusals = Refusals()
                                 for batch in stride(from: sender * 1000, to: load.batchEvents, by: 4000) {
                                     let items = (batch..<min(batch + 1000, load.batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel) }
                                     let body = Array("{\"data\":[".utf8) + Array(items.joined(separator: ",").utf8) + Array("]}".utf8)
                                     let (status, json) = try await send(client: client, url: "\(url)/v1/events/batch", body: body, secret: secret)
-                                    if status == 202, case .integer(let count)? = json["accepted"] { accepted += Int(count) }
+                                    let outcome = batchOutcome(count: items.count, status: status, answer: json)
+                                    accepted += outcome.accepted
+                                    refusals.add(outcome.refusals)
                                 }
-                                return accepted
+                                return (accepted, refusals)
                             }
                         }
-                        for try await accepted in senders { batchAccepted += accepted }
+                        for try await (accepted, refused) in senders {
+                            batchAccepted += accepted
+                            batchRefusals.add(refused)
+                        }
                     }
                     let batchSeconds = (clock.now - batchStart).inSeconds
                     report.add(
                         "batch endpoint",
                         "\(Format.rate(Double(load.batchEvents) / batchSeconds)) (\(batchAccepted)/\(load.batchEvents) accepted)"
                     )
+                    batchRefusals.report(to: report)
+                    refusals.add(batchRefusals)
 
                     // 4. The forwarder drains the whole backlog into the sandbox.
                     let backlog = try await registry.outboxDepth()
@@ -159,10 +224,18 @@ public enum IngestBenchmark {
                         "forwarded into the sandbox",
                         "\(Format.rate(Double(backlog) / forwardSeconds)) (\(backlog) events, \(received.count) distinct received)"
                     )
+                    // Events the stand-in refused were dead-lettered, not forwarded: the rate counts them too.
+                    let deadLettered = sidecar.forwarder.recorded.deadLettered
+                    var forwardRefusals = Refusals()
+                    forwardRefusals.add(deadLettered, first: "dead-lettered (`capi-connector dlq list` says why)")
+                    forwardRefusals.report(to: report)
+                    refusals.add(forwardRefusals)
 
                     // 5. The fixed rate again with the forwarder sending what arrives, as a sidecar runs.
                     let alongside = try await fixedRate(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-f", load: load)
                     report.add("at \(load.rate) events/s, forwarder running", alongside.summary)
+                    alongside.refusals.report(to: report)
+                    refusals.add(alongside.refusals)
 
                     // Not the sidecar's own figure: this process also runs the load generator and a
                     // sandbox that keeps every event it received (`--target --target-pid` measures a sidecar alone).
@@ -171,6 +244,7 @@ public enum IngestBenchmark {
                     await forwarding.triggerGracefulShutdown()
                     await serving.triggerGracefulShutdown()
                     try await group.waitForAll()
+                    return refusals
                 }
             }
         }
@@ -193,7 +267,7 @@ public enum IngestBenchmark {
         runID: String,
         load: Load,
         report: BenchmarkReport
-    ) async throws {
+    ) async throws -> Refusals {
         let closed = try await self.load(
             client: client,
             url: url,
@@ -208,8 +282,13 @@ public enum IngestBenchmark {
             "signed single events",
             "\(Format.rate(closed.rate)), \(closed.summary)"
         )
+        closed.refusals.report(to: report)
         let steady = try await fixedRate(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-r", load: load)
         report.add("at \(load.rate) events/s", steady.summary)
+        steady.refusals.report(to: report)
+        var refusals = closed.refusals
+        refusals.add(steady.refusals)
+        return refusals
     }
 
     /// Signed single events at `load.rate` for 5 s (open loop: latency from each request's due time).
@@ -232,6 +311,7 @@ public enum IngestBenchmark {
         var p99: String
         var ok: Int
         var sent: Int
+        var refusals: Refusals
 
         var summary: String { "p50 \(p50) ms, p99 \(p99) ms (\(ok)/\(sent) accepted)" }
     }
@@ -248,10 +328,11 @@ public enum IngestBenchmark {
     ) async throws -> LoadResult {
         let clock = ContinuousClock()
         let start = clock.now
-        let latencies = try await withThrowingTaskGroup(of: [(Double, Bool)].self) { group in
+        let (latencies, refusals) = try await withThrowingTaskGroup(of: ([(Double, Bool)], Refusals).self) { group in
             for worker in 0..<concurrency {
                 group.addTask {
                     var samples: [(Double, Bool)] = []
+                    var refusals = Refusals()
                     for index in stride(from: worker, to: count, by: concurrency) {
                         if let interval {
                             // Open loop: request i is due at start + i × interval, whatever came before.
@@ -260,20 +341,32 @@ public enum IngestBenchmark {
                         }
                         let body = Array(event(id: "\(prefix)\(index)", pixel: pixel).utf8)
                         let sent = clock.now
-                        let (status, _) = try await send(client: client, url: "\(url)/v1/events", body: body, secret: secret)
+                        let (status, answer) = try await send(client: client, url: "\(url)/v1/events", body: body, secret: secret)
                         samples.append(((clock.now - sent).inSeconds * 1000, status == 202))
+                        if status != 202 { refusals.add(1, status: status, answer: answer) }
                     }
-                    return samples
+                    return (samples, refusals)
                 }
             }
             var all: [(Double, Bool)] = []
-            for try await samples in group { all += samples }
-            return all
+            var refusals = Refusals()
+            for try await (samples, refused) in group {
+                all += samples
+                refusals.add(refused)
+            }
+            return (all, refusals)
         }
         let elapsed = (clock.now - start).inSeconds
         let sorted = latencies.map(\.0).sorted()
         func percentile(_ p: Double) -> String { String(format: "%.2f", sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]) }
-        return LoadResult(rate: Double(count) / elapsed, p50: percentile(0.5), p99: percentile(0.99), ok: latencies.filter(\.1).count, sent: count)
+        return LoadResult(
+            rate: Double(count) / elapsed,
+            p50: percentile(0.5),
+            p99: percentile(0.99),
+            ok: latencies.filter(\.1).count,
+            sent: count,
+            refusals: refusals
+        )
     }
 
     static func send(client: HTTPClient, url: String, body: [UInt8], secret: SigningKey) async throws -> (Int, JSONValue) {

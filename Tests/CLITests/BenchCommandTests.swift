@@ -27,9 +27,41 @@ struct BenchCommandTests {
         )
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("(200/200 accepted)"), "\(result.stdout)")
+        #expect(result.stdout.contains("(2000/2000 accepted)") && !result.stdout.contains("refused"), "\(result.stdout)")
         let line = try #require(result.stdout.split(separator: "\n").first { $0.contains("sidecar resident memory") })
         let numbers = line.split(whereSeparator: { !$0.isNumber }).compactMap { Int($0) }
         #expect(numbers.count == 2 && numbers[0] > 5 && numbers[0] <= numbers[1], "\(line)")
+    }
+
+    @Test("bench ingest against a sidecar that refuses: each stage shows its first refusal, and the run exits 1")
+    func refusedLoad() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let (serve, port) = try await CLIRunner.startListening(
+            ["serve", "--sandbox", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
+            environment: ServeProcessTests.environment()
+        )
+        defer {
+            serve.terminate()
+            serve.waitUntilExit()
+        }
+        // The load generator signs for a pixel the sidecar does not serve: 50 + 20 x 5 s + 1,500 events.
+        var environment = ServeProcessTests.environment()
+        environment["META_PIXEL_ID"] = "999000111"
+        let result = try await CLIRunner.run(
+            [
+                "bench", "ingest", "--target", "http://127.0.0.1:\(port)", "--events", "50", "--rate", "20", "--batch-events", "1500",
+                "--concurrency", "4",
+            ],
+            environment: environment
+        )
+        #expect(result.status == 1, "\(result.stdout)\n\(result.stderr)")
+        #expect(result.stdout.contains("(0/50 accepted)") && result.stdout.contains("(0/1500 accepted)"), "\(result.stdout)")
+        let refusals = result.stdout.split(separator: "\n").filter { $0.hasPrefix("    refused ") }
+        #expect(refusals.count == 3, "\(result.stdout)")
+        #expect(refusals.allSatisfy { $0.contains(#""field":"pixel_id""#) }, "\(result.stdout)")
+        #expect(refusals.last?.contains("1500 events; the first: 202 ") == true, "\(result.stdout)")
+        #expect(result.stderr.contains("1650 events were refused"), "\(result.stderr)")
     }
 
     @Test("bench ingest in process: every row accepted, the backlog forwarded, and a quiet shutdown")

@@ -55,7 +55,9 @@ struct BenchCommand: AsyncParsableCommand {
             abstract:
                 "Push sidecar throughput and latency on loopback: single events, a fixed rate, the batch endpoint, the forwarder, the fixed rate while forwarding.",
             discussion:
-                "Needs CAPI_WEBHOOK_SECRET (the manifest's default source). Example: bench ingest --state postgres://postgres@127.0.0.1:5432/postgres"
+                "Needs CAPI_WEBHOOK_SECRET (the manifest's default source). Example: bench ingest --state postgres://postgres@127.0.0.1:5432/postgres\n\n"
+                + "A stage whose events were refused prints its first refusal under its line, and the run exits 1: a rate of refusals "
+                + "is not a throughput. With --target, sign for the sidecar's pixel (META_PIXEL_ID) with its secret."
         )
 
         @OptionGroup var manifestOptions: ManifestOptions
@@ -85,7 +87,7 @@ struct BenchCommand: AsyncParsableCommand {
             let manifest = try await manifestOptions.load()
             let load = IngestBenchmark.Load(singles: events, concurrency: concurrency, rate: rate, batchEvents: batchEvents)
             if let target {
-                let report = try await IngestBenchmark.drive(
+                let (report, refusals) = try await IngestBenchmark.drive(
                     url: target,
                     manifest: manifest,
                     load: load,
@@ -98,14 +100,27 @@ struct BenchCommand: AsyncParsableCommand {
                         memory.map { "\($0.residentMegabytes) MB now, \($0.peakMegabytes) MB peak" } ?? "unreadable: no process \(targetPid)"
                     )
                 }
+                try Self.fail(on: refusals)
                 return
             }
-            try await IngestBenchmark.run(
-                location: try state.location,
-                manifest: manifest,
-                load: load,
-                emit: StandardStreams.printOutput
+            try Self.fail(
+                on: try await IngestBenchmark.run(
+                    location: try state.location,
+                    manifest: manifest,
+                    load: load,
+                    emit: StandardStreams.printOutput
+                )
             )
+        }
+
+        /// A figure over refused events measures refusing: say so, and exit 1.
+        static func fail(on refusals: IngestBenchmark.Refusals) throws {
+            guard refusals.events > 0 else { return }
+            StandardStreams.printError(
+                "bench ingest: \(refusals.events) events were refused (the first refusal is printed under its stage), so the figures "
+                    + "above do not measure accepted events; check the manifest's pixel, signing secret and clock against the sidecar's"
+            )
+            throw ExitCode(1)
         }
     }
 }

@@ -65,6 +65,16 @@ public enum IngestBenchmark {
         }
     }
 
+    /// PostgreSQL's WAL position, read between stages; `nil` on SQLite, which has no such figure.
+    struct WriteAheadLogMeter {
+        let registry: PostgresStateRegistry?
+
+        func position() async -> Int? {
+            guard let registry else { return nil }
+            return try? await registry.writeAheadLogPosition()
+        }
+    }
+
     /// What the batch endpoint answered for `count` events: how many it took, and the refusal if not all.
     static func batchOutcome(count: Int, status: Int, answer: JSONValue) -> (accepted: Int, refusals: Refusals) {
         var refusals = Refusals()
@@ -163,6 +173,17 @@ public enum IngestBenchmark {
                     )
                     let client = makeClient(concurrency: load.concurrency)
                     // 1 and 2. Signed single events, closed loop and at a fixed rate.
+                    // WAL per event, stage by stage, on PostgreSQL: what each costs the server,
+                    // steady where the rates move with the machine.
+                    let wal = WriteAheadLogMeter(registry: registry as? PostgresStateRegistry)
+                    var walMark = await wal.position()
+                    func reportWAL(events: Int) async {
+                        let now = await wal.position()
+                        if let now, let before = walMark, events > 0 {
+                            report.add("  WAL written per event", "\((now - before) / events) bytes")
+                        }
+                        walMark = now
+                    }
                     var refusals = try await singleEvents(
                         client: client,
                         url: url,
@@ -172,6 +193,8 @@ public enum IngestBenchmark {
                         load: load,
                         report: report
                     )
+
+                    await reportWAL(events: load.singles + load.rate * 5)
 
                     // 3. The batch endpoint, 1,000 events per request.
                     let clock = ContinuousClock()
@@ -206,6 +229,7 @@ public enum IngestBenchmark {
                     )
                     batchRefusals.report(to: report)
                     refusals.add(batchRefusals)
+                    await reportWAL(events: load.batchEvents)
 
                     // 4. The forwarder drains the whole backlog into the sandbox.
                     let backlog = try await registry.outboxDepth()
@@ -230,6 +254,7 @@ public enum IngestBenchmark {
                     forwardRefusals.add(deadLettered, first: "dead-lettered (`capi-connector dlq list` says why)")
                     forwardRefusals.report(to: report)
                     refusals.add(forwardRefusals)
+                    await reportWAL(events: backlog)
 
                     // 5. The fixed rate again with the forwarder sending what arrives, as a sidecar runs.
                     let alongside = try await fixedRate(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-f", load: load)

@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import TestSupport
 import Testing
 
@@ -80,11 +81,42 @@ struct BenchCommandTests {
         #expect(result.stdout.contains("(500/500 accepted)"), "\(result.stdout)")
         #expect(result.stdout.contains("(2000/2000 accepted)"), "\(result.stdout)")
         #expect(result.stdout.contains("(2700 events, 2700 distinct received)"), "\(result.stdout)")
+        // SQLite has no write-ahead log position to read.
+        #expect(!result.stdout.contains("WAL written"), "\(result.stdout)")
         let whileForwarding = try #require(result.stdout.split(separator: "\n").first { $0.contains("at 100 events/s, forwarder running") })
         #expect(whileForwarding.contains("(500/500 accepted)"), "\(whileForwarding)")
         // The end is a graceful shutdown: cancelling the server used to log an error here.
         let loud = result.stderr.split(separator: "\n").filter { $0.contains(" error ") || $0.contains(" critical ") }
         #expect(loud.isEmpty, "\(loud)")
+    }
+
+    @Test(
+        "bench ingest on PostgreSQL prints the WAL written per event for intake, the batch endpoint and the forwarder",
+        .enabled(if: TestPostgres.enabled)
+    )
+    func writeAheadLogPerEvent() async throws {
+        let target = try TestPostgres.target()
+        let database = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        _ = try await TestPostgres.withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)")) }
+        let result = try await CLIRunner.run(
+            [
+                "bench", "ingest", "--state", "postgres://\(target.username)@\(target.host):\(target.port)/\(database)",
+                "--events", "200", "--rate", "100", "--batch-events", "2000", "--concurrency", "8",
+            ],
+            environment: ServeProcessTests.environment()
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        let perEvent = lines.filter { $0.hasPrefix("    WAL written per event ") }.compactMap { line in
+            line.split(separator: " ").dropLast().last.flatMap { Int($0) }
+        }
+        // Three stages, each writing rows (a ledger row, an outbox row and their index entries are
+        // hundreds of bytes), none writing megabytes per event.
+        #expect(perEvent.count == 3, "\(result.stdout)")
+        #expect(perEvent.allSatisfy { $0 > 100 && $0 < 100_000 }, "\(result.stdout)")
+        // Under the stage it measures: the first follows the fixed rate, the last the forwarder.
+        let stageOfFirst = lines.firstIndex { $0.hasPrefix("    WAL written per event ") }.map { lines[$0 - 1] }
+        #expect(stageOfFirst?.hasPrefix("  at 100 events/s ") == true, "\(result.stdout)")
     }
 
     @Test("bench normalize prepares every sample event, with and without writing its payload text, and times one SHA-256")

@@ -251,6 +251,13 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         try await scalar("outbox depth", "SELECT COUNT(*) FROM outbox")
     }
 
+    /// Bytes of write-ahead log the server has written since it was created: the difference over
+    /// a stretch of work is what that work cost PostgreSQL in WAL, a figure that, unlike a rate,
+    /// does not move with the machine's load (`bench ingest` prints it per event).
+    public func writeAheadLogPosition() async throws(StateError) -> Int {
+        try await scalar("read the WAL position", "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::int8")
+    }
+
     public func deadLetterCount() async throws(StateError) -> Int {
         try await scalar("count dead letters", "SELECT COUNT(*) FROM dead_letters")
     }

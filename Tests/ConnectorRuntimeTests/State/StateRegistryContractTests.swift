@@ -17,7 +17,7 @@ struct StateRegistryContractTests {
             }
             try await first.migrate()
             let summary = try await first.summary()
-            #expect(summary.schemaVersion == 10)
+            #expect(summary.schemaVersion == 11)
             #expect(summary.outboxDepth == 0)
         }
     }
@@ -299,7 +299,7 @@ struct StateRegistryContractTests {
             ]
         )
         try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
-            #expect(try await registry.summary().schemaVersion == 10)
+            #expect(try await registry.summary().schemaVersion == 11)
             // Every old key is still known: the same content is a duplicate with its stored answer,
             // other content a conflict; nothing is queued twice.
             let again = try await registry.commitIntake(

@@ -172,7 +172,6 @@ public enum IngestBenchmark {
                         emit: emit
                     )
                     let client = makeClient(concurrency: load.concurrency)
-                    // 1 and 2. Signed single events, closed loop and at a fixed rate.
                     // WAL per event, stage by stage, on PostgreSQL: what each costs the server,
                     // steady where the rates move with the machine.
                     let wal = WriteAheadLogMeter(registry: registry as? PostgresStateRegistry)
@@ -184,6 +183,7 @@ public enum IngestBenchmark {
                         }
                         walMark = now
                     }
+                    // 1 and 2. Signed single events, closed loop and at a fixed rate.
                     var refusals = try await singleEvents(
                         client: client,
                         url: url,

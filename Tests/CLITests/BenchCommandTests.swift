@@ -7,14 +7,19 @@ import Testing
 /// process's memory, so the sidecar's figure is not mixed with the load generator's.
 @Suite("bench as a process")
 struct BenchCommandTests {
-    @Test("bench ingest --target --target-pid reports the sidecar's own resident memory")
-    func sidecarMemory() async throws {
+    /// `serve --sandbox` on a fresh SQLite store, as a process of its own.
+    static func startSidecar() async throws -> (Process, Int) {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let (serve, port) = try await CLIRunner.startListening(
+        return try await CLIRunner.startListening(
             ["serve", "--sandbox", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
             environment: ServeProcessTests.environment()
         )
+    }
+
+    @Test("bench ingest --target --target-pid reports the sidecar's own resident memory")
+    func sidecarMemory() async throws {
+        let (serve, port) = try await Self.startSidecar()
         defer {
             serve.terminate()
             serve.waitUntilExit()
@@ -36,12 +41,7 @@ struct BenchCommandTests {
 
     @Test("bench ingest against a sidecar that refuses: each stage shows its first refusal, and the run exits 1")
     func refusedLoad() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let (serve, port) = try await CLIRunner.startListening(
-            ["serve", "--sandbox", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
-            environment: ServeProcessTests.environment()
-        )
+        let (serve, port) = try await Self.startSidecar()
         defer {
             serve.terminate()
             serve.waitUntilExit()

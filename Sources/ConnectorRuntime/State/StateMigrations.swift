@@ -209,7 +209,7 @@ enum StateMigrations {
           IF (SELECT count(*) FROM (SELECT 1 FROM delivered_events LIMIT 50001) AS s) > 50000
              OR (SELECT relacl IS NOT NULL OR relrowsecurity FROM pg_class WHERE oid = t)
              OR EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = t AND attacl IS NOT NULL)
-             OR EXISTS (SELECT 1 FROM pg_description WHERE objoid = t)
+             OR EXISTS (SELECT 1 FROM pg_description WHERE classoid = 'pg_class'::regclass AND objoid = t)
              OR EXISTS (SELECT 1 FROM pg_depend WHERE refclassid = 'pg_class'::regclass AND refobjid = t
                           AND classid NOT IN ('pg_class'::regclass, 'pg_type'::regclass, 'pg_constraint'::regclass))
              OR EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = t)

@@ -11,7 +11,7 @@ extension Checker {
     /// Paths are only built for the problems found.
     mutating func lengths(_ fields: JSONObject) {
         for (name, value) in fields where name != "user_data" && Self.holdsOverlongString(value) {
-            lengths(value, path: Self.safeName(name))
+            lengths(value, path: PersonalData.shown(name: name))
         }
     }
 
@@ -31,7 +31,9 @@ extension Checker {
         case .array(let elements):
             for (index, element) in elements.enumerated() where Self.holdsOverlongString(element) { lengths(element, path: "\(path)[\(index)]") }
         case .object(let object):
-            for (name, element) in object where Self.holdsOverlongString(element) { lengths(element, path: "\(path).\(Self.safeName(name))") }
+            for (name, element) in object where Self.holdsOverlongString(element) {
+                lengths(element, path: "\(path).\(PersonalData.shown(name: name))")
+            }
         default:
             break
         }
@@ -73,7 +75,7 @@ extension Checker {
             var kept: JSONObject = [:]
             kept.reserveCapacity(object.count)
             for (name, element) in object {
-                let elementPath = "\(path).\(Self.safeName(name))"
+                let elementPath = "\(path).\(PersonalData.shown(name: name))"
                 if Self.isPersonalKey(name) {
                     warnings.append("\(elementPath): personal data is not sent outside user_data (put it in user_data, where it is hashed); dropped")
                 } else if !Self.holdsPersonalData(element) {
@@ -103,8 +105,4 @@ extension Checker {
             return value
         }
     }
-
-    /// A field name fit for answers and logs: names shaped like personal data are masked and long
-    /// names shortened, since a sender controls them.
-    static func safeName(_ name: String) -> String { PersonalData.shown(name: name) }
 }

@@ -27,7 +27,7 @@ extension Checker {
             }
         }
         for name in unknown.sorted() {
-            problem("user_data.\(Self.safeName(name))", .unknownField, "is not a Meta customer-information parameter")
+            problem("user_data.\(PersonalData.shown(name: name))", .unknownField, "is not a Meta customer-information parameter")
         }
         for (ordinal, texts) in aliasValues {
             if case .absent = valuesByKey[ordinal] {

@@ -57,7 +57,7 @@ public enum EventPreparer {
         check.privacy(fields)
         check.optionalBool(fields[.optOut], "opt_out")
         for name in fields.hasUnknownFields ? object.keys.filter({ !isKnownField($0) }).sorted() : [] {
-            check.warnings.append("\(Checker.safeName(name)): not a Meta server-event parameter; not forwarded")
+            check.warnings.append("\(PersonalData.shown(name: name)): not a Meta server-event parameter; not forwarded")
         }
 
         check.problems.sort { $0.field < $1.field }

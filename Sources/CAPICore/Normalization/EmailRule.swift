@@ -3,6 +3,10 @@
 /// The shape test is the reference SDK's (`.+@.+\..+`), so every address it accepts that has no
 /// inner white space hashes identically.
 enum EmailRule {
+    /// Why a value is no email address. It describes the shape without an example address, so an
+    /// answer or a log holding it never looks like one that leaked.
+    static let invalid = "is not a valid email address (expected a local part, an @ and a domain with a dot, without white space)"
+
     static func canonical(_ folded: String) -> Result<String, RuleFailure> {
         if TextFolding.isASCII(folded) {
             let bytes = folded.utf8
@@ -13,9 +17,7 @@ enum EmailRule {
             guard let at = bytes.dropFirst().firstIndex(of: UInt8(ascii: "@")),
                 bytes[bytes.index(after: at)...].dropFirst().dropLast().contains(UInt8(ascii: "."))
             else {
-                return .failure(
-                    RuleFailure("is not a valid email address (expected a local part, an @ and a domain with a dot, without white space)")
-                )
+                return .failure(RuleFailure(invalid))
             }
             return .success(folded)
         }
@@ -30,6 +32,6 @@ enum EmailRule {
                 return .success(folded)
             }
         }
-        return .failure(RuleFailure("is not a valid email address (expected a local part, an @ and a domain with a dot, without white space)"))
+        return .failure(RuleFailure(invalid))
     }
 }

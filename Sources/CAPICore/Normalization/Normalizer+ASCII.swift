@@ -59,7 +59,7 @@ extension Normalizer {
             guard let at = folded[1...].firstIndex(of: UInt8(ascii: "@")), at + 2 < count - 1,
                 folded[(at + 2)..<(count - 1)].contains(UInt8(ascii: "."))
             else {
-                return .failure("is not a valid email address (expected a local part, an @ and a domain with a dot, without white space)")
+                return .failure(EmailRule.invalid)
             }
             return .bytes(0..<count)
         case .firstName, .lastName, .firstNameFirst5, .lastNameFirst5, .firstInitial:

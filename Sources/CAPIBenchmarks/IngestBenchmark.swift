@@ -65,13 +65,39 @@ public enum IngestBenchmark {
         }
     }
 
-    /// PostgreSQL's WAL position, read between stages; `nil` on SQLite, which has no such figure.
+    /// PostgreSQL's WAL, read between stages: the bytes written per event, steady where rates move
+    /// with the machine, and the WAL files created, each a wait for every commit queued at the time.
+    /// Nothing on SQLite, which has neither figure; no file count without the right to list them.
     struct WriteAheadLogMeter {
-        let registry: PostgresStateRegistry?
+        struct Reading {
+            var position: Int
+            var files: Int?
+        }
 
-        func position() async -> Int? {
-            guard let registry else { return nil }
-            return try? await registry.writeAheadLogPosition()
+        let registry: PostgresStateRegistry?
+        private var last: Reading?
+
+        init(registry: PostgresStateRegistry?) { self.registry = registry }
+
+        func read() async -> Reading? {
+            guard let registry, let position = try? await registry.writeAheadLogPosition() else { return nil }
+            return Reading(position: position, files: try? await registry.writeAheadLogFileCount())
+        }
+
+        /// Starts a stage.
+        mutating func mark() async { last = await read() }
+
+        /// Ends a stage of `events` events: its lines under the stage's own, and the next stage starts.
+        mutating func report(events: Int, to report: BenchmarkReport) async {
+            let now = await read()
+            if let now, let before = last, events > 0 {
+                report.add("  WAL written per event", "\((now.position - before.position) / events) bytes")
+                if let after = now.files, let earlier = before.files {
+                    // A checkpoint may remove files meanwhile; the count is then a lower bound.
+                    report.add("  WAL files created", "\(max(0, after - earlier))")
+                }
+            }
+            last = now
         }
     }
 
@@ -174,15 +200,8 @@ public enum IngestBenchmark {
                     let client = makeClient(concurrency: load.concurrency)
                     // WAL per event, stage by stage, on PostgreSQL: what each costs the server,
                     // steady where the rates move with the machine.
-                    let wal = WriteAheadLogMeter(registry: registry as? PostgresStateRegistry)
-                    var walMark = await wal.position()
-                    func reportWAL(events: Int) async {
-                        let now = await wal.position()
-                        if let now, let before = walMark, events > 0 {
-                            report.add("  WAL written per event", "\((now - before) / events) bytes")
-                        }
-                        walMark = now
-                    }
+                    var wal = WriteAheadLogMeter(registry: registry as? PostgresStateRegistry)
+                    await wal.mark()
                     // 1 and 2. Signed single events, closed loop and at a fixed rate.
                     var refusals = try await singleEvents(
                         client: client,
@@ -194,7 +213,7 @@ public enum IngestBenchmark {
                         report: report
                     )
 
-                    await reportWAL(events: load.singles + load.rate * 5)
+                    await wal.report(events: load.singles + load.rate * 5, to: report)
 
                     // 3. The batch endpoint, 1,000 events per request.
                     let clock = ContinuousClock()
@@ -229,7 +248,7 @@ public enum IngestBenchmark {
                     )
                     batchRefusals.report(to: report)
                     refusals.add(batchRefusals)
-                    await reportWAL(events: load.batchEvents)
+                    await wal.report(events: load.batchEvents, to: report)
 
                     // 4. The forwarder drains the whole backlog into the sandbox.
                     let backlog = try await registry.outboxDepth()
@@ -254,13 +273,15 @@ public enum IngestBenchmark {
                     forwardRefusals.add(deadLettered, first: "dead-lettered (`capi-connector dlq list` says why)")
                     forwardRefusals.report(to: report)
                     refusals.add(forwardRefusals)
-                    await reportWAL(events: backlog)
+                    await wal.report(events: backlog, to: report)
 
                     // 5. The fixed rate again with the forwarder sending what arrives, as a sidecar runs.
                     let alongside = try await fixedRate(client: client, url: url, secret: secret, pixel: pixel, prefix: "\(runID)-f", load: load)
                     report.add("at \(load.rate) events/s, forwarder running", alongside.summary)
                     alongside.refusals.report(to: report)
                     refusals.add(alongside.refusals)
+                    // Intake and forwarding of the same events: what a sidecar writes per event.
+                    await wal.report(events: load.rate * 5, to: report)
 
                     // Not the sidecar's own figure: this process also runs the load generator and a
                     // sandbox that keeps every event it received (`--target --target-pid` measures a sidecar alone).

@@ -258,6 +258,15 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         try await scalar("read the WAL position", "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::int8")
     }
 
+    /// Files in the server's WAL directory (listing it takes a superuser or `pg_monitor`). A file
+    /// added during a stretch of work was created then: until checkpoints recycle old files, as on
+    /// a fresh cluster, each new file is written in full (16 MB of zeros by default) by the
+    /// commit that first needs it, and every commit queued behind that one waits too. `bench
+    /// ingest` prints the count beside the tail it explains.
+    public func writeAheadLogFileCount() async throws(StateError) -> Int {
+        try await scalar("count the WAL files", "SELECT COUNT(*) FROM pg_ls_waldir()")
+    }
+
     public func deadLetterCount() async throws(StateError) -> Int {
         try await scalar("count dead letters", "SELECT COUNT(*) FROM dead_letters")
     }

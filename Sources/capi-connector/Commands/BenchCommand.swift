@@ -57,7 +57,10 @@ struct BenchCommand: AsyncParsableCommand {
             discussion:
                 "Needs CAPI_WEBHOOK_SECRET (the manifest's default source). Example: bench ingest --state postgres://postgres@127.0.0.1:5432/postgres\n\n"
                 + "A stage whose events were refused prints its first refusal under its line, and the run exits 1: a rate of refusals "
-                + "is not a throughput. With --target, sign for the sidecar's pixel (META_PIXEL_ID) with its secret."
+                + "is not a throughput. With --target, sign for the sidecar's pixel (META_PIXEL_ID) with its secret.\n\n"
+                + "On PostgreSQL each stage also shows the WAL written per event and the WAL files the server created meanwhile "
+                + "(listing them takes a superuser or pg_monitor). A fresh cluster creates a file, 16 MB written in full, every "
+                + "16 MB of WAL until checkpoints recycle old ones, and the commits queued meanwhile wait: the long tails of a first run."
         )
 
         @OptionGroup var manifestOptions: ManifestOptions

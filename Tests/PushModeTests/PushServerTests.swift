@@ -122,6 +122,20 @@ struct PushServerTests {
             let old = "[\(String(decoding: mirroredEvent(id: "g-2", time: Int64(Date().timeIntervalSince1970) - 8 * 86_400), as: UTF8.self))]"
             let refused = try await post(url, body: Array(#"{"data":\#(old),"access_token":"ingest-token"}"#.utf8))
             #expect(refused.status == 400 && refused.body["error"]?["code"] == .integer(100))
+            // A pixel the manifest does not configure is refused for the whole request, as Graph
+            // refuses a post to an object that does not exist, and the path is never echoed.
+            for path in ["999000999000", "jane.doe@example.com"] {
+                let body = Array(#"{"data":\#(events),"access_token":"ingest-token"}"#.utf8)
+                let unknown = try await post("\(stack.baseURL)/v26.0/\(path)/events", body: body)
+                #expect(unknown.status == 400, "\(unknown.body)")
+                #expect(unknown.body["error"]?["code"] == .integer(100) && unknown.body["error"]?["error_subcode"] == .integer(33))
+                #expect(!unknown.body.serialized.contains(path))
+                let wrongToken = try await post(
+                    "\(stack.baseURL)/v26.0/\(path)/events",
+                    body: Array(#"{"data":\#(events),"access_token":"nope"}"#.utf8)
+                )
+                #expect(wrongToken.status == 401, "an unauthenticated caller learns nothing about the pixels")
+            }
         }
     }
 

@@ -55,6 +55,19 @@ extension PushServer {
         }
         let token = earlyToken ?? parsed.accessToken ?? ""
         guard tokenMatches(token, ingestTokenDigest) else { return ingestTokenRefused() }
+        // As Graph answers a post to an object that does not exist, before looking at the events;
+        // told only to a caller holding the token. The path is outside input: never echoed.
+        guard pixels.contains(pixelID) else {
+            metrics.events(pixel: "unconfigured", source: IngestMetrics.graphCompatibleSource).rejected.increment(
+                by: Int64(parsed.events?.count ?? 0)
+            )
+            return Self.metaError(
+                status: .badRequest,
+                code: 100,
+                subcode: 33,
+                message: "Unsupported post request. The pixel id in the path is not a pixel configured in this sidecar's manifest"
+            )
+        }
         guard let events = parsed.events, !events.isEmpty, events.count <= MetaLimits.eventsPerRequest else {
             return Self.metaError(
                 status: .badRequest,

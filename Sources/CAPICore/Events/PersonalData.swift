@@ -41,22 +41,21 @@ public enum PersonalData {
         return personalNames.contains(folded)
     }
 
-    /// Whether the text contains something shaped like an email address (`x@y.z`).
+    /// Whether the text contains something shaped like an email address: `x@y.z`, or `x@y.` with
+    /// the rest cut off (`jane.doe@gmail.` still names its owner, and a stored one becomes a whole
+    /// address again beside whatever the file holds next). `order@2026` does not count.
     public static func containsEmail(_ text: some StringProtocol) -> Bool {
         guard text.utf8.contains(UInt8(ascii: "@")) else { return false }
         let bytes = Array(text.utf8)
         var index = 0
         while index < bytes.count {
             if bytes[index] == UInt8(ascii: "@"), index > 0, !isDelimiter(bytes[index - 1]) {
-                // A dot with something on both sides before the next delimiter.
+                // A dot after something, before the next delimiter.
                 var cursor = index + 1
-                var sawDot = false
-                var afterDot = false
                 while cursor < bytes.count, !isDelimiter(bytes[cursor]), bytes[cursor] != UInt8(ascii: "@") {
-                    if bytes[cursor] == UInt8(ascii: "."), cursor > index + 1 { sawDot = true } else if sawDot { afterDot = true }
+                    if bytes[cursor] == UInt8(ascii: "."), cursor > index + 1 { return true }
                     cursor += 1
                 }
-                if afterDot { return true }
             }
             index += 1
         }

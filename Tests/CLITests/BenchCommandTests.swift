@@ -9,7 +9,7 @@ import Testing
 struct BenchCommandTests {
     /// `serve --sandbox` on a fresh SQLite store, as a process of its own.
     static func startSidecar() async throws -> (Process, Int) {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
+        let folder = TemporaryPaths.url("bench")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         return try await CLIRunner.startListening(
             ["serve", "--sandbox", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
@@ -67,7 +67,7 @@ struct BenchCommandTests {
 
     @Test("bench ingest in process: every row accepted, the backlog forwarded, and a quiet shutdown")
     func inProcess() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
+        let folder = TemporaryPaths.url("bench")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let result = try await CLIRunner.run(
             [
@@ -156,7 +156,7 @@ struct BenchCommandTests {
 
     @Test("bench state commits every event once and compares group commit only where commits can overlap")
     func stateOnSQLite() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString)")
+        let folder = TemporaryPaths.url("bench")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let result = try await CLIRunner.run(
             ["bench", "state", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path, "--events", "300"],

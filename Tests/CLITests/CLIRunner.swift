@@ -46,7 +46,7 @@ struct CLIRunner {
         logTo logFile: String? = nil,
         timeout: Duration = .seconds(30)
     ) async throws -> (process: Process, port: Int) {
-        let log = logFile ?? FileManager.default.temporaryDirectory.appendingPathComponent("server-\(UUID().uuidString).log").path
+        let log = logFile ?? TemporaryPaths.url("server", suffix: ".log").path
         let process = try start(arguments, environment: environment, logTo: log)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {

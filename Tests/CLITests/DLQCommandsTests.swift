@@ -7,7 +7,7 @@ import Testing
 struct DLQCommandsTests {
     /// A migrated store with two dead letters, written the way the forwarder writes them.
     static func storeWithDeadLetters() async throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dlq-\(UUID().uuidString)/state.sqlite").path
+        let path = TemporaryPaths.url("dlq").appendingPathComponent("state.sqlite").path
         let show = try await CLIRunner.run(["state", "show", "--state", "sqlite:" + path])
         #expect(show.status == 0, "\(show.stderr)")
         let script = """

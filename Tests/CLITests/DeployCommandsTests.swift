@@ -40,7 +40,7 @@ struct DeployCommandsTests {
         "${aws-secret:ID} and ${aws-secret:ID#key} are read through the extension with the session token; failures name the reference, never a value"
     )
     func secrets() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("secrets-\(UUID().uuidString)")
+        let folder = TemporaryPaths.url("secrets")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let path = folder.appendingPathComponent("m.yaml").path
         try Self.manifest.write(toFile: path, atomically: true, encoding: .utf8)

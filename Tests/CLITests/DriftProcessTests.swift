@@ -24,7 +24,7 @@ struct DriftProcessTests {
 
     @Test("300 events with em, ph and fbp then 300 without: coverage and unknown-field alarms; no value in alarms, metrics, log or store")
     func coverageAlarmsWithoutValues() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("drift-\(UUID().uuidString)")
+        let folder = TemporaryPaths.url("drift")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
         let log = folder.appendingPathComponent("serve.log").path

@@ -42,7 +42,7 @@ struct FlushProcessTests {
             sandbox.terminate()
             sandbox.waitUntilExit()
         }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("flush-\(UUID().uuidString)/state.sqlite").path
+        let path = TemporaryPaths.url("flush").appendingPathComponent("state.sqlite").path
         try await Self.enqueue(2_500, at: path)
         let environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
         let first = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
@@ -63,7 +63,7 @@ struct FlushProcessTests {
             sandbox.terminate()
             sandbox.waitUntilExit()
         }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("flush-\(UUID().uuidString)/state.sqlite").path
+        let path = TemporaryPaths.url("flush").appendingPathComponent("state.sqlite").path
         try await Self.enqueue(10, at: path)
         let run = try await CLIRunner.run(
             ["flush", "--once", "--state", "sqlite:" + path],
@@ -84,7 +84,7 @@ struct EgressProxyProcessTests {
             sandbox.terminate()
             sandbox.waitUntilExit()
         }
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-\(UUID().uuidString).log").path
+        let log = TemporaryPaths.url("proxy", suffix: ".log").path
         let proxy = Process()
         proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         proxy.arguments = ["python3", CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/connect_proxy.py").path, log]
@@ -100,7 +100,7 @@ struct EgressProxyProcessTests {
             proxyPort = (try? String(contentsOfFile: log + ".port", encoding: .utf8)).flatMap { Int($0) }
             return proxyPort != nil
         }
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("proxy-\(UUID().uuidString)/state.sqlite").path
+        let path = TemporaryPaths.url("proxy").appendingPathComponent("state.sqlite").path
         try await FlushProcessTests.enqueue(5, at: path)
         var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
         environment["HTTP_PROXY"] = "http://127.0.0.1:\(proxyPort!)"

@@ -8,7 +8,7 @@ import Testing
 struct HardeningCommandsTests {
     @Test("SIGTERM exits 0 promptly while a client holds a request whose body never arrives")
     func shutdownDoesNotWaitForStalledClients() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("stall-\(UUID().uuidString)")
+        let folder = TemporaryPaths.url("stall")
         let (serve, port) = try await CLIRunner.startListening(
             ["serve", "--sandbox", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
             environment: ServeProcessTests.environment()
@@ -42,7 +42,7 @@ struct HardeningCommandsTests {
 
     @Test("a CAPI_GRAPH_URL that is not a URL is a configuration error (exit 2) naming the variable, not the value")
     func malformedGraphURL() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("url-\(UUID().uuidString)")
+        let folder = TemporaryPaths.url("url")
         for command in [["serve"], ["poll", "--once"]] {
             var environment = ServeProcessTests.environment()
             environment["CAPI_GRAPH_URL"] = "not a url with secret-password"
@@ -73,7 +73,7 @@ struct HardeningCommandsTests {
 
     @Test("a duplicate YAML key is reported by name and position, without quoting the manifest")
     func duplicateYAMLKey() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("dup-\(UUID().uuidString).yaml").path
+        let path = TemporaryPaths.url("dup", suffix: ".yaml").path
         try """
         manifest_version: 1.0
         id: conn::third_party::ads::meta::conversions_api::rest
@@ -141,7 +141,7 @@ struct HelpTopicTests {
 struct StartupObservabilityTests {
     @Test("every configured pixel and source has its series at 0 before the first event, with capi_build_info")
     func zeroSeries() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("metrics-\(UUID().uuidString)")
+        let folder = TemporaryPaths.url("metrics")
         let (serve, port) = try await CLIRunner.startListening(
             ["serve", "--sandbox", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
             environment: ServeProcessTests.environment()

@@ -14,7 +14,7 @@ struct InsightsProcessTests {
             sandbox.waitUntilExit()
         }
         let graphURL = "http://127.0.0.1:\(sandboxPort)"
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("insights-\(UUID().uuidString)")
+        let folder = TemporaryPaths.url("insights")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
         var environment = ServeProcessTests.environment(graphURL: graphURL)

@@ -41,7 +41,7 @@ struct LambdaProcessTests {
 
     /// The built binary under the name Lambda runs, in a fresh folder.
     static func bootstrap() throws -> URL {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("lambda-\(UUID().uuidString)")
+        let folder = TemporaryPaths.url("lambda")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let link = folder.appendingPathComponent("bootstrap")
         try FileManager.default.createSymbolicLink(at: link, withDestinationURL: CLIRunner.executable)
@@ -102,7 +102,7 @@ struct LambdaProcessTests {
             var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
             environment["AWS_LAMBDA_RUNTIME_API"] = endpoint
             environment["CAPI_STATE_URL"] = stateURL
-            let logs = FileManager.default.temporaryDirectory.appendingPathComponent("lambda-\(UUID().uuidString)").path
+            let logs = TemporaryPaths.url("lambda").path
             let process = try Self.start(Self.bootstrap(), environment: environment, stdout: logs + ".out", stderr: logs + ".err")
             defer {
                 kill(process.processIdentifier, SIGKILL)

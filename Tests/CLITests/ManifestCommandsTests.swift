@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 let shippedEnvironment = [
@@ -19,7 +20,7 @@ struct ManifestCommandsTests {
 
     @Test("a broken manifest prints one FILE:LINE:COL line per problem and exits 2")
     func brokenManifest() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID()).yaml").path
+        let path = TemporaryPaths.url("broken", suffix: ".yaml").path
         let text = try String(
             contentsOfFile: CLIRunner.repositoryRoot.appendingPathComponent("manifests/meta_conversions_api.yaml").path,
             encoding: .utf8

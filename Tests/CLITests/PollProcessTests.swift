@@ -25,7 +25,7 @@ struct PollProcessTests {
         let seeded = try await ProcessRunner.run("/usr/bin/env", ["python3", "-c", seed, "http://127.0.0.1:\(sandboxPort)"])
         #expect(seeded.stdout.contains("\"events_received\":10"), "\(seeded.stderr)")
 
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("poll-\(UUID().uuidString)")
+        let folder = TemporaryPaths.url("poll")
         let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
         let environment = [
             "CAPI_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "META_PIXEL_ID": "555000111",

@@ -8,7 +8,7 @@ import Testing
 struct SchemaCommandsTests {
     @Test("serve registers the shipped schemas; list shows them; check refuses a copy without event_id; diff names versions")
     func registryFromOutside() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("schemas-\(UUID().uuidString)")
+        let folder = TemporaryPaths.url("schemas")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
         let (serve, _) = try await CLIRunner.startListening(["serve", "--sandbox", "--state", state], environment: ServeProcessTests.environment())
@@ -48,7 +48,7 @@ struct SchemaCommandsTests {
 struct SchemaAlarmsCommandTests {
     @Test("drift alarms as JSON lines; --active leaves out cleared ones; --all adds the pixel-pause alarms")
     func alarms() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("alarms-\(UUID().uuidString)/state.sqlite").path
+        let path = TemporaryPaths.url("alarms").appendingPathComponent("state.sqlite").path
         try await withStateRegistry(.sqlite(path: path), logger: .init(label: "test")) { registry in
             let coverage = AlarmSubject(kind: "schema_drift_coverage", pixelID: "555", stream: "delivered_events", eventName: "Purchase", field: "em")
             try await registry.raiseAlarm(

@@ -85,7 +85,7 @@ struct ServeProcessTests {
             ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"]
         )
         let port = closed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("shutdown-\(UUID().uuidString).log").path
+        let log = TemporaryPaths.url("shutdown", suffix: ".log").path
         let serve = try CLIRunner.start(
             ["serve", "--sandbox", "--state", "postgres://capi@127.0.0.1:\(port)/capi", "--shutdown-timeout", "1"],
             environment: Self.environment(),
@@ -106,7 +106,7 @@ struct ServeProcessTests {
 
     @Test("SIGTERM drains and exits 0; after SIGKILL mid-load no acknowledged event is lost")
     func signals() async throws {
-        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("serve-\(UUID().uuidString)")
+        let folder = TemporaryPaths.url("serve")
         let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
         let logs = [folder.path + "-first.log", folder.path + "-second.log"]
         let (sandbox, sandboxPort) = try await CLIRunner.startListening([
@@ -158,8 +158,8 @@ struct ServeProcessTests {
         var environment = Self.environment()
         environment["META_PIXEL_ID"] = "1234567890"
         environment["CAPI_INGEST_TOKEN"] = "sdk-ingest-token"
-        let state = "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("sdk-\(UUID().uuidString)/state.sqlite").path
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("sdk-serve-\(UUID().uuidString).log").path
+        let state = "sqlite:" + TemporaryPaths.url("sdk").appendingPathComponent("state.sqlite").path
+        let log = TemporaryPaths.url("sdk-serve", suffix: ".log").path
         let (serve, port) = try await CLIRunner.startListening(["serve", "--sandbox", "--state", state], environment: environment, logTo: log)
         defer {
             serve.terminate()

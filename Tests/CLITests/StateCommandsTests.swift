@@ -1,9 +1,10 @@
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("state and read commands")
 struct StateCommandsTests {
-    let url = "sqlite:" + FileManager.default.temporaryDirectory.appendingPathComponent("cli-state-\(UUID().uuidString)/state.sqlite").path
+    let url = "sqlite:" + TemporaryPaths.url("cli-state").appendingPathComponent("state.sqlite").path
 
     @Test("state show prints the registry as JSON on a fresh store")
     func show() async throws {

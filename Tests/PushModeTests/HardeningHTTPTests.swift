@@ -5,6 +5,7 @@ import GraphAPI
 import GraphSandbox
 import Logging
 import PushMode
+import TestSupport
 import Testing
 
 /// What an attacker or a careless upstream can do to the public endpoint, over real sockets.
@@ -149,7 +150,7 @@ struct HardeningHTTPTests {
         // Every send fails with a 5xx and max_attempts is 3. In one batch, the event that already
         // failed twice is dead-lettered on this third failure; the new one is only rescheduled.
         let manifest = try pushManifest()
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("retry-\(UUID().uuidString)/state.sqlite").path
+        let path = TemporaryPaths.url("retry").appendingPathComponent("state.sqlite").path
         let sandbox = GraphSandbox(configuration: .init(faults: FaultPlan(rate: 1.0, kinds: [.serverError])))
         try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
             try await sandbox.withRunning { url in

@@ -86,7 +86,7 @@ struct PushRouteFuzzTests {
             if mutated.count < (Mutator.cases > 2_000 ? Mutator.cases : 400) { mutated.append(bytes) }
         }
         let inputs = mutated
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("route-fuzz-\(UUID().uuidString)")
+        let directory = TemporaryPaths.url("route-fuzz")
         let manifest = try pushManifest()
         let statuses = try await withStateRegistry(
             .sqlite(path: directory.appendingPathComponent("state.sqlite").path),

@@ -47,7 +47,7 @@ func pushManifest(
 /// The sidecar's parts over a fresh SQLite store, nothing running and Graph calls going nowhere:
 /// for in-process route and handler tests.
 func withSidecar(manifest: Manifest, _ body: @Sendable (PushSidecar) async throws -> Void) async throws {
-    let path = FileManager.default.temporaryDirectory.appendingPathComponent("sidecar-\(UUID().uuidString)/state.sqlite").path
+    let path = TemporaryPaths.url("sidecar").appendingPathComponent("state.sqlite").path
     try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
         try await body(
             PushSidecar(manifest: manifest, push: manifest.push!, registry: registry, graph: .init(manifest: manifest, baseURL: "http://127.0.0.1:1"))
@@ -71,7 +71,7 @@ struct PushStack: Sendable {
     ) async throws -> T {
         let manifest = try manifest ?? pushManifest()
         let push = manifest.push!
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("push-\(UUID().uuidString)/state.sqlite").path
+        let path = TemporaryPaths.url("push").appendingPathComponent("state.sqlite").path
         let sandbox = GraphSandbox(configuration: configuration)
         let location = StateLocation.sqlite(path: path)
         let registry = try await openStateRegistry(location, logger: Logger(label: "test.state"))

@@ -16,7 +16,7 @@ public enum TestStore: String, CaseIterable, CustomTestStringConvertible, Sendab
     public func location() throws -> (StateLocation, schema: String?) {
         switch self {
         case .sqlite:
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("capi-state-\(UUID().uuidString)/state.sqlite").path
+            let path = TemporaryPaths.url("capi-state").appendingPathComponent("state.sqlite").path
             return (.sqlite(path: path), nil)
         case .postgres:
             return (.postgres(try TestPostgres.target()), "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))

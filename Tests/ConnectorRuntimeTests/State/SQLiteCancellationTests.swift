@@ -16,7 +16,7 @@ struct SQLiteCancellationTests {
 
     @Test("a transaction whose task is cancelled is rolled back, and the store keeps working", .timeLimit(.minutes(1)))
     func cancelledTransactionRollsBack() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("capi-cancel-\(UUID().uuidString)/state.sqlite").path
+        let path = TemporaryPaths.url("capi-cancel").appendingPathComponent("state.sqlite").path
         let registry = try await SQLiteStateRegistry.open(path: path, logger: Logger(label: "test"))
         try await registry.execute("setup", "CREATE TABLE cut_test (x INTEGER NOT NULL)")
         let progress = Progress()

@@ -1,7 +1,8 @@
 import CAPICore
 
 /// What the sandbox has received, per pixel, with how often each event id arrived: at most the
-/// newest `maxEventsPerPixel` events (an older id that arrives again counts as new).
+/// newest `maxEventsPerPixel` events (an older id that arrives again counts as new), and, when
+/// asked to, a count for every id ever received.
 actor SandboxStore {
     struct Received: Sendable {
         var eventID: String
@@ -16,16 +17,20 @@ actor SandboxStore {
     private var indexByPixel: [String: [ExactText: Int]] = [:]
     private var generator: SeededGenerator
     private let maxEventsPerPixel: Int
+    /// Every id received and how often, per pixel; `nil` unless asked for.
+    private var tallyByPixel: [String: [ExactText: Int]]?
 
-    init(seed: UInt64, maxEventsPerPixel: Int = .max) {
+    init(seed: UInt64, maxEventsPerPixel: Int = .max, countsEveryEventID: Bool = false) {
         generator = SeededGenerator(seed: seed)
         self.maxEventsPerPixel = max(1, maxEventsPerPixel)
+        tallyByPixel = countsEveryEventID ? [:] : nil
     }
 
     /// Records accepted events; an event id seen before counts again (that is what tests look for).
     func record(pixelID: String, events: [JSONValue]) {
         for event in events {
             let eventID = event["event_id"]?.stringValue ?? ""
+            tallyByPixel?[pixelID, default: [:]][ExactText(eventID), default: 0] += 1
             if let index = indexByPixel[pixelID]?[ExactText(eventID)], !eventID.isEmpty {
                 byPixel[pixelID]![index].count += 1
                 continue
@@ -51,10 +56,19 @@ actor SandboxStore {
 
     func received(pixelID: String) -> [Received] { byPixel[pixelID] ?? [] }
 
+    /// How often each event id arrived: every id when counting all of them, else the kept ones.
+    func receivedCounts(pixelID: String) -> [String: Int] {
+        if let tally = tallyByPixel {
+            return Dictionary((tally[pixelID] ?? [:]).map { ($0.key.text, $0.value) }, uniquingKeysWith: +)
+        }
+        return Dictionary(received(pixelID: pixelID).map { ($0.eventID, $0.count) }, uniquingKeysWith: +)
+    }
+
     /// Forgets a pixel's events, so a test can stage what Meta "lost".
     func drop(pixelID: String, eventIDs: Set<String>) {
         let dropped = Set(eventIDs.map(ExactText.init))
         byPixel[pixelID]?.removeAll { dropped.contains(ExactText($0.eventID)) }
+        for id in dropped { tallyByPixel?[pixelID]?[id] = nil }
         reindex(pixelID)
     }
 

@@ -71,6 +71,34 @@ struct GraphClientTests {
         }
     }
 
+    @Test("counting every event id: each id sent is counted, however few events the sandbox keeps")
+    func everyEventIDCounted() async throws {
+        var configuration = GraphSandbox.Configuration()
+        configuration.maxStoredEventsPerPixel = 10
+        configuration.countsEveryEventID = true
+        try await withSandbox(configuration) { baseURL, sandbox in
+            for batch in 0..<5 {
+                _ = try await client(baseURL).sendEvents(
+                    pixelID: sandboxPixel,
+                    accessToken: Secret("t"),
+                    encodedEvents: (0..<5).map { ByteBuffer(bytes: wireEvent(id: "c\(batch * 5 + $0)")) }
+                )
+            }
+            // The oldest id, long forgotten as an event, comes again: it counts twice, not as new.
+            _ = try await client(baseURL).sendEvents(
+                pixelID: sandboxPixel,
+                accessToken: Secret("t"),
+                encodedEvents: [ByteBuffer(bytes: wireEvent(id: "c0"))]
+            )
+            let counts = await sandbox.receivedCounts(pixelID: sandboxPixel)
+            #expect(counts == Dictionary(uniqueKeysWithValues: (0..<25).map { ("c\($0)", $0 == 0 ? 2 : 1) }))
+            // The events themselves stay bounded.
+            let listed = try await client(baseURL).get(url: "\(baseURL)/_sandbox/events?pixel_id=\(sandboxPixel)", accessToken: nil)
+            #expect((listed.body["data"]?.arrayValue?.count ?? 0) <= 10, "\(listed.body)")
+            #expect(await sandbox.receivedCounts(pixelID: "another-pixel").isEmpty)
+        }
+    }
+
     @Test("an event 8 days old is an invalid batch with Meta's subcode")
     func tooOld() async throws {
         try await withSandbox { baseURL, _ in

@@ -50,23 +50,13 @@ struct GraphClientTests {
         var configuration = GraphSandbox.Configuration()
         configuration.maxStoredEventsPerPixel = 10
         try await withSandbox(configuration) { baseURL, sandbox in
-            for batch in 0..<5 {
-                _ = try await client(baseURL).sendEvents(
-                    pixelID: sandboxPixel,
-                    accessToken: Secret("t"),
-                    encodedEvents: (0..<5).map { ByteBuffer(bytes: wireEvent(id: "b\(batch * 5 + $0)")) }
-                )
-            }
+            for batch in 0..<5 { try await sendBatch(baseURL, ids: (0..<5).map { "b\(batch * 5 + $0)" }) }
             let kept = await sandbox.receivedCounts(pixelID: sandboxPixel)
             // 25 sent, bound 10: the oldest were forgotten a tenth at a time, the newest are all there.
             #expect(kept.count <= 10)
             #expect(Set((20..<25).map { "b\($0)" }).isSubset(of: Set(kept.keys)))
             #expect(kept["b0"] == nil)
-            _ = try await client(baseURL).sendEvents(
-                pixelID: sandboxPixel,
-                accessToken: Secret("t"),
-                encodedEvents: [ByteBuffer(bytes: wireEvent(id: "b24"))]
-            )
+            try await sendBatch(baseURL, ids: ["b24"])
             #expect(await sandbox.receivedCounts(pixelID: sandboxPixel)["b24"] == 2)
         }
     }
@@ -77,19 +67,9 @@ struct GraphClientTests {
         configuration.maxStoredEventsPerPixel = 10
         configuration.countsEveryEventID = true
         try await withSandbox(configuration) { baseURL, sandbox in
-            for batch in 0..<5 {
-                _ = try await client(baseURL).sendEvents(
-                    pixelID: sandboxPixel,
-                    accessToken: Secret("t"),
-                    encodedEvents: (0..<5).map { ByteBuffer(bytes: wireEvent(id: "c\(batch * 5 + $0)")) }
-                )
-            }
+            for batch in 0..<5 { try await sendBatch(baseURL, ids: (0..<5).map { "c\(batch * 5 + $0)" }) }
             // The oldest id, long forgotten as an event, comes again: it counts twice, not as new.
-            _ = try await client(baseURL).sendEvents(
-                pixelID: sandboxPixel,
-                accessToken: Secret("t"),
-                encodedEvents: [ByteBuffer(bytes: wireEvent(id: "c0"))]
-            )
+            try await sendBatch(baseURL, ids: ["c0"])
             let counts = await sandbox.receivedCounts(pixelID: sandboxPixel)
             #expect(counts == Dictionary(uniqueKeysWithValues: (0..<25).map { ("c\($0)", $0 == 0 ? 2 : 1) }))
             // The events themselves stay bounded.
@@ -97,6 +77,15 @@ struct GraphClientTests {
             #expect((listed.body["data"]?.arrayValue?.count ?? 0) <= 10, "\(listed.body)")
             #expect(await sandbox.receivedCounts(pixelID: "another-pixel").isEmpty)
         }
+    }
+
+    /// One request to the sandbox's pixel with an event for each id.
+    private func sendBatch(_ baseURL: String, ids: [String]) async throws {
+        _ = try await client(baseURL).sendEvents(
+            pixelID: sandboxPixel,
+            accessToken: Secret("t"),
+            encodedEvents: ids.map { ByteBuffer(bytes: wireEvent(id: $0)) }
+        )
     }
 
     @Test("an event 8 days old is an invalid batch with Meta's subcode")

@@ -108,7 +108,7 @@ struct ServeProcessTests {
     func signals() async throws {
         let folder = TemporaryPaths.url("serve")
         let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
-        let logs = [folder.path + "-first.log", folder.path + "-second.log"]
+        let logs = [TemporaryPaths.url("serve", suffix: "-first.log").path, TemporaryPaths.url("serve", suffix: "-second.log").path]
         let (sandbox, sandboxPort) = try await CLIRunner.startListening([
             "sandbox", "--listen", "127.0.0.1:0", "--faults", "rate=0.3,kinds=5xx+throttle+reset", "--seed", "3",
         ])

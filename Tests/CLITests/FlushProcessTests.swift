@@ -84,7 +84,8 @@ struct EgressProxyProcessTests {
             sandbox.terminate()
             sandbox.waitUntilExit()
         }
-        let log = TemporaryPaths.url("proxy", suffix: ".log").path
+        // The proxy writes its port beside its log, as `<log>.port`.
+        let log = try TemporaryPaths.folder("proxy").appendingPathComponent("proxy.log").path
         let proxy = Process()
         proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         proxy.arguments = ["python3", CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/connect_proxy.py").path, log]

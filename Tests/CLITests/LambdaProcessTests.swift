@@ -102,7 +102,7 @@ struct LambdaProcessTests {
             var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
             environment["AWS_LAMBDA_RUNTIME_API"] = endpoint
             environment["CAPI_STATE_URL"] = stateURL
-            let logs = TemporaryPaths.url("lambda").path
+            let logs = try TemporaryPaths.folder("lambda").appendingPathComponent("bootstrap").path
             let process = try Self.start(Self.bootstrap(), environment: environment, stdout: logs + ".out", stderr: logs + ".err")
             defer {
                 kill(process.processIdentifier, SIGKILL)

@@ -18,4 +18,12 @@ public enum TemporaryPaths {
         made.withLock { $0.append(url) }
         return url
     }
+
+    /// A new, empty directory: for a test whose files are named after one another (`x.log`,
+    /// `x.log.port`), so that they all go when it does.
+    public static func folder(_ prefix: String) throws -> URL {
+        let url = url(prefix)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
 }

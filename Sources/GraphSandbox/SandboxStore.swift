@@ -30,15 +30,16 @@ actor SandboxStore {
     func record(pixelID: String, events: [JSONValue]) {
         for event in events {
             let eventID = event["event_id"]?.stringValue ?? ""
-            tallyByPixel?[pixelID, default: [:]][ExactText(eventID), default: 0] += 1
-            if let index = indexByPixel[pixelID]?[ExactText(eventID)], !eventID.isEmpty {
+            let key = ExactText(eventID)
+            tallyByPixel?[pixelID, default: [:]][key, default: 0] += 1
+            if let index = indexByPixel[pixelID]?[key], !eventID.isEmpty {
                 byPixel[pixelID]![index].count += 1
                 continue
             }
             let name = event["event_name"]?.stringValue ?? ""
             let time: Int64 = if case .integer(let t)? = event["event_time"] { t } else { 0 }
             byPixel[pixelID, default: []].append(Received(eventID: eventID, eventName: name, eventTime: time, event: event, count: 1))
-            if !eventID.isEmpty { indexByPixel[pixelID, default: [:]][ExactText(eventID)] = byPixel[pixelID]!.count - 1 }
+            if !eventID.isEmpty { indexByPixel[pixelID, default: [:]][key] = byPixel[pixelID]!.count - 1 }
         }
         if let count = byPixel[pixelID]?.count, count > maxEventsPerPixel {
             // Forget the oldest tenth at once, so the index is rebuilt rarely.

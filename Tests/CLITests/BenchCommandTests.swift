@@ -107,11 +107,12 @@ struct BenchCommandTests {
         )
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
+        /// Each line `label` with its number (before any unit), and the stage line it sits under.
         func figures(_ label: String) -> [(stage: Substring, value: Int)] {
             lines.indices.filter { lines[$0].hasPrefix("    \(label) ") }.compactMap { index in
-                let words = lines[index].split(separator: " ")
-                let value = (label.hasPrefix("WAL written") ? words.dropLast().last : words.last).flatMap { Int($0) }
-                return value.map { (lines[index - (label.hasPrefix("WAL written") ? 1 : 2)], $0) }
+                let value = lines[index].dropFirst(4 + label.count).split(separator: " ").first.flatMap { Int($0) }
+                let stage = lines[..<index].last { !$0.hasPrefix("    ") }
+                return value.flatMap { value in stage.map { ($0, value) } }
             }
         }
         // Four stages, each writing rows (an outbox row, a `delivered_events` row and their index

@@ -90,48 +90,105 @@ struct BenchCommandTests {
         #expect(loud.isEmpty, "\(loud)")
     }
 
-    @Test(
-        "bench ingest on PostgreSQL prints the WAL written per event and the WAL files created under each stage",
-        .enabled(if: TestPostgres.enabled)
-    )
-    func writeAheadLogPerEvent() async throws {
-        let target = try TestPostgres.target()
-        let database = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-        _ = try await TestPostgres.withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)")) }
-        let result = try await CLIRunner.run(
-            [
-                "bench", "ingest", "--state", "postgres://\(target.username)@\(target.host):\(target.port)/\(database)",
-                "--events", "200", "--rate", "100", "--batch-events", "2000", "--concurrency", "8",
-            ],
-            environment: ServeProcessTests.environment()
+    /// The cluster's WAL position is shared by every database in it: the runs that read it take turns,
+    /// so one run's prepared WAL is never counted in the other's stages.
+    @Suite("bench ingest on PostgreSQL", .serialized)
+    struct OnPostgreSQL {
+        @Test(
+            "bench ingest on PostgreSQL prints the WAL written per event and the WAL files created under each stage",
+            .enabled(if: TestPostgres.enabled)
         )
-        #expect(result.status == 0, "\(result.stderr)")
-        let lines = result.stdout.split(separator: "\n")
-        /// Each line `label` with its number (before any unit), and the stage line it sits under.
-        func figures(_ label: String) -> [(stage: Substring, value: Int)] {
-            lines.indices.filter { lines[$0].hasPrefix("    \(label) ") }.compactMap { index in
-                let value = lines[index].dropFirst(4 + label.count).split(separator: " ").first.flatMap { Int($0) }
-                let stage = lines[..<index].last { !$0.hasPrefix("    ") }
-                return value.flatMap { value in stage.map { ($0, value) } }
+        func writeAheadLogPerEvent() async throws {
+            let target = try TestPostgres.target()
+            let database = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+            _ = try await TestPostgres.withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)")) }
+            let result = try await CLIRunner.run(
+                [
+                    "bench", "ingest", "--state", "postgres://\(target.username)@\(target.host):\(target.port)/\(database)",
+                    "--events", "200", "--rate", "100", "--batch-events", "2000", "--concurrency", "8",
+                ],
+                environment: ServeProcessTests.environment()
+            )
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n")
+            /// Each line `label` with its number (before any unit), and the stage line it sits under.
+            func figures(_ label: String) -> [(stage: Substring, value: Int)] {
+                lines.indices.filter { lines[$0].hasPrefix("    \(label) ") }.compactMap { index in
+                    let value = lines[index].dropFirst(4 + label.count).split(separator: " ").first.flatMap { Int($0) }
+                    let stage = lines[..<index].last { !$0.hasPrefix("    ") }
+                    return value.flatMap { value in stage.map { ($0, value) } }
+                }
             }
+            // Four stages, each writing rows (an outbox row, a `delivered_events` row and their index
+            // entries are hundreds of bytes), none writing megabytes per event.
+            let perEvent = figures("WAL written per event")
+            #expect(perEvent.count == 4, "\(result.stdout)")
+            #expect(perEvent.allSatisfy { $0.value > 100 && $0.value < 100_000 }, "\(result.stdout)")
+            // Under the stage each measures: intake first, intake and forwarding together last.
+            #expect(perEvent.first?.stage.hasPrefix("  at 100 events/s ") == true, "\(result.stdout)")
+            #expect(perEvent.last?.stage.hasPrefix("  at 100 events/s, forwarder running ") == true, "\(result.stdout)")
+            // The test cluster's user may list the WAL directory: a count under each stage, of files
+            // added (a run this small adds a few at most), not of the files there are.
+            let created = figures("WAL files created")
+            #expect(created.map(\.stage) == perEvent.map(\.stage), "\(result.stdout)")
+            let files = try await TestPostgres.withClient { client in
+                try await client.query("SELECT COUNT(*)::int8 FROM pg_ls_waldir()").collect().first?.decode(Int.self)
+            }
+            let listed = try #require(files)
+            #expect(created.allSatisfy { $0.value >= 0 } && created.map(\.value).reduce(0, +) < listed, "\(result.stdout)")
         }
-        // Four stages, each writing rows (an outbox row, a `delivered_events` row and their index
-        // entries are hundreds of bytes), none writing megabytes per event.
-        let perEvent = figures("WAL written per event")
-        #expect(perEvent.count == 4, "\(result.stdout)")
-        #expect(perEvent.allSatisfy { $0.value > 100 && $0.value < 100_000 }, "\(result.stdout)")
-        // Under the stage each measures: intake first, intake and forwarding together last.
-        #expect(perEvent.first?.stage.hasPrefix("  at 100 events/s ") == true, "\(result.stdout)")
-        #expect(perEvent.last?.stage.hasPrefix("  at 100 events/s, forwarder running ") == true, "\(result.stdout)")
-        // The test cluster's user may list the WAL directory: a count under each stage, of files
-        // added (a run this small adds a few at most), not of the files there are.
-        let created = figures("WAL files created")
-        #expect(created.map(\.stage) == perEvent.map(\.stage), "\(result.stdout)")
-        let files = try await TestPostgres.withClient { client in
-            try await client.query("SELECT COUNT(*)::int8 FROM pg_ls_waldir()").collect().first?.decode(Int.self)
+
+        @Test(
+            "bench ingest --prepare-wal writes and checkpoints WAL before the first stage, and leaves no table behind",
+            .enabled(if: TestPostgres.enabled)
+        )
+        func preparedWriteAheadLog() async throws {
+            let target = try TestPostgres.target()
+            let database = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+            _ = try await TestPostgres.withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)")) }
+            let position = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::int8"
+            let before = try #require(
+                try await TestPostgres.withClient { try await $0.query(PostgresQuery(unsafeSQL: position)).collect().first?.decode(Int.self) }
+            )
+            let result = try await CLIRunner.run(
+                [
+                    "bench", "ingest", "--prepare-wal", "--state", "postgres://\(target.username)@\(target.host):\(target.port)/\(database)",
+                    "--events", "100", "--rate", "50", "--batch-events", "1000", "--concurrency", "8",
+                ],
+                environment: ServeProcessTests.environment()
+            )
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n")
+            // Before the first stage: a run this small prepares the least, 64 MB.
+            let prepared = try #require(lines.firstIndex { $0.hasPrefix("  WAL prepared ") }, "\(result.stdout)")
+            let firstStage = try #require(lines.firstIndex { $0.hasPrefix("  signed single events ") }, "\(result.stdout)")
+            #expect(prepared < firstStage)
+            #expect(lines[prepared].contains(" 64 MB written, dropped and checkpointed in "), "\(lines[prepared])")
+            // The server really wrote it: the WAL moved by at least that much during the run.
+            let after = try #require(
+                try await TestPostgres.withClient { try await $0.query(PostgresQuery(unsafeSQL: position)).collect().first?.decode(Int.self) }
+            )
+            #expect(after - before >= 64_000_000, "WAL moved by \(after - before) bytes")
+            let leftovers = try await TestPostgres.withClient(database: database) { client in
+                try await client.query("SELECT COUNT(*)::int8 FROM pg_class WHERE relname = 'capi_bench_wal_warmup'").collect().first?.decode(
+                    Int.self
+                )
+            }
+            #expect(leftovers == 0)
         }
-        let listed = try #require(files)
-        #expect(created.allSatisfy { $0.value >= 0 } && created.map(\.value).reduce(0, +) < listed, "\(result.stdout)")
+    }
+
+    @Test(
+        "bench ingest --prepare-wal without a PostgreSQL state of the run's own is refused with the reason",
+        arguments: [
+            (["--state", "sqlite:unused.sqlite"], "--prepare-wal needs a PostgreSQL state"),
+            (["--target", "http://127.0.0.1:9"], "--prepare-wal prepares this run's own PostgreSQL state"),
+        ]
+    )
+    func prepareNeedsOwnPostgres(arguments: [String], message: String) async throws {
+        let result = try await CLIRunner.run(["bench", "ingest", "--prepare-wal"] + arguments, environment: ServeProcessTests.environment())
+        #expect(result.status == 64, "\(result.stderr)")
+        #expect(result.stderr.contains(message), "\(result.stderr)")
     }
 
     @Test("bench normalize prepares every sample event, with and without writing its payload text, and times one SHA-256")

@@ -28,14 +28,19 @@ public enum TestPostgres {
     }
 
     /// Runs `body` with a connected client whose `run()` is alive for the duration.
-    public static func withClient<T: Sendable>(searchPath: String? = nil, _ body: @Sendable (PostgresClient) async throws -> T) async throws -> T {
+    /// - Parameter database: another database of the cluster than the URL's.
+    public static func withClient<T: Sendable>(
+        searchPath: String? = nil,
+        database: String? = nil,
+        _ body: @Sendable (PostgresClient) async throws -> T
+    ) async throws -> T {
         let target = try target()
         var configuration = PostgresClient.Configuration(
             host: target.host,
             port: target.port,
             username: target.username,
             password: target.password,
-            database: target.database,
+            database: database ?? target.database,
             tls: .disable
         )
         if let searchPath { configuration.options.additionalStartupParameters = [("search_path", searchPath)] }

@@ -267,6 +267,28 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         try await scalar("count the WAL files", "SELECT COUNT(*) FROM pg_ls_waldir()")
     }
 
+    /// Has the server create about `bytes` of WAL files now, as a server that has been running has
+    /// them, so that work measured next reuses files instead of writing each new one in full first.
+    ///
+    /// Writes `bytes` into a throwaway table (`capi_bench_wal_warmup`), drops it and runs
+    /// `CHECKPOINT`, after which PostgreSQL keeps the old files for reuse (up to `max_wal_size`).
+    /// No server setting changes. Needs a superuser or `pg_checkpoint`; `bench … --prepare-wal`.
+    public func prepareWriteAheadLogFiles(bytes: Int) async throws(StateError) {
+        // Rows of 1,000 bytes, stored as they are (TOAST compresses only values over 2 KB); each
+        // statement commits on its own, so the rows are logged whatever `wal_level` is.
+        let rows = max(1, bytes / 1_000)
+        try await wrap("prepare WAL files") {
+            try await client.query("DROP TABLE IF EXISTS capi_bench_wal_warmup", logger: logger)
+            try await client.query("CREATE TABLE capi_bench_wal_warmup (pad TEXT NOT NULL)", logger: logger)
+            try await client.query(
+                "INSERT INTO capi_bench_wal_warmup SELECT repeat('x', 1000) FROM generate_series(1, \(unescaped: String(rows)))",
+                logger: logger
+            )
+            try await client.query("DROP TABLE capi_bench_wal_warmup", logger: logger)
+            try await client.query("CHECKPOINT", logger: logger)
+        }
+    }
+
     public func deadLetterCount() async throws(StateError) -> Int {
         try await scalar("count dead letters", "SELECT COUNT(*) FROM dead_letters")
     }

@@ -60,7 +60,8 @@ struct BenchCommand: AsyncParsableCommand {
                 + "is not a throughput. With --target, sign for the sidecar's pixel (META_PIXEL_ID) with its secret.\n\n"
                 + "On PostgreSQL each stage also shows the WAL written per event and the WAL files the server created meanwhile "
                 + "(listing them takes a superuser or pg_monitor). A fresh cluster creates a file, 16 MB written in full, every "
-                + "16 MB of WAL until checkpoints recycle old ones, and the commits queued meanwhile wait: the long tails of a first run."
+                + "16 MB of WAL until checkpoints recycle old ones, and the commits queued meanwhile wait: the long tails of a first run. "
+                + "--prepare-wal has the server create those files first, as a server that has been running has them."
         )
 
         @OptionGroup var manifestOptions: ManifestOptions
@@ -77,8 +78,18 @@ struct BenchCommand: AsyncParsableCommand {
             )
         )
         var targetPid: Int32?
+        @Flag(
+            help: ArgumentHelp(
+                "On PostgreSQL, first write about 4 KB per event of the run into a throwaway table, drop it and CHECKPOINT, so the "
+                    + "stages reuse WAL files instead of creating them (no server setting changes; needs a superuser or pg_checkpoint)."
+            )
+        )
+        var prepareWal = false
 
         func validate() throws {
+            if prepareWal && target != nil {
+                throw ValidationError("--prepare-wal prepares this run's own PostgreSQL state; a sidecar at --target writes to its own")
+            }
             guard events >= 1 else { throw ValidationError("--events must be at least 1") }
             guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
             guard rate >= 1 else { throw ValidationError("--rate must be at least 1 event per second") }
@@ -106,11 +117,16 @@ struct BenchCommand: AsyncParsableCommand {
                 try Self.fail(on: refusals)
                 return
             }
+            let location = try state.location
+            if prepareWal, case .sqlite = location {
+                throw ValidationError("--prepare-wal needs a PostgreSQL state (--state postgres://…): SQLite has no WAL files to prepare")
+            }
             try Self.fail(
                 on: try await IngestBenchmark.run(
-                    location: try state.location,
+                    location: location,
                     manifest: manifest,
                     load: load,
+                    prepareWriteAheadLog: prepareWal,
                     emit: StandardStreams.printOutput
                 )
             )

@@ -29,6 +29,9 @@ public enum IngestBenchmark {
         /// Events sent through the batch endpoint, 1,000 per request.
         public var batchEvents: Int
 
+        /// Every event a run commits: both fixed-rate stages last 5 s.
+        var committedEvents: Int { singles + rate * 10 + batchEvents }
+
         public init(singles: Int, concurrency: Int, rate: Int, batchEvents: Int) {
             self.singles = singles
             self.concurrency = concurrency
@@ -101,13 +104,6 @@ public enum IngestBenchmark {
         }
     }
 
-    /// WAL to prepare for a run: about 4 KB for each event the run sends. Intake writes about
-    /// 2.5 KB per event and forwarding 0.4 KB; the rest is margin, as PostgreSQL keeps files for
-    /// reuse by an estimate of what the next checkpoint interval needs.
-    public static func writeAheadLogToPrepare(for load: Load) -> Int {
-        max(64_000_000, (load.singles + load.rate * 10 + load.batchEvents) * 4_000)
-    }
-
     /// What the batch endpoint answered for `count` events: how many it took, and the refusal if not all.
     static func batchOutcome(count: Int, status: Int, answer: JSONValue) -> (accepted: Int, refusals: Refusals) {
         var refusals = Refusals()
@@ -160,8 +156,8 @@ public enum IngestBenchmark {
     }
 
     /// - Parameter prepareWriteAheadLog: on PostgreSQL, have the server create the WAL files the
-    ///   run will fill before the first stage (``writeAheadLogToPrepare(for:)``), so the stages
-    ///   measure a server that reuses its files, not a fresh one creating them.
+    ///   run will fill before the first stage (``WriteAheadLogPreparation``), so the stages measure
+    ///   a server that reuses its files, not a fresh one creating them.
     public static func run(
         location: StateLocation,
         manifest: Manifest,
@@ -212,17 +208,7 @@ public enum IngestBenchmark {
                         emit: emit
                     )
                     if prepareWriteAheadLog {
-                        guard let postgres = registry as? PostgresStateRegistry else {
-                            throw StateError(.configuration, "preparing WAL files needs a PostgreSQL state: SQLite has none")
-                        }
-                        let bytes = writeAheadLogToPrepare(for: load)
-                        let started = ContinuousClock.now
-                        try await postgres.prepareWriteAheadLogFiles(bytes: bytes)
-                        let files = (try? await postgres.writeAheadLogFileCount()).map { ", \($0) WAL files there now" } ?? ""
-                        report.add(
-                            "WAL prepared",
-                            "\(bytes / 1_000_000) MB written, dropped and checkpointed in \(String(format: "%.1f", (ContinuousClock.now - started).inSeconds)) s\(files)"
-                        )
+                        try await WriteAheadLogPreparation.prepare(registry, events: load.committedEvents, report: report)
                     }
                     let client = makeClient(concurrency: load.concurrency)
                     // WAL per event, stage by stage, on PostgreSQL: what each costs the server,

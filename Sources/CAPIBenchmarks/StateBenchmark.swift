@@ -6,13 +6,26 @@ import Logging
 /// Ledger + outbox (+ delivered_events) insert throughput: one event per transaction, batches of
 /// 500, and many concurrent single-event callers sharing transactions through ``GroupCommitter``.
 public enum StateBenchmark {
-    public static func run(location: StateLocation, events: Int, emit: @escaping @Sendable (String) -> Void) async throws {
+    /// - Parameter prepareWriteAheadLog: on PostgreSQL, have the server create the WAL files the
+    ///   run will fill first (``WriteAheadLogPreparation``).
+    public static func run(
+        location: StateLocation,
+        events: Int,
+        prepareWriteAheadLog: Bool = false,
+        emit: @escaping @Sendable (String) -> Void
+    ) async throws {
         var logger = Logger(label: "bench.state")
         logger.logLevel = .error
         let runID = UUID().uuidString.prefix(8)
         try await withStateRegistry(location, logger: logger) { registry in
             let report = BenchmarkReport(title: "state: ledger + outbox + delivered_events commits on \(location) (\(registry.backend))", emit: emit)
             let singles = min(events, 2_000)
+            let concurrent = min(events, 20_000)
+            let modes = registry.concurrentIntakeCommits > 1 ? [1, registry.concurrentIntakeCommits] : [1]
+            if prepareWriteAheadLog {
+                let committed = singles + events * 2 + concurrent * modes.count * 2
+                try await WriteAheadLogPreparation.prepare(registry, events: committed, report: report)
+            }
             let clock = ContinuousClock()
 
             var start = clock.now
@@ -44,8 +57,6 @@ public enum StateBenchmark {
 
             // Group commit as the sidecar runs it (the store's number of commits in flight), and
             // one commit at a time for comparison, alternating so both see the same machine.
-            let concurrent = min(events, 20_000)
-            let modes = registry.concurrentIntakeCommits > 1 ? [1, registry.concurrentIntakeCommits] : [1]
             for round in 0..<2 {
                 for inFlight in modes {
                     let elapsed = try await groupCommit(

@@ -176,17 +176,40 @@ struct BenchCommandTests {
             }
             #expect(leftovers == 0)
         }
+
+        @Test("bench state --prepare-wal prepares first, then commits every event once", .enabled(if: TestPostgres.enabled))
+        func statePreparedWriteAheadLog() async throws {
+            let target = try TestPostgres.target()
+            let database = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+            _ = try await TestPostgres.withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)")) }
+            let result = try await CLIRunner.run(
+                [
+                    "bench", "state", "--prepare-wal", "--state", "postgres://\(target.username)@\(target.host):\(target.port)/\(database)",
+                    "--events", "300",
+                ],
+                environment: ServeProcessTests.environment()
+            )
+            #expect(result.status == 0, "\(result.stderr)")
+            let lines = result.stdout.split(separator: "\n")
+            #expect(lines.dropFirst().first?.hasPrefix("  WAL prepared ") == true, "\(result.stdout)")
+            #expect(lines.dropFirst().first?.contains(" 64 MB written, dropped and checkpointed in ") == true, "\(result.stdout)")
+            // 300 single commits, 300 in batches of 500, 300 from the writers, and group commit with
+            // one and with two commits in flight, twice each.
+            let depth = try #require(lines.first { $0.contains("outbox depth after") })
+            #expect(depth.hasSuffix(" 2100"), "\(depth)")
+        }
     }
 
     @Test(
-        "bench ingest --prepare-wal without a PostgreSQL state of the run's own is refused with the reason",
+        "--prepare-wal without a PostgreSQL state of the run's own is refused with the reason",
         arguments: [
-            (["--state", "sqlite:unused.sqlite"], "--prepare-wal needs a PostgreSQL state"),
-            (["--target", "http://127.0.0.1:9"], "--prepare-wal prepares this run's own PostgreSQL state"),
+            (["ingest", "--state", "sqlite:unused.sqlite"], "--prepare-wal needs a PostgreSQL state"),
+            (["ingest", "--target", "http://127.0.0.1:9"], "--prepare-wal prepares this run's own PostgreSQL state"),
+            (["state", "--state", "sqlite:unused.sqlite"], "--prepare-wal needs a PostgreSQL state"),
         ]
     )
     func prepareNeedsOwnPostgres(arguments: [String], message: String) async throws {
-        let result = try await CLIRunner.run(["bench", "ingest", "--prepare-wal"] + arguments, environment: ServeProcessTests.environment())
+        let result = try await CLIRunner.run(["bench"] + arguments + ["--prepare-wal"], environment: ServeProcessTests.environment())
         #expect(result.status == 64, "\(result.stderr)")
         #expect(result.stderr.contains(message), "\(result.stderr)")
     }

@@ -40,13 +40,15 @@ struct BenchCommand: AsyncParsableCommand {
 
         @Option(help: "Events to write in batches of 500.")
         var events: Int = 50_000
+        @Flag(help: prepareWALHelp) var prepareWal = false
 
         func validate() throws {
             guard events >= 1 else { throw ValidationError("--events must be at least 1") }
         }
 
         func run() async throws {
-            try await StateBenchmark.run(location: try state.location, events: events, emit: StandardStreams.printOutput)
+            let location = try preparableLocation(state, prepareWAL: prepareWal)
+            try await StateBenchmark.run(location: location, events: events, prepareWriteAheadLog: prepareWal, emit: StandardStreams.printOutput)
         }
     }
 
@@ -78,13 +80,7 @@ struct BenchCommand: AsyncParsableCommand {
             )
         )
         var targetPid: Int32?
-        @Flag(
-            help: ArgumentHelp(
-                "On PostgreSQL, first write about 4 KB per event of the run into a throwaway table, drop it and CHECKPOINT, so the "
-                    + "stages reuse WAL files instead of creating them (no server setting changes; needs a superuser or pg_checkpoint)."
-            )
-        )
-        var prepareWal = false
+        @Flag(help: prepareWALHelp) var prepareWal = false
 
         func validate() throws {
             if prepareWal && target != nil {
@@ -117,10 +113,7 @@ struct BenchCommand: AsyncParsableCommand {
                 try Self.fail(on: refusals)
                 return
             }
-            let location = try state.location
-            if prepareWal, case .sqlite = location {
-                throw ValidationError("--prepare-wal needs a PostgreSQL state (--state postgres://…): SQLite has no WAL files to prepare")
-            }
+            let location = try preparableLocation(state, prepareWAL: prepareWal)
             try Self.fail(
                 on: try await IngestBenchmark.run(
                     location: location,
@@ -141,5 +134,19 @@ struct BenchCommand: AsyncParsableCommand {
             )
             throw ExitCode(1)
         }
+    }
+
+    static let prepareWALHelp = ArgumentHelp(
+        "On PostgreSQL, first write about 4 KB per event of the run into a throwaway table, drop it and CHECKPOINT, so the "
+            + "run reuses WAL files instead of creating them (no server setting changes; needs a superuser or pg_checkpoint)."
+    )
+
+    /// The state to measure; `--prepare-wal` needs it to be PostgreSQL.
+    static func preparableLocation(_ state: StateOptions, prepareWAL: Bool) throws -> StateLocation {
+        let location = try state.location
+        if prepareWAL, case .sqlite = location {
+            throw ValidationError("--prepare-wal needs a PostgreSQL state (--state postgres://…): SQLite has no WAL files to prepare")
+        }
+        return location
     }
 }

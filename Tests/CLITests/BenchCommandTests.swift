@@ -99,12 +99,10 @@ struct BenchCommandTests {
             .enabled(if: TestPostgres.enabled)
         )
         func writeAheadLogPerEvent() async throws {
-            let target = try TestPostgres.target()
-            let database = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-            _ = try await TestPostgres.withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)")) }
+            let (_, stateURL) = try await TestPostgres.createDatabase(prefix: "bench")
             let result = try await CLIRunner.run(
                 [
-                    "bench", "ingest", "--state", "postgres://\(target.username)@\(target.host):\(target.port)/\(database)",
+                    "bench", "ingest", "--state", stateURL,
                     "--events", "200", "--rate", "100", "--batch-events", "2000", "--concurrency", "8",
                 ],
                 environment: ServeProcessTests.environment()
@@ -143,16 +141,14 @@ struct BenchCommandTests {
             .enabled(if: TestPostgres.enabled)
         )
         func preparedWriteAheadLog() async throws {
-            let target = try TestPostgres.target()
-            let database = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-            _ = try await TestPostgres.withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)")) }
+            let (database, stateURL) = try await TestPostgres.createDatabase(prefix: "bench")
             let position = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::int8"
             let before = try #require(
                 try await TestPostgres.withClient { try await $0.query(PostgresQuery(unsafeSQL: position)).collect().first?.decode(Int.self) }
             )
             let result = try await CLIRunner.run(
                 [
-                    "bench", "ingest", "--prepare-wal", "--state", "postgres://\(target.username)@\(target.host):\(target.port)/\(database)",
+                    "bench", "ingest", "--prepare-wal", "--state", stateURL,
                     "--events", "100", "--rate", "50", "--batch-events", "1000", "--concurrency", "8",
                 ],
                 environment: ServeProcessTests.environment()
@@ -179,12 +175,10 @@ struct BenchCommandTests {
 
         @Test("bench state --prepare-wal prepares first, then commits every event once", .enabled(if: TestPostgres.enabled))
         func statePreparedWriteAheadLog() async throws {
-            let target = try TestPostgres.target()
-            let database = "bench_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-            _ = try await TestPostgres.withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)")) }
+            let (_, stateURL) = try await TestPostgres.createDatabase(prefix: "bench")
             let result = try await CLIRunner.run(
                 [
-                    "bench", "state", "--prepare-wal", "--state", "postgres://\(target.username)@\(target.host):\(target.port)/\(database)",
+                    "bench", "state", "--prepare-wal", "--state", stateURL,
                     "--events", "300",
                 ],
                 environment: ServeProcessTests.environment()

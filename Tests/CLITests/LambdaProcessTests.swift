@@ -88,10 +88,7 @@ struct LambdaProcessTests {
         .enabled(if: TestPostgres.enabled)
     )
     func bootstrapOverPostgres() async throws {
-        let target = try TestPostgres.target()
-        let database = "lambda_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-        _ = try await TestPostgres.withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(database)")) }
-        let stateURL = "postgres://\(target.username)@\(target.host):\(target.port)/\(database)"
+        let (database, stateURL) = try await TestPostgres.createDatabase(prefix: "lambda")
         let (sandbox, sandboxPort) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
         defer {
             sandbox.terminate()

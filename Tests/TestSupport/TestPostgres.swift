@@ -27,6 +27,15 @@ public enum TestPostgres {
         return target
     }
 
+    /// A new, empty database in the test cluster, for a process under test to own: its name and
+    /// its state URL.
+    public static func createDatabase(prefix: String) async throws -> (name: String, stateURL: String) {
+        let target = try target()
+        let name = prefix + "_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        _ = try await withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)")) }
+        return (name, "postgres://\(target.username)@\(target.host):\(target.port)/\(name)")
+    }
+
     /// Runs `body` with a connected client whose `run()` is alive for the duration.
     /// - Parameter database: another database of the cluster than the URL's.
     public static func withClient<T: Sendable>(

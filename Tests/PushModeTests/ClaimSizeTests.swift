@@ -29,20 +29,11 @@ struct ClaimSizeTests {
 
     @Test("a backlog of four full batches is claimed without a temporary file", arguments: Mode.allCases)
     func noTemporaryFile(mode: Mode) async throws {
-        let role = "capi_no_temp_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
-        let schema = "t_" + role
-        try await TestPostgres.withClient { client in
-            try await client.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN SUPERUSER"))
-            try await client.query(PostgresQuery(unsafeSQL: "ALTER ROLE \(role) SET temp_file_limit = 0"))
-            try await client.query(PostgresQuery(unsafeSQL: "ALTER ROLE \(role) SET work_mem = '4MB'"))
-        }
-        var target = try TestPostgres.target()
-        target.username = role
-        target.password = nil
         let manifest = try pushManifest(maxEvents: Self.maxEvents)
         let received = FlushOnceTests.RequestCount()
-        do {
-            try await withStateRegistry(.postgres(target), schema: schema, logger: Logger(label: "test")) { registry in
+        try await TestPostgres.withRole(settings: [("temp_file_limit", "0"), ("work_mem", "'4MB'")]) { target in
+            try await withStateRegistry(.postgres(target), schema: "claim_size_\(mode.rawValue.lowercased())", logger: Logger(label: "test")) {
+                registry in
                 // Queued as intake queues them: at most 1,000 events per commit.
                 let leads = Self.largeLeads(Self.events)
                 for start in stride(from: 0, to: leads.count, by: Self.maxEvents) {
@@ -74,18 +65,6 @@ struct ClaimSizeTests {
                 }
                 #expect(received.value == Self.events)
             }
-        } catch {
-            try? await Self.drop(role: role, schema: schema)
-            throw error
-        }
-        try await Self.drop(role: role, schema: schema)
-    }
-
-    static func drop(role: String, schema: String) async throws {
-        try await TestPostgres.withClient { client in
-            try await client.query(PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \(schema) CASCADE"))
-            try await client.query(PostgresQuery(unsafeSQL: "DROP OWNED BY \(role)"))
-            try await client.query(PostgresQuery(unsafeSQL: "DROP ROLE \(role)"))
         }
     }
 

@@ -36,6 +36,39 @@ public enum TestPostgres {
         return (name, "postgres://\(target.username)@\(target.host):\(target.port)/\(name)")
     }
 
+    /// Runs `body` with a target that logs in as a new role whose sessions start with `settings`
+    /// (`ALTER ROLE … SET`), such as `temp_file_limit = 0` to turn a temporary file into an error;
+    /// the role and what it owns are dropped afterwards.
+    public static func withRole<T: Sendable>(
+        settings: [(name: String, value: String)],
+        _ body: @Sendable (StateLocation.PostgresTarget) async throws -> T
+    ) async throws -> T {
+        let role = "capi_role_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        try await withClient { client in
+            try await client.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN SUPERUSER"))
+            for setting in settings { try await client.query(PostgresQuery(unsafeSQL: "ALTER ROLE \(role) SET \(setting.name) = \(setting.value)")) }
+        }
+        var target = try target()
+        target.username = role
+        target.password = nil
+        let result: T
+        do {
+            result = try await body(target)
+        } catch {
+            try? await drop(role: role)
+            throw error
+        }
+        try await drop(role: role)
+        return result
+    }
+
+    private static func drop(role: String) async throws {
+        try await withClient { client in
+            try await client.query(PostgresQuery(unsafeSQL: "DROP OWNED BY \(role) CASCADE"))
+            try await client.query(PostgresQuery(unsafeSQL: "DROP ROLE \(role)"))
+        }
+    }
+
     /// Runs `body` with a connected client whose `run()` is alive for the duration.
     /// - Parameter database: another database of the cluster than the URL's.
     public static func withClient<T: Sendable>(

@@ -112,10 +112,11 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     }
 
     /// One of the per-event statements, prepared once per connection or, with
-    /// `prepared_statements=off`, sent unnamed: the same SQL and bindings either way.
+    /// `prepared_statements=off` or for a statement ``PlannedPerExecution``, sent unnamed: the
+    /// same SQL and bindings either way.
     func perform<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
         var rows: [Statement.Row] = []
-        if preparedStatements {
+        if preparedStatements, !(statement is any PlannedPerExecution) {
             for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
         } else {
             let query = PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings())

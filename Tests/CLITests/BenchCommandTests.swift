@@ -194,20 +194,6 @@ struct BenchCommandTests {
         }
     }
 
-    @Test(
-        "--prepare-wal without a PostgreSQL state of the run's own is refused with the reason",
-        arguments: [
-            (["ingest", "--state", "sqlite:unused.sqlite"], "--prepare-wal needs a PostgreSQL state"),
-            (["ingest", "--target", "http://127.0.0.1:9"], "--prepare-wal prepares this run's own PostgreSQL state"),
-            (["state", "--state", "sqlite:unused.sqlite"], "--prepare-wal needs a PostgreSQL state"),
-        ]
-    )
-    func prepareNeedsOwnPostgres(arguments: [String], message: String) async throws {
-        let result = try await CLIRunner.run(["bench"] + arguments + ["--prepare-wal"], environment: ServeProcessTests.environment())
-        #expect(result.status == 64, "\(result.stderr)")
-        #expect(result.stderr.contains(message), "\(result.stderr)")
-    }
-
     @Test("bench normalize prepares every sample event, with and without writing its payload text, and times one SHA-256")
     func normalizeRows() async throws {
         let result = try await CLIRunner.run(["bench", "normalize", "--seconds", "0.2"])
@@ -248,7 +234,7 @@ struct BenchCommandTests {
     }
 
     @Test(
-        "numbers a benchmark cannot run with are refused naming the option, never a crash",
+        "arguments a benchmark cannot run with are refused naming the option and why, never a crash",
         arguments: [
             (["ingest", "--rate", "0"], "--rate must be at least 1"),
             (["ingest", "--events", "0"], "--events must be at least 1"),
@@ -256,9 +242,13 @@ struct BenchCommandTests {
             (["ingest", "--batch-events=-1"], "--batch-events must be 0 or more"),
             (["state", "--events", "0"], "--events must be at least 1"),
             (["normalize", "--seconds", "0"], "--seconds must be more than 0"),
+            // --prepare-wal needs a PostgreSQL store of the run's own.
+            (["ingest", "--prepare-wal", "--state", "sqlite:unused.sqlite"], "--prepare-wal needs a PostgreSQL state"),
+            (["ingest", "--prepare-wal", "--target", "http://127.0.0.1:9"], "--prepare-wal prepares this run's own PostgreSQL state"),
+            (["state", "--prepare-wal", "--state", "sqlite:unused.sqlite"], "--prepare-wal needs a PostgreSQL state"),
         ]
     )
-    func refusesUnusableNumbers(arguments: [String], message: String) async throws {
+    func refusesUnusableArguments(arguments: [String], message: String) async throws {
         let result = try await CLIRunner.run(["bench"] + arguments, environment: ServeProcessTests.environment())
         #expect(result.status == 64, "\(result.stderr)")
         #expect(result.stderr.contains(message), "\(result.stderr)")

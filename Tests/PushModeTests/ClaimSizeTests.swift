@@ -32,7 +32,7 @@ struct ClaimSizeTests {
         let manifest = try pushManifest(maxEvents: Self.maxEvents)
         let received = FlushOnceTests.RequestCount()
         try await TestPostgres.withRole(settings: [("temp_file_limit", "0"), ("work_mem", "'4MB'")]) { target in
-            try await withStateRegistry(.postgres(target), schema: "claim_size_\(mode.rawValue.lowercased())", logger: Logger(label: "test")) {
+            try await withStateRegistry(.postgres(target), schema: TestPostgres.uniqueName("claim_size"), logger: Logger(label: "test")) {
                 registry in
                 // Queued as intake queues them: at most 1,000 events per commit.
                 let leads = Self.largeLeads(Self.events)

@@ -27,11 +27,17 @@ public enum TestPostgres {
         return target
     }
 
+    /// A name no other test uses, `<prefix>_<hex>`: for a schema, a database or a role that
+    /// outlives a killed run without meeting the next run's.
+    public static func uniqueName(_ prefix: String) -> String {
+        prefix + "_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+    }
+
     /// A new, empty database in the test cluster, for a process under test to own: its name and
     /// its state URL.
     public static func createDatabase(prefix: String) async throws -> (name: String, stateURL: String) {
         let target = try target()
-        let name = prefix + "_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        let name = uniqueName(prefix)
         _ = try await withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)")) }
         return (name, "postgres://\(target.username)@\(target.host):\(target.port)/\(name)")
     }
@@ -43,7 +49,7 @@ public enum TestPostgres {
         settings: [(name: String, value: String)],
         _ body: @Sendable (StateLocation.PostgresTarget) async throws -> T
     ) async throws -> T {
-        let role = "capi_role_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(12)
+        let role = uniqueName("capi_role")
         try await withClient { client in
             try await client.query(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN SUPERUSER"))
             for setting in settings { try await client.query(PostgresQuery(unsafeSQL: "ALTER ROLE \(role) SET \(setting.name) = \(setting.value)")) }

@@ -19,7 +19,7 @@ public enum TestStore: String, CaseIterable, CustomTestStringConvertible, Sendab
             let path = TemporaryPaths.url("capi-state").appendingPathComponent("state.sqlite").path
             return (.sqlite(path: path), nil)
         case .postgres:
-            return (.postgres(try TestPostgres.target()), "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16))
+            return (.postgres(try TestPostgres.target()), TestPostgres.uniqueName("t"))
         }
     }
 

@@ -14,11 +14,12 @@ struct ClaimPlanTests {
 
     @Test("claims run many times on an empty outbox still take a backlog's oldest rows without sorting it")
     func planForTheBacklog() async throws {
+        let schema = TestPostgres.uniqueName("claim_plan")
         try await TestPostgres.withRole(settings: [("temp_file_limit", "0"), ("work_mem", "'64kB'")]) { target in
-            try await withStateRegistry(.postgres(target), schema: "claim_plan", logger: Logger(label: "test")) { registry in
+            try await withStateRegistry(.postgres(target), schema: schema, logger: Logger(label: "test")) { registry in
                 // No `ANALYZE` from autovacuum midway, which would replace a kept plan: the claim
                 // must suit the backlog without one.
-                try await TestStore.rawSQL(.postgres(target), schema: "claim_plan", ["ALTER TABLE outbox SET (autovacuum_enabled = false)"])
+                try await TestStore.rawSQL(.postgres(target), schema: schema, ["ALTER TABLE outbox SET (autovacuum_enabled = false)"])
                 let now = WallClock.system.now()
                 // Eight at a time, so every pooled connection runs the claim more than the five
                 // times after which PostgreSQL may keep one plan for a prepared statement.
@@ -37,7 +38,7 @@ struct ClaimPlanTests {
                 let time = WallClock.system.seconds() - .seconds(60)
                 try await TestStore.rawSQL(
                     .postgres(target),
-                    schema: "claim_plan",
+                    schema: schema,
                     [
                         """
                         INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)

@@ -11,8 +11,8 @@ struct PostgresStatementModeTests {
     func sameOutcomes(prepared: Bool) async throws {
         var target = try TestPostgres.target()
         target.preparedStatements = prepared
-        let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
-        try await withStateRegistry(.postgres(target), schema: String(schema), logger: Logger(label: "test")) { registry in
+        let schema = TestPostgres.uniqueName("t")
+        try await withStateRegistry(.postgres(target), schema: schema, logger: Logger(label: "test")) { registry in
             // Three rounds, so a prepared statement also runs on connections that already hold it.
             for round in 1...3 {
                 let first = "a\(round)"
@@ -47,7 +47,7 @@ struct PostgresPageLayoutTests {
     @Test("a claim and an acknowledgement of hundreds of sidecar-sized rows leave nearly every row on its page")
     func updatesStayOnTheirPage() async throws {
         let target = try TestPostgres.target()
-        let schema = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").lowercased().prefix(16)
+        let schema = TestPostgres.uniqueName("t")
         let count = 400
         // Sizes as the sidecar writes them: a payload of about 1 KB, a stream record of about 600 B.
         let items = (0..<count).map { index in
@@ -57,16 +57,16 @@ struct PostgresPageLayoutTests {
             item.deliveredRecord = #"{"event_id":"\#(id)","user_data_keys":"\#(String(repeating: "b", count: 560))"}"#
             return item
         }
-        let stayed = try await withStateRegistry(.postgres(target), schema: String(schema), logger: Logger(label: "test")) { registry in
+        let stayed = try await withStateRegistry(.postgres(target), schema: schema, logger: Logger(label: "test")) { registry in
             #expect(try await registry.commitIntake(items).allSatisfy { $0 == .accepted })
-            let outboxBefore = try await pages(of: "outbox", schema: String(schema))
-            let deliveredBefore = try await pages(of: "delivered_events", schema: String(schema))
+            let outboxBefore = try await pages(of: "outbox", schema: schema)
+            let deliveredBefore = try await pages(of: "delivered_events", schema: schema)
 
             let claimed = try await registry.claimOutbox(limit: count, owner: "o", lease: .seconds(60), now: now, pixelID: nil)
             #expect(claimed.count == count)
-            let outboxAfter = try await pages(of: "outbox", schema: String(schema))
+            let outboxAfter = try await pages(of: "outbox", schema: schema)
             try await registry.markForwarded(claimed, fbtraceID: "trace", now: now)
-            let deliveredAfter = try await pages(of: "delivered_events", schema: String(schema))
+            let deliveredAfter = try await pages(of: "delivered_events", schema: schema)
             #expect(deliveredAfter.count == count)
             #expect(try await registry.deliveredEvents(since: nil).allSatisfy { $0.outcome == .forwarded })
             return (

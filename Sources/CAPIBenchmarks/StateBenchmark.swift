@@ -6,12 +6,16 @@ import Logging
 /// Ledger + outbox (+ delivered_events) insert throughput: one event per transaction, batches of
 /// 500, and many concurrent single-event callers sharing transactions through ``GroupCommitter``.
 public enum StateBenchmark {
-    /// - Parameter prepareWriteAheadLog: on PostgreSQL, have the server create the WAL files the
-    ///   run will fill first (``WriteAheadLogPreparation``).
+    /// - Parameters:
+    ///   - prepareWriteAheadLog: on PostgreSQL, have the server create the WAL files the run will
+    ///     fill first (``WriteAheadLogPreparation``).
+    ///   - payloadBytes: grow each payload to at least this size with a cart of `contents`, as
+    ///     large orders are; `nil` keeps the usual website purchase of about 700 bytes.
     public static func run(
         location: StateLocation,
         events: Int,
         prepareWriteAheadLog: Bool = false,
+        payloadBytes: Int? = nil,
         emit: @escaping @Sendable (String) -> Void
     ) async throws {
         var logger = Logger(label: "bench.state")
@@ -22,10 +26,13 @@ public enum StateBenchmark {
             let singles = min(events, 2_000)
             let concurrent = min(events, 20_000)
             let modes = registry.concurrentIntakeCommits > 1 ? [1, registry.concurrentIntakeCommits] : [1]
+            let cart = payloadBytes.map { cartPadding(toReach: $0) } ?? ""
+            func item(_ id: String) -> IntakeItem { StateBenchmark.item(id, cart: cart) }
             if prepareWriteAheadLog {
                 let committed = singles + events * 2 + concurrent * modes.count * 2
-                try await WriteAheadLogPreparation.prepare(registry, events: committed, report: report)
+                try await WriteAheadLogPreparation.prepare(registry, events: committed, extraBytesPerEvent: cart.utf8.count, report: report)
             }
+            report.add("payload", "\(item("\(runID)-size").payload.utf8.count) bytes per event")
             let clock = ContinuousClock()
 
             var start = clock.now
@@ -62,7 +69,8 @@ public enum StateBenchmark {
                     let elapsed = try await groupCommit(
                         registry,
                         maxInFlight: inFlight,
-                        ids: (0..<concurrent).map { "\(runID)-g\(round)-\(inFlight)-\($0)" }
+                        ids: (0..<concurrent).map { "\(runID)-g\(round)-\(inFlight)-\($0)" },
+                        cart: cart
                     )
                     report.add("group commit, 64 callers, \(inFlight) in flight", rate(concurrent, elapsed))
                 }
@@ -72,7 +80,7 @@ public enum StateBenchmark {
     }
 
     /// 64 callers committing one event each, through a ``GroupCommitter``; the time for all of them.
-    static func groupCommit(_ registry: any StateRegistry, maxInFlight: Int, ids: [String]) async throws -> Duration {
+    static func groupCommit(_ registry: any StateRegistry, maxInFlight: Int, ids: [String], cart: String) async throws -> Duration {
         let committer = GroupCommitter(registry: registry, maxBatch: 1000, maxInFlight: maxInFlight)
         let clock = ContinuousClock()
         let start = clock.now
@@ -82,7 +90,7 @@ public enum StateBenchmark {
                 for worker in 0..<64 {
                     callers.addTask {
                         for index in stride(from: worker, to: ids.count, by: 64) {
-                            _ = try await committer.commit([item(ids[index])])
+                            _ = try await committer.commit([item(ids[index], cart: cart)])
                         }
                     }
                 }
@@ -97,12 +105,23 @@ public enum StateBenchmark {
         "\(Format.rate(Double(count) / elapsed.inSeconds)) (\(count) events in \(String(format: "%.2f", elapsed.inSeconds)) s)"
     }
 
-    /// A realistic hashed event: ~700 bytes of payload, ~300 of stream record.
-    static func item(_ id: String) -> IntakeItem {
+    /// `custom_data.contents` items (with their leading comma) that bring the usual payload to at
+    /// least `bytes`.
+    static func cartPadding(toReach bytes: Int) -> String {
+        let usual = item("").payload.utf8.count
+        let line = #",{"id":"sku-0000","quantity":1,"item_price":19.5}"#
+        let lines = max(0, (bytes - usual - #","contents":[]"#.utf8.count + line.utf8.count - 1) / line.utf8.count)
+        guard lines > 0 else { return "" }
+        return #","contents":["# + String(repeating: line, count: lines).dropFirst() + "]"
+    }
+
+    /// A realistic hashed event: ~700 bytes of payload, ~300 of stream record; `cart` goes into
+    /// its `custom_data`.
+    static func item(_ id: String, cart: String = "") -> IntakeItem {
         let digest = SHA256Hex.digest(id)
         let time = WallClock.system.seconds().rawValue
         let payload = """
-            {"action_source":"website","custom_data":{"currency":"USD","value":129.5},"event_id":"\(id)","event_name":"Purchase",\
+            {"action_source":"website","custom_data":{"currency":"USD","value":129.5\(cart)},"event_id":"\(id)","event_name":"Purchase",\
             "event_source_url":"https://shop.example/checkout","event_time":\(time),"user_data":{"client_ip_address":"203.0.113.9",\
             "client_user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64)","em":["\(digest)"],"ph":["\(digest)"],"fn":["\(digest)"],\
             "ln":["\(digest)"],"zp":["\(digest)"],"country":["\(digest)"]}}

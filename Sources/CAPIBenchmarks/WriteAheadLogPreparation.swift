@@ -10,16 +10,17 @@ enum WriteAheadLogPreparation {
     /// About 4 KB per event the run commits: intake writes about 2.5 KB and forwarding 0.4 KB; the
     /// rest is margin, as PostgreSQL keeps files for reuse by an estimate of the next interval's
     /// need. At least 64 MB.
-    static func bytes(forEvents events: Int) -> Int {
-        max(64_000_000, events * 4_000)
+    /// - Parameter extraBytesPerEvent: payload beyond the usual event's, written to the WAL once.
+    static func bytes(forEvents events: Int, extraBytesPerEvent: Int = 0) -> Int {
+        max(64_000_000, events * (4_000 + extraBytesPerEvent))
     }
 
     /// Prepares the files on `registry`'s server and reports it as the report's first line.
-    static func prepare(_ registry: any StateRegistry, events: Int, report: BenchmarkReport) async throws {
+    static func prepare(_ registry: any StateRegistry, events: Int, extraBytesPerEvent: Int = 0, report: BenchmarkReport) async throws {
         guard let postgres = registry as? PostgresStateRegistry else {
             throw StateError(.configuration, "preparing WAL files needs a PostgreSQL state: SQLite has none")
         }
-        let bytes = bytes(forEvents: events)
+        let bytes = bytes(forEvents: events, extraBytesPerEvent: extraBytesPerEvent)
         let started = ContinuousClock.now
         try await postgres.prepareWriteAheadLogFiles(bytes: bytes)
         let seconds = String(format: "%.1f", (ContinuousClock.now - started).inSeconds)

@@ -1,4 +1,7 @@
+import CAPICore
+import ConnectorRuntime
 import Foundation
+import Logging
 import PostgresNIO
 import TestSupport
 import Testing
@@ -233,6 +236,32 @@ struct BenchCommandTests {
         #expect(depth.hasSuffix(" 1500"), "\(depth)")
     }
 
+    @Test("bench state --payload-bytes stores every event with a payload of at least that size, still valid JSON")
+    func statePayloadBytes() async throws {
+        let folder = TemporaryPaths.url("bench")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent("state.sqlite").path
+        let result = try await CLIRunner.run(
+            ["bench", "state", "--state", "sqlite:" + path, "--events", "20", "--payload-bytes", "5000"],
+            environment: ServeProcessTests.environment()
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        let line = try #require(result.stdout.split(separator: "\n").first { $0.contains("payload") })
+        let reported = try #require(line.split(separator: " ").dropLast(3).last.flatMap { Int($0) })
+        // Past the size asked by less than one more cart item (about 50 bytes) and the event id.
+        #expect((5_000..<5_080).contains(reported), "\(line)")
+        try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
+            let entries = try await registry.claimOutbox(limit: 1_000, owner: "t", lease: .seconds(30), now: WallClock.system.now(), pixelID: nil)
+            // 20 single commits, 20 in batches, 20 from the writers, 2 x 20 through group commit.
+            #expect(entries.count == 100)
+            for entry in entries {
+                #expect((5_000..<5_080).contains(entry.payload.utf8.count))
+                let contents = try JSONValue(parsing: Array(entry.payload.utf8))["custom_data"]?["contents"]?.arrayValue
+                #expect((contents?.count ?? 0) > 80)
+            }
+        }
+    }
+
     @Test(
         "arguments a benchmark cannot run with are refused naming the option and why, never a crash",
         arguments: [
@@ -241,6 +270,7 @@ struct BenchCommandTests {
             (["ingest", "--concurrency", "0"], "--concurrency must be at least 1"),
             (["ingest", "--batch-events=-1"], "--batch-events must be 0 or more"),
             (["state", "--events", "0"], "--events must be at least 1"),
+            (["state", "--payload-bytes", "0"], "--payload-bytes must be 1 to 1000000"),
             (["normalize", "--seconds", "0"], "--seconds must be more than 0"),
             // --prepare-wal needs a PostgreSQL store of the run's own.
             (["ingest", "--prepare-wal", "--state", "sqlite:unused.sqlite"], "--prepare-wal needs a PostgreSQL state"),

@@ -40,15 +40,31 @@ struct BenchCommand: AsyncParsableCommand {
 
         @Option(help: "Events to write in batches of 500.")
         var events: Int = 50_000
+        @Option(
+            help: ArgumentHelp(
+                "Grow each event's payload to at least this many bytes with a cart of items in custom_data (default: a website purchase of about 700 bytes).",
+                valueName: "bytes"
+            )
+        )
+        var payloadBytes: Int?
         @Flag(help: prepareWALHelp) var prepareWal = false
 
         func validate() throws {
             guard events >= 1 else { throw ValidationError("--events must be at least 1") }
+            if let payloadBytes, !(1...1_000_000).contains(payloadBytes) {
+                throw ValidationError("--payload-bytes must be 1 to 1000000")
+            }
         }
 
         func run() async throws {
             let location = try preparableLocation(state, prepareWAL: prepareWal)
-            try await StateBenchmark.run(location: location, events: events, prepareWriteAheadLog: prepareWal, emit: StandardStreams.printOutput)
+            try await StateBenchmark.run(
+                location: location,
+                events: events,
+                prepareWriteAheadLog: prepareWal,
+                payloadBytes: payloadBytes,
+                emit: StandardStreams.printOutput
+            )
         }
     }
 

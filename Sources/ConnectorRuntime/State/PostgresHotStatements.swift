@@ -62,11 +62,28 @@ struct IntakeStatement: PostgresPreparedStatement {
         var rows = items.filter { seen.insert($0.key).inserted }
         rows.sort { left, right in
             let (a, b) = (left.key, right.key)
-            if !a.pixelID.utf8.elementsEqual(b.pixelID.utf8) { return a.pixelID.utf8.lexicographicallyPrecedes(b.pixelID.utf8) }
-            if !a.eventID.utf8.elementsEqual(b.eventID.utf8) { return a.eventID.utf8.lexicographicallyPrecedes(b.eventID.utf8) }
+            let pixel = compareBytes(a.pixelID, b.pixelID)
+            if pixel != 0 { return pixel < 0 }
+            let event = compareBytes(a.eventID, b.eventID)
+            if event != 0 { return event < 0 }
             return a.eventTime.rawValue < b.eventTime.rawValue
         }
         return rows
+    }
+
+    /// Negative, zero or positive as `a`'s UTF-8 sorts before, with or after `b`'s. On the bytes
+    /// of native strings directly: through `UTF8View`'s iterators the sort was 2.4% of `bench
+    /// state`'s samples (`perf`).
+    static func compareBytes(_ a: String, _ b: String) -> Int {
+        let direct = a.utf8.withContiguousStorageIfAvailable { x in
+            b.utf8.withContiguousStorageIfAvailable { y in
+                for index in 0..<min(x.count, y.count) where x[index] != y[index] { return Int(x[index]) - Int(y[index]) }
+                return x.count - y.count
+            }
+        }
+        if let direct, let result = direct { return result }
+        if a.utf8.elementsEqual(b.utf8) { return 0 }
+        return a.utf8.lexicographicallyPrecedes(b.utf8) ? -1 : 1
     }
 
     func makeBindings() -> PostgresBindings {

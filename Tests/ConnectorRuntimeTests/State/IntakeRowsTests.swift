@@ -49,4 +49,16 @@ struct IntakeRowsTests {
             #expect(IntakeStatement(items: shuffled).items.map(\.key) == expected)
         }
     }
+
+    @Test("keys compare as their UTF-8 bytes do, prefixes first")
+    func byteComparison() {
+        let texts = ["", "a", "ab", "abc", "b", "B", "10", "2", "caf\u{E9}", "cafe\u{301}", "\u{1F600}", "z\u{0}", "z"]
+        for a in texts {
+            for b in texts {
+                let expected =
+                    Array(a.utf8) == Array(b.utf8) ? 0 : (Array(a.utf8).lexicographicallyPrecedes(Array(b.utf8)) ? -1 : 1)
+                #expect(IntakeStatement.compareBytes(a, b).signum() == expected, "\(Array(a.utf8)) against \(Array(b.utf8))")
+            }
+        }
+    }
 }

@@ -29,14 +29,35 @@ public enum IngestBenchmark {
         /// Events sent through the batch endpoint, 1,000 per request.
         public var batchEvents: Int
 
+        /// `custom_data.contents` in every event (``CartPadding``); empty for the usual event.
+        public var cart: String
+
         /// Every event a run commits: both fixed-rate stages last 5 s.
         var committedEvents: Int { singles + rate * 10 + batchEvents }
 
-        public init(singles: Int, concurrency: Int, rate: Int, batchEvents: Int) {
+        /// - Parameter eventBytes: grow every event to at least this size with a cart of items, as
+        ///   large orders are; `nil` keeps the usual purchase.
+        public init(singles: Int, concurrency: Int, rate: Int, batchEvents: Int, eventBytes: Int? = nil) {
             self.singles = singles
             self.concurrency = concurrency
             self.rate = rate
             self.batchEvents = batchEvents
+            self.cart = eventBytes.map { CartPadding.contents(bytes: $0 - IngestBenchmark.event(id: "", pixel: "").utf8.count) } ?? ""
+        }
+
+        /// The size of one event as sent (an id and a pixel of usual lengths).
+        var eventBytes: Int { IngestBenchmark.event(id: "000000-b000000", pixel: "0000000000000000", cart: cart).utf8.count }
+
+        /// Says how large the events are when they carry a cart.
+        func describeEvents(in report: BenchmarkReport) {
+            guard !cart.isEmpty else { return }
+            report.add("events", "\(eventBytes) bytes each as sent, with a cart of items in custom_data")
+        }
+
+        /// Events per batch-endpoint request: 1,000, Meta's maximum, or fewer when 1,000 would
+        /// pass the sidecar's body limit.
+        func eventsPerRequest(bodyLimit: Int) -> Int {
+            max(1, min(1_000, (bodyLimit - #"{"data":[]}"#.utf8.count) / (eventBytes + 1)))
         }
     }
 
@@ -127,14 +148,16 @@ public enum IngestBenchmark {
         let pixel = manifest.pixels[0].id
         let runID = String(UUID().uuidString.prefix(6))
         let report = BenchmarkReport(title: "ingest: load generator against \(url) (\(load.concurrency) connections)", emit: emit)
+        load.describeEvents(in: report)
         let client = makeClient(concurrency: load.concurrency)
         var refusals = try await singleEvents(client: client, url: url, secret: secret, pixel: pixel, runID: runID, load: load, report: report)
         let clock = ContinuousClock()
         let start = clock.now
         var accepted = 0
         var batchRefusals = Refusals()
-        for batch in stride(from: 0, to: load.batchEvents, by: 1000) {
-            let items = (batch..<min(batch + 1000, load.batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel) }
+        let perRequest = load.eventsPerRequest(bodyLimit: manifest.push?.bodyLimitBytes ?? 1_048_576)
+        for batch in stride(from: 0, to: load.batchEvents, by: perRequest) {
+            let items = (batch..<min(batch + perRequest, load.batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel, cart: load.cart) }
             let (status, answer) = try await send(
                 client: client,
                 url: "\(url)/v1/events/batch",
@@ -146,7 +169,7 @@ public enum IngestBenchmark {
             batchRefusals.add(outcome.refusals)
         }
         report.add(
-            "batch endpoint (one sender)",
+            perRequest < 1_000 ? "batch endpoint (one sender, \(perRequest) per request)" : "batch endpoint (one sender)",
             "\(Format.rate(Double(load.batchEvents) / (clock.now - start).inSeconds)) (\(accepted)/\(load.batchEvents) accepted)"
         )
         batchRefusals.report(to: report)
@@ -208,8 +231,14 @@ public enum IngestBenchmark {
                         emit: emit
                     )
                     if prepareWriteAheadLog {
-                        try await WriteAheadLogPreparation.prepare(registry, events: load.committedEvents, report: report)
+                        try await WriteAheadLogPreparation.prepare(
+                            registry,
+                            events: load.committedEvents,
+                            extraBytesPerEvent: load.cart.utf8.count,
+                            report: report
+                        )
                     }
+                    load.describeEvents(in: report)
                     let client = makeClient(concurrency: load.concurrency)
                     // WAL per event, stage by stage, on PostgreSQL: what each costs the server,
                     // steady where the rates move with the machine.
@@ -228,7 +257,8 @@ public enum IngestBenchmark {
 
                     await wal.report(events: load.singles + load.rate * 5, to: report)
 
-                    // 3. The batch endpoint, 1,000 events per request.
+                    // 3. The batch endpoint, 1,000 events per request (fewer if that passes the body limit).
+                    let perRequest = load.eventsPerRequest(bodyLimit: push.bodyLimitBytes)
                     let clock = ContinuousClock()
                     let batchStart = clock.now
                     var batchAccepted = 0
@@ -238,8 +268,10 @@ public enum IngestBenchmark {
                             senders.addTask {
                                 var accepted = 0
                                 var refusals = Refusals()
-                                for batch in stride(from: sender * 1000, to: load.batchEvents, by: 4000) {
-                                    let items = (batch..<min(batch + 1000, load.batchEvents)).map { event(id: "\(runID)-b\($0)", pixel: pixel) }
+                                for batch in stride(from: sender * perRequest, to: load.batchEvents, by: 4 * perRequest) {
+                                    let items = (batch..<min(batch + perRequest, load.batchEvents)).map {
+                                        event(id: "\(runID)-b\($0)", pixel: pixel, cart: load.cart)
+                                    }
                                     let body = Array("{\"data\":[".utf8) + Array(items.joined(separator: ",").utf8) + Array("]}".utf8)
                                     let (status, json) = try await send(client: client, url: "\(url)/v1/events/batch", body: body, secret: secret)
                                     let outcome = batchOutcome(count: items.count, status: status, answer: json)
@@ -256,7 +288,7 @@ public enum IngestBenchmark {
                     }
                     let batchSeconds = (clock.now - batchStart).inSeconds
                     report.add(
-                        "batch endpoint",
+                        perRequest < 1_000 ? "batch endpoint (\(perRequest) per request)" : "batch endpoint",
                         "\(Format.rate(Double(load.batchEvents) / batchSeconds)) (\(batchAccepted)/\(load.batchEvents) accepted)"
                     )
                     batchRefusals.report(to: report)
@@ -335,7 +367,8 @@ public enum IngestBenchmark {
             prefix: "\(runID)-s",
             count: load.singles,
             concurrency: load.concurrency,
-            interval: nil
+            interval: nil,
+            cart: load.cart
         )
         report.add(
             "signed single events",
@@ -360,7 +393,8 @@ public enum IngestBenchmark {
             prefix: prefix,
             count: load.rate * 5,
             concurrency: load.concurrency,
-            interval: .nanoseconds(1_000_000_000 / Int64(load.rate))
+            interval: .nanoseconds(1_000_000_000 / Int64(load.rate)),
+            cart: load.cart
         )
     }
 
@@ -383,7 +417,8 @@ public enum IngestBenchmark {
         prefix: String,
         count: Int,
         concurrency: Int,
-        interval: Duration?
+        interval: Duration?,
+        cart: String
     ) async throws -> LoadResult {
         let clock = ContinuousClock()
         let start = clock.now
@@ -398,7 +433,7 @@ public enum IngestBenchmark {
                             let due = start + interval * index
                             if clock.now < due { try await Task.sleep(until: due, clock: clock) }
                         }
-                        let body = Array(event(id: "\(prefix)\(index)", pixel: pixel).utf8)
+                        let body = Array(event(id: "\(prefix)\(index)", pixel: pixel, cart: cart).utf8)
                         let sent = clock.now
                         let (status, answer) = try await send(client: client, url: "\(url)/v1/events", body: body, secret: secret)
                         samples.append(((clock.now - sent).inSeconds * 1000, status == 202))
@@ -444,12 +479,13 @@ public enum IngestBenchmark {
         return (Int(response.status.code), (try? JSONValue(parsing: bytes.readableBytesView)) ?? .null)
     }
 
-    static func event(id: String, pixel: String) -> String {
+    /// - Parameter cart: `custom_data.contents` (``CartPadding``), or empty.
+    static func event(id: String, pixel: String, cart: String = "") -> String {
         """
         {"pixel_id":"\(pixel)","event_name":"Purchase","event_time":\(Int64(Date().timeIntervalSince1970) - 5),"event_id":"\(id)",\
         "action_source":"website","event_source_url":"https://shop.example/checkout","user_data":{"em":"Customer.\(id)@Example.com",\
         "ph":"(650) 555-1212","fn":"Jane","ln":"Doe","ct":"Menlo Park","st":"CA","zp":"94025","country":"US","db":"1990-01-15","ge":"f",\
-        "client_ip_address":"203.0.113.9","client_user_agent":"Mozilla/5.0"},"custom_data":{"value":42.5,"currency":"USD"}}
+        "client_ip_address":"203.0.113.9","client_user_agent":"Mozilla/5.0"},"custom_data":{"value":42.5,"currency":"USD"\(cart)}}
         """
     }
 

@@ -105,14 +105,10 @@ public enum StateBenchmark {
         "\(Format.rate(Double(count) / elapsed.inSeconds)) (\(count) events in \(String(format: "%.2f", elapsed.inSeconds)) s)"
     }
 
-    /// `custom_data.contents` items (with their leading comma) that bring the usual payload to at
-    /// least `bytes`.
+    /// `custom_data.contents` items (``CartPadding``) that bring the usual payload to at least
+    /// `bytes`.
     static func cartPadding(toReach bytes: Int) -> String {
-        let usual = item("").payload.utf8.count
-        let line = #",{"id":"sku-0000","quantity":1,"item_price":19.5}"#
-        let lines = max(0, (bytes - usual - #","contents":[]"#.utf8.count + line.utf8.count - 1) / line.utf8.count)
-        guard lines > 0 else { return "" }
-        return #","contents":["# + String(repeating: line, count: lines).dropFirst() + "]"
+        CartPadding.contents(bytes: bytes - item("").payload.utf8.count)
     }
 
     /// A realistic hashed event: ~700 bytes of payload, ~300 of stream record; `cart` goes into

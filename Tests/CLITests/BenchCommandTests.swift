@@ -93,6 +93,31 @@ struct BenchCommandTests {
         #expect(loud.isEmpty, "\(loud)")
     }
 
+    @Test("bench ingest --event-bytes sends large orders, and batch requests small enough for the body limit")
+    func largeEvents() async throws {
+        let folder = TemporaryPaths.url("bench")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let result = try await CLIRunner.run(
+            [
+                "bench", "ingest", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path,
+                "--events", "20", "--rate", "20", "--batch-events", "1200", "--concurrency", "4", "--event-bytes", "8000",
+            ],
+            environment: ServeProcessTests.environment()
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n")
+        let events = try #require(lines.first { $0.contains("bytes each as sent") })
+        let size = try #require(events.split(separator: " ").first { Int($0) != nil }.flatMap { Int($0) })
+        #expect((8_000..<8_100).contains(size), "\(events)")
+        // 1,000 events of 8 KB would pass the manifest's 5 MiB: the requests carry fewer, and every
+        // event is accepted.
+        let batch = try #require(lines.first { $0.contains("batch endpoint") })
+        let perRequest = try #require(batch.split(separator: "(").dropFirst().first?.split(separator: " ").first.flatMap { Int($0) })
+        #expect(perRequest < 1_000 && perRequest * (size + 1) <= 5_242_880, "\(batch)")
+        #expect(batch.contains("(1200/1200 accepted)"), "\(batch)")
+        #expect(result.stdout.contains("(1320 events, 1320 distinct received)"), "\(result.stdout)")
+    }
+
     /// The cluster's WAL position is shared by every database in it: the runs that read it take turns,
     /// so one run's prepared WAL is never counted in the other's stages.
     @Suite("bench ingest on PostgreSQL", .serialized)
@@ -269,6 +294,7 @@ struct BenchCommandTests {
             (["ingest", "--events", "0"], "--events must be at least 1"),
             (["ingest", "--concurrency", "0"], "--concurrency must be at least 1"),
             (["ingest", "--batch-events=-1"], "--batch-events must be 0 or more"),
+            (["ingest", "--event-bytes", "0"], "--event-bytes must be 1 to 1000000"),
             (["state", "--events", "0"], "--events must be at least 1"),
             (["state", "--payload-bytes", "0"], "--payload-bytes must be 1 to 1000000"),
             (["normalize", "--seconds", "0"], "--seconds must be more than 0"),

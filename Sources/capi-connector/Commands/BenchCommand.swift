@@ -96,6 +96,14 @@ struct BenchCommand: AsyncParsableCommand {
             )
         )
         var targetPid: Int32?
+        @Option(
+            help: ArgumentHelp(
+                "Grow each event to at least this many bytes as sent, with a cart of items in custom_data (large orders); "
+                    + "the batch endpoint then sends fewer than 1,000 per request if 1,000 would pass the body limit.",
+                valueName: "bytes"
+            )
+        )
+        var eventBytes: Int?
         @Flag(help: prepareWALHelp) var prepareWal = false
 
         func validate() throws {
@@ -106,12 +114,13 @@ struct BenchCommand: AsyncParsableCommand {
             guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
             guard rate >= 1 else { throw ValidationError("--rate must be at least 1 event per second") }
             guard batchEvents >= 0 else { throw ValidationError("--batch-events must be 0 or more") }
+            if let eventBytes, !(1...1_000_000).contains(eventBytes) { throw ValidationError("--event-bytes must be 1 to 1000000") }
             if targetPid != nil && target == nil { throw ValidationError("--target-pid needs --target (the sidecar at that address)") }
         }
 
         func run() async throws {
             let manifest = try await manifestOptions.load()
-            let load = IngestBenchmark.Load(singles: events, concurrency: concurrency, rate: rate, batchEvents: batchEvents)
+            let load = IngestBenchmark.Load(singles: events, concurrency: concurrency, rate: rate, batchEvents: batchEvents, eventBytes: eventBytes)
             if let target {
                 let (report, refusals) = try await IngestBenchmark.drive(
                     url: target,

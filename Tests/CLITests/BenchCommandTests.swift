@@ -20,6 +20,18 @@ struct BenchCommandTests {
         )
     }
 
+    /// `bench SUBCOMMAND` on a SQLite store of its own; the result and the store's path.
+    static func runOnSQLite(_ subcommand: String, _ arguments: [String]) async throws -> (CLIRunner.Result, String) {
+        let folder = TemporaryPaths.url("bench")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let path = folder.appendingPathComponent("state.sqlite").path
+        let result = try await CLIRunner.run(
+            ["bench", subcommand, "--state", "sqlite:" + path] + arguments,
+            environment: ServeProcessTests.environment()
+        )
+        return (result, path)
+    }
+
     @Test("bench ingest --target --target-pid reports the sidecar's own resident memory")
     func sidecarMemory() async throws {
         let (serve, port) = try await Self.startSidecar()
@@ -70,15 +82,7 @@ struct BenchCommandTests {
 
     @Test("bench ingest in process: every row accepted, the backlog forwarded, and a quiet shutdown")
     func inProcess() async throws {
-        let folder = TemporaryPaths.url("bench")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let result = try await CLIRunner.run(
-            [
-                "bench", "ingest", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path,
-                "--events", "200", "--rate", "100", "--batch-events", "2000", "--concurrency", "8",
-            ],
-            environment: ServeProcessTests.environment()
-        )
+        let (result, _) = try await Self.runOnSQLite("ingest", ["--events", "200", "--rate", "100", "--batch-events", "2000", "--concurrency", "8"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("(200/200 accepted)"), "\(result.stdout)")
         #expect(result.stdout.contains("(500/500 accepted)"), "\(result.stdout)")
@@ -95,14 +99,9 @@ struct BenchCommandTests {
 
     @Test("bench ingest --event-bytes sends large orders, and batch requests small enough for the body limit")
     func largeEvents() async throws {
-        let folder = TemporaryPaths.url("bench")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let result = try await CLIRunner.run(
-            [
-                "bench", "ingest", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path,
-                "--events", "20", "--rate", "20", "--batch-events", "1200", "--concurrency", "4", "--event-bytes", "8000",
-            ],
-            environment: ServeProcessTests.environment()
+        let (result, _) = try await Self.runOnSQLite(
+            "ingest",
+            ["--events", "20", "--rate", "20", "--batch-events", "1200", "--concurrency", "4", "--event-bytes", "8000"]
         )
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
@@ -245,12 +244,7 @@ struct BenchCommandTests {
 
     @Test("bench state commits every event once and compares group commit only where commits can overlap")
     func stateOnSQLite() async throws {
-        let folder = TemporaryPaths.url("bench")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let result = try await CLIRunner.run(
-            ["bench", "state", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path, "--events", "300"],
-            environment: ServeProcessTests.environment()
-        )
+        let (result, _) = try await Self.runOnSQLite("state", ["--events", "300"])
         #expect(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n")
         // SQLite has one writer: group commit runs one commit at a time, twice, and never two.
@@ -263,13 +257,7 @@ struct BenchCommandTests {
 
     @Test("bench state --payload-bytes stores every event with a payload of at least that size, still valid JSON")
     func statePayloadBytes() async throws {
-        let folder = TemporaryPaths.url("bench")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let path = folder.appendingPathComponent("state.sqlite").path
-        let result = try await CLIRunner.run(
-            ["bench", "state", "--state", "sqlite:" + path, "--events", "20", "--payload-bytes", "5000"],
-            environment: ServeProcessTests.environment()
-        )
+        let (result, path) = try await Self.runOnSQLite("state", ["--events", "20", "--payload-bytes", "5000"])
         #expect(result.status == 0, "\(result.stderr)")
         let line = try #require(result.stdout.split(separator: "\n").first { $0.contains("payload") })
         let reported = try #require(line.split(separator: " ").dropLast(3).last.flatMap { Int($0) })

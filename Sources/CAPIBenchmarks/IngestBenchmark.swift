@@ -45,8 +45,9 @@ public enum IngestBenchmark {
             self.cart = eventBytes.map { CartPadding.contents(bytes: $0 - IngestBenchmark.event(id: "", pixel: "").utf8.count) } ?? ""
         }
 
-        /// The size of one event as sent (an id and a pixel of usual lengths).
-        var eventBytes: Int { IngestBenchmark.event(id: "000000-b000000", pixel: "0000000000000000", cart: cart).utf8.count }
+        /// The size of one event as sent, at most: an id of the longest the bench makes (a run id
+        /// and up to eight digits) and a pixel id of 20 digits, so requests sized by it fit.
+        var eventBytes: Int { IngestBenchmark.event(id: "000000-b00000000", pixel: String(repeating: "0", count: 20), cart: cart).utf8.count }
 
         /// Says how large the events are when they carry a cart.
         func describeEvents(in report: BenchmarkReport) {

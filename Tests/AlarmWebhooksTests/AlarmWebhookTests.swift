@@ -73,7 +73,7 @@ struct AlarmWebhookTests {
     /// The timeout is long unless a test waits for it: the whole suite runs in parallel on two
     /// cores, and with 2 s a receiver that answered late was sent the alarm a second time, which
     /// failed the tests that count deliveries.
-    static func webhook(_ url: String, retries: Int = 2, cooldown: Duration = .seconds(900), timeout: Duration = .seconds(30)) -> AlarmWebhook {
+    static func webhook(_ url: String, retries: Int = 2, cooldown: Duration = .seconds(900), timeout: Duration = hangLimit) -> AlarmWebhook {
         AlarmWebhook(
             configuration: AlarmWebhookConfiguration(url: Secret(url), signingKey: key, cooldown: cooldown, retries: retries, timeout: timeout),
             clock: .fixed(UnixMillis(1_795_000_000_000)),

@@ -44,7 +44,7 @@ struct CLIRunner {
         _ arguments: [String],
         environment: [String: String] = [:],
         logTo logFile: String? = nil,
-        timeout: Duration = .seconds(30)
+        timeout: Duration = hangLimit
     ) async throws -> (process: Process, port: Int) {
         let log = logFile ?? TemporaryPaths.url("server", suffix: ".log").path
         let process = try start(arguments, environment: environment, logTo: log)

@@ -45,7 +45,7 @@ struct DriftProcessTests {
             #expect(status == 202 && answer.contains(#""accepted":300"#), "\(answer)")
         }
         var alarms: [[String: Any]] = []
-        try await eventually("coverage alarms for em, ph and fbp, and the unknown field", timeout: .seconds(75)) {
+        try await eventually("coverage alarms for em, ph and fbp, and the unknown field") {
             // Cleared ones too: the unknown field is news in one window and known (cleared) in the next.
             let result = try await CLIRunner.run(["schema", "alarms", "--state", state])
             alarms = result.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }

@@ -97,7 +97,7 @@ struct EgressProxyProcessTests {
             proxy.waitUntilExit()
         }
         var proxyPort: Int?
-        try await eventually("the CONNECT proxy listens", timeout: .seconds(10)) {
+        try await eventually("the CONNECT proxy listens") {
             proxyPort = (try? String(contentsOfFile: log + ".port", encoding: .utf8)).flatMap { Int($0) }
             return proxyPort != nil
         }

@@ -36,7 +36,7 @@ struct InsightsProcessTests {
             to: "http://127.0.0.1:\(port)/v1/events/batch"
         )
         #expect(status == 202, "\(answer)")
-        try await eventually("the stand-in received all sixty events", timeout: .seconds(30)) {
+        try await eventually("the stand-in received all sixty events") {
             try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).count == 60
         }
         kill(serve.processIdentifier, SIGTERM)

@@ -70,7 +70,7 @@ struct LambdaProcessTests {
             environment["CAPI_STATE_URL"] = "sqlite:/tmp/lambda-\(UUID().uuidString).sqlite"
             let result = try await CLIRunner.run(["lambda"], environment: environment)
             #expect(result.status == 1)
-            let outcome = try await runtime.outcome(of: RuntimeAPIStandIn.initializationID, timeout: .seconds(5))
+            let outcome = try await runtime.outcome(of: RuntimeAPIStandIn.initializationID)
             guard case .error(let type, _) = outcome else {
                 Issue.record("expected an init error, got \(outcome)")
                 return

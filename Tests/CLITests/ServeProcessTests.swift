@@ -130,7 +130,7 @@ struct ServeProcessTests {
 
         // Restart: everything acknowledged is delivered, then SIGTERM exits 0.
         (serve, port) = try await CLIRunner.startListening(["serve", "--state", state], environment: environment, logTo: logs[1])
-        let deadline = ContinuousClock.now + .seconds(120)
+        let deadline = ContinuousClock.now + hangLimit
         var counts: [String: Int] = [:]
         repeat {
             try await Task.sleep(for: .milliseconds(500))
@@ -179,7 +179,7 @@ struct ServeProcessTests {
         // are. Hashed again, they would match no one, and nothing would say so.
         let graphURL = try #require(Self.graphURL(inLog: log), "serve --sandbox logs its stand-in's graph_url")
         var forwarded: [[String: Any]] = []
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + hangLimit
         while forwarded.count < 3, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
             forwarded = try await Self.sandboxEvents(graphURL: graphURL, pixelID: "1234567890").compactMap {

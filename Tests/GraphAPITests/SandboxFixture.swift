@@ -5,9 +5,9 @@ import GraphSandbox
 import Synchronization
 import TestSupport
 
-/// A generous timeout: the whole suite runs in parallel on two cores, and a slow answer is not what
-/// these tests are about (timeouts are tested with their own short value).
-func client(_ baseURL: String, timeout: Duration = .seconds(10), appSecret: Secret? = nil) -> GraphClient {
+/// A generous timeout (``hangLimit``): a slow answer is not what these tests are about (timeouts are
+/// tested with their own short value).
+func client(_ baseURL: String, timeout: Duration = hangLimit, appSecret: Secret? = nil) -> GraphClient {
     GraphClient(
         configuration: .init(baseURL: baseURL, version: "v26.0", timeout: timeout, appSecret: appSecret, partnerAgent: "capi-connector-tests")
     )

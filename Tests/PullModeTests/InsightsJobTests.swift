@@ -52,7 +52,7 @@ func pollInsights(_ manifest: Manifest, registry: any StateRegistry, graphURL: S
 /// What the stand-in answers for the same days, read without the connector: per campaign and day,
 /// spend and the purchases under the one mapped action type.
 func standInTotals(_ url: String, since: CalendarDate, until: CalendarDate) async throws -> [String: (spend: Double, purchases: Double?)] {
-    let client = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: .seconds(5)))
+    let client = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: hangLimit))
     var totals: [String: (spend: Double, purchases: Double?)] = [:]
     var next: String? = nil
     repeat {

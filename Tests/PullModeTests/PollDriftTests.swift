@@ -51,7 +51,7 @@ struct PollDriftTests {
                 #expect(Set(before.map(\.quality.eventName)) == ["Purchase", "Lead", "AddToCart"])
 
                 // A hundred Purchases reach Meta without an email: the email's coverage collapses.
-                let client = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: .seconds(3)))
+                let client = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: hangLimit))
                 let now = Int64(Date().timeIntervalSince1970) - 60
                 let events = (0..<100).map { index in
                     ByteBuffer(

@@ -36,7 +36,7 @@ func withSeededSandbox<T: Sendable>(
     let sandbox = GraphSandbox(configuration: configuration)
     return try await sandbox.withRunning { url in
         // Seeding retries until the batch is accepted, so a sandbox with faults still gets every event.
-        let client = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: .seconds(3)))
+        let client = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: hangLimit))
         let now = Int64(Date().timeIntervalSince1970)
         var expected: [String: Int] = [:]
         var batch: [ByteBuffer] = []

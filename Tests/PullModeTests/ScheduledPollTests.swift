@@ -16,13 +16,13 @@ struct ScheduledPollTests {
         try await withSeededSandbox { url, _, expected in
             try await TestStore.sqlite.withRegistry { registry in
                 let manifest = try manifest()
-                let graph = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: .seconds(2)))
+                let graph = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: hangLimit))
                 let job = PollJob(manifest: manifest, pull: manifest.pull!, registry: registry, graph: graph, logger: Logger(label: "test"))
                 let scheduled = ScheduledPoll(job: job, registry: registry, interval: .milliseconds(200), logger: Logger(label: "test"))
                 let group = ServiceGroup(configuration: .init(services: [.init(service: scheduled)], logger: Logger(label: "test")))
                 try await withThrowingTaskGroup(of: Void.self) { tasks in
                     tasks.addTask { try await group.run() }
-                    let deadline = ContinuousClock.now + .seconds(30)
+                    let deadline = ContinuousClock.now + hangLimit
                     while await scheduled.lastResult.polls < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(50)) }
                     await group.triggerGracefulShutdown()
                     try await tasks.waitForAll()
@@ -41,7 +41,7 @@ struct ScheduledPollTests {
             try await TestStore.sqlite.withRegistry { registry in
                 var manifest = try manifest()
                 manifest.pull?.auth = .appCredentials(appID: "app-1", appSecret: Secret("wrong"))
-                let graph = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: .seconds(2)))
+                let graph = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: hangLimit))
                 let job = PollJob(manifest: manifest, pull: manifest.pull!, registry: registry, graph: graph, logger: Logger(label: "test"))
                 let scheduled = ScheduledPoll(job: job, registry: registry, interval: .milliseconds(50), logger: Logger(label: "test"))
                 try await scheduled.run()

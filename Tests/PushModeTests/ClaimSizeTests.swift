@@ -42,7 +42,7 @@ struct ClaimSizeTests {
                 try await withLoopbackServer(Self.acceptingGraph(received), label: "graph-claim-size") { port in
                     let forwarder = Forwarder(
                         registry: registry,
-                        graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: .seconds(30))),
+                        graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: hangLimit)),
                         pixels: manifest.pixels,
                         configuration: .init(maxEvents: Self.maxEvents, linger: .milliseconds(20), maxInFlight: 4),
                         policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
@@ -56,7 +56,7 @@ struct ClaimSizeTests {
                         let group = ServiceGroup(configuration: .init(services: [.init(service: forwarder)], logger: Logger(label: "test")))
                         try await withThrowingTaskGroup(of: Void.self) { tasks in
                             tasks.addTask { try await group.run() }
-                            try await eventually("the backlog forwarded", timeout: .seconds(30)) { try await registry.outboxDepth() == 0 }
+                            try await eventually("the backlog forwarded") { try await registry.outboxDepth() == 0 }
                             await group.triggerGracefulShutdown()
                             try await tasks.waitForAll()
                         }

@@ -32,7 +32,7 @@ struct DriftHTTPTests {
                 let answer = try await post("\(stack.baseURL)/v1/events/batch", body: body, headers: signedHeaders(body))
                 #expect(answer.status == 202 && answer.body["accepted"] == .integer(300), "\(answer.body)")
             }
-            try await eventually("coverage alarms for em, ph and fbp", timeout: .seconds(30)) {
+            try await eventually("coverage alarms for em, ph and fbp") {
                 let fields = try await stack.registry.activeAlarms().filter { $0.kind == DriftKind.coverageDrop.rawValue }.compactMap(\.subject.field)
                 return Set(fields) == ["em", "ph", "fbp"]
             }

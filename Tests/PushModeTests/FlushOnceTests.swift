@@ -23,7 +23,7 @@ struct FlushOnceTests {
                 // Zero jitter: every retry is due again at once, the case that used to loop.
                 let forwarder = Forwarder(
                     registry: registry,
-                    graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: .seconds(30))),
+                    graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: hangLimit)),
                     pixels: manifest.pixels,
                     configuration: .init(maxEvents: 100, linger: .milliseconds(20), maxInFlight: 1),
                     policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(500), maxBackoff: .seconds(1), random: { 0 }),

@@ -50,8 +50,9 @@ struct ForwarderWindowTests {
             } else if number <= 3 {
                 // The second and third requests wait for each other, so a full window is seen
                 // however slowly a loaded machine claims; a window of two leaves them waiting
-                // out the deadline and the test sees `maxInFlight == 2`.
-                let deadline = ContinuousClock.now + .seconds(10)
+                // out the deadline and the test sees `maxInFlight == 2`. The deadline stays well
+                // inside the HTTP client's 90 s read timeout, which would end the held request.
+                let deadline = ContinuousClock.now + hangLimit / 4
                 while load.current.maxInFlight < 3, ContinuousClock.now < deadline {
                     try await Task.sleep(for: .milliseconds(2))
                 }
@@ -95,7 +96,7 @@ struct ForwarderWindowTests {
                 port in
                 let forwarder = Forwarder(
                     registry: registry,
-                    graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: .seconds(30))),
+                    graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: hangLimit)),
                     pixels: manifest.pixels,
                     configuration: .init(maxEvents: 10, linger: .milliseconds(20), maxInFlight: 3),
                     policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
@@ -105,13 +106,13 @@ struct ForwarderWindowTests {
                 try await withThrowingTaskGroup(of: Void.self) { tasks in
                     tasks.addTask { try await group.run() }
                     // Everything but the held batch arrives while that batch is still held.
-                    try await eventually("all but the held batch forwarded", timeout: .seconds(20)) { try await registry.outboxDepth() == 10 }
+                    try await eventually("all but the held batch forwarded") { try await registry.outboxDepth() == 10 }
                     let during = load.current
                     #expect(during.stalled)
                     #expect(during.eventsReceived == 190)
                     #expect(during.maxInFlight == 3)
                     load.releaseStall.continuation.finish()
-                    try await eventually("the held batch forwarded", timeout: .seconds(20)) { try await registry.outboxDepth() == 0 }
+                    try await eventually("the held batch forwarded") { try await registry.outboxDepth() == 0 }
                     await group.triggerGracefulShutdown()
                     try await tasks.waitForAll()
                 }
@@ -162,7 +163,7 @@ struct ForwarderCancellationTests {
             @Sendable func forwarder(port: Int, logger: Logger) -> Forwarder {
                 Forwarder(
                     registry: registry,
-                    graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: .seconds(30))),
+                    graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: hangLimit)),
                     pixels: manifest.pixels,
                     configuration: .init(maxEvents: 10, linger: .milliseconds(20), maxInFlight: 1, lease: .seconds(1)),
                     policy: RetryPolicy(maxAttempts: 1, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
@@ -180,7 +181,7 @@ struct ForwarderCancellationTests {
                 port in
                 let sending = forwarder(port: port, logger: log.logger)
                 let running = Task { try await sending.run() }
-                try await eventually("the batch is in flight", timeout: .seconds(20)) { held.current.stalled }
+                try await eventually("the batch is in flight") { held.current.stalled }
                 running.cancel()
                 _ = await running.result
             }

@@ -112,7 +112,7 @@ struct IntakeYieldTests {
             try await withLoopbackServer(receipts.router(), label: "graph-yield") { port in
                 let forwarder = Forwarder(
                     registry: registry,
-                    graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: .seconds(30))),
+                    graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: hangLimit)),
                     pixels: manifest.pixels,
                     configuration: .init(maxEvents: 50, linger: .milliseconds(20), maxInFlight: 2, yieldToIntake: limit),
                     policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
@@ -133,7 +133,7 @@ struct IntakeYieldTests {
                     try await Task.sleep(for: .milliseconds(400))
                     #expect(receipts.events == 0)
                     #expect(try await registry.outboxDepth() == 300)
-                    try await eventually("all forwarded despite the burst", timeout: .seconds(20)) { try await registry.outboxDepth() == 0 }
+                    try await eventually("all forwarded despite the burst") { try await registry.outboxDepth() == 0 }
                     #expect(receipts.events == 300)
                     let first = try #require(receipts.first)
                     #expect(first - started >= limit - .milliseconds(50))

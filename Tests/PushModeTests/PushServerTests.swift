@@ -175,7 +175,7 @@ struct PushServerTests {
                 }
                 for try await status in group { #expect(status == 202) }
             }
-            try await stack.drained(timeout: .seconds(60))
+            try await stack.drained()
             let counts = await stack.sandbox.receivedCounts(pixelID: testPixel)
             #expect(counts.count == 120)
             #expect(counts.values.allSatisfy { $0 == 1 })

@@ -106,7 +106,7 @@ struct PushStack: Sendable {
     }
 
     /// Waits until the outbox is empty (everything forwarded or dead-lettered).
-    func drained(timeout: Duration = .seconds(30)) async throws {
+    func drained(timeout: Duration = hangLimit) async throws {
         let deadline = ContinuousClock.now + timeout
         while try await registry.outboxDepth() > 0 {
             guard ContinuousClock.now < deadline else { throw TimedOut("the outbox did not drain within \(timeout)") }
@@ -139,7 +139,7 @@ func post(_ url: String, body: [UInt8], headers: [(String, String)] = [], conten
     request.headers.add(name: "Content-Type", value: contentType)
     for (name, value) in headers { request.headers.add(name: name, value: value) }
     request.body = .bytes(ByteBuffer(bytes: body))
-    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(30))
+    let response = try await HTTPClient.shared.execute(request, timeout: .seconds(hangLimit.components.seconds))
     let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
     let json = (try? JSONDecoder().decode(JSONValue.self, from: Data(buffer: bytes))) ?? .null
     return HTTPResult(
@@ -150,7 +150,7 @@ func post(_ url: String, body: [UInt8], headers: [(String, String)] = [], conten
 }
 
 func get(_ url: String) async throws -> HTTPResult {
-    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(30))
+    let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(hangLimit.components.seconds))
     let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
     return HTTPResult(
         status: Int(response.status.code),

@@ -87,7 +87,7 @@ public enum ProcessRunner {
     }
 
     /// Waits until something accepts TCP connections on the loopback port.
-    public static func waitForPort(_ port: Int, timeout: Duration = .seconds(20)) async throws {
+    public static func waitForPort(_ port: Int, timeout: Duration = hangLimit) async throws {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let result = try? await run(

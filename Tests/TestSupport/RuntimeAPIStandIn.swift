@@ -65,12 +65,12 @@ public final class RuntimeAPIStandIn: Sendable {
     }
 
     /// Queues an event and waits for what the runtime posts for it.
-    public func invoke(_ event: [UInt8], deadline: Duration = .seconds(30), timeout: Duration = .seconds(30)) async throws -> Outcome {
+    public func invoke(_ event: [UInt8], deadline: Duration = .seconds(30), timeout: Duration = hangLimit) async throws -> Outcome {
         try await outcome(of: enqueue(event, deadline: deadline), timeout: timeout)
     }
 
     /// Waits for what the runtime posts for `id` (``initializationID`` for `init/error`).
-    public func outcome(of id: String, timeout: Duration = .seconds(30)) async throws -> Outcome {
+    public func outcome(of id: String, timeout: Duration = hangLimit) async throws -> Outcome {
         try await withThrowingTaskGroup(of: Outcome?.self) { group in
             group.addTask {
                 // Cancelled when the timeout wins: the wait must end then, or the group (and the

@@ -12,10 +12,18 @@ public struct TestSetupError: Error, CustomStringConvertible {
     public init(_ what: String) { description = what }
 }
 
+/// How long a test waits for something that must happen before it calls the wait a hang.
+///
+/// Generous on purpose: the full suite runs every test at once on two cores. There, opening a
+/// SQLite store took 11 s and draining 190 events through the forwarder 14 s, where each takes well
+/// under a second alone; a 20 s wait failed CI once. A passing test never waits this long, so the
+/// limit costs nothing. A timeout that is itself the behaviour under test keeps its own short value.
+public let hangLimit: Duration = .seconds(120)
+
 /// Polls `condition` until it holds, or throws ``TimedOut`` naming `what`.
 public func eventually(
     _ what: String,
-    timeout: Duration = .seconds(30),
+    timeout: Duration = hangLimit,
     every interval: Duration = .milliseconds(20),
     _ condition: () async throws -> Bool
 ) async throws {

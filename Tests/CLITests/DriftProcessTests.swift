@@ -69,7 +69,7 @@ struct DriftProcessTests {
             "\(metrics.stdout.prefix(400))"
         )
         kill(serve.processIdentifier, SIGTERM)
-        serve.waitUntilExit()
+        await serve.exited()
 
         let alarmText = try await CLIRunner.run(["schema", "alarms", "--state", state, "--all"]).stdout
         let logText = try String(contentsOfFile: log, encoding: .utf8)

@@ -40,7 +40,7 @@ struct InsightsProcessTests {
             try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).count == 60
         }
         kill(serve.processIdentifier, SIGTERM)
-        serve.waitUntilExit()
+        await serve.exited()
 
         let poll = try await CLIRunner.run(["poll", "--once", "--state", state], environment: environment)
         #expect(poll.status == 0, "\(poll.stderr)")

@@ -13,7 +13,7 @@ struct SchemaCommandsTests {
         let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
         let (serve, _) = try await CLIRunner.startListening(["serve", "--sandbox", "--state", state], environment: ServeProcessTests.environment())
         kill(serve.processIdentifier, SIGTERM)
-        serve.waitUntilExit()
+        await serve.exited()
 
         let list = try await CLIRunner.run(["schema", "list", "--state", state])
         #expect(list.status == 0, "\(list.stderr)")

@@ -125,7 +125,7 @@ struct ServeProcessTests {
             acknowledged.append("kill-\(index)")
         }
         kill(serve.processIdentifier, SIGKILL)
-        serve.waitUntilExit()
+        await serve.exited()
         #expect(acknowledged.count == 60)
 
         // Restart: everything acknowledged is delivered, then SIGTERM exits 0.
@@ -138,7 +138,7 @@ struct ServeProcessTests {
         } while Set(acknowledged).subtracting(counts.keys).count > 0 && ContinuousClock.now < deadline
         #expect(Set(acknowledged).isSubset(of: Set(counts.keys)), "acknowledged events were lost")
         kill(serve.processIdentifier, SIGTERM)
-        serve.waitUntilExit()
+        await serve.exited()
         #expect(serve.terminationStatus == 0)
 
         // No raw email reached the state files or the logs (they hold digests and salted ids only).

@@ -101,3 +101,15 @@ public enum ProcessRunner {
         throw TimedOut("nothing listened on 127.0.0.1:\(port) within \(timeout)")
     }
 }
+
+extension Process {
+    /// Waits for the process to end without holding a thread: `waitUntilExit()` blocks one of the
+    /// cooperative pool's two threads here for a whole graceful shutdown, which slows every other
+    /// test running at the same time.
+    public func exited() async {
+        while isRunning, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        waitUntilExit()
+    }
+}

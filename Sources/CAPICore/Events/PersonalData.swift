@@ -21,9 +21,9 @@ public enum PersonalData {
 
     /// Whether a field or parameter name is one that holds personal data.
     public static func isPersonalName(_ name: some StringProtocol) -> Bool {
-        let bytes = name.utf8
-        guard bytes.count >= 2, bytes.count <= PackedName.capacity else { return false }
-        if bytes.allSatisfy({ $0 < 0x80 }) {
+        let ascii: Bool? = withUTF8(of: name) { bytes in
+            guard bytes.count >= 2, bytes.count <= PackedName.capacity else { return false }
+            guard bytes.allSatisfy({ $0 < 0x80 }) else { return nil }
             // ASCII, by far the common case: folded on the stack, no string built.
             return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: PackedName.capacity) { buffer in
                 var count = 0
@@ -34,6 +34,7 @@ public enum PersonalData {
                 return personalNames.value(forBytes: UnsafeBufferPointer(rebasing: buffer[..<count])) != nil
             }
         }
+        if let ascii { return ascii }
         var folded = ""
         for scalar in name.unicodeScalars where scalar != "-" && scalar != "_" && scalar != "." && scalar != " " {
             folded.unicodeScalars.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
@@ -45,11 +46,42 @@ public enum PersonalData {
     /// the rest cut off (`jane.doe@gmail.` still names its owner, and a stored one becomes a whole
     /// address again beside whatever the file holds next). `order@2026` does not count.
     public static func containsEmail(_ text: some StringProtocol) -> Bool {
-        guard text.utf8.contains(UInt8(ascii: "@")) else { return false }
-        let bytes = Array(text.utf8)
-        var index = 0
+        withUTF8(of: text, containsEmail(bytes:))
+    }
+
+    /// Whether the text is a formatted phone number: 7–15 digits written the way people write
+    /// numbers (`+1 650 555 1212`, `(650) 555-1212`, `650-555-1212`). Bare digit runs and dates
+    /// (`2026-11-20`) do not count: they are far more often order ids and days.
+    public static func looksLikePhone(_ text: some StringProtocol) -> Bool {
+        withUTF8(of: text, looksLikePhone(bytes:))
+    }
+
+    /// Either shape.
+    public static func looksPersonal(_ text: some StringProtocol) -> Bool {
+        withUTF8(of: text) { containsEmail(bytes: $0) || looksLikePhone(bytes: $0) }
+    }
+
+    /// Whether a name a sender chose (a key, a field, an event name) may be shown in an answer or
+    /// a log. Not when it looks personal, nor when it holds an `@` at all: a piece of an address
+    /// (`@example.com`) is not an address, but it becomes one after a path (`user_data.@example.com`).
+    public static func isShowable(name: some StringProtocol) -> Bool {
+        // Without an `@` there is no email address either.
+        withUTF8(of: name) { !$0.contains(UInt8(ascii: "@")) && !looksLikePhone(bytes: $0) }
+    }
+
+    /// `body` over the text's UTF-8 bytes in place. These checks run on every free-form value and
+    /// every event's identifiers: through `String.UTF8View`'s generic iterators they were 1.6% of
+    /// `bench normalize` by themselves (`perf`), as the same loops over a buffer are not.
+    private static func withUTF8<Result>(of text: some StringProtocol, _ body: (UnsafeBufferPointer<UInt8>) -> Result) -> Result {
+        if let result = text.utf8.withContiguousStorageIfAvailable(body) { return result }
+        return Array(text.utf8).withUnsafeBufferPointer(body)
+    }
+
+    private static func containsEmail(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        // An `@` first has nothing before it.
+        var index = 1
         while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "@"), index > 0, !isDelimiter(bytes[index - 1]) {
+            if bytes[index] == UInt8(ascii: "@"), !isDelimiter(bytes[index - 1]) {
                 // A dot after something, before the next delimiter.
                 var cursor = index + 1
                 while cursor < bytes.count, !isDelimiter(bytes[cursor]), bytes[cursor] != UInt8(ascii: "@") {
@@ -62,49 +94,48 @@ public enum PersonalData {
         return false
     }
 
-    /// Whether the text is a formatted phone number: 7–15 digits written the way people write
-    /// numbers (`+1 650 555 1212`, `(650) 555-1212`, `650-555-1212`). Bare digit runs and dates
-    /// (`2026-11-20`) do not count: they are far more often order ids and days.
-    public static func looksLikePhone(_ text: some StringProtocol) -> Bool {
-        guard text.utf8.lazy.filter({ $0 >= 0x30 && $0 <= 0x39 }).count >= 7 else { return false }
+    private static func looksLikePhone(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         var digits = 0
-        var groups: [Int] = []
+        var groups = 0
+        var firstGroup = 0
+        var lastGroup = 0
         var current = 0
         var plus = false
         var parenthesis = false
-        var first = true
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "0"..."9":
+        var index = 0
+        while index < bytes.count {
+            let byte = bytes[index]
+            var separator = false
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
                 digits += 1
                 current += 1
-            case "+" where first:
+            case UInt8(ascii: "+") where index == 0:
                 plus = true
-            case "(", ")", " ", "-", ".", "\u{A0}":
-                if scalar == "(" { parenthesis = true }
-                if current > 0 { groups.append(current) }
-                current = 0
+            case UInt8(ascii: "("):
+                parenthesis = true
+                separator = true
+            case UInt8(ascii: ")"), UInt8(ascii: " "), UInt8(ascii: "-"), UInt8(ascii: "."):
+                separator = true
+            case 0xC2 where index + 1 < bytes.count && bytes[index + 1] == 0xA0:
+                // A no-break space (U+00A0), as word processors write between groups.
+                separator = true
+                index += 1
             default:
                 return false
             }
-            first = false
+            // A separator, or the end, closes a group of digits.
+            if separator || index == bytes.count - 1, current > 0 {
+                if groups == 0 { firstGroup = current }
+                lastGroup = current
+                groups += 1
+                current = 0
+            }
+            index += 1
         }
-        if current > 0 { groups.append(current) }
-        guard (7...15).contains(digits), groups.count >= 2 else { return false }
+        guard (7...15).contains(digits), groups >= 2 else { return false }
         if plus || parenthesis { return true }
-        return groups.count >= 3 && groups[0] <= 4 && groups[groups.count - 1] >= 4 && digits >= 10
-    }
-
-    /// Either shape.
-    public static func looksPersonal(_ text: some StringProtocol) -> Bool {
-        containsEmail(text) || looksLikePhone(text)
-    }
-
-    /// Whether a name a sender chose (a key, a field, an event name) may be shown in an answer or
-    /// a log. Not when it looks personal, nor when it holds an `@` at all: a piece of an address
-    /// (`@example.com`) is not an address, but it becomes one after a path (`user_data.@example.com`).
-    public static func isShowable(name: some StringProtocol) -> Bool {
-        !name.utf8.contains(UInt8(ascii: "@")) && !looksPersonal(name)
+        return groups >= 3 && firstGroup <= 4 && lastGroup >= 4 && digits >= 10
     }
 
     /// A name a sender chose, fit for answers and logs: `<redacted>` unless ``isShowable(name:)``,

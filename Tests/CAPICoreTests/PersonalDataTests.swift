@@ -1,5 +1,6 @@
-import CAPICore
 import Testing
+
+@testable import CAPICore
 
 /// The shape checks that keep emails and phone numbers out of what is stored, sent and logged.
 @Suite("PersonalData shapes")
@@ -66,16 +67,17 @@ struct PersonalDataTests {
     }
 
     /// The checks read the bytes in place; these are the earlier checks, which walked the text
-    /// through its generic views, kept as the reference the byte loops must agree with.
+    /// through its generic views, kept as the reference the byte loops must agree with. The
+    /// delimiters are shared: the change did not touch them.
     enum Reference {
         static func containsEmail(_ text: some StringProtocol) -> Bool {
             guard text.utf8.contains(UInt8(ascii: "@")) else { return false }
             let bytes = Array(text.utf8)
             var index = 0
             while index < bytes.count {
-                if bytes[index] == UInt8(ascii: "@"), index > 0, !isDelimiter(bytes[index - 1]) {
+                if bytes[index] == UInt8(ascii: "@"), index > 0, !PersonalData.isDelimiter(bytes[index - 1]) {
                     var cursor = index + 1
-                    while cursor < bytes.count, !isDelimiter(bytes[cursor]), bytes[cursor] != UInt8(ascii: "@") {
+                    while cursor < bytes.count, !PersonalData.isDelimiter(bytes[cursor]), bytes[cursor] != UInt8(ascii: "@") {
                         if bytes[cursor] == UInt8(ascii: "."), cursor > index + 1 { return true }
                         cursor += 1
                     }
@@ -113,17 +115,6 @@ struct PersonalDataTests {
             guard (7...15).contains(digits), groups.count >= 2 else { return false }
             if plus || parenthesis { return true }
             return groups.count >= 3 && groups[0] <= 4 && groups[groups.count - 1] >= 4 && digits >= 10
-        }
-
-        static func isDelimiter(_ byte: UInt8) -> Bool {
-            switch byte {
-            case 0x00...0x20, UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "#"), UInt8(ascii: "&"), UInt8(ascii: "="),
-                UInt8(ascii: ";"), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""),
-                UInt8(ascii: "("), UInt8(ascii: ")"), UInt8(ascii: "["), UInt8(ascii: "]"):
-                true
-            default:
-                false
-            }
         }
     }
 

@@ -147,7 +147,9 @@ public enum PersonalData {
         return String(name.unicodeScalars.prefix(32).map(Character.init)) + "…"
     }
 
-    private static func isDelimiter(_ byte: UInt8) -> Bool {
+    /// Bytes that end an address: whitespace, controls, and URL and markup punctuation. Internal
+    /// for the tests' reference, which shares it.
+    static func isDelimiter(_ byte: UInt8) -> Bool {
         switch byte {
         case 0x00...0x20, UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "#"), UInt8(ascii: "&"), UInt8(ascii: "="),
             UInt8(ascii: ";"), UInt8(ascii: ","), UInt8(ascii: ":"), UInt8(ascii: "<"), UInt8(ascii: ">"), UInt8(ascii: "\""),

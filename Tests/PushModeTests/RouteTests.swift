@@ -48,4 +48,28 @@ struct RouteTests {
             #expect(try await post(client, "/v1/events", huge, headers: signedHeaders(huge)).0 == 413)
         }
     }
+
+    @Test("a route asked with a method it does not take answers 405 naming the one it does; an unknown path stays 404")
+    func wrongMethod() async throws {
+        try await withRouter { client in
+            let cases: [(String, HTTPRequest.Method, String)] = [
+                ("/v1/events", .get, "POST"), ("/v1/events", .put, "POST"), ("/v1/events/batch", .delete, "POST"),
+                ("/v19.0/1234567890/events", .get, "POST"), ("/healthz", .post, "GET"), ("/readyz", .patch, "GET"),
+                ("/metrics", .post, "GET"),
+            ]
+            for (uri, method, allowed) in cases {
+                let answer = try await client.execute(uri: uri, method: method, body: ByteBuffer(string: "{}")) { response in
+                    (response.status, response.headers[.allow], (try? JSONValue(parsing: response.body.readableBytesView)) ?? .null)
+                }
+                #expect(answer.0 == .methodNotAllowed, "\(method) \(uri)")
+                #expect(answer.1 == allowed, "\(method) \(uri)")
+                #expect(answer.2["error"] == .string("method_not_allowed"), "\(method) \(uri)")
+            }
+            // The routes still answer their own method.
+            let health = try await client.execute(uri: "/healthz", method: .get) { $0.status }
+            #expect(health == .ok)
+            let nowhere = try await client.execute(uri: "/v1/nowhere", method: .get) { $0.status }
+            #expect(nowhere == .notFound)
+        }
+    }
 }

@@ -43,6 +43,15 @@ extension PushServer {
         json(body(of: .rejected(problems)), status: .badRequest)
     }
 
+    static func methodNotAllowed(allowed: HTTPRequest.Method) -> Response {
+        var response = json(
+            .object(["error": .string("method_not_allowed"), "message": .string("this route takes \(allowed.rawValue) only")]),
+            status: .methodNotAllowed
+        )
+        response.headers[.allow] = allowed.rawValue
+        return response
+    }
+
     static func tooLarge(_ limit: Int) -> Response {
         json(.object(["error": .string("body_too_large"), "limit_bytes": .integer(Int64(limit))]), status: .contentTooLarge, close: true)
     }

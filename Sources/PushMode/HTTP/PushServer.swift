@@ -100,8 +100,23 @@ public struct PushServer: Sendable {
                 body: .init(byteBuffer: ByteBuffer(string: self.metricsText()))
             )
         }
+        // A route asked with a method it does not take is answered 405 with the methods it does
+        // (RFC 9110 15.5.6), so a client sending GET or PUT learns its mistake instead of a 404
+        // that reads as a wrong path. Outside the signature middleware: nothing is verified for it.
+        let takes: [(path: RouterPath, method: HTTPRequest.Method)] = [
+            ("/v1/events", .post), ("/v1/events/batch", .post), ("/:version/:pixel/events", .post),
+            ("/healthz", .get), ("/readyz", .get), ("/metrics", .get),
+        ]
+        for route in takes {
+            for method in Self.answeredMethods where method != route.method {
+                router.on(route.path, method: method) { _, _ in Self.methodNotAllowed(allowed: route.method) }
+            }
+        }
         return router
     }
+
+    /// The methods a route taking another one answers 405 to; anything rarer stays 404.
+    private static let answeredMethods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete]
 
     // MARK: POST /v1/events and /v1/events/batch
 

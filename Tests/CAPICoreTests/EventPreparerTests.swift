@@ -225,6 +225,26 @@ struct EventPreparerTests {
         #expect(problems(empty).map(\.code) == [.noCustomerInformation])
     }
 
+    @Test("a refusal for no customer information says which values were dropped and why, never what they were")
+    func noCustomerInformationExplainsItself() throws {
+        let json = #"""
+            {"pixel_id": "12", "event_name": "Lead", "event_id": "e", "event_time": \#(now), "action_source": "email",
+             "user_data": {"email": 5, "ph": "12", "country": "Atlantis"}, "opt_out": "x"}
+            """#
+        guard case .failure(let rejection) = EventPreparer.prepare(event(json), policy: policy()) else {
+            Issue.record("accepted an event with no usable customer information")
+            return
+        }
+        let refusal = try #require(rejection.problems.first { $0.code == .noCustomerInformation })
+        // The alias is named as the key it stands for; each dropped value's reason is the normalizer's.
+        #expect(refusal.message.hasPrefix("has no usable customer information after normalization; dropped user_data."))
+        for key in ["user_data.em:", "user_data.ph:", "user_data.country:"] { #expect(refusal.message.contains(key), "\(key)") }
+        for value in ["Atlantis", ": 5", "12"] { #expect(!refusal.message.contains(value), "\(value)") }
+        // The rejection carries the warnings acceptance would have answered with, and the other problems.
+        #expect(rejection.warnings.count == 3 && rejection.warnings.allSatisfy { $0.hasSuffix("; dropped") })
+        #expect(rejection.problems.map(\.field) == ["opt_out", "user_data"])
+    }
+
     @Test("digests pass through, duplicates after normalization collapse, aliases merge with canonical names")
     func digestsAndDuplicates() throws {
         let digest = SHA256Hex.digest("jane.doe@example.com")

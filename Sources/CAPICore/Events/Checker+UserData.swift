@@ -79,7 +79,10 @@ extension Checker {
             keys.append(key.rawValue)
         }
         if keys.isEmpty && problems.allSatisfy({ !$0.field.hasPrefix("user_data") }) {
-            problem("user_data", .noCustomerInformation, "has no usable customer information after normalization")
+            // The values dropped are why there is nothing left: the sender learns which and why
+            // here, where a client reading only the problem (Meta's error shape) sees it too.
+            let because = droppedUserData.isEmpty ? "" : "; dropped " + droppedUserData.joined(separator: "; ")
+            problem("user_data", .noCustomerInformation, "has no usable customer information after normalization" + because)
         }
         // Written in the sorted key order a JSON object is serialized in.
         var text = JSONObjectText(capacity: 96 * keys.count)
@@ -156,7 +159,9 @@ extension Checker {
         switch prepare(key, text, country: country, policy: policy, known: known) {
         case .success(let value): return value
         case .failure(let issue):
-            warnings.append("user_data.\(key.rawValue): \(issue.reason); dropped")
+            let dropped = "user_data.\(key.rawValue): \(issue.reason)"
+            warnings.append(dropped + "; dropped")
+            droppedUserData.append(dropped)
             return nil
         }
     }

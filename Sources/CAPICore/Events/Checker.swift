@@ -2,6 +2,9 @@
 struct Checker {
     var problems: [EventProblem] = []
     var warnings: [String] = []
+    /// `user_data` values dropped, as field path and reason: what a refusal for having no customer
+    /// information left explains itself with.
+    var droppedUserData: [String] = []
 
     mutating func problem(_ field: String, _ code: EventProblem.Code, _ message: String) {
         problems.append(EventProblem(field: field, code: code, message: message))

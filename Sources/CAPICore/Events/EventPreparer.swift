@@ -63,7 +63,7 @@ public enum EventPreparer {
         check.problems.sort { $0.field < $1.field }
         check.warnings.sort()
         guard check.problems.isEmpty, let pixel, let eventName, let eventID, let eventTime, let actionSource, let userData else {
-            return .failure(EventRejection(problems: check.problems))
+            return .failure(EventRejection(problems: check.problems, warnings: check.warnings))
         }
         return .success(
             PreparedEvent(

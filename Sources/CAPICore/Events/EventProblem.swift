@@ -31,8 +31,12 @@ public struct EventProblem: Sendable, Hashable, Codable, CustomStringConvertible
 /// An event that cannot be sent, with every problem found (not just the first).
 public struct EventRejection: Error, Sendable, Equatable {
     public var problems: [EventProblem]
+    /// What would have been dropped or passed through with a remark had the event been accepted:
+    /// the sender fixes those in the same go.
+    public var warnings: [String]
 
-    public init(problems: [EventProblem]) {
+    public init(problems: [EventProblem], warnings: [String] = []) {
         self.problems = problems
+        self.warnings = warnings
     }
 }

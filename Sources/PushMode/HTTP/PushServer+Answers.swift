@@ -29,12 +29,13 @@ extension PushServer {
                 "status": .string("conflict"), "event_id": .string(id),
                 "message": .string("an event with this pixel_id, event_id and event_time was accepted with different content"),
             ])
-        case .rejected(let problems):
+        case .rejected(let problems, let warnings):
             .object([
                 "status": .string("rejected"), "error": .string("invalid_event"),
                 "problems": .array(
                     problems.map { .object(["field": .string($0.field), "code": .string($0.code.rawValue), "message": .string($0.message)]) }
                 ),
+                "warnings": .array(warnings.map(JSONValue.string)),
             ])
         }
     }

@@ -84,7 +84,7 @@ extension PushServer {
         }
         record(results, events: events, source: IngestMetrics.graphCompatibleSource, started: started, pixelFromPath: pixelID)
         for (index, result) in results.enumerated() {
-            if case .rejected(let problems) = result, let first = problems.first {
+            if case .rejected(let problems, _) = result, let first = problems.first {
                 return Self.metaError(
                     status: .badRequest,
                     code: 100,

@@ -275,7 +275,7 @@ public struct PushServer: Sendable {
                 )
             case .conflict:
                 logger.info("event conflicts with an earlier one", metadata: ["pixel_id": "\(pixel)", "source": "\(source)"])
-            case .rejected(let problems):
+            case .rejected(let problems, _):
                 metrics.events(pixel: pixel, source: source).rejected.increment()
                 logger.debug(
                     "event rejected",

@@ -12,8 +12,8 @@ public struct Intake: Sendable {
         case accepted(answer: JSONValue, duplicate: Bool)
         /// Same key, different content.
         case conflict(eventID: String)
-        /// Invalid; nothing was stored.
-        case rejected([EventProblem])
+        /// Invalid; nothing was stored. The warnings are what acceptance would have remarked on.
+        case rejected([EventProblem], warnings: [String] = [])
     }
 
     let committer: GroupCommitter
@@ -62,7 +62,7 @@ public struct Intake: Sendable {
             let policy = EventPolicy(now: seconds, maxFutureSkew: maxFutureSkew, defaultCountry: pixel?.defaultCountry, normalizer: normalizer)
             switch EventPreparer.prepare(raw, pixelID: pixelFromPath, policy: policy) {
             case .failure(let rejection):
-                results[index] = .rejected(rejection.problems)
+                results[index] = .rejected(rejection.problems, warnings: rejection.warnings)
                 observe(raw, problems: rejection.problems, pixelID: pixel?.id ?? pixelFromPath ?? Self.pixelID(of: raw))
             case .success(let event):
                 observe(raw, problems: nil, pixelID: event.pixelID)

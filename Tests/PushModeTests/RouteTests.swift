@@ -72,4 +72,27 @@ struct RouteTests {
             #expect(nowhere == .notFound)
         }
     }
+
+    @Test("a body that is not JSON is answered with what is wrong and at which byte, never with the body's text")
+    func invalidJSONSaysWhere() async throws {
+        try await withRouter { client in
+            let cases: [(body: String, offset: Int, reason: String)] = [
+                (#"{"event_name": "Purchase",}"#, 26, "expected a string key"),
+                (#"{"event_id": "a", "event_id": "b"}"#, 18, "duplicate key in an object"),
+                (#"{"event_id": "secret-\ud800"}"#, 21, "unpaired surrogate"),
+                (#"{"event_id": "secret"} trailing"#, 23, "unexpected data after the document"),
+                ("", 0, "unexpected end of input"),
+            ]
+            for (body, offset, reason) in cases {
+                let bytes = Array(body.utf8)
+                let answer = try await post(client, "/v1/events", bytes, headers: signedHeaders(bytes))
+                #expect(answer.0 == 400, "\(body)")
+                #expect(answer.1["error"] == .string("invalid_json"), "\(body)")
+                #expect(answer.1["offset"] == .integer(Int64(offset)), "\(body)")
+                let message = answer.1["message"]?.stringValue ?? ""
+                #expect(message == "the body is not valid JSON: \(reason) at byte \(offset)", "\(body)")
+                #expect(!message.contains("secret") && !message.contains("Purchase"), "\(body)")
+            }
+        }
+    }
 }

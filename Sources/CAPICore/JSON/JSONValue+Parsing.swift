@@ -95,11 +95,11 @@ extension JSONValue {
             while true {
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
+                let keyOffset = index
                 let key = try parseString()
                 skipWhitespace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 index += 1
-                let keyOffset = index
                 if object.updateValue(try parseValue(), forKey: key) != nil {
                     throw ParseError(offset: keyOffset, reason: "duplicate key in an object")
                 }
@@ -174,6 +174,8 @@ extension JSONValue {
                 case UInt8(ascii: "\\"):
                     index += 1
                     guard index < bytes.count else { throw fail("unexpected end of input") }
+                    // A bad escape is reported where it starts, not where the parser noticed.
+                    let escapeStart = index - 1
                     let escape = bytes[index]
                     index += 1
                     switch escape {
@@ -189,18 +191,18 @@ extension JSONValue {
                         var scalar = try hex4()
                         if (0xD800...0xDBFF).contains(scalar) {
                             guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                                throw fail("unpaired surrogate")
+                                throw ParseError(offset: escapeStart, reason: "unpaired surrogate")
                             }
                             index += 2
                             let low = try hex4()
-                            guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate") }
+                            guard (0xDC00...0xDFFF).contains(low) else { throw ParseError(offset: escapeStart, reason: "unpaired surrogate") }
                             scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                         } else if (0xDC00...0xDFFF).contains(scalar) {
-                            throw fail("unpaired surrogate")
+                            throw ParseError(offset: escapeStart, reason: "unpaired surrogate")
                         }
                         scratch.append(contentsOf: Array(String(Character(Unicode.Scalar(scalar)!)).utf8))
                     default:
-                        throw fail("invalid escape")
+                        throw ParseError(offset: escapeStart, reason: "invalid escape")
                     }
                 default:
                     if byte < 0x20 { throw fail("control character in a string") }

@@ -129,9 +129,16 @@ public struct PushServer: Sendable {
         let body = verified.bytes
         let source = verified.source
         let started = verified.started
-        guard let document = try? JSONValue(parsing: body.readableBytesView) else {
+        let document: JSONValue
+        do {
+            document = try JSONValue(parsing: body.readableBytesView)
+        } catch {
+            // Where and what, so the sender finds it; a reason never holds the body's text.
             return Self.json(
-                .object(["error": .string("invalid_json"), "message": .string("the body is not valid JSON (or repeats a key)")]),
+                .object([
+                    "error": .string("invalid_json"), "message": .string("the body is not valid JSON: \(error.reason) at byte \(error.offset)"),
+                    "offset": .integer(Int64(error.offset)),
+                ]),
                 status: .badRequest
             )
         }

@@ -15,6 +15,9 @@ public enum MetaLimits {
     public static let millisecondsThreshold: Int64 = 100_000_000_000
     /// Meta's recommended request timeout.
     public static let recommendedTimeout: Duration = .milliseconds(1500)
+    /// The longest request timeout a manifest may set: the HTTP client's read timeout (90 s)
+    /// would end a longer wait first, as a timeout the manifest never asked for.
+    public static let longestTimeout: Duration = .seconds(60)
 
     /// The age limit for an event of `actionSource`.
     public static func maximumEventAge(_ actionSource: ActionSource) -> Int64 {

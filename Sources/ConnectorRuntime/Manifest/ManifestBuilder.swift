@@ -141,7 +141,11 @@ struct ManifestBuilder {
             }
             return text
         }
-        let timeout = map.value("timeout").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? MetaLimits.recommendedTimeout
+        // At most what the HTTP client's own read timeout allows (90 s on the shared client): a longer
+        // one would silently end at that instead.
+        let timeout =
+            map.value("timeout").flatMap { $0.duration(minimum: .milliseconds(1), maximum: MetaLimits.longestTimeout) }
+            ?? MetaLimits.recommendedTimeout
         let appSecret = map.value("app_secret").flatMap { $0.text() }.flatMap { $0.isEmpty ? nil : Secret($0) }
         let partnerAgent = map.value("partner_agent")?.string()
         var proxy: Secret?
@@ -653,7 +657,11 @@ struct ManifestBuilder {
         if let node = map.value("cooldown") { if let value = node.duration() { webhook.cooldown = value } else { valid = false } }
         if let node = map.value("retries") { if let value = node.integer(in: 0...10) { webhook.retries = value } else { valid = false } }
         if let node = map.value("timeout") {
-            if let value = node.duration(minimum: .milliseconds(100)) { webhook.timeout = value } else { valid = false }
+            if let value = node.duration(minimum: .milliseconds(100), maximum: MetaLimits.longestTimeout) {
+                webhook.timeout = value
+            } else {
+                valid = false
+            }
         }
         return valid ? .configured(webhook) : .invalid
     }

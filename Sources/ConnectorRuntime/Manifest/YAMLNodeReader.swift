@@ -196,7 +196,7 @@ struct YAMLNodeReader {
         }
     }
 
-    func duration(minimum: Duration = .zero) -> Duration? {
+    func duration(minimum: Duration = .zero, maximum: Duration? = nil) -> Duration? {
         guard let value = text() else { return nil }
         guard let duration = ConfigDuration.parse(value) else {
             report("\(path) must be a duration from 0 to 10 years such as `1500ms`, `10m`, `PT10M` or `P1D`, found \(shown(value))")
@@ -204,6 +204,10 @@ struct YAMLNodeReader {
         }
         if duration < minimum {
             report("\(path) must be at least \(minimum), found \(shown(value))")
+            return nil
+        }
+        if let maximum, duration > maximum {
+            report("\(path) must be at most \(maximum), found \(shown(value))")
             return nil
         }
         return duration

@@ -45,6 +45,20 @@ struct ManifestLimitsTests {
         }
     }
 
+    @Test("graph_api.timeout is taken up to 60 s; longer, which the HTTP client would cut at 90 s, is a located problem")
+    func graphTimeoutBound() throws {
+        func manifest(_ timeout: String) -> String {
+            minimalManifest.replacingOccurrences(of: "  version: v26.0\n", with: "  version: v26.0\n  timeout: \(timeout)\n")
+        }
+        let loader = ManifestLoader(environment: [:])
+        #expect(try loader.load(yaml: manifest("60s"), path: "m.yaml").graphAPI.timeout == .seconds(60))
+        #expect(try loader.load(yaml: manifest("250ms"), path: "m.yaml").graphAPI.timeout == .milliseconds(250))
+        for tooLong in ["61s", "2m", "PT1H"] {
+            let found = problems(manifest(tooLong))
+            #expect(found.contains { $0.message.contains("graph_api.timeout must be at most 60.0 seconds") }, "\(tooLong): \(found)")
+        }
+    }
+
     @Test("push.batching.yield_to_intake: 30 s unless given, 0 turns it off, a non-duration is a located problem")
     func yieldToIntake() throws {
         let loader = ManifestLoader(environment: [:])

@@ -1,6 +1,8 @@
 import CAPICore
 import Foundation
 import Logging
+import NIOCore
+import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
 
@@ -19,6 +21,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     let schema: String?
     /// The per-event statements as named prepared statements (the default) or unnamed ones.
     let preparedStatements: Bool
+    /// Where the pool connects, for one connection of its own when the pool does not answer.
+    let target: StateLocation.PostgresTarget
 
     static let migrationLockKey: Int32 = 0x0CA9_1000
     static let pollLockKey: Int64 = 0x0CA9_2000
@@ -41,6 +45,53 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         self.logger = logger
         self.schema = schema
         self.preparedStatements = target.preparedStatements
+        self.target = target
+    }
+
+    /// One connection outside the pool, closed at once. The pool retries a failed connection
+    /// without saying why, so a missing database or a wrong password looked like a server that
+    /// does not answer; the server's own answer says which.
+    public func connectionProblem() async -> StateConnectionProblem? {
+        do {
+            var configuration = PostgresConnection.Configuration(
+                host: target.host,
+                port: target.port,
+                username: target.username,
+                password: target.password,
+                database: target.database,
+                tls: target.requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable
+            )
+            configuration.options.connectTimeout = TimeAmount.seconds(5)
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            try? await connection.close()
+            return nil
+        } catch let error as PSQLError {
+            return Self.problem(error)
+        } catch {
+            return .unreachable(String(describing: type(of: error)))
+        }
+    }
+
+    /// A connection failure in words: the server's message (names, never the password) or the
+    /// network's.
+    static func problem(_ error: PSQLError) -> StateConnectionProblem {
+        if let message = error.serverInfo?[.message] {
+            let state = error.serverInfo?[.sqlState] ?? ""
+            // 28: authorization (role, password, pg_hba); 3D: no such database. Waiting changes neither.
+            let definitive = state.hasPrefix("28") || state.hasPrefix("3D")
+            return definitive ? .refused("the server refused the connection: \(message)") : .unreachable(message)
+        }
+        switch error.code {
+        case .sslUnsupported: return .refused("the server does not accept TLS, which the URL requires (sslmode)")
+        case .authMechanismRequiresPassword: return .refused("the server asks for a password and the URL has none")
+        case .unsupportedAuthMechanism: return .refused("the server asks for an authentication method this client does not support")
+        default:
+            // The network's own error when there is one (refused, unreachable, a name not found);
+            // PostgresNIO closes the attempt without one when its connect timeout passes.
+            return .unreachable(
+                error.underlying.map { String(reflecting: $0) } ?? "the connection closed, or no answer came within 5 s, before the server spoke"
+            )
+        }
     }
 
     public func run() async {

@@ -1,5 +1,6 @@
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// A state registry that owns connections: they live while ``Service/run()`` runs, and close when
 /// the service group shuts it down (last, since it starts first).
@@ -38,7 +39,13 @@ extension StateRegistry {
     /// `migrate()`, failing with a clear error instead of waiting forever on an unreachable server
     /// (the Postgres pool would keep retrying the connection). The limit bounds reaching the store,
     /// not the migration: a store that answers slowly under load is not unreachable.
+    ///
+    /// A store that has not answered after a second is asked why with a connection of its own
+    /// (``connectionProblem()``), every second: a refusal (no such database, a wrong password) ends
+    /// the wait at once with the server's reason, and the last other failure is named if the limit
+    /// passes. A store that answers at once is never asked.
     public func migrate(within limit: Duration, describing location: StateLocation) async throws(StateError) {
+        let lastProblem = LastConnectionProblem()
         do {
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask {
@@ -49,9 +56,22 @@ extension StateRegistry {
                     try await Task.sleep(for: limit)
                     return false
                 }
+                group.addTask {
+                    while true {
+                        try await Task.sleep(for: .seconds(1))
+                        switch await self.connectionProblem() {
+                        case .refused(let reason)?: throw StateError(.unavailable, "\(location): \(reason)")
+                        case .unreachable(let reason)?: lastProblem.reason.withLock { $0 = reason }
+                        case nil: lastProblem.reason.withLock { $0 = nil }
+                        }
+                    }
+                }
                 let answered = try await group.next() ?? false
                 group.cancelAll()
-                if !answered { throw StateError(.unavailable, "\(location) did not answer within \(limit)") }
+                if !answered {
+                    let cause = lastProblem.reason.withLock { $0 }.map { " (the last attempt to connect: \($0))" } ?? ""
+                    throw StateError(.unavailable, "\(location) did not answer within \(limit)\(cause)")
+                }
             }
             try await migrate()
         } catch let error as StateError {
@@ -60,6 +80,11 @@ extension StateRegistry {
             throw StateError(.unavailable, "\(location): \(error)")
         }
     }
+}
+
+/// The last reason a connection of its own failed, while the pool is waited for.
+private final class LastConnectionProblem: Sendable {
+    let reason = Mutex<String?>(nil)
 }
 
 /// The registry as the first service of a long-running mode: it runs the connections, applies the

@@ -18,4 +18,23 @@ public protocol StateRegistry: IntakeStore, OutboxStore, AlarmStore, PullStore, 
 
     /// Applies pending versioned migrations; safe to call from several processes at once.
     func migrate() async throws(StateError)
+
+    /// Why a new connection to the store fails right now, or `nil` when one can be made: asked
+    /// when the store is slow to answer, so a refusal is reported as what it is.
+    func connectionProblem() async -> StateConnectionProblem?
+}
+
+/// Why the store cannot be reached, from one attempt to connect.
+public enum StateConnectionProblem: Sendable, Equatable {
+    /// The server answered and said no (no such database or role, a wrong password): trying
+    /// again will not help, so nobody waits for it.
+    case refused(String)
+    /// No answer, or one that may change (connection refused while the server starts, too many
+    /// connections): worth waiting for.
+    case unreachable(String)
+}
+
+extension StateRegistry {
+    /// An embedded store has no connection to fail: opening it already said why.
+    public func connectionProblem() async -> StateConnectionProblem? { nil }
 }

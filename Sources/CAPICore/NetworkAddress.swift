@@ -13,12 +13,17 @@ public enum NetworkAddress {
     /// The family of a textual IPv4 or IPv6 address, or `nil` when it is neither.
     public static func family(of text: some StringProtocol) -> Family? {
         let string = String(text)
-        guard !string.isEmpty, string.utf8.count <= 64 else { return nil }
-        var v4 = in_addr()
-        if inet_pton(AF_INET, string, &v4) == 1 { return .v4 }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, string, &v6) == 1 { return .v6 }
-        return nil
+        // A NUL would end the C string early: "203.0.113.9\0anything" read as a valid address.
+        guard !string.isEmpty, string.utf8.count <= 64, !string.utf8.contains(0) else { return nil }
+        // One C string for both tries, from the string's own bytes: passing the `String` to each
+        // call built a new array per call (a heap allocation per event on the ingest path).
+        return string.withCString { address in
+            var v4 = in_addr()
+            if inet_pton(AF_INET, address, &v4) == 1 { return .v4 }
+            var v6 = in6_addr()
+            if inet_pton(AF_INET6, address, &v6) == 1 { return .v6 }
+            return nil
+        }
     }
 
     public static func isValid(_ text: some StringProtocol) -> Bool { family(of: text) != nil }
@@ -35,15 +40,18 @@ public enum NetworkAddress {
     /// The address as 4 or 16 bytes, for prefix matching.
     public static func bytes(of text: some StringProtocol) -> [UInt8]? {
         let string = String(text)
-        var v4 = in_addr()
-        if inet_pton(AF_INET, string, &v4) == 1 {
-            return withUnsafeBytes(of: &v4) { Array($0) }
+        guard !string.utf8.contains(0) else { return nil }
+        return string.withCString { address in
+            var v4 = in_addr()
+            if inet_pton(AF_INET, address, &v4) == 1 {
+                return withUnsafeBytes(of: &v4) { Array($0) }
+            }
+            var v6 = in6_addr()
+            if inet_pton(AF_INET6, address, &v6) == 1 {
+                return withUnsafeBytes(of: &v6) { Array($0) }
+            }
+            return nil
         }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, string, &v6) == 1 {
-            return withUnsafeBytes(of: &v6) { Array($0) }
-        }
-        return nil
     }
 
     /// Whether `address` falls inside `cidr` (an address alone is a single-host range).

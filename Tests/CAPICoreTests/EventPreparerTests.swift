@@ -225,6 +225,32 @@ struct EventPreparerTests {
         #expect(problems(empty).map(\.code) == [.noCustomerInformation])
     }
 
+    @Test(
+        "event_id and event_name with a control character are refused naming the field: stores cannot key them",
+        arguments: [
+            (#""event_id": "order-981""#, #""event_id": "order\u0000981""#, "event_id"),
+            (#""event_id": "order-981""#, #""event_id": "order\n981""#, "event_id"),
+            (#""event_name": "Purchase""#, #""event_name": "Pur\u0000chase""#, "event_name"),
+            (#""event_name": "Purchase""#, #""event_name": "Purchase\u007f""#, "event_name"),
+        ]
+    )
+    func controlCharactersInKeys(original: String, replacement: String, field: String) {
+        let found = problems(websitePurchase().replacingOccurrences(of: original, with: replacement))
+        #expect(found.map(\.field) == [field])
+        #expect(found.first?.message == "holds a control character (U+0000 to U+001F or U+007F)")
+        #expect(problems(websitePurchase()).isEmpty)
+    }
+
+    @Test("an IP address with a NUL and more after it is no address: the C parser stopped reading at the NUL")
+    func addressWithNUL() throws {
+        let json = websitePurchase().replacingOccurrences(of: #""203.0.113.9""#, with: #""203.0.113.9\u0000<script>""#)
+        let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
+        #expect(prepared.userData.firstValue(of: .clientIPAddress) == nil)
+        #expect(prepared.warnings.contains("user_data.client_ip_address: is not an IPv4 or IPv6 address; dropped"))
+        #expect(NetworkAddress.isValid("203.0.113.9") && !NetworkAddress.isValid("203.0.113.9\u{0}x"))
+        #expect(NetworkAddress.bytes(of: "2001:db8::1\u{0}") == nil && NetworkAddress.bytes(of: "2001:db8::1")?.count == 16)
+    }
+
     @Test("a refusal for no customer information says which values were dropped and why, never what they were")
     func noCustomerInformationExplainsItself() throws {
         let json = #"""

@@ -57,13 +57,17 @@ struct PersonalDataTests {
         #expect(PersonalData.looksLikePhone(text) == expected)
     }
 
-    @Test("names may be shown unless they hold an @ or look personal")
+    @Test("names may be shown unless they hold an @, a control character, or look personal")
     func showable() {
         #expect(PersonalData.isShowable(name: "coupon_code"))
         #expect(!PersonalData.isShowable(name: "@example.com"))
         #expect(!PersonalData.isShowable(name: "jane@example.com"))
         #expect(!PersonalData.isShowable(name: "(650) 555-1212"))
         #expect(PersonalData.isShowable(name: "2026-11-20"))
+        for control in ["Pur\u{0}chase", "line\nbreak", "tab\tbed", "del\u{7F}"] {
+            #expect(!PersonalData.isShowable(name: control), "\(control.debugDescription)")
+            #expect(PersonalData.shown(name: control) == "<redacted>")
+        }
     }
 
     /// The checks read the bytes in place; these are the earlier checks, which walked the text
@@ -143,7 +147,8 @@ struct PersonalDataTests {
                     || PersonalData.looksLikePhone(sample) != Reference.looksLikePhone(sample)
                     || PersonalData.looksPersonal(sample) != (Reference.containsEmail(sample) || Reference.looksLikePhone(sample))
                     || PersonalData.isShowable(name: sample)
-                        != (!sample.utf8.contains(UInt8(ascii: "@")) && !Reference.containsEmail(sample) && !Reference.looksLikePhone(sample))
+                        != (!sample.utf8.contains(UInt8(ascii: "@")) && !sample.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+                            && !Reference.containsEmail(sample) && !Reference.looksLikePhone(sample))
                 {
                     disagreements.append(String(sample).debugDescription)
                 }

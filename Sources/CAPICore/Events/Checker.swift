@@ -79,9 +79,16 @@ struct Checker {
 
     /// `event_id` and `event_name` cannot be dropped like a free-form value, and they are stored,
     /// logged and sent as given: one that holds an email address is refused. (Phone shapes are
-    /// not: ids such as `2026-11-20-0001` are common and look like one.)
+    /// not: ids such as `2026-11-20-0001` are common and look like one.) So is one with a control
+    /// character: PostgreSQL cannot store a NUL in the key's text column, so such an event failed
+    /// its commit (503) however often it was sent, and the rest of its batch with it.
     mutating func sentAsGiven(_ text: String?, _ field: String) -> String? {
-        guard let text, PersonalData.containsEmail(text) else { return text }
+        guard let text else { return nil }
+        if PersonalData.containsControlCharacter(text) {
+            problem(field, .invalidValue, "holds a control character (U+0000 to U+001F or U+007F)")
+            return nil
+        }
+        guard PersonalData.containsEmail(text) else { return text }
         problem(field, .invalidValue, "holds an email address; it is stored and sent unhashed, so it must not hold personal data")
         return nil
     }

@@ -64,9 +64,20 @@ public enum PersonalData {
     /// Whether a name a sender chose (a key, a field, an event name) may be shown in an answer or
     /// a log. Not when it looks personal, nor when it holds an `@` at all: a piece of an address
     /// (`@example.com`) is not an address, but it becomes one after a path (`user_data.@example.com`).
+    /// Nor when it holds a control character: a NUL cannot be stored in a PostgreSQL text column
+    /// (a drift window keyed by such an event name failed every write), and a line break would
+    /// forge lines in a plain-text log.
     public static func isShowable(name: some StringProtocol) -> Bool {
         // Without an `@` there is no email address either.
-        withUTF8(of: name) { !$0.contains(UInt8(ascii: "@")) && !looksLikePhone(bytes: $0) }
+        withUTF8(of: name) { !$0.contains(UInt8(ascii: "@")) && !$0.contains(where: isControl) && !looksLikePhone(bytes: $0) }
+    }
+
+    /// C0 controls and DEL.
+    static func isControl(_ byte: UInt8) -> Bool { byte < 0x20 || byte == 0x7F }
+
+    /// Whether `text` holds a C0 control character or DEL.
+    public static func containsControlCharacter(_ text: some StringProtocol) -> Bool {
+        withUTF8(of: text) { $0.contains(where: isControl) }
     }
 
     /// `body` over the text's UTF-8 bytes in place. These checks run on every free-form value and

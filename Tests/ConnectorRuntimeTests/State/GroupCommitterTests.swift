@@ -36,4 +36,38 @@ struct GroupCommitterTests {
             #expect(mostInFlight == (backend == .postgres ? 2 : 1))
         }
     }
+
+    @Test("a request the store refuses fails alone: the requests that shared its transaction are committed", .enabled(if: TestPostgres.enabled))
+    func refusedRequestFailsAlone() async throws {
+        // PostgreSQL refuses a NUL in a text column; validation refuses such ids before intake, so
+        // this stands for any row the store cannot take.
+        let poison = "poison\u{0}id"
+        try await TestStore.postgres.withRegistry { registry in
+            let committer = GroupCommitter(registry: registry, maxBatch: 50)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await committer.run() }
+                let results = await withTaskGroup(of: (String, Bool).self) { callers in
+                    for index in 0..<120 {
+                        let id = index == 60 ? poison : "ok\(index)"
+                        callers.addTask {
+                            do {
+                                return (id, try await committer.commit([intake(id)]) == [.accepted])
+                            } catch {
+                                return (id, false)
+                            }
+                        }
+                    }
+                    var collected: [String: Bool] = [:]
+                    for await (id, accepted) in callers { collected[id] = accepted }
+                    return collected
+                }
+                group.cancelAll()
+                let refused = results.filter { !$0.value }.map(\.key)
+                #expect(refused == [poison])
+            }
+            #expect(try await registry.outboxDepth() == 119)
+            let transactions = await committer.transactions
+            #expect(transactions < 120, "no two callers shared a transaction, so none was at risk")
+        }
+    }
 }

@@ -13,11 +13,13 @@ public enum NetworkAddress {
     /// The family of a textual IPv4 or IPv6 address, or `nil` when it is neither.
     public static func family(of text: some StringProtocol) -> Family? {
         let string = String(text)
-        // A NUL would end the C string early: "203.0.113.9\0anything" read as a valid address.
-        guard !string.isEmpty, string.utf8.count <= 64, !string.utf8.contains(0) else { return nil }
+        let length = string.utf8.count
+        guard length > 0, length <= 64 else { return nil }
         // One C string for both tries, from the string's own bytes: passing the `String` to each
         // call built a new array per call (a heap allocation per event on the ingest path).
         return string.withCString { address in
+            // A NUL would end the C string early: "203.0.113.9\0anything" read as a valid address.
+            guard strlen(address) == length else { return nil }
             var v4 = in_addr()
             if inet_pton(AF_INET, address, &v4) == 1 { return .v4 }
             var v6 = in6_addr()
@@ -40,8 +42,9 @@ public enum NetworkAddress {
     /// The address as 4 or 16 bytes, for prefix matching.
     public static func bytes(of text: some StringProtocol) -> [UInt8]? {
         let string = String(text)
-        guard !string.utf8.contains(0) else { return nil }
+        let length = string.utf8.count
         return string.withCString { address in
+            guard strlen(address) == length else { return nil }
             var v4 = in_addr()
             if inet_pton(AF_INET, address, &v4) == 1 {
                 return withUnsafeBytes(of: &v4) { Array($0) }

@@ -1,4 +1,7 @@
+import CAPICore
+import ConnectorRuntime
 import Foundation
+import Logging
 import TestSupport
 import Testing
 
@@ -25,6 +28,35 @@ struct StateCommandsTests {
         let unknown = try await CLIRunner.run(["read", "clicks", "--state", url])
         #expect(unknown.status != 0)
         #expect(unknown.stderr.contains("unknown stream `clicks`"))
+    }
+
+    @Test("read --since takes days or hours before now (-Nd, -Nh), as reconcile takes relative days")
+    func readSinceRelative() async throws {
+        // One event received two hours ago.
+        let received = UnixMillis(WallClock.system.now().rawValue - 2 * 3_600_000)
+        let path = String(url.dropFirst("sqlite:".count))
+        try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
+            let time = received.seconds.rawValue
+            _ = try await registry.commitIntake([
+                IntakeItem(
+                    key: EventKey(pixelID: "555000111", eventID: "since-1", eventTime: UnixSeconds(time)),
+                    contentHash: SHA256Hex.digest("since-1"),
+                    payload: #"{"event_name":"Lead","event_id":"since-1"}"#,
+                    answer: "{}",
+                    deliveredRecord: #"{"event_name":"Lead","event_id":"since-1"}"#,
+                    receivedAt: received
+                )
+            ])
+        }
+        for (since, expected) in [("-3h", 1), ("-1h", 0), ("-1d", 1), ("-0d", 0)] {
+            let result = try await CLIRunner.run(["read", "delivered_events", "--state", url, "--since", since])
+            #expect(result.status == 0, "\(since): \(result.stderr)")
+            #expect(result.stdout.split(separator: "\n").count == expected, "\(since): \(result.stdout)")
+        }
+        for bad in ["-x", "-5", "yesterday", "-3w"] {
+            let refused = try await CLIRunner.run(["read", "delivered_events", "--state", url, "--since", bad])
+            #expect(refused.status == 64 && refused.stderr.contains("-Nd / -Nh"), "\(bad): \(refused.stderr)")
+        }
     }
 
     @Test("reset needs --yes")

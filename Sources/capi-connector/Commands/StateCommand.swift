@@ -97,13 +97,19 @@ struct ReadCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "read",
         abstract: "Print a stream's records as JSON lines (delivered_events, delivery_statuses, match_quality, ad_insights).",
-        discussion: "--since takes an ISO 8601 time (2026-11-20T00:00:00Z), a date (2026-11-20) or Unix seconds."
+        discussion: """
+            --since takes an ISO 8601 time (2026-11-20T00:00:00Z), a date (2026-11-20), Unix seconds, \
+            or a time relative to now: -7d (days), -6h (hours).
+            """
     )
 
     @Argument(help: ArgumentHelp("The stream to read.", valueName: "stream"))
     var stream: String
 
-    @Option(help: ArgumentHelp("Only records written at or after this time.", valueName: "time"))
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Only records written at or after this time (ISO 8601, a date, Unix seconds, -Nd or -Nh).", valueName: "time")
+    )
     var since: String?
 
     @OptionGroup var state: StateOptions
@@ -112,14 +118,26 @@ struct ReadCommand: AsyncParsableCommand {
         guard StateStream(rawValue: stream) != nil else {
             throw ValidationError("unknown stream `\(stream)`; known: \(StateStream.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if let since, UnixSeconds(parsing: since) == nil {
-            throw ValidationError("--since must be an ISO 8601 time, a date or Unix seconds")
+        if let since, Self.instant(since, now: WallClock.system.seconds()) == nil {
+            throw ValidationError("--since must be an ISO 8601 time, a date, Unix seconds, or -Nd / -Nh (days or hours before now)")
         }
+    }
+
+    /// `text` as an instant: an absolute time, or `-Nd` / `-Nh` before `now` (as `reconcile` takes
+    /// days relative to today).
+    static func instant(_ text: String, now: UnixSeconds) -> UnixSeconds? {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        if trimmed.hasPrefix("-"), let unit = trimmed.last, unit == "d" || unit == "h",
+            let count = Int64(trimmed.dropFirst().dropLast()), (0...36_500 * 24).contains(count)
+        {
+            return UnixSeconds(now.rawValue - count * (unit == "d" ? 86_400 : 3_600))
+        }
+        return UnixSeconds(parsing: trimmed)
     }
 
     func run() async throws {
         let stream = StateStream(rawValue: stream)!
-        let since = since.flatMap { UnixSeconds(parsing: $0) }?.milliseconds
+        let since = since.flatMap { Self.instant($0, now: WallClock.system.seconds()) }?.milliseconds
         let records = try await state.withRegistry { try await $0.read(stream, since: since) }
         var output = ""
         for record in StreamRecordJSON.objects(records) { output += try JSONOutput.line(record) + "\n" }

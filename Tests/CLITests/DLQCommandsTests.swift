@@ -36,6 +36,12 @@ struct DLQCommandsTests {
         let id = try #require(letters.first?["id"] as? Int)
         let replay = try await CLIRunner.run(["dlq", "replay", "--id", String(id), "--state", state])
         #expect(replay.status == 0, "\(replay.stderr)")
+        // The same id again, and one that never was: nothing to do is said, with exit 1.
+        let again = try await CLIRunner.run(["dlq", "replay", "--id", String(id), "--id", "987654", "--state", state])
+        #expect(again.status == 1 && again.stderr.contains("replayed 0 dead letters"), "\(again.stderr)")
+        #expect(again.stderr.contains("2 of the ids given matched no dead letter"), "\(again.stderr)")
+        let missing = try await CLIRunner.run(["dlq", "purge", "--id", "987654", "--yes", "--state", state])
+        #expect(missing.status == 1 && missing.stderr.contains("1 of the ids given matched no dead letter"), "\(missing.stderr)")
         let after = try await CLIRunner.run(["state", "show", "--state", state])
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])
         #expect(summary["outbox_depth"] as? Int == 1 && summary["dead_letters"] as? Int == 1)

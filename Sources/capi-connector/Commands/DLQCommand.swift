@@ -66,6 +66,7 @@ struct DLQCommand: AsyncParsableCommand {
                 try await $0.replayDeadLetters(ids: selection, now: WallClock.system.now())
             }
             StandardStreams.printError("replayed \(count) dead letter\(count == 1 ? "" : "s") into the outbox")
+            try DLQCommand.checkAllMatched(ids: all ? nil : ids, count: count)
         }
     }
 
@@ -86,6 +87,19 @@ struct DLQCommand: AsyncParsableCommand {
             let selection = all ? nil : ids
             let count = try await state.withRegistry { try await $0.purgeDeadLetters(ids: selection) }
             StandardStreams.printError("purged \(count) dead letter\(count == 1 ? "" : "s")")
+            try DLQCommand.checkAllMatched(ids: all ? nil : ids, count: count)
         }
+    }
+
+    /// An id that matched nothing is a mistake worth an exit code (a typo, or a letter another
+    /// operator already replayed or purged), not a silent "0".
+    static func checkAllMatched(ids: [Int64]?, count: Int) throws {
+        guard let ids else { return }
+        let unmatched = Set(ids).count - count
+        guard unmatched > 0 else { return }
+        StandardStreams.printError(
+            "\(unmatched) of the ids given matched no dead letter (never one, or already replayed or purged): see `capi-connector dlq list`"
+        )
+        throw ExitCode(1)
     }
 }

@@ -102,7 +102,7 @@ public actor GroupCommitter: Service {
                 request.continuation.resume(returning: Array(outcomes[offset..<offset + request.items.count]))
                 offset += request.items.count
             }
-        } catch where error.kind == .query && batch.count > 1 {
+        } catch let error where error.kind == .query && batch.count > 1 {
             // A statement the store refused may be refused for one request's rows alone (a value it
             // cannot hold): each request is tried on its own, so only that sender is refused and
             // the others, which would only retry into the same failure, are committed.

@@ -37,7 +37,7 @@ struct HealthCommand: AsyncParsableCommand {
             status = response.status.code
             _ = try? await response.body.collect(upTo: 1_048_576)
         } catch {
-            StandardStreams.printError("unhealthy: \(url) did not answer within \(timeout) s (\(String(describing: type(of: error))))")
+            StandardStreams.printError("unhealthy: \(url) \(failure(error))")
             throw ExitCode(1)
         }
         guard (200..<300).contains(status) else {
@@ -45,5 +45,14 @@ struct HealthCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         StandardStreams.printError("healthy: \(url) answered \(status)")
+    }
+
+    /// What went wrong, in words an operator acts on: silence (a stuck process) and a refused
+    /// connection (nothing listening: a crashed process, a wrong port) are different faults.
+    func failure(_ error: any Error) -> String {
+        if let error = error as? HTTPClientError, [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) {
+            return "did not answer within \(timeout) s"
+        }
+        return "could not be reached: \(String(describing: error))"
     }
 }

@@ -53,6 +53,7 @@ struct HealthCommand: AsyncParsableCommand {
         if let error = error as? HTTPClientError, [.deadlineExceeded, .readTimeout, .connectTimeout].contains(error) {
             return "did not answer within \(timeout) s"
         }
+        if let io = error as? IOError { return "could not be reached: \(String(cString: strerror(io.errnoCode)))" }
         return "could not be reached: \(String(describing: error))"
     }
 }

@@ -120,14 +120,13 @@ struct IntakeYieldTests {
                     intakePressure: pressure
                 )
                 let group = ServiceGroup(configuration: .init(services: [.init(service: forwarder)], logger: Logger(label: "test")))
+                // A burst that never ends: a saturated commit every 10 ms, from a thread of its
+                // own. As a task it shared the cooperative pool with the rest of a full test run,
+                // which once held it back for more than the forwarder's 100 ms window: the burst
+                // seemed over and the forwarder claimed at 0.5 s.
+                let burst = Burst(pressure)
+                defer { burst.stop() }
                 try await withThrowingTaskGroup(of: Void.self) { tasks in
-                    // A burst that never ends: a saturated commit every 10 ms.
-                    tasks.addTask {
-                        while !Task.isCancelled {
-                            pressure.commitStarted(callers: 32)
-                            try? await Task.sleep(for: .milliseconds(10))
-                        }
-                    }
                     let started = ContinuousClock.now
                     tasks.addTask { try await group.run() }
                     try await Task.sleep(for: .milliseconds(400))
@@ -146,4 +145,21 @@ struct IntakeYieldTests {
             }
         }
     }
+}
+
+/// Saturated commits every 10 ms on a dedicated thread until stopped.
+private final class Burst: Sendable {
+    private let stopped = Atomic<Bool>(false)
+
+    init(_ pressure: IntakePressure) {
+        let thread = Thread { [self] in
+            while !self.stopped.load(ordering: .relaxed) {
+                pressure.commitStarted(callers: 32)
+                usleep(10_000)
+            }
+        }
+        thread.start()
+    }
+
+    func stop() { stopped.store(true, ordering: .relaxed) }
 }

@@ -122,6 +122,14 @@ struct PushServerTests {
             let old = "[\(String(decoding: mirroredEvent(id: "g-2", time: Int64(Date().timeIntervalSince1970) - 8 * 86_400), as: UTF8.self))]"
             let refused = try await post(url, body: Array(#"{"data":\#(old),"access_token":"ingest-token"}"#.utf8))
             #expect(refused.status == 400 && refused.body["error"]?["code"] == .integer(100))
+            // An element of `data` that is no event is named by its index (it was "data must be an
+            // array of 1 to 1000 events" for the whole request).
+            let valid = String(decoding: mirroredEvent(id: "g-3"), as: UTF8.self)
+            for (element, found) in [("7", "a number"), (#""not json""#, "a string"), (#""[1]""#, "an array")] {
+                let mixed = try await post(url, body: Array(#"{"data":[\#(valid),\#(element)],"access_token":"ingest-token"}"#.utf8))
+                #expect(mixed.status == 400, "\(element)")
+                #expect(mixed.body["error"]?["error_user_msg"] == .string("data[1].event: must be a JSON object, found \(found)"), "\(mixed.body)")
+            }
             // A pixel the manifest does not configure is refused for the whole request, as Graph
             // refuses a post to an object that does not exist, and the path is never echoed.
             for path in ["999000999000", "jane.doe@example.com"] {

@@ -22,7 +22,8 @@ public struct GraphEventsRequest: Sendable {
     public var accessToken: String? { fields["access_token"]?.stringValue }
     public var testEventCode: String? { fields["test_event_code"]?.stringValue }
 
-    /// The events in `data`, or `nil` when `data` is missing or not an array of events.
+    /// The elements of `data` (JSON-encoded ones decoded), each to be judged as an event; `nil`
+    /// when `data` is missing or not an array.
     public var events: [JSONValue]? { Self.events(from: fields["data"]) }
 
     /// `application/x-www-form-urlencoded` fields; `nil` when a name repeats (which copy counts
@@ -47,17 +48,12 @@ public struct GraphEventsRequest: Sendable {
     static func events(from data: JSONValue?) -> [JSONValue]? {
         switch data {
         case .array(let elements)?:
-            var events: [JSONValue] = []
-            for element in elements {
-                switch element {
-                case .object: events.append(element)
-                case .string(let text):
-                    guard let event = try? JSONValue(parsing: text), event.objectValue != nil else { return nil }
-                    events.append(event)
-                default: return nil
-                }
+            // Each element as given, a JSON-encoded one decoded: one that is no event is judged
+            // with the others and named by its index (`data[1]`), not refused as a whole `data`.
+            return elements.map { element in
+                if case .string(let text) = element, let event = try? JSONValue(parsing: text) { return event }
+                return element
             }
-            return events
         case .string(let text)?:
             return (try? JSONValue(parsing: text)).flatMap { events(from: $0) }
         default:

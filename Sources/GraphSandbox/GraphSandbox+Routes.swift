@@ -88,7 +88,7 @@ extension GraphSandbox {
                 code: 100,
                 subcode: nil,
                 type: "OAuthException",
-                message: "(#100) The request body is neither JSON nor form-encoded"
+                message: "(#100) The request body is neither JSON nor a form (URL-encoded or a complete multipart/form-data), or repeats a field"
             )
         }
         guard let token = parsed.accessToken ?? request.uri.queryParameters.get("access_token"), !token.isEmpty,

@@ -112,6 +112,18 @@ struct HardeningCommandsTests {
         #expect(answers == expected)
     }
 
+    @Test("normalize ignores a byte order mark before the first line (Windows tools write one); one inside the input is an error naming it")
+    func normalizeByteOrderMark() async throws {
+        let line = #"{"field":"em","value":"A@B.co"}"#
+        let result = try await CLIRunner.run(["normalize"], stdin: "\u{FEFF}" + line + "\n\u{FEFF}" + line + "\n" + line + "\n")
+        #expect(result.status == 0, "\(result.stderr)")
+        let lines = result.stdout.split(separator: "\n").map(String.init)
+        #expect(lines.count == 3)
+        #expect(lines.first?.contains(#""normalized":"a@b.co""#) == true)
+        #expect(lines.dropFirst().first?.contains("byte order mark (U+FEFF)") == true)
+        #expect(lines.last == lines.first)
+    }
+
     @Test("normalize answers every line, including invalid UTF-8 and impossible birth dates, and keeps going")
     func normalizeBadLines() async throws {
         let input =

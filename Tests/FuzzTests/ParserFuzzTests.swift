@@ -89,11 +89,12 @@ struct ParserFuzzTests {
         text.utf8.count == 64 && text.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
     }
 
-    @Test("Graph-compatible bodies (JSON and form) never trap")
+    @Test("Graph-compatible bodies (JSON, URL-encoded and multipart forms) never trap")
     func graphBodies() {
         let form = "access_token=t&data=" + (Self.event.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
-        Mutator.run(seed: 2, seeds: [form, "=", "data=%5B%5D&test_event_code=T1", #"{"data":[],"access_token":"t"}"#]) { bytes in
-            for type in ["application/x-www-form-urlencoded", "application/json", ""] {
+        let multipart = "--XyZ\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n[\(Self.event)]\r\n--XyZ--\r\n"
+        Mutator.run(seed: 2, seeds: [form, "=", "data=%5B%5D&test_event_code=T1", #"{"data":[],"access_token":"t"}"#, multipart]) { bytes in
+            for type in ["application/x-www-form-urlencoded", "application/json", "", "multipart/form-data; boundary=XyZ"] {
                 _ = GraphEventsRequest(body: Data(bytes), contentType: type)?.events
             }
         }

@@ -117,6 +117,15 @@ struct PushServerTests {
             let ok = try await post(url, body: Array(form.utf8), contentType: "application/x-www-form-urlencoded")
             #expect(ok.status == 200)
             #expect(ok.body["events_received"] == .integer(1))
+            // As the Java SDK (and PHP's through cURL) posts: multipart/form-data.
+            let boundary = String(repeating: "~", count: 64)
+            let parts = [("access_token", "ingest-token"), ("data", "[\(String(decoding: mirroredEvent(id: "g-mp"), as: UTF8.self))]")]
+            let multipart =
+                parts.map { "--\(boundary)\r\nContent-Disposition: form-data; name=\"\($0.0)\"\r\n\r\n\($0.1)\r\n" }.joined()
+                + "--\(boundary)--\r\n"
+            let fromJava = try await post(url, body: Array(multipart.utf8), contentType: "multipart/form-data; boundary=\(boundary)")
+            #expect(fromJava.status == 200, "\(fromJava.body)")
+            #expect(fromJava.body["events_received"] == .integer(1))
             let wrong = try await post(url, body: Array(#"{"data":\#(events),"access_token":"nope"}"#.utf8))
             #expect(wrong.status == 401 && wrong.body["error"]?["code"] == .integer(190))
             let old = "[\(String(decoding: mirroredEvent(id: "g-2", time: Int64(Date().timeIntervalSince1970) - 8 * 86_400), as: UTF8.self))]"

@@ -20,9 +20,7 @@ struct RouteTests {
     }
 
     func post(_ client: any TestClientProtocol, _ uri: String, _ bytes: [UInt8], headers: [(String, String)] = []) async throws -> (Int, JSONValue) {
-        var fields: HTTPFields = [.contentType: "application/json"]
-        for (name, value) in headers { fields[HTTPField.Name(name)!] = value }
-        return try await client.execute(uri: uri, method: .post, headers: fields, body: ByteBuffer(bytes: bytes)) { response in
+        try await client.execute(uri: uri, method: .post, headers: fields(headers), body: ByteBuffer(bytes: bytes)) { response in
             (Int(response.status.code), (try? JSONValue(parsing: response.body.readableBytesView)) ?? .null)
         }
     }
@@ -73,6 +71,55 @@ struct RouteTests {
         }
     }
 
+    @Test("a compressed body is answered 415 with Accept-Encoding identity on both routes, before it is read; identity is taken")
+    func compressedBody() async throws {
+        try await withRouter { client in
+            let event = mirroredEvent(id: "enc-1")
+            for coding in ["gzip", "br", "identity, gzip", "deflate"] {
+                var headers = signedHeaders(event)
+                headers.append(("Content-Encoding", coding))
+                let answer = try await client.execute(
+                    uri: "/v1/events",
+                    method: .post,
+                    headers: fields(headers),
+                    body: ByteBuffer(bytes: event)
+                ) { response in
+                    (response.status, response.headers[.acceptEncoding], (try? JSONValue(parsing: response.body.readableBytesView)) ?? .null)
+                }
+                #expect(answer.0 == .unsupportedMediaType, "\(coding)")
+                #expect(answer.1 == "identity", "\(coding)")
+                #expect(answer.2["error"] == .string("unsupported_content_encoding"), "\(coding)")
+            }
+            // Unsigned and compressed: the signature is still what is refused first.
+            let unsigned = try await client.execute(
+                uri: "/v1/events",
+                method: .post,
+                headers: fields([("Content-Encoding", "gzip")]),
+                body: ByteBuffer(bytes: event)
+            ) { $0.status }
+            #expect(unsigned == .unauthorized)
+            // Meta's shape on the Graph-compatible route.
+            let graph = try await client.execute(
+                uri: "/v19.0/\(testPixel)/events?access_token=ingest-token",
+                method: .post,
+                headers: fields([("Content-Encoding", "gzip")]),
+                body: ByteBuffer(string: "{}")
+            ) { response in (response.status, (try? JSONValue(parsing: response.body.readableBytesView)) ?? .null) }
+            #expect(graph.0 == .unsupportedMediaType)
+            #expect(graph.1["error"]?["code"] == .integer(100))
+            // `identity` is no compression at all.
+            var identity = signedHeaders(event)
+            identity.append(("Content-Encoding", "Identity"))
+            #expect(try await post(client, "/v1/events", event, headers: identity).0 == 202)
+        }
+    }
+
+    func fields(_ pairs: [(String, String)]) -> HTTPFields {
+        var fields: HTTPFields = [.contentType: "application/json"]
+        for (name, value) in pairs { fields[HTTPField.Name(name)!] = value }
+        return fields
+    }
+
     @Test("a body that is not JSON is answered with what is wrong and at which byte, never with the body's text")
     func invalidJSONSaysWhere() async throws {
         try await withRouter { client in
@@ -82,6 +129,9 @@ struct RouteTests {
                 (#"{"event_id": "secret-\ud800"}"#, 21, "unpaired surrogate"),
                 (#"{"event_id": "secret"} trailing"#, 23, "unexpected data after the document"),
                 ("", 0, "unexpected end of input"),
+                ("\u{FEFF}" + #"{"event_id": "secret"}"#, 0, "a byte order mark (U+FEFF) before the document; send the JSON without one"),
+                (#"{"event_id": secret}"#, 13, "expected a value (a string, number, object, array, true, false or null)"),
+                (#"{"value": -secret}"#, 11, "a digit expected after '-'"),
             ]
             for (body, offset, reason) in cases {
                 let bytes = Array(body.utf8)

@@ -62,6 +62,9 @@ extension JSONValue {
             case UInt8(ascii: "n"):
                 try literal("null")
                 return .null
+            case 0xEF where index == 0 && bytes.starts(with: [0xEF, 0xBB, 0xBF]):
+                // Windows tools add one to UTF-8 text; RFC 8259 says JSON sent must not start with one.
+                throw fail("a byte order mark (U+FEFF) before the document; send the JSON without one")
             default: return try parseNumber()
             }
         }
@@ -233,8 +236,12 @@ extension JSONValue {
 
         mutating func parseNumber() throws(ParseError) -> JSONValue {
             let start = index
-            if bytes[index] == UInt8(ascii: "-") { index += 1 }
-            guard index < bytes.count, (0x30...0x39).contains(bytes[index]) else { throw fail("invalid value") }
+            if bytes[index] == UInt8(ascii: "-") {
+                index += 1
+                guard index < bytes.count, (0x30...0x39).contains(bytes[index]) else { throw fail("a digit expected after '-'") }
+            }
+            // Named by what was expected, never by what was found: the body may hold personal data.
+            guard (0x30...0x39).contains(bytes[index]) else { throw fail("expected a value (a string, number, object, array, true, false or null)") }
             if bytes[index] == 0x30 {
                 index += 1
                 if index < bytes.count, (0x30...0x39).contains(bytes[index]) { throw fail("leading zero in a number") }

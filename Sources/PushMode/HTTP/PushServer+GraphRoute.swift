@@ -32,6 +32,7 @@ extension PushServer {
         if let earlyToken, !tokenMatches(earlyToken, ingestTokenDigest) {
             return ingestTokenRefused(close: true)
         }
+        if let refused = encodingRefused(request, metaShape: true) { return refused }
         return await withBody(request) { body in
             await graphCompatible(body, earlyToken: earlyToken, tokenDigest: ingestTokenDigest, pixelID: pixelID, request: request)
         }
@@ -50,7 +51,7 @@ extension PushServer {
             return Self.metaError(
                 status: .badRequest,
                 code: 100,
-                message: "(#100) The request body is neither JSON nor form-encoded (or repeats a field)"
+                message: "(#100) The request body is neither JSON nor a form (URL-encoded or a complete multipart/form-data), or repeats a field"
             )
         }
         let token = earlyToken ?? parsed.accessToken ?? ""

@@ -187,6 +187,27 @@ public struct PushServer: Sendable {
         )
     }
 
+    /// 415 for a body sent compressed (a `Content-Encoding` other than `identity`), before it is
+    /// read: read as JSON it would be refused as unreadable at byte 0, which tells the sender
+    /// nothing. Signatures and tokens cover the bytes as sent, so the sidecar does not inflate them.
+    func encodingRefused(_ request: Request, metaShape: Bool) -> Response? {
+        guard let coding = request.headers[.contentEncoding],
+            !coding.split(separator: ",").allSatisfy({ $0.trimmingCharacters(in: .whitespaces).lowercased() == "identity" })
+        else { return nil }
+        refusals.record("unsupported_content_encoding")
+        let message = "the body has a Content-Encoding other than identity; compressed bodies are not taken, send it uncompressed"
+        var response =
+            metaShape
+            ? Self.metaError(status: .unsupportedMediaType, code: 100, message: "(#100) " + message, close: true)
+            : Self.json(
+                .object(["error": .string("unsupported_content_encoding"), "message": .string(message)]),
+                status: .unsupportedMediaType,
+                close: true
+            )
+        response.headers[.acceptEncoding] = "identity"
+        return response
+    }
+
     /// Runs `handle` with the body, read under the size cap and the shared memory budget: the
     /// announced length (or the cap, when none is announced) is reserved before a byte is read and
     /// released when `handle` returns.

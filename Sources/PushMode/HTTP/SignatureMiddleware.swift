@@ -31,6 +31,7 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
         case .failure(let failure): return server.signatureRefused(failure, source: source.name, close: true)
         case .success(let value): inspected = value
         }
+        if let refused = server.encodingRefused(request, metaShape: false) { return refused }
         return try await server.withBody(request) { body in
             switch verify(body, inspected: inspected, source: source) {
             case .refused(let refusal): return refusal

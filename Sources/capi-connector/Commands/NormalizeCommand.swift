@@ -17,7 +17,7 @@ struct NormalizeCommand: ParsableCommand {
             optional). Each output line, in order, is {"field", "normalized", "hash"}; for keys Meta takes \
             unhashed "hash" is null; a value that is already a SHA-256 digest comes back as both; a value \
             that cannot be used gives {"field", "error"} with the reason (never the value). A line longer \
-            than 1 MiB gets {"error"} and is skipped. Input is read in large blocks and answered on every \
+            than 1 MiB gets {"error"} and is skipped; a byte order mark before the first line is ignored. Input is read in large blocks and answered on every \
             core, output order kept.
 
             Example:
@@ -50,6 +50,9 @@ struct NormalizeCommand: ParsableCommand {
         var filled = 0
         // Inside a line already answered as too long: drop bytes until its end.
         var skipping = false
+        // Until the first bytes are known: a byte order mark there (Windows tools write one) is no
+        // part of the first line.
+        var atStart = true
         // Output is written on its own thread while the next block is answered; at most two
         // blocks' answers wait, so memory stays bounded however fast the input comes.
         let writer = DispatchQueue(label: "capi.normalize.output")
@@ -85,6 +88,15 @@ struct NormalizeCommand: ParsableCommand {
             if count == 0 { break }
             var start = 0
             let end = filled + count
+            if atStart {
+                let mark: [UInt8] = [0xEF, 0xBB, 0xBF]
+                if end < mark.count, mark.starts(with: buffer[0..<end]) {
+                    filled = end
+                    continue
+                }
+                atStart = false
+                if buffer[0..<end].starts(with: mark) { start = mark.count }
+            }
             if skipping {
                 guard let newline = buffer[filled..<end].firstIndex(of: UInt8(ascii: "\n")) else {
                     filled = 0

@@ -1,0 +1,102 @@
+import Foundation
+
+/// The fields of a `multipart/form-data` body (RFC 7578), for the Graph-compatible route.
+///
+/// Written here rather than taken from MultipartKit: the mirrored version (4.7.1) traps on a part
+/// header whose name holds a byte of 0x80 or more (its character table has 128 entries), which the
+/// parser fuzz test hit at once, and a request must never stop the process. The format needs
+/// little: delimiters, header lines, and the `name` of each part's `Content-Disposition`.
+enum MultipartFormFields {
+    /// Each part's name and value bytes, in order; `nil` when the body is no complete multipart
+    /// body: no opening or closing delimiter, a header line without a colon or not UTF-8, or a part
+    /// without a `name`. The boundary is printable ASCII (``GraphEventsRequest/multipartBoundary(_:)``),
+    /// so the delimiter holds its CR only first and every search is linear however the body is
+    /// crafted.
+    static func parse(_ body: [UInt8], boundary: String) -> [(name: String, value: ArraySlice<UInt8>)]? {
+        let dashBoundary = Array("--\(boundary)".utf8)
+        let delimiter = [0x0D, 0x0A] + dashBoundary
+        let lineEnd: [UInt8] = [0x0D, 0x0A]
+        // The first delimiter opens the body, or ends a preamble.
+        var index: Int
+        if body.starts(with: dashBoundary) {
+            index = dashBoundary.count
+        } else if let found = find(delimiter, in: body, from: 0) {
+            index = found + delimiter.count
+        } else {
+            return nil
+        }
+        var fields: [(name: String, value: ArraySlice<UInt8>)] = []
+        while true {
+            // After a delimiter: `--` closes the body (an epilogue after it is ignored); otherwise
+            // optional padding, a line end and a part.
+            if body[index...].starts(with: [0x2D, 0x2D]) { return fields }
+            while index < body.count, body[index] == 0x20 || body[index] == 0x09 { index += 1 }
+            guard body[index...].starts(with: lineEnd) else { return nil }
+            index += lineEnd.count
+            var name: String?
+            while true {
+                guard let end = find(lineEnd, in: body, from: index) else { return nil }
+                let line = body[index..<end]
+                index = end + lineEnd.count
+                if line.isEmpty { break }
+                guard let header = String(validating: line, as: UTF8.self), let colon = header.firstIndex(of: ":") else { return nil }
+                if header[..<colon].lowercased() == "content-disposition" {
+                    name = parameter("name", in: header[header.index(after: colon)...])
+                }
+            }
+            guard let name, !name.isEmpty, let end = find(delimiter, in: body, from: index) else { return nil }
+            fields.append((name, body[index..<end]))
+            index = end + delimiter.count
+        }
+    }
+
+    /// A parameter of a header value such as `form-data; name="data"`, quoted or not (a quoted one
+    /// may escape a quote with a backslash); the name compares without case.
+    static func parameter(_ wanted: String, in value: Substring) -> String? {
+        var rest = value.drop { $0 != ";" }
+        while !rest.isEmpty {
+            rest = rest.dropFirst().drop { $0 == " " || $0 == "\t" }
+            guard let equals = rest.firstIndex(of: "=") else { return nil }
+            let key = rest[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            rest = rest[rest.index(after: equals)...]
+            var text = ""
+            if rest.first == "\"" {
+                rest = rest.dropFirst()
+                var escaped = false
+                while let character = rest.first {
+                    rest = rest.dropFirst()
+                    if escaped {
+                        text.append(character)
+                        escaped = false
+                    } else if character == "\\" {
+                        escaped = true
+                    } else if character == "\"" {
+                        break
+                    } else {
+                        text.append(character)
+                    }
+                }
+                rest = rest.drop { $0 != ";" }
+            } else {
+                let end = rest.firstIndex(of: ";") ?? rest.endIndex
+                text = rest[..<end].trimmingCharacters(in: .whitespaces)
+                rest = rest[end...]
+            }
+            if key == wanted { return text }
+        }
+        return nil
+    }
+
+    /// Where `needle` first occurs in `haystack` at or after `start`.
+    private static func find(_ needle: [UInt8], in haystack: [UInt8], from start: Int) -> Int? {
+        guard let first = needle.first, start >= 0 else { return nil }
+        let last = haystack.count - needle.count
+        var position = start
+        while position <= last {
+            guard let candidate = haystack[position...last].firstIndex(of: first) else { return nil }
+            if haystack[candidate..<(candidate + needle.count)].elementsEqual(needle) { return candidate }
+            position = candidate + 1
+        }
+        return nil
+    }
+}

@@ -21,13 +21,14 @@ func pushManifest(
     maxEvents: Int = 50,
     maxAttempts: Int = 30,
     limits: String = "",
-    pushExtra: String = ""
+    pushExtra: String = "",
+    testEventCode: String? = nil
 ) throws -> Manifest {
     try ManifestLoader(environment: [:]).load(
         yaml: """
             \(TestManifest.header)
             pixels:
-              - {id: "\(testPixel)", access_token: pixel-token, default_country: us}
+              - {id: "\(testPixel)", access_token: pixel-token, default_country: us\(testEventCode.map { ", test_event_code: \($0)" } ?? "")}
             push:
               sources:
                 - {name: default, scheme: standard_webhooks, secrets: ["\(webhookSecret)"]}

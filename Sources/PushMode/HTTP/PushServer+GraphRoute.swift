@@ -76,6 +76,22 @@ extension PushServer {
                 message: "(#100) param data must be an array of 1 to \(MetaLimits.eventsPerRequest) events"
             )
         }
+        // The outbox sends a pixel's events with the test code its manifest gives it (or none). A
+        // request asking for another would have its test events sent as live ones: refused, saying
+        // where the code is set. A request without one takes the manifest's, as before.
+        if let given = parsed.fields["test_event_code"], given != .null, given != .string("") {
+            guard case .string(let code) = given, code == testEventCodes[pixelID] else {
+                return Self.metaError(
+                    status: .badRequest,
+                    code: 100,
+                    message: """
+                        (#100) test_event_code is not the one this sidecar sends the pixel's events with, \
+                        pixels[].test_event_code in its manifest (\(testEventCodes[pixelID] == nil ? "none there: events go live" : "set there")): \
+                        send that one or leave test_event_code out
+                        """
+                )
+            }
+        }
         let started = ContinuousClock.now
         let results: [Intake.Result]
         do {

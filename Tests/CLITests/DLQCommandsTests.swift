@@ -1,4 +1,6 @@
+import ConnectorRuntime
 import Foundation
+import Logging
 import TestSupport
 import Testing
 
@@ -8,8 +10,7 @@ struct DLQCommandsTests {
     /// A migrated store with two dead letters, written the way the forwarder writes them.
     static func storeWithDeadLetters() async throws -> String {
         let path = TemporaryPaths.url("dlq").appendingPathComponent("state.sqlite").path
-        let show = try await CLIRunner.run(["state", "show", "--state", "sqlite:" + path])
-        #expect(show.status == 0, "\(show.stderr)")
+        try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { _ in }
         let script = """
             import sqlite3, sys
             db = sqlite3.connect(sys.argv[1])

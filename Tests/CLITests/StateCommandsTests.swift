@@ -9,8 +9,15 @@ import Testing
 struct StateCommandsTests {
     let url = "sqlite:" + TemporaryPaths.url("cli-state").appendingPathComponent("state.sqlite").path
 
+    /// `url`'s store created and migrated, as `serve` would leave it.
+    func created() async throws -> String {
+        try await withStateRegistry(.sqlite(path: String(url.dropFirst("sqlite:".count))), logger: Logger(label: "test")) { _ in }
+        return url
+    }
+
     @Test("state show prints the registry as JSON on a fresh store")
     func show() async throws {
+        let url = try await created()
         let result = try await CLIRunner.run(["state", "show", "--state", url])
         #expect(result.status == 0, "\(result.stderr)")
         let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
@@ -21,8 +28,24 @@ struct StateCommandsTests {
         #expect((document["alarms"] as? [Any])?.isEmpty == true)
     }
 
+    @Test("commands that inspect a store refuse a SQLite path with no store (exit 2, naming it) and create nothing")
+    func noStore() async throws {
+        let path = String(url.dropFirst("sqlite:".count))
+        let commands: [[String]] = [
+            ["state", "show"], ["read", "delivered_events"], ["dlq", "list"], ["schema", "alarms"], ["state", "reset", "delivery_statuses", "--yes"],
+            ["reconcile", "--since", "-7d", "--until", "0d"],
+        ]
+        for command in commands {
+            let result = try await CLIRunner.run(command + ["--state", url])
+            #expect(result.status == 2, "\(command): \(result.stderr)")
+            #expect(result.stderr.contains("no state store at \(path)"), "\(command): \(result.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: path), "\(command) created the store")
+        }
+    }
+
     @Test("read prints nothing for an empty stream and refuses unknown streams")
     func read() async throws {
+        let url = try await created()
         let empty = try await CLIRunner.run(["read", "delivered_events", "--state", url, "--since", "2026-11-01"])
         #expect(empty.status == 0 && empty.stdout.isEmpty, "\(empty.stderr)")
         let unknown = try await CLIRunner.run(["read", "clicks", "--state", url])
@@ -61,6 +84,7 @@ struct StateCommandsTests {
 
     @Test("reset needs --yes")
     func reset() async throws {
+        let url = try await created()
         let refused = try await CLIRunner.run(["state", "reset", "delivery_statuses", "--state", url])
         #expect(refused.status != 0 && refused.stderr.contains("--yes"))
         let done = try await CLIRunner.run(["state", "reset", "delivery_statuses", "--partition", "123", "--yes", "--state", url])

@@ -43,7 +43,8 @@ struct ReconcileCommand: AsyncParsableCommand {
     var until: String
     @Option(help: "Period: day, week (from Monday) or month.") var by: String = "day"
     @Option(help: "Output format: table, csv, json or html.") var format: Format = .table
-    @Option(help: "Flag periods whose forwarded and received counts differ by more than this percentage.") var threshold: Double = 5
+    @Option(parsing: .unconditional, help: "Flag periods whose forwarded and received counts differ by more than this percentage.")
+    var threshold: Double = 5
     @Option(help: ArgumentHelp("Write the report here instead of standard output.", valueName: "path")) var output: String?
 
     func validate() throws {
@@ -56,6 +57,15 @@ struct ReconcileCommand: AsyncParsableCommand {
         guard KPIReport.Grouping(rawValue: by) != nil else { throw ValidationError("--by must be day, week or month (spend is reported per day)") }
         guard threshold.isFinite, (0...1_000_000).contains(threshold) else {
             throw ValidationError("--threshold must be a percentage from 0 upwards, such as 5")
+        }
+        // Checked before the store is read: a report computed and then not written is work lost.
+        if let output {
+            let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
+            var isFolder: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
+                throw ValidationError("--output: the folder \(folder) does not exist")
+            }
+            guard FileManager.default.isWritableFile(atPath: folder) else { throw ValidationError("--output: the folder \(folder) is not writable") }
         }
         let now = WallClock.system.seconds()
         guard DaySpec(since)!.first(in: .utc, now: now) < DaySpec(until)!.end(in: .utc, now: now) else {
@@ -115,7 +125,10 @@ struct ReconcileCommand: AsyncParsableCommand {
                 )
             }
         if let output {
-            try text.write(toFile: output, atomically: true, encoding: .utf8)
+            do { try text.write(toFile: output, atomically: true, encoding: .utf8) } catch {
+                StandardStreams.printError("capi-connector: cannot write the report to \(output): \(error.localizedDescription)")
+                throw ExitCode(1)
+            }
             let events = report.rows.flatMap(\.events)
             StandardStreams.printError("wrote \(output) (\(report.rows.count) periods, \(events.filter(\.diverges).count) divergent event periods)")
         } else {

@@ -31,9 +31,18 @@ struct StateOptions: ParsableArguments {
     }
 
     /// Runs `body` with the opened, migrated registry; a store that cannot be opened is one clear
-    /// line on standard error and exit code 2.
+    /// line on standard error and exit code 2. For the commands that inspect or operate on a store
+    /// something has run with: a SQLite file that does not exist is that error too, not a new empty
+    /// store whose "no dead letters" would hide a mistyped path.
     func withRegistry<T: Sendable>(_ body: @Sendable (any StateRegistry) async throws -> T) async throws -> T {
-        try await Self.withRegistry(at: try location, body)
+        let location = try location
+        if case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) {
+            StandardStreams.printError(
+                "capi-connector: no state store at \(path): nothing has run with it yet (serve, poll and flush create it); check --state or CAPI_STATE_URL"
+            )
+            throw ExitCode(2)
+        }
+        return try await Self.withRegistry(at: location, body)
     }
 
     /// The store of a command that also reads the manifest: `--state` when given, else the

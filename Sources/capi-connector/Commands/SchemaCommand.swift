@@ -38,7 +38,10 @@ struct SchemaCommand: AsyncParsableCommand {
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a schema file against what is registered for its $id.",
-            discussion: "Exit 0: compatible (or nothing registered yet); 1: incompatible, one line per reason; 2: the file is not a usable schema."
+            discussion: """
+                Exit 0: compatible (or nothing registered yet); 1: incompatible, one line per reason; 2: the file is not a usable \
+                schema, or there is no store at --state (a check against a mistyped path would pass against nothing).
+                """
         )
 
         @Argument(help: ArgumentHelp("The schema file.", valueName: "file"))

@@ -54,13 +54,13 @@ struct YAMLNodeReader {
     /// mean" suggestion when one allowed key is close.
     func mapping(allowed: [String]?) -> MappingReader? {
         guard case .mapping(let mapping) = node else {
-            report("\(path) must be a mapping, found \(Self.kindName(node))")
+            report("\(subject) must be a mapping (key: value lines), found \(Self.kindName(node))")
             return nil
         }
         var entries: [String: (key: Node, value: Node)] = [:]
         for (key, value) in mapping {
             guard let name = key.string else {
-                report("\(path) has a key that is not a string", at: key.mark)
+                report("\(subject) has a key that is not a string", at: key.mark)
                 continue
             }
             if entries[name] != nil {
@@ -83,13 +83,16 @@ struct YAMLNodeReader {
     /// This node as a list of readers, one per element.
     func sequence() -> [YAMLNodeReader]? {
         guard case .sequence(let sequence) = node else {
-            report("\(path) must be a list, found \(Self.kindName(node))")
+            report("\(subject) must be a list, found \(Self.kindName(node))")
             return nil
         }
         return sequence.enumerated().map { index, element in child(element, path: "\(path)[\(index)]") }
     }
 
     func joined(_ key: String) -> String { path.isEmpty ? key : "\(path).\(key)" }
+
+    /// The node as messages name it: its path, or the whole manifest at the root.
+    var subject: String { path.isEmpty ? "the manifest" : path }
 
     // MARK: Scalars
 

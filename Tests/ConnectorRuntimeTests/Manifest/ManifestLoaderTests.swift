@@ -223,6 +223,16 @@ struct ManifestLoaderTests {
         #expect(found[0].line >= 2)
     }
 
+    @Test("a file that is no mapping at all (another file passed by mistake) is named as the manifest")
+    func rootNotAMapping() {
+        do {
+            _ = try ManifestLoader(environment: [:]).load(yaml: "root:x:0:0:root:/root:/bin/bash", path: "passwd")
+            Issue.record("loaded")
+        } catch {
+            #expect(error.problems.map(\.description) == ["passwd:1:1: the manifest must be a mapping (key: value lines), found a scalar"])
+        }
+    }
+
     @Test("a missing file is one clear problem")
     func missingFile() {
         #expect(throws: ManifestError.self) { try ManifestLoader(environment: [:]).load(path: "/nonexistent/m.yaml") }

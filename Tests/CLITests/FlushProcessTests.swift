@@ -56,6 +56,20 @@ struct FlushProcessTests {
         #expect(try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).values.allSatisfy { $0 == 1 })
     }
 
+    @Test("flush at a SQLite path with no store exits 2 naming it and creates nothing, once or not")
+    func noStore() async throws {
+        let path = TemporaryPaths.url("flush").appendingPathComponent("state.sqlite").path
+        for arguments in [["flush", "--once"], ["flush"]] {
+            let run = try await CLIRunner.run(
+                arguments + ["--state", "sqlite:" + path],
+                environment: ServeProcessTests.environment(graphURL: "http://127.0.0.1:9")
+            )
+            #expect(run.status == 2, "\(run.stderr)")
+            #expect(run.stderr.contains("no state store at \(path)"))
+            #expect(!FileManager.default.fileExists(atPath: path))
+        }
+    }
+
     @Test("batches Meta answers with 5xx are rescheduled, reported as remaining, and exit 1")
     func rescheduled() async throws {
         let (sandbox, sandboxPort) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0", "--faults", "rate=1,kinds=5xx"])

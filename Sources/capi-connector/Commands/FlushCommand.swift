@@ -22,7 +22,8 @@ struct FlushCommand: AsyncParsableCommand {
 
             Without --once it keeps forwarding until SIGTERM, then finishes what is in flight and exits 0.
 
-            Exit codes: 0 ok, 1 some batches rescheduled (with --once), 2 configuration or state error.
+            Exit codes: 0 ok, 1 some batches rescheduled (with --once), 2 configuration or state error (a SQLite \
+            path where no store exists among them: flush forwards what serve committed there).
             """
     )
 
@@ -47,6 +48,8 @@ struct FlushCommand: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let location = try StateOptions.location(stateURL, manifest: manifest)
+        // A scheduled flush at a mistyped path would report "forwarded 0" for ever.
+        try StateOptions.requireExisting(location, "flush forwards what serve committed there, and nothing has run with it yet")
         let graph = try GraphTarget.resolve(manifest)
         if once {
             let report = try await StateOptions.withRegistry(at: location) { registry in

@@ -36,13 +36,16 @@ struct StateOptions: ParsableArguments {
     /// store whose "no dead letters" would hide a mistyped path.
     func withRegistry<T: Sendable>(_ body: @Sendable (any StateRegistry) async throws -> T) async throws -> T {
         let location = try location
-        if case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) {
-            StandardStreams.printError(
-                "capi-connector: no state store at \(path): nothing has run with it yet (serve, poll and flush create it); check --state or CAPI_STATE_URL"
-            )
-            throw ExitCode(2)
-        }
+        try Self.requireExisting(location, "nothing has run with it yet (serve and poll create it)")
         return try await Self.withRegistry(at: location, body)
+    }
+
+    /// Exit 2 when `location` is a SQLite file that does not exist, saying `why` that matters: for
+    /// a command that only works on what another one stored there.
+    static func requireExisting(_ location: StateLocation, _ why: String) throws {
+        guard case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) else { return }
+        StandardStreams.printError("capi-connector: no state store at \(path): \(why); check --state or CAPI_STATE_URL")
+        throw ExitCode(2)
     }
 
     /// The store of a command that also reads the manifest: `--state` when given, else the

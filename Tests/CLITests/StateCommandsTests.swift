@@ -43,6 +43,18 @@ struct StateCommandsTests {
         }
     }
 
+    @Test("a file that is no SQLite database is one clear error and exit 2, never a crash (its connection is closed first)")
+    func notADatabase() async throws {
+        let path = String(url.dropFirst("sqlite:".count))
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try Data(String(repeating: "root:x:0:0:root:/root:/bin/bash\n", count: 100).utf8).write(to: URL(fileURLWithPath: path))
+        for command in [["state", "show"], ["dlq", "list"]] {
+            let result = try await CLIRunner.run(command + ["--state", url])
+            #expect(result.status == 2, "\(command): \(result.stderr)")
+            #expect(result.stderr.contains("file is not a database"), "\(command): \(result.stderr)")
+        }
+    }
+
     @Test("read prints nothing for an empty stream and refuses unknown streams")
     func read() async throws {
         let url = try await created()

@@ -59,10 +59,17 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             throw StateError(.unavailable, "cannot open sqlite:\(path)")
         }
         let registry = SQLiteStateRegistry(path: path, connection: connection, threadPool: threadPool, logger: logger)
-        try await registry.execute("configure", "PRAGMA journal_mode=WAL")
-        try await registry.execute("configure", "PRAGMA synchronous=FULL")
-        try await registry.execute("configure", "PRAGMA busy_timeout=10000")
-        try await registry.execute("configure", "PRAGMA foreign_keys=ON")
+        do {
+            try await registry.execute("configure", "PRAGMA journal_mode=WAL")
+            try await registry.execute("configure", "PRAGMA synchronous=FULL")
+            try await registry.execute("configure", "PRAGMA busy_timeout=10000")
+            try await registry.execute("configure", "PRAGMA foreign_keys=ON")
+        } catch {
+            // A file that is no database opens and fails here: closed before the error goes up,
+            // so its connection and thread are not left behind (SQLiteNIO asserts on that).
+            await registry.close()
+            throw error
+        }
         return registry
     }
 

@@ -77,6 +77,21 @@ struct ServeProcessTests {
         #expect(result.stderr.contains("CAPI_WEBHOOK_SECRET is not set"))
     }
 
+    @Test("serve on an address another process holds, or one not of this machine, says so in one line and exits 2")
+    func cannotListen() async throws {
+        let (holder, port) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
+        defer {
+            holder.terminate()
+            holder.waitUntilExit()
+        }
+        let state = "sqlite:" + TemporaryPaths.url("listen").appendingPathComponent("state.sqlite").path
+        for (address, reason) in [("127.0.0.1:\(port)", "Address already in use"), ("192.0.2.1:8088", "Cannot assign requested address")] {
+            let result = try await CLIRunner.run(["serve", "--sandbox", "--listen", address, "--state", state], environment: Self.environment())
+            #expect(result.status == 2, "\(address): \(result.stderr)")
+            #expect(result.stderr.contains("capi-connector: cannot listen on \(address): \(reason)"), "\(result.stderr)")
+        }
+    }
+
     @Test("SIGTERM while the state store does not answer: exits 1 within --shutdown-timeout, saying why")
     func boundedShutdown() async throws {
         // A port nothing listens on: the store never answers, so the sidecar waits for it.

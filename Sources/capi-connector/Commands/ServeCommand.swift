@@ -6,6 +6,7 @@ import GraphAPI
 import GraphSandbox
 import Logging
 import Metrics
+import NIOCore
 import Prometheus
 import PushMode
 import ServiceLifecycle
@@ -21,7 +22,9 @@ struct ServeCommand: AsyncParsableCommand {
             An event is answered 202 only after it is committed to the state store; the forwarder then \
             sends it to Meta in batches. SIGTERM stops accepting, finishes in-flight requests, flushes \
             what it can and exits 0; what is left is sent after the next start. Work still unfinished \
-            after --shutdown-timeout (a state store that stopped answering) is cancelled: exit 1.
+            after --shutdown-timeout (a state store that stopped answering) is cancelled: exit 1. A \
+            configuration it cannot start with (the manifest, the state store, an address it cannot listen on) \
+            is one line on standard error and exit 2.
 
             --sandbox runs the Graph stand-in in-process and sends there instead of Meta (no Meta \
             account needed); it keeps the newest 10,000 events per pixel for GET /_sandbox/events \
@@ -187,6 +190,18 @@ struct ServeCommand: AsyncParsableCommand {
             break
         case let error as StateError:
             throw StateOptions.storeFailure(error)
+        case let error as IOError where [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode):
+            // The listen address is configuration: said in one line, exit 2, as a bad manifest is.
+            let reason = String(cString: strerror(error.errnoCode))
+            let hint =
+                switch error.errnoCode {
+                case EADDRINUSE: "another process holds it; stop that one or choose another address (--listen or push.listen)"
+                case EACCES: "ports below 1024 need privileges; choose a higher port (--listen or push.listen)"
+                default: "the host is not an address of this machine (--listen or push.listen)"
+                }
+            logger.error("cannot listen", metadata: ["address": "\(address)", "error": "\(reason)"])
+            StandardStreams.printError("capi-connector: cannot listen on \(address): \(reason): \(hint)")
+            throw ExitCode(2)
         case let error?:
             logger.error("shutting down after an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)

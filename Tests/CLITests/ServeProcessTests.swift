@@ -77,7 +77,7 @@ struct ServeProcessTests {
         #expect(result.stderr.contains("CAPI_WEBHOOK_SECRET is not set"))
     }
 
-    @Test("serve on an address another process holds, or one not of this machine, says so in one line and exits 2")
+    @Test("serve (and sandbox) on an address another process holds, or one not of this machine, says so in one line and exits 2")
     func cannotListen() async throws {
         let (holder, port) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
         defer {
@@ -90,6 +90,8 @@ struct ServeProcessTests {
             #expect(result.status == 2, "\(address): \(result.stderr)")
             #expect(result.stderr.contains("capi-connector: cannot listen on \(address): \(reason)"), "\(result.stderr)")
         }
+        let sandbox = try await CLIRunner.run(["sandbox", "--listen", "127.0.0.1:\(port)"])
+        #expect(sandbox.status == 2 && sandbox.stderr.contains("cannot listen on 127.0.0.1:\(port): Address already in use"), "\(sandbox.stderr)")
     }
 
     @Test("SIGTERM while the state store does not answer: exits 1 within --shutdown-timeout, saying why")

@@ -69,6 +69,10 @@ struct SandboxCommand: AsyncParsableCommand {
                 logger: Logger(label: "capi.sandbox")
             )
         )
-        try await group.run()
+        do { try await group.run() } catch {
+            guard let line = ListenFailure.line(error, address: address, option: "--listen") else { throw error }
+            StandardStreams.printError(line)
+            throw ExitCode(2)
+        }
     }
 }

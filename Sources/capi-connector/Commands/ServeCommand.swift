@@ -6,7 +6,6 @@ import GraphAPI
 import GraphSandbox
 import Logging
 import Metrics
-import NIOCore
 import Prometheus
 import PushMode
 import ServiceLifecycle
@@ -190,19 +189,12 @@ struct ServeCommand: AsyncParsableCommand {
             break
         case let error as StateError:
             throw StateOptions.storeFailure(error)
-        case let error as IOError where [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode):
-            // The listen address is configuration: said in one line, exit 2, as a bad manifest is.
-            let reason = String(cString: strerror(error.errnoCode))
-            let hint =
-                switch error.errnoCode {
-                case EADDRINUSE: "another process holds it; stop that one or choose another address (--listen or push.listen)"
-                case EACCES: "ports below 1024 need privileges; choose a higher port (--listen or push.listen)"
-                default: "the host is not an address of this machine (--listen or push.listen)"
-                }
-            logger.error("cannot listen", metadata: ["address": "\(address)", "error": "\(reason)"])
-            StandardStreams.printError("capi-connector: cannot listen on \(address): \(reason): \(hint)")
-            throw ExitCode(2)
         case let error?:
+            if let line = ListenFailure.line(error, address: address, option: "--listen or push.listen") {
+                logger.error("cannot listen", metadata: ["address": "\(address)"])
+                StandardStreams.printError(line)
+                throw ExitCode(2)
+            }
             logger.error("shutting down after an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }

@@ -50,6 +50,21 @@ struct NormalizationLineTests {
         #expect(NormalizationLine.respond(to: line, normalizer: normalizer) == general(line))
     }
 
+    @Test(
+        "a member of the wrong type is named with the type found",
+        arguments: [
+            (#"{"field":"em","value":["a@b.co"]}"#, "`value` must be a string (or a number), found an array"),
+            (#"{"field":"em","value":true}"#, "`value` must be a string (or a number), found a boolean"),
+            (#"{"field":"ph","value":"650 555 0001","country":1}"#, "`country` must be a string, found a number"),
+            (#"{"field":7,"value":"x"}"#, "`field` must be a string, found a number"),
+            (#"["em","a@b.co"]"#, "not a JSON object with string fields `field`, `value` and optional `country`, found an array"),
+        ]
+    )
+    func wrongTypes(line: String, message: String) throws {
+        let answer = try JSONValue(parsing: NormalizationLine.respond(to: line, normalizer: normalizer))
+        #expect(answer["error"] == .string(message), "\(answer)")
+    }
+
     @Test("invalid UTF-8 in a plain-looking line is declined and answered as such")
     func invalidUTF8() {
         let bytes: [UInt8] = Array(#"{"field":"em","value":""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8)

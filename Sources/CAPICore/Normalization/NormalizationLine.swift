@@ -78,14 +78,15 @@ public enum NormalizationLine {
     static func parseAndEvaluate(_ line: UnsafeRawBufferPointer, normalizer: Normalizer, defaultCountry: String?) -> Answer {
         let request: JSONObject
         do {
-            guard case .object(let object) = try JSONValue(parsing: line) else { return .failure(field: nil, message: shapeMessage) }
+            let document = try JSONValue(parsing: line)
+            guard case .object(let object) = document else { return .failure(field: nil, message: "\(shapeMessage), found \(document.typeName)") }
             request = object
         } catch {
             if String(validating: line, as: UTF8.self) == nil { return .failure(field: nil, message: "the line is not valid UTF-8") }
             return .failure(field: nil, message: "\(shapeMessage) (\(error))")
         }
         guard case .string(let field)? = request["field"] else {
-            return .failure(field: nil, message: request["field"] == nil ? "missing `field`" : shapeMessage)
+            return .failure(field: nil, message: request["field"].map { "`field` must be a string, found \($0.typeName)" } ?? "missing `field`")
         }
         return evaluate(field: field, value: request["value"], country: request["country"], normalizer: normalizer, defaultCountry: defaultCountry)
     }
@@ -103,7 +104,7 @@ public enum NormalizationLine {
         case .integer(let number)?: text = String(number)
         case .number(let number)?: text = "\(number)"
         case nil, .null?: return .failure(field: field, message: "\(key.rawValue): is empty")
-        default: return .failure(field: field, message: shapeMessage)
+        case let other?: return .failure(field: field, message: "`value` must be a string (or a number), found \(other.typeName)")
         }
         let limit = key == .clientUserAgent ? 4096 : 1024
         guard text.utf8.count <= limit else { return .failure(field: field, message: "\(key.rawValue): is longer than \(limit) bytes") }
@@ -116,8 +117,8 @@ public enum NormalizationLine {
                 return .failure(field: field, message: "country: is not an ISO 3166-1 country code or a known country name")
             }
             code = known
-        default:
-            return .failure(field: field, message: shapeMessage)
+        case let other?:
+            return .failure(field: field, message: "`country` must be a string, found \(other.typeName)")
         }
         switch normalizer.normalize(key, text, country: code) {
         case .success(.hashed(let normalized, let digest)): return .success(field: field, normalized: normalized, hash: digest.hex)

@@ -82,14 +82,9 @@ extension GraphSandbox {
     func receiveEvents(_ request: Request, context: SandboxRequestContext) async throws -> Response {
         let pixelID = context.parameters.get("node") ?? ""
         let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
-        guard let parsed = GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) else {
-            return await metaError(
-                status: .badRequest,
-                code: 100,
-                subcode: nil,
-                type: "OAuthException",
-                message: "(#100) The request body is neither JSON nor a form (URL-encoded or a complete multipart/form-data), or repeats a field"
-            )
+        let parsed: GraphEventsRequest
+        do { parsed = try GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) } catch {
+            return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) \(error.reason)")
         }
         guard let token = parsed.accessToken ?? request.uri.queryParameters.get("access_token"), !token.isEmpty,
             configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)

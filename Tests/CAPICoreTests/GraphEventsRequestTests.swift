@@ -22,7 +22,7 @@ struct GraphEventsRequestTests {
     @Test("multipart/form-data as the Java SDK sends it: data as JSON text, access_token and test_event_code beside it")
     func javaSDKShape() throws {
         let (body, type) = Self.javaStyle([("data", "[\(Self.event)]"), ("access_token", "tok-1"), ("test_event_code", "TEST42")])
-        let request = try #require(GraphEventsRequest(body: body, contentType: type))
+        let request = try GraphEventsRequest(body: body, contentType: type)
         #expect(request.accessToken == "tok-1")
         #expect(request.testEventCode == "TEST42")
         let events = try #require(request.events)
@@ -36,30 +36,49 @@ struct GraphEventsRequestTests {
             "--\(boundary)\r\nContent-Disposition: form-data; name=\"access_token\"\r\n\r\ntok-2\r\n"
             + "--\(boundary)\r\nContent-Disposition: form-data; name=\"data\"\r\nContent-Type: application/json\r\n\r\n[\(Self.event)]\r\n"
             + "--\(boundary)--\r\n"
-        let request = try #require(
-            GraphEventsRequest(body: Data(body.utf8), contentType: "Multipart/Form-Data; charset=utf-8; boundary=\"\(boundary)\"")
-        )
+        let request = try GraphEventsRequest(body: Data(body.utf8), contentType: "Multipart/Form-Data; charset=utf-8; boundary=\"\(boundary)\"")
         #expect(request.accessToken == "tok-2")
         #expect(request.events?.count == 1)
     }
 
-    @Test("a multipart body that repeats a name, lacks one, is not UTF-8, is cut short or has no boundary is neither JSON nor a form")
-    func refusedMultipart() {
+    /// The reason `body` is refused, or `nil` when it is read.
+    func refusal(_ body: Data, _ type: String) -> String? {
+        do {
+            _ = try GraphEventsRequest(body: body, contentType: type)
+            return nil
+        } catch {
+            return error.reason
+        }
+    }
+
+    @Test("a body that repeats a name, lacks one, is not UTF-8, is cut short or has no boundary is refused saying which, never with a value")
+    func refusedBodies() {
         let repeated = Self.javaStyle([("data", "[]"), ("access_token", "a"), ("access_token", "b")])
-        #expect(GraphEventsRequest(body: repeated.0, contentType: repeated.1) == nil)
+        #expect(refusal(repeated.0, repeated.1) == "the form gives the field `access_token` more than once")
         let unnamed = Self.javaStyle([("", "x")])
-        #expect(GraphEventsRequest(body: unnamed.0, contentType: unnamed.1) == nil)
-        var notUTF8 = Self.javaStyle([("access_token", "tok")])
-        notUTF8.0.insert(0xFF, at: notUTF8.0.range(of: Data("tok".utf8))!.lowerBound)
-        #expect(GraphEventsRequest(body: notUTF8.0, contentType: notUTF8.1) == nil)
+        #expect(refusal(unnamed.0, unnamed.1) == "multipart/form-data: a part has no name in its Content-Disposition")
+        // As the Java SDK writes "Café": each character's low byte.
+        var notUTF8 = Self.javaStyle([("access_token", "Caf!")])
+        notUTF8.0[notUTF8.0.range(of: Data("Caf!".utf8))!.upperBound - 1] = 0xE9
+        #expect(refusal(notUTF8.0, notUTF8.1) == "the value of the part `access_token` is not UTF-8")
         // Without the closing delimiter the last part (here test_event_code) would vanish unseen.
         let whole = Self.javaStyle([("data", "[\(Self.event)]"), ("test_event_code", "TEST42")])
-        let cut = whole.0.prefix(whole.0.count - 70)
-        #expect(GraphEventsRequest(body: Data(cut), contentType: whole.1) == nil)
-        #expect(GraphEventsRequest(body: whole.0, contentType: "multipart/form-data") == nil)
-        #expect(GraphEventsRequest(body: whole.0, contentType: "multipart/form-data; boundary=") == nil)
-        #expect(GraphEventsRequest(body: whole.0, contentType: "multipart/form-data; boundary=" + String(repeating: "b", count: 71)) == nil)
-        #expect(GraphEventsRequest(body: Data("garbage".utf8), contentType: whole.1) == nil)
+        #expect(refusal(Data(whole.0.prefix(whole.0.count - 70)), whole.1) == "multipart/form-data: the body ends before its closing delimiter")
+        let noBoundary = "multipart/form-data without a boundary of 1 to 70 printable ASCII characters"
+        #expect(refusal(whole.0, "multipart/form-data") == noBoundary)
+        #expect(refusal(whole.0, "multipart/form-data; boundary=") == noBoundary)
+        #expect(refusal(whole.0, "multipart/form-data; boundary=" + String(repeating: "b", count: 71)) == noBoundary)
+        #expect(refusal(Data("garbage".utf8), whole.1) == "multipart/form-data: the boundary of the content type does not open the body")
+        // A name that may be personal data is not repeated.
+        let personal = Self.javaStyle([("jane@example.com", "1"), ("jane@example.com", "2")])
+        #expect(refusal(personal.0, personal.1)?.contains("jane") == false)
+        // JSON and URL-encoded forms say why too.
+        #expect(
+            refusal(Data(#"{"data": [}"#.utf8), "application/json")
+                == "the body is not valid JSON: expected a value (a string, number, object, array, true, false or null) at byte 10"
+        )
+        #expect(refusal(Data("[1]".utf8), "application/json") == "the JSON body is not an object")
+        #expect(refusal(Data("a=1&a=2".utf8), "application/x-www-form-urlencoded") == "the form gives the field `a` more than once")
     }
 
     @Test("the boundary parameter is found among others, in any case, quoted or not")

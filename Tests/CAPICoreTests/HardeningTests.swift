@@ -92,9 +92,11 @@ struct HardeningTests {
         ]
     )
     func formBodies(body: String, parses: Bool) {
-        let request = GraphEventsRequest(body: Data(body.utf8), contentType: "application/x-www-form-urlencoded")
+        let request = try? GraphEventsRequest(body: Data(body.utf8), contentType: "application/x-www-form-urlencoded")
         #expect((request != nil) == parses)
-        #expect(GraphEventsRequest(body: Data([0x61, 0x3D, 0xFF]), contentType: "application/x-www-form-urlencoded") == nil)
+        #expect(throws: GraphEventsRequest.BodyProblem(reason: "the form is not UTF-8")) {
+            try GraphEventsRequest(body: Data([0x61, 0x3D, 0xFF]), contentType: "application/x-www-form-urlencoded")
+        }
     }
 
     @Test("an 800,000-character name is refused with a clear 400 problem before any folding")

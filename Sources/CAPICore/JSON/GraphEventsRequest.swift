@@ -7,20 +7,36 @@ import Foundation
 public struct GraphEventsRequest: Sendable {
     public var fields: JSONObject
 
-    /// `nil` when the body is neither a JSON object nor a form (a form with a repeated name, or
-    /// text that is not UTF-8, counts as neither).
-    public init?(body: Data, contentType: String?) {
+    /// Why a body is neither a JSON object nor a form; names a field only as
+    /// ``PersonalData/shown(name:)`` shows it, never a value.
+    public struct BodyProblem: Error, Equatable, CustomStringConvertible {
+        public var reason: String
+        public var description: String { reason }
+    }
+
+    /// - Throws: ``BodyProblem`` when the body is neither a JSON object nor a form: a form that
+    ///   repeats a name, text that is not UTF-8, a multipart body cut short.
+    public init(body: Data, contentType: String?) throws(BodyProblem) {
         let contentType = contentType ?? ""
         if Self.isMultipart(contentType) {
-            guard let boundary = Self.multipartBoundary(contentType), let fields = Self.multipart(body, boundary: boundary) else { return nil }
-            self.fields = fields
+            guard let boundary = Self.multipartBoundary(contentType) else {
+                throw BodyProblem(reason: "multipart/form-data without a boundary of 1 to 70 printable ASCII characters")
+            }
+            fields = try Self.multipart(body, boundary: boundary)
         } else if contentType.contains("application/x-www-form-urlencoded") || (!contentType.contains("json") && body.first != UInt8(ascii: "{")) {
-            guard let text = String(validating: body, as: UTF8.self), let fields = Self.form(text) else { return nil }
-            self.fields = fields
-        } else if let object = (try? JSONValue(parsing: body))?.objectValue {
-            fields = object
+            guard let text = String(validating: body, as: UTF8.self) else { throw BodyProblem(reason: "the form is not UTF-8") }
+            fields = try Self.form(text)
         } else {
-            return nil
+            do {
+                guard case .object(let object) = try JSONValue(parsing: body) else { throw BodyProblem(reason: "the JSON body is not an object") }
+                fields = object
+            } catch let error as JSONValue.ParseError {
+                throw BodyProblem(reason: "the body is not valid JSON: \(error.reason) at byte \(error.offset)")
+            } catch let problem as BodyProblem {
+                throw problem
+            } catch {
+                throw BodyProblem(reason: "the body is not valid JSON")
+            }
         }
     }
 
@@ -31,23 +47,25 @@ public struct GraphEventsRequest: Sendable {
     /// when `data` is missing or not an array.
     public var events: [JSONValue]? { Self.events(from: fields["data"]) }
 
-    /// `application/x-www-form-urlencoded` fields; `nil` when a name repeats (which copy counts
+    /// `application/x-www-form-urlencoded` fields, refused when a name repeats (which copy counts
     /// would depend on the parser). Empty pairs (`&&`, a bare `=`) are skipped.
-    static func form(_ text: String) -> JSONObject? {
+    static func form(_ text: String) throws(BodyProblem) -> JSONObject {
         var result: JSONObject = [:]
         for pair in text.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = decode(parts[0])
             guard !name.isEmpty else { continue }
-            guard add(name, parts.count > 1 ? decode(parts[1]) : "", to: &result) else { return nil }
+            try add(name, parts.count > 1 ? decode(parts[1]) : "", to: &result)
         }
         return result
     }
 
-    /// Adds a form field, `data` parsed when it is JSON; `false` when the name is already there.
-    private static func add(_ name: String, _ value: String, to fields: inout JSONObject) -> Bool {
+    /// Adds a form field, `data` parsed when it is JSON; refused when the name is already there.
+    private static func add(_ name: String, _ value: String, to fields: inout JSONObject) throws(BodyProblem) {
         let field: JSONValue = if name == "data", let parsed = try? JSONValue(parsing: value) { parsed } else { .string(value) }
-        return fields.updateValue(field, forKey: name) == nil
+        guard fields.updateValue(field, forKey: name) == nil else {
+            throw BodyProblem(reason: "the form gives the field `\(PersonalData.shown(name: name))` more than once")
+        }
     }
 
     static func isMultipart(_ contentType: String) -> Bool {
@@ -64,14 +82,16 @@ public struct GraphEventsRequest: Sendable {
         return boundary
     }
 
-    /// `multipart/form-data` fields, each part's body its value; `nil` when the body is no
+    /// `multipart/form-data` fields, each part's body its value; refused when the body is no
     /// complete multipart body (a cut one would lose its last part unseen), a value is not UTF-8,
     /// or a name repeats.
-    static func multipart(_ body: Data, boundary: String) -> JSONObject? {
-        guard let parts = MultipartFormFields.parse([UInt8](body), boundary: boundary) else { return nil }
+    static func multipart(_ body: Data, boundary: String) throws(BodyProblem) -> JSONObject {
         var result: JSONObject = [:]
-        for part in parts {
-            guard let text = String(validating: part.value, as: UTF8.self), add(part.name, text, to: &result) else { return nil }
+        for part in try MultipartFormFields.parse([UInt8](body), boundary: boundary) {
+            guard let text = String(validating: part.value, as: UTF8.self) else {
+                throw BodyProblem(reason: "the value of the part `\(PersonalData.shown(name: part.name))` is not UTF-8")
+            }
+            try add(part.name, text, to: &result)
         }
         return result
     }

@@ -7,12 +7,13 @@ import Foundation
 /// parser fuzz test hit at once, and a request must never stop the process. The format needs
 /// little: delimiters, header lines, and the `name` of each part's `Content-Disposition`.
 enum MultipartFormFields {
-    /// Each part's name and value bytes, in order; `nil` when the body is no complete multipart
+    /// Each part's name and value bytes, in order; refused when the body is no complete multipart
     /// body: no opening or closing delimiter, a header line without a colon or not UTF-8, or a part
     /// without a `name`. The boundary is printable ASCII (``GraphEventsRequest/multipartBoundary(_:)``),
     /// so the delimiter holds its CR only first and every search is linear however the body is
     /// crafted.
-    static func parse(_ body: [UInt8], boundary: String) -> [(name: String, value: ArraySlice<UInt8>)]? {
+    static func parse(_ body: [UInt8], boundary: String) throws(GraphEventsRequest.BodyProblem) -> [(name: String, value: ArraySlice<UInt8>)] {
+        func refused(_ reason: String) -> GraphEventsRequest.BodyProblem { GraphEventsRequest.BodyProblem(reason: "multipart/form-data: " + reason) }
         let dashBoundary = Array("--\(boundary)".utf8)
         let delimiter = [0x0D, 0x0A] + dashBoundary
         let lineEnd: [UInt8] = [0x0D, 0x0A]
@@ -23,7 +24,7 @@ enum MultipartFormFields {
         } else if let found = find(delimiter, in: body, from: 0) {
             index = found + delimiter.count
         } else {
-            return nil
+            throw refused("the boundary of the content type does not open the body")
         }
         var fields: [(name: String, value: ArraySlice<UInt8>)] = []
         while true {
@@ -31,20 +32,24 @@ enum MultipartFormFields {
             // optional padding, a line end and a part.
             if body[index...].starts(with: [0x2D, 0x2D]) { return fields }
             while index < body.count, body[index] == 0x20 || body[index] == 0x09 { index += 1 }
-            guard body[index...].starts(with: lineEnd) else { return nil }
+            guard body[index...].starts(with: lineEnd) else { throw refused("a delimiter is followed by neither a line end nor `--`") }
             index += lineEnd.count
             var name: String?
             while true {
-                guard let end = find(lineEnd, in: body, from: index) else { return nil }
+                guard let end = find(lineEnd, in: body, from: index) else { throw refused("the body ends inside a part's headers") }
                 let line = body[index..<end]
                 index = end + lineEnd.count
                 if line.isEmpty { break }
-                guard let header = String(validating: line, as: UTF8.self), let colon = header.firstIndex(of: ":") else { return nil }
+                guard let header = String(validating: line, as: UTF8.self), let colon = header.firstIndex(of: ":") else {
+                    throw refused("a part's header line is not `Name: value` in UTF-8")
+                }
                 if header[..<colon].lowercased() == "content-disposition" {
                     name = parameter("name", in: header[header.index(after: colon)...])
                 }
             }
-            guard let name, !name.isEmpty, let end = find(delimiter, in: body, from: index) else { return nil }
+            guard let name, !name.isEmpty else { throw refused("a part has no name in its Content-Disposition") }
+            // Without its closing delimiter the last part (say test_event_code) would vanish unseen.
+            guard let end = find(delimiter, in: body, from: index) else { throw refused("the body ends before its closing delimiter") }
             fields.append((name, body[index..<end]))
             index = end + delimiter.count
         }

@@ -46,13 +46,11 @@ extension PushServer {
         pixelID: String,
         request: Request
     ) async -> Response {
-        guard let parsed = GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) else {
+        let parsed: GraphEventsRequest
+        do { parsed = try GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) } catch {
+            // Why the body cannot be read is told only to a caller whose token was checked.
             if earlyToken == nil { return ingestTokenRefused() }
-            return Self.metaError(
-                status: .badRequest,
-                code: 100,
-                message: "(#100) The request body is neither JSON nor a form (URL-encoded or a complete multipart/form-data), or repeats a field"
-            )
+            return Self.metaError(status: .badRequest, code: 100, message: "(#100) \(error.reason)")
         }
         let token = earlyToken ?? parsed.accessToken ?? ""
         guard tokenMatches(token, ingestTokenDigest) else { return ingestTokenRefused() }

@@ -57,10 +57,16 @@ struct GraphEventsRequestTests {
         #expect(refusal(repeated.0, repeated.1) == "the form gives the field `access_token` more than once")
         let unnamed = Self.javaStyle([("", "x")])
         #expect(refusal(unnamed.0, unnamed.1) == "multipart/form-data: a part has no name in its Content-Disposition")
-        // As the Java SDK writes "Café": each character's low byte.
-        var notUTF8 = Self.javaStyle([("access_token", "Caf!")])
-        notUTF8.0[notUTF8.0.range(of: Data("Caf!".utf8))!.upperBound - 1] = 0xE9
-        #expect(refusal(notUTF8.0, notUTF8.1) == "the value of the part `access_token` is not UTF-8")
+        // A part that says it is UTF-8 and is not.
+        let boundary = "XyZ"
+        let declared =
+            Data(
+                "--\(boundary)\r\nContent-Disposition: form-data; name=\"data\"\r\nContent-Type: text/plain; charset=UTF-8\r\n\r\nCaf".utf8
+            ) + Data([0xE9]) + Data("\r\n--\(boundary)--\r\n".utf8)
+        #expect(
+            refusal(declared, "multipart/form-data; boundary=\(boundary)")
+                == "the value of the part `data` is not in its charset, or in one this reads (UTF-8, ISO-8859-1)"
+        )
         // Without the closing delimiter the last part (here test_event_code) would vanish unseen.
         let whole = Self.javaStyle([("data", "[\(Self.event)]"), ("test_event_code", "TEST42")])
         #expect(refusal(Data(whole.0.prefix(whole.0.count - 70)), whole.1) == "multipart/form-data: the body ends before its closing delimiter")
@@ -79,6 +85,17 @@ struct GraphEventsRequestTests {
         )
         #expect(refusal(Data("[1]".utf8), "application/json") == "the JSON body is not an object")
         #expect(refusal(Data("a=1&a=2".utf8), "application/x-www-form-urlencoded") == "the form gives the field `a` more than once")
+    }
+
+    @Test("a value that is not UTF-8 in a part naming no charset is read as ISO-8859-1, as the Java SDK writes it")
+    func javaLatin1() throws {
+        // The Java SDK writes "Crème" as C r 0xE8 m e: each character's low byte.
+        let event = Self.event.replacingOccurrences(of: "\"o-1\"", with: "\"o-1\",\"custom_data\":{\"content_name\":\"Cr!me\"}")
+        var (body, type) = Self.javaStyle([("data", "[\(event)]"), ("access_token", "tok-1")])
+        body[body.range(of: Data("Cr!me".utf8))!.lowerBound + 2] = 0xE8
+        let request = try GraphEventsRequest(body: body, contentType: type)
+        #expect(request.events?.first?["custom_data"]?["content_name"] == .string("Crème"))
+        #expect(request.accessToken == "tok-1")
     }
 
     @Test("the boundary parameter is found among others, in any case, quoted or not")

@@ -82,14 +82,17 @@ public struct GraphEventsRequest: Sendable {
         return boundary
     }
 
-    /// `multipart/form-data` fields, each part's body its value; refused when the body is no
-    /// complete multipart body (a cut one would lose its last part unseen), a value is not UTF-8,
-    /// or a name repeats.
+    /// `multipart/form-data` fields, each part's body its value (see ``MultipartFormFields/Part/text``);
+    /// refused when the body is no complete multipart body (a cut one would lose its last part
+    /// unseen), a value cannot be read, or a name repeats.
     static func multipart(_ body: Data, boundary: String) throws(BodyProblem) -> JSONObject {
         var result: JSONObject = [:]
         for part in try MultipartFormFields.parse([UInt8](body), boundary: boundary) {
-            guard let text = String(validating: part.value, as: UTF8.self) else {
-                throw BodyProblem(reason: "the value of the part `\(PersonalData.shown(name: part.name))` is not UTF-8")
+            guard let text = part.text else {
+                throw BodyProblem(
+                    reason:
+                        "the value of the part `\(PersonalData.shown(name: part.name))` is not in its charset, or in one this reads (UTF-8, ISO-8859-1)"
+                )
             }
             try add(part.name, text, to: &result)
         }

@@ -7,12 +7,28 @@ import Foundation
 /// parser fuzz test hit at once, and a request must never stop the process. The format needs
 /// little: delimiters, header lines, and the `name` of each part's `Content-Disposition`.
 enum MultipartFormFields {
+    struct Part {
+        var name: String
+        var value: ArraySlice<UInt8>
+        /// The `charset` of the part's `Content-Type`, lowercased, when it gives one.
+        var charset: String?
+
+        /// The value as text: UTF-8, or ISO-8859-1 when it is not UTF-8 and the part names no
+        /// other charset. The Java SDK writes each character of a value as its low byte (Latin-1
+        /// for "é"), so that reading gives back what the app sent; `nil` for any other charset.
+        var text: String? {
+            if charset == nil || charset == "utf-8" || charset == "utf8", let text = String(validating: value, as: UTF8.self) { return text }
+            guard charset == nil || charset == "iso-8859-1" || charset == "latin1" else { return nil }
+            return String(decoding: value.map { UInt16($0) }, as: UTF16.self)
+        }
+    }
+
     /// Each part's name and value bytes, in order; refused when the body is no complete multipart
     /// body: no opening or closing delimiter, a header line without a colon or not UTF-8, or a part
     /// without a `name`. The boundary is printable ASCII (``GraphEventsRequest/multipartBoundary(_:)``),
     /// so the delimiter holds its CR only first and every search is linear however the body is
     /// crafted.
-    static func parse(_ body: [UInt8], boundary: String) throws(GraphEventsRequest.BodyProblem) -> [(name: String, value: ArraySlice<UInt8>)] {
+    static func parse(_ body: [UInt8], boundary: String) throws(GraphEventsRequest.BodyProblem) -> [Part] {
         func refused(_ reason: String) -> GraphEventsRequest.BodyProblem { GraphEventsRequest.BodyProblem(reason: "multipart/form-data: " + reason) }
         let dashBoundary = Array("--\(boundary)".utf8)
         let delimiter = [0x0D, 0x0A] + dashBoundary
@@ -26,7 +42,7 @@ enum MultipartFormFields {
         } else {
             throw refused("the boundary of the content type does not open the body")
         }
-        var fields: [(name: String, value: ArraySlice<UInt8>)] = []
+        var fields: [Part] = []
         while true {
             // After a delimiter: `--` closes the body (an epilogue after it is ignored); otherwise
             // optional padding, a line end and a part.
@@ -35,6 +51,7 @@ enum MultipartFormFields {
             guard body[index...].starts(with: lineEnd) else { throw refused("a delimiter is followed by neither a line end nor `--`") }
             index += lineEnd.count
             var name: String?
+            var charset: String?
             while true {
                 guard let end = find(lineEnd, in: body, from: index) else { throw refused("the body ends inside a part's headers") }
                 let line = body[index..<end]
@@ -43,14 +60,16 @@ enum MultipartFormFields {
                 guard let header = String(validating: line, as: UTF8.self), let colon = header.firstIndex(of: ":") else {
                     throw refused("a part's header line is not `Name: value` in UTF-8")
                 }
-                if header[..<colon].lowercased() == "content-disposition" {
-                    name = parameter("name", in: header[header.index(after: colon)...])
+                switch header[..<colon].lowercased() {
+                case "content-disposition": name = parameter("name", in: header[header.index(after: colon)...])
+                case "content-type": charset = parameter("charset", in: header[header.index(after: colon)...])?.lowercased()
+                default: break
                 }
             }
             guard let name, !name.isEmpty else { throw refused("a part has no name in its Content-Disposition") }
             // Without its closing delimiter the last part (say test_event_code) would vanish unseen.
             guard let end = find(delimiter, in: body, from: index) else { throw refused("the body ends before its closing delimiter") }
-            fields.append((name, body[index..<end]))
+            fields.append(Part(name: name, value: body[index..<end], charset: charset))
             index = end + delimiter.count
         }
     }

@@ -61,6 +61,13 @@ struct HardeningCommandsTests {
         arguments: [
             (["reconcile", "--since", "2026-11-01", "--until", "2026-11-02", "--threshold", "nan"], "--threshold"),
             (["reconcile", "--since", "2026-11-01T25:00:00Z", "--until", "2026-11-02"], "--since"),
+            // A negative number is the option's value, refused for what it is (it read "missing value").
+            (["reconcile", "--since", "2026-11-01", "--until", "2026-11-02", "--threshold", "-1"], "--threshold must be a percentage"),
+            // Checked before the store is read: a report computed and then not written is work lost.
+            (
+                ["reconcile", "--since", "2026-11-01", "--until", "2026-11-02", "--output", "/nonexistent-capi/r.html"],
+                "--output: the folder /nonexistent-capi does not exist"
+            ),
             (["read", "delivered_events", "--since", "9223372036854775807"], "--since"),
             (["state", "reset", "no_such_stream", "--yes"], "unknown stream"),
         ]

@@ -99,7 +99,7 @@ struct PushRouteFuzzTests {
                 registry: registry,
                 graph: .init(manifest: manifest, baseURL: "http://127.0.0.1:1")
             )
-            return try await withThrowingTaskGroup(of: Void.self) { group in
+            return await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await sidecar.committer.run() }
                 defer { group.cancelAll() }
                 let handler = PushHandler(server: sidecar.server)

@@ -44,7 +44,7 @@ struct GroupCommitterTests {
         let poison = "poison\u{0}id"
         try await TestStore.postgres.withRegistry { registry in
             let committer = GroupCommitter(registry: registry, maxBatch: 50)
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await committer.run() }
                 let results = await withTaskGroup(of: (String, Bool).self) { callers in
                     for index in 0..<120 {
@@ -65,7 +65,8 @@ struct GroupCommitterTests {
                 let refused = results.filter { !$0.value }.map(\.key)
                 #expect(refused == [poison])
             }
-            #expect(try await registry.outboxDepth() == 119)
+            let depth = try await registry.outboxDepth()
+            #expect(depth == 119)
             let transactions = await committer.transactions
             #expect(transactions < 120, "no two callers shared a transaction, so none was at risk")
         }

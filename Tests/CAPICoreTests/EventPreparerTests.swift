@@ -148,6 +148,20 @@ struct EventPreparerTests {
         #expect(Set(found.map(\.field)) == ["event_name", "event_id", "event_source_url", "user_data.client_user_agent"])
     }
 
+    @Test("a user agent given and refused is one problem on its key, not also \"is required\"", arguments: ["client_user_agent", "user_agent"])
+    func refusedUserAgentOnce(key: String) {
+        let base =
+            #"{"pixel_id": "12", "event_name": "Lead", "event_id": "e", "event_time": \#(now), "action_source": "website", "#
+            + #""event_source_url": "https://shop.example/", "user_data": {"em": "a@b.co", "\#(key)": "#
+        let several = problems(base + #"["UA1", "UA2"]}}"#)
+        #expect(several.map(\.field) == ["user_data.client_user_agent"], "\(several)")
+        #expect(several.map(\.code) == [.invalidValue])
+        let number = problems(base + #"true}}"#)
+        #expect(number.map(\.field) == ["user_data.\(key)"], "\(number)")
+        // Absent, it is still required.
+        #expect(problems(base.replacingOccurrences(of: #", "\#(key)": "#, with: "") + "}}").map(\.field) == ["user_data.client_user_agent"])
+    }
+
     @Test("app events need app_data with tracking flag and 16 extinfo slots")
     func appEvents() {
         let base =

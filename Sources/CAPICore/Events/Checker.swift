@@ -146,7 +146,9 @@ struct Checker {
             case .string(let url)? where url.hasPrefix("http://") || url.hasPrefix("https://"): break
             default: problem("event_source_url", .invalidValue, "must be an http(s) URL")
             }
-            if fields[.userData] != nil, !userDataKeys.contains(UserDataKey.clientUserAgent.rawValue) {
+            // Not when the value given was itself refused: that problem already names the key.
+            let refused = problems.contains { $0.field.hasPrefix("user_data.client_user_agent") || $0.field.hasPrefix("user_data.user_agent") }
+            if fields[.userData] != nil, !userDataKeys.contains(UserDataKey.clientUserAgent.rawValue), !refused {
                 problem("user_data.client_user_agent", .missing, "is required when action_source is website")
             }
         case .app:

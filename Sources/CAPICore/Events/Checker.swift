@@ -147,8 +147,9 @@ struct Checker {
             default: problem("event_source_url", .invalidValue, "must be an http(s) URL")
             }
             // Not when the value given was itself refused: that problem already names the key.
-            let refused = problems.contains { $0.field.hasPrefix("user_data.client_user_agent") || $0.field.hasPrefix("user_data.user_agent") }
-            if fields[.userData] != nil, !userDataKeys.contains(UserDataKey.clientUserAgent.rawValue), !refused {
+            if fields[.userData] != nil, !userDataKeys.contains(UserDataKey.clientUserAgent.rawValue),
+                !problems.contains(where: { $0.field.hasPrefix("user_data.client_user_agent") || $0.field.hasPrefix("user_data.user_agent") })
+            {
                 problem("user_data.client_user_agent", .missing, "is required when action_source is website")
             }
         case .app:

@@ -71,6 +71,26 @@ struct RouteTests {
         }
     }
 
+    @Test("a form sent to the mirror route is told that it takes JSON and where Meta's form shape goes")
+    func formToMirrorRoute() async throws {
+        try await withRouter { client in
+            let form = Array("data=%5B%5D&access_token=x".utf8)
+            var headers = signedHeaders(form)
+            headers.append(("Content-Type", "application/x-www-form-urlencoded"))
+            let answer = try await post(client, "/v1/events", form, headers: headers)
+            #expect(answer.0 == 400)
+            #expect(answer.1["error"] == .string("invalid_json"))
+            let message = answer.1["message"]?.stringValue ?? ""
+            #expect(
+                message.hasSuffix("it was sent as a form: these routes take JSON, and Meta's form shape goes to POST /{version}/{pixel_id}/events")
+            )
+            // JSON that is broken gets no such hint.
+            let broken = Array("{".utf8)
+            let plain = try await post(client, "/v1/events", broken, headers: signedHeaders(broken))
+            #expect(plain.1["message"] == .string("the body is not valid JSON: expected a string key at byte 1"))
+        }
+    }
+
     @Test("a compressed body is answered 415 with Accept-Encoding identity on both routes, before it is read; identity is taken")
     func compressedBody() async throws {
         try await withRouter { client in

@@ -139,10 +139,15 @@ public struct PushServer: Sendable {
         do {
             document = try JSONValue(parsing: body.readableBytesView)
         } catch {
-            // Where and what, so the sender finds it; a reason never holds the body's text.
+            // Where and what, so the sender finds it; a reason never holds the body's text. A form
+            // sent here is most likely meant for the Graph-compatible route.
+            let type = request.headers[.contentType]?.lowercased() ?? ""
+            let form = type.hasPrefix("multipart/form-data") || type.hasPrefix("application/x-www-form-urlencoded")
+            let hint = form ? "; it was sent as a form: these routes take JSON, and Meta's form shape goes to POST /{version}/{pixel_id}/events" : ""
             return Self.json(
                 .object([
-                    "error": .string("invalid_json"), "message": .string("the body is not valid JSON: \(error.reason) at byte \(error.offset)"),
+                    "error": .string("invalid_json"),
+                    "message": .string("the body is not valid JSON: \(error.reason) at byte \(error.offset)\(hint)"),
                     "offset": .integer(Int64(error.offset)),
                 ]),
                 status: .badRequest

@@ -23,7 +23,7 @@ public struct GraphEventsRequest: Sendable {
                 throw BodyProblem(reason: "multipart/form-data without a boundary of 1 to 70 printable ASCII characters")
             }
             fields = try Self.multipart(body, boundary: boundary)
-        } else if contentType.contains("application/x-www-form-urlencoded") || (!contentType.contains("json") && body.first != UInt8(ascii: "{")) {
+        } else if Self.isURLEncoded(contentType) || (!contentType.contains("json") && body.first != UInt8(ascii: "{")) {
             guard let text = String(validating: body, as: UTF8.self) else { throw BodyProblem(reason: "the form is not UTF-8") }
             fields = try Self.form(text)
         } else {
@@ -68,8 +68,17 @@ public struct GraphEventsRequest: Sendable {
         }
     }
 
-    static func isMultipart(_ contentType: String) -> Bool {
-        contentType.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased() == "multipart/form-data"
+    /// Whether `contentType` names a form, either kind: the shape this route reads and the
+    /// mirror routes do not.
+    public static func isForm(_ contentType: String) -> Bool { isMultipart(contentType) || isURLEncoded(contentType) }
+
+    static func isMultipart(_ contentType: String) -> Bool { mediaType(contentType) == "multipart/form-data" }
+
+    static func isURLEncoded(_ contentType: String) -> Bool { mediaType(contentType) == "application/x-www-form-urlencoded" }
+
+    /// The type without its parameters, lowercased.
+    private static func mediaType(_ contentType: String) -> String {
+        contentType.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
     }
 
     /// The `boundary` parameter of a `multipart/form-data` content type (quoted or not), or `nil`

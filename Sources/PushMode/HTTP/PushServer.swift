@@ -141,8 +141,7 @@ public struct PushServer: Sendable {
         } catch {
             // Where and what, so the sender finds it; a reason never holds the body's text. A form
             // sent here is most likely meant for the Graph-compatible route.
-            let type = request.headers[.contentType]?.lowercased() ?? ""
-            let form = type.hasPrefix("multipart/form-data") || type.hasPrefix("application/x-www-form-urlencoded")
+            let form = GraphEventsRequest.isForm(request.headers[.contentType] ?? "")
             let hint = form ? "; it was sent as a form: these routes take JSON, and Meta's form shape goes to POST /{version}/{pixel_id}/events" : ""
             return Self.json(
                 .object([

@@ -86,9 +86,9 @@ public struct PushSidecar: Sendable {
     ) {
         self.registry = registry
         self.state = state
-        committer = GroupCommitter(registry: registry)
+        committer = GroupCommitter(registry: registry, commitTimeout: push.limits.commitTimeout)
         drift = DriftMonitor.configured(by: manifest, store: registry)
-        intake = Intake(committer: committer, manifest: manifest, push: push, drift: drift)
+        intake = Intake(committer: committer, manifest: manifest, push: push, drift: drift, logger: logger)
         server = PushServer(intake: intake, manifest: manifest, push: push, registry: registry, logger: logger, metricsText: metricsText)
         forwarder = Forwarder.configured(manifest: manifest, push: push, registry: registry, graph: graph, intakePressure: committer.pressure)
         PushMetrics.declare(pixels: manifest.pixels.map(\.id), sources: push.sources.map(\.name))

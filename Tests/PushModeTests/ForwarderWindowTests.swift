@@ -128,30 +128,6 @@ struct ForwarderWindowTests {
     }
 }
 
-/// Log lines a test can read back: level and message.
-final class CapturedLog: Sendable {
-    let lines = Mutex<[(level: Logger.Level, message: String)]>([])
-
-    var logger: Logger {
-        var logger = Logger(label: "test") { _ in Handler(sink: self) }
-        logger.logLevel = .trace
-        return logger
-    }
-
-    var all: [(level: Logger.Level, message: String)] { lines.withLock { $0 } }
-
-    struct Handler: LogHandler {
-        let sink: CapturedLog
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-        func log(event: LogEvent) { sink.lines.withLock { $0.append((event.level, event.message.description)) } }
-    }
-}
-
 @Suite("forwarder stopped mid-delivery")
 struct ForwarderCancellationTests {
     @Test("a batch cut off by cancellation counts no attempt, logs no error, and is sent after its lease", arguments: TestStore.enabled)

@@ -3,6 +3,7 @@ import ConnectorRuntime
 import Crypto
 import Foundation
 import GraphSandbox
+import TestSupport
 import Testing
 
 @Suite("Push sidecar over HTTP")
@@ -33,6 +34,46 @@ struct PushServerTests {
             let delivered = try await stack.registry.deliveredEvents(since: nil)
             #expect(delivered.first?.outcome == .forwarded)
             #expect(delivered.first?.fbtraceID?.isEmpty == false)
+        }
+    }
+
+    @Test(
+        "a store that does not commit gets the sender 503 and Retry-After within push.limits.commit_timeout; the retry after it commits is a duplicate",
+        .timeLimit(.minutes(1))
+    )
+    func commitTimeout() async throws {
+        try await PushStack.run(manifest: try pushManifest(limits: "commit_timeout: 300ms")) { stack in
+            let body = mirroredEvent(id: "stuck-1")
+            let url = "\(stack.baseURL)/v1/events"
+            let (refused, waited, graphRefused) = try await TestStore.holdingWriteLock(stack.location, schema: nil) {
+                let clock = ContinuousClock()
+                let start = clock.now
+                let refused = try await post(url, body: body, headers: signedHeaders(body))
+                let waited = clock.now - start
+                // Meta's SDKs on the Graph-compatible route get Meta's transient error.
+                let graphBody = #"{"data":[\#(String(decoding: mirroredEvent(id: "stuck-2"), as: UTF8.self))],"access_token":"ingest-token"}"#
+                let graphRefused = try await post("\(stack.baseURL)/v26.0/\(testPixel)/events", body: Array(graphBody.utf8))
+                return (refused, waited, graphRefused)
+            }
+            #expect(graphRefused.status == 503 && graphRefused.headers["retry-after"] == "1")
+            #expect(graphRefused.body["error"]?["code"] == .integer(2) && graphRefused.body["error"]?["is_transient"] == .bool(true))
+            #expect(refused.status == 503)
+            #expect(refused.headers["retry-after"] == "1")
+            #expect(refused.body["error"] == .string("state_unavailable"))
+            // The lock is held for 10 s at most: an answer well before is the deadline's.
+            #expect(waited < .seconds(6), "answered after \(waited)")
+            // The commit that was waiting went through once the lock was gone: the sender's retry
+            // (a new delivery of the same event) is answered as a duplicate, and Meta gets it once.
+            var retry = try await post(url, body: body, headers: signedHeaders(body))
+            for _ in 0..<50 where retry.status == 503 {
+                try await Task.sleep(for: .milliseconds(100))
+                retry = try await post(url, body: body, headers: signedHeaders(body))
+            }
+            #expect(retry.status == 202)
+            #expect(retry.body["duplicate"] == .bool(true))
+            try await stack.drained()
+            let received = try await get("\(stack.sandboxURL)/_sandbox/events?pixel_id=\(testPixel)")
+            #expect(received.body["data"]?.arrayValue?.first?["received"] == .integer(1))
         }
     }
 

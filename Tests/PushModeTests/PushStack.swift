@@ -64,6 +64,8 @@ struct PushStack: Sendable {
     let sandbox: GraphSandbox
     let sandboxURL: String
     let registry: any StateRegistry
+    /// The store's location, for a test that opens a connection of its own.
+    let location: StateLocation
 
     static func run<T: Sendable>(
         sandbox configuration: GraphSandbox.Configuration = .init(),
@@ -96,7 +98,13 @@ struct PushStack: Sendable {
                 }
                 var serverPorts = serverReady.makeAsyncIterator()
                 guard let port = await serverPorts.next() else { throw TimedOut("the sidecar never listened") }
-                let stack = PushStack(baseURL: "http://127.0.0.1:\(port)", sandbox: sandbox, sandboxURL: sandboxURL, registry: registry)
+                let stack = PushStack(
+                    baseURL: "http://127.0.0.1:\(port)",
+                    sandbox: sandbox,
+                    sandboxURL: sandboxURL,
+                    registry: registry,
+                    location: location
+                )
                 let result: Result<T, any Error>
                 do { result = .success(try await body(stack)) } catch { result = .failure(error) }
                 await sidecarGroup.triggerGracefulShutdown()

@@ -34,6 +34,10 @@ public final class DriftMonitor: Service, Sendable {
 
     /// Distinct event names kept per pixel; more are counted as `other` (names are outside input).
     public static let maximumEventNames = 64
+    /// Closed windows held while the store cannot take them: hours of a busy sidecar's windows.
+    static let maximumHeldWindows = 10_000
+    /// Windows the store could not take or evaluate, logged as one outage.
+    let storeFailures: StateOutageLog
 
     public init(
         store: any DriftStore & AlarmStore,
@@ -51,6 +55,11 @@ public final class DriftMonitor: Service, Sendable {
         self.notifier = notifier
         self.tick = tick
         self.logger = logger
+        self.storeFailures = StateOutageLog(
+            logger: logger,
+            work: "drift windows",
+            consequence: "closed windows are kept and stored when it answers again; alarms wait until then"
+        )
         for pixel in pixels {
             for kind in DriftKind.allCases {
                 Counter(label: "capi_schema_drift_alarms_total", dimensions: [("kind", kind.rawValue), ("pixel_id", pixel)]).increment(by: 0)
@@ -133,15 +142,29 @@ public final class DriftMonitor: Service, Sendable {
             defer { state.closed = [] }
             return state.closed
         }
-        let changes = Changes()
         do {
             try await store.appendDriftWindows(closed.map { (key: $0.0, counters: $0.1) }, closedAt: clock.now())
-            _ = try await store.withDriftLock { try await self.evaluatePending(changes) }
-        } catch  where Task.isCancelled {
-            // Cancelled (not a graceful stop): the open counts go with the process; events are durable.
-            logger.notice("drift windows not stored: the process was cancelled", metadata: ["windows": "\(closed.count)"])
         } catch {
-            logger.error("drift windows cannot be stored or evaluated", metadata: ["error": "\(error)"])
+            // Kept for the next attempt (up to a bound), so an outage of the store loses no counts.
+            state.withLock { state in
+                let room = max(0, Self.maximumHeldWindows - state.closed.count)
+                state.closed.insert(contentsOf: closed.suffix(room), at: 0)
+            }
+            if Task.isCancelled {
+                logger.notice("drift windows not stored: the process was cancelled", metadata: ["windows": "\(closed.count)"])
+            } else {
+                storeFailures.failed(error)
+            }
+            return
+        }
+        let changes = Changes()
+        do {
+            _ = try await store.withDriftLock { try await self.evaluatePending(changes) }
+            storeFailures.succeeded()
+        } catch  where Task.isCancelled {
+            // Cancelled (not a graceful stop): the windows are stored; the next evaluator judges them.
+        } catch {
+            storeFailures.failed(error)
         }
         let made = changes.taken()
         if let notifier, !made.isEmpty { await notifier.deliver(made) }

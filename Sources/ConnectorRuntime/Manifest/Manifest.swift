@@ -143,7 +143,8 @@ public struct PushConfiguration: Sendable {
     public var replayLedger: ReplayLedgerPlacement = .memory
 
     /// What one sidecar gives any number of unauthenticated clients: connections, buffered body
-    /// bytes, time to send a request, remembered webhook ids, and optionally requests per second.
+    /// bytes, time to send a request, remembered webhook ids, optionally requests per second, and
+    /// how long a request may wait for its commit.
     public struct Limits: Sendable, Equatable {
         public var maxConnections = 1024
         /// Request bodies held in memory at once, across all connections (503 beyond it).
@@ -159,6 +160,13 @@ public struct PushConfiguration: Sendable {
         /// Requests per second per client address (0: no limit), and the burst allowed above it.
         public var rateLimitPerClient: Double = 0
         public var rateLimitBurst = 0
+        /// The longest a request waits for the state store to commit its events before it is
+        /// answered 503 with `Retry-After`: a store that stopped answering must not hold senders.
+        public var commitTimeout: Duration = Self.defaultCommitTimeout
+
+        /// Far above a commit's usual tens of milliseconds, well below the timeouts of webhook
+        /// senders (15 s and more) and of API Gateway (29 s).
+        public static let defaultCommitTimeout = Duration.seconds(5)
 
         public init() {}
     }

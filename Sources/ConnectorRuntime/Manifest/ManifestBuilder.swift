@@ -293,7 +293,7 @@ struct ManifestBuilder {
 
     static let limitKeys = [
         "max_connections", "max_buffered_bytes", "header_timeout", "body_timeout", "idle_timeout", "replay_ledger_entries",
-        "rate_limit_per_client", "rate_limit_burst",
+        "rate_limit_per_client", "rate_limit_burst", "commit_timeout",
     ]
 
     private func pushLimits(_ node: YAMLNodeReader) -> PushConfiguration.Limits? {
@@ -314,6 +314,13 @@ struct ManifestBuilder {
         if let value = map.value("replay_ledger_entries")?.integer(in: 1000...100_000_000) { limits.replayLedgerEntries = value }
         if let rate = map.value("rate_limit_per_client")?.number(in: 0...1_000_000) { limits.rateLimitPerClient = rate }
         if let value = map.value("rate_limit_burst")?.integer(in: 0...1_000_000) { limits.rateLimitBurst = value }
+        if let entry = map.value("commit_timeout"), let value = entry.duration(minimum: .milliseconds(100)) {
+            if value > .seconds(60) {
+                entry.report("\(entry.path) must be at most 60 seconds (a sender waits that long for its answer)")
+            } else {
+                limits.commitTimeout = value
+            }
+        }
         return limits
     }
 

@@ -5,6 +5,7 @@ import NIOCore
 import NIOSSL
 import PostgresNIO
 import ServiceLifecycle
+import _ConnectionPoolModule
 
 /// The state registry on Postgres, through a pooled `PostgresClient`.
 ///
@@ -102,19 +103,41 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     func wrap<T>(_ what: String, _ body: () async throws -> T) async throws(StateError) -> T {
         do {
             return try await body()
-        } catch let error as StateError {
-            throw error
-        } catch let error as PostgresTransactionError where error.closureError is StateError {
-            // A registry rule broken inside a transaction (a newer schema, …) keeps its own message.
-            throw error.closureError as! StateError
-        } catch let error as PSQLError {
-            if error.code == .connectionError || error.code == .serverClosedConnection || error.code == .clientClosedConnection {
-                throw StateError(.unavailable, "\(what): the Postgres server cannot be reached")
-            }
-            let detail = error.serverInfo?[.message] ?? "\(error.code)"
-            throw StateError(.query, "\(what): \(detail)")
         } catch {
-            throw StateError(.unavailable, "\(what): \(String(describing: type(of: error)))")
+            throw Self.stateError(error, what: what)
+        }
+    }
+
+    /// Any failure of `what` as a ``StateError``: the store unreachable, or the statement's own
+    /// refusal in the server's words.
+    static func stateError(_ error: any Error, what: String) -> StateError {
+        switch error {
+        case let error as StateError:
+            return error
+        case let error as PostgresTransactionError where error.closureError is StateError:
+            // A registry rule broken inside a transaction (a newer schema, …) keeps its own message.
+            return error.closureError as! StateError
+        case let error as PSQLError:
+            if error.code == .connectionError || error.code == .serverClosedConnection || error.code == .clientClosedConnection {
+                return StateError(.unavailable, "\(what): the Postgres server cannot be reached")
+            }
+            return StateError(.query, "\(what): \(error.serverInfo?[.message] ?? "\(error.code)")")
+        case let error as ConnectionPoolError:
+            return StateError(.unavailable, "\(what): \(poolProblem(error))")
+        default:
+            return StateError(.unavailable, "\(what): \(String(describing: type(of: error)))")
+        }
+    }
+
+    /// The connection pool's refusal in words: it fails requests this way once connecting has
+    /// failed for a minute, and keeps trying in the background.
+    static func poolProblem(_ error: ConnectionPoolError) -> String {
+        switch error {
+        case .connectionCreationCircuitBreakerTripped:
+            "the Postgres server cannot be reached (every attempt to connect has failed for a minute; attempts go on)"
+        case .poolShutdown: "the connection pool is shut down"
+        case .requestCancelled: "cancelled while waiting for a connection"
+        default: "the connection pool refused the request"
         }
     }
 
@@ -618,26 +641,42 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     }
 
     public func withPollLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
-        try await withSessionLock("SELECT pg_try_advisory_lock(\(Self.pollLockKey))", unlock: "SELECT pg_advisory_unlock(\(Self.pollLockKey))", body)
+        try await withSessionLock(
+            "take the poll lock",
+            "SELECT pg_try_advisory_lock(\(Self.pollLockKey))",
+            unlock: "SELECT pg_advisory_unlock(\(Self.pollLockKey))",
+            body
+        )
     }
 
     /// A session advisory lock on one pooled connection, held for `body`; `nil` when another holds it.
-    func withSessionLock<T: Sendable>(_ lock: String, unlock: String, _ body: @Sendable () async throws -> T) async throws -> T? {
-        try await client.withConnection { connection in
-            let rows = try await connection.query(PostgresQuery(unsafeSQL: lock), logger: logger)
-            var acquired = false
-            for try await got in rows.decode(Bool.self) { acquired = got }
-            guard acquired else { return nil }
-            do {
-                let result = try await body()
-                try await connection.query(PostgresQuery(unsafeSQL: unlock), logger: logger)
-                return result
-            } catch {
-                _ = try? await connection.query(PostgresQuery(unsafeSQL: unlock), logger: logger)
-                throw error
+    /// Taking it fails as a ``StateError`` naming `what`; `body`'s own errors pass through as thrown.
+    func withSessionLock<T: Sendable>(_ what: String, _ lock: String, unlock: String, _ body: @Sendable () async throws -> T) async throws -> T? {
+        do {
+            return try await client.withConnection { connection -> T? in
+                let rows = try await connection.query(PostgresQuery(unsafeSQL: lock), logger: logger)
+                var acquired = false
+                for try await got in rows.decode(Bool.self) { acquired = got }
+                guard acquired else { return nil }
+                do {
+                    let result = try await body()
+                    try await connection.query(PostgresQuery(unsafeSQL: unlock), logger: logger)
+                    return result
+                } catch {
+                    _ = try? await connection.query(PostgresQuery(unsafeSQL: unlock), logger: logger)
+                    throw SessionLockBodyFailure(error: error)
+                }
             }
+        } catch let failure as SessionLockBodyFailure {
+            throw failure.error
+        } catch {
+            throw Self.stateError(error, what: what)
         }
     }
+
+    /// The error of the body a session lock was held for, carried past the classification of the
+    /// lock's own failures.
+    private struct SessionLockBodyFailure: Error { var error: any Error }
 
     // MARK: Streams and operations
 
@@ -949,6 +988,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func withDriftLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
         try await withSessionLock(
+            "take the drift lock",
             "SELECT pg_try_advisory_lock(\(Self.driftLockKey), hashtext(current_schema()))",
             unlock: "SELECT pg_advisory_unlock(\(Self.driftLockKey), hashtext(current_schema()))",
             body

@@ -43,7 +43,8 @@ extension StateRegistry {
     /// A store that has not answered after a second is asked why with a connection of its own
     /// (``connectionProblem()``), every second: a refusal (no such database, a wrong password) ends
     /// the wait at once with the server's reason, and the last other failure is named if the limit
-    /// passes. A store that answers at once is never asked.
+    /// passes (asked once more then if no answer has come back yet). A store that answers at once
+    /// is never asked.
     public func migrate(within limit: Duration, describing location: StateLocation) async throws(StateError) {
         let lastProblem = LastConnectionProblem()
         do {
@@ -69,6 +70,15 @@ extension StateRegistry {
                 let answered = try await group.next() ?? false
                 group.cancelAll()
                 if !answered {
+                    // On a loaded machine no probe may have come back yet: one more, so the
+                    // operator learns why (a refusal comes back at once; silence within 5 s).
+                    if lastProblem.reason.withLock({ $0 }) == nil {
+                        switch await self.connectionProblem() {
+                        case .refused(let reason)?: throw StateError(.unavailable, "\(location): \(reason)")
+                        case .unreachable(let reason)?: lastProblem.reason.withLock { $0 = reason }
+                        case nil: break
+                        }
+                    }
                     let cause = lastProblem.reason.withLock { $0 }.map { " (the last attempt to connect: \($0))" } ?? ""
                     throw StateError(.unavailable, "\(location) did not answer within \(limit)\(cause)")
                 }

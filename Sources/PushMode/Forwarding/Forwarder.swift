@@ -63,6 +63,8 @@ public struct Forwarder: Service {
     let intakePressure: IntakePressure?
     let pauses = PixelPauses()
     let outcomes = OutcomeTally()
+    /// Claims the store could not answer: one line when they start failing, one when they work again.
+    let claimFailures: StateOutageLog
 
     public init(
         registry: any OutboxStore & AlarmStore,
@@ -83,6 +85,11 @@ public struct Forwarder: Service {
         self.logger = logger
         self.clock = clock
         self.intakePressure = intakePressure
+        self.claimFailures = StateOutageLog(
+            logger: logger,
+            work: "outbox claims",
+            consequence: "nothing is forwarded until it answers again; accepted events stay queued"
+        )
     }
 
     /// Claims and sends continuously: whenever one of the `max_in_flight` slots is free it claims
@@ -125,9 +132,10 @@ public struct Forwarder: Service {
                     var claimed: [OutboxEntry] = []
                     do {
                         claimed = try await claimBatch()
+                        claimFailures.succeeded()
                     } catch {
                         if Task.isCancelled { break }
-                        logger.error("forwarder cannot reach the state store", metadata: ["error": "\(error)"])
+                        claimFailures.failed(error)
                     }
                     if !claimed.isEmpty {
                         let batches = batches(of: claimed)

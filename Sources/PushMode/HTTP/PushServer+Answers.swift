@@ -72,7 +72,8 @@ extension PushServer {
         ]
         if let subcode { error["error_subcode"] = .integer(Int64(subcode)) }
         if let userMessage { error["error_user_msg"] = .string(userMessage) }
-        return json(.object(["error": .object(error)]), status: status, close: close)
+        // A transient refusal says when to come back, as the mirror routes' 503s do.
+        return json(.object(["error": .object(error)]), status: status, retryAfter: transient ? 1 : nil, close: close)
     }
 
     /// - Parameter close: the answer comes before the body was read; the connection is closed after

@@ -57,7 +57,7 @@ public struct PushServer: Sendable {
                 name: $0.name,
                 verifier: WebhookVerifier(source: $0),
                 replays: push.replayLedger == .state
-                    ? SharedReplayLedger(store: registry, tolerance: $0.tolerance)
+                    ? SharedReplayLedger(store: registry, tolerance: $0.tolerance, limit: push.limits.commitTimeout)
                     : ReplayLedger(tolerance: $0.tolerance, capacity: push.limits.replayLedgerEntries),
                 allowedIPs: $0.allowedIPs
             )
@@ -176,7 +176,7 @@ public struct PushServer: Sendable {
         do {
             results = try await intake.accept(events, source: source)
         } catch {
-            logger.error("state store cannot commit", metadata: ["source": "\(source)", "error": "\(error)"])
+            // Logged by intake as an outage: one line when it starts, a summary while it lasts.
             return Self.json(
                 .object(["error": .string("state_unavailable"), "message": .string("the state store cannot commit; retry")]),
                 status: .serviceUnavailable,
@@ -330,9 +330,13 @@ public struct PushServer: Sendable {
     /// Not ready while an event has been due this long: the forwarder is stuck or Meta unreachable.
     static let stuckOutboxAge: Duration = .seconds(15 * 60)
 
+    /// How long readiness waits for the store: a health probe gives up after a second or two.
+    static let readinessLimit: Duration = .seconds(2)
+
     func readiness() async -> Response {
         do {
-            let age = try await outbox.oldestDueOutboxAge(now: clock.now())
+            let now = clock.now()
+            let age = try await withStateDeadline(Self.readinessLimit, "readiness") { [outbox] in try await outbox.oldestDueOutboxAge(now: now) }
             if let age, age > Self.stuckOutboxAge {
                 return Self.json(
                     .object(["status": .string("outbox_stuck"), "oldest_due_ms": .integer(age.wholeMilliseconds)]),

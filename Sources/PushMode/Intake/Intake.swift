@@ -2,6 +2,7 @@ import CAPICore
 import ConnectorRuntime
 import Crypto
 import Foundation
+import Logging
 
 /// Accepts mirrored events: validate, normalize and hash in memory, then commit ledger, outbox and
 /// stream record durably (through the group committer) before anyone is told "accepted".
@@ -26,6 +27,8 @@ public struct Intake: Sendable {
     let externalID: ExternalIDPolicy
     let clock: WallClock
     let drift: DriftMonitor?
+    /// Commits the store could not make, logged as one outage rather than a line per request.
+    let commitFailures: StateOutageLog
 
     /// - Parameter drift: counts every event, accepted or refused, for the schema drift alarms.
     public init(
@@ -33,7 +36,8 @@ public struct Intake: Sendable {
         manifest: Manifest,
         push: PushConfiguration,
         drift: DriftMonitor? = nil,
-        clock: WallClock = .system
+        clock: WallClock = .system,
+        logger: Logger = Logger(label: "capi.push")
     ) {
         self.committer = committer
         self.pixels = Dictionary(uniqueKeysWithValues: manifest.pixels.map { ($0.id, PixelIntake($0)) })
@@ -42,6 +46,11 @@ public struct Intake: Sendable {
         self.externalID = push.externalID
         self.clock = clock
         self.drift = drift
+        self.commitFailures = StateOutageLog(
+            logger: logger,
+            work: "intake commits",
+            consequence: "events are answered 503 with Retry-After (the sender retries) until it commits again"
+        )
     }
 
     /// Judges each event on its own and commits the valid ones in one shared transaction.
@@ -106,7 +115,14 @@ public struct Intake: Sendable {
             return results.map { $0 ?? .rejected([]) }
         }
         if !items.isEmpty {
-            let outcomes = try await committer.commit(items)
+            let outcomes: [IntakeOutcome]
+            do {
+                outcomes = try await committer.commit(items)
+                commitFailures.succeeded()
+            } catch {
+                commitFailures.failed(error)
+                throw error
+            }
             for (position, outcome) in outcomes.enumerated() {
                 let index = itemIndex[position]
                 switch outcome {

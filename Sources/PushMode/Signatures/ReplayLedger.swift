@@ -290,11 +290,14 @@ public final class ReplayLedger: ReplayGuard {
 public final class SharedReplayLedger: ReplayGuard {
     let store: any ReplayStore
     let tolerance: Int64
+    /// How long a request waits for the store's answer before it is refused as unavailable.
+    let limit: Duration
     private let lastPurge = Mutex<Int64>(0)
 
-    public init(store: any ReplayStore, tolerance: Duration) {
+    public init(store: any ReplayStore, tolerance: Duration, limit: Duration = PushConfiguration.Limits.defaultCommitTimeout) {
         self.store = store
         self.tolerance = max(1, tolerance.components.seconds)
+        self.limit = limit
     }
 
     public func admit(_ delivery: DeliveryFingerprint, timestamp: UnixSeconds, now: UnixSeconds) async -> ReplayAdmission {
@@ -302,7 +305,9 @@ public final class SharedReplayLedger: ReplayGuard {
         let digest = Self.hex(delivery.bodyDigest)
         let expiresAt = UnixSeconds(Bounded.sum(timestamp.rawValue, tolerance + 1))
         do {
-            let recorded = try await store.recordDelivery(key: key, bodyDigest: digest, expiresAt: expiresAt, now: now)
+            let recorded = try await withStateDeadline(limit, "record delivery") { [store] in
+                try await store.recordDelivery(key: key, bodyDigest: digest, expiresAt: expiresAt, now: now)
+            }
             let purgeDue = lastPurge.withLock { last in
                 guard now.rawValue - last >= 60 else { return false }
                 last = now.rawValue

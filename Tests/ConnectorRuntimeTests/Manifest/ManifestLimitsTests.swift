@@ -24,13 +24,18 @@ struct ManifestLimitsTests {
     @Test(
         "limits are read, and values out of range are located problems",
         arguments: [
-            ("  limits: {max_connections: 10, header_timeout: 2s, rate_limit_per_client: 5, rate_limit_burst: 10}", nil as String?),
+            (
+                "  limits: {max_connections: 10, header_timeout: 2s, rate_limit_per_client: 5, rate_limit_burst: 10, commit_timeout: 1500ms}",
+                nil as String?
+            ),
             ("  limits: {max_connections: 0}", "push.limits.max_connections"),
             ("  limits: {body_timeout: 2h}", "push.limits.body_timeout"),
             ("  limits: {rate_limit_per_client: .nan}", "push.limits.rate_limit_per_client"),
             ("  limits: {header_timeout: 1e300s}", "push.limits.header_timeout"),
             ("  batching: {linger: 1e300s}", "push.batching.linger"),
             ("  max_future_skew: -5s", "push.max_future_skew"),
+            ("  limits: {commit_timeout: 61s}", "push.limits.commit_timeout must be at most 60 seconds"),
+            ("  limits: {commit_timeout: 10ms}", "push.limits.commit_timeout"),
         ]
     )
     func limits(extra: String, problemAt field: String?) throws {
@@ -42,6 +47,7 @@ struct ManifestLimitsTests {
             let manifest = try ManifestLoader(environment: [:]).load(yaml: Self.push(extra), path: "m.yaml")
             #expect(manifest.push?.limits.maxConnections == 10 && manifest.push?.limits.headerTimeout == .seconds(2))
             #expect(manifest.push?.limits.rateLimitPerClient == 5 && manifest.push?.limits.rateLimitBurst == 10)
+            #expect(manifest.push?.limits.commitTimeout == .milliseconds(1500))
         }
     }
 

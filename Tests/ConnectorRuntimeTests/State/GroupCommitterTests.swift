@@ -1,5 +1,6 @@
 import CAPICore
 import ConnectorRuntime
+import Logging
 import TestSupport
 import Testing
 
@@ -69,6 +70,93 @@ struct GroupCommitterTests {
             #expect(depth == 119)
             let transactions = await committer.transactions
             #expect(transactions < 120, "no two callers shared a transaction, so none was at risk")
+        }
+    }
+
+    @Test(
+        "a caller waits at most the commit timeout for a store that does not answer, and its retry finds the row once the commit lands",
+        .timeLimit(.minutes(1)),
+        arguments: TestStore.enabled
+    )
+    func commitTimeout(backend: TestStore) async throws {
+        let (location, schema) = try backend.location()
+        try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
+            let committer = GroupCommitter(registry: registry, maxBatch: 50, commitTimeout: .milliseconds(400))
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await committer.run() }
+                let waited = try await TestStore.holdingWriteLock(location, schema: schema) {
+                    let clock = ContinuousClock()
+                    let start = clock.now
+                    await #expect {
+                        _ = try await committer.commit([intake("held")])
+                    } throws: { error in
+                        (error as? StateError)?.kind == .unavailable && "\(error)".contains("did not commit within 0.4 seconds")
+                    }
+                    // A second caller queued behind the stuck commit is answered as soon.
+                    await #expect(throws: StateError.self) { _ = try await committer.commit([intake("queued")]) }
+                    return clock.now - start
+                }
+                // The lock is held for 10 s at most: an answer well before is the deadline's.
+                #expect(waited < .seconds(6), "waited \(waited) with a timeout of 0.4 s")
+                // The commit that was waiting lands once the lock is gone: the sender's retry (again
+                // while the store is still catching up, as a sender would) is answered as a
+                // duplicate, and there is one row.
+                var retry: [IntakeOutcome] = []
+                for _ in 0..<50 {
+                    do {
+                        retry = try await committer.commit([intake("held")])
+                        break
+                    } catch let error as StateError where error.kind == .unavailable {
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+                #expect(retry.count == 1)
+                #expect({ if case .duplicate = retry[0] { true } else { false } }(), "\(retry)")
+                #expect(try await registry.outboxDepth() >= 1)
+                group.cancelAll()
+            }
+        }
+    }
+}
+
+@Suite("Deadline on state store calls")
+struct StateDeadlineTests {
+    @Test("the answer in time, the body's own error, or unavailable at the deadline while the body still waits", .timeLimit(.minutes(1)))
+    func answers() async throws {
+        #expect(try await withStateDeadline(.seconds(5), "quick") { 42 } == 42)
+        await #expect(throws: StateError.self) {
+            _ = try await withStateDeadline(.seconds(5), "failing") { () async throws -> Int in throw StateError(.query, "refused") }
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        await #expect {
+            _ = try await withStateDeadline(.milliseconds(100), "stuck") { () async throws -> Int in
+                // Ignores cancellation, as a statement already sent does.
+                let ignored = Task { try? await Task.sleep(for: .seconds(3)) }
+                await ignored.value
+                return 1
+            }
+        } throws: { error in
+            (error as? StateError)?.kind == .unavailable && "\(error)".contains("stuck: the state store did not answer within 0.1 seconds")
+        }
+        #expect(clock.now - start < .seconds(2))
+    }
+
+    @Test(
+        "a read blocked by a table lock is given up at the deadline, not when the lock goes",
+        .enabled(if: TestPostgres.enabled),
+        .timeLimit(.minutes(1))
+    )
+    func blockedRead() async throws {
+        let (location, schema) = try TestStore.postgres.location()
+        try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
+            let answeredWhileLocked = try await TestStore.holdingWriteLock(location, schema: schema) {
+                await #expect(throws: StateError.self) {
+                    _ = try await withStateDeadline(.milliseconds(300), "readiness") { try await registry.oldestDueOutboxAge(now: now) }
+                }
+                return true
+            }
+            #expect(answeredWhileLocked)
         }
     }
 }

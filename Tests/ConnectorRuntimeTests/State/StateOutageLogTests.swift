@@ -1,0 +1,46 @@
+import ConnectorRuntime
+import Logging
+import TestSupport
+import Testing
+
+@Suite("State store outages in the log")
+struct StateOutageLogTests {
+    @Test("a thousand failures are one line when they start, one summary a minute, and one line when the store works again")
+    func outageLines() {
+        let log = CapturedLog()
+        let outage = StateOutageLog(logger: log.logger, work: "intake commits", consequence: "events are answered 503")
+        let start = ContinuousClock.now
+        outage.succeeded(now: start)
+        #expect(log.all.isEmpty, "a success outside an outage is not news")
+
+        let error = StateError(.unavailable, "commit intake: the Postgres server cannot be reached")
+        for index in 0..<1000 { outage.failed(error, now: start + .milliseconds(index * 10)) }
+        #expect(log.all.count == 1)
+        #expect(log.all.first?.level == .error)
+        #expect(log.all.first?.message == "the state store fails intake commits; events are answered 503")
+        #expect(log.all.first?.metadata["error"]?.contains("cannot be reached") == true)
+        #expect(outage.isFailing)
+
+        // A minute after the first line: one summary with the count since.
+        outage.failed(error, now: start + .seconds(61))
+        outage.failed(error, now: start + .seconds(62))
+        #expect(log.all.count == 2)
+        #expect(log.all.last?.level == .warning)
+        #expect(log.all.last?.metadata["failures_since_last_line"] == "1000")
+        #expect(log.all.last?.metadata["for"] == "61 s")
+
+        outage.succeeded(now: start + .seconds(70))
+        outage.succeeded(now: start + .seconds(71))
+        #expect(log.all.count == 3)
+        #expect(log.all.last?.level == .notice)
+        #expect(log.all.last?.message == "the state store does intake commits again")
+        #expect(log.all.last?.metadata["failures"] == "1002")
+        #expect(log.all.last?.metadata["after"] == "70 s")
+        #expect(!outage.isFailing)
+
+        // The next outage starts with its own first line.
+        outage.failed(error, now: start + .seconds(80))
+        #expect(log.all.count == 4)
+        #expect(log.all.last?.level == .error)
+    }
+}

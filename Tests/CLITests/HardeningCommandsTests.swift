@@ -68,6 +68,9 @@ struct HardeningCommandsTests {
                 ["reconcile", "--since", "2026-11-01", "--until", "2026-11-02", "--output", "/nonexistent-capi/r.html"],
                 "--output: the folder /nonexistent-capi does not exist"
             ),
+            // A typo of -99d printed a row for every day back to 1753.
+            (["reconcile", "--since", "-99999d", "--until", "0d"], "--since -99999d to --until 0d spans 99999 days; a report covers at most 3660"),
+            (["reconcile", "--since", "0", "--until", "2026-11-02"], "a report covers at most 3660 (ten years)"),
             (["read", "delivered_events", "--since", "9223372036854775807"], "--since"),
             (["state", "reset", "no_such_stream", "--yes"], "unknown stream"),
         ]

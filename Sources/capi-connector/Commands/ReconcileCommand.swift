@@ -20,7 +20,8 @@ struct ReconcileCommand: AsyncParsableCommand {
             Pixels no ad account claims get rows without spend (UTC days).
 
             --since and --until take a date (2026-11-20), an ISO 8601 time, Unix seconds, or days relative \
-            to today in each account's time zone (-7d, 0d); --until is exclusive.
+            to today in each account's time zone (-7d, 0d); --until is exclusive. One report covers at most ten \
+            years.
 
             JSON: one object per account and period with account_id, period_start, period_end, time_zone, \
             currency, spend, impressions, clicks, spend_status and events[] (event_name, forwarded, \
@@ -68,10 +69,19 @@ struct ReconcileCommand: AsyncParsableCommand {
             guard FileManager.default.isWritableFile(atPath: folder) else { throw ValidationError("--output: the folder \(folder) is not writable") }
         }
         let now = WallClock.system.seconds()
-        guard DaySpec(since)!.first(in: .utc, now: now) < DaySpec(until)!.end(in: .utc, now: now) else {
-            throw ValidationError("--since must be before --until")
+        let (first, end) = (DaySpec(since)!.first(in: .utc, now: now), DaySpec(until)!.end(in: .utc, now: now))
+        guard first < end else { throw ValidationError("--since must be before --until") }
+        // A typo such as -99999d would print a row for every day since 1753.
+        guard first.days(to: end) <= Self.maximumDays else {
+            throw ValidationError(
+                "--since \(since) to --until \(until) spans \(first.days(to: end)) days; a report covers at most \(Self.maximumDays) (ten years)"
+            )
         }
     }
+
+    /// The longest period one report covers: ten years, far beyond what Meta keeps of Ads Insights
+    /// (37 months) and of delivery statistics.
+    static let maximumDays = 3_660
 
     func run() async throws {
         let (delivered, statuses, insights, summary) = try await state.withRegistry { registry in

@@ -4,7 +4,7 @@ import TestSupport
 import Testing
 
 /// `openapi.yaml` stays in step with the router: every route documented, every documented route
-/// served (and its path's other methods answered 405); and it is a valid OpenAPI 3.1 document by `openapi-spec-validator` (PyPI).
+/// served (and its path's other methods answered 405, OPTIONS 204); and it is a valid OpenAPI 3.1 document by `openapi-spec-validator` (PyPI).
 @Suite("OpenAPI document")
 struct OpenAPITests {
     @Test("openapi.yaml is valid and documents exactly the routes the sidecar serves")
@@ -16,7 +16,7 @@ struct OpenAPITests {
             from openapi_spec_validator.readers import read_from_filename
             document, _ = read_from_filename(sys.argv[1])
             validate(document)
-            print(json.dumps(sorted(m.upper() + " " + p for p, operations in document["paths"].items() for m in operations if m in ("get", "post", "put", "delete", "patch"))))
+            print(json.dumps(sorted(m.upper() + " " + p for p, operations in document["paths"].items() for m in operations if m in ("get", "head", "post", "put", "delete", "patch"))))
             """
         let result = try await ProcessRunner.run("/usr/bin/env", ["python3", "-c", script, path])
         #expect(
@@ -30,11 +30,12 @@ struct OpenAPITests {
                 let path = "\(route.path)".split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
                 return "\(route.method) /" + path.joined(separator: "/")
             }
-            // Every documented path also answers the other methods, with 405 (not documented as
-            // operations): each documented route, plus those.
-            let methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+            // Every documented path also answers the other methods, with 405, and OPTIONS, with the
+            // methods it takes (neither documented as operations): each documented route, plus those.
+            let methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
             let paths = Set(documented.map { $0.split(separator: " ")[1] })
-            let refused = paths.flatMap { path in methods.map { "\($0) \(path)" } }.filter { !documented.contains($0) }
+            let refused =
+                paths.flatMap { path in methods.map { "\($0) \(path)" } }.filter { !documented.contains($0) } + paths.map { "OPTIONS \($0)" }
             #expect(served.filter { documented.contains($0) }.sorted() == documented)
             #expect(served.filter { !documented.contains($0) }.sorted() == refused.sorted())
         }

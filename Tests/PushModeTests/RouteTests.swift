@@ -52,8 +52,8 @@ struct RouteTests {
         try await withRouter { client in
             let cases: [(String, HTTPRequest.Method, String)] = [
                 ("/v1/events", .get, "POST"), ("/v1/events", .put, "POST"), ("/v1/events/batch", .delete, "POST"),
-                ("/v19.0/1234567890/events", .get, "POST"), ("/healthz", .post, "GET"), ("/readyz", .patch, "GET"),
-                ("/metrics", .post, "GET"),
+                ("/v19.0/1234567890/events", .get, "POST"), ("/healthz", .post, "GET, HEAD"), ("/readyz", .patch, "GET, HEAD"),
+                ("/metrics", .post, "GET, HEAD"), ("/v1/events", .head, "POST"),
             ]
             for (uri, method, allowed) in cases {
                 let answer = try await client.execute(uri: uri, method: method, body: ByteBuffer(string: "{}")) { response in
@@ -68,6 +68,30 @@ struct RouteTests {
             #expect(health == .ok)
             let nowhere = try await client.execute(uri: "/v1/nowhere", method: .get) { $0.status }
             #expect(nowhere == .notFound)
+        }
+    }
+
+    @Test("HEAD on the read-only routes is GET's status and headers without the body; OPTIONS lists each route's methods")
+    func headAndOptions() async throws {
+        try await withSidecar(manifest: try pushManifest()) { sidecar in
+            let app = Application(router: sidecar.server.makeRouter(), services: [sidecar.committer])
+            // Over a real connection: the server leaves the body out, and the next request on the
+            // connection is read correctly after it.
+            try await app.test(.live) { client in
+                for uri in ["/healthz", "/readyz", "/metrics"] {
+                    let get = try await client.execute(uri: uri, method: .get) { ($0.status, $0.headers[.contentType], $0.headers[.contentLength]) }
+                    let head = try await client.execute(uri: uri, method: .head) {
+                        ($0.status, $0.headers[.contentType], $0.headers[.contentLength], $0.body.readableBytes)
+                    }
+                    #expect(head.0 == get.0 && head.1 == get.1 && head.2 == get.2, "\(uri): \(head) against \(get)")
+                    #expect(head.3 == 0, "\(uri)")
+                }
+                #expect(try await client.execute(uri: "/healthz", method: .get) { $0.body.readableBytes } > 0)
+                for (uri, allowed) in [("/v1/events", "POST, OPTIONS"), ("/v1/events/batch", "POST, OPTIONS"), ("/healthz", "GET, HEAD, OPTIONS")] {
+                    let answer = try await client.execute(uri: uri, method: .options) { ($0.status, $0.headers[.allow]) }
+                    #expect(answer.0 == .noContent && answer.1 == allowed, "\(uri): \(answer)")
+                }
+            }
         }
     }
 

@@ -44,13 +44,19 @@ extension PushServer {
         json(body(of: .rejected(problems)), status: .badRequest)
     }
 
-    static func methodNotAllowed(allowed: HTTPRequest.Method) -> Response {
+    static func methodNotAllowed(allowed: [HTTPRequest.Method]) -> Response {
+        let names = allowed.map(\.rawValue)
         var response = json(
-            .object(["error": .string("method_not_allowed"), "message": .string("this route takes \(allowed.rawValue) only")]),
+            .object(["error": .string("method_not_allowed"), "message": .string("this route takes \(names.joined(separator: " or ")) only")]),
             status: .methodNotAllowed
         )
-        response.headers[.allow] = allowed.rawValue
+        response.headers[.allow] = names.joined(separator: ", ")
         return response
+    }
+
+    /// OPTIONS: the methods the route takes, and no body.
+    static func options(allowed: [HTTPRequest.Method]) -> Response {
+        Response(status: .noContent, headers: [.allow: (allowed + [.options]).map(\.rawValue).joined(separator: ", ")])
     }
 
     static func tooLarge(_ limit: Int) -> Response {

@@ -97,32 +97,44 @@ public struct PushServer: Sendable {
         events.post { request, context in await self.mirror(request, context: context, batch: false) }
         events.post("batch") { request, context in await self.mirror(request, context: context, batch: true) }
         router.post("/:version/:pixel/events") { request, context in await self.graphCompatible(request, context: context) }
-        router.get("/healthz") { _, _ in Self.json(.object(["status": .string("ok")]), status: .ok) }
-        router.get("/readyz") { _, _ in await self.readiness() }
-        router.get("/metrics") { _, _ in
-            Response(
-                status: .ok,
-                headers: [.contentType: "text/plain; version=0.0.4"],
-                body: .init(byteBuffer: ByteBuffer(string: self.metricsText()))
-            )
+        let readOnly: [(path: RouterPath, answer: @Sendable () async -> Response)] = [
+            ("/healthz", { Self.json(.object(["status": .string("ok")]), status: .ok) }),
+            ("/readyz", { await self.readiness() }),
+            (
+                "/metrics",
+                {
+                    Response(
+                        status: .ok,
+                        headers: [.contentType: "text/plain; version=0.0.4"],
+                        body: .init(byteBuffer: ByteBuffer(string: self.metricsText()))
+                    )
+                }
+            ),
+        ]
+        for route in readOnly {
+            router.get(route.path) { _, _ in await route.answer() }
+            // HEAD is GET without the body (RFC 9110 9.3.2): uptime monitors and load balancers ask
+            // so. The HTTP server leaves the body out of an answer to HEAD; the headers stay GET's.
+            router.head(route.path) { _, _ in await route.answer() }
         }
         // A route asked with a method it does not take is answered 405 with the methods it does
         // (RFC 9110 15.5.6), so a client sending GET or PUT learns its mistake instead of a 404
-        // that reads as a wrong path. Outside the signature middleware: nothing is verified for it.
-        let takes: [(path: RouterPath, method: HTTPRequest.Method)] = [
-            ("/v1/events", .post), ("/v1/events/batch", .post), ("/:version/:pixel/events", .post),
-            ("/healthz", .get), ("/readyz", .get), ("/metrics", .get),
-        ]
+        // that reads as a wrong path; OPTIONS gets those methods with 204. Outside the signature
+        // middleware: nothing is verified for them.
+        let takes: [(path: RouterPath, allowed: [HTTPRequest.Method])] =
+            [("/v1/events", [.post]), ("/v1/events/batch", [.post]), ("/:version/:pixel/events", [.post])]
+            + readOnly.map { ($0.path, [.get, .head]) }
         for route in takes {
-            for method in Self.answeredMethods where method != route.method {
-                router.on(route.path, method: method) { _, _ in Self.methodNotAllowed(allowed: route.method) }
+            for method in Self.answeredMethods where !route.allowed.contains(method) {
+                router.on(route.path, method: method) { _, _ in Self.methodNotAllowed(allowed: route.allowed) }
             }
+            router.on(route.path, method: .options) { _, _ in Self.options(allowed: route.allowed) }
         }
         return router
     }
 
     /// The methods a route taking another one answers 405 to; anything rarer stays 404.
-    private static let answeredMethods: [HTTPRequest.Method] = [.get, .post, .put, .patch, .delete]
+    private static let answeredMethods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete]
 
     // MARK: POST /v1/events and /v1/events/batch
 

@@ -99,14 +99,19 @@ public struct LambdaLoop: Sendable {
     }
 
     /// A ping; when it fails the pool drops the dead connection and the second ping opens a new one.
+    /// Each waits at most ``pingLimit``: with the store down, the pool would hold a ping for a
+    /// minute, past API Gateway's 29 s, and the invocation is answered 503 in seconds anyway.
     func reconnectIfNeeded() async {
+        let store = store
         do {
-            try await store.ping()
+            try await withStateDeadline(Self.pingLimit, "ping") { try await store.ping() }
         } catch {
             logger.notice("state store connection lost while frozen; reconnecting")
-            _ = try? await store.ping()
+            _ = try? await withStateDeadline(Self.pingLimit, "ping") { try await store.ping() }
         }
     }
+
+    static let pingLimit: Duration = .seconds(2)
 
     func publishMetrics() {
         guard let metrics else { return }

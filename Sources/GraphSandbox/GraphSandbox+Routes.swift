@@ -140,7 +140,7 @@ extension GraphSandbox {
                 )
             }
         }
-        await store.record(pixelID: pixelID, events: events)
+        await store.record(pixelID: pixelID, events: events, testEventCode: parsed.testEventCode.flatMap { $0.isEmpty ? nil : $0 })
         return await json(
             .object(["events_received": .integer(Int64(events.count)), "messages": .array([]), "fbtrace_id": .string(await store.traceID())])
         )
@@ -172,7 +172,7 @@ extension GraphSandbox {
         let rows = await store.received(pixelID: pixelID).map { received -> JSONValue in
             .object([
                 "event_id": .string(received.eventID), "event_name": .string(received.eventName), "received": .integer(Int64(received.count)),
-                "event": received.event,
+                "event": received.event, "test_event_code": received.testEventCode.map(JSONValue.string) ?? .null,
             ])
         }
         return await json(.object(["data": .array(rows)]))

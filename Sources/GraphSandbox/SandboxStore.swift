@@ -10,6 +10,8 @@ actor SandboxStore {
         var eventTime: Int64
         var event: JSONValue
         var count: Int
+        /// The `test_event_code` of the request that delivered it last (`nil`: a live event).
+        var testEventCode: String?
     }
 
     private var byPixel: [String: [Received]] = [:]
@@ -27,18 +29,21 @@ actor SandboxStore {
     }
 
     /// Records accepted events; an event id seen before counts again (that is what tests look for).
-    func record(pixelID: String, events: [JSONValue]) {
+    func record(pixelID: String, events: [JSONValue], testEventCode: String? = nil) {
         for event in events {
             let eventID = event["event_id"]?.stringValue ?? ""
             let key = ExactText(eventID)
             tallyByPixel?[pixelID, default: [:]][key, default: 0] += 1
             if let index = indexByPixel[pixelID]?[key], !eventID.isEmpty {
                 byPixel[pixelID]![index].count += 1
+                byPixel[pixelID]![index].testEventCode = testEventCode
                 continue
             }
             let name = event["event_name"]?.stringValue ?? ""
             let time: Int64 = if case .integer(let t)? = event["event_time"] { t } else { 0 }
-            byPixel[pixelID, default: []].append(Received(eventID: eventID, eventName: name, eventTime: time, event: event, count: 1))
+            byPixel[pixelID, default: []].append(
+                Received(eventID: eventID, eventName: name, eventTime: time, event: event, count: 1, testEventCode: testEventCode)
+            )
             if !eventID.isEmpty { indexByPixel[pixelID, default: [:]][key] = byPixel[pixelID]!.count - 1 }
         }
         if let count = byPixel[pixelID]?.count, count > maxEventsPerPixel {

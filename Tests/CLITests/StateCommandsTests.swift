@@ -23,7 +23,7 @@ struct StateCommandsTests {
         let document = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
         #expect(document["outbox_depth"] as? Int == 0)
         #expect(document["dead_letters"] as? Int == 0)
-        #expect(document["schema_version"] as? Int == 11)
+        #expect(document["schema_version"] as? Int == 12)
         #expect(document["cursors"] as? [Any] != nil && document["recent_runs"] as? [Any] != nil)
         #expect((document["alarms"] as? [Any])?.isEmpty == true)
     }

@@ -77,6 +77,47 @@ struct PushServerTests {
         }
     }
 
+    @Test(
+        "a test_event_code on the Graph-compatible route goes to Meta with that request's events, whatever the manifest's; without one the pixel's applies",
+        arguments: [nil, "TEST123"] as [String?]
+    )
+    func requestTestEventCode(configured: String?) async throws {
+        try await PushStack.run(manifest: try pushManifest(testEventCode: configured)) { stack in
+            let url = "\(stack.baseURL)/v26.0/\(testPixel)/events"
+            func send(_ code: JSONValue?, ids: [String]) async throws -> HTTPResult {
+                var body: JSONObject = [
+                    "data": .array(try ids.map { try JSONValue(parsing: mirroredEvent(id: $0)) }), "access_token": .string("ingest-token"),
+                ]
+                if let code { body["test_event_code"] = code }
+                return try await post(url, body: Array(JSONValue.object(body).serialized.utf8))
+            }
+            // Two requests with their own codes and two without, forwarded together.
+            #expect(try await send(.string("TEST999"), ids: ["tc-1", "tc-2"]).status == 200)
+            #expect(try await send(.string("TEST777"), ids: ["tc-3"]).status == 200)
+            #expect(try await send(nil, ids: ["tc-4"]).status == 200)
+            #expect(try await send(.string(""), ids: ["tc-5"]).status == 200)
+            for refused: JSONValue in [.integer(5), .string("TEST 1"), .string(String(repeating: "T", count: 65))] {
+                let answer = try await send(refused, ids: ["tc-never"])
+                #expect(answer.status == 400 && answer.body["error"]?["code"] == .integer(100), "\(refused)")
+                #expect(answer.body["error"]?["message"]?.stringValue?.contains("test_event_code") == true)
+            }
+            try await stack.drained()
+            let received = try #require(try await get("\(stack.sandboxURL)/_sandbox/events?pixel_id=\(testPixel)").body["data"]?.arrayValue)
+            var codes: [String: JSONValue] = [:]
+            for row in received { codes[row["event_id"]?.stringValue ?? ""] = row["test_event_code"] }
+            let pixelCode = configured.map(JSONValue.string) ?? .null
+            #expect(
+                codes == ["tc-1": .string("TEST999"), "tc-2": .string("TEST999"), "tc-3": .string("TEST777"), "tc-4": pixelCode, "tc-5": pixelCode]
+            )
+            // The analytics record says which code each event went with.
+            let records = try await stack.registry.deliveredEvents(since: nil)
+            let recorded = Dictionary(
+                uniqueKeysWithValues: try records.map { ($0.key.eventID, try JSONValue(parsing: $0.record)["test_event_code"]) }
+            )
+            #expect(recorded["tc-1"] == .string("TEST999") && recorded["tc-4"] == pixelCode, "\(recorded)")
+        }
+    }
+
     @Test("tampered, stale, unsigned and wrong-secret deliveries get 401 with a reason code")
     func signatureRefusals() async throws {
         try await PushStack.run { stack in

@@ -158,38 +158,6 @@ struct RouteTests {
         }
     }
 
-    @Test(
-        "a test_event_code on the Graph-compatible route that is not the pixel's in the manifest is refused, never sent as a live event",
-        arguments: [nil, "TEST123"] as [String?]
-    )
-    func testEventCode(configured: String?) async throws {
-        try await withRouter(testEventCode: configured) { client in
-            let now = Int64(Date().timeIntervalSince1970) - 30
-            func send(_ code: JSONValue?, id: String) async throws -> (HTTPResponse.Status, JSONValue) {
-                var body: JSONObject = [
-                    "data": .array([try JSONValue(parsing: mirroredEvent(id: id, time: now))]), "access_token": .string("ingest-token"),
-                ]
-                if let code { body["test_event_code"] = code }
-                return try await client.execute(
-                    uri: "/v19.0/\(testPixel)/events",
-                    method: .post,
-                    headers: fields([]),
-                    body: ByteBuffer(string: JSONValue.object(body).serialized)
-                ) { response in (response.status, (try? JSONValue(parsing: response.body.readableBytesView)) ?? .null) }
-            }
-            let other = try await send(.string("TEST999"), id: "tc-1")
-            #expect(other.0 == .badRequest)
-            #expect(other.1["error"]?["code"] == .integer(100))
-            #expect(other.1["error"]?["message"]?.stringValue?.contains("pixels[].test_event_code") == true)
-            #expect(try await send(.integer(5), id: "tc-2").0 == .badRequest)
-            // Without one, or with an empty one, the manifest's applies, as before.
-            #expect(try await send(nil, id: "tc-3").0 == .ok)
-            #expect(try await send(.string(""), id: "tc-4").0 == .ok)
-            let same = try await send(configured.map(JSONValue.string), id: "tc-5")
-            #expect(same.0 == .ok, "\(same.1)")
-        }
-    }
-
     func fields(_ pairs: [(String, String)]) -> HTTPFields {
         var fields: HTTPFields = [.contentType: "application/json"]
         for (name, value) in pairs { fields[HTTPField.Name(name)!] = value }

@@ -36,15 +36,15 @@ struct IntakeStatement: PostgresPreparedStatement {
           ON CONFLICT DO NOTHING
           RETURNING pixel_id, event_id, event_time),
         queued AS (
-          INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)
-          SELECT u.p, u.e, u.t, u.body, 0, u.r, u.r, u.x
+          INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at, test_event_code)
+          SELECT u.p, u.e, u.t, u.body, 0, u.r, u.r, u.x, NULLIF(u.c, '')
           FROM (SELECT unnest($1::text[]) AS p, unnest($2::text[]) AS e, unnest($3::int8[]) AS t, unnest($7::text[]) AS body,
-                       unnest($6::int8[]) AS r, unnest($9::int8[]) AS x) AS u
+                       unnest($6::int8[]) AS r, unnest($9::int8[]) AS x, unnest($10::text[]) AS c) AS u
           WHERE (u.p, u.e, u.t) IN (SELECT pixel_id, event_id, event_time FROM inserted))
         SELECT pixel_id, event_id, event_time FROM inserted
         """
     static let bindingDataTypes: [PostgresDataType] = [
-        .textArray, .textArray, .int8Array, .textArray, .textArray, .int8Array, .textArray, .textArray, .int8Array,
+        .textArray, .textArray, .int8Array, .textArray, .textArray, .int8Array, .textArray, .textArray, .int8Array, .textArray,
     ]
     typealias Row = EventKey
 
@@ -87,7 +87,7 @@ struct IntakeStatement: PostgresPreparedStatement {
     }
 
     func makeBindings() -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 9)
+        var bindings = PostgresBindings(capacity: 10)
         bindings.append(items.map(\.key.pixelID))
         bindings.append(items.map(\.key.eventID))
         bindings.append(items.map(\.key.eventTime.rawValue))
@@ -97,6 +97,8 @@ struct IntakeStatement: PostgresPreparedStatement {
         bindings.append(items.map(\.payload))
         bindings.append(items.map(\.deliveredRecord))
         bindings.append(items.map(\.expiresAt.rawValue))
+        // The array cannot hold NULL here: "" stands for none (a code is never empty).
+        bindings.append(items.map { $0.testEventCode ?? "" })
         return bindings
     }
 
@@ -135,7 +137,7 @@ struct ClaimOutboxStatement: PostgresPreparedStatement, PlannedPerExecution {
           WHERE next_attempt_at <= $6 AND (lease_until IS NULL OR lease_until <= $3)
             AND ($4::text IS NULL OR pixel_id = $4)
           ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED))
-        RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims, \(StateMigrations.expiresAtOrDefault)
+        RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims, \(StateMigrations.expiresAtOrDefault), test_event_code
         """
     static let bindingDataTypes: [PostgresDataType] = [.text, .int8, .int8, .text, .int8, .int8]
     typealias Row = OutboxEntry
@@ -167,7 +169,8 @@ struct ClaimOutboxStatement: PostgresPreparedStatement, PlannedPerExecution {
             attempts: try cells.next(),
             createdAt: UnixMillis(try cells.next(Int64.self)),
             claims: try cells.next(),
-            expiresAt: UnixMillis(try cells.next(Int64.self))
+            expiresAt: UnixMillis(try cells.next(Int64.self)),
+            testEventCode: try cells.next(String?.self)
         )
     }
 }

@@ -303,8 +303,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 let ids = entries.map(\.id)
                 try await connection.query(
                     """
-                    INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at, expires_at)
-                    SELECT pixel_id, event_id, event_time, payload, \(reason.errorClass.rawValue), \(reason.code), \(reason.subcode), \(reason.message), \(reason.fbtraceID), attempts + 1, \(now), expires_at
+                    INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at, expires_at,
+                      test_event_code)
+                    SELECT pixel_id, event_id, event_time, payload, \(reason.errorClass.rawValue), \(reason.code), \(reason.subcode), \(reason.message), \(reason.fbtraceID), attempts + 1, \(now), expires_at,
+                      test_event_code
                     FROM outbox WHERE id = ANY(\(ids)::int8[]) ORDER BY id
                     """,
                     logger: logger
@@ -426,9 +428,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             try await client.withTransaction(logger: logger) { connection in
                 let rows = try await connection.query(
                     """
-                    WITH moved AS (DELETE FROM dead_letters WHERE (\(ids)::int8[] IS NULL OR id = ANY(\(ids)::int8[])) RETURNING pixel_id, event_id, event_time, payload, created_at, expires_at),
-                    queued AS (INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)
-                      SELECT pixel_id, event_id, event_time, payload, 0, \(now), created_at, expires_at FROM moved RETURNING pixel_id, event_id, event_time),
+                    WITH moved AS (DELETE FROM dead_letters WHERE (\(ids)::int8[] IS NULL OR id = ANY(\(ids)::int8[])) RETURNING pixel_id, event_id, event_time, payload, created_at, expires_at, test_event_code),
+                    queued AS (INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at, test_event_code)
+                      SELECT pixel_id, event_id, event_time, payload, 0, \(now), created_at, expires_at, test_event_code FROM moved RETURNING pixel_id, event_id, event_time),
                     recorded AS (UPDATE delivered_events d SET outcome = \(DeliveryOutcome.pending.rawValue), dead_letter_reason = NULL, updated_at = \(now)
                       FROM queued q WHERE d.pixel_id = q.pixel_id AND d.event_id = q.event_id AND d.event_time = q.event_time)
                     SELECT COUNT(*) FROM queued

@@ -232,13 +232,13 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                 try await execute(
                     "commit intake",
                     """
-                    INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)
-                    VALUES \(Self.placeholders(rows: slice.count, columns: 8))
+                    INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at, test_event_code)
+                    VALUES \(Self.placeholders(rows: slice.count, columns: 9))
                     """,
                     slice.flatMap {
                         [
                             .text($0.key.pixelID), .text($0.key.eventID), Self.time($0.key.eventTime), .text($0.payload), .integer(0),
-                            Self.time($0.receivedAt), Self.time($0.receivedAt), Self.time($0.expiresAt),
+                            Self.time($0.receivedAt), Self.time($0.receivedAt), Self.time($0.expiresAt), Self.text($0.testEventCode),
                         ]
                     }
                 )
@@ -275,7 +275,8 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             UPDATE outbox SET lease_owner = ?, lease_until = ?, claims = claims + 1
             WHERE id IN (SELECT id FROM outbox WHERE next_attempt_at <= ? AND (lease_until IS NULL OR lease_until <= ?)
                          AND (? IS NULL OR pixel_id = ?) ORDER BY id LIMIT ?)
-            RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims, \(StateMigrations.expiresAtOrDefault) AS expires_at
+            RETURNING id, pixel_id, event_id, event_time, payload, attempts, created_at, claims, \(StateMigrations.expiresAtOrDefault) AS expires_at,
+              test_event_code
             """,
             [.text(owner), Self.time(now + lease), Self.time(dueBy), Self.time(now), Self.text(pixelID), Self.text(pixelID), .integer(limit)]
         )
@@ -287,7 +288,8 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                 attempts: try row.int("attempts"),
                 createdAt: try row.millis("created_at"),
                 claims: try row.int("claims"),
-                expiresAt: try row.millis("expires_at")
+                expiresAt: try row.millis("expires_at"),
+                testEventCode: try row.optionalText("test_event_code")
             )
         }.sorted { $0.id < $1.id }
     }
@@ -336,8 +338,10 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             try await execute(
                 "dead-letter",
                 """
-                INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at, expires_at)
-                SELECT pixel_id, event_id, event_time, payload, ?, ?, ?, ?, ?, attempts + 1, ?, expires_at FROM outbox WHERE id IN (\(ids)) ORDER BY id
+                INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at,
+                  expires_at, test_event_code)
+                SELECT pixel_id, event_id, event_time, payload, ?, ?, ?, ?, ?, attempts + 1, ?, expires_at, test_event_code FROM outbox
+                WHERE id IN (\(ids)) ORDER BY id
                 """,
                 [
                     .text(reason.errorClass.rawValue), Self.int(reason.code), Self.int(reason.subcode), .text(reason.message),
@@ -401,7 +405,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         return try await transaction("replay dead letters") { () async throws(StateError) -> Int in
             let rows = try await execute(
                 "replay dead letters",
-                "DELETE FROM dead_letters \(filter) RETURNING pixel_id, event_id, event_time, payload, created_at, expires_at"
+                "DELETE FROM dead_letters \(filter) RETURNING pixel_id, event_id, event_time, payload, created_at, expires_at, test_event_code"
             )
             for start in stride(from: 0, to: rows.count, by: Self.chunk) {
                 let slice = rows[start..<min(start + Self.chunk, rows.count)]
@@ -413,13 +417,14 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                     binds += [
                         .text(key.pixelID), .text(key.eventID), Self.time(key.eventTime), .text(try row.text("payload")), .integer(0), Self.time(now),
                         Self.time(try row.millis("created_at")), Self.time(try row.optionalMillis("expires_at")),
+                        Self.text(try row.optionalText("test_event_code")),
                     ]
                 }
                 try await execute(
                     "replay dead letters",
                     """
-                    INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at)
-                    VALUES \(Self.placeholders(rows: slice.count, columns: 8))
+                    INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at, test_event_code)
+                    VALUES \(Self.placeholders(rows: slice.count, columns: 9))
                     """,
                     binds
                 )

@@ -197,6 +197,11 @@ enum StateMigrations {
             // copy would lose (grants, comments, views, triggers, policies, publications,
             // statistics, references), the table keeps its layout. SQLite rewrites whole rows.
             (11, d == .postgres ? [relaidDeliveredEvents] : []),
+            // Version 12: a request's own `test_event_code` (the Graph-compatible route) kept with
+            // each of its events until they are sent, also through the dead-letter queue. `NULL`
+            // (every row queued before) sends with the pixel's code from the manifest. A nullable
+            // column without a default is added without rewriting the table on either store.
+            (12, ["ALTER TABLE outbox ADD COLUMN test_event_code TEXT", "ALTER TABLE dead_letters ADD COLUMN test_event_code TEXT"]),
         ]
     }
 
@@ -243,11 +248,11 @@ enum StateMigrations {
         ("runs", "SELECT run_id, mode, started_at, ended_at, status, counts, error_class FROM runs LIMIT 0"),
         (
             "outbox",
-            "SELECT id, pixel_id, event_id, event_time, payload, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, claims, expires_at FROM outbox LIMIT 0"
+            "SELECT id, pixel_id, event_id, event_time, payload, attempts, next_attempt_at, lease_owner, lease_until, last_error, created_at, claims, expires_at, test_event_code FROM outbox LIMIT 0"
         ),
         (
             "dead_letters",
-            "SELECT id, pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at, expires_at FROM dead_letters LIMIT 0"
+            "SELECT id, pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at, expires_at, test_event_code FROM dead_letters LIMIT 0"
         ),
         (
             "delivered_events",

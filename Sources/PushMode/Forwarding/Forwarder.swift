@@ -269,18 +269,24 @@ public struct Forwarder: Service {
         return claimed
     }
 
-    /// One Graph request's worth of rows per pixel, in claim order.
+    /// One Graph request's worth of rows per pixel and request test code (a request carries one
+    /// `test_event_code`), in claim order.
     func batches(of claimed: [OutboxEntry]) -> [(pixel: String, entries: [OutboxEntry])] {
-        var byPixel: [String: [OutboxEntry]] = [:]
-        var pixelOrder: [String] = []
-        for entry in claimed {
-            if byPixel[entry.key.pixelID] == nil { pixelOrder.append(entry.key.pixelID) }
-            byPixel[entry.key.pixelID, default: []].append(entry)
+        struct Group: Hashable {
+            var pixel: String
+            var testEventCode: String?
         }
-        return pixelOrder.flatMap { pixel in
-            let entries = byPixel[pixel]!
+        var byGroup: [Group: [OutboxEntry]] = [:]
+        var order: [Group] = []
+        for entry in claimed {
+            let group = Group(pixel: entry.key.pixelID, testEventCode: entry.testEventCode)
+            if byGroup[group] == nil { order.append(group) }
+            byGroup[group, default: []].append(entry)
+        }
+        return order.flatMap { group in
+            let entries = byGroup[group]!
             return stride(from: 0, to: entries.count, by: configuration.maxEvents).map { start in
-                (pixel, Array(entries[start..<min(start + configuration.maxEvents, entries.count)]))
+                (group.pixel, Array(entries[start..<min(start + configuration.maxEvents, entries.count)]))
             }
         }
     }
@@ -373,7 +379,8 @@ public struct Forwarder: Service {
                 pixelID: pixel.id,
                 accessToken: pixel.accessToken,
                 encodedEvents: entries.map { ByteBuffer(string: $0.payload) },
-                testEventCode: pixel.testEventCode
+                // One code per batch (``batches(of:)``): the request's own, else the pixel's.
+                testEventCode: entries.first?.testEventCode ?? pixel.testEventCode
             )
         } catch {
             // Stopped mid-call (a shutdown that ran out of time): Meta gave no answer, so no attempt

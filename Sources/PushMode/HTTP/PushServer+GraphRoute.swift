@@ -74,26 +74,30 @@ extension PushServer {
                 message: "(#100) param data must be an array of 1 to \(MetaLimits.eventsPerRequest) events"
             )
         }
-        // The outbox sends a pixel's events with the test code its manifest gives it (or none). A
-        // request asking for another would have its test events sent as live ones: refused, saying
-        // where the code is set. A request without one takes the manifest's, as before.
+        // A request's own test code goes to Meta with its events (they show under Test Events, not
+        // as live ones), as it would sent to Meta directly; without one, the pixel's from the
+        // manifest applies, if any.
+        var testEventCode: String?
         if let given = parsed.fields["test_event_code"], given != .null, given != .string("") {
-            guard case .string(let code) = given, code == testEventCodes[pixelID] else {
+            guard case .string(let code) = given, Self.isTestEventCode(code) else {
                 return Self.metaError(
                     status: .badRequest,
                     code: 100,
-                    message: """
-                        (#100) test_event_code is not the one this sidecar sends the pixel's events with, \
-                        pixels[].test_event_code in its manifest (\(testEventCodes[pixelID] == nil ? "none there: events go live" : "set there")): \
-                        send that one or leave test_event_code out
-                        """
+                    message: "(#100) param test_event_code must be the code Events Manager shows under Test Events, such as TEST12345"
                 )
             }
+            testEventCode = code
         }
         let started = ContinuousClock.now
         let results: [Intake.Result]
         do {
-            results = try await intake.accept(events, pixelFromPath: pixelID, source: "graph_compatible", allOrNothing: true)
+            results = try await intake.accept(
+                events,
+                pixelFromPath: pixelID,
+                source: "graph_compatible",
+                allOrNothing: true,
+                testEventCode: testEventCode
+            )
         } catch {
             return Self.metaError(status: .serviceUnavailable, code: 2, message: "The state store cannot commit; retry", transient: true)
         }
@@ -142,5 +146,19 @@ extension PushServer {
             message: "Invalid OAuth access token - Cannot parse access token",
             close: close
         )
+    }
+
+    /// A code as Events Manager gives them (`TEST` and digits): letters, digits, `_` and `-`, at
+    /// most 64. Anything else would go to Meta in every request of the batch it rides in.
+    static func isTestEventCode(_ code: String) -> Bool {
+        code.utf8.count <= 64
+            && code.utf8.allSatisfy { byte in
+                switch byte {
+                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                    UInt8(ascii: "_"), UInt8(ascii: "-"):
+                    true
+                default: false
+                }
+            }
     }
 }

@@ -34,8 +34,6 @@ public struct PushServer: Sendable {
     let enrich: Bool
     let trustedProxies: [String]
     let pixels: Set<String>
-    /// Each pixel's `test_event_code` from the manifest: the one its events are sent with.
-    let testEventCodes: [String: String]
     let metricsText: @Sendable () -> String
     let metrics: IngestMetrics
     let logger: Logger
@@ -78,10 +76,6 @@ public struct PushServer: Sendable {
         self.enrich = push.enrichFromRequest
         self.trustedProxies = push.trustedProxies
         self.pixels = Set(manifest.pixels.map(\.id))
-        self.testEventCodes = Dictionary(
-            manifest.pixels.compactMap { pixel in pixel.testEventCode.map { (pixel.id, $0) } },
-            uniquingKeysWith: { first, _ in first }
-        )
         self.metricsText = metricsText
         self.metrics = IngestMetrics(pixels: manifest.pixels.map(\.id), sources: push.sources.map(\.name))
         self.logger = logger

@@ -55,9 +55,17 @@ public struct Intake: Sendable {
 
     /// Judges each event on its own and commits the valid ones in one shared transaction.
     /// Throws only when the state store cannot commit (the sender should retry).
-    /// - Parameter allOrNothing: Meta's own rule for its events endpoint: one invalid event refuses
-    ///   the request, and nothing is committed.
-    public func accept(_ events: [JSONValue], pixelFromPath: String? = nil, source: String, allOrNothing: Bool = false) async throws -> [Result] {
+    /// - Parameters:
+    ///   - allOrNothing: Meta's own rule for its events endpoint: one invalid event refuses the
+    ///     request, and nothing is committed.
+    ///   - testEventCode: the request's own code, sent with its events instead of the pixel's.
+    public func accept(
+        _ events: [JSONValue],
+        pixelFromPath: String? = nil,
+        source: String,
+        allOrNothing: Bool = false,
+        testEventCode: String? = nil
+    ) async throws -> [Result] {
         let receivedAt = clock.now()
         let seconds = receivedAt.seconds
         let normalizer = Normalizer(today: CalendarDate(seconds), externalIDPolicy: externalID)
@@ -101,10 +109,11 @@ public struct Intake: Sendable {
                             source: source,
                             receivedAt: receivedAtText,
                             keyedMAC: mirrorMAC,
-                            testEventCode: pixel.testEventCode
+                            testEventCode: testEventCode ?? pixel.testEventCode
                         ),
                         receivedAt: receivedAt,
-                        expiresAt: MetaLimits.expiry(of: event.key.eventTime, actionSource: event.actionSource)
+                        expiresAt: MetaLimits.expiry(of: event.key.eventTime, actionSource: event.actionSource),
+                        testEventCode: testEventCode
                     )
                 )
                 itemIndex.append(index)

@@ -31,6 +31,9 @@ def event(index, event_time):
 now = int(time.time())
 response = EventRequest(events=[event(i, now - 10) for i in range(3)], pixel_id=pixel_id).execute()
 print(json.dumps({"step": "batch", "events_received": response.events_received, "fbtrace_id": response.fbtrace_id}))
+# As during an integration: the events go to Events Manager's Test Events under this code.
+response = EventRequest(events=[event("test", now - 10)], pixel_id=pixel_id, test_event_code="TEST4242").execute()
+print(json.dumps({"step": "test_event_code", "events_received": response.events_received}))
 try:
     EventRequest(events=[event("old", now - 8 * 86400)], pixel_id=pixel_id).execute()
     print(json.dumps({"step": "old", "accepted": True}))

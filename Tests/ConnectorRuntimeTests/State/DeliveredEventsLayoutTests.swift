@@ -21,19 +21,21 @@ struct DeliveredEventsLayoutTests {
     ]
 
     /// Version 10's table, rows included, as stores created before version 11 have it.
-    static let backToVersion10 = [
-        "DELETE FROM schema_migrations WHERE version >= 11",
-        "CREATE TABLE old_layout AS SELECT \(oldOrder.joined(separator: ", ")) FROM delivered_events",
-        "DROP TABLE delivered_events",
-        "ALTER TABLE old_layout RENAME TO delivered_events",
-        "ALTER TABLE delivered_events ADD PRIMARY KEY (pixel_id, event_id, event_time)",
-        "ALTER TABLE delivered_events ALTER COLUMN record SET NOT NULL",
-        "ALTER TABLE delivered_events ALTER COLUMN outcome SET NOT NULL",
-        "ALTER TABLE delivered_events ALTER COLUMN received_at SET NOT NULL",
-        "ALTER TABLE delivered_events ALTER COLUMN updated_at SET NOT NULL",
-        "CREATE INDEX delivered_events_received ON delivered_events (received_at)",
-        "ALTER TABLE delivered_events SET (fillfactor = 50)",
-    ]
+    static let backToVersion10 =
+        [
+            "DELETE FROM schema_migrations WHERE version >= 11"
+        ] + beforeRequestTestCodes + [
+            "CREATE TABLE old_layout AS SELECT \(oldOrder.joined(separator: ", ")) FROM delivered_events",
+            "DROP TABLE delivered_events",
+            "ALTER TABLE old_layout RENAME TO delivered_events",
+            "ALTER TABLE delivered_events ADD PRIMARY KEY (pixel_id, event_id, event_time)",
+            "ALTER TABLE delivered_events ALTER COLUMN record SET NOT NULL",
+            "ALTER TABLE delivered_events ALTER COLUMN outcome SET NOT NULL",
+            "ALTER TABLE delivered_events ALTER COLUMN received_at SET NOT NULL",
+            "ALTER TABLE delivered_events ALTER COLUMN updated_at SET NOT NULL",
+            "CREATE INDEX delivered_events_received ON delivered_events (received_at)",
+            "ALTER TABLE delivered_events SET (fillfactor = 50)",
+        ]
 
     static func columns(schema: String) async throws -> [String] {
         try await TestPostgres.withClient(searchPath: schema) { client in
@@ -74,7 +76,7 @@ struct DeliveredEventsLayoutTests {
         let version = try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
             try await registry.summary().schemaVersion
         }
-        #expect(version == 11)
+        #expect(version == currentSchemaVersion)
         #expect(try await Self.columns(schema: schema!) == Self.relaidOrder)
     }
 
@@ -116,7 +118,7 @@ struct DeliveredEventsLayoutTests {
         let (version, events) = try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
             (try await registry.summary().schemaVersion, try await registry.deliveredEvents(since: nil).count)
         }
-        #expect(version == 11 && events == 3)
+        #expect(version == currentSchemaVersion && events == 3)
         #expect(try await Self.columns(schema: schema) == Self.oldOrder)
         if attachment.hasPrefix("CREATE VIEW") {
             try await TestStore.rawSQL(location, schema: schema, ["SELECT count(*) FROM analyst_view"])

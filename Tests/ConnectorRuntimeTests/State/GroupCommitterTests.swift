@@ -44,7 +44,9 @@ struct GroupCommitterTests {
         // this stands for any row the store cannot take.
         let poison = "poison\u{0}id"
         try await TestStore.postgres.withRegistry { registry in
-            let committer = GroupCommitter(registry: registry, maxBatch: 50)
+            // Isolation is under test, not the deadline: on a loaded machine the one-by-one commits
+            // of a refused group can take longer than the default 5 s.
+            let committer = GroupCommitter(registry: registry, maxBatch: 50, commitTimeout: .seconds(120))
             await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await committer.run() }
                 let results = await withTaskGroup(of: (String, Bool).self) { callers in

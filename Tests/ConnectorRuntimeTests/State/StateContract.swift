@@ -15,3 +15,9 @@ func intake(_ id: String, pixel: String = "111", time: UnixSeconds = UnixSeconds
 }
 
 let now = UnixMillis(1_795_000_100_000)
+
+/// Back to the layout before version 12: no `test_event_code` on the outbox and dead letters.
+let beforeRequestTestCodes = ["ALTER TABLE outbox DROP COLUMN test_event_code", "ALTER TABLE dead_letters DROP COLUMN test_event_code"]
+
+/// The schema version this build migrates a store to.
+let currentSchemaVersion = 12

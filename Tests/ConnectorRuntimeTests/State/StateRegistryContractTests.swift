@@ -17,7 +17,7 @@ struct StateRegistryContractTests {
             }
             try await first.migrate()
             let summary = try await first.summary()
-            #expect(summary.schemaVersion == 11)
+            #expect(summary.schemaVersion == currentSchemaVersion)
             #expect(summary.outboxDepth == 0)
         }
     }
@@ -70,6 +70,24 @@ struct StateRegistryContractTests {
             )
             let delivered = try await registry.deliveredEvents(since: nil)
             #expect(Set(delivered.map { Array($0.key.eventID.utf8) }) == [Array(composed.utf8), Array(decomposed.utf8)])
+        }
+    }
+
+    @Test("a request's test_event_code stays with its events through claim, dead letter and replay", arguments: TestStore.enabled)
+    func testEventCodeKept(backend: TestStore) async throws {
+        try await backend.withRegistry { registry in
+            var coded = intake("coded")
+            coded.testEventCode = "TEST42"
+            #expect(try await registry.commitIntake([coded, intake("plain")]) == [.accepted, .accepted])
+            func claim() async throws -> [String: String?] {
+                let rows = try await registry.claimOutbox(limit: 10, owner: "t", lease: .seconds(30), now: now, dueBy: now, pixelID: nil)
+                return Dictionary(uniqueKeysWithValues: rows.map { ($0.key.eventID, $0.testEventCode) })
+            }
+            let first = try await registry.claimOutbox(limit: 10, owner: "t", lease: .seconds(30), now: now, dueBy: now, pixelID: nil)
+            #expect(Dictionary(uniqueKeysWithValues: first.map { ($0.key.eventID, $0.testEventCode) }) == ["coded": "TEST42", "plain": nil])
+            try await registry.deadLetter(first, reason: DeadLetterReason(errorClass: .invalid, message: "refused"), now: now)
+            #expect(try await registry.replayDeadLetters(ids: nil, now: now) == 2)
+            #expect(try await claim() == ["coded": "TEST42", "plain": nil])
         }
     }
 
@@ -233,6 +251,7 @@ struct StateRegistryContractTests {
             [
                 "DELETE FROM schema_migrations WHERE version >= 3",
                 "ALTER TABLE outbox DROP COLUMN expires_at", "ALTER TABLE dead_letters DROP COLUMN expires_at",
+            ] + beforeRequestTestCodes + [
                 "DROP TABLE schema_versions", "DROP TABLE drift_windows", "DROP TABLE drift_baselines",
             ] + ["stream", "event_name", "field", "severity", "last_seen", "occurrences"].map { "ALTER TABLE alarms DROP COLUMN \($0)" }
                 + Self.ledgerLayout + [
@@ -290,7 +309,7 @@ struct StateRegistryContractTests {
         try await TestStore.rawSQL(
             location,
             schema: schema,
-            ["DELETE FROM schema_migrations WHERE version >= 8"] + Self.ledgerLayout + [
+            ["DELETE FROM schema_migrations WHERE version >= 8"] + beforeRequestTestCodes + Self.ledgerLayout + [
                 ledger("sent"), record("sent", "forwarded"),
                 ledger("waiting"), record("waiting", "pending"), outbox("waiting"),
                 ledger("lettered"), record("lettered", "dead_lettered"),
@@ -299,7 +318,7 @@ struct StateRegistryContractTests {
             ]
         )
         try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
-            #expect(try await registry.summary().schemaVersion == 11)
+            #expect(try await registry.summary().schemaVersion == currentSchemaVersion)
             // Every old key is still known: the same content is a duplicate with its stored answer,
             // other content a conflict; nothing is queued twice.
             let again = try await registry.commitIntake(

@@ -15,6 +15,9 @@ public struct IntakeItem: Sendable {
     public var receivedAt: UnixMillis
     /// When Meta stops accepting the event; the forwarder dead-letters it before then.
     public var expiresAt: UnixMillis
+    /// The `test_event_code` the event goes to Meta with, when its request named one (the Graph
+    /// route); `nil` sends it with its pixel's code from the manifest, if any.
+    public var testEventCode: String?
 
     /// - Parameter expiresAt: default: Meta's 7-day limit after `event_time`.
     public init(
@@ -24,7 +27,8 @@ public struct IntakeItem: Sendable {
         answer: String,
         deliveredRecord: String,
         receivedAt: UnixMillis,
-        expiresAt: UnixMillis? = nil
+        expiresAt: UnixMillis? = nil,
+        testEventCode: String? = nil
     ) {
         self.key = key
         self.contentHash = contentHash
@@ -33,6 +37,7 @@ public struct IntakeItem: Sendable {
         self.deliveredRecord = deliveredRecord
         self.receivedAt = receivedAt
         self.expiresAt = expiresAt ?? MetaLimits.expiry(of: key.eventTime, actionSource: nil)
+        self.testEventCode = testEventCode
     }
 }
 

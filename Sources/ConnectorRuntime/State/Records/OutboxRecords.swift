@@ -13,8 +13,19 @@ public struct OutboxEntry: Sendable, Equatable {
     public var claims: Int
     /// When Meta stops accepting the event.
     public var expiresAt: UnixMillis
+    /// The request's own `test_event_code` (``IntakeItem/testEventCode``); `nil` for the pixel's.
+    public var testEventCode: String?
 
-    public init(id: Int64, key: EventKey, payload: String, attempts: Int, createdAt: UnixMillis, claims: Int = 1, expiresAt: UnixMillis? = nil) {
+    public init(
+        id: Int64,
+        key: EventKey,
+        payload: String,
+        attempts: Int,
+        createdAt: UnixMillis,
+        claims: Int = 1,
+        expiresAt: UnixMillis? = nil,
+        testEventCode: String? = nil
+    ) {
         self.id = id
         self.key = key
         self.payload = payload
@@ -22,6 +33,7 @@ public struct OutboxEntry: Sendable, Equatable {
         self.createdAt = createdAt
         self.claims = claims
         self.expiresAt = expiresAt ?? MetaLimits.expiry(of: key.eventTime, actionSource: nil)
+        self.testEventCode = testEventCode
     }
 }
 

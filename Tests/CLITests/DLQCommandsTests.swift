@@ -7,16 +7,17 @@ import Testing
 /// `dlq list|replay|purge` against a real SQLite store holding dead letters.
 @Suite("dlq commands", .serialized)
 struct DLQCommandsTests {
-    /// A migrated store with two dead letters, written the way the forwarder writes them.
+    /// A migrated store with two dead letters, written the way the forwarder writes them (the
+    /// second from a request with its own `test_event_code`).
     static func storeWithDeadLetters() async throws -> String {
         let path = TemporaryPaths.url("dlq").appendingPathComponent("state.sqlite").path
         try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { _ in }
         let script = """
             import sqlite3, sys
             db = sqlite3.connect(sys.argv[1])
-            for i in (1, 2):
-                db.execute("INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at, expires_at) "
-                           "VALUES ('555', ?, 1795000000, '{}', 'invalid', 100, 2804003, 'event too old', 'trace-1', 1, 1, 9999999999999)", (f"dl-{i}",))
+            for i, code in ((1, None), (2, "TEST42")):
+                db.execute("INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at, expires_at, test_event_code) "
+                           "VALUES ('555', ?, 1795000000, '{}', 'invalid', 100, 2804003, 'event too old', 'trace-1', 1, 1, 9999999999999, ?)", (f"dl-{i}", code))
             db.commit()
             """
         let seeded = try await ProcessRunner.run("/usr/bin/env", ["python3", "-c", script, path])
@@ -33,6 +34,9 @@ struct DLQCommandsTests {
         #expect(letters.count == 2)
         #expect(letters.map { $0["event_id"] as? String } == ["dl-1", "dl-2"])
         #expect(list.stdout.contains("2804003") && list.stdout.contains("event too old"))
+        // A test event's dead letter says so; a live one has no such key.
+        #expect(letters.map { $0["test_event_code"] as? String } == [nil, "TEST42"])
+        #expect(letters.first?.keys.contains("test_event_code") == false)
 
         let id = try #require(letters.first?["id"] as? Int)
         let replay = try await CLIRunner.run(["dlq", "replay", "--id", String(id), "--state", state])

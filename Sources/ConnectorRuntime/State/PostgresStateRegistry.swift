@@ -393,14 +393,14 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         try await wrap("list dead letters") {
             let rows = try await client.query(
                 """
-                SELECT id, pixel_id, event_id, event_time, error_class, code, subcode, message, fbtrace_id, attempts, created_at
+                SELECT id, pixel_id, event_id, event_time, error_class, code, subcode, message, fbtrace_id, attempts, created_at, test_event_code
                 FROM dead_letters ORDER BY id LIMIT \(limit)
                 """,
                 logger: logger
             )
             var letters: [DeadLetter] = []
-            for try await (id, pixel, event, time, errorClass, code, subcode, message, trace, attempts, created) in rows.decode(
-                (Int64, String, String, Int64, String, Int?, Int?, String, String?, Int, Int64).self
+            for try await (id, pixel, event, time, errorClass, code, subcode, message, trace, attempts, created, testEventCode) in rows.decode(
+                (Int64, String, String, Int64, String, Int?, Int?, String, String?, Int, Int64, String?).self
             ) {
                 letters.append(
                     DeadLetter(
@@ -414,7 +414,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                             fbtraceID: trace
                         ),
                         attempts: attempts,
-                        createdAt: UnixMillis(created)
+                        createdAt: UnixMillis(created),
+                        testEventCode: testEventCode
                     )
                 )
             }

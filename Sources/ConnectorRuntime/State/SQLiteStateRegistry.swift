@@ -379,7 +379,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         try await locked(
             "list dead letters",
             """
-            SELECT id, pixel_id, event_id, event_time, error_class, code, subcode, message, fbtrace_id, attempts, created_at
+            SELECT id, pixel_id, event_id, event_time, error_class, code, subcode, message, fbtrace_id, attempts, created_at, test_event_code
             FROM dead_letters ORDER BY id LIMIT ?
             """,
             [.integer(limit)]
@@ -395,7 +395,8 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                     fbtraceID: try row.optionalText("fbtrace_id")
                 ),
                 attempts: try row.int("attempts"),
-                createdAt: try row.millis("created_at")
+                createdAt: try row.millis("created_at"),
+                testEventCode: try row.optionalText("test_event_code")
             )
         }
     }

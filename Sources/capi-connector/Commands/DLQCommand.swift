@@ -15,7 +15,9 @@ struct DLQCommand: AsyncParsableCommand {
     )
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Dead letters as JSON lines: id, event_id, pixel_id, event_time, reason, attempts.")
+        static let configuration = CommandConfiguration(
+            abstract: "Dead letters as JSON lines: id, event_id, pixel_id, event_time, reason, attempts, and test_event_code for a test event."
+        )
 
         @OptionGroup var state: StateOptions
         @Option(help: "At most this many.") var limit = 1000
@@ -34,14 +36,14 @@ struct DLQCommand: AsyncParsableCommand {
                     "subcode": letter.reason.subcode.map { .integer(Int64($0)) } ?? .null, "message": .string(letter.reason.message),
                     "fbtrace_id": letter.reason.fbtraceID.map(JSONValue.string) ?? .null,
                 ])
-                output +=
-                    try JSONOutput.line(
-                        JSONValue.object([
-                            "id": .integer(letter.id), "event_id": .string(letter.key.eventID), "pixel_id": .string(letter.key.pixelID),
-                            "event_time": .integer(letter.key.eventTime.rawValue), "reason": reason, "attempts": .integer(Int64(letter.attempts)),
-                            "dead_lettered_at": .string(letter.createdAt.seconds.iso8601),
-                        ])
-                    ) + "\n"
+                var line: JSONObject = [
+                    "id": .integer(letter.id), "event_id": .string(letter.key.eventID), "pixel_id": .string(letter.key.pixelID),
+                    "event_time": .integer(letter.key.eventTime.rawValue), "reason": reason, "attempts": .integer(Int64(letter.attempts)),
+                    "dead_lettered_at": .string(letter.createdAt.seconds.iso8601),
+                ]
+                // A request's own test code: the event was a test, which may rather be purged than replayed.
+                if let code = letter.testEventCode { line["test_event_code"] = .string(code) }
+                output += try JSONOutput.line(JSONValue.object(line)) + "\n"
             }
             StandardStreams.writeAll(output, to: STDOUT_FILENO)
         }

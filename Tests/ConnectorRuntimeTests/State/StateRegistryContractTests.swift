@@ -86,6 +86,8 @@ struct StateRegistryContractTests {
             let first = try await registry.claimOutbox(limit: 10, owner: "t", lease: .seconds(30), now: now, dueBy: now, pixelID: nil)
             #expect(Dictionary(uniqueKeysWithValues: first.map { ($0.key.eventID, $0.testEventCode) }) == ["coded": "TEST42", "plain": nil])
             try await registry.deadLetter(first, reason: DeadLetterReason(errorClass: .invalid, message: "refused"), now: now)
+            let letters = try await registry.deadLetters(limit: 10)
+            #expect(Dictionary(uniqueKeysWithValues: letters.map { ($0.key.eventID, $0.testEventCode) }) == ["coded": "TEST42", "plain": nil])
             #expect(try await registry.replayDeadLetters(ids: nil, now: now) == 2)
             #expect(try await claim() == ["coded": "TEST42", "plain": nil])
         }

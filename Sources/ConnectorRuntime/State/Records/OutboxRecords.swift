@@ -72,12 +72,15 @@ public struct DeadLetter: Sendable, Equatable {
     public var reason: DeadLetterReason
     public var attempts: Int
     public var createdAt: UnixMillis
+    /// The request's own `test_event_code`: a test event, which an operator may rather purge.
+    public var testEventCode: String?
 
-    public init(id: Int64, key: EventKey, reason: DeadLetterReason, attempts: Int, createdAt: UnixMillis) {
+    public init(id: Int64, key: EventKey, reason: DeadLetterReason, attempts: Int, createdAt: UnixMillis, testEventCode: String? = nil) {
         self.id = id
         self.key = key
         self.reason = reason
         self.attempts = attempts
         self.createdAt = createdAt
+        self.testEventCode = testEventCode
     }
 }

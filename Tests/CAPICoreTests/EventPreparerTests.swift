@@ -324,6 +324,25 @@ struct EventPreparerTests {
         #expect(prepared.warnings.isEmpty)
     }
 
+    @Test("a mirrored event's test_event_code is kept beside the payload, never in it; a malformed one is a problem naming the field")
+    func eventTestCode() throws {
+        let prepared = try EventPreparer.prepare(event(websitePurchase(#", "test_event_code": "TEST555""#)), policy: policy()).get()
+        #expect(prepared.testEventCode == "TEST555")
+        #expect(prepared.payload["test_event_code"] == nil && !prepared.payloadText.contains("TEST555"))
+        #expect(prepared.warnings.isEmpty, "not reported as an unknown field: \(prepared.warnings)")
+        // Without one, or empty or null, there is none; the content hash is the same either way.
+        let plain = try EventPreparer.prepare(event(websitePurchase()), policy: policy()).get()
+        #expect(plain.testEventCode == nil && plain.payloadText == prepared.payloadText)
+        for none in [#", "test_event_code": """#, #", "test_event_code": null"#] {
+            #expect(try EventPreparer.prepare(event(websitePurchase(none)), policy: policy()).get().testEventCode == nil)
+        }
+        for bad in [#", "test_event_code": 12345"#, #", "test_event_code": "TEST 1""#, #", "test_event_code": "jane@example.com""#] {
+            let found = problems(websitePurchase(bad))
+            #expect(found.map(\.field) == ["test_event_code"], "\(bad)")
+            #expect(found.allSatisfy { !$0.message.contains("jane") })
+        }
+    }
+
     @Test("every user_data key and every server-event field has a slot in the checker's fixed-size tables")
     func everyKeyHasASlot() {
         #expect(Checker.keySlotCount == UserDataKey.all.count)

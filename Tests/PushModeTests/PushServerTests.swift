@@ -78,7 +78,7 @@ struct PushServerTests {
     }
 
     @Test(
-        "a test_event_code on the Graph-compatible route goes to Meta with that request's events, whatever the manifest's; without one the pixel's applies",
+        "a test_event_code on the Graph-compatible route, or in a mirrored event, goes to Meta with those events, whatever the manifest's; without one the pixel's applies",
         arguments: [nil, "TEST123"] as [String?]
     )
     func requestTestEventCode(configured: String?) async throws {
@@ -96,6 +96,9 @@ struct PushServerTests {
             #expect(try await send(.string("TEST777"), ids: ["tc-3"]).status == 200)
             #expect(try await send(nil, ids: ["tc-4"]).status == 200)
             #expect(try await send(.string(""), ids: ["tc-5"]).status == 200)
+            // A mirrored event names its own, as its request to Meta did.
+            let mirrored = mirroredEvent(id: "tc-6", extra: #","test_event_code":"TEST555""#)
+            #expect(try await post("\(stack.baseURL)/v1/events", body: mirrored, headers: signedHeaders(mirrored)).status == 202)
             for refused: JSONValue in [.integer(5), .string("TEST 1"), .string(String(repeating: "T", count: 65))] {
                 let answer = try await send(refused, ids: ["tc-never"])
                 #expect(answer.status == 400 && answer.body["error"]?["code"] == .integer(100), "\(refused)")
@@ -107,7 +110,10 @@ struct PushServerTests {
             for row in received { codes[row["event_id"]?.stringValue ?? ""] = row["test_event_code"] }
             let pixelCode = configured.map(JSONValue.string) ?? .null
             #expect(
-                codes == ["tc-1": .string("TEST999"), "tc-2": .string("TEST999"), "tc-3": .string("TEST777"), "tc-4": pixelCode, "tc-5": pixelCode]
+                codes == [
+                    "tc-1": .string("TEST999"), "tc-2": .string("TEST999"), "tc-3": .string("TEST777"), "tc-4": pixelCode, "tc-5": pixelCode,
+                    "tc-6": .string("TEST555"),
+                ]
             )
             // The analytics record says which code each event went with.
             let records = try await stack.registry.deliveredEvents(since: nil)

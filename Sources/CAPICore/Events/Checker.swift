@@ -29,6 +29,17 @@ struct Checker {
         return text
     }
 
+    /// A mirrored event's `test_event_code`: absent, `null` or empty is none.
+    mutating func testEventCode(_ value: JSONValue?) -> String? {
+        switch value {
+        case nil, .null?, .string("")?: return nil
+        case .string(let code)? where TestEventCode.isValid(code): return code
+        default:
+            problem("test_event_code", .invalidValue, TestEventCode.expected)
+            return nil
+        }
+    }
+
     func identifierText(_ value: JSONValue) -> String? {
         switch value {
         case .string(let text): String(TextFolding.trimmed(text))

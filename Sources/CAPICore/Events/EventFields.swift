@@ -3,7 +3,7 @@
 enum EventField: Int, CaseIterable {
     case eventName, eventTime, eventID, eventSourceURL, optOut, actionSource, userData, customData, appData
     case dataProcessingOptions, dataProcessingOptionsCountry, dataProcessingOptionsState, referrerURL
-    case customerSegmentation, originalEventData, attributionData, messagingChannel, pixelID
+    case customerSegmentation, originalEventData, attributionData, messagingChannel, pixelID, testEventCode
 
     var name: String {
         switch self {
@@ -25,12 +25,14 @@ enum EventField: Int, CaseIterable {
         case .attributionData: "attribution_data"
         case .messagingChannel: "messaging_channel"
         case .pixelID: "pixel_id"
+        case .testEventCode: "test_event_code"
         }
     }
 
     /// Whether the field goes into the payload as given: `pixel_id` is sent in the request path,
+    /// `test_event_code` beside `data` (a mirrored event names the code its request to Meta had),
     /// and `user_data` as ``PreparedUserData``'s text.
-    var isSentAsGiven: Bool { self != .pixelID && self != .userData }
+    var isSentAsGiven: Bool { self != .pixelID && self != .userData && self != .testEventCode }
 
     /// The fields sent as given whose content is the sender's to shape: each may hold personal
     /// data, which ``Checker/withoutPersonalData(_:path:keepingPositions:)`` drops.
@@ -48,15 +50,15 @@ enum EventField: Int, CaseIterable {
 struct EventFields {
     let object: JSONObject
     /// Each field's position in `object.members`, or -1.
-    private let positions: InlineArray<18, Int>
+    private let positions: InlineArray<19, Int>
     let hasUnknownFields: Bool
 
     /// The slot count of `positions`, checked against `EventField.allCases` by a test.
-    static let slotCount = InlineArray<18, Int>.count
+    static let slotCount = InlineArray<19, Int>.count
 
     /// Reads `object`'s names; answers the fields with the members sent as given.
     static func read(_ object: JSONObject) -> (fields: EventFields, payload: JSONObject) {
-        var positions = InlineArray<18, Int>(repeating: -1)
+        var positions = InlineArray<19, Int>(repeating: -1)
         var hasUnknownFields = false
         var position = 0
         let payload = object.filter { member in

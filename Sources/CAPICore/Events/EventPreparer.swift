@@ -24,6 +24,7 @@ public enum EventPreparer {
         check.lengths(object)
 
         let pixel = check.pixelID(fields[.pixelID], fromPath: pixelID)
+        let testEventCode = check.testEventCode(fields[.testEventCode])
         let eventName = check.sentAsGiven(check.requiredString(fields[.eventName], "event_name"), "event_name")
         let eventID = check.sentAsGiven(check.identifier(fields[.eventID], "event_id"), "event_id")
         let actionSource = check.actionSource(fields[.actionSource])
@@ -74,7 +75,8 @@ public enum EventPreparer {
                 actionSource: actionSource,
                 fields: payload,
                 userData: userData,
-                warnings: check.warnings
+                warnings: check.warnings,
+                testEventCode: testEventCode
             )
         )
     }

@@ -13,6 +13,9 @@ public struct PreparedEvent: Sendable, Equatable {
     public var userData: PreparedUserData
     /// Values dropped or fields passed through with a remark; field paths only.
     public var warnings: [String]
+    /// The event's own `test_event_code` (a mirrored event names the code its request to Meta
+    /// had); `nil` when it names none.
+    public var testEventCode: String? = nil
 
     /// Meta's server-event object, exactly as it will be sent, as a tree (built on each call: for
     /// readers off the hot path).

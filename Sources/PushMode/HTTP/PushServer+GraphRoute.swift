@@ -79,12 +79,8 @@ extension PushServer {
         // manifest applies, if any.
         var testEventCode: String?
         if let given = parsed.fields["test_event_code"], given != .null, given != .string("") {
-            guard case .string(let code) = given, Self.isTestEventCode(code) else {
-                return Self.metaError(
-                    status: .badRequest,
-                    code: 100,
-                    message: "(#100) param test_event_code must be the code Events Manager shows under Test Events, such as TEST12345"
-                )
+            guard case .string(let code) = given, TestEventCode.isValid(code) else {
+                return Self.metaError(status: .badRequest, code: 100, message: "(#100) param test_event_code \(TestEventCode.expected)")
             }
             testEventCode = code
         }
@@ -146,19 +142,5 @@ extension PushServer {
             message: "Invalid OAuth access token - Cannot parse access token",
             close: close
         )
-    }
-
-    /// A code as Events Manager gives them (`TEST` and digits): letters, digits, `_` and `-`, at
-    /// most 64. Anything else would go to Meta in every request of the batch it rides in.
-    static func isTestEventCode(_ code: String) -> Bool {
-        code.utf8.count <= 64
-            && code.utf8.allSatisfy { byte in
-                switch byte {
-                case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                    UInt8(ascii: "_"), UInt8(ascii: "-"):
-                    true
-                default: false
-                }
-            }
     }
 }

@@ -58,7 +58,8 @@ public struct Intake: Sendable {
     /// - Parameters:
     ///   - allOrNothing: Meta's own rule for its events endpoint: one invalid event refuses the
     ///     request, and nothing is committed.
-    ///   - testEventCode: the request's own code, sent with its events instead of the pixel's.
+    ///   - testEventCode: the request's own code (the Graph route), sent with its events instead of
+    ///     an event's own (the mirror routes) or the pixel's.
     public func accept(
         _ events: [JSONValue],
         pixelFromPath: String? = nil,
@@ -109,11 +110,11 @@ public struct Intake: Sendable {
                             source: source,
                             receivedAt: receivedAtText,
                             keyedMAC: mirrorMAC,
-                            testEventCode: testEventCode ?? pixel.testEventCode
+                            testEventCode: testEventCode ?? event.testEventCode ?? pixel.testEventCode
                         ),
                         receivedAt: receivedAt,
                         expiresAt: MetaLimits.expiry(of: event.key.eventTime, actionSource: event.actionSource),
-                        testEventCode: testEventCode
+                        testEventCode: testEventCode ?? event.testEventCode
                     )
                 )
                 itemIndex.append(index)

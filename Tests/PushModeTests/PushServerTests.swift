@@ -205,6 +205,22 @@ struct PushServerTests {
             let ok = try await post(url, body: Array(form.utf8), contentType: "application/x-www-form-urlencoded")
             #expect(ok.status == 200)
             #expect(ok.body["events_received"] == .integer(1))
+            #expect(ok.body["messages"] == .array([]))
+            // Request parameters the outbox cannot carry are named in Meta's `messages`, not dropped unseen.
+            let partner = "[\(String(decoding: mirroredEvent(id: "g-pa"), as: UTF8.self))]"
+            let withPartner = try await post(
+                url,
+                body: Array(
+                    #"{"data":\#(partner),"access_token":"ingest-token","partner_agent":"shop-plugin","upload_tag":"x","namespace_id":""}"#.utf8
+                )
+            )
+            #expect(withPartner.status == 200 && withPartner.body["events_received"] == .integer(1))
+            #expect(
+                withPartner.body["messages"]
+                    == .array([
+                        .string("partner_agent, upload_tag: not forwarded by this sidecar, which sends its manifest's graph_api.partner_agent")
+                    ])
+            )
             // As the Java SDK (and PHP's through cURL) posts: multipart/form-data.
             let boundary = String(repeating: "~", count: 64)
             let parts = [("access_token", "ingest-token"), ("data", "[\(String(decoding: mirroredEvent(id: "g-mp"), as: UTF8.self))]")]

@@ -118,6 +118,17 @@ extension PushServer {
             case .rejected: break
             }
         }
+        // Request parameters that apply to a whole request to Meta cannot follow events that the
+        // outbox batches with others: said, rather than dropped without a word.
+        let unsent = Self.unforwardedParameters.filter { name in
+            guard let value = parsed.fields[name] else { return false }
+            return value != .null && value != .string("")
+        }
+        if !unsent.isEmpty {
+            messages.append(
+                .string("\(unsent.joined(separator: ", ")): not forwarded by this sidecar, which sends its manifest's graph_api.partner_agent")
+            )
+        }
         return Self.json(
             .object([
                 "events_received": .integer(Int64(received)), "messages": .array(messages),
@@ -143,4 +154,8 @@ extension PushServer {
             close: close
         )
     }
+
+    /// Meta's request-level parameters besides `data`, `access_token`, `appsecret_proof` and
+    /// `test_event_code`.
+    static let unforwardedParameters = ["partner_agent", "namespace_id", "upload_id", "upload_tag", "upload_source"]
 }

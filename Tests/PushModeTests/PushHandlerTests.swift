@@ -52,6 +52,17 @@ struct PushHandlerTests {
         }
     }
 
+    @Test("HEAD is answered as the HTTP server answers it: GET's status and headers, no body")
+    func head() async throws {
+        try await withHandler { handler, _ in
+            let get = await handler.handle(.init(method: .get, path: "/healthz", headers: [:], body: ByteBuffer(), clientAddress: nil))
+            let head = await handler.handle(.init(method: .head, path: "/healthz", headers: [:], body: ByteBuffer(), clientAddress: nil))
+            #expect(get.status == .ok && get.body.readableBytes > 0)
+            #expect(head.status == .ok && head.body.readableBytes == 0)
+            #expect(head.headers[.contentType] == get.headers[.contentType])
+        }
+    }
+
     @Test("refusals come from the same middleware and routes: 401, 400 naming the field, 404")
     func refusals() async throws {
         try await withHandler { handler, _ in

@@ -73,7 +73,8 @@ public struct PushHandler: Sendable {
         } catch {
             return Output(status: .internalServerError, headers: [:], body: ByteBuffer())
         }
-        return Output(status: response.status, headers: response.headers, body: sink.buffer)
+        // As the HTTP server answers HEAD: GET's status and headers, no body.
+        return Output(status: response.status, headers: response.headers, body: input.method == .head ? ByteBuffer() : sink.buffer)
     }
 }
 

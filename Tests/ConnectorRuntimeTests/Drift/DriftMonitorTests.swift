@@ -1,5 +1,6 @@
 import CAPICore
 import ConnectorRuntime
+import Logging
 import Synchronization
 import TestSupport
 import Testing
@@ -44,6 +45,35 @@ struct DriftMonitorTests {
             await monitor.flushAndEvaluate()
             #expect(try await registry.activeAlarms().isEmpty)
             #expect(try await registry.alarms(activeOnly: false).filter { $0.clearedAt != nil }.count == 3)
+        }
+    }
+
+    @Test("windows the store cannot take are kept and stored when it can: the alarm they carry is raised then", arguments: TestStore.enabled)
+    func windowsKeptThroughAnOutage(store: TestStore) async throws {
+        let (location, schema) = try store.location()
+        try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
+            let monitor = DriftMonitor(store: registry, configuration: configuration(), pixels: ["111"])
+            feed(monitor, 300, purchase())
+            await monitor.flushAndEvaluate()
+            // The store refuses every window, as one that is down does.
+            let refuse: [String] =
+                switch store {
+                case .sqlite: ["CREATE TRIGGER refuse BEFORE INSERT ON drift_windows BEGIN SELECT RAISE(ABORT, 'refused'); END"]
+                case .postgres:
+                    [
+                        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$ LANGUAGE plpgsql",
+                        "CREATE TRIGGER refuse BEFORE INSERT ON drift_windows FOR EACH ROW EXECUTE FUNCTION refuse()",
+                    ]
+                }
+            try await TestStore.rawSQL(location, schema: schema, refuse)
+            feed(monitor, 300, purchase(keys: []))
+            await monitor.flushAndEvaluate()
+            #expect(try await registry.activeAlarms().isEmpty)
+            // Back: the three windows without the keys were kept, and now raise their alarms.
+            try await TestStore.rawSQL(location, schema: schema, ["DROP TRIGGER refuse" + (store == .postgres ? " ON drift_windows" : "")])
+            await monitor.flushAndEvaluate()
+            let alarms = try await registry.activeAlarms()
+            #expect(Set(alarms.filter { $0.kind == DriftKind.coverageDrop.rawValue }.compactMap(\.subject.field)) == ["em", "ph", "fbp"])
         }
     }
 

@@ -60,6 +60,18 @@ struct CLIRunner {
         throw TimedOut("\(arguments.first ?? "the server") did not log a listening address within \(timeout)")
     }
 
+    /// Runs `body` with `capi-connector sandbox` listening on a free loopback port (`options` added
+    /// to its command line), then stops it. Its exit is awaited without holding a thread:
+    /// `waitUntilExit()` in a `defer` blocked one of the cooperative pool's two threads here.
+    static func withSandbox<T>(_ options: [String] = [], _ body: (Int) async throws -> T) async throws -> T {
+        let (sandbox, port) = try await startListening(["sandbox", "--listen", "127.0.0.1:0"] + options)
+        let result: Swift.Result<T, any Error>
+        do { result = .success(try await body(port)) } catch { result = .failure(error) }
+        sandbox.terminate()
+        await sandbox.exited()
+        return try result.get()
+    }
+
     /// The port of the first JSON log line whose message ends in "listening".
     static func listeningPort(inLog path: String) -> Int? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }

@@ -8,27 +8,24 @@ import Testing
 struct DeployCommandsTests {
     @Test("health exits 0 on a 2xx, 1 on another status or no answer, 64 on a malformed URL")
     func health() async throws {
-        let (sandbox, port) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
-        defer {
-            sandbox.terminate()
-            sandbox.waitUntilExit()
+        try await CLIRunner.withSandbox { port in
+            let healthy = try await CLIRunner.run(["health", "--url", "http://127.0.0.1:\(port)/_sandbox/events?pixel_id=1"])
+            #expect(healthy.status == 0 && healthy.stderr.contains("answered 200"))
+            let missing = try await CLIRunner.run(["health", "--url", "http://127.0.0.1:\(port)/nowhere"])
+            #expect(missing.status == 1 && missing.stderr.contains("answered 404"))
+            // Nothing listening and a listener that never answers are told apart.
+            let closed = try await CLIRunner.run(["health", "--url", "http://127.0.0.1:9/readyz", "--timeout", "2"])
+            #expect(
+                closed.status == 1 && closed.stderr.contains("could not be reached") && closed.stderr.contains("Connection refused"),
+                "\(closed.stderr)"
+            )
+            let silent = try SilentListener()
+            defer { silent.close() }
+            let stuck = try await CLIRunner.run(["health", "--url", "http://127.0.0.1:\(silent.port)/readyz", "--timeout", "1"])
+            #expect(stuck.status == 1 && stuck.stderr.contains("did not answer within 1.0 s"), "\(stuck.stderr)")
+            let malformed = try await CLIRunner.run(["health", "--url", "ftp://x"])
+            #expect(malformed.status == 64 && malformed.stderr.contains("--url must be"))
         }
-        let healthy = try await CLIRunner.run(["health", "--url", "http://127.0.0.1:\(port)/_sandbox/events?pixel_id=1"])
-        #expect(healthy.status == 0 && healthy.stderr.contains("answered 200"))
-        let missing = try await CLIRunner.run(["health", "--url", "http://127.0.0.1:\(port)/nowhere"])
-        #expect(missing.status == 1 && missing.stderr.contains("answered 404"))
-        // Nothing listening and a listener that never answers are told apart.
-        let closed = try await CLIRunner.run(["health", "--url", "http://127.0.0.1:9/readyz", "--timeout", "2"])
-        #expect(
-            closed.status == 1 && closed.stderr.contains("could not be reached") && closed.stderr.contains("Connection refused"),
-            "\(closed.stderr)"
-        )
-        let silent = try SilentListener()
-        defer { silent.close() }
-        let stuck = try await CLIRunner.run(["health", "--url", "http://127.0.0.1:\(silent.port)/readyz", "--timeout", "1"])
-        #expect(stuck.status == 1 && stuck.stderr.contains("did not answer within 1.0 s"), "\(stuck.stderr)")
-        let malformed = try await CLIRunner.run(["health", "--url", "ftp://x"])
-        #expect(malformed.status == 64 && malformed.stderr.contains("--url must be"))
     }
 
     static let manifest =

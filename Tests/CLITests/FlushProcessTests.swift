@@ -37,23 +37,20 @@ struct FlushProcessTests {
 
     @Test("flush --once delivers every due event exactly once and exits 0; a second run has nothing to send")
     func exactlyOnce() async throws {
-        let (sandbox, sandboxPort) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
-        defer {
-            sandbox.terminate()
-            sandbox.waitUntilExit()
+        try await CLIRunner.withSandbox { sandboxPort in
+            let path = TemporaryPaths.url("flush").appendingPathComponent("state.sqlite").path
+            try await Self.enqueue(2_500, at: path)
+            let environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
+            let first = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(try Self.summary(first.stdout) == ["forwarded": 2_500, "rescheduled": 0, "dead_lettered": 0, "remaining": 0])
+            let counts = try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort)
+            #expect(counts.count == 2_500 && counts.values.allSatisfy { $0 == 1 }, "each event reached the stand-in once")
+            let second = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
+            let again = try Self.summary(second.stdout)
+            #expect(second.status == 0 && again["forwarded"] == 0)
+            #expect(try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).values.allSatisfy { $0 == 1 })
         }
-        let path = TemporaryPaths.url("flush").appendingPathComponent("state.sqlite").path
-        try await Self.enqueue(2_500, at: path)
-        let environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
-        let first = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
-        #expect(first.status == 0, "\(first.stderr)")
-        #expect(try Self.summary(first.stdout) == ["forwarded": 2_500, "rescheduled": 0, "dead_lettered": 0, "remaining": 0])
-        let counts = try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort)
-        #expect(counts.count == 2_500 && counts.values.allSatisfy { $0 == 1 }, "each event reached the stand-in once")
-        let second = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
-        let again = try Self.summary(second.stdout)
-        #expect(second.status == 0 && again["forwarded"] == 0)
-        #expect(try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).values.allSatisfy { $0 == 1 })
     }
 
     @Test("flush at a SQLite path with no store exits 2 naming it and creates nothing, once or not")
@@ -72,20 +69,17 @@ struct FlushProcessTests {
 
     @Test("batches Meta answers with 5xx are rescheduled, reported as remaining, and exit 1")
     func rescheduled() async throws {
-        let (sandbox, sandboxPort) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0", "--faults", "rate=1,kinds=5xx"])
-        defer {
-            sandbox.terminate()
-            sandbox.waitUntilExit()
+        try await CLIRunner.withSandbox(["--faults", "rate=1, kinds=5xx"]) { sandboxPort in
+            let path = TemporaryPaths.url("flush").appendingPathComponent("state.sqlite").path
+            try await Self.enqueue(10, at: path)
+            let run = try await CLIRunner.run(
+                ["flush", "--once", "--state", "sqlite:" + path],
+                environment: ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
+            )
+            #expect(run.status == 1, "\(run.stderr)")
+            let summary = try Self.summary(run.stdout)
+            #expect(summary["rescheduled"] == 10 && summary["forwarded"] == 0 && summary["remaining"] == 10)
         }
-        let path = TemporaryPaths.url("flush").appendingPathComponent("state.sqlite").path
-        try await Self.enqueue(10, at: path)
-        let run = try await CLIRunner.run(
-            ["flush", "--once", "--state", "sqlite:" + path],
-            environment: ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
-        )
-        #expect(run.status == 1, "\(run.stderr)")
-        let summary = try Self.summary(run.stdout)
-        #expect(summary["rescheduled"] == 10 && summary["forwarded"] == 0 && summary["remaining"] == 10)
     }
 }
 
@@ -93,37 +87,34 @@ struct FlushProcessTests {
 struct EgressProxyProcessTests {
     @Test("with HTTP_PROXY set, flush --once reaches the stand-in through the CONNECT proxy, which sees the call")
     func throughProxy() async throws {
-        let (sandbox, sandboxPort) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
-        defer {
-            sandbox.terminate()
-            sandbox.waitUntilExit()
+        try await CLIRunner.withSandbox { sandboxPort in
+            // The proxy writes its port beside its log, as `<log>.port`.
+            let log = try TemporaryPaths.folder("proxy").appendingPathComponent("proxy.log").path
+            let proxy = Process()
+            proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            proxy.arguments = ["python3", CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/connect_proxy.py").path, log]
+            proxy.standardOutput = FileHandle.nullDevice
+            try proxy.run()
+            defer {
+                // SIGKILL: a child of the test process may inherit a blocked SIGTERM.
+                kill(proxy.processIdentifier, SIGKILL)
+                proxy.waitUntilExit()
+            }
+            var proxyPort: Int?
+            try await eventually("the CONNECT proxy listens") {
+                proxyPort = (try? String(contentsOfFile: log + ".port", encoding: .utf8)).flatMap { Int($0) }
+                return proxyPort != nil
+            }
+            let path = TemporaryPaths.url("proxy").appendingPathComponent("state.sqlite").path
+            try await FlushProcessTests.enqueue(5, at: path)
+            var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
+            environment["HTTP_PROXY"] = "http://127.0.0.1:\(proxyPort!)"
+            let run = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(try FlushProcessTests.summary(run.stdout)["forwarded"] == 5)
+            #expect(try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).count == 5)
+            let targets = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+            #expect(!targets.isEmpty && targets.allSatisfy { $0 == "127.0.0.1:\(sandboxPort)" }, "every call went through the proxy: \(targets)")
         }
-        // The proxy writes its port beside its log, as `<log>.port`.
-        let log = try TemporaryPaths.folder("proxy").appendingPathComponent("proxy.log").path
-        let proxy = Process()
-        proxy.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        proxy.arguments = ["python3", CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/connect_proxy.py").path, log]
-        proxy.standardOutput = FileHandle.nullDevice
-        try proxy.run()
-        defer {
-            // SIGKILL: a child of the test process may inherit a blocked SIGTERM.
-            kill(proxy.processIdentifier, SIGKILL)
-            proxy.waitUntilExit()
-        }
-        var proxyPort: Int?
-        try await eventually("the CONNECT proxy listens") {
-            proxyPort = (try? String(contentsOfFile: log + ".port", encoding: .utf8)).flatMap { Int($0) }
-            return proxyPort != nil
-        }
-        let path = TemporaryPaths.url("proxy").appendingPathComponent("state.sqlite").path
-        try await FlushProcessTests.enqueue(5, at: path)
-        var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
-        environment["HTTP_PROXY"] = "http://127.0.0.1:\(proxyPort!)"
-        let run = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
-        #expect(run.status == 0, "\(run.stderr)")
-        #expect(try FlushProcessTests.summary(run.stdout)["forwarded"] == 5)
-        #expect(try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).count == 5)
-        let targets = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
-        #expect(!targets.isEmpty && targets.allSatisfy { $0 == "127.0.0.1:\(sandboxPort)" }, "every call went through the proxy: \(targets)")
     }
 }

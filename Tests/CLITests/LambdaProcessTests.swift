@@ -89,54 +89,52 @@ struct LambdaProcessTests {
     )
     func bootstrapOverPostgres() async throws {
         let (database, stateURL) = try await TestPostgres.createDatabase(prefix: "lambda")
-        let (sandbox, sandboxPort) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
-        defer {
-            sandbox.terminate()
-            sandbox.waitUntilExit()
-        }
-        let runtime = RuntimeAPIStandIn()
-        try await runtime.withRunning { endpoint in
-            var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
-            environment["AWS_LAMBDA_RUNTIME_API"] = endpoint
-            environment["CAPI_STATE_URL"] = stateURL
-            let logs = try TemporaryPaths.folder("lambda").appendingPathComponent("bootstrap").path
-            let process = try Self.start(Self.bootstrap(), environment: environment, stdout: logs + ".out", stderr: logs + ".err")
-            defer {
-                kill(process.processIdentifier, SIGKILL)
-                process.waitUntilExit()
-            }
-            // Deadlines too short to forward: the events stay in the outbox for flush.
-            let first = try await runtime.invoke(Self.event("lambda-1", version: "2.0"), deadline: .milliseconds(500))
-            #expect(Self.status(first) == 202, "\(first.json)")
-            var forged = try #require(JSONSerialization.jsonObject(with: Data(Self.event("lambda-x", version: "2.0"))) as? [String: Any])
-            forged["body"] = (forged["body"] as! String).replacingOccurrences(of: "lambda-x", with: "lambda-y")
-            let refused = try await runtime.invoke(Array(try JSONSerialization.data(withJSONObject: forged)), deadline: .milliseconds(500))
-            #expect(Self.status(refused) == 401)
+        try await CLIRunner.withSandbox { sandboxPort in
+            let runtime = RuntimeAPIStandIn()
+            try await runtime.withRunning { endpoint in
+                var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
+                environment["AWS_LAMBDA_RUNTIME_API"] = endpoint
+                environment["CAPI_STATE_URL"] = stateURL
+                let logs = try TemporaryPaths.folder("lambda").appendingPathComponent("bootstrap").path
+                let process = try Self.start(Self.bootstrap(), environment: environment, stdout: logs + ".out", stderr: logs + ".err")
+                defer {
+                    kill(process.processIdentifier, SIGKILL)
+                    process.waitUntilExit()
+                }
+                // Deadlines too short to forward: the events stay in the outbox for flush.
+                let first = try await runtime.invoke(Self.event("lambda-1", version: "2.0"), deadline: .milliseconds(500))
+                #expect(Self.status(first) == 202, "\(first.json)")
+                var forged = try #require(JSONSerialization.jsonObject(with: Data(Self.event("lambda-x", version: "2.0"))) as? [String: Any])
+                forged["body"] = (forged["body"] as! String).replacingOccurrences(of: "lambda-x", with: "lambda-y")
+                let refused = try await runtime.invoke(Array(try JSONSerialization.data(withJSONObject: forged)), deadline: .milliseconds(500))
+                #expect(Self.status(refused) == 401)
 
-            // A freeze: the process stops, the database drops its connections, the process resumes.
-            kill(process.processIdentifier, SIGSTOP)
-            _ = try await TestPostgres.withClient { client in
-                try await client.query(
-                    PostgresQuery(
-                        unsafeSQL: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid()"
+                // A freeze: the process stops, the database drops its connections, the process resumes.
+                kill(process.processIdentifier, SIGSTOP)
+                _ = try await TestPostgres.withClient { client in
+                    try await client.query(
+                        PostgresQuery(
+                            unsafeSQL:
+                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid()"
+                        )
                     )
-                )
+                }
+                try await Task.sleep(for: .milliseconds(1_100))
+                kill(process.processIdentifier, SIGCONT)
+                let thawed = try await runtime.invoke(Self.event("lambda-2", version: "1.0", base64: true), deadline: .milliseconds(500))
+                #expect(Self.status(thawed) == 202, "\(thawed.json)")
+
+                let flush = try await CLIRunner.run(["flush", "--once"], environment: environment)
+                #expect(flush.status == 0, "\(flush.stderr)")
+                let counts = try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort)
+                #expect(counts == ["lambda-1": 1, "lambda-2": 1])
+
+                let stderr = try String(contentsOfFile: logs + ".err", encoding: .utf8)
+                #expect(stderr.contains("first invocation answered"))
+                let stdout = try String(contentsOfFile: logs + ".out", encoding: .utf8)
+                #expect(stdout.contains("\"CloudWatchMetrics\"") && stdout.contains("capi_events_received_total"))
+                #expect(!stdout.contains("lead-lambda") && !stderr.contains("lead-lambda"), "no raw email in any output")
             }
-            try await Task.sleep(for: .milliseconds(1_100))
-            kill(process.processIdentifier, SIGCONT)
-            let thawed = try await runtime.invoke(Self.event("lambda-2", version: "1.0", base64: true), deadline: .milliseconds(500))
-            #expect(Self.status(thawed) == 202, "\(thawed.json)")
-
-            let flush = try await CLIRunner.run(["flush", "--once"], environment: environment)
-            #expect(flush.status == 0, "\(flush.stderr)")
-            let counts = try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort)
-            #expect(counts == ["lambda-1": 1, "lambda-2": 1])
-
-            let stderr = try String(contentsOfFile: logs + ".err", encoding: .utf8)
-            #expect(stderr.contains("first invocation answered"))
-            let stdout = try String(contentsOfFile: logs + ".out", encoding: .utf8)
-            #expect(stdout.contains("\"CloudWatchMetrics\"") && stdout.contains("capi_events_received_total"))
-            #expect(!stdout.contains("lead-lambda") && !stderr.contains("lead-lambda"), "no raw email in any output")
         }
     }
 }

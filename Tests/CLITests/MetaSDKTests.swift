@@ -36,22 +36,19 @@ struct MetaSDKTests {
     @Test("the SDK gets events_received from the sandbox, and code 100 for an 8-day-old event")
     func sdkAgainstSandbox() async throws {
         #expect(MetaSDK.available, "facebook-business is not installed (pip install facebook-business)")
-        let (sandbox, port) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
-        defer {
-            sandbox.terminate()
-            sandbox.waitUntilExit()
-        }
+        try await CLIRunner.withSandbox { port in
 
-        let (status, stderr, steps) = try await MetaSDK.steps(
-            baseURL: "http://127.0.0.1:\(port)",
-            pixelID: "1234567890",
-            token: "sdk-token",
-            prefix: "sdk"
-        )
-        #expect(status == 0, "\(stderr)")
-        #expect(steps.first?["events_received"] as? Int == 3)
-        #expect(steps.last?["code"] as? Int == 100)
-        #expect(steps.last?["subcode"] as? Int == 2_804_003)
+            let (status, stderr, steps) = try await MetaSDK.steps(
+                baseURL: "http://127.0.0.1:\(port)",
+                pixelID: "1234567890",
+                token: "sdk-token",
+                prefix: "sdk"
+            )
+            #expect(status == 0, "\(stderr)")
+            #expect(steps.first?["events_received"] as? Int == 3)
+            #expect(steps.last?["code"] as? Int == 100)
+            #expect(steps.last?["subcode"] as? Int == 2_804_003)
+        }
     }
 
     /// The vectors hold the SDK's answers for chosen values; this draws many more: emails, names,

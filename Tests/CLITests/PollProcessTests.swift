@@ -6,72 +6,69 @@ import Testing
 struct PollProcessTests {
     @Test("poll --once twice exits 0; read totals match the stand-in; state show has the cursor; a held lock is exit 4")
     func pollOnce() async throws {
-        let (sandbox, sandboxPort) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0", "--stats-page-size", "2"])
-        defer {
-            sandbox.terminate()
-            sandbox.waitUntilExit()
+        try await CLIRunner.withSandbox(["--stats-page-size", "2"]) { sandboxPort in
+
+            // Seed the stand-in with settled server events (two hours old and older), as the forwarder would.
+            let seed = """
+                import json, sys, time, urllib.request
+                now = int(time.time())
+                events = [{"event_name": ["Purchase", "Lead"][i % 2], "event_time": now - 7200 - i * 3600, "event_id": f"cli-{i}",
+                           "action_source": "email", "user_data": {"em": ["a" * 64]}, "custom_data": {"value": 1, "currency": "USD"}} for i in range(10)]
+                body = json.dumps({"data": events, "access_token": "t"}).encode()
+                req = urllib.request.Request(sys.argv[1] + "/v26.0/555000111/events", data=body, headers={"content-type": "application/json"})
+                print(urllib.request.urlopen(req).read().decode())
+                """
+            let seeded = try await ProcessRunner.run("/usr/bin/env", ["python3", "-c", seed, "http://127.0.0.1:\(sandboxPort)"])
+            #expect(seeded.stdout.contains("\"events_received\":10"), "\(seeded.stderr)")
+
+            let folder = TemporaryPaths.url("poll")
+            let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
+            let environment = [
+                "CAPI_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "META_PIXEL_ID": "555000111",
+                "CAPI_GRAPH_URL": "http://127.0.0.1:\(sandboxPort)", "CAPI_LOG_LEVEL": "warning",
+            ]
+            for _ in 0..<2 {
+                let run = try await CLIRunner.run(["poll", "--once", "--state", state], environment: environment)
+                #expect(run.status == 0, "\(run.stderr)")
+            }
+            let read = try await CLIRunner.run(["read", "delivery_statuses", "--state", state])
+            var totals: [String: Int] = [:]
+            for line in read.stdout.split(separator: "\n") {
+                guard let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                    record["event_source"] as? String == "server"
+                else { continue }
+                totals[record["event_name"] as? String ?? "", default: 0] += record["count"] as? Int ?? 0
+            }
+            #expect(totals == ["Purchase": 5, "Lead": 5])
+            let show = try await CLIRunner.run(["state", "show", "--state", state])
+            let document = try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any]
+            let cursors = document?["cursors"] as? [[String: Any]] ?? []
+            #expect(cursors.contains { $0["partition"] as? String == "555000111" && $0["stream"] as? String == "delivery_statuses" })
+
+            // Another poll holds the lock: this one does nothing and exits 4.
+            let holdLock = """
+                import fcntl, subprocess, sys
+                with open(sys.argv[1] + ".poll-lock", "a") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    sys.exit(subprocess.run(sys.argv[2:]).returncode)
+                """
+            let locked = try await ProcessRunner.run(
+                "/usr/bin/env",
+                ["python3", "-c", holdLock, String(state.dropFirst(7)), CLIRunner.executable.path, "poll", "--once", "--state", state],
+                environment: environment
+            )
+            #expect(locked.status == 4)
+            #expect(locked.stderr.contains("another poll holds the lock"))
+
+            // Reconcile writes a self-contained HTML report.
+            let report = folder.appendingPathComponent("report.html").path
+            let reconcile = try await CLIRunner.run([
+                "reconcile", "--state", state, "--since", "2026-01-01", "--until", String(Int(Date().timeIntervalSince1970) + 3600), "--by", "day",
+                "--format", "html", "--output", report,
+            ])
+            #expect(reconcile.status == 0, "\(reconcile.stderr)")
+            let html = try String(contentsOfFile: report, encoding: .utf8)
+            #expect(html.hasPrefix("<!doctype html>") && html.contains("<svg") && !html.contains("<script src") && !html.contains("<link"))
         }
-
-        // Seed the stand-in with settled server events (two hours old and older), as the forwarder would.
-        let seed = """
-            import json, sys, time, urllib.request
-            now = int(time.time())
-            events = [{"event_name": ["Purchase", "Lead"][i % 2], "event_time": now - 7200 - i * 3600, "event_id": f"cli-{i}",
-                       "action_source": "email", "user_data": {"em": ["a" * 64]}, "custom_data": {"value": 1, "currency": "USD"}} for i in range(10)]
-            body = json.dumps({"data": events, "access_token": "t"}).encode()
-            req = urllib.request.Request(sys.argv[1] + "/v26.0/555000111/events", data=body, headers={"content-type": "application/json"})
-            print(urllib.request.urlopen(req).read().decode())
-            """
-        let seeded = try await ProcessRunner.run("/usr/bin/env", ["python3", "-c", seed, "http://127.0.0.1:\(sandboxPort)"])
-        #expect(seeded.stdout.contains("\"events_received\":10"), "\(seeded.stderr)")
-
-        let folder = TemporaryPaths.url("poll")
-        let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
-        let environment = [
-            "CAPI_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "META_PIXEL_ID": "555000111",
-            "CAPI_GRAPH_URL": "http://127.0.0.1:\(sandboxPort)", "CAPI_LOG_LEVEL": "warning",
-        ]
-        for _ in 0..<2 {
-            let run = try await CLIRunner.run(["poll", "--once", "--state", state], environment: environment)
-            #expect(run.status == 0, "\(run.stderr)")
-        }
-        let read = try await CLIRunner.run(["read", "delivery_statuses", "--state", state])
-        var totals: [String: Int] = [:]
-        for line in read.stdout.split(separator: "\n") {
-            guard let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                record["event_source"] as? String == "server"
-            else { continue }
-            totals[record["event_name"] as? String ?? "", default: 0] += record["count"] as? Int ?? 0
-        }
-        #expect(totals == ["Purchase": 5, "Lead": 5])
-        let show = try await CLIRunner.run(["state", "show", "--state", state])
-        let document = try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any]
-        let cursors = document?["cursors"] as? [[String: Any]] ?? []
-        #expect(cursors.contains { $0["partition"] as? String == "555000111" && $0["stream"] as? String == "delivery_statuses" })
-
-        // Another poll holds the lock: this one does nothing and exits 4.
-        let holdLock = """
-            import fcntl, subprocess, sys
-            with open(sys.argv[1] + ".poll-lock", "a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                sys.exit(subprocess.run(sys.argv[2:]).returncode)
-            """
-        let locked = try await ProcessRunner.run(
-            "/usr/bin/env",
-            ["python3", "-c", holdLock, String(state.dropFirst(7)), CLIRunner.executable.path, "poll", "--once", "--state", state],
-            environment: environment
-        )
-        #expect(locked.status == 4)
-        #expect(locked.stderr.contains("another poll holds the lock"))
-
-        // Reconcile writes a self-contained HTML report.
-        let report = folder.appendingPathComponent("report.html").path
-        let reconcile = try await CLIRunner.run([
-            "reconcile", "--state", state, "--since", "2026-01-01", "--until", String(Int(Date().timeIntervalSince1970) + 3600), "--by", "day",
-            "--format", "html", "--output", report,
-        ])
-        #expect(reconcile.status == 0, "\(reconcile.stderr)")
-        let html = try String(contentsOfFile: report, encoding: .utf8)
-        #expect(html.hasPrefix("<!doctype html>") && html.contains("<svg") && !html.contains("<script src") && !html.contains("<link"))
     }
 }

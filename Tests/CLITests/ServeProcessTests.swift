@@ -79,19 +79,16 @@ struct ServeProcessTests {
 
     @Test("serve (and sandbox) on an address another process holds, or one not of this machine, says so in one line and exits 2")
     func cannotListen() async throws {
-        let (holder, port) = try await CLIRunner.startListening(["sandbox", "--listen", "127.0.0.1:0"])
-        defer {
-            holder.terminate()
-            holder.waitUntilExit()
+        try await CLIRunner.withSandbox { port in
+            let state = "sqlite:" + TemporaryPaths.url("listen").appendingPathComponent("state.sqlite").path
+            for (address, reason) in [("127.0.0.1:\(port)", "Address already in use"), ("192.0.2.1:8088", "Cannot assign requested address")] {
+                let result = try await CLIRunner.run(["serve", "--sandbox", "--listen", address, "--state", state], environment: Self.environment())
+                #expect(result.status == 2, "\(address): \(result.stderr)")
+                #expect(result.stderr.contains("capi-connector: cannot listen on \(address): \(reason)"), "\(result.stderr)")
+            }
+            let sandbox = try await CLIRunner.run(["sandbox", "--listen", "127.0.0.1:\(port)"])
+            #expect(sandbox.status == 2 && sandbox.stderr.contains("cannot listen on 127.0.0.1:\(port): Address already in use"), "\(sandbox.stderr)")
         }
-        let state = "sqlite:" + TemporaryPaths.url("listen").appendingPathComponent("state.sqlite").path
-        for (address, reason) in [("127.0.0.1:\(port)", "Address already in use"), ("192.0.2.1:8088", "Cannot assign requested address")] {
-            let result = try await CLIRunner.run(["serve", "--sandbox", "--listen", address, "--state", state], environment: Self.environment())
-            #expect(result.status == 2, "\(address): \(result.stderr)")
-            #expect(result.stderr.contains("capi-connector: cannot listen on \(address): \(reason)"), "\(result.stderr)")
-        }
-        let sandbox = try await CLIRunner.run(["sandbox", "--listen", "127.0.0.1:\(port)"])
-        #expect(sandbox.status == 2 && sandbox.stderr.contains("cannot listen on 127.0.0.1:\(port): Address already in use"), "\(sandbox.stderr)")
     }
 
     @Test("SIGTERM while the state store does not answer: exits 1 within --shutdown-timeout, saying why")
@@ -126,48 +123,43 @@ struct ServeProcessTests {
         let folder = TemporaryPaths.url("serve")
         let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
         let logs = [TemporaryPaths.url("serve", suffix: "-first.log").path, TemporaryPaths.url("serve", suffix: "-second.log").path]
-        let (sandbox, sandboxPort) = try await CLIRunner.startListening([
-            "sandbox", "--listen", "127.0.0.1:0", "--faults", "rate=0.3,kinds=5xx+throttle+reset", "--seed", "3",
-        ])
-        defer {
-            sandbox.terminate()
-            sandbox.waitUntilExit()
-        }
-        let environment = Self.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
+        try await CLIRunner.withSandbox(["--faults", "rate=0.3, kinds=5xx+throttle+reset", "--seed", "3"]) { sandboxPort in
+            let environment = Self.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
 
-        // Load, then SIGKILL while events are still queued or in flight.
-        var (serve, port) = try await CLIRunner.startListening(["serve", "--state", state], environment: environment, logTo: logs[0])
-        var acknowledged: [String] = []
-        for index in 0..<60 where try await Self.send("kill-\(index)", port: port) == 202 {
-            acknowledged.append("kill-\(index)")
-        }
-        kill(serve.processIdentifier, SIGKILL)
-        await serve.exited()
-        #expect(acknowledged.count == 60)
+            // Load, then SIGKILL while events are still queued or in flight.
+            var (serve, port) = try await CLIRunner.startListening(["serve", "--state", state], environment: environment, logTo: logs[0])
+            var acknowledged: [String] = []
+            for index in 0..<60 where try await Self.send("kill-\(index)", port: port) == 202 {
+                acknowledged.append("kill-\(index)")
+            }
+            kill(serve.processIdentifier, SIGKILL)
+            await serve.exited()
+            #expect(acknowledged.count == 60)
 
-        // Restart: everything acknowledged is delivered, then SIGTERM exits 0.
-        (serve, port) = try await CLIRunner.startListening(["serve", "--state", state], environment: environment, logTo: logs[1])
-        let deadline = ContinuousClock.now + hangLimit
-        var counts: [String: Int] = [:]
-        repeat {
-            try await Task.sleep(for: .milliseconds(500))
-            counts = try await Self.receivedCounts(sandboxPort: sandboxPort)
-        } while Set(acknowledged).subtracting(counts.keys).count > 0 && ContinuousClock.now < deadline
-        #expect(Set(acknowledged).isSubset(of: Set(counts.keys)), "acknowledged events were lost")
-        kill(serve.processIdentifier, SIGTERM)
-        await serve.exited()
-        #expect(serve.terminationStatus == 0)
+            // Restart: everything acknowledged is delivered, then SIGTERM exits 0.
+            (serve, port) = try await CLIRunner.startListening(["serve", "--state", state], environment: environment, logTo: logs[1])
+            let deadline = ContinuousClock.now + hangLimit
+            var counts: [String: Int] = [:]
+            repeat {
+                try await Task.sleep(for: .milliseconds(500))
+                counts = try await Self.receivedCounts(sandboxPort: sandboxPort)
+            } while Set(acknowledged).subtracting(counts.keys).count > 0 && ContinuousClock.now < deadline
+            #expect(Set(acknowledged).isSubset(of: Set(counts.keys)), "acknowledged events were lost")
+            kill(serve.processIdentifier, SIGTERM)
+            await serve.exited()
+            #expect(serve.terminationStatus == 0)
 
-        // No raw email reached the state files or the logs (they hold digests and salted ids only).
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).map { folder.appendingPathComponent($0).path } + logs
-        #expect(files.count >= 3)
-        for file in files {
-            let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
-            #expect(bytes.range(of: Data("@example.com".utf8)) == nil, "a raw email is in \(file)")
-            #expect(bytes.range(of: Data("lead-kill".utf8)) == nil, "a raw email is in \(file)")
+            // No raw email reached the state files or the logs (they hold digests and salted ids only).
+            let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).map { folder.appendingPathComponent($0).path } + logs
+            #expect(files.count >= 3)
+            for file in files {
+                let bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+                #expect(bytes.range(of: Data("@example.com".utf8)) == nil, "a raw email is in \(file)")
+                #expect(bytes.range(of: Data("lead-kill".utf8)) == nil, "a raw email is in \(file)")
+            }
+            let firstLog = try String(contentsOfFile: logs[0], encoding: .utf8)
+            #expect(firstLog.contains("push sidecar listening"), "the log was not captured")
         }
-        let firstLog = try String(contentsOfFile: logs[0], encoding: .utf8)
-        #expect(firstLog.contains("push sidecar listening"), "the log was not captured")
     }
 
     @Test("Meta's official SDK, pointed at the sidecar, gets events_received, and its digests are forwarded unchanged", .enabled(if: MetaSDK.enabled))

@@ -114,7 +114,8 @@ public struct PushSidecar: Sendable {
             server: .http1(
                 configuration: .init(
                     additionalChannelHandlers: [
-                        ConnectionDeadlines(headerTimeout: limits.headerTimeout, bodyTimeout: limits.bodyTimeout, idleTimeout: limits.idleTimeout)
+                        ConnectionDeadlines(headerTimeout: limits.headerTimeout, bodyTimeout: limits.bodyTimeout, idleTimeout: limits.idleTimeout),
+                        ExpectContinue(),
                     ],
                     idleTimeout: TimeAmount(limits.idleTimeout)
                 )

@@ -50,4 +50,43 @@ enum RawConnection {
             }
         }
     }
+
+    /// Sends `head`, waits until the server has sent `awaited` (or `timeout` passes), then sends
+    /// `rest` and reads until the server closes or `timeout` passes again. Returns what arrived
+    /// before `rest` was sent and the whole exchange.
+    static func exchange(
+        port: Int,
+        send head: String,
+        awaiting awaited: String,
+        then rest: String,
+        timeout: Duration
+    ) async throws -> (beforeRest: String, outcome: Outcome) {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture { try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel) }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            let received = Received()
+            return try await withThrowingTaskGroup(of: Outcome?.self) { group in
+                group.addTask {
+                    for try await chunk in inbound { received.text.withLock { $0 += String(buffer: chunk) } }
+                    return Outcome(received: received.text.withLock { $0 }, closedByServer: true)
+                }
+                try await outbound.write(ByteBuffer(string: head))
+                let waitUntil = ContinuousClock.now + timeout
+                while !received.text.withLock({ $0.contains(awaited) }), ContinuousClock.now < waitUntil {
+                    try await Task.sleep(for: .milliseconds(5))
+                }
+                let beforeRest = received.text.withLock { $0 }
+                try await outbound.write(ByteBuffer(string: rest))
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                let first = try await group.next()!
+                group.cancelAll()
+                return (beforeRest, first ?? Outcome(received: received.text.withLock { $0 }, closedByServer: false))
+            }
+        }
+    }
 }

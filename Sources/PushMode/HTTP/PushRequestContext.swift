@@ -9,6 +9,9 @@ public protocol PushContext: RequestContext {
     var peerAddress: String? { get }
     /// Set by the signature middleware on the event routes.
     var verified: VerifiedBody? { get set }
+    /// Called once a route has decided to read `request`'s body: a client waiting on
+    /// `Expect: 100-continue` is told to send it (``ExpectContinue``).
+    func bodyWillBeRead(_ request: Request)
 }
 
 /// The HTTP server's context: the peer is the socket's remote address.
@@ -16,10 +19,18 @@ public struct PushRequestContext: PushContext {
     public var coreContext: CoreRequestContextStorage
     public let peerAddress: String?
     public var verified: VerifiedBody?
+    private let channel: any Channel
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
         peerAddress = source.channel.remoteAddress?.ipAddress
+        channel = source.channel
+    }
+
+    public func bodyWillBeRead(_ request: Request) {
+        // Most requests carry no `Expect`: they cost one header lookup and no trip to the event loop.
+        guard request.headers[.expect] != nil else { return }
+        channel.triggerUserOutboundEvent(ExpectContinue.ContinueRequested(), promise: nil)
     }
 }
 
@@ -44,6 +55,9 @@ public struct DirectRequestContext: PushContext {
         coreContext = .init(source: source)
         peerAddress = source.peerAddress
     }
+
+    /// The whole request was handed over at once: nobody waits for `100 Continue`.
+    public func bodyWillBeRead(_ request: Request) {}
 }
 
 /// A request body whose signature verified, and the source it verified for.

@@ -33,7 +33,7 @@ extension PushServer {
             return ingestTokenRefused(close: true)
         }
         if let refused = encodingRefused(request, metaShape: true) { return refused }
-        return await withBody(request) { body in
+        return await withBody(request, context: context) { body in
             await graphCompatible(body, earlyToken: earlyToken, tokenDigest: ingestTokenDigest, pixelID: pixelID, request: request)
         }
     }

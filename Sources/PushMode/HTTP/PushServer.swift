@@ -226,8 +226,9 @@ public struct PushServer: Sendable {
 
     /// Runs `handle` with the body, read under the size cap and the shared memory budget: the
     /// announced length (or the cap, when none is announced) is reserved before a byte is read and
-    /// released when `handle` returns.
-    func withBody(_ request: Request, _ handle: (ByteBuffer) async throws -> Response) async rethrows -> Response {
+    /// released when `handle` returns. Only past these checks is a client that waits on
+    /// `Expect: 100-continue` told to send its body.
+    func withBody(_ request: Request, context: some PushContext, _ handle: (ByteBuffer) async throws -> Response) async rethrows -> Response {
         let announced = request.headers[.contentLength].flatMap { Bounded.digits($0) }.map { Int($0) }
         if let announced, announced > bodyLimit { return Self.tooLarge(bodyLimit) }
         let reservation = announced ?? bodyLimit
@@ -241,6 +242,7 @@ public struct PushServer: Sendable {
             )
         }
         defer { budget.release(reservation) }
+        context.bodyWillBeRead(request)
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: reservation)

@@ -32,7 +32,7 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
         case .success(let value): inspected = value
         }
         if let refused = server.encodingRefused(request, metaShape: false) { return refused }
-        return try await server.withBody(request) { body in
+        return try await server.withBody(request, context: context) { body in
             switch verify(body, inspected: inspected, source: source) {
             case .refused(let refusal): return refusal
             case .accepted(let replayCheck):

@@ -105,7 +105,36 @@ public struct GraphClient: Sendable {
         return try await get(url: "\(configuration.baseURL)/\(configuration.version)/\(path)\(queryText)", accessToken: accessToken)
     }
 
-    /// `GET` an absolute URL, as given in `paging.next`.
+    /// `GET` a `paging.next` link, on the configured base URL (``rebased(_:onto:)``).
+    public func get(next link: String, accessToken: Secret?) async throws(GraphError) -> GraphResponse {
+        guard let url = Self.rebased(link, onto: configuration.baseURL) else {
+            throw GraphError.transport(.malformedResponse, "the answer's paging.next is not a URL")
+        }
+        return try await get(url: url, accessToken: accessToken)
+    }
+
+    /// A `paging.next` link moved onto `baseURL`: its path and query, behind the base URL's
+    /// scheme, host, port and path.
+    ///
+    /// Meta writes its own host into these links, also when it was reached through a relay or a
+    /// regional base URL. Followed as written, the second page bypassed the relay (failing where
+    /// only the relay is reachable) and took the token to a host the manifest never named. A link
+    /// on the base URL's own origin is kept as it is (a relay that rewrites links); `nil` when the
+    /// link is no URL.
+    public static func rebased(_ link: String, onto baseURL: String) -> String? {
+        guard let next = URLComponents(string: link), let base = URLComponents(string: baseURL) else { return nil }
+        if let host = next.host {
+            let sameOrigin =
+                next.scheme?.lowercased() == base.scheme?.lowercased() && host.lowercased() == base.host?.lowercased()
+                && next.port == base.port
+            if sameOrigin { return link }
+        }
+        let path = next.percentEncodedPath
+        guard path.hasPrefix("/") else { return nil }
+        return baseURL + path + (next.percentEncodedQuery.map { "?" + $0 } ?? "")
+    }
+
+    /// `GET` an absolute URL.
     public func get(url: String, accessToken: Secret?) async throws(GraphError) -> GraphResponse {
         var target = url
         if let accessToken, let appSecret = configuration.appSecret {

@@ -206,8 +206,7 @@ extension GraphSandbox {
             ])
         ]
         if query.offset + page.count < rows.count {
-            let host = request.head.authority ?? "\(configuration.host):\(configuration.port)"
-            var next = URLComponents(string: "http://\(host)\(request.uri.path)")!
+            var next = URLComponents(string: pagingLinkOrigin(request) + request.uri.path)!
             var items = parameters.filter { $0.key != "after" && $0.key != "access_token" }.sorted { $0.key < $1.key }.map {
                 URLQueryItem(name: $0.key, value: $0.value)
             }

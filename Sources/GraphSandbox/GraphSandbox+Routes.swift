@@ -229,8 +229,7 @@ extension GraphSandbox {
             ])
         ]
         if offset + page.count < ordered.count {
-            let host = request.head.authority ?? "\(configuration.host):\(configuration.port)"
-            var items = URLComponents(string: "http://\(host)\(request.uri.path)")!
+            var items = URLComponents(string: pagingLinkOrigin(request) + request.uri.path)!
             var queryItems = (URLComponents(string: "http://x/?\(request.uri.query ?? "")")?.queryItems ?? []).filter {
                 $0.name != "after" && $0.name != "access_token"
             }
@@ -239,6 +238,11 @@ extension GraphSandbox {
             paging["next"] = .string(items.string!)
         }
         return await readAnswer(.object(["data": .array(rows), "paging": .object(paging)]))
+    }
+
+    /// Where `paging.next` links point: the configured origin, else the host the request named.
+    func pagingLinkOrigin(_ request: Request) -> String {
+        configuration.pagingLinkOrigin ?? "http://" + (request.head.authority ?? "\(configuration.host):\(configuration.port)")
     }
 
     /// A read answer, reshaped when the fault plan says so (`reshape`).

@@ -52,6 +52,10 @@ public struct GraphSandbox: Service {
         /// and 10,000 kept, peaked at 170 MB instead of 620 MB). Grows without bound: for runs of
         /// known length.
         public var countsEveryEventID = false
+        /// The scheme and host written into `paging.next` links, as Meta writes
+        /// `https://graph.facebook.com` into them however it was reached (through a relay, say);
+        /// `nil`: the host the request named.
+        public var pagingLinkOrigin: String?
 
         public init(
             host: String = "127.0.0.1",

@@ -246,7 +246,7 @@ extension InsightsJob {
                         transport: .malformedResponse
                     )
                 }
-                response = try await job.call(token) { token throws(GraphError) in try await job.graph.get(url: next, accessToken: token) }
+                response = try await job.call(token) { token throws(GraphError) in try await job.graph.get(next: next, accessToken: token) }
                 rows += try parse(response.body)
             }
             return rows

@@ -256,7 +256,7 @@ public struct PollJob: Sendable {
                     transport: .malformedResponse
                 )
             }
-            response = try await get(pixel: pixel) { token throws(GraphError) in try await graph.get(url: next, accessToken: token) }
+            response = try await get(pixel: pixel) { token throws(GraphError) in try await graph.get(next: next, accessToken: token) }
             records += try page(response.body)
         }
         return records

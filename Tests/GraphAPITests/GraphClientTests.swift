@@ -221,6 +221,56 @@ struct GraphClientTests {
         }
     }
 
+    @Test("a paging.next link naming Meta's host is followed on the configured base URL")
+    func pagingThroughARelay() async throws {
+        // Meta writes https://graph.facebook.com into its links however it was reached; this
+        // machine has no route there, so a link followed as written fails.
+        var configuration = GraphSandbox.Configuration(statsPageSize: 2)
+        configuration.pagingLinkOrigin = "https://graph.facebook.com"
+        try await withSandbox(configuration) { baseURL, _ in
+            let graph = client(baseURL)
+            let now = Int64(Date().timeIntervalSince1970)
+            let events = (0..<5).map { ByteBuffer(bytes: wireEvent(id: "r\($0)", name: "Purchase", time: now - Int64($0) * 3600 - 60)) }
+            _ = try await graph.sendEvents(pixelID: sandboxPixel, accessToken: Secret("t"), encodedEvents: events)
+            var response = try await graph.get(
+                "\(sandboxPixel)/stats",
+                query: [("aggregation", "event"), ("start_time", String(now - 86_400)), ("end_time", String(now))],
+                accessToken: Secret("t")
+            )
+            var pages = 1
+            while let next = GraphClient.nextPage(of: response) {
+                #expect(next.hasPrefix("https://graph.facebook.com/v26.0/\(sandboxPixel)/stats?"))
+                response = try await graph.get(next: next, accessToken: Secret("t"))
+                pages += 1
+            }
+            #expect(pages == 3)
+        }
+    }
+
+    @Test("paging.next links are moved onto the base URL, unless they are on its origin already")
+    func rebasedLinks() {
+        let meta = "https://graph.facebook.com/v26.0/123/stats?after=QQ%3D%3D&access_token=x"
+        #expect(GraphClient.rebased(meta, onto: "https://relay.example") == "https://relay.example/v26.0/123/stats?after=QQ%3D%3D&access_token=x")
+        #expect(
+            GraphClient.rebased(meta, onto: "http://127.0.0.1:8080/meta")
+                == "http://127.0.0.1:8080/meta/v26.0/123/stats?after=QQ%3D%3D&access_token=x"
+        )
+        #expect(GraphClient.rebased(meta, onto: "https://graph.facebook.com") == meta)
+        #expect(GraphClient.rebased(meta, onto: "https://GRAPH.facebook.com") == meta)
+        let relayed = "https://relay.example/meta/v26.0/123/stats?after=x"
+        #expect(GraphClient.rebased(relayed, onto: "https://relay.example/meta") == relayed, "a relay that rewrites its links is followed as written")
+        #expect(
+            GraphClient.rebased(meta, onto: "http://graph.facebook.com") == "http://graph.facebook.com/v26.0/123/stats?after=QQ%3D%3D&access_token=x"
+        )
+        #expect(
+            GraphClient.rebased(meta, onto: "https://graph.facebook.com:8443")
+                == "https://graph.facebook.com:8443/v26.0/123/stats?after=QQ%3D%3D&access_token=x"
+        )
+        #expect(GraphClient.rebased("/v26.0/123/stats?after=y", onto: "https://relay.example") == "https://relay.example/v26.0/123/stats?after=y")
+        #expect(GraphClient.rebased("no url at all", onto: "https://relay.example") == nil)
+        #expect(GraphClient.rebased("https://[bad", onto: "https://relay.example") == nil)
+    }
+
     @Test("client credentials are exchanged for an app token; a wrong secret is an auth error")
     func clientCredentials() async throws {
         try await withSandbox(.init(appCredentials: (id: "app-1", secret: "app-secret"))) { baseURL, _ in

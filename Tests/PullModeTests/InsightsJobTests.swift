@@ -113,6 +113,19 @@ struct InsightsJobTests {
         }
     }
 
+    @Test("insights pages whose paging.next names Meta's host are read through the configured base URL")
+    func pagingLinksOnMetasHost() async throws {
+        var configuration = GraphSandbox.Configuration()
+        configuration.pagingLinkOrigin = "https://graph.facebook.com"
+        try await withSeededSandbox(configuration, events: 60) { url, _, _ in
+            try await TestStore.sqlite.withRegistry { registry in
+                let report = try await pollInsights(try insightsManifest(), registry: registry, graphURL: url)
+                #expect(report.outcomes["act_\(adAccount)"] == .ok, "\(report.outcomes)")
+                #expect(try await registry.adInsights(since: nil).count == 20, "two campaigns a day for ten days, over pages of three")
+            }
+        }
+    }
+
     @Test("a later poll within the lookback picks up conversions Meta attributed to earlier days since")
     func lookbackUpdatesEarlierDays() async throws {
         let now = WallClock.system.now()

@@ -113,6 +113,19 @@ struct PollJobTests {
         }
     }
 
+    @Test("stats pages whose paging.next names Meta's host are read through the configured base URL")
+    func pagingLinksOnMetasHost() async throws {
+        var configuration = GraphSandbox.Configuration(statsPageSize: 3)
+        configuration.pagingLinkOrigin = "https://graph.facebook.com"
+        try await withSeededSandbox(configuration) { url, _, expected in
+            try await TestStore.sqlite.withRegistry { registry in
+                let report = try await poll(try manifest(), registry: registry, graphURL: url)
+                #expect(report.result == .ok)
+                #expect(try await storedTotals(registry).totals == expected)
+            }
+        }
+    }
+
     @Test("a poll that fails mid-run resumes from its last committed window: no gaps, no duplicates", arguments: TestStore.enabled)
     func resumes(store: TestStore) async throws {
         // One sandbox data set, read first through a failing stand-in, then through a healthy one.

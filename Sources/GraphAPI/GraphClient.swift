@@ -86,7 +86,8 @@ public struct GraphClient: Sendable {
         guard case .object(let object) = response.body, case .integer(let received)? = object["events_received"] else {
             throw GraphError.transport(.malformedResponse, "the events answer has no events_received")
         }
-        let messages = object["messages"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        // Strings as Meta documents them; anything else as its JSON text, so no message is lost.
+        let messages = object["messages"]?.arrayValue?.map { $0.stringValue ?? $0.serialized } ?? []
         return SendEventsReceipt(
             eventsReceived: Int(received),
             messages: messages,

@@ -23,6 +23,11 @@ public struct FaultPlan: Sendable, Equatable {
         /// Insights requests refused with Meta's "Please reduce the amount of data you're asking
         /// for" (code 1); other calls are not affected.
         case reduceData = "reduce_data"
+        /// Accepted event batches answered with a warning in `messages`.
+        case warning
+        /// Accepted event batches answered with `events_received` one below the events sent
+        /// (all of them are kept).
+        case shortCount = "short_count"
     }
 
     public var rate: Double
@@ -70,7 +75,10 @@ public struct FaultPlan: Sendable, Equatable {
         self.init(rate: rate, kinds: kinds)
     }
 
-    var requestKinds: [Kind] { Kind.allCases.filter { $0 != .invalid && $0 != .reshape && kinds.contains($0) } }
+    var requestKinds: [Kind] { Kind.allCases.filter { !Self.answerKinds.contains($0) && kinds.contains($0) } }
+
+    /// Kinds that change how an answer looks rather than fail the request.
+    static let answerKinds: Set<Kind> = [.invalid, .reshape, .warning, .shortCount]
 
     /// Whether the event id is marked invalid under this plan and seed (stable per id).
     func marksInvalid(eventID: String, seed: UInt64) -> Bool {

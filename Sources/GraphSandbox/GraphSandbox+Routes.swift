@@ -54,7 +54,7 @@ extension GraphSandbox {
             // Drop the connection without an answer, as a proxy or a crashed front end would.
             try? await context.channel.close().get()
             throw HTTPError(.internalServerError)
-        case .invalid, .reshape:
+        case .invalid, .reshape, .warning, .shortCount:
             return try await body()
         case .reduceData:
             guard request.uri.path.hasSuffix("/insights") else { return try await body() }
@@ -141,8 +141,15 @@ extension GraphSandbox {
             }
         }
         await store.record(pixelID: pixelID, events: events, testEventCode: parsed.testEventCode.flatMap { $0.isEmpty ? nil : $0 })
+        var received = events.count
+        var messages: [JSONValue] = []
+        let faults = configuration.faults
+        if faults.kinds.contains(.warning), await store.roll() < faults.rate {
+            messages.append(.string("Sandbox warning: the fault plan adds this message to an accepted batch"))
+        }
+        if faults.kinds.contains(.shortCount), await store.roll() < faults.rate { received -= 1 }
         return await json(
-            .object(["events_received": .integer(Int64(events.count)), "messages": .array([]), "fbtrace_id": .string(await store.traceID())])
+            .object(["events_received": .integer(Int64(received)), "messages": .array(messages), "fbtrace_id": .string(await store.traceID())])
         )
     }
 

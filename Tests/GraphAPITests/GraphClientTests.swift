@@ -155,10 +155,26 @@ struct GraphClientTests {
                 case .invalid: #expect(RetryPolicy().decide(error, attempt: 1) == .isolateInvalid)
                 case .serverError: #expect(error.isTransient == true)
                 case .garbage, .pagingLoop: #expect(error.transport == .malformedResponse, "a 200 that is not an events answer is never a success")
-                case .reshape, .reduceData: Issue.record("\(kind) changes read answers only; it is not in this test's arguments")
+                case .reshape, .reduceData, .warning, .shortCount:
+                    Issue.record("\(kind) changes answers without failing the call; it is not in this test's arguments")
                 }
             }
             #expect(await sandbox.receivedCounts(pixelID: sandboxPixel).isEmpty, "a failed call must not record events")
+        }
+    }
+
+    @Test("an accepted batch's messages and events_received reach the receipt as Meta sent them")
+    func answerNotes() async throws {
+        let configuration = GraphSandbox.Configuration(faults: FaultPlan(rate: 1, kinds: [.warning, .shortCount]))
+        try await withSandbox(configuration) { baseURL, sandbox in
+            let receipt = try await client(baseURL).sendEvents(
+                pixelID: sandboxPixel,
+                accessToken: Secret("t"),
+                encodedEvents: [ByteBuffer(bytes: wireEvent(id: "n1")), ByteBuffer(bytes: wireEvent(id: "n2"))]
+            )
+            #expect(receipt.eventsReceived == 1)
+            #expect(receipt.messages.count == 1 && receipt.messages[0].hasPrefix("Sandbox warning"))
+            #expect(await sandbox.receivedCounts(pixelID: sandboxPixel).count == 2, "the stand-in keeps every event it under-reports")
         }
     }
 

@@ -65,6 +65,8 @@ public struct Forwarder: Service {
     let outcomes = OutcomeTally()
     /// Claims the store could not answer: one line when they start failing, one when they work again.
     let claimFailures: StateOutageLog
+    /// Meta's warnings and short counts on accepted batches.
+    let answerNotes: MetaAnswerNotes
 
     public init(
         registry: any OutboxStore & AlarmStore,
@@ -90,6 +92,7 @@ public struct Forwarder: Service {
             work: "outbox claims",
             consequence: "nothing is forwarded until it answers again; accepted events stay queued"
         )
+        self.answerNotes = MetaAnswerNotes(logger: logger)
     }
 
     /// Claims and sends continuously: whenever one of the `max_in_flight` slots is free it claims
@@ -396,6 +399,7 @@ public struct Forwarder: Service {
             return
         }
         try await registry.markForwarded(entries, fbtraceID: receipt.fbtraceID, now: clock.now())
+        answerNotes.record(pixelID: pixel.id, sent: entries.count, receipt: receipt)
         outcomes.add(forwarded: entries.count)
         Counter(label: "capi_events_forwarded_total", dimensions: [("pixel_id", pixel.id)]).increment(by: entries.count)
         if await pauses.recovered(pixel.id) {

@@ -19,8 +19,9 @@ struct SandboxCommand: AsyncParsableCommand {
             conversions are attributed from the events received (a seeded share, reported 0-3 days later).
 
             Faults: --faults rate=0.3,kinds=5xx+throttle+timeout+reset+invalid (seeded by --seed); also \
-            reshape (read answers in a changed shape) and reduce_data (insights refused with Meta's \
-            "Please reduce the amount of data" error). \
+            reshape (read answers in a changed shape), reduce_data (insights refused with Meta's \
+            "Please reduce the amount of data" error), warning (accepted batches answered with a message) \
+            and short_count (accepted batches answered with events_received one short). \
             Point the connector at it with CAPI_GRAPH_URL=http://HOST:PORT.
             """
     )

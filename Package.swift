@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "AlarmWebhooks",
             dependencies: [
-                "CAPICore", "ConnectorRuntime",
+                "CAPICore", "ConnectorRuntime", "GraphAPI",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -251,7 +251,7 @@ let package = Package(
         .testTarget(
             name: "AlarmWebhooksTests",
             dependencies: [
-                "AlarmWebhooks", "PushMode", "ConnectorRuntime", "CAPICore", "TestSupport",
+                "AlarmWebhooks", "GraphAPI", "PushMode", "ConnectorRuntime", "CAPICore", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -272,7 +272,10 @@ let package = Package(
         ),
         .testTarget(
             name: "GraphAPITests",
-            dependencies: ["GraphAPI", "GraphSandbox", "CAPICore", "TestSupport", .product(name: "NIOCore", package: "swift-nio")],
+            dependencies: [
+                "GraphAPI", "GraphSandbox", "CAPICore", "TestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
             swiftSettings: swiftSettings
         ),
     ],

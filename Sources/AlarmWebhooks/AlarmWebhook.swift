@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import CAPICore
 import ConnectorRuntime
 import Foundation
+import GraphAPI
 import Logging
 import Metrics
 import NIOCore
@@ -16,6 +17,8 @@ import Synchronization
 public final class AlarmWebhook: AlarmNotifier {
     let configuration: AlarmWebhookConfiguration
     let http: HTTPClient
+    /// The proxy alarms go through, from the environment; `nil`: direct.
+    let proxy: EgressProxy?
     let clock: WallClock
     /// The first retry's wait; each further one doubles it, up to ``maximumBackoff``.
     let backoff: Duration
@@ -26,13 +29,17 @@ public final class AlarmWebhook: AlarmNotifier {
 
     public init(
         configuration: AlarmWebhookConfiguration,
-        httpClient: HTTPClient = .shared,
+        httpClient: HTTPClient? = nil,
         clock: WallClock = .system,
         backoff: Duration = .seconds(1),
-        logger: Logger = Logger(label: "capi.alarms")
+        logger: Logger = Logger(label: "capi.alarms"),
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) {
         self.configuration = configuration
-        http = httpClient
+        // Through `HTTPS_PROXY` (or `HTTP_PROXY`) unless `NO_PROXY` names the receiver, as the
+        // Graph calls go: where only a proxy reaches the internet, alarms must take it too.
+        proxy = EgressProxy.resolve(baseURL: configuration.url.revealed, configured: nil, environment: environment)
+        http = httpClient ?? OutboundHTTP.client(proxy: proxy)
         self.clock = clock
         self.backoff = backoff
         self.logger = logger
@@ -77,10 +84,11 @@ public final class AlarmWebhook: AlarmNotifier {
             case .delivered:
                 return .delivered
             case .refused(let status):
-                logger.error(
-                    "alarm receiver refused the notification",
-                    metadata: ["kind": "\(change.subject.kind)", "transition": "\(change.transition.rawValue)", "status": "\(status)"]
-                )
+                var metadata: Logger.Metadata = [
+                    "kind": "\(change.subject.kind)", "transition": "\(change.transition.rawValue)", "status": "\(status)",
+                ]
+                if (300..<400).contains(status) { metadata["redirect"] = "not followed: set the notify url to where it leads" }
+                logger.error("alarm receiver refused the notification", metadata: metadata)
                 return .failed
             case .retryable(let reason):
                 guard attempt <= configuration.retries else {

@@ -30,6 +30,11 @@ public struct EgressProxy: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(host):\(port)" }
 
+    /// AsyncHTTPClient's form of this proxy, with its `Proxy-Authorization`.
+    var clientProxy: HTTPClient.Configuration.Proxy {
+        .server(host: host, port: port, authorization: credentials.map { .basic(credentials: Data($0.utf8).base64EncodedString()) })
+    }
+
     /// The proxy for calls to `baseURL`: `graph_api.proxy` when configured, else `HTTPS_PROXY` (or
     /// `HTTP_PROXY` for an `http` base URL), upper or lower case, unless `NO_PROXY` names the host
     /// (exact, a domain suffix such as `.facebook.com` or `facebook.com`, or `*`).
@@ -48,23 +53,4 @@ public struct EgressProxy: Sendable, Hashable, CustomStringConvertible {
         let name = url.scheme?.lowercased() == "http" ? "HTTP_PROXY" : "HTTPS_PROXY"
         return variable(name).flatMap(EgressProxy.init(url:))
     }
-
-    /// One HTTP client per proxy for the life of the process (a client must be shut down before it
-    /// goes away; these never go away).
-    public var client: HTTPClient {
-        Self.clients.withLock { clients in
-            if let existing = clients[self] { return existing }
-            var configuration = HTTPClient.Configuration()
-            configuration.proxy = .server(
-                host: host,
-                port: port,
-                authorization: credentials.map { .basic(credentials: Data($0.utf8).base64EncodedString()) }
-            )
-            let client = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
-            clients[self] = client
-            return client
-        }
-    }
-
-    private static let clients = Mutex<[EgressProxy: HTTPClient]>([:])
 }

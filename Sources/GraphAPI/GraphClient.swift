@@ -48,7 +48,7 @@ public struct GraphClient: Sendable {
     /// - Parameter httpClient: by default the shared client, or the proxy's when one is configured.
     public init(configuration: Configuration, httpClient: HTTPClient? = nil, logger: Logger = Logger(label: "capi.graph")) {
         self.configuration = configuration
-        self.http = httpClient ?? configuration.proxy?.client ?? .shared
+        self.http = httpClient ?? OutboundHTTP.client(proxy: configuration.proxy)
         self.logger = logger
     }
 
@@ -234,6 +234,18 @@ public struct GraphClient: Sendable {
                 )
             }
             return GraphResponse(status: status, body: body, usage: usage)
+        }
+        if (300..<400).contains(status), body["error"] == nil {
+            let target = response.headers.first(name: "Location").map { location in
+                URLComponents(string: location)?.host == nil ? " to another path" : " to \(GraphEndpoint.describe(location))"
+            }
+            throw GraphError(
+                errorClass: .transient,
+                httpStatus: status,
+                message:
+                    "HTTP \(status) from \(GraphEndpoint.describe(request.url)): a redirect\(target ?? ""), not followed (the Graph API does "
+                    + "not redirect its calls; point graph_api.base_url or CAPI_GRAPH_URL where it leads, or fix the relay)"
+            )
         }
         throw Self.graphError(status: status, body: body, retryAfterHeader: response.headers.first(name: "Retry-After"), usage: usage)
     }

@@ -1,12 +1,14 @@
-import AlarmWebhooks
 import CAPICore
 import ConnectorRuntime
 import Foundation
+import GraphAPI
 import Hummingbird
 import Logging
 import PushMode
 import TestSupport
 import Testing
+
+@testable import AlarmWebhooks
 
 /// A receiver on loopback that answers with scripted statuses and keeps what it was sent.
 actor AlarmReceiver {
@@ -36,7 +38,10 @@ actor AlarmReceiver {
             let bytes = try await request.body.collect(upTo: 1 << 20)
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
-            return Response(status: await receiver.take(Delivery(headers: headers, body: Array(buffer: bytes))))
+            let status = await receiver.take(Delivery(headers: headers, body: Array(buffer: bytes)))
+            // A redirect leads back here: followed, the alarm would arrive a second time.
+            guard status.kind == .redirection else { return Response(status: status) }
+            return Response(status: status, headers: [.location: "http://\(request.head.authority ?? "")/hooks/alarms"])
         }
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let application = Application(
@@ -130,6 +135,34 @@ struct AlarmWebhookTests {
             #expect(await Self.webhook(url, retries: 2).send(Self.change()) == .failed)
             #expect(await receiver.deliveries.count == 1, "a 400 is the receiver's answer, not a failure to retry")
         }
+    }
+
+    @Test("a redirect is the receiver's answer, not followed", arguments: [HTTPResponse.Status.temporaryRedirect, .permanentRedirect, .found])
+    func redirect(status: HTTPResponse.Status) async throws {
+        try await AlarmReceiver.withRunning(answers: [status]) { url, receiver in
+            #expect(await Self.webhook(url, retries: 2).send(Self.change()) == .failed)
+            #expect(await receiver.deliveries.count == 1, "the alarm went where the redirect led")
+        }
+    }
+
+    @Test("alarms go through HTTPS_PROXY (HTTP_PROXY for http) unless NO_PROXY names the receiver, as Graph calls do")
+    func proxy() {
+        func proxy(_ url: String, _ environment: [String: String]) -> EgressProxy? {
+            AlarmWebhook(
+                configuration: AlarmWebhookConfiguration(
+                    url: Secret(url),
+                    signingKey: Self.key,
+                    cooldown: .seconds(1),
+                    retries: 0,
+                    timeout: .seconds(1)
+                ),
+                environment: environment
+            ).proxy
+        }
+        #expect(proxy("https://hooks.example/a", ["HTTPS_PROXY": "http://egress:3128"]) == EgressProxy(host: "egress", port: 3128))
+        #expect(proxy("http://hooks.internal/a", ["HTTP_PROXY": "http://egress:3128"]) == EgressProxy(host: "egress", port: 3128))
+        #expect(proxy("https://hooks.example/a", ["HTTPS_PROXY": "http://egress:3128", "NO_PROXY": ".example"]) == nil)
+        #expect(proxy("https://hooks.example/a", [:]) == nil)
     }
 
     @Test("a receiver that cannot be reached fails after the retries, without naming its URL in the log")

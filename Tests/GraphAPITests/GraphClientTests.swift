@@ -2,7 +2,9 @@ import CAPICore
 import Foundation
 import GraphAPI
 import GraphSandbox
+import Hummingbird
 import NIOCore
+import Synchronization
 import TestSupport
 import Testing
 
@@ -161,6 +163,44 @@ struct GraphClientTests {
             }
             #expect(await sandbox.receivedCounts(pixelID: sandboxPixel).isEmpty, "a failed call must not record events")
         }
+    }
+
+    @Test("a redirect is not followed: the batch, and the token in its body, go nowhere else", arguments: [307, 308, 301])
+    func redirectNotFollowed(status: Int) async throws {
+        let elsewhere = Mutex(0)
+        let target = Router()
+        target.post("/v26.0/:pixel/events") { _, _ -> Response in
+            elsewhere.withLock { $0 += 1 }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"events_received":1,"messages":[]}"#)))
+        }
+        target.get("/v26.0/:pixel/events") { _, _ -> Response in
+            elsewhere.withLock { $0 += 1 }
+            return Response(status: .ok, body: .init(byteBuffer: ByteBuffer(string: #"{"events_received":1,"messages":[]}"#)))
+        }
+        try await withLoopbackServer(target, label: "graph-elsewhere") { targetPort in
+            let relay = Router()
+            relay.post("/v26.0/:pixel/events") { request, _ -> Response in
+                Response(
+                    status: HTTPResponse.Status(code: status),
+                    headers: [.location: "http://127.0.0.1:\(targetPort)\(request.uri.path)"]
+                )
+            }
+            try await withLoopbackServer(relay, label: "graph-relay") { relayPort in
+                do throws(GraphError) {
+                    _ = try await client("http://127.0.0.1:\(relayPort)").sendEvents(
+                        pixelID: sandboxPixel,
+                        accessToken: Secret("secret-token"),
+                        encodedEvents: [ByteBuffer(bytes: wireEvent(id: "r1"))]
+                    )
+                    Issue.record("a redirect was taken for success")
+                } catch {
+                    #expect(error.httpStatus == status)
+                    #expect(error.message.contains("redirect to http://127.0.0.1:\(targetPort)"), "\(error.message)")
+                    #expect(!error.message.contains("secret-token"))
+                }
+            }
+        }
+        #expect(elsewhere.withLock { $0 } == 0, "the redirect was followed")
     }
 
     @Test("an accepted batch's messages and events_received reach the receipt as Meta sent them")

@@ -7,6 +7,11 @@ public enum MetaLimits {
     public static let maximumEventAgeSeconds: Int64 = 7 * 86_400
     /// The same for `action_source: physical_store` (store sales are uploaded late).
     public static let physicalStoreMaximumEventAgeSeconds: Int64 = 62 * 86_400
+    /// Time an event must have left before its age limit to be sent: a request reaches Meta
+    /// within seconds (each try is bounded by the Graph timeout, at most 60 s), and server clocks
+    /// agree within seconds. An event with less left is dead-lettered instead of sent to fail its
+    /// batch, and intake refuses it, since it would be dead-lettered at once.
+    public static let deliveryMarginSeconds: Int64 = 120
     /// How far back `/{pixel}/stats` answers.
     public static let statsHorizonSeconds: Int64 = 7 * 86_400
     /// Future `event_time` is undocumented; the connector's default tolerance for clock skew.

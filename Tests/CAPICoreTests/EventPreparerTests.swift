@@ -142,6 +142,21 @@ struct EventPreparerTests {
         #expect(problems(websitePurchase().replacingOccurrences(of: "\(now - 60)", with: "\"soon\"")).map(\.field) == ["event_time"])
     }
 
+    @Test("an event too close to Meta's age limit to reach Meta in time is refused; with the margin left, it is taken")
+    func ageLimitMargin() throws {
+        let limit: Int64 = 7 * 86_400
+        let margin = MetaLimits.deliveryMarginSeconds
+        let tooLate = websitePurchase().replacingOccurrences(of: "\(now - 60)", with: "\(now - limit + margin - 1)")
+        let found = problems(tooLate)
+        #expect(found.map(\.code) == [.tooOld])
+        #expect(found.first?.message.contains("too late to reach Meta") == true)
+        #expect(problems(websitePurchase().replacingOccurrences(of: "\(now - 60)", with: "\(now - limit + margin)")).isEmpty)
+        // Store sales: the same margin before their 62 days.
+        let store = websitePurchase().replacingOccurrences(of: #""action_source": "website""#, with: #""action_source": "physical_store""#)
+        #expect(problems(store.replacingOccurrences(of: "\(now - 60)", with: "\(now - 62 * 86_400 + margin - 1)")).map(\.code) == [.tooOld])
+        #expect(problems(store.replacingOccurrences(of: "\(now - 60)", with: "\(now - 62 * 86_400 + margin)")).isEmpty)
+    }
+
     @Test("every missing requirement is reported at once")
     func missingRequirements() {
         let found = problems(#"{"pixel_id": "12", "event_time": \#(now), "action_source": "website", "user_data": {"em": "a@b.co"}}"#)

@@ -69,3 +69,45 @@ struct FlushOnceTests {
         return router
     }
 }
+
+/// Events close to Meta's age limit: sent while they have the delivery margin left, dead-lettered
+/// (`too_old`) once they do not, so one late event never fails a whole batch at Meta.
+@Suite("age limit at delivery")
+struct AgeLimitTests {
+    @Test("with more than the margin left an event is sent; with less it is dead-lettered as too_old", arguments: TestStore.enabled)
+    func margin(store: TestStore) async throws {
+        let manifest = try pushManifest(maxEvents: 100)
+        let now = WallClock.system.now()
+        // Ten minutes left: within the hour the forwarder used to keep clear, so it was dead-lettered.
+        let late = ForwarderWindowTests.leads(3, prefix: "late").map { item in
+            var item = item
+            item.expiresAt = now + .seconds(600)
+            return item
+        }
+        let tooLate = ForwarderWindowTests.leads(2, prefix: "too-late").map { item in
+            var item = item
+            item.expiresAt = now + .seconds(MetaLimits.deliveryMarginSeconds - 30)
+            return item
+        }
+        let load = ForwarderWindowTests.GraphLoad()
+        load.releaseStall.continuation.finish()
+        try await store.withRegistry { registry in
+            _ = try await registry.commitIntake(late + tooLate)
+            try await withLoopbackServer(ForwarderWindowTests.router(load), label: "graph-age") { port in
+                let report = try await Forwarder(
+                    registry: registry,
+                    graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: hangLimit)),
+                    pixels: manifest.pixels,
+                    configuration: .init(maxEvents: 100, linger: .milliseconds(20), maxInFlight: 1),
+                    policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
+                    logger: Logger(label: "test")
+                ).flushDue()
+                #expect(report == Forwarder.FlushReport(forwarded: 3, rescheduled: 0, deadLettered: 2, remaining: 0))
+            }
+            #expect(load.current.eventsReceived == 3)
+            let dead = try await registry.deadLetters(limit: 10)
+            #expect(Set(dead.map(\.key.eventID)) == ["too-late-0", "too-late-1"])
+            #expect(dead.allSatisfy { $0.reason.errorClass == .tooOld })
+        }
+    }
+}

@@ -138,8 +138,17 @@ struct Checker {
             return nil
         }
         let maximumAge = (actionSource ?? .website).maximumAge
-        if Bounded.difference(policy.now.rawValue, seconds) > maximumAge {
+        let age = Bounded.difference(policy.now.rawValue, seconds)
+        if age > maximumAge {
             problem("event_time", .tooOld, "is more than \(maximumAge / 86_400) days in the past; Meta rejects the whole request for such an event")
+            return nil
+        }
+        if age > maximumAge - MetaLimits.deliveryMarginSeconds {
+            problem(
+                "event_time",
+                .tooOld,
+                "is less than \(MetaLimits.deliveryMarginSeconds / 60) minutes from Meta's \(maximumAge / 86_400)-day limit: too late to reach Meta"
+            )
             return nil
         }
         if Bounded.difference(seconds, policy.now.rawValue) > policy.maxFutureSkew.components.seconds {

@@ -38,7 +38,7 @@ public struct Forwarder: Service {
             maxInFlight: Int = 4,
             lease: Duration = .seconds(15),
             pauseAfterAuthFailure: Duration = .seconds(300),
-            ageMargin: Duration = .seconds(3600),
+            ageMargin: Duration = .seconds(MetaLimits.deliveryMarginSeconds),
             yieldToIntake: Duration = .zero
         ) {
             self.maxEvents = maxEvents

@@ -34,6 +34,22 @@ struct HardeningHTTPTests {
         }
     }
 
+    @Test("signatures sent on two webhook-signature lines are both candidates, whichever line holds the valid one")
+    func signatureOverTwoLines() async throws {
+        try await PushStack.run { stack in
+            for (index, validFirst) in [true, false].enumerated() {
+                let body = mirroredEvent(id: "two-lines-\(index)")
+                var headers = signedHeaders(body)
+                let valid = try #require(headers.first { $0.0 == "webhook-signature" })
+                headers.removeAll { $0.0 == "webhook-signature" }
+                let other = ("webhook-signature", "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+                headers += validFirst ? [valid, other] : [other, valid]
+                let answer = try await post("\(stack.baseURL)/v1/events", body: body, headers: headers)
+                #expect(answer.status == 202, "valid signature on the \(validFirst ? "first" : "second") line: \(answer.body)")
+            }
+        }
+    }
+
     @Test("an unsigned request is answered before its body is read, and the connection closed")
     func refusalBeforeBody() async throws {
         try await PushStack.run(manifest: try pushManifest(limits: Self.tightLimits)) { stack in

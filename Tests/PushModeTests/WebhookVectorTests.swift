@@ -196,6 +196,55 @@ struct WebhookVectorTests {
         }
     }
 
+    @Test("a header sent over several lines: every line's signatures count, in every scheme; conflicting ids or times do not")
+    func repeatedHeaderLines() throws {
+        let key = SigningKey(bytes: Array("secret-key-bytes".utf8))
+        let body = Array(#"{"event":"x"}"#.utf8)
+        func mac(_ prefix: String) -> Data {
+            var hmac = HMAC<SHA256>(key: SymmetricKey(data: key.bytes))
+            hmac.update(data: Array(prefix.utf8) + body)
+            return Data(hmac.finalize())
+        }
+        func verify(_ scheme: WebhookScheme, _ fields: [String: [String]]) -> Result<VerifiedDelivery, SignatureFailure> {
+            let verifier = WebhookVerifier(scheme: scheme, keys: [key])
+            return verifier.inspect(fields: { fields[$0] ?? [] }, now: UnixSeconds(1_000)).flatMap { inspected in
+                body.withUnsafeBytes { verifier.verify(inspected, body: $0) }
+            }
+        }
+        let good = "v1," + mac("msg_1.1000.").base64EncodedString()
+        let bad = "v1,AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+        for lines in [[good, bad], [bad, good], [bad + " " + good, bad], ["v1a,xyz", good]] {
+            let fields = ["webhook-id": ["msg_1"], "webhook-timestamp": ["1000"], "webhook-signature": lines]
+            #expect((try? verify(.standardWebhooks, fields).get())?.messageID == "msg_1", "\(lines)")
+        }
+        #expect((try? verify(.svix, ["svix-id": ["msg_1"], "svix-timestamp": ["1000"], "svix-signature": [good, bad]]).get()) != nil)
+        #expect(
+            (try? verify(.standardWebhooks, ["webhook-id": ["msg_1", "msg_1"], "webhook-timestamp": ["1000"], "webhook-signature": [good]]).get())
+                != nil
+        )
+        #expect(throws: SignatureFailure.malformedTimestamp) {
+            try verify(.standardWebhooks, ["webhook-id": ["msg_1", "msg_2"], "webhook-timestamp": ["1000"], "webhook-signature": [good]]).get()
+        }
+        #expect(throws: SignatureFailure.malformedTimestamp) {
+            try verify(.standardWebhooks, ["webhook-id": ["msg_1"], "webhook-timestamp": ["1000", "999"], "webhook-signature": [good]]).get()
+        }
+        #expect(throws: SignatureFailure.badSignature) {
+            try verify(.standardWebhooks, ["webhook-id": ["msg_1"], "webhook-timestamp": ["1000"], "webhook-signature": [bad, bad]]).get()
+        }
+
+        let stripeGood = mac("1000.").map { String(format: "%02x", $0) }.joined()
+        let stripeBad = String(repeating: "0", count: 64)
+        #expect((try? verify(.stripe, ["stripe-signature": ["t=1000,v1=\(stripeGood)", "v1=\(stripeBad)"]]).get()) != nil)
+        #expect((try? verify(.stripe, ["stripe-signature": ["t=1000,v1=\(stripeBad)", "v1=\(stripeGood)"]]).get()) != nil)
+
+        let hubGood = "sha256=" + mac("").map { String(format: "%02x", $0) }.joined()
+        let hubBad = "sha256=" + stripeBad
+        #expect((try? verify(.xHubSignature256, ["x-hub-signature-256": [hubBad, hubGood]]).get()) != nil)
+        #expect((try? verify(.xHubSignature256, ["x-hub-signature-256": [hubGood, hubBad]]).get()) != nil)
+        #expect(throws: SignatureFailure.malformedSignature) { try verify(.xHubSignature256, ["x-hub-signature-256": [hubGood, "md5=00"]]).get() }
+        #expect(throws: SignatureFailure.missingSignature) { try verify(.xHubSignature256, ["x-hub-signature-256": [""]]).get() }
+    }
+
     @Test("one verifier checks delivery after delivery: its keyed MACs are copied, never used up")
     func verifierReuse() throws {
         let key = SigningKey(bytes: Array("secret-key-bytes".utf8))

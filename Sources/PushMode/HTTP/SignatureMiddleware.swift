@@ -25,9 +25,9 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
         }
         if let refused = server.ipRefused(request, context: context, allowed: source.allowedIPs) { return refused }
         let now = server.clock.seconds()
-        let header: (String) -> String? = { name in SignatureHeaderNames.fieldName(name).flatMap { request.headers[$0] } }
+        let fields: (String) -> [String] = { name in SignatureHeaderNames.fieldName(name).map { request.headers[values: $0] } ?? [] }
         let inspected: WebhookVerifier.Inspected
-        switch source.verifier.inspect(header: header, now: now) {
+        switch source.verifier.inspect(fields: fields, now: now) {
         case .failure(let failure): return server.signatureRefused(failure, source: source.name, close: true)
         case .success(let value): inspected = value
         }

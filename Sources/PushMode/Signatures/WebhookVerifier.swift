@@ -43,13 +43,21 @@ public struct WebhookVerifier: Sendable {
         public var delivery: VerifiedDelivery
     }
 
-    /// - Parameter header: case-insensitive header lookup.
-    public func inspect(header: (String) -> String?, now: UnixSeconds) -> Result<Inspected, SignatureFailure> {
+    /// - Parameter fields: case-insensitive lookup of a header's values, one per header line as
+    ///   received. A client or proxy may send a list over several lines: each line's signatures
+    ///   count, as the lines read together would (joined with `", "`, as HTTP lookups join them,
+    ///   a Standard Webhooks list became one garbled entry, and a valid first signature failed).
+    public func inspect(fields: (String) -> [String], now: UnixSeconds) -> Result<Inspected, SignatureFailure> {
         switch scheme {
-        case .standardWebhooks, .svix: standardWebhooks(header: header, now: now)
-        case .stripe: stripe(header: header, now: now)
-        case .xHubSignature256: xHub(header: header)
+        case .standardWebhooks, .svix: standardWebhooks(fields: fields, now: now)
+        case .stripe: stripe(fields: fields, now: now)
+        case .xHubSignature256: xHub(fields: fields)
         }
+    }
+
+    /// The same, for a lookup with one value per header.
+    public func inspect(header: (String) -> String?, now: UnixSeconds) -> Result<Inspected, SignatureFailure> {
+        inspect(fields: { header($0).map { [$0] } ?? [] }, now: now)
     }
 
     /// Whether any candidate is HMAC-SHA256(key, prefix + body) for any configured key.
@@ -76,18 +84,19 @@ public struct WebhookVerifier: Sendable {
 
     // MARK: Standard Webhooks and Svix
 
-    private func standardWebhooks(header: (String) -> String?, now: UnixSeconds) -> Result<Inspected, SignatureFailure> {
+    private func standardWebhooks(fields: (String) -> [String], now: UnixSeconds) -> Result<Inspected, SignatureFailure> {
         // Both header families carry the same scheme; Svix's own names are `svix-*`. Each header
         // is looked up once: this runs for every delivery.
-        let webhookSignature = header("webhook-signature")
-        let webhookID = header("webhook-id")
-        let standardNames = webhookSignature != nil || webhookID != nil
-        guard let signatures = standardNames ? webhookSignature : header("svix-signature"), !Self.isBlank(signatures) else {
-            return .failure(.missingSignature)
-        }
+        let webhookSignature = fields("webhook-signature")
+        let webhookID = fields("webhook-id")
+        let standardNames = !webhookSignature.isEmpty || !webhookID.isEmpty
+        // Signatures are space-separated within a line; further lines add theirs.
+        let signatures = (standardNames ? webhookSignature : fields("svix-signature")).joined(separator: " ")
+        guard !Self.isBlank(signatures) else { return .failure(.missingSignature) }
         guard signatures.utf8.count <= Self.maximumHeaderBytes else { return .failure(.malformedSignature) }
-        guard let id = standardNames ? webhookID : header("svix-id"), !id.isEmpty, id.utf8.count <= 256,
-            let timestampText = header(standardNames ? "webhook-timestamp" : "svix-timestamp"), let timestamp = Self.unixSeconds(timestampText)
+        guard let id = Self.single(standardNames ? webhookID : fields("svix-id")), !id.isEmpty, id.utf8.count <= 256,
+            let timestampText = Self.single(fields(standardNames ? "webhook-timestamp" : "svix-timestamp")),
+            let timestamp = Self.unixSeconds(timestampText)
         else {
             return .failure(.malformedTimestamp)
         }
@@ -113,8 +122,10 @@ public struct WebhookVerifier: Sendable {
 
     // MARK: Stripe
 
-    private func stripe(header: (String) -> String?, now: UnixSeconds) -> Result<Inspected, SignatureFailure> {
-        guard let value = header("stripe-signature"), !value.isEmpty else { return .failure(.missingSignature) }
+    private func stripe(fields: (String) -> [String], now: UnixSeconds) -> Result<Inspected, SignatureFailure> {
+        // Items are comma-separated within a line; further lines add theirs.
+        let value = fields("stripe-signature").joined(separator: ",")
+        guard !value.isEmpty else { return .failure(.missingSignature) }
         guard value.utf8.count <= Self.maximumHeaderBytes else { return .failure(.malformedSignature) }
         var timestamp: UnixSeconds?
         var timestampText = ""
@@ -151,13 +162,17 @@ public struct WebhookVerifier: Sendable {
 
     // MARK: X-Hub-Signature-256
 
-    private func xHub(header: (String) -> String?) -> Result<Inspected, SignatureFailure> {
+    private func xHub(fields: (String) -> [String]) -> Result<Inspected, SignatureFailure> {
         // The legacy SHA-1 header is never enough on its own, and never a fallback.
-        guard let value = header("x-hub-signature-256"), !value.isEmpty else { return .failure(.missingSignature) }
-        guard value.hasPrefix("sha256="), let mac = Self.lowercaseHex(value.dropFirst(7)) else {
-            return .failure(.malformedSignature)
+        let values = fields("x-hub-signature-256")
+        guard !values.isEmpty, !values.allSatisfy(\.isEmpty) else { return .failure(.missingSignature) }
+        guard values.count <= Self.maximumCandidates else { return .failure(.malformedSignature) }
+        var candidates: [[UInt8]] = []
+        for value in values {
+            guard value.hasPrefix("sha256="), let mac = Self.lowercaseHex(value.dropFirst(7)) else { return .failure(.malformedSignature) }
+            candidates.append(mac)
         }
-        return .success(Inspected(prefix: [], candidates: [mac], delivery: VerifiedDelivery(messageID: nil, timestamp: nil)))
+        return .success(Inspected(prefix: [], candidates: candidates, delivery: VerifiedDelivery(messageID: nil, timestamp: nil)))
     }
 
     // MARK: Helpers
@@ -174,6 +189,13 @@ public struct WebhookVerifier: Sendable {
         var difference: UInt8 = 0
         for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }
         return difference == 0
+    }
+
+    /// A header that must have one value: the value, also when it was sent more than once alike;
+    /// `nil` when it is missing or its lines disagree (which id or time was signed is unclear).
+    static func single(_ values: [String]) -> String? {
+        guard let first = values.first, values.dropFirst().allSatisfy({ $0 == first }) else { return nil }
+        return first
     }
 
     /// Digits only (no sign, no fraction), as the schemes require.

@@ -183,6 +183,7 @@ struct ServeProcessTests {
         #expect(status == 0, "\(stderr)")
         #expect(steps.first?["events_received"] as? Int == 3)
         #expect(steps.first { $0["step"] as? String == "test_event_code" }?["events_received"] as? Int == 1)
+        #expect(steps.first { $0["step"] as? String == "no_event_id" }?["events_received"] as? Int == 1)
         #expect(steps.last?["code"] as? Int == 100)
 
         // The SDK hashed the email and phone itself: the sidecar must forward its digests as they
@@ -191,7 +192,7 @@ struct ServeProcessTests {
         var forwarded: [[String: Any]] = []
         let deadline = ContinuousClock.now + hangLimit
         var testCodes: [String: String] = [:]
-        while forwarded.count < 4, ContinuousClock.now < deadline {
+        while forwarded.count < 5, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(100))
             let received = try await Self.sandboxEvents(graphURL: graphURL, pixelID: "1234567890")
             forwarded = received.compactMap { ($0["event"] as? [String: Any])?["user_data"] as? [String: Any] }
@@ -199,9 +200,14 @@ struct ServeProcessTests {
                 uniqueKeysWithValues: received.map { ($0["event_id"] as? String ?? "", $0["test_event_code"] as? String ?? "live") }
             )
         }
-        try #require(forwarded.count == 4, "the four events reach the stand-in")
-        // The request's test_event_code went to Meta with its event, and only with it.
-        #expect(testCodes == ["sidecar-0": "live", "sidecar-1": "live", "sidecar-2": "live", "sidecar-test": "TEST4242"], "\(testCodes)")
+        try #require(forwarded.count == 5, "the five events reach the stand-in")
+        // The request's test_event_code went to Meta with its event, and only with it; the event
+        // the SDK sent without an id went with the one the sidecar gave it.
+        let assigned = try #require(testCodes.keys.first { $0.hasPrefix("capi-") }, "\(testCodes)")
+        #expect(
+            testCodes == ["sidecar-0": "live", "sidecar-1": "live", "sidecar-2": "live", "sidecar-test": "TEST4242", assigned: "live"],
+            "\(testCodes)"
+        )
         let digest = { (text: String) in SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined() }
         for userData in forwarded {
             #expect(userData["em"] as? [String] == [digest("joe@example.com")])

@@ -124,6 +124,42 @@ struct PushServerTests {
         }
     }
 
+    @Test("Graph-route events without an event_id, as Meta's own examples send them, each get one and reach Meta once")
+    func eventsWithoutID() async throws {
+        try await PushStack.run { stack in
+            let url = "\(stack.baseURL)/v26.0/\(testPixel)/events"
+            // Two identical purchases in one request, and an event_id given as null.
+            var event = try JSONValue(parsing: mirroredEvent(id: "unused")).objectValue!
+            event.removeValue(forKey: "event_id")
+            event.removeValue(forKey: "pixel_id")
+            var withNull = event
+            withNull["event_id"] = .null
+            let body = JSONValue.object([
+                "data": .array([.object(event), .object(event), .object(withNull)]), "access_token": .string("ingest-token"),
+            ])
+            let answer = try await post(url, body: Array(body.serialized.utf8))
+            #expect(answer.status == 200, "\(answer.body)")
+            #expect(answer.body["events_received"] == .integer(3))
+            let messages = answer.body["messages"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            #expect(messages.contains { $0.hasPrefix("3 event(s) without an event_id") }, "\(messages)")
+            // An empty id is a wrong value, not a missing one: refused as before.
+            var empty = event
+            empty["event_id"] = .string("")
+            let refused = try await post(
+                url,
+                body: Array(JSONValue.object(["data": .array([.object(empty)]), "access_token": .string("ingest-token")]).serialized.utf8)
+            )
+            #expect(refused.status == 400 && refused.body["error"]?["error_user_msg"]?.stringValue?.contains("event_id") == true)
+
+            try await stack.drained()
+            let received = try #require(try await get("\(stack.sandboxURL)/_sandbox/events?pixel_id=\(testPixel)").body["data"]?.arrayValue)
+            let ids = received.compactMap { $0["event_id"]?.stringValue }
+            #expect(ids.count == 3 && Set(ids).count == 3, "\(ids)")
+            #expect(ids.allSatisfy { $0.hasPrefix("capi-") })
+            #expect(received.allSatisfy { $0["received"] == .integer(1) })
+        }
+    }
+
     @Test("tampered, stale, unsigned and wrong-secret deliveries get 401 with a reason code")
     func signatureRefusals() async throws {
         try await PushStack.run { stack in

@@ -84,11 +84,12 @@ extension PushServer {
             }
             testEventCode = code
         }
+        let (identified, assigned) = Self.assigningEventIDs(events)
         let started = ContinuousClock.now
         let results: [Intake.Result]
         do {
             results = try await intake.accept(
-                events,
+                identified,
                 pixelFromPath: pixelID,
                 source: "graph_compatible",
                 allOrNothing: true,
@@ -97,7 +98,7 @@ extension PushServer {
         } catch {
             return Self.metaError(status: .serviceUnavailable, code: 2, message: "The state store cannot commit; retry", transient: true)
         }
-        record(results, events: events, source: IngestMetrics.graphCompatibleSource, started: started, pixelFromPath: pixelID)
+        record(results, events: identified, source: IngestMetrics.graphCompatibleSource, started: started, pixelFromPath: pixelID)
         for (index, result) in results.enumerated() {
             if case .rejected(let problems, _) = result, let first = problems.first {
                 return Self.metaError(
@@ -118,6 +119,14 @@ extension PushServer {
             case .rejected: break
             }
         }
+        if assigned > 0 {
+            messages.append(
+                .string(
+                    "\(assigned) event(s) without an event_id: the sidecar gave each one its own (capi-…), so Meta drops the "
+                        + "sidecar's re-sends; set event_id to de-duplicate with the browser Pixel"
+                )
+            )
+        }
         // Request parameters that apply to a whole request to Meta cannot follow events that the
         // outbox batches with others: said, rather than dropped without a word.
         let unsent = Self.unforwardedParameters.filter { name in
@@ -136,6 +145,25 @@ extension PushServer {
             ]),
             status: .ok
         )
+    }
+
+    /// `events` with an id given to each event object that has none, and how many got one.
+    ///
+    /// Meta takes events without an `event_id` (its own examples send none), and an app on Meta's
+    /// SDK must not have to change to use this route; the outbox and its de-duplication key need
+    /// one. The id is new for every event, as random as the event itself: a request the app
+    /// retries is then sent twice, as it would be sent to Meta directly (nothing tells a retry
+    /// from a second, identical purchase), and the sidecar's own re-sends carry the id, so Meta
+    /// drops them. An `event_id` given as `""` or another wrong value is still refused.
+    static func assigningEventIDs(_ events: [JSONValue]) -> (events: [JSONValue], assigned: Int) {
+        var assigned = 0
+        let identified = events.map { event -> JSONValue in
+            guard case .object(var object) = event, object["event_id"] == nil || object["event_id"] == .null else { return event }
+            object["event_id"] = .string("capi-" + UUID().uuidString.lowercased())
+            assigned += 1
+            return .object(object)
+        }
+        return (identified, assigned)
     }
 
     /// Compares digests, not strings: constant time in the token's content.

@@ -34,6 +34,11 @@ print(json.dumps({"step": "batch", "events_received": response.events_received, 
 # As during an integration: the events go to Events Manager's Test Events under this code.
 response = EventRequest(events=[event("test", now - 10)], pixel_id=pixel_id, test_event_code="TEST4242").execute()
 print(json.dumps({"step": "test_event_code", "events_received": response.events_received}))
+# As in Meta's own examples: no event_id.
+unnamed = event("unnamed", now - 10)
+unnamed.event_id = None
+response = EventRequest(events=[unnamed], pixel_id=pixel_id).execute()
+print(json.dumps({"step": "no_event_id", "events_received": response.events_received, "messages": response.messages}))
 try:
     EventRequest(events=[event("old", now - 8 * 86400)], pixel_id=pixel_id).execute()
     print(json.dumps({"step": "old", "accepted": True}))

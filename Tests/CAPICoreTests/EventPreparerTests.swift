@@ -339,6 +339,14 @@ struct EventPreparerTests {
         #expect(prepared.warnings.isEmpty)
     }
 
+    @Test("advanced_measurement_table, an event field of Meta's SDK, is forwarded as given; a value that is no string is refused")
+    func advancedMeasurementTable() throws {
+        let prepared = try EventPreparer.prepare(event(websitePurchase(#", "advanced_measurement_table": "conversions_q4""#)), policy: policy()).get()
+        #expect(prepared.payload["advanced_measurement_table"] == .string("conversions_q4"))
+        #expect(prepared.warnings.isEmpty, "not reported as an unknown field: \(prepared.warnings)")
+        #expect(problems(websitePurchase(#", "advanced_measurement_table": 7"#)).map(\.field) == ["advanced_measurement_table"])
+    }
+
     @Test("a mirrored event's test_event_code is kept beside the payload, never in it; a malformed one is a problem naming the field")
     func eventTestCode() throws {
         let prepared = try EventPreparer.prepare(event(websitePurchase(#", "test_event_code": "TEST555""#)), policy: policy()).get()

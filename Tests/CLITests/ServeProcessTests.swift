@@ -208,6 +208,9 @@ struct ServeProcessTests {
             testCodes == ["sidecar-0": "live", "sidecar-1": "live", "sidecar-2": "live", "sidecar-test": "TEST4242", assigned: "live"],
             "\(testCodes)"
         )
+        // Every field the SDK wrote reached Meta: advanced_measurement_table too.
+        let unnamed = try await Self.sandboxEvents(graphURL: graphURL, pixelID: "1234567890").first { $0["event_id"] as? String == assigned }
+        #expect((unnamed?["event"] as? [String: Any])?["advanced_measurement_table"] as? String == "sdk_table")
         let digest = { (text: String) in SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined() }
         for userData in forwarded {
             #expect(userData["em"] as? [String] == [digest("joe@example.com")])

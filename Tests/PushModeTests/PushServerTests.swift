@@ -160,6 +160,33 @@ struct PushServerTests {
         }
     }
 
+    @Test("on the Graph-compatible route, what was dropped from accepted events is in messages, at most twenty lines")
+    func graphRouteRemarks() async throws {
+        try await PushStack.run { stack in
+            let url = "\(stack.baseURL)/v26.0/\(testPixel)/events"
+            func send(_ events: [JSONValue]) async throws -> [String] {
+                let answer = try await post(
+                    url,
+                    body: Array(JSONValue.object(["data": .array(events), "access_token": .string("ingest-token")]).serialized.utf8)
+                )
+                #expect(answer.status == 200, "\(answer.body)")
+                return answer.body["messages"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            }
+            func event(_ id: String, extra: String) throws -> JSONValue {
+                var object = try JSONValue(parsing: mirroredEvent(id: id, extra: extra)).objectValue!
+                object.removeValue(forKey: "pixel_id")
+                return .object(object)
+            }
+            let one = try await send([try event("remark-1", extra: #","brand_new_field":"x""#)])
+            #expect(one == ["data[0]: brand_new_field: not a Meta server-event parameter; not forwarded"])
+            let many = try await send(try (0..<25).map { try event("remark-many-\($0)", extra: #","brand_new_field":"x""#) })
+            #expect(many.count == 21)
+            #expect(many[19] == "data[19]: brand_new_field: not a Meta server-event parameter; not forwarded")
+            #expect(many.last == "and 5 more such remarks on this request's events")
+            #expect(!many.joined().contains("Jane"), "a remark names keys, never values")
+        }
+    }
+
     @Test("tampered, stale, unsigned and wrong-secret deliveries get 401 with a reason code")
     func signatureRefusals() async throws {
         try await PushStack.run { stack in

@@ -48,6 +48,13 @@ struct Checker {
         }
     }
 
+    mutating func optionalString(_ value: JSONValue?, _ field: String) {
+        switch value {
+        case nil, .null?, .string?: break
+        case let value?: problem(field, .invalidType, "must be a string, found \(value.typeName)")
+        }
+    }
+
     mutating func optionalBool(_ value: JSONValue?, _ field: String) {
         switch value {
         case nil, .null?, .bool?: break

@@ -4,6 +4,7 @@ enum EventField: Int, CaseIterable {
     case eventName, eventTime, eventID, eventSourceURL, optOut, actionSource, userData, customData, appData
     case dataProcessingOptions, dataProcessingOptionsCountry, dataProcessingOptionsState, referrerURL
     case customerSegmentation, originalEventData, attributionData, messagingChannel, pixelID, testEventCode
+    case advancedMeasurementTable
 
     var name: String {
         switch self {
@@ -26,6 +27,7 @@ enum EventField: Int, CaseIterable {
         case .messagingChannel: "messaging_channel"
         case .pixelID: "pixel_id"
         case .testEventCode: "test_event_code"
+        case .advancedMeasurementTable: "advanced_measurement_table"
         }
     }
 
@@ -36,7 +38,9 @@ enum EventField: Int, CaseIterable {
 
     /// The fields sent as given whose content is the sender's to shape: each may hold personal
     /// data, which ``Checker/withoutPersonalData(_:path:keepingPositions:)`` drops.
-    static let freeForm: [EventField] = [.customData, .appData, .originalEventData, .attributionData, .customerSegmentation, .messagingChannel]
+    static let freeForm: [EventField] = [
+        .customData, .appData, .originalEventData, .attributionData, .customerSegmentation, .messagingChannel, .advancedMeasurementTable,
+    ]
 
     /// Names are lowercase ASCII and `_`, which no other spelling is canonically equivalent to: a
     /// byte comparison finds exactly what `String`'s `==` would.
@@ -50,15 +54,15 @@ enum EventField: Int, CaseIterable {
 struct EventFields {
     let object: JSONObject
     /// Each field's position in `object.members`, or -1.
-    private let positions: InlineArray<19, Int>
+    private let positions: InlineArray<20, Int>
     let hasUnknownFields: Bool
 
     /// The slot count of `positions`, checked against `EventField.allCases` by a test.
-    static let slotCount = InlineArray<19, Int>.count
+    static let slotCount = InlineArray<20, Int>.count
 
     /// Reads `object`'s names; answers the fields with the members sent as given.
     static func read(_ object: JSONObject) -> (fields: EventFields, payload: JSONObject) {
-        var positions = InlineArray<19, Int>(repeating: -1)
+        var positions = InlineArray<20, Int>(repeating: -1)
         var hasUnknownFields = false
         var position = 0
         let payload = object.filter { member in

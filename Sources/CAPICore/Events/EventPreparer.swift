@@ -57,6 +57,8 @@ public enum EventPreparer {
         check.customData(fields[.customData], eventName: eventName)
         check.privacy(fields)
         check.optionalBool(fields[.optOut], "opt_out")
+        // The Advanced Measurement API's table name, an event field of Meta's SDK 26.0.3.
+        check.optionalString(fields[.advancedMeasurementTable], "advanced_measurement_table")
         for name in fields.hasUnknownFields ? object.keys.filter({ !isKnownField($0) }).sorted() : [] {
             check.warnings.append("\(PersonalData.shown(name: name)): not a Meta server-event parameter; not forwarded")
         }

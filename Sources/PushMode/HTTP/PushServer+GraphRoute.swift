@@ -112,12 +112,23 @@ extension PushServer {
         }
         var messages: [JSONValue] = []
         var received = 0
-        for result in results {
+        var warnings: [String] = []
+        for (index, result) in results.enumerated() {
             switch result {
-            case .accepted: received += 1
+            case .accepted(let answer, _):
+                received += 1
+                // What was dropped from the event and why (by key, never a value), as the mirror
+                // routes' answers say it: an app on Meta's SDK reads `messages`.
+                for warning in answer["warnings"]?.arrayValue ?? [] {
+                    if let text = warning.stringValue { warnings.append("data[\(index)]: \(text)") }
+                }
             case .conflict(let id): messages.append(.string("event \(id) conflicts with an earlier event of the same id and time; not sent again"))
             case .rejected: break
             }
+        }
+        messages += warnings.prefix(Self.warningMessages).map(JSONValue.string)
+        if warnings.count > Self.warningMessages {
+            messages.append(.string("and \(warnings.count - Self.warningMessages) more such remarks on this request's events"))
         }
         if assigned > 0 {
             messages.append(
@@ -182,6 +193,10 @@ extension PushServer {
             close: close
         )
     }
+
+    /// Remarks on accepted events listed in `messages`, at most: a request of 1,000 events with
+    /// the same remark each gets a readable answer.
+    static let warningMessages = 20
 
     /// Meta's request-level parameters besides `data`, `access_token`, `appsecret_proof` and
     /// `test_event_code`.

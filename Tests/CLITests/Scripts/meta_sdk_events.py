@@ -37,6 +37,7 @@ print(json.dumps({"step": "test_event_code", "events_received": response.events_
 # As in Meta's own examples: no event_id.
 unnamed = event("unnamed", now - 10)
 unnamed.event_id = None
+unnamed.advanced_measurement_table = "sdk_table"
 response = EventRequest(events=[unnamed], pixel_id=pixel_id).execute()
 print(json.dumps({"step": "no_event_id", "events_received": response.events_received, "messages": response.messages}))
 try:

@@ -45,7 +45,8 @@ public struct GraphClient: Sendable {
     let http: HTTPClient
     let logger: Logger
 
-    /// - Parameter httpClient: by default the shared client, or the proxy's when one is configured.
+    /// - Parameter httpClient: by default the process's client for the configured proxy, or for
+    ///   none (``OutboundHTTP``): redirects are not followed.
     public init(configuration: Configuration, httpClient: HTTPClient? = nil, logger: Logger = Logger(label: "capi.graph")) {
         self.configuration = configuration
         self.http = httpClient ?? OutboundHTTP.client(proxy: configuration.proxy)

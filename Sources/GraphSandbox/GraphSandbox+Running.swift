@@ -17,15 +17,19 @@ extension GraphSandbox {
             guard let port = await ports.next() else {
                 // The server stopped before listening: its own error (a port in use, …) says why.
                 try await tasks.waitForAll()
-                throw NotListening(address: "\(configuration.host):\(configuration.port)")
+                throw NotListening(address: Self.hostPort(configuration.host, configuration.port))
             }
             let result: Result<T, any Error>
-            do { result = .success(try await body("http://\(configuration.host):\(port)")) } catch { result = .failure(error) }
+            let url = "http://\(Self.hostPort(configuration.host, port))"
+            do { result = .success(try await body(url)) } catch { result = .failure(error) }
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
             return try result.get()
         }
     }
+
+    /// `host:port`, an IPv6 host in brackets (`[::1]:8089`), as URLs and logs need it.
+    static func hostPort(_ host: String, _ port: Int) -> String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     /// The stand-in stopped before it listened.
     public struct NotListening: Error, CustomStringConvertible {

@@ -162,6 +162,39 @@ struct ServeProcessTests {
         }
     }
 
+    /// Whether this machine has an IPv6 loopback to listen on (containers often have none).
+    static let ipv6Loopback: Bool = {
+        let socket = Glibc.socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { return false }
+        defer { close(socket) }
+        var address = sockaddr_in6()
+        address.sin6_family = sa_family_t(AF_INET6)
+        address.sin6_addr = in6addr_loopback
+        return withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) == 0 }
+        }
+    }()
+
+    @Test("on an IPv6 address, the log names it as [::1]:port, and the sidecar answers there", .enabled(if: ipv6Loopback))
+    func ipv6Listen() async throws {
+        var environment = Self.environment()
+        environment["CAPI_LISTEN"] = "[::1]:0"
+        let state = "sqlite:" + TemporaryPaths.url("ipv6").appendingPathComponent("state.sqlite").path
+        let log = TemporaryPaths.url("ipv6-serve", suffix: ".log").path
+        let (serve, port) = try await CLIRunner.startListening(["serve", "--sandbox", "--state", state], environment: environment, logTo: log)
+        defer {
+            serve.terminate()
+            serve.waitUntilExit()
+        }
+        let text = try String(contentsOfFile: log, encoding: .utf8)
+        #expect(text.contains(#""address":"[::1]:\#(port)""#), "\(text)")
+        let health = try await ProcessRunner.run(
+            "/usr/bin/env",
+            ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://[::1]:\(port)/healthz').read().decode())"]
+        )
+        #expect(health.stdout.contains(#""status":"ok""#), "\(health.stderr)")
+    }
+
     @Test("Meta's official SDK, pointed at the sidecar, gets events_received, and its digests are forwarded unchanged", .enabled(if: MetaSDK.enabled))
     func metaSDKAgainstSidecar() async throws {
         var environment = Self.environment()

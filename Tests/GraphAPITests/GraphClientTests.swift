@@ -1,12 +1,13 @@
 import CAPICore
 import Foundation
 import GraphAPI
-import GraphSandbox
 import Hummingbird
 import NIOCore
 import Synchronization
 import TestSupport
 import Testing
+
+@testable import GraphSandbox
 
 @Suite("Graph client against the sandbox")
 struct GraphClientTests {
@@ -301,6 +302,13 @@ struct GraphClientTests {
             }
             #expect(pages == 3)
         }
+    }
+
+    @Test("the stand-in's base URL puts an IPv6 host in brackets")
+    func sandboxHostPort() {
+        #expect(GraphSandbox.hostPort("127.0.0.1", 8089) == "127.0.0.1:8089")
+        #expect(GraphSandbox.hostPort("::1", 8089) == "[::1]:8089")
+        #expect(URLComponents(string: "http://" + GraphSandbox.hostPort("::1", 8089))?.port == 8089)
     }
 
     @Test("paging.next links are moved onto the base URL, unless they are on its origin already")

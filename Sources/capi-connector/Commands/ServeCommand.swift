@@ -149,7 +149,11 @@ struct ServeCommand: AsyncParsableCommand {
         )
         let service = CancellationWitness(
             sidecar.service { host, port in
-                logger.notice("push sidecar listening", metadata: ["address": "\(host):\(port)", "sources": "\(push.sources.map(\.name))"])
+                // `[::1]:8088` for an IPv6 address, so the port can be told from the address.
+                logger.notice(
+                    "push sidecar listening",
+                    metadata: ["address": "\(ListenAddress(host: host, port: port))", "sources": "\(push.sources.map(\.name))"]
+                )
             }
         )
         let timeout = Bounded.duration(seconds: shutdownTimeout) ?? .seconds(25)

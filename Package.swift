@@ -237,6 +237,7 @@ let package = Package(
             dependencies: [
                 "capi-connector", "CAPICore", "ConnectorRuntime", "TestSupport",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             exclude: ["Scripts"],

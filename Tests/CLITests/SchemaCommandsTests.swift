@@ -1,6 +1,7 @@
 import CAPICore
 import ConnectorRuntime
 import Foundation
+import Logging
 import TestSupport
 import Testing
 
@@ -46,6 +47,16 @@ struct SchemaCommandsTests {
 
 @Suite("schema alarms command")
 struct SchemaAlarmsCommandTests {
+    @Test("list on a store with nothing registered prints no line, and says why on standard error")
+    func listNothingRegistered() async throws {
+        let path = TemporaryPaths.url("schemas-none").appendingPathComponent("state.sqlite").path
+        try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test.state")) { _ in }
+        let list = try await CLIRunner.run(["schema", "list", "--state", "sqlite:" + path])
+        #expect(list.status == 0)
+        #expect(list.stdout.isEmpty)
+        #expect(list.stderr.contains("no schema is registered in this store"), "\(list.stderr)")
+    }
+
     @Test("drift alarms as JSON lines; --active leaves out cleared ones; --all adds the pixel-pause alarms")
     func alarms() async throws {
         let path = TemporaryPaths.url("alarms").appendingPathComponent("state.sqlite").path

@@ -32,6 +32,12 @@ struct SchemaCommand: AsyncParsableCommand {
                     ]).serialized + "\n"
             }
             StandardStreams.writeAll(output, to: STDOUT_FILENO)
+            // Standard output stays JSON lines (none); the reason goes beside it.
+            if versions.isEmpty {
+                StandardStreams.printError(
+                    "no schema is registered in this store: serve and poll register the manifest's schema_registry.path (schemas/) at start-up"
+                )
+            }
         }
     }
 

@@ -47,7 +47,7 @@ struct SchemaCommandsTests {
 
 @Suite("schema alarms command")
 struct SchemaAlarmsCommandTests {
-    @Test("list on a store with nothing registered prints no line, and says why on standard error")
+    @Test("listings of an empty store print no line, and say so on standard error")
     func listNothingRegistered() async throws {
         let path = TemporaryPaths.url("schemas-none").appendingPathComponent("state.sqlite").path
         try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test.state")) { _ in }
@@ -55,6 +55,14 @@ struct SchemaAlarmsCommandTests {
         #expect(list.status == 0)
         #expect(list.stdout.isEmpty)
         #expect(list.stderr.contains("no schema is registered in this store"), "\(list.stderr)")
+        // The other listings of an empty store say so too, and keep standard output empty.
+        for (arguments, note) in [
+            (["dlq", "list"], "no dead letters"), (["schema", "alarms", "--active"], "no active drift alarms"),
+            (["read", "delivered_events", "--since", "-1d"], "no delivered_events records since -1d"),
+        ] {
+            let result = try await CLIRunner.run(arguments + ["--state", "sqlite:" + path])
+            #expect(result.status == 0 && result.stdout.isEmpty && result.stderr.contains(note), "\(arguments): \(result.stderr)")
+        }
     }
 
     @Test("drift alarms as JSON lines; --active leaves out cleared ones; --all adds the pixel-pause alarms")

@@ -46,6 +46,7 @@ struct DLQCommand: AsyncParsableCommand {
                 output += try JSONOutput.line(JSONValue.object(line)) + "\n"
             }
             StandardStreams.writeAll(output, to: STDOUT_FILENO)
+            if letters.isEmpty { StandardStreams.printError("no dead letters") }
         }
     }
 

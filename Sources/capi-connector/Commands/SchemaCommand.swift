@@ -131,6 +131,7 @@ struct SchemaCommand: AsyncParsableCommand {
             var output = ""
             for alarm in alarms where all || alarm.kind.hasPrefix("schema_drift_") { output += AlarmJSON.object(alarm).serialized + "\n" }
             StandardStreams.writeAll(output, to: STDOUT_FILENO)
+            if output.isEmpty { StandardStreams.printError("no \(active ? "active " : "")\(all ? "" : "drift ")alarms") }
         }
     }
 

@@ -142,5 +142,6 @@ struct ReadCommand: AsyncParsableCommand {
         var output = ""
         for record in StreamRecordJSON.objects(records) { output += try JSONOutput.line(record) + "\n" }
         StandardStreams.writeAll(output, to: STDOUT_FILENO)
+        if output.isEmpty { StandardStreams.printError("no \(stream.rawValue) records" + (self.since.map { " since \($0)" } ?? "")) }
     }
 }

@@ -63,6 +63,10 @@ struct SchemaAlarmsCommandTests {
             let result = try await CLIRunner.run(arguments + ["--state", "sqlite:" + path])
             #expect(result.status == 0 && result.stdout.isEmpty && result.stderr.contains(note), "\(arguments): \(result.stderr)")
         }
+        // The report keeps its header (or `[]`), and says why it has no row.
+        let report = try await CLIRunner.run(["reconcile", "--since", "-3d", "--until", "0d", "--format", "json", "--state", "sqlite:" + path])
+        #expect(report.status == 0 && report.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "[]")
+        #expect(report.stderr.contains("nothing to report for that period"), "\(report.stderr)")
     }
 
     @Test("drift alarms as JSON lines; --active leaves out cleared ones; --all adds the pixel-pause alarms")

@@ -144,6 +144,12 @@ struct ReconcileCommand: AsyncParsableCommand {
         } else {
             StandardStreams.printOutput(text)
         }
+        if report.rows.isEmpty {
+            StandardStreams.printError(
+                "nothing to report for that period in this store: no ad account in the manifest, no event forwarded and no "
+                    + "delivery status read (poll reads spend and statuses; serve records conversions)"
+            )
+        }
     }
 }
 

@@ -110,7 +110,7 @@ extension GraphSandbox {
     func authorizedInsights(_ request: Request, parameters: [String: String]) async -> Response? {
         if let refused = await authorizedRead(request) { return refused }
         guard let allowed = configuration.adsReadTokens else { return nil }
-        let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
         guard let token = bearer ?? parameters["access_token"], allowed.contains(token) else {
             return await metaError(
                 status: .forbidden,

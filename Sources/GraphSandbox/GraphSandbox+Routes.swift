@@ -155,7 +155,7 @@ extension GraphSandbox {
 
     /// Reads carry the token in `Authorization: Bearer` or `access_token`, as Meta accepts.
     func authorizedRead(_ request: Request) async -> Response? {
-        let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+        let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
         guard let token = bearer ?? request.uri.queryParameters.get("access_token"), !token.isEmpty,
             configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
         else {

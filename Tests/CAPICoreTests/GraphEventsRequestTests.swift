@@ -105,4 +105,14 @@ struct GraphEventsRequestTests {
         #expect(GraphEventsRequest.multipartBoundary("application/x-www-form-urlencoded; boundary=abc") == nil)
         #expect(GraphEventsRequest.multipartBoundary("multipart/mixed; boundary=abc") == nil)
     }
+
+    @Test("an Authorization header's token: Bearer or OAuth, the scheme in any case, spaces after it skipped")
+    func authorizationToken() {
+        for header in ["Bearer tok-1", "bearer tok-1", "BEARER tok-1", "Bearer   tok-1", "Bearer\ttok-1", "OAuth tok-1", "oauth tok-1"] {
+            #expect(GraphEventsRequest.accessToken(authorization: header) == "tok-1", "\(header)")
+        }
+        for header in ["Basic dXNlcjpwYXNz", "Bearer", "Bearer ", "Bearertok-1", "tok-1", "", "Bearer tok-1 extra"] {
+            #expect(GraphEventsRequest.accessToken(authorization: header) == nil, "\(header)")
+        }
+    }
 }

@@ -68,6 +68,25 @@ struct AllowlistTests {
         }
     }
 
+    @Test("the ingest token is taken as Bearer or OAuth, in any case; a wrong one is refused before the body")
+    func authorizationSchemes() async throws {
+        try await PushStack.run { stack in
+            for (index, header) in ["bearer ingest-token", "OAuth ingest-token", "BEARER  ingest-token"].enumerated() {
+                var event = try JSONValue(parsing: mirroredEvent(id: "auth-\(index)")).objectValue!
+                event.removeValue(forKey: "pixel_id")
+                let body = Array(JSONValue.object(["data": .array([.object(event)])]).serialized.utf8)
+                let answer = try await post("\(stack.baseURL)/v26.0/\(testPixel)/events", body: body, headers: [("Authorization", header)])
+                #expect(answer.status == 200 && answer.body["events_received"] == .integer(1), "\(header): \(answer.body)")
+            }
+            let refused = try await post(
+                "\(stack.baseURL)/v26.0/\(testPixel)/events",
+                body: Array(#"{"data":[],"access_token":"ingest-token"}"#.utf8),
+                headers: [("Authorization", "bearer wrong-token")]
+            )
+            #expect(refused.status == 401)
+        }
+    }
+
     @Test("allowlist entries must be addresses or CIDR ranges; the problem names the field")
     func manifestProblems() {
         #expect(throws: ManifestError.self) { try manifest(allowed: "[not-an-ip]") }

@@ -41,6 +41,18 @@ public struct GraphEventsRequest: Sendable {
     }
 
     public var accessToken: String? { fields["access_token"]?.stringValue }
+
+    /// The token of an `Authorization` header in the forms Graph takes, `Bearer <token>` and
+    /// `OAuth <token>`, the scheme in any case (RFC 9110 §11.1) and any spaces after it; `nil` for
+    /// another scheme or no token. `bearer x` used to be no token at all, and the request a 401.
+    public static func accessToken(authorization: String) -> String? {
+        guard let space = authorization.firstIndex(where: { $0 == " " || $0 == "\t" }) else { return nil }
+        let scheme = authorization[..<space].lowercased()
+        guard scheme == "bearer" || scheme == "oauth" else { return nil }
+        let token = authorization[space...].drop { $0 == " " || $0 == "\t" }
+        guard !token.isEmpty, !token.contains(where: { $0 == " " || $0 == "\t" }) else { return nil }
+        return String(token)
+    }
     public var testEventCode: String? { fields["test_event_code"]?.stringValue }
 
     /// The elements of `data` (JSON-encoded ones decoded), each to be judged as an event; `nil`

@@ -27,7 +27,7 @@ extension PushServer {
         }
         // A token in the header or query string is checked before the body is read.
         let earlyToken =
-            request.headers[.authorization].flatMap { (value: String) -> String? in value.hasPrefix("Bearer ") ? String(value.dropFirst(7)) : nil }
+            request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
             ?? request.uri.queryParameters.get("access_token").map { String($0) }
         if let earlyToken, !tokenMatches(earlyToken, ingestTokenDigest) {
             return ingestTokenRefused(close: true)

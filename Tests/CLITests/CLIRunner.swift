@@ -72,6 +72,23 @@ struct CLIRunner {
         return try result.get()
     }
 
+    /// Runs `body` with `serve --sandbox` on a fresh SQLite store, given its port and the path of
+    /// its log, then stops it and awaits its exit without holding a thread (as ``withSandbox(_:_:)``).
+    static func withSandboxedServe<T>(
+        environment: [String: String],
+        name: String,
+        _ body: (_ port: Int, _ log: String) async throws -> T
+    ) async throws -> T {
+        let state = "sqlite:" + TemporaryPaths.url(name).appendingPathComponent("state.sqlite").path
+        let log = TemporaryPaths.url("\(name)-serve", suffix: ".log").path
+        let (serve, port) = try await startListening(["serve", "--sandbox", "--state", state], environment: environment, logTo: log)
+        let result: Swift.Result<T, any Error>
+        do { result = .success(try await body(port, log)) } catch { result = .failure(error) }
+        serve.terminate()
+        await serve.exited()
+        return try result.get()
+    }
+
     /// The port of the first JSON log line whose message ends in "listening".
     static func listeningPort(inLog path: String) -> Int? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }

@@ -179,20 +179,15 @@ struct ServeProcessTests {
     func ipv6Listen() async throws {
         var environment = Self.environment()
         environment["CAPI_LISTEN"] = "[::1]:0"
-        let state = "sqlite:" + TemporaryPaths.url("ipv6").appendingPathComponent("state.sqlite").path
-        let log = TemporaryPaths.url("ipv6-serve", suffix: ".log").path
-        let (serve, port) = try await CLIRunner.startListening(["serve", "--sandbox", "--state", state], environment: environment, logTo: log)
-        defer {
-            serve.terminate()
-            serve.waitUntilExit()
+        try await CLIRunner.withSandboxedServe(environment: environment, name: "ipv6") { port, log in
+            let text = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(text.contains(#""address":"[::1]:\#(port)""#), "\(text)")
+            let health = try await ProcessRunner.run(
+                "/usr/bin/env",
+                ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://[::1]:\(port)/healthz').read().decode())"]
+            )
+            #expect(health.stdout.contains(#""status":"ok""#), "\(health.stderr)")
         }
-        let text = try String(contentsOfFile: log, encoding: .utf8)
-        #expect(text.contains(#""address":"[::1]:\#(port)""#), "\(text)")
-        let health = try await ProcessRunner.run(
-            "/usr/bin/env",
-            ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://[::1]:\(port)/healthz').read().decode())"]
-        )
-        #expect(health.stdout.contains(#""status":"ok""#), "\(health.stderr)")
     }
 
     @Test("Meta's official SDK, pointed at the sidecar, gets events_received, and its digests are forwarded unchanged", .enabled(if: MetaSDK.enabled))
@@ -200,55 +195,50 @@ struct ServeProcessTests {
         var environment = Self.environment()
         environment["META_PIXEL_ID"] = "1234567890"
         environment["CAPI_INGEST_TOKEN"] = "sdk-ingest-token"
-        let state = "sqlite:" + TemporaryPaths.url("sdk").appendingPathComponent("state.sqlite").path
-        let log = TemporaryPaths.url("sdk-serve", suffix: ".log").path
-        let (serve, port) = try await CLIRunner.startListening(["serve", "--sandbox", "--state", state], environment: environment, logTo: log)
-        defer {
-            serve.terminate()
-            serve.waitUntilExit()
-        }
-        let (status, stderr, steps) = try await MetaSDK.steps(
-            baseURL: "http://127.0.0.1:\(port)",
-            pixelID: "1234567890",
-            token: "sdk-ingest-token",
-            prefix: "sidecar"
-        )
-        #expect(status == 0, "\(stderr)")
-        #expect(steps.first?["events_received"] as? Int == 3)
-        #expect(steps.first { $0["step"] as? String == "test_event_code" }?["events_received"] as? Int == 1)
-        #expect(steps.first { $0["step"] as? String == "no_event_id" }?["events_received"] as? Int == 1)
-        #expect(steps.last?["code"] as? Int == 100)
-
-        // The SDK hashed the email and phone itself: the sidecar must forward its digests as they
-        // are. Hashed again, they would match no one, and nothing would say so.
-        let graphURL = try #require(Self.graphURL(inLog: log), "serve --sandbox logs its stand-in's graph_url")
-        var forwarded: [[String: Any]] = []
-        let deadline = ContinuousClock.now + hangLimit
-        var testCodes: [String: String] = [:]
-        while forwarded.count < 5, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(100))
-            let received = try await Self.sandboxEvents(graphURL: graphURL, pixelID: "1234567890")
-            forwarded = received.compactMap { ($0["event"] as? [String: Any])?["user_data"] as? [String: Any] }
-            testCodes = Dictionary(
-                uniqueKeysWithValues: received.map { ($0["event_id"] as? String ?? "", $0["test_event_code"] as? String ?? "live") }
+        try await CLIRunner.withSandboxedServe(environment: environment, name: "sdk") { port, log in
+            let (status, stderr, steps) = try await MetaSDK.steps(
+                baseURL: "http://127.0.0.1:\(port)",
+                pixelID: "1234567890",
+                token: "sdk-ingest-token",
+                prefix: "sidecar"
             )
-        }
-        try #require(forwarded.count == 5, "the five events reach the stand-in")
-        // The request's test_event_code went to Meta with its event, and only with it; the event
-        // the SDK sent without an id went with the one the sidecar gave it.
-        let assigned = try #require(testCodes.keys.first { $0.hasPrefix("capi-") }, "\(testCodes)")
-        #expect(
-            testCodes == ["sidecar-0": "live", "sidecar-1": "live", "sidecar-2": "live", "sidecar-test": "TEST4242", assigned: "live"],
-            "\(testCodes)"
-        )
-        // Every field the SDK wrote reached Meta: advanced_measurement_table too.
-        let unnamed = try await Self.sandboxEvents(graphURL: graphURL, pixelID: "1234567890").first { $0["event_id"] as? String == assigned }
-        #expect((unnamed?["event"] as? [String: Any])?["advanced_measurement_table"] as? String == "sdk_table")
-        let digest = { (text: String) in SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined() }
-        for userData in forwarded {
-            #expect(userData["em"] as? [String] == [digest("joe@example.com")])
-            #expect(userData["ph"] as? [String] == [digest("16505551212")])
-            #expect(userData["client_ip_address"] as? String == "203.0.113.1")
+            #expect(status == 0, "\(stderr)")
+            #expect(steps.first?["events_received"] as? Int == 3)
+            #expect(steps.first { $0["step"] as? String == "test_event_code" }?["events_received"] as? Int == 1)
+            #expect(steps.first { $0["step"] as? String == "no_event_id" }?["events_received"] as? Int == 1)
+            #expect(steps.last?["code"] as? Int == 100)
+
+            // The SDK hashed the email and phone itself: the sidecar must forward its digests as they
+            // are. Hashed again, they would match no one, and nothing would say so.
+            let graphURL = try #require(Self.graphURL(inLog: log), "serve --sandbox logs its stand-in's graph_url")
+            var forwarded: [[String: Any]] = []
+            let deadline = ContinuousClock.now + hangLimit
+            var testCodes: [String: String] = [:]
+            while forwarded.count < 5, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(100))
+                let received = try await Self.sandboxEvents(graphURL: graphURL, pixelID: "1234567890")
+                forwarded = received.compactMap { ($0["event"] as? [String: Any])?["user_data"] as? [String: Any] }
+                testCodes = Dictionary(
+                    uniqueKeysWithValues: received.map { ($0["event_id"] as? String ?? "", $0["test_event_code"] as? String ?? "live") }
+                )
+            }
+            try #require(forwarded.count == 5, "the five events reach the stand-in")
+            // The request's test_event_code went to Meta with its event, and only with it; the event
+            // the SDK sent without an id went with the one the sidecar gave it.
+            let assigned = try #require(testCodes.keys.first { $0.hasPrefix("capi-") }, "\(testCodes)")
+            #expect(
+                testCodes == ["sidecar-0": "live", "sidecar-1": "live", "sidecar-2": "live", "sidecar-test": "TEST4242", assigned: "live"],
+                "\(testCodes)"
+            )
+            // Every field the SDK wrote reached Meta: advanced_measurement_table too.
+            let unnamed = try await Self.sandboxEvents(graphURL: graphURL, pixelID: "1234567890").first { $0["event_id"] as? String == assigned }
+            #expect((unnamed?["event"] as? [String: Any])?["advanced_measurement_table"] as? String == "sdk_table")
+            let digest = { (text: String) in SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined() }
+            for userData in forwarded {
+                #expect(userData["em"] as? [String] == [digest("joe@example.com")])
+                #expect(userData["ph"] as? [String] == [digest("16505551212")])
+                #expect(userData["client_ip_address"] as? String == "203.0.113.1")
+            }
         }
     }
 

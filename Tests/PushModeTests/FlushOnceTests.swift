@@ -94,14 +94,13 @@ struct AgeLimitTests {
         try await store.withRegistry { registry in
             _ = try await registry.commitIntake(late + tooLate)
             try await withLoopbackServer(ForwarderWindowTests.router(load), label: "graph-age") { port in
-                let report = try await Forwarder(
-                    registry: registry,
-                    graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:\(port)", version: "v26.0", timeout: hangLimit)),
+                let forwarder = ForwarderWindowTests.oneAtATime(
+                    registry,
+                    graphURL: "http://127.0.0.1:\(port)",
                     pixels: manifest.pixels,
-                    configuration: .init(maxEvents: 100, linger: .milliseconds(20), maxInFlight: 1),
-                    policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
-                    logger: Logger(label: "test")
-                ).flushDue()
+                    maxEvents: 100
+                )
+                let report = try await forwarder.flushDue()
                 #expect(report == Forwarder.FlushReport(forwarded: 3, rescheduled: 0, deadLettered: 2, remaining: 0))
             }
             #expect(load.current.eventsReceived == 3)

@@ -70,6 +70,25 @@ struct ForwarderWindowTests {
         return router
     }
 
+    /// A forwarder into `graphURL` with one request in flight and a quick retry policy, for tests
+    /// that flush once and look at the outcome.
+    static func oneAtATime(
+        _ registry: any OutboxStore & AlarmStore,
+        graphURL: String,
+        pixels: [PixelConfiguration],
+        maxEvents: Int,
+        logger: Logger = Logger(label: "test")
+    ) -> Forwarder {
+        Forwarder(
+            registry: registry,
+            graph: GraphClient(configuration: .init(baseURL: graphURL, version: "v26.0", timeout: hangLimit)),
+            pixels: pixels,
+            configuration: .init(maxEvents: maxEvents, linger: .milliseconds(20), maxInFlight: 1),
+            policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
+            logger: logger
+        )
+    }
+
     /// `count` minimal Lead events a minute old, queued as intake would queue them.
     static func leads(_ count: Int, prefix: String) -> [IntakeItem] {
         let time = WallClock.system.seconds() - .seconds(60)

@@ -71,14 +71,14 @@ struct MetaAnswerNotesTests {
                 }
                 _ = try await registry.commitIntake(leads)
                 let log = CapturedLog()
-                let report = try await Forwarder(
-                    registry: registry,
-                    graph: GraphClient(configuration: .init(baseURL: baseURL, version: "v26.0", timeout: hangLimit)),
+                let forwarder = ForwarderWindowTests.oneAtATime(
+                    registry,
+                    graphURL: baseURL,
                     pixels: manifest.pixels,
-                    configuration: .init(maxEvents: 10, linger: .milliseconds(20), maxInFlight: 1),
-                    policy: RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(1), maxBackoff: .milliseconds(1)),
+                    maxEvents: 10,
                     logger: log.logger
-                ).flushDue()
+                )
+                let report = try await forwarder.flushDue()
                 #expect(report.forwarded == 30 && report.deadLettered == 0 && report.remaining == 0, "\(report)")
                 #expect(await sandbox.receivedCounts(pixelID: testPixel).count == 30)
                 let forwarded = try await registry.deliveredEvents(since: nil).filter { $0.outcome == .forwarded }

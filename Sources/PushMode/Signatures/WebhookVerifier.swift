@@ -165,7 +165,7 @@ public struct WebhookVerifier: Sendable {
     private func xHub(fields: (String) -> [String]) -> Result<Inspected, SignatureFailure> {
         // The legacy SHA-1 header is never enough on its own, and never a fallback.
         let values = fields("x-hub-signature-256")
-        guard !values.isEmpty, !values.allSatisfy(\.isEmpty) else { return .failure(.missingSignature) }
+        guard !values.allSatisfy(\.isEmpty) else { return .failure(.missingSignature) }
         guard values.count <= Self.maximumCandidates else { return .failure(.malformedSignature) }
         var candidates: [[UInt8]] = []
         for value in values {

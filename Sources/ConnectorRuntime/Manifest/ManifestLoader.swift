@@ -24,20 +24,12 @@ public struct ManifestLoader: Sendable {
 
     /// The manifest file's text, for callers that look at it before loading (secret references).
     public static func text(path: String) throws(ManifestError) -> String {
-        func unreadable(_ reason: String) -> ManifestError {
-            ManifestError(problems: [ManifestProblem(file: path, line: 1, column: 1, message: "cannot read the manifest: \(reason)")])
-        }
-        // A FIFO or device would block or stream without end; a directory has no text.
-        if let attributes = try? FileManager.default.attributesOfItem(atPath: path) {
-            if let type = attributes[.type] as? FileAttributeType, type != .typeRegular, type != .typeSymbolicLink {
-                throw unreadable(type == .typeDirectory ? "it is a directory" : "it is not a regular file")
-            }
-            if let size = attributes[.size] as? Int, size > 1 << 20 { throw unreadable("it is larger than 1 MiB") }
-        }
         do {
-            return try String(contentsOfFile: path, encoding: .utf8)
+            return try TextFile.read(path: path)
         } catch {
-            throw unreadable(Self.describeReadFailure(error))
+            throw ManifestError(problems: [
+                ManifestProblem(file: path, line: error.line, column: error.column, message: "cannot read the manifest: \(error.reason)")
+            ])
         }
     }
 
@@ -68,14 +60,6 @@ public struct ManifestLoader: Sendable {
             )
         }
         return manifest
-    }
-
-    static func describeReadFailure(_ error: any Error) -> String {
-        let nsError = error as NSError
-        if nsError.domain == NSCocoaErrorDomain, nsError.code == NSFileReadNoSuchFileError || nsError.code == 260 {
-            return "no such file"
-        }
-        return "\(nsError.localizedFailureReason ?? "the file cannot be read") (code \(nsError.code))"
     }
 
     static func problem(fromYAMLError error: any Error, file: String) -> ManifestProblem {

@@ -27,7 +27,12 @@ public struct SchemaRegistry: Sendable {
         }
         return try names.filter { $0.hasSuffix(".json") }.sorted().map { name throws(SchemaError) in
             let path = (folder as NSString).appendingPathComponent(name)
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw SchemaError(name, "cannot be read") }
+            let text: String
+            do throws(TextFile.Problem) {
+                text = try TextFile.read(path: path)
+            } catch {
+                throw SchemaError("\(name):\(error.line):\(error.column)", "cannot be read: \(error.reason)")
+            }
             do throws(SchemaError) {
                 return (name, try SchemaDocument(parsing: text))
             } catch {

@@ -137,8 +137,11 @@ struct SchemaCommand: AsyncParsableCommand {
 
     /// A schema file, compiled; a file that is no usable schema is exit 2 naming where.
     static func read(_ path: String) throws -> SchemaDocument {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-            StandardStreams.printError("capi-connector: cannot read \(path)")
+        let text: String
+        do {
+            text = try TextFile.read(path: path)
+        } catch {
+            StandardStreams.printError("capi-connector: \(path):\(error.line):\(error.column): cannot read the schema: \(error.reason)")
             throw ExitCode(2)
         }
         do {

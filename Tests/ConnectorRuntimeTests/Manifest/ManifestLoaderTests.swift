@@ -242,4 +242,22 @@ struct ManifestLoaderTests {
             #expect(error.problems.map(\.description) == ["/nonexistent/m.yaml:1:1: cannot read the manifest: no such file"])
         }
     }
+
+    @Test("a file that is not UTF-8 names the line and column of its first bad byte, not Foundation's code")
+    func notUTF8() throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("capi-latin1-\(UUID().uuidString).yaml").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // "name: café" saved as Latin-1: é is the single byte 0xE9, on line 2 after "name: caf".
+        try Data("id: x\nname: caf".utf8 + [0xE9] + Data("\n".utf8)).write(to: URL(fileURLWithPath: path))
+        do {
+            _ = try ManifestLoader(environment: [:]).load(path: path)
+            Issue.record("loaded")
+        } catch {
+            #expect(
+                error.problems.map(\.description) == [
+                    "\(path):2:10: cannot read the manifest: it is not UTF-8 text (the first byte that is not is here)"
+                ]
+            )
+        }
+    }
 }

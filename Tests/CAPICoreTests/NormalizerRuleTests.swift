@@ -147,6 +147,29 @@ struct NormalizerRuleTests {
         #expect(canonical(key, value) == nil)
     }
 
+    @Test(
+        "digits of any script and full-width forms are read as the ASCII they stand for, in numeric keys only",
+        arguments: [
+            (UserDataKey.phone, "+1 ６５０ ５５５ １２１２", nil, "16505551212"), (.phone, "０９０－１２３４－５６７８", "jp", "819012345678"),
+            (.phone, "（６５０）５５５．１２１２", "us", "16505551212"), (.phone, "+١ ٦٥٠ ٥٥٥ ١٢١٢", nil, "16505551212"),
+            (.phone, "۰۹۱۲ ۳۴۵ ۶۷۸۹", "ir", "989123456789"), (.phone, "६५० ५५५ १२१२", "us", "16505551212"),
+            (.zip, "９４０２５－１２３４", "us", "94025"), (.zip, "１００－０００１", "jp", "1000001"), (.zip, "Ｍ１ １ＡＥ", "gb", "m11ae"),
+            (.dateOfBirth, "１９９０－０１－１５", nil, "19900115"), (.dateOfBirth, "١٥/١٢/١٩٩٠", nil, "19901215"),
+            (.birthDay, "５", nil, "05"), (.birthYear, "۱۹۹۰", nil, "1990"),
+            // Names and emails are not numbers: their full-width letters stay as written.
+            (.firstName, "Ｊａｎｅ", nil, "ｊａｎｅ"),
+        ] as [(UserDataKey, String, String?, String)]
+    )
+    func digitsOfAnyScript(key: UserDataKey, value: String, country: String?, expected: String) {
+        #expect(canonical(key, value, country: country) == expected)
+    }
+
+    @Test("a superscript or fraction is no digit: the phone number is still refused")
+    func superscriptsAreNoDigits() {
+        #expect(canonical(.phone, "6505551212²", country: "us") == nil)
+        #expect(canonical(.phone, "650555121½", country: "us") == nil)
+    }
+
     @Test("trimming uses Python's white-space set")
     func whitespaceSet() {
         #expect(canonical(.email, "\u{2003}\u{1C}a@b.co\u{3000}\u{85}") == "a@b.co")

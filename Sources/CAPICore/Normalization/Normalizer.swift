@@ -36,8 +36,9 @@ public struct Normalizer: Sendable {
     /// `String`s. ``normalizeASCII(_:_:country:)`` and ``normalizeTwoByte(_:_:)`` must answer
     /// exactly as this does.
     func normalizeScalars(_ key: UserDataKey, _ value: String, country: String?) -> Result<NormalizedValue, NormalizationIssue> {
-        let folded = TextFolding.trimmedLowercased(value)
+        var folded = TextFolding.trimmedLowercased(value)
         guard !folded.isEmpty else { return .failure(issue(key, "is empty")) }
+        if key.isWrittenInDigits { folded = TextFolding.asciiDigitsAndWidth(folded) }
         if let digest = HexDigest(hex: folded) { return .success(.digest(digest)) }
         return canonical(key, folded, country: country).map { .hashed(normalized: $0, digest: SHA256Hex.hexDigest($0)) }
     }

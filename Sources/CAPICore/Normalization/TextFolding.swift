@@ -174,4 +174,26 @@ public enum TextFolding {
 
     @inlinable
     public static func isASCIIDigit(_ scalar: Unicode.Scalar) -> Bool { (0x30...0x39).contains(scalar.value) }
+
+    /// Digits of any script as ASCII digits, and the full-width ASCII forms (U+FF01–U+FF5E) as the
+    /// ASCII they stand for, so a phone number, postcode or birth date typed through a Japanese or
+    /// Chinese input method (`０９０－１２３４－５６７８`) or in Arabic-Indic digits hashes as Meta's
+    /// own copy of it does. Only decimal digits (`Nd`) count: `²` or `½` are no digit of a number.
+    public static func asciiDigitsAndWidth(_ text: String) -> String {
+        if isASCII(text) { return text }
+        var output: [UInt8] = []
+        output.reserveCapacity(text.utf8.count)
+        for scalar in text.unicodeScalars {
+            if (0xFF01...0xFF5E).contains(scalar.value) {
+                output.append(UInt8(scalar.value - 0xFEE0))
+            } else if scalar.value >= 0x80, scalar.properties.numericType == .decimal, let digit = scalar.properties.numericValue,
+                (0...9).contains(digit)
+            {
+                output.append(0x30 + UInt8(digit))
+            } else {
+                appendUTF8(scalar, to: &output)
+            }
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
 }

@@ -56,6 +56,15 @@ public enum UserDataKey: String, Sendable, CaseIterable, Codable {
         }
     }
 
+    /// Keys whose values are numbers at heart (phone, postcode, birth date and its parts): their
+    /// digits are read in any script and full width (``TextFolding/asciiDigitsAndWidth(_:)``).
+    public var isWrittenInDigits: Bool {
+        switch self {
+        case .phone, .zip, .dateOfBirth, .birthDay, .birthMonth, .birthYear: return true
+        default: return false
+        }
+    }
+
     /// Friendly names the push endpoint accepts as aliases (the push HTTP contract in README.md).
     public static let aliases: [String: UserDataKey] = [
         "email": .email, "phone": .phone, "first_name": .firstName, "last_name": .lastName, "city": .city,

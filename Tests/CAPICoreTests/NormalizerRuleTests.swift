@@ -148,14 +148,15 @@ struct NormalizerRuleTests {
     }
 
     @Test(
-        "digits of any script and full-width forms are read as the ASCII they stand for, in numeric keys only",
+        "digits of any script and full-width forms are read as the ASCII they stand for, in numbers and codes only",
         arguments: [
             (UserDataKey.phone, "+1 ６５０ ５５５ １２１２", nil, "16505551212"), (.phone, "０９０－１２３４－５６７８", "jp", "819012345678"),
             (.phone, "（６５０）５５５．１２１２", "us", "16505551212"), (.phone, "+١ ٦٥٠ ٥٥٥ ١٢١٢", nil, "16505551212"),
             (.phone, "۰۹۱۲ ۳۴۵ ۶۷۸۹", "ir", "989123456789"), (.phone, "६५० ५५५ १२१२", "us", "16505551212"),
             (.zip, "９４０２５－１２３４", "us", "94025"), (.zip, "１００－０００１", "jp", "1000001"), (.zip, "Ｍ１ １ＡＥ", "gb", "m11ae"),
             (.dateOfBirth, "１９９０－０１－１５", nil, "19900115"), (.dateOfBirth, "١٥/١٢/١٩٩٠", nil, "19901215"),
-            (.birthDay, "５", nil, "05"), (.birthYear, "۱۹۹۰", nil, "1990"),
+            (.birthDay, "５", nil, "05"), (.birthYear, "۱۹۹۰", nil, "1990"), (.country, "ＪＰ", nil, "jp"), (.state, "ＣＡ", "us", "ca"),
+            (.state, "Ｔｏｋｙｏ", "jp", "tokyo"),
             // Names and emails are not numbers: their full-width letters stay as written.
             (.firstName, "Ｊａｎｅ", nil, "ｊａｎｅ"),
         ] as [(UserDataKey, String, String?, String)]

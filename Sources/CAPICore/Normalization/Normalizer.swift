@@ -38,7 +38,7 @@ public struct Normalizer: Sendable {
     func normalizeScalars(_ key: UserDataKey, _ value: String, country: String?) -> Result<NormalizedValue, NormalizationIssue> {
         var folded = TextFolding.trimmedLowercased(value)
         guard !folded.isEmpty else { return .failure(issue(key, "is empty")) }
-        if key.isWrittenInDigits { folded = TextFolding.asciiDigitsAndWidth(folded) }
+        if key.foldsWidthAndDigits { folded = TextFolding.asciiDigitsAndWidth(folded) }
         if let digest = HexDigest(hex: folded) { return .success(.digest(digest)) }
         return canonical(key, folded, country: country).map { .hashed(normalized: $0, digest: SHA256Hex.hexDigest($0)) }
     }

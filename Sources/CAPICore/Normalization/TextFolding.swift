@@ -176,9 +176,9 @@ public enum TextFolding {
     public static func isASCIIDigit(_ scalar: Unicode.Scalar) -> Bool { (0x30...0x39).contains(scalar.value) }
 
     /// Digits of any script as ASCII digits, and the full-width ASCII forms (U+FF01–U+FF5E) as the
-    /// ASCII they stand for, so a phone number, postcode or birth date typed through a Japanese or
-    /// Chinese input method (`０９０－１２３４－５６７８`) or in Arabic-Indic digits hashes as Meta's
-    /// own copy of it does. Only decimal digits (`Nd`) count: `²` or `½` are no digit of a number.
+    /// ASCII they stand for, so a phone number, postcode, birth date or state code typed through a
+    /// Japanese or Chinese input method (`０９０－１２３４－５６７８`, `ＣＡ`) or in Arabic-Indic
+    /// digits hashes as Meta's own copy of it does. Only decimal digits (`Nd`) count: `²` or `½` are no digit of a number.
     public static func asciiDigitsAndWidth(_ text: String) -> String {
         if isASCII(text) { return text }
         var output: [UInt8] = []

@@ -56,11 +56,12 @@ public enum UserDataKey: String, Sendable, CaseIterable, Codable {
         }
     }
 
-    /// Keys whose values are numbers at heart (phone, postcode, birth date and its parts): their
-    /// digits are read in any script and full width (``TextFolding/asciiDigitsAndWidth(_:)``).
-    public var isWrittenInDigits: Bool {
+    /// Keys whose values are numbers or codes (phone, postcode, birth date and its parts, state,
+    /// country): their digits are read in any script and their full-width letters as ASCII
+    /// (``TextFolding/asciiDigitsAndWidth(_:)``).
+    public var foldsWidthAndDigits: Bool {
         switch self {
-        case .phone, .zip, .dateOfBirth, .birthDay, .birthMonth, .birthYear: return true
+        case .phone, .zip, .dateOfBirth, .birthDay, .birthMonth, .birthYear, .state, .country: return true
         default: return false
         }
     }

@@ -82,11 +82,15 @@ extension GraphSandbox {
     func receiveEvents(_ request: Request, context: SandboxRequestContext) async throws -> Response {
         let pixelID = context.parameters.get("node") ?? ""
         let body = try await request.body.collect(upTo: 64 * 1024 * 1024)
-        let parsed: GraphEventsRequest
-        do { parsed = try GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) } catch {
+        var parsed: GraphEventsRequest
+        do {
+            // Graph reads a request's parameters from its query string as from its body.
+            parsed = try GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType])
+            try parsed.addQueryParameters(request.uri.query)
+        } catch {
             return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) \(error.reason)")
         }
-        guard let token = parsed.accessToken ?? request.uri.queryParameters.get("access_token"), !token.isEmpty,
+        guard let token = parsed.accessToken, !token.isEmpty,
             configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
         else {
             return await metaError(

@@ -115,4 +115,31 @@ struct GraphEventsRequestTests {
             #expect(GraphEventsRequest.accessToken(authorization: header) == nil, "\(header)")
         }
     }
+
+    @Test("the query string's parameters count as the body's: decoded, data parsed, the same value in both accepted, another refused")
+    func queryParameters() throws {
+        var request = try GraphEventsRequest(body: Data(#"{"access_token":"tok","test_event_code":"TEST1"}"#.utf8), contentType: "application/json")
+        try request.addQueryParameters("test_event_code=TEST1&partner_agent=shop%20plugin&data=%5B%7B%22event_name%22%3A%22Lead%22%7D%5D")
+        #expect(request.testEventCode == "TEST1")
+        #expect(request.fields["partner_agent"] == .string("shop plugin"))
+        #expect(request.events == [.object(["event_name": .string("Lead")])])
+        try request.addQueryParameters(nil)
+        try request.addQueryParameters("")
+
+        func problem(_ query: String) -> String? {
+            var request = try? GraphEventsRequest(body: Data(#"{"test_event_code":"TEST1"}"#.utf8), contentType: "application/json")
+            do {
+                try request?.addQueryParameters(query)
+                return nil
+            } catch {
+                return error.reason
+            }
+        }
+        #expect(
+            problem("test_event_code=TEST2") == "the field `test_event_code` is given in both the query string and the body, with different values"
+        )
+        #expect(problem("access_token=a&access_token=a") == "the query string gives the field `access_token` more than once")
+        // A name that is personal data is not echoed.
+        #expect(problem("jane.doe%40example.com=1&jane.doe%40example.com=1")?.contains("jane") == false)
+    }
 }

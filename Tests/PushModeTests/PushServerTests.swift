@@ -84,12 +84,12 @@ struct PushServerTests {
     func requestTestEventCode(configured: String?) async throws {
         try await PushStack.run(manifest: try pushManifest(testEventCode: configured)) { stack in
             let url = "\(stack.baseURL)/v26.0/\(testPixel)/events"
-            func send(_ code: JSONValue?, ids: [String]) async throws -> HTTPResult {
+            func send(_ code: JSONValue?, ids: [String], query: String = "", name: String = "test_event_code") async throws -> HTTPResult {
                 var body: JSONObject = [
                     "data": .array(try ids.map { try JSONValue(parsing: mirroredEvent(id: $0)) }), "access_token": .string("ingest-token"),
                 ]
-                if let code { body["test_event_code"] = code }
-                return try await post(url, body: Array(JSONValue.object(body).serialized.utf8))
+                if let code { body[name] = code }
+                return try await post(url + query, body: Array(JSONValue.object(body).serialized.utf8))
             }
             // Two requests with their own codes and two without, forwarded together.
             #expect(try await send(.string("TEST999"), ids: ["tc-1", "tc-2"]).status == 200)
@@ -104,6 +104,26 @@ struct PushServerTests {
                 #expect(answer.status == 400 && answer.body["error"]?["code"] == .integer(100), "\(refused)")
                 #expect(answer.body["error"]?["message"]?.stringValue?.contains("test_event_code") == true)
             }
+            // Graph reads parameters from the query string as from the body: a code in the URL
+            // counts (it was ignored, and the events went live).
+            #expect(try await send(nil, ids: ["tc-7"], query: "?test_event_code=TEST444").status == 200)
+            #expect(try await send(.string("TEST444"), ids: ["tc-8"], query: "?test_event_code=TEST444").status == 200)
+            // The two places disagreeing, or a near miss of the name, is refused before anything
+            // is stored: either would have sent test events as live ones.
+            let disagreeing = try await send(.string("TEST111"), ids: ["tc-never"], query: "?test_event_code=TEST444")
+            #expect(
+                disagreeing.status == 400
+                    && disagreeing.body["error"]?["message"]?.stringValue?.contains("both the query string and the body") == true
+            )
+            for (name, query) in [("test_event_cod", ""), ("TEST_EVENT_CODE", ""), ("testeventcode", "")] {
+                let misspelt = try await send(.string("TEST222"), ids: ["tc-never"], query: query, name: name)
+                #expect(misspelt.status == 400, "\(name)")
+                #expect(misspelt.body["error"]?["message"]?.stringValue?.hasSuffix("did you mean test_event_code?") == true, "\(misspelt.body)")
+            }
+            let misspeltInQuery = try await send(nil, ids: ["tc-never"], query: "?test-event-code=TEST222")
+            #expect(misspeltInQuery.status == 400)
+            // Graph's own parameters that the endpoint does not use are ignored, as Graph ignores them.
+            #expect(try await send(nil, ids: ["tc-9"], query: "?pretty=0&locale=en_US&method=post&suppress_http_code=1").status == 200)
             try await stack.drained()
             let received = try #require(try await get("\(stack.sandboxURL)/_sandbox/events?pixel_id=\(testPixel)").body["data"]?.arrayValue)
             var codes: [String: JSONValue] = [:]
@@ -112,7 +132,7 @@ struct PushServerTests {
             #expect(
                 codes == [
                     "tc-1": .string("TEST999"), "tc-2": .string("TEST999"), "tc-3": .string("TEST777"), "tc-4": pixelCode, "tc-5": pixelCode,
-                    "tc-6": .string("TEST555"),
+                    "tc-6": .string("TEST555"), "tc-7": .string("TEST444"), "tc-8": .string("TEST444"), "tc-9": pixelCode,
                 ]
             )
             // The analytics record says which code each event went with.

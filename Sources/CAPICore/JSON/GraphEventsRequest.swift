@@ -40,6 +40,27 @@ public struct GraphEventsRequest: Sendable {
         }
     }
 
+    /// Adds the parameters of the request's query string (as sent, percent-encoded), which
+    /// count as the body's do: Graph reads both (Meta's curl examples put `access_token` in the
+    /// URL, and `?test_event_code=` is a common way to send test events).
+    ///
+    /// - Throws: ``BodyProblem`` when the query string repeats a name, or gives one the body has
+    ///   with another value (which of the two Graph would take is not documented).
+    public mutating func addQueryParameters(_ query: String?) throws(BodyProblem) {
+        guard let query, !query.isEmpty else { return }
+        for (name, value) in try Self.form(query, origin: "the query string") {
+            if let given = fields[name] {
+                guard given == value else {
+                    throw BodyProblem(
+                        reason: "the field `\(PersonalData.shown(name: name))` is given in both the query string and the body, with different values"
+                    )
+                }
+            } else {
+                fields[name] = value
+            }
+        }
+    }
+
     public var accessToken: String? { fields["access_token"]?.stringValue }
 
     /// The token of an `Authorization` header in the forms Graph takes, `Bearer <token>` and
@@ -61,22 +82,22 @@ public struct GraphEventsRequest: Sendable {
 
     /// `application/x-www-form-urlencoded` fields, refused when a name repeats (which copy counts
     /// would depend on the parser). Empty pairs (`&&`, a bare `=`) are skipped.
-    static func form(_ text: String) throws(BodyProblem) -> JSONObject {
+    static func form(_ text: String, origin: String = "the form") throws(BodyProblem) -> JSONObject {
         var result: JSONObject = [:]
         for pair in text.split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = decode(parts[0])
             guard !name.isEmpty else { continue }
-            try add(name, parts.count > 1 ? decode(parts[1]) : "", to: &result)
+            try add(name, parts.count > 1 ? decode(parts[1]) : "", to: &result, origin: origin)
         }
         return result
     }
 
     /// Adds a form field, `data` parsed when it is JSON; refused when the name is already there.
-    private static func add(_ name: String, _ value: String, to fields: inout JSONObject) throws(BodyProblem) {
+    private static func add(_ name: String, _ value: String, to fields: inout JSONObject, origin: String = "the form") throws(BodyProblem) {
         let field: JSONValue = if name == "data", let parsed = try? JSONValue(parsing: value) { parsed } else { .string(value) }
         guard fields.updateValue(field, forKey: name) == nil else {
-            throw BodyProblem(reason: "the form gives the field `\(PersonalData.shown(name: name))` more than once")
+            throw BodyProblem(reason: "\(origin) gives the field `\(PersonalData.shown(name: name))` more than once")
         }
     }
 

@@ -1,6 +1,7 @@
-/// "Did you mean" suggestions for misspelt keys and values.
-enum Spelling {
-    static func closest(to word: String, among candidates: [String]) -> String? {
+/// "Did you mean" suggestions for misspelt keys and values (manifest keys, request parameters).
+public enum Spelling {
+    /// The candidate nearest to `word`, when it is near enough to be what was meant.
+    public static func closest(to word: String, among candidates: [String]) -> String? {
         let lowered = word.lowercased()
         let scored = candidates.map { ($0, distance(lowered, $0.lowercased())) }
         guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }

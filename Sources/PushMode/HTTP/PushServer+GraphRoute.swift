@@ -46,7 +46,7 @@ extension PushServer {
         pixelID: String,
         request: Request
     ) async -> Response {
-        let parsed: GraphEventsRequest
+        var parsed: GraphEventsRequest
         do { parsed = try GraphEventsRequest(body: Data(buffer: body), contentType: request.headers[.contentType]) } catch {
             // Why the body cannot be read is told only to a caller whose token was checked.
             if earlyToken == nil { return ingestTokenRefused() }
@@ -54,6 +54,9 @@ extension PushServer {
         }
         let token = earlyToken ?? parsed.accessToken ?? ""
         guard tokenMatches(token, ingestTokenDigest) else { return ingestTokenRefused() }
+        do { try parsed.addQueryParameters(request.uri.query) } catch {
+            return Self.metaError(status: .badRequest, code: 100, message: "(#100) \(error.reason)")
+        }
         // As Graph answers a post to an object that does not exist, before looking at the events;
         // told only to a caller holding the token. The path is outside input: never echoed.
         guard pixels.contains(pixelID) else {
@@ -77,6 +80,7 @@ extension PushServer {
         // A request's own test code goes to Meta with its events (they show under Test Events, not
         // as live ones), as it would sent to Meta directly; without one, the pixel's from the
         // manifest applies, if any.
+        if let refused = Self.misspeltParameter(in: parsed.fields) { return refused }
         var testEventCode: String?
         if let given = parsed.fields["test_event_code"], given != .null, given != .string("") {
             guard case .string(let code) = given, TestEventCode.isValid(code) else {
@@ -201,4 +205,25 @@ extension PushServer {
     /// Meta's request-level parameters besides `data`, `access_token`, `appsecret_proof` and
     /// `test_event_code`.
     static let unforwardedParameters = ["partner_agent", "namespace_id", "upload_id", "upload_tag", "upload_source"]
+
+    /// Every request-level parameter of the events endpoint.
+    static let requestParameters = ["data", "access_token", "appsecret_proof", "appsecret_time", "test_event_code"] + unforwardedParameters
+
+    /// 400 for a parameter that is not one of the endpoint's but is spelt nearly as one is.
+    ///
+    /// Graph ignores parameters it does not know, so `test_event_cod=TEST123` sends the events as
+    /// live ones, and the store has taken them before anyone reads an answer. A near miss is
+    /// refused before anything is stored, naming the parameter meant; other unknown names (Graph's
+    /// own `pretty`, `locale`, `method`…) are ignored as Graph ignores them.
+    static func misspeltParameter(in fields: JSONObject) -> Response? {
+        for name in fields.keys where !requestParameters.contains(name) {
+            guard let meant = Spelling.closest(to: name, among: requestParameters) else { continue }
+            return metaError(
+                status: .badRequest,
+                code: 100,
+                message: "(#100) param \(PersonalData.shown(name: name)) is not a parameter of this endpoint; did you mean \(meant)?"
+            )
+        }
+        return nil
+    }
 }

@@ -98,6 +98,13 @@ struct SchemaCommand: AsyncParsableCommand {
                 StandardStreams.printError("capi-connector: `\(id)` has versions 1–\(latest.version)")
                 throw ExitCode(2)
             }
+            guard older != newer else {
+                // One version (or the same one twice) has nothing to be compared with.
+                StandardStreams.printError(
+                    "\(id): \(versions.count == 1 ? "only version \(newer) is registered" : "version \(newer) against itself"); nothing to compare"
+                )
+                return
+            }
             let lines = SchemaCompatibility.diff(from: try SchemaDocument(parsing: old.body), to: try SchemaDocument(parsing: new.body))
             StandardStreams.printOutput(
                 lines.isEmpty ? "\(id): versions \(older) and \(newer) declare the same fields" : lines.joined(separator: "\n")

@@ -39,7 +39,9 @@ public enum TestPostgres {
         let target = try target()
         let name = uniqueName(prefix)
         _ = try await withClient { client in try await client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)")) }
-        return (name, "postgres://\(target.username)@\(target.host):\(target.port)/\(name)")
+        var created = target
+        created.database = name
+        return (name, StateLocation.postgres(created).description)
     }
 
     /// Runs `body` with a target that logs in as a new role whose sessions start with `settings`
@@ -83,14 +85,7 @@ public enum TestPostgres {
         _ body: @Sendable (PostgresClient) async throws -> T
     ) async throws -> T {
         let target = try target()
-        var configuration = PostgresClient.Configuration(
-            host: target.host,
-            port: target.port,
-            username: target.username,
-            password: target.password,
-            database: database ?? target.database,
-            tls: .disable
-        )
+        var configuration = target.clientConfiguration(database: database)
         if let searchPath { configuration.options.additionalStartupParameters = [("search_path", searchPath)] }
         let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "test-postgres"))
         return try await withThrowingTaskGroup(of: Void.self) { group in

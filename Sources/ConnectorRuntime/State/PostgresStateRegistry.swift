@@ -31,14 +31,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     static let driftLockKey: Int32 = 0x0CA9_4000
 
     public init(target: StateLocation.PostgresTarget, schema: String? = nil, logger: Logger) {
-        var configuration = PostgresClient.Configuration(
-            host: target.host,
-            port: target.port,
-            username: target.username,
-            password: target.password,
-            database: target.database,
-            tls: target.requireTLS ? .require(.makeClientConfiguration()) : .disable
-        )
+        var configuration = target.clientConfiguration()
         if let schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
         configuration.options.connectTimeout = .seconds(5)
         configuration.options.maximumConnections = 8
@@ -54,20 +47,15 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     /// does not answer; the server's own answer says which.
     public func connectionProblem() async -> StateConnectionProblem? {
         do {
-            var configuration = PostgresConnection.Configuration(
-                host: target.host,
-                port: target.port,
-                username: target.username,
-                password: target.password,
-                database: target.database,
-                tls: target.requireTLS ? .require(try NIOSSLContext(configuration: .makeClientConfiguration())) : .disable
-            )
+            var configuration = try target.connectionConfiguration()
             configuration.options.connectTimeout = TimeAmount.seconds(5)
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             try? await connection.close()
             return nil
         } catch let error as PSQLError {
-            return Self.problem(error)
+            return Self.problem(error, tls: target.tls)
+        } catch let problem as StateConnectionProblem {
+            return problem
         } catch {
             return .unreachable(String(describing: type(of: error)))
         }
@@ -75,13 +63,15 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     /// A connection failure in words: the server's message (names, never the password) or the
     /// network's.
-    static func problem(_ error: PSQLError) -> StateConnectionProblem {
+    static func problem(_ error: PSQLError, tls: StateLocation.TLSMode) -> StateConnectionProblem {
         if let message = error.serverInfo?[.message] {
             let state = error.serverInfo?[.sqlState] ?? ""
             // 28: authorization (role, password, pg_hba); 3D: no such database. Waiting changes neither.
             let definitive = state.hasPrefix("28") || state.hasPrefix("3D")
             return definitive ? .refused("the server refused the connection: \(message)") : .unreachable(message)
         }
+        // A certificate that does not verify will not verify on the next attempt either.
+        if let refusal = Self.certificateRefusal(error.underlying, tls: tls) { return .refused(refusal) }
         switch error.code {
         case .sslUnsupported: return .refused("the server does not accept TLS, which the URL requires (sslmode)")
         case .authMechanismRequiresPassword: return .refused("the server asks for a password and the URL has none")
@@ -93,6 +83,18 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 error.underlying.map { String(reflecting: $0) } ?? "the connection closed, or no answer came within 5 s, before the server spoke"
             )
         }
+    }
+
+    /// Why the server's certificate was not accepted, when that is what `underlying` says.
+    static func certificateRefusal(_ underlying: (any Error)?, tls: StateLocation.TLSMode) -> String? {
+        let prefix = "the server's TLS certificate was not accepted (sslmode=\(tls.rawValue)): "
+        if underlying is NIOSSLExtraError {
+            return prefix + "it names neither the host of the URL nor the address connected to"
+        }
+        if let error = underlying as? NIOSSLError, case .handshakeFailed = error, String(describing: error).contains("CERTIFICATE_VERIFY_FAILED") {
+            return prefix + "it does not chain to a trusted CA; give the CA's certificates with sslrootcert=PATH"
+        }
+        return nil
     }
 
     public func run() async {

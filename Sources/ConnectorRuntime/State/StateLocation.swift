@@ -9,14 +9,18 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
     case sqlite(path: String)
 
     public struct PostgresTarget: Sendable, Equatable {
+        /// A host name or IP address (an IPv6 one without its brackets), or, starting with `/`,
+        /// the directory of the server's Unix socket, as libpq takes it.
         public var host: String
         public var port: Int
         public var username: String
         public var password: String?
         public var database: String
-        /// `sslmode=require` / `verify-full` asks for TLS; the default is plain TCP (sidecars talk to a
-        /// local or private-network database).
-        public var requireTLS: Bool
+        /// libpq's `sslmode`, with libpq's default, `prefer`: TLS when the server offers it.
+        public var tls: TLSMode
+        /// libpq's `sslrootcert`: the CA certificates (PEM) the server's certificate must chain to
+        /// (Amazon RDS's bundle, say); `system` or none: the system's trust store.
+        public var rootCertificatePath: String?
         /// `prepared_statements=off` sends the per-event statements unnamed. Named prepared
         /// statements are session state: RDS Proxy pins every session that uses them (which defeats
         /// it in front of many Lambda environments), and PgBouncer in transaction mode before 1.21
@@ -29,7 +33,8 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
             username: String,
             password: String?,
             database: String,
-            requireTLS: Bool,
+            tls: TLSMode = .prefer,
+            rootCertificatePath: String? = nil,
             preparedStatements: Bool = true
         ) {
             self.host = host
@@ -37,9 +42,30 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
             self.username = username
             self.password = password
             self.database = database
-            self.requireTLS = requireTLS
+            self.tls = tls
+            self.rootCertificatePath = rootCertificatePath
             self.preparedStatements = preparedStatements
         }
+
+        /// The server's Unix socket when `host` is a directory: `<host>/.s.PGSQL.<port>`, as libpq
+        /// names it.
+        public var unixSocketPath: String? {
+            host.hasPrefix("/") ? (host.hasSuffix("/") ? host : host + "/") + ".s.PGSQL.\(port)" : nil
+        }
+    }
+
+    /// libpq's `sslmode` values and what each asks of the connection. A URL that works with
+    /// `psql` works here: `require` encrypts without checking the certificate (an RDS URL with
+    /// `sslmode=require` failed on RDS's own CA before), `verify-ca` checks that it chains to a
+    /// trusted CA, `verify-full` also that it names the host.
+    public enum TLSMode: String, Sendable, Equatable, CaseIterable {
+        case disable
+        /// libpq tries without TLS first; PostgresNIO has no such order, so this asks as `prefer` does.
+        case allow
+        case prefer
+        case require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
     }
 
     public enum ParseError: Error, Equatable, CustomStringConvertible {
@@ -48,20 +74,29 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         case invalidPort
         case emptySQLitePath
         case invalidPreparedStatements
+        case invalidSSLMode
 
         public var description: String {
             switch self {
             case .unsupportedScheme: "the state URL must start with postgres:// or sqlite:"
-            case .missingHost: "the postgres state URL has no host"
+            case .missingHost: "the postgres state URL has no host (a name, an address, or ?host=/socket/directory)"
             case .invalidPort: "the postgres state URL has an invalid port"
             case .emptySQLitePath: "the sqlite state URL has no path (write sqlite:PATH)"
             case .invalidPreparedStatements: "the postgres state URL's prepared_statements must be on or off"
+            case .invalidSSLMode:
+                "the postgres state URL's sslmode must be one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))"
             }
         }
     }
 
     public static let defaultURL = "sqlite:.capi/state.sqlite"
 
+    /// Parses a state URL. PostgreSQL URLs are read as libpq reads them: `postgres://` or
+    /// `postgresql://`, `user:password@host:port/database`, an IPv6 host in brackets, a Unix
+    /// socket directory as the percent-encoded host or `?host=`, and the query parameters `host`,
+    /// `port`, `user`, `password`, `dbname`, `sslmode` and `sslrootcert` (which win over the URL's
+    /// parts, as in libpq), plus this project's `prepared_statements`. Other libpq parameters
+    /// (`connect_timeout`, `application_name`) are accepted and not used.
     public init(parsing text: String) throws(ParseError) {
         if text.hasPrefix("sqlite:") {
             var path = String(text.dropFirst("sqlite:".count))
@@ -73,12 +108,30 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         guard text.hasPrefix("postgres://") || text.hasPrefix("postgresql://"), let components = URLComponents(string: text) else {
             throw .unsupportedScheme
         }
-        guard let host = components.host, !host.isEmpty else { throw .missingHost }
-        if let port = components.port, !(1...65535).contains(port) { throw .invalidPort }
-        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
-        let sslMode = components.queryItems?.first { $0.name == "sslmode" }?.value ?? "disable"
+        var query: [String: String] = [:]
+        for item in components.queryItems ?? [] where query[item.name] == nil { query[item.name] = item.value ?? "" }
+        func given(_ name: String) -> String? { query[name].flatMap { $0.isEmpty ? nil : $0 } }
+
+        var host = components.percentEncodedHost.map { $0.removingPercentEncoding ?? $0 } ?? ""
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        host = given("host") ?? host
+        guard !host.isEmpty else { throw .missingHost }
+
+        var port = components.port ?? 5432
+        if let text = given("port") {
+            guard let number = Int(text) else { throw .invalidPort }
+            port = number
+        }
+        guard (1...65535).contains(port) else { throw .invalidPort }
+
+        let username = given("user") ?? components.percentEncodedUser?.removingPercentEncoding ?? "postgres"
+        let password = query["password"] ?? components.percentEncodedPassword?.removingPercentEncoding
+        let path = components.percentEncodedPath.removingPercentEncoding ?? components.percentEncodedPath
+        let database = given("dbname") ?? (path.hasPrefix("/") ? String(path.dropFirst()) : path)
+
+        guard let tls = TLSMode(rawValue: given("sslmode") ?? "prefer") else { throw .invalidSSLMode }
         let preparedStatements: Bool
-        switch components.queryItems?.first(where: { $0.name == "prepared_statements" }).map({ $0.value ?? "" }) {
+        switch query["prepared_statements"] {
         case nil, "on": preparedStatements = true
         case "off": preparedStatements = false
         default: throw .invalidPreparedStatements
@@ -86,11 +139,13 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         self = .postgres(
             PostgresTarget(
                 host: host,
-                port: components.port ?? 5432,
-                username: components.user?.removingPercentEncoding ?? "postgres",
-                password: components.password?.removingPercentEncoding,
-                database: database.isEmpty ? (components.user ?? "postgres") : database,
-                requireTLS: ["require", "verify-ca", "verify-full"].contains(sslMode),
+                port: port,
+                username: username,
+                password: password,
+                // libpq's default database is the user's name.
+                database: database.isEmpty ? username : database,
+                tls: tls,
+                rootCertificatePath: given("sslrootcert"),
                 preparedStatements: preparedStatements
             )
         )
@@ -100,7 +155,10 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .sqlite(let path): "sqlite:\(path)"
         case .postgres(let target):
-            "postgres://\(target.username)\(target.password == nil ? "" : ":***")@\(target.host):\(target.port)/\(target.database)"
+            "postgres://\(target.username)\(target.password == nil ? "" : ":***")@"
+                + (target.unixSocketPath != nil
+                    ? "/\(target.database)?host=\(target.host)&port=\(target.port)"
+                    : "\(target.host.contains(":") ? "[\(target.host)]" : target.host):\(target.port)/\(target.database)")
         }
     }
 }

@@ -25,7 +25,7 @@ public protocol StateRegistry: IntakeStore, OutboxStore, AlarmStore, PullStore, 
 }
 
 /// Why the store cannot be reached, from one attempt to connect.
-public enum StateConnectionProblem: Sendable, Equatable {
+public enum StateConnectionProblem: Error, Sendable, Equatable {
     /// The server answered and said no (no such database or role, a wrong password): trying
     /// again will not help, so nobody waits for it.
     case refused(String)

@@ -11,8 +11,38 @@ struct StateLocationTests {
             Issue.record("not postgres")
             return
         }
-        #expect(target == .init(host: "db.internal", port: 6543, username: "app", password: "s@cret", database: "capi", requireTLS: true))
+        #expect(target == .init(host: "db.internal", port: 6543, username: "app", password: "s@cret", database: "capi", tls: .require))
         #expect(!location.description.contains("cret"))
+    }
+
+    @Test("URLs are read as libpq reads them: IPv6 in brackets, socket directories, query parameters, sslmode's default")
+    func libpqForms() throws {
+        func target(_ url: String) throws -> StateLocation.PostgresTarget? {
+            guard case .postgres(let target) = try StateLocation(parsing: url) else { return nil }
+            return target
+        }
+        let ipv6 = try #require(try target("postgres://app@[::1]:6543/capi"))
+        #expect(ipv6.host == "::1" && ipv6.port == 6543 && ipv6.unixSocketPath == nil)
+        #expect(StateLocation.postgres(ipv6).description == "postgres://app@[::1]:6543/capi")
+        // libpq's default is `prefer`: TLS when the server offers it (RDS for PostgreSQL 15 and
+        // later refuse connections without it).
+        #expect(ipv6.tls == .prefer && ipv6.rootCertificatePath == nil)
+
+        let socket = try #require(try target("postgresql:///capi?host=/var/run/postgresql&port=5433&user=app"))
+        #expect(socket.unixSocketPath == "/var/run/postgresql/.s.PGSQL.5433" && socket.username == "app" && socket.database == "capi")
+        #expect(StateLocation.postgres(socket).description == "postgres://app@/capi?host=/var/run/postgresql&port=5433")
+        let encoded = try #require(try target("postgres://app@%2Fcloudsql%2Fproj%3Aeu%3Adb/capi"))
+        #expect(encoded.unixSocketPath == "/cloudsql/proj:eu:db/.s.PGSQL.5432")
+
+        let overridden = try #require(try target("postgres://a:x@h:1/d?user=b&password=p%26q&dbname=e&host=h2&port=2"))
+        #expect(overridden == .init(host: "h2", port: 2, username: "b", password: "p&q", database: "e"))
+        #expect(try target("postgres://app@db")?.database == "app", "libpq's default database is the user's name")
+
+        let verified = try #require(try target("postgres://app@db/capi?sslmode=verify-full&sslrootcert=/etc/rds/global-bundle.pem"))
+        #expect(verified.tls == .verifyFull && verified.rootCertificatePath == "/etc/rds/global-bundle.pem")
+        for mode in StateLocation.TLSMode.allCases {
+            #expect(try target("postgres://app@db/capi?sslmode=\(mode.rawValue)")?.tls == mode)
+        }
     }
 
     @Test("prepared statements are on unless the URL turns them off")
@@ -39,6 +69,8 @@ struct StateLocationTests {
             ("postgres:///db", .missingHost), ("postgres://h:99999/db", .invalidPort),
             ("postgres://h/db?prepared_statements=no", .invalidPreparedStatements),
             ("postgres://h/db?prepared_statements", .invalidPreparedStatements),
+            ("postgres://h/db?sslmode=on", .invalidSSLMode), ("postgres://h/db?port=x", .invalidPort),
+            ("postgres:///db?host=", .missingHost),
         ]
     )
     func errors(text: String, expected: StateLocation.ParseError) {

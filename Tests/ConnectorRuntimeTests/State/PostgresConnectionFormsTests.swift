@@ -1,0 +1,110 @@
+import ConnectorRuntime
+import Foundation
+import Logging
+import PostgresNIO
+import TestSupport
+import Testing
+
+/// State URLs as libpq reads them, against the test cluster: the same URL that works with `psql`
+/// works here. `.ci/run` starts the cluster with TLS (a self-signed certificate naming only
+/// `localhost`, in `CAPI_TEST_POSTGRES_TLS_CERT`) and a socket directory
+/// (`CAPI_TEST_POSTGRES_SOCKET_DIR`).
+@Suite("Postgres URLs as libpq reads them", .enabled(if: TestPostgres.enabled))
+struct PostgresConnectionFormsTests {
+    static let environment = ProcessInfo.processInfo.environment
+    static let socketDirectory = environment["CAPI_TEST_POSTGRES_SOCKET_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+    static let certificate = environment["CAPI_TEST_POSTGRES_TLS_CERT"].flatMap { $0.isEmpty ? nil : $0 }
+
+    func target(_ url: String) throws -> StateLocation.PostgresTarget {
+        guard case .postgres(let target) = try StateLocation(parsing: url) else { throw TestSetupError("not a postgres URL: \(url)") }
+        return target
+    }
+
+    func problem(_ target: StateLocation.PostgresTarget) async -> StateConnectionProblem? {
+        await PostgresStateRegistry(target: target, logger: Logger(label: "test")).connectionProblem()
+    }
+
+    /// Whether the server sees the pool's session as encrypted.
+    func encrypted(_ target: StateLocation.PostgresTarget) async throws -> Bool {
+        let client = PostgresClient(configuration: target.clientConfiguration(), backgroundLogger: Logger(label: "test"))
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let rows = try await client.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+            var answers: [Bool] = []
+            for try await ssl in rows.decode(Bool.self) { answers.append(ssl) }
+            return answers == [true]
+        }
+    }
+
+    @Test("a Unix socket directory, given as ?host= or as the encoded host, reaches the server", .enabled(if: socketDirectory != nil))
+    func unixSocket() async throws {
+        let cluster = try TestPostgres.target()
+        let directory = try #require(Self.socketDirectory)
+        let byQuery = try target("postgresql:///\(cluster.database)?host=\(directory)&port=\(cluster.port)&user=\(cluster.username)")
+        let encoded = directory.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? directory
+        let byHost = try target("postgres://\(cluster.username)@\(encoded):\(cluster.port)/\(cluster.database)")
+        #expect(byQuery == byHost)
+        #expect(await problem(byQuery) == nil)
+        #expect(try await !encrypted(byQuery), "a socket is local: no TLS")
+        let schema = TestPostgres.uniqueName("socket")
+        let depth = try await withStateRegistry(.postgres(byQuery), schema: schema, logger: Logger(label: "test")) { try await $0.outboxDepth() }
+        #expect(depth == 0)
+    }
+
+    @Test("an IPv6 address in brackets is connected to, not looked up as a host name")
+    func ipv6() async throws {
+        // Nobody listens on port 1: the answer is the network's, whatever the machine's IPv6.
+        let answer = await problem(try target("postgres://postgres@[::1]:1/postgres"))
+        guard case .unreachable(let reason) = answer else {
+            Issue.record("\(String(describing: answer))")
+            return
+        }
+        #expect(!reason.contains("UnknownHost") && !reason.contains("DNS"), "\(reason)")
+    }
+
+    @Test(
+        "sslmode as libpq means it: prefer and require encrypt unchecked, verify-ca checks the chain, verify-full the name too",
+        .enabled(if: certificate != nil)
+    )
+    func sslModes() async throws {
+        let cluster = try TestPostgres.target()
+        let certificate = try #require(Self.certificate)
+        func url(_ host: String, _ query: String) -> String { "postgres://\(cluster.username)@\(host):\(cluster.port)/\(cluster.database)?\(query)" }
+
+        // The default, and `require`, take the self-signed certificate: they encrypt, they do not verify.
+        #expect(try await encrypted(try target(url("127.0.0.1", ""))))
+        #expect(try await encrypted(try target(url("127.0.0.1", "sslmode=require"))))
+        #expect(try await !encrypted(try target(url("127.0.0.1", "sslmode=disable"))))
+
+        let untrusted = "it does not chain to a trusted CA; give the CA's certificates with sslrootcert=PATH"
+        #expect(
+            await problem(try target(url("127.0.0.1", "sslmode=verify-ca")))
+                == .refused("the server's TLS certificate was not accepted (sslmode=verify-ca): " + untrusted)
+        )
+        #expect(await problem(try target(url("127.0.0.1", "sslmode=verify-ca&sslrootcert=\(certificate)"))) == nil)
+        // `require` with a CA given checks the chain, as libpq does.
+        #expect(
+            await problem(try target(url("127.0.0.1", "sslmode=require&sslrootcert=/etc/ssl/certs/ca-certificates.crt")))
+                == .refused("the server's TLS certificate was not accepted (sslmode=require): " + untrusted)
+        )
+
+        // The certificate names `localhost` only.
+        #expect(
+            await problem(try target(url("127.0.0.1", "sslmode=verify-full&sslrootcert=\(certificate)")))
+                == .refused(
+                    "the server's TLS certificate was not accepted (sslmode=verify-full): it names neither the host of the URL nor the address connected to"
+                )
+        )
+        let verified = try target(url("localhost", "sslmode=verify-full&sslrootcert=\(certificate)"))
+        #expect(await problem(verified) == nil)
+        #expect(try await encrypted(verified))
+
+        let missing = await problem(try target(url("127.0.0.1", "sslmode=verify-full&sslrootcert=/nonexistent/ca.pem")))
+        guard case .refused(let reason) = missing else {
+            Issue.record("\(String(describing: missing))")
+            return
+        }
+        #expect(reason.hasPrefix("the sslrootcert file /nonexistent/ca.pem is no readable PEM certificate file"), "\(reason)")
+    }
+}

@@ -203,14 +203,22 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Parses `HOST:PORT`, `[::1]:PORT` or `:PORT` (all interfaces).
+    /// Parses `HOST:PORT`, `[::1]:PORT` or `:PORT` (all interfaces). The host is a name
+    /// (letters, digits, `-`, `.`), an IPv4 address, or an IPv6 address in brackets; anything
+    /// else (`http://…`, a path, an IPv6 address without brackets) is refused here rather than
+    /// failing the bind later with a resolver's error.
     public init?(parsing text: String) {
         let text = text.trimmingCharacters(in: .whitespaces)
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
             return nil
         }
         var host = String(text[..<colon])
-        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+            guard !host.isEmpty, host.utf8.allSatisfy({ $0 == UInt8(ascii: ":") || $0 == UInt8(ascii: ".") || $0.isHexDigit }) else { return nil }
+        } else {
+            guard host.utf8.allSatisfy({ $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".") || $0.isASCIIAlphanumeric }) else { return nil }
+        }
         if host.isEmpty { host = "0.0.0.0" }
         self.init(host: host, port: port)
     }
@@ -341,5 +349,15 @@ public struct AlarmWebhookConfiguration: Sendable {
         self.cooldown = cooldown
         self.retries = retries
         self.timeout = timeout
+    }
+}
+
+extension UInt8 {
+    fileprivate var isASCIIAlphanumeric: Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
+    }
+
+    fileprivate var isHexDigit: Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(self | 0x20) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
     }
 }

@@ -42,7 +42,9 @@ struct SandboxCommand: AsyncParsableCommand {
     var statsPageSize: Int = 24
 
     func validate() throws {
-        guard ListenAddress(parsing: listen) != nil else { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8089") }
+        guard ListenAddress(parsing: listen) != nil else {
+            throw ValidationError("--listen must be HOST:PORT without a scheme, e.g. 127.0.0.1:8089, [::1]:8089 or :8089 (every interface)")
+        }
         if let faults {
             do { _ = try FaultPlan(parsing: faults) } catch { throw ValidationError("--faults: \(error)") }
         }

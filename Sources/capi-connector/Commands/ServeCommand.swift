@@ -60,7 +60,9 @@ struct ServeCommand: AsyncParsableCommand {
         guard Bounded.duration(seconds: shutdownTimeout) != nil, shutdownTimeout > 0 else {
             throw ValidationError("--shutdown-timeout must be a positive number of seconds, e.g. 25")
         }
-        if let listen, ListenAddress(parsing: listen) == nil { throw ValidationError("--listen must be HOST:PORT, e.g. 127.0.0.1:8088") }
+        if let listen, ListenAddress(parsing: listen) == nil {
+            throw ValidationError("--listen must be HOST:PORT without a scheme, e.g. 127.0.0.1:8088, [::1]:8088 or :8088 (every interface)")
+        }
         if let stateURL { do { _ = try StateLocation(parsing: stateURL) } catch { throw ValidationError("--state: \(error)") } }
     }
 

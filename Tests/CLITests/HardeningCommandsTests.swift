@@ -54,6 +54,16 @@ struct HardeningCommandsTests {
             #expect(result.stderr.contains("CAPI_GRAPH_URL"))
             #expect(!result.stderr.contains("secret-password"))
         }
+        // A base URL that already names the version would send to /v26.0/v26.0/…, refused by
+        // Graph for every batch: said at start, not found in the dead-letter queue.
+        var environment = ServeProcessTests.environment()
+        environment["CAPI_GRAPH_URL"] = "https://graph.facebook.com/v26.0/"
+        let versioned = try await CLIRunner.run(
+            ["serve", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
+            environment: environment
+        )
+        #expect(versioned.status == 2, "\(versioned.stderr)")
+        #expect(versioned.stderr.contains("CAPI_GRAPH_URL ends in a Graph API version (/v26.0); give the base URL only"), "\(versioned.stderr)")
     }
 
     @Test(

@@ -77,11 +77,16 @@ struct ServeProcessTests {
         #expect(result.stderr.contains("CAPI_WEBHOOK_SECRET is not set"))
     }
 
-    @Test("serve (and sandbox) on an address another process holds, or one not of this machine, says so in one line and exits 2")
+    @Test(
+        "serve (and sandbox) on an address another process holds, one not of this machine or a name that does not resolve, says so in one line and exits 2"
+    )
     func cannotListen() async throws {
         try await CLIRunner.withSandbox { port in
             let state = "sqlite:" + TemporaryPaths.url("listen").appendingPathComponent("state.sqlite").path
-            for (address, reason) in [("127.0.0.1:\(port)", "Address already in use"), ("192.0.2.1:8088", "Cannot assign requested address")] {
+            for (address, reason) in [
+                ("127.0.0.1:\(port)", "Address already in use"), ("192.0.2.1:8088", "Cannot assign requested address"),
+                ("capi-no-such-host.invalid:8088", "the host name does not resolve"),
+            ] {
                 let result = try await CLIRunner.run(["serve", "--sandbox", "--listen", address, "--state", state], environment: Self.environment())
                 #expect(result.status == 2, "\(address): \(result.stderr)")
                 #expect(result.stderr.contains("capi-connector: cannot listen on \(address): \(reason)"), "\(result.stderr)")

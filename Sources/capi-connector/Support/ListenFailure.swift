@@ -13,6 +13,9 @@ enum ListenFailure {
     /// The line for `error`, or `nil` when it is not a listen failure.
     /// - Parameter option: where the address is set, for the hint.
     static func line(_ error: any Error, address: ListenAddress, option: String) -> String? {
+        if error is SocketAddressError.UnknownHost {
+            return "capi-connector: cannot listen on \(address): the host name does not resolve; give an address of this machine (\(option))"
+        }
         guard let error = error as? IOError, [EADDRINUSE, EACCES, EADDRNOTAVAIL].contains(error.errnoCode) else { return nil }
         let hint =
             switch error.errnoCode {

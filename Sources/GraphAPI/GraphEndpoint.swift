@@ -1,3 +1,4 @@
+import CAPICore
 import Foundation
 
 /// Checks and describes Graph base URLs: a configured URL must be an absolute `http(s)` URL with a
@@ -20,16 +21,10 @@ public enum GraphEndpoint {
         guard components.query == nil, components.fragment == nil else { throw InvalidURL(reason: "must not have a query or fragment") }
         // `https://graph.facebook.com/v26.0` would send to `/v26.0/v26.0/…`, which Graph refuses
         // as an unknown path, and every event would end dead-lettered.
-        if let last = components.path.split(separator: "/").last, isVersion(last) {
+        if let last = components.path.split(separator: "/").last, GraphVersion.isValid(last) {
             throw InvalidURL(reason: "ends in a Graph API version (/\(last)); give the base URL only, the version comes from graph_api.version")
         }
         return text.hasSuffix("/") ? String(text.dropLast()) : text
-    }
-
-    /// `v<major>.<minor>`, as Graph API versions are written.
-    static func isVersion(_ segment: Substring) -> Bool {
-        let parts = segment.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
-        return segment.first == "v" && parts.count == 2 && parts.allSatisfy { !$0.isEmpty && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }
     }
 
     /// `scheme://host:port` of a URL, for logs and errors: never the user, password, path or query.

@@ -132,10 +132,18 @@ struct ManifestBuilder {
 
     func graphAPI(_ node: YAMLNodeReader) -> GraphAPIConfiguration? {
         guard let map = node.mapping(allowed: ["base_url", "version", "timeout", "app_secret", "partner_agent", "proxy"]) else { return nil }
-        let baseURL = map.value("base_url", required: true).flatMap(httpURL)
+        let baseURL = map.value("base_url", required: true).flatMap { node -> String? in
+            guard let url = httpURL(node) else { return nil }
+            // The version is added to every path: a base URL naming one sends to `/v26.0/v26.0/…`.
+            if let last = URLComponents(string: url)?.path.split(separator: "/").last, GraphVersion.isValid(last) {
+                node.report("\(node.path) ends in a Graph API version (/\(last)); give the base URL only, the version is graph_api.version")
+                return nil
+            }
+            return url
+        }
         let version = map.value("version", required: true).flatMap { node -> String? in
             guard let text = node.string() else { return nil }
-            guard text.range(of: #"^v[0-9]+\.[0-9]+$"#, options: .regularExpression) != nil else {
+            guard GraphVersion.isValid(text) else {
                 node.report("\(node.path) must be a Graph API version such as `v26.0`, found \(node.shown(text))")
                 return nil
             }

@@ -65,6 +65,17 @@ struct ManifestLimitsTests {
         }
     }
 
+    @Test("a graph_api.base_url ending in a version is a located problem: every path would carry the version twice")
+    func baseURLWithVersion() throws {
+        for url in ["https://graph.facebook.com/v26.0", "https://graph.facebook.com/v25.0/", "https://relay.internal/meta/v26.0"] {
+            let found = problems(minimalManifest.replacingOccurrences(of: "base_url: https://graph.facebook.com", with: "base_url: \(url)"))
+            #expect(found.contains { $0.message.contains("graph_api.base_url ends in a Graph API version") }, "\(url): \(found)")
+        }
+        // A relay's own path is kept.
+        let relay = minimalManifest.replacingOccurrences(of: "base_url: https://graph.facebook.com", with: "base_url: https://relay.internal/meta/")
+        #expect(try ManifestLoader(environment: [:]).load(yaml: relay, path: "m.yaml").graphAPI.baseURL == "https://relay.internal/meta")
+    }
+
     @Test("push.batching.yield_to_intake: 30 s unless given, 0 turns it off, a non-duration is a located problem")
     func yieldToIntake() throws {
         let loader = ManifestLoader(environment: [:])

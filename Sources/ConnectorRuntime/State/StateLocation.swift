@@ -84,7 +84,7 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
             case .emptySQLitePath: "the sqlite state URL has no path (write sqlite:PATH)"
             case .invalidPreparedStatements: "the postgres state URL's prepared_statements must be on or off"
             case .invalidSSLMode:
-                "the postgres state URL's sslmode must be one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))"
+                "the postgres state URL's sslmode (or PGSSLMODE) must be one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))"
             }
         }
     }
@@ -97,7 +97,10 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
     /// `port`, `user`, `password`, `dbname`, `sslmode` and `sslrootcert` (which win over the URL's
     /// parts, as in libpq), plus this project's `prepared_statements`. Other libpq parameters
     /// (`connect_timeout`, `application_name`) are accepted and not used.
-    public init(parsing text: String) throws(ParseError) {
+    ///
+    /// - Parameter environment: libpq's variables for what the URL leaves out: `PGSSLMODE`,
+    ///   `PGSSLROOTCERT` (the password's `PGPASSWORD` is applied where the password is resolved).
+    public init(parsing text: String, environment: [String: String] = [:]) throws(ParseError) {
         if text.hasPrefix("sqlite:") {
             var path = String(text.dropFirst("sqlite:".count))
             if path.hasPrefix("//") { path = String(path.dropFirst(2)) }
@@ -129,7 +132,8 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         let path = components.percentEncodedPath.removingPercentEncoding ?? components.percentEncodedPath
         let database = given("dbname") ?? (path.hasPrefix("/") ? String(path.dropFirst()) : path)
 
-        guard let tls = TLSMode(rawValue: given("sslmode") ?? "prefer") else { throw .invalidSSLMode }
+        func fromEnvironment(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        guard let tls = TLSMode(rawValue: given("sslmode") ?? fromEnvironment("PGSSLMODE") ?? "prefer") else { throw .invalidSSLMode }
         let preparedStatements: Bool
         switch query["prepared_statements"] {
         case nil, "on": preparedStatements = true
@@ -145,7 +149,7 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
                 // libpq's default database is the user's name.
                 database: database.isEmpty ? username : database,
                 tls: tls,
-                rootCertificatePath: given("sslrootcert"),
+                rootCertificatePath: given("sslrootcert") ?? fromEnvironment("PGSSLROOTCERT"),
                 preparedStatements: preparedStatements
             )
         )

@@ -36,7 +36,11 @@ struct FlushCommand: AsyncParsableCommand {
     var once = false
 
     func validate() throws {
-        if let stateURL { do { _ = try StateLocation(parsing: stateURL) } catch { throw ValidationError("--state: \(error)") } }
+        if let stateURL {
+            do { _ = try StateLocation(parsing: stateURL, environment: ProcessInfo.processInfo.environment) } catch {
+                throw ValidationError("--state: \(error)")
+            }
+        }
     }
 
     func run() async throws {

@@ -71,7 +71,11 @@ struct LambdaCommand: AsyncParsableCommand {
         }
         guard var push = manifest.push else { try await initializationFailed("Manifest", "\(manifestOptions.manifest): has no push section") }
         let location: StateLocation
-        do { location = StateOptions.withPassword(try StateLocation(parsing: manifest.state.url.revealed)) } catch {
+        do {
+            location = StateOptions.withPassword(
+                try StateLocation(parsing: manifest.state.url.revealed, environment: ProcessInfo.processInfo.environment)
+            )
+        } catch {
             try await initializationFailed("State", "state.url: \(error)")
         }
         guard case .postgres = location else {

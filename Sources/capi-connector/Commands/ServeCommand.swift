@@ -63,7 +63,11 @@ struct ServeCommand: AsyncParsableCommand {
         if let listen, ListenAddress(parsing: listen) == nil {
             throw ValidationError("--listen must be HOST:PORT without a scheme, e.g. 127.0.0.1:8088, [::1]:8088 or :8088 (every interface)")
         }
-        if let stateURL { do { _ = try StateLocation(parsing: stateURL) } catch { throw ValidationError("--state: \(error)") } }
+        if let stateURL {
+            do { _ = try StateLocation(parsing: stateURL, environment: ProcessInfo.processInfo.environment) } catch {
+                throw ValidationError("--state: \(error)")
+            }
+        }
     }
 
     func run() async throws {

@@ -23,7 +23,7 @@ struct StateOptions: ParsableArguments {
         get throws {
             let text = url ?? ProcessInfo.processInfo.environment["CAPI_STATE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? StateLocation.defaultURL
             do {
-                return Self.withPassword(try StateLocation(parsing: text))
+                return Self.withPassword(try StateLocation(parsing: text, environment: ProcessInfo.processInfo.environment))
             } catch {
                 throw ValidationError("--state: \(error)")
             }
@@ -52,7 +52,9 @@ struct StateOptions: ParsableArguments {
     /// manifest's `state.url`; a malformed URL is one line on standard error and exit 2 (the
     /// parse error never repeats the URL, which may hold a password).
     static func location(_ override: String?, manifest: Manifest) throws -> StateLocation {
-        do { return withPassword(try StateLocation(parsing: override ?? manifest.state.url.revealed)) } catch {
+        do {
+            return withPassword(try StateLocation(parsing: override ?? manifest.state.url.revealed, environment: ProcessInfo.processInfo.environment))
+        } catch {
             StandardStreams.printError("capi-connector: --state: \(error)")
             throw ExitCode(2)
         }

@@ -40,6 +40,17 @@ struct StateLocationTests {
 
         let verified = try #require(try target("postgres://app@db/capi?sslmode=verify-full&sslrootcert=/etc/rds/global-bundle.pem"))
         #expect(verified.tls == .verifyFull && verified.rootCertificatePath == "/etc/rds/global-bundle.pem")
+        // libpq's variables fill in what the URL leaves out, never what it says.
+        let environment = ["PGSSLMODE": "verify-full", "PGSSLROOTCERT": "/etc/ca.pem"]
+        guard case .postgres(let fromEnvironment) = try StateLocation(parsing: "postgres://app@db/capi", environment: environment) else { return }
+        #expect(fromEnvironment.tls == .verifyFull && fromEnvironment.rootCertificatePath == "/etc/ca.pem")
+        guard case .postgres(let fromURL) = try StateLocation(parsing: "postgres://app@db/capi?sslmode=disable", environment: environment) else {
+            return
+        }
+        #expect(fromURL.tls == .disable)
+        #expect(throws: StateLocation.ParseError.invalidSSLMode) {
+            try StateLocation(parsing: "postgres://app@db/capi", environment: ["PGSSLMODE": "yes"])
+        }
         for mode in StateLocation.TLSMode.allCases {
             #expect(try target("postgres://app@db/capi?sslmode=\(mode.rawValue)")?.tls == mode)
         }

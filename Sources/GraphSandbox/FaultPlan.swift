@@ -48,13 +48,24 @@ public struct FaultPlan: Sendable, Equatable {
         }
     }
 
-    /// Parses `rate=R[,kinds=a+b]`; kinds default to all request-level kinds.
+    /// Parses `rate=R[,kinds=a+b]`, or the short `R[,a+b]`; kinds default to the request-level
+    /// kinds (5xx, throttle, timeout, reset).
     public init(parsing text: String) throws(ParseError) {
         var rate: Double?
         var kinds: Set<Kind> = [.serverError, .throttle, .timeout, .reset]
         for part in text.split(separator: ",") {
-            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard pair.count == 2 else { throw .malformed("expected key=value in `\(part)`") }
+            var pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            // The short forms: a bare rate (`0.3`), bare kinds (`5xx+throttle`).
+            if pair.count == 1 {
+                if Double(pair[0]) != nil {
+                    pair = ["rate", pair[0]]
+                } else if pair[0].split(separator: "+").allSatisfy({ Kind(rawValue: String($0)) != nil }) {
+                    pair = ["kinds", pair[0]]
+                }
+            }
+            guard pair.count == 2 else {
+                throw .malformed("expected key=value in `\(part)`: rate=0.3,kinds=5xx+throttle, or 0.3 for the rate alone")
+            }
             switch pair[0] {
             case "rate":
                 guard let value = Double(pair[1]), (0...1).contains(value) else { throw .malformed("rate must be a number from 0 to 1") }

@@ -274,6 +274,7 @@ public struct GraphClient: Sendable {
             subcode: integer("error_subcode"),
             type: envelope?["type"]?.stringValue,
             message: envelope?["message"]?.stringValue ?? "HTTP \(status) without a Graph error body",
+            userMessage: GraphError.userMessage(title: envelope?["error_user_title"]?.stringValue, detail: envelope?["error_user_msg"]?.stringValue),
             isTransient: isTransient,
             fbtraceID: envelope?["fbtrace_id"]?.stringValue,
             retryAfter: retryAfter

@@ -1,3 +1,6 @@
+import CAPICore
+import Foundation
+
 /// What to do about a failed Graph call, per Meta's error handling guidance (docs/meta-api.md).
 public enum GraphErrorClass: String, Sendable, Codable, CaseIterable {
     /// Retry with exponential backoff and full jitter: codes 1, 2, 341, 5xx, timeouts, resets.
@@ -52,6 +55,10 @@ public struct GraphError: Error, Sendable, Equatable, CustomStringConvertible {
     public var subcode: Int?
     public var type: String?
     public var message: String
+    /// Meta's `error_user_title` and `error_user_msg`: what was wrong and with which event
+    /// (`data[3]: …`), where `message` is only "Invalid parameter". Kept only without an email
+    /// address or a control character in it, and at most ``userMessageLimit`` characters.
+    public var userMessage: String?
     public var isTransient: Bool?
     public var fbtraceID: String?
     /// How long Meta asks us to wait (`Retry-After`, `estimated_time_to_regain_access`).
@@ -72,6 +79,7 @@ public struct GraphError: Error, Sendable, Equatable, CustomStringConvertible {
         subcode: Int? = nil,
         type: String? = nil,
         message: String,
+        userMessage: String? = nil,
         isTransient: Bool? = nil,
         fbtraceID: String? = nil,
         retryAfter: Duration? = nil,
@@ -83,6 +91,7 @@ public struct GraphError: Error, Sendable, Equatable, CustomStringConvertible {
         self.subcode = subcode
         self.type = type
         self.message = message
+        self.userMessage = userMessage
         self.isTransient = isTransient
         self.fbtraceID = fbtraceID
         self.retryAfter = retryAfter
@@ -98,8 +107,24 @@ public struct GraphError: Error, Sendable, Equatable, CustomStringConvertible {
         if let httpStatus { parts.append("http \(httpStatus)") }
         if let code { parts.append("code \(code)" + (subcode.map { "/\($0)" } ?? "")) }
         if let transport { parts.append(transport.rawValue) }
-        parts.append(message)
+        parts.append(explanation)
         if let fbtraceID { parts.append("fbtrace_id \(fbtraceID)") }
         return parts.joined(separator: ": ")
+    }
+
+    /// `message`, with Meta's explanation for people after it when there is one: what a dead
+    /// letter's reason and a log line say.
+    public var explanation: String { userMessage.map { "\(message) (\($0))" } ?? message }
+
+    public static let userMessageLimit = 500
+
+    /// Meta's `error_user_title` and `error_user_msg` as one text, or `nil` when there is none or
+    /// it holds an email address or a control character (a value Meta quoted back).
+    static func userMessage(title: String?, detail: String?) -> String? {
+        let parts = [title, detail].compactMap { $0?.trimmingCharacters(in: .whitespacesAndNewlines) }.filter { !$0.isEmpty }
+        guard !parts.isEmpty else { return nil }
+        let text = parts.joined(separator: ": ")
+        guard !PersonalData.containsEmail(text), !PersonalData.containsControlCharacter(text) else { return nil }
+        return text.count > userMessageLimit ? String(text.prefix(userMessageLimit - 1)) + "…" : text
     }
 }

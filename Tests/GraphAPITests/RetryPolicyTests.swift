@@ -1,6 +1,8 @@
-import GraphAPI
+import CAPICore
 import TestSupport
 import Testing
+
+@testable import GraphAPI
 
 @Suite("Error classes and retry decisions")
 struct RetryPolicyTests {
@@ -14,6 +16,25 @@ struct RetryPolicyTests {
     )
     func classifyByCode(code: Int, expected: GraphErrorClass) {
         #expect(GraphErrorClass.classify(code: code, isTransient: nil, httpStatus: 400) == expected)
+    }
+
+    @Test("Meta's explanation for people is kept beside its message, unless it quotes an email address")
+    func userMessages() throws {
+        func error(_ envelope: String) throws -> GraphError {
+            GraphClient.graphError(status: 400, body: try JSONValue(parsing: Array(envelope.utf8)), retryAfterHeader: nil, usage: UsageHeaders())
+        }
+        let explained = try error(
+            #"{"error":{"message":"Invalid parameter","code":100,"error_subcode":2804019,"error_user_title":"Invalid Currency Code","error_user_msg":"data[2]: currency must be ISO 4217"}}"#
+        )
+        #expect(explained.userMessage == "Invalid Currency Code: data[2]: currency must be ISO 4217")
+        #expect(explained.explanation == "Invalid parameter (Invalid Currency Code: data[2]: currency must be ISO 4217)")
+        #expect(explained.description.contains("code 100/2804019: Invalid parameter (Invalid Currency Code"))
+        let quoting = try error(#"{"error":{"message":"Invalid parameter","code":100,"error_user_msg":"em jane.doe@example.com is not hashed"}}"#)
+        #expect(quoting.userMessage == nil && quoting.explanation == "Invalid parameter")
+        let bare = try error(#"{"error":{"message":"Invalid parameter","code":100,"error_user_title":" "}}"#)
+        #expect(bare.userMessage == nil)
+        let long = try error(#"{"error":{"message":"m","code":100,"error_user_msg":"\#(String(repeating: "x", count: 900))"}}"#)
+        #expect(long.userMessage?.count == GraphError.userMessageLimit)
     }
 
     @Test("without a known code: is_transient, then HTTP status")

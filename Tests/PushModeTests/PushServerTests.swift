@@ -359,6 +359,13 @@ struct PushServerTests {
             #expect(forwarded.values.allSatisfy { $0 == 1 })
             #expect(Set(letters.map(\.key.eventID)).isDisjoint(with: forwarded.keys))
             #expect(letters.allSatisfy { $0.reason.code == 100 && $0.reason.fbtraceID != nil })
+            // Meta's own explanation is kept with the reason: "Invalid parameter" alone says nothing.
+            #expect(
+                letters.allSatisfy {
+                    $0.reason.message == "Invalid parameter (Sandbox Rejected Event: data[0]: the sandbox's fault plan marks this event invalid)"
+                },
+                "\(letters.map(\.reason.message))"
+            )
         }
     }
 

@@ -421,7 +421,7 @@ public struct Forwarder: Service {
         switch policy.decide(error, attempt: 1) {
         case .isolateInvalid:
             if entries.count == 1 {
-                try await deadLetter(entries, error: error, message: error.message)
+                try await deadLetter(entries, error: error, message: error.explanation)
             } else {
                 let middle = entries.count / 2
                 try await send(Array(entries[..<middle]), pixel: pixel)
@@ -453,7 +453,7 @@ public struct Forwarder: Service {
                     try await registry.reschedule(group, nextAttemptAt: current + delay, lastError: error.description)
                     outcomes.add(rescheduled: group.count)
                 default:
-                    try await deadLetter(group, error: error, message: "retries exhausted after \(attempts + 1) attempts: \(error.message)")
+                    try await deadLetter(group, error: error, message: "retries exhausted after \(attempts + 1) attempts: \(error.explanation)")
                 }
             }
         }

@@ -311,6 +311,22 @@ struct EventPreparerTests {
         #expect(prepared.payload["user_data"]?["em"] == .array([.string(SHA256Hex.digest("other@example.com")), .string(digest)]))
     }
 
+    @Test("Meta's messaging identifiers (page-scoped user, Instagram account and click ids) are sent as given, not hashed")
+    func messagingIdentifiers() throws {
+        let json = websitePurchase().replacingOccurrences(
+            of: #""fbp": "fb.1.1596403881668.1116446470""#,
+            with:
+                #""fbp": "fb.1.1596403881668.1116446470", "page_id": "1029", "page_scoped_user_id": " 7730 ", "ig_account_id": "17841400", "ig_sid": "AbC-12""#
+        )
+        let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
+        let user = try #require(prepared.payload["user_data"])
+        #expect(user["page_scoped_user_id"] == .string("7730") && user["ig_account_id"] == .string("17841400") && user["ig_sid"] == .string("AbC-12"))
+        #expect(prepared.matchKeys.contains("ig_sid"))
+        // Single values, as Meta takes them.
+        let two = websitePurchase().replacingOccurrences(of: #""fbp": "fb.1.1596403881668.1116446470""#, with: #""ig_sid": ["a", "b"]"#)
+        #expect(problems(two).map(\.field) == ["user_data.ig_sid"])
+    }
+
     @Test("a single-valued key given as a list: one value is sent as a string, two are refused")
     func singleValuedKeyAsList() throws {
         let one = websitePurchase().replacingOccurrences(of: #""client_ip_address": "203.0.113.9""#, with: #""ip": [" 203.0.113.9 ", null]"#)

@@ -205,7 +205,7 @@ extension Checker {
 /// then destroyed element by element through the runtime's generic enum witnesses (`perf`: 4% of
 /// `bench normalize` under `Checker.userData`). The values sent live in one list, so their slots
 /// hold only where each key's values are and need no destroying at all.
-private typealias KeySlots<Slot> = InlineArray<28, Slot>
+private typealias KeySlots<Slot> = InlineArray<31, Slot>
 
 extension Checker {
     /// The slot count of ``KeySlots``, checked against `UserDataKey.all` by a test.

@@ -76,7 +76,7 @@ public struct Normalizer: Sendable {
         case .birthYear:
             return DateOfBirthRule.part(folded, range: 1900...today.year, width: 4).mapError { issue(key, "must be a year (YYYY), \($0.reason)") }
         case .externalID, .clientIPAddress, .clientUserAgent, .fbc, .fbp, .subscriptionID, .fbLoginID, .leadID,
-            .madid, .anonID, .ctwaClid, .pageID:
+            .madid, .anonID, .ctwaClid, .pageID, .pageScopedUserID, .igAccountID, .igSID:
             return .success(folded)
         }
     }

@@ -28,6 +28,10 @@ public enum UserDataKey: String, Sendable, CaseIterable, Codable {
     case anonID = "anon_id"
     case ctwaClid = "ctwa_clid"
     case pageID = "page_id"
+    // Listed, not hashed, on Meta's customer-information page; not in the SDK 26.0.3.
+    case pageScopedUserID = "page_scoped_user_id"
+    case igAccountID = "ig_account_id"
+    case igSID = "ig_sid"
 
     /// Position in `allCases`, for array-indexed lookups on the hot path.
     public var ordinal: Int { Self.all.firstIndex(of: self)! }
@@ -49,7 +53,8 @@ public enum UserDataKey: String, Sendable, CaseIterable, Codable {
     /// Keys Meta takes as arrays (several emails, phones, …). The rest are single strings.
     public var isMultiValued: Bool {
         switch self {
-        case .clientIPAddress, .clientUserAgent, .fbc, .fbp, .subscriptionID, .fbLoginID, .leadID, .anonID, .ctwaClid, .pageID, .madid:
+        case .clientIPAddress, .clientUserAgent, .fbc, .fbp, .subscriptionID, .fbLoginID, .leadID, .anonID, .ctwaClid, .pageID, .madid,
+            .pageScopedUserID, .igAccountID, .igSID:
             return false
         default:
             return true

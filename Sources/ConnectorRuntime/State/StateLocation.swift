@@ -75,6 +75,7 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         case emptySQLitePath
         case invalidPreparedStatements
         case invalidSSLMode
+        case severalHosts
 
         public var description: String {
             switch self {
@@ -83,6 +84,8 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
             case .invalidPort: "the postgres state URL has an invalid port"
             case .emptySQLitePath: "the sqlite state URL has no path (write sqlite:PATH)"
             case .invalidPreparedStatements: "the postgres state URL's prepared_statements must be on or off"
+            case .severalHosts:
+                "the postgres state URL names several hosts; libpq's fail-over lists are not supported: name one (RDS Proxy or a cluster endpoint)"
             case .invalidSSLMode:
                 "the postgres state URL's sslmode (or PGSSLMODE) must be one of \(TLSMode.allCases.map(\.rawValue).joined(separator: ", "))"
             }
@@ -119,6 +122,7 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
         host = given("host") ?? host
         guard !host.isEmpty else { throw .missingHost }
+        guard !host.contains(","), !(given("port") ?? "").contains(",") else { throw .severalHosts }
 
         var port = components.port ?? 5432
         if let text = given("port") {

@@ -81,7 +81,7 @@ struct StateLocationTests {
             ("postgres://h/db?prepared_statements=no", .invalidPreparedStatements),
             ("postgres://h/db?prepared_statements", .invalidPreparedStatements),
             ("postgres://h/db?sslmode=on", .invalidSSLMode), ("postgres://h/db?port=x", .invalidPort),
-            ("postgres:///db?host=", .missingHost),
+            ("postgres:///db?host=", .missingHost), ("postgres://h1,h2/db", .severalHosts), ("postgres:///db?host=h1,h2&port=1,2", .severalHosts),
         ]
     )
     func errors(text: String, expected: StateLocation.ParseError) {

@@ -11,6 +11,16 @@ extension GraphSandbox {
 
     /// Runs `body` unless a request-level fault is rolled for this call.
     func faulted(_ request: Request, _ context: SandboxRequestContext, _ body: () async throws -> Response) async throws -> Response {
+        // As Graph answers a version it does not know (`26.0`, `v26`).
+        guard GraphVersion.isValid(context.parameters.get("version") ?? "") else {
+            return await metaError(
+                status: .badRequest,
+                code: 2500,
+                subcode: nil,
+                type: "OAuthException",
+                message: "Unknown path components: the version segment must be v<major>.<minor>, such as v26.0"
+            )
+        }
         let kinds = configuration.faults.requestKinds
         guard !kinds.isEmpty, configuration.faults.rate > 0, await store.roll() < configuration.faults.rate else {
             return try await body()

@@ -326,6 +326,19 @@ struct PushServerTests {
                 #expect(mixed.status == 400, "\(element)")
                 #expect(mixed.body["error"]?["error_user_msg"] == .string("data[1].event: must be a JSON object, found \(found)"), "\(mixed.body)")
             }
+            // A version segment Graph would not know is refused as Graph refuses it (code 2500), by
+            // the route and by the stand-in alike: an SDK set to "26.0" fails here, not the day it
+            // is pointed at Meta again.
+            for version in ["26.0", "v26", "foo", "v26.0.1"] {
+                for base in [stack.baseURL, stack.sandboxURL] {
+                    let token = base == stack.baseURL ? "ingest-token" : "any"
+                    let answer = try await post(
+                        "\(base)/\(version)/\(testPixel)/events",
+                        body: Array(#"{"data":\#(events),"access_token":"\#(token)"}"#.utf8)
+                    )
+                    #expect(answer.status == 400 && answer.body["error"]?["code"] == .integer(2500), "\(base) \(version): \(answer.body)")
+                }
+            }
             // A pixel the manifest does not configure is refused for the whole request, as Graph
             // refuses a post to an object that does not exist, and the path is never echoed.
             for path in ["999000999000", "jane.doe@example.com"] {

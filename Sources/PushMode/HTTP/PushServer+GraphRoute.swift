@@ -17,6 +17,7 @@ extension PushServer {
         if let refused = rateLimited(request, context: context) { return refused }
         if let refused = ipRefused(request, context: context, allowed: ingestAllowedIPs) { return refused }
         let pixelID = context.parameters.get("pixel") ?? ""
+        let version = context.parameters.get("version") ?? ""
         guard let ingestTokenDigest else {
             return Self.metaError(
                 status: .unauthorized,
@@ -34,7 +35,7 @@ extension PushServer {
         }
         if let refused = encodingRefused(request, metaShape: true) { return refused }
         return await withBody(request, context: context) { body in
-            await graphCompatible(body, earlyToken: earlyToken, tokenDigest: ingestTokenDigest, pixelID: pixelID, request: request)
+            await graphCompatible(body, earlyToken: earlyToken, tokenDigest: ingestTokenDigest, version: version, pixelID: pixelID, request: request)
         }
     }
 
@@ -43,6 +44,7 @@ extension PushServer {
         _ body: ByteBuffer,
         earlyToken: String?,
         tokenDigest ingestTokenDigest: [UInt8],
+        version: String,
         pixelID: String,
         request: Request
     ) async -> Response {
@@ -56,6 +58,15 @@ extension PushServer {
         guard tokenMatches(token, ingestTokenDigest) else { return ingestTokenRefused() }
         do { try parsed.addQueryParameters(request.uri.query) } catch {
             return Self.metaError(status: .badRequest, code: 100, message: "(#100) \(error.reason)")
+        }
+        // As Graph answers a version it does not know (`26.0`, `v26`): an SDK configured so would
+        // fail the day it is pointed at Meta again. Told only to a caller holding the token.
+        guard GraphVersion.isValid(version) else {
+            return Self.metaError(
+                status: .badRequest,
+                code: 2500,
+                message: "Unknown path components: the version segment must be v<major>.<minor>, such as v26.0"
+            )
         }
         // As Graph answers a post to an object that does not exist, before looking at the events;
         // told only to a caller holding the token. The path is outside input: never echoed.

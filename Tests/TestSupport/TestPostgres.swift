@@ -85,8 +85,7 @@ public enum TestPostgres {
         _ body: @Sendable (PostgresClient) async throws -> T
     ) async throws -> T {
         let target = try target()
-        var configuration = target.clientConfiguration(database: database)
-        if let searchPath { configuration.options.additionalStartupParameters = [("search_path", searchPath)] }
+        let configuration = target.clientConfiguration(database: database, searchPath: searchPath)
         let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "test-postgres"))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }

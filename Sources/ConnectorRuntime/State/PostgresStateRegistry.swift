@@ -31,8 +31,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     static let driftLockKey: Int32 = 0x0CA9_4000
 
     public init(target: StateLocation.PostgresTarget, schema: String? = nil, logger: Logger) {
-        var configuration = target.clientConfiguration()
-        if let schema { configuration.options.additionalStartupParameters = [("search_path", schema)] }
+        var configuration = target.clientConfiguration(searchPath: schema)
         configuration.options.connectTimeout = .seconds(5)
         configuration.options.maximumConnections = 8
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)

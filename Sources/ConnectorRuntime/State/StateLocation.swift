@@ -26,6 +26,11 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         /// it in front of many Lambda environments), and PgBouncer in transaction mode before 1.21
         /// loses them between transactions.
         public var preparedStatements: Bool
+        /// libpq's `options`, sent to the server as it is (`-c search_path=capi` puts the tables in
+        /// that schema); `nil` when the URL has none.
+        public var serverOptions: String?
+        /// libpq's `application_name`, what `pg_stat_activity` shows; `capi-connector` by default.
+        public var applicationName: String
 
         public init(
             host: String,
@@ -35,7 +40,9 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
             database: String,
             tls: TLSMode = .prefer,
             rootCertificatePath: String? = nil,
-            preparedStatements: Bool = true
+            preparedStatements: Bool = true,
+            serverOptions: String? = nil,
+            applicationName: String = "capi-connector"
         ) {
             self.host = host
             self.port = port
@@ -45,6 +52,8 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
             self.tls = tls
             self.rootCertificatePath = rootCertificatePath
             self.preparedStatements = preparedStatements
+            self.serverOptions = serverOptions
+            self.applicationName = applicationName
         }
 
         /// The server's Unix socket when `host` is a directory: `<host>/.s.PGSQL.<port>`, as libpq
@@ -98,8 +107,9 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
     /// `postgresql://`, `user:password@host:port/database`, an IPv6 host in brackets, a Unix
     /// socket directory as the percent-encoded host or `?host=`, and the query parameters `host`,
     /// `port`, `user`, `password`, `dbname`, `sslmode` and `sslrootcert` (which win over the URL's
-    /// parts, as in libpq), plus this project's `prepared_statements`. Other libpq parameters
-    /// (`connect_timeout`, `application_name`) are accepted and not used.
+    /// parts, as in libpq), `options` and `application_name` (sent to the server at connect), plus
+    /// this project's `prepared_statements`. Other libpq parameters (`connect_timeout`) are
+    /// accepted and not used.
     ///
     /// - Parameter environment: libpq's variables for what the URL leaves out: `PGSSLMODE`,
     ///   `PGSSLROOTCERT` (the password's `PGPASSWORD` is applied where the password is resolved).
@@ -154,7 +164,9 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
                 database: database.isEmpty ? username : database,
                 tls: tls,
                 rootCertificatePath: given("sslrootcert") ?? fromEnvironment("PGSSLROOTCERT"),
-                preparedStatements: preparedStatements
+                preparedStatements: preparedStatements,
+                serverOptions: given("options"),
+                applicationName: given("application_name") ?? "capi-connector"
             )
         )
     }

@@ -37,6 +37,28 @@ struct PostgresConnectionFormsTests {
         }
     }
 
+    /// The session's `application_name` and `search_path`, as the server sees them.
+    func settings(_ target: StateLocation.PostgresTarget) async throws -> [String] {
+        let client = PostgresClient(configuration: target.clientConfiguration(), backgroundLogger: Logger(label: "test"))
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            let rows = try await client.query("SELECT current_setting('application_name') || ' | ' || current_setting('search_path')")
+            var answers: [String] = []
+            for try await text in rows.decode(String.self) { answers.append(text) }
+            return answers
+        }
+    }
+
+    @Test("application_name (capi-connector unless the URL names one) and options reach the server at connect")
+    func startupParameters() async throws {
+        let cluster = try TestPostgres.target()
+        let base = "postgres://\(cluster.username)@127.0.0.1:\(cluster.port)/\(cluster.database)"
+        #expect(try await settings(try target(base)) == ["capi-connector | \"$user\", public"])
+        let options = "-c search_path=capi_state,public".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+        #expect(try await settings(try target("\(base)?application_name=shop-sidecar&options=\(options)")) == ["shop-sidecar | capi_state,public"])
+    }
+
     @Test("a Unix socket directory, given as ?host= or as the encoded host, reaches the server", .enabled(if: socketDirectory != nil))
     func unixSocket() async throws {
         let cluster = try TestPostgres.target()

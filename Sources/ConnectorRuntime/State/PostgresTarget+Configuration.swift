@@ -25,10 +25,12 @@ extension StateLocation.PostgresTarget {
         return configuration
     }
 
-    /// What the server is told at connect besides user and database: the name `pg_stat_activity`
-    /// shows, the URL's `options`, and a search path, given last so it wins over one in `options`.
+    /// What the server is told at connect besides user and database: the URL's
+    /// `application_name` and `options`, and a search path, given last so it wins over one in
+    /// `options`.
     func startupParameters(searchPath: String?) -> [(String, String)] {
-        var parameters = [("application_name", applicationName)]
+        var parameters: [(String, String)] = []
+        if let applicationName { parameters.append(("application_name", applicationName)) }
         if let serverOptions { parameters.append(("options", serverOptions)) }
         if let searchPath { parameters.append(("search_path", searchPath)) }
         return parameters

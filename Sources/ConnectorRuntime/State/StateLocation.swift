@@ -29,8 +29,9 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         /// libpq's `options`, sent to the server as it is (`-c search_path=capi` puts the tables in
         /// that schema); `nil` when the URL has none.
         public var serverOptions: String?
-        /// libpq's `application_name`, what `pg_stat_activity` shows; `capi-connector` by default.
-        public var applicationName: String
+        /// libpq's `application_name`, what `pg_stat_activity` shows; none unless the URL names
+        /// one, as libpq sends none (a pooler in front may treat an unexpected one as session state).
+        public var applicationName: String?
 
         public init(
             host: String,
@@ -42,7 +43,7 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
             rootCertificatePath: String? = nil,
             preparedStatements: Bool = true,
             serverOptions: String? = nil,
-            applicationName: String = "capi-connector"
+            applicationName: String? = nil
         ) {
             self.host = host
             self.port = port
@@ -166,7 +167,7 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
                 rootCertificatePath: given("sslrootcert") ?? fromEnvironment("PGSSLROOTCERT"),
                 preparedStatements: preparedStatements,
                 serverOptions: given("options"),
-                applicationName: given("application_name") ?? "capi-connector"
+                applicationName: given("application_name")
             )
         )
     }

@@ -50,11 +50,11 @@ struct PostgresConnectionFormsTests {
         }
     }
 
-    @Test("application_name (capi-connector unless the URL names one) and options reach the server at connect")
+    @Test("application_name and options reach the server at connect; without them nothing is sent")
     func startupParameters() async throws {
         let cluster = try TestPostgres.target()
         let base = "postgres://\(cluster.username)@127.0.0.1:\(cluster.port)/\(cluster.database)"
-        #expect(try await settings(try target(base)) == ["capi-connector | \"$user\", public"])
+        #expect(try await settings(try target(base)) == [" | \"$user\", public"])
         let options = "-c search_path=capi_state,public".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         #expect(try await settings(try target("\(base)?application_name=shop-sidecar&options=\(options)")) == ["shop-sidecar | capi_state,public"])
     }

@@ -36,7 +36,7 @@ struct StateLocationTests {
 
         let overridden = try #require(try target("postgres://a:x@h:1/d?user=b&password=p%26q&dbname=e&host=h2&port=2"))
         #expect(overridden == .init(host: "h2", port: 2, username: "b", password: "p&q", database: "e"))
-        #expect(overridden.applicationName == "capi-connector" && overridden.serverOptions == nil)
+        #expect(overridden.applicationName == nil && overridden.serverOptions == nil)
         let named = try #require(try target("postgres://a@h/d?application_name=shop&options=-c%20search_path%3Dcapi"))
         #expect(named.applicationName == "shop" && named.serverOptions == "-c search_path=capi")
         #expect(try target("postgres://app@db")?.database == "app", "libpq's default database is the user's name")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ConnectorRuntime
 import Foundation
 
 @main
@@ -17,6 +18,7 @@ struct CAPIConnector: AsyncParsableCommand {
               capi-connector reconcile --since 2026-11-16 --until 2026-11-23
               capi-connector help <subcommand>     what each command does
             """,
+        version: BuildInfo.version,
         subcommands: [
             ServeCommand.self,
             PollCommand.self,

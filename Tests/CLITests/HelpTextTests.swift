@@ -1,3 +1,4 @@
+import ConnectorRuntime
 import Testing
 
 /// `--help` is the manual most users read; it must come out as paragraphs, not ragged lines.
@@ -80,5 +81,12 @@ struct HelpTextTests {
             USAGE: x
             """
         #expect(Self.raggedLines(in: wrapped).isEmpty)
+    }
+
+    @Test("--version prints the build's version, the one capi_build_info and the alarm webhook's User-Agent carry")
+    func version() async throws {
+        let result = try await CLIRunner.run(["--version"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout == BuildInfo.version + "\n")
     }
 }

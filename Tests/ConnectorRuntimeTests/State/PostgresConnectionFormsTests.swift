@@ -24,30 +24,27 @@ struct PostgresConnectionFormsTests {
         await PostgresStateRegistry(target: target, logger: Logger(label: "test")).connectionProblem()
     }
 
-    /// Whether the server sees the pool's session as encrypted.
-    func encrypted(_ target: StateLocation.PostgresTarget) async throws -> Bool {
+    /// The one column of `query`'s rows, asked over a pool built from `target` as the registry's is.
+    func column<T: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: T.Type, _ target: StateLocation.PostgresTarget) async throws -> [T]
+    {
         let client = PostgresClient(configuration: target.clientConfiguration(), backgroundLogger: Logger(label: "test"))
         return try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await client.run() }
             defer { group.cancelAll() }
-            let rows = try await client.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
-            var answers: [Bool] = []
-            for try await ssl in rows.decode(Bool.self) { answers.append(ssl) }
-            return answers == [true]
+            var values: [T] = []
+            for try await value in try await client.query(query).decode(T.self) { values.append(value) }
+            return values
         }
+    }
+
+    /// Whether the server sees the pool's session as encrypted.
+    func encrypted(_ target: StateLocation.PostgresTarget) async throws -> Bool {
+        try await column("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", as: Bool.self, target) == [true]
     }
 
     /// The session's `application_name` and `search_path`, as the server sees them.
     func settings(_ target: StateLocation.PostgresTarget) async throws -> [String] {
-        let client = PostgresClient(configuration: target.clientConfiguration(), backgroundLogger: Logger(label: "test"))
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
-            let rows = try await client.query("SELECT current_setting('application_name') || ' | ' || current_setting('search_path')")
-            var answers: [String] = []
-            for try await text in rows.decode(String.self) { answers.append(text) }
-            return answers
-        }
+        try await column("SELECT current_setting('application_name') || ' | ' || current_setting('search_path')", as: String.self, target)
     }
 
     @Test("application_name and options reach the server at connect; without them nothing is sent")

@@ -21,7 +21,7 @@ public enum GraphEndpoint {
         guard components.query == nil, components.fragment == nil else { throw InvalidURL(reason: "must not have a query or fragment") }
         // `https://graph.facebook.com/v26.0` would send to `/v26.0/v26.0/…`, which Graph refuses
         // as an unknown path, and every event would end dead-lettered.
-        if let last = components.path.split(separator: "/").last, GraphVersion.isValid(last) {
+        if let last = GraphVersion.trailing(inPath: components.path) {
             throw InvalidURL(reason: "ends in a Graph API version (/\(last)); give the base URL only, the version comes from graph_api.version")
         }
         return text.hasSuffix("/") ? String(text.dropLast()) : text

@@ -135,7 +135,7 @@ struct ManifestBuilder {
         let baseURL = map.value("base_url", required: true).flatMap { node -> String? in
             guard let url = httpURL(node) else { return nil }
             // The version is added to every path: a base URL naming one sends to `/v26.0/v26.0/…`.
-            if let last = URLComponents(string: url)?.path.split(separator: "/").last, GraphVersion.isValid(last) {
+            if let last = URLComponents(string: url).flatMap({ GraphVersion.trailing(inPath: $0.path) }) {
                 node.report("\(node.path) ends in a Graph API version (/\(last)); give the base URL only, the version is graph_api.version")
                 return nil
             }

@@ -105,6 +105,16 @@ struct ForwarderWindowTests {
         }
     }
 
+    /// Leads with the one `user_data` key Meta's validation asks for, so the stand-in accepts them.
+    static func identifiedLeads(_ count: Int, prefix: String) -> [IntakeItem] {
+        leads(count, prefix: prefix).map { item in
+            var item = item
+            item.payload.removeLast()
+            item.payload += #","user_data":{"external_id":["\#(SHA256Hex.digest(item.key.eventID))"]}}"#
+            return item
+        }
+    }
+
     @Test("a held request keeps one slot; the other slots drain the outbox", arguments: TestStore.enabled)
     func slidingWindow(store: TestStore) async throws {
         let manifest = try pushManifest(maxEvents: 10)

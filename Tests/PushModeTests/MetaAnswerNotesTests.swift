@@ -62,14 +62,7 @@ struct MetaAnswerNotesTests {
         let configuration = GraphSandbox.Configuration(faults: FaultPlan(rate: 1, kinds: [.warning, .shortCount]))
         try await withSandbox(configuration) { baseURL, sandbox in
             try await store.withRegistry { registry in
-                // Leads with the one user_data key Meta's validation asks for.
-                let leads = ForwarderWindowTests.leads(30, prefix: "noted").map { item in
-                    var item = item
-                    item.payload.removeLast()
-                    item.payload += #","user_data":{"external_id":["\#(SHA256Hex.digest(item.key.eventID))"]}}"#
-                    return item
-                }
-                _ = try await registry.commitIntake(leads)
+                _ = try await registry.commitIntake(ForwarderWindowTests.identifiedLeads(30, prefix: "noted"))
                 let log = CapturedLog()
                 let forwarder = ForwarderWindowTests.oneAtATime(
                     registry,

@@ -37,7 +37,7 @@ public final class DriftMonitor: Service, Sendable {
     /// Closed windows held while the store cannot take them: hours of a busy sidecar's windows.
     static let maximumHeldWindows = 10_000
     /// Windows the store could not take or evaluate, logged as one outage.
-    let storeFailures: StateOutageLog
+    let storeFailures: OutageLog
 
     public init(
         store: any DriftStore & AlarmStore,
@@ -55,7 +55,7 @@ public final class DriftMonitor: Service, Sendable {
         self.notifier = notifier
         self.tick = tick
         self.logger = logger
-        self.storeFailures = StateOutageLog(
+        self.storeFailures = OutageLog.stateStore(
             logger: logger,
             work: "drift windows",
             consequence: "closed windows are kept and stored when it answers again; alarms wait until then"

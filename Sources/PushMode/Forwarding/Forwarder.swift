@@ -64,7 +64,11 @@ public struct Forwarder: Service {
     let pauses = PixelPauses()
     let outcomes = OutcomeTally()
     /// Claims the store could not answer: one line when they start failing, one when they work again.
-    let claimFailures: StateOutageLog
+    let claimFailures: OutageLog
+    /// Per pixel, deliveries Meta failed or throttled: one line when they start failing, a summary
+    /// a minute, one line when a batch gets through again. Retries are otherwise silent, and a
+    /// sidecar that cannot reach Meta would queue for the whole retry budget with nothing said.
+    let deliveryFailures: [String: OutageLog]
     /// Meta's warnings and short counts on accepted batches.
     let answerNotes: MetaAnswerNotes
 
@@ -87,13 +91,25 @@ public struct Forwarder: Service {
         self.logger = logger
         self.clock = clock
         self.intakePressure = intakePressure
-        self.claimFailures = StateOutageLog(
+        self.claimFailures = OutageLog.stateStore(
             logger: logger,
             work: "outbox claims",
             consequence: "nothing is forwarded until it answers again; accepted events stay queued"
         )
+        self.deliveryFailures = Dictionary(
+            uniqueKeysWithValues: pixels.map { pixel in
+                (pixel.id, OutageLog(logger: logger, wording: Self.deliveryOutageWording, metadata: ["pixel_id": "\(pixel.id)"]))
+            }
+        )
         self.answerNotes = MetaAnswerNotes(logger: logger)
     }
+
+    static let deliveryOutageWording = OutageLog.Wording(
+        started: "deliveries to Meta fail; the events stay queued and are retried with backoff",
+        ongoing: "deliveries to Meta still fail",
+        ended: "deliveries to Meta succeed again",
+        startLevel: .warning
+    )
 
     /// Claims and sends continuously: whenever one of the `max_in_flight` slots is free it claims
     /// a batch and sends it, so a slow batch never holds up the others. While intake is saturated
@@ -399,6 +415,7 @@ public struct Forwarder: Service {
             return
         }
         try await registry.markForwarded(entries, fbtraceID: receipt.fbtraceID, now: clock.now())
+        deliveryFailures[pixel.id]?.succeeded()
         answerNotes.record(pixelID: pixel.id, sent: entries.count, receipt: receipt)
         outcomes.add(forwarded: entries.count)
         Counter(label: "capi_events_forwarded_total", dimensions: [("pixel_id", pixel.id)]).increment(by: entries.count)
@@ -431,10 +448,11 @@ public struct Forwarder: Service {
             let until = current + configuration.pauseAfterAuthFailure
             await pauses.pause(pixel.id, until: until)
             logger.error(
-                "pixel paused: Meta refused the credentials",
+                "pixel paused: Meta refused its token, its permissions or the API version; its events stay queued",
                 metadata: [
                     "pixel_id": "\(pixel.id)", "class": "\(errorClass.rawValue)", "code": "\(error.code ?? 0)",
-                    "fbtrace_id": "\(error.fbtraceID ?? "")",
+                    "fbtrace_id": "\(error.fbtraceID ?? "")", "error": "\(error.description)",
+                    "retry_at": "\(until.iso8601)",
                 ]
             )
             try await registry.raiseAlarm(
@@ -447,14 +465,22 @@ public struct Forwarder: Service {
             outcomes.add(rescheduled: entries.count)
         case .retry, .giveUp:
             Counter(label: "capi_retries_total", dimensions: [("pixel_id", pixel.id), ("class", error.errorClass.rawValue)]).increment()
+            var firstRetry: Duration?
+            var waiting = 0
             for (attempts, group) in Dictionary(grouping: entries, by: \.attempts).sorted(by: { $0.key < $1.key }) {
                 switch policy.decide(error, attempt: attempts + 1) {
                 case .retry(let delay):
                     try await registry.reschedule(group, nextAttemptAt: current + delay, lastError: error.description)
                     outcomes.add(rescheduled: group.count)
+                    firstRetry = min(firstRetry ?? delay, delay)
+                    waiting += group.count
                 default:
                     try await deadLetter(group, error: error, message: "retries exhausted after \(attempts + 1) attempts: \(error.explanation)")
                 }
+            }
+            // Events out of attempts have had their own line; the outage is about those that wait.
+            if let firstRetry {
+                deliveryFailures[pixel.id]?.failed(error, details: ["events": "\(waiting)", "next_attempt_in": "\(OutageLog.seconds(firstRetry))"])
             }
         }
     }
@@ -489,6 +515,7 @@ public struct Forwarder: Service {
             metadata: [
                 "pixel_id": "\(entries.first?.key.pixelID ?? "")", "events": "\(entries.count)", "class": "\(error.errorClass.rawValue)",
                 "code": "\(error.code ?? 0)", "subcode": "\(error.subcode ?? 0)", "fbtrace_id": "\(error.fbtraceID ?? "")",
+                "reason": "\(message)",
             ]
         )
     }

@@ -28,7 +28,7 @@ public struct Intake: Sendable {
     let clock: WallClock
     let drift: DriftMonitor?
     /// Commits the store could not make, logged as one outage rather than a line per request.
-    let commitFailures: StateOutageLog
+    let commitFailures: OutageLog
 
     /// - Parameter drift: counts every event, accepted or refused, for the schema drift alarms.
     public init(
@@ -46,7 +46,7 @@ public struct Intake: Sendable {
         self.externalID = push.externalID
         self.clock = clock
         self.drift = drift
-        self.commitFailures = StateOutageLog(
+        self.commitFailures = OutageLog.stateStore(
             logger: logger,
             work: "intake commits",
             consequence: "events are answered 503 with Retry-After (the sender retries) until it commits again"

@@ -3,12 +3,12 @@ import Logging
 import TestSupport
 import Testing
 
-@Suite("State store outages in the log")
-struct StateOutageLogTests {
+@Suite("Outages in the log")
+struct OutageLogTests {
     @Test("a thousand failures are one line when they start, one summary a minute, and one line when the store works again")
     func outageLines() {
         let log = CapturedLog()
-        let outage = StateOutageLog(logger: log.logger, work: "intake commits", consequence: "events are answered 503")
+        let outage = OutageLog.stateStore(logger: log.logger, work: "intake commits", consequence: "events are answered 503")
         let start = ContinuousClock.now
         outage.succeeded(now: start)
         #expect(log.all.isEmpty, "a success outside an outage is not news")
@@ -42,5 +42,30 @@ struct StateOutageLogTests {
         outage.failed(error, now: start + .seconds(80))
         #expect(log.all.count == 4)
         #expect(log.all.last?.level == .error)
+    }
+
+    @Test("an outage's own wording and metadata: every line names what the work is for, the first one the details given")
+    func wordingAndMetadata() {
+        let log = CapturedLog()
+        let outage = OutageLog(
+            logger: log.logger,
+            wording: .init(started: "deliveries fail", ongoing: "deliveries still fail", ended: "deliveries work again", startLevel: .warning),
+            metadata: ["pixel_id": "111"]
+        )
+        let start = ContinuousClock.now
+        struct Refused: Error, CustomStringConvertible { var description: String { "transient: http 503" } }
+        outage.failed(Refused(), details: ["events": "40"], now: start)
+        outage.failed(Refused(), details: ["events": "7"], now: start + .seconds(1))
+        #expect(log.all.count == 1)
+        #expect(log.all.first?.level == .warning)
+        #expect(log.all.first?.message == "deliveries fail")
+        #expect(log.all.first?.metadata == ["pixel_id": "111", "events": "40", "error": "transient: http 503"])
+        outage.failed(Refused(), details: ["events": "3"], now: start + .seconds(60))
+        #expect(log.all.last?.message == "deliveries still fail")
+        #expect(log.all.last?.metadata["pixel_id"] == "111")
+        #expect(log.all.last?.metadata["failures_since_last_line"] == "2")
+        outage.succeeded(now: start + .seconds(65))
+        #expect(log.all.last?.message == "deliveries work again")
+        #expect(log.all.last?.metadata == ["pixel_id": "111", "failures": "3", "after": "65 s"])
     }
 }

@@ -40,7 +40,8 @@ struct FlushProcessTests {
         try await CLIRunner.withSandbox { sandboxPort in
             let path = TemporaryPaths.url("flush").appendingPathComponent("state.sqlite").path
             try await Self.enqueue(2_500, at: path)
-            let environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
+            var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
+            environment["CAPI_WEBHOOK_SECRET"] = nil  // a flush task receives no webhook
             let first = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
             #expect(first.status == 0, "\(first.stderr)")
             #expect(try Self.summary(first.stdout) == ["forwarded": 2_500, "rescheduled": 0, "dead_lettered": 0, "remaining": 0])

@@ -61,10 +61,23 @@ struct ManifestCommandsTests {
     @Test("discover on an invalid manifest exits 2 with the problems on standard error")
     func discoverInvalid() async throws {
         var environment = shippedEnvironment
-        environment["CAPI_WEBHOOK_SECRET"] = nil
+        environment["META_PIXEL_ID"] = "pixel-one"
         let result = try await CLIRunner.run(["discover"], environment: environment)
         #expect(result.status == 2)
         #expect(result.stdout.isEmpty)
-        #expect(result.stderr.contains("CAPI_WEBHOOK_SECRET is not set"))
+        #expect(result.stderr.contains("pixels[0].id"), "\(result.stderr)")
+    }
+
+    @Test("discover, like poll and flush, needs no webhook secret; serve and validate name the missing variable")
+    func intakeSecretsOnlyForIntake() async throws {
+        var environment = shippedEnvironment
+        environment["CAPI_WEBHOOK_SECRET"] = nil
+        let discover = try await CLIRunner.run(["discover"], environment: environment)
+        #expect(discover.status == 0, "\(discover.stderr)")
+        for command in [["validate"], ["serve", "--listen", "127.0.0.1:0"]] {
+            let result = try await CLIRunner.run(command, environment: environment)
+            #expect(result.status == 2, "\(command)")
+            #expect((result.stdout + result.stderr).contains("CAPI_WEBHOOK_SECRET is not set"), "\(command): \(result.stderr)")
+        }
     }
 }

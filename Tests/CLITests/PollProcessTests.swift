@@ -23,9 +23,9 @@ struct PollProcessTests {
 
             let folder = TemporaryPaths.url("poll")
             let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
+            // A poll job is given no webhook secret: it receives no webhook.
             let environment = [
-                "CAPI_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "META_PIXEL_ID": "555000111",
-                "CAPI_GRAPH_URL": "http://127.0.0.1:\(sandboxPort)", "CAPI_LOG_LEVEL": "warning",
+                "META_PIXEL_ID": "555000111", "CAPI_GRAPH_URL": "http://127.0.0.1:\(sandboxPort)", "CAPI_LOG_LEVEL": "warning",
             ]
             for _ in 0..<2 {
                 let run = try await CLIRunner.run(["poll", "--once", "--state", state], environment: environment)

@@ -5,6 +5,7 @@ import Foundation
 /// own problems and returning `nil` only when the section cannot be used at all.
 struct ManifestBuilder {
     let sourcePath: String
+    let scope: ManifestLoader.Scope
 
     static let topLevelKeys = [
         "manifest_version", "id", "name", "taxonomy", "runtime", "streams",
@@ -259,12 +260,14 @@ struct ManifestBuilder {
         let listen = map.value("listen").flatMap(listenAddress) ?? ListenAddress(host: "127.0.0.1", port: 8088)
         let bodyLimit = map.value("body_limit_bytes").flatMap { $0.integer(in: 1_048_576...268_435_456) } ?? 5 * 1_048_576
         let sources = map.value("sources", required: true).flatMap(webhookSources)
-        let ingestToken = map.value("ingest_token").flatMap { $0.text() }.flatMap { $0.isEmpty ? nil : Secret($0) }
+        let readsIntake = scope == .everything
+        let ingestToken = map.value("ingest_token").flatMap { readsIntake ? $0.text() : nil }.flatMap { $0.isEmpty ? nil : Secret($0) }
         let batching =
             map.value("batching").flatMap(batching)
             ?? PushConfiguration.Batching(maxEvents: MetaLimits.eventsPerRequest, linger: .milliseconds(200), maxInFlight: 4)
         let retry = map.value("retry").flatMap(retryPolicy) ?? .default
         let salt = map.value("mirror_salt", required: true).flatMap { node -> Secret? in
+            guard readsIntake else { return Secret("") }
             guard let text = node.text() else { return nil }
             guard text.utf8.count >= 16 else {
                 node.report("\(node.path) must be at least 16 bytes long")
@@ -374,6 +377,8 @@ struct ManifestBuilder {
                     secretsNode.report(
                         "\(secretsNode.path) lists \(entries.count) secrets; at most \(WebhookSource.maximumSecrets) (each costs an HMAC per request)"
                     )
+                } else if scope == .withoutIntake {
+                    keys = []
                 } else if let scheme {
                     keys = signingKeys(entries, scheme: scheme)
                 }

@@ -9,13 +9,30 @@ public struct ManifestLoader: Sendable {
     /// The shipped manifest, relative to the working directory.
     public static let defaultPath = "manifests/meta_conversions_api.yaml"
 
+    /// What a command uses of the manifest. A value no part of the command reads need not be set:
+    /// a scheduled poll job should not have to be given the webhook's signing secrets.
+    public enum Scope: Sendable, Equatable {
+        /// Every value is read and checked (`serve`, `lambda`, `validate`).
+        case everything
+        /// For commands that never receive a request (`poll`, `flush`, `discover`): the webhook
+        /// sources' secrets, the ingest token and the mirror salt are not read, so their
+        /// `${env:…}` references need not resolve. Everything else is read and checked as usual.
+        case withoutIntake
+    }
+
     public var environment: [String: String]
     /// Values of the manifest's `${aws-secret:…}` references, read by the caller beforehand.
     public var secrets: [String: String]
+    public var scope: Scope
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment, secrets: [String: String] = [:]) {
+    public init(
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        secrets: [String: String] = [:],
+        scope: Scope = .everything
+    ) {
         self.environment = environment
         self.secrets = secrets
+        self.scope = scope
     }
 
     public func load(path: String) throws(ManifestError) -> Manifest {
@@ -52,7 +69,7 @@ public struct ManifestLoader: Sendable {
             collector: collector,
             references: EnvironmentReferences(environment: environment, secrets: secrets)
         )
-        let manifest = ManifestBuilder(sourcePath: path).build(reader)
+        let manifest = ManifestBuilder(sourcePath: path, scope: scope).build(reader)
         let problems = collector.problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
         guard problems.isEmpty, let manifest else {
             throw ManifestError(

@@ -15,7 +15,7 @@ struct DiscoverCommand: AsyncParsableCommand {
     @OptionGroup var options: ManifestOptions
 
     func run() async throws {
-        let manifest = try await options.load()
+        let manifest = try await options.load(scope: .withoutIntake)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(StreamCatalog(manifest: manifest))

@@ -46,7 +46,7 @@ struct FlushCommand: AsyncParsableCommand {
     func run() async throws {
         JSONLogHandler.bootstrap()
         let logger = Logger(label: "capi.flush")
-        let manifest = try await manifestOptions.load()
+        let manifest = try await manifestOptions.load(scope: .withoutIntake)
         guard let push = manifest.push else {
             StandardStreams.printError("\(manifestOptions.manifest): has no push section; flush forwards its outbox")
             throw ExitCode(2)

@@ -44,7 +44,7 @@ struct PollCommand: AsyncParsableCommand {
     func run() async throws {
         JSONLogHandler.bootstrap()
         let logger = Logger(label: "capi.poll")
-        let manifest = try await manifestOptions.load()
+        let manifest = try await manifestOptions.load(scope: .withoutIntake)
         guard let pull = manifest.pull else {
             StandardStreams.printError("\(manifestOptions.manifest): has no pull section; poll needs one")
             throw ExitCode(2)

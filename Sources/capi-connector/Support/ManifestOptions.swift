@@ -9,9 +9,9 @@ struct ManifestOptions: ParsableArguments {
     var manifest: String = ManifestLoader.defaultPath
 
     /// The loaded manifest, or the problems printed to standard error and exit code 2.
-    func load() async throws -> Manifest {
+    func load(scope: ManifestLoader.Scope = .everything) async throws -> Manifest {
         do {
-            return try await Self.load(path: manifest)
+            return try await Self.load(path: manifest, scope: scope)
         } catch {
             // Typed: only a manifest's problems reach here.
             for problem in error.problems {
@@ -23,7 +23,7 @@ struct ManifestOptions: ParsableArguments {
 
     /// Reads the file, the values of its `${aws-secret:…}` references (through the Parameters and
     /// Secrets Extension, only when there are any), then loads it.
-    static func load(path: String) async throws(ManifestError) -> Manifest {
+    static func load(path: String, scope: ManifestLoader.Scope = .everything) async throws(ManifestError) -> Manifest {
         let text = try ManifestLoader.text(path: path)
         let references = EnvironmentReferences.secretReferences(in: text)
         var secrets: [String: String] = [:]
@@ -32,6 +32,6 @@ struct ManifestOptions: ParsableArguments {
                 throw ManifestError(problems: [ManifestProblem(file: path, line: 1, column: 1, message: error.description)])
             }
         }
-        return try ManifestLoader(secrets: secrets).load(yaml: text, path: path)
+        return try ManifestLoader(secrets: secrets, scope: scope).load(yaml: text, path: path)
     }
 }

@@ -128,6 +128,41 @@ struct ManifestLoaderTests {
         #expect(found.first?.line == secretLine)
     }
 
+    @Test("poll, flush and discover read no intake secret: a job without them loads, and still has every other problem reported")
+    func jobsReadNoIntakeSecrets() throws {
+        var environment = shippedEnvironment
+        environment["CAPI_WEBHOOK_SECRET"] = nil
+        environment["CAPI_INGEST_TOKEN"] = nil
+        var jobs = ManifestLoader(environment: environment, scope: .withoutIntake)
+        let manifest = try jobs.load(path: RepositoryPaths.shippedManifest)
+        let push = try #require(manifest.push)
+        #expect(push.sources.map(\.name) == ["default"])
+        #expect(push.sources.allSatisfy { $0.signingKeys.isEmpty }, "nothing read, nothing kept")
+        #expect(push.ingestToken == nil && push.mirrorSalt.revealed.isEmpty)
+        #expect(manifest.pixels.first?.accessToken.revealed == shippedEnvironment["META_ACCESS_TOKEN"])
+
+        // Unread: a missing token variable, a salt too short, a secret that is not base64.
+        var text = try String(contentsOfFile: RepositoryPaths.shippedManifest, encoding: .utf8)
+        text = text.replacingOccurrences(of: "${env:CAPI_INGEST_TOKEN:-}", with: "${env:CAPI_INGEST_TOKEN}")
+        text = text.replacingOccurrences(of: "${env:CAPI_MIRROR_SALT:-change-me-mirror-salt-0001}", with: "short")
+        text = text.replacingOccurrences(of: "${env:CAPI_WEBHOOK_SECRET}", with: "whsec_not*base64")
+        #expect(throws: Never.self) { try jobs.load(yaml: text, path: "m.yaml") }
+        #expect(problems(text, environment: environment).count == 3, "serve and validate read them all")
+
+        // What the job does read is still checked.
+        text = text.replacingOccurrences(of: "max_attempts: 8", with: "max_attempts: 0")
+        jobs.environment["META_ACCESS_TOKEN"] = nil
+        text = text.replacingOccurrences(of: "${env:META_ACCESS_TOKEN:-sandbox-token}", with: "${env:META_ACCESS_TOKEN}")
+        do {
+            _ = try jobs.load(yaml: text, path: "m.yaml")
+            Issue.record("a job's own problems are reported")
+        } catch {
+            #expect(error.problems.map(\.message).contains { $0.contains("META_ACCESS_TOKEN is not set") })
+            #expect(error.problems.map(\.message).contains { $0.contains("push.retry.max_attempts") })
+            #expect(error.problems.count == 2, "\(error.problems)")
+        }
+    }
+
     @Test("every problem is reported with its line and column, not just the first")
     func reportsEveryProblemWithPosition() {
         let yaml = """

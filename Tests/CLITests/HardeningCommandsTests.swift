@@ -78,6 +78,12 @@ struct HardeningCommandsTests {
                 ["reconcile", "--since", "2026-11-01", "--until", "2026-11-02", "--output", "/nonexistent-capi/r.html"],
                 "--output: the folder /nonexistent-capi does not exist"
             ),
+            // A folder given as the file was Foundation's "NSCocoaErrorDomain error 512", after the work.
+            (
+                ["reconcile", "--since", "2026-11-01", "--until", "2026-11-02", "--format", "html", "--output", "/tmp"],
+                "--output: /tmp is a folder; name the file to write, such as /tmp/kpi.html"
+            ),
+            (["reconcile", "--since", "2026-11-01", "--until", "2026-11-02", "--output", "reports/"], "--output: reports/ is a folder"),
             // A typo of -99d printed a row for every day back to 1753.
             (["reconcile", "--since", "-99999d", "--until", "0d"], "--since -99999d to --until 0d spans 99999 days; a report covers at most 3660"),
             (["reconcile", "--since", "0", "--until", "2026-11-02"], "a report covers at most 3660 (ten years)"),

@@ -61,8 +61,16 @@ struct ReconcileCommand: AsyncParsableCommand {
         }
         // Checked before the store is read: a report computed and then not written is work lost.
         if let output {
-            let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
             var isFolder: ObjCBool = false
+            if output.hasSuffix("/") || (FileManager.default.fileExists(atPath: output, isDirectory: &isFolder) && isFolder.boolValue) {
+                throw ValidationError(
+                    "--output: \(output) is a folder; name the file to write, such as \(output.hasSuffix("/") ? output : output + "/")kpi.\(format == .table ? "txt" : format.rawValue)"
+                )
+            }
+            if FileManager.default.fileExists(atPath: output), !FileManager.default.isWritableFile(atPath: output) {
+                throw ValidationError("--output: \(output) exists and is not writable")
+            }
+            let folder = URL(fileURLWithPath: output).deletingLastPathComponent().path
             guard FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder), isFolder.boolValue else {
                 throw ValidationError("--output: the folder \(folder) does not exist")
             }

@@ -58,6 +58,47 @@ struct DLQCommandsTests {
         #expect(try await CLIRunner.run(["dlq", "list", "--state", state]).stdout.isEmpty)
     }
 
+    @Test("--class and --pixel narrow list, replay and purge; --all alone or not at all; a cut list says how many more")
+    func filters() async throws {
+        let state = try await Self.storeWithDeadLetters()
+        let script = """
+            import sqlite3, sys
+            db = sqlite3.connect(sys.argv[1])
+            db.execute("INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, message, attempts, created_at, expires_at) "
+                       "VALUES ('777', 'dl-t', 1795000000, '{}', 'transient', 'retries exhausted after 8 attempts: http 503', 8, 2, 9999999999999)")
+            db.commit()
+            """
+        let seeded = try await ProcessRunner.run("/usr/bin/env", ["python3", "-c", script, String(state.dropFirst("sqlite:".count))])
+        #expect(seeded.status == 0, "\(seeded.stderr)")
+        func listed(_ arguments: [String]) async throws -> [String] {
+            let result = try await CLIRunner.run(["dlq", "list", "--state", state] + arguments)
+            #expect(result.status == 0, "\(result.stderr)")
+            return result.stdout.split(separator: "\n").compactMap {
+                (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["event_id"] as? String
+            }
+        }
+        #expect(try await listed(["--class", "transient"]) == ["dl-t"])
+        #expect(try await listed(["--class", "invalid", "--pixel", "555"]) == ["dl-1", "dl-2"])
+        #expect(try await listed(["--class", "transient", "--pixel", "555"]).isEmpty)
+        let cut = try await CLIRunner.run(["dlq", "list", "--limit", "2", "--state", state])
+        #expect(cut.stderr.contains("listed the oldest 2 of 3 dead letters; --limit 3 lists them all"), "\(cut.stderr)")
+
+        for refused in [["--all", "--class", "transient"], []] {
+            let result = try await CLIRunner.run(["dlq", "replay", "--state", state] + refused)
+            #expect(result.status == 64, "\(refused): \(result.stderr)")
+        }
+        let unknown = try await CLIRunner.run(["dlq", "replay", "--class", "flaky", "--state", state])
+        #expect(unknown.status == 64 && unknown.stderr.contains("too_old"), "the classes are listed: \(unknown.stderr)")
+
+        let replay = try await CLIRunner.run(["dlq", "replay", "--class", "transient", "--class", "throttled", "--state", state])
+        #expect(replay.status == 0 && replay.stderr.contains("replayed 1 dead letter into the outbox"), "\(replay.stderr)")
+        let purge = try await CLIRunner.run(["dlq", "purge", "--pixel", "555", "--class", "invalid", "--yes", "--state", state])
+        #expect(purge.status == 0 && purge.stderr.contains("purged 2 dead letters"), "\(purge.stderr)")
+        let after = try await CLIRunner.run(["state", "show", "--state", state])
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])
+        #expect(summary["outbox_depth"] as? Int == 1 && summary["dead_letters"] as? Int == 0)
+    }
+
     @Test("dlq list --limit below 1 is refused naming the option")
     func limitBelowOne() async throws {
         for limit in ["0", "-1"] {

@@ -390,13 +390,32 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     // MARK: Dead letters
 
-    public func deadLetters(limit: Int) async throws(StateError) -> [DeadLetter] {
+    /// `head dead_letters WHERE <selection> tail`: each filter a bound array, `NULL` for any.
+    static func onDeadLetters(_ head: String, _ selection: DeadLetterSelection, _ tail: String) -> PostgresQuery {
+        let (ids, classes, pixels) = (selection.ids, selection.classes?.map(\.rawValue), selection.pixelIDs)
+        return """
+            \(unescaped: head) dead_letters WHERE (\(ids)::int8[] IS NULL OR id = ANY(\(ids)::int8[]))
+              AND (\(classes)::text[] IS NULL OR error_class = ANY(\(classes)::text[]))
+              AND (\(pixels)::text[] IS NULL OR pixel_id = ANY(\(pixels)::text[])) \(unescaped: tail)
+            """
+    }
+
+    public func deadLetterCount(_ selection: DeadLetterSelection) async throws(StateError) -> Int {
+        try await wrap("count dead letters") {
+            let rows = try await client.query(Self.onDeadLetters("SELECT COUNT(*) FROM", selection, ""), logger: logger)
+            for try await count in rows.decode(Int.self) { return count }
+            return 0
+        }
+    }
+
+    public func deadLetters(_ selection: DeadLetterSelection, limit: Int) async throws(StateError) -> [DeadLetter] {
         try await wrap("list dead letters") {
             let rows = try await client.query(
-                """
-                SELECT id, pixel_id, event_id, event_time, error_class, code, subcode, message, fbtrace_id, attempts, created_at, test_event_code
-                FROM dead_letters ORDER BY id LIMIT \(limit)
-                """,
+                Self.onDeadLetters(
+                    "SELECT id, pixel_id, event_id, event_time, error_class, code, subcode, message, fbtrace_id, attempts, created_at, test_event_code FROM",
+                    selection,
+                    "ORDER BY id LIMIT \(limit)"
+                ),
                 logger: logger
             )
             var letters: [DeadLetter] = []
@@ -424,19 +443,24 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func replayDeadLetters(ids: [Int64]?, now: UnixMillis) async throws(StateError) -> Int {
+    public func replayDeadLetters(_ selection: DeadLetterSelection, now: UnixMillis) async throws(StateError) -> Int {
+        // The tail's values are the clock and a constant, written in.
         let now = now.rawValue
         return try await wrap("replay dead letters") {
             try await client.withTransaction(logger: logger) { connection in
                 let rows = try await connection.query(
-                    """
-                    WITH moved AS (DELETE FROM dead_letters WHERE (\(ids)::int8[] IS NULL OR id = ANY(\(ids)::int8[])) RETURNING pixel_id, event_id, event_time, payload, created_at, expires_at, test_event_code),
-                    queued AS (INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at, test_event_code)
-                      SELECT pixel_id, event_id, event_time, payload, 0, \(now), created_at, expires_at, test_event_code FROM moved RETURNING pixel_id, event_id, event_time),
-                    recorded AS (UPDATE delivered_events d SET outcome = \(DeliveryOutcome.pending.rawValue), dead_letter_reason = NULL, updated_at = \(now)
-                      FROM queued q WHERE d.pixel_id = q.pixel_id AND d.event_id = q.event_id AND d.event_time = q.event_time)
-                    SELECT COUNT(*) FROM queued
-                    """,
+                    Self.onDeadLetters(
+                        "WITH moved AS (DELETE FROM",
+                        selection,
+                        """
+                        RETURNING pixel_id, event_id, event_time, payload, created_at, expires_at, test_event_code),
+                        queued AS (INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at, test_event_code)
+                          SELECT pixel_id, event_id, event_time, payload, 0, \(now), created_at, expires_at, test_event_code FROM moved RETURNING pixel_id, event_id, event_time),
+                        recorded AS (UPDATE delivered_events d SET outcome = '\(DeliveryOutcome.pending.rawValue)', dead_letter_reason = NULL, updated_at = \(now)
+                          FROM queued q WHERE d.pixel_id = q.pixel_id AND d.event_id = q.event_id AND d.event_time = q.event_time)
+                        SELECT COUNT(*) FROM queued
+                        """
+                    ),
                     logger: logger
                 )
                 // Rows moved back to the outbox (as on SQLite), whether or not they have a stream record.
@@ -447,10 +471,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func purgeDeadLetters(ids: [Int64]?) async throws(StateError) -> Int {
+    public func purgeDeadLetters(_ selection: DeadLetterSelection) async throws(StateError) -> Int {
         try await wrap("purge dead letters") {
             let rows = try await client.query(
-                "DELETE FROM dead_letters WHERE (\(ids)::int8[] IS NULL OR id = ANY(\(ids)::int8[])) RETURNING id",
+                Self.onDeadLetters("DELETE FROM", selection, "RETURNING id"),
                 logger: logger
             )
             var count = 0

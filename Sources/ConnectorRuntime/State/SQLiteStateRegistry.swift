@@ -375,14 +375,36 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
 
     // MARK: Dead letters
 
-    public func deadLetters(limit: Int) async throws(StateError) -> [DeadLetter] {
-        try await locked(
+    /// The selection as a `WHERE` clause (empty for all) and its values.
+    static func condition(_ selection: DeadLetterSelection) -> (sql: String, binds: [SQLiteData]) {
+        var parts: [String] = []
+        var binds: [SQLiteData] = []
+        // An empty list selects nothing (SQLite refuses `IN ()`).
+        func member(_ column: String, _ values: [SQLiteData]) {
+            parts.append(values.isEmpty ? "0" : "\(column) IN (\(Array(repeating: "?", count: values.count).joined(separator: ",")))")
+            binds += values
+        }
+        // Ids are written in (integers, and any number of them: binds are limited).
+        if let ids = selection.ids { parts.append(ids.isEmpty ? "0" : "id IN (\(idList(ids)))") }
+        if let classes = selection.classes { member("error_class", classes.map { .text($0.rawValue) }) }
+        if let pixels = selection.pixelIDs { member("pixel_id", pixels.map { .text($0) }) }
+        return (parts.isEmpty ? "" : "WHERE " + parts.joined(separator: " AND "), binds)
+    }
+
+    public func deadLetterCount(_ selection: DeadLetterSelection) async throws(StateError) -> Int {
+        let (filter, binds) = Self.condition(selection)
+        return try await locked("count dead letters", "SELECT COUNT(*) AS n FROM dead_letters \(filter)", binds).first?.int("n") ?? 0
+    }
+
+    public func deadLetters(_ selection: DeadLetterSelection, limit: Int) async throws(StateError) -> [DeadLetter] {
+        let (filter, binds) = Self.condition(selection)
+        return try await locked(
             "list dead letters",
             """
             SELECT id, pixel_id, event_id, event_time, error_class, code, subcode, message, fbtrace_id, attempts, created_at, test_event_code
-            FROM dead_letters ORDER BY id LIMIT ?
+            FROM dead_letters \(filter) ORDER BY id LIMIT ?
             """,
-            [.integer(limit)]
+            binds + [.integer(limit)]
         ).map { row throws(StateError) in
             DeadLetter(
                 id: try row.int64("id"),
@@ -401,12 +423,13 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func replayDeadLetters(ids: [Int64]?, now: UnixMillis) async throws(StateError) -> Int {
-        let filter = ids.map { "WHERE id IN (\(Self.idList($0)))" } ?? ""
+    public func replayDeadLetters(_ selection: DeadLetterSelection, now: UnixMillis) async throws(StateError) -> Int {
+        let (filter, filterBinds) = Self.condition(selection)
         return try await transaction("replay dead letters") { () async throws(StateError) -> Int in
             let rows = try await execute(
                 "replay dead letters",
-                "DELETE FROM dead_letters \(filter) RETURNING pixel_id, event_id, event_time, payload, created_at, expires_at, test_event_code"
+                "DELETE FROM dead_letters \(filter) RETURNING pixel_id, event_id, event_time, payload, created_at, expires_at, test_event_code",
+                filterBinds
             )
             for start in stride(from: 0, to: rows.count, by: Self.chunk) {
                 let slice = rows[start..<min(start + Self.chunk, rows.count)]
@@ -440,9 +463,9 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func purgeDeadLetters(ids: [Int64]?) async throws(StateError) -> Int {
-        let filter = ids.map { "WHERE id IN (\(Self.idList($0)))" } ?? ""
-        return try await locked("purge dead letters", "DELETE FROM dead_letters \(filter) RETURNING id").count
+    public func purgeDeadLetters(_ selection: DeadLetterSelection) async throws(StateError) -> Int {
+        let (filter, binds) = Self.condition(selection)
+        return try await locked("purge dead letters", "DELETE FROM dead_letters \(filter) RETURNING id", binds).count
     }
 
     // MARK: Pull

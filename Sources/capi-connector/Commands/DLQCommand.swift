@@ -7,10 +7,17 @@ import Foundation
 import Glibc
 #endif
 
+extension DeadLetterClass: ExpressibleByArgument {}
+
 struct DLQCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dlq",
         abstract: "Inspect, replay or purge dead-lettered events.",
+        discussion: """
+            Each subcommand takes --id, --class and --pixel (each repeatable; together they narrow). After an \
+            outage, replay what failed for a passing reason and leave what Meta refused:
+              capi-connector dlq replay --class transient --class throttled
+            """,
         subcommands: [List.self, Replay.self, Purge.self]
     )
 
@@ -20,6 +27,7 @@ struct DLQCommand: AsyncParsableCommand {
         )
 
         @OptionGroup var state: StateOptions
+        @OptionGroup var filter: DeadLetterFilterOptions
         @Option(help: "At most this many.") var limit = 1000
 
         func validate() throws {
@@ -27,8 +35,11 @@ struct DLQCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let limit = limit
-            let letters = try await state.withRegistry { try await $0.deadLetters(limit: limit) }
+            let (limit, selection) = (limit, filter.selection)
+            let (letters, total) = try await state.withRegistry { registry in
+                let letters = try await registry.deadLetters(selection, limit: limit)
+                return (letters, letters.count < limit ? letters.count : try await registry.deadLetterCount(selection))
+            }
             var output = ""
             for letter in letters {
                 let reason: JSONValue = .object([
@@ -46,7 +57,10 @@ struct DLQCommand: AsyncParsableCommand {
                 output += try JSONOutput.line(JSONValue.object(line)) + "\n"
             }
             StandardStreams.writeAll(output, to: STDOUT_FILENO)
-            if letters.isEmpty { StandardStreams.printError("no dead letters") }
+            if letters.isEmpty { StandardStreams.printError(selection.isAll ? "no dead letters" : "no dead letters match") }
+            if total > letters.count {
+                StandardStreams.printError("listed the oldest \(letters.count) of \(total) dead letters; --limit \(total) lists them all")
+            }
         }
     }
 
@@ -56,20 +70,18 @@ struct DLQCommand: AsyncParsableCommand {
         )
 
         @OptionGroup var state: StateOptions
-        @Option(name: .customLong("id"), help: "Dead letter id (repeatable).") var ids: [Int64] = []
+        @OptionGroup var filter: DeadLetterFilterOptions
         @Flag(help: "Replay every dead letter.") var all = false
 
-        func validate() throws {
-            guard all != !ids.isEmpty else { throw ValidationError("give --id ID (repeatable) or --all") }
-        }
+        func validate() throws { try filter.validate(all: all) }
 
         func run() async throws {
-            let selection = all ? nil : ids
+            let selection = filter.selection
             let count = try await state.withRegistry {
-                try await $0.replayDeadLetters(ids: selection, now: WallClock.system.now())
+                try await $0.replayDeadLetters(selection, now: WallClock.system.now())
             }
             StandardStreams.printError("replayed \(count) dead letter\(count == 1 ? "" : "s") into the outbox")
-            try DLQCommand.checkAllMatched(ids: all ? nil : ids, count: count)
+            try DLQCommand.checkAllMatched(ids: selection.ids, count: count)
         }
     }
 
@@ -77,20 +89,56 @@ struct DLQCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete dead letters for good.")
 
         @OptionGroup var state: StateOptions
-        @Option(name: .customLong("id"), help: "Dead letter id (repeatable).") var ids: [Int64] = []
+        @OptionGroup var filter: DeadLetterFilterOptions
         @Flag(help: "Purge every dead letter.") var all = false
         @Flag(help: "Confirm the purge.") var yes = false
 
         func validate() throws {
-            guard all != !ids.isEmpty else { throw ValidationError("give --id ID (repeatable) or --all") }
+            try filter.validate(all: all)
             guard yes else { throw ValidationError("purging deletes dead letters for good; add --yes to confirm") }
         }
 
         func run() async throws {
-            let selection = all ? nil : ids
-            let count = try await state.withRegistry { try await $0.purgeDeadLetters(ids: selection) }
+            let selection = filter.selection
+            let count = try await state.withRegistry { try await $0.purgeDeadLetters(selection) }
             StandardStreams.printError("purged \(count) dead letter\(count == 1 ? "" : "s")")
-            try DLQCommand.checkAllMatched(ids: all ? nil : ids, count: count)
+            try DLQCommand.checkAllMatched(ids: selection.ids, count: count)
+        }
+    }
+
+    /// `--id`, `--class` and `--pixel`: which dead letters a command applies to, every filter given.
+    struct DeadLetterFilterOptions: ParsableArguments {
+        @Option(name: .customLong("id"), help: "Dead letter id (repeatable).") var ids: [Int64] = []
+        @Option(
+            name: .customLong("class"),
+            help: ArgumentHelp(
+                "Only dead letters of this class (repeatable): transient after an outage, invalid for what Meta refused.",
+                valueName: "class"
+            )
+        )
+        var classes: [DeadLetterClass] = []
+        @Option(name: .customLong("pixel"), help: ArgumentHelp("Only this pixel's dead letters (repeatable).", valueName: "pixel-id"))
+        var pixels: [String] = []
+
+        var selection: DeadLetterSelection {
+            DeadLetterSelection(
+                ids: ids.isEmpty ? nil : ids,
+                classes: classes.isEmpty ? nil : classes,
+                pixelIDs: pixels.isEmpty ? nil : pixels
+            )
+        }
+
+        /// Replay and purge act on every dead letter only when told so with `--all`.
+        func validate(all: Bool) throws {
+            if all {
+                guard selection.isAll else {
+                    throw ValidationError("--all selects every dead letter; give it alone, or --id, --class and --pixel without it")
+                }
+            } else {
+                guard !selection.isAll else {
+                    throw ValidationError("give --id ID, --class CLASS or --pixel ID (each repeatable; together they narrow), or --all")
+                }
+            }
         }
     }
 

@@ -93,6 +93,42 @@ struct StateRegistryContractTests {
         }
     }
 
+    @Test("dead letters are listed, counted, replayed and purged by id, class and pixel, every filter given narrowing", arguments: TestStore.enabled)
+    func deadLetterSelections(backend: TestStore) async throws {
+        try await backend.withRegistry { registry in
+            // a1, a2: pixel 111; b1: pixel 222; a1 and b1 transient, a2 invalid.
+            _ = try await registry.commitIntake([intake("a1"), intake("a2"), intake("b1", pixel: "222")])
+            let claimed = try await registry.claimOutbox(limit: 10, owner: "t", lease: .seconds(30), now: now, dueBy: now, pixelID: nil)
+            let byID = Dictionary(uniqueKeysWithValues: claimed.map { ($0.key.eventID, $0) })
+            let transient = DeadLetterReason(errorClass: .transient, message: "retries exhausted")
+            try await registry.deadLetter([byID["a1"]!, byID["b1"]!], reason: transient, now: now)
+            try await registry.deadLetter([byID["a2"]!], reason: DeadLetterReason(errorClass: .invalid, message: "refused"), now: now)
+            let letterIDs = Dictionary(uniqueKeysWithValues: try await registry.deadLetters(limit: 10).map { ($0.key.eventID, $0.id) })
+
+            func listed(_ selection: DeadLetterSelection) async throws -> Set<String> {
+                let letters = try await registry.deadLetters(selection, limit: 10)
+                #expect(try await registry.deadLetterCount(selection) == letters.count)
+                return Set(letters.map(\.key.eventID))
+            }
+            #expect(try await listed(.all) == ["a1", "a2", "b1"])
+            #expect(try await listed(DeadLetterSelection(classes: [.transient])) == ["a1", "b1"])
+            #expect(try await listed(DeadLetterSelection(classes: [.transient, .invalid])) == ["a1", "a2", "b1"])
+            #expect(try await listed(DeadLetterSelection(pixelIDs: ["111"])) == ["a1", "a2"])
+            #expect(try await listed(DeadLetterSelection(classes: [.transient], pixelIDs: ["111"])) == ["a1"])
+            #expect(try await listed(DeadLetterSelection(ids: [letterIDs["a2"]!], classes: [.transient])).isEmpty)
+            #expect(try await listed(DeadLetterSelection(classes: [.throttled])).isEmpty)
+            #expect(try await listed(DeadLetterSelection(classes: [])).isEmpty, "an empty list selects nothing")
+            #expect(try await registry.deadLetters(DeadLetterSelection(classes: [.transient]), limit: 1).map(\.key.eventID) == ["a1"])
+
+            // After an outage: the transient ones of pixel 111 go back; the invalid one stays.
+            #expect(try await registry.replayDeadLetters(DeadLetterSelection(classes: [.transient], pixelIDs: ["111"]), now: now) == 1)
+            #expect(try await listed(.all) == ["a2", "b1"])
+            #expect(try await registry.outboxDepth() == 1)
+            #expect(try await registry.purgeDeadLetters(DeadLetterSelection(classes: [.invalid])) == 1)
+            #expect(try await listed(.all) == ["b1"])
+        }
+    }
+
     @Test("a failure between ledger and outbox leaves neither", arguments: TestStore.enabled)
     func intakeIsAtomic(backend: TestStore) async throws {
         let (location, schema) = try backend.location()

@@ -11,10 +11,13 @@ public protocol OperationsStore: Sendable {
     /// `ad_insights` rows pulled at or after `since`, by account, level, object and day.
     func adInsights(since: UnixMillis?) async throws(StateError) -> [StoredAdInsights]
 
-    func deadLetters(limit: Int) async throws(StateError) -> [DeadLetter]
-    /// Moves dead letters (all when `ids` is nil) back to the outbox; returns how many.
-    func replayDeadLetters(ids: [Int64]?, now: UnixMillis) async throws(StateError) -> Int
-    func purgeDeadLetters(ids: [Int64]?) async throws(StateError) -> Int
+    /// The selected dead letters, oldest first, at most `limit`.
+    func deadLetters(_ selection: DeadLetterSelection, limit: Int) async throws(StateError) -> [DeadLetter]
+    /// How many dead letters the selection holds.
+    func deadLetterCount(_ selection: DeadLetterSelection) async throws(StateError) -> Int
+    /// Moves the selected dead letters back to the outbox; returns how many.
+    func replayDeadLetters(_ selection: DeadLetterSelection, now: UnixMillis) async throws(StateError) -> Int
+    func purgeDeadLetters(_ selection: DeadLetterSelection) async throws(StateError) -> Int
 
     func summary() async throws(StateError) -> StateSummary
     /// Clears a stream's cursor (one partition or all) so the next run starts again.
@@ -22,6 +25,15 @@ public protocol OperationsStore: Sendable {
 }
 
 extension OperationsStore {
+    public func deadLetters(limit: Int) async throws(StateError) -> [DeadLetter] { try await deadLetters(.all, limit: limit) }
+
+    /// Moves dead letters (all when `ids` is nil) back to the outbox; returns how many.
+    public func replayDeadLetters(ids: [Int64]?, now: UnixMillis) async throws(StateError) -> Int {
+        try await replayDeadLetters(DeadLetterSelection(ids: ids), now: now)
+    }
+
+    public func purgeDeadLetters(ids: [Int64]?) async throws(StateError) -> Int { try await purgeDeadLetters(DeadLetterSelection(ids: ids)) }
+
     /// A stream's records, typed by the stream.
     public func read(_ stream: StateStream, since: UnixMillis?) async throws(StateError) -> StreamRecords {
         switch stream {

@@ -16,6 +16,10 @@ public enum MetaLimits {
     public static let statsHorizonSeconds: Int64 = 7 * 86_400
     /// Future `event_time` is undocumented; the connector's default tolerance for clock skew.
     public static let defaultFutureSkewSeconds: Int64 = 300
+    /// The most `push.max_future_skew` may allow: an event's `event_time` is then never more than a
+    /// day after its receipt, which lets readers of `delivered_events` by event time skip the
+    /// stream's older part by receipt time.
+    public static let longestFutureSkewSeconds: Int64 = 86_400
     /// An `event_time` at or above this is milliseconds, not seconds (year 5138 in seconds).
     public static let millisecondsThreshold: Int64 = 100_000_000_000
     /// Meta's recommended request timeout.

@@ -90,13 +90,14 @@ public struct KPIReport: Sendable {
 
     /// - Parameters:
     ///   - accounts: the configured ad accounts; pixels none of them claims get rows without spend (UTC days).
+    ///   - delivered: the `delivered_events` stream, tallied for these accounts.
     ///   - statusesThrough: per pixel, how far `delivery_statuses` has been read (its cursor).
     ///   - insightsThrough: per account, the last day `ad_insights` has been read.
     ///   - since, until: per time zone, the first day and the day after the last (`until` excluded).
     public init(
         accounts: [Account],
         pixels: [String],
-        delivered: [DeliveredEvent],
+        delivered: DeliveredTally,
         statuses: [StoredDeliveryStatus],
         insights: [AdInsightsRecord],
         statusesThrough: [String: UnixSeconds],
@@ -155,26 +156,13 @@ public struct KPIReport: Sendable {
                 for name in group.account?.events ?? [] { update(day, name) { _ in } }
                 day = day.adding(days: 1)
             }
-            for event in delivered where pixelSet.contains(event.key.pixelID) {
-                let local = zone.day(of: event.key.eventTime)
-                guard local >= first, local <= last, let record = try? JSONValue(parsing: event.record),
-                    let name = record["event_name"]?.stringValue
-                else { continue }
-                update(local, name) { figures in
-                    switch event.outcome {
-                    case .forwarded:
-                        figures.forwarded += 1
-                        let value: Double? =
-                            switch record["value"] {
-                            case .integer(let number)?: Double(number)
-                            case .number(let number)?: number
-                            case .string(let text)?: Double(text)
-                            default: nil
-                            }
-                        if let value, let currency = record["currency"]?.stringValue { figures.valueSent[currency, default: 0] += value }
-                    case .deadLettered: figures.deadLettered += 1
-                    case .pending: figures.queued += 1
-                    }
+            for (key, tallied) in delivered.figures
+            where key.zone == zone.identifier && pixelSet.contains(key.pixelID) && key.day >= first && key.day <= last {
+                update(key.day, key.eventName) { figures in
+                    figures.forwarded += tallied.forwarded
+                    figures.deadLettered += tallied.deadLettered
+                    figures.queued += tallied.queued
+                    for (currency, value) in tallied.valueSent { figures.valueSent[currency, default: 0] += value }
                 }
             }
             for stored in statuses where stored.status.eventSource == "server" && pixelSet.contains(stored.status.pixelID) {

@@ -78,10 +78,11 @@ struct KPIReportTests {
             Self.insights("c2", day: Self.day, spend: 40, purchases: 2, value: 20),
             Self.insights("c1", day: Self.day.adding(days: 1), spend: 50, purchases: nil, value: nil),
         ]
+        let accounts = [KPIReport.Account(id: "42", pixels: ["p1"], timeZone: Self.zone, currency: "USD", events: ["Purchase"])]
         return KPIReport(
-            accounts: [KPIReport.Account(id: "42", pixels: ["p1"], timeZone: Self.zone, currency: "USD", events: ["Purchase"])],
+            accounts: accounts,
             pixels: ["p1"],
-            delivered: delivered,
+            delivered: DeliveredTally(accounts: accounts, events: delivered),
             statuses: statuses,
             insights: insights,
             statusesThrough: ["p1": Self.zone.start(of: Self.day.adding(days: 1)) + .seconds(3600)],
@@ -140,7 +141,7 @@ struct KPIReportTests {
         let old = KPIReport(
             accounts: [],
             pixels: ["p1"],
-            delivered: [Self.delivered("old", at: Self.zone.start(of: Self.day.adding(days: -20)))],
+            delivered: DeliveredTally(accounts: [], events: [Self.delivered("old", at: Self.zone.start(of: Self.day.adding(days: -20)))]),
             statuses: [],
             insights: [],
             statusesThrough: [:],

@@ -185,7 +185,7 @@ struct ReconciliationTests {
         KPIReport(
             accounts: [],
             pixels: [pixelID],
-            delivered: delivered,
+            delivered: DeliveredTally(accounts: [], events: delivered),
             statuses: statuses,
             insights: [],
             statusesThrough: [pixelID: cursor],

@@ -278,7 +278,9 @@ struct ManifestBuilder {
         let enrich = map.value("enrich_from_request").flatMap { $0.boolean() } ?? false
         let proxies = map.value("trusted_proxies").flatMap(cidrList) ?? []
         let ingestAllowed = map.value("ingest_allowed_ips").flatMap(cidrList) ?? []
-        let skew = map.value("max_future_skew").flatMap { $0.duration() } ?? .seconds(MetaLimits.defaultFutureSkewSeconds)
+        let skew =
+            map.value("max_future_skew").flatMap { $0.duration(maximum: .seconds(MetaLimits.longestFutureSkewSeconds)) }
+            ?? .seconds(MetaLimits.defaultFutureSkewSeconds)
         let externalID = map.value("external_id").flatMap { $0.oneOf(ExternalIDPolicy.self) } ?? .hash
         let limits = map.value("limits").flatMap(pushLimits) ?? PushConfiguration.Limits()
         let replayLedger = map.value("replay_ledger").flatMap { $0.oneOf(ReplayLedgerPlacement.self) } ?? .memory

@@ -708,13 +708,21 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     // MARK: Streams and operations
 
-    public func deliveredEvents(since: UnixMillis?) async throws(StateError) -> [DeliveredEvent] {
+    public func deliveredEvents(
+        since: UnixMillis?,
+        after position: DeliveredEventPosition?,
+        limit: Int
+    ) async throws(StateError) -> [DeliveredEvent] {
         let since = since?.rawValue ?? 0
+        // No position: a key before every key (received_at is never negative).
+        let (received, pixel, event, time) =
+            position.map { ($0.receivedAt.rawValue, $0.key.pixelID, $0.key.eventID, $0.key.eventTime.rawValue) } ?? (-1, "", "", 0)
         return try await wrap("read delivered_events") {
             let rows = try await client.query(
                 """
                 SELECT pixel_id, event_id, event_time, received_at, outcome, record, fbtrace_id, dead_letter_reason FROM delivered_events
-                WHERE received_at >= \(since) ORDER BY received_at, event_id
+                WHERE received_at >= \(since) AND (received_at, pixel_id, event_id, event_time) > (\(received), \(pixel), \(event), \(time))
+                ORDER BY received_at, pixel_id, event_id, event_time LIMIT \(limit)
                 """,
                 logger: logger
             )

@@ -643,14 +643,25 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
 
     // MARK: Streams and operations
 
-    public func deliveredEvents(since: UnixMillis?) async throws(StateError) -> [DeliveredEvent] {
-        try await locked(
+    public func deliveredEvents(
+        since: UnixMillis?,
+        after position: DeliveredEventPosition?,
+        limit: Int
+    ) async throws(StateError) -> [DeliveredEvent] {
+        let after: (String, [SQLiteData]) =
+            position.map {
+                (
+                    "AND (received_at, pixel_id, event_id, event_time) > (?, ?, ?, ?)",
+                    [Self.time($0.receivedAt), .text($0.key.pixelID), .text($0.key.eventID), Self.time($0.key.eventTime)]
+                )
+            } ?? ("", [])
+        return try await locked(
             "read delivered_events",
             """
             SELECT pixel_id, event_id, event_time, received_at, outcome, record, fbtrace_id, dead_letter_reason FROM delivered_events
-            WHERE received_at >= ? ORDER BY received_at, event_id
+            WHERE received_at >= ? \(after.0) ORDER BY received_at, pixel_id, event_id, event_time LIMIT ?
             """,
-            [Self.time(since ?? UnixMillis(0))]
+            [Self.time(since ?? UnixMillis(0))] + after.1 + [.integer(limit)]
         ).map { row throws(StateError) in
             DeliveredEvent(
                 key: try row.eventKey(),

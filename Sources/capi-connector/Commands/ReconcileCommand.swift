@@ -87,24 +87,33 @@ struct ReconcileCommand: AsyncParsableCommand {
         }
     }
 
+    /// The ad accounts as their latest Ads Insights rows describe them (time zone, currency, pixels).
+    static func accounts(_ insights: [AdInsightsRecord]) -> [KPIReport.Account] {
+        Dictionary(grouping: insights, by: \.accountID).sorted(by: { $0.key < $1.key }).map { id, rows in
+            let latest = rows.max { $0.day < $1.day }
+            let zone = latest?.timeZone.flatMap(AccountTimeZone.init(identifier:)) ?? .utc
+            let events = Set(rows.flatMap { $0.conversions.map(\.eventName) }).sorted()
+            return KPIReport.Account(id: id, pixels: latest?.pixels ?? [], timeZone: zone, currency: latest?.currency, events: events)
+        }
+    }
+
     /// The longest period one report covers: ten years, far beyond what Meta keeps of Ads Insights
     /// (37 months) and of delivery statistics.
     static let maximumDays = 3_660
 
     func run() async throws {
-        let (delivered, statuses, insights, summary) = try await state.withRegistry { registry in
-            (
-                try await registry.deliveredEvents(since: nil), try await registry.deliveryStatuses(since: nil),
-                try await registry.adInsights(since: nil).map(\.insights), try await registry.summary()
-            )
-        }
         let now = WallClock.system.seconds()
-        var accounts: [KPIReport.Account] = []
-        for (id, rows) in Dictionary(grouping: insights, by: \.accountID).sorted(by: { $0.key < $1.key }) {
-            let latest = rows.max { $0.day < $1.day }
-            let zone = latest?.timeZone.flatMap(AccountTimeZone.init(identifier:)) ?? .utc
-            let events = Set(rows.flatMap { $0.conversions.map(\.eventName) }).sorted()
-            accounts.append(KPIReport.Account(id: id, pixels: latest?.pixels ?? [], timeZone: zone, currency: latest?.currency, events: events))
+        let (from, to) = (DaySpec(since)!, DaySpec(until)!)
+        let (delivered, statuses, insights, summary, accounts) = try await state.withRegistry { registry in
+            let insights = try await registry.adInsights(since: nil).map(\.insights)
+            let accounts = Self.accounts(insights)
+            // Events of the report's days were received at most max_future_skew (a day at most)
+            // before their event_time; in any zone the first day starts at most 14 h before UTC's.
+            let firstDay = AccountTimeZone.utc.start(of: from.first(in: .utc, now: now).adding(days: -2))
+            let receivedFloor = UnixSeconds(firstDay.rawValue - MetaLimits.longestFutureSkewSeconds).milliseconds
+            var delivered = DeliveredTally(accounts: accounts)
+            try await registry.forEachDeliveredEventsPage(since: receivedFloor) { delivered.add($0) }
+            return (delivered, try await registry.deliveryStatuses(since: nil), insights, try await registry.summary(), accounts)
         }
         var statusesThrough: [String: UnixSeconds] = [:]
         var insightsThrough: [String: CalendarDate] = [:]
@@ -114,8 +123,7 @@ struct ReconcileCommand: AsyncParsableCommand {
                 insightsThrough[account.id] = account.timeZone.day(of: value.position)
             }
         }
-        let pixels = Set(delivered.map(\.key.pixelID)).union(statuses.map(\.status.pixelID)).union(accounts.flatMap(\.pixels)).sorted()
-        let (from, to) = (DaySpec(since)!, DaySpec(until)!)
+        let pixels = delivered.pixels.union(statuses.map(\.status.pixelID)).union(accounts.flatMap(\.pixels)).sorted()
         let report = KPIReport(
             accounts: accounts,
             pixels: pixels,

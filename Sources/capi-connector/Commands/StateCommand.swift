@@ -138,10 +138,21 @@ struct ReadCommand: AsyncParsableCommand {
     func run() async throws {
         let stream = StateStream(rawValue: stream)!
         let since = since.flatMap { Self.instant($0, now: WallClock.system.seconds()) }?.milliseconds
-        let records = try await state.withRegistry { try await $0.read(stream, since: since) }
+        let written = try await state.withRegistry { registry in
+            // The stream of every event is paged, each page written as it is read: it grows without bound.
+            guard stream == .deliveredEvents else { return try Self.write(try await registry.read(stream, since: since)) }
+            var written = 0
+            try await registry.forEachDeliveredEventsPage(since: since) { written += try Self.write(.deliveredEvents($0)) }
+            return written
+        }
+        if written == 0 { StandardStreams.printError("no \(stream.rawValue) records" + (self.since.map { " since \($0)" } ?? "")) }
+    }
+
+    /// Writes records as JSON lines to standard output; returns how many.
+    static func write(_ records: StreamRecords) throws -> Int {
         var output = ""
         for record in StreamRecordJSON.objects(records) { output += try JSONOutput.line(record) + "\n" }
         StandardStreams.writeAll(output, to: STDOUT_FILENO)
-        if output.isEmpty { StandardStreams.printError("no \(stream.rawValue) records" + (self.since.map { " since \($0)" } ?? "")) }
+        return records.count
     }
 }

@@ -34,6 +34,8 @@ struct ManifestLimitsTests {
             ("  limits: {header_timeout: 1e300s}", "push.limits.header_timeout"),
             ("  batching: {linger: 1e300s}", "push.batching.linger"),
             ("  max_future_skew: -5s", "push.max_future_skew"),
+            // A day at most: reconcile reads delivered_events from a day before the report's first day.
+            ("  max_future_skew: 25h", "push.max_future_skew must be at most"),
             ("  limits: {commit_timeout: 61s}", "push.limits.commit_timeout must be at most 60 seconds"),
             ("  limits: {commit_timeout: 10ms}", "push.limits.commit_timeout"),
         ]

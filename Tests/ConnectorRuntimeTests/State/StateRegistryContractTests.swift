@@ -129,6 +129,42 @@ struct StateRegistryContractTests {
         }
     }
 
+    @Test("delivered_events read in pages: every record once, in receipt order, ties broken by key, from any page size", arguments: TestStore.enabled)
+    func deliveredEventsPages(backend: TestStore) async throws {
+        try await backend.withRegistry { registry in
+            // Three receipt instants, seven events on each, over two pixels and two event times:
+            // every page boundary falls between records that share their receipt time.
+            var items: [IntakeItem] = []
+            for instant in 0..<3 {
+                for index in 0..<7 {
+                    var item = intake("e\(index)", pixel: index % 2 == 0 ? "111" : "222", time: UnixSeconds(1_795_000_000 + Int64(instant)))
+                    item.receivedAt = UnixMillis(1_795_000_000_000 + Int64(instant) * 1_000)
+                    items.append(item)
+                }
+            }
+            _ = try await registry.commitIntake(items)
+            let expected = items.sorted {
+                ($0.receivedAt.rawValue, $0.key.pixelID, $0.key.eventID, $0.key.eventTime.rawValue)
+                    < ($1.receivedAt.rawValue, $1.key.pixelID, $1.key.eventID, $1.key.eventTime.rawValue)
+            }.map(\.key)
+            for pageSize in [1, 2, 5, 7, 21, 100] {
+                var keys: [EventKey] = []
+                var pages = 0
+                try await registry.forEachDeliveredEventsPage(since: nil, pageSize: pageSize) { page in
+                    #expect(page.count <= pageSize)
+                    pages += 1
+                    keys += page.map(\.key)
+                }
+                #expect(keys == expected, "page size \(pageSize)")
+                #expect(pages == (21 + pageSize - 1) / pageSize, "no empty page is handed on")
+            }
+            var fromSecond: [EventKey] = []
+            try await registry.forEachDeliveredEventsPage(since: UnixMillis(1_795_000_001_000), pageSize: 4) { fromSecond += $0.map(\.key) }
+            #expect(fromSecond == Array(expected.dropFirst(7)), "since: received at or after")
+            #expect(try await registry.deliveredEvents(since: nil).map(\.key) == expected)
+        }
+    }
+
     @Test("a failure between ledger and outbox leaves neither", arguments: TestStore.enabled)
     func intakeIsAtomic(backend: TestStore) async throws {
         let (location, schema) = try backend.location()

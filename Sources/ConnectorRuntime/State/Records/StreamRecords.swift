@@ -7,6 +7,18 @@ public enum DeliveryOutcome: String, Sendable, Codable, CaseIterable {
 }
 
 /// One `delivered_events` row: the analytics record written at intake and its delivery outcome.
+/// Where a paged read of `delivered_events` stopped: the last record's place in the stream's order
+/// (received, then the key).
+public struct DeliveredEventPosition: Sendable, Equatable {
+    public var receivedAt: UnixMillis
+    public var key: EventKey
+
+    public init(after event: DeliveredEvent) {
+        self.receivedAt = event.receivedAt
+        self.key = event.key
+    }
+}
+
 public struct DeliveredEvent: Sendable, Equatable {
     public var key: EventKey
     public var receivedAt: UnixMillis

@@ -2,8 +2,10 @@ import CAPICore
 
 /// What operators and analytics read and repair: streams, dead letters, cursors, the summary.
 public protocol OperationsStore: Sendable {
-    /// `delivered_events` received at or after `since`, oldest first.
-    func deliveredEvents(since: UnixMillis?) async throws(StateError) -> [DeliveredEvent]
+    /// One page of `delivered_events` received at or after `since`, in the order of receipt (ties
+    /// by key), after `position`, at most `limit`. The stream grows by every event: a reader holds
+    /// a page, never the stream (a million records were 4 GB in one array).
+    func deliveredEvents(since: UnixMillis?, after position: DeliveredEventPosition?, limit: Int) async throws(StateError) -> [DeliveredEvent]
     /// `delivery_statuses` pulled at or after `since`, by pixel and hour.
     func deliveryStatuses(since: UnixMillis?) async throws(StateError) -> [StoredDeliveryStatus]
     /// `match_quality` snapshots taken at or after `since`, oldest first.
@@ -25,6 +27,34 @@ public protocol OperationsStore: Sendable {
 }
 
 extension OperationsStore {
+    /// Every page of `delivered_events` received at or after `since`, in order, each handed to
+    /// `body` as it is read.
+    public func forEachDeliveredEventsPage(
+        since: UnixMillis?,
+        pageSize: Int = 10_000,
+        _ body: ([DeliveredEvent]) async throws -> Void
+    ) async throws {
+        var position: DeliveredEventPosition?
+        while true {
+            let page = try await deliveredEvents(since: since, after: position, limit: pageSize)
+            guard let last = page.last else { return }
+            try await body(page)
+            guard page.count == pageSize else { return }
+            position = DeliveredEventPosition(after: last)
+        }
+    }
+
+    /// `delivered_events` received at or after `since`, oldest first, all at once: for tests and
+    /// small stores; readers of a production stream page through it.
+    public func deliveredEvents(since: UnixMillis?) async throws(StateError) -> [DeliveredEvent] {
+        var events: [DeliveredEvent] = []
+        while true {
+            let page = try await deliveredEvents(since: since, after: events.last.map(DeliveredEventPosition.init(after:)), limit: 10_000)
+            events += page
+            if page.count < 10_000 { return events }
+        }
+    }
+
     public func deadLetters(limit: Int) async throws(StateError) -> [DeadLetter] { try await deadLetters(.all, limit: limit) }
 
     /// Moves dead letters (all when `ids` is nil) back to the outbox; returns how many.

@@ -317,8 +317,11 @@ public struct StateConfiguration: Sendable {
 
 /// Versioned JSON Schemas and drift alarms.
 public struct SchemaRegistryConfiguration: Sendable {
-    /// The folder of schemas registered at start-up.
+    /// The folder of schemas registered at start-up; a relative one is looked for as
+    /// ``candidateFolders`` says.
     public var path = "schemas"
+    /// The folder of the manifest that configured this, for a relative `path`.
+    public var manifestFolder: String?
     public var alarmsEnabled = true
     /// A window closes after this many events of one stream, pixel and event name…
     public var windowEvents = 100
@@ -329,6 +332,26 @@ public struct SchemaRegistryConfiguration: Sendable {
     public var notify: AlarmWebhookConfiguration?
 
     public init() {}
+
+    /// Where a relative `path` is looked for, in order: the working directory (where the shipped
+    /// layout runs: the container's `/app`, the Lambda's task root), then beside the manifest and
+    /// beside its folder (`manifests/` and `schemas/` are siblings). `serve --manifest
+    /// /app/manifests/…` started from another directory used to register nothing.
+    public var candidateFolders: [String] {
+        guard !path.hasPrefix("/"), let manifestFolder else { return [path] }
+        let beside = URL(fileURLWithPath: manifestFolder)
+        return [path, beside.appendingPathComponent(path).path, beside.deletingLastPathComponent().appendingPathComponent(path).path]
+    }
+
+    /// The first candidate folder that exists, or `nil`.
+    public func resolvedFolder(exists: (String) -> Bool = Self.isFolder) -> String? {
+        candidateFolders.first(where: exists)
+    }
+
+    public static func isFolder(_ path: String) -> Bool {
+        var isFolder: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isFolder) && isFolder.boolValue
+    }
 }
 
 /// A receiver of alarm changes, signed with Standard Webhooks (the scheme the sidecar verifies).

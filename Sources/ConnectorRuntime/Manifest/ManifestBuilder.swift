@@ -42,7 +42,7 @@ struct ManifestBuilder {
         let state = top.value("state").flatMap(state) ?? StateConfiguration(url: Secret("sqlite:.capi/state.sqlite"))
         let schemaRegistry =
             top.value("schema_registry").flatMap(schemaRegistry)
-            ?? SchemaRegistryConfiguration()
+            ?? defaultSchemaRegistry
 
         // Problems are collected, not thrown: a field that failed falls back to its default here and the
         // loader rejects the manifest as a whole when anything was reported.
@@ -612,9 +612,15 @@ struct ManifestBuilder {
         return StateConfiguration(url: Secret(url))
     }
 
+    var defaultSchemaRegistry: SchemaRegistryConfiguration {
+        var configuration = SchemaRegistryConfiguration()
+        configuration.manifestFolder = URL(fileURLWithPath: sourcePath).deletingLastPathComponent().path
+        return configuration
+    }
+
     func schemaRegistry(_ node: YAMLNodeReader) -> SchemaRegistryConfiguration? {
         guard let map = node.mapping(allowed: ["path", "alarms"]) else { return nil }
-        var configuration = SchemaRegistryConfiguration()
+        var configuration = defaultSchemaRegistry
         configuration.path = map.value("path")?.string() ?? configuration.path
         guard let alarms = map.value("alarms") else { return configuration }
         guard

@@ -86,14 +86,21 @@ extension SchemaRegistry {
     /// Start-up registration for `serve` and `poll`: problems are logged (a missing folder, an
     /// unreadable or incompatible schema) and never stop the connector from running.
     public static func registerAtStartup(_ configuration: SchemaRegistryConfiguration, store: any SchemaStore, logger: Logger) async {
-        guard FileManager.default.fileExists(atPath: configuration.path) else {
-            logger.warning("schema folder not found; nothing registered", metadata: ["path": "\(configuration.path)"])
+        guard let folder = configuration.resolvedFolder() else {
+            logger.warning(
+                "schema folder not found; nothing registered, and drift alarms have no schema to check",
+                metadata: [
+                    "path": "\(configuration.path)", "looked_in": "\(configuration.candidateFolders.joined(separator: ", "))",
+                    "working_directory": "\(FileManager.default.currentDirectoryPath)",
+                ]
+            )
             return
         }
+        if folder != configuration.path { logger.notice("schema folder found beside the manifest", metadata: ["path": "\(folder)"]) }
         do {
-            _ = try await SchemaRegistry(store: store).registerAll(in: configuration.path, now: WallClock.system.now(), logger: logger)
+            _ = try await SchemaRegistry(store: store).registerAll(in: folder, now: WallClock.system.now(), logger: logger)
         } catch {
-            logger.error("schema registration failed", metadata: ["path": "\(configuration.path)", "error": "\(error)"])
+            logger.error("schema registration failed", metadata: ["path": "\(folder)", "error": "\(error)"])
         }
     }
 }

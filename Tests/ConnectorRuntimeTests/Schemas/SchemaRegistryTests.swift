@@ -28,6 +28,45 @@ struct SchemaRegistryTests {
         #expect(reordered.hash == delivered.hash && delivered.hash.count == 64)
     }
 
+    @Test(
+        "a relative schema folder is found in the working directory, else beside the manifest or its folder; none found is said with where it looked"
+    )
+    func folderBesideTheManifest() async throws {
+        // manifests/ and a schema folder as siblings, away from the working directory (the repository).
+        let app = TemporaryPaths.url("schema-layout")
+        let manifestPath = app.appendingPathComponent("manifests/m.yaml").path
+        try FileManager.default.createDirectory(at: app.appendingPathComponent("manifests"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: RepositoryPaths.schemas, to: app.appendingPathComponent("drift-schemas"))
+        try (minimalManifest + "schema_registry:\n  path: drift-schemas\n").write(toFile: manifestPath, atomically: true, encoding: .utf8)
+        let configuration = try ManifestLoader(environment: [:]).load(path: manifestPath).schemaRegistry
+        #expect(
+            configuration.candidateFolders == [
+                "drift-schemas", app.appendingPathComponent("manifests/drift-schemas").path, app.appendingPathComponent("drift-schemas").path,
+            ]
+        )
+        #expect(configuration.resolvedFolder() == app.appendingPathComponent("drift-schemas").path)
+        #expect(configuration.resolvedFolder(exists: { $0 == "drift-schemas" }) == "drift-schemas", "the working directory first")
+        let absolute = {
+            var absolute = configuration
+            absolute.path = "/nonexistent/schemas"
+            return absolute
+        }()
+        #expect(absolute.candidateFolders == ["/nonexistent/schemas"])
+
+        try await TestStore.sqlite.withRegistry { store in
+            let log = CapturedLog()
+            await SchemaRegistry.registerAtStartup(configuration, store: store, logger: log.logger)
+            let registered = Set(try await store.schemaVersions(id: nil).map(\.id))
+            #expect(registered == ["ad_insights", "delivered_event", "delivery_status", "match_quality"])
+            #expect(log.all.contains { $0.message == "schema folder found beside the manifest" })
+
+            let missing = CapturedLog()
+            await SchemaRegistry.registerAtStartup(absolute, store: store, logger: missing.logger)
+            #expect(missing.all.first?.level == .warning)
+            #expect(missing.all.first?.metadata["looked_in"] == "/nonexistent/schemas")
+        }
+    }
+
     @Test("a keyword outside the checked subset is refused, naming where")
     func unsupportedKeyword() {
         #expect(throws: SchemaError.self) { try SchemaDocument(parsing: schema(properties: #""a": {"oneOf": []}"#)) }

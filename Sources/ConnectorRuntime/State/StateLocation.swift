@@ -90,7 +90,7 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         public var description: String {
             switch self {
             case .unsupportedScheme: "the state URL must start with postgres:// or sqlite:"
-            case .missingHost: "the postgres state URL has no host (a name, an address, or ?host=/socket/directory)"
+            case .missingHost: "the postgres state URL has no host (a name, an address, ?host=/socket/directory, or PGHOST)"
             case .invalidPort: "the postgres state URL has an invalid port"
             case .emptySQLitePath: "the sqlite state URL has no path (write sqlite:PATH)"
             case .invalidPreparedStatements: "the postgres state URL's prepared_statements must be on or off"
@@ -112,8 +112,10 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
     /// this project's `prepared_statements`. Other libpq parameters (`connect_timeout`) are
     /// accepted and not used.
     ///
-    /// - Parameter environment: libpq's variables for what the URL leaves out: `PGSSLMODE`,
-    ///   `PGSSLROOTCERT` (the password's `PGPASSWORD` is applied where the password is resolved).
+    /// - Parameter environment: libpq's variables for what the URL leaves out: `PGHOST`, `PGPORT`,
+    ///   `PGUSER`, `PGDATABASE`, `PGSSLMODE`, `PGSSLROOTCERT`, `PGOPTIONS`, `PGAPPNAME` (the
+    ///   password's `PGPASSWORD` is applied where the password is resolved). `postgres:///capi`
+    ///   with `PGHOST` set is a URL as `psql` reads it.
     public init(parsing text: String, environment: [String: String] = [:]) throws(ParseError) {
         if text.hasPrefix("sqlite:") {
             var path = String(text.dropFirst("sqlite:".count))
@@ -129,25 +131,28 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         for item in components.queryItems ?? [] where query[item.name] == nil { query[item.name] = item.value ?? "" }
         func given(_ name: String) -> String? { query[name].flatMap { $0.isEmpty ? nil : $0 } }
 
+        func fromEnvironment(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        func nonEmpty(_ text: String?) -> String? { text.flatMap { $0.isEmpty ? nil : $0 } }
+
         var host = components.percentEncodedHost.map { $0.removingPercentEncoding ?? $0 } ?? ""
         if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        host = given("host") ?? host
+        host = given("host") ?? nonEmpty(host) ?? fromEnvironment("PGHOST") ?? ""
         guard !host.isEmpty else { throw .missingHost }
-        guard !host.contains(","), !(given("port") ?? "").contains(",") else { throw .severalHosts }
+        let portText = given("port") ?? components.port.map(String.init) ?? fromEnvironment("PGPORT")
+        guard !host.contains(","), !(portText ?? "").contains(",") else { throw .severalHosts }
 
-        var port = components.port ?? 5432
-        if let text = given("port") {
-            guard let number = Int(text) else { throw .invalidPort }
+        var port = 5432
+        if let portText {
+            guard let number = Int(portText) else { throw .invalidPort }
             port = number
         }
         guard (1...65535).contains(port) else { throw .invalidPort }
 
-        let username = given("user") ?? components.percentEncodedUser?.removingPercentEncoding ?? "postgres"
+        let username = given("user") ?? nonEmpty(components.percentEncodedUser?.removingPercentEncoding) ?? fromEnvironment("PGUSER") ?? "postgres"
         let password = query["password"] ?? components.percentEncodedPassword?.removingPercentEncoding
         let path = components.percentEncodedPath.removingPercentEncoding ?? components.percentEncodedPath
-        let database = given("dbname") ?? (path.hasPrefix("/") ? String(path.dropFirst()) : path)
+        let database = given("dbname") ?? nonEmpty(path.hasPrefix("/") ? String(path.dropFirst()) : path) ?? fromEnvironment("PGDATABASE") ?? ""
 
-        func fromEnvironment(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         guard let tls = TLSMode(rawValue: given("sslmode") ?? fromEnvironment("PGSSLMODE") ?? "prefer") else { throw .invalidSSLMode }
         let preparedStatements: Bool
         switch query["prepared_statements"] {
@@ -166,8 +171,8 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
                 tls: tls,
                 rootCertificatePath: given("sslrootcert") ?? fromEnvironment("PGSSLROOTCERT"),
                 preparedStatements: preparedStatements,
-                serverOptions: given("options"),
-                applicationName: given("application_name")
+                serverOptions: given("options") ?? fromEnvironment("PGOPTIONS"),
+                applicationName: given("application_name") ?? fromEnvironment("PGAPPNAME")
             )
         )
     }

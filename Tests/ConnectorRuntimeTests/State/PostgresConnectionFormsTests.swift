@@ -71,6 +71,23 @@ struct PostgresConnectionFormsTests {
         #expect(depth == 0)
     }
 
+    @Test(
+        "postgres:/// with PGHOST (a socket directory), PGPORT, PGUSER and PGDATABASE reaches the server, as psql would",
+        .enabled(if: socketDirectory != nil)
+    )
+    func libpqVariables() async throws {
+        let cluster = try TestPostgres.target()
+        let environment = [
+            "PGHOST": try #require(Self.socketDirectory), "PGPORT": String(cluster.port), "PGUSER": cluster.username, "PGDATABASE": cluster.database,
+            "PGAPPNAME": "capi-poll",
+        ]
+        guard case .postgres(let fromEnvironment) = try StateLocation(parsing: "postgres://", environment: environment) else {
+            throw TestSetupError("not a postgres URL")
+        }
+        #expect(await problem(fromEnvironment) == nil)
+        #expect(try await settings(fromEnvironment) == ["capi-poll | \"$user\", public"])
+    }
+
     @Test("an IPv6 address in brackets is connected to, not looked up as a host name")
     func ipv6() async throws {
         // Nobody listens on port 1: the answer is the network's, whatever the machine's IPv6.

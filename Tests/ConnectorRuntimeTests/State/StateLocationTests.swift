@@ -59,6 +59,31 @@ struct StateLocationTests {
         }
     }
 
+    @Test("PGHOST, PGPORT, PGUSER, PGDATABASE, PGOPTIONS and PGAPPNAME fill in what the URL leaves out, as for psql")
+    func libpqVariables() throws {
+        let environment = [
+            "PGHOST": "db.internal", "PGPORT": "6432", "PGUSER": "capi", "PGDATABASE": "events", "PGOPTIONS": "-c search_path=capi",
+            "PGAPPNAME": "capi-poll",
+        ]
+        func target(_ url: String, _ environment: [String: String] = environment) throws -> StateLocation.PostgresTarget? {
+            guard case .postgres(let target) = try StateLocation(parsing: url, environment: environment) else { return nil }
+            return target
+        }
+        let bare = try #require(try target("postgres://"))
+        #expect(bare.host == "db.internal" && bare.port == 6432 && bare.username == "capi" && bare.database == "events")
+        #expect(bare.serverOptions == "-c search_path=capi" && bare.applicationName == "capi-poll")
+        let socket = try #require(try target("postgres:///capi", ["PGHOST": "/var/run/postgresql"]))
+        #expect(socket.unixSocketPath == "/var/run/postgresql/.s.PGSQL.5432" && socket.database == "capi")
+        // What the URL says wins, part by part.
+        let given = try #require(try target("postgres://app@other:5433/shop?application_name=serve"))
+        #expect(given.host == "other" && given.port == 5433 && given.username == "app" && given.database == "shop")
+        #expect(given.applicationName == "serve" && given.serverOptions == "-c search_path=capi")
+        #expect(throws: StateLocation.ParseError.missingHost) { try StateLocation(parsing: "postgres:///capi", environment: [:]) }
+        #expect(throws: StateLocation.ParseError.invalidPort) { try StateLocation(parsing: "postgres://db/capi", environment: ["PGPORT": "x"]) }
+        #expect(throws: StateLocation.ParseError.severalHosts) { try StateLocation(parsing: "postgres:///capi", environment: ["PGHOST": "a,b"]) }
+        #expect(try target("postgres:///", ["PGHOST": "h", "PGUSER": "u"])?.database == "u", "the user's name, as libpq")
+    }
+
     @Test("prepared statements are on unless the URL turns them off")
     func preparedStatements() throws {
         func prepared(_ url: String) throws -> Bool? {

@@ -838,10 +838,28 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             }
             return result
         }
+        let outbox: [OutboxPixelSummary] = try await wrap("summarize outbox") {
+            let rows = try await client.query(PostgresQuery(unsafeSQL: OutboxPixelSummary.query), logger: logger)
+            var result: [OutboxPixelSummary] = []
+            for try await (pixel, queued, retrying, oldest, next, lastError) in rows.decode((String, Int, Int, Int64, Int64, String?).self) {
+                result.append(
+                    OutboxPixelSummary(
+                        pixelID: pixel,
+                        queued: queued,
+                        retrying: retrying,
+                        oldestQueuedAt: UnixMillis(oldest),
+                        nextAttemptAt: UnixMillis(next),
+                        lastError: lastError
+                    )
+                )
+            }
+            return result
+        }
         return StateSummary(
             cursors: cursors,
             recentRuns: try await recentRuns(limit: 10),
             outboxDepth: try await outboxDepth(),
+            outbox: outbox,
             deadLetters: try await deadLetterCount(),
             schemaVersion: try await scalar("schema version", "SELECT COALESCE(MAX(version), 0) FROM schema_migrations")
         )

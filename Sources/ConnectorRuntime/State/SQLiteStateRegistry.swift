@@ -740,10 +740,21 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             )
         }
         let version = try await locked("schema version", "SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations").first?.int("v") ?? 0
+        let outbox = try await locked("summarize outbox", OutboxPixelSummary.query).map { row throws(StateError) in
+            OutboxPixelSummary(
+                pixelID: try row.text("pixel_id"),
+                queued: try row.int("queued"),
+                retrying: try row.int("retrying"),
+                oldestQueuedAt: try row.millis("oldest"),
+                nextAttemptAt: try row.millis("next_attempt"),
+                lastError: try row.optionalText("last_error")
+            )
+        }
         return StateSummary(
             cursors: cursors,
             recentRuns: try await recentRuns(limit: 10),
             outboxDepth: try await outboxDepth(),
+            outbox: outbox,
             deadLetters: try await deadLetterCount(),
             schemaVersion: version
         )

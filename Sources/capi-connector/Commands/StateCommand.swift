@@ -16,7 +16,8 @@ struct StateCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Print cursors per stream and partition, recent runs, active alarms, outbox depth and dead-letter count as JSON."
+            abstract:
+                "Print cursors per stream and partition, recent runs, active alarms, the outbox (depth; per pixel: queued, retrying, oldest, next attempt, last error) and the dead-letter count as JSON."
         )
 
         @OptionGroup var state: StateOptions
@@ -45,10 +46,19 @@ struct StateCommand: AsyncParsableCommand {
                     "error_class": run.errorClass.map { .string($0.rawValue) } ?? .null,
                 ])
             }
+            let outbox: [JSONValue] = summary.outbox.map { pixel in
+                .object([
+                    "pixel_id": .string(pixel.pixelID), "queued": .integer(Int64(pixel.queued)), "retrying": .integer(Int64(pixel.retrying)),
+                    "oldest_queued_at": .string(pixel.oldestQueuedAt.seconds.iso8601),
+                    "next_attempt_at": .string(pixel.nextAttemptAt.seconds.iso8601),
+                    "last_error": pixel.lastError.map(JSONValue.string) ?? .null,
+                ])
+            }
             return .object([
                 "state": .string(location.description),
                 "schema_version": .integer(Int64(summary.schemaVersion)),
                 "outbox_depth": .integer(Int64(summary.outboxDepth)),
+                "outbox": .array(outbox),
                 "dead_letters": .integer(Int64(summary.deadLetters)),
                 "cursors": .array(cursors),
                 "alarms": .array(active),

@@ -165,6 +165,28 @@ struct StateRegistryContractTests {
         }
     }
 
+    @Test("the summary says per pixel what waits in the outbox, since when, and the latest failure", arguments: TestStore.enabled)
+    func outboxSummary(backend: TestStore) async throws {
+        try await backend.withRegistry { registry in
+            #expect(try await registry.summary().outbox.isEmpty)
+            var items = [intake("a1"), intake("a2"), intake("b1", pixel: "222")]
+            for index in items.indices { items[index].receivedAt = UnixMillis(1_795_000_000_000 + Int64(index) * 1_000) }
+            _ = try await registry.commitIntake(items)
+            let claimed = try await registry.claimOutbox(limit: 10, owner: "t", lease: .seconds(30), now: now, dueBy: now, pixelID: "111")
+            let first = try #require(claimed.first { $0.key.eventID == "a1" })
+            let second = try #require(claimed.first { $0.key.eventID == "a2" })
+            try await registry.reschedule([first], nextAttemptAt: now + .seconds(60), lastError: "transient: http 503: older")
+            try await registry.reschedule([second], nextAttemptAt: now + .seconds(90), lastError: "transient: http 503: latest")
+            let summary = try await registry.summary().outbox
+            #expect(summary.map(\.pixelID) == ["111", "222"])
+            #expect(summary.first?.queued == 2 && summary.first?.retrying == 2)
+            #expect(summary.first?.nextAttemptAt == now + .seconds(60))
+            #expect(summary.first?.lastError == "transient: http 503: latest")
+            #expect(summary.last?.queued == 1 && summary.last?.retrying == 0 && summary.last?.lastError == nil)
+            #expect(summary.last?.oldestQueuedAt == items[2].receivedAt)
+        }
+    }
+
     @Test("a failure between ledger and outbox leaves neither", arguments: TestStore.enabled)
     func intakeIsAtomic(backend: TestStore) async throws {
         let (location, schema) = try backend.location()

@@ -425,41 +425,26 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
 
     public func replayDeadLetters(_ selection: DeadLetterSelection, now: UnixMillis) async throws(StateError) -> Int {
         let (filter, filterBinds) = Self.condition(selection)
+        // Three statements over the selection in one transaction, nothing held in memory: a
+        // replay of every dead letter after a long outage moves them all.
         return try await transaction("replay dead letters") { () async throws(StateError) -> Int in
-            let rows = try await execute(
+            try await execute(
                 "replay dead letters",
-                "DELETE FROM dead_letters \(filter) RETURNING pixel_id, event_id, event_time, payload, created_at, expires_at, test_event_code",
-                filterBinds
+                """
+                INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at, test_event_code)
+                SELECT pixel_id, event_id, event_time, payload, 0, ?, created_at, expires_at, test_event_code FROM dead_letters \(filter)
+                """,
+                [Self.time(now)] + filterBinds
             )
-            for start in stride(from: 0, to: rows.count, by: Self.chunk) {
-                let slice = rows[start..<min(start + Self.chunk, rows.count)]
-                var binds: [SQLiteData] = []
-                var keys: [EventKey] = []
-                for row in slice {
-                    let key = try row.eventKey()
-                    keys.append(key)
-                    binds += [
-                        .text(key.pixelID), .text(key.eventID), Self.time(key.eventTime), .text(try row.text("payload")), .integer(0), Self.time(now),
-                        Self.time(try row.millis("created_at")), Self.time(try row.optionalMillis("expires_at")),
-                        Self.text(try row.optionalText("test_event_code")),
-                    ]
-                }
-                try await execute(
-                    "replay dead letters",
-                    """
-                    INSERT INTO outbox (pixel_id, event_id, event_time, payload, attempts, next_attempt_at, created_at, expires_at, test_event_code)
-                    VALUES \(Self.placeholders(rows: slice.count, columns: 9))
-                    """,
-                    binds
-                )
-                let condition = Self.keyCondition(keys)
-                try await execute(
-                    "replay dead letters",
-                    "UPDATE delivered_events SET outcome = ?, dead_letter_reason = NULL, updated_at = ? WHERE \(condition.sql)",
-                    [.text(DeliveryOutcome.pending.rawValue), Self.time(now)] + condition.binds
-                )
-            }
-            return rows.count
+            try await execute(
+                "replay dead letters",
+                """
+                UPDATE delivered_events SET outcome = ?, dead_letter_reason = NULL, updated_at = ?
+                WHERE (pixel_id, event_id, event_time) IN (SELECT pixel_id, event_id, event_time FROM dead_letters \(filter))
+                """,
+                [.text(DeliveryOutcome.pending.rawValue), Self.time(now)] + filterBinds
+            )
+            return try await execute("replay dead letters", "DELETE FROM dead_letters \(filter) RETURNING id", filterBinds).count
         }
     }
 

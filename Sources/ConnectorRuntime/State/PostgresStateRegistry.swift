@@ -745,13 +745,15 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func deliveryStatuses(since: UnixMillis?) async throws(StateError) -> [StoredDeliveryStatus] {
+    public func deliveryStatuses(since: UnixMillis?, buckets: Range<UnixSeconds>?) async throws(StateError) -> [StoredDeliveryStatus] {
         let since = since?.rawValue ?? 0
+        let (from, until) = (buckets?.lowerBound.rawValue ?? .min, buckets?.upperBound.rawValue ?? .max)
         return try await wrap("read delivery_statuses") {
             let rows = try await client.query(
                 """
                 SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses
-                WHERE pulled_at >= \(since) ORDER BY pixel_id, bucket_start, event_name, event_source
+                WHERE pulled_at >= \(since) AND bucket_start >= \(from) AND bucket_start < \(until)
+                ORDER BY pixel_id, bucket_start, event_name, event_source
                 """,
                 logger: logger
             )

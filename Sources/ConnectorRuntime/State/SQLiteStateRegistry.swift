@@ -659,14 +659,17 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func deliveryStatuses(since: UnixMillis?) async throws(StateError) -> [StoredDeliveryStatus] {
+    public func deliveryStatuses(since: UnixMillis?, buckets: Range<UnixSeconds>?) async throws(StateError) -> [StoredDeliveryStatus] {
         try await locked(
             "read delivery_statuses",
             """
             SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses
-            WHERE pulled_at >= ? ORDER BY pixel_id, bucket_start, event_name, event_source
+            WHERE pulled_at >= ? AND bucket_start >= ? AND bucket_start < ? ORDER BY pixel_id, bucket_start, event_name, event_source
             """,
-            [Self.time(since ?? UnixMillis(0))]
+            [
+                Self.time(since ?? UnixMillis(0)), .integer(Int(buckets?.lowerBound.rawValue ?? .min)),
+                .integer(Int(buckets?.upperBound.rawValue ?? .max)),
+            ]
         ).map { row throws(StateError) in
             StoredDeliveryStatus(
                 status: DeliveryStatusRecord(

@@ -113,7 +113,11 @@ struct ReconcileCommand: AsyncParsableCommand {
             let receivedFloor = UnixSeconds(firstDay.rawValue - MetaLimits.longestFutureSkewSeconds).milliseconds
             var delivered = DeliveredTally(accounts: accounts)
             try await registry.forEachDeliveredEventsPage(since: receivedFloor) { delivered.add($0) }
-            return (delivered, try await registry.deliveryStatuses(since: nil), insights, try await registry.summary(), accounts)
+            // Meta's hours of the report's days, in any zone: from 14 h before UTC's first day to
+            // 12 h after its last.
+            let lastDay = AccountTimeZone.utc.start(of: to.end(in: .utc, now: now).adding(days: 2))
+            let statuses = try await registry.deliveryStatuses(since: nil, buckets: firstDay..<lastDay)
+            return (delivered, statuses, insights, try await registry.summary(), accounts)
         }
         var statusesThrough: [String: UnixSeconds] = [:]
         var insightsThrough: [String: CalendarDate] = [:]

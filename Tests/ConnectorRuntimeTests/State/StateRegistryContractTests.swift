@@ -558,6 +558,10 @@ struct StateRegistryContractTests {
             #expect(stored.map(\.status.count) == [7, 4])
             #expect(stored.first?.status.bucketStart.iso8601 == "2026-11-18T08:00:00Z")
             #expect(stored.first?.runID == "run-1")
+            // Only the hours asked for: the hour's start is in the range, its end is not.
+            #expect(try await registry.deliveryStatuses(since: nil, buckets: hour..<hour + .seconds(1)).count == 2)
+            #expect(try await registry.deliveryStatuses(since: nil, buckets: hour + .seconds(1)..<hour + .seconds(7200)).isEmpty)
+            #expect(try await registry.deliveryStatuses(since: nil, buckets: hour - .seconds(3600)..<hour).isEmpty)
             #expect(try await registry.cursor(key)?.position == UnixSeconds(1_794_997_200))
 
             // A cursor never passes the start of the run that writes it; records stay inside their window and partition.

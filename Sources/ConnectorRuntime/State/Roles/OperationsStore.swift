@@ -7,7 +7,9 @@ public protocol OperationsStore: Sendable {
     /// a page, never the stream (a million records were 4 GB in one array).
     func deliveredEvents(since: UnixMillis?, after position: DeliveredEventPosition?, limit: Int) async throws(StateError) -> [DeliveredEvent]
     /// `delivery_statuses` pulled at or after `since`, by pixel and hour.
-    func deliveryStatuses(since: UnixMillis?) async throws(StateError) -> [StoredDeliveryStatus]
+    /// `delivery_statuses` pulled at or after `since` whose hour starts in `buckets` (any when
+    /// `nil`), by pixel and hour: a report over a month reads that month, not the store's years.
+    func deliveryStatuses(since: UnixMillis?, buckets: Range<UnixSeconds>?) async throws(StateError) -> [StoredDeliveryStatus]
     /// `match_quality` snapshots taken at or after `since`, oldest first.
     func matchQualitySnapshots(since: UnixMillis?) async throws(StateError) -> [StoredMatchQuality]
     /// `ad_insights` rows pulled at or after `since`, by account, level, object and day.
@@ -27,6 +29,10 @@ public protocol OperationsStore: Sendable {
 }
 
 extension OperationsStore {
+    public func deliveryStatuses(since: UnixMillis?) async throws(StateError) -> [StoredDeliveryStatus] {
+        try await deliveryStatuses(since: since, buckets: nil)
+    }
+
     /// Every page of `delivered_events` received at or after `since`, in order, each handed to
     /// `body` as it is read.
     public func forEachDeliveredEventsPage(

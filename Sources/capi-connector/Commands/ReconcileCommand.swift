@@ -113,8 +113,8 @@ struct ReconcileCommand: AsyncParsableCommand {
             let receivedFloor = UnixSeconds(firstDay.rawValue - MetaLimits.longestFutureSkewSeconds).milliseconds
             var delivered = DeliveredTally(accounts: accounts)
             try await registry.forEachDeliveredEventsPage(since: receivedFloor) { delivered.add($0) }
-            // Meta's hours of the report's days, in any zone: from 14 h before UTC's first day to
-            // 12 h after its last.
+            // Meta's hours of the report's days in any zone (each starts within 14 h of UTC's):
+            // from two days before UTC's first day to two days after its last.
             let lastDay = AccountTimeZone.utc.start(of: to.end(in: .utc, now: now).adding(days: 2))
             let statuses = try await registry.deliveryStatuses(since: nil, buckets: firstDay..<lastDay)
             return (delivered, statuses, insights, try await registry.summary(), accounts)

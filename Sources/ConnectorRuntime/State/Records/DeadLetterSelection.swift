@@ -19,10 +19,4 @@ public struct DeadLetterSelection: Sendable, Equatable {
     public static let all = DeadLetterSelection()
 
     public var isAll: Bool { ids == nil && classes == nil && pixelIDs == nil }
-
-    /// Whether a dead letter is selected (what the stores' SQL says, for tests and the in-memory side).
-    public func contains(_ letter: DeadLetter) -> Bool {
-        (ids?.contains(letter.id) ?? true) && (classes?.contains(letter.reason.errorClass) ?? true)
-            && (pixelIDs?.contains(letter.key.pixelID) ?? true)
-    }
 }

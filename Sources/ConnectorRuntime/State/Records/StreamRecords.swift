@@ -6,7 +6,6 @@ public enum DeliveryOutcome: String, Sendable, Codable, CaseIterable {
     case deadLettered = "dead_lettered"
 }
 
-/// One `delivered_events` row: the analytics record written at intake and its delivery outcome.
 /// Where a paged read of `delivered_events` stopped: the last record's place in the stream's order
 /// (received, then the key).
 public struct DeliveredEventPosition: Sendable, Equatable {
@@ -19,6 +18,7 @@ public struct DeliveredEventPosition: Sendable, Equatable {
     }
 }
 
+/// One `delivered_events` row: the analytics record written at intake and its delivery outcome.
 public struct DeliveredEvent: Sendable, Equatable {
     public var key: EventKey
     public var receivedAt: UnixMillis

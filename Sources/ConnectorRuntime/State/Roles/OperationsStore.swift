@@ -6,7 +6,6 @@ public protocol OperationsStore: Sendable {
     /// by key), after `position`, at most `limit`. The stream grows by every event: a reader holds
     /// a page, never the stream (a million records were 4 GB in one array).
     func deliveredEvents(since: UnixMillis?, after position: DeliveredEventPosition?, limit: Int) async throws(StateError) -> [DeliveredEvent]
-    /// `delivery_statuses` pulled at or after `since`, by pixel and hour.
     /// `delivery_statuses` pulled at or after `since` whose hour starts in `buckets` (any when
     /// `nil`), by pixel and hour: a report over a month reads that month, not the store's years.
     func deliveryStatuses(since: UnixMillis?, buckets: Range<UnixSeconds>?) async throws(StateError) -> [StoredDeliveryStatus]

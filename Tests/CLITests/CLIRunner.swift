@@ -16,8 +16,9 @@ struct CLIRunner {
         return folder.appendingPathComponent("capi-connector")
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws -> Result {
-        try await ProcessRunner.run(executable.path, arguments, environment: environment, stdin: stdin)
+    static func run(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil, directory: String? = nil) async throws -> Result
+    {
+        try await ProcessRunner.run(executable.path, arguments, environment: environment, stdin: stdin, directory: directory)
     }
 
     /// Starts the connector in the background (a server), output discarded.

@@ -45,6 +45,21 @@ struct ManifestCommandsTests {
         }
     }
 
+    @Test("validate notes a schema folder it cannot find, and still exits 0; the shipped layout has none to note")
+    func validateNotesMissingSchemas() async throws {
+        let shipped = try await CLIRunner.run(["validate"], environment: shippedEnvironment)
+        #expect(shipped.status == 0 && !shipped.stderr.contains("schema_registry.path"), "\(shipped.stderr)")
+        let folder = TemporaryPaths.url("lonely-manifest")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let copy = folder.appendingPathComponent("m.yaml")
+        try FileManager.default.copyItem(at: URL(fileURLWithPath: RepositoryPaths.shippedManifest), to: copy)
+        // From the repository, `schemas` is found in the working directory; from elsewhere it is not.
+        let elsewhere = try await CLIRunner.run(["validate", "--manifest", copy.path], environment: shippedEnvironment, directory: folder.path)
+        #expect(elsewhere.status == 0, "\(elsewhere.stderr)")
+        #expect(elsewhere.stderr.contains("note: schema_registry.path `schemas` is not a folder here"), "\(elsewhere.stderr)")
+        #expect(elsewhere.stderr.contains(folder.appendingPathComponent("schemas").path))
+    }
+
     @Test("discover prints both streams for the configured pixel")
     func discover() async throws {
         let result = try await CLIRunner.run(["discover"], environment: shippedEnvironment)

@@ -13,19 +13,34 @@ public enum ProcessRunner {
     ///
     /// The waiting happens on a Dispatch thread: blocking one of the cooperative pool's few threads
     /// (two on this machine) would starve every other test's async work.
-    public static func run(_ path: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) async throws -> Result {
+    /// - Parameter directory: the working directory; the repository's root unless given.
+    public static func run(
+        _ path: String,
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        stdin: String? = nil,
+        directory: String? = nil
+    ) async throws -> Result {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Swift.Result { try runBlocking(path, arguments, environment: environment, stdin: stdin) })
+                continuation.resume(
+                    with: Swift.Result { try runBlocking(path, arguments, environment: environment, stdin: stdin, directory: directory) }
+                )
             }
         }
     }
 
-    public static func runBlocking(_ path: String, _ arguments: [String], environment: [String: String], stdin: String?) throws -> Result {
+    public static func runBlocking(
+        _ path: String,
+        _ arguments: [String],
+        environment: [String: String],
+        stdin: String?,
+        directory: String? = nil
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
-        process.currentDirectoryURL = RepositoryPaths.root
+        process.currentDirectoryURL = directory.map { URL(fileURLWithPath: $0) } ?? RepositoryPaths.root
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key == "PATH" || $0.key == "HOME" || $0.key.hasPrefix("PYTHON") }
             .merging(environment) { $1 }
         let out = Pipe()

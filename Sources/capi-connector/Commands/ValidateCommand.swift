@@ -25,6 +25,12 @@ struct ValidateCommand: AsyncParsableCommand {
                     "note: under `lambda` request bodies are capped at \(LambdaLimits.maximumBodyBytes) bytes (a synchronous invocation carries 6 MB, and API Gateway may base64-encode the body); push.body_limit_bytes \(push.bodyLimitBytes) applies to `serve`"
                 )
             }
+            let schemas = manifest.schemaRegistry
+            if schemas.resolvedFolder() == nil {
+                StandardStreams.printError(
+                    "note: schema_registry.path `\(schemas.path)` is not a folder here (looked in \(schemas.candidateFolders.joined(separator: ", "))); serve, poll and lambda started here would register no schema, and drift alarms would have none to check"
+                )
+            }
         } catch {
             for problem in error.problems {
                 StandardStreams.printOutput(problem.description)

@@ -54,6 +54,30 @@ struct FlushProcessTests {
         }
     }
 
+    @Test("flush without --once forwards until SIGTERM, says where it sends and that it stopped, and exits 0")
+    func continuous() async throws {
+        try await CLIRunner.withSandbox { sandboxPort in
+            let path = TemporaryPaths.url("flush-continuous").appendingPathComponent("state.sqlite").path
+            try await Self.enqueue(30, at: path)
+            var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
+            environment["CAPI_WEBHOOK_SECRET"] = nil
+            let log = TemporaryPaths.url("flush-continuous", suffix: ".log").path
+            let process = try CLIRunner.start(["flush", "--state", "sqlite:" + path], environment: environment, logTo: log)
+            let deadline = ContinuousClock.now + hangLimit
+            while try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).count < 30, ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).count == 30)
+            process.terminate()
+            process.waitUntilExit()
+            #expect(process.terminationStatus == 0)
+            let lines = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(lines.contains("\"message\":\"forwarding the outbox until SIGTERM\""), "\(lines)")
+            #expect(lines.contains("\"graph_url\":\"http://127.0.0.1:\(sandboxPort)\""))
+            #expect(lines.contains("\"message\":\"stopped\""), "\(lines)")
+        }
+    }
+
     @Test("flush at a SQLite path with no store exits 2 naming it and creates nothing, once or not")
     func noStore() async throws {
         let path = TemporaryPaths.url("flush").appendingPathComponent("state.sqlite").path

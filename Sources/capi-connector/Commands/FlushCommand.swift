@@ -78,6 +78,10 @@ struct FlushCommand: AsyncParsableCommand {
             if report.rescheduled > 0 { throw ExitCode(1) }
             return
         }
+        logger.notice(
+            "forwarding the outbox until SIGTERM",
+            metadata: ["graph_url": "\(GraphEndpoint.describe(graph.baseURL))", "version": "\(graph.version)", "state": "\(location)"]
+        )
         let registry = try await StateOptions.openService(at: location)
         let state = StateService(registry: registry, location: location)
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
@@ -95,5 +99,6 @@ struct FlushCommand: AsyncParsableCommand {
         try await StateOptions.run(
             ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         )
+        logger.notice("stopped")
     }
 }

@@ -1,3 +1,4 @@
+import CAPICore
 import ConnectorRuntime
 import Logging
 import ServiceLifecycle
@@ -21,12 +22,20 @@ public struct ScheduledPoll: Service {
     }
 
     public func run() async throws {
+        logger.notice("polling on a schedule until SIGTERM", metadata: ["every": "\(OutageLog.seconds(interval))"])
         while !Task.isShuttingDownGracefully {
             let result = try await job.runHoldingLock(registry: registry, logger: logger)
             await lastResult.set(result)
-            if result == .authenticationFailed { return }
+            if result == .authenticationFailed {
+                logger.error("the schedule ends: Meta refused the credentials, and polling again cannot help until they change")
+                return
+            }
+            // Said each time: a scheduled job's log should show it is alive between polls.
+            let next = UnixSeconds(WallClock.system.seconds().rawValue + interval.components.seconds)
+            logger.info("next poll", metadata: ["at": "\(next.iso8601)"])
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
+        logger.notice("stopped")
     }
 }
 

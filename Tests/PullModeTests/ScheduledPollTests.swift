@@ -18,7 +18,8 @@ struct ScheduledPollTests {
                 let manifest = try manifest()
                 let graph = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: hangLimit))
                 let job = PollJob(manifest: manifest, pull: manifest.pull!, registry: registry, graph: graph, logger: Logger(label: "test"))
-                let scheduled = ScheduledPoll(job: job, registry: registry, interval: .milliseconds(200), logger: Logger(label: "test"))
+                let log = CapturedLog()
+                let scheduled = ScheduledPoll(job: job, registry: registry, interval: .milliseconds(200), logger: log.logger)
                 let group = ServiceGroup(configuration: .init(services: [.init(service: scheduled)], logger: Logger(label: "test")))
                 try await withThrowingTaskGroup(of: Void.self) { tasks in
                     tasks.addTask { try await group.run() }
@@ -31,6 +32,11 @@ struct ScheduledPollTests {
                 #expect(await scheduled.lastResult.value == .ok)
                 #expect(try await registry.recentRuns(limit: 10).count >= 2)
                 #expect(try await storedTotals(registry).totals == expected)
+                // A scheduled job's log says it started, each poll and when the next is, and that it stopped.
+                let messages = log.all.map(\.message)
+                #expect(messages.first == "polling on a schedule until SIGTERM" && messages.last == "stopped", "\(messages)")
+                #expect(messages.filter { $0 == "poll finished" }.count == messages.filter { $0 == "next poll" }.count)
+                #expect(log.all.first { $0.message == "next poll" }?.metadata["at"]?.hasSuffix("Z") == true)
             }
         }
     }
@@ -43,9 +49,11 @@ struct ScheduledPollTests {
                 manifest.pull?.auth = .appCredentials(appID: "app-1", appSecret: Secret("wrong"))
                 let graph = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: hangLimit))
                 let job = PollJob(manifest: manifest, pull: manifest.pull!, registry: registry, graph: graph, logger: Logger(label: "test"))
-                let scheduled = ScheduledPoll(job: job, registry: registry, interval: .milliseconds(50), logger: Logger(label: "test"))
+                let log = CapturedLog()
+                let scheduled = ScheduledPoll(job: job, registry: registry, interval: .milliseconds(50), logger: log.logger)
                 try await scheduled.run()
                 #expect(await scheduled.lastResult.polls == 1)
+                #expect(log.all.contains { $0.level == .error && $0.message.hasPrefix("the schedule ends: Meta refused the credentials") })
                 #expect(await scheduled.lastResult.value == .authenticationFailed)
             }
         }

@@ -189,6 +189,33 @@ struct EventPreparerTests {
         #expect(problems(base + #", "app_data": {"advertiser_tracking_enabled": 1, "extinfo": [\#(slots)]}}"#).isEmpty)
     }
 
+    @Test("extinfo as Meta's SDK sends it (numbers for sizes and counts, null for facts not set) is taken and sent as strings")
+    func extinfoFromTheSDK() throws {
+        let base =
+            #"{"pixel_id": "12", "event_name": "Install", "event_id": "e", "event_time": \#(now), "action_source": "app", "user_data": {"madid": "AEBE52E7"}"#
+        // ExtendedDeviceInfo(ext_info_version="i2", …, screen_width=1170, …, cpu_core_count=6, total_disk_space_gb=128, …).normalize()
+        let fromSDK =
+            #"["i2", "com.example", "1.0", "1.0.1", "17.0", "iPhone", "en_US", "PST", null, 1170, 2532, "3.0", 6, 128, 64.5, "America/Los_Angeles"]"#
+        let prepared = try EventPreparer.prepare(
+            event(base + #", "app_data": {"advertiser_tracking_enabled": true, "extinfo": \#(fromSDK)}}"#),
+            policy: policy()
+        ).get()
+        let sent = try #require(prepared.payload["app_data"]?["extinfo"]?.arrayValue)
+        #expect(
+            sent.map(\.stringValue) == [
+                "i2", "com.example", "1.0", "1.0.1", "17.0", "iPhone", "en_US", "PST", "", "1170", "2532", "3.0", "6", "128", "64.5",
+                "America/Los_Angeles",
+            ]
+        )
+        // What is not a device fact still is refused, naming the field.
+        for slot in ["true", "{}", "[]"] {
+            let slots = (["\"i2\""] + Array(repeating: "\"\"", count: 14) + [slot]).joined(separator: ",")
+            #expect(
+                problems(base + #", "app_data": {"advertiser_tracking_enabled": 1, "extinfo": [\#(slots)]}}"#).map(\.field) == ["app_data.extinfo"]
+            )
+        }
+    }
+
     @Test("custom_data: ISO 4217, value with currency, Purchase needs both, contents need ids")
     func customData() {
         #expect(

@@ -204,8 +204,8 @@ struct Checker {
             problem("app_data.extinfo", .missing, "is required when action_source is app (16 strings, \"\" for unknown)")
             return
         }
-        guard case .array(let slots) = extinfo, slots.count == 16, slots.allSatisfy({ $0.stringValue != nil }) else {
-            problem("app_data.extinfo", .invalidValue, "must be an array of exactly 16 strings (\"\" for unknown)")
+        guard case .array(let slots) = extinfo, slots.count == 16, slots.allSatisfy(AppExtendedInfo.isSlot) else {
+            problem("app_data.extinfo", .invalidValue, "must be an array of exactly 16 strings (\"\" for unknown; numbers and null are taken)")
             return
         }
         if let version = slots[0].stringValue, !["a2", "i2"].contains(version) {

@@ -48,7 +48,7 @@ public enum EventPreparer {
         for field in EventField.freeForm {
             guard let given = fields[field] else { continue }
             if let kept = check.withoutPersonalData(given, path: field.name, keepingPositions: field == .appData) {
-                payload[field.name] = kept
+                payload[field.name] = field == .appData ? AppExtendedInfo.canonical(kept) : kept
             } else {
                 payload.removeValue(forKey: field.name)
             }

@@ -713,10 +713,11 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         after position: DeliveredEventPosition?,
         limit: Int
     ) async throws(StateError) -> [DeliveredEvent] {
-        let since = since?.rawValue ?? 0
-        // No position: a key before every key (received_at is never negative).
+        // No position: a key before every key (received_at is never negative). The index on
+        // received_at starts each page at the last one's receipt time, not at `since` again.
         let (received, pixel, event, time) =
             position.map { ($0.receivedAt.rawValue, $0.key.pixelID, $0.key.eventID, $0.key.eventTime.rawValue) } ?? (-1, "", "", 0)
+        let since = max(since?.rawValue ?? 0, received)
         return try await wrap("read delivered_events") {
             let rows = try await client.query(
                 """

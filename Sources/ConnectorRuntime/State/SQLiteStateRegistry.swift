@@ -646,7 +646,8 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             SELECT pixel_id, event_id, event_time, received_at, outcome, record, fbtrace_id, dead_letter_reason FROM delivered_events
             WHERE received_at >= ? \(after.0) ORDER BY received_at, pixel_id, event_id, event_time LIMIT ?
             """,
-            [Self.time(since ?? UnixMillis(0))] + after.1 + [.integer(limit)]
+            // The index on received_at starts each page at the last one's receipt time.
+            [Self.time(max(since ?? UnixMillis(0), position?.receivedAt ?? UnixMillis(0)))] + after.1 + [.integer(limit)]
         ).map { row throws(StateError) in
             DeliveredEvent(
                 key: try row.eventKey(),

@@ -28,6 +28,12 @@ struct UnixTimeTests {
         #expect(UnixSeconds(parsing: time.iso8601) == time)
         #expect(UnixMillis(1_794_988_800_123).iso8601 == "2026-11-18T08:00:00.123Z")
         #expect(UnixSeconds(parsing: "2026-02-30") == nil)
+        // Seconds may be left out, as ISO 8601 allows; a zone may not.
+        #expect(UnixSeconds(parsing: "2026-11-18T08:00Z") == time)
+        #expect(UnixSeconds(parsing: "2026-11-18 09:00+01:00") == time)
+        #expect(UnixSeconds(parsing: "2026-11-18T08:00") == nil)
+        #expect(UnixSeconds(parsing: "2026-11-18T08:00:Z") == nil)
+        #expect(UnixSeconds(parsing: "2026-11-18T08:60Z") == nil)
     }
 
     @Test("a fixed clock answers its instant")

@@ -88,6 +88,12 @@ struct HardeningCommandsTests {
             (["reconcile", "--since", "-99999d", "--until", "0d"], "--since -99999d to --until 0d spans 99999 days; a report covers at most 3660"),
             (["reconcile", "--since", "0", "--until", "2026-11-02"], "a report covers at most 3660 (ten years)"),
             (["read", "delivered_events", "--since", "9223372036854775807"], "--since"),
+            // Shapes typed by mistake are named with what to write instead.
+            (["read", "delivered_events", "--since", "2026-11-01 10:00"], "has no time zone: add Z for UTC (2026-11-01 10:00Z)"),
+            (["read", "delivered_events", "--since", "1796540000000"], "looks like Unix milliseconds: give seconds (1796540000)"),
+            (["read", "delivered_events", "--since", "-1.5h"], "a relative time is a whole number of days (d) or hours (h)"),
+            (["reconcile", "--since", "2026-02-30", "--until", "0d"], "`2026-02-30` is not a day of the calendar"),
+            (["reconcile", "--since", "-7d", "--until", "2026-12-01T00:00"], "--until takes a date"),
             (["state", "reset", "no_such_stream", "--yes"], "unknown stream"),
         ]
     )

@@ -42,7 +42,7 @@ public enum UTCTimestamp {
     }
 
     /// Unix seconds from what operators and Meta write: Unix seconds (digits), a date
-    /// (`2026-11-20`), or a time `2026-11-20T10:00:00` with optional fraction and a zone `Z`,
+    /// (`2026-11-20`), or a time `2026-11-20T10:00:00` (seconds and fraction optional) with a zone `Z`,
     /// `+0000` or `+00:00`. Every field is range-checked; `nil` for anything else.
     public static func parse(_ text: some StringProtocol) -> Int64? {
         let bytes = Array(text.utf8)
@@ -70,9 +70,14 @@ public enum UTCTimestamp {
         let midnight = seconds(year: year, month: month, day: day)
         if index == bytes.count { return midnight }
         guard expect(UInt8(ascii: "T")) || expect(UInt8(ascii: "t")) || expect(UInt8(ascii: " ")) else { return nil }
-        guard let hour = number(2), expect(UInt8(ascii: ":")), let minute = number(2), expect(UInt8(ascii: ":")), let second = number(2),
-            hour < 24, minute < 60, second < 60
-        else { return nil }
+        // Seconds may be left out (`07:00Z`), as ISO 8601 allows.
+        guard let hour = number(2), expect(UInt8(ascii: ":")), let minute = number(2) else { return nil }
+        var second = 0
+        if expect(UInt8(ascii: ":")) {
+            guard let given = number(2) else { return nil }
+            second = given
+        }
+        guard hour < 24, minute < 60, second < 60 else { return nil }
         if expect(UInt8(ascii: ".")) {
             let start = index
             while index < bytes.count, bytes[index] >= 0x30, bytes[index] <= 0x39 { index += 1 }

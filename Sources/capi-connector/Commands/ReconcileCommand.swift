@@ -49,11 +49,11 @@ struct ReconcileCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write the report here instead of standard output.", valueName: "path")) var output: String?
 
     func validate() throws {
-        guard DaySpec(since) != nil else {
-            throw ValidationError("--since takes a date (2026-11-20), an ISO 8601 time, Unix seconds or days relative to today (-7d)")
-        }
-        guard DaySpec(until) != nil else {
-            throw ValidationError("--until takes a date (2026-11-20), an ISO 8601 time, Unix seconds or days relative to today (0d)")
+        for (name, value, example) in [("--since", since, "-7d"), ("--until", until, "0d")] where DaySpec(value) == nil {
+            let reason = TimeArgument.likelyMistake(value, relativeUnits: "days (d)").map { "; " + $0 } ?? ""
+            throw ValidationError(
+                "\(name) takes a date (2026-11-20), an ISO 8601 time, Unix seconds or days relative to today (\(example))\(reason)"
+            )
         }
         guard KPIReport.Grouping(rawValue: by) != nil else { throw ValidationError("--by must be day, week or month (spend is reported per day)") }
         guard threshold.isFinite, (0...1_000_000).contains(threshold) else {

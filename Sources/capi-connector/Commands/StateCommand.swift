@@ -129,7 +129,8 @@ struct ReadCommand: AsyncParsableCommand {
             throw ValidationError("unknown stream `\(stream)`; known: \(StateStream.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         if let since, Self.instant(since, now: WallClock.system.seconds()) == nil {
-            throw ValidationError("--since must be an ISO 8601 time, a date, Unix seconds, or -Nd / -Nh (days or hours before now)")
+            let reason = TimeArgument.likelyMistake(since, relativeUnits: "days (d) or hours (h)").map { "; " + $0 } ?? ""
+            throw ValidationError("--since must be an ISO 8601 time, a date, Unix seconds, or -Nd / -Nh (days or hours before now)\(reason)")
         }
     }
 

@@ -59,19 +59,16 @@ public struct InsightsJob: Sendable {
 
     /// Outcomes by partition (`act_{id}`); records and windows committed are added to the counters.
     public func run(_ run: RunRecord) async -> [(partition: String, outcome: PollJob.PixelOutcome, records: Int, windows: Int)] {
-        await withTaskGroup(of: (String, PollJob.PixelOutcome, Int, Int).self) { group in
-            for account in configuration.accounts {
-                group.addTask {
-                    var records = 0
-                    var windows = 0
-                    let outcome = await self.poll(account, run: run, records: &records, windows: &windows)
-                    return (Self.partition(account), outcome, records, windows)
-                }
-            }
-            var results: [(partition: String, outcome: PollJob.PixelOutcome, records: Int, windows: Int)] = []
-            for await (partition, outcome, records, windows) in group { results.append((partition, outcome, records, windows)) }
-            return results
+        var results: [(partition: String, outcome: PollJob.PixelOutcome, records: Int, windows: Int)] = []
+        await forEach(configuration.accounts, atMost: PollJob.pixelsAtOnce) { account in
+            var records = 0
+            var windows = 0
+            let outcome = await self.poll(account, run: run, records: &records, windows: &windows)
+            return (Self.partition(account), outcome, records, windows)
+        } collect: {
+            results.append($0)
         }
+        return results
     }
 
     func poll(_ account: AdInsightsConfiguration.Account, run: RunRecord, records: inout Int, windows: inout Int) async -> PollJob.PixelOutcome {

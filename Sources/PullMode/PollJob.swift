@@ -97,27 +97,25 @@ public struct PollJob: Sendable {
         RetryPolicy(maxAttempts: pull.retry.maxAttempts, initialBackoff: pull.retry.initialBackoff, maxBackoff: pull.retry.maxBackoff)
     }
 
+    /// Pixels (and ad accounts) polled at once.
+    static let pixelsAtOnce = 8
+
     public func run() async throws(StateError) -> Report {
         let started = clock.now()
         let run = RunRecord(runID: "pull-" + UUID().uuidString.prefix(12).lowercased(), mode: .pull, startedAt: started)
         try await registry.recordRun(run)
         var report = Report(runID: run.runID, outcomes: [:], records: 0, windows: 0, gap: .zero)
-        await withTaskGroup(of: (String, PixelOutcome, Int, Int, Int64).self) { group in
-            for pixel in manifest.pixels {
-                group.addTask {
-                    var records = 0
-                    var windows = 0
-                    var gap: Int64 = 0
-                    let outcome = await self.poll(pixel: pixel, run: run, records: &records, windows: &windows, gap: &gap)
-                    return (pixel.id, outcome, records, windows, gap)
-                }
-            }
-            for await (pixel, outcome, records, windows, gap) in group {
-                report.outcomes[pixel] = outcome
-                report.records += records
-                report.windows += windows
-                report.gap = max(report.gap, .seconds(gap))
-            }
+        await forEach(manifest.pixels, atMost: Self.pixelsAtOnce) { pixel in
+            var records = 0
+            var windows = 0
+            var gap: Int64 = 0
+            let outcome = await self.poll(pixel: pixel, run: run, records: &records, windows: &windows, gap: &gap)
+            return (pixel.id, outcome, records, windows, gap)
+        } collect: { pixel, outcome, records, windows, gap in
+            report.outcomes[pixel] = outcome
+            report.records += records
+            report.windows += windows
+            report.gap = max(report.gap, .seconds(gap))
         }
         if let insights {
             for account in await insights.run(run) {

@@ -19,7 +19,8 @@ struct PollCommand: AsyncParsableCommand {
         discussion: """
             For every configured pixel, reads GET /{pixel}/stats (all sources and server only) over \
             date-range windows from the stored cursor to now minus the settle lag, and dataset_quality \
-            once per run; each window's records commit together with the cursor. Without --once it \
+            once per run; each window's records commit together with the cursor. Eight pixels (and ad \
+            accounts) are read at once; a manifest with more takes turns. Without --once it \
             polls on the manifest's pull.schedule.interval until SIGTERM.
 
             With pull.streams.ad_insights.accounts (META_AD_ACCOUNT_ID in the shipped manifest), it \

@@ -92,6 +92,8 @@ struct HardeningCommandsTests {
             (["read", "delivered_events", "--since", "2026-11-01 10:00"], "has no time zone: add Z for UTC (2026-11-01 10:00Z)"),
             (["read", "delivered_events", "--since", "1796540000000"], "looks like Unix milliseconds: give seconds (1796540000)"),
             (["read", "delivered_events", "--since", "-1.5h"], "a relative time is a whole number of days (d) or hours (h)"),
+            (["read", "delivered_events", "--since", "2026-11-02", "--until", "2026-11-01"], "--since must be before --until"),
+            (["read", "delivered_events", "--until", "2026-11-01 00:00"], "--until must be an ISO 8601 time"),
             (["reconcile", "--since", "2026-02-30", "--until", "0d"], "`2026-02-30` is not a day of the calendar"),
             (["reconcile", "--since", "-7d", "--until", "2026-12-01T00:00"], "--until takes a date"),
             (["state", "reset", "no_such_stream", "--yes"], "unknown stream"),

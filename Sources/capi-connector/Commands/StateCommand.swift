@@ -108,8 +108,9 @@ struct ReadCommand: AsyncParsableCommand {
         commandName: "read",
         abstract: "Print a stream's records as JSON lines (delivered_events, delivery_statuses, match_quality, ad_insights).",
         discussion: """
-            --since takes an ISO 8601 time (2026-11-20T00:00:00Z), a date (2026-11-20), Unix seconds, \
-            or a time relative to now: -7d (days), -6h (hours).
+            --since and --until take an ISO 8601 time (2026-11-20T00:00:00Z), a date (2026-11-20), Unix \
+            seconds, or a time relative to now: -7d (days), -6h (hours). --until is exclusive: \
+            --since 2026-11-01 --until 2026-12-01 is November.
             """
     )
 
@@ -122,15 +123,26 @@ struct ReadCommand: AsyncParsableCommand {
     )
     var since: String?
 
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("Only records written before this time (same forms as --since): a window for an export.", valueName: "time")
+    )
+    var until: String?
+
     @OptionGroup var state: StateOptions
 
     func validate() throws {
         guard StateStream(rawValue: stream) != nil else {
             throw ValidationError("unknown stream `\(stream)`; known: \(StateStream.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        if let since, Self.instant(since, now: WallClock.system.seconds()) == nil {
-            let reason = TimeArgument.likelyMistake(since, relativeUnits: "days (d) or hours (h)").map { "; " + $0 } ?? ""
-            throw ValidationError("--since must be an ISO 8601 time, a date, Unix seconds, or -Nd / -Nh (days or hours before now)\(reason)")
+        let now = WallClock.system.seconds()
+        for (name, value) in [("--since", since), ("--until", until)] {
+            guard let value, Self.instant(value, now: now) == nil else { continue }
+            let reason = TimeArgument.likelyMistake(value, relativeUnits: "days (d) or hours (h)").map { "; " + $0 } ?? ""
+            throw ValidationError("\(name) must be an ISO 8601 time, a date, Unix seconds, or -Nd / -Nh (days or hours before now)\(reason)")
+        }
+        if let since, let until, let first = Self.instant(since, now: now), let end = Self.instant(until, now: now), first >= end {
+            throw ValidationError("--since must be before --until")
         }
     }
 
@@ -148,15 +160,20 @@ struct ReadCommand: AsyncParsableCommand {
 
     func run() async throws {
         let stream = StateStream(rawValue: stream)!
-        let since = since.flatMap { Self.instant($0, now: WallClock.system.seconds()) }?.milliseconds
+        let now = WallClock.system.seconds()
+        let since = since.flatMap { Self.instant($0, now: now) }?.milliseconds
+        let until = until.flatMap { Self.instant($0, now: now) }?.milliseconds
         let written = try await state.withRegistry { registry in
             // The stream of every event is paged, each page written as it is read: it grows without bound.
-            guard stream == .deliveredEvents else { return try Self.write(try await registry.read(stream, since: since)) }
+            guard stream == .deliveredEvents else { return try Self.write(try await registry.read(stream, since: since, until: until)) }
             var written = 0
-            try await registry.forEachDeliveredEventsPage(since: since) { written += try Self.write(.deliveredEvents($0)) }
+            try await registry.forEachDeliveredEventsPage(since: since, until: until) { written += try Self.write(.deliveredEvents($0)) }
             return written
         }
-        if written == 0 { StandardStreams.printError("no \(stream.rawValue) records" + (self.since.map { " since \($0)" } ?? "")) }
+        if written == 0 {
+            let window = (self.since.map { " since \($0)" } ?? "") + (self.until.map { " before \($0)" } ?? "")
+            StandardStreams.printError("no \(stream.rawValue) records" + window)
+        }
     }
 
     /// Writes records as JSON lines to standard output; returns how many.

@@ -161,6 +161,18 @@ struct StateRegistryContractTests {
             var fromSecond: [EventKey] = []
             try await registry.forEachDeliveredEventsPage(since: UnixMillis(1_795_000_001_000), pageSize: 4) { fromSecond += $0.map(\.key) }
             #expect(fromSecond == Array(expected.dropFirst(7)), "since: received at or after")
+            // until: received before, whatever page the boundary falls in.
+            for pageSize in [3, 7, 100] {
+                var window: [EventKey] = []
+                try await registry.forEachDeliveredEventsPage(
+                    since: UnixMillis(1_795_000_001_000),
+                    until: UnixMillis(1_795_000_002_000),
+                    pageSize: pageSize
+                ) { window += $0.map(\.key) }
+                #expect(window == Array(expected[7..<14]), "page size \(pageSize)")
+            }
+            let records = try await registry.read(.deliveredEvents, since: nil, until: UnixMillis(1_795_000_001_000))
+            #expect(records.count == 7)
             #expect(try await registry.deliveredEvents(since: nil).map(\.key) == expected)
         }
     }

@@ -32,19 +32,27 @@ extension OperationsStore {
         try await deliveryStatuses(since: since, buckets: nil)
     }
 
-    /// Every page of `delivered_events` received at or after `since`, in order, each handed to
-    /// `body` as it is read.
+    /// Every page of `delivered_events` received at or after `since` (and before `until`), in
+    /// order, each handed to `body` as it is read.
     public func forEachDeliveredEventsPage(
         since: UnixMillis?,
+        until: UnixMillis? = nil,
         pageSize: Int = 10_000,
         _ body: ([DeliveredEvent]) async throws -> Void
     ) async throws {
         var position: DeliveredEventPosition?
         while true {
-            let page = try await deliveredEvents(since: since, after: position, limit: pageSize)
+            var page = try await deliveredEvents(since: since, after: position, limit: pageSize)
             guard let last = page.last else { return }
+            let full = page.count == pageSize
+            // Pages come in receipt order: the first record at or past `until` ends the read.
+            if let until, last.receivedAt >= until {
+                page.removeAll { $0.receivedAt >= until }
+                if !page.isEmpty { try await body(page) }
+                return
+            }
             try await body(page)
-            guard page.count == pageSize else { return }
+            guard full else { return }
             position = DeliveredEventPosition(after: last)
         }
     }
@@ -68,6 +76,12 @@ extension OperationsStore {
     }
 
     public func purgeDeadLetters(ids: [Int64]?) async throws(StateError) -> Int { try await purgeDeadLetters(DeadLetterSelection(ids: ids)) }
+
+    /// A stream's records written at or after `since` and before `until`, typed by the stream.
+    public func read(_ stream: StateStream, since: UnixMillis?, until: UnixMillis?) async throws(StateError) -> StreamRecords {
+        let records = try await read(stream, since: since)
+        return until.map(records.written(before:)) ?? records
+    }
 
     /// A stream's records, typed by the stream.
     public func read(_ stream: StateStream, since: UnixMillis?) async throws(StateError) -> StreamRecords {
@@ -94,6 +108,16 @@ public enum StreamRecords: Sendable, Equatable {
     case deliveryStatuses([StoredDeliveryStatus])
     case matchQuality([StoredMatchQuality])
     case adInsights([StoredAdInsights])
+
+    /// The records written before `end`: received, pulled or snapshotted, the time `since` reads.
+    public func written(before end: UnixMillis) -> StreamRecords {
+        switch self {
+        case .deliveredEvents(let records): .deliveredEvents(records.filter { $0.receivedAt < end })
+        case .deliveryStatuses(let records): .deliveryStatuses(records.filter { $0.pulledAt < end })
+        case .matchQuality(let records): .matchQuality(records.filter { $0.snapshotAt < end })
+        case .adInsights(let records): .adInsights(records.filter { $0.pulledAt < end })
+        }
+    }
 
     public var count: Int {
         switch self {

@@ -30,6 +30,16 @@ struct FlushProcessTests {
         }
     }
 
+    /// A store with `count` due events, and the environment of a flush task sending them to the
+    /// stand-in: no webhook secret, as a flush task receives no webhook.
+    static func queued(_ count: Int, sandboxPort: Int) async throws -> (path: String, environment: [String: String]) {
+        let path = TemporaryPaths.url("flush").appendingPathComponent("state.sqlite").path
+        try await enqueue(count, at: path)
+        var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
+        environment["CAPI_WEBHOOK_SECRET"] = nil
+        return (path, environment)
+    }
+
     static func summary(_ stdout: String) throws -> [String: Int] {
         let line = try #require(stdout.split(separator: "\n").last)
         return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Int])
@@ -38,10 +48,7 @@ struct FlushProcessTests {
     @Test("flush --once delivers every due event exactly once and exits 0; a second run has nothing to send")
     func exactlyOnce() async throws {
         try await CLIRunner.withSandbox { sandboxPort in
-            let path = TemporaryPaths.url("flush").appendingPathComponent("state.sqlite").path
-            try await Self.enqueue(2_500, at: path)
-            var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
-            environment["CAPI_WEBHOOK_SECRET"] = nil  // a flush task receives no webhook
+            let (path, environment) = try await Self.queued(2_500, sandboxPort: sandboxPort)
             let first = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
             #expect(first.status == 0, "\(first.stderr)")
             #expect(try Self.summary(first.stdout) == ["forwarded": 2_500, "rescheduled": 0, "dead_lettered": 0, "remaining": 0])
@@ -57,10 +64,7 @@ struct FlushProcessTests {
     @Test("flush without --once forwards until SIGTERM, says where it sends and that it stopped, and exits 0")
     func continuous() async throws {
         try await CLIRunner.withSandbox { sandboxPort in
-            let path = TemporaryPaths.url("flush-continuous").appendingPathComponent("state.sqlite").path
-            try await Self.enqueue(30, at: path)
-            var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
-            environment["CAPI_WEBHOOK_SECRET"] = nil
+            let (path, environment) = try await Self.queued(30, sandboxPort: sandboxPort)
             let log = TemporaryPaths.url("flush-continuous", suffix: ".log").path
             let process = try CLIRunner.start(["flush", "--state", "sqlite:" + path], environment: environment, logTo: log)
             let deadline = ContinuousClock.now + hangLimit

@@ -34,7 +34,12 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         var configuration = target.clientConfiguration(searchPath: schema)
         configuration.options.connectTimeout = .seconds(5)
         configuration.options.maximumConnections = 8
-        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        // The pool logs each failed connection attempt at info, several a second while a server
+        // is down or refuses, and the store's outage lines already say it once. At debug and trace
+        // its lines stay, for whoever is looking into the connection itself.
+        var background = logger
+        if background.logLevel == .info { background.logLevel = .notice }
+        client = PostgresClient(configuration: configuration, backgroundLogger: background)
         self.logger = logger
         self.schema = schema
         self.preparedStatements = target.preparedStatements

@@ -45,7 +45,9 @@ extension StateRegistry {
     /// the wait at once with the server's reason, and the last other failure is named if the limit
     /// passes (asked once more then if no answer has come back yet). A store that answers at once
     /// is never asked.
-    public func migrate(within limit: Duration, describing location: StateLocation) async throws(StateError) {
+    /// - Parameter logger: where a long-running mode says, once, that the store does not answer
+    ///   yet and why; a one-shot command passes none and reports only the outcome.
+    public func migrate(within limit: Duration, describing location: StateLocation, logger: Logger? = nil) async throws(StateError) {
         let lastProblem = LastConnectionProblem()
         do {
             try await withThrowingTaskGroup(of: Bool.self) { group in
@@ -62,7 +64,17 @@ extension StateRegistry {
                         try await Task.sleep(for: .seconds(1))
                         switch await self.connectionProblem() {
                         case .refused(let reason)?: throw StateError(.unavailable, "\(location): \(reason)")
-                        case .unreachable(let reason)?: lastProblem.reason.withLock { $0 = reason }
+                        case .unreachable(let reason)?:
+                            let first = lastProblem.reason.withLock { last in
+                                defer { last = reason }
+                                return last == nil
+                            }
+                            if first, let logger, !lastProblem.said.exchange(true, ordering: .relaxed) {
+                                logger.warning(
+                                    "the state store does not answer yet; waiting for it",
+                                    metadata: ["state": "\(location)", "at_most": "\(limit)", "error": "\(reason)"]
+                                )
+                            }
                         case nil: lastProblem.reason.withLock { $0 = nil }
                         }
                     }
@@ -95,6 +107,8 @@ extension StateRegistry {
 /// The last reason a connection of its own failed, while the pool is waited for.
 private final class LastConnectionProblem: Sendable {
     let reason = Mutex<String?>(nil)
+    /// Whether the wait was said in the log (once per start).
+    let said = Atomic<Bool>(false)
 }
 
 /// The registry as the first service of a long-running mode: it runs the connections, applies the
@@ -105,22 +119,25 @@ public struct StateService: Service {
     /// Open once the store is migrated (and prepared); the HTTP server and the forwarder wait for it.
     public let migrated = StartupGate()
     let prepare: @Sendable (any StateRegistry) async -> Void
+    let logger: Logger
 
     /// - Parameter prepare: runs after the migrations, before the gate opens (schema registration).
     public init(
         registry: any StateRegistryService,
         location: StateLocation,
+        logger: Logger = Logger(label: "capi.state"),
         prepare: @escaping @Sendable (any StateRegistry) async -> Void = { _ in }
     ) {
         self.registry = registry
         self.location = location
+        self.logger = logger
         self.prepare = prepare
     }
 
     public func run() async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await registry.run() }
-            try await registry.migrate(within: connectTimeout, describing: location)
+            try await registry.migrate(within: connectTimeout, describing: location, logger: logger)
             await prepare(registry)
             migrated.open()
             try await group.waitForAll()

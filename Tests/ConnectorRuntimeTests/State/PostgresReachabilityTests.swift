@@ -10,16 +10,22 @@ import Testing
 @Suite("Postgres store that cannot be reached or refuses", .enabled(if: TestPostgres.enabled))
 struct PostgresReachabilityTests {
     /// What opening the store with `target` throws, waiting at most `limit` for it to answer.
-    func openingError(_ target: StateLocation.PostgresTarget, limit: Duration = .seconds(30)) async throws -> StateError? {
-        // The pool logs each failed attempt at info: the test reads the error, not the log.
-        var logger = Logger(label: "test")
-        logger.logLevel = .error
+    /// - Parameter logger: given, the pool and the wait log to it (as in `serve`); else nothing is logged.
+    func openingError(_ target: StateLocation.PostgresTarget, limit: Duration = .seconds(30), logger given: Logger? = nil) async throws -> StateError?
+    {
+        let logger =
+            given
+            ?? {
+                var quiet = Logger(label: "test")
+                quiet.logLevel = .error
+                return quiet
+            }()
         let registry = PostgresStateRegistry(target: target, logger: logger)
         return await withTaskGroup(of: Void.self) { group -> StateError? in
             group.addTask { await registry.run() }
             defer { group.cancelAll() }
             do {
-                try await registry.migrate(within: limit, describing: .postgres(target))
+                try await registry.migrate(within: limit, describing: .postgres(target), logger: given)
                 return nil
             } catch let error as StateError {
                 return error
@@ -63,5 +69,25 @@ struct PostgresReachabilityTests {
         #expect(error.kind == .unavailable)
         #expect(error.message.contains("did not answer within 5.0 seconds (the last attempt to connect: "), "\(error.message)")
         #expect(error.message.contains("Connection refused"), "\(error.message)")
+    }
+
+    @Test("a store that does not answer is said once while it is waited for; the pool's line per attempt only in a debug log")
+    func waitSaidOnce() async throws {
+        var target = try TestPostgres.target()
+        target.host = "127.0.0.1"
+        target.port = 1
+        func lines(at level: Logger.Level) async throws -> [CapturedLog.Line] {
+            let log = CapturedLog()
+            var logger = log.logger
+            logger.logLevel = level
+            _ = try await openingError(target, limit: .seconds(3), logger: logger)
+            return log.all
+        }
+        let info = try await lines(at: .info)
+        #expect(info.filter { $0.message == "Connection creation failed" }.isEmpty, "\(info.map(\.message))")
+        let waiting = info.filter { $0.message == "the state store does not answer yet; waiting for it" }
+        #expect(waiting.count == 1, "\(info.map(\.message))")
+        #expect(waiting.first?.level == .warning && waiting.first?.metadata["error"]?.contains("Connection refused") == true)
+        #expect(try await lines(at: .debug).contains { $0.message == "Connection creation failed" })
     }
 }

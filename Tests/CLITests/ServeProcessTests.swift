@@ -110,9 +110,9 @@ struct ServeProcessTests {
             environment: Self.environment(),
             logTo: log
         )
-        // Its services run (and handle signals) once the connection pool reports failed attempts.
+        // Its services run (and handle signals) once it says it waits for the store.
         try await eventually("the sidecar to try the store") {
-            (try? String(contentsOfFile: log, encoding: .utf8))?.contains("Connection creation failed") == true
+            (try? String(contentsOfFile: log, encoding: .utf8))?.contains("the state store does not answer yet; waiting for it") == true
         }
         let signalled = ContinuousClock.now
         kill(serve.processIdentifier, SIGTERM)

@@ -65,11 +65,8 @@ extension StateRegistry {
                         switch await self.connectionProblem() {
                         case .refused(let reason)?: throw StateError(.unavailable, "\(location): \(reason)")
                         case .unreachable(let reason)?:
-                            let first = lastProblem.reason.withLock { last in
-                                defer { last = reason }
-                                return last == nil
-                            }
-                            if first, let logger, !lastProblem.said.exchange(true, ordering: .relaxed) {
+                            lastProblem.reason.withLock { $0 = reason }
+                            if let logger, !lastProblem.said.exchange(true, ordering: .relaxed) {
                                 logger.warning(
                                     "the state store does not answer yet; waiting for it",
                                     metadata: ["state": "\(location)", "at_most": "\(limit)", "error": "\(reason)"]

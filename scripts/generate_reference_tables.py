@@ -134,25 +134,46 @@ write("USStateData.swift", "pycountry (ISO 3166-2:US) and USPS codes", swift_blo
 
 # Calling codes -------------------------------------------------------------------------------
 rows = []
+rules = []
 for region in sorted(phonenumbers.SUPPORTED_REGIONS):
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
     trunk = meta.national_prefix or "-"
     lengths = meta.general_desc.possible_length or ()
     shortest = min(lengths) if lengths else 4
     longest = max(lengths) if lengths else 15
-    rows.append(f"{region.lower()}\t{meta.country_code}\t{trunk}\t{shortest}\t{longest}")
+    # The region whose numbering plan libphonenumber reads an international number of this code by.
+    main = "*" if phonenumbers.region_code_for_country_code(meta.country_code) == region else "-"
+    rows.append(f"{region.lower()}\t{meta.country_code}\t{trunk}\t{shortest}\t{longest}\t{main}")
+    # A national prefix that is more than a plain 0 or 1 (carrier codes, `8` then `0`, Argentina's
+    # `0 11 15` for `9 11`, a local number that gets its area code): libphonenumber's patterns.
+    parsing = meta.national_prefix_for_parsing or meta.national_prefix
+    if parsing and (parsing != meta.national_prefix or meta.national_prefix not in ("0", "1")):
+        pattern = meta.general_desc.national_number_pattern
+        transform = meta.national_prefix_transform_rule or "-"
+        for text in (parsing, transform, pattern):
+            assert "\t" not in text and '"""' not in text
+        rules.append(f"{region.lower()}\t{parsing}\t{transform}\t{pattern}")
 write("CallingCodeData.swift", f"phonenumbers {phonenumbers.__version__}", swift_blob(
     "CallingCodeData",
-    "/// `region<TAB>calling code<TAB>trunk prefix or -<TAB>shortest<TAB>longest national number`.\n"
+    "/// `region<TAB>calling code<TAB>trunk prefix or -<TAB>shortest<TAB>longest national number<TAB>*`\n"
+    "/// where the region is the one an international number of its code is read by (US for +1).\n"
     "/// A region without a trunk prefix (Italy, Spain, …) keeps a leading 0 in its numbers.",
     rows))
+body = "\n".join(rules)
+write("NationalPrefixData.swift", f"phonenumbers {phonenumbers.__version__}", (
+    "/// libphonenumber's national prefix for parsing where it is more than a plain trunk 0 or 1:\n"
+    "/// `region<TAB>prefix pattern<TAB>transform rule or -<TAB>national number pattern`.\n"
+    "enum NationalPrefixData {\n"
+    f'    static let blob = #"""\n{body}\n"""#\n'
+    "}\n"))
 # The tables follow the repository's .swift-format like hand-written code (CI lints them).
 import shutil
 import subprocess
 if shutil.which("swift"):
     subprocess.run(["swift", "format", "-i"] + [os.path.join(OUT, name) for name in
-                    ("CountryData.swift", "CurrencyData.swift", "USStateData.swift", "CallingCodeData.swift")], check=True)
+                    ("CountryData.swift", "CurrencyData.swift", "USStateData.swift", "CallingCodeData.swift",
+                     "NationalPrefixData.swift")], check=True)
 else:
     print("warning: swift not found; run `swift format -i -r Sources` before committing the tables")
 print(f"countries: {len(alpha2)} codes, {len(names)} names; currencies: {len(currencies)}; "
-      f"US states: {len(states)} keys; calling codes: {len(rows)} regions")
+      f"US states: {len(states)} keys; calling codes: {len(rows)} regions, {len(rules)} with prefix patterns")

@@ -1,9 +1,10 @@
 /// `ph`: E.164 digits without `+`.
 ///
 /// Formatting (`+ - . ( ) /`, spaces, a `tel:` scheme) is dropped. `+`, `00` or both (`+00`) mean
-/// the calling code is present; a `(0)` after it, or a trunk 0 where the country uses one, is dropped. A national
-/// number gets the calling code of `country` with that country's trunk prefix removed (UK, Japan and
-/// Germany drop the leading 0, Italy keeps it). Without a country, digits are taken as already
+/// the calling code is present; a `(0)` after it, or the national prefix of the code's country, is
+/// dropped. A national number gets the calling code of `country` with that country's national prefix
+/// removed as libphonenumber removes it (UK, Japan and Germany drop the leading 0, Italy keeps it,
+/// Argentina's `011 15` becomes `9 11`). Without a country, digits are taken as already
 /// international, as the reference SDK does. The result must be 7–15 digits.
 enum PhoneRule {
     static func canonical(_ folded: String, country: String?) -> Result<String, RuleFailure> {
@@ -106,9 +107,15 @@ enum PhoneRule {
             guard let code = CallingCode.leadingCode(of: digits) else {
                 return .failure(RuleFailure("does not start with a known country calling code"))
             }
-            var national = digits.dropFirst(code.count)
-            if national.first == "0", CallingCode.trunkZeroCodes.contains(code), !CallingCode.noTrunkCodes.contains(code) {
-                national = national.dropFirst()
+            var national = String(digits.dropFirst(code.count))
+            // A national prefix written after the calling code (`+7 8 912 …`, `+36 06 20 …`,
+            // `+54 011 15 …`) is taken off as it would be in the country; a trunk 0 always is.
+            if let plan = CallingCode.byCode[code] {
+                if let significant = plan.significantNumber(of: national) {
+                    national = significant
+                } else if national.first == "0", plan.trunkPrefix == "0" {
+                    national.removeFirst()
+                }
             }
             e164 = code + national
         } else if let country {
@@ -130,10 +137,10 @@ enum PhoneRule {
     }
 
     static func nationalToE164(_ digits: String, plan: CallingCode) -> String {
-        if let trunk = plan.trunkPrefix {
-            if digits.hasPrefix(trunk), (plan.shortestNational...plan.longestNational).contains(digits.utf8.count - trunk.utf8.count) {
-                return plan.code + digits.dropFirst(trunk.count)
-            }
+        if let significant = plan.significantNumber(of: digits) {
+            return plan.code + significant
+        }
+        if plan.trunkPrefix != nil {
             // Without its trunk prefix but with the calling code: already international, `+` omitted.
             if digits.hasPrefix(plan.code), digits.utf8.count - plan.code.utf8.count >= plan.shortestNational {
                 return digits

@@ -1,4 +1,4 @@
-/// Meta's Conversions API limits, in one place (see docs/meta-api.md). Validation, the forwarder,
+/// Meta's Conversions API and Graph API limits, in one place (see docs/meta-api.md). Validation, the forwarder,
 /// the poller and the Graph stand-in all read them from here, so a change in Meta's rules is one edit.
 public enum MetaLimits {
     /// Events in one `POST /{pixel}/events`; one invalid event fails all of them.
@@ -22,6 +22,10 @@ public enum MetaLimits {
     public static let longestFutureSkewSeconds: Int64 = 86_400
     /// An `event_time` at or above this is milliseconds, not seconds (year 5138 in seconds).
     public static let millisecondsThreshold: Int64 = 100_000_000_000
+    /// The `action_attribution_windows` Ads Insights answers for.
+    public static let attributionWindows: Set<String> = ["1d_click", "7d_click", "28d_click", "1d_view", "1d_ev", "default", "incrementality"]
+    /// Windows Ads Insights still takes but stopped answering for on 2026-01-12.
+    public static let retiredAttributionWindows: Set<String> = ["7d_view", "28d_view"]
     /// Meta's recommended request timeout.
     public static let recommendedTimeout: Duration = .milliseconds(1500)
     /// The longest request timeout a manifest may set: the HTTP client's read timeout (90 s)

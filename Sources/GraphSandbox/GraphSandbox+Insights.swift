@@ -22,7 +22,6 @@ extension GraphSandbox {
         var offset: Int
 
         static let levels: Set<String> = ["account", "campaign", "adset", "ad"]
-        static let windowNames: Set<String> = ["1d_click", "7d_click", "28d_click", "1d_view", "7d_view", "1d_ev"]
 
         static func list(_ text: String?) -> [String]? {
             guard let text, !text.isEmpty else { return nil }
@@ -58,7 +57,7 @@ extension GraphSandbox {
                 return .failure(Refusal(message: "(#100) the stand-in supports time_increment=1 or all_days"))
             }
             let windows = list(parameters["action_attribution_windows"]) ?? []
-            guard windows.allSatisfy({ windowNames.contains($0) || $0 == "default" }) else {
+            guard windows.allSatisfy({ MetaLimits.attributionWindows.contains($0) || MetaLimits.retiredAttributionWindows.contains($0) }) else {
                 return .failure(Refusal(message: "(#100) action_attribution_windows has an unknown window"))
             }
             if let time = parameters["action_report_time"], !["impression", "conversion", "mixed"].contains(time) {

@@ -247,12 +247,29 @@ struct ManifestBuilder {
 
     /// IP addresses and CIDR ranges (IPv4 and IPv6), each checked.
     func cidrList(_ node: YAMLNodeReader) -> [String]? {
-        guard let list = node.stringList() else { return nil }
-        for entry in list where !NetworkAddress.isValidCIDR(entry) {
-            node.report("\(node.path) entries must be IP addresses or CIDR ranges, found \(node.shown(entry))")
-            return nil
+        node.stringList { entry, value in
+            guard NetworkAddress.isValidCIDR(value) else {
+                entry.report("\(node.path) entries must be IP addresses or CIDR ranges, found \(entry.shown(value))")
+                return false
+            }
+            return true
         }
-        return list
+    }
+
+    /// One of Ads Insights' `action_attribution_windows`.
+    func attributionWindow(_ entry: YAMLNodeReader, _ window: String) -> Bool {
+        if MetaLimits.attributionWindows.contains(window) { return true }
+        let known = MetaLimits.attributionWindows.sorted()
+        if MetaLimits.retiredAttributionWindows.contains(window) {
+            entry.report(
+                "\(entry.path): Meta stopped answering for \(entry.shown(window)) on 2026-01-12; use one of \(known.joined(separator: ", "))"
+            )
+        } else {
+            var message = "\(entry.path) must be one of \(known.joined(separator: ", ")), found \(entry.shown(window))"
+            if let suggestion = Spelling.closest(to: window, among: known) { message += "; did you mean `\(suggestion)`?" }
+            entry.report(message)
+        }
+        return false
     }
 
     func push(_ node: YAMLNodeReader) -> PushConfiguration? {
@@ -537,7 +554,9 @@ struct ManifestBuilder {
             node.report("\(node.path) must be at least the lookback (\(configuration.lookbackDays) days): later polls re-read that far back")
         }
         days("async_threshold", 1...1_125, into: &configuration.asyncThresholdDays)
-        if let windows = map.value("attribution_windows")?.stringList() { configuration.attributionWindows = windows }
+        if let windows = map.value("attribution_windows")?.stringList(checkingEach: attributionWindow) {
+            configuration.attributionWindows = windows
+        }
         if let node = map.value("action_report_time"), let text = node.string() {
             if AdInsightsConfiguration.reportTimes.contains(text) {
                 configuration.actionReportTime = text

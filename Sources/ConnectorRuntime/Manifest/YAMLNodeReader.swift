@@ -228,16 +228,22 @@ struct YAMLNodeReader {
         return nil
     }
 
-    func stringList() -> [String]? {
+    func stringList() -> [String]? { stringList { _, _ in true } }
+
+    /// A list of strings (a single value is a list of one), each entry checked by `accept`, which
+    /// reports on the entry it refuses. Every entry is checked, so `validate` names each bad one.
+    func stringList(checkingEach accept: (_ entry: YAMLNodeReader, _ value: String) -> Bool) -> [String]? {
+        let entries: [YAMLNodeReader]
         if isScalarValue {
-            // A single value where a list is expected is accepted as a list of one.
-            return string().map { [$0] }
+            entries = [self]
+        } else {
+            guard let elements = sequence() else { return nil }
+            entries = elements
         }
-        guard let elements = sequence() else { return nil }
         var values: [String] = []
         var failed = false
-        for element in elements {
-            if let value = element.string() { values.append(value) } else { failed = true }
+        for entry in entries {
+            if let value = entry.string(), accept(entry, value) { values.append(value) } else { failed = true }
         }
         return failed ? nil : values
     }

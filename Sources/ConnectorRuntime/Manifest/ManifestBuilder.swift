@@ -38,7 +38,7 @@ struct ManifestBuilder {
         let graph = top.value("graph_api", required: true).flatMap(graphAPI)
         let pixels = top.value("pixels", required: true).flatMap(pixels)
         let push = top.value("push").flatMap(push)
-        let pull = top.value("pull").flatMap(pull)
+        let pull = top.value("pull").flatMap { self.pull($0, pixels: pixels.map { Set($0.map(\.id)) }) }
         let state = top.value("state").flatMap(state) ?? StateConfiguration(url: Secret("sqlite:.capi/state.sqlite"))
         let schemaRegistry =
             top.value("schema_registry").flatMap(schemaRegistry)
@@ -459,7 +459,9 @@ struct ManifestBuilder {
 
     // MARK: Pull
 
-    func pull(_ node: YAMLNodeReader) -> PullConfiguration? {
+    /// `pixels`: the manifest's pixel ids, which ad accounts must name; `nil` when that section
+    /// failed and was reported already.
+    func pull(_ node: YAMLNodeReader, pixels: Set<String>?) -> PullConfiguration? {
         guard let map = node.mapping(allowed: ["auth", "schedule", "start_date", "streams", "retry"]) else { return nil }
         let auth = map.value("auth").flatMap(pullAuth) ?? .systemUserToken(nil)
         let interval =
@@ -488,7 +490,7 @@ struct ManifestBuilder {
             }
             let quality = streams.value("match_quality")?.mapping(allowed: ["enabled"])
             matchQuality = quality?.value("enabled")?.boolean() ?? true
-            adInsights = streams.value("ad_insights").flatMap(adInsightsStream)
+            adInsights = streams.value("ad_insights").flatMap { adInsightsStream($0, pixels: pixels) }
         }
         let retry = map.value("retry").flatMap(retryPolicy) ?? .default
         return PullConfiguration(
@@ -504,7 +506,7 @@ struct ManifestBuilder {
 
     /// `pull.streams.ad_insights`; `nil` (the stream off) when no account has an id, so the shipped
     /// manifest can read `META_AD_ACCOUNT_ID` and work without it.
-    func adInsightsStream(_ node: YAMLNodeReader) -> AdInsightsConfiguration? {
+    func adInsightsStream(_ node: YAMLNodeReader, pixels knownPixels: Set<String>?) -> AdInsightsConfiguration? {
         guard
             let map = node.mapping(allowed: [
                 "accounts", "step", "lookback", "initial_lookback", "attribution_windows", "action_report_time", "action_types",
@@ -521,7 +523,24 @@ struct ManifestBuilder {
                 idNode.report("\(idNode.path) must be an ad account id (digits, with or without `act_`), found \(idNode.shown(id))")
                 continue
             }
-            let pixels = entry.value("pixels")?.stringList() ?? []
+            // `reconcile` joins an account's spend to its pixels' conversions: a pixel the manifest
+            // does not send for, or none at all, would show spend against no conversions.
+            guard let pixelsNode = entry.value("pixels", required: true) else { continue }
+            guard
+                let pixels = pixelsNode.stringList(checkingEach: { pixelNode, pixel in
+                    guard let knownPixels, !knownPixels.contains(pixel) else { return true }
+                    pixelNode.report(
+                        "\(pixelsNode.path) must name pixels of the manifest's `pixels` (\(knownPixels.sorted().joined(separator: ", "))), found \(pixelNode.shown(pixel))"
+                    )
+                    return false
+                })
+            else { continue }
+            guard !pixels.isEmpty else {
+                pixelsNode.report(
+                    "\(pixelsNode.path) must list the pixels this account advertises for: reconcile joins its spend to their conversions"
+                )
+                continue
+            }
             let token = entry.value("access_token").flatMap { $0.text() }.flatMap { $0.isEmpty ? nil : Secret($0) }
             var level = "campaign"
             if let levelNode = entry.value("level"), let text = levelNode.string() {

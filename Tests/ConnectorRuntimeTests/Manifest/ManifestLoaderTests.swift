@@ -237,6 +237,30 @@ struct ManifestLoaderTests {
         #expect(found[4].message.contains("did you mean `7d_click`?"))
     }
 
+    @Test("an ad account names pixels the manifest sends for, since reconcile joins its spend to their conversions")
+    func adAccountPixels() {
+        func found(_ accounts: String) -> [String] {
+            problems(minimalManifest + "pull:\n  streams:\n    ad_insights:\n      accounts:\n" + accounts).map(\.description)
+        }
+        #expect(found("        - {id: act_1, pixels: [\"123\"]}\n").isEmpty)
+        #expect(
+            found("        - {id: act_1, pixels: [\"123\", \"999\"]}\n        - {id: act_2, pixels: [\"124\"]}\n") == [
+                "m.yaml:28:39: pull.streams.ad_insights.accounts[0].pixels must name pixels of the manifest's `pixels` (123), found `999`",
+                "m.yaml:29:32: pull.streams.ad_insights.accounts[1].pixels must name pixels of the manifest's `pixels` (123), found `124`",
+            ]
+        )
+        #expect(
+            found("        - {id: act_1, pixels: []}\n") == [
+                "m.yaml:28:31: pull.streams.ad_insights.accounts[0].pixels must list the pixels this account advertises for: reconcile joins its spend to their conversions"
+            ]
+        )
+        #expect(
+            found("        - {id: act_1}\n").map { $0.contains("missing required field `pull.streams.ad_insights.accounts[0].pixels`") } == [true]
+        )
+        // An account without an id is the stream turned off; its pixels are not read.
+        #expect(found("        - {id: \"\", pixels: [\"999\"]}\n").isEmpty)
+    }
+
     @Test("wrong types name the field and the kind found")
     func wrongTypes() {
         let found = problems(

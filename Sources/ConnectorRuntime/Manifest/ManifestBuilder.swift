@@ -230,8 +230,11 @@ struct ManifestBuilder {
     private func countryCode(_ node: YAMLNodeReader) -> String? {
         guard let text = node.string() else { return nil }
         let lowered = text.lowercased()
-        guard lowered.count == 2, lowered.allSatisfy({ $0.isASCII && $0.isLetter }) else {
-            node.report("\(node.path) must be an ISO 3166-1 alpha-2 country code such as `us`, found \(node.shown(text))")
+        // The country's calling code is what national phone numbers get, so it must be a real one.
+        guard CountryCodes.isAlpha2(lowered), CallingCode.forRegion(lowered) != nil else {
+            var message = "\(node.path) must be an ISO 3166-1 alpha-2 country code such as `us`, found \(node.shown(text))"
+            if let code = CountryCodes.alpha2(for: text), code != lowered { message += "; did you mean `\(code)`?" }
+            node.report(message)
             return nil
         }
         return lowered

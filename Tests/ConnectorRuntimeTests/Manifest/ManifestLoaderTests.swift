@@ -261,6 +261,22 @@ struct ManifestLoaderTests {
         #expect(found("        - {id: \"\", pixels: [\"999\"]}\n").isEmpty)
     }
 
+    @Test("a pixel's default country is a real country with a calling code, which national phone numbers get")
+    func defaultCountry() throws {
+        func manifest(_ country: String) -> String {
+            minimalManifest.replacingOccurrences(of: "access_token: ${env:TOKEN:-t}", with: "access_token: t\n    default_country: \(country)")
+        }
+        let loaded = try ManifestLoader(environment: [:]).load(yaml: manifest("JP"), path: "m.yaml")
+        #expect(loaded.pixels.first?.defaultCountry == "jp")
+        #expect(
+            problems(manifest("xx")).map(\.message) == [
+                "pixels[0].default_country must be an ISO 3166-1 alpha-2 country code such as `us`, found `xx`"
+            ]
+        )
+        #expect(problems(manifest("uk")).map(\.message).first?.hasSuffix("found `uk`; did you mean `gb`?") == true)
+        #expect(problems(manifest("Germany")).map(\.message).first?.hasSuffix("did you mean `de`?") == true)
+    }
+
     @Test("wrong types name the field and the kind found")
     func wrongTypes() {
         let found = problems(

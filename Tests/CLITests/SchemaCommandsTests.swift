@@ -42,7 +42,10 @@ struct SchemaCommandsTests {
         #expect(diff.status == 0 && diff.stdout.isEmpty)
         #expect(diff.stderr.contains("delivered_event: only version 1 is registered; nothing to compare"), "\(diff.stderr)")
         let unknown = try await CLIRunner.run(["schema", "diff", "nope", "--state", state])
-        #expect(unknown.status == 2 && unknown.stderr.contains("no schema `nope`"))
+        #expect(unknown.status == 2 && unknown.stderr.contains("no schema `nope` is registered; see `capi-connector schema list`"))
+        // The stream's name where its record schema's is meant.
+        let plural = try await CLIRunner.run(["schema", "diff", "delivered_events", "--state", state])
+        #expect(plural.status == 2 && plural.stderr.contains("did you mean `delivered_event`?"), "\(plural.stderr)")
     }
 }
 

@@ -87,9 +87,17 @@ struct SchemaCommand: AsyncParsableCommand {
 
         func run() async throws {
             let id = id
-            let versions = try await state.withRegistry { try await $0.schemaVersions(id: id) }
+            let all = try await state.withRegistry { try await $0.schemaVersions(id: nil) }
+            let versions = all.filter { $0.id == id }
             guard let latest = versions.last else {
-                StandardStreams.printError("capi-connector: no schema `\(id)` is registered; see `capi-connector schema list`")
+                var message = "capi-connector: no schema `\(id)` is registered"
+                // Stream names are plural, their record schemas singular: `delivered_events` → `delivered_event`.
+                if let near = Spelling.closest(to: id, among: Array(Set(all.map(\.id))).sorted()) {
+                    message += "; did you mean `\(near)`? See `capi-connector schema list`"
+                } else {
+                    message += "; see `capi-connector schema list`"
+                }
+                StandardStreams.printError(message)
                 throw ExitCode(2)
             }
             let newer = to ?? latest.version

@@ -225,7 +225,7 @@ struct EventPreparerTests {
         )
         #expect(problems(websitePurchase().replacingOccurrences(of: #", "currency": "USD""#, with: "")).map(\.field) == ["custom_data.currency"])
         #expect(
-            problems(websitePurchase().replacingOccurrences(of: #""value": 129.5"#, with: #""value": "129.5""#)).map(\.field) == ["custom_data.value"]
+            problems(websitePurchase().replacingOccurrences(of: #""value": 129.5"#, with: #""value": "129,5""#)).map(\.field) == ["custom_data.value"]
         )
         #expect(
             problems(websitePurchase().replacingOccurrences(of: #""value": 129.5, "currency": "USD", "#, with: "")).map(\.field) == [
@@ -238,6 +238,40 @@ struct EventPreparerTests {
             ]
         )
         #expect(problems(websitePurchase().replacingOccurrences(of: #""currency": "USD""#, with: #""currency": "eur""#)).isEmpty)
+    }
+
+    @Test("numbers in custom_data given as decimal text, as shop systems send prices, are sent as numbers with a warning")
+    func numbersGivenAsText() throws {
+        let json = websitePurchase().replacingOccurrences(
+            of: #""value": 129.5, "currency": "USD", "contents": [{"id": "sku-1", "quantity": 2}]"#,
+            with:
+                #""value": " 129.50", "currency": "USD", "num_items": "2", "predicted_ltv": "-3", "contents": [{"id": "sku-1", "quantity": "2", "item_price": "64.75"}]"#
+        )
+        let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
+        let custom = try #require(prepared.payload.objectValue?["custom_data"]?.objectValue)
+        #expect(custom["value"] == .number(129.5))
+        #expect(custom["num_items"] == .integer(2))
+        #expect(custom["predicted_ltv"] == .integer(-3))
+        #expect(custom["contents"] == .array([.object(["id": .string("sku-1"), "quantity": .integer(2), "item_price": .number(64.75)])]))
+        #expect(custom["coupon"] == .string("FALL"))
+        #expect(prepared.payloadText.contains(#""value":129.5"#))
+        #expect(
+            prepared.warnings == [
+                "custom_data.contents[0].item_price: a number given as text; sent as a number",
+                "custom_data.contents[0].quantity: a number given as text; sent as a number",
+                "custom_data.num_items: a number given as text; sent as a number",
+                "custom_data.predicted_ltv: a number given as text; sent as a number",
+                "custom_data.value: a number given as text; sent as a number",
+            ]
+        )
+        // Text that is no plain decimal is left as given, and refused where a number is checked.
+        for text in ["12,50", "$12", "1e3", "12.", ".5", "", "--1", "0x10"] {
+            let refused = problems(websitePurchase().replacingOccurrences(of: #""value": 129.5"#, with: #""value": "\#(text)""#))
+            #expect(refused.map(\.field) == ["custom_data.value"], "\(text)")
+            #expect(refused.first?.message == #"must be a number such as 12.5 (or the text "12.50"), found other text"#, "never the value")
+        }
+        let halfItem = problems(websitePurchase().replacingOccurrences(of: #""quantity": 2"#, with: #""quantity": "1.5""#))
+        #expect(halfItem.map(\.field) == ["custom_data.contents[0].quantity"])
     }
 
     @Test("Limited Data Use fields take only Meta's codes")

@@ -15,6 +15,7 @@ extension Checker {
         if let amount {
             switch amount {
             case .integer, .number: break
+            case .string: problem("custom_data.value", .invalidType, "must be a number such as 12.5 (or the text \"12.50\"), found other text")
             default: problem("custom_data.value", .invalidType, "must be a number, found \(amount.typeName)")
             }
         }

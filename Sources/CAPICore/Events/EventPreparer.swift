@@ -45,8 +45,13 @@ public enum EventPreparer {
             payload[field.name] = .string(scrubbed.url)
             check.warnings.append("\(field.name): masked personal data (\(scrubbed.removed.joined(separator: ", ")))")
         }
+        var customData = fields[.customData]
+        if let given = customData, let coerced = CustomDataNumbers.coerced(given) {
+            customData = coerced.value
+            check.warnings.append(contentsOf: coerced.paths.map { "\($0): a number given as text; sent as a number" })
+        }
         for field in EventField.freeForm {
-            guard let given = fields[field] else { continue }
+            guard let given = field == .customData ? customData : fields[field] else { continue }
             if let kept = check.withoutPersonalData(given, path: field.name, keepingPositions: field == .appData) {
                 payload[field.name] = field == .appData ? AppExtendedInfo.canonical(kept) : kept
             } else {
@@ -54,7 +59,7 @@ public enum EventPreparer {
             }
         }
         check.requirementsOf(actionSource, fields: fields, userDataKeys: userData?.keys ?? [])
-        check.customData(fields[.customData], eventName: eventName)
+        check.customData(customData, eventName: eventName)
         check.privacy(fields)
         check.optionalBool(fields[.optOut], "opt_out")
         // The Advanced Measurement API's table name, an event field of Meta's SDK 26.0.3.

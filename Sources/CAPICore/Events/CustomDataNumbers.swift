@@ -1,0 +1,50 @@
+/// `custom_data`'s numbers given as decimal text.
+///
+/// Shop systems and tag managers often send prices as text (`"value": "12.50"`), and Meta's SDKs
+/// pass them on as given. Meta's fields are numbers, so a plain decimal text is sent as the number
+/// it spells, with a warning; anything else (`"12,50"`, `"$12"`) is left for the checks to refuse.
+enum CustomDataNumbers {
+    /// `custom_data` with its numeric fields' decimal texts made numbers, and the paths changed;
+    /// `nil` when nothing was.
+    static func coerced(_ customData: JSONValue) -> (value: JSONValue, paths: [String])? {
+        guard case .object(var custom) = customData else { return nil }
+        var paths: [String] = []
+        for (key, integral) in [("value", false), ("predicted_ltv", false), ("num_items", true)] {
+            if let number = custom[key].flatMap({ number($0, integral: integral) }) {
+                custom.updateValue(number, forKey: key)
+                paths.append("custom_data.\(key)")
+            }
+        }
+        if case .array(var items)? = custom["contents"] {
+            var changed = false
+            for index in items.indices {
+                guard case .object(var item) = items[index] else { continue }
+                for (key, integral) in [("item_price", false), ("quantity", true)] {
+                    if let number = item[key].flatMap({ number($0, integral: integral) }) {
+                        item.updateValue(number, forKey: key)
+                        paths.append("custom_data.contents[\(index)].\(key)")
+                        changed = true
+                    }
+                }
+                items[index] = .object(item)
+            }
+            if changed { custom.updateValue(.array(items), forKey: "contents") }
+        }
+        return paths.isEmpty ? nil : (.object(custom), paths)
+    }
+
+    /// The number a text spells: optional `-`, digits, and for a non-integral field an optional
+    /// `.` and digits, with no other characters; `nil` for anything else, numbers included.
+    static func number(_ value: JSONValue, integral: Bool) -> JSONValue? {
+        guard case .string(let text) = value else { return nil }
+        let trimmed = TextFolding.trimmed(text)
+        var bytes = trimmed.utf8[...]
+        if bytes.first == UInt8(ascii: "-") { bytes = bytes.dropFirst() }
+        let whole = bytes.prefix { ASCIIBytes.isDigit($0) }
+        let rest = bytes.dropFirst(whole.count)
+        guard !whole.isEmpty, whole.count <= 15 else { return nil }
+        if rest.isEmpty { return Int64(trimmed).map(JSONValue.integer) }
+        guard !integral, rest.first == UInt8(ascii: "."), rest.count > 1, rest.dropFirst().allSatisfy(ASCIIBytes.isDigit) else { return nil }
+        return Double(trimmed).map(JSONValue.number)
+    }
+}

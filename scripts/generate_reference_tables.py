@@ -143,7 +143,8 @@ for region in sorted(phonenumbers.SUPPORTED_REGIONS):
     longest = max(lengths) if lengths else 15
     # The region whose numbering plan libphonenumber reads an international number of this code by.
     main = "*" if phonenumbers.region_code_for_country_code(meta.country_code) == region else "-"
-    rows.append(f"{region.lower()}\t{meta.country_code}\t{trunk}\t{shortest}\t{longest}\t{main}")
+    possible = ",".join(str(n) for n in lengths) or "-"
+    rows.append(f"{region.lower()}\t{meta.country_code}\t{trunk}\t{shortest}\t{longest}\t{main}\t{possible}")
     # A national prefix that is more than a plain 0 or 1 (carrier codes, `8` then `0`, Argentina's
     # `0 11 15` for `9 11`, a local number that gets its area code): libphonenumber's patterns.
     parsing = meta.national_prefix_for_parsing or meta.national_prefix
@@ -156,7 +157,8 @@ for region in sorted(phonenumbers.SUPPORTED_REGIONS):
 write("CallingCodeData.swift", f"phonenumbers {phonenumbers.__version__}", swift_blob(
     "CallingCodeData",
     "/// `region<TAB>calling code<TAB>trunk prefix or -<TAB>shortest<TAB>longest national number<TAB>*`\n"
-    "/// where the region is the one an international number of its code is read by (US for +1).\n"
+    "/// where the region is the one an international number of its code is read by (US for +1),\n"
+    "/// `<TAB>`then the lengths libphonenumber calls possible for its national numbers.\n"
     "/// A region without a trunk prefix (Italy, Spain, …) keeps a leading 0 in its numbers.",
     rows))
 body = "\n".join(rules)

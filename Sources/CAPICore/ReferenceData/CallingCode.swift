@@ -10,6 +10,8 @@ public struct CallingCode: Sendable, Equatable {
     /// Whether an international number with this calling code is read by this region's plan
     /// (the United States for +1, Russia for +7, the United Kingdom for +44).
     var readsItsCode: Bool
+    /// Bit `n` set: libphonenumber calls an `n`-digit national number possible here.
+    var possibleLengths: UInt32
 
     static let byRegion: [String: CallingCode] = {
         var table: [String: CallingCode] = [:]
@@ -21,7 +23,8 @@ public struct CallingCode: Sendable, Equatable {
                 trunkPrefix: parts[2] == "-" ? nil : parts[2],
                 shortestNational: Int(parts[3])!,
                 longestNational: Int(parts[4])!,
-                readsItsCode: parts[5] == "*"
+                readsItsCode: parts[5] == "*",
+                possibleLengths: parts[6].split(separator: ",").reduce(0) { $0 | 1 << UInt32($1)! }
             )
         }
         return table
@@ -36,19 +39,21 @@ public struct CallingCode: Sendable, Equatable {
 
     public static func forRegion(_ region: String) -> CallingCode? { byRegion[region] }
 
-    /// `national` without the national (trunk) prefix, or `nil` where there is none to take off: the
-    /// region's libphonenumber pattern where it has one, else its plain trunk prefix. Either way the
-    /// rest must have a length the region's numbers have.
+    /// `national` without the national (trunk) prefix, or `nil` where there is none to take off.
+    /// Where the region has a libphonenumber pattern, as libphonenumber's `parse` takes it off: the
+    /// rest must have a possible length (or be too long for any); else the plain trunk prefix, when
+    /// the rest's length is within the region's range.
     func significantNumber(of national: String) -> String? {
-        let candidate: String
         if let rule = NationalPrefixRule.byRegion[region] {
             guard let significant = rule.significantNumber(of: national) else { return nil }
-            candidate = significant
-        } else {
-            guard let trunkPrefix, national.hasPrefix(trunkPrefix) else { return nil }
-            candidate = String(national.dropFirst(trunkPrefix.count))
+            let length = significant.utf8.count
+            let possible = length < 32 && possibleLengths & 1 << UInt32(length) != 0
+            return possible || length > longestNational ? significant : nil
         }
-        return (shortestNational...longestNational).contains(candidate.utf8.count) ? candidate : nil
+        guard let trunkPrefix, national.hasPrefix(trunkPrefix),
+            (shortestNational...longestNational).contains(national.utf8.count - trunkPrefix.utf8.count)
+        else { return nil }
+        return String(national.dropFirst(trunkPrefix.count))
     }
 
     /// The calling code an international number starts with (codes are prefix-free).

@@ -41,18 +41,26 @@ FIELDS = ["em", "fn", "ln", "f5first", "f5last", "fi", "ct", "st", "zp", "ph"]
 # state name is likely from these, which the docs map to its code and the SDK does not.
 REGION_POOL = list("abnyxz. -()019") + ["\t", "\u00a0", "\u2003", "\u3000", "\u0085", "é", "Ö", "ß", "İ", "Σ", "\u0301", "\u0600", "Ж", "ł"]
 POSTCODE_POOL = list("0123456789abcXYZ ") + ["\t", "\u00a0", "\u2003", "\u3000", "\u0085", "\u001c", "é", "ß", "İ", "\u0301"]
-# International numbers whose national part has no trunk 0, which the docs and the SDK treat alike:
-# a `+`, `00` or `+00` prefix, a calling code, digit groups between separators (white space of
-# several kinds, dashes, parentheses).
+# International numbers whose national part has no national prefix, which the docs and the SDK
+# treat alike: a `+`, `00` or `+00` prefix, a calling code, digit groups between separators (white
+# space of several kinds, dashes, parentheses).
 CALLING_CODES = ["1", "7", "33", "39", "44", "49", "55", "81", "86", "91", "353", "880", "971"]
+# Where a national part may start with its country's national prefix, which the connector takes
+# off as libphonenumber does and the SDK keeps: a trunk 1 after +1, 8 after +7, Brazil's 90 and
+# China's carrier prefixes 11, 12 and 179.
+NATIONAL_PREFIXES = {"1": ("1",), "7": ("8",), "55": ("90",), "86": ("11", "12", "179")}
 SEPARATORS = [" ", "-", "(", ")", "", "\u00a0", "\u2003", "\u3000", "\t"]
 
 
 def phone():
     # Each group starts with a non-zero digit: a `(0)` or a trunk 0 is where the docs and the SDK part.
-    groups = [str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 3))) for _ in range(rng.randint(2, 4))]
+    code = rng.choice(CALLING_CODES)
+    while True:
+        groups = [str(rng.randint(1, 9)) + "".join(rng.choice("0123456789") for _ in range(rng.randint(0, 3))) for _ in range(rng.randint(2, 4))]
+        if not "".join(groups).startswith(NATIONAL_PREFIXES.get(code, ())):
+            break
     body = "".join(rng.choice(SEPARATORS) + group for group in groups)
-    return rng.choice(["+", "00", "+00", " +"]) + rng.choice(CALLING_CODES) + body + rng.choice(["", " ", "\u00a0"])
+    return rng.choice(["+", "00", "+00", " +"]) + code + body + rng.choice(["", " ", "\u00a0"])
 
 
 

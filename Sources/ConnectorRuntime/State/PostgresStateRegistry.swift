@@ -784,11 +784,17 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func adInsights(since: UnixMillis?) async throws(StateError) -> [StoredAdInsights] {
+    public func adInsights(since: UnixMillis?, days: ClosedRange<CalendarDate>?) async throws(StateError) -> [StoredAdInsights] {
         let since = since?.rawValue ?? 0
+        let (everyDay, first, last) = (days == nil, days?.lowerBound.description ?? "", days?.upperBound.description ?? "")
         return try await wrap("read ad_insights") {
             let rows = try await client.query(
-                "SELECT record, pulled_at, run_id FROM ad_insights WHERE pulled_at >= \(since) ORDER BY account_id, level, day, level_id",
+                """
+                SELECT record, pulled_at, run_id FROM ad_insights WHERE pulled_at >= \(since)
+                  AND (\(everyDay) OR day BETWEEN \(first) AND \(last)
+                       OR (account_id, day) IN (SELECT account_id, MAX(day) FROM ad_insights GROUP BY account_id))
+                ORDER BY account_id, level, day, level_id
+                """,
                 logger: logger
             )
             var stored: [StoredAdInsights] = []

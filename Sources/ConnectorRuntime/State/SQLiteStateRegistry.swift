@@ -704,11 +704,18 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func adInsights(since: UnixMillis?) async throws(StateError) -> [StoredAdInsights] {
+    public func adInsights(since: UnixMillis?, days: ClosedRange<CalendarDate>?) async throws(StateError) -> [StoredAdInsights] {
         try await locked(
             "read ad_insights",
-            "SELECT record, pulled_at, run_id FROM ad_insights WHERE pulled_at >= ? ORDER BY account_id, level, day, level_id",
-            [Self.time(since ?? UnixMillis(0))]
+            """
+            SELECT record, pulled_at, run_id FROM ad_insights WHERE pulled_at >= ?
+              AND (? OR day BETWEEN ? AND ? OR (account_id, day) IN (SELECT account_id, MAX(day) FROM ad_insights GROUP BY account_id))
+            ORDER BY account_id, level, day, level_id
+            """,
+            [
+                Self.time(since ?? UnixMillis(0)), .integer(days == nil ? 1 : 0), .text(days?.lowerBound.description ?? ""),
+                .text(days?.upperBound.description ?? ""),
+            ]
         ).map { row throws(StateError) in
             StoredAdInsights(
                 insights: try StateColumns.decoded(try row.text("record"), column: "record", as: AdInsightsRecord.self),

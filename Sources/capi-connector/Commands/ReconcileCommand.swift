@@ -105,7 +105,9 @@ struct ReconcileCommand: AsyncParsableCommand {
         let now = WallClock.system.seconds()
         let (from, to) = (DaySpec(since)!, DaySpec(until)!)
         let (delivered, statuses, insights, summary, accounts) = try await state.withRegistry { registry in
-            let insights = try await registry.adInsights(since: nil).map(\.insights)
+            // An account's days are UTC's give or take a day; rows outside the report are not read.
+            let reportDays = from.first(in: .utc, now: now).adding(days: -2)...to.end(in: .utc, now: now).adding(days: 1)
+            let insights = try await registry.adInsights(since: nil, days: reportDays).map(\.insights)
             let accounts = Self.accounts(insights)
             // Events of the report's days were received at most max_future_skew (a day at most)
             // before their event_time; in any zone the first day starts at most 14 h before UTC's.

@@ -601,6 +601,60 @@ struct StateRegistryContractTests {
         }
     }
 
+    @Test(
+        "ad_insights read for a report's days: those days, and each account's latest day for what it was last pulled as",
+        arguments: TestStore.enabled
+    )
+    func adInsightsDays(backend: TestStore) async throws {
+        try await backend.withRegistry { registry in
+            let run = RunRecord(runID: "run-1", mode: .pull, startedAt: now)
+            let start = CalendarDate(year: 2026, month: 10, day: 1)
+            func rows(_ account: String, days: Int, campaigns: Int) -> [AdInsightsRecord] {
+                (0..<days).flatMap { offset in
+                    (0..<campaigns).map { campaign in
+                        AdInsightsRecord(
+                            accountID: account,
+                            level: "campaign",
+                            levelID: "c\(campaign)",
+                            day: start.adding(days: offset),
+                            currency: "USD",
+                            timeZone: "America/Los_Angeles",
+                            pixels: ["111"],
+                            spend: Double(offset),
+                            impressions: 1,
+                            clicks: 1,
+                            conversions: []
+                        )
+                    }
+                }
+            }
+            for (account, days) in [("1", 40), ("2", 10)] {
+                let written = rows(account, days: days, campaigns: 2)
+                try await registry.commitInsightsWindow(
+                    written,
+                    account: account,
+                    level: "campaign",
+                    days: start...start.adding(days: days - 1),
+                    cursor: CursorKey(connector: "conn::x", stream: "ad_insights", partition: "act_\(account)"),
+                    position: UnixSeconds(1_794_988_800),
+                    run: run,
+                    now: now
+                )
+            }
+            #expect(try await registry.adInsights(since: nil).count == 100)
+            let october20 = start.adding(days: 19)
+            let read = try await registry.adInsights(since: nil, days: october20...october20.adding(days: 2)).map(\.insights)
+            // Account 1: its three days (two campaigns each) and its latest day, November 9; account 2,
+            // whose last day is October 10, only that day.
+            #expect(
+                read.filter { $0.accountID == "1" }.map(\.day.description)
+                    == ["2026-10-20", "2026-10-21", "2026-10-22", "2026-11-09"].flatMap { [$0, $0] }
+            )
+            #expect(read.filter { $0.accountID == "2" }.map(\.day.description) == ["2026-10-10", "2026-10-10"])
+            #expect(try await registry.adInsights(since: nil, days: start.adding(days: -30)...start.adding(days: -1)).count == 4)
+        }
+    }
+
     @Test("run history and the state summary", arguments: TestStore.enabled)
     func runs(backend: TestStore) async throws {
         try await backend.withRegistry { registry in

@@ -11,8 +11,11 @@ public protocol OperationsStore: Sendable {
     func deliveryStatuses(since: UnixMillis?, buckets: Range<UnixSeconds>?) async throws(StateError) -> [StoredDeliveryStatus]
     /// `match_quality` snapshots taken at or after `since`, oldest first.
     func matchQualitySnapshots(since: UnixMillis?) async throws(StateError) -> [StoredMatchQuality]
-    /// `ad_insights` rows pulled at or after `since`, by account, level, object and day.
-    func adInsights(since: UnixMillis?) async throws(StateError) -> [StoredAdInsights]
+    /// `ad_insights` rows pulled at or after `since`, by account, level, object and day. With
+    /// `days`, the rows of those days and each account's rows of its latest day (what it was last
+    /// pulled as: time zone, currency, pixels): a report over a month reads that month, not an
+    /// ad-level account's years.
+    func adInsights(since: UnixMillis?, days: ClosedRange<CalendarDate>?) async throws(StateError) -> [StoredAdInsights]
 
     /// The selected dead letters, oldest first, at most `limit`.
     func deadLetters(_ selection: DeadLetterSelection, limit: Int) async throws(StateError) -> [DeadLetter]
@@ -30,6 +33,10 @@ public protocol OperationsStore: Sendable {
 extension OperationsStore {
     public func deliveryStatuses(since: UnixMillis?) async throws(StateError) -> [StoredDeliveryStatus] {
         try await deliveryStatuses(since: since, buckets: nil)
+    }
+
+    public func adInsights(since: UnixMillis?) async throws(StateError) -> [StoredAdInsights] {
+        try await adInsights(since: since, days: nil)
     }
 
     /// Every page of `delivered_events` received at or after `since` (and before `until`), in

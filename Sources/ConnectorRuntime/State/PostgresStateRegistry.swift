@@ -763,25 +763,29 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 """,
                 logger: logger
             )
-            var statuses: [StoredDeliveryStatus] = []
-            for try await (pixel, bucket, name, source, count, pulled, run) in rows.decode((String, Int64, String, String, Int64, Int64, String).self)
-            {
-                statuses.append(
-                    StoredDeliveryStatus(
-                        status: DeliveryStatusRecord(
-                            pixelID: pixel,
-                            bucketStart: UnixSeconds(bucket),
-                            eventName: name,
-                            eventSource: source,
-                            count: count
-                        ),
-                        pulledAt: UnixMillis(pulled),
-                        runID: run
-                    )
-                )
-            }
-            return statuses
+            return try await Self.deliveryStatuses(rows)
         }
+    }
+
+    /// Rows of `pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id`.
+    static func deliveryStatuses(_ rows: PostgresRowSequence) async throws -> [StoredDeliveryStatus] {
+        var statuses: [StoredDeliveryStatus] = []
+        for try await (pixel, bucket, name, source, count, pulled, run) in rows.decode((String, Int64, String, String, Int64, Int64, String).self) {
+            statuses.append(
+                StoredDeliveryStatus(
+                    status: DeliveryStatusRecord(
+                        pixelID: pixel,
+                        bucketStart: UnixSeconds(bucket),
+                        eventName: name,
+                        eventSource: source,
+                        count: count
+                    ),
+                    pulledAt: UnixMillis(pulled),
+                    runID: run
+                )
+            )
+        }
+        return statuses
     }
 
     public func adInsights(since: UnixMillis?, days: ClosedRange<CalendarDate>?) async throws(StateError) -> [StoredAdInsights] {
@@ -797,17 +801,60 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 """,
                 logger: logger
             )
-            var stored: [StoredAdInsights] = []
-            for try await (record, pulledAt, run) in rows.decode((String, Int64, String).self) {
-                stored.append(
-                    StoredAdInsights(
-                        insights: try StateColumns.decoded(record, column: "record", as: AdInsightsRecord.self),
-                        pulledAt: UnixMillis(pulledAt),
-                        runID: run
-                    )
+            return try await Self.adInsights(rows)
+        }
+    }
+
+    /// Rows of `record, pulled_at, run_id`.
+    static func adInsights(_ rows: PostgresRowSequence) async throws -> [StoredAdInsights] {
+        var stored: [StoredAdInsights] = []
+        for try await (record, pulledAt, run) in rows.decode((String, Int64, String).self) {
+            stored.append(
+                StoredAdInsights(
+                    insights: try StateColumns.decoded(record, column: "record", as: AdInsightsRecord.self),
+                    pulledAt: UnixMillis(pulledAt),
+                    runID: run
                 )
+            )
+        }
+        return stored
+    }
+
+    public func pulledStreamPage(
+        _ stream: PulledStream,
+        since: UnixMillis?,
+        after position: PulledStreamPosition?,
+        limit: Int
+    ) async throws(StateError) -> StreamRecords {
+        let keys = stream.keyColumns.joined(separator: ", ")
+        var bindings = PostgresBindings(capacity: 6)
+        bindings.append(since?.rawValue ?? 0)
+        var after = ""
+        if let position {
+            after = " AND (\(keys)) > (\(position.values.indices.map { "$\($0 + 2)" }.joined(separator: ", ")))"
+            for value in position.values {
+                switch value {
+                case .text(let text): bindings.append(text)
+                case .integer(let integer): bindings.append(integer)
+                }
             }
-            return stored
+        }
+        bindings.append(Int64(limit))
+        let columns =
+            switch stream {
+            case .deliveryStatuses: "pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id"
+            case .matchQuality: "pixel_id, event_name, snapshot_at, record, run_id"
+            case .adInsights: "record, pulled_at, run_id"
+            }
+        let sql =
+            "SELECT \(columns) FROM \(stream.rawValue) WHERE \(stream.writtenColumn) >= $1\(after) ORDER BY \(keys) LIMIT $\(bindings.count)"
+        return try await wrap("read \(stream.rawValue)") {
+            let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+            return switch stream {
+            case .deliveryStatuses: .deliveryStatuses(try await Self.deliveryStatuses(rows))
+            case .matchQuality: .matchQuality(try await Self.matchQualitySnapshots(rows))
+            case .adInsights: .adInsights(try await Self.adInsights(rows))
+            }
         }
     }
 
@@ -821,18 +868,23 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 """,
                 logger: logger
             )
-            var snapshots: [StoredMatchQuality] = []
-            for try await (pixel, name, snapshot, record, run) in rows.decode((String, String, Int64, String, String).self) {
-                snapshots.append(
-                    StoredMatchQuality(
-                        quality: MatchQualityRecord(pixelID: pixel, eventName: name, record: try StateColumns.jsonColumn(record, column: "record")),
-                        snapshotAt: UnixMillis(snapshot),
-                        runID: run
-                    )
-                )
-            }
-            return snapshots
+            return try await Self.matchQualitySnapshots(rows)
         }
+    }
+
+    /// Rows of `pixel_id, event_name, snapshot_at, record, run_id`.
+    static func matchQualitySnapshots(_ rows: PostgresRowSequence) async throws -> [StoredMatchQuality] {
+        var snapshots: [StoredMatchQuality] = []
+        for try await (pixel, name, snapshot, record, run) in rows.decode((String, String, Int64, String, String).self) {
+            snapshots.append(
+                StoredMatchQuality(
+                    quality: MatchQualityRecord(pixelID: pixel, eventName: name, record: try StateColumns.jsonColumn(record, column: "record")),
+                    snapshotAt: UnixMillis(snapshot),
+                    runID: run
+                )
+            )
+        }
+        return snapshots
     }
 
     public func summary() async throws(StateError) -> StateSummary {

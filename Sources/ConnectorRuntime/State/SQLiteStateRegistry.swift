@@ -671,19 +671,21 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                 Self.time(since ?? UnixMillis(0)), .integer(Int(buckets?.lowerBound.rawValue ?? .min)),
                 .integer(Int(buckets?.upperBound.rawValue ?? .max)),
             ]
-        ).map { row throws(StateError) in
-            StoredDeliveryStatus(
-                status: DeliveryStatusRecord(
-                    pixelID: try row.text("pixel_id"),
-                    bucketStart: try row.seconds("bucket_start"),
-                    eventName: try row.text("event_name"),
-                    eventSource: try row.text("event_source"),
-                    count: try row.int64("count")
-                ),
-                pulledAt: try row.millis("pulled_at"),
-                runID: try row.text("run_id")
-            )
-        }
+        ).map(Self.deliveryStatus)
+    }
+
+    static func deliveryStatus(_ row: SQLiteRow) throws(StateError) -> StoredDeliveryStatus {
+        StoredDeliveryStatus(
+            status: DeliveryStatusRecord(
+                pixelID: try row.text("pixel_id"),
+                bucketStart: try row.seconds("bucket_start"),
+                eventName: try row.text("event_name"),
+                eventSource: try row.text("event_source"),
+                count: try row.int64("count")
+            ),
+            pulledAt: try row.millis("pulled_at"),
+            runID: try row.text("run_id")
+        )
     }
 
     public func matchQualitySnapshots(since: UnixMillis?) async throws(StateError) -> [StoredMatchQuality] {
@@ -691,17 +693,19 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             "read match_quality",
             "SELECT pixel_id, event_name, snapshot_at, record, run_id FROM match_quality WHERE snapshot_at >= ? ORDER BY snapshot_at, pixel_id, event_name",
             [Self.time(since ?? UnixMillis(0))]
-        ).map { row throws(StateError) in
-            StoredMatchQuality(
-                quality: MatchQualityRecord(
-                    pixelID: try row.text("pixel_id"),
-                    eventName: try row.text("event_name"),
-                    record: try StateColumns.jsonColumn(try row.text("record"), column: "record")
-                ),
-                snapshotAt: try row.millis("snapshot_at"),
-                runID: try row.text("run_id")
-            )
-        }
+        ).map(Self.matchQuality)
+    }
+
+    static func matchQuality(_ row: SQLiteRow) throws(StateError) -> StoredMatchQuality {
+        StoredMatchQuality(
+            quality: MatchQualityRecord(
+                pixelID: try row.text("pixel_id"),
+                eventName: try row.text("event_name"),
+                record: try StateColumns.jsonColumn(try row.text("record"), column: "record")
+            ),
+            snapshotAt: try row.millis("snapshot_at"),
+            runID: try row.text("run_id")
+        )
     }
 
     public func adInsights(since: UnixMillis?, days: ClosedRange<CalendarDate>?) async throws(StateError) -> [StoredAdInsights] {
@@ -716,12 +720,51 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
                 Self.time(since ?? UnixMillis(0)), .integer(days == nil ? 1 : 0), .text(days?.lowerBound.description ?? ""),
                 .text(days?.upperBound.description ?? ""),
             ]
-        ).map { row throws(StateError) in
-            StoredAdInsights(
-                insights: try StateColumns.decoded(try row.text("record"), column: "record", as: AdInsightsRecord.self),
-                pulledAt: try row.millis("pulled_at"),
-                runID: try row.text("run_id")
-            )
+        ).map(Self.adInsights)
+    }
+
+    static func adInsights(_ row: SQLiteRow) throws(StateError) -> StoredAdInsights {
+        StoredAdInsights(
+            insights: try StateColumns.decoded(try row.text("record"), column: "record", as: AdInsightsRecord.self),
+            pulledAt: try row.millis("pulled_at"),
+            runID: try row.text("run_id")
+        )
+    }
+
+    public func pulledStreamPage(
+        _ stream: PulledStream,
+        since: UnixMillis?,
+        after position: PulledStreamPosition?,
+        limit: Int
+    ) async throws(StateError) -> StreamRecords {
+        let keys = stream.keyColumns.joined(separator: ", ")
+        var binds: [SQLiteData] = [Self.time(since ?? UnixMillis(0))]
+        var after = ""
+        if let position {
+            after = " AND (\(keys)) > (\(Array(repeating: "?", count: position.values.count).joined(separator: ", ")))"
+            binds += position.values.map {
+                switch $0 {
+                case .text(let text): .text(text)
+                case .integer(let value): .integer(Int(value))
+                }
+            }
+        }
+        binds.append(.integer(limit))
+        let columns =
+            switch stream {
+            case .deliveryStatuses: "pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id"
+            case .matchQuality: "pixel_id, event_name, snapshot_at, record, run_id"
+            case .adInsights: "record, pulled_at, run_id"
+            }
+        let rows = try await locked(
+            "read \(stream.rawValue)",
+            "SELECT \(columns) FROM \(stream.rawValue) WHERE \(stream.writtenColumn) >= ?\(after) ORDER BY \(keys) LIMIT ?",
+            binds
+        )
+        return switch stream {
+        case .deliveryStatuses: .deliveryStatuses(try rows.map(Self.deliveryStatus))
+        case .matchQuality: .matchQuality(try rows.map(Self.matchQuality))
+        case .adInsights: .adInsights(try rows.map(Self.adInsights))
         }
     }
 

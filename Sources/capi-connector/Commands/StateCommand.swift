@@ -164,10 +164,9 @@ struct ReadCommand: AsyncParsableCommand {
         let since = since.flatMap { Self.instant($0, now: now) }?.milliseconds
         let until = until.flatMap { Self.instant($0, now: now) }?.milliseconds
         let written = try await state.withRegistry { registry in
-            // The stream of every event is paged, each page written as it is read: it grows without bound.
-            guard stream == .deliveredEvents else { return try Self.write(try await registry.read(stream, since: since, until: until)) }
+            // Each page is written as it is read: the streams grow without bound.
             var written = 0
-            try await registry.forEachDeliveredEventsPage(since: since, until: until) { written += try Self.write(.deliveredEvents($0)) }
+            try await registry.forEachPage(of: stream, since: since, until: until) { written += try Self.write($0) }
             return written
         }
         if written == 0 {

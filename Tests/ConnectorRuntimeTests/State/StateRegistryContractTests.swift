@@ -171,8 +171,9 @@ struct StateRegistryContractTests {
                 ) { window += $0.map(\.key) }
                 #expect(window == Array(expected[7..<14]), "page size \(pageSize)")
             }
-            let records = try await registry.read(.deliveredEvents, since: nil, until: UnixMillis(1_795_000_001_000))
-            #expect(records.count == 7)
+            var beforeSecond = 0
+            try await registry.forEachPage(of: .deliveredEvents, since: nil, until: UnixMillis(1_795_000_001_000)) { beforeSecond += $0.count }
+            #expect(beforeSecond == 7)
             #expect(try await registry.deliveredEvents(since: nil).map(\.key) == expected)
         }
     }
@@ -652,6 +653,90 @@ struct StateRegistryContractTests {
             )
             #expect(read.filter { $0.accountID == "2" }.map(\.day.description) == ["2026-10-10", "2026-10-10"])
             #expect(try await registry.adInsights(since: nil, days: start.adding(days: -30)...start.adding(days: -1)).count == 4)
+        }
+    }
+
+    @Test("the pulled streams read in pages: every row once, in key order, from any page size; since and until filter", arguments: TestStore.enabled)
+    func pulledStreamPages(backend: TestStore) async throws {
+        try await backend.withRegistry { registry in
+            let run = RunRecord(runID: "run-1", mode: .pull, startedAt: now)
+            let hour = UnixSeconds(1_794_988_800)
+            // Two pixels, three hours, two names, two sources: keys that tie in every column but one.
+            for pixel in ["111", "112"] {
+                let records = (0..<3).flatMap { offset in
+                    ["Lead", "Purchase"].flatMap { name in
+                        ["all", "server"].map { source in
+                            DeliveryStatusRecord(
+                                pixelID: pixel,
+                                bucketStart: hour + .seconds(3600 * offset),
+                                eventName: name,
+                                eventSource: source,
+                                count: 1
+                            )
+                        }
+                    }
+                }
+                try await registry.commitWindow(
+                    records,
+                    replacing: hour..<hour + .seconds(3 * 3600),
+                    cursor: CursorKey(connector: "conn::x", stream: "delivery_statuses", partition: pixel),
+                    position: hour,
+                    run: run,
+                    now: pixel == "111" ? now : now + .seconds(5)
+                )
+            }
+            let start = CalendarDate(year: 2026, month: 10, day: 1)
+            let insights = (0..<5).flatMap { day in
+                ["c1", "c10", "c2"].map { campaign in
+                    AdInsightsRecord(
+                        accountID: "1",
+                        level: "campaign",
+                        levelID: campaign,
+                        day: start.adding(days: day),
+                        currency: "USD",
+                        spend: 1,
+                        impressions: 1,
+                        clicks: 1,
+                        conversions: []
+                    )
+                }
+            }
+            try await registry.commitInsightsWindow(
+                insights,
+                account: "1",
+                level: "campaign",
+                days: start...start.adding(days: 4),
+                cursor: CursorKey(connector: "conn::x", stream: "ad_insights", partition: "act_1"),
+                position: hour,
+                run: run,
+                now: now
+            )
+            let wholeStatuses = try await registry.deliveryStatuses(since: nil)
+            let wholeInsights = try await registry.adInsights(since: nil)
+            #expect(wholeStatuses.count == 24 && wholeInsights.count == 15)
+            for pageSize in [1, 5, 24, 100] {
+                var statuses: [StoredDeliveryStatus] = []
+                var rows: [StoredAdInsights] = []
+                try await registry.forEachPage(of: .deliveryStatuses, since: nil, until: nil, pageSize: pageSize) {
+                    if case .deliveryStatuses(let page) = $0 { statuses += page }
+                }
+                try await registry.forEachPage(of: .adInsights, since: nil, until: nil, pageSize: pageSize) {
+                    if case .adInsights(let page) = $0 { rows += page }
+                }
+                #expect(statuses == wholeStatuses, "page size \(pageSize)")
+                // Key order: column by column (`c1` before `c10` before `c2`), then the day.
+                let keys = rows.map { [$0.insights.levelID, $0.insights.day.description] }
+                let ordered = keys.sorted { $0[0] != $1[0] ? $0[0].utf8.lexicographicallyPrecedes($1[0].utf8) : $0[1] < $1[1] }
+                #expect(keys == ordered, "key order, page size \(pageSize)")
+                #expect(Set(keys).count == 15)
+            }
+            // since and until read the time a row was written: pixel 112's rows were pulled 5 s later.
+            var later = 0
+            try await registry.forEachPage(of: .deliveryStatuses, since: (now + .seconds(5)), until: nil, pageSize: 5) { later += $0.count }
+            #expect(later == 12)
+            var earlier = 0
+            try await registry.forEachPage(of: .deliveryStatuses, since: nil, until: now + .seconds(5), pageSize: 5) { earlier += $0.count }
+            #expect(earlier == 12)
         }
     }
 

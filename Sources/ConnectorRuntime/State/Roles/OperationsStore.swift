@@ -17,6 +17,16 @@ public protocol OperationsStore: Sendable {
     /// ad-level account's years.
     func adInsights(since: UnixMillis?, days: ClosedRange<CalendarDate>?) async throws(StateError) -> [StoredAdInsights]
 
+    /// One page of a pulled stream in its key order: rows written at or after `since`, after
+    /// `position`, at most `limit`.
+    func pulledStreamPage(
+        _ stream: PulledStream,
+        since: UnixMillis?,
+        after position: PulledStreamPosition?,
+        limit: Int
+    ) async throws(StateError)
+        -> StreamRecords
+
     /// The selected dead letters, oldest first, at most `limit`.
     func deadLetters(_ selection: DeadLetterSelection, limit: Int) async throws(StateError) -> [DeadLetter]
     /// How many dead letters the selection holds.
@@ -64,6 +74,30 @@ extension OperationsStore {
         }
     }
 
+    /// Every page of `stream` written at or after `since` and before `until`, each handed to `body`
+    /// as it is read: `delivered_events` in the order of receipt, the pulled streams in their key order.
+    public func forEachPage(
+        of stream: StateStream,
+        since: UnixMillis?,
+        until: UnixMillis?,
+        pageSize: Int = 10_000,
+        _ body: (StreamRecords) async throws -> Void
+    ) async throws {
+        guard let pulled = PulledStream(stream) else {
+            try await forEachDeliveredEventsPage(since: since, until: until, pageSize: pageSize) { try await body(.deliveredEvents($0)) }
+            return
+        }
+        var position: PulledStreamPosition?
+        while true {
+            let page = try await pulledStreamPage(pulled, since: since, after: position, limit: pageSize)
+            // Key order is not the order of writing: `until` is a filter on every page.
+            let kept = until.map(page.written(before:)) ?? page
+            if kept.count > 0 { try await body(kept) }
+            guard page.count == pageSize, let next = PulledStreamPosition(after: page) else { return }
+            position = next
+        }
+    }
+
     /// `delivered_events` received at or after `since`, oldest first, all at once: for tests and
     /// small stores; readers of a production stream page through it.
     public func deliveredEvents(since: UnixMillis?) async throws(StateError) -> [DeliveredEvent] {
@@ -83,22 +117,6 @@ extension OperationsStore {
     }
 
     public func purgeDeadLetters(ids: [Int64]?) async throws(StateError) -> Int { try await purgeDeadLetters(DeadLetterSelection(ids: ids)) }
-
-    /// A stream's records written at or after `since` and before `until`, typed by the stream.
-    public func read(_ stream: StateStream, since: UnixMillis?, until: UnixMillis?) async throws(StateError) -> StreamRecords {
-        let records = try await read(stream, since: since)
-        return until.map(records.written(before:)) ?? records
-    }
-
-    /// A stream's records, typed by the stream.
-    public func read(_ stream: StateStream, since: UnixMillis?) async throws(StateError) -> StreamRecords {
-        switch stream {
-        case .deliveredEvents: .deliveredEvents(try await deliveredEvents(since: since))
-        case .deliveryStatuses: .deliveryStatuses(try await deliveryStatuses(since: since))
-        case .matchQuality: .matchQuality(try await matchQualitySnapshots(since: since))
-        case .adInsights: .adInsights(try await adInsights(since: since))
-        }
-    }
 }
 
 /// Streams the registry can read back.

@@ -840,14 +840,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             }
         }
         bindings.append(Int64(limit))
-        let columns =
-            switch stream {
-            case .deliveryStatuses: "pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id"
-            case .matchQuality: "pixel_id, event_name, snapshot_at, record, run_id"
-            case .adInsights: "record, pulled_at, run_id"
-            }
         let sql =
-            "SELECT \(columns) FROM \(stream.rawValue) WHERE \(stream.writtenColumn) >= $1\(after) ORDER BY \(keys) LIMIT $\(bindings.count)"
+            "SELECT \(stream.readColumns) FROM \(stream.rawValue) WHERE \(stream.writtenColumn) >= $1\(after) ORDER BY \(keys) LIMIT $\(bindings.count)"
         return try await wrap("read \(stream.rawValue)") {
             let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
             return switch stream {

@@ -750,15 +750,9 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             }
         }
         binds.append(.integer(limit))
-        let columns =
-            switch stream {
-            case .deliveryStatuses: "pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id"
-            case .matchQuality: "pixel_id, event_name, snapshot_at, record, run_id"
-            case .adInsights: "record, pulled_at, run_id"
-            }
         let rows = try await locked(
             "read \(stream.rawValue)",
-            "SELECT \(columns) FROM \(stream.rawValue) WHERE \(stream.writtenColumn) >= ?\(after) ORDER BY \(keys) LIMIT ?",
+            "SELECT \(stream.readColumns) FROM \(stream.rawValue) WHERE \(stream.writtenColumn) >= ?\(after) ORDER BY \(keys) LIMIT ?",
             binds
         )
         return switch stream {

@@ -21,6 +21,15 @@ public enum PulledStream: String, Sendable, CaseIterable {
         }
     }
 
+    /// The columns a page reads, which each backend decodes in this order.
+    public var readColumns: String {
+        switch self {
+        case .deliveryStatuses: "pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id"
+        case .matchQuality: "pixel_id, event_name, snapshot_at, record, run_id"
+        case .adInsights: "record, pulled_at, run_id"
+        }
+    }
+
     /// The column `since` reads: when the row was pulled.
     public var writtenColumn: String { self == .matchQuality ? "snapshot_at" : "pulled_at" }
 }

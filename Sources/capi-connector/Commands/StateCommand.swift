@@ -110,7 +110,13 @@ struct ReadCommand: AsyncParsableCommand {
         discussion: """
             --since and --until take an ISO 8601 time (2026-11-20T00:00:00Z), a date (2026-11-20), Unix \
             seconds, or a time relative to now: -7d (days), -6h (hours). --until is exclusive: \
-            --since 2026-11-01 --until 2026-12-01 is November.
+            --since 2026-11-01 --until 2026-12-01 is November. They select by when a record was \
+            written: received, for delivered_events; pulled, for the others (not the hour or day a \
+            record describes).
+
+            Records are read and printed a page at a time, so an export of any size runs in bounded \
+            memory: delivered_events in the order received, the others by their key (pixel, hour, \
+            event, source; pixel, event, time; account, level, object, day).
             """
     )
 

@@ -59,6 +59,11 @@ struct NormalizerRuleTests {
             ("19900115", "19900115"), ("02161997", "19970216"), ("2000-02-29", "20000229"), ("12-25-1980", "19801225"),
             // Non-ASCII text takes the Unicode tokenizer: a no-break space separates like a space.
             ("15\u{A0}Jan 1990", "19900115"), ("1990\u{3000}01\u{3000}15", "19900115"),
+            // Ordinals, weekdays, `of`; the months of other languages; Chinese, Japanese and Korean marks.
+            ("16th February 1997", "19970216"), ("February 16th, 1997", "19970216"), ("the 1st of March, 2000", "20000301"),
+            ("Sun, 16 Feb 1997", "19970216"), ("16 février 1997", "19970216"), ("16. Februar 1997", "19970216"),
+            ("16 de febrero de 1997", "19970216"), ("3 maart 1997", "19970303"), ("25 dicembre 1980", "19801225"),
+            ("4 de março de 1985", "19850304"), ("1997年2月16日", "19970216"), ("1997년 2월 16일", "19970216"),
         ]
     )
     func birthDates(value: String, expected: String) {
@@ -69,6 +74,8 @@ struct NormalizerRuleTests {
         "impossible, ancient, future and two-digit-year dates are dropped",
         arguments: [
             "19900230", "1899-12-31", "2027-01-01", "2026-11-24", "1900-02-29", "13/13/1990", "01/15/90", "Smarch 3 1990", "yesterday", "1990-13-01",
+            // Filler words alone make no date.
+            "16 th 1997", "monday 1997", "16 février", "30 février 1997",
         ]
     )
     func badBirthDates(value: String) {

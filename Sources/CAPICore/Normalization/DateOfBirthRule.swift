@@ -1,9 +1,11 @@
 /// `db`: `YYYYMMDD` from the layouts people type.
 ///
 /// `YYYYMMDD`, `YYYY-MM-DD` (also `/` and `.`, or an ISO timestamp), `MM/DD/YYYY` (US order, also
-/// with `-`), `DD/MM/YYYY` when the first number cannot be a month, `DD.MM.YYYY`, and month names
-/// (`January 15, 1990`, `15 Jan 1990`). Two-digit years are refused as ambiguous; so are impossible
-/// dates, years before 1900 and dates after today.
+/// with `-`), `DD/MM/YYYY` when the first number cannot be a month, `DD.MM.YYYY`, month names
+/// (`January 15, 1990`, `15 Jan 1990`, `16th of February 1997`, and the months of French, German,
+/// Spanish, Italian, Portuguese and Dutch: `16 février 1997`, `16. Februar 1997`, `16 de febrero de
+/// 1997`), and `1997年2月16日`. Two-digit years are refused as ambiguous; so are impossible dates,
+/// years before 1900 and dates after today.
 enum DateOfBirthRule {
     static let months: [String: Int] = {
         let names = ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december"]
@@ -13,8 +15,35 @@ enum DateOfBirthRule {
             table[String(name.prefix(3))] = index + 1
         }
         table["sept"] = 9
+        // Full names in the languages of the forms most often met after English, with and without
+        // their accents; none is another language's name of another month.
+        let other: [[String]] = [
+            ["janvier", "janeiro", "januar", "januari", "jänner", "enero", "gennaio"],
+            ["février", "fevrier", "februar", "februari", "febrero", "febbraio", "fevereiro"],
+            ["mars", "märz", "maerz", "maart", "marzo", "março", "marco"],
+            ["avril", "abril", "aprile"],
+            ["mai", "mei", "mayo", "maggio", "maio"],
+            ["juin", "juni", "junio", "giugno", "junho"],
+            ["juillet", "juli", "julio", "luglio", "julho"],
+            ["août", "aout", "augustus", "agosto"],
+            ["septembre", "septiembre", "setiembre", "settembre", "setembro"],
+            ["octobre", "oktober", "octubre", "ottobre", "outubro"],
+            ["novembre", "noviembre", "novembro"],
+            ["décembre", "decembre", "dezember", "diciembre", "dicembre", "dezembro"],
+        ]
+        for (index, names) in other.enumerated() {
+            for name in names { table[name] = index + 1 }
+        }
         return table
     }()
+
+    /// Words around a date that carry no part of it: ordinal endings (`16th`), `of` and `de`
+    /// (`16 de febrero de 1997`), weekdays, and the year, month and day marks of Chinese,
+    /// Japanese and Korean (`1997年2月16日`, `1997년 2월 16일`).
+    static let fillerWords: Set<String> = [
+        "st", "nd", "rd", "th", "of", "the", "de", "del", "mon", "monday", "tue", "tues", "tuesday", "wed", "wednesday", "thu",
+        "thur", "thurs", "thursday", "fri", "friday", "sat", "saturday", "sun", "sunday", "年", "月", "日", "년", "월", "일",
+    ]
 
     private enum Token: Equatable {
         case number(String)
@@ -98,7 +127,7 @@ enum DateOfBirthRule {
 
         let date: (year: Int, month: Int, day: Int)?
         let numbers = tokens.compactMap { if case .number(let n) = $0 { n } else { nil } }
-        let words = tokens.compactMap { if case .word(let w) = $0 { w } else { nil } }
+        let words = tokens.compactMap { if case .word(let w) = $0, !fillerWords.contains(w) { w } else { nil } }
         // No part of a date is longer than eight digits; a longer run is not a date (and must not
         // reach integer conversion).
         guard numbers.allSatisfy({ $0.utf8.count <= 8 }) else {

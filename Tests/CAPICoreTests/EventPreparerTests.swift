@@ -238,6 +238,19 @@ struct EventPreparerTests {
             ]
         )
         #expect(problems(websitePurchase().replacingOccurrences(of: #""currency": "USD""#, with: #""currency": "eur""#)).isEmpty)
+        // Meta's other typed fields: numbers, an item count, and its three delivery categories.
+        let typed = #""coupon": "FALL", "predicted_ltv": "high", "net_revenue": [1], "num_items": 1.5, "delivery_category": "drone""#
+        #expect(
+            problems(websitePurchase().replacingOccurrences(of: #""coupon": "FALL""#, with: typed)).map(\.field) == [
+                "custom_data.delivery_category", "custom_data.net_revenue", "custom_data.num_items", "custom_data.predicted_ltv",
+            ]
+        )
+        let accepted = #""coupon": "FALL", "predicted_ltv": 80.5, "net_revenue": 12, "num_items": 2, "delivery_category": "HOME_DELIVERY""#
+        #expect(problems(websitePurchase().replacingOccurrences(of: #""coupon": "FALL""#, with: accepted)).isEmpty)
+        #expect(
+            problems(websitePurchase().replacingOccurrences(of: #""quantity": 2}"#, with: #""quantity": 2, "delivery_category": "pickup"}"#))
+                .map(\.field) == ["custom_data.contents[0].delivery_category"]
+        )
     }
 
     @Test("numbers in custom_data given as decimal text, as shop systems send prices, are sent as numbers with a warning")

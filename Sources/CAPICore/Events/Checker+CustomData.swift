@@ -30,6 +30,17 @@ extension Checker {
             problem("custom_data.currency", .missing, "is required for Purchase")
         default: break
         }
+        for key in ["predicted_ltv", "net_revenue"] {
+            switch custom[key] {
+            case nil, .null?, .integer?, .number?: break
+            default: problem("custom_data.\(key)", .invalidType, "must be a number")
+            }
+        }
+        switch custom["num_items"] {
+        case nil, .null?, .integer?: break
+        default: problem("custom_data.num_items", .invalidType, "must be an integer")
+        }
+        deliveryCategory(custom["delivery_category"], "custom_data.delivery_category")
         if let contents = custom["contents"], contents != .null {
             guard case .array(let items) = contents else {
                 problem("custom_data.contents", .invalidType, "must be an array, found \(contents.typeName)")
@@ -55,7 +66,19 @@ extension Checker {
                 case nil, .null?, .integer?, .number?: break
                 default: problem("\(field).item_price", .invalidType, "must be a number")
                 }
+                deliveryCategory(object["delivery_category"], "\(field).delivery_category")
             }
+        }
+    }
+
+    /// Meta's three ways an order reaches its buyer; Meta's SDKs send them in lowercase.
+    static let deliveryCategories: Set<String> = ["in_store", "curbside", "home_delivery"]
+
+    private mutating func deliveryCategory(_ value: JSONValue?, _ field: String) {
+        guard let value, value != .null else { return }
+        guard let text = value.stringValue, Self.deliveryCategories.contains(text.lowercased()) else {
+            problem(field, .invalidValue, "must be one of in_store, curbside, home_delivery")
+            return
         }
     }
 

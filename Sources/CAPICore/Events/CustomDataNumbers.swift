@@ -9,7 +9,7 @@ enum CustomDataNumbers {
     static func coerced(_ customData: JSONValue) -> (value: JSONValue, paths: [String])? {
         guard case .object(var custom) = customData else { return nil }
         var paths: [String] = []
-        for (key, integral) in [("value", false), ("predicted_ltv", false), ("num_items", true)] {
+        for (key, integral) in [("value", false), ("predicted_ltv", false), ("net_revenue", false), ("num_items", true)] {
             if let number = custom[key].flatMap({ number($0, integral: integral) }) {
                 custom.updateValue(number, forKey: key)
                 paths.append("custom_data.\(key)")

@@ -94,6 +94,50 @@ struct StateCommandsTests {
         }
     }
 
+    @Test("prune counts without --yes and deletes with it; delivered_events keeps events the ledger may still need")
+    func prune() async throws {
+        let now = WallClock.system.now()
+        let path = String(url.dropFirst("sqlite:".count))
+        // Two forwarded events received 500 days ago: one with its event time then, one (a clock
+        // far off) with an event time of yesterday, which the ledger keeps.
+        try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
+            let received = UnixMillis(now.rawValue - 500 * 86_400_000)
+            let items = [("ancient", received.seconds), ("yesterday", UnixSeconds(now.seconds.rawValue - 86_400))].map { id, time in
+                IntakeItem(
+                    key: EventKey(pixelID: "555000111", eventID: id, eventTime: time),
+                    contentHash: SHA256Hex.digest(id),
+                    payload: #"{"event_name":"Lead"}"#,
+                    answer: "{}",
+                    deliveredRecord: #"{"event_name":"Lead","event_id":"\#(id)"}"#,
+                    receivedAt: received
+                )
+            }
+            _ = try await registry.commitIntake(items)
+            let claimed = try await registry.claimOutbox(limit: 10, owner: "t", lease: .seconds(60), now: now, pixelID: nil)
+            try await registry.markForwarded(claimed, fbtraceID: "T", now: now)
+        }
+        func lines(_ output: String) -> [[String: Any]] {
+            output.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+        let counted = try await CLIRunner.run(["state", "prune", "--older-than", "-400d", "--state", url])
+        #expect(counted.status == 0, "\(counted.stderr)")
+        #expect(lines(counted.stdout).map { $0["stream"] as? String } == StateStream.allCases.map(\.rawValue))
+        #expect(lines(counted.stdout).first?["would_delete"] as? Int == 1)
+        #expect(counted.stderr.contains("nothing deleted: add --yes"))
+        let deleted = try await CLIRunner.run(["state", "prune", "--older-than", "-400d", "--stream", "delivered_events", "--yes", "--state", url])
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect(lines(deleted.stdout).map { $0["deleted"] as? Int } == [1])
+        let left = try await CLIRunner.run(["read", "delivered_events", "--state", url])
+        #expect(left.stdout.contains("yesterday") && !left.stdout.contains("ancient"), "\(left.stdout)")
+        for (arguments, message) in [
+            (["--older-than", "1d"], "--older-than must be"), (["--older-than", "2999-01-01"], "must not be in the future"),
+            (["--older-than", "-1d", "--stream", "clicks"], "unknown stream `clicks`"),
+        ] {
+            let refused = try await CLIRunner.run(["state", "prune"] + arguments + ["--state", url])
+            #expect(refused.status == 64 && refused.stderr.contains(message), "\(arguments): \(refused.stderr)")
+        }
+    }
+
     @Test("reset needs --yes")
     func reset() async throws {
         let url = try await created()

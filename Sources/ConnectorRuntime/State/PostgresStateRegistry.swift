@@ -925,6 +925,56 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         )
     }
 
+    public func prune(_ prune: StreamPrune, delete: Bool) async throws(StateError) -> Int {
+        let (condition, values) = prune.condition
+        let table = prune.stream.rawValue
+        // `?` in the shared condition becomes `$1`, `$2`, … in order.
+        var numbered = ""
+        var placeholder = 0
+        for character in condition {
+            if character == "?" {
+                placeholder += 1
+                numbered += "$\(placeholder)"
+            } else {
+                numbered.append(character)
+            }
+        }
+        var bindings = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .text(let text): bindings.append(text)
+            case .integer(let integer): bindings.append(integer)
+            }
+        }
+        let (sql, bound) = (numbered, bindings)
+        return try await wrap(delete ? "prune \(table)" : "count \(table) to prune") {
+            guard delete else {
+                let rows = try await client.query(
+                    PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM \(table) WHERE \(sql)", binds: bound),
+                    logger: logger
+                )
+                for try await count in rows.decode(Int64.self) { return Int(count) }
+                return 0
+            }
+            var deleted = 0
+            while true {
+                let rows = try await client.query(
+                    PostgresQuery(
+                        unsafeSQL: "DELETE FROM \(table) WHERE ctid IN (SELECT ctid FROM \(table) WHERE \(sql) LIMIT \(Self.pruneBatch)) RETURNING 1",
+                        binds: bound
+                    ),
+                    logger: logger
+                )
+                var batch = 0
+                for try await _ in rows { batch += 1 }
+                deleted += batch
+                if batch < Self.pruneBatch { return deleted }
+            }
+        }
+    }
+
+    static let pruneBatch = 10_000
+
     public func resetCursor(stream: String, partition: String?) async throws(StateError) -> Int {
         try await wrap("reset cursor") {
             let rows = try await client.query(

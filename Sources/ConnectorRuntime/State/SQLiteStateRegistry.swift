@@ -793,6 +793,32 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         )
     }
 
+    public func prune(_ prune: StreamPrune, delete: Bool) async throws(StateError) -> Int {
+        let (condition, values) = prune.condition
+        let table = prune.stream.rawValue
+        let binds: [SQLiteData] = values.map {
+            switch $0 {
+            case .text(let text): .text(text)
+            case .integer(let value): .integer(Int(value))
+            }
+        }
+        guard delete else {
+            return try await locked("count \(table) to prune", "SELECT COUNT(*) AS n FROM \(table) WHERE \(condition)", binds).first?.int("n") ?? 0
+        }
+        var deleted = 0
+        while true {
+            let batch = try await locked(
+                "prune \(table)",
+                "DELETE FROM \(table) WHERE rowid IN (SELECT rowid FROM \(table) WHERE \(condition) LIMIT \(Self.pruneBatch)) RETURNING 1",
+                binds
+            ).count
+            deleted += batch
+            if batch < Self.pruneBatch { return deleted }
+        }
+    }
+
+    static let pruneBatch = 10_000
+
     public func resetCursor(stream: String, partition: String?) async throws(StateError) -> Int {
         try await locked(
             "reset cursor",

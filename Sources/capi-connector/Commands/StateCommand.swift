@@ -10,8 +10,8 @@ import Glibc
 struct StateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
-        abstract: "Inspect or reset the state registry.",
-        subcommands: [Show.self, Reset.self]
+        abstract: "Inspect, reset or prune the state registry.",
+        subcommands: [Show.self, Reset.self, Prune.self]
     )
 
     struct Show: AsyncParsableCommand {
@@ -99,6 +99,80 @@ struct StateCommand: AsyncParsableCommand {
             let (stream, partition) = (stream, partition)
             let cleared = try await state.withRegistry { try await $0.resetCursor(stream: stream, partition: partition) }
             StandardStreams.printError("cleared \(cleared) cursor\(cleared == 1 ? "" : "s") of \(stream)")
+        }
+    }
+}
+
+extension StateCommand {
+    struct Prune: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete stream records older than a time, to keep a store's size in check (the connector never trims its streams).",
+            discussion: """
+                Takes the records describing times before --older-than: delivered_events by receipt, \
+                delivery_statuses by hour, match_quality by snapshot, ad_insights by day. Without \
+                --yes it only counts them. Run it on a schedule, e.g. daily with --older-than -400d.
+
+                delivered_events is also the idempotency ledger, so it keeps the rows of events that \
+                could still be sent again and accepted (event time within the last 63 days: Meta's \
+                62-day limit for store sales and the day of clock skew allowed), and rows not \
+                forwarded (queued, or dead-lettered and perhaps to be replayed). A poll re-reads its \
+                lookback, so pruning inside it (28 days for ad_insights) only loses rows until then.
+
+                Deletes 10,000 rows per transaction: a running sidecar waits for one batch at most.
+                """
+        )
+
+        @Option(
+            parsing: .unconditional,
+            help: ArgumentHelp("Records describing times before this (ISO 8601, a date, Unix seconds, -Nd or -Nh).", valueName: "time")
+        )
+        var olderThan: String
+
+        @Option(help: ArgumentHelp("Only this stream (repeatable); default: all four.", valueName: "stream"))
+        var stream: [String] = []
+
+        @Flag(help: "Delete; without it the command only counts.")
+        var yes = false
+
+        @OptionGroup var state: StateOptions
+
+        func validate() throws {
+            for name in stream where StateStream(rawValue: name) == nil {
+                throw ValidationError("unknown stream `\(name)`; known: \(StateStream.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+            let now = WallClock.system.seconds()
+            guard let cutoff = ReadCommand.instant(olderThan, now: now) else {
+                let reason = TimeArgument.likelyMistake(olderThan, relativeUnits: "days (d) or hours (h)").map { "; " + $0 } ?? ""
+                throw ValidationError(
+                    "--older-than must be an ISO 8601 time, a date, Unix seconds, or -Nd / -Nh (days or hours before now)\(reason)"
+                )
+            }
+            guard cutoff <= now else { throw ValidationError("--older-than must not be in the future") }
+        }
+
+        func run() async throws {
+            let now = WallClock.system.now()
+            let cutoff = ReadCommand.instant(olderThan, now: now.seconds)!.milliseconds
+            let streams = stream.isEmpty ? StateStream.allCases : stream.compactMap(StateStream.init(rawValue:))
+            let delete = yes
+            let counts = try await state.withRegistry { registry in
+                var counts: [(StateStream, Int)] = []
+                for stream in streams {
+                    counts.append((stream, try await registry.prune(StreamPrune(stream: stream, before: cutoff, now: now), delete: delete)))
+                }
+                return counts
+            }
+            for (stream, count) in counts {
+                StandardStreams.printOutput(
+                    try JSONOutput.line(
+                        JSONValue.object([
+                            "stream": .string(stream.rawValue), delete ? "deleted" : "would_delete": .integer(Int64(count)),
+                            "older_than": .string(cutoff.seconds.iso8601),
+                        ])
+                    )
+                )
+            }
+            if !delete { StandardStreams.printError("nothing deleted: add --yes to delete these records") }
         }
     }
 }

@@ -740,6 +740,85 @@ struct StateRegistryContractTests {
         }
     }
 
+    @Test(
+        "prune takes old records of each stream, and keeps what the idempotency ledger may still need and what is not forwarded",
+        arguments: TestStore.enabled
+    )
+    func prune(backend: TestStore) async throws {
+        try await backend.withRegistry { registry in
+            // Events received at `now`'s receipt times (intake's helper), some with event times older
+            // than the ledger's 63 days, some within it; forwarded, queued and dead-lettered.
+            let old = UnixSeconds(now.seconds.rawValue - 70 * 86_400)
+            let recent = UnixSeconds(now.seconds.rawValue - 2 * 86_400)
+            let items = [
+                intake("old-sent", time: old), intake("old-queued", time: old), intake("old-dead", time: old), intake("new-sent", time: recent),
+            ]
+            _ = try await registry.commitIntake(items)
+            let claimed = try await registry.claimOutbox(limit: 10, owner: "a", lease: .seconds(60), now: now, pixelID: nil)
+            let byID = Dictionary(uniqueKeysWithValues: claimed.map { ($0.key.eventID, $0) })
+            try await registry.markForwarded([byID["old-sent"]!, byID["new-sent"]!], fbtraceID: "T", now: now)
+            try await registry.reschedule([byID["old-queued"]!], nextAttemptAt: now, lastError: "transient")
+            try await registry.deadLetter([byID["old-dead"]!], reason: DeadLetterReason(errorClass: .invalid, message: "x"), now: now)
+            // Pulled rows: statuses of two hours, insights of two days.
+            let hour = UnixSeconds(1_794_988_800)
+            let run = RunRecord(runID: "run-1", mode: .pull, startedAt: now)
+            try await registry.commitWindow(
+                [
+                    DeliveryStatusRecord(pixelID: "111", bucketStart: hour, eventName: "Purchase", eventSource: "server", count: 1),
+                    DeliveryStatusRecord(pixelID: "111", bucketStart: hour + .seconds(3600), eventName: "Purchase", eventSource: "server", count: 1),
+                ],
+                replacing: hour..<hour + .seconds(7200),
+                cursor: CursorKey(connector: "conn::x", stream: "delivery_statuses", partition: "111"),
+                position: hour,
+                run: run,
+                now: now
+            )
+            let day = AccountTimeZone.utc.day(of: hour)
+            try await registry.commitInsightsWindow(
+                [day.adding(days: -1), day].map {
+                    AdInsightsRecord(
+                        accountID: "1",
+                        level: "account",
+                        levelID: "1",
+                        day: $0,
+                        currency: "USD",
+                        spend: 1,
+                        impressions: 1,
+                        clicks: 1,
+                        conversions: []
+                    )
+                },
+                account: "1",
+                level: "account",
+                days: day.adding(days: -1)...day,
+                cursor: CursorKey(connector: "conn::x", stream: "ad_insights", partition: "act_1"),
+                position: hour,
+                run: run,
+                now: now
+            )
+
+            let cutoff = (hour + .seconds(3600)).milliseconds
+            func prune(_ stream: StateStream, before: UnixMillis, delete: Bool) async throws -> Int {
+                try await registry.prune(StreamPrune(stream: stream, before: before, now: now), delete: delete)
+            }
+            // Every event was received before `now + 1 s`; only the forwarded one past the ledger's days goes.
+            #expect(try await prune(.deliveredEvents, before: now + .milliseconds(1_000), delete: false) == 1)
+            #expect(try await registry.deliveredEvents(since: nil).count == 4, "counting deletes nothing")
+            #expect(try await prune(.deliveredEvents, before: now + .milliseconds(1_000), delete: true) == 1)
+            #expect(Set(try await registry.deliveredEvents(since: nil).map(\.key.eventID)) == ["old-queued", "old-dead", "new-sent"])
+            #expect(try await prune(.deliveredEvents, before: now - .milliseconds(200_000), delete: true) == 0, "received after the cutoff")
+            // The queued event still forwards, and its dead-lettered neighbour still replays.
+            #expect(try await registry.replayDeadLetters(ids: nil, now: now) == 1)
+            #expect(try await registry.outboxDepth() == 2)
+
+            #expect(try await prune(.deliveryStatuses, before: cutoff, delete: true) == 1)
+            #expect(try await registry.deliveryStatuses(since: nil).map(\.status.bucketStart) == [hour + .seconds(3600)])
+            #expect(try await prune(.adInsights, before: cutoff, delete: true) == 1)
+            #expect(try await registry.adInsights(since: nil).map(\.insights.day) == [day])
+            #expect(try await prune(.matchQuality, before: cutoff, delete: true) == 0)
+        }
+    }
+
     @Test("run history and the state summary", arguments: TestStore.enabled)
     func runs(backend: TestStore) async throws {
         try await backend.withRegistry { registry in

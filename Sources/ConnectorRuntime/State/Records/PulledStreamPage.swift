@@ -34,14 +34,15 @@ public enum PulledStream: String, Sendable, CaseIterable {
     public var writtenColumn: String { self == .matchQuality ? "snapshot_at" : "pulled_at" }
 }
 
+/// A value bound to a statement both backends run, in their own placeholder syntax.
+public enum StatementValue: Sendable, Equatable {
+    case text(String)
+    case integer(Int64)
+}
+
 /// Where a page of a pulled stream stopped: its last row's key values, in key order.
 public struct PulledStreamPosition: Sendable, Equatable {
-    public enum Value: Sendable, Equatable {
-        case text(String)
-        case integer(Int64)
-    }
-
-    public var values: [Value]
+    public var values: [StatementValue]
 
     /// The position after the last record of `records`; `nil` when there is none, or for
     /// `delivered_events`, which pages by ``DeliveredEventPosition``.

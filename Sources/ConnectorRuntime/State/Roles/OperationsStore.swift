@@ -36,6 +36,9 @@ public protocol OperationsStore: Sendable {
     func purgeDeadLetters(_ selection: DeadLetterSelection) async throws(StateError) -> Int
 
     func summary() async throws(StateError) -> StateSummary
+    /// Counts (`delete: false`) or deletes the rows `prune` takes, deleting 10,000 per transaction so
+    /// that intake and the forwarder wait for one batch at most; returns how many.
+    func prune(_ prune: StreamPrune, delete: Bool) async throws(StateError) -> Int
     /// Clears a stream's cursor (one partition or all) so the next run starts again.
     func resetCursor(stream: String, partition: String?) async throws(StateError) -> Int
 }

@@ -48,9 +48,16 @@ struct DeployArtifactsTests {
         #expect(result.status == 0, "\(result.stderr)")
         let commands = try #require(JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [[String]])
         #expect(Set(commands.compactMap(\.first)) == ["poll", "flush", "reconcile", "serve", "health"])
+        // `--help` stops before an argument is checked: each command also runs as written, in an
+        // empty folder (no manifest, no store), where it must get past its arguments and fail, if at
+        // all, on what the folder lacks. ArgumentParser answers a usage error with 64.
+        let folder = TemporaryPaths.url("template-commands")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         for command in commands {
             let parsed = try await CLIRunner.run(command + ["--help"])
             #expect(parsed.status == 0 && parsed.stdout.contains("USAGE: capi-connector \(command[0])"), "\(command): \(parsed.stderr)")
+            let ran = try await CLIRunner.run(command, directory: folder.path)
+            #expect(ran.status != 64 && !ran.stderr.contains("Usage:"), "\(command): \(ran.stderr)")
         }
     }
 

@@ -138,6 +138,16 @@ struct StateCommandsTests {
         }
     }
 
+    @Test("reconcile without --until runs through today, as a scheduled `--since -1d` expects")
+    func reconcileThroughToday() async throws {
+        let url = try await created()
+        let report = try await CLIRunner.run(["reconcile", "--since", "-1d", "--format", "json", "--state", url])
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(report.stderr.contains("nothing to report for that period"), "\(report.stderr)")
+        let later = try await CLIRunner.run(["reconcile", "--since", "2d", "--state", url])
+        #expect(later.status == 64 && later.stderr.contains("--since must be before --until"), "\(later.stderr)")
+    }
+
     @Test("reset needs --yes")
     func reset() async throws {
         let url = try await created()

@@ -20,8 +20,9 @@ struct ReconcileCommand: AsyncParsableCommand {
             Pixels no ad account claims get rows without spend (UTC days).
 
             --since and --until take a date (2026-11-20), an ISO 8601 time, Unix seconds, or days relative \
-            to today in each account's time zone (-7d, 0d); --until is exclusive. One report covers at most ten \
-            years.
+            to today in each account's time zone (-7d, 0d); --until is exclusive, and without it the report \
+            runs through today (today's period is pending). Yesterday alone: --since -1d --until 0d. One \
+            report covers at most ten years.
 
             JSON: one object per account and period with account_id, period_start, period_end, time_zone, \
             currency, spend, impressions, clicks, spend_status and events[] (event_name, forwarded, \
@@ -40,8 +41,11 @@ struct ReconcileCommand: AsyncParsableCommand {
     @OptionGroup var state: StateOptions
     @Option(parsing: .unconditional, help: ArgumentHelp("First day (date, ISO 8601 time, Unix seconds or -Nd).", valueName: "day"))
     var since: String
-    @Option(parsing: .unconditional, help: ArgumentHelp("End, exclusive (date, ISO 8601 time, Unix seconds or -Nd).", valueName: "day"))
-    var until: String
+    @Option(
+        parsing: .unconditional,
+        help: ArgumentHelp("End, exclusive (date, ISO 8601 time, Unix seconds or -Nd); default 1d: through today.", valueName: "day")
+    )
+    var until: String = "1d"
     @Option(help: "Period: day, week (from Monday) or month.") var by: String = "day"
     @Option(help: "Output format: table, csv, json or html.") var format: Format = .table
     @Option(parsing: .unconditional, help: "Flag periods whose forwarded and received counts differ by more than this percentage.")

@@ -30,12 +30,8 @@ extension Checker {
             problem("custom_data.currency", .missing, "is required for Purchase")
         default: break
         }
-        for key in ["predicted_ltv", "net_revenue"] {
-            switch custom[key] {
-            case nil, .null?, .integer?, .number?: break
-            default: problem("custom_data.\(key)", .invalidType, "must be a number")
-            }
-        }
+        number(custom["predicted_ltv"], "custom_data.predicted_ltv")
+        number(custom["net_revenue"], "custom_data.net_revenue")
         switch custom["num_items"] {
         case nil, .null?, .integer?: break
         default: problem("custom_data.num_items", .invalidType, "must be an integer")
@@ -68,6 +64,13 @@ extension Checker {
                 }
                 deliveryCategory(object["delivery_category"], "\(field).delivery_category")
             }
+        }
+    }
+
+    private mutating func number(_ value: JSONValue?, _ field: String) {
+        switch value {
+        case nil, .null?, .integer?, .number?: break
+        default: problem(field, .invalidType, "must be a number")
         }
     }
 

@@ -4,12 +4,16 @@
 /// pass them on as given. Meta's fields are numbers, so a plain decimal text is sent as the number
 /// it spells, with a warning; anything else (`"12,50"`, `"$12"`) is left for the checks to refuse.
 enum CustomDataNumbers {
+    /// Meta's numeric fields of `custom_data` and of a `contents[]` item, and whether each is an integer.
+    private static let topLevel = [("value", false), ("predicted_ltv", false), ("net_revenue", false), ("num_items", true)]
+    private static let perItem = [("item_price", false), ("quantity", true)]
+
     /// `custom_data` with its numeric fields' decimal texts made numbers, and the paths changed;
     /// `nil` when nothing was.
     static func coerced(_ customData: JSONValue) -> (value: JSONValue, paths: [String])? {
         guard case .object(var custom) = customData else { return nil }
         var paths: [String] = []
-        for (key, integral) in [("value", false), ("predicted_ltv", false), ("net_revenue", false), ("num_items", true)] {
+        for (key, integral) in topLevel {
             if let number = custom[key].flatMap({ number($0, integral: integral) }) {
                 custom.updateValue(number, forKey: key)
                 paths.append("custom_data.\(key)")
@@ -19,7 +23,7 @@ enum CustomDataNumbers {
             var changed = false
             for index in items.indices {
                 guard case .object(var item) = items[index] else { continue }
-                for (key, integral) in [("item_price", false), ("quantity", true)] {
+                for (key, integral) in perItem {
                     if let number = item[key].flatMap({ number($0, integral: integral) }) {
                         item.updateValue(number, forKey: key)
                         paths.append("custom_data.contents[\(index)].\(key)")

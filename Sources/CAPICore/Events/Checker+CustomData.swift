@@ -30,13 +30,20 @@ extension Checker {
             problem("custom_data.currency", .missing, "is required for Purchase")
         default: break
         }
-        number(custom["predicted_ltv"], "custom_data.predicted_ltv")
-        number(custom["net_revenue"], "custom_data.net_revenue")
-        switch custom["num_items"] {
-        case nil, .null?, .integer?: break
-        default: problem("custom_data.num_items", .invalidType, "must be an integer")
+        // Meta's other typed fields, found in one pass over the members.
+        for member in custom {
+            switch member.key {
+            case "predicted_ltv": number(member.value, "custom_data.predicted_ltv")
+            case "net_revenue": number(member.value, "custom_data.net_revenue")
+            case "num_items":
+                switch member.value {
+                case .null, .integer: break
+                default: problem("custom_data.num_items", .invalidType, "must be an integer")
+                }
+            case "delivery_category": deliveryCategory(member.value, "custom_data.delivery_category")
+            default: break
+            }
         }
-        deliveryCategory(custom["delivery_category"], "custom_data.delivery_category")
         if let contents = custom["contents"], contents != .null {
             guard case .array(let items) = contents else {
                 problem("custom_data.contents", .invalidType, "must be an array, found \(contents.typeName)")

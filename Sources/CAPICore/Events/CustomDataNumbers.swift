@@ -11,7 +11,7 @@ enum CustomDataNumbers {
     /// `custom_data` with its numeric fields' decimal texts made numbers, and the paths changed;
     /// `nil` when nothing was.
     static func coerced(_ customData: JSONValue) -> (value: JSONValue, paths: [String])? {
-        guard case .object(var custom) = customData else { return nil }
+        guard case .object(var custom) = customData, custom.contains(where: mayHoldText) else { return nil }
         var paths: [String] = []
         for (key, integral) in topLevel {
             if let number = custom[key].flatMap({ number($0, integral: integral) }) {
@@ -35,6 +35,20 @@ enum CustomDataNumbers {
             if changed { custom.updateValue(.array(items), forKey: "contents") }
         }
         return paths.isEmpty ? nil : (.object(custom), paths)
+    }
+
+    /// Whether a member of `custom_data` is a numeric field given as text, or items that may hold
+    /// one: most events send numbers as numbers, and one pass over the members tells.
+    private static func mayHoldText(_ member: JSONObject.Element) -> Bool {
+        switch member.value {
+        case .string: topLevel.contains { $0.0 == member.key }
+        case .array(let items) where member.key == "contents":
+            items.contains { item in
+                guard case .object(let fields) = item else { return false }
+                return fields.contains { field in perItem.contains { $0.0 == field.key } && field.value.stringValue != nil }
+            }
+        default: false
+        }
     }
 
     /// The number a text spells: optional `-`, digits, and for a non-integral field an optional

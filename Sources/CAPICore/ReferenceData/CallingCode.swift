@@ -12,6 +12,9 @@ public struct CallingCode: Sendable, Equatable {
     var readsItsCode: Bool
     /// Bit `n` set: libphonenumber calls an `n`-digit national number possible here.
     var possibleLengths: UInt32
+    /// Whether ``NationalPrefixRule`` has a pattern for the region: known without a lookup, since
+    /// most numbers are of regions that have none (the United States among them).
+    var hasPrefixRule: Bool
 
     static let byRegion: [String: CallingCode] = {
         var table: [String: CallingCode] = [:]
@@ -24,7 +27,8 @@ public struct CallingCode: Sendable, Equatable {
                 shortestNational: Int(parts[3])!,
                 longestNational: Int(parts[4])!,
                 readsItsCode: parts[5] == "*",
-                possibleLengths: parts[6].split(separator: ",").reduce(0) { $0 | 1 << UInt32($1)! }
+                possibleLengths: parts[6].split(separator: ",").reduce(0) { $0 | 1 << UInt32($1)! },
+                hasPrefixRule: NationalPrefixRule.regions.contains(parts[0])
             )
         }
         return table
@@ -44,7 +48,7 @@ public struct CallingCode: Sendable, Equatable {
     /// rest must have a possible length (or be too long for any); else the plain trunk prefix, when
     /// the rest's length is within the region's range.
     func significantNumber(of national: String) -> String? {
-        if let rule = NationalPrefixRule.byRegion[region] {
+        if hasPrefixRule, let rule = NationalPrefixRule.byRegion[region] {
             guard let significant = rule.significantNumber(of: national) else { return nil }
             let length = significant.utf8.count
             let possible = length < 32 && possibleLengths & 1 << UInt32(length) != 0

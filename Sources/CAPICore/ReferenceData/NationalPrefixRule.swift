@@ -18,6 +18,9 @@ struct NationalPrefixRule: Sendable {
     private let transform: [TransformPart]?
     private let nationalNumber: NSRegularExpression
 
+    /// The regions with a pattern, read from the data without compiling one.
+    static let regions: Set<String> = Set(NationalPrefixData.blob.split(separator: "\n").map { String($0.prefix { $0 != "\t" }) })
+
     /// Keyed by lowercase region; the regions absent here use their plain trunk prefix.
     static let byRegion: [String: NationalPrefixRule] = {
         var table: [String: NationalPrefixRule] = [:]

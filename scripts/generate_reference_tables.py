@@ -133,6 +133,57 @@ write("USStateData.swift", "pycountry (ISO 3166-2:US) and USPS codes", swift_blo
     [f"{k}\t{v}" for k, v in sorted(states.items())]))
 
 # Calling codes -------------------------------------------------------------------------------
+def first_digits(pattern):
+    """The digits a non-empty match of `pattern` can start with: a number starting with any other
+    has no national prefix to take off, and the connector skips the pattern for it."""
+    import re._parser as parser
+    from re import _constants as c
+
+    def sequence(items):
+        found = set()
+        for op, av in items:
+            more, nullable = item(op, av)
+            found |= more
+            if not nullable:
+                return found, False
+        return found, True
+
+    def item(op, av):
+        if op is c.LITERAL:
+            return {chr(av)}, False
+        if op is c.IN:
+            found = set()
+            for kind, value in av:
+                if kind is c.LITERAL:
+                    found.add(chr(value))
+                elif kind is c.RANGE:
+                    found |= {chr(code) for code in range(value[0], value[1] + 1)}
+                elif kind is c.CATEGORY and value is c.CATEGORY_DIGIT:
+                    found |= set("0123456789")
+                else:
+                    raise ValueError(f"unexpected class member {kind} in {pattern}")
+            return found, False
+        if op is c.SUBPATTERN:
+            return sequence(av[3])
+        if op is c.BRANCH:
+            found, nullable = set(), False
+            for branch in av[1]:
+                more, empty = sequence(branch)
+                found |= more
+                nullable = nullable or empty
+            return found, nullable
+        if op in (c.MAX_REPEAT, c.MIN_REPEAT):
+            minimum, _, body = av
+            more, empty = sequence(body)
+            return more, minimum == 0 or empty
+        if op is c.AT:
+            return set(), True
+        raise ValueError(f"unexpected {op} in {pattern}")
+
+    found, _ = sequence(parser.parse(pattern))
+    return "".join(sorted(found & set("0123456789")))
+
+
 rows = []
 rules = []
 for region in sorted(phonenumbers.SUPPORTED_REGIONS):
@@ -153,7 +204,7 @@ for region in sorted(phonenumbers.SUPPORTED_REGIONS):
         transform = meta.national_prefix_transform_rule or "-"
         for text in (parsing, transform, pattern):
             assert "\t" not in text and '"""' not in text
-        rules.append(f"{region.lower()}\t{parsing}\t{transform}\t{pattern}")
+        rules.append(f"{region.lower()}\t{parsing}\t{transform}\t{pattern}\t{first_digits(parsing)}")
 write("CallingCodeData.swift", f"phonenumbers {phonenumbers.__version__}", swift_blob(
     "CallingCodeData",
     "/// `region<TAB>calling code<TAB>trunk prefix or -<TAB>shortest<TAB>longest national number<TAB>*`\n"
@@ -164,7 +215,8 @@ write("CallingCodeData.swift", f"phonenumbers {phonenumbers.__version__}", swift
 body = "\n".join(rules)
 write("NationalPrefixData.swift", f"phonenumbers {phonenumbers.__version__}", (
     "/// libphonenumber's national prefix for parsing where it is more than a plain trunk 0 or 1:\n"
-    "/// `region<TAB>prefix pattern<TAB>transform rule or -<TAB>national number pattern`.\n"
+    "/// `region<TAB>prefix pattern<TAB>transform rule or -<TAB>national number pattern<TAB>the digits\n"
+    "/// a prefix can start with`.\n"
     "enum NationalPrefixData {\n"
     f'    static let blob = #"""\n{body}\n"""#\n'
     "}\n"))

@@ -17,6 +17,9 @@ struct NationalPrefixRule: Sendable {
     private let prefix: NSRegularExpression
     private let transform: [TransformPart]?
     private let nationalNumber: NSRegularExpression
+    /// Bit `d` set: a prefix can start with the digit `d`. A number starting with another has no
+    /// prefix to take off, and skips the patterns (most numbers written after a calling code).
+    private let firstDigits: UInt16
 
     /// The regions with a pattern, read from the data without compiling one.
     static let regions: Set<String> = Set(NationalPrefixData.blob.split(separator: "\n").map { String($0.prefix { $0 != "\t" }) })
@@ -26,16 +29,22 @@ struct NationalPrefixRule: Sendable {
         var table: [String: NationalPrefixRule] = [:]
         for line in NationalPrefixData.blob.split(separator: "\n") {
             let parts = line.split(separator: "\t").map(String.init)
-            table[parts[0]] = NationalPrefixRule(prefix: parts[1], transform: parts[2] == "-" ? nil : parts[2], nationalNumber: parts[3])
+            table[parts[0]] = NationalPrefixRule(
+                prefix: parts[1],
+                transform: parts[2] == "-" ? nil : parts[2],
+                nationalNumber: parts[3],
+                firstDigits: parts[4]
+            )
         }
         return table
     }()
 
-    private init(prefix: String, transform: String?, nationalNumber: String) {
+    private init(prefix: String, transform: String?, nationalNumber: String, firstDigits: String) {
         // The generated data is checked by the tests; a pattern ICU refused would fail them all.
         self.prefix = try! NSRegularExpression(pattern: prefix)
         self.nationalNumber = try! NSRegularExpression(pattern: "^(?:\(nationalNumber))$")
         self.transform = transform.map(Self.parts)
+        self.firstDigits = firstDigits.utf8.reduce(0) { $0 | 1 << UInt16($1 &- UInt8(ascii: "0")) }
     }
 
     /// `268\1` → the digits `268`, then what the first group matched.
@@ -61,6 +70,9 @@ struct NationalPrefixRule: Sendable {
     /// libphonenumber's `maybeStripNationalPrefixAndCarrierCode` reads them; `nil` when it would
     /// leave them as they are.
     func significantNumber(of digits: String) -> String? {
+        guard let first = digits.utf8.first, first &- UInt8(ascii: "0") < 10, firstDigits & 1 << UInt16(first &- UInt8(ascii: "0")) != 0 else {
+            return nil
+        }
         let utf16 = Array(digits.utf16)
         guard let match = prefix.firstMatch(in: digits, options: .anchored, range: NSRange(location: 0, length: utf16.count)) else {
             return nil

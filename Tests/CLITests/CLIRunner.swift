@@ -62,15 +62,10 @@ struct CLIRunner {
     }
 
     /// Runs `body` with `capi-connector sandbox` listening on a free loopback port (`options` added
-    /// to its command line), then stops it. Its exit is awaited without holding a thread:
-    /// `waitUntilExit()` in a `defer` blocked one of the cooperative pool's two threads here.
+    /// to its command line), then stops it and awaits its exit without holding a thread.
     static func withSandbox<T>(_ options: [String] = [], _ body: (Int) async throws -> T) async throws -> T {
         let (sandbox, port) = try await startListening(["sandbox", "--listen", "127.0.0.1:0"] + options)
-        let result: Swift.Result<T, any Error>
-        do { result = .success(try await body(port)) } catch { result = .failure(error) }
-        sandbox.terminate()
-        await sandbox.exited()
-        return try result.get()
+        return try await sandbox.stopped { try await body(port) }
     }
 
     /// Runs `body` with `serve --sandbox` on a fresh SQLite store, given its port and the path of
@@ -83,11 +78,7 @@ struct CLIRunner {
         let state = "sqlite:" + TemporaryPaths.url(name).appendingPathComponent("state.sqlite").path
         let log = TemporaryPaths.url("\(name)-serve", suffix: ".log").path
         let (serve, port) = try await startListening(["serve", "--sandbox", "--state", state], environment: environment, logTo: log)
-        let result: Swift.Result<T, any Error>
-        do { result = .success(try await body(port, log)) } catch { result = .failure(error) }
-        serve.terminate()
-        await serve.exited()
-        return try result.get()
+        return try await serve.stopped { try await body(port, log) }
     }
 
     /// The port of the first JSON log line whose message ends in "listening".

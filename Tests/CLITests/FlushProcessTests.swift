@@ -73,7 +73,7 @@ struct FlushProcessTests {
             }
             #expect(try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).count == 30)
             process.terminate()
-            process.waitUntilExit()
+            await process.exited()
             #expect(process.terminationStatus == 0)
             let lines = try String(contentsOfFile: log, encoding: .utf8)
             #expect(lines.contains("\"message\":\"forwarding the outbox until SIGTERM\""), "\(lines)")
@@ -124,26 +124,24 @@ struct EgressProxyProcessTests {
             proxy.arguments = ["python3", CLIRunner.repositoryRoot.appendingPathComponent("Tests/CLITests/Scripts/connect_proxy.py").path, log]
             proxy.standardOutput = FileHandle.nullDevice
             try proxy.run()
-            defer {
-                // SIGKILL: a child of the test process may inherit a blocked SIGTERM.
-                kill(proxy.processIdentifier, SIGKILL)
-                proxy.waitUntilExit()
+            // SIGKILL: a child of the test process may inherit a blocked SIGTERM.
+            try await proxy.stopped(with: SIGKILL) {
+                var proxyPort: Int?
+                try await eventually("the CONNECT proxy listens") {
+                    proxyPort = (try? String(contentsOfFile: log + ".port", encoding: .utf8)).flatMap { Int($0) }
+                    return proxyPort != nil
+                }
+                let path = TemporaryPaths.url("proxy").appendingPathComponent("state.sqlite").path
+                try await FlushProcessTests.enqueue(5, at: path)
+                var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
+                environment["HTTP_PROXY"] = "http://127.0.0.1:\(proxyPort!)"
+                let run = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
+                #expect(run.status == 0, "\(run.stderr)")
+                #expect(try FlushProcessTests.summary(run.stdout)["forwarded"] == 5)
+                #expect(try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).count == 5)
+                let targets = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
+                #expect(!targets.isEmpty && targets.allSatisfy { $0 == "127.0.0.1:\(sandboxPort)" }, "every call went through the proxy: \(targets)")
             }
-            var proxyPort: Int?
-            try await eventually("the CONNECT proxy listens") {
-                proxyPort = (try? String(contentsOfFile: log + ".port", encoding: .utf8)).flatMap { Int($0) }
-                return proxyPort != nil
-            }
-            let path = TemporaryPaths.url("proxy").appendingPathComponent("state.sqlite").path
-            try await FlushProcessTests.enqueue(5, at: path)
-            var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
-            environment["HTTP_PROXY"] = "http://127.0.0.1:\(proxyPort!)"
-            let run = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
-            #expect(run.status == 0, "\(run.stderr)")
-            #expect(try FlushProcessTests.summary(run.stdout)["forwarded"] == 5)
-            #expect(try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).count == 5)
-            let targets = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n")
-            #expect(!targets.isEmpty && targets.allSatisfy { $0 == "127.0.0.1:\(sandboxPort)" }, "every call went through the proxy: \(targets)")
         }
     }
 }

@@ -28,16 +28,21 @@ struct HardeningCommandsTests {
             time.sleep(120)
             """,
         ]
+        client.standardOutput = FileHandle.nullDevice
+        client.standardError = FileHandle.nullDevice
         try client.run()
-        defer { client.terminate() }
-        try await Task.sleep(for: .milliseconds(800))
-        let started = ContinuousClock.now
-        kill(serve.processIdentifier, SIGTERM)
-        while serve.isRunning, ContinuousClock.now - started < .seconds(20) { try await Task.sleep(for: .milliseconds(50)) }
-        if serve.isRunning { kill(serve.processIdentifier, SIGKILL) }
-        serve.waitUntilExit()
-        #expect(ContinuousClock.now - started < .seconds(10), "shutdown waited on a client that will never finish")
-        #expect(serve.terminationReason == .exit && serve.terminationStatus == 0)
+        // SIGKILL: a child of the test process may inherit a blocked SIGTERM. Ended by SIGTERM, this
+        // client outlived the run by two minutes, and `swift test` waited for it.
+        try await client.stopped(with: SIGKILL) {
+            try await Task.sleep(for: .milliseconds(800))
+            let started = ContinuousClock.now
+            kill(serve.processIdentifier, SIGTERM)
+            while serve.isRunning, ContinuousClock.now - started < .seconds(20) { try await Task.sleep(for: .milliseconds(50)) }
+            if serve.isRunning { kill(serve.processIdentifier, SIGKILL) }
+            await serve.exited()
+            #expect(ContinuousClock.now - started < .seconds(10), "shutdown waited on a client that will never finish")
+            #expect(serve.terminationReason == .exit && serve.terminationStatus == 0)
+        }
     }
 
     @Test("a CAPI_GRAPH_URL that is not a URL is a configuration error (exit 2) naming the variable, not the value")
@@ -192,21 +197,19 @@ struct StartupObservabilityTests {
             ["serve", "--sandbox", "--state", "sqlite:" + folder.appendingPathComponent("state.sqlite").path],
             environment: ServeProcessTests.environment()
         )
-        defer {
-            kill(serve.processIdentifier, SIGTERM)
-            serve.waitUntilExit()
+        try await serve.stopped {
+            let fetch = try await ProcessRunner.run(
+                "/usr/bin/env",
+                ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())"]
+            )
+            let lines = fetch.stdout.split(separator: "\n").map(String.init)
+            func series(_ name: String, _ labels: [String]) -> String? {
+                lines.first { $0.hasPrefix(name + "{") && labels.allSatisfy($0.contains) }
+            }
+            #expect(series("capi_build_info", ["version=\""]).map { $0.hasSuffix(" 1") || $0.hasSuffix(" 1.0") } == true)
+            #expect(series("capi_events_received_total", ["pixel_id=\"555000111\"", "source=\"default\""])?.hasSuffix(" 0") == true)
+            #expect(series("capi_signature_failures_total", ["reason=\"bad_signature\"", "source=\"default\""])?.hasSuffix(" 0") == true)
+            #expect(series("capi_events_forwarded_total", ["pixel_id=\"555000111\""])?.hasSuffix(" 0") == true)
         }
-        let fetch = try await ProcessRunner.run(
-            "/usr/bin/env",
-            ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())"]
-        )
-        let lines = fetch.stdout.split(separator: "\n").map(String.init)
-        func series(_ name: String, _ labels: [String]) -> String? {
-            lines.first { $0.hasPrefix(name + "{") && labels.allSatisfy($0.contains) }
-        }
-        #expect(series("capi_build_info", ["version=\""]).map { $0.hasSuffix(" 1") || $0.hasSuffix(" 1.0") } == true)
-        #expect(series("capi_events_received_total", ["pixel_id=\"555000111\"", "source=\"default\""])?.hasSuffix(" 0") == true)
-        #expect(series("capi_signature_failures_total", ["reason=\"bad_signature\"", "source=\"default\""])?.hasSuffix(" 0") == true)
-        #expect(series("capi_events_forwarded_total", ["pixel_id=\"555000111\""])?.hasSuffix(" 0") == true)
     }
 }

@@ -97,43 +97,41 @@ struct LambdaProcessTests {
                 environment["CAPI_STATE_URL"] = stateURL
                 let logs = try TemporaryPaths.folder("lambda").appendingPathComponent("bootstrap").path
                 let process = try Self.start(Self.bootstrap(), environment: environment, stdout: logs + ".out", stderr: logs + ".err")
-                defer {
-                    kill(process.processIdentifier, SIGKILL)
-                    process.waitUntilExit()
-                }
-                // Deadlines too short to forward: the events stay in the outbox for flush.
-                let first = try await runtime.invoke(Self.event("lambda-1", version: "2.0"), deadline: .milliseconds(500))
-                #expect(Self.status(first) == 202, "\(first.json)")
-                var forged = try #require(JSONSerialization.jsonObject(with: Data(Self.event("lambda-x", version: "2.0"))) as? [String: Any])
-                forged["body"] = (forged["body"] as! String).replacingOccurrences(of: "lambda-x", with: "lambda-y")
-                let refused = try await runtime.invoke(Array(try JSONSerialization.data(withJSONObject: forged)), deadline: .milliseconds(500))
-                #expect(Self.status(refused) == 401)
+                try await process.stopped(with: SIGKILL) {
+                    // Deadlines too short to forward: the events stay in the outbox for flush.
+                    let first = try await runtime.invoke(Self.event("lambda-1", version: "2.0"), deadline: .milliseconds(500))
+                    #expect(Self.status(first) == 202, "\(first.json)")
+                    var forged = try #require(JSONSerialization.jsonObject(with: Data(Self.event("lambda-x", version: "2.0"))) as? [String: Any])
+                    forged["body"] = (forged["body"] as! String).replacingOccurrences(of: "lambda-x", with: "lambda-y")
+                    let refused = try await runtime.invoke(Array(try JSONSerialization.data(withJSONObject: forged)), deadline: .milliseconds(500))
+                    #expect(Self.status(refused) == 401)
 
-                // A freeze: the process stops, the database drops its connections, the process resumes.
-                kill(process.processIdentifier, SIGSTOP)
-                _ = try await TestPostgres.withClient { client in
-                    try await client.query(
-                        PostgresQuery(
-                            unsafeSQL:
-                                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid()"
+                    // A freeze: the process stops, the database drops its connections, the process resumes.
+                    kill(process.processIdentifier, SIGSTOP)
+                    _ = try await TestPostgres.withClient { client in
+                        try await client.query(
+                            PostgresQuery(
+                                unsafeSQL:
+                                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)' AND pid <> pg_backend_pid()"
+                            )
                         )
-                    )
+                    }
+                    try await Task.sleep(for: .milliseconds(1_100))
+                    kill(process.processIdentifier, SIGCONT)
+                    let thawed = try await runtime.invoke(Self.event("lambda-2", version: "1.0", base64: true), deadline: .milliseconds(500))
+                    #expect(Self.status(thawed) == 202, "\(thawed.json)")
+
+                    let flush = try await CLIRunner.run(["flush", "--once"], environment: environment)
+                    #expect(flush.status == 0, "\(flush.stderr)")
+                    let counts = try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort)
+                    #expect(counts == ["lambda-1": 1, "lambda-2": 1])
+
+                    let stderr = try String(contentsOfFile: logs + ".err", encoding: .utf8)
+                    #expect(stderr.contains("first invocation answered"))
+                    let stdout = try String(contentsOfFile: logs + ".out", encoding: .utf8)
+                    #expect(stdout.contains("\"CloudWatchMetrics\"") && stdout.contains("capi_events_received_total"))
+                    #expect(!stdout.contains("lead-lambda") && !stderr.contains("lead-lambda"), "no raw email in any output")
                 }
-                try await Task.sleep(for: .milliseconds(1_100))
-                kill(process.processIdentifier, SIGCONT)
-                let thawed = try await runtime.invoke(Self.event("lambda-2", version: "1.0", base64: true), deadline: .milliseconds(500))
-                #expect(Self.status(thawed) == 202, "\(thawed.json)")
-
-                let flush = try await CLIRunner.run(["flush", "--once"], environment: environment)
-                #expect(flush.status == 0, "\(flush.stderr)")
-                let counts = try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort)
-                #expect(counts == ["lambda-1": 1, "lambda-2": 1])
-
-                let stderr = try String(contentsOfFile: logs + ".err", encoding: .utf8)
-                #expect(stderr.contains("first invocation answered"))
-                let stdout = try String(contentsOfFile: logs + ".out", encoding: .utf8)
-                #expect(stdout.contains("\"CloudWatchMetrics\"") && stdout.contains("capi_events_received_total"))
-                #expect(!stdout.contains("lead-lambda") && !stderr.contains("lead-lambda"), "no raw email in any output")
             }
         }
     }

@@ -23,9 +23,9 @@ struct ParserFuzzTests {
         """#
 
     @Test("event JSON: parse, validate, normalize and hash never trap; payload text is canonical; problems never echo the email")
-    func eventJSON() {
+    func eventJSON() async {
         let policy = EventPolicy(now: UnixSeconds(1_795_000_100), normalizer: Normalizer(today: .init(year: 2026, month: 11, day: 19)))
-        Mutator.run(seed: 1, seeds: [Self.event, #"{"data":[\#(Self.event)]}"#]) { bytes in
+        await Mutator.run(seed: 1, seeds: [Self.event, #"{"data":[\#(Self.event)]}"#]) { bytes in
             guard let value = try? JSONValue(parsing: bytes) else { return }
             let candidates = value["data"]?.arrayValue ?? [value]
             for candidate in candidates {
@@ -90,10 +90,10 @@ struct ParserFuzzTests {
     }
 
     @Test("Graph-compatible bodies (JSON, URL-encoded and multipart forms) never trap")
-    func graphBodies() {
+    func graphBodies() async {
         let form = "access_token=t&data=" + (Self.event.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")
         let multipart = "--XyZ\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n[\(Self.event)]\r\n--XyZ--\r\n"
-        Mutator.run(seed: 2, seeds: [form, "=", "data=%5B%5D&test_event_code=T1", #"{"data":[],"access_token":"t"}"#, multipart]) { bytes in
+        await Mutator.run(seed: 2, seeds: [form, "=", "data=%5B%5D&test_event_code=T1", #"{"data":[],"access_token":"t"}"#, multipart]) { bytes in
             for type in ["application/x-www-form-urlencoded", "application/json", "", "multipart/form-data; boundary=XyZ"] {
                 _ = (try? GraphEventsRequest(body: Data(bytes), contentType: type))?.events
             }
@@ -101,12 +101,12 @@ struct ParserFuzzTests {
     }
 
     @Test("normalize lines never trap, always answer with one JSON object, and an error line never echoes the value")
-    func normalizeLines() {
+    func normalizeLines() async {
         let normalizer = Normalizer(today: .init(year: 2026, month: 11, day: 19))
         let seeds = UserDataKey.allCases.map {
             #"{"field":"\#($0.rawValue)","value":"  Jane.Doe+1@Example.COM 2/16/1997 +44 (0)20 7946 0958 ","country":"gb"}"#
         }
-        Mutator.run(seed: 3, seeds: seeds) { bytes in
+        await Mutator.run(seed: 3, seeds: seeds) { bytes in
             let answer = NormalizationLine.respond(to: bytes, normalizer: normalizer)
             let object = (try? JSONValue(parsing: answer))?.objectValue
             #expect(object != nil)
@@ -116,7 +116,7 @@ struct ParserFuzzTests {
     }
 
     @Test("signature headers never trap, and a mutated signature never verifies")
-    func signatureHeaders() {
+    func signatureHeaders() async {
         let key = SigningKey(bytes: Array("0123456789abcdef".utf8))
         let body: [UInt8] = Array(#"{"a":1}"#.utf8)
         for scheme in [WebhookScheme.standardWebhooks, .stripe, .xHubSignature256] {
@@ -126,7 +126,7 @@ struct ParserFuzzTests {
                 ? "msg_1|1795000000|v1,c2lnbmF0dXJlLW9mLXRoaXJ0eS10d28tYnl0ZXMtLS0="
                 : scheme == .stripe
                     ? "t=1795000000,v1=" + String(repeating: "ab", count: 32) + ",v0=00" : "sha256=" + String(repeating: "0f", count: 32)
-            Mutator.run(seed: 4, seeds: [header]) { bytes in
+            await Mutator.run(seed: 4, seeds: [header]) { bytes in
                 let text = String(decoding: bytes, as: UTF8.self)
                 let parts = text.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
                 let headers: [String: String] =
@@ -143,14 +143,14 @@ struct ParserFuzzTests {
     }
 
     @Test("manifests never trap the loader, and problems never print an inline secret")
-    func manifests() throws {
+    func manifests() async throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("manifests/meta_conversions_api.yaml").path
         let shipped = try String(contentsOfFile: path, encoding: .utf8)
             .replacingOccurrences(of: "${env:CAPI_WEBHOOK_SECRET}", with: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
         let loader = ManifestLoader(environment: [:])
         var cases = 0
-        Mutator.run(seed: 5, seeds: [shipped]) { bytes in
+        await Mutator.run(seed: 5, seeds: [shipped]) { bytes in
             guard cases < 300 || Mutator.cases > 2_000 else { return }  // YAML is slow to compose: fewer cases here
             cases += 1
             do throws(ManifestError) {
@@ -162,7 +162,7 @@ struct ParserFuzzTests {
     }
 
     @Test("API Gateway proxy events (payload 1.0 and 2.0) never trap, and a refusal never echoes what was sent")
-    func proxyEvents() {
+    func proxyEvents() async {
         let body = #"{"data":[{"event_id":"a@b.co"}]}"#
         let v2 = #"""
             {"version":"2.0","rawPath":"/prod/v1/events","rawQueryString":"email=a%40b.co","headers":{"content-type":"application/json","x-user":"a@b.co"},
@@ -174,7 +174,7 @@ struct ParserFuzzTests {
              "queryStringParameters":{"a@b.co":"1"},"multiValueQueryStringParameters":{"email":["a@b.co"]},
              "requestContext":{"identity":{"sourceIp":"10.1.2.3"}},"body":"\#(body.replacingOccurrences(of: "\"", with: "\\\""))"}
             """#
-        Mutator.run(seed: 7, seeds: [v2, v1]) { bytes in
+        await Mutator.run(seed: 7, seeds: [v2, v1]) { bytes in
             do throws(ProxyEvent.Failure) {
                 _ = try ProxyEvent(decoding: ByteBuffer(bytes: bytes))
             } catch {
@@ -184,7 +184,7 @@ struct ParserFuzzTests {
     }
 
     @Test("Graph answers (stats, insights and quality pages, usage headers, Retry-After, timestamps, dates, URLs) never trap")
-    func graphAnswers() {
+    func graphAnswers() async {
         let stats =
             #"{"data":[{"aggregation":"event","start_time":"2026-11-20T10:00:00+0000","data":[{"value":"Purchase","count":57},{"value":"Lead","count":"3"}]}],"paging":{"next":"http://x/y"}}"#
         let usage = #"{"x":[{"type":"ads_management","call_count":"95","total_time":40,"estimated_time_to_regain_access":5}]}"#
@@ -194,7 +194,7 @@ struct ParserFuzzTests {
         let throttle = #"{"app_id_util_pct":95,"acc_id_util_pct":"12"}"#
         let window = DateWindows.Window(start: UnixSeconds(1_795_132_800), end: UnixSeconds(1_795_219_200))
         let page = InsightsPage(accountID: "1", level: "campaign", currency: "USD", actionTypes: ["Purchase": "offsite_conversion.fb_pixel_purchase"])
-        Mutator.run(
+        await Mutator.run(
             seed: 6,
             seeds: [
                 stats, usage, insights, quality, throttle, "Wed, 21 Oct 2015 07:28:00 GMT", "120", "2026-11-20T10:00:00Z",

@@ -224,10 +224,12 @@ struct GraphClientTests {
         let configuration = GraphSandbox.Configuration(
             faults: FaultPlan(rate: 0.4, kinds: [.serverError, .throttle, .timeout, .reset]),
             seed: 7,
-            timeoutDelay: .milliseconds(2500)
+            timeoutDelay: .milliseconds(3500)
         )
         try await withSandbox(configuration) { baseURL, sandbox in
-            let graph = client(baseURL, timeout: .milliseconds(1000))
+            // Long enough that only the injected delays time out: a request cut short after the
+            // stand-in took its events would be sent twice (1 s was missed on a loaded machine).
+            let graph = client(baseURL, timeout: .seconds(3))
             var retries = 0
             for batch in 0..<12 {
                 let events = (0..<10).map { ByteBuffer(bytes: wireEvent(id: "b\(batch)-\($0)")) }

@@ -82,7 +82,7 @@ struct PushRouteFuzzTests {
     ) async throws -> Set<Int> {
         // Each case is a request and, when accepted, a commit: fewer than the parsers get.
         var mutated: [[UInt8]] = []
-        Mutator.run(seed: seed, seeds: seeds) { bytes in
+        await Mutator.run(seed: seed, seeds: seeds) { bytes in
             if mutated.count < (Mutator.cases > 2_000 ? Mutator.cases : 400) { mutated.append(bytes) }
         }
         let inputs = mutated

@@ -42,9 +42,11 @@ extension StateRegistry {
     ///
     /// A store that has not answered after a second is asked why with a connection of its own
     /// (``connectionProblem()``), every second: a refusal (no such database, a wrong password) ends
-    /// the wait at once with the server's reason, and the last other failure is named if the limit
-    /// passes (asked once more then if no answer has come back yet). A store that answers at once
-    /// is never asked.
+    /// the wait at once with the server's reason. When the limit passes it is asked once more: a
+    /// store that now accepts a connection is up, and is waited for up to the limit again, since
+    /// the pool only tries again after its backoff (a server that came up at 8 s was reached at
+    /// about 11); otherwise the wait ends naming why that connection failed. A store that answers
+    /// at once is never asked.
     /// - Parameter logger: where a long-running mode says, once, that the store does not answer
     ///   yet and why; a one-shot command passes none and reports only the outcome.
     public func migrate(within limit: Duration, describing location: StateLocation, logger: Logger? = nil) async throws(StateError) {
@@ -62,7 +64,10 @@ extension StateRegistry {
                 group.addTask {
                     while true {
                         try await Task.sleep(for: .seconds(1))
-                        switch await self.connectionProblem() {
+                        let problem = await self.connectionProblem()
+                        // A probe cut short by the end of the wait says nothing about the store.
+                        try Task.checkCancellation()
+                        switch problem {
                         case .refused(let reason)?: throw StateError(.unavailable, "\(location): \(reason)")
                         case .unreachable(let reason)?:
                             lastProblem.reason.withLock { $0 = reason }
@@ -76,18 +81,29 @@ extension StateRegistry {
                         }
                     }
                 }
-                let answered = try await group.next() ?? false
+                var answered = try await group.next() ?? false
+                if !answered {
+                    // Asked once more now (a refusal comes back at once; silence within 5 s).
+                    switch await self.connectionProblem() {
+                    case .refused(let reason)?:
+                        group.cancelAll()
+                        throw StateError(.unavailable, "\(location): \(reason)")
+                    case .unreachable(let reason)?: lastProblem.reason.withLock { $0 = reason }
+                    case nil:
+                        // Up: the pool reaches it at its next attempt.
+                        group.addTask {
+                            try await Task.sleep(for: limit)
+                            return false
+                        }
+                        guard try await group.next() ?? false else {
+                            group.cancelAll()
+                            throw StateError(.unavailable, "\(location) accepts connections but did not answer a query within \(limit * 2)")
+                        }
+                        answered = true
+                    }
+                }
                 group.cancelAll()
                 if !answered {
-                    // On a loaded machine no probe may have come back yet: one more, so the
-                    // operator learns why (a refusal comes back at once; silence within 5 s).
-                    if lastProblem.reason.withLock({ $0 }) == nil {
-                        switch await self.connectionProblem() {
-                        case .refused(let reason)?: throw StateError(.unavailable, "\(location): \(reason)")
-                        case .unreachable(let reason)?: lastProblem.reason.withLock { $0 = reason }
-                        case nil: break
-                        }
-                    }
                     let cause = lastProblem.reason.withLock { $0 }.map { " (the last attempt to connect: \($0))" } ?? ""
                     throw StateError(.unavailable, "\(location) did not answer within \(limit)\(cause)")
                 }

@@ -71,6 +71,61 @@ struct PostgresReachabilityTests {
         #expect(error.message.contains("Connection refused"), "\(error.message)")
     }
 
+    @Test("a server that comes up while the pool backs off is waited for: the pool reaches it after the limit")
+    func upLate() async throws {
+        let postgres = try TestPostgres.target()
+        let free = try await ProcessRunner.run(
+            "/usr/bin/env",
+            ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()"]
+        )
+        let port = try #require(Int(free.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        // Nothing listens on `port` for 9 s, then it is the test cluster. The pool's attempts,
+        // refused at once, are by then 100 ms × 1.25ⁿ apart: after the one near 8.7 s, the next
+        // comes near 11 s, after the 9.5 s limit. (The time is the clock's, not the forwarder's
+        // own: python may take a while to start on a loaded machine.)
+        let listenAt = Date().timeIntervalSince1970 + 9
+        let forwarder = Process()
+        forwarder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        forwarder.arguments = ["python3", "-c", Self.lateForwarder, "\(port)", postgres.host, "\(postgres.port)", "\(listenAt)"]
+        forwarder.standardOutput = FileHandle.nullDevice
+        forwarder.standardError = FileHandle.nullDevice
+        try forwarder.run()
+        var late = postgres
+        late.host = "127.0.0.1"
+        late.port = port
+        // SIGKILL: a child of the test process may inherit a blocked SIGTERM.
+        let error = try await forwarder.stopped(with: SIGKILL) { try await openingError(late, limit: .milliseconds(9_500)) }
+        #expect(error == nil, "\(error.map { "\($0)" } ?? "")")
+    }
+
+    /// Waits until a time (seconds since 1970), then listens on a port and forwards each
+    /// connection to the server named: a store that comes up late.
+    static let lateForwarder = """
+        import socket, sys, threading, time
+        port, host, upstream_port, listen_at = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+        time.sleep(max(0, listen_at - time.time()))
+        server = socket.socket()
+        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        server.bind(("127.0.0.1", port))
+        server.listen(64)
+        def pipe(source, sink):
+            try:
+                while data := source.recv(65536):
+                    sink.sendall(data)
+            except OSError:
+                pass
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+        while True:
+            client, _ = server.accept()
+            upstream = socket.create_connection((host, upstream_port))
+            threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+        """
+
     @Test("a store that does not answer is said once while it is waited for; the pool's line per attempt only in a debug log")
     func waitSaidOnce() async throws {
         var target = try TestPostgres.target()

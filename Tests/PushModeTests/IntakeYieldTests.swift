@@ -52,7 +52,8 @@ struct IntakeYieldTests {
     @Test("64 callers at once saturate the group committer; one caller at a time does not", arguments: TestStore.enabled)
     func committerReportsPressure(store: TestStore) async throws {
         try await store.withRegistry { registry in
-            let committer = GroupCommitter(registry: registry)
+            // Pressure is under test, not the commit deadline.
+            let committer = GroupCommitter(registry: registry, commitTimeout: .seconds(120))
             let group = ServiceGroup(configuration: .init(services: [.init(service: committer)], logger: Logger(label: "test")))
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await group.run() }

@@ -15,7 +15,9 @@ import TestSupport
 let webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 let testPixel = "1234567890"
 
-/// The manifest the push tests run with: the shipped shape, small batches, fast retries.
+/// The manifest the push tests run with: the shipped shape, small batches, fast retries, and the
+/// longest commit deadline unless `limits` names one: the deadline is under test only where a test
+/// sets it, and a loaded machine once took longer than the default 5 s to commit.
 func pushManifest(
     ingestToken: String = "ingest-token",
     maxEvents: Int = 50,
@@ -38,7 +40,7 @@ func pushManifest(
               batching: {max_events: \(maxEvents), linger: 20ms, max_in_flight: 4}
               retry: {max_attempts: \(maxAttempts), initial_backoff: 5ms, max_backoff: 40ms}
               mirror_salt: test-mirror-salt-0123456789
-            \(limits.isEmpty ? "" : "  limits: {\(limits)}")
+              limits: {\(limits.contains("commit_timeout") ? limits : (["commit_timeout: 60s"] + (limits.isEmpty ? [] : [limits])).joined(separator: ", "))}
             \(pushExtra)
             """,
         path: "test.yaml"

@@ -9,7 +9,9 @@ struct GroupCommitterTests {
     @Test("concurrent callers share transactions and each gets its own outcome", arguments: TestStore.enabled)
     func sharedTransactions(backend: TestStore) async throws {
         try await backend.withRegistry { registry in
-            let committer = GroupCommitter(registry: registry, maxBatch: 50)
+            // Sharing is under test, not the deadline: 200 callers on a loaded machine once waited
+            // past the default 5 s for SQLite's one writer.
+            let committer = GroupCommitter(registry: registry, maxBatch: 50, commitTimeout: .seconds(120))
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await committer.run() }
                 let outcomes = try await withThrowingTaskGroup(of: (String, IntakeOutcome).self) { callers in

@@ -68,20 +68,35 @@ public enum IngestBenchmark {
         public private(set) var events = 0
         /// Status and answer of the first refusal; answers name fields, never values.
         public private(set) var first: String?
+        /// What to check, one entry per kind of refusal seen, in the order first seen.
+        public private(set) var checks: [String] = []
 
         mutating func add(_ events: Int, status: Int, answer: JSONValue) {
-            add(events, first: "\(status) \(String(answer.serialized.prefix(400)))")
+            add(events, first: "\(status) \(String(answer.serialized.prefix(400)))", check: Self.check(forStatus: status))
         }
 
-        mutating func add(_ events: Int, first reason: @autoclosure () -> String) {
+        mutating func add(_ events: Int, first reason: @autoclosure () -> String, check: String) {
             guard events > 0 else { return }
             self.events += events
             if first == nil { first = reason() }
+            if !checks.contains(check) { checks.append(check) }
         }
 
         mutating func add(_ other: Refusals) {
             events += other.events
             if first == nil { first = other.first }
+            for check in other.checks where !checks.contains(check) { checks.append(check) }
+        }
+
+        /// What a sidecar's refusal with `status` asks the operator to check.
+        static func check(forStatus status: Int) -> String {
+            switch status {
+            case 401: "the signing secret and the clock against the sidecar's (401)"
+            case 400, 422: "the events against the sidecar's manifest, its pixel above all: the answer names the field (\(status))"
+            case 429: "the sidecar's per-client rate limit, push.limits (429)"
+            case 503: "the sidecar's store, which did not commit within push.limits.commit_timeout, or its memory for bodies (503)"
+            default: "the answer printed under the stage (\(status))"
+            }
         }
 
         /// The stage's line for its first refusal, if it had one.
@@ -314,7 +329,11 @@ public enum IngestBenchmark {
                     // Events the stand-in refused were dead-lettered, not forwarded: the rate counts them too.
                     let deadLettered = sidecar.forwarder.recorded.deadLettered
                     var forwardRefusals = Refusals()
-                    forwardRefusals.add(deadLettered, first: "dead-lettered (`capi-connector dlq list` says why)")
+                    forwardRefusals.add(
+                        deadLettered,
+                        first: "dead-lettered (`capi-connector dlq list` says why)",
+                        check: "why the forwarder dead-lettered events: `capi-connector dlq list` on the run's state"
+                    )
                     forwardRefusals.report(to: report)
                     refusals.add(forwardRefusals)
                     await wal.report(events: backlog, to: report)

@@ -78,6 +78,9 @@ struct BenchCommandTests {
         #expect(refusals.allSatisfy { $0.contains(#""field":"pixel_id""#) }, "\(result.stdout)")
         #expect(refusals.last?.contains("1500 events; the first: 202 ") == true, "\(result.stdout)")
         #expect(result.stderr.contains("1650 events were refused"), "\(result.stderr)")
+        // What to check follows what refused them: the pixel (400), not the secret or clock.
+        #expect(result.stderr.contains("check the events against the sidecar's manifest, its pixel above all"), "\(result.stderr)")
+        #expect(!result.stderr.contains("signing secret"), "\(result.stderr)")
     }
 
     @Test("bench ingest in process: every row accepted, the backlog forwarded, and a quiet shutdown")

@@ -155,7 +155,7 @@ struct BenchCommand: AsyncParsableCommand {
             guard refusals.events > 0 else { return }
             StandardStreams.printError(
                 "bench ingest: \(refusals.events) events were refused (the first refusal is printed under its stage), so the figures "
-                    + "above do not measure accepted events; check the manifest's pixel, signing secret and clock against the sidecar's"
+                    + "above do not measure accepted events; check \(refusals.checks.joined(separator: "; "))"
             )
             throw ExitCode(1)
         }

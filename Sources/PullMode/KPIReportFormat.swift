@@ -103,10 +103,19 @@ public enum KPIReportFormat {
     }
 
     public static func csv(_ report: KPIReport) -> String {
-        func quoted(_ field: String) -> String {
-            field.contains { ",\"\n".contains($0) } ? "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : field
-        }
-        return ([columns] + lines(report)).map { $0.map(quoted).joined(separator: ",") }.joined(separator: "\n")
+        ([columns] + lines(report)).map { $0.map(csvCell).joined(separator: ",") }.joined(separator: "\n")
+    }
+
+    /// A field as RFC 4180 writes it. Text a spreadsheet would run as a formula (starting with `=`,
+    /// `+`, `-` or `@`, and not a number) gets a leading `'`, as OWASP advises for CSV: event names
+    /// come from the apps that send events, and this file is opened in spreadsheets. The JSON
+    /// format keeps every name as sent.
+    static func csvCell(_ field: String) -> String {
+        var text = field
+        if let first = text.first, "=+-@".contains(first), Double(text) == nil { text = "'" + text }
+        // Bytes, not Characters: "\r\n" is one Character, equal to neither "\r" nor "\n".
+        let needsQuotes = text.utf8.contains { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "\"") || $0 == 0x0A || $0 == 0x0D }
+        return needsQuotes ? "\"" + text.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : text
     }
 
     public static func table(_ report: KPIReport) -> String {

@@ -1,8 +1,9 @@
 import CAPICore
 import ConnectorRuntime
 import Foundation
-import PullMode
 import Testing
+
+@testable import PullMode
 
 @Suite("KPI report")
 struct KPIReportTests {
@@ -154,5 +155,17 @@ struct KPIReportTests {
         )
         let events = old.rows.flatMap(\.events)
         #expect(events.count == 1 && events[0].received == .notAvailable && !events[0].diverges && events[0].forwarded == 1)
+    }
+
+    @Test("CSV cells: quoted as RFC 4180 says, and text a spreadsheet would run as a formula starts with '")
+    func csvCells() {
+        #expect(KPIReportFormat.csvCell(#"=HYPERLINK("http://x.example","y")"#) == #""'=HYPERLINK(""http://x.example"",""y"")""#)
+        #expect(KPIReportFormat.csvCell("@SUM(A1)") == "'@SUM(A1)")
+        #expect(KPIReportFormat.csvCell("+1 Signup") == "'+1 Signup" && KPIReportFormat.csvCell("-Lead") == "'-Lead")
+        // Numbers stay numbers; plain text stays as it is.
+        #expect(KPIReportFormat.csvCell("-12.50") == "-12.50" && KPIReportFormat.csvCell("+3") == "+3")
+        #expect(KPIReportFormat.csvCell("Purchase") == "Purchase" && KPIReportFormat.csvCell("a=b") == "a=b")
+        #expect(KPIReportFormat.csvCell("a,b") == #""a,b""# && KPIReportFormat.csvCell("a\r\nb") == "\"a\r\nb\"")
+        #expect(KPIReportFormat.csvCell("a\rb") == "\"a\rb\"")
     }
 }

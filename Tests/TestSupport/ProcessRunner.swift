@@ -128,8 +128,8 @@ public enum ProcessRunner {
 
 extension Process {
     /// Waits for the process to end without holding a thread: `waitUntilExit()` blocks one of the
-    /// cooperative pool's two threads here for a whole graceful shutdown, which slows every other
-    /// test running at the same time.
+    /// threads Swift's tasks share (two here) for a whole graceful shutdown, which slows every
+    /// other test running at the same time.
     public func exited() async {
         while isRunning, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(20))

@@ -44,7 +44,7 @@ extension StateRegistry {
     /// (``connectionProblem()``), every second: a refusal (no such database, a wrong password) ends
     /// the wait at once with the server's reason. When the limit passes it is asked once more: a
     /// store that now accepts a connection is up, and is waited for up to the limit again, since
-    /// the pool only tries again after its backoff (a server that came up at 8 s was reached at
+    /// the pool only tries again after its backoff (a server that came up at 9 s was reached at
     /// about 11); otherwise the wait ends naming why that connection failed. A store that answers
     /// at once is never asked.
     /// - Parameter logger: where a long-running mode says, once, that the store does not answer

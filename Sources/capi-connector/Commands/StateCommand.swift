@@ -115,7 +115,8 @@ extension StateCommand {
                 delivered_events is also the idempotency ledger, so it keeps the rows of events that \
                 could still be sent again and accepted (event time within the last 63 days: Meta's \
                 62-day limit for store sales and the day of clock skew allowed), and rows not \
-                forwarded (queued, or dead-lettered and perhaps to be replayed). A poll re-reads its \
+                forwarded (queued, or dead-lettered with the dead letter still there to replay; once \
+                purged it goes). A poll re-reads its \
                 lookback, so pruning inside it (28 days for ad_insights) only loses rows until then.
 
                 Deletes 10,000 rows per transaction: a running sidecar waits for one batch at most.

@@ -752,13 +752,21 @@ struct StateRegistryContractTests {
             let recent = UnixSeconds(now.seconds.rawValue - 2 * 86_400)
             let items = [
                 intake("old-sent", time: old), intake("old-queued", time: old), intake("old-dead", time: old), intake("new-sent", time: recent),
+                intake("old-purged", time: old),
             ]
             _ = try await registry.commitIntake(items)
             let claimed = try await registry.claimOutbox(limit: 10, owner: "a", lease: .seconds(60), now: now, pixelID: nil)
             let byID = Dictionary(uniqueKeysWithValues: claimed.map { ($0.key.eventID, $0) })
             try await registry.markForwarded([byID["old-sent"]!, byID["new-sent"]!], fbtraceID: "T", now: now)
             try await registry.reschedule([byID["old-queued"]!], nextAttemptAt: now, lastError: "transient")
-            try await registry.deadLetter([byID["old-dead"]!], reason: DeadLetterReason(errorClass: .invalid, message: "x"), now: now)
+            try await registry.deadLetter(
+                [byID["old-dead"]!, byID["old-purged"]!],
+                reason: DeadLetterReason(errorClass: .invalid, message: "x"),
+                now: now
+            )
+            // One dead letter is purged: its event can never be sent again.
+            let purged = try #require(try await registry.deadLetters(limit: 10).first { $0.key.eventID == "old-purged" })
+            #expect(try await registry.purgeDeadLetters(ids: [purged.id]) == 1)
             // Pulled rows: statuses of two hours, insights of two days.
             let hour = UnixSeconds(1_794_988_800)
             let run = RunRecord(runID: "run-1", mode: .pull, startedAt: now)
@@ -801,10 +809,11 @@ struct StateRegistryContractTests {
             func prune(_ stream: StateStream, before: UnixMillis, delete: Bool) async throws -> Int {
                 try await registry.prune(StreamPrune(stream: stream, before: before, now: now), delete: delete)
             }
-            // Every event was received before `now + 1 s`; only the forwarded one past the ledger's days goes.
-            #expect(try await prune(.deliveredEvents, before: now + .milliseconds(1_000), delete: false) == 1)
-            #expect(try await registry.deliveredEvents(since: nil).count == 4, "counting deletes nothing")
-            #expect(try await prune(.deliveredEvents, before: now + .milliseconds(1_000), delete: true) == 1)
+            // Every event was received before `now + 1 s`; past the ledger's days, the forwarded one
+            // and the one whose dead letter was purged go.
+            #expect(try await prune(.deliveredEvents, before: now + .milliseconds(1_000), delete: false) == 2)
+            #expect(try await registry.deliveredEvents(since: nil).count == 5, "counting deletes nothing")
+            #expect(try await prune(.deliveredEvents, before: now + .milliseconds(1_000), delete: true) == 2)
             #expect(Set(try await registry.deliveredEvents(since: nil).map(\.key.eventID)) == ["old-queued", "old-dead", "new-sent"])
             #expect(try await prune(.deliveredEvents, before: now - .milliseconds(200_000), delete: true) == 0, "received after the cutoff")
             // The queued event still forwards, and its dead-lettered neighbour still replays.

@@ -138,6 +138,87 @@ struct StateCommandsTests {
         }
     }
 
+    /// `count` forwarded events received 500 days ago, each with a record of about 3 KB, so that
+    /// pruning them frees thousands of pages.
+    func seedOldForwardedEvents(_ path: String, count: Int, prefix: String) async throws {
+        let now = WallClock.system.now()
+        try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
+            let received = UnixMillis(now.rawValue - 500 * 86_400_000)
+            let filler = String(repeating: "x", count: 3_000)
+            let items = (0..<count).map { index in
+                IntakeItem(
+                    key: EventKey(pixelID: "555000111", eventID: "\(prefix)-\(index)", eventTime: received.seconds),
+                    contentHash: SHA256Hex.digest("\(prefix)-\(index)"),
+                    payload: #"{"event_name":"Lead"}"#,
+                    answer: "{}",
+                    deliveredRecord: #"{"event_name":"Lead","filler":"\#(filler)"}"#,
+                    receivedAt: received
+                )
+            }
+            for chunk in stride(from: 0, to: items.count, by: 500) {
+                _ = try await registry.commitIntake(Array(items[chunk..<min(chunk + 500, items.count)]))
+            }
+            let claimed = try await registry.claimOutbox(limit: count, owner: "t", lease: .seconds(60), now: now, pixelID: nil)
+            try await registry.markForwarded(claimed, fbtraceID: "T", now: now)
+        }
+    }
+
+    /// The database file and its write-ahead log, in bytes.
+    func storeBytes(_ path: String) -> Int {
+        [path, path + "-wal"].reduce(0) { total, file in
+            total + ((try? FileManager.default.attributesOfItem(atPath: file)[.size] as? Int) ?? 0)
+        }
+    }
+
+    @Test("prune gives the pages it freed back to the file system on a SQLite store")
+    func pruneGivesSpaceBack() async throws {
+        let path = String(url.dropFirst("sqlite:".count))
+        try await seedOldForwardedEvents(path, count: 3_000, prefix: "old")
+        let before = storeBytes(path)
+        #expect(before > 9_000_000, "\(before)")
+        let pruned = try await CLIRunner.run(["state", "prune", "--older-than", "-400d", "--stream", "delivered_events", "--yes", "--state", url])
+        #expect(pruned.status == 0 && pruned.stdout.contains(#""deleted":3000"#), "\(pruned.stdout) \(pruned.stderr)")
+        #expect(pruned.stderr.contains("the store's file and its write-ahead log: ") && !pruned.stderr.contains("state vacuum"), "\(pruned.stderr)")
+        let after = storeBytes(path)
+        #expect(after < before / 10, "\(before) → \(after)")
+        // Counting deletes nothing, so it gives nothing back and says nothing about the file.
+        let counted = try await CLIRunner.run(["state", "prune", "--older-than", "-400d", "--state", url])
+        #expect(counted.status == 0 && !counted.stderr.contains("the store's file"), "\(counted.stderr)")
+    }
+
+    @Test("a SQLite store made without incremental vacuum keeps its size on prune, says so, and `state vacuum` rewrites it once")
+    func vacuumAnOlderStore() async throws {
+        let path = String(url.dropFirst("sqlite:".count))
+        try await seedOldForwardedEvents(path, count: 3_000, prefix: "first")
+        // As a store created before stores had incremental vacuum: the mode a file has without it.
+        try await TestStore.rawSQL(.sqlite(path: path), schema: nil, ["PRAGMA auto_vacuum=NONE", "VACUUM"])
+        let full = storeBytes(path)
+        let pruned = try await CLIRunner.run(["state", "prune", "--older-than", "-400d", "--stream", "delivered_events", "--yes", "--state", url])
+        #expect(pruned.status == 0, "\(pruned.stderr)")
+        #expect(
+            pruned.stderr.contains("stay free inside it for new rows") && pruned.stderr.contains("`capi-connector state vacuum`"),
+            "\(pruned.stderr)"
+        )
+        #expect(storeBytes(path) > full * 9 / 10, "\(full) → \(storeBytes(path))")
+
+        let vacuumed = try await CLIRunner.run(["state", "vacuum", "--state", url])
+        #expect(vacuumed.status == 0, "\(vacuumed.stderr)")
+        let line = try #require(try JSONSerialization.jsonObject(with: Data(vacuumed.stdout.utf8)) as? [String: Any])
+        let (bytesBefore, bytesAfter) = (try #require(line["bytes_before"] as? Int), try #require(line["bytes_after"] as? Int))
+        #expect(line["incremental_vacuum"] as? Bool == true && bytesAfter < bytesBefore / 10, "\(vacuumed.stdout)")
+        #expect(storeBytes(path) == bytesAfter)
+
+        // From then on a prune gives space back by itself.
+        try await seedOldForwardedEvents(path, count: 3_000, prefix: "second")
+        let grown = storeBytes(path)
+        let again = try await CLIRunner.run(["state", "prune", "--older-than", "-400d", "--stream", "delivered_events", "--yes", "--state", url])
+        #expect(again.status == 0 && !again.stderr.contains("state vacuum"), "\(again.stderr)")
+        #expect(storeBytes(path) < grown / 10, "\(grown) → \(storeBytes(path))")
+
+        let postgres = try await CLIRunner.run(["state", "vacuum", "--state", "postgres://capi@127.0.0.1:1/capi"])
+        #expect(postgres.status == 2 && postgres.stderr.contains("state vacuum is for SQLite stores"), "\(postgres.stderr)")
+    }
+
     @Test("reconcile without --until runs through today, as a scheduled `--since -1d` expects")
     func reconcileThroughToday() async throws {
         let url = try await created()

@@ -925,6 +925,13 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         )
     }
 
+    /// PostgreSQL's autovacuum makes deleted rows' space reusable; giving it back to the file
+    /// system takes `VACUUM FULL`, which locks each table out while it rewrites it: an operator's
+    /// call, not this connector's.
+    public func releaseFreedSpace() async throws(StateError) -> StoreFileSpace? { nil }
+
+    public func rewriteCompactly() async throws(StateError) -> StoreFileSpace? { nil }
+
     public func prune(_ prune: StreamPrune, delete: Bool) async throws(StateError) -> Int {
         let (condition, values) = prune.condition
         let table = prune.stream.rawValue

@@ -60,9 +60,12 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         }
         let registry = SQLiteStateRegistry(path: path, connection: connection, threadPool: threadPool, logger: logger)
         do {
+            // Only a file without tables takes it: every store this connector creates can give
+            // the pages a prune frees back to the file system (``releaseFreedSpace()``).
+            try await registry.execute("configure", "PRAGMA auto_vacuum=INCREMENTAL")
             try await registry.execute("configure", "PRAGMA journal_mode=WAL")
             try await registry.execute("configure", "PRAGMA synchronous=FULL")
-            try await registry.execute("configure", "PRAGMA busy_timeout=10000")
+            try await registry.execute("configure", "PRAGMA busy_timeout=\(busyTimeoutMilliseconds)")
             try await registry.execute("configure", "PRAGMA foreign_keys=ON")
         } catch {
             // A file that is no database opens and fails here: closed before the error goes up,
@@ -814,10 +817,102 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             ).count
             deleted += batch
             if batch < Self.pruneBatch { return deleted }
+            await Self.letOtherWritersIn()
         }
     }
 
     static let pruneBatch = 10_000
+
+    /// Pauses between two write transactions of a long job (prune, giving space back), so that
+    /// another process's writer gets the file. SQLite has no queue for its lock: a writer that
+    /// finds it taken sleeps and tries again, at most 100 ms apart, and one that started back to
+    /// back kept a sidecar's commit waiting 7.7 s. A pause as long as that sleep lets it in.
+    static func letOtherWritersIn() async {
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+
+    public func releaseFreedSpace() async throws(StateError) -> StoreFileSpace? {
+        let before = fileBytes()
+        let incremental = try await pragma("auto_vacuum") == Self.incrementalVacuum
+        if incremental {
+            var free = try await pragma("freelist_count")
+            while free > 0 {
+                try await locked("give freed pages back", "PRAGMA incremental_vacuum(\(Self.vacuumChunkPages))")
+                let left = try await pragma("freelist_count")
+                guard left < free else { break }
+                free = left
+                if free > 0 { await Self.letOtherWritersIn() }
+            }
+        }
+        try await truncateWriteAheadLog()
+        return StoreFileSpace(
+            bytesBefore: before,
+            bytesAfter: fileBytes(),
+            freeBytesKept: Int64(try await pragma("freelist_count") * pragma("page_size")),
+            incremental: incremental
+        )
+    }
+
+    public func rewriteCompactly() async throws(StateError) -> StoreFileSpace? {
+        let before = fileBytes()
+        // Recorded now, applied by the rewrite: a mode can change only while a file has no tables.
+        try await exclusively("turn on incremental vacuum", "PRAGMA auto_vacuum=INCREMENTAL")
+        try await exclusively("rewrite the file", "VACUUM")
+        try await truncateWriteAheadLog()
+        return StoreFileSpace(
+            bytesBefore: before,
+            bytesAfter: fileBytes(),
+            freeBytesKept: Int64(try await pragma("freelist_count") * pragma("page_size")),
+            incremental: try await pragma("auto_vacuum") == Self.incrementalVacuum
+        )
+    }
+
+    /// `PRAGMA auto_vacuum`'s value for incremental vacuum.
+    static let incrementalVacuum = 2
+    /// 2,048 pages (8 MiB of 4 KiB pages) moved per transaction.
+    static let vacuumChunkPages = 2_048
+
+    private func pragma(_ name: String) async throws(StateError) -> Int {
+        try await exclusively("read \(name)", "PRAGMA \(name)").first?.int(name) ?? 0
+    }
+
+    /// One statement under the lock, outside a transaction (as `VACUUM` and checkpoints must be).
+    @discardableResult
+    private func exclusively(_ what: String, _ sql: String) async throws(StateError) -> [SQLiteRow] {
+        do {
+            return try await lock.withLock { () async throws(StateError) -> [SQLiteRow] in try await execute(what, sql) }
+        } catch let error as StateError {
+            throw error
+        } catch {
+            throw StateError(.query, "\(what): \(Self.describe(error))")
+        }
+    }
+
+    /// Copies the write-ahead log into the file and empties it, so moved pages leave the log too.
+    /// It holds back other writers while it waits for readers, so it waits one second at most;
+    /// a busy store keeps its log until its own checkpoints.
+    private func truncateWriteAheadLog() async throws(StateError) {
+        try await exclusively("wait less for the checkpoint", "PRAGMA busy_timeout=1000")
+        let checkpoint: Result<Void, StateError>
+        do {
+            try await exclusively("checkpoint the write-ahead log", "PRAGMA wal_checkpoint(TRUNCATE)")
+            checkpoint = .success(())
+        } catch {
+            checkpoint = .failure(error)
+        }
+        try await exclusively("restore the busy timeout", "PRAGMA busy_timeout=\(Self.busyTimeoutMilliseconds)")
+        try checkpoint.get()
+    }
+
+    static let busyTimeoutMilliseconds = 10_000
+
+    /// The database file and its write-ahead log, in bytes.
+    private func fileBytes() -> Int64 {
+        [path, path + "-wal"].reduce(0) { total, file in
+            let size = (try? FileManager.default.attributesOfItem(atPath: file)[.size] as? NSNumber)?.int64Value ?? 0
+            return total + size
+        }
+    }
 
     public func resetCursor(stream: String, partition: String?) async throws(StateError) -> Int {
         try await locked(

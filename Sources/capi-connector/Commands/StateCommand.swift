@@ -10,8 +10,8 @@ import Glibc
 struct StateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "state",
-        abstract: "Inspect, reset or prune the state registry.",
-        subcommands: [Show.self, Reset.self, Prune.self]
+        abstract: "Inspect, reset, prune or compact the state registry.",
+        subcommands: [Show.self, Reset.self, Prune.self, Vacuum.self]
     )
 
     struct Show: AsyncParsableCommand {
@@ -119,7 +119,11 @@ extension StateCommand {
                 purged it goes). A poll re-reads its \
                 lookback, so pruning inside it (28 days for ad_insights) only loses rows until then.
 
-                Deletes 10,000 rows per transaction: a running sidecar waits for one batch at most.
+                Deletes 10,000 rows per transaction and pauses 100 ms between transactions, so a \
+                running sidecar's commits get in: they wait for one batch at most. \
+                A SQLite store then gives the freed pages back to the file system, 8 MiB per \
+                transaction (a store created before stores had incremental vacuum reuses them \
+                instead, until `state vacuum` rewrites it once).
                 """
         )
 
@@ -156,12 +160,13 @@ extension StateCommand {
             let cutoff = ReadCommand.instant(olderThan, now: now.seconds)!.milliseconds
             let streams = stream.isEmpty ? StateStream.allCases : stream.compactMap(StateStream.init(rawValue:))
             let delete = yes
-            let counts = try await state.withRegistry { registry in
+            let (counts, space) = try await state.withRegistry { registry in
                 var counts: [(StateStream, Int)] = []
                 for stream in streams {
                     counts.append((stream, try await registry.prune(StreamPrune(stream: stream, before: cutoff, now: now), delete: delete)))
                 }
-                return counts
+                let deleted = counts.contains { $0.1 > 0 } && delete
+                return (counts, deleted ? try await registry.releaseFreedSpace() : nil)
             }
             for (stream, count) in counts {
                 StandardStreams.printOutput(
@@ -174,7 +179,69 @@ extension StateCommand {
                 )
             }
             if !delete { StandardStreams.printError("nothing deleted: add --yes to delete these records") }
+            if let space { StandardStreams.printError(Self.describe(space)) }
         }
+
+        static func describe(_ space: StoreFileSpace) -> String {
+            let size =
+                "the store's file and its write-ahead log: \(StoreSizeText.bytes(space.bytesBefore)) after the deletes → \(StoreSizeText.bytes(space.bytesAfter))"
+            guard !space.incremental, space.freeBytesKept > 0 else { return size }
+            return size
+                + "; \(StoreSizeText.bytes(space.freeBytesKept)) stay free inside it for new rows, since it was created without"
+                + " incremental vacuum: `capi-connector state vacuum` rewrites it once and from then on prune gives space back"
+        }
+    }
+
+    struct Vacuum: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Rewrite a SQLite store compactly, giving all its free pages back to the file system.",
+            discussion: """
+                `state prune` gives freed pages back by itself on stores created with incremental \
+                vacuum, as every new store is. An older store keeps them inside its file, reused by \
+                new rows (prune says so); run this once to rewrite it, which also makes later \
+                prunes give space back.
+
+                The rewrite needs free disk about the size of the store and holds a running \
+                sidecar's commits back while it runs (they answer 503 past the manifest's \
+                commit_timeout, and senders retry): run it when the sidecar is stopped or quiet. \
+                PostgreSQL stores need nothing: autovacuum makes deleted rows' space reusable.
+                """
+        )
+
+        @OptionGroup var state: StateOptions
+
+        func run() async throws {
+            guard case .sqlite = try state.location else {
+                StandardStreams.printError(
+                    "capi-connector: state vacuum is for SQLite stores; PostgreSQL's autovacuum makes deleted rows' space reusable (VACUUM FULL gives it back to the file system, locking each table while it runs)"
+                )
+                throw ExitCode(2)
+            }
+            guard let space = try await state.withRegistry({ try await $0.rewriteCompactly() }) else { return }
+            StandardStreams.printOutput(
+                try JSONOutput.line(
+                    JSONValue.object([
+                        "bytes_before": .integer(space.bytesBefore), "bytes_after": .integer(space.bytesAfter),
+                        "incremental_vacuum": .bool(space.incremental),
+                    ])
+                )
+            )
+            StandardStreams.printError("the store's file: \(StoreSizeText.bytes(space.bytesBefore)) → \(StoreSizeText.bytes(space.bytesAfter))")
+        }
+    }
+}
+
+/// Sizes for people: 1,000-based, one decimal, as `ls -lh --si` and disk tools print them.
+enum StoreSizeText {
+    static func bytes(_ count: Int64) -> String {
+        let units = ["bytes", "kB", "MB", "GB", "TB"]
+        var value = Double(count)
+        var unit = 0
+        while value >= 1000, unit < units.count - 1 {
+            value /= 1000
+            unit += 1
+        }
+        return unit == 0 ? "\(count) bytes" : String(format: "%.1f", value) + " " + units[unit]
     }
 }
 

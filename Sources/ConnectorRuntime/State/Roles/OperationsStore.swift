@@ -39,6 +39,13 @@ public protocol OperationsStore: Sendable {
     /// Counts (`delete: false`) or deletes the rows `prune` takes, deleting 10,000 per transaction so
     /// that intake and the forwarder wait for one batch at most; returns how many.
     func prune(_ prune: StreamPrune, delete: Bool) async throws(StateError) -> Int
+    /// Gives the pages deleted rows freed back to the file system where the store is a file of its
+    /// own (SQLite with incremental vacuum), a chunk per transaction so a running sidecar waits for
+    /// one chunk at most; `nil` where a server manages its space (PostgreSQL's autovacuum).
+    func releaseFreedSpace() async throws(StateError) -> StoreFileSpace?
+    /// Rewrites a SQLite store compactly (`VACUUM`) and turns incremental vacuum on, for stores
+    /// created without it; `nil` for PostgreSQL.
+    func rewriteCompactly() async throws(StateError) -> StoreFileSpace?
     /// Clears a stream's cursor (one partition or all) so the next run starts again.
     func resetCursor(stream: String, partition: String?) async throws(StateError) -> Int
 }

@@ -129,6 +129,52 @@ struct StateRegistryContractTests {
         }
     }
 
+    @Test("a replay or purge of more dead letters than one transaction takes moves every selected one, and only those", arguments: TestStore.enabled)
+    func deadLettersInManyTransactions(backend: TestStore) async throws {
+        let (location, schema) = try backend.location()
+        try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
+            // 30,000 dead letters of pixel 111, every sixth invalid, each with its ledger row.
+            let numbers =
+                backend == .sqlite
+                ? "(WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 29999) SELECT i FROM n) AS s"
+                : "generate_series(0, 29999) AS s(i)"
+            let reason = String(
+                decoding: try JSONEncoder().encode(DeadLetterReason(errorClass: .transient, message: "retries exhausted")),
+                as: UTF8.self
+            )
+            try await TestStore.rawSQL(
+                location,
+                schema: schema,
+                [
+                    """
+                    INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, message, attempts, created_at)
+                    SELECT '111', 'dl-' || i, 1796000000, '{"event_name":"Lead"}', CASE WHEN i % 6 = 5 THEN 'invalid' ELSE 'transient' END,
+                      503, 'retries exhausted', 3, 1000 + i FROM \(numbers)
+                    """,
+                    """
+                    INSERT INTO delivered_events (pixel_id, event_id, event_time, received_at, outcome, dead_letter_reason, record, updated_at)
+                    SELECT '111', 'dl-' || i, 1796000000, 1000 + i, 'dead_lettered', '\(reason)', '{}', 1000 FROM \(numbers)
+                    """,
+                ]
+            )
+            #expect(try await registry.replayDeadLetters(DeadLetterSelection(classes: [.transient]), now: now) == 25_000)
+            #expect(try await registry.outboxDepth() == 25_000)
+            #expect(try await registry.deadLetterCount(.all) == 5_000)
+            #expect(try await registry.deadLetterCount(DeadLetterSelection(classes: [.invalid])) == 5_000)
+            var outcomes: [DeliveryOutcome: Int] = [:]
+            var after: DeliveredEventPosition?
+            while true {
+                let page = try await registry.deliveredEvents(since: nil, after: after, limit: 10_000)
+                for event in page { outcomes[event.outcome, default: 0] += 1 }
+                guard let last = page.last else { break }
+                after = DeliveredEventPosition(after: last)
+            }
+            #expect(outcomes == [.pending: 25_000, .deadLettered: 5_000])
+            #expect(try await registry.purgeDeadLetters(.all) == 5_000)
+            #expect(try await registry.deadLetterCount(.all) == 0)
+        }
+    }
+
     @Test("delivered_events read in pages: every record once, in receipt order, ties broken by key, from any page size", arguments: TestStore.enabled)
     func deliveredEventsPages(backend: TestStore) async throws {
         try await backend.withRegistry { registry in

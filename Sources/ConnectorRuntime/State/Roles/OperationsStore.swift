@@ -31,8 +31,10 @@ public protocol OperationsStore: Sendable {
     func deadLetters(_ selection: DeadLetterSelection, limit: Int) async throws(StateError) -> [DeadLetter]
     /// How many dead letters the selection holds.
     func deadLetterCount(_ selection: DeadLetterSelection) async throws(StateError) -> Int
-    /// Moves the selected dead letters back to the outbox; returns how many.
+    /// Moves the selected dead letters back to the outbox; returns how many. Each moves with its
+    /// ledger row; SQLite moves 10,000 per transaction, paced, so another process's writer gets in.
     func replayDeadLetters(_ selection: DeadLetterSelection, now: UnixMillis) async throws(StateError) -> Int
+    /// Deletes the selected dead letters (on SQLite 10,000 per transaction, paced); returns how many.
     func purgeDeadLetters(_ selection: DeadLetterSelection) async throws(StateError) -> Int
 
     func summary() async throws(StateError) -> StateSummary

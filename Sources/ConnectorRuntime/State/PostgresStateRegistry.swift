@@ -928,11 +928,11 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     /// PostgreSQL's autovacuum makes deleted rows' space reusable; giving it back to the file
     /// system takes `VACUUM FULL`, which locks each table out while it rewrites it: an operator's
     /// call, not this connector's.
-    public func releaseFreedSpace() async throws(StateError) -> StoreFileSpace? { nil }
+    public func releaseFreedSpace(progress: @Sendable (Int64) -> Void) async throws(StateError) -> StoreFileSpace? { nil }
 
     public func rewriteCompactly() async throws(StateError) -> StoreFileSpace? { nil }
 
-    public func prune(_ prune: StreamPrune, delete: Bool) async throws(StateError) -> Int {
+    public func prune(_ prune: StreamPrune, delete: Bool, progress: @Sendable (Int) -> Void) async throws(StateError) -> Int {
         let (condition, values) = prune.condition
         let table = prune.stream.rawValue
         // `?` in the shared condition becomes `$1`, `$2`, … in order.
@@ -976,6 +976,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 for try await _ in rows { batch += 1 }
                 deleted += batch
                 if batch < Self.pruneBatch { return deleted }
+                progress(deleted)
             }
         }
     }

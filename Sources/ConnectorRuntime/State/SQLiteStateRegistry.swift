@@ -61,7 +61,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         let registry = SQLiteStateRegistry(path: path, connection: connection, threadPool: threadPool, logger: logger)
         do {
             // Only a file without tables takes it: every store this connector creates can give
-            // the pages a prune frees back to the file system (``releaseFreedSpace()``).
+            // the pages a prune frees back to the file system (``releaseFreedSpace(progress:)``).
             try await registry.execute("configure", "PRAGMA auto_vacuum=INCREMENTAL")
             try await registry.execute("configure", "PRAGMA journal_mode=WAL")
             try await registry.execute("configure", "PRAGMA synchronous=FULL")
@@ -823,7 +823,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         )
     }
 
-    public func prune(_ prune: StreamPrune, delete: Bool) async throws(StateError) -> Int {
+    public func prune(_ prune: StreamPrune, delete: Bool, progress: @Sendable (Int) -> Void) async throws(StateError) -> Int {
         let (condition, values) = prune.condition
         let table = prune.stream.rawValue
         let binds: [SQLiteData] = values.map {
@@ -844,6 +844,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             ).count
             deleted += batch
             if batch < Self.rowsPerTransaction { return deleted }
+            progress(deleted)
             await Self.letOtherWritersIn()
         }
     }
@@ -859,12 +860,14 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         try? await Task.sleep(for: .milliseconds(100))
     }
 
-    public func releaseFreedSpace() async throws(StateError) -> StoreFileSpace? {
+    public func releaseFreedSpace(progress: @Sendable (Int64) -> Void) async throws(StateError) -> StoreFileSpace? {
         let before = fileBytes()
         let incremental = try await pragma("auto_vacuum") == Self.incrementalVacuum
         if incremental {
+            let pageSize = Int64(try await pragma("page_size"))
             var free = try await pragma("freelist_count")
             while free > 0 {
+                progress(Int64(free) * pageSize)
                 try await locked("give freed pages back", "PRAGMA incremental_vacuum(\(Self.vacuumChunkPages))")
                 let left = try await pragma("freelist_count")
                 guard left < free else { break }

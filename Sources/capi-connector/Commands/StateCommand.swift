@@ -160,13 +160,21 @@ extension StateCommand {
             let cutoff = ReadCommand.instant(olderThan, now: now.seconds)!.milliseconds
             let streams = stream.isEmpty ? StateStream.allCases : stream.compactMap(StateStream.init(rawValue:))
             let delete = yes
-            let (counts, space) = try await state.withRegistry { registry in
+            let progress = ProgressLine()
+            let (counts, space) = try await state.withRegistry { registry async throws -> ([(StateStream, Int)], StoreFileSpace?) in
                 var counts: [(StateStream, Int)] = []
                 for stream in streams {
-                    counts.append((stream, try await registry.prune(StreamPrune(stream: stream, before: cutoff, now: now), delete: delete)))
+                    let prune = StreamPrune(stream: stream, before: cutoff, now: now)
+                    let count = try await registry.prune(prune, delete: delete) { (deleted: Int) in
+                        progress.say { "\(stream.rawValue): \(deleted) rows deleted so far" }
+                    }
+                    counts.append((stream, count))
                 }
-                let deleted = counts.contains { $0.1 > 0 } && delete
-                return (counts, deleted ? try await registry.releaseFreedSpace() : nil)
+                guard delete, counts.contains(where: { $0.1 > 0 }) else { return (counts, nil) }
+                let space = try await registry.releaseFreedSpace { (left: Int64) in
+                    progress.say { "giving freed pages back to the file system: \(StoreSizeText.bytes(left)) to go" }
+                }
+                return (counts, space)
             }
             for (stream, count) in counts {
                 StandardStreams.printOutput(

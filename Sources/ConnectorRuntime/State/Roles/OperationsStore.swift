@@ -39,12 +39,14 @@ public protocol OperationsStore: Sendable {
 
     func summary() async throws(StateError) -> StateSummary
     /// Counts (`delete: false`) or deletes the rows `prune` takes, deleting 10,000 per transaction so
-    /// that intake and the forwarder wait for one batch at most; returns how many.
-    func prune(_ prune: StreamPrune, delete: Bool) async throws(StateError) -> Int
+    /// that intake and the forwarder wait for one batch at most; returns how many. `progress` hears
+    /// the rows deleted so far after each transaction.
+    func prune(_ prune: StreamPrune, delete: Bool, progress: @Sendable (Int) -> Void) async throws(StateError) -> Int
     /// Gives the pages deleted rows freed back to the file system where the store is a file of its
     /// own (SQLite with incremental vacuum), a chunk per transaction so a running sidecar waits for
     /// one chunk at most; `nil` where a server manages its space (PostgreSQL's autovacuum).
-    func releaseFreedSpace() async throws(StateError) -> StoreFileSpace?
+    /// `progress` hears the free bytes still to give back, before each chunk.
+    func releaseFreedSpace(progress: @Sendable (Int64) -> Void) async throws(StateError) -> StoreFileSpace?
     /// Rewrites a SQLite store compactly (`VACUUM`) and turns incremental vacuum on, for stores
     /// created without it; `nil` for PostgreSQL.
     func rewriteCompactly() async throws(StateError) -> StoreFileSpace?
@@ -53,6 +55,10 @@ public protocol OperationsStore: Sendable {
 }
 
 extension OperationsStore {
+    public func prune(_ prune: StreamPrune, delete: Bool) async throws(StateError) -> Int {
+        try await self.prune(prune, delete: delete) { _ in }
+    }
+
     public func deliveryStatuses(since: UnixMillis?) async throws(StateError) -> [StoredDeliveryStatus] {
         try await deliveryStatuses(since: since, buckets: nil)
     }

@@ -170,7 +170,8 @@ extension StateCommand {
                     }
                     counts.append((stream, count))
                 }
-                guard delete, counts.contains(where: { $0.1 > 0 }) else { return (counts, nil) }
+                // Also when nothing was deleted: a prune stopped while giving pages back left them free.
+                guard delete else { return (counts, nil) }
                 let space = try await registry.releaseFreedSpace { (left: Int64) in
                     progress.say { "giving freed pages back to the file system: \(StoreSizeText.bytes(left)) to go" }
                 }
@@ -192,7 +193,7 @@ extension StateCommand {
 
         static func describe(_ space: StoreFileSpace) -> String {
             let size =
-                "the store's file and its write-ahead log: \(StoreSizeText.bytes(space.bytesBefore)) after the deletes → \(StoreSizeText.bytes(space.bytesAfter))"
+                "the store's file and its write-ahead log: \(StoreSizeText.bytes(space.bytesBefore)) before giving freed pages back → \(StoreSizeText.bytes(space.bytesAfter))"
             guard !space.incremental, space.freeBytesKept > 0 else { return size }
             return size
                 + "; \(StoreSizeText.bytes(space.freeBytesKept)) stay free inside it for new rows, since it was created without"

@@ -448,7 +448,11 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func replayDeadLetters(_ selection: DeadLetterSelection, now: UnixMillis) async throws(StateError) -> Int {
+    public func replayDeadLetters(
+        _ selection: DeadLetterSelection,
+        now: UnixMillis,
+        progress: @Sendable (Int) -> Void
+    ) async throws(StateError) -> Int {
         // The tail's values are the clock and a constant, written in.
         let now = now.rawValue
         return try await wrap("replay dead letters") {
@@ -476,7 +480,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func purgeDeadLetters(_ selection: DeadLetterSelection) async throws(StateError) -> Int {
+    public func purgeDeadLetters(_ selection: DeadLetterSelection, progress: @Sendable (Int) -> Void) async throws(StateError) -> Int {
         try await wrap("purge dead letters") {
             let rows = try await client.query(
                 Self.onDeadLetters("DELETE FROM", selection, "RETURNING id"),

@@ -426,11 +426,15 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func replayDeadLetters(_ selection: DeadLetterSelection, now: UnixMillis) async throws(StateError) -> Int {
+    public func replayDeadLetters(
+        _ selection: DeadLetterSelection,
+        now: UnixMillis,
+        progress: @Sendable (Int) -> Void
+    ) async throws(StateError) -> Int {
         // Each dead letter moves with its ledger row in one transaction, 10,000 per transaction:
         // a replay of every dead letter after a long outage moved 300,000 in one and held a
         // sidecar's commits for 1.7 s.
-        try await inBatchesOfDeadLetters(selection, "replay dead letters") { (batch) async throws(StateError) -> Int in
+        try await inBatchesOfDeadLetters(selection, "replay dead letters", progress: progress) { (batch) async throws(StateError) -> Int in
             let (filter, binds) = batch
             try await execute(
                 "replay dead letters",
@@ -452,8 +456,8 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func purgeDeadLetters(_ selection: DeadLetterSelection) async throws(StateError) -> Int {
-        try await inBatchesOfDeadLetters(selection, "purge dead letters") { (batch) async throws(StateError) -> Int in
+    public func purgeDeadLetters(_ selection: DeadLetterSelection, progress: @Sendable (Int) -> Void) async throws(StateError) -> Int {
+        try await inBatchesOfDeadLetters(selection, "purge dead letters", progress: progress) { (batch) async throws(StateError) -> Int in
             try await execute("purge dead letters", "DELETE FROM dead_letters \(batch.filter) RETURNING id", batch.binds).count
         }
     }
@@ -463,6 +467,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
     private func inBatchesOfDeadLetters(
         _ selection: DeadLetterSelection,
         _ what: String,
+        progress: @Sendable (Int) -> Void,
         _ body: ((filter: String, binds: [SQLiteData])) async throws(StateError) -> Int
     ) async throws(StateError) -> Int {
         let (filter, binds) = Self.condition(selection)
@@ -479,6 +484,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             }
             total += taken
             if taken < Self.rowsPerTransaction { return total }
+            progress(total)
             await Self.letOtherWritersIn()
         }
     }

@@ -81,8 +81,11 @@ struct DLQCommand: AsyncParsableCommand {
 
         func run() async throws {
             let selection = filter.selection
+            let progress = ProgressLine()
             let count = try await state.withRegistry {
-                try await $0.replayDeadLetters(selection, now: WallClock.system.now())
+                try await $0.replayDeadLetters(selection, now: WallClock.system.now()) { (moved: Int) in
+                    progress.say { "\(moved) dead letters replayed so far" }
+                }
             }
             StandardStreams.printError("replayed \(count) dead letter\(count == 1 ? "" : "s") into the outbox")
             try DLQCommand.checkAllMatched(ids: selection.ids, count: count)
@@ -104,7 +107,10 @@ struct DLQCommand: AsyncParsableCommand {
 
         func run() async throws {
             let selection = filter.selection
-            let count = try await state.withRegistry { try await $0.purgeDeadLetters(selection) }
+            let progress = ProgressLine()
+            let count = try await state.withRegistry {
+                try await $0.purgeDeadLetters(selection) { (purged: Int) in progress.say { "\(purged) dead letters purged so far" } }
+            }
             StandardStreams.printError("purged \(count) dead letter\(count == 1 ? "" : "s")")
             try DLQCommand.checkAllMatched(ids: selection.ids, count: count)
         }

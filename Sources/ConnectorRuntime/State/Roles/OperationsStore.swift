@@ -32,10 +32,12 @@ public protocol OperationsStore: Sendable {
     /// How many dead letters the selection holds.
     func deadLetterCount(_ selection: DeadLetterSelection) async throws(StateError) -> Int
     /// Moves the selected dead letters back to the outbox; returns how many. Each moves with its
-    /// ledger row; SQLite moves 10,000 per transaction, paced, so another process's writer gets in.
-    func replayDeadLetters(_ selection: DeadLetterSelection, now: UnixMillis) async throws(StateError) -> Int
-    /// Deletes the selected dead letters (on SQLite 10,000 per transaction, paced); returns how many.
-    func purgeDeadLetters(_ selection: DeadLetterSelection) async throws(StateError) -> Int
+    /// ledger row; SQLite moves 10,000 per transaction, paced, so another process's writer gets in,
+    /// and `progress` hears how many have moved after each (PostgreSQL moves them in one statement).
+    func replayDeadLetters(_ selection: DeadLetterSelection, now: UnixMillis, progress: @Sendable (Int) -> Void) async throws(StateError) -> Int
+    /// Deletes the selected dead letters (on SQLite 10,000 per transaction, paced, with `progress`
+    /// as for a replay); returns how many.
+    func purgeDeadLetters(_ selection: DeadLetterSelection, progress: @Sendable (Int) -> Void) async throws(StateError) -> Int
 
     func summary() async throws(StateError) -> StateSummary
     /// Counts (`delete: false`) or deletes the rows `prune` takes, deleting 10,000 per transaction so
@@ -55,6 +57,14 @@ public protocol OperationsStore: Sendable {
 }
 
 extension OperationsStore {
+    public func replayDeadLetters(_ selection: DeadLetterSelection, now: UnixMillis) async throws(StateError) -> Int {
+        try await replayDeadLetters(selection, now: now) { _ in }
+    }
+
+    public func purgeDeadLetters(_ selection: DeadLetterSelection) async throws(StateError) -> Int {
+        try await purgeDeadLetters(selection) { _ in }
+    }
+
     public func prune(_ prune: StreamPrune, delete: Bool) async throws(StateError) -> Int {
         try await self.prune(prune, delete: delete) { _ in }
     }

@@ -432,8 +432,8 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         progress: @Sendable (Int) -> Void
     ) async throws(StateError) -> Int {
         // Each dead letter moves with its ledger row in one transaction, 10,000 per transaction:
-        // a replay of every dead letter after a long outage moved 300,000 in one and held a
-        // sidecar's commits for 1.7 s.
+        // a replay of every dead letter after a long outage moved 300,000 in one and kept another
+        // process's writer, a sidecar's commit, waiting 1.7 s.
         try await inBatchesOfDeadLetters(selection, "replay dead letters", progress: progress) { (batch) async throws(StateError) -> Int in
             let (filter, binds) = batch
             try await execute(
@@ -858,10 +858,11 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
     /// Rows a long job (prune, dead-letter replay or purge) takes per transaction.
     static let rowsPerTransaction = 10_000
 
-    /// Pauses between two write transactions of a long job (prune, giving space back), so that
-    /// another process's writer gets the file. SQLite has no queue for its lock: a writer that
-    /// finds it taken sleeps and tries again, at most 100 ms apart, and one that started back to
-    /// back kept a sidecar's commit waiting 7.7 s. A pause as long as that sleep lets it in.
+    /// Pauses between two write transactions of a long job (prune, giving space back, dead-letter
+    /// replay and purge), so that another process's writer, a sidecar's commit, gets the file.
+    /// SQLite has no queue for its lock: a writer that finds it taken sleeps and tries again, at
+    /// most 100 ms apart, and transactions back to back kept one waiting 9.0 s. A pause as long as
+    /// that sleep lets it in.
     static func letOtherWritersIn() async {
         try? await Task.sleep(for: .milliseconds(100))
     }

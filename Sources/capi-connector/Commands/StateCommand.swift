@@ -119,9 +119,9 @@ extension StateCommand {
                 purged it goes). A poll re-reads its \
                 lookback, so pruning inside it (28 days for ad_insights) only loses rows until then.
 
-                Deletes 10,000 rows per transaction and pauses 100 ms between transactions, so a \
-                running sidecar's commits get in: they wait for one batch at most. \
-                A SQLite store then gives the freed pages back to the file system, 8 MiB per \
+                Deletes 10,000 rows per transaction, so a running sidecar's commits wait for one \
+                batch at most (on SQLite, whose lock has no queue, 100 ms apart so that they get \
+                in). A SQLite store then gives the freed pages back to the file system, 8 MiB per \
                 transaction (a store created before stores had incremental vacuum reuses them \
                 instead, until `state vacuum` rewrites it once).
                 """

@@ -141,6 +141,9 @@ public enum IngestBenchmark {
         }
     }
 
+    /// The batch stage's line when `--batch-events 0` leaves it out, rather than a rate of 0/s.
+    static let skipped = "skipped (--batch-events 0)"
+
     /// What the batch endpoint answered for `count` events: how many it took, and the refusal if not all.
     static func batchOutcome(count: Int, status: Int, answer: JSONValue) -> (accepted: Int, refusals: Refusals) {
         var refusals = Refusals()
@@ -172,6 +175,7 @@ public enum IngestBenchmark {
         var accepted = 0
         var batchRefusals = Refusals()
         let perRequest = load.eventsPerRequest(bodyLimit: manifest.push?.bodyLimitBytes ?? 1_048_576)
+        if load.batchEvents == 0 { report.add("batch endpoint (one sender)", Self.skipped) }
         for batch in stride(from: 0, to: load.batchEvents, by: perRequest) {
             let ids = (batch..<min(batch + perRequest, load.batchEvents)).map { "\(runID)-b\($0)" }
             let (status, answer) = try await send(
@@ -184,10 +188,12 @@ public enum IngestBenchmark {
             accepted += outcome.accepted
             batchRefusals.add(outcome.refusals)
         }
-        report.add(
-            perRequest < 1_000 ? "batch endpoint (one sender, \(perRequest) per request)" : "batch endpoint (one sender)",
-            "\(Format.rate(Double(load.batchEvents) / (clock.now - start).inSeconds)) (\(accepted)/\(load.batchEvents) accepted)"
-        )
+        if load.batchEvents > 0 {
+            report.add(
+                perRequest < 1_000 ? "batch endpoint (one sender, \(perRequest) per request)" : "batch endpoint (one sender)",
+                "\(Format.rate(Double(load.batchEvents) / (clock.now - start).inSeconds)) (\(accepted)/\(load.batchEvents) accepted)"
+            )
+        }
         batchRefusals.report(to: report)
         refusals.add(batchRefusals)
         try await client.shutdown()
@@ -303,7 +309,9 @@ public enum IngestBenchmark {
                     let batchSeconds = (clock.now - batchStart).inSeconds
                     report.add(
                         perRequest < 1_000 ? "batch endpoint (\(perRequest) per request)" : "batch endpoint",
-                        "\(Format.rate(Double(load.batchEvents) / batchSeconds)) (\(batchAccepted)/\(load.batchEvents) accepted)"
+                        load.batchEvents == 0
+                            ? Self.skipped
+                            : "\(Format.rate(Double(load.batchEvents) / batchSeconds)) (\(batchAccepted)/\(load.batchEvents) accepted)"
                     )
                     batchRefusals.report(to: report)
                     refusals.add(batchRefusals)

@@ -54,6 +54,25 @@ struct BenchCommandTests {
         #expect(numbers.count == 2 && numbers[0] > 5 && numbers[0] <= numbers[1], "\(line)")
     }
 
+    @Test("bench ingest --batch-events 0 says the batch stage was skipped, never a rate of 0/s")
+    func batchStageSkipped() async throws {
+        let (serve, port) = try await Self.startSidecar()
+        defer {
+            serve.terminate()
+            serve.waitUntilExit()
+        }
+        let result = try await CLIRunner.run(
+            [
+                "bench", "ingest", "--target", "http://127.0.0.1:\(port)", "--events", "20", "--rate", "10", "--batch-events", "0", "--concurrency",
+                "4",
+            ],
+            environment: ServeProcessTests.environment()
+        )
+        #expect(result.status == 0, "\(result.stderr)")
+        let line = try #require(result.stdout.split(separator: "\n").first { $0.contains("batch endpoint") }, "\(result.stdout)")
+        #expect(line.hasSuffix("skipped (--batch-events 0)") && !result.stdout.contains("0/0 accepted"), "\(result.stdout)")
+    }
+
     @Test("bench ingest against a sidecar that refuses: each stage shows its first refusal, and the run exits 1")
     func refusedLoad() async throws {
         let (serve, port) = try await Self.startSidecar()

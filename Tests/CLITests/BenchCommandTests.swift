@@ -308,6 +308,11 @@ struct BenchCommandTests {
             (["state", "--events", "0"], "--events must be at least 1"),
             (["state", "--payload-bytes", "0"], "--payload-bytes must be 1 to 1000000"),
             (["normalize", "--seconds", "0"], "--seconds must be more than 0"),
+            // A negative number after a space is the option's value, not an unknown flag.
+            (["ingest", "--rate", "-5"], "--rate must be at least 1"),
+            (["ingest", "--batch-events", "-1"], "--batch-events must be 0 or more"),
+            (["normalize", "--seconds", "-1"], "--seconds must be more than 0"),
+            (["ingest", "--target", "http://127.0.0.1:9", "--target-pid", "-1"], "--target-pid must be a process id"),
             // --prepare-wal needs a PostgreSQL store of the run's own.
             (["ingest", "--prepare-wal", "--state", "sqlite:unused.sqlite"], "--prepare-wal needs a PostgreSQL state"),
             (["ingest", "--prepare-wal", "--target", "http://127.0.0.1:9"], "--prepare-wal prepares this run's own PostgreSQL state"),

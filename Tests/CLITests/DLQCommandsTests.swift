@@ -101,8 +101,10 @@ struct DLQCommandsTests {
 
     @Test("dlq list --limit below 1 is refused naming the option")
     func limitBelowOne() async throws {
-        for limit in ["0", "-1"] {
-            let result = try await CLIRunner.run(["dlq", "list", "--limit=\(limit)", "--state", "sqlite:/nonexistent/never-opened.sqlite"])
+        for limit in ["--limit=0", "--limit=-1", "--limit -1"] {
+            let result = try await CLIRunner.run(
+                ["dlq", "list"] + limit.split(separator: " ").map(String.init) + ["--state", "sqlite:/nonexistent/never-opened.sqlite"]
+            )
             #expect(result.status == 64, "\(result.stderr)")
             #expect(result.stderr.contains("--limit must be at least 1"), "\(result.stderr)")
         }

@@ -213,3 +213,20 @@ struct StartupObservabilityTests {
         }
     }
 }
+
+@Suite("numeric options")
+struct NumericOptionTests {
+    @Test(
+        "a negative number after a numeric option is that option's value, refused by its own rule (it read as a missing value)",
+        arguments: [
+            (["serve", "--shutdown-timeout", "-1"], "--shutdown-timeout must be a positive number of seconds"),
+            (["sandbox", "--stats-page-size", "-1"], "--stats-page-size must be positive"),
+            (["sandbox", "--seed", "-3"], "The value '-3' is invalid for '--seed <seed>'"),
+            (["health", "--timeout", "-0.5"], "--timeout must be more than 0"),
+        ]
+    )
+    func negativeValues(arguments: [String], message: String) async throws {
+        let result = try await CLIRunner.run(arguments)
+        #expect(result.status == 64 && result.stderr.contains(message) && !result.stderr.contains("Missing value"), "\(result.stderr)")
+    }
+}

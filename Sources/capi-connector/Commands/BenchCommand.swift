@@ -21,7 +21,7 @@ struct BenchCommand: AsyncParsableCommand {
                 """
         )
 
-        @Option(help: "How long to measure, in seconds.")
+        @Option(parsing: .unconditional, help: "How long to measure, in seconds.")
         var seconds: Double = 3
 
         func validate() throws {
@@ -38,9 +38,10 @@ struct BenchCommand: AsyncParsableCommand {
 
         @OptionGroup var state: StateOptions
 
-        @Option(help: "Events to write in batches of 500.")
+        @Option(parsing: .unconditional, help: "Events to write in batches of 500.")
         var events: Int = 50_000
         @Option(
+            parsing: .unconditional,
             help: ArgumentHelp(
                 "Grow each event's payload to at least this many bytes with a cart of items in custom_data (default: a website purchase of about 700 bytes).",
                 valueName: "bytes"
@@ -84,12 +85,14 @@ struct BenchCommand: AsyncParsableCommand {
 
         @OptionGroup var manifestOptions: ManifestOptions
         @OptionGroup var state: StateOptions
-        @Option(help: "Signed single events in the closed-loop run.") var events = 20_000
-        @Option(help: "Concurrent connections of the load generator.") var concurrency = 64
-        @Option(help: "Events per second in the fixed-rate runs (5 seconds each: forwarder idle, then running).") var rate = 2_000
-        @Option(help: "Events through the batch endpoint (1,000 per request).") var batchEvents = 100_000
+        @Option(parsing: .unconditional, help: "Signed single events in the closed-loop run.") var events = 20_000
+        @Option(parsing: .unconditional, help: "Concurrent connections of the load generator.") var concurrency = 64
+        @Option(parsing: .unconditional, help: "Events per second in the fixed-rate runs (5 seconds each: forwarder idle, then running).") var rate =
+            2_000
+        @Option(parsing: .unconditional, help: "Events through the batch endpoint (1,000 per request).") var batchEvents = 100_000
         @Option(help: ArgumentHelp("Drive a sidecar already running here instead of starting one (load only).", valueName: "url")) var target: String?
         @Option(
+            parsing: .unconditional,
             help: ArgumentHelp(
                 "With --target: the sidecar's process id, to report its own resident memory (now and peak) after the load.",
                 valueName: "pid"
@@ -97,6 +100,7 @@ struct BenchCommand: AsyncParsableCommand {
         )
         var targetPid: Int32?
         @Option(
+            parsing: .unconditional,
             help: ArgumentHelp(
                 "Grow each event to at least this many bytes as sent, with a cart of items in custom_data (large orders); "
                     + "the batch endpoint then sends fewer than 1,000 per request if 1,000 would pass the body limit.",
@@ -116,6 +120,7 @@ struct BenchCommand: AsyncParsableCommand {
             guard batchEvents >= 0 else { throw ValidationError("--batch-events must be 0 or more") }
             if let eventBytes, !(1...1_000_000).contains(eventBytes) { throw ValidationError("--event-bytes must be 1 to 1000000") }
             if targetPid != nil && target == nil { throw ValidationError("--target-pid needs --target (the sidecar at that address)") }
+            if let targetPid, targetPid < 1 { throw ValidationError("--target-pid must be a process id (1 or more)") }
         }
 
         func run() async throws {

@@ -32,7 +32,7 @@ struct DLQCommand: AsyncParsableCommand {
 
         @OptionGroup var state: StateOptions
         @OptionGroup var filter: DeadLetterFilterOptions
-        @Option(help: "At most this many.") var limit = 1000
+        @Option(parsing: .unconditional, help: "At most this many.") var limit = 1000
 
         func validate() throws {
             guard limit >= 1 else { throw ValidationError("--limit must be at least 1") }

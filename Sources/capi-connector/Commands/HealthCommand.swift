@@ -20,7 +20,7 @@ struct HealthCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The endpoint to check.", valueName: "url"))
     var url = "http://127.0.0.1:8088/readyz"
 
-    @Option(help: ArgumentHelp("How long to wait for the answer, in seconds.", valueName: "seconds"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("How long to wait for the answer, in seconds.", valueName: "seconds"))
     var timeout: Double = 3
 
     func validate() throws {

@@ -33,13 +33,13 @@ struct SandboxCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Fault plan, e.g. rate=0.3,kinds=5xx+throttle+timeout+reset+invalid.", valueName: "spec"))
     var faults: String?
 
-    @Option(help: "Seed for fault injection and trace ids.")
+    @Option(parsing: .unconditional, help: "Seed for fault injection and trace ids.")
     var seed: UInt64 = 1
 
     @Option(name: .customLong("access-token"), help: ArgumentHelp("Accept only this token (repeatable); default accepts any.", valueName: "token"))
     var accessTokens: [String] = []
 
-    @Option(help: "Hour buckets per stats page (small, so paging is exercised).")
+    @Option(parsing: .unconditional, help: "Hour buckets per stats page (small, so paging is exercised).")
     var statsPageSize: Int = 24
 
     func validate() throws {

@@ -80,8 +80,8 @@ struct SchemaCommand: AsyncParsableCommand {
         @Argument(help: ArgumentHelp("The schema id, e.g. delivered_event.", valueName: "id"))
         var id: String
 
-        @Option(help: "The older version.") var from: Int?
-        @Option(help: "The newer version.") var to: Int?
+        @Option(parsing: .unconditional, help: "The older version.") var from: Int?
+        @Option(parsing: .unconditional, help: "The newer version.") var to: Int?
 
         @OptionGroup var state: StateOptions
 

@@ -44,6 +44,7 @@ struct ServeCommand: AsyncParsableCommand {
     var sandbox = false
 
     @Option(
+        parsing: .unconditional,
         help: ArgumentHelp(
             """
             How long a SIGTERM shutdown may finish in-flight work (requests, the batch being sent, the \

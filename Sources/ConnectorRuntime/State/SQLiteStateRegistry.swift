@@ -883,12 +883,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             }
         }
         try await truncateWriteAheadLog()
-        return StoreFileSpace(
-            bytesBefore: before,
-            bytesAfter: fileBytes(),
-            freeBytesKept: Int64(try await pragma("freelist_count") * pragma("page_size")),
-            incremental: incremental
-        )
+        return try await fileSpace(since: before)
     }
 
     public func rewriteCompactly() async throws(StateError) -> StoreFileSpace? {
@@ -897,7 +892,12 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         try await exclusively("turn on incremental vacuum", "PRAGMA auto_vacuum=INCREMENTAL")
         try await exclusively("rewrite the file", "VACUUM")
         try await truncateWriteAheadLog()
-        return StoreFileSpace(
+        return try await fileSpace(since: before)
+    }
+
+    /// The file's size now against `before`, the free pages it keeps, and its vacuum mode.
+    private func fileSpace(since before: Int64) async throws(StateError) -> StoreFileSpace {
+        StoreFileSpace(
             bytesBefore: before,
             bytesAfter: fileBytes(),
             freeBytesKept: Int64(try await pragma("freelist_count") * pragma("page_size")),

@@ -74,6 +74,7 @@ public struct InsightsJob: Sendable {
     func poll(_ account: AdInsightsConfiguration.Account, run: RunRecord, records: inout Int, windows: inout Int) async -> PollJob.PixelOutcome {
         let partition = Self.partition(account)
         let cursorKey = CursorKey(connector: manifest.id, stream: Self.stream, partition: partition)
+        if Task.isShuttingDownGracefully { return .stopped }
         do {
             let token = try await token(for: account)
             let info = try await call(token) { token throws(GraphError) in
@@ -94,6 +95,7 @@ public struct InsightsJob: Sendable {
             var start = max(first, earliest)
             let reader = Reader(job: self, account: account, zone: zone, currency: currency, token: token)
             while start <= today {
+                if Task.isShuttingDownGracefully { return .stopped }
                 let end = min(start.adding(days: configuration.stepDays - 1), today)
                 let rows = try await reader.read(start...end)
                 try await registry.commitInsightsWindow(

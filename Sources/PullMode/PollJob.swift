@@ -17,6 +17,8 @@ public struct PollJob: Sendable {
         case ok
         case failed(String)
         case authFailed(String)
+        /// A graceful shutdown came first: the partition stopped between windows.
+        case stopped
     }
 
     public struct Report: Sendable {
@@ -27,11 +29,13 @@ public struct PollJob: Sendable {
         /// The longest stretch some partition could no longer read (beyond Meta's horizon).
         public var gap: Duration
 
-        /// The run as a whole: an authentication failure anywhere outranks a failed partition.
+        /// The run as a whole: an authentication failure anywhere outranks a failed partition,
+        /// which outranks one stopped by a shutdown.
         public var result: PollResult {
             let values = Array(outcomes.values)
             if values.contains(where: { if case .authFailed = $0 { true } else { false } }) { return .authenticationFailed }
             if values.contains(where: { if case .failed = $0 { true } else { false } }) { return .partial }
+            if values.contains(.stopped) { return .stopped }
             return .ok
         }
     }
@@ -100,7 +104,19 @@ public struct PollJob: Sendable {
     /// Pixels (and ad accounts) polled at once.
     static let pixelsAtOnce = 8
 
+    /// One poll. Call it holding the poll lock (``runHoldingLock(registry:logger:)``): it takes
+    /// runs still `running` for ones whose process died, since none other can be alive.
+    ///
+    /// A graceful shutdown (`Task.isShuttingDownGracefully`) is honoured between windows: each
+    /// partition commits the window it is reading and stops, and the run ends `interrupted`.
     public func run() async throws(StateError) -> Report {
+        let unfinished = try await registry.interruptUnfinishedRuns(mode: .pull)
+        if unfinished > 0 {
+            logger.warning(
+                "earlier polls never recorded their end (killed, or the store was lost mid-run); marked interrupted",
+                metadata: ["runs": "\(unfinished)"]
+            )
+        }
         let started = clock.now()
         let run = RunRecord(runID: "pull-" + UUID().uuidString.prefix(12).lowercased(), mode: .pull, startedAt: started)
         try await registry.recordRun(run)
@@ -131,10 +147,11 @@ public struct PollJob: Sendable {
             case .ok: .ok
             case .authenticationFailed: .authFailed
             case .partial, .locked: .partial
+            case .stopped: .interrupted
             }
         finished.errorClass =
             switch report.result {
-            case .ok, .locked: nil
+            case .ok, .locked, .stopped: nil
             case .authenticationFailed: .auth
             case .partial: .partitionFailed
             }
@@ -178,6 +195,7 @@ public struct PollJob: Sendable {
             }
             var position = stored?.position ?? UnixSeconds(0)
             for (index, window) in plan.windows.enumerated() {
+                if Task.isShuttingDownGracefully { return .stopped }
                 var fetched: [DeliveryStatusRecord] = []
                 for (source, filter) in [("all", nil), ("server", "SERVER_ONLY")] as [(String, String?)] {
                     fetched += try await fetchStats(pixel: pixel, window: window, source: source, eventSourceFilter: filter, shapes: shapes)
@@ -200,6 +218,7 @@ public struct PollJob: Sendable {
                     "pixel \(pixel.id): window \(index + 1)/\(plan.windows.count) \(window.start.iso8601) – \(window.end.iso8601), \(fetched.count) records"
                 )
             }
+            if Task.isShuttingDownGracefully { return .stopped }
             if pull.matchQuality { try await snapshotQuality(pixel: pixel, run: run) }
             return .ok
         } catch let error as GraphError where error.errorClass == .auth || error.errorClass == .permission {

@@ -8,4 +8,7 @@ public enum PollResult: Sendable, Equatable {
     case authenticationFailed
     /// Another poll holds the lock; nothing was done.
     case locked
+    /// A shutdown was asked for (SIGTERM, SIGINT) before every partition finished; each stopped
+    /// after committing the window it was reading, and the next poll goes on from there.
+    case stopped
 }

@@ -3,8 +3,8 @@ import ConnectorRuntime
 import Logging
 import ServiceLifecycle
 
-/// Polls on the manifest's interval until a graceful shutdown. A poll in progress finishes its
-/// current work (each window is committed as it completes) before the service returns; an
+/// Polls on the manifest's interval until a graceful shutdown. A poll in progress commits the
+/// window each partition is reading and stops there (the next start goes on from it); an
 /// authentication failure ends the schedule, since retrying cannot help until the credentials change.
 public struct ScheduledPoll: Service {
     let job: PollJob
@@ -44,8 +44,10 @@ public actor PollResultBox {
     public private(set) var value: PollResult = .ok
     public private(set) var polls = 0
 
+    /// A poll cut short by the shutdown keeps the result before it: being stopped is how a
+    /// schedule ends, not a failure of it.
     func set(_ result: PollResult) {
-        value = result
+        if result != .stopped { value = result }
         polls += 1
     }
 }

@@ -21,14 +21,25 @@ struct CLIRunner {
         try await ProcessRunner.run(executable.path, arguments, environment: environment, stdin: stdin, directory: directory)
     }
 
-    /// Starts the connector in the background (a server), output discarded.
-    static func start(_ arguments: [String], environment: [String: String] = [:], logTo logFile: String? = nil) throws -> Process {
+    /// Starts the connector in the background (a server or a job the test signals); standard
+    /// error to `logFile` and standard output to `outputFile`, each discarded when not given.
+    static func start(
+        _ arguments: [String],
+        environment: [String: String] = [:],
+        logTo logFile: String? = nil,
+        outputTo outputFile: String? = nil
+    ) throws -> Process {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = repositoryRoot
         process.environment = ProcessInfo.processInfo.environment.filter { $0.key == "PATH" || $0.key == "HOME" }.merging(environment) { $1 }
-        process.standardOutput = FileHandle.nullDevice
+        if let outputFile {
+            _ = FileManager.default.createFile(atPath: outputFile, contents: nil)
+            process.standardOutput = FileHandle(forWritingAtPath: outputFile)
+        } else {
+            process.standardOutput = FileHandle.nullDevice
+        }
         if let logFile {
             _ = FileManager.default.createFile(atPath: logFile, contents: nil)
             process.standardError = FileHandle(forWritingAtPath: logFile)

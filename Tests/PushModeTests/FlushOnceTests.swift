@@ -3,6 +3,7 @@ import ConnectorRuntime
 import GraphAPI
 import Hummingbird
 import Logging
+import ServiceLifecycleTestKit
 import Synchronization
 import TestSupport
 import Testing
@@ -46,6 +47,56 @@ struct FlushOnceTests {
                 #expect(letters.allSatisfy { $0.reason.message.contains("retries exhausted after 3 attempts") }, "\(letters.map(\.reason.message))")
             }
         }
+    }
+
+    @Test("a graceful shutdown lets the batch in flight be sent and recorded, then starts no other", arguments: TestStore.enabled)
+    func stopsBetweenRounds(store: TestStore) async throws {
+        let manifest = try pushManifest(maxEvents: 10)
+        let requests = RequestCount()
+        let trigger = ShutdownTrigger()
+        try await store.withRegistry { registry in
+            _ = try await registry.commitIntake(ForwarderWindowTests.leads(50, prefix: "stop"))
+            try await withLoopbackServer(Self.accepting(counting: requests, during: trigger), label: "graph-stop") { port in
+                let forwarder = ForwarderWindowTests.oneAtATime(
+                    registry,
+                    graphURL: "http://127.0.0.1:\(port)",
+                    pixels: manifest.pixels,
+                    maxEvents: 10
+                )
+                let stopped = try await testGracefulShutdown { shutdown in
+                    trigger.current.withLock { $0 = shutdown }
+                    return try await forwarder.flushDue()
+                }
+                #expect(stopped == Forwarder.FlushReport(forwarded: 10, rescheduled: 0, deadLettered: 0, remaining: 40, stopped: true))
+                #expect(requests.value == 1)
+                trigger.current.withLock { $0 = nil }
+                let rest = try await forwarder.flushDue()
+                #expect(rest == Forwarder.FlushReport(forwarded: 40, rescheduled: 0, deadLettered: 0, remaining: 0, stopped: false))
+                #expect(requests.value == 5)
+            }
+        }
+    }
+
+    /// A Graph stand-in that accepts every batch whole; each request first asks the test's shutdown
+    /// trigger, when one is set, for a graceful shutdown, so it comes while that batch is in flight.
+    static func accepting(counting requests: RequestCount, during trigger: ShutdownTrigger) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("/v26.0/:pixel/events") { request, _ -> Response in
+            trigger.current.withLock { $0 }?.triggerGracefulShutdown()
+            requests.count.withLock { $0 += 1 }
+            let body = try await request.body.collect(upTo: 1 << 20)
+            let events = try JSONValue(parsing: Array(buffer: body))["data"]?.arrayValue?.count ?? 0
+            return Response(
+                status: .ok,
+                headers: [.contentType: "application/json"],
+                body: .init(byteBuffer: ByteBuffer(string: #"{"events_received":\#(events),"messages":[],"fbtrace_id":"AStopTrace"}"#))
+            )
+        }
+        return router
+    }
+
+    final class ShutdownTrigger: Sendable {
+        let current = Mutex<GracefulShutdownTestTrigger?>(nil)
     }
 
     final class RequestCount: Sendable {

@@ -647,6 +647,17 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
+    public func interruptUnfinishedRuns(mode: RunMode) async throws(StateError) -> Int {
+        try await scalar(
+            "mark unfinished runs",
+            """
+            WITH marked AS (
+                UPDATE runs SET status = \(RunStatus.interrupted.rawValue) WHERE mode = \(mode.rawValue) AND status = \(RunStatus.running.rawValue) RETURNING 1
+            ) SELECT COUNT(*)::int8 FROM marked
+            """
+        )
+    }
+
     public func recentRuns(limit: Int) async throws(StateError) -> [RunRecord] {
         try await wrap("list runs") {
             let rows = try await client.query(

@@ -628,6 +628,14 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         )
     }
 
+    public func interruptUnfinishedRuns(mode: RunMode) async throws(StateError) -> Int {
+        try await locked(
+            "mark unfinished runs",
+            "UPDATE runs SET status = ? WHERE mode = ? AND status = ? RETURNING 1",
+            [.text(RunStatus.interrupted.rawValue), .text(mode.rawValue), .text(RunStatus.running.rawValue)]
+        ).count
+    }
+
     public func recentRuns(limit: Int) async throws(StateError) -> [RunRecord] {
         try await locked(
             "list runs",

@@ -212,6 +212,9 @@ public struct Forwarder: Service {
         public var deadLettered = 0
         /// Rows still in the outbox: rescheduled, not due yet, or leased by another live process.
         public var remaining = 0
+        /// A graceful shutdown came before everything due was sent: the batches in flight were
+        /// sent and recorded, and no new round started.
+        public var stopped = false
     }
 
     /// Outcomes this forwarder (and its copies) recorded since it was made; `remaining` is not
@@ -223,13 +226,24 @@ public struct Forwarder: Service {
     /// report, never waited for. (A row it reschedules may be due again within milliseconds under
     /// full jitter; it waits for the next run, so one run never spends a row's attempts back to back.)
     ///
+    /// A graceful shutdown (`Task.isShuttingDownGracefully`: `flush --once` on SIGTERM) is
+    /// honoured between rounds, so a stopped container leaves no batch sent but unrecorded.
+    ///
     /// - Parameter cutoff: no new round of batches starts after this instant (a Lambda forwards
     ///   within its invocation's remaining time; what is left waits for the next one or `flush`).
     public func flushDue(startingBefore cutoff: ContinuousClock.Instant? = nil) async throws(StateError) -> FlushReport {
         let before = outcomes.current
         let start = clock.now()
-        while cutoff.map({ ContinuousClock.now < $0 }) ?? true, try await forwardOnce(dueBy: start) > 0 {}
+        var stopped = false
+        while cutoff.map({ ContinuousClock.now < $0 }) ?? true {
+            if Task.isShuttingDownGracefully {
+                stopped = true
+                break
+            }
+            guard try await forwardOnce(dueBy: start) > 0 else { break }
+        }
         var report = outcomes.current
+        report.stopped = stopped
         report.forwarded -= before.forwarded
         report.rescheduled -= before.rescheduled
         report.deadLettered -= before.deadLettered

@@ -20,9 +20,12 @@ struct FlushCommand: AsyncParsableCommand {
             sidecar), are counted in "remaining", never waited for. \
             It also evaluates the drift windows other processes stored, as any evaluator may.
 
-            Without --once it keeps forwarding until SIGTERM, then finishes what is in flight and exits 0.
+            SIGTERM or SIGINT during --once (a stopped container, Ctrl-C): the batches in flight are \
+            sent and recorded, no new ones start, the JSON line is printed and the exit code is 1 \
+            (the rest waits for the next run). Without --once it keeps forwarding until SIGTERM, then \
+            finishes what is in flight and exits 0.
 
-            Exit codes: 0 ok, 1 some batches rescheduled (with --once), 2 configuration or state error (a SQLite \
+            Exit codes: 0 ok, 1 some batches rescheduled or stopped by a signal (with --once), 2 configuration or state error (a SQLite \
             path where no store exists among them: flush forwards what serve committed there).
             """
     )
@@ -58,9 +61,11 @@ struct FlushCommand: AsyncParsableCommand {
         if once {
             let report = try await StateOptions.withRegistry(at: location) { registry in
                 let forwarder = Forwarder.configured(manifest: manifest, push: push, registry: registry, graph: graph)
-                let report = try await forwarder.flushDue()
-                await DriftMonitor.configured(by: manifest, store: registry)?.flushAndEvaluate()
-                return report
+                return try await OnePass.run(logger: logger) {
+                    let report = try await forwarder.flushDue()
+                    await DriftMonitor.configured(by: manifest, store: registry)?.flushAndEvaluate()
+                    return report
+                }
             }
             StandardStreams.printOutput(
                 JSONValue.object([
@@ -75,7 +80,12 @@ struct FlushCommand: AsyncParsableCommand {
                     "remaining": "\(report.remaining)",
                 ]
             )
-            if report.rescheduled > 0 { throw ExitCode(1) }
+            if report.stopped {
+                StandardStreams.printError(
+                    "capi-connector: stopped by a signal after the batches in flight; \(report.remaining) rows wait in the outbox for the next run"
+                )
+            }
+            if report.rescheduled > 0 || report.stopped { throw ExitCode(1) }
             return
         }
         logger.notice(

@@ -23,12 +23,17 @@ struct PollCommand: AsyncParsableCommand {
             accounts) are read at once; a manifest with more takes turns. Without --once it \
             polls on the manifest's pull.schedule.interval until SIGTERM.
 
+            SIGTERM or SIGINT (a stopped container, Ctrl-C): each pixel and ad account commits the \
+            window it is reading and stops; the next poll goes on from there. The run is recorded as \
+            interrupted, and poll --once exits 1 saying so. A window still being read 20 s after the \
+            signal is abandoned, uncommitted, for the next poll to read again.
+
             With pull.streams.ad_insights.accounts (META_AD_ACCOUNT_ID in the shipped manifest), it \
             also reads each ad account's Ads Insights per day in the account's time zone, from its \
             cursor minus the lookback (28 days: attribution keeps changing) to today, replacing those \
             days' rows; long windows become async reports. The token needs ads_read on the account.
 
-            Exit codes: 0 ok, 1 some pixels or ad accounts failed (the others advanced), 2 \
+            Exit codes: 0 ok, 1 some pixels or ad accounts failed or were stopped (the others advanced), 2 \
             configuration error, 3 authentication error (also a token without ads_read), 4 another \
             poll holds the lock.
             """
@@ -60,7 +65,7 @@ struct PollCommand: AsyncParsableCommand {
             if onTerminal { StandardStreams.printError(line) } else { logger.info("window committed", metadata: ["detail": "\(line)"]) }
         }
         if once {
-            let code: Int32 = try await StateOptions.withRegistry(at: location) { registry in
+            let result: PollResult = try await StateOptions.withRegistry(at: location) { registry in
                 await SchemaRegistry.registerAtStartup(manifest.schemaRegistry, store: registry, logger: Logger(label: "capi.schemas"))
                 let job = PollJob(
                     manifest: manifest,
@@ -71,10 +76,17 @@ struct PollCommand: AsyncParsableCommand {
                     drift: DriftMonitor.configured(by: manifest, store: registry),
                     progress: progress
                 )
-                let result = try await job.runHoldingLock(registry: registry, logger: logger)
-                if result == .locked { StandardStreams.printError("capi-connector: another poll holds the lock; nothing done") }
-                return Self.exitCode(result)
+                return try await OnePass.run(logger: logger) { try await job.runHoldingLock(registry: registry, logger: logger) }
             }
+            switch result {
+            case .locked: StandardStreams.printError("capi-connector: another poll holds the lock; nothing done")
+            case .stopped:
+                StandardStreams.printError(
+                    "capi-connector: stopped by a signal; the windows committed so far are kept, and the next poll goes on from them"
+                )
+            case .ok, .partial, .authenticationFailed: break
+            }
+            let code = Self.exitCode(result)
             if code != 0 { throw ExitCode(code) }
             return
         }
@@ -110,11 +122,12 @@ struct PollCommand: AsyncParsableCommand {
     }
 
     /// The command's contract: 0 ok, 1 some partitions failed (the others advanced), 3
-    /// authentication, 4 another poll holds the lock.
+    /// authentication, 4 another poll holds the lock. A poll stopped by a signal is 1 too: what
+    /// it committed stands and the rest waits for the next run, as with a failed partition.
     static func exitCode(_ result: PollResult) -> Int32 {
         switch result {
         case .ok: 0
-        case .partial: 1
+        case .partial, .stopped: 1
         case .authenticationFailed: 3
         case .locked: 4
         }

@@ -1,12 +1,13 @@
 import ConnectorRuntime
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Text files the CLI is pointed at")
 struct TextFileTests {
-    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("capi-textfile-\(UUID().uuidString)")
+    let folder: URL
 
-    init() throws { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+    init() throws { folder = try TemporaryPaths.folder("capi-textfile") }
 
     func write(_ bytes: [UInt8], as name: String) throws -> String {
         let url = folder.appendingPathComponent(name)

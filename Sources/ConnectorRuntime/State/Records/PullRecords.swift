@@ -36,6 +36,10 @@ public enum RunMode: String, Sendable, Codable, CaseIterable {
 public enum RunStatus: String, Sendable, Codable, CaseIterable {
     case running, ok, partial
     case authFailed = "auth_failed"
+    /// Stopped before it finished: by a shutdown it was asked for (SIGTERM, SIGINT), with its end
+    /// time and counts so far, or found still `running` by the next poll (the process was killed
+    /// or lost its store), with no end time.
+    case interrupted
 }
 
 /// Why a run did not end `ok`.

@@ -33,6 +33,9 @@ public protocol PullStore: Sendable {
     func commitMatchQuality(_ records: [MatchQualityRecord], snapshotAt: UnixMillis, runID: String) async throws(StateError)
     func recordRun(_ run: RunRecord) async throws(StateError)
     func recentRuns(limit: Int) async throws(StateError) -> [RunRecord]
+    /// Marks runs of `mode` still `running` as `interrupted` and returns how many. Only for the
+    /// holder of the poll lock, which knows no other run of that mode can be alive.
+    func interruptUnfinishedRuns(mode: RunMode) async throws(StateError) -> Int
     /// Runs `body` holding the poll lock; `nil` without running it when another poll holds it.
     func withPollLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T?
 }

@@ -1,0 +1,128 @@
+import CAPICore
+import Foundation
+import Hummingbird
+import Synchronization
+import TestSupport
+import Testing
+
+/// The scheduled jobs as a container platform stops them: SIGTERM while they work. What is in
+/// flight is finished and recorded, the run says it was stopped, and the next run goes on.
+@Suite("scheduled jobs stopped by SIGTERM", .serialized)
+struct StoppedJobProcessTests {
+    @Test("poll --once on SIGTERM commits the window in flight, records the run as interrupted and exits 1; the next poll finishes")
+    func pollStopped() async throws {
+        let graph = SlowGraph(delay: .milliseconds(150))
+        try await withLoopbackServer(graph.router(), label: "slow-graph") { port in
+            let folder = try TemporaryPaths.folder("poll-stop")
+            let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
+            let log = folder.appendingPathComponent("poll.log").path
+            let environment = ["META_PIXEL_ID": "555000111", "CAPI_GRAPH_URL": "http://127.0.0.1:\(port)", "CAPI_LOG_LEVEL": "info"]
+            let process = try CLIRunner.start(["poll", "--once", "--state", state], environment: environment, logTo: log)
+            try await process.stopped {
+                try await eventually("the first window is committed") {
+                    (try? String(contentsOfFile: log, encoding: .utf8))?.contains("\"message\":\"window committed\"") == true
+                }
+            }
+            #expect(process.terminationStatus == 1)
+            #expect(process.terminationReason == .exit, "it exited by itself rather than being killed by the signal")
+            let lines = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(lines.contains("shutdown asked for: finishing the work in flight, then stopping"), "\(lines)")
+            #expect(lines.contains("capi-connector: stopped by a signal; the windows committed so far are kept"), "\(lines)")
+            let committed = lines.components(separatedBy: "\"message\":\"window committed\"").count - 1
+            let windows = try #require(Self.windowCount(lines))
+            #expect(committed >= 1 && committed < windows, "\(committed) of \(windows) windows")
+
+            let stopped = try await Self.runs(state: state)
+            #expect(stopped.first?["status"] as? String == "interrupted" && stopped.first?["ended_at"] != nil, "\(stopped)")
+
+            let next = try await CLIRunner.run(["poll", "--once", "--state", state], environment: environment)
+            #expect(next.status == 0, "\(next.stderr)")
+            let runs = try await Self.runs(state: state)
+            #expect(runs.map { $0["status"] as? String } == ["ok", "interrupted"], "\(runs)")
+        }
+    }
+
+    @Test("flush --once on SIGTERM records the batches in flight, prints what is left and exits 1; the next run sends the rest once")
+    func flushStopped() async throws {
+        let graph = SlowGraph(delay: .milliseconds(300))
+        try await withLoopbackServer(graph.router(), label: "slow-graph") { port in
+            let (path, environment) = try await FlushProcessTests.queued(6_000, sandboxPort: port)
+            let folder = try TemporaryPaths.folder("flush-stop")
+            let log = folder.appendingPathComponent("flush.log").path
+            let output = folder.appendingPathComponent("flush.out").path
+            let process = try CLIRunner.start(
+                ["flush", "--once", "--state", "sqlite:" + path],
+                environment: environment,
+                logTo: log,
+                outputTo: output
+            )
+            try await process.stopped {
+                try await eventually("the first batch reaches the stand-in") { graph.requests > 0 }
+            }
+            #expect(process.terminationStatus == 1)
+            #expect(process.terminationReason == .exit)
+            let summary = try FlushProcessTests.summary(try String(contentsOfFile: output, encoding: .utf8))
+            let sent = graph.eventsReceived
+            #expect(summary["forwarded"] == sent, "every batch that reached the stand-in was recorded: \(summary), \(sent) received")
+            #expect(sent > 0 && sent < 6_000 && summary["remaining"] == 6_000 - sent, "\(summary)")
+            let lines = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(lines.contains("stopped by a signal after the batches in flight; \(6_000 - sent) rows wait in the outbox"), "\(lines)")
+
+            let rest = try await CLIRunner.run(["flush", "--once", "--state", "sqlite:" + path], environment: environment)
+            #expect(rest.status == 0, "\(rest.stderr)")
+            #expect(try FlushProcessTests.summary(rest.stdout)["forwarded"] == 6_000 - sent)
+            #expect(graph.eventsReceived == 6_000 && graph.distinctEvents == 6_000, "each event reached the stand-in once")
+        }
+    }
+
+    /// The windows a poll plans, from its first progress line (`window 1/N`).
+    static func windowCount(_ log: String) -> Int? {
+        guard let range = log.range(of: #"window 1/(\d+)"#, options: .regularExpression) else { return nil }
+        return Int(log[range].dropFirst("window 1/".count))
+    }
+
+    /// `state show`'s recent runs, newest first.
+    static func runs(state: String) async throws -> [[String: Any]] {
+        let show = try await CLIRunner.run(["state", "show", "--state", state])
+        let document = try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any]
+        return document?["recent_runs"] as? [[String: Any]] ?? []
+    }
+}
+
+/// A Graph stand-in that answers after `delay`, so a job is surely mid-way when the test signals
+/// it: stats pages and match quality empty, every batch accepted whole and its event ids counted.
+final class SlowGraph: Sendable {
+    let delay: Duration
+    private let received = Mutex<(requests: Int, events: Int, ids: Set<String>)>((0, 0, []))
+
+    init(delay: Duration) { self.delay = delay }
+
+    var requests: Int { received.withLock { $0.requests } }
+    var eventsReceived: Int { received.withLock { $0.events } }
+    var distinctEvents: Int { received.withLock { $0.ids.count } }
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("/v26.0/:pixel/stats") { _, _ -> Response in
+            try await Task.sleep(for: self.delay)
+            return Self.json(#"{"data":[]}"#)
+        }
+        router.get("/v26.0/dataset_quality") { _, _ -> Response in Self.json(#"{"web":[]}"#) }
+        router.post("/v26.0/:pixel/events") { request, _ -> Response in
+            let body = try await request.body.collect(upTo: 16 << 20)
+            let events = try JSONValue(parsing: Array(buffer: body))["data"]?.arrayValue ?? []
+            self.received.withLock { $0.requests += 1 }
+            try await Task.sleep(for: self.delay)
+            self.received.withLock {
+                $0.events += events.count
+                for event in events { if let id = event["event_id"]?.stringValue { $0.ids.insert(id) } }
+            }
+            return Self.json(#"{"events_received":\#(events.count),"messages":[],"fbtrace_id":"ASlowTrace"}"#)
+        }
+        return router
+    }
+
+    static func json(_ text: String) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}

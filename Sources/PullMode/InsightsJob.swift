@@ -4,6 +4,7 @@ import Foundation
 import GraphAPI
 import Logging
 import Metrics
+import ServiceLifecycle
 
 /// The `ad_insights` stream for one poll: for every configured ad account, its time zone and
 /// currency, then day windows from the cursor minus the lookback (attributed conversions keep
@@ -122,6 +123,13 @@ public struct InsightsJob: Sendable {
             )
             return .authFailed(error.description)
         } catch {
+            if PollJob.cancelledByShutdown {
+                logger.notice(
+                    "ad account stopped mid-window by the shutdown; that window is read again next poll",
+                    metadata: ["account_id": "\(account.id)"]
+                )
+                return .stopped
+            }
             logger.error(
                 "ad account failed; its cursor stays at the last committed window",
                 metadata: ["account_id": "\(account.id)", "error": "\(error)"]

@@ -4,6 +4,7 @@ import Foundation
 import GraphAPI
 import Logging
 import Metrics
+import ServiceLifecycle
 import Synchronization
 
 /// One poll: for every configured pixel (one partition each), read `delivery_statuses` window by
@@ -228,10 +229,18 @@ public struct PollJob: Sendable {
             )
             return .authFailed(error.description)
         } catch {
+            if Self.cancelledByShutdown {
+                logger.notice("pixel stopped mid-window by the shutdown; that window is read again next poll", metadata: ["pixel_id": "\(pixel.id)"])
+                return .stopped
+            }
             logger.error("pixel failed; its cursor stays at the last committed window", metadata: ["pixel_id": "\(pixel.id)", "error": "\(error)"])
             return .failed(String(describing: error))
         }
     }
+
+    /// Whether the work in hand was cancelled because a graceful shutdown outlasted its timeout: a
+    /// window cut short then is stopped, not failed.
+    static var cancelledByShutdown: Bool { Task.isCancelled && Task.isShuttingDownGracefully }
 
     /// All pages of one stats query, retried and paced per Meta's usage headers.
     func fetchStats(

@@ -42,6 +42,44 @@ struct StoppedJobProcessTests {
         }
     }
 
+    @Test("poll --once whose window is still being read after --shutdown-timeout cancels it, says so and exits 1; the next poll reads it")
+    func pollCancelled() async throws {
+        let graph = SlowGraph(delay: .milliseconds(10))
+        graph.holdStats(true)
+        let release: @Sendable () -> Void = { graph.holdStats(false) }
+        try await withLoopbackServer(graph.router(), label: "stuck-graph", beforeShutdown: release) { port in
+            let folder = try TemporaryPaths.folder("poll-cancel")
+            let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
+            let log = folder.appendingPathComponent("poll.log").path
+            let environment = ["META_PIXEL_ID": "555000111", "CAPI_GRAPH_URL": "http://127.0.0.1:\(port)", "CAPI_LOG_LEVEL": "info"]
+            let process = try CLIRunner.start(
+                ["poll", "--once", "--state", state, "--shutdown-timeout", "0.5"],
+                environment: environment,
+                logTo: log
+            )
+            let signalled = try await process.stopped {
+                try await eventually("the first stats request is held") { graph.requests > 0 }
+                return ContinuousClock.now
+            }
+            let took = ContinuousClock.now - signalled
+            #expect(process.terminationStatus == 1 && process.terminationReason == .exit)
+            let lines = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(
+                lines.contains("capi-connector: stopped by a signal; the work still in flight after --shutdown-timeout (0.5 s) was cancelled"),
+                "\(lines)"
+            )
+            #expect(!lines.contains("shutdown did not finish in time"), "the cancelled window stopped without the watchdog")
+            #expect(took < .seconds(5), "the shutdown took \(took), with a timeout of 0.5 s")
+
+            graph.holdStats(false)
+            let next = try await CLIRunner.run(["poll", "--once", "--state", state], environment: environment)
+            #expect(next.status == 0, "\(next.stderr)")
+            let runs = try await Self.runs(state: state)
+            #expect(runs.count == 2 && runs.first?["status"] as? String == "ok", "\(runs)")
+            #expect(runs.last?["status"] as? String == "interrupted", "the cancelled run is never left running: \(runs)")
+        }
+    }
+
     @Test("flush --once on SIGTERM records the batches in flight, prints what is left and exits 1; the next run sends the rest once")
     func flushStopped() async throws {
         let graph = SlowGraph(delay: .milliseconds(300))
@@ -94,8 +132,12 @@ struct StoppedJobProcessTests {
 final class SlowGraph: Sendable {
     let delay: Duration
     private let received = Mutex<(requests: Int, events: Int, ids: Set<String>)>((0, 0, []))
+    private let statsHeld = Mutex(false)
 
     init(delay: Duration) { self.delay = delay }
+
+    /// While held, stats requests are not answered: a window stuck as when Meta stops answering.
+    func holdStats(_ held: Bool) { statsHeld.withLock { $0 = held } }
 
     var requests: Int { received.withLock { $0.requests } }
     var eventsReceived: Int { received.withLock { $0.events } }
@@ -104,6 +146,8 @@ final class SlowGraph: Sendable {
     func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("/v26.0/:pixel/stats") { _, _ -> Response in
+            self.received.withLock { $0.requests += 1 }
+            while self.statsHeld.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(20)) }
             try await Task.sleep(for: self.delay)
             return Self.json(#"{"data":[]}"#)
         }

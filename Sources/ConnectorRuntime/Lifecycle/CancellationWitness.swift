@@ -9,7 +9,7 @@ import Synchronization
 /// So the group's outcome does not say whether the timeout struck (`serve` exited 0 after a shutdown
 /// it had cut short, once in CI); whether the task was cancelled when the service ended does.
 public final class CancellationWitness<Wrapped: Service>: Service, Sendable {
-    let wrapped: Wrapped
+    public let wrapped: Wrapped
     private let endedCancelled = Mutex(false)
 
     public init(_ wrapped: Wrapped) {

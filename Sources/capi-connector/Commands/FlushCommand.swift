@@ -38,6 +38,8 @@ struct FlushCommand: AsyncParsableCommand {
     @Flag(help: "Send what is due now and exit.")
     var once = false
 
+    @OptionGroup var shutdown: ShutdownOptions
+
     func validate() throws {
         if let stateURL {
             do { _ = try StateLocation(parsing: stateURL, environment: ProcessInfo.processInfo.environment) } catch {
@@ -61,7 +63,7 @@ struct FlushCommand: AsyncParsableCommand {
         if once {
             let report = try await StateOptions.withRegistry(at: location) { registry in
                 let forwarder = Forwarder.configured(manifest: manifest, push: push, registry: registry, graph: graph)
-                return try await OnePass.run(logger: logger) {
+                return try await OnePass.run(shutdown, logger: logger) {
                     let report = try await forwarder.flushDue()
                     await DriftMonitor.configured(by: manifest, store: registry)?.flushAndEvaluate()
                     return report
@@ -106,9 +108,7 @@ struct FlushCommand: AsyncParsableCommand {
         if let drift = DriftMonitor.configured(by: manifest, store: registry) {
             services.append(.init(service: GatedService(gate: state.migrated, service: drift)))
         }
-        try await StateOptions.run(
-            ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        )
+        try await StateOptions.run(shutdown.group(services, logger: logger))
         logger.notice("stopped")
     }
 }

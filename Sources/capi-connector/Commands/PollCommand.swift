@@ -25,8 +25,8 @@ struct PollCommand: AsyncParsableCommand {
 
             SIGTERM or SIGINT (a stopped container, Ctrl-C): each pixel and ad account commits the \
             window it is reading and stops; the next poll goes on from there. The run is recorded as \
-            interrupted, and poll --once exits 1 saying so. A window still being read 20 s after the \
-            signal is abandoned, uncommitted, for the next poll to read again.
+            interrupted, and poll --once exits 1 saying so. A window still being read after \
+            --shutdown-timeout is cancelled, uncommitted, for the next poll to read again.
 
             With pull.streams.ad_insights.accounts (META_AD_ACCOUNT_ID in the shipped manifest), it \
             also reads each ad account's Ads Insights per day in the account's time zone, from its \
@@ -46,6 +46,8 @@ struct PollCommand: AsyncParsableCommand {
 
     @Flag(help: "Poll once and exit (for a scheduled container job).")
     var once = false
+
+    @OptionGroup var shutdown: ShutdownOptions
 
     func run() async throws {
         JSONLogHandler.bootstrap()
@@ -76,7 +78,7 @@ struct PollCommand: AsyncParsableCommand {
                     drift: DriftMonitor.configured(by: manifest, store: registry),
                     progress: progress
                 )
-                return try await OnePass.run(logger: logger) { try await job.runHoldingLock(registry: registry, logger: logger) }
+                return try await OnePass.run(shutdown, logger: logger) { try await job.runHoldingLock(registry: registry, logger: logger) }
             }
             switch result {
             case .locked: StandardStreams.printError("capi-connector: another poll holds the lock; nothing done")
@@ -105,16 +107,13 @@ struct PollCommand: AsyncParsableCommand {
             progress: progress
         )
         let scheduled = ScheduledPoll(job: job, registry: registry, interval: pull.interval, logger: logger)
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: state),
-                    // An authentication failure ends the schedule: the group then shuts down in order.
-                    .init(service: GatedService(gate: state.migrated, service: scheduled), successTerminationBehavior: .gracefullyShutdownGroup),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
+        let group = shutdown.group(
+            [
+                .init(service: state),
+                // An authentication failure ends the schedule: the group then shuts down in order.
+                .init(service: GatedService(gate: state.migrated, service: scheduled), successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            logger: logger
         )
         try await StateOptions.run(group)
         let code = Self.exitCode(await scheduled.lastResult.value)

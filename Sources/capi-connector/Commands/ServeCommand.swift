@@ -43,24 +43,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Run the Graph stand-in in-process and send there instead of Meta.")
     var sandbox = false
 
-    @Option(
-        parsing: .unconditional,
-        help: ArgumentHelp(
-            """
-            How long a SIGTERM shutdown may finish in-flight work (requests, the batch being sent, the \
-            last drift windows) before the rest is cancelled, e.g. when the state store is gone; \
-            10 s later the process exits even if cancelled work has not stopped (exit status 1). \
-            Answered events are already durable; unanswered requests are retried by their senders.
-            """,
-            valueName: "seconds"
-        )
-    )
-    var shutdownTimeout: Double = 25
+    @OptionGroup var shutdown: ShutdownOptions
 
     func validate() throws {
-        guard Bounded.duration(seconds: shutdownTimeout) != nil, shutdownTimeout > 0 else {
-            throw ValidationError("--shutdown-timeout must be a positive number of seconds, e.g. 25")
-        }
         if let listen, ListenAddress(parsing: listen) == nil {
             throw ValidationError("--listen must be HOST:PORT without a scheme, e.g. 127.0.0.1:8088, [::1]:8088 or :8088 (every interface)")
         }
@@ -121,9 +106,6 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
-    /// How long cancelled work may take to stop once the shutdown timeout cancelled it.
-    static let cancellationGrace: Duration = .seconds(10)
-
     /// Events the in-process stand-in keeps per pixel for `GET /_sandbox/events`. Kept as parsed
     /// trees they take about 4 KB each: with the standalone stand-in's 200,000, `serve --sandbox`
     /// reached 637 MB after 140,000 events, most of it events nothing would read again.
@@ -163,23 +145,16 @@ struct ServeCommand: AsyncParsableCommand {
                 )
             }
         )
-        let timeout = Bounded.duration(seconds: shutdownTimeout) ?? .seconds(25)
-        let watchdog = ShutdownWatchdog(limit: timeout + Self.cancellationGrace, logger: logger) { _exit(1) }
+        let watchdog = ShutdownWatchdog(limit: shutdown.timeout + ShutdownOptions.cancellationGrace, logger: logger) { _exit(1) }
         defer { watchdog.disarm() }
-        var configuration = ServiceGroupConfiguration(
-            services: [
+        let group = shutdown.group(
+            [
                 .init(service: service),
                 // Last, so it is told first that the shutdown began.
-                .init(
-                    service: watchdog,
-                    successTerminationBehavior: .ignore
-                ),
+                .init(service: watchdog, successTerminationBehavior: .ignore),
             ],
-            gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
-        configuration.maximumGracefulShutdownDuration = timeout
-        let group = ServiceGroup(configuration: configuration)
         var failure: (any Error)?
         do {
             try await group.run()
@@ -191,7 +166,7 @@ struct ServeCommand: AsyncParsableCommand {
         if watchdog.sawShutdown && service.wasCancelled {
             logger.error(
                 "shutdown took longer than --shutdown-timeout; unfinished work was cancelled (answered events are committed and stay queued)",
-                metadata: ["shutdown_timeout_s": "\(shutdownTimeout)"]
+                metadata: ["shutdown_timeout_s": "\(shutdown.shutdownTimeout)"]
             )
             throw ExitCode(1)
         }

@@ -6,6 +6,7 @@ import GraphSandbox
 import Logging
 import PullMode
 import ServiceLifecycle
+import Synchronization
 import TestSupport
 import Testing
 
@@ -37,6 +38,40 @@ struct ScheduledPollTests {
                 #expect(messages.first == "polling on a schedule until SIGTERM" && messages.last == "stopped", "\(messages)")
                 #expect(messages.filter { $0 == "poll finished" }.count == messages.filter { $0 == "next poll" }.count)
                 #expect(log.all.first { $0.message == "next poll" }?.metadata["at"]?.hasSuffix("Z") == true)
+            }
+        }
+    }
+
+    @Test("a shutdown during a poll stops it between windows; the schedule's result stays that of the last whole poll")
+    func shutdownMidPoll() async throws {
+        try await withSeededSandbox { url, _, _ in
+            try await TestStore.sqlite.withRegistry { registry in
+                let manifest = try manifest(step: "PT6H")
+                let graph = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: hangLimit))
+                let running = Mutex<ServiceGroup?>(nil)
+                // The shutdown is asked for as the first window of the first poll is committed.
+                let job = PollJob(
+                    manifest: manifest,
+                    pull: manifest.pull!,
+                    registry: registry,
+                    graph: graph,
+                    logger: Logger(label: "test"),
+                    progress: { _ in
+                        guard let group = running.withLock({ $0 }) else { return }
+                        Task { await group.triggerGracefulShutdown() }
+                    }
+                )
+                let scheduled = ScheduledPoll(job: job, registry: registry, interval: .seconds(60), logger: Logger(label: "test"))
+                let group = ServiceGroup(configuration: .init(services: [.init(service: scheduled)], logger: Logger(label: "test")))
+                running.withLock { $0 = group }
+                try await group.run()
+                #expect(await scheduled.lastResult.polls == 1)
+                #expect(await scheduled.lastResult.value == .ok, "being stopped is how a schedule ends, not a failure of it")
+                let runs = try await registry.recentRuns(limit: 5)
+                #expect(runs.count == 1 && runs.first?.status == .interrupted)
+                // The group learns of the shutdown a moment after the first window: one more may start.
+                let windows = try JSONValue(parsing: runs.first?.counts ?? "")["windows"]
+                #expect(windows == .integer(1) || windows == .integer(2), "stopped early, of about 28: \(String(describing: windows))")
             }
         }
     }

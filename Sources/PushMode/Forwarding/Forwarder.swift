@@ -212,8 +212,8 @@ public struct Forwarder: Service {
         public var deadLettered = 0
         /// Rows still in the outbox: rescheduled, not due yet, or leased by another live process.
         public var remaining = 0
-        /// A graceful shutdown came before everything due was sent: the batches in flight were
-        /// sent and recorded, and no new round started.
+        /// A graceful shutdown came while rows remained: the batches in flight were sent and
+        /// recorded, and no new round started.
         public var stopped = false
     }
 
@@ -243,11 +243,12 @@ public struct Forwarder: Service {
             guard try await forwardOnce(dueBy: start) > 0 else { break }
         }
         var report = outcomes.current
-        report.stopped = stopped
         report.forwarded -= before.forwarded
         report.rescheduled -= before.rescheduled
         report.deadLettered -= before.deadLettered
         report.remaining = try await registry.outboxDepth()
+        // A shutdown that came once the outbox was empty cut nothing short.
+        report.stopped = stopped && report.remaining > 0
         await updateGauges()
         return report
     }

@@ -64,6 +64,18 @@ func withSeededSandbox<T: Sendable>(
     }
 }
 
+/// A poll job against the stand-in at `graphURL` that tells `progress` of each committed window.
+func pollJob(_ manifest: Manifest, registry: any StateRegistry, graphURL: String, progress: @escaping @Sendable (String) -> Void) -> PollJob {
+    PollJob(
+        manifest: manifest,
+        pull: manifest.pull!,
+        registry: registry,
+        graph: GraphClient(configuration: .init(baseURL: graphURL, version: "v26.0", timeout: hangLimit)),
+        logger: Logger(label: "test"),
+        progress: progress
+    )
+}
+
 func poll(_ manifest: Manifest, registry: any StateRegistry, graphURL: String, drift: DriftMonitor? = nil) async throws -> PollJob.Report {
     var configuration = GraphClient.Configuration(manifest: manifest, baseURL: graphURL)
     configuration.timeout = .seconds(2)

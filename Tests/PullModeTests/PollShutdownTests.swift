@@ -20,18 +20,9 @@ struct PollShutdownTests {
         try await withSeededSandbox { url, _, expected in
             try await store.withRegistry { registry in
                 let manifest = try manifest(step: "PT6H")
-                let graph = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: hangLimit))
                 let stopped = try await testGracefulShutdown { trigger in
                     // Asked to stop as soon as the first window is committed.
-                    let job = PollJob(
-                        manifest: manifest,
-                        pull: manifest.pull!,
-                        registry: registry,
-                        graph: graph,
-                        logger: Logger(label: "test"),
-                        progress: { _ in trigger.triggerGracefulShutdown() }
-                    )
-                    return try await job.run()
+                    try await pollJob(manifest, registry: registry, graphURL: url) { _ in trigger.triggerGracefulShutdown() }.run()
                 }
                 #expect(stopped.result == .stopped)
                 #expect(stopped.outcomes == [pixelID: .stopped])

@@ -46,21 +46,12 @@ struct ScheduledPollTests {
     func shutdownMidPoll() async throws {
         try await withSeededSandbox { url, _, _ in
             try await TestStore.sqlite.withRegistry { registry in
-                let manifest = try manifest(step: "PT6H")
-                let graph = GraphClient(configuration: .init(baseURL: url, version: "v26.0", timeout: hangLimit))
                 let running = Mutex<ServiceGroup?>(nil)
                 // The shutdown is asked for as the first window of the first poll is committed.
-                let job = PollJob(
-                    manifest: manifest,
-                    pull: manifest.pull!,
-                    registry: registry,
-                    graph: graph,
-                    logger: Logger(label: "test"),
-                    progress: { _ in
-                        guard let group = running.withLock({ $0 }) else { return }
-                        Task { await group.triggerGracefulShutdown() }
-                    }
-                )
+                let job = pollJob(try manifest(step: "PT6H"), registry: registry, graphURL: url) { _ in
+                    guard let group = running.withLock({ $0 }) else { return }
+                    Task { await group.triggerGracefulShutdown() }
+                }
                 let scheduled = ScheduledPoll(job: job, registry: registry, interval: .seconds(60), logger: Logger(label: "test"))
                 let group = ServiceGroup(configuration: .init(services: [.init(service: scheduled)], logger: Logger(label: "test")))
                 running.withLock { $0 = group }

@@ -176,6 +176,10 @@ struct StateCommandsTests {
         try await seedOldForwardedEvents(path, count: 3_000, prefix: "old")
         let before = storeBytes(path)
         #expect(before > 9_000_000, "\(before)")
+        let shown = try await Self.storage(url)
+        #expect(shown.tables.first?["table"] as? String == "delivered_events", "the largest table comes first: \(shown.tables)")
+        #expect((shown.tables.first?["bytes"] as? Int ?? 0) > before * 8 / 10 && shown.bytes >= before * 9 / 10, "\(shown)")
+        #expect(shown.incrementalVacuum == true && shown.hint == nil)
         let pruned = try await CLIRunner.run(["state", "prune", "--older-than", "-400d", "--stream", "delivered_events", "--yes", "--state", url])
         #expect(pruned.status == 0 && pruned.stdout.contains(#""deleted":3000"#), "\(pruned.stdout) \(pruned.stderr)")
         #expect(pruned.stderr.contains("the store's file and its write-ahead log: ") && !pruned.stderr.contains("state vacuum"), "\(pruned.stderr)")
@@ -195,6 +199,19 @@ struct StateCommandsTests {
         #expect(storeBytes(path) < left / 10, "\(left) → \(storeBytes(path))")
     }
 
+    /// `state show`'s storage object, and what it said on standard error.
+    static func storage(_ url: String) async throws -> (bytes: Int, freeBytes: Int, incrementalVacuum: Bool?, tables: [[String: Any]], hint: String?)
+    {
+        let show = try await CLIRunner.run(["state", "show", "--state", url])
+        #expect(show.status == 0, "\(show.stderr)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any])
+        let storage = try #require(document["storage"] as? [String: Any])
+        return (
+            storage["bytes"] as? Int ?? -1, storage["free_bytes"] as? Int ?? -1, storage["incremental_vacuum"] as? Bool,
+            storage["tables"] as? [[String: Any]] ?? [], show.stderr.isEmpty ? nil : show.stderr
+        )
+    }
+
     @Test("a SQLite store made without incremental vacuum keeps its size on prune, says so, and `state vacuum` rewrites it once")
     func vacuumAnOlderStore() async throws {
         let path = String(url.dropFirst("sqlite:".count))
@@ -209,6 +226,10 @@ struct StateCommandsTests {
             "\(pruned.stderr)"
         )
         #expect(storeBytes(path) > full * 9 / 10, "\(full) → \(storeBytes(path))")
+        // state show says how much is free inside, and what gives it back.
+        let kept = try await Self.storage(url)
+        #expect(kept.incrementalVacuum == false && kept.freeBytes > full / 2, "\(kept)")
+        #expect(kept.hint?.contains("`capi-connector state vacuum` gives them back") == true, "\(kept)")
 
         let vacuumed = try await CLIRunner.run(["state", "vacuum", "--state", url])
         #expect(vacuumed.status == 0, "\(vacuumed.stderr)")
@@ -216,6 +237,8 @@ struct StateCommandsTests {
         let (bytesBefore, bytesAfter) = (try #require(line["bytes_before"] as? Int), try #require(line["bytes_after"] as? Int))
         #expect(line["incremental_vacuum"] as? Bool == true && bytesAfter < bytesBefore / 10, "\(vacuumed.stdout)")
         #expect(storeBytes(path) == bytesAfter)
+        let rewritten = try await Self.storage(url)
+        #expect(rewritten.incrementalVacuum == true && rewritten.freeBytes < full / 10 && rewritten.hint == nil, "\(rewritten)")
 
         // From then on a prune gives space back by itself.
         try await seedOldForwardedEvents(path, count: 3_000, prefix: "second")

@@ -896,6 +896,22 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         return snapshots
     }
 
+    public func storage() async throws(StateError) -> StoreStorage {
+        let names = StoreStorage.tableNames
+        let tables: [StoreStorage.TableBytes] = try await wrap("measure tables") {
+            // Resolved through the search path, as every statement of the connector is.
+            let rows = try await client.query(
+                "SELECT name, COALESCE(pg_total_relation_size(to_regclass(name)), 0)::int8 FROM unnest(\(names)::text[]) AS name",
+                logger: logger
+            )
+            var result: [StoreStorage.TableBytes] = []
+            for try await (name, bytes) in rows.decode((String, Int64).self) { result.append(.init(name: name, bytes: bytes)) }
+            return result
+        }
+        let database = try await scalar("measure the database", "SELECT pg_database_size(current_database())::int8")
+        return StoreStorage(bytes: Int64(database), tables: tables)
+    }
+
     public func summary() async throws(StateError) -> StateSummary {
         let cursors: [(CursorKey, CursorValue)] = try await wrap("read cursors") {
             let rows = try await client.query(

@@ -904,6 +904,25 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
     }
 
     /// The file's size now against `before`, the free pages it keeps, and its vacuum mode.
+    public func storage() async throws(StateError) -> StoreStorage {
+        // dbstat reads every page; an index counts toward the table it indexes.
+        let sizes = try await locked(
+            "measure tables",
+            """
+            SELECT COALESCE(m.tbl_name, d.name) AS name, SUM(d.pgsize) AS bytes
+            FROM dbstat AS d LEFT JOIN sqlite_schema AS m ON m.name = d.name GROUP BY 1
+            """
+        )
+        var bytesByTable: [String: Int64] = [:]
+        for row in sizes { bytesByTable[try row.text("name")] = Int64(try row.int("bytes")) }
+        return StoreStorage(
+            bytes: fileBytes(),
+            tables: StoreStorage.tableNames.map { .init(name: $0, bytes: bytesByTable[$0] ?? 0) },
+            freeBytes: Int64(try await pragma("freelist_count") * pragma("page_size")),
+            incrementalVacuum: try await pragma("auto_vacuum") == Self.incrementalVacuum
+        )
+    }
+
     private func fileSpace(since before: Int64) async throws(StateError) -> StoreFileSpace {
         StoreFileSpace(
             bytesBefore: before,

@@ -17,18 +17,40 @@ struct StateCommand: AsyncParsableCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract:
-                "Print cursors per stream and partition, recent runs, active alarms, the outbox (depth; per pixel: queued, retrying, oldest, next attempt, last error) and the dead-letter count as JSON."
+                "Print cursors per stream and partition, recent runs, active alarms, the outbox (depth; per pixel: queued, retrying, oldest, next attempt, last error), the dead-letter count and the store's size per table as JSON.",
+            discussion: """
+                storage: bytes is the SQLite file with its write-ahead log, or the PostgreSQL \
+                database; tables gives each of the connector's tables with its indexes, largest \
+                first. On SQLite, free_bytes is space inside the file that new rows reuse, and \
+                incremental_vacuum says whether state prune gives it back to the file system \
+                (when not, state vacuum rewrites the store once). Measuring a SQLite store reads \
+                every page of it.
+                """
         )
 
         @OptionGroup var state: StateOptions
 
         func run() async throws {
             let location = try state.location
-            let (summary, alarms) = try await state.withRegistry { (try await $0.summary(), try await $0.activeAlarms()) }
-            StandardStreams.printOutput(try JSONOutput.pretty(Self.document(location: location, summary: summary, alarms: alarms)))
+            let (summary, alarms, storage) = try await state.withRegistry {
+                (try await $0.summary(), try await $0.activeAlarms(), try await $0.storage())
+            }
+            StandardStreams.printOutput(
+                try JSONOutput.pretty(Self.document(location: location, summary: summary, alarms: alarms, storage: storage))
+            )
+            if storage.incrementalVacuum == false, let free = storage.freeBytes, free >= Self.freeBytesWorthSaying, free >= storage.bytes / 10 {
+                StandardStreams.printError(
+                    "\(StoreSizeText.bytes(free)) are free inside this store's file, kept for new rows since it was created without"
+                        + " incremental vacuum: `capi-connector state vacuum` gives them back once (with the sidecar stopped or quiet)"
+                )
+            }
         }
 
-        static func document(location: StateLocation, summary: StateSummary, alarms: [AlarmRecord]) -> JSONValue {
+        /// Free space inside an older SQLite store below this, or below a tenth of it, is not worth
+        /// a rewrite.
+        static let freeBytesWorthSaying: Int64 = 1 << 20
+
+        static func document(location: StateLocation, summary: StateSummary, alarms: [AlarmRecord], storage: StoreStorage) -> JSONValue {
             let cursors: [JSONValue] = summary.cursors.map { key, value in
                 .object([
                     "connector": .string(key.connector), "stream": .string(key.stream), "partition": .string(key.partition),
@@ -54,8 +76,15 @@ struct StateCommand: AsyncParsableCommand {
                     "last_error": pixel.lastError.map(JSONValue.string) ?? .null,
                 ])
             }
+            var measured: JSONObject = [
+                "bytes": .integer(storage.bytes),
+                "tables": .array(storage.tables.map { .object(["table": .string($0.name), "bytes": .integer($0.bytes)]) }),
+            ]
+            if let free = storage.freeBytes { measured["free_bytes"] = .integer(free) }
+            if let incremental = storage.incrementalVacuum { measured["incremental_vacuum"] = .bool(incremental) }
             return .object([
                 "state": .string(location.description),
+                "storage": .object(measured),
                 "schema_version": .integer(Int64(summary.schemaVersion)),
                 "outbox_depth": .integer(Int64(summary.outboxDepth)),
                 "outbox": .array(outbox),

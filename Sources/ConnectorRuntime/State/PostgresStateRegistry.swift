@@ -702,6 +702,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     func withSessionLock<T: Sendable>(_ what: String, _ lock: String, unlock: String, _ body: @Sendable () async throws -> T) async throws -> T? {
         do {
             return try await client.withConnection { connection -> T? in
+                // Best effort: a server that cannot set them still gives the lock.
+                _ = try? await connection.query(Self.lockSessionKeepalives, logger: logger)
                 let rows = try await connection.query(PostgresQuery(unsafeSQL: lock), logger: logger)
                 var acquired = false
                 for try await got in rows.decode(Bool.self) { acquired = got }
@@ -721,6 +723,18 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             throw Self.stateError(error, what: what)
         }
     }
+
+    /// A session lock lasts as long as its session, and the server ends a session when it learns
+    /// the client is gone. A killed process's socket closes at once; a host that vanishes (power,
+    /// a network partition) sends nothing, and with Linux's defaults the server's TCP keepalive
+    /// notices after 2 h 11 min, every poll until then finding the lock held (exit 4). On the lock's
+    /// session the server probes after 60 s idle, every 10 s, and gives up after 3 unanswered:
+    /// 90 s. Session settings, not startup parameters, which a connection pooler may refuse;
+    /// ignored on a Unix socket.
+    static let lockSessionKeepalives: PostgresQuery = """
+        SELECT set_config('tcp_keepalives_idle', '60', false), set_config('tcp_keepalives_interval', '10', false),
+               set_config('tcp_keepalives_count', '3', false)
+        """
 
     /// The error of the body a session lock was held for, carried past the classification of the
     /// lock's own failures.

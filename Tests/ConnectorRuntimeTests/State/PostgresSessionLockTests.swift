@@ -1,5 +1,6 @@
 import ConnectorRuntime
 import Foundation
+import Logging
 import TestSupport
 import Testing
 
@@ -15,7 +16,9 @@ struct PostgresSessionLockTests {
             Issue.record("the server's sockets are read from /proc/net/tcp: run against a cluster on this machine (CI's is)")
             return
         }
-        try await TestStore.postgres.withRegistry { registry in
+        // A database of its own: the poll lock is one per database, and other tests take it.
+        let (_, stateURL) = try await TestPostgres.createDatabase(prefix: "capi_keepalive")
+        try await withStateRegistry(try StateLocation(parsing: stateURL), logger: Logger(label: "test")) { registry in
             let seen = try await registry.withPollLock {
                 // The lock's session is idle while the job runs: its timer is the keepalive.
                 var timers: [Double] = []
@@ -34,7 +37,10 @@ struct PostgresSessionLockTests {
     /// Seconds left on each keepalive timer of the server's established IPv4 sockets on `serverPort`
     /// (`/proc/net/tcp`: `tr` 2 is the keepalive timer, `tm->when` in clock ticks of 1/100 s).
     static func keepaliveTimers(serverPort: Int) throws -> [Double] {
-        let table = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
+        // Read to the end: a /proc file reports no size, and a busy machine's table is many pages.
+        let file = try FileHandle(forReadingFrom: URL(fileURLWithPath: "/proc/net/tcp"))
+        defer { try? file.close() }
+        let table = String(decoding: try file.readToEnd() ?? Data(), as: UTF8.self)
         let local = String(format: ":%04X", serverPort)
         return table.split(separator: "\n").dropFirst().compactMap { line -> Double? in
             let fields = line.split(separator: " ")

@@ -159,9 +159,18 @@ public struct PollJob: Sendable {
         finished.counts =
             JSONValue.object([
                 "records": .integer(Int64(report.records)), "windows": .integer(Int64(report.windows)),
-                "failed_pixels": .integer(Int64(report.outcomes.values.filter { $0 != .ok }.count)),
+                // Partitions: pixels and ad accounts.
+                "failed_pixels": .integer(Int64(report.outcomes.values.filter { $0 != .ok && $0 != .stopped }.count)),
+                "stopped_pixels": .integer(Int64(report.outcomes.values.filter { $0 == .stopped }.count)),
                 "gap_seconds": .integer(report.gap.components.seconds),
             ]).serialized
+        if Self.cancelledByShutdown {
+            // Cut short by the shutdown timeout, the store refuses this task's work; the run's end
+            // is recorded from a task that is not cancelled, or else by the next poll.
+            let registry = registry
+            _ = try? await Task { try await registry.recordRun(finished) }.value
+            return report
+        }
         try await registry.recordRun(finished)
         await drift?.flushAndEvaluate()
         return report

@@ -70,6 +70,8 @@ struct StoppedJobProcessTests {
             )
             #expect(!lines.contains("shutdown did not finish in time"), "the cancelled window stopped without the watchdog")
             #expect(took < .seconds(5), "the shutdown took \(took), with a timeout of 0.5 s")
+            let cancelled = try await Self.runs(state: state)
+            #expect(cancelled.first?["status"] as? String == "interrupted" && cancelled.first?["ended_at"] is String, "\(cancelled)")
 
             graph.holdStats(false)
             let next = try await CLIRunner.run(["poll", "--once", "--state", state], environment: environment)

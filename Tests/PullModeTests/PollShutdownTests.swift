@@ -29,6 +29,11 @@ struct PollShutdownTests {
                 #expect(stopped.windows == 1, "one window committed, then the poll stopped")
                 let run = try #require(try await registry.recentRuns(limit: 5).first)
                 #expect(run.runID == stopped.runID && run.status == .interrupted && run.endedAt != nil && run.errorClass == nil)
+                let counts = try JSONValue(parsing: run.counts)
+                #expect(
+                    counts["stopped_pixels"] == .integer(1) && counts["failed_pixels"] == .integer(0) && counts["windows"] == .integer(1),
+                    "\(counts)"
+                )
                 #expect(try await registry.matchQualitySnapshots(since: nil).isEmpty, "match quality is not read after the stop")
                 let cursor = try await registry.cursor(CursorKey(connector: manifest.id, stream: "delivery_statuses", partition: pixelID))
                 #expect(cursor != nil, "the committed window moved the cursor")

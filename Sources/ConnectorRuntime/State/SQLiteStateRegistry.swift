@@ -903,7 +903,6 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         return try await fileSpace(since: before)
     }
 
-    /// The file's size now against `before`, the free pages it keeps, and its vacuum mode.
     public func storage() async throws(StateError) -> StoreStorage {
         // dbstat reads every page; an index counts toward the table it indexes.
         let sizes = try await locked(
@@ -923,6 +922,7 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         )
     }
 
+    /// The file's size now against `before`, the free pages it keeps, and its vacuum mode.
     private func fileSpace(since before: Int64) async throws(StateError) -> StoreFileSpace {
         StoreFileSpace(
             bytesBefore: before,

@@ -910,7 +910,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         return snapshots
     }
 
-    public func storage() async throws(StateError) -> StoreStorage {
+    public func storage(perTable: Bool) async throws(StateError) -> StoreStorage {
+        let database = try await scalar("measure the database", "SELECT pg_database_size(current_database())::int8")
+        guard perTable else { return StoreStorage(bytes: Int64(database), tables: nil) }
         let names = StoreStorage.tableNames
         let tables: [StoreStorage.TableBytes] = try await wrap("measure tables") {
             // Resolved through the search path, as every statement of the connector is.
@@ -922,7 +924,6 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             for try await (name, bytes) in rows.decode((String, Int64).self) { result.append(.init(name: name, bytes: bytes)) }
             return result
         }
-        let database = try await scalar("measure the database", "SELECT pg_database_size(current_database())::int8")
         return StoreStorage(bytes: Int64(database), tables: tables)
     }
 

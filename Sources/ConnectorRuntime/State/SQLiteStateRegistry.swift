@@ -903,20 +903,24 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         return try await fileSpace(since: before)
     }
 
-    public func storage() async throws(StateError) -> StoreStorage {
-        // dbstat reads every page; an index counts toward the table it indexes.
-        let sizes = try await locked(
-            "measure tables",
-            """
-            SELECT COALESCE(m.tbl_name, d.name) AS name, SUM(d.pgsize) AS bytes
-            FROM dbstat AS d LEFT JOIN sqlite_schema AS m ON m.name = d.name GROUP BY 1
-            """
-        )
-        var bytesByTable: [String: Int64] = [:]
-        for row in sizes { bytesByTable[try row.text("name")] = Int64(try row.int("bytes")) }
+    public func storage(perTable: Bool) async throws(StateError) -> StoreStorage {
+        var tables: [StoreStorage.TableBytes]?
+        if perTable {
+            // dbstat reads every page; an index counts toward the table it indexes.
+            let sizes = try await locked(
+                "measure tables",
+                """
+                SELECT COALESCE(m.tbl_name, d.name) AS name, SUM(d.pgsize) AS bytes
+                FROM dbstat AS d LEFT JOIN sqlite_schema AS m ON m.name = d.name GROUP BY 1
+                """
+            )
+            var bytesByTable: [String: Int64] = [:]
+            for row in sizes { bytesByTable[try row.text("name")] = Int64(try row.int("bytes")) }
+            tables = StoreStorage.tableNames.map { .init(name: $0, bytes: bytesByTable[$0] ?? 0) }
+        }
         return StoreStorage(
             bytes: fileBytes(),
-            tables: StoreStorage.tableNames.map { .init(name: $0, bytes: bytesByTable[$0] ?? 0) },
+            tables: tables,
             freeBytes: Int64(try await pragma("freelist_count") * pragma("page_size")),
             incrementalVacuum: try await pragma("auto_vacuum") == Self.incrementalVacuum
         )

@@ -40,8 +40,9 @@ public protocol OperationsStore: Sendable {
     func purgeDeadLetters(_ selection: DeadLetterSelection, progress: @Sendable (Int) -> Void) async throws(StateError) -> Int
 
     func summary() async throws(StateError) -> StateSummary
-    /// The store's size and each table's share (on SQLite a read of every page: not for a hot path).
-    func storage() async throws(StateError) -> StoreStorage
+    /// The store's size, and with `perTable` each table's share (on SQLite a read of every page,
+    /// so asked for only when wanted).
+    func storage(perTable: Bool) async throws(StateError) -> StoreStorage
     /// Counts (`delete: false`) or deletes the rows `prune` takes, deleting 10,000 per transaction so
     /// that intake and the forwarder wait for one batch at most; returns how many. `progress` hears
     /// the rows deleted so far after each transaction.

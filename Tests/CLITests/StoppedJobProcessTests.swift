@@ -65,7 +65,9 @@ struct StoppedJobProcessTests {
             #expect(process.terminationStatus == 1 && process.terminationReason == .exit)
             let lines = try String(contentsOfFile: log, encoding: .utf8)
             #expect(
-                lines.contains("capi-connector: stopped by a signal; the work still in flight after --shutdown-timeout (0.5 s) was cancelled"),
+                lines.contains(
+                    "capi-connector: stopped by a signal; the work still in flight after --shutdown-timeout (0.5 s), or at a second signal, was cancelled"
+                ),
                 "\(lines)"
             )
             #expect(!lines.contains("shutdown did not finish in time"), "the cancelled window stopped without the watchdog")
@@ -79,6 +81,38 @@ struct StoppedJobProcessTests {
             let runs = try await Self.runs(state: state)
             #expect(runs.count == 2 && runs.first?["status"] as? String == "ok", "\(runs)")
             #expect(runs.last?["status"] as? String == "interrupted", "the cancelled run is never left running: \(runs)")
+        }
+    }
+
+    @Test("a second SIGINT cancels what is still in flight at once instead of waiting out --shutdown-timeout")
+    func secondSignal() async throws {
+        let graph = SlowGraph(delay: .milliseconds(10))
+        graph.holdStats(true)
+        let release: @Sendable () -> Void = { graph.holdStats(false) }
+        try await withLoopbackServer(graph.router(), label: "stuck-graph", beforeShutdown: release) { port in
+            let folder = try TemporaryPaths.folder("poll-twice")
+            let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
+            let log = folder.appendingPathComponent("poll.log").path
+            let environment = ["META_PIXEL_ID": "555000111", "CAPI_GRAPH_URL": "http://127.0.0.1:\(port)", "CAPI_LOG_LEVEL": "info"]
+            let process = try CLIRunner.start(["poll", "--once", "--state", state], environment: environment, logTo: log)
+            // SIGKILL afterwards only if the test failed before the process ended.
+            let first = try await process.stopped(with: SIGKILL) {
+                try await eventually("the first stats request is held") { graph.requests > 0 }
+                kill(process.processIdentifier, SIGINT)
+                let first = ContinuousClock.now
+                // The second once the first is heard: the job says it is finishing what is in flight.
+                try await eventually("the shutdown began") {
+                    (try? String(contentsOfFile: log, encoding: .utf8))?.contains("shutdown asked for") == true
+                }
+                kill(process.processIdentifier, SIGINT)
+                await process.exited()
+                return first
+            }
+            let took = ContinuousClock.now - first
+            #expect(process.terminationStatus == 1 && process.terminationReason == .exit)
+            #expect(took < .seconds(10), "the default --shutdown-timeout is 25 s; it took \(took)")
+            let lines = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(lines.contains("or at a second signal, was cancelled"), "\(lines)")
         }
     }
 

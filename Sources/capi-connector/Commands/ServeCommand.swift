@@ -157,7 +157,7 @@ struct ServeCommand: AsyncParsableCommand {
         )
         var failure: (any Error)?
         do {
-            try await group.run()
+            try await ShutdownOptions.run(group)
         } catch {
             failure = error
         }
@@ -165,7 +165,7 @@ struct ServeCommand: AsyncParsableCommand {
         // may as well return as throw.
         if watchdog.sawShutdown && service.wasCancelled {
             logger.error(
-                "shutdown took longer than --shutdown-timeout; unfinished work was cancelled (answered events are committed and stay queued)",
+                "shutdown took longer than --shutdown-timeout, or a second signal came; unfinished work was cancelled (answered events are committed and stay queued)",
                 metadata: ["shutdown_timeout_s": "\(shutdown.shutdownTimeout)"]
             )
             throw ExitCode(1)

@@ -28,13 +28,13 @@ enum OnePass {
             logger: logger
         )
         var failure: (any Error)?
-        do { try await group.run() } catch { failure = error }
+        do { try await ShutdownOptions.run(group) } catch { failure = error }
         // Judged by the job's cancellation, not the group's outcome: cut short, a job may as well
         // return as throw (a store refusing work from a cancelled task).
         if pass.wasCancelled {
             StandardStreams.printError(
-                "capi-connector: stopped by a signal; the work still in flight after --shutdown-timeout (\(shutdown.shutdownTimeout) s) "
-                    + "was cancelled and is left for the next run"
+                "capi-connector: stopped by a signal; the work still in flight after --shutdown-timeout (\(shutdown.shutdownTimeout) s), "
+                    + "or at a second signal, was cancelled and is left for the next run"
             )
             throw ExitCode(1)
         }

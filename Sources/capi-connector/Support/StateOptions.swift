@@ -89,7 +89,7 @@ struct StateOptions: ParsableArguments {
     /// Runs a long-running mode's service group; the store failing to open or migrate is exit 2.
     static func run(_ group: ServiceGroup) async throws {
         do {
-            try await group.run()
+            try await ShutdownOptions.run(group)
         } catch let error as StateError {
             throw storeFailure(error)
         }

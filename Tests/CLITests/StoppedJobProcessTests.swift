@@ -44,14 +44,7 @@ struct StoppedJobProcessTests {
 
     @Test("poll --once whose window is still being read after --shutdown-timeout cancels it, says so and exits 1; the next poll reads it")
     func pollCancelled() async throws {
-        let graph = SlowGraph(delay: .milliseconds(10))
-        graph.holdStats(true)
-        let release: @Sendable () -> Void = { graph.holdStats(false) }
-        try await withLoopbackServer(graph.router(), label: "stuck-graph", beforeShutdown: release) { port in
-            let folder = try TemporaryPaths.folder("poll-cancel")
-            let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
-            let log = folder.appendingPathComponent("poll.log").path
-            let environment = ["META_PIXEL_ID": "555000111", "CAPI_GRAPH_URL": "http://127.0.0.1:\(port)", "CAPI_LOG_LEVEL": "info"]
+        try await Self.withStatsHeld { graph, state, log, environment in
             let process = try CLIRunner.start(
                 ["poll", "--once", "--state", state, "--shutdown-timeout", "0.5"],
                 environment: environment,
@@ -86,14 +79,7 @@ struct StoppedJobProcessTests {
 
     @Test("a second SIGINT cancels what is still in flight at once instead of waiting out --shutdown-timeout")
     func secondSignal() async throws {
-        let graph = SlowGraph(delay: .milliseconds(10))
-        graph.holdStats(true)
-        let release: @Sendable () -> Void = { graph.holdStats(false) }
-        try await withLoopbackServer(graph.router(), label: "stuck-graph", beforeShutdown: release) { port in
-            let folder = try TemporaryPaths.folder("poll-twice")
-            let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
-            let log = folder.appendingPathComponent("poll.log").path
-            let environment = ["META_PIXEL_ID": "555000111", "CAPI_GRAPH_URL": "http://127.0.0.1:\(port)", "CAPI_LOG_LEVEL": "info"]
+        try await Self.withStatsHeld { graph, state, log, environment in
             let process = try CLIRunner.start(["poll", "--once", "--state", state], environment: environment, logTo: log)
             // SIGKILL afterwards only if the test failed before the process ended.
             let first = try await process.stopped(with: SIGKILL) {
@@ -146,6 +132,26 @@ struct StoppedJobProcessTests {
             #expect(rest.status == 0, "\(rest.stderr)")
             #expect(try FlushProcessTests.summary(rest.stdout)["forwarded"] == 6_000 - sent)
             #expect(graph.eventsReceived == 6_000 && graph.distinctEvents == 6_000, "each event reached the stand-in once")
+        }
+    }
+
+    /// A stand-in whose stats requests are held until the test ends (or releases them), and a
+    /// poll's SQLite store, log file and environment pointing at it.
+    static func withStatsHeld(
+        _ body: @Sendable (_ graph: SlowGraph, _ state: String, _ log: String, _ environment: [String: String]) async throws -> Void
+    ) async throws {
+        let graph = SlowGraph(delay: .milliseconds(10))
+        graph.holdStats(true)
+        let release: @Sendable () -> Void = { graph.holdStats(false) }
+        try await withLoopbackServer(graph.router(), label: "stuck-graph", beforeShutdown: release) { port in
+            let folder = try TemporaryPaths.folder("poll-held")
+            let environment = ["META_PIXEL_ID": "555000111", "CAPI_GRAPH_URL": "http://127.0.0.1:\(port)", "CAPI_LOG_LEVEL": "info"]
+            try await body(
+                graph,
+                "sqlite:" + folder.appendingPathComponent("state.sqlite").path,
+                folder.appendingPathComponent("poll.log").path,
+                environment
+            )
         }
     }
 

@@ -12,6 +12,8 @@ public enum MetaLimits {
     /// agree within seconds. An event with less left is dead-lettered instead of sent to fail its
     /// batch, and intake refuses it, since it would be dead-lettered at once.
     public static let deliveryMarginSeconds: Int64 = 120
+    /// Meta's `error_subcode` (with code 100) for an event older than its age limit.
+    public static let eventTooOldSubcode = 2_804_003
     /// How far back `/{pixel}/stats` answers.
     public static let statsHorizonSeconds: Int64 = 7 * 86_400
     /// Future `event_time` is undocumented; the connector's default tolerance for clock skew.

@@ -33,7 +33,7 @@ enum SandboxEventRules {
         }
         let maxAge: Int64 = source == "physical_store" ? MetaLimits.physicalStoreMaximumEventAgeSeconds : MetaLimits.maximumEventAgeSeconds
         if now - time > maxAge {
-            return violation(2_804_003, "Event Timestamp Too Old", "the timestamp for this event is too far in the past")
+            return violation(MetaLimits.eventTooOldSubcode, "Event Timestamp Too Old", "the timestamp for this event is too far in the past")
         }
         if time - now > 7 * 86_400 {
             return violation(2_804_004, "Event Timestamp In Future", "the timestamp for this event is too far in the future")

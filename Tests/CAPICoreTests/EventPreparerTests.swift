@@ -416,6 +416,27 @@ struct EventPreparerTests {
         #expect(problems(two).map(\.code) == [.invalidValue])
     }
 
+    /// Meta's SDK 26.0.3 holds one value of each and writes it as a string; the sidecar sent them
+    /// as one-element arrays, a shape Meta's SDKs never send.
+    @Test("the name and birth-date parts (f5first, f5last, fi, dobd, dobm, doby) are hashed and sent as single strings, as Meta's SDK sends them")
+    func namePartsAreSingleStrings() throws {
+        let parts = #""f5first": "Jane", "f5last": ["ODoe"], "fi": " J ", "dobd": "16", "dobm": ["02"], "doby": "1997""#
+        let json = websitePurchase().replacingOccurrences(of: #""fbp": "fb.1.1596403881668.1116446470""#, with: parts)
+        let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
+        let user = try #require(prepared.payload["user_data"]?.objectValue)
+        let expected = ["f5first": "jane", "f5last": "odoe", "fi": "j", "dobd": "16", "dobm": "02", "doby": "1997"]
+        for (key, canonical) in expected {
+            #expect(user[key] == .string(SHA256Hex.digest(canonical)), "\(key)")
+        }
+        #expect(Set(expected.keys).isSubset(of: Set(prepared.matchKeys)))
+        // The keys that stay lists.
+        #expect(user["em"]?.arrayValue?.count == 1 && user["ge"]?.arrayValue?.count == 1 && user["external_id"]?.arrayValue?.count == 1)
+
+        let two = websitePurchase().replacingOccurrences(of: #""fbp": "fb.1.1596403881668.1116446470""#, with: #""f5first": ["jane", "janet"]"#)
+        #expect(problems(two).map(\.field) == ["user_data.f5first"])
+        #expect(problems(two).map(\.code) == [.invalidValue])
+    }
+
     @Test("an empty list or a list of nulls counts as an absent key, and an alias alone keeps its one value")
     func emptyListsAndLoneAliases() throws {
         let json = websitePurchase()

@@ -219,7 +219,7 @@ struct ServeProcessTests {
             var forwarded: [[String: Any]] = []
             let deadline = ContinuousClock.now + hangLimit
             var testCodes: [String: String] = [:]
-            while forwarded.count < 5, ContinuousClock.now < deadline {
+            while forwarded.count < 6, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(100))
                 let received = try await Self.sandboxEvents(graphURL: graphURL, pixelID: "1234567890")
                 forwarded = received.compactMap { ($0["event"] as? [String: Any])?["user_data"] as? [String: Any] }
@@ -227,12 +227,15 @@ struct ServeProcessTests {
                     uniqueKeysWithValues: received.map { ($0["event_id"] as? String ?? "", $0["test_event_code"] as? String ?? "live") }
                 )
             }
-            try #require(forwarded.count == 5, "the five events reach the stand-in")
+            try #require(forwarded.count == 6, "the six events reach the stand-in")
             // The request's test_event_code went to Meta with its event, and only with it; the event
             // the SDK sent without an id went with the one the sidecar gave it.
             let assigned = try #require(testCodes.keys.first { $0.hasPrefix("capi-") }, "\(testCodes)")
             #expect(
-                testCodes == ["sidecar-0": "live", "sidecar-1": "live", "sidecar-2": "live", "sidecar-test": "TEST4242", assigned: "live"],
+                testCodes == [
+                    "sidecar-0": "live", "sidecar-1": "live", "sidecar-2": "live", "sidecar-test": "TEST4242", "sidecar-context": "live",
+                    assigned: "live",
+                ],
                 "\(testCodes)"
             )
             // Every field the SDK wrote reached Meta: advanced_measurement_table too.
@@ -244,6 +247,26 @@ struct ServeProcessTests {
                 #expect(userData["ph"] as? [String] == [digest("16505551212")])
                 #expect(userData["client_ip_address"] as? String == "203.0.113.1")
             }
+            // What the SDK's parameter builder made of the request (fbc, fbp, the URLs with their
+            // appendix) and the name and birth-date parts it hashed reach Meta as the SDK wrote them:
+            // the parts as strings, the shape the SDK sends them in.
+            let sent = try #require(steps.first { $0["step"] as? String == "request_context" }, "\(steps)")
+            #expect(sent["events_received"] as? Int == 1)
+            let context = try #require(
+                try await Self.sandboxEvents(graphURL: graphURL, pixelID: "1234567890").first { $0["event_id"] as? String == "sidecar-context" }?[
+                    "event"
+                ]
+                    as? [String: Any]
+            )
+            #expect(context["event_source_url"] as? String == sent["event_source_url"] as? String)
+            #expect(context["referrer_url"] as? String == sent["referrer_url"] as? String)
+            let sentUserData = try #require(sent["user_data"] as? [String: Any])
+            let contextUserData = try #require(context["user_data"] as? [String: Any])
+            for key in ["fbc", "fbp", "f5first", "f5last", "fi", "dobd", "dobm", "doby"] {
+                let given = try #require(sentUserData[key] as? String, "the SDK sent \(key)")
+                #expect(contextUserData[key] as? String == given, "\(key)")
+            }
+            #expect((sentUserData["fbc"] as? String)?.contains(".IwAR2F4-dbP0l7Mn1IawQQ_GCINEz7PYXQ") == true, "\(sentUserData)")
         }
     }
 

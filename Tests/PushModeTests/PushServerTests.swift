@@ -318,6 +318,20 @@ struct PushServerTests {
             let old = "[\(String(decoding: mirroredEvent(id: "g-2", time: Int64(Date().timeIntervalSince1970) - 8 * 86_400), as: UTF8.self))]"
             let refused = try await post(url, body: Array(#"{"data":\#(old),"access_token":"ingest-token"}"#.utf8))
             #expect(refused.status == 400 && refused.body["error"]?["code"] == .integer(100))
+            // Meta's own subcode for an event too old, which an app may act on, even when a problem
+            // of a field named earlier is found too; any other problem gets the family's general one.
+            #expect(refused.body["error"]?["error_subcode"] == .integer(Int64(MetaLimits.eventTooOldSubcode)), "\(refused.body)")
+            let oldAndMore = String(
+                decoding: mirroredEvent(id: "g-2b", time: Int64(Date().timeIntervalSince1970) - 8 * 86_400, extra: #","data_processing_options":7"#),
+                as: UTF8.self
+            )
+            let both = try await post(url, body: Array(#"{"data":[\#(oldAndMore)],"access_token":"ingest-token"}"#.utf8))
+            #expect(both.body["error"]?["error_subcode"] == .integer(Int64(MetaLimits.eventTooOldSubcode)), "\(both.body)")
+            #expect(both.body["error"]?["error_user_msg"]?.stringValue?.hasPrefix("data[0].event_time: ") == true, "\(both.body)")
+            let otherProblem = String(decoding: mirroredEvent(id: "g-2c", extra: #","data_processing_options":7"#), as: UTF8.self)
+            let other = try await post(url, body: Array(#"{"data":[\#(otherProblem)],"access_token":"ingest-token"}"#.utf8))
+            #expect(other.status == 400 && other.body["error"]?["error_subcode"] == .integer(2_804_001), "\(other.body)")
+            #expect(other.body["error"]?["error_user_msg"]?.stringValue?.hasPrefix("data[0].data_processing_options") == true, "\(other.body)")
             // An element of `data` that is no event is named by its index (it was "data must be an
             // array of 1 to 1000 events" for the whole request).
             let valid = String(decoding: mirroredEvent(id: "g-3"), as: UTF8.self)

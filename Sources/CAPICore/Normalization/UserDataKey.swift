@@ -50,14 +50,16 @@ public enum UserDataKey: String, Sendable, CaseIterable, Codable {
         }
     }
 
-    /// Keys Meta takes as arrays (several emails, phones, …). The rest are single strings.
+    /// Keys sent as arrays (several emails, phones, …); the rest are single strings. The shapes are
+    /// those Meta's SDK 26.0.3 sends: its `UserData` holds one value of the name and birth-date
+    /// parts (`f5first`, `f5last`, `fi`, `dobd`, `dobm`, `doby`) and writes each as a string, the
+    /// one wire shape sure to be taken for them.
     public var isMultiValued: Bool {
         switch self {
-        case .clientIPAddress, .clientUserAgent, .fbc, .fbp, .subscriptionID, .fbLoginID, .leadID, .anonID, .ctwaClid, .pageID, .madid,
-            .pageScopedUserID, .igAccountID, .igSID:
-            return false
-        default:
+        case .email, .phone, .firstName, .lastName, .city, .state, .zip, .country, .dateOfBirth, .gender, .externalID:
             return true
+        default:
+            return false
         }
     }
 

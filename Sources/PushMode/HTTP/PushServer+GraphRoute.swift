@@ -116,12 +116,15 @@ extension PushServer {
         record(results, events: identified, source: IngestMetrics.graphCompatibleSource, started: started, pixelFromPath: pixelID)
         for (index, result) in results.enumerated() {
             if case .rejected(let problems, _) = result, let first = problems.first {
+                // An event too old for Meta is answered with Meta's own subcode, which an app may
+                // act on (drop it rather than retry); any other problem with the family's general one.
+                let reported = problems.first { $0.code == .tooOld } ?? first
                 return Self.metaError(
                     status: .badRequest,
                     code: 100,
-                    subcode: 2_804_001,
+                    subcode: reported.code == .tooOld ? MetaLimits.eventTooOldSubcode : 2_804_001,
                     message: "Invalid parameter",
-                    userMessage: "data[\(index)].\(first.field): \(first.message)"
+                    userMessage: "data[\(index)].\(reported.field): \(reported.message)"
                 )
             }
         }

@@ -12,6 +12,7 @@ from facebook_business.adobjects.serverside.user_data import UserData
 from facebook_business.api import FacebookAdsApi
 from facebook_business.exceptions import FacebookRequestError
 from facebook_business.session import FacebookSession
+from capi_param_builder.model import PlainDataObject
 
 base_url, pixel_id, token, prefix = sys.argv[1:5]
 FacebookSession.GRAPH = base_url
@@ -40,6 +41,26 @@ unnamed.event_id = None
 unnamed.advanced_measurement_table = "sdk_table"
 response = EventRequest(events=[unnamed], pixel_id=pixel_id).execute()
 print(json.dumps({"step": "no_event_id", "events_received": response.events_received, "messages": response.messages}))
+# As an app that lets the SDK's parameter builder read the request (SDK 25.0.2 and later): fbc
+# and fbp from the click id and cookies, event_source_url and referrer_url with its appendix; and
+# the name and birth-date parts, which the SDK sends as single strings.
+with_context = event("context", now - 10)
+with_context.event_source_url = None
+with_context.user_data.f5first = "Zoë"
+with_context.user_data.f5last = "O'Brien"
+with_context.user_data.fi = "z"
+with_context.user_data.dobd = "16"
+with_context.user_data.dobm = "02"
+with_context.user_data.doby = "1997"
+with_context.set_request_context(PlainDataObject(
+    host="shop.example.co.uk", query_params={"fbclid": ["IwAR2F4-dbP0l7Mn1IawQQ_GCINEz7PYXQ"]},
+    cookies={"_fbp": "fb.1.1596403881668.1116446470"}, referer="https://www.facebook.com/",
+    x_forwarded_for=None, remote_address=None, scheme="https", request_uri="/checkout?fbclid=IwAR2F4-dbP0l7Mn1IawQQ_GCINEz7PYXQ",
+))
+response = EventRequest(events=[with_context], pixel_id=pixel_id).execute()
+sent = with_context.normalize()
+print(json.dumps({"step": "request_context", "events_received": response.events_received, "event_id": sent["event_id"],
+                  "event_source_url": sent["event_source_url"], "referrer_url": sent["referrer_url"], "user_data": sent["user_data"]}))
 try:
     EventRequest(events=[event("old", now - 8 * 86400)], pixel_id=pixel_id).execute()
     print(json.dumps({"step": "old", "accepted": True}))

@@ -18,6 +18,9 @@ public struct DeliveredTally: Sendable {
 
     struct Figures: Sendable, Equatable {
         var forwarded: Int64 = 0
+        /// Forwarded events whose UTC hour starts on this day: what Meta's hourly counts assigned to
+        /// the day are compared with. Equal to `forwarded`'s total, day by day, in whole-hour zones.
+        var forwardedInReceivedHours: Int64 = 0
         var deadLettered: Int64 = 0
         var queued: Int64 = 0
         var valueSent: [String: Double] = [:]
@@ -65,8 +68,23 @@ public struct DeliveredTally: Sendable {
         case .pending: change.queued = 1
         }
         for zone in zonesByPixel[event.key.pixelID] ?? [.utc] {
-            let key = Key(pixelID: event.key.pixelID, zone: zone.identifier, day: zone.day(of: event.key.eventTime), eventName: name)
-            figures[key, default: Figures()].add(change)
+            let day = zone.day(of: event.key.eventTime)
+            let key = Key(pixelID: event.key.pixelID, zone: zone.identifier, day: day, eventName: name)
+            guard change.forwarded > 0 else {
+                figures[key, default: Figures()].add(change)
+                continue
+            }
+            let countedOn = zone.dayOfHourlyCount(holding: event.key.eventTime)
+            if countedOn == day {
+                change.forwardedInReceivedHours = 1
+                figures[key, default: Figures()].add(change)
+                change.forwardedInReceivedHours = 0
+            } else {
+                figures[key, default: Figures()].add(change)
+                var counted = key
+                counted.day = countedOn
+                figures[counted, default: Figures()].forwardedInReceivedHours += 1
+            }
         }
     }
 }
@@ -74,6 +92,7 @@ public struct DeliveredTally: Sendable {
 extension DeliveredTally.Figures {
     mutating func add(_ other: Self) {
         forwarded += other.forwarded
+        forwardedInReceivedHours += other.forwardedInReceivedHours
         deadLettered += other.deadLettered
         queued += other.queued
         for (currency, value) in other.valueSent { valueSent[currency, default: 0] += value }

@@ -31,6 +31,10 @@ public struct KPIReport: Sendable {
     public struct EventFigures: Sendable, Equatable {
         public var eventName: String
         public var forwarded: Int64 = 0
+        /// Forwarded in the UTC hours whose counts Meta's `/stats` assigns to the period: what
+        /// `metaReceived` is compared with. Equal to `forwarded` in a zone a whole number of hours
+        /// off UTC; in one such as Asia/Kolkata a day's hourly counts run from 00:30 to 00:30.
+        public var forwardedInReceivedHours: Int64 = 0
         public var deadLettered: Int64 = 0
         /// Accepted, not yet forwarded.
         public var queued: Int64 = 0
@@ -160,6 +164,7 @@ public struct KPIReport: Sendable {
             where key.zone == zone.identifier && pixelSet.contains(key.pixelID) && key.day >= first && key.day <= last {
                 update(key.day, key.eventName) { figures in
                     figures.forwarded += tallied.forwarded
+                    figures.forwardedInReceivedHours += tallied.forwardedInReceivedHours
                     figures.deadLettered += tallied.deadLettered
                     figures.queued += tallied.queued
                     for (currency, value) in tallied.valueSent { figures.valueSent[currency, default: 0] += value }
@@ -201,7 +206,8 @@ public struct KPIReport: Sendable {
                     current.spendStatus = read && current.periodEnd < today ? .reported : .pending
                 }
                 let statusesCursor = group.pixels.compactMap { statusesThrough[$0] }.min()
-                let periodEndInstant = zone.start(of: current.periodEnd.adding(days: 1))
+                // The period's last hourly count ends on the hour after its last local midnight.
+                let periodEndInstant = Self.nextWholeHour(from: zone.start(of: current.periodEnd.adding(days: 1)))
                 let horizon = UnixSeconds(now.rawValue - MetaLimits.statsHorizonSeconds)
                 for index in current.events.indices {
                     var figures = current.events[index]
@@ -226,8 +232,10 @@ public struct KPIReport: Sendable {
                         if valued, let value = figures.valueAttributed, spend > 0, figures.attribution == .reported { figures.roas = value / spend }
                     }
                     if figures.received == .reported, let received = figures.metaReceived {
-                        if figures.forwarded > 0 {
-                            figures.lossForwardedToReceived = Double(figures.forwarded - received) * 100 / Double(figures.forwarded)
+                        // Like with like: Meta's counts against what was forwarded in the same hours.
+                        let sent = figures.forwardedInReceivedHours
+                        if sent > 0 {
+                            figures.lossForwardedToReceived = Double(sent - received) * 100 / Double(sent)
                             figures.diverges = abs(figures.lossForwardedToReceived ?? 0) > threshold
                         } else {
                             figures.diverges = received > 0
@@ -256,6 +264,12 @@ public struct KPIReport: Sendable {
             }
         }
         self.rows = rows
+    }
+
+    /// `instant` if it is on the hour (UTC), else the next hour.
+    static func nextWholeHour(from instant: UnixSeconds) -> UnixSeconds {
+        let past = ((instant.rawValue % 3600) + 3600) % 3600
+        return past == 0 ? instant : UnixSeconds(instant.rawValue - past + 3600)
     }
 
     /// The first day of the period holding `day`: itself, the Monday of its week, or the 1st of its month.

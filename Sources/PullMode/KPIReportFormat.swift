@@ -35,6 +35,7 @@ public enum KPIReportFormat {
                     .object([
                         "event_name": .string(event.eventName),
                         "forwarded": .integer(event.forwarded),
+                        "forwarded_in_received_hours": .integer(event.forwardedInReceivedHours),
                         "dead_lettered": .integer(event.deadLettered),
                         "queued": .integer(event.queued),
                         "value_sent": .object(JSONObject(event.valueSent.mapValues { number($0) })),

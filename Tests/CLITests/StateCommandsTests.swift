@@ -267,6 +267,47 @@ struct StateCommandsTests {
         #expect(later.status == 64 && later.stderr.contains("--since must be before --until"), "\(later.stderr)")
     }
 
+    @Test("reconcile says how an account in a zone a part of an hour off UTC compares Meta's hourly counts, and its JSON has the figure it compares")
+    func reconcilePartHourZone() async throws {
+        let url = try await created()
+        let today = AccountTimeZone(identifier: "Asia/Kolkata")!.day(of: WallClock.system.seconds())
+        let nowMillis = WallClock.system.now()
+        try await withStateRegistry(.sqlite(path: String(url.dropFirst("sqlite:".count))), logger: Logger(label: "test")) { registry in
+            let record = AdInsightsRecord(
+                accountID: "77",
+                level: "account",
+                levelID: "77",
+                day: today.adding(days: -1),
+                currency: "INR",
+                timeZone: "Asia/Kolkata",
+                pixels: ["111"],
+                spend: 1200,
+                impressions: 10,
+                clicks: 1,
+                conversions: []
+            )
+            try await registry.commitInsightsWindow(
+                [record],
+                account: "77",
+                level: "account",
+                days: today.adding(days: -1)...today.adding(days: -1),
+                cursor: CursorKey(connector: "conn::x", stream: "ad_insights", partition: "act_77"),
+                position: UnixSeconds(nowMillis.rawValue / 1000 - 60),
+                run: RunRecord(runID: "run-kolkata", mode: .pull, startedAt: nowMillis),
+                now: nowMillis
+            )
+        }
+        let report = try await CLIRunner.run(["reconcile", "--since", "-1d", "--format", "json", "--state", url])
+        #expect(report.status == 0, "\(report.stderr)")
+        #expect(
+            report.stderr.contains("account 77 keeps time in Asia/Kolkata, a part of an hour off UTC")
+                && report.stderr.contains("forwarded_in_received_hours"),
+            "\(report.stderr)"
+        )
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(report.stdout.utf8)) as? [[String: Any]])
+        #expect(rows.first?["time_zone"] as? String == "Asia/Kolkata" && rows.first?["spend"] as? Double == 1200, "\(report.stdout)")
+    }
+
     @Test("reset needs --yes")
     func reset() async throws {
         let url = try await created()

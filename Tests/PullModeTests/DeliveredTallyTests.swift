@@ -47,7 +47,14 @@ struct DeliveredTallyTests {
     func zonesAndFigures() {
         let tally = DeliveredTally(accounts: Self.accounts, events: Self.events)
         #expect(tally.pixels == ["p1", "p9"], "a record without an event name still names its pixel")
-        let expected = DeliveredTally.Figures(forwarded: 3, deadLettered: 1, queued: 1, valueSent: ["USD": 15, "EUR": 2.5])
+        // Whole-hour zones: every forwarded event is also counted in the hours Meta assigns its day.
+        let expected = DeliveredTally.Figures(
+            forwarded: 3,
+            forwardedInReceivedHours: 3,
+            deadLettered: 1,
+            queued: 1,
+            valueSent: ["USD": 15, "EUR": 2.5]
+        )
         let la = DeliveredTally.Key(
             pixelID: "p1",
             zone: Self.losAngeles.identifier,
@@ -61,7 +68,11 @@ struct DeliveredTallyTests {
             eventName: "Purchase"
         )
         let utc = DeliveredTally.Key(pixelID: "p9", zone: "UTC", day: CalendarDate(year: 2026, month: 11, day: 20), eventName: "Purchase")
-        #expect(tally.figures == [la: expected, jp: expected, utc: DeliveredTally.Figures(forwarded: 1, valueSent: ["USD": 1])])
+        #expect(
+            tally.figures == [
+                la: expected, jp: expected, utc: DeliveredTally.Figures(forwarded: 1, forwardedInReceivedHours: 1, valueSent: ["USD": 1]),
+            ]
+        )
     }
 
     @Test("tallied a page at a time or all at once, the figures are the same")

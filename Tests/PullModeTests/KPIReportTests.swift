@@ -157,6 +157,62 @@ struct KPIReportTests {
         #expect(events.count == 1 && events[0].received == .notAvailable && !events[0].diverges && events[0].forwarded == 1)
     }
 
+    /// Meta counts server events per UTC hour. In Asia/Kolkata (+5:30) the hour from 18:00 UTC is
+    /// 23:30 to 00:30 local: its count falls on the day it starts on, so a day's counts run from
+    /// 00:30 to 00:30, and only the events forwarded in those hours can be compared with them.
+    @Test("in a zone half an hour off UTC, Meta's hourly counts are compared with the events forwarded in the same hours")
+    func partHourZone() throws {
+        let kolkata = try #require(AccountTimeZone(identifier: "Asia/Kolkata"))
+        let at = { (text: String) in UnixSeconds(Int64(UTCTimestamp.parse(text)!)) }
+        // Local 00:10 on the 24th (two), noon (three), 23:50 (one): six forwarded on the 24th.
+        let delivered =
+            [
+                Self.delivered("a0", at: at("2026-11-23T18:40:00Z")), Self.delivered("a1", at: at("2026-11-23T18:40:00Z")),
+                Self.delivered("b0", at: at("2026-11-24T06:30:00Z")), Self.delivered("b1", at: at("2026-11-24T06:30:00Z")),
+                Self.delivered("b2", at: at("2026-11-24T06:30:00Z")), Self.delivered("c", at: at("2026-11-24T18:20:00Z")),
+            ]
+        // What Meta counts of them, nothing lost: the 00:10s in the hour that started at 23:30 on the 23rd.
+        let statuses = [("2026-11-23T18:00:00Z", 2), ("2026-11-24T06:00:00Z", 3), ("2026-11-24T18:00:00Z", 1)].map { start, count in
+            StoredDeliveryStatus(
+                status: DeliveryStatusRecord(
+                    pixelID: "p1",
+                    bucketStart: at(start),
+                    eventName: "Purchase",
+                    eventSource: "server",
+                    count: Int64(count)
+                ),
+                pulledAt: UnixMillis(0),
+                runID: "r"
+            )
+        }
+        let accounts = [KPIReport.Account(id: "42", pixels: ["p1"], timeZone: kolkata, currency: "USD", events: ["Purchase"])]
+        func purchase(statusesThrough: String) throws -> KPIReport.EventFigures {
+            let report = KPIReport(
+                accounts: accounts,
+                pixels: ["p1"],
+                delivered: DeliveredTally(accounts: accounts, events: delivered),
+                statuses: statuses,
+                insights: [],
+                statusesThrough: ["p1": at(statusesThrough)],
+                insightsThrough: [:],
+                now: Self.now,
+                since: { _ in Self.day },
+                until: { _ in Self.day.adding(days: 1) },
+                by: .day,
+                threshold: 5
+            )
+            let row = try #require(report.rows.first { $0.periodStart == Self.day })
+            return try #require(row.events.first { $0.eventName == "Purchase" })
+        }
+        let figures = try purchase(statusesThrough: "2026-11-24T19:00:00Z")
+        #expect(figures.forwarded == 6, "forwarded counts the local day, by event time")
+        #expect(figures.forwardedInReceivedHours == 4 && figures.metaReceived == 4 && figures.received == .reported)
+        #expect(figures.lossForwardedToReceived == 0 && !figures.diverges, "\(figures)")
+        // The last hour of the 24th's counts ends at 19:00 UTC: a cursor at 18:42 has not read it whole.
+        #expect(try purchase(statusesThrough: "2026-11-24T18:42:00Z").received == .pending)
+        #expect(kolkata.isPartHourOffUTC(at: Self.now) && !Self.zone.isPartHourOffUTC(at: Self.now))
+    }
+
     @Test("CSV cells: quoted as RFC 4180 says, and text a spreadsheet would run as a formula starts with '")
     func csvCells() {
         #expect(KPIReportFormat.csvCell(#"=HYPERLINK("http://x.example","y")"#) == #""'=HYPERLINK(""http://x.example"",""y"")""#)

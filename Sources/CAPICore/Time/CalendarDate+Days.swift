@@ -72,6 +72,21 @@ public struct AccountTimeZone: Sendable, Equatable {
         return CalendarDate(unixSeconds: instant.rawValue + Int64(offset))
     }
 
+    /// The local day Meta's hourly count holding `instant` belongs to: the day its UTC hour starts
+    /// on. It is `day(of:)` wherever the offset is whole hours; in a zone such as Asia/Kolkata
+    /// (+5:30) the hour from 23:30 to 00:30 starts on the earlier day, so that day's counts run
+    /// from 00:30 to 00:30.
+    public func dayOfHourlyCount(holding instant: UnixSeconds) -> CalendarDate {
+        let hourStart = instant.rawValue - ((instant.rawValue % 3600) + 3600) % 3600
+        return day(of: UnixSeconds(hourStart))
+    }
+
+    /// Whether the zone is a part of an hour off UTC at `instant` (India, Nepal, Iran,
+    /// Newfoundland, South Australia…): its days then split Meta's hourly counts.
+    public func isPartHourOffUTC(at instant: UnixSeconds) -> Bool {
+        zone.secondsFromGMT(for: Date(timeIntervalSince1970: TimeInterval(instant.rawValue))) % 3600 != 0
+    }
+
     /// The instant a local day begins (daylight-saving days are 23 or 25 hours long).
     public func start(of day: CalendarDate) -> UnixSeconds {
         let midnightUTC = day.dayNumber * 86_400

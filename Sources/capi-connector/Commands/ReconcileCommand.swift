@@ -17,7 +17,9 @@ struct ReconcileCommand: AsyncParsableCommand {
             on the account's period, never on its events, so no column counts it twice. Values in different \
             currencies are never added. Periods not read yet or not over are pending; periods older than \
             Meta's 7-day /stats horizon that were never read are not available; neither is divergent. \
-            Pixels no ad account claims get rows without spend (UTC days).
+            Pixels no ad account claims get rows without spend (UTC days). Meta counts per UTC hour: in a \
+            zone a part of an hour off UTC (Asia/Kolkata), a day's meta_received holds the hours that start \
+            on it (00:30 to 00:30), and the loss compares it with the events forwarded in those hours.
 
             --since and --until take a date (2026-11-20), an ISO 8601 time, Unix seconds, or days relative \
             to today in each account's time zone (-7d, 0d); --until is exclusive, and without it the report \
@@ -26,7 +28,7 @@ struct ReconcileCommand: AsyncParsableCommand {
 
             JSON: one object per account and period with account_id, period_start, period_end, time_zone, \
             currency, spend, impressions, clicks, spend_status and events[] (event_name, forwarded, \
-            dead_lettered, queued, value_sent, meta_received, received_status, attributed, \
+            forwarded_in_received_hours, dead_lettered, queued, value_sent, meta_received, received_status, attributed, \
             attributed_windows, value_attributed, attribution_status, cpa, cost_per_forwarded, roas, \
             loss_forwarded_to_received_pct, loss_received_to_attributed_pct, diverges). CSV: the same \
             figures flat, with stable column names; spend only on lines without an event name.
@@ -169,6 +171,13 @@ struct ReconcileCommand: AsyncParsableCommand {
             StandardStreams.printError("wrote \(output) (\(report.rows.count) periods, \(events.filter(\.diverges).count) divergent event periods)")
         } else {
             StandardStreams.printOutput(text)
+        }
+        for account in accounts where account.timeZone.isPartHourOffUTC(at: now) {
+            StandardStreams.printError(
+                "account \(account.id) keeps time in \(account.timeZone.identifier), a part of an hour off UTC: Meta counts events per UTC "
+                    + "hour, so each day's meta_received holds the hours that start on that day, and the loss compares them with "
+                    + "forwarded_in_received_hours, the events forwarded in those same hours"
+            )
         }
         if report.rows.isEmpty {
             StandardStreams.printError(

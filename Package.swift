@@ -251,7 +251,10 @@ let package = Package(
         // Seeded, bounded fuzzing of every parser that takes outside input (a trap fails the run).
         .testTarget(
             name: "FuzzTests",
-            dependencies: ["CAPICore", "ConnectorRuntime", "PushMode", "PullMode", "GraphAPI", "LambdaRunner", "TestSupport"],
+            dependencies: [
+                "CAPICore", "ConnectorRuntime", "PushMode", "PullMode", "GraphAPI", "LambdaRunner", "TestSupport",
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

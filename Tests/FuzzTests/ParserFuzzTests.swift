@@ -8,6 +8,7 @@ import PullMode
 import PushMode
 import TestSupport
 import Testing
+import Yams
 
 /// Every parser that takes outside input, fed seeded mutations of valid input. The property is
 /// "never traps" (a trap ends the test process and fails the run) plus each parser's own promise:
@@ -158,6 +159,48 @@ struct ParserFuzzTests {
             } catch {
                 #expect(!error.problems.map(\.message).joined().contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
             }
+        }
+    }
+
+    /// Repeating whole lines of the shipped manifest makes repeated keys in every kind of mapping
+    /// (top level, nested, list items, keys with comments after them) and often other problems
+    /// beside them; the loader renames the repeats to go on checking.
+    @Test("a manifest with lines repeated never traps the loader; each repeat Yams refuses is reported, and no secret is printed")
+    func manifestsWithRepeatedLines() async throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("manifests/meta_conversions_api.yaml").path
+        let lines = try String(contentsOfFile: path, encoding: .utf8)
+            .replacingOccurrences(of: "${env:CAPI_WEBHOOK_SECRET}", with: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let loader = ManifestLoader(environment: [:])
+        var mutator = Mutator(seed: 11 ^ (Mutator.seedShift &* 0xD1B5_4A32_D192_ED03))
+        for index in 0..<min(Mutator.cases, 300) {
+            if index % 20 == 0 { await Task.yield() }
+            var mutated = lines
+            for _ in 0..<(1 + mutator.below(3)) {
+                let line = mutator.below(mutated.count)
+                mutated.insert(mutated[line], at: min(mutated.count, line + 1 + mutator.below(3)))
+            }
+            let text = mutated.joined(separator: "\n")
+            do throws(ManifestError) {
+                _ = try loader.load(yaml: text, path: "fuzz.yaml")
+            } catch {
+                let messages = error.problems.map(\.message)
+                #expect(!messages.joined().contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"))
+                #expect(!messages.contains { $0.contains("capi_repeated_key") }, "\(messages)")
+                if case .duplicatedKeysInMapping? = Self.yamlError(text) {
+                    #expect(messages.contains { $0.hasPrefix("duplicate key") }, "\(messages)")
+                }
+            }
+        }
+    }
+
+    static func yamlError(_ text: String) -> YamlError? {
+        do {
+            _ = try Yams.compose(yaml: text)
+            return nil
+        } catch {
+            return error as? YamlError
         }
     }
 

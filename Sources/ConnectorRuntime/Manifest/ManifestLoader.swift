@@ -52,16 +52,42 @@ public struct ManifestLoader: Sendable {
 
     public func load(yaml: String, path: String) throws(ManifestError) -> Manifest {
         let collector = ProblemCollector(file: path)
+        var text = yaml
+        // A key given twice is reported where it is repeated, and the rest of the manifest is still
+        // checked: the repeat is renamed to a placeholder and the text composed again.
+        var repeats: [ManifestProblem] = []
+        var placeholders: [String] = []
+        var lastRepeat: (names: [String], line: Int, column: Int)?
         let root: Node
-        do {
-            guard let composed = try Yams.compose(yaml: yaml) else {
-                throw ManifestError(problems: [ManifestProblem(file: path, line: 1, column: 1, message: "the manifest is empty")])
+        while true {
+            do {
+                guard let composed = try Yams.compose(yaml: text) else {
+                    throw ManifestError(problems: [ManifestProblem(file: path, line: 1, column: 1, message: "the manifest is empty")])
+                }
+                root = composed
+                break
+            } catch let error as ManifestError {
+                throw error
+            } catch {
+                // The same repeat twice means the renaming missed it: report it as Yams does.
+                guard case .duplicatedKeysInMapping(let names, let context) = error as? YamlError, repeats.count < 100,
+                    lastRepeat.map({ $0 != (names, context.mark.line, context.mark.column) }) ?? true,
+                    let renamed = DuplicateKeys.renamingRepeats(of: names, in: text, firstKeyAt: context.mark, placeholderStart: placeholders.count)
+                else {
+                    throw ManifestError(problems: repeats + [Self.problem(fromYAMLError: error, file: path)])
+                }
+                lastRepeat = (names, context.mark.line, context.mark.column)
+                text = renamed.text
+                placeholders += renamed.repeats.map(\.placeholder)
+                repeats += renamed.repeats.map {
+                    ManifestProblem(
+                        file: path,
+                        line: $0.line,
+                        column: $0.column,
+                        message: "duplicate key `\($0.name.prefix(64))` in one mapping (first at line \($0.firstLine)); remove one"
+                    )
+                }
             }
-            root = composed
-        } catch let error as ManifestError {
-            throw error
-        } catch {
-            throw ManifestError(problems: [Self.problem(fromYAMLError: error, file: path)])
         }
         let reader = YAMLNodeReader(
             node: root,
@@ -70,7 +96,9 @@ public struct ManifestLoader: Sendable {
             references: EnvironmentReferences(environment: environment, secrets: secrets)
         )
         let manifest = ManifestBuilder(sourcePath: path, scope: scope).build(reader)
-        let problems = collector.problems.sorted { ($0.line, $0.column) < ($1.line, $1.column) }
+        // What was said of a placeholder is said of a key already reported as repeated.
+        let found = collector.problems.filter { problem in !placeholders.contains { problem.message.contains($0) } }
+        let problems = (repeats + found).sorted { ($0.line, $0.column) < ($1.line, $1.column) }
         guard problems.isEmpty, let manifest else {
             throw ManifestError(
                 problems: problems.isEmpty ? [ManifestProblem(file: path, line: 1, column: 1, message: "the manifest is incomplete")] : problems

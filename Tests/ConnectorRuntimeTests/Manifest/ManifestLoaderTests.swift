@@ -320,6 +320,52 @@ struct ManifestLoaderTests {
         #expect(found[1].line == badLine && found[1].column == 11)
     }
 
+    /// Yams refuses a repeated key before reading any value and says only where the first of them
+    /// is: the other problems of the file went unreported until the repeat was removed.
+    @Test("a repeated key is reported where it is repeated, in every mapping, beside the file's other problems")
+    func repeatedKeysBesideOtherProblems() {
+        let yaml =
+            minimalManifest.replacingOccurrences(of: "  version: v26.0\n", with: "  version: v26.0\n  \"version\": v25.0\n  timeout: 3parsecs\n")
+                + """
+                push:
+                  sources:
+                    - name: app
+                      scheme: stripe
+                      secrets: [whsec_a]
+                      tolerance: 300s
+                      tolerance: 200s
+                  batching:
+                    max_events: -5
+                  mirror_salt: 0123456789abcdef
+                id: again
+                """
+        let found = problems(yaml)
+        #expect(found.map { "\($0.line):\($0.column)" } == ["21:3", "22:12", "32:7", "34:17", "36:1"], "\(found)")
+        #expect(found[0].message == "duplicate key `version` in one mapping (first at line 20); remove one")
+        #expect(found[1].message.contains("graph_api.timeout"))
+        #expect(found[2].message == "duplicate key `tolerance` in one mapping (first at line 31); remove one")
+        #expect(found[3].message.contains("push.batching.max_events"))
+        #expect(found[4].message == "duplicate key `id` in one mapping (first at line 2); remove one")
+        #expect(!found.contains { $0.message.contains("capi_repeated_key") }, "a placeholder is never named")
+    }
+
+    @Test("a list item's first key repeated, in a file with CRLF line ends, is found too")
+    func repeatedFirstKeyOfListItem() {
+        let yaml =
+            (minimalManifest
+            + "push:\n  sources:\n    - name: app\n      name: other\n      scheme: stripe\n      secrets: [whsec_a]\n  mirror_salt: 0123456789abcdef\n")
+            .replacingOccurrences(of: "\n", with: "\r\n")
+        let found = problems(yaml)
+        #expect(found.map(\.message) == ["duplicate key `name` in one mapping (first at line 26); remove one"], "\(found)")
+        #expect(found.map { "\($0.line):\($0.column)" } == ["27:7"])
+    }
+
+    @Test("a repeat in a flow mapping, which is not read line by line, is still one located problem")
+    func repeatedKeyInFlowMapping() {
+        let found = problems(minimalManifest + "push: {mirror_salt: a, mirror_salt: b}\n")
+        #expect(found.count == 1 && found[0].message == "duplicate key `mirror_salt` in one mapping" && found[0].line == 24, "\(found)")
+    }
+
     @Test("YAML syntax errors are located")
     func syntaxError() {
         let found = problems("a: [1,\n b: 2")

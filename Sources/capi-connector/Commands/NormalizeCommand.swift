@@ -17,8 +17,9 @@ struct NormalizeCommand: ParsableCommand {
             optional). Each output line, in order, is {"field", "normalized", "hash"}; for keys Meta takes \
             unhashed "hash" is null; a value that is already a SHA-256 digest comes back as both; a value \
             that cannot be used gives {"field", "error"} with the reason (never the value). A line longer \
-            than 1 MiB gets {"error"} and is skipped; a byte order mark before the first line is ignored. Input is read in large blocks and answered on every \
-            core, output order kept.
+            than 1 MiB gets {"error"} and is skipped; a line of nothing but white space gets no answer; \
+            a byte order mark before the first line is ignored. Input is read in large blocks and \
+            answered on every core, output order kept.
 
             Example:
               echo '{"field":"em","value":"  John.Doe@Example.com "}' | capi-connector normalize

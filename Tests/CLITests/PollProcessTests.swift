@@ -40,6 +40,15 @@ struct PollProcessTests {
                 totals[record["event_name"] as? String ?? "", default: 0] += record["count"] as? Int ?? 0
             }
             #expect(totals == ["Purchase": 5, "Lead": 5])
+            // The key discover gives is a record's identity: a loader that merges on it keeps every record.
+            let discover = try await CLIRunner.run(["discover"], environment: environment)
+            let catalog = try #require(try JSONSerialization.jsonObject(with: Data(discover.stdout.utf8)) as? [String: Any], "\(discover.stderr)")
+            let streams = ((catalog["pixels"] as? [[String: Any]])?.first?["streams"] as? [[String: Any]]) ?? []
+            let key = try #require(streams.first { $0["name"] as? String == "delivery_statuses" }?["key"] as? [String])
+            let records = read.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            let identities = Set(records.map { record in key.map { "\(record[$0] ?? "")" }.joined(separator: "|") })
+            #expect(Set(records.compactMap { $0["event_source"] as? String }) == ["all", "server"])
+            #expect(identities.count == records.count, "\(key) does not tell \(records.count - identities.count) records apart")
             let show = try await CLIRunner.run(["state", "show", "--state", state])
             let document = try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any]
             let cursors = document?["cursors"] as? [[String: Any]] ?? []

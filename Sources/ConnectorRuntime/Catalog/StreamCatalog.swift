@@ -57,10 +57,12 @@ public struct StreamCatalog: Sendable, Encodable, Equatable {
         cursorField: "event_time",
         schemaID: "delivered_event.v1"
     )
+    /// Meta's counts of all sources and of servers alone are two records of the same hour and
+    /// event: `event_source` is part of the key, or a loader that merges on it keeps one of the two.
     public static let deliveryStatuses = Stream(
         name: "delivery_statuses",
         mode: "pull",
-        key: ["pixel_id", "event_name", "bucket_start"],
+        key: ["pixel_id", "event_name", "bucket_start", "event_source"],
         cursorField: "bucket_start",
         schemaID: "delivery_status.v1"
     )

@@ -28,7 +28,7 @@ struct StreamCatalogTests {
             let byName = Dictionary(uniqueKeysWithValues: partition.streams.map { ($0.name, $0) })
             #expect(byName["delivered_events"]?.key == ["pixel_id", "event_id", "event_time"])
             #expect(byName["delivered_events"]?.cursorField == "event_time")
-            #expect(byName["delivery_statuses"]?.key == ["pixel_id", "event_name", "bucket_start"])
+            #expect(byName["delivery_statuses"]?.key == ["pixel_id", "event_name", "bucket_start", "event_source"])
             #expect(byName["delivery_statuses"]?.cursorField == "bucket_start")
             for stream in partition.streams {
                 let schemaFile = RepositoryPaths.schemas.appendingPathComponent("\(stream.schemaID).json")

@@ -68,21 +68,13 @@ public struct DeliveredTally: Sendable {
         case .pending: change.queued = 1
         }
         for zone in zonesByPixel[event.key.pixelID] ?? [.utc] {
-            let day = zone.day(of: event.key.eventTime)
-            let key = Key(pixelID: event.key.pixelID, zone: zone.identifier, day: day, eventName: name)
-            guard change.forwarded > 0 else {
-                figures[key, default: Figures()].add(change)
-                continue
-            }
-            let countedOn = zone.dayOfHourlyCount(holding: event.key.eventTime)
-            if countedOn == day {
-                change.forwardedInReceivedHours = 1
-                figures[key, default: Figures()].add(change)
-                change.forwardedInReceivedHours = 0
-            } else {
-                figures[key, default: Figures()].add(change)
+            let key = Key(pixelID: event.key.pixelID, zone: zone.identifier, day: zone.day(of: event.key.eventTime), eventName: name)
+            figures[key, default: Figures()].add(change)
+            // Counted again on the day Meta's count of its hour falls on (the same day but in a
+            // zone a part of an hour off UTC).
+            if change.forwarded > 0 {
                 var counted = key
-                counted.day = countedOn
+                counted.day = zone.dayOfHourlyCount(holding: event.key.eventTime)
                 figures[counted, default: Figures()].forwardedInReceivedHours += 1
             }
         }

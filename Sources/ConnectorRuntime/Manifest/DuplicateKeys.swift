@@ -9,7 +9,7 @@ import Yams
 /// mapping this cannot read with certainty (flow style, a key spanning lines) gets `nil`: the
 /// loader then reports the repeat alone, as Yams does.
 enum DuplicateKeys {
-    struct Repeat: Equatable {
+    struct Repeat {
         var name: String
         /// Where the repeat is, 1-based.
         var line: Int

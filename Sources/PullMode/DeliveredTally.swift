@@ -68,13 +68,16 @@ public struct DeliveredTally: Sendable {
         case .pending: change.queued = 1
         }
         for zone in zonesByPixel[event.key.pixelID] ?? [.utc] {
-            let key = Key(pixelID: event.key.pixelID, zone: zone.identifier, day: zone.day(of: event.key.eventTime), eventName: name)
-            figures[key, default: Figures()].add(change)
-            // Counted again on the day Meta's count of its hour falls on (the same day but in a
-            // zone a part of an hour off UTC).
-            if change.forwarded > 0 {
+            let days = zone.days(of: event.key.eventTime)
+            let key = Key(pixelID: event.key.pixelID, zone: zone.identifier, day: days.local, eventName: name)
+            // A forwarded event is counted again on the day Meta's count of its hour falls on: the
+            // same day, but in a zone a part of an hour off UTC.
+            var here = change
+            if change.forwarded > 0, days.hourlyCount == days.local { here.forwardedInReceivedHours = 1 }
+            figures[key, default: Figures()].add(here)
+            if change.forwarded > 0, days.hourlyCount != days.local {
                 var counted = key
-                counted.day = zone.dayOfHourlyCount(holding: event.key.eventTime)
+                counted.day = days.hourlyCount
                 figures[counted, default: Figures()].forwardedInReceivedHours += 1
             }
         }

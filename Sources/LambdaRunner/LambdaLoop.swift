@@ -66,7 +66,15 @@ public struct LambdaLoop: Sendable {
         while !Task.isCancelled {
             let invocation = try await runtime.next()
             if ContinuousClock.now - lastInvocation >= configuration.reconnectAfterIdle { await reconnectIfNeeded() }
-            try await handle(invocation)
+            // Every line logged for an invocation carries its request id as `run_id`.
+            let handled: Result<Void, RuntimeAPIClient.Failure> = await RunIdentity.$current.withValue(invocation.requestID) {
+                do throws(RuntimeAPIClient.Failure) {
+                    return .success(try await handle(invocation))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            try handled.get()
             if !answered {
                 answered = true
                 onFirstAnswer()

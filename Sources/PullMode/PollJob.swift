@@ -118,9 +118,21 @@ public struct PollJob: Sendable {
                 metadata: ["runs": "\(unfinished)"]
             )
         }
-        let started = clock.now()
-        let run = RunRecord(runID: "pull-" + UUID().uuidString.prefix(12).lowercased(), mode: .pull, startedAt: started)
+        let run = RunRecord(runID: "pull-" + UUID().uuidString.prefix(12).lowercased(), mode: .pull, startedAt: clock.now())
         try await registry.recordRun(run)
+        // Every line logged for the run carries its id, the one `state show` lists it under.
+        let outcome: Result<Report, StateError> = await RunIdentity.$current.withValue(run.runID) {
+            do throws(StateError) {
+                return .success(try await perform(run))
+            } catch {
+                return .failure(error)
+            }
+        }
+        return try outcome.get()
+    }
+
+    /// The run recorded as started: every partition's windows, then the run's end.
+    private func perform(_ run: RunRecord) async throws(StateError) -> Report {
         var report = Report(runID: run.runID, outcomes: [:], records: 0, windows: 0, gap: .zero)
         await forEach(manifest.pixels, atMost: Self.pixelsAtOnce) { pixel in
             var records = 0

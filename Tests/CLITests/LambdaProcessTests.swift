@@ -95,11 +95,15 @@ struct LambdaProcessTests {
                 var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(sandboxPort)")
                 environment["AWS_LAMBDA_RUNTIME_API"] = endpoint
                 environment["CAPI_STATE_URL"] = stateURL
+                // Per-event lines, to see the run_id they carry.
+                environment["CAPI_LOG_LEVEL"] = "debug"
                 let logs = try TemporaryPaths.folder("lambda").appendingPathComponent("bootstrap").path
                 let process = try Self.start(Self.bootstrap(), environment: environment, stdout: logs + ".out", stderr: logs + ".err")
                 try await process.stopped(with: SIGKILL) {
                     // Deadlines too short to forward: the events stay in the outbox for flush.
-                    let first = try await runtime.invoke(Self.event("lambda-1", version: "2.0"), deadline: .milliseconds(500))
+                    let first = try await runtime.outcome(
+                        of: runtime.enqueue(Self.event("lambda-1", version: "2.0"), deadline: .milliseconds(500), id: "request-lambda-1")
+                    )
                     #expect(Self.status(first) == 202, "\(first.json)")
                     var forged = try #require(JSONSerialization.jsonObject(with: Data(Self.event("lambda-x", version: "2.0"))) as? [String: Any])
                     forged["body"] = (forged["body"] as! String).replacingOccurrences(of: "lambda-x", with: "lambda-y")
@@ -128,6 +132,13 @@ struct LambdaProcessTests {
 
                     let stderr = try String(contentsOfFile: logs + ".err", encoding: .utf8)
                     #expect(stderr.contains("first invocation answered"))
+                    // Every line names its run: an invocation's lines its request id, the rest the process's.
+                    let lines = stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                    #expect(!lines.isEmpty && lines.allSatisfy { $0["run_id"] is String }, "a line without run_id")
+                    let accepted = lines.first { $0["message"] as? String == "event accepted" && $0["event_id"] as? String == "lambda-1" }
+                    #expect(accepted?["run_id"] as? String == "request-lambda-1", "\(String(describing: accepted))")
+                    let answered = lines.first { $0["message"] as? String == "first invocation answered" }
+                    #expect((answered?["run_id"] as? String)?.hasPrefix("lambda-") == true, "\(String(describing: answered))")
                     let stdout = try String(contentsOfFile: logs + ".out", encoding: .utf8)
                     #expect(stdout.contains("\"CloudWatchMetrics\"") && stdout.contains("capi_events_received_total"))
                     #expect(!stdout.contains("lead-lambda") && !stderr.contains("lead-lambda"), "no raw email in any output")

@@ -49,8 +49,19 @@ struct PollProcessTests {
             let identities = Set(records.map { record in key.map { "\(record[$0] ?? "")" }.joined(separator: "|") })
             #expect(Set(records.compactMap { $0["event_source"] as? String }) == ["all", "server"])
             #expect(identities.count == records.count, "\(key) does not tell \(records.count - identities.count) records apart")
+            // Every line names its run: the poll run's lines its id, as state show lists it.
+            var informed = environment
+            informed["CAPI_LOG_LEVEL"] = "info"
+            let logged = try await CLIRunner.run(["poll", "--once", "--state", state], environment: informed)
+            #expect(logged.status == 0, "\(logged.stderr)")
+            let lines = logged.stderr.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+            #expect(!lines.isEmpty && lines.allSatisfy { $0["run_id"] is String }, "a line without run_id: \(logged.stderr)")
             let show = try await CLIRunner.run(["state", "show", "--state", state])
             let document = try JSONSerialization.jsonObject(with: Data(show.stdout.utf8)) as? [String: Any]
+            let lastRun = try #require(((document?["recent_runs"] as? [[String: Any]])?.first?["run_id"]) as? String, "\(show.stdout)")
+            let finished = lines.first { $0["message"] as? String == "poll finished" }
+            #expect(finished?["run_id"] as? String == lastRun && lastRun.hasPrefix("pull-"), "\(String(describing: finished))")
+            #expect(lines.contains { $0["message"] as? String == "window committed" && $0["run_id"] as? String == lastRun })
             let cursors = document?["cursors"] as? [[String: Any]] ?? []
             #expect(cursors.contains { $0["partition"] as? String == "555000111" && $0["stream"] as? String == "delivery_statuses" })
 

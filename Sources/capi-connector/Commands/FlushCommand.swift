@@ -49,7 +49,7 @@ struct FlushCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        JSONLogHandler.bootstrap()
+        JSONLogHandler.bootstrap(command: "flush")
         let logger = Logger(label: "capi.flush")
         let manifest = try await manifestOptions.load(scope: .withoutIntake)
         guard let push = manifest.push else {

@@ -42,7 +42,7 @@ struct LambdaCommand: AsyncParsableCommand {
 
     func run() async throws {
         let started = ContinuousClock.now
-        JSONLogHandler.bootstrap()
+        JSONLogHandler.bootstrap(command: "lambda")
         let metrics = EmbeddedMetricFormat()
         MetricsSystem.bootstrap(metrics)
         let logger = Logger(label: "capi.lambda")

@@ -50,7 +50,7 @@ struct PollCommand: AsyncParsableCommand {
     @OptionGroup var shutdown: ShutdownOptions
 
     func run() async throws {
-        JSONLogHandler.bootstrap()
+        JSONLogHandler.bootstrap(command: "poll")
         let logger = Logger(label: "capi.poll")
         let manifest = try await manifestOptions.load(scope: .withoutIntake)
         guard let pull = manifest.pull else {

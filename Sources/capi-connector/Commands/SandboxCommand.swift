@@ -53,7 +53,7 @@ struct SandboxCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        JSONLogHandler.bootstrap()
+        JSONLogHandler.bootstrap(command: "sandbox")
         let address = ListenAddress(parsing: listen)!
         let plan = try faults.map { spec throws(FaultPlan.ParseError) in try FaultPlan(parsing: spec) } ?? .none
         let sandbox = GraphSandbox(

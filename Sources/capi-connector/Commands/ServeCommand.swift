@@ -57,7 +57,7 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        JSONLogHandler.bootstrap()
+        JSONLogHandler.bootstrap(command: "serve")
         let prometheus = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus))
         let logger = Logger(label: "capi.serve")

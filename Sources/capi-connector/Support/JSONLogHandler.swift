@@ -1,4 +1,5 @@
 import CAPICore
+import ConnectorRuntime
 import Foundation
 import Logging
 
@@ -11,12 +12,14 @@ import Glibc
 /// Callers never log personal values or secrets; this backend only formats what it is given.
 struct JSONLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
+    var metadataProvider: Logger.MetadataProvider?
     var logLevel: Logger.Level
     let label: String
 
-    init(label: String, level: Logger.Level) {
+    init(label: String, level: Logger.Level, metadataProvider: Logger.MetadataProvider? = nil) {
         self.label = label
         self.logLevel = level
+        self.metadataProvider = metadataProvider
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -31,7 +34,11 @@ struct JSONLogHandler: LogHandler {
             "logger": label,
             "message": event.message.description,
         ]
-        for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { $1 }) {
+        // The provider's (`run_id`) under the logger's, under the line's own.
+        var merged = metadataProvider?.get() ?? [:]
+        merged.merge(metadata) { $1 }
+        merged.merge(event.metadata ?? [:]) { $1 }
+        for (key, value) in merged {
             object[key] = Self.plain(value)
         }
         guard let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]) else { return }
@@ -52,9 +59,15 @@ struct JSONLogHandler: LogHandler {
     /// `2026-11-23T20:04:45.123Z`, by arithmetic: no formatter object per line.
     static func timestamp() -> String { WallClock.system.now().iso8601 }
 
-    /// Installs the backend once for the process, at `CAPI_LOG_LEVEL` (default info).
-    static func bootstrap() {
+    /// Installs the backend once for the process, at `CAPI_LOG_LEVEL` (default info). Every line
+    /// carries a `run_id`: the poll run or Lambda invocation it is logged for, else one made here
+    /// for the process, `command` and 12 hex digits (`serve-3f9a…`).
+    static func bootstrap(command: String) {
         let level = ProcessInfo.processInfo.environment["CAPI_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
-        LoggingSystem.bootstrap { JSONLogHandler(label: $0, level: level) }
+        let process = command + "-" + UUID().uuidString.prefix(12).lowercased()
+        LoggingSystem.bootstrap(
+            { label, provider in JSONLogHandler(label: label, level: level, metadataProvider: provider) },
+            metadataProvider: RunIdentity.metadataProvider(process: process)
+        )
     }
 }

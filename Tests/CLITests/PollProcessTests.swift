@@ -8,18 +8,7 @@ struct PollProcessTests {
     func pollOnce() async throws {
         try await CLIRunner.withSandbox(["--stats-page-size", "2"]) { sandboxPort in
 
-            // Seed the stand-in with settled server events (two hours old and older), as the forwarder would.
-            let seed = """
-                import json, sys, time, urllib.request
-                now = int(time.time())
-                events = [{"event_name": ["Purchase", "Lead"][i % 2], "event_time": now - 7200 - i * 3600, "event_id": f"cli-{i}",
-                           "action_source": "email", "user_data": {"em": ["a" * 64]}, "custom_data": {"value": 1, "currency": "USD"}} for i in range(10)]
-                body = json.dumps({"data": events, "access_token": "t"}).encode()
-                req = urllib.request.Request(sys.argv[1] + "/v26.0/555000111/events", data=body, headers={"content-type": "application/json"})
-                print(urllib.request.urlopen(req).read().decode())
-                """
-            let seeded = try await ProcessRunner.run("/usr/bin/env", ["python3", "-c", seed, "http://127.0.0.1:\(sandboxPort)"])
-            #expect(seeded.stdout.contains("\"events_received\":10"), "\(seeded.stderr)")
+            try await Self.seed(sandboxPort: sandboxPort)
 
             let folder = TemporaryPaths.url("poll")
             let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
@@ -89,6 +78,60 @@ struct PollProcessTests {
             #expect(reconcile.status == 0, "\(reconcile.stderr)")
             let html = try String(contentsOfFile: report, encoding: .utf8)
             #expect(html.hasPrefix("<!doctype html>") && html.contains("<svg") && !html.contains("<script src") && !html.contains("<link"))
+        }
+    }
+
+    /// Seeds the stand-in with settled server events (two hours old and older), as the forwarder
+    /// would: ten, five Purchase and five Lead, for pixel 555000111.
+    static func seed(sandboxPort: Int) async throws {
+        let seed = """
+            import json, sys, time, urllib.request
+            now = int(time.time())
+            events = [{"event_name": ["Purchase", "Lead"][i % 2], "event_time": now - 7200 - i * 3600, "event_id": f"cli-{i}",
+                       "action_source": "email", "user_data": {"em": ["a" * 64]}, "custom_data": {"value": 1, "currency": "USD"}} for i in range(10)]
+            body = json.dumps({"data": events, "access_token": "t"}).encode()
+            req = urllib.request.Request(sys.argv[1] + "/v26.0/555000111/events", data=body, headers={"content-type": "application/json"})
+            print(urllib.request.urlopen(req).read().decode())
+            """
+        let seeded = try await ProcessRunner.run("/usr/bin/env", ["python3", "-c", seed, "http://127.0.0.1:\(sandboxPort)"])
+        #expect(seeded.stdout.contains("\"events_received\":10"), "\(seeded.stderr)")
+    }
+
+    @Test("the scheduled poll serves /metrics with what it pulled and its build; --metrics-listen is refused with --once")
+    func scheduledPollMetrics() async throws {
+        let refused = try await CLIRunner.run(["poll", "--once", "--metrics-listen", "127.0.0.1:0"])
+        #expect(refused.status == 64 && refused.stderr.contains("--metrics-listen is for the scheduled poll"), "\(refused.stderr)")
+        try await CLIRunner.withSandbox { sandboxPort in
+            try await Self.seed(sandboxPort: sandboxPort)
+            let folder = TemporaryPaths.url("poll-metrics")
+            let state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
+            let environment = ["META_PIXEL_ID": "555000111", "CAPI_GRAPH_URL": "http://127.0.0.1:\(sandboxPort)"]
+            let log = TemporaryPaths.url("poll-metrics", suffix: ".log").path
+            let (poll, port) = try await CLIRunner.startListening(
+                ["poll", "--state", state, "--metrics-listen", "127.0.0.1:0"],
+                environment: environment,
+                logTo: log
+            )
+            try await poll.stopped {
+                try await eventually("the first poll finishes") {
+                    ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("\"poll finished\"")
+                }
+                let read = try await CLIRunner.run(["read", "delivery_statuses", "--state", state])
+                let pulled = read.stdout.split(separator: "\n").compactMap { line in
+                    (try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["count"] as? Int
+                }.reduce(0, +)
+                #expect(pulled >= 10, "\(read.stdout)")
+                let metrics = try await ProcessRunner.run(
+                    "/usr/bin/env",
+                    [
+                        "python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                        "http://127.0.0.1:\(port)/metrics",
+                    ]
+                )
+                #expect(metrics.stdout.contains("capi_events_pulled_total{pixel_id=\"555000111\"} \(pulled)"), "\(metrics.stdout)")
+                #expect(metrics.stdout.contains("capi_build_info{version="), "\(metrics.stdout)")
+            }
+            #expect(poll.terminationStatus == 0, "SIGTERM ends the scheduled poll cleanly")
         }
     }
 }

@@ -3,14 +3,14 @@ import ConnectorRuntime
 import GraphAPI
 import Metrics
 
-/// Declares the sidecar's metric series at start-up, at zero, for every configured pixel and
+/// Declares the sidecar's (and a long-running `flush`'s) metric series at start-up, at zero, for every configured pixel and
 /// source: a dashboard or alert on a series that does not exist yet sees "no data", not 0
 /// (Prometheus' advice), and `capi_build_info` says which build is running.
 ///
 /// The labels are exactly those the code increments later; refused events of unknown pixels count
 /// under `pixel_id="unconfigured"` and are not declared ahead.
-enum PushMetrics {
-    static func declare(pixels: [String], sources: [String]) {
+public enum PushMetrics {
+    public static func declare(pixels: [String], sources: [String]) {
         Gauge(label: "capi_build_info", dimensions: [("version", BuildInfo.version)]).record(1)
         _ = Counter(label: "capi_events_resent_total")
         _ = Counter(label: "capi_requests_refused_total", dimensions: [("reason", "ip_not_allowed")])

@@ -61,17 +61,33 @@ struct FlushProcessTests {
         }
     }
 
-    @Test("flush without --once forwards until SIGTERM, says where it sends and that it stopped, and exits 0")
+    @Test("flush without --once forwards until SIGTERM, shows it on /metrics, says where it sends and that it stopped, and exits 0")
     func continuous() async throws {
         try await CLIRunner.withSandbox { sandboxPort in
             let (path, environment) = try await Self.queued(30, sandboxPort: sandboxPort)
             let log = TemporaryPaths.url("flush-continuous", suffix: ".log").path
-            let process = try CLIRunner.start(["flush", "--state", "sqlite:" + path], environment: environment, logTo: log)
+            let (process, metricsPort) = try await CLIRunner.startListening(
+                ["flush", "--state", "sqlite:" + path, "--metrics-listen", "127.0.0.1:0"],
+                environment: environment,
+                logTo: log
+            )
             let deadline = ContinuousClock.now + hangLimit
             while try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).count < 30, ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(50))
             }
             #expect(try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).count == 30)
+            // What it forwarded is seen where Prometheus scrapes it.
+            try await eventually("the forwarded count reaches /metrics") {
+                let metrics = try await ProcessRunner.run(
+                    "/usr/bin/env",
+                    [
+                        "python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
+                        "http://127.0.0.1:\(metricsPort)/metrics",
+                    ]
+                )
+                return metrics.stdout.contains("capi_events_forwarded_total{pixel_id=\"555000111\"} 30")
+                    && metrics.stdout.contains("capi_outbox_depth")
+            }
             process.terminate()
             await process.exited()
             #expect(process.terminationStatus == 0)

@@ -100,7 +100,7 @@ struct PollProcessTests {
     @Test("the scheduled poll serves /metrics with what it pulled and its build; --metrics-listen is refused with --once")
     func scheduledPollMetrics() async throws {
         let refused = try await CLIRunner.run(["poll", "--once", "--metrics-listen", "127.0.0.1:0"])
-        #expect(refused.status == 64 && refused.stderr.contains("--metrics-listen is for the scheduled poll"), "\(refused.stderr)")
+        #expect(refused.status == 64 && refused.stderr.contains("--metrics-listen is for the long-running poll"), "\(refused.stderr)")
         try await CLIRunner.withSandbox { sandboxPort in
             try await Self.seed(sandboxPort: sandboxPort)
             let folder = TemporaryPaths.url("poll-metrics")

@@ -23,7 +23,9 @@ struct FlushCommand: AsyncParsableCommand {
             SIGTERM or SIGINT during --once (a stopped container, Ctrl-C): the batches in flight are \
             sent and recorded, no new ones start, the JSON line is printed and the exit code is 1 \
             (the rest waits for the next run). Without --once it keeps forwarding until SIGTERM, then \
-            finishes what is in flight and exits 0.
+            finishes what is in flight and exits 0; --metrics-listen then serves GET /metrics \
+            (capi_events_forwarded_total, capi_retries_total, capi_events_dead_lettered_total, \
+            capi_outbox_depth, capi_dlq_events, capi_build_info) and GET /healthz.
 
             Exit codes: 0 ok, 1 some batches rescheduled or stopped by a signal (with --once), 2 configuration or state error (a SQLite \
             path where no store exists among them: flush forwards what serve committed there).
@@ -38,9 +40,12 @@ struct FlushCommand: AsyncParsableCommand {
     @Flag(help: "Send what is due now and exit.")
     var once = false
 
+    @OptionGroup var metrics: MetricsOptions
+
     @OptionGroup var shutdown: ShutdownOptions
 
     func validate() throws {
+        try metrics.validate(once: once, command: "flush")
         if let stateURL {
             do { _ = try StateLocation(parsing: stateURL, environment: ProcessInfo.processInfo.environment) } catch {
                 throw ValidationError("--state: \(error)")
@@ -50,6 +55,7 @@ struct FlushCommand: AsyncParsableCommand {
 
     func run() async throws {
         JSONLogHandler.bootstrap(command: "flush")
+        let prometheus = metrics.bootstrap()
         let logger = Logger(label: "capi.flush")
         let manifest = try await manifestOptions.load(scope: .withoutIntake)
         guard let push = manifest.push else {
@@ -96,19 +102,21 @@ struct FlushCommand: AsyncParsableCommand {
         )
         let registry = try await StateOptions.openService(at: location)
         let state = StateService(registry: registry, location: location)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: state),
-            .init(
-                service: GatedService(
-                    gate: state.migrated,
-                    service: Forwarder.configured(manifest: manifest, push: push, registry: registry, graph: graph)
-                )
-            ),
-        ]
+        if prometheus != nil { PushMetrics.declare(pixels: manifest.pixels.map(\.id), sources: []) }
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] =
+            metrics.services(prometheus, logger: logger) + [
+                .init(service: state),
+                .init(
+                    service: GatedService(
+                        gate: state.migrated,
+                        service: Forwarder.configured(manifest: manifest, push: push, registry: registry, graph: graph)
+                    )
+                ),
+            ]
         if let drift = DriftMonitor.configured(by: manifest, store: registry) {
             services.append(.init(service: GatedService(gate: state.migrated, service: drift)))
         }
-        try await StateOptions.run(shutdown.group(services, logger: logger))
+        try await metrics.run(shutdown.group(services, logger: logger))
         logger.notice("stopped")
     }
 }

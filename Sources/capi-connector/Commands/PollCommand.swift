@@ -5,8 +5,6 @@ import ConnectorRuntime
 import Foundation
 import GraphAPI
 import Logging
-import Metrics
-import Prometheus
 import PullMode
 import ServiceLifecycle
 
@@ -53,30 +51,15 @@ struct PollCommand: AsyncParsableCommand {
     @Flag(help: "Poll once and exit (for a scheduled container job).")
     var once = false
 
-    @Option(
-        name: .customLong("metrics-listen"),
-        help: ArgumentHelp(
-            "Serve GET /metrics and GET /healthz here while polling on the schedule (e.g. 0.0.0.0:9464; port 0 picks one); not with --once.",
-            valueName: "host:port"
-        )
-    )
-    var metricsListen: String?
+    @OptionGroup var metrics: MetricsOptions
 
     @OptionGroup var shutdown: ShutdownOptions
 
-    func validate() throws {
-        guard let metricsListen else { return }
-        if once { throw ValidationError("--metrics-listen is for the scheduled poll: poll --once ends before a scrape would come") }
-        if ListenAddress(parsing: metricsListen) == nil {
-            throw ValidationError("--metrics-listen must be HOST:PORT, [IPv6]:PORT or :PORT, found `\(metricsListen)`")
-        }
-    }
+    func validate() throws { try metrics.validate(once: once, command: "poll") }
 
     func run() async throws {
         JSONLogHandler.bootstrap(command: "poll")
-        let metricsAddress = metricsListen.flatMap(ListenAddress.init(parsing:))
-        let prometheus = PrometheusCollectorRegistry()
-        if metricsAddress != nil { MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: prometheus)) }
+        let prometheus = metrics.bootstrap()
         let logger = Logger(label: "capi.poll")
         let manifest = try await manifestOptions.load(scope: .withoutIntake)
         guard let pull = manifest.pull else {
@@ -133,27 +116,16 @@ struct PollCommand: AsyncParsableCommand {
             progress: progress
         )
         let scheduled = ScheduledPoll(job: job, registry: registry, interval: pull.interval, logger: logger)
-        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: state),
-            // An authentication failure ends the schedule: the group then shuts down in order.
-            .init(service: GatedService(gate: state.migrated, service: scheduled), successTerminationBehavior: .gracefullyShutdownGroup),
-        ]
-        if let metricsAddress {
-            PullMetrics.declare(pixels: manifest.pixels.map(\.id), adAccounts: pull.adInsights?.accounts.map(\.id) ?? [])
-            let endpoint = MetricsEndpoint.service(address: metricsAddress, registry: prometheus, logger: Logger(label: "capi.http")) { bound in
-                logger.notice("metrics endpoint listening", metadata: ["address": "\(bound)"])
-            }
-            services.insert(.init(service: endpoint), at: 0)
-        }
-        do {
-            try await StateOptions.run(shutdown.group(services, logger: logger))
-        } catch {
-            if let metricsAddress, let line = ListenFailure.line(error, address: metricsAddress, option: "--metrics-listen") {
-                StandardStreams.printError(line)
-                throw ExitCode(2)
-            }
-            throw error
-        }
+        if prometheus != nil { PullMetrics.declare(pixels: manifest.pixels.map(\.id), adAccounts: pull.adInsights?.accounts.map(\.id) ?? []) }
+        let group = shutdown.group(
+            metrics.services(prometheus, logger: logger) + [
+                .init(service: state),
+                // An authentication failure ends the schedule: the group then shuts down in order.
+                .init(service: GatedService(gate: state.migrated, service: scheduled), successTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            logger: logger
+        )
+        try await metrics.run(group)
         let code = Self.exitCode(await scheduled.lastResult.value)
         if code != 0 { throw ExitCode(code) }
     }

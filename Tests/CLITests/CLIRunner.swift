@@ -92,6 +92,14 @@ struct CLIRunner {
         return try await serve.stopped { try await body(port, log) }
     }
 
+    /// The body of `GET url`, fetched by Python's `urllib`: a client none of this code wrote.
+    static func get(_ url: String) async throws -> String {
+        try await ProcessRunner.run(
+            "/usr/bin/env",
+            ["python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())", url]
+        ).stdout
+    }
+
     /// The port of the first JSON log line whose message ends in "listening".
     static func listeningPort(inLog path: String) -> Int? {
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return nil }

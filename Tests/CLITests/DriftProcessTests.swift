@@ -55,16 +55,10 @@ struct DriftProcessTests {
         #expect((unknown["field"] as? String)?.hasPrefix("event.…#") == true, "a personal-looking name keeps no prefix: \(unknown)")
         #expect(unknown["severity"] as? String == "info")
 
-        let metrics = try await ProcessRunner.run(
-            "/usr/bin/env",
-            [
-                "python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
-                "http://127.0.0.1:\(port)/metrics",
-            ]
-        )
+        let metrics = try await CLIRunner.get("http://127.0.0.1:\(port)/metrics")
         #expect(
-            metrics.stdout.contains(#"capi_schema_drift_alarms_total{kind="schema_drift_coverage",pixel_id="555000111"} 3"#),
-            "\(metrics.stdout.prefix(400))"
+            metrics.contains(#"capi_schema_drift_alarms_total{kind="schema_drift_coverage",pixel_id="555000111"} 3"#),
+            "\(metrics.prefix(400))"
         )
         kill(serve.processIdentifier, SIGTERM)
         await serve.exited()
@@ -74,7 +68,7 @@ struct DriftProcessTests {
         #expect(logText.contains("schema drift"), "the alarm was logged")
         let stored = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasPrefix("state.sqlite") }
             .map { try Data(contentsOf: folder.appendingPathComponent($0)) }
-        for (name, text) in [("alarms", alarmText), ("metrics", metrics.stdout), ("log", logText)] {
+        for (name, text) in [("alarms", alarmText), ("metrics", metrics), ("log", logText)] {
             for value in ["example.com", "650 555", "jane", "fb.1.1700000000"] {
                 #expect(!text.contains(value), "\(value) reached the \(name)")
             }

@@ -78,15 +78,9 @@ struct FlushProcessTests {
             #expect(try await ServeProcessTests.receivedCounts(sandboxPort: sandboxPort).count == 30)
             // What it forwarded is seen where Prometheus scrapes it.
             try await eventually("the forwarded count reaches /metrics") {
-                let metrics = try await ProcessRunner.run(
-                    "/usr/bin/env",
-                    [
-                        "python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
-                        "http://127.0.0.1:\(metricsPort)/metrics",
-                    ]
-                )
-                return metrics.stdout.contains("capi_events_forwarded_total{pixel_id=\"555000111\"} 30")
-                    && metrics.stdout.contains("capi_outbox_depth")
+                let metrics = try await CLIRunner.get("http://127.0.0.1:\(metricsPort)/metrics")
+                return metrics.contains("capi_events_forwarded_total{pixel_id=\"555000111\"} 30")
+                    && metrics.contains("capi_outbox_depth")
             }
             process.terminate()
             await process.exited()

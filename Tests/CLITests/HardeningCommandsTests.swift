@@ -198,11 +198,8 @@ struct StartupObservabilityTests {
             environment: ServeProcessTests.environment()
         )
         try await serve.stopped {
-            let fetch = try await ProcessRunner.run(
-                "/usr/bin/env",
-                ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:\(port)/metrics').read().decode())"]
-            )
-            let lines = fetch.stdout.split(separator: "\n").map(String.init)
+            let fetch = try await CLIRunner.get("http://127.0.0.1:\(port)/metrics")
+            let lines = fetch.split(separator: "\n").map(String.init)
             func series(_ name: String, _ labels: [String]) -> String? {
                 lines.first { $0.hasPrefix(name + "{") && labels.allSatisfy($0.contains) }
             }

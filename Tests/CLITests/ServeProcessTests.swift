@@ -54,14 +54,8 @@ struct ServeProcessTests {
 
     /// The stand-in's `GET /_sandbox/events` rows for `pixelID`: each event as received, and how often.
     static func sandboxEvents(graphURL: String, pixelID: String) async throws -> [[String: Any]] {
-        let result = try await ProcessRunner.run(
-            "/usr/bin/env",
-            [
-                "python3", "-c", "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1]).read().decode())",
-                "\(graphURL)/_sandbox/events?pixel_id=\(pixelID)",
-            ]
-        )
-        let document = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        let body = try await CLIRunner.get("\(graphURL)/_sandbox/events?pixel_id=\(pixelID)")
+        let document = try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any]
         return document?["data"] as? [[String: Any]] ?? []
     }
 
@@ -187,11 +181,8 @@ struct ServeProcessTests {
         try await CLIRunner.withSandboxedServe(environment: environment, name: "ipv6") { port, log in
             let text = try String(contentsOfFile: log, encoding: .utf8)
             #expect(text.contains(#""address":"[::1]:\#(port)""#), "\(text)")
-            let health = try await ProcessRunner.run(
-                "/usr/bin/env",
-                ["python3", "-c", "import urllib.request; print(urllib.request.urlopen('http://[::1]:\(port)/healthz').read().decode())"]
-            )
-            #expect(health.stdout.contains(#""status":"ok""#), "\(health.stderr)")
+            let health = try await CLIRunner.get("http://[::1]:\(port)/healthz")
+            #expect(health.contains(#""status":"ok""#), "\(health)")
         }
     }
 

@@ -88,9 +88,15 @@ extension KPIReportFormat {
     static func totals(_ report: KPIReport) -> String {
         var spend: [String: Double] = [:]
         var perEvent: [String: (sent: Int64, received: Int64, attributed: Double, value: Double, spend: Double)] = [:]
+        // Sent against received where Meta's counts are in, over the same hours (see `forwardedInReceivedHours`).
+        var compared: (sent: Int64, received: Int64) = (0, 0)
         for row in report.rows {
             if let amount = row.spend { spend[row.currency ?? "?", default: 0] += amount }
             for event in row.events {
+                if event.received == .reported {
+                    compared.sent += event.forwardedInReceivedHours
+                    compared.received += event.metaReceived ?? 0
+                }
                 var totals = perEvent[event.eventName] ?? (0, 0, 0, 0, 0)
                 totals.sent += event.forwarded
                 totals.received += event.metaReceived ?? 0
@@ -108,7 +114,7 @@ extension KPIReportFormat {
         cards.append("<div class=\"card\"><span>Received by Meta (server)</span><b>\(received)</b></div>")
         cards.append("<div class=\"card\"><span>Attributed by Meta</span><b>\(text(attributed, places: 0))</b></div>")
         cards.append(
-            "<div class=\"card\"><span>Sent vs received</span><b>\(sent == 0 ? "–" : text(Double(received) * 100 / Double(sent), places: 1) + " %")</b></div>"
+            "<div class=\"card\"><span>Sent vs received</span><b>\(compared.sent == 0 ? "–" : text(Double(compared.received) * 100 / Double(compared.sent), places: 1) + " %")</b></div>"
         )
         for name in perEvent.keys.sorted() where perEvent[name]!.attributed > 0 {
             let totals = perEvent[name]!

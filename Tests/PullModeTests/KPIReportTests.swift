@@ -186,8 +186,8 @@ struct KPIReportTests {
             )
         }
         let accounts = [KPIReport.Account(id: "42", pixels: ["p1"], timeZone: kolkata, currency: "USD", events: ["Purchase"])]
-        func purchase(statusesThrough: String) throws -> KPIReport.EventFigures {
-            let report = KPIReport(
+        func report(statusesThrough: String) -> KPIReport {
+            KPIReport(
                 accounts: accounts,
                 pixels: ["p1"],
                 delivered: DeliveredTally(accounts: accounts, events: delivered),
@@ -201,7 +201,9 @@ struct KPIReportTests {
                 by: .day,
                 threshold: 5
             )
-            let row = try #require(report.rows.first { $0.periodStart == Self.day })
+        }
+        func purchase(statusesThrough: String) throws -> KPIReport.EventFigures {
+            let row = try #require(report(statusesThrough: statusesThrough).rows.first { $0.periodStart == Self.day })
             return try #require(row.events.first { $0.eventName == "Purchase" })
         }
         let figures = try purchase(statusesThrough: "2026-11-24T19:00:00Z")
@@ -211,6 +213,9 @@ struct KPIReportTests {
         // The last hour of the 24th's counts ends at 19:00 UTC: a cursor at 18:42 has not read it whole.
         #expect(try purchase(statusesThrough: "2026-11-24T18:42:00Z").received == .pending)
         #expect(kolkata.isPartHourOffUTC(at: Self.now) && !Self.zone.isPartHourOffUTC(at: Self.now))
+        // The HTML page's ratio compares the same hours too: all four of them arrived.
+        let html = KPIReportFormat.html(report(statusesThrough: "2026-11-24T19:00:00Z"), title: "t", generatedAt: "now")
+        #expect(html.contains("<span>Sent vs received</span><b>100.0 %</b>"), "\(html)")
     }
 
     @Test("CSV cells: quoted as RFC 4180 says, and text a spreadsheet would run as a formula starts with '")

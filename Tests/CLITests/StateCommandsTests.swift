@@ -267,7 +267,7 @@ struct StateCommandsTests {
         #expect(later.status == 64 && later.stderr.contains("--since must be before --until"), "\(later.stderr)")
     }
 
-    @Test("reconcile says how an account in a zone a part of an hour off UTC compares Meta's hourly counts, and its JSON has the figure it compares")
+    @Test("reconcile says how an account in a zone a part of an hour off UTC compares Meta's hourly counts")
     func reconcilePartHourZone() async throws {
         let url = try await created()
         let today = AccountTimeZone(identifier: "Asia/Kolkata")!.day(of: WallClock.system.seconds())

@@ -216,6 +216,8 @@ struct KPIReportTests {
         // The HTML page's ratio compares the same hours too: all four of them arrived.
         let html = KPIReportFormat.html(report(statusesThrough: "2026-11-24T19:00:00Z"), title: "t", generatedAt: "now")
         #expect(html.contains("<span>Sent vs received</span><b>100.0 %</b>"), "\(html)")
+        let json = KPIReportFormat.json(report(statusesThrough: "2026-11-24T19:00:00Z"))
+        #expect(json.contains(#""forwarded":6,"forwarded_in_received_hours":4"#), "\(json)")
     }
 
     @Test("CSV cells: quoted as RFC 4180 says, and text a spreadsheet would run as a formula starts with '")

@@ -145,10 +145,7 @@ struct ParserFuzzTests {
 
     @Test("manifests never trap the loader, and problems never print an inline secret")
     func manifests() async throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("manifests/meta_conversions_api.yaml").path
-        let shipped = try String(contentsOfFile: path, encoding: .utf8)
-            .replacingOccurrences(of: "${env:CAPI_WEBHOOK_SECRET}", with: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+        let shipped = try Self.shippedManifestWithInlineSecret()
         let loader = ManifestLoader(environment: [:])
         var cases = 0
         await Mutator.run(seed: 5, seeds: [shipped]) { bytes in
@@ -167,13 +164,9 @@ struct ParserFuzzTests {
     /// beside them; the loader renames the repeats to go on checking.
     @Test("a manifest with lines repeated never traps the loader; each repeat Yams refuses is reported, and no secret is printed")
     func manifestsWithRepeatedLines() async throws {
-        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("manifests/meta_conversions_api.yaml").path
-        let lines = try String(contentsOfFile: path, encoding: .utf8)
-            .replacingOccurrences(of: "${env:CAPI_WEBHOOK_SECRET}", with: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
-            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = try Self.shippedManifestWithInlineSecret().split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         let loader = ManifestLoader(environment: [:])
-        var mutator = Mutator(seed: 11 ^ (Mutator.seedShift &* 0xD1B5_4A32_D192_ED03))
+        var mutator = Mutator.shifted(11)
         for index in 0..<min(Mutator.cases, 300) {
             if index % 20 == 0 { await Task.yield() }
             var mutated = lines
@@ -193,6 +186,13 @@ struct ParserFuzzTests {
                 }
             }
         }
+    }
+
+    /// The shipped manifest with its webhook secret written inline, so a problem that printed it
+    /// would be caught.
+    static func shippedManifestWithInlineSecret() throws -> String {
+        try String(contentsOfFile: RepositoryPaths.shippedManifest, encoding: .utf8)
+            .replacingOccurrences(of: "${env:CAPI_WEBHOOK_SECRET}", with: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
     }
 
     static func yamlError(_ text: String) -> YamlError? {

@@ -52,13 +52,16 @@ public struct Mutator {
     /// and the same value makes the same cases again.
     public static var seedShift: UInt64 { ProcessInfo.processInfo.environment["CAPI_FUZZ_SEED"].flatMap(UInt64.init) ?? 0 }
 
+    /// A mutator for `seed` moved by ``seedShift``, for targets that mutate in their own way.
+    public static func shifted(_ seed: UInt64) -> Mutator { Mutator(seed: seed ^ (seedShift &* 0xD1B5_4A32_D192_ED03)) }
+
     /// Runs `body` on `Mutator.cases` mutations of the seeds (and the seeds themselves), letting
     /// other tests' tasks run every 50 cases: on Linux they share the same few threads, and a
     /// second of fuzzing held there delays every PostgreSQL answer and timer behind it.
     public static func run(seed: UInt64, seeds: [String], _ body: ([UInt8]) -> Void) async {
         let seedBytes = seeds.map { Array($0.utf8) }
         for input in seedBytes { body(input) }
-        var mutator = Mutator(seed: seed ^ (seedShift &* 0xD1B5_4A32_D192_ED03))
+        var mutator = Mutator.shifted(seed)
         for index in 0..<cases {
             if index % 50 == 0 { await Task.yield() }
             body(mutator.mutate(seedBytes[mutator.below(seedBytes.count)], seeds: seedBytes))

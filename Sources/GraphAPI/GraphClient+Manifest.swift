@@ -11,6 +11,7 @@ extension GraphClient.Configuration {
             baseURL: baseURL ?? manifest.graphAPI.baseURL,
             version: manifest.graphAPI.version,
             timeout: manifest.graphAPI.timeout,
+            readTimeout: manifest.graphAPI.readTimeout,
             appSecret: manifest.graphAPI.appSecret,
             partnerAgent: manifest.graphAPI.partnerAgent
         )

@@ -17,7 +17,11 @@ public struct GraphClient: Sendable {
         /// `https://graph.facebook.com`, or the sandbox.
         public var baseURL: String
         public var version: String
+        /// How long a call sending events may take: Meta's recommended 1.5 s by default.
         public var timeout: Duration
+        /// How long a read may take (``get(_:query:accessToken:)``, ``post(_:form:accessToken:)``,
+        /// the token exchange): a query Meta computes when asked, so longer.
+        public var readTimeout: Duration
         /// When set, every call carries `appsecret_proof`.
         public var appSecret: Secret?
         public var partnerAgent: String?
@@ -28,6 +32,7 @@ public struct GraphClient: Sendable {
             baseURL: String,
             version: String,
             timeout: Duration = MetaLimits.recommendedTimeout,
+            readTimeout: Duration = MetaLimits.defaultReadTimeout,
             appSecret: Secret? = nil,
             partnerAgent: String? = nil,
             proxy: EgressProxy? = nil
@@ -35,6 +40,7 @@ public struct GraphClient: Sendable {
             self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
             self.version = version
             self.timeout = timeout
+            self.readTimeout = readTimeout
             self.appSecret = appSecret
             self.partnerAgent = partnerAgent
             self.proxy = proxy
@@ -83,7 +89,7 @@ public struct GraphClient: Sendable {
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.body = .bytes(body)
-        let response = try await perform(request)
+        let response = try await perform(request, timeout: configuration.timeout)
         guard case .object(let object) = response.body, case .integer(let received)? = object["events_received"] else {
             throw GraphError.transport(.malformedResponse, "the events answer has no events_received")
         }
@@ -146,7 +152,7 @@ public struct GraphClient: Sendable {
         var request = HTTPClientRequest(url: target)
         request.method = .GET
         if let accessToken { request.headers.add(name: "Authorization", value: "Bearer \(accessToken.revealed)") }
-        return try await perform(request)
+        return try await perform(request, timeout: configuration.readTimeout)
     }
 
     /// `POST /{version}/{path}` with a form body (an async insights report), authenticated with the token.
@@ -164,7 +170,7 @@ public struct GraphClient: Sendable {
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         if let accessToken { request.headers.add(name: "Authorization", value: "Bearer \(accessToken.revealed)") }
         request.body = .bytes(ByteBuffer(string: fields))
-        return try await perform(request)
+        return try await perform(request, timeout: configuration.readTimeout)
     }
 
     /// The next page's URL, when `paging.next` is present.
@@ -188,7 +194,7 @@ public struct GraphClient: Sendable {
         request.method = .GET
         let response: GraphResponse
         do {
-            response = try await perform(request)
+            response = try await perform(request, timeout: configuration.readTimeout)
         } catch var error
             where error.errorClass != .throttled && error.transport == nil && (error.httpStatus.map { (400..<500).contains($0) } ?? false)
         {
@@ -205,11 +211,11 @@ public struct GraphClient: Sendable {
 
     // MARK: Transport
 
-    func perform(_ request: HTTPClientRequest) async throws(GraphError) -> GraphResponse {
+    func perform(_ request: HTTPClientRequest, timeout: Duration) async throws(GraphError) -> GraphResponse {
         let response: HTTPClientResponse
         let bytes: ByteBuffer
         do {
-            let deadline = NIODeadline.now() + TimeAmount(configuration.timeout)
+            let deadline = NIODeadline.now() + TimeAmount(timeout)
             response = try await http.execute(request, deadline: deadline, logger: logger)
             bytes = try await response.body.collect(upTo: 64 * 1024 * 1024)
         } catch {

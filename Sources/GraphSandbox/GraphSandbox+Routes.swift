@@ -60,6 +60,9 @@ extension GraphSandbox {
                 message: "Request timed out.",
                 isTransient: true
             )
+        case .slow:
+            try await Task.sleep(for: configuration.timeoutDelay)
+            return try await body()
         case .reset:
             // Drop the connection without an answer, as a proxy or a crashed front end would.
             try? await context.channel.close().get()

@@ -24,7 +24,8 @@ public struct GraphSandbox: Service {
         public var appCredentials: (id: String, secret: String)?
         /// Buckets per stats page, small by default so paging is exercised.
         public var statsPageSize: Int
-        /// How long a `timeout` fault holds the answer (longer than the client's 1.5 s).
+        /// How long a `timeout` fault holds its error, and a `slow` one the answer (longer than the
+        /// client's 1.5 s send timeout).
         public var timeoutDelay: Duration
         /// The clock for Meta's event-time window and stats horizon.
         public var clock: WallClock

@@ -158,8 +158,8 @@ struct GraphClientTests {
                 case .invalid: #expect(RetryPolicy().decide(error, attempt: 1) == .isolateInvalid)
                 case .serverError: #expect(error.isTransient == true)
                 case .garbage, .pagingLoop: #expect(error.transport == .malformedResponse, "a 200 that is not an events answer is never a success")
-                case .reshape, .reduceData, .warning, .shortCount:
-                    Issue.record("\(kind) changes answers without failing the call; it is not in this test's arguments")
+                case .reshape, .reduceData, .warning, .shortCount, .slow:
+                    Issue.record("\(kind) changes or delays answers without failing the call; it is not in this test's arguments")
                 }
             }
             #expect(await sandbox.receivedCounts(pixelID: sandboxPixel).isEmpty, "a failed call must not record events")
@@ -247,6 +247,42 @@ struct GraphClientTests {
             #expect(counts.count == 120)
             #expect(counts.values.allSatisfy { $0 == 1 })
             #expect(retries > 0, "the fault plan injected nothing")
+        }
+    }
+
+    @Test("a read waits for its own timeout: an answer slower than the send timeout is read, while a send that slow times out")
+    func readTimeoutApartFromSendTimeout() async throws {
+        // Every answer held 800 ms: past the sends' 300 ms, within the reads' 10 s.
+        let configuration = GraphSandbox.Configuration(faults: FaultPlan(rate: 1, kinds: [.slow]), timeoutDelay: .milliseconds(800))
+        try await withSandbox(configuration) { baseURL, _ in
+            let graph = client(baseURL, timeout: .milliseconds(300), readTimeout: .seconds(10))
+            let now = Int64(Date().timeIntervalSince1970)
+            let stats = try await graph.get(
+                "\(sandboxPixel)/stats",
+                query: [("aggregation", "event"), ("start_time", String(now - 86_400)), ("end_time", String(now))],
+                accessToken: Secret("t")
+            )
+            #expect(stats.body["data"]?.arrayValue != nil)
+            let quality = try await graph.get("dataset_quality", query: [("dataset_id", sandboxPixel)], accessToken: Secret("t"))
+            #expect(quality.status == 200)
+            do throws(GraphError) {
+                _ = try await graph.sendEvents(
+                    pixelID: sandboxPixel,
+                    accessToken: Secret("t"),
+                    encodedEvents: [ByteBuffer(bytes: wireEvent(id: "slow"))]
+                )
+                Issue.record("a send held past its timeout was answered")
+            } catch {
+                #expect(error.transport == .timeout, "\(error)")
+            }
+            // And the other way round: a read held past the read timeout is a timeout too.
+            do throws(GraphError) {
+                _ = try await client(baseURL, timeout: .seconds(10), readTimeout: .milliseconds(300))
+                    .get("dataset_quality", query: [("dataset_id", sandboxPixel)], accessToken: Secret("t"))
+                Issue.record("a read held past its timeout was answered")
+            } catch {
+                #expect(error.transport == .timeout, "\(error)")
+            }
         }
     }
 

@@ -5,11 +5,18 @@ import GraphSandbox
 import Synchronization
 import TestSupport
 
-/// A generous timeout (``hangLimit``): a slow answer is not what these tests are about (timeouts are
-/// tested with their own short value).
-func client(_ baseURL: String, timeout: Duration = hangLimit, appSecret: Secret? = nil) -> GraphClient {
+/// A generous timeout (``hangLimit``) for sends and reads alike: a slow answer is not what these
+/// tests are about (timeouts are tested with their own short values).
+func client(_ baseURL: String, timeout: Duration = hangLimit, readTimeout: Duration? = nil, appSecret: Secret? = nil) -> GraphClient {
     GraphClient(
-        configuration: .init(baseURL: baseURL, version: "v26.0", timeout: timeout, appSecret: appSecret, partnerAgent: "capi-connector-tests")
+        configuration: .init(
+            baseURL: baseURL,
+            version: "v26.0",
+            timeout: timeout,
+            readTimeout: readTimeout ?? timeout,
+            appSecret: appSecret,
+            partnerAgent: "capi-connector-tests"
+        )
     )
 }
 

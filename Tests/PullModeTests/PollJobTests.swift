@@ -76,10 +76,9 @@ func pollJob(_ manifest: Manifest, registry: any StateRegistry, graphURL: String
     )
 }
 
+/// A poll job's run against the stand-in at `graphURL`, its client configured from `manifest`.
 func poll(_ manifest: Manifest, registry: any StateRegistry, graphURL: String, drift: DriftMonitor? = nil) async throws -> PollJob.Report {
-    var configuration = GraphClient.Configuration(manifest: manifest, baseURL: graphURL)
-    configuration.timeout = .seconds(2)
-    let graph = GraphClient(configuration: configuration)
+    let graph = GraphClient(configuration: GraphClient.Configuration(manifest: manifest, baseURL: graphURL))
     return try await PollJob(
         manifest: manifest,
         pull: manifest.pull!,
@@ -155,6 +154,27 @@ struct PollJobTests {
                     let (totals, _) = try await storedTotals(registry)
                     #expect(totals == expected)
                 }
+            }
+        }
+    }
+
+    @Test("reads slower than the send timeout are read within graph_api.read_timeout, and the poll succeeds")
+    func slowReads() async throws {
+        // Every answer held 600 ms: past the manifest's 300 ms send timeout, within its 10 s read timeout.
+        let slow = GraphSandbox.Configuration(faults: FaultPlan(rate: 1, kinds: [.slow]), timeoutDelay: .milliseconds(600))
+        try await withSeededSandbox(slow, events: 6) { url, _, expected in
+            try await TestStore.sqlite.withRegistry { registry in
+                func slowManifest(readTimeout: Duration) throws -> Manifest {
+                    var manifest = try manifest(step: "P2D", lookback: "PT6H", attempts: 1)
+                    manifest.graphAPI.timeout = .milliseconds(300)
+                    manifest.graphAPI.readTimeout = readTimeout
+                    return manifest
+                }
+                let cut = try await poll(try slowManifest(readTimeout: .milliseconds(300)), registry: registry, graphURL: url)
+                #expect(cut.result == .partial, "reads held past the read timeout must fail the window")
+                let report = try await poll(try slowManifest(readTimeout: .seconds(10)), registry: registry, graphURL: url)
+                #expect(report.result == .ok)
+                #expect(try await storedTotals(registry).totals == expected)
             }
         }
     }

@@ -64,8 +64,10 @@ public struct GraphAPIConfiguration: Sendable {
     public var baseURL: String
     /// Pinned Graph API version such as `v26.0`; Meta retires versions, so it is never implicit.
     public var version: String
-    /// Per-request timeout; Meta recommends 1.5 s.
+    /// Timeout of a request sending events; Meta recommends 1.5 s.
     public var timeout: Duration
+    /// Timeout of a read (`poll`'s stats, quality and insights calls, the token exchange).
+    public var readTimeout: Duration
     /// With an app secret every call carries `appsecret_proof`.
     public var appSecret: Secret?
     public var partnerAgent: String?

@@ -132,7 +132,9 @@ struct ManifestBuilder {
     // MARK: Graph API and pixels
 
     func graphAPI(_ node: YAMLNodeReader) -> GraphAPIConfiguration? {
-        guard let map = node.mapping(allowed: ["base_url", "version", "timeout", "app_secret", "partner_agent", "proxy"]) else { return nil }
+        guard let map = node.mapping(allowed: ["base_url", "version", "timeout", "read_timeout", "app_secret", "partner_agent", "proxy"]) else {
+            return nil
+        }
         let baseURL = map.value("base_url", required: true).flatMap { node -> String? in
             guard let url = httpURL(node) else { return nil }
             // The version is added to every path: a base URL naming one sends to `/v26.0/v26.0/…`.
@@ -155,6 +157,9 @@ struct ManifestBuilder {
         let timeout =
             map.value("timeout").flatMap { $0.duration(minimum: .milliseconds(1), maximum: MetaLimits.longestTimeout) }
             ?? MetaLimits.recommendedTimeout
+        let readTimeout =
+            map.value("read_timeout").flatMap { $0.duration(minimum: .milliseconds(1), maximum: MetaLimits.longestTimeout) }
+            ?? MetaLimits.defaultReadTimeout
         let appSecret = map.value("app_secret").flatMap { $0.text() }.flatMap { $0.isEmpty ? nil : Secret($0) }
         let partnerAgent = map.value("partner_agent")?.string()
         var proxy: Secret?
@@ -171,6 +176,7 @@ struct ManifestBuilder {
             baseURL: baseURL,
             version: version,
             timeout: timeout,
+            readTimeout: readTimeout,
             appSecret: appSecret,
             partnerAgent: partnerAgent,
             proxy: proxy

@@ -67,6 +67,23 @@ struct ManifestLimitsTests {
         }
     }
 
+    @Test("graph_api.read_timeout is 30 s unless set, apart from the send timeout, and bounded the same way")
+    func graphReadTimeout() throws {
+        func manifest(_ lines: String) -> String {
+            minimalManifest.replacingOccurrences(of: "  version: v26.0\n", with: "  version: v26.0\n\(lines)")
+        }
+        let loader = ManifestLoader(environment: [:])
+        let defaults = try loader.load(yaml: manifest(""), path: "m.yaml").graphAPI
+        #expect(defaults.readTimeout == .seconds(30) && defaults.timeout == .milliseconds(1500))
+        let set = try loader.load(yaml: manifest("  timeout: 2s\n  read_timeout: 45s\n"), path: "m.yaml").graphAPI
+        #expect(set.readTimeout == .seconds(45) && set.timeout == .seconds(2))
+        for tooLong in ["61s", "2m"] {
+            let found = problems(manifest("  read_timeout: \(tooLong)\n"))
+            #expect(found.contains { $0.message.contains("graph_api.read_timeout must be at most 60.0 seconds") }, "\(tooLong): \(found)")
+        }
+        #expect(problems(manifest("  read_timeout: soon\n")).contains { $0.message.contains("graph_api.read_timeout") })
+    }
+
     @Test("a graph_api.base_url ending in a version is a located problem: every path would carry the version twice")
     func baseURLWithVersion() throws {
         for url in ["https://graph.facebook.com/v26.0", "https://graph.facebook.com/v25.0/", "https://relay.internal/meta/v26.0"] {

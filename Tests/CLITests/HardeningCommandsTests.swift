@@ -227,3 +227,45 @@ struct NumericOptionTests {
         #expect(result.status == 64 && result.stderr.contains(message) && !result.stderr.contains("Missing value"), "\(result.stderr)")
     }
 }
+
+@Suite("state URLs")
+struct StateURLOptionTests {
+    @Test(
+        "a postgres URL that cannot be read is exit 64 naming where it came from and what to encode, never repeating the password",
+        arguments: [
+            (
+                ["state", "show", "--state", "postgres://app:pa#ss-Hidden@db.internal:5432/capi"], [:],
+                "--state: the postgres state URL cannot be read"
+            ),
+            (
+                ["dlq", "list"], ["CAPI_STATE_URL": "postgres://app:pa/ss-Hidden@db.internal/capi"],
+                "CAPI_STATE_URL: the postgres state URL cannot be read"
+            ),
+            (
+                ["read", "delivered_events"], ["CAPI_STATE_URL": "postgres://app:Hidden@db.internal:port/capi"],
+                "CAPI_STATE_URL: the postgres state URL has an invalid port"
+            ),
+        ]
+    )
+    func unreadable(arguments: [String], environment: [String: String], message: String) async throws {
+        let result = try await CLIRunner.run(arguments, environment: environment)
+        #expect(result.status == 64 && result.stderr.contains(message), "\(result.stderr)")
+        #expect(!result.stderr.contains("Hidden") && !result.stdout.contains("Hidden"))
+    }
+
+    @Test("a command that reads the manifest names the manifest's state.url when no --state was given")
+    func fromManifest() async throws {
+        let result = try await CLIRunner.run(
+            ["flush", "--once"],
+            environment: [
+                "CAPI_STATE_URL": "postgres://app:pa#ss-Hidden@db.internal/capi", "META_PIXEL_ID": "1234567890",
+                "CAPI_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            ]
+        )
+        #expect(
+            result.status == 2 && result.stderr.contains("state.url (the manifest's, or CAPI_STATE_URL): the postgres state URL cannot be read"),
+            "\(result.stderr)"
+        )
+        #expect(!result.stderr.contains("Hidden"))
+    }
+}

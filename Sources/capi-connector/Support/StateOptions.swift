@@ -21,11 +21,14 @@ struct StateOptions: ParsableArguments {
 
     var location: StateLocation {
         get throws {
-            let text = url ?? ProcessInfo.processInfo.environment["CAPI_STATE_URL"].flatMap { $0.isEmpty ? nil : $0 } ?? StateLocation.defaultURL
+            let fromEnvironment = ProcessInfo.processInfo.environment["CAPI_STATE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+            let text = url ?? fromEnvironment ?? StateLocation.defaultURL
             do {
                 return Self.withPassword(try StateLocation(parsing: text, environment: ProcessInfo.processInfo.environment))
             } catch {
-                throw ValidationError("--state: \(error)")
+                // Named as the user gave it: a broken CAPI_STATE_URL is not fixed by looking at a
+                // --state that was never passed.
+                throw ValidationError("\(url == nil && fromEnvironment != nil ? "CAPI_STATE_URL" : "--state"): \(error)")
             }
         }
     }
@@ -55,7 +58,9 @@ struct StateOptions: ParsableArguments {
         do {
             return withPassword(try StateLocation(parsing: override ?? manifest.state.url.revealed, environment: ProcessInfo.processInfo.environment))
         } catch {
-            StandardStreams.printError("capi-connector: --state: \(error)")
+            // The manifest's state.url is usually `${env:CAPI_STATE_URL:-…}`: name both, since
+            // either may be where the URL was written.
+            StandardStreams.printError("capi-connector: \(override == nil ? "state.url (the manifest's, or CAPI_STATE_URL)" : "--state"): \(error)")
             throw ExitCode(2)
         }
     }

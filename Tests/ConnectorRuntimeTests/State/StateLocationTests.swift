@@ -110,6 +110,12 @@ struct StateLocationTests {
             ("postgres://h/db?prepared_statements", .invalidPreparedStatements),
             ("postgres://h/db?sslmode=on", .invalidSSLMode), ("postgres://h/db?port=x", .invalidPort),
             ("postgres:///db?host=", .missingHost), ("postgres://h1,h2/db", .severalHosts), ("postgres:///db?host=h1,h2&port=1,2", .severalHosts),
+            // What a URL reserves, left in a password: the URL ends early and an `@` follows.
+            ("postgres://u:p#ss@h:1/db", .unreadableURL), ("postgres://u:p/ss@h/db", .unreadableURL),
+            ("postgresql://u:p?ss@h/db", .unreadableURL), ("postgres://u:a#b/c@h/db", .unreadableURL),
+            // A port that is no number, with or without credentials.
+            ("postgres://u:pw@h:abc/db", .invalidPort), ("postgres://h:5432x/db", .invalidPort), ("postgres://h:-1/db", .invalidPort),
+            ("postgres:/h/db", .unsupportedScheme), ("postgresx://h/db", .unsupportedScheme), ("Postgres://h/db", .unsupportedScheme),
         ]
     )
     func errors(text: String, expected: StateLocation.ParseError) {

@@ -166,7 +166,7 @@ struct ManifestBuilder {
         if let node = map.value("proxy"), let text = node.text(), !text.isEmpty {
             let components = URLComponents(string: text.contains("://") ? text : "http://" + text)
             guard components?.scheme?.lowercased() == "http", components?.host?.isEmpty == false else {
-                node.report("\(node.path) must be an http:// proxy URL such as `http://proxy.internal:3128`")
+                node.report("\(node.path) \(Self.unreadable(text, expected: "must be an http:// proxy URL such as `http://proxy.internal:3128`"))")
                 return nil
             }
             proxy = Secret(text)
@@ -181,6 +181,17 @@ struct ManifestBuilder {
             partnerAgent: partnerAgent,
             proxy: proxy
         )
+    }
+
+    /// The problem with a URL that may hold credentials, never repeating it: what to encode or the
+    /// port, when that is why it could not be read, else `expected`.
+    static func unreadable(_ url: String, expected: String) -> String {
+        guard url.contains("://") else { return expected }
+        switch UnreadableURL(url) {
+        case .unencodedCredentials: return "cannot be read as a URL: \(UnreadableURL.encodingAdvice)"
+        case .invalidPort: return "has a port that is not a number from 1 to 65535"
+        case .other: return expected
+        }
     }
 
     private func httpURL(_ node: YAMLNodeReader) -> String? {
@@ -713,7 +724,7 @@ struct ManifestBuilder {
         guard let urlNode = map.value("url", required: true), let url = urlNode.text() else { return .invalid }
         guard !url.isEmpty else { return .off }
         guard url.hasPrefix("https://") || url.hasPrefix("http://"), URLComponents(string: url)?.host?.isEmpty == false else {
-            urlNode.report("\(urlNode.path) must be an http:// or https:// URL")
+            urlNode.report("\(urlNode.path) \(Self.unreadable(url, expected: "must be an http:// or https:// URL"))")
             return .invalid
         }
         guard let secretNode = map.value("secret", required: true), let secret = secretNode.text() else { return .invalid }

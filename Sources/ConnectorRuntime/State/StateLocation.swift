@@ -1,3 +1,4 @@
+import CAPICore
 import Foundation
 
 /// Where the state registry lives, parsed from `--state`, `CAPI_STATE_URL` or the manifest.
@@ -95,8 +96,7 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
             case .missingHost: "the postgres state URL has no host (a name, an address, ?host=/socket/directory, or PGHOST)"
             case .invalidPort: "the postgres state URL has an invalid port (give a number from 1 to 65535)"
             case .unreadableURL:
-                "the postgres state URL cannot be read as a URL: percent-encode in the user name and password what a URL reserves "
-                    + "(# as %23, / as %2F, ? as %3F, @ as %40, % as %25, a space as %20)"
+                "the postgres state URL cannot be read as a URL: \(UnreadableURL.encodingAdvice)"
             case .emptySQLitePath: "the sqlite state URL has no path (write sqlite:PATH)"
             case .invalidPreparedStatements: "the postgres state URL's prepared_statements must be on or off"
             case .severalHosts:
@@ -108,21 +108,6 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
     }
 
     public static let defaultURL = "sqlite:.capi/state.sqlite"
-
-    /// Why a `postgres://` URL could not be read, told without repeating any of it (it may hold the
-    /// password): a port that is no number, or, when the authority is cut short by a `#`, `/` or
-    /// `?` that an `@` still follows, a user name or password that needs percent-encoding.
-    static func unreadable(afterScheme rest: Substring) -> ParseError {
-        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        if authority.count < rest.count, rest[authority.endIndex...].contains("@") { return .unreadableURL }
-        let hostAndPort = authority.split(separator: "@", omittingEmptySubsequences: false).last ?? ""
-        if !hostAndPort.hasSuffix("]"), let colon = hostAndPort.lastIndex(of: ":"),
-            hostAndPort[hostAndPort.index(after: colon)...].contains(where: { !("0"..."9").contains($0) })
-        {
-            return .invalidPort
-        }
-        return .unreadableURL
-    }
 
     /// Parses a state URL. PostgreSQL URLs are read as libpq reads them: `postgres://` or
     /// `postgresql://`, `user:password@host:port/database`, an IPv6 host in brackets, a Unix
@@ -147,7 +132,9 @@ public enum StateLocation: Sendable, Equatable, CustomStringConvertible {
         guard let schemeEnd = text.range(of: "://"), ["postgres", "postgresql"].contains(text[..<schemeEnd.lowerBound]) else {
             throw .unsupportedScheme
         }
-        guard let components = URLComponents(string: text) else { throw Self.unreadable(afterScheme: text[schemeEnd.upperBound...]) }
+        guard let components = URLComponents(string: text) else {
+            throw UnreadableURL(text) == .invalidPort ? .invalidPort : .unreadableURL
+        }
         var query: [String: String] = [:]
         for item in components.queryItems ?? [] where query[item.name] == nil { query[item.name] = item.value ?? "" }
         func given(_ name: String) -> String? { query[name].flatMap { $0.isEmpty ? nil : $0 } }

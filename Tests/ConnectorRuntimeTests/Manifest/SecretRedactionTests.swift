@@ -50,6 +50,31 @@ struct SecretRedactionTests {
         #expect(output.contains("push.batching.max_events must be a whole number, found the value of `${env:META_ACCESS_TOKEN}`"))
     }
 
+    @Test("a proxy or alarm receiver URL whose password is not percent-encoded says what to encode, and shows none of it")
+    func unreadableCredentialURLs() {
+        let proxy = problems(
+            minimalManifest.replacingOccurrences(
+                of: "  version: v26.0\n",
+                with: "  version: v26.0\n  proxy: \"http://egress:pa#ss-Hidden@proxy.internal:3128\"\n"
+            )
+        ).map(\.description)
+        #expect(proxy.contains { $0.contains("graph_api.proxy cannot be read as a URL: percent-encode in the user name and password") }, "\(proxy)")
+        let port = problems(
+            minimalManifest.replacingOccurrences(
+                of: "  version: v26.0\n",
+                with: "  version: v26.0\n  proxy: \"http://egress:Hidden@proxy.internal:port\"\n"
+            )
+        ).map(\.description)
+        #expect(port.contains { $0.contains("graph_api.proxy has a port that is not a number") }, "\(port)")
+        let receiver = problems(
+            minimalManifest
+                + "schema_registry:\n  alarms:\n    notify:\n      url: \"https://hook:a/b-Hidden@hooks.example/x\"\n"
+                + "      secret: whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n"
+        ).map(\.description)
+        #expect(receiver.contains { $0.contains("schema_registry.alarms.notify.url cannot be read as a URL") }, "\(receiver)")
+        #expect(!(proxy + port + receiver).joined().contains("Hidden"))
+    }
+
     /// Found by fuzzing: a missing line break merged the webhook secret into the scheme's value,
     /// and the scheme's problem printed it.
     @Test(

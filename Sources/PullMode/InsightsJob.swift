@@ -78,7 +78,7 @@ public struct InsightsJob: Sendable {
         if Task.isShuttingDownGracefully { return .stopped }
         do {
             let token = try await token(for: account)
-            let info = try await call(token) { token throws(GraphError) in
+            let info = try await call(token, account: account) { token throws(GraphError) in
                 try await graph.get(partition, query: [("fields", "timezone_name,currency")], accessToken: token)
             }
             guard let zoneName = info.body["timezone_name"]?.stringValue, let zone = AccountTimeZone(identifier: zoneName) else {
@@ -156,8 +156,13 @@ public struct InsightsJob: Sendable {
 
     /// A call under the retry policy, paced by the usage headers (slowing down from 90 %); a
     /// request for less data is handed back at once for the caller to split.
-    func call(_ token: Secret, _ operation: @escaping @Sendable (Secret) async throws(GraphError) -> GraphResponse) async throws -> GraphResponse {
-        let outcome = await RetryLoop.run(policy: policy) { () async throws(GraphError) -> GraphResponse in
+    func call(
+        _ token: Secret,
+        account: AdInsightsConfiguration.Account,
+        _ operation: @escaping @Sendable (Secret) async throws(GraphError) -> GraphResponse
+    ) async throws -> GraphResponse {
+        let outcome = await RetryLoop.run(policy: policy, onRetry: PollJob.retryLogger(logger, metadata: ["account_id": "\(account.id)"])) {
+            () async throws(GraphError) -> GraphResponse in
             do throws(GraphError) { return try await operation(token) } catch {
                 guard Self.asksForLessData(error) else { throw error }
                 var refusal = error
@@ -236,7 +241,9 @@ extension InsightsJob {
         func readSync(_ days: ClosedRange<CalendarDate>, limit: Int) async throws -> [AdInsightsRecord] {
             let query = parameters(days, limit: limit)
             let path = InsightsJob.partition(account) + "/insights"
-            let first = try await job.call(token) { token throws(GraphError) in try await job.graph.get(path, query: query, accessToken: token) }
+            let first = try await job.call(token, account: account) { token throws(GraphError) in
+                try await job.graph.get(path, query: query, accessToken: token)
+            }
             return try await pages(from: first)
         }
 
@@ -253,7 +260,9 @@ extension InsightsJob {
                         transport: .malformedResponse
                     )
                 }
-                response = try await job.call(token) { token throws(GraphError) in try await job.graph.get(next: next, accessToken: token) }
+                response = try await job.call(token, account: account) { token throws(GraphError) in
+                    try await job.graph.get(next: next, accessToken: token)
+                }
                 rows += try parse(response.body)
             }
             return rows
@@ -268,12 +277,15 @@ extension InsightsJob {
         func readAsync(_ days: ClosedRange<CalendarDate>, limit: Int) async throws -> [AdInsightsRecord] {
             let form = parameters(days, limit: limit)
             let path = InsightsJob.partition(account) + "/insights"
-            let created = try await job.call(token) { token throws(GraphError) in try await job.graph.post(path, form: form, accessToken: token) }
+            let created = try await job.call(token, account: account) { token throws(GraphError) in
+                try await job.graph.post(path, form: form, accessToken: token)
+            }
             guard let reportID = created.body["report_run_id"]?.stringValue, !reportID.isEmpty else {
                 throw AnswerShapeProblem(answer: "async insights", field: "report_run_id", expectation: "a string").graphError
             }
             for _ in 0..<InsightsJob.maximumStatusReads {
-                let status = try await job.call(token) { token throws(GraphError) in try await job.graph.get(reportID, query: [], accessToken: token)
+                let status = try await job.call(token, account: account) { token throws(GraphError) in
+                    try await job.graph.get(reportID, query: [], accessToken: token)
                 }
                 let state = status.body["async_status"]?.stringValue ?? ""
                 let percent: Int64? =
@@ -284,7 +296,7 @@ extension InsightsJob {
                     }
                 switch state {
                 case "Job Completed" where percent == 100:
-                    let first = try await job.call(token) { token throws(GraphError) in
+                    let first = try await job.call(token, account: account) { token throws(GraphError) in
                         try await job.graph.get("\(reportID)/insights", query: [("limit", String(limit))], accessToken: token)
                     }
                     return try await pages(from: first)

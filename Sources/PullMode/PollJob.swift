@@ -351,6 +351,18 @@ public struct PollJob: Sendable {
         }
     }
 
+    /// One warning per retried read, so a poll waiting out an outage (a minute and more under the
+    /// shipped policy) says what it is waiting for instead of going quiet until it gives up.
+    static func retryLogger(_ logger: Logger, metadata: Logger.Metadata) -> @Sendable (GraphError, Int, Duration) -> Void {
+        { error, attempt, delay in
+            var details = metadata
+            details["error"] = "\(error)"
+            details["attempt"] = "\(attempt)"
+            details["retry_in_seconds"] = "\(String(format: "%.1f", delay.inSeconds))"
+            logger.warning("read failed; retrying", metadata: details)
+        }
+    }
+
     /// A read under the retry policy, paced by usage headers; one token refresh after an auth refusal.
     func get(pixel: PixelConfiguration, _ call: @escaping @Sendable (Secret) async throws(GraphError) -> GraphResponse) async throws -> GraphResponse
     {
@@ -358,7 +370,9 @@ public struct PollJob: Sendable {
         var refreshed = false
         while true {
             let current = token
-            switch await RetryLoop.run(policy: policy, { () async throws(GraphError) -> GraphResponse in try await call(current) }) {
+            let retrying = Self.retryLogger(logger, metadata: ["pixel_id": "\(pixel.id)"])
+            switch await RetryLoop.run(policy: policy, onRetry: retrying, { () async throws(GraphError) -> GraphResponse in try await call(current) })
+            {
             case .success(let response, _):
                 let pause = response.usage.pacingDelay()
                 if pause > .zero {

@@ -37,7 +37,7 @@ func insightsManifest(_ extra: String = "", token: String = "") throws -> Manife
 
 func pollInsights(_ manifest: Manifest, registry: any StateRegistry, graphURL: String, clock: WallClock = .system) async throws -> PollJob.Report {
     var configuration = GraphClient.Configuration(manifest: manifest, baseURL: graphURL)
-    configuration.timeout = .seconds(5)
+    configuration.readTimeout = .seconds(5)
     return try await PollJob(
         manifest: manifest,
         pull: manifest.pull!,

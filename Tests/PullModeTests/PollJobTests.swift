@@ -179,6 +179,37 @@ struct PollJobTests {
         }
     }
 
+    @Test("each retried read is one warning naming the pixel or ad account, the attempt and the wait, so an outage is not silence")
+    func retriesAreLogged() async throws {
+        let failing = GraphSandbox(configuration: .init(faults: FaultPlan(rate: 1, kinds: [.serverError])))
+        try await failing.withRunning { url in
+            try await TestStore.sqlite.withRegistry { registry in
+                let manifest = try insightsManifest()
+                let log = CapturedLog()
+                let report = try await PollJob(
+                    manifest: manifest,
+                    pull: manifest.pull!,
+                    registry: registry,
+                    graph: GraphClient(configuration: GraphClient.Configuration(manifest: manifest, baseURL: url)),
+                    logger: log.logger
+                )
+                .run()
+                #expect(report.result == .partial)
+                let retries = log.all.filter { $0.message == "read failed; retrying" }
+                #expect(
+                    retries.allSatisfy {
+                        $0.level == .warning && $0.metadata["retry_in_seconds"] != nil && $0.metadata["error"]?.contains("http 5") == true
+                    }
+                )
+                // max_attempts 3: two retries of the pixel's first read and of the account's first read.
+                let pixel = retries.filter { $0.metadata["pixel_id"] == pixelID }
+                let account = retries.filter { $0.metadata["account_id"]?.hasSuffix(adAccount) == true }
+                #expect(pixel.compactMap { $0.metadata["attempt"] }.prefix(2) == ["1", "2"], "\(retries.map(\.metadata))")
+                #expect(account.compactMap { $0.metadata["attempt"] } == ["1", "2"], "\(retries.map(\.metadata))")
+            }
+        }
+    }
+
     @Test("a token Meta refuses is an authentication failure (exit code 3), and the cursor does not move")
     func authFailure() async throws {
         try await withSeededSandbox(.init(accessTokens: [seedToken])) { url, _, _ in

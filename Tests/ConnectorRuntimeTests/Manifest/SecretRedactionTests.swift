@@ -52,19 +52,14 @@ struct SecretRedactionTests {
 
     @Test("a proxy or alarm receiver URL whose password is not percent-encoded says what to encode, and shows none of it")
     func unreadableCredentialURLs() {
-        let proxy = problems(
-            minimalManifest.replacingOccurrences(
-                of: "  version: v26.0\n",
-                with: "  version: v26.0\n  proxy: \"http://egress:pa#ss-Hidden@proxy.internal:3128\"\n"
+        func withProxy(_ url: String) -> [String] {
+            problems(minimalManifest.replacingOccurrences(of: "  version: v26.0\n", with: "  version: v26.0\n  proxy: \"\(url)\"\n")).map(
+                \.description
             )
-        ).map(\.description)
+        }
+        let proxy = withProxy("http://egress:pa#ss-Hidden@proxy.internal:3128")
         #expect(proxy.contains { $0.contains("graph_api.proxy cannot be read as a URL: percent-encode in the user name and password") }, "\(proxy)")
-        let port = problems(
-            minimalManifest.replacingOccurrences(
-                of: "  version: v26.0\n",
-                with: "  version: v26.0\n  proxy: \"http://egress:Hidden@proxy.internal:port\"\n"
-            )
-        ).map(\.description)
+        let port = withProxy("http://egress:Hidden@proxy.internal:port")
         #expect(port.contains { $0.contains("graph_api.proxy has a port that is not a number") }, "\(port)")
         let receiver = problems(
             minimalManifest

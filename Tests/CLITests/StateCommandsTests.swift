@@ -267,6 +267,24 @@ struct StateCommandsTests {
         #expect(later.status == 64 && later.stderr.contains("--since must be before --until"), "\(later.stderr)")
     }
 
+    @Test("reconcile --output - is standard output, as for most Unix tools, not a file named -")
+    func reconcileOutputDash() async throws {
+        let url = try await created()
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("capi-dash-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        for format in ["csv", "json"] {
+            let plain = try await CLIRunner.run(["reconcile", "--since", "-1d", "--format", format, "--state", url], directory: folder.path)
+            let dash = try await CLIRunner.run(
+                ["reconcile", "--since", "-1d", "--format", format, "--state", url, "--output", "-"],
+                directory: folder.path
+            )
+            #expect(dash.status == 0 && !dash.stdout.isEmpty && dash.stdout == plain.stdout, "\(dash.stderr)")
+            #expect(!dash.stderr.contains("wrote"))
+        }
+        #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("-").path))
+    }
+
     @Test("reconcile says how an account in a zone a part of an hour off UTC compares Meta's hourly counts")
     func reconcilePartHourZone() async throws {
         let url = try await created()

@@ -52,7 +52,12 @@ struct ReconcileCommand: AsyncParsableCommand {
     @Option(help: "Output format: table, csv, json or html.") var format: Format = .table
     @Option(parsing: .unconditional, help: "Flag periods whose forwarded and received counts differ by more than this percentage.")
     var threshold: Double = 5
-    @Option(help: ArgumentHelp("Write the report here instead of standard output.", valueName: "path")) var output: String?
+    @Option(help: ArgumentHelp("Write the report here instead of standard output (`-` is standard output).", valueName: "path"))
+    var output: String?
+
+    /// The file to write, if any: `-` names standard output, as it does for most Unix tools (it
+    /// was written to a file called `-`).
+    var outputFile: String? { output == "-" ? nil : output }
 
     func validate() throws {
         for (name, value, example) in [("--since", since, "-7d"), ("--until", until, "0d")] where DaySpec(value) == nil {
@@ -66,7 +71,7 @@ struct ReconcileCommand: AsyncParsableCommand {
             throw ValidationError("--threshold must be a percentage from 0 upwards, such as 5")
         }
         // Checked before the store is read: a report computed and then not written is work lost.
-        if let output {
+        if let output = outputFile {
             var isFolder: ObjCBool = false
             if output.hasSuffix("/") || (FileManager.default.fileExists(atPath: output, isDirectory: &isFolder) && isFolder.boolValue) {
                 throw ValidationError(
@@ -162,7 +167,7 @@ struct ReconcileCommand: AsyncParsableCommand {
                     generatedAt: now.iso8601
                 )
             }
-        if let output {
+        if let output = outputFile {
             do { try text.write(toFile: output, atomically: true, encoding: .utf8) } catch {
                 StandardStreams.printError("capi-connector: cannot write the report to \(output): \(error.localizedDescription)")
                 throw ExitCode(1)

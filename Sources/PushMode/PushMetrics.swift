@@ -19,9 +19,11 @@ public enum PushMetrics {
             _ = Counter(label: "capi_events_forwarded_total", dimensions: [("pixel_id", pixel)])
             for errorClass in GraphErrorClass.allCases {
                 _ = Counter(label: "capi_retries_total", dimensions: [("pixel_id", pixel), ("class", errorClass.rawValue)])
-                _ = Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", pixel), ("class", errorClass.rawValue)])
             }
-            _ = Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", pixel), ("class", "too_old")])
+            // `configuration` is a pixel no longer in the manifest: never one of these.
+            for deadLetterClass in DeadLetterClass.allCases where deadLetterClass != .configuration {
+                _ = Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", pixel), ("class", deadLetterClass.rawValue)])
+            }
         }
         for source in sources {
             for failure in SignatureFailure.allCases {

@@ -160,4 +160,42 @@ struct AgeLimitTests {
             #expect(dead.allSatisfy { $0.reason.errorClass == .tooOld })
         }
     }
+
+    @Test("a dead letter of the connector's own, a pixel out of the manifest or an event too old, is logged as Meta's refusals are")
+    func ownReasonsLogged() async throws {
+        let manifest = try pushManifest(maxEvents: 100)
+        let now = WallClock.system.now()
+        let removedPixel = ForwarderWindowTests.leads(3, prefix: "removed").map { item in
+            var item = item
+            item.key = EventKey(pixelID: "404404404", eventID: item.key.eventID, eventTime: item.key.eventTime)
+            return item
+        }
+        let tooLate = ForwarderWindowTests.leads(2, prefix: "too-late").map { item in
+            var item = item
+            item.expiresAt = now + .seconds(MetaLimits.deliveryMarginSeconds - 30)
+            return item
+        }
+        let log = CapturedLog()
+        try await TestStore.sqlite.withRegistry { registry in
+            _ = try await registry.commitIntake(removedPixel + tooLate)
+            let forwarder = Forwarder(
+                registry: registry,
+                // Nothing is sent: every event is dead-lettered before a call is made.
+                graph: GraphClient(configuration: .init(baseURL: "http://127.0.0.1:1", version: "v26.0", timeout: hangLimit)),
+                pixels: manifest.pixels,
+                configuration: .init(maxEvents: 100, linger: .milliseconds(20), maxInFlight: 1),
+                policy: RetryPolicy(maxAttempts: 1),
+                logger: log.logger
+            )
+            #expect(try await forwarder.flushDue() == Forwarder.FlushReport(forwarded: 0, rescheduled: 0, deadLettered: 5, remaining: 0))
+        }
+        let lines = log.all.filter { $0.message == "events dead-lettered" && $0.level == .warning }
+        let byClass = Dictionary(grouping: lines) { $0.metadata["class"] ?? "" }
+        #expect(
+            byClass["configuration"]?.map { [$0.metadata["pixel_id"], $0.metadata["events"]] } == [["404404404", "3"]],
+            "\(lines.map(\.metadata))"
+        )
+        #expect(byClass["configuration"]?.first?.metadata["reason"] == "pixel 404404404 is not in the manifest")
+        #expect(byClass["too_old"]?.map { [$0.metadata["pixel_id"], $0.metadata["events"]] } == [[testPixel, "2"]], "\(lines.map(\.metadata))")
+    }
 }

@@ -361,12 +361,10 @@ public struct Forwarder: Service {
         let current = clock.now()
         do {
             guard let pixel = pixels[pixelID] else {
-                try await registry.deadLetter(
+                try await deadLetter(
                     entries,
-                    reason: DeadLetterReason(errorClass: .configuration, message: "pixel \(pixelID) is not in the manifest"),
-                    now: current
+                    reason: DeadLetterReason(errorClass: .configuration, message: "pixel \(pixelID) is not in the manifest")
                 )
-                outcomes.add(deadLettered: entries.count)
                 return
             }
             if let until = await pauses.pausedUntil(pixelID, now: current) {
@@ -379,16 +377,10 @@ public struct Forwarder: Service {
             let stale = entries.filter { $0.expiresAt <= deadline }
             let sendable = entries.filter { $0.expiresAt > deadline }
             if !stale.isEmpty {
-                try await registry.deadLetter(
+                try await deadLetter(
                     stale,
-                    reason: DeadLetterReason(errorClass: .tooOld, message: "event_time would pass Meta's age limit before delivery"),
-                    now: current
+                    reason: DeadLetterReason(errorClass: .tooOld, message: "event_time would pass Meta's age limit before delivery")
                 )
-                outcomes.add(deadLettered: stale.count)
-                Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", pixelID), ("class", DeadLetterClass.tooOld.rawValue)])
-                    .increment(
-                        by: stale.count
-                    )
             }
             if !sendable.isEmpty { try await send(sendable, pixel: pixel) }
         } catch {
@@ -512,25 +504,34 @@ public struct Forwarder: Service {
     static func pauseAlarmKind(_ errorClass: GraphErrorClass) -> String { "pixel_paused_\(errorClass.rawValue)" }
 
     func deadLetter(_ entries: [OutboxEntry], error: GraphError, message: String) async throws(StateError) {
-        let reason = DeadLetterReason(
-            errorClass: DeadLetterClass(error.errorClass),
-            code: error.code,
-            subcode: error.subcode,
-            message: message,
-            fbtraceID: error.fbtraceID
+        try await deadLetter(
+            entries,
+            reason: DeadLetterReason(
+                errorClass: DeadLetterClass(error.errorClass),
+                code: error.code,
+                subcode: error.subcode,
+                message: message,
+                fbtraceID: error.fbtraceID
+            )
         )
+    }
+
+    /// Every dead letter, whatever its reason, is recorded, counted and logged here: events of a
+    /// pixel taken out of the manifest, and events too old to send, were recorded with their
+    /// reason but neither logged nor (for the pixel) counted, so they left without a trace
+    /// outside `dlq list`.
+    func deadLetter(_ entries: [OutboxEntry], reason: DeadLetterReason) async throws(StateError) {
         try await registry.deadLetter(entries, reason: reason, now: clock.now())
         outcomes.add(deadLettered: entries.count)
-        Counter(
-            label: "capi_events_dead_lettered_total",
-            dimensions: [("pixel_id", entries.first?.key.pixelID ?? ""), ("class", error.errorClass.rawValue)]
-        ).increment(by: entries.count)
+        let pixelID = entries.first?.key.pixelID ?? ""
+        Counter(label: "capi_events_dead_lettered_total", dimensions: [("pixel_id", pixelID), ("class", reason.errorClass.rawValue)])
+            .increment(by: entries.count)
         logger.warning(
             "events dead-lettered",
             metadata: [
-                "pixel_id": "\(entries.first?.key.pixelID ?? "")", "events": "\(entries.count)", "class": "\(error.errorClass.rawValue)",
-                "code": "\(error.code ?? 0)", "subcode": "\(error.subcode ?? 0)", "fbtrace_id": "\(error.fbtraceID ?? "")",
-                "reason": "\(message)",
+                "pixel_id": "\(pixelID)", "events": "\(entries.count)", "class": "\(reason.errorClass.rawValue)",
+                "code": "\(reason.code ?? 0)", "subcode": "\(reason.subcode ?? 0)", "fbtrace_id": "\(reason.fbtraceID ?? "")",
+                "reason": "\(reason.message)",
             ]
         )
     }

@@ -207,6 +207,22 @@ struct StartupObservabilityTests {
             #expect(series("capi_events_received_total", ["pixel_id=\"555000111\"", "source=\"default\""])?.hasSuffix(" 0") == true)
             #expect(series("capi_signature_failures_total", ["reason=\"bad_signature\"", "source=\"default\""])?.hasSuffix(" 0") == true)
             #expect(series("capi_events_forwarded_total", ["pixel_id=\"555000111\""])?.hasSuffix(" 0") == true)
+            #expect(series("capi_events_conflicting_total", ["pixel_id=\"555000111\"", "source=\"default\""])?.hasSuffix(" 0") == true)
+
+            // The same key with other content: a 409, counted as a conflict and nothing else.
+            let time = Int(Date().timeIntervalSince1970) - 10
+            func lead(_ email: String) -> String {
+                #"{"pixel_id":"555000111","event_name":"Lead","event_time":\#(time),"event_id":"conflict-1","action_source":"email","user_data":{"em":"\#(email)"}}"#
+            }
+            #expect(try await ServeProcessTests.post(lead("first@example.com"), to: "http://127.0.0.1:\(port)/v1/events").status == 202)
+            #expect(try await ServeProcessTests.post(lead("other@example.com"), to: "http://127.0.0.1:\(port)/v1/events").status == 409)
+            let after = try await CLIRunner.get("http://127.0.0.1:\(port)/metrics").split(separator: "\n").map(String.init)
+            func count(_ name: String) -> String? {
+                after.first { $0.hasPrefix(name + "{") && $0.contains("pixel_id=\"555000111\"") && $0.contains("source=\"default\"") }?
+                    .split(separator: " ").last.map(String.init)
+            }
+            #expect(count("capi_events_conflicting_total") == "1")
+            #expect(count("capi_events_received_total") == "1" && count("capi_events_rejected_total") == "0")
         }
     }
 }

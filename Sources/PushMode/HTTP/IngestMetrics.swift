@@ -13,12 +13,15 @@ struct IngestMetrics: Sendable {
         let received: Counter
         let duplicates: Counter
         let rejected: Counter
+        /// `409`s: the key of an accepted event with other content, a sender's bug worth an alert.
+        let conflicts: Counter
 
         init(pixel: String, source: String) {
             let dimensions = [("pixel_id", pixel), ("source", source)]
             received = Counter(label: "capi_events_received_total", dimensions: dimensions)
             duplicates = Counter(label: "capi_duplicates_total", dimensions: dimensions)
             rejected = Counter(label: "capi_events_rejected_total", dimensions: dimensions)
+            conflicts = Counter(label: "capi_events_conflicting_total", dimensions: dimensions)
         }
     }
 

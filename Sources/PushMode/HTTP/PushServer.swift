@@ -320,6 +320,7 @@ public struct PushServer: Sendable {
                     ]
                 )
             case .conflict:
+                metrics.events(pixel: pixel, source: source).conflicts.increment()
                 logger.info("event conflicts with an earlier one", metadata: ["pixel_id": "\(pixel)", "source": "\(source)"])
             case .rejected(let problems, _):
                 metrics.events(pixel: pixel, source: source).rejected.increment()

@@ -111,24 +111,17 @@ public struct PushServer: Sendable {
             // so. The HTTP server leaves the body out of an answer to HEAD; the headers stay GET's.
             router.head(route.path) { _, _ in await route.answer() }
         }
-        // A route asked with a method it does not take is answered 405 with the methods it does
-        // (RFC 9110 15.5.6), so a client sending GET or PUT learns its mistake instead of a 404
-        // that reads as a wrong path; OPTIONS gets those methods with 204. Outside the signature
-        // middleware: nothing is verified for them.
-        let takes: [(path: RouterPath, allowed: [HTTPRequest.Method])] =
-            [("/v1/events", [.post]), ("/v1/events/batch", [.post]), ("/:version/:pixel/events", [.post])]
-            + readOnly.map { ($0.path, [.get, .head]) }
-        for route in takes {
-            for method in Self.answeredMethods where !route.allowed.contains(method) {
-                router.on(route.path, method: method) { _, _ in Self.methodNotAllowed(allowed: route.allowed) }
-            }
-            router.on(route.path, method: .options) { _, _ in Self.options(allowed: route.allowed) }
-        }
+        // Any other method on these paths: 405 with the methods they take, OPTIONS 204. Added last,
+        // so it wraps only the not-found answer; outside the signature middleware, nothing is
+        // verified for them.
+        router.add(
+            middleware: AllowedMethodsMiddleware<Context>(
+                [("/v1/events", [.post]), ("/v1/events/batch", [.post]), ("/:version/:pixel/events", [.post])]
+                    + readOnly.map { ($0.path.description, [.get, .head]) }
+            )
+        )
         return router
     }
-
-    /// The methods a route taking another one answers 405 to; anything rarer stays 404.
-    private static let answeredMethods: [HTTPRequest.Method] = [.get, .head, .post, .put, .patch, .delete]
 
     // MARK: POST /v1/events and /v1/events/batch
 
@@ -288,8 +281,12 @@ public struct PushServer: Sendable {
     /// Validated once: building a field name checks its characters, on every request otherwise.
     static let sourceHeader = HTTPField.Name("X-CAPI-Source")!
 
+    /// The source an `X-CAPI-Source` header or `?source=` names; the first source when neither
+    /// names one. An empty value names none: a proxy or template that sets the header from an
+    /// unset variable sends it empty, and was refused as an unknown source.
     func selectSource(_ request: Request) -> Source? {
-        let name = request.headers[Self.sourceHeader] ?? request.uri.queryParameters.get("source")
+        let header = request.headers[Self.sourceHeader].flatMap { $0.isEmpty ? nil : $0 }
+        let name = header ?? request.uri.queryParameters.get("source").flatMap { $0.isEmpty ? nil : String($0) }
         guard let name else { return sources.first }
         return sources.first { $0.name == name }
     }

@@ -60,6 +60,9 @@ public struct SecretsExtension: Sendable {
         return values
     }
 
+    /// Whether secrets can be read here: inside Lambda, where the session token is set.
+    public var canRead: Bool { token != nil }
+
     static func split(_ reference: String) -> (id: String, key: String?) {
         guard let hash = reference.lastIndex(of: "#") else { return (reference, nil) }
         return (String(reference[..<hash]), String(reference[reference.index(after: hash)...]))

@@ -82,6 +82,19 @@ struct DeployArtifactsTests {
             #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
             #expect(!result.stderr.contains("note:"), "the Lambda manifest's body limit fits an invocation")
         }
+        // Outside Lambda (a CI step before a deploy) the secrets cannot be read: the rest is checked.
+        let outside = try await CLIRunner.run(
+            ["validate", "--manifest", "deploy/aws/lambda.yaml"],
+            environment: ["META_PIXEL_ID": "555000111", "CAPI_DB_HOST": "proxy.internal", "AWS_SESSION_TOKEN": ""]
+        )
+        #expect(outside.status == 0, "\(outside.stdout)\(outside.stderr)")
+        #expect(outside.stderr.contains("note: 4 ${aws-secret:…} references are not read here"), "\(outside.stderr)")
+        let unset = try await CLIRunner.run(
+            ["validate", "--manifest", "deploy/aws/lambda.yaml"],
+            environment: ["META_PIXEL_ID": "555000111", "AWS_SESSION_TOKEN": ""]
+        )
+        #expect(unset.status == 2 && unset.stdout.contains("state.url: environment variable CAPI_DB_HOST is not set"), "\(unset.stdout)")
+        #expect(!unset.stdout.contains("aws-secret"), "only what could be checked is reported: \(unset.stdout)")
         // The shipped manifest allows more than an invocation carries: validate says so.
         let shipped = try await CLIRunner.run(["validate"], environment: ["CAPI_WEBHOOK_SECRET": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"])
         #expect(shipped.status == 0 && shipped.stderr.contains("under `lambda` request bodies are capped at"))

@@ -20,10 +20,13 @@ public struct EnvironmentReferences: Sendable {
     public let environment: [String: String]
     /// Values of `${aws-secret:…}` references, keyed by what follows `aws-secret:`.
     public let secrets: [String: String]
+    /// The value of every `${aws-secret:…}` reference not in `secrets`, when one is set.
+    public let secretStandIn: String?
 
-    public init(environment: [String: String], secrets: [String: String] = [:]) {
+    public init(environment: [String: String], secrets: [String: String] = [:], secretStandIn: String? = nil) {
         self.environment = environment
         self.secrets = secrets
+        self.secretStandIn = secretStandIn
     }
 
     static let secretPrefix = "aws-secret:"
@@ -61,7 +64,7 @@ public struct EnvironmentReferences: Sendable {
             rest = rest[rest.index(after: close)...]
             if body.hasPrefix(Self.secretPrefix) {
                 let reference = String(body.dropFirst(Self.secretPrefix.count))
-                if let value = secrets[reference] { output += value } else { failures.append(.secretNotRead(reference: reference)) }
+                if let value = secrets[reference] ?? secretStandIn { output += value } else { failures.append(.secretNotRead(reference: reference)) }
                 continue
             }
             guard body.hasPrefix("env:") else {

@@ -24,6 +24,12 @@ public struct ManifestLoader: Sendable {
     /// Values of the manifest's `${aws-secret:…}` references, read by the caller beforehand.
     public var secrets: [String: String]
     public var scope: Scope
+    /// For checking a manifest where its secrets cannot be read (`validate` outside Lambda): every
+    /// `${aws-secret:…}` reference without a value in `secrets` reads as this, and a value holding
+    /// one is not checked further (its problems would be the stand-in's). When only such values
+    /// had problems, loading throws a ``ManifestError`` without problems: nothing that could be
+    /// checked is wrong, and there is no manifest to run.
+    public var secretStandIn: String?
 
     public init(
         environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -93,13 +99,14 @@ public struct ManifestLoader: Sendable {
             node: root,
             path: "",
             collector: collector,
-            references: EnvironmentReferences(environment: environment, secrets: secrets)
+            references: EnvironmentReferences(environment: environment, secrets: secrets, secretStandIn: secretStandIn)
         )
         let manifest = ManifestBuilder(sourcePath: path, scope: scope).build(reader)
         // What was said of a placeholder is said of a key already reported as repeated.
         let found = collector.problems.filter { problem in !placeholders.contains { problem.message.contains($0) } }
         let problems = (repeats + found).sorted { ($0.line, $0.column) < ($1.line, $1.column) }
         guard problems.isEmpty, let manifest else {
+            if problems.isEmpty, collector.uncheckedProblems > 0 { throw ManifestError(problems: []) }
             throw ManifestError(
                 problems: problems.isEmpty ? [ManifestProblem(file: path, line: 1, column: 1, message: "the manifest is incomplete")] : problems
             )

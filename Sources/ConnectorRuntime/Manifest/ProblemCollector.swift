@@ -5,12 +5,27 @@ import Yams
 final class ProblemCollector {
     let file: String
     private(set) var problems: [ManifestProblem] = []
+    /// Where a value holds a secret that was given a stand-in (``ManifestLoader/secretStandIn``):
+    /// what is said of that value later is said of the stand-in, so it is left out.
+    private var unchecked: Set<[Int]> = []
+    /// Problems left out for that reason.
+    private(set) var uncheckedProblems = 0
 
     init(file: String) {
         self.file = file
     }
 
     func report(_ message: String, at mark: Mark?) {
-        problems.append(ManifestProblem(file: file, line: mark?.line ?? 1, column: mark?.column ?? 1, message: message))
+        let position = [mark?.line ?? 1, mark?.column ?? 1]
+        guard !unchecked.contains(position) else {
+            uncheckedProblems += 1
+            return
+        }
+        problems.append(ManifestProblem(file: file, line: position[0], column: position[1], message: message))
+    }
+
+    /// Leaves the value at `mark` unchecked from now on: it holds a secret's stand-in.
+    func leaveUnchecked(at mark: Mark?) {
+        unchecked.insert([mark?.line ?? 1, mark?.column ?? 1])
     }
 }

@@ -150,6 +150,9 @@ struct YAMLNodeReader {
                 report("\(path): the secret ${aws-secret:\(reference)} was not read (it is read through the AWS Parameters and Secrets Extension)")
             }
         }
+        if references.secretStandIn != nil, scalar.string.contains("${" + EnvironmentReferences.secretPrefix) {
+            collector.leaveUnchecked(at: mark)
+        }
         return failures.isEmpty ? value : nil
     }
 

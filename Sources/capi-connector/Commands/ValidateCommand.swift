@@ -11,6 +11,10 @@ struct ValidateCommand: AsyncParsableCommand {
             output, as FILE:LINE:COL: message, so editors and CI annotate the right place. Environment \
             references are resolved against the current environment: an unset variable without a default \
             is a problem. Secret values are never printed.
+
+            ${aws-secret:…} references are read inside Lambda, through the Parameters and Secrets \
+            Extension. Elsewhere (a CI step before a deploy) each is given a stand-in and the rest of the \
+            manifest is checked; a note on standard error says how many were not read.
             """
     )
 
@@ -18,7 +22,10 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let manifest = try await ManifestOptions.load(path: options.manifest)
+            guard let manifest = try await ManifestOptions.loadForValidation(path: options.manifest) else {
+                StandardStreams.printError("\(options.manifest): valid, apart from the secrets it reads in Lambda")
+                return
+            }
             StandardStreams.printError("\(options.manifest): valid (\(manifest.pixels.count) pixel\(manifest.pixels.count == 1 ? "" : "s"))")
             if let push = manifest.push, manifest.runtime.supportedRunners.contains("lambda"), push.bodyLimitBytes > LambdaLimits.maximumBodyBytes {
                 StandardStreams.printError(

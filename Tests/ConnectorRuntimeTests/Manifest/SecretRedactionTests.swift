@@ -70,6 +70,36 @@ struct SecretRedactionTests {
         #expect(!(proxy + port + receiver).joined().contains("Hidden"))
     }
 
+    @Test("with a stand-in for unread secrets, values holding one are not checked; their environment references and the rest are")
+    func secretStandIn() throws {
+        var loader = ManifestLoader(environment: [:])
+        loader.secretStandIn = "not-a-whsec-secret"
+        let yaml =
+            minimalManifest.replacingOccurrences(of: "${env:TOKEN:-t}", with: "${aws-secret:meta#access_token}")
+                + """
+                push:
+                  sources:
+                    - {name: a, scheme: standard_webhooks, secrets: ["${aws-secret:webhook}"]}
+                    - {name: b, scheme: standard_webhooks, secrets: ["${aws-secret:other}${env:UNSET_SUFFIX}"]}
+                  batching: {max_events: 5000}
+                """
+        let found: [ManifestProblem]
+        do {
+            _ = try loader.load(yaml: yaml, path: "m.yaml")
+            found = []
+        } catch {
+            found = error.problems
+        }
+        let messages = found.map(\.message)
+        // The stand-in is no webhook secret: said of the stand-in, not of the secret, so left out.
+        #expect(!messages.contains { $0.contains("is not a valid standard_webhooks secret") }, "\(messages)")
+        #expect(messages.contains { $0.contains("environment variable UNSET_SUFFIX is not set") }, "\(messages)")
+        #expect(messages.contains { $0.contains("push.batching.max_events") }, "\(messages)")
+        #expect(!messages.contains { $0.contains("was not read") })
+        // Without the stand-in the same manifest names each unread secret.
+        #expect(problems(yaml).contains { $0.message.contains("the secret ${aws-secret:webhook} was not read") })
+    }
+
     /// Found by fuzzing: a missing line break merged the webhook secret into the scheme's value,
     /// and the scheme's problem printed it.
     @Test(

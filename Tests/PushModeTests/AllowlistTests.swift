@@ -87,6 +87,31 @@ struct AllowlistTests {
         }
     }
 
+    @Test("while rotating, every listed ingest token is taken and any other refused; unset entries are left out, and none turns the route off")
+    func rotatingTokens() async throws {
+        try await PushStack.run(manifest: try pushManifest(ingestToken: "[old-token, \"${env:NEXT_TOKEN:-}\", new-token]")) { stack in
+            for (index, token) in ["old-token", "new-token"].enumerated() {
+                var event = try JSONValue(parsing: mirroredEvent(id: "rotate-\(index)")).objectValue!
+                event.removeValue(forKey: "pixel_id")
+                let body = Array(JSONValue.object(["data": .array([.object(event)]), "access_token": .string(token)]).serialized.utf8)
+                let answer = try await post("\(stack.baseURL)/v26.0/\(testPixel)/events", body: body)
+                #expect(answer.status == 200 && answer.body["events_received"] == .integer(1), "\(token): \(answer.body)")
+            }
+            for token in ["ingest-token", "", "old-token-but-longer"] {
+                let answer = try await post(
+                    "\(stack.baseURL)/v26.0/\(testPixel)/events",
+                    body: Array(#"{"data":[]}"#.utf8),
+                    headers: [("Authorization", "Bearer \(token)")]
+                )
+                #expect(answer.status == 401, "`\(token)`")
+            }
+        }
+        #expect(try pushManifest(ingestToken: "[old-token, \"${env:NEXT_TOKEN:-}\"]").push?.ingestTokens.map(\.revealed) == ["old-token"])
+        #expect(try pushManifest(ingestToken: "[\"${env:A:-}\", \"\"]").push?.ingestTokens.isEmpty == true)
+        #expect(try pushManifest(ingestToken: "\"\"").push?.ingestTokens.isEmpty == true)
+        #expect(throws: ManifestError.self) { try pushManifest(ingestToken: "{a: b}") }
+    }
+
     @Test("allowlist entries must be addresses or CIDR ranges; the problem names the field")
     func manifestProblems() {
         #expect(throws: ManifestError.self) { try manifest(allowed: "[not-an-ip]") }

@@ -128,8 +128,9 @@ public struct PushConfiguration: Sendable {
     public var listen: ListenAddress
     public var bodyLimitBytes: Int
     public var sources: [WebhookSource]
-    /// Token the Graph-compatible route expects in `access_token`; `nil` disables that route.
-    public var ingestToken: Secret?
+    /// Tokens the Graph-compatible route takes in `access_token` (more than one while rotating);
+    /// none disables that route.
+    public var ingestTokens: [Secret]
     /// CIDR ranges allowed to call the Graph-compatible route (empty: any address).
     public var ingestAllowedIPs: [String] = []
     public var batching: Batching

@@ -292,13 +292,31 @@ struct ManifestBuilder {
         return false
     }
 
+    /// `ingest_token`: one token, or a list while rotating (the apps move to the new one while the
+    /// old still works). Empty values are left out, so `[${env:OLD}, ${env:NEW:-}]` holds one token
+    /// until NEW is set; none at all disables the route.
+    func ingestTokens(_ node: YAMLNodeReader) -> [Secret]? {
+        let entries = node.isNull ? [] : node.isScalarValue ? [node] : node.sequence()
+        guard let entries else { return nil }
+        guard entries.count <= WebhookSource.maximumSecrets else {
+            node.report("\(node.path) lists \(entries.count) tokens; at most \(WebhookSource.maximumSecrets)")
+            return nil
+        }
+        var tokens: [Secret] = []
+        for entry in entries {
+            guard let text = entry.text() else { return nil }
+            if !text.isEmpty { tokens.append(Secret(text)) }
+        }
+        return tokens
+    }
+
     func push(_ node: YAMLNodeReader) -> PushConfiguration? {
         guard let map = node.mapping(allowed: Self.pushKeys) else { return nil }
         let listen = map.value("listen").flatMap(listenAddress) ?? ListenAddress(host: "127.0.0.1", port: 8088)
         let bodyLimit = map.value("body_limit_bytes").flatMap { $0.integer(in: 1_048_576...268_435_456) } ?? 5 * 1_048_576
         let sources = map.value("sources", required: true).flatMap(webhookSources)
         let readsIntake = scope == .everything
-        let ingestToken = map.value("ingest_token").flatMap { readsIntake ? $0.text() : nil }.flatMap { $0.isEmpty ? nil : Secret($0) }
+        let tokens = map.value("ingest_token").flatMap { readsIntake ? ingestTokens($0) : nil } ?? []
         let batching =
             map.value("batching").flatMap(batching)
             ?? PushConfiguration.Batching(maxEvents: MetaLimits.eventsPerRequest, linger: .milliseconds(200), maxInFlight: 4)
@@ -327,7 +345,7 @@ struct ManifestBuilder {
             listen: listen,
             bodyLimitBytes: bodyLimit,
             sources: sources,
-            ingestToken: ingestToken,
+            ingestTokens: tokens,
             ingestAllowedIPs: ingestAllowed,
             batching: batching,
             retry: retry,

@@ -18,7 +18,7 @@ extension PushServer {
         if let refused = ipRefused(request, context: context, allowed: ingestAllowedIPs) { return refused }
         let pixelID = context.parameters.get("pixel") ?? ""
         let version = context.parameters.get("version") ?? ""
-        guard let ingestTokenDigest else {
+        guard !ingestTokenDigests.isEmpty else {
             return Self.metaError(
                 status: .unauthorized,
                 code: 190,
@@ -30,12 +30,12 @@ extension PushServer {
         let earlyToken =
             request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
             ?? request.uri.queryParameters.get("access_token").map { String($0) }
-        if let earlyToken, !tokenMatches(earlyToken, ingestTokenDigest) {
+        if let earlyToken, !tokenMatches(earlyToken) {
             return ingestTokenRefused(close: true)
         }
         if let refused = encodingRefused(request, metaShape: true) { return refused }
         return await withBody(request, context: context) { body in
-            await graphCompatible(body, earlyToken: earlyToken, tokenDigest: ingestTokenDigest, version: version, pixelID: pixelID, request: request)
+            await graphCompatible(body, earlyToken: earlyToken, version: version, pixelID: pixelID, request: request)
         }
     }
 
@@ -43,7 +43,6 @@ extension PushServer {
     func graphCompatible(
         _ body: ByteBuffer,
         earlyToken: String?,
-        tokenDigest ingestTokenDigest: [UInt8],
         version: String,
         pixelID: String,
         request: Request
@@ -55,7 +54,7 @@ extension PushServer {
             return Self.metaError(status: .badRequest, code: 100, message: "(#100) \(error.reason)")
         }
         let token = earlyToken ?? parsed.accessToken ?? ""
-        guard tokenMatches(token, ingestTokenDigest) else { return ingestTokenRefused() }
+        guard tokenMatches(token) else { return ingestTokenRefused() }
         do { try parsed.addQueryParameters(request.uri.query) } catch {
             return Self.metaError(status: .badRequest, code: 100, message: "(#100) \(error.reason)")
         }
@@ -196,8 +195,12 @@ extension PushServer {
     }
 
     /// Compares digests, not strings: constant time in the token's content.
-    func tokenMatches(_ token: String, _ digest: [UInt8]) -> Bool {
-        !token.isEmpty && WebhookVerifier.constantTimeEqual(Array(SHA256.hash(data: Array(token.utf8))), digest)
+    /// Whether `token` is one of the ingest tokens; every one is compared, in constant time, so
+    /// the answer's timing does not say which one came close.
+    func tokenMatches(_ token: String) -> Bool {
+        guard !token.isEmpty else { return false }
+        let digest = Array(SHA256.hash(data: Array(token.utf8)))
+        return ingestTokenDigests.reduce(false) { matched, known in WebhookVerifier.constantTimeEqual(digest, known) || matched }
     }
 
     func ingestTokenRefused(close: Bool = false) -> Response {

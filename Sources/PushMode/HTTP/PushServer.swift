@@ -24,7 +24,8 @@ public struct PushServer: Sendable {
 
     let intake: Intake
     let sources: [Source]
-    let ingestTokenDigest: [UInt8]?
+    /// SHA-256 of each accepted ingest token; none: the Graph-compatible route is off.
+    let ingestTokenDigests: [[UInt8]]
     let ingestAllowedIPs: [String]
     let bodyLimit: Int
     let budget: BodyBudget
@@ -61,7 +62,7 @@ public struct PushServer: Sendable {
             )
         }
         self.ingestAllowedIPs = push.ingestAllowedIPs
-        self.ingestTokenDigest = push.ingestToken.map { Array(SHA256.hash(data: Array($0.revealed.utf8))) }
+        self.ingestTokenDigests = push.ingestTokens.map { Array(SHA256.hash(data: Array($0.revealed.utf8))) }
         self.bodyLimit = push.bodyLimitBytes
         self.budget = BodyBudget(capacity: max(push.limits.maxBufferedBytes, push.bodyLimitBytes))
         self.rateLimiter =

@@ -74,7 +74,7 @@ struct ManifestLoaderTests {
         let push = try #require(manifest.push)
         #expect(push.sources.map(\.scheme) == [.standardWebhooks])
         #expect(push.sources[0].signingKeys[0].bytes == Array(Data(base64Encoded: "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")!))
-        #expect(push.ingestToken?.revealed == "ingest-secret-token-7373")
+        #expect(push.ingestTokens.map(\.revealed) == ["ingest-secret-token-7373"])
         #expect(push.batching.maxEvents == 1000)
         let pull = try #require(manifest.pull)
         #expect(pull.deliveryStatuses.step == .seconds(86_400))
@@ -138,7 +138,7 @@ struct ManifestLoaderTests {
         let push = try #require(manifest.push)
         #expect(push.sources.map(\.name) == ["default"])
         #expect(push.sources.allSatisfy { $0.signingKeys.isEmpty }, "nothing read, nothing kept")
-        #expect(push.ingestToken == nil && push.mirrorSalt.revealed.isEmpty)
+        #expect(push.ingestTokens.isEmpty && push.mirrorSalt.revealed.isEmpty)
         #expect(manifest.pixels.first?.accessToken.revealed == shippedEnvironment["META_ACCESS_TOKEN"])
 
         // Unread: a missing token variable, a salt too short, a secret that is not base64.

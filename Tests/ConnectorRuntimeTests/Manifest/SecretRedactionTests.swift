@@ -39,7 +39,7 @@ struct SecretRedactionTests {
                   batching:
                     max_events: ${env:META_ACCESS_TOKEN}
                   mirror_salt: ${env:META_ACCESS_TOKEN:-x}
-                  ingest_token: [a, b]
+                  ingest_token: {a: b}
                 """,
             environment: environment
         )

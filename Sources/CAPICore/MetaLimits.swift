@@ -34,9 +34,9 @@ public enum MetaLimits {
     /// would end a longer wait first, as a timeout the manifest never asked for.
     public static let longestTimeout: Duration = .seconds(60)
     /// The default timeout of a read (stats, match quality, Ads Insights, the token exchange).
-    /// Meta's 1.5 s is advice for sending events; a read is a query Meta computes when asked, and
-    /// an Insights query over a month of ads can take seconds. Cut at 1.5 s, such a read timed out
-    /// on every retry and its window never advanced.
+    /// Meta's 1.5 s is advice for sending events; a read is a query Meta computes when asked, so it
+    /// may take longer. Cut at 1.5 s, a slower read timed out on every retry and its window never
+    /// advanced.
     public static let defaultReadTimeout: Duration = .seconds(30)
 
     /// The age limit for an event of `actionSource`.

@@ -11,8 +11,8 @@ public struct FaultPlan: Sendable, Equatable {
         case serverError = "5xx"
         case throttle
         case timeout
-        /// The real answer, held `timeoutDelay` first: a slow Graph, as an Insights query over a
-        /// month of ads is, past the send timeout and within the read timeout.
+        /// The real answer, held `timeoutDelay` first: a slow Graph read, past the send timeout and
+        /// within the read timeout.
         case slow
         case reset
         case invalid

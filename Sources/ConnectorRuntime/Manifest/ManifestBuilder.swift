@@ -303,7 +303,7 @@ struct ManifestBuilder {
             return nil
         }
         var tokens: [Secret] = []
-        for entry in entries {
+        for entry in entries where !entry.isNull {
             guard let text = entry.text() else { return nil }
             if !text.isEmpty { tokens.append(Secret(text)) }
         }

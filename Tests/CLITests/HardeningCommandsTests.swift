@@ -223,6 +223,17 @@ struct StartupObservabilityTests {
             }
             #expect(count("capi_events_conflicting_total") == "1")
             #expect(count("capi_events_received_total") == "1" && count("capi_events_rejected_total") == "0")
+
+            // A pixel the manifest does not name: its refusal is counted as `unconfigured`, and no
+            // other series is made for it (they can never count anything).
+            let stranger = lead("x@example.com").replacingOccurrences(of: "555000111", with: "999000999")
+            #expect(try await ServeProcessTests.post(stranger, to: "http://127.0.0.1:\(port)/v1/events").status == 400)
+            let last = try await CLIRunner.get("http://127.0.0.1:\(port)/metrics").split(separator: "\n").map(String.init)
+            let unconfigured = last.filter { $0.hasPrefix("capi_") && $0.contains("pixel_id=\"unconfigured\"") }
+            #expect(
+                unconfigured.count == 1 && unconfigured[0].hasPrefix("capi_events_rejected_total{") && unconfigured[0].hasSuffix(" 1"),
+                "\(unconfigured)"
+            )
         }
     }
 }

@@ -70,7 +70,7 @@ extension PushServer {
         // As Graph answers a post to an object that does not exist, before looking at the events;
         // told only to a caller holding the token. The path is outside input: never echoed.
         guard pixels.contains(pixelID) else {
-            metrics.events(pixel: "unconfigured", source: IngestMetrics.graphCompatibleSource).rejected.increment(
+            metrics.rejected(pixel: "unconfigured", source: IngestMetrics.graphCompatibleSource).increment(
                 by: Int64(parsed.events?.count ?? 0)
             )
             return Self.metaError(

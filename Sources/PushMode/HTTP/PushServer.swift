@@ -321,7 +321,7 @@ public struct PushServer: Sendable {
                 metrics.events(pixel: pixel, source: source).conflicts.increment()
                 logger.info("event conflicts with an earlier one", metadata: ["pixel_id": "\(pixel)", "source": "\(source)"])
             case .rejected(let problems, _):
-                metrics.events(pixel: pixel, source: source).rejected.increment()
+                metrics.rejected(pixel: pixel, source: source).increment()
                 logger.debug(
                     "event rejected",
                     metadata: ["pixel_id": "\(pixel)", "source": "\(source)", "fields": "\(problems.map(\.field).joined(separator: ","))"]

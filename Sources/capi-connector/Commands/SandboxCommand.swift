@@ -20,7 +20,7 @@ struct SandboxCommand: AsyncParsableCommand {
 
             Faults: --faults rate=0.3,kinds=5xx+throttle+timeout+reset+invalid (seeded by --seed); also \
             reshape (read answers in a changed shape), reduce_data (insights refused with Meta's \
-            "Please reduce the amount of data" error), warning (accepted batches answered with a message) \
+            "Please reduce the amount of data" error), warning (accepted batches answered with a message), \
             short_count (accepted batches answered with events_received one short) and slow (the real \
             answer, 3 s late: past the send timeout, within poll's read timeout). Without kinds \
             the rate applies to 5xx, throttle, timeout and reset; `--faults 0.3` is short for rate=0.3. \

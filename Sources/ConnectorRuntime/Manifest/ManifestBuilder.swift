@@ -437,7 +437,7 @@ struct ManifestBuilder {
                 } else if scope == .withoutIntake {
                     keys = []
                 } else if let scheme {
-                    keys = signingKeys(entries, scheme: scheme)
+                    keys = signingKeys(entries, scheme: scheme, at: secretsNode)
                 }
             }
             guard let name, let scheme, let keys else {
@@ -455,10 +455,14 @@ struct ManifestBuilder {
         return failed ? nil : sources
     }
 
-    private func signingKeys(_ entries: [YAMLNodeReader], scheme: WebhookScheme) -> [SigningKey]? {
+    /// The decoded secrets. An entry written as a reference that resolves to nothing
+    /// (`${env:CAPI_WEBHOOK_SECRET_NEXT:-}`) is a rotation slot not in use and is left out; an
+    /// empty literal is still a problem, and so is a list left with no secret.
+    private func signingKeys(_ entries: [YAMLNodeReader], scheme: WebhookScheme, at node: YAMLNodeReader) -> [SigningKey]? {
         var keys: [SigningKey] = []
         for entry in entries {
             guard let secret = entry.text() else { return nil }
+            if secret.isEmpty, entry.holdsReference { continue }
             switch SigningKey.decode(secret, scheme: scheme) {
             case .success(let key): keys.append(key)
             case .failure(.empty):
@@ -468,6 +472,10 @@ struct ManifestBuilder {
                 entry.report("\(entry.path) is not a valid \(scheme.rawValue) secret: expected `whsec_` followed by standard base64")
                 return nil
             }
+        }
+        guard !keys.isEmpty else {
+            node.report("\(node.path) has no secret: every entry is a reference to an unset variable")
+            return nil
         }
         return keys
     }

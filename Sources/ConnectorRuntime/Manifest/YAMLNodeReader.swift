@@ -131,6 +131,13 @@ struct YAMLNodeReader {
         return false
     }
 
+    /// Whether the value is written with a reference (`${env:…}`, `${aws-secret:…}`) rather than
+    /// as literal text.
+    var holdsReference: Bool {
+        if case .scalar(let scalar) = node { return scalar.string.contains("${") }
+        return false
+    }
+
     /// The scalar's text with environment references resolved.
     func text() -> String? {
         guard case .scalar(let scalar) = node else {

@@ -73,7 +73,7 @@ struct ManifestLoaderTests {
         #expect(manifest.pixels[0].testEventCode == nil)
         let push = try #require(manifest.push)
         #expect(push.sources.map(\.scheme) == [.standardWebhooks])
-        #expect(push.sources[0].signingKeys[0].bytes == Array(Data(base64Encoded: "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")!))
+        #expect(push.sources[0].signingKeys.map(\.bytes) == [Array(Data(base64Encoded: "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")!)])
         #expect(push.ingestTokens.map(\.revealed) == ["ingest-secret-token-7373"])
         #expect(push.batching.maxEvents == 1000)
         let pull = try #require(manifest.pull)
@@ -89,6 +89,29 @@ struct ManifestLoaderTests {
         let notify = try #require(try ManifestLoader(environment: withReceiver).load(path: RepositoryPaths.shippedManifest).schemaRegistry.notify)
         #expect(notify.cooldown == .seconds(900) && notify.retries == 3)
         #expect(!"\(notify)".contains("hook-secret-5151"), "the receiver's URL may hold a token: never printed")
+    }
+
+    @Test("the shipped manifest rotates by environment: a NEXT secret and token count only when set")
+    func rotationSlots() throws {
+        var rotating = shippedEnvironment
+        rotating["CAPI_WEBHOOK_SECRET_NEXT"] = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+        rotating["CAPI_INGEST_TOKEN_NEXT"] = "next-ingest-token"
+        let push = try #require(try ManifestLoader(environment: rotating).load(path: RepositoryPaths.shippedManifest).push)
+        #expect(push.sources[0].signingKeys.count == 2)
+        #expect(push.ingestTokens.map(\.revealed) == ["ingest-secret-token-7373", "next-ingest-token"])
+        var bare = shippedEnvironment
+        bare["CAPI_INGEST_TOKEN"] = nil
+        #expect(try ManifestLoader(environment: bare).load(path: RepositoryPaths.shippedManifest).push?.ingestTokens.isEmpty == true)
+
+        func secrets(_ list: String) -> [String] {
+            problems(
+                minimalManifest
+                    + "push:\n  mirror_salt: salt-0123456789abcdef\n  sources:\n    - {name: a, scheme: standard_webhooks, secrets: \(list)}\n"
+            ).map(\.message)
+        }
+        #expect(secrets(#"["${env:UNSET_A:-}", "${env:UNSET_B:-}"]"#).contains { $0.contains("push.sources[0].secrets has no secret") })
+        #expect(secrets(#"["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", ""]"#).contains { $0.contains("push.sources[0].secrets[1] is empty") })
+        #expect(secrets(#"["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "${env:UNSET_A:-}"]"#).isEmpty)
     }
 
     @Test("an alarm receiver needs an http(s) URL and a Standard Webhooks secret; each problem names its field")

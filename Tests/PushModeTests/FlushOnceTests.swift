@@ -125,21 +125,22 @@ struct FlushOnceTests {
 /// (`too_old`) once they do not, so one late event never fails a whole batch at Meta.
 @Suite("age limit at delivery")
 struct AgeLimitTests {
+    /// Leads that Meta would refuse as too old from `expiry` on.
+    static func leads(_ count: Int, prefix: String, expiringAt expiry: UnixMillis) -> [IntakeItem] {
+        ForwarderWindowTests.leads(count, prefix: prefix).map { item in
+            var item = item
+            item.expiresAt = expiry
+            return item
+        }
+    }
+
     @Test("with more than the margin left an event is sent; with less it is dead-lettered as too_old", arguments: TestStore.enabled)
     func margin(store: TestStore) async throws {
         let manifest = try pushManifest(maxEvents: 100)
         let now = WallClock.system.now()
         // Ten minutes left: within the hour the forwarder used to keep clear, so it was dead-lettered.
-        let late = ForwarderWindowTests.leads(3, prefix: "late").map { item in
-            var item = item
-            item.expiresAt = now + .seconds(600)
-            return item
-        }
-        let tooLate = ForwarderWindowTests.leads(2, prefix: "too-late").map { item in
-            var item = item
-            item.expiresAt = now + .seconds(MetaLimits.deliveryMarginSeconds - 30)
-            return item
-        }
+        let late = Self.leads(3, prefix: "late", expiringAt: now + .seconds(600))
+        let tooLate = Self.leads(2, prefix: "too-late", expiringAt: now + .seconds(MetaLimits.deliveryMarginSeconds - 30))
         let load = ForwarderWindowTests.GraphLoad()
         load.releaseStall.continuation.finish()
         try await store.withRegistry { registry in
@@ -170,11 +171,7 @@ struct AgeLimitTests {
             item.key = EventKey(pixelID: "404404404", eventID: item.key.eventID, eventTime: item.key.eventTime)
             return item
         }
-        let tooLate = ForwarderWindowTests.leads(2, prefix: "too-late").map { item in
-            var item = item
-            item.expiresAt = now + .seconds(MetaLimits.deliveryMarginSeconds - 30)
-            return item
-        }
+        let tooLate = Self.leads(2, prefix: "too-late", expiringAt: now + .seconds(MetaLimits.deliveryMarginSeconds - 30))
         let log = CapturedLog()
         try await TestStore.sqlite.withRegistry { registry in
             _ = try await registry.commitIntake(removedPixel + tooLate)

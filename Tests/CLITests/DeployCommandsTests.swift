@@ -19,9 +19,9 @@ struct DeployCommandsTests {
                 closed.status == 1 && closed.stderr.contains("could not be reached") && closed.stderr.contains("Connection refused"),
                 "\(closed.stderr)"
             )
-            let silent = try SilentListener()
-            defer { silent.close() }
-            let stuck = try await CLIRunner.run(["health", "--url", "http://127.0.0.1:\(silent.port)/readyz", "--timeout", "1"])
+            let stuck = try await withHeldLoopbackPort(.silent) { port in
+                try await CLIRunner.run(["health", "--url", "http://127.0.0.1:\(port)/readyz", "--timeout", "1"])
+            }
             #expect(stuck.status == 1 && stuck.stderr.contains("did not answer within 1.0 s"), "\(stuck.stderr)")
             let malformed = try await CLIRunner.run(["health", "--url", "ftp://x"])
             #expect(malformed.status == 64 && malformed.stderr.contains("--url must be"))
@@ -96,29 +96,4 @@ struct DeployCommandsTests {
         )
         #expect(unreachable.status == 2 && unreachable.stdout.contains("did not answer (is the extension layer attached?)"))
     }
-}
-
-/// A loopback socket that listens and never accepts: the kernel completes connections into its
-/// backlog, and no answer ever comes (a stuck process, as a health check meets it).
-struct SilentListener {
-    let descriptor: Int32
-    let port: Int
-
-    init() throws {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let listening = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(descriptor, $0, length) == 0 && listen(descriptor, 8) == 0 && getsockname(descriptor, $0, &length) == 0
-            }
-        }
-        guard descriptor >= 0, listening else { throw TestSetupError("cannot listen on a loopback port") }
-        self.descriptor = descriptor
-        port = Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    func close() { _ = Glibc.close(descriptor) }
 }

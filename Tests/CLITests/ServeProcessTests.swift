@@ -92,29 +92,26 @@ struct ServeProcessTests {
 
     @Test("SIGTERM while the state store does not answer: exits 1 within --shutdown-timeout, saying why")
     func boundedShutdown() async throws {
-        // A port nothing listens on: the store never answers, so the sidecar waits for it.
-        let closed = try await ProcessRunner.run(
-            "/usr/bin/env",
-            ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); print(s.getsockname()[1])"]
-        )
-        let port = closed.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let log = TemporaryPaths.url("shutdown", suffix: ".log").path
-        let serve = try CLIRunner.start(
-            ["serve", "--sandbox", "--state", "postgres://capi@127.0.0.1:\(port)/capi", "--shutdown-timeout", "1"],
-            environment: Self.environment(),
-            logTo: log
-        )
-        // Its services run (and handle signals) once it says it waits for the store.
-        try await eventually("the sidecar to try the store") {
-            (try? String(contentsOfFile: log, encoding: .utf8))?.contains("the state store does not answer yet; waiting for it") == true
+        // A port that refuses every connection: the store never answers, so the sidecar waits for it.
+        try await withHeldLoopbackPort(.refusing) { port in
+            let log = TemporaryPaths.url("shutdown", suffix: ".log").path
+            let serve = try CLIRunner.start(
+                ["serve", "--sandbox", "--state", "postgres://capi@127.0.0.1:\(port)/capi", "--shutdown-timeout", "1"],
+                environment: Self.environment(),
+                logTo: log
+            )
+            // Its services run (and handle signals) once it says it waits for the store.
+            try await eventually("the sidecar to try the store") {
+                (try? String(contentsOfFile: log, encoding: .utf8))?.contains("the state store does not answer yet; waiting for it") == true
+            }
+            let signalled = ContinuousClock.now
+            kill(serve.processIdentifier, SIGTERM)
+            try await eventually("the sidecar to exit", timeout: .seconds(15)) { !serve.isRunning }
+            #expect(ContinuousClock.now - signalled < .seconds(10))
+            #expect(serve.terminationStatus == 1)
+            let text = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(text.contains("shutdown took longer than --shutdown-timeout"))
         }
-        let signalled = ContinuousClock.now
-        kill(serve.processIdentifier, SIGTERM)
-        try await eventually("the sidecar to exit", timeout: .seconds(15)) { !serve.isRunning }
-        #expect(ContinuousClock.now - signalled < .seconds(10))
-        #expect(serve.terminationStatus == 1)
-        let text = try String(contentsOfFile: log, encoding: .utf8)
-        #expect(text.contains("shutdown took longer than --shutdown-timeout"))
     }
 
     @Test("SIGTERM drains and exits 0; after SIGKILL mid-load no acknowledged event is lost")

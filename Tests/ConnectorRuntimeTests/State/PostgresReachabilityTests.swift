@@ -74,39 +74,52 @@ struct PostgresReachabilityTests {
     @Test("a server that comes up while the pool backs off is waited for: the pool reaches it after the limit")
     func upLate() async throws {
         let postgres = try TestPostgres.target()
-        let free = try await ProcessRunner.run(
-            "/usr/bin/env",
-            ["python3", "-c", "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1]); s.close()"]
-        )
-        let port = try #require(Int(free.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
-        // Nothing listens on `port` for 9 s, then it is the test cluster. The pool's attempts,
-        // refused at once, are by then 100 ms × 1.25ⁿ apart: after the one near 8.7 s, the next
-        // comes near 11 s, after the 9.5 s limit. (The time is the clock's, not the forwarder's
-        // own: python may take a while to start on a loaded machine.)
-        let listenAt = Date().timeIntervalSince1970 + 9
+        // The forwarder holds a port of its own, refusing connections for 9 s from when it says
+        // which, then it is the test cluster. The pool's attempts, refused at once, are by then
+        // 100 ms × 1.25ⁿ apart: after the one near 8.7 s, the next comes near 11 s, after the
+        // 9.5 s limit.
+        let announced = Pipe()
         let forwarder = Process()
         forwarder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        forwarder.arguments = ["python3", "-c", Self.lateForwarder, "\(port)", postgres.host, "\(postgres.port)", "\(listenAt)"]
-        forwarder.standardOutput = FileHandle.nullDevice
+        forwarder.arguments = ["python3", "-c", Self.lateForwarder, postgres.host, "\(postgres.port)", "9"]
+        forwarder.standardOutput = announced
         forwarder.standardError = FileHandle.nullDevice
         try forwarder.run()
-        var late = postgres
-        late.host = "127.0.0.1"
-        late.port = port
         // SIGKILL: a child of the test process may inherit a blocked SIGTERM.
-        let error = try await forwarder.stopped(with: SIGKILL) { try await openingError(late, limit: .milliseconds(9_500)) }
+        let error = try await forwarder.stopped(with: SIGKILL) {
+            var late = postgres
+            late.host = "127.0.0.1"
+            late.port = try #require(Int(await Self.firstLine(of: announced)))
+            return try await openingError(late, limit: .milliseconds(9_500))
+        }
         #expect(error == nil, "\(error.map { "\($0)" } ?? "")")
     }
 
-    /// Waits until a time (seconds since 1970), then listens on a port and forwards each
-    /// connection to the server named: a store that comes up late.
+    /// The first line a process writes to `pipe`, read on a thread of its own (the read blocks).
+    static func firstLine(of pipe: Pipe) async -> String {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                var bytes = Data()
+                while !bytes.contains(UInt8(ascii: "\n")) {
+                    let chunk = pipe.fileHandleForReading.availableData
+                    if chunk.isEmpty { break }
+                    bytes.append(chunk)
+                }
+                continuation.resume(returning: String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            }
+        }
+    }
+
+    /// Binds a loopback port and says which; refuses connections on it for a number of seconds,
+    /// then listens and forwards each connection to the server named: a store that comes up late
+    /// on a port no other test can take meanwhile.
     static let lateForwarder = """
         import socket, sys, threading, time
-        port, host, upstream_port, listen_at = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
-        time.sleep(max(0, listen_at - time.time()))
+        host, upstream_port, delay = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
         server = socket.socket()
-        server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        server.bind(("127.0.0.1", port))
+        server.bind(("127.0.0.1", 0))
+        print(server.getsockname()[1], flush=True)
+        time.sleep(delay)
         server.listen(64)
         def pipe(source, sink):
             try:

@@ -552,12 +552,40 @@ struct URLScrubberTests {
             ("https://shop.example/c?fbclid=IwAR2F4&sku=12345678", "https://shop.example/c?fbclid=IwAR2F4&sku=12345678", []),
             ("https://shop.example/c?callback=(650)%20555-1212&x=1", "https://shop.example/c?callback=redacted&x=1", ["callback"]),
             ("https://shop.example/c", "https://shop.example/c", []),
+            // An address as written, though not once decoded (found by `Fuzz/run misc`).
+            ("https://shop.example/u/s@%20./c?k=j@%20.", "https://shop.example/u/redacted/c?k=redacted", ["path", "k"]),
         ]
     )
     func scrub(url: String, expected: String, removed: [String]) {
         let result = URLScrubber.scrub(url)
         #expect(result.url == expected)
         #expect(result.removed == removed)
+    }
+
+    /// What is kept as a scheme is not looked at, so only a scheme may stand before `://`. Found
+    /// by coverage-guided fuzzing (`Fuzz/run misc`): `s@x.://` was kept whole.
+    @Test(
+        "text before :// that is no scheme is checked as the rest of the URL is",
+        arguments: [
+            ("jane.doe@example.com://shop.example/c", "redacted//shop.example/c"),
+            ("x:jane.doe@example.com://", "redacted//"),
+            ("https://shop.example/c?a=1", "https://shop.example/c?a=1"),
+            ("svn+ssh://jane.doe@example.com@host/p", "svn+ssh://host/p"),
+        ]
+    )
+    func notAScheme(url: String, expected: String) {
+        #expect(URLScrubber.scrub(url).url == expected)
+        #expect(!PersonalData.containsEmail(URLScrubber.scrub(url).url))
+    }
+
+    @Test("an event whose URL need not be http(s) never carries an email written where a scheme goes")
+    func storeEventURLBeforeScheme() throws {
+        let json = websitePurchase()
+            .replacingOccurrences(of: #""action_source": "website""#, with: #""action_source": "physical_store""#)
+            .replacingOccurrences(of: "https://shop.example/checkout", with: "jane.doe@example.com://shop.example/checkout")
+        let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
+        #expect(prepared.payload["event_source_url"] == .string("redacted//shop.example/checkout"))
+        #expect(!prepared.payloadText.contains("jane.doe"))
     }
 
     @Test("the prepared event never carries the email from its URL")

@@ -19,8 +19,8 @@ public enum URLScrubber {
         var rest = Substring(url)
         var output = ""
         output.reserveCapacity(url.utf8.count)
-        // scheme://authority
-        if let colon = rest.firstIndex(of: ":"), rest[colon...].hasPrefix("://") {
+        // scheme://authority; text before `://` that is no scheme is read as path, where it is checked.
+        if let colon = rest.firstIndex(of: ":"), rest[colon...].hasPrefix("://"), isScheme(rest[..<colon]) {
             let authorityStart = rest.index(colon, offsetBy: 3)
             output += rest[..<authorityStart]
             rest = rest[authorityStart...]
@@ -58,7 +58,7 @@ public enum URLScrubber {
         guard !text.isEmpty else { return "" }
         var masked = false
         let segments = text.split(separator: separator, omittingEmptySubsequences: false).map { segment -> Substring in
-            guard PersonalData.looksPersonal(decoded(segment)) else { return segment }
+            guard looksPersonal(segment) else { return segment }
             masked = true
             return Substring(placeholder)
         }
@@ -72,8 +72,8 @@ public enum URLScrubber {
         let parameters = text.split(separator: "&", omittingEmptySubsequences: false).map { parameter -> String in
             let parts = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             let name = decoded(parts[0])
-            let value = parts.count > 1 ? decoded(parts[1]) : ""
-            if PersonalData.isPersonalName(name) && !value.isEmpty || PersonalData.looksPersonal(value) || PersonalData.looksPersonal(name) {
+            let value = parts.count > 1 ? parts[1] : ""
+            if PersonalData.isPersonalName(name) && !value.isEmpty || looksPersonal(value) || looksPersonal(parts[0]) {
                 masked = true
                 // The name is reported (it lands in the event's warnings and stored answer), so a
                 // name that is itself an email or phone number, or a piece of one, is reported as
@@ -85,6 +85,16 @@ public enum URLScrubber {
             return String(parameter)
         }
         return masked ? parameters.joined(separator: "&") : String(text)
+    }
+
+    /// RFC 3986's `ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )`. What the scrubber keeps as a scheme
+    /// is not checked for personal data, so `jane@example.com://` must not pass for one.
+    private static func isScheme(_ text: Substring) -> Bool {
+        func isLetter(_ byte: UInt8) -> Bool { (0x61...0x7A).contains(byte | 0x20) }
+        guard let first = text.utf8.first, isLetter(first) else { return false }
+        return text.utf8.allSatisfy {
+            isLetter($0) || (0x30...0x39).contains($0) || $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ".")
+        }
     }
 
     /// One pass over the bytes: without `@`, `%`, `=` or seven digits nothing can be masked, and
@@ -101,6 +111,13 @@ public enum URLScrubber {
             }
         }
         return false
+    }
+
+    /// Whether a piece of a URL holds an email address or a phone number, decoded or as written:
+    /// `s@%20.` decodes to no address, but a scan of what is stored reads it as one.
+    private static func looksPersonal(_ text: Substring) -> Bool {
+        let plain = decoded(text)
+        return PersonalData.looksPersonal(plain) || (plain != text && PersonalData.looksPersonal(text))
     }
 
     private static func decoded(_ text: Substring) -> String {

@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "capi-connector", targets: ["capi-connector"]),
         .library(name: "CAPICore", targets: ["CAPICore"]),
         .library(name: "ConnectorRuntime", targets: ["ConnectorRuntime"]),
+        // For the coverage-guided fuzzer, a package of its own in Fuzz/.
+        .library(name: "CAPIFuzzTargets", targets: ["CAPIFuzzTargets"]),
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
@@ -42,6 +44,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What the coverage-guided fuzzer (Fuzz/run) feeds its inputs to, and the promises it checks.
+        .target(name: "CAPIFuzzTargets", dependencies: ["CAPICore"], swiftSettings: swiftSettings),
         // Outbound Graph API client: requests, error classes, retry policy, tokens.
         .target(
             name: "GraphAPI",
@@ -253,7 +257,7 @@ let package = Package(
         .testTarget(
             name: "FuzzTests",
             dependencies: [
-                "CAPICore", "ConnectorRuntime", "PushMode", "PullMode", "GraphAPI", "LambdaRunner", "TestSupport",
+                "CAPICore", "CAPIFuzzTargets", "ConnectorRuntime", "PushMode", "PullMode", "GraphAPI", "LambdaRunner", "TestSupport",
                 .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: swiftSettings

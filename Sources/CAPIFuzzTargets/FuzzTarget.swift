@@ -59,18 +59,30 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         }
     }
 
+    /// Whether a string or a name anywhere in `value` holds an email address. The values, not
+    /// the JSON text: `"0@\n."` is written with a backslash, but holds a line break, no address.
+    static func holdsEmail(_ value: JSONValue) -> Bool {
+        switch value {
+        case .string(let text): PersonalData.containsEmail(text)
+        case .array(let elements): elements.contains(where: holdsEmail)
+        case .object(let members): members.contains { PersonalData.containsEmail($0.key) || holdsEmail($0.value) }
+        default: false
+        }
+    }
+
     /// Each event of a body, or the body as one event: an accepted one is written as the text of
-    /// its own tree and holds no email address (but in a crawler's user agent, sent as given); a
-    /// refused one names fields and reasons, never an email address.
+    /// its own tree and holds no email address (but in a crawler's user agent, sent as given), nor
+    /// do its warnings; a refused one names fields and reasons, never an email address.
     static func prepareEvents(of value: JSONValue) -> String? {
         for candidate in value["data"]?.arrayValue ?? [value] {
             switch EventPreparer.prepare(candidate, policy: policy) {
             case .success(let prepared):
                 guard prepared.payloadText == prepared.payload.serialized else { return "the payload text is not its tree's" }
+                if prepared.warnings.contains(where: PersonalData.containsEmail) { return "a warning echoes an email address" }
                 for (name, field) in prepared.payload.objectValue ?? [:] {
                     let parts =
                         name == "user_data" ? Array(field.objectValue ?? [:]).filter { $0.key != "client_user_agent" } : [(key: name, value: field)]
-                    for part in parts where PersonalData.containsEmail(part.value.serialized) { return "\(part.key) holds an email address" }
+                    for part in parts where holdsEmail(part.value) { return "\(part.key) holds an email address" }
                 }
             case .failure(let rejection):
                 if rejection.problems.contains(where: { PersonalData.containsEmail($0.field) || PersonalData.containsEmail($0.message) }) {

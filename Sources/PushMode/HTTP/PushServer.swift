@@ -282,14 +282,27 @@ public struct PushServer: Sendable {
     /// Validated once: building a field name checks its characters, on every request otherwise.
     static let sourceHeader = HTTPField.Name("X-CAPI-Source")!
 
-    /// The source an `X-CAPI-Source` header or `?source=` names; the first source when neither
-    /// names one. An empty value names none: a proxy or template that sets the header from an
-    /// unset variable sends it empty, and was refused as an unknown source.
-    func selectSource(_ request: Request) -> Source? {
-        let header = request.headers[Self.sourceHeader].flatMap { $0.isEmpty ? nil : $0 }
-        let name = header ?? request.uri.queryParameters.get("source").flatMap { $0.isEmpty ? nil : String($0) }
-        guard let name else { return sources.first }
-        return sources.first { $0.name == name }
+    /// Which configured source verifies a request.
+    enum SourceSelection {
+        case named(Source)
+        /// A name no source has.
+        case unknown
+        /// Two names, in `X-CAPI-Source` lines or `?source=` parameters: which secrets were meant
+        /// is unclear, and a proxy in front may have read the other one.
+        case ambiguous
+    }
+
+    /// The source the `X-CAPI-Source` header and `?source=` name, the same however often; the first
+    /// source when neither names one. An empty value names none: a proxy or template that sets the
+    /// header from an unset variable sends it empty, and was refused as an unknown source.
+    func selectSource(_ request: Request) -> SourceSelection {
+        var named: String?
+        for name in request.headers[values: Self.sourceHeader] + request.uri.queryParameters.getAll("source") where !name.isEmpty {
+            if let named, named != name { return .ambiguous }
+            named = name
+        }
+        guard let named else { return sources.first.map(SourceSelection.named) ?? .unknown }
+        return sources.first { $0.name == named }.map(SourceSelection.named) ?? .unknown
     }
 
     /// 401 with the reason code; counted per source and reason, and summarized in the log at most

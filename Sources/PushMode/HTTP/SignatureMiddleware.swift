@@ -16,9 +16,21 @@ struct SignatureMiddleware<Context: PushContext>: RouterMiddleware {
     ) async throws -> Response {
         let started = ContinuousClock.now
         if let refused = server.rateLimited(request, context: context) { return refused }
-        guard let source = server.selectSource(request) else {
+        let source: PushServer.Source
+        switch server.selectSource(request) {
+        case .named(let named): source = named
+        case .unknown:
             return PushServer.json(
                 .object(["error": .string("unknown_source"), "message": .string("no webhook source of that name is configured")]),
+                status: .badRequest,
+                close: true
+            )
+        case .ambiguous:
+            return PushServer.json(
+                .object([
+                    "error": .string("ambiguous_source"),
+                    "message": .string("X-CAPI-Source and ?source= name more than one source; name one, once"),
+                ]),
                 status: .badRequest,
                 close: true
             )

@@ -89,6 +89,25 @@ struct DeployArtifactsTests {
         )
         #expect(outside.status == 0, "\(outside.stdout)\(outside.stderr)")
         #expect(outside.stderr.contains("note: 4 ${aws-secret:…} references are not read here"), "\(outside.stderr)")
+        // discover too: its catalog holds no secret. A pixel id read from a secret is one it needs.
+        let discovered = try await CLIRunner.run(
+            ["discover", "--manifest", "deploy/aws/lambda.yaml"],
+            environment: ["META_PIXEL_ID": "555000111", "CAPI_DB_HOST": "proxy.internal", "AWS_SESSION_TOKEN": ""]
+        )
+        #expect(discovered.status == 0 && discovered.stdout.contains(#""pixel_id" : "555000111""#), "\(discovered.stdout)\(discovered.stderr)")
+        let secretPixel = TemporaryPaths.url("lambda-secret-pixel", suffix: ".yaml")
+        try String(contentsOf: Self.root.appendingPathComponent("deploy/aws/lambda.yaml"), encoding: .utf8)
+            .replacingOccurrences(of: "id: ${env:META_PIXEL_ID}", with: "id: ${aws-secret:capi-connector/meta#pixel_id}")
+            .write(to: secretPixel, atomically: true, encoding: .utf8)
+        let needsSecret = try await CLIRunner.run(
+            ["discover", "--manifest", secretPixel.path],
+            environment: ["CAPI_DB_HOST": "proxy.internal", "AWS_SESSION_TOKEN": ""]
+        )
+        #expect(
+            needsSecret.status == 2 && needsSecret.stderr.contains("the catalog needs the value of one (a pixel or ad account id)"),
+            "\(needsSecret.stderr)"
+        )
+        #expect(needsSecret.stdout.isEmpty)
         let unset = try await CLIRunner.run(
             ["validate", "--manifest", "deploy/aws/lambda.yaml"],
             environment: ["META_PIXEL_ID": "555000111", "AWS_SESSION_TOKEN": ""]

@@ -68,12 +68,19 @@ struct DeployCommandsTests {
                     && refused.stdout.contains("${aws-secret:capi/meta#access_token}: the Parameters and Secrets Extension answered 403")
             )
 
-            // Outside Lambda a command that needs the values stops, naming why; validate checks the rest.
+            // Outside Lambda a command that needs the values stops, naming why; validate checks the
+            // rest, and discover, whose catalog holds no secret, prints it.
             let noToken = try await CLIRunner.run(
-                ["discover", "--manifest", path],
+                ["flush", "--once", "--manifest", path],
                 environment: ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": String(port), "AWS_SESSION_TOKEN": ""]
             )
             #expect(noToken.status == 2 && noToken.stderr.contains("AWS_SESSION_TOKEN is not set"), "\(noToken.stdout)\(noToken.stderr)")
+            let catalog = try await CLIRunner.run(
+                ["discover", "--manifest", path],
+                environment: ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": String(port), "AWS_SESSION_TOKEN": ""]
+            )
+            #expect(catalog.status == 0 && catalog.stdout.contains(#""pixel_id" : "555000111""#), "\(catalog.stdout)\(catalog.stderr)")
+            #expect(catalog.stderr.contains("the catalog uses none of them") && !catalog.stdout.contains("whsec_"), "\(catalog.stderr)")
             let outside = try await CLIRunner.run(
                 ["validate", "--manifest", path],
                 environment: ["PARAMETERS_SECRETS_EXTENSION_HTTP_PORT": String(port), "AWS_SESSION_TOKEN": ""]
@@ -84,7 +91,7 @@ struct DeployCommandsTests {
             let missingKey = try await CLIRunner.run(["validate", "--manifest", path], environment: environment)
             #expect(missingKey.status == 2 && missingKey.stdout.contains("has no text or number under `missing`"))
 
-            for result in [valid, refused, noToken, outside, missingKey] {
+            for result in [valid, refused, noToken, catalog, outside, missingKey] {
                 for secret in ["EAAB-secret-token", "pg-pa55", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "salt-0123456789abcdef"] {
                     #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret), "a secret value was printed")
                 }

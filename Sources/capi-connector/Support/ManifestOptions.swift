@@ -21,27 +21,38 @@ struct ManifestOptions: ParsableArguments {
         }
     }
 
-    /// What `validate` checks where `${aws-secret:…}` references cannot be read (outside Lambda, as
-    /// in a CI step before a deploy): each reads as a stand-in, a well-formed webhook secret, and
-    /// the values holding one are not checked further (``ManifestLoader/secretStandIn``); everything
-    /// else is. Inside Lambda, or without references, this is ``load(path:scope:)``.
+    /// What each `${aws-secret:…}` reads as where secrets cannot be read: a well-formed webhook
+    /// secret, so the values holding one load, and text no real value is.
+    static let secretStandIn = "whsec_" + String(repeating: "A", count: 43) + "="
+
+    /// The manifest as far as it can be read where `${aws-secret:…}` references cannot be (outside
+    /// Lambda, as in a CI step before a deploy): each reads as ``secretStandIn``, and the values
+    /// holding one are not checked further (``ManifestLoader/secretStandIn``); everything else is.
+    /// Inside Lambda, or without references, this is ``load(path:scope:)``.
     ///
-    /// - Returns: the manifest, or `nil` when only values holding a secret had problems.
-    static func loadForValidation(path: String) async throws(ManifestError) -> Manifest? {
+    /// - Returns: the manifest (`nil` when only values holding a secret had problems), and how many
+    ///   references read as the stand-in.
+    static func loadStandingIn(
+        path: String,
+        scope: ManifestLoader.Scope = .everything
+    ) async throws(ManifestError) -> (
+        manifest: Manifest?, standIns: Int
+    ) {
         let text = try ManifestLoader.text(path: path)
         let references = EnvironmentReferences.secretReferences(in: text)
-        guard !references.isEmpty, !SecretsExtension().canRead else { return try await load(path: path) }
-        StandardStreams.printError(
-            "note: \(references.count) ${aws-secret:…} reference\(references.count == 1 ? " is" : "s are") not read here (secrets are read inside "
-                + "Lambda, and AWS_SESSION_TOKEN is not set); the values holding them are not checked, the rest of the manifest is"
-        )
-        var loader = ManifestLoader()
-        loader.secretStandIn = "whsec_" + String(repeating: "A", count: 43) + "="
+        guard !references.isEmpty, !SecretsExtension().canRead else { return (try await load(path: path, scope: scope), 0) }
+        var loader = ManifestLoader(scope: scope)
+        loader.secretStandIn = secretStandIn
         do {
-            return try loader.load(yaml: text, path: path)
+            return (try loader.load(yaml: text, path: path), references.count)
         } catch  where error.problems.isEmpty {
-            return nil
+            return (nil, references.count)
         }
+    }
+
+    /// Why secrets were not read, for the note of a command that went on without them.
+    static func unreadSecrets(_ count: Int) -> String {
+        "\(count) ${aws-secret:…} reference\(count == 1 ? " is" : "s are") not read here (secrets are read inside Lambda, and AWS_SESSION_TOKEN is not set)"
     }
 
     /// Reads the file, the values of its `${aws-secret:…}` references (through the Parameters and

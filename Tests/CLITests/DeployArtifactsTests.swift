@@ -104,7 +104,7 @@ struct DeployArtifactsTests {
             environment: ["CAPI_DB_HOST": "proxy.internal", "AWS_SESSION_TOKEN": ""]
         )
         #expect(
-            needsSecret.status == 2 && needsSecret.stderr.contains("the catalog needs the value of one (a pixel or ad account id)"),
+            needsSecret.status == 2 && needsSecret.stderr.contains("the value at \(secretPixel.path):31:9 does not load without its secret"),
             "\(needsSecret.stderr)"
         )
         #expect(needsSecret.stdout.isEmpty)

@@ -106,7 +106,9 @@ public struct ManifestLoader: Sendable {
         let found = collector.problems.filter { problem in !placeholders.contains { problem.message.contains($0) } }
         let problems = (repeats + found).sorted { ($0.line, $0.column) < ($1.line, $1.column) }
         guard problems.isEmpty, let manifest else {
-            if problems.isEmpty, collector.uncheckedProblems > 0 { throw ManifestError(problems: []) }
+            if problems.isEmpty, !collector.uncheckedLocations.isEmpty {
+                throw ManifestError(problems: [], uncheckedLocations: collector.uncheckedLocations)
+            }
             throw ManifestError(
                 problems: problems.isEmpty ? [ManifestProblem(file: path, line: 1, column: 1, message: "the manifest is incomplete")] : problems
             )

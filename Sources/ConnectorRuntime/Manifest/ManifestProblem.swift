@@ -21,9 +21,13 @@ public struct ManifestProblem: Error, Sendable, Hashable, CustomStringConvertibl
 /// Every problem found while loading a manifest; loading never stops at the first one.
 public struct ManifestError: Error, Sendable, CustomStringConvertible {
     public var problems: [ManifestProblem]
+    /// Where a value holding a secret's stand-in (``ManifestLoader/secretStandIn``) did not load,
+    /// `FILE:LINE:COL`: its problem would be the stand-in's, so only the place is told.
+    public var uncheckedLocations: [String]
 
-    public init(problems: [ManifestProblem]) {
+    public init(problems: [ManifestProblem], uncheckedLocations: [String] = []) {
         self.problems = problems
+        self.uncheckedLocations = uncheckedLocations
     }
 
     public var description: String { problems.map(\.description).joined(separator: "\n") }

@@ -8,8 +8,8 @@ final class ProblemCollector {
     /// Where a value holds a secret that was given a stand-in (``ManifestLoader/secretStandIn``):
     /// what is said of that value later is said of the stand-in, so it is left out.
     private var unchecked: Set<[Int]> = []
-    /// Problems left out for that reason.
-    private(set) var uncheckedProblems = 0
+    /// Where problems were left out for that reason, `FILE:LINE:COL`, each once.
+    private(set) var uncheckedLocations: [String] = []
 
     init(file: String) {
         self.file = file
@@ -18,7 +18,8 @@ final class ProblemCollector {
     func report(_ message: String, at mark: Mark?) {
         let position = [mark?.line ?? 1, mark?.column ?? 1]
         guard !unchecked.contains(position) else {
-            uncheckedProblems += 1
+            let location = "\(file):\(position[0]):\(position[1])"
+            if !uncheckedLocations.contains(location) { uncheckedLocations.append(location) }
             return
         }
         problems.append(ManifestProblem(file: file, line: position[0], column: position[1], message: message))

@@ -22,13 +22,12 @@ struct ValidateCommand: AsyncParsableCommand {
 
     func run() async throws {
         do {
-            let (loaded, standIns) = try await ManifestOptions.loadStandingIn(path: options.manifest)
-            if standIns > 0 {
+            let loaded = try await ManifestOptions.loadStandingIn(path: options.manifest) { standIns in
                 StandardStreams.printError(
                     "note: \(ManifestOptions.unreadSecrets(standIns)); the values holding them are not checked, the rest of the manifest is"
                 )
             }
-            guard let manifest = loaded else {
+            guard let manifest = loaded.manifest else {
                 StandardStreams.printError("\(options.manifest): valid, apart from the secrets it reads in Lambda")
                 return
             }

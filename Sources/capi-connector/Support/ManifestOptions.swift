@@ -30,23 +30,26 @@ struct ManifestOptions: ParsableArguments {
     /// holding one are not checked further (``ManifestLoader/secretStandIn``); everything else is.
     /// Inside Lambda, or without references, this is ``load(path:scope:)``.
     ///
-    /// - Returns: the manifest (`nil` when only values holding a secret had problems), and how many
-    ///   references read as the stand-in.
+    /// - Parameter announce: told how many references read as the stand-in, before loading, so a
+    ///   note about them comes before any problem.
+    /// - Throws: the problems of values that could be checked.
     static func loadStandingIn(
         path: String,
-        scope: ManifestLoader.Scope = .everything
-    ) async throws(ManifestError) -> (
-        manifest: Manifest?, standIns: Int
-    ) {
+        scope: ManifestLoader.Scope = .everything,
+        announce: (Int) -> Void = { _ in }
+    ) async throws(ManifestError) -> StandingInLoad {
         let text = try ManifestLoader.text(path: path)
         let references = EnvironmentReferences.secretReferences(in: text)
-        guard !references.isEmpty, !SecretsExtension().canRead else { return (try await load(path: path, scope: scope), 0) }
+        guard !references.isEmpty, !SecretsExtension().canRead else {
+            return StandingInLoad(manifest: try await load(path: path, scope: scope), standIns: 0, unloaded: [])
+        }
+        announce(references.count)
         var loader = ManifestLoader(scope: scope)
         loader.secretStandIn = secretStandIn
         do {
-            return (try loader.load(yaml: text, path: path), references.count)
+            return StandingInLoad(manifest: try loader.load(yaml: text, path: path), standIns: references.count, unloaded: [])
         } catch  where error.problems.isEmpty {
-            return (nil, references.count)
+            return StandingInLoad(manifest: nil, standIns: references.count, unloaded: error.uncheckedLocations)
         }
     }
 
@@ -68,4 +71,14 @@ struct ManifestOptions: ParsableArguments {
         }
         return try ManifestLoader(secrets: secrets, scope: scope).load(yaml: text, path: path)
     }
+}
+
+/// A manifest read with stand-ins for the secrets that cannot be read here.
+struct StandingInLoad {
+    /// `nil` when only values holding a stand-in had problems.
+    var manifest: Manifest?
+    /// How many `${aws-secret:…}` references read as the stand-in.
+    var standIns: Int
+    /// Where values holding a stand-in did not load, `FILE:LINE:COL`.
+    var unloaded: [String]
 }

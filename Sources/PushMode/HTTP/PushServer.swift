@@ -296,11 +296,19 @@ public struct PushServer: Sendable {
     /// source when neither names one. An empty value names none: a proxy or template that sets the
     /// header from an unset variable sends it empty, and was refused as an unknown source.
     func selectSource(_ request: Request) -> SourceSelection {
-        var named: String?
-        for name in request.headers[values: Self.sourceHeader] + request.uri.queryParameters.getAll("source") where !name.isEmpty {
-            if let named, named != name { return .ambiguous }
+        // Read in place, on every signed request: most have one header line and no query.
+        var named: Substring?
+        var ambiguous = false
+        func take(_ name: Substring) {
+            guard !name.isEmpty else { return }
+            if let named, named != name { ambiguous = true }
             named = name
         }
+        for field in request.headers where field.name == Self.sourceHeader { take(Substring(field.value)) }
+        if request.uri.query != nil {
+            for (key, value) in request.uri.queryParameters where key == "source" { take(value) }
+        }
+        if ambiguous { return .ambiguous }
         guard let named else { return sources.first.map(SourceSelection.named) ?? .unknown }
         return sources.first { $0.name == named }.map(SourceSelection.named) ?? .unknown
     }

@@ -8,7 +8,9 @@ import Metrics
 /// (Prometheus' advice), and `capi_build_info` says which build is running.
 ///
 /// The labels are exactly those the code increments later; refused events of unknown pixels count
-/// under `pixel_id="unconfigured"` and are not declared ahead.
+/// under `pixel_id="unconfigured"` and are not declared ahead. `capi_events_pulled_total` is the
+/// pull job's, declared here too so that one scrape of the sidecar shows every series the
+/// contract names (at 0: a sidecar pulls nothing).
 public enum PushMetrics {
     public static func declare(pixels: [String], sources: [String]) {
         Gauge(label: "capi_build_info", dimensions: [("version", BuildInfo.version)]).record(1)
@@ -17,6 +19,10 @@ public enum PushMetrics {
         // The per-event counters are declared by `IngestMetrics`, which the server keeps.
         for pixel in pixels {
             _ = Counter(label: "capi_events_forwarded_total", dimensions: [("pixel_id", pixel)])
+            _ = Counter(label: "capi_events_unconfirmed_total", dimensions: [("pixel_id", pixel)])
+            _ = Counter(label: "capi_meta_messages_total", dimensions: [("pixel_id", pixel)])
+            _ = Counter(label: "capi_events_pulled_total", dimensions: [("pixel_id", pixel)])
+            _ = Recorder(label: "capi_forward_batch_size", dimensions: [("pixel_id", pixel)])
             for errorClass in GraphErrorClass.allCases {
                 _ = Counter(label: "capi_retries_total", dimensions: [("pixel_id", pixel), ("class", errorClass.rawValue)])
             }

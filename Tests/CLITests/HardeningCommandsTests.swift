@@ -208,6 +208,16 @@ struct StartupObservabilityTests {
             #expect(series("capi_signature_failures_total", ["reason=\"bad_signature\"", "source=\"default\""])?.hasSuffix(" 0") == true)
             #expect(series("capi_events_forwarded_total", ["pixel_id=\"555000111\""])?.hasSuffix(" 0") == true)
             #expect(series("capi_events_conflicting_total", ["pixel_id=\"555000111\"", "source=\"default\""])?.hasSuffix(" 0") == true)
+            // Every family the contract names, on one scrape of the sidecar, before anything happened
+            // (the pull counter at 0: a sidecar pulls nothing).
+            let contract = [
+                "capi_events_received_total", "capi_events_forwarded_total", "capi_events_pulled_total", "capi_retries_total",
+                "capi_dlq_events", "capi_signature_failures_total", "capi_duplicates_total", "capi_outbox_depth",
+                "capi_schema_drift_alarms_total", "capi_forward_batch_size", "capi_ingest_latency_seconds",
+            ]
+            let families = Set(lines.compactMap { $0.hasPrefix("# TYPE ") ? $0.split(separator: " ")[2] : nil }.map(String.init))
+            #expect(contract.filter { !families.contains($0) } == [])
+            #expect(series("capi_events_pulled_total", ["pixel_id=\"555000111\""])?.hasSuffix(" 0") == true)
 
             // The same key with other content: a 409, counted as a conflict and nothing else.
             let time = Int(Date().timeIntervalSince1970) - 10

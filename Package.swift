@@ -45,7 +45,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // What the coverage-guided fuzzer (Fuzz/run) feeds its inputs to, and the promises it checks.
-        .target(name: "CAPIFuzzTargets", dependencies: ["CAPICore"], swiftSettings: swiftSettings),
+        .target(
+            name: "CAPIFuzzTargets",
+            dependencies: ["CAPICore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // Outbound Graph API client: requests, error classes, retry policy, tokens.
         .target(
             name: "GraphAPI",

@@ -1,3 +1,4 @@
+import CAPICore
 import ConnectorRuntime
 import Crypto
 import Foundation

@@ -14,6 +14,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case graph
     /// Short texts from headers and configuration: URLs, timestamps, addresses, tokens.
     case misc
+    /// A webhook's signature headers and body, for each scheme (see ``SignatureChecks``).
+    case signature
 
     /// A fixed clock and calendar, so an input that fails once fails again.
     static let policy = EventPolicy(now: UnixSeconds(1_795_000_100), normalizer: Normalizer(today: .init(year: 2026, month: 11, day: 19)))
@@ -56,6 +58,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             _ = UnreadableURL(text)
             _ = GraphEventsRequest.accessToken(authorization: text)
             return nil
+        case .signature:
+            return SignatureChecks.check(input, now: Self.policy.now)
         }
     }
 

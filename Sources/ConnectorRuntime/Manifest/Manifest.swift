@@ -85,14 +85,6 @@ public struct PixelConfiguration: Sendable {
     public var defaultCountry: String
 }
 
-/// Signature schemes a webhook source can use (see docs/signatures.md).
-public enum WebhookScheme: String, Sendable, CaseIterable {
-    case standardWebhooks = "standard_webhooks"
-    case svix
-    case stripe
-    case xHubSignature256 = "x_hub_signature_256"
-}
-
 /// An app that sends signed events to the push endpoint.
 public struct WebhookSource: Sendable {
     public var name: String
@@ -107,13 +99,6 @@ public struct WebhookSource: Sendable {
 
     /// Secrets per source: each one costs an HMAC over the body of every request.
     public static let maximumSecrets = 8
-}
-
-/// A decoded HMAC key. Its description is redacted like ``Secret``'s.
-public struct SigningKey: Sendable, Hashable, CustomStringConvertible {
-    public let bytes: [UInt8]
-    public init(bytes: [UInt8]) { self.bytes = bytes }
-    public var description: String { "<redacted key>" }
 }
 
 /// Where the webhook replay ledger lives: in the process (fast; each replica checks the ids it

@@ -194,9 +194,8 @@ extension PushServer {
         return (identified, assigned)
     }
 
-    /// Compares digests, not strings: constant time in the token's content.
-    /// Whether `token` is one of the ingest tokens; every one is compared, in constant time, so
-    /// the answer's timing does not say which one came close.
+    /// Whether `token` is one of the ingest tokens. Every one is compared, as digests in constant
+    /// time, so the answer's timing says neither which token came close nor how close.
     func tokenMatches(_ token: String) -> Bool {
         guard !token.isEmpty else { return false }
         let digest = Array(SHA256.hash(data: Array(token.utf8)))

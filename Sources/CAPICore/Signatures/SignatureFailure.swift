@@ -1,5 +1,3 @@
-import CAPICore
-
 /// Why a delivery's signature was refused. The raw value is the reason code in the 401 answer,
 /// the `reason` label of `capi_signature_failures_total` and the log field; it helps operators and
 /// gives an attacker nothing.

@@ -1,5 +1,3 @@
-import CAPICore
-import ConnectorRuntime
 import Crypto
 
 /// Verifies a signed delivery against every configured secret of its source.
@@ -29,10 +27,6 @@ public struct WebhookVerifier: Sendable {
         self.keys = keys
         self.tolerance = tolerance
         self.keyedMACs = keys.map { HMAC<SHA256>(key: SymmetricKey(data: $0.bytes)) }
-    }
-
-    public init(source: WebhookSource) {
-        self.init(scheme: source.scheme, keys: source.signingKeys, tolerance: source.tolerance)
     }
 
     /// What the headers promise, checked for everything that does not need the body.
@@ -184,7 +178,7 @@ public struct WebhookVerifier: Sendable {
     }
 
     /// Equal length and equal bytes, in time that depends only on the length.
-    static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
+    public static func constantTimeEqual(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
         guard lhs.count == rhs.count else { return false }
         var difference: UInt8 = 0
         for index in lhs.indices { difference |= lhs[index] ^ rhs[index] }

@@ -78,6 +78,44 @@ struct PushServerTests {
     }
 
     @Test(
+        "a store that answers reads but refuses every commit for 5 s makes /readyz 503 commits_failing; one commit that works makes it ready",
+        .timeLimit(.minutes(1))
+    )
+    func readinessWhileCommitsFail() async throws {
+        try await PushStack.run { stack in
+            let url = "\(stack.baseURL)/v1/events"
+            // The store refuses new events' rows (as a read-only or full one would) and still
+            // answers readiness's read; SQLite's lock would block that read too (`state_unavailable`).
+            try await TestStore.rawSQL(
+                stack.location,
+                schema: nil,
+                ["CREATE TRIGGER refuse_events BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"]
+            )
+            let clock = ContinuousClock()
+            let start = clock.now
+            var early: [Int] = []
+            var attempt = 0
+            while clock.now - start < .milliseconds(5_500) {
+                attempt += 1
+                let body = mirroredEvent(id: "refused-\(attempt)")
+                #expect(try await post(url, body: body, headers: signedHeaders(body)).status == 503)
+                // Failures for less than the span leave it ready: a blip is not an outage.
+                if clock.now - start < .seconds(3) { early.append(try await get("\(stack.baseURL)/readyz").status) }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let late = try await get("\(stack.baseURL)/readyz")
+            #expect(!early.isEmpty && early.allSatisfy { $0 == 200 }, "\(early)")
+            #expect(late.status == 503 && late.body["status"] == .string("commits_failing"), "\(late.status) \(late.body)")
+
+            try await TestStore.rawSQL(stack.location, schema: nil, ["DROP TRIGGER refuse_events"])
+            let body = mirroredEvent(id: "accepted-1")
+            #expect(try await post(url, body: body, headers: signedHeaders(body)).status == 202)
+            let ready = try await get("\(stack.baseURL)/readyz")
+            #expect(ready.status == 200 && ready.body["status"] == .string("ready"))
+        }
+    }
+
+    @Test(
         "a test_event_code on the Graph-compatible route, or in a mirrored event, goes to Meta with those events, whatever the manifest's; without one the pixel's applies",
         arguments: [nil, "TEST123"] as [String?]
     )

@@ -30,6 +30,7 @@ public final class OutageLog: Sendable {
     private struct Outage {
         var started: ContinuousClock.Instant
         var lastSummary: ContinuousClock.Instant
+        var lastFailure: ContinuousClock.Instant
         /// Failures since the outage started, and since the last line about it.
         var failures = 1
         var failuresSinceSummary = 0
@@ -75,16 +76,28 @@ public final class OutageLog: Sendable {
     /// Whether failures are being counted now.
     public var isFailing: Bool { failing.load(ordering: .relaxed) }
 
+    /// Whether the work has failed with no success between for at least `span`, the last failure
+    /// within `recent`: work that keeps failing, not work that failed once among successes, nor
+    /// an outage that has had no attempt for a while (it may be over).
+    public func isFailingSteadily(for span: Duration, lastWithin recent: Duration, now: ContinuousClock.Instant = .now) -> Bool {
+        guard isFailing else { return false }
+        return outage.withLock { outage in
+            guard let outage else { return false }
+            return now - outage.started >= span && now - outage.lastFailure <= recent
+        }
+    }
+
     /// Counts a failure; the first of an outage is logged with `details`, and so is the summary
     /// that falls due.
     public func failed(_ error: any Error, details: Logger.Metadata = [:], now: ContinuousClock.Instant = .now) {
         let line = outage.withLock { outage -> Line? in
             failing.store(true, ordering: .relaxed)
             guard var current = outage else {
-                outage = Outage(started: now, lastSummary: now)
+                outage = Outage(started: now, lastSummary: now, lastFailure: now)
                 return .started
             }
             current.failures += 1
+            current.lastFailure = now
             current.failuresSinceSummary += 1
             defer { outage = current }
             guard now - current.lastSummary >= summaryInterval else { return nil }

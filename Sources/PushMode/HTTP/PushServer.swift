@@ -361,7 +361,20 @@ public struct PushServer: Sendable {
     /// How long readiness waits for the store: a health probe gives up after a second or two.
     static let readinessLimit: Duration = .seconds(2)
 
+    /// Not ready while intake commits have failed this long with no success between (a store that
+    /// answers reads but refuses or stalls writes: locked, read-only, full), so a load balancer
+    /// sends events to a replica that can keep them. A single sender's failing event among other
+    /// traffic never counts: any success ends the outage.
+    static let failingCommitsSpan: Duration = .seconds(5)
+
+    /// ... and ready again once no commit has failed for this long: with traffic sent elsewhere no
+    /// commit is tried, and the next ones tell whether the store recovered.
+    static let failingCommitsQuiet: Duration = .seconds(15)
+
     func readiness() async -> Response {
+        if intake.commitFailures.isFailingSteadily(for: Self.failingCommitsSpan, lastWithin: Self.failingCommitsQuiet) {
+            return Self.json(.object(["status": .string("commits_failing")]), status: .serviceUnavailable)
+        }
         do {
             let now = clock.now()
             let age = try await withStateDeadline(Self.readinessLimit, "readiness") { [outbox] in try await outbox.oldestDueOutboxAge(now: now) }

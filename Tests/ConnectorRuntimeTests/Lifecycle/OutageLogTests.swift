@@ -44,6 +44,27 @@ struct OutageLogTests {
         #expect(log.all.last?.level == .error)
     }
 
+    @Test("steady failure: failures with no success between for the span, the last one recent")
+    func steadyFailure() {
+        let outage = OutageLog.stateStore(logger: CapturedLog().logger, work: "intake commits", consequence: "events are answered 503")
+        let start = ContinuousClock.now
+        let error = StateError(.query, "commit intake: refused")
+        func steady(at offset: Duration) -> Bool { outage.isFailingSteadily(for: .seconds(5), lastWithin: .seconds(15), now: start + offset) }
+        #expect(!steady(at: .zero), "no failure yet")
+        outage.failed(error, now: start)
+        outage.failed(error, now: start + .seconds(4))
+        #expect(!steady(at: .seconds(4)), "failing for 4 s only")
+        outage.failed(error, now: start + .seconds(6))
+        #expect(steady(at: .seconds(6)))
+        #expect(steady(at: .seconds(21)), "the last failure 15 s ago")
+        #expect(!steady(at: .seconds(22)), "nothing tried for more than 15 s: it may be over")
+        outage.failed(error, now: start + .seconds(30))
+        #expect(steady(at: .seconds(30)), "a failure after a quiet spell is the same outage")
+        outage.succeeded(now: start + .seconds(31))
+        outage.failed(error, now: start + .seconds(32))
+        #expect(!steady(at: .seconds(33)), "a success began it anew")
+    }
+
     @Test("an outage's own wording and metadata: every line names what the work is for, the first one the details given")
     func wordingAndMetadata() {
         let log = CapturedLog()

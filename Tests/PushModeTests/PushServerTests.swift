@@ -79,7 +79,7 @@ struct PushServerTests {
 
     @Test(
         "a store that answers reads but refuses every commit for 5 s makes /readyz 503 commits_failing; one commit that works makes it ready",
-        .timeLimit(.minutes(1))
+        .timeLimit(.minutes(2))
     )
     func readinessWhileCommitsFail() async throws {
         try await PushStack.run { stack in
@@ -91,20 +91,20 @@ struct PushServerTests {
                 schema: nil,
                 ["CREATE TRIGGER refuse_events BEFORE INSERT ON outbox BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"]
             )
+            // Refused for 5.5 s, counted from the first refusal's answer (the server saw it
+            // earlier); the readiness before that span is `OutageLogTests`' to check, since how
+            // long a request takes here depends on the machine's load.
             let clock = ContinuousClock()
-            let start = clock.now
-            var early: [Int] = []
+            var firstRefusal: ContinuousClock.Instant?
             var attempt = 0
-            while clock.now - start < .milliseconds(5_500) {
+            while firstRefusal.map({ clock.now - $0 < .milliseconds(5_500) }) ?? true {
                 attempt += 1
                 let body = mirroredEvent(id: "refused-\(attempt)")
                 #expect(try await post(url, body: body, headers: signedHeaders(body)).status == 503)
-                // Failures for less than the span leave it ready: a blip is not an outage.
-                if clock.now - start < .seconds(3) { early.append(try await get("\(stack.baseURL)/readyz").status) }
-                try await Task.sleep(for: .milliseconds(100))
+                if firstRefusal == nil { firstRefusal = clock.now }
+                try await Task.sleep(for: .milliseconds(200))
             }
             let late = try await get("\(stack.baseURL)/readyz")
-            #expect(!early.isEmpty && early.allSatisfy { $0 == 200 }, "\(early)")
             #expect(late.status == 503 && late.body["status"] == .string("commits_failing"), "\(late.status) \(late.body)")
 
             try await TestStore.rawSQL(stack.location, schema: nil, ["DROP TRIGGER refuse_events"])

@@ -248,6 +248,36 @@ struct WebhookVectorTests {
         #expect(throws: SignatureFailure.missingSignature) { try verify(.xHubSignature256, ["x-hub-signature-256": [""]]).get() }
     }
 
+    @Test("Stripe-Signature items are read as stripe 16.1.0 reads them: key before the first =, value up to the next, empty pieces kept")
+    func stripeItems() throws {
+        let key = SigningKey(bytes: Array("whsec_test".utf8))
+        let body = Array(#"{"a":1}"#.utf8)
+        var hmac = HMAC<SHA256>(key: SymmetricKey(data: key.bytes))
+        hmac.update(data: Array("1000.".utf8) + body)
+        let signature = Data(hmac.finalize()).map { String(format: "%02x", $0) }.joined()
+        func verify(_ header: String) -> Result<VerifiedDelivery, SignatureFailure> {
+            let verifier = WebhookVerifier(scheme: .stripe, keys: [key])
+            return verifier.inspect(header: { $0 == "stripe-signature" ? header : nil }, now: UnixSeconds(1_000)).flatMap { inspected in
+                body.withUnsafeBytes { verifier.verify(inspected, body: $0) }
+            }
+        }
+        // Accepted by Stripe's library, and here.
+        for header in [
+            "t=1000,v1=\(signature)", "t=1000,v1=,v1=\(signature)", "t=1000,v1=\(signature)=x", "t=1000=9,v1=\(signature)",
+            "t=1000,=,v1=\(signature)",
+        ] {
+            #expect((try? verify(header).get())?.timestamp == UnixSeconds(1_000), "\(header)")
+        }
+        // Refused by Stripe's library, and here: an empty key is not `t` (this one was read as
+        // `t=1000` and accepted), and an empty time is no time.
+        #expect(throws: SignatureFailure.malformedTimestamp) { try verify("=t=1000,v1=\(signature)").get() }
+        #expect(throws: SignatureFailure.malformedTimestamp) { try verify("t=,v1=\(signature)").get() }
+        // Stripe's library reads the first of two times; two different ones are refused here, as
+        // two different ids or times are in every scheme. The same time twice is one time.
+        #expect(throws: SignatureFailure.malformedTimestamp) { try verify("t=1000,t=999,v1=\(signature)").get() }
+        #expect((try? verify("t=1000,t=1000,v1=\(signature)").get()) != nil)
+    }
+
     @Test("one verifier checks delivery after delivery: its keyed MACs are copied, never used up")
     func verifierReuse() throws {
         let key = SigningKey(bytes: Array("secret-key-bytes".utf8))

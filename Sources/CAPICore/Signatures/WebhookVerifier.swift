@@ -128,16 +128,21 @@ public struct WebhookVerifier: Sendable {
         for item in value.split(separator: ",") {
             items += 1
             guard items <= Self.maximumCandidates + 2 else { return .failure(.malformedSignature) }
-            let pair = item.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2 else { return .failure(.malformedSignature) }
-            switch Self.trimmingBlanks(pair[0]) {
+            // As Stripe's library reads an item: the key before the first `=`, the value up to the
+            // next. Empty pieces count: `=t=…` has an empty key, not `t`, and `t=` an empty value.
+            let parts = item.split(separator: "=", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count >= 2 else { return .failure(.malformedSignature) }
+            switch Self.trimmingBlanks(parts[0]) {
             case "t":
-                guard let seconds = Self.unixSeconds(String(pair[1])) else { return .failure(.malformedTimestamp) }
+                // Two different times: which one was signed is unclear.
+                guard let seconds = Self.unixSeconds(String(parts[1])), timestamp == nil || timestampText == parts[1] else {
+                    return .failure(.malformedTimestamp)
+                }
                 timestamp = seconds
-                timestampText = String(pair[1])
+                timestampText = String(parts[1])
             case "v1":
                 // Stripe sends lowercase hex; anything else never came from Stripe.
-                if let mac = Self.lowercaseHex(pair[1]) { candidates.append(mac) }
+                if let mac = Self.lowercaseHex(parts[1]) { candidates.append(mac) }
             default:
                 continue  // v0 (test mode) and unknown schemes are ignored
             }

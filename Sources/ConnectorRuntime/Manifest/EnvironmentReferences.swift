@@ -1,3 +1,5 @@
+import Yams
+
 /// Resolves `${env:NAME}`, `${env:NAME:-default}` and `${aws-secret:ID}` references inside
 /// manifest values.
 ///
@@ -31,12 +33,23 @@ public struct EnvironmentReferences: Sendable {
 
     static let secretPrefix = "aws-secret:"
 
-    /// The `${aws-secret:…}` references in a manifest's text (what follows `aws-secret:`), in
-    /// order and without repeats; lines that are comments are skipped.
+    /// The `${aws-secret:…}` references in a manifest's values (what follows `aws-secret:`), in
+    /// order and without repeats: each is a secret to read before loading.
+    ///
+    /// Read from the YAML's scalars, as the loader resolves them, so a reference in a comment is
+    /// not fetched, also after a value (`token: ${aws-secret:new} # was ${aws-secret:old}`, kept
+    /// during a rotation, would fail the start once `old` was deleted). Text that is not valid
+    /// YAML is read line by line, skipping whole-line comments: the loader then reports why.
     public static func secretReferences(in text: String) -> [String] {
+        let scalars: [Substring]
+        if let root = try? Yams.compose(yaml: text) {
+            scalars = scalarTexts(of: root)
+        } else {
+            scalars = text.split(separator: "\n").filter { !$0.drop(while: { $0 == " " }).hasPrefix("#") }
+        }
         var found: [String] = []
-        for line in text.split(separator: "\n") where !line.drop(while: { $0 == " " }).hasPrefix("#") {
-            var rest = line[...]
+        for scalar in scalars {
+            var rest = scalar
             while let open = rest.range(of: "${" + secretPrefix) {
                 rest = rest[open.upperBound...]
                 guard let close = rest.firstIndex(of: "}") else { break }
@@ -46,6 +59,16 @@ public struct EnvironmentReferences: Sendable {
             }
         }
         return found
+    }
+
+    /// Every scalar of `node`, keys included, in document order.
+    private static func scalarTexts(of node: Node) -> [Substring] {
+        switch node {
+        case .scalar(let scalar): [Substring(scalar.string)]
+        case .mapping(let mapping): mapping.flatMap { scalarTexts(of: $0.key) + scalarTexts(of: $0.value) }
+        case .sequence(let sequence): sequence.flatMap(scalarTexts(of:))
+        case .alias: []
+        }
     }
 
     /// The text with every reference replaced. Collects every failure rather than stopping.

@@ -36,7 +36,7 @@ public struct EnvironmentReferences: Sendable {
     /// The `${aws-secret:…}` references in a manifest's values (what follows `aws-secret:`), in
     /// order and without repeats: each is a secret to read before loading.
     ///
-    /// Read from the YAML's scalars, as the loader resolves them, so a reference in a comment is
+    /// Read from the YAML's values, where the loader resolves them, so a reference in a comment is
     /// not fetched, also after a value (`token: ${aws-secret:new} # was ${aws-secret:old}`, kept
     /// during a rotation, would fail the start once `old` was deleted). Text that is not valid
     /// YAML is read line by line, skipping whole-line comments: the loader then reports why.
@@ -61,11 +61,11 @@ public struct EnvironmentReferences: Sendable {
         return found
     }
 
-    /// Every scalar of `node`, keys included, in document order.
+    /// Every value scalar of `node`, in document order; keys are names, never resolved.
     private static func scalarTexts(of node: Node) -> [Substring] {
         switch node {
         case .scalar(let scalar): [Substring(scalar.string)]
-        case .mapping(let mapping): mapping.flatMap { scalarTexts(of: $0.key) + scalarTexts(of: $0.value) }
+        case .mapping(let mapping): mapping.values.flatMap(scalarTexts(of:))
         case .sequence(let sequence): sequence.flatMap(scalarTexts(of:))
         case .alias: []
         }

@@ -68,6 +68,7 @@ struct EnvironmentReferencesTests {
             secrets: ["${aws-secret:capi/webhook}", "${aws-secret:capi/webhook}"]
             notes: |
               a block # with a hash: ${aws-secret:capi/in-block}
+            "${aws-secret:capi/as-a-key}": 1
             """
         #expect(EnvironmentReferences.secretReferences(in: text) == ["capi/db#password", "capi/webhook", "capi/in-block"])
         // Not YAML: read line by line, whole-line comments skipped (the loader says what is wrong).

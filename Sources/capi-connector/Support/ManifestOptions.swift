@@ -41,7 +41,8 @@ struct ManifestOptions: ParsableArguments {
         let text = try ManifestLoader.text(path: path)
         let references = EnvironmentReferences.secretReferences(in: text)
         guard !references.isEmpty, !SecretsExtension().canRead else {
-            return StandingInLoad(manifest: try await load(path: path, scope: scope), standIns: 0, unloaded: [])
+            let manifest = try await load(text: text, references: references, path: path, scope: scope)
+            return StandingInLoad(manifest: manifest, standIns: 0, unloaded: [])
         }
         announce(references.count)
         var loader = ManifestLoader(scope: scope)
@@ -62,7 +63,16 @@ struct ManifestOptions: ParsableArguments {
     /// Secrets Extension, only when there are any), then loads it.
     static func load(path: String, scope: ManifestLoader.Scope = .everything) async throws(ManifestError) -> Manifest {
         let text = try ManifestLoader.text(path: path)
-        let references = EnvironmentReferences.secretReferences(in: text)
+        return try await load(text: text, references: EnvironmentReferences.secretReferences(in: text), path: path, scope: scope)
+    }
+
+    /// The same, for text already read and its references already found.
+    private static func load(
+        text: String,
+        references: [String],
+        path: String,
+        scope: ManifestLoader.Scope
+    ) async throws(ManifestError) -> Manifest {
         var secrets: [String: String] = [:]
         if !references.isEmpty {
             do { secrets = try await SecretsExtension().values(of: references) } catch {

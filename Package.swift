@@ -293,6 +293,7 @@ let package = Package(
             dependencies: [
                 "GraphAPI", "GraphSandbox", "CAPICore", "TestSupport", .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -92,14 +92,10 @@ extension GraphSandbox {
         if request.method == .post {
             let body = try await request.body.collect(upTo: 1 << 20)
             let text = String(buffer: body)
-            for pair in text.split(separator: "&") {
-                let parts = pair.split(separator: "=", maxSplits: 1).map {
-                    String($0).replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? ""
-                }
-                if parts.count == 2 { parameters[parts[0]] = parts[1] }
-            }
             if let json = try? JSONValue(parsing: text), case .object(let object) = json {
                 for (name, value) in object { parameters[name] = value.stringValue ?? value.serialized }
+            } else {
+                for (name, value) in URLEncodedForm.pairs(text) { parameters[name] = value }
             }
         }
         return parameters
@@ -107,7 +103,7 @@ extension GraphSandbox {
 
     /// Refuses a token without `ads_read` the way Meta does (a permission error, not an invalid token).
     func authorizedInsights(_ request: Request, parameters: [String: String]) async -> Response? {
-        if let refused = await authorizedRead(request) { return refused }
+        if let refused = await authorizedRead(request, parameters: parameters) { return refused }
         guard let allowed = configuration.adsReadTokens else { return nil }
         let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
         guard let token = bearer ?? parameters["access_token"], allowed.contains(token) else {

@@ -170,10 +170,12 @@ extension GraphSandbox {
         )
     }
 
-    /// Reads carry the token in `Authorization: Bearer` or `access_token`, as Meta accepts.
-    func authorizedRead(_ request: Request) async -> Response? {
+    /// Reads carry the token in `Authorization: Bearer` or `access_token`, as Meta accepts; a POST
+    /// may carry `access_token` in its form (`parameters`), as the query string's would be.
+    func authorizedRead(_ request: Request, parameters: [String: String]? = nil) async -> Response? {
         let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
-        guard let token = bearer ?? request.uri.queryParameters.get("access_token"), !token.isEmpty,
+        let given = if let parameters { parameters["access_token"] } else { request.uri.queryParameters.get("access_token") }
+        guard let token = bearer ?? given, !token.isEmpty,
             configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
         else {
             return await metaError(

@@ -116,6 +116,14 @@ struct GraphEventsRequestTests {
         }
     }
 
+    @Test("form pairs: empty values kept, a pair without `=` empty, empty names skipped, `+` a space, bad escapes kept as written")
+    func formPairs() {
+        let pairs = URLEncodedForm.pairs("a=&b&=c&&d=1%2B1+x&e=%zz&f=a=b")
+        #expect(pairs.map(\.name) == ["a", "b", "d", "e", "f"])
+        #expect(pairs.map(\.value) == ["", "", "1+1 x", "%zz", "a=b"])
+        #expect(URLEncodedForm.pairs("").isEmpty)
+    }
+
     @Test("the query string's parameters count as the body's: decoded, data parsed, the same value in both accepted, another refused")
     func queryParameters() throws {
         var request = try GraphEventsRequest(body: Data(#"{"access_token":"tok","test_event_code":"TEST1"}"#.utf8), contentType: "application/json")

@@ -81,15 +81,10 @@ public struct GraphEventsRequest: Sendable {
     public var events: [JSONValue]? { Self.events(from: fields["data"]) }
 
     /// `application/x-www-form-urlencoded` fields, refused when a name repeats (which copy counts
-    /// would depend on the parser). Empty pairs (`&&`, a bare `=`) are skipped.
+    /// would depend on the parser). Pairs are read by ``URLEncodedForm/pairs(_:)``.
     static func form(_ text: String, origin: String = "the form") throws(BodyProblem) -> JSONObject {
         var result: JSONObject = [:]
-        for pair in text.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = decode(parts[0])
-            guard !name.isEmpty else { continue }
-            try add(name, parts.count > 1 ? decode(parts[1]) : "", to: &result, origin: origin)
-        }
+        for (name, value) in URLEncodedForm.pairs(text) { try add(name, value, to: &result, origin: origin) }
         return result
     }
 
@@ -139,10 +134,6 @@ public struct GraphEventsRequest: Sendable {
             try add(part.name, text, to: &result)
         }
         return result
-    }
-
-    static func decode(_ text: Substring) -> String {
-        text.replacingOccurrences(of: "+", with: " ").removingPercentEncoding ?? String(text)
     }
 
     static func events(from data: JSONValue?) -> [JSONValue]? {

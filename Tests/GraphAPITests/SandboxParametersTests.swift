@@ -1,0 +1,54 @@
+import AsyncHTTPClient
+import CAPICore
+import Foundation
+import NIOCore
+import TestSupport
+import Testing
+
+/// The stand-in reads a POST's form as Graph does: the same fields as the query string would give,
+/// empty values included, and the token wherever Meta's SDKs put it.
+@Suite("Graph stand-in parameters")
+struct SandboxParametersTests {
+    private static let account = "act_1122334455"
+
+    /// A GET of `url`, or with `form` a POST of it.
+    private static func send(_ url: String, form: String? = nil) async throws -> (status: UInt, body: String) {
+        var request = HTTPClientRequest(url: url)
+        if let form {
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.body = .bytes(ByteBuffer(string: form))
+        }
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(hangLimit.components.seconds))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (response.status.code, String(buffer: body))
+    }
+
+    @Test("a field sent empty is judged as given, in the query string and in a POST's form alike", arguments: ["level", "time_range"])
+    func emptyValues(name: String) async throws {
+        try await withSandbox { baseURL, _ in
+            let insights = "\(baseURL)/v26.0/\(Self.account)/insights"
+            let viaQuery = try await Self.send("\(insights)?access_token=t&\(name)=")
+            let viaForm = try await Self.send("\(insights)?access_token=t", form: "\(name)=")
+            #expect(viaQuery.status == 400, "\(viaQuery.body)")
+            #expect(viaForm.status == 400, "an empty \(name) in the form was read as absent: \(viaForm.body)")
+            #expect(viaForm.body.contains("\(name)"))
+            // The same request without the empty field starts a report.
+            let started = try await Self.send("\(insights)?access_token=t", form: "level=ad")
+            #expect(started.status == 200 && started.body.contains("report_run_id"), "\(started.body)")
+        }
+    }
+
+    @Test("a POST's token in its form authorizes it, as Graph takes it there; without one it is refused with code 190")
+    func tokenInForm() async throws {
+        try await withSandbox(.init(accessTokens: ["reader"])) { baseURL, _ in
+            let insights = "\(baseURL)/v26.0/\(Self.account)/insights"
+            let inForm = try await Self.send(insights, form: "access_token=reader&level=campaign")
+            #expect(inForm.status == 200 && inForm.body.contains("report_run_id"), "\(inForm.body)")
+            let wrong = try await Self.send(insights, form: "access_token=other&level=campaign")
+            #expect(wrong.status == 401 && wrong.body.contains("190"), "\(wrong.body)")
+            let none = try await Self.send(insights, form: "level=campaign")
+            #expect(none.status == 401, "\(none.body)")
+        }
+    }
+}

@@ -107,9 +107,7 @@ public struct GraphClient: Sendable {
 
     /// `GET /{version}/{path}` with query parameters, authenticated with the token.
     public func get(_ path: String, query: [(String, String)], accessToken: Secret?) async throws(GraphError) -> GraphResponse {
-        var components = URLComponents()
-        components.queryItems = query.map { URLQueryItem(name: $0.0, value: $0.1) }
-        let queryText = components.percentEncodedQuery.map { "?\($0)" } ?? ""
+        let queryText = query.isEmpty ? "" : "?" + URLEncodedForm.encoded(query)
         return try await get(url: "\(configuration.baseURL)/\(configuration.version)/\(path)\(queryText)", accessToken: accessToken)
     }
 
@@ -157,9 +155,7 @@ public struct GraphClient: Sendable {
 
     /// `POST /{version}/{path}` with a form body (an async insights report), authenticated with the token.
     public func post(_ path: String, form: [(String, String)], accessToken: Secret?) async throws(GraphError) -> GraphResponse {
-        var components = URLComponents()
-        components.queryItems = form.map { URLQueryItem(name: $0.0, value: $0.1) }
-        var fields = components.percentEncodedQuery ?? ""
+        var fields = URLEncodedForm.encoded(form)
         if let accessToken, let appSecret = configuration.appSecret {
             fields +=
                 (fields.isEmpty ? "" : "&")
@@ -180,16 +176,11 @@ public struct GraphClient: Sendable {
 
     /// OAuth2 client credentials: an app access token for reads.
     public func exchangeClientCredentials(appID: String, appSecret: Secret) async throws(GraphError) -> Secret {
-        var components = URLComponents()
-        components.queryItems = [
-            URLQueryItem(name: "client_id", value: appID),
-            URLQueryItem(name: "client_secret", value: appSecret.revealed),
-            URLQueryItem(name: "grant_type", value: "client_credentials"),
-        ]
+        let query = URLEncodedForm.encoded([("client_id", appID), ("client_secret", appSecret.revealed), ("grant_type", "client_credentials")])
         // Meta documents this exchange as a GET with the secret in the query; it is sent only to
         // the Graph host and never logged.
         var request = HTTPClientRequest(
-            url: "\(configuration.baseURL)/\(configuration.version)/oauth/access_token?\(components.percentEncodedQuery ?? "")"
+            url: "\(configuration.baseURL)/\(configuration.version)/oauth/access_token?\(query)"
         )
         request.method = .GET
         let response: GraphResponse

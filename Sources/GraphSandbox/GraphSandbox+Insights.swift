@@ -87,8 +87,7 @@ extension GraphSandbox {
 
     /// Parameters of a GET (query) or a POST (query and form body).
     func parameters(_ request: Request) async throws -> [String: String] {
-        var parameters: [String: String] = [:]
-        for (name, value) in request.uri.queryParameters { parameters[String(name)] = String(value) }
+        var parameters = query(request)
         if request.method == .post {
             let body = try await request.body.collect(upTo: 1 << 20)
             let text = String(buffer: body)
@@ -201,13 +200,11 @@ extension GraphSandbox {
             ])
         ]
         if query.offset + page.count < rows.count {
-            var next = URLComponents(string: pagingLinkOrigin(request) + request.uri.path)!
-            var items = parameters.filter { $0.key != "after" && $0.key != "access_token" }.sorted { $0.key < $1.key }.map {
-                URLQueryItem(name: $0.key, value: $0.value)
+            let kept = parameters.filter { $0.key != "after" && $0.key != "access_token" }.sorted { $0.key < $1.key }.map {
+                (name: $0.key, value: $0.value)
             }
-            items.append(URLQueryItem(name: "after", value: Data(String(query.offset + page.count).utf8).base64EncodedString()))
-            next.queryItems = items
-            paging["next"] = .string(next.string!)
+            let after = (name: "after", value: Data(String(query.offset + page.count).utf8).base64EncodedString())
+            paging["next"] = .string(pagingLinkOrigin(request) + request.uri.path + "?" + URLEncodedForm.encoded(kept + [after]))
         }
         var response = await readAnswer(.object(["data": .array(page), "paging": .object(paging)]))
         let utilization = Int(configuration.insightsUtilization.rounded())

@@ -170,11 +170,17 @@ extension GraphSandbox {
         )
     }
 
+    /// The query string read as Graph reads it, as a form (`+` a space, names decoded too); a
+    /// repeated name keeps its last value.
+    func query(_ request: Request) -> [String: String] {
+        Dictionary(URLEncodedForm.pairs(request.uri.query ?? "").map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+    }
+
     /// Reads carry the token in `Authorization: Bearer` or `access_token`, as Meta accepts; a POST
     /// may carry `access_token` in its form (`parameters`), as the query string's would be.
     func authorizedRead(_ request: Request, parameters: [String: String]? = nil) async -> Response? {
         let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
-        let given = if let parameters { parameters["access_token"] } else { request.uri.queryParameters.get("access_token") }
+        let given = (parameters ?? query(request))["access_token"]
         guard let token = bearer ?? given, !token.isEmpty,
             configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
         else {
@@ -192,7 +198,7 @@ extension GraphSandbox {
     // MARK: GET /_sandbox/events
 
     func listReceived(_ request: Request) async throws -> Response {
-        guard let pixelID = request.uri.queryParameters.get("pixel_id") else {
+        guard let pixelID = query(request)["pixel_id"] else {
             return await metaError(status: .badRequest, code: 100, subcode: nil, type: "GraphMethodException", message: "pixel_id is required")
         }
         let rows = await store.received(pixelID: pixelID).map { received -> JSONValue in
@@ -209,8 +215,8 @@ extension GraphSandbox {
     func stats(_ request: Request, context: SandboxRequestContext) async throws -> Response {
         if let refused = await authorizedRead(request) { return refused }
         let pixelID = context.parameters.get("node") ?? ""
-        let query = request.uri.queryParameters
-        guard query.get("aggregation") == "event" else {
+        let query = query(request)
+        guard query["aggregation"] == "event" else {
             return await metaError(
                 status: .badRequest,
                 code: 100,
@@ -220,8 +226,8 @@ extension GraphSandbox {
             )
         }
         let now = configuration.clock.seconds().rawValue
-        let start = query.get("start_time").flatMap(UTCTimestamp.parse) ?? (now - 86_400)
-        let end = query.get("end_time").flatMap(UTCTimestamp.parse) ?? now
+        let start = query["start_time"].flatMap(UTCTimestamp.parse) ?? (now - 86_400)
+        let end = query["end_time"].flatMap(UTCTimestamp.parse) ?? now
         guard start >= now - MetaLimits.statsHorizonSeconds - 3_600 else {
             return await metaError(
                 status: .badRequest,
@@ -236,8 +242,8 @@ extension GraphSandbox {
             buckets[received.eventTime - received.eventTime % 3_600, default: [:]][received.eventName, default: 0] += 1
         }
         let ordered = buckets.keys.sorted()
-        let offset = query.get("after").flatMap { Int(String(decoding: Data(base64Encoded: $0) ?? Data(), as: UTF8.self)) } ?? 0
-        let limit = query.get("limit").flatMap(Int.init) ?? configuration.statsPageSize
+        let offset = query["after"].flatMap { Int(String(decoding: Data(base64Encoded: $0) ?? Data(), as: UTF8.self)) } ?? 0
+        let limit = query["limit"].flatMap(Int.init) ?? configuration.statsPageSize
         let page = ordered.dropFirst(offset).prefix(max(1, limit))
         let rows: [JSONValue] = page.map { bucket in
             .object([
@@ -255,13 +261,9 @@ extension GraphSandbox {
             ])
         ]
         if offset + page.count < ordered.count {
-            var items = URLComponents(string: pagingLinkOrigin(request) + request.uri.path)!
-            var queryItems = (URLComponents(string: "http://x/?\(request.uri.query ?? "")")?.queryItems ?? []).filter {
-                $0.name != "after" && $0.name != "access_token"
-            }
-            queryItems.append(URLQueryItem(name: "after", value: Data(String(offset + page.count).utf8).base64EncodedString()))
-            items.queryItems = queryItems
-            paging["next"] = .string(items.string!)
+            let kept = URLEncodedForm.pairs(request.uri.query ?? "").filter { $0.name != "after" && $0.name != "access_token" }
+            let after = (name: "after", value: Data(String(offset + page.count).utf8).base64EncodedString())
+            paging["next"] = .string(pagingLinkOrigin(request) + request.uri.path + "?" + URLEncodedForm.encoded(kept + [after]))
         }
         return await readAnswer(.object(["data": .array(rows), "paging": .object(paging)]))
     }
@@ -304,7 +306,7 @@ extension GraphSandbox {
 
     func datasetQuality(_ request: Request) async throws -> Response {
         if let refused = await authorizedRead(request) { return refused }
-        guard let pixelID = request.uri.queryParameters.get("dataset_id") else {
+        guard let pixelID = query(request)["dataset_id"] else {
             return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) dataset_id is required")
         }
         let received = await store.received(pixelID: pixelID)
@@ -347,8 +349,8 @@ extension GraphSandbox {
     // MARK: GET /{version}/oauth/access_token
 
     func accessToken(_ request: Request) throws -> Response {
-        let query = request.uri.queryParameters
-        guard query.get("grant_type") == "client_credentials", let id = query.get("client_id"), let secret = query.get("client_secret") else {
+        let query = query(request)
+        guard query["grant_type"] == "client_credentials", let id = query["client_id"], let secret = query["client_secret"] else {
             return Self.errorResponse(
                 status: .badRequest,
                 code: 100,

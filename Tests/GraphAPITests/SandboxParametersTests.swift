@@ -39,6 +39,22 @@ struct SandboxParametersTests {
         }
     }
 
+    @Test("a paging.next link carries the request's own values, a plus included, as a form reader reads them back")
+    func pagingLinkValues() async throws {
+        try await withSandbox { baseURL, _ in
+            let page = try await Self.send(
+                "\(baseURL)/v26.0/\(Self.account)/insights?access_token=t&level=account&time_increment=1&limit=1&note=a%2Bb%20c"
+            )
+            #expect(page.status == 200, "\(page.body)")
+            let next = try #require(try JSONValue(parsing: Array(page.body.utf8))["paging"]?["next"]?.stringValue)
+            let query = try #require(URLComponents(string: next)?.percentEncodedQuery)
+            let read = Dictionary(URLEncodedForm.pairs(query).map { ($0.name, $0.value) }, uniquingKeysWith: { $1 })
+            #expect(read["note"] == "a+b c", "\(next)")
+            #expect(read["access_token"] == nil, "a link never carries the token")
+            #expect(read["after"] != nil)
+        }
+    }
+
     @Test("a POST's token in its form authorizes it, as Graph takes it there; without one it is refused with code 190")
     func tokenInForm() async throws {
         try await withSandbox(.init(accessTokens: ["reader"])) { baseURL, _ in

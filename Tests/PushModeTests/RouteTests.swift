@@ -194,6 +194,32 @@ struct RouteTests {
         }
     }
 
+    @Test("the query's access_token is read as Graph reads a query, as a form: %2B is a plus, a bare + a space, an encoded name the same name")
+    func queryTokenReadAsForm() async throws {
+        try await withSidecar(manifest: try pushManifest(ingestToken: "ingest+token")) { sidecar in
+            let app = Application(router: sidecar.server.makeRouter(), services: [sidecar.committer])
+            try await app.test(.router) { client in
+                // No events: a caller whose token holds is told `data` is wrong (400), any other 401.
+                func status(_ query: String) async throws -> Int {
+                    try await client.execute(
+                        uri: "/v26.0/\(testPixel)/events?\(query)",
+                        method: .post,
+                        headers: fields([]),
+                        body: ByteBuffer(string: #"{"data":[]}"#)
+                    ) {
+                        Int($0.status.code)
+                    }
+                }
+                let encodedPlus = try await status("access_token=ingest%2Btoken")
+                let encodedName = try await status("access%5Ftoken=ingest%2Btoken")
+                let barePlus = try await status("access_token=ingest+token")
+                #expect(encodedPlus == 400)
+                #expect(encodedName == 400)
+                #expect(barePlus == 401, "a bare + is a space to Graph")
+            }
+        }
+    }
+
     func fields(_ pairs: [(String, String)]) -> HTTPFields {
         var fields: HTTPFields = [.contentType: "application/json"]
         // A name's first value replaces the default; a second is a second line.

@@ -16,6 +16,15 @@ public enum URLEncodedForm {
         }
     }
 
+    /// `name=value&…`, as a query string or a form body, encoded so that a form reader (Graph's,
+    /// ``pairs(_:)``) reads back exactly these pairs. `URLComponents` alone leaves a `+` as it is,
+    /// which a form reader takes for a space: a secret or a cursor with one would arrive changed.
+    public static func encoded(_ pairs: [(name: String, value: String)]) -> String {
+        var components = URLComponents()
+        components.queryItems = pairs.map { URLQueryItem(name: $0.name, value: $0.value) }
+        return (components.percentEncodedQuery ?? "").replacingOccurrences(of: "+", with: "%2B")
+    }
+
     /// `+` as a space, then percent-decoding.
     static func decode(_ text: some StringProtocol) -> String {
         let spaced = text.replacingOccurrences(of: "+", with: " ")

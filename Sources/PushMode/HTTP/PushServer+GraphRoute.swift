@@ -29,7 +29,7 @@ extension PushServer {
         // A token in the header or query string is checked before the body is read.
         let earlyToken =
             request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
-            ?? request.uri.queryParameters.get("access_token").map { String($0) }
+            ?? URLEncodedForm.pairs(request.uri.query ?? "").last { $0.name == "access_token" }?.value
         if let earlyToken, !tokenMatches(earlyToken) {
             return ingestTokenRefused(close: true)
         }

@@ -220,6 +220,98 @@ struct RouteTests {
         }
     }
 
+    @Test("a batch without a data array, or with more than Meta's 1,000 events, is refused whole naming data; 1,000 are judged one by one")
+    func batchEnvelope() async throws {
+        try await withRouter { client in
+            for body in [#"{"events":[]}"#, #"{"data":{"event_name":"Lead"}}"#, #"{"data":null}"#] {
+                let bytes = Array(body.utf8)
+                let (status, answer) = try await post(client, "/v1/events/batch", bytes, headers: signedHeaders(bytes))
+                #expect(status == 400, "\(body)")
+                #expect(
+                    answer["problems"]?.arrayValue?.first?["field"] == .string("data")
+                        && answer["problems"]?.arrayValue?.first?["code"] == .string("missing"),
+                    "\(answer)"
+                )
+            }
+            // Each item is the same small invalid event: judging 1,000 of them is cheap, and the answer says per item.
+            func batch(_ count: Int) -> [UInt8] { Array(("{\"data\":[" + Array(repeating: "{}", count: count).joined(separator: ",") + "]}").utf8) }
+            let over = batch(1_001)
+            let (overStatus, overAnswer) = try await post(client, "/v1/events/batch", over, headers: signedHeaders(over))
+            #expect(overStatus == 400)
+            #expect(
+                overAnswer["problems"]?.arrayValue?.first?["field"] == .string("data")
+                    && overAnswer["problems"]?.arrayValue?.first?["code"] == .string("invalid_value")
+            )
+            #expect(overAnswer["problems"]?.arrayValue?.first?["message"]?.stringValue?.contains("1001") == true, "\(overAnswer)")
+            let full = batch(1_000)
+            let (fullStatus, fullAnswer) = try await post(client, "/v1/events/batch", full, headers: signedHeaders(full))
+            #expect(fullStatus == 202)
+            #expect(fullAnswer["rejected"] == .integer(1_000))
+            #expect(fullAnswer["results"]?.arrayValue?.count == 1_000, "\(fullAnswer["error"] ?? .null)")
+        }
+    }
+
+    @Test("/readyz is 503 outbox_stuck, with the oldest due event's age, once an event has waited past 15 minutes with nothing sending it")
+    func readinessWithStuckOutbox() async throws {
+        try await withSidecar(manifest: try pushManifest()) { sidecar in
+            let app = Application(router: sidecar.server.makeRouter(), services: [sidecar.committer])
+            try await app.test(.router) { client in
+                func readiness() async throws -> (Int, JSONValue) {
+                    try await client.execute(uri: "/readyz", method: .get) { response in
+                        (Int(response.status.code), (try? JSONValue(parsing: response.body.readableBytesView)) ?? .null)
+                    }
+                }
+                // No forwarder runs here: what is committed stays due.
+                func committed(_ prefix: String, minutesAgo: Int64) -> [IntakeItem] {
+                    let received = UnixMillis(WallClock.system.now().rawValue - minutesAgo * 60_000)
+                    return ForwarderWindowTests.leads(1, prefix: prefix).map { item in
+                        var item = item
+                        item.receivedAt = received
+                        return item
+                    }
+                }
+                _ = try await sidecar.registry.commitIntake(committed("recent", minutesAgo: 14))
+                let (recentStatus, recent) = try await readiness()
+                #expect(recentStatus == 200 && recent["status"] == .string("ready"), "\(recent)")
+                _ = try await sidecar.registry.commitIntake(committed("stuck", minutesAgo: 16))
+                let (stuckStatus, stuck) = try await readiness()
+                #expect(stuckStatus == 503 && stuck["status"] == .string("outbox_stuck"), "\(stuck)")
+                guard case .integer(let age)? = stuck["oldest_due_ms"] else {
+                    Issue.record("no oldest_due_ms in \(stuck)")
+                    return
+                }
+                #expect(age >= 16 * 60_000 && age < 17 * 60_000, "\(age)")
+            }
+        }
+    }
+
+    @Test("a full replay ledger answers a new delivery 503 busy with Retry-After, never unchecked; a retry of one it holds is still judged")
+    func replayLedgerFull() async throws {
+        try await withSidecar(manifest: try pushManifest(limits: "replay_ledger_entries: 1000")) { sidecar in
+            let app = Application(router: sidecar.server.makeRouter(), services: [sidecar.committer])
+            try await app.test(.router) { client in
+                // Empty objects: each is verified and its id recorded, then refused as an event (400).
+                let body = Array("{}".utf8)
+                let first = signedHeaders(body, id: "msg_held_0")
+                #expect(try await post(client, "/v1/events", body, headers: first).0 == 400)
+                for index in 1..<1_000 {
+                    #expect(try await post(client, "/v1/events", body, headers: signedHeaders(body, id: "msg_held_\(index)")).0 == 400)
+                }
+                let full = try await client.execute(
+                    uri: "/v1/events",
+                    method: .post,
+                    headers: fields(signedHeaders(body, id: "msg_new")),
+                    body: ByteBuffer(bytes: body)
+                ) {
+                    response in
+                    (response.status, response.headers[.retryAfter], (try? JSONValue(parsing: response.body.readableBytesView)) ?? .null)
+                }
+                #expect(full.0 == .serviceUnavailable && full.1 == "5" && full.2["error"] == .string("busy"), "\(full)")
+                #expect(try await post(client, "/v1/events", body, headers: first).0 == 400, "a retry of a held id is judged as before")
+            }
+        }
+    }
+
     func fields(_ pairs: [(String, String)]) -> HTTPFields {
         var fields: HTTPFields = [.contentType: "application/json"]
         // A name's first value replaces the default; a second is a second line.

@@ -559,48 +559,12 @@ struct ManifestBuilder {
                 "async_threshold", "page_size",
             ])
         else { return nil }
+        // Every problem is reported, of every account and option, also when no account is left
+        // (`validate` lists them all); the stream is off only when no account has an id.
         var accounts: [AdInsightsConfiguration.Account] = []
         for element in map.value("accounts", required: true)?.sequence() ?? [] {
-            guard let entry = element.mapping(allowed: ["id", "pixels", "access_token", "level"]) else { continue }
-            guard let idNode = entry.value("id", required: true), var id = idNode.text()?.trimmingCharacters(in: .whitespaces) else { continue }
-            if id.hasPrefix("act_") { id.removeFirst(4) }
-            guard !id.isEmpty else { continue }
-            guard id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-                idNode.report("\(idNode.path) must be an ad account id (digits, with or without `act_`), found \(idNode.shown(id))")
-                continue
-            }
-            // `reconcile` joins an account's spend to its pixels' conversions: a pixel the manifest
-            // does not send for, or none at all, would show spend against no conversions.
-            guard let pixelsNode = entry.value("pixels", required: true) else { continue }
-            guard
-                let pixels = pixelsNode.stringList(checkingEach: { pixelNode, pixel in
-                    guard let knownPixels, !knownPixels.contains(pixel) else { return true }
-                    pixelNode.report(
-                        "\(pixelsNode.path) must name pixels of the manifest's `pixels` (\(knownPixels.sorted().joined(separator: ", "))), found \(pixelNode.shown(pixel))"
-                    )
-                    return false
-                })
-            else { continue }
-            guard !pixels.isEmpty else {
-                pixelsNode.report(
-                    "\(pixelsNode.path) must list the pixels this account advertises for: reconcile joins its spend to their conversions"
-                )
-                continue
-            }
-            let token = entry.value("access_token").flatMap { $0.text() }.flatMap { $0.isEmpty ? nil : Secret($0) }
-            var level = "campaign"
-            if let levelNode = entry.value("level"), let text = levelNode.string() {
-                guard AdInsightsConfiguration.levels.contains(text) else {
-                    levelNode.report(
-                        "\(levelNode.path) must be one of \(AdInsightsConfiguration.levels.joined(separator: ", ")), found \(levelNode.shown(text))"
-                    )
-                    continue
-                }
-                level = text
-            }
-            accounts.append(AdInsightsConfiguration.Account(id: id, pixels: pixels, accessToken: token, level: level))
+            if let account = adAccount(element, knownPixels: knownPixels) { accounts.append(account) }
         }
-        guard !accounts.isEmpty else { return nil }
         var configuration = AdInsightsConfiguration(accounts: accounts)
         func days(_ key: String, _ range: ClosedRange<Int>, into target: inout Int) {
             guard let node = map.value(key), let duration = node.duration() else { return }
@@ -635,7 +599,54 @@ struct ManifestBuilder {
             configuration.actionTypes = mapped
         }
         if let size = map.value("page_size")?.integer(in: 1...5_000) { configuration.pageSize = size }
-        return configuration
+        return accounts.isEmpty ? nil : configuration
+    }
+
+    /// One of `ad_insights.accounts`, every problem of it reported; `nil` when it has a problem,
+    /// or no id (the stream off for it, as with `META_AD_ACCOUNT_ID` unset: its other fields are
+    /// not read).
+    private func adAccount(_ element: YAMLNodeReader, knownPixels: Set<String>?) -> AdInsightsConfiguration.Account? {
+        guard let entry = element.mapping(allowed: ["id", "pixels", "access_token", "level"]) else { return nil }
+        guard let idNode = entry.value("id", required: true), let written = idNode.text()?.trimmingCharacters(in: .whitespaces) else { return nil }
+        let id = written.hasPrefix("act_") ? String(written.dropFirst(4)) : written
+        guard !id.isEmpty else { return nil }
+        var valid = true
+        if !id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            idNode.report("\(idNode.path) must be an ad account id (digits, with or without `act_`), found \(idNode.shown(written))")
+            valid = false
+        }
+        // `reconcile` joins an account's spend to its pixels' conversions: a pixel the manifest
+        // does not send for, or none at all, would show spend against no conversions.
+        var pixels: [String]?
+        if let pixelsNode = entry.value("pixels", required: true) {
+            pixels = pixelsNode.stringList(checkingEach: { pixelNode, pixel in
+                guard let knownPixels, !knownPixels.contains(pixel) else { return true }
+                pixelNode.report(
+                    "\(pixelsNode.path) must name pixels of the manifest's `pixels` (\(knownPixels.sorted().joined(separator: ", "))), found \(pixelNode.shown(pixel))"
+                )
+                return false
+            })
+            if pixels?.isEmpty == true {
+                pixelsNode.report(
+                    "\(pixelsNode.path) must list the pixels this account advertises for: reconcile joins its spend to their conversions"
+                )
+                pixels = nil
+            }
+        }
+        let token = entry.value("access_token").flatMap { $0.text() }.flatMap { $0.isEmpty ? nil : Secret($0) }
+        var level = "campaign"
+        if let levelNode = entry.value("level"), let text = levelNode.string() {
+            if AdInsightsConfiguration.levels.contains(text) {
+                level = text
+            } else {
+                levelNode.report(
+                    "\(levelNode.path) must be one of \(AdInsightsConfiguration.levels.joined(separator: ", ")), found \(levelNode.shown(text))"
+                )
+                valid = false
+            }
+        }
+        guard valid, let pixels else { return nil }
+        return AdInsightsConfiguration.Account(id: id, pixels: pixels, accessToken: token, level: level)
     }
 
     private func pullAuth(_ node: YAMLNodeReader) -> PullConfiguration.Auth? {

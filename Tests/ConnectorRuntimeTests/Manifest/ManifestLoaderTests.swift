@@ -284,6 +284,60 @@ struct ManifestLoaderTests {
         #expect(found("        - {id: \"\", pixels: [\"999\"]}\n").isEmpty)
     }
 
+    @Test("every ad_insights option is read as written (none at its default), and each bad one is reported at its place")
+    func adInsightsOptions() throws {
+        let options = """
+            pull:
+              auth: {type: app_credentials, app_id: "4242", app_secret: app-secret-x}
+              streams:
+                ad_insights:
+                  accounts: [{id: act_42, pixels: ["123"], level: ad}]
+                  step: P3D
+                  lookback: P14D
+                  initial_lookback: P60D
+                  async_threshold: P10D
+                  attribution_windows: [28d_click]
+                  action_report_time: conversion
+                  action_types: {Purchase: omni_purchase}
+                  page_size: 100
+            """
+        let pull = try #require(try ManifestLoader(environment: [:]).load(yaml: minimalManifest + options, path: "m.yaml").pull)
+        let insights = try #require(pull.adInsights)
+        #expect(insights.accounts.map(\.id) == ["42"] && insights.accounts.map(\.level) == ["ad"])
+        let days: [Int] = [insights.stepDays, insights.lookbackDays, insights.initialDays, insights.asyncThresholdDays]
+        #expect(days == [3, 14, 60, 10])
+        #expect(insights.attributionWindows == ["28d_click"])
+        #expect(insights.actionReportTime == "conversion")
+        #expect(insights.actionTypes == ["Purchase": "omni_purchase"])
+        #expect(insights.pageSize == 100)
+        guard case .appCredentials(let appID, let secret) = pull.auth else {
+            Issue.record("app_credentials read as \(pull.auth)")
+            return
+        }
+        #expect(appID == "4242" && secret.revealed == "app-secret-x")
+
+        let bad =
+            options
+            .replacingOccurrences(of: "auth: {type: app_credentials,", with: "auth: {type: system_user_token,")
+            .replacingOccurrences(of: "id: act_42", with: "id: act_4x2")
+            .replacingOccurrences(of: "level: ad}", with: "level: keyword}")
+            .replacingOccurrences(of: "lookback: P14D", with: "lookback: PT36H")
+            .replacingOccurrences(of: "initial_lookback: P60D", with: "initial_lookback: P2D")
+            .replacingOccurrences(of: "action_report_time: conversion", with: "action_report_time: later")
+        let found = problems(minimalManifest + bad).map(\.description)
+        #expect(
+            found == [
+                "m.yaml:25:9: pull.auth: app_id and app_secret belong to type app_credentials",
+                "m.yaml:28:23: pull.streams.ad_insights.accounts[0].id must be an ad account id (digits, with or without `act_`), found `act_4x2`",
+                "m.yaml:28:56: pull.streams.ad_insights.accounts[0].level must be one of account, campaign, adset, ad, found `keyword`",
+                "m.yaml:30:17: pull.streams.ad_insights.lookback must be whole days from 1 to 400, such as `P7D`",
+                "m.yaml:31:25: pull.streams.ad_insights.initial_lookback must be at least the lookback (28 days): later polls re-read that far back",
+                "m.yaml:34:27: pull.streams.ad_insights.action_report_time must be one of impression, conversion, mixed, found `later`",
+            ],
+            "\(found)"
+        )
+    }
+
     @Test("a pixel's default country is a real country with a calling code, which national phone numbers get")
     func defaultCountry() throws {
         func manifest(_ country: String) -> String {

@@ -62,10 +62,25 @@ public enum SchemaCompatibility {
         return lines
     }
 
+    /// How `after` refuses values `before` accepted: allowed by the rule, and worth saying in a diff.
     static func tightenings(from before: SchemaNode, to after: SchemaNode) -> [String] {
+        var found: [String] = []
         if let types = after.types, before.types.map({ types != $0 && types.isSubset(of: $0) }) ?? true {
-            return ["narrows its type from \(before.typeDescription) to \(after.typeDescription)"]
+            found.append("narrows its type from \(before.typeDescription) to \(after.typeDescription)")
         }
-        return []
+        if let now = after.enumValues {
+            if let values = before.enumValues {
+                let removed = values.filter { !now.contains($0) }
+                if !removed.isEmpty { found.append("no longer accepts \(removed.map(\.serialized).joined(separator: ", "))") }
+            } else {
+                found.append("lists its allowed values")
+            }
+        }
+        if let pattern = after.pattern, before.pattern == nil { found.append("adds the pattern `\(pattern)`") }
+        if let format = after.format, before.format == nil { found.append("adds the format `\(format)`") }
+        if let minimum = after.minimum, before.minimum.map({ $0 < minimum }) ?? true { found.append("raises its minimum") }
+        if let maximum = after.maximum, before.maximum.map({ $0 > maximum }) ?? true { found.append("lowers its maximum") }
+        if let length = after.minLength, before.minLength.map({ $0 < length }) ?? true { found.append("raises its minimum length") }
+        return found
     }
 }

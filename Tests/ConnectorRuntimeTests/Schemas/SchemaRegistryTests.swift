@@ -100,6 +100,62 @@ struct SchemaRegistryTests {
         )
     }
 
+    @Test("compatibility of a required field's allowed values, pattern, format and maximum; narrowing any of them is allowed")
+    func constraintLoosenings() throws {
+        let kind = #""kind": {"type": "string", "enum": ["website", "app"], "pattern": "^[a-z]+$", "format": "slug"}"#
+        let count = #""count": {"type": "integer", "maximum": 10}"#
+        let v1 = try SchemaDocument(parsing: schema(required: ["kind", "count"], properties: kind + ", " + count))
+        func problems(kind: String = kind, count: String = count) throws -> [String] {
+            SchemaCompatibility.problems(
+                of: try SchemaDocument(parsing: schema(required: ["kind", "count"], properties: kind + ", " + count)),
+                against: v1,
+                earlierVersion: 1
+            )
+        }
+        #expect(try problems(kind: kind.replacingOccurrences(of: #"["website", "app"]"#, with: #"["website"]"#)).isEmpty)
+        #expect(try problems(count: #""count": {"type": "integer", "maximum": 5}"#).isEmpty)
+        #expect(
+            try problems(kind: kind.replacingOccurrences(of: #""app"]"#, with: #""app", "chat"]"#)) == [
+                #"`kind` (required since version 1) accepts new values "chat""#
+            ]
+        )
+        #expect(
+            try problems(kind: kind.replacingOccurrences(of: #", "enum": ["website", "app"]"#, with: "")) == [
+                "`kind` (required since version 1) no longer lists its allowed values"
+            ]
+        )
+        #expect(
+            try problems(kind: kind.replacingOccurrences(of: #", "pattern": "^[a-z]+$""#, with: "")) == [
+                "`kind` (required since version 1) drops or changes its pattern `^[a-z]+$`"
+            ]
+        )
+        #expect(
+            try problems(kind: kind.replacingOccurrences(of: #""slug""#, with: #""uri""#)) == [
+                "`kind` (required since version 1) drops or changes its format `slug`"
+            ]
+        )
+        #expect(try problems(count: #""count": {"type": "integer"}"#) == ["`count` (required since version 1) raises its maximum"])
+
+        // `schema diff` says what changed either way.
+        let v2 = try SchemaDocument(
+            parsing: schema(
+                required: ["kind", "count"],
+                properties: kind.replacingOccurrences(of: #"["website", "app"]"#, with: #"["website"]"#)
+                    + #", "count": {"type": ["integer", "string"]}"#
+            )
+        )
+        #expect(
+            SchemaCompatibility.diff(from: v1, to: v2) == [
+                "~ count: loosens its type from integer to integer|string; raises its maximum", #"~ kind: no longer accepts "app""#,
+            ]
+        )
+        #expect(
+            SchemaCompatibility.diff(from: v2, to: v1) == [
+                "~ count: narrows its type from integer|string to integer; lowers its maximum", #"~ kind: accepts new values "app""#,
+            ]
+        )
+    }
+
     @Test("versions are numbered in registration order, checked against every earlier version, on both stores", arguments: TestStore.enabled)
     func versions(store: TestStore) async throws {
         try await store.withRegistry { registry in

@@ -179,6 +179,45 @@ struct PollJobTests {
         }
     }
 
+    @Test(
+        "a poll after more than Meta's 7 days reads from the horizon, reports the gap it could not read and warns once",
+        arguments: TestStore.enabled
+    )
+    func gapBeyondHorizon(store: TestStore) async throws {
+        try await withSeededSandbox { url, _, _ in
+            try await store.withRegistry { registry in
+                let manifest = try manifest(step: "P1D")
+                let first = try await poll(manifest, registry: registry, graphURL: url)
+                #expect(first.result == .ok && first.gap == .zero)
+                let key = CursorKey(connector: manifest.id, stream: "delivery_statuses", partition: pixelID)
+                let before = try #require(try await registry.cursor(key)).position
+
+                // Ten days later: three of them have passed out of Meta's reach.
+                let later = WallClock { UnixMillis(WallClock.system.now().rawValue + 10 * 86_400_000) }
+                let log = CapturedLog()
+                let report = try await PollJob(
+                    manifest: manifest,
+                    pull: manifest.pull!,
+                    registry: registry,
+                    graph: GraphClient(configuration: GraphClient.Configuration(manifest: manifest, baseURL: url)),
+                    logger: log.logger,
+                    clock: later
+                )
+                .run()
+                #expect(report.result == .ok)
+                let horizon = later.seconds().rawValue - 7 * 86_400
+                let expectedGap = horizon - before.rawValue
+                #expect(abs(report.gap.components.seconds - expectedGap) <= 3_600, "gap \(report.gap), expected about \(expectedGap) s")
+                let warnings = log.all.filter { $0.message == "cursor older than Meta's 7-day horizon: the gap cannot be read" }
+                #expect(warnings.count == 1 && warnings.first?.level == .warning)
+                #expect(warnings.first?.metadata["pixel_id"] == pixelID)
+                #expect(warnings.first?.metadata["gap_seconds"] == "\(report.gap.components.seconds)")
+                let after = try #require(try await registry.cursor(key)).position
+                #expect(after.rawValue > horizon, "the cursor moved on to the new run's last window")
+            }
+        }
+    }
+
     @Test("each retried read is one warning naming the pixel or ad account, the attempt and the wait, so an outage is not silence")
     func retriesAreLogged() async throws {
         let failing = GraphSandbox(configuration: .init(faults: FaultPlan(rate: 1, kinds: [.serverError])))

@@ -155,17 +155,15 @@ public struct GraphClient: Sendable {
 
     /// `POST /{version}/{path}` with a form body (an async insights report), authenticated with the token.
     public func post(_ path: String, form: [(String, String)], accessToken: Secret?) async throws(GraphError) -> GraphResponse {
-        var fields = URLEncodedForm.encoded(form)
+        var fields = form
         if let accessToken, let appSecret = configuration.appSecret {
-            fields +=
-                (fields.isEmpty ? "" : "&")
-                + "appsecret_proof=\(AppSecretProof.make(accessToken: accessToken.revealed, appSecret: appSecret.revealed))"
+            fields.append(("appsecret_proof", AppSecretProof.make(accessToken: accessToken.revealed, appSecret: appSecret.revealed)))
         }
         var request = HTTPClientRequest(url: "\(configuration.baseURL)/\(configuration.version)/\(path)")
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
         if let accessToken { request.headers.add(name: "Authorization", value: "Bearer \(accessToken.revealed)") }
-        request.body = .bytes(ByteBuffer(string: fields))
+        request.body = .bytes(ByteBuffer(string: URLEncodedForm.encoded(fields)))
         return try await perform(request, timeout: configuration.readTimeout)
     }
 

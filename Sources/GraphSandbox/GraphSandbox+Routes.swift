@@ -103,7 +103,9 @@ extension GraphSandbox {
         } catch {
             return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) \(error.reason)")
         }
-        guard let token = parsed.accessToken, !token.isEmpty,
+        // The token as Graph takes it: in an `Authorization` header, the body or the query string.
+        let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
+        guard let token = bearer ?? parsed.accessToken, !token.isEmpty,
             configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
         else {
             return await metaError(

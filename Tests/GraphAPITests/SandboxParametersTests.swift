@@ -55,6 +55,31 @@ struct SandboxParametersTests {
         }
     }
 
+    @Test("events are authorized by a token in an Authorization header, as Graph takes it, as well as in the body")
+    func eventsWithBearerToken() async throws {
+        try await withSandbox(.init(accessTokens: ["writer"])) { baseURL, sandbox in
+            let events = "\(baseURL)/v26.0/\(sandboxPixel)/events"
+            func send(_ id: String, authorization: String?, bodyToken: String?) async throws -> UInt {
+                var request = HTTPClientRequest(url: events)
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                if let authorization { request.headers.add(name: "Authorization", value: authorization) }
+                let token = bodyToken.map { #","access_token":"\#($0)""# } ?? ""
+                request.body = .bytes(ByteBuffer(string: #"{"data":[\#(String(decoding: wireEvent(id: id), as: UTF8.self))]\#(token)}"#))
+                return try await HTTPClient.shared.execute(request, timeout: .seconds(hangLimit.components.seconds)).status.code
+            }
+            let statuses = [
+                try await send("bearer", authorization: "Bearer writer", bodyToken: nil),
+                try await send("oauth", authorization: "OAuth writer", bodyToken: nil),
+                try await send("body", authorization: nil, bodyToken: "writer"),
+                try await send("wrong", authorization: "Bearer other", bodyToken: nil),
+                try await send("none", authorization: nil, bodyToken: nil),
+            ]
+            #expect(statuses == [200, 200, 200, 401, 401])
+            #expect(Set(await sandbox.receivedCounts(pixelID: sandboxPixel).keys) == ["bearer", "oauth", "body"])
+        }
+    }
+
     @Test("a POST's token in its form authorizes it, as Graph takes it there; without one it is refused with code 190")
     func tokenInForm() async throws {
         try await withSandbox(.init(accessTokens: ["reader"])) { baseURL, _ in

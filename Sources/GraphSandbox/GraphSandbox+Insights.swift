@@ -141,14 +141,15 @@ extension GraphSandbox {
         )
     }
 
-    func unknownObject(_ node: String) async -> Response {
+    /// Graph's answer for an object it cannot load, or a request the object does not take.
+    func unknownObject(_ node: String, method: HTTPRequest.Method = .get) async -> Response {
         await metaError(
             status: .badRequest,
             code: 100,
             subcode: 33,
             type: "GraphMethodException",
             message:
-                "Unsupported get request. Object with ID '\(node)' does not exist, cannot be loaded due to missing permissions, or does not support this operation"
+                "Unsupported \(method.rawValue.lowercased()) request. Object with ID '\(node)' does not exist, cannot be loaded due to missing permissions, or does not support this operation"
         )
     }
 

@@ -129,6 +129,7 @@ public struct GraphSandbox: Service {
 
     func makeRouter() -> Router<SandboxRequestContext> {
         let router = Router(context: SandboxRequestContext.self)
+        router.add(middleware: UnsupportedRequestMiddleware(sandbox: self))
         router.get("/_sandbox/events") { request, _ in try await self.listReceived(request) }
         router.post("/:version/:node/events") { request, context in
             try await self.faulted(request, context) { try await self.receiveEvents(request, context: context) }

@@ -80,6 +80,27 @@ struct SandboxParametersTests {
         }
     }
 
+    @Test("a request no route takes gets Graph's own error, code 100 subcode 33 naming the object, not an empty 404")
+    func unsupportedRequests() async throws {
+        try await withSandbox { baseURL, _ in
+            for (path, form, verb, node) in [
+                ("/v26.0/123/nothing", nil, "get", "123"), ("/v26.0/\(sandboxPixel)/events", nil, "get", sandboxPixel),
+                ("/v26.0/123/stats", "a=1", "post", "123"), ("/nope", nil, "get", "nope"),
+            ] as [(String, String?, String, String)] {
+                let answer = try await Self.send(baseURL + path, form: form)
+                #expect(answer.status == 400, "\(path): \(answer.body)")
+                let error = try JSONValue(parsing: Array(answer.body.utf8))["error"]
+                #expect(
+                    error?["code"] == .integer(100) && error?["error_subcode"] == .integer(33) && error?["type"] == .string("GraphMethodException")
+                )
+                #expect(
+                    error?["message"]?.stringValue?.hasPrefix("Unsupported \(verb) request. Object with ID '\(node)' does not exist") == true,
+                    "\(answer.body)"
+                )
+            }
+        }
+    }
+
     @Test("a POST's token in its form authorizes it, as Graph takes it there; without one it is refused with code 190")
     func tokenInForm() async throws {
         try await withSandbox(.init(accessTokens: ["reader"])) { baseURL, _ in

@@ -77,17 +77,17 @@ func pollJob(_ manifest: Manifest, registry: any StateRegistry, graphURL: String
 }
 
 /// A poll job's run against the stand-in at `graphURL`, its client configured from `manifest`.
-func poll(_ manifest: Manifest, registry: any StateRegistry, graphURL: String, drift: DriftMonitor? = nil) async throws -> PollJob.Report {
+func poll(
+    _ manifest: Manifest,
+    registry: any StateRegistry,
+    graphURL: String,
+    drift: DriftMonitor? = nil,
+    logger: Logger = Logger(label: "test.poll"),
+    clock: WallClock = .system
+) async throws -> PollJob.Report {
     let graph = GraphClient(configuration: GraphClient.Configuration(manifest: manifest, baseURL: graphURL))
-    return try await PollJob(
-        manifest: manifest,
-        pull: manifest.pull!,
-        registry: registry,
-        graph: graph,
-        logger: Logger(label: "test.poll"),
-        drift: drift
-    )
-    .run()
+    return try await PollJob(manifest: manifest, pull: manifest.pull!, registry: registry, graph: graph, logger: logger, clock: clock, drift: drift)
+        .run()
 }
 
 /// Server-side totals per event name, from what the registry stored.
@@ -195,15 +195,7 @@ struct PollJobTests {
                 // Ten days later: three of them have passed out of Meta's reach.
                 let later = WallClock { UnixMillis(WallClock.system.now().rawValue + 10 * 86_400_000) }
                 let log = CapturedLog()
-                let report = try await PollJob(
-                    manifest: manifest,
-                    pull: manifest.pull!,
-                    registry: registry,
-                    graph: GraphClient(configuration: GraphClient.Configuration(manifest: manifest, baseURL: url)),
-                    logger: log.logger,
-                    clock: later
-                )
-                .run()
+                let report = try await poll(manifest, registry: registry, graphURL: url, logger: log.logger, clock: later)
                 #expect(report.result == .ok)
                 let horizon = later.seconds().rawValue - 7 * 86_400
                 let expectedGap = horizon - before.rawValue
@@ -225,14 +217,7 @@ struct PollJobTests {
             try await TestStore.sqlite.withRegistry { registry in
                 let manifest = try insightsManifest()
                 let log = CapturedLog()
-                let report = try await PollJob(
-                    manifest: manifest,
-                    pull: manifest.pull!,
-                    registry: registry,
-                    graph: GraphClient(configuration: GraphClient.Configuration(manifest: manifest, baseURL: url)),
-                    logger: log.logger
-                )
-                .run()
+                let report = try await poll(manifest, registry: registry, graphURL: url, logger: log.logger)
                 #expect(report.result == .partial)
                 let retries = log.all.filter { $0.message == "read failed; retrying" }
                 #expect(

@@ -31,6 +31,8 @@ struct PixelPauseTests {
     /// What the test steers and what the Graph stand-in saw.
     final class Scene: Sendable {
         let refusing = Mutex(true)
+        /// Requests answered 503 once the refusals end, before the stand-in accepts again.
+        let transientFailures = Mutex(0)
         let counts = Mutex((requests: 0, accepted: 0))
         /// How far the forwarder's clock runs ahead of the wall clock, in milliseconds.
         let ahead = Mutex<Int64>(0)
@@ -45,9 +47,24 @@ struct PixelPauseTests {
             let body = try await request.body.collect(upTo: 10_000_000)
             let events = try JSONValue(parsing: Array(buffer: body))["data"]?.arrayValue?.count ?? 0
             let refuse = scene.refusing.withLock { $0 }
+            let failing =
+                !refuse
+                && scene.transientFailures.withLock { remaining in
+                    defer { remaining = max(0, remaining - 1) }
+                    return remaining > 0
+                }
             scene.counts.withLock {
                 $0.requests += 1
-                if !refuse { $0.accepted += events }
+                if !refuse && !failing { $0.accepted += events }
+            }
+            if failing {
+                let answer =
+                    #"{"error":{"message":"Service temporarily unavailable","type":"OAuthException","code":2,"is_transient":true,"fbtrace_id":"Abusy"}}"#
+                return Response(
+                    status: .serviceUnavailable,
+                    headers: [.contentType: "application/json"],
+                    body: .init(byteBuffer: ByteBuffer(string: answer))
+                )
             }
             let answer: String
             if refuse {
@@ -110,11 +127,21 @@ struct PixelPauseTests {
                 #expect(waiting.forwarded == 0 && waiting.deadLettered == 0 && waiting.remaining == 10, "\(waiting)")
                 #expect(scene.counts.withLock { $0.requests } == requestsWhilePaused, "no request to Meta during the pause")
 
-                // The pause ends: everything is delivered once and the alarm clears.
+                // The pause ends, and Meta's first answer is a transient 503. The pause spent none
+                // of the events' retries (two here), so they wait for the next try rather than
+                // going to the dead-letter queue; then everything is delivered once and the alarm
+                // clears.
                 scene.ahead.withLock { $0 = 301_000 }
+                scene.transientFailures.withLock { $0 = 1 }
                 var forwarded = 0
-                for _ in 0..<5 where forwarded < 10 { forwarded += try await forwarder.flushDue().forwarded }
+                for _ in 0..<10 where forwarded < 10 {
+                    let round = try await forwarder.flushDue()
+                    #expect(round.deadLettered == 0, "\(round)")
+                    forwarded += round.forwarded
+                    try await Task.sleep(for: .milliseconds(5))
+                }
                 #expect(forwarded == 10)
+                #expect(try await registry.deadLetters(limit: 10).isEmpty)
                 #expect(scene.counts.withLock { $0.accepted } == 10)
                 #expect(try await registry.outboxDepth() == 0)
                 #expect(try await registry.activeAlarms().isEmpty)

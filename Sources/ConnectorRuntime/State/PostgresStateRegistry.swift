@@ -275,13 +275,14 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func reschedule(_ entries: [OutboxEntry], nextAttemptAt: UnixMillis, lastError: String) async throws(StateError) {
+    public func reschedule(_ entries: [OutboxEntry], nextAttemptAt: UnixMillis, lastError: String, spendingAttempt: Bool) async throws(StateError) {
         guard !entries.isEmpty else { return }
         let nextAttemptAt = nextAttemptAt.rawValue
+        let spent = spendingAttempt ? 1 : 0
         try await wrap("reschedule outbox") {
             try await client.query(
                 """
-                UPDATE outbox SET attempts = attempts + 1, next_attempt_at = \(nextAttemptAt), lease_owner = NULL, lease_until = NULL, last_error = \(lastError), claims = 0
+                UPDATE outbox SET attempts = attempts + \(spent), next_attempt_at = \(nextAttemptAt), lease_owner = NULL, lease_until = NULL, last_error = \(lastError), claims = 0
                 WHERE id = ANY(\(entries.map(\.id))::int8[])
                 """,
                 logger: logger

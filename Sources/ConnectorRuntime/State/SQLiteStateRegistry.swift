@@ -312,15 +312,15 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
         }
     }
 
-    public func reschedule(_ entries: [OutboxEntry], nextAttemptAt: UnixMillis, lastError: String) async throws(StateError) {
+    public func reschedule(_ entries: [OutboxEntry], nextAttemptAt: UnixMillis, lastError: String, spendingAttempt: Bool) async throws(StateError) {
         guard !entries.isEmpty else { return }
         try await locked(
             "reschedule outbox",
             """
-            UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, last_error = ?, claims = 0
+            UPDATE outbox SET attempts = attempts + ?, next_attempt_at = ?, lease_owner = NULL, lease_until = NULL, last_error = ?, claims = 0
             WHERE id IN (\(Self.idList(entries.map(\.id))))
             """,
-            [Self.time(nextAttemptAt), .text(lastError)]
+            [.integer(spendingAttempt ? 1 : 0), Self.time(nextAttemptAt), .text(lastError)]
         )
     }
 

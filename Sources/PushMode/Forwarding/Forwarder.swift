@@ -368,7 +368,12 @@ public struct Forwarder: Service {
                 return
             }
             if let until = await pauses.pausedUntil(pixelID, now: current) {
-                try await registry.reschedule(entries, nextAttemptAt: until, lastError: "pixel paused after an auth or permission failure")
+                try await registry.reschedule(
+                    entries,
+                    nextAttemptAt: until,
+                    lastError: "pixel paused after an auth or permission failure",
+                    spendingAttempt: false
+                )
                 outcomes.add(rescheduled: entries.count)
                 return
             }
@@ -468,7 +473,9 @@ public struct Forwarder: Service {
                 message: error.description,
                 now: current
             )
-            try await registry.reschedule(entries, nextAttemptAt: until, lastError: error.description)
+            // Meta refused the pixel, not these events: their retry budget is kept for the
+            // transient errors they may meet once it delivers again.
+            try await registry.reschedule(entries, nextAttemptAt: until, lastError: error.description, spendingAttempt: false)
             outcomes.add(rescheduled: entries.count)
         case .retry, .giveUp:
             Counter(label: "capi_retries_total", dimensions: [("pixel_id", pixel.id), ("class", error.errorClass.rawValue)]).increment()

@@ -68,21 +68,6 @@ public struct DriftCounters: Sendable, Equatable {
         for problem in problems { Self.count(problem, 1, in: &shapeProblems, cap: Self.maximumShapeProblems) }
     }
 
-    public mutating func merge(_ other: DriftCounters) {
-        events += other.events
-        refused += other.refused
-        for index in applicable.indices {
-            applicable[index] += other.applicable[index]
-            present[index] += other.present[index]
-        }
-        for index in formats.indices { formats[index] += other.formats[index] }
-        for (key, count) in other.refusals { Self.count(key, count, in: &refusals, cap: Self.maximumRefusalKeys) }
-        for (key, count) in other.unknownFields { Self.count(key, count, in: &unknownFields, cap: Self.maximumUnknownFields) }
-        for (key, count) in other.shapeProblems { Self.count(key, count, in: &shapeProblems, cap: Self.maximumShapeProblems) }
-        qualitySum += other.qualitySum
-        qualityCount += other.qualityCount
-    }
-
     /// Keys are outside input (field names, codes): at most `cap` distinct ones, the rest `other`.
     static func count(_ key: String, _ count: Int, in counts: inout [String: Int], cap: Int) {
         let key = counts[key] != nil || counts.count < cap ? key : "other"

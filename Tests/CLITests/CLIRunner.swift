@@ -33,7 +33,7 @@ struct CLIRunner {
         process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = repositoryRoot
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key == "PATH" || $0.key == "HOME" }.merging(environment) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.filter { ProcessRunner.inherited($0.key) }.merging(environment) { $1 }
         if let outputFile {
             _ = FileManager.default.createFile(atPath: outputFile, contents: nil)
             process.standardOutput = FileHandle(forWritingAtPath: outputFile)

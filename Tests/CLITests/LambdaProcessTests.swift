@@ -53,7 +53,7 @@ struct LambdaProcessTests {
         process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = CLIRunner.repositoryRoot
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key == "PATH" || $0.key == "HOME" }.merging(environment) { $1 }
+        process.environment = ProcessInfo.processInfo.environment.filter { ProcessRunner.inherited($0.key) }.merging(environment) { $1 }
         for path in [stdout, stderr] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         process.standardOutput = FileHandle(forWritingAtPath: stdout)
         process.standardError = FileHandle(forWritingAtPath: stderr)

@@ -3,6 +3,13 @@ import Foundation
 /// Runs programs the way an operator or an external check does: the connector's binary, python3
 /// for Meta's SDK and the reference libraries, curl.
 public enum ProcessRunner {
+    /// Variables a child process keeps from the test's environment, the rest being the test's to
+    /// give: the program search path, the home directory, and where an instrumented build writes
+    /// its coverage profile (so a coverage run counts the command line's processes too).
+    public static func inherited(_ name: String) -> Bool {
+        name == "PATH" || name == "HOME" || name == "LLVM_PROFILE_FILE"
+    }
+
     public struct Result: Sendable {
         public var status: Int32
         public var stdout: String
@@ -41,7 +48,7 @@ public enum ProcessRunner {
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         process.currentDirectoryURL = directory.map { URL(fileURLWithPath: $0) } ?? RepositoryPaths.root
-        process.environment = ProcessInfo.processInfo.environment.filter { $0.key == "PATH" || $0.key == "HOME" || $0.key.hasPrefix("PYTHON") }
+        process.environment = ProcessInfo.processInfo.environment.filter { Self.inherited($0.key) || $0.key.hasPrefix("PYTHON") }
             .merging(environment) { $1 }
         let out = Pipe()
         let err = Pipe()

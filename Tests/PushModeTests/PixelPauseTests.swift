@@ -126,6 +126,8 @@ struct PixelPauseTests {
                 let waiting = try await forwarder.flushDue()
                 #expect(waiting.forwarded == 0 && waiting.deadLettered == 0 && waiting.remaining == 10, "\(waiting)")
                 #expect(scene.counts.withLock { $0.requests } == requestsWhilePaused, "no request to Meta during the pause")
+                let waitingRows = try await registry.summary().outbox.first { $0.pixelID == testPixel }
+                #expect(waitingRows?.retrying == 0, "a pause spends no retry: \(String(describing: waitingRows))")
 
                 // The pause ends, and Meta's first answer is a transient 503. The pause spent none
                 // of the events' retries (two here), so they wait for the next try rather than

@@ -371,7 +371,7 @@ public struct Forwarder: Service {
                 try await registry.reschedule(
                     entries,
                     nextAttemptAt: until,
-                    lastError: "pixel paused after an auth or permission failure",
+                    lastError: "pixel paused: Meta refused its token, its permissions or the API version",
                     spendingAttempt: false
                 )
                 outcomes.add(rescheduled: entries.count)

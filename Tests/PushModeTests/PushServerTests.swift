@@ -78,6 +78,47 @@ struct PushServerTests {
     }
 
     @Test(
+        "with the replay ledger in the state store, a store that does not answer the replay check gets the sender 503 unavailable and Retry-After; the same delivery later is accepted once, another body under its id is a replay",
+        .timeLimit(.minutes(1))
+    )
+    func sharedReplayLedgerUnavailable() async throws {
+        let manifest = try pushManifest(limits: "commit_timeout: 300ms", pushExtra: "  replay_ledger: state")
+        try await PushStack.run(manifest: manifest) { stack in
+            let url = "\(stack.baseURL)/v1/events"
+            let body = mirroredEvent(id: "ledger-stuck-1")
+            let headers = signedHeaders(body)
+            let (refused, waited) = try await TestStore.holdingWriteLock(stack.location, schema: nil) {
+                let clock = ContinuousClock()
+                let start = clock.now
+                let refused = try await post(url, body: body, headers: headers)
+                return (refused, clock.now - start)
+            }
+            #expect(refused.status == 503 && refused.headers["retry-after"] == "1", "\(refused.status) \(refused.body)")
+            #expect(refused.body["error"] == .string("unavailable"), "the replay check, not the commit, is what the store did not answer")
+            #expect(waited < .seconds(6), "answered after \(waited)")
+
+            // The same delivery again is its sender's retry: accepted, and the event committed once
+            // (a retry refused by the commit's own deadline under load may have committed, and the
+            // next is then told `duplicate`).
+            var retry = try await post(url, body: body, headers: headers)
+            for _ in 0..<50 where retry.status == 503 {
+                try await Task.sleep(for: .milliseconds(100))
+                retry = try await post(url, body: body, headers: headers)
+            }
+            #expect(retry.status == 202, "\(retry.status) \(retry.body)")
+            // The id is held now: another body under it is a replay, whatever the ledger's hiccup.
+            let other = mirroredEvent(id: "ledger-stuck-2")
+            let webhookID = try #require(headers.first { $0.0 == "webhook-id" }?.1)
+            let replay = try await post(url, body: other, headers: signedHeaders(other, id: webhookID))
+            #expect(replay.status == 401 && replay.body["reason"] == .string("replayed_id"), "\(replay.status) \(replay.body)")
+            try await stack.drained()
+            let received = try await get("\(stack.sandboxURL)/_sandbox/events?pixel_id=\(testPixel)")
+            #expect(received.body["data"]?.arrayValue?.map { $0["event"]?["event_id"] } == [.string("ledger-stuck-1")])
+            #expect(received.body["data"]?.arrayValue?.first?["received"] == .integer(1))
+        }
+    }
+
+    @Test(
         "a store that answers reads but refuses every commit for 5 s makes /readyz 503 commits_failing; one commit that works makes it ready",
         .timeLimit(.minutes(2))
     )

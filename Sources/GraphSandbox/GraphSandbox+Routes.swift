@@ -105,17 +105,7 @@ extension GraphSandbox {
         }
         // The token as Graph takes it: in an `Authorization` header, the body or the query string.
         let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
-        guard let token = bearer ?? parsed.accessToken, !token.isEmpty,
-            configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
-        else {
-            return await metaError(
-                status: .unauthorized,
-                code: 190,
-                subcode: 463,
-                type: "OAuthException",
-                message: "Invalid OAuth access token - Cannot parse access token"
-            )
-        }
+        if let refused = await refusal(ofToken: bearer ?? parsed.accessToken) { return refused }
         guard let events = parsed.events else {
             return await metaError(
                 status: .badRequest,
@@ -182,10 +172,27 @@ extension GraphSandbox {
     /// may carry `access_token` in its form (`parameters`), as the query string's would be.
     func authorizedRead(_ request: Request, parameters: [String: String]? = nil) async -> Response? {
         let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
-        let given = (parameters ?? query(request))["access_token"]
-        guard let token = bearer ?? given, !token.isEmpty,
-            configuration.accessTokens.isEmpty || configuration.accessTokens.contains(token)
-        else {
+        return await refusal(ofToken: bearer ?? (parameters ?? query(request))["access_token"])
+    }
+
+    /// Graph's 190 for a token it does not take; `nil` for one it does. With app credentials
+    /// configured, an app token (`{app id}|…`) must be one the exchange issued, with requests
+    /// left; other tokens are checked against ``Configuration/accessTokens``.
+    func refusal(ofToken token: String?) async -> Response? {
+        let given = token ?? ""
+        if configuration.appCredentials != nil, given.contains("|") {
+            guard await store.spendAppTokenRequest(given) else {
+                return await metaError(
+                    status: .unauthorized,
+                    code: 190,
+                    subcode: 463,
+                    type: "OAuthException",
+                    message: "Error validating access token: Session has expired"
+                )
+            }
+            return nil
+        }
+        guard !given.isEmpty, configuration.accessTokens.isEmpty || configuration.accessTokens.contains(given) else {
             return await metaError(
                 status: .unauthorized,
                 code: 190,
@@ -278,8 +285,13 @@ extension GraphSandbox {
     /// A read answer, reshaped when the fault plan says so (`reshape`).
     func readAnswer(_ value: JSONValue) async -> Response {
         let faults = configuration.faults
-        guard faults.kinds.contains(.reshape), faults.rate > 0, await store.roll() < faults.rate else { return await json(value) }
-        return await json(Self.reshaped(value))
+        var reshape = false
+        if faults.kinds.contains(.reshape), faults.rate > 0 { reshape = await store.roll() < faults.rate }
+        var response = await json(reshape ? Self.reshaped(value) : value)
+        if let percent = configuration.readUsagePercent {
+            response.headers[HTTPField.Name("X-App-Usage")!] = #"{"call_count":\#(percent),"total_time":1,"total_cputime":1}"#
+        }
+        return response
     }
 
     static func reshaped(_ value: JSONValue) -> JSONValue {
@@ -350,7 +362,7 @@ extension GraphSandbox {
 
     // MARK: GET /{version}/oauth/access_token
 
-    func accessToken(_ request: Request) throws -> Response {
+    func accessToken(_ request: Request) async throws -> Response {
         let query = query(request)
         guard query["grant_type"] == "client_credentials", let id = query["client_id"], let secret = query["client_secret"] else {
             return Self.errorResponse(
@@ -379,8 +391,8 @@ extension GraphSandbox {
                 trace: "sandbox"
             )
         }
-        let body = JSONValue.object(["access_token": .string("\(id)|sandbox-app-token"), "token_type": .string("bearer")])
-        return Self.jsonResponse(body, status: .ok)
+        let token = await store.issueAppToken(appID: id, requests: configuration.appTokenRequests)
+        return Self.jsonResponse(.object(["access_token": .string(token), "token_type": .string("bearer")]), status: .ok)
     }
 
     // MARK: Answers

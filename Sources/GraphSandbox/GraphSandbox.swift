@@ -22,6 +22,14 @@ public struct GraphSandbox: Service {
         public var accessTokens: Set<String>
         /// Client credentials the token exchange accepts; `nil` accepts any pair.
         public var appCredentials: (id: String, secret: String)?
+        /// Requests each app token from the exchange authorizes before Graph calls it expired
+        /// (190, subcode 463), as after the app secret was reset; `nil`: app tokens do not expire,
+        /// as Meta's do not otherwise. With ``appCredentials`` set, an app token (`{app id}|…`)
+        /// the exchange never issued is refused.
+        public var appTokenRequests: Int?
+        /// The `call_count` percentage `X-App-Usage` reports on every stats and dataset-quality
+        /// answer; `nil`: no usage header, as far from the limit.
+        public var readUsagePercent: Double?
         /// Buckets per stats page, small by default so paging is exercised.
         public var statsPageSize: Int
         /// How long a `timeout` fault holds its error, and a `slow` one the answer (longer than the
@@ -121,6 +129,11 @@ public struct GraphSandbox: Service {
         await store.drop(pixelID: pixelID, eventIDs: eventIDs)
     }
 
+    /// How many app tokens the client-credentials exchange has issued.
+    public func appTokenExchanges() async -> Int {
+        await store.appTokenExchanges
+    }
+
     /// Per event id: how many times it arrived. Keyed by `String`, so ids that differ only in
     /// Unicode normalization share an entry here; the store and `GET /_sandbox/events` keep them apart.
     public func receivedCounts(pixelID: String) async -> [String: Int] {
@@ -140,7 +153,9 @@ public struct GraphSandbox: Service {
         router.get("/:version/dataset_quality") { request, context in
             try await self.faulted(request, context) { try await self.datasetQuality(request) }
         }
-        router.get("/:version/oauth/access_token") { request, context in try await self.faulted(request, context) { try self.accessToken(request) } }
+        router.get("/:version/oauth/access_token") { request, context in
+            try await self.faulted(request, context) { try await self.accessToken(request) }
+        }
         router.get("/:version/:node") { request, context in
             try await self.faulted(request, context) { try await self.node(request, context: context) }
         }

@@ -21,6 +21,9 @@ actor SandboxStore {
     private let maxEventsPerPixel: Int
     /// Every id received and how often, per pixel; `nil` unless asked for.
     private var tallyByPixel: [String: [ExactText: Int]]?
+    /// App tokens the client-credentials exchange issued, with the requests each has left.
+    private var appTokens: [String: Int] = [:]
+    private(set) var appTokenExchanges = 0
 
     init(seed: UInt64, maxEventsPerPixel: Int = .max, countsEveryEventID: Bool = false) {
         generator = SeededGenerator(seed: seed)
@@ -68,6 +71,21 @@ actor SandboxStore {
             return Dictionary((tally[pixelID] ?? [:]).map { ($0.key.text, $0.value) }, uniquingKeysWith: +)
         }
         return Dictionary(received(pixelID: pixelID).map { ($0.eventID, $0.count) }, uniquingKeysWith: +)
+    }
+
+    /// A new app token, good for `requests` requests (`nil`: for ever).
+    func issueAppToken(appID: String, requests: Int?) -> String {
+        appTokenExchanges += 1
+        let token = "\(appID)|sandbox-app-token-\(appTokenExchanges)"
+        appTokens[token] = max(0, requests ?? .max)
+        return token
+    }
+
+    /// Spends one request of an app token: `false` when it was never issued or has none left.
+    func spendAppTokenRequest(_ token: String) -> Bool {
+        guard let left = appTokens[token], left > 0 else { return false }
+        appTokens[token] = left - 1
+        return true
     }
 
     /// Forgets a pixel's events, so a test can stage what Meta "lost".

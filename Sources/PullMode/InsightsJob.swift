@@ -29,6 +29,7 @@ public struct InsightsJob: Sendable {
     let logger: Logger
     /// Between two status reads of an async report.
     let asyncPollInterval: Duration
+    let usagePause: UsagePause
     let progress: @Sendable (String) -> Void
 
     public init(
@@ -41,6 +42,7 @@ public struct InsightsJob: Sendable {
         clock: WallClock = .system,
         logger: Logger,
         asyncPollInterval: Duration = .seconds(2),
+        usagePause: UsagePause = .sleeping,
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.manifest = manifest
@@ -52,6 +54,7 @@ public struct InsightsJob: Sendable {
         self.clock = clock
         self.logger = logger
         self.asyncPollInterval = asyncPollInterval
+        self.usagePause = usagePause
         self.progress = progress
     }
 
@@ -175,7 +178,7 @@ public struct InsightsJob: Sendable {
             let pause = response.usage.pacingDelay(slowDownAt: 90)
             if pause > .zero {
                 logger.notice("slowing down: Ads Insights usage near the limit", metadata: ["usage_percent": "\(response.usage.maxPercent)"])
-                try await Task.sleep(for: pause)
+                try await usagePause(pause)
             }
             return response
         case .stopped(_, let error, _):

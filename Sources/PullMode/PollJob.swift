@@ -55,6 +55,7 @@ public struct PollJob: Sendable {
     /// the end of every run.
     let drift: DriftMonitor?
     let insightsPollInterval: Duration
+    let usagePause: UsagePause
     let progress: @Sendable (String) -> Void
 
     public init(
@@ -66,6 +67,7 @@ public struct PollJob: Sendable {
         clock: WallClock = .system,
         drift: DriftMonitor? = nil,
         insightsPollInterval: Duration = .seconds(2),
+        usagePause: UsagePause = .sleeping,
         progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.manifest = manifest
@@ -77,6 +79,7 @@ public struct PollJob: Sendable {
         self.clock = clock
         self.drift = drift
         self.insightsPollInterval = insightsPollInterval
+        self.usagePause = usagePause
         self.progress = progress
     }
 
@@ -93,6 +96,7 @@ public struct PollJob: Sendable {
                 clock: clock,
                 logger: logger,
                 asyncPollInterval: insightsPollInterval,
+                usagePause: usagePause,
                 progress: progress
             )
         }
@@ -380,7 +384,7 @@ public struct PollJob: Sendable {
                         "slowing down: Meta's usage headers near the limit",
                         metadata: ["pixel_id": "\(pixel.id)", "usage_percent": "\(response.usage.maxPercent)"]
                     )
-                    try await Task.sleep(for: pause)
+                    try await usagePause(pause)
                 }
                 return response
             case .stopped(_, let error, _):

@@ -183,7 +183,8 @@ extension GraphSandbox {
         }
         let entities = query.level == "account" ? 1 : account.campaigns.count
         let days = query.daily ? query.since.days(to: min(query.until, today)) + 1 : 1
-        if adAccount(node) != nil, days * entities > configuration.insightsRowLimit {
+        let heavyPage = configuration.insightsMaxPageSize.map { query.limit > $0 } ?? false
+        if adAccount(node) != nil, days * entities > configuration.insightsRowLimit || heavyPage {
             return await metaError(
                 status: .badRequest,
                 code: 1,

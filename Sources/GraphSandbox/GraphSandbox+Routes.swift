@@ -391,7 +391,7 @@ extension GraphSandbox {
                 trace: "sandbox"
             )
         }
-        let token = await store.issueAppToken(appID: id, requests: configuration.appTokenRequests)
+        let token = await store.issueAppToken(appID: id, requests: configuration.appTokenRequests, checked: configuration.appCredentials != nil)
         return Self.jsonResponse(.object(["access_token": .string(token), "token_type": .string("bearer")]), status: .ok)
     }
 

@@ -44,6 +44,9 @@ public struct GraphSandbox: Service {
         /// Rows (days × entities) a synchronous insights request may ask for before Meta's "Please
         /// reduce the amount of data" refusal.
         public var insightsRowLimit = 400
+        /// A synchronous insights page (`limit`) larger than this gets the same refusal, as rows
+        /// too heavy to compute at once do (`nil`: any page size up to 5,000).
+        public var insightsMaxPageSize: Int?
         /// Async jobs over more days than this fail (0: none do).
         public var asyncMaxDays = 0
         /// The utilization `x-fb-ads-insights-throttle` reports, in percent.

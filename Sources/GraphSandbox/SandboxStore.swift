@@ -73,11 +73,12 @@ actor SandboxStore {
         return Dictionary(received(pixelID: pixelID).map { ($0.eventID, $0.count) }, uniquingKeysWith: +)
     }
 
-    /// A new app token, good for `requests` requests (`nil`: for ever).
-    func issueAppToken(appID: String, requests: Int?) -> String {
+    /// A new app token, good for `requests` requests (`nil`: for ever). Only a `checked` one is
+    /// remembered, so a stand-in that takes any token does not grow with every exchange.
+    func issueAppToken(appID: String, requests: Int?, checked: Bool) -> String {
         appTokenExchanges += 1
         let token = "\(appID)|sandbox-app-token-\(appTokenExchanges)"
-        appTokens[token] = max(0, requests ?? .max)
+        if checked { appTokens[token] = max(0, requests ?? .max) }
         return token
     }
 

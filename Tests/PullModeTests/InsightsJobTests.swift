@@ -6,12 +6,13 @@ import GraphSandbox
 import Logging
 import NIOCore
 import PullMode
+import Synchronization
 import TestSupport
 import Testing
 
 let adAccount = "1122334455"
 
-func insightsManifest(_ extra: String = "", token: String = "") throws -> Manifest {
+func insightsManifest(_ extra: String = "", token: String = "", pageSize: Int = 3) throws -> Manifest {
     try ManifestLoader(environment: [:]).load(
         yaml: """
             \(TestManifest.header)
@@ -27,7 +28,7 @@ func insightsManifest(_ extra: String = "", token: String = "") throws -> Manife
                   step: P7D
                   lookback: P5D
                   initial_lookback: P10D
-                  page_size: 3
+                  page_size: \(pageSize)
             \(extra)
               retry: {max_attempts: 3, initial_backoff: 2ms, max_backoff: 10ms}
             """,
@@ -35,7 +36,14 @@ func insightsManifest(_ extra: String = "", token: String = "") throws -> Manife
     )
 }
 
-func pollInsights(_ manifest: Manifest, registry: any StateRegistry, graphURL: String, clock: WallClock = .system) async throws -> PollJob.Report {
+func pollInsights(
+    _ manifest: Manifest,
+    registry: any StateRegistry,
+    graphURL: String,
+    clock: WallClock = .system,
+    logger: Logger = Logger(label: "test.insights"),
+    usagePause: UsagePause = .sleeping
+) async throws -> PollJob.Report {
     var configuration = GraphClient.Configuration(manifest: manifest, baseURL: graphURL)
     configuration.readTimeout = .seconds(5)
     return try await PollJob(
@@ -43,9 +51,10 @@ func pollInsights(_ manifest: Manifest, registry: any StateRegistry, graphURL: S
         pull: manifest.pull!,
         registry: registry,
         graph: GraphClient(configuration: configuration),
-        logger: Logger(label: "test.insights"),
+        logger: logger,
         clock: clock,
-        insightsPollInterval: .milliseconds(5)
+        insightsPollInterval: .milliseconds(5),
+        usagePause: usagePause
     ).run()
 }
 
@@ -164,6 +173,67 @@ struct InsightsJobTests {
                 let report = try await pollInsights(try insightsManifest(), registry: registry, graphURL: url)
                 #expect(report.outcomes["act_\(adAccount)"] == .ok, "\(report.outcomes)")
                 #expect(try await registry.adInsights(since: nil).count == 20)
+            }
+        }
+    }
+
+    @Test(
+        "a page size Meta refuses is halved, after the window is down to single days, until it is taken; none taken at 25 rows fails the account, not the pixels",
+        arguments: [(50, true), (10, false)]
+    )
+    func pageSizeHalved(maxPageSize: Int, taken: Bool) async throws {
+        var configuration = GraphSandbox.Configuration()
+        configuration.insightsMaxPageSize = maxPageSize
+        try await withSeededSandbox(configuration) { url, _, _ in
+            try await TestStore.sqlite.withRegistry { registry in
+                let log = CapturedLog()
+                let report = try await pollInsights(try insightsManifest(pageSize: 200), registry: registry, graphURL: url, logger: log.logger)
+                #expect(report.outcomes[pixelID] == .ok)
+                let halved = Set(log.all.filter { $0.message.contains("halving the page size") }.compactMap { $0.metadata["limit"] })
+                if taken {
+                    #expect(report.outcomes["act_\(adAccount)"] == .ok, "\(report.outcomes)")
+                    #expect(try await registry.adInsights(since: nil).count == 20)
+                    #expect(halved == ["100", "50"])
+                } else {
+                    #expect(report.result == .partial)
+                    guard case .failed(let reason)? = report.outcomes["act_\(adAccount)"] else {
+                        Issue.record("the account was not failed: \(report.outcomes)")
+                        return
+                    }
+                    #expect(reason.contains("reduce the amount of data"), "\(reason)")
+                    #expect(halved == ["100", "50", "25"])
+                    #expect(try await registry.adInsights(since: nil).isEmpty)
+                }
+            }
+        }
+    }
+
+    @Test("the insights throttle header at 95 % pauses after every insights read, 30 s of 60; the pixels' reads, without usage headers, never")
+    func insightsPaced() async throws {
+        var configuration = GraphSandbox.Configuration()
+        configuration.insightsUtilization = 95
+        try await withSeededSandbox(configuration) { url, _, _ in
+            try await TestStore.sqlite.withRegistry { registry in
+                let log = CapturedLog()
+                let pauses = Mutex<[Duration]>([])
+                let recorder = UsagePause { duration in pauses.withLock { $0.append(duration) } }
+                let report = try await pollInsights(
+                    try insightsManifest(),
+                    registry: registry,
+                    graphURL: url,
+                    logger: log.logger,
+                    usagePause: recorder
+                )
+                #expect(report.result == .ok)
+                #expect(try await registry.adInsights(since: nil).count == 20)
+                let asked = pauses.withLock { $0 }
+                // 20 rows in pages of 3: at least 7 insights pages.
+                #expect(asked.count >= 7 && asked.allSatisfy { $0 == .seconds(30) }, "\(asked)")
+                let slowing = log.all.filter { $0.message.hasPrefix("slowing down") }
+                #expect(
+                    slowing.count == asked.count
+                        && slowing.allSatisfy { $0.message.contains("Ads Insights") && $0.metadata["usage_percent"] == "95.0" }
+                )
             }
         }
     }

@@ -515,11 +515,15 @@ struct ManifestBuilder {
             .value("interval", required: true)?.duration(minimum: .seconds(1)) ?? .seconds(3600)
         let startDate = map.value("start_date").flatMap { node -> Date? in
             guard let text = node.string() else { return nil }
-            guard let date = Self.parseDay(text) else {
-                node.report("\(node.path) must be a date such as `2026-11-01` or an ISO 8601 timestamp, found \(node.shown(text))")
+            // Read as written, to the second; Foundation's ISO 8601 parser took a time's date alone
+            // (`2026-11-16T08:30:00Z` became midnight) and ignored what followed a date.
+            guard text.contains("-"), let seconds = UTCTimestamp.parse(text) else {
+                node.report(
+                    "\(node.path) must be a date such as `2026-11-01` or an ISO 8601 time with its zone such as `2026-11-01T08:00:00Z`, found \(node.shown(text))"
+                )
                 return nil
             }
-            return date
+            return Date(timeIntervalSince1970: TimeInterval(seconds))
         }
         var deliveryStatuses = PullConfiguration.DateRangeStream(
             step: .seconds(86_400),
@@ -685,14 +689,6 @@ struct ManifestBuilder {
             return nil
         }
         return .init(step: step, cursorGranularity: granularity, lookbackWindow: lookback, settleLag: settle, pageSize: pageSize)
-    }
-
-    static func parseDay(_ text: String) -> Date? {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withFullDate]
-        if let date = formatter.date(from: text) { return date }
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.date(from: text)
     }
 
     // MARK: State and schemas

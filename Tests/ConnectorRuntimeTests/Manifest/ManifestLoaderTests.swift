@@ -284,6 +284,34 @@ struct ManifestLoaderTests {
         #expect(found("        - {id: \"\", pixels: [\"999\"]}\n").isEmpty)
     }
 
+    @Test(
+        "pull.start_date takes a day (unquoted, as the shipped manifest shows it) or an ISO 8601 timestamp; anything else is reported at its place",
+        arguments: [
+            ("2026-11-16", Int64(1_794_787_200)), ("\"2026-11-16\"", 1_794_787_200), ("2026-11-16T08:30:00Z", 1_794_817_800),
+            ("2026-11-16T08:30:00+02:00", 1_794_810_600),
+        ]
+    )
+    func startDate(written: String, seconds: Int64) throws {
+        let manifest = try ManifestLoader(environment: [:]).load(yaml: minimalManifest + "pull:\n  start_date: \(written)\n", path: "m.yaml")
+        #expect(manifest.pull?.startDate.map { Int64($0.timeIntervalSince1970) } == seconds)
+    }
+
+    @Test("a start_date that is no date, and a stats step past Meta's 7-day horizon, are each reported at their place")
+    func startDateAndStepRefused() {
+        let found = problems(minimalManifest + "pull:\n  start_date: 16/11/2026\n  streams:\n    delivery_statuses: {step: P8D}\n")
+        #expect(found.map { "\($0.line):\($0.column)" } == ["25:15", "27:24"], "\(found)")
+        #expect(
+            found.first?.message
+                == "pull.start_date must be a date such as `2026-11-01` or an ISO 8601 time with its zone such as `2026-11-01T08:00:00Z`, found `16/11/2026`"
+        )
+        #expect(found.last?.message.contains("must not exceed 7 days") == true, "\(found)")
+        // What follows a date is read too, never dropped; Unix seconds are no date here.
+        for written in ["2026-11-16junk", "2026-11-16T25:00:00Z", "2026-11-16T08:30:00", "2026-02-30", "1794787200"] {
+            let refused = problems(minimalManifest + "pull:\n  start_date: \"\(written)\"\n")
+            #expect(refused.count == 1 && refused.first?.message.hasSuffix("found `\(written)`") == true, "\(written): \(refused)")
+        }
+    }
+
     @Test("every ad_insights option is read as written (none at its default), and each bad one is reported at its place")
     func adInsightsOptions() throws {
         let options = """

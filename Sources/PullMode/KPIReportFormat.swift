@@ -124,8 +124,12 @@ public enum KPIReportFormat {
         let all = [columns] + lines(report)
         let picked = all.map { line in shown.map { line[$0] } }
         let widths = shown.indices.map { column in picked.map { $0[column].count }.max() ?? 0 }
+        // The last column is not padded: no line ends in blanks.
         return picked.map { line in
-            line.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+            line.enumerated().map {
+                $0.offset == line.count - 1 ? $0.element : $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0)
+            }
+            .joined(separator: "  ")
         }.joined(separator: "\n")
     }
 }

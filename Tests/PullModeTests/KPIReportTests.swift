@@ -137,6 +137,36 @@ struct KPIReportTests {
         #expect(event["cpa"] as? Double == 25 && event["roas"] as? Double == 0.4 && first["period_start"] as? String == "2026-11-24")
     }
 
+    @Test("the default table: twelve named columns, every value starting under its name, spend on day lines only")
+    func table() throws {
+        let lines = KPIReportFormat.table(report()).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let header = try #require(lines.first)
+        let names = header.split(separator: " ").map(String.init)
+        #expect(
+            names == [
+                "account_id", "period_start", "currency", "event_name", "spend", "forwarded", "dead_lettered", "meta_received", "attributed",
+                "cpa", "roas", "status",
+            ]
+        )
+        // Where each column starts: every line's value for it starts there too.
+        let starts = names.map { header.distance(from: header.startIndex, to: header.range(of: $0)!.lowerBound) }
+        func cell(_ line: String, _ name: String) -> String {
+            let column = names.firstIndex(of: name)!
+            let characters = Array(line)
+            let start = starts[column]
+            let end = column + 1 < starts.count ? starts[column + 1] : characters.count
+            guard start < characters.count else { return "" }
+            return String(characters[start..<min(end, characters.count)]).trimmingCharacters(in: .whitespaces)
+        }
+        #expect(lines.count == KPIReportFormat.csv(report()).split(separator: "\n").count, "one line per CSV line")
+        let purchase = try #require(lines.first { cell($0, "period_start") == "2026-11-24" && cell($0, "event_name") == "Purchase" })
+        #expect(cell(purchase, "forwarded") == "5" && cell(purchase, "dead_lettered") == "1" && cell(purchase, "meta_received") == "4")
+        #expect(cell(purchase, "cpa") == "25.00" && cell(purchase, "roas") == "0.4000" && cell(purchase, "spend").isEmpty, "\(lines)")
+        #expect(cell(purchase, "status") == "divergent" && lines.allSatisfy { $0.last != " " }, "no line ends in blanks")
+        let day = try #require(lines.first { cell($0, "period_start") == "2026-11-24" && cell($0, "event_name").isEmpty })
+        #expect(cell(day, "spend") == "100.00" && cell(day, "currency") == "USD")
+    }
+
     @Test("a day older than /stats returns and never read: received is not available, not divergent")
     func notAvailable() throws {
         let old = KPIReport(

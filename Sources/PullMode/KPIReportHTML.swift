@@ -67,12 +67,20 @@ extension KPIReportFormat {
             \(detail)
             </tbody></table></div>
             <script>
+            // A cell sorts as a number only when all of it is one (parseFloat read a day such as
+            // 2026-11-24 as 2026, so days never sorted); numbers come before text, blank cells last.
+            function sortKey(text) {
+              var t = text.trim();
+              if (t === '') return [2, 0, ''];
+              return isFinite(Number(t)) ? [0, Number(t), ''] : [1, 0, t];
+            }
             document.querySelectorAll('#detail th').forEach(function (th, column) {
               th.addEventListener('click', function () {
                 var body = th.closest('table').tBodies[0], rows = Array.from(body.rows), up = th.dataset.order !== 'up';
                 rows.sort(function (a, b) {
-                  var x = a.cells[column].textContent, y = b.cells[column].textContent, nx = parseFloat(x), ny = parseFloat(y);
-                  var order = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+                  var x = sortKey(a.cells[column].textContent), y = sortKey(b.cells[column].textContent);
+                  if (x[0] !== y[0]) return x[0] - y[0];
+                  var order = (x[1] - y[1]) || x[2].localeCompare(y[2]);
                   return up ? order : -order;
                 });
                 th.dataset.order = up ? 'up' : 'down';
@@ -134,11 +142,16 @@ extension KPIReportFormat {
         let plotWidth = width - left - right
         let plotHeight = height - top - bottom
         let figures = rows.map { row in row.events.first { $0.eventName == name } }
-        let peakCount = max(1, figures.map { max(Double($0?.forwarded ?? 0), Double($0?.metaReceived ?? 0), $0?.attributed ?? 0) }.max() ?? 1)
-        let peakSpend = max(1, rows.map { $0.spend ?? 0 }.max() ?? 1)
+        let peakCount = figures.map { max(Double($0?.forwarded ?? 0), Double($0?.metaReceived ?? 0), $0?.attributed ?? 0) }.max() ?? 0
+        let peakSpend = rows.map { $0.spend ?? 0 }.max() ?? 0
+        // Four grid intervals of a round step on each axis, whole for counts: a count axis read
+        // 0, 1.2, 2.5, 3.8, 5 for a peak of 5.
+        let countStep = roundStep(atLeast: peakCount / 4, whole: true)
+        let spendStep = roundStep(atLeast: peakSpend / 4, whole: false)
+        let (countTop, spendTop) = (countStep * 4, spendStep * 4)
         let step = plotWidth / Double(max(rows.count, 1))
         func x(_ index: Int) -> Double { left + step * (Double(index) + 0.5) }
-        func y(_ count: Double) -> Double { top + plotHeight - count / peakCount * plotHeight }
+        func y(_ count: Double) -> Double { top + plotHeight - count / countTop * plotHeight }
         var parts: [String] = []
         for (index, row) in rows.enumerated() {
             let pending = row.spendStatus == .pending || figures[index]?.received == .pending
@@ -148,24 +161,45 @@ extension KPIReportFormat {
                 )
             }
             if withSpend, let spend = row.spend {
-                let barHeight = spend / peakSpend * plotHeight
+                let barHeight = spend / spendTop * plotHeight
                 parts.append(
                     "<rect x=\"\(f(x(index) - step * 0.3))\" y=\"\(f(top + plotHeight - barHeight))\" width=\"\(f(step * 0.6))\" height=\"\(f(barHeight))\" fill=\"var(--spend)\"><title>\(row.periodStart): spend \(text(spend)) \(escape(row.currency ?? ""))</title></rect>"
                 )
             }
         }
-        func series(_ value: (KPIReport.EventFigures) -> Double?, color: String, dash: String) -> String {
-            let points = figures.enumerated().compactMap { index, figure -> String? in
-                guard let figure, let count = value(figure) else { return nil }
-                return "\(f(x(index))),\(f(y(count)))"
+        // A line through each run of periods that have the figure, broken where one has none (a
+        // line across a pending day would draw a count no one read), and a dot on every period,
+        // so a figure known for one period alone still shows, with its value on hover. Meta's count
+        // is a ring, so an equal attributed count inside it leaves both in sight.
+        func series(_ label: String, _ value: (KPIReport.EventFigures) -> Double?, color: String, dash: String, ring: Bool = false) -> String {
+            var runs: [[String]] = [[]]
+            var dots: [String] = []
+            for (index, figure) in figures.enumerated() {
+                guard let figure, let count = value(figure) else {
+                    if !(runs.last?.isEmpty ?? true) { runs.append([]) }
+                    continue
+                }
+                runs[runs.count - 1].append("\(f(x(index))),\(f(y(count)))")
+                dots.append(
+                    "<circle cx=\"\(f(x(index)))\" cy=\"\(f(y(count)))\" \(ring ? "r=\"6\" fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\"" : "r=\"3.5\" fill=\"\(color)\"")><title>\(rows[index].periodStart): \(label) \(text(count, places: count.rounded() == count ? 0 : 2))</title></circle>"
+                )
             }
-            guard !points.isEmpty else { return "" }
-            return
-                "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" stroke-dasharray=\"\(dash)\" points=\"\(points.joined(separator: " "))\"/>"
+            let lines = runs.filter { $0.count > 1 }.map {
+                "<polyline fill=\"none\" stroke=\"\(color)\" stroke-width=\"2\" stroke-dasharray=\"\(dash)\" points=\"\($0.joined(separator: " "))\"/>"
+            }
+            return (lines + dots).joined()
         }
-        parts.append(series({ Double($0.forwarded) }, color: "var(--sent)", dash: ""))
-        parts.append(series({ $0.received == .reported ? $0.metaReceived.map(Double.init) : nil }, color: "var(--received)", dash: "6 3"))
-        parts.append(series({ $0.attribution == .reported ? $0.attributed : nil }, color: "var(--attributed)", dash: "2 3"))
+        parts.append(series("forwarded", { Double($0.forwarded) }, color: "var(--sent)", dash: ""))
+        parts.append(
+            series(
+                "received by Meta",
+                { $0.received == .reported ? $0.metaReceived.map(Double.init) : nil },
+                color: "var(--received)",
+                dash: "6 3",
+                ring: true
+            )
+        )
+        parts.append(series("attributed by Meta", { $0.attribution == .reported ? $0.attributed : nil }, color: "var(--attributed)", dash: "2 3"))
         for (index, figure) in figures.enumerated() where figure?.diverges == true {
             parts.append(
                 "<path d=\"M\(f(x(index) - 6)),\(f(top + 10)) l6,-10 l6,10 z\" fill=\"var(--bad)\"><title>\(rows[index].periodStart): sent and received differ</title></path>"
@@ -179,11 +213,10 @@ extension KPIReportFormat {
             let share = Double(tick) / 4
             let ty = top + plotHeight - share * plotHeight
             parts.append("<line x1=\"\(f(left))\" y1=\"\(f(ty))\" x2=\"\(f(width - right))\" y2=\"\(f(ty))\" stroke=\"#eef2f6\"/>")
-            parts.append(
-                "<text x=\"\(f(left - 6))\" y=\"\(f(ty + 4))\" text-anchor=\"end\">\(text(peakCount * share, places: peakCount < 8 ? 1 : 0))</text>"
-            )
+            parts.append("<text x=\"\(f(left - 6))\" y=\"\(f(ty + 4))\" text-anchor=\"end\">\(text(countTop * share, places: 0))</text>")
             if withSpend {
-                parts.append("<text x=\"\(f(width - right + 6))\" y=\"\(f(ty + 4))\">\(text(peakSpend * share, places: 0))</text>")
+                let places = spendStep.rounded() == spendStep ? 0 : 2
+                parts.append("<text x=\"\(f(width - right + 6))\" y=\"\(f(ty + 4))\">\(text(spendTop * share, places: places))</text>")
             }
         }
         let every = max(1, rows.count / 12)
@@ -203,6 +236,21 @@ extension KPIReportFormat {
     }
 
     static func f(_ value: Double) -> String { String(format: "%.1f", value) }
+
+    /// The smallest round step (1, 2, 2.5 or 5 times a power of ten) of at least `value`; with
+    /// `whole`, never a fraction (counts). 1 when there is nothing to show.
+    static func roundStep(atLeast value: Double, whole: Bool) -> Double {
+        guard value.isFinite, value > 0 else { return 1 }
+        if whole && value <= 1 { return 1 }
+        var magnitude = 1.0
+        while magnitude * 10 <= value { magnitude *= 10 }
+        while magnitude > value { magnitude /= 10 }
+        for factor in [1, 2, 2.5, 5, 10] {
+            let step = factor * magnitude
+            if step >= value && (!whole || step.rounded() == step) { return step }
+        }
+        return 10 * magnitude
+    }
 
     static func escape(_ text: String) -> String {
         text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;").replacingOccurrences(of: ">", with: "&gt;")

@@ -167,6 +167,30 @@ struct KPIReportTests {
         #expect(cell(day, "spend") == "100.00" && cell(day, "currency") == "USD")
     }
 
+    @Test(
+        "the chart's axes count in round steps, whole for conversions; a figure Meta gave for one day alone is a dot with its value, and no line crosses a pending day"
+    )
+    func chartAxesAndDots() throws {
+        #expect(KPIReportFormat.roundStep(atLeast: 5.0 / 4, whole: true) == 2)
+        #expect(KPIReportFormat.roundStep(atLeast: 0.5, whole: true) == 1 && KPIReportFormat.roundStep(atLeast: 0, whole: true) == 1)
+        #expect(KPIReportFormat.roundStep(atLeast: 150.0 / 4, whole: false) == 50 && KPIReportFormat.roundStep(atLeast: 0.125, whole: false) == 0.2)
+        #expect(KPIReportFormat.roundStep(atLeast: 2.2, whole: true) == 5 && KPIReportFormat.roundStep(atLeast: 2.2, whole: false) == 2.5)
+        #expect(KPIReportFormat.roundStep(atLeast: 1_000, whole: true) == 1_000 && KPIReportFormat.roundStep(atLeast: 1_001, whole: true) == 2_000)
+
+        let html = KPIReportFormat.html(report(), title: "t", generatedAt: "now")
+        func labels(after marker: String) -> [String] {
+            html.components(separatedBy: marker).dropFirst().map { String($0.prefix { $0 != "<" }) }
+        }
+        // Five forwarded Purchases at most: 0 to 8 in steps of 2. Spend 100 at most: 0 to 100 by 25.
+        #expect(labels(after: #"text-anchor="end">"#) == ["0", "2", "4", "6", "8"])
+        let spendLabels = labels(after: #"<text x="950.0" y="#).map { $0.split(separator: ">").last.map(String.init) ?? "" }
+        #expect(Array(spendLabels.prefix(5)) == ["0", "25", "50", "75", "100"])
+        // Meta's count is known for the first day alone (the others are pending): one dot, no line.
+        #expect(html.contains("<title>2026-11-24: received by Meta 4</title>") && html.contains("<title>2026-11-24: attributed by Meta 4</title>"))
+        #expect(!html.contains("2026-11-25: received by Meta"), "a pending day has no count")
+        #expect(html.components(separatedBy: "<polyline").count - 1 == 1, "only forwarded, known every day, is a line")
+    }
+
     @Test("a day older than /stats returns and never read: received is not available, not divergent")
     func notAvailable() throws {
         let old = KPIReport(

@@ -6,7 +6,9 @@ import Testing
 /// account, `read ad_insights`, and Meta's own SDK reading the same days from the stand-in.
 @Suite("ad_insights as processes", .serialized)
 struct InsightsProcessTests {
-    @Test("read ad_insights equals what Meta's SDK reads (spend, attributed purchases) for the same days; a second poll changes nothing")
+    @Test(
+        "read ad_insights equals what Meta's SDK reads (spend, attributed purchases) for the same days; a second poll changes nothing; the HTML report's title counts the account's days"
+    )
     func sdkAgreesWithStoredRows() async throws {
         try await CLIRunner.withSandbox { sandboxPort in
             let graphURL = "http://127.0.0.1:\(sandboxPort)"
@@ -84,6 +86,24 @@ struct InsightsProcessTests {
                 after == before,
                 "a second poll leaves the rows as they were: \(before.count) then \(after.count) rows; \(second.stdout.split(separator: "\n").first ?? "")"
             )
+
+            // The HTML report's title names the days of its periods: the account's, in Los Angeles.
+            let page = folder.appendingPathComponent("kpi.html").path
+            let reconcile = try await CLIRunner.run([
+                "reconcile", "--state", state, "--since", "-3d", "--until", "0d", "--format", "html", "--output", page,
+            ])
+            #expect(reconcile.status == 0, "\(reconcile.stderr)")
+            var calendar = Calendar(identifier: .gregorian)
+            calendar.timeZone = try #require(TimeZone(identifier: "America/Los_Angeles"))
+            func day(_ offset: Int) throws -> String {
+                let date = try #require(calendar.date(byAdding: .day, value: offset, to: Date()))
+                let parts = calendar.dateComponents([.year, .month, .day], from: date)
+                return String(format: "%04d-%02d-%02d", parts.year!, parts.month!, parts.day!)
+            }
+            let html = try String(contentsOfFile: page, encoding: .utf8)
+            let title = "<title>Ad spend and conversions, \(try day(-3)) to \(try day(-1)) (by day)</title>"
+            #expect(html.contains(title), "\(html.prefix(300))")
+            #expect(html.contains(">\(try day(-3).dropFirst(5))</text>"), "the first period on the chart is the title's first day")
         }
     }
 }

@@ -108,6 +108,15 @@ struct ReconcileCommand: AsyncParsableCommand {
         }
     }
 
+    /// The page's title: its days as the accounts count them when they share a time zone (`-9d`
+    /// is nine days before the account's today, which UTC's may already have passed), else UTC's.
+    static func title(from: DaySpec, to: DaySpec, accounts: [KPIReport.Account], now: UnixSeconds, by: String) -> String {
+        let zones = Set(accounts.map(\.timeZone.identifier))
+        let zone = zones.count == 1 ? accounts[0].timeZone : .utc
+        let named = zones.count > 1 ? ", UTC days; each account in its own zone" : ""
+        return "Ad spend and conversions, \(from.first(in: zone, now: now)) to \(to.end(in: zone, now: now).adding(days: -1)) (by \(by)\(named))"
+    }
+
     /// The longest period one report covers: ten years, far beyond what Meta keeps of Ads Insights
     /// (37 months) and of delivery statistics.
     static let maximumDays = 3_660
@@ -161,11 +170,7 @@ struct ReconcileCommand: AsyncParsableCommand {
             case .csv: KPIReportFormat.csv(report)
             case .json: KPIReportFormat.json(report)
             case .html:
-                KPIReportFormat.html(
-                    report,
-                    title: "Ad spend and conversions, \(from.first(in: .utc, now: now)) to \(to.end(in: .utc, now: now).adding(days: -1)) (by \(by))",
-                    generatedAt: now.iso8601
-                )
+                KPIReportFormat.html(report, title: Self.title(from: from, to: to, accounts: accounts, now: now, by: by), generatedAt: now.iso8601)
             }
         if let output = outputFile {
             do { try text.write(toFile: output, atomically: true, encoding: .utf8) } catch {

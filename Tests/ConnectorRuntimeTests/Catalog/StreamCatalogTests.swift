@@ -5,23 +5,23 @@ import Testing
 
 @Suite("Stream catalog")
 struct StreamCatalogTests {
+    /// The minimal manifest with a second pixel.
+    let twoPixels = minimalManifest.replacingOccurrences(
+        of: """
+              - id: "123"
+                access_token: ${env:TOKEN:-t}
+            """,
+        with: """
+              - id: "123"
+                access_token: t
+              - id: "456"
+                access_token: u
+            """
+    )
+
     @Test("every pixel gets both streams, keyed and with cursors and schemas that exist")
     func catalogPerPixel() throws {
-        let manifest = try ManifestLoader(environment: [:]).load(
-            yaml: minimalManifest.replacingOccurrences(
-                of: """
-                      - id: "123"
-                        access_token: ${env:TOKEN:-t}
-                    """,
-                with: """
-                      - id: "123"
-                        access_token: t
-                      - id: "456"
-                        access_token: u
-                    """
-            ),
-            path: "m.yaml"
-        )
+        let manifest = try ManifestLoader(environment: [:]).load(yaml: twoPixels, path: "m.yaml")
         let catalog = StreamCatalog(manifest: manifest)
         #expect(catalog.pixels.map(\.pixelID) == ["123", "456"])
         for partition in catalog.pixels {
@@ -50,18 +50,7 @@ struct StreamCatalogTests {
     @Test("each ad account is a partition of ad_insights with its level and pixels; match_quality only when enabled")
     func adAccounts() throws {
         let yaml =
-            minimalManifest.replacingOccurrences(
-                of: """
-                      - id: "123"
-                        access_token: ${env:TOKEN:-t}
-                    """,
-                with: """
-                      - id: "123"
-                        access_token: t
-                      - id: "456"
-                        access_token: u
-                    """
-            ) + """
+            twoPixels + """
                 pull:
                   streams:
                     match_quality: {enabled: false}

@@ -37,6 +37,10 @@ public enum ProcessRunner {
         }
     }
 
+    /// Blocks the calling thread until the child ends: call it from a thread of its own (as
+    /// ``run(_:_:environment:stdin:directory:)`` does) or before any test runs, never from a
+    /// test's task. Foundation's `Process` hears that a child ended when a socket the child holds
+    /// closes, and children started meanwhile inherit it, so the wait can last as long as they do.
     public static func runBlocking(
         _ path: String,
         _ arguments: [String],

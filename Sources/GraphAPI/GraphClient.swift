@@ -111,12 +111,29 @@ public struct GraphClient: Sendable {
         return try await get(url: "\(configuration.baseURL)/\(configuration.version)/\(path)\(queryText)", accessToken: accessToken)
     }
 
-    /// `GET` a `paging.next` link, on the configured base URL (``rebased(_:onto:)``).
+    /// `GET` a `paging.next` link, on the configured base URL (``rebased(_:onto:)``), with the
+    /// credentials of this call only (``withoutCredentials(_:)``).
     public func get(next link: String, accessToken: Secret?) async throws(GraphError) -> GraphResponse {
         guard let url = Self.rebased(link, onto: configuration.baseURL) else {
             throw GraphError.transport(.malformedResponse, "the answer's paging.next is not a URL")
         }
-        return try await get(url: url, accessToken: accessToken)
+        return try await get(url: Self.withoutCredentials(url), accessToken: accessToken)
+    }
+
+    /// A link without the `access_token` and `appsecret_proof` Graph writes into `paging.next`.
+    ///
+    /// Followed as written, the next page carried the token twice (the link's and the header's)
+    /// and the proof twice (the link's and ours): after a token refresh, the link's were the
+    /// refused token and a proof of it, beside the new ones, and the token sat in a URL, which
+    /// proxies log. A link without them is returned as it is.
+    public static func withoutCredentials(_ url: String) -> String {
+        guard let mark = url.firstIndex(of: "?") else { return url }
+        let query = url[url.index(after: mark)...]
+        let credentials: Set<String> = ["access_token", "appsecret_proof"]
+        let pairs = URLEncodedForm.pairs(query)
+        guard pairs.contains(where: { credentials.contains($0.name) }) else { return url }
+        let kept = pairs.filter { !credentials.contains($0.name) }
+        return String(url[..<mark]) + (kept.isEmpty ? "" : "?" + URLEncodedForm.encoded(kept))
     }
 
     /// A `paging.next` link moved onto `baseURL`: its path and query, behind the base URL's

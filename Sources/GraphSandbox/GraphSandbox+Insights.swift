@@ -206,7 +206,10 @@ extension GraphSandbox {
                 (name: $0.key, value: $0.value)
             }
             let after = (name: "after", value: Data(String(query.offset + page.count).utf8).base64EncodedString())
-            paging["next"] = .string(pagingLinkOrigin(request) + request.uri.path + "?" + URLEncodedForm.encoded(kept + [after]))
+            paging["next"] = .string(
+                pagingLinkOrigin(request) + request.uri.path + "?"
+                    + URLEncodedForm.encoded(kept + linkToken(request, parameters: parameters) + [after])
+            )
         }
         var response = await readAnswer(.object(["data": .array(page), "paging": .object(paging)]))
         let utilization = Int(configuration.insightsUtilization.rounded())

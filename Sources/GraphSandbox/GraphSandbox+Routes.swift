@@ -172,7 +172,19 @@ extension GraphSandbox {
     /// may carry `access_token` in its form (`parameters`), as the query string's would be.
     func authorizedRead(_ request: Request, parameters: [String: String]? = nil) async -> Response? {
         let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
-        return await refusal(ofToken: bearer ?? (parameters ?? query(request))["access_token"])
+        let given = (parameters ?? query(request))["access_token"]
+        // Which of two different tokens Graph would take is not documented: the stand-in takes
+        // neither, so a client that sends a stale one beside the current one is caught.
+        if let bearer, let given, bearer != given {
+            return await metaError(
+                status: .badRequest,
+                code: 100,
+                subcode: nil,
+                type: "OAuthException",
+                message: "(#100) the request carries two different access tokens"
+            )
+        }
+        return await refusal(ofToken: bearer ?? given)
     }
 
     /// Graph's 190 for a token it does not take; `nil` for one it does. With app credentials
@@ -272,9 +284,16 @@ extension GraphSandbox {
         if offset + page.count < ordered.count {
             let kept = URLEncodedForm.pairs(request.uri.query ?? "").filter { $0.name != "after" && $0.name != "access_token" }
             let after = (name: "after", value: Data(String(offset + page.count).utf8).base64EncodedString())
-            paging["next"] = .string(pagingLinkOrigin(request) + request.uri.path + "?" + URLEncodedForm.encoded(kept + [after]))
+            paging["next"] = .string(pagingLinkOrigin(request) + request.uri.path + "?" + URLEncodedForm.encoded(kept + linkToken(request) + [after]))
         }
         return await readAnswer(.object(["data": .array(rows), "paging": .object(paging)]))
+    }
+
+    /// The token Graph writes into a `paging.next` link: the one the page was read with, from
+    /// the header or the query.
+    func linkToken(_ request: Request, parameters: [String: String]? = nil) -> [(name: String, value: String)] {
+        let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
+        return (bearer ?? (parameters ?? query(request))["access_token"]).map { [(name: "access_token", value: $0)] } ?? []
     }
 
     /// Where `paging.next` links point: the configured origin, else the host the request named.

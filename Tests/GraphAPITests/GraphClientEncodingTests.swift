@@ -34,7 +34,7 @@ struct GraphClientEncodingTests {
 
     /// Records the query and body of every request; answers as Graph does for the route.
     final class Recorder: Sendable {
-        let seen = Mutex<[(query: String, body: String)]>([])
+        let seen = Mutex<[(query: String, body: String, authorization: String?)]>([])
 
         var router: Router<BasicRequestContext> {
             let router = Router()
@@ -55,7 +55,7 @@ struct GraphClientEncodingTests {
 
         private func record(_ request: Request) async throws {
             let body = try await request.body.collect(upTo: 1 << 20)
-            seen.withLock { $0.append((request.uri.query ?? "", String(buffer: body))) }
+            seen.withLock { $0.append((request.uri.query ?? "", String(buffer: body), request.headers[.authorization])) }
         }
 
         private static func answer(_ text: String) -> Response {
@@ -106,6 +106,36 @@ struct GraphClientEncodingTests {
         let form = Dictionary(uniqueKeysWithValues: URLEncodedForm.pairs(seen[2].body).map { ($0.name, $0.value) })
         #expect(form["appsecret_proof"] == expected)
         #expect(form["time_range"] == #"{"since":"2026-11-01","until":"2026-11-02"}"#)
+    }
+
+    @Test(
+        "a paging.next link is followed with this call's token and proof alone: the token and proof Graph wrote into it are left out, the rest kept as Graph reads it"
+    )
+    func nextLinkCredentials() async throws {
+        let (fresh, appSecret) = ("EAAB-fresh+token", "app-secret")
+        let recorder = Recorder()
+        try await withLoopbackServer(recorder.router, label: "graph-recorder") { port in
+            let graph = client("http://127.0.0.1:\(port)", appSecret: Secret(appSecret))
+            // As Meta writes it: its own host, the token the first page was read with, its proof.
+            let link =
+                "https://graph.facebook.com/v26.0/123/stats?aggregation=event&access_token=EAAB-refused%2Btoken"
+                + "&appsecret_proof=0badc0de&event_source=SERVER_ONLY&after=QUZURVI%3D"
+            _ = try await graph.get(next: link, accessToken: Secret(fresh))
+            // A link without credentials is followed exactly as written.
+            _ = try await graph.get(next: "https://graph.facebook.com/v26.0/123/stats?after=a%2Bb", accessToken: nil)
+        }
+        let seen = recorder.seen.withLock { $0 }
+        try #require(seen.count == 2)
+        let pairs = URLEncodedForm.pairs(seen[0].query)
+        #expect(pairs.filter { $0.name == "access_token" }.isEmpty, "\(seen[0].query)")
+        #expect(pairs.filter { $0.name == "appsecret_proof" }.map(\.value) == [AppSecretProof.make(accessToken: fresh, appSecret: appSecret)])
+        #expect(
+            pairs.filter { !["appsecret_proof"].contains($0.name) }.map { "\($0.name)=\($0.value)" } == [
+                "aggregation=event", "event_source=SERVER_ONLY", "after=QUZURVI=",
+            ]
+        )
+        #expect(seen[0].authorization == "Bearer \(fresh)")
+        #expect(seen[1].query == "after=a%2Bb" && seen[1].authorization == nil)
     }
 
     @Test("an app secret with a plus, an ampersand or a space is exchanged for an app token, as Graph reads the query")

@@ -92,14 +92,16 @@ struct PollPacingTests {
         }
     }
 
-    @Test("an app token Meta stops taking mid-poll is exchanged again and the poll completes; reads never use the pixel's token")
+    @Test(
+        "an app token Meta stops taking between the pages of a window is exchanged again, the next page read with the new token alone, and the poll completes; reads never use the pixel's token"
+    )
     func appTokenRefreshed() async throws {
         var configuration = GraphSandbox.Configuration(
             accessTokens: [seedToken],
             appCredentials: (id: "app-1", secret: "app-secret-7Qx"),
             statsPageSize: 3
         )
-        configuration.appTokenRequests = 4
+        configuration.appTokenRequests = 3
         try await withSeededSandbox(configuration) { url, sandbox, totals in
             try await TestStore.sqlite.withRegistry { registry in
                 var manifest = try manifest()
@@ -108,7 +110,7 @@ struct PollPacingTests {
                 let report = try await job(manifest, registry: registry, url: url, log: log, pause: Pauses().pause).run()
                 #expect(report.result == .ok, "\(report.outcomes)")
                 #expect(try await storedTotals(registry).totals == totals)
-                // Four reads per token, and more than eight reads in the poll.
+                // Three reads per token (so one expires between the pages of a window), and more than six in the poll.
                 #expect(await sandbox.appTokenExchanges() >= 3)
                 let text = log.all.map { "\($0.message) \($0.metadata)" }.joined(separator: "\n")
                 #expect(!text.contains("sandbox-app-token") && !text.contains("app-secret-7Qx"), "no token or secret in the log")

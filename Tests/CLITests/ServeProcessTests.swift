@@ -106,8 +106,9 @@ struct ServeProcessTests {
             }
             let signalled = ContinuousClock.now
             kill(serve.processIdentifier, SIGTERM)
-            try await eventually("the sidecar to exit", timeout: .seconds(15)) { !serve.isRunning }
+            try await eventually("the sidecar to exit", timeout: .seconds(15)) { serve.hasEnded }
             #expect(ContinuousClock.now - signalled < .seconds(10))
+            await serve.exited()
             #expect(serve.terminationStatus == 1)
             let text = try String(contentsOfFile: log, encoding: .utf8)
             #expect(text.contains("shutdown took longer than --shutdown-timeout"))

@@ -50,11 +50,13 @@ struct StoppedJobProcessTests {
                 environment: environment,
                 logTo: log
             )
-            let signalled = try await process.stopped {
+            // SIGKILL afterwards only if the test failed before the process ended.
+            let took = try await process.stopped(with: SIGKILL) {
                 try await eventually("the first stats request is held") { graph.requests > 0 }
-                return ContinuousClock.now
+                let signalled = ContinuousClock.now
+                kill(process.processIdentifier, SIGTERM)
+                return await process.exited() - signalled
             }
-            let took = ContinuousClock.now - signalled
             #expect(process.terminationStatus == 1 && process.terminationReason == .exit)
             let lines = try String(contentsOfFile: log, encoding: .utf8)
             #expect(
@@ -82,7 +84,7 @@ struct StoppedJobProcessTests {
         try await Self.withStatsHeld { graph, state, log, environment in
             let process = try CLIRunner.start(["poll", "--once", "--state", state], environment: environment, logTo: log)
             // SIGKILL afterwards only if the test failed before the process ended.
-            let first = try await process.stopped(with: SIGKILL) {
+            let took = try await process.stopped(with: SIGKILL) {
                 try await eventually("the first stats request is held") { graph.requests > 0 }
                 kill(process.processIdentifier, SIGINT)
                 let first = ContinuousClock.now
@@ -91,10 +93,8 @@ struct StoppedJobProcessTests {
                     (try? String(contentsOfFile: log, encoding: .utf8))?.contains("shutdown asked for") == true
                 }
                 kill(process.processIdentifier, SIGINT)
-                await process.exited()
-                return first
+                return await process.exited() - first
             }
-            let took = ContinuousClock.now - first
             #expect(process.terminationStatus == 1 && process.terminationReason == .exit)
             #expect(took < .seconds(10), "the default --shutdown-timeout is 25 s; it took \(took)")
             let lines = try String(contentsOfFile: log, encoding: .utf8)

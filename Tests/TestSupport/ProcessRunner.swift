@@ -153,11 +153,20 @@ extension Process {
     /// Waits for the process to end without holding a thread: `waitUntilExit()` blocks one of the
     /// threads Swift's tasks share (two here) for a whole graceful shutdown, which slows every
     /// other test running at the same time.
-    public func exited() async {
+    ///
+    /// - Returns: when the kernel saw it end (``hasEnded``), which is what a test that times a
+    ///   shutdown measures: Foundation may learn of it much later.
+    @discardableResult
+    public func exited() async -> ContinuousClock.Instant {
+        while !hasEnded, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        let ended = ContinuousClock.now
         while isRunning, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(20))
         }
         waitUntilExit()
+        return ended
     }
 
     /// Runs `body` while the process runs, then sends it `signal` and awaits its exit (``exited()``),

@@ -104,7 +104,7 @@ extension GraphSandbox {
     func authorizedInsights(_ request: Request, parameters: [String: String]) async -> Response? {
         if let refused = await authorizedRead(request, parameters: parameters) { return refused }
         guard let allowed = configuration.adsReadTokens else { return nil }
-        let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
+        let bearer = bearerToken(request)
         guard let token = bearer ?? parameters["access_token"], allowed.contains(token) else {
             return await metaError(
                 status: .forbidden,

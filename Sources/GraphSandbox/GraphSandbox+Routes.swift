@@ -104,7 +104,7 @@ extension GraphSandbox {
             return await metaError(status: .badRequest, code: 100, subcode: nil, type: "OAuthException", message: "(#100) \(error.reason)")
         }
         // The token as Graph takes it: in an `Authorization` header, the body or the query string.
-        let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
+        let bearer = bearerToken(request)
         if let refused = await refusal(ofToken: bearer ?? parsed.accessToken) { return refused }
         guard let events = parsed.events else {
             return await metaError(
@@ -171,7 +171,7 @@ extension GraphSandbox {
     /// Reads carry the token in `Authorization: Bearer` or `access_token`, as Meta accepts; a POST
     /// may carry `access_token` in its form (`parameters`), as the query string's would be.
     func authorizedRead(_ request: Request, parameters: [String: String]? = nil) async -> Response? {
-        let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
+        let bearer = bearerToken(request)
         let given = (parameters ?? query(request))["access_token"]
         // Which of two different tokens Graph would take is not documented: the stand-in takes
         // neither, so a client that sends a stale one beside the current one is caught.
@@ -289,10 +289,15 @@ extension GraphSandbox {
         return await readAnswer(.object(["data": .array(rows), "paging": .object(paging)]))
     }
 
+    /// The token of an `Authorization: Bearer` (or `OAuth`) header, as Graph takes it.
+    func bearerToken(_ request: Request) -> String? {
+        request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
+    }
+
     /// The token Graph writes into a `paging.next` link: the one the page was read with, from
     /// the header or the query.
     func linkToken(_ request: Request, parameters: [String: String]? = nil) -> [(name: String, value: String)] {
-        let bearer = request.headers[.authorization].flatMap(GraphEventsRequest.accessToken(authorization:))
+        let bearer = bearerToken(request)
         return (bearer ?? (parameters ?? query(request))["access_token"]).map { [(name: "access_token", value: $0)] } ?? []
     }
 

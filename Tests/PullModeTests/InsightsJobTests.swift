@@ -6,7 +6,6 @@ import GraphSandbox
 import Logging
 import NIOCore
 import PullMode
-import Synchronization
 import TestSupport
 import Testing
 
@@ -215,18 +214,17 @@ struct InsightsJobTests {
         try await withSeededSandbox(configuration) { url, _, _ in
             try await TestStore.sqlite.withRegistry { registry in
                 let log = CapturedLog()
-                let pauses = Mutex<[Duration]>([])
-                let recorder = UsagePause { duration in pauses.withLock { $0.append(duration) } }
+                let pauses = RecordedPauses()
                 let report = try await pollInsights(
                     try insightsManifest(),
                     registry: registry,
                     graphURL: url,
                     logger: log.logger,
-                    usagePause: recorder
+                    usagePause: pauses.pause
                 )
                 #expect(report.result == .ok)
                 #expect(try await registry.adInsights(since: nil).count == 20)
-                let asked = pauses.withLock { $0 }
+                let asked = pauses.all
                 // 20 rows in pages of 3: at least 7 insights pages.
                 #expect(asked.count >= 7 && asked.allSatisfy { $0 == .seconds(30) }, "\(asked)")
                 let slowing = log.all.filter { $0.message.hasPrefix("slowing down") }

@@ -6,6 +6,7 @@ import GraphSandbox
 import Logging
 import NIOCore
 import PullMode
+import Synchronization
 import TestSupport
 import Testing
 
@@ -83,11 +84,28 @@ func poll(
     graphURL: String,
     drift: DriftMonitor? = nil,
     logger: Logger = Logger(label: "test.poll"),
-    clock: WallClock = .system
+    clock: WallClock = .system,
+    usagePause: UsagePause = .sleeping
 ) async throws -> PollJob.Report {
     let graph = GraphClient(configuration: GraphClient.Configuration(manifest: manifest, baseURL: graphURL))
-    return try await PollJob(manifest: manifest, pull: manifest.pull!, registry: registry, graph: graph, logger: logger, clock: clock, drift: drift)
-        .run()
+    return try await PollJob(
+        manifest: manifest,
+        pull: manifest.pull!,
+        registry: registry,
+        graph: graph,
+        logger: logger,
+        clock: clock,
+        drift: drift,
+        usagePause: usagePause
+    )
+    .run()
+}
+
+/// The pauses a poll asked for, recorded instead of slept.
+final class RecordedPauses: Sendable {
+    private let asked = Mutex<[Duration]>([])
+    var all: [Duration] { asked.withLock { $0 } }
+    var pause: UsagePause { UsagePause { duration in self.asked.withLock { $0.append(duration) } } }
 }
 
 /// Server-side totals per event name, from what the registry stored.

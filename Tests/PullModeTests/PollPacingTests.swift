@@ -1,12 +1,9 @@
 import CAPICore
 import ConnectorRuntime
 import Foundation
-import GraphAPI
 import GraphSandbox
-import Logging
 import PullMode
 import ServiceLifecycleTestKit
-import Synchronization
 import TestSupport
 import Testing
 
@@ -15,24 +12,6 @@ import Testing
 /// credentials again, once, when Meta stops taking the app token.
 @Suite("Poll pacing and app token refresh")
 struct PollPacingTests {
-    /// The pauses a poll asked for, recorded instead of slept.
-    final class Pauses: Sendable {
-        let asked = Mutex<[Duration]>([])
-        var all: [Duration] { asked.withLock { $0 } }
-        var pause: UsagePause { UsagePause { duration in self.asked.withLock { $0.append(duration) } } }
-    }
-
-    func job(_ manifest: Manifest, registry: any StateRegistry, url: String, log: CapturedLog, pause: UsagePause) -> PollJob {
-        PollJob(
-            manifest: manifest,
-            pull: manifest.pull!,
-            registry: registry,
-            graph: GraphClient(configuration: GraphClient.Configuration(manifest: manifest, baseURL: url)),
-            logger: log.logger,
-            usagePause: pause
-        )
-    }
-
     @Test(
         "every read answered with usage past 75 % is followed by a pause in proportion (90 %: 36 s of 60), every page included; below, none",
         arguments: [(90.0, Duration.seconds(36)), (60.0, nil)] as [(Double, Duration?)]
@@ -42,9 +21,9 @@ struct PollPacingTests {
         configuration.readUsagePercent = percent
         try await withSeededSandbox(configuration) { url, _, totals in
             try await TestStore.sqlite.withRegistry { registry in
-                let pauses = Pauses()
+                let pauses = RecordedPauses()
                 let log = CapturedLog()
-                let report = try await job(try manifest(), registry: registry, url: url, log: log, pause: pauses.pause).run()
+                let report = try await poll(try manifest(), registry: registry, graphURL: url, logger: log.logger, usagePause: pauses.pause)
                 #expect(report.result == .ok)
                 #expect(try await storedTotals(registry).totals == totals)
                 let slowing = log.all.filter { $0.message.hasPrefix("slowing down") }
@@ -79,7 +58,7 @@ struct PollPacingTests {
                         trigger.triggerGracefulShutdown()
                         try await UsagePause.sleeping(duration)
                     }
-                    return try await job(manifest, registry: registry, url: url, log: CapturedLog(), pause: pause).run()
+                    return try await poll(manifest, registry: registry, graphURL: url, usagePause: pause)
                 }
                 let took = clock.now - started
                 #expect(took < .seconds(20), "stopped after \(took)")
@@ -107,7 +86,7 @@ struct PollPacingTests {
                 var manifest = try manifest()
                 manifest.pull?.auth = .appCredentials(appID: "app-1", appSecret: Secret("app-secret-7Qx"))
                 let log = CapturedLog()
-                let report = try await job(manifest, registry: registry, url: url, log: log, pause: Pauses().pause).run()
+                let report = try await poll(manifest, registry: registry, graphURL: url, logger: log.logger, usagePause: RecordedPauses().pause)
                 #expect(report.result == .ok, "\(report.outcomes)")
                 #expect(try await storedTotals(registry).totals == totals)
                 // Three reads per token (so one expires between the pages of a window), and more than six in the poll.
@@ -126,7 +105,7 @@ struct PollPacingTests {
             try await TestStore.sqlite.withRegistry { registry in
                 var manifest = try manifest()
                 manifest.pull?.auth = .appCredentials(appID: "app-1", appSecret: Secret("app-secret-7Qx"))
-                let report = try await job(manifest, registry: registry, url: url, log: CapturedLog(), pause: Pauses().pause).run()
+                let report = try await poll(manifest, registry: registry, graphURL: url, usagePause: RecordedPauses().pause)
                 #expect(report.result == .authenticationFailed)
                 #expect(await sandbox.appTokenExchanges() == 2, "the first exchange and one refresh")
                 #expect(try await registry.recentRuns(limit: 1).first?.status == .authFailed)

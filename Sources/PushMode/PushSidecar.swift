@@ -114,6 +114,7 @@ public struct PushSidecar: Sendable {
             server: .http1(
                 configuration: .init(
                     additionalChannelHandlers: [
+                        ConnectionCloseRequests.Installer(),
                         ConnectionDeadlines(headerTimeout: limits.headerTimeout, bodyTimeout: limits.bodyTimeout, idleTimeout: limits.idleTimeout),
                         ExpectContinue(),
                     ],

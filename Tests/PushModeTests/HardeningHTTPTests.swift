@@ -66,6 +66,96 @@ struct HardeningHTTPTests {
         }
     }
 
+    @Test("an answer that says Connection: close closes the connection, also when the whole request arrived before it")
+    func closeAfterWholeRequest() async throws {
+        try await PushStack.run { stack in
+            // Unsigned, body and all in one write: refused before the body is read, by which time
+            // the body is already in. The server said close; it kept the connection for a minute.
+            let body = String(decoding: mirroredEvent(id: "close-1"), as: UTF8.self)
+            let outcome = try await RawConnection.exchange(
+                port: stack.port,
+                send: "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)",
+                timeout: .seconds(15)
+            )
+            #expect(outcome.received.hasPrefix("HTTP/1.1 401"))
+            #expect(outcome.received.lowercased().contains("connection: close"))
+            #expect(outcome.closedByServer)
+        }
+    }
+
+    @Test(
+        "a request that asks to close, however it spells it, is answered saying close and the connection closed",
+        arguments: [
+            "GET /healthz HTTP/1.0\r\n\r\n",
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: Close\r\n\r\n",
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: TE, close\r\n\r\n",
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nConnection: close\r\n\r\n",
+        ]
+    )
+    func requestAsksToClose(request: String) async throws {
+        // The idle timeout is a minute: a connection still open after 15 s was kept.
+        try await PushStack.run { stack in
+            let outcome = try await RawConnection.exchange(port: stack.port, send: request, timeout: .seconds(15))
+            #expect(outcome.received.hasPrefix("HTTP/1.1 200"))
+            #expect(outcome.received.lowercased().contains("connection: close"))
+            #expect(outcome.closedByServer)
+        }
+    }
+
+    @Test("pipelined requests: only the answer to the one that asked to close says so, and both are answered before the close")
+    func pipelinedClose() async throws {
+        try await PushStack.run { stack in
+            let outcome = try await RawConnection.exchange(
+                port: stack.port,
+                send: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.0\r\n\r\n",
+                timeout: .seconds(15)
+            )
+            let answers = outcome.received.components(separatedBy: "HTTP/1.1 200").dropFirst()
+            #expect(answers.count == 2, "\(outcome.received)")
+            #expect(answers.first?.lowercased().contains("connection: close") == false)
+            #expect(answers.last?.lowercased().contains("connection: close") == true)
+            #expect(outcome.closedByServer)
+            // An HTTP/1.0 request that asks to keep the connection is not closed after its answer.
+            let kept = try await RawConnection.exchange(
+                port: stack.port,
+                send: "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                timeout: .seconds(2)
+            )
+            #expect(kept.received.hasPrefix("HTTP/1.1 200"))
+            #expect(!kept.closedByServer)
+        }
+    }
+
+    @Test("over HTTP/1.1, `Transfer-Encoding: gzip, chunked` is answered 501 before the body, signed or not; the event is not taken")
+    func codedTransfer() async throws {
+        try await PushStack.run { stack in
+            // The body is sent plain though gzip is announced: the HTTP layer undoes chunked only,
+            // and the route took such a body as it came.
+            let body = mirroredEvent(id: "te-gzip")
+            let signed = signedHeaders(body).map { "\($0.0): \($0.1)\r\n" }.joined()
+            let chunk = String(body.count, radix: 16) + "\r\n" + String(decoding: body, as: UTF8.self) + "\r\n0\r\n\r\n"
+            let outcome = try await RawConnection.exchange(
+                port: stack.port,
+                send:
+                    "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\(signed)\r\n\(chunk)",
+                timeout: .seconds(15)
+            )
+            #expect(outcome.received.hasPrefix("HTTP/1.1 501"), "\(outcome.received)")
+            #expect(outcome.received.contains("unsupported_transfer_encoding"))
+            #expect(outcome.closedByServer)
+            // Chunked alone is the HTTP layer's: the same event, signed again, is taken.
+            let again = signedHeaders(body).map { "\($0.0): \($0.1)\r\n" }.joined()
+            let plain = try await RawConnection.exchange(
+                port: stack.port,
+                send:
+                    "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\(again)\r\n\(chunk)",
+                timeout: .seconds(15)
+            )
+            #expect(plain.received.hasPrefix("HTTP/1.1 202"), "\(plain.received)")
+            #expect(plain.received.contains("\"duplicate\":false"), "the coded request must not have been taken")
+        }
+    }
+
     @Test("a client that stops halfway through its headers is disconnected after the header timeout")
     func slowHeaders() async throws {
         try await PushStack.run(manifest: try pushManifest(limits: Self.tightLimits)) { stack in

@@ -194,6 +194,36 @@ struct RouteTests {
         }
     }
 
+    @Test("a Transfer-Encoding with any coding but chunked is answered 501 on both routes, before the body is read; chunked alone is taken")
+    func transferCodings() async throws {
+        try await withRouter { client in
+            let event = mirroredEvent(id: "te-1")
+            for coding in ["gzip, chunked", "GZIP", "deflate,chunked", "chunked, gzip", "identity, chunked", "x-gzip;q=1, chunked"] {
+                var headers = signedHeaders(event)
+                headers.append(("Transfer-Encoding", coding))
+                let answer = try await post(client, "/v1/events", event, headers: headers)
+                #expect(answer.0 == 501, "\(coding)")
+                #expect(answer.1["error"] == .string("unsupported_transfer_encoding"), "\(coding)")
+            }
+            let graph = try await client.execute(
+                uri: "/v19.0/\(testPixel)/events?access_token=ingest-token",
+                method: .post,
+                headers: fields([("Transfer-Encoding", "gzip, chunked")]),
+                body: ByteBuffer(string: "{}")
+            ) { response in (response.status, (try? JSONValue(parsing: response.body.readableBytesView)) ?? .null) }
+            #expect(graph.0 == .notImplemented)
+            #expect(graph.1["error"]?["code"] == .integer(100))
+            // The codings of two lines are one list.
+            var twoLines = signedHeaders(event)
+            twoLines.append(("Transfer-Encoding", "chunked"))
+            twoLines.append(("Transfer-Encoding", "gzip"))
+            #expect(try await post(client, "/v1/events", event, headers: twoLines).0 == 501)
+            var chunked = signedHeaders(event)
+            chunked.append(("Transfer-Encoding", "Chunked"))
+            #expect(try await post(client, "/v1/events", event, headers: chunked).0 == 202)
+        }
+    }
+
     @Test("the query's access_token is read as Graph reads a query, as a form: %2B is a plus, a bare + a space, an encoded name the same name")
     func queryTokenReadAsForm() async throws {
         try await withSidecar(manifest: try pushManifest(ingestToken: "ingest+token")) { sidecar in

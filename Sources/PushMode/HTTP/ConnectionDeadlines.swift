@@ -12,8 +12,10 @@ import NIOHTTPTypes
 ///   body than it sends).
 /// - On shutdown (`ChannelShouldQuiesceEvent`) a request whose body is still arriving is dropped at
 ///   once: nothing of it was acknowledged, and its sender retries. Requests already read finish.
-/// - An answer sent with `Connection: close` before the body was read (a refusal before work)
-///   closes the connection once written, instead of reading the rest of the body.
+/// - An answer sent with `Connection: close` closes the connection once written, as RFC 9112
+///   asks of a server that says so. Hummingbird reads on after such an answer: before the body
+///   was read (a refusal before work) it would read the rest of the body, and after (the whole
+///   request arrived in one packet) it would keep the connection until the idle deadline.
 ///
 /// Moving a deadline is a field write: a connection keeps at most one timer, which on firing
 /// closes the connection if its deadline has passed and otherwise waits for the rest. Scheduling
@@ -78,7 +80,7 @@ final class ConnectionDeadlines: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head(let head):
-            if readingBody, head.headerFields[.connection]?.lowercased() == "close" { closeAfterAnswer = true }
+            if head.headerFields[.connection]?.lowercased() == "close" { closeAfterAnswer = true }
             context.write(data, promise: promise)
         case .body:
             context.write(data, promise: promise)

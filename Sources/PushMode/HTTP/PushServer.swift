@@ -197,25 +197,41 @@ public struct PushServer: Sendable {
         )
     }
 
-    /// 415 for a body sent compressed (a `Content-Encoding` other than `identity`), before it is
-    /// read: read as JSON it would be refused as unreadable at byte 0, which tells the sender
-    /// nothing. Signatures and tokens cover the bytes as sent, so the sidecar does not inflate them.
+    /// A refusal for a body sent in a coding the sidecar does not undo, before it is read: read as
+    /// JSON it would be refused as unreadable at byte 0 (or, coded but sent plain, taken as it
+    /// came), which tells the sender nothing. Signatures and tokens cover the bytes as sent, so the
+    /// sidecar does not inflate them.
+    /// - 415 for a `Content-Encoding` other than `identity`;
+    /// - 501 for a `Transfer-Encoding` that lists any coding but `chunked` (`gzip, chunked`), as
+    ///   RFC 9112 asks of a server that does not implement it; the HTTP layer undoes `chunked` alone.
     func encodingRefused(_ request: Request, metaShape: Bool) -> Response? {
-        guard let coding = request.headers[.contentEncoding],
-            !coding.split(separator: ",").allSatisfy({ $0.trimmingCharacters(in: .whitespaces).lowercased() == "identity" })
-        else { return nil }
-        refusals.record("unsupported_content_encoding")
-        let message = "the body has a Content-Encoding other than identity; compressed bodies are not taken, send it uncompressed"
-        var response =
-            metaShape
-            ? Self.metaError(status: .unsupportedMediaType, code: 100, message: "(#100) " + message, close: true)
-            : Self.json(
-                .object(["error": .string("unsupported_content_encoding"), "message": .string(message)]),
-                status: .unsupportedMediaType,
-                close: true
-            )
-        response.headers[.acceptEncoding] = "identity"
-        return response
+        if let coding = request.headers[.contentEncoding], !Self.codings(coding).allSatisfy({ $0 == "identity" }) {
+            let message = "the body has a Content-Encoding other than identity; compressed bodies are not taken, send it uncompressed"
+            var response = codingRefusal("unsupported_content_encoding", message, status: .unsupportedMediaType, metaShape: metaShape)
+            response.headers[.acceptEncoding] = "identity"
+            return response
+        }
+        if let coding = request.headers[.transferEncoding], !Self.codings(coding).allSatisfy({ $0 == "chunked" }) {
+            let message = "the body has a Transfer-Encoding other than chunked; compressed bodies are not taken, send it uncompressed"
+            return codingRefusal("unsupported_transfer_encoding", message, status: .notImplemented, metaShape: metaShape)
+        }
+        return nil
+    }
+
+    private func codingRefusal(_ reason: String, _ message: String, status: HTTPResponse.Status, metaShape: Bool) -> Response {
+        refusals.record(reason)
+        return metaShape
+            ? Self.metaError(status: status, code: 100, message: "(#100) " + message, close: true)
+            : Self.json(.object(["error": .string(reason), "message": .string(message)]), status: status, close: true)
+    }
+
+    /// The codings a `Content-Encoding` or `Transfer-Encoding` value lists (several lines arrive
+    /// joined with commas), lowercased, each without its parameters. An empty value lists none.
+    static func codings(_ value: String) -> [String] {
+        value.split(separator: ",").compactMap { item in
+            let name = item.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
+            return name.isEmpty ? nil : name
+        }
     }
 
     /// Runs `handle` with the body, read under the size cap and the shared memory budget: the

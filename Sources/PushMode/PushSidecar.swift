@@ -114,7 +114,7 @@ public struct PushSidecar: Sendable {
             server: .http1(
                 configuration: .init(
                     additionalChannelHandlers: [
-                        ConnectionCloseRequests.Installer(),
+                        BeforeHTTPTypes(),
                         ConnectionDeadlines(headerTimeout: limits.headerTimeout, bodyTimeout: limits.bodyTimeout, idleTimeout: limits.idleTimeout),
                         ExpectContinue(),
                     ],

@@ -126,6 +126,49 @@ struct HardeningHTTPTests {
         }
     }
 
+    @Test(
+        "a request line and headers over the parser's limits are answered 431, after the answers to requests before them; other parse errors stay 400"
+    )
+    func oversizedHead() async throws {
+        try await PushStack.run { stack in
+            let big = String(repeating: "a", count: 100_000)
+            let manyFields = (0..<1_100).map { "X-\($0): 1\r\n" }.joined()
+            for head in [
+                "POST /v1/events HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n",
+                "GET /healthz HTTP/1.1\r\nHost: x\r\n\(manyFields)\r\n",
+                "GET /\(big) HTTP/1.1\r\nHost: x\r\n\r\n",
+            ] {
+                let outcome = try await RawConnection.exchange(port: stack.port, send: head, timeout: .seconds(15))
+                #expect(outcome.received.hasPrefix("HTTP/1.1 431"), "\(outcome.received.prefix(80))")
+                #expect(outcome.received.contains("headers_too_large"))
+                #expect(outcome.closedByServer)
+            }
+            // Pipelined behind a request the parser took: that one is answered, then the 431.
+            let pipelined = try await RawConnection.exchange(
+                port: stack.port,
+                send: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: \(big)\r\n\r\n",
+                timeout: .seconds(15)
+            )
+            #expect(pipelined.received.hasPrefix("HTTP/1.1 200"))
+            #expect(pipelined.received.contains("\r\n\r\n{\"status\":\"ok\"}HTTP/1.1 431"), "\(pipelined.received.prefix(400))")
+            #expect(pipelined.closedByServer)
+            // A head that is malformed rather than large is still a bare 400.
+            let malformed = try await RawConnection.exchange(
+                port: stack.port,
+                send: "GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n",
+                timeout: .seconds(15)
+            )
+            #expect(malformed.received.hasPrefix("HTTP/1.1 400"))
+            #expect(malformed.closedByServer)
+            // The sidecar serves on.
+            #expect(
+                try await RawConnection.exchange(port: stack.port, send: "GET /healthz HTTP/1.0\r\n\r\n", timeout: .seconds(15)).received.hasPrefix(
+                    "HTTP/1.1 200"
+                )
+            )
+        }
+    }
+
     @Test("over HTTP/1.1, `Transfer-Encoding: gzip, chunked` is answered 501 before the body, signed or not; the event is not taken")
     func codedTransfer() async throws {
         try await PushStack.run { stack in

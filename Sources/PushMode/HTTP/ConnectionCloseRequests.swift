@@ -1,6 +1,5 @@
 import NIOCore
 import NIOHTTP1
-import NIOHTTPTypesHTTP1
 
 /// Closes the connection after answering a request that asks for that, however it asks.
 ///
@@ -47,19 +46,5 @@ final class ConnectionCloseRequests: ChannelDuplexHandler, RemovableChannelHandl
             return
         }
         context.write(data, promise: promise)
-    }
-
-    /// Hummingbird adds a server's own handlers after its HTTP/1 codec, where requests no longer
-    /// carry a version; this one puts ``ConnectionCloseRequests`` before the codec, then leaves.
-    final class Installer: ChannelInboundHandler, RemovableChannelHandler {
-        typealias InboundIn = NIOAny
-
-        func handlerAdded(context: ChannelHandlerContext) {
-            let pipeline = context.pipeline.syncOperations
-            if let codec = try? pipeline.handler(type: HTTP1ToHTTPServerCodec.self) {
-                try? pipeline.addHandler(ConnectionCloseRequests(), position: .before(codec))
-            }
-            pipeline.removeHandler(context: context, promise: nil)
-        }
     }
 }

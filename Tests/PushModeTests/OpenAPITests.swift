@@ -29,9 +29,12 @@ struct OpenAPITests {
             let served = sidecar.server.makeRouter().routes.map { route in
                 // Hummingbird writes parameters as `:name`, OpenAPI as `{name}`.
                 let path = "\(route.path)".split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
-                return "\(route.method) /" + path.joined(separator: "/")
+                let served = "\(route.method) /" + path.joined(separator: "/")
+                // The Graph route again, for the version `v1`, which the router would otherwise
+                // send down the mirror routes' literal `v1` (see `makeRouter`).
+                return served == "POST /v1/{pixel}/events" ? "POST /{version}/{pixel}/events" : served
             }
-            #expect(served.sorted() == documented)
+            #expect(Set(served).sorted() == documented)
         }
     }
 }

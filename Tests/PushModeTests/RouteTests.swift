@@ -101,6 +101,17 @@ struct RouteTests {
             for (uri, method) in [("/v1/nowhere", HTTPRequest.Method.trace), ("/v1/events/batch/more", .post), ("/a/b/c/events", .delete)] {
                 #expect(try await client.execute(uri: uri, method: method) { $0.status } == .notFound, "\(method) \(uri)")
             }
+            // A POST to the Graph route's shape with `v1` for its version was answered "405, this
+            // route takes POST only": the literal `v1` of the mirror routes took it from the route.
+            // Graph's route answers it now, naming the version, as it answers `26.0`.
+            for version in ["v1", "26.0"] {
+                let answer = try await post(client, "/\(version)/\(testPixel)/events?access_token=ingest-token", Array(#"{"data":[]}"#.utf8))
+                #expect(answer.0 == 400, "\(version)")
+                #expect(answer.1["error"]?["message"]?.stringValue?.contains("v<major>.<minor>") == true, "\(version): \(answer.1)")
+            }
+            // `events` after `v1` is the mirror route's, unless more follows: then it is a pixel.
+            let pixelNamedEvents = try await post(client, "/v1/events/events?access_token=ingest-token", Array(#"{"data":[]}"#.utf8))
+            #expect(pixelNamedEvents.0 == 400 && pixelNamedEvents.1["error"]?["code"] == .integer(2500), "\(pixelNamedEvents)")
         }
     }
 

@@ -92,6 +92,9 @@ public struct PushServer: Sendable {
         events.post { request, context in await self.mirror(request, context: context, batch: false) }
         events.post("batch") { request, context in await self.mirror(request, context: context, batch: true) }
         router.post("/:version/:pixel/events") { request, context in await self.graphCompatible(request, context: context) }
+        // The router takes the literal `v1` of the routes above before a parameter, so a Graph
+        // request with `v1` for its version never reached the route that tells it so.
+        router.post("/v1/:pixel/events") { request, context in await self.graphCompatible(request, context: context) }
         let readOnly: [(path: RouterPath, answer: @Sendable () async -> Response)] = [
             ("/healthz", { Self.json(.object(["status": .string("ok")]), status: .ok) }),
             ("/readyz", { await self.readiness() }),

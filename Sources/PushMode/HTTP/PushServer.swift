@@ -230,7 +230,7 @@ public struct PushServer: Sendable {
 
     /// The codings a `Content-Encoding` or `Transfer-Encoding` value lists (several lines arrive
     /// joined with commas), lowercased, each without its parameters. An empty value lists none.
-    static func codings(_ value: String) -> [String] {
+    private static func codings(_ value: String) -> [String] {
         value.split(separator: ",").compactMap { item in
             let name = item.prefix { $0 != ";" }.trimmingCharacters(in: .whitespaces).lowercased()
             return name.isEmpty ? nil : name

@@ -67,6 +67,24 @@ struct SchemaRegistryTests {
         }
     }
 
+    @Test("a schema that is not JSON is refused naming the line and column where it stops being JSON, and why")
+    func notJSON() {
+        // A comma left out after line 3's value; `é` is one column, though two bytes.
+        let text = "{\n  \"$id\": \"é\",\n  \"type\": \"object\"\n  \"properties\": {}\n}\n"
+        do {
+            _ = try SchemaDocument(parsing: text)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.description == "the schema is not valid JSON at line 4, column 3: expected ',' or '}'")
+        }
+        do {
+            _ = try SchemaDocument(parsing: "{\"$id\": \"é\", x")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.reason.hasPrefix("is not valid JSON at line 1, column 14: "))
+        }
+    }
+
     @Test("a keyword outside the checked subset is refused, naming where")
     func unsupportedKeyword() {
         #expect(throws: SchemaError.self) { try SchemaDocument(parsing: schema(properties: #""a": {"oneOf": []}"#)) }

@@ -380,7 +380,19 @@ struct PushServerTests {
             #expect(
                 withPartner.body["messages"]
                     == .array([
-                        .string("partner_agent, upload_tag: not forwarded by this sidecar, which sends its manifest's graph_api.partner_agent")
+                        .string(
+                            "partner_agent, upload_tag: not forwarded: the sidecar sends this request's events to Meta in batches with "
+                                + "other requests' events; Meta gets the manifest's graph_api.partner_agent"
+                        )
+                    ])
+            )
+            // Without a partner agent, the answer does not speak of one.
+            let tagged = "[\(String(decoding: mirroredEvent(id: "g-ut"), as: UTF8.self))]"
+            let withTag = try await post(url, body: Array(#"{"data":\#(tagged),"access_token":"ingest-token","namespace_id":"7"}"#.utf8))
+            #expect(
+                withTag.body["messages"]
+                    == .array([
+                        .string("namespace_id: not forwarded: the sidecar sends this request's events to Meta in batches with other requests' events")
                     ])
             )
             // As the Java SDK (and PHP's through cURL) posts: multipart/form-data.

@@ -162,8 +162,13 @@ extension PushServer {
             return value != .null && value != .string("")
         }
         if !unsent.isEmpty {
+            // The reason names the manifest's partner agent only when the request sent one.
+            let instead = unsent.contains("partner_agent") ? "; Meta gets the manifest's graph_api.partner_agent" : ""
             messages.append(
-                .string("\(unsent.joined(separator: ", ")): not forwarded by this sidecar, which sends its manifest's graph_api.partner_agent")
+                .string(
+                    "\(unsent.joined(separator: ", ")): not forwarded: the sidecar sends this request's events to Meta in batches with "
+                        + "other requests' events\(instead)"
+                )
             )
         }
         return Self.json(

@@ -261,18 +261,35 @@ struct RouteTests {
         }
     }
 
-    @Test("a batch without a data array, or with more than Meta's 1,000 events, is refused whole naming data; 1,000 are judged one by one")
+    @Test(
+        "a batch without a data array, or with more than Meta's 1,000 events, is refused whole naming data and the slip; 1,000 are judged one by one"
+    )
     func batchEnvelope() async throws {
         try await withRouter { client in
-            for body in [#"{"events":[]}"#, #"{"data":{"event_name":"Lead"}}"#, #"{"data":null}"#] {
-                let bytes = Array(body.utf8)
+            // Each slip named as what it is: absent, of another type, one event sent alone, not an object.
+            let slips: [(body: String, code: String, message: String)] = [
+                (#"{"events":[]}"#, "missing", #"is required: an array of events, as {"data": [event, …]}"#),
+                (#"{"data":null}"#, "missing", #"is required: an array of events, as {"data": [event, …]}"#),
+                (#"{"data":{"event_name":"Lead"}}"#, "invalid_type", "must be an array of events, found an object"),
+                (#"{"data":"[]"}"#, "invalid_type", "must be an array of events, found a string"),
+                (
+                    #"{"event_name":"Lead","user_data":{}}"#, "missing",
+                    #"is required: the body looks like one event; send it to POST /v1/events, or here as {"data": [event, …]}"#
+                ),
+                (
+                    #"[{"event_name":"Lead"}]"#, "missing",
+                    #"is required: the body must be an object holding the events as {"data": [event, …]}, found an array"#
+                ),
+            ]
+            for slip in slips {
+                let bytes = Array(slip.body.utf8)
                 let (status, answer) = try await post(client, "/v1/events/batch", bytes, headers: signedHeaders(bytes))
-                #expect(status == 400, "\(body)")
-                #expect(
-                    answer["problems"]?.arrayValue?.first?["field"] == .string("data")
-                        && answer["problems"]?.arrayValue?.first?["code"] == .string("missing"),
-                    "\(answer)"
-                )
+                #expect(status == 400, "\(slip.body)")
+                let problems = answer["problems"]?.arrayValue ?? []
+                #expect(problems.count == 1, "\(answer)")
+                #expect(problems.first?["field"] == .string("data"), "\(slip.body)")
+                #expect(problems.first?["code"] == .string(slip.code), "\(slip.body)")
+                #expect(problems.first?["message"] == .string(slip.message), "\(slip.body)")
             }
             // Each item is the same small invalid event: judging 1,000 of them is cheap, and the answer says per item.
             func batch(_ count: Int) -> [UInt8] { Array(("{\"data\":[" + Array(repeating: "{}", count: count).joined(separator: ",") + "]}").utf8) }

@@ -157,9 +157,7 @@ public struct PushServer: Sendable {
         }
         var events: [JSONValue]
         if batch {
-            guard case .array(let items)? = document["data"] else {
-                return Self.problems([EventProblem(field: "data", code: .missing, message: "must be an array of events")])
-            }
+            guard case .array(let items)? = document["data"] else { return Self.batchWithoutData(document) }
             guard items.count <= MetaLimits.eventsPerRequest else {
                 return Self.problems([
                     EventProblem(
@@ -198,6 +196,30 @@ public struct PushServer: Sendable {
             .object(["results": .array(items), "accepted": .integer(Int64(accepted)), "rejected": .integer(Int64(results.count - accepted))]),
             status: .accepted
         )
+    }
+
+    /// 400 for a batch body without its `data` array, saying which of the usual slips it is.
+    static func batchWithoutData(_ document: JSONValue) -> Response {
+        let problem: EventProblem
+        switch document {
+        case .object(let object) where object["data"] != nil && object["data"] != .null:
+            problem = EventProblem(field: "data", code: .invalidType, message: "must be an array of events, found \(object["data"]!.typeName)")
+        case .object(let object) where object["event_name"] != nil || object["user_data"] != nil:
+            problem = EventProblem(
+                field: "data",
+                code: .missing,
+                message: "is required: the body looks like one event; send it to POST /v1/events, or here as {\"data\": [event, …]}"
+            )
+        case .object:
+            problem = EventProblem(field: "data", code: .missing, message: "is required: an array of events, as {\"data\": [event, …]}")
+        default:
+            problem = EventProblem(
+                field: "data",
+                code: .missing,
+                message: "is required: the body must be an object holding the events as {\"data\": [event, …]}, found \(document.typeName)"
+            )
+        }
+        return problems([problem])
     }
 
     /// A refusal for a body sent in a coding the sidecar does not undo, before it is read: read as

@@ -291,6 +291,20 @@ struct RouteTests {
                 #expect(problems.first?["code"] == .string(slip.code), "\(slip.body)")
                 #expect(problems.first?["message"] == .string(slip.message), "\(slip.body)")
             }
+            // The other way round: a batch sent to the single-event route is named as one, once.
+            for body in [#"{"data":[{"event_name":"Lead"}]}"#, #"{"data":[],"access_token":"x"}"#] {
+                let bytes = Array(body.utf8)
+                let (status, answer) = try await post(client, "/v1/events", bytes, headers: signedHeaders(bytes))
+                #expect(status == 400, "\(body)")
+                #expect(answer["problems"]?.arrayValue?.count == 1, "\(answer)")
+                let problem = answer["problems"]?.arrayValue?.first
+                #expect(problem?["field"] == .string("data") && problem?["code"] == .string("unknown_field"))
+                #expect(problem?["message"]?.stringValue?.contains("send it to POST /v1/events/batch") == true, "\(answer)")
+            }
+            // An event that also holds a `data` array is judged as an event.
+            let eventWithData = Array(#"{"event_name":"Lead","data":[]}"#.utf8)
+            let judged = try await post(client, "/v1/events", eventWithData, headers: signedHeaders(eventWithData))
+            #expect(judged.0 == 400 && (judged.1["problems"]?.arrayValue?.count ?? 0) > 1, "\(judged.1)")
             // Each item is the same small invalid event: judging 1,000 of them is cheap, and the answer says per item.
             func batch(_ count: Int) -> [UInt8] { Array(("{\"data\":[" + Array(repeating: "{}", count: count).joined(separator: ",") + "]}").utf8) }
             let over = batch(1_001)

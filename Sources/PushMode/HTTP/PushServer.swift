@@ -169,6 +169,7 @@ public struct PushServer: Sendable {
             }
             events = items
         } else {
+            if let refused = Self.batchSentAlone(document) { return refused }
             events = [document]
         }
         if enrich { events = events.map { enriched($0, request: request, context: context) } }
@@ -220,6 +221,22 @@ public struct PushServer: Sendable {
             )
         }
         return problems([problem])
+    }
+
+    /// 400 for a batch sent to the single-event route (`data` an array and no event field), named
+    /// as that: judged as one event it drew six "is required" problems and a warning on `data`.
+    static func batchSentAlone(_ document: JSONValue) -> Response? {
+        guard case .object(let object) = document, case .array = object["data"],
+            !object.keys.contains(where: EventPreparer.isKnownField)
+        else { return nil }
+        return problems([
+            EventProblem(
+                field: "data",
+                code: .unknownField,
+                message: "is no event field: the body looks like a batch; send it to POST /v1/events/batch, "
+                    + "or in Meta's shape to POST /{version}/{pixel_id}/events"
+            )
+        ])
     }
 
     /// A refusal for a body sent in a coding the sidecar does not undo, before it is read: read as

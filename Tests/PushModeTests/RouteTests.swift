@@ -262,7 +262,7 @@ struct RouteTests {
     }
 
     @Test(
-        "a batch without a data array, or with more than Meta's 1,000 events, is refused whole naming data and the slip; 1,000 are judged one by one"
+        "a batch without a data array, or with more than Meta's 1,000 events, is refused whole naming data and the slip, as is a batch sent to the single-event route; 1,000 are judged one by one"
     )
     func batchEnvelope() async throws {
         try await withRouter { client in

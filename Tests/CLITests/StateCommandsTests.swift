@@ -267,7 +267,7 @@ struct StateCommandsTests {
         #expect(later.status == 64 && later.stderr.contains("--since must be before --until"), "\(later.stderr)")
     }
 
-    @Test("reconcile --output - is standard output, as for most Unix tools, not a file named -")
+    @Test("reconcile --output - is standard output, as for most Unix tools, not a file named -; a file holds what standard output gets")
     func reconcileOutputDash() async throws {
         let url = try await created()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("capi-dash-\(UUID().uuidString)")
@@ -281,6 +281,13 @@ struct StateCommandsTests {
             )
             #expect(dash.status == 0 && !dash.stdout.isEmpty && dash.stdout == plain.stdout, "\(dash.stderr)")
             #expect(!dash.stderr.contains("wrote"))
+            // A file holds what standard output gets, its last line ended as a text file's is
+            // (a CSV written to a file ended without one, and `wc -l` counted a line short).
+            let file = folder.appendingPathComponent("report.\(format)").path
+            let written = try await CLIRunner.run(["reconcile", "--since", "-1d", "--format", format, "--state", url, "--output", file])
+            #expect(written.status == 0 && written.stderr.contains("wrote \(file)"), "\(written.stderr)")
+            #expect(try String(contentsOfFile: file, encoding: .utf8) == plain.stdout)
+            #expect(plain.stdout.hasSuffix("\n"))
         }
         #expect(!FileManager.default.fileExists(atPath: folder.appendingPathComponent("-").path))
     }

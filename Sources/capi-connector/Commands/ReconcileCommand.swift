@@ -173,7 +173,8 @@ struct ReconcileCommand: AsyncParsableCommand {
                 KPIReportFormat.html(report, title: Self.title(from: from, to: to, accounts: accounts, now: now, by: by), generatedAt: now.iso8601)
             }
         if let output = outputFile {
-            do { try text.write(toFile: output, atomically: true, encoding: .utf8) } catch {
+            // What standard output gets: the text and the newline that ends its last line.
+            do { try (text + "\n").write(toFile: output, atomically: true, encoding: .utf8) } catch {
                 StandardStreams.printError("capi-connector: cannot write the report to \(output): \(error.localizedDescription)")
                 throw ExitCode(1)
             }

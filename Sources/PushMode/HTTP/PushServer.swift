@@ -201,26 +201,21 @@ public struct PushServer: Sendable {
 
     /// 400 for a batch body without its `data` array, saying which of the usual slips it is.
     static func batchWithoutData(_ document: JSONValue) -> Response {
-        let problem: EventProblem
-        switch document {
-        case .object(let object) where object["data"] != nil && object["data"] != .null:
-            problem = EventProblem(field: "data", code: .invalidType, message: "must be an array of events, found \(object["data"]!.typeName)")
-        case .object(let object) where object["event_name"] != nil || object["user_data"] != nil:
-            problem = EventProblem(
-                field: "data",
-                code: .missing,
-                message: "is required: the body looks like one event; send it to POST /v1/events, or here as {\"data\": [event, …]}"
-            )
-        case .object:
-            problem = EventProblem(field: "data", code: .missing, message: "is required: an array of events, as {\"data\": [event, …]}")
-        default:
-            problem = EventProblem(
-                field: "data",
-                code: .missing,
-                message: "is required: the body must be an object holding the events as {\"data\": [event, …]}, found \(document.typeName)"
-            )
+        let message: String
+        var code = EventProblem.Code.missing
+        if case .object(let object) = document {
+            if let data = object["data"], data != .null {
+                code = .invalidType
+                message = "must be an array of events, found \(data.typeName)"
+            } else if object["event_name"] != nil || object["user_data"] != nil {
+                message = "is required: the body looks like one event; send it to POST /v1/events, or here as {\"data\": [event, …]}"
+            } else {
+                message = "is required: an array of events, as {\"data\": [event, …]}"
+            }
+        } else {
+            message = "is required: the body must be an object holding the events as {\"data\": [event, …]}, found \(document.typeName)"
         }
-        return problems([problem])
+        return problems([EventProblem(field: "data", code: code, message: message)])
     }
 
     /// 400 for a batch sent to the single-event route (`data` an array and no event field), named

@@ -35,7 +35,10 @@ enum SandboxEventRules {
         if now - time > maxAge {
             return violation(MetaLimits.eventTooOldSubcode, "Event Timestamp Too Old", "the timestamp for this event is too far in the past")
         }
-        if time - now > 7 * 86_400 {
+        // Meta documents no limit ahead; like the connector by default, the stand-in refuses an
+        // event more than a few minutes ahead (it took a week ahead, where a clock set wrong or a
+        // date in the wrong field would show).
+        if time - now > MetaLimits.defaultFutureSkewSeconds {
             return violation(2_804_004, "Event Timestamp In Future", "the timestamp for this event is too far in the future")
         }
         guard case .object(let user)? = fields["user_data"] else {

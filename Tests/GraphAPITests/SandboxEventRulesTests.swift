@@ -81,6 +81,10 @@ struct SandboxEventRulesTests {
         #expect(Self.subcode(Self.event { $0["action_source"] = .string("web") }) == 2_804_001)
         #expect(Self.subcode(Self.event { $0["event_time"] = .integer(Self.now - 8 * 86_400) }) == 2_804_003)
         #expect(Self.subcode(Self.event { $0["event_time"] = .integer(Self.now + 8 * 86_400) }) == 2_804_004)
+        // More than the connector's default skew ahead is refused; up to it is taken.
+        #expect(Self.subcode(Self.event { $0["event_time"] = .integer(Self.now + 3_600) }) == 2_804_004)
+        #expect(Self.subcode(Self.event { $0["event_time"] = .integer(Self.now + 301) }) == 2_804_004)
+        #expect(Self.subcode(Self.event { $0["event_time"] = .integer(Self.now + 300) }) == nil)
         #expect(Self.subcode(Self.event { $0["user_data"] = nil }) == 2_804_005)
         #expect(Self.subcode(Self.event { $0["event_source_url"] = nil }) == 2_804_019)
         #expect(Self.subcode(Self.withUserData("client_user_agent", .null)) == 2_804_019)

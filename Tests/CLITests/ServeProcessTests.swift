@@ -156,6 +156,8 @@ struct ServeProcessTests {
             }
             let firstLog = try String(contentsOfFile: logs[0], encoding: .utf8)
             #expect(firstLog.contains("push sidecar listening"), "the log was not captured")
+            // The shipped retries: how long an outage of Meta is ridden out, said at start.
+            #expect(firstLog.contains(#""retries_wait_at_most_s":"3212""#), "\(firstLog.prefix(2_000))")
         }
     }
 

@@ -178,7 +178,30 @@ public struct RetryPolicyConfiguration: Sendable, Equatable {
     public var initialBackoff: Duration
     public var maxBackoff: Duration
 
+    /// A poll's reads: a scheduled job retries within its run, then the next run reads again.
     public static let `default` = RetryPolicyConfiguration(maxAttempts: 8, initialBackoff: .milliseconds(500), maxBackoff: .seconds(300))
+
+    /// Sending events: an event may wait days for Meta (7, 62 for store sales), so its retries
+    /// outlast an outage of Meta or of the egress, not the minute 8 attempts gave (7 waits of at
+    /// most 0.5 s to 32 s, 63.5 s in all, about 32 s expected with full jitter), after which every
+    /// queued event was dead-lettered to wait for `dlq replay`. 20 attempts wait at most 53.5
+    /// minutes in all, about 27 expected; an event still failing then is dead-lettered with its
+    /// reason.
+    public static let forwarding = RetryPolicyConfiguration(maxAttempts: 20, initialBackoff: .milliseconds(500), maxBackoff: .seconds(300))
+
+    /// The longest time `attempts` retries can wait in all: each wait is at most
+    /// `min(maxBackoff, initialBackoff × 2^(n−1))` before the n-th retry (full jitter draws from
+    /// zero up to it, so about half of this is expected). Hints from Meta (`Retry-After`) can
+    /// only lengthen it.
+    public var longestWait: Duration {
+        var total = Duration.zero
+        var ceiling = initialBackoff
+        for _ in 1..<max(maxAttempts, 1) {
+            total += min(ceiling, maxBackoff)
+            ceiling = ceiling < maxBackoff ? ceiling * 2 : maxBackoff
+        }
+        return total
+    }
 }
 
 /// `HOST:PORT`, IPv6 hosts in brackets.

@@ -320,7 +320,7 @@ struct ManifestBuilder {
         let batching =
             map.value("batching").flatMap(batching)
             ?? PushConfiguration.Batching(maxEvents: MetaLimits.eventsPerRequest, linger: .milliseconds(200), maxInFlight: 4)
-        let retry = map.value("retry").flatMap(retryPolicy) ?? .default
+        let retry = map.value("retry").flatMap { retryPolicy($0, defaults: .forwarding) } ?? .forwarding
         let salt = map.value("mirror_salt", required: true).flatMap { node -> Secret? in
             guard readsIntake else { return Secret("") }
             guard let text = node.text() else { return nil }
@@ -490,12 +490,12 @@ struct ManifestBuilder {
         return .init(maxEvents: maxEvents, linger: linger, maxInFlight: inFlight, yieldToIntake: yieldToIntake)
     }
 
-    func retryPolicy(_ node: YAMLNodeReader) -> RetryPolicyConfiguration? {
+    /// A `retry` mapping; what it leaves out comes from `defaults`.
+    func retryPolicy(_ node: YAMLNodeReader, defaults: RetryPolicyConfiguration) -> RetryPolicyConfiguration? {
         guard let map = node.mapping(allowed: ["max_attempts", "initial_backoff", "max_backoff"]) else { return nil }
-        let attempts = map.value("max_attempts").flatMap { $0.integer(in: 1...1000) } ?? RetryPolicyConfiguration.default.maxAttempts
-        let initial =
-            map.value("initial_backoff").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? RetryPolicyConfiguration.default.initialBackoff
-        let maximum = map.value("max_backoff").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? RetryPolicyConfiguration.default.maxBackoff
+        let attempts = map.value("max_attempts").flatMap { $0.integer(in: 1...1000) } ?? defaults.maxAttempts
+        let initial = map.value("initial_backoff").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? defaults.initialBackoff
+        let maximum = map.value("max_backoff").flatMap { $0.duration(minimum: .milliseconds(1)) } ?? defaults.maxBackoff
         if maximum < initial {
             node.report("\(node.path).max_backoff must not be shorter than initial_backoff")
             return nil
@@ -542,7 +542,7 @@ struct ManifestBuilder {
             matchQuality = quality?.value("enabled")?.boolean() ?? true
             adInsights = streams.value("ad_insights").flatMap { adInsightsStream($0, pixels: pixels) }
         }
-        let retry = map.value("retry").flatMap(retryPolicy) ?? .default
+        let retry = map.value("retry").flatMap { retryPolicy($0, defaults: .default) } ?? .default
         return PullConfiguration(
             auth: auth,
             interval: interval,

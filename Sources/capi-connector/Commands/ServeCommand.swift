@@ -139,9 +139,13 @@ struct ServeCommand: AsyncParsableCommand {
         let service = CancellationWitness(
             sidecar.service { host, port in
                 // `[::1]:8088` for an IPv6 address, so the port can be told from the address.
+                // How long an outage of Meta its events ride out before they are dead-lettered.
                 logger.notice(
                     "push sidecar listening",
-                    metadata: ["address": "\(ListenAddress(host: host, port: port))", "sources": "\(push.sources.map(\.name))"]
+                    metadata: [
+                        "address": "\(ListenAddress(host: host, port: port))", "sources": "\(push.sources.map(\.name))",
+                        "retries_wait_at_most_s": "\(Int(push.retry.longestWait.inSeconds.rounded()))",
+                    ]
                 )
             }
         )

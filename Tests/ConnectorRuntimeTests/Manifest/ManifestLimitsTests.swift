@@ -21,6 +21,31 @@ struct ManifestLimitsTests {
         #expect(manifest.push?.limits == PushConfiguration.Limits())
     }
 
+    @Test("sending retries outlast an outage of half an hour by default, where 8 attempts gave up after a minute; a poll's stay short")
+    func retryDefaults() throws {
+        // Without a retry block, and with one that names only some of its keys.
+        let bare = try ManifestLoader(environment: [:]).load(yaml: Self.push(""), path: "m.yaml")
+        #expect(bare.push?.retry == .forwarding)
+        let partial = try ManifestLoader(environment: [:]).load(yaml: Self.push("  retry: {initial_backoff: 1s}"), path: "m.yaml")
+        #expect(partial.push?.retry.maxAttempts == 20 && partial.push?.retry.initialBackoff == .seconds(1))
+        #expect(partial.push?.retry.maxBackoff == .seconds(300))
+        let shipped = try ManifestLoader(environment: shippedEnvironment).load(path: RepositoryPaths.shippedManifest)
+        #expect(shipped.push?.retry == .forwarding)
+        // Waits of at most 0.5 s doubling to 5 minutes: 53.5 minutes in all, half that expected
+        // with full jitter; 8 attempts waited 63.5 s at most.
+        #expect(RetryPolicyConfiguration.forwarding.longestWait == .milliseconds(3_211_500))
+        #expect(RetryPolicyConfiguration.default.longestWait == .milliseconds(63_500))
+        var once = RetryPolicyConfiguration.default
+        once.maxAttempts = 1
+        #expect(once.longestWait == .zero)
+        // A poll's reads keep the short default: the next scheduled run reads again.
+        let withPull = try ManifestLoader(environment: [:]).load(
+            yaml: Self.push("") + "\npull:\n  auth: {type: system_user_token}\n",
+            path: "m.yaml"
+        )
+        #expect(withPull.pull?.retry == .default)
+    }
+
     @Test(
         "limits are read, and values out of range are located problems",
         arguments: [

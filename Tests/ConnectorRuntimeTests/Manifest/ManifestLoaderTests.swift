@@ -173,7 +173,7 @@ struct ManifestLoaderTests {
         #expect(problems(text, environment: environment).count == 3, "serve and validate read them all")
 
         // What the job does read is still checked.
-        text = text.replacingOccurrences(of: "max_attempts: 8", with: "max_attempts: 0")
+        text = text.replacingOccurrences(of: "max_attempts: 20", with: "max_attempts: 0")
         jobs.environment["META_ACCESS_TOKEN"] = nil
         text = text.replacingOccurrences(of: "${env:META_ACCESS_TOKEN:-sandbox-token}", with: "${env:META_ACCESS_TOKEN}")
         do {

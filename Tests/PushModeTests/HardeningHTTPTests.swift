@@ -122,7 +122,11 @@ struct HardeningHTTPTests {
                 timeout: .seconds(2)
             )
             #expect(kept.received.hasPrefix("HTTP/1.1 200"))
+            #expect(kept.received.lowercased().contains("connection: keep-alive"), "an HTTP/1.0 client waits to be told")
             #expect(!kept.closedByServer)
+            // An HTTP/1.1 request keeps its connection without being told so.
+            let plain = try await RawConnection.exchange(port: stack.port, send: "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout: .seconds(2))
+            #expect(plain.received.hasPrefix("HTTP/1.1 200") && !plain.received.lowercased().contains("connection:"), "\(plain.received)")
         }
     }
 

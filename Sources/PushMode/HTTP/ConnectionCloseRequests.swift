@@ -10,23 +10,36 @@ import NIOHTTP1
 /// reads its answer to the end of the connection waited that long. Placed before the conversion to
 /// those types, this handler writes such a request's `Connection` as `close` (NIO's `isKeepAlive`
 /// reads the version and every token) and says `close` in the answer, as RFC 9112 recommends.
+/// An HTTP/1.0 request that asks to keep its connection is told `keep-alive` in the answer, which
+/// such a client waits for before it sends the next request on the connection (`ab -k`).
 final class ConnectionCloseRequests: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    /// For each request read and not answered yet, in order: whether it asked to close.
-    private var closing = CircularBuffer<Bool>(initialCapacity: 2)
+    /// What a request asked of its connection, when the answer has to say it.
+    enum Asked {
+        case close
+        case keepAliveOnHTTP10
+        case nothingToSay
+    }
+
+    /// For each request read and not answered yet, in order: what it asked.
+    private var asked = CircularBuffer<Asked>(initialCapacity: 2)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(var head) = unwrapInboundIn(data) else {
             context.fireChannelRead(data)
             return
         }
-        let close = !head.isKeepAlive
-        closing.append(close)
-        if close, head.headers["connection"] != ["close"] {
+        guard !head.isKeepAlive else {
+            asked.append(head.version == .http1_0 ? .keepAliveOnHTTP10 : .nothingToSay)
+            context.fireChannelRead(data)
+            return
+        }
+        asked.append(.close)
+        if head.headers["connection"] != ["close"] {
             head.headers.replaceOrAdd(name: "connection", value: "close")
             context.fireChannelRead(wrapInboundOut(.head(head)))
             return
@@ -36,15 +49,19 @@ final class ConnectionCloseRequests: ChannelDuplexHandler, RemovableChannelHandl
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         // A `100 Continue` is not the answer.
-        guard case .head(var head) = unwrapOutboundIn(data), head.status.code >= 200, let close = closing.popFirst() else {
+        guard case .head(var head) = unwrapOutboundIn(data), head.status.code >= 200, let request = asked.popFirst() else {
             context.write(data, promise: promise)
             return
         }
-        if close, head.isKeepAlive {
+        switch request {
+        case .close where head.isKeepAlive:
             head.headers.replaceOrAdd(name: "connection", value: "close")
-            context.write(wrapOutboundOut(.head(head)), promise: promise)
+        case .keepAliveOnHTTP10 where !head.headers.contains(name: "connection"):
+            head.headers.add(name: "connection", value: "keep-alive")
+        default:
+            context.write(data, promise: promise)
             return
         }
-        context.write(data, promise: promise)
+        context.write(wrapOutboundOut(.head(head)), promise: promise)
     }
 }

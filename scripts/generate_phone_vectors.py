@@ -13,6 +13,7 @@ XK). Use the same phonenumbers version as scripts/generate_reference_tables.py.
 """
 import json
 import os
+import re
 
 import phonenumbers as pn
 from phonenumbers import PhoneNumberFormat as F
@@ -54,6 +55,32 @@ for region in sorted(pn.SUPPORTED_REGIONS):
     if metadata.country_code == 1 and metadata.national_prefix_transform_rule:
         local = str(pn.example_number_for_type(region, T.FIXED_LINE).national_number)[3:]
         add(local, region, f"{region} seven-digit local number")
+
+# Foreign numbers dialled from a region whose international prefix is more than `00`, written with
+# that prefix: every prefix of up to four digits its pattern takes (and its preferred one), before
+# a UK, a US and a Japanese number. Where libphonenumber reads a prefix as something else (a 0 after
+# it, a carrier code it cannot tell apart), the row is left out rather than guessed.
+FOREIGN = [pn.example_number_for_type(r, T.FIXED_LINE) for r in ("GB", "US")] + [pn.example_number_for_type("JP", T.MOBILE)]
+for region in sorted(pn.SUPPORTED_REGIONS):
+    metadata = pn.PhoneMetadata.metadata_for_region(region)
+    idd = metadata.international_prefix
+    if region in ("AC", "TA", "XK") or not idd or idd == "00":
+        continue
+    pattern = re.compile(idd)
+    prefixes = {str(n).zfill(width) for width in range(1, 5) for n in range(10 ** width)}
+    prefixes = sorted(p for p in prefixes if pattern.fullmatch(p) and p != "00")
+    preferred = (metadata.preferred_international_prefix or "").replace("~", "")
+    if preferred.isdigit() and preferred not in prefixes:
+        prefixes.append(preferred)
+    for prefix in prefixes[:6]:
+        for number in FOREIGN:
+            if number.country_code == metadata.country_code:
+                continue
+            digits = str(number.national_number)
+            text = f"{prefix} {number.country_code} {digits}"
+            want = pn.format_number(number, F.E164)[1:]
+            if pn.format_number(pn.parse(text, region), F.E164)[1:] == want:
+                add(text, region, f"{region} dialling +{number.country_code} with its international prefix {prefix}")
 
 with open(OUT, "w", encoding="utf-8") as f:
     for row in rows:

@@ -186,6 +186,7 @@ def first_digits(pattern):
 
 rows = []
 rules = []
+dialling = []
 for region in sorted(phonenumbers.SUPPORTED_REGIONS):
     meta = phonenumbers.PhoneMetadata.metadata_for_region(region)
     trunk = meta.national_prefix or "-"
@@ -205,6 +206,12 @@ for region in sorted(phonenumbers.SUPPORTED_REGIONS):
         for text in (parsing, transform, pattern):
             assert "\t" not in text and '"""' not in text
         rules.append(f"{region.lower()}\t{parsing}\t{transform}\t{pattern}\t{first_digits(parsing)}")
+    # The prefix dialled before a calling code where it is more than `00` (`011` in the US, `0011`
+    # in Australia, `810` in Russia, `00` and a carrier code in Brazil): `00` is read everywhere.
+    idd = meta.international_prefix
+    if idd and idd != "00":
+        assert "\t" not in idd and '"""' not in idd
+        dialling.append(f"{region.lower()}\t{idd}\t{first_digits(idd)}")
 write("CallingCodeData.swift", f"phonenumbers {phonenumbers.__version__}", swift_blob(
     "CallingCodeData",
     "/// `region<TAB>calling code<TAB>trunk prefix or -<TAB>shortest<TAB>longest national number<TAB>*`\n"
@@ -220,14 +227,22 @@ write("NationalPrefixData.swift", f"phonenumbers {phonenumbers.__version__}", (
     "enum NationalPrefixData {\n"
     f'    static let blob = #"""\n{body}\n"""#\n'
     "}\n"))
+body = "\n".join(dialling)
+write("InternationalPrefixData.swift", f"phonenumbers {phonenumbers.__version__}", (
+    "/// libphonenumber's international (exit) prefix where it is more than `00`:\n"
+    "/// `region<TAB>prefix pattern<TAB>the digits a prefix can start with`.\n"
+    "enum InternationalPrefixData {\n"
+    f'    static let blob = #"""\n{body}\n"""#\n'
+    "}\n"))
 # The tables follow the repository's .swift-format like hand-written code (CI lints them).
 import shutil
 import subprocess
 if shutil.which("swift"):
     subprocess.run(["swift", "format", "-i"] + [os.path.join(OUT, name) for name in
                     ("CountryData.swift", "CurrencyData.swift", "USStateData.swift", "CallingCodeData.swift",
-                     "NationalPrefixData.swift")], check=True)
+                     "NationalPrefixData.swift", "InternationalPrefixData.swift")], check=True)
 else:
     print("warning: swift not found; run `swift format -i -r Sources` before committing the tables")
 print(f"countries: {len(alpha2)} codes, {len(names)} names; currencies: {len(currencies)}; "
-      f"US states: {len(states)} keys; calling codes: {len(rows)} regions, {len(rules)} with prefix patterns")
+      f"US states: {len(states)} keys; calling codes: {len(rows)} regions, {len(rules)} with prefix patterns, "
+      f"{len(dialling)} with international prefixes other than 00")

@@ -82,4 +82,24 @@ struct PhoneNumberPlanTests {
     func significantDigits(value: String, country: String?, expected: String) {
         #expect(e164(value, country: country) == expected)
     }
+
+    @Test(
+        "a foreign number written with the country's own international prefix keeps its calling code",
+        arguments: [
+            // Dialled from the United States, Australia, Japan and Russia (`8`, a tone, `10`).
+            ("011 44 20 7946 0958", "us", "442079460958"), ("0011 1 650 555 1212", "au", "16505551212"),
+            ("010-1-650-555-1212", "jp", "16505551212"), ("8 10 44 20 7946 0958", "ru", "442079460958"),
+            // Brazil's `00` takes a carrier code, so `0015 44` is the UK, not `+1 5 44 …`.
+            ("0015 44 20 7946 0958", "br", "442079460958"),
+            // Korea's `008` leads to no calling code in `0082 10 …`: it is `00` and Korea's own.
+            ("0082 10 1234 5678", "kr", "821012345678"),
+            // `00` is read everywhere, also where the country's own prefix is another.
+            ("00 44 20 7946 0958", "us", "442079460958"),
+            // A national number is not read as a prefix: Japan's `090`, China's mobile `138`.
+            ("090-1234-5678", "jp", "819012345678"), ("138 0013 8000", "cn", "8613800138000"),
+        ] as [(String, String?, String)]
+    )
+    func internationalPrefixes(value: String, country: String?, expected: String) {
+        #expect(e164(value, country: country) == expected)
+    }
 }

@@ -1,7 +1,8 @@
 /// `ph`: E.164 digits without `+`.
 ///
 /// Formatting (`+ - . ( ) /`, spaces, a `tel:` scheme) is dropped. `+`, `00` or both (`+00`) mean
-/// the calling code is present; a `(0)` after it, or the national prefix of the code's country, is
+/// the calling code is present, and so does the international prefix of `country` (`011` in the
+/// United States, `0011` in Australia, `810` in Russia); a `(0)` after it, or the national prefix of the code's country, is
 /// dropped. A national number gets the calling code of `country` with that country's national prefix
 /// removed as libphonenumber removes it (UK, Japan and Germany drop the leading 0, Italy keeps it,
 /// Argentina's `011 15` becomes `9 11`). Without a country, digits are taken as already
@@ -98,6 +99,14 @@ enum PhoneRule {
             // `+00 44 …` and `+0 44 …`: a `+` written before the dialling prefix. No calling code
             // starts with 0, and Meta's rule is to remove leading zeros; the SDK removes up to two.
             digits.removeFirst(digits.prefix(2).prefix { $0 == "0" }.count)
+        } else if let country, let rest = InternationalPrefixRule.byRegion[country]?.digitsAfterPrefix(of: digits),
+            CallingCode.leadingCode(of: String(rest)) != nil
+        {
+            // Dialled from the country with its own international prefix (`011` from the United
+            // States). A prefix that leads to no calling code is not one (`0082 …` from Korea, where
+            // `008` is a carrier's prefix): `00` is then read as everywhere.
+            international = true
+            digits = String(rest)
         } else if digits.hasPrefix("00") {
             international = true
             digits.removeFirst(2)

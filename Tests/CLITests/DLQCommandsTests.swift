@@ -58,6 +58,44 @@ struct DLQCommandsTests {
         #expect(try await CLIRunner.run(["dlq", "list", "--state", state]).stdout.isEmpty)
     }
 
+    @Test("--manifest names the store by its state.url for the store's commands; --state wins over it")
+    func storeFromManifest() async throws {
+        let state = try await Self.storeWithDeadLetters()
+        // The shipped manifest with its store moved; no webhook secret is set, as in an operator's shell.
+        let shipped = try String(contentsOfFile: RepositoryPaths.shippedManifest, encoding: .utf8)
+        let line = "url: ${env:CAPI_STATE_URL:-sqlite:.capi/state.sqlite}"
+        #expect(shipped.contains(line))
+        let folder = try TemporaryPaths.folder("dlq-manifest")
+        let manifest = folder.appendingPathComponent("connector.yaml").path
+        try shipped.replacingOccurrences(of: line, with: "url: \(state)").write(toFile: manifest, atomically: true, encoding: .utf8)
+
+        let list = try await CLIRunner.run(["dlq", "list", "--manifest", manifest], directory: folder.path)
+        #expect(list.status == 0, "\(list.stderr)")
+        #expect(list.stdout.split(separator: "\n").count == 2 && list.stdout.contains("dl-1") && list.stdout.contains("dl-2"))
+        for command in [
+            ["state", "show"], ["schema", "list"], ["read", "delivered_events"], ["reconcile", "--since", "2026-11-01", "--until", "2026-11-02"],
+        ] {
+            let run = try await CLIRunner.run(command + ["--manifest", manifest], directory: folder.path)
+            #expect(run.status == 0, "\(command): \(run.stderr)")
+        }
+        let purge = try await CLIRunner.run(["dlq", "purge", "--all", "--manifest", manifest], directory: folder.path)
+        #expect(purge.status != 0 && purge.stderr.contains("add --yes"), "\(purge.stderr)")
+        let shown = try await CLIRunner.run(["state", "show", "--manifest", manifest], directory: folder.path)
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(shown.stdout.utf8)) as? [String: Any])
+        #expect(summary["dead_letters"] as? Int == 2)
+
+        // --state wins, and a missing store is named by where its URL came from.
+        let missing = folder.appendingPathComponent("missing.sqlite").path
+        let overridden = try await CLIRunner.run(["dlq", "list", "--manifest", manifest, "--state", "sqlite:" + missing], directory: folder.path)
+        #expect(overridden.status == 2 && overridden.stderr.contains("check --state or CAPI_STATE_URL"), "\(overridden.stderr)")
+        try shipped.replacingOccurrences(of: line, with: "url: sqlite:\(missing)").write(toFile: manifest, atomically: true, encoding: .utf8)
+        let moved = try await CLIRunner.run(["dlq", "list", "--manifest", manifest], directory: folder.path)
+        #expect(moved.status == 2 && moved.stderr.contains("check state.url in \(manifest)"), "\(moved.stderr)")
+        // A manifest that does not load is its problems and exit 2, as for every command.
+        let absent = try await CLIRunner.run(["dlq", "list", "--manifest", folder.appendingPathComponent("nope.yaml").path], directory: folder.path)
+        #expect(absent.status == 2 && absent.stderr.contains("cannot read the manifest"), "\(absent.stderr)")
+    }
+
     @Test("--class and --pixel narrow list, replay and purge; --all alone or not at all; a cut list says how many more")
     func filters() async throws {
         let state = try await Self.storeWithDeadLetters()

@@ -30,7 +30,7 @@ struct DLQCommand: AsyncParsableCommand {
             abstract: "Dead letters as JSON lines: id, event_id, pixel_id, event_time, reason, attempts, and test_event_code for a test event."
         )
 
-        @OptionGroup var state: StateOptions
+        @OptionGroup var state: StoreOptions
         @OptionGroup var filter: DeadLetterFilterOptions
         @Option(parsing: .unconditional, help: "At most this many.") var limit = 1000
 
@@ -73,7 +73,7 @@ struct DLQCommand: AsyncParsableCommand {
             abstract: "Put dead letters back in the outbox (after fixing the cause); the sidecar sends them again."
         )
 
-        @OptionGroup var state: StateOptions
+        @OptionGroup var state: StoreOptions
         @OptionGroup var filter: DeadLetterFilterOptions
         @Flag(help: "Replay every dead letter.") var all = false
 
@@ -95,7 +95,7 @@ struct DLQCommand: AsyncParsableCommand {
     struct Purge: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Delete dead letters for good.")
 
-        @OptionGroup var state: StateOptions
+        @OptionGroup var state: StoreOptions
         @OptionGroup var filter: DeadLetterFilterOptions
         @Flag(help: "Purge every dead letter.") var all = false
         @Flag(help: "Confirm the purge.") var yes = false

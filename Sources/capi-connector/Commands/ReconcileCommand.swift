@@ -40,7 +40,7 @@ struct ReconcileCommand: AsyncParsableCommand {
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case table, csv, json, html }
 
-    @OptionGroup var state: StateOptions
+    @OptionGroup var state: StoreOptions
     @Option(parsing: .unconditional, help: ArgumentHelp("First day (date, ISO 8601 time, Unix seconds or -Nd).", valueName: "day"))
     var since: String
     @Option(

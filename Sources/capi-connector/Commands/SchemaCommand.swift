@@ -19,7 +19,7 @@ struct SchemaCommand: AsyncParsableCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Print every registered version as a JSON line: id, version, hash, registered_at.")
 
-        @OptionGroup var state: StateOptions
+        @OptionGroup var state: StoreOptions
 
         func run() async throws {
             let versions = try await state.withRegistry { try await $0.schemaVersions(id: nil) }
@@ -53,7 +53,7 @@ struct SchemaCommand: AsyncParsableCommand {
         @Argument(help: ArgumentHelp("The schema file.", valueName: "file"))
         var file: String
 
-        @OptionGroup var state: StateOptions
+        @OptionGroup var state: StoreOptions
 
         func run() async throws {
             let document = try SchemaCommand.read(file)
@@ -83,7 +83,7 @@ struct SchemaCommand: AsyncParsableCommand {
         @Option(parsing: .unconditional, help: "The older version.") var from: Int?
         @Option(parsing: .unconditional, help: "The newer version.") var to: Int?
 
-        @OptionGroup var state: StateOptions
+        @OptionGroup var state: StoreOptions
 
         func run() async throws {
             let id = id
@@ -136,7 +136,7 @@ struct SchemaCommand: AsyncParsableCommand {
                 """
         )
 
-        @OptionGroup var state: StateOptions
+        @OptionGroup var state: StoreOptions
         @Flag(help: "Only alarms not yet cleared.") var active = false
         @Flag(help: "Every kind of alarm, not only schema drift.") var all = false
 

@@ -28,14 +28,14 @@ struct StateCommand: AsyncParsableCommand {
                 """
         )
 
-        @OptionGroup var state: StateOptions
+        @OptionGroup var state: StoreOptions
 
         @Flag(help: "Also measure each table with its indexes (on SQLite, a read of the whole file).")
         var tables = false
 
         func run() async throws {
-            let location = try state.location
-            let (summary, alarms, storage) = try await state.withRegistry {
+            let location = try await state.location()
+            let (summary, alarms, storage) = try await state.withRegistry(at: location) {
                 (try await $0.summary(), try await $0.activeAlarms(), try await $0.storage(perTable: tables))
             }
             StandardStreams.printOutput(
@@ -114,7 +114,7 @@ struct StateCommand: AsyncParsableCommand {
         @Flag(help: "Confirm the reset.")
         var yes = false
 
-        @OptionGroup var state: StateOptions
+        @OptionGroup var state: StoreOptions
 
         func validate() throws {
             guard StateStream(rawValue: stream) != nil else {
@@ -171,7 +171,7 @@ extension StateCommand {
         @Flag(help: "Delete; without it the command only counts.")
         var yes = false
 
-        @OptionGroup var state: StateOptions
+        @OptionGroup var state: StoreOptions
 
         func validate() throws {
             for name in stream where StateStream(rawValue: name) == nil {
@@ -249,16 +249,17 @@ extension StateCommand {
                 """
         )
 
-        @OptionGroup var state: StateOptions
+        @OptionGroup var state: StoreOptions
 
         func run() async throws {
-            guard case .sqlite = try state.location else {
+            let location = try await state.location()
+            guard case .sqlite = location else {
                 StandardStreams.printError(
                     "capi-connector: state vacuum is for SQLite stores; PostgreSQL's autovacuum makes deleted rows' space reusable (VACUUM FULL gives it back to the file system, locking each table while it runs)"
                 )
                 throw ExitCode(2)
             }
-            guard let space = try await state.withRegistry({ try await $0.rewriteCompactly() }) else { return }
+            guard let space = try await state.withRegistry(at: location, { try await $0.rewriteCompactly() }) else { return }
             StandardStreams.printOutput(
                 try JSONOutput.line(
                     JSONValue.object([
@@ -318,7 +319,7 @@ struct ReadCommand: AsyncParsableCommand {
     )
     var until: String?
 
-    @OptionGroup var state: StateOptions
+    @OptionGroup var state: StoreOptions
 
     func validate() throws {
         guard StateStream(rawValue: stream) != nil else {

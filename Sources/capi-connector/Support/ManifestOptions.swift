@@ -10,8 +10,13 @@ struct ManifestOptions: ParsableArguments {
 
     /// The loaded manifest, or the problems printed to standard error and exit code 2.
     func load(scope: ManifestLoader.Scope = .everything) async throws -> Manifest {
+        try await Self.loadOrExit(path: manifest, scope: scope)
+    }
+
+    /// The manifest at `path`, or its problems printed to standard error and exit code 2.
+    static func loadOrExit(path: String, scope: ManifestLoader.Scope) async throws -> Manifest {
         do {
-            return try await Self.load(path: manifest, scope: scope)
+            return try await load(path: path, scope: scope)
         } catch {
             // Typed: only a manifest's problems reach here.
             for problem in error.problems {

@@ -4,7 +4,8 @@ import Foundation
 import Logging
 import ServiceLifecycle
 
-/// `--state`, shared by every command that opens the state registry.
+/// `--state`, shared by every command that opens the state registry (with `--manifest` in
+/// ``StoreOptions`` for those that work on a store another command ran with).
 struct StateOptions: ParsableArguments {
     @Option(
         name: .customLong("state"),
@@ -33,21 +34,12 @@ struct StateOptions: ParsableArguments {
         }
     }
 
-    /// Runs `body` with the opened, migrated registry; a store that cannot be opened is one clear
-    /// line on standard error and exit code 2. For the commands that inspect or operate on a store
-    /// something has run with: a SQLite file that does not exist is that error too, not a new empty
-    /// store whose "no dead letters" would hide a mistyped path.
-    func withRegistry<T: Sendable>(_ body: @Sendable (any StateRegistry) async throws -> T) async throws -> T {
-        let location = try location
-        try Self.requireExisting(location, "nothing has run with it yet (serve and poll create it)")
-        return try await Self.withRegistry(at: location, body)
-    }
-
     /// Exit 2 when `location` is a SQLite file that does not exist, saying `why` that matters: for
     /// a command that only works on what another one stored there.
-    static func requireExisting(_ location: StateLocation, _ why: String) throws {
+    /// - Parameter named: where the URL came from, for the user to check.
+    static func requireExisting(_ location: StateLocation, _ why: String, named: String = "--state or CAPI_STATE_URL") throws {
         guard case .sqlite(let path) = location, !FileManager.default.fileExists(atPath: path) else { return }
-        StandardStreams.printError("capi-connector: no state store at \(path): \(why); check --state or CAPI_STATE_URL")
+        StandardStreams.printError("capi-connector: no state store at \(path): \(why); check \(named)")
         throw ExitCode(2)
     }
 

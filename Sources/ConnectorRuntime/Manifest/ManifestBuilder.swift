@@ -607,22 +607,24 @@ struct ManifestBuilder {
     }
 
     /// One of `ad_insights.accounts`, every problem of it reported; `nil` when it has a problem,
-    /// or no id (the stream off for it, as with `META_AD_ACCOUNT_ID` unset: its other fields are
-    /// not read).
+    /// or no id (the stream off for it, as with `META_AD_ACCOUNT_ID` unset). An account without an
+    /// id still has its `level` checked, so `validate` in CI, where the id is not set, finds a
+    /// mistake that would stop the poll where it is; its pixels are not read, since they may come
+    /// from the same unset environment.
     private func adAccount(_ element: YAMLNodeReader, knownPixels: Set<String>?) -> AdInsightsConfiguration.Account? {
         guard let entry = element.mapping(allowed: ["id", "pixels", "access_token", "level"]) else { return nil }
         guard let idNode = entry.value("id", required: true), let written = idNode.text()?.trimmingCharacters(in: .whitespaces) else { return nil }
         let id = written.hasPrefix("act_") ? String(written.dropFirst(4)) : written
-        guard !id.isEmpty else { return nil }
-        var valid = true
-        if !id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+        let off = id.isEmpty
+        var valid = !off
+        if !off, !id.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
             idNode.report("\(idNode.path) must be an ad account id (digits, with or without `act_`), found \(idNode.shown(written))")
             valid = false
         }
         // `reconcile` joins an account's spend to its pixels' conversions: a pixel the manifest
         // does not send for, or none at all, would show spend against no conversions.
         var pixels: [String]?
-        if let pixelsNode = entry.value("pixels", required: true) {
+        if !off, let pixelsNode = entry.value("pixels", required: true) {
             pixels = pixelsNode.stringList(checkingEach: { pixelNode, pixel in
                 guard let knownPixels, !knownPixels.contains(pixel) else { return true }
                 pixelNode.report(
@@ -751,11 +753,28 @@ struct ManifestBuilder {
     }
 
     /// `notify: {url, secret, cooldown, retries, timeout}`; an empty `url` turns it off, so the
-    /// shipped manifest can reference an unset variable.
+    /// shipped manifest can reference an unset variable. The delivery settings are checked either
+    /// way: `validate` where the URL is not set (a CI step) then finds a mistake before production.
     func alarmWebhook(_ node: YAMLNodeReader) -> NotifySetting {
         guard let map = node.mapping(allowed: ["url", "secret", "cooldown", "retries", "timeout"]) else { return .invalid }
+        var cooldown: Duration?
+        var retries: Int?
+        var timeout: Duration?
+        var valid = true
+        if let node = map.value("cooldown") {
+            cooldown = node.duration()
+            valid = valid && cooldown != nil
+        }
+        if let node = map.value("retries") {
+            retries = node.integer(in: 0...10)
+            valid = valid && retries != nil
+        }
+        if let node = map.value("timeout") {
+            timeout = node.duration(minimum: .milliseconds(100), maximum: MetaLimits.longestTimeout)
+            valid = valid && timeout != nil
+        }
         guard let urlNode = map.value("url", required: true), let url = urlNode.text() else { return .invalid }
-        guard !url.isEmpty else { return .off }
+        guard !url.isEmpty else { return valid ? .off : .invalid }
         guard url.hasPrefix("https://") || url.hasPrefix("http://"), URLComponents(string: url)?.host?.isEmpty == false else {
             urlNode.report("\(urlNode.path) \(Self.unreadable(url, expected: "must be an http:// or https:// URL"))")
             return .invalid
@@ -772,16 +791,9 @@ struct ManifestBuilder {
             return .invalid
         }
         var webhook = AlarmWebhookConfiguration(url: Secret(url), signingKey: key)
-        var valid = true
-        if let node = map.value("cooldown") { if let value = node.duration() { webhook.cooldown = value } else { valid = false } }
-        if let node = map.value("retries") { if let value = node.integer(in: 0...10) { webhook.retries = value } else { valid = false } }
-        if let node = map.value("timeout") {
-            if let value = node.duration(minimum: .milliseconds(100), maximum: MetaLimits.longestTimeout) {
-                webhook.timeout = value
-            } else {
-                valid = false
-            }
-        }
+        if let cooldown { webhook.cooldown = cooldown }
+        if let retries { webhook.retries = retries }
+        if let timeout { webhook.timeout = timeout }
         return valid ? .configured(webhook) : .invalid
     }
 }

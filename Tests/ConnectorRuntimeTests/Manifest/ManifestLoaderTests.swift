@@ -136,6 +136,14 @@ struct ManifestLoaderTests {
             }
         )
         #expect(notify("      url: \"\"\n").isEmpty, "an empty URL turns notifications off")
+        // Off, its delivery settings are still checked: `validate` in CI, where the URL is unset.
+        #expect(
+            notify("      url: \"\"\n      cooldown: 15 min\n      retries: many\n      timeout: 1ms\n").map {
+                $0.components(separatedBy: " must ")[0]
+            } == [
+                "schema_registry.alarms.notify.cooldown", "schema_registry.alarms.notify.retries", "schema_registry.alarms.notify.timeout",
+            ]
+        )
     }
 
     @Test("the shipped manifest without its webhook secret names the variable")
@@ -280,8 +288,14 @@ struct ManifestLoaderTests {
         #expect(
             found("        - {id: act_1}\n").map { $0.contains("missing required field `pull.streams.ad_insights.accounts[0].pixels`") } == [true]
         )
-        // An account without an id is the stream turned off; its pixels are not read.
+        // An account without an id is the stream turned off; its pixels are not read (they may
+        // come from the same unset environment), but its level is checked, for `validate` in CI.
         #expect(found("        - {id: \"\", pixels: [\"999\"]}\n").isEmpty)
+        #expect(
+            found("        - {id: \"\", pixels: [\"123\"], level: adgroup}\n") == [
+                "m.yaml:28:44: pull.streams.ad_insights.accounts[0].level must be one of account, campaign, adset, ad, found `adgroup`"
+            ]
+        )
     }
 
     @Test(

@@ -26,6 +26,17 @@ public enum ConfigDuration {
         return nil
     }
 
+    /// `duration` in the largest short form that writes it exactly (`1d`, `10m`, `1500ms`), for
+    /// messages that name a limit as the manifest would write it, not as `86400.0 seconds`.
+    public static func written(_ duration: Duration) -> String {
+        let milliseconds = duration.components.seconds * 1_000 + duration.components.attoseconds / 1_000_000_000_000_000
+        guard milliseconds != 0 else { return "0s" }
+        for (suffix, size) in [("d", Int64(86_400_000)), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] where milliseconds % size == 0 {
+            return "\(milliseconds / size)\(suffix)"
+        }
+        return "\(milliseconds)ms"
+    }
+
     private static func parseISO8601(_ text: String) -> Duration? {
         var rest = Substring(text.dropFirst())
         var seconds: Double = 0

@@ -216,11 +216,11 @@ struct YAMLNodeReader {
             return nil
         }
         if duration < minimum {
-            report("\(path) must be at least \(minimum), found \(shown(value))")
+            report("\(path) must be at least \(ConfigDuration.written(minimum)), found \(shown(value))")
             return nil
         }
         if let maximum, duration > maximum {
-            report("\(path) must be at most \(maximum), found \(shown(value))")
+            report("\(path) must be at most \(ConfigDuration.written(maximum)), found \(shown(value))")
             return nil
         }
         return duration

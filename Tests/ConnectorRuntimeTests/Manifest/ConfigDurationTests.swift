@@ -19,4 +19,16 @@ struct ConfigDurationTests {
     func refuses(text: String) {
         #expect(ConfigDuration.parse(text) == nil)
     }
+
+    @Test(
+        "a limit is written in the largest short form that is exact, and reads back as itself",
+        arguments: [
+            (Duration.seconds(86_400), "1d"), (.seconds(3_600), "1h"), (.seconds(60), "1m"), (.seconds(90), "90s"),
+            (.milliseconds(100), "100ms"), (.milliseconds(1_500), "1500ms"), (.zero, "0s"), (.seconds(604_800), "7d"),
+        ]
+    )
+    func written(duration: Duration, text: String) {
+        #expect(ConfigDuration.written(duration) == text)
+        #expect(ConfigDuration.parse(text) == duration)
+    }
 }

@@ -138,4 +138,31 @@ struct JSONEscapingTests {
             }
         }
     }
+
+    @Test("JSON in UTF-16 or UTF-32 is named by its width and byte order, with or without a byte order mark; UTF-8 JSON never is")
+    func wideEncodings() {
+        let ascii = Array(#"{"a":1}"#.utf8)
+        let utf16LE = ascii.flatMap { [$0, 0] as [UInt8] }
+        let utf16BE = ascii.flatMap { [0, $0] as [UInt8] }
+        let utf32LE = ascii.flatMap { [$0, 0, 0, 0] as [UInt8] }
+        let utf32BE = ascii.flatMap { [0, 0, 0, $0] as [UInt8] }
+        let cases: [([UInt8], String?)] = [
+            ([0xFF, 0xFE] + utf16LE, "UTF-16LE"), (utf16LE, "UTF-16LE"), ([0xFE, 0xFF] + utf16BE, "UTF-16BE"), (utf16BE, "UTF-16BE"),
+            ([0xFF, 0xFE, 0, 0] + utf32LE, "UTF-32LE"), (utf32LE, "UTF-32LE"), ([0, 0, 0xFE, 0xFF] + utf32BE, "UTF-32BE"), (utf32BE, "UTF-32BE"),
+            (ascii, nil), ([0xEF, 0xBB, 0xBF] + ascii, nil), (Array(" [1]".utf8), nil), ([], nil), ([0x7B], nil),
+        ]
+        for (bytes, expected) in cases {
+            #expect(JSONValue.wideEncoding(startingWith: bytes) == expected, "\(bytes.prefix(4))")
+            if let expected {
+                #expect(
+                    throws: JSONValue.ParseError(
+                        offset: 0,
+                        reason: "the document is \(expected), and JSON sent between systems must be UTF-8 (RFC 8259)"
+                    )
+                ) {
+                    try JSONValue(parsing: bytes)
+                }
+            }
+        }
+    }
 }

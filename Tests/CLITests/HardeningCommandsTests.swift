@@ -164,6 +164,19 @@ struct HardeningCommandsTests {
         #expect(lines.last == lines.first)
     }
 
+    @Test("normalize refuses input in UTF-16 (as Windows PowerShell writes files), naming it and how to convert, rather than answer garbage per line")
+    func normalizeWideInput() async throws {
+        let line = #"{"field":"em","value":"A@B.co"}"# + "\n"
+        for (text, encoding) in [(line.map { "\($0)\u{0}" }.joined(), "UTF-16LE"), (line.map { "\u{0}\($0)" }.joined(), "UTF-16BE")] {
+            let result = try await CLIRunner.run(["normalize"], stdin: text + text)
+            #expect(result.status == 2 && result.stdout.isEmpty, "\(encoding): \(result.stdout)")
+            #expect(
+                result.stderr.contains("standard input is \(encoding)") && result.stderr.contains("iconv -f \(encoding) -t UTF-8"),
+                "\(result.stderr)"
+            )
+        }
+    }
+
     @Test("normalize answers every line, including invalid UTF-8 and impossible birth dates, and keeps going")
     func normalizeBadLines() async throws {
         let input =

@@ -420,4 +420,32 @@ struct RouteTests {
             }
         }
     }
+
+    @Test("a body in UTF-16 or UTF-32 (as Windows PowerShell writes files) is named as such, with or without a byte order mark")
+    func wideEncodingsAreNamed() async throws {
+        let text = #"{"event_name": "Purchase"}"#
+        let utf16LE = Array(text.utf16).flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+        let utf16BE = Array(text.utf16).flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
+        let utf32LE = Array(text.unicodeScalars).flatMap { [UInt8($0.value & 0xFF), 0, 0, 0] }
+        let utf32BE = Array(text.unicodeScalars).flatMap { [0, 0, 0, UInt8($0.value & 0xFF)] }
+        let cases: [(bytes: [UInt8], encoding: String)] = [
+            ([0xFF, 0xFE] + utf16LE, "UTF-16LE"), (utf16LE, "UTF-16LE"), ([0xFE, 0xFF] + utf16BE, "UTF-16BE"), (utf16BE, "UTF-16BE"),
+            ([0xFF, 0xFE, 0, 0] + utf32LE, "UTF-32LE"), (utf32LE, "UTF-32LE"), ([0, 0, 0xFE, 0xFF] + utf32BE, "UTF-32BE"), (utf32BE, "UTF-32BE"),
+        ]
+        try await withRouter { client in
+            for (bytes, encoding) in cases {
+                let answer = try await post(client, "/v1/events", bytes, headers: signedHeaders(bytes))
+                #expect(answer.0 == 400 && answer.1["offset"] == .integer(0), "\(bytes.prefix(4))")
+                #expect(
+                    answer.1["message"]?.stringValue
+                        == "the body is not valid JSON: the document is \(encoding), and JSON sent between systems must be UTF-8 (RFC 8259) at byte 0",
+                    "\(bytes.prefix(4))"
+                )
+            }
+            // Not every failure at its start is a wide encoding.
+            let ascii = Array("nope".utf8)
+            let answer = try await post(client, "/v1/events", ascii, headers: signedHeaders(ascii))
+            #expect(answer.1["message"]?.stringValue == "the body is not valid JSON: invalid literal at byte 0")
+        }
+    }
 }

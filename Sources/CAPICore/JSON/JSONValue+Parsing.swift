@@ -22,6 +22,28 @@ extension JSONValue {
         try self.init(parsing: text.utf8)
     }
 
+    /// The encoding (`UTF-16LE`, `UTF-16BE`, `UTF-32LE`, `UTF-32BE`, as `iconv` names them) when
+    /// text starting with `bytes` is JSON in it rather than UTF-8, else `nil`. A JSON text starts with an ASCII character, so its first four bytes
+    /// show the width, with or without a byte order mark; UTF-8 JSON never has a NUL there.
+    public static func wideEncoding(startingWith bytes: some Collection<UInt8>) -> String? {
+        let head = Array(bytes.prefix(4)) + [UInt8](repeating: 0xAA, count: max(0, 4 - bytes.count))
+        switch (head[0], head[1], head[2], head[3]) {
+        case (0xFF, 0xFE, 0, 0),
+            (_, 0, 0, 0) where head[0] != 0:
+            return "UTF-32LE"
+        case (0, 0, 0xFE, 0xFF),
+            (0, 0, 0, _) where head[3] != 0:
+            return "UTF-32BE"
+        case (0xFF, 0xFE, _, _),
+            (_, 0, _, _) where head[0] != 0:
+            return "UTF-16LE"
+        case (0xFE, 0xFF, _, _),
+            (0, _, _, _) where head[1] != 0:
+            return "UTF-16BE"
+        default: return nil
+        }
+    }
+
     struct Parser {
         let bytes: [UInt8]
         var index = 0
@@ -34,10 +56,20 @@ extension JSONValue {
         func fail(_ reason: String) -> ParseError { ParseError(offset: index, reason: reason) }
 
         mutating func document() throws(ParseError) -> JSONValue {
-            let value = try parseValue()
+            let value: JSONValue
+            do { value = try parseValue() } catch { throw Self.wideEncoding(of: bytes) ?? error }
             skipWhitespace()
             guard index == bytes.count else { throw fail("unexpected data after the document") }
             return value
+        }
+
+        /// Why a document that failed to parse did: it is in UTF-16 or UTF-32 (Windows PowerShell
+        /// writes UTF-16 files by default); `nil` when it is not. Told at byte 0, and looked at
+        /// only after a failure.
+        static func wideEncoding(of bytes: [UInt8]) -> ParseError? {
+            JSONValue.wideEncoding(startingWith: bytes).map {
+                ParseError(offset: 0, reason: "the document is \($0), and JSON sent between systems must be UTF-8 (RFC 8259)")
+            }
         }
 
         mutating func skipWhitespace() {

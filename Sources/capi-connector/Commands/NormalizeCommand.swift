@@ -18,7 +18,8 @@ struct NormalizeCommand: ParsableCommand {
             unhashed "hash" is null; a value that is already a SHA-256 digest comes back as both; a value \
             that cannot be used gives {"field", "error"} with the reason (never the value). A line longer \
             than 1 MiB gets {"error"} and is skipped; a line of nothing but white space gets no answer; \
-            a byte order mark before the first line is ignored. Input is read in large blocks and \
+            a byte order mark before the first line is ignored, and input in UTF-16 or UTF-32 is refused \
+            (exit 2). Input is read in large blocks and \
             answered on every core, output order kept.
 
             Example:
@@ -97,6 +98,13 @@ struct NormalizeCommand: ParsableCommand {
                 }
                 atStart = false
                 if buffer[0..<end].starts(with: mark) { start = mark.count }
+                // Each line would be garbage, and the answers would not line up with the input.
+                if let encoding = JSONValue.wideEncoding(startingWith: buffer[0..<end]) {
+                    StandardStreams.printError(
+                        "capi-connector normalize: standard input is \(encoding); JSON lines are read as UTF-8: convert it first (iconv -f \(encoding) -t UTF-8)"
+                    )
+                    throw ExitCode(2)
+                }
             }
             if skipping {
                 guard let newline = buffer[filled..<end].firstIndex(of: UInt8(ascii: "\n")) else {

@@ -235,6 +235,28 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+
+    /// What is wrong with `text`, which ``init(parsing:)`` refused: the mistake named (a scheme, a
+    /// port out of range, an IPv6 address without brackets), not only the expected shape.
+    public static func refusal(of text: String) -> String {
+        let text = text.trimmingCharacters(in: .whitespaces)
+        if let scheme = text.range(of: "://") {
+            return "has a scheme (`\(text[..<scheme.upperBound])`): give the address alone"
+        }
+        guard let colon = text.lastIndex(of: ":"), !text[text.index(after: colon)...].isEmpty,
+            text[text.index(after: colon)...].allSatisfy(\.isASCII), text[text.index(after: colon)...].allSatisfy(\.isNumber)
+        else {
+            return text.hasSuffix("]") || !text.contains(":") ? "has no port" : "does not end with a port number"
+        }
+        let host = text[..<colon]
+        guard let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            return "has a port out of range (0 to 65535)"
+        }
+        if host.contains(":") && !host.hasPrefix("[") {
+            return "has an IPv6 address without brackets: write [\(host)]:\(port)"
+        }
+        return "has a host that is not a name, an IPv4 address or an IPv6 address in brackets"
+    }
 }
 
 /// The delivery-status poll job.

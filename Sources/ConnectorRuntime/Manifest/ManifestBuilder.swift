@@ -395,7 +395,7 @@ struct ManifestBuilder {
     private func listenAddress(_ node: YAMLNodeReader) -> ListenAddress? {
         guard let text = node.string() else { return nil }
         guard let address = ListenAddress(parsing: text) else {
-            node.report("\(node.path) must be HOST:PORT such as `127.0.0.1:8088`, found \(node.shown(text))")
+            node.report("\(node.path) \(ListenAddress.refusal(of: text)); expected HOST:PORT such as `127.0.0.1:8088`, found \(node.shown(text))")
             return nil
         }
         return address

@@ -45,7 +45,9 @@ struct SandboxCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard ListenAddress(parsing: listen) != nil else {
-            throw ValidationError("--listen must be HOST:PORT without a scheme, e.g. 127.0.0.1:8089, [::1]:8089 or :8089 (every interface)")
+            throw ValidationError(
+                "--listen \(ListenAddress.refusal(of: listen)); expected HOST:PORT, e.g. 127.0.0.1:8089, [::1]:8089 or :8089 (every interface), found `\(listen)`"
+            )
         }
         if let faults {
             do { _ = try FaultPlan(parsing: faults) } catch { throw ValidationError("--faults: \(error)") }

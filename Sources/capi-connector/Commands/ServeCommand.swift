@@ -47,7 +47,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     func validate() throws {
         if let listen, ListenAddress(parsing: listen) == nil {
-            throw ValidationError("--listen must be HOST:PORT without a scheme, e.g. 127.0.0.1:8088, [::1]:8088 or :8088 (every interface)")
+            throw ValidationError(
+                "--listen \(ListenAddress.refusal(of: listen)); expected HOST:PORT, e.g. 127.0.0.1:8088, [::1]:8088 or :8088 (every interface), found `\(listen)`"
+            )
         }
         if let stateURL {
             do { _ = try StateLocation(parsing: stateURL, environment: ProcessInfo.processInfo.environment) } catch {

@@ -24,7 +24,9 @@ struct MetricsOptions: ParsableArguments {
         guard let metricsListen else { return }
         if once { throw ValidationError("--metrics-listen is for the long-running \(command): \(command) --once ends before a scrape would come") }
         if ListenAddress(parsing: metricsListen) == nil {
-            throw ValidationError("--metrics-listen must be HOST:PORT, [IPv6]:PORT or :PORT, found `\(metricsListen)`")
+            throw ValidationError(
+                "--metrics-listen \(ListenAddress.refusal(of: metricsListen)); expected HOST:PORT, [IPv6]:PORT or :PORT, found `\(metricsListen)`"
+            )
         }
     }
 

@@ -25,4 +25,20 @@ struct ListenAddressTests {
     func refused(text: String) {
         #expect(ListenAddress(parsing: text) == nil)
     }
+
+    @Test(
+        "a refused address is told what is wrong with it",
+        arguments: [
+            ("http://127.0.0.1:8088", "has a scheme (`http://`): give the address alone"),
+            ("127.0.0.1:65536", "has a port out of range (0 to 65535)"), ("127.0.0.1:99999999999999999999", "has a port out of range (0 to 65535)"),
+            ("8088", "has no port"), ("[::1]", "has no port"), ("127.0.0.1:", "does not end with a port number"),
+            ("127.0.0.1:-1", "does not end with a port number"), ("::1:8088", "has an IPv6 address without brackets: write [::1]:8088"),
+            ("a b:80", "has a host that is not a name, an IPv4 address or an IPv6 address in brackets"),
+            ("[::g]:8088", "has a host that is not a name, an IPv4 address or an IPv6 address in brackets"),
+        ]
+    )
+    func refusalNamed(text: String, reason: String) {
+        #expect(ListenAddress(parsing: text) == nil)
+        #expect(ListenAddress.refusal(of: text) == reason)
+    }
 }

@@ -131,7 +131,7 @@ struct HardeningHTTPTests {
     }
 
     @Test(
-        "a request line and headers over the parser's limits are answered 431, after the answers to requests before them; other parse errors stay 400"
+        "a request line and headers over the parser's limits are answered 431, after the answers to requests before them; other parse errors are 400"
     )
     func oversizedHead() async throws {
         try await PushStack.run { stack in
@@ -156,7 +156,7 @@ struct HardeningHTTPTests {
             #expect(pipelined.received.hasPrefix("HTTP/1.1 200"))
             #expect(pipelined.received.contains("\r\n\r\n{\"status\":\"ok\"}HTTP/1.1 431"), "\(pipelined.received.prefix(400))")
             #expect(pipelined.closedByServer)
-            // A head that is malformed rather than large is still a bare 400.
+            // A head that is malformed rather than large is a 400 (see malformedHeads).
             let malformed = try await RawConnection.exchange(
                 port: stack.port,
                 send: "GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n",
@@ -170,6 +170,56 @@ struct HardeningHTTPTests {
                     "HTTP/1.1 200"
                 )
             )
+        }
+    }
+
+    @Test(
+        "a head the parser refuses is answered with the rule it breaks (505 for HTTP/2's preface), never the request's bytes, after pipelined answers",
+        arguments: [
+            ("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", "505", "http_version_not_supported", "an HTTP/2 client needs a proxy"),
+            ("GET /healthz HTTP/2.0\r\nHost: x\r\n\r\n", "400", "malformed_request", "does not end with HTTP/1.1 or HTTP/1.0 and CR LF"),
+            ("GET /healthz HTTP/1.1\nHost: x\n\n", "400", "malformed_request", "every line of a head ends with CR LF"),
+            ("G@T /healthz HTTP/1.1\r\nHost: x\r\n\r\n", "400", "malformed_request", "does not start with a method token"),
+            ("GET /secret path HTTP/1.1\r\nHost: x\r\n\r\n", "400", "malformed_request", "a space in the target must be percent-encoded"),
+            ("GET /healthz HTTP/1.1\r\nHost: x\r\nSecret Header: 1\r\n\r\n", "400", "malformed_request", "white space before its colon"),
+            ("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: secret\r\n\r\n", "400", "malformed_request", "Content-Length is not a decimal"),
+            (
+                "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nsecret", "400", "malformed_request",
+                "Content-Length is given twice",
+            ),
+            (
+                "POST /v1/events HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, secret\r\n\r\n0\r\n\r\n", "400", "malformed_request",
+                "a Transfer-Encoding must end with chunked",
+            ),
+        ]
+    )
+    func malformedHeads(head: String, status: String, error: String, reason: String) async throws {
+        try await PushStack.run { stack in
+            // Alone, and pipelined behind a request the parser took, which is answered first.
+            for (send, prefix) in [(head, "HTTP/1.1 \(status)"), ("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + head, "HTTP/1.1 200")] {
+                let outcome = try await RawConnection.exchange(port: stack.port, send: send, timeout: .seconds(15))
+                #expect(outcome.received.hasPrefix(prefix), "\(outcome.received.prefix(200))")
+                let refusal = try #require(outcome.received.range(of: "HTTP/1.1 \(status)"), "\(outcome.received)")
+                let answer = String(outcome.received[refusal.lowerBound...])
+                #expect(answer.contains("\"error\":\"\(error)\"") && answer.contains(reason), "\(answer)")
+                #expect(answer.lowercased().contains("connection: close") && !answer.contains("secret"), "\(answer)")
+                #expect(outcome.closedByServer)
+            }
+        }
+    }
+
+    @Test("a parse error inside a body is the route's to answer: one answer, not a second for the head")
+    func malformedBodyAnsweredOnce() async throws {
+        try await PushStack.run { stack in
+            let outcome = try await RawConnection.exchange(
+                port: stack.port,
+                send:
+                    "POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n",
+                timeout: .seconds(15)
+            )
+            #expect(outcome.received.components(separatedBy: "HTTP/1.1 ").count == 2, "\(outcome.received)")
+            #expect(!outcome.received.contains("malformed_request"))
+            #expect(outcome.closedByServer)
         }
     }
 

@@ -13,7 +13,7 @@ final class BeforeHTTPTypes: ChannelInboundHandler, RemovableChannelHandler {
         let pipeline = context.pipeline.syncOperations
         if let codec = try? pipeline.handler(type: HTTP1ToHTTPServerCodec.self) {
             // In this order from the socket: parse errors are answered before anything reads on.
-            try? pipeline.addHandler(OversizedHeadRefusal(), position: .before(codec))
+            try? pipeline.addHandler(MalformedHeadAnswer(), position: .before(codec))
             try? pipeline.addHandler(ConnectionCloseRequests(), position: .before(codec))
         }
         pipeline.removeHandler(context: context, promise: nil)

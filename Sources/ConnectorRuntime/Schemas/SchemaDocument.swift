@@ -14,6 +14,7 @@ public struct SchemaDocument: Sendable, Equatable {
             let (line, column) = Self.lineAndColumn(ofByte: error.offset, in: text)
             throw SchemaError("the schema", "is not valid JSON at line \(line), column \(column): \(error.reason)")
         }
+        guard case .object = json else { throw SchemaError("the schema", "must be a JSON object (a JSON Schema), found \(json.typeName)") }
         guard case .string(let declared)? = json["$id"], !declared.isEmpty else { throw SchemaError("$id", "is missing") }
         id = Self.baseID(declared)
         canonical = json.serialized

@@ -83,6 +83,15 @@ struct SchemaRegistryTests {
         } catch {
             #expect(error.reason.hasPrefix("is not valid JSON at line 1, column 14: "))
         }
+        // JSON, but not an object: said as such, not as a missing `$id`.
+        for (text, found) in [("[1, 2]", "an array"), ("\"delivered_event\"", "a string")] {
+            do {
+                _ = try SchemaDocument(parsing: text)
+                Issue.record("accepted \(text)")
+            } catch {
+                #expect(error.description == "the schema must be a JSON object (a JSON Schema), found \(found)")
+            }
+        }
     }
 
     @Test("a keyword outside the checked subset is refused, naming where")

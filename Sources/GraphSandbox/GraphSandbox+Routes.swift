@@ -205,10 +205,11 @@ extension GraphSandbox {
             return nil
         }
         guard !given.isEmpty, configuration.accessTokens.isEmpty || configuration.accessTokens.contains(given) else {
+            // No subcode, as Graph answers a token it cannot parse; 463 is an expired session.
             return await metaError(
                 status: .unauthorized,
                 code: 190,
-                subcode: 463,
+                subcode: nil,
                 type: "OAuthException",
                 message: "Invalid OAuth access token - Cannot parse access token"
             )

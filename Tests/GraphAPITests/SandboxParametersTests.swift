@@ -76,6 +76,10 @@ struct SandboxParametersTests {
                 try await send("none", authorization: nil, bodyToken: nil),
             ]
             #expect(statuses == [200, 200, 200, 401, 401])
+            // As Graph answers a token it cannot parse: 190 without a subcode (463 is an expired session).
+            let refused = try await Self.send("\(baseURL)/v26.0/\(sandboxPixel)/stats?access_token=other")
+            let error = try JSONValue(parsing: Array(refused.body.utf8))["error"]
+            #expect(refused.status == 401 && error?["code"] == .integer(190) && error?["error_subcode"] == nil, "\(refused.body)")
             #expect(Set(await sandbox.receivedCounts(pixelID: sandboxPixel).keys) == ["bearer", "oauth", "body"])
         }
     }

@@ -406,6 +406,8 @@ struct PushServerTests {
             #expect(fromJava.body["events_received"] == .integer(1))
             let wrong = try await post(url, body: Array(#"{"data":\#(events),"access_token":"nope"}"#.utf8))
             #expect(wrong.status == 401 && wrong.body["error"]?["code"] == .integer(190))
+            // As Graph answers a token it cannot parse: no subcode (463 would say it expired).
+            #expect(wrong.body["error"]?["error_subcode"] == nil, "\(wrong.body)")
             let old = "[\(String(decoding: mirroredEvent(id: "g-2", time: Int64(Date().timeIntervalSince1970) - 8 * 86_400), as: UTF8.self))]"
             let refused = try await post(url, body: Array(#"{"data":\#(old),"access_token":"ingest-token"}"#.utf8))
             #expect(refused.status == 400 && refused.body["error"]?["code"] == .integer(100))

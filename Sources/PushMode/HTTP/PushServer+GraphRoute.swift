@@ -210,10 +210,11 @@ extension PushServer {
     func ingestTokenRefused(close: Bool = false) -> Response {
         Counter(label: "capi_signature_failures_total", dimensions: [("reason", "bad_ingest_token"), ("source", "graph_compatible")]).increment()
         refusals.record("bad_ingest_token")
+        // Graph's answer to a token it cannot parse has no subcode: 463 would say "expired", and a
+        // client may act on that by refreshing a token that was never valid here.
         return Self.metaError(
             status: .unauthorized,
             code: 190,
-            subcode: 463,
             message: "Invalid OAuth access token - Cannot parse access token",
             close: close
         )

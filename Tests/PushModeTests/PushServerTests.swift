@@ -433,6 +433,27 @@ struct PushServerTests {
                 #expect(mixed.status == 400, "\(element)")
                 #expect(mixed.body["error"]?["error_user_msg"] == .string("data[1].event: must be a JSON object, found \(found)"), "\(mixed.body)")
             }
+            // A `data` that holds no events to judge is Meta's one message, with the slip named.
+            let many = "[" + Array(repeating: valid, count: 1_001).joined(separator: ",") + "]"
+            for (body, contentType, slip) in [
+                (#"{"access_token":"ingest-token"}"#, "application/json", "data is required: an array of 1 to 1000 events"),
+                (#"{"data":[],"access_token":"ingest-token"}"#, "application/json", "data is an empty array: send 1 to 1000 events"),
+                (
+                    #"{"data":{"event_name":"x"},"access_token":"ingest-token"}"#, "application/json",
+                    "data must be an array of events, found an object"
+                ),
+                ("data=nope&access_token=ingest-token", "application/x-www-form-urlencoded", "data is not valid JSON: invalid literal at byte 0"),
+                ("data=%7B%7D&access_token=ingest-token", "application/x-www-form-urlencoded", "data must be an array of events, found an object"),
+                (
+                    #"{"data":\#(many),"access_token":"ingest-token"}"#, "application/json",
+                    "data has 1001 events, over the 1000 one request may carry: split it"
+                ),
+            ] {
+                let answer = try await post(url, body: Array(body.utf8), contentType: contentType)
+                #expect(answer.status == 400 && answer.body["error"]?["code"] == .integer(100), "\(slip)")
+                #expect(answer.body["error"]?["message"] == .string("(#100) param data must be an array of 1 to 1000 events"))
+                #expect(answer.body["error"]?["error_user_msg"] == .string(slip), "\(answer.body)")
+            }
             // A version segment Graph would not know is refused as Graph refuses it (code 2500), by
             // the route and by the stand-in alike: an SDK set to "26.0" fails here, not the day it
             // is pointed at Meta again.

@@ -80,6 +80,28 @@ public struct GraphEventsRequest: Sendable {
     /// when `data` is missing or not an array.
     public var events: [JSONValue]? { Self.events(from: fields["data"]) }
 
+    /// Why `data` holds no events to judge, or more than a request may carry; `nil` when
+    /// `events` (this request's ``events``) are 1 to `limit`. Names the slip (missing, not JSON
+    /// and where, not an array, empty, too many), never a value.
+    public func dataProblem(events: [JSONValue]?, limit: Int) -> String? {
+        if let events {
+            if events.isEmpty { return "data is an empty array: send 1 to \(limit) events" }
+            if events.count > limit { return "data has \(events.count) events, over the \(limit) one request may carry: split it" }
+            return nil
+        }
+        switch fields["data"] {
+        case nil, .null?: return "data is required: an array of 1 to \(limit) events"
+        case .string(let text)?:
+            // A form's `data` that did not parse was kept as text; one that did is not an array.
+            do {
+                return "data must be an array of events, found \(try JSONValue(parsing: text).typeName) in JSON text"
+            } catch {
+                return "data is not valid JSON: \(error.reason) at byte \(error.offset)"
+            }
+        case let data?: return "data must be an array of events, found \(data.typeName)"
+        }
+    }
+
     /// `application/x-www-form-urlencoded` fields, refused when a name repeats (which copy counts
     /// would depend on the parser). Pairs are read by ``URLEncodedForm/pairs(_:)``.
     static func form(_ text: String, origin: String = "the form") throws(BodyProblem) -> JSONObject {

@@ -80,11 +80,13 @@ extension PushServer {
                 message: "Unsupported post request. The pixel id in the path is not a pixel configured in this sidecar's manifest"
             )
         }
-        guard let events = parsed.events, !events.isEmpty, events.count <= MetaLimits.eventsPerRequest else {
+        let given = parsed.events
+        guard let events = given, parsed.dataProblem(events: given, limit: MetaLimits.eventsPerRequest) == nil else {
             return Self.metaError(
                 status: .badRequest,
                 code: 100,
-                message: "(#100) param data must be an array of 1 to \(MetaLimits.eventsPerRequest) events"
+                message: "(#100) param data must be an array of 1 to \(MetaLimits.eventsPerRequest) events",
+                userMessage: parsed.dataProblem(events: given, limit: MetaLimits.eventsPerRequest)
             )
         }
         // A request's own test code goes to Meta with its events (they show under Test Events, not

@@ -23,8 +23,9 @@ extension JSONValue {
     }
 
     /// The encoding (`UTF-16LE`, `UTF-16BE`, `UTF-32LE`, `UTF-32BE`, as `iconv` names them) when
-    /// text starting with `bytes` is JSON in it rather than UTF-8, else `nil`. A JSON text starts with an ASCII character, so its first four bytes
-    /// show the width, with or without a byte order mark; UTF-8 JSON never has a NUL there.
+    /// text starting with `bytes` is JSON in it rather than UTF-8, else `nil`. A JSON text starts
+    /// with an ASCII character, so its first four bytes show the width, with or without a byte
+    /// order mark; UTF-8 JSON never has a NUL there.
     public static func wideEncoding(startingWith bytes: some Collection<UInt8>) -> String? {
         let head = Array(bytes.prefix(4)) + [UInt8](repeating: 0xAA, count: max(0, 4 - bytes.count))
         switch (head[0], head[1], head[2], head[3]) {

@@ -2,11 +2,11 @@
 ///
 /// Formatting (`+ - . ( ) /`, spaces, a `tel:` scheme) is dropped. `+`, `00` or both (`+00`) mean
 /// the calling code is present, and so does the international prefix of `country` (`011` in the
-/// United States, `0011` in Australia, `810` in Russia); a `(0)` after it, or the national prefix of the code's country, is
-/// dropped. A national number gets the calling code of `country` with that country's national prefix
-/// removed as libphonenumber removes it (UK, Japan and Germany drop the leading 0, Italy keeps it,
-/// Argentina's `011 15` becomes `9 11`). Without a country, digits are taken as already
-/// international, as the reference SDK does. The result must be 7–15 digits.
+/// United States, `0011` in Australia, `810` in Russia); a `(0)` after it, or the national prefix
+/// of the code's country, is dropped. A national number gets the calling code of `country` with
+/// that country's national prefix removed as libphonenumber removes it (UK, Japan and Germany drop
+/// the leading 0, Italy keeps it, Argentina's `011 15` becomes `9 11`). Without a country, digits
+/// are taken as already international, as the reference SDK does. The result must be 7–15 digits.
 enum PhoneRule {
     static func canonical(_ folded: String, country: String?) -> Result<String, RuleFailure> {
         var text = Substring(folded)

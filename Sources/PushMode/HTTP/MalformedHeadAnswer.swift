@@ -25,7 +25,7 @@ final class MalformedHeadAnswer: ChannelDuplexHandler, RemovableChannelHandler {
     /// The parser stopped at a head it refused; the answer waits for `unanswered` to be 0.
     private var refusalDue: Refusal?
 
-    struct Refusal: Equatable {
+    struct Refusal {
         var status: HTTPResponseStatus
         var error: String
         var message: String

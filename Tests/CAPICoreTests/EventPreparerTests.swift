@@ -35,6 +35,45 @@ func problems(_ json: String, policy: EventPolicy = policy()) -> [EventProblem] 
 
 @Suite("Event validation and payload")
 struct EventPreparerTests {
+    @Test(
+        "an event name that is nearly one of Meta's standard ones is sent as given, with a warning naming the standard one",
+        arguments: [
+            ("purchase", "Purchase"), ("PURCHASE", "Purchase"), ("add_to_cart", "AddToCart"), ("Add To Cart", "AddToCart"),
+            ("initiate-checkout", "InitiateCheckout"), ("Purchase", nil), ("AddToCart", nil), ("OrderShipped", nil), ("Purchased", nil),
+        ] as [(String, String?)]
+    )
+    func standardEventNearMiss(name: String, standard: String?) throws {
+        let prepared = try EventPreparer.prepare(
+            event(websitePurchase().replacingOccurrences(of: #""Purchase""#, with: "\"\(name)\"")),
+            policy: policy()
+        ).get()
+        #expect(prepared.eventName == name)
+        if let standard {
+            #expect(prepared.warnings.count == 1)
+            #expect(
+                prepared.warnings.first?.hasPrefix("event_name: is sent as given, which Meta takes as a custom event, not its standard \(standard) ")
+                    == true
+            )
+        } else {
+            #expect(prepared.warnings.isEmpty, "\(prepared.warnings)")
+        }
+    }
+
+    @Test("an action source in another case is refused naming the value Meta takes; another word only lists them")
+    func actionSourceCase() {
+        let listed = "must be one of email, website, app, phone_call, chat, physical_store, system_generated, business_messaging, other"
+        #expect(
+            problems(websitePurchase(#", "action_source": "Website""#).replacingOccurrences(of: #""action_source": "website", "#, with: "")).map(
+                \.message
+            ) == [listed + "; values are lowercase: `website`"]
+        )
+        #expect(
+            problems(websitePurchase(#", "action_source": "web""#).replacingOccurrences(of: #""action_source": "website", "#, with: "")).map(
+                \.message
+            ) == [listed]
+        )
+    }
+
     @Test("a realistic purchase becomes Meta's event with every personal value hashed")
     func realisticPurchase() throws {
         let prepared = try EventPreparer.prepare(event(websitePurchase()), policy: policy()).get()

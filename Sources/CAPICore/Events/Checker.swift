@@ -114,7 +114,9 @@ struct Checker {
     mutating func actionSource(_ value: JSONValue?) -> ActionSource? {
         guard let text = requiredString(value, "action_source") else { return nil }
         guard let source = ActionSource(rawValue: text) else {
-            problem("action_source", .invalidValue, "must be one of \(ActionSource.allCases.map(\.rawValue).joined(separator: ", "))")
+            // One of them in another case (the text is trimmed already): named, since Meta refuses it too.
+            let near = ActionSource(rawValue: text.lowercased()).map { "; values are lowercase: `\($0.rawValue)`" }
+            problem("action_source", .invalidValue, "must be one of \(ActionSource.allCases.map(\.rawValue).joined(separator: ", "))" + (near ?? ""))
             return nil
         }
         return source

@@ -26,6 +26,11 @@ public enum EventPreparer {
         let pixel = check.pixelID(fields[.pixelID], fromPath: pixelID)
         let testEventCode = check.testEventCode(fields[.testEventCode])
         let eventName = check.sentAsGiven(check.requiredString(fields[.eventName], "event_name"), "event_name")
+        if let eventName, let standard = StandardEvent.nearMiss(eventName) {
+            check.warnings.append(
+                "event_name: is sent as given, which Meta takes as a custom event, not its standard \(standard) (names are compared exactly): no \(standard) optimization, no deduplication with the pixel's \(standard)"
+            )
+        }
         let eventID = check.sentAsGiven(check.identifier(fields[.eventID], "event_id"), "event_id")
         let actionSource = check.actionSource(fields[.actionSource])
         let eventTime = check.eventTime(fields[.eventTime], actionSource: actionSource, policy: policy)

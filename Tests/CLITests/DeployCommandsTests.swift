@@ -26,6 +26,20 @@ struct DeployCommandsTests {
             #expect(stuck.status == 1 && stuck.stderr.contains("did not answer within 1.0 s"), "\(stuck.stderr)")
             let malformed = try await CLIRunner.run(["health", "--url", "ftp://x"])
             #expect(malformed.status == 64 && malformed.stderr.contains("--url must be"))
+            // Without --url, the sidecar's /readyz where CAPI_LISTEN (the shipped manifest's
+            // listen address) puts it, on the loopback of an address of every interface.
+            for (listen, expected) in [
+                ("0.0.0.0:\(port)", "http://127.0.0.1:\(port)/readyz"), (":\(port)", "http://127.0.0.1:\(port)/readyz"),
+                ("127.0.0.1:\(port)", "http://127.0.0.1:\(port)/readyz"),
+            ] {
+                // The stand-in has no /readyz: its Graph-style 400 shows the request reached it.
+                let derived = try await CLIRunner.run(["health", "--timeout", "2"], environment: ["CAPI_LISTEN": listen])
+                #expect(derived.status == 1 && derived.stderr.contains("unhealthy: \(expected) answered 400"), "\(listen): \(derived.stderr)")
+            }
+            let ipv6 = try await CLIRunner.run(["health", "--timeout", "2"], environment: ["CAPI_LISTEN": "[::]:9"])
+            #expect(ipv6.stderr.contains("unhealthy: http://[::1]:9/readyz "), "\(ipv6.stderr)")
+            let unset = try await CLIRunner.run(["health", "--timeout", "2"])
+            #expect(unset.stderr.contains("http://127.0.0.1:8088/readyz"), "\(unset.stderr)")
         }
     }
 

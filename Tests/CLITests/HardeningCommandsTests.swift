@@ -92,7 +92,11 @@ struct HardeningCommandsTests {
             (["reconcile", "--since", "2026-11-01", "--until", "2026-11-02", "--output", "reports/"], "--output: reports/ is a folder"),
             // A typo of -99d printed a row for every day back to 1753.
             (["reconcile", "--since", "-99999d", "--until", "0d"], "--since -99999d to --until 0d spans 99999 days; a report covers at most 3660"),
-            (["reconcile", "--since", "0", "--until", "2026-11-02"], "a report covers at most 3660 (ten years)"),
+            (["reconcile", "--since", "1970-01-01", "--until", "2026-11-02"], "a report covers at most 3660 (ten years)"),
+            // A count of days without its `-` and `d` read as a moment of January 1970.
+            (["reconcile", "--since", "30"], "`30` is a count, not a time (Unix seconds have 10 digits): for 30 days before now write -30d"),
+            (["read", "delivered_events", "--since", "7"], "`7` is a count, not a time"),
+            (["state", "prune", "--older-than", "90"], "for 90 days before now write -90d"),
             (["read", "delivered_events", "--since", "9223372036854775807"], "--since"),
             // Shapes typed by mistake are named with what to write instead.
             (["read", "delivered_events", "--since", "2026-11-01 10:00"], "has no time zone: add Z for UTC (2026-11-01 10:00Z)"),

@@ -216,7 +216,7 @@ struct DaySpec {
             kind = .relative(days)
         } else if let date = CalendarDate(iso: trimmed) {
             kind = .date(date)
-        } else if let instant = UnixSeconds(parsing: trimmed) {
+        } else if !TimeArgument.isCount(trimmed), let instant = UnixSeconds(parsing: trimmed) {
             kind = .instant(instant)
         } else {
             return nil

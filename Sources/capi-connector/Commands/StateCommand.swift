@@ -345,7 +345,7 @@ struct ReadCommand: AsyncParsableCommand {
         {
             return UnixSeconds(now.rawValue - count * (unit == "d" ? 86_400 : 3_600))
         }
-        return UnixSeconds(parsing: trimmed)
+        return TimeArgument.isCount(trimmed) ? nil : UnixSeconds(parsing: trimmed)
     }
 
     func run() async throws {

@@ -55,6 +55,19 @@ struct StateCommandsTests {
         }
     }
 
+    @Test("a SQLite URL naming a folder is refused saying so, with the file to name instead")
+    func storeIsAFolder() async throws {
+        let folder = try TemporaryPaths.folder("store-folder").path
+        for command in [["state", "show"], ["dlq", "list"]] {
+            let result = try await CLIRunner.run(command + ["--state", "sqlite:" + folder])
+            #expect(result.status == 2, "\(command): \(result.stderr)")
+            #expect(
+                result.stderr.contains("sqlite:\(folder) is a folder: name the store's file, such as sqlite:\(folder)/state.sqlite"),
+                "\(result.stderr)"
+            )
+        }
+    }
+
     @Test("read prints nothing for an empty stream and refuses unknown streams")
     func read() async throws {
         let url = try await created()

@@ -56,7 +56,13 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
             )
         } catch {
             try? await threadPool.shutdownGracefully()
-            throw StateError(.unavailable, "cannot open sqlite:\(path)")
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+                throw StateError(.unavailable, "sqlite:\(path) is a folder: name the store's file, such as sqlite:\(path)/state.sqlite")
+            }
+            // SQLite's reason (its code and words, such as "unable to open database file") names
+            // the file's trouble, never its contents.
+            throw StateError(.unavailable, "cannot open sqlite:\(path): \(error)")
         }
         let registry = SQLiteStateRegistry(path: path, connection: connection, threadPool: threadPool, logger: logger)
         do {

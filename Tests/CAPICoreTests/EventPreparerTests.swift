@@ -59,6 +59,24 @@ struct EventPreparerTests {
         }
     }
 
+    @Test(
+        "an unknown user_data key is refused with the accepted name it is near, if any; an unknown event field's warning too",
+        arguments: [("EM", "; did you mean `em`?"), ("emial", "; did you mean `email`?"), ("firstname", "; did you mean `first_name`?"), ("xx", "")]
+    )
+    func unknownNamesSuggested(name: String, suggestion: String) throws {
+        let json = websitePurchase().replacingOccurrences(of: #""fn": "Jane""#, with: "\"\(name)\": \"Jane\"")
+        #expect(
+            problems(json).map { "\($0.field): \($0.message)" } == ["user_data.\(name): is not a Meta customer-information parameter\(suggestion)"]
+        )
+        let prepared = try EventPreparer.prepare(event(websitePurchase(#", "Event_Name": "x", "zzz": 1"#)), policy: policy()).get()
+        #expect(
+            prepared.warnings == [
+                "Event_Name: not a Meta server-event parameter; not forwarded (did you mean `event_name`?)",
+                "zzz: not a Meta server-event parameter; not forwarded",
+            ]
+        )
+    }
+
     @Test("an action source in another case is refused naming the value Meta takes; another word only lists them")
     func actionSourceCase() {
         let listed = "must be one of email, website, app, phone_call, chat, physical_store, system_generated, business_messaging, other"

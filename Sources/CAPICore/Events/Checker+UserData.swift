@@ -27,7 +27,8 @@ extension Checker {
             }
         }
         for name in unknown.sorted() {
-            problem("user_data.\(PersonalData.shown(name: name))", .unknownField, "is not a Meta customer-information parameter")
+            let meant = Spelling.closest(to: name, among: UserDataKey.acceptedNames).map { "; did you mean `\($0)`?" } ?? ""
+            problem("user_data.\(PersonalData.shown(name: name))", .unknownField, "is not a Meta customer-information parameter" + meant)
         }
         for (ordinal, texts) in aliasValues {
             if case .absent = valuesByKey[ordinal] {

@@ -70,7 +70,8 @@ public enum EventPreparer {
         // The Advanced Measurement API's table name, an event field of Meta's SDK 26.0.3.
         check.optionalString(fields[.advancedMeasurementTable], "advanced_measurement_table")
         for name in fields.hasUnknownFields ? object.keys.filter({ !isKnownField($0) }).sorted() : [] {
-            check.warnings.append("\(PersonalData.shown(name: name)): not a Meta server-event parameter; not forwarded")
+            let meant = Spelling.closest(to: name, among: knownFields).map { " (did you mean `\($0)`?)" } ?? ""
+            check.warnings.append("\(PersonalData.shown(name: name)): not a Meta server-event parameter; not forwarded" + meant)
         }
 
         check.problems.sort { $0.field < $1.field }

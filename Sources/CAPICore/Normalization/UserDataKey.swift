@@ -89,6 +89,9 @@ public enum UserDataKey: String, Sendable, CaseIterable, Codable {
         return FieldNameTable(entries)
     }()
 
+    /// Every accepted name, canonical ones first, for "did you mean" on a name that is none.
+    static let acceptedNames: [String] = all.map(\.rawValue) + aliases.keys.sorted().filter { UserDataKey(rawValue: $0) == nil }
+
     /// The key for a canonical name or a friendly alias.
     public init?(name: String) {
         guard let entry = Self.byName.value(for: name) else { return nil }

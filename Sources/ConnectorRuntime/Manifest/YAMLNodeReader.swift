@@ -1,3 +1,4 @@
+import CAPICore
 import Foundation
 import Yams
 

@@ -5,7 +5,9 @@ public enum Spelling {
         let lowered = word.lowercased()
         let scored = candidates.map { ($0, distance(lowered, $0.lowercased())) }
         guard let best = scored.min(by: { $0.1 < $1.1 }) else { return nil }
-        let limit = max(2, word.count / 3)
+        // A word of three letters or fewer is two edits from most others of its length (`xx` from
+        // `em`): for those, one edit at most, or the suggestion is noise.
+        let limit = word.count <= 3 ? 1 : max(2, word.count / 3)
         return best.1 <= limit ? best.0 : nil
     }
 

@@ -90,6 +90,24 @@ struct ServeProcessTests {
         }
     }
 
+    @Test("a SQLite store serve cannot create is one line naming why (a file where its folder must be; a folder given as the store) and exit 2")
+    func storeCannotBeCreated() async throws {
+        let folder = try TemporaryPaths.folder("store-parent")
+        let file = folder.appendingPathComponent("not-a-folder").path
+        try Data("x".utf8).write(to: URL(fileURLWithPath: file))
+        for (state, reason) in [
+            ("sqlite:\(file)/state/store.sqlite", "cannot create the folder for sqlite:\(file)/state/store.sqlite: \(file) is a file"),
+            ("sqlite:\(folder.path)", "sqlite:\(folder.path) is a folder: name the store's file"),
+        ] {
+            let result = try await CLIRunner.run(
+                ["serve", "--sandbox", "--listen", "127.0.0.1:0", "--state", state],
+                environment: Self.environment()
+            )
+            #expect(result.status == 2, "\(state): \(result.stderr)")
+            #expect(result.stderr.contains(reason), "\(result.stderr)")
+        }
+    }
+
     @Test("SIGTERM while the state store does not answer: exits 1 within --shutdown-timeout, saying why")
     func boundedShutdown() async throws {
         // A port that refuses every connection: the store never answers, so the sidecar waits for it.

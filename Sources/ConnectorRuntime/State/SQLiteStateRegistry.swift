@@ -37,11 +37,24 @@ public final class SQLiteStateRegistry: StateRegistry, Service {
     }
 
     /// Opens (creating the folder and file when needed) and configures the database.
+    /// Why `folder` could not be created, from the nearest part of it that exists: a file where a
+    /// folder must be, or a folder this process may not write in.
+    static func whyNoFolder(_ folder: String) -> String {
+        var existing = folder
+        var isFolder: ObjCBool = false
+        while !existing.isEmpty, existing != "/", !FileManager.default.fileExists(atPath: existing, isDirectory: &isFolder) {
+            existing = (existing as NSString).deletingLastPathComponent
+        }
+        guard !existing.isEmpty, existing != folder || !isFolder.boolValue else { return "" }
+        if !isFolder.boolValue { return ": \(existing) is a file" }
+        return FileManager.default.isWritableFile(atPath: existing) ? "" : ": this process may not write in \(existing)"
+    }
+
     public static func open(path: String, logger: Logger) async throws(StateError) -> SQLiteStateRegistry {
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty {
             do { try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true) } catch {
-                throw StateError(.unavailable, "cannot create the folder for sqlite:\(path)")
+                throw StateError(.unavailable, "cannot create the folder for sqlite:\(path)\(Self.whyNoFolder(folder))")
             }
         }
         let threadPool = NIOThreadPool(numberOfThreads: 1)

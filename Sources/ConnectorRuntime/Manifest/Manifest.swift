@@ -214,7 +214,7 @@ public struct ListenAddress: Sendable, Equatable, CustomStringConvertible {
         self.port = port
     }
 
-    /// Parses `HOST:PORT`, `[::1]:PORT` or `:PORT` (all interfaces). The host is a name
+    /// Parses `HOST:PORT`, `[::1]:PORT` or `:PORT` (every IPv4 interface, `0.0.0.0`). The host is a name
     /// (letters, digits, `-`, `.`), an IPv4 address, or an IPv6 address in brackets; anything
     /// else (`http://…`, a path, an IPv6 address without brackets) is refused here rather than
     /// failing the bind later with a resolver's error.

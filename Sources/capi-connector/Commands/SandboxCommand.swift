@@ -46,7 +46,7 @@ struct SandboxCommand: AsyncParsableCommand {
     func validate() throws {
         guard ListenAddress(parsing: listen) != nil else {
             throw ValidationError(
-                "--listen \(ListenAddress.refusal(of: listen)); expected HOST:PORT, e.g. 127.0.0.1:8089, [::1]:8089 or :8089 (every interface), found `\(listen)`"
+                "--listen \(ListenAddress.refusal(of: listen)); expected HOST:PORT, e.g. 127.0.0.1:8089, [::1]:8089 or :8089 (every IPv4 interface; [::]:8089 for IPv6 too), found `\(listen)`"
             )
         }
         if let faults {

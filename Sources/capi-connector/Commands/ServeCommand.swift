@@ -48,7 +48,7 @@ struct ServeCommand: AsyncParsableCommand {
     func validate() throws {
         if let listen, ListenAddress(parsing: listen) == nil {
             throw ValidationError(
-                "--listen \(ListenAddress.refusal(of: listen)); expected HOST:PORT, e.g. 127.0.0.1:8088, [::1]:8088 or :8088 (every interface), found `\(listen)`"
+                "--listen \(ListenAddress.refusal(of: listen)); expected HOST:PORT, e.g. 127.0.0.1:8088, [::1]:8088 or :8088 (every IPv4 interface; [::]:8088 for IPv6 too), found `\(listen)`"
             )
         }
         if let stateURL {

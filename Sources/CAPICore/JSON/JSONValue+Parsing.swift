@@ -58,19 +58,17 @@ extension JSONValue {
 
         mutating func document() throws(ParseError) -> JSONValue {
             let value: JSONValue
-            do { value = try parseValue() } catch { throw Self.wideEncoding(of: bytes) ?? error }
+            do { value = try parseValue() } catch {
+                // Looked at only after a failure: a body in UTF-16 or UTF-32 (Windows PowerShell
+                // writes UTF-16 files by default) is named as such, at byte 0.
+                if let encoding = JSONValue.wideEncoding(startingWith: bytes) {
+                    throw ParseError(offset: 0, reason: "the document is \(encoding), and JSON sent between systems must be UTF-8 (RFC 8259)")
+                }
+                throw error
+            }
             skipWhitespace()
             guard index == bytes.count else { throw fail("unexpected data after the document") }
             return value
-        }
-
-        /// Why a document that failed to parse did: it is in UTF-16 or UTF-32 (Windows PowerShell
-        /// writes UTF-16 files by default); `nil` when it is not. Told at byte 0, and looked at
-        /// only after a failure.
-        static func wideEncoding(of bytes: [UInt8]) -> ParseError? {
-            JSONValue.wideEncoding(startingWith: bytes).map {
-                ParseError(offset: 0, reason: "the document is \($0), and JSON sent between systems must be UTF-8 (RFC 8259)")
-            }
         }
 
         mutating func skipWhitespace() {

@@ -99,14 +99,14 @@ enum PhoneRule {
             // `+00 44 …` and `+0 44 …`: a `+` written before the dialling prefix. No calling code
             // starts with 0, and Meta's rule is to remove leading zeros; the SDK removes up to two.
             digits.removeFirst(digits.prefix(2).prefix { $0 == "0" }.count)
-        } else if let country, let rest = InternationalPrefixRule.byRegion[country]?.digitsAfterPrefix(of: digits),
-            CallingCode.leadingCode(of: String(rest)) != nil
+        } else if let country, let rest = InternationalPrefixRule.byRegion[country]?.digitsAfterPrefix(of: digits).map(String.init),
+            CallingCode.leadingCode(of: rest) != nil
         {
             // Dialled from the country with its own international prefix (`011` from the United
             // States). A prefix that leads to no calling code is not one (`0082 …` from Korea, where
             // `008` is a carrier's prefix): `00` is then read as everywhere.
             international = true
-            digits = String(rest)
+            digits = rest
         } else if digits.hasPrefix("00") {
             international = true
             digits.removeFirst(2)

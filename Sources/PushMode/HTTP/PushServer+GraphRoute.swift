@@ -81,14 +81,16 @@ extension PushServer {
             )
         }
         let given = parsed.events
-        guard let events = given, parsed.dataProblem(events: given, limit: MetaLimits.eventsPerRequest) == nil else {
+        if let slip = parsed.dataProblem(events: given, limit: MetaLimits.eventsPerRequest) {
             return Self.metaError(
                 status: .badRequest,
                 code: 100,
                 message: "(#100) param data must be an array of 1 to \(MetaLimits.eventsPerRequest) events",
-                userMessage: parsed.dataProblem(events: given, limit: MetaLimits.eventsPerRequest)
+                userMessage: slip
             )
         }
+        // Without a slip, `data` holds 1 to 1,000 events.
+        let events = given ?? []
         // A request's own test code goes to Meta with its events (they show under Test Events, not
         // as live ones), as it would sent to Meta directly; without one, the pixel's from the
         // manifest applies, if any.

@@ -39,6 +39,16 @@ def swift_blob(type_name, doc, lines):
 
 
 # Countries -----------------------------------------------------------------------------------
+# Three tiers, each filling only the keys the tiers before it left free, so a spelling of one tier
+# never shadows a name of an earlier one:
+#   1. ISO 3166-1's English names and alpha-3 codes, the translations into the languages first
+#      chosen, and EXTRA (common English and local short names ISO does not list);
+#   2. spellings of the English names as people type them: with or without "The",
+#      a comma's inversion ("Republic of Korea"), without the part in brackets ("Holy See"), "&"
+#      for "and", "St" for "Saint";
+#   3. the names in every other language pycountry translates ISO 3166-1 into (each country's own
+#      name: "Ísland", "Lietuva", "България"), and every name of every tier without its accents
+#      ("Aland", "Cote d'Ivoire"). A key two of them give different countries is left out.
 names = {}
 ambiguous = set()
 
@@ -93,6 +103,16 @@ EXTRA = {
     "éire": "ie", "eire": "ie", "россия": "ru", "中国": "cn", "日本": "jp", "한국": "kr", "대한민국": "kr",
     "prc": "cn", "chinamainland": "cn", "mainlandchina": "cn", "southafrica": "za", "newzealand": "nz",
     "saudiarabia": "sa", "ksa": "sa", "drc": "cd", "congokinshasa": "cd", "congobrazzaville": "cg",
+    # Short and usual names ISO does not list, and the names written in the countries themselves.
+    "republicofireland": "ie", "easttimor": "tl", "bosnia": "ba", "falklands": "fk", "drcongo": "cd",
+    "usvi": "vi", "bvi": "vg", "gambiathe": "gm", "bahamasthe": "bs", "stvincent": "vc", "stmaarten": "sx", "saintmaarten": "sx",
+    "рф": "ru", "росія": "ru", "台湾": "tw", "臺灣": "tw", "香港": "hk",
+    "澳门": "mo", "澳門": "mo", "日本国": "jp", "中华人民共和国": "cn", "中國": "cn", "ประเทศไทย": "th",
+    "السعودية": "sa", "الإمارات": "ae", "ایران": "ir", "україна": "ua", "беларусь": "by",
+    "қазақстан": "kz", "ελλάς": "gr", "hellas": "gr", "hrvatska": "hr", "srbija": "rs", "crnagora": "me",
+    "shqipëria": "al", "shqiperia": "al", "ísland": "is", "island": "is", "eesti": "ee", "latvija": "lv",
+    "lietuva": "lt", "slovensko": "sk", "slovenija": "si", "magyarország": "hu", "magyarorszag": "hu",
+    "česko": "cz", "cesko": "cz", "pilipinas": "ph", "bharat": "in",
 }
 for text, code in EXTRA.items():
     key = lookup_key(text)
@@ -101,13 +121,95 @@ for text, code in EXTRA.items():
 for key in ambiguous:
     names.pop(key, None)
 
+
+def fill(candidates):
+    """Adds (text, code) pairs whose keys are still free; a key two of them give different
+    countries is left out."""
+    found, clash = {}, set()
+    for text, code in candidates:
+        key = lookup_key(text)
+        if len(key) < 3 or key in names:
+            continue
+        if key in found and found[key] != code:
+            clash.add(key)
+        found[key] = code
+    for key, code in found.items():
+        if key not in clash:
+            names[key] = code
+
+
+def spellings(text):
+    """The ways people write an English country name that ISO writes otherwise."""
+    out = set()
+    bare = re.sub(r"\s*\([^)]*\)", "", text).strip()  # "Holy See (Vatican City State)"
+    for base in {text, bare}:
+        if ", " in base:  # "Korea, Republic of", "Virgin Islands, U.S."
+            head, tail = base.split(", ", 1)
+            out.update({f"{tail} {head}", head})
+        out.add(base)
+    more = set()
+    for name in out:
+        stripped = re.sub(r"^the ", "", name, flags=re.IGNORECASE)
+        more.update({stripped, "The " + stripped})
+    for name in list(more):
+        more.add(re.sub(r"\band\b", "&", name))
+        more.add(re.sub(r"\bSaint\b", "St", name))
+    return more
+
+
+english = []
+for c in pycountry.countries:
+    for attr in ("name", "official_name", "common_name"):
+        if hasattr(c, attr):
+            english.append((getattr(c, attr), c.alpha_2.lower()))
+fill((spelling, code) for text, code in english for spelling in sorted(spellings(text)))
+
+others = sorted(d for d in os.listdir(pycountry.LOCALES_DIR)
+                if d not in LANGUAGES and os.path.exists(os.path.join(pycountry.LOCALES_DIR, d, "LC_MESSAGES", "iso3166-1.mo")))
+translated = []
+for lang in others:
+    t = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang])
+    for c in pycountry.countries:
+        for attr in ("name", "official_name", "common_name"):
+            if hasattr(c, attr):
+                translated.append((t.gettext(getattr(c, attr)), c.alpha_2.lower()))
+# libphonenumber's region names (CLDR's), which give many countries' own names ("ประเทศไทย").
+from phonenumbers.geodata.locale import LOCALE_DATA
+for region, by_language in sorted(LOCALE_DATA.items()):
+    if region.lower() not in {c.alpha_2.lower() for c in pycountry.countries}:
+        continue
+    for text in by_language.values():
+        if not text.startswith("*"):
+            translated.append((text, region.lower()))
+
+
+def without_accents(text):
+    """Latin letters without their marks ("Åland" as "Aland"); other scripts are left as written."""
+    bare = "".join(ch for ch in unicodedata.normalize("NFD", text) if unicodedata.category(ch)[0] != "M")
+    return bare if bare.isascii() else text
+
+
+fill(translated)
+fill((without_accents(key), code) for key, code in sorted(names.items()))
+
 alpha2 = sorted(c.alpha_2.lower() for c in pycountry.countries)
-lines = [" ".join(alpha2)] + [f"{k}\t{v}" for k, v in sorted(names.items())]
-write("CountryData.swift", f"pycountry {pycountry.__version__ if hasattr(pycountry, '__version__') else ''}".strip(), swift_blob(
-    "CountryData",
-    "/// ISO 3166-1: the first line lists every alpha-2 code; then `name<TAB>alpha-2` per known name,\n"
-    "/// alpha-3 code and common local name, keyed by `CountryCodes.lookupKey`.",
-    lines))
+
+
+def name_lines(keep):
+    return "\n".join(f"{k}\t{v}" for k, v in sorted(names.items()) if keep(k))
+
+
+latin, other = name_lines(str.isascii), name_lines(lambda k: not k.isascii())
+assert '"""' not in latin + other and "\\" not in latin + other
+write("CountryData.swift", f"pycountry {pycountry.__version__ if hasattr(pycountry, '__version__') else ''}".strip(), (
+    "/// ISO 3166-1 alpha-2 codes, and `name<TAB>alpha-2` per known name, alpha-3 code, translation and\n"
+    "/// usual spelling, keyed by `CountryCodes.lookupKey`. Names in ASCII and names in other letters are\n"
+    "/// apart, so a lookup builds only the table its key needs.\n"
+    "enum CountryData {\n"
+    f'    static let codes = "{" ".join(alpha2)}"\n\n'
+    f'    static let asciiNames = """\n{latin}\n"""\n\n'
+    f'    static let otherNames = """\n{other}\n"""\n'
+    "}\n"))
 
 # Currencies ----------------------------------------------------------------------------------
 currencies = sorted(c.alpha_3 for c in pycountry.currencies)

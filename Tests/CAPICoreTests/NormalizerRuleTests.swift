@@ -106,6 +106,46 @@ struct NormalizerRuleTests {
         #expect(canonical(.country, value) == expected)
     }
 
+    @Test(
+        "countries as people write them: with or without the article, & for and, St for Saint, without ISO's brackets or accents",
+        arguments: [
+            ("The Bahamas", "bs"), ("Gambia, The", "gm"), ("the United Kingdom", "gb"), ("The United States", "us"),
+            ("Democratic Republic of the Congo", "cd"), ("Republic of Korea", "kr"), ("Bosnia & Herzegovina", "ba"),
+            ("Trinidad & Tobago", "tt"), ("St Kitts & Nevis", "kn"), ("Holy See", "va"), ("Falkland Islands", "fk"),
+            ("Saint Martin", "mf"), ("Sint Maarten", "sx"), ("U.S. Virgin Islands", "vi"), ("Aland Islands", "ax"),
+            ("Cote d'Ivoire", "ci"), ("Sao Tome and Principe", "st"), ("Republic of Ireland", "ie"), ("East Timor", "tl"),
+        ]
+    )
+    func countrySpellings(value: String, expected: String) {
+        #expect(canonical(.country, value) == expected)
+    }
+
+    @Test(
+        "countries by their own names, in any script and in either Unicode form",
+        arguments: [
+            ("Ísland", "is"), ("I\u{301}sland", "is"), ("Lietuva", "lt"), ("Latvija", "lv"), ("Eesti", "ee"), ("Hrvatska", "hr"),
+            ("Srbija", "rs"), ("Србија", "rs"), ("Shqipëria", "al"), ("България", "bg"), ("ΕΛΛΆΔΑ", "gr"), ("ประเทศไทย", "th"),
+            ("السعودية", "sa"), ("台湾", "tw"), ("香港", "hk"), ("中华人民共和国", "cn"), ("Slovensko", "sk"), ("Polska", "pl"),
+        ]
+    )
+    func countryOwnNames(value: String, expected: String) {
+        #expect(canonical(.country, value) == expected)
+    }
+
+    @Test("a name two countries share is not guessed", arguments: ["Virgin Islands", "virgin islands"])
+    func sharedCountryNames(value: String) {
+        #expect(canonical(.country, value) == nil)
+    }
+
+    @Test("every name in the tables leads to a country code")
+    func countryTables() {
+        #expect(CountryCodes.codes.count == 249)
+        #expect(CountryCodes.asciiNames.count > 10_000 && CountryCodes.otherNames.count > 10_000)
+        let misplaced = CountryCodes.asciiNames.filter { !TextFolding.isASCII($0.key) || !CountryCodes.codes.contains($0.value) }
+            .merging(CountryCodes.otherNames.filter { TextFolding.isASCII($0.key) || !CountryCodes.codes.contains($0.value) }) { $1 }
+        #expect(misplaced.isEmpty)
+    }
+
     @Test("unknown countries are dropped", arguments: ["XX", "Atlantis", "u", "12"])
     func badCountries(value: String) {
         #expect(canonical(.country, value) == nil)

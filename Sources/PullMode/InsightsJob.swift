@@ -80,8 +80,7 @@ public struct InsightsJob: Sendable {
         let cursorKey = CursorKey(connector: manifest.id, stream: Self.stream, partition: partition)
         if Task.isShuttingDownGracefully { return .stopped }
         do {
-            let token = try await token(for: account)
-            let info = try await call(token, account: account) { token throws(GraphError) in
+            let info = try await call(account: account) { token throws(GraphError) in
                 try await graph.get(partition, query: [("fields", "timezone_name,currency")], accessToken: token)
             }
             guard let zoneName = info.body["timezone_name"]?.stringValue, let zone = AccountTimeZone(identifier: zoneName) else {
@@ -97,7 +96,7 @@ public struct InsightsJob: Sendable {
                 stored.map { zone.day(of: $0.position).adding(days: 1 - configuration.lookbackDays) }
                 ?? today.adding(days: 1 - configuration.initialDays)
             var start = max(first, earliest)
-            let reader = Reader(job: self, account: account, zone: zone, currency: currency, token: token)
+            let reader = Reader(job: self, account: account, zone: zone, currency: currency)
             while start <= today {
                 if Task.isShuttingDownGracefully { return .stopped }
                 let end = min(start.adding(days: configuration.stepDays - 1), today)
@@ -121,7 +120,9 @@ public struct InsightsJob: Sendable {
             return .ok
         } catch let error as GraphError where error.errorClass == .auth || error.errorClass == .permission {
             logger.error(
-                "ad account refused insights reads: the token needs ads_read on it",
+                error.errorClass == .auth
+                    ? "ad account refused insights reads: Meta does not take the token (expired, revoked or mistyped)"
+                    : "ad account refused insights reads: the token needs ads_read on it",
                 metadata: ["account_id": "\(account.id)", "class": "\(error.errorClass.rawValue)", "code": "\(error.code ?? 0)"]
             )
             return .authFailed(error.description)
@@ -158,31 +159,42 @@ public struct InsightsJob: Sendable {
     }
 
     /// A call under the retry policy, paced by the usage headers (slowing down from 90 %); a
-    /// request for less data is handed back at once for the caller to split.
+    /// request for less data is handed back at once for the caller to split. The token is the
+    /// account's, else the pixels' one; an app token Meta stops taking is exchanged again, once
+    /// per call, as the pixels' reads do.
     func call(
-        _ token: Secret,
         account: AdInsightsConfiguration.Account,
         _ operation: @escaping @Sendable (Secret) async throws(GraphError) -> GraphResponse
     ) async throws -> GraphResponse {
-        let outcome = await RetryLoop.run(policy: policy, onRetry: PollJob.retryLogger(logger, metadata: ["account_id": "\(account.id)"])) {
-            () async throws(GraphError) -> GraphResponse in
-            do throws(GraphError) { return try await operation(token) } catch {
-                guard Self.asksForLessData(error) else { throw error }
-                var refusal = error
-                refusal.errorClass = .invalid
-                throw refusal
+        var token = try await token(for: account)
+        var refreshed = false
+        while true {
+            let current = token
+            let outcome = await RetryLoop.run(policy: policy, onRetry: PollJob.retryLogger(logger, metadata: ["account_id": "\(account.id)"])) {
+                () async throws(GraphError) -> GraphResponse in
+                do throws(GraphError) { return try await operation(current) } catch {
+                    guard Self.asksForLessData(error) else { throw error }
+                    var refusal = error
+                    refusal.errorClass = .invalid
+                    throw refusal
+                }
             }
-        }
-        switch outcome {
-        case .success(let response, _):
-            let pause = response.usage.pacingDelay(slowDownAt: 90)
-            if pause > .zero {
-                logger.notice("slowing down: Ads Insights usage near the limit", metadata: ["usage_percent": "\(response.usage.maxPercent)"])
-                try await usagePause(pause)
+            switch outcome {
+            case .success(let response, _):
+                let pause = response.usage.pacingDelay(slowDownAt: 90)
+                if pause > .zero {
+                    logger.notice("slowing down: Ads Insights usage near the limit", metadata: ["usage_percent": "\(response.usage.maxPercent)"])
+                    try await usagePause(pause)
+                }
+                return response
+            case .stopped(_, let error, _):
+                if error.errorClass == .auth, account.accessToken == nil, !refreshed, let fresh = try await tokens.refresh(after: current) {
+                    token = fresh
+                    refreshed = true
+                    continue
+                }
+                throw error
             }
-            return response
-        case .stopped(_, let error, _):
-            throw error
         }
     }
 }
@@ -194,7 +206,6 @@ extension InsightsJob {
         let account: AdInsightsConfiguration.Account
         let zone: AccountTimeZone
         let currency: String
-        let token: Secret
 
         var page: InsightsPage {
             InsightsPage(
@@ -244,7 +255,7 @@ extension InsightsJob {
         func readSync(_ days: ClosedRange<CalendarDate>, limit: Int) async throws -> [AdInsightsRecord] {
             let query = parameters(days, limit: limit)
             let path = InsightsJob.partition(account) + "/insights"
-            let first = try await job.call(token, account: account) { token throws(GraphError) in
+            let first = try await job.call(account: account) { token throws(GraphError) in
                 try await job.graph.get(path, query: query, accessToken: token)
             }
             return try await pages(from: first)
@@ -263,7 +274,7 @@ extension InsightsJob {
                         transport: .malformedResponse
                     )
                 }
-                response = try await job.call(token, account: account) { token throws(GraphError) in
+                response = try await job.call(account: account) { token throws(GraphError) in
                     try await job.graph.get(next: next, accessToken: token)
                 }
                 rows += try parse(response.body)
@@ -280,14 +291,14 @@ extension InsightsJob {
         func readAsync(_ days: ClosedRange<CalendarDate>, limit: Int) async throws -> [AdInsightsRecord] {
             let form = parameters(days, limit: limit)
             let path = InsightsJob.partition(account) + "/insights"
-            let created = try await job.call(token, account: account) { token throws(GraphError) in
+            let created = try await job.call(account: account) { token throws(GraphError) in
                 try await job.graph.post(path, form: form, accessToken: token)
             }
             guard let reportID = created.body["report_run_id"]?.stringValue, !reportID.isEmpty else {
                 throw AnswerShapeProblem(answer: "async insights", field: "report_run_id", expectation: "a string").graphError
             }
             for _ in 0..<InsightsJob.maximumStatusReads {
-                let status = try await job.call(token, account: account) { token throws(GraphError) in
+                let status = try await job.call(account: account) { token throws(GraphError) in
                     try await job.graph.get(reportID, query: [], accessToken: token)
                 }
                 let state = status.body["async_status"]?.stringValue ?? ""
@@ -299,7 +310,7 @@ extension InsightsJob {
                     }
                 switch state {
                 case "Job Completed" where percent == 100:
-                    let first = try await job.call(token, account: account) { token throws(GraphError) in
+                    let first = try await job.call(account: account) { token throws(GraphError) in
                         try await job.graph.get("\(reportID)/insights", query: [("limit", String(limit))], accessToken: token)
                     }
                     return try await pages(from: first)

@@ -269,6 +269,44 @@ struct InsightsJobTests {
         }
     }
 
+    @Test(
+        "an app token Meta stops taking between insights pages is exchanged again and the account completes; one refused right after its exchange fails the account, not a loop"
+    )
+    func appTokenRefreshed() async throws {
+        for (requests, completes) in [(4, true), (0, false)] {
+            var configuration = GraphSandbox.Configuration(appCredentials: (id: "app-1", secret: "app-secret-7Qx"))
+            configuration.appTokenRequests = requests
+            try await withSeededSandbox(configuration, events: 60) { url, sandbox, _ in
+                try await TestStore.sqlite.withRegistry { registry in
+                    var manifest = try insightsManifest()
+                    manifest.pull?.auth = .appCredentials(appID: "app-1", appSecret: Secret("app-secret-7Qx"))
+                    let log = CapturedLog()
+                    let report = try await pollInsights(
+                        manifest,
+                        registry: registry,
+                        graphURL: url,
+                        logger: log.logger,
+                        usagePause: RecordedPauses().pause
+                    )
+                    if completes {
+                        #expect(report.outcomes["act_\(adAccount)"] == .ok, "\(report.outcomes)")
+                        #expect(try await registry.adInsights(since: nil).count == 20, "two campaigns a day for ten days, over pages of three")
+                        // Four reads per token, and the account alone reads more than eight times.
+                        #expect(await sandbox.appTokenExchanges() >= 3)
+                    } else {
+                        guard case .authFailed? = report.outcomes["act_\(adAccount)"] else {
+                            Issue.record("\(report.outcomes)")
+                            return
+                        }
+                        #expect(report.result == .authenticationFailed)
+                        #expect(try await registry.adInsights(since: nil).isEmpty)
+                        #expect(log.all.contains { $0.message.contains("Meta does not take the token") }, "not told to add ads_read")
+                    }
+                }
+            }
+        }
+    }
+
     @Test("withheld conversion metrics are stored as not reported, never as zero")
     func withheld() async throws {
         var configuration = GraphSandbox.Configuration()

@@ -116,10 +116,31 @@ public struct ManifestLoader: Sendable {
         return manifest
     }
 
+    /// libyaml's problem, with where the construct it was reading began when that is elsewhere
+    /// (an unclosed quote is found lines later), and a tab named as one: YAML indents with spaces.
+    /// libyaml's texts name constructs, never the document's values.
+    static func yamlProblem(_ problem: String, at mark: Mark, context: YamlError.Context?, in yaml: String) -> String {
+        var text = problem
+        let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
+        if mark.line >= 1, mark.line <= lines.count, lines[mark.line - 1].utf8.dropFirst(mark.column - 1).first == UInt8(ascii: "\t") {
+            text += ": a tab character, and YAML indents with spaces only"
+        }
+        if let context, context.mark.line != mark.line {
+            text += " (\(context.text), which starts at line \(context.mark.line), column \(context.mark.column))"
+        }
+        return text
+    }
+
     static func problem(fromYAMLError error: any Error, file: String) -> ManifestProblem {
         switch error as? YamlError {
-        case .scanner(_, let problem, let mark, _), .parser(_, let problem, let mark, _), .composer(_, let problem, let mark, _):
-            return ManifestProblem(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)")
+        case .scanner(let context, let problem, let mark, let yaml), .parser(let context, let problem, let mark, let yaml),
+            .composer(let context, let problem, let mark, let yaml):
+            return ManifestProblem(
+                file: file,
+                line: mark.line,
+                column: mark.column,
+                message: "invalid YAML: \(yamlProblem(problem, at: mark, context: context, in: yaml))"
+            )
         case .reader(let problem, _, _, _):
             return ManifestProblem(file: file, line: 1, column: 1, message: "invalid YAML: \(problem)")
         case .duplicatedKeysInMapping(let duplicates, let context):

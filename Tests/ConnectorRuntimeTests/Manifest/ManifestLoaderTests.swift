@@ -493,6 +493,19 @@ struct ManifestLoaderTests {
         #expect(found[0].line >= 2)
     }
 
+    @Test("a tab where YAML wants spaces is named as a tab; a construct broken lines after its start names where it starts")
+    func syntaxErrorsExplained() {
+        let tab = problems(minimalManifest + "push:\n\tmirror_salt: 0123456789abcdef\n")
+        #expect(tab.count == 1 && tab[0].message.hasSuffix("a tab character, and YAML indents with spaces only"), "\(tab)")
+        #expect(tab.first.map { "\($0.line):\($0.column)" } == "25:1")
+        let indented = problems("graph_api:\n  version: v26.0  # pinned\n   timeout: 1500ms\n")
+        #expect(indented.count == 1, "\(indented)")
+        #expect(
+            indented.first?.message == "invalid YAML: did not find expected key (while parsing a block mapping, which starts at line 2, column 3)"
+        )
+        #expect(indented.first.map { "\($0.line):\($0.column)" } == "3:4")
+    }
+
     @Test("a file that is no mapping at all (another file passed by mistake) is named as the manifest")
     func rootNotAMapping() {
         do {

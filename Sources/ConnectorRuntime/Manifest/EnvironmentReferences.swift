@@ -85,6 +85,13 @@ public struct EnvironmentReferences: Sendable {
             }
             let body = rest[open.upperBound..<close]
             rest = rest[rest.index(after: close)...]
+            // `${env:A:-${env:B}}` would end at the first `}` and take `${env:B` as A's default.
+            guard !body.contains("${") else {
+                failures.append(
+                    .malformed(reason: "a reference inside another (`${env:A:-${env:B}}`) is not supported; give a default as plain text")
+                )
+                return (output, failures)
+            }
             if body.hasPrefix(Self.secretPrefix) {
                 let reference = String(body.dropFirst(Self.secretPrefix.count))
                 if let value = secrets[reference] ?? secretStandIn { output += value } else { failures.append(.secretNotRead(reference: reference)) }

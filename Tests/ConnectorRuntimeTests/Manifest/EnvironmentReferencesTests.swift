@@ -34,6 +34,19 @@ struct EnvironmentReferencesTests {
         #expect(references.resolve("${env:1BAD}").failures.count == 1)
     }
 
+    @Test("a reference inside another's default is refused, set or not, never read as the text up to the first brace")
+    func nestedReferences() {
+        for text in ["${env:MISSING:-${env:HOST}}", "${env:HOST:-${env:MISSING:-x}}", "a-${env:MISSING:-${aws-secret:s}}-b"] {
+            let failures = references.resolve(text).failures
+            #expect(failures.count == 1, "\(text)")
+            guard case .malformed(let reason)? = failures.first else {
+                Issue.record("\(failures)")
+                continue
+            }
+            #expect(reason.contains("a reference inside another"))
+        }
+    }
+
     @Test("the loader reports an unset variable at the value that references it")
     func loaderReportsUnset() {
         let found = problems(minimalManifest.replacingOccurrences(of: "${env:TOKEN:-t}", with: "${env:TOKEN}"))

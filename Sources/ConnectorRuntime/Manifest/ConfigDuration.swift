@@ -5,7 +5,7 @@ import Foundation
 ///
 /// Two spellings are accepted because connector engineers use both: ISO 8601 (`PT10M`, `P1D`,
 /// `PT1H30M`, as Airbyte's declarative cursors write `step` and `lookback_window`) and the short
-/// forms operators type (`1500ms`, `1.5s`, `10m`, `1h`, `7d`). Anything longer than
+/// forms operators type (`1500ms`, `1.5s`, `10m`, `1h`, `7d`, and `1h30m` as Go writes it). Anything longer than
 /// ``Bounded/maximumSeconds`` (ten years), negative or not finite is refused, so no later sum or
 /// conversion of a configured duration can overflow.
 public enum ConfigDuration {
@@ -15,15 +15,32 @@ public enum ConfigDuration {
         if text.first == "P" || text.first == "p" {
             return parseISO8601(text.uppercased())
         }
-        let units: [(suffix: String, seconds: Double)] = [
-            ("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86400),
-        ]
-        for unit in units where text.hasSuffix(unit.suffix) {
-            let number = text.dropLast(unit.suffix.count)
-            guard let value = Double(number) else { return nil }
-            return Bounded.duration(seconds: value * unit.seconds)
+        return parseShortForm(Substring(text))
+    }
+
+    /// `1500ms`, `1.5s`, `10m`, or several in a row as Go writes them (`1h30m`): decimal numbers
+    /// only, so `0x10ms` (hexadecimal to `Double`) or `1e3ms` is refused, not read as 16 or 1000.
+    private static func parseShortForm(_ text: Substring) -> Duration? {
+        var rest = text
+        var seconds: Double = 0
+        while !rest.isEmpty {
+            let number = rest.prefix { ("0"..."9").contains($0) || $0 == "." }
+            guard number.contains(where: { ("0"..."9").contains($0) }), number.filter({ $0 == "." }).count <= 1,
+                let value = Double(number)
+            else { return nil }
+            rest = rest.dropFirst(number.count)
+            let unit = rest.prefix { $0.isASCII && $0.isLetter }
+            rest = rest.dropFirst(unit.count)
+            switch unit {
+            case "ms": seconds += value / 1_000
+            case "s": seconds += value
+            case "m": seconds += value * 60
+            case "h": seconds += value * 3_600
+            case "d": seconds += value * 86_400
+            default: return nil
+            }
         }
-        return nil
+        return Bounded.duration(seconds: seconds)
     }
 
     /// `duration` in the largest short form that writes it exactly (`1d`, `10m`, `1500ms`), for

@@ -205,11 +205,13 @@ struct RouteTests {
         }
     }
 
-    @Test("a Transfer-Encoding with any coding but chunked is answered 501 on both routes, before the body is read; chunked alone is taken")
+    @Test(
+        "a Transfer-Encoding with a coding besides chunked is answered 501 on both routes, before the body is read; one not ending with chunked 400; chunked alone is taken"
+    )
     func transferCodings() async throws {
         try await withRouter { client in
             let event = mirroredEvent(id: "te-1")
-            for coding in ["gzip, chunked", "GZIP", "deflate,chunked", "chunked, gzip", "identity, chunked", "x-gzip;q=1, chunked"] {
+            for coding in ["gzip, chunked", "deflate,chunked", "identity, chunked", "x-gzip;q=1, chunked"] {
                 var headers = signedHeaders(event)
                 headers.append(("Transfer-Encoding", coding))
                 let answer = try await post(client, "/v1/events", event, headers: headers)
@@ -224,10 +226,18 @@ struct RouteTests {
             )
             #expect(graph.0 == 501)
             #expect(graph.1["error"]?["code"] == .integer(100))
-            // The codings of two lines are one list.
+            // Without chunked last the body has no length (RFC 9112 §6.3): 400, as the HTTP parser
+            // answers it on a socket. The codings of two lines are one list.
+            for codings in [["chunked, gzip"], ["GZIP"], ["chunked", "gzip"]] {
+                var headers = signedHeaders(event)
+                for coding in codings { headers.append(("Transfer-Encoding", coding)) }
+                let answer = try await post(client, "/v1/events", event, headers: headers)
+                #expect(answer.0 == 400, "\(codings)")
+                #expect(answer.1["error"] == .string("malformed_request"), "\(codings)")
+            }
             var twoLines = signedHeaders(event)
-            twoLines.append(("Transfer-Encoding", "chunked"))
             twoLines.append(("Transfer-Encoding", "gzip"))
+            twoLines.append(("Transfer-Encoding", "chunked"))
             #expect(try await post(client, "/v1/events", event, headers: twoLines).0 == 501)
             var chunked = signedHeaders(event)
             chunked.append(("Transfer-Encoding", "Chunked"))

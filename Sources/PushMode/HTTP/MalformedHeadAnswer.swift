@@ -33,6 +33,10 @@ final class MalformedHeadAnswer: ChannelDuplexHandler, RemovableChannelHandler {
         var body: String { #"{"error":"\#(error)","message":"\#(message)"}"# }
     }
 
+    /// RFC 9112 §6.3: without `chunked` last, a request's body has no length to read.
+    static let unreadableLength =
+        "the body's length cannot be read: a Transfer-Encoding must end with chunked and come without Content-Length"
+
     /// The answer to a parse error in a request line or header block; `nil` for errors that are
     /// not about them.
     static func refusal(for error: HTTPParserError) -> Refusal? {
@@ -70,7 +74,7 @@ final class MalformedHeadAnswer: ChannelDuplexHandler, RemovableChannelHandler {
             return malformed("Content-Length is given twice, or together with Transfer-Encoding")
         case .unknown:
             // In a head, the parser's other refusals are of the message's framing.
-            return malformed("the body's length cannot be read: a Transfer-Encoding must end with chunked and come without Content-Length")
+            return malformed(unreadableLength)
         default:
             return nil
         }

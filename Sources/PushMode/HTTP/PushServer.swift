@@ -239,6 +239,8 @@ public struct PushServer: Sendable {
     /// came), which tells the sender nothing. Signatures and tokens cover the bytes as sent, so the
     /// sidecar does not inflate them.
     /// - 415 for a `Content-Encoding` other than `identity`;
+    /// - 400 for a `Transfer-Encoding` that does not end with `chunked` (`chunked, gzip`), whose
+    ///   body has no length to read (RFC 9112 §6.3), as the HTTP parser answers it on a socket;
     /// - 501 for a `Transfer-Encoding` that lists any coding but `chunked` (`gzip, chunked`), as
     ///   RFC 9112 asks of a server that does not implement it; the HTTP layer undoes `chunked` alone.
     func encodingRefused(_ request: Request, metaShape: Bool) -> Response? {
@@ -247,6 +249,9 @@ public struct PushServer: Sendable {
             var response = codingRefusal("unsupported_content_encoding", message, status: .unsupportedMediaType, metaShape: metaShape)
             response.headers[.acceptEncoding] = "identity"
             return response
+        }
+        if let coding = request.headers[.transferEncoding], let last = Self.codings(coding).last, last != "chunked" {
+            return codingRefusal("malformed_request", MalformedHeadAnswer.unreadableLength, status: .badRequest, metaShape: metaShape)
         }
         if let coding = request.headers[.transferEncoding], !Self.codings(coding).allSatisfy({ $0 == "chunked" }) {
             let message = "the body has a Transfer-Encoding other than chunked; compressed bodies are not taken, send it uncompressed"

@@ -97,6 +97,29 @@ struct EventShapeProblemTests {
         #expect(!found.description.contains("a@b.co"))
     }
 
+    @Test(
+        "a personal value sent as a number with a fraction or exponent is refused naming its field; a whole number is taken",
+        arguments: [("16505551212.0", false), ("1.6505551212e10", false), ("16505551212", true)]
+    )
+    func fractionalNumbers(number: String, taken: Bool) throws {
+        // Parsed as the routes parse bodies (Codable would read `16505551212.0` as a whole number).
+        let json = try JSONValue(
+            parsing:
+                #"{"pixel_id": "12", "event_name": "Lead", "event_id": "e", "event_time": \#(now), "action_source": "email", "user_data": {"ph": \#(number), "zp": [\#(number)]}}"#
+        )
+        let found: [EventProblem] =
+            switch EventPreparer.prepare(json, policy: policy()) {
+            case .success: []
+            case .failure(let rejection): rejection.problems
+            }
+        if taken {
+            #expect(found.isEmpty, "\(found)")
+        } else {
+            #expect(found.map(\.field) == ["user_data.ph", "user_data.zp[0]"], "\(found)")
+            #expect(found.allSatisfy { $0.code == .invalidType && $0.message.contains("a number with a fraction or an exponent") }, "\(found)")
+        }
+    }
+
     @Test("app events: app_data that is no object, extinfo left out, an unknown platform in extinfo[0]")
     func appData() {
         let base =

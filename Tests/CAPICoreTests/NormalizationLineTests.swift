@@ -53,8 +53,16 @@ struct NormalizationLineTests {
     @Test(
         "a member of the wrong type is named with the type found",
         arguments: [
-            (#"{"field":"em","value":["a@b.co"]}"#, "`value` must be a string (or a number), found an array"),
-            (#"{"field":"em","value":true}"#, "`value` must be a string (or a number), found a boolean"),
+            (#"{"field":"em","value":["a@b.co"]}"#, "`value` must be a string (or a whole number), found an array"),
+            (#"{"field":"em","value":true}"#, "`value` must be a string (or a whole number), found a boolean"),
+            (
+                #"{"field":"ph","value":16505551212.0}"#,
+                "`value` must be a string (or a whole number), found a number with a fraction or an exponent (send the value as a string)"
+            ),
+            (
+                #"{"field":"zp","value":9.4025e4}"#,
+                "`value` must be a string (or a whole number), found a number with a fraction or an exponent (send the value as a string)"
+            ),
             (#"{"field":"ph","value":"650 555 0001","country":1}"#, "`country` must be a string, found a number"),
             (#"{"field":7,"value":"x"}"#, "`field` must be a string, found a number"),
             (#"["em","a@b.co"]"#, "not a JSON object with string fields `field`, `value` and optional `country`, found an array"),

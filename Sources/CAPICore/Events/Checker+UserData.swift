@@ -112,7 +112,13 @@ extension Checker {
     private static let ordinalsByName = UserDataKey.all.indices.sorted { UserDataKey.all[$0].rawValue < UserDataKey.all[$1].rawValue }
     private static let countryOrdinal = UserDataKey.country.ordinal
 
-    /// A value's strings: a string, a number, or an array of them. `null` means absent.
+    /// A refused value's type; a number that is not whole is told apart, since whole numbers are taken.
+    private static func described(_ value: JSONValue) -> String {
+        if case .number = value { return UserDataKey.fractionalNumber }
+        return value.typeName
+    }
+
+    /// A value's strings: a string, a whole number, or an array of them. `null` means absent.
     /// Strings over `limit` bytes are refused before any normalization work is spent on them.
     /// The field's path is built only for a problem.
     private mutating func texts(_ value: JSONValue, key: String, limit: Int) -> GivenTexts {
@@ -137,13 +143,13 @@ extension Checker {
                 case .integer(let number): texts.append(String(number))
                 case .null: continue
                 default:
-                    problem("\(field)[\(index)]", .invalidType, "must be a string, found \(element.typeName)")
+                    problem("\(field)[\(index)]", .invalidType, "must be a string or a whole number, found \(Self.described(element))")
                     return .absent
                 }
             }
             return .several(texts)
         default:
-            problem(field, .invalidType, "must be a string or an array of strings, found \(value.typeName)")
+            problem(field, .invalidType, "must be a string, a whole number or an array of them, found \(Self.described(value))")
             return .absent
         }
     }

@@ -102,9 +102,11 @@ public enum NormalizationLine {
         switch value {
         case .string(let given)?: text = given
         case .integer(let number)?: text = String(number)
-        case .number(let number)?: text = "\(number)"
+        case .number?:
+            // Its digits are not the number's: `16505551212.0` would hash as `165055512120`.
+            return .failure(field: field, message: "`value` must be a string (or a whole number), found \(UserDataKey.fractionalNumber)")
         case nil, .null?: return .failure(field: field, message: "\(key.rawValue): is empty")
-        case let other?: return .failure(field: field, message: "`value` must be a string (or a number), found \(other.typeName)")
+        case let other?: return .failure(field: field, message: "`value` must be a string (or a whole number), found \(other.typeName)")
         }
         let limit = key == .clientUserAgent ? 4096 : 1024
         guard text.utf8.count <= limit else { return .failure(field: field, message: "\(key.rawValue): is longer than \(limit) bytes") }

@@ -80,6 +80,11 @@ public enum UserDataKey: String, Sendable, CaseIterable, Codable {
         "ip": .clientIPAddress, "user_agent": .clientUserAgent,
     ]
 
+    /// How a refusal names a JSON number with a fraction or an exponent: its digits are not the
+    /// value's (`16505551212.0`, `1.65e10`), and a phone number or postcode held as a float may
+    /// have lost its own, so such a value is refused where whole numbers are taken.
+    static let fractionalNumber = "a number with a fraction or an exponent (send the value as a string)"
+
     /// Every accepted name (canonical or alias) with its key's position, for one lookup per field.
     static let byName: FieldNameTable<(ordinal: Int, isAlias: Bool)> = {
         var entries = all.enumerated().map { (name: $0.element.rawValue, value: (ordinal: $0.offset, isAlias: false)) }

@@ -5,9 +5,9 @@ import Foundation
 ///
 /// Two spellings are accepted because connector engineers use both: ISO 8601 (`PT10M`, `P1D`,
 /// `PT1H30M`, as Airbyte's declarative cursors write `step` and `lookback_window`) and the short
-/// forms operators type (`1500ms`, `1.5s`, `10m`, `1h`, `7d`, and `1h30m` as Go writes it). Anything longer than
-/// ``Bounded/maximumSeconds`` (ten years), negative or not finite is refused, so no later sum or
-/// conversion of a configured duration can overflow.
+/// forms operators type (`1500ms`, `1.5s`, `10m`, `1h`, `7d`, and `1h30m` as Go writes it).
+/// Anything longer than ``Bounded/maximumSeconds`` (ten years), negative or not finite is
+/// refused, so no later sum or conversion of a configured duration can overflow.
 public enum ConfigDuration {
     public static func parse(_ text: String) -> Duration? {
         let text = text.trimmingCharacters(in: .whitespaces)

@@ -122,7 +122,10 @@ public struct ManifestLoader: Sendable {
     static func yamlProblem(_ problem: String, at mark: Mark, context: YamlError.Context?, in yaml: String) -> String {
         var text = problem
         let lines = yaml.split(separator: "\n", omittingEmptySubsequences: false)
-        if mark.line >= 1, mark.line <= lines.count, lines[mark.line - 1].utf8.dropFirst(mark.column - 1).first == UInt8(ascii: "\t") {
+        // libyaml counts columns in characters.
+        if mark.line >= 1, mark.line <= lines.count, mark.column >= 1,
+            lines[mark.line - 1].unicodeScalars.dropFirst(mark.column - 1).first == "\t"
+        {
             text += ": a tab character, and YAML indents with spaces only"
         }
         if let context, context.mark.line != mark.line {

@@ -690,6 +690,14 @@ struct ManifestBuilder {
             node.report("\(node.path).step must not exceed 7 days, Meta's read horizon")
             return nil
         }
+        // Windows end `settle_lag` before now and start no earlier than 7 days ago: from 7 days on,
+        // no window would ever be read, and the stream would stay silently empty.
+        if settle > .seconds(6 * 86_400) {
+            node.report(
+                "\(node.path).settle_lag must be at most 6 days: windows end that long before now, and Meta's counts reach back 7 days"
+            )
+            return nil
+        }
         return .init(step: step, cursorGranularity: granularity, lookbackWindow: lookback, settleLag: settle, pageSize: pageSize)
     }
 

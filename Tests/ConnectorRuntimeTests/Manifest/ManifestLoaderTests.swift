@@ -310,6 +310,24 @@ struct ManifestLoaderTests {
         #expect(manifest.pull?.startDate.map { Int64($0.timeIntervalSince1970) } == seconds)
     }
 
+    @Test(
+        "a settle_lag that leaves nothing of Meta's 7-day horizon to read is reported; six days is taken",
+        arguments: [("P7D", false), ("P8D", false), ("PT145H", false), ("P6D", true), ("PT10M", true)]
+    )
+    func settleLagWithinHorizon(written: String, taken: Bool) {
+        let found = problems(minimalManifest + "pull:\n  streams:\n    delivery_statuses: {settle_lag: \(written)}\n")
+        if taken {
+            #expect(found.isEmpty, "\(found)")
+        } else {
+            #expect(
+                found.map(\.message) == [
+                    "pull.streams.delivery_statuses.settle_lag must be at most 6 days: windows end that long before now, and Meta's counts reach back 7 days"
+                ],
+                "\(found)"
+            )
+        }
+    }
+
     @Test("a start_date that is no date, and a stats step past Meta's 7-day horizon, are each reported at their place")
     func startDateAndStepRefused() {
         let found = problems(minimalManifest + "pull:\n  start_date: 16/11/2026\n  streams:\n    delivery_statuses: {step: P8D}\n")

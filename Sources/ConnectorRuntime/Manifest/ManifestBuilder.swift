@@ -483,10 +483,13 @@ struct ManifestBuilder {
     private func batching(_ node: YAMLNodeReader) -> PushConfiguration.Batching? {
         guard let map = node.mapping(allowed: ["max_events", "linger", "max_in_flight", "yield_to_intake"]) else { return nil }
         let maxEvents = map.value("max_events").flatMap { $0.integer(in: 1...MetaLimits.eventsPerRequest) } ?? MetaLimits.eventsPerRequest
-        let linger = map.value("linger").flatMap { $0.duration() } ?? .milliseconds(200)
+        // Both hold events back from Meta, which credits late events less and refuses them after
+        // 7 days: an hour bounds what a typo (`200m` for `200ms`, `30d`) can hold back.
+        let linger = map.value("linger").flatMap { $0.duration(maximum: .seconds(3_600)) } ?? .milliseconds(200)
         let inFlight = map.value("max_in_flight").flatMap { $0.integer(in: 1...64) } ?? 4
         let yieldToIntake =
-            map.value("yield_to_intake").flatMap { $0.duration() } ?? PushConfiguration.Batching.defaultYieldToIntake
+            map.value("yield_to_intake").flatMap { $0.duration(maximum: .seconds(3_600)) }
+            ?? PushConfiguration.Batching.defaultYieldToIntake
         return .init(maxEvents: maxEvents, linger: linger, maxInFlight: inFlight, yieldToIntake: yieldToIntake)
     }
 

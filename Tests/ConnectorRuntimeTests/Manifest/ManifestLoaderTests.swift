@@ -328,6 +328,14 @@ struct ManifestLoaderTests {
         }
     }
 
+    @Test("a batch linger or intake yield over an hour is reported: it holds events back from Meta", arguments: ["linger", "yield_to_intake"])
+    func batchingHoldsBackAtMostAnHour(key: String) {
+        let push = "push:\n  sources: [{name: a, scheme: x_hub_signature_256, secrets: [s]}]\n  mirror_salt: 0123456789abcdef\n"
+        let found = problems(minimalManifest + push + "  batching: {\(key): 200m}\n")
+        #expect(found.map(\.message) == ["push.batching.\(key) must be at most 1h, found `200m`"], "\(found)")
+        #expect(problems(minimalManifest + push + "  batching: {\(key): 1h}\n").isEmpty)
+    }
+
     @Test("a start_date that is no date, and a stats step past Meta's 7-day horizon, are each reported at their place")
     func startDateAndStepRefused() {
         let found = problems(minimalManifest + "pull:\n  start_date: 16/11/2026\n  streams:\n    delivery_statuses: {step: P8D}\n")

@@ -195,20 +195,19 @@ fill((without_accents(key), code) for key, code in sorted(names.items()))
 alpha2 = sorted(c.alpha_2.lower() for c in pycountry.countries)
 
 
-def name_lines(keep):
-    return "\n".join(f"{k}\t{v}" for k, v in sorted(names.items()) if keep(k))
-
-
-latin, other = name_lines(str.isascii), name_lines(lambda k: not k.isascii())
-assert '"""' not in latin + other and "\\" not in latin + other
+# Keys in NFC, sorted by their UTF-8 bytes: the connector searches the text in place.
+nfc = {}
+for key, code in names.items():
+    nfc.setdefault(unicodedata.normalize("NFC", key), code)
+lines = "\n".join(f"{k}\t{v}" for k, v in sorted(nfc.items(), key=lambda item: item[0].encode("utf-8")))
+assert '"""' not in lines and "\\" not in lines
 write("CountryData.swift", f"pycountry {pycountry.__version__ if hasattr(pycountry, '__version__') else ''}".strip(), (
     "/// ISO 3166-1 alpha-2 codes, and `name<TAB>alpha-2` per known name, alpha-3 code, translation and\n"
-    "/// usual spelling, keyed by `CountryCodes.lookupKey`. Names in ASCII and names in other letters are\n"
-    "/// apart, so a lookup builds only the table its key needs.\n"
+    "/// usual spelling, keyed by `CountryCodes.lookupKey` in NFC and sorted by their UTF-8 bytes, so\n"
+    "/// `CountryCodes` searches the text where it lies instead of building a table.\n"
     "enum CountryData {\n"
     f'    static let codes = "{" ".join(alpha2)}"\n\n'
-    f'    static let asciiNames = """\n{latin}\n"""\n\n'
-    f'    static let otherNames = """\n{other}\n"""\n'
+    f'    static let names = """\n{lines}\n"""\n'
     "}\n"))
 
 # Currencies ----------------------------------------------------------------------------------
@@ -345,6 +344,6 @@ if shutil.which("swift"):
                      "NationalPrefixData.swift", "InternationalPrefixData.swift")], check=True)
 else:
     print("warning: swift not found; run `swift format -i -r Sources` before committing the tables")
-print(f"countries: {len(alpha2)} codes, {len(names)} names; currencies: {len(currencies)}; "
+print(f"countries: {len(alpha2)} codes, {len(nfc)} names; currencies: {len(currencies)}; "
       f"US states: {len(states)} keys; calling codes: {len(rows)} regions, {len(rules)} with prefix patterns, "
       f"{len(dialling)} with international prefixes other than 00")

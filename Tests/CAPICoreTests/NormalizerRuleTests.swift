@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 
 @testable import CAPICore
@@ -137,13 +138,21 @@ struct NormalizerRuleTests {
         #expect(canonical(.country, value) == nil)
     }
 
-    @Test("every name in the tables leads to a country code")
-    func countryTables() {
+    @Test("the name table is sorted by its bytes, in NFC, with every name leading to a country code")
+    func countryTable() {
         #expect(CountryCodes.codes.count == 249)
-        #expect(CountryCodes.asciiNames.count > 10_000 && CountryCodes.otherNames.count > 10_000)
-        let misplaced = CountryCodes.asciiNames.filter { !TextFolding.isASCII($0.key) || !CountryCodes.codes.contains($0.value) }
-            .merging(CountryCodes.otherNames.filter { TextFolding.isASCII($0.key) || !CountryCodes.codes.contains($0.value) }) { $1 }
-        #expect(misplaced.isEmpty)
+        let lines = CountryData.names.split(separator: "\n").map { $0.split(separator: "\t", omittingEmptySubsequences: false) }
+        #expect(lines.count > 30_000)
+        #expect(lines.allSatisfy { $0.count == 2 && CountryCodes.codes.contains(String($0[1])) })
+        let keys = lines.map { Array($0[0].utf8) }
+        // Strictly increasing: the binary search relies on it, and a key twice would be ambiguous.
+        #expect(zip(keys, keys.dropFirst()).allSatisfy { $0.lexicographicallyPrecedes($1) })
+        #expect(lines.allSatisfy { String($0[0]).precomposedStringWithCanonicalMapping.utf8.elementsEqual($0[0].utf8) })
+        // The first and the last line are found too (the search's edges).
+        for line in [lines.first!, lines.last!] {
+            #expect(CountryCodes.name(forKey: String(line[0])) == String(line[1]))
+        }
+        #expect(CountryCodes.name(forKey: "") == nil && CountryCodes.name(forKey: "zzzzzzzz") == nil && CountryCodes.name(forKey: "a") == nil)
     }
 
     @Test("unknown countries are dropped", arguments: ["XX", "Atlantis", "u", "12"])

@@ -122,8 +122,6 @@ struct ServeCommand: AsyncParsableCommand {
         prometheus: PrometheusCollectorRegistry,
         logger: Logger
     ) async throws {
-        // Built before listening, so the first events do not wait for them.
-        ReferenceTables.warmUp()
         let registry = try await StateOptions.openService(at: location)
         logger.notice("state registry", metadata: ["state": "\(location)"])
         let sidecar = PushSidecar(

@@ -15,7 +15,7 @@ public enum CountryCodes {
     static let codes: Set<String> = Set(CountryData.codes.split(separator: " ").map(String.init))
 
     /// The country of a name's lookup key, searched in `CountryData.names` where it lies: 34,315
-    /// names as dictionaries took about 3–5 MB of a sidecar's memory and 3 ms (ASCII) and 12 ms
+    /// names as dictionaries took about 3–4 MB of a sidecar's memory and 3 ms (ASCII) and 12 ms
     /// (other letters) to build; a binary search over the sorted text takes neither. Keys there
     /// are in NFC, so a key written decomposed (`I\u{301}sland`) is composed first, as Swift's own
     /// string comparison would.

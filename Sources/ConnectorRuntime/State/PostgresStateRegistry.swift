@@ -24,6 +24,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     let preparedStatements: Bool
     /// Where the pool connects, for one connection of its own when the pool does not answer.
     let target: StateLocation.PostgresTarget
+    /// The intake commits' connections, held while commits keep coming.
+    let intakeLanes: ConnectionLanes
 
     static let migrationLockKey: Int32 = 0x0CA9_1000
     static let pollLockKey: Int64 = 0x0CA9_2000
@@ -40,6 +42,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         var background = logger
         if background.logLevel == .info { background.logLevel = .notice }
         client = PostgresClient(configuration: configuration, backgroundLogger: background)
+        intakeLanes = ConnectionLanes(client: client, count: Self.intakeLaneCount)
         self.logger = logger
         self.schema = schema
         self.preparedStatements = target.preparedStatements
@@ -102,7 +105,11 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     }
 
     public func run() async {
-        await client.run()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await intakeLanes.serve() }
+            await client.run()
+            group.cancelAll()
+        }
     }
 
     @discardableResult
@@ -130,6 +137,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             return StateError(.query, "\(what): \(error.serverInfo?[.message] ?? "\(error.code)")")
         case let error as ConnectionPoolError:
             return StateError(.unavailable, "\(what): \(poolProblem(error))")
+        case is ConnectionClosedBeforeStart:
+            return StateError(.unavailable, "\(what): the connection to the Postgres server closed before the statement was sent")
         default:
             return StateError(.unavailable, "\(what): \(String(describing: type(of: error)))")
         }
@@ -193,14 +202,35 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     /// One of the per-event statements, prepared once per connection or, with
     /// `prepared_statements=off` or for a statement ``PlannedPerExecution``, sent unnamed: the
-    /// same SQL and bindings either way.
+    /// same SQL and bindings either way. A pooled connection found closed before the statement
+    /// starts is given back and another taken: nothing was sent on it.
     func perform<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
+        var attempt = 1
+        while true {
+            do {
+                return try await client.withConnection { connection in try await perform(statement, on: connection) }
+            } catch is ConnectionClosedBeforeStart where attempt < Self.closedConnectionAttempts {
+                attempt += 1
+            }
+        }
+    }
+
+    /// Leases that may each bring a connection closed before a statement starts: the pool drops
+    /// a closed connection as soon as its event loop has seen the close, so a second lease is
+    /// almost always an open one.
+    static let closedConnectionAttempts = 3
+
+    /// ``perform(_:)`` on a connection the caller holds, started while it is open
+    /// (``PostgresConnection/startWhileOpen(_:)``).
+    func perform<Statement: PostgresPreparedStatement>(_ statement: Statement, on connection: PostgresConnection) async throws -> [Statement.Row] {
         var rows: [Statement.Row] = []
         if preparedStatements, !(statement is any PlannedPerExecution) {
-            for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
+            let answer = try await connection.startWhileOpen { try await connection.execute(statement, logger: logger) }
+            for try await row in answer { rows.append(row) }
         } else {
             let query = PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings())
-            for try await row in try await client.query(query, logger: logger) { rows.append(try statement.decodeRow(row)) }
+            let answer = try await connection.startWhileOpen { try await connection.query(query, logger: logger) }
+            for try await row in answer { rows.append(try statement.decodeRow(row)) }
         }
         return rows
     }
@@ -217,29 +247,43 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     /// measurable on two cores.
     public var concurrentIntakeCommits: Int { 2 }
 
+    /// Lanes for intake commits: the committer's two, and room for writers of their own (`bench
+    /// state` runs four).
+    static let intakeLaneCount = 4
+
     public func commitIntake(_ items: [IntakeItem]) async throws(StateError) -> [IntakeOutcome] {
         guard !items.isEmpty else { return [] }
         return try await wrap("commit intake") {
-            var inserted = Set<EventKey>()
-            for key in try await perform(IntakeStatement(items: items)) { inserted.insert(key) }
-            let plan = IntakePlan(items: items, insertedKeys: inserted)
-            var existing: [EventKey: (hash: String, answer: String)] = [:]
-            if !plan.lookups.isEmpty {
-                let keys = plan.lookups
-                let found = try await client.query(
-                    """
-                    SELECT l.pixel_id, l.event_id, l.event_time, COALESCE(l.content_hash, ''), COALESCE(l.answer, '') FROM delivered_events l
-                    JOIN UNNEST(\(keys.map(\.pixelID))::text[], \(keys.map(\.eventID))::text[], \(keys.map(\.eventTime.rawValue))::int8[]) AS k(p, e, t)
-                      ON l.pixel_id = k.p AND l.event_id = k.e AND l.event_time = k.t
-                    """,
-                    logger: logger
-                )
-                for try await (pixel, id, time, hash, answer) in found.decode((String, String, Int64, String, String).self) {
-                    existing[EventKey(pixelID: pixel, eventID: id, eventTime: UnixSeconds(time))] = (hash, answer)
-                }
-            }
-            return plan.outcomes(existing: existing)
+            try await intakeLanes.run { connection in try await commitIntake(items, on: connection) }
         }
+    }
+
+    /// One commit's statements, both on `connection`: the insert, then the lookup of the keys it
+    /// found already stored. Only the insert may throw ``ConnectionClosedBeforeStart``: once it
+    /// has run, the commit is not started again.
+    private func commitIntake(_ items: [IntakeItem], on connection: PostgresConnection) async throws -> [IntakeOutcome] {
+        var inserted = Set<EventKey>()
+        for key in try await perform(IntakeStatement(items: items), on: connection) { inserted.insert(key) }
+        let plan = IntakePlan(items: items, insertedKeys: inserted)
+        var existing: [EventKey: (hash: String, answer: String)] = [:]
+        if !plan.lookups.isEmpty {
+            let keys = plan.lookups
+            let lookup: PostgresQuery = """
+                SELECT l.pixel_id, l.event_id, l.event_time, COALESCE(l.content_hash, ''), COALESCE(l.answer, '') FROM delivered_events l
+                JOIN UNNEST(\(keys.map(\.pixelID))::text[], \(keys.map(\.eventID))::text[], \(keys.map(\.eventTime.rawValue))::int8[]) AS k(p, e, t)
+                  ON l.pixel_id = k.p AND l.event_id = k.e AND l.event_time = k.t
+                """
+            let found: PostgresRowSequence
+            do {
+                found = try await connection.startWhileOpen { try await connection.query(lookup, logger: logger) }
+            } catch is ConnectionClosedBeforeStart {
+                throw StateError(.unavailable, "the connection to the Postgres server closed between the insert and its lookup")
+            }
+            for try await (pixel, id, time, hash, answer) in found.decode((String, String, Int64, String, String).self) {
+                existing[EventKey(pixelID: pixel, eventID: id, eventTime: UnixSeconds(time))] = (hash, answer)
+            }
+        }
+        return plan.outcomes(existing: existing)
     }
 
     // MARK: Outbox

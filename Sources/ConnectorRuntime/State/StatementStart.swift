@@ -1,0 +1,37 @@
+import NIOCore
+import PostgresNIO
+
+/// A statement sent on a connection PostgreSQL has just closed is never answered by PostgresNIO
+/// 1.33.2: its write fails on the closed channel with no promise to fail, and the caller waits
+/// forever. Under load a sidecar whose server dropped its sessions wedged this way, every intake
+/// slot waiting on a lost statement (docs/hardening.md). Checking `isClosed` first is not enough
+/// from another thread: the close can reach the event loop between the check and the write.
+/// Starting the statement on the connection's own event loop makes the check and the write one
+/// turn of that loop, so the statement is either refused here or answered, even if with an error.
+extension PostgresConnection {
+    /// Runs `start` (which sends one statement and returns its rows) on this connection's event
+    /// loop, or throws ``ConnectionClosedBeforeStart`` without sending anything.
+    func startWhileOpen<T>(_ start: () async throws -> T) async throws -> T {
+        try await withTaskExecutorPreference(EventLoopTaskExecutor(eventLoop)) {
+            guard !isClosed else { throw ConnectionClosedBeforeStart() }
+            return try await start()
+        }
+    }
+}
+
+/// Nothing was sent: the connection was closed when the statement was to start.
+struct ConnectionClosedBeforeStart: Error {}
+
+/// An event loop as a task executor, so that nonisolated async code (PostgresNIO's) runs on it.
+final class EventLoopTaskExecutor: TaskExecutor {
+    let loop: any EventLoop
+
+    init(_ loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}

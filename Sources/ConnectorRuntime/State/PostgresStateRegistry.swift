@@ -127,9 +127,6 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         switch error {
         case let error as StateError:
             return error
-        case let error as PostgresTransactionError where error.closureError is StateError:
-            // A registry rule broken inside a transaction (a newer schema, …) keeps its own message.
-            return error.closureError as! StateError
         case let error as PSQLError:
             if error.code == .connectionError || error.code == .serverClosedConnection || error.code == .clientClosedConnection {
                 return StateError(.unavailable, "\(what): the Postgres server cannot be reached")
@@ -159,32 +156,32 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     // MARK: Migrations
 
     public func ping() async throws(StateError) {
-        try await wrap("ping") { try await client.query("SELECT 1", logger: logger) }
+        try await wrap("ping") { try await fetch("SELECT 1") }
     }
 
     public func migrate() async throws(StateError) {
         try await wrap("migrate") {
             if let schema {
-                try await client.query("CREATE SCHEMA IF NOT EXISTS \(unescaped: Self.identifier(schema))", logger: logger)
+                try await fetch("CREATE SCHEMA IF NOT EXISTS \(unescaped: Self.identifier(schema))")
             }
-            try await client.withTransaction(logger: logger) { connection in
+            try await transaction { connection in
                 // Two processes starting at once: the second waits here, then finds nothing to do.
                 // Per schema: processes migrating the same tables wait for each other, stores in
                 // other schemas of the same database do not.
-                try await connection.query(
+                try await connection.fetch(
                     "SELECT pg_advisory_xact_lock(\(unescaped: String(Self.migrationLockKey)), hashtext(current_schema()))",
                     logger: logger
                 )
-                try await connection.query(PostgresQuery(unsafeSQL: StateMigrations.bookkeeping), logger: logger)
-                let rows = try await connection.query("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", logger: logger)
+                try await connection.fetch(PostgresQuery(unsafeSQL: StateMigrations.bookkeeping), logger: logger)
+                let rows = try await connection.fetch("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", logger: logger)
                 var current = 0
                 for try await version in rows.decode(Int.self) { current = version }
                 guard current <= StateMigrations.latestVersion else { throw StateMigrations.newerThanKnown(current) }
                 for migration in StateMigrations.versions(.postgres) where migration.version > current {
                     for statement in migration.statements {
-                        try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                        try await connection.fetch(PostgresQuery(unsafeSQL: statement), logger: logger)
                     }
-                    try await connection.query(
+                    try await connection.fetch(
                         "INSERT INTO schema_migrations (version, applied_at) VALUES (\(migration.version), \(WallClock.system.now().rawValue))",
                         logger: logger
                     )
@@ -192,7 +189,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             }
             for probe in StateMigrations.probes {
                 do {
-                    try await client.query(PostgresQuery(unsafeSQL: probe.sql), logger: logger)
+                    try await fetch(PostgresQuery(unsafeSQL: probe.sql))
                 } catch let error as PSQLError where error.serverInfo != nil {
                     throw StateMigrations.unusable(probe.table, error.serverInfo?[.message] ?? "\(error.code)")
                 }
@@ -205,10 +202,50 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     /// same SQL and bindings either way. A pooled connection found closed before the statement
     /// starts is given back and another taken: nothing was sent on it.
     func perform<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
+        try await onOpenConnection { connection in try await perform(statement, on: connection) }
+    }
+
+    /// A statement on a pooled connection, started while the connection is open and its rows read
+    /// before the connection goes back (``PostgresConnection/fetch(_:logger:)``). A connection
+    /// found closed first is given back and another taken: nothing was sent on it.
+    @discardableResult
+    func fetch(_ query: PostgresQuery) async throws -> ReadRows {
+        try await onOpenConnection { connection in try await connection.fetch(query, logger: logger) }
+    }
+
+    /// `body` in a transaction on one pooled connection, every statement in it started while the
+    /// connection is open. A connection found closed at `BEGIN` is given back and another taken;
+    /// a close after that fails the transaction, which the server then rolls back.
+    func transaction<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await onOpenConnection { connection in
+            try await connection.fetch("BEGIN", logger: logger)
+            let result: T
+            do {
+                result = try await body(connection)
+            } catch {
+                _ = try? await connection.fetch("ROLLBACK", logger: logger)
+                throw error is ConnectionClosedBeforeStart ? Self.closedDuringTransaction : error
+            }
+            do {
+                try await connection.fetch("COMMIT", logger: logger)
+            } catch is ConnectionClosedBeforeStart {
+                throw Self.closedDuringTransaction
+            }
+            return result
+        }
+    }
+
+    /// A transaction whose connection closed after `BEGIN` is lost, not unsent: it is not started
+    /// again, since its body may have done more than send statements.
+    static let closedDuringTransaction = StateError(.unavailable, "the connection to the Postgres server closed during a transaction")
+
+    /// Runs `body` on a pooled connection, again on another if it throws
+    /// ``ConnectionClosedBeforeStart`` (which it may only do before it has sent anything).
+    private func onOpenConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         var attempt = 1
         while true {
             do {
-                return try await client.withConnection { connection in try await perform(statement, on: connection) }
+                return try await client.withConnection { connection in try await body(connection) }
             } catch is ConnectionClosedBeforeStart where attempt < Self.closedConnectionAttempts {
                 attempt += 1
             }
@@ -229,8 +266,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             for try await row in answer { rows.append(row) }
         } else {
             let query = PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings())
-            let answer = try await connection.startWhileOpen { try await connection.query(query, logger: logger) }
-            for try await row in answer { rows.append(try statement.decodeRow(row)) }
+            for row in try await connection.fetch(query, logger: logger).rows { rows.append(try statement.decodeRow(row)) }
         }
         return rows
     }
@@ -273,9 +309,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 JOIN UNNEST(\(keys.map(\.pixelID))::text[], \(keys.map(\.eventID))::text[], \(keys.map(\.eventTime.rawValue))::int8[]) AS k(p, e, t)
                   ON l.pixel_id = k.p AND l.event_id = k.e AND l.event_time = k.t
                 """
-            let found: PostgresRowSequence
+            let found: ReadRows
             do {
-                found = try await connection.startWhileOpen { try await connection.query(lookup, logger: logger) }
+                found = try await connection.fetch(lookup, logger: logger)
             } catch is ConnectionClosedBeforeStart {
                 throw StateError(.unavailable, "the connection to the Postgres server closed between the insert and its lookup")
             }
@@ -324,12 +360,11 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         let nextAttemptAt = nextAttemptAt.rawValue
         let spent = spendingAttempt ? 1 : 0
         try await wrap("reschedule outbox") {
-            try await client.query(
+            try await fetch(
                 """
                 UPDATE outbox SET attempts = attempts + \(spent), next_attempt_at = \(nextAttemptAt), lease_owner = NULL, lease_until = NULL, last_error = \(lastError), claims = 0
                 WHERE id = ANY(\(entries.map(\.id))::int8[])
-                """,
-                logger: logger
+                """
             )
         }
     }
@@ -338,9 +373,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         guard !entries.isEmpty else { return }
         let until = until.rawValue
         try await wrap("extend lease") {
-            try await client.query(
-                "UPDATE outbox SET lease_until = \(until) WHERE lease_owner = \(owner) AND id = ANY(\(entries.map(\.id))::int8[])",
-                logger: logger
+            try await fetch(
+                "UPDATE outbox SET lease_until = \(until) WHERE lease_owner = \(owner) AND id = ANY(\(entries.map(\.id))::int8[])"
             )
         }
     }
@@ -350,9 +384,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         let reasonJSON = StateColumns.json(reason)
         let now = now.rawValue
         try await wrap("dead-letter") {
-            try await client.withTransaction(logger: logger) { connection in
+            try await transaction { connection in
                 let ids = entries.map(\.id)
-                try await connection.query(
+                try await connection.fetch(
                     """
                     INSERT INTO dead_letters (pixel_id, event_id, event_time, payload, error_class, code, subcode, message, fbtrace_id, attempts, created_at, expires_at,
                       test_event_code)
@@ -362,8 +396,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                     """,
                     logger: logger
                 )
-                try await connection.query("DELETE FROM outbox WHERE id = ANY(\(ids)::int8[])", logger: logger)
-                try await connection.query(
+                try await connection.fetch("DELETE FROM outbox WHERE id = ANY(\(ids)::int8[])", logger: logger)
+                try await connection.fetch(
                     """
                     UPDATE delivered_events d SET outcome = \(DeliveryOutcome.deadLettered.rawValue), fbtrace_id = \(reason.fbtraceID), dead_letter_reason = \(reasonJSON), updated_at = \(now)
                     FROM UNNEST(\(entries.map(\.key.pixelID))::text[], \(entries.map(\.key.eventID))::text[], \(entries.map(\.key.eventTime.rawValue))::int8[]) AS k(p, e, t)
@@ -406,14 +440,13 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         // statement commits on its own, so the rows are logged whatever `wal_level` is.
         let rows = max(1, bytes / 1_000)
         try await wrap("prepare WAL files") {
-            try await client.query("DROP TABLE IF EXISTS capi_bench_wal_warmup", logger: logger)
-            try await client.query("CREATE TABLE capi_bench_wal_warmup (pad TEXT NOT NULL)", logger: logger)
-            try await client.query(
-                "INSERT INTO capi_bench_wal_warmup SELECT repeat('x', 1000) FROM generate_series(1, \(unescaped: String(rows)))",
-                logger: logger
+            try await fetch("DROP TABLE IF EXISTS capi_bench_wal_warmup")
+            try await fetch("CREATE TABLE capi_bench_wal_warmup (pad TEXT NOT NULL)")
+            try await fetch(
+                "INSERT INTO capi_bench_wal_warmup SELECT repeat('x', 1000) FROM generate_series(1, \(unescaped: String(rows)))"
             )
-            try await client.query("DROP TABLE capi_bench_wal_warmup", logger: logger)
-            try await client.query("CHECKPOINT", logger: logger)
+            try await fetch("DROP TABLE capi_bench_wal_warmup")
+            try await fetch("CHECKPOINT")
         }
     }
 
@@ -424,7 +457,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func oldestDueOutboxAge(now: UnixMillis) async throws(StateError) -> Duration? {
         let now = now.rawValue
         return try await wrap("outbox age") {
-            let rows = try await client.query("SELECT MIN(next_attempt_at) FROM outbox WHERE next_attempt_at <= \(now)", logger: logger)
+            let rows = try await fetch("SELECT MIN(next_attempt_at) FROM outbox WHERE next_attempt_at <= \(now)")
             for try await oldest in rows.decode(Int64?.self) { return oldest.map { .milliseconds(Bounded.difference(now, $0)) } }
             return nil
         }
@@ -432,7 +465,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     func scalar(_ what: String, _ query: PostgresQuery) async throws(StateError) -> Int {
         try await wrap(what) {
-            let rows = try await client.query(query, logger: logger)
+            let rows = try await fetch(query)
             for try await value in rows.decode(Int.self) { return value }
             return 0
         }
@@ -452,7 +485,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func deadLetterCount(_ selection: DeadLetterSelection) async throws(StateError) -> Int {
         try await wrap("count dead letters") {
-            let rows = try await client.query(Self.onDeadLetters("SELECT COUNT(*) FROM", selection, ""), logger: logger)
+            let rows = try await fetch(Self.onDeadLetters("SELECT COUNT(*) FROM", selection, ""))
             for try await count in rows.decode(Int.self) { return count }
             return 0
         }
@@ -460,13 +493,12 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func deadLetters(_ selection: DeadLetterSelection, limit: Int) async throws(StateError) -> [DeadLetter] {
         try await wrap("list dead letters") {
-            let rows = try await client.query(
+            let rows = try await fetch(
                 Self.onDeadLetters(
                     "SELECT id, pixel_id, event_id, event_time, error_class, code, subcode, message, fbtrace_id, attempts, created_at, test_event_code FROM",
                     selection,
                     "ORDER BY id LIMIT \(limit)"
-                ),
-                logger: logger
+                )
             )
             var letters: [DeadLetter] = []
             for try await (id, pixel, event, time, errorClass, code, subcode, message, trace, attempts, created, testEventCode) in rows.decode(
@@ -501,8 +533,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         // The tail's values are the clock and a constant, written in.
         let now = now.rawValue
         return try await wrap("replay dead letters") {
-            try await client.withTransaction(logger: logger) { connection in
-                let rows = try await connection.query(
+            try await transaction { connection in
+                let rows = try await connection.fetch(
                     Self.onDeadLetters(
                         "WITH moved AS (DELETE FROM",
                         selection,
@@ -527,9 +559,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func purgeDeadLetters(_ selection: DeadLetterSelection, progress: @Sendable (Int) -> Void) async throws(StateError) -> Int {
         try await wrap("purge dead letters") {
-            let rows = try await client.query(
-                Self.onDeadLetters("DELETE FROM", selection, "RETURNING id"),
-                logger: logger
+            let rows = try await fetch(
+                Self.onDeadLetters("DELETE FROM", selection, "RETURNING id")
             )
             var count = 0
             for try await _ in rows { count += 1 }
@@ -541,11 +572,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func cursor(_ key: CursorKey) async throws(StateError) -> CursorValue? {
         try await wrap("read cursor") {
-            let rows = try await client.query(
+            let rows = try await fetch(
                 """
                 SELECT position, run_id, updated_at FROM cursors WHERE connector = \(key.connector) AND stream = \(key.stream) AND partition = \(key.partition)
-                """,
-                logger: logger
+                """
             )
             for try await (position, run, updated) in rows.decode((Int64, String, Int64).self) {
                 return CursorValue(position: UnixSeconds(position), runID: run, updatedAt: UnixMillis(updated))
@@ -564,15 +594,15 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     ) async throws(StateError) {
         let (from, until, position, now) = (window.lowerBound.rawValue, window.upperBound.rawValue, position.rawValue, now.rawValue)
         try await wrap("commit window") {
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query(
+            try await transaction { connection in
+                try await connection.fetch(
                     """
                     DELETE FROM delivery_statuses WHERE pixel_id = \(cursor.partition) AND bucket_start >= \(from) AND bucket_start < \(until)
                     """,
                     logger: logger
                 )
                 if !records.isEmpty {
-                    try await connection.query(
+                    try await connection.fetch(
                         """
                         INSERT INTO delivery_statuses (pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id)
                         SELECT p, b, n, s, c, \(now), \(runID) FROM UNNEST(\(records.map(\.pixelID))::text[], \(records.map(\.bucketStart.rawValue))::int8[],
@@ -600,13 +630,13 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     ) async throws(StateError) {
         let (first, last, position, now) = (days.lowerBound.description, days.upperBound.description, position.rawValue, now.rawValue)
         try await wrap("commit insights window") {
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query(
+            try await transaction { connection in
+                try await connection.fetch(
                     "DELETE FROM ad_insights WHERE account_id = \(account) AND level = \(level) AND day >= \(first) AND day <= \(last)",
                     logger: logger
                 )
                 if !records.isEmpty {
-                    try await connection.query(
+                    try await connection.fetch(
                         """
                         INSERT INTO ad_insights (account_id, level, level_id, day, record, pulled_at, run_id)
                         SELECT a, l, i, d, r, \(now), \(runID) FROM UNNEST(\(records.map(\.accountID))::text[], \(records.map(\.level))::text[],
@@ -632,7 +662,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         on connection: PostgresConnection,
         logger: Logger
     ) async throws {
-        try await connection.query(
+        try await connection.fetch(
             """
             INSERT INTO cursors (connector, stream, partition, position, run_id, updated_at)
             VALUES (\(cursor.connector), \(cursor.stream), \(cursor.partition), \(position), \(runID), \(now))
@@ -646,13 +676,12 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         guard !records.isEmpty else { return }
         let snapshotAt = snapshotAt.rawValue
         try await wrap("commit match quality") {
-            try await client.query(
+            try await fetch(
                 """
                 INSERT INTO match_quality (pixel_id, event_name, snapshot_at, record, run_id)
                 SELECT p, n, \(snapshotAt), r, \(runID) FROM UNNEST(\(records.map(\.pixelID))::text[], \(records.map(\.eventName))::text[], \(records.map(\.record.serialized))::text[]) AS u(p, n, r)
                 ON CONFLICT (pixel_id, event_name, snapshot_at) DO UPDATE SET record = EXCLUDED.record, run_id = EXCLUDED.run_id
-                """,
-                logger: logger
+                """
             )
         }
     }
@@ -667,7 +696,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         binds.append(now.rawValue)
         let query = PostgresQuery(unsafeSQL: ReplaySQL.record, binds: binds)
         return try await wrap("record webhook delivery") {
-            for try await digest in try await client.query(query, logger: logger).decode(String.self) { return digest }
+            for try await digest in try await fetch(query).decode(String.self) { return digest }
             throw StateError(.query, "record webhook delivery: no row came back")
         }
     }
@@ -681,13 +710,12 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func recordRun(_ run: RunRecord) async throws(StateError) {
         try await wrap("record run") {
-            try await client.query(
+            try await fetch(
                 """
                 INSERT INTO runs (run_id, mode, started_at, ended_at, status, counts, error_class)
                 VALUES (\(run.runID), \(run.mode.rawValue), \(run.startedAt.rawValue), \(run.endedAt?.rawValue), \(run.status.rawValue), \(run.counts), \(run.errorClass?.rawValue))
                 ON CONFLICT (run_id) DO UPDATE SET ended_at = EXCLUDED.ended_at, status = EXCLUDED.status, counts = EXCLUDED.counts, error_class = EXCLUDED.error_class
-                """,
-                logger: logger
+                """
             )
         }
     }
@@ -705,11 +733,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func recentRuns(limit: Int) async throws(StateError) -> [RunRecord] {
         try await wrap("list runs") {
-            let rows = try await client.query(
+            let rows = try await fetch(
                 """
                 SELECT run_id, mode, started_at, ended_at, status, counts, error_class FROM runs ORDER BY started_at DESC, run_id DESC LIMIT \(limit)
-                """,
-                logger: logger
+                """
             )
             var runs: [RunRecord] = []
             for try await (id, mode, started, ended, status, counts, errorClass) in rows.decode(
@@ -748,17 +775,17 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         do {
             return try await client.withConnection { connection -> T? in
                 // Best effort: a server that cannot set them still gives the lock.
-                _ = try? await connection.query(Self.lockSessionKeepalives, logger: logger)
-                let rows = try await connection.query(PostgresQuery(unsafeSQL: lock), logger: logger)
+                _ = try? await connection.fetch(Self.lockSessionKeepalives, logger: logger)
+                let rows = try await connection.fetch(PostgresQuery(unsafeSQL: lock), logger: logger)
                 var acquired = false
                 for try await got in rows.decode(Bool.self) { acquired = got }
                 guard acquired else { return nil }
                 do {
                     let result = try await body()
-                    try await connection.query(PostgresQuery(unsafeSQL: unlock), logger: logger)
+                    try await connection.fetch(PostgresQuery(unsafeSQL: unlock), logger: logger)
                     return result
                 } catch {
-                    _ = try? await connection.query(PostgresQuery(unsafeSQL: unlock), logger: logger)
+                    _ = try? await connection.fetch(PostgresQuery(unsafeSQL: unlock), logger: logger)
                     throw SessionLockBodyFailure(error: error)
                 }
             }
@@ -798,13 +825,12 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             position.map { ($0.receivedAt.rawValue, $0.key.pixelID, $0.key.eventID, $0.key.eventTime.rawValue) } ?? (-1, "", "", 0)
         let since = max(since?.rawValue ?? 0, received)
         return try await wrap("read delivered_events") {
-            let rows = try await client.query(
+            let rows = try await fetch(
                 """
                 SELECT pixel_id, event_id, event_time, received_at, outcome, record, fbtrace_id, dead_letter_reason FROM delivered_events
                 WHERE received_at >= \(since) AND (received_at, pixel_id, event_id, event_time) > (\(received), \(pixel), \(event), \(time))
                 ORDER BY received_at, pixel_id, event_id, event_time LIMIT \(limit)
-                """,
-                logger: logger
+                """
             )
             var events: [DeliveredEvent] = []
             for try await (pixel, id, time, received, outcome, record, trace, reason) in rows.decode(
@@ -829,20 +855,19 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         let since = since?.rawValue ?? 0
         let (from, until) = (buckets?.lowerBound.rawValue ?? .min, buckets?.upperBound.rawValue ?? .max)
         return try await wrap("read delivery_statuses") {
-            let rows = try await client.query(
+            let rows = try await fetch(
                 """
                 SELECT pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id FROM delivery_statuses
                 WHERE pulled_at >= \(since) AND bucket_start >= \(from) AND bucket_start < \(until)
                 ORDER BY pixel_id, bucket_start, event_name, event_source
-                """,
-                logger: logger
+                """
             )
             return try await Self.deliveryStatuses(rows)
         }
     }
 
     /// Rows of `pixel_id, bucket_start, event_name, event_source, count, pulled_at, run_id`.
-    static func deliveryStatuses(_ rows: PostgresRowSequence) async throws -> [StoredDeliveryStatus] {
+    static func deliveryStatuses(_ rows: ReadRows) async throws -> [StoredDeliveryStatus] {
         var statuses: [StoredDeliveryStatus] = []
         for try await (pixel, bucket, name, source, count, pulled, run) in rows.decode((String, Int64, String, String, Int64, Int64, String).self) {
             statuses.append(
@@ -866,21 +891,20 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         let since = since?.rawValue ?? 0
         let (everyDay, first, last) = (days == nil, days?.lowerBound.description ?? "", days?.upperBound.description ?? "")
         return try await wrap("read ad_insights") {
-            let rows = try await client.query(
+            let rows = try await fetch(
                 """
                 SELECT record, pulled_at, run_id FROM ad_insights WHERE pulled_at >= \(since)
                   AND (\(everyDay) OR day BETWEEN \(first) AND \(last)
                        OR (account_id, day) IN (SELECT account_id, MAX(day) FROM ad_insights GROUP BY account_id))
                 ORDER BY account_id, level, day, level_id
-                """,
-                logger: logger
+                """
             )
             return try await Self.adInsights(rows)
         }
     }
 
     /// Rows of `record, pulled_at, run_id`.
-    static func adInsights(_ rows: PostgresRowSequence) async throws -> [StoredAdInsights] {
+    static func adInsights(_ rows: ReadRows) async throws -> [StoredAdInsights] {
         var stored: [StoredAdInsights] = []
         for try await (record, pulledAt, run) in rows.decode((String, Int64, String).self) {
             stored.append(
@@ -917,7 +941,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         let sql =
             "SELECT \(stream.readColumns) FROM \(stream.rawValue) WHERE \(stream.writtenColumn) >= $1\(after) ORDER BY \(keys) LIMIT $\(bindings.count)"
         return try await wrap("read \(stream.rawValue)") {
-            let rows = try await client.query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)
+            let rows = try await fetch(PostgresQuery(unsafeSQL: sql, binds: bindings))
             return switch stream {
             case .deliveryStatuses: .deliveryStatuses(try await Self.deliveryStatuses(rows))
             case .matchQuality: .matchQuality(try await Self.matchQualitySnapshots(rows))
@@ -929,19 +953,18 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func matchQualitySnapshots(since: UnixMillis?) async throws(StateError) -> [StoredMatchQuality] {
         let since = since?.rawValue ?? 0
         return try await wrap("read match_quality") {
-            let rows = try await client.query(
+            let rows = try await fetch(
                 """
                 SELECT pixel_id, event_name, snapshot_at, record, run_id FROM match_quality
                 WHERE snapshot_at >= \(since) ORDER BY snapshot_at, pixel_id, event_name
-                """,
-                logger: logger
+                """
             )
             return try await Self.matchQualitySnapshots(rows)
         }
     }
 
     /// Rows of `pixel_id, event_name, snapshot_at, record, run_id`.
-    static func matchQualitySnapshots(_ rows: PostgresRowSequence) async throws -> [StoredMatchQuality] {
+    static func matchQualitySnapshots(_ rows: ReadRows) async throws -> [StoredMatchQuality] {
         var snapshots: [StoredMatchQuality] = []
         for try await (pixel, name, snapshot, record, run) in rows.decode((String, String, Int64, String, String).self) {
             snapshots.append(
@@ -961,9 +984,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         let names = StoreStorage.tableNames
         let tables: [StoreStorage.TableBytes] = try await wrap("measure tables") {
             // Resolved through the search path, as every statement of the connector is.
-            let rows = try await client.query(
-                "SELECT name, COALESCE(pg_total_relation_size(to_regclass(name)), 0)::int8 FROM unnest(\(names)::text[]) AS name",
-                logger: logger
+            let rows = try await fetch(
+                "SELECT name, COALESCE(pg_total_relation_size(to_regclass(name)), 0)::int8 FROM unnest(\(names)::text[]) AS name"
             )
             var result: [StoreStorage.TableBytes] = []
             for try await (name, bytes) in rows.decode((String, Int64).self) { result.append(.init(name: name, bytes: bytes)) }
@@ -974,9 +996,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func summary() async throws(StateError) -> StateSummary {
         let cursors: [(CursorKey, CursorValue)] = try await wrap("read cursors") {
-            let rows = try await client.query(
-                "SELECT connector, stream, partition, position, run_id, updated_at FROM cursors ORDER BY connector, stream, partition",
-                logger: logger
+            let rows = try await fetch(
+                "SELECT connector, stream, partition, position, run_id, updated_at FROM cursors ORDER BY connector, stream, partition"
             )
             var result: [(CursorKey, CursorValue)] = []
             for try await (connector, stream, partition, position, run, updated) in rows.decode((String, String, String, Int64, String, Int64).self) {
@@ -990,7 +1011,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             return result
         }
         let outbox: [OutboxPixelSummary] = try await wrap("summarize outbox") {
-            let rows = try await client.query(PostgresQuery(unsafeSQL: OutboxPixelSummary.query), logger: logger)
+            let rows = try await fetch(PostgresQuery(unsafeSQL: OutboxPixelSummary.query))
             var result: [OutboxPixelSummary] = []
             for try await (pixel, queued, retrying, oldest, next, lastError) in rows.decode((String, Int, Int, Int64, Int64, String?).self) {
                 result.append(
@@ -1047,21 +1068,19 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         let (sql, bound) = (numbered, bindings)
         return try await wrap(delete ? "prune \(table)" : "count \(table) to prune") {
             guard delete else {
-                let rows = try await client.query(
-                    PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM \(table) WHERE \(sql)", binds: bound),
-                    logger: logger
+                let rows = try await fetch(
+                    PostgresQuery(unsafeSQL: "SELECT COUNT(*) FROM \(table) WHERE \(sql)", binds: bound)
                 )
                 for try await count in rows.decode(Int64.self) { return Int(count) }
                 return 0
             }
             var deleted = 0
             while true {
-                let rows = try await client.query(
+                let rows = try await fetch(
                     PostgresQuery(
                         unsafeSQL: "DELETE FROM \(table) WHERE ctid IN (SELECT ctid FROM \(table) WHERE \(sql) LIMIT \(Self.pruneBatch)) RETURNING 1",
                         binds: bound
-                    ),
-                    logger: logger
+                    )
                 )
                 var batch = 0
                 for try await _ in rows { batch += 1 }
@@ -1076,9 +1095,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func resetCursor(stream: String, partition: String?) async throws(StateError) -> Int {
         try await wrap("reset cursor") {
-            let rows = try await client.query(
-                "DELETE FROM cursors WHERE stream = \(stream) AND (\(partition)::text IS NULL OR partition = \(partition)) RETURNING partition",
-                logger: logger
+            let rows = try await fetch(
+                "DELETE FROM cursors WHERE stream = \(stream) AND (\(partition)::text IS NULL OR partition = \(partition)) RETURNING partition"
             )
             var count = 0
             for try await _ in rows { count += 1 }
@@ -1090,10 +1108,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func raiseAlarm(_ subject: AlarmSubject, severity: AlarmSeverity, message: String, now: UnixMillis) async throws(StateError) -> Bool {
         let now = now.rawValue
         return try await wrap("raise alarm") {
-            try await client.withTransaction(logger: logger) { connection in
+            try await transaction { connection in
                 // Replicas raising the same alarm take turns, so one subject has one active alarm.
-                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.alarmLockKey), hashtext(\(subject.kind)))", logger: logger)
-                let seen = try await connection.query(
+                try await connection.fetch("SELECT pg_advisory_xact_lock(\(Self.alarmLockKey), hashtext(\(subject.kind)))", logger: logger)
+                let seen = try await connection.fetch(
                     """
                     UPDATE alarms SET last_seen = \(now), occurrences = occurrences + 1, message = \(message)
                     WHERE kind = \(subject.kind) AND pixel_id IS NOT DISTINCT FROM \(subject.pixelID)::text
@@ -1104,7 +1122,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                     logger: logger
                 )
                 for try await _ in seen { return false }
-                try await connection.query(
+                try await connection.fetch(
                     """
                     INSERT INTO alarms (kind, pixel_id, stream, event_name, field, severity, message, raised_at, last_seen, occurrences)
                     VALUES (\(subject.kind), \(subject.pixelID), \(subject.stream), \(subject.eventName), \(subject.field), \(severity.rawValue),
@@ -1121,15 +1139,14 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func clearAlarms(_ subject: AlarmSubject, now: UnixMillis) async throws(StateError) -> Int {
         let now = now.rawValue
         return try await wrap("clear alarms") {
-            let rows = try await client.query(
+            let rows = try await fetch(
                 """
                 UPDATE alarms SET cleared_at = \(now)
                 WHERE kind = \(subject.kind) AND pixel_id IS NOT DISTINCT FROM \(subject.pixelID)::text
                   AND stream IS NOT DISTINCT FROM \(subject.stream)::text AND event_name IS NOT DISTINCT FROM \(subject.eventName)::text
                   AND field IS NOT DISTINCT FROM \(subject.field)::text AND cleared_at IS NULL
                 RETURNING id
-                """,
-                logger: logger
+                """
             )
             var count = 0
             for try await _ in rows { count += 1 }
@@ -1139,12 +1156,11 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func alarms(activeOnly: Bool) async throws(StateError) -> [AlarmRecord] {
         try await wrap("list alarms") {
-            let rows = try await client.query(
+            let rows = try await fetch(
                 """
                 SELECT id, kind, pixel_id, stream, event_name, field, severity, message, raised_at, last_seen, occurrences, cleared_at FROM alarms
                 WHERE NOT \(activeOnly) OR cleared_at IS NULL ORDER BY raised_at, id
-                """,
-                logger: logger
+                """
             )
             var alarms: [AlarmRecord] = []
             for try await (id, kind, pixel, stream, event, field, severity, message, raised, seen, occurrences, cleared) in rows.decode(
@@ -1172,23 +1188,21 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func appendDriftWindows(_ windows: [(key: DriftKey, counters: DriftCounters)], closedAt: UnixMillis) async throws(StateError) {
         guard !windows.isEmpty else { return }
         try await wrap("record drift windows") {
-            try await client.query(
+            try await fetch(
                 """
                 INSERT INTO drift_windows (stream, pixel_id, event_name, closed_at, counters)
                 SELECT s, p, e, \(closedAt.rawValue), c FROM UNNEST(\(windows.map(\.key.stream))::text[], \(windows.map(\.key.pixelID))::text[],
                   \(windows.map(\.key.eventName))::text[], \(windows.map { StateColumns.encoded($0.counters) })::text[]) WITH ORDINALITY AS u(s, p, e, c, n)
                 ORDER BY n
-                """,
-                logger: logger
+                """
             )
         }
     }
 
     public func pendingDriftWindows(limit: Int) async throws(StateError) -> [PendingDriftWindow] {
         try await wrap("read drift windows") {
-            let rows = try await client.query(
-                "SELECT id, stream, pixel_id, event_name, closed_at, counters FROM drift_windows ORDER BY id LIMIT \(limit)",
-                logger: logger
+            let rows = try await fetch(
+                "SELECT id, stream, pixel_id, event_name, closed_at, counters FROM drift_windows ORDER BY id LIMIT \(limit)"
             )
             var windows: [PendingDriftWindow] = []
             for try await (id, stream, pixel, event, closed, counters) in rows.decode((Int64, String, String, String, Int64, String).self) {
@@ -1208,13 +1222,12 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func driftBaselines(_ keys: [DriftKey]) async throws(StateError) -> [DriftKey: DriftBaseline] {
         let keys = Array(Set(keys))
         return try await wrap("read drift baselines") {
-            let rows = try await client.query(
+            let rows = try await fetch(
                 """
                 SELECT b.stream, b.pixel_id, b.event_name, b.baseline FROM drift_baselines b
                 JOIN UNNEST(\(keys.map(\.stream))::text[], \(keys.map(\.pixelID))::text[], \(keys.map(\.eventName))::text[]) AS k(s, p, e)
                   ON b.stream = k.s AND b.pixel_id = k.p AND b.event_name = k.e
-                """,
-                logger: logger
+                """
             )
             var baselines: [DriftKey: DriftBaseline] = [:]
             for try await (stream, pixel, event, baseline) in rows.decode((String, String, String, String).self) {
@@ -1232,10 +1245,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         let entries = Array(baselines)
         let now = now.rawValue
         try await wrap("complete drift windows") {
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query("DELETE FROM drift_windows WHERE id = ANY(\(ids)::int8[])", logger: logger)
+            try await transaction { connection in
+                try await connection.fetch("DELETE FROM drift_windows WHERE id = ANY(\(ids)::int8[])", logger: logger)
                 if !entries.isEmpty {
-                    try await connection.query(
+                    try await connection.fetch(
                         """
                         INSERT INTO drift_baselines (stream, pixel_id, event_name, baseline, updated_at)
                         SELECT s, p, e, b, \(now) FROM UNNEST(\(entries.map(\.key.stream))::text[], \(entries.map(\.key.pixelID))::text[],
@@ -1263,17 +1276,17 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func addSchemaVersion(id: String, hash: String, body: String, now: UnixMillis) async throws(StateError) -> SchemaVersion {
         let registeredAt = now.rawValue
         return try await wrap("register schema") {
-            try await client.withTransaction(logger: logger) { connection in
+            try await transaction { connection in
                 // Registrations of one store take turns, so version numbers never collide.
-                try await connection.query("LOCK TABLE schema_versions IN SHARE ROW EXCLUSIVE MODE", logger: logger)
-                let known = try await connection.query(
+                try await connection.fetch("LOCK TABLE schema_versions IN SHARE ROW EXCLUSIVE MODE", logger: logger)
+                let known = try await connection.fetch(
                     "SELECT schema_id, version, hash, body, registered_at FROM schema_versions WHERE schema_id = \(id) AND hash = \(hash)",
                     logger: logger
                 )
                 for try await (id, version, hash, body, at) in known.decode((String, Int, String, String, Int64).self) {
                     return SchemaVersion(id: id, version: version, hash: hash, body: body, registeredAt: UnixMillis(at))
                 }
-                let rows = try await connection.query(
+                let rows = try await connection.fetch(
                     """
                     INSERT INTO schema_versions (schema_id, version, hash, body, registered_at)
                     SELECT \(id), COALESCE(MAX(version), 0) + 1, \(hash), \(body), \(registeredAt) FROM schema_versions WHERE schema_id = \(id)
@@ -1290,12 +1303,11 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func schemaVersions(id: String?) async throws(StateError) -> [SchemaVersion] {
         try await wrap("list schemas") {
-            let rows = try await client.query(
+            let rows = try await fetch(
                 """
                 SELECT schema_id, version, hash, body, registered_at FROM schema_versions
                 WHERE \(id)::text IS NULL OR schema_id = \(id) ORDER BY schema_id, version
-                """,
-                logger: logger
+                """
             )
             var versions: [SchemaVersion] = []
             for try await (id, version, hash, body, at) in rows.decode((String, Int, String, String, Int64).self) {

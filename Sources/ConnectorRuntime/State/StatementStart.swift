@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import PostgresNIO
 
@@ -33,5 +34,38 @@ final class EventLoopTaskExecutor: TaskExecutor {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         loop.execute { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+    }
+}
+
+/// A statement's rows, read in full on the connection that ran it, so that the connection can go
+/// back to the pool before they are used. Read like PostgresNIO's `PostgresRowSequence`.
+struct ReadRows: AsyncSequence, Sendable {
+    typealias Element = PostgresRow
+
+    let rows: [PostgresRow]
+
+    struct AsyncIterator: AsyncIteratorProtocol {
+        var rows: IndexingIterator<[PostgresRow]>
+
+        mutating func next() async throws -> PostgresRow? { rows.next() }
+    }
+
+    func makeAsyncIterator() -> AsyncIterator { AsyncIterator(rows: rows.makeIterator()) }
+
+    func decode<Column: PostgresDecodable>(_: Column.Type) -> AsyncThrowingMapSequence<Self, Column> {
+        map { try $0.decode(Column.self) }
+    }
+
+    func decode<each Column: PostgresDecodable>(_: (repeat each Column).Type) -> AsyncThrowingMapSequence<Self, (repeat each Column)> {
+        map { try $0.decode((repeat each Column).self) }
+    }
+}
+
+extension PostgresConnection {
+    /// Runs `query` started while the connection is open (``startWhileOpen(_:)``) and reads its rows.
+    @discardableResult
+    func fetch(_ query: PostgresQuery, logger: Logger) async throws -> ReadRows {
+        let answer = try await startWhileOpen { try await self.query(query, logger: logger) }
+        return ReadRows(rows: try await answer.collect())
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 
-/// Lookups over the generated ISO and numbering-plan tables, parsed once on first use.
+/// Lookups over the generated ISO and numbering-plan tables: codes parsed once on first use,
+/// names searched where the binary holds them.
 public enum CountryCodes {
     /// Folding used for every name lookup: lowercase, letters and marks only (`U.S.A.` → `usa`).
     public static func lookupKey(_ text: some StringProtocol) -> String {

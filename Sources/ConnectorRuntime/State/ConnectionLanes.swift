@@ -33,6 +33,9 @@ final class ConnectionLanes: Sendable {
         var closed = false
     }
 
+    /// The answer to work that comes after the lanes have stopped.
+    static let shuttingDown = StateError(.unavailable, "the state store is shutting down")
+
     private let client: PostgresClient
     private let state = Mutex(State())
     let count: Int
@@ -47,14 +50,7 @@ final class ConnectionLanes: Sendable {
     /// Runs `body` on a lane's connection, as soon as a lane is free. A `body` that throws
     /// ``ConnectionClosedBeforeStart`` has sent nothing, so it runs again on another connection.
     func run<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
-        var attempt = 1
-        while true {
-            do {
-                return try await runOnce(body)
-            } catch is ConnectionClosedBeforeStart where attempt < PostgresStateRegistry.closedConnectionAttempts {
-                attempt += 1
-            }
-        }
+        try await ConnectionClosedBeforeStart.retrying { try await runOnce(body) }
     }
 
     private func runOnce<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
@@ -105,7 +101,7 @@ final class ConnectionLanes: Sendable {
         switch next {
         case .give(let lane): lane.resume(returning: job)
         case .queued: break
-        case .refused: job.fail(StateError(.unavailable, "the state store is shutting down"))
+        case .refused: job.fail(Self.shuttingDown)
         }
     }
 
@@ -159,7 +155,7 @@ final class ConnectionLanes: Sendable {
             state.queue.prepend(job)
             return false
         }
-        if refused { job.fail(StateError(.unavailable, "the state store is shutting down")) }
+        if refused { job.fail(Self.shuttingDown) }
     }
 
     /// Sends lanes that held a connection for ``linger`` without work back to the pool.
@@ -183,6 +179,6 @@ final class ConnectionLanes: Sendable {
             return (waiting, queued)
         }
         for lane in waiting { lane.resume(returning: nil) }
-        for job in queued { job.fail(StateError(.unavailable, "the state store is shutting down")) }
+        for job in queued { job.fail(Self.shuttingDown) }
     }
 }

@@ -242,20 +242,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     /// Runs `body` on a pooled connection, again on another if it throws
     /// ``ConnectionClosedBeforeStart`` (which it may only do before it has sent anything).
     private func onOpenConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
-        var attempt = 1
-        while true {
-            do {
-                return try await client.withConnection { connection in try await body(connection) }
-            } catch is ConnectionClosedBeforeStart where attempt < Self.closedConnectionAttempts {
-                attempt += 1
-            }
-        }
+        try await ConnectionClosedBeforeStart.retrying { try await client.withConnection { connection in try await body(connection) } }
     }
-
-    /// Leases that may each bring a connection closed before a statement starts: the pool drops
-    /// a closed connection as soon as its event loop has seen the close, so a second lease is
-    /// almost always an open one.
-    static let closedConnectionAttempts = 3
 
     /// ``perform(_:)`` on a connection the caller holds, started while it is open
     /// (``PostgresConnection/startWhileOpen(_:)``).
@@ -559,12 +547,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func purgeDeadLetters(_ selection: DeadLetterSelection, progress: @Sendable (Int) -> Void) async throws(StateError) -> Int {
         try await wrap("purge dead letters") {
-            let rows = try await fetch(
-                Self.onDeadLetters("DELETE FROM", selection, "RETURNING id")
-            )
-            var count = 0
-            for try await _ in rows { count += 1 }
-            return count
+            // Counted by the server: a purge of millions of rows returns one.
+            let rows = try await fetch(Self.onDeadLetters("WITH purged AS (DELETE FROM", selection, "RETURNING id) SELECT COUNT(*) FROM purged"))
+            for try await count in rows.decode(Int.self) { return count }
+            return 0
         }
     }
 

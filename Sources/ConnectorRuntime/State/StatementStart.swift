@@ -21,7 +21,23 @@ extension PostgresConnection {
 }
 
 /// Nothing was sent: the connection was closed when the statement was to start.
-struct ConnectionClosedBeforeStart: Error {}
+struct ConnectionClosedBeforeStart: Error {
+    /// Tries in all: the pool drops a closed connection as soon as its event loop has seen the
+    /// close, so a second lease is almost always an open one.
+    static let attempts = 3
+
+    /// `work` (which leases a connection), again while it throws this error, up to ``attempts``.
+    static func retrying<T>(_ work: () async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await work()
+            } catch is ConnectionClosedBeforeStart where attempt < attempts {
+                attempt += 1
+            }
+        }
+    }
+}
 
 /// An event loop as a task executor, so that nonisolated async code (PostgresNIO's) runs on it.
 final class EventLoopTaskExecutor: TaskExecutor {

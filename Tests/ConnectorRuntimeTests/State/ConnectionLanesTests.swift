@@ -135,7 +135,7 @@ struct ConnectionLanesTests {
                     throw ConnectionClosedBeforeStart()
                 }
             }
-            #expect(always.withLock { $0 } == PostgresStateRegistry.closedConnectionAttempts)
+            #expect(always.withLock { $0 } == ConnectionClosedBeforeStart.attempts)
         }
     }
 }

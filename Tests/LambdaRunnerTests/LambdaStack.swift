@@ -16,10 +16,12 @@ import Testing
 let webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 let testPixel = "1234567890"
 
+/// A long Graph send timeout, as in the push tests: these tests count what the stand-in received,
+/// and a call past a short timeout in a starved suite is sent again.
 func lambdaManifest(sourceExtra: String = "") throws -> Manifest {
     try ManifestLoader(environment: [:]).load(
         yaml: """
-            \(TestManifest.header)
+            \(TestManifest.header(graphTimeout: "60s"))
             pixels:
               - {id: "\(testPixel)", access_token: pixel-token, default_country: us}
             push:

@@ -15,11 +15,14 @@ import TestSupport
 let webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 let testPixel = "1234567890"
 
-/// The manifest the push tests run with: the shipped shape, small batches, fast retries, and the
-/// longest commit deadline unless `limits` names one: the deadline is under test only where a test
-/// sets it, and a loaded machine once took longer than the default 5 s to commit.
+/// The manifest the push tests run with: the shipped shape, small batches, fast retries, and long
+/// deadlines unless a test names its own: the commit deadline (`limits`) and the Graph send timeout
+/// are under test only where a test sets them. A loaded machine once took longer than the default
+/// 5 s to commit, and a Graph call past a 1 s timeout in a starved suite is sent again, which a test
+/// counting what the stand-in received would see twice.
 func pushManifest(
     ingestToken: String = "ingest-token",
+    graphTimeout: String = "60s",
     maxEvents: Int = 50,
     maxAttempts: Int = 30,
     limits: String = "",
@@ -28,7 +31,7 @@ func pushManifest(
 ) throws -> Manifest {
     try ManifestLoader(environment: [:]).load(
         yaml: """
-            \(TestManifest.header)
+            \(TestManifest.header(graphTimeout: graphTimeout))
             pixels:
               - {id: "\(testPixel)", access_token: pixel-token, default_country: us\(testEventCode.map { ", test_event_code: \($0)" } ?? "")}
             push:

@@ -25,7 +25,7 @@ import PostgresNIO
 /// every row, sorts it and keeps it for the second insert, so a batch of 1,000 events of 5 KB
 /// wrote three temporary files of 5 MB and took 207 ms, against 32 ms streamed (15.4 against
 /// 23.5 ms for events of 1.2 KB; `EXPLAIN ANALYZE`, docs/performance.md, twenty-second part).
-struct IntakeStatement: PostgresPreparedStatement {
+struct IntakeStatement: PostgresPreparedStatement, ChangesRows {
     static let name = "capi_intake"
     static let sql = """
         WITH inserted AS (
@@ -128,7 +128,7 @@ protocol PlannedPerExecution {}
 /// runs it, kept a plan that reads the whole table and sorts it, and a claim of 1,000 rows from a
 /// 70,000-row backlog took 621 ms and wrote its sort to disk, against 5.3 ms planned for the rows
 /// there are (an index scan in `id` order and a scan of the locked rows' addresses).
-struct ClaimOutboxStatement: PostgresPreparedStatement, PlannedPerExecution {
+struct ClaimOutboxStatement: PostgresPreparedStatement, PlannedPerExecution, ChangesRows {
     static let name = "capi_claim_outbox"
     static let sql = """
         UPDATE outbox SET lease_owner = $1, lease_until = $2, claims = claims + 1
@@ -177,7 +177,7 @@ struct ClaimOutboxStatement: PostgresPreparedStatement, PlannedPerExecution {
 
 /// Meta took these rows: they leave the outbox and their stream records say forwarded, in one
 /// statement (one round trip, atomic without `BEGIN`/`COMMIT`).
-struct MarkForwardedStatement: PostgresPreparedStatement {
+struct MarkForwardedStatement: PostgresPreparedStatement, ChangesRows {
     static let name = "capi_mark_forwarded"
     static let sql = """
         WITH gone AS (DELETE FROM outbox WHERE id = ANY($1::int8[]) RETURNING pixel_id, event_id, event_time)

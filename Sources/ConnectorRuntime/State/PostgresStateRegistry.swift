@@ -136,6 +136,11 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             return StateError(.unavailable, "\(what): \(poolProblem(error))")
         case is ConnectionClosedBeforeStart:
             return StateError(.unavailable, "\(what): the connection to the Postgres server closed before the statement was sent")
+        case is CommitUnconfirmed:
+            return StateError(
+                .unavailable,
+                "\(what): the connection to the Postgres server ended before the server confirmed the commit; nothing is taken as stored"
+            )
         default:
             return StateError(.unavailable, "\(what): \(String(describing: type(of: error)))")
         }
@@ -213,6 +218,17 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         try await onOpenConnection { connection in try await connection.fetch(query, logger: logger) }
     }
 
+    /// A statement that changes rows, as ``fetch(_:)``, returning only once the server confirmed
+    /// its commit (``PostgresConnection/confirmCommitted(logger:)``).
+    @discardableResult
+    func write(_ query: PostgresQuery) async throws -> ReadRows {
+        try await onOpenConnection { connection in
+            let rows = try await connection.fetch(query, logger: logger)
+            try await connection.confirmCommitted(logger: logger)
+            return rows
+        }
+    }
+
     /// `body` in a transaction on one pooled connection, every statement in it started while the
     /// connection is open. A connection found closed at `BEGIN` is given back and another taken;
     /// a close after that fails the transaction, which the server then rolls back.
@@ -256,6 +272,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             let query = PostgresQuery(unsafeSQL: Statement.sql, binds: try statement.makeBindings())
             for row in try await connection.fetch(query, logger: logger).rows { rows.append(try statement.decodeRow(row)) }
         }
+        if statement is any ChangesRows { try await connection.confirmCommitted(logger: logger) }
         return rows
     }
 
@@ -282,9 +299,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    /// One commit's statements, both on `connection`: the insert, then the lookup of the keys it
-    /// found already stored. Only the insert may throw ``ConnectionClosedBeforeStart``: once it
-    /// has run, the commit is not started again.
+    /// One commit's statements, both on `connection`: the insert, confirmed committed, then the
+    /// lookup of the keys it found already stored. Only the insert may throw
+    /// ``ConnectionClosedBeforeStart``: once it has run, the commit is not started again.
     private func commitIntake(_ items: [IntakeItem], on connection: PostgresConnection) async throws -> [IntakeOutcome] {
         var inserted = Set<EventKey>()
         for key in try await perform(IntakeStatement(items: items), on: connection) { inserted.insert(key) }
@@ -348,7 +365,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         let nextAttemptAt = nextAttemptAt.rawValue
         let spent = spendingAttempt ? 1 : 0
         try await wrap("reschedule outbox") {
-            try await fetch(
+            try await write(
                 """
                 UPDATE outbox SET attempts = attempts + \(spent), next_attempt_at = \(nextAttemptAt), lease_owner = NULL, lease_until = NULL, last_error = \(lastError), claims = 0
                 WHERE id = ANY(\(entries.map(\.id))::int8[])
@@ -361,7 +378,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         guard !entries.isEmpty else { return }
         let until = until.rawValue
         try await wrap("extend lease") {
-            try await fetch(
+            try await write(
                 "UPDATE outbox SET lease_until = \(until) WHERE lease_owner = \(owner) AND id = ANY(\(entries.map(\.id))::int8[])"
             )
         }
@@ -451,9 +468,11 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         }
     }
 
-    func scalar(_ what: String, _ query: PostgresQuery) async throws(StateError) -> Int {
+    /// The first column of the first row, 0 if none; a statement that `changesRows` returns it
+    /// only once its commit is confirmed (``write(_:)``).
+    func scalar(_ what: String, _ query: PostgresQuery, changesRows: Bool = false) async throws(StateError) -> Int {
         try await wrap(what) {
-            let rows = try await fetch(query)
+            let rows = changesRows ? try await write(query) : try await fetch(query)
             for try await value in rows.decode(Int.self) { return value }
             return 0
         }
@@ -548,7 +567,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func purgeDeadLetters(_ selection: DeadLetterSelection, progress: @Sendable (Int) -> Void) async throws(StateError) -> Int {
         try await wrap("purge dead letters") {
             // Counted by the server: a purge of millions of rows returns one.
-            let rows = try await fetch(Self.onDeadLetters("WITH purged AS (DELETE FROM", selection, "RETURNING id) SELECT COUNT(*) FROM purged"))
+            let rows = try await write(Self.onDeadLetters("WITH purged AS (DELETE FROM", selection, "RETURNING id) SELECT COUNT(*) FROM purged"))
             for try await count in rows.decode(Int.self) { return count }
             return 0
         }
@@ -662,7 +681,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         guard !records.isEmpty else { return }
         let snapshotAt = snapshotAt.rawValue
         try await wrap("commit match quality") {
-            try await fetch(
+            try await write(
                 """
                 INSERT INTO match_quality (pixel_id, event_name, snapshot_at, record, run_id)
                 SELECT p, n, \(snapshotAt), r, \(runID) FROM UNNEST(\(records.map(\.pixelID))::text[], \(records.map(\.eventName))::text[], \(records.map(\.record.serialized))::text[]) AS u(p, n, r)
@@ -682,7 +701,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         binds.append(now.rawValue)
         let query = PostgresQuery(unsafeSQL: ReplaySQL.record, binds: binds)
         return try await wrap("record webhook delivery") {
-            for try await digest in try await fetch(query).decode(String.self) { return digest }
+            for try await digest in try await write(query).decode(String.self) { return digest }
             throw StateError(.query, "record webhook delivery: no row came back")
         }
     }
@@ -690,13 +709,14 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func purgeExpiredDeliveries(now: UnixSeconds) async throws(StateError) -> Int {
         try await scalar(
             "purge webhook deliveries",
-            "WITH gone AS (DELETE FROM webhook_deliveries WHERE expires_at <= \(now.rawValue) RETURNING 1) SELECT COUNT(*)::int8 FROM gone"
+            "WITH gone AS (DELETE FROM webhook_deliveries WHERE expires_at <= \(now.rawValue) RETURNING 1) SELECT COUNT(*)::int8 FROM gone",
+            changesRows: true
         )
     }
 
     public func recordRun(_ run: RunRecord) async throws(StateError) {
         try await wrap("record run") {
-            try await fetch(
+            try await write(
                 """
                 INSERT INTO runs (run_id, mode, started_at, ended_at, status, counts, error_class)
                 VALUES (\(run.runID), \(run.mode.rawValue), \(run.startedAt.rawValue), \(run.endedAt?.rawValue), \(run.status.rawValue), \(run.counts), \(run.errorClass?.rawValue))
@@ -713,7 +733,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             WITH marked AS (
                 UPDATE runs SET status = \(RunStatus.interrupted.rawValue) WHERE mode = \(mode.rawValue) AND status = \(RunStatus.running.rawValue) RETURNING 1
             ) SELECT COUNT(*)::int8 FROM marked
-            """
+            """,
+            changesRows: true
         )
     }
 
@@ -1062,7 +1083,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             }
             var deleted = 0
             while true {
-                let rows = try await fetch(
+                let rows = try await write(
                     PostgresQuery(
                         unsafeSQL: "DELETE FROM \(table) WHERE ctid IN (SELECT ctid FROM \(table) WHERE \(sql) LIMIT \(Self.pruneBatch)) RETURNING 1",
                         binds: bound
@@ -1081,7 +1102,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func resetCursor(stream: String, partition: String?) async throws(StateError) -> Int {
         try await wrap("reset cursor") {
-            let rows = try await fetch(
+            let rows = try await write(
                 "DELETE FROM cursors WHERE stream = \(stream) AND (\(partition)::text IS NULL OR partition = \(partition)) RETURNING partition"
             )
             var count = 0
@@ -1125,7 +1146,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func clearAlarms(_ subject: AlarmSubject, now: UnixMillis) async throws(StateError) -> Int {
         let now = now.rawValue
         return try await wrap("clear alarms") {
-            let rows = try await fetch(
+            let rows = try await write(
                 """
                 UPDATE alarms SET cleared_at = \(now)
                 WHERE kind = \(subject.kind) AND pixel_id IS NOT DISTINCT FROM \(subject.pixelID)::text
@@ -1174,7 +1195,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func appendDriftWindows(_ windows: [(key: DriftKey, counters: DriftCounters)], closedAt: UnixMillis) async throws(StateError) {
         guard !windows.isEmpty else { return }
         try await wrap("record drift windows") {
-            try await fetch(
+            try await write(
                 """
                 INSERT INTO drift_windows (stream, pixel_id, event_name, closed_at, counters)
                 SELECT s, p, e, \(closedAt.rawValue), c FROM UNNEST(\(windows.map(\.key.stream))::text[], \(windows.map(\.key.pixelID))::text[],

@@ -19,6 +19,19 @@ struct IntakeCommitConfirmationTests {
         var testDescription: String { self == .error ? "an error" : "the backend's termination" }
     }
 
+    /// A deferred constraint trigger on `table`: the commit of a transaction that inserted a row
+    /// matching `condition` fails in the way `failure` says.
+    static func failAtCommit(_ location: StateLocation, _ schema: String?, table: String, when condition: String, _ failure: Failure) async throws {
+        try await TestStore.rawSQL(
+            location,
+            schema: schema,
+            [
+                "CREATE FUNCTION fail_at_commit() RETURNS trigger AS $$ BEGIN IF \(condition) THEN \(failure.rawValue); END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
+                "CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON \(table) DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit()",
+            ]
+        )
+    }
+
     @Test(
         "an intake commit whose transaction fails after its statement answered is refused, and the ledger holds no row",
         arguments: Failure.allCases
@@ -26,14 +39,7 @@ struct IntakeCommitConfirmationTests {
     func failedAtCommit(failure: Failure) async throws {
         let (location, schema) = try TestStore.postgres.location()
         try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
-            try await TestStore.rawSQL(
-                location,
-                schema: schema,
-                [
-                    "CREATE FUNCTION fail_at_commit() RETURNS trigger AS $$ BEGIN IF NEW.event_id = 'late' THEN \(failure.rawValue); END IF; RETURN NULL; END $$ LANGUAGE plpgsql",
-                    "CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON delivered_events DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit()",
-                ]
-            )
+            try await Self.failAtCommit(location, schema, table: "delivered_events", when: "NEW.event_id = 'late'", failure)
             await #expect(throws: StateError.self) { try await registry.commitIntake([intake("early"), intake("late")]) }
             #expect(try await registry.deliveredEvents(since: nil).isEmpty)
             #expect(try await registry.outboxDepth() == 0)
@@ -48,14 +54,7 @@ struct IntakeCommitConfirmationTests {
     func pooledWriteFailedAtCommit() async throws {
         let (location, schema) = try TestStore.postgres.location()
         try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
-            try await TestStore.rawSQL(
-                location,
-                schema: schema,
-                [
-                    "CREATE FUNCTION fail_at_commit() RETURNS trigger AS $$ BEGIN \(Failure.termination.rawValue); RETURN NULL; END $$ LANGUAGE plpgsql",
-                    "CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON webhook_deliveries DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION fail_at_commit()",
-                ]
-            )
+            try await Self.failAtCommit(location, schema, table: "webhook_deliveries", when: "true", .termination)
             let now = UnixSeconds(1_795_000_000)
             await #expect(throws: StateError.self) {
                 try await registry.recordDelivery(key: "msg_1", bodyDigest: "first", expiresAt: UnixSeconds(now.rawValue + 600), now: now)

@@ -26,6 +26,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     let target: StateLocation.PostgresTarget
     /// The intake commits' connections, held while commits keep coming.
     let intakeLanes: ConnectionLanes
+    let poolRelease: PoolRelease
 
     static let migrationLockKey: Int32 = 0x0CA9_1000
     static let pollLockKey: Int64 = 0x0CA9_2000
@@ -43,6 +44,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         if background.logLevel == .info { background.logLevel = .notice }
         client = PostgresClient(configuration: configuration, backgroundLogger: background)
         intakeLanes = ConnectionLanes(client: client, count: Self.intakeLaneCount)
+        poolRelease = PoolRelease()
         self.logger = logger
         self.schema = schema
         self.preparedStatements = target.preparedStatements
@@ -107,9 +109,30 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public func run() async {
         await withDiscardingTaskGroup { group in
             group.addTask { await intakeLanes.serve() }
-            await client.run()
+            let released = await withTaskGroup(of: Bool.self) { pool in
+                pool.addTask {
+                    await client.run()
+                    return false
+                }
+                pool.addTask { await poolRelease.released() }
+                let released = await pool.next() ?? false
+                pool.cancelAll()
+                return released
+            }
+            // Let go before its turn to stop: it still stops with the services, not before them.
+            if released { try? await gracefulShutdown() }
             group.cancelAll()
         }
+    }
+
+    /// The pool stops when ``letGoIfUnreachable()`` finds the server gone: PostgresNIO 1.33.2 has
+    /// no limit on waiting for a connection, and while its server is down it retries for a minute
+    /// before it fails a request, so a service stopping with a statement to run held the exit
+    /// until `--shutdown-timeout` (25 s, exit 1). Stopped, it fails every waiting request at once.
+    public func letGoIfUnreachable() async -> Bool {
+        guard await connectionProblem() != nil else { return false }
+        poolRelease.release()
+        return true
     }
 
     @discardableResult
@@ -152,7 +175,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
         switch error {
         case .connectionCreationCircuitBreakerTripped:
             "the Postgres server cannot be reached (every attempt to connect has failed for a minute; attempts go on)"
-        case .poolShutdown: "the connection pool is shut down"
+        case .poolShutdown: "the connection pool is shut down (the process is stopping)"
         case .requestCancelled: "cancelled while waiting for a connection"
         default: "the connection pool refused the request"
         }

@@ -22,6 +22,11 @@ public protocol StateRegistry: IntakeStore, OutboxStore, AlarmStore, PullStore, 
     /// Why a new connection to the store fails right now, or `nil` when one can be made: asked
     /// when the store is slow to answer, so a refusal is reported as what it is.
     func connectionProblem() async -> StateConnectionProblem?
+
+    /// At shutdown: if no connection to the store can be made now, stops waiting for one, so that
+    /// what would wait (a statement in a service still stopping) fails at once instead of holding
+    /// the exit. Answers whether it let go. The running registry goes on until it is stopped.
+    func letGoIfUnreachable() async -> Bool
 }
 
 /// Why the store cannot be reached, from one attempt to connect.
@@ -37,4 +42,7 @@ public enum StateConnectionProblem: Error, Sendable, Equatable {
 extension StateRegistry {
     /// An embedded store has no connection to fail: opening it already said why.
     public func connectionProblem() async -> StateConnectionProblem? { nil }
+
+    /// An embedded store is never waited for: there is nothing to let go.
+    public func letGoIfUnreachable() async -> Bool { false }
 }

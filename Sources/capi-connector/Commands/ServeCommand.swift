@@ -156,6 +156,8 @@ struct ServeCommand: AsyncParsableCommand {
         let group = shutdown.group(
             [
                 .init(service: service),
+                // Told before the sidecar: a store gone by now is not waited for while it stops.
+                .init(service: StoreReleaseAtShutdown(registry: registry, logger: logger), successTerminationBehavior: .ignore),
                 // Last, so it is told first that the shutdown began.
                 .init(service: watchdog, successTerminationBehavior: .ignore),
             ],
@@ -179,6 +181,14 @@ struct ServeCommand: AsyncParsableCommand {
         switch failure {
         case nil:
             break
+        case let error as StateError where watchdog.sawShutdown:
+            // Stopped while the store could not be reached (``StoreReleaseAtShutdown`` let it go):
+            // asked to stop, not a store that failed to open.
+            logger.error(
+                "stopped while the state store could not be reached (answered events are committed and stay queued)",
+                metadata: ["error": "\(error)"]
+            )
+            throw ExitCode(1)
         case let error as StateError:
             throw StateOptions.storeFailure(error)
         case let error?:

@@ -13,7 +13,7 @@ import Testing
 @Suite("Letting go of an unreachable store", .timeLimit(.minutes(1)))
 struct StoreReleaseTests {
     /// A flag set once, read from other tasks.
-    final class Stopped: Sendable {
+    final class Flag: Sendable {
         let flag = Atomic<Bool>(false)
     }
 
@@ -25,7 +25,7 @@ struct StoreReleaseTests {
         let location = try StateLocation(parsing: url)
         let registry = try await openStateRegistry(location, schema: TestPostgres.uniqueName("r"), logger: Logger(label: "test-release"))
         let group = ServiceGroup(configuration: .init(services: [.init(service: registry)], logger: Logger(label: "test-release")))
-        let stopped = Stopped()
+        let stopped = Flag()
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
                 try await group.run()
@@ -47,7 +47,7 @@ struct StoreReleaseTests {
         // Port 1 on loopback: nobody listens, so every attempt to connect is refused.
         try await withRunningRegistry("postgres://postgres@127.0.0.1:1/postgres") { registry, running in
             let clock = ContinuousClock()
-            let answered = Stopped()
+            let answered = Flag()
             let waiting = Task { () -> (any Error)? in
                 defer { answered.flag.store(true, ordering: .sequentiallyConsistent) }
                 do {

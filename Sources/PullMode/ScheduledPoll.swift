@@ -6,6 +6,7 @@ import ServiceLifecycle
 /// Polls on the manifest's interval until a graceful shutdown. A poll in progress commits the
 /// window each partition is reading and stops there (the next start goes on from it); an
 /// authentication failure ends the schedule, since retrying cannot help until the credentials change.
+/// That it stopped is the command's to say, once everything else has stopped too.
 public struct ScheduledPoll: Service {
     let job: PollJob
     let registry: any PullStore
@@ -30,12 +31,12 @@ public struct ScheduledPoll: Service {
                 logger.error("the schedule ends: Meta refused the credentials, and polling again cannot help until they change")
                 return
             }
+            if Task.isShuttingDownGracefully { return }
             // Said each time: a scheduled job's log should show it is alive between polls.
             let next = UnixSeconds(WallClock.system.seconds().rawValue + interval.components.seconds)
             logger.info("next poll", metadata: ["at": "\(next.iso8601)"])
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
         }
-        logger.notice("stopped")
     }
 }
 

@@ -11,8 +11,13 @@ import Testing
 struct FlushProcessTests {
     /// Commits `count` valid outbox rows, as intake would, to the SQLite store at `path`.
     static func enqueue(_ count: Int, at path: String) async throws {
+        try await enqueue(count, at: .sqlite(path: path))
+    }
+
+    /// Commits `count` valid outbox rows, as intake would, to the store at `location`.
+    static func enqueue(_ count: Int, at location: StateLocation) async throws {
         let now = WallClock.system.now()
-        try await withStateRegistry(.sqlite(path: path), logger: Logger(label: "test")) { registry in
+        try await withStateRegistry(location, logger: Logger(label: "test")) { registry in
             let items = (0..<count).map { index in
                 let time = now.seconds.rawValue - 60
                 let payload =

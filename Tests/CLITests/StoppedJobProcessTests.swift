@@ -1,6 +1,8 @@
 import CAPICore
+import ConnectorRuntime
 import Foundation
 import Hummingbird
+import PostgresNIO
 import Synchronization
 import TestSupport
 import Testing
@@ -70,7 +72,7 @@ struct StoppedJobProcessTests {
             let cancelled = try await Self.runs(state: state)
             #expect(cancelled.first?["status"] as? String == "interrupted" && cancelled.first?["ended_at"] is String, "\(cancelled)")
 
-            graph.holdStats(false)
+            graph.hold(false)
             let next = try await CLIRunner.run(["poll", "--once", "--state", state], environment: environment)
             #expect(next.status == 0, "\(next.stderr)")
             let runs = try await Self.runs(state: state)
@@ -99,6 +101,40 @@ struct StoppedJobProcessTests {
             #expect(took < .seconds(10), "the default --shutdown-timeout is 25 s; it took \(took)")
             let lines = try String(contentsOfFile: log, encoding: .utf8)
             #expect(lines.contains("or at a second signal, was cancelled"), "\(lines)")
+        }
+    }
+
+    @Test(
+        "the scheduled poll and flush (no --once) cut short by --shutdown-timeout say so and exit 1, as serve does, instead of 'stopped' and 0",
+        arguments: ["poll", "flush"]
+    )
+    func scheduledCutShort(command: String) async throws {
+        let graph = SlowGraph(delay: .milliseconds(10))
+        graph.hold(true)
+        let release: @Sendable () -> Void = { graph.hold(false) }
+        try await withLoopbackServer(graph.router(), label: "stuck-graph", beforeShutdown: release) { port in
+            let folder = try TemporaryPaths.folder("scheduled-cut-short")
+            let log = folder.appendingPathComponent("\(command).log").path
+            var state = "sqlite:" + folder.appendingPathComponent("state.sqlite").path
+            var environment = ["META_PIXEL_ID": "555000111", "CAPI_GRAPH_URL": "http://127.0.0.1:\(port)", "CAPI_LOG_LEVEL": "info"]
+            if command == "flush" {
+                let queued = try await FlushProcessTests.queued(100, sandboxPort: port)
+                (state, environment) = ("sqlite:" + queued.path, queued.environment)
+            }
+            let process = try CLIRunner.start([command, "--state", state, "--shutdown-timeout", "0.5"], environment: environment, logTo: log)
+            // SIGKILL afterwards only if the test failed before the process ended.
+            let took = try await process.stopped(with: SIGKILL) {
+                try await eventually("the first request is held") { graph.requests > 0 }
+                let signalled = ContinuousClock.now
+                kill(process.processIdentifier, SIGTERM)
+                return await process.exited() - signalled
+            }
+            #expect(process.terminationStatus == 1 && process.terminationReason == .exit)
+            let lines = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(lines.contains("shutdown took longer than --shutdown-timeout, or a second signal came"), "\(lines)")
+            #expect(!lines.contains("\"message\":\"stopped\""), "\(lines)")
+            #expect(!lines.contains("shutdown did not finish in time"), "the cancelled work stopped without the watchdog")
+            #expect(took < .seconds(5), "the shutdown took \(took), with a timeout of 0.5 s")
         }
     }
 
@@ -135,14 +171,70 @@ struct StoppedJobProcessTests {
         }
     }
 
+    @Test(
+        "flush --once whose PostgreSQL database stops taking connections, then SIGTERM: exits 1 at once saying why, not after --shutdown-timeout, and loses nothing",
+        .enabled(if: TestPostgres.enabled)
+    )
+    func flushStoreGone() async throws {
+        let graph = SlowGraph(delay: .milliseconds(10))
+        graph.hold(true)
+        let release: @Sendable () -> Void = { graph.hold(false) }
+        try await withLoopbackServer(graph.router(), label: "stuck-graph", beforeShutdown: release) { port in
+            let (database, stateURL) = try await TestPostgres.createDatabase(prefix: "capi_flush_gone")
+            try await FlushProcessTests.enqueue(3_000, at: try StateLocation(parsing: stateURL))
+            var environment = ServeProcessTests.environment(graphURL: "http://127.0.0.1:\(port)")
+            environment["CAPI_WEBHOOK_SECRET"] = nil
+            let log = TemporaryPaths.url("flush-store-gone", suffix: ".log").path
+            let process = try CLIRunner.start(
+                ["flush", "--once", "--state", stateURL, "--shutdown-timeout", "20"],
+                environment: environment,
+                logTo: log
+            )
+            // SIGKILL afterwards only if the test failed before the process ended.
+            let took = try await process.stopped(with: SIGKILL) {
+                try await eventually("the first batch is held") { graph.requests > 0 }
+                // The store goes away: no new connection, and the flush's own are ended.
+                try await TestPostgres.withClient { client in
+                    try await client.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(database) ALLOW_CONNECTIONS false"))
+                    try await client.query(
+                        PostgresQuery(unsafeSQL: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'")
+                    )
+                }
+                let signalled = ContinuousClock.now
+                kill(process.processIdentifier, SIGTERM)
+                try await eventually("the shutdown began") {
+                    (try? String(contentsOfFile: log, encoding: .utf8))?.contains("shutdown asked for") == true
+                }
+                // Meta answers the batch in flight; its outcome cannot be recorded.
+                graph.hold(false)
+                return await process.exited() - signalled
+            }
+            #expect(process.terminationStatus == 1 && process.terminationReason == .exit)
+            #expect(took < .seconds(10), "the shutdown took \(took); --shutdown-timeout is 20 s")
+            let lines = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(lines.contains("the state store cannot be reached as the process stops"), "\(lines)")
+            #expect(lines.contains("capi-connector: stopped by a signal while the state store could not be reached"), "\(lines)")
+            #expect(!lines.contains("was cancelled"), "\(lines)")
+
+            // Back: nothing was lost. The batches whose outcome went unrecorded wait out their lease.
+            try await TestPostgres.withClient { client in
+                try await client.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(database) ALLOW_CONNECTIONS true"))
+            }
+            let rest = try await CLIRunner.run(["flush", "--once", "--state", stateURL], environment: environment)
+            let summary = try FlushProcessTests.summary(rest.stdout)
+            #expect(rest.status == 0 && summary["dead_lettered"] == 0, "\(summary) \(rest.stderr)")
+            #expect((summary["forwarded"] ?? 0) + (summary["remaining"] ?? 0) == 3_000, "\(summary)")
+        }
+    }
+
     /// A stand-in whose stats requests are held until the test ends (or releases them), and a
     /// poll's SQLite store, log file and environment pointing at it.
     static func withStatsHeld(
         _ body: @Sendable (_ graph: SlowGraph, _ state: String, _ log: String, _ environment: [String: String]) async throws -> Void
     ) async throws {
         let graph = SlowGraph(delay: .milliseconds(10))
-        graph.holdStats(true)
-        let release: @Sendable () -> Void = { graph.holdStats(false) }
+        graph.hold(true)
+        let release: @Sendable () -> Void = { graph.hold(false) }
         try await withLoopbackServer(graph.router(), label: "stuck-graph", beforeShutdown: release) { port in
             let folder = try TemporaryPaths.folder("poll-held")
             let environment = ["META_PIXEL_ID": "555000111", "CAPI_GRAPH_URL": "http://127.0.0.1:\(port)", "CAPI_LOG_LEVEL": "info"]
@@ -174,12 +266,13 @@ struct StoppedJobProcessTests {
 final class SlowGraph: Sendable {
     let delay: Duration
     private let received = Mutex<(requests: Int, events: Int, ids: Set<String>)>((0, 0, []))
-    private let statsHeld = Mutex(false)
+    private let requestsHeld = Mutex(false)
 
     init(delay: Duration) { self.delay = delay }
 
-    /// While held, stats requests are not answered: a window stuck as when Meta stops answering.
-    func holdStats(_ held: Bool) { statsHeld.withLock { $0 = held } }
+    /// While held, stats requests and batches are not answered: a window or a batch stuck as when
+    /// Meta stops answering.
+    func hold(_ held: Bool) { requestsHeld.withLock { $0 = held } }
 
     var requests: Int { received.withLock { $0.requests } }
     var eventsReceived: Int { received.withLock { $0.events } }
@@ -189,7 +282,7 @@ final class SlowGraph: Sendable {
         let router = Router()
         router.get("/v26.0/:pixel/stats") { _, _ -> Response in
             self.received.withLock { $0.requests += 1 }
-            while self.statsHeld.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(20)) }
+            try await self.whileHeld()
             try await Task.sleep(for: self.delay)
             return Self.json(#"{"data":[]}"#)
         }
@@ -198,6 +291,7 @@ final class SlowGraph: Sendable {
             let body = try await request.body.collect(upTo: 16 << 20)
             let events = try JSONValue(parsing: Array(buffer: body))["data"]?.arrayValue ?? []
             self.received.withLock { $0.requests += 1 }
+            try await self.whileHeld()
             try await Task.sleep(for: self.delay)
             self.received.withLock {
                 $0.events += events.count
@@ -206,6 +300,10 @@ final class SlowGraph: Sendable {
             return Self.json(#"{"events_received":\#(events.count),"messages":[],"fbtrace_id":"ASlowTrace"}"#)
         }
         return router
+    }
+
+    private func whileHeld() async throws {
+        while requestsHeld.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(20)) }
     }
 
     static func json(_ text: String) -> Response {

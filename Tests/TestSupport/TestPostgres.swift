@@ -87,9 +87,15 @@ public enum TestPostgres {
         let target = try target()
         let configuration = target.clientConfiguration(database: database, searchPath: searchPath)
         let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "test-postgres"))
+        // Leased only once `run()` is called, which PostgresNIO otherwise warns of.
+        let running = StartupGate()
         return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
+            group.addTask {
+                running.open()
+                await client.run()
+            }
             defer { group.cancelAll() }
+            try await running.wait()
             return try await body(client)
         }
     }

@@ -49,7 +49,7 @@ public final class ShutdownWatchdog: Service, Sendable {
             Thread.sleep(forTimeInterval: seconds)
             guard !disarmed.withLock({ $0 }) else { return }
             logger.critical(
-                "shutdown did not finish in time; exiting (answered events are committed and stay queued)",
+                "shutdown did not finish in time; exiting (what was committed, answered events included, is kept)",
                 metadata: ["limit_s": "\(limit.components.seconds)"]
             )
             onExpiry()

@@ -22,7 +22,7 @@ public struct StoreReleaseAtShutdown: Service {
         try await gracefulShutdown()
         if await registry.letGoIfUnreachable() {
             logger.warning(
-                "the state store cannot be reached as the process stops; what still waits for it fails now (answered events are committed and stay queued)"
+                "the state store cannot be reached as the process stops; what still waits for it fails now (what was committed, answered events included, is kept)"
             )
         }
     }

@@ -27,6 +27,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     /// The intake commits' connections, held while commits keep coming.
     let intakeLanes: ConnectionLanes
     let poolRelease: PoolRelease
+    /// Open once the client's `run()` is being called. The first statement at startup waits for
+    /// it: started together, it often came first, and PostgresNIO logged a warning of a lease
+    /// before `run()` at every start.
+    let poolRunning = StartupGate()
 
     static let migrationLockKey: Int32 = 0x0CA9_1000
     static let pollLockKey: Int64 = 0x0CA9_2000
@@ -111,6 +115,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             group.addTask { await intakeLanes.serve() }
             let released = await withTaskGroup(of: Bool.self) { pool in
                 pool.addTask {
+                    poolRunning.open()
                     await client.run()
                     return false
                 }
@@ -184,7 +189,10 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     // MARK: Migrations
 
     public func ping() async throws(StateError) {
-        try await wrap("ping") { try await fetch("SELECT 1") }
+        try await wrap("ping") {
+            try await poolRunning.wait()
+            try await fetch("SELECT 1")
+        }
     }
 
     public func migrate() async throws(StateError) {

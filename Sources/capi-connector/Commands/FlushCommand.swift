@@ -69,7 +69,7 @@ struct FlushCommand: AsyncParsableCommand {
         if once {
             let report = try await StateOptions.withRegistry(at: location) { registry in
                 let forwarder = Forwarder.configured(manifest: manifest, push: push, registry: registry, graph: graph)
-                return try await OnePass.run(shutdown, logger: logger) {
+                return try await OnePass.run(shutdown, registry: registry, logger: logger) {
                     let report = try await forwarder.flushDue()
                     await DriftMonitor.configured(by: manifest, store: registry)?.flushAndEvaluate()
                     return report
@@ -116,7 +116,7 @@ struct FlushCommand: AsyncParsableCommand {
         if let drift = DriftMonitor.configured(by: manifest, store: registry) {
             services.append(.init(service: GatedService(gate: state.migrated, service: drift)))
         }
-        try await metrics.run(shutdown.group(services, logger: logger))
-        logger.notice("stopped")
+        try await metrics.run(services, shutdown: shutdown, registry: registry, logger: logger)
+            .report(logger, shutdownTimeout: shutdown.shutdownTimeout)
     }
 }

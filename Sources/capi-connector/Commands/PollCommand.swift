@@ -87,7 +87,9 @@ struct PollCommand: AsyncParsableCommand {
                     drift: DriftMonitor.configured(by: manifest, store: registry),
                     progress: progress
                 )
-                return try await OnePass.run(shutdown, logger: logger) { try await job.runHoldingLock(registry: registry, logger: logger) }
+                return try await OnePass.run(shutdown, registry: registry, logger: logger) {
+                    try await job.runHoldingLock(registry: registry, logger: logger)
+                }
             }
             switch result {
             case .locked: StandardStreams.printError("capi-connector: another poll holds the lock; nothing done")
@@ -117,15 +119,17 @@ struct PollCommand: AsyncParsableCommand {
         )
         let scheduled = ScheduledPoll(job: job, registry: registry, interval: pull.interval, logger: logger)
         if prometheus != nil { PullMetrics.declare(pixels: manifest.pixels.map(\.id), adAccounts: pull.adInsights?.accounts.map(\.id) ?? []) }
-        let group = shutdown.group(
+        let ending = try await metrics.run(
             metrics.services(prometheus, logger: logger) + [
                 .init(service: state),
                 // An authentication failure ends the schedule: the group then shuts down in order.
                 .init(service: GatedService(gate: state.migrated, service: scheduled), successTerminationBehavior: .gracefullyShutdownGroup),
             ],
+            shutdown: shutdown,
+            registry: registry,
             logger: logger
         )
-        try await metrics.run(group)
+        try ending.report(logger, shutdownTimeout: shutdown.shutdownTimeout)
         let code = Self.exitCode(await scheduled.lastResult.value)
         if code != 0 { throw ExitCode(code) }
     }

@@ -138,60 +138,23 @@ struct ServeCommand: AsyncParsableCommand {
                 return String(decoding: buffer, as: UTF8.self)
             }
         )
-        let service = CancellationWitness(
-            sidecar.service { host, port in
-                // `[::1]:8088` for an IPv6 address, so the port can be told from the address.
-                // How long an outage of Meta its events ride out before they are dead-lettered.
-                logger.notice(
-                    "push sidecar listening",
-                    metadata: [
-                        "address": "\(ListenAddress(host: host, port: port))", "sources": "\(push.sources.map(\.name))",
-                        "retries_wait_at_most_s": "\(Int(push.retry.longestWait.inSeconds.rounded()))",
-                    ]
-                )
-            }
-        )
-        let watchdog = ShutdownWatchdog(limit: shutdown.timeout + ShutdownOptions.cancellationGrace, logger: logger) { _exit(1) }
-        defer { watchdog.disarm() }
-        let group = shutdown.group(
-            [
-                .init(service: service),
-                // Told before the sidecar: a store gone by now is not waited for while it stops.
-                .init(service: StoreReleaseAtShutdown(registry: registry, logger: logger), successTerminationBehavior: .ignore),
-                // Last, so it is told first that the shutdown began.
-                .init(service: watchdog, successTerminationBehavior: .ignore),
-            ],
-            logger: logger
-        )
-        var failure: (any Error)?
+        let service = sidecar.service { host, port in
+            // `[::1]:8088` for an IPv6 address, so the port can be told from the address.
+            // How long an outage of Meta its events ride out before they are dead-lettered.
+            logger.notice(
+                "push sidecar listening",
+                metadata: [
+                    "address": "\(ListenAddress(host: host, port: port))", "sources": "\(push.sources.map(\.name))",
+                    "retries_wait_at_most_s": "\(Int(push.retry.longestWait.inSeconds.rounded()))",
+                ]
+            )
+        }
+        let ending: GroupEnding
         do {
-            try await ShutdownOptions.run(group)
-        } catch {
-            failure = error
-        }
-        // Judged by the sidecar's cancellation, not by the group's outcome: cut short, the sidecar
-        // may as well return as throw.
-        if watchdog.sawShutdown && service.wasCancelled {
-            logger.error(
-                "shutdown took longer than --shutdown-timeout, or a second signal came; unfinished work was cancelled (answered events are committed and stay queued)",
-                metadata: ["shutdown_timeout_s": "\(shutdown.shutdownTimeout)"]
-            )
-            throw ExitCode(1)
-        }
-        switch failure {
-        case nil:
-            break
-        case let error as StateError where watchdog.sawShutdown:
-            // Stopped while the store could not be reached (``StoreReleaseAtShutdown`` let it go):
-            // asked to stop, not a store that failed to open.
-            logger.error(
-                "stopped while the state store could not be reached (answered events are committed and stay queued)",
-                metadata: ["error": "\(error)"]
-            )
-            throw ExitCode(1)
-        case let error as StateError:
+            ending = try await shutdown.runGuarded([.init(service: service)], registry: registry, logger: logger)
+        } catch let error as StateError {
             throw StateOptions.storeFailure(error)
-        case let error?:
+        } catch {
             if let line = ListenFailure.line(error, address: address, option: "--listen or push.listen") {
                 logger.error("cannot listen", metadata: ["address": "\(address)"])
                 StandardStreams.printError(line)
@@ -200,6 +163,6 @@ struct ServeCommand: AsyncParsableCommand {
             logger.error("shutting down after an error", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
-        logger.notice("stopped")
+        try ending.report(logger, shutdownTimeout: shutdown.shutdownTimeout)
     }
 }

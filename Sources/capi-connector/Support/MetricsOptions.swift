@@ -47,10 +47,19 @@ struct MetricsOptions: ParsableArguments {
         return [.init(service: endpoint)]
     }
 
-    /// Runs the command's group; an address the endpoint cannot listen on is one line and exit 2.
-    func run(_ group: ServiceGroup) async throws {
+    /// Runs the command's services guarded as every long-running command's are
+    /// (``ShutdownOptions/runGuarded(_:registry:logger:)``). An address the endpoint cannot listen
+    /// on, or a store that fails to open or migrate, is one line and exit 2.
+    func run(
+        _ services: [ServiceGroupConfiguration.ServiceConfiguration],
+        shutdown: ShutdownOptions,
+        registry: any StateRegistry,
+        logger: Logger
+    ) async throws -> GroupEnding {
         do {
-            try await StateOptions.run(group)
+            return try await shutdown.runGuarded(services, registry: registry, logger: logger)
+        } catch let error as StateError {
+            throw StateOptions.storeFailure(error)
         } catch {
             if let address, let line = ListenFailure.line(error, address: address, option: "--metrics-listen") {
                 StandardStreams.printError(line)

@@ -83,15 +83,6 @@ struct StateOptions: ParsableArguments {
         return ExitCode(2)
     }
 
-    /// Runs a long-running mode's service group; the store failing to open or migrate is exit 2.
-    static func run(_ group: ServiceGroup) async throws {
-        do {
-            try await ShutdownOptions.run(group)
-        } catch let error as StateError {
-            throw storeFailure(error)
-        }
-    }
-
     static func withRegistry<T: Sendable>(at location: StateLocation, _ body: @Sendable (any StateRegistry) async throws -> T) async throws -> T {
         var logger = Logger(label: "capi.state")
         logger.logLevel = .critical

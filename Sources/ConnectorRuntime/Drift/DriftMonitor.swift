@@ -126,13 +126,15 @@ public final class DriftMonitor: Service, Sendable {
             for (key, window) in state.open { state.closed.append((key, window.counters)) }
             state.open = [:]
         }
-        await flushAndEvaluate()
+        await flushAndEvaluate(last: true)
     }
 
     /// Closes windows older than `evaluate_every`, adds every closed window to the store,
     /// evaluates pending windows if no other process is doing so, then hands the alarm changes to
     /// the notifier (outside the lock).
-    public func flushAndEvaluate() async {
+    /// - Parameter last: the process is stopping: windows the store does not take now are lost
+    ///   with it, and the log says so rather than that they wait for the store.
+    public func flushAndEvaluate(last: Bool = false) async {
         let now = ContinuousClock.now
         let closed = state.withLock { state -> [(DriftKey, DriftCounters)] in
             for (key, window) in state.open where now - window.openedAt >= configuration.windowDuration {
@@ -152,6 +154,11 @@ public final class DriftMonitor: Service, Sendable {
             }
             if Task.isCancelled {
                 logger.notice("drift windows not stored: the process was cancelled", metadata: ["windows": "\(closed.count)"])
+            } else if last {
+                logger.warning(
+                    "drift windows not stored: the state store failed as the process stops; their counts are lost, and alarms they would raise are not raised",
+                    metadata: ["windows": "\(closed.count)", "error": "\(error)"]
+                )
             } else {
                 storeFailures.failed(error)
             }

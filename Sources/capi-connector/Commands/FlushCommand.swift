@@ -71,7 +71,7 @@ struct FlushCommand: AsyncParsableCommand {
                 let forwarder = Forwarder.configured(manifest: manifest, push: push, registry: registry, graph: graph)
                 return try await OnePass.run(shutdown, registry: registry, logger: logger) {
                     let report = try await forwarder.flushDue()
-                    await DriftMonitor.configured(by: manifest, store: registry)?.flushAndEvaluate()
+                    await DriftMonitor.configured(by: manifest, store: registry)?.flushAndEvaluate(last: true)
                     return report
                 }
             }

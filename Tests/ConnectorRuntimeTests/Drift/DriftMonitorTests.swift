@@ -77,6 +77,28 @@ struct DriftMonitorTests {
         }
     }
 
+    @Test("a store failing the last flush as the process stops is logged as counts lost, not as windows that wait for it")
+    func lastFlushFails() async throws {
+        let (location, schema) = try TestStore.sqlite.location()
+        try await withStateRegistry(location, schema: schema, logger: Logger(label: "test")) { registry in
+            let log = CapturedLog()
+            let monitor = DriftMonitor(store: registry, configuration: configuration(), pixels: ["111"], logger: log.logger)
+            try await TestStore.rawSQL(
+                location,
+                schema: schema,
+                ["CREATE TRIGGER refuse BEFORE INSERT ON drift_windows BEGIN SELECT RAISE(ABORT, 'refused'); END"]
+            )
+            feed(monitor, 300, purchase())
+            await monitor.flushAndEvaluate()
+            #expect(log.all.contains { $0.message.contains("closed windows are kept and stored when it answers again") }, "\(log.all)")
+            #expect(!log.all.contains { $0.message.contains("counts are lost") })
+            await monitor.flushAndEvaluate(last: true)
+            let last = try #require(log.all.last)
+            #expect(last.level == .warning && last.message.contains("their counts are lost"), "\(last)")
+            #expect(last.metadata["windows"] == "3", "\(last)")
+        }
+    }
+
     @Test("unconfigured pixels and odd event names are bucketed, never used raw", arguments: [TestStore.sqlite])
     func keyHygiene(store: TestStore) async throws {
         try await store.withRegistry { registry in

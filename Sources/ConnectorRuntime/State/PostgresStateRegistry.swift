@@ -31,6 +31,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     /// it: started together, it often came first, and PostgresNIO logged a warning of a lease
     /// before `run()` at every start.
     let poolRunning = StartupGate()
+    /// How often a session lock's connection is asked whether it is still there
+    /// (``withSessionLock(_:_:unlock:_:)``); tests make it short.
+    var sessionLockCheckInterval: Duration = .seconds(10)
 
     static let migrationLockKey: Int32 = 0x0CA9_1000
     static let pollLockKey: Int64 = 0x0CA9_2000
@@ -800,55 +803,12 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func withPollLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
         try await withSessionLock(
-            "take the poll lock",
+            "poll lock",
             "SELECT pg_try_advisory_lock(\(Self.pollLockKey))",
             unlock: "SELECT pg_advisory_unlock(\(Self.pollLockKey))",
             body
         )
     }
-
-    /// A session advisory lock on one pooled connection, held for `body`; `nil` when another holds it.
-    /// Taking it fails as a ``StateError`` naming `what`; `body`'s own errors pass through as thrown.
-    func withSessionLock<T: Sendable>(_ what: String, _ lock: String, unlock: String, _ body: @Sendable () async throws -> T) async throws -> T? {
-        do {
-            return try await client.withConnection { connection -> T? in
-                // Best effort: a server that cannot set them still gives the lock.
-                _ = try? await connection.fetch(Self.lockSessionKeepalives, logger: logger)
-                let rows = try await connection.fetch(PostgresQuery(unsafeSQL: lock), logger: logger)
-                var acquired = false
-                for try await got in rows.decode(Bool.self) { acquired = got }
-                guard acquired else { return nil }
-                do {
-                    let result = try await body()
-                    try await connection.fetch(PostgresQuery(unsafeSQL: unlock), logger: logger)
-                    return result
-                } catch {
-                    _ = try? await connection.fetch(PostgresQuery(unsafeSQL: unlock), logger: logger)
-                    throw SessionLockBodyFailure(error: error)
-                }
-            }
-        } catch let failure as SessionLockBodyFailure {
-            throw failure.error
-        } catch {
-            throw Self.stateError(error, what: what)
-        }
-    }
-
-    /// A session lock lasts as long as its session, and the server ends a session when it learns
-    /// the client is gone. A killed process's socket closes at once; a host that vanishes (power,
-    /// a network partition) sends nothing, and with Linux's defaults the server's TCP keepalive
-    /// notices after 2 h 11 min, every poll until then finding the lock held (exit 4). On the lock's
-    /// session the server probes after 60 s idle, every 10 s, and gives up after 3 unanswered:
-    /// 90 s. Session settings, not startup parameters, which a connection pooler may refuse;
-    /// ignored on a Unix socket.
-    static let lockSessionKeepalives: PostgresQuery = """
-        SELECT set_config('tcp_keepalives_idle', '60', false), set_config('tcp_keepalives_interval', '10', false),
-               set_config('tcp_keepalives_count', '3', false)
-        """
-
-    /// The error of the body a session lock was held for, carried past the classification of the
-    /// lock's own failures.
-    private struct SessionLockBodyFailure: Error { var error: any Error }
 
     // MARK: Streams and operations
 
@@ -1302,7 +1262,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     public func withDriftLock<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T? {
         try await withSessionLock(
-            "take the drift lock",
+            "drift lock",
             "SELECT pg_try_advisory_lock(\(Self.driftLockKey), hashtext(current_schema()))",
             unlock: "SELECT pg_advisory_unlock(\(Self.driftLockKey), hashtext(current_schema()))",
             body

@@ -67,7 +67,7 @@ struct FlushCommand: AsyncParsableCommand {
         try StateOptions.requireExisting(location, "flush forwards what serve committed there, and nothing has run with it yet")
         let graph = try GraphTarget.resolve(manifest)
         if once {
-            let report = try await StateOptions.withRegistry(at: location) { registry in
+            let report = try await StateOptions.withRegistry(at: location, logged: true) { registry in
                 let forwarder = Forwarder.configured(manifest: manifest, push: push, registry: registry, graph: graph)
                 return try await OnePass.run(shutdown, registry: registry, logger: logger) {
                     let report = try await forwarder.flushDue()

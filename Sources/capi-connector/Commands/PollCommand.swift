@@ -76,7 +76,7 @@ struct PollCommand: AsyncParsableCommand {
             if onTerminal { StandardStreams.printError(line) } else { logger.info("window committed", metadata: ["detail": "\(line)"]) }
         }
         if once {
-            let result: PollResult = try await StateOptions.withRegistry(at: location) { registry in
+            let result: PollResult = try await StateOptions.withRegistry(at: location, logged: true) { registry in
                 await SchemaRegistry.registerAtStartup(manifest.schemaRegistry, store: registry, logger: Logger(label: "capi.schemas"))
                 let job = PollJob(
                     manifest: manifest,

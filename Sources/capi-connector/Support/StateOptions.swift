@@ -83,9 +83,17 @@ struct StateOptions: ParsableArguments {
         return ExitCode(2)
     }
 
-    static func withRegistry<T: Sendable>(at location: StateLocation, _ body: @Sendable (any StateRegistry) async throws -> T) async throws -> T {
+    /// Runs `body` with the store at `location` open and migrated.
+    /// - Parameter logged: whether the store's own log lines (a lock taken again after its session
+    ///   ended, say) reach the log: for the scheduled jobs' single passes, whose log is read as
+    ///   the job's record; not for the commands whose output is what they print.
+    static func withRegistry<T: Sendable>(
+        at location: StateLocation,
+        logged: Bool = false,
+        _ body: @Sendable (any StateRegistry) async throws -> T
+    ) async throws -> T {
         var logger = Logger(label: "capi.state")
-        logger.logLevel = .critical
+        if !logged { logger.logLevel = .critical }
         do {
             return try await withStateRegistry(location, logger: logger, body)
         } catch let error as StateError {

@@ -1,8 +1,10 @@
-import ConnectorRuntime
 import Foundation
 import Logging
+import PostgresNIO
 import TestSupport
 import Testing
+
+@testable import ConnectorRuntime
 
 /// A session lock (the poll lock, the drift lock) is released when the server ends its session,
 /// and the server ends it when TCP keepalive finds the client gone: the lock's session probes after
@@ -31,6 +33,87 @@ struct PostgresSessionLockTests {
             }
             let timers = try #require(seen)
             #expect(timers.contains { $0 <= 60 }, "keepalive timers of the server's sessions, seconds: \(timers)")
+        }
+    }
+
+    @Test("a poll lock whose session ends mid-poll is taken again, and the poll's result comes back; the lock is free after")
+    func lockTakenAgain() async throws {
+        try await withLockTestRegistry { registry, database, _, log in
+            let before = try await Self.lockHolders(database)
+            let result = try await registry.withPollLock { () async throws -> [Int32] in
+                let first = try await Self.lockHolders(database)
+                try await Self.terminate(first, database)
+                var again: [Int32] = []
+                try await eventually("the lock is held again", timeout: .seconds(20)) {
+                    again = try await Self.lockHolders(database)
+                    return !again.isEmpty && again != first
+                }
+                return again
+            }
+            #expect(before.isEmpty)
+            #expect(result?.count == 1, "\(String(describing: result))")
+            #expect(log.all.contains { $0.level == .warning && $0.message.contains("the session holding the poll lock ended") })
+            #expect(log.all.contains { $0.message == "the poll lock is held again" })
+            #expect(try await Self.lockHolders(database).isEmpty, "released after the poll")
+            #expect(try await registry.withPollLock { true } == true)
+        }
+    }
+
+    @Test("another process takes the lock after the session ended: the poll goes on and says so; the other keeps the lock")
+    func lockTakenByAnother() async throws {
+        try await withLockTestRegistry { registry, database, location, log in
+            try await withStateRegistry(location, logger: Logger(label: "test.other")) { other in
+                let result = try await registry.withPollLock { () async throws -> Bool? in
+                    try await Self.terminate(try await Self.lockHolders(database), database)
+                    // The other process takes it before the first notices (every 200 ms).
+                    return try await other.withPollLock {
+                        try await eventually("the first says it lost the lock", timeout: .seconds(20)) {
+                            log.all.contains { $0.level == .error && $0.message.hasPrefix("another process took the poll lock") }
+                        }
+                        return true
+                    }
+                }
+                #expect(result == .some(.some(true)), "the other took the lock, and the first's body finished")
+                #expect(try await Self.lockHolders(database).isEmpty)
+            }
+        }
+    }
+
+    /// A registry on a database of its own (the poll lock is one per database) that checks its lock
+    /// sessions every 200 ms, logging to `log`.
+    func withLockTestRegistry(
+        _ body: @Sendable (PostgresStateRegistry, _ database: String, StateLocation, CapturedLog) async throws -> Void
+    ) async throws {
+        let (database, stateURL) = try await TestPostgres.createDatabase(prefix: "capi_lock")
+        guard case .postgres(let target) = try StateLocation(parsing: stateURL) else { throw TestSetupError("not a postgres URL") }
+        let log = CapturedLog()
+        var checkedOften = PostgresStateRegistry(target: target, logger: log.logger)
+        checkedOften.sessionLockCheckInterval = .milliseconds(200)
+        let registry = checkedOften
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await registry.run() }
+            defer { group.cancelAll() }
+            try await registry.migrate(within: connectTimeout, describing: .postgres(target))
+            try await body(registry, database, .postgres(target), log)
+        }
+    }
+
+    /// The backends holding an advisory lock in `database`.
+    static func lockHolders(_ database: String) async throws -> [Int32] {
+        try await TestPostgres.withClient { client in
+            let rows = try await client.query(
+                "SELECT l.pid FROM pg_locks l JOIN pg_database d ON d.oid = l.database WHERE l.locktype = 'advisory' AND l.granted AND d.datname = \(database) ORDER BY l.pid"
+            )
+            var pids: [Int32] = []
+            for try await pid in rows.decode(Int32.self) { pids.append(pid) }
+            return pids
+        }
+    }
+
+    static func terminate(_ pids: [Int32], _ database: String) async throws {
+        #expect(!pids.isEmpty, "a backend of \(database) holds the lock")
+        try await TestPostgres.withClient { client in
+            for pid in pids { try await client.query("SELECT pg_terminate_backend(\(pid))") }
         }
     }
 

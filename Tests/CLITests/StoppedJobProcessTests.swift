@@ -138,6 +138,38 @@ struct StoppedJobProcessTests {
         }
     }
 
+    @Test(
+        "the scheduled poll and flush, SIGTERM while their store refuses connections: exit 1 at once saying why, not 'cut short'",
+        arguments: ["poll", "flush"]
+    )
+    func scheduledStoreRefusing(command: String) async throws {
+        // A port that refuses every connection: the store never answers, so the job waits for it.
+        try await withHeldLoopbackPort(.refusing) { port in
+            let log = TemporaryPaths.url("\(command)-store-refusing", suffix: ".log").path
+            let environment = ["META_PIXEL_ID": "555000111", "CAPI_GRAPH_URL": "http://127.0.0.1:9", "CAPI_LOG_LEVEL": "info"]
+            let process = try CLIRunner.start(
+                [command, "--state", "postgres://capi@127.0.0.1:\(port)/capi", "--shutdown-timeout", "20"],
+                environment: environment,
+                logTo: log
+            )
+            let took = try await process.stopped(with: SIGKILL) {
+                try await eventually("the job to try the store") {
+                    (try? String(contentsOfFile: log, encoding: .utf8))?.contains("the state store does not answer yet; waiting for it") == true
+                }
+                // Into its wait: the pool retrying, the probe asking once a second.
+                try await Task.sleep(for: .seconds(1))
+                let signalled = ContinuousClock.now
+                kill(process.processIdentifier, SIGTERM)
+                return await process.exited() - signalled
+            }
+            #expect(process.terminationStatus == 1 && process.terminationReason == .exit)
+            #expect(took < .seconds(10), "the shutdown took \(took); --shutdown-timeout is 20 s")
+            let lines = try String(contentsOfFile: log, encoding: .utf8)
+            #expect(lines.contains("stopped while the state store could not be reached"), "\(lines)")
+            #expect(!lines.contains("shutdown took longer than --shutdown-timeout"), "\(lines)")
+        }
+    }
+
     @Test("flush --once on SIGTERM records the batches in flight, prints what is left and exits 1; the next run sends the rest once")
     func flushStopped() async throws {
         let graph = SlowGraph(delay: .milliseconds(300))

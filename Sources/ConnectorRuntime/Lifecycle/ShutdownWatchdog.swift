@@ -23,7 +23,7 @@ public final class ShutdownWatchdog: Service, Sendable {
     let logger: Logger
     let onExpiry: @Sendable () -> Void
     private let disarmed = Mutex(false)
-    private let shutdownBegan = Mutex(false)
+    private let shutdownBegan = Mutex<ContinuousClock.Instant?>(nil)
 
     /// - Parameter onExpiry: what ends the process (tests observe it instead).
     public init(limit: Duration, logger: Logger, onExpiry: @escaping @Sendable () -> Void) {
@@ -33,7 +33,10 @@ public final class ShutdownWatchdog: Service, Sendable {
     }
 
     /// Whether the group began a graceful shutdown (a signal, or a service that ended).
-    public var sawShutdown: Bool { shutdownBegan.withLock { $0 } }
+    public var sawShutdown: Bool { shutdownBegan.withLock { $0 != nil } }
+
+    /// When the group began its graceful shutdown, if it did.
+    public var shutdownBeganAt: ContinuousClock.Instant? { shutdownBegan.withLock { $0 } }
 
     /// The shutdown finished: a timer still pending does nothing.
     public func disarm() {
@@ -43,7 +46,7 @@ public final class ShutdownWatchdog: Service, Sendable {
     public func run() async throws {
         // Returns when the group begins a graceful shutdown; throws if the group is cancelled first.
         try await gracefulShutdown()
-        shutdownBegan.withLock { $0 = true }
+        shutdownBegan.withLock { $0 = .now }
         let seconds = Double(limit.components.seconds) + Double(limit.components.attoseconds) / 1e18
         Thread.detachNewThread { [self] in
             Thread.sleep(forTimeInterval: seconds)

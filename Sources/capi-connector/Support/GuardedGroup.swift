@@ -51,9 +51,14 @@ extension ShutdownOptions {
             logger: logger
         )
         var failure: (any Error)?
-        do { try await Self.run(group) } catch { failure = error }
-        // Cut short, a cancelled service may as well return as throw.
-        if watchdog.sawShutdown && cancellations.contains(where: { $0() }) { return .cutShort }
+        var secondSignal = false
+        do { secondSignal = try await Self.run(group) } catch { failure = error }
+        // Cut short, a cancelled service may as well return as throw, so the ending is judged by
+        // whether a service ended cancelled, and by why it could have been: the timeout or a
+        // second signal. A service the group cancelled because another failed (a store gone when
+        // the signal came) was not cut short by the timeout.
+        let timedOut = watchdog.shutdownBeganAt.map { ContinuousClock.now - $0 + .milliseconds(100) >= timeout } ?? false
+        if watchdog.sawShutdown && (secondSignal || timedOut) && cancellations.contains(where: { $0() }) { return .cutShort }
         switch failure {
         case nil: return .finished
         case let error as StateError where watchdog.sawShutdown: return .storeUnreachableAtShutdown(error)

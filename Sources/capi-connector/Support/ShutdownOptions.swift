@@ -46,20 +46,25 @@ struct ShutdownOptions: ParsableArguments {
     /// Runs `group` until it ends. A second SIGTERM or SIGINT while it shuts down cancels what
     /// still runs at once, as a second Ctrl-C is expected to, instead of waiting out
     /// `--shutdown-timeout` (the group itself hears only the first).
-    static func run(_ group: ServiceGroup) async throws {
+    /// - Returns: whether a second signal came and cut the shutdown short.
+    static func run(_ group: ServiceGroup) async throws -> Bool {
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+        return try await withThrowingTaskGroup(of: Bool.self) { tasks in
+            tasks.addTask {
+                try await group.run()
+                return false
+            }
             tasks.addTask {
                 var heard = 0
                 for await _ in signals {
                     heard += 1
-                    if heard == 2 { return }
+                    if heard == 2 { return true }
                 }
                 // Cancelled when the group ended first: wait no more.
+                return false
             }
             defer { tasks.cancelAll() }
-            try await tasks.next()
+            return try await tasks.next() ?? false
         }
     }
 }

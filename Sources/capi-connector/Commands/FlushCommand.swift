@@ -25,9 +25,12 @@ struct FlushCommand: AsyncParsableCommand {
             (the rest waits for the next run). Without --once it keeps forwarding until SIGTERM, then \
             finishes what is in flight and exits 0; --metrics-listen then serves GET /metrics \
             (capi_events_forwarded_total, capi_retries_total, capi_events_dead_lettered_total, \
-            capi_outbox_depth, capi_dlq_events, capi_build_info) and GET /healthz.
+            capi_outbox_depth, capi_dlq_events, capi_build_info) and GET /healthz. Either way, work \
+            still in flight after --shutdown-timeout is cancelled (exit 1), and a state store that \
+            cannot be reached when the signal comes is not waited for (exit 1, saying so).
 
-            Exit codes: 0 ok, 1 some batches rescheduled or stopped by a signal (with --once), 2 configuration or state error (a SQLite \
+            Exit codes: 0 ok, 1 some batches rescheduled, stopped by a signal (with --once), or a \
+            shutdown cut short or without its store, 2 configuration or state error (a SQLite \
             path where no store exists among them: flush forwards what serve committed there).
             """
     )

@@ -52,13 +52,9 @@ struct StoppedJobProcessTests {
                 environment: environment,
                 logTo: log
             )
-            // SIGKILL afterwards only if the test failed before the process ended.
-            let took = try await process.stopped(with: SIGKILL) {
+            let took = try await process.timedStop(after: {
                 try await eventually("the first stats request is held") { graph.requests > 0 }
-                let signalled = ContinuousClock.now
-                kill(process.processIdentifier, SIGTERM)
-                return await process.exited() - signalled
-            }
+            })
             #expect(process.terminationStatus == 1 && process.terminationReason == .exit)
             let lines = try String(contentsOfFile: log, encoding: .utf8)
             #expect(
@@ -122,13 +118,9 @@ struct StoppedJobProcessTests {
                 (state, environment) = ("sqlite:" + queued.path, queued.environment)
             }
             let process = try CLIRunner.start([command, "--state", state, "--shutdown-timeout", "0.5"], environment: environment, logTo: log)
-            // SIGKILL afterwards only if the test failed before the process ended.
-            let took = try await process.stopped(with: SIGKILL) {
+            let took = try await process.timedStop(after: {
                 try await eventually("the first request is held") { graph.requests > 0 }
-                let signalled = ContinuousClock.now
-                kill(process.processIdentifier, SIGTERM)
-                return await process.exited() - signalled
-            }
+            })
             #expect(process.terminationStatus == 1 && process.terminationReason == .exit)
             let lines = try String(contentsOfFile: log, encoding: .utf8)
             #expect(lines.contains("shutdown took longer than --shutdown-timeout, or a second signal came"), "\(lines)")
@@ -152,16 +144,13 @@ struct StoppedJobProcessTests {
                 environment: environment,
                 logTo: log
             )
-            let took = try await process.stopped(with: SIGKILL) {
+            let took = try await process.timedStop(after: {
                 try await eventually("the job to try the store") {
                     (try? String(contentsOfFile: log, encoding: .utf8))?.contains("the state store does not answer yet; waiting for it") == true
                 }
                 // Into its wait: the pool retrying, the probe asking once a second.
                 try await Task.sleep(for: .seconds(1))
-                let signalled = ContinuousClock.now
-                kill(process.processIdentifier, SIGTERM)
-                return await process.exited() - signalled
-            }
+            })
             #expect(process.terminationStatus == 1 && process.terminationReason == .exit)
             #expect(took < .seconds(10), "the shutdown took \(took); --shutdown-timeout is 20 s")
             let lines = try String(contentsOfFile: log, encoding: .utf8)
@@ -222,25 +211,25 @@ struct StoppedJobProcessTests {
                 environment: environment,
                 logTo: log
             )
-            // SIGKILL afterwards only if the test failed before the process ended.
-            let took = try await process.stopped(with: SIGKILL) {
-                try await eventually("the first batch is held") { graph.requests > 0 }
-                // The store goes away: no new connection, and the flush's own are ended.
-                try await TestPostgres.withClient { client in
-                    try await client.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(database) ALLOW_CONNECTIONS false"))
-                    try await client.query(
-                        PostgresQuery(unsafeSQL: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'")
-                    )
+            let took = try await process.timedStop(
+                after: {
+                    try await eventually("the first batch is held") { graph.requests > 0 }
+                    // The store goes away: no new connection, and the flush's own are ended.
+                    try await TestPostgres.withClient { client in
+                        try await client.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(database) ALLOW_CONNECTIONS false"))
+                        try await client.query(
+                            PostgresQuery(unsafeSQL: "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '\(database)'")
+                        )
+                    }
+                },
+                meanwhile: {
+                    try await eventually("the shutdown began") {
+                        (try? String(contentsOfFile: log, encoding: .utf8))?.contains("shutdown asked for") == true
+                    }
+                    // Meta answers the batch in flight; its outcome cannot be recorded.
+                    graph.hold(false)
                 }
-                let signalled = ContinuousClock.now
-                kill(process.processIdentifier, SIGTERM)
-                try await eventually("the shutdown began") {
-                    (try? String(contentsOfFile: log, encoding: .utf8))?.contains("shutdown asked for") == true
-                }
-                // Meta answers the batch in flight; its outcome cannot be recorded.
-                graph.hold(false)
-                return await process.exited() - signalled
-            }
+            )
             #expect(process.terminationStatus == 1 && process.terminationReason == .exit)
             #expect(took < .seconds(10), "the shutdown took \(took); --shutdown-timeout is 20 s")
             let lines = try String(contentsOfFile: log, encoding: .utf8)

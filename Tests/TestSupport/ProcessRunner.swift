@@ -169,6 +169,22 @@ extension Process {
         return ended
     }
 
+    /// Waits for `ready`, sends SIGTERM and answers how long the process took to end from then
+    /// (SIGKILL follows only if `ready` failed and the process still runs). Between SIGTERM and
+    /// the exit, `meanwhile` runs: what the test does while the process stops.
+    public func timedStop(
+        after ready: () async throws -> Void,
+        meanwhile: () async throws -> Void = {}
+    ) async throws -> Duration {
+        try await stopped(with: SIGKILL) {
+            try await ready()
+            let signalled = ContinuousClock.now
+            kill(processIdentifier, SIGTERM)
+            try await meanwhile()
+            return await exited() - signalled
+        }
+    }
+
     /// Runs `body` while the process runs, then sends it `signal` and awaits its exit (``exited()``),
     /// whatever `body` did: what a `defer { kill(…); waitUntilExit() }` means, without blocking.
     public func stopped<T>(with signal: Int32 = SIGTERM, after body: () async throws -> T) async throws -> T {

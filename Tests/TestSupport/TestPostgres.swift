@@ -87,16 +87,21 @@ public enum TestPostgres {
         let target = try target()
         let configuration = target.clientConfiguration(database: database, searchPath: searchPath)
         let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "test-postgres"))
-        // Leased only once `run()` is called, which PostgresNIO otherwise warns of.
-        let running = StartupGate()
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                running.open()
-                await client.run()
-            }
-            defer { group.cancelAll() }
-            try await running.wait()
-            return try await body(client)
+        return try await withRunning(client) { try await body(client) }
+    }
+}
+
+/// Runs `body` while `client.run()` is alive, once it is being called: a lease before it makes
+/// PostgresNIO log a warning, and started side by side the lease often came first.
+public func withRunning<T: Sendable>(_ client: PostgresClient, _ body: () async throws -> T) async throws -> T {
+    let running = StartupGate()
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask {
+            running.open()
+            await client.run()
         }
+        defer { group.cancelAll() }
+        try await running.wait()
+        return try await body()
     }
 }

@@ -22,11 +22,12 @@ struct ConnectionLanesTests {
         configuration.options.maximumConnections = connections
         let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "test-lanes"))
         let lanes = ConnectionLanes(client: client, count: count, linger: linger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            group.addTask { await lanes.serve() }
-            defer { group.cancelAll() }
-            return try await body(lanes, client)
+        return try await withRunning(client) {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await lanes.serve() }
+                defer { group.cancelAll() }
+                return try await body(lanes, client)
+            }
         }
     }
 
@@ -74,15 +75,13 @@ struct ConnectionLanesTests {
         configuration.options.maximumConnections = 1
         let client = PostgresClient(configuration: configuration, backgroundLogger: Logger(label: "test-lanes"))
         let lanes = ConnectionLanes(client: client, count: 2, linger: .seconds(1))
-        try await withThrowingTaskGroup(of: Void.self) { group throws in
-            group.addTask { await client.run() }
+        try await withRunning(client) {
             let serving = Task { await lanes.serve() }
             let pid = try await lanes.run { try await Self.backendPID($0) }
             #expect(pid > 0)
             serving.cancel()
             await serving.value
             await #expect(throws: StateError.self) { try await lanes.run { try await Self.backendPID($0) } }
-            group.cancelAll()
         }
     }
 

@@ -28,9 +28,7 @@ struct PostgresConnectionFormsTests {
     func column<T: PostgresDecodable & Sendable>(_ query: PostgresQuery, as type: T.Type, _ target: StateLocation.PostgresTarget) async throws -> [T]
     {
         let client = PostgresClient(configuration: target.clientConfiguration(), backgroundLogger: Logger(label: "test"))
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await client.run() }
-            defer { group.cancelAll() }
+        return try await withRunning(client) {
             var values: [T] = []
             for try await value in try await client.query(query).decode(T.self) { values.append(value) }
             return values

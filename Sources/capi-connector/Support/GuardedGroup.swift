@@ -23,8 +23,8 @@ extension ShutdownOptions {
     /// a state store gone when the signal comes is let go of (``StoreReleaseAtShutdown``), so
     /// nothing waits on it until `--shutdown-timeout`; a watchdog ends the process when cancelled
     /// work does not stop (``ShutdownWatchdog``); and the ending is judged by whether a service
-    /// ended cancelled, not by the group's outcome (``CancellationWitness``), so a shutdown cut
-    /// short is never reported as a clean stop.
+    /// ended cancelled by the timeout or a second signal, not by the group's outcome
+    /// (``CancellationWitness``), so a shutdown cut short is never reported as a clean stop.
     ///
     /// Errors other than the store's after a signal are thrown for the command to word.
     func runGuarded(
@@ -58,7 +58,7 @@ extension ShutdownOptions {
         // second signal. A service the group cancelled because another failed (a store gone when
         // the signal came) was not cut short by the timeout.
         let timedOut = watchdog.shutdownBeganAt.map { ContinuousClock.now - $0 + .milliseconds(100) >= timeout } ?? false
-        if watchdog.sawShutdown && (secondSignal || timedOut) && cancellations.contains(where: { $0() }) { return .cutShort }
+        if (secondSignal || timedOut) && cancellations.contains(where: { $0() }) { return .cutShort }
         switch failure {
         case nil: return .finished
         case let error as StateError where watchdog.sawShutdown: return .storeUnreachableAtShutdown(error)

@@ -54,6 +54,7 @@ extension PostgresStateRegistry {
     private func take(_ lock: String, on connection: PostgresConnection) async throws -> Bool {
         // Best effort: a server that cannot set them still gives the lock.
         _ = try? await connection.fetch(Self.lockSessionKeepalives, logger: logger)
+        _ = try? await connection.fetch(Self.lockSessionNeverIdle, logger: logger)
         let rows = try await connection.fetch(PostgresQuery(unsafeSQL: lock), logger: logger)
         var acquired = false
         for try await got in rows.decode(Bool.self) { acquired = got }
@@ -118,6 +119,13 @@ extension PostgresStateRegistry {
         SELECT set_config('tcp_keepalives_idle', '60', false), set_config('tcp_keepalives_interval', '10', false),
                set_config('tcp_keepalives_count', '3', false)
         """
+
+    /// A session holding a lock for a running job is not idle, however long the job leaves it
+    /// alone: a server's `idle_session_timeout` (PostgreSQL 14 and later; a statement of its own,
+    /// since an older server refuses the name) would end it, and the lock with it, between two
+    /// checks of ``withSessionLock(_:_:unlock:_:)``. A client that vanishes is still found by the
+    /// keepalives above.
+    static let lockSessionNeverIdle: PostgresQuery = "SELECT set_config('idle_session_timeout', '0', false)"
 
     /// The error of the body a session lock was held for, carried past the classification of the
     /// lock's own failures.

@@ -79,6 +79,27 @@ struct PostgresSessionLockTests {
         }
     }
 
+    @Test("a server's idle_session_timeout does not end the lock's session while the job leaves it alone")
+    func lockSessionNotIdle() async throws {
+        let (database, stateURL) = try await TestPostgres.createDatabase(prefix: "capi_lock_idle")
+        try await TestPostgres.withClient { client in
+            try await client.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(database) SET idle_session_timeout = '500ms'"))
+        }
+        let log = CapturedLog()
+        try await withStateRegistry(try StateLocation(parsing: stateURL), logger: log.logger) { registry in
+            let holders = try await registry.withPollLock { () async throws -> [[Int32]] in
+                var seen = [try await Self.lockHolders(database)]
+                // Four times the server's limit, with no statement on the lock's session.
+                try await Task.sleep(for: .seconds(2))
+                seen.append(try await Self.lockHolders(database))
+                return seen
+            }
+            let both = try #require(holders)
+            #expect(both[0].count == 1 && both[0] == both[1], "one backend held the lock throughout: \(both)")
+            #expect(!log.all.contains { $0.message.contains("the session holding the poll lock ended") })
+        }
+    }
+
     /// A registry on a database of its own (the poll lock is one per database) that checks its lock
     /// sessions every 200 ms, logging to `log`.
     func withLockTestRegistry(

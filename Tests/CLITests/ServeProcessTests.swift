@@ -118,15 +118,13 @@ struct ServeProcessTests {
                 environment: Self.environment(),
                 logTo: log
             )
-            // Its services run (and handle signals) once it says it waits for the store.
-            try await eventually("the sidecar to try the store") {
-                (try? String(contentsOfFile: log, encoding: .utf8))?.contains("the state store does not answer yet; waiting for it") == true
-            }
-            let signalled = ContinuousClock.now
-            kill(serve.processIdentifier, SIGTERM)
-            try await eventually("the sidecar to exit", timeout: .seconds(15)) { serve.hasEnded }
-            #expect(ContinuousClock.now - signalled < .seconds(10))
-            await serve.exited()
+            let took = try await serve.timedStop(after: {
+                // Its services run (and handle signals) once it says it waits for the store.
+                try await eventually("the sidecar to try the store") {
+                    (try? String(contentsOfFile: log, encoding: .utf8))?.contains("the state store does not answer yet; waiting for it") == true
+                }
+            })
+            #expect(took < .seconds(10), "the shutdown took \(took); --shutdown-timeout is 20 s")
             #expect(serve.terminationStatus == 1)
             // Not held until --shutdown-timeout: the store that cannot be reached is let go.
             let text = try String(contentsOfFile: log, encoding: .utf8)

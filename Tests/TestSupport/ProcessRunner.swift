@@ -170,19 +170,25 @@ extension Process {
     }
 
     /// Waits for `ready`, sends SIGTERM and answers how long the process took to end from then
-    /// (SIGKILL follows only if `ready` failed and the process still runs). Between SIGTERM and
-    /// the exit, `meanwhile` runs: what the test does while the process stops.
+    /// (SIGKILL follows only if `ready` or `meanwhile` failed and the process still runs). Between
+    /// SIGTERM and the exit, `meanwhile` runs: what the test does while the process stops.
     public func timedStop(
         after ready: () async throws -> Void,
         meanwhile: () async throws -> Void = {}
     ) async throws -> Duration {
-        try await stopped(with: SIGKILL) {
+        let signalled: ContinuousClock.Instant
+        do {
             try await ready()
-            let signalled = ContinuousClock.now
+            signalled = .now
             kill(processIdentifier, SIGTERM)
             try await meanwhile()
-            return await exited() - signalled
+        } catch {
+            // Not signalled after the process was reaped, whose number may be another's by then.
+            if !hasEnded { kill(processIdentifier, SIGKILL) }
+            await exited()
+            throw error
         }
+        return await exited() - signalled
     }
 
     /// Runs `body` while the process runs, then sends it `signal` and awaits its exit (``exited()``),

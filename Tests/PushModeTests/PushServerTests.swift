@@ -520,10 +520,12 @@ struct PushServerTests {
         let sandbox = GraphSandbox.Configuration(
             faults: FaultPlan(rate: 0.3, kinds: [.serverError, .throttle, .timeout, .reset]),
             seed: 5,
-            timeoutDelay: .milliseconds(2000)
+            timeoutDelay: .milliseconds(4000)
         )
-        // A 1 s send timeout, so the stand-in's held answers are the client's timeouts.
-        try await PushStack.run(sandbox: sandbox, manifest: try pushManifest(graphTimeout: "1s")) { stack in
+        // A 3 s send timeout, so the stand-in's held answers are the client's timeouts. A real
+        // answer past the timeout is sent again, as it should be, and counted twice here: with
+        // 1 s, a starved full run of the suite had answers that late (45 s for this test).
+        try await PushStack.run(sandbox: sandbox, manifest: try pushManifest(graphTimeout: "3s")) { stack in
             try await withThrowingTaskGroup(of: Int.self) { group in
                 for index in 0..<120 {
                     group.addTask {

@@ -15,7 +15,9 @@ extension PostgresStateRegistry {
     /// again on a new connection. A session already gone at the unlock took the lock with it.
     func withSessionLock<T: Sendable>(_ name: String, _ lock: String, unlock: String, _ body: @Sendable () async throws -> T) async throws -> T? {
         do {
-            return try await client.withConnection { connection -> T? in
+            // A pooled connection the server has closed (`idle_session_timeout`, a restart) refuses
+            // the lock statement unsent: taken on another.
+            return try await onOpenConnection { connection -> T? in
                 guard try await take(lock, on: connection) else { return nil }
                 let outcome = await withoutActuallyEscaping(body) { body in
                     await withTaskGroup(of: Result<T, any Error>?.self) { group in
@@ -88,7 +90,7 @@ extension PostgresStateRegistry {
         logger.warning("the session holding the \(name) ended; taking it again on a new connection")
         while !Task.isCancelled {
             do {
-                let taken = try await client.withConnection { fresh -> Bool in
+                let taken = try await onOpenConnection { fresh -> Bool in
                     guard try await take(lock, on: fresh) else { return false }
                     logger.notice("the \(name) is held again")
                     await keepHolding(name, lock: lock, unlock: unlock, on: fresh)

@@ -291,7 +291,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
 
     /// Runs `body` on a pooled connection, again on another if it throws
     /// ``ConnectionClosedBeforeStart`` (which it may only do before it has sent anything).
-    private func onOpenConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
+    func onOpenConnection<T>(_ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await ConnectionClosedBeforeStart.retrying { try await client.withConnection { connection in try await body(connection) } }
     }
 

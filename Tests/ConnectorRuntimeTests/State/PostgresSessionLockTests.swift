@@ -61,11 +61,15 @@ struct PostgresSessionLockTests {
 
     @Test("another process takes the lock after the session ended: the poll goes on and says so; the other keeps the lock")
     func lockTakenByAnother() async throws {
-        try await withLockTestRegistry { registry, database, location, log in
+        // Checked every 3 s: the other has that long to take the lock once the server let it go.
+        try await withLockTestRegistry(checkedEvery: .seconds(3)) { registry, database, location, log in
             try await withStateRegistry(location, logger: Logger(label: "test.other")) { other in
                 let result = try await registry.withPollLock { () async throws -> Bool? in
                     try await Self.terminate(try await Self.lockHolders(database), database)
-                    // The other process takes it before the first notices (every 200 ms).
+                    // A terminated backend lets go of its locks as it exits, a moment later.
+                    try await eventually("the server to let go of the lock", timeout: .seconds(20)) {
+                        try await Self.lockHolders(database).isEmpty
+                    }
                     return try await other.withPollLock {
                         try await eventually("the first says it lost the lock", timeout: .seconds(20)) {
                             log.all.contains { $0.level == .error && $0.message.hasPrefix("another process took the poll lock") }
@@ -87,6 +91,9 @@ struct PostgresSessionLockTests {
         }
         let log = CapturedLog()
         try await withStateRegistry(try StateLocation(parsing: stateURL), logger: log.logger) { registry in
+            // The pool's idle connections are ended by the server meanwhile: the lock is taken on
+            // one that is open.
+            try await Task.sleep(for: .seconds(1))
             let holders = try await registry.withPollLock { () async throws -> [[Int32]] in
                 var seen = [try await Self.lockHolders(database)]
                 // Four times the server's limit, with no statement on the lock's session.
@@ -101,16 +108,17 @@ struct PostgresSessionLockTests {
     }
 
     /// A registry on a database of its own (the poll lock is one per database) that checks its lock
-    /// sessions every 200 ms, logging to `log`.
+    /// sessions every `checkedEvery`, logging to `log`.
     func withLockTestRegistry(
+        checkedEvery interval: Duration = .milliseconds(200),
         _ body: @Sendable (PostgresStateRegistry, _ database: String, StateLocation, CapturedLog) async throws -> Void
     ) async throws {
         let (database, stateURL) = try await TestPostgres.createDatabase(prefix: "capi_lock")
         guard case .postgres(let target) = try StateLocation(parsing: stateURL) else { throw TestSetupError("not a postgres URL") }
         let log = CapturedLog()
-        var checkedOften = PostgresStateRegistry(target: target, logger: log.logger)
-        checkedOften.sessionLockCheckInterval = .milliseconds(200)
-        let registry = checkedOften
+        var checking = PostgresStateRegistry(target: target, logger: log.logger)
+        checking.sessionLockCheckInterval = interval
+        let registry = checking
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await registry.run() }
             defer { group.cancelAll() }

@@ -54,9 +54,15 @@ extension PostgresStateRegistry {
 
     /// Whether `lock` was taken on `connection`'s session.
     private func take(_ lock: String, on connection: PostgresConnection) async throws -> Bool {
-        // Best effort: a server that cannot set them still gives the lock.
-        _ = try? await connection.fetch(Self.lockSessionKeepalives, logger: logger)
-        _ = try? await connection.fetch(Self.lockSessionNeverIdle, logger: logger)
+        // Best effort: a server that cannot set them still gives the lock. A session that was
+        // already gone is not: the lock is taken on another (``onOpenConnection(_:)``).
+        for setting in [Self.lockSessionKeepalives, Self.lockSessionNeverIdle] {
+            do {
+                try await connection.fetch(setting, logger: logger)
+            } catch  where ConnectionClosedBeforeStart.isUnsent(error) {
+                throw error
+            } catch {}
+        }
         let rows = try await connection.fetch(PostgresQuery(unsafeSQL: lock), logger: logger)
         var acquired = false
         for try await got in rows.decode(Bool.self) { acquired = got }

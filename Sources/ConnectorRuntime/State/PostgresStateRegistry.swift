@@ -229,7 +229,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             for probe in StateMigrations.probes {
                 do {
                     try await fetch(PostgresQuery(unsafeSQL: probe.sql))
-                } catch let error as PSQLError where error.serverInfo != nil {
+                } catch let error as PSQLError where error.serverInfo?[.sqlState]?.hasPrefix("42") == true {
+                    // Class 42: no such table or column, or no right to read it. Anything else
+                    // (a session the server ended, say) is not the table's fault.
                     throw StateMigrations.unusable(probe.table, error.serverInfo?[.message] ?? "\(error.code)")
                 }
             }
@@ -274,11 +276,11 @@ public struct PostgresStateRegistry: StateRegistry, Service {
                 result = try await body(connection)
             } catch {
                 _ = try? await connection.fetch("ROLLBACK", logger: logger)
-                throw error is ConnectionClosedBeforeStart ? Self.closedDuringTransaction : error
+                throw ConnectionClosedBeforeStart.isUnsent(error) ? Self.closedDuringTransaction : error
             }
             do {
                 try await connection.fetch("COMMIT", logger: logger)
-            } catch is ConnectionClosedBeforeStart {
+            } catch let error where ConnectionClosedBeforeStart.isUnsent(error) {
                 throw Self.closedDuringTransaction
             }
             return result
@@ -351,7 +353,8 @@ public struct PostgresStateRegistry: StateRegistry, Service {
             let found: ReadRows
             do {
                 found = try await connection.fetch(lookup, logger: logger)
-            } catch is ConnectionClosedBeforeStart {
+            } catch let error where ConnectionClosedBeforeStart.isUnsent(error) {
+                // Not to be run again whole: the insert is committed.
                 throw StateError(.unavailable, "the connection to the Postgres server closed between the insert and its lookup")
             }
             for try await (pixel, id, time, hash, answer) in found.decode((String, String, Int64, String, String).self) {

@@ -27,16 +27,27 @@ struct ConnectionClosedBeforeStart: Error {
     static let attempts = 3
 
     /// `work` (which leases a connection), again while it throws this error, up to ``attempts``.
+    /// A server that ended an idle pooled session (`idle_session_timeout`) as the statement was
+    /// sent answers with that instead, and it too means the statement never ran: the session was
+    /// idle, waiting for it.
     static func retrying<T>(_ work: () async throws -> T) async throws -> T {
         var attempt = 1
         while true {
             do {
                 return try await work()
-            } catch is ConnectionClosedBeforeStart where attempt < attempts {
+            } catch let error where attempt < attempts && isUnsent(error) {
                 attempt += 1
             }
         }
     }
+
+    static func isUnsent(_ error: any Error) -> Bool {
+        if error is ConnectionClosedBeforeStart { return true }
+        return (error as? PSQLError)?.serverInfo?[.sqlState] == idleSessionTimeout
+    }
+
+    /// SQLSTATE `idle_session_timeout`: the server ended a session that waited for a statement.
+    static let idleSessionTimeout = "57P05"
 }
 
 /// An event loop as a task executor, so that nonisolated async code (PostgresNIO's) runs on it.

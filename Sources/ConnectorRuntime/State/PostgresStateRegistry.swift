@@ -35,6 +35,9 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     /// (``withSessionLock(_:_:unlock:_:)``); tests make it short.
     var sessionLockCheckInterval: Duration = .seconds(10)
 
+    /// Connections the pool keeps at most.
+    static let poolSize = 8
+
     static let migrationLockKey: Int32 = 0x0CA9_1000
     static let pollLockKey: Int64 = 0x0CA9_2000
     static let alarmLockKey: Int32 = 0x0CA9_3000
@@ -43,7 +46,7 @@ public struct PostgresStateRegistry: StateRegistry, Service {
     public init(target: StateLocation.PostgresTarget, schema: String? = nil, logger: Logger) {
         var configuration = target.clientConfiguration(searchPath: schema)
         configuration.options.connectTimeout = .seconds(5)
-        configuration.options.maximumConnections = 8
+        configuration.options.maximumConnections = Self.poolSize
         // The pool logs each failed connection attempt at info, several a second while a server
         // is down or refuses, and the store's outage lines already say it once. At debug and trace
         // its lines stay, for whoever is looking into the connection itself.

@@ -23,8 +23,10 @@ extension PostgresConnection {
 /// Nothing was sent: the connection was closed when the statement was to start.
 struct ConnectionClosedBeforeStart: Error {
     /// Tries in all: the pool drops a closed connection as soon as its event loop has seen the
-    /// close, so a second lease is almost always an open one.
-    static let attempts = 3
+    /// close, so a second lease is almost always an open one. More than the pool holds: a server
+    /// that ends every idle session at once (`idle_session_timeout`, a restart) can leave each of
+    /// them closed, and with 3 tries a starved test run still failed its migration on the third.
+    static let attempts = PostgresStateRegistry.poolSize + 2
 
     /// `work` (which leases a connection), again while it throws this error, up to ``attempts``.
     /// A server that ended an idle pooled session (`idle_session_timeout`) as the statement was

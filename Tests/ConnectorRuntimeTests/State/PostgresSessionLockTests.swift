@@ -102,17 +102,17 @@ struct PostgresSessionLockTests {
     func lockSessionNotIdle() async throws {
         let (database, stateURL) = try await TestPostgres.createDatabase(prefix: "capi_lock_idle")
         try await TestPostgres.withClient { client in
-            try await client.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(database) SET idle_session_timeout = '500ms'"))
+            try await client.query(PostgresQuery(unsafeSQL: "ALTER DATABASE \(database) SET idle_session_timeout = '1s'"))
         }
         let log = CapturedLog()
         try await withStateRegistry(try StateLocation(parsing: stateURL), logger: log.logger) { registry in
             // The pool's idle connections are ended by the server meanwhile: the lock is taken on
             // one that is open.
-            try await Task.sleep(for: .seconds(1))
+            try await Task.sleep(for: .seconds(2))
             let holders = try await registry.withPollLock { () async throws -> [[Int32]] in
                 var seen = [try await Self.lockHolders(database)]
-                // Four times the server's limit, with no statement on the lock's session.
-                try await Task.sleep(for: .seconds(2))
+                // Three times the server's limit, with no statement on the lock's session.
+                try await Task.sleep(for: .seconds(3))
                 seen.append(try await Self.lockHolders(database))
                 return seen
             }

@@ -196,7 +196,8 @@ extension Process {
     public func stopped<T>(with signal: Int32 = SIGTERM, after body: () async throws -> T) async throws -> T {
         let result: Swift.Result<T, any Error>
         do { result = .success(try await body()) } catch { result = .failure(error) }
-        kill(processIdentifier, signal)
+        // Not sent to a process already ended: once reaped, its number may be another's.
+        if !hasEnded { kill(processIdentifier, signal) }
         await exited()
         return try result.get()
     }

@@ -43,6 +43,7 @@ struct ConnectionClosedBeforeStart: Error {
         }
     }
 
+    /// Whether `error` says the statement never ran, so that sending it again cannot do it twice.
     static func isUnsent(_ error: any Error) -> Bool {
         if error is ConnectionClosedBeforeStart { return true }
         return (error as? PSQLError)?.serverInfo?[.sqlState] == idleSessionTimeout

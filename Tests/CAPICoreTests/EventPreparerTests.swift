@@ -431,6 +431,44 @@ struct EventPreparerTests {
         #expect(rejection.problems.map(\.field) == ["opt_out", "user_data"])
     }
 
+    /// Intake hashes an event's values two at a time; each must still be the digest of its own
+    /// value. Every subset of nine keys gives odd and even counts (the last value hashed alone),
+    /// pairs of one- and two-block messages (a 70-byte email), names in two-byte UTF-8, a digest
+    /// given as such among them, and keys Meta takes unhashed in between.
+    @Test("every value of every subset of keys is its own digest when an event's values are hashed in pairs")
+    func pairedHashing() throws {
+        let values: [(key: UserDataKey, value: String)] = [
+            (.email, "  A.Very.Long.Local.Part.For.Two.Blocks.\(String(repeating: "x", count: 20))@Example.COM "), (.phone, "(650) 555-1212"),
+            (.firstName, "Zoë"), (.lastName, "O'Brien"), (.city, "São Paulo"), (.dateOfBirth, "2/16/1997"), (.gender, "Female"),
+            (.externalID, SHA256Hex.digest("user-42").uppercased()), (.state, "N.Y."),
+        ]
+        let normalizer = policy().normalizer
+        for subset in 1..<(1 << values.count) {
+            let chosen = values.indices.filter { subset & (1 << $0) != 0 }.map { values[$0] }
+            var user: [String: JSONValue] = ["client_user_agent": .string("Mozilla/5.0"), "client_ip_address": .string("203.0.113.9")]
+            for (key, value) in chosen { user[key.rawValue] = .string(value) }
+            let raw: JSONValue = .object([
+                "pixel_id": .string("1234567890"), "event_name": .string("Purchase"), "event_time": .integer(now - 60),
+                "event_id": .string("order-\(subset)"), "action_source": .string("website"),
+                "event_source_url": .string("https://shop.example/checkout"), "user_data": .object(JSONObject(user)),
+                "custom_data": .object(["value": .number(1.5), "currency": .string("USD")]),
+            ])
+            let prepared = try EventPreparer.prepare(raw, policy: policy()).get()
+            let sent = try #require(prepared.payload["user_data"]?.objectValue)
+            for (key, value) in chosen {
+                let expected: String =
+                    switch normalizer.normalize(key, value, country: "us") {
+                    case .success(.hashed(_, let digest)), .success(.digest(let digest)): digest.hex
+                    default: "not hashed"
+                    }
+                let got = key.isMultiValued ? sent[key.rawValue]?.arrayValue?.first : sent[key.rawValue]
+                #expect(got == .string(expected), "\(key.rawValue) in subset \(subset)")
+                #expect(prepared.userData.firstValue(of: key) == expected, "\(key.rawValue) in subset \(subset)")
+            }
+            #expect(sent["client_ip_address"] == .string("203.0.113.9"))
+        }
+    }
+
     @Test("digests pass through, duplicates after normalization collapse, aliases merge with canonical names")
     func digestsAndDuplicates() throws {
         let digest = SHA256Hex.digest("jane.doe@example.com")

@@ -115,7 +115,11 @@ struct NormalizerTwoBytePathTests {
         ]
         for (key, value, canonical) in cases {
             let answer = try #require(Self.normalizer.normalizeTwoByte(key, value))
-            #expect(answer == .success(.hashed(normalized: canonical, digest: SHA256Hex.hexDigest(canonical))), "\(key.rawValue) \(value)")
+            #expect(answer == .success(.canonical(canonical)), "\(key.rawValue) \(value)")
+            #expect(
+                Self.normalizer.normalize(key, value) == .success(.hashed(normalized: canonical, digest: SHA256Hex.hexDigest(canonical))),
+                "\(key.rawValue) \(value)"
+            )
         }
         // A digest given with white space around it is taken as a digest, as by the general rules.
         let digest = SHA256Hex.hexDigest("zoë")

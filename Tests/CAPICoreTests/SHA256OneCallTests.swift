@@ -28,6 +28,24 @@ struct SHA256OneCallTests {
         }
     }
 
+    /// Pairs of every combination of block counts, so the interleaved blocks, the longer message's
+    /// blocks alone after them, and either message being the longer one are all reached.
+    @Test("two messages hashed at once get swift-crypto's digests, whichever is longer")
+    func pairsMatchSwiftCrypto() {
+        let lengths = [0, 1, 31, 55, 56, 63, 64, 65, 119, 120, 128, 200, 1_000]
+        for first in lengths {
+            for second in lengths {
+                let a = Self.message(length: first, seed: 3)
+                let b = Self.message(length: second, seed: 9)
+                let (digestA, digestB) = a.withUnsafeBytes { x in b.withUnsafeBytes { y in HexDigest.sha256(of: x, and: y) } }
+                #expect(digestA == HexDigest(SHA256.hash(data: a)), "first of \(first) and \(second) bytes")
+                #expect(digestB == HexDigest(SHA256.hash(data: b)), "second of \(first) and \(second) bytes")
+            }
+        }
+        #expect(SHA256Hex.hexDigests("abc", "").0.hex == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256Hex.hexDigests("abc", "").1.hex == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    }
+
     @Test("the examples of FIPS 180-4")
     func standardExamples() {
         let examples: [(String, String)] = [

@@ -41,13 +41,11 @@ extension Checker {
         // The person's country decides the phone and postcode rules, so `country` is normalized
         // before the others. Its canonical text is the alpha-2 code, and the result is used again
         // when the key's own turn comes: one normalization, not a second lookup by name.
-        let firstCountry = valuesByKey[Self.countryOrdinal].first.map { policy.normalizer.normalize(.country, $0) }
+        let firstCountry = valuesByKey[Self.countryOrdinal].first.map { policy.normalizer.canonicalValue(.country, $0) }
         let country: String? =
-            if case .success(.hashed(let code, _))? = firstCountry { code } else { policy.defaultCountry }
+            if case .success(.canonical(let code))? = firstCountry { code } else { policy.defaultCountry }
         var keys: [String] = []
         keys.reserveCapacity(given.count)
-        var firstValues: [SentValue] = []
-        firstValues.reserveCapacity(given.count)
         // The values as sent, in Meta's key order, each key's together; a slot per key says where.
         var sentValues: [SentValue] = []
         sentValues.reserveCapacity(given.count)
@@ -64,9 +62,12 @@ extension Checker {
                     continue
                 }
                 // Several values (only multi-valued keys get here): kept once each, in the order given.
+                // Hashed at once, so duplicates are found by their digests.
                 for (index, text) in texts.enumerated() {
                     let known = index == 0 ? knownFirst : nil
-                    if let value = sentValue(key, text, country: country, policy: policy, known: known), !sentValues[start...].contains(value) {
+                    if let value = sentValue(key, text, country: country, policy: policy, known: known)?.hashedAlone,
+                        !sentValues[start...].contains(value)
+                    {
                         sentValues.append(value)
                     }
                 }
@@ -76,9 +77,12 @@ extension Checker {
             }
             guard sentValues.count > start else { continue }
             sentSpans[ordinal] = start..<sentValues.count
-            firstValues.append(sentValues[start])
             keys.append(key.rawValue)
         }
+        SentValue.hashInPairs(&sentValues)
+        var firstValues: [SentValue] = []
+        firstValues.reserveCapacity(keys.count)
+        for ordinal in UserDataKey.all.indices where !sentSpans[ordinal].isEmpty { firstValues.append(sentValues[sentSpans[ordinal].lowerBound]) }
         if keys.isEmpty && problems.allSatisfy({ !$0.field.hasPrefix("user_data") }) {
             // The values dropped are why there is nothing left: the sender learns which and why
             // here, where a client reading only the problem (Meta's error shape) sees it too.
@@ -161,7 +165,7 @@ extension Checker {
         _ text: String,
         country: String?,
         policy: EventPolicy,
-        known: Result<NormalizedValue, NormalizationIssue>?
+        known: Result<CanonicalValue, NormalizationIssue>?
     ) -> SentValue? {
         switch prepare(key, text, country: country, policy: policy, known: known) {
         case .success(let value): return value
@@ -179,12 +183,13 @@ extension Checker {
         _ text: String,
         country: String?,
         policy: EventPolicy,
-        known: Result<NormalizedValue, NormalizationIssue>?
+        known: Result<CanonicalValue, NormalizationIssue>?
     ) -> Result<SentValue, NormalizationIssue> {
         guard !key.isHashed else {
-            return (known ?? policy.normalizer.normalize(key, text, country: country)).map { normalized in
-                switch normalized {
-                case .hashed(_, let digest), .digest(let digest): .digest(digest)
+            return (known ?? policy.normalizer.canonicalValue(key, text, country: country)).map { value in
+                switch value {
+                case .canonical(let text): .unhashed(text)
+                case .digest(let digest): .digest(digest)
                 case .passthrough(let text): .text(text)
                 }
             }

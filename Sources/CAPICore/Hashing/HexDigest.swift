@@ -28,6 +28,21 @@ public struct HexDigest: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// SHA-256 of two messages at once: with the CPU's SHA extensions their rounds interleave, and
+    /// the pair costs about what one message does (each round waits on the one before it, and the
+    /// other message's rounds fill the wait). Elsewhere, one after the other through swift-crypto.
+    public static func sha256(of first: UnsafeRawBufferPointer, and second: UnsafeRawBufferPointer) -> (HexDigest, HexDigest) {
+        var a: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        var b: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+        let hashed = withUnsafeMutableBytes(of: &a) { digestA in
+            withUnsafeMutableBytes(of: &b) { digestB in
+                capi_sha256_pair(first.baseAddress, first.count, second.baseAddress, second.count, digestA.baseAddress!, digestB.baseAddress!)
+            }
+        }
+        guard hashed != 0 else { return (HexDigest(SHA256.hash(data: first)), HexDigest(SHA256.hash(data: second))) }
+        return (HexDigest(words: a), HexDigest(words: b))
+    }
+
     /// Whether ``init(sha256Of:)`` uses the CPU's SHA extensions on this machine.
     public static var hashesInOneCall: Bool { capi_sha256_accelerated() == 1 }
 

@@ -26,6 +26,15 @@ public enum SHA256Hex {
         return text.withUTF8 { hexDigest(UnsafeRawBufferPointer($0)) }
     }
 
+    /// SHA-256 of two strings' UTF-8 bytes at once (``HexDigest/sha256(of:and:)``).
+    public static func hexDigests(_ first: String, _ second: String) -> (HexDigest, HexDigest) {
+        var first = first
+        var second = second
+        return first.withUTF8 { a in
+            second.withUTF8 { b in HexDigest.sha256(of: UnsafeRawBufferPointer(a), and: UnsafeRawBufferPointer(b)) }
+        }
+    }
+
     /// A nibble's lowercase hex digit by arithmetic: no table behind a lazy global on the hot path.
     @inlinable @inline(__always)
     static func hexDigit(_ nibble: UInt8) -> UInt8 {

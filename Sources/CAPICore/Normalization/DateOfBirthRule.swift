@@ -168,7 +168,7 @@ enum DateOfBirthRule {
         guard let date, isValid(date, today: today) else {
             return .failure(RuleFailure("is not a real date between 1900 and today"))
         }
-        return .success(pad(date.year, 4) + pad(date.month, 2) + pad(date.day, 2))
+        return .success(compact(date))
     }
 
     /// ``canonical(_:today:)`` on bytes for folded ASCII written with digits and separators only,
@@ -244,7 +244,7 @@ enum DateOfBirthRule {
         guard let date, isValid(date, today: today) else {
             return .failure(RuleFailure("is not a real date between 1900 and today"))
         }
-        return .success(pad(date.year, 4) + pad(date.month, 2) + pad(date.day, 2))
+        return .success(compact(date))
     }
 
     static func isValid(_ date: (year: Int, month: Int, day: Int), today: CalendarDate) -> Bool {
@@ -261,6 +261,23 @@ enum DateOfBirthRule {
             return .failure(RuleFailure("between \(range.lowerBound) and \(range.upperBound)"))
         }
         return .success(pad(value, width))
+    }
+
+    /// A valid date as `YYYYMMDD`, written digit by digit: padding three numbers as strings and
+    /// joining them was over half of this rule's time in `bench normalize`.
+    static func compact(_ date: (year: Int, month: Int, day: Int)) -> String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 8) { text in
+            var year = date.year
+            for index in stride(from: 3, through: 0, by: -1) {
+                text[index] = 0x30 + UInt8(year % 10)
+                year /= 10
+            }
+            text[4] = 0x30 + UInt8(date.month / 10)
+            text[5] = 0x30 + UInt8(date.month % 10)
+            text[6] = 0x30 + UInt8(date.day / 10)
+            text[7] = 0x30 + UInt8(date.day % 10)
+            return String(decoding: UnsafeBufferPointer(text), as: UTF8.self)
+        }
     }
 
     static func pad(_ value: Int, _ width: Int) -> String {

@@ -3,13 +3,13 @@
 /// A profile of `bench normalize` put 40% of an event's time in normalization, most of it in
 /// building a `String` for each step (folded, filtered, trimmed) and walking them through
 /// `String`'s generic views. Here a value is folded once into one scratch buffer, the rule edits
-/// that buffer in place, and SHA-256 reads it from there. Phone numbers and birth dates are scanned
-/// on the same bytes; birth-date parts and dates written with month names get the folded text and
-/// the general rule. The answers are the general path's exactly; `NormalizerASCIIPathTests` compares
+/// that buffer in place, and the canonical text is made from there. Phone numbers and birth dates
+/// are scanned on the same bytes; birth-date parts and dates written with month names get the
+/// folded text and the general rule. The answers are the general path's exactly; `NormalizerASCIIPathTests` compares
 /// the two over every rule.
 extension Normalizer {
     /// `nil` when `value` has a byte outside ASCII: the general rules decide those.
-    func normalizeASCII(_ key: UserDataKey, _ value: String, country: String?) -> Result<NormalizedValue, NormalizationIssue>? {
+    func normalizeASCII(_ key: UserDataKey, _ value: String, country: String?) -> Result<CanonicalValue, NormalizationIssue>? {
         var value = value
         return value.withUTF8 { input in
             guard ASCIIBytes.isASCII(input) else { return nil }
@@ -24,15 +24,9 @@ extension Normalizer {
                 if let digest = HexDigest(hex: folded) { return .success(.digest(digest)) }
                 switch canonicalASCII(key, scratch, count: folded.count, country: country) {
                 case .bytes(let range):
-                    let canonical = UnsafeBufferPointer(rebasing: scratch[range])
-                    return .success(
-                        .hashed(
-                            normalized: String(decoding: canonical, as: UTF8.self),
-                            digest: SHA256Hex.hexDigest(UnsafeRawBufferPointer(canonical))
-                        )
-                    )
+                    return .success(.canonical(String(decoding: UnsafeBufferPointer(rebasing: scratch[range]), as: UTF8.self)))
                 case .text(let canonical):
-                    return .success(.hashed(normalized: canonical, digest: SHA256Hex.hexDigest(canonical)))
+                    return .success(.canonical(canonical))
                 case .failure(let reason):
                     return .failure(issue(key, reason))
                 }

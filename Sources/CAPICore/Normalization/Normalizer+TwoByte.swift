@@ -4,12 +4,12 @@
 /// array of scalars and a `String` per step and ask Unicode's property tables for every scalar
 /// (`perf`: 5.3% of `bench normalize`, whose sample events have such names). Here the value is
 /// decoded once into scalars on the stack, trimmed, lowercased and filtered with
-/// ``TwoByteScalars``, and hashed from one buffer. Text with a scalar of three or four bytes, or one
+/// ``TwoByteScalars``, and written out as UTF-8 once. Text with a scalar of three or four bytes, or one
 /// the table declines, goes to the general rules.
 extension Normalizer {
     /// The general rules' answer for a name or city whose scalars are all below U+0800; `nil` for
     /// other keys and other text.
-    func normalizeTwoByte(_ key: UserDataKey, _ value: String) -> Result<NormalizedValue, NormalizationIssue>? {
+    func normalizeTwoByte(_ key: UserDataKey, _ value: String) -> Result<CanonicalValue, NormalizationIssue>? {
         let rule: TwoByteRule
         switch key {
         case .firstName, .lastName: rule = .name(scalarLimit: .max)
@@ -60,7 +60,7 @@ extension Normalizer {
                     if last - first > scalarLimit { last = first + scalarLimit }
                 }
                 guard first < last else { return .failure(issue(key, "has no letters")) }
-                return .success(Self.hashedUTF8(scalars[first..<last]))
+                return .success(.canonical(Self.utf8Text(scalars[first..<last])))
             }
         }
     }
@@ -93,8 +93,8 @@ extension Normalizer {
         }
     }
 
-    /// The canonical text of `scalars` (each below U+0800) and its digest.
-    private static func hashedUTF8(_ scalars: Slice<UnsafeMutableBufferPointer<UInt16>>) -> NormalizedValue {
+    /// The canonical text of `scalars` (each below U+0800).
+    private static func utf8Text(_ scalars: Slice<UnsafeMutableBufferPointer<UInt16>>) -> String {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: scalars.count * 2) { bytes in
             var count = 0
             for scalar in scalars {
@@ -107,8 +107,7 @@ extension Normalizer {
                     count += 2
                 }
             }
-            let canonical = UnsafeBufferPointer(rebasing: bytes[..<count])
-            return .hashed(normalized: String(decoding: canonical, as: UTF8.self), digest: SHA256Hex.hexDigest(UnsafeRawBufferPointer(canonical)))
+            return String(decoding: UnsafeBufferPointer(rebasing: bytes[..<count]), as: UTF8.self)
         }
     }
 }

@@ -16,6 +16,12 @@ public struct Normalizer: Sendable {
     /// - Parameter country: ISO alpha-2 (lowercase) of the event's person, for phone calling codes,
     ///   US postcode and state rules; `nil` when unknown.
     public func normalize(_ key: UserDataKey, _ value: String, country: String? = nil) -> Result<NormalizedValue, NormalizationIssue> {
+        canonicalValue(key, value, country: country).map(\.hashed)
+    }
+
+    /// ``normalize(_:_:country:)`` without the hashing, for a caller that hashes several values
+    /// at once.
+    func canonicalValue(_ key: UserDataKey, _ value: String, country: String? = nil) -> Result<CanonicalValue, NormalizationIssue> {
         guard key.isHashed else {
             // Passed through as given, as the reference SDK does; the event builder trims and checks
             // the shape of these keys (IP syntax, fbc/fbp) where it knows the event's context.
@@ -27,7 +33,7 @@ public struct Normalizer: Sendable {
             guard !trimmed.isEmpty else { return .failure(issue(key, "is empty")) }
             if let digest = HexDigest(hex: trimmed) { return .success(.digest(digest)) }
             if externalIDPolicy == .passthrough { return .success(.passthrough(trimmed)) }
-            return .success(.hashed(normalized: trimmed, digest: SHA256Hex.hexDigest(trimmed)))
+            return .success(.canonical(trimmed))
         }
         return normalizeASCII(key, value, country: country) ?? normalizeTwoByte(key, value) ?? normalizeScalars(key, value, country: country)
     }
@@ -35,12 +41,12 @@ public struct Normalizer: Sendable {
     /// The general path for a hashed key other than `external_id`: any Unicode text, each rule on
     /// `String`s. ``normalizeASCII(_:_:country:)`` and ``normalizeTwoByte(_:_:)`` must answer
     /// exactly as this does.
-    func normalizeScalars(_ key: UserDataKey, _ value: String, country: String?) -> Result<NormalizedValue, NormalizationIssue> {
+    func normalizeScalars(_ key: UserDataKey, _ value: String, country: String?) -> Result<CanonicalValue, NormalizationIssue> {
         var folded = TextFolding.trimmedLowercased(value)
         guard !folded.isEmpty else { return .failure(issue(key, "is empty")) }
         if key.foldsWidthAndDigits { folded = TextFolding.asciiDigitsAndWidth(folded) }
         if let digest = HexDigest(hex: folded) { return .success(.digest(digest)) }
-        return canonical(key, folded, country: country).map { .hashed(normalized: $0, digest: SHA256Hex.hexDigest($0)) }
+        return canonical(key, folded, country: country).map { .canonical($0) }
     }
 
     /// The canonical text of a trimmed, lowercased value (before hashing).

@@ -25,25 +25,61 @@ public enum CountryCodes {
         var names = CountryData.names
         return names.withUTF8 { text in
             var sought = key
-            return sought.withUTF8 { Self.search($0, in: text) }
+            return sought.withUTF8 { Self.search($0, in: text, lineStarts: Self.lineStarts) }
         }
     }
 
-    /// Binary search over `key<TAB>code` lines sorted by their bytes; each probe backs up to the
-    /// start of the line it landed in. Every bound stays at a line's start or the text's end.
-    private static func search(_ key: UnsafeBufferPointer<UInt8>, in text: UnsafeBufferPointer<UInt8>) -> String? {
+    /// Where each line of `CountryData.names` starts (137 KB, found on first use in well under a
+    /// millisecond): each probe of the search compares at its line's start. Backing each probe up
+    /// to its line's start byte by byte, and scanning on to the line's end, was 4.5% of
+    /// `bench normalize`, where half the events name their country.
+    private static let lineStarts: [UInt32] = {
+        var names = CountryData.names
+        return names.withUTF8 { text in
+            var starts: [UInt32] = [0]
+            starts.reserveCapacity(36_000)
+            for index in text.indices where text[index] == UInt8(ascii: "\n") && index + 1 < text.count {
+                starts.append(UInt32(index + 1))
+            }
+            return starts
+        }
+    }()
+
+    /// Binary search over `key<TAB>code` lines sorted by their bytes, each line found by its start.
+    private static func search(_ key: UnsafeBufferPointer<UInt8>, in text: UnsafeBufferPointer<UInt8>, lineStarts: [UInt32]) -> String? {
+        let tab = UInt8(ascii: "\t")
         var low = 0
-        var high = text.count
+        var high = lineStarts.count
         while low < high {
-            var start = (low + high) / 2
-            while start > low, text[start - 1] != UInt8(ascii: "\n") { start -= 1 }
-            var tab = start
-            while tab < text.count, text[tab] != UInt8(ascii: "\t") { tab += 1 }
-            var end = tab
-            while end < text.count, text[end] != UInt8(ascii: "\n") { end += 1 }
-            let line = UnsafeBufferPointer(rebasing: text[start..<tab])
-            if key.elementsEqual(line) { return String(decoding: text[min(tab + 1, end)..<end], as: UTF8.self) }
-            if key.lexicographicallyPrecedes(line) { high = start } else { low = end + 1 }
+            let middle = (low + high) / 2
+            let start = Int(lineStarts[middle])
+            // The key against the line's name, which ends at its tab: negative when the key sorts
+            // first (a key that is a prefix of the name included), positive when it sorts after.
+            var offset = 0
+            var order = 0
+            while true {
+                let byte = start + offset < text.count ? text[start + offset] : tab
+                if offset == key.count {
+                    order = byte == tab ? 0 : -1
+                    break
+                }
+                if byte == tab || key[offset] > byte {
+                    order = 1
+                    break
+                }
+                if key[offset] < byte {
+                    order = -1
+                    break
+                }
+                offset += 1
+            }
+            if order == 0 {
+                let codeStart = min(start + offset + 1, text.count)
+                var end = codeStart
+                while end < text.count, text[end] != UInt8(ascii: "\n") { end += 1 }
+                return String(decoding: text[codeStart..<end], as: UTF8.self)
+            }
+            if order < 0 { high = middle } else { low = middle + 1 }
         }
         return nil
     }

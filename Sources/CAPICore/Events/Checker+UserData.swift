@@ -4,7 +4,7 @@ extension Checker {
     mutating func userData(_ value: JSONValue, policy: EventPolicy) -> PreparedUserData {
         guard case .object(let given) = value else {
             problem("user_data", .invalidType, "must be an object, found \(value.typeName)")
-            return PreparedUserData(text: "{}", keys: [], firstValues: [])
+            return PreparedUserData(text: "{}", keys: [], firstValues: [], present: 0)
         }
         // Values per key in slots indexed by the key's position; a canonical name's values come
         // before its alias's, so the payload and its content hash never depend on dictionary order.
@@ -46,6 +46,7 @@ extension Checker {
             if case .success(.canonical(let code))? = firstCountry { code } else { policy.defaultCountry }
         var keys: [String] = []
         keys.reserveCapacity(given.count)
+        var present: UInt32 = 0
         // The values as sent, in Meta's key order, each key's together; a slot per key says where.
         var sentValues: [SentValue] = []
         sentValues.reserveCapacity(given.count)
@@ -78,6 +79,7 @@ extension Checker {
             guard sentValues.count > start else { continue }
             sentSpans[ordinal] = start..<sentValues.count
             keys.append(key.rawValue)
+            present |= 1 << ordinal
         }
         SentValue.hashInPairs(&sentValues)
         var firstValues: [SentValue] = []
@@ -109,7 +111,7 @@ extension Checker {
                 output.append(UInt8(ascii: "]"))
             }
         }
-        return PreparedUserData(text: text.finish(), keys: keys, firstValues: firstValues)
+        return PreparedUserData(text: text.finish(), keys: keys, firstValues: firstValues, present: present)
     }
 
     /// Key positions in the order of their names (`String`'s `<`, as objects are serialized).

@@ -167,7 +167,7 @@ struct Checker {
         return seconds
     }
 
-    mutating func requirementsOf(_ source: ActionSource?, fields: EventFields, userDataKeys: [String]) {
+    mutating func requirementsOf(_ source: ActionSource?, fields: EventFields, userData: PreparedUserData?) {
         switch source {
         case .website:
             switch fields[.eventSourceURL] {
@@ -176,7 +176,7 @@ struct Checker {
             default: problem("event_source_url", .invalidValue, "must be an http(s) URL")
             }
             // Not when the value given was itself refused: that problem already names the key.
-            if fields[.userData] != nil, !userDataKeys.contains(UserDataKey.clientUserAgent.rawValue),
+            if let userData, !userData.contains(.clientUserAgent),
                 !problems.contains(where: { $0.field.hasPrefix("user_data.client_user_agent") || $0.field.hasPrefix("user_data.user_agent") })
             {
                 problem("user_data.client_user_agent", .missing, "is required when action_source is website")

@@ -63,7 +63,7 @@ public enum EventPreparer {
                 payload.removeValue(forKey: field.name)
             }
         }
-        check.requirementsOf(actionSource, fields: fields, userDataKeys: userData?.keys ?? [])
+        check.requirementsOf(actionSource, fields: fields, userData: userData)
         check.customData(customData, eventName: eventName)
         check.privacy(fields)
         check.optionalBool(fields[.optOut], "opt_out")

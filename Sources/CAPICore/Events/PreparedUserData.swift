@@ -10,18 +10,24 @@ public struct PreparedUserData: Sendable, Equatable {
     public let keys: [String]
     /// The first value sent for each of `keys`, in the same order.
     let firstValues: [SentValue]
+    /// A bit per key that kept a value, at its ordinal (at most 31 keys, as `Checker`'s slots).
+    /// `keys` are in ordinal order, so a key's place among them is the count of bits below its own:
+    /// no name compared to find one.
+    private let present: UInt32
 
-    init(text: String, keys: [String], firstValues: [SentValue]) {
+    init(text: String, keys: [String], firstValues: [SentValue], present: UInt32) {
         self.text = text
         self.keys = keys
         self.firstValues = firstValues
+        self.present = present
     }
 
     /// From an object tree (keys Meta does not know are kept in the text but are no match keys).
     public init(_ object: JSONObject) {
         var keys: [String] = []
         var firstValues: [SentValue] = []
-        for key in UserDataKey.all {
+        var present: UInt32 = 0
+        for (ordinal, key) in UserDataKey.all.enumerated() {
             let first: String? =
                 switch object[key.rawValue] {
                 case .string(let value)?: value
@@ -31,14 +37,20 @@ public struct PreparedUserData: Sendable, Equatable {
             guard let first else { continue }
             keys.append(key.rawValue)
             firstValues.append(.text(first))
+            present |= 1 << ordinal
         }
-        self.init(text: JSONValue.object(object).serialized, keys: keys, firstValues: firstValues)
+        self.init(text: JSONValue.object(object).serialized, keys: keys, firstValues: firstValues, present: present)
     }
 
     /// The first value sent for `key` (a digest for hashed keys), or `nil` when none was.
     public func firstValue(of key: UserDataKey) -> String? {
-        keys.firstIndex(of: key.rawValue).map { firstValues[$0].text }
+        let bit = UInt32(1) << key.ordinal
+        guard present & bit != 0 else { return nil }
+        return firstValues[(present & (bit - 1)).nonzeroBitCount].text
     }
+
+    /// Whether `key` kept a value.
+    public func contains(_ key: UserDataKey) -> Bool { present & UInt32(1) << key.ordinal != 0 }
 
     /// The object as a tree, for readers off the hot path.
     public var object: JSONObject {

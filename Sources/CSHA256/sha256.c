@@ -93,7 +93,8 @@ static void compress_two(__m128i *abef_a, __m128i *cdgh_a, const uint8_t *block_
 }
 
 /// A message as blocks: its whole 64-byte blocks where it lies, then a padded tail of the rest,
-/// the 0x80 marker and the bit length (one block, or two when fewer than 9 bytes are left).
+/// the 0x80 marker and the bit length (one block, or two when fewer than 9 bytes are left after
+/// the rest).
 typedef struct {
     const uint8_t *data;
     size_t whole_blocks;

@@ -576,6 +576,8 @@ struct EventPreparerTests {
     func everyKeyHasASlot() {
         #expect(Checker.keySlotCount == UserDataKey.all.count)
         #expect(EventFields.slotCount == EventField.allCases.count)
+        // `PreparedUserData` keeps a bit per key in a `UInt32`.
+        #expect(UserDataKey.all.count <= UInt32.bitWidth)
     }
 
     @Test("each known field is read from its own slot, and unknown ones are reported")

@@ -5,8 +5,8 @@
 /// `String`'s generic views. Here a value is folded once into one scratch buffer, the rule edits
 /// that buffer in place, and the canonical text is made from there. Phone numbers and birth dates
 /// are scanned on the same bytes; birth-date parts and dates written with month names get the
-/// folded text and the general rule. The answers are the general path's exactly; `NormalizerASCIIPathTests` compares
-/// the two over every rule.
+/// folded text and the general rule. The answers are the general path's exactly;
+/// `NormalizerASCIIPathTests` compares the two over every rule.
 extension Normalizer {
     /// `nil` when `value` has a byte outside ASCII: the general rules decide those.
     func normalizeASCII(_ key: UserDataKey, _ value: String, country: String?) -> Result<CanonicalValue, NormalizationIssue>? {

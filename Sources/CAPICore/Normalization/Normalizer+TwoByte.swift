@@ -4,8 +4,8 @@
 /// array of scalars and a `String` per step and ask Unicode's property tables for every scalar
 /// (`perf`: 5.3% of `bench normalize`, whose sample events have such names). Here the value is
 /// decoded once into scalars on the stack, trimmed, lowercased and filtered with
-/// ``TwoByteScalars``, and written out as UTF-8 once. Text with a scalar of three or four bytes, or one
-/// the table declines, goes to the general rules.
+/// ``TwoByteScalars``, and written out as UTF-8 once. Text with a scalar of three or four bytes,
+/// or one the table declines, goes to the general rules.
 extension Normalizer {
     /// The general rules' answer for a name or city whose scalars are all below U+0800; `nil` for
     /// other keys and other text.

@@ -80,6 +80,31 @@ struct NormalizationLineTests {
         #expect(NormalizationLine.respond(to: bytes, normalizer: normalizer) == #"{"error":"the line is not valid UTF-8"}"#)
     }
 
+    /// Lines to be hashed wait for a partner and are hashed two at a time; every answer must still
+    /// be its own line's, in its line's place, whatever lies between two such lines.
+    @Test("runs of lines answer each line as it answers alone, in order, with hashed lines paired among the others")
+    func pairedLines() {
+        let pool = [
+            #"{"field":"em","value":" Jane.Doe@Example.COM "}"#, #"{"field":"fn","value":"Zoë"}"#,
+            #"{"field":"ph","value":"090-1234-5678","country":"jp"}"#,
+            #"{"field":"em","value":"a.very.long.local.part.that.takes.two.blocks.of.sha256@example.com"}"#,
+            #"{"field":"client_user_agent","value":"Mozilla/5.0"}"#, "{\"field\":\"em\",\"value\":\"\(SHA256Hex.digest("x@y.co"))\"}",
+            #"{"field":"nope","value":"x"}"#, #"{"field":"em","value":""}"#, "not json", "   ",
+        ]
+        var random = SeededGenerator(seed: 46)
+        for _ in 0..<300 {
+            let lines = (0..<Int.random(in: 1...12, using: &random)).map { _ in pool.randomElement(using: &random)! }
+            var output: [UInt8] = []
+            Array(lines.joined(separator: "\n").utf8).withUnsafeBytes {
+                NormalizationLine.respond(toLines: $0, normalizer: normalizer, defaultCountry: "us", into: &output)
+            }
+            let alone = lines.filter { !$0.allSatisfy(\.isWhitespace) }.map {
+                NormalizationLine.respond(to: $0, normalizer: normalizer, defaultCountry: "us") + "\n"
+            }
+            #expect(String(decoding: output, as: UTF8.self) == alone.joined(), "\(lines)")
+        }
+    }
+
     @Test("lines: CRLF and blank lines, a line over 1 MiB answered as such, the last line without a newline")
     func lines() {
         let long = #"{"field":"em","value":""# + String(repeating: "z", count: 1 << 20) + #""}"#

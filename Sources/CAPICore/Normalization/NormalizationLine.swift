@@ -23,19 +23,18 @@ public enum NormalizationLine {
 
     /// Appends the answer to one line (no trailing newline) to `output`.
     public static func respond(to line: UnsafeRawBufferPointer, normalizer: Normalizer, defaultCountry: String?, into output: inout [UInt8]) {
-        let answer: Answer
-        if let request = RequestScanner.scan(line) {
-            answer = evaluate(
-                field: request.field,
-                value: request.value.map(JSONValue.string),
-                country: request.country.map(JSONValue.string),
-                normalizer: normalizer,
-                defaultCountry: defaultCountry
-            )
-        } else {
-            answer = parseAndEvaluate(line, normalizer: normalizer, defaultCountry: defaultCountry)
-        }
-        write(answer, into: &output)
+        write(answer(to: line, normalizer: normalizer, defaultCountry: defaultCountry), into: &output)
+    }
+
+    static func answer(to line: UnsafeRawBufferPointer, normalizer: Normalizer, defaultCountry: String?) -> Answer {
+        guard let request = RequestScanner.scan(line) else { return parseAndEvaluate(line, normalizer: normalizer, defaultCountry: defaultCountry) }
+        return evaluate(
+            field: request.field,
+            value: request.value.map(JSONValue.string),
+            country: request.country.map(JSONValue.string),
+            normalizer: normalizer,
+            defaultCountry: defaultCountry
+        )
     }
 
     /// The longest line answered; a longer one gets ``overlongLine`` instead.
@@ -44,13 +43,24 @@ public enum NormalizationLine {
 
     /// Answers every line of `lines` (split on `\n`, a trailing `\r` dropped, blank lines skipped),
     /// each followed by a newline.
+    ///
+    /// A line whose value is to be hashed waits for the next such line, and the two are hashed in
+    /// one call (``HexDigest/sha256(of:and:)``); each answer is still written in its line's place.
     public static func respond(toLines lines: UnsafeRawBufferPointer, normalizer: Normalizer, defaultCountry: String?, into output: inout [UInt8]) {
+        var waiting: (field: String, normalized: String)?
+        func writeWaiting() {
+            guard let line = waiting else { return }
+            write(.unhashed(field: line.field, normalized: line.normalized), into: &output)
+            output.append(UInt8(ascii: "\n"))
+            waiting = nil
+        }
         var start = 0
         let count = lines.count
         while start < count {
             var end = start
             while end < count, lines[end] != UInt8(ascii: "\n") { end += 1 }
             if end - start > maximumLineBytes {
+                writeWaiting()
                 output.append(contentsOf: overlongLine.utf8)
                 output.append(UInt8(ascii: "\n"))
                 start = end + 1
@@ -60,17 +70,36 @@ public enum NormalizationLine {
             if last > start, lines[last - 1] == UInt8(ascii: "\r") { last -= 1 }
             let line = UnsafeRawBufferPointer(rebasing: lines[start..<last])
             if line.contains(where: { !TextFolding.isASCIISpaceByte($0) }) {
-                respond(to: line, normalizer: normalizer, defaultCountry: defaultCountry, into: &output)
-                output.append(UInt8(ascii: "\n"))
+                let answer = answer(to: line, normalizer: normalizer, defaultCountry: defaultCountry)
+                if case .unhashed(let field, let normalized) = answer {
+                    if let first = waiting {
+                        let digests = SHA256Hex.hexDigests(first.normalized, normalized)
+                        write(.hashed(field: first.field, normalized: first.normalized, digest: digests.0), into: &output)
+                        output.append(UInt8(ascii: "\n"))
+                        write(.hashed(field: field, normalized: normalized, digest: digests.1), into: &output)
+                        output.append(UInt8(ascii: "\n"))
+                        waiting = nil
+                    } else {
+                        waiting = (field, normalized)
+                    }
+                } else {
+                    writeWaiting()
+                    write(answer, into: &output)
+                    output.append(UInt8(ascii: "\n"))
+                }
             }
             start = end + 1
         }
+        writeWaiting()
     }
 
     static let shapeMessage = "not a JSON object with string fields `field`, `value` and optional `country`"
 
     enum Answer {
         case success(field: String, normalized: String, hash: String?)
+        /// Normalized, its digest not yet taken; written, it is ``hashed(field:normalized:digest:)``.
+        case unhashed(field: String, normalized: String)
+        case hashed(field: String, normalized: String, digest: HexDigest)
         case failure(field: String?, message: String)
     }
 
@@ -122,8 +151,8 @@ public enum NormalizationLine {
         case let other?:
             return .failure(field: field, message: "`country` must be a string, found \(other.typeName)")
         }
-        switch normalizer.normalize(key, text, country: code) {
-        case .success(.hashed(let normalized, let digest)): return .success(field: field, normalized: normalized, hash: digest.hex)
+        switch normalizer.canonicalValue(key, text, country: code) {
+        case .success(.canonical(let normalized)): return .unhashed(field: field, normalized: normalized)
         case .success(.digest(let digest)):
             let hex = digest.hex
             return .success(field: field, normalized: hex, hash: hex)
@@ -140,6 +169,16 @@ public enum NormalizationLine {
             JSONValue.writeString(field, into: &output)
             output.append(contentsOf: #","hash":"#.utf8)
             if let hash { JSONValue.writeString(hash, into: &output) } else { output.append(contentsOf: "null".utf8) }
+            output.append(contentsOf: #","normalized":"#.utf8)
+            JSONValue.writeString(normalized, into: &output)
+            output.append(UInt8(ascii: "}"))
+        case .unhashed(let field, let normalized):
+            write(.hashed(field: field, normalized: normalized, digest: SHA256Hex.hexDigest(normalized)), into: &output)
+        case .hashed(let field, let normalized, let digest):
+            output.append(contentsOf: #"{"field":"#.utf8)
+            JSONValue.writeString(field, into: &output)
+            output.append(contentsOf: #","hash":"#.utf8)
+            digest.writeQuoted(into: &output)
             output.append(contentsOf: #","normalized":"#.utf8)
             JSONValue.writeString(normalized, into: &output)
             output.append(UInt8(ascii: "}"))

@@ -161,27 +161,28 @@ public enum NormalizationLine {
         }
     }
 
+    /// `{"field":…,"hash":…,"normalized":…}`, the hash written by `hash`.
+    private static func writeSuccess(field: String, normalized: String, into output: inout [UInt8], hash: (inout [UInt8]) -> Void) {
+        output.append(contentsOf: #"{"field":"#.utf8)
+        JSONValue.writeString(field, into: &output)
+        output.append(contentsOf: #","hash":"#.utf8)
+        hash(&output)
+        output.append(contentsOf: #","normalized":"#.utf8)
+        JSONValue.writeString(normalized, into: &output)
+        output.append(UInt8(ascii: "}"))
+    }
+
     /// Sorted keys, as ``JSONValue/serialized`` writes them.
     static func write(_ answer: Answer, into output: inout [UInt8]) {
         switch answer {
         case .success(let field, let normalized, let hash):
-            output.append(contentsOf: #"{"field":"#.utf8)
-            JSONValue.writeString(field, into: &output)
-            output.append(contentsOf: #","hash":"#.utf8)
-            if let hash { JSONValue.writeString(hash, into: &output) } else { output.append(contentsOf: "null".utf8) }
-            output.append(contentsOf: #","normalized":"#.utf8)
-            JSONValue.writeString(normalized, into: &output)
-            output.append(UInt8(ascii: "}"))
+            writeSuccess(field: field, normalized: normalized, into: &output) { output in
+                if let hash { JSONValue.writeString(hash, into: &output) } else { output.append(contentsOf: "null".utf8) }
+            }
         case .unhashed(let field, let normalized):
             write(.hashed(field: field, normalized: normalized, digest: SHA256Hex.hexDigest(normalized)), into: &output)
         case .hashed(let field, let normalized, let digest):
-            output.append(contentsOf: #"{"field":"#.utf8)
-            JSONValue.writeString(field, into: &output)
-            output.append(contentsOf: #","hash":"#.utf8)
-            digest.writeQuoted(into: &output)
-            output.append(contentsOf: #","normalized":"#.utf8)
-            JSONValue.writeString(normalized, into: &output)
-            output.append(UInt8(ascii: "}"))
+            writeSuccess(field: field, normalized: normalized, into: &output) { digest.writeQuoted(into: &$0) }
         case .failure(let field, let message):
             output.append(contentsOf: #"{"error":"#.utf8)
             JSONValue.writeString(message, into: &output)

@@ -243,7 +243,7 @@ struct BenchCommandTests {
         }
     }
 
-    @Test("bench normalize prepares every sample event, with and without writing its payload text, and times one SHA-256")
+    @Test("bench normalize prepares every sample event, with and without writing its payload text, and times SHA-256 alone and in pairs")
     func normalizeRows() async throws {
         let result = try await CLIRunner.run(["bench", "normalize", "--seconds", "0.2"])
         #expect(result.status == 0, "\(result.stderr)")
@@ -256,7 +256,7 @@ struct BenchCommandTests {
             #expect(rate > 0)
         }
         // Both hashes are timed; which path the first took is said, not assumed.
-        for row in ["ns/SHA-256 of an email, one call", "ns/SHA-256 of an email, swift-crypto"] {
+        for row in ["ns/SHA-256 of an email, one call", "ns/SHA-256 of an email, swift-crypto", "ns/SHA-256 of an email, two at a time"] {
             let line = try #require(lines.first { $0.hasPrefix("  \(row) ") }, "\(result.stdout)")
             let figure = line.dropFirst(row.count + 2).split(separator: " ").first.flatMap { Int($0) }
             #expect((figure ?? 0) > 0, "\(line)")

@@ -18,7 +18,7 @@ public struct JSONObjectText {
         bytes.append(UInt8(ascii: "{"))
     }
 
-    /// The finished object's text (closed in place: no copy of the bytes written so far).
+    /// The finished object's text: the bytes closed in place, then copied once into the `String`.
     public consuming func finish() -> String {
         bytes.append(UInt8(ascii: "}"))
         return String(decoding: bytes, as: UTF8.self)

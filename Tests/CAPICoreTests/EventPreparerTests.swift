@@ -466,6 +466,8 @@ struct EventPreparerTests {
                 #expect(prepared.userData.firstValue(of: key) == expected, "\(key.rawValue) in subset \(subset)")
             }
             #expect(sent["client_ip_address"] == .string("203.0.113.9"))
+            // No normalized value is kept unhashed in the prepared event, even in memory.
+            #expect(!prepared.userData.firstValues.contains { if case .unhashed = $0 { true } else { false } }, "subset \(subset)")
         }
     }
 

@@ -480,6 +480,11 @@ struct EventPreparerTests {
         )
         let prepared = try EventPreparer.prepare(event(json), policy: policy()).get()
         #expect(prepared.payload["user_data"]?["em"] == .array([.string(SHA256Hex.digest("other@example.com")), .string(digest)]))
+        // With a key of two values, each key's first value is still found by its place.
+        #expect(prepared.userData.firstValue(of: .email) == SHA256Hex.digest("other@example.com"))
+        #expect(prepared.userData.firstValue(of: .phone) == SHA256Hex.digest("16505551212"))
+        #expect(prepared.userData.firstValue(of: .fbp) == "fb.1.1596403881668.1116446470")
+        #expect(prepared.matchKeys.first == "em" && prepared.matchKeys.count == Set(prepared.matchKeys).count)
     }
 
     @Test("Meta's messaging identifiers (page-scoped user, Instagram account and click ids) are sent as given, not hashed")

@@ -4,7 +4,7 @@ extension Checker {
     mutating func userData(_ value: JSONValue, policy: EventPolicy) -> PreparedUserData {
         guard case .object(let given) = value else {
             problem("user_data", .invalidType, "must be an object, found \(value.typeName)")
-            return PreparedUserData(text: "{}", keys: [], firstValues: [], present: 0)
+            return PreparedUserData(textBytes: Array("{}".utf8), firstValues: [], present: 0)
         }
         // Values per key in slots indexed by the key's position; a canonical name's values come
         // before its alias's, so the payload and its content hash never depend on dictionary order.
@@ -44,8 +44,6 @@ extension Checker {
         let firstCountry = valuesByKey[Self.countryOrdinal].first.map { policy.normalizer.canonicalValue(.country, $0) }
         let country: String? =
             if case .success(.canonical(let code))? = firstCountry { code } else { policy.defaultCountry }
-        var keys: [String] = []
-        keys.reserveCapacity(given.count)
         var present: UInt32 = 0
         // The values as sent, in Meta's key order, each key's together; a slot per key says where.
         var sentValues: [SentValue] = []
@@ -78,21 +76,25 @@ extension Checker {
             }
             guard sentValues.count > start else { continue }
             sentSpans[ordinal] = start..<sentValues.count
-            keys.append(key.rawValue)
             present |= 1 << ordinal
         }
         SentValue.hashInPairs(&sentValues)
-        var firstValues: [SentValue] = []
-        firstValues.reserveCapacity(keys.count)
-        for ordinal in UserDataKey.all.indices where !sentSpans[ordinal].isEmpty { firstValues.append(sentValues[sentSpans[ordinal].lowerBound]) }
-        if keys.isEmpty && problems.allSatisfy({ !$0.field.hasPrefix("user_data") }) {
+        let keyCount = present.nonzeroBitCount
+        // One value per key, the usual case: the values are the first values, shared, not copied.
+        var firstValues = sentValues
+        if sentValues.count != keyCount {
+            firstValues = []
+            firstValues.reserveCapacity(keyCount)
+            for ordinal in UserDataKey.all.indices where !sentSpans[ordinal].isEmpty { firstValues.append(sentValues[sentSpans[ordinal].lowerBound]) }
+        }
+        if keyCount == 0 && problems.allSatisfy({ !$0.field.hasPrefix("user_data") }) {
             // The values dropped are why there is nothing left: the sender learns which and why
             // here, where a client reading only the problem (Meta's error shape) sees it too.
             let because = droppedUserData.isEmpty ? "" : "; dropped " + droppedUserData.joined(separator: "; ")
             problem("user_data", .noCustomerInformation, "has no usable customer information after normalization" + because)
         }
         // Written in the sorted key order a JSON object is serialized in.
-        var text = JSONObjectText(capacity: 96 * keys.count)
+        var text = JSONObjectText(capacity: 96 * keyCount)
         for ordinal in Self.ordinalsByName {
             let span = sentSpans[ordinal]
             guard !span.isEmpty else { continue }
@@ -111,7 +113,7 @@ extension Checker {
                 output.append(UInt8(ascii: "]"))
             }
         }
-        return PreparedUserData(text: text.finish(), keys: keys, firstValues: firstValues, present: present)
+        return PreparedUserData(textBytes: text.finishedBytes(), firstValues: firstValues, present: present)
     }
 
     /// Key positions in the order of their names (`String`'s `<`, as objects are serialized).

@@ -27,7 +27,7 @@ public struct PreparedEvent: Sendable, Equatable {
 
     /// The payload's canonical text (keys sorted, so equal content is equal text): what is stored,
     /// content-hashed and sent.
-    public var payloadText: String { JSONValue.serializedObject(fields, adding: "user_data", text: userData.text) }
+    public var payloadText: String { JSONValue.serializedObject(fields, adding: "user_data", text: userData.textBytes) }
 
     /// `user_data` keys present after normalization (match-quality drivers), in Meta's key order.
     public var matchKeys: [String] { userData.keys }

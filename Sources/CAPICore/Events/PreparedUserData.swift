@@ -4,27 +4,37 @@
 /// Each value goes from the normalizer straight into the text: no dictionary, list or tree per key
 /// for every event, and nothing left to sort or walk when the payload is written out.
 public struct PreparedUserData: Sendable, Equatable {
-    /// `{"client_user_agent":"…","em":["…"],…}`: part of what is stored, content-hashed and sent.
-    public let text: String
-    /// The keys that kept a value, in Meta's key order (the match keys).
-    public let keys: [String]
-    /// The first value sent for each of `keys`, in the same order.
+    /// `{"client_user_agent":"…","em":["…"],…}` as UTF-8: part of what is stored, content-hashed and
+    /// sent. Kept as bytes because the payload is written from them: no `String` made and
+    /// validated per event only to be copied out again.
+    public let textBytes: [UInt8]
+    /// The first value sent for each key that kept one, in Meta's key order.
     let firstValues: [SentValue]
     /// A bit per key that kept a value, at its ordinal (at most 31 keys, as `Checker`'s slots).
-    /// `keys` are in ordinal order, so a key's place among them is the count of bits below its own:
-    /// no name compared to find one.
+    /// Values are in ordinal order, so a key's place among them is the count of bits below its
+    /// own: no name compared to find one, and no list of names kept per event.
     private let present: UInt32
 
-    init(text: String, keys: [String], firstValues: [SentValue], present: UInt32) {
-        self.text = text
-        self.keys = keys
+    init(textBytes: [UInt8], firstValues: [SentValue], present: UInt32) {
+        self.textBytes = textBytes
         self.firstValues = firstValues
         self.present = present
     }
 
+    /// The text of ``textBytes``.
+    public var text: String { String(decoding: textBytes, as: UTF8.self) }
+
+    /// The keys that kept a value, in Meta's key order (the match keys), read off the key bits.
+    public var keyNames: some Sequence<String> {
+        let present = present
+        return UserDataKey.all.indices.lazy.filter { present & UInt32(1) << $0 != 0 }.map { UserDataKey.all[$0].rawValue }
+    }
+
+    /// ``keyNames`` as a list.
+    public var keys: [String] { Array(keyNames) }
+
     /// From an object tree (keys Meta does not know are kept in the text but are no match keys).
     public init(_ object: JSONObject) {
-        var keys: [String] = []
         var firstValues: [SentValue] = []
         var present: UInt32 = 0
         for (ordinal, key) in UserDataKey.all.enumerated() {
@@ -35,11 +45,10 @@ public struct PreparedUserData: Sendable, Equatable {
                 default: nil
                 }
             guard let first else { continue }
-            keys.append(key.rawValue)
             firstValues.append(.text(first))
             present |= 1 << ordinal
         }
-        self.init(text: JSONValue.object(object).serialized, keys: keys, firstValues: firstValues, present: present)
+        self.init(textBytes: Array(JSONValue.object(object).serialized.utf8), firstValues: firstValues, present: present)
     }
 
     /// The first value sent for `key` (a digest for hashed keys), or `nil` when none was.
@@ -54,7 +63,7 @@ public struct PreparedUserData: Sendable, Equatable {
 
     /// The object as a tree, for readers off the hot path.
     public var object: JSONObject {
-        (try? JSONValue(parsing: text))?.objectValue ?? [:]
+        (try? JSONValue(parsing: textBytes))?.objectValue ?? [:]
     }
 }
 

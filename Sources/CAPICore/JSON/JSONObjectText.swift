@@ -20,8 +20,13 @@ public struct JSONObjectText {
 
     /// The finished object's text: the bytes closed in place, then copied once into the `String`.
     public consuming func finish() -> String {
+        String(decoding: finishedBytes(), as: UTF8.self)
+    }
+
+    /// The finished object's UTF-8 bytes, for a caller that writes them on: no `String` made.
+    public consuming func finishedBytes() -> [UInt8] {
         bytes.append(UInt8(ascii: "}"))
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     private mutating func key(_ name: String) {
@@ -51,7 +56,7 @@ public struct JSONObjectText {
         JSONValue.integer(integer).write(into: &bytes)
     }
 
-    public mutating func add(_ name: String, strings: [String]) {
+    public mutating func add(_ name: String, strings: some Sequence<String>) {
         key(name)
         bytes.append(UInt8(ascii: "["))
         for (index, string) in strings.enumerated() {

@@ -32,16 +32,17 @@ extension JSONValue {
     }
 
     /// The text of `.object(fields)` with one more member, `key`, whose value is already JSON text
-    /// (written once, elsewhere), placed where sorting puts it: the same text as serializing the
-    /// whole object, without building the member's tree. A `key` already in `fields` is replaced.
-    public static func serializedObject(_ fields: JSONObject, adding key: String, text: String) -> String {
+    /// in UTF-8 (written once, elsewhere), placed where sorting puts it: the same text as
+    /// serializing the whole object, without building the member's tree. A `key` already in
+    /// `fields` is replaced.
+    public static func serializedObject(_ fields: JSONObject, adding key: String, text: [UInt8]) -> String {
         var output: [UInt8] = []
-        output.reserveCapacity(text.utf8.count + 64 * fields.count)
+        output.reserveCapacity(text.count + 64 * fields.count)
         writeObject(fields, adding: (key, text), into: &output)
         return String(decoding: output, as: UTF8.self)
     }
 
-    private static func writeObject(_ fields: JSONObject, adding extra: (key: String, text: String)? = nil, into output: inout [UInt8]) {
+    private static func writeObject(_ fields: JSONObject, adding extra: (key: String, text: [UInt8])? = nil, into output: inout [UInt8]) {
         output.append(UInt8(ascii: "{"))
         var pending = extra
         var needsComma = false
@@ -56,13 +57,13 @@ extension JSONValue {
         // stored content hashes depend on.
         for field in fields.sorted(by: { $0.key < $1.key }) {
             if let extra = pending, extra.key <= field.key {
-                member(extra.key) { $0.append(contentsOf: extra.text.utf8) }
+                member(extra.key) { $0.append(contentsOf: extra.text) }
                 pending = nil
                 if extra.key == field.key { continue }
             }
             member(field.key) { field.value.write(into: &$0) }
         }
-        if let extra = pending { member(extra.key) { $0.append(contentsOf: extra.text.utf8) } }
+        if let extra = pending { member(extra.key) { $0.append(contentsOf: extra.text) } }
         output.append(UInt8(ascii: "}"))
     }
 

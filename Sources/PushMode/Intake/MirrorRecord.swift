@@ -23,7 +23,7 @@ enum MirrorRecord {
         record.add("event_name", string: event.eventName)
         record.add("event_source_url", stringOrNull: event.fields["event_source_url"]?.stringValue.map(Self.withoutQuery))
         record.add("event_time", integer: event.eventTime)
-        record.add("match_keys", strings: event.matchKeys)
+        record.add("match_keys", strings: event.userData.keyNames)
         record.add("mirror_ids") { mirrorIDs in
             for key in identifyingKeys {
                 guard var digest = event.userData.firstValue(of: key) else { continue }

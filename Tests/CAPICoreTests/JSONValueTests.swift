@@ -87,6 +87,30 @@ struct JSONValueTests {
         #expect(JSONObjectText().finish() == "{}")
     }
 
+    /// Stored content hashes depend on the key order: every member once, in `String`'s order,
+    /// whatever the order given, also with a member added as text.
+    @Test("objects of 0 to 40 members in any order are written with their keys sorted")
+    func keyOrder() throws {
+        var generator = SeededGenerator(seed: 47)
+        let alphabet = ["a", "b", "é", "_", "A", "0", "\u{1F600}"]
+        for round in 0..<400 {
+            var keys = Set<String>()
+            let count = round % 41
+            while keys.count < count {
+                keys.insert((0..<Int.random(in: 0...4, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }.joined())
+            }
+            let given = keys.shuffled(using: &generator)
+            var object = JSONObject()
+            for (index, key) in given.enumerated() { object[key] = .integer(Int64(index)) }
+            let written = try #require(JSONValue(parsing: JSONValue.object(object).serialized).objectValue)
+            #expect(written.keys == keys.sorted(), "round \(round)")
+            #expect(written.members.allSatisfy { object[$0.key] == $0.value }, "round \(round)")
+            let extra = alphabet.randomElement(using: &generator)! + "x"
+            let withExtra = try #require(JSONValue(parsing: JSONValue.serializedObject(object, adding: extra, text: Array("null".utf8))).objectValue)
+            #expect(withExtra.keys == Set(keys).union([extra]).sorted(), "round \(round)")
+        }
+    }
+
     @Test(
         "an object with one member already written as text serializes as the whole object would",
         arguments: ["", "a", "b", "bb", "c", "user_data", "é", "{"]

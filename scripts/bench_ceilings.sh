@@ -39,6 +39,7 @@ done
 [[ $seconds =~ ^[0-9]+$ && $seconds -gt 0 ]] || { echo "bench_ceilings: --seconds must be a whole number above 0" >&2; exit 64; }
 [ -x "$binary" ] || { echo "bench_ceilings: no binary at $binary (swift build -c release --product capi-connector)" >&2; exit 66; }
 command -v wrk >/dev/null || { echo "bench_ceilings: wrk is not installed (apt-get install wrk)" >&2; exit 69; }
+[ -x /usr/bin/time ] || { echo "bench_ceilings: /usr/bin/time is not installed (apt-get install time)" >&2; exit 69; }
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)
 [ -n "$PGBIN" ] || { echo "bench_ceilings: the PostgreSQL server is not installed (apt-get install postgresql)" >&2; exit 69; }
 [ "$(id -u)" = 0 ] || { echo "bench_ceilings: run as root: the throwaway cluster runs as the postgres user" >&2; exit 77; }

@@ -21,9 +21,6 @@ public struct PreparedUserData: Sendable, Equatable {
         self.present = present
     }
 
-    /// The text of ``textBytes``.
-    public var text: String { String(decoding: textBytes, as: UTF8.self) }
-
     /// The keys that kept a value, in Meta's key order (the match keys), read off the key bits.
     public var keyNames: some Sequence<String> {
         let present = present

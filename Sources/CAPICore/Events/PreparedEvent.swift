@@ -30,7 +30,7 @@ public struct PreparedEvent: Sendable, Equatable {
     public var payloadText: String { JSONValue.serializedObject(fields, adding: "user_data", text: userData.textBytes) }
 
     /// `user_data` keys present after normalization (match-quality drivers), in Meta's key order.
-    public var matchKeys: [String] { userData.keys }
+    public var matchKeys: [String] { Array(userData.keyNames) }
 
     /// The idempotency key: Meta's own de-duplication identity plus the pixel.
     public var key: EventKey { EventKey(pixelID: pixelID, eventID: eventID, eventTime: UnixSeconds(eventTime)) }

@@ -27,9 +27,6 @@ public struct PreparedUserData: Sendable, Equatable {
         return UserDataKey.all.indices.lazy.filter { present & UInt32(1) << $0 != 0 }.map { UserDataKey.all[$0].rawValue }
     }
 
-    /// ``keyNames`` as a list.
-    public var keys: [String] { Array(keyNames) }
-
     /// From an object tree (keys Meta does not know are kept in the text but are no match keys).
     public init(_ object: JSONObject) {
         var firstValues: [SentValue] = []
